@@ -1,0 +1,68 @@
+import { translateError } from './errors.ts'
+import type { Keyspace } from './keyspace.ts'
+import type { Lifecycle } from './lifecycle.ts'
+import { type RetryOptions, resolveRetry, retry } from './retry.ts'
+import type { MemoryKeyspace } from './topology/memory.ts'
+import type { RedisTopology, TopologyKind } from './topology/types.ts'
+
+/**
+ * What a primitive receives from its fleet: where its keys live, how to reach Redis (or the
+ * process memory), the default retry policy and error sink, and the lifecycle to hook into.
+ */
+export interface FleetContext {
+  readonly topology: TopologyKind
+  readonly keys: Keyspace
+  /** The process keyspace; the primitives' memory implementations keep their data here. */
+  readonly memory: MemoryKeyspace
+  /** The Redis topology, built on first use (this is when ioredis is imported). */
+  redis(): Promise<RedisTopology>
+  readonly lifecycle: Lifecycle
+  readonly retry: Required<RetryOptions>
+  readonly onError: (error: unknown, context: { op: string }) => void
+  readonly commandTimeout: number
+}
+
+/** How one primitive runs its operations: its retry policy and where its failures go. */
+export interface OperationPolicy {
+  retry: Required<RetryOptions>
+  onError: (error: unknown, op: string) => void
+}
+
+export function operationPolicy(
+  ctx: FleetContext,
+  options: { retry?: RetryOptions; onError?: (e: unknown) => void },
+): OperationPolicy {
+  const own = options.onError
+  return {
+    retry: resolveRetry(ctx.retry, options.retry),
+    onError: own ? (error) => own(error) : (error, op) => ctx.onError(error, { op }),
+  }
+}
+
+/**
+ * Runs one public operation: refuses it on a closed fleet, translates client errors into
+ * redfleet errors naming `op` and `key`, retries transient ones, and reports the final failure.
+ */
+export function runOperation<T>(
+  ctx: FleetContext,
+  policy: OperationPolicy,
+  op: string,
+  key: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    ctx.lifecycle.assertOpen(key === undefined ? op : `${op} '${key}'`)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return retry(
+    async () => {
+      try {
+        return await fn()
+      } catch (error) {
+        throw translateError(error, op, key)
+      }
+    },
+    { ...policy.retry, onError: (error) => policy.onError(error, op) },
+  )
+}

@@ -1,0 +1,43 @@
+import { RedfleetError } from './errors.ts'
+
+/**
+ * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
+ * resolve `undefined`, writes resolve as if done, and `onError` hears about it (the Convert
+ * SDK's DataStoreManager behaviour). Programming errors (TypeError for a bad key, a value
+ * that cannot be serialised) still throw: hiding them would hide bugs, not outages.
+ */
+export function failsafe<T extends object>(
+  primitive: T,
+  o: { onError?: (e: unknown, op: string) => void } = {},
+): T {
+  const report =
+    o.onError ?? ((e: unknown, op: string) => process.emitWarning(`redfleet failsafe ${op}: ${String(e)}`))
+  return new Proxy(primitive, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function' || typeof property !== 'string') return value
+      return (...args: unknown[]) => {
+        let result: unknown
+        try {
+          result = value.apply(target, args)
+        } catch (error) {
+          return absorb(error, property)
+        }
+        return result instanceof Promise ? result.catch((error: unknown) => absorb(error, property)) : result
+      }
+    },
+  })
+
+  function absorb(error: unknown, op: string): Promise<unknown> {
+    if (!(error instanceof RedfleetError) || error.code === 'ERR_SERIALIZATION') {
+      return Promise.reject(error)
+    }
+    try {
+      report(error, op)
+    } catch {
+      // A throwing reporter must not turn a no-op back into a failure.
+    }
+    // Reads resolve undefined (a miss); writes resolve undefined too, which is "done".
+    return Promise.resolve(undefined)
+  }
+}

@@ -1,0 +1,168 @@
+import type { Cluster, Redis } from 'ioredis'
+import {
+  type Broker,
+  type BrokerOptions,
+  createBroker,
+  createPresence,
+  type Presence,
+  type PresenceOptions,
+} from './broker/index.ts'
+import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
+import type { FleetContext } from './context.ts'
+import { Keyspace } from './keyspace.ts'
+import { Lifecycle } from './lifecycle.ts'
+import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
+import { type FleetOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import { resolveRetry } from './retry.ts'
+import { createStore, type Store, type StoreOptions } from './store/store.ts'
+import { createStreams, type Streams, type StreamsOptions } from './streams/index.ts'
+import { ClusterTopology } from './topology/cluster.ts'
+import { loadIORedis } from './topology/ioredis.ts'
+import { processMemory } from './topology/memory.ts'
+import { ShardedTopology } from './topology/sharded.ts'
+import type { RedisTopology, TopologyKind } from './topology/types.ts'
+import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
+
+/** A connection to a fleet's Redis (or the process memory) and the factory of its primitives. */
+export interface Fleet {
+  readonly topology: TopologyKind
+  readonly namespace: string
+  /** Connects and PINGs every node; rejects with ConnectionError naming the node. */
+  ready(): Promise<void>
+  /** Stops every loop and timer of every primitive made from it and closes every connection it opened. */
+  close(): Promise<void>
+  /** A view whose keys live under `${namespace}:${ns}:`, sharing this fleet's connections. */
+  withNamespace(ns: string): Fleet
+  store<V = unknown>(o?: StoreOptions): Store<V>
+  cache(o?: CacheOptions): Cache
+  broker(o?: BrokerOptions): Broker
+  presence(o?: PresenceOptions): Presence
+  streams(o?: StreamsOptions): Streams
+  membership(o?: MembershipOptions): Membership
+  tracker(o?: TrackerOptions): Tracker
+}
+
+/** The parts every view of one fleet shares: connections and lifecycle. */
+class FleetCore {
+  readonly lifecycle = new Lifecycle()
+  #topology: Promise<RedisTopology> | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(readonly options: ResolvedOptions) {}
+
+  redis(): Promise<RedisTopology> {
+    if (this.options.topology === 'memory') {
+      return Promise.reject(new Error('redfleet internal error: the memory topology has no Redis'))
+    }
+    this.#topology ??= loadIORedis().then((ioredis) => {
+      const { options } = this
+      if (options.client !== undefined) {
+        return options.topology === 'cluster'
+          ? ClusterTopology.fromClient(options.client as Cluster, options)
+          : ShardedTopology.fromClient(ioredis, options.client as Redis, options)
+      }
+      return options.topology === 'cluster'
+        ? ClusterTopology.fromUrls(ioredis, options.servers, options)
+        : ShardedTopology.fromUrls(ioredis, options.servers, options)
+    })
+    // A failed import is not cached: installing ioredis and retrying should work.
+    this.#topology.catch(() => {
+      this.#topology = undefined
+    })
+    return this.#topology
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.lifecycle.close()
+      const topology = await this.#topology?.catch(() => undefined)
+      await topology?.close()
+    })()
+    return this.#closing
+  }
+}
+
+class FleetView implements Fleet {
+  readonly #core: FleetCore
+  readonly #ctx: FleetContext
+
+  constructor(core: FleetCore, keys: Keyspace) {
+    this.#core = core
+    const { options } = core
+    this.#ctx = {
+      topology: options.topology,
+      keys,
+      memory: processMemory,
+      redis: () => core.redis(),
+      lifecycle: core.lifecycle,
+      retry: resolveRetry(options.retry),
+      onError: options.onError,
+      commandTimeout: options.commandTimeout,
+    }
+  }
+
+  get topology(): TopologyKind {
+    return this.#core.options.topology
+  }
+
+  get namespace(): string {
+    return this.#ctx.keys.namespace
+  }
+
+  async ready(): Promise<void> {
+    this.#ctx.lifecycle.assertOpen('ready')
+    if (this.topology === 'memory') return
+    await (await this.#core.redis()).ready()
+  }
+
+  close(): Promise<void> {
+    return this.#core.close()
+  }
+
+  withNamespace(ns: string): Fleet {
+    return new FleetView(this.#core, this.#ctx.keys.child(ns))
+  }
+
+  #open<T>(what: string, make: () => T): T {
+    this.#ctx.lifecycle.assertOpen(`fleet.${what}()`)
+    return make()
+  }
+
+  store<V = unknown>(o?: StoreOptions): Store<V> {
+    return this.#open('store', () => createStore<V>(this.#ctx, o))
+  }
+
+  cache(o?: CacheOptions): Cache {
+    return this.#open('cache', () => createCache(this.#ctx, o))
+  }
+
+  broker(o?: BrokerOptions): Broker {
+    return this.#open('broker', () => createBroker(this.#ctx, o))
+  }
+
+  presence(o?: PresenceOptions): Presence {
+    return this.#open('presence', () => createPresence(this.#ctx, o))
+  }
+
+  streams(o?: StreamsOptions): Streams {
+    return this.#open('streams', () => createStreams(this.#ctx, o))
+  }
+
+  membership(o?: MembershipOptions): Membership {
+    return this.#open('membership', () => createMembership(this.#ctx, o))
+  }
+
+  tracker(o?: TrackerOptions): Tracker {
+    return this.#open('tracker', () => createTracker(this.#ctx, o))
+  }
+}
+
+/**
+ * Creates a fleet. Synchronous and does no I/O: options are validated here (ConfigError) and
+ * connections open on first use or on `ready()`. Without a url every primitive runs in process
+ * memory, shared by every memory fleet of the process (as every process shares one Redis).
+ */
+export function createFleet(options?: FleetOptions): Fleet {
+  const resolved = resolveOptions(options)
+  return new FleetView(new FleetCore(resolved), new Keyspace(resolved.namespace))
+}

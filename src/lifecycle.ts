@@ -1,0 +1,46 @@
+import { ClosedError } from './errors.ts'
+
+/**
+ * Tracks what a fleet must stop on close: loops, timers and connections of every primitive.
+ * `signal` aborts on close so that long-running loops end without polling a flag.
+ */
+export class Lifecycle {
+  readonly #controller = new AbortController()
+  readonly #cleanups = new Set<() => Promise<void> | void>()
+  #closing: Promise<void> | undefined
+
+  get closed(): boolean {
+    return this.#controller.signal.aborted
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  assertOpen(op: string): void {
+    if (this.closed) throw new ClosedError(`${op}: the fleet is closed`)
+  }
+
+  /** Registers a cleanup; returns a function that unregisters it (when the owner stops early). */
+  onClose(cleanup: () => Promise<void> | void): () => void {
+    this.#cleanups.add(cleanup)
+    return () => this.#cleanups.delete(cleanup)
+  }
+
+  /** Runs every cleanup once, newest first (primitives before the connections they use). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#controller.abort(new ClosedError('the fleet is closed'))
+      const cleanups = [...this.#cleanups].reverse()
+      this.#cleanups.clear()
+      for (const cleanup of cleanups) {
+        try {
+          await cleanup()
+        } catch {
+          // Closing is best effort: one failing cleanup must not leave the others running.
+        }
+      }
+    })()
+    return this.#closing
+  }
+}

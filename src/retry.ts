@@ -1,0 +1,78 @@
+import { isTransient } from './errors.ts'
+
+/** Backoff policy for transient failures (SPEC §8). */
+export interface RetryOptions {
+  /** Attempts including the first; default 3. */
+  attempts?: number
+  /** First delay in ms; default 50. */
+  base?: number
+  /** Growth per attempt; default 2. */
+  factor?: number
+  /** Upper bound of one delay in ms; default 2000. */
+  max?: number
+  /** Fraction of each delay that is randomised, 0..1; default 0.5. */
+  jitter?: number
+}
+
+/** Injectable time and randomness, so tests can drive the policy deterministically. */
+export interface RetryClock {
+  sleep(ms: number): Promise<void>
+  random(): number
+}
+
+const realClock: RetryClock = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+}
+
+export const DEFAULT_RETRY: Required<RetryOptions> = {
+  attempts: 3,
+  base: 50,
+  factor: 2,
+  max: 2000,
+  jitter: 0.5,
+}
+
+/** The delay before attempt `n + 1` (n counts from 1): exponential, capped, with part of it random. */
+export function backoffDelay(n: number, policy: Required<RetryOptions>, random: () => number): number {
+  const full = Math.min(policy.max, policy.base * policy.factor ** (n - 1))
+  return full * (1 - policy.jitter) + full * policy.jitter * random()
+}
+
+export function resolveRetry(...layers: (RetryOptions | undefined)[]): Required<RetryOptions> {
+  const policy = { ...DEFAULT_RETRY }
+  for (const layer of layers) {
+    for (const [name, value] of Object.entries(layer ?? {})) {
+      if (value !== undefined) policy[name as keyof RetryOptions] = value
+    }
+  }
+  return policy
+}
+
+/**
+ * Runs `fn`, retrying transient failures (connection lost, timeout, LOADING, BUSY, cluster
+ * redirection storms) with exponential backoff. Command errors fail at once. After the last
+ * attempt `onError` is called once (a throwing `onError` is ignored) and the error is rethrown.
+ */
+export async function retry<T>(
+  fn: () => Promise<T>,
+  options: RetryOptions & { onError?: (e: unknown) => void; clock?: RetryClock } = {},
+): Promise<T> {
+  const policy = resolveRetry(options)
+  const clock = options.clock ?? realClock
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (attempt >= policy.attempts || !isTransient(error)) {
+        try {
+          options.onError?.(error)
+        } catch {
+          // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
+        }
+        throw error
+      }
+      await clock.sleep(backoffDelay(attempt, policy, clock.random))
+    }
+  }
+}

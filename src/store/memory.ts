@@ -1,0 +1,66 @@
+import { CommandError } from '../errors.ts'
+import type { MemoryKeyspace } from '../topology/memory.ts'
+import { NOT_A_FLOAT, NOT_AN_INTEGER, type StoreBackend } from './backend.ts'
+
+/** The Store in process memory. Every method is synchronous inside, hence atomic. */
+export class MemoryStoreBackend implements StoreBackend {
+  constructor(private readonly memory: MemoryKeyspace) {}
+
+  #text(key: string): string | undefined {
+    const value = this.memory.get<unknown>(key)
+    return typeof value === 'string' ? value : undefined
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#text(key)
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return keys.map((key) => this.#text(key))
+  }
+
+  async set(key: string, text: string, ttl?: number): Promise<void> {
+    this.memory.set(key, text, ttl)
+  }
+
+  async setMany(entries: readonly [string, string][], ttl?: number): Promise<void> {
+    for (const [key, text] of entries) this.memory.set(key, text, ttl)
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.memory.delete(key)
+  }
+
+  async setIfNotExists(key: string, text: string, ttl?: number): Promise<boolean> {
+    if (this.memory.has(key)) return false
+    this.memory.set(key, text, ttl)
+    return true
+  }
+
+  async increment(key: string, by: number, ttl?: number): Promise<number> {
+    const current = this.#text(key) ?? '0'
+    // Same rules as INCRBY, falling back to INCRBYFLOAT, so code that works here works on Redis.
+    const integer = Number.isInteger(by) && /^-?\d+$/.test(current)
+    if (!integer && !/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(current)) {
+      throw new CommandError(`increment '${key}' failed: ${NOT_A_FLOAT}`)
+    }
+    const next = Number(current) + by
+    if (integer && !Number.isSafeInteger(next))
+      throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    this.memory.set(key, String(next), 'keep')
+    if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
+    return next
+  }
+
+  async compareAndSet(
+    key: string,
+    expected: string | undefined,
+    next: string | undefined,
+    ttl?: number,
+  ): Promise<boolean> {
+    if (this.#text(key) !== expected) return false
+    if (next === undefined) this.memory.delete(key)
+    else this.memory.set(key, next, ttl ?? 'keep')
+    return true
+  }
+}

@@ -1,0 +1,61 @@
+import type { ChainableCommander } from 'ioredis'
+import type { Client, KeyBatch } from './types.ts'
+
+/**
+ * Sends one pipeline per node and hands back the replies of each batch in batch order.
+ * Shared by the ring and the cluster: only "which client serves this node" differs.
+ */
+export async function pipelinePerNode(
+  batches: readonly KeyBatch[],
+  clientOf: (node: string) => Client,
+  build: (pipe: ChainableCommander, batch: KeyBatch) => void,
+): Promise<unknown[][]> {
+  const byNode = new Map<string, number[]>()
+  batches.forEach((batch, i) => {
+    const list = byNode.get(batch.node)
+    if (list) list.push(i)
+    else byNode.set(batch.node, [i])
+  })
+  const out: unknown[][] = new Array(batches.length)
+  await Promise.all(
+    [...byNode].map(async ([node, indexes]) => {
+      const pipe = clientOf(node).pipeline()
+      const bounds: number[] = []
+      for (const i of indexes) {
+        build(pipe, batches[i]!)
+        bounds.push(pipe.length)
+      }
+      const replies = (await pipe.exec()) ?? []
+      let start = 0
+      indexes.forEach((batchIndex, n) => {
+        const slice = replies.slice(start, bounds[n])
+        start = bounds[n]!
+        out[batchIndex] = slice.map(([error, value]) => {
+          if (error) throw error
+          return value
+        })
+      })
+    }),
+  )
+  return out
+}
+
+/** Groups keys by a placement function, keeping each key's input position. */
+export function groupKeys(
+  keys: readonly string[],
+  placeOf: (key: string) => string,
+  nodeOf: (place: string) => string,
+): KeyBatch[] {
+  const groups = new Map<string, { node: string; keys: string[]; indexes: number[] }>()
+  keys.forEach((key, index) => {
+    const place = placeOf(key)
+    let group = groups.get(place)
+    if (!group) {
+      group = { node: nodeOf(place), keys: [], indexes: [] }
+      groups.set(place, group)
+    }
+    group.keys.push(key)
+    group.indexes.push(index)
+  })
+  return [...groups.values()]
+}

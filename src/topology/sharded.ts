@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis'
+import { ConfigError } from '../errors.ts'
+import {
+  type ConnectionSettings,
+  closeClient,
+  connectAndPing,
+  redisOptions,
+  reportErrors,
+  type ServerAddress,
+} from './connection.ts'
+import type { IORedisModule } from './ioredis.ts'
+import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { HashRing } from './ring.ts'
+import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
+
+/** One server: a small pool of command connections, used round-robin. */
+class ServerPool {
+  #next = 0
+  constructor(
+    readonly address: ServerAddress,
+    readonly connections: Redis[],
+    readonly owned: boolean,
+  ) {}
+
+  pick(): Redis {
+    const connection = this.connections[this.#next]!
+    this.#next = (this.#next + 1) % this.connections.length
+    return connection
+  }
+}
+
+/**
+ * Standalone (one server) and the client-side sharded ring (several independent servers).
+ * Standalone is simply a ring of one, so both share every code path.
+ */
+export class ShardedTopology implements RedisTopology {
+  readonly kind: 'standalone' | 'sharded'
+  readonly #servers: Map<string, ServerPool>
+  readonly #ring: HashRing | undefined
+  readonly #settings: ConnectionSettings
+  readonly #ioredis: IORedisModule
+
+  private constructor(ioredis: IORedisModule, servers: ServerPool[], settings: ConnectionSettings) {
+    this.#ioredis = ioredis
+    this.#settings = settings
+    this.#servers = new Map(servers.map((s) => [s.address.id, s]))
+    if (this.#servers.size !== servers.length)
+      throw new ConfigError('the same Redis server is listed twice in url')
+    this.kind = servers.length === 1 ? 'standalone' : 'sharded'
+    this.#ring = servers.length === 1 ? undefined : new HashRing([...this.#servers.keys()])
+  }
+
+  static fromUrls(
+    ioredis: IORedisModule,
+    addresses: ServerAddress[],
+    settings: ConnectionSettings,
+  ): ShardedTopology {
+    const pools = addresses.map((address) => {
+      const connections = Array.from({ length: settings.poolSize }, () => {
+        const client = new ioredis.Redis(address.url, redisOptions(settings))
+        reportErrors(client, settings, `connection ${address.id}`)
+        return client
+      })
+      return new ServerPool(address, connections, true)
+    })
+    return new ShardedTopology(ioredis, pools, settings)
+  }
+
+  /** Wraps a user's Redis instance; redfleet never closes it. */
+  static fromClient(ioredis: IORedisModule, client: Redis, settings: ConnectionSettings): ShardedTopology {
+    const { host, port, db } = client.options
+    const address = { url: `redis://${host}:${port}/${db ?? 0}`, id: `${host}:${port}/${db ?? 0}` }
+    return new ShardedTopology(ioredis, [new ServerPool(address, [client], false)], settings)
+  }
+
+  #poolOf(key: string): ServerPool {
+    const id = this.#ring ? this.#ring.nodeFor(key) : this.#servers.keys().next().value!
+    return this.#servers.get(id)!
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(
+      [...this.#servers.values()].flatMap((pool) =>
+        pool.connections.map((c) => connectAndPing(c, pool.address.id)),
+      ),
+    )
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#servers.values()]
+        .filter((pool) => pool.owned)
+        .flatMap((pool) => pool.connections.map(closeClient)),
+    )
+  }
+
+  async client(key: string): Promise<Client> {
+    return this.#poolOf(key).pick()
+  }
+
+  async batches(keys: readonly string[]): Promise<KeyBatch[]> {
+    const ring = this.#ring
+    if (!ring)
+      return keys.length === 0
+        ? []
+        : [{ node: this.#poolOf('').address.id, keys: [...keys], indexes: keys.map((_, i) => i) }]
+    return groupKeys(
+      keys,
+      (key) => ring.nodeFor(key),
+      (node) => node,
+    )
+  }
+
+  pipeline(
+    batches: readonly KeyBatch[],
+    build: Parameters<RedisTopology['pipeline']>[1],
+  ): Promise<unknown[][]> {
+    return pipelinePerNode(batches, (node) => this.#servers.get(node)!.pick(), build)
+  }
+
+  async masters(): Promise<MasterNode[]> {
+    return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.pick() }))
+  }
+
+  async dedicated(key: string): Promise<Redis> {
+    return this.dedicatedToNode(this.#poolOf(key).address.id)
+  }
+
+  async dedicatedToNode(nodeId: string): Promise<Redis> {
+    const pool = this.#servers.get(nodeId)
+    if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)
+    const client = pool.owned
+      ? new this.#ioredis.Redis(pool.address.url, redisOptions(this.#settings, true))
+      : pool.connections[0]!.duplicate({
+          commandTimeout: undefined,
+          maxRetriesPerRequest: null,
+          lazyConnect: true,
+        })
+    reportErrors(client, this.#settings, `connection ${nodeId}`)
+    return client
+  }
+}

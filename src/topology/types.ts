@@ -1,0 +1,55 @@
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+
+export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
+
+/** A connection that can run any command: one node's Redis, or a Cluster that routes by slot. */
+export type Client = Redis | Cluster
+
+/** Keys that fit in one multi-key command: one node on the ring, one slot on the cluster. */
+export interface KeyBatch {
+  /** Identity of the node that serves the batch; batches with the same node share a pipeline. */
+  readonly node: string
+  readonly keys: string[]
+  /** Position of each key in the caller's input, so results can be put back in order. */
+  readonly indexes: number[]
+}
+
+/** One master of the topology, for commands that must visit every node (SCAN, INFO). */
+export interface MasterNode {
+  readonly id: string
+  readonly client: Redis
+}
+
+/**
+ * The one place that knows where a key lives and how to reach it. Primitives never pick a
+ * node themselves: they ask for the client of a key, or for batches of keys, or for a
+ * pipeline per node.
+ */
+export interface RedisTopology {
+  readonly kind: Exclude<TopologyKind, 'memory'>
+  /** Connects every node and PINGs it; rejects with ConnectionError naming the node. */
+  ready(): Promise<void>
+  /** Closes every connection this topology opened (never an injected client). */
+  close(): Promise<void>
+  /** The client to send a single-key command (or a script whose keys share a slot) to. */
+  client(key: string): Promise<Client>
+  /** Splits keys into batches that never span nodes (ring) or slots (cluster). */
+  batches(keys: readonly string[]): Promise<KeyBatch[]>
+  /**
+   * Runs one pipeline per node: `build` adds the commands of one batch. Returns, per batch and
+   * in batch order, the replies of the commands it added. A failed command rejects the whole call.
+   */
+  pipeline(
+    batches: readonly KeyBatch[],
+    build: (pipe: ChainableCommander, batch: KeyBatch) => void,
+  ): Promise<unknown[][]>
+  /** Every master, each with one of this topology's command connections. */
+  masters(): Promise<MasterNode[]>
+  /**
+   * A new connection of its own to the node that serves `key` (for blocking reads and
+   * subscriptions), without a command timeout. The caller owns it and must `disconnect()` it.
+   */
+  dedicated(key: string): Promise<Redis>
+  /** A new connection of its own to one master, by MasterNode id. The caller owns it. */
+  dedicatedToNode(nodeId: string): Promise<Redis>
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto'
+import { after, describe } from 'node:test'
+import { createFleet, type Fleet, type FleetOptions, type TopologyKind } from '../../src/index.ts'
+import { testServers } from './servers.ts'
+
+export const TOPOLOGIES: readonly TopologyKind[] = ['memory', 'standalone', 'sharded', 'cluster']
+
+/** A namespace no other test (or earlier run) uses: each suite gets a clean keyspace. */
+export function uniqueNamespace(label = 't'): string {
+  return `${label}-${randomBytes(5).toString('hex')}`
+}
+
+/** Connection options for a topology, from the run's servers. */
+export async function topologyOptions(topology: TopologyKind): Promise<FleetOptions> {
+  if (topology === 'memory') return {}
+  const servers = await testServers()
+  if (topology === 'standalone') return { url: servers.standalone }
+  if (topology === 'sharded') return { url: servers.shards }
+  return { url: servers.cluster, cluster: true }
+}
+
+/** What a contract suite gets for one topology. */
+export interface TopologyEnv {
+  readonly topology: TopologyKind
+  /** This suite's namespace: clean at the start, unique to it. */
+  readonly namespace: string
+  /**
+   * A fleet on this topology in the suite's namespace. Each call is a separate fleet with its
+   * own connections, like another process; all are closed when the suite ends.
+   */
+  fleet(options?: FleetOptions): Promise<Fleet>
+}
+
+/**
+ * Registers `body` once per topology (memory, standalone, sharded, cluster): the contract
+ * suite pattern. Every primitive's contract is written once and proved on all four.
+ */
+export function forEachTopology(
+  title: string,
+  body: (env: TopologyEnv) => void,
+  topologies = TOPOLOGIES,
+): void {
+  for (const topology of topologies) {
+    describe(`${title} [${topology}]`, () => {
+      const fleets: Fleet[] = []
+      const namespace = uniqueNamespace()
+      after(() => Promise.all(fleets.map((f) => f.close())))
+      body({
+        topology,
+        namespace,
+        async fleet(options) {
+          const fleet = createFleet({ namespace, ...(await topologyOptions(topology)), ...options })
+          fleets.push(fleet)
+          return fleet
+        },
+      })
+    })
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The test entry point (`npm test`): starts the shared Redis servers once (standalone, three
+ * shards, a 3-master cluster), runs every test file with Node's test runner, and stops the
+ * servers afterwards, whatever happened. Extra arguments are test files to run instead of all.
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { join, relative } from 'node:path'
+import { SERVERS_ENV, startTestServers } from './harness/servers.ts'
+
+const root = join(import.meta.dirname, '..')
+
+function testFiles(): string[] {
+  return readdirSync(join(root, 'test'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.test.ts'))
+    .map((file) => join('test', file))
+    .sort()
+}
+
+const requested = process.argv.slice(2).map((file) => relative(root, file))
+const files = requested.length > 0 ? requested : testFiles()
+
+const { servers, stop } = await startTestServers()
+let stopping: Promise<void> | undefined
+const shutdown = () => (stopping ??= stop())
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void shutdown().then(() => process.exit(130)))
+}
+
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${Math.max(2, availableParallelism())}`,
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, [SERVERS_ENV]: JSON.stringify(servers) } },
+)
+const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
+await shutdown()
+process.exit(code)
