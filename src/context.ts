@@ -1,7 +1,7 @@
-import { translateError } from './errors.ts'
+import { ClosedError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
-import { type RetryOptions, resolveRetry, retry } from './retry.ts'
+import { type RetryOptions, resolveRetry, retryWithPolicy } from './retry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -50,19 +50,16 @@ export function runOperation<T>(
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  try {
-    ctx.lifecycle.assertOpen(key === undefined ? op : `${op} '${key}'`)
-  } catch (error) {
-    return Promise.reject(error)
+  if (ctx.lifecycle.closed) {
+    return Promise.reject(
+      new ClosedError(`${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`),
+    )
   }
-  return retry(
-    async () => {
-      try {
-        return await fn()
-      } catch (error) {
-        throw translateError(error, op, key)
-      }
-    },
-    { ...policy.retry, onError: (error) => policy.onError(error, op) },
+  return retryWithPolicy(
+    fn,
+    policy.retry,
+    (error) => policy.onError(error, op),
+    undefined,
+    (error) => translateError(error, op, key),
   )
 }

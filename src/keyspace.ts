@@ -47,6 +47,8 @@ export class Keyspace {
 export function assertKey(key: unknown, op: string): asserts key is string {
   if (typeof key !== 'string') throw new TypeError(`${op}: key must be a string, got ${typeof key}`)
   if (key.length === 0) throw new TypeError(`${op}: key must not be empty`)
+  // A UTF-8 character is at most 3 bytes per UTF-16 unit: short keys skip the byte count.
+  if (key.length * 3 <= MAX_KEY_BYTES) return
   const bytes = Buffer.byteLength(key)
   if (bytes > MAX_KEY_BYTES) {
     throw new TypeError(`${op}: key is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`)

@@ -54,25 +54,44 @@ export function resolveRetry(...layers: (RetryOptions | undefined)[]): Required<
  * redirection storms) with exponential backoff. Command errors fail at once. After the last
  * attempt `onError` is called once (a throwing `onError` is ignored) and the error is rethrown.
  */
-export async function retry<T>(
+export function retry<T>(
   fn: () => Promise<T>,
   options: RetryOptions & { onError?: (e: unknown) => void; clock?: RetryClock } = {},
 ): Promise<T> {
-  const policy = resolveRetry(options)
-  const clock = options.clock ?? realClock
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn()
-    } catch (error) {
-      if (attempt >= policy.attempts || !isTransient(error)) {
-        try {
-          options.onError?.(error)
-        } catch {
-          // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
-        }
-        throw error
-      }
+  return retryWithPolicy(fn, resolveRetry(options), options.onError, options.clock)
+}
+
+/**
+ * The retry loop with an already-resolved policy: the hot path of every operation, so it
+ * allocates nothing until something fails. `translate` maps a thrown error before it is judged.
+ */
+export function retryWithPolicy<T>(
+  fn: () => Promise<T>,
+  policy: Required<RetryOptions>,
+  onError: ((e: unknown) => void) | undefined,
+  clock: RetryClock = realClock,
+  translate: (e: unknown) => unknown = (e) => e,
+): Promise<T> {
+  const failed = async (raw: unknown): Promise<T> => {
+    let error = translate(raw)
+    for (let attempt = 1; attempt < policy.attempts && isTransient(error); attempt++) {
       await clock.sleep(backoffDelay(attempt, policy, clock.random))
+      try {
+        return await fn()
+      } catch (next) {
+        error = translate(next)
+      }
     }
+    try {
+      onError?.(error)
+    } catch {
+      // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
+    }
+    throw error
+  }
+  try {
+    return fn().catch(failed)
+  } catch (error) {
+    return failed(error)
   }
 }

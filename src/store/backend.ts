@@ -3,7 +3,8 @@
  * and Redis backends implement it; the Store itself does validation, encoding and retries.
  */
 export interface StoreBackend {
-  get(key: string): Promise<string | undefined>
+  /** The raw text; null or undefined when the key is missing. */
+  get(key: string): Promise<string | null | undefined>
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>
   /** `ttl` in ms; without it the key keeps no expiry (as SET does). */
   set(key: string, text: string, ttl?: number): Promise<void>

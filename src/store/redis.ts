@@ -29,14 +29,22 @@ return 1`)
 
 /** Store commands: GET/SET/UNLINK/SET NX/INCRBY, MGET and SET per node in one pipeline each. */
 export class RedisStoreBackend implements StoreBackend {
-  constructor(private readonly topology: () => Promise<RedisTopology>) {}
+  #topology: RedisTopology | undefined
 
-  async #client(key: string) {
-    return (await this.topology()).client(key)
+  constructor(private readonly connect: () => Promise<RedisTopology>) {}
+
+  /** The topology, without an extra await once it exists (this is the hot path). */
+  topology(): RedisTopology | Promise<RedisTopology> {
+    return this.#topology ?? this.connect().then((t) => (this.#topology = t))
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await (await this.#client(key)).get(key)) ?? undefined
+  async #client(key: string) {
+    return (this.#topology ?? (await this.topology())).client(key)
+  }
+
+  get(key: string): Promise<string | null> {
+    const topology = this.#topology
+    return topology ? topology.client(key).get(key) : this.#client(key).then((client) => client.get(key))
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {

@@ -143,7 +143,7 @@ class FleetStore<V> implements Store<V> {
     ttl: number | undefined,
   ): Promise<V | undefined> {
     for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
-      const before = await this.#backend.get(full)
+      const before = (await this.#backend.get(full)) ?? undefined
       const result = fn(decodeJson<V>(before, 'store.update', key))
       if (result === undefined && before === undefined) return undefined
       const after = result === undefined ? undefined : encodeJson(result, 'store.update', key)

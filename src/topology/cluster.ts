@@ -93,7 +93,7 @@ export class ClusterTopology implements RedisTopology {
     )
   }
 
-  async client(_key: string): Promise<Client> {
+  client(_key: string): Client {
     return this.#pick()
   }
 

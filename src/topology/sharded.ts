@@ -94,7 +94,7 @@ export class ShardedTopology implements RedisTopology {
     )
   }
 
-  async client(key: string): Promise<Client> {
+  client(key: string): Client {
     return this.#poolOf(key).pick()
   }
 

@@ -32,7 +32,7 @@ export interface RedisTopology {
   /** Closes every connection this topology opened (never an injected client). */
   close(): Promise<void>
   /** The client to send a single-key command (or a script whose keys share a slot) to. */
-  client(key: string): Promise<Client>
+  client(key: string): Client
   /** Splits keys into batches that never span nodes (ring) or slots (cluster). */
   batches(keys: readonly string[]): Promise<KeyBatch[]>
   /**

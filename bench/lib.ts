@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis'
+import type { Fleet } from '../src/index.ts'
+
+/** What every scenario gets: a fleet and a raw ioredis client on the same bench server. */
+export interface BenchContext {
+  /** A standalone fleet in a namespace of its own. */
+  readonly fleet: Fleet
+  /** Raw ioredis on the same server: the baseline doing the same Redis work. */
+  readonly raw: Redis
+  /** The bench server's url, for scenarios that open more connections (other processes, peers). */
+  readonly url: string
+  /** A prefix for raw keys, so raw and redfleet data never mix. */
+  readonly namespace: string
+}
+
+/** One operation of a variant; `i` counts calls, so ops can spread over keys. */
+export type Op = (i: number) => Promise<unknown>
+
+/**
+ * A throughput scenario: every variant does the same Redis work; the runner measures each at
+ * every concurrency, interleaving rounds so drift hits all variants alike, and prints ops/s and
+ * the ratio to the `baseline` variant.
+ */
+export interface ThroughputScenario {
+  readonly name: string
+  readonly concurrency: readonly number[]
+  /** Name of the variant the ratios are against (default 'raw ioredis'). */
+  readonly baseline?: string
+  /** Variants: each returns its op after any setup (seeding keys, warming). */
+  readonly variants: Record<string, (ctx: BenchContext) => Promise<Op>>
+}
+
+/** A scenario that measures something else (latency percentiles) and returns rows to print. */
+export interface CustomScenario {
+  readonly name: string
+  measure(ctx: BenchContext): Promise<Record<string, string | number>[]>
+}
+
+export type Scenario = ThroughputScenario | CustomScenario
+
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+/** Runs `op` from `concurrency` loops for `durationMs`; returns operations per second. */
+export async function measureThroughput(op: Op, concurrency: number, durationMs: number): Promise<number> {
+  let count = 0
+  const deadline = performance.now() + durationMs
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await op(count++)
+      }
+    }),
+  )
+  return (count / (performance.now() - started)) * 1000
+}

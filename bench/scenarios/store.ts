@@ -1,0 +1,93 @@
+import type { Scenario } from '../lib.ts'
+
+const KEYS = 1000
+const value = { id: 42, name: 'redfleet', tags: ['a', 'b', 'c'], nested: { ok: true, score: 12.5 } }
+const text = JSON.stringify(value)
+const keyOf = (i: number) => `k${i % KEYS}`
+
+/** Seeds KEYS entries both ways, so reads hit on both sides. */
+async function seed(
+  ctx: Parameters<
+    Scenario extends infer S ? (S extends { variants: infer V } ? V[keyof V] : never) : never
+  >[0],
+) {
+  const store = ctx.fleet.store()
+  await store.setMany(Array.from({ length: KEYS }, (_, i): [string, unknown] => [keyOf(i), value]))
+  await ctx.raw.mset(...Array.from({ length: KEYS }, (_, i) => [`${ctx.namespace}:${keyOf(i)}`, text]).flat())
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'store get',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        await seed(ctx)
+        return async (i) => JSON.parse((await ctx.raw.get(`${ctx.namespace}:${keyOf(i)}`))!)
+      },
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        return (i) => store.get(keyOf(i))
+      },
+    },
+  },
+  {
+    name: 'store set',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => async (i) =>
+        ctx.raw.set(`${ctx.namespace}:${keyOf(i)}`, JSON.stringify(value)),
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        return (i) => store.set(keyOf(i), value)
+      },
+    },
+  },
+  {
+    name: 'store getMany(100)',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        await seed(ctx)
+        const keys = Array.from({ length: 100 }, (_, i) => `${ctx.namespace}:${keyOf(i)}`)
+        return async () => (await ctx.raw.mget(...keys)).map((t) => (t === null ? undefined : JSON.parse(t)))
+      },
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+        return () => store.getMany(keys)
+      },
+    },
+  },
+  {
+    name: 'store increment',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => async (i) => ctx.raw.incrby(`${ctx.namespace}:n${i % 100}`, 1),
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        return (i) => store.increment(`n${i % 100}`)
+      },
+    },
+  },
+  {
+    // Raw equivalent of one uncontended update: GET, then a compare-and-set script.
+    name: 'store update',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        const cas = `local c = redis.call('GET', KEYS[1]) if c == ARGV[1] or (not c and ARGV[1] == '') then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0`
+        return async (i) => {
+          const key = `${ctx.namespace}:u${i % KEYS}`
+          const before = await ctx.raw.get(key)
+          const next = JSON.stringify({ n: (before ? JSON.parse(before).n : 0) + 1 })
+          return ctx.raw.eval(cas, 1, key, before ?? '', next)
+        }
+      },
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store<{ n: number }>()
+        return (i) => store.update(`u${i % KEYS}`, (c) => ({ n: (c?.n ?? 0) + 1 }))
+      },
+    },
+  },
+]
