@@ -89,9 +89,13 @@ export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new ConfigError('onError must be a function')
   }
+  const servers = urls.map(parseServerUrl)
+  if (new Set(servers.map((s) => s.id)).size !== servers.length) {
+    throw new ConfigError('url lists the same Redis server (host:port/db) twice')
+  }
   return {
     topology: topologyOf(options, urls),
-    servers: urls.map(parseServerUrl),
+    servers,
     namespace: options.namespace ?? 'rf',
     client: options.client,
     retry: options.retry,

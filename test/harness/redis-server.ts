@@ -69,6 +69,9 @@ function launch(port: number, dir: string, extra: string[]): Promise<ChildProces
     'no',
     '--dir',
     dir,
+    // DEBUG is allowed (the server listens on loopback only) so tests can stall it (DEBUG SLEEP).
+    '--enable-debug-command',
+    'yes',
     ...extra,
   ]
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { ConnectionError, createFleet, failsafe, MissingClientError, TimeoutError } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+describe('a stopped Redis', () => {
+  let server: RedisServer
+  before(async () => {
+    server = await startRedis()
+    await server.stop()
+  })
+
+  test('operations reject with ConnectionError within connectTimeout, naming op and key', async () => {
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), connectTimeout: 2000 })
+    try {
+      const started = performance.now()
+      await assert.rejects(fleet.store().get('user:1'), (e: unknown) => {
+        assert.ok(e instanceof ConnectionError, String(e))
+        assert.match((e as Error).message, /store\.get 'user:1'/)
+        return true
+      })
+      assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`)
+      await assert.rejects(fleet.ready(), ConnectionError)
+    } finally {
+      await fleet.close()
+    }
+  })
+
+  test('failsafe turns failures into no-ops and reports each to onError once', async () => {
+    const reported: unknown[] = []
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), reconnectAttempts: 0 })
+    try {
+      const store = failsafe(fleet.store(), { onError: (e) => reported.push(e) })
+      assert.equal(await store.get('a'), undefined)
+      assert.equal(await store.set('a', 1), undefined)
+      assert.equal(await store.setIfNotExists('a', 1), undefined)
+      assert.equal(reported.length, 3)
+      for (const e of reported) assert.ok(e instanceof ConnectionError)
+    } finally {
+      await fleet.close()
+    }
+  })
+
+  test('the store retries, then calls its onError once with the final error', async () => {
+    const seen: unknown[] = []
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), reconnectAttempts: 0 })
+    try {
+      const store = fleet.store({ retry: { attempts: 3, base: 1 }, onError: (e) => seen.push(e) })
+      await assert.rejects(store.set('k', 1), ConnectionError)
+      assert.equal(seen.length, 1)
+    } finally {
+      await fleet.close()
+    }
+  })
+})
+
+describe('a server that stops answering', () => {
+  let server: RedisServer
+  before(async () => {
+    server = await startRedis()
+  })
+  after(() => server.stop())
+
+  test('a command with no reply within commandTimeout rejects with TimeoutError', async () => {
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), commandTimeout: 100 })
+    const blocker = new Redis(server.url)
+    try {
+      await fleet.ready()
+      // CLIENT PAUSE answers at once, then holds every client's commands for 600 ms.
+      await blocker.client('PAUSE', 600, 'ALL')
+      await assert.rejects(fleet.store({ retry: { attempts: 1 } }).get('k'), TimeoutError)
+      await blocker.ping() // held by the pause too: resolves when the server answers again
+      assert.equal(await fleet.store().get('k'), undefined, 'works again once the server answers')
+    } finally {
+      blocker.disconnect()
+      await fleet.close()
+    }
+  })
+
+  test('the fleet reconnects by itself when the server comes back', async () => {
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      reconnectAttempts: 0,
+      onError: () => {},
+    })
+    try {
+      await fleet.store().set('k', 1)
+      await server.restart()
+      let value: unknown
+      for (let i = 0; i < 100 && value !== null; i++) {
+        value = await fleet
+          .store()
+          .get('k')
+          .then(
+            (v) => (v === undefined ? null : v),
+            () => new Promise((resolve) => setTimeout(resolve, 50)),
+          )
+      }
+      assert.equal(value, null, 'the restarted (empty) server answered through the same fleet')
+    } finally {
+      await fleet.close()
+    }
+  })
+})
+
+describe('without ioredis installed', () => {
+  test('a Redis topology fails with the install message; memory still works', async () => {
+    // A loader hook makes `ioredis` unresolvable, exactly as when the package is absent.
+    const hook = `data:text/javascript,${encodeURIComponent(`
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(\`
+        export async function resolve(specifier, context, next) {
+          if (specifier === 'ioredis') {
+            throw Object.assign(new Error("Cannot find package 'ioredis'"), { code: 'ERR_MODULE_NOT_FOUND' });
+          }
+          return next(specifier, context);
+        }\`));`)}`
+    const script = `
+      import { createFleet } from ${JSON.stringify(join(import.meta.dirname, '../../src/index.ts'))};
+      const memory = createFleet();
+      await memory.store().set('k', 'fine');
+      console.log('memory:', await memory.store().get('k'));
+      try {
+        await createFleet({ url: 'redis://127.0.0.1:1' }).store().get('k');
+      } catch (e) {
+        console.log(e.name + ': ' + e.message);
+      }`
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', hook, '--input-type=module', '-e', script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk
+    })
+    await new Promise((resolve) => child.once('exit', resolve))
+    assert.match(out, /memory: fine/)
+    assert.match(out, new RegExp(`${MissingClientError.name}: .*npm install ioredis`))
+  })
+})

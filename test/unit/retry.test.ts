@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { CommandError, ConnectionError, retry, TimeoutError } from '../../src/index.ts'
+import { backoffDelay, DEFAULT_RETRY, type RetryClock } from '../../src/retry.ts'
+
+/** A clock that records the delays it was asked for and never waits. */
+function fakeClock(random = 0.5): RetryClock & { delays: number[] } {
+  const delays: number[] = []
+  return { delays, sleep: async (ms) => void delays.push(ms), random: () => random }
+}
+
+test('transient failures are retried with exponential backoff, then succeed', async () => {
+  const clock = fakeClock(1)
+  let calls = 0
+  const result = await retry(
+    async () => {
+      if (++calls < 3) throw new ConnectionError('down')
+      return 'ok'
+    },
+    { attempts: 3, base: 10, factor: 3, clock },
+  )
+  assert.equal(result, 'ok')
+  assert.equal(calls, 3)
+  assert.deepEqual(clock.delays, [10, 30])
+})
+
+test('after the last attempt onError is called once and the original error is rethrown', async () => {
+  const seen: unknown[] = []
+  const error = new TimeoutError('slow')
+  await assert.rejects(
+    retry(
+      async () => {
+        throw error
+      },
+      { attempts: 4, clock: fakeClock(), onError: (e) => seen.push(e) },
+    ),
+    (e) => e === error,
+  )
+  assert.deepEqual(seen, [error])
+})
+
+test('command errors are not retried and a throwing onError is ignored', async () => {
+  let calls = 0
+  const error = new CommandError('WRONGTYPE', {
+    cause: Object.assign(new Error('WRONGTYPE x'), { name: 'ReplyError' }),
+  })
+  await assert.rejects(
+    retry(
+      async () => {
+        calls++
+        throw error
+      },
+      {
+        clock: fakeClock(),
+        onError: () => {
+          throw new Error('handler bug')
+        },
+      },
+    ),
+    (e) => e === error,
+  )
+  assert.equal(calls, 1)
+})
+
+test('LOADING and BUSY replies are transient', async () => {
+  let calls = 0
+  await retry(
+    async () => {
+      if (++calls === 1)
+        throw new CommandError('x', { cause: new Error('LOADING Redis is loading the dataset') })
+      if (calls === 2)
+        throw new CommandError('x', { cause: new Error('BUSY Redis is busy running a script') })
+    },
+    { clock: fakeClock() },
+  )
+  assert.equal(calls, 3)
+})
+
+test('delays are capped by max and jitter spreads them within [1 - jitter, 1] of the full delay', () => {
+  const policy = { ...DEFAULT_RETRY, base: 100, factor: 10, max: 500, jitter: 0.5 }
+  assert.equal(
+    backoffDelay(1, policy, () => 1),
+    100,
+  )
+  assert.equal(
+    backoffDelay(1, policy, () => 0),
+    50,
+  )
+  assert.equal(
+    backoffDelay(3, policy, () => 1),
+    500,
+  )
+  assert.equal(
+    backoffDelay(3, { ...policy, jitter: 0 }, () => 0),
+    500,
+  )
+})
