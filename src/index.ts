@@ -1,5 +1,14 @@
 export type { Broker, BrokerOptions, Presence, PresenceOptions } from './broker/index.ts'
-export type { Cache, CacheOptions } from './cache/index.ts'
+export type {
+  Cache,
+  CacheEvent,
+  CacheKey,
+  CacheOptions,
+  CacheStats,
+  FetchOptions,
+  ReadOptions,
+  WriteOptions,
+} from './cache/index.ts'
 export {
   ClosedError,
   CommandError,
@@ -18,6 +27,6 @@ export type { Membership, MembershipOptions } from './membership/index.ts'
 export type { FleetOptions } from './options.ts'
 export { type RetryOptions, retry } from './retry.ts'
 export type { Store, StoreOptions } from './store/store.ts'
-export type { Streams, StreamsOptions } from './streams/index.ts'
+export type { ConsumeOptions, Delivery, Envelope, Streams, StreamsOptions } from './streams/index.ts'
 export type { TopologyKind } from './topology/types.ts'
-export type { Tracker, TrackerOptions } from './tracker/index.ts'
+export type { TrackedJob, Tracker, TrackerOptions } from './tracker/index.ts'

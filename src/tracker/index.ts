@@ -1,13 +1,2 @@
-import type { FleetContext } from '../context.ts'
-
-/** Options of `fleet.tracker()` (SPEC §7). Implemented in issue #6. */
-export interface TrackerOptions {
-  instanceId?: string
-}
-export interface Tracker {
-  readonly instanceId: string
-}
-
-export function createTracker(_ctx: FleetContext, _options: TrackerOptions = {}): Tracker {
-  throw new Error('fleet.tracker() is not implemented yet')
-}
+export type { TrackedJob, TrackerOptions } from './options.ts'
+export { createTracker, type Tracker } from './tracker.ts'

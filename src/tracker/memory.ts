@@ -1,0 +1,115 @@
+import type { MemoryKeyspace } from '../topology/memory.ts'
+import type { TrackerBackend } from './backend.ts'
+import type { SessionKeys } from './keys.ts'
+
+/**
+ * The tracker in process memory, shared by every memory fleet of the process (as processes
+ * share one Redis). Each method runs synchronously inside, hence atomically, and mirrors the
+ * Redis scripts step for step (an empty hash is a missing key there too).
+ */
+export class MemoryTrackerBackend implements TrackerBackend {
+  constructor(
+    private readonly memory: MemoryKeyspace,
+    private readonly indexKey: string,
+  ) {}
+
+  #hash(key: string): Map<string, string> | undefined {
+    const value = this.memory.get<unknown>(key)
+    return value instanceof Map ? (value as Map<string, string>) : undefined
+  }
+
+  #hashFor(key: string): Map<string, string> {
+    let hash = this.#hash(key)
+    if (!hash) {
+      hash = new Map()
+      this.memory.set(key, hash)
+    }
+    return hash
+  }
+
+  #hdel(key: string, fields: readonly string[]): void {
+    const hash = this.#hash(key)
+    if (!hash) return
+    for (const field of fields) hash.delete(field)
+    if (hash.size === 0) this.memory.delete(key)
+  }
+
+  async index(sessionId: string, entry: string): Promise<void> {
+    this.#hashFor(this.indexKey).set(sessionId, entry)
+  }
+
+  async register(keys: SessionKeys, token: string): Promise<string> {
+    const current = this.memory.get<string>(keys.reg)
+    if (current !== undefined) return current
+    this.memory.set(keys.reg, token)
+    return token
+  }
+
+  async heartbeat(keys: SessionKeys, lastSeen: number, ttl: number): Promise<boolean> {
+    if (!this.memory.has(keys.reg)) return false
+    this.memory.set(keys.alive, String(lastSeen), ttl)
+    return true
+  }
+
+  async record(keys: SessionKeys, jobId: string, text: string): Promise<boolean> {
+    if (!this.memory.has(keys.reg)) return false
+    this.#hashFor(keys.jobs).set(jobId, text)
+    return true
+  }
+
+  async remove(keys: SessionKeys, jobId: string): Promise<void> {
+    this.#hdel(keys.jobs, [jobId])
+  }
+
+  async leave(keys: SessionKeys, releaseJobIds: readonly string[]): Promise<string | undefined> {
+    this.memory.delete(keys.alive)
+    this.#hdel(keys.jobs, releaseJobIds)
+    return this.retire(keys)
+  }
+
+  async retire(keys: SessionKeys): Promise<string | undefined> {
+    if (this.memory.has(keys.alive) || this.memory.has(keys.jobs)) return undefined
+    const token = this.memory.get<string>(keys.reg) ?? ''
+    this.memory.delete(keys.reg)
+    return token
+  }
+
+  async unindex(sessionId: string, entry: string): Promise<void> {
+    if (this.#hash(this.indexKey)?.get(sessionId) === entry) this.#hdel(this.indexKey, [sessionId])
+  }
+
+  async sessions(): Promise<Map<string, string>> {
+    return new Map(this.#hash(this.indexKey))
+  }
+
+  async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {
+    return keys.map((k) => this.memory.get<string>(k.alive))
+  }
+
+  async jobs(keys: readonly SessionKeys[]): Promise<Map<string, string>[]> {
+    return keys.map((k) => new Map(this.#hash(k.jobs)))
+  }
+
+  async claim(keys: SessionKeys, jobId: string, token: string, ttl: number): Promise<string | undefined> {
+    if (this.memory.has(keys.alive)) return undefined
+    const record = this.#hash(keys.jobs)?.get(jobId)
+    const claim = keys.claim(jobId)
+    if (record === undefined || this.memory.has(claim)) return undefined
+    this.memory.set(claim, token, ttl)
+    return record
+  }
+
+  async complete(keys: SessionKeys, jobId: string, token: string): Promise<boolean> {
+    const claim = keys.claim(jobId)
+    const owner = this.memory.get<string>(claim)
+    if (owner !== undefined && owner !== token) return false
+    this.#hdel(keys.jobs, [jobId])
+    this.memory.delete(claim)
+    return true
+  }
+
+  async release(keys: SessionKeys, jobId: string, token: string): Promise<void> {
+    const claim = keys.claim(jobId)
+    if (this.memory.get<string>(claim) === token) this.memory.delete(claim)
+  }
+}

@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto'
+import { ConfigError } from '../errors.ts'
+import { MAX_KEY_BYTES } from '../keyspace.ts'
+import type { RetryOptions } from '../retry.ts'
+
+/** One job in flight under a tracker instance, as `inFlight`, `orphans` and `requeue` see it. */
+export interface TrackedJob {
+  /** The id given to `track`. */
+  id: string
+  /** The payload given to `track`, as it round-trips through JSON (`undefined` stays undefined). */
+  payload: unknown
+  /** The instance that was running it. */
+  instanceId: string
+  /** When `track` recorded it, in ms since the epoch (clock of the tracking process). */
+  startedAt: number
+}
+
+/** Options of `fleet.tracker()` (SPEC §7). */
+export interface TrackerOptions {
+  /**
+   * Identity of this worker instance; any non-empty string (':' and braces are fine).
+   * Default: `REDFLEET_INSTANCE_ID`, else 16 random hex chars.
+   */
+  instanceId?: string
+  /** Heartbeat period in ms. Default: `REDFLEET_HEARTBEAT_INTERVAL`, else 15_000 (at most heartbeatTtl / 3). */
+  heartbeatInterval?: number
+  /** How long one heartbeat keeps the instance live, in ms. Default: `REDFLEET_HEARTBEAT_TTL`, else 45_000. */
+  heartbeatTtl?: number
+  /**
+   * How long a recoverer's claim on one orphan lasts, in ms (default 300_000). It must exceed the
+   * time `requeue` takes: a claim that expires mid-requeue lets another recoverer hand the orphan out again.
+   */
+  recoveryLockTtl?: number
+  /** Runs `recoverOrphans(requeue)` at start and then every `recoverEvery` ms while started; 0 = off (default). */
+  recoverEvery?: number
+  /** What `recoverEvery` hands each orphan to (required when `recoverEvery` > 0). */
+  requeue?: (job: TrackedJob) => Promise<void> | void
+  /** Tracking failures (the job itself is never affected), failed requeues and heartbeat failures. */
+  onError?: (e: unknown) => void
+  /** Retry policy of the tracker's Redis operations (default: the fleet's). */
+  retry?: RetryOptions
+}
+
+export interface ResolvedTrackerOptions {
+  instanceId: string
+  heartbeatInterval: number
+  heartbeatTtl: number
+  recoveryLockTtl: number
+  recoverEvery: number
+  requeue: ((job: TrackedJob) => Promise<void> | void) | undefined
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL = 15_000
+export const DEFAULT_HEARTBEAT_TTL = 45_000
+export const DEFAULT_RECOVERY_LOCK_TTL = 300_000
+
+type Env = Record<string, string | undefined>
+
+function positiveInteger(name: string, value: unknown, { zero = false } = {}): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (zero ? 0 : 1)) {
+    throw new ConfigError(
+      `tracker: ${name} must be a ${zero ? 'non-negative' : 'positive'} integer of milliseconds, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+/** A number from the environment: only digits are accepted, so '15s' or '' is a clear error. */
+function fromEnv(env: Env, name: string): number | undefined {
+  const text = env[name]
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text.trim())) {
+    throw new ConfigError(
+      `tracker: ${name} must be a positive integer of milliseconds, got ${JSON.stringify(text)}`,
+    )
+  }
+  return positiveInteger(name, Number(text))
+}
+
+export function assertInstanceId(id: unknown, source: string): string {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new ConfigError(`tracker: ${source} must be a non-empty string, got ${JSON.stringify(id)}`)
+  }
+  if (Buffer.byteLength(id) > MAX_KEY_BYTES) {
+    throw new ConfigError(`tracker: ${source} is longer than ${MAX_KEY_BYTES} bytes`)
+  }
+  return id
+}
+
+/**
+ * Options win over the environment, the environment over the defaults. Every problem is a
+ * ConfigError thrown by the factory, before anything runs.
+ */
+export function resolveTrackerOptions(
+  options: TrackerOptions,
+  env: Env = process.env,
+): ResolvedTrackerOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('tracker: options must be an object')
+  const instanceId =
+    options.instanceId !== undefined
+      ? assertInstanceId(options.instanceId, 'instanceId')
+      : env.REDFLEET_INSTANCE_ID !== undefined
+        ? assertInstanceId(env.REDFLEET_INSTANCE_ID, 'REDFLEET_INSTANCE_ID')
+        : randomBytes(8).toString('hex')
+  const heartbeatTtl =
+    options.heartbeatTtl !== undefined
+      ? positiveInteger('heartbeatTtl', options.heartbeatTtl)
+      : (fromEnv(env, 'REDFLEET_HEARTBEAT_TTL') ?? DEFAULT_HEARTBEAT_TTL)
+  // A short ttl with the default interval would let the instance expire between beats.
+  const heartbeatInterval =
+    options.heartbeatInterval !== undefined
+      ? positiveInteger('heartbeatInterval', options.heartbeatInterval)
+      : (fromEnv(env, 'REDFLEET_HEARTBEAT_INTERVAL') ??
+        Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL, Math.floor(heartbeatTtl / 3))))
+  if (heartbeatInterval >= heartbeatTtl) {
+    throw new ConfigError(
+      `tracker: heartbeatInterval (${heartbeatInterval}) must be shorter than heartbeatTtl (${heartbeatTtl}), ` +
+        'or the instance would expire between two heartbeats',
+    )
+  }
+  const recoveryLockTtl =
+    options.recoveryLockTtl === undefined
+      ? DEFAULT_RECOVERY_LOCK_TTL
+      : positiveInteger('recoveryLockTtl', options.recoveryLockTtl)
+  const recoverEvery =
+    options.recoverEvery === undefined
+      ? 0
+      : positiveInteger('recoverEvery', options.recoverEvery, { zero: true })
+  if (options.requeue !== undefined && typeof options.requeue !== 'function') {
+    throw new ConfigError('tracker: requeue must be a function')
+  }
+  if (recoverEvery > 0 && options.requeue === undefined) {
+    throw new ConfigError('tracker: recoverEvery needs a requeue function to hand the orphans to')
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new ConfigError('tracker: onError must be a function')
+  }
+  return {
+    instanceId,
+    heartbeatInterval,
+    heartbeatTtl,
+    recoveryLockTtl,
+    recoverEvery,
+    requeue: options.requeue,
+  }
+}

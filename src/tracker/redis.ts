@@ -1,0 +1,128 @@
+import type { RedisTopology } from '../topology/types.ts'
+import type { TrackerBackend } from './backend.ts'
+import type { SessionKeys } from './keys.ts'
+import {
+  CLAIM_3,
+  COMPLETE_2,
+  HEARTBEAT_2,
+  LEAVE_3,
+  RECORD_2,
+  REGISTER_1,
+  RELEASE_1,
+  RETIRE_3,
+  UNINDEX_1,
+} from './scripts.ts'
+
+/**
+ * The tracker on Redis. Each per-session step is one script on the session's node (its keys
+ * share a hash tag); reads over many sessions go as one pipeline per node. Nothing uses KEYS
+ * or SCAN: the index hash is the one place that lists sessions.
+ */
+export class RedisTrackerBackend implements TrackerBackend {
+  #topology: RedisTopology | undefined
+
+  constructor(
+    private readonly connect: () => Promise<RedisTopology>,
+    private readonly indexKey: string,
+  ) {}
+
+  async #topologyReady(): Promise<RedisTopology> {
+    this.#topology ??= await this.connect()
+    return this.#topology
+  }
+
+  async #client(key: string) {
+    return (this.#topology ?? (await this.#topologyReady())).client(key)
+  }
+
+  async index(sessionId: string, entry: string): Promise<void> {
+    await (await this.#client(this.indexKey)).hset(this.indexKey, sessionId, entry)
+  }
+
+  async register(keys: SessionKeys, token: string): Promise<string> {
+    return String(await REGISTER_1.run(await this.#client(keys.reg), [keys.reg], [token]))
+  }
+
+  async heartbeat(keys: SessionKeys, lastSeen: number, ttl: number): Promise<boolean> {
+    const client = await this.#client(keys.reg)
+    return (await HEARTBEAT_2.run(client, [keys.reg, keys.alive], [lastSeen, ttl])) === 1
+  }
+
+  async record(keys: SessionKeys, jobId: string, text: string): Promise<boolean> {
+    const client = await this.#client(keys.reg)
+    return (await RECORD_2.run(client, [keys.reg, keys.jobs], [jobId, text])) === 1
+  }
+
+  async remove(keys: SessionKeys, jobId: string): Promise<void> {
+    await (await this.#client(keys.jobs)).hdel(keys.jobs, jobId)
+  }
+
+  async leave(keys: SessionKeys, releaseJobIds: readonly string[]): Promise<string | undefined> {
+    const client = await this.#client(keys.alive)
+    const reply = await LEAVE_3.run(client, [keys.alive, keys.jobs, keys.reg], releaseJobIds)
+    return reply === null ? undefined : String(reply)
+  }
+
+  async retire(keys: SessionKeys): Promise<string | undefined> {
+    const reply = await RETIRE_3.run(await this.#client(keys.alive), [keys.alive, keys.jobs, keys.reg], [])
+    return reply === null ? undefined : String(reply)
+  }
+
+  async unindex(sessionId: string, entry: string): Promise<void> {
+    await UNINDEX_1.run(await this.#client(this.indexKey), [this.indexKey], [sessionId, entry])
+  }
+
+  async sessions(): Promise<Map<string, string>> {
+    const fields = await (await this.#client(this.indexKey)).hgetall(this.indexKey)
+    return new Map(Object.entries(fields))
+  }
+
+  async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return []
+    const topology = await this.#topologyReady()
+    const batches = await topology.batches(keys.map((k) => k.alive))
+    // Each batch holds one slot's keys (cluster) or one node's (ring): one MGET each.
+    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
+    const out = new Array<string | undefined>(keys.length)
+    batches.forEach((batch, i) => {
+      const values = replies[i]![0] as (string | null)[]
+      batch.indexes.forEach((index, n) => {
+        out[index] = values[n] ?? undefined
+      })
+    })
+    return out
+  }
+
+  async jobs(keys: readonly SessionKeys[]): Promise<Map<string, string>[]> {
+    if (keys.length === 0) return []
+    const topology = await this.#topologyReady()
+    const batches = await topology.batches(keys.map((k) => k.jobs))
+    const replies = await topology.pipeline(batches, (pipe, batch) => {
+      for (const key of batch.keys) pipe.hgetall(key)
+    })
+    const out = new Array<Map<string, string>>(keys.length)
+    batches.forEach((batch, i) => {
+      batch.indexes.forEach((index, n) => {
+        out[index] = new Map(Object.entries((replies[i]![n] ?? {}) as Record<string, string>))
+      })
+    })
+    return out
+  }
+
+  async claim(keys: SessionKeys, jobId: string, token: string, ttl: number): Promise<string | undefined> {
+    const claim = keys.claim(jobId)
+    const client = await this.#client(keys.alive)
+    const reply = await CLAIM_3.run(client, [keys.alive, keys.jobs, claim], [jobId, token, ttl])
+    return reply === null ? undefined : String(reply)
+  }
+
+  async complete(keys: SessionKeys, jobId: string, token: string): Promise<boolean> {
+    const client = await this.#client(keys.jobs)
+    return (await COMPLETE_2.run(client, [keys.jobs, keys.claim(jobId)], [jobId, token])) === 1
+  }
+
+  async release(keys: SessionKeys, jobId: string, token: string): Promise<void> {
+    const claim = keys.claim(jobId)
+    await RELEASE_1.run(await this.#client(claim), [claim], [token])
+  }
+}

@@ -1,0 +1,641 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { ClosedError, ConfigError, type Fleet, SerializationError, type TrackedJob } from '../../src/index.ts'
+import { processMemory } from '../../src/topology/memory.ts'
+import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
+
+/** A job body that runs until the test lets it finish. */
+function gate<T = void>(): { promise: Promise<T>; open(value: T): void; fail(error: unknown): void } {
+  let open!: (value: T) => void
+  let fail!: (error: unknown) => void
+  const promise = new Promise<T>((resolve, reject) => {
+    open = resolve
+    fail = reject
+  })
+  return { promise, open, fail }
+}
+
+/** Resolves once `count` jobs are running (track records before run, so they are recorded). */
+function started(count: number): { run(): void; all: Promise<void> } {
+  let seen = 0
+  let done!: () => void
+  const all = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  return {
+    run() {
+      if (++seen === count) done()
+    },
+    all,
+  }
+}
+
+/** Every key the tracker left under the suite's namespace, on every node (SCAN, test-side). */
+async function trackerKeys(env: TopologyEnv, namespace = env.namespace): Promise<string[]> {
+  const pattern = `${namespace}:tracker:`
+  if (env.topology === 'memory') return [...processMemory.keys(pattern)].sort()
+  const options = await topologyOptions(env.topology)
+  const urls = Array.isArray(options.url) ? options.url : [options.url!]
+  const found: string[] = []
+  for (const url of urls) {
+    const client = new Redis(url, { lazyConnect: true })
+    try {
+      let cursor = '0'
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${pattern}*`, 'COUNT', 1000)
+        cursor = next
+        found.push(...keys)
+      } while (cursor !== '0')
+    } finally {
+      client.disconnect()
+    }
+  }
+  return found.sort()
+}
+
+/**
+ * Awaits `promise`, failing after `ms`. The ref'd timer also keeps the process alive meanwhile:
+ * the tracker's own timers are unref'd, as a library's timers should be.
+ */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const ids = (jobs: TrackedJob[]) => jobs.map((j) => j.id).sort()
+
+let scopes = 0
+
+/**
+ * Fleets ("processes") in a namespace of the test's own, so one test's orphans never reach
+ * another test's recoverers. `namespace` is the full namespace, for key listings.
+ */
+function isolated(env: TopologyEnv): { fleet(): Promise<Fleet>; namespace: string } {
+  const name = `t${++scopes}`
+  return {
+    namespace: `${env.namespace}:${name}`,
+    fleet: async () => (await env.fleet()).withNamespace(name),
+  }
+}
+
+forEachTopology('Tracker contract', (env) => {
+  test('options: defaults, env overrides, options win over env, bad values are ConfigError', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    assert.match(fleet.tracker().instanceId, /^[0-9a-f]{16}$/)
+    assert.notEqual(fleet.tracker().instanceId, fleet.tracker().instanceId)
+    const saved = { ...process.env }
+    try {
+      process.env.REDFLEET_INSTANCE_ID = 'from-env:1'
+      process.env.REDFLEET_HEARTBEAT_TTL = '100'
+      process.env.REDFLEET_HEARTBEAT_INTERVAL = '200'
+      // env interval 200 >= env ttl 100: the env values are the ones in use.
+      assert.throws(
+        () => fleet.tracker(),
+        /heartbeatInterval \(200\) must be shorter than heartbeatTtl \(100\)/,
+      )
+      assert.equal(fleet.tracker({ heartbeatInterval: 50 }).instanceId, 'from-env:1')
+      assert.equal(fleet.tracker({ heartbeatInterval: 50, instanceId: 'opt' }).instanceId, 'opt')
+      assert.throws(() => fleet.tracker({ heartbeatTtl: 150 }), /\(200\).*\(150\)/)
+      process.env.REDFLEET_HEARTBEAT_INTERVAL = '15s'
+      assert.throws(() => fleet.tracker(), ConfigError)
+      delete process.env.REDFLEET_HEARTBEAT_INTERVAL
+      // Only a ttl given: the default interval shrinks to a third of it.
+      assert.doesNotThrow(() => fleet.tracker())
+    } finally {
+      for (const name of ['REDFLEET_INSTANCE_ID', 'REDFLEET_HEARTBEAT_TTL', 'REDFLEET_HEARTBEAT_INTERVAL']) {
+        if (saved[name] === undefined) delete process.env[name]
+        else process.env[name] = saved[name]
+      }
+    }
+    for (const bad of [
+      { instanceId: '' },
+      { heartbeatTtl: 0 },
+      { heartbeatInterval: 1.5 },
+      { heartbeatInterval: 500, heartbeatTtl: 500 },
+      { recoveryLockTtl: -1 },
+      { recoverEvery: 100 },
+      { recoverEvery: 100, requeue: 'x' as unknown as () => void },
+    ]) {
+      assert.throws(() => fleet.tracker(bad), ConfigError, JSON.stringify(bad))
+    }
+  })
+
+  test('start makes the instance live with lastSeen; stop removes it at once', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const tracker = fleet.tracker({ instanceId: 'svc:{a}:1' })
+    const before = Date.now()
+    await tracker.start()
+    await tracker.start() // idempotent
+    const live = await (await scope.fleet()).tracker().instances()
+    const me = live.find((i) => i.id === 'svc:{a}:1')
+    assert.ok(me, 'listed by another fleet')
+    assert.ok(me.lastSeen >= before && me.lastSeen <= Date.now())
+    await tracker.stop()
+    assert.equal(
+      (await tracker.instances()).find((i) => i.id === 'svc:{a}:1'),
+      undefined,
+    )
+    await tracker.start() // can start again
+    assert.ok((await tracker.instances()).some((i) => i.id === 'svc:{a}:1'))
+    await tracker.stop()
+  })
+
+  test('track records the job before run and forgets it after; result and error pass through untouched', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const tracker = fleet.tracker({ instanceId: 'runner:1' })
+    const observer = (await scope.fleet()).tracker()
+    await tracker.start()
+    const before = Date.now()
+    const result = { some: 'result' }
+    const seen = await tracker.track('job-1', { n: 1, s: 'ünï' }, async () => {
+      const inFlight = await observer.inFlight('runner:1')
+      return { inFlight, result }
+    })
+    assert.equal(seen.result, result, 'the very same object')
+    assert.equal(seen.inFlight.length, 1)
+    const job = seen.inFlight[0]!
+    assert.deepEqual(
+      { ...job, startedAt: 0 },
+      {
+        id: 'job-1',
+        payload: { n: 1, s: 'ünï' },
+        instanceId: 'runner:1',
+        startedAt: 0,
+      },
+    )
+    assert.ok(job.startedAt >= before && job.startedAt <= Date.now())
+    assert.deepEqual(await tracker.inFlight(), [])
+
+    const failure = new RangeError('job failed')
+    await assert.rejects(
+      tracker.track('job-2', undefined, async () => {
+        const [inside] = await tracker.inFlight()
+        assert.equal(inside?.payload, undefined, 'undefined payload round-trips')
+        assert.ok(inside && !('payload' in inside && inside.payload !== undefined))
+        throw failure
+      }),
+      (error) => error === failure,
+    )
+    assert.deepEqual(await tracker.inFlight(), [])
+    // A synchronous throw from run is the job's error too.
+    const sync = new Error('sync')
+    await assert.rejects(
+      tracker.track('job-3', 1, () => {
+        throw sync
+      }),
+      (error) => error === sync,
+    )
+    assert.deepEqual(await tracker.inFlight(), [])
+    await tracker.stop()
+  })
+
+  test('bad arguments are TypeErrors; a payload JSON cannot hold is reported and the job still runs', async () => {
+    const scope = isolated(env)
+    const errors: unknown[] = []
+    const tracker = (await scope.fleet()).tracker({ onError: (e) => errors.push(e) })
+    await assert.rejects(
+      tracker.track('', 1, async () => 1),
+      TypeError,
+    )
+    await assert.rejects(
+      tracker.track(7 as unknown as string, 1, async () => 1),
+      TypeError,
+    )
+    await assert.rejects(tracker.track('x', 1, 'nope' as unknown as () => Promise<number>), TypeError)
+    await assert.rejects(tracker.recoverOrphans('nope' as unknown as () => void), TypeError)
+    await assert.rejects(tracker.inFlight(''), TypeError)
+    assert.equal(errors.length, 0)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    assert.equal(await tracker.track('bad-payload', cyclic, async () => 'ran'), 'ran')
+    assert.equal(await tracker.track('bigint', { n: 1n }, async () => 'ran too'), 'ran too')
+    assert.equal(errors.length, 2)
+    assert.ok(errors.every((e) => e instanceof SerializationError))
+    assert.deepEqual(await tracker.inFlight(), [])
+  })
+
+  test('graceful stop() leaves in-flight jobs as orphans; another instance recovers each exactly once', async () => {
+    const scope = isolated(env)
+    const worker = (await scope.fleet()).tracker({ instanceId: 'graceful' })
+    await worker.start()
+    const hold = gate()
+    const running = started(3)
+    const jobs = [1, 2, 3].map((n) =>
+      worker.track(`g-${n}`, { n }, async () => {
+        running.run()
+        await hold.promise
+        return n
+      }),
+    )
+    await running.all
+    const rescuer = (await scope.fleet()).tracker({ instanceId: 'rescuer' })
+    await rescuer.start()
+    assert.deepEqual(await rescuer.orphans(), [], 'jobs of a live instance are not orphans')
+    assert.equal(await rescuer.recoverOrphans(() => assert.fail('nothing to recover')), 0)
+
+    await worker.stop()
+    const orphans = await rescuer.orphans()
+    assert.deepEqual(ids(orphans), ['g-1', 'g-2', 'g-3'])
+    assert.ok(orphans.every((o) => o.instanceId === 'graceful'))
+    assert.deepEqual(
+      orphans.map((o) => o.payload).sort((a, b) => (a as { n: number }).n - (b as { n: number }).n),
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+    )
+    const requeued: TrackedJob[] = []
+    assert.equal(await rescuer.recoverOrphans((job) => void requeued.push(job)), 3)
+    assert.deepEqual(ids(requeued), ['g-1', 'g-2', 'g-3'])
+    assert.equal(await rescuer.recoverOrphans(() => assert.fail('handed out twice')), 0)
+    assert.deepEqual(await rescuer.orphans(), [])
+    assert.deepEqual(await rescuer.inFlight('graceful'), [])
+    // The stopped worker's jobs finish normally afterwards.
+    hold.open()
+    assert.deepEqual(await Promise.all(jobs), [1, 2, 3])
+    await rescuer.stop()
+  })
+
+  test('stop({ releaseJobs: true }) forgets in-flight jobs: nothing to recover, nothing left', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const worker = fleet.tracker({ instanceId: 'releaser' })
+    await worker.start()
+    const hold = gate()
+    const running = started(2)
+    const jobs = ['r-1', 'r-2'].map((id) =>
+      worker.track(id, null, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await running.all
+    await worker.stop({ releaseJobs: true })
+    const other = (await scope.fleet()).tracker()
+    assert.deepEqual(await other.orphans(), [])
+    assert.deepEqual(await other.inFlight('releaser'), [])
+    assert.equal(await other.recoverOrphans(() => assert.fail('released jobs are not orphans')), 0)
+    hold.open()
+    await Promise.all(jobs)
+  })
+
+  test('10 concurrent recoverers on 2 fleets hand each of 30 orphans out exactly once', async () => {
+    const scope = isolated(env)
+    const dead = (await scope.fleet()).tracker({ instanceId: 'dead:{x}' })
+    await dead.start()
+    const hold = gate()
+    const running = started(30)
+    const jobs = Array.from({ length: 30 }, (_, n) =>
+      dead.track(`o-${n}`, { n }, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await running.all
+    const survivor = (await scope.fleet()).tracker({ instanceId: 'alive' })
+    await survivor.start()
+    const survivorHold = gate()
+    const survivorJob = survivor.track('keep-me', 'mine', () => survivorHold.promise)
+    await dead.stop()
+
+    const fleets = [await scope.fleet(), await scope.fleet()]
+    const handed = new Map<string, number>()
+    const counts = await Promise.all(
+      Array.from({ length: 10 }, async (_, k) => {
+        const recoverer = fleets[k % 2]!.tracker({ instanceId: `rec-${k}` })
+        return recoverer.recoverOrphans(async (job) => {
+          handed.set(job.id, (handed.get(job.id) ?? 0) + 1)
+          await sleep(Math.random() * 5)
+        })
+      }),
+    )
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      30,
+    )
+    assert.equal(handed.size, 30)
+    assert.ok(
+      [...handed.values()].every((n) => n === 1),
+      'each orphan handed out once',
+    )
+    assert.ok(!handed.has('keep-me'), 'a live instance keeps its jobs')
+    assert.deepEqual(ids(await survivor.inFlight()), ['keep-me'])
+    assert.deepEqual(await survivor.inFlight('dead:{x}'), [])
+    survivorHold.open()
+    hold.open()
+    await Promise.all([...jobs, survivorJob])
+    await survivor.stop()
+  })
+
+  test('an orphan whose requeue throws stays tracked, is reported, and the next pass retries it', async () => {
+    const scope = isolated(env)
+    const worker = (await scope.fleet()).tracker({ instanceId: 'flaky' })
+    await worker.start()
+    const hold = gate()
+    const running = started(3)
+    const jobs = ['f-1', 'f-2', 'f-3'].map((id) =>
+      worker.track(id, id, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await running.all
+    await worker.stop()
+    const errors: unknown[] = []
+    const recoverer = (await scope.fleet()).tracker({ onError: (e) => errors.push(e) })
+    const boom = new Error('queue is down')
+    const requeued: string[] = []
+    const first = await recoverer.recoverOrphans((job) => {
+      if (job.id === 'f-2') throw boom
+      requeued.push(job.id)
+    })
+    assert.equal(first, 2)
+    assert.deepEqual(errors, [boom])
+    assert.deepEqual(ids(await recoverer.orphans()), ['f-2'], 'still tracked')
+    assert.deepEqual(ids(await recoverer.inFlight('flaky')), ['f-2'], 'the dead instance keeps its record')
+    assert.equal(await recoverer.recoverOrphans((job) => void requeued.push(job.id)), 1)
+    assert.deepEqual(requeued.sort(), ['f-1', 'f-2', 'f-3'])
+    assert.deepEqual(await recoverer.orphans(), [])
+    hold.open()
+    await Promise.all(jobs)
+  })
+
+  test('a crashed recoverer’s claim expires after recoveryLockTtl and the orphan is handed out then', async () => {
+    const scope = isolated(env)
+    const worker = (await scope.fleet()).tracker({ instanceId: 'crash-src' })
+    const hold = gate()
+    const running = started(1)
+    await worker.start()
+    const job = worker.track('c-1', 'payload', async () => {
+      running.run()
+      await hold.promise
+    })
+    await running.all
+    await worker.stop()
+    // The first recoverer "crashes" inside requeue: its fleet closes, so it never completes.
+    const crashing = await scope.fleet()
+    await assert.rejects(
+      crashing.tracker({ recoveryLockTtl: 300 }).recoverOrphans(async () => {
+        await crashing.close()
+      }),
+      ClosedError,
+    )
+    const other = (await scope.fleet()).tracker({ recoveryLockTtl: 300 })
+    assert.equal(await other.recoverOrphans(() => assert.fail('still claimed')), 0)
+    assert.deepEqual(ids(await other.orphans()), ['c-1'], 'claimed, not lost')
+    await sleep(400)
+    const requeued: string[] = []
+    assert.equal(await other.recoverOrphans((j) => void requeued.push(j.id)), 1)
+    assert.deepEqual(requeued, ['c-1'])
+    hold.open()
+    await job
+  })
+
+  test('a restarted instance (same id) does not mistake its previous life’s jobs for its own', async () => {
+    const scope = isolated(env)
+    const first = (await scope.fleet()).tracker({ instanceId: 'stable-id' })
+    await first.start()
+    const hold = gate()
+    const running = started(1)
+    const job = first.track('old-life', 1, async () => {
+      running.run()
+      await hold.promise
+    })
+    await running.all
+    await first.stop()
+    const second = (await scope.fleet()).tracker({ instanceId: 'stable-id' })
+    await second.start()
+    assert.deepEqual(
+      (await second.instances()).filter((i) => i.id === 'stable-id').length,
+      1,
+      'live again under the same id',
+    )
+    assert.deepEqual(ids(await second.orphans()), ['old-life'])
+    assert.deepEqual(ids(await second.inFlight()), ['old-life'], 'inFlight lists every life of the id')
+    const requeued: string[] = []
+    assert.equal(await second.recoverOrphans((j) => void requeued.push(j.id)), 1)
+    assert.deepEqual(requeued, ['old-life'])
+    hold.open()
+    await job
+    await second.stop()
+  })
+
+  test('a session retired while its process looked dead registers again and stays recoverable', async () => {
+    const scope = isolated(env)
+    // A tracker that never started is not live: its jobs are orphans (documented).
+    const zombie = (await scope.fleet()).tracker({ instanceId: 'zombie' })
+    const recoverer = (await scope.fleet()).tracker()
+    const hold = gate()
+    const running = started(1)
+    const first = zombie.track('z-1', 1, async () => {
+      running.run()
+      await hold.promise
+    })
+    await running.all
+    assert.equal(await recoverer.recoverOrphans(() => undefined), 1)
+    hold.open()
+    await first
+    assert.equal(await recoverer.recoverOrphans(() => undefined), 0, 'retired and unlisted now')
+    // The zombie tracks again: its session was retired, so it registers anew and stays visible.
+    const hold2 = gate()
+    const running2 = started(1)
+    const second = zombie.track('z-2', 2, async () => {
+      running2.run()
+      await hold2.promise
+    })
+    await running2.all
+    assert.deepEqual(ids(await recoverer.orphans()), ['z-2'])
+    await zombie.start()
+    assert.deepEqual(await recoverer.orphans(), [])
+    hold2.open()
+    await second
+    await zombie.stop()
+  })
+
+  test('recoverEvery recovers orphans periodically while started, and stops with stop()', async () => {
+    const scope = isolated(env)
+    const worker = (await scope.fleet()).tracker({ instanceId: 'periodic-src' })
+    await worker.start()
+    const hold = gate()
+    const running = started(2)
+    const jobs = ['p-1', 'p-2'].map((id) =>
+      worker.track(id, id, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await running.all
+    const requeued: string[] = []
+    let wake: (() => void) | undefined
+    const recoverer = (await scope.fleet()).tracker({
+      recoverEvery: 50,
+      requeue: (job) => {
+        requeued.push(job.id)
+        if (requeued.length === 2) wake?.()
+      },
+    })
+    await recoverer.start()
+    await sleep(150)
+    assert.deepEqual(requeued, [], 'nothing while the worker is live')
+    const done = new Promise<void>((resolve) => {
+      wake = resolve
+    })
+    await worker.stop()
+    await within(done, 2000, 'periodic recovery')
+    assert.deepEqual(requeued.sort(), ['p-1', 'p-2'])
+    await recoverer.stop()
+    // Stopped: orphans made now stay put.
+    const worker2 = (await scope.fleet()).tracker({ instanceId: 'periodic-src-2' })
+    const running2 = started(1)
+    const late = worker2.track('p-3', 3, async () => {
+      running2.run()
+      await hold.promise
+    })
+    await running2.all
+    await sleep(200)
+    assert.deepEqual(requeued.sort(), ['p-1', 'p-2'])
+    hold.open()
+    await Promise.all([...jobs, late])
+  })
+
+  test('the same job id tracked twice at once stays recorded until both settle', async () => {
+    const scope = isolated(env)
+    const tracker = (await scope.fleet()).tracker({ instanceId: 'dup' })
+    await tracker.start()
+    const a = gate()
+    const b = gate()
+    const running = started(2)
+    const one = tracker.track('same', 'a', async () => {
+      running.run()
+      await a.promise
+    })
+    const two = tracker.track('same', 'b', async () => {
+      running.run()
+      await b.promise
+    })
+    await running.all
+    a.open()
+    await one
+    assert.deepEqual(ids(await tracker.inFlight()), ['same'])
+    b.open()
+    await two
+    assert.deepEqual(await tracker.inFlight(), [])
+    await tracker.stop()
+  })
+
+  test('nothing leaks: once jobs settle or are recovered and instances stop, no tracker key is left', async () => {
+    const scope = isolated(env)
+    const { namespace } = scope
+    const view = await scope.fleet()
+    const a = view.tracker({ instanceId: 'leak-a' })
+    const b = view.tracker({ instanceId: 'leak-b', recoveryLockTtl: 60_000 })
+    await a.start()
+    await b.start()
+    const hold = gate()
+    const running = started(5)
+    const jobs = Array.from({ length: 5 }, (_, n) =>
+      a.track(`l-${n}`, { n }, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await b.track('done-1', 1, async () => 1)
+    await running.all
+    assert.ok((await trackerKeys(env, namespace)).length > 0)
+    await a.stop()
+    assert.equal(await b.recoverOrphans(() => undefined), 5)
+    await b.stop()
+    assert.deepEqual(await trackerKeys(env, namespace), [], 'claims, records, tokens and the index are gone')
+    hold.open()
+    await Promise.all(jobs)
+    assert.deepEqual(await trackerKeys(env, namespace), [])
+    // A stopped instance whose jobs finish after stop() retires itself, without any recovery pass.
+    const c = view.tracker({ instanceId: 'leak-c' })
+    await c.start()
+    const hold2 = gate()
+    const running2 = started(1)
+    const late = c.track('late', 1, async () => {
+      running2.run()
+      await hold2.promise
+    })
+    await running2.all
+    await c.stop()
+    hold2.open()
+    await late
+    assert.deepEqual(await trackerKeys(env, namespace), [])
+  })
+
+  test('fleet.close() stops the tracker: liveness removed, every method rejects with ClosedError', async () => {
+    const scope = isolated(env)
+    const fleet: Fleet = await scope.fleet()
+    const tracker = fleet.tracker({
+      instanceId: 'closing',
+      heartbeatInterval: 20,
+      recoverEvery: 20,
+      requeue: () => {},
+    })
+    await tracker.start()
+    const observer = (await scope.fleet()).tracker()
+    assert.ok((await observer.instances()).some((i) => i.id === 'closing'))
+    await fleet.close()
+    assert.ok(!(await observer.instances()).some((i) => i.id === 'closing'))
+    for (const call of [
+      tracker.start(),
+      tracker.stop(),
+      tracker.track('x', 1, async () => 1),
+      tracker.inFlight(),
+      tracker.instances(),
+      tracker.orphans(),
+      tracker.recoverOrphans(() => {}),
+    ]) {
+      await assert.rejects(call, ClosedError)
+    }
+    assert.throws(() => fleet.tracker(), ClosedError)
+    // No timer runs on: a beat after close would make it live again.
+    await sleep(80)
+    assert.ok(!(await observer.instances()).some((i) => i.id === 'closing'))
+  })
+
+  if (env.topology === 'memory') {
+    test('a paused process loses liveness after heartbeatTtl; its jobs are orphans until it beats again', async () => {
+      const scope = isolated(env)
+      const tracker = (await scope.fleet()).tracker({
+        instanceId: 'paused',
+        heartbeatInterval: 20,
+        heartbeatTtl: 60,
+      })
+      const observer = (await scope.fleet()).tracker()
+      await tracker.start()
+      const hold = gate()
+      const running = started(1)
+      const job = tracker.track('p', 1, async () => {
+        running.run()
+        await hold.promise
+      })
+      await running.all
+      // Block the event loop past the ttl: no heartbeat timer can run. The memory backend
+      // answers within microtasks, so the checks below run before the overdue beat.
+      const until = Date.now() + 100
+      while (Date.now() < until) {
+        // busy wait: a GC pause or a stuck loop
+      }
+      assert.ok(!(await observer.instances()).some((i) => i.id === 'paused'))
+      assert.deepEqual(ids(await observer.orphans()), ['p'])
+      await sleep(50) // the overdue beat runs
+      assert.ok((await observer.instances()).some((i) => i.id === 'paused'))
+      assert.deepEqual(await observer.orphans(), [])
+      hold.open()
+      await job
+      await tracker.stop()
+    })
+  }
+})
