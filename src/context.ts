@@ -1,6 +1,7 @@
 import { ClosedError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
+import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryWithPolicy } from './retry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
@@ -20,6 +21,12 @@ export interface FleetContext {
   readonly retry: Required<RetryOptions>
   readonly onError: (error: unknown, context: { op: string }) => void
   readonly commandTimeout: number
+  /**
+   * The fleet's pub/sub hub (one per fleet, shared by every view): dedicated subscriber
+   * connections per node, opened on first subscribe, closed by `fleet.close()` after the
+   * primitives' cleanups. See src/pubsub/types.ts.
+   */
+  subscriber(): Subscriber
 }
 
 /** How one primitive runs its operations: its retry policy and where its failures go. */

@@ -13,6 +13,7 @@ import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
 import { type FleetOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import { createSubscriber, type Subscriber } from './pubsub/index.ts'
 import { resolveRetry } from './retry.ts'
 import { createStore, type Store, type StoreOptions } from './store/store.ts'
 import { createStreams, type Streams, type StreamsOptions } from './streams/index.ts'
@@ -47,8 +48,25 @@ class FleetCore {
   readonly lifecycle = new Lifecycle()
   #topology: Promise<RedisTopology> | undefined
   #closing: Promise<void> | undefined
+  #subscriber: Subscriber | undefined
 
   constructor(readonly options: ResolvedOptions) {}
+
+  /** The pub/sub hub, made on first use (no I/O until something subscribes or publishes). */
+  subscriber(): Subscriber {
+    if (!this.#subscriber) {
+      const { options } = this
+      this.#subscriber = createSubscriber({
+        topology: options.topology,
+        redis: () => this.redis(),
+        connectTimeout: options.connectTimeout,
+        onError: options.onError,
+      })
+      // Asked for after close: closed at once, so it can never open a connection.
+      if (this.lifecycle.closed) void this.#subscriber.close()
+    }
+    return this.#subscriber
+  }
 
   redis(): Promise<RedisTopology> {
     if (this.options.topology === 'memory') {
@@ -75,6 +93,8 @@ class FleetCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.lifecycle.close()
+      // After the primitives' cleanups (they may still unsubscribe), before the command connections.
+      await this.#subscriber?.close()
       const topology = await this.#topology?.catch(() => undefined)
       await topology?.close()
     })()
@@ -98,6 +118,7 @@ class FleetView implements Fleet {
       retry: resolveRetry(options.retry),
       onError: options.onError,
       commandTimeout: options.commandTimeout,
+      subscriber: () => core.subscriber(),
     }
   }
 

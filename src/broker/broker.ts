@@ -1,0 +1,114 @@
+import { type FleetContext, operationPolicy } from '../context.ts'
+import { ClosedError, ConfigError, translateError } from '../errors.ts'
+import type { ChannelSubscription } from '../pubsub/index.ts'
+import { guardListener, safely } from './listener.ts'
+import { assertName, assertOptions } from './options.ts'
+
+/** Options of `fleet.broker()` (SPEC §4). */
+export interface BrokerOptions {
+  /** The channel, inside the fleet namespace (`${namespace}:broker:${channel}`); default 'events'. */
+  channel?: string
+  /**
+   * Receives what cannot be thrown at a caller: failed publishes and listeners that throw.
+   * Default: the fleet's `onError`.
+   */
+  onError?: (e: unknown) => void
+}
+
+/**
+ * Live fan-out of string messages to every subscribed instance of the fleet, the publisher's
+ * own included (SPEC §4). At-most-once, like Redis Pub/Sub: a message published while an
+ * instance is disconnected is not replayed to it. Use `fleet.streams()` for durable delivery.
+ */
+export interface Broker {
+  /**
+   * Sends PUBLISH (SPUBLISH on Redis Cluster) to the channel's node. Never rejects on a
+   * Redis failure: the error goes to `onError` and the promise resolves; it is not retried,
+   * since a retry would overtake later messages. Only a non-string message rejects (TypeError).
+   * Messages published through one fleet to one channel reach Redis in call order.
+   */
+  publish(message: string): Promise<void>
+  /**
+   * Adds a listener and returns the function that removes it. The first listener of the fleet
+   * on this channel subscribes its shared subscriber connection (opened now if needed); the
+   * last one to leave unsubscribes it. A throwing (or rejecting) listener is reported to
+   * `onError` and the other listeners still get the message. Throws ClosedError after close.
+   */
+  subscribe(listener: (message: string) => void): () => void
+  /**
+   * Resolves once Redis has confirmed the subscription of every current listener (at once
+   * with no listener, and in memory). Rejects with ConnectionError after the fleet's
+   * `connectTimeout` if Redis cannot be reached; the listeners stay registered and go live
+   * by themselves once it is back.
+   */
+  ready(): Promise<void>
+}
+
+class FleetBroker implements Broker {
+  readonly #ctx: FleetContext
+  readonly #name: string
+  readonly #channel: string
+  readonly #onError: (error: unknown, op: string) => void
+  readonly #subscriptions = new Set<ChannelSubscription>()
+
+  constructor(ctx: FleetContext, options: BrokerOptions) {
+    this.#ctx = ctx
+    this.#name = options.channel ?? 'events'
+    this.#channel = ctx.keys.key('broker', this.#name)
+    this.#onError = operationPolicy(ctx, options).onError
+  }
+
+  publish(message: string): Promise<void> {
+    if (typeof message !== 'string') {
+      return Promise.reject(new TypeError(`broker.publish: message must be a string, got ${typeof message}`))
+    }
+    if (this.#ctx.lifecycle.closed) {
+      this.#report(new ClosedError(`broker.publish '${this.#name}': the fleet is closed`), 'broker.publish')
+      return Promise.resolve()
+    }
+    return this.#ctx
+      .subscriber()
+      .publish(this.#channel, message)
+      .catch((error: unknown) =>
+        this.#report(translateError(error, 'broker.publish', this.#name), 'broker.publish'),
+      )
+  }
+
+  subscribe(listener: (message: string) => void): () => void {
+    if (typeof listener !== 'function') {
+      throw new TypeError(`broker.subscribe: listener must be a function, got ${typeof listener}`)
+    }
+    this.#ctx.lifecycle.assertOpen(`broker.subscribe '${this.#name}'`)
+    const deliver = guardListener(listener, (error) => this.#report(error, 'broker.listener'))
+    const subscription = this.#ctx
+      .subscriber()
+      .subscribe(this.#channel, (payload) => deliver(payload.toString('utf8')))
+    this.#subscriptions.add(subscription)
+    return () => {
+      this.#subscriptions.delete(subscription)
+      subscription.unsubscribe()
+    }
+  }
+
+  async ready(): Promise<void> {
+    this.#ctx.lifecycle.assertOpen(`broker.ready '${this.#name}'`)
+    try {
+      await Promise.all([...this.#subscriptions].map((s) => s.ready()))
+    } catch (error) {
+      throw translateError(error, 'broker.ready', this.#name)
+    }
+  }
+
+  #report(error: unknown, op: string): void {
+    safely((e) => this.#onError(e, op), error)
+  }
+}
+
+/** `fleet.broker()`: validates options synchronously (ConfigError) and does no I/O. */
+export function createBroker(ctx: FleetContext, options: BrokerOptions = {}): Broker {
+  assertOptions('broker', options)
+  if (options.channel !== undefined) {
+    assertName(options.channel, 'broker channel', (m) => new ConfigError(m))
+  }
+  return new FleetBroker(ctx, options)
+}

@@ -1,0 +1,104 @@
+import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import { translateError } from '../errors.ts'
+import { guardListener, safely } from './listener.ts'
+import { assertName, assertOptions } from './options.ts'
+
+/** Options of `fleet.presence()` (SPEC §4). */
+export interface PresenceOptions {
+  /** Receives failed publishes and subscribes, and listeners that throw. Default: the fleet's onError. */
+  onError?: (e: unknown) => void
+}
+
+/**
+ * Rooms of binary messages (typing indicators, cursors, "who is here" pings): live,
+ * at-most-once fan-out to every instance subscribed to a room (SPEC §4).
+ */
+export interface Presence {
+  /**
+   * Sends the payload (PUBLISH, or SPUBLISH on Redis Cluster) to everyone in the room.
+   * Rejects (and reports to `onError`) when Redis cannot take it; it is not retried, so that
+   * messages of one publisher to one room stay in order. TypeError for a bad room or payload.
+   */
+  publish(room: string, payload: Uint8Array | string): Promise<void>
+  /**
+   * Delivers every message published to the room from now on to `fn`, as a Buffer, until
+   * `signal` aborts (or the fleet closes). Resolves only once Redis has confirmed the
+   * subscription, so a message published after it resolves is received. Rejects with
+   * ConnectionError after the fleet's `connectTimeout` (and then delivers nothing); resolves
+   * at once if `signal` is already aborted, or aborts while waiting.
+   */
+  subscribe(room: string, fn: (payload: Buffer) => void, o?: { signal?: AbortSignal }): Promise<void>
+}
+
+class FleetPresence implements Presence {
+  readonly #ctx: FleetContext
+  readonly #policy: OperationPolicy
+
+  constructor(ctx: FleetContext, options: PresenceOptions) {
+    this.#ctx = ctx
+    // One attempt: a retried message would arrive after messages published after it.
+    this.#policy = operationPolicy(ctx, { ...options, retry: { attempts: 1 } })
+  }
+
+  #channel(op: string, room: unknown): string {
+    assertName(room, `${op}: room`, (m) => new TypeError(m))
+    return this.#ctx.keys.key('presence', room)
+  }
+
+  publish(room: string, payload: Uint8Array | string): Promise<void> {
+    let channel: string
+    try {
+      channel = this.#channel('presence.publish', room)
+      if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
+        throw new TypeError(
+          `presence.publish: payload must be a string or a Uint8Array, got ${typeof payload}`,
+        )
+      }
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return runOperation(this.#ctx, this.#policy, 'presence.publish', room, () =>
+      this.#ctx.subscriber().publish(channel, payload),
+    )
+  }
+
+  async subscribe(
+    room: string,
+    fn: (payload: Buffer) => void,
+    o: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const channel = this.#channel('presence.subscribe', room)
+    if (typeof fn !== 'function')
+      throw new TypeError(`presence.subscribe: fn must be a function, got ${typeof fn}`)
+    const signal = o?.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError('presence.subscribe: signal must be an AbortSignal')
+    }
+    this.#ctx.lifecycle.assertOpen(`presence.subscribe '${room}'`)
+    if (signal?.aborted) return
+    const deliver = guardListener(fn, (error) => this.#report(error, 'presence.listener'))
+    const subscription = this.#ctx.subscriber().subscribe(channel, deliver)
+    const stop = () => subscription.unsubscribe()
+    signal?.addEventListener('abort', stop, { once: true })
+    try {
+      await subscription.ready(signal)
+    } catch (error) {
+      stop()
+      signal?.removeEventListener('abort', stop)
+      if (signal?.aborted) return
+      const failure = translateError(error, 'presence.subscribe', room)
+      this.#report(failure, 'presence.subscribe')
+      throw failure
+    }
+  }
+
+  #report(error: unknown, op: string): void {
+    safely((e) => this.#policy.onError(e, op), error)
+  }
+}
+
+/** `fleet.presence()`: validates options synchronously (ConfigError) and does no I/O. */
+export function createPresence(ctx: FleetContext, options: PresenceOptions = {}): Presence {
+  assertOptions('presence', options)
+  return new FleetPresence(ctx, options)
+}

@@ -1,0 +1,293 @@
+import type { Redis } from 'ioredis'
+import { ClosedError, messageOf, translateError } from '../errors.ts'
+import { closeClient } from '../topology/connection.ts'
+import { type ErrorSink, report } from './report.ts'
+import type { NodeState, PayloadListener } from './types.ts'
+
+/** SUBSCRIBE (plain pub/sub) or SSUBSCRIBE (sharded pub/sub, Redis Cluster). */
+export type Mode = 'subscribe' | 'ssubscribe'
+
+/** One channel this connection must be subscribed to, and who listens to it here. */
+interface Entry {
+  readonly mode: Mode
+  readonly channel: string
+  readonly listeners: Set<PayloadListener>
+  /** Redis confirmed the subscription on the current connection. */
+  confirmed: boolean
+}
+
+/** What a node connection tells the hub that owns it. */
+export interface NodeHooks {
+  /** Something a waiter may wait for changed (a confirmation, a reconnect, a drop). */
+  changed(): void
+  /** Redis said sharded channels of this node may live elsewhere now (MOVED, pushed SUNSUBSCRIBE). */
+  moved(node: NodeConnection): void
+  /** The connection dropped or a (re)connect attempt failed. */
+  down(node: NodeConnection): void
+  readonly onError: ErrorSink
+}
+
+/** Reconnect backoff: 50 ms doubling up to 2 s, the same curve as the command connections. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 2000)
+}
+
+const SUBSCRIBE_BATCH = 1000
+
+/**
+ * The dedicated subscriber connection to one node. It keeps its own registry of channels and
+ * re-establishes all of them on every new connection, in this order: CLIENT ID (a RESP2
+ * connection cannot run it once subscribed), then SUBSCRIBE / SSUBSCRIBE for every channel,
+ * then state 'up'. ioredis' own autoResubscribe is turned off because it only knows channels
+ * whose SUBSCRIBE was confirmed: one sent just before a drop would be lost.
+ *
+ * Nothing is sent while the connection is not ready: subscriptions made meanwhile are only
+ * registered, and the next (re)connect subscribes them.
+ */
+export class NodeConnection {
+  readonly nodeId: string
+  readonly #open: () => Promise<Redis>
+  readonly #hooks: NodeHooks
+  readonly #entries: Record<Mode, Map<string, Entry>> = { subscribe: new Map(), ssubscribe: new Map() }
+  readonly #stateListeners = new Set<(state: NodeState) => void>()
+  #client: Redis | undefined
+  #opening = false
+  #openAttempts = 0
+  #openRetry: NodeJS.Timeout | undefined
+  /** Bumped on every connect and drop: replies from an earlier connection are ignored. */
+  #generation = 0
+  /** Commands may be sent: the current connection is ready and CLIENT ID has been answered. */
+  #connected = false
+  #clientId: number | undefined
+  #state: NodeState = 'down'
+  #closed = false
+
+  constructor(nodeId: string, open: () => Promise<Redis>, hooks: NodeHooks) {
+    this.nodeId = nodeId
+    this.#open = open
+    this.#hooks = hooks
+  }
+
+  get state(): NodeState {
+    return this.#state
+  }
+
+  /** The current connection's CLIENT ID, or undefined while it is not connected. */
+  get clientId(): number | undefined {
+    return this.#connected ? this.#clientId : undefined
+  }
+
+  isConfirmed(mode: Mode, channel: string): boolean {
+    return this.#entries[mode].get(channel)?.confirmed === true
+  }
+
+  /** Channels registered here in `mode` (the hub re-places them after a MOVED). */
+  channels(mode: Mode): string[] {
+    return [...this.#entries[mode].keys()]
+  }
+
+  /** Adds a listener; the first one of a channel subscribes it (now, or on the next connect). */
+  add(mode: Mode, channel: string, listener: PayloadListener): void {
+    if (this.#closed) throw new ClosedError(`subscribe '${channel}': the fleet is closed`)
+    let entry = this.#entries[mode].get(channel)
+    if (!entry) {
+      entry = { mode, channel, listeners: new Set(), confirmed: false }
+      this.#entries[mode].set(channel, entry)
+      if (this.#connected) void this.#send(mode, [entry])
+    }
+    entry.listeners.add(listener)
+    this.open()
+  }
+
+  /** Removes a listener; the last one of a channel unsubscribes it from Redis. */
+  remove(mode: Mode, channel: string, listener: PayloadListener): void {
+    const entry = this.#entries[mode].get(channel)
+    if (!entry?.listeners.delete(listener) || entry.listeners.size > 0) return
+    this.#entries[mode].delete(channel)
+    const client = this.#client
+    if (!this.#connected || !client) return // not subscribed on Redis; the next connect will not subscribe it
+    const generation = this.#generation
+    const sent = mode === 'subscribe' ? client.unsubscribe(channel) : client.sunsubscribe(channel)
+    sent.catch((error: unknown) => {
+      if (generation === this.#generation && !this.#closed) this.#report(error, `unsubscribe '${channel}'`)
+    })
+  }
+
+  /** Sends SSUBSCRIBE again for a channel Redis may have dropped (slot migration). */
+  resubscribe(mode: Mode, channel: string): void {
+    const entry = this.#entries[mode].get(channel)
+    if (!entry || !this.#connected) return
+    entry.confirmed = false
+    void this.#send(mode, [entry])
+  }
+
+  onState(listener: (state: NodeState) => void): () => void {
+    this.#stateListeners.add(listener)
+    return () => this.#stateListeners.delete(listener)
+  }
+
+  /** Opens the connection if not yet (idempotent); a failure to create it is retried with backoff. */
+  open(): void {
+    if (this.#client || this.#opening || this.#closed || this.#openRetry) return
+    this.#opening = true
+    this.#open().then(
+      (client) => {
+        this.#opening = false
+        if (this.#closed) {
+          client.disconnect()
+          return
+        }
+        this.#attach(client)
+      },
+      (error: unknown) => {
+        this.#opening = false
+        if (this.#closed) return
+        this.#report(error, 'open')
+        this.#openRetry = setTimeout(
+          () => {
+            this.#openRetry = undefined
+            this.open()
+          },
+          reconnectDelay(++this.#openAttempts),
+        )
+      },
+    )
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#generation++
+    clearTimeout(this.#openRetry)
+    this.#entries.subscribe.clear()
+    this.#entries.ssubscribe.clear()
+    this.#stateListeners.clear()
+    const client = this.#client
+    this.#client = undefined
+    this.#connected = false
+    if (client) await closeClient(client)
+  }
+
+  #attach(client: Redis): void {
+    // RESP2: Redis sends the invalidations of CLIENT TRACKING REDIRECT as ordinary messages on
+    // `__redis__:invalidate` only to a RESP2 connection (a RESP3 one gets 'invalidate' push
+    // frames, which ioredis drops). The client was made with lazyConnect, so this applies.
+    client.options.protocol = 2
+    // We re-subscribe from our own registry on every connect (see the class comment).
+    client.options.autoResubscribe = false
+    // Cluster node connections are duplicated from ioredis' per-node clients, which never
+    // reconnect on their own (the Cluster does it for them); a subscriber connection must.
+    if (typeof client.options.retryStrategy !== 'function') client.options.retryStrategy = reconnectDelay
+    client.on('ready', () => void this.#onReady(client))
+    client.on('close', () => this.#onClose())
+    client.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+      this.#dispatch('subscribe', channel, message),
+    )
+    client.on('smessageBuffer', (channel: Buffer, message: Buffer) =>
+      this.#dispatch('ssubscribe', channel, message),
+    )
+    client.on('moved', () => this.#hooks.moved(this))
+    this.#client = client
+    // A failed first attempt is reported by the topology's error listener, and ioredis keeps
+    // reconnecting with the retry strategy; 'ready' fires when it succeeds.
+    client.connect().catch(() => undefined)
+  }
+
+  async #onReady(client: Redis): Promise<void> {
+    if (this.#closed || client !== this.#client) return
+    const generation = ++this.#generation
+    let id: number | undefined
+    try {
+      id = Number(await client.call('CLIENT', 'ID'))
+    } catch (error) {
+      if (generation !== this.#generation || this.#closed) return // dropped again: the next 'ready' retries
+      // CLIENT ID refused (an ACL without it): pub/sub still works, only clientId() cannot.
+      this.#report(error, 'client id')
+    }
+    if (generation !== this.#generation || this.#closed) return
+    this.#clientId = id
+    this.#connected = true
+    const sends: Promise<void>[] = []
+    const plain = [...this.#entries.subscribe.values()]
+    for (let i = 0; i < plain.length; i += SUBSCRIBE_BATCH) {
+      sends.push(this.#send('subscribe', plain.slice(i, i + SUBSCRIBE_BATCH)))
+    }
+    // SSUBSCRIBE takes channels of one slot only: one command per channel.
+    for (const entry of this.#entries.ssubscribe.values()) sends.push(this.#send('ssubscribe', [entry]))
+    this.#hooks.changed()
+    await Promise.all(sends)
+    if (generation !== this.#generation || this.#closed) return
+    this.#setState('up')
+  }
+
+  #onClose(): void {
+    if (this.#closed) return
+    this.#generation++
+    this.#connected = false
+    this.#clientId = undefined
+    for (const map of Object.values(this.#entries)) for (const entry of map.values()) entry.confirmed = false
+    this.#setState('down')
+    this.#hooks.changed()
+    this.#hooks.down(this)
+  }
+
+  /** Subscribes entries; never rejects (failures are reported, and the next connect retries). */
+  async #send(mode: Mode, entries: Entry[]): Promise<void> {
+    const client = this.#client
+    if (!client) return
+    const generation = this.#generation
+    const channels = entries.map((e) => e.channel)
+    try {
+      if (mode === 'subscribe') await client.subscribe(...channels)
+      else await client.ssubscribe(...channels)
+    } catch (error) {
+      if (generation !== this.#generation || this.#closed) return
+      // MOVED: the slot is served elsewhere now; the hub re-places the channel ('moved' event).
+      if (!messageOf(error).startsWith('MOVED')) this.#report(error, `${mode} '${channels.join("', '")}'`)
+      return
+    }
+    if (generation !== this.#generation || this.#closed) return
+    for (const entry of entries) {
+      // Only the registration the command was sent for: it may have been removed (and even
+      // re-added, with its own SUBSCRIBE queued behind an UNSUBSCRIBE) meanwhile.
+      if (this.#entries[mode].get(entry.channel) === entry) entry.confirmed = true
+    }
+    this.#hooks.changed()
+  }
+
+  #dispatch(mode: Mode, channel: Buffer, message: Buffer): void {
+    const entry = this.#entries[mode].get(channel.toString())
+    if (!entry) return
+    const { listeners } = entry
+    if (listeners.size === 1) {
+      for (const listener of listeners) this.#deliver(listener, message)
+      return
+    }
+    // A listener may unsubscribe another one: skip those removed during this delivery.
+    for (const listener of [...listeners]) if (listeners.has(listener)) this.#deliver(listener, message)
+  }
+
+  #deliver(listener: PayloadListener, message: Buffer): void {
+    try {
+      listener(message)
+    } catch (error) {
+      report(this.#hooks.onError, error, 'pubsub listener')
+    }
+  }
+
+  #setState(state: NodeState): void {
+    if (this.#state === state) return
+    this.#state = state
+    for (const listener of [...this.#stateListeners]) {
+      try {
+        listener(state)
+      } catch (error) {
+        report(this.#hooks.onError, error, `subscriber ${this.nodeId} state listener`)
+      }
+    }
+  }
+
+  #report(error: unknown, what: string): void {
+    const op = `subscriber ${this.nodeId} ${what}`
+    report(this.#hooks.onError, translateError(error, op), op)
+  }
+}

@@ -1,0 +1,294 @@
+import type { Cluster } from 'ioredis'
+import { ClosedError } from '../errors.ts'
+import type { Client, RedisTopology } from '../topology/types.ts'
+import { payloadBuffer } from './memory.ts'
+import { type Mode, NodeConnection, reconnectDelay } from './node-connection.ts'
+import { type ErrorSink, report } from './report.ts'
+import type { ChannelSubscription, NodeSubscriber, PayloadListener, Subscriber } from './types.ts'
+import { Waiters } from './waiters.ts'
+
+/** What the hub needs from its fleet. */
+export interface RedisSubscriberOptions {
+  /** The fleet's topology (built on first use). */
+  redis(): Promise<RedisTopology>
+  /** How long `ready()` and `clientId()` wait for Redis before rejecting. */
+  connectTimeout: number
+  onError: ErrorSink
+}
+
+/** A channel this fleet listens to, and the node connection it is subscribed on. */
+interface HubChannel {
+  readonly name: string
+  readonly listeners: Set<PayloadListener>
+  /** The one listener the node connection knows: fans out to `listeners`. */
+  readonly dispatch: PayloadListener
+  node: NodeConnection | undefined
+  /** Placement attempts; only the latest one may apply its result. */
+  placement: number
+  failures: number
+  retry: NodeJS.Timeout | undefined
+}
+
+/** Publishes in flight to one channel, all on the same connection, so they stay in order. */
+interface Lane {
+  readonly target: Promise<{ client: Client; sharded: boolean }>
+  pending: number
+}
+
+/** After a connection drop, how long the cluster waits before re-checking slot owners. */
+const REROUTE_DELAY = 250
+
+/**
+ * The Redis Subscriber: one dedicated connection per node (`topology.dedicatedToNode`),
+ * opened when the node gets its first channel, shared by every channel on that node.
+ *
+ * Placement: a channel is subscribed on the node `topology.batches([channel])` names, which is
+ * where PUBLISH of that channel goes too: the only server (standalone), the ring's node for the
+ * name (sharded ring: each server is its own pub/sub world, so publisher and subscribers must
+ * agree), or the master of the channel's slot (cluster, with SSUBSCRIBE/SPUBLISH). Plain
+ * PUBLISH on a cluster is broadcast to every node over the cluster bus; sharded pub/sub keeps
+ * each message on the one shard that owns it.
+ *
+ * On the cluster we keep plain per-master connections rather than ioredis' `shardedSubscribers`
+ * group: the same connection must also carry the near cache's `__redis__:invalidate`
+ * subscription and answer CLIENT ID, which that group does not expose. When a slot moves
+ * (a MOVED reply to SSUBSCRIBE, or Redis pushing SUNSUBSCRIBE), or a master's connection
+ * drops, the hub refreshes the slot map and re-places the affected channels.
+ */
+export class RedisSubscriber implements Subscriber {
+  readonly #options: RedisSubscriberOptions
+  readonly #waiters = new Waiters()
+  readonly #channels = new Map<string, HubChannel>()
+  readonly #nodes = new Map<string, NodeConnection>()
+  readonly #lanes = new Map<string, Lane>()
+  readonly #rerouting = new Set<NodeConnection>()
+  #rerouteTimer: NodeJS.Timeout | undefined
+  #cluster = false
+  #closed = false
+
+  constructor(options: RedisSubscriberOptions) {
+    this.#options = options
+  }
+
+  get #mode(): Mode {
+    return this.#cluster ? 'ssubscribe' : 'subscribe'
+  }
+
+  subscribe(channel: string, listener: PayloadListener): ChannelSubscription {
+    if (this.#closed) throw new ClosedError(`subscribe '${channel}': the fleet is closed`)
+    let hub = this.#channels.get(channel)
+    if (!hub) {
+      const listeners = new Set<PayloadListener>()
+      hub = {
+        name: channel,
+        listeners,
+        dispatch: (payload) => fanOut(listeners, payload, this.#options.onError),
+        node: undefined,
+        placement: 0,
+        failures: 0,
+        retry: undefined,
+      }
+      this.#channels.set(channel, hub)
+      void this.#place(hub)
+    }
+    // A wrapper per call: the same function subscribed twice is two subscriptions.
+    const own: PayloadListener = (payload) => listener(payload)
+    hub.listeners.add(own)
+    const registered = hub
+    let active = true
+    return {
+      ready: (signal) =>
+        this.#waiters.until(
+          () => !active || this.#isLive(registered),
+          `subscribe '${channel}'`,
+          this.#options.connectTimeout,
+          signal,
+        ),
+      unsubscribe: () => {
+        if (!active) return
+        active = false
+        registered.listeners.delete(own)
+        if (registered.listeners.size === 0) this.#drop(registered)
+        this.#waiters.changed()
+      },
+    }
+  }
+
+  publish(channel: string, payload: string | Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`publish '${channel}': the fleet is closed`))
+    const data = typeof payload === 'string' ? payload : payloadBuffer(payload)
+    let lane = this.#lanes.get(channel)
+    if (!lane) {
+      lane = {
+        target: this.#options.redis().then((topology) => ({
+          client: topology.client(channel),
+          sharded: topology.kind === 'cluster',
+        })),
+        pending: 0,
+      }
+      this.#lanes.set(channel, lane)
+    }
+    const current = lane
+    current.pending++
+    // Every publish of the lane chains on the same promise, so the commands are written to
+    // the same connection in call order; a new lane starts only once the earlier publishes
+    // were answered (so Redis already delivered them).
+    return current.target
+      .then(({ client, sharded }) =>
+        sharded ? client.spublish(channel, data) : client.publish(channel, data),
+      )
+      .then(() => undefined)
+      .finally(() => {
+        if (--current.pending === 0 && this.#lanes.get(channel) === current) this.#lanes.delete(channel)
+      })
+  }
+
+  node(nodeId: string): NodeSubscriber {
+    if (this.#closed) throw new ClosedError(`subscriber node ${nodeId}: the fleet is closed`)
+    const connection = this.#node(nodeId)
+    const waiters = this.#waiters
+    const timeout = this.#options.connectTimeout
+    return {
+      nodeId,
+      get state() {
+        return connection.state
+      },
+      clientId: () => {
+        connection.open()
+        return waiters.value(() => connection.clientId, `client id of subscriber ${nodeId}`, timeout)
+      },
+      subscribe: (channel, listener) => {
+        const own: PayloadListener = (payload) => listener(payload)
+        connection.add('subscribe', channel, own)
+        let active = true
+        return {
+          ready: (signal) =>
+            waiters.until(
+              () => !active || connection.isConfirmed('subscribe', channel),
+              `subscribe '${channel}' on ${nodeId}`,
+              timeout,
+              signal,
+            ),
+          unsubscribe: () => {
+            if (!active) return
+            active = false
+            connection.remove('subscribe', channel, own)
+            waiters.changed()
+          },
+        }
+      },
+      onState: (listener) => connection.onState(listener),
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#rerouteTimer)
+    for (const hub of this.#channels.values()) clearTimeout(hub.retry)
+    this.#channels.clear()
+    this.#lanes.clear()
+    this.#waiters.close()
+    const nodes = [...this.#nodes.values()]
+    this.#nodes.clear()
+    await Promise.all(nodes.map((node) => node.close()))
+  }
+
+  #isLive(hub: HubChannel): boolean {
+    return hub.node?.isConfirmed(this.#mode, hub.name) === true
+  }
+
+  #node(nodeId: string): NodeConnection {
+    let node = this.#nodes.get(nodeId)
+    if (!node) {
+      node = new NodeConnection(nodeId, async () => (await this.#options.redis()).dedicatedToNode(nodeId), {
+        changed: () => this.#waiters.changed(),
+        moved: (moved) => this.#scheduleReroute(moved),
+        down: (down) => {
+          if (this.#cluster) this.#scheduleReroute(down)
+        },
+        onError: this.#options.onError,
+      })
+      this.#nodes.set(nodeId, node)
+    }
+    return node
+  }
+
+  /** Subscribes a channel on the node that owns it (or moves it there); retried until it works. */
+  async #place(hub: HubChannel): Promise<void> {
+    const attempt = ++hub.placement
+    clearTimeout(hub.retry)
+    hub.retry = undefined
+    try {
+      const topology = await this.#options.redis()
+      this.#cluster = topology.kind === 'cluster'
+      const [batch] = await topology.batches([hub.name])
+      if (this.#closed || this.#channels.get(hub.name) !== hub || attempt !== hub.placement) return
+      const node = this.#node(batch!.node)
+      const mode = this.#mode
+      if (hub.node === node) {
+        node.resubscribe(mode, hub.name)
+      } else {
+        hub.node?.remove(mode, hub.name, hub.dispatch)
+        hub.node = node
+        node.add(mode, hub.name, hub.dispatch)
+      }
+      hub.failures = 0
+      this.#waiters.changed()
+    } catch (error) {
+      if (this.#closed || this.#channels.get(hub.name) !== hub || attempt !== hub.placement) return
+      report(this.#options.onError, error, `subscribe '${hub.name}'`)
+      hub.retry = setTimeout(() => void this.#place(hub), reconnectDelay(++hub.failures))
+    }
+  }
+
+  #drop(hub: HubChannel): void {
+    this.#channels.delete(hub.name)
+    clearTimeout(hub.retry)
+    hub.placement++
+    hub.node?.remove(this.#mode, hub.name, hub.dispatch)
+    hub.node = undefined
+  }
+
+  /** Cluster: re-places the sharded channels of `node` once the slot map is refreshed. */
+  #scheduleReroute(node: NodeConnection): void {
+    if (this.#closed || node.channels('ssubscribe').length === 0) return
+    this.#rerouting.add(node)
+    this.#rerouteTimer ??= setTimeout(() => void this.#reroute(), REROUTE_DELAY)
+  }
+
+  async #reroute(): Promise<void> {
+    const nodes = [...this.#rerouting]
+    this.#rerouting.clear()
+    try {
+      const topology = await this.#options.redis()
+      const client = topology.client('')
+      if ('refreshSlotsCache' in client) {
+        await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()))
+      }
+    } catch (error) {
+      report(this.#options.onError, error, 'subscriber slot refresh')
+    } finally {
+      this.#rerouteTimer = undefined
+    }
+    if (this.#closed) return
+    for (const node of nodes) {
+      for (const name of node.channels('ssubscribe')) {
+        const hub = this.#channels.get(name)
+        if (hub?.node === node) void this.#place(hub)
+      }
+    }
+  }
+}
+
+/** Delivers one message to every listener of a channel; a throwing one does not stop the rest. */
+function fanOut(listeners: Set<PayloadListener>, payload: Buffer, onError: ErrorSink): void {
+  for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
+    if (!listeners.has(listener)) continue
+    try {
+      listener(payload)
+    } catch (error) {
+      report(onError, error, 'pubsub listener')
+    }
+  }
+}
