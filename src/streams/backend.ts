@@ -1,0 +1,71 @@
+import type { RawEntry } from './entry.ts'
+
+/** One XADD of a publish: where, what, and how the stream is capped. */
+export interface StreamWrite {
+  key: string
+  fields: string[]
+  maxLen: number
+  /** `MAXLEN ~` (whole macro nodes, cheap) rather than an exact cap. */
+  approximate: boolean
+}
+
+/** A pending entry handed to a consumer, with how many times Redis has delivered it. */
+export interface ClaimedEntry extends RawEntry {
+  deliveries: number
+}
+
+export interface ClaimResult {
+  /** Cursor for the next claim call; '0-0' when the pending list was scanned to its end. */
+  next: string
+  entries: ClaimedEntry[]
+}
+
+/**
+ * What the streams need from where they keep data. The memory and Redis backends implement
+ * it with the same semantics; the public classes do validation, encoding and loops.
+ * Keys are full keys (already namespaced). Blocking calls take a `signal` and return early
+ * (with what they have, possibly nothing) when it aborts.
+ */
+export interface StreamBackend {
+  /** XADD per write, one pipeline per node; ids in input order. */
+  append(writes: readonly StreamWrite[]): Promise<string[]>
+  /** XRANGE key (afterId + COUNT count: entries strictly after `afterId`. */
+  range(key: string, afterId: string, count: number): Promise<RawEntry[]>
+  /** Id of the newest entry, '0-0' when the stream is empty or missing. */
+  lastId(key: string): Promise<string>
+  /** XREAD BLOCK: entries after `afterId`, waiting up to `block` ms for the first one. */
+  read(key: string, afterId: string, count: number, block: number, signal: AbortSignal): Promise<RawEntry[]>
+  /** XGROUP CREATE key group 0 MKSTREAM; a group that exists is left as it is. */
+  createGroup(key: string, group: string): Promise<void>
+  /**
+   * XACK `acks` (if any), then XREADGROUP '>' BLOCK. The acks travel first on the same
+   * connection, so a consumer's loop costs one round trip per batch.
+   */
+  readGroup(
+    key: string,
+    group: string,
+    consumer: string,
+    count: number,
+    block: number,
+    acks: readonly string[],
+    signal: AbortSignal,
+  ): Promise<RawEntry[]>
+  /** XAUTOCLAIM from `cursor`, with each claimed entry's delivery count (XPENDING). */
+  claim(
+    key: string,
+    group: string,
+    consumer: string,
+    minIdle: number,
+    cursor: string,
+    count: number,
+  ): Promise<ClaimResult>
+  /** XACK. */
+  ack(key: string, group: string, ids: readonly string[]): Promise<void>
+  /**
+   * Hands entries this consumer was delivered but never started back to the group: they become
+   * claimable at once and their delivery count goes back to what it was before.
+   */
+  release(key: string, group: string, consumer: string, entries: readonly ClaimedEntry[]): Promise<void>
+  /** Entries not yet acked by the group: never delivered + pending; 0 for a missing stream or group. */
+  lag(key: string, group: string): Promise<number>
+}

@@ -1,0 +1,152 @@
+import type { Redis } from 'ioredis'
+import type { Lifecycle } from '../lifecycle.ts'
+import { closeClient } from '../topology/connection.ts'
+import type { RedisTopology } from '../topology/types.ts'
+
+/** Default most blocking connections per node per fleet. */
+export const DEFAULT_BLOCKING_CONNECTIONS = 16
+
+/** A dedicated connection lent to one blocking read. */
+export interface Lease {
+  readonly connection: Redis
+  readonly node: string
+}
+
+interface NodePool {
+  idle: Redis[]
+  busy: number
+  waiting: (() => void)[]
+}
+
+/**
+ * The dedicated connections of blocking reads (XREAD / XREADGROUP BLOCK), which would stall
+ * every other command if sent on the shared command connection. A read borrows one for a single
+ * BLOCK interval and gives it back, so at most `limit` connections per node exist however many
+ * loops run: a loop beyond the limit waits for the next free connection (at most one interval).
+ * Aborting a read disconnects its connection, so the read returns at once instead of at the end
+ * of its interval; the next read opens a new one.
+ */
+export class BlockingPool {
+  readonly #topology: () => Promise<RedisTopology>
+  readonly #nodes = new Map<string, NodePool>()
+  readonly #all = new Set<Redis>()
+  #limit = DEFAULT_BLOCKING_CONNECTIONS
+  #closed = false
+
+  constructor(topology: () => Promise<RedisTopology>) {
+    this.#topology = topology
+  }
+
+  /** Raises the per-node limit (the largest asked for by any primitive of the fleet wins). */
+  atLeast(limit: number): void {
+    this.#limit = Math.max(this.#limit, limit)
+  }
+
+  #node(id: string): NodePool {
+    let pool = this.#nodes.get(id)
+    if (!pool) {
+      pool = { idle: [], busy: 0, waiting: [] }
+      this.#nodes.set(id, pool)
+    }
+    return pool
+  }
+
+  /**
+   * Runs `read` on a dedicated connection to the node of `key`. Resolves `undefined` without
+   * running it when `signal` aborts (or the pool closes) while waiting for a connection.
+   */
+  async with<T>(
+    key: string,
+    signal: AbortSignal,
+    read: (connection: Redis) => Promise<T>,
+  ): Promise<T | undefined> {
+    const lease = await this.#acquire(key, signal)
+    if (!lease) return undefined
+    let broken = false
+    const onAbort = () => {
+      broken = true
+      lease.connection.disconnect()
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await read(lease.connection)
+    } catch (error) {
+      broken = true
+      throw error
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.#release(lease, broken)
+    }
+  }
+
+  async #acquire(key: string, signal: AbortSignal): Promise<Lease | undefined> {
+    const topology = await this.#topology()
+    const [batch] = await topology.batches([key])
+    const node = batch!.node
+    const pool = this.#node(node)
+    while (!this.#closed && !signal.aborted && pool.idle.length === 0 && pool.busy >= this.#limit) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal.removeEventListener('abort', wake)
+          const at = pool.waiting.indexOf(wake)
+          if (at !== -1) pool.waiting.splice(at, 1)
+          resolve()
+        }
+        pool.waiting.push(wake)
+        signal.addEventListener('abort', wake, { once: true })
+      })
+    }
+    if (this.#closed || signal.aborted) return undefined
+    pool.busy++
+    const idle = pool.idle.pop()
+    if (idle) return { connection: idle, node }
+    try {
+      const connection = await topology.dedicatedToNode(node)
+      this.#all.add(connection)
+      if (this.#closed) connection.disconnect()
+      return { connection, node }
+    } catch (error) {
+      pool.busy--
+      pool.waiting.shift()?.()
+      throw error
+    }
+  }
+
+  #release(lease: Lease, broken: boolean): void {
+    const pool = this.#node(lease.node)
+    pool.busy--
+    if (broken || this.#closed || lease.connection.status === 'end') {
+      this.#all.delete(lease.connection)
+      lease.connection.disconnect()
+    } else {
+      pool.idle.push(lease.connection)
+    }
+    pool.waiting.shift()?.()
+  }
+
+  /** Closes every connection, lent or idle; reads in flight fail and their loops end. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const pool of this.#nodes.values()) {
+      for (const wake of pool.waiting.splice(0)) wake()
+    }
+    const idle = new Set([...this.#nodes.values()].flatMap((pool) => pool.idle.splice(0)))
+    const all = [...this.#all]
+    this.#all.clear()
+    await Promise.all(all.map((c) => (idle.has(c) ? closeClient(c) : Promise.resolve(c.disconnect()))))
+  }
+}
+
+const pools = new WeakMap<Lifecycle, BlockingPool>()
+
+/** The fleet's one pool (a fleet is identified by its lifecycle), closed when the fleet closes. */
+export function blockingPoolOf(lifecycle: Lifecycle, topology: () => Promise<RedisTopology>): BlockingPool {
+  let pool = pools.get(lifecycle)
+  if (!pool) {
+    const created = new BlockingPool(topology)
+    pool = created
+    pools.set(lifecycle, created)
+    lifecycle.onClose(() => created.close())
+  }
+  return pool
+}

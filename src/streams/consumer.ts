@@ -1,0 +1,177 @@
+import { isTransient, messageOf, translateError } from '../errors.ts'
+import type { ClaimedEntry, StreamBackend } from './backend.ts'
+import { type Delivery, decodeEntry, type Envelope } from './entry.ts'
+import { START_ID } from './ids.ts'
+import { sleep } from './signals.ts'
+
+/** Longest BLOCK of one read: an idle loop wakes at least this often (for reclaims and aborts). */
+export const BLOCK_INTERVAL = 1000
+
+/** Longest pause between reclaim passes, so abandoned entries move within minIdle + this. */
+const MAX_RECLAIM_EVERY = 2000
+
+/** Backoff of a loop that lost Redis: from 50 ms doubling up to 2 s, until Redis is back. */
+const BACKOFF_BASE = 50
+const BACKOFF_MAX = 2000
+
+export interface ConsumerSettings {
+  backend: StreamBackend
+  key: string
+  group: string
+  consumer: string
+  handle: (delivery: Delivery) => Promise<void> | void
+  batch: number
+  minIdle: number
+  maxDeliveries: number
+  concurrency: number
+  /** Writes one dead-letter record; the entry is acked only after it resolves. */
+  deadLetter: (record: Envelope) => Promise<void>
+  /** Where failures go that no caller can receive (lost connections the loop rides out). */
+  onError: (error: unknown) => void
+  signal: AbortSignal
+}
+
+/**
+ * One consumer of a group: reads new entries in batches (XREADGROUP), reclaims entries left
+ * idle by anyone (XAUTOCLAIM) every min(minIdle / 2, 2 s) while it runs, acks what its handler
+ * finished, and dead-letters what failed `maxDeliveries` times. Connection failures are
+ * reported and ridden out; a command error (WRONGTYPE...) ends the loop with that error.
+ * When the signal aborts it starts no new handler, waits for the running ones, hands back the
+ * entries it was given but never started, flushes its acks, and returns.
+ */
+export class ConsumerLoop {
+  readonly #s: ConsumerSettings
+  /** Ids whose handler resolved (or that were skipped), not yet acked in Redis. */
+  #acks: string[] = []
+  readonly #reclaimEvery: number
+
+  constructor(settings: ConsumerSettings) {
+    this.#s = settings
+    this.#reclaimEvery = Math.max(10, Math.min(settings.minIdle / 2, MAX_RECLAIM_EVERY))
+  }
+
+  async run(): Promise<void> {
+    const { backend, key, group, consumer, batch, signal } = this.#s
+    let nextReclaim = 0
+    let cursor = START_ID
+    let failures = 0
+    let fatal: unknown
+    let groupReady = false
+    while (!signal.aborted) {
+      try {
+        if (!groupReady) {
+          await backend.createGroup(key, group)
+          groupReady = true
+        }
+        let entries: ClaimedEntry[]
+        if (Date.now() >= nextReclaim) {
+          const claimed = await backend.claim(key, group, consumer, this.#s.minIdle, cursor, batch)
+          cursor = claimed.next
+          // A full pass over the pending list ends the reclaim round; otherwise go on at once.
+          if (cursor === START_ID) nextReclaim = Date.now() + this.#reclaimEvery
+          entries = claimed.entries
+        } else {
+          const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - Date.now()))
+          const acks = this.#acks
+          const read = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
+          this.#acks = this.#acks.slice(acks.length)
+          entries = read.map((entry) => ({ ...entry, deliveries: 1 }))
+        }
+        failures = 0
+        if (entries.length > 0) await this.#process(entries)
+      } catch (caught) {
+        if (signal.aborted) break
+        const error = translateError(caught, 'streams.consume', group)
+        if (messageOf(error).includes('NOGROUP')) {
+          // The group (or the whole stream) was deleted under us: recreate it and go on.
+          groupReady = false
+          continue
+        }
+        if (!isTransient(error)) {
+          fatal = error
+          break
+        }
+        this.#s.onError(error)
+        failures++
+        await sleep(Math.min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (failures - 1)), signal)
+      }
+    }
+    await this.#flushAcks()
+    if (fatal !== undefined) throw fatal
+  }
+
+  async #flushAcks(): Promise<void> {
+    if (this.#acks.length === 0) return
+    try {
+      await this.#s.backend.ack(this.#s.key, this.#s.group, this.#acks)
+      this.#acks = []
+    } catch (error) {
+      // Unacked entries are redelivered after minIdle: at-least-once still holds.
+      this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
+    }
+  }
+
+  /** Runs the handlers of one batch, at most `concurrency` at a time, starting them in id order. */
+  async #process(entries: ClaimedEntry[]): Promise<void> {
+    const { signal } = this.#s
+    let next = 0
+    const worker = async () => {
+      while (next < entries.length && !signal.aborted) await this.#handleOne(entries[next++]!)
+    }
+    await Promise.all(Array.from({ length: Math.min(this.#s.concurrency, entries.length) }, worker))
+    if (next < entries.length) {
+      try {
+        await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries.slice(next))
+      } catch (error) {
+        // They stay ours and are reclaimed by others after minIdle instead of at once.
+        this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
+      }
+    }
+  }
+
+  /** Handles one entry; never throws (a failing handler leaves the entry pending). */
+  async #handleOne(entry: ClaimedEntry): Promise<void> {
+    const delivery = decodeEntry(entry)
+    if (!delivery) {
+      // Not written by redfleet (e.g. a hand-made XADD): skip it, and ack so it never returns.
+      this.#acks.push(entry.id)
+      return
+    }
+    if (entry.deliveries > this.#s.maxDeliveries) {
+      // Its earlier consumers died before acking or dead-lettering it: give up on it now.
+      const lost = `delivered ${entry.deliveries - 1} times without being acknowledged`
+      await this.#deadLetter(entry, delivery, lost, entry.deliveries - 1)
+      return
+    }
+    try {
+      await this.#s.handle(delivery)
+      this.#acks.push(entry.id)
+    } catch (error) {
+      if (entry.deliveries >= this.#s.maxDeliveries) {
+        await this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries)
+      }
+    }
+  }
+
+  async #deadLetter(
+    entry: ClaimedEntry,
+    delivery: Delivery,
+    error: string,
+    deliveries: number,
+  ): Promise<void> {
+    try {
+      await this.#s.deadLetter({
+        id: entry.id,
+        group: this.#s.group,
+        error,
+        deliveries,
+        envelope: delivery.envelope,
+        deadAt: Date.now(),
+      })
+      this.#acks.push(entry.id)
+    } catch (failure) {
+      // Left pending: the next reclaim sees it over the limit and tries the dead letter again.
+      this.#s.onError(translateError(failure, 'streams.consume deadLetter', this.#s.group))
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { encodeJson } from '../codec.ts'
+
+/** Any JSON object: what `publish` stores and every reader gets back. */
+export interface Envelope {
+  [field: string]: unknown
+}
+
+/** One entry read from a stream: its id and its envelope. */
+export interface Delivery {
+  id: string
+  envelope: Envelope
+}
+
+/** An entry as the backends return it: Redis' field list (null when Redis lost the entry). */
+export interface RawEntry {
+  id: string
+  fields: string[] | null
+}
+
+/**
+ * The single field redfleet writes per entry. One JSON field (rather than one Redis field per
+ * envelope field) keeps nested values, types and field order exact, and makes anything else
+ * recognisably "not ours".
+ */
+export const ENVELOPE_FIELD = 'env'
+
+function isPlainObject(value: unknown): value is Envelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/** The fields of a new entry; TypeError for a non-object, SerializationError for non-JSON content. */
+export function encodeEnvelope(envelope: unknown, op: string, where: string): string[] {
+  if (!isPlainObject(envelope)) {
+    throw new TypeError(`${op}: the envelope must be a plain JSON object, got ${describe(envelope)}`)
+  }
+  return [ENVELOPE_FIELD, encodeJson(envelope, op, where)]
+}
+
+/**
+ * The envelope of an entry, or undefined when the entry was not written by redfleet (other
+ * fields, bad JSON, not an object): such entries are skipped, never allowed to crash a reader.
+ */
+export function decodeEntry(entry: RawEntry): Delivery | undefined {
+  const fields = entry.fields
+  if (fields?.length !== 2 || fields[0] !== ENVELOPE_FIELD) return undefined
+  let envelope: unknown
+  try {
+    envelope = JSON.parse(fields[1]!)
+  } catch {
+    return undefined
+  }
+  return isPlainObject(envelope) ? { id: entry.id, envelope } : undefined
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? `a ${value.constructor?.name ?? 'non-plain'} object` : typeof value
+}

@@ -1,0 +1,50 @@
+import { isTransient, translateError } from '../errors.ts'
+import type { StreamBackend } from './backend.ts'
+import { BLOCK_INTERVAL } from './consumer.ts'
+import { type Delivery, decodeEntry } from './entry.ts'
+import { sleep } from './signals.ts'
+
+/** Entries per XREAD of a tail. */
+const READ_COUNT = 256
+
+export interface ReaderSettings {
+  backend: StreamBackend
+  key: string
+  /** Deliver entries strictly after this id; '$' = after the newest entry when the read starts. */
+  after: string
+  signal: AbortSignal
+  op: string
+  onError: (error: unknown) => void
+}
+
+/**
+ * Every entry of a stream after a position, in order, forever (until the signal aborts):
+ * XREAD BLOCK on a pooled dedicated connection, resuming after the last id it yielded, so
+ * nothing appended while the reader was busy is skipped. '$' is resolved once, at the start,
+ * to the newest id (resolving it on every read would skip entries added between two reads).
+ * Entries not written by redfleet are skipped. Lost connections are reported and ridden out.
+ */
+export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, void, undefined> {
+  let after: string | undefined = s.after === '$' ? undefined : s.after
+  let failures = 0
+  while (!s.signal.aborted) {
+    try {
+      after ??= await s.backend.lastId(s.key)
+      const entries = await s.backend.read(s.key, after, READ_COUNT, BLOCK_INTERVAL, s.signal)
+      failures = 0
+      for (const entry of entries) {
+        after = entry.id
+        const delivery = decodeEntry(entry)
+        if (delivery) yield delivery
+        if (s.signal.aborted) return
+      }
+    } catch (caught) {
+      if (s.signal.aborted) return
+      const error = translateError(caught, s.op, s.key)
+      if (!isTransient(error)) throw error
+      s.onError(error)
+      failures++
+      await sleep(Math.min(2000, 50 * 2 ** (failures - 1)), s.signal)
+    }
+  }
+}

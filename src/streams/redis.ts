@@ -1,0 +1,208 @@
+import type { Redis } from 'ioredis'
+import type { RedisTopology } from '../topology/types.ts'
+import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
+import type { BlockingPool } from './blocking-pool.ts'
+import type { RawEntry } from './entry.ts'
+import { compareIds, START_ID } from './ids.ts'
+import { CLAIM } from './scripts/claim.ts'
+import { GROUP_LAG } from './scripts/group-lag.ts'
+import { RELEASE } from './scripts/release.ts'
+
+/** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
+const COUNT_CHUNK = 1000
+
+function toEntries(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply)) return []
+  return reply.map((item) => {
+    const [id, fields] = item as [string, string[] | null]
+    return { id: String(id), fields: Array.isArray(fields) ? fields.map(String) : null }
+  })
+}
+
+/**
+ * The entries of the one stream an XREAD/XREADGROUP asked for. RESP3 (ioredis' default) sends a
+ * map, which ioredis flattens to [key, entries]; RESP2 (a user's client) sends [[key, entries]].
+ */
+function readReply(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return []
+  if (Array.isArray(reply[0])) return toEntries((reply[0] as unknown[])[1])
+  return toEntries(reply[1])
+}
+
+/**
+ * Streams on Redis. Writes and non-blocking reads use the topology's command connections;
+ * XREAD/XREADGROUP BLOCK use the fleet's pool of dedicated connections, never the shared ones.
+ */
+export class RedisStreamBackend implements StreamBackend {
+  constructor(
+    private readonly topology: () => Promise<RedisTopology>,
+    private readonly pool: BlockingPool,
+  ) {}
+
+  async #client(key: string) {
+    return (await this.topology()).client(key)
+  }
+
+  async append(writes: readonly StreamWrite[]): Promise<string[]> {
+    const topology = await this.topology()
+    const batches = await topology.batches(writes.map((w) => w.key))
+    // Each batch's keys are in input order, and a key can appear once per batch only if the
+    // caller listed it twice; index the writes by position so duplicates stay distinct.
+    const replies = await topology.pipeline(batches, (pipe, batch) => {
+      for (const index of batch.indexes) {
+        const write = writes[index]!
+        pipe.call(
+          'XADD',
+          write.key,
+          'MAXLEN',
+          write.approximate ? '~' : '=',
+          write.maxLen,
+          '*',
+          ...write.fields,
+        )
+      }
+    })
+    const ids = new Array<string>(writes.length)
+    batches.forEach((batch, i) => {
+      batch.indexes.forEach((index, n) => {
+        ids[index] = String(replies[i]![n])
+      })
+    })
+    return ids
+  }
+
+  async range(key: string, afterId: string, count: number): Promise<RawEntry[]> {
+    const client = await this.#client(key)
+    return toEntries(await client.call('XRANGE', key, `(${afterId}`, '+', 'COUNT', count))
+  }
+
+  async lastId(key: string): Promise<string> {
+    const client = await this.#client(key)
+    const [last] = toEntries(await client.call('XREVRANGE', key, '+', '-', 'COUNT', 1))
+    return last?.id ?? START_ID
+  }
+
+  async read(
+    key: string,
+    afterId: string,
+    count: number,
+    block: number,
+    signal: AbortSignal,
+  ): Promise<RawEntry[]> {
+    const reply = await this.pool.with(key, signal, (connection) =>
+      connection.call('XREAD', 'COUNT', count, 'BLOCK', block, 'STREAMS', key, afterId),
+    )
+    return readReply(reply)
+  }
+
+  async createGroup(key: string, group: string): Promise<void> {
+    const client = await this.#client(key)
+    try {
+      await client.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('BUSYGROUP')) throw error
+    }
+  }
+
+  async readGroup(
+    key: string,
+    group: string,
+    consumer: string,
+    count: number,
+    block: number,
+    acks: readonly string[],
+    signal: AbortSignal,
+  ): Promise<RawEntry[]> {
+    const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
+    const reply = await this.pool.with(key, signal, async (connection: Redis) => {
+      if (acks.length === 0) return connection.call('XREADGROUP', ...read)
+      const replies =
+        (await connection
+          .pipeline()
+          .call('XACK', key, group, ...acks)
+          .call('XREADGROUP', ...read)
+          .exec()) ?? []
+      for (const [error] of replies) if (error) throw error
+      return replies[1]?.[1]
+    })
+    if (reply === undefined && acks.length > 0) await this.ack(key, group, acks)
+    return readReply(reply)
+  }
+
+  async claim(
+    key: string,
+    group: string,
+    consumer: string,
+    minIdle: number,
+    cursor: string,
+    count: number,
+  ): Promise<ClaimResult> {
+    const client = await this.#client(key)
+    const [next, entries, counts] = (await CLAIM.run(
+      client,
+      [key],
+      [group, consumer, minIdle, cursor, count],
+    )) as [string, unknown, number[]]
+    return {
+      next: String(next),
+      entries: toEntries(entries).map(
+        (entry, i): ClaimedEntry => ({ ...entry, deliveries: Number(counts[i] ?? 1) }),
+      ),
+    }
+  }
+
+  async ack(key: string, group: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await (await this.#client(key)).call('XACK', key, group, ...ids)
+  }
+
+  async release(
+    key: string,
+    group: string,
+    consumer: string,
+    entries: readonly ClaimedEntry[],
+  ): Promise<void> {
+    if (entries.length === 0) return
+    const pairs = entries.flatMap((entry) => [entry.id, Math.max(0, entry.deliveries - 1)])
+    await RELEASE.run(await this.#client(key), [key], [group, consumer, ...pairs])
+  }
+
+  async lag(key: string, group: string): Promise<number> {
+    const client = await this.#client(key)
+    const info = (await GROUP_LAG.run(client, [key], [group])) as unknown[]
+    if (info.length === 0) return 0
+    const [pending, lag, lastDelivered, first, length] = [
+      Number(info[0]),
+      Number(info[1]),
+      String(info[2]),
+      String(info[3]),
+      Number(info[4]),
+    ]
+    return pending + (await this.#undelivered(key, lastDelivered, first, length, lag))
+  }
+
+  /**
+   * Entries after the group's last-delivered id. Redis' `lag` counts entries added since, which
+   * includes any trimmed before delivery; those can never be delivered, so when the stream's
+   * first entry is past the group's position every remaining entry is undelivered instead.
+   */
+  async #undelivered(
+    key: string,
+    lastDelivered: string,
+    first: string,
+    length: number,
+    lag: number,
+  ): Promise<number> {
+    if (length === 0) return 0
+    if (compareIds(lastDelivered, first) < 0) return length
+    if (lag >= 0) return Math.min(lag, length)
+    let counted = 0
+    let after = lastDelivered
+    for (;;) {
+      const chunk = await this.range(key, after, COUNT_CHUNK)
+      counted += chunk.length
+      if (chunk.length < COUNT_CHUNK) return counted
+      after = chunk[chunk.length - 1]!.id
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A signal that aborts when any of `signals` does, and a function that detaches it again.
+ * (AbortSignal.any would keep a listener on the fleet's long-lived signal for every loop ever
+ * started; detaching when the loop ends keeps that list short.)
+ */
+export function linkSignals(...signals: (AbortSignal | undefined)[]): {
+  signal: AbortSignal
+  unlink(): void
+} {
+  const controller = new AbortController()
+  const sources = signals.filter((s): s is AbortSignal => s !== undefined)
+  const abort = () => controller.abort()
+  for (const source of sources) {
+    if (source.aborted) {
+      controller.abort()
+      break
+    }
+    source.addEventListener('abort', abort, { once: true })
+  }
+  return {
+    signal: controller.signal,
+    unlink: () => {
+      for (const source of sources) source.removeEventListener('abort', abort)
+    },
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts (never rejects). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/** Rejects with a TypeError unless `signal` is undefined or an AbortSignal. */
+export function assertSignal(op: string, signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${op}: signal must be an AbortSignal`)
+  }
+}

@@ -1,0 +1,306 @@
+import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import { ConfigError } from '../errors.ts'
+import { assertName, positiveInteger, streamBackend } from './access.ts'
+import type { StreamBackend } from './backend.ts'
+import { ConsumerLoop } from './consumer.ts'
+import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
+import { afterIdArg } from './ids.ts'
+import { readEntries } from './reader.ts'
+import { assertSignal, linkSignals } from './signals.ts'
+
+/** Options of `fleet.streams()` (SPEC §5). */
+export interface StreamsOptions {
+  /** Approximate cap of the main event stream (`MAXLEN ~`); default 1,000,000. */
+  eventsMaxLen?: number
+  /** Approximate cap of each channel stream, dead-letter channels included; default 500. */
+  channelMaxLen?: number
+  /**
+   * Most dedicated connections per Redis node for blocking reads (tail, consume, inbox), shared
+   * by every primitive of the fleet; the largest value asked for wins. Default 16.
+   */
+  maxBlockingConnections?: number
+  /** Failures of background loops that they ride out (lost connections); default: the fleet's onError. */
+  onError?: (e: unknown) => void
+}
+
+/** Options of `consume` (SPEC §5). */
+export interface ConsumeOptions {
+  /** Stops the loop: no new handler starts, running ones settle, then `consume` resolves. */
+  signal?: AbortSignal
+  /** Entries per read (XREADGROUP / XAUTOCLAIM COUNT); default 64. */
+  batch?: number
+  /** A pending entry idle this long (ms) is redelivered to any consumer; default 30,000. */
+  minIdle?: number
+  /** Deliveries without success before an entry is dead-lettered; default 10. */
+  maxDeliveries?: number
+  /** Channel that receives dead letters; default `${group}:dead`. */
+  deadLetter?: string
+  /** Handlers running at once; default 1 (one at a time, in id order). */
+  concurrency?: number
+}
+
+/** A durable event log: one main stream, channel streams, tails and consumer groups (SPEC §5). */
+export interface Streams {
+  /**
+   * Appends `env` to the main stream and to each channel (XADD with `MAXLEN ~`), one pipeline
+   * per node. Returns the main stream's id. Not atomic across streams, and retried on
+   * connection failures, so a publish is at least once: a retry after a lost reply can repeat it.
+   */
+  publish(env: Envelope, channels?: string[]): Promise<string>
+  /** Appends `env` to one channel only (never the main stream); returns its id. */
+  publishToChannel(channel: string, env: Envelope): Promise<string>
+  /** Up to `limit` (500) entries strictly after `afterId` ('0', '' or undefined: from the start). */
+  readRange(channel: string, afterId?: string, limit?: number): Promise<Delivery[]>
+  /**
+   * Calls `deliver` for every entry of `channel` after `fromId` (undefined or '$': entries added
+   * from now on), one at a time, until `signal` aborts or the fleet closes, then resolves.
+   * A throwing `deliver` ends the tail and `tail` rejects with its error.
+   */
+  tail(
+    channel: string,
+    fromId: string | undefined,
+    deliver: (d: Delivery) => void | Promise<void>,
+    o?: { signal?: AbortSignal },
+  ): Promise<void>
+  /** Like `tail` on the main stream from now on: every caller sees every new event. */
+  tailEvents(handle: (d: Delivery) => void | Promise<void>, o?: { signal?: AbortSignal }): Promise<void>
+  /** Creates consumer group `group` on the main stream from its start; idempotent. */
+  ensureGroup(group: string): Promise<void>
+  /**
+   * Consumes the main stream as `consumer` of `group`, at least once: see ConsumeOptions and
+   * docs/streams.md. Resolves after `signal` aborts (or the fleet closes) and in-flight
+   * handlers settle; rejects only on a command error (e.g. WRONGTYPE).
+   */
+  consume(
+    group: string,
+    consumer: string,
+    handle: (d: Delivery) => Promise<void> | void,
+    o?: ConsumeOptions,
+  ): Promise<void>
+  /** Entries of the main stream not yet acked by `group` (never delivered + pending); 0 if none. */
+  groupLag(group: string): Promise<number>
+}
+
+/** How long fleet.close() waits for running loops to drain before closing their connections. */
+const CLOSE_GRACE = 5000
+
+const DEFAULT_EVENTS_MAX_LEN = 1_000_000
+const DEFAULT_CHANNEL_MAX_LEN = 500
+
+class FleetStreams implements Streams {
+  readonly #ctx: FleetContext
+  readonly #policy: OperationPolicy
+  readonly #backend: StreamBackend
+  readonly #eventsMaxLen: number
+  readonly #channelMaxLen: number
+  readonly #mainKey: string
+  readonly #onError: (error: unknown, op: string) => void
+  readonly #loops = new Set<Promise<unknown>>()
+  #unregister: (() => void) | undefined
+
+  constructor(ctx: FleetContext, options: StreamsOptions) {
+    const config = (message: string) => new ConfigError(`streams: ${message}`)
+    this.#eventsMaxLen = positiveInteger(options.eventsMaxLen, DEFAULT_EVENTS_MAX_LEN, config, 'eventsMaxLen')
+    this.#channelMaxLen = positiveInteger(
+      options.channelMaxLen,
+      DEFAULT_CHANNEL_MAX_LEN,
+      config,
+      'channelMaxLen',
+    )
+    const blocking =
+      options.maxBlockingConnections === undefined
+        ? undefined
+        : positiveInteger(options.maxBlockingConnections, 0, config, 'maxBlockingConnections')
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw new ConfigError('streams: onError must be a function')
+    }
+    this.#ctx = ctx
+    this.#policy = operationPolicy(ctx, options)
+    this.#onError = this.#policy.onError
+    this.#backend = streamBackend(ctx, blocking)
+    this.#mainKey = ctx.keys.key('streams', 'events')
+  }
+
+  #channelKey(op: string, channel: unknown): string {
+    assertName(`streams.${op}`, 'channel', channel)
+    return this.#ctx.keys.key('streams', 'channel', channel)
+  }
+
+  #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return runOperation(this.#ctx, this.#policy, `streams.${op}`, name, fn)
+  }
+
+  async publish(env: Envelope, channels: string[] = []): Promise<string> {
+    if (!Array.isArray(channels)) throw new TypeError('streams.publish: channels must be an array of names')
+    const keys = [...new Set(channels.map((channel) => this.#channelKey('publish', channel)))]
+    const fields = encodeEnvelope(env, 'streams.publish', 'events')
+    const writes = [
+      { key: this.#mainKey, fields, maxLen: this.#eventsMaxLen, approximate: true },
+      ...keys.map((key) => ({ key, fields, maxLen: this.#channelMaxLen, approximate: true })),
+    ]
+    const ids = await this.#run('publish', undefined, () => this.#backend.append(writes))
+    return ids[0]!
+  }
+
+  async publishToChannel(channel: string, env: Envelope): Promise<string> {
+    const key = this.#channelKey('publishToChannel', channel)
+    const fields = encodeEnvelope(env, 'streams.publishToChannel', channel)
+    const write = { key, fields, maxLen: this.#channelMaxLen, approximate: true }
+    const [id] = await this.#run('publishToChannel', channel, () => this.#backend.append([write]))
+    return id!
+  }
+
+  async readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
+    const key = this.#channelKey('readRange', channel)
+    let after = afterIdArg('streams.readRange', afterId)
+    positiveInteger(limit, 500, (m) => new TypeError(`streams.readRange: ${m}`), 'limit')
+    return this.#run('readRange', channel, async () => {
+      const out: Delivery[] = []
+      // Entries not written by redfleet are skipped, so a short page is not the end: read on
+      // until `limit` deliveries are found or the stream is.
+      for (;;) {
+        const want = limit - out.length
+        const entries = await this.#backend.range(key, after, want)
+        for (const entry of entries) {
+          const delivery = decodeEntry(entry)
+          if (delivery) out.push(delivery)
+        }
+        if (entries.length < want || out.length >= limit) return out
+        after = entries[entries.length - 1]!.id
+      }
+    })
+  }
+
+  tail(
+    channel: string,
+    fromId: string | undefined,
+    deliver: (d: Delivery) => void | Promise<void>,
+    o: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return this.#loop('tail', () => {
+      const key = this.#channelKey('tail', channel)
+      const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
+      return { signal: o?.signal, run: this.#tailKey('tail', key, after, deliver, o) }
+    })
+  }
+
+  tailEvents(handle: (d: Delivery) => void | Promise<void>, o: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#loop('tailEvents', () => ({
+      signal: o?.signal,
+      run: this.#tailKey('tailEvents', this.#mainKey, '$', handle, o),
+    }))
+  }
+
+  #tailKey(
+    op: string,
+    key: string,
+    after: string,
+    deliver: (d: Delivery) => void | Promise<void>,
+    o: { signal?: AbortSignal },
+  ): (signal: AbortSignal) => Promise<void> {
+    if (typeof deliver !== 'function') throw new TypeError(`streams.${op}: the callback must be a function`)
+    assertSignal(`streams.${op}`, o?.signal)
+    return async (signal) => {
+      const entries = readEntries({
+        backend: this.#backend,
+        key,
+        after,
+        signal,
+        op: `streams.${op}`,
+        onError: (error) => this.#onError(error, `streams.${op}`),
+      })
+      for await (const delivery of entries) await deliver(delivery)
+    }
+  }
+
+  async ensureGroup(group: string): Promise<void> {
+    assertName('streams.ensureGroup', 'group', group)
+    await this.#run('ensureGroup', group, () => this.#backend.createGroup(this.#mainKey, group))
+  }
+
+  consume(
+    group: string,
+    consumer: string,
+    handle: (d: Delivery) => Promise<void> | void,
+    o: ConsumeOptions = {},
+  ): Promise<void> {
+    return this.#loop('consume', () => {
+      const op = 'streams.consume'
+      assertName(op, 'group', group)
+      assertName(op, 'consumer', consumer)
+      if (typeof handle !== 'function') throw new TypeError(`${op}: handle must be a function`)
+      assertSignal(op, o?.signal)
+      const bad = (message: string) => new TypeError(`${op}: ${message}`)
+      const deadLetter = o.deadLetter ?? `${group}:dead`
+      const deadKey = this.#channelKey('consume', deadLetter)
+      const settings = {
+        backend: this.#backend,
+        key: this.#mainKey,
+        group,
+        consumer,
+        handle,
+        batch: positiveInteger(o.batch, 64, bad, 'batch'),
+        minIdle: positiveInteger(o.minIdle, 30_000, bad, 'minIdle'),
+        maxDeliveries: positiveInteger(o.maxDeliveries, 10, bad, 'maxDeliveries'),
+        concurrency: positiveInteger(o.concurrency, 1, bad, 'concurrency'),
+        deadLetter: async (record: Envelope) => {
+          const fields = encodeEnvelope(record, op, deadLetter)
+          await this.#backend.append([
+            { key: deadKey, fields, maxLen: this.#channelMaxLen, approximate: true },
+          ])
+        },
+        onError: (error: unknown) => this.#onError(error, op),
+      }
+      return { signal: o.signal, run: (signal) => new ConsumerLoop({ ...settings, signal }).run() }
+    })
+  }
+
+  async groupLag(group: string): Promise<number> {
+    assertName('streams.groupLag', 'group', group)
+    return this.#run('groupLag', group, () => this.#backend.lag(this.#mainKey, group))
+  }
+
+  /**
+   * Starts a long-running loop: `prepare` validates the arguments (TypeError) and builds the
+   * body; the caller's signal is linked with the fleet's, so fleet.close() stops the loop too,
+   * and the loop is registered so that close waits (a little) for it to drain.
+   */
+  async #loop(op: string, prepare: () => LoopBody): Promise<void> {
+    this.#ctx.lifecycle.assertOpen(`streams.${op}`)
+    const { signal, run } = prepare()
+    const linked = linkSignals(signal, this.#ctx.lifecycle.signal)
+    const loop = run(linked.signal).finally(linked.unlink)
+    this.#loops.add(loop)
+    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#drain())
+    const forget = () => {
+      this.#loops.delete(loop)
+      if (this.#loops.size === 0) {
+        this.#unregister?.()
+        this.#unregister = undefined
+      }
+    }
+    loop.then(forget, forget)
+    return loop
+  }
+
+  /** On fleet close: give running loops up to CLOSE_GRACE to finish their handlers and acks. */
+  async #drain(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE)
+    })
+    await Promise.race([Promise.allSettled([...this.#loops]), grace])
+    clearTimeout(timer)
+  }
+}
+
+interface LoopBody {
+  signal: AbortSignal | undefined
+  run: (signal: AbortSignal) => Promise<void>
+}
+
+export function createStreams(ctx: FleetContext, options: StreamsOptions = {}): Streams {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('streams: options must be an object')
+  return new FleetStreams(ctx, options)
+}

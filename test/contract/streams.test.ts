@@ -1,0 +1,660 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setImmediate as tick } from 'node:timers/promises'
+import { Cluster, Redis } from 'ioredis'
+import {
+  ClosedError,
+  ConfigError,
+  type Delivery,
+  type Fleet,
+  SerializationError,
+  type Streams,
+} from '../../src/index.ts'
+import { MemoryStreamBackend } from '../../src/streams/memory.ts'
+import { parseServerUrl } from '../../src/topology/connection.ts'
+import { processMemory } from '../../src/topology/memory.ts'
+import { HashRing } from '../../src/topology/ring.ts'
+import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
+
+/** A promise that resolves once `count` calls of `hit` have happened. */
+function counter(count: number) {
+  let seen = 0
+  let done!: () => void
+  const reached = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  if (count === 0) done()
+  return {
+    reached,
+    hit() {
+      if (++seen === count) done()
+    },
+    get seen() {
+      return seen
+    },
+  }
+}
+
+/**
+ * Raw access to the stream keys, as another program (redis-cli, a crashed consumer) would have:
+ * plain XADD with any fields, and XREADGROUP without ever acking.
+ */
+async function raw(env: TopologyEnv) {
+  if (env.topology === 'memory') {
+    const backend = new MemoryStreamBackend(processMemory)
+    return {
+      xadd: async (key: string, fields: string[]) =>
+        void (await backend.append([{ key, fields, maxLen: 1e6, approximate: true }])),
+      readAsGhost: async (key: string, group: string, count: number) =>
+        (await backend.readGroup(key, group, 'ghost', count, 1, [], new AbortController().signal)).length,
+      close: async () => {},
+    }
+  }
+  const options = await topologyOptions(env.topology)
+  const urls = [options.url!].flat()
+  let clientOf: (key: string) => Redis | Cluster
+  let clients: (Redis | Cluster)[]
+  if (env.topology === 'cluster') {
+    const cluster = new Cluster(
+      urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
+    )
+    clients = [cluster]
+    clientOf = () => cluster
+  } else {
+    const byId = new Map(urls.map((u) => [parseServerUrl(u).id, new Redis(u)]))
+    const ring = new HashRing([...byId.keys()])
+    clients = [...byId.values()]
+    clientOf = (key) => byId.get(ring.nodeFor(key))!
+  }
+  return {
+    xadd: async (key: string, fields: string[]) =>
+      void (await clientOf(key).call('XADD', key, '*', ...fields)),
+    readAsGhost: async (key: string, group: string, count: number) => {
+      const reply = (await clientOf(key).call(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        'ghost',
+        'COUNT',
+        count,
+        'STREAMS',
+        key,
+        '>',
+      )) as unknown[]
+      const entries = (Array.isArray(reply?.[0]) ? (reply[0] as unknown[])[1] : reply?.[1]) as unknown[]
+      return entries?.length ?? 0
+    },
+    close: async () => {
+      for (const client of clients) client.disconnect()
+    },
+  }
+}
+
+/**
+ * Waits for a condition that callbacks make true: they call `changed()`, and `until(check)`
+ * resolves as soon as `check()` holds (no polling, no sleeps).
+ */
+class Watch {
+  readonly #waiting = new Set<() => void>()
+  changed(): void {
+    for (const wake of [...this.#waiting]) wake()
+  }
+  until(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve()
+    return new Promise((resolve) => {
+      const wake = () => {
+        if (!check()) return
+        this.#waiting.delete(wake)
+        resolve()
+      }
+      this.#waiting.add(wake)
+    })
+  }
+}
+
+async function streamsOf(env: TopologyEnv, ns: string, o?: Parameters<Fleet['streams']>[0]) {
+  return (await env.fleet()).withNamespace(ns).streams(o)
+}
+
+/** Consumes until `stop()` returns true after a handled entry, then aborts and waits for the loop. */
+async function consumeUntil(
+  streams: Streams,
+  group: string,
+  consumer: string,
+  handle: (d: Delivery) => Promise<void> | void,
+  stop: () => boolean,
+  o: Parameters<Streams['consume']>[3] = {},
+) {
+  const controller = new AbortController()
+  await streams.consume(
+    group,
+    consumer,
+    async (d) => {
+      try {
+        await handle(d)
+      } finally {
+        if (stop()) controller.abort()
+      }
+    },
+    { ...o, signal: controller.signal },
+  )
+}
+
+forEachTopology('Streams contract', (env) => {
+  test('publish writes the main stream and each channel; publishToChannel only its channel', async () => {
+    const streams = await streamsOf(env, 'pub')
+    await streams.ensureGroup('all')
+    const id = await streams.publish({ n: 1, nested: { a: [1, 'x'] } }, ['a', 'b', 'a'])
+    assert.match(id, /^\d+-\d+$/)
+    assert.deepEqual(
+      (await streams.readRange('a')).map((d) => d.envelope),
+      [{ n: 1, nested: { a: [1, 'x'] } }],
+    )
+    assert.deepEqual(
+      (await streams.readRange('b')).map((d) => d.envelope),
+      [{ n: 1, nested: { a: [1, 'x'] } }],
+    )
+    assert.deepEqual(await streams.readRange('c'), [])
+    await streams.publishToChannel('c', { only: 'c' })
+    assert.deepEqual(
+      (await streams.readRange('c')).map((d) => d.envelope),
+      [{ only: 'c' }],
+    )
+    assert.equal(await streams.groupLag('all'), 1, 'publishToChannel never writes the main stream')
+    const unicode = { s: 'héllo ✓ 日本語 🚀', t: true, f: false, z: null, e: '', n: -1.5 }
+    await streams.publishToChannel('u', unicode)
+    assert.deepEqual((await streams.readRange('u'))[0]!.envelope, unicode)
+  })
+
+  test('ids are monotonic ms-seq strings, also within one millisecond', async () => {
+    const streams = await streamsOf(env, 'ids', { channelMaxLen: 1000 })
+    const ids: string[] = []
+    for (let i = 0; i < 200; i++) ids.push(await streams.publishToChannel('m', { i }))
+    const parsed = ids.map((id) => id.split('-').map(Number) as [number, number])
+    for (let i = 1; i < parsed.length; i++) {
+      const [pm, ps] = parsed[i - 1]!
+      const [m, s] = parsed[i]!
+      assert.ok(m > pm || (m === pm && s > ps), `${ids[i]} after ${ids[i - 1]}`)
+    }
+    assert.deepEqual(
+      (await streams.readRange('m', '0', 1000)).map((d) => d.id),
+      ids,
+    )
+  })
+
+  test('readRange is exclusive of afterId, starts at 0 or empty, defaults to 500 entries', async () => {
+    const streams = await streamsOf(env, 'range', { channelMaxLen: 5000 })
+    const ids: string[] = []
+    for (let chunk = 0; chunk < 12; chunk++) {
+      const batch = Array.from({ length: 100 }, (_, i) => chunk * 100 + i)
+      for (const n of batch) ids.push(await streams.publishToChannel('r', { n }))
+    }
+    const first = await streams.readRange('r')
+    assert.equal(first.length, 500)
+    assert.deepEqual(
+      first.map((d) => d.envelope.n),
+      Array.from({ length: 500 }, (_, i) => i),
+    )
+    assert.deepEqual(
+      (await streams.readRange('r', '')).map((d) => d.id),
+      first.map((d) => d.id),
+    )
+    const rest = await streams.readRange('r', first.at(-1)!.id, 1000)
+    assert.equal(rest.length, 700)
+    assert.equal(rest[0]!.envelope.n, 500)
+    assert.deepEqual(
+      (await streams.readRange('r', ids[0], 2)).map((d) => d.envelope.n),
+      [1, 2],
+    )
+    assert.deepEqual(await streams.readRange('r', ids.at(-1)), [])
+  })
+
+  test('channel and main streams are trimmed approximately to their caps', async () => {
+    const streams = await streamsOf(env, 'trim', { channelMaxLen: 10, eventsMaxLen: 50 })
+    for (let chunk = 0; chunk < 6; chunk++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => streams.publish({ i: chunk * 100 + i }, ['t'])))
+    }
+    const kept = (await streams.readRange('t', '0', 10_000)).length
+    // Redis trims whole macro nodes (100 entries by default): between the cap and cap + a node.
+    assert.ok(kept >= 10 && kept <= 110, `channel kept ${kept}`)
+    await streams.ensureGroup('len')
+    const main = await streams.groupLag('len')
+    assert.ok(main >= 50 && main <= 150, `main stream kept ${main}`)
+  })
+
+  test('bad arguments are TypeErrors, unencodable envelopes SerializationErrors, bad options ConfigErrors', async () => {
+    const fleet = await env.fleet()
+    const streams = fleet.withNamespace('bad').streams()
+    await assert.rejects(streams.publish(null as never), TypeError)
+    await assert.rejects(streams.publish([1] as never), TypeError)
+    await assert.rejects(streams.publish('x' as never), TypeError)
+    await assert.rejects(streams.publish({ big: 10n }), SerializationError)
+    await assert.rejects(streams.publish({ f: () => 1 }), SerializationError)
+    await assert.rejects(streams.publish({}, [''] as never), TypeError)
+    await assert.rejects(streams.publish({}, 'a' as never), TypeError)
+    await assert.rejects(streams.publishToChannel('', {}), TypeError)
+    await assert.rejects(streams.readRange('a', 'nope'), TypeError)
+    await assert.rejects(streams.readRange('a', '0', 0), TypeError)
+    await assert.rejects(
+      streams.consume('g', 'c', () => {}, { batch: 0 }),
+      TypeError,
+    )
+    await assert.rejects(
+      streams.consume('g', '', () => {}),
+      TypeError,
+    )
+    await assert.rejects(streams.consume('g', 'c', 'nope' as never), TypeError)
+    await assert.rejects(
+      streams.tail('a', 'bad-id', () => {}),
+      TypeError,
+    )
+    await assert.rejects(streams.ensureGroup(''), TypeError)
+    assert.throws(() => fleet.streams({ channelMaxLen: 0 }), ConfigError)
+    assert.throws(() => fleet.streams({ eventsMaxLen: 1.5 }), ConfigError)
+    assert.equal(await streams.groupLag('never-made'), 0)
+  })
+
+  test('tail from 0 replays then follows, in order; abort resolves it promptly', async () => {
+    const streams = await streamsOf(env, 'tail0')
+    for (const n of [1, 2, 3]) await streams.publishToChannel('x', { n })
+    const seen: number[] = []
+    const first = counter(3)
+    const all = counter(6)
+    const controller = new AbortController()
+    const tailing = streams.tail(
+      'x',
+      '0',
+      (d) => {
+        seen.push(d.envelope.n as number)
+        first.hit()
+        all.hit()
+      },
+      { signal: controller.signal },
+    )
+    await first.reached
+    for (const n of [4, 5, 6]) await streams.publishToChannel('x', { n })
+    await all.reached
+    const started = Date.now()
+    controller.abort()
+    await tailing
+    assert.ok(Date.now() - started < 500, `abort took ${Date.now() - started} ms`)
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6])
+  })
+
+  test('tail without fromId delivers only entries added after it started, without gaps', async () => {
+    const streams = await streamsOf(env, 'tailnew')
+    for (const n of [-2, -1]) await streams.publishToChannel('y', { n })
+    const seen: number[] = []
+    const watch = new Watch()
+    const controller = new AbortController()
+    const tailing = streams.tail(
+      'y',
+      undefined,
+      (d) => {
+        seen.push(d.envelope.n as number)
+        watch.changed()
+      },
+      { signal: controller.signal },
+    )
+    // When the tail's start position is fixed is not observable: publish until it sees one.
+    let n = 0
+    while (seen.length === 0) {
+      await streams.publishToChannel('y', { n: n++ })
+      await tick()
+    }
+    for (let i = 0; i < 20; i++) await streams.publishToChannel('y', { n: n++ })
+    await watch.until(() => seen.at(-1) === n - 1)
+    controller.abort()
+    await tailing
+    assert.ok(seen[0]! >= 0, 'entries from before the tail started are not delivered')
+    assert.deepEqual(
+      seen,
+      Array.from({ length: n - seen[0]! }, (_, i) => seen[0]! + i),
+    )
+  })
+
+  test('tailEvents: every caller sees every new event of the main stream', async () => {
+    const a = await streamsOf(env, 'events')
+    const b = await streamsOf(env, 'events')
+    const seenA: number[] = []
+    const seenB: number[] = []
+    const watch = new Watch()
+    const controller = new AbortController()
+    const into = (list: number[]) => (d: Delivery) => {
+      list.push(d.envelope.n as number)
+      watch.changed()
+    }
+    const tails = [
+      a.tailEvents(into(seenA), { signal: controller.signal }),
+      b.tailEvents(into(seenB), { signal: controller.signal }),
+    ]
+    let n = 0
+    while (seenA.length === 0 || seenB.length === 0) {
+      await a.publish({ n: n++ }, ['side'])
+      await tick()
+    }
+    const from = n
+    for (let i = 0; i < 30; i++) await b.publish({ n: n++ })
+    await watch.until(() => seenA.at(-1) === n - 1 && seenB.at(-1) === n - 1)
+    controller.abort()
+    await Promise.all(tails)
+    const expected = Array.from({ length: 30 }, (_, i) => from + i)
+    assert.deepEqual(
+      seenA.filter((x) => x >= from),
+      expected,
+    )
+    assert.deepEqual(
+      seenB.filter((x) => x >= from),
+      expected,
+    )
+  })
+
+  test('a throwing tail callback ends the tail with its error', async () => {
+    const streams = await streamsOf(env, 'tailthrow')
+    await streams.publishToChannel('z', { n: 1 })
+    await assert.rejects(
+      streams.tail('z', '0', () => {
+        throw new Error('deliver failed')
+      }),
+      /deliver failed/,
+    )
+  })
+
+  test('ensureGroup is idempotent and a new group replays the stream from the start', async () => {
+    const streams = await streamsOf(env, 'group')
+    for (const n of [1, 2, 3]) await streams.publish({ n })
+    await streams.ensureGroup('late')
+    await streams.ensureGroup('late')
+    const seen: number[] = []
+    await consumeUntil(
+      streams,
+      'late',
+      'c1',
+      (d) => void seen.push(d.envelope.n as number),
+      () => seen.length === 3,
+    )
+    assert.deepEqual(seen, [1, 2, 3])
+    await streams.ensureGroup('late')
+    assert.equal(await streams.groupLag('late'), 0, 'ensureGroup on an existing group does not rewind it')
+  })
+
+  test('consume handles every entry once, in order, and acks it', async () => {
+    const streams = await streamsOf(env, 'consume')
+    for (let i = 0; i < 150; i++) await streams.publish({ n: i })
+    const seen: number[] = []
+    await consumeUntil(
+      streams,
+      'g',
+      'c1',
+      (d) => void seen.push(d.envelope.n as number),
+      () => seen.length === 150,
+      { batch: 16 },
+    )
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 150 }, (_, i) => i),
+    )
+    assert.equal(await streams.groupLag('g'), 0)
+  })
+
+  test('failed entries are redelivered after minIdle; after maxDeliveries they are dead-lettered and acked', async () => {
+    const streams = await streamsOf(env, 'retry')
+    for (let n = 0; n < 5; n++) await streams.publish({ n })
+    const attempts = new Map<number, number>()
+    const handled = new Set<number>()
+    const dead: Delivery[] = []
+    const watch = new Watch()
+    const controller = new AbortController()
+    const deadTail = streams.tail(
+      'g:dead',
+      '0',
+      (d) => {
+        dead.push(d)
+        watch.changed()
+      },
+      { signal: controller.signal },
+    )
+    const consuming = streams.consume(
+      'g',
+      'c1',
+      (d) => {
+        const n = d.envelope.n as number
+        attempts.set(n, (attempts.get(n) ?? 0) + 1)
+        if (n === 1) throw new Error('always fails')
+        if (n === 3 && attempts.get(n)! < 2) throw new Error('fails once')
+        handled.add(n)
+        watch.changed()
+      },
+      { signal: controller.signal, minIdle: 100, maxDeliveries: 3 },
+    )
+    await watch.until(() => dead.length === 1 && handled.size === 4)
+    controller.abort()
+    await Promise.all([consuming, deadTail])
+    assert.deepEqual([...handled].sort(), [0, 2, 3, 4])
+    assert.equal(attempts.get(1), 3, 'the failing entry was tried exactly maxDeliveries times')
+    assert.equal(attempts.get(3), 2)
+    assert.equal(dead.length, 1)
+    const record = dead[0]!.envelope
+    assert.equal(record.group, 'g')
+    assert.equal(record.error, 'always fails')
+    assert.equal(record.deliveries, 3)
+    assert.deepEqual(record.envelope, { n: 1 })
+    assert.match(String(record.id), /^\d+-\d+$/)
+    assert.equal(await streams.groupLag('g'), 0, 'the dead-lettered entry was acked')
+  })
+
+  test('a custom deadLetter channel receives the dead letters', async () => {
+    const streams = await streamsOf(env, 'dlq')
+    await streams.publish({ poison: true })
+    let tries = 0
+    await consumeUntil(
+      streams,
+      'g',
+      'c',
+      () => {
+        tries++
+        throw new Error('nope')
+      },
+      () => tries === 1,
+      { maxDeliveries: 1, deadLetter: 'graveyard' },
+    )
+    const [record] = await streams.readRange('graveyard')
+    assert.equal(record?.envelope.error, 'nope')
+    assert.deepEqual(await streams.readRange('g:dead'), [])
+    assert.equal(await streams.groupLag('g'), 0)
+  })
+
+  test('entries left pending by a crashed consumer are reclaimed while consuming', async () => {
+    const streams = await streamsOf(env, 'reclaim')
+    const rawAccess = await raw(env)
+    try {
+      await streams.ensureGroup('g')
+      for (let n = 0; n < 10; n++) await streams.publish({ n })
+      assert.equal(await rawAccess.readAsGhost(`${env.namespace}:reclaim:streams:events`, 'g', 10), 10)
+      assert.equal(await streams.groupLag('g'), 10, 'pending entries count as not acked')
+      const seen = new Set<number>()
+      const started = Date.now()
+      // Reclaiming continues while consuming: more entries abandoned later are picked up too.
+      let abandonedLater = false
+      await consumeUntil(
+        streams,
+        'g',
+        'c1',
+        async (d) => {
+          seen.add(d.envelope.n as number)
+          if (seen.size === 10 && !abandonedLater) {
+            abandonedLater = true
+            for (let n = 10; n < 15; n++) await streams.publish({ n })
+            await rawAccess.readAsGhost(`${env.namespace}:reclaim:streams:events`, 'g', 5)
+          }
+        },
+        () => seen.size === 15,
+        { minIdle: 150 },
+      )
+      assert.ok(Date.now() - started < 150 * 2 + 2000)
+      assert.equal(seen.size, 15)
+      assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
+  test('malformed entries (not written by redfleet) are skipped and acked', async () => {
+    const streams = await streamsOf(env, 'malformed')
+    const rawAccess = await raw(env)
+    try {
+      await streams.ensureGroup('g')
+      const key = `${env.namespace}:malformed:streams:events`
+      await rawAccess.xadd(key, ['foo', 'bar'])
+      await rawAccess.xadd(key, ['env', 'not json'])
+      await rawAccess.xadd(key, ['env', '[1,2]'])
+      await rawAccess.xadd(key, ['env', '{"a":1}', 'extra', 'x'])
+      await streams.publish({ good: true })
+      await rawAccess.xadd(`${env.namespace}:malformed:streams:channel:c`, ['odd', 'x'])
+      await streams.publishToChannel('c', { ok: 1 })
+      assert.deepEqual(
+        (await streams.readRange('c')).map((d) => d.envelope),
+        [{ ok: 1 }],
+      )
+      const seen: unknown[] = []
+      await consumeUntil(
+        streams,
+        'g',
+        'c1',
+        (d) => void seen.push(d.envelope),
+        () => seen.length === 1,
+      )
+      assert.deepEqual(seen, [{ good: true }])
+      assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
+  test('groupLag equals the entries not yet acked at each checkpoint', async () => {
+    const streams = await streamsOf(env, 'lag')
+    assert.equal(await streams.groupLag('g'), 0, 'missing stream')
+    await streams.ensureGroup('g')
+    assert.equal(await streams.groupLag('g'), 0, 'empty stream')
+    for (let n = 0; n < 10; n++) await streams.publish({ n })
+    assert.equal(await streams.groupLag('g'), 10)
+    let handled = 0
+    await consumeUntil(
+      streams,
+      'g',
+      'c1',
+      () => void handled++,
+      () => handled === 4,
+      { batch: 8 },
+    )
+    assert.equal(await streams.groupLag('g'), 6, '4 handed back unstarted + 2 never delivered')
+    for (let n = 10; n < 15; n++) await streams.publish({ n })
+    assert.equal(await streams.groupLag('g'), 11)
+    const rawAccess = await raw(env)
+    try {
+      assert.equal(await rawAccess.readAsGhost(`${env.namespace}:lag:streams:events`, 'g', 3), 3)
+    } finally {
+      await rawAccess.close()
+    }
+    assert.equal(await streams.groupLag('g'), 11, 'entries pending with a consumer still count')
+    // The 4 handed back are reclaimed at once; the ghost's 3 are not idle long enough yet.
+    await consumeUntil(
+      streams,
+      'g',
+      'c1',
+      () => void handled++,
+      () => handled === 4 + 8,
+    )
+    assert.equal(await streams.groupLag('g'), 3, 'only the ghost-held entries are left')
+    assert.equal(await streams.groupLag('other'), 0, 'missing group')
+  })
+
+  test('concurrency runs up to N handlers at once; the default runs one at a time in order', async () => {
+    const streams = await streamsOf(env, 'conc')
+    for (let n = 0; n < 24; n++) await streams.publish({ n })
+    for (const [group, concurrency] of [
+      ['one', undefined],
+      ['four', 4],
+    ] as const) {
+      let running = 0
+      let most = 0
+      const order: number[] = []
+      await consumeUntil(
+        streams,
+        group,
+        'c',
+        async (d) => {
+          running++
+          most = Math.max(most, running)
+          order.push(d.envelope.n as number)
+          await new Promise((r) => setTimeout(r, 5))
+          running--
+        },
+        () => order.length === 24 && running === 0,
+        { batch: 12, ...(concurrency ? { concurrency } : {}) },
+      )
+      assert.equal(most, concurrency ?? 1)
+      assert.deepEqual(
+        order,
+        Array.from({ length: 24 }, (_, i) => i),
+        'handlers start in id order',
+      )
+      assert.equal(await streams.groupLag(group), 0)
+    }
+  })
+
+  test('abort stops consume after in-flight handlers settle, and resolves within one block interval', async () => {
+    const streams = await streamsOf(env, 'abort')
+    const controller = new AbortController()
+    let finished = false
+    const started = counter(1)
+    const consuming = streams.consume(
+      'g',
+      'c',
+      async () => {
+        started.hit()
+        await new Promise((r) => setTimeout(r, 100))
+        finished = true
+      },
+      { signal: controller.signal },
+    )
+    await streams.publish({ n: 1 })
+    await started.reached
+    controller.abort()
+    await consuming
+    assert.equal(finished, true, 'the running handler settled before consume resolved')
+    assert.equal(await streams.groupLag('g'), 0, 'and its entry was acked')
+    // Idle (blocked in a read): abort still resolves at once, not after the block interval.
+    const idle = new AbortController()
+    const idleConsume = streams.consume('g', 'c', () => {}, { signal: idle.signal })
+    await streams.groupLag('g')
+    const at = Date.now()
+    idle.abort()
+    await idleConsume
+    assert.ok(Date.now() - at < 1000, `abort took ${Date.now() - at} ms`)
+    const pre = new AbortController()
+    pre.abort()
+    await streams.consume('g', 'c', () => {}, { signal: pre.signal })
+  })
+
+  test('fleet.close() stops running loops; a closed fleet refuses new work with ClosedError', async () => {
+    const fleet = await env.fleet()
+    const streams = fleet.withNamespace('close').streams()
+    const consuming = streams.consume('g', 'c', () => {})
+    const tailing = streams.tail('ch', '0', () => {})
+    const events = streams.tailEvents(() => {})
+    await streams.publish({ n: 1 }, ['ch'])
+    await fleet.close()
+    await Promise.all([consuming, tailing, events])
+    await assert.rejects(streams.publish({ n: 2 }), ClosedError)
+    await assert.rejects(
+      streams.consume('g', 'c', () => {}),
+      ClosedError,
+    )
+    await assert.rejects(
+      streams.tail('ch', '0', () => {}),
+      ClosedError,
+    )
+    await assert.rejects(streams.groupLag('g'), ClosedError)
+  })
+})
