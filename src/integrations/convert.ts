@@ -1,0 +1,113 @@
+import type { Fleet } from '../fleet.ts'
+import type { Store } from '../store/store.ts'
+import { changesSince, type Json, mergeNewest } from './merge.ts'
+
+export interface ConvertDataStoreOptions {
+  /** Store prefix inside the fleet namespace; default 'convert:'. */
+  prefix?: string
+  /** Expiry of each visitor's record in ms, refreshed on every save; default none. */
+  ttl?: number
+  /** Most visitors kept in process memory between requests (oldest saved ones go first); default 10,000. */
+  maxVisitors?: number
+}
+
+/**
+ * A DataStore for `@convertcom/js-sdk`, which calls `get`/`set` synchronously, so Redis is
+ * read before a request (`load`) and written after it (`save`). Writes merge instead of
+ * replace, both locally (the SDK re-sends stale copies of visitors it queued earlier) and in
+ * Redis (`store.update`, so two processes converting different goals of one visitor both
+ * count): objects deep-merge, arrays union newest-first, scalars come from the newest write.
+ */
+export interface ConvertDataStore {
+  /** The SDK's synchronous read: the visitor as loaded and changed in this process. */
+  get(key: string): unknown
+  /** The SDK's synchronous write: merged into this process' copy, persisted by `save`. */
+  set(key: string, value: unknown): void
+  /** Reads the visitor from Redis, so the SDK sees what every process recorded. */
+  load(key: string): Promise<void>
+  /** Writes what changed since `load` (every changed visitor when no key is given). */
+  save(key?: string): Promise<void>
+}
+
+interface Visitor {
+  /** As last read from (or written to) Redis: the base that changes are computed against. */
+  base: Json | undefined
+  current: Json | undefined
+}
+
+const clone = <T>(value: T): T => (value === undefined ? value : structuredClone(value))
+
+class FleetConvertDataStore implements ConvertDataStore {
+  readonly #store: Store<Json>
+  readonly #ttl: number | undefined
+  readonly #max: number
+  readonly #visitors = new Map<string, Visitor>()
+
+  constructor(store: Store<Json>, ttl: number | undefined, max: number) {
+    this.#store = store
+    this.#ttl = ttl
+    this.#max = max
+  }
+
+  get(key: string): unknown {
+    // A copy: the SDK mutates what it gets (e.g. pushes onto `locations`).
+    return clone(this.#visitors.get(key)?.current)
+  }
+
+  set(key: string, value: unknown): void {
+    const visitor = this.#visitors.get(key) ?? { base: undefined, current: undefined }
+    visitor.current = mergeNewest(visitor.current, clone(value as Json))
+    this.#remember(key, visitor)
+  }
+
+  async load(key: string): Promise<void> {
+    const stored = (await this.#store.get(key)) ?? undefined
+    const visitor = this.#visitors.get(key)
+    // Local changes not saved yet are kept on top of what Redis has now.
+    const pending = visitor ? changesSince(visitor.base, visitor.current) : undefined
+    this.#remember(key, { base: stored, current: mergeNewest(stored, pending) })
+  }
+
+  async save(key?: string): Promise<void> {
+    const keys = key === undefined ? [...this.#visitors.keys()] : [key]
+    await Promise.all(keys.map((k) => this.#saveOne(k)))
+  }
+
+  async #saveOne(key: string): Promise<void> {
+    const visitor = this.#visitors.get(key)
+    if (!visitor) return
+    const changes = changesSince(visitor.base, visitor.current)
+    if (changes === undefined) return
+    const saved = await this.#store.update(
+      key,
+      (stored) => mergeNewest(stored ?? undefined, changes) ?? null,
+      {
+        ...(this.#ttl === undefined ? {} : { ttl: this.#ttl }),
+      },
+    )
+    // The SDK may have written again while we were saving: keep those changes pending.
+    const later = changesSince(mergeNewest(visitor.base, changes), visitor.current)
+    visitor.base = saved ?? undefined
+    visitor.current = mergeNewest(visitor.base, later)
+  }
+
+  /** Keeps the newest visitors; forgets the oldest ones that have nothing left to save. */
+  #remember(key: string, visitor: Visitor): void {
+    this.#visitors.delete(key)
+    this.#visitors.set(key, visitor)
+    if (this.#visitors.size <= this.#max) return
+    for (const [oldKey, old] of this.#visitors) {
+      if (this.#visitors.size <= this.#max) break
+      if (changesSince(old.base, old.current) === undefined) this.#visitors.delete(oldKey)
+    }
+  }
+}
+
+/** A Convert SDK DataStore backed by a fleet's Store (SPEC §2, `redfleet/convert`). */
+export function convertDataStore(fleet: Fleet, options: ConvertDataStoreOptions = {}): ConvertDataStore {
+  const max = options.maxVisitors ?? 10_000
+  if (!Number.isInteger(max) || max < 1)
+    throw new TypeError('convertDataStore: maxVisitors must be a positive integer')
+  const store = fleet.store<Json>({ prefix: options.prefix ?? 'convert:' })
+  return new FleetConvertDataStore(store, options.ttl, max)
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { createFleet } from '../../src/index.ts'
+import { convertDataStore } from '../../src/integrations/convert.ts'
+import { runWorker } from '../harness/processes.ts'
+import { testServers } from '../harness/servers.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+const fleets: ReturnType<typeof createFleet>[] = []
+after(() => Promise.all(fleets.map((f) => f.close())))
+
+async function visitorRequest(namespace: string, visitor: string, goal: string, split: [number, number]) {
+  const { standalone } = await testServers()
+  const out = await runWorker('convert-visitor.ts', {
+    options: { url: standalone, namespace },
+    visitor,
+    goal,
+    split,
+  })
+  return JSON.parse(out) as { variation: string; conversions: number }
+}
+
+test('real Convert SDK in two processes: sticky bucketing and a goal recorded once', async () => {
+  const namespace = uniqueNamespace()
+  // Process A buckets with all traffic on control; process B's config sends all traffic to the
+  // variant, so only the shared store can make B answer control.
+  const a = await visitorRequest(namespace, 'visitor-1', 'goal-a', [100, 0])
+  const b = await visitorRequest(namespace, 'visitor-1', 'goal-a', [0, 100])
+  assert.equal(a.variation, 'control')
+  assert.equal(b.variation, 'control', 'process B kept the bucketing process A stored')
+  assert.equal(a.conversions + b.conversions, 1, 'goal-a converted in both processes is recorded once')
+
+  // A visitor B has never seen is bucketed by B's own config: the store, not luck, made B sticky.
+  assert.equal((await visitorRequest(namespace, 'visitor-2', 'goal-a', [0, 100])).variation, 'variant')
+
+  const { standalone } = await testServers()
+  const fleet = createFleet({ url: standalone, namespace })
+  fleets.push(fleet)
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('100-200-visitor-1'), {
+    bucketing: { '1001': '2001' },
+    goals: { 'goal-a': true },
+  })
+})
+
+test('concurrent processes converting different goals of one visitor both persist', async () => {
+  const namespace = uniqueNamespace()
+  const [a, b] = await Promise.all([
+    visitorRequest(namespace, 'v', 'goal-a', [100, 0]),
+    visitorRequest(namespace, 'v', 'goal-b', [100, 0]),
+  ])
+  assert.equal(a.conversions + b.conversions, 2)
+  const { standalone } = await testServers()
+  const fleet = createFleet({ url: standalone, namespace })
+  fleets.push(fleet)
+  const stored = (await fleet.store({ prefix: 'convert:' }).get('100-200-v')) as { goals: object }
+  assert.deepEqual(stored.goals, { 'goal-a': true, 'goal-b': true })
+})
+
+test('set merges stale copies instead of replacing; save writes only what changed', async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  fleets.push(fleet)
+  const store = convertDataStore(fleet)
+  const other = convertDataStore(fleet)
+  await store.load('k')
+  store.set('k', { bucketing: { e1: 'v1' } })
+  await store.save()
+  await other.load('k')
+  other.set('k', { goals: { g: true } })
+  await other.save()
+  // The SDK re-sends an old copy of the visitor (its write queue is never cleared):
+  store.set('k', { bucketing: { e1: 'v1' } })
+  await store.save('k')
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('k'), {
+    bucketing: { e1: 'v1' },
+    goals: { g: true },
+  })
+  const copy = store.get('k') as { bucketing: Record<string, string> }
+  copy.bucketing.e1 = 'mutated by the caller'
+  assert.deepEqual(store.get('k'), { bucketing: { e1: 'v1' } }, 'get returns a copy')
+})
