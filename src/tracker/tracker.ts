@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
-import { ClosedError, RedfleetError, SerializationError } from '../errors.ts'
+import { ClosedError, RedfleetError, SerializationError, translateError } from '../errors.ts'
 import type { TrackerBackend } from './backend.ts'
 import { indexEntry, isSessionId, parseIndexEntry, type SessionKeys, TrackerKeys } from './keys.ts'
 import { MemoryTrackerBackend } from './memory.ts'
@@ -290,7 +290,7 @@ class FleetTracker implements Tracker {
       await this.#unindex(session.id, token, indexEntry(session.registered ?? session.token, this.instanceId))
     } catch (error) {
       // Unreachable Redis: the heartbeat expires on its own within heartbeatTtl.
-      this.#report(error, 'close')
+      this.#report(translateError(error, 'tracker.close'), 'close')
     }
   }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -134,6 +134,8 @@ export async function startRedis(options: { bus?: boolean; extra?: string[] } = 
         },
         restart: async () => {
           await terminate(child)
+          // stop() removed the directory: a restart after a stop needs it back.
+          mkdirSync(dir, { recursive: true })
           child = await launch(port, dir, options.extra ?? [])
         },
       }
