@@ -4,7 +4,15 @@ import { RedisSubscriber } from './redis.ts'
 import type { ErrorSink } from './report.ts'
 import type { Subscriber } from './types.ts'
 
-export type { ChannelSubscription, NodeState, NodeSubscriber, PayloadListener, Subscriber } from './types.ts'
+export type {
+  ChannelSubscription,
+  NodeState,
+  NodeSubscriber,
+  PayloadListener,
+  RawListener,
+  RawPayload,
+  Subscriber,
+} from './types.ts'
 
 /** What a fleet passes to make its Subscriber. */
 export interface SubscriberOptions {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { ClosedError, messageOf, translateError } from '../errors.ts'
 import { closeClient } from '../topology/connection.ts'
 import { type ErrorSink, report } from './report.ts'
-import type { NodeState, PayloadListener } from './types.ts'
+import type { NodeState, RawListener, RawPayload } from './types.ts'
 
 /** SUBSCRIBE (plain pub/sub) or SSUBSCRIBE (sharded pub/sub, Redis Cluster). */
 export type Mode = 'subscribe' | 'ssubscribe'
@@ -11,7 +11,7 @@ export type Mode = 'subscribe' | 'ssubscribe'
 interface Entry {
   readonly mode: Mode
   readonly channel: string
-  readonly listeners: Set<PayloadListener>
+  readonly listeners: Set<RawListener>
   /** Redis confirmed the subscription on the current connection. */
   confirmed: boolean
 }
@@ -87,7 +87,7 @@ export class NodeConnection {
   }
 
   /** Adds a listener; the first one of a channel subscribes it (now, or on the next connect). */
-  add(mode: Mode, channel: string, listener: PayloadListener): void {
+  add(mode: Mode, channel: string, listener: RawListener): void {
     if (this.#closed) throw new ClosedError(`subscribe '${channel}': the fleet is closed`)
     let entry = this.#entries[mode].get(channel)
     if (!entry) {
@@ -100,7 +100,7 @@ export class NodeConnection {
   }
 
   /** Removes a listener; the last one of a channel unsubscribes it from Redis. */
-  remove(mode: Mode, channel: string, listener: PayloadListener): void {
+  remove(mode: Mode, channel: string, listener: RawListener): void {
     const entry = this.#entries[mode].get(channel)
     if (!entry?.listeners.delete(listener) || entry.listeners.size > 0) return
     this.#entries[mode].delete(channel)
@@ -179,10 +179,10 @@ export class NodeConnection {
     if (typeof client.options.retryStrategy !== 'function') client.options.retryStrategy = reconnectDelay
     client.on('ready', () => void this.#onReady(client))
     client.on('close', () => this.#onClose())
-    client.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+    client.on('messageBuffer', (channel: Buffer, message: RawPayload) =>
       this.#dispatch('subscribe', channel, message),
     )
-    client.on('smessageBuffer', (channel: Buffer, message: Buffer) =>
+    client.on('smessageBuffer', (channel: Buffer, message: RawPayload) =>
       this.#dispatch('ssubscribe', channel, message),
     )
     client.on('moved', () => this.#hooks.moved(this))
@@ -254,7 +254,7 @@ export class NodeConnection {
     this.#hooks.changed()
   }
 
-  #dispatch(mode: Mode, channel: Buffer, message: Buffer): void {
+  #dispatch(mode: Mode, channel: Buffer, message: RawPayload): void {
     const entry = this.#entries[mode].get(channel.toString())
     if (!entry) return
     const { listeners } = entry
@@ -266,7 +266,7 @@ export class NodeConnection {
     for (const listener of [...listeners]) if (listeners.has(listener)) this.#deliver(listener, message)
   }
 
-  #deliver(listener: PayloadListener, message: Buffer): void {
+  #deliver(listener: RawListener, message: RawPayload): void {
     try {
       listener(message)
     } catch (error) {

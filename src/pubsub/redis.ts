@@ -4,7 +4,14 @@ import type { Client, RedisTopology } from '../topology/types.ts'
 import { payloadBuffer } from './memory.ts'
 import { type Mode, NodeConnection, reconnectDelay } from './node-connection.ts'
 import { type ErrorSink, report } from './report.ts'
-import type { ChannelSubscription, NodeSubscriber, PayloadListener, Subscriber } from './types.ts'
+import type {
+  ChannelSubscription,
+  NodeSubscriber,
+  PayloadListener,
+  RawListener,
+  RawPayload,
+  Subscriber,
+} from './types.ts'
 import { Waiters } from './waiters.ts'
 
 /** What the hub needs from its fleet. */
@@ -21,7 +28,7 @@ interface HubChannel {
   readonly name: string
   readonly listeners: Set<PayloadListener>
   /** The one listener the node connection knows: fans out to `listeners`. */
-  readonly dispatch: PayloadListener
+  readonly dispatch: RawListener
   node: NodeConnection | undefined
   /** Placement attempts; only the latest one may apply its result. */
   placement: number
@@ -158,7 +165,7 @@ export class RedisSubscriber implements Subscriber {
         return waiters.value(() => connection.clientId, `client id of subscriber ${nodeId}`, timeout)
       },
       subscribe: (channel, listener) => {
-        const own: PayloadListener = (payload) => listener(payload)
+        const own: RawListener = (payload) => listener(payload)
         connection.add('subscribe', channel, own)
         let active = true
         return {
@@ -282,7 +289,9 @@ export class RedisSubscriber implements Subscriber {
 }
 
 /** Delivers one message to every listener of a channel; a throwing one does not stop the rest. */
-function fanOut(listeners: Set<PayloadListener>, payload: Buffer, onError: ErrorSink): void {
+function fanOut(listeners: Set<PayloadListener>, payload: RawPayload, onError: ErrorSink): void {
+  // PUBLISH payloads are always bulk strings; anything else is not a message of ours.
+  if (!Buffer.isBuffer(payload)) return
   for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
     if (!listeners.has(listener)) continue
     try {

@@ -8,6 +8,16 @@
 export type PayloadListener = (payload: Buffer) => void
 
 /**
+ * A message as Redis sent it on a node connection: the published bytes for PUBLISH; on
+ * `__redis__:invalidate`, the array of invalidated keys, or null when FLUSHALL/FLUSHDB
+ * invalidated every key at once.
+ */
+export type RawPayload = Buffer | Buffer[] | null
+
+/** Receives each message of a node-level subscription (see RawPayload). */
+export type RawListener = (payload: RawPayload) => void
+
+/**
  * One listener registered on one channel. The registration lasts until `unsubscribe()` (or
  * the fleet closes), across reconnects: it is re-established on every new connection.
  */
@@ -48,8 +58,9 @@ export interface NodeSubscriber {
   /**
    * Plain SUBSCRIBE on this node's connection, even on the cluster (tracking invalidations are
    * plain pub/sub messages). The channel is taken as is: it is not put under the namespace.
+   * For `__redis__:invalidate` the listener gets the invalidated keys (or null, see RawPayload).
    */
-  subscribe(channel: string, listener: PayloadListener): ChannelSubscription
+  subscribe(channel: string, listener: RawListener): ChannelSubscription
   /**
    * Called with 'down' when the connection drops (everything this node delivered may have
    * missed messages from then on) and with 'up' when it is back and every subscription of

@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClosedError, ConfigError } from '../../src/index.ts'
+import { forEachTopology } from '../harness/topologies.ts'
+
+/** Collects messages; `until(n)` resolves once n arrived (or fails the test after `ms`). */
+function inbox<T = string>() {
+  const items: T[] = []
+  const waiting = new Set<() => void>()
+  return {
+    items,
+    push: (item: T) => {
+      items.push(item)
+      for (const check of [...waiting]) check()
+    },
+    until(n: number, ms = 5000): Promise<T[]> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (items.length < n) return
+          waiting.delete(check)
+          clearTimeout(timer)
+          resolve(items)
+        }
+        const timer = setTimeout(() => {
+          waiting.delete(check)
+          reject(new Error(`expected ${n} messages within ${ms} ms, got ${items.length}: ${items.slice(-5)}`))
+        }, ms)
+        waiting.add(check)
+        check()
+      })
+    },
+  }
+}
+
+forEachTopology('Broker contract', (env) => {
+  test('every subscribed instance receives each message, the publisher included', async () => {
+    const [a, b, c] = await Promise.all([env.fleet(), env.fleet(), env.fleet()])
+    const inA = inbox()
+    const inB = inbox()
+    const brokerA = a.broker()
+    brokerA.subscribe(inA.push)
+    const brokerB = b.broker()
+    brokerB.subscribe(inB.push)
+    await Promise.all([brokerA.ready(), brokerB.ready()])
+    await brokerA.publish('from a')
+    await c.broker().publish('from c')
+    assert.deepEqual(await inA.until(2), ['from a', 'from c'])
+    assert.deepEqual(await inB.until(2), ['from a', 'from c'])
+  })
+
+  test("one publisher's messages arrive in order", async () => {
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const received = inbox()
+    const listener = b.broker({ channel: 'ordered' })
+    listener.subscribe(received.push)
+    await listener.ready()
+    const publisher = a.broker({ channel: 'ordered' })
+    const sent = Array.from({ length: 500 }, (_, i) => `m${i}`)
+    // Not awaited one by one: the messages are in flight together.
+    await Promise.all(sent.map((m) => publisher.publish(m)))
+    assert.deepEqual(await received.until(sent.length), sent)
+  })
+
+  test('channels and namespaces are isolated; the default channel is "events"', async () => {
+    const a = await env.fleet()
+    const events = inbox()
+    const other = inbox()
+    const nested = inbox()
+    const eventsBroker = a.broker()
+    eventsBroker.subscribe(events.push)
+    const otherBroker = a.broker({ channel: 'other' })
+    otherBroker.subscribe(other.push)
+    const nestedBroker = a.withNamespace('child').broker()
+    nestedBroker.subscribe(nested.push)
+    await Promise.all([eventsBroker.ready(), otherBroker.ready(), nestedBroker.ready()])
+
+    await a.broker({ channel: 'events' }).publish('e1')
+    await a.broker({ channel: 'other' }).publish('o1')
+    await a.withNamespace('child').broker().publish('n1')
+    // Each channel's last message is a marker: everything published before it has arrived.
+    await Promise.all([a.broker().publish('end'), otherBroker.publish('end'), nestedBroker.publish('end')])
+    assert.deepEqual(await events.until(2), ['e1', 'end'])
+    assert.deepEqual(await other.until(2), ['o1', 'end'])
+    assert.deepEqual(await nested.until(2), ['n1', 'end'])
+  })
+
+  test('messages round-trip exactly: unicode, empty, large', async () => {
+    const a = await env.fleet()
+    const received = inbox()
+    const broker = a.broker({ channel: 'bytes' })
+    broker.subscribe(received.push)
+    await broker.ready()
+    const messages = ['héllo wörld ✓ 日本語 🚀', '', 'x'.repeat(256 * 1024), '{"json":[1,2]}', '\u0000nul']
+    for (const m of messages) await broker.publish(m)
+    assert.deepEqual(await received.until(messages.length), messages)
+  })
+
+  test('a message published before the subscription is live is not delivered to it', async () => {
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const publisher = a.broker({ channel: 'late' })
+    await publisher.publish('before')
+    const received = inbox()
+    const late = b.broker({ channel: 'late' })
+    late.subscribe(received.push)
+    await late.ready()
+    await publisher.publish('after')
+    assert.deepEqual(await received.until(1), ['after'])
+  })
+
+  test('unsubscribe stops delivery to that listener only; the last one leaves the channel', async () => {
+    const a = await env.fleet()
+    const broker = a.broker({ channel: 'unsub' })
+    const first = inbox()
+    const second = inbox()
+    const stopFirst = broker.subscribe(first.push)
+    const stopSecond = broker.subscribe(second.push)
+    await broker.ready()
+    await broker.publish('both')
+    await second.until(1)
+    stopFirst()
+    stopFirst() // idempotent
+    await broker.publish('second only')
+    assert.deepEqual(await second.until(2), ['both', 'second only'])
+    stopSecond()
+
+    // Subscribe again after the channel was left: it goes live again.
+    const third = inbox()
+    broker.subscribe(third.push)
+    await broker.ready()
+    await broker.publish('third')
+    assert.deepEqual(await third.until(1), ['third'])
+    assert.deepEqual(first.items, ['both'])
+    assert.deepEqual(second.items, ['both', 'second only'])
+  })
+
+  test('the same function subscribed twice is called twice, and unsubscribed one at a time', async () => {
+    const a = await env.fleet()
+    const broker = a.broker({ channel: 'twice' })
+    const received = inbox()
+    const stop = broker.subscribe(received.push)
+    broker.subscribe(received.push)
+    await broker.ready()
+    await broker.publish('x')
+    assert.deepEqual(await received.until(2), ['x', 'x'])
+    stop()
+    await broker.publish('y')
+    assert.deepEqual(await received.until(3), ['x', 'x', 'y'])
+  })
+
+  test('a throwing or rejecting listener is reported to onError and the others still receive', async () => {
+    const a = await env.fleet()
+    const errors = inbox<unknown>()
+    const broker = a.broker({ channel: 'faulty', onError: errors.push })
+    const received = inbox()
+    broker.subscribe(() => {
+      throw new Error('listener bug')
+    })
+    broker.subscribe(received.push)
+    broker.subscribe(async () => {
+      throw new Error('async listener bug')
+    })
+    await broker.ready()
+    await broker.publish('m1')
+    await broker.publish('m2')
+    assert.deepEqual(await received.until(2), ['m1', 'm2'])
+    const reported = await errors.until(4)
+    assert.deepEqual(reported.map((e) => (e as Error).message).sort(), [
+      'async listener bug',
+      'async listener bug',
+      'listener bug',
+      'listener bug',
+    ])
+  })
+
+  test('the fleet onError receives listener errors when the broker has none', async () => {
+    const seen = inbox<{ error: unknown; op: string }>()
+    const a = await env.fleet({ onError: (error, { op }) => seen.push({ error, op }) })
+    const broker = a.broker({ channel: 'fleet-errors' })
+    broker.subscribe(() => {
+      throw new Error('boom')
+    })
+    await broker.ready()
+    await broker.publish('x')
+    const [first] = await seen.until(1)
+    assert.equal((first!.error as Error).message, 'boom')
+    assert.equal(first!.op, 'broker.listener')
+  })
+
+  test('bad arguments and options are refused with typed errors', async () => {
+    const a = await env.fleet()
+    const broker = a.broker()
+    await assert.rejects(broker.publish(42 as unknown as string), TypeError)
+    assert.throws(() => broker.subscribe('nope' as unknown as () => void), TypeError)
+    assert.throws(() => a.broker({ channel: '' }), ConfigError)
+    assert.throws(() => a.broker({ channel: 7 as unknown as string }), ConfigError)
+    assert.throws(() => a.broker({ channel: 'x'.repeat(1025) }), ConfigError)
+    assert.throws(() => a.broker({ onError: 'log' as unknown as () => void }), ConfigError)
+    assert.throws(() => a.broker(null as unknown as object), ConfigError)
+  })
+
+  test('after close: subscribe and ready throw ClosedError, publish reports it and resolves', async () => {
+    const errors: unknown[] = []
+    const a = await env.fleet()
+    const broker = a.broker({ onError: (e) => errors.push(e) })
+    broker.subscribe(() => {})
+    await broker.ready()
+    await a.close()
+    assert.throws(() => broker.subscribe(() => {}), ClosedError)
+    await assert.rejects(broker.ready(), ClosedError)
+    assert.equal(await broker.publish('after close'), undefined)
+    assert.equal(errors.length, 1)
+    assert.ok(errors[0] instanceof ClosedError)
+    assert.throws(() => a.broker(), ClosedError)
+  })
+
+  test('listeners of a closed fleet get nothing more; other fleets keep receiving', async () => {
+    const [a, b, c] = await Promise.all([env.fleet(), env.fleet(), env.fleet()])
+    const inA = inbox()
+    const inB = inbox()
+    const brokerA = a.broker({ channel: 'closing' })
+    brokerA.subscribe(inA.push)
+    const brokerB = b.broker({ channel: 'closing' })
+    brokerB.subscribe(inB.push)
+    await Promise.all([brokerA.ready(), brokerB.ready()])
+    await a.close()
+    await c.broker({ channel: 'closing' }).publish('after a closed')
+    assert.deepEqual(await inB.until(1), ['after a closed'])
+    assert.deepEqual(inA.items, [])
+  })
+})

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClosedError, ConfigError } from '../../src/index.ts'
+import { forEachTopology } from '../harness/topologies.ts'
+
+/** Collects payloads; `until(n)` resolves once n arrived (or fails the test after `ms`). */
+function inbox<T = Buffer>() {
+  const items: T[] = []
+  const waiting = new Set<() => void>()
+  return {
+    items,
+    push: (item: T) => {
+      items.push(item)
+      for (const check of [...waiting]) check()
+    },
+    until(n: number, ms = 5000): Promise<T[]> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (items.length < n) return
+          waiting.delete(check)
+          clearTimeout(timer)
+          resolve(items)
+        }
+        const timer = setTimeout(() => {
+          waiting.delete(check)
+          reject(new Error(`expected ${n} payloads within ${ms} ms, got ${items.length}`))
+        }, ms)
+        waiting.add(check)
+        check()
+      })
+    },
+  }
+}
+
+const text = (buffers: Buffer[]) => buffers.map((b) => b.toString('utf8'))
+
+forEachTopology('Presence contract', (env) => {
+  test('subscribe resolves once live: a payload published right after it is received, as a Buffer', async () => {
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const received = inbox()
+    await a.presence().subscribe('room-1', received.push)
+    await b.presence().publish('room-1', 'hello')
+    const [payload] = await received.until(1)
+    assert.ok(Buffer.isBuffer(payload))
+    assert.equal(payload!.toString('utf8'), 'hello')
+  })
+
+  test('binary payloads round-trip byte for byte; strings arrive as UTF-8', async () => {
+    const a = await env.fleet()
+    const received = inbox()
+    const presence = a.presence()
+    await presence.subscribe('bin', received.push)
+    const bytes = new Uint8Array(256).map((_, i) => i)
+    const view = new Uint8Array(bytes.buffer, 10, 5) // a view into a larger buffer
+    await presence.publish('bin', bytes)
+    await presence.publish('bin', view)
+    await presence.publish('bin', 'ünïcode 🚀')
+    await presence.publish('bin', new Uint8Array(0))
+    const [all, part, unicode, empty] = await received.until(4)
+    assert.deepEqual([...all!], [...bytes])
+    assert.deepEqual([...part!], [10, 11, 12, 13, 14])
+    assert.equal(unicode!.toString('utf8'), 'ünïcode 🚀')
+    assert.equal(empty!.length, 0)
+  })
+
+  test('the publisher may reuse its buffer at once: the payload was copied', async () => {
+    const a = await env.fleet()
+    const received = inbox()
+    const presence = a.presence()
+    await presence.subscribe('reuse', received.push)
+    const buffer = new Uint8Array([1, 2, 3])
+    const sent = presence.publish('reuse', buffer)
+    buffer.fill(9)
+    await sent
+    assert.deepEqual([...(await received.until(1))[0]!], [1, 2, 3])
+  })
+
+  test("rooms are isolated, and one publisher's payloads arrive in order", async () => {
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const red = inbox()
+    const blue = inbox()
+    await Promise.all([a.presence().subscribe('red', red.push), a.presence().subscribe('blue', blue.push)])
+    const presence = b.presence()
+    const sent = Array.from({ length: 300 }, (_, i) => `r${i}`)
+    await Promise.all([...sent.map((m) => presence.publish('red', m)), presence.publish('blue', 'b0')])
+    assert.deepEqual(text(await red.until(sent.length)), sent)
+    assert.deepEqual(text(await blue.until(1)), ['b0'])
+  })
+
+  test('aborting the signal stops delivery to that subscription only', async () => {
+    const a = await env.fleet()
+    const presence = a.presence()
+    const stopped = inbox()
+    const kept = inbox()
+    const controller = new AbortController()
+    await presence.subscribe('abort', stopped.push, { signal: controller.signal })
+    await presence.subscribe('abort', kept.push)
+    await presence.publish('abort', 'one')
+    await kept.until(1)
+    controller.abort()
+    await presence.publish('abort', 'two')
+    assert.deepEqual(text(await kept.until(2)), ['one', 'two'])
+    assert.deepEqual(text(await stopped.until(1)), ['one'])
+    assert.equal(stopped.items.length, 1)
+  })
+
+  test('an already aborted signal resolves at once and subscribes nothing', async () => {
+    const a = await env.fleet()
+    const presence = a.presence()
+    const never = inbox()
+    const marker = inbox()
+    await presence.subscribe('pre-aborted', never.push, { signal: AbortSignal.abort() })
+    await presence.subscribe('pre-aborted', marker.push)
+    await presence.publish('pre-aborted', 'x')
+    await marker.until(1)
+    assert.equal(never.items.length, 0)
+  })
+
+  test('the last subscription of a room leaving and a new one joining works again', async () => {
+    const a = await env.fleet()
+    const presence = a.presence()
+    const controller = new AbortController()
+    const first = inbox()
+    await presence.subscribe('rejoin', first.push, { signal: controller.signal })
+    controller.abort()
+    const second = inbox()
+    await presence.subscribe('rejoin', second.push)
+    await presence.publish('rejoin', 'again')
+    assert.deepEqual(text(await second.until(1)), ['again'])
+    assert.equal(first.items.length, 0)
+  })
+
+  test('a throwing listener is reported to onError and the others still receive', async () => {
+    const a = await env.fleet()
+    const errors = inbox<unknown>()
+    const presence = a.presence({ onError: errors.push })
+    const received = inbox()
+    await presence.subscribe('faulty', () => {
+      throw new Error('listener bug')
+    })
+    await presence.subscribe('faulty', received.push)
+    await presence.publish('faulty', 'm')
+    assert.deepEqual(text(await received.until(1)), ['m'])
+    assert.equal(((await errors.until(1))[0] as Error).message, 'listener bug')
+  })
+
+  test('bad arguments and options are refused with typed errors', async () => {
+    const a = await env.fleet()
+    const presence = a.presence()
+    await assert.rejects(presence.publish('', 'x'), TypeError)
+    await assert.rejects(presence.publish(3 as unknown as string, 'x'), TypeError)
+    await assert.rejects(presence.publish('r', 42 as unknown as string), TypeError)
+    await assert.rejects(presence.publish('x'.repeat(1025), 'x'), TypeError)
+    await assert.rejects(
+      presence.subscribe('', () => {}),
+      TypeError,
+    )
+    await assert.rejects(presence.subscribe('r', 'fn' as unknown as () => void), TypeError)
+    await assert.rejects(
+      presence.subscribe('r', () => {}, { signal: {} as AbortSignal }),
+      TypeError,
+    )
+    assert.throws(() => a.presence({ onError: 1 as unknown as () => void }), ConfigError)
+  })
+
+  test('after close: subscribe and publish reject with ClosedError', async () => {
+    const a = await env.fleet()
+    const presence = a.presence({ onError: () => {} })
+    await a.close()
+    await assert.rejects(
+      presence.subscribe('r', () => {}),
+      ClosedError,
+    )
+    await assert.rejects(presence.publish('r', 'x'), ClosedError)
+  })
+
+  test('broker and presence with the same name do not see each other', async () => {
+    const a = await env.fleet()
+    const presence = a.presence()
+    const rooms = inbox()
+    await presence.subscribe('shared-name', rooms.push)
+    const messages = inbox<string>()
+    const broker = a.broker({ channel: 'shared-name' })
+    broker.subscribe(messages.push)
+    await broker.ready()
+    await broker.publish('broker message')
+    await presence.publish('shared-name', 'presence message')
+    // Markers last: anything that crossed over would have arrived before them.
+    await broker.publish('end')
+    await presence.publish('shared-name', 'end')
+    assert.deepEqual(await messages.until(2), ['broker message', 'end'])
+    assert.deepEqual(text(await rooms.until(2)), ['presence message', 'end'])
+  })
+})
