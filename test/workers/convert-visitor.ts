@@ -1,6 +1,6 @@
 // One "request" of a web process using the real Convert SDK with redfleet's data store:
 // load the visitor, run the experience, convert a goal, save. Prints what happened as JSON.
-import * as sdkModule from '@convertcom/js-sdk'
+import convert from '@convertcom/js-sdk'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 
@@ -14,11 +14,7 @@ interface Args {
 
 const { options, visitor, goal, split } = JSON.parse(process.argv[2]!) as Args
 // The package is CommonJS: under native ESM its default export is the whole module.
-const {
-  default: ConvertSDK,
-  LogLevel,
-  SystemEvents,
-} = (sdkModule as unknown as { default: typeof sdkModule }).default
+const { default: ConvertSDK, LogLevel, SystemEvents } = convert
 
 const data = {
   account_id: '100',
@@ -55,6 +51,7 @@ sdk.on(SystemEvents.CONVERSION, () => conversions++)
 const key = `100-200-${visitor}`
 await dataStore.load(key)
 const context = sdk.createContext(visitor)
+if (!context) throw new Error('the Convert SDK gave no context')
 const variation = context.runExperience('exp-a', { locationProperties: {} }) as { key: string } | null
 context.trackConversion(goal)
 await dataStore.save()
