@@ -520,6 +520,7 @@ function rotate<T>(items: T[]): T[] {
   return [...items.slice(start), ...items.slice(0, start)]
 }
 
+/** Builds `fleet.tracker(options)`; throws ConfigError for bad options, before any I/O. */
 export function createTracker(ctx: FleetContext, options: TrackerOptions = {}): Tracker {
   return new FleetTracker(ctx, options)
 }
