@@ -59,6 +59,8 @@ export class NodeConnection {
   /** Commands may be sent: the current connection is ready and CLIENT ID has been answered. */
   #connected = false
   #clientId: number | undefined
+  /** Re-subscribe commands of the current connection not answered yet; 'up' when it reaches 0. */
+  #resyncPending = 0
   #state: NodeState = 'down'
   #closed = false
 
@@ -206,17 +208,19 @@ export class NodeConnection {
     if (generation !== this.#generation || this.#closed) return
     this.#clientId = id
     this.#connected = true
-    const sends: Promise<void>[] = []
     const plain = [...this.#entries.subscribe.values()]
+    const batches: [Mode, Entry[]][] = []
     for (let i = 0; i < plain.length; i += SUBSCRIBE_BATCH) {
-      sends.push(this.#send('subscribe', plain.slice(i, i + SUBSCRIBE_BATCH)))
+      batches.push(['subscribe', plain.slice(i, i + SUBSCRIBE_BATCH)])
     }
     // SSUBSCRIBE takes channels of one slot only: one command per channel.
-    for (const entry of this.#entries.ssubscribe.values()) sends.push(this.#send('ssubscribe', [entry]))
+    for (const entry of this.#entries.ssubscribe.values()) batches.push(['ssubscribe', [entry]])
+    // 'up' is set by the last of these to be answered, before waiters are told of its
+    // confirmation: whoever sees a subscription confirmed also sees the node up.
+    this.#resyncPending = batches.length
+    if (batches.length === 0) this.#setState('up')
+    for (const [mode, entries] of batches) void this.#send(mode, entries, true)
     this.#hooks.changed()
-    await Promise.all(sends)
-    if (generation !== this.#generation || this.#closed) return
-    this.#setState('up')
   }
 
   #onClose(): void {
@@ -231,7 +235,7 @@ export class NodeConnection {
   }
 
   /** Subscribes entries; never rejects (failures are reported, and the next connect retries). */
-  async #send(mode: Mode, entries: Entry[]): Promise<void> {
+  async #send(mode: Mode, entries: Entry[], resync = false): Promise<void> {
     const client = this.#client
     if (!client) return
     const generation = this.#generation
@@ -243,6 +247,7 @@ export class NodeConnection {
       if (generation !== this.#generation || this.#closed) return
       // MOVED: the slot is served elsewhere now; the hub re-places the channel ('moved' event).
       if (!messageOf(error).startsWith('MOVED')) this.#report(error, `${mode} '${channels.join("', '")}'`)
+      if (resync) this.#resynced()
       return
     }
     if (generation !== this.#generation || this.#closed) return
@@ -251,7 +256,12 @@ export class NodeConnection {
       // re-added, with its own SUBSCRIBE queued behind an UNSUBSCRIBE) meanwhile.
       if (this.#entries[mode].get(entry.channel) === entry) entry.confirmed = true
     }
+    if (resync) this.#resynced()
     this.#hooks.changed()
+  }
+
+  #resynced(): void {
+    if (--this.#resyncPending === 0) this.#setState('up')
   }
 
   #dispatch(mode: Mode, channel: Buffer, message: RawPayload): void {
