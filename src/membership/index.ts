@@ -1,13 +1,7 @@
-import type { FleetContext } from '../context.ts'
-
-/** Options of `fleet.membership()` (SPEC §6). Implemented in issue #4. */
-export interface MembershipOptions {
-  ttl?: number
-}
-export interface Membership {
-  heartbeat(id: string): Promise<void>
-}
-
-export function createMembership(_ctx: FleetContext, _options: MembershipOptions = {}): Membership {
-  throw new Error('fleet.membership() is not implemented yet')
-}
+export {
+  createMembership,
+  INBOX_MAX_LEN,
+  type Membership,
+  type MembershipHandle,
+  type MembershipOptions,
+} from './membership.ts'

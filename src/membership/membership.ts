@@ -1,0 +1,219 @@
+import { encodeJson } from '../codec.ts'
+import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import { ConfigError, SerializationError } from '../errors.ts'
+import type { RetryOptions } from '../retry.ts'
+import { assertName, positiveInteger, streamBackend } from '../streams/access.ts'
+import type { StreamBackend } from '../streams/backend.ts'
+import { ENVELOPE_FIELD } from '../streams/entry.ts'
+import { START_ID } from '../streams/ids.ts'
+import { readEntries } from '../streams/reader.ts'
+import { assertSignal, linkSignals } from '../streams/signals.ts'
+import type { MembershipBackend } from './backend.ts'
+import { MemoryMembershipBackend } from './memory.ts'
+import { RedisMembershipBackend } from './redis.ts'
+import { rendezvousOwner } from './rendezvous.ts'
+
+/** Options of `fleet.membership()` (SPEC §6). */
+export interface MembershipOptions {
+  /** How long a heartbeat keeps a member alive, in ms; default 6000. */
+  ttl?: number
+  retry?: RetryOptions
+  /** Final failures of operations, and failed heartbeats of `join`; default: the fleet's onError. */
+  onError?: (e: unknown) => void
+}
+
+/** What `join` returns. */
+export interface MembershipHandle {
+  /** Stops heartbeating and leaves at once. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** Liveness of the fleet's members, owners by rendezvous hashing, and member inboxes (SPEC §6). */
+export interface Membership {
+  /** Alive for `ttl` from now (by the Redis server's clock). */
+  heartbeat(id: string): Promise<void>
+  /** Gone immediately. */
+  leave(id: string): Promise<void>
+  /** Sorted ids whose heartbeat has not expired. */
+  live(): Promise<string[]>
+  /**
+   * Heartbeats now and every `interval` (default ttl/3) until `stop()` (which also leaves) or
+   * fleet.close() (which stops the timer and leaves too). The timer does not keep the process alive.
+   */
+  join(id: string, o?: { interval?: number }): MembershipHandle
+  /** The owner of `key` by rendezvous hashing over the live members (or `members`); undefined if none. */
+  owner(key: string, members?: string[]): Promise<string | undefined>
+  /** Appends `message` (any JSON value) to `to`'s inbox: a stream capped at the newest 10,000. */
+  send(to: string, message: unknown): Promise<void>
+  /**
+   * The messages of `id`'s inbox, in order: from '$' (default) those sent after iteration starts,
+   * from '0' every message still in the inbox, including those sent while the reader was away.
+   * Ends when `signal` aborts or the fleet closes. Messages are not removed by reading them.
+   */
+  inbox(id: string, o?: { signal?: AbortSignal; from?: '$' | '0' }): AsyncIterable<unknown>
+}
+
+/** Most messages an inbox keeps (exact cap: older ones are trimmed as new ones arrive). */
+export const INBOX_MAX_LEN = 10_000
+
+const DEFAULT_TTL = 6000
+
+class FleetMembership implements Membership {
+  readonly #ctx: FleetContext
+  readonly #policy: OperationPolicy
+  readonly #ttl: number
+  readonly #key: string
+  readonly #backend: MembershipBackend
+  readonly #streams: StreamBackend
+  /** Joined ids and how to stop each, for fleet.close(). */
+  readonly #joined = new Map<string, () => Promise<void>>()
+  #unregister: (() => void) | undefined
+
+  constructor(ctx: FleetContext, options: MembershipOptions) {
+    this.#ttl = positiveInteger(options.ttl, DEFAULT_TTL, (m) => new ConfigError(`membership: ${m}`), 'ttl')
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw new ConfigError('membership: onError must be a function')
+    }
+    this.#ctx = ctx
+    this.#policy = operationPolicy(ctx, options)
+    this.#key = ctx.keys.key('membership', 'live')
+    this.#backend =
+      ctx.topology === 'memory'
+        ? new MemoryMembershipBackend(ctx.memory)
+        : new RedisMembershipBackend(() => ctx.redis())
+    this.#streams = streamBackend(ctx)
+  }
+
+  #run<T>(op: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return runOperation(this.#ctx, this.#policy, `membership.${op}`, id, fn)
+  }
+
+  #inboxKey(id: string): string {
+    return this.#ctx.keys.key('membership', 'inbox', id)
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    assertName('membership.heartbeat', 'id', id)
+    await this.#run('heartbeat', id, () => this.#backend.heartbeat(this.#key, id, this.#ttl))
+  }
+
+  async leave(id: string): Promise<void> {
+    assertName('membership.leave', 'id', id)
+    await this.#run('leave', id, () => this.#backend.leave(this.#key, id))
+  }
+
+  async live(): Promise<string[]> {
+    const ids = await this.#run('live', undefined, () => this.#backend.live(this.#key))
+    return ids.sort()
+  }
+
+  join(id: string, o: { interval?: number } = {}): MembershipHandle {
+    assertName('membership.join', 'id', id)
+    const interval = positiveInteger(
+      o?.interval,
+      Math.max(1, Math.floor(this.#ttl / 3)),
+      (m) => new TypeError(`membership.join: ${m}`),
+      'interval',
+    )
+    if (interval >= this.#ttl) {
+      throw new TypeError(
+        `membership.join: interval (${interval} ms) must be shorter than ttl (${this.#ttl} ms)`,
+      )
+    }
+    if (this.#joined.has(id))
+      throw new TypeError(`membership.join: '${id}' is already joined by this membership`)
+    this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
+    // Heartbeats never overlap: each waits for the one before. A failed one was already reported
+    // by runOperation (after its retries); the next tick tries again.
+    let beating = this.heartbeat(id).catch(() => {})
+    const timer = setInterval(() => {
+      beating = beating.then(() => this.heartbeat(id).catch(() => {}))
+    }, interval)
+    timer.unref()
+    let stopping: Promise<void> | undefined
+    const halt = async () => {
+      clearInterval(timer)
+      this.#joined.delete(id)
+      if (this.#joined.size === 0) {
+        this.#unregister?.()
+        this.#unregister = undefined
+      }
+      await beating
+    }
+    this.#joined.set(id, async () => {
+      // On fleet.close(): the fleet refuses new operations, so leave through the backend directly.
+      await halt()
+      await this.#backend.leave(this.#key, id).catch(() => {})
+    })
+    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#closeAll())
+    return {
+      stop: () => {
+        // After fleet.close() the close hook has already left; there is nothing more to do.
+        stopping ??= halt().then(() => (this.#ctx.lifecycle.closed ? undefined : this.leave(id)))
+        return stopping
+      },
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    await Promise.all([...this.#joined.values()].map((close) => close()))
+  }
+
+  async owner(key: string, members?: string[]): Promise<string | undefined> {
+    assertName('membership.owner', 'key', key)
+    if (members !== undefined) {
+      if (!Array.isArray(members)) throw new TypeError('membership.owner: members must be an array of ids')
+      for (const member of members) assertName('membership.owner', 'member id', member)
+      return rendezvousOwner(key, members)
+    }
+    return rendezvousOwner(key, await this.live())
+  }
+
+  async send(to: string, message: unknown): Promise<void> {
+    assertName('membership.send', 'id', to)
+    if (message === undefined)
+      throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
+    const fields = [ENVELOPE_FIELD, encodeJson({ message }, 'membership.send', to)]
+    const write = { key: this.#inboxKey(to), fields, maxLen: INBOX_MAX_LEN, approximate: false }
+    await this.#run('send', to, () => this.#streams.append([write]))
+  }
+
+  inbox(id: string, o: { signal?: AbortSignal; from?: '$' | '0' } = {}): AsyncIterable<unknown> {
+    assertName('membership.inbox', 'id', id)
+    assertSignal('membership.inbox', o?.signal)
+    const from = o?.from ?? '$'
+    if (from !== '$' && from !== '0') {
+      throw new TypeError(`membership.inbox: from must be '$' or '0', got ${JSON.stringify(from)}`)
+    }
+    const key = this.#inboxKey(id)
+    const after = from === '0' ? START_ID : '$'
+    return { [Symbol.asyncIterator]: () => this.#read(key, after, o?.signal) }
+  }
+
+  async *#read(key: string, after: string, userSignal: AbortSignal | undefined): AsyncGenerator<unknown> {
+    this.#ctx.lifecycle.assertOpen('membership.inbox')
+    const linked = linkSignals(userSignal, this.#ctx.lifecycle.signal)
+    try {
+      const entries = readEntries({
+        backend: this.#streams,
+        key,
+        after,
+        signal: linked.signal,
+        op: 'membership.inbox',
+        onError: (error) => this.#policy.onError(error, 'membership.inbox'),
+      })
+      for await (const { envelope } of entries) {
+        // Inbox entries are `{ message }`; anything else in the stream was not sent by send().
+        if (Object.hasOwn(envelope, 'message')) yield envelope.message
+      }
+    } finally {
+      linked.unlink()
+    }
+  }
+}
+
+export function createMembership(ctx: FleetContext, options: MembershipOptions = {}): Membership {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('membership: options must be an object')
+  return new FleetMembership(ctx, options)
+}

@@ -1,0 +1,42 @@
+import { CommandError } from '../errors.ts'
+import type { MemoryKeyspace } from '../topology/memory.ts'
+import type { MembershipBackend } from './backend.ts'
+
+/** Member id → expiry (ms since epoch), the in-process sorted set. */
+class Members extends Map<string, number> {}
+
+/** Liveness in process memory, in the process keyspace shared by every memory fleet. */
+export class MemoryMembershipBackend implements MembershipBackend {
+  constructor(private readonly memory: MemoryKeyspace) {}
+
+  #members(key: string): Members | undefined {
+    const value = this.memory.get<unknown>(key)
+    if (value === undefined) return undefined
+    if (!(value instanceof Members)) {
+      throw new CommandError(`'${key}': WRONGTYPE Operation against a key holding the wrong kind of value`)
+    }
+    return value
+  }
+
+  async heartbeat(key: string, id: string, ttl: number): Promise<void> {
+    const now = Date.now()
+    let members = this.#members(key)
+    if (!members) {
+      members = new Members()
+      this.memory.set(key, members, ttl)
+    }
+    members.set(id, now + ttl)
+    for (const [member, expiresAt] of members) if (expiresAt <= now) members.delete(member)
+    // The set lives as long as its longest-lived member, as the Redis script arranges.
+    if (this.memory.pttl(key) < ttl) this.memory.expire(key, ttl)
+  }
+
+  async leave(key: string, id: string): Promise<void> {
+    this.#members(key)?.delete(id)
+  }
+
+  async live(key: string): Promise<string[]> {
+    const now = Date.now()
+    return [...(this.#members(key) ?? [])].filter(([, expiresAt]) => expiresAt > now).map(([id]) => id)
+  }
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ClosedError, ConfigError, SerializationError } from '../../src/index.ts'
+import { forEachTopology } from '../harness/topologies.ts'
+
+/** Reads `count` messages from an async iterable, then stops iterating. */
+async function take(iterable: AsyncIterable<unknown>, count: number): Promise<unknown[]> {
+  const out: unknown[] = []
+  if (count === 0) return out
+  for await (const message of iterable) {
+    out.push(message)
+    if (out.length === count) break
+  }
+  return out
+}
+
+forEachTopology('Membership contract', (env) => {
+  test('heartbeat makes a member live; live() is sorted; leave removes it at once', async () => {
+    const members = (await env.fleet()).withNamespace('basic').membership()
+    assert.deepEqual(await members.live(), [])
+    for (const id of ['node-c', 'node-a', 'node-b']) await members.heartbeat(id)
+    assert.deepEqual(await members.live(), ['node-a', 'node-b', 'node-c'])
+    await members.leave('node-b')
+    assert.deepEqual(await members.live(), ['node-a', 'node-c'])
+    await members.leave('never-joined')
+    const other = (await env.fleet()).withNamespace('basic').membership()
+    assert.deepEqual(await other.live(), ['node-a', 'node-c'], 'another process sees the same members')
+  })
+
+  test('a member that stops heartbeating disappears within ttl + 10%', async () => {
+    const ttl = 300
+    const members = (await env.fleet()).withNamespace('expiry').membership({ ttl })
+    await members.heartbeat('short')
+    const beatAt = Date.now()
+    const long = (await env.fleet()).withNamespace('expiry').membership({ ttl: 60_000 })
+    await long.heartbeat('long')
+    assert.deepEqual(await members.live(), ['long', 'short'])
+    await sleep(ttl * 1.1 - (Date.now() - beatAt))
+    assert.deepEqual(await members.live(), ['long'])
+    await members.heartbeat('short')
+    assert.deepEqual(await members.live(), ['long', 'short'], 'a new heartbeat brings it back')
+  })
+
+  test('join heartbeats until stop; stop leaves at once', async () => {
+    const ttl = 300
+    const members = (await env.fleet()).withNamespace('join').membership({ ttl })
+    const handle = members.join('worker-1')
+    await sleep(ttl * 3)
+    assert.deepEqual(await members.live(), ['worker-1'], 'still live three ttls later')
+    await handle.stop()
+    assert.deepEqual(await members.live(), [])
+    await handle.stop()
+    assert.throws(() => members.join('x', { interval: ttl }), TypeError)
+    assert.throws(() => members.join(''), TypeError)
+  })
+
+  test('fleet.close() stops join timers and leaves; a closed fleet refuses work', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('close').membership({ ttl: 60_000 })
+    const observer = (await env.fleet()).withNamespace('close').membership()
+    const handle = members.join('closing')
+    await members.heartbeat('closing')
+    assert.deepEqual(await observer.live(), ['closing'])
+    await fleet.close()
+    assert.deepEqual(await observer.live(), [], 'closing the fleet left')
+    await handle.stop()
+    await assert.rejects(members.heartbeat('x'), ClosedError)
+    await assert.rejects(members.live(), ClosedError)
+    assert.throws(() => members.join('y'), ClosedError)
+  })
+
+  test('owner: rendezvous hashing, stable when a member leaves, balanced, over live or given members', async () => {
+    const members = (await env.fleet()).withNamespace('owner').membership()
+    const ids = ['m0', 'm1', 'm2', 'm3', 'm4']
+    const keys = Array.from({ length: 10_000 }, (_, i) => `key:${i}`)
+    const before = await Promise.all(keys.map((k) => members.owner(k, ids)))
+    const counts = new Map<string, number>()
+    for (const owner of before) counts.set(owner!, (counts.get(owner!) ?? 0) + 1)
+    for (const id of ids) {
+      const share = (counts.get(id) ?? 0) / keys.length
+      assert.ok(share > 0.15 && share < 0.25, `${id} owns ${share}`)
+    }
+    const without = ids.filter((id) => id !== 'm2')
+    const after = await Promise.all(keys.map((k) => members.owner(k, without)))
+    let moved = 0
+    after.forEach((owner, i) => {
+      if (owner !== before[i]) {
+        moved++
+        assert.equal(before[i], 'm2', `${keys[i]} moved from ${before[i]} to ${owner}`)
+      }
+    })
+    assert.equal(moved, counts.get('m2'))
+    assert.equal(
+      await members.owner('k', [...ids].reverse()),
+      await members.owner('k', ids),
+      'order does not matter',
+    )
+    assert.equal(await members.owner('k', []), undefined)
+    assert.equal(await members.owner('k'), undefined, 'nobody is live yet')
+    for (const id of ids) await members.heartbeat(id)
+    assert.equal(await members.owner('key:1'), before[1])
+    await assert.rejects(members.owner(''), TypeError)
+    await assert.rejects(members.owner('k', 'm1' as never), TypeError)
+  })
+
+  test('send/inbox: from 0 delivers messages sent while the reader was offline; $ only new ones', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('inbox').membership()
+    await members.send('bob', { hello: 'bob' })
+    await members.send('bob', ['any', 'json', 1, null])
+    await members.send('bob', 'text ✓')
+    const offline = await take(members.inbox('bob', { from: '0' }), 3)
+    assert.deepEqual(offline, [{ hello: 'bob' }, ['any', 'json', 1, null], 'text ✓'])
+    // From '$': only what is sent after the iteration started (publish until the first arrives).
+    const controller = new AbortController()
+    const seen: unknown[] = []
+    const reading = (async () => {
+      for await (const message of members.inbox('bob', { signal: controller.signal })) seen.push(message)
+    })()
+    let n = 0
+    while (seen.length === 0) {
+      await members.send('bob', n++)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    controller.abort()
+    await reading
+    assert.ok(!seen.includes('text ✓'), 'older messages are not replayed from $')
+    assert.deepEqual(await take(members.inbox('alice', { from: '0' }), 0), [])
+  })
+
+  test('an inbox keeps the newest 10,000 messages', async () => {
+    const members = (await env.fleet()).withNamespace('cap').membership()
+    const total = 10_050
+    for (let start = 0; start < total; start += 1000) {
+      await Promise.all(
+        Array.from({ length: Math.min(1000, total - start) }, (_, i) => members.send('full', start + i)),
+      )
+    }
+    const messages = await take(members.inbox('full', { from: '0' }), 10_000)
+    assert.equal(messages.length, 10_000)
+    assert.equal(messages[0], total - 10_000)
+    assert.equal(messages.at(-1), total - 1)
+  })
+
+  test('bad arguments are TypeErrors, unencodable messages SerializationErrors, bad options ConfigErrors', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('bad').membership()
+    await assert.rejects(members.heartbeat(''), TypeError)
+    await assert.rejects(members.leave(1 as never), TypeError)
+    await assert.rejects(members.send('x', undefined), SerializationError)
+    await assert.rejects(members.send('x', { f: 10n }), SerializationError)
+    await assert.rejects(members.send('', 1), TypeError)
+    assert.throws(() => members.inbox('x', { from: '1' as never }), TypeError)
+    assert.throws(() => members.inbox(''), TypeError)
+    assert.throws(() => fleet.membership({ ttl: 0 }), ConfigError)
+    assert.throws(() => fleet.membership({ ttl: -1 }), ConfigError)
+  })
+})
