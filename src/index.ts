@@ -23,7 +23,7 @@ export {
 } from './errors.ts'
 export { failsafe } from './failsafe.ts'
 export { createFleet, type Fleet } from './fleet.ts'
-export type { Membership, MembershipOptions } from './membership/index.ts'
+export type { Membership, MembershipHandle, MembershipOptions } from './membership/index.ts'
 export type { FleetOptions } from './options.ts'
 export { type RetryOptions, retry } from './retry.ts'
 export type { Store, StoreOptions } from './store/store.ts'
