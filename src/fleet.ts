@@ -102,6 +102,15 @@ class FleetCore {
   }
 }
 
+/** Each view's context, for redfleet's own tools (the CLI's inspector); not public API. */
+const contexts = new WeakMap<Fleet, FleetContext>()
+
+export function fleetContext(fleet: Fleet): FleetContext {
+  const ctx = contexts.get(fleet)
+  if (!ctx) throw new TypeError('not a fleet made by createFleet')
+  return ctx
+}
+
 class FleetView implements Fleet {
   readonly #core: FleetCore
   readonly #ctx: FleetContext
@@ -120,6 +129,7 @@ class FleetView implements Fleet {
       commandTimeout: options.commandTimeout,
       subscriber: () => core.subscriber(),
     }
+    contexts.set(this, this.#ctx)
   }
 
   get topology(): TopologyKind {

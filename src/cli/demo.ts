@@ -1,0 +1,156 @@
+/**
+ * `redfleet demo`: three workers share one fleet while a coordinator publishes orders, sends
+ * jobs, kills a worker in the middle of its jobs, and hands the orphans to a survivor.
+ * On Redis each worker is a separate process; with no --url it starts a private redis-server
+ * when the binary exists, and otherwise runs the workers in this process on the memory topology.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createFleet, type Fleet, type FleetOptions } from '../index.ts'
+import { type DemoJob, runDemoWorker } from './demo-worker.ts'
+import { startPrivateRedis } from './private-redis.ts'
+
+const WORKERS = ['worker-1', 'worker-2', 'worker-3']
+const JOB_MS = 1500
+
+const say = (line: string) => console.log(`[demo]     ${line}`)
+const workerLog = (name: string) => (line: string) => console.log(`[${name}] ${line}`)
+
+/** Polls `check` until it returns true; fails with `what` after `timeout` ms. */
+async function until(what: string, check: () => Promise<boolean>, timeout = 15_000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`demo: timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+interface Worker {
+  name: string
+  /** Stops the worker the hard way: its jobs stay tracked and become orphans. */
+  kill(): Promise<void>
+  /** Stops the worker cleanly. */
+  stop(): Promise<void>
+}
+
+function processWorker(options: FleetOptions, name: string): Worker {
+  const script = fileURLToPath(
+    new URL(`./demo-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  )
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...process.execArgv, script, JSON.stringify({ options, name })],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  createInterface({ input: child.stdout! }).on('line', workerLog(name))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  return {
+    name,
+    kill: async () => {
+      child.kill('SIGKILL')
+      await exited
+    },
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+function inProcessWorker(options: FleetOptions, name: string): Worker {
+  const fleet = createFleet(options)
+  const controller = new AbortController()
+  const running = runDemoWorker(fleet, name, workerLog(name), controller.signal).catch(() => {})
+  return {
+    name,
+    // Closing the fleet first stops its heartbeats and leaves its jobs tracked, as a crash would.
+    kill: async () => {
+      await fleet.close()
+      controller.abort()
+    },
+    stop: async () => {
+      controller.abort()
+      await running
+      await fleet.close()
+    },
+  }
+}
+
+async function resolveOptions(
+  options: FleetOptions,
+): Promise<{ options: FleetOptions; cleanup: () => Promise<void> }> {
+  const namespace = options.namespace ?? `demo-${randomBytes(3).toString('hex')}`
+  if (options.url !== undefined) return { options: { ...options, namespace }, cleanup: async () => {} }
+  if (spawnSync('redis-server', ['--version']).status === 0) {
+    const server = await startPrivateRedis()
+    say(`started a private redis-server at ${server.url}; each worker is a separate process`)
+    return { options: { url: server.url, namespace }, cleanup: server.stop }
+  }
+  say('redis-server not found: running in memory, with the workers inside this process')
+  return { options: { namespace }, cleanup: async () => {} }
+}
+
+async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
+  const membership = fleet.membership({ ttl: 1500 })
+  const tracker = fleet.tracker({
+    instanceId: 'coordinator',
+    ...{ heartbeatInterval: 300, heartbeatTtl: 1200 },
+  })
+  const store = fleet.store<number>()
+  await until('every worker joined', async () => (await membership.live()).length === WORKERS.length)
+  say(`live members: ${(await membership.live()).join(', ')}`)
+  for (const key of ['cart:1', 'cart:2', 'cart:3']) say(`${key} is owned by ${await membership.owner(key)}`)
+
+  await fleet.broker({ channel: 'chat' }).publish('hello from the coordinator')
+  const streams = fleet.streams()
+  for (let order = 1; order <= 12; order++) await streams.publish({ type: 'order', order })
+  say('published 12 orders to the event stream; the billing group shares them out')
+
+  for (const worker of workers) {
+    for (const n of [1, 2])
+      await membership.send(worker.name, { id: `${worker.name}/job-${n}`, ms: JOB_MS } satisfies DemoJob)
+  }
+  say(`sent 2 jobs of ${JOB_MS} ms to each worker`)
+
+  const victim = workers[2]!
+  await until(`${victim.name} is busy`, async () => (await tracker.inFlight(victim.name)).length === 2)
+  await victim.kill()
+  say(`killed ${victim.name} in the middle of its 2 jobs`)
+
+  await until(`${victim.name}'s jobs are orphans`, async () => (await tracker.orphans()).length === 2)
+  const recovered = await tracker.recoverOrphans((job) => membership.send('worker-1', job.payload))
+  say(`recovered ${recovered} orphaned jobs of ${victim.name} and handed them to worker-1`)
+
+  await until('all 6 jobs are done', async () => (await store.get('jobs:done')) === 6, 20_000)
+  await until('all 12 orders are billed', async () => (await store.get('orders:billed')) === 12)
+  say(
+    `done: jobs ${await store.get('jobs:done')}/6, orders billed ${await store.get('orders:billed')}/12, orphans left ${(await tracker.orphans()).length}`,
+  )
+
+  const cache = fleet.cache()
+  let computed = 0
+  const report = () =>
+    cache.fetch('daily-report', { expiresIn: 60_000 }, async () => ({ computed: ++computed }))
+  await Promise.all([report(), report(), report()])
+  say(`3 concurrent cache fetches of a cold key computed it ${computed} time(s)`)
+}
+
+/** Runs the whole demo; resolves when every worker has stopped and every connection is closed. */
+export async function runDemo(input: FleetOptions): Promise<void> {
+  const { options, cleanup } = await resolveOptions(input)
+  const fleet = createFleet(options)
+  const workers = WORKERS.map((name) =>
+    options.url === undefined ? inProcessWorker(options, name) : processWorker(options, name),
+  )
+  try {
+    await choreograph(fleet, workers)
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()))
+    await fleet.close()
+    await cleanup()
+  }
+}
