@@ -111,7 +111,9 @@ export class NodeConnection {
     const generation = this.#generation
     const sent = mode === 'subscribe' ? client.unsubscribe(channel) : client.sunsubscribe(channel)
     sent.catch((error: unknown) => {
-      if (generation === this.#generation && !this.#closed) this.#report(error, `unsubscribe '${channel}'`)
+      // MOVED: the slot left this node, and Redis already dropped the subscription with it.
+      if (generation !== this.#generation || this.#closed || messageOf(error).startsWith('MOVED')) return
+      this.#report(error, `unsubscribe '${channel}'`)
     })
   }
 
@@ -187,7 +189,7 @@ export class NodeConnection {
     client.on('smessageBuffer', (channel: Buffer, message: RawPayload) =>
       this.#dispatch('ssubscribe', channel, message),
     )
-    client.on('moved', () => this.#hooks.moved(this))
+    client.on('moved', () => this.#onMoved())
     this.#client = client
     // A failed first attempt is reported by the topology's error listener, and ioredis keeps
     // reconnecting with the retry strategy; 'ready' fires when it succeeds.
@@ -221,6 +223,16 @@ export class NodeConnection {
     if (batches.length === 0) this.#setState('up')
     for (const [mode, entries] of batches) void this.#send(mode, entries, true)
     this.#hooks.changed()
+  }
+
+  /**
+   * Redis answered SSUBSCRIBE with MOVED, or pushed SUNSUBSCRIBE because a slot left this
+   * node. ioredis does not say which channel: every sharded channel here counts as unconfirmed
+   * until the hub has re-placed it (re-subscribed here, or moved to the slot's new owner).
+   */
+  #onMoved(): void {
+    for (const entry of this.#entries.ssubscribe.values()) entry.confirmed = false
+    this.#hooks.moved(this)
   }
 
   #onClose(): void {
