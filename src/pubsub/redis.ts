@@ -36,9 +36,15 @@ interface HubChannel {
   retry: NodeJS.Timeout | undefined
 }
 
-/** Publishes in flight to one channel, all on the same connection, so they stay in order. */
+/**
+ * Publishes in flight to one channel. With a pool of several command connections, two
+ * publishes to one channel could otherwise race on two connections: while any is in flight,
+ * the next ones use the same connection, so they reach Redis in call order. Once none is in
+ * flight (Redis has delivered them all) the lane is dropped, so the map only holds channels
+ * being published to right now.
+ */
 interface Lane {
-  readonly target: Promise<{ client: Client; sharded: boolean }>
+  readonly client: Client
   pending: number
 }
 
@@ -71,6 +77,7 @@ export class RedisSubscriber implements Subscriber {
   readonly #rerouting = new Set<NodeConnection>()
   #rerouteTimer: NodeJS.Timeout | undefined
   #cluster = false
+  #topology: RedisTopology | undefined
   #closed = false
 
   constructor(options: RedisSubscriberOptions) {
@@ -123,31 +130,41 @@ export class RedisSubscriber implements Subscriber {
 
   publish(channel: string, payload: string | Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError(`publish '${channel}': the fleet is closed`))
-    const data = typeof payload === 'string' ? payload : payloadBuffer(payload)
+    // Copied now: the caller may reuse its buffer as soon as publish returns.
+    return this.#publish(channel, typeof payload === 'string' ? payload : payloadBuffer(payload))
+  }
+
+  #publish(channel: string, data: string | Buffer): Promise<void> {
+    const topology = this.#topology
+    // Before the topology exists, every publish waits on the same promise: its reactions run
+    // in registration order, so these publishes still reach the lanes in call order.
+    if (!topology) {
+      return this.#options.redis().then((resolved) => {
+        this.#topology = resolved
+        return this.#publish(channel, data)
+      })
+    }
     let lane = this.#lanes.get(channel)
     if (!lane) {
-      lane = {
-        target: this.#options.redis().then((topology) => ({
-          client: topology.client(channel),
-          sharded: topology.kind === 'cluster',
-        })),
-        pending: 0,
-      }
+      lane = { client: topology.client(channel), pending: 0 }
       this.#lanes.set(channel, lane)
     }
     const current = lane
     current.pending++
-    // Every publish of the lane chains on the same promise, so the commands are written to
-    // the same connection in call order; a new lane starts only once the earlier publishes
-    // were answered (so Redis already delivered them).
-    return current.target
-      .then(({ client, sharded }) =>
-        sharded ? client.spublish(channel, data) : client.publish(channel, data),
-      )
-      .then(() => undefined)
-      .finally(() => {
-        if (--current.pending === 0 && this.#lanes.get(channel) === current) this.#lanes.delete(channel)
-      })
+    const release = () => {
+      if (--current.pending === 0 && this.#lanes.get(channel) === current) this.#lanes.delete(channel)
+    }
+    const sent =
+      topology.kind === 'cluster'
+        ? current.client.spublish(channel, data)
+        : current.client.publish(channel, data)
+    return sent.then(
+      () => release(),
+      (error: unknown) => {
+        release()
+        throw error
+      },
+    )
   }
 
   node(nodeId: string): NodeSubscriber {

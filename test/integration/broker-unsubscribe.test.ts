@@ -58,6 +58,7 @@ for (const topology of ['sharded', 'cluster'] as const) {
     const stop2 = broker.subscribe(() => {})
     await broker.ready()
     const mode = topology === 'cluster' ? 1 : 0 // cluster: sharded pub/sub only
+    const otherMode = (1 - mode) as 0 | 1
     const subscribed = await counts(nodes, channel)
     assert.equal(
       subscribed.filter(([plain, sharded]) => plain + sharded > 0).length,
@@ -70,7 +71,7 @@ for (const topology of ['sharded', 'cluster'] as const) {
       `two local listeners, one ${mode ? 'SSUBSCRIBE' : 'SUBSCRIBE'}`,
     )
     assert.equal(
-      subscribed.reduce((sum, c) => sum + c[1 - mode], 0),
+      subscribed.reduce((sum, c) => sum + c[otherMode], 0),
       0,
       'nothing on the other kind of pub/sub',
     )
