@@ -20,6 +20,8 @@ export function streamBackend(ctx: FleetContext, blockingConnections?: number): 
 export function assertName(op: string, what: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw new TypeError(`${op}: ${what} must be a string, got ${typeof value}`)
   if (value.length === 0) throw new TypeError(`${op}: ${what} must not be empty`)
+  // At most 3 UTF-8 bytes per UTF-16 unit: short names need no byte count.
+  if (value.length <= 341) return
   const bytes = Buffer.byteLength(value)
   if (bytes > 1024) throw new TypeError(`${op}: ${what} is ${bytes} bytes, more than the 1024 allowed`)
 }

@@ -39,7 +39,8 @@ export interface StreamBackend {
   createGroup(key: string, group: string): Promise<void>
   /**
    * XACK `acks` (if any), then XREADGROUP '>' BLOCK. The acks travel first on the same
-   * connection, so a consumer's loop costs one round trip per batch.
+   * connection, so a consumer's loop costs one round trip per batch. Entries read from '>'
+   * are delivered for the first time: their delivery count is 1.
    */
   readGroup(
     key: string,
@@ -49,7 +50,7 @@ export interface StreamBackend {
     block: number,
     acks: readonly string[],
     signal: AbortSignal,
-  ): Promise<RawEntry[]>
+  ): Promise<ClaimedEntry[]>
   /** XAUTOCLAIM from `cursor`, with each claimed entry's delivery count (XPENDING). */
   claim(
     key: string,

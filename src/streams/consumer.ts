@@ -73,9 +73,8 @@ export class ConsumerLoop {
         } else {
           const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - Date.now()))
           const acks = this.#acks
-          const read = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
-          this.#acks = this.#acks.slice(acks.length)
-          entries = read.map((entry) => ({ ...entry, deliveries: 1 }))
+          entries = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
+          this.#acks = this.#acks.length === acks.length ? [] : this.#acks.slice(acks.length)
         }
         failures = 0
         if (entries.length > 0) await this.#process(entries)
@@ -116,9 +115,14 @@ export class ConsumerLoop {
     const { signal } = this.#s
     let next = 0
     const worker = async () => {
-      while (next < entries.length && !signal.aborted) await this.#handleOne(entries[next++]!)
+      while (next < entries.length && !signal.aborted) {
+        // Synchronous handlers settle without a promise: no microtask per entry.
+        const pending = this.#handleOne(entries[next++]!)
+        if (pending) await pending
+      }
     }
-    await Promise.all(Array.from({ length: Math.min(this.#s.concurrency, entries.length) }, worker))
+    if (this.#s.concurrency === 1) await worker()
+    else await Promise.all(Array.from({ length: Math.min(this.#s.concurrency, entries.length) }, worker))
     if (next < entries.length) {
       try {
         await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries.slice(next))
@@ -129,28 +133,41 @@ export class ConsumerLoop {
     }
   }
 
-  /** Handles one entry; never throws (a failing handler leaves the entry pending). */
-  async #handleOne(entry: ClaimedEntry): Promise<void> {
+  /**
+   * Handles one entry; never rejects (a failing handler leaves the entry pending). Returns a
+   * promise only when there is something to wait for.
+   */
+  #handleOne(entry: ClaimedEntry): Promise<void> | undefined {
     const delivery = decodeEntry(entry)
     if (!delivery) {
       // Not written by redfleet (e.g. a hand-made XADD): skip it, and ack so it never returns.
       this.#acks.push(entry.id)
-      return
+      return undefined
     }
     if (entry.deliveries > this.#s.maxDeliveries) {
       // Its earlier consumers died before acking or dead-lettering it: give up on it now.
       const lost = `delivered ${entry.deliveries - 1} times without being acknowledged`
-      await this.#deadLetter(entry, delivery, lost, entry.deliveries - 1)
-      return
+      return this.#deadLetter(entry, delivery, lost, entry.deliveries - 1)
     }
+    let result: unknown
     try {
-      await this.#s.handle(delivery)
-      this.#acks.push(entry.id)
+      result = this.#s.handle(delivery)
     } catch (error) {
-      if (entry.deliveries >= this.#s.maxDeliveries) {
-        await this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries)
-      }
+      return this.#failed(entry, delivery, error)
     }
+    if (typeof (result as PromiseLike<void> | undefined)?.then === 'function') {
+      return Promise.resolve(result).then(
+        () => void this.#acks.push(entry.id),
+        (error: unknown) => this.#failed(entry, delivery, error),
+      )
+    }
+    this.#acks.push(entry.id)
+    return undefined
+  }
+
+  #failed(entry: ClaimedEntry, delivery: Delivery, error: unknown): Promise<void> | undefined {
+    if (entry.deliveries < this.#s.maxDeliveries) return undefined
+    return this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries)
   }
 
   async #deadLetter(

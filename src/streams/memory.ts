@@ -11,7 +11,7 @@ const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of v
 const waitersOf = new WeakMap<MemoryKeyspace, AppendWaiters>()
 
 function raw(entry: MemoryEntry): RawEntry {
-  return { id: entry.id, fields: [...entry.fields] }
+  return { id: entry.id, fields: entry.fields }
 }
 
 /**
@@ -104,7 +104,7 @@ export class MemoryStreamBackend implements StreamBackend {
     block: number,
     acks: readonly string[],
     signal: AbortSignal,
-  ): Promise<RawEntry[]> {
+  ): Promise<ClaimedEntry[]> {
     if (acks.length > 0) await this.ack(key, group, acks)
     const deadline = Date.now() + block
     for (;;) {
@@ -116,7 +116,7 @@ export class MemoryStreamBackend implements StreamBackend {
           state.pending.set(entry.id, { consumer, deliveredAt: now, deliveries: 1 })
         }
         state.lastDelivered = entries[entries.length - 1]!.id
-        return entries.map(raw)
+        return entries.map((entry) => ({ ...raw(entry), deliveries: 1 }))
       }
       const left = deadline - Date.now()
       if (left <= 0 || signal.aborted) return []

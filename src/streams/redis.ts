@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import type { RedisTopology } from '../topology/types.ts'
 import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
@@ -11,19 +11,27 @@ import { RELEASE } from './scripts/release.ts'
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
 
-function toEntries(reply: unknown): RawEntry[] {
+function xadd(pipe: ChainableCommander, write: StreamWrite): void {
+  pipe.call('XADD', write.key, 'MAXLEN', write.approximate ? '~' : '=', write.maxLen, '*', ...write.fields)
+}
+
+/** Entries of an XRANGE/XREAD reply; `deliveries` is set by readers that know it (else 1). */
+function toEntries(reply: unknown): ClaimedEntry[] {
   if (!Array.isArray(reply)) return []
-  return reply.map((item) => {
-    const [id, fields] = item as [string, string[] | null]
-    return { id: String(id), fields: Array.isArray(fields) ? fields.map(String) : null }
-  })
+  const out = new Array<ClaimedEntry>(reply.length)
+  for (let i = 0; i < reply.length; i++) {
+    const [id, fields] = reply[i] as [string, string[] | null]
+    // ioredis hands bulk strings over as strings already: no copy per entry on the hot path.
+    out[i] = { id, fields: Array.isArray(fields) ? fields : null, deliveries: 1 }
+  }
+  return out
 }
 
 /**
  * The entries of the one stream an XREAD/XREADGROUP asked for. RESP3 (ioredis' default) sends a
  * map, which ioredis flattens to [key, entries]; RESP2 (a user's client) sends [[key, entries]].
  */
-function readReply(reply: unknown): RawEntry[] {
+function readReply(reply: unknown): ClaimedEntry[] {
   if (!Array.isArray(reply) || reply.length === 0) return []
   if (Array.isArray(reply[0])) return toEntries((reply[0] as unknown[])[1])
   return toEntries(reply[1])
@@ -34,17 +42,34 @@ function readReply(reply: unknown): RawEntry[] {
  * XREAD/XREADGROUP BLOCK use the fleet's pool of dedicated connections, never the shared ones.
  */
 export class RedisStreamBackend implements StreamBackend {
+  #topology: RedisTopology | undefined
+
   constructor(
-    private readonly topology: () => Promise<RedisTopology>,
+    private readonly connect: () => Promise<RedisTopology>,
     private readonly pool: BlockingPool,
   ) {}
 
+  /** The topology, without an extra await once it exists (publish is a hot path). */
+  topology(): RedisTopology | Promise<RedisTopology> {
+    return this.#topology ?? this.connect().then((t) => (this.#topology = t))
+  }
+
   async #client(key: string) {
-    return (await this.topology()).client(key)
+    return (this.#topology ?? (await this.topology())).client(key)
   }
 
   async append(writes: readonly StreamWrite[]): Promise<string[]> {
-    const topology = await this.topology()
+    const topology = this.#topology ?? (await this.topology())
+    if (topology.kind === 'standalone') {
+      // One node: one pipeline on its command connection, without per-node bookkeeping.
+      const pipe = topology.client(writes[0]!.key).pipeline()
+      for (const write of writes) xadd(pipe, write)
+      const replies = (await pipe.exec()) ?? []
+      return replies.map(([error, id]) => {
+        if (error) throw error
+        return String(id)
+      })
+    }
     const batches = await topology.batches(writes.map((w) => w.key))
     // Each batch's keys are in input order, and a key can appear once per batch only if the
     // caller listed it twice; index the writes by position so duplicates stay distinct.
@@ -112,7 +137,7 @@ export class RedisStreamBackend implements StreamBackend {
     block: number,
     acks: readonly string[],
     signal: AbortSignal,
-  ): Promise<RawEntry[]> {
+  ): Promise<ClaimedEntry[]> {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
     const reply = await this.pool.with(key, signal, async (connection: Redis) => {
       if (acks.length === 0) return connection.call('XREADGROUP', ...read)

@@ -94,6 +94,7 @@ class FleetStreams implements Streams {
   readonly #eventsMaxLen: number
   readonly #channelMaxLen: number
   readonly #mainKey: string
+  readonly #channelPrefix: string
   readonly #onError: (error: unknown, op: string) => void
   readonly #loops = new Set<Promise<unknown>>()
   #unregister: (() => void) | undefined
@@ -119,11 +120,12 @@ class FleetStreams implements Streams {
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
+    this.#channelPrefix = ctx.keys.key('streams', 'channel', '')
   }
 
   #channelKey(op: string, channel: unknown): string {
-    assertName(`streams.${op}`, 'channel', channel)
-    return this.#ctx.keys.key('streams', 'channel', channel)
+    assertName(op, 'channel', channel)
+    return this.#channelPrefix + channel
   }
 
   #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
@@ -132,18 +134,20 @@ class FleetStreams implements Streams {
 
   async publish(env: Envelope, channels: string[] = []): Promise<string> {
     if (!Array.isArray(channels)) throw new TypeError('streams.publish: channels must be an array of names')
-    const keys = [...new Set(channels.map((channel) => this.#channelKey('publish', channel)))]
     const fields = encodeEnvelope(env, 'streams.publish', 'events')
-    const writes = [
-      { key: this.#mainKey, fields, maxLen: this.#eventsMaxLen, approximate: true },
-      ...keys.map((key) => ({ key, fields, maxLen: this.#channelMaxLen, approximate: true })),
-    ]
+    const writes = [{ key: this.#mainKey, fields, maxLen: this.#eventsMaxLen, approximate: true }]
+    for (const channel of channels) {
+      const key = this.#channelKey('streams.publish', channel)
+      // A channel listed twice gets the entry once.
+      if (!writes.some((w) => w.key === key))
+        writes.push({ key, fields, maxLen: this.#channelMaxLen, approximate: true })
+    }
     const ids = await this.#run('publish', undefined, () => this.#backend.append(writes))
     return ids[0]!
   }
 
   async publishToChannel(channel: string, env: Envelope): Promise<string> {
-    const key = this.#channelKey('publishToChannel', channel)
+    const key = this.#channelKey('streams.publishToChannel', channel)
     const fields = encodeEnvelope(env, 'streams.publishToChannel', channel)
     const write = { key, fields, maxLen: this.#channelMaxLen, approximate: true }
     const [id] = await this.#run('publishToChannel', channel, () => this.#backend.append([write]))
@@ -151,7 +155,7 @@ class FleetStreams implements Streams {
   }
 
   async readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
-    const key = this.#channelKey('readRange', channel)
+    const key = this.#channelKey('streams.readRange', channel)
     let after = afterIdArg('streams.readRange', afterId)
     positiveInteger(limit, 500, (m) => new TypeError(`streams.readRange: ${m}`), 'limit')
     return this.#run('readRange', channel, async () => {
@@ -178,7 +182,7 @@ class FleetStreams implements Streams {
     o: { signal?: AbortSignal } = {},
   ): Promise<void> {
     return this.#loop('tail', () => {
-      const key = this.#channelKey('tail', channel)
+      const key = this.#channelKey('streams.tail', channel)
       const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
       return { signal: o?.signal, run: this.#tailKey('tail', key, after, deliver, o) }
     })
@@ -232,7 +236,7 @@ class FleetStreams implements Streams {
       assertSignal(op, o?.signal)
       const bad = (message: string) => new TypeError(`${op}: ${message}`)
       const deadLetter = o.deadLetter ?? `${group}:dead`
-      const deadKey = this.#channelKey('consume', deadLetter)
+      const deadKey = this.#channelKey('streams.consume', deadLetter)
       const settings = {
         backend: this.#backend,
         key: this.#mainKey,

@@ -1,0 +1,133 @@
+import type { BenchContext, Scenario } from '../lib.ts'
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const envelope = { type: 'order.created', id: 'o-42', at: 1_700_000_000_000, data: { total: 12.5, items: 3 } }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/**
+ * publish(env, channels): redfleet writes the main stream and each channel with `MAXLEN ~`,
+ * one pipeline per node. The raw baseline sends the same XADDs (same caps, same JSON field)
+ * in one ioredis pipeline.
+ */
+function publishScenario(channels: number): Scenario {
+  const names = Array.from({ length: channels }, (_, i) => `ch${i}`)
+  return {
+    name: `streams publish (${channels} channel${channels === 1 ? '' : 's'})`,
+    concurrency: [1, 64],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        const main = `${ctx.namespace}:streams:events`
+        const keys = names.map((n) => `${ctx.namespace}:streams:channel:${n}`)
+        return async () => {
+          const text = JSON.stringify(envelope)
+          const pipe = ctx.raw.pipeline().xadd(main, 'MAXLEN', '~', 1_000_000, '*', 'env', text)
+          for (const key of keys) pipe.xadd(key, 'MAXLEN', '~', 500, '*', 'env', text)
+          const replies = (await pipe.exec())!
+          for (const [error] of replies) if (error) throw error
+          return replies[0]![1]
+        }
+      },
+      redfleet: async (ctx) => {
+        const streams = ctx.fleet.streams()
+        return () => streams.publish(envelope, names)
+      },
+    },
+  }
+}
+
+/**
+ * The raw consumer loop doing the same work as `consume`: XREADGROUP COUNT batch, decode each
+ * entry's JSON, call the handler, XACK the batch. Returns entries per second.
+ */
+async function rawConsume(ctx: BenchContext, key: string, group: string, batch: number, total: number) {
+  await ctx.raw.xgroup('CREATE', key, group, '0')
+  const reader = ctx.raw.duplicate()
+  const started = performance.now()
+  let handled = 0
+  try {
+    while (handled < total) {
+      const reply = (await reader.xreadgroup(
+        'GROUP',
+        group,
+        'c',
+        'COUNT',
+        batch,
+        'BLOCK',
+        1000,
+        'STREAMS',
+        key,
+        '>',
+      )) as [string, [string, string[]][]][] | null
+      const entries = reply?.[0]?.[1] ?? []
+      const ids: string[] = []
+      for (const [id, fields] of entries) {
+        JSON.parse(fields[1]!)
+        handled++
+        ids.push(id)
+      }
+      if (ids.length > 0) await reader.xack(key, group, ...ids)
+    }
+  } finally {
+    reader.disconnect()
+  }
+  return (handled / (performance.now() - started)) * 1000
+}
+
+async function fleetConsume(ctx: BenchContext, group: string, batch: number, total: number) {
+  const streams = ctx.fleet.streams()
+  const controller = new AbortController()
+  let handled = 0
+  const started = performance.now()
+  await streams.consume(
+    group,
+    'c',
+    () => {
+      if (++handled === total) controller.abort()
+    },
+    { batch, signal: controller.signal },
+  )
+  return (handled / (performance.now() - started)) * 1000
+}
+
+/**
+ * consume(): both sides read the same pre-filled entries; each round uses a fresh group, which
+ * replays the stream from its start, so both do identical work every round.
+ */
+function consumeScenario(batch: number, total: number): Scenario {
+  return {
+    name: `streams consume (batch ${batch})`,
+    async measure(ctx) {
+      const rawKey = `${ctx.namespace}:streams:events`
+      const text = JSON.stringify(envelope)
+      const streams = ctx.fleet.streams()
+      for (let start = 0; start < total; start += 1000) {
+        const pipe = ctx.raw.pipeline()
+        for (let i = 0; i < 1000; i++) pipe.xadd(rawKey, '*', 'env', text)
+        await pipe.exec()
+        await Promise.all(Array.from({ length: 1000 }, () => streams.publish(envelope)))
+      }
+      const raw: number[] = []
+      const fleet: number[] = []
+      for (let round = 0; round < rounds; round++) {
+        raw.push(await rawConsume(ctx, rawKey, `raw${round}`, batch, total))
+        fleet.push(await fleetConsume(ctx, `rf${round}`, batch, total))
+      }
+      return [
+        {
+          entries: total,
+          'raw XREADGROUP+XACK entries/s': Math.round(median(raw)),
+          'redfleet consume entries/s': Math.round(median(fleet)),
+          'ratio to raw': (median(fleet) / median(raw)).toFixed(2),
+        },
+      ]
+    },
+  }
+}
+
+export const scenarios: Scenario[] = [
+  publishScenario(1),
+  publishScenario(3),
+  consumeScenario(1, 10_000),
+  consumeScenario(64, 100_000),
+]
