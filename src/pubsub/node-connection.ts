@@ -95,7 +95,7 @@ export class NodeConnection {
     if (!entry) {
       entry = { mode, channel, listeners: new Set(), confirmed: false }
       this.#entries[mode].set(channel, entry)
-      if (this.#connected) void this.#send(mode, [entry])
+      if (this.#canSend()) void this.#send(mode, [entry])
     }
     entry.listeners.add(listener)
     this.open()
@@ -107,7 +107,7 @@ export class NodeConnection {
     if (!entry?.listeners.delete(listener) || entry.listeners.size > 0) return
     this.#entries[mode].delete(channel)
     const client = this.#client
-    if (!this.#connected || !client) return // not subscribed on Redis; the next connect will not subscribe it
+    if (!client || !this.#canSend()) return // not subscribed on Redis now; the next connect will not subscribe it
     const generation = this.#generation
     const sent = mode === 'subscribe' ? client.unsubscribe(channel) : client.sunsubscribe(channel)
     sent.catch((error: unknown) => {
@@ -120,7 +120,7 @@ export class NodeConnection {
   /** Sends SSUBSCRIBE again for a channel Redis may have dropped (slot migration). */
   resubscribe(mode: Mode, channel: string): void {
     const entry = this.#entries[mode].get(channel)
-    if (!entry || !this.#connected) return
+    if (!entry || !this.#canSend()) return
     entry.confirmed = false
     void this.#send(mode, [entry])
   }
@@ -128,6 +128,16 @@ export class NodeConnection {
   onState(listener: (state: NodeState) => void): () => void {
     this.#stateListeners.add(listener)
     return () => this.#stateListeners.delete(listener)
+  }
+
+  /**
+   * Commands may be written now. ioredis sets `status` synchronously when the socket closes
+   * but emits 'close' a tick later: in between, a command would wait in the offline queue and
+   * be sent on the next connection before our CLIENT ID, which a subscribed RESP2 connection
+   * refuses. Checking the status closes that window.
+   */
+  #canSend(): boolean {
+    return this.#connected && this.#client?.status === 'ready'
   }
 
   /** Opens the connection if not yet (idempotent); a failure to create it is retried with backoff. */
@@ -150,12 +160,17 @@ export class NodeConnection {
         this.#openRetry = setTimeout(
           () => {
             this.#openRetry = undefined
-            this.open()
+            // Nobody needs this node any more (its channels moved away): stop trying.
+            if (this.#hasUsers()) this.open()
           },
           reconnectDelay(++this.#openAttempts),
         )
       },
     )
+  }
+
+  #hasUsers(): boolean {
+    return this.#entries.subscribe.size + this.#entries.ssubscribe.size + this.#stateListeners.size > 0
   }
 
   async close(): Promise<void> {
