@@ -30,16 +30,21 @@ export class BlockingPool {
   readonly #topology: () => Promise<RedisTopology>
   readonly #nodes = new Map<string, NodePool>()
   readonly #all = new Set<Redis>()
-  #limit = DEFAULT_BLOCKING_CONNECTIONS
+  /** Unset until a primitive asks for a bound; then the largest asked for. */
+  #limit: number | undefined
   #closed = false
 
   constructor(topology: () => Promise<RedisTopology>) {
     this.#topology = topology
   }
 
-  /** Raises the per-node limit (the largest asked for by any primitive of the fleet wins). */
+  /** Sets the per-node limit; when several primitives of the fleet ask, the largest wins. */
   atLeast(limit: number): void {
-    this.#limit = Math.max(this.#limit, limit)
+    this.#limit = Math.max(this.#limit ?? 0, limit)
+  }
+
+  get limit(): number {
+    return this.#limit ?? DEFAULT_BLOCKING_CONNECTIONS
   }
 
   #node(id: string): NodePool {
@@ -84,7 +89,7 @@ export class BlockingPool {
     const [batch] = await topology.batches([key])
     const node = batch!.node
     const pool = this.#node(node)
-    while (!this.#closed && !signal.aborted && pool.idle.length === 0 && pool.busy >= this.#limit) {
+    while (!this.#closed && !signal.aborted && pool.idle.length === 0 && pool.busy >= this.limit) {
       await new Promise<void>((resolve) => {
         const wake = () => {
           signal.removeEventListener('abort', wake)

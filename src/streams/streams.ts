@@ -16,7 +16,7 @@ export interface StreamsOptions {
   channelMaxLen?: number
   /**
    * Most dedicated connections per Redis node for blocking reads (tail, consume, inbox), shared
-   * by every primitive of the fleet; the largest value asked for wins. Default 16.
+   * by every primitive of the fleet; when several ask, the largest value wins. Default 16.
    */
   maxBlockingConnections?: number
   /** Failures of background loops that they ride out (lost connections); default: the fleet's onError. */

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { createFleet } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+/** Redis-only behaviour, on a private server so that connection counts are ours alone. */
+describe('streams on a private Redis', () => {
+  let server: RedisServer
+  let raw: Redis
+  before(async () => {
+    server = await startRedis()
+    raw = new Redis(server.url)
+  })
+  after(async () => {
+    raw.disconnect()
+    await server.stop()
+  })
+
+  const clients = async () => Number(/connected_clients:(\d+)/.exec(await raw.info('clients'))![1])
+
+  test('blocking reads share a bounded pool of dedicated connections; loops beyond the bound still run', async () => {
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace() })
+    const streams = fleet.streams({ maxBlockingConnections: 4 })
+    await fleet.ready()
+    const baseline = await clients()
+    const tails = 10
+    const controller = new AbortController()
+    const seen = new Set<number>()
+    let allSeen!: () => void
+    const done = new Promise<void>((resolve) => {
+      allSeen = resolve
+    })
+    const loops = Array.from({ length: tails }, (_, i) =>
+      streams.tail(
+        `ch${i}`,
+        '0',
+        () => {
+          seen.add(i)
+          if (seen.size === tails) allSeen()
+        },
+        { signal: controller.signal },
+      ),
+    )
+    for (let i = 0; i < tails; i++) await streams.publishToChannel(`ch${i}`, { i })
+    await done
+    const blocking = (await clients()) - baseline
+    assert.ok(blocking >= 1 && blocking <= 4, `${blocking} blocking connections for ${tails} tails`)
+    controller.abort()
+    await Promise.all(loops)
+    await fleet.close()
+    assert.ok((await clients()) < baseline, 'close released every connection the fleet opened')
+  })
+
+  test('groupLag stays exact where Redis cannot say (XDEL makes lag null) or says too much (trimmed entries)', async () => {
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({ url: server.url, namespace })
+    try {
+      const key = `${namespace}:streams:events`
+      const streams = fleet.streams({ eventsMaxLen: 10 })
+      await streams.ensureGroup('g')
+      const ids: string[] = []
+      for (let n = 0; n < 10; n++) ids.push(await streams.publish({ n }))
+      let handled = 0
+      const controller = new AbortController()
+      await streams.consume(
+        'g',
+        'c',
+        () => {
+          if (++handled === 3) controller.abort()
+        },
+        { signal: controller.signal, batch: 3 },
+      )
+      await raw.xdel(key, ids[6]!)
+      const [info] = (await raw.xinfo('GROUPS', key)) as unknown[][]
+      assert.equal(info![info!.indexOf('lag') + 1], null, 'Redis reports no lag after an XDEL past the group')
+      assert.equal(await streams.groupLag('g'), 6)
+
+      // A group that falls behind trimming: Redis' lag counts entries trimmed before delivery.
+      const trimmed = fleet.withNamespace('trim').streams({ eventsMaxLen: 10 })
+      const trimmedKey = `${namespace}:trim:streams:events`
+      await trimmed.ensureGroup('slow')
+      await trimmed.publish({ first: true })
+      const stop = new AbortController()
+      await trimmed.consume('slow', 'c', () => stop.abort(), { signal: stop.signal })
+      for (let n = 0; n < 350; n++) await trimmed.publish({ n })
+      const length = await raw.xlen(trimmedKey)
+      assert.ok(length < 350, `the stream was trimmed to ${length}`)
+      const [slow] = (await raw.xinfo('GROUPS', trimmedKey)) as unknown[][]
+      assert.equal(slow![slow!.indexOf('lag') + 1], 350, 'Redis counts the trimmed entries as lag')
+      assert.equal(await trimmed.groupLag('slow'), length)
+    } finally {
+      await fleet.close()
+    }
+  })
+})
