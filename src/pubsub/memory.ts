@@ -42,11 +42,6 @@ export class MemoryBus {
     if (set.size === 0) this.#channels.delete(registration.channel)
   }
 
-  /** Number of listeners on a channel (PUBSUB NUMSUB, for tests). */
-  listenerCount(channel: string): number {
-    return this.#channels.get(channel)?.size ?? 0
-  }
-
   publish(channel: string, payload: Buffer): void {
     const set = this.#channels.get(channel)
     if (!set || set.size === 0) return

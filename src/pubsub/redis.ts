@@ -1,5 +1,5 @@
 import type { Cluster } from 'ioredis'
-import { ClosedError } from '../errors.ts'
+import { ClosedError, ConfigError, MissingClientError } from '../errors.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import { payloadBuffer } from './memory.ts'
 import { type Mode, NodeConnection, reconnectDelay } from './node-connection.ts'
@@ -34,6 +34,8 @@ interface HubChannel {
   placement: number
   failures: number
   retry: NodeJS.Timeout | undefined
+  /** The last placement failure, when waiting cannot fix it (ioredis missing, bad config). */
+  fatal: unknown
 }
 
 /**
@@ -101,6 +103,7 @@ export class RedisSubscriber implements Subscriber {
         placement: 0,
         failures: 0,
         retry: undefined,
+        fatal: undefined,
       }
       this.#channels.set(channel, hub)
       void this.#place(hub)
@@ -219,6 +222,7 @@ export class RedisSubscriber implements Subscriber {
   }
 
   #isLive(hub: HubChannel): boolean {
+    if (hub.fatal !== undefined) throw hub.fatal
     return hub.node?.isConfirmed(this.#mode, hub.name) === true
   }
 
@@ -258,10 +262,15 @@ export class RedisSubscriber implements Subscriber {
         node.add(mode, hub.name, hub.dispatch)
       }
       hub.failures = 0
+      hub.fatal = undefined
       this.#waiters.changed()
     } catch (error) {
       if (this.#closed || this.#channels.get(hub.name) !== hub || attempt !== hub.placement) return
       report(this.#options.onError, error, `subscribe '${hub.name}'`)
+      if (error instanceof MissingClientError || error instanceof ConfigError) {
+        hub.fatal = error
+        this.#waiters.changed()
+      }
       hub.retry = setTimeout(() => void this.#place(hub), reconnectDelay(++hub.failures))
     }
   }

@@ -24,11 +24,19 @@ export class Waiters {
     return this.value(() => (check() ? true : undefined), what, timeout, signal).then(() => undefined)
   }
 
-  /** Like `until`, resolving with the first defined value `get()` returns. */
+  /**
+   * Like `until`, resolving with the first defined value `get()` returns. A `get` that throws
+   * rejects the wait with what it threw (for failures that waiting longer cannot fix).
+   */
   value<T>(get: () => T | undefined, what: string, timeout: number, signal?: AbortSignal): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError(`${what}: the fleet is closed`))
     if (signal?.aborted) return Promise.reject(signal.reason)
-    const now = get()
+    let now: T | undefined
+    try {
+      now = get()
+    } catch (error) {
+      return Promise.reject(error)
+    }
     if (now !== undefined) return Promise.resolve(now)
     return new Promise<T>((resolve, reject) => {
       const settle = () => {
