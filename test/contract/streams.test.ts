@@ -4,6 +4,7 @@ import { setImmediate as tick } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
 import {
   ClosedError,
+  CommandError,
   ConfigError,
   type Delivery,
   type Fleet,
@@ -47,6 +48,7 @@ async function raw(env: TopologyEnv) {
         void (await backend.append([{ key, fields, maxLen: 1e6, approximate: true }])),
       readAsGhost: async (key: string, group: string, count: number) =>
         (await backend.readGroup(key, group, 'ghost', count, 1, [], new AbortController().signal)).length,
+      setString: async (key: string) => processMemory.set(key, 'not a stream'),
       close: async () => {},
     }
   }
@@ -84,6 +86,7 @@ async function raw(env: TopologyEnv) {
       const entries = (Array.isArray(reply?.[0]) ? (reply[0] as unknown[])[1] : reply?.[1]) as unknown[]
       return entries?.length ?? 0
     },
+    setString: async (key: string) => void (await clientOf(key).set(key, 'not a stream')),
     close: async () => {
       for (const client of clients) client.disconnect()
     },
@@ -494,6 +497,62 @@ forEachTopology('Streams contract', (env) => {
       assert.ok(Date.now() - started < 150 * 2 + 2000)
       assert.equal(seen.size, 15)
       assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
+  test('an entry whose consumers died more than maxDeliveries times is dead-lettered without running the handler', async () => {
+    const streams = await streamsOf(env, 'overdue')
+    const rawAccess = await raw(env)
+    try {
+      await streams.ensureGroup('g')
+      await streams.publish({ n: 'overdue' })
+      assert.equal(await rawAccess.readAsGhost(`${env.namespace}:overdue:streams:events`, 'g', 1), 1)
+      let called = 0
+      const controller = new AbortController()
+      const dead: Delivery[] = []
+      const watch = new Watch()
+      const consuming = streams.consume('g', 'c', () => void called++, {
+        signal: controller.signal,
+        minIdle: 50,
+        maxDeliveries: 1,
+      })
+      const tailing = streams.tail(
+        'g:dead',
+        '0',
+        (d) => {
+          dead.push(d)
+          watch.changed()
+        },
+        { signal: controller.signal },
+      )
+      await watch.until(() => dead.length === 1)
+      controller.abort()
+      await Promise.all([consuming, tailing])
+      assert.equal(called, 0)
+      assert.equal(dead[0]!.envelope.deliveries, 1)
+      assert.match(String(dead[0]!.envelope.error), /delivered 1 times without being acknowledged/)
+      assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
+  test('a command error (the main stream key holds a string) rejects consume; nothing hangs', async () => {
+    const streams = await streamsOf(env, 'wrongtype')
+    const rawAccess = await raw(env)
+    try {
+      await rawAccess.setString(`${env.namespace}:wrongtype:streams:events`)
+      await assert.rejects(
+        streams.consume('g', 'c', () => {}),
+        CommandError,
+      )
+      await assert.rejects(streams.publish({ n: 1 }), CommandError)
+      await assert.rejects(
+        streams.tailEvents(() => {}),
+        CommandError,
+      )
     } finally {
       await rawAccess.close()
     }
