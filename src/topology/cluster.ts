@@ -5,6 +5,7 @@ import {
   type ConnectionSettings,
   clusterOptions,
   connectAndPing,
+  reconnectDelay,
   reportErrors,
   type ServerAddress,
 } from './connection.ts'
@@ -138,6 +139,9 @@ export class ClusterTopology implements RedisTopology {
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
       readOnly: false,
+      // The Cluster gives its node clients no retry strategy (it re-maps slots instead); a
+      // dedicated connection has to reconnect by itself.
+      retryStrategy: reconnectDelay,
     })
     reportErrors(client, this.#settings, `connection ${nodeId}`)
     return client

@@ -38,7 +38,7 @@ export function parseServerUrl(url: string): ServerAddress {
  * and that must stay well under the command timeout so the caller hears "unreachable"
  * (ConnectionError), not "slow" (TimeoutError). A SYN every 250 ms to a dead server is cheap.
  */
-const reconnectDelay = (times: number) => Math.min(50 * times, 250)
+export const reconnectDelay = (times: number) => Math.min(50 * times, 250)
 
 /**
  * ioredis options shared by every connection. Commands fail after `reconnectAttempts`
