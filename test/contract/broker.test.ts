@@ -1,36 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ClosedError, ConfigError } from '../../src/index.ts'
+import { inbox } from '../harness/inbox.ts'
 import { forEachTopology } from '../harness/topologies.ts'
-
-/** Collects messages; `until(n)` resolves once n arrived (or fails the test after `ms`). */
-function inbox<T = string>() {
-  const items: T[] = []
-  const waiting = new Set<() => void>()
-  return {
-    items,
-    push: (item: T) => {
-      items.push(item)
-      for (const check of [...waiting]) check()
-    },
-    until(n: number, ms = 5000): Promise<T[]> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (items.length < n) return
-          waiting.delete(check)
-          clearTimeout(timer)
-          resolve(items)
-        }
-        const timer = setTimeout(() => {
-          waiting.delete(check)
-          reject(new Error(`expected ${n} messages within ${ms} ms, got ${items.length}: ${items.slice(-5)}`))
-        }, ms)
-        waiting.add(check)
-        check()
-      })
-    },
-  }
-}
 
 forEachTopology('Broker contract', (env) => {
   test('every subscribed instance receives each message, the publisher included', async () => {

@@ -1,43 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ClosedError, ConfigError } from '../../src/index.ts'
+import { inbox } from '../harness/inbox.ts'
 import { forEachTopology } from '../harness/topologies.ts'
-
-/** Collects payloads; `until(n)` resolves once n arrived (or fails the test after `ms`). */
-function inbox<T = Buffer>() {
-  const items: T[] = []
-  const waiting = new Set<() => void>()
-  return {
-    items,
-    push: (item: T) => {
-      items.push(item)
-      for (const check of [...waiting]) check()
-    },
-    until(n: number, ms = 5000): Promise<T[]> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (items.length < n) return
-          waiting.delete(check)
-          clearTimeout(timer)
-          resolve(items)
-        }
-        const timer = setTimeout(() => {
-          waiting.delete(check)
-          reject(new Error(`expected ${n} payloads within ${ms} ms, got ${items.length}`))
-        }, ms)
-        waiting.add(check)
-        check()
-      })
-    },
-  }
-}
 
 const text = (buffers: Buffer[]) => buffers.map((b) => b.toString('utf8'))
 
 forEachTopology('Presence contract', (env) => {
   test('subscribe resolves once live: a payload published right after it is received, as a Buffer', async () => {
     const [a, b] = await Promise.all([env.fleet(), env.fleet()])
-    const received = inbox()
+    const received = inbox<Buffer>()
     await a.presence().subscribe('room-1', received.push)
     await b.presence().publish('room-1', 'hello')
     const [payload] = await received.until(1)
@@ -47,7 +19,7 @@ forEachTopology('Presence contract', (env) => {
 
   test('binary payloads round-trip byte for byte; strings arrive as UTF-8', async () => {
     const a = await env.fleet()
-    const received = inbox()
+    const received = inbox<Buffer>()
     const presence = a.presence()
     await presence.subscribe('bin', received.push)
     const bytes = new Uint8Array(256).map((_, i) => i)
@@ -65,7 +37,7 @@ forEachTopology('Presence contract', (env) => {
 
   test('the publisher may reuse its buffer at once: the payload was copied', async () => {
     const a = await env.fleet()
-    const received = inbox()
+    const received = inbox<Buffer>()
     const presence = a.presence()
     await presence.subscribe('reuse', received.push)
     const buffer = new Uint8Array([1, 2, 3])
@@ -77,8 +49,8 @@ forEachTopology('Presence contract', (env) => {
 
   test("rooms are isolated, and one publisher's payloads arrive in order", async () => {
     const [a, b] = await Promise.all([env.fleet(), env.fleet()])
-    const red = inbox()
-    const blue = inbox()
+    const red = inbox<Buffer>()
+    const blue = inbox<Buffer>()
     await Promise.all([a.presence().subscribe('red', red.push), a.presence().subscribe('blue', blue.push)])
     const presence = b.presence()
     const sent = Array.from({ length: 300 }, (_, i) => `r${i}`)
@@ -90,8 +62,8 @@ forEachTopology('Presence contract', (env) => {
   test('aborting the signal stops delivery to that subscription only', async () => {
     const a = await env.fleet()
     const presence = a.presence()
-    const stopped = inbox()
-    const kept = inbox()
+    const stopped = inbox<Buffer>()
+    const kept = inbox<Buffer>()
     const controller = new AbortController()
     await presence.subscribe('abort', stopped.push, { signal: controller.signal })
     await presence.subscribe('abort', kept.push)
@@ -107,8 +79,8 @@ forEachTopology('Presence contract', (env) => {
   test('an already aborted signal resolves at once and subscribes nothing', async () => {
     const a = await env.fleet()
     const presence = a.presence()
-    const never = inbox()
-    const marker = inbox()
+    const never = inbox<Buffer>()
+    const marker = inbox<Buffer>()
     await presence.subscribe('pre-aborted', never.push, { signal: AbortSignal.abort() })
     await presence.subscribe('pre-aborted', marker.push)
     await presence.publish('pre-aborted', 'x')
@@ -120,10 +92,10 @@ forEachTopology('Presence contract', (env) => {
     const a = await env.fleet()
     const presence = a.presence()
     const controller = new AbortController()
-    const first = inbox()
+    const first = inbox<Buffer>()
     await presence.subscribe('rejoin', first.push, { signal: controller.signal })
     controller.abort()
-    const second = inbox()
+    const second = inbox<Buffer>()
     await presence.subscribe('rejoin', second.push)
     await presence.publish('rejoin', 'again')
     assert.deepEqual(text(await second.until(1)), ['again'])
@@ -134,7 +106,7 @@ forEachTopology('Presence contract', (env) => {
     const a = await env.fleet()
     const errors = inbox<unknown>()
     const presence = a.presence({ onError: errors.push })
-    const received = inbox()
+    const received = inbox<Buffer>()
     await presence.subscribe('faulty', () => {
       throw new Error('listener bug')
     })
@@ -177,7 +149,7 @@ forEachTopology('Presence contract', (env) => {
   test('broker and presence with the same name do not see each other', async () => {
     const a = await env.fleet()
     const presence = a.presence()
-    const rooms = inbox()
+    const rooms = inbox<Buffer>()
     await presence.subscribe('shared-name', rooms.push)
     const messages = inbox<string>()
     const broker = a.broker({ channel: 'shared-name' })

@@ -12,6 +12,7 @@ import { ClusterTopology } from '../../src/topology/cluster.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { ShardedTopology } from '../../src/topology/sharded.ts'
 import type { RedisTopology } from '../../src/topology/types.ts'
+import { inbox } from '../harness/inbox.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -20,31 +21,6 @@ const cleanups: (() => Promise<unknown> | unknown)[] = []
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup()
 })
-
-function inbox<T>() {
-  const items: T[] = []
-  const waiting = new Set<() => void>()
-  return {
-    items,
-    push: (item: T) => {
-      items.push(item)
-      for (const check of [...waiting]) check()
-    },
-    until(n: number, ms = 5000): Promise<T[]> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (items.length < n) return
-          waiting.delete(check)
-          clearTimeout(timer)
-          resolve(items)
-        }
-        const timer = setTimeout(() => reject(new Error(`expected ${n} items, got ${items.length}`)), ms)
-        waiting.add(check)
-        check()
-      })
-    },
-  }
-}
 
 async function hubOn(
   urls: string[],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
+import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -22,31 +23,6 @@ function fleet(namespace: string, options: { connectTimeout?: number } = {}): Fl
   const made = createFleet({ url: server.url, namespace, onError: () => {}, ...options })
   fleets.push(made)
   return made
-}
-
-function inbox<T>() {
-  const items: T[] = []
-  const waiting = new Set<() => void>()
-  return {
-    items,
-    push: (item: T) => {
-      items.push(item)
-      for (const check of [...waiting]) check()
-    },
-    until(n: number, ms = 5000): Promise<T[]> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (items.length < n) return
-          waiting.delete(check)
-          clearTimeout(timer)
-          resolve(items)
-        }
-        const timer = setTimeout(() => reject(new Error(`expected ${n} items, got ${items.length}`)), ms)
-        waiting.add(check)
-        check()
-      })
-    },
-  }
 }
 
 /** The server's pub/sub connections, from CLIENT LIST, as field maps. */
