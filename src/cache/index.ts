@@ -1,15 +1,20 @@
 import type { FleetContext } from '../context.ts'
+import { assertCacheOptions, FleetCache } from './cache.ts'
+import type { Cache, CacheOptions } from './types.ts'
 
-/** Options of `fleet.cache()` (SPEC §3). Implemented in issue #3. */
-export interface CacheOptions {
-  namespace?: string
-}
+export type { CacheEvent } from './instrument.ts'
+export type {
+  Cache,
+  CacheKey,
+  CacheOptions,
+  CacheStats,
+  FetchOptions,
+  ReadOptions,
+  WriteOptions,
+} from './types.ts'
 
-/** Rails' RedisCacheStore behaviour set (SPEC §3). Implemented in issue #3. */
-export interface Cache {
-  read<T = unknown>(key: string): Promise<T | undefined>
-}
-
-export function createCache(_ctx: FleetContext, _options: CacheOptions = {}): Cache {
-  throw new Error('fleet.cache() is not implemented yet')
+/** `fleet.cache()`: Rails' RedisCacheStore behaviour set on every topology (SPEC §3). */
+export function createCache(ctx: FleetContext, options: CacheOptions = {}): Cache {
+  assertCacheOptions(options)
+  return new FleetCache(ctx, options)
 }

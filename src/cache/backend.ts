@@ -1,0 +1,40 @@
+/**
+ * What the cache needs from where it keeps data: bytes under full keys. The memory and Redis
+ * backends implement it; the cache itself does keys, envelopes, expiry, versions, tags and
+ * failsafe. Every multi-key method is one round trip per node on Redis.
+ */
+export interface CacheBackend {
+  get(key: string): Promise<Buffer | undefined>
+  /** One MGET per node (per slot on a cluster), pipelined per node; results in input order. */
+  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>
+  /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
+  set(key: string, value: Buffer, ttl: number | undefined, nx: boolean): Promise<boolean>
+  /** One pipeline of SETs per node; per item, whether it was written. */
+  setMany(items: readonly WriteItem[]): Promise<boolean[]>
+  /** UNLINK; true if the key was there. */
+  delete(key: string): Promise<boolean>
+  /** UNLINK per node (per slot on a cluster), pipelined; how many keys were there. */
+  deleteMany(keys: readonly string[]): Promise<number>
+  /** INCRBY; `ttl` (ms) is set only when the key has no expiry (never extended). */
+  increment(key: string, by: number, ttl: number | undefined): Promise<number>
+  /** INCR; for tag versions. */
+  bump(key: string): Promise<number>
+  /**
+   * Deletes every key that starts with `prefix` and whose rest matches `glob` (Redis glob
+   * rules): SCAN on every master, UNLINK in batches. Never KEYS, never FLUSHDB.
+   */
+  deleteMatching(prefix: string, glob: string): Promise<number>
+  /** SET NX PX: true if this caller now holds the lock. */
+  lock(key: string, token: string, ttl: number): Promise<boolean>
+  /** Deletes the lock only if `token` still holds it (an expired lock may be someone else's). */
+  unlock(key: string, token: string): Promise<void>
+}
+
+export interface WriteItem {
+  key: string
+  value: Buffer
+  ttl: number | undefined
+  nx: boolean
+}
+
+export const NOT_AN_INTEGER = 'ERR value is not an integer or out of range'

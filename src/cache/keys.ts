@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto'
+import type { CacheKey } from './types.ts'
+
+/**
+ * Rails' key expansion (`ActiveSupport::Cache#expanded_key`): a string as is; a number
+ * stringified; `cacheKey()` (never a versioned key); an array joins its elements' expansions
+ * with `/` (a one-element array is its element); a plain object becomes its sorted `k=v` pairs
+ * joined with `/`; anything else its `toParam()` or `String()`. Blank keys are a TypeError.
+ */
+export function expandKey(key: unknown, op: string): string {
+  const expanded = expand(key)
+  if (expanded === undefined || expanded === '') {
+    throw new TypeError(`cache.${op}: key cannot be blank (got ${describe(key)})`)
+  }
+  return expanded
+}
+
+function expand(key: unknown): string | undefined {
+  switch (typeof key) {
+    case 'string':
+      return key
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(key)
+    case 'undefined':
+      return undefined
+    case 'object':
+      break
+    default:
+      throw new TypeError(`cache: a ${typeof key} cannot be a cache key`)
+  }
+  if (key === null) return undefined
+  const cacheKey = (key as { cacheKey?: unknown }).cacheKey
+  if (typeof cacheKey === 'function') return String(cacheKey.call(key))
+  if (typeof cacheKey === 'string') return cacheKey
+  if (Array.isArray(key)) {
+    if (key.length <= 1) return expand(key[0])
+    return key.map((part) => expand(part) ?? '').join('/')
+  }
+  const toParam = (key as { toParam?: unknown }).toParam
+  if (typeof toParam === 'function') return String(toParam.call(key))
+  if (isPlainObject(key)) {
+    return Object.entries(key)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .sort()
+      .join('/')
+  }
+  return String(key)
+}
+
+/**
+ * Rails' `expanded_version`: the key's `cacheVersion`, or for an array the versions of its
+ * elements that have one joined with `/`. Unlike Rails, an array with no versioned element has
+ * no version (Ruby's empty-string version would make it mismatch every versioned entry).
+ */
+export function expandVersion(key: unknown): string | undefined {
+  if (key === null || typeof key !== 'object') return undefined
+  const version = (key as { cacheVersion?: unknown }).cacheVersion
+  if (version !== undefined && version !== null) {
+    return String(typeof version === 'function' ? version.call(key) : version)
+  }
+  if (!Array.isArray(key)) return undefined
+  const parts = key.map(expandVersion).filter((v): v is string => v !== undefined)
+  return parts.length === 0 ? undefined : parts.join('/')
+}
+
+/** Versions compare as strings, so `1` and `'1'` are the same version. */
+export function normalizeVersion(version: unknown, op: string): string | undefined {
+  if (version === undefined || version === null) return undefined
+  if (typeof version !== 'string' && typeof version !== 'number') {
+    throw new TypeError(`cache.${op}: version must be a string or a number, got ${typeof version}`)
+  }
+  return String(version)
+}
+
+/** The version a call asks for: the explicit option beats the key's own `cacheVersion`. */
+export function requestedVersion(key: CacheKey, version: unknown, op: string): string | undefined {
+  return normalizeVersion(version, op) ?? expandVersion(key)
+}
+
+const HASH_SUFFIX_BYTES = ':hash:'.length + 32
+
+/**
+ * Shortens a full Redis key of more than `max` UTF-8 bytes to `max` bytes: the prefix (the
+ * namespace part, which must survive so that nothing lands outside it) is kept, the rest is cut
+ * on a character boundary, and `:hash:` plus 32 hex digits of the SHA-256 of the whole key is
+ * appended, so two long keys that differ anywhere never share an entry.
+ */
+export function truncateKey(full: string, prefixLength: number, max: number | false): string {
+  if (max === false) return full
+  // Cheap test first: a string of n UTF-16 units never has more than 3n UTF-8 bytes.
+  if (full.length * 3 <= max) return full
+  const bytes = Buffer.from(full)
+  if (bytes.length <= max) return full
+  const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 32)
+  const prefixBytes = Buffer.byteLength(full.slice(0, prefixLength))
+  let cut = Math.max(prefixBytes, max - HASH_SUFFIX_BYTES)
+  // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
+  while (cut > prefixBytes && (bytes[cut]! & 0xc0) === 0x80) cut--
+  return `${bytes.toString('utf8', 0, cut)}:hash:${digest}`
+}
+
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function describe(key: unknown): string {
+  if (key === undefined) return 'undefined'
+  try {
+    return JSON.stringify(key) ?? String(key)
+  } catch {
+    return String(key)
+  }
+}

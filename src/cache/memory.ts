@@ -1,0 +1,111 @@
+import { CommandError } from '../errors.ts'
+import type { MemoryKeyspace } from '../topology/memory.ts'
+import { type CacheBackend, NOT_AN_INTEGER, type WriteItem } from './backend.ts'
+import { globToRegExp } from './glob.ts'
+
+type ChangeListener = (key: string) => void
+
+/**
+ * Every change a memory cache makes, process-wide: memory near caches listen here, as Redis
+ * near caches listen to CLIENT TRACKING invalidations (every memory fleet shares one keyspace).
+ */
+const listeners = new Set<ChangeListener>()
+
+export function onMemoryChange(listener: ChangeListener): () => void {
+  listeners.add(listener)
+  return () => listeners.delete(listener)
+}
+
+function changed(key: string): void {
+  for (const listener of listeners) listener(key)
+}
+
+/**
+ * The cache in process memory. Values are kept as the same bytes Redis would hold (a Buffer
+ * envelope, or a string for counters), so both backends behave alike and a cached object is
+ * never shared with the caller who wrote it. Each method is synchronous inside, hence atomic.
+ */
+export class MemoryCacheBackend implements CacheBackend {
+  constructor(private readonly memory: MemoryKeyspace) {}
+
+  #bytes(key: string): Buffer | undefined {
+    const value = this.memory.get<unknown>(key)
+    if (Buffer.isBuffer(value)) return value
+    return typeof value === 'string' ? Buffer.from(value) : undefined
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return this.#bytes(key)
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    return keys.map((key) => this.#bytes(key))
+  }
+
+  #set(item: WriteItem): boolean {
+    if (item.nx && this.memory.has(item.key)) return false
+    this.memory.set(item.key, item.value, item.ttl)
+    changed(item.key)
+    return true
+  }
+
+  async set(key: string, value: Buffer, ttl: number | undefined, nx: boolean): Promise<boolean> {
+    return this.#set({ key, value, ttl, nx })
+  }
+
+  async setMany(items: readonly WriteItem[]): Promise<boolean[]> {
+    return items.map((item) => this.#set(item))
+  }
+
+  #delete(key: string): boolean {
+    const existed = this.memory.delete(key)
+    if (existed) changed(key)
+    return existed
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#delete(key)
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    let count = 0
+    for (const key of new Set(keys)) if (this.#delete(key)) count++
+    return count
+  }
+
+  async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
+    const current = this.memory.get<unknown>(key)
+    const text = current === undefined ? '0' : Buffer.isBuffer(current) ? current.toString() : String(current)
+    // The same rule as INCRBY: only a decimal integer in a string can be incremented.
+    if (!/^-?\d+$/.test(text)) throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    const next = Number(text) + by
+    if (!Number.isSafeInteger(next)) throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    this.memory.set(key, String(next), 'keep')
+    if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
+    changed(key)
+    return next
+  }
+
+  async bump(key: string): Promise<number> {
+    return this.increment(key, 1, undefined)
+  }
+
+  async deleteMatching(prefix: string, glob: string): Promise<number> {
+    const regexp = globToRegExp(glob)
+    let count = 0
+    for (const key of this.memory.keys(prefix)) {
+      if (regexp.test(key.slice(prefix.length)) && this.#delete(key)) count++
+    }
+    return count
+  }
+
+  async lock(key: string, token: string, ttl: number): Promise<boolean> {
+    if (this.memory.has(key)) return false
+    this.memory.set(key, token, ttl)
+    return true
+  }
+
+  async unlock(key: string, token: string): Promise<void> {
+    if (this.memory.get(key) === token) this.memory.delete(key)
+  }
+}

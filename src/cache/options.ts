@@ -1,0 +1,172 @@
+import { ConfigError } from '../errors.ts'
+import type { CacheOptions, FetchOptions, WriteOptions } from './types.ts'
+
+/** Rails pads the Redis TTL of entries written with raceConditionTtl, so stale values stay readable. */
+export const RACE_CONDITION_PADDING = 5 * 60_000
+
+/** The per-call defaults a cache was created with (validated once, at creation). */
+export interface WriteDefaults {
+  expiresIn: number | undefined
+  raceConditionTtl: number | undefined
+  skipNil: boolean
+  compress: boolean
+  compressThreshold: number
+  raw: boolean
+}
+
+export function resolveDefaults(options: CacheOptions): WriteDefaults {
+  const positive = (name: string, value: unknown, allowZero = false) => {
+    if (value === undefined) return undefined
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+      throw new ConfigError(
+        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`,
+      )
+    }
+    return value
+  }
+  return {
+    expiresIn: positive('expiresIn', options.expiresIn),
+    raceConditionTtl: positive('raceConditionTtl', options.raceConditionTtl, true),
+    skipNil: options.skipNil === true,
+    compress: options.compress !== false,
+    compressThreshold: positive('compressThreshold', options.compressThreshold, true) ?? 1024,
+    raw: options.raw === true,
+  }
+}
+
+/**
+ * The options of one write, store defaults merged with the call's. It is also what a fetch
+ * compute receives (Rails' WriteOptions): setting one expiry clears the other, and it is a copy,
+ * so a compute never changes the cache's defaults.
+ */
+export class WriteSettings implements WriteOptions {
+  #expiresIn: number | null | undefined
+  #expiresAt: number | Date | undefined
+  version: string | number | undefined
+  unlessExist: boolean
+  raw: boolean
+  compress: boolean
+  compressThreshold: number
+  raceConditionTtl: number | undefined
+  tags: string[] | undefined
+  force: boolean
+  skipNil: boolean
+
+  constructor(defaults: WriteDefaults, call: FetchOptions | undefined, op: string) {
+    if (call !== undefined && (typeof call !== 'object' || call === null)) {
+      throw new TypeError(`cache.${op}: options must be an object`)
+    }
+    const o = call ?? {}
+    validateExpiry(o, op)
+    // A call's expiresAt replaces the default expiresIn (as in Rails, where it becomes expires_in).
+    this.#expiresIn =
+      o.expiresAt !== undefined ? undefined : 'expiresIn' in o ? o.expiresIn : defaults.expiresIn
+    this.#expiresAt = o.expiresAt
+    this.version = o.version
+    this.unlessExist = o.unlessExist === true
+    this.raw = o.raw ?? defaults.raw
+    this.compress = o.compress ?? defaults.compress
+    this.compressThreshold =
+      nonNegative(o.compressThreshold, 'compressThreshold', op) ?? defaults.compressThreshold
+    this.raceConditionTtl =
+      nonNegative(o.raceConditionTtl, 'raceConditionTtl', op) ?? defaults.raceConditionTtl
+    this.tags = validateTags(o.tags, op)
+    this.force = o.force === true
+    this.skipNil = o.skipNil ?? defaults.skipNil
+  }
+
+  get expiresIn(): number | null | undefined {
+    return this.#expiresIn
+  }
+
+  set expiresIn(value: number | null | undefined) {
+    this.#expiresIn = value
+    if (value !== undefined && value !== null) this.#expiresAt = undefined
+  }
+
+  get expiresAt(): number | Date | undefined {
+    return this.#expiresAt
+  }
+
+  set expiresAt(value: number | Date | undefined) {
+    this.#expiresAt = value
+    if (value !== undefined) this.#expiresIn = undefined
+  }
+
+  /**
+   * When the entry expires (epoch ms) and the Redis TTL to set (ms), at `now`. A TTL of
+   * undefined: no expiry. `expired`: the requested expiry is already past.
+   */
+  expiry(
+    now: number,
+    op: string,
+  ): { expiresAt: number | undefined; ttl: number | undefined; expired: boolean } {
+    validateExpiry({ expiresIn: this.#expiresIn, expiresAt: this.#expiresAt }, op)
+    let ttl: number | undefined
+    if (this.#expiresAt !== undefined) ttl = epochMs(this.#expiresAt, op) - now
+    else if (this.#expiresIn !== undefined && this.#expiresIn !== null) ttl = this.#expiresIn
+    if (ttl === undefined) return { expiresAt: undefined, ttl: undefined, expired: false }
+    if (ttl <= 0) return { expiresAt: now + ttl, ttl: undefined, expired: true }
+    const padding = this.raceConditionTtl !== undefined && !this.raw ? RACE_CONDITION_PADDING : 0
+    return { expiresAt: now + ttl, ttl: Math.ceil(ttl) + padding, expired: false }
+  }
+}
+
+function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: string): void {
+  const { expiresIn, expiresAt } = o
+  if (expiresIn instanceof Date) {
+    throw new TypeError(
+      `cache.${op}: expiresIn should not be a Date. Did you mean to use expiresAt? Got: ${expiresIn.toISOString()}`,
+    )
+  }
+  if (expiresIn !== undefined && expiresIn !== null && expiresAt !== undefined) {
+    throw new TypeError(`cache.${op}: either expiresIn or expiresAt can be supplied, but not both`)
+  }
+  if (expiresIn !== undefined && expiresIn !== null) {
+    if (typeof expiresIn !== 'number' || Number.isNaN(expiresIn)) {
+      throw new TypeError(`cache.${op}: expiresIn must be a number of milliseconds, got ${typeof expiresIn}`)
+    }
+    if (expiresIn <= 0) {
+      throw new TypeError(
+        `cache.${op}: cache expiration time is invalid, cannot be negative or zero: ${expiresIn}`,
+      )
+    }
+  }
+  if (expiresAt !== undefined) epochMs(expiresAt, op)
+}
+
+function epochMs(value: unknown, op: string): number {
+  const ms = value instanceof Date ? value.getTime() : value
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new TypeError(`cache.${op}: expiresAt must be a Date or epoch milliseconds, got ${String(value)}`)
+  }
+  return ms
+}
+
+function nonNegative(value: unknown, name: string, op: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`cache.${op}: ${name} must be a non-negative number, got ${String(value)}`)
+  }
+  return value
+}
+
+function validateTags(tags: unknown, op: string): string[] | undefined {
+  if (tags === undefined) return undefined
+  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
+    throw new TypeError(`cache.${op}: tags must be an array of non-empty strings`)
+  }
+  return [...new Set(tags as string[])]
+}
+
+/** Counter TTL: a positive number of ms or nothing. */
+export function counterTtl(value: unknown, fallback: number | undefined, op: string): number | undefined {
+  if (value === undefined) return fallback
+  if (value === null) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(
+      `cache.${op}: expiresIn must be a positive number of milliseconds, got ${String(value)}`,
+    )
+  }
+  return Math.ceil(value)
+}

@@ -1,0 +1,145 @@
+import { SerializationError } from '../errors.ts'
+
+/**
+ * JSON with type tags, so that what a cache hands back is what was put in: Date, Map, Set,
+ * BigInt, Buffer, Uint8Array, NaN/±Infinity and `undefined` inside containers survive the trip.
+ *
+ * A tagged value is an object whose only meaningful key is `$rf` (plus `v`). A user object that
+ * happens to have an own `$rf` key is itself wrapped (tag 'O'), so no user data is ever read as
+ * a tag. Plain JSON (the common case) is left untouched and decoded without a second walk:
+ * `encodeValue` says whether it emitted any tag and the envelope keeps that bit.
+ */
+
+const TAG = '$rf'
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+interface Encoded {
+  json: string
+  /** True when the text holds tags and needs `reviveValue` after `JSON.parse`. */
+  typed: boolean
+}
+
+export function encodeValue(value: unknown, where: string): Encoded {
+  const state = { typed: false, seen: new Set<object>() }
+  const tree = toJson(value, state, where)
+  return { json: JSON.stringify(tree), typed: state.typed }
+}
+
+function tagged(state: { typed: boolean }, tag: string, v?: Json): Json {
+  state.typed = true
+  return v === undefined ? { [TAG]: tag } : { [TAG]: tag, v }
+}
+
+function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, where: string): Json {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      if (Number.isFinite(value)) return value
+      return tagged(state, 'N', String(value))
+    case 'bigint':
+      return tagged(state, 'I', value.toString())
+    case 'undefined':
+      return tagged(state, 'U')
+    case 'function':
+    case 'symbol':
+      throw new SerializationError(`${where}: a ${typeof value} cannot be cached`)
+  }
+  if (value === null) return null
+  const object = value as object
+  if (state.seen.has(object)) throw new SerializationError(`${where}: a value with a cycle cannot be cached`)
+  state.seen.add(object)
+  try {
+    if (Array.isArray(object)) return object.map((item) => toJson(item, state, where))
+    if (object instanceof Date) {
+      const time = object.getTime()
+      return tagged(state, 'D', Number.isNaN(time) ? null : time)
+    }
+    if (Buffer.isBuffer(object)) return tagged(state, 'B', object.toString('base64'))
+    if (object instanceof Uint8Array) {
+      return tagged(
+        state,
+        'u8',
+        Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64'),
+      )
+    }
+    if (object instanceof Map) {
+      return tagged(
+        state,
+        'M',
+        [...object].map(([k, v]) => [toJson(k, state, where), toJson(v, state, where)]),
+      )
+    }
+    if (object instanceof Set)
+      return tagged(
+        state,
+        'S',
+        [...object].map((v) => toJson(v, state, where)),
+      )
+    const toJSON = (object as { toJSON?: unknown }).toJSON
+    if (typeof toJSON === 'function') return toJson(toJSON.call(object), state, where)
+    const out: { [key: string]: Json } = {}
+    for (const key of Object.keys(object)) {
+      assign(out, key, toJson((object as Record<string, unknown>)[key], state, where))
+    }
+    return Object.hasOwn(object, TAG) ? tagged(state, 'O', out) : out
+  } finally {
+    state.seen.delete(object)
+  }
+}
+
+/** Turns the tags of a parsed tree back into the values they stand for. */
+export function reviveValue(tree: unknown): unknown {
+  if (tree === null || typeof tree !== 'object') return tree
+  if (Array.isArray(tree)) return tree.map(reviveValue)
+  const object = tree as Record<string, unknown>
+  const tag = object[TAG]
+  if (typeof tag !== 'string') {
+    reviveProperties(object)
+    return object
+  }
+  const v = object.v
+  switch (tag) {
+    case 'U':
+      return undefined
+    case 'N':
+      return Number(v)
+    case 'I':
+      return BigInt(v as string)
+    case 'D':
+      return new Date(v === null ? Number.NaN : (v as number))
+    case 'B':
+      return Buffer.from(v as string, 'base64')
+    case 'u8':
+      return new Uint8Array(Buffer.from(v as string, 'base64'))
+    case 'M':
+      return new Map((v as [unknown, unknown][]).map(([k, value]) => [reviveValue(k), reviveValue(value)]))
+    case 'S':
+      return new Set((v as unknown[]).map(reviveValue))
+    case 'O': {
+      reviveProperties(v as Record<string, unknown>)
+      return v
+    }
+    default:
+      throw new SerializationError(`unknown cached value tag ${JSON.stringify(tag)}`)
+  }
+}
+
+function reviveProperties(object: Record<string, unknown>): void {
+  for (const key of Object.keys(object)) {
+    const before = object[key]
+    const after = reviveValue(before)
+    if (after !== before || after === undefined) assign(object, key, after)
+  }
+}
+
+/** Sets an own property; a plain assignment of `__proto__` would change the prototype instead. */
+function assign(object: object, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  } else {
+    ;(object as Record<string, unknown>)[key] = value
+  }
+}

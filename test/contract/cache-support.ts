@@ -1,0 +1,103 @@
+/**
+ * Helpers of the cache suites: a movable clock (Rails' `travel`), unique keys, and direct access
+ * to the stored bytes of a key on each topology (to check envelopes, compression and TTLs the
+ * way `redis-cli` would see them).
+ */
+import { Cluster, Redis } from 'ioredis'
+import { CACHE_CLOCK } from '../../src/cache/clock.ts'
+import type { Cache, CacheOptions, Fleet, TopologyKind } from '../../src/index.ts'
+import { parseServerUrl } from '../../src/topology/connection.ts'
+import { processMemory } from '../../src/topology/memory.ts'
+import { HashRing } from '../../src/topology/ring.ts'
+import { testServers } from '../harness/servers.ts'
+
+export interface TestClock {
+  now: number
+  advance(ms: number): void
+}
+
+export function testClock(start = Date.now()): TestClock {
+  const clock = {
+    now: start,
+    advance(ms: number) {
+      clock.now += ms
+    },
+  }
+  return clock
+}
+
+/** A cache whose notion of time is `clock` (Redis TTLs stay real). */
+export function cacheWithClock(fleet: Fleet, clock: TestClock, options: CacheOptions = {}): Cache {
+  return fleet.cache({ ...options, [CACHE_CLOCK]: () => clock.now } as CacheOptions)
+}
+
+let counter = 0
+/** A key no other test uses. */
+export function uniqueKey(label = 'k'): string {
+  counter++
+  return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`
+}
+
+/** What a raw client sees of one full key. */
+export interface RawAccess {
+  get(key: string): Promise<Buffer | undefined>
+  set(key: string, value: string, ttl?: number): Promise<void>
+  /** ms; -1 without expiry, -2 missing. */
+  pttl(key: string): Promise<number>
+  exists(key: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
+  if (topology === 'memory') {
+    return {
+      async get(key) {
+        const value = processMemory.get<unknown>(key)
+        if (value === undefined) return undefined
+        return Buffer.isBuffer(value) ? value : Buffer.from(String(value))
+      },
+      async set(key, value, ttl) {
+        processMemory.set(key, value, ttl)
+      },
+      async pttl(key) {
+        return processMemory.pttl(key)
+      },
+      async exists(key) {
+        return processMemory.has(key)
+      },
+      async close() {},
+    }
+  }
+  const servers = await testServers()
+  const clients: (Redis | Cluster)[] =
+    topology === 'standalone'
+      ? [new Redis(servers.standalone)]
+      : topology === 'sharded'
+        ? servers.shards.map((url) => new Redis(url))
+        : [
+            new Cluster(
+              servers.cluster.map((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) })),
+            ),
+          ]
+  // On the ring a key lives on the shard the fleet's ring names: ask that one.
+  const ids = topology === 'sharded' ? servers.shards.map((url) => parseServerUrl(url).id) : []
+  const ring = topology === 'sharded' ? new HashRing(ids) : undefined
+  const clientOf = (key: string) => (ring ? clients[ids.indexOf(ring.nodeFor(key))]! : clients[0]!)
+  return {
+    get: async (key) => (await clientOf(key).getBuffer(key)) ?? undefined,
+    async set(key, value, ttl) {
+      if (ttl === undefined) await clientOf(key).set(key, value)
+      else await clientOf(key).set(key, value, 'PX', ttl)
+    },
+    pttl: (key) => clientOf(key).pttl(key),
+    exists: async (key) => (await clientOf(key).exists(key)) > 0,
+    async close() {
+      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())))
+    },
+  }
+}
+
+/** Rails' RedisCacheStore test fixture raises from its error handler: failures must be seen. */
+export function raise({ exception }: { exception: unknown }): never {
+  throw exception
+}
