@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { messageOf } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { closeClient } from '../topology/connection.ts'
 import type { RedisTopology } from '../topology/types.ts'
@@ -77,6 +78,12 @@ export class BlockingPool {
       return await read(lease.connection)
     } catch (error) {
       broken = true
+      if (isRedirection(error)) {
+        // The slot moved (failover, resharding): our dedicated connection cannot follow it,
+        // but the cluster client can. One command through it refreshes its slot map, so the
+        // next read's lease goes to the new owner.
+        await Promise.resolve((await this.#topology()).client(key).exists(key)).catch(() => undefined)
+      }
       throw error
     } finally {
       signal.removeEventListener('abort', onAbort)
@@ -140,6 +147,11 @@ export class BlockingPool {
     this.#all.clear()
     await Promise.all(all.map((c) => (idle.has(c) ? closeClient(c) : Promise.resolve(c.disconnect()))))
   }
+}
+
+/** A cluster redirection on a plain connection: worth a retry once the slot map is fresh. */
+export function isRedirection(error: unknown): boolean {
+  return /^(MOVED|ASK) /.test(messageOf(error))
 }
 
 const pools = new WeakMap<Lifecycle, BlockingPool>()

@@ -1,5 +1,6 @@
 import { isTransient, messageOf, translateError } from '../errors.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
+import { isRedirection } from './blocking-pool.ts'
 import { type Delivery, decodeEntry, type Envelope } from './entry.ts'
 import { START_ID } from './ids.ts'
 import { sleep } from './signals.ts'
@@ -86,7 +87,7 @@ export class ConsumerLoop {
           groupReady = false
           continue
         }
-        if (!isTransient(error)) {
+        if (!isTransient(error) && !isRedirection(caught)) {
           fatal = error
           break
         }

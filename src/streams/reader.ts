@@ -1,5 +1,6 @@
 import { isTransient, translateError } from '../errors.ts'
 import type { StreamBackend } from './backend.ts'
+import { isRedirection } from './blocking-pool.ts'
 import { BLOCK_INTERVAL } from './consumer.ts'
 import { type Delivery, decodeEntry } from './entry.ts'
 import { sleep } from './signals.ts'
@@ -41,7 +42,7 @@ export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, 
     } catch (caught) {
       if (s.signal.aborted) return
       const error = translateError(caught, s.op, s.key)
-      if (!isTransient(error)) throw error
+      if (!isTransient(error) && !isRedirection(caught)) throw error
       s.onError(error)
       failures++
       await sleep(Math.min(2000, 50 * 2 ** (failures - 1)), s.signal)
