@@ -10,8 +10,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /**
  * What `track` costs a job: a no-op job run bare, run inside `tracker.track`, and the same
- * Redis work done with raw ioredis around it: the record script (EVALSHA: registered? then
- * HSET) before and HDEL after, the two round trips track needs. A plain HSET + HDEL is shown
+ * Redis work done with raw ioredis around it: the record script (EVALSHA: list the session
+ * with HSETNX, HSET the record) before and HDEL after, the two round trips track needs. A plain HSET + HDEL is shown
  * too, as the floor of any tracking. Overhead per job is 1/tracked − 1/untracked throughput,
  * in µs of wall time per job at that concurrency.
  */
@@ -19,13 +19,12 @@ async function measure(ctx: BenchContext): Promise<Record<string, string | numbe
   const tracker = ctx.fleet.tracker({ instanceId: 'bench' })
   await tracker.start()
   const rawKey = `${ctx.namespace}:tracker:{bench}:jobs`
-  const rawReg = `${ctx.namespace}:tracker:{bench}:reg`
-  await ctx.raw.set(rawReg, 'token')
+  const rawIndex = `${ctx.namespace}:tracker:{bench}:sessions`
   const text = JSON.stringify({ t: Date.now(), p: payload })
   const variants: Record<string, Op> = {
     untracked: () => noop(),
     'raw ioredis': async (i) => {
-      await RECORD_2.run(ctx.raw, [rawReg, rawKey], [`job-${i}`, text])
+      await RECORD_2.run(ctx.raw, [rawIndex, rawKey], ['session', 'bench', `job-${i}`, text])
       await noop()
       await ctx.raw.hdel(rawKey, `job-${i}`)
     },
@@ -60,7 +59,7 @@ async function measure(ctx: BenchContext): Promise<Record<string, string | numbe
     }
   } finally {
     await tracker.stop()
-    await ctx.raw.unlink(rawKey, rawReg)
+    await ctx.raw.unlink(rawKey, rawIndex)
   }
   return rows
 }

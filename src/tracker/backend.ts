@@ -5,34 +5,31 @@ import type { SessionKeys } from './keys.ts'
  * the same atomic steps; the tracker does validation, encoding, retries and the recovery loop.
  *
  * The invariant every step keeps, on every topology, with any number of processes:
- *   a session has job records  ⇒  it has a registration token  ⇒  the index lists it
- * (the index entry is written before the token, a record is written only while the token
- * exists, and the token is deleted only once the session is not live and has no records, and
- * the index entry only after that, by compare-and-delete). So no record is ever invisible to
- * recovery, and nothing of a dead session survives its last requeued orphan.
+ *   a session that is live or has job records is listed in its index shard
+ * Every step that makes a session live or adds a record lists it in the same atomic step, and
+ * only a step that finds it neither live nor holding records unlists it. The shard and the
+ * session's keys share one hash tag, which is what makes this one step everywhere. So no record
+ * is ever invisible to recovery, and nothing of a dead session outlives its last orphan.
  */
 export interface TrackerBackend {
-  /** Lists a session in the index (HSET). Done before its token is set. */
-  index(sessionId: string, entry: string): Promise<void>
-  /** Sets the token if the session has none; returns the token now in place. */
-  register(keys: SessionKeys, token: string): Promise<string>
-  /** Marks the session live for `ttl` ms; false (nothing written) when it is not registered. */
-  heartbeat(keys: SessionKeys, lastSeen: number, ttl: number): Promise<boolean>
-  /** Records a job (membership and payload, one step); false (nothing written) when not registered. */
-  record(keys: SessionKeys, jobId: string, text: string): Promise<boolean>
+  /** Lists the session and marks it live for `ttl` ms. */
+  heartbeat(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    lastSeen: number,
+    ttl: number,
+  ): Promise<void>
+  /** Lists the session and records a job (membership and payload, one field). */
+  record(keys: SessionKeys, sessionId: string, instanceId: string, jobId: string, text: string): Promise<void>
   /** Forgets a job that settled. */
   remove(keys: SessionKeys, jobId: string): Promise<void>
-  /**
-   * Ends liveness and forgets the given jobs, then retires the session when it has no records
-   * left. Returns the retired token ('' when there was none), or undefined when records remain.
-   */
-  leave(keys: SessionKeys, releaseJobIds: readonly string[]): Promise<string | undefined>
-  /** Retires a session that is not live and has no records; same answer as `leave`. */
-  retire(keys: SessionKeys): Promise<string | undefined>
-  /** Removes a session from the index only if its entry is still `entry` (compare-and-delete). */
-  unindex(sessionId: string, entry: string): Promise<void>
-  /** The whole index: sessionId → entry. */
-  sessions(): Promise<Map<string, string>>
+  /** Ends liveness and forgets the given jobs; unlists the session when no record is left. */
+  leave(keys: SessionKeys, sessionId: string, releaseJobIds: readonly string[]): Promise<void>
+  /** Unlists a session that is not live and has no records; true if it did. */
+  retire(keys: SessionKeys, sessionId: string): Promise<boolean>
+  /** Every listed session: sessionId → instanceId, over all shards. */
+  sessions(shards: readonly string[]): Promise<Map<string, string>>
   /** lastSeen of each session that is live, undefined for the others; input order. */
   alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]>
   /** Records (jobId → text) of each session; input order. */

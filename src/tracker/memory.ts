@@ -8,10 +8,7 @@ import type { SessionKeys } from './keys.ts'
  * Redis scripts step for step (an empty hash is a missing key there too).
  */
 export class MemoryTrackerBackend implements TrackerBackend {
-  constructor(
-    private readonly memory: MemoryKeyspace,
-    private readonly indexKey: string,
-  ) {}
+  constructor(private readonly memory: MemoryKeyspace) {}
 
   #hash(key: string): Map<string, string> | undefined {
     const value = this.memory.get<unknown>(key)
@@ -34,52 +31,51 @@ export class MemoryTrackerBackend implements TrackerBackend {
     if (hash.size === 0) this.memory.delete(key)
   }
 
-  async index(sessionId: string, entry: string): Promise<void> {
-    this.#hashFor(this.indexKey).set(sessionId, entry)
-  }
-
-  async register(keys: SessionKeys, token: string): Promise<string> {
-    const current = this.memory.get<string>(keys.reg)
-    if (current !== undefined) return current
-    this.memory.set(keys.reg, token)
-    return token
-  }
-
-  async heartbeat(keys: SessionKeys, lastSeen: number, ttl: number): Promise<boolean> {
-    if (!this.memory.has(keys.reg)) return false
+  async heartbeat(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    lastSeen: number,
+    ttl: number,
+  ): Promise<void> {
+    this.#hashFor(keys.index).set(sessionId, instanceId)
     this.memory.set(keys.alive, String(lastSeen), ttl)
-    return true
   }
 
-  async record(keys: SessionKeys, jobId: string, text: string): Promise<boolean> {
-    if (!this.memory.has(keys.reg)) return false
+  async record(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    jobId: string,
+    text: string,
+  ): Promise<void> {
+    const index = this.#hashFor(keys.index)
+    if (!index.has(sessionId)) index.set(sessionId, instanceId)
     this.#hashFor(keys.jobs).set(jobId, text)
-    return true
   }
 
   async remove(keys: SessionKeys, jobId: string): Promise<void> {
     this.#hdel(keys.jobs, [jobId])
   }
 
-  async leave(keys: SessionKeys, releaseJobIds: readonly string[]): Promise<string | undefined> {
+  async leave(keys: SessionKeys, sessionId: string, releaseJobIds: readonly string[]): Promise<void> {
     this.memory.delete(keys.alive)
     this.#hdel(keys.jobs, releaseJobIds)
-    return this.retire(keys)
+    if (!this.memory.has(keys.jobs)) this.#hdel(keys.index, [sessionId])
   }
 
-  async retire(keys: SessionKeys): Promise<string | undefined> {
-    if (this.memory.has(keys.alive) || this.memory.has(keys.jobs)) return undefined
-    const token = this.memory.get<string>(keys.reg) ?? ''
-    this.memory.delete(keys.reg)
-    return token
+  async retire(keys: SessionKeys, sessionId: string): Promise<boolean> {
+    if (this.memory.has(keys.alive) || this.memory.has(keys.jobs)) return false
+    const listed = this.#hash(keys.index)?.has(sessionId) ?? false
+    this.#hdel(keys.index, [sessionId])
+    return listed
   }
 
-  async unindex(sessionId: string, entry: string): Promise<void> {
-    if (this.#hash(this.indexKey)?.get(sessionId) === entry) this.#hdel(this.indexKey, [sessionId])
-  }
-
-  async sessions(): Promise<Map<string, string>> {
-    return new Map(this.#hash(this.indexKey))
+  async sessions(shards: readonly string[]): Promise<Map<string, string>> {
+    const all = new Map<string, string>()
+    for (const shard of shards)
+      for (const [id, instanceId] of this.#hash(shard) ?? []) all.set(id, instanceId)
+    return all
   }
 
   async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {

@@ -1,30 +1,17 @@
 import type { RedisTopology } from '../topology/types.ts'
 import type { TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
-import {
-  CLAIM_3,
-  COMPLETE_2,
-  HEARTBEAT_2,
-  LEAVE_3,
-  RECORD_2,
-  REGISTER_1,
-  RELEASE_1,
-  RETIRE_3,
-  UNINDEX_1,
-} from './scripts.ts'
+import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_3 } from './scripts.ts'
 
 /**
- * The tracker on Redis. Each per-session step is one script on the session's node (its keys
- * share a hash tag); reads over many sessions go as one pipeline per node. Nothing uses KEYS
- * or SCAN: the index hash is the one place that lists sessions.
+ * The tracker on Redis. Each per-session step is one script on the node of the session's index
+ * shard (they share a hash tag); reads over many sessions go as one pipeline per node. Nothing
+ * uses KEYS or SCAN: the index shards are the one place that lists sessions.
  */
 export class RedisTrackerBackend implements TrackerBackend {
   #topology: RedisTopology | undefined
 
-  constructor(
-    private readonly connect: () => Promise<RedisTopology>,
-    private readonly indexKey: string,
-  ) {}
+  constructor(private readonly connect: () => Promise<RedisTopology>) {}
 
   async #topologyReady(): Promise<RedisTopology> {
     this.#topology ??= await this.connect()
@@ -35,46 +22,57 @@ export class RedisTrackerBackend implements TrackerBackend {
     return (this.#topology ?? (await this.#topologyReady())).client(key)
   }
 
-  async index(sessionId: string, entry: string): Promise<void> {
-    await (await this.#client(this.indexKey)).hset(this.indexKey, sessionId, entry)
+  async heartbeat(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    lastSeen: number,
+    ttl: number,
+  ): Promise<void> {
+    const client = await this.#client(keys.index)
+    await HEARTBEAT_2.run(client, [keys.index, keys.alive], [sessionId, instanceId, lastSeen, ttl])
   }
 
-  async register(keys: SessionKeys, token: string): Promise<string> {
-    return String(await REGISTER_1.run(await this.#client(keys.reg), [keys.reg], [token]))
-  }
-
-  async heartbeat(keys: SessionKeys, lastSeen: number, ttl: number): Promise<boolean> {
-    const client = await this.#client(keys.reg)
-    return (await HEARTBEAT_2.run(client, [keys.reg, keys.alive], [lastSeen, ttl])) === 1
-  }
-
-  async record(keys: SessionKeys, jobId: string, text: string): Promise<boolean> {
-    const client = await this.#client(keys.reg)
-    return (await RECORD_2.run(client, [keys.reg, keys.jobs], [jobId, text])) === 1
+  async record(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    jobId: string,
+    text: string,
+  ): Promise<void> {
+    const client = await this.#client(keys.index)
+    await RECORD_2.run(client, [keys.index, keys.jobs], [sessionId, instanceId, jobId, text])
   }
 
   async remove(keys: SessionKeys, jobId: string): Promise<void> {
     await (await this.#client(keys.jobs)).hdel(keys.jobs, jobId)
   }
 
-  async leave(keys: SessionKeys, releaseJobIds: readonly string[]): Promise<string | undefined> {
-    const client = await this.#client(keys.alive)
-    const reply = await LEAVE_3.run(client, [keys.alive, keys.jobs, keys.reg], releaseJobIds)
-    return reply === null ? undefined : String(reply)
+  async leave(keys: SessionKeys, sessionId: string, releaseJobIds: readonly string[]): Promise<void> {
+    const client = await this.#client(keys.index)
+    await LEAVE_3.run(client, [keys.index, keys.alive, keys.jobs], [sessionId, ...releaseJobIds])
   }
 
-  async retire(keys: SessionKeys): Promise<string | undefined> {
-    const reply = await RETIRE_3.run(await this.#client(keys.alive), [keys.alive, keys.jobs, keys.reg], [])
-    return reply === null ? undefined : String(reply)
+  async retire(keys: SessionKeys, sessionId: string): Promise<boolean> {
+    const client = await this.#client(keys.index)
+    return (await RETIRE_3.run(client, [keys.index, keys.alive, keys.jobs], [sessionId])) === 1
   }
 
-  async unindex(sessionId: string, entry: string): Promise<void> {
-    await UNINDEX_1.run(await this.#client(this.indexKey), [this.indexKey], [sessionId, entry])
-  }
-
-  async sessions(): Promise<Map<string, string>> {
-    const fields = await (await this.#client(this.indexKey)).hgetall(this.indexKey)
-    return new Map(Object.entries(fields))
+  async sessions(shards: readonly string[]): Promise<Map<string, string>> {
+    const topology = await this.#topologyReady()
+    const batches = await topology.batches(shards)
+    const replies = await topology.pipeline(batches, (pipe, batch) => {
+      for (const key of batch.keys) pipe.hgetall(key)
+    })
+    const all = new Map<string, string>()
+    for (const shardReplies of replies) {
+      for (const fields of shardReplies) {
+        for (const [id, instanceId] of Object.entries((fields ?? {}) as Record<string, string>)) {
+          all.set(id, instanceId)
+        }
+      }
+    }
+    return all
   }
 
   async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
 import { ClosedError, RedfleetError, SerializationError, translateError } from '../errors.ts'
 import type { TrackerBackend } from './backend.ts'
-import { indexEntry, isSessionId, parseIndexEntry, type SessionKeys, TrackerKeys } from './keys.ts'
+import { isSessionId, type SessionKeys, TrackerKeys } from './keys.ts'
 import { MemoryTrackerBackend } from './memory.ts'
 import {
   type ResolvedTrackerOptions,
@@ -56,11 +56,6 @@ export interface Tracker {
 interface Session {
   readonly id: string
   readonly keys: SessionKeys
-  /** The token of the next registration, kept across retries so a retried one is idempotent. */
-  token: string
-  /** The token in place once registered; undefined until then or once found retired. */
-  registered: string | undefined
-  registering: Promise<void> | undefined
   /** This tracker's jobs in flight here: jobId → how many `track` calls hold it. */
   readonly inFlight: Map<string, number>
   /** Stopped: nothing heartbeats it any more; its last settling job retires it. */
@@ -71,21 +66,12 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex')
 
 function newSession(keys: TrackerKeys): Session {
   const id = hex(16)
-  return {
-    id,
-    keys: keys.session(id),
-    token: hex(8),
-    registered: undefined,
-    registering: undefined,
-    inFlight: new Map(),
-    ended: false,
-  }
+  return { id, keys: keys.session(id), inFlight: new Map(), ended: false }
 }
 
 /** A session as the index lists it. */
 interface Listed {
   readonly sessionId: string
-  readonly entry: string
   readonly instanceId: string
   readonly keys: SessionKeys
 }
@@ -115,8 +101,8 @@ class FleetTracker implements Tracker {
     this.#keys = new TrackerKeys(ctx.keys)
     this.#backend =
       ctx.topology === 'memory'
-        ? new MemoryTrackerBackend(ctx.memory, this.#keys.index)
-        : new RedisTrackerBackend(() => ctx.redis(), this.#keys.index)
+        ? new MemoryTrackerBackend(ctx.memory)
+        : new RedisTrackerBackend(() => ctx.redis())
     this.#session = newSession(this.#keys)
     ctx.lifecycle.onClose(() => this.#shutdown())
   }
@@ -136,50 +122,6 @@ class FleetTracker implements Tracker {
 
   #assertOpen(op: string): void {
     this.#ctx.lifecycle.assertOpen(`tracker.${op}`)
-  }
-
-  // --- registration -------------------------------------------------------------------------
-
-  /** Lists the session in the index, then sets its token: the order the invariant needs. */
-  #register(session: Session): Promise<void> {
-    session.registering ??= (async () => {
-      const token = session.token
-      await this.#backend.index(session.id, indexEntry(token, this.instanceId))
-      const inPlace = await this.#backend.register(session.keys, token)
-      // Only a registration we never heard back from can have left another token: list that one.
-      if (inPlace !== token) await this.#backend.index(session.id, indexEntry(inPlace, this.instanceId))
-      session.registered = inPlace
-    })().finally(() => {
-      session.registering = undefined
-    })
-    return session.registering
-  }
-
-  /**
-   * Runs a step that needs the session registered (heartbeat, record). It is registered before
-   * the first step; a step that finds it retired (this process looked dead to a recoverer, e.g.
-   * after a long pause) registers it again under a new token, and retries once.
-   */
-  async #registered(session: Session, step: () => Promise<boolean>): Promise<void> {
-    if (session.registered === undefined) await this.#register(session)
-    const seen = session.registered
-    if (await step()) return
-    if (session.registered === seen && seen !== undefined) {
-      session.registered = undefined
-      session.token = hex(8)
-    }
-    await this.#register(session)
-    if (!(await step())) {
-      throw new RedfleetError(`tracker '${this.instanceId}': session retired again while registering`)
-    }
-  }
-
-  /** Removes a session from the index once it is retired; reports what fails. */
-  async #unindex(sessionId: string, token: string | undefined, listed: string): Promise<void> {
-    if (token === undefined) return
-    // '' = no token was left (another recoverer retired it first): remove the entry we listed.
-    const instanceId = parseIndexEntry(listed)?.instanceId ?? this.instanceId
-    await this.#backend.unindex(sessionId, token === '' ? listed : indexEntry(token, instanceId))
   }
 
   // --- lifecycle ----------------------------------------------------------------------------
@@ -208,7 +150,7 @@ class FleetTracker implements Tracker {
 
   #heartbeat(session: Session): Promise<void> {
     const { heartbeatTtl } = this.#options
-    return this.#registered(session, () => this.#backend.heartbeat(session.keys, Date.now(), heartbeatTtl))
+    return this.#backend.heartbeat(session.keys, session.id, this.instanceId, Date.now(), heartbeatTtl)
   }
 
   #scheduleHeartbeat(): void {
@@ -267,11 +209,7 @@ class FleetTracker implements Tracker {
       session.ended = true
       this.#session = newSession(this.#keys)
       const release = o.releaseJobs === true ? [...session.inFlight.keys()] : []
-      const listed = indexEntry(session.registered ?? session.token, this.instanceId)
-      await this.#run('stop', undefined, async () => {
-        const token = await this.#backend.leave(session.keys, release)
-        await this.#unindex(session.id, token, listed)
-      })
+      await this.#run('stop', undefined, () => this.#backend.leave(session.keys, session.id, release))
     })().finally(() => {
       this.#stopping = undefined
     })
@@ -286,8 +224,7 @@ class FleetTracker implements Tracker {
     session.ended = true
     if (!wasRunning) return
     try {
-      const token = await this.#backend.leave(session.keys, [])
-      await this.#unindex(session.id, token, indexEntry(session.registered ?? session.token, this.instanceId))
+      await this.#backend.leave(session.keys, session.id, [])
     } catch (error) {
       // Unreachable Redis: the heartbeat expires on its own within heartbeatTtl.
       this.#report(translateError(error, 'tracker.close'), 'close')
@@ -318,7 +255,7 @@ class FleetTracker implements Tracker {
       const text = encodeRecord(id, payload, Date.now())
       recorded = 'unsure'
       await this.#run('track', id, () =>
-        this.#registered(session, () => this.#backend.record(session.keys, id, text)),
+        this.#backend.record(session.keys, session.id, this.instanceId, id, text),
       )
       recorded = 'yes'
     } catch (error) {
@@ -356,12 +293,8 @@ class FleetTracker implements Tracker {
 
   /** The last job of a stopped session settled: retire the session so the index stays small. */
   async #retireEnded(session: Session): Promise<void> {
-    const listed = indexEntry(session.registered ?? session.token, this.instanceId)
     try {
-      await this.#run('track', undefined, async () => {
-        const token = await this.#backend.retire(session.keys)
-        await this.#unindex(session.id, token, listed)
-      })
+      await this.#run('track', undefined, () => this.#backend.retire(session.keys, session.id))
     } catch {
       // Reported; a recovery pass retires it later anyway.
     }
@@ -369,16 +302,21 @@ class FleetTracker implements Tracker {
 
   // --- reading ------------------------------------------------------------------------------
 
-  /** Every session in the index and, in the same order, its lastSeen (undefined when not live). */
-  async #listed(op: string): Promise<{ sessions: Listed[]; lastSeen: (string | undefined)[] }> {
-    const index = await this.#run(op, undefined, () => this.#backend.sessions())
+  /** Every session the index shards list. */
+  async #sessions(op: string): Promise<Listed[]> {
+    const index = await this.#run(op, undefined, () => this.#backend.sessions(this.#keys.shards))
     const sessions: Listed[] = []
-    for (const [sessionId, entry] of index) {
-      const parsed = parseIndexEntry(entry)
+    for (const [sessionId, instanceId] of index) {
       // Not written by redfleet: skipped, never touched.
-      if (!parsed || !isSessionId(sessionId)) continue
-      sessions.push({ sessionId, entry, instanceId: parsed.instanceId, keys: this.#keys.session(sessionId) })
+      if (!isSessionId(sessionId) || instanceId.length === 0) continue
+      sessions.push({ sessionId, instanceId, keys: this.#keys.session(sessionId) })
     }
+    return sessions
+  }
+
+  /** Every listed session and, in the same order, its lastSeen (undefined when not live). */
+  async #listed(op: string): Promise<{ sessions: Listed[]; lastSeen: (string | undefined)[] }> {
+    const sessions = await this.#sessions(op)
     const lastSeen = await this.#run(op, undefined, () => this.#backend.alive(sessions.map((s) => s.keys)))
     return { sessions, lastSeen }
   }
@@ -402,15 +340,11 @@ class FleetTracker implements Tracker {
       )
     }
     this.#assertOpen('inFlight')
-    const index = await this.#run('inFlight', instanceId, () => this.#backend.sessions())
-    const sessions: Listed[] = []
-    for (const [sessionId, entry] of index) {
-      const parsed = parseIndexEntry(entry)
-      if (parsed?.instanceId === instanceId && isSessionId(sessionId)) {
-        sessions.push({ sessionId, entry, instanceId, keys: this.#keys.session(sessionId) })
-      }
-    }
-    return this.#jobsOf('inFlight', sessions)
+    const sessions = await this.#sessions('inFlight')
+    return this.#jobsOf(
+      'inFlight',
+      sessions.filter((s) => s.instanceId === instanceId),
+    )
   }
 
   async instances(): Promise<{ id: string; lastSeen: number }[]> {
@@ -464,11 +398,8 @@ class FleetTracker implements Tracker {
         if (this.#ctx.lifecycle.closed) throw new ClosedError(`tracker.${op}: the fleet is closed`)
         if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
       }
-      // Removes the session only if nothing is left: the scripts re-check, so concurrent passes agree.
-      await this.#run(op, undefined, async () => {
-        const token = await this.#backend.retire(session.keys)
-        await this.#unindex(session.sessionId, token, session.entry)
-      })
+      // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
+      await this.#run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
     }
     return requeued
   }

@@ -336,6 +336,53 @@ forEachTopology('Tracker contract', (env) => {
     await survivor.stop()
   })
 
+  test('instances starting and tracking while 5 recoverers loop are never unlisted or lose a record', async () => {
+    const scope = isolated(env)
+    const handed = new Map<string, number>()
+    let looping = true
+    const recoverers = await Promise.all(
+      Array.from({ length: 5 }, async () => (await scope.fleet()).tracker()),
+    )
+    const loops = recoverers.map(async (recoverer) => {
+      while (looping) {
+        await recoverer.recoverOrphans((job) => {
+          handed.set(job.id, (handed.get(job.id) ?? 0) + 1)
+        })
+        await sleep(1)
+      }
+    })
+    const hold = gate()
+    const running = started(10)
+    const workers = await Promise.all(
+      Array.from({ length: 10 }, async (_, n) => (await scope.fleet()).tracker({ instanceId: `w-${n}` })),
+    )
+    await Promise.all(workers.map((w) => w.start()))
+    const jobs = workers.map((w, n) =>
+      w.track(`job-${n}`, n, async () => {
+        running.run()
+        await hold.promise
+      }),
+    )
+    await running.all
+    await sleep(50) // recovery passes keep running against live, busy instances
+    assert.equal(handed.size, 0, 'live instances keep their jobs')
+    assert.equal((await workers[0]!.instances()).filter((i) => i.id.startsWith('w-')).length, 10)
+    await Promise.all(workers.map((w) => w.stop()))
+    await within(
+      (async () => {
+        while (handed.size < 10) await sleep(5)
+      })(),
+      3000,
+      'recovery of the stopped instances',
+    )
+    looping = false
+    await Promise.all(loops)
+    assert.deepEqual([...handed.keys()].sort(), Array.from({ length: 10 }, (_, n) => `job-${n}`).sort())
+    assert.ok([...handed.values()].every((n) => n === 1))
+    hold.open()
+    await Promise.all(jobs)
+  })
+
   test('an orphan whose requeue throws stays tracked, is reported, and the next pass retries it', async () => {
     const scope = isolated(env)
     const worker = (await scope.fleet()).tracker({ instanceId: 'flaky' })
@@ -429,7 +476,7 @@ forEachTopology('Tracker contract', (env) => {
     await second.stop()
   })
 
-  test('a session retired while its process looked dead registers again and stays recoverable', async () => {
+  test('a session unlisted while its process looked dead lists itself again with its next record', async () => {
     const scope = isolated(env)
     // A tracker that never started is not live: its jobs are orphans (documented).
     const zombie = (await scope.fleet()).tracker({ instanceId: 'zombie' })
@@ -445,7 +492,7 @@ forEachTopology('Tracker contract', (env) => {
     hold.open()
     await first
     assert.equal(await recoverer.recoverOrphans(() => undefined), 0, 'retired and unlisted now')
-    // The zombie tracks again: its session was retired, so it registers anew and stays visible.
+    // The zombie tracks again: the record lists its session again in the same atomic step.
     const hold2 = gate()
     const running2 = started(1)
     const second = zombie.track('z-2', 2, async () => {
