@@ -49,8 +49,9 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
   return {
     lazyConnect: true,
     connectTimeout: settings.connectTimeout,
-    // Blocking reads and subscriptions wait as long as they like.
-    commandTimeout: dedicated ? undefined : settings.commandTimeout,
+    // Blocking reads and subscriptions wait as long as they like; 0 means no timeout at all
+    // (ioredis would time every command out at once).
+    commandTimeout: dedicated || settings.commandTimeout === 0 ? undefined : settings.commandTimeout,
     maxRetriesPerRequest: dedicated ? null : settings.reconnectAttempts,
     retryStrategy: reconnectDelay,
     enableOfflineQueue: true,

@@ -81,6 +81,21 @@ describe('a server that stops answering', () => {
     }
   })
 
+  test('commandTimeout: 0 waits as long as the server takes, with no timeout', async () => {
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), commandTimeout: 0 })
+    const blocker = new Redis(server.url)
+    try {
+      await fleet.store().set('k', 'v')
+      await blocker.client('PAUSE', 300, 'ALL')
+      const started = performance.now()
+      assert.equal(await fleet.store().get('k'), 'v')
+      assert.ok(performance.now() - started >= 250, 'the read really waited for the pause')
+    } finally {
+      blocker.disconnect()
+      await fleet.close()
+    }
+  })
+
   test('the fleet reconnects by itself when the server comes back', async () => {
     const fleet = createFleet({
       url: server.url,
