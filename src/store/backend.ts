@@ -5,7 +5,7 @@
 export interface StoreBackend {
   /** The raw text; null or undefined when the key is missing. */
   get(key: string): Promise<string | null | undefined>
-  getMany(keys: readonly string[]): Promise<(string | undefined)[]>
+  getMany(keys: readonly string[]): Promise<(string | null | undefined)[]>
   /** `ttl` in ms; without it the key keeps no expiry (as SET does). */
   set(key: string, text: string, ttl?: number): Promise<void>
   setMany(entries: readonly [string, string][], ttl?: number): Promise<void>

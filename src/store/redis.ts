@@ -1,4 +1,5 @@
 import { messageOf } from '../errors.ts'
+import { perKey } from '../topology/pipeline.ts'
 import { Script } from '../topology/script.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import { NOT_AN_INTEGER, type StoreBackend } from './backend.ts'
@@ -47,18 +48,8 @@ export class RedisStoreBackend implements StoreBackend {
     return topology ? topology.client(key).get(key) : this.#client(key).then((client) => client.get(key))
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    const topology = await this.topology()
-    const batches = await topology.batches(keys)
-    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
-    const out = new Array<string | undefined>(keys.length)
-    batches.forEach((batch, i) => {
-      const values = replies[i]![0] as (string | null)[]
-      batch.indexes.forEach((index, n) => {
-        out[index] = values[n] ?? undefined
-      })
-    })
-    return out
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return perKey(await this.topology(), keys, (client, batch) => client.mget(...batch))
   }
 
   async set(key: string, text: string, ttl?: number): Promise<void> {

@@ -117,6 +117,10 @@ export class ClusterTopology implements RedisTopology {
     return pipelinePerNode(batches, () => client, build)
   }
 
+  batchClient(_batch: KeyBatch): Client {
+    return this.#pick()
+  }
+
   async masters(): Promise<MasterNode[]> {
     await this.#slotsReady()
     return this.#pick()

@@ -118,6 +118,10 @@ export class ShardedTopology implements RedisTopology {
     return pipelinePerNode(batches, (node) => this.#servers.get(node)!.pick(), build)
   }
 
+  batchClient(batch: KeyBatch): Client {
+    return this.#servers.get(batch.node)!.pick()
+  }
+
   async masters(): Promise<MasterNode[]> {
     return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.pick() }))
   }

@@ -43,6 +43,8 @@ export interface RedisTopology {
     batches: readonly KeyBatch[],
     build: (pipe: ChainableCommander, batch: KeyBatch) => void,
   ): Promise<unknown[][]>
+  /** The client that serves a batch (its node on the ring; the routing Cluster client). */
+  batchClient(batch: KeyBatch): Client
   /** Every master, each with one of this topology's command connections. */
   masters(): Promise<MasterNode[]>
   /**

@@ -1,3 +1,4 @@
+import { perKey } from '../topology/pipeline.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import type { TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
@@ -77,18 +78,12 @@ export class RedisTrackerBackend implements TrackerBackend {
 
   async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return []
-    const topology = await this.#topologyReady()
-    const batches = await topology.batches(keys.map((k) => k.alive))
-    // Each batch holds one slot's keys (cluster) or one node's (ring): one MGET each.
-    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
-    const out = new Array<string | undefined>(keys.length)
-    batches.forEach((batch, i) => {
-      const values = replies[i]![0] as (string | null)[]
-      batch.indexes.forEach((index, n) => {
-        out[index] = values[n] ?? undefined
-      })
-    })
-    return out
+    const values = await perKey(
+      await this.#topologyReady(),
+      keys.map((k) => k.alive),
+      (client, batch) => client.mget(...batch),
+    )
+    return values.map((value) => value ?? undefined)
   }
 
   async jobs(keys: readonly SessionKeys[]): Promise<Map<string, string>[]> {
