@@ -15,19 +15,35 @@ import type { CacheBackend } from './backend.ts'
 /** Wakes waiters when a fill of `key` ends (with a value or not). */
 export interface FillWaker {
   /**
-   * Resolves when a fill of `key` may have ended, or after a while (at most `ms`); `attempt`
-   * counts from 1 so a polling waker can back off. Rejects when `signal` aborts.
+   * Starts listening for the end of a fill of `key`, before the caller checks the lock, so that
+   * a notification sent in between is not lost.
    */
-  wait(key: string, ms: number, attempt: number, signal: AbortSignal): Promise<void>
+  watch(key: string): FillWatch
   /** Tells every process of the fleet that the fill of `key` ended. Never rejects. */
   notify(key: string): Promise<void>
 }
 
-/** The fallback waker: no notifications, polls 5, 10, 20 … 100 ms apart. */
+export interface FillWatch {
+  /**
+   * Resolves when the fill may have ended (a notification since the last wait) or after a
+   * while, at most `ms`; `attempt` counts from 1 so polling can back off. Rejects when `signal`
+   * aborts.
+   */
+  wait(ms: number, attempt: number, signal: AbortSignal): Promise<void>
+  close(): void
+}
+
+/** Polling delays: 5, 10, 20 … 100 ms apart. */
+export function pollDelay(attempt: number): number {
+  return Math.min(5 * 2 ** Math.min(attempt - 1, 5), 100)
+}
+
+/** The fallback waker: no notifications, polls. */
 export const pollingWaker: FillWaker = {
-  wait(_key, ms, attempt, signal) {
-    return sleep(Math.min(ms, 5 * 2 ** Math.min(attempt - 1, 5), 100), signal)
-  },
+  watch: () => ({
+    wait: (ms, attempt, signal) => sleep(Math.min(ms, pollDelay(attempt)), signal),
+    close() {},
+  }),
   async notify() {},
 }
 
@@ -88,6 +104,15 @@ export interface LockedFill<T> {
 export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
   const token = randomBytes(12).toString('base64')
   const deadline = Date.now() + o.timeout
+  const watch = o.waker.watch(o.key)
+  try {
+    return await lockLoop(o, token, deadline, watch)
+  } finally {
+    watch.close()
+  }
+}
+
+async function lockLoop<T>(o: LockedFill<T>, token: string, deadline: number, watch: FillWatch): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let held: boolean
     try {
@@ -110,7 +135,7 @@ export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
     const remaining = deadline - Date.now()
     // Waited as long as we may: compute ourselves rather than fail the caller.
     if (remaining <= 0) return o.fill()
-    await o.waker.wait(o.key, remaining, attempt, o.signal)
+    await watch.wait(remaining, attempt, o.signal)
     const found = await o.recheck()
     if (found) return found.value
   }

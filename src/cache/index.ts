@@ -1,6 +1,7 @@
 import type { FleetContext } from '../context.ts'
 import { assertCacheOptions, FleetCache } from './cache.ts'
 import type { Cache, CacheOptions } from './types.ts'
+import { PubSubWaker } from './waker.ts'
 
 export type { CacheEvent } from './instrument.ts'
 export type {
@@ -16,5 +17,7 @@ export type {
 /** `fleet.cache()`: Rails' RedisCacheStore behaviour set on every topology (SPEC §3). */
 export function createCache(ctx: FleetContext, options: CacheOptions = {}): Cache {
   assertCacheOptions(options)
-  return new FleetCache(ctx, options)
+  // Fill notifications: one channel per fleet namespace, subscribed on the first wait.
+  const waker = new PubSubWaker(() => ctx.subscriber(), ctx.keys.key('cache~fill'), ctx.lifecycle)
+  return new FleetCache(ctx, options, { waker })
 }

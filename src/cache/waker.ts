@@ -1,0 +1,126 @@
+import type { Lifecycle } from '../lifecycle.ts'
+import type { ChannelSubscription, Subscriber } from '../pubsub/index.ts'
+import { type FillWaker, type FillWatch, pollDelay, sleep } from './fill.ts'
+
+/** While notifications are live, polling is only a safety net against a lost message. */
+const LIVE_POLL = 250
+
+/**
+ * Fill notifications over the fleet's pub/sub hub: a fill holder publishes the entry's key on
+ * one channel per fleet namespace, and every waiting process wakes at once and reads the value.
+ * The subscription is made on the first wait and kept until the fleet closes. Until Redis has
+ * confirmed it (and whenever it is down), waiters poll as the polling waker does.
+ */
+export class PubSubWaker implements FillWaker {
+  readonly #subscriber: () => Subscriber
+  readonly #channel: string
+  readonly #watches = new Map<string, Set<Watch>>()
+  #subscription: ChannelSubscription | undefined
+  #live = false
+
+  readonly #lifecycle: Lifecycle
+
+  constructor(subscriber: () => Subscriber, channel: string, lifecycle: Lifecycle) {
+    this.#subscriber = subscriber
+    this.#channel = channel
+    this.#lifecycle = lifecycle
+  }
+
+  #ensureSubscribed(): void {
+    if (this.#subscription || this.#lifecycle.closed) return
+    try {
+      this.#subscription = this.#subscriber().subscribe(this.#channel, (payload) =>
+        this.#wake(payload.toString()),
+      )
+    } catch {
+      return // closed fleet: the caller's own wait rejects with ClosedError
+    }
+    this.#lifecycle.onClose(() => this.close())
+    this.#subscription.ready().then(
+      () => {
+        this.#live = true
+      },
+      () => {
+        // Not confirmed in time: waiters keep polling; the hub re-subscribes by itself.
+      },
+    )
+  }
+
+  #wake(key: string): void {
+    const watches = this.#watches.get(key)
+    if (watches) for (const watch of watches) watch.notified()
+  }
+
+  watch(key: string): FillWatch {
+    this.#ensureSubscribed()
+    const watch = new Watch(
+      () => this.#live,
+      () => {
+        const set = this.#watches.get(key)
+        set?.delete(watch)
+        if (set?.size === 0) this.#watches.delete(key)
+      },
+    )
+    let set = this.#watches.get(key)
+    if (!set) {
+      set = new Set()
+      this.#watches.set(key, set)
+    }
+    set.add(watch)
+    return watch
+  }
+
+  async notify(key: string): Promise<void> {
+    try {
+      await this.#subscriber().publish(this.#channel, key)
+    } catch {
+      // Waiters poll: a lost notification costs latency, never correctness.
+    }
+  }
+
+  close(): void {
+    this.#subscription?.unsubscribe()
+    this.#subscription = undefined
+    this.#live = false
+  }
+}
+
+class Watch implements FillWatch {
+  #pending = false
+  #wakeUp: (() => void) | undefined
+
+  constructor(
+    private readonly live: () => boolean,
+    private readonly onClose: () => void,
+  ) {}
+
+  notified(): void {
+    this.#pending = true
+    this.#wakeUp?.()
+  }
+
+  async wait(ms: number, attempt: number, signal: AbortSignal): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false
+      return
+    }
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.#wakeUp = () => controller.abort('woken')
+    try {
+      await sleep(Math.min(ms, this.live() ? LIVE_POLL : pollDelay(attempt)), controller.signal)
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      if (error !== 'woken') throw error
+    } finally {
+      this.#wakeUp = undefined
+      this.#pending = false
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  close(): void {
+    this.onClose()
+  }
+}

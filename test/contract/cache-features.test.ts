@@ -1,0 +1,414 @@
+/**
+ * The cache beyond Rails, on all four topologies: typed values, tags, model versions, tenants,
+ * stampede protection inside a process and across fleets, instrumentation, stats, close.
+ */
+import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { before, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  type CacheEvent,
+  type CacheOptions,
+  ClosedError,
+  type Fleet,
+  SerializationError,
+} from '../../src/index.ts'
+import { forEachTopology } from '../harness/topologies.ts'
+import { type RawAccess, raise, rawAccess, uniqueKey } from './cache-support.ts'
+
+forEachTopology('Cache contract (redfleet features)', (env) => {
+  let fleet: Fleet
+  let raw: RawAccess
+  before(async () => {
+    fleet = await env.fleet()
+    raw = await rawAccess(env.topology)
+    return async () => raw.close()
+  })
+  const cacheOf = (options: CacheOptions = {}, on = fleet) =>
+    on.cache({ namespace: uniqueKey('ns'), errorHandler: raise, ...options })
+
+  test('typed values round-trip: Date, Map, Set, BigInt, Buffer, Uint8Array, undefined in containers', async () => {
+    const cache = cacheOf()
+    const value = {
+      when: new Date('2024-02-29T12:34:56.789Z'),
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, new Set(['x', 'y'])],
+      ]),
+      set: new Set([1, 'two', null]),
+      big: 12345678901234567890n,
+      negativeBig: -5n,
+      buffer: Buffer.from([0, 1, 2, 250, 255]),
+      bytes: new Uint8Array([9, 8, 7]),
+      missing: undefined,
+      list: [1, undefined, 3],
+      numbers: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY],
+      nested: { deep: [{ d: new Date(0) }] },
+      unicode: 'héllo wörld ✓ 日本語 🚀',
+    }
+    await cache.write('typed', value)
+    const back = (await cache.read<typeof value>('typed'))!
+    assert.deepEqual(back, value)
+    assert.ok(back.when instanceof Date && back.map instanceof Map && back.set instanceof Set)
+    assert.equal(typeof back.big, 'bigint')
+    assert.ok(Buffer.isBuffer(back.buffer))
+    assert.ok(back.bytes instanceof Uint8Array && !Buffer.isBuffer(back.bytes))
+    assert.ok('missing' in back, 'an undefined property is kept')
+    assert.equal(back.list.length, 3)
+    await cache.write('invalid date', new Date(Number.NaN))
+    const invalid = await cache.read<Date>('invalid date')
+    assert.ok(invalid instanceof Date && Number.isNaN(invalid.getTime()))
+    for (const top of [new Date(5), new Map([[1, 2]]), new Set([1]), 7n, Buffer.from('hi')]) {
+      await cache.write('top', top)
+      assert.deepEqual(await cache.read('top'), top)
+    }
+  })
+
+  test('objects that look like type tags, and __proto__ keys, stay plain data', async () => {
+    const cache = cacheOf()
+    const tricky = JSON.parse('{"$rf":"D","v":1,"__proto__":{"polluted":true},"x":[{"$rf":"U"}]}')
+    await cache.write('tricky', tricky)
+    const back = (await cache.read<Record<string, unknown>>('tricky'))!
+    assert.deepEqual(back, tricky)
+    assert.equal(Object.getPrototypeOf(back), Object.prototype)
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+  })
+
+  test('values a cache cannot hold are rejected before anything is written', async () => {
+    const cache = cacheOf()
+    await cache.write('keep', 'original')
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    await assert.rejects(cache.write('keep', undefined), TypeError)
+    for (const bad of [() => 1, Symbol('s'), cyclic, { nested: () => 1 }]) {
+      await assert.rejects(cache.write('keep', bad), SerializationError)
+    }
+    await assert.rejects(cache.write('keep', { a: 1 }, { raw: true }), TypeError)
+    assert.equal(await cache.read('keep'), 'original')
+  })
+
+  test('a compute that returns undefined stores nothing; a throwing compute stores nothing', async () => {
+    const cache = cacheOf()
+    assert.equal(await cache.fetch('u', () => undefined), undefined)
+    assert.equal(await cache.exist('u'), false)
+    await assert.rejects(
+      cache.fetch('t', () => {
+        throw new Error('boom')
+      }),
+      /boom/,
+    )
+    assert.equal(await cache.exist('t'), false)
+    assert.equal(await cache.fetch('t', async () => 'later'), 'later')
+  })
+
+  test('a past expiresAt and bad options are TypeErrors', async () => {
+    const cache = cacheOf()
+    await assert.rejects(cache.write('k', 1, { expiresAt: Date.now() - 1000 }), /expiresAt is in the past/)
+    await assert.rejects(cache.write('k', 1, { expiresAt: 'tomorrow' as unknown as number }), TypeError)
+    await assert.rejects(cache.write('k', 1, { tags: ['ok', ''] }), /tags must be an array/)
+    await assert.rejects(cache.increment('k', 1.5), /by must be an integer/)
+    await assert.rejects(cache.readMulti('k' as unknown as string[]), /keys must be an array/)
+    assert.throws(() => fleet.cache({ lockTimeout: -1 }), /lockTimeout/)
+    assert.throws(() => fleet.cache({ namespace: 'a{b}' }), /namespace/)
+    assert.throws(() => fleet.cache({ near: { max: 0 } }), /near/)
+    assert.throws(() => fleet.cache({ expiresIn: -5 }), /expiresIn/)
+  })
+
+  test('invalidateTag makes every entry with the tag a miss, in every instance, and nothing else', async () => {
+    const namespace = uniqueKey('ns')
+    const a = cacheOf({ namespace })
+    const b = cacheOf({ namespace }, await env.fleet())
+    await a.write('p1', 'one', { tags: ['products'] })
+    await a.write('p2', 'two', { tags: ['products', 'featured'] })
+    await a.write('other', 'three', { tags: ['users'] })
+    await a.write('untagged', 'four')
+    assert.equal(await b.read('p1'), 'one')
+    await b.invalidateTag('products')
+    for (const cache of [a, b]) {
+      assert.equal(await cache.read('p1'), undefined)
+      assert.equal(await cache.read('p2'), undefined)
+      assert.equal(await cache.exist('p2'), false)
+      assert.equal(await cache.read('other'), 'three')
+      assert.equal(await cache.read('untagged'), 'four')
+    }
+    assert.deepEqual(
+      await a.readMulti(['p1', 'p2', 'other', 'untagged']),
+      new Map([
+        ['other', 'three'],
+        ['untagged', 'four'],
+      ]),
+    )
+    // Written after the invalidation: live again.
+    await a.write('p1', 'one again', { tags: ['products'] })
+    assert.equal(await b.read('p1'), 'one again')
+    assert.equal(await b.fetch('p2', { tags: ['products'] }, () => 'recomputed'), 'recomputed')
+    assert.equal(await a.read('p2'), 'recomputed')
+    await a.invalidateTag('featured')
+    assert.equal(await a.read('p1'), 'one again')
+  })
+
+  test('tags on writeMulti and fetchMulti; tags set by a fetch compute', async () => {
+    const cache = cacheOf()
+    await cache.writeMulti({ a: 1, b: 2 }, { tags: ['t'] })
+    await cache.fetchMulti(['c', 'd'], { tags: ['t'] }, (k) => String(k))
+    await cache.fetch('e', (_k, o) => {
+      o.tags = ['t']
+      return 'e'
+    })
+    assert.equal((await cache.readMulti(['a', 'b', 'c', 'd', 'e'])).size, 5)
+    await cache.invalidateTag('t')
+    assert.equal((await cache.readMulti(['a', 'b', 'c', 'd', 'e'])).size, 0)
+  })
+
+  test('a tag invalidated while a fetch computes makes what it computed a miss', async () => {
+    const cache = cacheOf()
+    const value = await cache.fetch('racy', { tags: ['t'] }, async () => {
+      await cache.invalidateTag('t')
+      return 'computed from old data'
+    })
+    assert.equal(value, 'computed from old data')
+    assert.equal(await cache.read('racy'), undefined)
+  })
+
+  test('modelVersion is part of every key: bumping it hides all older entries', async () => {
+    const namespace = uniqueKey('ns')
+    const v1 = cacheOf({ namespace, modelVersion: 1 })
+    const v2 = cacheOf({ namespace, modelVersion: 2 })
+    await v1.write('user:1', 'old shape')
+    assert.equal(await v2.read('user:1'), undefined)
+    assert.equal(await v2.fetch('user:1', () => 'new shape'), 'new shape')
+    assert.equal(await v1.read('user:1'), 'old shape')
+    await v2.clear()
+    assert.equal(await v1.read('user:1'), undefined, 'clear removes every model version of the namespace')
+  })
+
+  test('tenants never see each other; a call with no tenant throws; clear and tags are per tenant', async () => {
+    const namespace = uniqueKey('ns')
+    let current: string | undefined = 'acme'
+    const cache = cacheOf({ namespace, tenant: () => current })
+    await cache.write('settings', 'acme settings', { tags: ['cfg'] })
+    current = 'globex:with{odd}chars'
+    assert.equal(await cache.read('settings'), undefined)
+    await cache.write('settings', 'globex settings', { tags: ['cfg'] })
+    await cache.invalidateTag('cfg')
+    assert.equal(await cache.read('settings'), undefined)
+    current = 'acme'
+    assert.equal(await cache.read('settings'), 'acme settings', "another tenant's tag is not ours")
+    current = undefined
+    await assert.rejects(cache.read('settings'), /tenant\(\) returned no tenant/)
+    await assert.rejects(cache.clear(), /tenant/)
+    current = 'globex:with{odd}chars'
+    await cache.write('x', 1)
+    await cache.clear()
+    current = 'acme'
+    assert.equal(
+      await cache.read('settings'),
+      'acme settings',
+      "clear wipes only the current tenant's entries",
+    )
+  })
+
+  test('withNamespace views and cache namespaces are isolated', async () => {
+    const a = fleet.withNamespace('va').cache({ errorHandler: raise })
+    const b = fleet.withNamespace('vb').cache({ errorHandler: raise })
+    await a.write('same', 'a')
+    await b.write('same', 'b')
+    assert.equal(await a.read('same'), 'a')
+    assert.equal(await b.read('same'), 'b')
+    await a.clear()
+    assert.equal(await b.read('same'), 'b')
+  })
+
+  test('50 concurrent fetches of one cold key in one process run the compute once', async () => {
+    const cache = cacheOf()
+    let runs = 0
+    const values = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        cache.fetch('cold', async () => {
+          runs++
+          await sleep(20)
+          return { computed: runs }
+        }),
+      ),
+    )
+    assert.equal(runs, 1)
+    assert.ok(values.every((v) => v.computed === 1))
+    assert.equal(cache.stats().fills, 1)
+  })
+
+  test('the fill lock: fleets racing on one cold key compute once; the others wait and read it', async () => {
+    const namespace = uniqueKey('ns')
+    const fleets = [fleet, await env.fleet(), await env.fleet(), await env.fleet()]
+    const caches = fleets.map((f) => cacheOf({ namespace }, f))
+    let runs = 0
+    const started = Date.now()
+    const values = await Promise.all(
+      caches.flatMap((cache) =>
+        Array.from({ length: 10 }, () =>
+          cache.fetch('cold', async () => {
+            runs++
+            await sleep(100)
+            return 'the one value'
+          }),
+        ),
+      ),
+    )
+    assert.equal(runs, 1)
+    assert.ok(values.every((v) => v === 'the one value'))
+    // Waiters are woken by the fill notification, not by a slow poll.
+    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`)
+  })
+
+  test('lockTimeout: 0 disables the fill lock (each fleet computes)', async () => {
+    const namespace = uniqueKey('ns')
+    const caches = [
+      cacheOf({ namespace, lockTimeout: 0 }),
+      cacheOf({ namespace, lockTimeout: 0 }, await env.fleet()),
+    ]
+    let runs = 0
+    await Promise.all(
+      caches.map((cache) =>
+        cache.fetch('cold', async () => {
+          runs++
+          await sleep(50)
+          return 1
+        }),
+      ),
+    )
+    assert.equal(runs, 2)
+  })
+
+  test('a fill holder slower than lockTimeout: waiters give up waiting and compute themselves', async () => {
+    const namespace = uniqueKey('ns')
+    const slow = cacheOf({ namespace, lockTimeout: 100 })
+    const waiter = cacheOf({ namespace, lockTimeout: 100 }, await env.fleet())
+    let runs = 0
+    const first = slow.fetch('k', async () => {
+      runs++
+      await sleep(400)
+      return 'slow'
+    })
+    await sleep(20)
+    const started = Date.now()
+    const second = await waiter.fetch('k', async () => {
+      runs++
+      return 'fast'
+    })
+    assert.equal(second, 'fast')
+    assert.ok(Date.now() - started < 350, 'did not wait for the slow holder')
+    assert.equal(await first, 'slow')
+    assert.equal(runs, 2)
+  })
+
+  test('raceConditionTtl with the fill lock: while one fleet regenerates, another serves the stale value', async () => {
+    const namespace = uniqueKey('ns')
+    const a = cacheOf({ namespace })
+    const b = cacheOf({ namespace }, await env.fleet())
+    // Written with raceConditionTtl, so Redis keeps it 5 minutes past its expiry (Rails' padding).
+    await a.write('k', 'stale', { expiresIn: 50, raceConditionTtl: 10_000 })
+    await sleep(60)
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const regenerating = a.fetch('k', { raceConditionTtl: 10_000, expiresIn: 60_000 }, async () => {
+      await gate
+      return 'fresh'
+    })
+    await sleep(30)
+    let bComputed = false
+    const fromB = await b.fetch('k', { raceConditionTtl: 10_000 }, () => {
+      bComputed = true
+      return 'b value'
+    })
+    assert.equal(fromB, 'stale')
+    assert.equal(bComputed, false)
+    release()
+    assert.equal(await regenerating, 'fresh')
+    assert.equal(await b.read('k'), 'fresh')
+  })
+
+  test('diagnostics_channel: redfleet:cache:<method> with key(s), hit(s), namespace, duration', async () => {
+    const namespace = uniqueKey('ns')
+    const cache = cacheOf({ namespace })
+    const events: CacheEvent[] = []
+    const listener = (message: unknown) => events.push(message as CacheEvent)
+    const names = ['read', 'write', 'fetch', 'readMulti', 'delete']
+    for (const name of names) diagnosticsChannel.subscribe(`redfleet:cache:${name}`, listener)
+    try {
+      await cache.write('a', 1)
+      await cache.read('a')
+      await cache.read('missing')
+      await cache.fetch('b', () => 2)
+      await cache.readMulti(['a', 'b', 'c'])
+      await cache.delete('a')
+    } finally {
+      for (const name of names) diagnosticsChannel.unsubscribe(`redfleet:cache:${name}`, listener)
+    }
+    const ns = `${env.namespace}:cache:${namespace}`
+    assert.deepEqual(
+      events.map(({ duration, ...rest }) => {
+        assert.ok(typeof duration === 'number' && duration >= 0)
+        return rest
+      }),
+      [
+        { method: 'write', namespace: ns, key: 'a' },
+        { method: 'read', namespace: ns, key: 'a', hit: true },
+        { method: 'read', namespace: ns, key: 'missing', hit: false },
+        { method: 'fetch', namespace: ns, key: 'b', hit: false },
+        { method: 'readMulti', namespace: ns, keys: ['a', 'b', 'c'], hits: ['a', 'b'] },
+        { method: 'delete', namespace: ns, key: 'a' },
+      ],
+    )
+  })
+
+  test('stats count hits, misses, writes, deletes and fills', async () => {
+    const cache = cacheOf()
+    await cache.write('a', 1)
+    await cache.read('a')
+    await cache.read('nope')
+    await cache.fetch('b', () => 2)
+    await cache.readMulti(['a', 'b', 'c'])
+    await cache.delete('a')
+    await cache.deleteMulti(['b', 'c'])
+    assert.deepEqual(cache.stats(), {
+      hits: 3,
+      misses: 3,
+      writes: 2,
+      deletes: 2,
+      nearHits: 0,
+      errors: 0,
+      fills: 1,
+    })
+  })
+
+  test('after close every method rejects with ClosedError, and a waiting fetch ends', async () => {
+    const own = await env.fleet()
+    const other = await env.fleet()
+    const namespace = uniqueKey('ns')
+    const holder = cacheOf({ namespace }, other)
+    const cache = cacheOf({ namespace }, own)
+    const holding = holder.fetch('held', async () => {
+      await sleep(300)
+      return 'v'
+    })
+    await sleep(20)
+    const waiting = assert.rejects(
+      cache.fetch('held', () => 'mine'),
+      ClosedError,
+    )
+    await sleep(20)
+    await own.close()
+    await waiting
+    await assert.rejects(cache.read('a'), ClosedError)
+    await assert.rejects(cache.write('a', 1), ClosedError)
+    await assert.rejects(
+      cache.fetch('a', () => 1),
+      ClosedError,
+    )
+    await assert.rejects(cache.readMulti(['a']), ClosedError)
+    await assert.rejects(cache.increment('a'), ClosedError)
+    await assert.rejects(cache.clear(), ClosedError)
+    assert.equal(await holding, 'v')
+  })
+})
