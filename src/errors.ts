@@ -98,7 +98,7 @@ export function messageOf(error: unknown): string {
 }
 
 const CONNECTION_FAILURE =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false/i
+  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close/i
 
 /**
  * Translates whatever the client threw into a redfleet error naming `op` and `key`.
