@@ -1,11 +1,16 @@
 import type { Redis } from 'ioredis'
-import { messageOf } from '../errors.ts'
+import { ConnectionError, messageOf } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { closeClient } from '../topology/connection.ts'
 import type { RedisTopology } from '../topology/types.ts'
 
 /** Default most blocking connections per node per fleet. */
 export const DEFAULT_BLOCKING_CONNECTIONS = 16
+
+/** How long past its BLOCK time a blocking read may take before its connection is given up. */
+const READ_GRACE = 2000
+
+const ABORTED: unique symbol = Symbol('aborted')
 
 /** A dedicated connection lent to one blocking read. */
 export interface Lease {
@@ -58,26 +63,45 @@ export class BlockingPool {
   }
 
   /**
-   * Runs `read` on a dedicated connection to the node of `key`. Resolves `undefined` without
-   * running it when `signal` aborts (or the pool closes) while waiting for a connection.
+   * Runs `read` (one command that blocks at most `block` ms) on a dedicated connection to the
+   * node of `key`. Resolves `undefined` when `signal` aborts, at once: while waiting for a
+   * connection, or during the read (whose connection is then closed and its reply ignored).
+   * A read that gets no reply within `block` + READ_GRACE ms fails with ConnectionError and
+   * its connection is closed: a command caught in a reconnect can stay unanswered forever
+   * (seen with ioredis 6 when the server restarts), and no loop may hang on it.
    */
   async with<T>(
     key: string,
     signal: AbortSignal,
+    block: number,
     read: (connection: Redis) => Promise<T>,
   ): Promise<T | undefined> {
     const lease = await this.#acquire(key, signal)
     if (!lease) return undefined
     let broken = false
-    const onAbort = () => {
-      broken = true
-      lease.connection.disconnect()
-    }
+    let timer: NodeJS.Timeout | undefined
+    let onAbort = () => {}
+    const cut = new Promise<typeof ABORTED>((resolve, reject) => {
+      onAbort = () => resolve(ABORTED)
+      timer = setTimeout(
+        () =>
+          reject(new ConnectionError(`blocking read of '${key}' got no reply in ${block + READ_GRACE} ms`)),
+        block + READ_GRACE,
+      )
+    })
     signal.addEventListener('abort', onAbort, { once: true })
+    const reading = read(lease.connection)
     try {
-      return await read(lease.connection)
+      const outcome = await Promise.race([reading, cut])
+      if (outcome === ABORTED) {
+        broken = true
+        reading.catch(() => undefined)
+        return undefined
+      }
+      return outcome as T
     } catch (error) {
       broken = true
+      reading.catch(() => undefined)
       if (isRedirection(error)) {
         // The slot moved (failover, resharding): our dedicated connection cannot follow it,
         // but the cluster client can. One command through it refreshes its slot map, so the
@@ -86,6 +110,7 @@ export class BlockingPool {
       }
       throw error
     } finally {
+      clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       this.#release(lease, broken)
     }

@@ -114,7 +114,7 @@ export class RedisStreamBackend implements StreamBackend {
     block: number,
     signal: AbortSignal,
   ): Promise<RawEntry[]> {
-    const reply = await this.pool.with(key, signal, (connection) =>
+    const reply = await this.pool.with(key, signal, block, (connection) =>
       connection.call('XREAD', 'COUNT', count, 'BLOCK', block, 'STREAMS', key, afterId),
     )
     return readReply(reply)
@@ -139,7 +139,7 @@ export class RedisStreamBackend implements StreamBackend {
     signal: AbortSignal,
   ): Promise<ClaimedEntry[]> {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
-    const reply = await this.pool.with(key, signal, async (connection: Redis) => {
+    const reply = await this.pool.with(key, signal, block, async (connection: Redis) => {
       if (acks.length === 0) return connection.call('XREADGROUP', ...read)
       const replies =
         (await connection

@@ -94,4 +94,44 @@ describe('streams on a private Redis', () => {
       await fleet.close()
     }
   })
+
+  test('consume and tail ride out a Redis restart (data lost) and go on without user action', async () => {
+    const restartable = await startRedis()
+    const errors: unknown[] = []
+    const fleet = createFleet({
+      url: restartable.url,
+      namespace: uniqueNamespace(),
+      onError: (e) => void errors.push(e),
+    })
+    try {
+      const streams = fleet.streams()
+      const consumed: unknown[] = []
+      const tailed: unknown[] = []
+      let wake = () => {}
+      const changed = () => wake()
+      const until = (check: () => boolean) =>
+        new Promise<void>((resolve) => {
+          wake = () => check() && resolve()
+          wake()
+        })
+      const controller = new AbortController()
+      const { signal } = controller
+      const loops = [
+        streams.consume('g', 'c', (d) => void (consumed.push(d.envelope.n), changed()), { signal }),
+        streams.tail('ch', '0', (d) => void (tailed.push(d.envelope.n), changed()), { signal }),
+      ]
+      for (const n of [1, 2]) await streams.publish({ n }, ['ch'])
+      await until(() => consumed.length === 2 && tailed.length === 2)
+      await restartable.restart()
+      for (const n of [3, 4]) await streams.publish({ n }, ['ch'])
+      await until(() => consumed.length === 4 && tailed.length === 4)
+      controller.abort()
+      await Promise.all(loops)
+      assert.deepEqual(consumed, [1, 2, 3, 4])
+      assert.deepEqual(tailed, [1, 2, 3, 4])
+    } finally {
+      await fleet.close()
+      await restartable.stop()
+    }
+  })
 })
