@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { createFleet } from '../../src/index.ts'
+import { createFleet, type Delivery } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -116,9 +116,13 @@ describe('streams on a private Redis', () => {
         })
       const controller = new AbortController()
       const { signal } = controller
+      const into = (list: unknown[]) => (d: Delivery) => {
+        list.push(d.envelope.n)
+        changed()
+      }
       const loops = [
-        streams.consume('g', 'c', (d) => void (consumed.push(d.envelope.n), changed()), { signal }),
-        streams.tail('ch', '0', (d) => void (tailed.push(d.envelope.n), changed()), { signal }),
+        streams.consume('g', 'c', into(consumed), { signal }),
+        streams.tail('ch', '0', into(tailed), { signal }),
       ]
       for (const n of [1, 2]) await streams.publish({ n }, ['ch'])
       await until(() => consumed.length === 2 && tailed.length === 2)
