@@ -162,11 +162,16 @@ export class FleetCache implements Cache {
    * goes to errorHandler and the call returns `returning`. Programming errors (TypeError, a value
    * that cannot be serialised) and use after close still reject.
    */
-  async #failsafe<T>(method: string, returning: T, fn: () => Promise<T>): Promise<T> {
+  async #failsafe<T>(
+    method: string,
+    returning: T,
+    fn: () => Promise<T>,
+    reported: unknown = returning,
+  ): Promise<T> {
     try {
       return await fn()
     } catch (error) {
-      this.#absorb(method, returning, error)
+      this.#absorb(method, reported, error)
       return returning
     }
   }
@@ -547,8 +552,11 @@ export class FleetCache implements Cache {
     const fulls = names.map((name) => this.#full(scope, name))
     const explicit = normalizeVersion(o?.version, 'readMulti')
     const versions = keys.map((key) => explicit ?? expandVersion(key))
-    const found = await this.#failsafe('readMulti', [] as Found<unknown>[], () =>
-      this.#readMany('readMulti', scope, fulls, versions),
+    const found = await this.#failsafe(
+      'readMulti',
+      [] as Found<unknown>[],
+      () => this.#readMany('readMulti', scope, fulls, versions),
+      new Map(),
     )
     const hits: string[] = []
     keys.forEach((key, i) => {
@@ -693,8 +701,11 @@ export class FleetCache implements Cache {
     const versions = keys.map((key) => explicit ?? expandVersion(key))
     const found = settings.force
       ? []
-      : await this.#failsafe('fetchMulti', [] as Found<unknown>[], () =>
-          this.#readMany('fetchMulti', scope, fulls, versions),
+      : await this.#failsafe(
+          'fetchMulti',
+          [] as Found<unknown>[],
+          () => this.#readMany('fetchMulti', scope, fulls, versions),
+          new Map(),
         )
     const stamps = settings.tags ? await this.#stampsFailsafe(scope, settings) : undefined
     const misses: { full: string; prepared: Prepared; version: string | undefined }[] = []
