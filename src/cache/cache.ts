@@ -106,10 +106,10 @@ export class FleetCache implements Cache {
         ? new MemoryCacheBackend(ctx.memory)
         : new RedisCacheBackend(() => ctx.redis())
     this.#defaults = resolveDefaults(options)
-    const ns = options.namespace === undefined ? '' : `${options.namespace}:`
-    this.#base = ctx.keys.key('cache', '') + ns
-    this.#tagBase = ctx.keys.key('cache~tag', '') + ns
-    this.#lockBase = ctx.keys.key('cache~lock', '')
+    const bases = keyBases(ctx, options)
+    this.#base = bases.entries
+    this.#tagBase = bases.tags
+    this.#lockBase = bases.locks
     this.#modelSegment = options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
     this.#tenant = options.tenant
     this.#fixedScope =
@@ -870,6 +870,19 @@ export class FleetCache implements Cache {
 
   stats(): CacheStats {
     return { ...this.#stats }
+  }
+}
+
+/** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
+export function keyBases(
+  ctx: FleetContext,
+  options: CacheOptions,
+): { entries: string; tags: string; locks: string } {
+  const ns = options.namespace === undefined ? '' : `${options.namespace}:`
+  return {
+    entries: ctx.keys.key('cache', '') + ns,
+    tags: ctx.keys.key('cache~tag', '') + ns,
+    locks: ctx.keys.key('cache~lock', ''),
   }
 }
 

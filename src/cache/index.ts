@@ -1,5 +1,8 @@
 import type { FleetContext } from '../context.ts'
-import { assertCacheOptions, FleetCache } from './cache.ts'
+import { assertCacheOptions, FleetCache, keyBases } from './cache.ts'
+import { onMemoryChange } from './memory.ts'
+import { NearCache } from './near.ts'
+import { NearTracking } from './tracking.ts'
 import type { Cache, CacheOptions } from './types.ts'
 import { PubSubWaker } from './waker.ts'
 
@@ -19,5 +22,25 @@ export function createCache(ctx: FleetContext, options: CacheOptions = {}): Cach
   assertCacheOptions(options)
   // Fill notifications: one channel per fleet namespace, subscribed on the first wait.
   const waker = new PubSubWaker(() => ctx.subscriber(), ctx.keys.key('cache~fill'), ctx.lifecycle)
-  return new FleetCache(ctx, options, { waker })
+  return new FleetCache(ctx, options, { waker, near: nearCache(ctx, options) })
+}
+
+function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefined {
+  if (!options.near) return undefined
+  if (ctx.topology === 'memory') {
+    // One process, one keyspace: every change goes through a memory backend, which tells us.
+    const near = new NearCache(options.near.max)
+    near.setOnline(true)
+    const stop = onMemoryChange((key) => near.invalidate(key))
+    ctx.lifecycle.onClose(() => {
+      stop()
+      near.setOnline(false)
+    })
+    return near
+  }
+  const bases = keyBases(ctx, options)
+  let tracking: NearTracking | undefined
+  const near: NearCache = new NearCache(options.near.max, () => tracking!.start())
+  tracking = new NearTracking(ctx, near, [bases.entries, bases.tags])
+  return near
 }

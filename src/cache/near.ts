@@ -25,12 +25,13 @@ export class NearCache {
   readonly #tags: LRUCache<string, number>
   readonly #inflight = new Map<string, Ticket>()
   #online = false
-  /** Invalidations received (for tests and stats). */
-  invalidations = 0
+  /** Starts the invalidation source on first use (it brings the cache online when it is live). */
+  readonly #activate: (() => void) | undefined
 
-  constructor(max: number) {
+  constructor(max: number, activate?: () => void) {
     this.#entries = new LRUCache({ max })
     this.#tags = new LRUCache({ max })
+    this.#activate = activate
   }
 
   get online(): boolean {
@@ -48,7 +49,9 @@ export class NearCache {
   }
 
   get(key: string): Entry | undefined {
-    return this.#online ? this.#entries.get(key) : undefined
+    if (this.#online) return this.#entries.get(key)
+    this.#activate?.()
+    return undefined
   }
 
   begin(key: string): Ticket | undefined {
@@ -95,7 +98,6 @@ export class NearCache {
   }
 
   invalidate(key: string): void {
-    this.invalidations++
     this.#entries.delete(key)
     this.#tags.delete(key)
     const ticket = this.#inflight.get(key)

@@ -1,0 +1,220 @@
+/**
+ * The near cache on Redis: kept coherent by CLIENT TRACKING (BCAST, REDIRECT to the fleet's
+ * subscriber connection). A change made by any client, even `redis-cli SET` on the raw key,
+ * evicts it from every process once the invalidation has arrived; the delay is measured and
+ * bounded. Losing the invalidation link (subscriber or tracking connection killed) flushes the
+ * near cache and bypasses it until tracking is enabled again.
+ */
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises'
+import { Cluster, Redis } from 'ioredis'
+import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
+import { rawAccess } from '../contract/cache-support.ts'
+import { startRedis } from '../harness/redis-server.ts'
+import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+const cleanups: (() => Promise<unknown> | unknown)[] = []
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup()
+})
+
+function fleetOf(options: FleetOptions): Fleet {
+  const fleet = createFleet({ ...options, onError: () => {} })
+  cleanups.push(() => fleet.close())
+  return fleet
+}
+
+function rawClient(options: FleetOptions): Redis | Cluster {
+  const urls = [options.url ?? []].flat()
+  const client = options.cluster
+    ? new Cluster(urls.map((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) })))
+    : new Redis(urls[0]!)
+  client.on('error', () => {})
+  cleanups.push(() => client.disconnect())
+  return client
+}
+
+/** Reads until the near cache answers (tracking is live), within `ms`. */
+async function untilNearHit(cache: Cache, key: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const before = cache.stats().nearHits
+    await cache.read(key)
+    if (cache.stats().nearHits > before) return
+    if (Date.now() > deadline) throw new Error(`the near cache did not come online in ${ms} ms`)
+    await sleep(5)
+  }
+}
+
+/** How long after `change` resolved `cache` stops serving the old value (polling every tick). */
+async function invalidationDelay(cache: Cache, key: string, expected: unknown): Promise<number> {
+  const started = performance.now()
+  for (;;) {
+    if ((await cache.read(key)) === expected) return performance.now() - started
+    if (performance.now() - started > 2000) throw new Error('never invalidated')
+    await tick()
+  }
+}
+
+for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
+  test(`[${topology}] a redis-cli SET on the raw key evicts it from every process's near cache within 50 ms`, async (t) => {
+    const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('near') }
+    const [a, b] = [fleetOf(options), fleetOf(options)]
+    const cacheA = a.cache({ near: { max: 1000 } })
+    const cacheB = b.cache({ near: { max: 1000 } })
+    const raw = await rawAccess(topology)
+    cleanups.push(() => raw.close())
+    const full = (key: string) => `${options.namespace}:cache:${key}`
+
+    const delays: number[] = []
+    for (let round = 0; round < 5; round++) {
+      const key = `hot-${round}`
+      await cacheA.write(key, { v: 'original' })
+      await untilNearHit(cacheA, key)
+      await untilNearHit(cacheB, key)
+      const hits = cacheA.stats().nearHits
+      assert.deepEqual(await cacheA.read(key), { v: 'original' })
+      assert.equal(cacheA.stats().nearHits, hits + 1, 'served from the near cache')
+
+      await raw.set(full(key), `changed ${round}`)
+      const [delayA, delayB] = await Promise.all([
+        invalidationDelay(cacheA, key, `changed ${round}`),
+        invalidationDelay(cacheB, key, `changed ${round}`),
+      ])
+      delays.push(delayA, delayB)
+      // Once invalidated, never the old value again.
+      for (let i = 0; i < 20; i++) assert.equal(await cacheA.read(key), `changed ${round}`)
+    }
+    t.diagnostic(`invalidation delays (ms): ${delays.map((d) => d.toFixed(2)).join(' ')}`)
+    const worst = Math.max(...delays)
+    assert.ok(worst < 50, `invalidation delays ${delays.map((d) => d.toFixed(2)).join(', ')} ms`)
+  })
+
+  test(`[${topology}] writes, deletes, counters and tags through another fleet evict at once; own writes immediately`, async () => {
+    const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('near') }
+    const [a, b] = [fleetOf(options), fleetOf(options)]
+    const cacheA = a.cache({ near: { max: 1000 } })
+    const cacheB = b.cache({ near: { max: 1000 } })
+    await cacheA.write('k', 1)
+    await untilNearHit(cacheA, 'k')
+    await cacheA.write('k', 2)
+    assert.equal(await cacheA.read('k'), 2, 'own write: evicted before write() resolved')
+
+    await cacheB.write('k', 3)
+    assert.equal(await invalidationDelay(cacheA, 'k', 3).then(() => cacheA.read('k')), 3)
+    await untilNearHit(cacheA, 'k')
+    await cacheB.delete('k')
+    await invalidationDelay(cacheA, 'k', undefined)
+
+    await cacheA.write('tagged', 'x', { tags: ['t'] })
+    await untilNearHit(cacheA, 'tagged')
+    await cacheB.invalidateTag('t')
+    await invalidationDelay(cacheA, 'tagged', undefined)
+
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`m${i}`, i]))
+    await cacheA.writeMulti(many)
+    // Our own writes come back as invalidations too, possibly after the next read filled the
+    // near cache: read until every key is answered by it.
+    const settled = Date.now() + 1000
+    for (;;) {
+      const before = cacheA.stats().nearHits
+      assert.equal((await cacheA.readMulti(Object.keys(many))).size, 20)
+      if (cacheA.stats().nearHits === before + 20) break
+      assert.ok(Date.now() < settled, 'readMulti is answered by the near cache')
+      await sleep(2)
+    }
+    await cacheB.writeMulti(Object.fromEntries(Object.keys(many).map((k) => [k, 'new'])))
+    const deadline = Date.now() + 1000
+    while ([...(await cacheA.readMulti(Object.keys(many))).values()].some((v) => v !== 'new')) {
+      assert.ok(Date.now() < deadline, 'readMulti saw the new values')
+      await tick()
+    }
+  })
+}
+
+test('killing the subscriber connection flushes and bypasses the near cache until tracking is back', async () => {
+  const server = await startRedis()
+  cleanups.push(() => server.stop())
+  const options = { url: server.url, namespace: uniqueNamespace('near') }
+  const fleet = fleetOf(options)
+  const cache = fleet.cache({ near: { max: 100 } })
+  const admin = rawClient(options) as Redis
+  const full = (key: string) => `${options.namespace}:cache:${key}`
+  await cache.write('k', 'before')
+  await untilNearHit(cache, 'k')
+
+  const pubsub = ((await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string).trim().split('\n')
+  assert.equal(pubsub.length, 1, 'the fleet has one subscriber connection')
+  const id = /^id=(\d+)/.exec(pubsub[0]!)![1]!
+  await admin.call('CLIENT', 'KILL', 'ID', id)
+  // While the link is down, a change must not be missed: the near cache is flushed and bypassed.
+  await admin.set(full('k'), 'while down')
+  const deadline = Date.now() + 1000
+  while ((await cache.read('k')) !== 'while down') {
+    assert.ok(Date.now() < deadline, 'the near cache was flushed')
+    await tick()
+  }
+  const hits = cache.stats().nearHits
+  // Then it comes back (new subscriber, tracking re-enabled with its new id) and is coherent.
+  // (A plain string is never kept in the near cache: write an entry again.)
+  await cache.write('k', 'rewritten')
+  await untilNearHit(cache, 'k')
+  assert.ok(cache.stats().nearHits > hits)
+  const tracking = ((await admin.call('CLIENT', 'LIST')) as string)
+    .split('\n')
+    .filter((l) => /flags=\S*t/.test(l))
+  assert.equal(tracking.length, 1, 'one tracking connection')
+  assert.match(tracking[0]!, /redir=(\d+)/)
+  await admin.set(full('k'), 'after')
+  assert.ok((await invalidationDelay(cache, 'k', 'after')) < 50)
+})
+
+test('killing the tracking (control) connection flushes and bypasses too, then re-enables', async () => {
+  const server = await startRedis()
+  cleanups.push(() => server.stop())
+  const options = { url: server.url, namespace: uniqueNamespace('near') }
+  const fleet = fleetOf(options)
+  const cache = fleet.cache({ near: { max: 100 } })
+  const admin = rawClient(options) as Redis
+  const full = (key: string) => `${options.namespace}:cache:${key}`
+  await cache.write('k', 'before')
+  await untilNearHit(cache, 'k')
+  const line = ((await admin.call('CLIENT', 'LIST')) as string).split('\n').find((l) => /flags=\S*t/.test(l))!
+  await admin.call('CLIENT', 'KILL', 'ID', /^id=(\d+)/.exec(line)![1]!)
+  await admin.set(full('k'), 'while untracked')
+  const deadline = Date.now() + 1000
+  while ((await cache.read('k')) !== 'while untracked') {
+    assert.ok(Date.now() < deadline, 'the near cache was flushed')
+    await tick()
+  }
+  await cache.write('k', 'rewritten')
+  await untilNearHit(cache, 'k')
+  await admin.set(full('k'), 'after')
+  assert.ok((await invalidationDelay(cache, 'k', 'after')) < 50)
+})
+
+test('a stopped server: the near cache is flushed, reads fail safe, and it recovers with the server', async () => {
+  const server = await startRedis()
+  cleanups.push(() => server.stop())
+  const options = {
+    url: server.url,
+    namespace: uniqueNamespace('near'),
+    reconnectAttempts: 0,
+    retry: { attempts: 1 },
+  }
+  const fleet = fleetOf(options)
+  const cache = fleet.cache({ near: { max: 100 }, errorHandler: () => {} })
+  await cache.write('k', 'v')
+  await untilNearHit(cache, 'k')
+  await server.stop()
+  const deadline = Date.now() + 2000
+  while ((await cache.read('k')) !== undefined) {
+    assert.ok(Date.now() < deadline, 'stale near entries are not served while Redis is away')
+    await sleep(10)
+  }
+  await server.restart()
+  await cache.write('k', 'back')
+  await untilNearHit(cache, 'k', 10_000)
+  assert.equal(await cache.read('k'), 'back')
+})
