@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { before, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type CacheEvent,
@@ -22,8 +22,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
   before(async () => {
     fleet = await env.fleet()
     raw = await rawAccess(env.topology)
-    return async () => raw.close()
   })
+  // node:test ignores a function returned by before(): the raw clients are closed here.
+  after(() => raw.close())
   const cacheOf = (options: CacheOptions = {}, on = fleet) =>
     on.cache({ namespace: uniqueKey('ns'), errorHandler: raise, ...options })
 
@@ -428,15 +429,20 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     const namespace = uniqueKey('ns')
     const holder = cacheOf({ namespace }, other)
     const cache = cacheOf({ namespace }, own)
+    let computing!: () => void
+    const started = new Promise<void>((resolve) => (computing = resolve))
     const holding = holder.fetch('held', async () => {
+      computing() // the holder owns the fill lock from here on
       await sleep(300)
       return 'v'
     })
-    await sleep(20)
+    await started
     const waiting = assert.rejects(
       cache.fetch('held', () => 'mine'),
       ClosedError,
     )
+    // Closing before or after the waiter reaches the lock must both end it with ClosedError;
+    // this pause only makes "after" (the interesting case) the likely one.
     await sleep(20)
     await own.close()
     await waiting

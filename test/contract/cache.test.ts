@@ -5,7 +5,7 @@
  * turned into milliseconds and Rails' `travel` into the cache's injected clock.
  */
 import assert from 'node:assert/strict'
-import { before, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isCompressed } from '../../src/cache/entry.ts'
 import type { Cache, CacheKey, CacheOptions, Fleet, WriteOptions } from '../../src/index.ts'
@@ -26,8 +26,9 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
   before(async () => {
     fleet = await env.fleet()
     raw = await rawAccess(env.topology)
-    return async () => raw.close()
   })
+  // node:test ignores a function returned by before(): the raw clients are closed here.
+  after(() => raw.close())
 
   /** Rails' fixture: `expires_in: 60`, a raising error handler, and a clock we can move. */
   function setup(options: CacheOptions = {}): { cache: Cache; clock: TestClock; ns: string } {
@@ -678,8 +679,9 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
   })
 
   test('test_write_expires_at', async () => {
-    const { cache, ns } = setup()
-    await cache.write('key_with_expires_at', 'bar', { expiresAt: Date.now() + 30 * 60_000 })
+    const { cache, ns, clock } = setup()
+    // expiresAt is relative to the cache's clock (frozen at setup), not to a later Date.now().
+    await cache.write('key_with_expires_at', 'bar', { expiresAt: clock.now + 30 * 60_000 })
     const ttl = await raw.pttl(fullKey(ns, 'key_with_expires_at'))
     assert.ok(ttl > 0 && ttl <= 30 * 60_000, `pttl ${ttl}`)
   })
