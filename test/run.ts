@@ -35,11 +35,22 @@ const child = spawn(
     'tsx',
     '--test',
     '--test-reporter=spec',
+    // A test stuck for two minutes fails instead of holding the run.
+    '--test-timeout=120000',
     `--test-concurrency=${Math.max(2, availableParallelism())}`,
     ...files,
   ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, [SERVERS_ENV]: JSON.stringify(servers) } },
 )
+// A test file whose process never exits (an open socket or timer) would hang CI: give up.
+const RUN_LIMIT_MS = 15 * 60_000
+const watchdog = setTimeout(() => {
+  console.error(
+    `test/run.ts: the test run exceeded ${RUN_LIMIT_MS / 60_000} minutes; a test file left handles open`,
+  )
+  child.kill('SIGKILL')
+}, RUN_LIMIT_MS)
 const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)))
+clearTimeout(watchdog)
 await shutdown()
 process.exit(code)
