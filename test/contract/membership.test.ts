@@ -137,10 +137,13 @@ forEachTopology('Membership contract', (env) => {
         Array.from({ length: Math.min(1000, total - start) }, (_, i) => members.send('full', start + i)),
       )
     }
-    const messages = await take(members.inbox('full', { from: '0' }), 10_000)
+    const messages = (await take(members.inbox('full', { from: '0' }), 10_000)) as number[]
     assert.equal(messages.length, 10_000)
-    assert.equal(messages[0], total - 10_000)
-    assert.equal(messages.at(-1), total - 1)
+    // Sends within one chunk are concurrent, so their order is not promised; chunks are not:
+    // the 50 trimmed messages all come from the first chunk, and every later one is kept.
+    assert.equal(new Set(messages).size, 10_000)
+    assert.equal(messages.filter((m) => m < 1000).length, 950)
+    assert.equal(messages.filter((m) => m >= 1000).length, total - 1000)
   })
 
   test('bad arguments are TypeErrors, unencodable messages SerializationErrors, bad options ConfigErrors', async () => {

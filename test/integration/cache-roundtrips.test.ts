@@ -20,9 +20,11 @@ after(async () => {
 async function monitor(urls: string[], namespace: string) {
   const seen = new Map<string, string[][]>(urls.map((url) => [url, []]))
   const markers = new Map<string, () => void>()
+  // monitor() opens a connection of its own: the client it is called on must be closed too.
+  const bases = urls.map((url) => new Redis(url))
   const monitors = await Promise.all(
-    urls.map(async (url) => {
-      const m = await new Redis(url).monitor()
+    urls.map(async (url, i) => {
+      const m = await bases[i]!.monitor()
       m.on('monitor', (_time: string, args: string[]) => {
         if (args[0] === 'echo' && args[1] === `${namespace}:marker`) markers.get(url)?.()
         else if (args.some((a) => a.includes(namespace))) seen.get(url)!.push(args)
@@ -32,7 +34,7 @@ async function monitor(urls: string[], namespace: string) {
   )
   const pingers = urls.map((url) => new Redis(url))
   cleanups.push(async () => {
-    for (const c of [...monitors, ...pingers]) c.disconnect()
+    for (const c of [...monitors, ...pingers, ...bases]) c.disconnect()
   })
   return {
     /** Waits until every server has shown us all it ran so far (MONITOR streams in order). */
