@@ -4,11 +4,12 @@
  * failsafe. Every multi-key method is one round trip per node on Redis.
  */
 export interface CacheBackend {
-  get(key: string): Promise<Buffer | undefined>
+  /** The stored bytes (a string when the memory backend kept one as it was written). */
+  get(key: string): Promise<Buffer | string | undefined>
   /** One MGET per node (per slot on a cluster), pipelined per node; results in input order. */
-  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>
+  getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]>
   /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
-  set(key: string, value: Buffer, ttl: number | undefined, nx: boolean): Promise<boolean>
+  set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */
   setMany(items: readonly WriteItem[]): Promise<boolean[]>
   /** UNLINK; true if the key was there. */
@@ -32,7 +33,7 @@ export interface CacheBackend {
 
 export interface WriteItem {
   key: string
-  value: Buffer
+  value: Buffer | string
   ttl: number | undefined
   nx: boolean
 }

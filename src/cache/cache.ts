@@ -1,8 +1,8 @@
 import { inspect } from 'node:util'
 import type { FleetContext, OperationPolicy } from '../context.ts'
 import { runOperation } from '../context.ts'
-import { ClosedError, ConfigError, RedfleetError } from '../errors.ts'
-import { resolveRetry } from '../retry.ts'
+import { ClosedError, ConfigError, isTransient, RedfleetError, translateError } from '../errors.ts'
+import { backoffDelay, resolveRetry } from '../retry.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
 import {
@@ -13,8 +13,9 @@ import {
   isExpired,
   isMismatched,
   type TagStamp,
+  TEXT_MARKER,
 } from './entry.ts'
-import { type FillWaker, type Found, fillWithLock, pollingWaker, SingleFlight } from './fill.ts'
+import { type FillWaker, type Found, fillWithLock, pollingWaker, SingleFlight, sleep } from './fill.ts'
 import { Instrument } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion, requestedVersion, truncateKey } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
@@ -37,6 +38,9 @@ import type {
   WriteOptions,
 } from './types.ts'
 import { encodeValue } from './values.ts'
+
+/** What #readMany answers for a key it did not find (a cached value may be null, never this). */
+const MISS: unique symbol = Symbol('miss')
 
 type Compute<T> = (key: string, o: WriteOptions) => T | Promise<T>
 
@@ -73,6 +77,8 @@ export class FleetCache implements Cache {
   readonly #policy: OperationPolicy
   readonly #backend: CacheBackend
   readonly #defaults: WriteDefaults
+  /** The defaults as write options, for calls without options (never given to a compute). */
+  readonly #plain: WriteSettings
   readonly #base: string
   readonly #tagBase: string
   readonly #lockBase: string
@@ -106,6 +112,7 @@ export class FleetCache implements Cache {
         ? new MemoryCacheBackend(ctx.memory)
         : new RedisCacheBackend(() => ctx.redis())
     this.#defaults = resolveDefaults(options)
+    this.#plain = new WriteSettings(this.#defaults, undefined, 'cache')
     const bases = keyBases(ctx, options)
     this.#base = bases.entries
     this.#tagBase = bases.tags
@@ -153,8 +160,40 @@ export class FleetCache implements Cache {
 
   // ---- plumbing ---------------------------------------------------------------------------
 
-  #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
-    return runOperation(this.#ctx, this.#policy, `cache.${op}`, name && shorten(name), fn)
+  /**
+   * Runs one Redis call: refused on a closed fleet, errors translated (naming the operation and
+   * key), transient failures retried per the policy. The first attempt is a plain await, with
+   * nothing allocated for the retry machinery until something fails: this is every call's path.
+   */
+  async #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.#ctx.lifecycle.closed) {
+      throw new ClosedError(
+        `cache.${op}${name === undefined ? '' : ` '${shorten(name)}'`}: the fleet is closed`,
+      )
+    }
+    try {
+      return await fn()
+    } catch (error) {
+      return this.#retry(op, name, error, fn)
+    }
+  }
+
+  #closed(op: string, name: string | undefined): never {
+    throw new ClosedError(
+      `cache.${op}${name === undefined ? '' : ` '${shorten(name)}'`}: the fleet is closed`,
+    )
+  }
+
+  async #retry<T>(op: string, name: string | undefined, error: unknown, fn: () => Promise<T>): Promise<T> {
+    const where = `cache.${op}`
+    const key = name === undefined ? undefined : shorten(name)
+    const translated = translateError(error, where, key)
+    const { retry } = this.#policy
+    if (retry.attempts <= 1 || !isTransient(translated)) throw translated
+    await sleep(backoffDelay(1, retry, Math.random), this.#ctx.lifecycle.signal)
+    // The remaining attempts, continuing the same backoff curve.
+    const rest = { ...retry, attempts: retry.attempts - 1, base: retry.base * retry.factor }
+    return runOperation(this.#ctx, { retry: rest, onError: this.#policy.onError }, where, key, fn)
   }
 
   /**
@@ -185,28 +224,58 @@ export class FleetCache implements Cache {
   // ---- entries ----------------------------------------------------------------------------
 
   /** Reads and decodes one entry, checking its tags; expiry and version are the caller's. */
-  async #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+  /**
+   * Reads and decodes one entry, checking its tags; expiry and version are the caller's. The hot
+   * path of every read: no async frame of its own, a single promise continuation on a hit.
+   */
+  #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const near = this.#near
     if (near) {
       const cached = near.get(full)
-      if (cached && (await this.#nearTagsCurrent(scope, cached))) {
+      if (cached && this.#nearTagsCurrent(scope, cached)) {
         this.#stats.nearHits++
-        return cached
+        return Promise.resolve(cached)
       }
+      const ticket = near.begin(full)
+      if (ticket) return this.#readTracked(op, scope, name, full, near, ticket)
     }
-    const ticket = near?.begin(full)
+    return this.#fetchEntry(op, scope, name, full)
+  }
+
+  /** A read whose reply may fill the near cache, unless an invalidation overtook it. */
+  async #readTracked(
+    op: string,
+    scope: Scope,
+    name: string,
+    full: string,
+    near: NearCache,
+    ticket: NonNullable<ReturnType<NearCache['begin']>>,
+  ): Promise<Entry | undefined> {
     let entry: Entry | undefined
     try {
-      const bytes = await this.#run(op, name, () => this.#backend.get(full))
-      entry = bytes === undefined ? undefined : decodeEntry(bytes)
-      if (entry?.tags && !(await this.#tagsCurrent(op, scope, entry.tags))) entry = undefined
+      entry = await this.#fetchEntry(op, scope, name, full)
     } finally {
-      if (near && ticket) near.end(full, ticket, entry)
+      near.end(full, ticket, entry)
     }
     return entry
   }
 
-  async #nearTagsCurrent(scope: Scope, entry: Entry): Promise<boolean> {
+  async #fetchEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    let bytes: Buffer | string | undefined
+    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
+    try {
+      // Not through #run: no closure on the path of every read (they are not free).
+      bytes = await this.#backend.get(full)
+    } catch (error) {
+      bytes = await this.#retry(op, name, error, () => this.#backend.get(full))
+    }
+    if (bytes === undefined) return undefined
+    const entry = decodeEntry(bytes)
+    if (entry.tags && !(await this.#tagsCurrent(op, scope, entry.tags))) return undefined
+    return entry
+  }
+
+  #nearTagsCurrent(scope: Scope, entry: Entry): boolean {
     if (!entry.tags) return true
     const versions = this.#near!.tagVersions(entry.tags.map((tag) => scope.tags + tag.name))
     if (versions === undefined) return false
@@ -235,7 +304,14 @@ export class FleetCache implements Cache {
     if (value === undefined) {
       throw new TypeError(`cache.${op} '${shorten(name)}': undefined cannot be cached (use null, or delete)`)
     }
-    if (settings.raw) return { raw: true, text: rawString(op, name, value), typed: false }
+    if (settings.raw) {
+      const text = rawString(op, name, value)
+      // Such a string would read back as an envelope: refused, so reads are never ambiguous.
+      if (text.startsWith(TEXT_MARKER)) {
+        throw new TypeError(`cache.${op} '${shorten(name)}': a raw value may not start with "\\0rf"`)
+      }
+      return { raw: true, text, typed: false }
+    }
     const { json, typed } = encodeValue(value, `cache.${op} '${shorten(name)}'`)
     return { raw: false, text: json, typed }
   }
@@ -247,7 +323,7 @@ export class FleetCache implements Cache {
     version: string | undefined,
     stamps: TagStamp[] | undefined,
     op: string,
-  ): { bytes: Buffer; ttl: number | undefined } | undefined {
+  ): { bytes: Buffer | string; ttl: number | undefined } | undefined {
     const { expiresAt, ttl, expired } = settings.expiry(this.#clock(), op)
     if (expired) return undefined
     const entry: Entry = {
@@ -283,9 +359,16 @@ export class FleetCache implements Cache {
   ): Promise<boolean> {
     const envelope = this.#envelope(prepared, settings, version, stamps, op)
     if (!envelope) return false
-    const written = await this.#run(op, name, () =>
-      this.#backend.set(full, envelope.bytes, envelope.ttl, settings.unlessExist),
-    )
+    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
+    const { bytes, ttl } = envelope
+    const nx = settings.unlessExist
+    let written: boolean
+    try {
+      // Not through #run: no closure on the path of every write.
+      written = await this.#backend.set(full, bytes, ttl, nx)
+    } catch (error) {
+      written = await this.#retry(op, name, error, () => this.#backend.set(full, bytes, ttl, nx))
+    }
     // Evicted after the acknowledgement, so a read that starts now goes to Redis for the new value.
     this.#near?.invalidate(full)
     if (written) this.#stats.writes++
@@ -300,12 +383,21 @@ export class FleetCache implements Cache {
     const scope = this.#scope('read')
     const full = this.#full(scope, name)
     const version = requestedVersion(key, o?.version, 'read')
-    const found = await this.#failsafe('read', undefined, () =>
-      this.#readLive('read', scope, name, full, version),
-    )
-    this.#count(found !== undefined)
-    this.#instrument.publish('read', started, { key: name, hit: found !== undefined })
-    return found?.value as T | undefined
+    let value: unknown
+    try {
+      const entry = await this.#readEntry('read', scope, name, full)
+      if (entry && !isExpired(entry, this.#clock()) && !isMismatched(entry, version))
+        value = entryValue(entry)
+      else value = undefined
+    } catch (error) {
+      this.#absorb('read', undefined, error)
+      value = undefined
+    }
+    // A cached value is never undefined (it cannot be written), so undefined is the miss.
+    const hit = value !== undefined
+    this.#count(hit)
+    if (started !== undefined) this.#instrument.publish('read', started, { key: name, hit })
+    return value as T | undefined
   }
 
   /** A live entry's value: present, not expired, not of another version, tags current. */
@@ -331,24 +423,21 @@ export class FleetCache implements Cache {
     const name = expandKey(key, 'write')
     const scope = this.#scope('write')
     const full = this.#full(scope, name)
-    const settings = new WriteSettings(this.#defaults, o, 'write')
+    const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, 'write')
     const version = normalizeVersion(settings.version, 'write') ?? expandVersion(key)
     const prepared = this.#prepare('write', name, value, settings)
     if (settings.expiry(this.#clock(), 'write').expired) {
       throw new TypeError(`cache.write: cache expiration time is invalid, expiresAt is in the past`)
     }
-    const written = await this.#failsafe('write', false, async () =>
-      this.#store(
-        'write',
-        name,
-        full,
-        prepared,
-        settings,
-        version,
-        await this.#stamps('write', scope, settings),
-      ),
-    )
-    this.#instrument.publish('write', started, { key: name })
+    let written: boolean
+    try {
+      const stamps = settings.tags && !settings.raw ? await this.#stamps('write', scope, settings) : undefined
+      written = await this.#store('write', name, full, prepared, settings, version, stamps)
+    } catch (error) {
+      this.#absorb('write', false, error)
+      written = false
+    }
+    if (started !== undefined) this.#instrument.publish('write', started, { key: name })
     return written
   }
 
@@ -361,7 +450,8 @@ export class FleetCache implements Cache {
     const name = expandKey(key, 'fetch')
     const scope = this.#scope('fetch')
     const full = this.#full(scope, name)
-    const settings = new WriteSettings(this.#defaults, options, 'fetch')
+    // The shared defaults are only read here; a compute always gets a copy of its own.
+    const settings = options === undefined ? this.#plain : new WriteSettings(this.#defaults, options, 'fetch')
     if (compute === undefined) {
       if (settings.force) {
         throw new TypeError(
@@ -489,9 +579,10 @@ export class FleetCache implements Cache {
     scope: Scope,
     name: string,
     full: string,
-    settings: WriteSettings,
+    shared: WriteSettings,
     compute: Compute<T>,
   ): Promise<T> {
+    const settings = shared === this.#plain ? new WriteSettings(this.#defaults, undefined, 'fetch') : shared
     // Tag versions are read before computing: a tag invalidated while we compute must make
     // what we computed from older data a miss.
     const tagsBefore = settings.tags?.join('\u0000')
@@ -547,56 +638,86 @@ export class FleetCache implements Cache {
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
     if (keys.length === 0) return result
-    const scope = this.#scope('readMulti')
-    const names = keys.map((key) => expandKey(key, 'readMulti'))
-    const fulls = names.map((name) => this.#full(scope, name))
-    const explicit = normalizeVersion(o?.version, 'readMulti')
-    const versions = keys.map((key) => explicit ?? expandVersion(key))
-    const found = await this.#failsafe(
-      'readMulti',
-      [] as Found<unknown>[],
-      () => this.#readMany('readMulti', scope, fulls, versions),
-      new Map(),
-    )
-    const hits: string[] = []
-    keys.forEach((key, i) => {
-      const item = found[i]
-      if (item) {
-        result.set(key, item.value)
-        hits.push(names[i]!)
-      }
-    })
+    const { names, fulls, versions } = this.#many('readMulti', keys, o?.version)
+    let values: unknown[]
+    try {
+      values = await this.#readMany('readMulti', this.#scope('readMulti'), fulls, versions)
+    } catch (error) {
+      this.#absorb('readMulti', new Map(), error)
+      values = []
+    }
+    for (let i = 0; i < keys.length; i++) {
+      if (values[i] !== MISS && values[i] !== undefined) result.set(keys[i]!, values[i])
+    }
     this.#stats.hits += result.size
     this.#stats.misses += keys.length - result.size
-    this.#instrument.publish('readMulti', started, { keys: names, hits })
+    if (started !== undefined) {
+      const hits = names.filter((_, i) => values[i] !== MISS && values[i] !== undefined)
+      this.#instrument.publish('readMulti', started, { keys: names, hits })
+    }
     return result
   }
 
-  /** MGET (one per node), near cache first, then one more round trip for tags if any entry has them. */
+  /** Names, full keys and requested versions of a multi-key call, in one pass. */
+  #many(
+    op: string,
+    keys: readonly CacheKey[],
+    version: unknown,
+  ): { names: string[]; fulls: string[]; versions: (string | undefined)[] } {
+    const scope = this.#scope(op)
+    const explicit = normalizeVersion(version, op)
+    const names = new Array<string>(keys.length)
+    const fulls = new Array<string>(keys.length)
+    const versions = new Array<string | undefined>(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const name = expandKey(key, op)
+      names[i] = name
+      fulls[i] = this.#full(scope, name)
+      versions[i] = explicit ?? (typeof key === 'object' ? expandVersion(key) : undefined)
+    }
+    return { names, fulls, versions }
+  }
+
+  /**
+   * MGET (one per node), near cache first, then one more round trip for tags if any entry has
+   * them. Returns each key's value, or MISS.
+   */
   async #readMany(
     op: string,
     scope: Scope,
     fulls: readonly string[],
     versions: readonly (string | undefined)[],
-  ): Promise<Found<unknown>[]> {
+  ): Promise<unknown[]> {
     const entries = new Array<Entry | undefined>(fulls.length)
     const near = this.#near
-    const missing: number[] = []
-    for (let i = 0; i < fulls.length; i++) {
-      const cached = near?.get(fulls[i]!)
-      if (cached && (await this.#nearTagsCurrent(scope, cached))) {
-        this.#stats.nearHits++
-        entries[i] = cached
-      } else missing.push(i)
+    let missing: number[] | undefined
+    let keys: readonly string[] = fulls
+    if (near) {
+      missing = []
+      for (let i = 0; i < fulls.length; i++) {
+        const cached = near.get(fulls[i]!)
+        if (cached && this.#nearTagsCurrent(scope, cached)) {
+          this.#stats.nearHits++
+          entries[i] = cached
+        } else missing.push(i)
+      }
+      keys = missing.map((i) => fulls[i]!)
     }
-    if (missing.length > 0) {
-      const keys = missing.map((i) => fulls[i]!)
+    if (keys.length > 0) {
       const tickets = near ? keys.map((key) => near.begin(key)) : undefined
-      const fetched: (Entry | undefined)[] = []
+      const fetched = new Array<Entry | undefined>(keys.length)
       try {
         const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
-        for (const bytes of stored) fetched.push(bytes === undefined ? undefined : decodeEntry(bytes))
-        await this.#dropStaleTags(op, scope, fetched)
+        let tagged = false
+        for (let n = 0; n < stored.length; n++) {
+          const bytes = stored[n]
+          if (bytes === undefined) continue
+          const entry = decodeEntry(bytes)
+          if (entry.tags) tagged = true
+          fetched[n] = entry
+        }
+        if (tagged) await this.#dropStaleTags(op, scope, fetched)
       } finally {
         if (near && tickets) {
           keys.forEach((key, n) => {
@@ -605,16 +726,20 @@ export class FleetCache implements Cache {
           })
         }
       }
-      missing.forEach((i, n) => {
-        entries[i] = fetched[n]
-      })
+      if (missing) {
+        for (let n = 0; n < missing.length; n++) entries[missing[n]!] = fetched[n]
+      } else {
+        for (let n = 0; n < fetched.length; n++) entries[n] = fetched[n]
+      }
     }
     const now = this.#clock()
-    return entries.map((entry, i) =>
-      entry && !isExpired(entry, now) && !isMismatched(entry, versions[i])
-        ? { value: entryValue(entry) }
-        : undefined,
-    )
+    const values = new Array<unknown>(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]
+      values[i] =
+        entry && !isExpired(entry, now) && !isMismatched(entry, versions[i]) ? entryValue(entry) : MISS
+    }
+    return values
   }
 
   /** Replaces by undefined every entry whose tags were invalidated (one round trip for all tags). */
@@ -638,7 +763,7 @@ export class FleetCache implements Cache {
     }
     const pairs: [CacheKey, unknown][] = entries instanceof Map ? [...entries] : Object.entries(entries)
     if (pairs.length === 0) return true
-    const settings = new WriteSettings(this.#defaults, o, 'writeMulti')
+    const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, 'writeMulti')
     if (settings.expiry(this.#clock(), 'writeMulti').expired) {
       throw new TypeError('cache.writeMulti: cache expiration time is invalid, expiresAt is in the past')
     }
@@ -695,15 +820,12 @@ export class FleetCache implements Cache {
     const result = new Map<CacheKey, T>()
     if (keys.length === 0) return result
     const scope = this.#scope('fetchMulti')
-    const names = keys.map((key) => expandKey(key, 'fetchMulti'))
-    const fulls = names.map((name) => this.#full(scope, name))
-    const explicit = normalizeVersion(settings.version, 'fetchMulti')
-    const versions = keys.map((key) => explicit ?? expandVersion(key))
+    const { names, fulls, versions } = this.#many('fetchMulti', keys, settings.version)
     const found = settings.force
       ? []
       : await this.#failsafe(
           'fetchMulti',
-          [] as Found<unknown>[],
+          [] as unknown[],
           () => this.#readMany('fetchMulti', scope, fulls, versions),
           new Map(),
         )
@@ -712,9 +834,8 @@ export class FleetCache implements Cache {
     const hits: string[] = []
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!
-      const item = found[i]
-      if (item) {
-        result.set(key, item.value as T)
+      if (i < found.length && found[i] !== MISS) {
+        result.set(key, found[i] as T)
         hits.push(names[i]!)
         continue
       }

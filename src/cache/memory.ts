@@ -28,17 +28,16 @@ function changed(key: string): void {
 export class MemoryCacheBackend implements CacheBackend {
   constructor(private readonly memory: MemoryKeyspace) {}
 
-  #bytes(key: string): Buffer | undefined {
+  #bytes(key: string): Buffer | string | undefined {
     const value = this.memory.get<unknown>(key)
-    if (Buffer.isBuffer(value)) return value
-    return typeof value === 'string' ? Buffer.from(value) : undefined
+    return Buffer.isBuffer(value) || typeof value === 'string' ? value : undefined
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
+  async get(key: string): Promise<Buffer | string | undefined> {
     return this.#bytes(key)
   }
 
-  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+  async getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]> {
     return keys.map((key) => this.#bytes(key))
   }
 
@@ -49,7 +48,7 @@ export class MemoryCacheBackend implements CacheBackend {
     return true
   }
 
-  async set(key: string, value: Buffer, ttl: number | undefined, nx: boolean): Promise<boolean> {
+  async set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
     return this.#set({ key, value, ttl, nx })
   }
 

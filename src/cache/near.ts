@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { Entry } from './entry.ts'
+import { type Entry, keepParsed } from './entry.ts'
 
 /**
  * A read in flight from Redis. An invalidation of its key that arrives before the reply must
@@ -68,7 +68,10 @@ export class NearCache {
   end(key: string, ticket: Ticket, entry: Entry | undefined): void {
     ticket.readers--
     if (ticket.readers === 0 && this.#inflight.get(key) === ticket) this.#inflight.delete(key)
-    if (entry && !entry.raw && this.#online && !ticket.invalidated) this.#entries.set(key, entry)
+    if (entry && !entry.raw && this.#online && !ticket.invalidated) {
+      keepParsed(entry)
+      this.#entries.set(key, entry)
+    }
   }
 
   /** Known versions of these tag keys, or undefined if any is not known. */

@@ -27,6 +27,15 @@ export class RedisCacheBackend implements CacheBackend {
     if (keys.length === 0) return out
     const topology = await this.topology()
     const batches = await topology.batches(keys)
+    if (batches.length === 1) {
+      // One node (one slot on a cluster): a plain MGET, without building a pipeline.
+      const only = batches[0]!
+      const values = await (await topology.client(only.keys[0]!)).mgetBuffer(...only.keys)
+      only.indexes.forEach((index, n) => {
+        out[index] = values[n] ?? undefined
+      })
+      return out
+    }
     const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mgetBuffer(...batch.keys))
     batches.forEach((batch, i) => {
       const values = replies[i]![0] as (Buffer | null)[]
@@ -37,7 +46,7 @@ export class RedisCacheBackend implements CacheBackend {
     return out
   }
 
-  async set(key: string, value: Buffer, ttl: number | undefined, nx: boolean): Promise<boolean> {
+  async set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
     const client = await this.#client(key)
     const reply =
       ttl === undefined

@@ -21,9 +21,43 @@ interface Encoded {
 }
 
 export function encodeValue(value: unknown, where: string): Encoded {
+  // Fast path: plain JSON data (the common case) goes straight to JSON.stringify, after a walk
+  // that only reads; anything else takes the careful path below, which copies and tags.
+  if (isPlainJson(value, 0)) return { json: JSON.stringify(value), typed: false }
   const state = { typed: false, seen: new Set<object>() }
   const tree = toJson(value, state, where)
   return { json: JSON.stringify(tree), typed: state.typed }
+}
+
+/** Max depth the fast path checks; deeper (or cyclic) values take the careful path. */
+const FAST_DEPTH = 64
+
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth > FAST_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
+    return true
+  }
+  const proto = Object.getPrototypeOf(value)
+  // Date, Map, Set, Buffer, class instances (toJSON) are not plain.
+  if (proto !== Object.prototype && proto !== null) return false
+  if (Object.hasOwn(value, TAG)) return false
+  for (const key of Object.keys(value)) {
+    if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
+  }
+  return true
 }
 
 function tagged(state: { typed: boolean }, tag: string, v?: Json): Json {

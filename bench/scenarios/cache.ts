@@ -1,0 +1,122 @@
+import type { Cache } from '../../src/index.ts'
+import type { BenchContext, Scenario } from '../lib.ts'
+
+const KEYS = 1000
+const value = { id: 42, name: 'redfleet', tags: ['a', 'b', 'c'], nested: { ok: true, score: 12.5 } }
+const text = JSON.stringify(value)
+const keyOf = (i: number) => `k${i % KEYS}`
+const rawKey = (ctx: BenchContext, i: number) => `${ctx.namespace}:cache:${keyOf(i)}`
+
+async function seedRaw(ctx: BenchContext): Promise<void> {
+  await ctx.raw.mset(...Array.from({ length: KEYS }, (_, i) => [rawKey(ctx, i), text]).flat())
+}
+
+/** A cache with KEYS entries; with `near`, read until the near cache answers every one of them. */
+async function seededCache(ctx: BenchContext, near: boolean): Promise<Cache> {
+  const cache = ctx.fleet.cache({
+    namespace: near ? 'near' : 'plain',
+    ...(near ? { near: { max: 10_000 } } : {}),
+  })
+  const keys = Array.from({ length: KEYS }, (_, i) => keyOf(i))
+  await cache.writeMulti(Object.fromEntries(keys.map((k) => [k, value])))
+  if (near) {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const before = cache.stats().nearHits
+      await cache.readMulti(keys)
+      if (cache.stats().nearHits - before === KEYS) break
+      if (Date.now() > deadline) throw new Error('the near cache did not come online')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return cache
+}
+
+const reads = (near: boolean) => async (ctx: BenchContext) => {
+  const cache = await seededCache(ctx, near)
+  return (i: number) => cache.read(keyOf(i))
+}
+
+const readMulti = (near: boolean) => async (ctx: BenchContext) => {
+  const cache = await seededCache(ctx, near)
+  const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+  return () => cache.readMulti(keys)
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'cache read hit',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        await seedRaw(ctx)
+        return async (i) => JSON.parse((await ctx.raw.get(rawKey(ctx, i)))!)
+      },
+      redfleet: reads(false),
+      'redfleet near': reads(true),
+    },
+  },
+  {
+    name: 'cache read miss',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => async (i) => {
+        const got = await ctx.raw.get(`${ctx.namespace}:missing:${i % KEYS}`)
+        return got === null ? undefined : JSON.parse(got)
+      },
+      redfleet: async (ctx) => {
+        const cache = ctx.fleet.cache({ namespace: 'miss' })
+        return (i) => cache.read(`missing:${i % KEYS}`)
+      },
+    },
+  },
+  {
+    name: 'cache write',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => async (i) => ctx.raw.set(rawKey(ctx, i), JSON.stringify(value)),
+      redfleet: async (ctx) => {
+        const cache = ctx.fleet.cache({ namespace: 'write' })
+        return (i) => cache.write(keyOf(i), value)
+      },
+      'redfleet near': async (ctx) => {
+        const cache = ctx.fleet.cache({ namespace: 'write-near', near: { max: 10_000 } })
+        return (i) => cache.write(keyOf(i), value)
+      },
+    },
+  },
+  {
+    name: 'cache fetch hit',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        await seedRaw(ctx)
+        return async (i) => {
+          const got = await ctx.raw.get(rawKey(ctx, i))
+          return got === null ? value : JSON.parse(got)
+        }
+      },
+      redfleet: async (ctx) => {
+        const cache = await seededCache(ctx, false)
+        return (i) => cache.fetch(keyOf(i), () => value)
+      },
+      'redfleet near': async (ctx) => {
+        const cache = await seededCache(ctx, true)
+        return (i) => cache.fetch(keyOf(i), () => value)
+      },
+    },
+  },
+  {
+    name: 'cache readMulti(100)',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => {
+        await seedRaw(ctx)
+        const keys = Array.from({ length: 100 }, (_, i) => rawKey(ctx, i))
+        return async () => (await ctx.raw.mget(...keys)).map((t) => (t === null ? undefined : JSON.parse(t)))
+      },
+      redfleet: readMulti(false),
+      'redfleet near': readMulti(true),
+    },
+  },
+]
