@@ -227,3 +227,28 @@ test('a closed fleet is not a failure to absorb: ClosedError rejects', async () 
   await fleet.close()
   await assert.rejects(closedCache.read('k'), ClosedError)
 })
+
+test('transient failures are retried per the retry policy before errorHandler hears of them', async () => {
+  const flaky = await startRedis()
+  const fleet = createFleet({
+    url: flaky.url,
+    namespace,
+    reconnectAttempts: 0,
+    retry: { attempts: 6, base: 100, factor: 2, jitter: 0 },
+    onError: () => {},
+  })
+  try {
+    await fleet.ready()
+    const seen: Failure[] = []
+    const retrying = fleet.cache({ errorHandler: (info) => seen.push(info) })
+    await flaky.stop()
+    const writing = retrying.write('k', 'written after the restart')
+    await flaky.restart()
+    assert.equal(await writing, true)
+    assert.deepEqual(seen, [])
+    assert.equal(await retrying.read('k'), 'written after the restart')
+  } finally {
+    await fleet.close()
+    await flaky.stop()
+  }
+})
