@@ -228,14 +228,18 @@ export class FleetCache implements Cache {
    * Reads and decodes one entry, checking its tags; expiry and version are the caller's. The hot
    * path of every read: no async frame of its own, a single promise continuation on a hit.
    */
+  #nearEntry(scope: Scope, full: string): Entry | undefined {
+    const cached = this.#near?.get(full)
+    if (!cached || !this.#nearTagsCurrent(scope, cached)) return undefined
+    this.#stats.nearHits++
+    return cached
+  }
+
   #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const near = this.#near
     if (near) {
-      const cached = near.get(full)
-      if (cached && this.#nearTagsCurrent(scope, cached)) {
-        this.#stats.nearHits++
-        return Promise.resolve(cached)
-      }
+      const cached = this.#nearEntry(scope, full)
+      if (cached) return Promise.resolve(cached)
       const ticket = near.begin(full)
       if (ticket) return this.#readTracked(op, scope, name, full, near, ticket)
     }
@@ -385,7 +389,8 @@ export class FleetCache implements Cache {
     const version = requestedVersion(key, o?.version, 'read')
     let value: unknown
     try {
-      const entry = await this.#readEntry('read', scope, name, full)
+      // A near-cache hit is answered without waiting on a promise.
+      const entry = this.#nearEntry(scope, full) ?? (await this.#readEntry('read', scope, name, full))
       if (entry && !isExpired(entry, this.#clock()) && !isMismatched(entry, version))
         value = entryValue(entry)
       else value = undefined
@@ -470,7 +475,7 @@ export class FleetCache implements Cache {
       let entry: Entry | undefined
       let readFailed = false
       try {
-        entry = await this.#readEntry('fetch', scope, name, full)
+        entry = this.#nearEntry(scope, full) ?? (await this.#readEntry('fetch', scope, name, full))
       } catch (error) {
         this.#absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
