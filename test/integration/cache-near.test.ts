@@ -6,13 +6,34 @@
  * near cache and bypasses it until tracking is enabled again.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { after, test } from 'node:test'
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { Cluster, Redis } from 'ioredis'
 import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
-import { rawAccess } from '../contract/cache-support.ts'
+import { parseServerUrl } from '../../src/topology/connection.ts'
+import { HashRing } from '../../src/topology/ring.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+const run = promisify(execFile)
+
+/** `redis-cli SET` on the server that holds `key` (cluster: `-c` follows the redirection). */
+async function redisCliSet(options: FleetOptions, key: string, value: string): Promise<void> {
+  const urls = [options.url ?? []].flat()
+  const url = options.cluster
+    ? urls[0]!
+    : urls.length === 1
+      ? urls[0]!
+      : (() => {
+          const ids = urls.map((u) => parseServerUrl(u).id)
+          return urls[ids.indexOf(new HashRing(ids).nodeFor(key))]!
+        })()
+  const args = [...(options.cluster ? ['-c'] : []), '-p', new URL(url).port, 'SET', key, value]
+  const { stdout } = await run('redis-cli', args)
+  assert.equal(stdout.trim(), 'OK')
+}
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []
 after(async () => {
@@ -63,8 +84,6 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
     const [a, b] = [fleetOf(options), fleetOf(options)]
     const cacheA = a.cache({ near: { max: 1000 } })
     const cacheB = b.cache({ near: { max: 1000 } })
-    const raw = await rawAccess(topology)
-    cleanups.push(() => raw.close())
     const full = (key: string) => `${options.namespace}:cache:${key}`
 
     const delays: number[] = []
@@ -77,7 +96,7 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
       assert.deepEqual(await cacheA.read(key), { v: 'original' })
       assert.equal(cacheA.stats().nearHits, hits + 1, 'served from the near cache')
 
-      await raw.set(full(key), `changed ${round}`)
+      await redisCliSet(options, full(key), `changed ${round}`)
       const [delayA, delayB] = await Promise.all([
         invalidationDelay(cacheA, key, `changed ${round}`),
         invalidationDelay(cacheB, key, `changed ${round}`),
