@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { freePort as anyFreePort } from '../../src/cli/private-redis.ts'
 
 const run = promisify(execFile)
 
@@ -44,14 +45,7 @@ function portIsFree(port: number): Promise<boolean> {
 /** A free loopback port; with `bus`, port + 10000 (the cluster bus) must be free too. */
 export async function freePort(bus = false): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer()
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address()
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-      })
-    })
+    const port = await anyFreePort()
     if (!bus) return port
     if (port + 10000 <= 65535 && (await portIsFree(port + 10000))) return port
   }
