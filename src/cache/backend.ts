@@ -4,8 +4,8 @@
  * failsafe. Every multi-key method is one round trip per node on Redis.
  */
 export interface CacheBackend {
-  /** The stored bytes (a string when the memory backend kept one as it was written). */
-  get(key: string): Promise<Buffer | string | undefined>
+  /** The stored bytes (a string when the memory backend kept one as it was written), or null. */
+  get(key: string): Promise<Buffer | string | null>
   /** One MGET per node (per slot on a cluster), pipelined per node; results in input order. */
   getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]>
   /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */

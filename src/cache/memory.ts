@@ -33,8 +33,8 @@ export class MemoryCacheBackend implements CacheBackend {
     return Buffer.isBuffer(value) || typeof value === 'string' ? value : undefined
   }
 
-  async get(key: string): Promise<Buffer | string | undefined> {
-    return this.#bytes(key)
+  async get(key: string): Promise<Buffer | string | null> {
+    return this.#bytes(key) ?? null
   }
 
   async getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]> {

@@ -1,5 +1,6 @@
 import type { ChainableCommander } from 'ioredis'
-import type { RedisTopology } from '../topology/types.ts'
+import { TopologyHandle } from '../topology/handle.ts'
+import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { INCREMENT_WITH_TTL, UNLOCK } from './scripts.ts'
@@ -12,20 +13,20 @@ const SCAN_COUNT = 1000
  * UNLINK grouped per node (per slot on a cluster) and sent as one pipeline per node.
  */
 export class RedisCacheBackend implements CacheBackend {
-  constructor(private readonly topology: () => Promise<RedisTopology>) {}
+  readonly #topology: TopologyHandle
 
-  async #client(key: string) {
-    return (await this.topology()).client(key)
+  constructor(connect: () => Promise<RedisTopology>) {
+    this.#topology = new TopologyHandle(connect)
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return (await (await this.#client(key)).getBuffer(key)) ?? undefined
+  get(key: string): Promise<Buffer | null> {
+    return this.#topology.run(key, (client) => client.getBuffer(key))
   }
 
   async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
     const out = new Array<Buffer | undefined>(keys.length)
     if (keys.length === 0) return out
-    const topology = await this.topology()
+    const topology = await this.#topology.get()
     const batches = await topology.batches(keys)
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.
@@ -46,23 +47,14 @@ export class RedisCacheBackend implements CacheBackend {
     return out
   }
 
-  async set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
-    const client = await this.#client(key)
-    const reply =
-      ttl === undefined
-        ? nx
-          ? await client.set(key, value, 'NX')
-          : await client.set(key, value)
-        : nx
-          ? await client.set(key, value, 'PX', ttl, 'NX')
-          : await client.set(key, value, 'PX', ttl)
-    return reply === 'OK'
+  set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
+    return this.#topology.run(key, (client) => sendSet(client, key, value, ttl, nx)).then(isOk)
   }
 
   async setMany(items: readonly WriteItem[]): Promise<boolean[]> {
     const out = new Array<boolean>(items.length).fill(false)
     if (items.length === 0) return out
-    const topology = await this.topology()
+    const topology = await this.#topology.get()
     const batches = await topology.batches(items.map((item) => item.key))
     const replies = await topology.pipeline(batches, (pipe, batch) => {
       for (const index of batch.indexes) addSet(pipe, items[index]!)
@@ -76,29 +68,30 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await (await this.#client(key)).unlink(key)) > 0
+    return (await this.#topology.run(key, (client) => client.unlink(key))) > 0
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
-    const topology = await this.topology()
+    const topology = await this.#topology.get()
     const batches = await topology.batches([...new Set(keys)])
     const replies = await topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
     return replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
   }
 
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
-    const client = await this.#client(key)
-    if (ttl === undefined) return Number(await client.incrby(key, by))
-    return Number(await INCREMENT_WITH_TTL.run(client, [key], [by, ttl]))
+    const reply = await this.#topology.run(key, (client) =>
+      ttl === undefined ? client.incrby(key, by) : INCREMENT_WITH_TTL.run(client, [key], [by, ttl]),
+    )
+    return Number(reply)
   }
 
   async bump(key: string): Promise<number> {
-    return (await this.#client(key)).incr(key)
+    return this.#topology.run(key, (client) => client.incr(key))
   }
 
   async deleteMatching(prefix: string, glob: string): Promise<number> {
-    const topology = await this.topology()
+    const topology = await this.#topology.get()
     const pattern = escapeGlob(prefix) + glob
     const masters = await topology.masters()
     const counts = await Promise.all(
@@ -123,12 +116,26 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   async lock(key: string, token: string, ttl: number): Promise<boolean> {
-    return (await (await this.#client(key)).set(key, token, 'PX', ttl, 'NX')) === 'OK'
+    return isOk(await this.#topology.run(key, (client) => client.set(key, token, 'PX', ttl, 'NX')))
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await UNLOCK.run(await this.#client(key), [key], [token])
+    await this.#topology.run(key, (client) => UNLOCK.run(client, [key], [token]))
   }
+}
+
+const isOk = (reply: unknown): boolean => reply === 'OK'
+
+/** SET with the options of one write; on a client or added to a pipeline. */
+function sendSet(
+  client: Client,
+  key: string,
+  value: Buffer | string,
+  ttl: number | undefined,
+  nx: boolean,
+): Promise<unknown> {
+  if (ttl === undefined) return nx ? client.set(key, value, 'NX') : client.set(key, value)
+  return nx ? client.set(key, value, 'PX', ttl, 'NX') : client.set(key, value, 'PX', ttl)
 }
 
 function addSet(pipe: ChainableCommander, item: WriteItem): void {

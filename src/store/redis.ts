@@ -1,4 +1,5 @@
 import { messageOf } from '../errors.ts'
+import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import { Script } from '../topology/script.ts'
 import type { RedisTopology } from '../topology/types.ts'
@@ -30,26 +31,22 @@ return 1`)
 
 /** Store commands: GET/SET/UNLINK/SET NX/INCRBY, MGET and SET per node in one pipeline each. */
 export class RedisStoreBackend implements StoreBackend {
-  #topology: RedisTopology | undefined
+  readonly #topology: TopologyHandle
 
-  constructor(private readonly connect: () => Promise<RedisTopology>) {}
-
-  /** The topology, without an extra await once it exists (this is the hot path). */
-  topology(): RedisTopology | Promise<RedisTopology> {
-    return this.#topology ?? this.connect().then((t) => (this.#topology = t))
+  constructor(connect: () => Promise<RedisTopology>) {
+    this.#topology = new TopologyHandle(connect)
   }
 
-  async #client(key: string) {
-    return (this.#topology ?? (await this.topology())).client(key)
+  #client(key: string) {
+    return this.#topology.client(key)
   }
 
   get(key: string): Promise<string | null> {
-    const topology = this.#topology
-    return topology ? topology.client(key).get(key) : this.#client(key).then((client) => client.get(key))
+    return this.#topology.run(key, (client) => client.get(key))
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return perKey(await this.topology(), keys, (client, batch) => client.mget(...batch))
+    return perKey(await this.#topology.get(), keys, (client, batch) => client.mget(...batch))
   }
 
   async set(key: string, text: string, ttl?: number): Promise<void> {
@@ -59,7 +56,7 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async setMany(entries: readonly [string, string][], ttl?: number): Promise<void> {
-    const topology = await this.topology()
+    const topology = await this.#topology.get()
     const texts = new Map(entries)
     const batches = await topology.batches([...texts.keys()])
     await topology.pipeline(batches, (pipe, batch) => {

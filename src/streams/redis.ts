@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis'
+import { TopologyHandle } from '../topology/handle.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
@@ -42,24 +43,22 @@ function readReply(reply: unknown): ClaimedEntry[] {
  * XREAD/XREADGROUP BLOCK use the fleet's pool of dedicated connections, never the shared ones.
  */
 export class RedisStreamBackend implements StreamBackend {
-  #topology: RedisTopology | undefined
+  readonly #topology: TopologyHandle
 
   constructor(
-    private readonly connect: () => Promise<RedisTopology>,
+    connect: () => Promise<RedisTopology>,
     private readonly pool: BlockingPool,
-  ) {}
-
-  /** The topology, without an extra await once it exists (publish is a hot path). */
-  topology(): RedisTopology | Promise<RedisTopology> {
-    return this.#topology ?? this.connect().then((t) => (this.#topology = t))
+  ) {
+    this.#topology = new TopologyHandle(connect)
   }
 
-  async #client(key: string) {
-    return (this.#topology ?? (await this.topology())).client(key)
+  #client(key: string) {
+    return this.#topology.client(key)
   }
 
   async append(writes: readonly StreamWrite[]): Promise<string[]> {
-    const topology = this.#topology ?? (await this.topology())
+    // No await once the topology exists: publish is a hot path.
+    const topology = this.#topology.current ?? (await this.#topology.get())
     if (topology.kind === 'standalone') {
       // One node: one pipeline on its command connection, without per-node bookkeeping.
       const pipe = topology.client(writes[0]!.key).pipeline()

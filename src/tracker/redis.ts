@@ -1,3 +1,4 @@
+import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import type { TrackerBackend } from './backend.ts'
@@ -10,17 +11,14 @@ import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_
  * uses KEYS or SCAN: the index shards are the one place that lists sessions.
  */
 export class RedisTrackerBackend implements TrackerBackend {
-  #topology: RedisTopology | undefined
+  readonly #topology: TopologyHandle
 
-  constructor(private readonly connect: () => Promise<RedisTopology>) {}
-
-  async #topologyReady(): Promise<RedisTopology> {
-    this.#topology ??= await this.connect()
-    return this.#topology
+  constructor(connect: () => Promise<RedisTopology>) {
+    this.#topology = new TopologyHandle(connect)
   }
 
-  async #client(key: string) {
-    return (this.#topology ?? (await this.#topologyReady())).client(key)
+  #client(key: string) {
+    return this.#topology.client(key)
   }
 
   async heartbeat(
@@ -60,7 +58,7 @@ export class RedisTrackerBackend implements TrackerBackend {
   }
 
   async sessions(shards: readonly string[]): Promise<Map<string, string>> {
-    const topology = await this.#topologyReady()
+    const topology = await this.#topology.get()
     const batches = await topology.batches(shards)
     const replies = await topology.pipeline(batches, (pipe, batch) => {
       for (const key of batch.keys) pipe.hgetall(key)
@@ -79,7 +77,7 @@ export class RedisTrackerBackend implements TrackerBackend {
   async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return []
     const values = await perKey(
-      await this.#topologyReady(),
+      await this.#topology.get(),
       keys.map((k) => k.alive),
       (client, batch) => client.mget(...batch),
     )
@@ -88,7 +86,7 @@ export class RedisTrackerBackend implements TrackerBackend {
 
   async jobs(keys: readonly SessionKeys[]): Promise<Map<string, string>[]> {
     if (keys.length === 0) return []
-    const topology = await this.#topologyReady()
+    const topology = await this.#topology.get()
     const batches = await topology.batches(keys.map((k) => k.jobs))
     const replies = await topology.pipeline(batches, (pipe, batch) => {
       for (const key of batch.keys) pipe.hgetall(key)

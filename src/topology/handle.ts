@@ -1,0 +1,40 @@
+import type { Client, RedisTopology } from './types.ts'
+
+/**
+ * A backend's hold on the fleet's topology. The topology is built on first use, asynchronously
+ * (that is when ioredis is imported and the connections are made); after that it is handed out
+ * without an await, because every command of a hot path (a cache read, a store get, a publish)
+ * goes through here and each extra promise hop costs throughput at high concurrency.
+ */
+export class TopologyHandle {
+  #topology: RedisTopology | undefined
+  readonly #connect: () => Promise<RedisTopology>
+
+  constructor(connect: () => Promise<RedisTopology>) {
+    this.#connect = connect
+  }
+
+  /** The topology if it is built already. */
+  get current(): RedisTopology | undefined {
+    return this.#topology
+  }
+
+  /** The topology, built on the first call. */
+  get(): RedisTopology | Promise<RedisTopology> {
+    return this.#topology ?? this.#connect().then((topology) => (this.#topology = topology))
+  }
+
+  /** The client that serves `key`. */
+  client(key: string): Client | Promise<Client> {
+    return (
+      this.#topology?.client(key) ?? (this.get() as Promise<RedisTopology>).then((built) => built.client(key))
+    )
+  }
+
+  /** Runs one command on the client that serves `key`, without an extra hop once built. */
+  run<T>(key: string, command: (client: Client) => Promise<T>): Promise<T> {
+    const topology = this.#topology
+    if (topology) return command(topology.client(key))
+    return (this.get() as Promise<RedisTopology>).then((built) => command(built.client(key)))
+  }
+}
