@@ -88,21 +88,26 @@ export function keepParsed(entry: Entry): void {
   }
 }
 
-/** A deep copy of a parsed JSON tree (plain objects, arrays, primitives only). */
+/**
+ * A deep copy of a parsed JSON tree (plain objects, arrays, primitives only). Spread copies an
+ * object's own properties in one step (and defines `__proto__` as an own property, as
+ * JSON.parse did, rather than setting the prototype); only nested objects are visited again.
+ */
 function cloneJson(tree: unknown): unknown {
-  if (tree === null || typeof tree !== 'object') return tree
+  if (typeof tree !== 'object' || tree === null) return tree
   if (Array.isArray(tree)) {
-    const out = new Array<unknown>(tree.length)
-    for (let i = 0; i < tree.length; i++) out[i] = cloneJson(tree[i])
+    const out = tree.slice()
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i]
+      if (typeof item === 'object' && item !== null) out[i] = cloneJson(item)
+    }
     return out
   }
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(tree)) {
-    const value = cloneJson((tree as Record<string, unknown>)[key])
-    // JSON.parse makes `__proto__` an own property; a plain assignment would set the prototype.
-    if (key === '__proto__') {
-      Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true })
-    } else out[key] = value
+  const out: Record<string, unknown> = { ...tree }
+  for (const key in out) {
+    const item = out[key]
+    // hasOwn: a for-in also lists enumerable properties someone added to Object.prototype.
+    if (typeof item === 'object' && item !== null && Object.hasOwn(out, key)) out[key] = cloneJson(item)
   }
   return out
 }
