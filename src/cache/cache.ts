@@ -117,12 +117,10 @@ export class FleetCache implements Cache {
     this.#base = bases.entries
     this.#tagBase = bases.tags
     this.#lockBase = bases.locks
-    this.#modelSegment = options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
+    this.#modelSegment = modelSegment(options)
     this.#tenant = options.tenant
-    this.#fixedScope =
-      options.tenant === undefined
-        ? { entries: this.#base + this.#modelSegment, tags: this.#tagBase }
-        : undefined
+    const fixed = fixedEntryScope(ctx, options)
+    this.#fixedScope = fixed === undefined ? undefined : { entries: fixed, tags: this.#tagBase }
     this.#maxKeySize = options.maxKeySize ?? 1024
     this.#lockTimeout = options.lockTimeout ?? 5000
     this.#errorHandler = options.errorHandler ?? defaultErrorHandler
@@ -185,6 +183,8 @@ export class FleetCache implements Cache {
   }
 
   async #retry<T>(op: string, name: string | undefined, error: unknown, fn: () => Promise<T>): Promise<T> {
+    // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
+    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
     const where = `cache.${op}`
     const key = name === undefined ? undefined : shorten(name)
     const translated = translateError(error, where, key)
@@ -228,20 +228,34 @@ export class FleetCache implements Cache {
    * Reads and decodes one entry, checking its tags; expiry and version are the caller's. The hot
    * path of every read: no async frame of its own, a single promise continuation on a hit.
    */
-  #nearEntry(scope: Scope, full: string): Entry | undefined {
-    const cached = this.#near?.get(full)
+  #nearEntry(scope: Scope, name: string, full: string): Entry | undefined {
+    if (!this.#near) return undefined
+    const cached = this.#near.get(this.#nearKey(name, full))
     if (!cached || !this.#nearTagsCurrent(scope, cached)) return undefined
     this.#stats.nearHits++
     return cached
   }
 
+  /**
+   * The near cache's key of an entry. In a cache of one scope it is the key's name itself: the
+   * full key is a fresh concatenation on every call, and hashing it for the lookup would cost a
+   * near-cache hit more than everything else it does.
+   */
+  #nearKey(name: string, full: string): string {
+    const prefix = this.#fixedScope?.entries
+    if (prefix === undefined) return full
+    // A key truncated for length has a hashed tail instead of the name.
+    return full.length === prefix.length + name.length ? name : full.slice(prefix.length)
+  }
+
   #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const near = this.#near
     if (near) {
-      const cached = this.#nearEntry(scope, full)
+      const cached = this.#nearEntry(scope, name, full)
       if (cached) return Promise.resolve(cached)
-      const ticket = near.begin(full)
-      if (ticket) return this.#readTracked(op, scope, name, full, near, ticket)
+      const nearKey = this.#nearKey(name, full)
+      const ticket = near.begin(nearKey)
+      if (ticket) return this.#readTracked(op, scope, name, full, nearKey, ticket)
     }
     return this.#fetchEntry(op, scope, name, full)
   }
@@ -252,20 +266,20 @@ export class FleetCache implements Cache {
     scope: Scope,
     name: string,
     full: string,
-    near: NearCache,
+    nearKey: string,
     ticket: NonNullable<ReturnType<NearCache['begin']>>,
   ): Promise<Entry | undefined> {
     let entry: Entry | undefined
     try {
       entry = await this.#fetchEntry(op, scope, name, full)
     } finally {
-      near.end(full, ticket, entry)
+      this.#near!.end(nearKey, ticket, entry)
     }
     return entry
   }
 
   async #fetchEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    let bytes: Buffer | string | undefined
+    let bytes: Buffer | string | null
     if (this.#ctx.lifecycle.closed) this.#closed(op, name)
     try {
       // Not through #run: no closure on the path of every read (they are not free).
@@ -273,7 +287,7 @@ export class FleetCache implements Cache {
     } catch (error) {
       bytes = await this.#retry(op, name, error, () => this.#backend.get(full))
     }
-    if (bytes === undefined) return undefined
+    if (bytes === null) return undefined
     const entry = decodeEntry(bytes)
     if (entry.tags && !(await this.#tagsCurrent(op, scope, entry.tags))) return undefined
     return entry
@@ -390,7 +404,7 @@ export class FleetCache implements Cache {
     let value: unknown
     try {
       // A near-cache hit is answered without waiting on a promise.
-      const entry = this.#nearEntry(scope, full) ?? (await this.#readEntry('read', scope, name, full))
+      const entry = this.#nearEntry(scope, name, full) ?? (await this.#readEntry('read', scope, name, full))
       if (entry && !isExpired(entry, this.#clock()) && !isMismatched(entry, version))
         value = entryValue(entry)
       else value = undefined
@@ -475,7 +489,7 @@ export class FleetCache implements Cache {
       let entry: Entry | undefined
       let readFailed = false
       try {
-        entry = this.#nearEntry(scope, full) ?? (await this.#readEntry('fetch', scope, name, full))
+        entry = this.#nearEntry(scope, name, full) ?? (await this.#readEntry('fetch', scope, name, full))
       } catch (error) {
         this.#absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
@@ -563,9 +577,11 @@ export class FleetCache implements Cache {
   ): Promise<T> {
     const fill = () => this.#computeAndStore(key, scope, name, full, settings, compute)
     if (this.#lockTimeout <= 0 || readFailed) return fill()
+    const lockKey = this.#lockKey(full)
     return fillWithLock<T>({
-      backend: this.#backend,
-      lockKey: this.#lockKey(full),
+      // Through #run: refused after close, errors translated (a closing fleet's are ClosedError).
+      lock: (token) => this.#run('fetch', name, () => this.#backend.lock(lockKey, token, this.#lockTimeout)),
+      unlock: (token) => this.#backend.unlock(lockKey, token),
       key: full,
       timeout: this.#lockTimeout,
       waker: this.#waker,
@@ -646,7 +662,7 @@ export class FleetCache implements Cache {
     const { names, fulls, versions } = this.#many('readMulti', keys, o?.version)
     let values: unknown[]
     try {
-      values = await this.#readMany('readMulti', this.#scope('readMulti'), fulls, versions)
+      values = await this.#readMany('readMulti', this.#scope('readMulti'), names, fulls, versions)
     } catch (error) {
       this.#absorb('readMulti', new Map(), error)
       values = []
@@ -691,6 +707,7 @@ export class FleetCache implements Cache {
   async #readMany(
     op: string,
     scope: Scope,
+    names: readonly string[],
     fulls: readonly string[],
     versions: readonly (string | undefined)[],
   ): Promise<unknown[]> {
@@ -701,16 +718,15 @@ export class FleetCache implements Cache {
     if (near) {
       missing = []
       for (let i = 0; i < fulls.length; i++) {
-        const cached = near.get(fulls[i]!)
-        if (cached && this.#nearTagsCurrent(scope, cached)) {
-          this.#stats.nearHits++
-          entries[i] = cached
-        } else missing.push(i)
+        const cached = this.#nearEntry(scope, names[i]!, fulls[i]!)
+        if (cached) entries[i] = cached
+        else missing.push(i)
       }
       keys = missing.map((i) => fulls[i]!)
     }
     if (keys.length > 0) {
-      const tickets = near ? keys.map((key) => near.begin(key)) : undefined
+      const nearKeys = missing?.map((i) => this.#nearKey(names[i]!, fulls[i]!))
+      const tickets = near && nearKeys ? nearKeys.map((key) => near.begin(key)) : undefined
       const fetched = new Array<Entry | undefined>(keys.length)
       try {
         const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
@@ -724,8 +740,8 @@ export class FleetCache implements Cache {
         }
         if (tagged) await this.#dropStaleTags(op, scope, fetched)
       } finally {
-        if (near && tickets) {
-          keys.forEach((key, n) => {
+        if (near && tickets && nearKeys) {
+          nearKeys.forEach((key, n) => {
             const ticket = tickets[n]
             if (ticket) near.end(key, ticket, fetched[n])
           })
@@ -831,7 +847,7 @@ export class FleetCache implements Cache {
       : await this.#failsafe(
           'fetchMulti',
           [] as unknown[],
-          () => this.#readMany('fetchMulti', scope, fulls, versions),
+          () => this.#readMany('fetchMulti', scope, names, fulls, versions),
           new Map(),
         )
     const stamps = settings.tags ? await this.#stampsFailsafe(scope, settings) : undefined
@@ -1000,6 +1016,18 @@ export class FleetCache implements Cache {
 }
 
 /** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
+function modelSegment(options: CacheOptions): string {
+  return options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
+}
+
+/**
+ * Where every entry of a cache without a tenant lives (entries base plus model version);
+ * undefined for a tenant cache, whose entries' scope depends on the tenant of each call.
+ */
+export function fixedEntryScope(ctx: FleetContext, options: CacheOptions): string | undefined {
+  return options.tenant === undefined ? keyBases(ctx, options).entries + modelSegment(options) : undefined
+}
+
 export function keyBases(
   ctx: FleetContext,
   options: CacheOptions,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type { CacheBackend } from './backend.ts'
 
 /**
  * Stampede protection for `fetch` misses, in two layers:
@@ -81,8 +80,10 @@ export class SingleFlight {
 }
 
 export interface LockedFill<T> {
-  backend: CacheBackend
-  lockKey: string
+  /** SET NX PX of the fill lock under `token`: true if this caller now holds it. */
+  lock: (token: string) => Promise<boolean>
+  /** Releases the fill lock if `token` still holds it. */
+  unlock: (token: string) => Promise<void>
   /** The entry key, for notifications. */
   key: string
   timeout: number
@@ -116,7 +117,7 @@ async function lockLoop<T>(o: LockedFill<T>, token: string, deadline: number, wa
   for (let attempt = 1; ; attempt++) {
     let held: boolean
     try {
-      held = await o.backend.lock(o.lockKey, token, o.timeout)
+      held = await o.lock(token)
     } catch (error) {
       o.report(error)
       return o.fill()
@@ -126,7 +127,7 @@ async function lockLoop<T>(o: LockedFill<T>, token: string, deadline: number, wa
         const found = await o.recheck()
         return found ? found.value : await o.fill()
       } finally {
-        await o.backend.unlock(o.lockKey, token).catch(() => {
+        await o.unlock(token).catch(() => {
           // The lock expires on its own after `timeout`; waiters poll meanwhile.
         })
         await o.waker.notify(o.key)

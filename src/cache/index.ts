@@ -1,5 +1,5 @@
 import type { FleetContext } from '../context.ts'
-import { assertCacheOptions, FleetCache, keyBases } from './cache.ts'
+import { assertCacheOptions, FleetCache, fixedEntryScope, keyBases } from './cache.ts'
 import { onMemoryChange } from './memory.ts'
 import { NearCache } from './near.ts'
 import { NearTracking } from './tracking.ts'
@@ -29,7 +29,7 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   if (!options.near) return undefined
   if (ctx.topology === 'memory') {
     // One process, one keyspace: every change goes through a memory backend, which tells us.
-    const near = new NearCache(options.near.max)
+    const near = new NearCache(options.near.max, fixedEntryScope(ctx, options))
     near.setOnline(true)
     const stop = onMemoryChange((key) => near.invalidate(key))
     ctx.lifecycle.onClose(() => {
@@ -40,7 +40,9 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   }
   const bases = keyBases(ctx, options)
   let tracking: NearTracking | undefined
-  const near: NearCache = new NearCache(options.near.max, () => tracking!.start())
+  const near: NearCache = new NearCache(options.near.max, fixedEntryScope(ctx, options), () =>
+    tracking!.start(),
+  )
   tracking = new NearTracking(ctx, near, [bases.entries, bases.tags])
   return near
 }

@@ -12,10 +12,15 @@ interface Ticket {
 }
 
 /**
- * The in-process near cache: decoded entries (and tag versions) by full Redis key, at most
- * `max` of each, least recently used out first. It only ever holds what some source of
- * invalidations vouches for: `online(false)` (the invalidation link is down) flushes it and makes
- * every read go to Redis until `online(true)`.
+ * The in-process near cache: decoded entries and tag versions, at most `max` of each, least
+ * recently used out first. It only ever holds what some source of invalidations vouches for:
+ * `online(false)` (the invalidation link is down) flushes it and makes every read go to Redis
+ * until `online(true)`.
+ *
+ * Tag versions are kept by full Redis key. Entries are kept by their key relative to `scope`,
+ * the one prefix all entries of a cache without tenants share (by full key when there is none):
+ * a hit then hashes the caller's short name, not a long key built for the call. Invalidations
+ * arrive as full keys and are mapped the same way.
  *
  * Raw entries (counters) are never kept: they change by INCRBY far more often than they are
  * read, and they carry no expiry of their own to check.
@@ -24,13 +29,16 @@ export class NearCache {
   readonly #entries: LRUCache<string, Entry>
   readonly #tags: LRUCache<string, number>
   readonly #inflight = new Map<string, Ticket>()
+  readonly #tagsInflight = new Map<string, Ticket>()
+  readonly #scope: string | undefined
   #online = false
   /** Starts the invalidation source on first use (it brings the cache online when it is live). */
   readonly #activate: (() => void) | undefined
 
-  constructor(max: number, activate?: () => void) {
+  constructor(max: number, scope: string | undefined, activate?: () => void) {
     this.#entries = new LRUCache({ max })
     this.#tags = new LRUCache({ max })
+    this.#scope = scope
     this.#activate = activate
   }
 
@@ -56,18 +64,11 @@ export class NearCache {
 
   begin(key: string): Ticket | undefined {
     if (!this.#online) return undefined
-    let ticket = this.#inflight.get(key)
-    if (!ticket) {
-      ticket = { readers: 0, invalidated: false }
-      this.#inflight.set(key, ticket)
-    }
-    ticket.readers++
-    return ticket
+    return enter(this.#inflight, key)
   }
 
   end(key: string, ticket: Ticket, entry: Entry | undefined): void {
-    ticket.readers--
-    if (ticket.readers === 0 && this.#inflight.get(key) === ticket) this.#inflight.delete(key)
+    leave(this.#inflight, key, ticket)
     if (entry && !entry.raw && this.#online && !ticket.invalidated) {
       keepParsed(entry)
       this.#entries.set(key, entry)
@@ -88,32 +89,57 @@ export class NearCache {
 
   beginTags(keys: readonly string[]): Ticket[] | undefined {
     if (!this.#online) return undefined
-    return keys.map((key) => this.begin(key)!)
+    return keys.map((key) => enter(this.#tagsInflight, key))
   }
 
   endTags(keys: readonly string[], tickets: Ticket[], versions: readonly number[]): void {
     keys.forEach((key, i) => {
       const ticket = tickets[i]!
-      ticket.readers--
-      if (ticket.readers === 0 && this.#inflight.get(key) === ticket) this.#inflight.delete(key)
+      leave(this.#tagsInflight, key, ticket)
       if (this.#online && !ticket.invalidated) this.#tags.set(key, versions[i]!)
     })
   }
 
-  invalidate(key: string): void {
+  /** A change of the Redis key `full` (an entry or a tag version): forgotten, reads in flight too. */
+  invalidate(full: string): void {
+    this.#tags.delete(full)
+    revoke(this.#tagsInflight, full)
+    const scope = this.#scope
+    if (scope !== undefined && !full.startsWith(scope)) return
+    const key = scope === undefined ? full : full.slice(scope.length)
     this.#entries.delete(key)
-    this.#tags.delete(key)
-    const ticket = this.#inflight.get(key)
-    if (ticket) {
-      ticket.invalidated = true
-      this.#inflight.delete(key)
-    }
+    revoke(this.#inflight, key)
   }
 
   clear(): void {
     this.#entries.clear()
     this.#tags.clear()
-    for (const ticket of this.#inflight.values()) ticket.invalidated = true
-    this.#inflight.clear()
+    for (const inflight of [this.#inflight, this.#tagsInflight]) {
+      for (const ticket of inflight.values()) ticket.invalidated = true
+      inflight.clear()
+    }
+  }
+}
+
+function enter(inflight: Map<string, Ticket>, key: string): Ticket {
+  let ticket = inflight.get(key)
+  if (!ticket) {
+    ticket = { readers: 0, invalidated: false }
+    inflight.set(key, ticket)
+  }
+  ticket.readers++
+  return ticket
+}
+
+function leave(inflight: Map<string, Ticket>, key: string, ticket: Ticket): void {
+  ticket.readers--
+  if (ticket.readers === 0 && inflight.get(key) === ticket) inflight.delete(key)
+}
+
+function revoke(inflight: Map<string, Ticket>, key: string): void {
+  const ticket = inflight.get(key)
+  if (ticket) {
+    ticket.invalidated = true
+    inflight.delete(key)
   }
 }
