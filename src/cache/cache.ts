@@ -405,9 +405,7 @@ export class FleetCache implements Cache {
     try {
       // A near-cache hit is answered without waiting on a promise.
       const entry = this.#nearEntry(scope, name, full) ?? (await this.#readEntry('read', scope, name, full))
-      if (entry && !isExpired(entry, this.#clock()) && !isMismatched(entry, version))
-        value = entryValue(entry)
-      else value = undefined
+      value = this.#isLive(entry, version) ? entryValue(entry) : undefined
     } catch (error) {
       this.#absorb('read', undefined, error)
       value = undefined
@@ -428,8 +426,13 @@ export class FleetCache implements Cache {
     version: string | undefined,
   ): Promise<Found<unknown>> {
     const entry = await this.#readEntry(op, scope, name, full)
-    if (!entry || isExpired(entry, this.#clock()) || isMismatched(entry, version)) return undefined
-    return { value: entryValue(entry) }
+    return this.#isLive(entry, version) ? { value: entryValue(entry) } : undefined
+  }
+
+  /** Present, not expired, not of another version. The clock is read only for entries that expire. */
+  #isLive(entry: Entry | undefined, version: string | undefined): entry is Entry {
+    if (entry === undefined || isMismatched(entry, version)) return false
+    return entry.expiresAt === undefined || !isExpired(entry, this.#clock())
   }
 
   #count(hit: boolean): void {
@@ -495,18 +498,20 @@ export class FleetCache implements Cache {
         // Redis is failing: compute without the fill lock (which would fail too) and return.
         readFailed = true
       }
-      const now = this.#clock()
-      if (entry && !isExpired(entry, now) && !isMismatched(entry, version)) {
+      if (this.#isLive(entry, version)) {
         hit = true
         value = entryValue(entry) as T
-      } else if (entry && isExpired(entry, now) && this.#withinRaceWindow(entry, settings, now)) {
-        const stale = await this.#raceConditionFill(key, scope, name, full, entry, settings, compute, now)
-        hit = stale.hit
-        value = stale.value
       } else {
-        value = await this.#flights.run(`${full}\u0000${version ?? ''}`, () =>
-          this.#fill(key, scope, name, full, version, settings, compute, readFailed),
-        )
+        const now = this.#clock()
+        if (entry && isExpired(entry, now) && this.#withinRaceWindow(entry, settings, now)) {
+          const stale = await this.#raceConditionFill(key, scope, name, full, entry, settings, compute, now)
+          hit = stale.hit
+          value = stale.value
+        } else {
+          value = await this.#flights.run(`${full}\u0000${version ?? ''}`, () =>
+            this.#fill(key, scope, name, full, version, settings, compute, readFailed),
+          )
+        }
       }
     }
     this.#count(hit)
@@ -634,7 +639,7 @@ export class FleetCache implements Cache {
     const version = requestedVersion(key, o?.version, 'exist')
     const found = await this.#failsafe('exist', undefined, async () => {
       const entry = await this.#readEntry('exist', scope, name, full)
-      return entry && !isExpired(entry, this.#clock()) && !isMismatched(entry, version) ? entry : undefined
+      return this.#isLive(entry, version) ? entry : undefined
     })
     this.#instrument.publish('exist', started, { key: name, hit: found !== undefined })
     return found !== undefined
