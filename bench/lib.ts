@@ -9,8 +9,10 @@ export interface BenchContext {
   readonly raw: Redis
   /** The bench server's url, for scenarios that open more connections (other processes, peers). */
   readonly url: string
-  /** A prefix for raw keys, so raw and redfleet data never mix. */
+  /** A prefix for raw keys, so raw and redfleet data never mix (peers put their own name after it). */
   readonly namespace: string
+  /** Registers `close` (for a peer's client) to run when the scenario is done, so the process can exit. */
+  onClose(close: () => unknown): void
 }
 
 /** One operation of a variant; `i` counts calls, so ops can spread over keys. */
@@ -18,8 +20,8 @@ export type Op = (i: number) => Promise<unknown>
 
 /**
  * A throughput scenario: every variant does the same Redis work; the runner measures each at
- * every concurrency, interleaving rounds so drift hits all variants alike, and prints ops/s and
- * the ratio to the `baseline` variant.
+ * every concurrency in rounds (all variants back to back, order rotated each round) and prints
+ * the median ops/s and the median over rounds of the ratio to the `baseline` variant.
  */
 export interface ThroughputScenario {
   readonly name: string
