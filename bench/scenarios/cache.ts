@@ -1,5 +1,6 @@
 import type { Cache } from '../../src/index.ts'
 import type { BenchContext, Scenario } from '../lib.ts'
+import { bentocache, cacheManager } from '../peers.ts'
 
 const KEYS = 1000
 const value = { id: 42, name: 'redfleet', tags: ['a', 'b', 'c'], nested: { ok: true, score: 12.5 } }
@@ -32,9 +33,33 @@ async function seededCache(ctx: BenchContext, near: boolean): Promise<Cache> {
   return cache
 }
 
+/** cache-manager over @keyv/redis with KEYS entries. */
+async function seededCacheManager(ctx: BenchContext) {
+  const cache = cacheManager(ctx)
+  await cache.mset(Array.from({ length: KEYS }, (_, i) => ({ key: keyOf(i), value })))
+  return cache
+}
+
+/** bentocache with KEYS entries (in its memory tier too, with `near`). */
+async function seededBento(ctx: BenchContext, near: boolean) {
+  const bento = bentocache(ctx, near)
+  await Promise.all(Array.from({ length: KEYS }, (_, i) => bento.set({ key: keyOf(i), value })))
+  return bento
+}
+
 const reads = (near: boolean) => async (ctx: BenchContext) => {
   const cache = await seededCache(ctx, near)
   return (i: number) => cache.read(keyOf(i))
+}
+
+const bentoReads = (near: boolean) => async (ctx: BenchContext) => {
+  const bento = await seededBento(ctx, near)
+  return (i: number) => bento.get({ key: keyOf(i) })
+}
+
+const bentoFetches = (near: boolean) => async (ctx: BenchContext) => {
+  const bento = await seededBento(ctx, near)
+  return (i: number) => bento.getOrSet({ key: keyOf(i), factory: () => value })
 }
 
 const readMulti = (near: boolean) => async (ctx: BenchContext) => {
@@ -54,6 +79,12 @@ export const scenarios: Scenario[] = [
       },
       redfleet: reads(false),
       'redfleet near': reads(true),
+      'cache-manager+@keyv/redis': async (ctx) => {
+        const cache = await seededCacheManager(ctx)
+        return (i) => cache.get(keyOf(i))
+      },
+      bentocache: bentoReads(false),
+      'bentocache L1+L2': bentoReads(true),
     },
   },
   {
@@ -67,6 +98,14 @@ export const scenarios: Scenario[] = [
       redfleet: async (ctx) => {
         const cache = ctx.fleet.cache({ namespace: 'miss' })
         return (i) => cache.read(`missing:${i % KEYS}`)
+      },
+      'cache-manager+@keyv/redis': async (ctx) => {
+        const cache = cacheManager(ctx)
+        return (i) => cache.get(`missing:${i % KEYS}`)
+      },
+      bentocache: async (ctx) => {
+        const bento = bentocache(ctx, false)
+        return (i) => bento.get({ key: `missing:${i % KEYS}` })
       },
     },
   },
@@ -82,6 +121,14 @@ export const scenarios: Scenario[] = [
       'redfleet near': async (ctx) => {
         const cache = ctx.fleet.cache({ namespace: 'write-near', near: { max: 10_000 } })
         return (i) => cache.write(keyOf(i), value)
+      },
+      'cache-manager+@keyv/redis': async (ctx) => {
+        const cache = cacheManager(ctx)
+        return (i) => cache.set(keyOf(i), value)
+      },
+      bentocache: async (ctx) => {
+        const bento = bentocache(ctx, false)
+        return (i) => bento.set({ key: keyOf(i), value })
       },
     },
   },
@@ -104,6 +151,12 @@ export const scenarios: Scenario[] = [
         const cache = await seededCache(ctx, true)
         return (i) => cache.fetch(keyOf(i), () => value)
       },
+      'cache-manager+@keyv/redis': async (ctx) => {
+        const cache = await seededCacheManager(ctx)
+        return (i) => cache.wrap(keyOf(i), () => value)
+      },
+      bentocache: bentoFetches(false),
+      'bentocache L1+L2': bentoFetches(true),
     },
   },
   {
@@ -117,6 +170,12 @@ export const scenarios: Scenario[] = [
       },
       redfleet: readMulti(false),
       'redfleet near': readMulti(true),
+      // bentocache has no multi-key read.
+      'cache-manager+@keyv/redis': async (ctx) => {
+        const cache = await seededCacheManager(ctx)
+        const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+        return () => cache.mget(keys)
+      },
     },
   },
 ]

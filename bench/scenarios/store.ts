@@ -1,4 +1,5 @@
-import type { Scenario } from '../lib.ts'
+import type { BenchContext, Scenario } from '../lib.ts'
+import { keyvRedis } from '../peers.ts'
 
 const KEYS = 1000
 const value = { id: 42, name: 'redfleet', tags: ['a', 'b', 'c'], nested: { ok: true, score: 12.5 } }
@@ -16,6 +17,13 @@ async function seed(
   await ctx.raw.mset(...Array.from({ length: KEYS }, (_, i) => [`${ctx.namespace}:${keyOf(i)}`, text]).flat())
 }
 
+/** Keyv over @keyv/redis with KEYS entries. */
+async function seededKeyv(ctx: BenchContext) {
+  const keyv = keyvRedis(ctx, 'keyv')
+  await keyv.setMany(Array.from({ length: KEYS }, (_, i) => ({ key: keyOf(i), value })))
+  return keyv
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'store get',
@@ -29,6 +37,10 @@ export const scenarios: Scenario[] = [
         const store = ctx.fleet.store()
         return (i) => store.get(keyOf(i))
       },
+      'keyv+@keyv/redis': async (ctx) => {
+        const keyv = await seededKeyv(ctx)
+        return (i) => keyv.get(keyOf(i))
+      },
     },
   },
   {
@@ -40,6 +52,10 @@ export const scenarios: Scenario[] = [
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
         return (i) => store.set(keyOf(i), value)
+      },
+      'keyv+@keyv/redis': async (ctx) => {
+        const keyv = keyvRedis(ctx, 'keyv')
+        return (i) => keyv.set(keyOf(i), value)
       },
     },
   },
@@ -56,6 +72,11 @@ export const scenarios: Scenario[] = [
         const store = ctx.fleet.store()
         const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
         return () => store.getMany(keys)
+      },
+      'keyv+@keyv/redis': async (ctx) => {
+        const keyv = await seededKeyv(ctx)
+        const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+        return () => keyv.getMany(keys)
       },
     },
   },
