@@ -4,12 +4,12 @@
  * failsafe. Every multi-key method is one round trip per node on Redis.
  */
 export interface CacheBackend {
-  /** The stored bytes (a string when the memory backend kept one as it was written), or null. */
-  get(key: string): Promise<Buffer | string | null>
+  /** The stored text (entries are always UTF-8 text, see entry.ts), or null. */
+  get(key: string): Promise<string | null>
   /** One MGET per node (per slot on a cluster), pipelined per node; results in input order. */
-  getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]>
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>
   /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
-  set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean>
+  set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */
   setMany(items: readonly WriteItem[]): Promise<boolean[]>
   /** UNLINK; true if the key was there. */
@@ -33,7 +33,7 @@ export interface CacheBackend {
 
 export interface WriteItem {
   key: string
-  value: Buffer | string
+  value: string
   ttl: number | undefined
   nx: boolean
 }

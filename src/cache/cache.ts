@@ -279,7 +279,7 @@ export class FleetCache implements Cache {
   }
 
   async #fetchEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    let bytes: Buffer | string | null
+    let bytes: string | null
     if (this.#ctx.lifecycle.closed) this.#closed(op, name)
     try {
       // Not through #run: no closure on the path of every read (they are not free).
@@ -304,7 +304,7 @@ export class FleetCache implements Cache {
     const keys = names.map((name) => scope.tags + name)
     const ticket = this.#near?.beginTags(keys)
     const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
-    const versions = stored.map((bytes) => (bytes === undefined ? 0 : Number(bytes.toString())))
+    const versions = stored.map((text) => (text === undefined ? 0 : Number(text)))
     if (ticket) this.#near!.endTags(keys, ticket, versions)
     return versions
   }
@@ -341,7 +341,7 @@ export class FleetCache implements Cache {
     version: string | undefined,
     stamps: TagStamp[] | undefined,
     op: string,
-  ): { bytes: Buffer | string; ttl: number | undefined } | undefined {
+  ): { bytes: string; ttl: number | undefined } | undefined {
     const { expiresAt, ttl, expired } = settings.expiry(this.#clock(), op)
     if (expired) return undefined
     const entry: Entry = {

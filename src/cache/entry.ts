@@ -3,32 +3,25 @@ import { SerializationError } from '../errors.ts'
 import { reviveValue } from './values.ts'
 
 /**
- * The stored form of a cache entry. Self-describing and compact, in two layouts:
+ * The stored form of a cache entry: self-describing, compact, and always valid UTF-8 text, so
+ * that replies travel as plain strings (what ioredis reads and writes fastest; a Buffer per
+ * reply costs a read of many keys more in garbage collection than anything else it does):
  *
- * Text (uncompressed entries, the common case): valid UTF-8, and ASCII but for the value's own
- * characters, so that it travels as a plain one-byte string (what ioredis writes fastest):
  *   "\0rf"          format marker (3 bytes; the cache refuses raw writes that start with it)
- *   1 char          '@' + flags: 2 has expiresAt, 4 has version, 8 typed JSON, 16 has tags
+ *   1 char          '@' + flags: 1 compressed, 2 has expiresAt, 4 has version, 8 typed JSON,
+ *                   16 has tags
  *   base36 '.'      expiresAt, epoch ms                                      (if flag 2)
  *   base36 ':' s    version: its UTF-8 byte length, then the version          (if flag 4)
  *   base36 ':' then per tag: byte length ':' name, version base36 '.'       (if flag 16)
- *   rest            the value as JSON
+ *   rest            the value as JSON; if compressed, its raw deflate in base64
  *
- * Binary (compressed entries):
- *   byte 0     0xF5 format marker. 0xF5 never occurs in UTF-8 text.
- *   byte 1     flags: 1 compressed, and the flags above
- *   6 bytes    expiresAt, epoch ms, unsigned big-endian          (if flag 2)
- *   2+n bytes  version: length, UTF-8                            (if flag 4)
- *   1+… bytes  tags: count, then per tag length(2), name, version(8, float64)  (if flag 16)
- *   rest       the value as JSON, raw deflate
- *
+ * Compression is kept only when the base64 of the deflated JSON is shorter than the JSON.
  * Anything else is a plain string (a counter, `raw: true`, redis-cli or another client) and is
  * read back as that string. The expiry lives inside the entry because it must be exact (a read at
  * or after expiresAt never returns it) while Redis' own TTL is only a memory bound, padded for
  * raceConditionTtl.
  */
 export const TEXT_MARKER = '\u0000rf'
-export const FORMAT_MARKER = 0xf5
 
 const COMPRESSED = 1
 const EXPIRES = 2
@@ -121,21 +114,21 @@ export function isMismatched(entry: Entry, version: string | undefined): boolean
   return entry.version !== undefined && version !== undefined && entry.version !== version
 }
 
-export function encodeEntry(entry: Entry, compression: Compression): Buffer | string {
+export function encodeEntry(entry: Entry, compression: Compression): string {
   if (entry.raw) return entry.text
-  if (compression.compress && entry.text.length > 0) {
-    const textBytes = Buffer.byteLength(entry.text)
+  let flags = entry.typed ? TYPED : 0
+  let body = entry.text
+  if (compression.compress && body.length > 0) {
+    const textBytes = Buffer.byteLength(body)
     if (textBytes >= compression.threshold) {
       // Kept only when it saves space: incompressible data is stored as it came.
-      const deflated = deflateRawSync(entry.text)
-      if (deflated.length < textBytes) return encodeBinary(entry, deflated)
+      const deflated = deflateRawSync(body).toString('base64')
+      if (deflated.length < textBytes) {
+        flags |= COMPRESSED
+        body = deflated
+      }
     }
   }
-  return encodeText(entry)
-}
-
-function encodeText(entry: Entry): string {
-  let flags = entry.typed ? TYPED : 0
   let head = ''
   if (entry.expiresAt !== undefined) {
     flags |= EXPIRES
@@ -152,76 +145,23 @@ function encodeText(entry: Entry): string {
       head += `${Buffer.byteLength(tag.name).toString(36)}:${tag.name}${tag.version.toString(36)}.`
     }
   }
-  return TEXT_MARKER + String.fromCharCode(FLAG_BASE + flags) + head + entry.text
+  return TEXT_MARKER + String.fromCharCode(FLAG_BASE + flags) + head + body
 }
 
-/** Text flags are one printable character: '@' plus the flag bits (below 32). */
+/** Flags are one printable character: '@' plus the flag bits (below 32). */
 const FLAG_BASE = 0x40
-
-function encodeBinary(entry: Entry, payload: Buffer): Buffer {
-  let flags = COMPRESSED | (entry.typed ? TYPED : 0)
-  const textBytes = payload.length
-  let size = 2 + textBytes
-  let version: Buffer | undefined
-  if (entry.expiresAt !== undefined) {
-    flags |= EXPIRES
-    size += 6
-  }
-  if (entry.version !== undefined) {
-    version = Buffer.from(entry.version)
-    if (version.length > 0xffff) throw new SerializationError('a cache version may be at most 65535 bytes')
-    flags |= VERSIONED
-    size += 2 + version.length
-  }
-  let tagNames: Buffer[] | undefined
-  if (entry.tags !== undefined && entry.tags.length > 0) {
-    if (entry.tags.length > 0xff) throw new SerializationError('an entry may carry at most 255 tags')
-    tagNames = entry.tags.map((tag) => Buffer.from(tag.name))
-    flags |= TAGGED
-    size += 1 + tagNames.reduce((sum, name) => sum + 2 + name.length + 8, 0)
-  }
-  const out = Buffer.allocUnsafe(size)
-  out[0] = FORMAT_MARKER
-  out[1] = flags
-  let at = 2
-  if (entry.expiresAt !== undefined) at = out.writeUIntBE(Math.max(0, Math.ceil(entry.expiresAt)), at, 6)
-  if (version) {
-    at = out.writeUInt16BE(version.length, at)
-    at += version.copy(out, at)
-  }
-  if (tagNames) {
-    at = out.writeUInt8(tagNames.length, at)
-    tagNames.forEach((name, i) => {
-      at = out.writeUInt16BE(name.length, at)
-      at += name.copy(out, at)
-      at = out.writeDoubleBE(entry.tags![i]!.version, at)
-    })
-  }
-  payload.copy(out, at)
-  return out
-}
+/** Where the header fields start: after the marker and the flags. */
+const HEADER_START = TEXT_MARKER.length + 1
 
 /** Decodes what a GET returned; a plain string becomes a raw entry. Corrupt envelopes throw. */
-export function decodeEntry(stored: Buffer | string): Entry {
-  if (typeof stored === 'string') {
-    if (!stored.startsWith(TEXT_MARKER)) return rawEntry(stored)
-    stored = Buffer.from(stored)
-  }
-  if (stored[0] === FORMAT_MARKER) return decodeBinary(stored)
-  if (stored[0] === 0 && stored[1] === 0x72 && stored[2] === 0x66) return decodeText(stored)
-  return rawEntry(stored.toString('utf8'))
-}
-
-function rawEntry(text: string): Entry {
-  return { raw: true, text, typed: false, expiresAt: undefined, version: undefined, tags: undefined }
-}
-
-/** Parses the text layout straight from the bytes; only the JSON part becomes a string. */
-function decodeText(stored: Buffer): Entry {
+export function decodeEntry(stored: string): Entry {
+  if (!stored.startsWith(TEXT_MARKER)) return rawEntry(stored)
   try {
-    const flags = stored[3]! - FLAG_BASE
-    if (flags < 0 || flags >= 32) throw new RangeError('bad flags')
-    const cursor = { at: 4 }
+    const flags = stored.charCodeAt(TEXT_MARKER.length) - FLAG_BASE
+    if (!(flags >= 0 && flags < 32)) throw new RangeError('bad flags')
+    // The common entry, no header fields: no cursor to allocate.
+    if ((flags & (EXPIRES | VERSIONED | TAGGED)) === 0) return entryOf(stored, flags, HEADER_START)
+    const cursor = { at: HEADER_START }
     const expiresAt = flags & EXPIRES ? readNumber(stored, cursor, DOT) : undefined
     const version = flags & VERSIONED ? readString(stored, cursor) : undefined
     let tags: TagStamp[] | undefined
@@ -233,8 +173,7 @@ function decodeText(stored: Buffer): Entry {
         tags.push({ name, version: readNumber(stored, cursor, DOT) })
       }
     }
-    const text = stored.toString('utf8', cursor.at)
-    return { raw: false, text, typed: (flags & TYPED) !== 0, expiresAt, version, tags }
+    return entryOf(stored, flags, cursor.at, expiresAt, version, tags)
   } catch (error) {
     throw new SerializationError(`stored cache entry is corrupt (${(error as Error).message})`, {
       cause: error,
@@ -242,16 +181,33 @@ function decodeText(stored: Buffer): Entry {
   }
 }
 
+function entryOf(
+  stored: string,
+  flags: number,
+  bodyAt: number,
+  expiresAt?: number,
+  version?: string,
+  tags?: TagStamp[],
+): Entry {
+  const body = stored.slice(bodyAt)
+  const text = flags & COMPRESSED ? inflateRawSync(Buffer.from(body, 'base64')).toString('utf8') : body
+  return { raw: false, text, typed: (flags & TYPED) !== 0, expiresAt, version, tags }
+}
+
+function rawEntry(text: string): Entry {
+  return { raw: true, text, typed: false, expiresAt: undefined, version: undefined, tags: undefined }
+}
+
 const DOT = 0x2e
 const COLON = 0x3a
 
 // Module-level readers rather than closures: decoding is on every read's path.
-function readNumber(stored: Buffer, cursor: { at: number }, stop: number): number {
+function readNumber(stored: string, cursor: { at: number }, stop: number): number {
   let value = 0
   let digits = 0
   for (;;) {
-    const c = stored[cursor.at++]
-    if (c === undefined) throw new RangeError('truncated header')
+    const c = stored.charCodeAt(cursor.at++)
+    if (Number.isNaN(c)) throw new RangeError('truncated header')
     if (c === stop) break
     const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x7a ? c - 0x57 : -1
     if (digit < 0) throw new RangeError('bad number')
@@ -262,55 +218,27 @@ function readNumber(stored: Buffer, cursor: { at: number }, stop: number): numbe
   return value
 }
 
-function readString(stored: Buffer, cursor: { at: number }): string {
-  const length = readNumber(stored, cursor, COLON)
-  if (cursor.at + length > stored.length) throw new RangeError('truncated header')
-  const value = stored.toString('utf8', cursor.at, cursor.at + length)
-  cursor.at += length
-  return value
-}
-
-function decodeBinary(stored: Buffer): Entry {
-  try {
-    const flags = stored[1]!
-    let at = 2
-    let expiresAt: number | undefined
-    let version: string | undefined
-    let tags: TagStamp[] | undefined
-    if (flags & EXPIRES) {
-      expiresAt = stored.readUIntBE(at, 6)
-      at += 6
-    }
-    if (flags & VERSIONED) {
-      const length = stored.readUInt16BE(at)
-      version = stored.toString('utf8', at + 2, at + 2 + length)
-      at += 2 + length
-    }
-    if (flags & TAGGED) {
-      const count = stored.readUInt8(at)
-      at += 1
-      tags = []
-      for (let i = 0; i < count; i++) {
-        const length = stored.readUInt16BE(at)
-        const name = stored.toString('utf8', at + 2, at + 2 + length)
-        at += 2 + length
-        tags.push({ name, version: stored.readDoubleBE(at) })
-        at += 8
-      }
-    }
-    if (at > stored.length) throw new RangeError('truncated header')
-    const text =
-      flags & COMPRESSED ? inflateRawSync(stored.subarray(at)).toString('utf8') : stored.toString('utf8', at)
-    return { raw: false, text, typed: (flags & TYPED) !== 0, expiresAt, version, tags }
-  } catch (error) {
-    throw new SerializationError(`stored cache entry is corrupt (${(error as Error).message})`, {
-      cause: error,
-    })
+/** A length-prefixed string; the length counts UTF-8 bytes, so other languages can read it. */
+function readString(stored: string, cursor: { at: number }): string {
+  const bytes = readNumber(stored, cursor, COLON)
+  const start = cursor.at
+  let counted = 0
+  while (counted < bytes) {
+    const c = stored.charCodeAt(cursor.at)
+    if (Number.isNaN(c)) throw new RangeError('truncated header')
+    // A surrogate pair is one 4-byte character.
+    const pair = c >= 0xd800 && c <= 0xdbff
+    counted += c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3
+    cursor.at += pair ? 2 : 1
   }
+  if (counted !== bytes) throw new RangeError('bad length')
+  return stored.slice(start, cursor.at)
 }
 
-/** True if the stored bytes are a compressed envelope (for tests and diagnostics). */
+/** True if a stored value is a compressed envelope (for tests and diagnostics). */
 export function isCompressed(stored: Buffer | string): boolean {
-  if (typeof stored === 'string') return false
-  return stored[0] === FORMAT_MARKER && (stored[1]! & COMPRESSED) !== 0
+  const text = stored.toString()
+  return (
+    text.startsWith(TEXT_MARKER) && ((text.charCodeAt(TEXT_MARKER.length) - FLAG_BASE) & COMPRESSED) !== 0
+  )
 }

@@ -21,24 +21,24 @@ function changed(key: string): void {
 }
 
 /**
- * The cache in process memory. Values are kept as the same bytes Redis would hold (a Buffer
- * envelope, or a string for counters), so both backends behave alike and a cached object is
- * never shared with the caller who wrote it. Each method is synchronous inside, hence atomic.
+ * The cache in process memory. Values are kept as the same text Redis would hold (an envelope,
+ * or a plain string for counters), so both backends behave alike and a cached object is never
+ * shared with the caller who wrote it. Each method is synchronous inside, hence atomic.
  */
 export class MemoryCacheBackend implements CacheBackend {
   constructor(private readonly memory: MemoryKeyspace) {}
 
-  #bytes(key: string): Buffer | string | undefined {
+  #text(key: string): string | undefined {
     const value = this.memory.get<unknown>(key)
-    return Buffer.isBuffer(value) || typeof value === 'string' ? value : undefined
+    return typeof value === 'string' ? value : undefined
   }
 
-  async get(key: string): Promise<Buffer | string | null> {
-    return this.#bytes(key) ?? null
+  async get(key: string): Promise<string | null> {
+    return this.#text(key) ?? null
   }
 
-  async getMany(keys: readonly string[]): Promise<(Buffer | string | undefined)[]> {
-    return keys.map((key) => this.#bytes(key))
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return keys.map((key) => this.#text(key))
   }
 
   #set(item: WriteItem): boolean {
@@ -48,7 +48,7 @@ export class MemoryCacheBackend implements CacheBackend {
     return true
   }
 
-  async set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
+  async set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
     return this.#set({ key, value, ttl, nx })
   }
 
@@ -74,7 +74,7 @@ export class MemoryCacheBackend implements CacheBackend {
 
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
     const current = this.memory.get<unknown>(key)
-    const text = current === undefined ? '0' : Buffer.isBuffer(current) ? current.toString() : String(current)
+    const text = current === undefined ? '0' : String(current)
     // The same rule as INCRBY: only a decimal integer in a string can be incremented.
     if (!/^-?\d+$/.test(text)) throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
     const next = Number(text) + by

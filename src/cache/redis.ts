@@ -19,27 +19,27 @@ export class RedisCacheBackend implements CacheBackend {
     this.#topology = new TopologyHandle(connect)
   }
 
-  get(key: string): Promise<Buffer | null> {
-    return this.#topology.run(key, (client) => client.getBuffer(key))
+  get(key: string): Promise<string | null> {
+    return this.#topology.run(key, (client) => client.get(key))
   }
 
-  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    const out = new Array<Buffer | undefined>(keys.length)
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    const out = new Array<string | undefined>(keys.length)
     if (keys.length === 0) return out
     const topology = await this.#topology.get()
     const batches = await topology.batches(keys)
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.
       const only = batches[0]!
-      const values = await (await topology.client(only.keys[0]!)).mgetBuffer(...only.keys)
+      const values = await (await topology.client(only.keys[0]!)).mget(...only.keys)
       only.indexes.forEach((index, n) => {
         out[index] = values[n] ?? undefined
       })
       return out
     }
-    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mgetBuffer(...batch.keys))
+    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
     batches.forEach((batch, i) => {
-      const values = replies[i]![0] as (Buffer | null)[]
+      const values = replies[i]![0] as (string | null)[]
       batch.indexes.forEach((index, n) => {
         out[index] = values[n] ?? undefined
       })
@@ -47,7 +47,7 @@ export class RedisCacheBackend implements CacheBackend {
     return out
   }
 
-  set(key: string, value: Buffer | string, ttl: number | undefined, nx: boolean): Promise<boolean> {
+  set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
     return this.#topology.run(key, (client) => sendSet(client, key, value, ttl, nx)).then(isOk)
   }
 
@@ -130,7 +130,7 @@ const isOk = (reply: unknown): boolean => reply === 'OK'
 function sendSet(
   client: Client,
   key: string,
-  value: Buffer | string,
+  value: string,
   ttl: number | undefined,
   nx: boolean,
 ): Promise<unknown> {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { decodeEntry, encodeEntry, entryValue, keepParsed } from '../../src/cache/entry.ts'
+import { decodeEntry, encodeEntry, entryValue, isCompressed, keepParsed } from '../../src/cache/entry.ts'
+import { SerializationError } from '../../src/errors.ts'
 
 const plain = { compress: false, threshold: 1024 }
 
@@ -48,4 +50,67 @@ test('a kept entry does not pick up properties added to Object.prototype', () =>
   } finally {
     delete proto.injected
   }
+})
+
+test('every envelope is UTF-8 text whose header lengths count UTF-8 bytes', () => {
+  const entry = {
+    raw: false,
+    text: JSON.stringify({ greeting: 'héllo 👋' }),
+    typed: false,
+    expiresAt: 1_900_000_000_000,
+    version: 'v€-👋',
+    tags: [
+      { name: 'ünï', version: 3 },
+      { name: '👋:tag', version: 0 },
+    ],
+  }
+  const stored = encodeEntry(entry, plain)
+  assert.equal(typeof stored, 'string')
+  // What another client reads: the version's length is its UTF-8 byte count (1 + 3 + 1 + 4).
+  assert.ok(stored.includes(`${(9).toString(36)}:v€-👋`))
+  assert.deepEqual(decodeEntry(stored), entry)
+  assert.deepEqual(decodeEntry(Buffer.from(stored).toString('utf8')), entry, 'survives a UTF-8 round trip')
+})
+
+test('compressed envelopes are text too, and only used when they are smaller', () => {
+  const text = JSON.stringify({ data: 'x'.repeat(4096) })
+  const entry = { raw: false, text, typed: true, expiresAt: undefined, version: '7', tags: undefined }
+  const compressed = encodeEntry(entry, { compress: true, threshold: 100 })
+  assert.ok(isCompressed(compressed))
+  assert.ok(compressed.length < text.length / 10)
+  assert.deepEqual(decodeEntry(compressed), entry)
+  const random = JSON.stringify(randomBytes(600).toString('base64'))
+  const incompressible = encodeEntry({ ...entry, text: random }, { compress: true, threshold: 100 })
+  assert.equal(isCompressed(incompressible), false)
+  assert.equal(decodeEntry(incompressible).text, random)
+})
+
+test('a plain string is a raw entry; a corrupt envelope is a SerializationError', () => {
+  assert.deepEqual(decodeEntry('42'), {
+    raw: true,
+    text: '42',
+    typed: false,
+    expiresAt: undefined,
+    version: undefined,
+    tags: undefined,
+  })
+  const stored = encodeEntry(
+    { raw: false, text: '1', typed: false, expiresAt: 5, version: 'abc', tags: undefined },
+    plain,
+  )
+  for (const corrupt of [stored.slice(0, 8), `${stored.slice(0, 3)}~`, stored.replace('3:abc', '9:abc')]) {
+    assert.throws(() => decodeEntry(corrupt), SerializationError, JSON.stringify(corrupt))
+  }
+  const deflated = encodeEntry(
+    {
+      raw: false,
+      text: JSON.stringify('y'.repeat(500)),
+      typed: false,
+      expiresAt: undefined,
+      version: undefined,
+      tags: undefined,
+    },
+    { compress: true, threshold: 1 },
+  )
+  assert.throws(() => decodeEntry(`${deflated.slice(0, 4)}AAAA${deflated.slice(8)}`), SerializationError)
 })
