@@ -58,6 +58,9 @@ async function runThroughput(scenario: ThroughputScenario, ctx: BenchContext): P
   const baseline = scenario.baseline ?? 'raw ioredis'
   const ops = new Map<string, Op>()
   for (const [name, make] of Object.entries(scenario.variants)) ops.set(name, await make(ctx))
+  // The baseline measured twice per round: its ratio to itself is this run's noise floor.
+  const control = ops.get(baseline)
+  if (control) ops.set(`${baseline} (again)`, control)
   const width = Math.max(...[...ops.keys()].map((name) => name.length))
   for (const concurrency of scenario.concurrency) {
     const samples = await measureRounds(ops, concurrency)
