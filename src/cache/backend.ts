@@ -6,8 +6,8 @@
 export interface CacheBackend {
   /** The stored text (entries are always UTF-8 text, see entry.ts), or null. */
   get(key: string): Promise<string | null>
-  /** One MGET per node (per slot on a cluster), pipelined per node; results in input order. */
-  getMany(keys: readonly string[]): Promise<(string | undefined)[]>
+  /** One MGET per node (per slot on a cluster), pipelined per node; in input order, null if missing. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>
   /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
   set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */

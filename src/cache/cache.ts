@@ -39,6 +39,16 @@ import type {
 } from './types.ts'
 import { encodeValue } from './values.ts'
 
+/**
+ * The versions a multi-key call asks for: one for every key (the `version` option), one per key
+ * (keys with a `cacheVersion`), or none.
+ */
+type Versions = string | (string | undefined)[] | undefined
+
+function versionAt(versions: Versions, i: number): string | undefined {
+  return typeof versions === 'object' ? versions[i] : versions
+}
+
 /** What #readMany answers for a key it did not find (a cached value may be null, never this). */
 const MISS: unique symbol = Symbol('miss')
 
@@ -304,7 +314,7 @@ export class FleetCache implements Cache {
     const keys = names.map((name) => scope.tags + name)
     const ticket = this.#near?.beginTags(keys)
     const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
-    const versions = stored.map((text) => (text === undefined ? 0 : Number(text)))
+    const versions = stored.map((text) => (text === null ? 0 : Number(text)))
     if (ticket) this.#near!.endTags(keys, ticket, versions)
     return versions
   }
@@ -689,18 +699,25 @@ export class FleetCache implements Cache {
     op: string,
     keys: readonly CacheKey[],
     version: unknown,
-  ): { names: string[]; fulls: string[]; versions: (string | undefined)[] } {
+  ): { names: string[]; fulls: string[]; versions: Versions } {
     const scope = this.#scope(op)
     const explicit = normalizeVersion(version, op)
     const names = new Array<string>(keys.length)
     const fulls = new Array<string>(keys.length)
-    const versions = new Array<string | undefined>(keys.length)
+    // Only keys with a cacheVersion need a slot: plain keys make no array at all.
+    let versions: Versions = explicit
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!
       const name = expandKey(key, op)
       names[i] = name
       fulls[i] = this.#full(scope, name)
-      versions[i] = explicit ?? (typeof key === 'object' ? expandVersion(key) : undefined)
+      if (explicit === undefined && typeof key === 'object') {
+        const own = expandVersion(key)
+        if (own !== undefined) {
+          if (!Array.isArray(versions)) versions = new Array<string | undefined>(keys.length)
+          versions[i] = own
+        }
+      }
     }
     return { names, fulls, versions }
   }
@@ -714,58 +731,73 @@ export class FleetCache implements Cache {
     scope: Scope,
     names: readonly string[],
     fulls: readonly string[],
-    versions: readonly (string | undefined)[],
+    versions: Versions,
   ): Promise<unknown[]> {
-    const entries = new Array<Entry | undefined>(fulls.length)
     const near = this.#near
-    let missing: number[] | undefined
-    let keys: readonly string[] = fulls
+    let entries: (Entry | undefined)[]
     if (near) {
-      missing = []
+      entries = new Array<Entry | undefined>(fulls.length)
+      const missing: number[] = []
       for (let i = 0; i < fulls.length; i++) {
         const cached = this.#nearEntry(scope, names[i]!, fulls[i]!)
         if (cached) entries[i] = cached
         else missing.push(i)
       }
-      keys = missing.map((i) => fulls[i]!)
-    }
-    if (keys.length > 0) {
-      const nearKeys = missing?.map((i) => this.#nearKey(names[i]!, fulls[i]!))
-      const tickets = near && nearKeys ? nearKeys.map((key) => near.begin(key)) : undefined
-      const fetched = new Array<Entry | undefined>(keys.length)
-      try {
-        const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
-        let tagged = false
-        for (let n = 0; n < stored.length; n++) {
-          const bytes = stored[n]
-          if (bytes === undefined) continue
-          const entry = decodeEntry(bytes)
-          if (entry.tags) tagged = true
-          fetched[n] = entry
-        }
-        if (tagged) await this.#dropStaleTags(op, scope, fetched)
-      } finally {
-        if (near && tickets && nearKeys) {
-          nearKeys.forEach((key, n) => {
-            const ticket = tickets[n]
-            if (ticket) near.end(key, ticket, fetched[n])
-          })
-        }
-      }
-      if (missing) {
+      if (missing.length > 0) {
+        const fetched = await this.#fetchTracked(op, scope, near, missing, names, fulls)
         for (let n = 0; n < missing.length; n++) entries[missing[n]!] = fetched[n]
-      } else {
-        for (let n = 0; n < fetched.length; n++) entries[n] = fetched[n]
       }
+    } else {
+      // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
+      entries = await this.#fetchMany(op, scope, fulls)
     }
     const now = this.#clock()
-    const values = new Array<unknown>(entries.length)
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]
-      values[i] =
-        entry && !isExpired(entry, now) && !isMismatched(entry, versions[i]) ? entryValue(entry) : MISS
+    return entries.map((entry, i) =>
+      entry && !isExpired(entry, now) && !isMismatched(entry, versionAt(versions, i))
+        ? entryValue(entry)
+        : MISS,
+    )
+  }
+
+  /** MGET per node, decoded, tags checked (one more round trip only if some entry has tags). */
+  async #fetchMany(op: string, scope: Scope, keys: readonly string[]): Promise<(Entry | undefined)[]> {
+    const stored = await this.#run(op, undefined, () => this.#backend.getMany(keys))
+    let tagged = false
+    const entries = stored.map((text) => {
+      if (text === null) return undefined
+      const entry = decodeEntry(text)
+      if (entry.tags) tagged = true
+      return entry
+    })
+    if (tagged) await this.#dropStaleTags(op, scope, entries)
+    return entries
+  }
+
+  /** #fetchMany of the near-cache misses; replies no invalidation overtook fill the near cache. */
+  async #fetchTracked(
+    op: string,
+    scope: Scope,
+    near: NearCache,
+    missing: readonly number[],
+    names: readonly string[],
+    fulls: readonly string[],
+  ): Promise<(Entry | undefined)[]> {
+    const nearKeys = missing.map((i) => this.#nearKey(names[i]!, fulls[i]!))
+    const tickets = nearKeys.map((key) => near.begin(key))
+    let fetched: (Entry | undefined)[] = []
+    try {
+      fetched = await this.#fetchMany(
+        op,
+        scope,
+        missing.map((i) => fulls[i]!),
+      )
+      return fetched
+    } finally {
+      nearKeys.forEach((key, n) => {
+        const ticket = tickets[n]
+        if (ticket) near.end(key, ticket, fetched[n])
+      })
     }
-    return values
   }
 
   /** Replaces by undefined every entry whose tags were invalidated (one round trip for all tags). */
@@ -872,7 +904,7 @@ export class FleetCache implements Cache {
       misses.push({
         full: fulls[i]!,
         prepared: this.#prepare('fetchMulti', names[i]!, value, settings),
-        version: versions[i],
+        version: versionAt(versions, i),
       })
     }
     this.#stats.hits += hits.length

@@ -37,8 +37,8 @@ export class MemoryCacheBackend implements CacheBackend {
     return this.#text(key) ?? null
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return keys.map((key) => this.#text(key))
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((key) => this.#text(key) ?? null)
   }
 
   #set(item: WriteItem): boolean {

@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis'
 import { TopologyHandle } from '../topology/handle.ts'
-import type { Client, RedisTopology } from '../topology/types.ts'
+import type { Client, KeyBatch, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { INCREMENT_WITH_TTL, UNLOCK } from './scripts.ts'
@@ -23,28 +23,24 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.run(key, (client) => client.get(key))
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    const out = new Array<string | undefined>(keys.length)
-    if (keys.length === 0) return out
-    const topology = await this.#topology.get()
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return []
+    const topology = this.#topology.current ?? (await this.#topology.get())
+    // One server: the MGET reply is already in the caller's order. Nothing else is allocated
+    // (at high concurrency, whatever a read holds while it waits is what GC has to copy).
+    if (topology.kind === 'standalone') return topology.client(keys[0]!).mget(...keys)
     const batches = await topology.batches(keys)
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.
       const only = batches[0]!
-      const values = await (await topology.client(only.keys[0]!)).mget(...only.keys)
-      only.indexes.forEach((index, n) => {
-        out[index] = values[n] ?? undefined
-      })
-      return out
+      return inCallerOrder(keys.length, batches, [await topology.batchClient(only).mget(...only.keys)])
     }
     const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
-    batches.forEach((batch, i) => {
-      const values = replies[i]![0] as (string | null)[]
-      batch.indexes.forEach((index, n) => {
-        out[index] = values[n] ?? undefined
-      })
-    })
-    return out
+    return inCallerOrder(
+      keys.length,
+      batches,
+      replies.map((reply) => reply[0] as (string | null)[]),
+    )
   }
 
   set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
@@ -125,6 +121,22 @@ export class RedisCacheBackend implements CacheBackend {
 }
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
+
+/** Per-batch MGET replies put back in the order of the caller's keys. */
+function inCallerOrder(
+  count: number,
+  batches: readonly KeyBatch[],
+  replies: readonly (string | null)[][],
+): (string | null)[] {
+  const out = new Array<string | null>(count)
+  batches.forEach((batch, i) => {
+    const values = replies[i]!
+    batch.indexes.forEach((index, n) => {
+      out[index] = values[n] ?? null
+    })
+  })
+  return out
+}
 
 /** SET with the options of one write; on a client or added to a pipeline. */
 function sendSet(

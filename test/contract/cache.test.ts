@@ -912,6 +912,19 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.deepEqual([...second.values()], [`${m}/1`, `${m}/2 2nd`])
   })
 
+  test('readMulti checks each key against its own cacheVersion, or all against the version option', async () => {
+    const { cache } = setup()
+    const m = uniqueKey('model')
+    const plain = uniqueKey()
+    await cache.write(model(m, 1, 1), 'one')
+    await cache.write(model(m, 2, 1), 'two')
+    await cache.write(plain, 'plain', { version: 5 })
+    const mixed = await cache.readMulti([model(m, 1, 1), model(m, 2, 2), plain])
+    assert.deepEqual([...mixed.values()], ['one', 'plain'], 'model 2 at version 2 is a miss')
+    const pinned = await cache.readMulti([`${m}/1`, `${m}/2`, plain], { version: 1 })
+    assert.deepEqual([...pinned.keys()], [`${m}/1`, `${m}/2`], 'the plain key was written at version 5')
+  })
+
   test('test_version_is_normalized', async () => {
     const { cache } = setup()
     const k = uniqueKey()
