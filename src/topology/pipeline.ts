@@ -68,8 +68,10 @@ export function groupKeys(
 export async function perKey<T>(
   topology: RedisTopology,
   keys: readonly string[],
-  send: (client: Client, keys: string[]) => Promise<T[]>,
+  send: (client: Client, keys: readonly string[]) => Promise<T[]>,
 ): Promise<T[]> {
+  // One server: one command, whose reply is already in the caller's order.
+  if (topology.kind === 'standalone') return keys.length === 0 ? [] : send(topology.client(keys[0]!), keys)
   const batches = await topology.batches(keys)
   const replies = await Promise.all(batches.map((batch) => send(topology.batchClient(batch), batch.keys)))
   const out = new Array<T>(keys.length)
