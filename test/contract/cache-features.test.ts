@@ -329,45 +329,54 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await b.read('k'), 'fresh')
   })
 
-  test('near cache: hits stay in process; any write through any fleet evicts it; own writes at once', async () => {
-    const namespace = uniqueKey('ns')
-    const a = cacheOf({ namespace, near: { max: 100 } })
-    const b = cacheOf({ namespace, near: { max: 100 } }, await env.fleet())
-    await a.write('k', { v: 1 })
-    const nearHit = async () => {
-      const deadline = Date.now() + 5000
-      for (;;) {
-        const before = a.stats().nearHits
-        const value = await a.read('k')
-        if (a.stats().nearHits > before) return value
-        assert.ok(Date.now() < deadline, 'the near cache came online')
-        await sleep(5)
+  // A short key, a key shortened with a hash for length, and a tenant cache (whose near cache is
+  // keyed by full keys rather than names): each must be evicted by writes from anywhere.
+  const nearCases = [
+    { name: 'a short key', k: 'k', tenant: undefined },
+    { name: 'a key truncated for length', k: 'long/'.repeat(400), tenant: undefined },
+    { name: 'a tenant cache', k: 'k', tenant: () => 'acme' },
+  ]
+  for (const { name, k, tenant } of nearCases) {
+    test(`near cache (${name}): hits stay in process; any write through any fleet evicts it; own writes at once`, async () => {
+      const namespace = uniqueKey('ns')
+      const a = cacheOf({ namespace, near: { max: 100 }, tenant })
+      const b = cacheOf({ namespace, near: { max: 100 }, tenant }, await env.fleet())
+      await a.write(k, { v: 1 })
+      const nearHit = async () => {
+        const deadline = Date.now() + 5000
+        for (;;) {
+          const before = a.stats().nearHits
+          const value = await a.read(k)
+          if (a.stats().nearHits > before) return value
+          assert.ok(Date.now() < deadline, 'the near cache came online')
+          await sleep(5)
+        }
       }
-    }
-    assert.deepEqual(await nearHit(), { v: 1 })
-    const first = (await a.read<{ v: number }>('k'))!
-    first.v = 99
-    assert.deepEqual(await a.read('k'), { v: 1 }, 'each hit is a fresh copy')
-    await a.write('k', { v: 2 })
-    assert.deepEqual(await a.read('k'), { v: 2 }, 'own write evicts before it resolves')
-    await nearHit()
-    await b.write('k', { v: 3 })
-    const deadline = Date.now() + 1000
-    while (((await a.read<{ v: number }>('k')) ?? { v: 0 }).v !== 3) {
-      assert.ok(Date.now() < deadline, "another fleet's write evicted it")
-      await sleep(1)
-    }
-    await nearHit()
-    await b.delete('k')
-    while ((await a.read('k')) !== undefined) {
-      assert.ok(Date.now() < deadline + 1000, "another fleet's delete evicted it")
-      await sleep(1)
-    }
-    await a.fetch('f', () => 'computed')
-    await a.read('f')
-    assert.equal(await a.read('f'), 'computed')
-    assert.ok(a.stats().nearHits > 0)
-  })
+      assert.deepEqual(await nearHit(), { v: 1 })
+      const first = (await a.read<{ v: number }>(k))!
+      first.v = 99
+      assert.deepEqual(await a.read(k), { v: 1 }, 'each hit is a fresh copy')
+      await a.write(k, { v: 2 })
+      assert.deepEqual(await a.read(k), { v: 2 }, 'own write evicts before it resolves')
+      await nearHit()
+      await b.write(k, { v: 3 })
+      const deadline = Date.now() + 1000
+      while (((await a.read<{ v: number }>(k)) ?? { v: 0 }).v !== 3) {
+        assert.ok(Date.now() < deadline, "another fleet's write evicted it")
+        await sleep(1)
+      }
+      await nearHit()
+      await b.delete(k)
+      while ((await a.read(k)) !== undefined) {
+        assert.ok(Date.now() < deadline + 1000, "another fleet's delete evicted it")
+        await sleep(1)
+      }
+      await a.fetch('f', () => 'computed')
+      await a.read('f')
+      assert.equal(await a.read('f'), 'computed')
+      assert.ok(a.stats().nearHits > 0)
+    })
+  }
 
   test('diagnostics_channel: redfleet:cache:<method> with key(s), hit(s), namespace, duration', async () => {
     const namespace = uniqueKey('ns')
