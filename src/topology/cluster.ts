@@ -4,6 +4,7 @@ import { ConfigError, ConnectionError, messageOf } from '../errors.ts'
 import {
   type ConnectionSettings,
   clusterOptions,
+  coalesceWrites,
   connectAndPing,
   reconnectDelay,
   reportErrors,
@@ -64,6 +65,8 @@ export class ClusterTopology implements RedisTopology {
   #pick(): Cluster {
     const client = this.#clients[this.#next]!
     this.#next = (this.#next + 1) % this.#clients.length
+    // The Cluster client picks the node itself: every master's socket coalesces this tick.
+    for (const node of client.nodes('master')) coalesceWrites(node)
     return client
   }
 

@@ -115,3 +115,20 @@ export async function closeClient(
   }
   client.disconnect()
 }
+
+/**
+ * Commands sent on a connection within one tick leave in one write: the socket is corked and
+ * uncorked on the next tick (Node's own recipe for many small writes), so a burst of concurrent
+ * commands costs one writev system call instead of one write each, and a lone command waits for
+ * nothing but the end of the current tick.
+ */
+export function coalesceWrites(connection: Redis): void {
+  const socket = connection.stream
+  if (socket === undefined || socket.writableCorked > 0) return
+  socket.cork()
+  process.nextTick(uncork, socket)
+}
+
+function uncork(socket: Redis['stream']): void {
+  socket.uncork()
+}

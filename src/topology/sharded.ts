@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.ts'
 import {
   type ConnectionSettings,
   closeClient,
+  coalesceWrites,
   connectAndPing,
   redisOptions,
   reportErrors,
@@ -28,23 +29,6 @@ class ServerPool {
     coalesceWrites(connection)
     return connection
   }
-}
-
-/**
- * Commands sent on a connection within one tick leave in one write: the socket is corked and
- * uncorked on the next tick (Node's own recipe for many small writes), so a burst of concurrent
- * commands costs one writev system call instead of one write each, and a lone command waits for
- * nothing but the end of the current tick.
- */
-function coalesceWrites(connection: Redis): void {
-  const socket = connection.stream
-  if (socket === undefined || socket.writableCorked > 0) return
-  socket.cork()
-  process.nextTick(uncork, socket)
-}
-
-function uncork(socket: Redis['stream']): void {
-  socket.uncork()
 }
 
 /**
