@@ -38,8 +38,11 @@ export async function runDemoWorker(
     'billing',
     name,
     async (delivery) => {
-      await store.increment('orders:billed')
-      log(`billed order ${String(delivery.envelope.order)}`)
+      // Delivery is at least once (a killed worker's unacked orders come again): billing is
+      // idempotent, one claim per order, so a redelivered order is never billed twice.
+      const order = String(delivery.envelope.order)
+      const first = await store.setIfNotExists(`orders:billed:${order}`, name)
+      log(first ? `billed order ${order}` : `order ${order} was already billed (redelivered)`)
     },
     { signal, minIdle: 1000 },
   )

@@ -14,6 +14,7 @@ import { startPrivateRedis } from './private-redis.ts'
 
 const WORKERS = ['worker-1', 'worker-2', 'worker-3']
 const JOB_MS = 1500
+const ORDERS = Array.from({ length: 12 }, (_, i) => i + 1)
 
 const say = (line: string) => console.log(`[demo]     ${line}`)
 const workerLog = (name: string) => (line: string) => console.log(`[${name}] ${line}`)
@@ -100,15 +101,15 @@ async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
     instanceId: 'coordinator',
     ...{ heartbeatInterval: 300, heartbeatTtl: 1200 },
   })
-  const store = fleet.store<number>()
+  const store = fleet.store<unknown>()
   await until('every worker joined', async () => (await membership.live()).length === WORKERS.length)
   say(`live members: ${(await membership.live()).join(', ')}`)
   for (const key of ['cart:1', 'cart:2', 'cart:3']) say(`${key} is owned by ${await membership.owner(key)}`)
 
   await fleet.broker({ channel: 'chat' }).publish('hello from the coordinator')
   const streams = fleet.streams()
-  for (let order = 1; order <= 12; order++) await streams.publish({ type: 'order', order })
-  say('published 12 orders to the event stream; the billing group shares them out')
+  for (const order of ORDERS) await streams.publish({ type: 'order', order })
+  say(`published ${ORDERS.length} orders to the event stream; the billing group shares them out`)
 
   for (const worker of workers) {
     for (const n of [1, 2])
@@ -125,10 +126,14 @@ async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
   const recovered = await tracker.recoverOrphans((job) => membership.send('worker-1', job.payload))
   say(`recovered ${recovered} orphaned jobs of ${victim.name} and handed them to worker-1`)
 
+  const billed = async () => {
+    const claims = await store.getMany(ORDERS.map((order) => `orders:billed:${order}`))
+    return claims.filter((by) => by !== undefined).length
+  }
   await until('all 6 jobs are done', async () => (await store.get('jobs:done')) === 6, 20_000)
-  await until('all 12 orders are billed', async () => (await store.get('orders:billed')) === 12)
+  await until(`all ${ORDERS.length} orders are billed`, async () => (await billed()) === ORDERS.length)
   say(
-    `done: jobs ${await store.get('jobs:done')}/6, orders billed ${await store.get('orders:billed')}/12, orphans left ${(await tracker.orphans()).length}`,
+    `done: jobs ${await store.get('jobs:done')}/6, orders billed ${await billed()}/${ORDERS.length}, orphans left ${(await tracker.orphans()).length}`,
   )
 
   const cache = fleet.cache()
