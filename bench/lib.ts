@@ -60,3 +60,56 @@ export async function measureThroughput(op: Op, concurrency: number, durationMs:
   )
   return (count / (performance.now() - started)) * 1000
 }
+
+/** Milliseconds per measurement and rounds per cell of the paired throughput runs. */
+export const duration = Number(process.env.BENCH_DURATION ?? 600)
+export const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
+
+const format = (n: number) => Math.round(n).toLocaleString('en-US')
+
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** `names` starting at `round`: each round a different variant goes first, after the pause. */
+const rotate = (names: readonly string[], round: number) =>
+  names.map((_, i) => names[(i + round) % names.length]!)
+
+/** ops/s of each variant per round (index r is round r); a round measures them back to back. */
+async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number) {
+  const samples = new Map([...ops.keys()].map((name) => [name, [] as number[]]))
+  for (let round = 0; round < rounds; round++) {
+    for (const name of rotate([...ops.keys()], round))
+      samples.get(name)![round] = await measureThroughput(ops.get(name)!, concurrency, duration)
+  }
+  return samples
+}
+
+/**
+ * Measures `ops` at each concurrency and prints median ops/s and paired ratios to `baseline`
+ * (the median over rounds of variant / baseline in the same round). The baseline is measured a
+ * second time per round: its ratio to itself is the run's noise floor.
+ */
+export async function printPaired(
+  title: string,
+  variants: ReadonlyMap<string, Op>,
+  concurrencies: readonly number[],
+  baseline = 'raw ioredis',
+): Promise<void> {
+  const ops = new Map(variants)
+  const control = ops.get(baseline)
+  if (control) ops.set(`${baseline} (again)`, control)
+  const width = Math.max(...[...ops.keys()].map((name) => name.length))
+  for (const concurrency of concurrencies) {
+    const samples = await measureRounds(ops, concurrency)
+    const base = samples.get(baseline)
+    console.log(`${title}, c=${concurrency}`)
+    for (const [name, xs] of samples) {
+      const ratio = base && name !== baseline ? median(xs.map((x, r) => x / base[r]!)) : undefined
+      const cell = `${format(median(xs)).padStart(11)}/s`
+      console.log(`  ${name.padEnd(width)} ${cell}${ratio === undefined ? '' : `  ${ratio.toFixed(2)}x`}`)
+    }
+  }
+}

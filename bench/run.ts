@@ -11,14 +11,14 @@ import { createFleet } from '../src/index.ts'
 import { assertRedisInstalled, startRedis } from '../test/harness/redis-server.ts'
 import {
   type BenchContext,
-  measureThroughput,
+  duration,
   type Op,
+  printPaired,
+  rounds,
   type Scenario,
   type ThroughputScenario,
 } from './lib.ts'
 
-const duration = Number(process.env.BENCH_DURATION ?? 600)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const filter = process.argv[2] ?? ''
 
 async function loadScenarios(): Promise<Scenario[]> {
@@ -32,47 +32,10 @@ async function loadScenarios(): Promise<Scenario[]> {
   return modules.flatMap((m) => m.scenarios).filter((s) => s.name.includes(filter))
 }
 
-const format = (n: number) => Math.round(n).toLocaleString('en-US')
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-/** `names` starting at `round`: each round a different variant goes first, after the pause. */
-const rotate = (names: readonly string[], round: number) =>
-  names.map((_, i) => names[(i + round) % names.length]!)
-
-/** ops/s of each variant per round (index r is round r); a round measures them back to back. */
-async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number) {
-  const samples = new Map([...ops.keys()].map((name) => [name, [] as number[]]))
-  for (let round = 0; round < rounds; round++) {
-    for (const name of rotate([...ops.keys()], round))
-      samples.get(name)![round] = await measureThroughput(ops.get(name)!, concurrency, duration)
-  }
-  return samples
-}
-
 async function runThroughput(scenario: ThroughputScenario, ctx: BenchContext): Promise<void> {
-  const baseline = scenario.baseline ?? 'raw ioredis'
   const ops = new Map<string, Op>()
   for (const [name, make] of Object.entries(scenario.variants)) ops.set(name, await make(ctx))
-  // The baseline measured twice per round: its ratio to itself is this run's noise floor.
-  const control = ops.get(baseline)
-  if (control) ops.set(`${baseline} (again)`, control)
-  const width = Math.max(...[...ops.keys()].map((name) => name.length))
-  for (const concurrency of scenario.concurrency) {
-    const samples = await measureRounds(ops, concurrency)
-    const base = samples.get(baseline)
-    console.log(`${scenario.name}, c=${concurrency}`)
-    for (const [name, xs] of samples) {
-      // Paired: each round's ratio is taken against the baseline of that same round.
-      const ratio = base && name !== baseline ? median(xs.map((x, r) => x / base[r]!)) : undefined
-      const cell = `${format(median(xs)).padStart(11)}/s`
-      console.log(`  ${name.padEnd(width)} ${cell}${ratio === undefined ? '' : `  ${ratio.toFixed(2)}x`}`)
-    }
-  }
+  await printPaired(scenario.name, ops, scenario.concurrency, scenario.baseline)
 }
 
 assertRedisInstalled()
@@ -99,8 +62,10 @@ try {
       await fleet.ready()
       if ('measure' in scenario) {
         const rows = await scenario.measure(ctx)
-        console.log(scenario.name)
-        console.table(rows)
+        if (rows.length > 0) {
+          console.log(scenario.name)
+          console.table(rows)
+        }
       } else {
         await runThroughput(scenario, ctx)
       }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
-import { type BenchContext, type CustomScenario, percentile, type Scenario } from '../lib.ts'
+import { type BenchContext, type CustomScenario, median, percentile, type Scenario } from '../lib.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const LATENCY_SAMPLES = 2000
@@ -8,8 +8,6 @@ const THROUGHPUT_MESSAGES = 20_000
 /** Publishes in flight at once in the throughput run. */
 const WINDOW = 256
 const payload = JSON.stringify({ type: 'cursor.moved', user: 'u-42', x: 120, y: 348, at: 1_700_000_000_000 })
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /**
  * A publisher and a subscriber on two different connections (two fleets, or two ioredis

@@ -1,9 +1,7 @@
-import type { BenchContext, Scenario } from '../lib.ts'
+import { type BenchContext, median, type Scenario } from '../lib.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const envelope = { type: 'order.created', id: 'o-42', at: 1_700_000_000_000, data: { total: 12.5, items: 3 } }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /**
  * publish(env, channels): redfleet writes the main stream and each channel with `MAXLEN ~`,

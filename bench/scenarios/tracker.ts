@@ -1,12 +1,10 @@
 import { RECORD_2 } from '../../src/tracker/scripts.ts'
-import { type BenchContext, measureThroughput, type Op, type Scenario } from '../lib.ts'
+import { type BenchContext, measureThroughput, median, type Op, type Scenario } from '../lib.ts'
 
 const duration = Number(process.env.BENCH_DURATION ?? 1000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const payload = { queue: 'reports', data: { month: '2026-11', pages: 12 } }
 const noop = async () => undefined
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /**
  * What `track` costs a job: a no-op job run bare, run inside `tracker.track`, and the same
