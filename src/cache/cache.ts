@@ -254,8 +254,10 @@ export class FleetCache implements Cache {
   #nearKey(name: string, full: string): string {
     const prefix = this.#fixedScope?.entries
     if (prefix === undefined) return full
+    // Too short to have been truncated (truncateKey's own cheap test): the name, no comparing.
+    if (this.#maxKeySize === false || full.length * 3 <= this.#maxKeySize) return name
     // A key truncated for length has a hashed tail instead of the name.
-    return full.length === prefix.length + name.length ? name : full.slice(prefix.length)
+    return full === prefix + name ? name : full.slice(prefix.length)
   }
 
   #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {

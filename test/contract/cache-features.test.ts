@@ -331,16 +331,26 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
 
   // A short key, a key shortened with a hash for length, and a tenant cache (whose near cache is
   // keyed by full keys rather than names): each must be evicted by writes from anywhere.
+  // The last case is truncated to exactly as many characters as it had (100 ASCII characters
+  // kept, 38 three-byte ones replaced by the 38-character hash suffix).
+  const sameLength = 'a'.repeat(100) + '€'.repeat(38)
   const nearCases = [
-    { name: 'a short key', k: 'k', tenant: undefined },
-    { name: 'a key truncated for length', k: 'long/'.repeat(400), tenant: undefined },
-    { name: 'a tenant cache', k: 'k', tenant: () => 'acme' },
+    { name: 'a short key', k: 'k', tenant: undefined, maxKeySize: () => 1024 },
+    { name: 'a key truncated for length', k: 'long/'.repeat(400), tenant: undefined, maxKeySize: () => 1024 },
+    { name: 'a tenant cache', k: 'k', tenant: () => 'acme', maxKeySize: () => 1024 },
+    {
+      name: 'a key truncated to its own length',
+      k: sameLength,
+      tenant: undefined,
+      maxKeySize: (prefix: string) => Buffer.byteLength(prefix) + 100 + 38,
+    },
   ]
-  for (const { name, k, tenant } of nearCases) {
+  for (const { name, k, tenant, maxKeySize } of nearCases) {
     test(`near cache (${name}): hits stay in process; any write through any fleet evicts it; own writes at once`, async () => {
       const namespace = uniqueKey('ns')
-      const a = cacheOf({ namespace, near: { max: 100 }, tenant })
-      const b = cacheOf({ namespace, near: { max: 100 }, tenant }, await env.fleet())
+      const max = maxKeySize(`${fleet.namespace}:cache:${namespace}:`)
+      const a = cacheOf({ namespace, near: { max: 100 }, tenant, maxKeySize: max })
+      const b = cacheOf({ namespace, near: { max: 100 }, tenant, maxKeySize: max }, await env.fleet())
       await a.write(k, { v: 1 })
       const nearHit = async () => {
         const deadline = Date.now() + 5000
