@@ -267,15 +267,22 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       cacheOf({ namespace, lockTimeout: 0 }, await env.fleet()),
     ]
     let runs = 0
+    let bothRunning!: () => void
+    const barrier = new Promise<void>((resolve) => (bothRunning = resolve))
+    const giveUp = new AbortController()
     await Promise.all(
       caches.map((cache) =>
         cache.fetch('cold', async () => {
-          runs++
-          await sleep(50)
+          if (++runs === 2) bothRunning()
+          // No compute ends before both have started (a second fleet still connecting would
+          // otherwise find the first one's value); with a fill lock the second never starts
+          // and this gives up after 2 s, so the assertion below fails rather than hangs.
+          await Promise.race([barrier, sleep(2000, undefined, { signal: giveUp.signal })])
           return 1
         }),
       ),
     )
+    giveUp.abort()
     assert.equal(runs, 2)
   })
 
