@@ -174,11 +174,7 @@ export class FleetCache implements Cache {
    * nothing allocated for the retry machinery until something fails: this is every call's path.
    */
   async #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
-    if (this.#ctx.lifecycle.closed) {
-      throw new ClosedError(
-        `cache.${op}${name === undefined ? '' : ` '${shorten(name)}'`}: the fleet is closed`,
-      )
-    }
+    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
     try {
       return await fn()
     } catch (error) {
@@ -233,11 +229,7 @@ export class FleetCache implements Cache {
 
   // ---- entries ----------------------------------------------------------------------------
 
-  /** Reads and decodes one entry, checking its tags; expiry and version are the caller's. */
-  /**
-   * Reads and decodes one entry, checking its tags; expiry and version are the caller's. The hot
-   * path of every read: no async frame of its own, a single promise continuation on a hit.
-   */
+  /** The near cache's entry of a key, if it has one whose tags are current (counted as a hit). */
   #nearEntry(scope: Scope, name: string, full: string): Entry | undefined {
     if (!this.#near) return undefined
     const cached = this.#near.get(this.#nearKey(name, full))
@@ -260,11 +252,19 @@ export class FleetCache implements Cache {
     return full === prefix + name ? name : full.slice(prefix.length)
   }
 
+  /** Reads and decodes one entry, checking its tags; expiry and version are the caller's. */
   #readEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    const cached = this.#nearEntry(scope, name, full)
+    return cached ? Promise.resolve(cached) : this.#readRemote(op, scope, name, full)
+  }
+
+  /**
+   * #readEntry past the near cache (read and fetch look there first themselves, so that a hit
+   * needs no async frame): from Redis, filling the near cache if there is one.
+   */
+  #readRemote(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const near = this.#near
     if (near) {
-      const cached = this.#nearEntry(scope, name, full)
-      if (cached) return Promise.resolve(cached)
       const nearKey = this.#nearKey(name, full)
       const ticket = near.begin(nearKey)
       if (ticket) return this.#readTracked(op, scope, name, full, nearKey, ticket)
@@ -416,7 +416,7 @@ export class FleetCache implements Cache {
     let value: unknown
     try {
       // A near-cache hit is answered without waiting on a promise.
-      const entry = this.#nearEntry(scope, name, full) ?? (await this.#readEntry('read', scope, name, full))
+      const entry = this.#nearEntry(scope, name, full) ?? (await this.#readRemote('read', scope, name, full))
       value = this.#isLive(entry, version) ? entryValue(entry) : undefined
     } catch (error) {
       this.#absorb('read', undefined, error)
@@ -504,7 +504,7 @@ export class FleetCache implements Cache {
       let entry: Entry | undefined
       let readFailed = false
       try {
-        entry = this.#nearEntry(scope, name, full) ?? (await this.#readEntry('fetch', scope, name, full))
+        entry = this.#nearEntry(scope, name, full) ?? (await this.#readRemote('fetch', scope, name, full))
       } catch (error) {
         this.#absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
@@ -1054,7 +1054,6 @@ export class FleetCache implements Cache {
   }
 }
 
-/** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
 function modelSegment(options: CacheOptions): string {
   return options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
 }
@@ -1067,6 +1066,7 @@ export function fixedEntryScope(ctx: FleetContext, options: CacheOptions): strin
   return options.tenant === undefined ? keyBases(ctx, options).entries + modelSegment(options) : undefined
 }
 
+/** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
 export function keyBases(
   ctx: FleetContext,
   options: CacheOptions,
