@@ -1,6 +1,7 @@
 import type { ChainableCommander } from 'ioredis'
 import { TopologyHandle } from '../topology/handle.ts'
-import type { Client, KeyBatch, RedisTopology } from '../topology/types.ts'
+import { inCallerOrder } from '../topology/pipeline.ts'
+import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { INCREMENT_WITH_TTL, UNLOCK } from './scripts.ts'
@@ -121,22 +122,6 @@ export class RedisCacheBackend implements CacheBackend {
 }
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
-
-/** Per-batch MGET replies put back in the order of the caller's keys. */
-function inCallerOrder(
-  count: number,
-  batches: readonly KeyBatch[],
-  replies: readonly (string | null)[][],
-): (string | null)[] {
-  const out = new Array<string | null>(count)
-  batches.forEach((batch, i) => {
-    const values = replies[i]!
-    batch.indexes.forEach((index, n) => {
-      out[index] = values[n] ?? null
-    })
-  })
-  return out
-}
 
 /** SET with the options of one write; on a client or added to a pipeline. */
 function sendSet(

@@ -74,7 +74,12 @@ export async function perKey<T>(
   if (topology.kind === 'standalone') return keys.length === 0 ? [] : send(topology.client(keys[0]!), keys)
   const batches = await topology.batches(keys)
   const replies = await Promise.all(batches.map((batch) => send(topology.batchClient(batch), batch.keys)))
-  const out = new Array<T>(keys.length)
+  return inCallerOrder(keys.length, batches, replies)
+}
+
+/** Per-batch replies (one per key of the batch) put back in the order of the caller's keys. */
+export function inCallerOrder<T>(count: number, batches: readonly KeyBatch[], replies: readonly T[][]): T[] {
+  const out = new Array<T>(count)
   batches.forEach((batch, i) => {
     const values = replies[i]!
     batch.indexes.forEach((index, n) => {
