@@ -19,6 +19,18 @@ export interface BenchContext {
 export type Op = (i: number) => Promise<unknown>
 
 /**
+ * Raw ioredis reading `names` under `prefix` with one MGET and parsing each value. The keys are
+ * made on every call, as an application with ids must (and redfleet does): the prefixed key
+ * strings are part of the work, and most of what a multi-key read allocates.
+ */
+export function rawGetMany(raw: Redis, prefix: string, names: readonly string[]): Op {
+  return async () => {
+    const keys = names.map((name) => prefix + name)
+    return (await raw.mget(...keys)).map((text) => (text === null ? undefined : JSON.parse(text)))
+  }
+}
+
+/**
  * A throughput scenario: every variant does the same Redis work; the runner measures each at
  * every concurrency in rounds (all variants back to back, order rotated each round) and prints
  * the median ops/s and the median over rounds of the ratio to the `baseline` variant.

@@ -1,5 +1,5 @@
 import type { Cache } from '../../src/index.ts'
-import type { BenchContext, Scenario } from '../lib.ts'
+import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { bentocache, cacheManager } from '../peers.ts'
 
 const KEYS = 1000
@@ -165,13 +165,11 @@ export const scenarios: Scenario[] = [
     variants: {
       'raw ioredis': async (ctx) => {
         await seedRaw(ctx)
-        const names = Array.from({ length: 100 }, (_, i) => keyOf(i))
-        // Keys made per call from the names, as the user (and redfleet) must: the prefixed key
-        // strings are part of the work, and they are most of what a multi-key read allocates.
-        return async () => {
-          const keys = names.map((name) => `${ctx.namespace}:cache:${name}`)
-          return (await ctx.raw.mget(...keys)).map((t) => (t === null ? undefined : JSON.parse(t)))
-        }
+        return rawGetMany(
+          ctx.raw,
+          `${ctx.namespace}:cache:`,
+          Array.from({ length: 100 }, (_, i) => keyOf(i)),
+        )
       },
       redfleet: readMulti(false),
       'redfleet near': readMulti(true),

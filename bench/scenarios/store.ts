@@ -1,4 +1,4 @@
-import type { BenchContext, Scenario } from '../lib.ts'
+import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { keyvRedis } from '../peers.ts'
 
 const KEYS = 1000
@@ -65,12 +65,11 @@ export const scenarios: Scenario[] = [
     variants: {
       'raw ioredis': async (ctx) => {
         await seed(ctx)
-        const names = Array.from({ length: 100 }, (_, i) => keyOf(i))
-        // Keys made per call from the names, as the user (and redfleet) must.
-        return async () => {
-          const keys = names.map((name) => `${ctx.namespace}:${name}`)
-          return (await ctx.raw.mget(...keys)).map((t) => (t === null ? undefined : JSON.parse(t)))
-        }
+        return rawGetMany(
+          ctx.raw,
+          `${ctx.namespace}:`,
+          Array.from({ length: 100 }, (_, i) => keyOf(i)),
+        )
       },
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
