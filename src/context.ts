@@ -1,8 +1,10 @@
-import { ClosedError, translateError } from './errors.ts'
+import { ClosedError, isAmbiguous, isTransient, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
+import { repeatsSafely } from './operations.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryWithPolicy } from './retry.ts'
+import { operationChannel } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -46,9 +48,16 @@ export function operationPolicy(
   }
 }
 
+function closedError(op: string, key: string | undefined): ClosedError {
+  return new ClosedError(`${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`)
+}
+
 /**
- * Runs one public operation: refuses it on a closed fleet, translates client errors into
- * redfleet errors naming `op` and `key`, retries transient ones, and reports the final failure.
+ * Runs one public operation, the one runner every primitive uses: refuses it on a closed fleet,
+ * traces it on `redfleet:<primitive>:<method>` (SPEC §11) when someone listens, translates client
+ * errors into redfleet errors naming `op` and `key`, retries transient failures by what the
+ * operation is (src/operations.ts: an ambiguous failure is retried only when repeating `op`
+ * cannot change its outcome), and reports the final failure once.
  */
 export function runOperation<T>(
   ctx: FleetContext,
@@ -57,16 +66,27 @@ export function runOperation<T>(
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (ctx.lifecycle.closed) {
-    return Promise.reject(
-      new ClosedError(`${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`),
-    )
-  }
-  return retryWithPolicy(
-    fn,
-    policy.retry,
-    (error) => policy.onError(error, op),
-    undefined,
-    (error) => translateError(error, op, key),
-  )
+  if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
+  const channel = operationChannel(op)
+  if (!channel.hasSubscribers) return attempt(ctx, policy, op, key, fn)
+  return channel.tracePromise(() => attempt(ctx, policy, op, key, fn), {
+    namespace: ctx.keys.namespace,
+    topology: ctx.topology,
+    key,
+  })
+}
+
+function attempt<T>(
+  ctx: FleetContext,
+  policy: OperationPolicy,
+  op: string,
+  key: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const repeatable = repeatsSafely(op)
+  return retryWithPolicy(fn, policy.retry, (error) => policy.onError(error, op), undefined, {
+    // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
+    translate: (error) => (ctx.lifecycle.closed ? closedError(op, key) : translateError(error, op, key)),
+    retryable: (error) => isTransient(error) && (repeatable || !isAmbiguous(error)),
+  })
 }

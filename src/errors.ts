@@ -13,6 +13,16 @@ export type ErrorCode =
   | 'ERR_COMMAND'
   | 'ERR_CONFLICT'
   | 'ERR_MISSING_CLIENT'
+  | 'ERR_DURABILITY'
+  | ConfigErrorCode
+
+/** What a ConfigError is about (the generic ERR_CONFIG where no finer code applies). */
+export type ConfigErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_UNKNOWN_OPTION'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_CONFLICTING_OPTIONS'
+  | 'ERR_MEMORY_IN_PRODUCTION'
 
 /** Base class of every error redfleet raises on purpose. */
 export class RedfleetError extends Error {
@@ -24,17 +34,57 @@ export class RedfleetError extends Error {
   }
 }
 
+/**
+ * What a failed call may have done to Redis (SPEC §8): `'not-applied'` when the command is known
+ * never to have reached Redis (the node was known to be down, the connection was refused), or
+ * `'unknown'` when it may have been applied (a timeout, or a connection lost after sending).
+ */
+export type Outcome = 'unknown' | 'not-applied'
+
 /** Redis could not be reached, or the connection was lost before the reply came. */
 export class ConnectionError extends RedfleetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, code: 'ERR_CONNECTION' })
+  readonly outcome: Outcome
+  constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
+    super(message, { cause: options?.cause, code: 'ERR_CONNECTION' })
+    this.outcome = options?.outcome ?? 'unknown'
   }
 }
 
-/** A command got no reply within `commandTimeout` (or a connect within `connectTimeout`). */
+/**
+ * A command got no reply within `commandTimeout` (or a connect within `connectTimeout`).
+ * Redis may still have applied it: `outcome` is `'unknown'` unless the command was never sent.
+ */
 export class TimeoutError extends RedfleetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, code: 'ERR_TIMEOUT' })
+  readonly outcome: Outcome
+  constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
+    super(message, { cause: options?.cause, code: 'ERR_TIMEOUT' })
+    this.outcome = options?.outcome ?? 'unknown'
+  }
+}
+
+/** Options of `waitFor` (SPEC §10): how durable a write must be before it resolves. */
+export interface WaitFor {
+  /** Replicas that must acknowledge the write (WAIT); default 0. */
+  replicas?: number
+  /** The write must reach the AOF of the node (WAITAOF local 1); default false. */
+  aof?: boolean
+  /** How long to wait for the acknowledgements, in ms; default 100. */
+  timeout?: number
+}
+
+/**
+ * A write was applied but not confirmed as durable as `waitFor` asked within its timeout.
+ * The write is not undone; `replicas` and `localAof` are the acknowledgements reached.
+ */
+export class DurabilityError extends RedfleetError {
+  readonly replicas: number
+  readonly localAof: boolean
+  readonly wanted: WaitFor
+  constructor(message: string, reached: { replicas: number; localAof: boolean; wanted: WaitFor }) {
+    super(message, { code: 'ERR_DURABILITY' })
+    this.replicas = reached.replicas
+    this.localAof = reached.localAof
+    this.wanted = reached.wanted
   }
 }
 
@@ -54,8 +104,25 @@ export class ClosedError extends RedfleetError {
 
 /** Bad options, thrown synchronously by a factory. */
 export class ConfigError extends RedfleetError {
-  constructor(message: string) {
-    super(message, { code: 'ERR_CONFIG' })
+  declare readonly code: ConfigErrorCode
+  constructor(message: string, code: ConfigErrorCode = 'ERR_CONFIG') {
+    super(message, { code })
+  }
+}
+
+/** What an InvalidArgumentError is about. */
+export type ArgumentErrorCode = 'ERR_INVALID_ARGUMENT' | 'ERR_INVALID_KEY'
+
+/**
+ * A bad argument to a call (an empty or over-long key, a negative ttl, a Map as a cache key): a
+ * programming error, so a TypeError as SPEC §2/§3 ask, with a stable `code` to switch on.
+ */
+export class InvalidArgumentError extends TypeError {
+  readonly code: ArgumentErrorCode
+  constructor(message: string, code: ArgumentErrorCode = 'ERR_INVALID_ARGUMENT') {
+    super(message)
+    this.name = 'InvalidArgumentError'
+    this.code = code
   }
 }
 
@@ -84,7 +151,7 @@ export class MissingClientError extends RedfleetError {
   }
 }
 
-const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|UNBLOCKED)\b/
 
 /** Transient failures are worth retrying: the same command may succeed a moment later. */
 export function isTransient(error: unknown): boolean {
@@ -93,9 +160,21 @@ export function isTransient(error: unknown): boolean {
   return false
 }
 
+/**
+ * True when a failure leaves it open whether Redis applied the command: a timeout, or a
+ * connection lost while the command may have been in flight. Error replies (LOADING, READONLY,
+ * ...) and failures known to be `'not-applied'` are not ambiguous: Redis did not run it.
+ */
+export function isAmbiguous(error: unknown): boolean {
+  return (error instanceof ConnectionError || error instanceof TimeoutError) && error.outcome === 'unknown'
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** Failures that happen before a command is written: Redis cannot have applied it. */
+const NOT_SENT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|enableOfflineQueue options is false/i
 
 const CONNECTION_FAILURE =
   /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close/i
@@ -111,7 +190,11 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
   if (CONNECTION_FAILURE.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {
-    return new ConnectionError(`${where} failed: Redis is unreachable (${message})`, { cause: error })
+    const outcome = NOT_SENT.test(message) ? 'not-applied' : 'unknown'
+    return new ConnectionError(`${where} failed: Redis is unreachable (${message})`, {
+      cause: error,
+      outcome,
+    })
   }
   if (error instanceof Error && error.name === 'ReplyError') {
     return new CommandError(`${where} failed: ${message}`, { cause: error })

@@ -61,20 +61,28 @@ export function retry<T>(
   return retryWithPolicy(fn, resolveRetry(options), options.onError, options.clock)
 }
 
+/** How the retry loop judges a failure: `translate` maps it first, `retryable` decides. */
+export interface FailureJudge {
+  translate?: (e: unknown) => unknown
+  retryable?: (e: unknown) => boolean
+}
+
 /**
  * The retry loop with an already-resolved policy: the hot path of every operation, so it
- * allocates nothing until something fails. `translate` maps a thrown error before it is judged.
+ * allocates nothing until something fails. A failure is translated, then retried while
+ * `retryable` (default: transient) says so and attempts remain.
  */
 export function retryWithPolicy<T>(
   fn: () => Promise<T>,
   policy: Required<RetryOptions>,
   onError: ((e: unknown) => void) | undefined,
   clock: RetryClock = realClock,
-  translate: (e: unknown) => unknown = (e) => e,
+  judge: FailureJudge = {},
 ): Promise<T> {
+  const { translate = (e: unknown) => e, retryable = isTransient } = judge
   const failed = async (raw: unknown): Promise<T> => {
     let error = translate(raw)
-    for (let attempt = 1; attempt < policy.attempts && isTransient(error); attempt++) {
+    for (let attempt = 1; attempt < policy.attempts && retryable(error); attempt++) {
       await clock.sleep(backoffDelay(attempt, policy, clock.random))
       try {
         return await fn()

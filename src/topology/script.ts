@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { messageOf } from '../errors.ts'
 import type { Client } from './types.ts'
 
@@ -21,4 +22,14 @@ export class Script {
       return client.eval(this.lua, keys.length, ...keys, ...args)
     }
   }
+}
+
+/**
+ * A script kept in its own `.lua` file beside the module that uses it (one atomic step per file,
+ * named by what it does and how many keys it takes, with a KEYS/ARGV/returns header), read once
+ * when that module loads: `const CLAIM = scriptFile(new URL('./claim-2.lua', import.meta.url))`.
+ * The build copies `.lua` files into dist/ at the same paths.
+ */
+export function scriptFile(url: URL): Script {
+  return new Script(readFileSync(url, 'utf8'))
 }

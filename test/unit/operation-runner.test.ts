@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { test } from 'node:test'
+import { type FleetContext, type OperationPolicy, runOperation } from '../../src/context.ts'
+import { ClosedError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import { Keyspace } from '../../src/keyspace.ts'
+import { Lifecycle } from '../../src/lifecycle.ts'
+import { repeatsSafely } from '../../src/operations.ts'
+
+/** The parts of a fleet context the runner reads; retries back off by 0 ms. */
+function context(): { ctx: FleetContext; policy: OperationPolicy; reported: unknown[] } {
+  const reported: unknown[] = []
+  const lifecycle = new Lifecycle()
+  const ctx = { topology: 'standalone', keys: new Keyspace('unit'), lifecycle } as unknown as FleetContext
+  const policy: OperationPolicy = {
+    retry: { attempts: 3, base: 0, factor: 1, max: 0, jitter: 0 },
+    onError: (error) => void reported.push(error),
+  }
+  return { ctx, policy, reported }
+}
+
+/** An operation body that fails `failures` times with `error`, then answers 'ok'. */
+function failing(failures: number, error: () => Error): { fn: () => Promise<string>; calls: () => number } {
+  let calls = 0
+  return {
+    fn: async () => {
+      if (++calls <= failures) throw error()
+      return 'ok'
+    },
+    calls: () => calls,
+  }
+}
+
+test('an operation that repeats safely is retried after an ambiguous failure (timeout)', async () => {
+  const { ctx, policy } = context()
+  const body = failing(2, () => new Error('Command timed out'))
+  assert.equal(await runOperation(ctx, policy, 'store.get', 'k', body.fn), 'ok')
+  assert.equal(body.calls(), 3)
+})
+
+test('an operation applied once is not re-sent after an ambiguous failure: outcome unknown', async () => {
+  for (const op of ['store.increment', 'store.setIfNotExists', 'streams.publish', 'membership.send']) {
+    if (repeatsSafely(op)) continue // made safe to repeat by an id: retried like a read
+    const { ctx, policy, reported } = context()
+    const body = failing(1, () => new Error('Command timed out'))
+    const error = await runOperation(ctx, policy, op, 'k', body.fn).catch((e: unknown) => e)
+    assert.ok(error instanceof TimeoutError, `${op}: ${String(error)}`)
+    assert.equal(error.outcome, 'unknown')
+    assert.equal(body.calls(), 1, `${op} was sent again`)
+    assert.deepEqual(reported, [error])
+  }
+})
+
+test('a failure known not to have reached Redis is retried for every operation', async () => {
+  const { ctx, policy } = context()
+  const body = failing(1, () =>
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+  )
+  assert.equal(await runOperation(ctx, policy, 'store.increment', 'k', body.fn), 'ok')
+  assert.equal(body.calls(), 2)
+})
+
+test('a connection lost after sending is ambiguous: outcome unknown, not re-sent for increments', async () => {
+  const { ctx, policy } = context()
+  const body = failing(1, () => new Error('Connection is closed.'))
+  const error = await runOperation(ctx, policy, 'store.increment', 'k', body.fn).catch((e: unknown) => e)
+  assert.ok(error instanceof ConnectionError)
+  assert.equal(error.outcome, 'unknown')
+  assert.equal(body.calls(), 1)
+})
+
+test('a closed fleet refuses at once, and a failure after close is ClosedError', async () => {
+  const { ctx, policy } = context()
+  let closeDuringCall: () => Promise<void> = async () => {}
+  const pending = runOperation(ctx, policy, 'store.get', 'k', async () => {
+    await closeDuringCall()
+    throw new Error('Connection is closed.')
+  })
+  closeDuringCall = () => ctx.lifecycle.close()
+  await assert.rejects(pending, ClosedError)
+  await assert.rejects(
+    runOperation(ctx, policy, 'store.get', 'k', async () => 'never'),
+    ClosedError,
+  )
+})
+
+test('operations are traced on redfleet:<primitive>:<method> with namespace, topology and key', async () => {
+  const { ctx, policy } = context()
+  const seen: string[] = []
+  const channel = diagnosticsChannel.tracingChannel('redfleet:store:get')
+  const handlers = {
+    start: (c: unknown) => seen.push(`start ${JSON.stringify(c)}`),
+    end: () => {},
+    asyncStart: () => {},
+    asyncEnd: (c: unknown) => seen.push(`asyncEnd ${(c as { result: unknown }).result}`),
+    error: () => {},
+  }
+  channel.subscribe(handlers)
+  try {
+    assert.equal(await runOperation(ctx, policy, 'store.get', 'k', async () => 'v'), 'v')
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+  assert.deepEqual(seen, ['start {"namespace":"unit","topology":"standalone","key":"k"}', 'asyncEnd v'])
+})
