@@ -1,37 +1,95 @@
 /**
- * What each public operation is, for the one operation runner (src/context.ts): whether
- * repeating it can change its outcome (SPEC §8).
+ * What each public operation is (SPEC §8), for the one operation runner (src/context.ts) and the
+ * telemetry that traces every operation (SPEC §11): the complete list of operations, by primitive.
  *
  * After a timeout, or a connection lost once a command was sent, nobody knows whether Redis
- * applied it. Repeating a `set` is harmless; repeating an `increment` counts twice. So the
- * runner retries an ambiguous failure only for operations that repeat safely, and rejects the
- * others with `outcome: 'unknown'`. A failure known not to have reached Redis (`'not-applied'`,
- * or an error reply such as LOADING) is retried for every operation.
- *
- * An operation that is made safe to repeat (an id that makes a second copy a no-op, a claim
- * that recognises its own win) is listed in SAFE_BY_ID instead of APPLIED_ONCE: the runner
- * treats it as repeatable, and the list says why that is true.
+ * applied it. Repeating a `set` is harmless; repeating an `increment` counts twice. So:
+ * - `'safe'`: repeating it cannot change the outcome; retried after any transient failure.
+ * - `'once'`: repeating it could apply it twice; never re-sent after an ambiguous failure (the
+ *   caller gets `outcome: 'unknown'`), re-sent only when the failure is known `'not-applied'`.
+ * - `'by-id'`: made safe to repeat by an id or token that turns a second copy into a no-op (a
+ *   claim that recognises its own earlier win); retried like `'safe'`.
  */
+export type Repetition = 'safe' | 'once' | 'by-id'
 
-/** Operations whose repetition would apply them twice: never re-sent after an ambiguous failure. */
-const APPLIED_ONCE: ReadonlySet<string> = new Set([
-  'store.increment',
-  'store.setIfNotExists',
-  'store.update',
-  'cache.increment',
-  'cache.decrement',
-  'streams.publish',
-  'streams.publishToChannel',
-  'membership.send',
-  'tracker.recoverOrphans',
-  'broker.publish',
-  'presence.publish',
-])
+export const OPERATIONS = {
+  store: {
+    get: 'safe',
+    set: 'safe',
+    delete: 'safe',
+    setIfNotExists: 'once',
+    increment: 'once',
+    update: 'once',
+    getMany: 'safe',
+    setMany: 'safe',
+  },
+  cache: {
+    read: 'safe',
+    write: 'safe',
+    fetch: 'safe',
+    exist: 'safe',
+    delete: 'safe',
+    readMulti: 'safe',
+    writeMulti: 'safe',
+    fetchMulti: 'safe',
+    deleteMulti: 'safe',
+    increment: 'once',
+    decrement: 'once',
+    readCounter: 'safe',
+    writeCounter: 'safe',
+    deleteMatched: 'safe',
+    invalidateTag: 'safe',
+    clear: 'safe',
+  },
+  broker: { publish: 'once', subscribe: 'safe', ready: 'safe' },
+  presence: { publish: 'once', subscribe: 'safe' },
+  streams: {
+    publish: 'once',
+    publishToChannel: 'once',
+    readRange: 'safe',
+    tail: 'safe',
+    tailEvents: 'safe',
+    ensureGroup: 'safe',
+    consume: 'safe',
+    groupLag: 'safe',
+  },
+  membership: {
+    heartbeat: 'safe',
+    leave: 'safe',
+    live: 'safe',
+    join: 'safe',
+    owner: 'safe',
+    send: 'once',
+    inbox: 'safe',
+  },
+  tracker: {
+    start: 'safe',
+    heartbeat: 'safe',
+    stop: 'safe',
+    track: 'safe',
+    inFlight: 'safe',
+    instances: 'safe',
+    orphans: 'safe',
+    recoverOrphans: 'once',
+  },
+} as const satisfies Record<string, Record<string, Repetition>>
 
-/** Operations that carry an id (or token) that makes a repeat a no-op; repeatable for that reason. */
-const SAFE_BY_ID: ReadonlySet<string> = new Set<string>([])
+export type Primitive = keyof typeof OPERATIONS
 
-/** True when re-sending `op` after an ambiguous failure cannot change its outcome. */
+const repetitions = new Map<string, Repetition>(
+  Object.entries(OPERATIONS).flatMap(([primitive, methods]) =>
+    Object.entries(methods).map(([method, repetition]): [string, Repetition] => [
+      `${primitive}.${method}`,
+      repetition,
+    ]),
+  ),
+)
+
+/**
+ * True when re-sending `op` (`primitive.method`) after an ambiguous failure cannot change its
+ * outcome. An operation missing from the list is treated as `'once'`: never applied twice.
+ */
 export function repeatsSafely(op: string): boolean {
-  return SAFE_BY_ID.has(op) || !APPLIED_ONCE.has(op)
+  const repetition = repetitions.get(op)
+  return repetition === 'safe' || repetition === 'by-id'
 }

@@ -3,9 +3,11 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { type FleetContext, type OperationPolicy, runOperation } from '../../src/context.ts'
 import { ClosedError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
-import { repeatsSafely } from '../../src/operations.ts'
+import { OPERATIONS, type Primitive, repeatsSafely } from '../../src/operations.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** The parts of a fleet context the runner reads; retries back off by 0 ms. */
 function context(): { ctx: FleetContext; policy: OperationPolicy; reported: unknown[] } {
@@ -102,4 +104,29 @@ test('operations are traced on redfleet:<primitive>:<method> with namespace, top
     channel.unsubscribe(handlers)
   }
   assert.deepEqual(seen, ['start {"namespace":"unit","topology":"standalone","key":"k"}', 'asyncEnd v'])
+})
+
+test('every public method of every primitive is classified in src/operations.ts', async () => {
+  const fleet = createFleet({ memory: true, namespace: uniqueNamespace('ops') } as FleetOptions)
+  try {
+    const primitives: Record<Primitive, object> = {
+      store: fleet.store(),
+      cache: fleet.cache(),
+      broker: fleet.broker(),
+      presence: fleet.presence(),
+      streams: fleet.streams(),
+      membership: fleet.membership(),
+      tracker: fleet.tracker(),
+    }
+    for (const [primitive, object] of Object.entries(primitives)) {
+      const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(object)).filter(
+        (name) => name !== 'constructor' && typeof (object as Record<string, unknown>)[name] === 'function',
+      )
+      const classified = Object.keys(OPERATIONS[primitive as Primitive])
+      const missing = methods.filter((method) => !classified.includes(method) && method !== 'stats')
+      assert.deepEqual(missing, [], `${primitive}: unclassified public methods`)
+    }
+  } finally {
+    await fleet.close()
+  }
 })
