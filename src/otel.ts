@@ -1,0 +1,214 @@
+/**
+ * `redfleet/otel`: OpenTelemetry for a fleet (SPEC §11). Every operation is already traced on a
+ * `node:diagnostics_channel` TracingChannel (`redfleet:<primitive>:<method>`, src/telemetry.ts);
+ * `instrument()` subscribes to all of them and turns each call into a span and a duration
+ * measurement, and, given a fleet, reports its fleet-wide gauges (lag, pending, dead letters,
+ * in-flight jobs, orphans, live members) from a snapshot taken when the meter collects.
+ *
+ * `@opentelemetry/api` is an optional peer dependency: only this module imports it.
+ */
+import { performance } from 'node:perf_hooks'
+import {
+  type Attributes,
+  type Meter,
+  type MeterProvider,
+  metrics,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api'
+import type { Fleet } from './fleet.ts'
+import { type FleetStatus, inspectFleet } from './inspect.ts'
+import { OPERATIONS } from './operations.ts'
+import { type OperationContext, operationChannel } from './telemetry.ts'
+
+export interface InstrumentOptions {
+  /** Default: the globally registered provider. */
+  tracerProvider?: TracerProvider
+  /** Default: the globally registered provider. */
+  meterProvider?: MeterProvider
+}
+
+export interface Instrumentation {
+  /** Stops turning operations into spans and metrics and stops the gauges. */
+  disable(): void
+}
+
+/** What `instrument` keeps on a traced call's context between its start and its end. */
+interface Traced extends OperationContext {
+  result?: unknown
+  error?: unknown
+  [SPAN]?: { span: Span; started: number }
+}
+const SPAN = Symbol('redfleet.otel.span')
+
+/** Streams operations that name a consumer group; the others name a channel. */
+const GROUP_METHODS = new Set(['ensureGroup', 'groupLag', 'consume'])
+
+/** The semantic-convention attributes of one traced call (no values, ever). */
+function spanAttributes(primitive: string, method: string, ctx: Traced): Attributes {
+  const attributes: Attributes = {
+    'db.system.name': 'redis',
+    'db.operation.name': `${primitive}.${method}`,
+    'db.namespace': ctx.namespace,
+    'redfleet.topology': ctx.topology,
+  }
+  if (ctx.key !== undefined && primitive !== 'streams') attributes['redfleet.key'] = ctx.key
+  if (primitive === 'streams') {
+    attributes['messaging.system'] = 'redis'
+    attributes['messaging.operation.name'] = method
+    const group = ctx.group ?? (GROUP_METHODS.has(method) ? ctx.key : undefined)
+    const channel = ctx.channel ?? (GROUP_METHODS.has(method) ? undefined : ctx.key)
+    attributes['messaging.destination.name'] = typeof channel === 'string' ? channel : 'events'
+    if (typeof group === 'string') attributes['messaging.consumer.group.name'] = group
+    if (typeof ctx.id === 'string') attributes['messaging.message.id'] = ctx.id
+  }
+  return attributes
+}
+
+function spanKind(primitive: string, method: string): SpanKind {
+  if (primitive === 'streams' || primitive === 'broker' || primitive === 'presence') {
+    if (method.startsWith('publish')) return SpanKind.PRODUCER
+    if (method === 'consume' || method.startsWith('tail')) return SpanKind.CONSUMER
+  }
+  return SpanKind.CLIENT
+}
+
+/** `redfleet.cache.requests` results a cache read reports in its context (hit, near, hits/misses). */
+function cacheResults(ctx: Traced): [result: 'hit' | 'miss' | 'near', count: number][] {
+  if (typeof ctx.hits === 'number' && typeof ctx.misses === 'number') {
+    const near = typeof ctx.nearHits === 'number' ? ctx.nearHits : 0
+    return [
+      ['near', near],
+      ['hit', ctx.hits - near],
+      ['miss', ctx.misses],
+    ]
+  }
+  if (typeof ctx.hit !== 'boolean') return []
+  return [[ctx.hit ? (ctx.near === true ? 'near' : 'hit') : 'miss', 1]]
+}
+
+/** Subscribes to one operation's TracingChannel; returns the unsubscribe. */
+function traceOperation(
+  primitive: string,
+  method: string,
+  tracer: Tracer,
+  meter: { duration: ReturnType<Meter['createHistogram']>; cache: ReturnType<Meter['createCounter']> },
+  mine: (ctx: OperationContext) => boolean,
+): () => void {
+  const channel = operationChannel(`${primitive}.${method}`)
+  const finish = (ctx: Traced) => {
+    const traced = ctx[SPAN]
+    if (!traced) return
+    ctx[SPAN] = undefined
+    const failed = ctx.error !== undefined
+    if (failed) {
+      traced.span.recordException(ctx.error instanceof Error ? ctx.error : String(ctx.error))
+      traced.span.setStatus({ code: SpanStatusCode.ERROR })
+    }
+    traced.span.end()
+    meter.duration.record(performance.now() - traced.started, {
+      primitive,
+      method,
+      outcome: failed ? 'error' : 'ok',
+    })
+    if (primitive === 'cache' && !failed) {
+      for (const [result, count] of cacheResults(ctx)) if (count > 0) meter.cache.add(count, { result })
+    }
+  }
+  const handlers = {
+    start(message: unknown) {
+      const ctx = message as Traced
+      if (!mine(ctx)) return
+      const span = tracer.startSpan(`${primitive}.${method}`, {
+        kind: spanKind(primitive, method),
+        attributes: spanAttributes(primitive, method, ctx),
+      })
+      ctx[SPAN] = { span, started: performance.now() }
+    },
+    // A synchronous throw ends here (error, then end, no asyncEnd); a promise ends at asyncEnd.
+    end(message: unknown) {
+      const ctx = message as Traced
+      if (ctx.error !== undefined) finish(ctx)
+    },
+    asyncStart() {},
+    asyncEnd(message: unknown) {
+      finish(message as Traced)
+    },
+    error() {},
+  }
+  channel.subscribe(handlers)
+  return () => channel.unsubscribe(handlers)
+}
+
+/** The fleet-wide gauges, observed from one snapshot per collection. */
+function observeGauges(meter: Meter, fleet: Fleet): () => void {
+  const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description })
+  const lag = gauge('redfleet.stream.lag', 'entries a consumer group has not acked yet (groupLag)')
+  const pending = gauge('redfleet.stream.pending', 'entries delivered to a consumer group and not acked')
+  const dead = gauge('redfleet.stream.dead_letters', 'entries in a dead-letter channel')
+  const inFlight = gauge('redfleet.tracker.in_flight', 'jobs a live tracker instance runs now')
+  const orphans = gauge('redfleet.tracker.orphans', 'jobs of tracker instances that are no longer live')
+  const live = gauge('redfleet.members.live', 'members whose heartbeat has not expired')
+  const callback = async (observer: {
+    observe(gauge: ReturnType<Meter['createObservableGauge']>, value: number, attributes?: Attributes): void
+  }) => {
+    let status: FleetStatus
+    try {
+      status = await inspectFleet(fleet)
+    } catch {
+      return // Redis unreachable: no observation rather than stale or made-up figures.
+    }
+    for (const stream of status.streams) {
+      for (const group of stream.groups) {
+        observer.observe(lag, group.lag, { stream: stream.name, group: group.name })
+        observer.observe(pending, group.pending, { stream: stream.name, group: group.name })
+      }
+    }
+    for (const channel of status.deadLetters) {
+      observer.observe(dead, channel.length, { channel: channel.channel })
+    }
+    for (const instance of status.tracker.instances) {
+      observer.observe(inFlight, instance.jobs.length, { instance: instance.id })
+    }
+    observer.observe(orphans, status.tracker.orphans)
+    observer.observe(live, status.members.length)
+  }
+  const observables = [lag, pending, dead, inFlight, orphans, live]
+  meter.addBatchObservableCallback(callback, observables)
+  return () => meter.removeBatchObservableCallback(callback, observables)
+}
+
+/**
+ * Turns redfleet's operations into OpenTelemetry spans and metrics. With a fleet, only that
+ * fleet's operations (its namespace and the views under it) and its gauges; without one, every
+ * fleet's operations in this process. Returns a handle whose `disable()` undoes it.
+ */
+export function instrument(fleet?: Fleet, o: InstrumentOptions = {}): Instrumentation {
+  const tracer = (o.tracerProvider ?? trace.getTracerProvider()).getTracer('redfleet')
+  const meter = (o.meterProvider ?? metrics.getMeterProvider()).getMeter('redfleet')
+  const instruments = {
+    duration: meter.createHistogram('redfleet.operation.duration', {
+      description: 'duration of redfleet operations',
+      unit: 'ms',
+    }),
+    cache: meter.createCounter('redfleet.cache.requests', {
+      description: 'cache reads by result: hit (Redis), near (in-process near cache) or miss',
+    }),
+  }
+  const namespace = fleet?.namespace
+  const mine = (ctx: OperationContext) =>
+    namespace === undefined || ctx.namespace === namespace || ctx.namespace.startsWith(`${namespace}:`)
+  const undo = Object.entries(OPERATIONS).flatMap(([primitive, methods]) =>
+    Object.keys(methods).map((method) => traceOperation(primitive, method, tracer, instruments, mine)),
+  )
+  if (fleet) undo.push(observeGauges(meter, fleet))
+  return {
+    disable() {
+      for (const stop of undo.splice(0)) stop()
+    },
+  }
+}
