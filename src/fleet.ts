@@ -9,6 +9,7 @@ import {
 } from './broker/index.ts'
 import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
 import type { FleetContext } from './context.ts'
+import { ConfigError } from './errors.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
@@ -71,6 +72,14 @@ class FleetCore {
   redis(): Promise<RedisTopology> {
     if (this.options.topology === 'memory') {
       return Promise.reject(new Error('redfleet internal error: the memory topology has no Redis'))
+    }
+    if (this.options.clientKind === 'node-redis') {
+      return Promise.reject(
+        new ConfigError(
+          'client: node-redis clients are not supported yet; pass an ioredis client or a url',
+          'ERR_INVALID_OPTION',
+        ),
+      )
     }
     this.#topology ??= loadIORedis().then((ioredis) => {
       const { options } = this

@@ -1,7 +1,8 @@
 import { ConfigError } from './errors.ts'
+import { describeValue } from './validate.ts'
 
-/** Longest key a caller may pass, in UTF-8 bytes, after any primitive prefix. */
-export const MAX_KEY_BYTES = 1024
+// Key validation lives with the other argument checks; re-exported here where callers look for it.
+export { assertKey, MAX_KEY_BYTES } from './validate.ts'
 
 const NAMESPACE_PATTERN = /^[^\s{}]+$/
 
@@ -17,7 +18,8 @@ export class Keyspace {
   constructor(namespace: string) {
     if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
       throw new ConfigError(
-        `namespace must be a non-empty string without spaces or braces, got ${JSON.stringify(namespace)}`,
+        `namespace must be a non-empty string without spaces or braces, got ${describeValue(namespace)}`,
+        'ERR_INVALID_OPTION',
       )
     }
     this.namespace = namespace
@@ -37,21 +39,6 @@ export class Keyspace {
   /** True if `fullKey` belongs to this namespace (guards everything that scans or deletes). */
   owns(fullKey: string): boolean {
     return fullKey.startsWith(this.prefix)
-  }
-}
-
-/**
- * Validates a user key: a non-empty string of at most MAX_KEY_BYTES UTF-8 bytes.
- * Bad keys are a TypeError (a programming error), as SPEC §2 asks.
- */
-export function assertKey(key: unknown, op: string): asserts key is string {
-  if (typeof key !== 'string') throw new TypeError(`${op}: key must be a string, got ${typeof key}`)
-  if (key.length === 0) throw new TypeError(`${op}: key must not be empty`)
-  // A UTF-8 character is at most 3 bytes per UTF-16 unit: short keys skip the byte count.
-  if (key.length * 3 <= MAX_KEY_BYTES) return
-  const bytes = Buffer.byteLength(key)
-  if (bytes > MAX_KEY_BYTES) {
-    throw new TypeError(`${op}: key is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`)
   }
 }
 

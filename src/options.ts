@@ -1,8 +1,19 @@
-import { ConfigError } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
 import { parseServerUrl, type ServerAddress } from './topology/connection.ts'
 import type { TopologyKind } from './topology/types.ts'
+import {
+  booleanOption,
+  checkOptions,
+  describeValue,
+  functionOption,
+  invalidOption,
+  numberOption,
+  type OptionSchema,
+  objectOption,
+  retryOption,
+  stringOption,
+} from './validate.ts'
 
 /** Options of `createFleet` (SPEC §1). */
 export interface FleetOptions {
@@ -10,7 +21,9 @@ export interface FleetOptions {
   url?: string | string[]
   /** With url(s): connect to a Redis Cluster, seeding from the urls. */
   cluster?: boolean
-  /** An existing ioredis Redis or Cluster instance to use instead of url; never closed by redfleet. */
+  /** true: the in-memory topology on purpose (no warning, allowed in production). */
+  memory?: boolean
+  /** An existing client to use instead of url (ioredis Redis or Cluster; node-redis client or cluster); never closed by redfleet. */
   client?: unknown
   /** Prefix of every key and channel: `${namespace}:...`; default 'rf'. */
   namespace?: string
@@ -33,22 +46,71 @@ export interface ResolvedOptions extends ConnectionSettings {
   servers: ServerAddress[]
   namespace: string
   client: unknown
+  /** Which library `client` comes from, when one was given. */
+  clientKind: 'ioredis' | 'node-redis' | undefined
   retry: RetryOptions | undefined
 }
 
-function nonNegativeNumber(name: string, value: unknown, fallback: number, { integer = false } = {}): number {
-  if (value === undefined) return fallback
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new ConfigError(
-      `${name} must be a non-negative ${integer ? 'integer' : 'number'}, got ${String(value)}`,
+/** A url, or an array of them; '' and [] are "no url" (see checkMemoryChoice), '' inside an array is not. */
+const urlOption = (value: unknown, name: string) => {
+  if (typeof value === 'string') return
+  if (!Array.isArray(value) || !value.every((url) => typeof url === 'string' && url.length > 0)) {
+    throw invalidOption(`${name} must be a redis:// url or an array of them, got ${describeValue(value)}`)
+  }
+}
+
+const clientOption = (value: unknown, name: string) => {
+  if (clientKindOf(value) === undefined) {
+    throw invalidOption(
+      `${name} must be an ioredis Redis or Cluster, or a node-redis client or cluster, got ${describeValue(value)}`,
     )
   }
-  return value
+}
+
+const FLEET_OPTIONS: OptionSchema = {
+  url: urlOption,
+  cluster: booleanOption,
+  memory: booleanOption,
+  client: clientOption,
+  namespace: stringOption,
+  pool: objectOption({ size: numberOption({ min: 1, integer: true }) }),
+  connectTimeout: numberOption({ min: 0 }),
+  commandTimeout: numberOption({ min: 0 }),
+  reconnectAttempts: numberOption({ min: 0, integer: true }),
+  retry: retryOption,
+  onError: functionOption,
+}
+
+/** Names other Redis clients use for what a fleet option does: the hint for an unknown one. */
+const CLIENT_OPTION_NAMES: Readonly<Record<string, string>> = {
+  host: 'url',
+  port: 'url',
+  username: 'url',
+  password: 'url',
+  db: 'url',
+  socket: 'url',
+  keyPrefix: 'namespace',
+  prefix: 'namespace',
+  maxRetriesPerRequest: 'reconnectAttempts',
+  retryStrategy: 'retry',
+}
+
+/**
+ * ioredis (Redis and Cluster) sends with `sendCommand` and reports a `status` string; node-redis
+ * (v4+, client and cluster) has `sendCommand` and `connect` and reports `isOpen`.
+ */
+function clientKindOf(client: unknown): ResolvedOptions['clientKind'] {
+  if (typeof client !== 'object' || client === null) return undefined
+  const c = client as { sendCommand?: unknown; connect?: unknown; status?: unknown; isOpen?: unknown }
+  if (typeof c.sendCommand !== 'function') return undefined
+  if (typeof c.status === 'string') return 'ioredis'
+  if (typeof c.connect === 'function' && typeof c.isOpen === 'boolean') return 'node-redis'
+  return undefined
+}
+
+function isClusterClient(client: unknown, kind: ResolvedOptions['clientKind']): boolean {
+  const c = client as { isCluster?: unknown; masters?: unknown }
+  return kind === 'ioredis' ? c.isCluster === true : Array.isArray(c.masters)
 }
 
 function defaultOnError(error: unknown, context: { op: string }): void {
@@ -58,53 +120,87 @@ function defaultOnError(error: unknown, context: { op: string }): void {
   )
 }
 
-function topologyOf(options: FleetOptions, urls: string[]): TopologyKind {
-  if (options.client !== undefined) {
-    const client = options.client as { isCluster?: unknown; sendCommand?: unknown } | null
-    if (typeof client !== 'object' || client === null || typeof client.sendCommand !== 'function') {
-      throw new ConfigError('client must be an ioredis Redis or Cluster instance')
+/** The code of the warning `url: undefined` gives, so it can be told apart (and filtered). */
+export const MEMORY_FALLBACK_WARNING = 'REDFLEET_MEMORY_FALLBACK'
+
+let warnedMemoryFallback = false
+
+/**
+ * SPEC §1 "Choosing memory": no url at all is memory; a `url` key holding nothing (the
+ * `url: process.env.REDIS_URL` case with the variable unset) is memory with one warning per
+ * process, or a ConfigError in production, unless `memory: true` says it is meant.
+ */
+function checkMemoryChoice(options: FleetOptions, urls: string[]): void {
+  const urlGiven = urls.length > 0 || options.client !== undefined
+  if (options.memory === true) {
+    if (urlGiven) {
+      throw invalidOption(
+        `memory: true cannot be combined with ${urls.length > 0 ? 'a url' : 'a client'}: choose one`,
+        'ERR_CONFLICTING_OPTIONS',
+      )
     }
-    if (urls.length > 0) throw new ConfigError('give either url or client, not both')
-    return client.isCluster === true ? 'cluster' : 'standalone'
+    return
   }
-  if (options.cluster) {
-    if (urls.length === 0) throw new ConfigError('cluster: true needs at least one url to seed from')
+  if (urlGiven || options.cluster === true) return
+  if (options.memory === false) {
+    throw invalidOption('memory: false needs a url or a client to connect to', 'ERR_INVALID_OPTION')
+  }
+  if (!Object.hasOwn(options, 'url')) return
+  const emptyUrl = 'url is empty (is the environment variable that should hold it unset?)'
+  if (process.env.NODE_ENV === 'production') {
+    throw invalidOption(
+      `${emptyUrl}: refusing to run in memory with NODE_ENV=production, where each process would ` +
+        'keep its own state. Give a url, or memory: true if that is what you want',
+      'ERR_MEMORY_IN_PRODUCTION',
+    )
+  }
+  if (warnedMemoryFallback) return
+  warnedMemoryFallback = true
+  process.emitWarning(
+    `redfleet: ${emptyUrl}, so this fleet runs in process memory and shares nothing with other ` +
+      'processes. Give a url, or memory: true to run in memory on purpose',
+    { type: 'RedfleetWarning', code: MEMORY_FALLBACK_WARNING },
+  )
+}
+
+function topologyOf(
+  options: FleetOptions,
+  urls: string[],
+  clientKind: ResolvedOptions['clientKind'],
+): TopologyKind {
+  if (options.client !== undefined) {
+    if (urls.length > 0) throw invalidOption('give either url or client, not both', 'ERR_CONFLICTING_OPTIONS')
+    return isClusterClient(options.client, clientKind) ? 'cluster' : 'standalone'
+  }
+  if (options.cluster === true) {
+    if (urls.length === 0) throw invalidOption('cluster: true needs at least one url to seed from')
     return 'cluster'
   }
   if (urls.length === 0) return 'memory'
   return urls.length === 1 ? 'standalone' : 'sharded'
 }
 
-/** Validates every option synchronously (ConfigError) and fills in defaults. */
+/** Validates every option synchronously (ConfigError with a code) and fills in defaults. */
 export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigError('createFleet options must be an object')
-  const urls = options.url === undefined ? [] : Array.isArray(options.url) ? options.url : [options.url]
-  for (const url of urls) {
-    if (typeof url !== 'string' || url.length === 0)
-      throw new ConfigError('url must be a non-empty string or an array of them')
-  }
-  const poolSize = nonNegativeNumber('pool.size', options.pool?.size, 1, { integer: true })
-  if (poolSize < 1) throw new ConfigError('pool.size must be at least 1')
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new ConfigError('onError must be a function')
-  }
+  checkOptions(options, FLEET_OPTIONS, { what: 'createFleet options', aliases: CLIENT_OPTION_NAMES })
+  const urls = options.url === undefined || options.url === '' ? [] : [options.url].flat()
+  checkMemoryChoice(options, urls)
   const servers = urls.map(parseServerUrl)
   if (new Set(servers.map((s) => s.id)).size !== servers.length) {
-    throw new ConfigError('url lists the same Redis server (host:port/db) twice')
+    throw invalidOption('url lists the same Redis server (host:port/db) twice')
   }
+  const clientKind = clientKindOf(options.client)
   return {
-    topology: topologyOf(options, urls),
+    topology: topologyOf(options, urls, clientKind),
     servers,
     namespace: options.namespace ?? 'rf',
     client: options.client,
+    clientKind,
     retry: options.retry,
-    connectTimeout: nonNegativeNumber('connectTimeout', options.connectTimeout, 5000),
-    commandTimeout: nonNegativeNumber('commandTimeout', options.commandTimeout, 1000),
-    reconnectAttempts: nonNegativeNumber('reconnectAttempts', options.reconnectAttempts, 1, {
-      integer: true,
-    }),
-    poolSize,
+    connectTimeout: options.connectTimeout ?? 5000,
+    commandTimeout: options.commandTimeout ?? 1000,
+    reconnectAttempts: options.reconnectAttempts ?? 1,
+    poolSize: options.pool?.size ?? 1,
     onError: options.onError ?? defaultOnError,
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ConfigError, createFleet } from '../../src/index.ts'
+import { Redis } from 'ioredis'
+import { ConfigError, createFleet, type FleetOptions, RedfleetError } from '../../src/index.ts'
+import { MEMORY_FALLBACK_WARNING } from '../../src/options.ts'
 
 test('topology follows the options: none, one url, several urls, cluster', () => {
   assert.equal(createFleet().topology, 'memory')
@@ -39,4 +41,151 @@ test('bad options throw ConfigError synchronously, naming the option', () => {
       },
     )
   }
+})
+
+/** Runs `make` and returns the ConfigError it throws, after checking its class and code. */
+function configError(make: () => unknown, code: string): ConfigError {
+  try {
+    make()
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`)
+    assert.ok(error instanceof RedfleetError)
+    assert.equal(error.code, code, error.message)
+    return error
+  }
+  assert.fail('expected a ConfigError, nothing was thrown')
+}
+
+test('an unknown option is a ConfigError naming it and the nearest valid name', () => {
+  const cases: [object, string, string][] = [
+    [{ namespce: 'x' }, 'namespce', 'namespace'],
+    [{ URL: 'redis://127.0.0.1:1' }, 'URL', 'url'],
+    [{ conectTimeout: 10 }, 'conectTimeout', 'connectTimeout'],
+    [{ pool: { sise: 2 } }, 'pool.sise', 'pool.size'],
+    [{ retry: { attempt: 2 } }, 'retry.attempt', 'retry.attempts'],
+    // Another client's name for a redfleet option points at redfleet's.
+    [{ maxRetriesPerRequest: 1 }, 'maxRetriesPerRequest', 'reconnectAttempts'],
+    [{ host: 'localhost' }, 'host', 'url'],
+  ]
+  for (const [options, name, nearest] of cases) {
+    const error = configError(() => createFleet(options as FleetOptions), 'ERR_UNKNOWN_OPTION')
+    assert.match(error.message, new RegExp(`"${name}".*did you mean "${nearest}"`))
+  }
+  // No near name: the valid names are listed instead.
+  const far = configError(() => createFleet({ zzz: 1 } as FleetOptions), 'ERR_UNKNOWN_OPTION')
+  assert.match(far.message, /"zzz".*known: url, cluster, memory, client, namespace/)
+})
+
+test('a value of the wrong type names the option, the expected type and what it got', () => {
+  const cases: [FleetOptions, string][] = [
+    [{ connectTimeout: '5000' as never }, 'connectTimeout must be a number, got the string "5000"'],
+    [{ commandTimeout: -1 }, 'commandTimeout must be a number of at least 0, got the number -1'],
+    [{ reconnectAttempts: '1' as never }, 'reconnectAttempts must be an integer, got the string "1"'],
+    [{ reconnectAttempts: 1.5 }, 'reconnectAttempts must be an integer of at least 0, got the number 1.5'],
+    [{ cluster: 'yes' as never }, 'cluster must be true or false, got the string "yes"'],
+    [{ memory: 1 as never }, 'memory must be true or false, got the number 1'],
+    [{ onError: 'log' as never }, 'onError must be a function, got the string "log"'],
+    [{ namespace: 5 as never }, 'namespace must be a string, got the number 5'],
+    [{ url: 6379 as never }, 'url must be a redis:// url or an array of them, got the number 6379'],
+    [{ pool: 3 as never }, 'pool must be an object, got the number 3'],
+    [{ pool: { size: 0 } }, 'pool.size must be an integer of at least 1, got the number 0'],
+    [{ retry: { attempts: -1 } }, 'retry.attempts must be an integer of at least 1, got the number -1'],
+    [{ retry: { attempts: 0 } }, 'retry.attempts must be an integer of at least 1, got the number 0'],
+    [{ retry: { base: -5 } }, 'retry.base must be a number of at least 0, got the number -5'],
+    [{ retry: { max: -1 } }, 'retry.max must be a number of at least 0, got the number -1'],
+    [{ retry: { factor: 0.5 } }, 'retry.factor must be a number of at least 1, got the number 0.5'],
+    [{ retry: { jitter: 2 } }, 'retry.jitter must be a number from 0 to 1, got the number 2'],
+    [{ retry: { jitter: Number.NaN } }, 'retry.jitter must be a number from 0 to 1, got the number NaN'],
+  ]
+  for (const [options, message] of cases) {
+    const error = configError(() => createFleet(options), 'ERR_INVALID_OPTION')
+    assert.ok(error.message.includes(message), `${error.message}\n  should include\n${message}`)
+  }
+  configError(() => createFleet('redis://127.0.0.1:1' as never), 'ERR_INVALID_OPTION')
+})
+
+test('valid edge values are accepted', () => {
+  createFleet({ retry: { attempts: 1, base: 0, factor: 1, max: 0, jitter: 0 } })
+  createFleet({ retry: { jitter: 1 }, reconnectAttempts: 0, connectTimeout: 0, commandTimeout: 0 })
+  // A known option holding undefined means its default.
+  assert.equal(createFleet({ namespace: undefined, pool: undefined }).namespace, 'rf')
+})
+
+test('client: an ioredis Redis or Cluster, or something shaped like a node-redis client', () => {
+  const redis = new Redis({ lazyConnect: true })
+  try {
+    assert.equal(createFleet({ client: redis }).topology, 'standalone')
+  } finally {
+    redis.disconnect()
+  }
+  const ioredisCluster = { sendCommand() {}, status: 'wait', isCluster: true }
+  assert.equal(createFleet({ client: ioredisCluster }).topology, 'cluster')
+  const nodeRedis = { sendCommand() {}, connect() {}, isOpen: false }
+  assert.equal(createFleet({ client: nodeRedis }).topology, 'standalone')
+  assert.equal(createFleet({ client: { ...nodeRedis, masters: [] } }).topology, 'cluster')
+  for (const client of [{}, 'redis://x', { connect() {} }]) {
+    configError(() => createFleet({ client }), 'ERR_INVALID_OPTION')
+  }
+  configError(() => createFleet({ client: redis, url: 'redis://127.0.0.1:1' }), 'ERR_CONFLICTING_OPTIONS')
+})
+
+/** Warnings emitted while `body` runs, once their nextTick delivery has happened. */
+async function warningsOf(body: () => void): Promise<Error[]> {
+  const seen: Error[] = []
+  const listen = (warning: Error) => seen.push(warning)
+  process.on('warning', listen)
+  try {
+    body()
+    // process.emitWarning delivers on the next tick: one macrotask turn has seen them all.
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', listen)
+  }
+  return seen.filter((w) => w.name === 'RedfleetWarning')
+}
+
+test('choosing memory: silent when asked for, one warning per process for an empty url, an error in production', async () => {
+  const previous = process.env.NODE_ENV
+  try {
+    process.env.NODE_ENV = 'production'
+    // No url key at all, or memory: true: memory on purpose, even in production.
+    const silent = await warningsOf(() => {
+      assert.equal(createFleet().topology, 'memory')
+      assert.equal(createFleet({}).topology, 'memory')
+      assert.equal(createFleet({ namespace: 'x' }).topology, 'memory')
+      assert.equal(createFleet({ url: undefined, memory: true }).topology, 'memory')
+      assert.equal(createFleet({ memory: true }).topology, 'memory')
+    })
+    assert.deepEqual(silent, [])
+    // The `url: process.env.REDIS_URL` case with the variable unset.
+    for (const url of [undefined, '', []]) {
+      const error = configError(() => createFleet({ url }), 'ERR_MEMORY_IN_PRODUCTION')
+      assert.match(error.message, /NODE_ENV=production/)
+      assert.match(error.message, /memory: true/)
+    }
+
+    process.env.NODE_ENV = 'development'
+    const warned = await warningsOf(() => {
+      assert.equal(createFleet({ url: undefined }).topology, 'memory')
+      assert.equal(createFleet({ url: '' }).topology, 'memory')
+      assert.equal(createFleet({ url: [] }).topology, 'memory')
+    })
+    assert.equal(warned.length, 1, 'one warning per process')
+    assert.equal((warned[0] as Error & { code?: string }).code, MEMORY_FALLBACK_WARNING)
+    assert.match(warned[0]!.message, /memory/)
+    assert.doesNotMatch(warned[0]!.message, /maxRetriesPerRequest/)
+  } finally {
+    if (previous === undefined) delete process.env.NODE_ENV
+    else process.env.NODE_ENV = previous
+  }
+})
+
+test('memory: true with a url or a client, or memory: false without either, is a ConfigError', () => {
+  configError(() => createFleet({ memory: true, url: 'redis://127.0.0.1:1' }), 'ERR_CONFLICTING_OPTIONS')
+  configError(
+    () => createFleet({ memory: true, client: { sendCommand() {}, status: 'wait' } }),
+    'ERR_CONFLICTING_OPTIONS',
+  )
+  configError(() => createFleet({ memory: false }), 'ERR_INVALID_OPTION')
+  assert.equal(createFleet({ memory: false, url: 'redis://127.0.0.1:1' }).topology, 'standalone')
 })

@@ -1,0 +1,251 @@
+/**
+ * Checks of arguments and options, and the coded errors they throw. A bad option is a
+ * ConfigError (thrown synchronously by a factory); a bad argument of a call is an
+ * InvalidArgumentError (a TypeError). Messages name the option or argument, what was expected
+ * and what came (`connectTimeout must be a number, got the string "5000"`), never a key's value.
+ */
+import { type ArgumentErrorCode, ConfigError, type ConfigErrorCode, InvalidArgumentError } from './errors.ts'
+
+/** Longest key a caller may pass, in UTF-8 bytes, after any primitive prefix. */
+export const MAX_KEY_BYTES = 1024
+
+export function invalidArgument(code: ArgumentErrorCode, message: string): InvalidArgumentError {
+  return new InvalidArgumentError(message, code)
+}
+
+export function invalidOption(message: string, code: ConfigErrorCode = 'ERR_INVALID_OPTION'): ConfigError {
+  return new ConfigError(message, code)
+}
+
+/** What a value is, for "got ..." in a message: its type, and the value itself for short scalars. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined'
+    case 'string':
+      return value.length <= 40
+        ? `the string ${JSON.stringify(value)}`
+        : `a string of ${value.length} characters`
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `the ${typeof value} ${String(value)}`
+    case 'function':
+      return 'a function'
+    case 'symbol':
+      return 'a symbol'
+  }
+  const proto = Object.getPrototypeOf(value)
+  const name = proto === null || proto === Object.prototype ? undefined : proto?.constructor?.name
+  return name ? `a ${name}` : 'an object'
+}
+
+/**
+ * A user key: a non-empty string of at most MAX_KEY_BYTES UTF-8 bytes. Bad keys are a TypeError
+ * (ERR_INVALID_KEY), as SPEC §2 asks.
+ */
+export function assertKey(key: unknown, op: string): asserts key is string {
+  if (typeof key !== 'string') {
+    throw invalidArgument('ERR_INVALID_KEY', `${op}: key must be a string, got ${typeOf(key)}`)
+  }
+  if (key.length === 0) throw invalidArgument('ERR_INVALID_KEY', `${op}: key must not be empty`)
+  // A UTF-8 character is at most 3 bytes per UTF-16 unit: short keys skip the byte count.
+  if (key.length * 3 <= MAX_KEY_BYTES) return
+  const bytes = Buffer.byteLength(key)
+  if (bytes > MAX_KEY_BYTES) {
+    throw invalidArgument(
+      'ERR_INVALID_KEY',
+      `${op}: key is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`,
+    )
+  }
+}
+
+/** A channel, group, room or consumer name: the same rule as a key, named as what it is. */
+export function assertName(value: unknown, what: string, op: string): asserts value is string {
+  if (typeof value !== 'string') {
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${what} must be a string, got ${typeOf(value)}`)
+  }
+  if (value.length === 0) throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${what} must not be empty`)
+  if (value.length * 3 <= MAX_KEY_BYTES) return
+  const bytes = Buffer.byteLength(value)
+  if (bytes > MAX_KEY_BYTES) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ${what} is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`,
+    )
+  }
+}
+
+/** A per-call `ttl`: undefined, or a positive integer of milliseconds (TypeError otherwise). */
+export function assertTtl(ttl: unknown, op: string, name = 'ttl'): number | undefined {
+  if (ttl === undefined) return undefined
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ${name} must be a positive integer of milliseconds, got ${describeValue(ttl)}`,
+    )
+  }
+  return ttl
+}
+
+/**
+ * An integer option (ConfigError otherwise): at least 1, or at least 0 with `zero`. Undefined
+ * gives `fallback` when there is one.
+ */
+export function positiveInteger(
+  name: string,
+  value: unknown,
+  { zero = false, fallback }: { zero?: boolean; fallback?: number } = {},
+): number {
+  if (value === undefined && fallback !== undefined) return fallback
+  const min = zero ? 0 : 1
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalidOption(
+      `${name} must be ${zero ? 'a non-negative' : 'a positive'} integer, got ${describeValue(value)}`,
+    )
+  }
+  return value
+}
+
+// ---- option schemas ---------------------------------------------------------------------------
+
+/** Checks one option's value; `name` is its full dotted name (`retry.attempts`). Throws ConfigError. */
+export type OptionCheck = (value: unknown, name: string) => void
+
+/** The options an object may have, each with its check (applied to values other than undefined). */
+export type OptionSchema = Readonly<Record<string, OptionCheck>>
+
+/**
+ * Checks an options object against `schema`: every name must be known (ERR_UNKNOWN_OPTION,
+ * naming the nearest known name, or the one `aliases` gives for a name another library uses)
+ * and every defined value must pass its check. `where` prefixes the names in messages (`pool.`
+ * for a nested object).
+ */
+export function checkOptions(
+  options: unknown,
+  schema: OptionSchema,
+  {
+    where = '',
+    what = 'options',
+    aliases = {},
+  }: { where?: string; what?: string; aliases?: Readonly<Record<string, string>> } = {},
+): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidOption(`${what} must be an object, got ${describeValue(options)}`)
+  }
+  for (const [name, value] of Object.entries(options)) {
+    const check = Object.hasOwn(schema, name) ? schema[name] : undefined
+    if (!check) throw unknownOption(name, Object.keys(schema), where, aliases)
+    if (value !== undefined) check(value, `${where}${name}`)
+  }
+}
+
+function unknownOption(
+  name: string,
+  known: string[],
+  where: string,
+  aliases: Readonly<Record<string, string>>,
+): ConfigError {
+  const nearest = (Object.hasOwn(aliases, name) ? aliases[name] : undefined) ?? nearestName(name, known)
+  const hint =
+    nearest === undefined ? ` (known: ${known.join(', ')})` : ` (did you mean "${where}${nearest}"?)`
+  return invalidOption(`unknown option "${where}${name}"${hint}`, 'ERR_UNKNOWN_OPTION')
+}
+
+/** The known name closest to `name`: same letters in another case, or at most a third of it mistyped. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase()
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+function mustBe(name: string, expected: string, value: unknown): ConfigError {
+  return invalidOption(`${name} must be ${expected}, got ${describeValue(value)}`)
+}
+
+/** A number option within bounds (finite; an integer with `integer`). */
+export function numberOption({
+  min = Number.NEGATIVE_INFINITY,
+  max = Number.POSITIVE_INFINITY,
+  integer = false,
+}: {
+  min?: number
+  max?: number
+  integer?: boolean
+} = {}): OptionCheck {
+  const kind = integer ? 'an integer' : 'a number'
+  const range =
+    max === Number.POSITIVE_INFINITY
+      ? min === Number.NEGATIVE_INFINITY
+        ? ''
+        : ` of at least ${min}`
+      : ` from ${min} to ${max}`
+  return (value, name) => {
+    if (typeof value !== 'number') throw mustBe(name, kind, value)
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      throw mustBe(name, `${kind}${range}`, value)
+    }
+  }
+}
+
+export const booleanOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'boolean') throw mustBe(name, 'true or false', value)
+}
+
+export const stringOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'string') throw mustBe(name, 'a string', value)
+}
+
+export const functionOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'function') throw mustBe(name, 'a function', value)
+}
+
+/** A nested options object, checked against its own schema (names reported as `parent.child`). */
+export function objectOption(schema: OptionSchema): OptionCheck {
+  return (value, name) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw mustBe(name, 'an object', value)
+    }
+    checkOptions(value, schema, { where: `${name}.` })
+  }
+}
+
+/** `retry` options (SPEC §8), for the fleet and for any primitive that takes its own. */
+export const retryOption: OptionCheck = objectOption({
+  attempts: numberOption({ min: 1, integer: true }),
+  base: numberOption({ min: 0 }),
+  factor: numberOption({ min: 1 }),
+  max: numberOption({ min: 0 }),
+  jitter: numberOption({ min: 0, max: 1 }),
+})
+
+/** The type word for a message about an argument (`got number`), never the value itself. */
+function typeOf(value: unknown): string {
+  if (value === null) return 'null'
+  return Array.isArray(value) ? 'an array' : typeof value
+}
