@@ -1,21 +1,26 @@
 import { createHash } from 'node:crypto'
+import { invalidArgument } from '../validate.ts'
 import type { CacheKey } from './types.ts'
 
 /**
  * Rails' key expansion (`ActiveSupport::Cache#expanded_key`): a string as is; a number
- * stringified; `cacheKey()` (never a versioned key); an array joins its elements' expansions
- * with `/` (a one-element array is its element); a plain object becomes its sorted `k=v` pairs
- * joined with `/`; anything else its `toParam()` or `String()`. Blank keys are a TypeError.
+ * stringified; `cacheKey()` (never a versioned key) or `toParam()`; an array joins its elements'
+ * expansions with `/` (a one-element array is its element); a plain object becomes its sorted
+ * `k=v` pairs joined with `/`. Blank keys are a TypeError, and so is every object that has no
+ * key of its own (a Map, a Date, a class instance without `cacheKey()`) and a cyclic array or
+ * object: `String()` would give all of them one key, and a read of one would return another's
+ * value (SPEC §3).
  */
 export function expandKey(key: unknown, op: string): string {
-  const expanded = expand(key)
+  const expanded = expand(key, op, [])
   if (expanded === undefined || expanded === '') {
-    throw new TypeError(`cache.${op}: key cannot be blank (got ${describe(key)})`)
+    throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: key cannot be blank (got ${describe(key)})`)
   }
   return expanded
 }
 
-function expand(key: unknown): string | undefined {
+/** `path` holds the arrays and objects being expanded, outermost first: a cycle meets itself there. */
+function expand(key: unknown, op: string, path: object[]): string | undefined {
   switch (typeof key) {
     case 'string':
       return key
@@ -28,25 +33,38 @@ function expand(key: unknown): string | undefined {
     case 'object':
       break
     default:
-      throw new TypeError(`cache: a ${typeof key} cannot be a cache key`)
+      throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: a ${typeof key} cannot be a cache key`)
   }
   if (key === null) return undefined
   const cacheKey = (key as { cacheKey?: unknown }).cacheKey
   if (typeof cacheKey === 'function') return String(cacheKey.call(key))
   if (typeof cacheKey === 'string') return cacheKey
-  if (Array.isArray(key)) {
-    if (key.length <= 1) return expand(key[0])
-    return key.map((part) => expand(part) ?? '').join('/')
-  }
   const toParam = (key as { toParam?: unknown }).toParam
   if (typeof toParam === 'function') return String(toParam.call(key))
-  if (isPlainObject(key)) {
-    return Object.entries(key)
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .sort()
-      .join('/')
+  if (path.includes(key)) {
+    throw invalidArgument(
+      'ERR_INVALID_KEY',
+      `cache.${op}: the key contains itself (a cyclic array or object)`,
+    )
   }
-  return String(key)
+  if (Array.isArray(key)) {
+    path.push(key)
+    const expanded =
+      key.length <= 1 ? expand(key[0], op, path) : key.map((part) => expand(part, op, path) ?? '').join('/')
+    path.pop()
+    return expanded
+  }
+  if (!isPlainObject(key)) {
+    throw invalidArgument(
+      'ERR_INVALID_KEY',
+      `cache.${op}: a ${key.constructor?.name ?? 'non-plain object'} cannot be a cache key; ` +
+        'give it a cacheKey() method or pass a string',
+    )
+  }
+  path.push(key)
+  const pairs = Object.entries(key).map(([k, v]) => `${k}=${expand(v, op, path) ?? ''}`)
+  path.pop()
+  return pairs.sort().join('/')
 }
 
 /**

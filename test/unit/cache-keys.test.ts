@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { expandKey, truncateKey } from '../../src/cache/keys.ts'
+import { InvalidArgumentError } from '../../src/errors.ts'
+
+/** Asserts that expanding `key` is a TypeError with the key code, and returns its message. */
+function rejected(key: unknown): string {
+  try {
+    expandKey(key, 'read')
+  } catch (error) {
+    assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`)
+    assert.ok(error instanceof InvalidArgumentError)
+    assert.equal(error.code, 'ERR_INVALID_KEY')
+    return error.message
+  }
+  assert.fail(`${String(key)} was accepted as a cache key`)
+}
+
+test("Rails' expansion: strings, numbers, cacheKey(), arrays joined with '/', sorted plain objects", () => {
+  assert.equal(expandKey('k', 'read'), 'k')
+  assert.equal(expandKey(42, 'read'), '42')
+  assert.equal(expandKey({ cacheKey: () => 'users/1' }, 'read'), 'users/1')
+  assert.equal(expandKey(['k', 'foo'], 'read'), 'k/foo')
+  assert.equal(expandKey(['k', ['a', 1]], 'read'), 'k/a/1')
+  assert.equal(expandKey(['only'], 'read'), 'only')
+  assert.equal(expandKey({ b: 2, a: 'x', c: true }, 'read'), 'a=x/b=2/c=true')
+  assert.equal(expandKey(Object.assign(Object.create(null), { z: 1 }), 'read'), 'z=1')
+  assert.equal(expandKey([{ cacheKey: () => 'u/1' }, { p: 1 }], 'read'), 'u/1/p=1')
+})
+
+test('blank keys are a TypeError', () => {
+  for (const key of ['', [], {}, null, undefined, [null], ['']]) {
+    assert.match(rejected(key), /cache\.read: key cannot be blank/)
+  }
+})
+
+test('a cyclic array or object key is a TypeError (not a RangeError), naming no value', () => {
+  const array: unknown[] = ['a']
+  array.push(array)
+  assert.match(rejected(array), /cyclic/)
+  const object: Record<string, unknown> = { a: 1 }
+  object.self = object
+  assert.match(rejected(object), /cyclic/)
+  const deep: Record<string, unknown> = { a: [{ b: 1 }] }
+  ;((deep.a as unknown[])[0] as Record<string, unknown>).back = deep
+  assert.match(rejected(['x', deep]), /cyclic/)
+  // The same object twice side by side is no cycle.
+  const shared = ['s', 1]
+  assert.equal(expandKey([shared, shared], 'read'), 's/1/s/1')
+})
+
+test('an object without a key of its own is a TypeError, so two of them can never share an entry', () => {
+  class Foo {
+    constructor(readonly id: number) {}
+  }
+  assert.match(rejected(new Foo(1)), /a Foo cannot be a cache key; give it a cacheKey\(\) method/)
+  assert.match(rejected(new Foo(2)), /a Foo cannot be a cache key/)
+  for (const key of [new Map([['a', 1]]), new Set([1]), new Date(0), /re/, Promise.resolve(1)]) {
+    rejected(key)
+  }
+  // Inside an array or as an object's value too.
+  rejected(['users', new Foo(1)])
+  rejected({ user: new Foo(1) })
+  rejected([() => 'k'])
+  rejected(Symbol('k'))
+  // With cacheKey() a class instance is a fine key.
+  class Bar {
+    constructor(readonly id: number) {}
+    cacheKey(): string {
+      return `bar/${this.id}`
+    }
+  }
+  assert.notEqual(expandKey(new Bar(1), 'read'), expandKey(new Bar(2), 'read'))
+})
+
+test('plain objects with different nested values expand to different keys', () => {
+  assert.notEqual(expandKey({ a: { x: 1 } }, 'read'), expandKey({ a: { x: 2 } }, 'read'))
+  assert.notEqual(expandKey({ a: [1, 2] }, 'read'), expandKey({ a: [1, 3] }, 'read'))
+})
+
+const PREFIX = 'rf:cache:'
+
+test('truncateKey: a key of exactly maxKeySize bytes is kept; one byte more is cut to exactly max', () => {
+  const max = 100
+  const exact = PREFIX + 'x'.repeat(max - PREFIX.length)
+  assert.equal(Buffer.byteLength(exact), max)
+  assert.equal(truncateKey(exact, PREFIX.length, max), exact)
+  const over = `${exact}y`
+  const cut = truncateKey(over, PREFIX.length, max)
+  assert.notEqual(cut, over)
+  assert.equal(Buffer.byteLength(cut), max)
+  assert.ok(cut.startsWith(PREFIX))
+  assert.match(cut, /:hash:[0-9a-f]{32}$/)
+  assert.equal(truncateKey(over, PREFIX.length, false), over, 'false never shortens')
+})
+
+test('truncateKey: multi-byte tails are cut on a character boundary, never above max', () => {
+  for (const char of ['é', '€', '😀']) {
+    for (let pad = 0; pad < 4; pad++) {
+      const full = PREFIX + 'a'.repeat(pad) + char.repeat(200)
+      const cut = truncateKey(full, PREFIX.length, 120)
+      assert.ok(Buffer.byteLength(cut) <= 120, `${char} pad ${pad}: ${Buffer.byteLength(cut)} bytes`)
+      assert.ok(Buffer.byteLength(cut) > 120 - 4, 'at most one character short of max')
+      assert.equal(Buffer.from(cut).toString('utf8'), cut, 'valid UTF-8: no broken character')
+      assert.ok(!cut.includes('\uFFFD'))
+      const body = cut.slice(PREFIX.length, cut.indexOf(':hash:'))
+      assert.equal(body, 'a'.repeat(pad) + char.repeat((body.length - pad) / char.length))
+    }
+  }
+})
+
+test('truncateKey: two different long keys never share a shortened key', () => {
+  const max = 80
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 60, maxLength: 200, unit: 'grapheme' }),
+      fc.string({ minLength: 60, maxLength: 200, unit: 'grapheme' }),
+      (a, b) => {
+        fc.pre(a !== b)
+        assert.notEqual(
+          truncateKey(PREFIX + a, PREFIX.length, max),
+          truncateKey(PREFIX + b, PREFIX.length, max),
+        )
+      },
+    ),
+  )
+  // Keys equal up to far past max, differing only in the last character.
+  const head = 'k'.repeat(500)
+  assert.notEqual(
+    truncateKey(`${PREFIX}${head}1`, PREFIX.length, max),
+    truncateKey(`${PREFIX}${head}2`, PREFIX.length, max),
+  )
+})
+
+test('truncateKey: the namespace prefix survives even when it alone is near max', () => {
+  const prefix = `${'n'.repeat(70)}:cache:`
+  const cut = truncateKey(prefix + 'x'.repeat(200), prefix.length, 64)
+  assert.ok(cut.startsWith(prefix), 'nothing lands outside the namespace')
+})
