@@ -14,8 +14,13 @@ export interface RedisServer {
   readonly url: string
   /** Stops the process (SIGTERM, then SIGKILL); safe to call twice. */
   stop(): Promise<void>
-  /** Starts it again on the same port (for reconnect tests); data is not kept. */
+  /**
+   * Starts it again on the same port and directory (for reconnect tests). Data is kept only if
+   * the server persists it (e.g. `--appendonly yes`); a cluster node keeps its nodes.conf.
+   */
   restart(): Promise<void>
+  /** SIGKILL, as a crash: no shutdown save, the directory stays for `restart`. */
+  kill(): Promise<void>
 }
 
 const live = new Set<ChildProcess>()
@@ -100,7 +105,7 @@ function launch(port: number, dir: string, extra: string[]): Promise<ChildProces
   })
 }
 
-function terminate(child: ChildProcess): Promise<void> {
+function terminate(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 2000)
@@ -108,7 +113,7 @@ function terminate(child: ChildProcess): Promise<void> {
       clearTimeout(kill)
       resolve()
     })
-    child.kill('SIGTERM')
+    child.kill(signal)
   })
 }
 
@@ -132,6 +137,7 @@ export async function startRedis(options: { bus?: boolean; extra?: string[] } = 
           mkdirSync(dir, { recursive: true })
           child = await launch(port, dir, options.extra ?? [])
         },
+        kill: () => terminate(child, 'SIGKILL'),
       }
     } catch (error) {
       rmSync(dir, { recursive: true, force: true })

@@ -1,0 +1,479 @@
+/**
+ * The fault harness: Redis deployments a test can break on purpose, and the faults to break them
+ * with. Nothing here is shared between test files: each fault test file starts what it needs in
+ * a `before` hook and stops it in `after`, so a SIGKILL in one file never disturbs another.
+ *
+ *   let cluster: FaultCluster
+ *   before(async () => { cluster = await startFaultCluster() })
+ *   after(() => cluster?.stop())
+ *
+ * Deployments (every process on free loopback ports, each in its own temporary directory):
+ * - `startFaultCluster()`: 3 masters + 3 replicas, `cluster-node-timeout` 1500 ms so a killed
+ *   master is failed over in a few seconds. `urls` are the seeds for `createFleet`.
+ *   Faults: `kill(node)` (SIGKILL, a crash), `restart(node)` (same port and nodes.conf: it
+ *   rejoins, as a replica of whoever took its slots), `failover(replica)` (`CLUSTER FAILOVER`,
+ *   e.g. a failback), `moveSlot(slot, master)` (SETSLOT IMPORTING/MIGRATING + MIGRATE +
+ *   SETSLOT NODE on every master). Queries: `masterOf(key)`, `replicaOf(master)`, `waitUntilOk()`.
+ * - `startPrimaryReplica()`: a primary and its replica. `swap()` promotes the replica and demotes
+ *   the primary to its replica (`REPLICAOF`); `swapBack()` restores the original roles.
+ * - `startBlackHole()`: a TCP server that accepts connections and never answers.
+ *
+ * Faults on any server: `replicaOf(server, master | undefined)` (`REPLICAOF host port` /
+ * `REPLICAOF NO ONE`), `clientPause(server, ms)` (`CLIENT PAUSE ms ALL`), `waitForRole`.
+ * `RedisServer.kill()` / `restart()` (redis-server.ts) crash and restart a standalone server.
+ *
+ * Every wait polls the servers' own view (INFO, CLUSTER NODES) every POLL ms until it holds, and
+ * fails with what it last saw after a bound derived from the node timeout, never a fixed sleep.
+ */
+import { execFile } from 'node:child_process'
+import { createServer, type Socket } from 'node:net'
+import calculateSlot from 'cluster-key-slot'
+import { Redis } from 'ioredis'
+import { type RedisServer, startRedis } from './redis-server.ts'
+
+/** How often a wait looks again. */
+const POLL = 50
+
+/** cluster-node-timeout of a fault cluster, in ms: a dead master is failed over a few seconds later. */
+export const NODE_TIMEOUT = 1500
+
+/**
+ * How long a topology change may take to settle: a failover needs node-timeout to suspect the
+ * master, a gossip round to agree, up to ~1 s of election delay, then the vote; generous for a
+ * loaded 2-core machine.
+ */
+export const SETTLE_BOUND = 20 * NODE_TIMEOUT
+
+type Arg = string | number
+
+/** Sends one command on a fresh connection to `port` (a node may have been restarted since). */
+export async function command(port: number, ...args: Arg[]): Promise<unknown> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
+  client.on('error', () => {})
+  try {
+    return await client.call(String(args[0]), ...args.slice(1))
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** One INFO section as a map (`role`, `master_link_status`...); section 'cluster' is CLUSTER INFO. */
+export async function info(port: number, section = 'replication'): Promise<Map<string, string>> {
+  const reply = section === 'cluster' ? command(port, 'CLUSTER', 'INFO') : command(port, 'INFO', section)
+  const text = String(await reply)
+  const fields = new Map<string, string>()
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':')
+    if (at > 0) fields.set(line.slice(0, at), line.slice(at + 1))
+  }
+  return fields
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined/false, at most `bound` ms.
+ * A probe that throws (the node is down) counts as "not yet". Fails naming `what` and the last
+ * observation.
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  bound = SETTLE_BOUND,
+): Promise<T> {
+  const deadline = Date.now() + bound
+  let last: unknown = 'nothing yet'
+  for (;;) {
+    try {
+      const seen = await probe()
+      if (seen !== undefined && seen !== false) return seen
+      last = seen
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${bound} ms; last seen: ${String(last)}`)
+    await new Promise((resolve) => setTimeout(resolve, POLL))
+  }
+}
+
+export type Role = 'master' | 'replica'
+
+/** The replication role a server reports, with a replica counted only once its link is up. */
+async function roleOf(port: number): Promise<Role | 'syncing'> {
+  const replication = await info(port)
+  if (replication.get('role') === 'master') return 'master'
+  return replication.get('master_link_status') === 'up' ? 'replica' : 'syncing'
+}
+
+/** Waits until the server says it is `role` (a replica: and in sync with its master). */
+export async function waitForRole(server: { port: number }, role: Role, bound = SETTLE_BOUND): Promise<void> {
+  await waitUntil(`${server.port} to become ${role}`, async () => (await roleOf(server.port)) === role, bound)
+}
+
+/** `REPLICAOF host port`, or `REPLICAOF NO ONE` without a master; does not wait. */
+export async function replicaOf(
+  server: { port: number },
+  master: { port: number } | undefined,
+): Promise<void> {
+  if (master) await command(server.port, 'REPLICAOF', '127.0.0.1', master.port)
+  else await command(server.port, 'REPLICAOF', 'NO', 'ONE')
+}
+
+/** `CLIENT PAUSE ms ALL`: the server holds every client's commands for `ms` (answers this one). */
+export async function clientPause(server: { port: number }, ms: number): Promise<void> {
+  await command(server.port, 'CLIENT', 'PAUSE', ms, 'ALL')
+}
+
+// --- primary / replica pair ----------------------------------------------------------------------
+
+export interface FaultPair {
+  /** Master at the start; a fleet under test connects to its url. */
+  readonly primary: RedisServer
+  readonly replica: RedisServer
+  /**
+   * Demotes the primary: waits until the replica has every write, promotes it, and makes the
+   * primary its replica. Returns once the primary is a replica in sync.
+   */
+  swap(): Promise<void>
+  /** The reverse of `swap`: the primary is master again and the replica follows it. */
+  swapBack(): Promise<void>
+  stop(): Promise<void>
+}
+
+async function handOver(from: RedisServer, to: RedisServer): Promise<void> {
+  // Every write `from` accepted reaches `to` before `to` stops following it.
+  await command(from.port, 'WAIT', 1, SETTLE_BOUND)
+  await replicaOf(to, undefined)
+  await replicaOf(from, to)
+  await waitForRole(to, 'master')
+  await waitForRole(from, 'replica')
+}
+
+/** A primary and a replica of it, the replica in sync when this resolves. */
+export async function startPrimaryReplica(options: { extra?: string[] } = {}): Promise<FaultPair> {
+  const [primary, replica] = await Promise.all([startRedis(options), startRedis(options)])
+  const stop = async () => {
+    await Promise.all([primary.stop(), replica.stop()])
+  }
+  try {
+    await replicaOf(replica, primary)
+    await waitForRole(replica, 'replica')
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return {
+    primary,
+    replica,
+    swap: () => handOver(primary, replica),
+    swapBack: () => handOver(replica, primary),
+    stop,
+  }
+}
+
+// --- cluster -------------------------------------------------------------------------------------
+
+/** One node of a fault cluster: a redis-server plus its cluster identity. */
+export interface ClusterNode extends RedisServer {
+  /** CLUSTER MYID: kept across restarts (nodes.conf). */
+  readonly id: string
+  /** Killed and not restarted yet. */
+  readonly down: boolean
+}
+
+export interface FaultCluster {
+  readonly nodes: readonly ClusterNode[]
+  /** Seeds for `createFleet({ url, cluster: true })`: every node. */
+  readonly urls: string[]
+  /** The node serving `key`'s slot now, as the live nodes agree. */
+  masterOf(key: string): Promise<ClusterNode>
+  /** A replica of `master` (in sync). */
+  replicaOf(master: ClusterNode): Promise<ClusterNode>
+  /** SIGKILL; the cluster fails its slots over to a replica once node-timeout passes. */
+  kill(node: ClusterNode): Promise<void>
+  /** Kills `master` and waits until a replica has taken its slots and the cluster is ok. */
+  killAndFailover(master: ClusterNode): Promise<ClusterNode>
+  /** Starts a killed node again (same port, same nodes.conf) and waits until it has rejoined. */
+  restart(node: ClusterNode): Promise<void>
+  /** `CLUSTER FAILOVER` on a replica; resolves once it is master and the cluster agrees. */
+  failover(replica: ClusterNode): Promise<void>
+  /** Moves `slot` and its keys to `target` (a master); resolves once every live node agrees. */
+  moveSlot(slot: number, target: ClusterNode): Promise<void>
+  /** Every live node: cluster_state:ok, the same slot owners, and every live node seen alive. */
+  waitUntilOk(): Promise<void>
+  stop(): Promise<void>
+}
+
+interface NodeView {
+  id: string
+  port: number
+  flags: string[]
+  master: string
+  slots: string[]
+}
+
+function parseNodes(text: string): NodeView[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, address, flags, master, , , , , ...slots] = line.trim().split(' ')
+      const port = Number(address!.split('@')[0]!.split(':').pop())
+      return { id: id!, port, flags: flags!.split(','), master: master!, slots }
+    })
+}
+
+/** Who serves which slots in one node's view, as one comparable string. */
+function slotOwners(view: NodeView[]): string {
+  return view
+    .filter((v) => v.slots.length > 0)
+    .map((v) => `${v.id}:${v.slots.join(',')}`)
+    .sort()
+    .join(' ')
+}
+
+/** `slot` is in one of CLUSTER NODES' slot fields ("5", "0-5460"; migration markers ignored). */
+function servesSlot(view: NodeView, slot: number): boolean {
+  return view.slots.some((range) => {
+    if (range.startsWith('[')) return false
+    const [from, to = from] = range.split('-').map(Number)
+    return slot >= from! && slot <= to!
+  })
+}
+
+class Cluster implements FaultCluster {
+  readonly nodes: ClusterNode[]
+  readonly urls: string[]
+  readonly #down = new Set<string>()
+
+  constructor(servers: RedisServer[], ids: string[]) {
+    const down = this.#down
+    this.nodes = servers.map((server, i) => {
+      const id = ids[i]!
+      return Object.create(server, {
+        id: { value: id, enumerable: true },
+        down: { get: () => down.has(id), enumerable: true },
+      }) as ClusterNode
+    })
+    this.urls = servers.map((s) => s.url)
+  }
+
+  #live(): ClusterNode[] {
+    return this.nodes.filter((n) => !n.down)
+  }
+
+  #byId(id: string): ClusterNode {
+    const node = this.nodes.find((n) => n.id === id)
+    if (!node) throw new Error(`no node ${id} in this cluster`)
+    return node
+  }
+
+  async #views(): Promise<NodeView[][]> {
+    return Promise.all(
+      this.#live().map(async (n) => parseNodes(String(await command(n.port, 'CLUSTER', 'NODES')))),
+    )
+  }
+
+  /** The slot owner every live node agrees on, if they agree. */
+  async #owner(slot: number): Promise<ClusterNode | undefined> {
+    const owners = (await this.#views()).map((view) => view.find((v) => servesSlot(v, slot))?.id)
+    const [first] = owners
+    if (first === undefined || owners.some((o) => o !== first)) return undefined
+    return this.#byId(first)
+  }
+
+  masterOf(key: string): Promise<ClusterNode> {
+    const slot = calculateSlot(key)
+    return waitUntil(`the owner of slot ${slot}`, () => this.#owner(slot))
+  }
+
+  replicaOf(master: ClusterNode): Promise<ClusterNode> {
+    return waitUntil(`a replica of ${master.port}`, async () => {
+      for (const node of this.#live()) {
+        if (node === master) continue
+        const replication = await info(node.port)
+        if (
+          replication.get('master_port') === String(master.port) &&
+          replication.get('master_link_status') === 'up'
+        )
+          return node
+      }
+      return undefined
+    })
+  }
+
+  async kill(node: ClusterNode): Promise<void> {
+    this.#down.add(node.id)
+    await node.kill()
+  }
+
+  async killAndFailover(master: ClusterNode): Promise<ClusterNode> {
+    const replica = await this.replicaOf(master)
+    await this.kill(master)
+    await waitForRole(replica, 'master')
+    await this.waitUntilOk()
+    return replica
+  }
+
+  async restart(node: ClusterNode): Promise<void> {
+    await node.restart()
+    this.#down.delete(node.id)
+    await this.waitUntilOk()
+    // A node that lost its slots while down comes back as a replica: wait until it is in sync.
+    await waitUntil(`${node.port} to rejoin in sync`, async () => {
+      const role = await roleOf(node.port)
+      return role !== 'syncing'
+    })
+  }
+
+  async failover(replica: ClusterNode): Promise<void> {
+    await command(replica.port, 'CLUSTER', 'FAILOVER')
+    await waitForRole(replica, 'master')
+    await this.waitUntilOk()
+  }
+
+  async moveSlot(slot: number, target: ClusterNode): Promise<void> {
+    const source = await this.#owner(slot)
+    if (!source) throw new Error(`the live nodes do not agree who owns slot ${slot}`)
+    if (source === target) return
+    await command(target.port, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id)
+    await command(source.port, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id)
+    for (;;) {
+      const keys = (await command(source.port, 'CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[]
+      if (keys.length === 0) break
+      await command(source.port, 'MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys)
+    }
+    // The target first, so it owns the slot before the source starts redirecting to it.
+    const masters = await this.#masters()
+    for (const node of [target, source, ...masters.filter((m) => m !== target && m !== source)]) {
+      await command(node.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id)
+    }
+    await waitUntil(
+      `slot ${slot} to move to ${target.port}`,
+      async () => (await this.#owner(slot)) === target,
+    )
+  }
+
+  async #masters(): Promise<ClusterNode[]> {
+    const [view] = await this.#views()
+    return view!
+      .filter((v) => v.flags.includes('master') && !v.flags.includes('fail'))
+      .map((v) => this.#byId(v.id))
+  }
+
+  async waitUntilOk(): Promise<void> {
+    await waitUntil('the cluster to be ok', async () => {
+      const live = this.#live()
+      const states = await Promise.all(live.map((n) => info(n.port, 'cluster')))
+      const notOk = live.filter((_, i) => states[i]!.get('cluster_state') !== 'ok').map((n) => n.port)
+      if (notOk.length > 0) return false
+      const views = await this.#views()
+      const liveIds = new Set(live.map((n) => n.id))
+      for (const view of views) {
+        // Every live node is seen alive and connected by every other, and all agree on slot owners.
+        for (const v of view) {
+          if (!liveIds.has(v.id)) continue
+          if (v.flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake')) return false
+        }
+        if (slotOwners(view) !== slotOwners(views[0]!)) return false
+      }
+      return true
+    })
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()))
+  }
+}
+
+/** Starts 3 masters + 3 replicas with `redis-cli --cluster create`; resolves once all are ok and in sync. */
+export async function startFaultCluster(): Promise<FaultCluster> {
+  const extra = [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(NODE_TIMEOUT),
+    // Let a replica take over however long its link was down (all nodes share a loaded machine).
+    '--cluster-replica-validity-factor',
+    '0',
+  ]
+  const started = await Promise.allSettled(Array.from({ length: 6 }, () => startRedis({ bus: true, extra })))
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  const stopAll = () => Promise.all(servers.map((s) => s.stop())).then(() => undefined)
+  try {
+    const failed = started.find((r) => r.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
+    const addresses = servers.map((s) => `127.0.0.1:${s.port}`)
+    await runCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'])
+    const ids = await Promise.all(servers.map(async (s) => String(await command(s.port, 'CLUSTER', 'MYID'))))
+    const cluster = new Cluster(servers, ids)
+    await cluster.waitUntilOk()
+    await waitUntil('every node to know all 6', async () => {
+      const views = await Promise.all(servers.map((s) => info(s.port, 'cluster')))
+      return views.every((v) => v.get('cluster_known_nodes') === '6')
+    })
+    await Promise.all(
+      servers.map((s) => waitUntil(`${s.port} in sync`, async () => (await roleOf(s.port)) !== 'syncing')),
+    )
+    return cluster
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+async function runCli(args: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile('redis-cli', args, (error, _stdout, stderr) =>
+      error ? reject(new Error(`redis-cli ${args.join(' ')}: ${stderr}`)) : resolve(),
+    )
+  })
+}
+
+// --- black hole ----------------------------------------------------------------------------------
+
+export interface BlackHole {
+  readonly port: number
+  readonly url: string
+  /** Connections accepted so far. */
+  readonly accepted: number
+  close(): Promise<void>
+}
+
+/** A TCP server on a free loopback port that accepts every connection and never sends a byte. */
+export async function startBlackHole(): Promise<BlackHole> {
+  const sockets = new Set<Socket>()
+  let accepted = 0
+  const server = createServer((socket) => {
+    accepted++
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.once('close', () => sockets.delete(socket))
+    // Read and discard, so the client's writes never block: it waits for replies forever.
+    socket.resume()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
