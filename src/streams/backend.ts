@@ -69,4 +69,6 @@ export interface StreamBackend {
   release(key: string, group: string, consumer: string, entries: readonly ClaimedEntry[]): Promise<void>
   /** Entries not yet acked by the group: never delivered + pending; 0 for a missing stream or group. */
   lag(key: string, group: string): Promise<number>
+  /** XDEL: removes these entries (dead-letter purge and replay); returns how many existed. */
+  remove(key: string, ids: readonly string[]): Promise<number>
 }

@@ -139,9 +139,10 @@ export class ConsumerLoop {
    * promise only when there is something to wait for.
    */
   #handleOne(entry: ClaimedEntry): Promise<void> | undefined {
-    const delivery = decodeEntry(entry)
+    const delivery = decodeEntry(entry, this.#s.group)
     if (!delivery) {
-      // Not written by redfleet (e.g. a hand-made XADD): skip it, and ack so it never returns.
+      // Not written by redfleet (e.g. a hand-made XADD), or a replay for another group: skip
+      // it, and ack so it never returns.
       this.#acks.push(entry.id)
       return undefined
     }

@@ -30,6 +30,12 @@ function isPlainObject(value: unknown): value is Envelope {
   return proto === Object.prototype || proto === null
 }
 
+/**
+ * The field that addresses a replayed dead letter to one consumer group: `[env, json, for, group]`.
+ * That group's consumers handle it; every other reader skips it as not theirs.
+ */
+export const REPLAY_FIELD = 'for'
+
 /** The fields of a new entry; TypeError for a non-object, SerializationError for non-JSON content. */
 export function encodeEnvelope(envelope: unknown, op: string, where: string): string[] {
   if (!isPlainObject(envelope)) {
@@ -41,10 +47,13 @@ export function encodeEnvelope(envelope: unknown, op: string, where: string): st
 /**
  * The envelope of an entry, or undefined when the entry was not written by redfleet (other
  * fields, bad JSON, not an object): such entries are skipped, never allowed to crash a reader.
+ * A replay addressed to a group (REPLAY_FIELD) is decoded only for that `group`.
  */
-export function decodeEntry(entry: RawEntry): Delivery | undefined {
+export function decodeEntry(entry: RawEntry, group?: string): Delivery | undefined {
   const fields = entry.fields
-  if (fields?.length !== 2 || fields[0] !== ENVELOPE_FIELD) return undefined
+  if (fields?.[0] !== ENVELOPE_FIELD) return undefined
+  const forGroup = fields.length === 4 && fields[2] === REPLAY_FIELD && fields[3] === group
+  if (fields.length !== 2 && !forGroup) return undefined
   let envelope: unknown
   try {
     envelope = JSON.parse(fields[1]!)

@@ -91,6 +91,18 @@ export class MemoryStream {
     return entry?.id === id ? entry : undefined
   }
 
+  /** XDEL: drops these entries (pending lists keep their ids, as in Redis); returns how many. */
+  remove(ids: readonly string[]): number {
+    let removed = 0
+    for (const id of new Set(ids)) {
+      const index = this.#indexAfter(id) - 1
+      if (index < this.#head || this.#entries[index]!.id !== id) continue
+      this.#entries.splice(index, 1)
+      removed++
+    }
+    return removed
+  }
+
   lastEntryId(): string {
     return this.length === 0 ? START_ID : this.#entries[this.#entries.length - 1]!.id
   }

@@ -182,6 +182,10 @@ export class MemoryStreamBackend implements StreamBackend {
     }
   }
 
+  async remove(key: string, ids: readonly string[]): Promise<number> {
+    return this.#stream(key)?.remove(ids) ?? 0
+  }
+
   async lag(key: string, group: string): Promise<number> {
     const stream = this.#stream(key)
     const state = stream?.groups.get(group)

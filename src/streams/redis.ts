@@ -191,6 +191,11 @@ export class RedisStreamBackend implements StreamBackend {
     await RELEASE.run(await this.#client(key), [key], [group, consumer, ...pairs])
   }
 
+  async remove(key: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    return Number(await (await this.#client(key)).call('XDEL', key, ...ids))
+  }
+
   async lag(key: string, group: string): Promise<number> {
     const client = await this.#client(key)
     const info = (await GROUP_LAG.run(client, [key], [group])) as unknown[]

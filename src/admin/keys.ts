@@ -1,0 +1,85 @@
+/**
+ * Visiting the keys of one fleet namespace, for the operator tools (status, dead letters, demo
+ * cleanup): SCAN on every master (never KEYS), or the process keyspace on the memory topology.
+ * Every pattern starts with the namespace prefix, glob-escaped, so nothing outside it is seen.
+ */
+import { escapeGlob } from '../cache/glob.ts'
+import type { FleetContext } from '../context.ts'
+import { MemoryStream } from '../streams/memory-stream.ts'
+
+/** Most keys scanned per node before the result is reported as truncated. */
+export const SCAN_LIMIT = 100_000
+
+/** Keys under a prefix; `truncated` when a node had more than SCAN_LIMIT of them. */
+export interface ScannedKeys {
+  keys: string[]
+  truncated: boolean
+}
+
+/**
+ * Keys starting with `prefix` (which must start with the fleet's namespace prefix), of Redis type
+ * `type` when given. On Redis, SCAN with MATCH (and TYPE) on each master, at most SCAN_LIMIT per
+ * node.
+ */
+export async function scanKeys(ctx: FleetContext, prefix: string, type?: 'stream'): Promise<ScannedKeys> {
+  if (!ctx.keys.owns(prefix)) throw new RangeError(`scanKeys: '${prefix}' is outside the fleet namespace`)
+  if (ctx.topology === 'memory') {
+    const keys = [...ctx.memory.keys(prefix)].filter(
+      (key) => type === undefined || ctx.memory.get(key) instanceof MemoryStream,
+    )
+    return { keys: keys.sort(), truncated: false }
+  }
+  const masters = await (await ctx.redis()).masters()
+  const match = `${escapeGlob(prefix)}*`
+  const perNode = await Promise.all(
+    masters.map(async ({ client }) => {
+      const keys: string[] = []
+      let cursor = '0'
+      do {
+        const args = ['MATCH', match, 'COUNT', 1000, ...(type ? ['TYPE', type] : [])]
+        const [next, batch] = (await client.call('SCAN', cursor, ...args)) as [string, string[]]
+        cursor = next
+        keys.push(...batch)
+      } while (cursor !== '0' && keys.length < SCAN_LIMIT)
+      return { keys, truncated: cursor !== '0' }
+    }),
+  )
+  return {
+    keys: [...new Set(perNode.flatMap((n) => n.keys))].sort(),
+    truncated: perNode.some((n) => n.truncated),
+  }
+}
+
+/**
+ * Deletes every key of the fleet's namespace (UNLINK, one key per command so that no command
+ * spans cluster slots). Returns how many were deleted. For throwaway namespaces (the demo's).
+ */
+export async function deleteNamespace(ctx: FleetContext): Promise<number> {
+  const prefix = ctx.keys.prefix
+  if (ctx.topology === 'memory') {
+    let deleted = 0
+    for (const key of [...ctx.memory.keys(prefix)]) if (ctx.memory.delete(key)) deleted++
+    return deleted
+  }
+  const topology = await ctx.redis()
+  let deleted = 0
+  for (;;) {
+    const { keys, truncated } = await scanKeys(ctx, prefix)
+    if (keys.length === 0) return deleted
+    const batches = await topology.batches(keys)
+    const replies = await topology.pipeline(batches, (pipe, batch) => {
+      for (const key of batch.keys) pipe.unlink(key)
+    })
+    deleted += replies.flat().reduce<number>((sum, n) => sum + Number(n), 0)
+    if (!truncated) return deleted
+  }
+}
+
+/** Number of entries of a stream (XLEN); 0 when it does not exist. */
+export async function streamLength(ctx: FleetContext, key: string): Promise<number> {
+  if (ctx.topology === 'memory') {
+    const stream = ctx.memory.get<unknown>(key)
+    return stream instanceof MemoryStream ? stream.length : 0
+  }
+  return Number(await (await ctx.redis()).client(key).xlen(key))
+}

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  deadLetterChannels,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+} from '../../src/admin/dead-letters.ts'
+import { listOrphans, releaseOrphan } from '../../src/admin/orphans.ts'
+import { fleetContext } from '../../src/fleet.ts'
+import type { Delivery, Fleet, Streams } from '../../src/index.ts'
+import { inspectFleet } from '../../src/inspect.ts'
+import { forEachTopology, type TopologyEnv, uniqueNamespace } from '../harness/topologies.ts'
+
+/** A fleet in a namespace of its own: each test sees only its own streams and jobs. */
+async function freshFleet(env: TopologyEnv): Promise<Fleet> {
+  return (await env.fleet()).withNamespace(uniqueNamespace())
+}
+
+/** Resolves with the first `count` entries of a channel (from its start), read by a tail. */
+async function firstEntries(streams: Streams, channel: string, count: number): Promise<Delivery[]> {
+  const seen: Delivery[] = []
+  const stop = new AbortController()
+  await streams.tail(
+    channel,
+    '0',
+    (delivery) => {
+      seen.push(delivery)
+      if (seen.length === count) stop.abort()
+    },
+    { signal: stop.signal },
+  )
+  return seen
+}
+
+/**
+ * Publishes `orders` and lets a real consume loop of `group` fail on each once, with
+ * maxDeliveries 1: each becomes a dead letter in `${group}:dead`. Returns the main-stream ids.
+ */
+async function deadLetters(fleet: Fleet, group: string, orders: number[]): Promise<string[]> {
+  const streams = fleet.streams()
+  await streams.ensureGroup(group)
+  const ids: string[] = []
+  for (const order of orders) ids.push(await streams.publish({ order }))
+  const stop = new AbortController()
+  const consuming = streams.consume(
+    group,
+    'failing',
+    (d) => {
+      throw new Error(`cannot bill order ${d.envelope.order}`)
+    },
+    { signal: stop.signal, maxDeliveries: 1 },
+  )
+  await firstEntries(streams, `${group}:dead`, orders.length)
+  stop.abort()
+  await consuming
+  return ids
+}
+
+/** Consumes `group` until `count` entries were handled; resolves with their envelopes. */
+async function handle(fleet: Fleet, group: string, count: number): Promise<{ all: Promise<unknown[]> }> {
+  const handled: unknown[] = []
+  const stop = new AbortController()
+  let done!: () => void
+  const enough = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  const consuming = fleet.streams().consume(
+    group,
+    `ok-${group}`,
+    (d) => {
+      handled.push(d.envelope)
+      if (handled.length === count) done()
+    },
+    { signal: stop.signal },
+  )
+  return {
+    all: enough.then(async () => {
+      stop.abort()
+      await consuming
+      return handled
+    }),
+  }
+}
+
+/** Waits until `check` holds, checking after each of the fleet's own answers (no fixed sleep). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setImmediate(resolve))
+}
+
+forEachTopology('admin: dead letters', (env) => {
+  test('a dead letter of a real consume loop is listed with its origin, group, error and envelope', async () => {
+    const fleet = await freshFleet(env)
+    const [origin] = await deadLetters(fleet, 'billing', [1])
+    const [letter, ...rest] = await listDeadLetters(fleet, 'billing:dead')
+    assert.equal(rest.length, 0)
+    assert.deepEqual(
+      { ...letter, id: undefined, deadAt: undefined },
+      {
+        id: undefined,
+        deadAt: undefined,
+        channel: 'billing:dead',
+        origin: { channel: undefined, id: origin },
+        group: 'billing',
+        error: 'cannot bill order 1',
+        deliveries: 1,
+        envelope: { order: 1 },
+      },
+    )
+    assert.ok(letter!.deadAt > 0)
+    assert.deepEqual(await deadLetterChannels(fleet), [{ channel: 'billing:dead', length: 1 }])
+    assert.deepEqual(await listDeadLetters(fleet, 'billing:dead', { afterId: letter!.id }), [])
+  })
+
+  test('replay puts dead letters back for their group only: a consumer of it handles them, other groups do not', async () => {
+    const fleet = await freshFleet(env)
+    await fleet.streams().ensureGroup('audit')
+    await deadLetters(fleet, 'billing', [1, 2])
+    const audit = await handle(fleet, 'audit', 2)
+    assert.deepEqual(await audit.all, [{ order: 1 }, { order: 2 }])
+
+    assert.equal(await replayDeadLetters(fleet, 'billing:dead'), 2)
+    assert.deepEqual(await listDeadLetters(fleet, 'billing:dead'), [])
+    const billing = await handle(fleet, 'billing', 2)
+    assert.deepEqual(await billing.all, [{ order: 1 }, { order: 2 }])
+
+    // The audit group skips the replays (acked unseen): it handles nothing more.
+    const seenByAudit: unknown[] = []
+    const stop = new AbortController()
+    const auditAgain = fleet.streams().consume('audit', 'again', (d) => void seenByAudit.push(d), {
+      signal: stop.signal,
+    })
+    await until(async () => (await fleet.streams().groupLag('audit')) === 0)
+    stop.abort()
+    await auditAgain
+    assert.deepEqual(seenByAudit, [])
+    assert.equal(await fleet.streams().groupLag('billing'), 0)
+  })
+
+  test('replay and purge take ids; purge deletes only dead letters', async () => {
+    const fleet = await freshFleet(env)
+    await deadLetters(fleet, 'ship', [1, 2, 3])
+    const [first, second, third] = await listDeadLetters(fleet, 'ship:dead')
+    assert.equal(await purgeDeadLetters(fleet, 'ship:dead', { ids: [first!.id, 'nope-1'] }), 1)
+    assert.equal(await replayDeadLetters(fleet, 'ship:dead', { ids: [third!.id] }), 1)
+    assert.deepEqual(
+      (await listDeadLetters(fleet, 'ship:dead')).map((l) => l.id),
+      [second!.id],
+    )
+    assert.deepEqual(await listDeadLetters(fleet, 'ship:dead', { limit: 1 }), [second])
+    assert.equal(await purgeDeadLetters(fleet, 'ship:dead'), 1)
+    assert.deepEqual(await listDeadLetters(fleet, 'ship:dead'), [])
+    await assert.rejects(purgeDeadLetters(fleet, ''), TypeError)
+  })
+
+  test('channels that are not dead-letter channels are not listed', async () => {
+    const fleet = await freshFleet(env)
+    await fleet.streams().publishToChannel('news', { hello: 1 })
+    assert.deepEqual(await deadLetterChannels(fleet), [])
+  })
+})
+
+forEachTopology('admin: orphans', (env) => {
+  test('orphans are listed and one can be released without requeue', async () => {
+    const fleet = await freshFleet(env)
+    const worker = fleet.tracker({ instanceId: 'worker-9' })
+    await worker.start()
+    const jobs = ['a', 'b'].map((id) => {
+      let finish!: () => void
+      const running = worker.track(id, { id }, () => new Promise<void>((resolve) => (finish = resolve)))
+      return { running, finish: () => finish() }
+    })
+    await until(async () => (await worker.inFlight()).length === 2)
+    await worker.stop() // its jobs stay tracked: orphans now
+    assert.deepEqual(
+      (await listOrphans(fleet)).map((j) => [j.instanceId, j.id, j.payload]),
+      [
+        ['worker-9', 'a', { id: 'a' }],
+        ['worker-9', 'b', { id: 'b' }],
+      ],
+    )
+    assert.equal(await releaseOrphan(fleet, { instanceId: 'worker-9', id: 'a' }), true)
+    assert.equal(await releaseOrphan(fleet, { instanceId: 'worker-9', id: 'a' }), false)
+    assert.equal(await releaseOrphan(fleet, { instanceId: 'worker-8', id: 'b' }), false)
+    assert.deepEqual(
+      (await listOrphans(fleet)).map((j) => j.id),
+      ['b'],
+    )
+    // The other orphan is still there for a recoverer, exactly once.
+    const requeued: string[] = []
+    assert.equal(await fleet.tracker().recoverOrphans((job) => void requeued.push(job.id)), 1)
+    assert.deepEqual(requeued, ['b'])
+    for (const job of jobs) job.finish()
+    await Promise.all(jobs.map((j) => j.running))
+  })
+})
+
+forEachTopology('admin: status', (env) => {
+  test('inspectFleet leaves no close hook behind per snapshot', async () => {
+    const fleet = await freshFleet(env)
+    const { lifecycle } = fleetContext(fleet)
+    let hooks = 0
+    const onClose = lifecycle.onClose.bind(lifecycle)
+    lifecycle.onClose = (cleanup) => {
+      hooks++
+      const unregister = onClose(cleanup)
+      return () => {
+        hooks--
+        return unregister()
+      }
+    }
+    await inspectFleet(fleet)
+    const afterFirst = hooks
+    for (let i = 0; i < 20; i++) await inspectFleet(fleet)
+    assert.equal(hooks, afterFirst)
+  })
+
+  test('status shows instances with their jobs, orphans, groups with groupLag, dead letters', async () => {
+    const fleet = await freshFleet(env)
+    await fleet.membership().heartbeat('web-1')
+    await deadLetters(fleet, 'billing', [1])
+    await fleet.streams().ensureGroup('late')
+    const tracker = fleet.tracker({ instanceId: 'worker-a' })
+    await tracker.start()
+    let finish!: () => void
+    const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))
+    const gone = fleet.tracker({ instanceId: 'worker-gone' })
+    await gone.start()
+    const orphan = gone.track('job-2', { y: 2 }, () => new Promise<void>(() => {}))
+    await until(async () => (await gone.inFlight()).length === 1)
+    await gone.stop()
+
+    const status = await inspectFleet(fleet)
+    finish()
+    await job
+    await tracker.stop()
+    void orphan
+    assert.deepEqual(status.members, ['web-1'])
+    assert.deepEqual(
+      status.tracker.instances.map((i) => [i.id, i.jobs.map((j) => [j.id, j.payload])]),
+      [['worker-a', [['job-1', { x: 1 }]]]],
+    )
+    assert.ok(status.tracker.instances[0]!.lastSeen > 0)
+    assert.equal(status.tracker.inFlight, 1)
+    assert.equal(status.tracker.orphans, 1)
+    assert.deepEqual(
+      status.tracker.orphanJobs.map((j) => [j.instanceId, j.id]),
+      [['worker-gone', 'job-2']],
+    )
+    const main = status.streams.find((s) => s.name === 'streams:events')!
+    assert.equal(main.length, 1)
+    const groups = Object.fromEntries(main.groups.map((g) => [g.name, g.lag]))
+    assert.deepEqual(groups, { billing: 0, late: 1 })
+    assert.deepEqual(status.deadLetters, [{ channel: 'billing:dead', length: 1 }])
+  })
+})
