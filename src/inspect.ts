@@ -1,13 +1,36 @@
-import type { Redis } from 'ioredis'
+import { deadLetterChannels } from './admin/dead-letters.ts'
+import { scanKeys, streamLength } from './admin/keys.ts'
+import { operatorTracker } from './admin/orphans.ts'
+import type { FleetContext } from './context.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
+import { streamBackend } from './streams/access.ts'
+import { MemoryStream } from './streams/memory-stream.ts'
+import type { TrackedJob } from './tracker/index.ts'
 
-/** Most keys `inspectFleet` scans per node before it reports counts as lower bounds. */
-const SCAN_LIMIT = 100_000
+export interface GroupStatus {
+  name: string
+  /** Entries delivered to a consumer and not acked yet. */
+  pending: number
+  /** The group's `groupLag`: entries not yet acked, never delivered + pending (docs/streams.md). */
+  lag: number
+  consumers: number
+}
 
 export interface StreamStatus {
+  /** The full Redis key. */
   key: string
+  /** The key inside the namespace, e.g. `streams:events` (the main stream). */
+  name: string
   length: number
-  groups: { name: string; pending: number; lag: number | null; consumers: number }[]
+  groups: GroupStatus[]
+}
+
+/** A live tracker instance with the jobs it runs now. */
+export interface InstanceStatus {
+  id: string
+  /** Its last heartbeat, ms since the epoch (its clock). */
+  lastSeen: number
+  jobs: TrackedJob[]
 }
 
 /** A snapshot of a fleet, as `redfleet status` prints it and the dashboard shows it. */
@@ -17,51 +40,55 @@ export interface FleetStatus {
   at: string
   /** Live members (membership heartbeats). */
   members: string[]
-  tracker: { instances: { id: string; lastSeen: number }[]; inFlight: number; orphans: number }
+  tracker: {
+    instances: InstanceStatus[]
+    /** Jobs in flight on live instances. */
+    inFlight: number
+    /** How many orphans (jobs of instances no longer live); the jobs are in `orphanJobs`. */
+    orphans: number
+    orphanJobs: TrackedJob[]
+  }
   streams: StreamStatus[]
+  deadLetters: { channel: string; length: number }[]
   /** Keys per primitive: the first name segment after the namespace. */
   keys: Record<string, number>
   /** True when a node had more keys than were scanned: counts are lower bounds. */
   truncated: boolean
 }
 
-/** SCANs one node (never KEYS) for the namespace; returns keys and whether it stopped early. */
-async function scanNode(
-  client: Redis,
-  match: string,
-): Promise<{ keys: string[]; streams: string[]; truncated: boolean }> {
-  const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000)
-    cursor = next
-    keys.push(...batch)
-  } while (cursor !== '0' && keys.length < SCAN_LIMIT)
-  const types =
-    keys.length === 0 ? [] : ((await keys.reduce((p, k) => p.type(k), client.pipeline()).exec()) ?? [])
-  const streams = keys.filter((_, i) => types[i]?.[1] === 'stream')
-  return { keys, streams, truncated: cursor !== '0' }
+/** Name, pending count and consumer count of each group of a stream. */
+async function groupsOf(ctx: FleetContext, key: string): Promise<Omit<GroupStatus, 'lag'>[]> {
+  if (ctx.topology === 'memory') {
+    const stream = ctx.memory.get<unknown>(key)
+    if (!(stream instanceof MemoryStream)) return []
+    // The memory backend keeps no consumer list: count the consumers holding pending entries.
+    return [...stream.groups].map(([name, group]) => ({
+      name,
+      pending: group.pending.size,
+      consumers: new Set([...group.pending.values()].map((p) => p.consumer)).size,
+    }))
+  }
+  const groups = (await (await ctx.redis()).client(key).call('XINFO', 'GROUPS', key)) as unknown[][]
+  return groups.map((fields) => {
+    const info = new Map<string, unknown>()
+    for (let i = 0; i < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1])
+    return {
+      name: String(info.get('name')),
+      pending: Number(info.get('pending')),
+      consumers: Number(info.get('consumers')),
+    }
+  })
 }
 
-async function describeStream(client: Redis, key: string): Promise<StreamStatus> {
-  const [length, groups] = await Promise.all([
-    client.xlen(key),
-    client.xinfo('GROUPS', key) as Promise<unknown[][]>,
-  ])
+async function describeStream(ctx: FleetContext, key: string): Promise<StreamStatus> {
+  const backend = streamBackend(ctx)
+  const [length, groups] = await Promise.all([streamLength(ctx, key), groupsOf(ctx, key)])
   return {
     key,
+    name: key.slice(ctx.keys.prefix.length),
     length,
-    groups: groups.map((fields) => {
-      const info = new Map<string, unknown>()
-      for (let i = 0; i < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1])
-      const lag = info.get('lag')
-      return {
-        name: String(info.get('name')),
-        pending: Number(info.get('pending')),
-        lag: lag === null || lag === undefined ? null : Number(lag),
-        consumers: Number(info.get('consumers')),
-      }
-    }),
+    // groupLag's own computation, not XINFO's `lag` (null after XDEL, counts trimmed entries).
+    groups: await Promise.all(groups.map(async (g) => ({ ...g, lag: await backend.lag(key, g.name) }))),
   }
 }
 
@@ -69,52 +96,46 @@ function countByPrimitive(keys: readonly string[], prefix: string): Record<strin
   const counts: Record<string, number> = {}
   for (const key of keys) {
     const rest = key.slice(prefix.length)
-    const name = rest
-      .slice(0, rest.indexOf(':') === -1 ? undefined : rest.indexOf(':'))
-      .replace(/^\{|\}$/g, '')
+    const end = rest.indexOf(':')
+    const name = rest.slice(0, end === -1 ? undefined : end).replace(/^\{|\}$/g, '')
     counts[name] = (counts[name] ?? 0) + 1
   }
   return counts
 }
 
 /**
- * Looks inside a running fleet: members, tracked jobs, streams with their consumer groups' lag,
- * and key counts per primitive. Reads only keys under the fleet's namespace.
+ * Looks inside a running fleet: members, tracker instances with their jobs, orphans, streams
+ * with their consumer groups' lag, dead-letter channels, and key counts per primitive. Reads
+ * only keys under the fleet's namespace; leaves nothing registered on the fleet per call.
  */
 export async function inspectFleet(fleet: Fleet): Promise<FleetStatus> {
   const ctx = fleetContext(fleet)
-  const tracker = fleet.tracker()
-  const [members, instances, orphans] = await Promise.all([
+  const tracker = operatorTracker(fleet)
+  const [members, live, orphanJobs, keys, streamKeys, deadLetters] = await Promise.all([
     fleet.membership().live(),
     tracker.instances(),
     tracker.orphans(),
+    scanKeys(ctx, ctx.keys.prefix),
+    scanKeys(ctx, ctx.keys.prefix, 'stream'),
+    deadLetterChannels(fleet),
   ])
-  const inFlight = (await Promise.all(instances.map((i) => tracker.inFlight(i.id)))).flat().length
-  const status: FleetStatus = {
+  const instances = await Promise.all(
+    live.map(async (instance) => ({ ...instance, jobs: await tracker.inFlight(instance.id) })),
+  )
+  return {
     topology: fleet.topology,
     namespace: fleet.namespace,
     at: new Date().toISOString(),
     members,
-    tracker: { instances, inFlight, orphans: orphans.length },
-    streams: [],
-    keys: {},
-    truncated: false,
+    tracker: {
+      instances,
+      inFlight: instances.reduce((sum, i) => sum + i.jobs.length, 0),
+      orphans: orphanJobs.length,
+      orphanJobs,
+    },
+    streams: await Promise.all(streamKeys.keys.map((key) => describeStream(ctx, key))),
+    deadLetters,
+    keys: countByPrimitive(keys.keys, ctx.keys.prefix),
+    truncated: keys.truncated || streamKeys.truncated,
   }
-  if (ctx.topology === 'memory') {
-    status.keys = countByPrimitive([...ctx.memory.keys(ctx.keys.prefix)], ctx.keys.prefix)
-    return status
-  }
-  const masters = await (await ctx.redis()).masters()
-  const scanned = await Promise.all(masters.map((m) => scanNode(m.client, `${ctx.keys.prefix}*`)))
-  status.keys = countByPrimitive(
-    scanned.flatMap((s) => s.keys),
-    ctx.keys.prefix,
-  )
-  status.truncated = scanned.some((s) => s.truncated)
-  status.streams = (
-    await Promise.all(
-      masters.flatMap((m, i) => scanned[i]!.streams.map((key) => describeStream(m.client, key))),
-    )
-  ).sort((a, b) => a.key.localeCompare(b.key))
-  return status
 }

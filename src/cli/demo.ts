@@ -8,6 +8,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { deleteNamespace } from '../admin/keys.ts'
+import { fleetContext } from '../fleet.ts'
 import { createFleet, type Fleet, type FleetOptions } from '../index.ts'
 import { type DemoJob, runDemoWorker } from './demo-worker.ts'
 import { startPrivateRedis } from './private-redis.ts'
@@ -81,11 +83,28 @@ function inProcessWorker(options: FleetOptions, name: string): Worker {
   }
 }
 
+/**
+ * Where the demo runs. On a Redis the user gave, it works in a fresh namespace of its own
+ * (`demo-<random>`, under --namespace when given) and deletes every key of it at the end.
+ */
 async function resolveOptions(
   options: FleetOptions,
 ): Promise<{ options: FleetOptions; cleanup: () => Promise<void> }> {
-  const namespace = options.namespace ?? `demo-${randomBytes(3).toString('hex')}`
-  if (options.url !== undefined) return { options: { ...options, namespace }, cleanup: async () => {} }
+  const own = `demo-${randomBytes(3).toString('hex')}`
+  const namespace = options.namespace === undefined ? own : `${options.namespace}:${own}`
+  if (options.url !== undefined) {
+    say(`working in namespace '${namespace}', deleted at the end`)
+    const scoped = { ...options, namespace }
+    const cleanup = async () => {
+      const fleet = createFleet(scoped)
+      try {
+        await deleteNamespace(fleetContext(fleet))
+      } finally {
+        await fleet.close()
+      }
+    }
+    return { options: scoped, cleanup }
+  }
   if (spawnSync('redis-server', ['--version']).status === 0) {
     const server = await startPrivateRedis()
     say(`started a private redis-server at ${server.url}; each worker is a separate process`)

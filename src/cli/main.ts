@@ -1,138 +1,122 @@
 /**
  * The `redfleet` command (SPEC §9):
- *   redfleet <demo|status|dashboard|bench> [--url URL[,URL...]] [--cluster] [--namespace NS]
+ *   redfleet <demo|status|dashboard|dlq|orphans|bench> [--url URL[,URL...]] [--cluster] [--namespace NS]
  * Exit code 0 on success, 2 on usage errors, 1 on failures, with a one-line reason on stderr.
  */
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { createFleet, type FleetOptions } from '../index.ts'
-import { inspectFleet } from '../inspect.ts'
-import { serveDashboard } from './dashboard.ts'
+import { Argument, Command, CommanderError } from 'commander'
+import { bench, benchAvailable } from './bench.ts'
+import { fleetOptions, UsageError } from './common.ts'
 import { runDemo } from './demo.ts'
-import { formatStatus } from './status-format.ts'
+import { DLQ_ACTIONS, type DlqAction, dlq, orphans } from './dlq.ts'
+import { dashboard } from './serve.ts'
+import { status } from './status.ts'
 
-const USAGE = `usage: redfleet <command> [--url URL[,URL...]] [--cluster] [--namespace NS]
-(--url defaults to $REDIS_URL)
+/** How long a finished command may take to let go of its last handle before it is made to exit. */
+const EXIT_GRACE = 3000
 
-commands:
-  demo                      several worker processes sharing one fleet, each primitive at work
-  status [--json]           a snapshot of a fleet: members, tracked jobs, streams, keys
-  dashboard [--port 7878]   the same, live, as a web page on localhost
-  bench [filter]            the benchmark suite (from a source checkout)`
-
-class UsageError extends Error {}
-
-const OPTIONS = {
-  url: { type: 'string' },
-  cluster: { type: 'boolean', default: false },
-  namespace: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  port: { type: 'string', default: '7878' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const
-
-function fleetOptions(values: { url?: string; cluster: boolean; namespace?: string }): FleetOptions {
-  const urls = (values.url ?? process.env.REDIS_URL)?.split(',').filter(Boolean) ?? []
-  if (values.cluster && urls.length === 0) throw new UsageError('--cluster needs --url')
-  return {
-    ...(urls.length === 0 ? {} : { url: urls.length === 1 ? urls[0]! : urls }),
-    ...(values.cluster ? { cluster: true } : {}),
-    ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
-  }
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  return String(pkg.version)
 }
 
-async function status(options: FleetOptions, json: boolean): Promise<void> {
-  if (options.url === undefined)
-    throw new UsageError('status needs --url: a memory fleet lives inside its own process')
-  // Failures are reported once, as the command's one-line reason, not as warnings too.
-  const fleet = createFleet({ ...options, onError: () => {} })
-  try {
-    await fleet.ready()
-    const snapshot = await inspectFleet(fleet)
-    console.log(json ? JSON.stringify(snapshot, null, 2) : formatStatus(snapshot))
-  } finally {
-    await fleet.close()
-  }
-}
+function program(): Command {
+  const cli = new Command('redfleet')
+    .description('Look after a redfleet fleet: demo, status, dashboard, dead letters and orphans.')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show this help (redfleet <command> --help for one command)')
+    .helpCommand(false)
+    .option('--url <url[,url...]>', 'Redis url(s) of the fleet (default: $REDIS_URL)')
+    .option('--cluster', 'the urls are Redis Cluster seed nodes')
+    .option('--namespace <ns>', 'the fleet namespace (default: redfleet)')
+    .configureHelp({ showGlobalOptions: true })
+    // Errors become exceptions with one line of ours, never commander's multi-line output.
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: () => {} })
 
-async function dashboard(options: FleetOptions, portText: string): Promise<void> {
-  if (options.url === undefined)
-    throw new UsageError('dashboard needs --url: a memory fleet lives inside its own process')
-  const port = Number(portText)
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port must be a port number, got ${portText}`)
-  const fleet = createFleet({ ...options, onError: () => {} })
-  await fleet.ready()
-  const server = await serveDashboard(fleet, port)
-  const address = server.address()
-  console.log(
-    `redfleet dashboard on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/ (Ctrl-C stops it)`,
-  )
-  await new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve())
+  cli
+    .command('demo')
+    .description('several worker processes sharing one fleet, each primitive at work, one killed mid-job')
+    .action((_, cmd: Command) => runDemo(fleetOptions(cmd.optsWithGlobals())))
+
+  cli
+    .command('status')
+    .description('a snapshot of a fleet: members, tracker instances, jobs, orphans, streams, keys')
+    .option('--json', 'print JSON (one document per line with --watch)')
+    .option('--watch [seconds]', 'print a new snapshot every few seconds (default 2) until Ctrl-C')
+    .action((_, cmd: Command) => status(cmd.optsWithGlobals()))
+
+  cli
+    .command('dashboard')
+    .description('the fleet, live, as a web page')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '7878')
+    .option('--token <token>', 'every request must carry it (default: $REDFLEET_DASHBOARD_TOKEN)')
+    .option('--allow-actions', 'allow actions that change data (replay/purge dead letters, release orphans)')
+    .action((_, cmd: Command) => dashboard(cmd.optsWithGlobals()))
+
+  cli
+    .command('dlq')
+    .description('dead letters of a channel: list them, replay them to where they came from, or purge them')
+    .addArgument(new Argument('<action>', DLQ_ACTIONS.join(', ')).choices(DLQ_ACTIONS))
+    .argument('<deadLetterChannel>', 'the dead-letter channel, e.g. billing:dead')
+    .option('--json', 'print JSON')
+    .option('--ids <id,id...>', 'only these dead-letter entry ids (replay, purge)')
+    .option('--limit <n>', 'at most n dead letters (list; default 100)')
+    .action((action: DlqAction, channel: string, _, cmd: Command) =>
+      dlq(action, channel, cmd.optsWithGlobals()),
+    )
+
+  cli
+    .command('orphans')
+    .description('jobs of tracker instances that are no longer live')
+    .option('--json', 'print JSON')
+    .action((_, cmd: Command) => orphans(cmd.optsWithGlobals()))
+
+  // The suite ships with the source repository: an installed package does not advertise it.
+  cli
+    .command('bench', { hidden: !benchAvailable() })
+    .description('the benchmark suite (source checkout only)')
+    .argument('[args...]', 'passed to bench/run.ts (e.g. a scenario filter)')
+    .allowUnknownOption()
+    .action((args: string[]) => bench(args))
+
+  // Reached only when no command matched: name what was wrong in one line.
+  cli.allowExcessArguments().action((_, cmd: Command) => {
+    throw new UsageError(cmd.args.length === 0 ? 'a command is needed' : `unknown command '${cmd.args[0]}'`)
   })
-  server.close()
-  await fleet.close()
+  return cli
 }
 
-/** The bench suite is not part of the published package: it runs from a source checkout. */
-function bench(filter: string | undefined): Promise<void> {
-  const root = fileURLToPath(new URL('../../', import.meta.url))
-  const script = `${root}bench/run.ts`
-  if (!existsSync(script)) {
-    throw new Error('the benchmark suite ships with the source repository: run `npm run bench` in a checkout')
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...(filter ? [filter] : [])], {
-    cwd: root,
-    stdio: 'inherit',
-  })
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bench exited with ${code}`)))),
-  )
+/** The one line a commander error deserves, without its "error: " prefix. */
+function commanderReason(error: CommanderError): string {
+  return error.message.replace(/^error: /, '').split('\n')[0]!
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const code = await run(argv)
+  // A command that finished must not be kept alive by a handle someone forgot: exit anyway.
+  setTimeout(() => process.exit(code), EXIT_GRACE).unref()
+  return code
+}
+
+async function run(argv: string[]): Promise<number> {
   try {
-    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true })
-    } catch (error) {
-      throw new UsageError((error as Error).message)
-    }
-    const { values, positionals } = parsed
-    const [command, ...rest] = positionals
-    if (values.help) {
-      console.log(USAGE)
-      return 0
-    }
-    const options = fleetOptions(values)
-    if (command !== 'bench' && rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`)
-    switch (command) {
-      case 'demo':
-        await runDemo(options)
-        return 0
-      case 'status':
-        await status(options, values.json)
-        return 0
-      case 'dashboard':
-        await dashboard(options, values.port)
-        return 0
-      case 'bench':
-        await bench(rest[0])
-        return 0
-      case undefined:
-        throw new UsageError('a command is needed')
-      default:
-        throw new UsageError(`unknown command '${command}'`)
-    }
+    await program().parseAsync(argv, { from: 'user' })
+    return 0
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    if (error instanceof UsageError) {
-      console.error(`redfleet: ${message} (redfleet --help shows the usage)`)
+    if (error instanceof CommanderError) {
+      // --help and --version end parsing with exit code 0 after printing.
+      if (error.exitCode === 0) return 0
+      console.error(`redfleet: ${commanderReason(error)} (redfleet --help shows the usage)`)
       return 2
     }
+    if (error instanceof UsageError) {
+      console.error(`redfleet: ${error.message} (redfleet --help shows the usage)`)
+      return 2
+    }
+    const message = error instanceof Error ? error.message : String(error)
     console.error(`redfleet: ${message.split('\n')[0]}`)
     return 1
   }

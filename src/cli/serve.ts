@@ -1,0 +1,63 @@
+/** `redfleet dashboard`: serves the live dashboard of a fleet until Ctrl-C (SPEC §9). */
+import type { Fleet } from '../fleet.ts'
+import { type FleetFlags, fleetOptions, operatorFleet, UsageError, untilInterrupted } from './common.ts'
+import { serveDashboard } from './dashboard.ts'
+
+export interface DashboardFlags extends FleetFlags {
+  host: string
+  port: string
+  token?: string
+  allowActions?: boolean
+}
+
+interface Started {
+  url: string
+  close(): Promise<void>
+}
+
+/** The current dashboard server, behind the flags of SPEC §9. */
+async function startDashboard(
+  fleet: Fleet,
+  o: { host: string; port: number; token?: string; allowActions: boolean },
+): Promise<Started> {
+  if (o.token !== undefined || o.allowActions) {
+    throw new Error('this dashboard has no token or actions yet')
+  }
+  const server = await serveDashboard(fleet, o.port, o.host)
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : o.port
+  return {
+    url: `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}/`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
+
+export async function dashboard(flags: DashboardFlags): Promise<void> {
+  const port = Number(flags.port)
+  if (!/^\d+$/.test(flags.port) || port > 65535)
+    throw new UsageError('--port must be a port number (0-65535)')
+  const token = flags.token ?? (process.env.REDFLEET_DASHBOARD_TOKEN || undefined)
+  const options = fleetOptions(flags)
+  if (options.url === undefined) {
+    throw new UsageError('dashboard needs --url (or $REDIS_URL): a memory fleet lives inside its own process')
+  }
+  const fleet = operatorFleet(options)
+  try {
+    // Unreachable Redis fails the command before anything listens.
+    await fleet.ready()
+    const server = await startDashboard(fleet, {
+      host: flags.host,
+      port,
+      allowActions: flags.allowActions === true,
+      ...(token === undefined ? {} : { token }),
+    })
+    const mode = flags.allowActions ? 'actions allowed' : 'read-only'
+    console.log(
+      `redfleet dashboard on ${server.url} (${mode}${token ? ', token required' : ''}; Ctrl-C stops it)`,
+    )
+    await untilInterrupted()
+    await server.close()
+  } finally {
+    await fleet.close()
+  }
+}

@@ -1,0 +1,49 @@
+/** `redfleet status [--json] [--watch [seconds]]`: a snapshot of a fleet, once or until Ctrl-C. */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { inspectFleet } from '../inspect.ts'
+import { type FleetFlags, UsageError, untilInterrupted, withFleet } from './common.ts'
+import { formatStatus } from './status-format.ts'
+
+export interface StatusFlags extends FleetFlags {
+  json?: boolean
+  watch?: boolean | string
+}
+
+const DEFAULT_WATCH_SECONDS = 2
+
+/** Seconds between snapshots of --watch, or undefined without it. */
+function watchInterval(watch: boolean | string | undefined): number | undefined {
+  if (watch === undefined || watch === false) return undefined
+  if (watch === true) return DEFAULT_WATCH_SECONDS
+  const seconds = Number(watch)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--watch takes a number of seconds > 0')
+  return seconds
+}
+
+export async function status(flags: StatusFlags): Promise<void> {
+  const every = watchInterval(flags.watch)
+  const render = (snapshot: Awaited<ReturnType<typeof inspectFleet>>) =>
+    // --json --watch prints one JSON document per line (NDJSON), so each line parses alone.
+    flags.json ? JSON.stringify(snapshot, null, every === undefined ? 2 : undefined) : formatStatus(snapshot)
+  await withFleet('status', flags, async (fleet) => {
+    if (every === undefined) {
+      console.log(render(await inspectFleet(fleet)))
+      return
+    }
+    const stop = new AbortController()
+    void untilInterrupted().then(() => stop.abort())
+    const clear = process.stdout.isTTY && !flags.json ? '\x1b[2J\x1b[H' : ''
+    while (!stop.signal.aborted) {
+      let text: string
+      try {
+        text = render(await inspectFleet(fleet))
+      } catch (error) {
+        // A watch rides out Redis going away: it says so, and shows the fleet again once back.
+        text = `redfleet status: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
+        if (flags.json) text = JSON.stringify({ error: text, at: new Date().toISOString() })
+      }
+      process.stdout.write(`${clear}${text}\n`)
+      await sleep(every * 1000, undefined, { signal: stop.signal }).catch(() => undefined)
+    }
+  })
+}
