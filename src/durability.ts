@@ -1,0 +1,141 @@
+/**
+ * Durability of writes (SPEC §10): after a write, `WAIT replicas timeout` (and `WAITAOF 1 0
+ * timeout` when `aof`) on the connection that wrote it. WAIT counts the writes of the connection
+ * it is sent on, so the write and its WAIT travel in one pipeline to the node of the key; the
+ * write is never undone when the acknowledgements fall short, the caller gets DurabilityError.
+ *
+ * A WAIT holds its connection until it is answered (at most `timeout`), and the commands pipelined
+ * behind it on that connection wait with it: keep `timeout` well under `commandTimeout`.
+ */
+import type { ChainableCommander } from 'ioredis'
+import { DurabilityError, InvalidArgumentError, messageOf, type WaitFor } from './errors.ts'
+import type { Script } from './topology/script.ts'
+import type { Client } from './topology/types.ts'
+import { booleanOption, numberOption, type OptionCheck, objectOption } from './validate.ts'
+
+/** SPEC §10 default for `waitFor.timeout`, in ms. */
+export const DEFAULT_WAIT_TIMEOUT = 100
+
+/** A WaitFor with its defaults applied, for a write that has something to wait for. */
+export interface Durability {
+  readonly replicas: number
+  readonly aof: boolean
+  readonly timeout: number
+  /** What the caller asked for, as given: DurabilityError reports it. */
+  readonly wanted: WaitFor
+}
+
+/** The `waitFor` option of a primitive (ConfigError from its factory when malformed). */
+export const waitForOption: OptionCheck = objectOption({
+  replicas: numberOption({ min: 0, integer: true }),
+  aof: booleanOption,
+  timeout: numberOption({ min: 0, integer: true }),
+})
+
+/** A per-call `{ waitFor }`: like the option, but a bad one is a TypeError of the call. */
+export function assertWaitFor(waitFor: unknown, op: string): WaitFor | undefined {
+  if (waitFor === undefined) return undefined
+  try {
+    waitForOption(waitFor, 'waitFor')
+  } catch (error) {
+    throw new InvalidArgumentError(`${op}: ${messageOf(error)}`)
+  }
+  return waitFor as WaitFor
+}
+
+/** What a write must wait for, or undefined when there is nothing (no replicas, no AOF). */
+export function durabilityOf(wanted: WaitFor | undefined): Durability | undefined {
+  if (wanted === undefined) return undefined
+  const replicas = wanted.replicas ?? 0
+  const aof = wanted.aof ?? false
+  if (replicas === 0 && !aof) return undefined
+  return { replicas, aof, timeout: wanted.timeout ?? DEFAULT_WAIT_TIMEOUT, wanted }
+}
+
+/** Appends the acknowledgements `durability` asks for to a pipeline, after its write commands. */
+export function appendWaits(pipe: ChainableCommander, durability: Durability): void {
+  if (durability.replicas > 0) pipe.call('WAIT', durability.replicas, durability.timeout)
+  if (durability.aof) pipe.call('WAITAOF', 1, 0, durability.timeout)
+}
+
+/** How many replies `appendWaits` adds. */
+export function waitReplies(durability: Durability): number {
+  return (durability.replicas > 0 ? 1 : 0) + (durability.aof ? 1 : 0)
+}
+
+type PipelineReply = [Error | null, unknown]
+
+/**
+ * Judges the replies of `appendWaits` (as a pipeline returns them, `[error, reply]`): resolves
+ * when every acknowledgement asked for came, otherwise throws DurabilityError with the counts
+ * reached. A WAITAOF the server refuses (before Redis 7.2, or appendonly off) counts as no AOF.
+ */
+export function checkWaits(replies: readonly PipelineReply[], durability: Durability, where: string): void {
+  let at = 0
+  let replicas = 0
+  let localAof = false
+  const problems: string[] = []
+  if (durability.replicas > 0) {
+    const [error, reply] = replies[at++] ?? [new Error('no reply to WAIT'), undefined]
+    if (error) {
+      problems.push(`WAIT failed: ${error.message}`)
+    } else replicas = Number(reply)
+    if (replicas < durability.replicas) {
+      problems.push(`${replicas} of ${durability.replicas} replicas acknowledged`)
+    }
+  }
+  if (durability.aof) {
+    const [error, reply] = replies[at++] ?? [new Error('no reply to WAITAOF'), undefined]
+    if (error) {
+      problems.push(`WAITAOF failed: ${error.message}`)
+    } else localAof = Number((reply as unknown[])[0]) >= 1
+    if (!error && !localAof) problems.push('the local AOF was not fsynced')
+  }
+  if (problems.length === 0) return
+  throw new DurabilityError(
+    `${where}: written, but not confirmed as durable within ${durability.timeout} ms (${problems.join('; ')})`,
+    { replicas, localAof, wanted: durability.wanted },
+  )
+}
+
+/** Adds a script call to a pipeline: by SHA, or (after NOSCRIPT) with its source. */
+export function pipeScript(
+  pipe: ChainableCommander,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+  withSource: boolean,
+): void {
+  if (withSource) pipe.eval(script.lua, keys.length, ...keys, ...args)
+  else pipe.evalsha(script.sha, keys.length, ...keys, ...args)
+}
+
+/**
+ * Sends a write and the acknowledgements `durability` asks for in one pipeline on `client` (the
+ * client of the written key: a Cluster routes the pipeline by the write's keys), and resolves
+ * with the replies of the write's commands once they are confirmed. `write` adds the commands;
+ * its `withSource` is true on the one resend after a node answered NOSCRIPT to a script (see
+ * pipeScript), when nothing was written. A failed write command rejects with its error.
+ */
+export async function writeDurably(
+  client: Client,
+  durability: Durability,
+  where: string,
+  write: (pipe: ChainableCommander, withSource: boolean) => void,
+  withSource = false,
+): Promise<unknown[]> {
+  const pipe = client.pipeline()
+  write(pipe, withSource)
+  const count = pipe.length
+  appendWaits(pipe, durability)
+  const replies = ((await pipe.exec()) ?? []) as PipelineReply[]
+  const failed = replies.slice(0, count).find(([error]) => error)
+  if (failed) {
+    if (!withSource && messageOf(failed[0]).startsWith('NOSCRIPT')) {
+      return writeDurably(client, durability, where, write, true)
+    }
+    throw failed[0]
+  }
+  checkWaits(replies.slice(count), durability, where)
+  return replies.slice(0, count).map(([, reply]) => reply)
+}
