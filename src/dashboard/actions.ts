@@ -1,0 +1,105 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
+import { releaseOrphan } from '../admin/orphans.ts'
+import { messageOf } from '../errors.ts'
+import type { Fleet } from '../fleet.ts'
+
+/** The header the page's script sends with every action: a cross-site form cannot send it. */
+export const ACTION_HEADER = 'x-redfleet-action'
+
+const ids = { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 10_000 }
+const DEAD_LETTERS = {
+  type: 'object',
+  required: ['channel'],
+  additionalProperties: false,
+  properties: { channel: { type: 'string', minLength: 1 }, ids },
+}
+const ORPHAN = {
+  type: 'object',
+  required: ['instanceId', 'id'],
+  additionalProperties: false,
+  properties: { instanceId: { type: 'string', minLength: 1 }, id: { type: 'string', minLength: 1 } },
+}
+
+interface Action<B> {
+  path: string
+  schema: object
+  run(body: B): Promise<{ message: string; count: number }>
+}
+
+/**
+ * The actions that change data: replay or purge dead letters, release an orphan. Each answers
+ * 403 unless the dashboard was started with allowActions, and 403 too without the action header
+ * (which a cross-site form cannot set, so a page elsewhere cannot use the operator's cookie).
+ * Every action that runs is logged with what it did and who asked.
+ */
+export function registerActions(
+  app: FastifyInstance,
+  fleet: Fleet,
+  allowActions: boolean,
+  log: (line: string) => void,
+): void {
+  // Checked on request, before the body is parsed or validated: refused is 403 whatever is sent.
+  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
+    const refused = refusal(request, allowActions)
+    if (refused) await reply.code(403).send({ error: { code: 'ERR_ACTIONS_OFF', message: refused } })
+  }
+  const register = <B>(action: Action<B>) =>
+    app.post<{ Body: B }>(
+      action.path,
+      { schema: { body: action.schema }, onRequest: guard },
+      async (request, reply) => {
+        try {
+          const done = await action.run(request.body as B)
+          log(`redfleet dashboard: ${done.message} (asked by ${request.ip})`)
+          return reply.send(done)
+        } catch (error) {
+          return failed(reply, error)
+        }
+      },
+    )
+
+  type Letters = { channel: string; ids?: string[] }
+  const which = (b: Letters) => (b.ids ? `${b.ids.length} selected` : 'all')
+  register<Letters>({
+    path: '/actions/dead-letters/replay',
+    schema: DEAD_LETTERS,
+    async run(b) {
+      const count = await replayDeadLetters(fleet, b.channel, { ids: b.ids })
+      return { count, message: `replayed ${count} dead letter(s) of '${b.channel}' (${which(b)})` }
+    },
+  })
+  register<Letters>({
+    path: '/actions/dead-letters/purge',
+    schema: DEAD_LETTERS,
+    async run(b) {
+      const count = await purgeDeadLetters(fleet, b.channel, { ids: b.ids })
+      return { count, message: `purged ${count} dead letter(s) of '${b.channel}' (${which(b)})` }
+    },
+  })
+  register<{ instanceId: string; id: string }>({
+    path: '/actions/orphans/release',
+    schema: ORPHAN,
+    async run(b) {
+      const released = await releaseOrphan(fleet, b)
+      const message = released
+        ? `released orphan '${b.id}' of instance '${b.instanceId}'`
+        : `orphan '${b.id}' of instance '${b.instanceId}' was not released: it is no longer an orphan`
+      return { count: released ? 1 : 0, message }
+    },
+  })
+}
+
+function refusal(request: FastifyRequest, allowActions: boolean): string | undefined {
+  if (!allowActions) return 'actions are off: start the dashboard with --allow-actions'
+  if (request.headers[ACTION_HEADER] !== '1') return `actions must carry the ${ACTION_HEADER}: 1 header`
+  return undefined
+}
+
+function failed(reply: FastifyReply, error: unknown) {
+  const code = (error as { code?: unknown }).code
+  const status = error instanceof TypeError ? 400 : 503
+  return reply
+    .code(status)
+    .send({ error: { code: typeof code === 'string' ? code : 'ERR_ACTION', message: messageOf(error) } })
+}

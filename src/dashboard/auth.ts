@@ -1,0 +1,58 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** The cookie a page opened with `?token=` keeps the token in, for its own later requests. */
+export const TOKEN_COOKIE = 'redfleet_token'
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}
+
+function cookie(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim())
+      } catch {
+        return undefined
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * The onRequest hook of a dashboard with a token: every request (pages, JSON, /metrics, static
+ * files) carries it as `Authorization: Bearer <token>`, in the cookie, or as `?token=`; the
+ * last one is then kept in an HttpOnly, SameSite=Strict cookie so the page's own requests carry
+ * it. Anything else is 401. Compared in constant time (over digests, so lengths leak nothing).
+ */
+export function tokenGuard(token: string) {
+  const expected = digest(token)
+  const matches = (candidate: string | undefined) =>
+    candidate !== undefined && timingSafeEqual(digest(candidate), expected)
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const header = request.headers.authorization
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined
+    if (matches(bearer) || matches(cookie(request, TOKEN_COOKIE))) return
+    const query = (request.query as Record<string, unknown> | undefined)?.token
+    if (typeof query === 'string' && matches(query)) {
+      reply.header(
+        'set-cookie',
+        `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+      )
+      return
+    }
+    const message =
+      'this dashboard needs its token: send Authorization: Bearer <token>, or open it with ?token=<token>'
+    reply.code(401).header('www-authenticate', 'Bearer realm="redfleet"')
+    if ((request.headers.accept ?? '').includes('text/html')) {
+      await reply
+        .type('text/html; charset=utf-8')
+        .send(`<!doctype html><title>redfleet: token needed</title><p>${message.replace(/</g, '&lt;')}</p>`)
+    } else {
+      await reply.send({ error: { code: 'ERR_UNAUTHORIZED', message } })
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import type { Redis } from 'ioredis'
+import type { FleetContext } from '../context.ts'
+import { messageOf } from '../errors.ts'
+import { withDeadline } from './deadline.ts'
+
+/** One node of the fleet as INFO describes it (memory: the dashboard's own process). */
+export interface NodeStatus {
+  id: string
+  up: boolean
+  /** Why the node is down; absent when up. */
+  error?: string
+  version: string | null
+  usedMemory: number | null
+  opsPerSec: number | null
+  clients: number | null
+  /** Cumulative keyspace hits and misses (INFO stats), for the hit ratio the sampler charts. */
+  hits: number | null
+  misses: number | null
+}
+
+/** The node id of the memory topology: the process the dashboard runs in. */
+export const MEMORY_NODE = 'memory'
+
+/** `INFO` text → field map (`# Section` headers and blank lines skipped). */
+export function parseInfo(text: string): Map<string, string> {
+  const fields = new Map<string, string>()
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1))
+  }
+  return fields
+}
+
+function numberOf(fields: Map<string, string>, name: string): number | null {
+  const value = Number(fields.get(name))
+  return fields.has(name) && Number.isFinite(value) ? value : null
+}
+
+async function describeNode(id: string, client: Redis, deadline: number): Promise<NodeStatus> {
+  try {
+    const fields = parseInfo(
+      await withDeadline(client.info('server', 'clients', 'memory', 'stats'), deadline, `INFO on ${id}`),
+    )
+    return {
+      id,
+      up: true,
+      version: fields.get('redis_version') ?? null,
+      usedMemory: numberOf(fields, 'used_memory'),
+      opsPerSec: numberOf(fields, 'instantaneous_ops_per_sec'),
+      clients: numberOf(fields, 'connected_clients'),
+      hits: numberOf(fields, 'keyspace_hits'),
+      misses: numberOf(fields, 'keyspace_misses'),
+    }
+  } catch (error) {
+    return down(id, error)
+  }
+}
+
+function down(id: string, error: unknown): NodeStatus {
+  const none = { version: null, usedMemory: null, opsPerSec: null, clients: null, hits: null, misses: null }
+  return { id, up: false, error: messageOf(error), ...none }
+}
+
+/**
+ * Asks every master for INFO; never rejects. A node that does not answer is down. When the
+ * topology cannot even list its masters (a cluster whose seeds are all gone), the nodes seen
+ * last time are reported down, so `/metrics` keeps saying which nodes are missing.
+ */
+export class NodeWatch {
+  #known: string[] = []
+
+  constructor(
+    private readonly ctx: FleetContext,
+    private readonly deadline: number,
+  ) {}
+
+  async read(): Promise<NodeStatus[]> {
+    if (this.ctx.topology === 'memory') {
+      const none = { version: process.version, opsPerSec: null, clients: null, hits: null, misses: null }
+      return [{ id: MEMORY_NODE, up: true, usedMemory: process.memoryUsage().heapUsed, ...none }]
+    }
+    let masters: { id: string; client: Redis }[]
+    try {
+      const topology = await withDeadline(this.ctx.redis(), this.deadline, 'connecting')
+      masters = await withDeadline(topology.masters(), this.deadline, 'listing the masters')
+    } catch (error) {
+      return this.#known.map((id) => down(id, error))
+    }
+    this.#known = masters.map((m) => m.id).sort()
+    const nodes = await Promise.all(masters.map((m) => describeNode(m.id, m.client, this.deadline)))
+    return nodes.sort((a, b) => a.id.localeCompare(b.id))
+  }
+}

@@ -1,0 +1,107 @@
+import Fastify from 'fastify'
+import { type Fleet, fleetContext } from '../fleet.ts'
+import { registerActions } from './actions.ts'
+import { registerAssets } from './assets.ts'
+import { tokenGuard } from './auth.ts'
+import { readStreamCounters } from './counters.ts'
+import { MemberWatch } from './members.ts'
+import { renderMetrics, renderNodeMetrics } from './metrics.ts'
+import { NodeWatch } from './nodes.ts'
+import { type Reading, Sampler } from './sampler.ts'
+import { SnapshotError, SnapshotReader } from './snapshot.ts'
+import { registerViews } from './views.ts'
+
+export interface DashboardOptions {
+  host: string
+  port: number
+  /** When set, every request must carry it (SPEC §9). */
+  token?: string
+  /** Replay/purge dead letters and release orphans; off: those endpoints answer 403. */
+  allowActions: boolean
+  /** Where actions are logged (one line each). */
+  log?: (line: string) => void
+  /** Page refresh and rate sampling interval, ms; default 2000. */
+  interval?: number
+}
+
+/** How many samples the charts keep: ten minutes at the default interval. */
+const HISTORY_MS = 10 * 60_000
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+}
+
+/**
+ * Serves the operator dashboard of `fleet` (SPEC §9): the overview, drill-down pages, their
+ * JSON, `/status.json`, `/metrics` (SPEC §11) and, with `allowActions`, the actions. Samples
+ * the fleet's rates every interval while it runs. Rejects when it cannot listen. `close()`
+ * stops the sampler and the server; the fleet stays open (it belongs to the caller).
+ */
+export async function startDashboard(
+  fleet: Fleet,
+  o: DashboardOptions,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const ctx = fleetContext(fleet)
+  const interval = o.interval ?? 2000
+  // A read that takes longer than this is reported as Redis being unreachable.
+  const deadline = Math.max(interval, ctx.commandTimeout * 3)
+  const log = o.log ?? (() => undefined)
+  const nodes = new NodeWatch(ctx, deadline)
+  const snapshots = new SnapshotReader(fleet, nodes, new MemberWatch(ctx, deadline), deadline)
+  const sampler = new Sampler(
+    async (): Promise<Reading> => {
+      const [streams, read] = await Promise.all([readStreamCounters(ctx), nodes.read()])
+      if (read.length > 0 && read.every((n) => !n.up)) throw new Error('no node answers')
+      const sum = (pick: (n: (typeof read)[number]) => number | null) =>
+        ctx.topology === 'memory' ? null : read.reduce((total, n) => total + (pick(n) ?? 0), 0)
+      return {
+        at: Date.now(),
+        streams,
+        opsPerSec: sum((n) => n.opsPerSec),
+        hits: sum((n) => n.hits),
+        misses: sum((n) => n.misses),
+      }
+    },
+    interval,
+    Math.ceil(HISTORY_MS / interval),
+  )
+
+  const app = Fastify({ logger: false })
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers(SECURITY_HEADERS)
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+  })
+  if (o.token !== undefined && o.token !== '') app.addHook('onRequest', tokenGuard(o.token))
+  await registerAssets(app)
+  const page = { namespace: fleet.namespace, topology: fleet.topology, refresh: interval, deadline }
+  registerViews(app, page, { fleet, ctx, snapshots, allowActions: o.allowActions })
+  registerActions(app, fleet, o.allowActions, log)
+  app.get('/rates.json', async () => sampler.series())
+  app.get('/metrics', async (_request, reply) => {
+    reply.type('text/plain; version=0.0.4; charset=utf-8')
+    try {
+      return renderMetrics(await snapshots.read())
+    } catch (error) {
+      return renderNodeMetrics(error instanceof SnapshotError ? error.nodes : [])
+    }
+  })
+
+  await app.listen({ host: o.host, port: o.port })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : o.port
+  sampler.start()
+  return {
+    url: urlOf(o.host, port),
+    async close() {
+      await sampler.stop()
+      await app.close()
+    },
+  }
+}

@@ -1,0 +1,108 @@
+import { RedfleetError } from '../errors.ts'
+import type { Fleet } from '../fleet.ts'
+import { type FleetStatus, inspectFleet, type StreamStatus } from '../inspect.ts'
+import { withDeadline } from './deadline.ts'
+import type { MemberView, MemberWatch } from './members.ts'
+import type { NodeStatus, NodeWatch } from './nodes.ts'
+
+/** A live tracker instance and how many jobs it runs (the jobs are on its drill-down page). */
+export interface InstanceView {
+  id: string
+  lastSeen: number
+  inFlight: number
+}
+
+/** Everything the overview, `/status.json` and `/metrics` show, read at one moment. */
+export interface Snapshot {
+  topology: Fleet['topology']
+  namespace: string
+  /** When it was read, ms since the epoch (the dashboard's clock). */
+  at: number
+  nodes: NodeStatus[]
+  members: MemberView[]
+  tracker: { instances: InstanceView[]; inFlight: number; orphans: number }
+  streams: StreamStatus[]
+  deadLetters: FleetStatus['deadLetters']
+  keys: Record<string, number>
+  truncated: boolean
+}
+
+/** What `/status.json` answers when the fleet cannot be read: the error and the node states. */
+export interface SnapshotFailure {
+  error: { code: string; message: string; unreachable: boolean }
+  at: number
+  nodes: NodeStatus[]
+}
+
+/**
+ * Reads snapshots, one at a time: requests that arrive while a read is running share it, so a
+ * dozen open pages cost one read per refresh, not a dozen.
+ */
+export class SnapshotReader {
+  #running: Promise<Snapshot> | undefined
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly nodes: NodeWatch,
+    private readonly members: MemberWatch,
+    private readonly deadline: number,
+  ) {}
+
+  read(): Promise<Snapshot> {
+    this.#running ??= this.#read().finally(() => {
+      this.#running = undefined
+    })
+    return this.#running
+  }
+
+  async #read(): Promise<Snapshot> {
+    const nodes = this.nodes.read()
+    const [status, members] = await withDeadline(
+      Promise.all([inspectFleet(this.fleet), this.members.read()]),
+      this.deadline,
+      'reading the fleet',
+    ).catch(async (error: unknown) => {
+      throw new SnapshotError(error, await nodes)
+    })
+    return {
+      topology: this.fleet.topology,
+      namespace: this.fleet.namespace,
+      at: Date.now(),
+      nodes: await nodes,
+      members,
+      tracker: {
+        instances: status.tracker.instances.map((i) => ({
+          id: i.id,
+          lastSeen: i.lastSeen,
+          inFlight: i.jobs.length,
+        })),
+        inFlight: status.tracker.inFlight,
+        orphans: status.tracker.orphans,
+      },
+      streams: status.streams.sort((a, b) => a.name.localeCompare(b.name)),
+      deadLetters: status.deadLetters,
+      keys: status.keys,
+      truncated: status.truncated,
+    }
+  }
+}
+
+/** A failed read, with the node states read alongside (they say which node is gone). */
+export class SnapshotError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly nodes: NodeStatus[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause))
+  }
+}
+
+/** The error shape of the JSON endpoints: what failed, and whether it is Redis being unreachable. */
+export function failureOf(error: unknown): SnapshotFailure {
+  const nodes = error instanceof SnapshotError ? error.nodes : []
+  const cause = error instanceof SnapshotError ? error.cause : error
+  const code = cause instanceof RedfleetError ? cause.code : 'ERR_DASHBOARD'
+  const unreachable = code === 'ERR_CONNECTION' || code === 'ERR_TIMEOUT' || nodes.some((n) => !n.up)
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return { error: { code, message, unreachable }, at: Date.now(), nodes }
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { withDeadline } from './deadline.ts'
+import { type Html, html } from './html.ts'
+import { layout, type Shell } from './layout.ts'
+import { failureOf } from './snapshot.ts'
+
+/** A page's query parameters (all strings; fastify leaves repeated ones as arrays, refused here). */
+export type Query = Record<string, string | undefined>
+
+/** A bad query: 400 with the reason. */
+export class BadQuery extends Error {}
+
+/** One page of the dashboard and its JSON twin: how to read its data and how to show it. */
+export interface View<T> {
+  /** `/tracker` serves the page; `/tracker.json` the data (the overview's twin is `/status.json`). */
+  path: string
+  json: string
+  /** Query parameters that must be present. */
+  required?: string[]
+  load(q: Query): Promise<T>
+  title(data: T, q: Query): string
+  content(data: T, q: Query): Html
+  section?: Shell['section']
+  trail?(q: Query): [string, string][]
+  /** Markup above the refreshed content (the overview's charts). */
+  fixed?: Html
+}
+
+/** What every page knows about the dashboard it belongs to. */
+export interface PageContext {
+  namespace: string
+  topology: string
+  refresh: number
+  deadline: number
+}
+
+function queryOf(request: FastifyRequest, required: string[]): Query {
+  const raw = (request.query ?? {}) as Record<string, unknown>
+  const q: Query = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string') throw new BadQuery(`query parameter ${name} must be given once`)
+    q[name] = value
+  }
+  for (const name of required) if (!q[name]) throw new BadQuery(`query parameter ${name} is required`)
+  return q
+}
+
+/**
+ * Registers a view: the full page, the same page's content alone (`?fragment=1`, what the page
+ * script refreshes with), and the JSON. When the fleet cannot be read the JSON and the fragment
+ * answer 503 with the error shape; the full page is served with the failure in its banner.
+ */
+export function registerView<T>(app: FastifyInstance, page: PageContext, view: View<T>): void {
+  const load = async (request: FastifyRequest) => {
+    const q = queryOf(request, view.required ?? [])
+    return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
+  }
+  const fail = (reply: FastifyReply, error: unknown) =>
+    error instanceof BadQuery
+      ? reply.code(400).send({ error: { code: 'ERR_BAD_QUERY', message: error.message } })
+      : reply.code(503).send(failureOf(error))
+
+  app.get(view.json, async (request, reply) => {
+    try {
+      return reply.send((await load(request)).data)
+    } catch (error) {
+      return fail(reply, error)
+    }
+  })
+
+  app.get(view.path, async (request, reply) => {
+    const fragment = (request.query as Query).fragment !== undefined
+    const shell = {
+      namespace: page.namespace,
+      topology: page.topology,
+      refresh: page.refresh,
+      section: view.section ?? 'drill-down',
+      fixed: view.fixed,
+    }
+    try {
+      const { q, data } = await load(request)
+      const content = view.content(data, q)
+      reply.type('text/html; charset=utf-8')
+      if (fragment) return reply.send(content.text)
+      const trail = view.trail?.(q)
+      return reply.send(layout({ ...shell, title: view.title(data, q), trail, content, at: Date.now() }).text)
+    } catch (error) {
+      if (fragment || error instanceof BadQuery) return fail(reply, error)
+      const failure = failureOf(error).error
+      const content = html`<p class="note">Nothing could be read yet.</p>`
+      reply.code(503).type('text/html; charset=utf-8')
+      return reply.send(layout({ ...shell, title: 'redfleet', content, at: Date.now(), failure }).text)
+    }
+  })
+}
