@@ -1,8 +1,9 @@
 import { inspect } from 'node:util'
 import type { FleetContext, OperationPolicy } from '../context.ts'
 import { runOperation } from '../context.ts'
-import { ClosedError, ConfigError, isTransient, RedfleetError, translateError } from '../errors.ts'
-import { backoffDelay, resolveRetry } from '../retry.ts'
+import { ClosedError, ConfigError, RedfleetError } from '../errors.ts'
+import { OPERATIONS } from '../operations.ts'
+import { resolveRetry } from '../retry.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
 import {
@@ -15,7 +16,7 @@ import {
   type TagStamp,
   TEXT_MARKER,
 } from './entry.ts'
-import { type FillWaker, type Found, fillWithLock, pollingWaker, SingleFlight, sleep } from './fill.ts'
+import { type FillWaker, type Found, fillWithLock, pollingWaker, SingleFlight } from './fill.ts'
 import { Instrument } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion, requestedVersion, truncateKey } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
@@ -169,37 +170,18 @@ export class FleetCache implements Cache {
   // ---- plumbing ---------------------------------------------------------------------------
 
   /**
-   * Runs one Redis call: refused on a closed fleet, errors translated (naming the operation and
-   * key), transient failures retried per the policy. The first attempt is a plain await, with
-   * nothing allocated for the retry machinery until something fails: this is every call's path.
+   * Runs one Redis call through the fleet's one operation runner (src/context.ts): refused on a
+   * closed fleet, errors translated (naming the operation and key), transient failures retried
+   * by what the operation is (an increment is never re-sent after an ambiguous failure).
    */
-  async #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
-    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
-    try {
-      return await fn()
-    } catch (error) {
-      return this.#retry(op, name, error, fn)
-    }
-  }
-
-  #closed(op: string, name: string | undefined): never {
-    throw new ClosedError(
-      `cache.${op}${name === undefined ? '' : ` '${shorten(name)}'`}: the fleet is closed`,
+  #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return runOperation(
+      this.#ctx,
+      this.#policy,
+      OPS[op] ?? `cache.${op}`,
+      name === undefined ? undefined : shorten(name),
+      fn,
     )
-  }
-
-  async #retry<T>(op: string, name: string | undefined, error: unknown, fn: () => Promise<T>): Promise<T> {
-    // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
-    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
-    const where = `cache.${op}`
-    const key = name === undefined ? undefined : shorten(name)
-    const translated = translateError(error, where, key)
-    const { retry } = this.#policy
-    if (retry.attempts <= 1 || !isTransient(translated)) throw translated
-    await sleep(backoffDelay(1, retry, Math.random), this.#ctx.lifecycle.signal)
-    // The remaining attempts, continuing the same backoff curve.
-    const rest = { ...retry, attempts: retry.attempts - 1, base: retry.base * retry.factor }
-    return runOperation(this.#ctx, { retry: rest, onError: this.#policy.onError }, where, key, fn)
   }
 
   /**
@@ -291,14 +273,7 @@ export class FleetCache implements Cache {
   }
 
   async #fetchEntry(op: string, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    let bytes: string | null
-    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
-    try {
-      // Not through #run: no closure on the path of every read (they are not free).
-      bytes = await this.#backend.get(full)
-    } catch (error) {
-      bytes = await this.#retry(op, name, error, () => this.#backend.get(full))
-    }
+    const bytes = await this.#run(op, name, () => this.#backend.get(full))
     if (bytes === null) return undefined
     const entry = decodeEntry(bytes)
     if (entry.tags && !(await this.#tagsCurrent(op, scope, entry.tags))) return undefined
@@ -389,16 +364,8 @@ export class FleetCache implements Cache {
   ): Promise<boolean> {
     const envelope = this.#envelope(prepared, settings, version, stamps, op)
     if (!envelope) return false
-    if (this.#ctx.lifecycle.closed) this.#closed(op, name)
     const { bytes, ttl } = envelope
-    const nx = settings.unlessExist
-    let written: boolean
-    try {
-      // Not through #run: no closure on the path of every write.
-      written = await this.#backend.set(full, bytes, ttl, nx)
-    } catch (error) {
-      written = await this.#retry(op, name, error, () => this.#backend.set(full, bytes, ttl, nx))
-    }
+    const written = await this.#run(op, name, () => this.#backend.set(full, bytes, ttl, settings.unlessExist))
     // Evicted after the acknowledgement, so a read that starts now goes to Redis for the new value.
     this.#near?.invalidate(full)
     if (written) this.#stats.writes++
@@ -1053,6 +1020,11 @@ export class FleetCache implements Cache {
     return { ...this.#stats }
   }
 }
+
+/** The runner's operation names (`cache.<method>`), made once rather than per call. */
+const OPS: Record<string, string> = Object.fromEntries(
+  Object.keys(OPERATIONS.cache).map((method) => [method, `cache.${method}`]),
+)
 
 function modelSegment(options: CacheOptions): string {
   return options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
