@@ -17,7 +17,7 @@ const value = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
 )
 const version = fc.constantFrom(undefined, 1, '1', 2)
-const tags = fc.constantFrom(undefined, ['x'], ['x', 'y'])
+const tags = fc.constantFrom<string[] | undefined>(undefined, ['x'], ['x', 'y'])
 const amount = fc.integer({ min: -20, max: 20 })
 
 type Op =
