@@ -7,6 +7,7 @@
  * serialised itself; the adapter stores them as cache entries under the cache's namespace.
  */
 import { EventEmitter } from 'node:events'
+import { absorbedFailures } from '../cache/failures.ts'
 import { escapeGlob } from '../cache/glob.ts'
 import type { Cache } from '../index.ts'
 
@@ -15,6 +16,8 @@ export interface KeyvStore extends EventEmitter {
   opts: { dialect: 'redfleet'; cache: Cache }
   /** Set by Keyv: its namespace, used by `clear()` to delete only Keyv's own keys. */
   namespace?: string | undefined
+  /** Reject failed calls (after the 'error' event) instead of answering a miss / false. */
+  throwOnErrors: boolean
   get<Value>(key: string): Promise<Value | undefined>
   set(key: string, value: unknown, ttl?: number): Promise<boolean>
   setMany(values: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void>
@@ -27,33 +30,77 @@ export interface KeyvStore extends EventEmitter {
   disconnect(): Promise<void>
 }
 
+export interface KeyvStoreOptions {
+  /** Reject a failed call with its error (after emitting 'error') instead of answering a miss / false; default false. */
+  throwOnErrors?: boolean
+}
+
 /**
  * Wraps `cache` as a Keyv store. Commands: GET/SET PX/UNLINK per call; `getMany`/`setMany`/
  * `deleteMany` are one MGET/SET/UNLINK pipeline per node; `clear()` SCANs for Keyv's namespace
- * inside the cache namespace (never FLUSHDB). A Redis failure follows the cache's `errorHandler`
- * (by default: a warning, and the call answers a miss / false).
+ * inside the cache namespace (never FLUSHDB).
+ *
+ * Failures follow Keyv's adapter contract (as @keyv/redis does): a Redis failure is emitted as
+ * an 'error' event (Keyv re-emits it on itself, so `keyv.on('error')` hears it) and the call
+ * answers a miss / false, or rejects with the error when `throwOnErrors` is set (so Keyv's own
+ * `throwOnErrors` sees it). The cache's `errorHandler` is called as for any cache call.
  */
-export function keyvStore(cache: Cache): KeyvStore {
-  return new RedfleetKeyvStore(cache)
+export function keyvStore(cache: Cache, options: KeyvStoreOptions = {}): KeyvStore {
+  return new RedfleetKeyvStore(cache, options)
 }
 
 class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
   readonly opts: { dialect: 'redfleet'; cache: Cache }
   namespace?: string | undefined
+  throwOnErrors: boolean
 
-  constructor(private readonly cache: Cache) {
+  constructor(
+    private readonly cache: Cache,
+    options: KeyvStoreOptions,
+  ) {
     super()
     this.opts = { dialect: 'redfleet', cache }
+    this.throwOnErrors = options.throwOnErrors === true
   }
 
-  async get<Value>(key: string): Promise<Value | undefined> {
-    return this.cache.read<Value>(key)
+  /**
+   * Runs one cache call, learning of the failures its failsafe absorbed. A failure is emitted
+   * once; it rejects the call with `throwOnErrors`, and so does anything the cache itself threw
+   * (use after close, an errorHandler that throws).
+   */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    let failure: { error: unknown } | undefined
+    let result: T
+    try {
+      result = await absorbedFailures.run((_method, error) => {
+        failure ??= { error }
+      }, fn)
+    } catch (error) {
+      this.#emitError(failure ? failure.error : error)
+      throw error
+    }
+    if (failure) {
+      this.#emitError(failure.error)
+      if (this.throwOnErrors) throw failure.error
+    }
+    return result
+  }
+
+  /** Without a listener an EventEmitter throws on 'error': the errorHandler has reported it already. */
+  #emitError(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  get<Value>(key: string): Promise<Value | undefined> {
+    return this.#call(() => this.cache.read<Value>(key))
   }
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     if (value === undefined) return false
     // Keyv passes 0 or undefined for "no expiry".
-    return this.cache.write(key, value, ttl !== undefined && ttl > 0 ? { expiresIn: ttl } : {})
+    return this.#call(() =>
+      this.cache.write(key, value, ttl !== undefined && ttl > 0 ? { expiresIn: ttl } : {}),
+    )
   }
 
   async setMany(values: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
@@ -69,35 +116,39 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
       }
       entries.set(key, value)
     }
-    await Promise.all(
-      [...byTtl].map(([ttl, entries]) => this.cache.writeMulti(entries, ttl > 0 ? { expiresIn: ttl } : {})),
+    await this.#call(() =>
+      Promise.all(
+        [...byTtl].map(([ttl, entries]) => this.cache.writeMulti(entries, ttl > 0 ? { expiresIn: ttl } : {})),
+      ),
     )
   }
 
   delete(key: string): Promise<boolean> {
-    return this.cache.delete(key)
+    return this.#call(() => this.cache.delete(key))
   }
 
   async deleteMany(keys: string[]): Promise<boolean> {
-    return (await this.cache.deleteMulti(keys)) > 0
+    return (await this.#call(() => this.cache.deleteMulti(keys))) > 0
   }
 
-  async clear(): Promise<void> {
-    if (this.namespace) await this.cache.deleteMatched(`${escapeGlob(this.namespace)}:*`)
-    else await this.cache.clear()
+  clear(): Promise<void> {
+    const namespace = this.namespace
+    return this.#call(() =>
+      namespace ? this.cache.deleteMatched(`${escapeGlob(namespace)}:*`).then(() => {}) : this.cache.clear(),
+    )
   }
 
   has(key: string): Promise<boolean> {
-    return this.cache.exist(key)
+    return this.#call(() => this.cache.exist(key))
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
-    const found = await this.cache.readMulti(keys)
+    const found = await this.#call(() => this.cache.readMulti(keys))
     return keys.map((key) => found.has(key))
   }
 
   async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
-    const found = await this.cache.readMulti(keys)
+    const found = await this.#call(() => this.cache.readMulti(keys))
     return keys.map((key) => found.get(key) as Value | undefined)
   }
 

@@ -4,14 +4,14 @@
  * cache, and stays inside the cache's namespace.
  */
 import assert from 'node:assert/strict'
-import { before, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createCache } from 'cache-manager'
 import { Cacheable } from 'cacheable'
 import Keyv from 'keyv'
-import type { Cache, Fleet } from '../../src/index.ts'
+import { type Cache, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
 import { keyvStore } from '../../src/integrations/keyv.ts'
-import { forEachTopology } from '../harness/topologies.ts'
+import { forEachTopology, uniqueNamespace } from '../harness/topologies.ts'
 
 forEachTopology('redfleet/keyv', (env) => {
   let fleet: Fleet
@@ -30,9 +30,11 @@ forEachTopology('redfleet/keyv', (env) => {
     assert.equal(await keyv.get('foo'), undefined)
     assert.equal(await keyv.delete('foo'), false)
 
-    await keyv.set('brief', 'x', 50)
+    // Long enough to read it back on a loaded machine; gone once it has passed.
+    const ttl = 1000
+    await keyv.set('brief', 'x', ttl)
     assert.equal(await keyv.get('brief'), 'x')
-    await sleep(80)
+    await sleep(ttl + 30)
     assert.equal(await keyv.get('brief'), undefined)
 
     await keyv.setMany([
@@ -110,5 +112,60 @@ forEachTopology('redfleet/keyv', (env) => {
     assert.deepEqual(await elsewhere.get('k'), { deep: true })
     assert.equal(await layered.delete('k'), true)
     assert.equal(await secondary.get('k'), undefined, 'deleted from the redfleet layer')
+  })
+})
+
+describe("redfleet/keyv: failures are 'error' events, as Keyv's contract asks", () => {
+  // Nothing listens on port 1: every call fails with a refused connection.
+  const fleet = createFleet({
+    url: 'redis://127.0.0.1:1',
+    namespace: uniqueNamespace(),
+    reconnectAttempts: 0,
+  })
+  const handled: string[] = []
+  const cache = fleet.cache({ errorHandler: ({ method }) => handled.push(method) })
+  after(() => fleet.close())
+
+  test("Keyv's on('error') hears each failed call, which answers a miss / false", async () => {
+    const keyv = new Keyv({ store: keyvStore(cache) })
+    const errors: unknown[] = []
+    keyv.on('error', (error: unknown) => errors.push(error))
+    assert.equal(await keyv.get('k'), undefined)
+    assert.equal(errors.length, 1)
+    assert.ok(errors[0] instanceof ConnectionError)
+    assert.deepEqual(await keyv.getMany(['a', 'b']), [undefined, undefined])
+    assert.equal(await keyv.has('k'), false)
+    assert.equal(errors.length, 3)
+    // Keyv re-emits what set/delete report: the adapter's event and Keyv's own for a false result.
+    assert.equal(await keyv.set('k', 1), false)
+    assert.ok(errors.length > 3)
+    assert.ok(errors.every((e) => e instanceof ConnectionError))
+    // The cache's errorHandler still hears every failure.
+    assert.ok(handled.includes('read'))
+  })
+
+  test("with throwOnErrors the call rejects, so Keyv's throwOnErrors fires", async () => {
+    const keyv = new Keyv({ store: keyvStore(cache, { throwOnErrors: true }), throwOnErrors: true })
+    keyv.on('error', () => {})
+    await assert.rejects(keyv.get('k'), ConnectionError)
+    await assert.rejects(keyv.set('k', 1), ConnectionError)
+    await assert.rejects(keyv.delete('k'), ConnectionError)
+    await assert.rejects(keyv.clear(), ConnectionError)
+  })
+
+  test("failures of other callers of the same cache are not the adapter's", async () => {
+    const store = keyvStore(cache)
+    const errors: unknown[] = []
+    store.on('error', (error: unknown) => errors.push(error))
+    assert.equal(await cache.read('direct'), undefined)
+    assert.equal(errors.length, 0)
+    assert.equal(await store.get('k'), undefined)
+    assert.equal(errors.length, 1)
+  })
+
+  test("without a listener a failure is the errorHandler's alone: no unhandled 'error' event", async () => {
+    const before = handled.length
+    assert.equal(await keyvStore(cache).get('k'), undefined)
+    assert.equal(handled.length, before + 1)
   })
 })
