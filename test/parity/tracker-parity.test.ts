@@ -1,0 +1,128 @@
+/**
+ * Memory parity of the tracker's atomic steps, by property: random sequences of heartbeats,
+ * job records, leaves, retirements, claims, completions and releases over a few sessions run on
+ * the memory backend and on the Redis backend (the tracker's Lua scripts); every result must be
+ * the same, and so must the listings that recovery reads.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import fc from 'fast-check'
+import { fleetContext } from '../../src/fleet.ts'
+import { createFleet, type Fleet } from '../../src/index.ts'
+import { Keyspace } from '../../src/keyspace.ts'
+import type { TrackerBackend } from '../../src/tracker/backend.ts'
+import { type SessionKeys, TrackerKeys } from '../../src/tracker/keys.ts'
+import { MemoryTrackerBackend } from '../../src/tracker/memory.ts'
+import { RedisTrackerBackend } from '../../src/tracker/redis.ts'
+import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+/** Three sessions, two of them in one index shard (same first hex digits). */
+const SESSIONS = [
+  '00010000000000000000000000000000',
+  '00010000000000000000000000000001',
+  'abcd0000000000000000000000000000',
+]
+const session = fc.nat({ max: SESSIONS.length - 1 })
+const job = fc.constantFrom('j1', 'j2')
+const token = fc.constantFrom('t1', 't2')
+/** Liveness that never runs out during a test: expiry is not what this compares. */
+const TTL = 600_000
+
+type Op =
+  | { kind: 'heartbeat'; session: number; lastSeen: number }
+  | { kind: 'record'; session: number; job: string; text: string }
+  | { kind: 'remove'; session: number; job: string }
+  | { kind: 'leave'; session: number; release: string[] }
+  | { kind: 'retire'; session: number }
+  | { kind: 'claim' | 'complete' | 'release'; session: number; job: string; token: string }
+  | { kind: 'list' }
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('heartbeat' as const), session, lastSeen: fc.nat({ max: 1000 }) }),
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('record' as const),
+      session,
+      job,
+      text: fc.string({ maxLength: 4 }),
+    }),
+  },
+  fc.record({ kind: fc.constant('remove' as const), session, job }),
+  fc.record({ kind: fc.constant('leave' as const), session, release: fc.uniqueArray(job, { maxLength: 2 }) }),
+  fc.record({ kind: fc.constant('retire' as const), session }),
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('claim' as const, 'complete' as const, 'release' as const),
+      session,
+      job,
+      token,
+    }),
+  },
+  fc.record({ kind: fc.constant('list' as const) }),
+)
+
+async function apply(backend: TrackerBackend, keys: TrackerKeys, o: Op): Promise<unknown> {
+  const of = (n: number): SessionKeys => keys.session(SESSIONS[n]!)
+  switch (o.kind) {
+    case 'heartbeat':
+      return backend.heartbeat(of(o.session), SESSIONS[o.session]!, `i${o.session}`, o.lastSeen, TTL)
+    case 'record':
+      return backend.record(of(o.session), SESSIONS[o.session]!, `i${o.session}`, o.job, o.text)
+    case 'remove':
+      return backend.remove(of(o.session), o.job)
+    case 'leave':
+      return backend.leave(of(o.session), SESSIONS[o.session]!, o.release)
+    case 'retire':
+      return backend.retire(of(o.session), SESSIONS[o.session]!)
+    case 'claim':
+      return backend.claim(of(o.session), o.job, o.token, TTL)
+    case 'complete':
+      return backend.complete(of(o.session), o.job, o.token)
+    case 'release':
+      return backend.release(of(o.session), o.job, o.token)
+    case 'list': {
+      const all = SESSIONS.map((_, n) => of(n))
+      const [sessions, alive, jobs] = await Promise.all([
+        backend.sessions(keys.shards),
+        backend.alive(all),
+        backend.jobs(all),
+      ])
+      return { sessions: [...sessions].sort(), alive, jobs: jobs.map((m) => [...m].sort()) }
+    }
+  }
+}
+
+for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
+  describe(`tracker backend parity: memory and ${topology}`, () => {
+    const fleets: Fleet[] = []
+    after(() => Promise.all(fleets.map((fleet) => fleet.close())))
+
+    test('random sequences of the atomic steps give the same results and listings', async () => {
+      const memory = createFleet({ namespace: uniqueNamespace('parity'), onError: () => {} })
+      const redis = createFleet({
+        namespace: uniqueNamespace('parity'),
+        onError: () => {},
+        ...(await topologyOptions(topology)),
+      })
+      fleets.push(memory, redis)
+      const memoryBackend = new MemoryTrackerBackend(fleetContext(memory).memory)
+      const redisBackend = new RedisTrackerBackend(() => fleetContext(redis).redis())
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+          run++
+          const left = new TrackerKeys(new Keyspace(`${memory.namespace}:r${run}`))
+          const right = new TrackerKeys(new Keyspace(`${redis.namespace}:r${run}`))
+          for (const [i, o] of ops.entries()) {
+            const expected = await apply(memoryBackend, left, o)
+            const actual = await apply(redisBackend, right, o)
+            assert.deepStrictEqual(actual, expected, `step ${i} ${JSON.stringify(o)}`)
+          }
+        }),
+        { numRuns: 100 },
+      )
+    })
+  })
+}
