@@ -89,55 +89,81 @@ export interface LockedFill<T> {
   timeout: number
   waker: FillWaker
   signal: AbortSignal
-  /** Reads the entry again (failsafe: a failure is a miss, or rejects if the handler throws). */
+  /** Reads the entry again; rejects when the read fails. */
   recheck: () => Promise<Found<T>>
   /** Computes and writes the value. */
   fill: () => Promise<T>
-  /** Reports a failure of the lock itself (failsafe); may throw to fail the call. */
+  /** Reports a failure (failsafe); may throw to fail the call. */
   report: (error: unknown) => void
+  /** True for a failure that may pass by itself (a dropped connection, a failover). */
+  transient: (error: unknown) => boolean
+  /** Milliseconds on a monotonic-enough clock, for the deadline; Date.now by default. */
+  now?: () => number
 }
 
 /**
  * Runs `fill` under the fleet-wide lock of `key`, or waits for whoever holds it and returns what
  * they stored. After acquiring the lock the entry is read once more: another process may have
  * filled it between our miss and our lock, and computing again would break "exactly once".
+ *
+ * Failures: if the first lock attempt fails, Redis is failing and the value is computed without
+ * the lock (the failure is reported). A waiter, who saw the lock held, rides out transient
+ * failures of its own commands until its deadline (the holder is still computing and will store
+ * the value), then computes itself. Close (the signal) ends every wait with its reason.
  */
 export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
   const token = randomBytes(12).toString('base64')
-  const deadline = Date.now() + o.timeout
+  const now = o.now ?? Date.now
+  const deadline = now() + o.timeout
   const watch = o.waker.watch(o.key)
   try {
-    return await lockLoop(o, token, deadline, watch)
+    for (let attempt = 1; ; attempt++) {
+      let held: boolean | undefined
+      try {
+        held = await o.lock(token)
+      } catch (error) {
+        if (attempt === 1 || !o.transient(error) || deadline - now() <= 0) {
+          o.report(error)
+          return await o.fill()
+        }
+      }
+      if (held === true) return await fillHeld(o, token)
+      const remaining = deadline - now()
+      // Waited as long as we may: compute ourselves rather than fail the caller.
+      if (remaining <= 0) return await o.fill()
+      await watch.wait(remaining, attempt, o.signal)
+      const found = await recheckWaiting(o)
+      if (found) return found.value
+    }
   } finally {
     watch.close()
   }
 }
 
-async function lockLoop<T>(o: LockedFill<T>, token: string, deadline: number, watch: FillWatch): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    let held: boolean
+/** Holding the lock: read once more, compute only if still missing, release, wake the waiters. */
+async function fillHeld<T>(o: LockedFill<T>, token: string): Promise<T> {
+  try {
+    let found: Found<T>
     try {
-      held = await o.lock(token)
+      found = await o.recheck()
     } catch (error) {
       o.report(error)
-      return o.fill()
     }
-    if (held) {
-      try {
-        const found = await o.recheck()
-        return found ? found.value : await o.fill()
-      } finally {
-        await o.unlock(token).catch(() => {
-          // The lock expires on its own after `timeout`; waiters poll meanwhile.
-        })
-        await o.waker.notify(o.key)
-      }
-    }
-    const remaining = deadline - Date.now()
-    // Waited as long as we may: compute ourselves rather than fail the caller.
-    if (remaining <= 0) return o.fill()
-    await watch.wait(remaining, attempt, o.signal)
-    const found = await o.recheck()
-    if (found) return found.value
+    return found ? found.value : await o.fill()
+  } finally {
+    await o.unlock(token).catch(() => {
+      // The lock expires on its own after `timeout`; waiters poll meanwhile.
+    })
+    await o.waker.notify(o.key)
+  }
+}
+
+/** A waiter's look at the entry: a transient failure is a miss (keep waiting), others are reported. */
+async function recheckWaiting<T>(o: LockedFill<T>): Promise<Found<T>> {
+  try {
+    return await o.recheck()
+  } catch (error) {
+    if (!o.transient(error)) o.report(error)
+    return undefined
   }
 }

@@ -170,3 +170,47 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
   }
   return Math.ceil(value)
 }
+
+/** Checks a cache's options when it is made (per-call options are checked by each call). */
+export function assertCacheOptions(options: unknown): asserts options is CacheOptions {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('cache options must be an object')
+  const o = options as CacheOptions
+  if (
+    o.namespace !== undefined &&
+    (typeof o.namespace !== 'string' || o.namespace === '' || /[{}\s]/.test(o.namespace))
+  ) {
+    throw new ConfigError('cache: namespace must be a non-empty string without spaces or braces')
+  }
+  if (
+    o.modelVersion !== undefined &&
+    (typeof o.modelVersion !== 'number' || !Number.isSafeInteger(o.modelVersion))
+  ) {
+    throw new ConfigError('cache: modelVersion must be an integer')
+  }
+  if (o.tenant !== undefined && typeof o.tenant !== 'function') {
+    throw new ConfigError('cache: tenant must be a function returning the current tenant')
+  }
+  if (
+    o.maxKeySize !== undefined &&
+    o.maxKeySize !== false &&
+    (typeof o.maxKeySize !== 'number' || !Number.isInteger(o.maxKeySize) || o.maxKeySize < 64)
+  ) {
+    throw new ConfigError('cache: maxKeySize must be an integer of at least 64 bytes, or false')
+  }
+  if (
+    o.lockTimeout !== undefined &&
+    (typeof o.lockTimeout !== 'number' || !Number.isFinite(o.lockTimeout) || o.lockTimeout < 0)
+  ) {
+    throw new ConfigError('cache: lockTimeout must be a non-negative number of ms')
+  }
+  if (o.errorHandler !== undefined && typeof o.errorHandler !== 'function') {
+    throw new ConfigError('cache: errorHandler must be a function')
+  }
+  if (o.near !== undefined && o.near !== false) {
+    if (typeof o.near !== 'object' || o.near === null || !Number.isInteger(o.near.max) || o.near.max < 1) {
+      throw new ConfigError('cache: near must be false or { max: a positive integer }')
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import { ConnectionError, isTransient, TimeoutError } from '../errors.ts'
+import type { CacheBackend } from './backend.ts'
+import { type Entry, encodeEntry, entryValue } from './entry.ts'
+import { prepareValue } from './envelope.ts'
+import type { Failsafe } from './failsafe.ts'
+import { type FillWaker, type Found, fillWithLock, SingleFlight } from './fill.ts'
+import { expandVersion, normalizeVersion } from './keys.ts'
+import { RACE_CONDITION_PADDING, type WriteDefaults, WriteSettings } from './options.ts'
+import type { EntryReader } from './reader.ts'
+import type { RunCommand } from './run.ts'
+import type { KeyScope, Scope } from './scope.ts'
+import type { CacheKey, CacheStats, WriteOptions } from './types.ts'
+import type { EntryWriter } from './writer.ts'
+
+export type Compute<T> = (key: string, o: WriteOptions) => T | Promise<T>
+
+/** One fetch of one key: what the coordinator needs to fill it. */
+export interface FillRequest<T> {
+  key: CacheKey
+  scope: Scope
+  name: string
+  full: string
+  settings: WriteSettings
+  compute: Compute<T>
+}
+
+export interface CoordinatorParts {
+  backend: CacheBackend
+  run: RunCommand
+  failsafe: Failsafe
+  reader: EntryReader
+  writer: EntryWriter
+  keys: KeyScope
+  waker: FillWaker
+  signal: AbortSignal
+  stats: CacheStats
+  defaults: WriteDefaults
+  /** The defaults as shared write settings: never handed to a compute, which gets a copy. */
+  plain: WriteSettings
+  lockTimeout: number
+}
+
+/**
+ * What `fetch` does on a miss, Rails' behaviour plus stampede protection: concurrent misses of
+ * one key in this process share one fill (single-flight); across the fleet one process computes
+ * under the fill lock while the others wait and read its result (fill.ts); an entry that expired
+ * less than `raceConditionTtl` ago is served stale to others while one caller regenerates it.
+ */
+export class FillCoordinator {
+  readonly #o: CoordinatorParts
+  readonly #flights = new SingleFlight()
+
+  constructor(parts: CoordinatorParts) {
+    this.#o = parts
+  }
+
+  /** A miss: compute under the fleet-wide fill lock (or wait for its holder), store, return. */
+  miss<T>(request: FillRequest<T>, version: string | undefined, readFailed: boolean): Promise<T> {
+    return this.#flights.run(`${request.full}\u0000${version ?? ''}`, () =>
+      this.#fillLocked(request, version, readFailed),
+    )
+  }
+
+  #fillLocked<T>(request: FillRequest<T>, version: string | undefined, readFailed: boolean): Promise<T> {
+    const { run, backend, reader, failsafe, keys, lockTimeout } = this.#o
+    const fill = () => this.computeAndStore(request)
+    // Redis is failing: compute without the fill lock (which would fail too).
+    if (lockTimeout <= 0 || readFailed) return fill()
+    const { scope, name, full } = request
+    const lockKey = keys.lockKey(full)
+    return fillWithLock<T>({
+      // Through the runner: refused after close, errors translated (a closing fleet's are ClosedError).
+      lock: (token) => run('fetch', name, () => backend.lock(lockKey, token, lockTimeout)),
+      unlock: (token) => backend.unlock(lockKey, token),
+      key: full,
+      timeout: lockTimeout,
+      waker: this.#o.waker,
+      signal: this.#o.signal,
+      recheck: async () => {
+        const entry = await reader.entry('fetch', scope, name, full)
+        return (reader.isLive(entry, version) ? { value: entryValue(entry) } : undefined) as Found<T>
+      },
+      fill,
+      report: (error) => failsafe.absorb('fetch', undefined, error),
+      transient: waitsOut,
+    })
+  }
+
+  /** True if `entry` expired less than `raceConditionTtl` ago (at `now`). */
+  withinRaceWindow(entry: Entry, settings: WriteSettings, now: number): boolean {
+    const ttl = settings.raceConditionTtl
+    return ttl !== undefined && ttl > 0 && entry.expiresAt !== undefined && now - entry.expiresAt <= ttl
+  }
+
+  /**
+   * Rails' race_condition_ttl: the first caller to find a value that expired less than
+   * `raceConditionTtl` ago stores it again, alive for `raceConditionTtl` more, and regenerates;
+   * everyone else keeps reading the stale value meanwhile. A compute that throws leaves the stale
+   * value in place until that window ends. With the fill lock, a caller who finds the lock taken
+   * (someone else is regenerating) serves the stale value instead of regenerating too.
+   */
+  async refreshStale<T>(
+    request: FillRequest<T>,
+    stale: Entry,
+    now: number,
+  ): Promise<{ hit: boolean; value: T }> {
+    const { run, backend, failsafe, writer, keys, lockTimeout } = this.#o
+    const { name, full, settings } = request
+    const ttl = settings.raceConditionTtl!
+    const lockKey = keys.lockKey(full)
+    let token: string | undefined
+    if (lockTimeout > 0) {
+      token = `rct-${process.pid}-${Math.random().toString(36).slice(2)}`
+      const held = await failsafe.guard('fetch', true, () =>
+        run('fetch', name, () => backend.lock(lockKey, token!, lockTimeout)),
+      )
+      if (!held) return { hit: true, value: entryValue(stale) as T }
+    }
+    try {
+      const extended: Entry = { ...stale, expiresAt: now + ttl }
+      const bytes = encodeEntry(extended, {
+        compress: settings.compress,
+        threshold: settings.compressThreshold,
+      })
+      // Rails re-stores the stale entry for 2 x raceConditionTtl (plus the usual padding).
+      const redisTtl = Math.ceil(2 * ttl) + RACE_CONDITION_PADDING
+      await failsafe.guard('fetch', false, () =>
+        writer.writeSealed('fetch', name, full, { bytes, ttl: redisTtl }, false),
+      )
+      return { hit: false, value: await this.computeAndStore(request) }
+    } finally {
+      if (token !== undefined) {
+        await backend.unlock(lockKey, token).catch(() => {})
+        await this.#o.waker.notify(full)
+      }
+    }
+  }
+
+  /** Computes the value of a fetch and writes it (failsafe); returns it whatever the write did. */
+  async computeAndStore<T>(request: FillRequest<T>): Promise<T> {
+    const { failsafe, writer, stats } = this.#o
+    const { key, scope, name, full, compute } = request
+    const settings =
+      request.settings === this.#o.plain
+        ? new WriteSettings(this.#o.defaults, undefined, 'fetch')
+        : request.settings
+    // Tag versions are read before computing: a tag invalidated while we compute must make
+    // what we computed from older data a miss.
+    const tagsBefore = settings.tags?.join('\u0000')
+    const stampsBefore =
+      tagsBefore === undefined
+        ? undefined
+        : await failsafe.guard('fetch', undefined, async () => writer.stamps('fetch', scope, settings))
+    stats.fills++
+    const value = await compute(name, settings)
+    if (value === undefined || (value === null && settings.skipNil)) return value
+    const prepared = prepareValue('fetch', name, value, settings)
+    const version = normalizeVersion(settings.version, 'fetch') ?? expandVersion(key)
+    await failsafe.guard('fetch', false, async () => {
+      // The compute may have changed the tags: then their versions are read now.
+      const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore
+      const stamps = same ? stampsBefore : await writer.stamps('fetch', scope, settings)
+      return writer.writeOne('fetch', name, full, prepared, settings, version, stamps)
+    })
+    return value
+  }
+}
+
+/**
+ * Failures a fill-lock waiter rides out until its deadline: anything that may pass by itself,
+ * including a node known to be down (a failover is under way).
+ */
+function waitsOut(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError || isTransient(error)
+}

@@ -1,0 +1,85 @@
+import type { CacheBackend } from './backend.ts'
+import type { Failsafe } from './failsafe.ts'
+import type { Instrument } from './instrument.ts'
+import { expandKey } from './keys.ts'
+import { counterTtl, type WriteDefaults } from './options.ts'
+import type { CallOrder } from './order.ts'
+import type { CacheMethod, RunCommand } from './run.ts'
+import type { KeyScope } from './scope.ts'
+import type { Cache, CacheKey } from './types.ts'
+import type { EntryWriter } from './writer.ts'
+
+export interface CounterParts {
+  backend: CacheBackend
+  run: RunCommand
+  keys: KeyScope
+  writer: EntryWriter
+  failsafe: Failsafe
+  order: CallOrder
+  instrument: Instrument
+  defaults: WriteDefaults
+}
+
+/**
+ * Counters: raw integers changed atomically by INCRBY (a TTL given only to a counter that has
+ * none). An increment is applied exactly once or fails with `outcome: 'unknown'` (SPEC §8): the
+ * runner never re-sends it after an ambiguous failure, and the failsafe hands that failure to
+ * errorHandler while the call returns undefined.
+ */
+export class Counters {
+  readonly #o: CounterParts
+
+  constructor(parts: CounterParts) {
+    this.#o = parts
+  }
+
+  async add(
+    method: Extract<CacheMethod, 'increment' | 'decrement'>,
+    key: CacheKey,
+    by: number,
+    o: { expiresIn?: number } | undefined,
+  ): Promise<number | undefined> {
+    const { backend, run, keys, writer, failsafe, order, instrument, defaults } = this.#o
+    const started = instrument.start(method)
+    const name = expandKey(key, method)
+    if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
+      throw new TypeError(`cache.${method}: by must be an integer, got ${String(by)}`)
+    }
+    const full = keys.full(keys.of(method), name)
+    const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
+    const delta = method === 'decrement' ? -by : by
+    const before = order.pending(full)
+    const value = await failsafe.guard(method, undefined, async () => {
+      if (before) await before
+      const next = await run(method, name, () => backend.increment(full, delta, ttl))
+      writer.evict(full)
+      return next
+    })
+    instrument.publish(method, started, { key: name })
+    return value
+  }
+
+  /** A counter's value: a raw integer string read as a number; undefined when absent or not one. */
+  static async read(cache: Cache, key: CacheKey): Promise<number | undefined> {
+    const value = await cache.read(key, { raw: true })
+    if (typeof value === 'number') return Math.trunc(value)
+    if (typeof value !== 'string' || !/^\s*-?\d+/.test(value)) return undefined
+    return Number.parseInt(value, 10)
+  }
+
+  /** Stores a counter as a raw integer string. */
+  static async write(
+    cache: Cache,
+    key: CacheKey,
+    value: number,
+    o?: { expiresIn?: number },
+  ): Promise<boolean> {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new TypeError(`cache.writeCounter: value must be a finite number, got ${String(value)}`)
+    }
+    return cache.write(key, Math.trunc(value), {
+      raw: true,
+      ...(o?.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
+    })
+  }
+}

@@ -1,0 +1,61 @@
+import { inspect } from 'node:util'
+import { ClosedError, RedfleetError } from '../errors.ts'
+import { absorbedFailures } from './failures.ts'
+import type { CacheOptions, CacheStats } from './types.ts'
+
+export type ErrorHandler = NonNullable<CacheOptions['errorHandler']>
+
+/**
+ * True for the failures Rails' failsafe absorbs: failures of Redis (connection, timeout,
+ * command error, a corrupt entry). Programming errors (TypeError, a value that cannot be
+ * serialised) and use after close are never absorbed: they reject.
+ */
+export function isAbsorbable(error: unknown): boolean {
+  return error instanceof RedfleetError && !(error instanceof ClosedError)
+}
+
+/**
+ * Rails' failsafe (SPEC §3): a failure of Redis goes to `errorHandler` with the method and the
+ * value returned instead, and the call returns that value. An errorHandler that throws makes the
+ * call reject with what it threw.
+ */
+export class Failsafe {
+  readonly #handler: ErrorHandler
+  readonly #stats: CacheStats
+
+  constructor(handler: ErrorHandler | undefined, stats: CacheStats) {
+    this.#handler = handler ?? defaultErrorHandler
+    this.#stats = stats
+  }
+
+  /** Reports one failure of `method`, which returns `returning`; rethrows what is not absorbable. */
+  absorb(method: string, returning: unknown, error: unknown): void {
+    if (!isAbsorbable(error)) throw error
+    this.#stats.errors++
+    absorbedFailures.getStore()?.(method, error)
+    this.#handler({ method, returning, exception: error })
+  }
+
+  /** Runs `fn`; on an absorbable failure reports it and resolves `returning`. */
+  async guard<T>(
+    method: string,
+    returning: T,
+    fn: () => Promise<T>,
+    reported: unknown = returning,
+  ): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      this.absorb(method, reported, error)
+      return returning
+    }
+  }
+}
+
+function defaultErrorHandler(info: { method: string; returning: unknown; exception: unknown }): void {
+  const message = info.exception instanceof Error ? info.exception.message : String(info.exception)
+  process.emitWarning(
+    `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${message}`,
+    'RedfleetWarning',
+  )
+}

@@ -1,0 +1,252 @@
+import type { Clock } from './clock.ts'
+import { entryValue, isExpired, isMismatched } from './entry.ts'
+import { prepareValue } from './envelope.ts'
+import type { Failsafe } from './failsafe.ts'
+import type { Instrument } from './instrument.ts'
+import { expandKey, expandVersion, normalizeVersion } from './keys.ts'
+import { type WriteDefaults, WriteSettings } from './options.ts'
+import type { CallOrder } from './order.ts'
+import type { EntryReader } from './reader.ts'
+import type { CacheMethod } from './run.ts'
+import type { KeyScope, Scope } from './scope.ts'
+import type { CacheKey, CacheStats, FetchOptions, WriteOptions } from './types.ts'
+import type { EntryWriter, PendingWrite } from './writer.ts'
+
+/**
+ * The versions a multi-key call asks for: one for every key (the `version` option), one per key
+ * (keys with a `cacheVersion`), or none.
+ */
+type Versions = string | (string | undefined)[] | undefined
+
+function versionAt(versions: Versions, i: number): string | undefined {
+  return typeof versions === 'object' ? versions[i] : versions
+}
+
+/** What a multi-key read answers for a key it did not find (a cached value may be null, never this). */
+const MISS: unique symbol = Symbol('miss')
+
+/** Names, full keys and requested versions of a multi-key call. */
+interface ManyKeys {
+  scope: Scope
+  names: string[]
+  fulls: string[]
+  versions: Versions
+}
+
+export interface MultiKeyParts {
+  keys: KeyScope
+  reader: EntryReader
+  writer: EntryWriter
+  failsafe: Failsafe
+  order: CallOrder
+  instrument: Instrument
+  clock: Clock
+  stats: CacheStats
+  defaults: WriteDefaults
+  plain: WriteSettings
+}
+
+/**
+ * The multi-key methods: one MGET, one pipeline of SETs or of UNLINKs per node (per slot on a
+ * cluster), never one round trip per key, on every topology (SPEC §3).
+ */
+export class MultiKey {
+  readonly #o: MultiKeyParts
+
+  constructor(parts: MultiKeyParts) {
+    this.#o = parts
+  }
+
+  async readMulti(keys: CacheKey[], o?: { version?: string | number }): Promise<Map<CacheKey, unknown>> {
+    const { failsafe, stats, instrument, order } = this.#o
+    const started = instrument.start('readMulti')
+    assertArray(keys, 'readMulti')
+    const result = new Map<CacheKey, unknown>()
+    if (keys.length === 0) return result
+    const many = this.#many('readMulti', keys, o?.version)
+    let values: unknown[]
+    try {
+      const before = order.pendingAny(many.fulls)
+      if (before) await before
+      values = await this.#values('readMulti', many)
+    } catch (error) {
+      failsafe.absorb('readMulti', new Map(), error)
+      values = []
+    }
+    for (let i = 0; i < keys.length; i++) {
+      if (values[i] !== MISS && values[i] !== undefined) result.set(keys[i]!, values[i])
+    }
+    stats.hits += result.size
+    stats.misses += keys.length - result.size
+    if (started !== undefined) {
+      const hits = many.names.filter((_, i) => values[i] !== MISS && values[i] !== undefined)
+      instrument.publish('readMulti', started, { keys: many.names, hits })
+    }
+    return result
+  }
+
+  async writeMulti(
+    entries: Map<CacheKey, unknown> | Record<string, unknown>,
+    o?: WriteOptions,
+  ): Promise<boolean> {
+    const { keys, writer, failsafe, order, instrument, clock, defaults, plain } = this.#o
+    const started = instrument.start('writeMulti')
+    if (typeof entries !== 'object' || entries === null) {
+      throw new TypeError('cache.writeMulti: entries must be a Map or an object')
+    }
+    const pairs: [CacheKey, unknown][] = entries instanceof Map ? [...entries] : Object.entries(entries)
+    if (pairs.length === 0) return true
+    const settings = o === undefined ? plain : new WriteSettings(defaults, o, 'writeMulti')
+    if (settings.expiry(clock(), 'writeMulti').expired) {
+      throw new TypeError('cache.writeMulti: cache expiration time is invalid, expiresAt is in the past')
+    }
+    const scope = keys.of('writeMulti')
+    const explicit = normalizeVersion(settings.version, 'writeMulti')
+    const names: string[] = []
+    const items = pairs.map(([key, value]): PendingWrite => {
+      const name = expandKey(key, 'writeMulti')
+      names.push(name)
+      return {
+        full: keys.full(scope, name),
+        prepared: prepareValue('writeMulti', name, value, settings),
+        version: explicit ?? expandVersion(key),
+      }
+    })
+    const fulls = items.map((item) => item.full)
+    const before = order.pendingAny(fulls)
+    const written = await order.track(
+      fulls,
+      failsafe.guard('writeMulti', false, async () => {
+        if (before) await before
+        const stamping = writer.stamps('writeMulti', scope, settings)
+        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping))
+        return true
+      }),
+    )
+    instrument.publish('writeMulti', started, { keys: names })
+    return written
+  }
+
+  async fetchMulti<T>(
+    keys: CacheKey[],
+    o: FetchOptions,
+    compute: (key: CacheKey) => T | Promise<T>,
+  ): Promise<Map<CacheKey, T>> {
+    const { writer, failsafe, order, instrument, stats, defaults } = this.#o
+    const started = instrument.start('fetchMulti')
+    if (typeof compute !== 'function') {
+      throw new TypeError('cache.fetchMulti: missing compute: fetchMulti requires a compute function')
+    }
+    assertArray(keys, 'fetchMulti')
+    const settings = new WriteSettings(defaults, o, 'fetchMulti')
+    const result = new Map<CacheKey, T>()
+    if (keys.length === 0) return result
+    const many = this.#many('fetchMulti', keys, settings.version)
+    const { scope, names, fulls, versions } = many
+    const found = settings.force
+      ? []
+      : await failsafe.guard(
+          'fetchMulti',
+          [] as unknown[],
+          async () => {
+            const before = order.pendingAny(fulls)
+            if (before) await before
+            return this.#values('fetchMulti', many)
+          },
+          new Map(),
+        )
+    const stamps = settings.tags
+      ? await failsafe.guard('fetchMulti', undefined, async () =>
+          writer.stamps('fetchMulti', scope, settings),
+        )
+      : undefined
+    const misses: PendingWrite[] = []
+    const hits: string[] = []
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      if (i < found.length && found[i] !== MISS) {
+        result.set(key, found[i] as T)
+        hits.push(names[i]!)
+        continue
+      }
+      stats.fills++
+      const value = await compute(key)
+      result.set(key, value)
+      if (value === undefined || (value === null && settings.skipNil)) continue
+      misses.push({
+        full: fulls[i]!,
+        prepared: prepareValue('fetchMulti', names[i]!, value, settings),
+        version: versionAt(versions, i),
+      })
+    }
+    stats.hits += hits.length
+    stats.misses += keys.length - hits.length
+    if (misses.length > 0) {
+      await failsafe.guard('fetchMulti', false, async () => {
+        await writer.writeMany('fetchMulti', misses, settings, stamps)
+        return true
+      })
+    }
+    instrument.publish('fetchMulti', started, { keys: names, hits })
+    return result
+  }
+
+  async deleteMulti(keys: CacheKey[]): Promise<number> {
+    const { writer, failsafe, order, instrument } = this.#o
+    const started = instrument.start('deleteMulti')
+    assertArray(keys, 'deleteMulti')
+    if (keys.length === 0) return 0
+    const scope = this.#o.keys.of('deleteMulti')
+    const names = keys.map((key) => expandKey(key, 'deleteMulti'))
+    const fulls = names.map((name) => this.#o.keys.full(scope, name))
+    const before = order.pendingAny(fulls)
+    const count = await order.track(
+      fulls,
+      failsafe.guard('deleteMulti', 0, async () => {
+        if (before) await before
+        return writer.removeMany('deleteMulti', fulls)
+      }),
+    )
+    instrument.publish('deleteMulti', started, { keys: names })
+    return count
+  }
+
+  /** Names, full keys and requested versions of a multi-key call, in one pass. */
+  #many(method: CacheMethod, keys: readonly CacheKey[], version: unknown): ManyKeys {
+    const scope = this.#o.keys.of(method)
+    const explicit = normalizeVersion(version, method)
+    const names = new Array<string>(keys.length)
+    const fulls = new Array<string>(keys.length)
+    // Only keys with a cacheVersion need a slot: plain keys make no array at all.
+    let versions: Versions = explicit
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const name = expandKey(key, method)
+      names[i] = name
+      fulls[i] = this.#o.keys.full(scope, name)
+      if (explicit === undefined && typeof key === 'object') {
+        const own = expandVersion(key)
+        if (own !== undefined) {
+          if (!Array.isArray(versions)) versions = new Array<string | undefined>(keys.length)
+          versions[i] = own
+        }
+      }
+    }
+    return { scope, names, fulls, versions }
+  }
+
+  /** Each key's live value, or MISS. */
+  async #values(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
+    const entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls)
+    const now = this.#o.clock()
+    return entries.map((entry, i) =>
+      entry && !isExpired(entry, now) && !isMismatched(entry, versionAt(many.versions, i))
+        ? entryValue(entry)
+        : MISS,
+    )
+  }
+}
+
+export function assertArray(keys: unknown, method: string): asserts keys is unknown[] {
+  if (!Array.isArray(keys)) throw new TypeError(`cache.${method}: keys must be an array`)
+}

@@ -1,0 +1,195 @@
+import type { CacheBackend } from './backend.ts'
+import type { Clock } from './clock.ts'
+import { decodeEntry, type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
+import type { NearCache } from './near.ts'
+import type { CacheMethod, RunCommand } from './run.ts'
+import type { KeyScope, Scope } from './scope.ts'
+import type { CacheStats } from './types.ts'
+
+/**
+ * The cache's one read path: an entry is looked up in the near cache (`cached`), else loaded
+ * from Redis (`load`, `loadMany`: GET or one MGET per node, decoded, tags checked), and a reply
+ * no invalidation overtook fills the near cache. Expiry and version are judged by `isLive`.
+ */
+export class EntryReader {
+  readonly #backend: CacheBackend
+  readonly #run: RunCommand
+  readonly #keys: KeyScope
+  readonly #near: NearCache | undefined
+  readonly #clock: Clock
+  readonly #stats: CacheStats
+
+  constructor(
+    backend: CacheBackend,
+    run: RunCommand,
+    keys: KeyScope,
+    near: NearCache | undefined,
+    clock: Clock,
+    stats: CacheStats,
+  ) {
+    this.#backend = backend
+    this.#run = run
+    this.#keys = keys
+    this.#near = near
+    this.#clock = clock
+    this.#stats = stats
+  }
+
+  /** Present, not expired, not of another version. The clock is read only for entries that expire. */
+  isLive(entry: Entry | undefined, version: string | undefined): entry is Entry {
+    if (entry === undefined || isMismatched(entry, version)) return false
+    return entry.expiresAt === undefined || !isExpired(entry, this.#clock())
+  }
+
+  /**
+   * The near cache's entry of a key, if it has one whose tags are current (counted as a near
+   * hit). Synchronous, so that a near hit is answered without waiting on a promise.
+   */
+  cached(scope: Scope, name: string, full: string): Entry | undefined {
+    const near = this.#near
+    if (!near) return undefined
+    const entry = near.get(this.#keys.nearKey(name, full))
+    if (!entry || !this.#nearTagsCurrent(near, scope, entry)) return undefined
+    this.#stats.nearHits++
+    return entry
+  }
+
+  /** The entry of a key: near cache first, then Redis. Expiry and version are the caller's. */
+  entry(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    const cached = this.cached(scope, name, full)
+    return cached ? Promise.resolve(cached) : this.load(method, scope, name, full)
+  }
+
+  /**
+   * The entry of a key from Redis, past the near cache (callers look there first themselves),
+   * filling the near cache unless an invalidation of the key overtook the reply.
+   */
+  load(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    const near = this.#near
+    if (near) {
+      const nearKey = this.#keys.nearKey(name, full)
+      const ticket = near.begin(nearKey)
+      if (ticket) return this.#loadTracked(method, scope, name, full, nearKey, ticket)
+    }
+    return this.#get(method, scope, name, full)
+  }
+
+  /** A load whose reply may fill the near cache, unless an invalidation overtook it. */
+  async #loadTracked(
+    method: CacheMethod,
+    scope: Scope,
+    name: string,
+    full: string,
+    nearKey: string,
+    ticket: NonNullable<ReturnType<NearCache['begin']>>,
+  ): Promise<Entry | undefined> {
+    let entry: Entry | undefined
+    try {
+      entry = await this.#get(method, scope, name, full)
+    } finally {
+      this.#near!.end(nearKey, ticket, entry)
+    }
+    return entry
+  }
+
+  /** GET, decoded, tags checked. */
+  async #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    const stored = await this.#run(method, name, () => this.#backend.get(full))
+    if (stored === null) return undefined
+    const entry = decodeEntry(stored)
+    if (entry.tags && !(await this.#tagsCurrent(method, scope, entry.tags))) return undefined
+    return entry
+  }
+
+  /**
+   * The entries of many keys: near cache first, the rest with one MGET per node (one more round
+   * trip only if some entry has tags). In input order, undefined where there is none.
+   */
+  async loadMany(
+    method: CacheMethod,
+    scope: Scope,
+    names: readonly string[],
+    fulls: readonly string[],
+  ): Promise<(Entry | undefined)[]> {
+    const near = this.#near
+    // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
+    if (!near) return this.#getMany(method, scope, fulls)
+    const entries = new Array<Entry | undefined>(fulls.length)
+    const missing: number[] = []
+    for (let i = 0; i < fulls.length; i++) {
+      const cached = this.cached(scope, names[i]!, fulls[i]!)
+      if (cached) entries[i] = cached
+      else missing.push(i)
+    }
+    if (missing.length === 0) return entries
+    const nearKeys = missing.map((i) => this.#keys.nearKey(names[i]!, fulls[i]!))
+    const tickets = nearKeys.map((key) => near.begin(key))
+    let loaded: (Entry | undefined)[] = []
+    try {
+      loaded = await this.#getMany(
+        method,
+        scope,
+        missing.map((i) => fulls[i]!),
+      )
+    } finally {
+      nearKeys.forEach((key, n) => {
+        const ticket = tickets[n]
+        if (ticket) near.end(key, ticket, loaded[n])
+      })
+    }
+    for (let n = 0; n < missing.length; n++) entries[missing[n]!] = loaded[n]
+    return entries
+  }
+
+  /** MGET per node, decoded, tags checked. */
+  async #getMany(method: CacheMethod, scope: Scope, keys: readonly string[]): Promise<(Entry | undefined)[]> {
+    const stored = await this.#run(method, undefined, () => this.#backend.getMany(keys))
+    let tagged = false
+    const entries = stored.map((text) => {
+      if (text === null) return undefined
+      const entry = decodeEntry(text)
+      if (entry.tags) tagged = true
+      return entry
+    })
+    if (tagged) await this.#dropStaleTags(method, scope, entries)
+    return entries
+  }
+
+  /** Current versions of tags (0 for a tag never invalidated), in one round trip. */
+  async tagVersions(method: CacheMethod, scope: Scope, names: readonly string[]): Promise<number[]> {
+    const keys = names.map((name) => scope.tags + name)
+    const near = this.#near
+    const ticket = near?.beginTags(keys)
+    const stored = await this.#run(method, undefined, () => this.#backend.getMany(keys))
+    const versions = stored.map((text) => (text === null ? 0 : Number(text)))
+    if (ticket) near!.endTags(keys, ticket, versions)
+    return versions
+  }
+
+  async #tagsCurrent(method: CacheMethod, scope: Scope, tags: readonly TagStamp[]): Promise<boolean> {
+    const versions = await this.tagVersions(
+      method,
+      scope,
+      tags.map((tag) => tag.name),
+    )
+    return tags.every((tag, i) => versions[i] === tag.version)
+  }
+
+  #nearTagsCurrent(near: NearCache, scope: Scope, entry: Entry): boolean {
+    if (!entry.tags) return true
+    const versions = near.tagVersions(entry.tags.map((tag) => scope.tags + tag.name))
+    if (versions === undefined) return false
+    return entry.tags.every((tag, i) => versions[i] === tag.version)
+  }
+
+  /** Replaces by undefined every entry whose tags were invalidated (one round trip for all tags). */
+  async #dropStaleTags(method: CacheMethod, scope: Scope, entries: (Entry | undefined)[]): Promise<void> {
+    const names = [...new Set(entries.flatMap((entry) => entry?.tags?.map((tag) => tag.name) ?? []))]
+    if (names.length === 0) return
+    const versions = await this.tagVersions(method, scope, names)
+    const current = new Map(names.map((name, i) => [name, versions[i]]))
+    entries.forEach((entry, i) => {
+      if (entry?.tags?.some((tag) => current.get(tag.name) !== tag.version)) entries[i] = undefined
+    })
+  }
+}

@@ -1,0 +1,32 @@
+import { type FleetContext, type OperationPolicy, runOperation } from '../context.ts'
+import { OPERATIONS } from '../operations.ts'
+import { resolveRetry } from '../retry.ts'
+import { shortName } from './scope.ts'
+import type { CacheOptions } from './types.ts'
+
+export type CacheMethod = keyof typeof OPERATIONS.cache
+
+/** The runner's operation names (`cache.<method>`), made once rather than on every call. */
+const OPS = Object.fromEntries(
+  Object.keys(OPERATIONS.cache).map((method) => [method, `cache.${method}`]),
+) as Record<CacheMethod, string>
+
+/** Runs one Redis command of a cache method; see `cacheRunner`. */
+export type RunCommand = <T>(
+  method: CacheMethod,
+  name: string | undefined,
+  fn: () => Promise<T>,
+) => Promise<T>
+
+/**
+ * The cache's commands go through the fleet's one operation runner (src/context.ts): refused on
+ * a closed fleet, errors translated naming the method and key, transient failures retried by what
+ * the method is (an increment is never re-sent after an ambiguous failure: it fails with
+ * `outcome: 'unknown'`). Failures go to the cache's errorHandler (Failsafe), once, with what the
+ * call returns, so the runner's own onError is silent.
+ */
+export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunCommand {
+  const policy: OperationPolicy = { retry: resolveRetry(ctx.retry, options.retry), onError: () => {} }
+  return (method, name, fn) =>
+    runOperation(ctx, policy, OPS[method], name === undefined ? undefined : shortName(name), fn)
+}

@@ -1,0 +1,120 @@
+import type { FleetContext } from '../context.ts'
+import { truncateKey } from './keys.ts'
+import type { CacheOptions } from './types.ts'
+
+/** Where one call's keys live: entries under `entries`, tag versions under `tags`. */
+export interface Scope {
+  entries: string
+  tags: string
+}
+
+/**
+ * Where a cache's keys live in Redis. Entries `${fleet}:cache:[${namespace}:][@${tenant}:]
+ * [v${modelVersion}:]${key}`; tag versions `${fleet}:cache~tag:[${namespace}:][@${tenant}:]${tag}`;
+ * fill locks `${fleet}:cache~lock:…`. Tags and locks sit beside the entries, not among them, so
+ * no user key can collide with them and `clear`/`deleteMatched` never touch them.
+ */
+export class KeyScope {
+  readonly #base: string
+  readonly #tagBase: string
+  readonly #lockBase: string
+  readonly #fleetPrefixLength: number
+  readonly #modelSegment: string
+  readonly #tenant: (() => string | undefined) | undefined
+  readonly #fixed: Scope | undefined
+  readonly #maxKeySize: number | false
+
+  constructor(ctx: FleetContext, options: CacheOptions) {
+    const bases = keyBases(ctx, options)
+    this.#base = bases.entries
+    this.#tagBase = bases.tags
+    this.#lockBase = bases.locks
+    this.#fleetPrefixLength = ctx.keys.prefix.length
+    this.#modelSegment = modelSegment(options)
+    this.#tenant = options.tenant
+    const fixed = fixedEntryScope(ctx, options)
+    this.#fixed = fixed === undefined ? undefined : { entries: fixed, tags: this.#tagBase }
+    this.#maxKeySize = options.maxKeySize ?? 1024
+  }
+
+  /** The cache namespace as events name it (the entries base without its trailing ':'). */
+  get namespace(): string {
+    return this.#base.slice(0, -1)
+  }
+
+  /** The scope of one call: fixed, or the current tenant's (a tenant cache without one throws). */
+  of(op: string): Scope {
+    if (this.#fixed) return this.#fixed
+    const tenant = this.#tenantSegment(op)
+    return { entries: this.#base + tenant + this.#modelSegment, tags: this.#tagBase + tenant }
+  }
+
+  /** Every model version of this namespace (and the call's tenant): what `clear` removes. */
+  allVersions(op: string): string {
+    return this.#base + this.#tenantSegment(op)
+  }
+
+  /** The full Redis key of an entry, shortened with a hash suffix when over `maxKeySize`. */
+  full(scope: Scope, name: string): string {
+    return truncateKey(scope.entries + name, scope.entries.length, this.#maxKeySize)
+  }
+
+  /** The fill lock of an entry. */
+  lockKey(full: string): string {
+    return this.#lockBase + full.slice(this.#fleetPrefixLength)
+  }
+
+  /**
+   * The near cache's key of an entry. In a cache of one scope it is the key's name itself: the
+   * full key is a fresh concatenation on every call, and hashing it for the lookup would cost a
+   * near-cache hit more than everything else it does.
+   */
+  nearKey(name: string, full: string): string {
+    const prefix = this.#fixed?.entries
+    if (prefix === undefined) return full
+    // Too short to have been truncated (truncateKey's own cheap test): the name, no comparing.
+    if (this.#maxKeySize === false || full.length * 3 <= this.#maxKeySize) return name
+    // A key truncated for length has a hashed tail instead of the name.
+    return full === prefix + name ? name : full.slice(prefix.length)
+  }
+
+  #tenantSegment(op: string): string {
+    if (!this.#tenant) return ''
+    const tenant = this.#tenant()
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError(`cache.${op}: this cache is tenant-scoped and tenant() returned no tenant`)
+    }
+    // Encoded so that a tenant can hold any character (':' or braces) without changing the key layout.
+    return `@${encodeURIComponent(tenant)}:`
+  }
+}
+
+function modelSegment(options: CacheOptions): string {
+  return options.modelVersion === undefined ? '' : `v${options.modelVersion}:`
+}
+
+/**
+ * Where every entry of a cache without a tenant lives (entries base plus model version);
+ * undefined for a tenant cache, whose entries' scope depends on the tenant of each call.
+ */
+export function fixedEntryScope(ctx: FleetContext, options: CacheOptions): string | undefined {
+  return options.tenant === undefined ? keyBases(ctx, options).entries + modelSegment(options) : undefined
+}
+
+/** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
+export function keyBases(
+  ctx: FleetContext,
+  options: CacheOptions,
+): { entries: string; tags: string; locks: string } {
+  const ns = options.namespace === undefined ? '' : `${options.namespace}:`
+  return {
+    entries: ctx.keys.key('cache', '') + ns,
+    tags: ctx.keys.key('cache~tag', '') + ns,
+    locks: ctx.keys.key('cache~lock', ''),
+  }
+}
+
+/** Error messages name the key, but a 32 KB key would drown the message. */
+export function shortName(name: string): string {
+  return name.length > 120 ? `${name.slice(0, 120)}…` : name
+}

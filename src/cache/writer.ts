@@ -1,0 +1,137 @@
+import type { CacheBackend, WriteItem } from './backend.ts'
+import type { Clock } from './clock.ts'
+import type { TagStamp } from './entry.ts'
+import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
+import type { NearCache } from './near.ts'
+import type { WriteSettings } from './options.ts'
+import type { EntryReader } from './reader.ts'
+import type { CacheMethod, RunCommand } from './run.ts'
+import type { Scope } from './scope.ts'
+import type { CacheStats } from './types.ts'
+
+/** One entry of a multi-key write, its value prepared. */
+export interface PendingWrite {
+  full: string
+  prepared: Prepared
+  version: string | undefined
+}
+
+/**
+ * The cache's one write path: envelopes sealed at the moment of sending (so a TTL counts from
+ * then), SET on the key's node or one pipeline of SETs per node, and the own-write eviction: this
+ * process's near cache drops an entry once Redis acknowledged the change, so a read that starts
+ * afterwards goes to Redis for the new value (the tracking invalidation may come later).
+ */
+export class EntryWriter {
+  readonly #backend: CacheBackend
+  readonly #run: RunCommand
+  readonly #reader: EntryReader
+  readonly #near: NearCache | undefined
+  readonly #clock: Clock
+  readonly #stats: CacheStats
+
+  constructor(
+    backend: CacheBackend,
+    run: RunCommand,
+    reader: EntryReader,
+    near: NearCache | undefined,
+    clock: Clock,
+    stats: CacheStats,
+  ) {
+    this.#backend = backend
+    this.#run = run
+    this.#reader = reader
+    this.#near = near
+    this.#clock = clock
+    this.#stats = stats
+  }
+
+  /**
+   * The current versions of a write's tags, to stamp into its entries; undefined (no round trip,
+   * no await) for a write without tags or a raw one.
+   */
+  stamps(method: CacheMethod, scope: Scope, settings: WriteSettings): Promise<TagStamp[]> | undefined {
+    const names = settings.tags
+    if (!names || !isStamped(settings)) return undefined
+    return this.#reader
+      .tagVersions(method, scope, names)
+      .then((versions) => names.map((name, i) => ({ name, version: versions[i]! })))
+  }
+
+  /** Writes one prepared value; false when unlessExist found a value or the expiry is past. */
+  async writeOne(
+    method: CacheMethod,
+    name: string,
+    full: string,
+    prepared: Prepared,
+    settings: WriteSettings,
+    version: string | undefined,
+    stamps: TagStamp[] | undefined,
+  ): Promise<boolean> {
+    const sealed = sealEntry(prepared, settings, version, stamps, this.#clock(), method)
+    if (!sealed) return false
+    const written = await this.writeSealed(method, name, full, sealed, settings.unlessExist)
+    if (written) this.#stats.writes++
+    return written
+  }
+
+  /** SET of an already sealed entry (NX when `nx`); false when NX found a value. */
+  async writeSealed(
+    method: CacheMethod,
+    name: string,
+    full: string,
+    sealed: Sealed,
+    nx: boolean,
+  ): Promise<boolean> {
+    const { bytes, ttl } = sealed
+    const written = await this.#run(method, name, () => this.#backend.set(full, bytes, ttl, nx))
+    this.evict(full)
+    return written
+  }
+
+  /** Writes prepared values sharing one set of write options: one pipeline of SETs per node. */
+  async writeMany(
+    method: CacheMethod,
+    items: readonly PendingWrite[],
+    settings: WriteSettings,
+    stamps: TagStamp[] | undefined,
+  ): Promise<void> {
+    const now = this.#clock()
+    const writes: WriteItem[] = []
+    for (const item of items) {
+      const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
+      if (sealed)
+        writes.push({ key: item.full, value: sealed.bytes, ttl: sealed.ttl, nx: settings.unlessExist })
+    }
+    if (writes.length === 0) return
+    const results = await this.#run(method, undefined, () => this.#backend.setMany(writes))
+    for (const write of writes) this.evict(write.key)
+    for (const written of results) if (written) this.#stats.writes++
+  }
+
+  /** UNLINK of one entry; true if it was there. */
+  async remove(method: CacheMethod, name: string, full: string): Promise<boolean> {
+    const existed = await this.#run(method, name, () => this.#backend.delete(full))
+    this.evict(full)
+    if (existed) this.#stats.deletes++
+    return existed
+  }
+
+  /** UNLINK of many entries, pipelined per node; how many were there. */
+  async removeMany(method: CacheMethod, fulls: readonly string[]): Promise<number> {
+    const removed = await this.#run(method, undefined, () => this.#backend.deleteMany(fulls))
+    for (const full of fulls) this.evict(full)
+    this.#stats.deletes += removed
+    return removed
+  }
+
+  /** Own-write eviction: after Redis acknowledged a change of `full`, this process's near cache drops it. */
+  evict(full: string): void {
+    this.#near?.invalidate(full)
+  }
+}
+
+/** True if a write with these settings stamps its entries with tag versions (a round trip first). */
+export function isStamped(settings: WriteSettings): boolean {
+  return settings.tags !== undefined && settings.tags.length > 0 && !settings.raw
+}
