@@ -1,15 +1,16 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
-import { ConfigError, ConnectionError, messageOf } from '../errors.ts'
+import { ConfigError, ConnectionError } from '../errors.ts'
+import { ClusterHealth } from './cluster-health.ts'
 import {
   type ConnectionSettings,
   clusterOptions,
   coalesceWrites,
   connectAndPing,
   reconnectDelay,
-  reportErrors,
   type ServerAddress,
 } from './connection.ts'
+import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
@@ -24,13 +25,24 @@ export class ClusterTopology implements RedisTopology {
   readonly #clients: Cluster[]
   readonly #owned: boolean
   readonly #settings: ConnectionSettings
+  readonly #health: HealthRegistry
+  /** Whether the cluster as a whole can be reached (and is a cluster at all). */
+  readonly #reach: ClusterHealth
   #next = 0
   #connecting: Promise<void> | undefined
 
-  private constructor(clients: Cluster[], owned: boolean, settings: ConnectionSettings) {
+  private constructor(
+    clients: Cluster[],
+    owned: boolean,
+    settings: ConnectionSettings,
+    health: HealthRegistry,
+    reach: ClusterHealth,
+  ) {
     this.#clients = clients
     this.#owned = owned
     this.#settings = settings
+    this.#health = health
+    this.#reach = reach
   }
 
   static fromUrls(
@@ -50,16 +62,25 @@ export class ClusterTopology implements RedisTopology {
     }
     const options = clusterOptions(settings)
     options.redisOptions = { ...options.redisOptions, ...auth }
+    const health = new HealthRegistry(settings.onError)
+    const reach = new ClusterHealth(nodes.map((n) => `${n.host}:${n.port}`).join(', '), settings.onError)
     const clients = Array.from({ length: settings.poolSize }, () => {
       const cluster = new ioredis.Cluster(nodes, options)
-      reportErrors(cluster, settings, 'cluster connection')
+      reach.watch(cluster)
+      // Each master's connection fails fast while that master is known to be down.
+      cluster.on('+node', (node: Redis) => {
+        const id = `${node.options.host}:${node.options.port}`
+        watchConnection(node, health.of(id), settings.reconnectAttempts)
+      })
       return cluster
     })
-    return new ClusterTopology(clients, true, settings)
+    return new ClusterTopology(clients, true, settings, health, reach)
   }
 
   static fromClient(client: Cluster, settings: ConnectionSettings): ClusterTopology {
-    return new ClusterTopology([client], false, settings)
+    // The user's client reports its own errors: only its readiness is followed.
+    const reach = new ClusterHealth('the given Cluster client', settings.onError)
+    return new ClusterTopology([client], false, settings, new HealthRegistry(settings.onError), reach)
   }
 
   #pick(): Cluster {
@@ -70,10 +91,15 @@ export class ClusterTopology implements RedisTopology {
     return client
   }
 
-  /** Waits until every pooled client knows the slot map (needed to group keys by master). */
+  /**
+   * Waits until every pooled client knows the slot map (needed to group keys by master); fails
+   * at once while the cluster is known to be unreachable or not a cluster at all.
+   */
   #slotsReady(): Promise<void> {
     if (this.#clients.every((c) => c.status === 'ready')) return Promise.resolve()
-    this.#connecting ??= Promise.all(this.#clients.map(waitUntilReady))
+    const refusal = this.#reach.refusalIfDown('CLUSTER SLOTS')
+    if (refusal) return Promise.reject(refusal)
+    this.#connecting ??= Promise.all(this.#clients.map((c) => this.#reach.untilReady(c)))
       .then(() => undefined)
       .finally(() => {
         this.#connecting = undefined
@@ -84,10 +110,12 @@ export class ClusterTopology implements RedisTopology {
   async ready(): Promise<void> {
     await this.#slotsReady()
     const masters = await this.masters()
-    await Promise.all(masters.map((m) => connectAndPing(m.client, m.id)))
+    await Promise.all(masters.map((m) => connectAndPing(m.client, m.id, this.#health.of(m.id))))
   }
 
   async close(): Promise<void> {
+    this.#reach.stop()
+    this.#health.stop()
     if (!this.#owned) return
     await Promise.all(
       this.#clients.map(async (c) => {
@@ -150,31 +178,8 @@ export class ClusterTopology implements RedisTopology {
       // dedicated connection has to reconnect by itself.
       retryStrategy: reconnectDelay,
     })
-    reportErrors(client, this.#settings, `connection ${nodeId}`)
+    // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
+    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client
   }
-}
-
-async function waitUntilReady(cluster: Cluster): Promise<void> {
-  if (cluster.status === 'ready') return
-  if (cluster.status === 'wait') {
-    try {
-      await cluster.connect()
-      return
-    } catch (error) {
-      throw new ConnectionError(`cannot reach the Redis Cluster: ${messageOf(error)}`, { cause: error })
-    }
-  }
-  await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      cluster.off('end', onEnd)
-      resolve()
-    }
-    const onEnd = () => {
-      cluster.off('ready', onReady)
-      reject(new ConnectionError('the Redis Cluster connection was closed'))
-    }
-    cluster.once('ready', onReady)
-    cluster.once('end', onEnd)
-  })
 }

@@ -1,5 +1,6 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { ConfigError, ConnectionError, messageOf, translateError } from '../errors.ts'
+import { ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
+import { describeFailure, type NodeHealth } from './health.ts'
 
 /** What the topologies need from the fleet's options. */
 export interface ConnectionSettings {
@@ -33,17 +34,17 @@ export function parseServerUrl(url: string): ServerAddress {
 }
 
 /**
- * Delay before reconnect attempt `times`. Kept short: a command issued while the server is
- * down waits in the offline queue for `reconnectAttempts + 1` attempts before it is rejected,
- * and that must stay well under the command timeout so the caller hears "unreachable"
- * (ConnectionError), not "slow" (TimeoutError). A SYN every 250 ms to a dead server is cheap.
+ * Delay before reconnect attempt `times`: one probe per interval while a node is down (calls to
+ * it fail at once meanwhile, see health.ts), so it is found again within 250 ms of its return.
+ * A SYN every 250 ms to a dead server is cheap.
  */
 export const reconnectDelay = (times: number) => Math.min(50 * times, 250)
 
 /**
- * ioredis options shared by every connection. Commands fail after `reconnectAttempts`
- * reconnects (so a dead server is reported in milliseconds, not queued forever), while the
- * connection itself keeps reconnecting in the background, so the fleet heals when Redis returns.
+ * ioredis options shared by every connection. A command waits for at most `reconnectAttempts`
+ * reconnects and then fails (watchConnection in health.ts does it, with redfleet's words, rather
+ * than ioredis' maxRetriesPerRequest); the connection itself keeps reconnecting in the
+ * background, so the fleet heals when Redis returns.
  */
 export function redisOptions(settings: ConnectionSettings, dedicated = false): RedisOptions {
   return {
@@ -52,7 +53,7 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
     // Blocking reads and subscriptions wait as long as they like; 0 means no timeout at all
     // (ioredis would time every command out at once).
     commandTimeout: dedicated || settings.commandTimeout === 0 ? undefined : settings.commandTimeout,
-    maxRetriesPerRequest: dedicated ? null : settings.reconnectAttempts,
+    maxRetriesPerRequest: null,
     retryStrategy: reconnectDelay,
     enableOfflineQueue: true,
     // A command sent just before a drop is not blindly re-sent: its caller gets the error and
@@ -76,28 +77,19 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
   }
 }
 
-/** Routes a client's background errors (reconnect failures) to the fleet's onError. */
-export function reportErrors(
-  client: { on(event: 'error', fn: (e: unknown) => void): unknown },
-  settings: ConnectionSettings,
-  op: string,
-): void {
-  client.on('error', (error) => {
-    try {
-      settings.onError(translateError(error, op), { op })
-    } catch {
-      // A throwing onError must not take the connection down with it.
-    }
-  })
-}
-
 /** Connects (if not yet) and PINGs, turning failure into a ConnectionError naming the node. */
-export async function connectAndPing(client: Redis, name: string): Promise<void> {
+export async function connectAndPing(client: Redis, name: string, health?: NodeHealth): Promise<void> {
   try {
     if (client.status === 'wait') await client.connect()
     await client.ping()
   } catch (error) {
-    throw new ConnectionError(`cannot reach Redis at ${name}: ${messageOf(error)}`, { cause: error })
+    if (error instanceof RedfleetError && !(error instanceof NodeDownError)) throw error
+    // ioredis says "Connection is closed." for a refused connection: say what happened instead.
+    const reason = health ? health.reasonOr(error) : describeFailure(error, name)
+    throw new ConnectionError(`cannot reach Redis at ${name}: ${reason}`, {
+      cause: error,
+      outcome: 'not-applied',
+    })
   }
 }
 

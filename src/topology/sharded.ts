@@ -6,9 +6,9 @@ import {
   coalesceWrites,
   connectAndPing,
   redisOptions,
-  reportErrors,
   type ServerAddress,
 } from './connection.ts'
+import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
@@ -41,10 +41,17 @@ export class ShardedTopology implements RedisTopology {
   readonly #ring: HashRing | undefined
   readonly #settings: ConnectionSettings
   readonly #ioredis: IORedisModule
+  readonly #health: HealthRegistry
 
-  private constructor(ioredis: IORedisModule, servers: ServerPool[], settings: ConnectionSettings) {
+  private constructor(
+    ioredis: IORedisModule,
+    servers: ServerPool[],
+    settings: ConnectionSettings,
+    health: HealthRegistry,
+  ) {
     this.#ioredis = ioredis
     this.#settings = settings
+    this.#health = health
     this.#servers = new Map(servers.map((s) => [s.address.id, s]))
     if (this.#servers.size !== servers.length)
       throw new ConfigError('the same Redis server is listed twice in url')
@@ -57,22 +64,25 @@ export class ShardedTopology implements RedisTopology {
     addresses: ServerAddress[],
     settings: ConnectionSettings,
   ): ShardedTopology {
+    const health = new HealthRegistry(settings.onError)
     const pools = addresses.map((address) => {
       const connections = Array.from({ length: settings.poolSize }, () => {
         const client = new ioredis.Redis(address.url, redisOptions(settings))
-        reportErrors(client, settings, `connection ${address.id}`)
+        watchConnection(client, health.of(address.id), settings.reconnectAttempts)
         return client
       })
       return new ServerPool(address, connections, true)
     })
-    return new ShardedTopology(ioredis, pools, settings)
+    return new ShardedTopology(ioredis, pools, settings, health)
   }
 
   /** Wraps a user's Redis instance; redfleet never closes it. */
   static fromClient(ioredis: IORedisModule, client: Redis, settings: ConnectionSettings): ShardedTopology {
     const { host, port, db } = client.options
     const address = { url: `redis://${host}:${port}/${db ?? 0}`, id: `${host}:${port}/${db ?? 0}` }
-    return new ShardedTopology(ioredis, [new ServerPool(address, [client], false)], settings)
+    // The user's client reports its own errors: nothing is hooked into it.
+    const health = new HealthRegistry(settings.onError)
+    return new ShardedTopology(ioredis, [new ServerPool(address, [client], false)], settings, health)
   }
 
   #poolOf(key: string): ServerPool {
@@ -83,12 +93,13 @@ export class ShardedTopology implements RedisTopology {
   async ready(): Promise<void> {
     await Promise.all(
       [...this.#servers.values()].flatMap((pool) =>
-        pool.connections.map((c) => connectAndPing(c, pool.address.id)),
+        pool.connections.map((c) => connectAndPing(c, pool.address.id, this.#health.of(pool.address.id))),
       ),
     )
   }
 
   async close(): Promise<void> {
+    this.#health.stop()
     await Promise.all(
       [...this.#servers.values()]
         .filter((pool) => pool.owned)
@@ -142,7 +153,8 @@ export class ShardedTopology implements RedisTopology {
           maxRetriesPerRequest: null,
           lazyConnect: true,
         })
-    reportErrors(client, this.#settings, `connection ${nodeId}`)
+    // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
+    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client
   }
 }

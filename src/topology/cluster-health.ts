@@ -1,0 +1,102 @@
+import type { Cluster } from 'ioredis'
+import { ConfigError, ConnectionError, messageOf } from '../errors.ts'
+import { type HealthSink, NodeHealth, refuseWhileDown } from './health.ts'
+
+/** What Redis answers CLUSTER SLOTS with when it runs without `cluster-enabled yes`. */
+const CLUSTER_DISABLED = /cluster support disabled/i
+
+/**
+ * Whether a Cluster client can reach its cluster at all (SPEC §1): while its last attempt to
+ * load the slot map failed (every seed unreachable, or a seed that is not a cluster), every
+ * command fails at once, with ConnectionError naming the seeds or ConfigError (ERR_NOT_A_CLUSTER)
+ * naming the server, instead of waiting in ioredis' offline queue for a slot map that never
+ * comes. ioredis keeps trying in the background; the first success lets commands through again.
+ */
+export class ClusterHealth {
+  readonly #health: NodeHealth
+  readonly #seeds: string
+  #notACluster: ConfigError | undefined
+
+  constructor(seeds: string, sink: HealthSink) {
+    this.#seeds = seeds
+    this.#health = new NodeHealth(seeds, sink, `the Redis Cluster at ${seeds}`)
+  }
+
+  watch(cluster: Cluster): void {
+    // The node errors say why (ECONNREFUSED, a timeout, "cluster support disabled"); the
+    // cluster's own error only says that loading the slot map failed.
+    cluster.on('node error', (error: unknown, node: string) => {
+      this.#health.noteFailure(error)
+      this.#classify(error, node)
+    })
+    // Its own 'error' (ClusterAllFailedError) adds nothing to the node errors; announced on 'close'.
+    cluster.on('error', () => undefined)
+    cluster.on('ready', () => {
+      this.#notACluster = undefined
+      this.#health.markUp()
+    })
+    // A failed attempt to load the slot map ends with 'close' (ioredis then retries).
+    cluster.on('close', () => {
+      if (this.#health.stopped) return
+      this.#health.markDown(undefined, this.#notACluster ?? this.#unreachable())
+      flushOfflineQueue(cluster, this.refusalIfDown('command') ?? this.#unreachable())
+    })
+    refuseWhileDown(cluster, this)
+  }
+
+  /** Why commands fail now, or undefined while the cluster may be reached. */
+  refusalIfDown(command: string): Error | undefined {
+    if (!this.#health.down) return undefined
+    const notACluster = this.#notACluster
+    if (!notACluster) return this.#health.refusal(command)
+    // The same words as the announcement, marked as announced so that no warning repeats them.
+    return Object.assign(new ConfigError(notACluster.message, 'ERR_NOT_A_CLUSTER'), { announced: true })
+  }
+
+  probeDue(): boolean {
+    return this.#health.probeDue()
+  }
+
+  stop(): void {
+    this.#health.stop()
+  }
+
+  /** Connects if not yet and waits for the slot map; rejects at the first failed attempt. */
+  untilReady(cluster: Cluster): Promise<void> {
+    if (cluster.status === 'ready') return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        cluster.off('close', onClose)
+        resolve()
+      }
+      const onClose = () => {
+        cluster.off('ready', onReady)
+        reject(this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable())
+      }
+      cluster.once('ready', onReady)
+      cluster.once('close', onClose)
+      if (cluster.status === 'wait') cluster.connect().catch(() => undefined)
+    })
+  }
+
+  #classify(error: unknown, node: string): void {
+    if (!CLUSTER_DISABLED.test(messageOf(error))) return
+    this.#notACluster ??= new ConfigError(
+      `cluster: true, but Redis at ${node} is not a Redis Cluster (cluster_enabled:0): remove ` +
+        '`cluster: true` to use it as a standalone server, or give the urls of cluster nodes',
+      'ERR_NOT_A_CLUSTER',
+    )
+  }
+
+  #unreachable(): ConnectionError {
+    return new ConnectionError(
+      `cannot reach the Redis Cluster at ${this.#seeds}: no seed answered (${this.#health.reason})`,
+      { cause: undefined, outcome: 'not-applied' },
+    )
+  }
+}
+
+/** ioredis' own offline-queue flush of a Cluster (not in its typings). */
+function flushOfflineQueue(cluster: Cluster, error: Error): void {
+  ;(cluster as unknown as { flushQueue(error: Error): void }).flushQueue(error)
+}

@@ -1,0 +1,255 @@
+import type { Redis } from 'ioredis'
+import { ConnectionError, NodeDownError } from '../errors.ts'
+
+/** At most one probe of a down node per this many ms (the longest reconnect delay). */
+const PROBE_INTERVAL = 250
+
+/** Where a node's state changes are announced: once per change, never once per call. */
+export type HealthSink = (error: unknown, context: { op: string }) => void
+
+/**
+ * What redfleet knows of one node (SPEC §8): up, or known to be down because its last
+ * connection attempts failed. While it is down, calls routed to it fail at once with
+ * NodeDownError instead of each waiting for a reconnect; the connections keep reconnecting in
+ * the background (one probe per reconnect interval), and the first one that succeeds brings the
+ * node back. A change to 'down' is reported once to the sink, whatever the number of calls and
+ * connections that saw it.
+ */
+export class NodeHealth {
+  readonly node: string
+  /** How messages name it: "Redis at host:port", or "the Redis Cluster at seeds". */
+  readonly #label: string
+  readonly #sink: HealthSink
+  #cause: unknown
+  #down = false
+  /** Connection attempts (and losses) in a row without a ready connection, over all connections. */
+  #failures = 0
+  #lastProbe = 0
+  /** The topology is closing: its own disconnects are not failures. */
+  #stopped = false
+  readonly #listeners = new Set<(down: boolean) => void>()
+
+  constructor(node: string, sink: HealthSink, label = `Redis at ${node}`) {
+    this.node = node
+    this.#sink = sink
+    this.#label = label
+  }
+
+  get down(): boolean {
+    return this.#down
+  }
+
+  /** The last connection failure, in words a user can act on. */
+  get reason(): string {
+    return describeFailure(this.#cause, this.node)
+  }
+
+  /** The last connection failure if one is known, else `error` (ioredis' "Connection is closed."). */
+  reasonOr(error: unknown): string {
+    return describeFailure(this.#cause ?? error, this.node)
+  }
+
+  /** A connection reported `cause` (an error event; the attempt ends with a close). */
+  noteFailure(cause: unknown): void {
+    this.#cause = cause
+  }
+
+  /** A connection attempt ended without a ready connection (or one was lost): how many in a row. */
+  attemptFailed(): number {
+    return ++this.#failures
+  }
+
+  /** True at most once per reconnect interval while down: a new connection may probe the node. */
+  probeDue(now = Date.now()): boolean {
+    if (now - this.#lastProbe < PROBE_INTERVAL) return false
+    this.#lastProbe = now
+    return true
+  }
+
+  /**
+   * The node is known to be down now: announced once (with `announcement` if given), and calls
+   * to it fail at once.
+   */
+  markDown(cause?: unknown, announcement?: Error): void {
+    if (cause !== undefined) this.#cause = cause
+    if (this.#down || this.#stopped) return
+    this.#down = true
+    const op = `connection ${this.node}`
+    try {
+      this.#sink(
+        announcement ??
+          new ConnectionError(
+            `${this.#label} is down (${this.reason}): calls to it fail at once until a ` +
+              'reconnect succeeds; redfleet tries again in the background',
+            { cause: this.#cause, outcome: 'not-applied' },
+          ),
+        { op },
+      )
+    } catch {
+      // A throwing sink must not take the connection down with it.
+    }
+    this.#emit()
+  }
+
+  /** A connection to the node is ready again. */
+  markUp(): void {
+    this.#cause = undefined
+    this.#failures = 0
+    if (!this.#down) return
+    this.#down = false
+    this.#emit()
+  }
+
+  /** The error a call routed to this node fails with while it is down. */
+  refusal(command: string): NodeDownError {
+    return new NodeDownError(`${command} not sent: ${this.#label} is down (${this.reason})`, this.node, {
+      cause: this.#cause,
+    })
+  }
+
+  /** The topology closes: nothing more is announced, and its own disconnects are not failures. */
+  stop(): void {
+    this.#stopped = true
+  }
+
+  get stopped(): boolean {
+    return this.#stopped
+  }
+
+  /** The refusal while the node is down, else undefined. */
+  refusalIfDown(command: string): NodeDownError | undefined {
+    return this.#down ? this.refusal(command) : undefined
+  }
+
+  /** Called with `true` when the node goes down and `false` when it is back. */
+  onChange(listener: (down: boolean) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  #emit(): void {
+    for (const listener of [...this.#listeners]) listener(this.#down)
+  }
+}
+
+/** The health of every node of one topology, by node id (`host:port` or `host:port/db`). */
+export class HealthRegistry {
+  readonly #nodes = new Map<string, NodeHealth>()
+  readonly #sink: HealthSink
+
+  constructor(sink: HealthSink) {
+    this.#sink = sink
+  }
+
+  of(node: string): NodeHealth {
+    let health = this.#nodes.get(node)
+    if (!health) {
+      health = new NodeHealth(node, this.#sink)
+      if (this.#stopped) health.stop()
+      this.#nodes.set(node, health)
+    }
+    return health
+  }
+
+  #stopped = false
+
+  /** The topology closes (see NodeHealth.stop). */
+  stop(): void {
+    this.#stopped = true
+    for (const health of this.#nodes.values()) health.stop()
+  }
+}
+
+/** A connection failure in words: "connection refused (ECONNREFUSED 127.0.0.1:6379)". */
+export function describeFailure(cause: unknown, node: string): string {
+  const { code, address, port } = (cause ?? {}) as { code?: unknown; address?: unknown; port?: unknown }
+  if (typeof address === 'string' && typeof port === 'number') node = `${address}:${port}`
+  if (code === 'ECONNREFUSED') return `connection refused (ECONNREFUSED ${node})`
+  if (code === 'ETIMEDOUT') return `no answer within connectTimeout (ETIMEDOUT ${node})`
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host not found (${String(code)} ${node})`
+  if (typeof code === 'string') return `${code} ${node}`
+  if (cause instanceof Error) return cause.message
+  return cause === undefined ? 'unreachable' : String(cause)
+}
+
+/**
+ * Watches one command connection of a node: a connection attempt that fails (or a connection
+ * that is lost) more than `reconnectAttempts` times in a row makes the node known to be down,
+ * and what waits in the offline queue is failed with NodeDownError (it was never sent). Commands
+ * sent before a drop are failed at once with the client's "connection closed" error: whether
+ * Redis applied them is unknown, and ioredis would otherwise keep them until a timeout.
+ */
+export function watchConnection(
+  client: Redis,
+  health: NodeHealth,
+  reconnectAttempts: number,
+  failFast = true,
+): void {
+  // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
+  // not when a connection that never connected is dropped (a cluster discarding a node client).
+  let failed = false
+  let up = false
+  client.on('error', (error: unknown) => {
+    failed = true
+    health.noteFailure(error)
+  })
+  client.on('ready', () => {
+    failed = false
+    up = true
+    health.markUp()
+  })
+  client.on('close', () => {
+    const counts = failed || up
+    failed = false
+    up = false
+    if (health.stopped || !counts) return
+    const down = health.attemptFailed() > reconnectAttempts
+    if (down) health.markDown()
+    if (!failFast) return
+    flush(client, new Error('Connection is closed.'), { offlineQueue: false, commandQueue: true })
+    if (down) flush(client, health.refusal('command'), { offlineQueue: true, commandQueue: false })
+  })
+  if (failFast) refuseWhileDown(client, health)
+}
+
+type QueueFlush = (error: Error, options: { offlineQueue: boolean; commandQueue: boolean }) => void
+
+/** ioredis' own queue flush (not in its typings): rejects the queued commands with `error`. */
+function flush(client: Redis, error: Error, options: Parameters<QueueFlush>[1]): void {
+  ;(client as unknown as { flushQueue: QueueFlush }).flushQueue(error, options)
+}
+
+interface SentCommand {
+  readonly name: string
+  reject(error: Error): void
+  readonly promise: Promise<unknown>
+}
+
+/**
+ * Makes a client refuse commands at once while `refusal` names a reason and the connection is
+ * not ready. Every command of every kind goes through `sendCommand` (single commands, each
+ * command of a pipeline, scripts), so this one hook covers them all without a wrapper per call.
+ */
+export function refuseWhileDown(
+  client: { sendCommand(command: never, ...rest: never[]): unknown; readonly status: string },
+  health: Pick<NodeHealth, 'probeDue'> & { refusalIfDown(command: string): Error | undefined },
+): void {
+  const send = client.sendCommand as (this: unknown, command: SentCommand, ...rest: unknown[]) => unknown
+  const patched = function (this: typeof client, command: SentCommand, ...rest: unknown[]) {
+    // 'connect': the socket is up and the client is sending its own handshake (INFO, SELECT).
+    if (this.status !== 'ready' && this.status !== 'connect') {
+      const error = health.refusalIfDown(command.name.toUpperCase())
+      if (error) {
+        // A connection never opened (a cluster makes a new one per node after a loss) is opened
+        // now and then: it is the probe that finds the node again.
+        if (this.status === 'wait' && health.probeDue()) {
+          ;(this as unknown as Redis).connect().catch(() => undefined)
+        }
+        command.reject(error)
+        return command.promise
+      }
+    }
+    return send.call(this, command, ...rest)
+  }
+  ;(client as unknown as { sendCommand: typeof patched }).sendCommand = patched
+}

@@ -1,0 +1,359 @@
+/**
+ * Never hang, fail fast while down, one warning per change of state (SPEC §1, §8).
+ *
+ * - `cluster: true` against a standalone server, or seeds that are all unreachable (refused, or
+ *   a black hole that accepts and never answers): every main method of every primitive settles
+ *   within `connectTimeout + commandTimeout` (plus the same again as a margin for a loaded
+ *   machine) with ConfigError ERR_NOT_A_CLUSTER / ConnectionError naming the seeds.
+ * - A node known to be down fails calls at once: a failsafe cache answers a read in well under
+ *   5 ms (median of 1000) during an outage and is back within 1 s of the server's return.
+ * - Warnings: one per node per change of state, never one per call, with or without onError.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import 'ioredis' // loaded before the clocks start: the fleet imports it on first use
+import {
+  type Cache,
+  ConfigError,
+  ConnectionError,
+  createFleet,
+  type Fleet,
+  type FleetOptions,
+} from '../../src/index.ts'
+import { type BlackHole, startBlackHole } from '../harness/faults.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+const connectTimeout = 500
+const commandTimeout = 500
+/** SPEC §1: every call settles within connectTimeout + commandTimeout... */
+const BOUND = connectTimeout + commandTimeout
+/** ...asserted with the same again as a margin for a loaded machine. */
+const LIMIT = 2 * BOUND
+
+/** Counts the warnings this process emits while a test runs. */
+function countWarnings(): { readonly count: number; readonly messages: string[]; stop(): void } {
+  const messages: string[] = []
+  const listener = (warning: Error) => {
+    if (warning.name === 'RedfleetWarning') messages.push(warning.message)
+  }
+  process.on('warning', listener)
+  return {
+    get count() {
+      return messages.length
+    },
+    messages,
+    stop: () => process.off('warning', listener),
+  }
+}
+
+interface Outcome {
+  readonly name: string
+  readonly ms: number
+  readonly error: unknown
+}
+
+/**
+ * The main methods of every primitive, each started now. Failsafe ones (cache, broker.publish,
+ * tracker.track) resolve and report to `sink`; the others reject.
+ */
+function everyCall(fleet: Fleet, sink: (e: unknown) => void): [string, () => Promise<unknown>][] {
+  const store = fleet.store<number>()
+  const cache: Cache = fleet.cache({ errorHandler: ({ exception }) => sink(exception) })
+  const broker = fleet.broker({ onError: sink })
+  const presence = fleet.presence({ onError: sink })
+  const streams = fleet.streams()
+  const membership = fleet.membership()
+  const tracker = fleet.tracker({ onError: sink })
+  return [
+    ['fleet.ready', () => fleet.ready()],
+    ['store.get', () => store.get('k')],
+    ['store.set', () => store.set('k', 1)],
+    ['store.delete', () => store.delete('k')],
+    ['store.setIfNotExists', () => store.setIfNotExists('claim', 1)],
+    ['store.increment', () => store.increment('n')],
+    ['store.update', () => store.update('u', (v) => (v ?? 0) + 1)],
+    ['store.getMany', () => store.getMany(['a', 'b', 'c'])],
+    [
+      'store.setMany',
+      () =>
+        store.setMany([
+          ['a', 1],
+          ['b', 2],
+        ]),
+    ],
+    ['cache.read', () => cache.read('k')],
+    ['cache.write', () => cache.write('k', 1)],
+    ['cache.fetch', () => cache.fetch('f', () => 1)],
+    ['cache.readMulti', () => cache.readMulti(['a', 'b'])],
+    ['cache.increment', () => cache.increment('c')],
+    ['broker.publish', () => broker.publish('hello')],
+    ['broker.ready', () => broker.ready()],
+    ['presence.publish', () => presence.publish('room', 'hi')],
+    ['presence.subscribe', () => presence.subscribe('room', () => {})],
+    ['streams.publish', () => streams.publish({ a: 1 })],
+    ['streams.publishToChannel', () => streams.publishToChannel('ch', { a: 1 })],
+    ['streams.readRange', () => streams.readRange('ch')],
+    ['streams.ensureGroup', () => streams.ensureGroup('g')],
+    ['streams.groupLag', () => streams.groupLag('g')],
+    ['membership.heartbeat', () => membership.heartbeat('m1')],
+    ['membership.live', () => membership.live()],
+    ['membership.send', () => membership.send('m1', 'hi')],
+    ['tracker.start', () => tracker.start()],
+    ['tracker.track', () => tracker.track('job', {}, async () => 'done')],
+    ['tracker.inFlight', () => tracker.inFlight()],
+    ['tracker.orphans', () => tracker.orphans()],
+  ]
+}
+
+/** Starts every call at once and records when and how each settled. */
+async function settleAll(fleet: Fleet, sink: (e: unknown) => void): Promise<Outcome[]> {
+  const started = performance.now()
+  return Promise.all(
+    everyCall(fleet, sink).map(async ([name, call]) => {
+      try {
+        await call()
+        return { name, ms: performance.now() - started, error: undefined }
+      } catch (error) {
+        return { name, ms: performance.now() - started, error }
+      }
+    }),
+  )
+}
+
+function assertSettledInTime(outcomes: Outcome[]): void {
+  const late = outcomes.filter((o) => o.ms >= LIMIT).map((o) => `${o.name} ${o.ms.toFixed(0)} ms`)
+  assert.deepEqual(late, [], `settled after ${LIMIT} ms (2 x connectTimeout + commandTimeout)`)
+}
+
+/** Runs every call twice (first connect, then while known to be failing) against `options`. */
+async function exercise(
+  options: FleetOptions,
+  expect: (error: unknown, where: string) => void,
+): Promise<{ warnings: string[] }> {
+  const warnings = countWarnings()
+  const fleet = createFleet({ ...options, namespace: uniqueNamespace(), connectTimeout, commandTimeout })
+  try {
+    for (const round of ['first calls', 'later calls']) {
+      const reported: unknown[] = []
+      const outcomes = await settleAll(fleet, (e) => reported.push(e))
+      assertSettledInTime(outcomes)
+      for (const { name, error } of outcomes) {
+        // Failsafe methods resolve; their failure went to the sink.
+        if (error !== undefined) expect(error, `${round}: ${name}`)
+      }
+      assert.ok(reported.length > 0, 'the failsafe methods reported their failures')
+      for (const error of reported) expect(error, `${round}: a reported failure`)
+    }
+  } finally {
+    await fleet.close()
+    warnings.stop()
+  }
+  return { warnings: warnings.messages }
+}
+
+describe('cluster: true against a standalone server', () => {
+  let server: RedisServer
+  before(async () => {
+    server = await startRedis()
+  })
+  after(() => server?.stop())
+
+  test('every call of every primitive fails with ConfigError ERR_NOT_A_CLUSTER in time, one warning', async () => {
+    const { warnings } = await exercise({ url: server.url, cluster: true }, (error, where) => {
+      assert.ok(error instanceof ConfigError, `${where}: ${String(error)}`)
+      assert.equal(error.code, 'ERR_NOT_A_CLUSTER', where)
+      assert.match(error.message, /is not a Redis Cluster \(cluster_enabled:0\)/, where)
+      assert.ok(error.message.includes(`127.0.0.1:${server.port}`), `${where} names the server`)
+    })
+    assert.equal(warnings.length, 1, `one warning, got:\n${warnings.join('\n')}`)
+    assert.match(warnings[0]!, /not a Redis Cluster/)
+  })
+})
+
+/**
+ * A subscription's readiness times out after connectTimeout with the pub/sub hub's own words
+ * ("not confirmed by Redis within 500 ms"): the hub keeps the channel registered and retries.
+ */
+function isSubscriptionWait(error: Error): boolean {
+  return /not confirmed by Redis within/.test(error.message)
+}
+
+describe('cluster: true with every seed unreachable', () => {
+  let hole: BlackHole
+  before(async () => {
+    hole = await startBlackHole()
+  })
+  after(() => hole?.close())
+
+  test('refused seeds: every call fails with ConnectionError naming the seeds in time, one warning', async () => {
+    const seeds = ['redis://127.0.0.1:1', 'redis://127.0.0.1:2']
+    const { warnings } = await exercise({ url: seeds, cluster: true }, (error, where) => {
+      assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
+      if (isSubscriptionWait(error)) return
+      assert.match(error.message, /127\.0\.0\.1:1, 127\.0\.0\.1:2/, `${where} names the seeds`)
+    })
+    assert.equal(warnings.length, 1, `one warning, got:\n${warnings.join('\n')}`)
+  })
+
+  test('a seed that accepts and never answers: the same, within the bound', async () => {
+    await exercise({ url: hole.url, cluster: true }, (error, where) => {
+      assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
+      if (isSubscriptionWait(error)) return
+      assert.ok(error.message.includes(`127.0.0.1:${hole.port}`), `${where} names the seed`)
+    })
+  })
+})
+
+describe('a standalone server that goes down and comes back', () => {
+  let server: RedisServer
+  before(async () => {
+    server = await startRedis()
+  })
+  after(() => server?.stop())
+
+  test('ready() against a refused connection says "connection refused", naming host:port', async () => {
+    const stopped = await startRedis()
+    await stopped.stop()
+    const fleet = createFleet({ url: stopped.url, onError: () => {} })
+    try {
+      await assert.rejects(fleet.ready(), (e: unknown) => {
+        assert.ok(e instanceof ConnectionError, String(e))
+        assert.match(
+          e.message,
+          new RegExp(`connection refused \\(ECONNREFUSED 127\\.0\\.0\\.1:${stopped.port}\\)`),
+        )
+        assert.doesNotMatch(e.message, /Connection is closed/)
+        return true
+      })
+    } finally {
+      await fleet.close()
+    }
+  })
+
+  test('a failsafe cache answers in microseconds while Redis is down and is back within 1 s', async (t) => {
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      connectTimeout,
+      commandTimeout,
+    })
+    const failures: unknown[] = []
+    const cache = fleet.cache({ errorHandler: ({ exception }) => failures.push(exception) })
+    const warnings = countWarnings()
+    try {
+      assert.equal(await cache.write('k', 'v'), true)
+      await server.stop()
+      assert.equal(await cache.read('k'), undefined, 'the first failure')
+      const times: number[] = []
+      for (let i = 0; i < 1000; i++) {
+        const started = performance.now()
+        assert.equal(await cache.read('k'), undefined)
+        times.push(performance.now() - started)
+      }
+      times.sort((a, b) => a - b)
+      const median = times[500]!
+      t.diagnostic(
+        `read while down: median ${(median * 1000).toFixed(0)} µs, p99 ${times[990]!.toFixed(2)} ms`,
+      )
+      assert.ok(median < 5, `median read while down ${median.toFixed(2)} ms`)
+      assert.equal(failures.length, 1001, 'every read reported its failure to the errorHandler')
+      for (const error of failures.slice(1)) {
+        assert.ok(error instanceof ConnectionError, String(error))
+        assert.equal(error.outcome, 'not-applied', 'never sent')
+      }
+
+      await server.restart()
+      const back = performance.now()
+      while (!(await cache.write('k', 'again'))) {
+        assert.ok(performance.now() - back < 1000, 'back within 1 s of the server accepting connections')
+        await sleep(5)
+      }
+      t.diagnostic(`back ${(performance.now() - back).toFixed(0)} ms after the restart`)
+      assert.equal(await cache.read('k'), 'again')
+      // The cache's own errorHandler got the per-call failures; the fleet warned once (down).
+      assert.equal(warnings.count, 1, `warnings:\n${warnings.messages.join('\n')}`)
+      assert.match(warnings.messages[0]!, /is down \(connection refused/)
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test('many calls across a down/up cycle: one warning per change, never one per call', async () => {
+    const warnings = countWarnings()
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      connectTimeout,
+      commandTimeout,
+    })
+    const store = fleet.store<number>()
+    try {
+      await store.set('k', 1)
+      await server.stop()
+      for (let i = 0; i < 50; i++) await assert.rejects(store.get('k'), ConnectionError)
+      await server.restart()
+      while (
+        !(await store.set('k', 2).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await sleep(10)
+      await server.stop()
+      for (let i = 0; i < 50; i++) await assert.rejects(store.get('k'), ConnectionError)
+      await server.restart()
+      while (
+        !(await store.set('k', 3).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await sleep(10)
+      assert.equal(warnings.count, 2, `one per outage:\n${warnings.messages.join('\n')}`)
+      for (const message of warnings.messages) {
+        assert.match(message, /is down/)
+        assert.doesNotMatch(message, /maxRetriesPerRequest/)
+      }
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test('with onError given: no warning at all; onError hears each outage once and each call', async () => {
+    const warnings = countWarnings()
+    const heard: { op: string; error: unknown }[] = []
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      connectTimeout,
+      commandTimeout,
+      onError: (error, { op }) => heard.push({ op, error }),
+    })
+    const store = fleet.store<number>()
+    try {
+      await store.set('k', 1)
+      await server.stop()
+      for (let i = 0; i < 50; i++) await assert.rejects(store.get('k'), ConnectionError)
+      await server.restart()
+      while (
+        !(await store.set('k', 2).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await sleep(10)
+      assert.equal(warnings.count, 0, warnings.messages.join('\n'))
+      const announcements = heard.filter((h) => h.op.startsWith('connection '))
+      assert.equal(announcements.length, 1, 'the outage, once')
+      assert.equal(heard.filter((h) => h.op === 'store.get').length, 50, 'each failed call, once')
+      for (const { error } of heard) assert.doesNotMatch(String(error), /maxRetriesPerRequest/)
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+})
