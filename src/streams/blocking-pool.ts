@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { ConnectionError, messageOf } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
+import { isRedirection } from '../loops.ts'
 import { closeClient } from '../topology/connection.ts'
 import type { RedisTopology } from '../topology/types.ts'
 
@@ -11,6 +12,9 @@ export const DEFAULT_BLOCKING_CONNECTIONS = 16
 const READ_GRACE = 2000
 
 const ABORTED: unique symbol = Symbol('aborted')
+
+/** Replies of a node that was master and is now a replica. */
+const DEMOTED = /^(UNBLOCKED|READONLY) /
 
 /** A dedicated connection lent to one blocking read. */
 export interface Lease {
@@ -102,11 +106,14 @@ export class BlockingPool {
     } catch (error) {
       broken = true
       reading.catch(() => undefined)
-      if (isRedirection(error)) {
-        // The slot moved (failover, resharding): our dedicated connection cannot follow it,
-        // but the cluster client can. One command through it refreshes its slot map, so the
-        // next read's lease goes to the new owner.
-        await Promise.resolve((await this.#topology()).client(key).exists(key)).catch(() => undefined)
+      if (isRedirection(error) || DEMOTED.test(messageOf(error))) {
+        // The slot moved (failover, failback, resharding) or this node stopped being a master:
+        // our dedicated connection cannot follow, but the cluster client can. One command
+        // through it meets the redirection and refreshes its slot map, so the next read's
+        // lease goes to the current master. A single node's url is fixed: nothing to follow.
+        const topology = await this.#topology()
+        if (topology.kind === 'cluster')
+          await Promise.resolve(topology.client(key).exists(key)).catch(() => undefined)
       }
       throw error
     } finally {
@@ -172,11 +179,6 @@ export class BlockingPool {
     this.#all.clear()
     await Promise.all(all.map((c) => (idle.has(c) ? closeClient(c) : Promise.resolve(c.disconnect()))))
   }
-}
-
-/** A cluster redirection on a plain connection: worth a retry once the slot map is fresh. */
-export function isRedirection(error: unknown): boolean {
-  return /^(MOVED|ASK) /.test(messageOf(error))
 }
 
 const pools = new WeakMap<Lifecycle, BlockingPool>()

@@ -1,19 +1,14 @@
-import { isTransient, messageOf, translateError } from '../errors.ts'
+import { messageOf, translateError } from '../errors.ts'
+import { isPassing, LoopBackoff } from '../loops.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
-import { isRedirection } from './blocking-pool.ts'
 import { type Delivery, decodeEntry, type Envelope } from './entry.ts'
 import { START_ID } from './ids.ts'
-import { sleep } from './signals.ts'
 
 /** Longest BLOCK of one read: an idle loop wakes at least this often (for reclaims and aborts). */
 export const BLOCK_INTERVAL = 1000
 
 /** Longest pause between reclaim passes, so abandoned entries move within minIdle + this. */
 const MAX_RECLAIM_EVERY = 2000
-
-/** Backoff of a loop that lost Redis: from 50 ms doubling up to 2 s, until Redis is back. */
-const BACKOFF_BASE = 50
-const BACKOFF_MAX = 2000
 
 export interface ConsumerSettings {
   backend: StreamBackend
@@ -27,7 +22,7 @@ export interface ConsumerSettings {
   concurrency: number
   /** Writes one dead-letter record; the entry is acked only after it resolves. */
   deadLetter: (record: Envelope) => Promise<void>
-  /** Where failures go that no caller can receive (lost connections the loop rides out). */
+  /** Where failures go that no caller can receive (outages the loop rides out, once each). */
   onError: (error: unknown) => void
   signal: AbortSignal
 }
@@ -35,8 +30,10 @@ export interface ConsumerSettings {
 /**
  * One consumer of a group: reads new entries in batches (XREADGROUP), reclaims entries left
  * idle by anyone (XAUTOCLAIM) every min(minIdle / 2, 2 s) while it runs, acks what its handler
- * finished, and dead-letters what failed `maxDeliveries` times. Connection failures are
- * reported and ridden out; a command error (WRONGTYPE...) ends the loop with that error.
+ * finished, and dead-letters what failed `maxDeliveries` times. Outages (src/loops.ts: lost
+ * connections, failover, a demoted master, resharding, restarts) are reported once and ridden
+ * out with backoff; a deleted group is created again (from the stream's start: its entries are
+ * delivered again, at least once); a command error (WRONGTYPE...) ends the loop with that error.
  * When the signal aborts it starts no new handler, waits for the running ones, hands back the
  * entries it was given but never started, flushes its acks, and returns.
  */
@@ -55,7 +52,7 @@ export class ConsumerLoop {
     const { backend, key, group, consumer, batch, signal } = this.#s
     let nextReclaim = 0
     let cursor = START_ID
-    let failures = 0
+    const backoff = new LoopBackoff(this.#s.onError)
     let fatal: unknown
     let groupReady = false
     while (!signal.aborted) {
@@ -77,23 +74,20 @@ export class ConsumerLoop {
           entries = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
           this.#acks = this.#acks.length === acks.length ? [] : this.#acks.slice(acks.length)
         }
-        failures = 0
+        backoff.succeeded()
         if (entries.length > 0) await this.#process(entries)
       } catch (caught) {
         if (signal.aborted) break
         const error = translateError(caught, 'streams.consume', group)
         if (messageOf(error).includes('NOGROUP')) {
-          // The group (or the whole stream) was deleted under us: recreate it and go on.
+          // The group (or the whole stream) is gone: deleted, or lost with a Redis that did not
+          // persist it. Recreate it and go on; reported, since its entries are delivered again.
           groupReady = false
-          continue
-        }
-        if (!isTransient(error) && !isRedirection(caught)) {
+        } else if (!isPassing(error)) {
           fatal = error
           break
         }
-        this.#s.onError(error)
-        failures++
-        await sleep(Math.min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (failures - 1)), signal)
+        await backoff.failed(error, signal)
       }
     }
     await this.#flushAcks()

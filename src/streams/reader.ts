@@ -1,9 +1,8 @@
-import { isTransient, translateError } from '../errors.ts'
+import { translateError } from '../errors.ts'
+import { isPassing, LoopBackoff } from '../loops.ts'
 import type { StreamBackend } from './backend.ts'
-import { isRedirection } from './blocking-pool.ts'
 import { BLOCK_INTERVAL } from './consumer.ts'
 import { type Delivery, decodeEntry } from './entry.ts'
-import { sleep } from './signals.ts'
 
 /** Entries per XREAD of a tail. */
 const READ_COUNT = 256
@@ -23,16 +22,17 @@ export interface ReaderSettings {
  * XREAD BLOCK on a pooled dedicated connection, resuming after the last id it yielded, so
  * nothing appended while the reader was busy is skipped. '$' is resolved once, at the start,
  * to the newest id (resolving it on every read would skip entries added between two reads).
- * Entries not written by redfleet are skipped. Lost connections are reported and ridden out.
+ * Entries not written by redfleet are skipped. Outages (src/loops.ts) are reported once and
+ * ridden out with backoff, resuming after the last id yielded; a command error ends it.
  */
 export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, void, undefined> {
   let after: string | undefined = s.after === '$' ? undefined : s.after
-  let failures = 0
+  const backoff = new LoopBackoff(s.onError)
   while (!s.signal.aborted) {
     try {
       after ??= await s.backend.lastId(s.key)
       const entries = await s.backend.read(s.key, after, READ_COUNT, BLOCK_INTERVAL, s.signal)
-      failures = 0
+      backoff.succeeded()
       for (const entry of entries) {
         after = entry.id
         const delivery = decodeEntry(entry)
@@ -42,10 +42,8 @@ export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, 
     } catch (caught) {
       if (s.signal.aborted) return
       const error = translateError(caught, s.op, s.key)
-      if (!isTransient(error) && !isRedirection(caught)) throw error
-      s.onError(error)
-      failures++
-      await sleep(Math.min(2000, 50 * 2 ** (failures - 1)), s.signal)
+      if (!isPassing(error)) throw error
+      await backoff.failed(error, s.signal)
     }
   }
 }

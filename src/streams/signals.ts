@@ -25,20 +25,6 @@ export function linkSignals(...signals: (AbortSignal | undefined)[]): {
   }
 }
 
-/** Waits `ms`, or less when `signal` aborts (never rejects). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 /** Rejects with a TypeError unless `signal` is undefined or an AbortSignal. */
 export function assertSignal(op: string, signal: unknown): asserts signal is AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -1,0 +1,74 @@
+import { ClosedError, ConnectionError, isTransient, messageOf, TimeoutError } from './errors.ts'
+import { backoffDelay, DEFAULT_RETRY } from './retry.ts'
+import { sleep } from './sleep.ts'
+
+/**
+ * What the background loops (consume, tail, tailEvents, membership.inbox, the tracker's
+ * heartbeat and recovery) do with a failure: a loop ends only when its signal aborts, the fleet
+ * closes, or an error comes that repeating cannot fix (a command error such as WRONGTYPE, a bad
+ * configuration). Everything else (lost connections, timeouts, a node known to be down, a
+ * failover, a demoted master answering UNBLOCKED or READONLY, MOVED/ASK after a resharding,
+ * LOADING after a restart) passes: the loop reports it and tries again with backoff.
+ */
+
+/** A failure a later attempt may not meet: the loop waits it out instead of ending. */
+export function isPassing(error: unknown): boolean {
+  if (error instanceof ClosedError) return false
+  return (
+    error instanceof ConnectionError ||
+    error instanceof TimeoutError ||
+    isTransient(error) ||
+    isRedirection(error)
+  )
+}
+
+/** A cluster redirection: the slot moved, and the next attempt goes where it went. */
+export function isRedirection(error: unknown): boolean {
+  return /^(MOVED|ASK) /.test(messageOf(error)) || /^(MOVED|ASK) /.test(messageOf(causeOf(error)))
+}
+
+function causeOf(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined
+}
+
+/**
+ * The failure state of one loop: how many attempts in a row failed, and what was reported.
+ * A run of failures is reported once per distinct error (the same outage is not reported on
+ * every attempt); the first success ends the run, so the next outage is reported again.
+ */
+export class LoopBackoff {
+  readonly #report: (error: unknown) => void
+  #failures = 0
+  readonly #reported = new Set<string>()
+
+  constructor(report: (error: unknown) => void) {
+    this.#report = report
+  }
+
+  /** An attempt succeeded: the next failure starts a new run. */
+  succeeded(): void {
+    if (this.#failures === 0) return
+    this.#failures = 0
+    this.#reported.clear()
+  }
+
+  /**
+   * An attempt failed with `error` (a passing one): reports it unless this run already did,
+   * then waits the next delay, or less if `signal` aborts. A throwing report is ignored: the
+   * error sink failing is no reason to end a loop.
+   */
+  async failed(error: unknown, signal: AbortSignal): Promise<void> {
+    this.#failures++
+    const what = `${(error as { code?: unknown })?.code}:${messageOf(error)}`
+    if (!this.#reported.has(what)) {
+      this.#reported.add(what)
+      try {
+        this.#report(error)
+      } catch {
+        // ignored, see above
+      }
+    }
+    // The retry policy's curve: 50 ms doubling to 2 s, half of each delay random.
+    await sleep(backoffDelay(this.#failures, DEFAULT_RETRY, Math.random), signal)
+  }
+}
