@@ -1,0 +1,176 @@
+/**
+ * The cache's own mechanisms on fakes, where nothing else can mask them: the own-write eviction
+ * of the near cache (no invalidation source here, so only the cache's own eviction can drop an
+ * entry), Rails' failsafe mapping of each method to what it returns on a failure, and Redis
+ * glob matching.
+ */
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import type { CacheBackend } from '../../src/cache/backend.ts'
+import { FleetCache } from '../../src/cache/cache.ts'
+import { globToRegExp } from '../../src/cache/glob.ts'
+import { NearCache } from '../../src/cache/near.ts'
+import { fixedEntryScope } from '../../src/cache/scope.ts'
+import type { CacheOptions } from '../../src/cache/types.ts'
+import { ConnectionError, SerializationError, TimeoutError } from '../../src/errors.ts'
+import { createFleet, fleetContext } from '../../src/fleet.ts'
+
+const fleet = createFleet({ namespace: `unit-${process.pid}` })
+const ctx = fleetContext(fleet)
+after(() => fleet.close())
+
+let namespaces = 0
+/** A memory cache with a near cache that nothing but the cache itself ever invalidates. */
+function nearCache(): { cache: FleetCache; hits: () => number } {
+  const options: CacheOptions = { namespace: `near${++namespaces}`, near: { max: 100 } }
+  const near = new NearCache(100, fixedEntryScope(ctx, options))
+  near.setOnline(true)
+  const cache = new FleetCache(ctx, options, { near })
+  return { cache, hits: () => cache.stats().nearHits }
+}
+
+/** Reads `key` twice: the second read must be a near hit (so the near cache holds the entry). */
+async function held(cache: FleetCache, key: string): Promise<void> {
+  await cache.read(key)
+  const before = cache.stats().nearHits
+  await cache.read(key)
+  assert.equal(cache.stats().nearHits, before + 1, `${key} is held by the near cache`)
+}
+
+test('own-write eviction: write, writeMulti and fetch evict this process’s near entry once acknowledged', async () => {
+  const { cache } = nearCache()
+  await cache.write('k', 1)
+  await held(cache, 'k')
+  await cache.write('k', 2)
+  assert.equal(await cache.read('k'), 2, 'write')
+  await held(cache, 'k')
+  await cache.writeMulti({ k: 3 })
+  assert.equal(await cache.read('k'), 3, 'writeMulti')
+  await held(cache, 'k')
+  await cache.fetch('k', { force: true }, () => 4)
+  assert.equal(await cache.read('k'), 4, 'fetch')
+})
+
+test('own-write eviction: delete, deleteMulti and increment evict this process’s near entry', async () => {
+  const { cache } = nearCache()
+  await cache.write('d', 'x')
+  await held(cache, 'd')
+  await cache.delete('d')
+  assert.equal(await cache.read('d'), undefined, 'delete')
+  await cache.write('m', 'x')
+  await held(cache, 'm')
+  await cache.deleteMulti(['m'])
+  assert.equal(await cache.read('m'), undefined, 'deleteMulti')
+  await cache.write('c', { not: 'raw' })
+  await held(cache, 'c')
+  await cache.delete('c')
+  await cache.increment('c')
+  assert.equal(await cache.readCounter('c'), 1, 'increment')
+})
+
+/** A backend whose every command fails as an unreachable Redis does. */
+const down: CacheBackend = new Proxy({} as CacheBackend, {
+  get: () => async () => {
+    throw new ConnectionError('down', { outcome: 'not-applied' })
+  },
+})
+
+interface Failure {
+  method: string
+  returning: unknown
+  exception: unknown
+}
+
+function failingCache(errorHandler: (info: Failure) => void): FleetCache {
+  return new FleetCache(
+    ctx,
+    { namespace: `down${++namespaces}`, errorHandler, retry: { attempts: 1 } },
+    { backend: down },
+  )
+}
+
+test('failsafe: each method returns what SPEC §3 says and tells errorHandler so, once', async () => {
+  const seen: Failure[] = []
+  const cache = failingCache((info) => seen.push(info))
+  const expect = async (method: string, call: Promise<unknown>, returning: unknown) => {
+    seen.length = 0
+    assert.deepEqual(await call, returning, method)
+    assert.ok(seen.length >= 1, `${method} reported`)
+    assert.equal(seen[0]!.method, method)
+    assert.deepEqual(seen[0]!.returning, returning, `${method} tells what it returned`)
+    assert.ok(seen[0]!.exception instanceof ConnectionError)
+  }
+  await expect('read', cache.read('k'), undefined)
+  await expect('exist', cache.exist('k'), false)
+  await expect('write', cache.write('k', 1), false)
+  await expect('delete', cache.delete('k'), false)
+  await expect('readMulti', cache.readMulti(['a', 'b']), new Map())
+  await expect('writeMulti', cache.writeMulti({ a: 1 }), false)
+  await expect('deleteMulti', cache.deleteMulti(['a']), 0)
+  await expect('increment', cache.increment('n'), undefined)
+  await expect('decrement', cache.decrement('n'), undefined)
+  await expect('deleteMatched', cache.deleteMatched('*'), 0)
+  await expect('invalidateTag', cache.invalidateTag('t'), undefined)
+  await expect('clear', cache.clear(), undefined)
+  seen.length = 0
+  assert.equal(await cache.fetch('k', () => 'computed'), 'computed', 'fetch with a compute still returns it')
+  assert.equal(seen[0]?.method, 'fetch')
+  assert.deepEqual(await cache.fetchMulti(['a'], {}, () => 'v'), new Map([['a', 'v']]))
+  assert.equal(cache.stats().errors > 0, true)
+})
+
+test('failsafe: an increment whose outcome is unknown is reported, never repeated, and returns undefined', async () => {
+  let sent = 0
+  const ambiguous = new Proxy({} as CacheBackend, {
+    get: () => async () => {
+      sent++
+      throw new TimeoutError('increment timed out')
+    },
+  })
+  const seen: Failure[] = []
+  const cache = new FleetCache(
+    ctx,
+    { namespace: `amb${++namespaces}`, errorHandler: (i) => seen.push(i) },
+    {
+      backend: ambiguous,
+    },
+  )
+  assert.equal(await cache.increment('n'), undefined)
+  assert.equal(sent, 1, 'sent once: repeating it could count twice')
+  assert.equal((seen[0]?.exception as TimeoutError).outcome, 'unknown')
+  sent = 0
+  assert.equal(await cache.read('n'), undefined)
+  assert.equal(sent, 3, 'a read repeats safely: retried per the default policy')
+})
+
+test('failsafe: a throwing errorHandler makes the call reject; programming errors are never absorbed', async () => {
+  const cache = failingCache(({ exception }) => {
+    throw exception
+  })
+  await assert.rejects(cache.read('k'), ConnectionError)
+  const quiet = failingCache(() => {})
+  await assert.rejects(quiet.write('k', undefined), TypeError)
+  await assert.rejects(
+    quiet.write('k', () => 1),
+    SerializationError,
+  )
+})
+
+test('globToRegExp: Redis glob rules, whole-string match', () => {
+  const cases: [string, string[], string[]][] = [
+    ['*', ['', 'a', 'a:b'], []],
+    ['h?llo', ['hello', 'hallo'], ['hllo', 'heello']],
+    ['h*llo', ['hllo', 'heeeello'], ['hello!']],
+    ['h[ae]llo', ['hello', 'hallo'], ['hillo']],
+    ['h[^e]llo', ['hallo', 'hbllo'], ['hello']],
+    ['h[a-b]llo', ['hallo', 'hbllo'], ['hcllo']],
+    ['a\\*b', ['a*b'], ['axb']],
+    ['a.b', ['a.b'], ['axb']],
+    ['(x)+', ['(x)+'], ['x', 'xx']],
+  ]
+  for (const [glob, matching, other] of cases) {
+    const regexp = globToRegExp(glob)
+    for (const text of matching) assert.ok(regexp.test(text), `${glob} matches ${text}`)
+    for (const text of other) assert.ok(!regexp.test(text), `${glob} does not match ${text}`)
+  }
+})
