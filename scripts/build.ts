@@ -69,7 +69,9 @@ function run(command: string, args: string[]): void {
 
 function build(): void {
   rmSync(dist, { recursive: true, force: true })
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'])
+  // The type check is `npm run typecheck`'s (CI runs both); emitting alone is 4x cheaper.
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--noCheck'])
 
   const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
   for (const file of files.filter((f) => f.endsWith('.lua'))) {

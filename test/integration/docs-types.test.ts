@@ -1,0 +1,99 @@
+/**
+ * The TypeScript blocks of README.md and docs/*.md (the README quick start included) type-check
+ * as a user's project compiles them: strict, module NodeNext, against the declarations this
+ * checkout's build publishes. Also: how blocks and the fragment marker are found (docs-blocks.ts).
+ */
+import assert from 'node:assert/strict'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import {
+  type Block,
+  codeBlocks,
+  entryPoints,
+  fileName,
+  root,
+  runBounded,
+  runnableBlocks,
+  scratchProject,
+} from './docs-blocks.ts'
+
+/** Generous, and below the runner's per-file limit so that a stuck tsc fails here, not leaks. */
+const TSC_LIMIT_MS = 100_000
+
+test('blocks: ts/typescript/js/javascript fences; a fragment is marked in the info string or by a comment', () => {
+  const text = [
+    '```ts fragment',
+    'shape()',
+    '```',
+    '<!-- fragment -->',
+    '',
+    '```js',
+    'shape()',
+    '```',
+    '  ```typescript',
+    '  run()',
+    '  ```',
+    '```sh',
+    'npm test',
+    '```',
+  ].join('\n')
+  assert.deepEqual(
+    codeBlocks('x.md', text).map((b) => [b.where, b.lang, b.fragment, b.code]),
+    [
+      ['x.md:2', 'ts', true, 'shape()'],
+      ['x.md:7', 'js', true, 'shape()'],
+      ['x.md:10', 'ts', false, 'run()'],
+    ],
+  )
+})
+
+test('every TypeScript block type-checks in strict NodeNext mode, the README quick start included', async () => {
+  const typed = runnableBlocks().filter((b) => b.lang === 'ts')
+  assert.ok(
+    typed.some((b) => b.file === 'README.md' && b.code.includes('createFleet')),
+    'no README quick start found',
+  )
+  const dir = scratchProject()
+  const byName = new Map<string, Block>()
+  for (const block of typed) {
+    byName.set(fileName(block), block)
+    writeFileSync(join(dir, fileName(block)), block.code)
+  }
+  // The declarations a user gets (the build's, without its type check of the sources, which
+  // is `npm run typecheck`'s business), so that only the blocks are checked here.
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const types = join(dir, 'types')
+  const emit = await runBounded(
+    process.execPath,
+    [tsc, '-p', 'tsconfig.build.json', '--noCheck', '--emitDeclarationOnly', '--outDir', types],
+    { cwd: root, limitMs: TSC_LIMIT_MS },
+  )
+  // Errors of work in progress elsewhere may make tsc exit non-zero; it emits all the same.
+  assert.ok(existsSync(join(types, 'index.d.ts')), `no declarations emitted: ${emit.output}`)
+  const paths = Object.fromEntries(
+    [...entryPoints()].map(([name, compiled]) => [name, [join(types, `${compiled}.d.ts`)]]),
+  )
+  const compilerOptions = {
+    strict: true,
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    target: 'ES2022',
+    noEmit: true,
+    types: ['node'],
+    paths,
+  }
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [...byName.keys()] }))
+  const check = await runBounded(process.execPath, [tsc, '-p', dir], { cwd: dir, limitMs: TSC_LIMIT_MS })
+  assert.ok(!check.timedOut, `tsc did not finish within ${TSC_LIMIT_MS / 1000} s`)
+  // The blocks' own errors, at their line in the Markdown file. The sources' errors are
+  // `npm run typecheck`'s business.
+  const errors = check.output
+    .split('\n')
+    .map((line) => /^([\w.-]+\.ts)\((\d+),(\d+)\): (error .*)$/.exec(line))
+    .flatMap((m) => {
+      const block = m && byName.get(m[1]!)
+      return block ? [`${block.file}:${block.line + Number(m[2]) - 1}:${m[3]} ${m[4]}`] : []
+    })
+  assert.deepEqual(errors, [], errors.join('\n'))
+})
