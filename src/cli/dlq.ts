@@ -1,7 +1,8 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
-import { type FleetFlags, positiveIntegerFlag, UsageError, withFleet } from './common.ts'
+import { withFleet } from './common.ts'
+import { type DlqAction, type FleetFlags, positiveIntegerFlag, UsageError } from './flags.ts'
 import { formatJob } from './status-format.ts'
 
 export interface DlqFlags extends FleetFlags {
@@ -9,9 +10,6 @@ export interface DlqFlags extends FleetFlags {
   ids?: string
   limit?: string
 }
-
-export const DLQ_ACTIONS = ['list', 'replay', 'purge'] as const
-export type DlqAction = (typeof DLQ_ACTIONS)[number]
 
 const PREVIEW = 120
 

@@ -7,21 +7,20 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Argument, Command, CommanderError } from 'commander'
 import { bench, benchAvailable } from './bench.ts'
-import { fleetOptions, UsageError } from './common.ts'
-import { runDemo } from './demo.ts'
-import { DLQ_ACTIONS, type DlqAction, dlq, orphans } from './dlq.ts'
-import { dashboard } from './serve.ts'
-import { status } from './status.ts'
+import { DLQ_ACTIONS, type DlqAction, fleetOptions, UsageError } from './flags.ts'
 
 /** How long a finished command may take to let go of its last handle before it is made to exit. */
 const EXIT_GRACE = 3000
+
+// Each command's module (and with it the library and its clients) is imported when it runs:
+// --help, --version and usage errors answer without loading any of it.
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
   return String(pkg.version)
 }
 
-function program(): Command {
+function program(output: Output): Command {
   const cli = new Command('redfleet')
     .description('Look after a redfleet fleet: demo, status, dashboard, dead letters and orphans.')
     .version(version(), '-V, --version', 'print the version')
@@ -33,19 +32,21 @@ function program(): Command {
     .configureHelp({ showGlobalOptions: true })
     // Errors become exceptions with one line of ours, never commander's multi-line output.
     .exitOverride()
-    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .configureOutput({ writeOut: (text) => output.out(text), writeErr: () => {}, outputError: () => {} })
 
   cli
     .command('demo')
     .description('several worker processes sharing one fleet, each primitive at work, one killed mid-job')
-    .action((_, cmd: Command) => runDemo(fleetOptions(cmd.optsWithGlobals())))
+    .action(async (_, cmd: Command) =>
+      (await import('./demo.ts')).runDemo(fleetOptions(cmd.optsWithGlobals())),
+    )
 
   cli
     .command('status')
     .description('a snapshot of a fleet: members, tracker instances, jobs, orphans, streams, keys')
     .option('--json', 'print JSON (one document per line with --watch)')
     .option('--watch [seconds]', 'print a new snapshot every few seconds (default 2) until Ctrl-C')
-    .action((_, cmd: Command) => status(cmd.optsWithGlobals()))
+    .action(async (_, cmd: Command) => (await import('./status.ts')).status(cmd.optsWithGlobals()))
 
   cli
     .command('dashboard')
@@ -54,7 +55,7 @@ function program(): Command {
     .option('--port <port>', 'port to listen on (0: any free port)', '7878')
     .option('--token <token>', 'every request must carry it (default: $REDFLEET_DASHBOARD_TOKEN)')
     .option('--allow-actions', 'allow actions that change data (replay/purge dead letters, release orphans)')
-    .action((_, cmd: Command) => dashboard(cmd.optsWithGlobals()))
+    .action(async (_, cmd: Command) => (await import('./serve.ts')).dashboard(cmd.optsWithGlobals()))
 
   cli
     .command('dlq')
@@ -62,17 +63,17 @@ function program(): Command {
     .addArgument(new Argument('<action>', DLQ_ACTIONS.join(', ')).choices(DLQ_ACTIONS))
     .argument('<deadLetterChannel>', 'the dead-letter channel, e.g. billing:dead')
     .option('--json', 'print JSON')
-    .option('--ids <id,id...>', 'only these dead-letter entry ids (replay, purge)')
+    .option('--ids <ids>', 'only these dead-letter entry ids, comma-separated (replay, purge)')
     .option('--limit <n>', 'at most n dead letters (list; default 100)')
-    .action((action: DlqAction, channel: string, _, cmd: Command) =>
-      dlq(action, channel, cmd.optsWithGlobals()),
+    .action(async (action: DlqAction, channel: string, _, cmd: Command) =>
+      (await import('./dlq.ts')).dlq(action, channel, cmd.optsWithGlobals()),
     )
 
   cli
     .command('orphans')
     .description('jobs of tracker instances that are no longer live')
     .option('--json', 'print JSON')
-    .action((_, cmd: Command) => orphans(cmd.optsWithGlobals()))
+    .action(async (_, cmd: Command) => (await import('./dlq.ts')).orphans(cmd.optsWithGlobals()))
 
   // The suite ships with the source repository: an installed package does not advertise it.
   cli
@@ -94,6 +95,18 @@ function commanderReason(error: CommanderError): string {
   return error.message.replace(/^error: /, '').split('\n')[0]!
 }
 
+/** Where `run` prints: help and version to `out`, the one-line reason of a failure to `err`. */
+export interface Output {
+  out(text: string): void
+  err(text: string): void
+}
+
+const STDIO: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+}
+
+/** Runs the command as the `redfleet` binary does, and makes sure the process then ends. */
 export async function main(argv: string[]): Promise<number> {
   const code = await run(argv)
   // A command that finished must not be kept alive by a handle someone forgot: exit anyway.
@@ -101,24 +114,22 @@ export async function main(argv: string[]): Promise<number> {
   return code
 }
 
-async function run(argv: string[]): Promise<number> {
+/** Parses and runs one command line; resolves with its exit code (SPEC §9). */
+export async function run(argv: string[], output: Output = STDIO): Promise<number> {
+  const fail = (reason: string, usage: boolean) => {
+    output.err(`redfleet: ${reason.split('\n')[0]}${usage ? ' (redfleet --help shows the usage)' : ''}\n`)
+    return usage ? 2 : 1
+  }
   try {
-    await program().parseAsync(argv, { from: 'user' })
+    await program(output).parseAsync(argv, { from: 'user' })
     return 0
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end parsing with exit code 0 after printing.
-      if (error.exitCode === 0) return 0
-      console.error(`redfleet: ${commanderReason(error)} (redfleet --help shows the usage)`)
-      return 2
+      return error.exitCode === 0 ? 0 : fail(commanderReason(error), true)
     }
-    if (error instanceof UsageError) {
-      console.error(`redfleet: ${error.message} (redfleet --help shows the usage)`)
-      return 2
-    }
-    const message = error instanceof Error ? error.message : String(error)
-    console.error(`redfleet: ${message.split('\n')[0]}`)
-    return 1
+    if (error instanceof UsageError) return fail(error.message, true)
+    return fail(error instanceof Error ? error.message : String(error), false)
   }
 }
 

@@ -1,7 +1,8 @@
 /** `redfleet dashboard`: serves the live dashboard of a fleet until Ctrl-C (SPEC §9). */
 import type { Fleet } from '../fleet.ts'
-import { type FleetFlags, fleetOptions, operatorFleet, UsageError, untilInterrupted } from './common.ts'
+import { operatorFleet, untilInterrupted } from './common.ts'
 import { serveDashboard } from './dashboard.ts'
+import { type FleetFlags, fleetOptions, UsageError } from './flags.ts'
 
 export interface DashboardFlags extends FleetFlags {
   host: string

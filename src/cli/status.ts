@@ -1,7 +1,8 @@
 /** `redfleet status [--json] [--watch [seconds]]`: a snapshot of a fleet, once or until Ctrl-C. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inspectFleet } from '../inspect.ts'
-import { type FleetFlags, UsageError, untilInterrupted, withFleet } from './common.ts'
+import { untilInterrupted, withFleet } from './common.ts'
+import { type FleetFlags, UsageError } from './flags.ts'
 import { formatStatus } from './status-format.ts'
 
 export interface StatusFlags extends FleetFlags {

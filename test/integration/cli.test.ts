@@ -1,125 +1,102 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
-import { serveDashboard } from '../../src/cli/dashboard.ts'
-import { createFleet } from '../../src/index.ts'
-import { testServers } from '../harness/servers.ts'
-import { uniqueNamespace } from '../harness/topologies.ts'
+import { describe, test } from 'node:test'
+import { run } from '../../src/cli/main.ts'
+import { assertOneLine, cli, noRedisUrl, root } from './cli-support.ts'
 
-const main = join(import.meta.dirname, '../../src/cli/main.ts')
-
-/** Runs the CLI as a user would; resolves with its exit code and output. */
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+/** Runs one command line in this process (what the binary runs), capturing what it prints. */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk
-  })
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  )
+  const saved = process.env.REDIS_URL
+  process.env.REDIS_URL = ''
+  try {
+    const code = await run(args, { out: (text) => (stdout += text), err: (text) => (stderr += text) })
+    return { code, stdout, stderr }
+  } finally {
+    process.env.REDIS_URL = saved
+  }
 }
 
-describe('redfleet command', () => {
-  const fleets: ReturnType<typeof createFleet>[] = []
-  after(() => Promise.all(fleets.map((f) => f.close())))
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 
-  test('usage errors exit 2 and failures exit 1, each with a one-line reason', async () => {
-    const noRedisUrl = { ...process.env, REDIS_URL: '' }
-    for (const args of [['bogus'], [], ['status'], ['status', '--nope'], ['status', '--cluster']]) {
-      const run = await cli(args, noRedisUrl)
-      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
-      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr)
-    }
-    const unreachable = await cli(['status', '--url', 'redis://127.0.0.1:1'])
-    assert.equal(unreachable.code, 1)
-    assert.match(unreachable.stderr.trim(), /^redfleet: cannot reach Redis at 127\.0\.0\.1:1\/0/)
-    assert.equal(unreachable.stderr.trim().split('\n').length, 1, unreachable.stderr)
-  })
-
-  test('status shows members, tracked jobs, orphans, streams with group lag, and key counts', async () => {
-    const { standalone } = await testServers()
-    const namespace = uniqueNamespace()
-    const fleet = createFleet({ url: standalone, namespace })
-    fleets.push(fleet)
-    await fleet.membership().heartbeat('web-1')
-    await fleet.store().set('a', 1)
-    const streams = fleet.streams()
-    await streams.ensureGroup('projections')
-    await streams.publish({ n: 1 })
-    await streams.publish({ n: 2 })
-    const tracker = fleet.tracker({ instanceId: 'worker-a' })
-    await tracker.start()
-    let finish = () => {}
-    const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))
-
-    const run = await cli(['status', '--json', '--url', standalone, '--namespace', namespace])
-    finish()
-    await job
-    await tracker.stop()
-    assert.equal(run.code, 0, run.stderr)
-    const status = JSON.parse(run.stdout)
-    assert.equal(status.topology, 'standalone')
-    assert.deepEqual(status.members, ['web-1'])
-    assert.deepEqual(
-      status.tracker.instances.map((i: { id: string }) => i.id),
-      ['worker-a'],
-    )
-    assert.equal(status.tracker.inFlight, 1)
-    assert.equal(status.tracker.orphans, 0)
-    const group = status.streams.flatMap((s: { groups: { name: string }[] }) => s.groups)[0]
-    assert.equal(group.name, 'projections')
-    assert.equal(group.lag, 2)
-    assert.equal(status.keys.store, 1)
-
-    const text = await cli(['status', '--url', standalone, '--namespace', namespace])
-    assert.equal(text.code, 0)
-    assert.match(text.stdout, /members \(1\): web-1/)
-    assert.match(text.stdout, /group projections: lag 2, pending 0/)
-  })
-
-  test('the dashboard serves the page and a live status.json', async () => {
-    const { standalone } = await testServers()
-    const namespace = uniqueNamespace()
-    const fleet = createFleet({ url: standalone, namespace })
-    fleets.push(fleet)
-    await fleet.membership().heartbeat('api-7')
-    const server = await serveDashboard(fleet, 0)
-    try {
-      const address = server.address()
-      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
-      const page = await fetch(`${base}/`)
-      assert.equal(page.status, 200)
-      assert.match(await page.text(), /<title>redfleet dashboard<\/title>/)
-      const status = await (await fetch(`${base}/status.json`)).json()
-      assert.deepEqual(status.members, ['api-7'])
-      assert.equal((await fetch(`${base}/nope`)).status, 404)
-    } finally {
-      server.close()
+describe('redfleet command: usage', () => {
+  test('usage errors exit 2 with a one-line reason', async () => {
+    const runs: [string[], RegExp][] = [
+      [['bogus'], /unknown command 'bogus'/],
+      [[], /a command is needed/],
+      [['status'], /status needs --url/],
+      [['orphans'], /orphans needs --url/],
+      [['status', '--nope'], /unknown option '--nope'/],
+      [['status', 'extra'], /too many arguments for 'status'/],
+      [['status', '--cluster'], /--cluster needs --url/],
+      [['status', '--url', 'localhost:6379'], /--url must be redis:\/\/host:port/],
+      [['status', '--url', 'http://127.0.0.1:1'], /--url must be redis:\/\/host:port/],
+      [['status', '--url', 'redis://127.0.0.1:1,:x'], /--url must be .* \(url 2 of 2\)/],
+      [['dlq', '--url', 'redis://127.0.0.1:1'], /missing required argument/],
+      [['dlq', 'peek', 'x:dead', '--url', 'redis://127.0.0.1:1'], /Allowed choices are list, replay, purge/],
+      [['dlq', 'list', 'x:dead', '--limit', '0', '--url', 'redis://127.0.0.1:1'], /--limit must be/],
+      [['dlq', 'list', 'x:dead', '--ids', 'a', '--url', 'redis://127.0.0.1:1'], /--ids is for dlq replay/],
+      [['status', '--watch', '-1', '--url', 'redis://127.0.0.1:1'], /--watch takes/],
+      [['dashboard', '--port', 'http', '--url', 'redis://127.0.0.1:1'], /--port must be a port number/],
+      [['dashboard'], /dashboard needs --url/],
+      [['status', '--namespace', 'a b', '--url', 'redis://127.0.0.1:1'], /namespace/],
+    ]
+    for (const [args, reason] of runs) {
+      const result = await inProcess(args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assertOneLine(result.stderr)
+      assert.match(result.stderr, /^redfleet: /)
+      assert.match(result.stderr, reason)
     }
   })
 
-  test('demo: three worker processes, one killed mid-job, its jobs recovered and finished', async () => {
-    const { standalone } = await testServers()
-    const run = await cli(['demo', '--url', standalone])
-    assert.equal(run.code, 0, run.stderr)
-    assert.match(run.stdout, /killed worker-3 in the middle of its 2 jobs/)
-    assert.match(run.stdout, /recovered 2 orphaned jobs of worker-3/)
-    assert.match(run.stdout, /done: jobs 6\/6, orders billed 12\/12, orphans left 0/)
+  test('failures exit 1 with a one-line reason', async () => {
+    for (const command of [['status'], ['orphans'], ['dlq', 'list', 'billing:dead']]) {
+      const result = await inProcess([...command, '--url', 'redis://127.0.0.1:1'])
+      assert.equal(result.code, 1, `${command.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, /^redfleet: cannot reach Redis at 127\.0\.0\.1:1/)
+      assertOneLine(result.stderr)
+    }
   })
 
-  test('demo without Redis runs in memory and says so', async () => {
-    const run = await cli(['demo'], { ...process.env, PATH: '/nonexistent', REDIS_URL: '' })
-    assert.equal(run.code, 0, run.stderr)
-    assert.match(run.stdout, /redis-server not found: running in memory/)
-    assert.match(run.stdout, /done: jobs 6\/6, orders billed 12\/12, orphans left 0/)
+  test('--version prints the package version; --help and <command> --help print usage and exit 0', async () => {
+    for (const flag of ['--version', '-V']) {
+      const result = await inProcess([flag])
+      assert.equal(result.code, 0)
+      assert.equal(result.stdout, `${version}\n`)
+    }
+    const help = await inProcess(['--help'])
+    assert.equal(help.code, 0)
+    for (const command of ['demo', 'status', 'dashboard', 'dlq', 'orphans', 'bench']) {
+      assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'))
+    }
+    const status = await inProcess(['status', '--help'])
+    assert.equal(status.code, 0)
+    for (const flag of ['--json', '--watch', '--url', '--cluster', '--namespace']) {
+      assert.ok(status.stdout.includes(flag), flag)
+    }
+    const dashboard = await inProcess(['dashboard', '--help'])
+    for (const flag of ['--host', '--port', '--token', '--allow-actions']) {
+      assert.ok(dashboard.stdout.includes(flag), flag)
+    }
+    const dlq = await inProcess(['dlq', '--help'])
+    for (const flag of ['--ids', '--limit', '--json', 'list, replay, purge'])
+      assert.ok(dlq.stdout.includes(flag), flag)
+    assert.equal(help.stderr + status.stderr + dashboard.stderr + dlq.stderr, '')
+  })
+
+  test('the binary exits 0, 1 and 2 as the command did', async () => {
+    const shown = await cli(['--version'])
+    assert.equal(shown.code, 0)
+    assert.equal(shown.stdout, `${version}\n`)
+    const usage = await cli(['status', '--nope'], noRedisUrl)
+    assert.equal(usage.code, 2)
+    assert.equal(usage.stderr, "redfleet: unknown option '--nope' (redfleet --help shows the usage)\n")
+    const failure = await cli(['status', '--url', 'redis://127.0.0.1:1'])
+    assert.equal(failure.code, 1)
+    assert.match(failure.stderr, /^redfleet: cannot reach Redis at 127\.0\.0\.1:1/)
+    assertOneLine(failure.stderr)
   })
 })

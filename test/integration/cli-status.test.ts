@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { serveDashboard } from '../../src/cli/dashboard.ts'
+import { cli, printed, standaloneFleets, start } from './cli-support.ts'
+
+describe('redfleet status and dashboard', () => {
+  const standaloneFleet = standaloneFleets()
+
+  test('status shows instance ids, their jobs, orphans, and groupLag where Redis has no lag', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
+    await fleet.membership().heartbeat('web-1')
+    await fleet.store().set('a', 1)
+    const streams = fleet.streams()
+    await streams.ensureGroup('projections')
+    await streams.publish({ n: 1 })
+    await streams.publish({ n: 2 })
+    const deleted = await streams.publish({ n: 3 })
+    // An XDEL past the group's position: Redis' XINFO lag is null now, groupLag is still 2.
+    const raw = new Redis(url)
+    await raw.xdel(`${namespace}:streams:events`, deleted)
+    raw.disconnect()
+    const tracker = fleet.tracker({ instanceId: 'worker-a' })
+    await tracker.start()
+    let finish = () => {}
+    const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))
+    const gone = fleet.tracker({ instanceId: 'worker-gone' })
+    await gone.start()
+    await new Promise<void>((recorded) => {
+      // track records the job before it runs it: once it runs, it is recorded.
+      void gone.track('job-2', { y: 2 }, () => {
+        recorded()
+        return new Promise<void>(() => {})
+      })
+    })
+    await gone.stop()
+
+    const flags = ['--url', url, '--namespace', namespace]
+    const [json, text] = await Promise.all([cli(['status', '--json', ...flags]), cli(['status', ...flags])])
+    finish()
+    await job
+    await tracker.stop()
+    assert.equal(json.code, 0, json.stderr)
+    const status = JSON.parse(json.stdout)
+    assert.equal(status.topology, 'standalone')
+    assert.deepEqual(status.members, ['web-1'])
+    assert.deepEqual(
+      status.tracker.instances.map((i: { id: string; jobs: { id: string }[] }) => [
+        i.id,
+        i.jobs.map((j) => j.id),
+      ]),
+      [['worker-a', ['job-1']]],
+    )
+    assert.equal(status.tracker.inFlight, 1)
+    assert.equal(status.tracker.orphans, 1)
+    assert.deepEqual(
+      status.tracker.orphanJobs.map((j: { id: string; instanceId: string }) => [j.instanceId, j.id]),
+      [['worker-gone', 'job-2']],
+    )
+    const group = status.streams.flatMap((s: { groups: { name: string }[] }) => s.groups)[0]
+    assert.deepEqual(group, { name: 'projections', pending: 0, consumers: 0, lag: 2 })
+    assert.equal(status.keys.store, 1)
+
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /members \(1\): web-1/)
+    assert.match(
+      text.stdout,
+      /instance worker-a {2}last seen .*, 1 job\(s\)\n {4}job job-1 {2}instance worker-a/,
+    )
+    assert.match(text.stdout, /orphan job-2 {2}instance worker-gone/)
+    assert.match(text.stdout, /group projections: lag 2, pending 0, consumers 0/)
+  })
+
+  test('status --watch prints snapshots until Ctrl-C, then exits 0', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
+    await fleet.membership().heartbeat('web-9')
+    const watch = start(['status', '--watch', '0.05', '--json', '--url', url, '--namespace', namespace])
+    await printed(watch.child, watch.output, /\n.*\n/)
+    watch.child.kill('SIGINT')
+    const run = await watch.exited
+    assert.equal(run.code, 0, run.stderr)
+    const snapshots = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    assert.ok(snapshots.length >= 2)
+    for (const snapshot of snapshots) assert.deepEqual(snapshot.members, ['web-9'])
+  })
+
+  test('the dashboard serves the page and a live status.json', async () => {
+    const { fleet } = await standaloneFleet()
+    await fleet.membership().heartbeat('api-7')
+    const server = await serveDashboard(fleet, 0)
+    try {
+      const address = server.address()
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+      const page = await fetch(`${base}/`)
+      assert.equal(page.status, 200)
+      assert.match(await page.text(), /<title>redfleet dashboard<\/title>/)
+      const status = await (await fetch(`${base}/status.json`)).json()
+      assert.deepEqual(status.members, ['api-7'])
+      assert.equal((await fetch(`${base}/nope`)).status, 404)
+    } finally {
+      server.close()
+    }
+  })
+})
