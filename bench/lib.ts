@@ -23,23 +23,26 @@ export type Op = (i: number) => Promise<unknown>
  * made on every call, as an application with ids must (and redfleet does): the prefixed key
  * strings are part of the work, and most of what a multi-key read allocates.
  */
-export function rawGetMany(raw: Redis, prefix: string, names: readonly string[]): Op {
+export function rawGetMany(
+  raw: { mget(keys: string[]): Promise<(string | null)[]> },
+  prefix: string,
+  names: readonly string[],
+): Op {
   return async () => {
     const keys = names.map((name) => prefix + name)
-    return (await raw.mget(...keys)).map((text) => (text === null ? undefined : JSON.parse(text)))
+    return (await raw.mget(keys)).map((text) => (text === null ? undefined : JSON.parse(text)))
   }
 }
 
 /**
  * A throughput scenario: every variant does the same Redis work; the runner measures each at
  * every concurrency in rounds (all variants back to back, order rotated each round) and prints
- * the median ops/s and the median over rounds of the ratio to the `baseline` variant.
+ * the median ops/s and the median over rounds of the ratio to the best baseline client (the
+ * variants named as in bench/clients.ts) of the same round.
  */
 export interface ThroughputScenario {
   readonly name: string
   readonly concurrency: readonly number[]
-  /** Name of the variant the ratios are against (default 'raw ioredis'). */
-  readonly baseline?: string
   /** Variants: each returns its op after any setup (seeding keys, warming). */
   readonly variants: Record<string, (ctx: BenchContext) => Promise<Op>>
 }
@@ -100,26 +103,32 @@ async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number) 
 }
 
 /**
- * Measures `ops` at each concurrency and prints median ops/s and paired ratios to `baseline`
- * (the median over rounds of variant / baseline in the same round). The baseline is measured a
- * second time per round: its ratio to itself is the run's noise floor.
+ * Measures `ops` at each concurrency and prints median ops/s and paired ratios: per round,
+ * each variant's ops/s over the best baseline client's in that round (`clients`, the names of
+ * bench/clients.ts), then the median over rounds. The first client is measured a second time
+ * per round, `(again)`, with its ratio to its own first measurement: the run's noise floor.
  */
 export async function printPaired(
   title: string,
   variants: ReadonlyMap<string, Op>,
   concurrencies: readonly number[],
-  baseline = 'raw ioredis',
+  clients: readonly string[],
 ): Promise<void> {
   const ops = new Map(variants)
-  const control = ops.get(baseline)
-  if (control) ops.set(`${baseline} (again)`, control)
+  const baselines = clients.filter((name) => ops.has(name))
+  const floor = baselines[0]
+  const again = `${floor} (again)`
+  if (floor) ops.set(again, ops.get(floor)!)
   const width = Math.max(...[...ops.keys()].map((name) => name.length))
   for (const concurrency of concurrencies) {
     const samples = await measureRounds(ops, concurrency)
-    const base = samples.get(baseline)
+    const best = Array.from({ length: rounds }, (_, r) =>
+      Math.max(...baselines.map((b) => samples.get(b)![r]!)),
+    )
     console.log(`${title}, c=${concurrency}`)
     for (const [name, xs] of samples) {
-      const ratio = base && name !== baseline ? median(xs.map((x, r) => x / base[r]!)) : undefined
+      const against = name === again ? samples.get(floor!)! : best
+      const ratio = baselines.length === 0 ? undefined : median(xs.map((x, r) => x / against[r]!))
       const cell = `${format(median(xs)).padStart(11)}/s`
       console.log(`  ${name.padEnd(width)} ${cell}${ratio === undefined ? '' : `  ${ratio.toFixed(2)}x`}`)
     }

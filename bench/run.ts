@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- filter]`: starts a private redis-server, runs every scenario in
- * bench/scenarios (or those whose name contains `filter`) for redfleet, raw ioredis and any
- * peer library in the same run, and prints ops/s with the ratio to raw ioredis.
+ * bench/scenarios (or those whose name contains `filter`) for redfleet, the baseline clients
+ * (bench/clients.ts) and any peer library in the same run, and prints ops/s with the ratio to
+ * the best baseline client of each round.
  * BENCH_DURATION (ms per measurement, default 600) and BENCH_ROUNDS (default 5) tune it.
  */
 import { readdirSync } from 'node:fs'
@@ -9,6 +10,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { createFleet } from '../src/index.ts'
 import { assertRedisInstalled, startRedis } from '../test/harness/redis-server.ts'
+import { CLIENT_NAMES } from './clients.ts'
 import {
   type BenchContext,
   duration,
@@ -35,7 +37,7 @@ async function loadScenarios(): Promise<Scenario[]> {
 async function runThroughput(scenario: ThroughputScenario, ctx: BenchContext): Promise<void> {
   const ops = new Map<string, Op>()
   for (const [name, make] of Object.entries(scenario.variants)) ops.set(name, await make(ctx))
-  await printPaired(scenario.name, ops, scenario.concurrency, scenario.baseline)
+  await printPaired(scenario.name, ops, scenario.concurrency, CLIENT_NAMES)
 }
 
 assertRedisInstalled()
@@ -43,7 +45,8 @@ const server = await startRedis()
 const scenarios = await loadScenarios()
 console.log(`redfleet bench: redis-server ${server.url}, ${duration} ms x ${rounds} rounds per cell`)
 console.log(
-  'ops/s: median over rounds; ratio: median over rounds of (variant ops/s / raw ioredis ops/s in the same round)\n',
+  'ops/s: median over rounds; ratio: median over rounds of (variant ops/s / the best baseline client ' +
+    `(${CLIENT_NAMES.join(', ')}) in the same round); '(again)': the first client measured twice, the noise floor\n`,
 )
 try {
   for (const [i, scenario] of scenarios.entries()) {

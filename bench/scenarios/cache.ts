@@ -1,4 +1,5 @@
 import type { Cache } from '../../src/index.ts'
+import { perClient, type RawClient } from '../clients.ts'
 import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { bentocache, cacheManager } from '../peers.ts'
 
@@ -11,6 +12,12 @@ const rawKey = (ctx: BenchContext, i: number) => `${ctx.namespace}:cache:${keyOf
 async function seedRaw(ctx: BenchContext): Promise<void> {
   await ctx.raw.mset(...Array.from({ length: KEYS }, (_, i) => [rawKey(ctx, i), text]).flat())
 }
+
+/** GET and JSON.parse of a seeded key: a cache read hit done by hand. */
+const rawReads = perClient(async (client: RawClient, ctx) => {
+  await seedRaw(ctx)
+  return async (i) => JSON.parse((await client.get(rawKey(ctx, i)))!)
+})
 
 /** A cache with KEYS entries; with `near`, read until the near cache answers every one of them. */
 async function seededCache(ctx: BenchContext, near: boolean): Promise<Cache> {
@@ -73,10 +80,7 @@ export const scenarios: Scenario[] = [
     name: 'cache read hit',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => {
-        await seedRaw(ctx)
-        return async (i) => JSON.parse((await ctx.raw.get(rawKey(ctx, i)))!)
-      },
+      ...rawReads,
       redfleet: reads(false),
       'redfleet near': reads(true),
       'cache-manager+@keyv/redis': async (ctx) => {
@@ -91,10 +95,10 @@ export const scenarios: Scenario[] = [
     name: 'cache read miss',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => async (i) => {
-        const got = await ctx.raw.get(`${ctx.namespace}:missing:${i % KEYS}`)
+      ...perClient(async (client, ctx) => async (i) => {
+        const got = await client.get(`${ctx.namespace}:missing:${i % KEYS}`)
         return got === null ? undefined : JSON.parse(got)
-      },
+      }),
       redfleet: async (ctx) => {
         const cache = ctx.fleet.cache({ namespace: 'miss' })
         return (i) => cache.read(`missing:${i % KEYS}`)
@@ -113,7 +117,7 @@ export const scenarios: Scenario[] = [
     name: 'cache write',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => async (i) => ctx.raw.set(rawKey(ctx, i), JSON.stringify(value)),
+      ...perClient(async (client, ctx) => (i) => client.set(rawKey(ctx, i), JSON.stringify(value))),
       redfleet: async (ctx) => {
         const cache = ctx.fleet.cache({ namespace: 'write' })
         return (i) => cache.write(keyOf(i), value)
@@ -136,13 +140,13 @@ export const scenarios: Scenario[] = [
     name: 'cache fetch hit',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => {
+      ...perClient(async (client, ctx) => {
         await seedRaw(ctx)
         return async (i) => {
-          const got = await ctx.raw.get(rawKey(ctx, i))
+          const got = await client.get(rawKey(ctx, i))
           return got === null ? value : JSON.parse(got)
         }
-      },
+      }),
       redfleet: async (ctx) => {
         const cache = await seededCache(ctx, false)
         return (i) => cache.fetch(keyOf(i), () => value)
@@ -163,14 +167,14 @@ export const scenarios: Scenario[] = [
     name: 'cache readMulti(100)',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => {
+      ...perClient(async (client, ctx) => {
         await seedRaw(ctx)
         return rawGetMany(
-          ctx.raw,
+          client,
           `${ctx.namespace}:cache:`,
           Array.from({ length: 100 }, (_, i) => keyOf(i)),
         )
-      },
+      }),
       redfleet: readMulti(false),
       'redfleet near': readMulti(true),
       // bentocache has no multi-key read.

@@ -10,15 +10,16 @@ const keyOf = (i: number) => `k${i % KEYS}`
 
 /**
  * The cache on a 3-master Redis Cluster (made with `redis-cli --cluster create`, as the tests
- * do) against a raw ioredis Cluster client doing the same GET+JSON.parse / SET+JSON.stringify.
+ * do) against raw ioredis Cluster clients (plain and auto-pipelining) doing the same
+ * GET+JSON.parse / SET+JSON.stringify.
  * Printed like the throughput scenarios; it starts and stops its own cluster.
  */
 async function measure(): Promise<Record<string, string | number>[]> {
   const cluster = await startCluster()
   const fleet = createFleet({ url: cluster.urls, cluster: true, namespace: 'bench-cluster' })
-  const raw = new Cluster(
-    cluster.urls.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })),
-  )
+  const nodes = cluster.urls.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) }))
+  const raw = new Cluster(nodes)
+  const auto = new Cluster(nodes, { enableAutoPipelining: true })
   try {
     const cache = fleet.cache()
     const rawKey = (i: number) => `raw-cluster:${keyOf(i)}`
@@ -27,17 +28,21 @@ async function measure(): Promise<Record<string, string | number>[]> {
     }
     const reads = new Map<string, Op>([
       ['raw ioredis', async (i) => JSON.parse((await raw.get(rawKey(i)))!)],
+      ['ioredis autopipelining', async (i) => JSON.parse((await auto.get(rawKey(i)))!)],
       ['redfleet', (i) => cache.read(keyOf(i))],
     ])
     const writes = new Map<string, Op>([
       ['raw ioredis', (i) => raw.set(rawKey(i), JSON.stringify(value))],
+      ['ioredis autopipelining', (i) => auto.set(rawKey(i), JSON.stringify(value))],
       ['redfleet', (i) => cache.write(keyOf(i), value)],
     ])
-    await printPaired('cluster cache read hit', reads, [1, 256])
-    await printPaired('cluster cache write', writes, [1, 256])
+    const clients = ['raw ioredis', 'ioredis autopipelining']
+    await printPaired('cluster cache read hit', reads, [1, 256], clients)
+    await printPaired('cluster cache write', writes, [1, 256], clients)
   } finally {
     await fleet.close()
     raw.disconnect()
+    auto.disconnect()
     await cluster.stop()
   }
   return []

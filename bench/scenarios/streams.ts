@@ -1,3 +1,4 @@
+import { CLIENT_NAMES, openClient, perClient } from '../clients.ts'
 import { type BenchContext, median, type Scenario } from '../lib.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -5,8 +6,8 @@ const envelope = { type: 'order.created', id: 'o-42', at: 1_700_000_000_000, dat
 
 /**
  * publish(env, channels): redfleet writes the main stream and each channel with `MAXLEN ~`,
- * one pipeline per node. The raw baseline sends the same XADDs (same caps, same JSON field)
- * in one ioredis pipeline.
+ * one pipeline per node. The raw baselines send the same XADDs (same caps, same JSON field)
+ * in one pipeline of each client.
  */
 function publishScenario(channels: number): Scenario {
   const names = Array.from({ length: channels }, (_, i) => `ch${i}`)
@@ -14,18 +15,18 @@ function publishScenario(channels: number): Scenario {
     name: `streams publish (${channels} channel${channels === 1 ? '' : 's'})`,
     concurrency: [1, 64],
     variants: {
-      'raw ioredis': async (ctx) => {
+      ...perClient(async (client, ctx) => {
         const main = `${ctx.namespace}:streams:events`
         const keys = names.map((n) => `${ctx.namespace}:streams:channel:${n}`)
         return async () => {
           const text = JSON.stringify(envelope)
-          const pipe = ctx.raw.pipeline().xadd(main, 'MAXLEN', '~', 1_000_000, '*', 'env', text)
-          for (const key of keys) pipe.xadd(key, 'MAXLEN', '~', 500, '*', 'env', text)
-          const replies = (await pipe.exec())!
-          for (const [error] of replies) if (error) throw error
-          return replies[0]![1]
+          const replies = await client.batch([
+            ['XADD', main, 'MAXLEN', '~', 1_000_000, '*', 'env', text],
+            ...keys.map((key) => ['XADD', key, 'MAXLEN', '~', 500, '*', 'env', text]),
+          ])
+          return replies[0]
         }
-      },
+      }),
       redfleet: async (ctx) => {
         const streams = ctx.fleet.streams()
         return () => streams.publish(envelope, names)
@@ -35,39 +36,33 @@ function publishScenario(channels: number): Scenario {
 }
 
 /**
- * The raw consumer loop doing the same work as `consume`: XREADGROUP COUNT batch, decode each
- * entry's JSON, call the handler, XACK the batch. Returns entries per second.
+ * The raw consumer loop doing the same work as `consume`, on a connection of its own of the
+ * baseline client `name`: XREADGROUP COUNT batch, decode each entry's JSON, call the handler,
+ * XACK the batch. Returns entries per second.
  */
-async function rawConsume(ctx: BenchContext, key: string, group: string, batch: number, total: number) {
-  await ctx.raw.xgroup('CREATE', key, group, '0')
-  const reader = ctx.raw.duplicate()
+async function rawConsume(
+  ctx: BenchContext,
+  name: string,
+  key: string,
+  group: string,
+  batch: number,
+  total: number,
+) {
+  const reader = await openClient(ctx, name)
+  await reader.call(['XGROUP', 'CREATE', key, group, '0'])
   const started = performance.now()
   let handled = 0
-  try {
-    while (handled < total) {
-      const reply = (await reader.xreadgroup(
-        'GROUP',
-        group,
-        'c',
-        'COUNT',
-        batch,
-        'BLOCK',
-        1000,
-        'STREAMS',
-        key,
-        '>',
-      )) as [string, [string, string[]][]][] | null
-      const entries = reply?.[0]?.[1] ?? []
-      const ids: string[] = []
-      for (const [id, fields] of entries) {
-        JSON.parse(fields[1]!)
-        handled++
-        ids.push(id)
-      }
-      if (ids.length > 0) await reader.xack(key, group, ...ids)
+  while (handled < total) {
+    const read = ['XREADGROUP', 'GROUP', group, 'c', 'COUNT', batch, 'BLOCK', 1000, 'STREAMS', key, '>']
+    const reply = (await reader.call(read)) as [string, [string, string[]][]][] | null
+    const entries = reply?.[0]?.[1] ?? []
+    const ids: string[] = []
+    for (const [id, fields] of entries) {
+      JSON.parse(fields[1]!)
+      handled++
+      ids.push(id)
     }
-  } finally {
-    reader.disconnect()
+    if (ids.length > 0) await reader.call(['XACK', key, group, ...ids])
   }
   return (handled / (performance.now() - started)) * 1000
 }
@@ -89,8 +84,8 @@ async function fleetConsume(ctx: BenchContext, group: string, batch: number, tot
 }
 
 /**
- * consume(): both sides read the same pre-filled entries; each round uses a fresh group, which
- * replays the stream from its start, so both do identical work every round.
+ * consume(): every side reads the same pre-filled entries; each round uses a fresh group per
+ * side, which replays the stream from its start, so all do identical work every round.
  */
 function consumeScenario(batch: number, total: number): Scenario {
   return {
@@ -105,18 +100,23 @@ function consumeScenario(batch: number, total: number): Scenario {
         await pipe.exec()
         await Promise.all(Array.from({ length: 1000 }, () => streams.publish(envelope)))
       }
-      const raw: number[] = []
+      const raw = new Map(CLIENT_NAMES.map((name) => [name, [] as number[]]))
       const fleet: number[] = []
       for (let round = 0; round < rounds; round++) {
-        raw.push(await rawConsume(ctx, rawKey, `raw${round}`, batch, total))
+        for (const [name, samples] of raw) {
+          samples.push(await rawConsume(ctx, name, rawKey, `raw${round}-${name}`, batch, total))
+        }
         fleet.push(await fleetConsume(ctx, `rf${round}`, batch, total))
       }
+      const best = Math.max(...[...raw.values()].map(median))
       return [
         {
           entries: total,
-          'raw XREADGROUP+XACK entries/s': Math.round(median(raw)),
+          ...Object.fromEntries(
+            [...raw].map(([name, samples]) => [`${name} entries/s`, Math.round(median(samples))]),
+          ),
           'redfleet consume entries/s': Math.round(median(fleet)),
-          'ratio to raw': (median(fleet) / median(raw)).toFixed(2),
+          'ratio to the best raw loop': (median(fleet) / best).toFixed(2),
         },
       ]
     },
