@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { sleep } from '../sleep.ts'
 
 /**
  * Stampede protection for `fetch` misses, in two layers:
@@ -40,25 +41,13 @@ export function pollDelay(attempt: number): number {
 /** The fallback waker: no notifications, polls. */
 export const pollingWaker: FillWaker = {
   watch: () => ({
-    wait: (ms, attempt, signal) => sleep(Math.min(ms, pollDelay(attempt)), signal),
+    wait: async (ms, attempt, signal) => {
+      await sleep(Math.min(ms, pollDelay(attempt)), signal)
+      signal.throwIfAborted()
+    },
     close() {},
   }),
   async notify() {},
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** A found value, told apart from "nothing there" (a cached value may be null). */

@@ -1,6 +1,7 @@
 import type { Lifecycle } from '../lifecycle.ts'
 import type { ChannelSubscription, Subscriber } from '../pubsub/index.ts'
-import { type FillWaker, type FillWatch, pollDelay, sleep } from './fill.ts'
+import { sleep } from '../sleep.ts'
+import { type FillWaker, type FillWatch, pollDelay } from './fill.ts'
 
 /** While notifications are live, polling is only a safety net against a lost message. */
 const LIVE_POLL = 250
@@ -109,10 +110,9 @@ class Watch implements FillWatch {
     signal.addEventListener('abort', onAbort, { once: true })
     this.#wakeUp = () => controller.abort('woken')
     try {
+      // Ends early when woken (a notification) or aborted; only the caller's abort fails the wait.
       await sleep(Math.min(ms, this.live() ? LIVE_POLL : pollDelay(attempt)), controller.signal)
-    } catch (error) {
-      if (signal.aborted) throw signal.reason
-      if (error !== 'woken') throw error
+      signal.throwIfAborted()
     } finally {
       this.#wakeUp = undefined
       this.#pending = false
