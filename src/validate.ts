@@ -47,34 +47,28 @@ export function describeValue(value: unknown): string {
  * (ERR_INVALID_KEY), as SPEC §2 asks.
  */
 export function assertKey(key: unknown, op: string): asserts key is string {
-  if (typeof key !== 'string') {
-    throw invalidArgument('ERR_INVALID_KEY', `${op}: key must be a string, got ${typeOf(key)}`)
-  }
-  if (key.length === 0) throw invalidArgument('ERR_INVALID_KEY', `${op}: key must not be empty`)
-  // A UTF-8 character is at most 3 bytes per UTF-16 unit: short keys skip the byte count.
-  if (key.length * 3 <= MAX_KEY_BYTES) return
-  const bytes = Buffer.byteLength(key)
-  if (bytes > MAX_KEY_BYTES) {
-    throw invalidArgument(
-      'ERR_INVALID_KEY',
-      `${op}: key is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`,
-    )
-  }
+  assertBoundedString(key, 'key', op, 'ERR_INVALID_KEY')
 }
 
 /** A channel, group, room or consumer name: the same rule as a key, named as what it is. */
 export function assertName(value: unknown, what: string, op: string): asserts value is string {
-  if (typeof value !== 'string') {
-    throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${what} must be a string, got ${typeOf(value)}`)
-  }
-  if (value.length === 0) throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${what} must not be empty`)
+  assertBoundedString(value, what, op, 'ERR_INVALID_ARGUMENT')
+}
+
+function assertBoundedString(
+  value: unknown,
+  what: string,
+  op: string,
+  code: ArgumentErrorCode,
+): asserts value is string {
+  if (typeof value !== 'string')
+    throw invalidArgument(code, `${op}: ${what} must be a string, got ${typeOf(value)}`)
+  if (value.length === 0) throw invalidArgument(code, `${op}: ${what} must not be empty`)
+  // A UTF-8 character is at most 3 bytes per UTF-16 unit: short strings skip the byte count.
   if (value.length * 3 <= MAX_KEY_BYTES) return
   const bytes = Buffer.byteLength(value)
   if (bytes > MAX_KEY_BYTES) {
-    throw invalidArgument(
-      'ERR_INVALID_ARGUMENT',
-      `${op}: ${what} is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`,
-    )
+    throw invalidArgument(code, `${op}: ${what} is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`)
   }
 }
 
