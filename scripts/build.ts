@@ -29,7 +29,10 @@ const importNamed = new RegExp(`^import (type )?\\{([^}]*)\\} from ${quoted};?$`
 const importNamespace = new RegExp(`^import type \\* as (\\w+) from ${quoted};?$`, 'gm')
 const exportNamed = new RegExp(`^export (type )?\\{([^}]*)\\} from ${quoted};?$`, 'gm')
 const inlineImport = new RegExp(`import\\(${quoted}\\)(?:\\.[\\w$]+)*`, 'g')
-const anyReference = new RegExp(quoted)
+const anyReference = new RegExp(
+  `(?:\\bfrom\\s*|\\bimport\\s*\\(\\s*|\\brequire\\s*\\(\\s*|^import\\s+)${quoted}`,
+  'm',
+)
 
 const OPAQUE = '/* a Redis client type: internal to redfleet, opaque in the published declarations */'
 
