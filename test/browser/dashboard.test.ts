@@ -1,0 +1,280 @@
+/**
+ * The dashboard in a real browser (Chromium from the system, driven by playwright-core; never
+ * a browser download): every page against a busy standalone fleet, figures checked against
+ * Redis, a dead letter replayed through the UI and handled by a running consumer, the token
+ * refused when missing, and Redis stopped under an open page. Screenshots of each page go to
+ * test-artifacts/dashboard/.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { listDeadLetters } from '../../src/admin/dead-letters.ts'
+import { listOrphans } from '../../src/admin/orphans.ts'
+import { startDashboard } from '../../src/dashboard/server.ts'
+import { createFleet } from '../../src/index.ts'
+import { startRedis } from '../harness/redis-server.ts'
+import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import { busyFleet, deferred, EVENTS, LIVE_JOBS, MEMBERS, ORPHAN_JOBS } from './fixture.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`
+const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts/dashboard')
+const TOKEN = 'operator-secret'
+/** Page refresh and sampling interval of the dashboards under test, ms. */
+const INTERVAL = 1000
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+}
+
+/** The texts of one column of a table (by header text), in row order. */
+async function column(page: Page, table: string, header: string): Promise<string[]> {
+  return page.$eval(
+    table,
+    (el, wanted) => {
+      const headers = [...el.querySelectorAll('thead th')].map((th) => th.textContent?.trim())
+      const index = headers.indexOf(wanted)
+      return [...el.querySelectorAll('tbody tr')].map((tr) => tr.children[index]?.textContent?.trim() ?? '')
+    },
+    header,
+  )
+}
+
+describe('dashboard in Chromium', { skip }, () => {
+  let browser: Browser
+  let busy: Awaited<ReturnType<typeof busyFleet>>
+  let dashboard: Awaited<ReturnType<typeof startDashboard>>
+  const logged: string[] = []
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    })
+    busy = await busyFleet(await topologyOptions('standalone'))
+    dashboard = await startDashboard(busy.fleet, {
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      allowActions: true,
+      log: (line) => logged.push(line),
+      interval: INTERVAL,
+    })
+  })
+
+  after(async () => {
+    await dashboard?.close()
+    await busy?.close()
+    await browser?.close()
+  })
+
+  let shared: Page | undefined
+  /**
+   * The operator's tab, on the overview: it opened the dashboard with ?token= once, and its
+   * cookie carries the token from then on (every later navigation and refresh relies on it).
+   */
+  async function operatorPage(): Promise<Page> {
+    if (!shared) {
+      shared = await browser.newPage({ viewport: { width: 1360, height: 900 } })
+      const first = await shared.goto(`${dashboard.url}?token=${TOKEN}`)
+      assert.equal(first?.status(), 200)
+      return shared
+    }
+    assert.equal((await shared.goto(dashboard.url))?.status(), 200)
+    return shared
+  }
+
+  test('the overview shows the figures Redis holds', async () => {
+    const page = await operatorPage()
+    assert.deepEqual(await column(page, '#members', 'member'), MEMBERS)
+    assert.deepEqual(await column(page, '#instances', 'instance'), ['worker-live'])
+    assert.deepEqual(await column(page, '#instances', 'jobs in flight'), [String(LIVE_JOBS.length)])
+    assert.match(
+      await page.textContent('#content .note a.bad').then(String),
+      new RegExp(`^${ORPHAN_JOBS.length} orphan`),
+    )
+    const info = await busy.raw.info('server')
+    const version = /redis_version:(\S+)/.exec(info)![1]!
+    assert.deepEqual(await column(page, '#nodes', 'version'), [version])
+    assert.deepEqual(await column(page, '#nodes', 'state'), ['up'])
+    // Groups: billing acked everything (dead-lettered), audit holds every entry pending.
+    const groups = Object.fromEntries(
+      ((await busy.raw.xinfo('GROUPS', `${busy.namespace}:streams:events`)) as unknown[][]).map((g) => [
+        String(g[1]),
+        Number(g[g.indexOf('pending') + 1]),
+      ]),
+    )
+    assert.deepEqual(groups, { audit: EVENTS.length, billing: 0 })
+    const streamRows = await page.$$eval('#streams tbody tr', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent?.trim())),
+    )
+    const audit = streamRows.find((r) => r.includes('audit'))!
+    assert.deepEqual(audit.slice(-3), ['1', String(EVENTS.length), String(groups.audit)])
+    assert.deepEqual(await column(page, '#dead-letters', 'channel'), ['billing:dead'])
+    assert.deepEqual(await column(page, '#dead-letters', 'entries'), [
+      String(await busy.raw.xlen(busy.deadKey)),
+    ])
+    // The charts are drawn from the dashboard's own samples.
+    await page.waitForSelector('[data-chart="throughput"] canvas')
+    await shot(page, 'overview')
+  })
+
+  test('a tracker instance lists its jobs in flight', async () => {
+    const page = await operatorPage()
+    await page.click('#instances a')
+    await page.waitForSelector('#jobs')
+    const jobs = await busy.fleet.tracker().inFlight('worker-live')
+    assert.deepEqual(
+      await column(page, '#jobs', 'job'),
+      jobs.map((j) => j.id),
+    )
+    assert.match(String(await page.textContent('#jobs')), /"amount":42/)
+    await shot(page, 'tracker-instance')
+  })
+
+  test('the orphans page lists the jobs of the stopped tracker', async () => {
+    const page = await operatorPage()
+    await page.click('nav a[href="orphans"]')
+    await page.waitForSelector('#orphans')
+    const orphans = await listOrphans(busy.fleet)
+    assert.deepEqual(orphans.map((o) => o.id).sort(), [...ORPHAN_JOBS].sort())
+    assert.deepEqual(
+      await column(page, '#orphans', 'job'),
+      orphans.map((o) => o.id),
+    )
+    assert.deepEqual(new Set(await column(page, '#orphans', 'instance')), new Set(['worker-gone']))
+    await shot(page, 'orphans')
+  })
+
+  test('stream → group → consumer → pending entries match XPENDING', async () => {
+    const page = await operatorPage()
+    await page.locator('#streams a', { hasText: 'streams:events' }).click()
+    await page.waitForSelector('#groups')
+    assert.deepEqual(await column(page, '#groups', 'group'), ['audit', 'billing'])
+    await shot(page, 'stream')
+    await page.locator('#groups a', { hasText: 'audit' }).click()
+    await page.waitForSelector('#pending')
+    await page.locator('#consumers a', { hasText: 'auditor-1' }).click()
+    await page.waitForSelector('#consumers tr.selected')
+    const pending = (await busy.raw.xpending(`${busy.namespace}:streams:events`, 'audit', '-', '+', 100)) as [
+      string,
+      string,
+      number,
+      number,
+    ][]
+    assert.equal(pending.length, EVENTS.length)
+    assert.deepEqual(
+      await column(page, '#pending', 'entry'),
+      pending.map((p) => p[0]),
+    )
+    assert.deepEqual(
+      await column(page, '#pending', 'consumer'),
+      pending.map((p) => p[1]),
+    )
+    assert.deepEqual(
+      await column(page, '#pending', 'deliveries'),
+      pending.map((p) => String(p[3])),
+    )
+    // Payloads are user data: shown as text, never as markup.
+    assert.match(String(await page.textContent('#pending')), /<img src=x onerror=alert\(1\)>/)
+    assert.equal(await page.$('#pending img'), null)
+    await shot(page, 'group')
+  })
+
+  test('a dead letter replayed through the UI is handled by a running consumer', async () => {
+    const letters = await listDeadLetters(busy.fleet, 'billing:dead')
+    assert.equal(letters.length, EVENTS.length)
+    const page = await operatorPage()
+    await page.click('#dead-letters a')
+    await page.waitForSelector('#letters')
+    assert.deepEqual(
+      await column(page, '#letters', 'entry'),
+      letters.map((l) => l.id),
+    )
+    assert.deepEqual(
+      await column(page, '#letters', 'deliveries'),
+      letters.map((l) => String(l.deliveries)),
+    )
+    assert.match(String(await page.textContent('#letters')), /card declined <b>for real<\/b>/)
+
+    const handled = deferred<Record<string, unknown>>()
+    const fixed = new AbortController()
+    const consumer = busy.fleet.streams().consume('billing', 'biller-2', (d) => handled.resolve(d.envelope), {
+      signal: fixed.signal,
+    })
+    try {
+      const chosen = letters[0]!
+      await page.check(`input[name="id"][value="${chosen.id}"]`)
+      await page.locator('button', { hasText: 'Replay selected' }).click()
+      await page.waitForSelector('#confirm:not([hidden])')
+      assert.match(String(await page.textContent('#confirm-text')), /Replay 1 selected dead letter/)
+      await shot(page, 'dead-letters-confirm')
+      await page.click('#confirm-ok')
+      await page.waitForSelector('#flash.ok')
+      assert.match(String(await page.textContent('#flash')), /replayed 1 dead letter/)
+      assert.deepEqual(await handled.promise, chosen.envelope)
+      assert.deepEqual(
+        (await listDeadLetters(busy.fleet, 'billing:dead')).map((l) => l.id),
+        letters.slice(1).map((l) => l.id),
+      )
+      assert.equal(logged.length, 1)
+      assert.match(logged[0]!, /replayed 1 dead letter\(s\) of 'billing:dead'/)
+      await page.waitForFunction((id) => !document.querySelector(`tr[data-entry="${id}"]`), chosen.id)
+      await shot(page, 'dead-letters')
+    } finally {
+      fixed.abort()
+      await consumer
+    }
+  })
+
+  test('a request without the token is refused', async () => {
+    for (const path of ['', 'status.json', 'metrics', 'rates.json', 'static/dashboard.js', 'orphans']) {
+      assert.equal((await fetch(`${dashboard.url}${path}`)).status, 401, path)
+      const wrong = await fetch(`${dashboard.url}${path}`, { headers: { authorization: 'Bearer nope' } })
+      assert.equal(wrong.status, 401, path)
+      const right = await fetch(`${dashboard.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      assert.equal(right.status, 200, path)
+    }
+    const page = await browser.newPage()
+    assert.equal((await page.goto(dashboard.url))?.status(), 401)
+    assert.match(String(await page.textContent('body')), /needs its token/)
+    await shot(page, 'unauthorized')
+    await page.close()
+  })
+
+  test('Redis stopped: the page says so within one refresh and greys out the figures', async () => {
+    const server = await startRedis()
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace('down') })
+    await fleet.membership({ ttl: 600_000 }).heartbeat('lonely-1')
+    const own = await startDashboard(fleet, {
+      host: '127.0.0.1',
+      port: 0,
+      allowActions: false,
+      interval: INTERVAL,
+    })
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
+    try {
+      await page.goto(own.url)
+      assert.equal(await page.textContent('#status'), 'live')
+      assert.deepEqual(await column(page, '#members', 'member'), ['lonely-1'])
+      await server.stop()
+      // One refresh: the next tick (INTERVAL) plus the dashboard's read deadline.
+      const deadline = Math.max(INTERVAL, 1000 * 3)
+      await page.waitForSelector('#banner:not([hidden])', { timeout: INTERVAL + deadline + INTERVAL })
+      assert.match(String(await page.textContent('#banner')), /Redis is unreachable/)
+      assert.equal(await page.textContent('#status'), 'unreachable')
+      assert.equal(await page.$eval('#content', (el) => el.classList.contains('stale')), true)
+      await shot(page, 'redis-down')
+    } finally {
+      await page.close()
+      await own.close()
+      await fleet.close()
+      await server.stop()
+    }
+  })
+})

@@ -1,0 +1,338 @@
+/**
+ * The dashboard's machine endpoints: /metrics (SPEC §11 gauges, parsed with a Prometheus text
+ * parser and checked against Redis), /status.json, token auth, actions refused without
+ * allowActions, every topology, and Redis going away.
+ */
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { startDashboard } from '../../src/dashboard/server.ts'
+import { createFleet, type Fleet, type TopologyKind } from '../../src/index.ts'
+import { startRedis } from '../harness/redis-server.ts'
+import { TOPOLOGIES, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+interface Family {
+  name: string
+  type: string
+  metrics: { value: string; labels?: Record<string, string> }[]
+}
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
+  text: string,
+) => Family[]
+
+const GAUGES = [
+  'redfleet_stream_group_lag',
+  'redfleet_stream_group_pending',
+  'redfleet_stream_dead_letters',
+  'redfleet_tracker_in_flight',
+  'redfleet_tracker_orphans',
+  'redfleet_members_live',
+  'redfleet_keys',
+  'redfleet_node_up',
+  'redfleet_node_used_memory_bytes',
+]
+
+type Dashboard = Awaited<ReturnType<typeof startDashboard>>
+
+async function metrics(d: Dashboard, init?: RequestInit): Promise<Map<string, Family>> {
+  const response = await fetch(`${d.url}metrics`, init)
+  assert.equal(response.status, 200)
+  assert.match(String(response.headers.get('content-type')), /^text\/plain; version=0\.0\.4/)
+  return new Map(parsePrometheus(await response.text()).map((f) => [f.name, f]))
+}
+
+/** `{labels} → value` of one family, labels as `k=v,k=v`. */
+function samples(families: Map<string, Family>, name: string): Record<string, number> {
+  const family = families.get(name)
+  assert.ok(family, `${name} is missing`)
+  assert.equal(family.type, 'GAUGE')
+  return Object.fromEntries(
+    family.metrics.map((m) => [
+      Object.entries(m.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+      Number(m.value),
+    ]),
+  )
+}
+
+/** A promise with its resolver outside. */
+function deferred() {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+const deadLetter = (n: number) => ({
+  id: `1-${n}`,
+  group: 'billing',
+  error: 'declined',
+  deliveries: 3,
+  envelope: { order: n },
+  deadAt: Date.now(),
+})
+
+describe('dashboard /metrics and /status.json on a known fleet', () => {
+  let fleet: Fleet
+  let raw: Redis
+  let namespace: string
+  let dashboard: Dashboard
+  const finish = deferred()
+  const running: Promise<unknown>[] = []
+
+  before(async () => {
+    const options = await topologyOptions('standalone')
+    namespace = uniqueNamespace('metrics')
+    fleet = createFleet({ ...options, namespace })
+    raw = new Redis(String(options.url))
+    const membership = fleet.membership({ ttl: 600_000 })
+    await Promise.all(['m-1', 'm-2'].map((id) => membership.heartbeat(id)))
+    const live = fleet.tracker({ instanceId: 'live-1', heartbeatTtl: 600_000 })
+    await live.start()
+    const gone = fleet.tracker({ instanceId: 'gone-1' })
+    await gone.start()
+    const started = [deferred(), deferred(), deferred()]
+    const job = (n: number) => () => {
+      started[n]!.resolve()
+      return finish.promise
+    }
+    running.push(live.track('a', {}, job(0)), live.track('b', {}, job(1)), gone.track('c', {}, job(2)))
+    await Promise.all(started.map((s) => s.promise))
+    await gone.stop()
+    const streams = fleet.streams()
+    for (let i = 0; i < 3; i++) await streams.publish({ i })
+    await streams.ensureGroup('g')
+    // One entry delivered and never acked: pending 1, lag still 3.
+    await raw.xreadgroup('GROUP', 'g', 'c-1', 'COUNT', 1, 'STREAMS', `${namespace}:streams:events`, '>')
+    for (const n of [1, 2]) await streams.publishToChannel('billing:dead', deadLetter(n))
+    dashboard = await startDashboard(fleet, { host: '127.0.0.1', port: 0, allowActions: false })
+  })
+
+  after(async () => {
+    await dashboard?.close()
+    finish.resolve()
+    await Promise.allSettled(running)
+    raw?.disconnect()
+    await fleet?.close()
+  })
+
+  test('carries exactly the SPEC §11 gauges with the values Redis holds', async () => {
+    const families = await metrics(dashboard)
+    assert.deepEqual([...families.keys()].sort(), [...GAUGES].sort())
+    assert.deepEqual(samples(families, 'redfleet_stream_group_lag'), { 'stream=streams:events,group=g': 3 })
+    assert.deepEqual(samples(families, 'redfleet_stream_group_pending'), {
+      'stream=streams:events,group=g': 1,
+    })
+    assert.deepEqual(samples(families, 'redfleet_stream_dead_letters'), { 'channel=billing:dead': 2 })
+    assert.deepEqual(samples(families, 'redfleet_tracker_in_flight'), { 'instance=live-1': 2 })
+    assert.deepEqual(samples(families, 'redfleet_tracker_orphans'), { '': 1 })
+    assert.deepEqual(samples(families, 'redfleet_members_live'), { '': 2 })
+
+    const keys: Record<string, number> = {}
+    let cursor = '0'
+    do {
+      const [next, batch] = await raw.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000)
+      cursor = next
+      for (const key of batch) {
+        const primitive = key.slice(namespace.length + 1).split(':')[0]!
+        keys[`primitive=${primitive}`] = (keys[`primitive=${primitive}`] ?? 0) + 1
+      }
+    } while (cursor !== '0')
+    assert.deepEqual(samples(families, 'redfleet_keys'), keys)
+
+    const node = `127.0.0.1:${raw.options.port}/0`
+    assert.deepEqual(samples(families, 'redfleet_node_up'), { [`node=${node}`]: 1 })
+    const memory = samples(families, 'redfleet_node_used_memory_bytes')[`node=${node}`]!
+    const used = Number(/used_memory:(\d+)/.exec(await raw.info('memory'))![1])
+    assert.ok(memory > 0 && memory < used * 2 && memory > used / 2, `used memory ${memory} vs ${used}`)
+  })
+
+  test('/status.json is the same snapshot', async () => {
+    const status = await (await fetch(`${dashboard.url}status.json`)).json()
+    assert.equal(status.topology, 'standalone')
+    assert.equal(status.namespace, namespace)
+    assert.deepEqual(
+      status.members.map((m: { id: string }) => m.id),
+      ['m-1', 'm-2'],
+    )
+    assert.deepEqual(status.tracker, {
+      instances: [{ id: 'live-1', lastSeen: status.tracker.instances[0].lastSeen, inFlight: 2 }],
+      inFlight: 2,
+      orphans: 1,
+    })
+    assert.deepEqual(status.deadLetters, [{ channel: 'billing:dead', length: 2 }])
+    const events = status.streams.find((s: { name: string }) => s.name === 'streams:events')
+    assert.deepEqual(events.groups, [{ name: 'g', pending: 1, lag: 3, consumers: 1 }])
+  })
+
+  test('actions answer 403 without allowActions, whatever is sent', async () => {
+    for (const [path, body] of [
+      ['actions/dead-letters/replay', { channel: 'billing:dead' }],
+      ['actions/dead-letters/purge', { channel: 'billing:dead' }],
+      ['actions/orphans/release', { instanceId: 'gone-1', id: 'c' }],
+      ['actions/dead-letters/purge', { nonsense: true }],
+    ] as const) {
+      const response = await fetch(`${dashboard.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-redfleet-action': '1' },
+        body: JSON.stringify(body),
+      })
+      assert.equal(response.status, 403, path)
+      assert.equal((await response.json()).error.code, 'ERR_ACTIONS_OFF')
+    }
+    assert.equal(await raw.xlen(`${namespace}:streams:channel:billing:dead`), 2)
+    assert.doesNotMatch(
+      await (await fetch(`${dashboard.url}dead-letters?channel=billing:dead`)).text(),
+      /data-action/,
+    )
+  })
+})
+
+describe('dashboard token and actions', () => {
+  const TOKEN = 'ops-token-1'
+  let fleet: Fleet
+  let dashboard: Dashboard
+  const logged: string[] = []
+
+  before(async () => {
+    fleet = createFleet({ ...(await topologyOptions('standalone')), namespace: uniqueNamespace('auth') })
+    await fleet.streams().publishToChannel('billing:dead', deadLetter(1))
+    dashboard = await startDashboard(fleet, {
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      allowActions: true,
+      log: (line) => logged.push(line),
+    })
+  })
+
+  after(async () => {
+    await dashboard?.close()
+    await fleet?.close()
+  })
+
+  test('every path needs the token: bearer, ?token= (which sets the cookie) or the cookie', async () => {
+    for (const path of [
+      '',
+      'status.json',
+      'metrics',
+      'rates.json',
+      'static/uPlot.iife.min.js',
+      'orphans',
+      'x',
+    ]) {
+      const refused = await fetch(`${dashboard.url}${path}`)
+      assert.equal(refused.status, 401, path)
+      assert.equal(refused.headers.get('www-authenticate'), 'Bearer realm="redfleet"')
+      const wrong = await fetch(`${dashboard.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}x` } })
+      assert.equal(wrong.status, 401, path)
+    }
+    const bearer = await fetch(`${dashboard.url}metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    assert.equal(bearer.status, 200)
+    const query = await fetch(`${dashboard.url}?token=${TOKEN}`)
+    assert.equal(query.status, 200)
+    const cookie = String(query.headers.get('set-cookie')).split(';')[0]!
+    assert.match(String(query.headers.get('set-cookie')), /HttpOnly; SameSite=Strict/)
+    assert.equal((await fetch(`${dashboard.url}status.json`, { headers: { cookie } })).status, 200)
+  })
+
+  test('an action needs its header, then runs and is logged', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${dashboard.url}actions/dead-letters/purge`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ channel: 'billing:dead' }),
+      })
+    assert.equal((await post({})).status, 403)
+    assert.deepEqual(logged, [])
+    const done = await post({ 'x-redfleet-action': '1' })
+    assert.equal(done.status, 200)
+    assert.equal((await done.json()).count, 1)
+    assert.equal(logged.length, 1)
+    assert.match(logged[0]!, /purged 1 dead letter\(s\) of 'billing:dead' \(all\)/)
+  })
+})
+
+describe('dashboard on every topology', () => {
+  for (const topology of TOPOLOGIES) {
+    test(`${topology}: status.json, metrics and pages`, async () => {
+      const fleet = createFleet({
+        ...(await topologyOptions(topology as TopologyKind)),
+        namespace: uniqueNamespace(),
+      })
+      const dashboard = await startDashboard(fleet, { host: '127.0.0.1', port: 0, allowActions: false })
+      try {
+        await fleet.membership().heartbeat('solo')
+        await fleet.streams().publish({ hello: topology })
+        await fleet.streams().ensureGroup('g')
+        const status = await (await fetch(`${dashboard.url}status.json`)).json()
+        assert.equal(status.topology, topology)
+        const families = await metrics(dashboard)
+        assert.deepEqual(samples(families, 'redfleet_members_live'), { '': 1 })
+        assert.deepEqual(samples(families, 'redfleet_stream_group_lag'), {
+          'stream=streams:events,group=g': 1,
+        })
+        const up = samples(families, 'redfleet_node_up')
+        const expected = topology === 'memory' ? 1 : topology === 'standalone' ? 1 : 3
+        assert.equal(Object.keys(up).length, expected)
+        assert.ok(Object.values(up).every((v) => v === 1))
+        if (topology === 'memory') assert.deepEqual(up, { 'node=memory': 1 })
+        for (const path of [
+          '',
+          'orphans',
+          'stream?name=streams:events',
+          'group?stream=streams:events&group=g',
+        ]) {
+          assert.equal((await fetch(`${dashboard.url}${path}`)).status, 200, path)
+        }
+      } finally {
+        await dashboard.close()
+        await fleet.close()
+      }
+    })
+  }
+})
+
+describe('dashboard with Redis gone', () => {
+  test('status.json answers 503 with the error shape; /metrics says the node is down', async () => {
+    const server = await startRedis()
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace() })
+    const dashboard = await startDashboard(fleet, { host: '127.0.0.1', port: 0, allowActions: false })
+    try {
+      assert.equal((await fetch(`${dashboard.url}status.json`)).status, 200)
+      await server.stop()
+      const failed = await fetch(`${dashboard.url}status.json`)
+      assert.equal(failed.status, 503)
+      const shape = await failed.json()
+      assert.equal(shape.error.unreachable, true)
+      assert.equal(typeof shape.error.message, 'string')
+      const fragment = await fetch(`${dashboard.url}?fragment=1`)
+      assert.equal(fragment.status, 503)
+      const families = await metrics(dashboard)
+      assert.deepEqual(samples(families, 'redfleet_node_up'), { [`node=127.0.0.1:${server.port}/0`]: 0 })
+      assert.equal(families.has('redfleet_members_live'), false)
+    } finally {
+      await dashboard.close()
+      await fleet.close()
+      await server.stop()
+    }
+  })
+
+  test('a port that is taken makes startDashboard reject', async () => {
+    const fleet = createFleet({ namespace: uniqueNamespace() })
+    const first = await startDashboard(fleet, { host: '127.0.0.1', port: 0, allowActions: false })
+    try {
+      const port = Number(new URL(first.url).port)
+      await assert.rejects(
+        startDashboard(fleet, { host: '127.0.0.1', port, allowActions: false }),
+        /EADDRINUSE/,
+      )
+    } finally {
+      await first.close()
+      await fleet.close()
+    }
+  })
+})
