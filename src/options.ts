@@ -1,3 +1,4 @@
+import { ConfigError, isAnnounced } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
 import { parseServerUrl, type ServerAddress } from './topology/connection.ts'
@@ -114,6 +115,7 @@ function isClusterClient(client: unknown, kind: ResolvedOptions['clientKind']): 
 }
 
 function defaultOnError(error: unknown, context: { op: string }): void {
+  if (isAnnounced(error)) return // warned once when its node went down, not once per call
   process.emitWarning(
     `redfleet ${context.op}: ${error instanceof Error ? error.message : String(error)}`,
     'RedfleetWarning',
@@ -180,12 +182,23 @@ function topologyOf(
   return urls.length === 1 ? 'standalone' : 'sharded'
 }
 
+/** parseServerUrl with the option's code, and without the password a url may carry. */
+function serverOf(url: string): ServerAddress {
+  try {
+    return parseServerUrl(url)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const redacted = url.replace(/^([^:/]*:\/\/[^:/@]*):[^/@]*@/, '$1:***@')
+    throw invalidOption(error.message.split(url).join(redacted))
+  }
+}
+
 /** Validates every option synchronously (ConfigError with a code) and fills in defaults. */
 export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
   checkOptions(options, FLEET_OPTIONS, { what: 'createFleet options', aliases: CLIENT_OPTION_NAMES })
   const urls = options.url === undefined || options.url === '' ? [] : [options.url].flat()
   checkMemoryChoice(options, urls)
-  const servers = urls.map(parseServerUrl)
+  const servers = urls.map(serverOf)
   if (new Set(servers.map((s) => s.id)).size !== servers.length) {
     throw invalidOption('url lists the same Redis server (host:port/db) twice')
   }

@@ -104,6 +104,16 @@ test('a value of the wrong type names the option, the expected type and what it 
   configError(() => createFleet('redis://127.0.0.1:1' as never), 'ERR_INVALID_OPTION')
 })
 
+test('a malformed url is ERR_INVALID_OPTION and its message never shows the password', () => {
+  for (const url of ['http://user:s3cret@host:1', 'redis://:s3cret@host:1/x', 'not a url']) {
+    const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
+    assert.doesNotMatch(error.message, /s3cret/)
+    assert.match(error.message, /url/)
+  }
+  const error = configError(() => createFleet({ url: 'http://user:s3cret@host:1' }), 'ERR_INVALID_OPTION')
+  assert.match(error.message, /http:\/\/user:\*\*\*@host:1/)
+})
+
 test('valid edge values are accepted', () => {
   createFleet({ retry: { attempts: 1, base: 0, factor: 1, max: 0, jitter: 0 } })
   createFleet({ retry: { jitter: 1 }, reconnectAttempts: 0, connectTimeout: 0, commandTimeout: 0 })
