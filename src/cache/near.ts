@@ -9,6 +9,27 @@ import { type Entry, keepParsed } from './entry.ts'
 interface Ticket {
   readers: number
   invalidated: boolean
+  /** The node whose invalidations vouch for the reply, and its epoch when the read began. */
+  vouch: Vouch | undefined
+  epoch: number
+}
+
+/**
+ * One node's promise that its invalidations reach us: `live` while tracking is enabled on it as
+ * a master, and an `epoch` bumped whenever that promise was broken (the link dropped, the node
+ * was demoted, a slot moved to or from it). An entry is served only while the epoch it was
+ * filled in is current, so bumping it flushes every entry of the node at once, in O(1).
+ */
+export interface Vouch {
+  readonly live: boolean
+  readonly epoch: number
+}
+
+/** A near-cache value with the node that vouches for it. */
+interface Held<T> {
+  readonly value: T
+  readonly vouch: Vouch | undefined
+  readonly epoch: number
 }
 
 /**
@@ -26,14 +47,16 @@ interface Ticket {
  * read, and they carry no expiry of their own to check.
  */
 export class NearCache {
-  readonly #entries: LRUCache<string, Entry>
-  readonly #tags: LRUCache<string, number>
+  readonly #entries: LRUCache<string, Held<Entry>>
+  readonly #tags: LRUCache<string, Held<number>>
   readonly #inflight = new Map<string, Ticket>()
   readonly #tagsInflight = new Map<string, Ticket>()
   readonly #scope: string | undefined
   #online = false
   /** Starts the invalidation source on first use (it brings the cache online when it is live). */
   readonly #activate: (() => void) | undefined
+  /** Which node vouches for a full Redis key now (see follow); none: the whole cache is one unit. */
+  #vouchOf: ((full: string) => Vouch | undefined) | undefined
 
   constructor(max: number, scope: string | undefined, activate?: () => void) {
     this.#entries = new LRUCache({ max })
@@ -56,22 +79,31 @@ export class NearCache {
     this.#online = online
   }
 
+  /**
+   * Follows the topology: from now on an entry is kept only when the node serving its key is
+   * live at the start and at the end of the read, and served only while that node's epoch is
+   * the one it was filled in (see Vouch).
+   */
+  follow(vouchOf: (full: string) => Vouch | undefined): void {
+    this.#vouchOf = vouchOf
+  }
+
   get(key: string): Entry | undefined {
-    if (this.#online) return this.#entries.get(key)
+    if (this.#online) return current(this.#entries, key)
     this.#activate?.()
     return undefined
   }
 
   begin(key: string): Ticket | undefined {
     if (!this.#online) return undefined
-    return enter(this.#inflight, key)
+    return this.#enter(this.#inflight, key, this.#full(key))
   }
 
   end(key: string, ticket: Ticket, entry: Entry | undefined): void {
     leave(this.#inflight, key, ticket)
-    if (entry && !entry.raw && this.#online && !ticket.invalidated) {
+    if (entry && !entry.raw && this.#online && this.#stillVouched(ticket, this.#full(key))) {
       keepParsed(entry)
-      this.#entries.set(key, entry)
+      this.#entries.set(key, { value: entry, vouch: ticket.vouch, epoch: ticket.epoch })
     }
   }
 
@@ -80,7 +112,7 @@ export class NearCache {
     if (!this.#online) return undefined
     const out: number[] = []
     for (const key of keys) {
-      const version = this.#tags.get(key)
+      const version = current(this.#tags, key)
       if (version === undefined) return undefined
       out.push(version)
     }
@@ -89,15 +121,52 @@ export class NearCache {
 
   beginTags(keys: readonly string[]): Ticket[] | undefined {
     if (!this.#online) return undefined
-    return keys.map((key) => enter(this.#tagsInflight, key))
+    const tickets: Ticket[] = []
+    for (const key of keys) {
+      const ticket = this.#enter(this.#tagsInflight, key, key)
+      if (!ticket) {
+        tickets.forEach((t, i) => {
+          leave(this.#tagsInflight, keys[i]!, t)
+        })
+        return undefined
+      }
+      tickets.push(ticket)
+    }
+    return tickets
   }
 
   endTags(keys: readonly string[], tickets: Ticket[], versions: readonly number[]): void {
     keys.forEach((key, i) => {
       const ticket = tickets[i]!
       leave(this.#tagsInflight, key, ticket)
-      if (this.#online && !ticket.invalidated) this.#tags.set(key, versions[i]!)
+      if (this.#online && this.#stillVouched(ticket, key)) {
+        this.#tags.set(key, { value: versions[i]!, vouch: ticket.vouch, epoch: ticket.epoch })
+      }
     })
+  }
+
+  /** The full Redis key of a near-cache key (entries are kept relative to the scope). */
+  #full(key: string): string {
+    return this.#scope === undefined ? key : this.#scope + key
+  }
+
+  /** A ticket for a read of `full`, or undefined when no live node vouches for it now. */
+  #enter(inflight: Map<string, Ticket>, key: string, full: string): Ticket | undefined {
+    const vouchOf = this.#vouchOf
+    const vouch = vouchOf ? vouchOf(full) : undefined
+    if (vouchOf && !vouch?.live) return undefined
+    return enter(inflight, key, vouch)
+  }
+
+  /**
+   * The reply may be kept: no invalidation overtook it, and the node that vouched for the key
+   * when the read began still does, unbroken (a MOVED during the read re-maps the key at once).
+   */
+  #stillVouched(ticket: Ticket, full: string): boolean {
+    if (ticket.invalidated) return false
+    const { vouch } = ticket
+    if (!vouch) return true
+    return vouch.live && vouch.epoch === ticket.epoch && this.#vouchOf?.(full) === vouch
   }
 
   /** A change of the Redis key `full` (an entry or a tag version): forgotten, reads in flight too. */
@@ -121,10 +190,19 @@ export class NearCache {
   }
 }
 
-function enter(inflight: Map<string, Ticket>, key: string): Ticket {
+/** The value of `key` if the node that vouched for it has not broken its promise since. */
+function current<T>(cache: LRUCache<string, Held<T>>, key: string): T | undefined {
+  const held = cache.get(key)
+  if (held === undefined) return undefined
+  if (held.vouch === undefined || held.vouch.epoch === held.epoch) return held.value
+  cache.delete(key)
+  return undefined
+}
+
+function enter(inflight: Map<string, Ticket>, key: string, vouch: Vouch | undefined): Ticket {
   let ticket = inflight.get(key)
   if (!ticket) {
-    ticket = { readers: 0, invalidated: false }
+    ticket = { readers: 0, invalidated: false, vouch, epoch: vouch?.epoch ?? 0 }
     inflight.set(key, ticket)
   }
   ticket.readers++

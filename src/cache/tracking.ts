@@ -1,36 +1,54 @@
-import type { Redis } from 'ioredis'
 import type { FleetContext } from '../context.ts'
 import { translateError } from '../errors.ts'
-import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
-import { closeClient } from '../topology/connection.ts'
-import type { NearCache } from './near.ts'
-
-/** The channel Redis sends CLIENT TRACKING invalidations on to a RESP2 redirect client. */
-const INVALIDATE = '__redis__:invalidate'
+import type { RawPayload } from '../pubsub/index.ts'
+import type { RedisTopology } from '../topology/types.ts'
+import type { NearCache, Vouch } from './near.ts'
+import { TrackedNode } from './tracked-node.ts'
 
 /**
- * Keeps a near cache coherent with Redis by server-assisted client-side caching, per master:
+ * How often the topology is re-checked for what no event announces (a CLUSTER FAILOVER that
+ * leaves every connection open, a REPLICAOF): the slot map is reloaded and every tracked master
+ * answers ROLE. A fraction of commandTimeout, so that the invalidation bound (docs/cache.md:
+ * `connectTimeout + 2 × commandTimeout`) holds with room for the check's own round trips.
+ */
+export function topologyCheckInterval(commandTimeout: number): number {
+  return Math.max(50, Math.min(commandTimeout || 1000, 1000) / 4)
+}
+
+/**
+ * Keeps a near cache coherent with Redis by server-assisted client-side caching, on every
+ * current master (SPEC §3):
  *
- *   the fleet's subscriber connection to the node  SUBSCRIBE __redis__:invalidate
- *   a control connection of our own to the node    CLIENT TRACKING on REDIRECT <subscriber id>
- *                                                    BCAST PREFIX <entries> PREFIX <tag versions>
+ *   the fleet's subscriber connection to the master  SUBSCRIBE __redis__:invalidate
+ *   a control connection of our own to the master   ROLE (must be master), then
+ *                                                     CLIENT TRACKING on REDIRECT <subscriber id>
+ *                                                     BCAST PREFIX <entries> PREFIX <tag versions>
  *
- * In BCAST mode Redis reports every change to a key under the prefixes, by any client (another
- * process, a script, `redis-cli SET`), an expiry or an eviction, whoever read it. Invalidations
- * travel on another connection than our reads, so a GET reply can arrive after the
- * invalidation of a write that followed it: the near cache keeps such a reply out (its tickets).
+ * In BCAST mode Redis reports every change to a key under the prefixes, by any client, an
+ * expiry or an eviction, whoever read it. Invalidations travel on another connection than our
+ * reads, so a GET reply can arrive after the invalidation of a write that followed it: the near
+ * cache keeps such a reply out (its tickets).
  *
- * The near cache is used only while every node is tracked. If a subscriber connection drops
- * (invalidations may be lost) or a control connection drops (its tracking is gone), the near
- * cache is flushed and bypassed; once the connection is back, tracking is enabled again with the
- * subscriber's new CLIENT ID, and only then is the near cache used again, starting empty.
+ * Following the topology: each master vouches for the entries of the keys it serves (see Vouch
+ * in near.ts). The set of masters is re-read on every slot-map reload and node change the
+ * client reports (MOVED, failover, new nodes), on a demotion, and every topologyCheckInterval;
+ * a master that appears is tracked before it vouches for anything, one that disappears or is
+ * demoted stops vouching, and the masters whose slots changed hands have their entries flushed
+ * before any of them is served again. A master that is down only takes its own entries with it:
+ * the others keep being served.
  */
 export class NearTracking {
   readonly #ctx: FleetContext
   readonly #near: NearCache
   readonly #prefixes: string[]
-  readonly #nodes: TrackedNode[] = []
+  readonly #nodes = new Map<string, TrackedNode>()
+  #topology: RedisTopology | undefined
+  #owners: (string | undefined)[] | undefined
   #starting: Promise<void> | undefined
+  #syncing: Promise<void> | undefined
+  #again = false
+  #timer: NodeJS.Timeout | undefined
+  #stopLayout: (() => void) | undefined
   #closed = false
 
   constructor(ctx: FleetContext, near: NearCache, prefixes: string[]) {
@@ -42,7 +60,6 @@ export class NearTracking {
   /** Starts tracking on first use (idempotent; the near cache stays bypassed until it is live). */
   start(): void {
     if (this.#starting || this.#closed || this.#ctx.lifecycle.closed) return
-    this.#ctx.lifecycle.onClose(() => this.close())
     this.#starting = this.#start().catch((error: unknown) => {
       this.#report(error, 'start')
       // Try again on a later read.
@@ -52,23 +69,98 @@ export class NearTracking {
 
   async #start(): Promise<void> {
     const topology = await this.#ctx.redis()
-    const masters = await topology.masters()
-    const subscriber = this.#ctx.subscriber()
-    for (const master of masters) {
-      if (this.#closed) return
-      const control = await topology.dedicatedToNode(master.id)
-      if (this.#closed) {
-        control.disconnect()
-        return
-      }
-      const node = new TrackedNode(subscriber.node(master.id), control, this.#prefixes, {
-        invalidate: (payload) => this.#invalidate(payload),
-        changed: () => this.#changed(),
-        report: (error, what) => this.#report(error, `${master.id} ${what}`),
+    if (this.#closed || this.#topology) return
+    this.#topology = topology
+    this.#ctx.lifecycle.onClose(() => this.close())
+    this.#near.follow((full) => this.#vouchOf(full))
+    this.#stopLayout = topology.onLayoutChange(() => this.#sync())
+    const interval = topologyCheckInterval(this.#ctx.commandTimeout)
+    this.#timer = setInterval(() => void this.#check(), interval)
+    this.#timer.unref()
+    await this.#sync()
+    // Online: from now on each entry is served only while the master of its key vouches for it.
+    if (!this.#closed) this.#near.setOnline(true)
+  }
+
+  #vouchOf(full: string): Vouch | undefined {
+    const id = this.#topology?.nodeOf(full)
+    return id === undefined ? undefined : this.#nodes.get(id)
+  }
+
+  /** Re-reads the masters (one pass at a time; a request during a pass runs one more). */
+  #sync(): Promise<void> {
+    if (this.#syncing) {
+      this.#again = true
+      return this.#syncing
+    }
+    this.#syncing = this.#syncOnce()
+      .catch((error: unknown) => this.#report(error, 'topology'))
+      .finally(() => {
+        this.#syncing = undefined
+        if (this.#again && !this.#closed) {
+          this.#again = false
+          void this.#sync()
+        }
       })
-      this.#nodes.push(node)
+    return this.#syncing
+  }
+
+  async #syncOnce(): Promise<void> {
+    const topology = this.#topology
+    if (!topology || this.#closed) return
+    this.#flushMovedSlots(topology.slotOwners())
+    const masters = await topology.masters()
+    const current = new Set(masters.map((m) => m.id))
+    for (const [id, node] of this.#nodes) {
+      if (current.has(id)) continue
+      this.#nodes.delete(id)
+      void node.close()
+    }
+    const subscriber = this.#ctx.subscriber()
+    for (const { id } of masters) {
+      if (this.#nodes.has(id) || this.#closed) continue
+      const control = await topology.dedicatedToNode(id)
+      if (this.#closed || this.#nodes.has(id)) {
+        control.disconnect()
+        continue
+      }
+      const node = new TrackedNode(id, subscriber.node(id), control, this.#prefixes, {
+        invalidate: (payload) => this.#invalidate(payload),
+        demoted: () => void this.#sync(),
+        report: (error, what) => this.#report(error, `${id} ${what}`),
+      })
+      this.#nodes.set(id, node)
       node.start()
     }
+  }
+
+  /**
+   * Slots that changed hands since the last look: their old and new masters stop vouching for
+   * what they hold now (their entries are flushed); they vouch again for what is read next.
+   */
+  #flushMovedSlots(owners: (string | undefined)[] | undefined): void {
+    const before = this.#owners
+    this.#owners = owners
+    if (!before || !owners) return
+    const changed = new Set<string | undefined>()
+    for (let slot = 0; slot < owners.length; slot++) {
+      if (owners[slot] === before[slot]) continue
+      changed.add(owners[slot])
+      changed.add(before[slot])
+    }
+    for (const id of changed) {
+      const node = id === undefined ? undefined : this.#nodes.get(id)
+      if (node) node.epoch++
+    }
+  }
+
+  /** The periodic look at what no event reports: the slot map and every master's role. */
+  async #check(): Promise<void> {
+    const topology = this.#topology
+    if (!topology || this.#closed) return
+    await topology.refreshLayout()
+    await Promise.all([...this.#nodes.values()].map((node) => node.checkRole()))
+    await this.#sync()
   }
 
   #invalidate(payload: RawPayload): void {
@@ -76,11 +168,6 @@ export class NearTracking {
     if (payload === null) this.#near.clear()
     else if (Array.isArray(payload)) for (const key of payload) this.#near.invalidate(key.toString())
     else this.#near.invalidate(payload.toString())
-  }
-
-  #changed(): void {
-    const online = this.#nodes.length > 0 && this.#nodes.every((node) => node.tracking)
-    if (online !== this.#near.online) this.#near.setOnline(online)
   }
 
   #report(error: unknown, what: string): void {
@@ -95,99 +182,11 @@ export class NearTracking {
 
   async close(): Promise<void> {
     this.#closed = true
+    clearInterval(this.#timer)
+    this.#stopLayout?.()
     this.#near.setOnline(false)
-    await Promise.all(this.#nodes.map((node) => node.close()))
-  }
-}
-
-interface NodeHooks {
-  invalidate(payload: RawPayload): void
-  changed(): void
-  report(error: unknown, what: string): void
-}
-
-/** Tracking on one master: its subscriber connection and our control connection. */
-class TrackedNode {
-  tracking = false
-  readonly #subscriber: NodeSubscriber
-  readonly #control: Redis
-  readonly #prefixes: string[]
-  readonly #hooks: NodeHooks
-  #subscription: ChannelSubscription | undefined
-  #stopState: (() => void) | undefined
-  /** Bumped by every event that may make an enabling in flight stale. */
-  #generation = 0
-  /** The subscriber id tracking currently redirects to, while `tracking`. */
-  #redirect: number | undefined
-  /** Enablings run one after another: two CLIENT TRACKING on in a row would be refused. */
-  #queue: Promise<void> = Promise.resolve()
-  #closed = false
-
-  constructor(subscriber: NodeSubscriber, control: Redis, prefixes: string[], hooks: NodeHooks) {
-    this.#subscriber = subscriber
-    this.#control = control
-    this.#prefixes = prefixes
-    this.#hooks = hooks
-  }
-
-  start(): void {
-    this.#stopState = this.#subscriber.onState((state) => {
-      if (state === 'down') this.#lost()
-      else this.#enable()
-    })
-    this.#subscription = this.#subscriber.subscribe(INVALIDATE, (payload) => this.#hooks.invalidate(payload))
-    this.#control.on('close', () => this.#lost())
-    this.#control.on('ready', () => this.#enable())
-    this.#control.connect().catch(() => {
-      // Reported by the topology's error listener; ioredis keeps reconnecting, 'ready' follows.
-    })
-    this.#subscription.ready().then(
-      () => this.#enable(),
-      () => {
-        // Not yet: the 'up' state event enables tracking when the subscriber is confirmed.
-      },
-    )
-  }
-
-  #lost(): void {
-    this.#generation++
-    this.#redirect = undefined
-    if (!this.tracking) return
-    this.tracking = false
-    this.#hooks.changed()
-  }
-
-  #enable(): void {
-    this.#queue = this.#queue.then(() => this.#enableOnce())
-  }
-
-  async #enableOnce(): Promise<void> {
-    if (this.#closed || this.#subscriber.state !== 'up' || this.#control.status !== 'ready') return
-    const generation = this.#generation
-    try {
-      const id = await this.#subscriber.clientId()
-      if (this.tracking && this.#redirect === id) return // already tracking to this connection
-      // OFF first: Redis refuses to add a PREFIX already tracked, and the redirect may be stale.
-      await this.#control.call('CLIENT', 'TRACKING', 'off')
-      const prefixes = this.#prefixes.flatMap((prefix) => ['PREFIX', prefix])
-      await this.#control.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', id, 'BCAST', ...prefixes)
-      if (generation !== this.#generation || this.#closed || this.#subscriber.state !== 'up') return
-      if ((await this.#subscriber.clientId()) !== id) return
-      if (generation !== this.#generation) return
-      this.#redirect = id
-      this.tracking = true
-      this.#hooks.changed()
-    } catch (error) {
-      if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'CLIENT TRACKING')
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true
-    this.#generation++
-    this.tracking = false
-    this.#stopState?.()
-    this.#subscription?.unsubscribe()
-    await closeClient(this.#control)
+    const nodes = [...this.#nodes.values()]
+    this.#nodes.clear()
+    await Promise.all(nodes.map((node) => node.close()))
   }
 }

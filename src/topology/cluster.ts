@@ -159,6 +159,30 @@ export class ClusterTopology implements RedisTopology {
       .map((client) => ({ id: `${client.options.host}:${client.options.port}`, client }))
   }
 
+  nodeOf(key: string): string | undefined {
+    return this.#clients[0]!.slots[calculateSlot(key)]?.[0]
+  }
+
+  slotOwners(): (string | undefined)[] | undefined {
+    const { slots } = this.#clients[0]!
+    return slots.length === 0 ? undefined : Array.from({ length: 16384 }, (_, slot) => slots[slot]?.[0])
+  }
+
+  onLayoutChange(listener: () => void): () => void {
+    const client = this.#clients[0]!
+    const events = ['refresh', '+node', '-node'] as const
+    for (const event of events) client.on(event, listener)
+    return () => {
+      for (const event of events) client.off(event, listener)
+    }
+  }
+
+  refreshLayout(): Promise<void> {
+    const client = this.#clients[0]!
+    if (client.status !== 'ready') return Promise.resolve()
+    return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
+  }
+
   async dedicated(key: string): Promise<Redis> {
     await this.#slotsReady()
     const node = this.#clients[0]!.slots[calculateSlot(key)]?.[0]

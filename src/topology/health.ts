@@ -56,6 +56,7 @@ export class NodeHealth {
 
   /** A connection attempt ended without a ready connection (or one was lost): how many in a row. */
   attemptFailed(): number {
+    this.#cause ??= new Error('connection lost')
     return ++this.#failures
   }
 
@@ -203,6 +204,8 @@ export function watchConnection(
     failed = false
     up = false
     if (health.stopped || !counts) return
+    // Closed on purpose: a client that reconnects by itself only ends when told to.
+    if (client.status === 'end' && typeof client.options.retryStrategy === 'function') return
     const down = health.attemptFailed() > reconnectAttempts
     if (down) health.markDown()
     if (!failFast) return

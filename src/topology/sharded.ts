@@ -139,6 +139,21 @@ export class ShardedTopology implements RedisTopology {
     return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.pick() }))
   }
 
+  nodeOf(key: string): string | undefined {
+    return this.#poolOf(key).address.id
+  }
+
+  slotOwners(): undefined {
+    return undefined
+  }
+
+  /** The ring is fixed by the url list: keys never move. */
+  onLayoutChange(_listener: () => void): () => void {
+    return () => undefined
+  }
+
+  async refreshLayout(): Promise<void> {}
+
   async dedicated(key: string): Promise<Redis> {
     return this.dedicatedToNode(this.#poolOf(key).address.id)
   }

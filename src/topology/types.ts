@@ -54,4 +54,18 @@ export interface RedisTopology {
   dedicated(key: string): Promise<Redis>
   /** A new connection of its own to one master, by MasterNode id. The caller owns it. */
   dedicatedToNode(nodeId: string): Promise<Redis>
+  /**
+   * The MasterNode id that serves `key` now as this client knows it (no I/O), or undefined when
+   * it does not know (a cluster without a slot map yet, or a slot no master serves).
+   */
+  nodeOf(key: string): string | undefined
+  /** Cluster: a copy of the master of every slot as the client knows it; undefined elsewhere. */
+  slotOwners(): (string | undefined)[] | undefined
+  /**
+   * Calls `listener` whenever the client may have learnt of a change of where keys live (a
+   * cluster's slot map reloaded, a node added or removed). Returns a function that stops it.
+   */
+  onLayoutChange(listener: () => void): () => void
+  /** Cluster: reloads the slot map now (CLUSTER SLOTS); elsewhere nothing to do. Never rejects. */
+  refreshLayout(): Promise<void>
 }

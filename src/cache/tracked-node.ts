@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis'
+import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
+import { closeClient } from '../topology/connection.ts'
+import type { Vouch } from './near.ts'
+
+/** The channel Redis sends CLIENT TRACKING invalidations on to a RESP2 redirect client. */
+const INVALIDATE = '__redis__:invalidate'
+
+export interface NodeHooks {
+  invalidate(payload: RawPayload): void
+  /** The node is no longer a master, or its role could not be checked: re-read the topology. */
+  demoted(): void
+  report(error: unknown, what: string): void
+}
+
+/**
+ * Tracking on one master: the fleet's subscriber connection to it (SUBSCRIBE
+ * `__redis__:invalidate`) and a control connection of our own (CLIENT TRACKING on REDIRECT
+ * <subscriber id> BCAST PREFIX ...). It vouches for the near-cache entries of its keys while
+ * both connections are up and the node answers ROLE with `master`; any break (a connection
+ * dropped, a demotion, a failed role check) bumps its epoch, which flushes those entries, and
+ * only a new enabling on a master vouches again.
+ */
+export class TrackedNode implements Vouch {
+  live = false
+  epoch = 0
+  readonly id: string
+  readonly #subscriber: NodeSubscriber
+  readonly #control: Redis
+  readonly #prefixes: string[]
+  readonly #hooks: NodeHooks
+  #subscription: ChannelSubscription | undefined
+  #stopState: (() => void) | undefined
+  /** Bumped by every event that may make an enabling in flight stale. */
+  #generation = 0
+  /** The subscriber id tracking currently redirects to, while `live`. */
+  #redirect: number | undefined
+  /** Enablings and role checks run one after another on the control connection. */
+  #queue: Promise<void> = Promise.resolve()
+  #closed = false
+
+  constructor(id: string, subscriber: NodeSubscriber, control: Redis, prefixes: string[], hooks: NodeHooks) {
+    this.id = id
+    this.#subscriber = subscriber
+    this.#control = control
+    this.#prefixes = prefixes
+    this.#hooks = hooks
+  }
+
+  start(): void {
+    this.#stopState = this.#subscriber.onState((state) => {
+      if (state === 'down') this.#lost()
+      else this.#enable()
+    })
+    this.#subscription = this.#subscriber.subscribe(INVALIDATE, (payload) => this.#hooks.invalidate(payload))
+    this.#control.on('close', () => this.#lost())
+    this.#control.on('ready', () => this.#enable())
+    this.#control.connect().catch(() => {
+      // Seen by the node's health; ioredis keeps reconnecting, 'ready' follows.
+    })
+    this.#subscription.ready().then(
+      () => this.#enable(),
+      () => {
+        // Not yet: the 'up' state event enables tracking when the subscriber is confirmed.
+      },
+    )
+  }
+
+  /** Re-checks that the node is still a master; a demoted one stops vouching at once. */
+  checkRole(): Promise<void> {
+    if (!this.live) return Promise.resolve()
+    const generation = this.#generation
+    this.#queue = this.#queue.then(async () => {
+      if (!this.live || generation !== this.#generation || this.#closed) return
+      if (!(await this.#isMaster(generation))) {
+        this.#lost()
+        this.#hooks.demoted()
+      }
+    })
+    return this.#queue
+  }
+
+  #lost(): void {
+    this.#generation++
+    this.#redirect = undefined
+    if (!this.live) return
+    this.live = false
+    this.epoch++
+  }
+
+  #enable(): void {
+    this.#queue = this.#queue.then(() => this.#enableOnce())
+  }
+
+  async #enableOnce(): Promise<void> {
+    if (this.#closed || this.#subscriber.state !== 'up' || this.#control.status !== 'ready') return
+    const generation = this.#generation
+    try {
+      const id = await this.#subscriber.clientId()
+      if (this.live && this.#redirect === id) return // already tracking to this connection
+      // Only a master sees every write to its keys: a replica (a demoted master, a restarted
+      // one rejoining as replica) must not vouch for anything.
+      if (!(await this.#isMaster(generation))) {
+        this.#hooks.demoted()
+        return
+      }
+      // OFF first: Redis refuses to add a PREFIX already tracked, and the redirect may be stale.
+      await this.#control.call('CLIENT', 'TRACKING', 'off')
+      const prefixes = this.#prefixes.flatMap((prefix) => ['PREFIX', prefix])
+      await this.#control.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', id, 'BCAST', ...prefixes)
+      if (generation !== this.#generation || this.#closed || this.#subscriber.state !== 'up') return
+      if ((await this.#subscriber.clientId()) !== id) return
+      if (generation !== this.#generation) return
+      this.#redirect = id
+      this.live = true
+    } catch (error) {
+      if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'CLIENT TRACKING')
+    }
+  }
+
+  async #isMaster(generation: number): Promise<boolean> {
+    try {
+      const role = (await this.#control.call('ROLE')) as unknown[]
+      return role[0] === 'master'
+    } catch (error) {
+      if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'ROLE')
+      return false
+    }
+  }
+
+  /** Stops vouching (its entries are flushed) and closes the control connection. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#lost()
+    this.live = false
+    this.#stopState?.()
+    this.#subscription?.unsubscribe()
+    await closeClient(this.#control)
+  }
+}
