@@ -54,10 +54,10 @@ export class LoopBackoff {
 
   /**
    * An attempt failed with `error` (a passing one): reports it unless this run already did,
-   * then waits the next delay, or less if `signal` aborts. A throwing report is ignored: the
-   * error sink failing is no reason to end a loop.
+   * and returns how long to wait before the next attempt (at most `cap` ms). A throwing report
+   * is ignored: the error sink failing is no reason to end a loop.
    */
-  async failed(error: unknown, signal: AbortSignal): Promise<void> {
+  delayAfter(error: unknown, cap = Number.POSITIVE_INFINITY): number {
     this.#failures++
     const what = `${(error as { code?: unknown })?.code}:${messageOf(error)}`
     if (!this.#reported.has(what)) {
@@ -69,6 +69,11 @@ export class LoopBackoff {
       }
     }
     // The retry policy's curve: 50 ms doubling to 2 s, half of each delay random.
-    await sleep(backoffDelay(this.#failures, DEFAULT_RETRY, Math.random), signal)
+    return Math.min(cap, backoffDelay(this.#failures, DEFAULT_RETRY, Math.random))
+  }
+
+  /** `delayAfter`, then waits that long, or less if `signal` aborts. */
+  failed(error: unknown, signal: AbortSignal): Promise<void> {
+    return sleep(this.delayAfter(error), signal)
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
 import { ClosedError, RedfleetError, SerializationError, translateError } from '../errors.ts'
+import { LoopBackoff } from '../loops.ts'
 import type { TrackerBackend } from './backend.ts'
 import { isSessionId, type SessionKeys, TrackerKeys } from './keys.ts'
 import { MemoryTrackerBackend } from './memory.ts'
@@ -80,6 +81,10 @@ class FleetTracker implements Tracker {
   readonly instanceId: string
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
+  /** The policy of the background loops' operations: they report failures themselves, once. */
+  readonly #quiet: OperationPolicy
+  readonly #beats = new LoopBackoff((error) => this.#report(error, 'heartbeat'))
+  readonly #passes = new LoopBackoff((error) => this.#report(error, 'recoverEvery'))
   readonly #options: ResolvedTrackerOptions
   readonly #keys: TrackerKeys
   readonly #backend: TrackerBackend
@@ -98,6 +103,7 @@ class FleetTracker implements Tracker {
     this.instanceId = this.#options.instanceId
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
+    this.#quiet = { retry: this.#policy.retry, onError: () => {} }
     this.#keys = new TrackerKeys(ctx.keys)
     this.#backend =
       ctx.topology === 'memory'
@@ -108,7 +114,8 @@ class FleetTracker implements Tracker {
   }
 
   #run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
-    return runOperation(this.#ctx, this.#policy, `tracker.${op}`, key, fn)
+    const loop = op === 'heartbeat' || op === 'recoverEvery'
+    return runOperation(this.#ctx, loop ? this.#quiet : this.#policy, `tracker.${op}`, key, fn)
   }
 
   /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */
@@ -153,34 +160,48 @@ class FleetTracker implements Tracker {
     return this.#backend.heartbeat(session.keys, session.id, this.instanceId, Date.now(), heartbeatTtl)
   }
 
-  #scheduleHeartbeat(): void {
+  /**
+   * The heartbeat loop. It ends only with stop() or fleet.close(): a failed beat (Redis down, a
+   * failover, a demoted master) is reported once per outage (src/loops.ts) and tried again with
+   * backoff, at most `heartbeatInterval` later, so liveness returns as soon as Redis does.
+   */
+  #scheduleHeartbeat(delay = this.#options.heartbeatInterval): void {
+    const interval = this.#options.heartbeatInterval
     this.#heartbeatTimer = setTimeout(() => {
       const session = this.#session
+      let next = interval
       this.#beat = this.#run('heartbeat', undefined, () => this.#heartbeat(session))
-        // runOperation has reported the failure; the next beat tries again.
-        .catch(() => undefined)
+        .then(
+          () => this.#beats.succeeded(),
+          (error: unknown) => {
+            if (!(error instanceof ClosedError)) next = this.#beats.delayAfter(error, interval)
+          },
+        )
         .finally(() => {
           this.#beat = undefined
-          if (this.#running) this.#scheduleHeartbeat()
+          if (this.#running) this.#scheduleHeartbeat(next)
         })
-    }, this.#options.heartbeatInterval)
+    }, delay)
     // A library timer must never be what keeps a process alive.
     this.#heartbeatTimer.unref()
   }
 
+  /** The recovery loop (recoverEvery): like the heartbeat, a failed pass is retried with backoff. */
   #scheduleRecovery(delay: number): void {
     const requeue = this.#options.requeue!
+    const every = this.#options.recoverEvery
     this.#recoveryTimer = setTimeout(() => {
+      let next = every
       this.#pass = this.#recover(requeue, 'recoverEvery')
         .then(
-          () => undefined,
+          () => this.#passes.succeeded(),
           (error: unknown) => {
-            if (!(error instanceof ClosedError)) this.#report(error, 'recoverEvery')
+            if (!(error instanceof ClosedError)) next = this.#passes.delayAfter(error, every)
           },
         )
         .finally(() => {
           this.#pass = undefined
-          if (this.#running) this.#scheduleRecovery(this.#options.recoverEvery)
+          if (this.#running) this.#scheduleRecovery(next)
         })
     }, delay)
     this.#recoveryTimer.unref()

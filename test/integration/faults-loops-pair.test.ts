@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createFleet } from '../../src/index.ts'
-import { type FaultPair, startPrimaryReplica } from '../harness/faults.ts'
+import { type FaultPair, info, startPrimaryReplica, waitUntil } from '../harness/faults.ts'
 import { watchLoops } from '../harness/loops.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -40,6 +40,70 @@ describe('loops through a REPLICAOF demotion of the primary and back', () => {
       await loops.stop()
       const blocked = reported.filter(({ error }) => /UNBLOCKED|READONLY/.test(String(error)))
       assert.ok(blocked.length > 0, `the demotion reached the loops: ${reported.map((r) => String(r.error))}`)
+    } finally {
+      await fleet.close()
+    }
+  })
+})
+
+/** Commands a server refused (READONLY on a replica, ...), from INFO commandstats. */
+async function rejectedCalls(port: number): Promise<number> {
+  let rejected = 0
+  for (const value of (await info(port, 'commandstats')).values()) {
+    rejected += Number(/rejected_calls=(\d+)/.exec(value)?.[1] ?? 0)
+  }
+  return rejected
+}
+
+describe('the tracker through a REPLICAOF demotion of the primary and back', () => {
+  let pair: FaultPair
+  before(async () => {
+    pair = await startPrimaryReplica()
+  })
+  after(() => pair?.stop())
+
+  test('heartbeats go on after it, the outage is reported once, and recoverEvery still recovers', async () => {
+    const reported: { op: string; error: unknown }[] = []
+    const { fleet } = fleets(pair.primary.url, reported)
+    const requeued: string[] = []
+    const heartbeatInterval = 100
+    const options = { heartbeatInterval, heartbeatTtl: 3 * heartbeatInterval }
+    const survivor = fleet.tracker({
+      ...options,
+      recoverEvery: 50,
+      instanceId: 'survivor',
+      requeue: (job) => void requeued.push(job.id),
+    })
+    const victim = fleet.tracker({ ...options, instanceId: 'victim', onError: () => {} })
+    try {
+      await survivor.start()
+      await victim.start()
+      // The victim's job outlives it: once its heartbeat expires it is an orphan to recover.
+      let finish = () => {}
+      const job = victim.track('job-1', {}, () => new Promise<void>((resolve) => (finish = resolve)))
+      await waitUntil('the job to be tracked', async () => (await survivor.inFlight('victim')).length === 1)
+      const before = await rejectedCalls(pair.primary.port)
+      await pair.swap()
+      // Several beats and passes meet the replica: each is refused (READONLY) and retried.
+      await waitUntil(
+        'beats refused by the demoted primary',
+        async () => (await rejectedCalls(pair.primary.port)) >= before + 10,
+      )
+      await pair.swapBack()
+      // Orphaned only now: what recovers it is the survivor's recovery loop that lived through.
+      await victim.stop()
+      await waitUntil('the orphan to be recovered', async () => requeued.includes('job-1'))
+      await waitUntil('the survivor to be live again', async () =>
+        (await survivor.instances()).some((i) => i.id === 'survivor'),
+      )
+      const heartbeatReports = reported.filter((r) => r.op === 'tracker.heartbeat')
+      assert.equal(
+        heartbeatReports.filter((r) => /READONLY/.test(String(r.error))).length,
+        1,
+        `one report for the outage: ${heartbeatReports.map((r) => String(r.error))}`,
+      )
+      finish()
+      await job
     } finally {
       await fleet.close()
     }
