@@ -12,6 +12,9 @@ import type { Delivery, Fleet, Streams } from '../../src/index.ts'
 import { inspectFleet } from '../../src/inspect.ts'
 import { forEachTopology, type TopologyEnv, uniqueNamespace } from '../harness/topologies.ts'
 
+/** Liveness that outlasts any test on a loaded machine: only what the test stops is gone. */
+const LONG = 600_000
+
 /** A fleet in a namespace of its own: each test sees only its own streams and jobs. */
 async function freshFleet(env: TopologyEnv): Promise<Fleet> {
   return (await env.fleet()).withNamespace(uniqueNamespace())
@@ -217,10 +220,10 @@ forEachTopology('admin: status', (env) => {
 
   test('status shows instances with their jobs, orphans, groups with groupLag, dead letters', async () => {
     const fleet = await freshFleet(env)
-    await fleet.membership().heartbeat('web-1')
+    await fleet.membership({ ttl: LONG }).heartbeat('web-1')
     await deadLetters(fleet, 'billing', [1])
     await fleet.streams().ensureGroup('late')
-    const tracker = fleet.tracker({ instanceId: 'worker-a' })
+    const tracker = fleet.tracker({ instanceId: 'worker-a', heartbeatTtl: LONG })
     await tracker.start()
     let finish!: () => void
     const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))

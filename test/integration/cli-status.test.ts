@@ -4,12 +4,15 @@ import { Redis } from 'ioredis'
 import { serveDashboard } from '../../src/cli/dashboard.ts'
 import { cli, printed, standaloneFleets, start } from './cli-support.ts'
 
+/** Liveness that outlasts any test on a loaded machine: only what the test stops is gone. */
+const LONG = 600_000
+
 describe('redfleet status and dashboard', () => {
   const standaloneFleet = standaloneFleets()
 
   test('status shows instance ids, their jobs, orphans, and groupLag where Redis has no lag', async () => {
     const { fleet, url, namespace } = await standaloneFleet()
-    await fleet.membership().heartbeat('web-1')
+    await fleet.membership({ ttl: LONG }).heartbeat('web-1')
     await fleet.store().set('a', 1)
     const streams = fleet.streams()
     await streams.ensureGroup('projections')
@@ -20,7 +23,7 @@ describe('redfleet status and dashboard', () => {
     const raw = new Redis(url)
     await raw.xdel(`${namespace}:streams:events`, deleted)
     raw.disconnect()
-    const tracker = fleet.tracker({ instanceId: 'worker-a' })
+    const tracker = fleet.tracker({ instanceId: 'worker-a', heartbeatTtl: LONG })
     await tracker.start()
     let finish = () => {}
     const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))
@@ -73,7 +76,7 @@ describe('redfleet status and dashboard', () => {
 
   test('status --watch prints snapshots until Ctrl-C, then exits 0', async () => {
     const { fleet, url, namespace } = await standaloneFleet()
-    await fleet.membership().heartbeat('web-9')
+    await fleet.membership({ ttl: LONG }).heartbeat('web-9')
     const watch = start(['status', '--watch', '0.05', '--json', '--url', url, '--namespace', namespace])
     await printed(watch.child, watch.output, /\n.*\n/)
     watch.child.kill('SIGINT')
@@ -89,7 +92,7 @@ describe('redfleet status and dashboard', () => {
 
   test('the dashboard serves the page and a live status.json', async () => {
     const { fleet } = await standaloneFleet()
-    await fleet.membership().heartbeat('api-7')
+    await fleet.membership({ ttl: LONG }).heartbeat('api-7')
     const server = await serveDashboard(fleet, 0)
     try {
       const address = server.address()
