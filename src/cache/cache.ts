@@ -322,6 +322,7 @@ export class FleetCache implements Cache {
     }
     const prefix = this.#keys.of('deleteMatched').entries
     const count = await this.#failsafe.guard('deleteMatched', 0, async () => {
+      this.#near?.clear()
       const removed = await this.#run('deleteMatched', glob, () => this.#backend.deleteMatching(prefix, glob))
       this.#near?.clear()
       return removed
@@ -338,6 +339,7 @@ export class FleetCache implements Cache {
     }
     const key = this.#keys.of('invalidateTag').tags + tag
     await this.#failsafe.guard('invalidateTag', undefined, async () => {
+      this.#writer.evict(key)
       await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
       this.#writer.evict(key)
     })
@@ -349,6 +351,7 @@ export class FleetCache implements Cache {
     // Every model version of this namespace (and tenant): older versions are garbage anyway.
     const prefix = this.#keys.allVersions('clear')
     await this.#failsafe.guard('clear', undefined, async () => {
+      this.#near?.clear()
       this.#stats.deletes += await this.#run('clear', undefined, () =>
         this.#backend.deleteMatching(prefix, '*'),
       )

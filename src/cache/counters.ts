@@ -51,6 +51,7 @@ export class Counters {
     const before = order.pending(full)
     const value = await failsafe.guard(method, undefined, async () => {
       if (before) await before
+      writer.evict(full)
       const next = await run(method, name, () => backend.increment(full, delta, ttl))
       writer.evict(full)
       return next

@@ -84,6 +84,7 @@ export class EntryWriter {
     nx: boolean,
   ): Promise<boolean> {
     const { bytes, ttl } = sealed
+    this.evict(full)
     const written = await this.#run(method, name, () => this.#backend.set(full, bytes, ttl, nx))
     this.evict(full)
     return written
@@ -104,6 +105,7 @@ export class EntryWriter {
         writes.push({ key: item.full, value: sealed.bytes, ttl: sealed.ttl, nx: settings.unlessExist })
     }
     if (writes.length === 0) return
+    for (const write of writes) this.evict(write.key)
     const results = await this.#run(method, undefined, () => this.#backend.setMany(writes))
     for (const write of writes) this.evict(write.key)
     for (const written of results) if (written) this.#stats.writes++
@@ -111,6 +113,7 @@ export class EntryWriter {
 
   /** UNLINK of one entry; true if it was there. */
   async remove(method: CacheMethod, name: string, full: string): Promise<boolean> {
+    this.evict(full)
     const existed = await this.#run(method, name, () => this.#backend.delete(full))
     this.evict(full)
     if (existed) this.#stats.deletes++
@@ -119,13 +122,19 @@ export class EntryWriter {
 
   /** UNLINK of many entries, pipelined per node; how many were there. */
   async removeMany(method: CacheMethod, fulls: readonly string[]): Promise<number> {
+    for (const full of fulls) this.evict(full)
     const removed = await this.#run(method, undefined, () => this.#backend.deleteMany(fulls))
     for (const full of fulls) this.evict(full)
     this.#stats.deletes += removed
     return removed
   }
 
-  /** Own-write eviction: after Redis acknowledged a change of `full`, this process's near cache drops it. */
+  /**
+   * Own-write eviction: this process's near cache drops `full` when a change of it is sent (so a
+   * read made after the call goes to Redis, behind the change on the same connection) and again
+   * once Redis acknowledged it (a read made while a retry of the change was pending may have
+   * brought the old value back meanwhile).
+   */
   evict(full: string): void {
     this.#near?.invalidate(full)
   }

@@ -395,6 +395,46 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
   }
 
+  for (const near of [false, { max: 100 }] as const) {
+    test(`per-key call order${near ? ' (near cache)' : ''}: a call made right after an un-awaited one on the same key sees it`, async () => {
+      const cache = cacheOf({ near })
+      await cache.write('a', 'old')
+      await cache.read('a') // a near cache now holds 'old'
+      const writeMulti = cache.writeMulti({ a: 'multi', b: 'multi' })
+      assert.equal(await cache.read('a'), 'multi', 'read after writeMulti')
+      assert.deepEqual(
+        await cache.readMulti(['a', 'b']),
+        new Map([
+          ['a', 'multi'],
+          ['b', 'multi'],
+        ]),
+      )
+      await writeMulti
+      const deleteMulti = cache.deleteMulti(['a', 'b'])
+      assert.equal(await cache.read('a'), undefined, 'read after deleteMulti')
+      assert.equal(await cache.exist('b'), false, 'exist after deleteMulti')
+      await deleteMulti
+      const tagged = cache.write('a', 'tagged', { tags: ['t'] })
+      assert.equal(
+        await cache.read('a'),
+        'tagged',
+        'read after a tagged write (which reads tag versions first)',
+      )
+      await tagged
+      const deleted = cache.delete('a')
+      assert.equal(await cache.read('a'), undefined, 'read after delete')
+      await deleted
+      // Writes keep their order too: the later call's value is the one that stays.
+      const first = cache.writeMulti({ a: 'first' })
+      const second = cache.write('a', 'second')
+      const counter = cache.writeMulti({ n: 5 }, { raw: true })
+      assert.equal(await cache.increment('n'), 6, 'increment after writeMulti')
+      await Promise.all([first, second, counter])
+      assert.equal(await cache.read('a'), 'second')
+      assert.equal(await cache.fetch('a', () => 'computed'), 'second')
+    })
+  }
+
   test('diagnostics_channel: redfleet:cache:<method> with key(s), hit(s), namespace, duration', async () => {
     const namespace = uniqueKey('ns')
     const cache = cacheOf({ namespace })
