@@ -21,8 +21,11 @@ const ORDERS = Array.from({ length: 12 }, (_, i) => i + 1)
 const say = (line: string) => console.log(`[demo]     ${line}`)
 const workerLog = (name: string) => (line: string) => console.log(`[${name}] ${line}`)
 
-/** Polls `check` until it returns true; fails with `what` after `timeout` ms. */
-async function until(what: string, check: () => Promise<boolean>, timeout = 15_000): Promise<void> {
+/**
+ * Polls `check` until it returns true; fails with `what` after `timeout` ms. Generous: worker
+ * processes can take many seconds to start on a busy machine.
+ */
+async function until(what: string, check: () => Promise<boolean>, timeout = 60_000): Promise<void> {
   const deadline = Date.now() + timeout
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`demo: timed out waiting until ${what}`)
@@ -149,7 +152,7 @@ async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
     const claims = await store.getMany(ORDERS.map((order) => `orders:billed:${order}`))
     return claims.filter((by) => by !== undefined).length
   }
-  await until('all 6 jobs are done', async () => (await store.get('jobs:done')) === 6, 20_000)
+  await until('all 6 jobs are done', async () => (await store.get('jobs:done')) === 6)
   await until(`all ${ORDERS.length} orders are billed`, async () => (await billed()) === ORDERS.length)
   say(
     `done: jobs ${await store.get('jobs:done')}/6, orders billed ${await billed()}/${ORDERS.length}, orphans left ${(await tracker.orphans()).length}`,
