@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ClosedError, CommandError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import { isPassing, isRedirection, LoopBackoff } from '../../src/loops.ts'
+import { sleep } from '../../src/sleep.ts'
+
+const reply = (message: string) => {
+  const error = new Error(message)
+  error.name = 'ReplyError'
+  return new CommandError(`streams.consume 'g' failed: ${message}`, { cause: error })
+}
+
+describe('isPassing: what a background loop waits out', () => {
+  test('outages, failovers, demotions and resharding pass', () => {
+    assert.ok(isPassing(new ConnectionError('lost')))
+    assert.ok(isPassing(new TimeoutError('slow')))
+    assert.ok(isPassing(reply('UNBLOCKED force unblock from blocking operation, instance state changed')))
+    assert.ok(isPassing(reply("READONLY You can't write against a read only replica.")))
+    assert.ok(isPassing(reply('LOADING Redis is loading the dataset in memory')))
+    assert.ok(isPassing(reply('MOVED 7476 127.0.0.1:7001')))
+    assert.ok(isRedirection(new Error('ASK 7476 127.0.0.1:7001')))
+  })
+
+  test('what repeating cannot fix, and a closed fleet, end the loop', () => {
+    assert.equal(isPassing(reply('WRONGTYPE Operation against a key holding the wrong kind of value')), false)
+    assert.equal(isPassing(new ClosedError('streams.consume: the fleet is closed')), false)
+    assert.equal(isPassing(new TypeError('bad')), false)
+  })
+})
+
+describe('LoopBackoff', () => {
+  test('reports each distinct failure once per run of failures; a success starts a new run', () => {
+    const reports: unknown[] = []
+    const backoff = new LoopBackoff((error) => reports.push(error))
+    const lost = new ConnectionError('lost')
+    backoff.delayAfter(lost)
+    backoff.delayAfter(new ConnectionError('lost'))
+    backoff.delayAfter(reply('READONLY replica'))
+    assert.equal(reports.length, 2)
+    backoff.succeeded()
+    backoff.delayAfter(lost)
+    assert.equal(reports.length, 3)
+  })
+
+  test('delays follow the retry curve up to its 2 s cap, and never exceed the cap given', () => {
+    const backoff = new LoopBackoff(() => {})
+    const delays = Array.from({ length: 12 }, () => backoff.delayAfter(new ConnectionError('lost')))
+    assert.ok(delays[0]! >= 25 && delays[0]! <= 50, `first delay ${delays[0]}`)
+    assert.ok(delays.every((d) => d <= 2000))
+    assert.ok(delays.at(-1)! >= 1000, `last delay ${delays.at(-1)}`)
+    assert.ok(backoff.delayAfter(new ConnectionError('lost'), 10) <= 10)
+  })
+
+  test('a throwing report does not break the loop', () => {
+    const backoff = new LoopBackoff(() => {
+      throw new Error('sink down')
+    })
+    assert.equal(typeof backoff.delayAfter(new ConnectionError('lost')), 'number')
+  })
+})
+
+describe('sleep', () => {
+  test('resolves early, without rejecting, when its signal aborts', async () => {
+    const controller = new AbortController()
+    const sleeping = sleep(60_000, controller.signal)
+    controller.abort()
+    await sleeping
+    await sleep(60_000, controller.signal)
+  })
+})
