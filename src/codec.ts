@@ -1,63 +1,109 @@
-import { SerializationError } from './errors.ts'
-
 /**
- * Finds what JSON.stringify would silently change or drop: a function or symbol (vanishes), a
- * non-finite number (becomes null). Runs after JSON.stringify succeeded, so there is no cycle
- * to guard against. Objects with their own `toJSON` (Date, ...) are trusted to serialise.
+ * Values as text (SPEC §2). By default strict JSON: what is read back is exactly what was
+ * written, so anything JSON would silently change is rejected up front, before anything is
+ * written, with SerializationError naming where it is (`value.items[2] is a Map`). A `codec`
+ * option replaces JSON (e.g. to keep Dates); its own errors become SerializationError too.
  */
-function findUnrepresentable(value: unknown): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-    case 'undefined':
-      return undefined
-    case 'number':
-      return Number.isFinite(value) ? undefined : String(value)
-    case 'object': {
-      if (value === null || typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
-      // Plain loops: this runs on every write, and Object.values would allocate.
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const found = findUnrepresentable(value[i])
-          if (found !== undefined) return found
-        }
-        return undefined
-      }
-      for (const name in value) {
-        const found = findUnrepresentable((value as Record<string, unknown>)[name])
-        if (found !== undefined) return found
-      }
-      return undefined
-    }
-    default:
-      return `a ${typeof value}`
-  }
+import { ConfigError, SerializationError } from './errors.ts'
+import { describeValue } from './validate.ts'
+
+/** How values become the text Redis keeps, and back (`StoreOptions.codec`). */
+export interface Codec {
+  encode(value: unknown): string
+  decode(text: string): unknown
 }
 
 /**
- * JSON encoding for Store values. JSON silently turns some values into something else
- * (functions vanish, NaN becomes null, BigInt throws late); we reject them up front so that
- * what is read back is exactly what was written, and nothing is written when a value is bad.
- * Plain JSON.stringify plus a type walk is over twice as fast as a replacer function.
+ * What JSON.stringify would change or drop in `value`, as `<path> is <what>` relative to it
+ * (`.items[2] is a Map`), or undefined when it round-trips. Rejected: undefined at the top or in
+ * an array (dropped or turned into null), functions and symbols, BigInt, non-finite numbers,
+ * Date (comes back a string), Map, Set, Promise, typed arrays and class instances (come back as
+ * plain objects) unless they have their own `toJSON`. An undefined property value is allowed:
+ * JSON leaves the property out, and reading it back gives undefined as well.
+ *
+ * The hot path runs after JSON.stringify succeeded, so there is no cycle and `ancestors` stays
+ * undefined (no allocation for plain values). When stringify threw, the same walk runs with
+ * `ancestors` to name the cycle or BigInt.
  */
+function findProblem(value: unknown, ancestors?: object[]): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : ` is ${String(value)}`
+    case 'undefined':
+      return ' is undefined'
+    case 'object':
+      return value === null ? undefined : findInObject(value, ancestors)
+    case 'bigint':
+      return ' is a BigInt'
+    default:
+      return ` is a ${typeof value}`
+  }
+}
+
+function findInObject(value: object, ancestors: object[] | undefined): string | undefined {
+  if (ancestors?.includes(value)) return ' is a cycle (it contains itself)'
+  let found: string | undefined
+  if (Array.isArray(value)) {
+    ancestors?.push(value)
+    // Plain loops: this runs on every write, and entries()/Object.values would allocate.
+    for (let i = 0; i < value.length && found === undefined; i++) {
+      found = findProblem(value[i], ancestors)
+      if (found !== undefined) found = `[${i}]${found}`
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return classProblem(value)
+    ancestors?.push(value)
+    for (const name in value) {
+      const member = (value as Record<string, unknown>)[name]
+      if (member === undefined) continue
+      found = findProblem(member, ancestors)
+      if (found !== undefined) found = `${propertyPath(name)}${found}`
+      if (found !== undefined) break
+    }
+  }
+  ancestors?.pop()
+  return found
+}
+
+/** An object that is not a plain object or array: only a class instance with toJSON passes. */
+function classProblem(value: object): string | undefined {
+  if (value instanceof Date) return ' is a Date (it would come back as a string)'
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return ` is ${describeValue(value)}`
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
+  return ` is ${describeValue(value)}`
+}
+
+function propertyPath(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`
+}
+
+function rejected(op: string, key: string, problem: string, cause?: unknown): SerializationError {
+  return new SerializationError(
+    `${op} '${key}': value${problem}, which cannot be stored as JSON`,
+    cause === undefined ? undefined : { cause },
+  )
+}
+
+/** Strict JSON: encodes `value`, or throws SerializationError naming what would not come back. */
 export function encodeJson(value: unknown, op: string, key: string): string {
   let text: string | undefined
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    // Cycles and BigInt throw TypeError here.
-    throw new SerializationError(
-      `${op} '${key}': value cannot be stored as JSON (${(error as Error).message})`,
-      {
-        cause: error,
-      },
+    // A cycle or a BigInt: find which, and where.
+    throw rejected(
+      op,
+      key,
+      findProblem(value, []) ?? ` cannot be encoded (${(error as Error).message})`,
+      error,
     )
   }
-  const bad =
-    text === undefined
-      ? `${value === undefined ? 'undefined' : `a ${typeof value}`}`
-      : findUnrepresentable(value)
-  if (bad !== undefined) throw new SerializationError(`${op} '${key}': ${bad} cannot be stored as JSON`)
+  const problem = text === undefined ? (findProblem(value) ?? ' is undefined') : findProblem(value)
+  if (problem !== undefined) throw rejected(op, key, problem)
   return text!
 }
 
@@ -67,5 +113,64 @@ export function decodeJson<V>(text: string | null | undefined, op: string, key: 
     return JSON.parse(text) as V
   } catch (error) {
     throw new SerializationError(`${op} '${key}': stored value is not JSON`, { cause: error })
+  }
+}
+
+/** The codec of the `codec` option: ConfigError unless it has both functions. */
+export function assertCodec(codec: unknown, where: string): Codec | undefined {
+  if (codec === undefined) return undefined
+  const candidate = codec as Partial<Codec> | null
+  if (typeof candidate?.encode !== 'function' || typeof candidate.decode !== 'function') {
+    throw new ConfigError(
+      `${where} must be an object with encode(value) and decode(text) functions, got ${describeValue(codec)}`,
+      'ERR_INVALID_OPTION',
+    )
+  }
+  return codec as Codec
+}
+
+/** Encodes with a user codec: its errors, and anything but a string, become SerializationError. */
+export function encodeWith(codec: Codec, value: unknown, op: string, key: string): string {
+  let text: unknown
+  try {
+    text = codec.encode(value)
+  } catch (error) {
+    throw new SerializationError(`${op} '${key}': codec.encode failed`, { cause: error })
+  }
+  if (typeof text !== 'string') {
+    throw new SerializationError(`${op} '${key}': codec.encode returned ${describeValue(text)}, not a string`)
+  }
+  return text
+}
+
+/** Decodes with a user codec; a missing key stays undefined without calling it. */
+export function decodeWith<V>(
+  codec: Codec,
+  text: string | null | undefined,
+  op: string,
+  key: string,
+): V | undefined {
+  if (text === null || text === undefined) return undefined
+  try {
+    return codec.decode(text) as V
+  } catch (error) {
+    throw new SerializationError(`${op} '${key}': codec.decode failed`, { cause: error })
+  }
+}
+
+/** Values to text and back for one primitive, with the operation and key for error messages. */
+export interface TextCodec {
+  encode(value: unknown, op: string, key: string): string
+  decode<V>(text: string | null | undefined, op: string, key: string): V | undefined
+}
+
+const STRICT_JSON: TextCodec = { encode: encodeJson, decode: decodeJson }
+
+/** Strict JSON, or the user's `codec` (checked by assertCodec). */
+export function textCodec(codec: Codec | undefined): TextCodec {
+  if (codec === undefined) return STRICT_JSON
+  return {
+    encode: (value, op, key) => encodeWith(codec, value, op, key),
+    decode: (text, op, key) => decodeWith(codec, text, op, key),
   }
 }

@@ -111,15 +111,15 @@ export function pipeScript(
 }
 
 /**
- * Sends a write and the acknowledgements `durability` asks for in one pipeline on `client` (the
- * client of the written key: a Cluster routes the pipeline by the write's keys), and resolves
- * with the replies of the write's commands once they are confirmed. `write` adds the commands;
- * its `withSource` is true on the one resend after a node answered NOSCRIPT to a script (see
- * pipeScript), when nothing was written. A failed write command rejects with its error.
+ * Sends a write and the acknowledgements `durability` asks for (none when undefined) in one
+ * pipeline on `client` (the client of the written keys: a Cluster routes the pipeline by them),
+ * and resolves with the replies of the write's commands once they are confirmed. `write` adds
+ * the commands; its `withSource` is true on the one resend after a node answered NOSCRIPT to a
+ * script (see pipeScript), when nothing was written. A failed write command rejects with its error.
  */
 export async function writeDurably(
   client: Client,
-  durability: Durability,
+  durability: Durability | undefined,
   where: string,
   write: (pipe: ChainableCommander, withSource: boolean) => void,
   withSource = false,
@@ -127,7 +127,7 @@ export async function writeDurably(
   const pipe = client.pipeline()
   write(pipe, withSource)
   const count = pipe.length
-  appendWaits(pipe, durability)
+  if (durability) appendWaits(pipe, durability)
   const replies = ((await pipe.exec()) ?? []) as PipelineReply[]
   const failed = replies.slice(0, count).find(([error]) => error)
   if (failed) {
@@ -136,6 +136,6 @@ export async function writeDurably(
     }
     throw failed[0]
   }
-  checkWaits(replies.slice(count), durability, where)
+  if (durability) checkWaits(replies.slice(count), durability, where)
   return replies.slice(0, count).map(([, reply]) => reply)
 }

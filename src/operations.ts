@@ -17,9 +17,9 @@ export const OPERATIONS = {
     get: 'safe',
     set: 'safe',
     delete: 'safe',
-    setIfNotExists: 'once',
+    setIfNotExists: 'by-id', // the claim recognises its own earlier win (src/store/lua/claim-2.lua)
     increment: 'once',
-    update: 'once',
+    update: 'by-id', // re-reads are harmless; a sent write is re-sent as is, recognised by its token
     getMany: 'safe',
     setMany: 'safe',
   },

@@ -1,10 +1,17 @@
 import { CommandError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import { NOT_A_FLOAT, NOT_AN_INTEGER, type StoreBackend } from './backend.ts'
+import { NOT_A_FLOAT, NOT_AN_INTEGER, type StoreBackend, type TokenWrite } from './backend.ts'
 
-/** The Store in process memory. Every method is synchronous inside, hence atomic. */
+/**
+ * The Store in process memory. Every method is synchronous inside, hence atomic and applied at
+ * the moment it is called; nothing can fail halfway, so tokens and durability mean nothing here.
+ */
 export class MemoryStoreBackend implements StoreBackend {
   constructor(private readonly memory: MemoryKeyspace) {}
+
+  sendsAtOnce(): boolean {
+    return true
+  }
 
   #text(key: string): string | undefined {
     const value = this.memory.get<unknown>(key)
@@ -31,7 +38,7 @@ export class MemoryStoreBackend implements StoreBackend {
     return this.memory.delete(key)
   }
 
-  async setIfNotExists(key: string, text: string, ttl?: number): Promise<boolean> {
+  async claim({ key, text, ttl }: TokenWrite & { text: string; ttl?: number }): Promise<boolean> {
     if (this.memory.has(key)) return false
     this.memory.set(key, text, ttl)
     return true
@@ -52,12 +59,16 @@ export class MemoryStoreBackend implements StoreBackend {
     return next
   }
 
-  async compareAndSet(
-    key: string,
-    expected: string | undefined,
-    next: string | undefined,
-    ttl?: number,
-  ): Promise<boolean> {
+  async compareAndSet({
+    key,
+    expected,
+    next,
+    ttl,
+  }: TokenWrite & {
+    expected: string | undefined
+    next: string | undefined
+    ttl?: number
+  }): Promise<boolean> {
     if (this.#text(key) !== expected) return false
     if (next === undefined) this.memory.delete(key)
     else this.memory.set(key, next, ttl ?? 'keep')

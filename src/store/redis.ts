@@ -1,35 +1,18 @@
-import { messageOf } from '../errors.ts'
+import type { ChainableCommander } from 'ioredis'
+import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
-import { Script } from '../topology/script.ts'
-import type { RedisTopology } from '../topology/types.ts'
-import { NOT_AN_INTEGER, type StoreBackend } from './backend.ts'
+import type { Script } from '../topology/script.ts'
+import type { Client, RedisTopology } from '../topology/types.ts'
+import type { StoreBackend, TokenWrite } from './backend.ts'
+import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
-// INCRBY(FLOAT) and "expire only if no TTL yet" in one atomic step (PTTL -1: no expiry).
-const INCREMENT_WITH_TTL = new Script(`
-local value = redis.call(ARGV[3], KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return value`)
-
-// Compare-and-set on the raw text: the write happens only if nobody changed the key since it
-// was read. ARGV: expected-missing flag, expected text, delete flag, next text, ttl ('' = keep).
-const COMPARE_AND_SET = new Script(`
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current then return 0 end
-elseif current ~= ARGV[2] then
-  return 0
-end
-if ARGV[3] == '1' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[5] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
-else
-  redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
-end
-return 1`)
-
-/** Store commands: GET/SET/UNLINK/SET NX/INCRBY, MGET and SET per node in one pipeline each. */
+/**
+ * Store commands: GET/SET/UNLINK, the claim, counter and compare-and-set scripts, MGET and SETs
+ * per node in one pipeline each. A write with `durability` is pipelined with its WAIT.
+ * Single-key commands are written to the connection before a method returns once the topology
+ * is built; multi-key ones too on one server (see StoreBackend.sendsAtOnce).
+ */
 export class RedisStoreBackend implements StoreBackend {
   readonly #topology: TopologyHandle
 
@@ -37,8 +20,9 @@ export class RedisStoreBackend implements StoreBackend {
     this.#topology = new TopologyHandle(connect)
   }
 
-  #client(key: string) {
-    return this.#topology.client(key)
+  sendsAtOnce(many: boolean): boolean {
+    const topology = this.#topology.current
+    return topology !== undefined && (!many || topology.kind === 'standalone')
   }
 
   get(key: string): Promise<string | null> {
@@ -46,65 +30,104 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return perKey(await this.#topology.get(), keys, (client, batch) => client.mget(...batch))
+    const topology = this.#topology.current ?? (await this.#topology.get())
+    return perKey(topology, keys, (client, batch) => client.mget(...batch))
   }
 
-  async set(key: string, text: string, ttl?: number): Promise<void> {
-    const client = await this.#client(key)
-    if (ttl === undefined) await client.set(key, text)
-    else await client.set(key, text, 'PX', ttl)
-  }
-
-  async setMany(entries: readonly [string, string][], ttl?: number): Promise<void> {
-    const topology = await this.#topology.get()
-    const texts = new Map(entries)
-    const batches = await topology.batches([...texts.keys()])
-    await topology.pipeline(batches, (pipe, batch) => {
-      if (ttl === undefined) pipe.mset(...batch.keys.flatMap((key) => [key, texts.get(key)!]))
-      else for (const key of batch.keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
+  async set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void> {
+    await this.#topology.run<unknown>(key, (client) => {
+      if (durability === undefined)
+        return ttl === undefined ? client.set(key, text) : client.set(key, text, 'PX', ttl)
+      return writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
+        if (ttl === undefined) pipe.set(key, text)
+        else pipe.set(key, text, 'PX', ttl)
+      })
     })
   }
 
-  async delete(key: string): Promise<boolean> {
-    return (await (await this.#client(key)).unlink(key)) > 0
-  }
-
-  async setIfNotExists(key: string, text: string, ttl?: number): Promise<boolean> {
-    const client = await this.#client(key)
-    const reply =
-      ttl === undefined ? await client.set(key, text, 'NX') : await client.set(key, text, 'PX', ttl, 'NX')
-    return reply === 'OK'
-  }
-
-  async increment(key: string, by: number, ttl?: number): Promise<number> {
-    const client = await this.#client(key)
-    const add = (command: 'INCRBY' | 'INCRBYFLOAT') =>
-      ttl === undefined
-        ? client.call(command, key, by)
-        : INCREMENT_WITH_TTL.run(client, [key], [by, ttl, command])
-    if (!Number.isInteger(by)) return Number(await add('INCRBYFLOAT'))
-    try {
-      return Number(await add('INCRBY'))
-    } catch (error) {
-      // The counter holds a fraction from an earlier fractional step: add as a float instead.
-      if (!messageOf(error).includes(NOT_AN_INTEGER)) throw error
-      return Number(await add('INCRBYFLOAT'))
+  async setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void> {
+    const texts = new Map(entries)
+    const write = (pipe: ChainableCommander, keys: readonly string[]) => {
+      if (ttl === undefined) pipe.mset(...keys.flatMap((key) => [key, texts.get(key)!]))
+      else for (const key of keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
     }
+    const where = 'store.setMany'
+    const topology = this.#topology.current ?? (await this.#topology.get())
+    const keys = [...texts.keys()]
+    if (topology.kind === 'standalone') {
+      await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
+      return
+    }
+    // One pipeline per node (a command per batch: one slot on a cluster), its WAIT after them all.
+    const byNode = new Map<string, { client: Client; batches: (readonly string[])[] }>()
+    for (const batch of await topology.batches(keys)) {
+      const node = byNode.get(batch.node)
+      if (node) node.batches.push(batch.keys)
+      else byNode.set(batch.node, { client: topology.batchClient(batch), batches: [batch.keys] })
+    }
+    await Promise.all(
+      [...byNode.values()].map((node) =>
+        writeDurably(node.client, durability, where, (pipe) => {
+          for (const batch of node.batches) write(pipe, batch)
+        }),
+      ),
+    )
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#topology.run(key, (client) => client.unlink(key))) > 0
+  }
+
+  async claim({
+    key,
+    tokenKey,
+    token,
+    tokenTtl,
+    text,
+    ttl,
+    durability,
+  }: TokenWrite & { text: string; ttl?: number }) {
+    const args = [text, token, ttl ?? '', tokenTtl]
+    return (await this.#script(CLAIM, [key, tokenKey], args, durability, 'store.setIfNotExists')) === 1
+  }
+
+  async increment(key: string, by: number, ttl?: number, durability?: Durability): Promise<number> {
+    // One script whatever the counter holds, so a later call on the key can never overtake it.
+    return Number(
+      await this.#script(INCREMENT_WITH_TTL, [key], [by, ttl ?? '', 'float'], durability, 'store.increment'),
+    )
   }
 
   async compareAndSet(
-    key: string,
-    expected: string | undefined,
-    next: string | undefined,
-    ttl?: number,
+    write: TokenWrite & { expected: string | undefined; next: string | undefined; ttl?: number },
   ): Promise<boolean> {
+    const { key, tokenKey, token, tokenTtl, expected, next, ttl, durability } = write
     const args = [
       expected === undefined ? '1' : '0',
       expected ?? '',
       next === undefined ? '1' : '0',
       next ?? '',
       ttl ?? '',
+      token,
+      tokenTtl,
     ]
-    return (await COMPARE_AND_SET.run(await this.#client(key), [key], args)) === 1
+    return (await this.#script(COMPARE_AND_SET, [key, tokenKey], args, durability, 'store.update')) === 1
+  }
+
+  /** Runs a script on the node of `keys[0]`, pipelined with its WAIT when durability asks. */
+  #script(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    durability: Durability | undefined,
+    op: string,
+  ): Promise<unknown> {
+    return this.#topology.run(keys[0]!, async (client) => {
+      if (durability === undefined) return script.run(client, keys, args)
+      const [reply] = await writeDurably(client, durability, `${op} '${keys[0]}'`, (pipe, withSource) =>
+        pipeScript(pipe, script, keys, args, withSource),
+      )
+      return reply
+    })
   }
 }

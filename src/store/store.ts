@@ -1,11 +1,24 @@
-import { decodeJson, encodeJson } from '../codec.ts'
+import { assertCodec, type Codec, type TextCodec, textCodec } from '../codec.ts'
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
-import { ConflictError } from '../errors.ts'
+import { assertWaitFor, type Durability, durabilityOf, waitForOption } from '../durability.ts'
+import type { WaitFor } from '../errors.ts'
 import { assertKey } from '../keyspace.ts'
 import type { RetryOptions } from '../retry.ts'
+import {
+  assertTtl,
+  checkOptions,
+  functionOption,
+  invalidArgument,
+  invalidOption,
+  retryOption,
+  stringOption,
+} from '../validate.ts'
 import type { StoreBackend } from './backend.ts'
 import { MemoryStoreBackend } from './memory.ts'
+import { KeyOrder } from './order.ts'
 import { RedisStoreBackend } from './redis.ts'
+import { newToken, tokenKey, tokenLifetime } from './tokens.ts'
+import { updateAttempts } from './update.ts'
 
 export interface StoreOptions {
   /** Prefix inside the fleet namespace; default 'store:'. Keys are `${namespace}:${prefix}${key}`. */
@@ -13,40 +26,47 @@ export interface StoreOptions {
   retry?: RetryOptions
   /** Called once when an operation fails after its last attempt. */
   onError?: (e: unknown) => void
+  /** Replaces strict JSON (e.g. to keep Dates): text in Redis, values in and out. */
+  codec?: Codec
+  /** Durability of every write (SPEC §10), unless a call gives its own `waitFor`. */
+  waitFor?: WaitFor
+}
+
+/** Options of a write: its TTL in ms, and its durability (overrides `StoreOptions.waitFor`). */
+export interface StoreWriteOptions {
+  ttl?: number
+  waitFor?: WaitFor
 }
 
 /** JSON key/value with TTL, atomic claim, counter and read-modify-write (SPEC §2). */
 export interface Store<V> {
   get(key: string): Promise<V | undefined>
-  set(key: string, value: V, o?: { ttl?: number }): Promise<void>
+  set(key: string, value: V, o?: StoreWriteOptions): Promise<void>
   /** True if the key existed. */
   delete(key: string): Promise<boolean>
   /** Atomic claim: writes only if the key is missing; true if this call wrote it. */
-  setIfNotExists(key: string, value: V, o?: { ttl?: number }): Promise<boolean>
+  setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean>
   /** Atomic add (by = 1); `ttl` applies only when the key has none, and is never extended. */
-  increment(key: string, by?: number, o?: { ttl?: number }): Promise<number>
+  increment(key: string, by?: number, o?: StoreWriteOptions): Promise<number>
   /**
    * Atomic read-modify-write across processes (optimistic compare-and-set, retried on
-   * conflict). Returning undefined deletes. Without `ttl` the key keeps its expiry.
+   * conflict). `fn` may be async. Returning undefined deletes. Without `ttl` the key keeps its expiry.
    */
   update(
     key: string,
-    fn: (current: V | undefined) => V | undefined,
-    o?: { ttl?: number },
+    fn: (current: V | undefined) => V | undefined | Promise<V | undefined>,
+    o?: StoreWriteOptions,
   ): Promise<V | undefined>
   getMany(keys: string[]): Promise<(V | undefined)[]>
-  setMany(entries: [string, V][], o?: { ttl?: number }): Promise<void>
+  setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void>
 }
 
-/** Most times `update` re-reads after losing a race before it gives up with ConflictError. */
-const MAX_UPDATE_ATTEMPTS = 1000
-
-function assertTtl(op: string, ttl: unknown): number | undefined {
-  if (ttl === undefined) return undefined
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
-    throw new TypeError(`${op}: ttl must be a positive integer of milliseconds, got ${String(ttl)}`)
-  }
-  return ttl
+const STORE_OPTIONS = {
+  prefix: stringOption,
+  retry: retryOption,
+  onError: functionOption,
+  codec: (value: unknown, name: string) => assertCodec(value, name),
+  waitFor: waitForOption,
 }
 
 class FleetStore<V> implements Store<V> {
@@ -54,13 +74,18 @@ class FleetStore<V> implements Store<V> {
   readonly #policy: OperationPolicy
   readonly #prefix: string
   readonly #backend: StoreBackend
-  /** Per-key queue of this process' updates: they would only race each other otherwise. */
-  readonly #updates = new Map<string, Promise<unknown>>()
+  readonly #values: TextCodec
+  readonly #waitFor: WaitFor | undefined
+  readonly #order = new KeyOrder()
+  readonly #tokenTtl: number
 
   constructor(ctx: FleetContext, options: StoreOptions) {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')
+    this.#values = textCodec(options.codec)
+    this.#waitFor = options.waitFor
+    this.#tokenTtl = tokenLifetime(this.#policy.retry.attempts, this.#policy.retry.max, ctx.commandTimeout)
     this.#backend =
       ctx.topology === 'memory'
         ? new MemoryStoreBackend(ctx.memory)
@@ -72,112 +97,120 @@ class FleetStore<V> implements Store<V> {
     return this.#prefix + key
   }
 
-  #run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
-    return runOperation(this.#ctx, this.#policy, `store.${op}`, key, fn)
+  /** The durability a write asks for: its own `waitFor`, else the store's. */
+  #durability(op: string, o: StoreWriteOptions | undefined): Durability | undefined {
+    const own = assertWaitFor(o?.waitFor, `store.${op}`)
+    return this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
+  }
+
+  /** Runs one operation on `full` keys in call order (see KeyOrder). */
+  #run<T>(op: string, key: string | undefined, full: string | string[], fn: () => Promise<T>, hold = false) {
+    return this.#order.run(
+      full,
+      () => runOperation(this.#ctx, this.#policy, `store.${op}`, key, fn),
+      hold || !this.#backend.sendsAtOnce(typeof full !== 'string'),
+    )
   }
 
   async get(key: string): Promise<V | undefined> {
     const full = this.#key('get', key)
-    return decodeJson<V>(await this.#run('get', key, () => this.#backend.get(full)), 'store.get', key)
+    const text = await this.#run('get', key, full, () => this.#backend.get(full))
+    return this.#values.decode<V>(text, 'store.get', key)
   }
 
-  async set(key: string, value: V, o?: { ttl?: number }): Promise<void> {
+  async set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
     const full = this.#key('set', key)
-    const text = encodeJson(value, 'store.set', key)
-    const ttl = assertTtl('store.set', o?.ttl)
-    await this.#run('set', key, () => this.#backend.set(full, text, ttl))
+    const text = this.#values.encode(value, 'store.set', key)
+    const ttl = assertTtl(o?.ttl, 'store.set')
+    const durability = this.#durability('set', o)
+    await this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability))
   }
 
   async delete(key: string): Promise<boolean> {
     const full = this.#key('delete', key)
-    return this.#run('delete', key, () => this.#backend.delete(full))
+    return this.#run('delete', key, full, () => this.#backend.delete(full))
   }
 
-  async setIfNotExists(key: string, value: V, o?: { ttl?: number }): Promise<boolean> {
+  async setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
     const full = this.#key('setIfNotExists', key)
-    const text = encodeJson(value, 'store.setIfNotExists', key)
-    const ttl = assertTtl('store.setIfNotExists', o?.ttl)
-    return this.#run('setIfNotExists', key, () => this.#backend.setIfNotExists(full, text, ttl))
+    const text = this.#values.encode(value, 'store.setIfNotExists', key)
+    const ttl = assertTtl(o?.ttl, 'store.setIfNotExists')
+    const claim = {
+      key: full,
+      tokenKey: tokenKey(this.#ctx.keys.prefix, full),
+      // One token per call, the same on every send: a repeated send recognises its own win.
+      token: newToken(),
+      tokenTtl: ttl === undefined ? this.#tokenTtl : Math.min(ttl, this.#tokenTtl),
+      text,
+      ttl,
+      durability: this.#durability('setIfNotExists', o),
+    }
+    return this.#run('setIfNotExists', key, full, () => this.#backend.claim(claim))
   }
 
-  async increment(key: string, by = 1, o?: { ttl?: number }): Promise<number> {
+  async increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
     const full = this.#key('increment', key)
     if (typeof by !== 'number' || !Number.isFinite(by)) {
-      throw new TypeError(`store.increment: by must be a finite number, got ${String(by)}`)
+      throw invalidArgument('ERR_INVALID_ARGUMENT', `store.increment: by must be a finite number`)
     }
-    const ttl = assertTtl('store.increment', o?.ttl)
-    return this.#run('increment', key, () => this.#backend.increment(full, by, ttl))
+    const ttl = assertTtl(o?.ttl, 'store.increment')
+    const durability = this.#durability('increment', o)
+    return this.#run('increment', key, full, () => this.#backend.increment(full, by, ttl, durability))
   }
 
-  update(
+  async update(
     key: string,
-    fn: (current: V | undefined) => V | undefined,
-    o?: { ttl?: number },
+    fn: (current: V | undefined) => V | undefined | Promise<V | undefined>,
+    o?: StoreWriteOptions,
   ): Promise<V | undefined> {
-    let full: string
-    let ttl: number | undefined
-    try {
-      full = this.#key('update', key)
-      if (typeof fn !== 'function') throw new TypeError('store.update: fn must be a function')
-      ttl = assertTtl('store.update', o?.ttl)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    const previous = this.#updates.get(full) ?? Promise.resolve()
-    const next = previous.then(
-      () => this.#run('update', key, () => this.#compareAndSwapLoop(key, full, fn, ttl)),
-      () => this.#run('update', key, () => this.#compareAndSwapLoop(key, full, fn, ttl)),
-    )
-    this.#updates.set(full, next)
-    const forget = () => {
-      if (this.#updates.get(full) === next) this.#updates.delete(full)
-    }
-    next.then(forget, forget)
-    return next
-  }
-
-  async #compareAndSwapLoop(
-    key: string,
-    full: string,
-    fn: (current: V | undefined) => V | undefined,
-    ttl: number | undefined,
-  ): Promise<V | undefined> {
-    for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
-      const before = (await this.#backend.get(full)) ?? undefined
-      const result = fn(decodeJson<V>(before, 'store.update', key))
-      if (result === undefined && before === undefined) return undefined
-      const after = result === undefined ? undefined : encodeJson(result, 'store.update', key)
-      if (await this.#backend.compareAndSet(full, before, after, ttl)) return result
-      // Lost the race to another process: back off a little (randomised, growing) and re-read.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 20)))
-    }
-    throw new ConflictError(`store.update '${key}': gave up after ${MAX_UPDATE_ATTEMPTS} conflicting writes`)
+    const full = this.#key('update', key)
+    if (typeof fn !== 'function')
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.update: fn must be a function')
+    const attempts = updateAttempts<V>({
+      backend: this.#backend,
+      values: this.#values,
+      key,
+      full,
+      tokenKey: tokenKey(this.#ctx.keys.prefix, full),
+      tokenTtl: this.#tokenTtl,
+      fn,
+      ttl: assertTtl(o?.ttl, 'store.update'),
+      durability: this.#durability('update', o),
+    })
+    // Holds the key from the read to the write: a later call on it waits for the whole update.
+    return this.#run('update', key, full, attempts, true)
   }
 
   async getMany(keys: string[]): Promise<(V | undefined)[]> {
-    if (!Array.isArray(keys)) throw new TypeError('store.getMany: keys must be an array')
+    if (!Array.isArray(keys))
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.getMany: keys must be an array')
     const full = keys.map((key) => this.#key('getMany', key))
     if (full.length === 0) return []
-    const texts = await this.#run('getMany', undefined, () => this.#backend.getMany(full))
-    return texts.map((text, i) => decodeJson<V>(text, 'store.getMany', keys[i]!))
+    const texts = await this.#run('getMany', undefined, full, () => this.#backend.getMany(full))
+    return texts.map((text, i) => this.#values.decode<V>(text, 'store.getMany', keys[i]!))
   }
 
-  async setMany(entries: [string, V][], o?: { ttl?: number }): Promise<void> {
-    if (!Array.isArray(entries))
-      throw new TypeError('store.setMany: entries must be an array of [key, value]')
-    const ttl = assertTtl('store.setMany', o?.ttl)
+  async setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
+    if (!Array.isArray(entries)) {
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.setMany: entries must be an array of [key, value]')
+    }
+    const ttl = assertTtl(o?.ttl, 'store.setMany')
     const encoded = entries.map(([key, value]): [string, string] => [
       this.#key('setMany', key),
-      encodeJson(value, 'store.setMany', key),
+      this.#values.encode(value, 'store.setMany', key),
     ])
     if (encoded.length === 0) return
-    await this.#run('setMany', undefined, () => this.#backend.setMany(encoded, ttl))
+    const durability = this.#durability('setMany', o)
+    const full = encoded.map(([fullKey]) => fullKey)
+    await this.#run('setMany', undefined, full, () => this.#backend.setMany(encoded, ttl, durability))
   }
 }
 
+/** A store of the fleet; bad options are a ConfigError here. */
 export function createStore<V>(ctx: FleetContext, options: StoreOptions = {}): Store<V> {
-  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || /[{}]/.test(options.prefix))) {
-    throw new TypeError('store: prefix must be a string without braces')
+  checkOptions(options, STORE_OPTIONS, { what: 'store options' })
+  if (options.prefix !== undefined && /[{}]/.test(options.prefix)) {
+    throw invalidOption(`store: prefix must not contain braces, got ${JSON.stringify(options.prefix)}`)
   }
   return new FleetStore<V>(ctx, options)
 }

@@ -1,9 +1,33 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { ClosedError, failsafe, SerializationError } from '../../src/index.ts'
+import { DurabilityError } from '../../src/errors.ts'
+import { ClosedError, ConfigError, failsafe, SerializationError } from '../../src/index.ts'
 import { runWorker } from '../harness/processes.ts'
 import { forEachTopology, topologyOptions } from '../harness/topologies.ts'
+
+/** TTL of the expiry tests, in ms: short, so that a test waits little for an expiry. */
+const TTL = 150
+
+/** Polls `probe` every 20 ms until it is truthy; fails after 100 TTLs (a loaded machine is slow). */
+async function until(what: string, probe: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + 100 * TTL
+  while (!(await probe())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${100 * TTL} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * Runs a check that holds only while a TTL started at `since` has not run out; skips it when the
+ * machine was too slow to get there in time (the expiry itself is checked with `until`).
+ */
+async function whileFresh(since: number, ttl: number, check: () => Promise<void>): Promise<void> {
+  try {
+    await check()
+  } catch (error) {
+    if (Date.now() - since < ttl) throw error
+  }
+}
 
 forEachTopology('Store contract', (env) => {
   test('get of a missing key is undefined; set then get round-trips', async () => {
@@ -47,6 +71,206 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.get('fresh'), undefined)
   })
 
+  test('values that would not come back equal are rejected naming where they are', async () => {
+    const store = (await env.fleet()).store<unknown>()
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    const cases: [unknown, RegExp][] = [
+      [{ items: [1, 2, new Map()] }, /value\.items\[2\] is a Map/],
+      [new Set([1]), /value is a Set/],
+      [{ later: Promise.resolve(1) }, /value\.later is a Promise/],
+      [[new Point(1)], /value\[0\] is a Point/],
+      [{ at: new Date(0) }, /value\.at is a Date/],
+      [{ 'odd key': new Uint8Array(2) }, /value\["odd key"\] is a Uint8Array/],
+      [[undefined, 1], /value\[0\] is undefined/],
+      [{ n: 10n }, /value\.n is a BigInt/],
+      [{ f: Symbol('s') }, /value\.f is a symbol/],
+    ]
+    for (const [bad, where] of cases) {
+      await assert.rejects(store.set('strict', bad), (error: Error) => {
+        assert.ok(error instanceof SerializationError, String(error))
+        assert.match(error.message, where)
+        assert.match(error.message, /store\.set 'strict'/)
+        return true
+      })
+    }
+    const cyclic: { list: unknown[] } = { list: [] }
+    cyclic.list.push(cyclic)
+    await assert.rejects(store.set('strict', cyclic), /value\.list\[0\] is a cycle/)
+    assert.equal(await store.get('strict'), undefined, 'nothing was written')
+    // An instance with its own toJSON is the caller's choice; an undefined property is left out.
+    class Money {
+      constructor(readonly cents: number) {}
+      toJSON() {
+        return { cents: this.cents }
+      }
+    }
+    await store.set('money', { price: new Money(5), note: undefined, proto: Object.create(null) })
+    assert.deepEqual(await store.get('money'), { price: { cents: 5 }, proto: {} })
+  })
+
+  test('a codec replaces JSON (keeping Dates); a malformed codec is a ConfigError', async () => {
+    const fleet = await env.fleet()
+    const dates = fleet.store<{ at: Date }>({
+      prefix: 'dated:',
+      codec: {
+        encode: (value) => JSON.stringify(value, (_k, v) => (typeof v === 'string' ? `s:${v}` : v)),
+        decode: (text) =>
+          JSON.parse(text, (_k, v) =>
+            typeof v === 'string' ? (v.startsWith('s:') ? new Date(v.slice(2)) : v) : v,
+          ),
+      },
+    })
+    const at = new Date('2024-01-02T03:04:05.000Z')
+    await dates.set('d', { at })
+    assert.deepEqual(await dates.get('d'), { at })
+    assert.deepEqual(await dates.update('d', (cur) => ({ at: new Date(cur!.at.getTime() + 1000) })), {
+      at: new Date(at.getTime() + 1000),
+    })
+    const failing = fleet.store({
+      prefix: 'failing:',
+      codec: { encode: () => 42 as unknown as string, decode: JSON.parse },
+    })
+    await assert.rejects(failing.set('x', 1), SerializationError)
+    assert.throws(() => fleet.store({ codec: { encode: JSON.stringify } as never }), ConfigError)
+    assert.throws(() => fleet.store({ codec: 'json' as never }), /codec must be an object/)
+  })
+
+  test('update awaits an async fn and stores what it resolves to', async () => {
+    const store = (await env.fleet()).store<{ n: number }>()
+    assert.deepEqual(await store.update('async', async () => ({ n: 2 })), { n: 2 })
+    assert.deepEqual(await store.get('async'), { n: 2 })
+    const next = await store.update('async', async (cur) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      return { n: cur!.n + 1 }
+    })
+    assert.deepEqual(next, { n: 3 })
+    assert.deepEqual(await store.get('async'), { n: 3 })
+  })
+
+  test('calls on one key apply in call order, awaited or not, before and after connecting', async () => {
+    for (const connected of [false, true]) {
+      const store = (await env.fleet()).store<number>({ prefix: `order-${connected}:` })
+      if (connected) await store.get('warm-up')
+      const model = new Map<string, number>()
+      const checks: Promise<void>[] = []
+      const expect = (i: number, op: string, call: Promise<unknown>, expected: unknown) =>
+        checks.push(call.then((actual) => assert.deepEqual(actual, expected, `call #${i} ${op}`)))
+      let seed = 7
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n
+      }
+      const keys = ['a', 'b', '{t}c', '{t}d']
+      for (let i = 0; i < 400; i++) {
+        const key = keys[random(keys.length)]!
+        const current = model.get(key)
+        switch (random(9)) {
+          case 0:
+            expect(i, 'set', store.set(key, i), undefined)
+            model.set(key, i)
+            break
+          case 1:
+            expect(i, 'get', store.get(key), current)
+            break
+          case 2:
+            expect(i, 'delete', store.delete(key), current !== undefined)
+            model.delete(key)
+            break
+          case 3:
+            expect(i, 'increment', store.increment(key, 2), (current ?? 0) + 2)
+            model.set(key, (current ?? 0) + 2)
+            break
+          case 4:
+            expect(i, 'setIfNotExists', store.setIfNotExists(key, i), current === undefined)
+            if (current === undefined) model.set(key, i)
+            break
+          case 5:
+            expect(
+              i,
+              'update',
+              store.update(key, async (c) => (c ?? 0) * 2 + 1),
+              (current ?? 0) * 2 + 1,
+            )
+            model.set(key, (current ?? 0) * 2 + 1)
+            break
+          case 6:
+            expect(
+              i,
+              'getMany',
+              store.getMany(keys),
+              keys.map((k) => model.get(k)),
+            )
+            break
+          case 7: {
+            const other = keys[random(keys.length)]!
+            expect(
+              i,
+              'setMany',
+              store.setMany([
+                [key, i],
+                [other, -i],
+              ]),
+              undefined,
+            )
+            model.set(key, i)
+            model.set(other, -i)
+            break
+          }
+          default:
+            expect(i, 'get', store.get(key), current)
+        }
+      }
+      await Promise.all(checks)
+      assert.deepEqual(
+        await store.getMany(keys),
+        keys.map((k) => model.get(k)),
+      )
+    }
+  })
+
+  test('waitFor: memory ignores it; a Redis write waits for WAIT and reports the replicas reached', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store<number>({ waitFor: { replicas: 1, timeout: 20 } })
+    const writes: [string, () => Promise<unknown>][] = [
+      ['set', () => store.set('durable', 1)],
+      [
+        'setMany',
+        () =>
+          store.setMany([
+            ['durable', 2],
+            ['durable-2', 3],
+          ]),
+      ],
+      ['setIfNotExists', () => store.setIfNotExists('durable-claim', 4)],
+      ['increment', () => store.increment('durable-n')],
+      ['update', () => store.update('durable', (n) => (n ?? 0) + 1)],
+    ]
+    for (const [op, write] of writes) {
+      if (env.topology === 'memory') {
+        await write()
+        continue
+      }
+      // The test servers have no replicas: the write is applied, WAIT reaches 0 of 1.
+      await assert.rejects(write(), (error: Error) => {
+        assert.ok(error instanceof DurabilityError, `${op}: ${String(error)}`)
+        assert.equal(error.replicas, 0)
+        assert.equal(error.localAof, false)
+        assert.deepEqual(error.wanted, { replicas: 1, timeout: 20 })
+        return true
+      })
+    }
+    assert.deepEqual(
+      await store.getMany(['durable', 'durable-2', 'durable-claim', 'durable-n']),
+      [3, 3, 4, 1],
+    )
+    // A call's own waitFor overrides the store's: nothing to wait for.
+    await store.set('durable', 5, { waitFor: {} })
+    await assert.rejects(store.set('durable', 6, { waitFor: { replicas: -1 } }), TypeError)
+    assert.throws(() => fleet.store({ waitFor: { replicas: 'one' as never } }), ConfigError)
+  })
+
   test('keys must be non-empty strings of at most 1024 bytes', async () => {
     const store = (await env.fleet()).store()
     await assert.rejects(store.get(''), TypeError)
@@ -67,12 +291,12 @@ forEachTopology('Store contract', (env) => {
 
   test('ttl expires entries; set without ttl clears an earlier expiry', async () => {
     const store = (await env.fleet()).store()
-    await store.set('short', 'x', { ttl: 60 })
-    await store.set('long', 'y', { ttl: 60 })
+    const since = Date.now()
+    await store.set('short', 'x', { ttl: TTL })
+    await store.set('long', 'y', { ttl: TTL })
     await store.set('long', 'y')
-    assert.equal(await store.get('short'), 'x')
-    await sleep(120)
-    assert.equal(await store.get('short'), undefined)
+    await whileFresh(since, TTL, async () => assert.equal(await store.get('short'), 'x'))
+    await until('short expired', async () => (await store.get('short')) === undefined)
     assert.equal(await store.get('long'), 'y')
     await assert.rejects(store.set('bad', 1, { ttl: -5 }), TypeError)
     await assert.rejects(store.set('bad', 1, { ttl: 1.5 }), TypeError)
@@ -92,10 +316,12 @@ forEachTopology('Store contract', (env) => {
 
   test('setIfNotExists ttl frees the claim', async () => {
     const store = (await env.fleet()).store()
-    assert.equal(await store.setIfNotExists('lease', 1, { ttl: 50 }), true)
-    assert.equal(await store.setIfNotExists('lease', 2, { ttl: 50 }), false)
-    await sleep(100)
-    assert.equal(await store.setIfNotExists('lease', 3), true)
+    const since = Date.now()
+    assert.equal(await store.setIfNotExists('lease', 1, { ttl: TTL }), true)
+    await whileFresh(since, TTL, async () =>
+      assert.equal(await store.setIfNotExists('lease', 2, { ttl: TTL }), false),
+    )
+    await until('the claim is free again', () => store.setIfNotExists('lease', 3))
     assert.equal(await store.get('lease'), 3)
   })
 
@@ -114,16 +340,14 @@ forEachTopology('Store contract', (env) => {
 
   test('increment ttl is applied only when the key has none and never extended', async () => {
     const store = (await env.fleet()).store()
-    await store.increment('c', 1, { ttl: 150 })
-    await sleep(80)
-    await store.increment('c', 1, { ttl: 10_000 }) // must not extend the first ttl
-    assert.equal(await store.get('c'), 2)
-    await sleep(120)
-    assert.equal(await store.get('c'), undefined, 'the first ttl still applied')
+    const since = Date.now()
+    await store.increment('c', 1, { ttl: TTL })
+    await store.increment('c', 1, { ttl: 60 * TTL }) // must not extend the first ttl
+    await whileFresh(since, TTL, async () => assert.equal(await store.get('c'), 2))
+    await until('the first ttl applied', async () => (await store.get('c')) === undefined)
     await store.set('plain', 5)
-    await store.increment('plain', 1, { ttl: 60 })
-    await sleep(120)
-    assert.equal(await store.get('plain'), undefined, 'a key without ttl gets the ttl')
+    await store.increment('plain', 1, { ttl: TTL })
+    await until('a key without ttl gets the ttl', async () => (await store.get('plain')) === undefined)
   })
 
   test('update is read-modify-write; undefined deletes; ttl kept unless given', async () => {
@@ -133,13 +357,11 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.update('u', () => undefined), undefined)
     assert.equal(await store.get('u'), undefined)
     assert.equal(await store.update('never', () => undefined), undefined)
-    await store.set('t', { n: 1 }, { ttl: 80 })
+    await store.set('t', { n: 1 }, { ttl: TTL })
     await store.update('t', (cur) => ({ n: cur!.n + 1 }))
-    await sleep(130)
-    assert.equal(await store.get('t'), undefined, 'update kept the existing ttl')
-    await store.update('t2', () => ({ n: 1 }), { ttl: 60 })
-    await sleep(120)
-    assert.equal(await store.get('t2'), undefined)
+    await until('update kept the existing ttl', async () => (await store.get('t')) === undefined)
+    await store.update('t2', () => ({ n: 1 }), { ttl: TTL })
+    await until('update set its ttl', async () => (await store.get('t2')) === undefined)
   })
 
   test('update: 4 processes x 250 concurrent increments of one field yield exactly 1000', async () => {
@@ -175,10 +397,12 @@ forEachTopology('Store contract', (env) => {
         ['brief-a', 1],
         ['brief-b', 2],
       ],
-      { ttl: 60 },
+      { ttl: TTL },
     )
-    await sleep(120)
-    assert.deepEqual(await store.getMany(['brief-a', 'brief-b']), [undefined, undefined])
+    await until('setMany ttl applied', async () => {
+      const values = await store.getMany(['brief-a', 'brief-b'])
+      return values[0] === undefined && values[1] === undefined
+    })
   })
 
   test('withNamespace views are isolated and prefix options separate stores', async () => {

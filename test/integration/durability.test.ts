@@ -1,0 +1,139 @@
+/**
+ * Durability of store writes (SPEC §10) against a primary and its replica on private servers:
+ * `waitFor` resolves once WAIT (and WAITAOF) confirmed the write, and rejects with
+ * DurabilityError carrying the counts reached when they fall short; the write stays applied.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { DurabilityError } from '../../src/errors.ts'
+import { createFleet, type Fleet } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+let primary: RedisServer
+let replica: RedisServer
+let primaryAdmin: Redis
+const fleets: Fleet[] = []
+
+async function infoField(client: Redis, section: string, field: string): Promise<string | undefined> {
+  const text = await client.info(section)
+  return text.match(new RegExp(`^${field}:(.*)\\r?$`, 'm'))?.[1]
+}
+
+/** Polls until `probe` holds; the bound is generous for a loaded machine, never a sleep. */
+async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!(await probe())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within 30 s`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+before(async () => {
+  primary = await startRedis()
+  replica = await startRedis({ extra: ['--replicaof', '127.0.0.1', String(primary.port)] })
+  primaryAdmin = new Redis(primary.url)
+  const replicaAdmin = new Redis(replica.url)
+  await until('the replica is in sync', async () => {
+    return (await infoField(replicaAdmin, 'replication', 'master_link_status')) === 'up'
+  })
+  replicaAdmin.disconnect()
+})
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  primaryAdmin?.disconnect()
+  await Promise.all([primary?.stop(), replica?.stop()])
+})
+
+function storeOn(url: string, waitFor: { replicas?: number; aof?: boolean; timeout?: number }) {
+  const namespace = uniqueNamespace('durable')
+  const fleet = createFleet({ url, namespace, commandTimeout: 5000 })
+  fleets.push(fleet)
+  return { store: fleet.store<number>({ waitFor }), namespace }
+}
+
+/** Every store write that takes `waitFor`, each on its own key. */
+function writes(store: ReturnType<typeof storeOn>['store']): [string, () => Promise<unknown>][] {
+  return [
+    ['set', () => store.set('s', 1)],
+    [
+      'setMany',
+      () =>
+        store.setMany([
+          ['m1', 1],
+          ['m2', 2],
+        ]),
+    ],
+    ['setIfNotExists', () => store.setIfNotExists('claim', 1)],
+    ['increment', () => store.increment('n')],
+    ['update', () => store.update('u', (n) => (n ?? 0) + 1)],
+  ]
+}
+
+test('waitFor { replicas: 1 } resolves once the replica has the write', async () => {
+  const { store, namespace } = storeOn(primary.url, { replicas: 1, timeout: 2000 })
+  for (const [, write] of writes(store)) await write()
+  // WAIT returned: the replica has every write, without waiting for it here.
+  const replicaClient = new Redis(replica.url)
+  try {
+    assert.deepEqual(
+      await replicaClient.mget(['s', 'm1', 'm2', 'claim', 'n', 'u'].map((k) => `${namespace}:store:${k}`)),
+      ['1', '1', '2', '1', '1', '1'],
+    )
+  } finally {
+    replicaClient.disconnect()
+  }
+})
+
+test('with the replica stopped, each write rejects with DurabilityError and the counts, and stays applied', async () => {
+  await replica.stop()
+  await until('the primary saw its replica go', async () => {
+    return (await infoField(primaryAdmin, 'replication', 'connected_slaves')) === '0'
+  })
+  const wanted = { replicas: 1, timeout: 50 }
+  const { store, namespace } = storeOn(primary.url, wanted)
+  for (const [op, write] of writes(store)) {
+    await assert.rejects(write(), (error: Error) => {
+      assert.ok(error instanceof DurabilityError, `${op}: ${String(error)}`)
+      assert.equal(error.code, 'ERR_DURABILITY')
+      assert.equal(error.replicas, 0)
+      assert.equal(error.localAof, false)
+      assert.deepEqual(error.wanted, wanted)
+      assert.match(error.message, /0 of 1 replicas acknowledged/)
+      return true
+    })
+  }
+  assert.deepEqual(
+    await primaryAdmin.mget(['s', 'm1', 'm2', 'claim', 'n', 'u'].map((k) => `${namespace}:store:${k}`)),
+    ['1', '1', '2', '1', '1', '1'],
+  )
+  // A call's own waitFor overrides the store's.
+  await store.set('s', 2, { waitFor: { replicas: 0 } })
+})
+
+test('waitFor { aof: true } against a server with appendonly on', async () => {
+  const server = await startRedis({ extra: ['--appendonly', 'yes', '--appendfsync', 'always'] })
+  try {
+    const admin = new Redis(server.url)
+    const version = (await infoField(admin, 'server', 'redis_version')) ?? '0'
+    admin.disconnect()
+    const { store } = storeOn(server.url, { aof: true, timeout: 1000 })
+    const [major = 0, minor = 0] = version.split('.').map(Number)
+    if (major > 7 || (major === 7 && minor >= 2)) {
+      for (const [, write] of writes(store)) await write()
+    } else {
+      // Before 7.2 there is no WAITAOF: the write is applied, its fsync cannot be confirmed.
+      for (const [op, write] of writes(store)) {
+        await assert.rejects(write(), (error: Error) => {
+          assert.ok(error instanceof DurabilityError, `${op}: ${String(error)}`)
+          assert.equal(error.localAof, false)
+          assert.match(error.message, /WAITAOF failed/)
+          return true
+        })
+      }
+    }
+  } finally {
+    await server.stop()
+  }
+})

@@ -1,0 +1,157 @@
+/**
+ * The store under ambiguous failures (SPEC §8): a private server is held with `CLIENT PAUSE`
+ * for longer than `commandTimeout`, so that sent commands time out and may still be applied.
+ * Operations that repeating could apply twice are applied exactly once, or reject with
+ * `outcome: 'unknown'`; a claim and an update recognise their own earlier write.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { createFleet, type Fleet } from '../../src/index.ts'
+import { runWorker } from '../harness/processes.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+let server: RedisServer
+let admin: Redis
+const fleets: Fleet[] = []
+
+before(async () => {
+  server = await startRedis()
+  admin = new Redis(server.url)
+})
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  admin?.disconnect()
+  await server?.stop()
+})
+
+/** A fleet on the private server with the default retry policy and a short command timeout. */
+function fleetWith(commandTimeout: number): { fleet: Fleet; namespace: string } {
+  const namespace = uniqueNamespace('faults')
+  const fleet = createFleet({ url: server.url, namespace, commandTimeout })
+  fleets.push(fleet)
+  return { fleet, namespace }
+}
+
+/** Holds every client's commands for `ms` (this one's too: a later command of it waits). */
+async function pause(ms: number): Promise<void> {
+  await admin.call('CLIENT', 'PAUSE', ms, 'ALL')
+}
+
+function settle<T>(
+  promise: Promise<T>,
+): Promise<{ value: T } | { error: { outcome?: string; code?: string } }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error) => ({ error }),
+  )
+}
+
+test('increment during a pause longer than commandTimeout is applied once and rejects as unknown', async () => {
+  const { fleet, namespace } = fleetWith(500)
+  const store = fleet.store()
+  await admin.set(`${namespace}:store:ctr`, '1')
+  await store.get('warm-up')
+  await pause(2500)
+  const result = await settle(store.increment('ctr'))
+  // A GET on the admin connection runs after the pause, so after the paused INCRBY (and any resend).
+  const stored = Number(await admin.get(`${namespace}:store:ctr`))
+  assert.equal(stored, 2, 'applied exactly once: neither redfleet nor ioredis re-sent it')
+  if ('value' in result) assert.equal(result.value, 2)
+  else {
+    assert.equal(result.error.code, 'ERR_TIMEOUT')
+    assert.equal(result.error.outcome, 'unknown')
+  }
+})
+
+test('a claim whose reply was lost is recognised as its own win when re-sent', async () => {
+  const { fleet, namespace } = fleetWith(1000)
+  const store = fleet.store<string>()
+  await store.get('warm-up')
+  await pause(2500)
+  assert.equal(await store.setIfNotExists('claim', 'mine', { ttl: 60_000 }), true)
+  assert.equal(await admin.get(`${namespace}:store:claim`), '"mine"')
+  assert.equal(await store.setIfNotExists('claim', 'another'), false)
+})
+
+test('update re-sends a write whose reply was lost instead of applying fn twice', async () => {
+  const { fleet } = fleetWith(500)
+  const store = fleet.store<{ n: number }>()
+  await store.set('u', { n: 0 })
+  let calls = 0
+  const result = await store.update('u', async (current) => {
+    calls++
+    // The compare-and-set that follows is sent while the server is paused, and times out.
+    await pause(1000)
+    return { n: current!.n + 1 }
+  })
+  assert.deepEqual(result, { n: 1 })
+  assert.equal(calls, 1, 'fn ran once')
+  assert.deepEqual(await store.get('u'), { n: 1 })
+})
+
+test('update rejects as unknown when every send of its write timed out, and is applied once', async () => {
+  const { fleet, namespace } = fleetWith(500)
+  const store = fleet.store<{ n: number }>()
+  await store.set('u', { n: 0 })
+  let calls = 0
+  const result = await settle(
+    store.update('u', async (current) => {
+      calls++
+      await pause(2500)
+      return { n: current!.n + 1 }
+    }),
+  )
+  assert.ok('error' in result, 'every attempt timed out')
+  assert.equal(result.error.outcome, 'unknown')
+  assert.equal(calls, 1)
+  // Read on the admin connection: it waits out the pause, after the paused sends.
+  assert.equal(
+    await admin.get(`${namespace}:store:u`),
+    '{"n":1}',
+    'the first send applied, the re-sends recognised it',
+  )
+})
+
+test('20 rounds of 5 concurrent claims across 2 processes during pauses: exactly one winner each', async () => {
+  const rounds = 20
+  const { fleet, namespace } = fleetWith(500)
+  const store = fleet.store<string>()
+  const control = fleet.store<number>({ prefix: 'control:' })
+  const child = runWorker(
+    'store-claim.ts',
+    { options: { url: server.url, namespace, commandTimeout: 500 }, rounds, callers: 2 },
+    { timeout: 300_000 },
+  )
+  const results: { round: number; value: string; won?: boolean; error?: string; outcome?: string }[] = []
+  for (let round = 0; round < rounds; round++) {
+    await control.set('round', round)
+    while ((await control.get('seen')) !== round) await new Promise((resolve) => setTimeout(resolve, 5))
+    await pause(1000)
+    const mine = await Promise.all(
+      Array.from({ length: 3 }, (_, i) => {
+        const value = `parent-${round}-${i}`
+        return settle(store.setIfNotExists(`round-${round}`, value, { ttl: 600_000 })).then((outcome) =>
+          'value' in outcome
+            ? { round, value, won: outcome.value }
+            : { round, value, error: String(outcome.error), outcome: outcome.error.outcome },
+        )
+      }),
+    )
+    results.push(...mine)
+  }
+  for (const line of (await child).trim().split('\n')) results.push(JSON.parse(line))
+  for (let round = 0; round < rounds; round++) {
+    const calls = results.filter((r) => r.round === round)
+    assert.equal(calls.length, 5, `round ${round}: 5 callers`)
+    assert.deepEqual(
+      calls.filter((r) => r.error !== undefined),
+      [],
+      `round ${round}: every caller got an answer`,
+    )
+    const winners = calls.filter((r) => r.won)
+    assert.equal(winners.length, 1, `round ${round}: exactly one winner, got ${JSON.stringify(calls)}`)
+    assert.equal(await store.get(`round-${round}`), winners[0]!.value, `round ${round}: the winner's value`)
+  }
+})

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { assertCodec, decodeJson, encodeJson, textCodec } from '../../src/codec.ts'
+import { ConfigError, SerializationError } from '../../src/errors.ts'
+
+const problem = (value: unknown): string => {
+  try {
+    encodeJson(value, 'store.set', 'k')
+  } catch (error) {
+    assert.ok(error instanceof SerializationError)
+    assert.equal(error.code, 'ERR_SERIALIZATION')
+    return error.message
+  }
+  return 'accepted'
+}
+
+test('every JSON value round-trips exactly', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), (value) => {
+      // JSON has no -0: it comes back 0, which equals it as a number.
+      assert.deepEqual(decodeJson(encodeJson(value, 'op', 'k'), 'op', 'k'), JSON.parse(JSON.stringify(value)))
+      assert.equal(encodeJson(value, 'op', 'k'), JSON.stringify(value))
+    }),
+  )
+})
+
+test('what JSON would change is rejected with the path to it, never the value', () => {
+  const cases: [unknown, string][] = [
+    [undefined, "store.set 'k': value is undefined"],
+    [() => 1, 'value is a function'],
+    [Symbol('x'), 'value is a symbol'],
+    [10n, 'value is a BigInt'],
+    [Number.NaN, 'value is NaN'],
+    [{ a: { b: [0, Number.POSITIVE_INFINITY] } }, 'value.a.b[1] is Infinity'],
+    [[1, undefined], 'value[1] is undefined'],
+    [holey(), 'value[1] is undefined'],
+    [{ d: new Date(0) }, 'value.d is a Date'],
+    [{ items: [1, 2, new Map()] }, 'value.items[2] is a Map'],
+    [new Set(), 'value is a Set'],
+    [{ p: Promise.resolve() }, 'value.p is a Promise'],
+    [{ 'a-b': new Float64Array(1) }, 'value["a-b"] is a Float64Array'],
+    [{ buf: Buffer.from('secret') }, 'value.buf is a Buffer'],
+    [{ e: new Error('x') }, 'value.e is a Error'],
+    [{ $ok_1: { f() {} } }, 'value.$ok_1.f is a function'],
+  ]
+  for (const [value, message] of cases) assert.match(problem(value), new RegExp(literal(message)), message)
+  assert.doesNotMatch(problem({ secret: 'hunter2', n: 10n }), /hunter2|10/)
+})
+
+test('cycles and BigInt deep inside are found after JSON.stringify throws', () => {
+  const node: Record<string, unknown> = { name: 'root', children: [] }
+  ;(node.children as unknown[]).push({ parent: node })
+  assert.match(problem(node), /value\.children\[0\]\.parent is a cycle/)
+  // The same object twice is not a cycle.
+  const shared = { x: 1 }
+  assert.equal(problem({ a: shared, b: [shared] }), 'accepted')
+  assert.match(problem({ deep: [{ n: 1n }] }), /value\.deep\[0\]\.n is a BigInt/)
+})
+
+test('plain objects, null-prototype objects, toJSON instances and undefined properties are accepted', () => {
+  class Money {
+    constructor(readonly cents: number) {}
+    toJSON() {
+      return this.cents
+    }
+  }
+  assert.equal(encodeJson({ m: new Money(5) }, 'op', 'k'), '{"m":5}')
+  assert.equal(encodeJson(Object.assign(Object.create(null), { a: 1 }), 'op', 'k'), '{"a":1}')
+  assert.equal(encodeJson({ a: undefined, b: 1 }, 'op', 'k'), '{"b":1}')
+  assert.equal(encodeJson(null, 'op', 'k'), 'null')
+})
+
+test('decodeJson: missing is undefined, corrupt text is a SerializationError', () => {
+  assert.equal(decodeJson(null, 'op', 'k'), undefined)
+  assert.equal(decodeJson(undefined, 'op', 'k'), undefined)
+  assert.throws(() => decodeJson('{', 'store.get', 'k'), /store\.get 'k': stored value is not JSON/)
+})
+
+test('a user codec: checked at creation, its failures become SerializationError', () => {
+  assert.throws(() => assertCodec({ encode: JSON.stringify }, 'codec'), ConfigError)
+  assert.throws(() => assertCodec(null, 'codec'), /codec must be an object with encode/)
+  assert.equal(assertCodec(undefined, 'codec'), undefined)
+  const codec = textCodec({
+    encode: (value) => (value === 'bad' ? (1 as unknown as string) : `v:${String(value)}`),
+    decode: (text) => {
+      if (!text.startsWith('v:')) throw new Error('corrupt')
+      return text.slice(2)
+    },
+  })
+  assert.equal(codec.encode('x', 'op', 'k'), 'v:x')
+  assert.equal(codec.decode('v:x', 'op', 'k'), 'x')
+  assert.equal(codec.decode(null, 'op', 'k'), undefined)
+  assert.throws(() => codec.encode('bad', 'store.set', 'k'), /returned the number 1, not a string/)
+  assert.throws(
+    () => codec.decode('zz', 'store.get', 'k'),
+    (error: Error) => {
+      assert.ok(error instanceof SerializationError)
+      assert.equal((error.cause as Error).message, 'corrupt')
+      return true
+    },
+  )
+  // Strict JSON is the default.
+  assert.throws(() => textCodec(undefined).encode(new Map(), 'op', 'k'), SerializationError)
+})
+
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** [1, <hole>, 3]: JSON would write the hole as null. */
+function holey(): unknown[] {
+  const array = [1]
+  array[2] = 3
+  return array
+}
