@@ -11,3 +11,11 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
   })
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
 }
+
+/**
+ * How long the dashboard waits for one read of the fleet before it reports Redis unreachable:
+ * a refresh interval, or three command timeouts when those are longer (a read is a few rounds).
+ */
+export function readDeadline(interval: number, commandTimeout: number): number {
+  return Math.max(interval, commandTimeout * 3)
+}

@@ -4,6 +4,7 @@ import { registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
 import { tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
+import { readDeadline } from './deadline.ts'
 import { MemberWatch } from './members.ts'
 import { renderMetrics, renderNodeMetrics } from './metrics.ts'
 import { NodeWatch } from './nodes.ts'
@@ -50,8 +51,7 @@ export async function startDashboard(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const ctx = fleetContext(fleet)
   const interval = o.interval ?? 2000
-  // A read that takes longer than this is reported as Redis being unreachable.
-  const deadline = Math.max(interval, ctx.commandTimeout * 3)
+  const deadline = readDeadline(interval, ctx.commandTimeout)
   const log = o.log ?? (() => undefined)
   const nodes = new NodeWatch(ctx, deadline)
   const snapshots = new SnapshotReader(fleet, nodes, new MemberWatch(ctx, deadline), deadline)

@@ -12,14 +12,16 @@ export function deferred<T = void>() {
   return { promise, resolve }
 }
 
-/** Calls `check` until it returns a value other than undefined (a state Redis has no event for). */
-export async function until<T>(check: () => Promise<T | undefined>, what: string, tries = 400): Promise<T> {
-  for (let i = 0; i < tries; i++) {
+/**
+ * Calls `check` until it returns a value other than undefined: for states Redis sends no event
+ * about. No time limit of its own: the test runner's timeout ends a wait that never ends.
+ */
+export async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
     const value = await check()
     if (value !== undefined) return value
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-  throw new Error(`gave up waiting for ${what}`)
 }
 
 export const MEMBERS = ['api-1', 'api-2', 'worker-1']
@@ -42,25 +44,40 @@ export async function busyFleet(options: FleetOptions) {
   const raw = new Redis(String(options.url))
   const stops: (() => Promise<unknown>)[] = []
   const finish = deferred()
+  const close = async () => {
+    // Jobs and the audit handler end first: loops wait for their handlers before stopping.
+    finish.resolve()
+    for (const stop of stops.reverse()) await stop()
+    raw.disconnect()
+    await fleet.close()
+  }
+  try {
+    await populate(fleet, raw, stops, finish.promise)
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return { fleet, namespace, raw, deadKey: `${namespace}:streams:channel:billing:dead`, close }
+}
 
+async function populate(
+  fleet: Fleet,
+  raw: Redis,
+  stops: (() => Promise<unknown>)[],
+  finished: Promise<void>,
+): Promise<void> {
   const membership = fleet.membership()
   const joined: MembershipHandle[] = MEMBERS.map((id) => membership.join(id))
   stops.push(() => Promise.all(joined.map((j) => j.stop())))
 
   const live = fleet.tracker({ instanceId: 'worker-live' })
   await live.start()
-  const liveJobs = LIVE_JOBS.map((id) => live.track(id, { job: id, amount: 42 }, () => finish.promise))
+  const liveJobs = LIVE_JOBS.map((id) => live.track(id, { job: id, amount: 42 }, () => finished))
   const gone = fleet.tracker({ instanceId: 'worker-gone' })
   await gone.start()
-  const goneJobs = ORPHAN_JOBS.map((id) => gone.track(id, { job: id }, () => finish.promise))
-  await until(
-    async () => ((await gone.inFlight()).length === ORPHAN_JOBS.length ? true : undefined),
-    'jobs tracked',
-  )
-  await until(
-    async () => ((await live.inFlight()).length === LIVE_JOBS.length ? true : undefined),
-    'jobs tracked',
-  )
+  const goneJobs = ORPHAN_JOBS.map((id) => gone.track(id, { job: id }, () => finished))
+  await until(async () => ((await gone.inFlight()).length === ORPHAN_JOBS.length ? true : undefined))
+  await until(async () => ((await live.inFlight()).length === LIVE_JOBS.length ? true : undefined))
   await gone.stop()
   stops.push(async () => {
     await Promise.allSettled([...liveJobs, ...goneJobs])
@@ -78,7 +95,7 @@ export async function busyFleet(options: FleetOptions) {
     'auditor-1',
     async () => {
       auditStarted.resolve()
-      await finish.promise
+      await finished
     },
     { signal: auditing.signal },
   )
@@ -98,23 +115,10 @@ export async function busyFleet(options: FleetOptions) {
     },
     { signal: failing.signal, maxDeliveries: 2, minIdle: 200 },
   )
-  const deadKey = `${namespace}:streams:channel:billing:dead`
-  await until(async () => ((await raw.xlen(deadKey)) === EVENTS.length ? true : undefined), 'dead letters')
-  await until(async () => ((await streams.groupLag('billing')) === 0 ? true : undefined), 'billing acks')
+  const deadKey = `${fleet.namespace}:streams:channel:billing:dead`
+  // Every entry dead-lettered (at least once) and acked.
+  await until(async () => ((await raw.xlen(deadKey)) >= EVENTS.length ? true : undefined))
+  await until(async () => ((await streams.groupLag('billing')) === 0 ? true : undefined))
   failing.abort()
   await billing
-
-  return {
-    fleet,
-    namespace,
-    raw,
-    deadKey,
-    async close() {
-      // Jobs and the audit handler end first: loops wait for their handlers before stopping.
-      finish.resolve()
-      for (const stop of stops.reverse()) await stop()
-      raw.disconnect()
-      await fleet.close()
-    },
-  }
 }
