@@ -25,7 +25,7 @@ export interface CacheBackend {
    * rules): SCAN on every master, UNLINK in batches. Never KEYS, never FLUSHDB.
    */
   deleteMatching(prefix: string, glob: string): Promise<number>
-  /** SET NX PX: true if this caller now holds the lock. */
+  /** SET NX PX (take-fill-lock-1.lua): true if `token` now holds the lock, taken now or earlier. */
   lock(key: string, token: string, ttl: number): Promise<boolean>
   /** Deletes the lock only if `token` still holds it (an expired lock may be someone else's). */
   unlock(key: string, token: string): Promise<void>

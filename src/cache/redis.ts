@@ -4,7 +4,7 @@ import { inCallerOrder } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
-import { INCREMENT_WITH_TTL, UNLOCK } from './scripts.ts'
+import { INCREMENT_WITH_TTL, RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000
@@ -113,11 +113,11 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   async lock(key: string, token: string, ttl: number): Promise<boolean> {
-    return isOk(await this.#topology.run(key, (client) => client.set(key, token, 'PX', ttl, 'NX')))
+    return (await this.#topology.run(key, (client) => TAKE_FILL_LOCK.run(client, [key], [token, ttl]))) === 1
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#topology.run(key, (client) => UNLOCK.run(client, [key], [token]))
+    await this.#topology.run(key, (client) => RELEASE_FILL_LOCK.run(client, [key], [token]))
   }
 }
 

@@ -14,7 +14,7 @@ import {
   SerializationError,
 } from '../../src/index.ts'
 import { forEachTopology } from '../harness/topologies.ts'
-import { type RawAccess, raise, rawAccess, uniqueKey } from './cache-support.ts'
+import { cacheWithClock, type RawAccess, raise, rawAccess, testClock, uniqueKey } from './cache-support.ts'
 
 forEachTopology('Cache contract (redfleet features)', (env) => {
   let fleet: Fleet
@@ -227,7 +227,8 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       Array.from({ length: 50 }, () =>
         cache.fetch('cold', async () => {
           runs++
-          await sleep(20)
+          // Still computing while the other 49 calls miss and join it.
+          await nextTurn()
           return { computed: runs }
         }),
       ),
@@ -242,22 +243,20 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     const fleets = [fleet, await env.fleet(), await env.fleet(), await env.fleet()]
     const caches = fleets.map((f) => cacheOf({ namespace }, f))
     let runs = 0
-    const started = Date.now()
     const values = await Promise.all(
       caches.flatMap((cache) =>
         Array.from({ length: 10 }, () =>
           cache.fetch('cold', async () => {
             runs++
-            await sleep(100)
+            await nextTurn()
             return 'the one value'
           }),
         ),
       ),
     )
+    // Whoever comes late finds the value, by its first read or by the re-read after the lock.
     assert.equal(runs, 1)
     assert.ok(values.every((v) => v === 'the one value'))
-    // Waiters are woken by the fill notification, not by a slow poll.
-    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`)
   })
 
   test('lockTimeout: 0 disables the fill lock (each fleet computes)', async () => {
@@ -288,42 +287,56 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
 
   test('a fill holder slower than lockTimeout: waiters give up waiting and compute themselves', async () => {
     const namespace = uniqueKey('ns')
-    const slow = cacheOf({ namespace, lockTimeout: 100 })
-    const waiter = cacheOf({ namespace, lockTimeout: 100 }, await env.fleet())
+    const lockTimeout = 100
+    const slow = cacheOf({ namespace, lockTimeout })
+    const waiter = cacheOf({ namespace, lockTimeout }, await env.fleet())
     let runs = 0
+    let holding!: () => void
+    const held = new Promise<void>((resolve) => (holding = resolve))
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => (finish = resolve))
     const first = slow.fetch('k', async () => {
       runs++
-      await sleep(400)
+      holding() // the fill lock is taken before the compute starts
+      await finished // and held until the waiter is done
       return 'slow'
     })
-    await sleep(20)
-    const started = Date.now()
-    const second = await waiter.fetch('k', async () => {
-      runs++
-      return 'fast'
-    })
+    await held
+    // The holder only finishes after the waiter: a waiter that did not give up would never end,
+    // so the bound (far above lockTimeout) turns that into a failure instead of a hang.
+    const second = await Promise.race([
+      waiter.fetch('k', async () => {
+        runs++
+        return 'fast'
+      }),
+      sleep(lockTimeout * 100, 'waited for the holder', { ref: false }),
+    ])
     assert.equal(second, 'fast')
-    assert.ok(Date.now() - started < 350, 'did not wait for the slow holder')
+    finish()
     assert.equal(await first, 'slow')
     assert.equal(runs, 2)
   })
 
   test('raceConditionTtl with the fill lock: while one fleet regenerates, another serves the stale value', async () => {
     const namespace = uniqueKey('ns')
-    const a = cacheOf({ namespace })
-    const b = cacheOf({ namespace }, await env.fleet())
+    const clock = testClock()
+    const a = cacheWithClock(fleet, clock, { namespace, errorHandler: raise })
+    const b = cacheWithClock(await env.fleet(), clock, { namespace, errorHandler: raise })
     // Written with raceConditionTtl, so Redis keeps it 5 minutes past its expiry (Rails' padding).
     await a.write('k', 'stale', { expiresIn: 50, raceConditionTtl: 10_000 })
-    await sleep(60)
+    clock.advance(60)
     let release!: () => void
     const gate = new Promise<void>((resolve) => {
       release = resolve
     })
+    let regenerate!: () => void
+    const regenerateStarted = new Promise<void>((resolve) => (regenerate = resolve))
     const regenerating = a.fetch('k', { raceConditionTtl: 10_000, expiresIn: 60_000 }, async () => {
+      regenerate() // a holds the fill lock and has re-stored the stale value by now
       await gate
       return 'fresh'
     })
-    await sleep(30)
+    await regenerateStarted
     let bComputed = false
     const fromB = await b.fetch('k', { raceConditionTtl: 10_000 }, () => {
       bComputed = true
@@ -341,6 +354,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
   // The last case is truncated to exactly as many characters as it had (100 ASCII characters
   // kept, 38 three-byte ones replaced by the 38-character hash suffix).
   const sameLength = 'a'.repeat(100) + '€'.repeat(38)
+  // Invalidations from another connection arrive when they arrive: these polls wait for them,
+  // with a bound far above any healthy delay (a loaded machine must not fail them).
+  const INVALIDATION_BOUND = 15_000
   const nearCases = [
     { name: 'a short key', k: 'k', tenant: undefined, maxKeySize: () => 1024 },
     { name: 'a key truncated for length', k: 'long/'.repeat(400), tenant: undefined, maxKeySize: () => 1024 },
@@ -360,7 +376,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       const b = cacheOf({ namespace, near: { max: 100 }, tenant, maxKeySize: max }, await env.fleet())
       await a.write(k, { v: 1 })
       const nearHit = async () => {
-        const deadline = Date.now() + 5000
+        const deadline = Date.now() + INVALIDATION_BOUND
         for (;;) {
           const before = a.stats().nearHits
           const value = await a.read(k)
@@ -377,7 +393,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       assert.deepEqual(await a.read(k), { v: 2 }, 'own write evicts before it resolves')
       await nearHit()
       await b.write(k, { v: 3 })
-      const deadline = Date.now() + 1000
+      const deadline = Date.now() + INVALIDATION_BOUND
       while (((await a.read<{ v: number }>(k)) ?? { v: 0 }).v !== 3) {
         assert.ok(Date.now() < deadline, "another fleet's write evicted it")
         await sleep(1)
@@ -385,7 +401,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       await nearHit()
       await b.delete(k)
       while ((await a.read(k)) !== undefined) {
-        assert.ok(Date.now() < deadline + 1000, "another fleet's delete evicted it")
+        assert.ok(Date.now() < deadline + INVALIDATION_BOUND, "another fleet's delete evicted it")
         await sleep(1)
       }
       await a.fetch('f', () => 'computed')
@@ -497,9 +513,11 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     const cache = cacheOf({ namespace }, own)
     let computing!: () => void
     const started = new Promise<void>((resolve) => (computing = resolve))
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => (finish = resolve))
     const holding = holder.fetch('held', async () => {
       computing() // the holder owns the fill lock from here on
-      await sleep(300)
+      await finished
       return 'v'
     })
     await started
@@ -507,9 +525,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       cache.fetch('held', () => 'mine'),
       ClosedError,
     )
-    // Closing before or after the waiter reaches the lock must both end it with ClosedError;
-    // this pause only makes "after" (the interesting case) the likely one.
-    await sleep(20)
+    // Closing before or after the waiter reaches the lock must both end it with ClosedError
+    // (the unit tests of fillWithLock close a waiter that is certainly waiting).
+    await nextTurn()
     await own.close()
     await waiting
     await assert.rejects(cache.read('a'), ClosedError)
@@ -521,6 +539,12 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     await assert.rejects(cache.readMulti(['a']), ClosedError)
     await assert.rejects(cache.increment('a'), ClosedError)
     await assert.rejects(cache.clear(), ClosedError)
+    finish()
     assert.equal(await holding, 'v')
   })
 })
+
+/** Resolves after the event loop has turned once (pending I/O callbacks and replies handled). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
