@@ -54,10 +54,12 @@ export async function startDashboard(
   const deadline = readDeadline(interval, ctx.commandTimeout)
   const log = o.log ?? (() => undefined)
   const nodes = new NodeWatch(ctx, deadline)
-  const snapshots = new SnapshotReader(fleet, nodes, new MemberWatch(ctx, deadline), deadline)
+  const members = new MemberWatch(ctx, deadline)
+  const snapshots = new SnapshotReader(fleet, nodes, members, deadline)
   const sampler = new Sampler(
     async (): Promise<Reading> => {
-      const [streams, read] = await Promise.all([readStreamCounters(ctx), nodes.read()])
+      // Members too: each sample that sees a member's expiry move dates its last heartbeat.
+      const [streams, read] = await Promise.all([readStreamCounters(ctx), nodes.read(), members.read()])
       if (read.length > 0 && read.every((n) => !n.up)) throw new Error('no node answers')
       const sum = (pick: (n: (typeof read)[number]) => number | null) =>
         ctx.topology === 'memory' ? null : read.reduce((total, n) => total + (pick(n) ?? 0), 0)
