@@ -112,19 +112,19 @@ forEachTopology('Store contract', (env) => {
 
   test('a codec replaces JSON (keeping Dates); a malformed codec is a ConfigError', async () => {
     const fleet = await env.fleet()
-    const dates = fleet.store<{ at: Date }>({
+    const dates = fleet.store<{ at: Date; name?: string }>({
       prefix: 'dated:',
       codec: {
-        encode: (value) => JSON.stringify(value, (_k, v) => (typeof v === 'string' ? `s:${v}` : v)),
-        decode: (text) =>
-          JSON.parse(text, (_k, v) =>
-            typeof v === 'string' ? (v.startsWith('s:') ? new Date(v.slice(2)) : v) : v,
-          ),
+        encode: (value) =>
+          JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
+            return this[key] instanceof Date ? { $date: v } : v
+          }),
+        decode: (text) => JSON.parse(text, (_key, v) => (v?.$date === undefined ? v : new Date(v.$date))),
       },
     })
     const at = new Date('2024-01-02T03:04:05.000Z')
-    await dates.set('d', { at })
-    assert.deepEqual(await dates.get('d'), { at })
+    await dates.set('d', { at, name: 'launch' })
+    assert.deepEqual(await dates.get('d'), { at, name: 'launch' })
     assert.deepEqual(await dates.update('d', (cur) => ({ at: new Date(cur!.at.getTime() + 1000) })), {
       at: new Date(at.getTime() + 1000),
     })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createFleet, type Fleet } from '../../src/index.ts'
+import { INCREMENT_WITH_TTL } from '../../src/store/scripts.ts'
 import { runWorker } from '../harness/processes.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -52,6 +53,8 @@ test('increment during a pause longer than commandTimeout is applied once and re
   const { fleet, namespace } = fleetWith(500)
   const store = fleet.store()
   await admin.set(`${namespace}:store:ctr`, '1')
+  // The server knows the script, so the paused EVALSHA is applied when the pause ends.
+  await admin.script('LOAD', INCREMENT_WITH_TTL.lua)
   await store.get('warm-up')
   await pause(2500)
   const result = await settle(store.increment('ctr'))
