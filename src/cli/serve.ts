@@ -1,7 +1,6 @@
 /** `redfleet dashboard`: serves the live dashboard of a fleet until Ctrl-C (SPEC §9). */
-import type { Fleet } from '../fleet.ts'
+import { startDashboard } from '../dashboard/server.ts'
 import { operatorFleet, untilInterrupted } from './common.ts'
-import { serveDashboard } from './dashboard.ts'
 import { type FleetFlags, fleetOptions, UsageError } from './flags.ts'
 
 export interface DashboardFlags extends FleetFlags {
@@ -9,28 +8,6 @@ export interface DashboardFlags extends FleetFlags {
   port: string
   token?: string
   allowActions?: boolean
-}
-
-interface Started {
-  url: string
-  close(): Promise<void>
-}
-
-/** The current dashboard server, behind the flags of SPEC §9. */
-async function startDashboard(
-  fleet: Fleet,
-  o: { host: string; port: number; token?: string; allowActions: boolean },
-): Promise<Started> {
-  if (o.token !== undefined || o.allowActions) {
-    throw new Error('this dashboard has no token or actions yet')
-  }
-  const server = await serveDashboard(fleet, o.port, o.host)
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : o.port
-  return {
-    url: `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}/`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
 }
 
 export async function dashboard(flags: DashboardFlags): Promise<void> {
@@ -51,6 +28,8 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
       port,
       allowActions: flags.allowActions === true,
       ...(token === undefined ? {} : { token }),
+      // Every action is logged, with its time, where the operator sees it.
+      log: (line) => console.log(`${new Date().toISOString()} ${line}`),
     })
     const mode = flags.allowActions ? 'actions allowed' : 'read-only'
     console.log(

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { serveDashboard } from '../../src/cli/dashboard.ts'
 import { cli, printed, standaloneFleets, start } from './cli-support.ts'
 
 /** Liveness that outlasts any test on a loaded machine: only what the test stops is gone. */
@@ -90,21 +89,23 @@ describe('redfleet status and dashboard', () => {
     for (const snapshot of snapshots) assert.deepEqual(snapshot.members, ['web-9'])
   })
 
-  test('the dashboard serves the page and a live status.json', async () => {
-    const { fleet } = await standaloneFleet()
+  test('dashboard serves the fleet with the token from the environment until Ctrl-C, then exits 0', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
     await fleet.membership({ ttl: LONG }).heartbeat('api-7')
-    const server = await serveDashboard(fleet, 0)
+    const env = { ...process.env, REDFLEET_DASHBOARD_TOKEN: 'sesame' }
+    const served = start(['dashboard', '--port', '0', '--url', url, '--namespace', namespace], env)
+    await printed(served.child, served.output, /redfleet dashboard on (http:\S+) \(read-only, token required/)
+    const base = /on (http:\S+)/.exec(served.output())![1]!
     try {
-      const address = server.address()
-      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
-      const page = await fetch(`${base}/`)
-      assert.equal(page.status, 200)
-      assert.match(await page.text(), /<title>redfleet dashboard<\/title>/)
-      const status = await (await fetch(`${base}/status.json`)).json()
-      assert.deepEqual(status.members, ['api-7'])
-      assert.equal((await fetch(`${base}/nope`)).status, 404)
+      assert.equal(new URL(base).hostname, '127.0.0.1')
+      assert.equal((await fetch(`${base}status.json`)).status, 401)
+      const status = await fetch(`${base}status.json`, { headers: { authorization: 'Bearer sesame' } })
+      assert.equal(status.status, 200)
+      assert.match(await status.text(), /"api-7"/)
     } finally {
-      server.close()
+      served.child.kill('SIGINT')
     }
+    const run = await served.exited
+    assert.equal(run.code, 0, run.stderr)
   })
 })
