@@ -23,6 +23,7 @@ export type ConfigErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_CONFLICTING_OPTIONS'
   | 'ERR_MEMORY_IN_PRODUCTION'
+  | 'ERR_NOT_A_CLUSTER'
 
 /** Base class of every error redfleet raises on purpose. */
 export class RedfleetError extends Error {
@@ -47,6 +48,19 @@ export class ConnectionError extends RedfleetError {
   constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
     super(message, { cause: options?.cause, code: 'ERR_CONNECTION' })
     this.outcome = options?.outcome ?? 'unknown'
+  }
+}
+
+/**
+ * A call routed to a node known to be down (its last connection attempts failed, SPEC §8): it
+ * was never sent (`outcome: 'not-applied'`) and is not retried, because the node is probed in
+ * the background and calls go through again as soon as a probe reconnects. `node` is `host:port`.
+ */
+export class NodeDownError extends ConnectionError {
+  readonly node: string
+  constructor(message: string, node: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, outcome: 'not-applied' })
+    this.node = node
   }
 }
 
@@ -120,8 +134,8 @@ export type ArgumentErrorCode = 'ERR_INVALID_ARGUMENT' | 'ERR_INVALID_KEY'
 export class InvalidArgumentError extends TypeError {
   readonly code: ArgumentErrorCode
   constructor(message: string, code: ArgumentErrorCode = 'ERR_INVALID_ARGUMENT') {
+    // name stays 'TypeError', as with Node's own coded TypeErrors (ERR_INVALID_ARG_TYPE).
     super(message)
-    this.name = 'InvalidArgumentError'
     this.code = code
   }
 }
@@ -155,6 +169,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY
 
 /** Transient failures are worth retrying: the same command may succeed a moment later. */
 export function isTransient(error: unknown): boolean {
+  if (error instanceof NodeDownError) return false // failing at once is the point (SPEC §8)
   if (error instanceof ConnectionError || error instanceof TimeoutError) return true
   if (error instanceof CommandError) return TRANSIENT_REPLY.test(messageOf(error.cause))
   return false
@@ -167,6 +182,15 @@ export function isTransient(error: unknown): boolean {
  */
 export function isAmbiguous(error: unknown): boolean {
   return (error instanceof ConnectionError || error instanceof TimeoutError) && error.outcome === 'unknown'
+}
+
+/**
+ * Failures whose cause was announced once already, when it began (a node known to be down, a
+ * seed that is not a cluster): default warning sinks skip them, so that a warning is printed per
+ * change of state, never per call (SPEC §1). A user's own onError still receives them.
+ */
+export function isAnnounced(error: unknown): boolean {
+  return error instanceof NodeDownError || (error as { announced?: unknown } | null)?.announced === true
 }
 
 export function messageOf(error: unknown): string {
@@ -184,8 +208,12 @@ const CONNECTION_FAILURE =
  * Reply errors from Redis become CommandError; the original is kept as `cause`.
  */
 export function translateError(error: unknown, op: string, key?: string): unknown {
-  if (error instanceof RedfleetError || error instanceof TypeError) return error
   const where = key === undefined ? op : `${op} '${key}'`
+  // Made where the command was refused, which knows the node but not the operation.
+  if (error instanceof NodeDownError && !error.message.startsWith(where)) {
+    return new NodeDownError(`${where} failed: ${error.message}`, error.node, { cause: error.cause })
+  }
+  if (error instanceof RedfleetError || error instanceof TypeError) return error
   const message = messageOf(error)
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
