@@ -254,6 +254,47 @@ describe('dashboard token and actions', () => {
     assert.equal(logged.length, 1)
     assert.match(logged[0]!, /purged 1 dead letter\(s\) of 'billing:dead' \(all\)/)
   })
+
+  test('releasing an orphan through the action forgets it, once', async () => {
+    const gone = fleet.tracker({ instanceId: 'gone-2' })
+    await gone.start()
+    const started = deferred()
+    const finish = deferred()
+    const job = gone.track('r-1', { n: 1 }, () => {
+      started.resolve()
+      return finish.promise
+    })
+    await started.promise
+    await gone.stop()
+    const release = () =>
+      fetch(`${dashboard.url}actions/orphans/release`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify({ instanceId: 'gone-2', id: 'r-1' }),
+      })
+    try {
+      const orphans = await fetch(`${dashboard.url}orphans.json`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+      assert.deepEqual(
+        (await orphans.json()).map((o: { id: string }) => o.id),
+        ['r-1'],
+      )
+      const done = await release()
+      assert.equal(done.status, 200)
+      assert.equal((await done.json()).count, 1)
+      assert.deepEqual(await fleet.tracker().orphans(), [])
+      assert.equal((await (await release()).json()).count, 0)
+      assert.match(logged.at(-2)!, /released orphan 'r-1' of instance 'gone-2'/)
+    } finally {
+      finish.resolve()
+      await job
+    }
+  })
 })
 
 describe('dashboard on every topology', () => {
