@@ -46,6 +46,12 @@ export const SETTLE_BOUND = 20 * NODE_TIMEOUT
 
 type Arg = string | number
 
+/** How long Redis lets a manual failover (CLUSTER FAILOVER) run before it gives up on it. */
+const MANUAL_FAILOVER_TIMEOUT = 5000
+
+/** A replica's full sync starts at once (Redis waits 5 s by default for more replicas to join). */
+const NO_SYNC_DELAY = ['--repl-diskless-sync-delay', '0']
+
 /** Sends one command on a fresh connection to `port` (a node may have been restarted since). */
 export async function command(port: number, ...args: Arg[]): Promise<unknown> {
   const client = new Redis({
@@ -156,7 +162,8 @@ async function handOver(from: RedisServer, to: RedisServer): Promise<void> {
 
 /** A primary and a replica of it, the replica in sync when this resolves. */
 export async function startPrimaryReplica(options: { extra?: string[] } = {}): Promise<FaultPair> {
-  const [primary, replica] = await Promise.all([startRedis(options), startRedis(options)])
+  const start = () => startRedis({ extra: [...NO_SYNC_DELAY, ...(options.extra ?? [])] })
+  const [primary, replica] = await Promise.all([start(), start()])
   const stop = async () => {
     await Promise.all([primary.stop(), replica.stop()])
   }
@@ -332,8 +339,15 @@ class Cluster implements FaultCluster {
   }
 
   async failover(replica: ClusterNode): Promise<void> {
-    await command(replica.port, 'CLUSTER', 'FAILOVER')
-    await waitForRole(replica, 'master')
+    // A manual failover gives up silently after 5 s, e.g. when the masters refuse to vote again
+    // so soon after an election for the same slots (they wait 2 × node-timeout): ask again.
+    await waitUntil(`${replica.port} to take over by CLUSTER FAILOVER`, async () => {
+      if ((await roleOf(replica.port)) !== 'master') await command(replica.port, 'CLUSTER', 'FAILOVER')
+      return waitForRole(replica, 'master', MANUAL_FAILOVER_TIMEOUT + 2 * NODE_TIMEOUT).then(
+        () => true,
+        () => false,
+      )
+    })
     await this.waitUntilOk()
   }
 
@@ -403,6 +417,7 @@ export async function startFaultCluster(): Promise<FaultCluster> {
     // Let a replica take over however long its link was down (all nodes share a loaded machine).
     '--cluster-replica-validity-factor',
     '0',
+    ...NO_SYNC_DELAY,
   ]
   const started = await Promise.allSettled(Array.from({ length: 6 }, () => startRedis({ bus: true, extra })))
   const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
