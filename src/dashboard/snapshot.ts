@@ -1,4 +1,4 @@
-import { RedfleetError } from '../errors.ts'
+import { ConnectionError, RedfleetError, TimeoutError, translateError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
 import { type FleetStatus, inspectFleet, type StreamStatus } from '../inspect.ts'
 import { withDeadline } from './deadline.ts'
@@ -100,9 +100,11 @@ export class SnapshotError extends Error {
 /** The error shape of the JSON endpoints: what failed, and whether it is Redis being unreachable. */
 export function failureOf(error: unknown): SnapshotFailure {
   const nodes = error instanceof SnapshotError ? error.nodes : []
-  const cause = error instanceof SnapshotError ? error.cause : error
+  // Raw client errors (the drill-downs send some commands themselves) get redfleet's classes.
+  const cause = translateError(error instanceof SnapshotError ? error.cause : error, 'dashboard read')
   const code = cause instanceof RedfleetError ? cause.code : 'ERR_DASHBOARD'
-  const unreachable = code === 'ERR_CONNECTION' || code === 'ERR_TIMEOUT' || nodes.some((n) => !n.up)
+  const unreachable =
+    cause instanceof ConnectionError || cause instanceof TimeoutError || nodes.some((n) => !n.up)
   const message = cause instanceof Error ? cause.message : String(cause)
   return { error: { code, message, unreachable }, at: Date.now(), nodes }
 }
