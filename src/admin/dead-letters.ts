@@ -6,6 +6,7 @@
 import { type FleetContext, operationPolicy, runOperation } from '../context.ts'
 import { type Fleet, fleetContext } from '../fleet.ts'
 import { assertName, streamBackend } from '../streams/access.ts'
+import type { StreamBackend } from '../streams/backend.ts'
 import { type Delivery, encodeEnvelope, REPLAY_FIELD } from '../streams/entry.ts'
 import { scanKeys, streamLength } from './keys.ts'
 
@@ -105,11 +106,44 @@ async function selected(fleet: Fleet, channel: string, ids: string[] | undefined
   }
 }
 
-function assertIds(op: string, ids: unknown): asserts ids is string[] | undefined {
+/**
+ * Runs a replay or purge: validates the arguments, selects the dead letters (all, or those of
+ * `ids`), and hands them to `act` a page at a time with a `remove` of that page's records.
+ * Returns the sum of what `act` returns.
+ */
+async function perPage(
+  fleet: Fleet,
+  op: string,
+  channel: string,
+  ids: unknown,
+  act: (page: DeadLetter[], step: Step, remove: () => Promise<number>) => Promise<number>,
+): Promise<number> {
+  assertName(op, 'channel', channel)
   if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
     throw new TypeError(`${op}: ids must be an array of entry ids`)
   }
+  const ctx = fleetContext(fleet)
+  const letters = await selected(fleet, channel, ids)
+  const backend = streamBackend(ctx)
+  const channelKey = ctx.keys.key('streams', 'channel', channel)
+  const step: Step = (fn) => runOperation(ctx, operationPolicy(ctx, {}), op, channel, () => fn(backend))
+  let total = 0
+  for (let i = 0; i < letters.length; i += PAGE) {
+    const page = letters.slice(i, i + PAGE)
+    const remove = () =>
+      step((b) =>
+        b.remove(
+          channelKey,
+          page.map((letter) => letter.id),
+        ),
+      )
+    total += await act(page, step, remove)
+  }
+  return total
 }
+
+/** One stream step with the fleet's retry policy and error translation. */
+type Step = <T>(fn: (backend: StreamBackend) => Promise<T>) => Promise<T>
 
 /**
  * Puts each dead letter (all, or those of `ids`) back on the stream it came from, addressed to
@@ -117,61 +151,28 @@ function assertIds(op: string, ids: unknown): asserts ids is string[] | undefine
  * and tails skip it); then deletes it from the dead-letter channel. At least once: a failure
  * between the two steps can replay a letter twice. Returns how many were replayed.
  */
-export async function replayDeadLetters(
+export function replayDeadLetters(
   fleet: Fleet,
   channel: string,
   o: { ids?: string[] } = {},
 ): Promise<number> {
   const op = 'admin.replayDeadLetters'
-  assertName(op, 'channel', channel)
-  assertIds(op, o.ids)
-  const ctx = fleetContext(fleet)
-  const letters = await selected(fleet, channel, o.ids)
-  const backend = streamBackend(ctx)
-  const main = ctx.keys.key('streams', 'events')
-  const channelKey = ctx.keys.key('streams', 'channel', channel)
-  for (let i = 0; i < letters.length; i += PAGE) {
-    const chunk = letters.slice(i, i + PAGE)
-    const writes = chunk.map((letter) => ({
+  const main = fleetContext(fleet).keys.key('streams', 'events')
+  return perPage(fleet, op, channel, o.ids, async (page, step, remove) => {
+    const writes = page.map((letter) => ({
       key: main,
       fields: [...encodeEnvelope(letter.envelope, op, 'events'), REPLAY_FIELD, letter.group],
       // Trimming is left to the application's own publishes, which know its eventsMaxLen.
       maxLen: Number.MAX_SAFE_INTEGER,
       approximate: true,
     }))
-    await run(ctx, op, channel, () => backend.append(writes))
-    await run(ctx, op, channel, () =>
-      backend.remove(
-        channelKey,
-        chunk.map((letter) => letter.id),
-      ),
-    )
-  }
-  return letters.length
+    await step((backend) => backend.append(writes))
+    await remove()
+    return page.length
+  })
 }
 
 /** Deletes dead letters of `channel` (all, or those of `ids`); returns how many were deleted. */
-export async function purgeDeadLetters(
-  fleet: Fleet,
-  channel: string,
-  o: { ids?: string[] } = {},
-): Promise<number> {
-  const op = 'admin.purgeDeadLetters'
-  assertName(op, 'channel', channel)
-  assertIds(op, o.ids)
-  const ctx = fleetContext(fleet)
-  const ids = (await selected(fleet, channel, o.ids)).map((letter) => letter.id)
-  const backend = streamBackend(ctx)
-  const channelKey = ctx.keys.key('streams', 'channel', channel)
-  let purged = 0
-  for (let i = 0; i < ids.length; i += PAGE) {
-    const chunk = ids.slice(i, i + PAGE)
-    purged += await run(ctx, op, channel, () => backend.remove(channelKey, chunk))
-  }
-  return purged
-}
-
-/** One Redis step with the fleet's retry policy and error translation. */
-function run<T>(ctx: FleetContext, op: string, channel: string, fn: () => Promise<T>): Promise<T> {
-  return runOperation(ctx, operationPolicy(ctx, {}), op, channel, fn)
+export function purgeDeadLetters(fleet: Fleet, channel: string, o: { ids?: string[] } = {}): Promise<number> {
+  return perPage(fleet, 'admin.purgeDeadLetters', channel, o.ids, (_, __, remove) => remove())
 }

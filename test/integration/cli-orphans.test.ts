@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { cli, standaloneFleets } from './cli-support.ts'
+import { cli, standaloneFleets, stuckJob } from './cli-support.ts'
 
 describe('redfleet orphans', () => {
   const standaloneFleet = standaloneFleets()
@@ -9,13 +9,7 @@ describe('redfleet orphans', () => {
     const { fleet, url, namespace } = await standaloneFleet()
     const worker = fleet.tracker({ instanceId: 'worker-z' })
     await worker.start()
-    await new Promise<void>((recorded) => {
-      // track records the job before it runs it: once it runs, it is recorded.
-      void worker.track('job-7', { invoice: 7 }, () => {
-        recorded()
-        return new Promise<void>(() => {})
-      })
-    })
+    await stuckJob(worker, 'job-7', { invoice: 7 })
     await worker.stop()
     const flags = ['--url', url, '--namespace', namespace]
     const [json, text] = await Promise.all([cli(['orphans', '--json', ...flags]), cli(['orphans', ...flags])])

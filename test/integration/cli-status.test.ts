@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { cli, printed, standaloneFleets, start } from './cli-support.ts'
+import { cli, printed, standaloneFleets, start, stuckJob } from './cli-support.ts'
 
 /** Liveness that outlasts any test on a loaded machine: only what the test stops is gone. */
 const LONG = 600_000
@@ -28,13 +28,7 @@ describe('redfleet status and dashboard', () => {
     const job = tracker.track('job-1', { x: 1 }, () => new Promise<void>((resolve) => (finish = resolve)))
     const gone = fleet.tracker({ instanceId: 'worker-gone' })
     await gone.start()
-    await new Promise<void>((recorded) => {
-      // track records the job before it runs it: once it runs, it is recorded.
-      void gone.track('job-2', { y: 2 }, () => {
-        recorded()
-        return new Promise<void>(() => {})
-      })
-    })
+    await stuckJob(gone, 'job-2', { y: 2 })
     await gone.stop()
 
     const flags = ['--url', url, '--namespace', namespace]

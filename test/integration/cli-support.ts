@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { after } from 'node:test'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { createFleet, type Fleet, type Tracker } from '../../src/index.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -102,4 +102,14 @@ export async function deadLetters(fleet: Fleet, group: string, orders: number[])
   await written
   stop.abort()
   await consuming
+}
+
+/** Runs job `id` under `tracker` forever; resolves once it is recorded (track records, then runs). */
+export function stuckJob(tracker: Tracker, id: string, payload: unknown): Promise<void> {
+  return new Promise((recorded) => {
+    void tracker.track(id, payload, () => {
+      recorded()
+      return new Promise<void>(() => {})
+    })
+  })
 }
