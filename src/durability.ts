@@ -116,12 +116,15 @@ export function pipeScript(
  * and resolves with the replies of the write's commands once they are confirmed. `write` adds
  * the commands; its `withSource` is true on the one resend after a node answered NOSCRIPT to a
  * script (see pipeScript), when nothing was written. A failed write command rejects with its error.
+ * `wrote` tells from the write's replies whether it wrote anything (a lost claim did not): only
+ * then are the acknowledgements judged.
  */
 export async function writeDurably(
   client: Client,
   durability: Durability | undefined,
   where: string,
   write: (pipe: ChainableCommander, withSource: boolean) => void,
+  wrote: (replies: unknown[]) => boolean = () => true,
   withSource = false,
 ): Promise<unknown[]> {
   const pipe = client.pipeline()
@@ -132,10 +135,11 @@ export async function writeDurably(
   const failed = replies.slice(0, count).find(([error]) => error)
   if (failed) {
     if (!withSource && messageOf(failed[0]).startsWith('NOSCRIPT')) {
-      return writeDurably(client, durability, where, write, true)
+      return writeDurably(client, durability, where, write, wrote, true)
     }
     throw failed[0]
   }
-  if (durability) checkWaits(replies.slice(count), durability, where)
-  return replies.slice(0, count).map(([, reply]) => reply)
+  const written = replies.slice(0, count).map(([, reply]) => reply)
+  if (durability && wrote(written)) checkWaits(replies.slice(count), durability, where)
+  return written
 }

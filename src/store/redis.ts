@@ -88,7 +88,7 @@ export class RedisStoreBackend implements StoreBackend {
     durability,
   }: TokenWrite & { text: string; ttl?: number }) {
     const args = [text, token, ttl ?? '', tokenTtl]
-    return (await this.#script(CLAIM, [key, tokenKey], args, durability, 'store.setIfNotExists')) === 1
+    return (await this.#script(CLAIM, [key, tokenKey], args, durability, 'store.setIfNotExists', isOne)) === 1
   }
 
   async increment(key: string, by: number, ttl?: number, durability?: Durability): Promise<number> {
@@ -111,23 +111,36 @@ export class RedisStoreBackend implements StoreBackend {
       token,
       tokenTtl,
     ]
-    return (await this.#script(COMPARE_AND_SET, [key, tokenKey], args, durability, 'store.update')) === 1
+    return (
+      (await this.#script(COMPARE_AND_SET, [key, tokenKey], args, durability, 'store.update', isOne)) === 1
+    )
   }
 
-  /** Runs a script on the node of `keys[0]`, pipelined with its WAIT when durability asks. */
+  /**
+   * Runs a script on the node of `keys[0]`, pipelined with its WAIT when durability asks; `wrote`
+   * says from its reply whether it wrote (a lost claim or a conflict did not: nothing to wait for).
+   */
   #script(
     script: Script,
     keys: readonly string[],
     args: readonly (string | number)[],
     durability: Durability | undefined,
     op: string,
+    wrote: (reply: unknown) => boolean = () => true,
   ): Promise<unknown> {
     return this.#topology.run(keys[0]!, async (client) => {
       if (durability === undefined) return script.run(client, keys, args)
-      const [reply] = await writeDurably(client, durability, `${op} '${keys[0]}'`, (pipe, withSource) =>
-        pipeScript(pipe, script, keys, args, withSource),
+      const [reply] = await writeDurably(
+        client,
+        durability,
+        `${op} '${keys[0]}'`,
+        (pipe, withSource) => pipeScript(pipe, script, keys, args, withSource),
+        ([written]) => wrote(written),
       )
       return reply
     })
   }
 }
+
+/** The claim and compare-and-set scripts answer 1 when they wrote. */
+const isOne = (reply: unknown) => reply === 1

@@ -265,6 +265,8 @@ forEachTopology('Store contract', (env) => {
       await store.getMany(['durable', 'durable-2', 'durable-claim', 'durable-n']),
       [3, 3, 4, 1],
     )
+    // A lost claim wrote nothing, so there is nothing to wait for: it answers false.
+    assert.equal(await store.setIfNotExists('durable-claim', 9), false)
     // A call's own waitFor overrides the store's: nothing to wait for.
     await store.set('durable', 5, { waitFor: {} })
     await assert.rejects(store.set('durable', 6, { waitFor: { replicas: -1 } }), TypeError)
