@@ -12,7 +12,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import 'ioredis' // loaded before the clocks start: the fleet imports it on first use
 import {
   type Cache,
   ConfigError,
@@ -21,9 +20,13 @@ import {
   type Fleet,
   type FleetOptions,
 } from '../../src/index.ts'
+import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { type BlackHole, startBlackHole } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
+
+// The client the fleets use is loaded before any clock starts (a fleet imports it on first use).
+await loadIORedis()
 
 const connectTimeout = 500
 const commandTimeout = 500
