@@ -3,13 +3,14 @@
  * checkout, installed alone into an empty project (no ioredis, no redis). A TypeScript program
  * using the memory topology must type-check with `tsc --noEmit --strict` (module NodeNext, lib
  * checks on: the published declarations must not need ioredis) and run. Skipped, saying so,
- * when the npm registry cannot be reached.
+ * when the npm registry cannot be reached. Its `redfleet` bin must run too.
  */
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { packForInstall, project, runTs, typeCheck } from './package-support.ts'
+import { root, runBounded } from './docs-blocks.ts'
+import { PACK_LIMIT_MS, packForInstall, project, runTs, typeCheck } from './package-support.ts'
 
 const packed = packForInstall()
 
@@ -30,4 +31,14 @@ test('without ioredis: a memory-only program type-checks and runs', async (t) =>
   )
   await typeCheck(dir, 'app.ts')
   assert.match(await runTs(dir, 'app.ts', undefined), /hits 1/)
+  // The bin of the installed package runs from its dist/.
+  const cli = await runBounded(join(dir, 'node_modules', '.bin', 'redfleet'), ['--version'], {
+    cwd: dir,
+    limitMs: PACK_LIMIT_MS,
+  })
+  assert.equal(cli.code, 0, cli.output)
+  assert.equal(
+    cli.output.trim(),
+    (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+  )
 })
