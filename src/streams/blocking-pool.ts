@@ -70,8 +70,8 @@ export class BlockingPool {
    * Runs `read` (one command that blocks at most `block` ms) on a dedicated connection to the
    * node of `key`. Resolves `undefined` when `signal` aborts, at once: while waiting for a
    * connection, or during the read (whose connection is then closed and its reply ignored).
-   * A read that gets no reply within `block` + READ_GRACE ms fails with ConnectionError and
-   * its connection is closed: a command caught in a reconnect can stay unanswered forever
+   * A read whose connection drops fails at once with ConnectionError; one that gets no reply
+   * within `block` + READ_GRACE ms fails the same way and its connection is closed: a command caught in a reconnect can stay unanswered forever
    * (seen with ioredis 6 when the server restarts), and no loop may hang on it.
    */
   async with<T>(
@@ -85,8 +85,12 @@ export class BlockingPool {
     let broken = false
     let timer: NodeJS.Timeout | undefined
     let onAbort = () => {}
+    let onClose = () => {}
     const cut = new Promise<typeof ABORTED>((resolve, reject) => {
       onAbort = () => resolve(ABORTED)
+      // A dropped connection (restart, crash, failover) ends the read now, not at the grace
+      // timeout: the loop backs off and reads again, on a new connection to the current master.
+      onClose = () => reject(new ConnectionError(`blocking read of '${key}' lost its connection`))
       timer = setTimeout(
         () =>
           reject(new ConnectionError(`blocking read of '${key}' got no reply in ${block + READ_GRACE} ms`)),
@@ -94,6 +98,7 @@ export class BlockingPool {
       )
     })
     signal.addEventListener('abort', onAbort, { once: true })
+    lease.connection.once('close', onClose)
     const reading = read(lease.connection)
     try {
       const outcome = await Promise.race([reading, cut])
@@ -119,6 +124,7 @@ export class BlockingPool {
     } finally {
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
+      lease.connection.off('close', onClose)
       this.#release(lease, broken)
     }
   }
