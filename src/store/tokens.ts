@@ -26,12 +26,26 @@ export function newToken(): string {
 export function tokenKey(prefix: string, fullKey: string): string {
   const source = hashSlotSource(fullKey)
   if (source !== fullKey) return `${prefix}token:${fullKey}`
-  return `${prefix}token:{${source.includes('}') ? tagOfSlot(calculateSlot(source)) : source}}`
+  return `${prefix}token:{${source.includes('}') ? tagOfSlot(wholeKeySlot(source)) : source}}`
+}
+
+/**
+ * The cluster slot of a key hashed whole (CRC16/XMODEM), as Redis does for a key without a
+ * valid tag. Not cluster-key-slot's: it reads `{}x}` as a tag where Redis hashes the whole key.
+ */
+function wholeKeySlot(key: string): number {
+  let crc = 0
+  for (const byte of Buffer.from(key)) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc & 0x3fff
 }
 
 const slotTags = new Map<number, string>()
 
-/** The shortest base-36 text whose cluster slot is `slot` (found once per slot, ~16k tries). */
+/** The shortest base-36 text (no braces) whose cluster slot is `slot` (found once per slot, ~16k tries). */
 function tagOfSlot(slot: number): string {
   let tag = slotTags.get(slot)
   for (let n = 0; tag === undefined; n++) {

@@ -316,6 +316,16 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await fleets[0]!.store().get('claim'), `owner-${winner}`)
   })
 
+  test('claims and updates work whatever braces a key holds (their token shares its slot)', async () => {
+    const store = (await env.fleet()).store<number>()
+    for (const key of ['plain', '{tag}x', 'a}b', '{}c', 'd{e', 'f{}g}h', '}{i}']) {
+      assert.equal(await store.setIfNotExists(`claim-${key}`, 1), true, key)
+      assert.equal(await store.setIfNotExists(`claim-${key}`, 2), false, key)
+      assert.equal(await store.update(`claim-${key}`, (n) => n! + 1), 2, key)
+      assert.equal(await store.get(`claim-${key}`), 2, key)
+    }
+  })
+
   test('setIfNotExists ttl frees the claim', async () => {
     const store = (await env.fleet()).store()
     const since = Date.now()
