@@ -173,9 +173,16 @@ export async function runDemo(input: FleetOptions): Promise<void> {
   const workers = WORKERS.map((name) =>
     options.url === undefined ? inProcessWorker(options, name) : processWorker(options, name),
   )
+  // Ctrl-C ends the demo through the same cleanup as its end: no key is left behind.
+  let interrupt = () => {}
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = () => reject(new Error('demo: interrupted'))
+  })
+  process.once('SIGINT', interrupt)
   try {
-    await choreograph(fleet, workers)
+    await Promise.race([choreograph(fleet, workers), interrupted])
   } finally {
+    process.off('SIGINT', interrupt)
     await Promise.all(workers.map((w) => w.stop()))
     await fleet.close()
     await cleanup()
