@@ -5,7 +5,9 @@
  */
 import { createFleet } from '../src/index.ts'
 
-const fleet = createFleet({ url: process.env.REDIS_URL, namespace: 'demo-shop' })
+// Memory on purpose when REDIS_URL is unset (so redfleet does not warn that it fell back to it).
+const connection = process.env.REDIS_URL ? { url: process.env.REDIS_URL } : { memory: true }
+const fleet = createFleet({ ...connection, namespace: 'demo-shop' })
 console.log(
   `redfleet demo on the ${fleet.topology} topology${fleet.topology === 'memory' ? ' (set REDIS_URL to use Redis)' : ''}`,
 )
@@ -13,8 +15,8 @@ console.log(
 // Three instances of the same service, each with its own fleet (as separate processes would be).
 const instances = [
   fleet,
-  createFleet({ url: process.env.REDIS_URL, namespace: 'demo-shop' }),
-  createFleet({ url: process.env.REDIS_URL, namespace: 'demo-shop' }),
+  createFleet({ ...connection, namespace: 'demo-shop' }),
+  createFleet({ ...connection, namespace: 'demo-shop' }),
 ]
 const store = fleet.store<{ items: string[]; total: number }>()
 await Promise.all(['cart:42', 'views:home', 'report:2026-11-23'].map((k) => store.delete(k)))
