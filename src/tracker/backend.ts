@@ -36,7 +36,9 @@ export interface TrackerBackend {
   jobs(keys: readonly SessionKeys[]): Promise<Map<string, string>[]>
   /**
    * Claims one orphan for `ttl` ms: only if the session is not live, the record still exists
-   * and nobody holds a claim. Returns the record, or undefined when not claimed.
+   * and nobody holds a claim. Returns the record, or undefined when not claimed. A claim that
+   * `token` holds already is recognised as this claim's own earlier win: the record again, so a
+   * claim whose reply was lost can be re-sent (SPEC §8).
    */
   claim(keys: SessionKeys, jobId: string, token: string, ttl: number): Promise<string | undefined>
   /**

@@ -87,10 +87,12 @@ export class MemoryTrackerBackend implements TrackerBackend {
   }
 
   async claim(keys: SessionKeys, jobId: string, token: string, ttl: number): Promise<string | undefined> {
-    if (this.memory.has(keys.alive)) return undefined
-    const record = this.#hash(keys.jobs)?.get(jobId)
     const claim = keys.claim(jobId)
-    if (record === undefined || this.memory.has(claim)) return undefined
+    const holder = this.memory.get<string>(claim)
+    if (holder === token) return this.#hash(keys.jobs)?.get(jobId)
+    if (holder !== undefined || this.memory.has(keys.alive)) return undefined
+    const record = this.#hash(keys.jobs)?.get(jobId)
+    if (record === undefined) return undefined
     this.memory.set(claim, token, ttl)
     return record
   }

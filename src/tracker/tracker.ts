@@ -404,8 +404,10 @@ class FleetTracker implements Tracker {
   /**
    * One recovery pass. Claims are per orphan (SET NX PX in the orphan's session), so any number
    * of recoverers on any topology run at once and each orphan goes to exactly one of them; a
-   * claim is released only by its owner (compare-and-delete). Sessions are visited in a random
-   * rotation so concurrent recoverers spread out instead of queueing on the same orphan.
+   * claim is released only by its owner (compare-and-delete). A claim keeps its token on every
+   * send, so one re-sent after a lost reply recognises its own win instead of losing the orphan
+   * to itself until recoveryLockTtl. Sessions are visited in a random rotation so concurrent
+   * recoverers spread out instead of queueing on the same orphan.
    */
   async #recover(requeue: (job: TrackedJob) => Promise<void> | void, op: string): Promise<number> {
     const { sessions, lastSeen } = await this.#listed(op)
@@ -432,6 +434,7 @@ class FleetTracker implements Tracker {
     op: string,
   ): Promise<boolean> {
     const { keys } = session
+    // One token per claim, the same on every send of it (src/operations.ts: 'by-id').
     const token = hex(8)
     const lockTtl = this.#options.recoveryLockTtl
     const text = await this.#run(op, jobId, () => this.#backend.claim(keys, jobId, token, lockTtl))
