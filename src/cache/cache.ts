@@ -87,8 +87,8 @@ export class FleetCache implements Cache {
     const plain = new WriteSettings(defaults, undefined, 'cache')
     const failsafe = new Failsafe(options.errorHandler, stats)
     const instrument = new Instrument(keys.namespace)
-    const reader = new EntryReader(backend, run, keys, near, clock, stats)
-    const writer = new EntryWriter(backend, run, reader, near, clock, stats)
+    const reader = new EntryReader({ backend, run, keys, near, clock, stats })
+    const writer = new EntryWriter({ backend, run, reader, near, clock, stats })
     const order = this.#order
     this.#keys = keys
     this.#defaults = defaults

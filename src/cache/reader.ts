@@ -6,39 +6,31 @@ import type { CacheMethod, RunCommand } from './run.ts'
 import type { KeyScope, Scope } from './scope.ts'
 import type { CacheStats } from './types.ts'
 
+export interface ReaderParts {
+  backend: CacheBackend
+  run: RunCommand
+  keys: KeyScope
+  near: NearCache | undefined
+  clock: Clock
+  stats: CacheStats
+}
+
 /**
  * The cache's one read path: an entry is looked up in the near cache (`cached`), else loaded
  * from Redis (`load`, `loadMany`: GET or one MGET per node, decoded, tags checked), and a reply
  * no invalidation overtook fills the near cache. Expiry and version are judged by `isLive`.
  */
 export class EntryReader {
-  readonly #backend: CacheBackend
-  readonly #run: RunCommand
-  readonly #keys: KeyScope
-  readonly #near: NearCache | undefined
-  readonly #clock: Clock
-  readonly #stats: CacheStats
+  readonly #o: ReaderParts
 
-  constructor(
-    backend: CacheBackend,
-    run: RunCommand,
-    keys: KeyScope,
-    near: NearCache | undefined,
-    clock: Clock,
-    stats: CacheStats,
-  ) {
-    this.#backend = backend
-    this.#run = run
-    this.#keys = keys
-    this.#near = near
-    this.#clock = clock
-    this.#stats = stats
+  constructor(parts: ReaderParts) {
+    this.#o = parts
   }
 
   /** Present, not expired, not of another version. The clock is read only for entries that expire. */
   isLive(entry: Entry | undefined, version: string | undefined): entry is Entry {
     if (entry === undefined || isMismatched(entry, version)) return false
-    return entry.expiresAt === undefined || !isExpired(entry, this.#clock())
+    return entry.expiresAt === undefined || !isExpired(entry, this.#o.clock())
   }
 
   /**
@@ -46,11 +38,11 @@ export class EntryReader {
    * hit). Synchronous, so that a near hit is answered without waiting on a promise.
    */
   cached(scope: Scope, name: string, full: string): Entry | undefined {
-    const near = this.#near
+    const near = this.#o.near
     if (!near) return undefined
-    const entry = near.get(this.#keys.nearKey(name, full))
+    const entry = near.get(this.#o.keys.nearKey(name, full))
     if (!entry || !this.#nearTagsCurrent(near, scope, entry)) return undefined
-    this.#stats.nearHits++
+    this.#o.stats.nearHits++
     return entry
   }
 
@@ -65,9 +57,9 @@ export class EntryReader {
    * filling the near cache unless an invalidation of the key overtook the reply.
    */
   load(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    const near = this.#near
+    const near = this.#o.near
     if (near) {
-      const nearKey = this.#keys.nearKey(name, full)
+      const nearKey = this.#o.keys.nearKey(name, full)
       const ticket = near.begin(nearKey)
       if (ticket) return this.#loadTracked(method, scope, name, full, nearKey, ticket)
     }
@@ -87,14 +79,14 @@ export class EntryReader {
     try {
       entry = await this.#get(method, scope, name, full)
     } finally {
-      this.#near!.end(nearKey, ticket, entry)
+      this.#o.near!.end(nearKey, ticket, entry)
     }
     return entry
   }
 
   /** GET, decoded, tags checked. */
   async #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    const stored = await this.#run(method, name, () => this.#backend.get(full))
+    const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))
     if (stored === null) return undefined
     const entry = decodeEntry(stored)
     if (entry.tags && !(await this.#tagsCurrent(method, scope, entry.tags))) return undefined
@@ -111,7 +103,7 @@ export class EntryReader {
     names: readonly string[],
     fulls: readonly string[],
   ): Promise<(Entry | undefined)[]> {
-    const near = this.#near
+    const near = this.#o.near
     // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
     if (!near) return this.#getMany(method, scope, fulls)
     const entries = new Array<Entry | undefined>(fulls.length)
@@ -122,7 +114,7 @@ export class EntryReader {
       else missing.push(i)
     }
     if (missing.length === 0) return entries
-    const nearKeys = missing.map((i) => this.#keys.nearKey(names[i]!, fulls[i]!))
+    const nearKeys = missing.map((i) => this.#o.keys.nearKey(names[i]!, fulls[i]!))
     const tickets = nearKeys.map((key) => near.begin(key))
     let loaded: (Entry | undefined)[] = []
     try {
@@ -143,7 +135,7 @@ export class EntryReader {
 
   /** MGET per node, decoded, tags checked. */
   async #getMany(method: CacheMethod, scope: Scope, keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    const stored = await this.#run(method, undefined, () => this.#backend.getMany(keys))
+    const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
     let tagged = false
     const entries = stored.map((text) => {
       if (text === null) return undefined
@@ -158,9 +150,9 @@ export class EntryReader {
   /** Current versions of tags (0 for a tag never invalidated), in one round trip. */
   async tagVersions(method: CacheMethod, scope: Scope, names: readonly string[]): Promise<number[]> {
     const keys = names.map((name) => scope.tags + name)
-    const near = this.#near
+    const near = this.#o.near
     const ticket = near?.beginTags(keys)
-    const stored = await this.#run(method, undefined, () => this.#backend.getMany(keys))
+    const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
     const versions = stored.map((text) => (text === null ? 0 : Number(text)))
     if (ticket) near!.endTags(keys, ticket, versions)
     return versions

@@ -1,10 +1,11 @@
 import type { ChainableCommander } from 'ioredis'
+import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
-import { INCREMENT_WITH_TTL, RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
+import { RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000

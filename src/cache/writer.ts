@@ -9,6 +9,15 @@ import type { CacheMethod, RunCommand } from './run.ts'
 import type { Scope } from './scope.ts'
 import type { CacheStats } from './types.ts'
 
+export interface WriterParts {
+  backend: CacheBackend
+  run: RunCommand
+  reader: EntryReader
+  near: NearCache | undefined
+  clock: Clock
+  stats: CacheStats
+}
+
 /** One entry of a multi-key write, its value prepared. */
 export interface PendingWrite {
   full: string
@@ -18,32 +27,16 @@ export interface PendingWrite {
 
 /**
  * The cache's one write path: envelopes sealed at the moment of sending (so a TTL counts from
- * then), SET on the key's node or one pipeline of SETs per node, and the own-write eviction: this
- * process's near cache drops an entry once Redis acknowledged the change, so a read that starts
- * afterwards goes to Redis for the new value (the tracking invalidation may come later).
+ * then), SET on the key's node or one pipeline of SETs per node, UNLINK, and the own-write
+ * eviction: this process's near cache drops an entry when the change is sent and again once Redis
+ * acknowledged it, so a read that starts afterwards goes to Redis for the new value (the tracking
+ * invalidation may come later).
  */
 export class EntryWriter {
-  readonly #backend: CacheBackend
-  readonly #run: RunCommand
-  readonly #reader: EntryReader
-  readonly #near: NearCache | undefined
-  readonly #clock: Clock
-  readonly #stats: CacheStats
+  readonly #o: WriterParts
 
-  constructor(
-    backend: CacheBackend,
-    run: RunCommand,
-    reader: EntryReader,
-    near: NearCache | undefined,
-    clock: Clock,
-    stats: CacheStats,
-  ) {
-    this.#backend = backend
-    this.#run = run
-    this.#reader = reader
-    this.#near = near
-    this.#clock = clock
-    this.#stats = stats
+  constructor(parts: WriterParts) {
+    this.#o = parts
   }
 
   /**
@@ -53,7 +46,7 @@ export class EntryWriter {
   stamps(method: CacheMethod, scope: Scope, settings: WriteSettings): Promise<TagStamp[]> | undefined {
     const names = settings.tags
     if (!names || !isStamped(settings)) return undefined
-    return this.#reader
+    return this.#o.reader
       .tagVersions(method, scope, names)
       .then((versions) => names.map((name, i) => ({ name, version: versions[i]! })))
   }
@@ -68,10 +61,10 @@ export class EntryWriter {
     version: string | undefined,
     stamps: TagStamp[] | undefined,
   ): Promise<boolean> {
-    const sealed = sealEntry(prepared, settings, version, stamps, this.#clock(), method)
+    const sealed = sealEntry(prepared, settings, version, stamps, this.#o.clock(), method)
     if (!sealed) return false
     const written = await this.writeSealed(method, name, full, sealed, settings.unlessExist)
-    if (written) this.#stats.writes++
+    if (written) this.#o.stats.writes++
     return written
   }
 
@@ -85,7 +78,7 @@ export class EntryWriter {
   ): Promise<boolean> {
     const { bytes, ttl } = sealed
     this.evict(full)
-    const written = await this.#run(method, name, () => this.#backend.set(full, bytes, ttl, nx))
+    const written = await this.#o.run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx))
     this.evict(full)
     return written
   }
@@ -97,7 +90,7 @@ export class EntryWriter {
     settings: WriteSettings,
     stamps: TagStamp[] | undefined,
   ): Promise<void> {
-    const now = this.#clock()
+    const now = this.#o.clock()
     const writes: WriteItem[] = []
     for (const item of items) {
       const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
@@ -106,26 +99,26 @@ export class EntryWriter {
     }
     if (writes.length === 0) return
     for (const write of writes) this.evict(write.key)
-    const results = await this.#run(method, undefined, () => this.#backend.setMany(writes))
+    const results = await this.#o.run(method, undefined, () => this.#o.backend.setMany(writes))
     for (const write of writes) this.evict(write.key)
-    for (const written of results) if (written) this.#stats.writes++
+    for (const written of results) if (written) this.#o.stats.writes++
   }
 
   /** UNLINK of one entry; true if it was there. */
   async remove(method: CacheMethod, name: string, full: string): Promise<boolean> {
     this.evict(full)
-    const existed = await this.#run(method, name, () => this.#backend.delete(full))
+    const existed = await this.#o.run(method, name, () => this.#o.backend.delete(full))
     this.evict(full)
-    if (existed) this.#stats.deletes++
+    if (existed) this.#o.stats.deletes++
     return existed
   }
 
   /** UNLINK of many entries, pipelined per node; how many were there. */
   async removeMany(method: CacheMethod, fulls: readonly string[]): Promise<number> {
     for (const full of fulls) this.evict(full)
-    const removed = await this.#run(method, undefined, () => this.#backend.deleteMany(fulls))
+    const removed = await this.#o.run(method, undefined, () => this.#o.backend.deleteMany(fulls))
     for (const full of fulls) this.evict(full)
-    this.#stats.deletes += removed
+    this.#o.stats.deletes += removed
     return removed
   }
 
@@ -136,7 +129,7 @@ export class EntryWriter {
    * brought the old value back meanwhile).
    */
   evict(full: string): void {
-    this.#near?.invalidate(full)
+    this.#o.near?.invalidate(full)
   }
 }
 
