@@ -41,11 +41,13 @@ export const OPERATIONS = {
     invalidateTag: 'safe',
     clear: 'safe',
   },
+  // A PUBLISH repeated is a message delivered twice, and pub/sub keeps nothing to recognise it by.
   broker: { publish: 'once', subscribe: 'safe', ready: 'safe' },
   presence: { publish: 'once', subscribe: 'safe' },
   streams: {
-    publish: 'once',
-    publishToChannel: 'once',
+    // Each call carries a publish id that each stream remembers (src/streams/lua/add-once-3.lua).
+    publish: 'by-id',
+    publishToChannel: 'by-id',
     readRange: 'safe',
     tail: 'safe',
     tailEvents: 'safe',
@@ -59,7 +61,7 @@ export const OPERATIONS = {
     live: 'safe',
     join: 'safe',
     owner: 'safe',
-    send: 'once',
+    send: 'by-id', // an inbox append carries a publish id, like streams.publish
     inbox: 'safe',
   },
   tracker: {
@@ -70,7 +72,10 @@ export const OPERATIONS = {
     inFlight: 'safe',
     instances: 'safe',
     orphans: 'safe',
-    recoverOrphans: 'once',
+    // A claim recognises its own earlier win (src/tracker/lua/claim-orphan-3.lua); completing and
+    // releasing a claim are compare-and-delete by its token, harmless to repeat.
+    recoverOrphans: 'by-id',
+    recoverEvery: 'by-id', // the recoverEvery loop's passes, as recoverOrphans
   },
 } as const satisfies Record<string, Record<string, Repetition>>
 

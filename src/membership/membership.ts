@@ -6,6 +6,7 @@ import { assertName, positiveInteger, streamBackend } from '../streams/access.ts
 import type { StreamBackend } from '../streams/backend.ts'
 import { ENVELOPE_FIELD } from '../streams/entry.ts'
 import { START_ID } from '../streams/ids.ts'
+import { PublishIds } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
 import { assertSignal, linkSignals } from '../streams/signals.ts'
 import type { MembershipBackend } from './backend.ts'
@@ -43,7 +44,11 @@ export interface Membership {
   join(id: string, o?: { interval?: number }): MembershipHandle
   /** The owner of `key` by rendezvous hashing over the live members (or `members`); undefined if none. */
   owner(key: string, members?: string[]): Promise<string | undefined>
-  /** Appends `message` (any JSON value) to `to`'s inbox: a stream capped at the newest 10,000. */
+  /**
+   * Appends `message` (any JSON value) to `to`'s inbox: a stream capped at the newest 10,000.
+   * Like streams.publish, each call carries a publish id the inbox remembers, so redfleet's
+   * retry of a send whose reply was lost delivers no second copy.
+   */
   send(to: string, message: unknown): Promise<void>
   /**
    * The messages of `id`'s inbox, in order: from '$' (default) those sent after iteration starts,
@@ -65,6 +70,7 @@ class FleetMembership implements Membership {
   readonly #key: string
   readonly #backend: MembershipBackend
   readonly #streams: StreamBackend
+  readonly #publishIds: PublishIds
   /** Joined ids and how to stop each, for fleet.close(). */
   readonly #joined = new Map<string, () => Promise<void>>()
   #unregister: (() => void) | undefined
@@ -82,6 +88,7 @@ class FleetMembership implements Membership {
         ? new MemoryMembershipBackend(ctx.memory)
         : new RedisMembershipBackend(() => ctx.redis())
     this.#streams = streamBackend(ctx)
+    this.#publishIds = new PublishIds(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
   }
 
   #run<T>(op: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
@@ -174,7 +181,9 @@ class FleetMembership implements Membership {
     if (message === undefined)
       throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
     const fields = [ENVELOPE_FIELD, encodeJson({ message }, 'membership.send', to)]
-    const write = { key: this.#inboxKey(to), fields, maxLen: INBOX_MAX_LEN, approximate: false }
+    const key = this.#inboxKey(to)
+    const once = this.#publishIds.of(key, this.#publishIds.next())
+    const write = { key, fields, maxLen: INBOX_MAX_LEN, approximate: false, once }
     await this.#run('send', to, () => this.#streams.append([write]))
   }
 

@@ -1,3 +1,4 @@
+import type { Durability } from '../durability.ts'
 import type { RawEntry } from './entry.ts'
 
 /** One XADD of a publish: where, what, and how the stream is capped. */
@@ -7,6 +8,31 @@ export interface StreamWrite {
   maxLen: number
   /** `MAXLEN ~` (whole macro nodes, cheap) rather than an exact cap. */
   approximate: boolean
+  /**
+   * Makes the write safe to repeat (SPEC §8): a second write with the same publish id adds
+   * nothing and returns the first one's entry id. Without it, a plain XADD (dead letters).
+   */
+  once?: PublishId
+}
+
+/**
+ * A publish's id and where its stream remembers the ids of its latest publishes: two hashes
+ * (publish id → entry id) in the stream's slot, the latest generation and the one before, each
+ * of at most `generation` ids, forgotten `ttl` ms after their last write (see publish-ids.ts).
+ */
+export interface PublishId {
+  /** Unique per publish call, the same on every send of it. */
+  readonly id: string
+  readonly latest: string
+  readonly before: string
+  readonly generation: number
+  readonly ttl: number
+}
+
+/** What a durable append waits for (SPEC §10), and the operation and key its error names. */
+export interface AppendDurability {
+  readonly durability: Durability
+  readonly where: string
 }
 
 /** A pending entry handed to a consumer, with how many times Redis has delivered it. */
@@ -27,8 +53,12 @@ export interface ClaimResult {
  * (with what they have, possibly nothing) when it aborts.
  */
 export interface StreamBackend {
-  /** XADD per write, one pipeline per node; ids in input order. */
-  append(writes: readonly StreamWrite[]): Promise<string[]>
+  /**
+   * XADD per write (once per publish id where a write has one), one pipeline per node, followed
+   * on each node by the WAIT/WAITAOF `durable` asks for (DurabilityError when they fall short;
+   * the memory backend has nothing to wait for); ids in input order.
+   */
+  append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]>
   /** XRANGE key (afterId + COUNT count: entries strictly after `afterId`. */
   range(key: string, afterId: string, count: number): Promise<RawEntry[]>
   /** Id of the newest entry, '0-0' when the stream is empty or missing. */

@@ -108,6 +108,9 @@ export class MemoryStream {
   }
 }
 
+/** A stream's remembered publish ids (publish id → entry id): the memory twin of add-once-3.lua. */
+export class PublishedIds extends Map<string, string> {}
+
 /**
  * Who waits for appends to which key. Kept per key rather than per stream so that a reader
  * can wait for a stream that does not exist yet (as XREAD BLOCK does) without creating it.

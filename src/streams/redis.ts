@@ -1,19 +1,44 @@
 import type { ChainableCommander, Redis } from 'ioredis'
+import { pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
-import type { RedisTopology } from '../topology/types.ts'
-import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
+import type { Client, RedisTopology } from '../topology/types.ts'
+import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
 import type { RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
-import { CLAIM } from './scripts/claim.ts'
-import { GROUP_LAG } from './scripts/group-lag.ts'
-import { RELEASE } from './scripts/release.ts'
+import { ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
 
-function xadd(pipe: ChainableCommander, write: StreamWrite): void {
-  pipe.call('XADD', write.key, 'MAXLEN', write.approximate ? '~' : '=', write.maxLen, '*', ...write.fields)
+/** ADD_ONCE's keys and arguments for a write with a publish id. */
+function addOnce(write: StreamWrite): [keys: string[], args: (string | number)[]] {
+  const once = write.once!
+  return [
+    [write.key, once.latest, once.before],
+    [once.id, write.maxLen, write.approximate ? '~' : '=', once.generation, once.ttl, ...write.fields],
+  ]
+}
+
+function xaddArgs(write: StreamWrite): (string | number)[] {
+  return [write.key, 'MAXLEN', write.approximate ? '~' : '=', write.maxLen, '*', ...write.fields]
+}
+
+/** Adds one write to a pipeline: ADD_ONCE (by SHA, or with its source after NOSCRIPT), or XADD. */
+function pipeWrite(pipe: ChainableCommander, write: StreamWrite, withSource: boolean): void {
+  if (write.once === undefined) {
+    pipe.call('XADD', ...xaddArgs(write))
+    return
+  }
+  const [keys, args] = addOnce(write)
+  pipeScript(pipe, ADD_ONCE, keys, args, withSource)
+}
+
+/** One write on its own, without a Pipeline object: publishToChannel and send are hot paths. */
+async function writeOne(client: Client, write: StreamWrite): Promise<string> {
+  if (write.once === undefined) return String(await client.call('XADD', ...xaddArgs(write)))
+  const [keys, args] = addOnce(write)
+  return String(await ADD_ONCE.run(client, keys, args))
 }
 
 /** Entries of an XRANGE/XREAD reply; `deliveries` is set by readers that know it (else 1). */
@@ -56,42 +81,44 @@ export class RedisStreamBackend implements StreamBackend {
     return this.#topology.client(key)
   }
 
-  async append(writes: readonly StreamWrite[]): Promise<string[]> {
+  async append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]> {
     // No await once the topology exists: publish is a hot path.
     const topology = this.#topology.current ?? (await this.#topology.get())
-    if (topology.kind === 'standalone') {
-      // One node: one pipeline on its command connection, without per-node bookkeeping.
-      const pipe = topology.client(writes[0]!.key).pipeline()
-      for (const write of writes) xadd(pipe, write)
-      const replies = (await pipe.exec()) ?? []
-      return replies.map(([error, id]) => {
-        if (error) throw error
-        return String(id)
-      })
+    const write = (pipe: ChainableCommander, indexes: readonly number[], withSource: boolean) => {
+      for (const index of indexes) pipeWrite(pipe, writes[index]!, withSource)
     }
-    const batches = await topology.batches(writes.map((w) => w.key))
-    // Each batch's keys are in input order, and a key can appear once per batch only if the
-    // caller listed it twice; index the writes by position so duplicates stay distinct.
-    const replies = await topology.pipeline(batches, (pipe, batch) => {
-      for (const index of batch.indexes) {
-        const write = writes[index]!
-        pipe.call(
-          'XADD',
-          write.key,
-          'MAXLEN',
-          write.approximate ? '~' : '=',
-          write.maxLen,
-          '*',
-          ...write.fields,
+    const send = (client: Client, indexes: readonly number[]) =>
+      writeDurably(client, durable?.durability, durable?.where ?? 'XADD', (pipe, withSource) =>
+        write(pipe, indexes, withSource),
+      )
+    if (topology.kind === 'standalone') {
+      const client = topology.client(writes[0]!.key)
+      if (writes.length === 1 && durable === undefined) return [await writeOne(client, writes[0]!)]
+      // One node: one pipeline on its command connection, its WAIT last.
+      return (
+        await send(
+          client,
+          writes.map((_, i) => i),
         )
-      }
-    })
+      ).map(String)
+    }
+    // One pipeline per node, its WAIT after all of that node's writes. A key listed twice is in
+    // its batch twice, so indexing by position keeps duplicates distinct.
+    const byNode = new Map<string, { client: Client; indexes: number[] }>()
+    for (const batch of await topology.batches(writes.map((w) => w.key))) {
+      const node = byNode.get(batch.node)
+      if (node) node.indexes.push(...batch.indexes)
+      else byNode.set(batch.node, { client: topology.batchClient(batch), indexes: [...batch.indexes] })
+    }
     const ids = new Array<string>(writes.length)
-    batches.forEach((batch, i) => {
-      batch.indexes.forEach((index, n) => {
-        ids[index] = String(replies[i]![n])
-      })
-    })
+    await Promise.all(
+      [...byNode.values()].map(async ({ client, indexes }) => {
+        const replies = await send(client, indexes)
+        indexes.forEach((index, n) => {
+          ids[index] = String(replies[n])
+        })
+      }),
+    )
     return ids
   }
 
@@ -162,7 +189,7 @@ export class RedisStreamBackend implements StreamBackend {
     count: number,
   ): Promise<ClaimResult> {
     const client = await this.#client(key)
-    const [next, entries, counts] = (await CLAIM.run(
+    const [next, entries, counts] = (await CLAIM_PENDING.run(
       client,
       [key],
       [group, consumer, minIdle, cursor, count],
@@ -188,7 +215,7 @@ export class RedisStreamBackend implements StreamBackend {
   ): Promise<void> {
     if (entries.length === 0) return
     const pairs = entries.flatMap((entry) => [entry.id, Math.max(0, entry.deliveries - 1)])
-    await RELEASE.run(await this.#client(key), [key], [group, consumer, ...pairs])
+    await RELEASE_UNSTARTED.run(await this.#client(key), [key], [group, consumer, ...pairs])
   }
 
   async remove(key: string, ids: readonly string[]): Promise<number> {

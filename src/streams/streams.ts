@@ -1,10 +1,12 @@
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
-import { ConfigError } from '../errors.ts'
+import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
+import { ConfigError, type WaitFor } from '../errors.ts'
 import { assertName, positiveInteger, streamBackend } from './access.ts'
-import type { StreamBackend } from './backend.ts'
+import type { AppendDurability, StreamBackend, StreamWrite } from './backend.ts'
 import { ConsumerLoop } from './consumer.ts'
 import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
 import { afterIdArg } from './ids.ts'
+import { PublishIds } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
 import { assertSignal, linkSignals } from './signals.ts'
 
@@ -21,6 +23,17 @@ export interface StreamsOptions {
   maxBlockingConnections?: number
   /** Failures of background loops that they ride out (lost connections); default: the fleet's onError. */
   onError?: (e: unknown) => void
+  /**
+   * Durability of `publish` and `publishToChannel` (SPEC §10), unless a call gives its own:
+   * they resolve once WAIT (and WAITAOF) confirmed the entries. Default: none.
+   */
+  waitFor?: WaitFor
+}
+
+/** Options of one `publish` or `publishToChannel` call. */
+export interface PublishOptions {
+  /** Overrides `StreamsOptions.waitFor` for this call (`{ replicas: 0 }`: wait for nothing). */
+  waitFor?: WaitFor
 }
 
 /** Options of `consume` (SPEC §5). */
@@ -43,12 +56,14 @@ export interface ConsumeOptions {
 export interface Streams {
   /**
    * Appends `env` to the main stream and to each channel (XADD with `MAXLEN ~`), one pipeline
-   * per node. Returns the main stream's id. Not atomic across streams, and retried on
-   * connection failures, so a publish is at least once: a retry after a lost reply can repeat it.
+   * per node (with its WAIT/WAITAOF when `waitFor` asks: DurabilityError when they fall short,
+   * the entries stay). Returns the main stream's id. Not atomic across streams. Each call
+   * carries a publish id that every stream remembers, so redfleet's retry of a send whose reply
+   * was lost adds no second copy and returns the first one's id (see docs/streams.md).
    */
-  publish(env: Envelope, channels?: string[]): Promise<string>
-  /** Appends `env` to one channel only (never the main stream); returns its id. */
-  publishToChannel(channel: string, env: Envelope): Promise<string>
+  publish(env: Envelope, channels?: string[], o?: PublishOptions): Promise<string>
+  /** Appends `env` to one channel only (never the main stream), like `publish`; returns its id. */
+  publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string>
   /** Up to `limit` (500) entries strictly after `afterId` ('0', '' or undefined: from the start). */
   readRange(channel: string, afterId?: string, limit?: number): Promise<Delivery[]>
   /**
@@ -96,6 +111,8 @@ class FleetStreams implements Streams {
   readonly #mainKey: string
   readonly #channelPrefix: string
   readonly #onError: (error: unknown, op: string) => void
+  readonly #waitFor: WaitFor | undefined
+  readonly #publishIds: PublishIds
   readonly #loops = new Set<Promise<unknown>>()
   #unregister: (() => void) | undefined
 
@@ -115,8 +132,11 @@ class FleetStreams implements Streams {
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw new ConfigError('streams: onError must be a function')
     }
+    if (options.waitFor !== undefined) waitForOption(options.waitFor, 'streams: waitFor')
     this.#ctx = ctx
+    this.#waitFor = options.waitFor
     this.#policy = operationPolicy(ctx, options)
+    this.#publishIds = new PublishIds(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
@@ -132,26 +152,43 @@ class FleetStreams implements Streams {
     return runOperation(this.#ctx, this.#policy, `streams.${op}`, name, fn)
   }
 
-  async publish(env: Envelope, channels: string[] = []): Promise<string> {
+  async publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
     if (!Array.isArray(channels)) throw new TypeError('streams.publish: channels must be an array of names')
     const fields = encodeEnvelope(env, 'streams.publish', 'events')
-    const writes = [{ key: this.#mainKey, fields, maxLen: this.#eventsMaxLen, approximate: true }]
+    const durable = this.#durable('publish', 'events', o)
+    // One publish id for the call: each stream remembers it, so a re-send adds no second copy.
+    const id = this.#publishIds.next()
+    const writes: StreamWrite[] = [this.#write(this.#mainKey, fields, this.#eventsMaxLen, id)]
     for (const channel of channels) {
       const key = this.#channelKey('streams.publish', channel)
       // A channel listed twice gets the entry once.
-      if (!writes.some((w) => w.key === key))
-        writes.push({ key, fields, maxLen: this.#channelMaxLen, approximate: true })
+      if (!writes.some((w) => w.key === key)) writes.push(this.#write(key, fields, this.#channelMaxLen, id))
     }
-    const ids = await this.#run('publish', undefined, () => this.#backend.append(writes))
+    const ids = await this.#run('publish', undefined, () => this.#backend.append(writes, durable))
     return ids[0]!
   }
 
-  async publishToChannel(channel: string, env: Envelope): Promise<string> {
+  async publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
     const key = this.#channelKey('streams.publishToChannel', channel)
     const fields = encodeEnvelope(env, 'streams.publishToChannel', channel)
-    const write = { key, fields, maxLen: this.#channelMaxLen, approximate: true }
-    const [id] = await this.#run('publishToChannel', channel, () => this.#backend.append([write]))
+    const durable = this.#durable('publishToChannel', channel, o)
+    const write = this.#write(key, fields, this.#channelMaxLen, this.#publishIds.next())
+    const [id] = await this.#run('publishToChannel', channel, () => this.#backend.append([write], durable))
     return id!
+  }
+
+  #write(key: string, fields: string[], maxLen: number, publishId: string): StreamWrite {
+    return { key, fields, maxLen, approximate: true, once: this.#publishIds.of(key, publishId) }
+  }
+
+  /** What a publish waits for: its own `waitFor`, else the streams'; nothing in memory. */
+  #durable(op: string, name: string, o: PublishOptions | undefined): AppendDurability | undefined {
+    if (o !== undefined && (typeof o !== 'object' || o === null)) {
+      throw new TypeError(`streams.${op}: options must be an object`)
+    }
+    const own = assertWaitFor(o?.waitFor, `streams.${op}`)
+    const durability = this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
+    return durability && { durability, where: `streams.${op} '${name}'` }
   }
 
   async readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {

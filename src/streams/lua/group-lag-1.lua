@@ -1,13 +1,10 @@
-import { Script } from '../../topology/script.ts'
-
-/**
- * What groupLag needs about one group, in one round trip: its pending count, Redis' lag
- * (entries added but not yet read by the group; -1 when Redis cannot tell, e.g. after XDEL,
- * or before Redis 7), its last-delivered id, the stream's first id and its length.
- * Returns an empty array when the stream or the group does not exist.
- * KEYS: stream. ARGV: group.
- */
-export const GROUP_LAG = new Script(`
+-- What groupLag needs about one group, in one round trip.
+-- KEYS[1]  the stream
+-- ARGV[1]  group
+-- returns  { pending count, Redis' lag (entries added but not yet read by the group; -1 when
+--          Redis cannot tell, e.g. after XDEL, or before Redis 7), last-delivered id, the
+--          stream's first id ('' when empty), its length }; {} when the stream or the group
+--          does not exist
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local info = {}
@@ -20,4 +17,4 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
       redis.call('XLEN', KEYS[1]) }
   end
 end
-return {}`)
+return {}

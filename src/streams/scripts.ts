@@ -1,0 +1,14 @@
+import { scriptFile } from '../topology/script.ts'
+
+/**
+ * The streams' atomic steps, one `.lua` file each beside this module (KEYS/ARGV/returns in each
+ * file's header), named by what they do and how many keys they take.
+ */
+/** XADD once per publish id: a repeated send of one publish adds no second copy. */
+export const ADD_ONCE = scriptFile(new URL('./lua/add-once-3.lua', import.meta.url))
+/** XAUTOCLAIM with each claimed entry's delivery count. */
+export const CLAIM_PENDING = scriptFile(new URL('./lua/claim-pending-1.lua', import.meta.url))
+/** One group's pending count, lag and position, with the stream's first id and length. */
+export const GROUP_LAG = scriptFile(new URL('./lua/group-lag-1.lua', import.meta.url))
+/** Hands entries a stopping consumer never started back to the group, uncounted. */
+export const RELEASE_UNSTARTED = scriptFile(new URL('./lua/release-unstarted-1.lua', import.meta.url))

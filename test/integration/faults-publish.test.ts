@@ -1,0 +1,136 @@
+/**
+ * Publishes and sends under ambiguous failures (SPEC §8): a private server is held with
+ * `CLIENT PAUSE` for longer than `commandTimeout`, so the sent commands time out, are re-sent by
+ * redfleet's retries, and every send is applied when the pause ends. Each call carries a publish
+ * id, so the re-sends add nothing: every stream holds each envelope at most once (exactly once,
+ * with the call's id, when the call resolved), and a call that gives up says 'unknown'.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { createFleet, type Fleet } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+let server: RedisServer
+let admin: Redis
+const fleets: Fleet[] = []
+
+before(async () => {
+  server = await startRedis()
+  admin = new Redis(server.url)
+})
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  admin?.disconnect()
+  await server?.stop()
+})
+
+/**
+ * The command timeout of the fleets under test, and a pause twice as long: the first send of a
+ * call times out, and a re-send (each waits up to COMMAND_TIMEOUT) is answered once the pause
+ * ends, within the default 3 attempts.
+ */
+const COMMAND_TIMEOUT = 1000
+const PAUSE = 2 * COMMAND_TIMEOUT
+
+function fleetUnderTest(): { fleet: Fleet; namespace: string } {
+  const namespace = uniqueNamespace('faults-publish')
+  const fleet = createFleet({ url: server.url, namespace, commandTimeout: COMMAND_TIMEOUT })
+  fleets.push(fleet)
+  return { fleet, namespace }
+}
+
+type Settled = { id: string } | { error: { code?: string; outcome?: string; name?: string } }
+
+function settle(promise: Promise<string | undefined>): Promise<Settled> {
+  return promise.then(
+    (id) => ({ id: id ?? '' }),
+    (error) => ({ error }),
+  )
+}
+
+/** How many times the server has run EVALSHA and EVAL: each send of a publish is one. */
+async function scriptCalls(): Promise<number> {
+  const stats = await admin.info('commandstats')
+  let calls = 0
+  for (const [, count] of stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) calls += Number(count)
+  return calls
+}
+
+/** The envelopes of a stream (the JSON of its `env` fields), by entry id. */
+async function envelopes(key: string): Promise<Map<string, string>> {
+  const entries = (await admin.xrange(key, '-', '+')) as [string, string[]][]
+  return new Map(entries.map(([id, fields]) => [id, fields[1]!]))
+}
+
+/**
+ * Each call's envelope is in `stream` at most once; a call that resolved has it exactly once,
+ * under the id it returned (`id` false: the call returns nothing, as send does); a call that
+ * rejected failed with a timeout or lost connection that says whether it may have been applied.
+ */
+function assertAtMostOnce(
+  stream: Map<string, string>,
+  calls: { text: string; result: Settled }[],
+  id = true,
+): void {
+  for (const { text, result } of calls) {
+    const copies = [...stream].filter(([, stored]) => stored === text).map(([entryId]) => entryId)
+    assert.ok(copies.length <= 1, `${text}: ${copies.length} copies`)
+    if ('id' in result) {
+      assert.equal(copies.length, 1, `${text}: resolved, so it is stored`)
+      if (id) assert.equal(result.id, copies[0], `${text}: the id of its one entry`)
+    } else {
+      assert.ok(['ERR_TIMEOUT', 'ERR_CONNECTION'].includes(result.error.code ?? ''), String(result.error))
+      assert.ok(['unknown', 'not-applied'].includes(result.error.outcome ?? ''), String(result.error))
+    }
+  }
+}
+
+test('publish, publishToChannel and send during a pause longer than commandTimeout: re-sent, never stored twice', async () => {
+  const { fleet, namespace } = fleetUnderTest()
+  const streams = fleet.streams()
+  const membership = fleet.membership()
+  // Connected, and the publish script known to the server: the paused sends are applied later.
+  await streams.publish({ warm: true }, ['a'])
+  await membership.send('m', 'warm')
+  const sendsBefore = await scriptCalls()
+
+  await admin.call('CLIENT', 'PAUSE', PAUSE, 'ALL')
+  const published = [0, 1, 2].map((n) => {
+    const env = { kind: 'publish', n }
+    return { text: JSON.stringify(env), promise: settle(streams.publish(env, ['a', 'b'])) }
+  })
+  const toChannel = [0, 1, 2].map((n) => {
+    const env = { kind: 'channel', n }
+    return { text: JSON.stringify(env), promise: settle(streams.publishToChannel('c', env)) }
+  })
+  const sent = [0, 1, 2].map((n) => ({
+    text: JSON.stringify({ message: { kind: 'send', n } }),
+    promise: settle(membership.send('m', { kind: 'send', n }).then(() => undefined)),
+  }))
+  const settled = async (calls: { text: string; promise: Promise<Settled> }[]) =>
+    Promise.all(calls.map(async ({ text, promise }) => ({ text, result: await promise })))
+  const [publishes, channelPublishes, sends] = await Promise.all([
+    settled(published),
+    settled(toChannel),
+    settled(sent),
+  ])
+
+  const events = await envelopes(`${namespace}:streams:events`)
+  assertAtMostOnce(events, publishes)
+  // The channels of a publish get the same envelope, each at most once (ids are the main stream's).
+  for (const channel of ['a', 'b']) {
+    assertAtMostOnce(await envelopes(`${namespace}:streams:channel:${channel}`), publishes, false)
+  }
+  assertAtMostOnce(await envelopes(`${namespace}:streams:channel:c`), channelPublishes)
+  assertAtMostOnce(await envelopes(`${namespace}:membership:inbox:m`), sends, false)
+  // Not because nothing was re-sent: 3 publishes of 3 writes, 3 publishToChannel and 3 sends
+  // of 1 are 15 writes, one script call each on their first send.
+  const calls = (await scriptCalls()) - sendsBefore
+  assert.ok(calls > 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
+
+  // What the stream holds is also what readers see: no duplicate reaches a consumer.
+  const read = await streams.readRange('c')
+  assert.equal(new Set(read.map((d) => JSON.stringify(d.envelope))).size, read.length)
+})
