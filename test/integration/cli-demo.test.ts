@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
-import { cli, noRedisUrl } from './cli-support.ts'
+import { cli } from './cli-support.ts'
 
 describe('redfleet demo', () => {
   test('demo: three worker processes, one killed mid-job, its jobs recovered; no key left behind', async () => {
@@ -20,12 +20,5 @@ describe('redfleet demo', () => {
     } finally {
       raw.disconnect()
     }
-  })
-
-  test('demo without Redis runs in memory and says so', async () => {
-    const run = await cli(['demo'], { ...noRedisUrl, PATH: '/nonexistent' })
-    assert.equal(run.code, 0, run.stderr)
-    assert.match(run.stdout, /redis-server not found: running in memory/)
-    assert.match(run.stdout, /done: jobs 6\/6, orders billed 12\/12, orphans left 0/)
   })
 })
