@@ -52,19 +52,25 @@ function settle<T>(
 test('increment during a pause longer than commandTimeout is applied once and rejects as unknown', async () => {
   const { fleet, namespace } = fleetWith(500)
   const store = fleet.store()
+  // 'ctr' takes the INCRBY path, 'ctr-ttl' the script (the server knows it, as after a first call).
   await admin.set(`${namespace}:store:ctr`, '1')
-  // The server knows the script, so the paused EVALSHA is applied when the pause ends.
+  await admin.set(`${namespace}:store:ctr-ttl`, '1')
   await admin.script('LOAD', INCREMENT_WITH_TTL.lua)
   await store.get('warm-up')
   await pause(2500)
-  const result = await settle(store.increment('ctr'))
-  // A GET on the admin connection runs after the pause, so after the paused INCRBY (and any resend).
-  const stored = Number(await admin.get(`${namespace}:store:ctr`))
-  assert.equal(stored, 2, 'applied exactly once: neither redfleet nor ioredis re-sent it')
-  if ('value' in result) assert.equal(result.value, 2)
-  else {
-    assert.equal(result.error.code, 'ERR_TIMEOUT')
-    assert.equal(result.error.outcome, 'unknown')
+  const results = await Promise.all([
+    settle(store.increment('ctr')),
+    settle(store.increment('ctr-ttl', 1, { ttl: 60_000 })),
+  ])
+  // A GET on the admin connection runs after the pause, so after the paused commands (and any resend).
+  const stored = await admin.mget(`${namespace}:store:ctr`, `${namespace}:store:ctr-ttl`)
+  assert.deepEqual(stored, ['2', '2'], 'applied exactly once: neither redfleet nor ioredis re-sent them')
+  for (const result of results) {
+    if ('value' in result) assert.equal(result.value, 2)
+    else {
+      assert.equal(result.error.code, 'ERR_TIMEOUT')
+      assert.equal(result.error.outcome, 'unknown')
+    }
   }
 })
 
