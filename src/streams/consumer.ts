@@ -1,5 +1,6 @@
 import { messageOf, translateError } from '../errors.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
+import { operationChannel } from '../telemetry.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
 import { type Delivery, decodeEntry, type Envelope } from './entry.ts'
 import { START_ID } from './ids.ts'
@@ -24,8 +25,13 @@ export interface ConsumerSettings {
   deadLetter: (record: Envelope) => Promise<void>
   /** Where failures go that no caller can receive (outages the loop rides out, once each). */
   onError: (error: unknown) => void
+  /** What every handled delivery's trace on `redfleet:streams:consume` names (SPEC §11). */
+  trace: { namespace: string; topology: string }
   signal: AbortSignal
 }
+
+/** Each handled delivery is traced here (a span per entry, with its group and id). */
+const consumed = operationChannel('streams.consume')
 
 /**
  * One consumer of a group: reads new entries in batches (XREADGROUP), reclaims entries left
@@ -63,6 +69,9 @@ export class ConsumerLoop {
         }
         let entries: ClaimedEntry[]
         if (Date.now() >= nextReclaim) {
+          // Acks first: an entry handled or dead-lettered but not yet acked in Redis is idle
+          // and pending there, and the claim would take it again (a second dead letter).
+          await this.#sendAcks()
           const claimed = await backend.claim(key, group, consumer, this.#s.minIdle, cursor, batch)
           cursor = claimed.next
           // A full pass over the pending list ends the reclaim round; otherwise go on at once.
@@ -72,7 +81,7 @@ export class ConsumerLoop {
           const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - Date.now()))
           const acks = this.#acks
           entries = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
-          this.#acks = this.#acks.length === acks.length ? [] : this.#acks.slice(acks.length)
+          this.#acked(acks.length)
         }
         backoff.succeeded()
         if (entries.length > 0) await this.#process(entries)
@@ -94,13 +103,24 @@ export class ConsumerLoop {
     if (fatal !== undefined) throw fatal
   }
 
+  /** Acks what is waiting; a failure reaches the loop, and the ids wait for the next send. */
+  async #sendAcks(): Promise<void> {
+    const acks = this.#acks
+    if (acks.length === 0) return
+    await this.#s.backend.ack(this.#s.key, this.#s.group, acks)
+    this.#acked(acks.length)
+  }
+
+  /** Forgets the first `count` waiting acks once Redis has them (more may have come meanwhile). */
+  #acked(count: number): void {
+    this.#acks = this.#acks.length === count ? [] : this.#acks.slice(count)
+  }
+
+  /** The last acks of a loop: a failure is reported (the entries are redelivered after minIdle). */
   async #flushAcks(): Promise<void> {
-    if (this.#acks.length === 0) return
     try {
-      await this.#s.backend.ack(this.#s.key, this.#s.group, this.#acks)
-      this.#acks = []
+      await this.#sendAcks()
     } catch (error) {
-      // Unacked entries are redelivered after minIdle: at-least-once still holds.
       this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
     }
   }
@@ -147,7 +167,7 @@ export class ConsumerLoop {
     }
     let result: unknown
     try {
-      result = this.#s.handle(delivery)
+      result = consumed.hasSubscribers ? this.#traced(delivery) : this.#s.handle(delivery)
     } catch (error) {
       return this.#failed(entry, delivery, error)
     }
@@ -159,6 +179,18 @@ export class ConsumerLoop {
     }
     this.#acks.push(entry.id)
     return undefined
+  }
+
+  /** The handler of one delivery, traced as `streams.consume` of the main stream for its group. */
+  #traced(delivery: Delivery): Promise<void> {
+    const { group, consumer, trace } = this.#s
+    return consumed.tracePromise(async () => this.#s.handle(delivery), {
+      ...trace,
+      channel: 'events',
+      group,
+      consumer,
+      id: delivery.id,
+    })
   }
 
   #failed(entry: ClaimedEntry, delivery: Delivery, error: unknown): Promise<void> | undefined {

@@ -291,6 +291,7 @@ class FleetStreams implements Streams {
           ])
         },
         onError: (error: unknown) => this.#onError(error, op),
+        trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
       }
       return { signal: o.signal, run: (signal) => new ConsumerLoop({ ...settings, signal }).run() }
     })
