@@ -34,6 +34,13 @@ export type { Membership, MembershipHandle, MembershipOptions } from './membersh
 export type { FleetOptions } from './options.ts'
 export { type RetryOptions, retry } from './retry.ts'
 export type { Store, StoreOptions, StoreWriteOptions } from './store/store.ts'
-export type { ConsumeOptions, Delivery, Envelope, Streams, StreamsOptions } from './streams/index.ts'
+export type {
+  ConsumeOptions,
+  Delivery,
+  Envelope,
+  PublishOptions,
+  Streams,
+  StreamsOptions,
+} from './streams/index.ts'
 export type { TopologyKind } from './topology/types.ts'
 export type { TrackedJob, Tracker, TrackerOptions } from './tracker/index.ts'
