@@ -19,6 +19,7 @@ import {
   createFleet,
   type Fleet,
   type FleetOptions,
+  failsafe,
 } from '../../src/index.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { type BlackHole, startBlackHole } from '../harness/faults.ts'
@@ -320,6 +321,33 @@ describe('a standalone server that goes down and comes back', () => {
         assert.match(message, /is down/)
         assert.doesNotMatch(message, /maxRetriesPerRequest/)
       }
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test('default sinks: a failsafe cache and failsafe(store) print one warning per outage, not per call', async () => {
+    const warnings = countWarnings()
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      connectTimeout,
+      commandTimeout,
+    })
+    const cache = fleet.cache()
+    const store = failsafe(fleet.store<number>())
+    try {
+      assert.equal(await cache.write('k', 1), true)
+      await server.stop()
+      for (let i = 0; i < 100; i++) {
+        assert.equal(await cache.read('k'), undefined)
+        assert.equal(await store.get('k'), undefined)
+      }
+      await server.restart()
+      while (!(await cache.write('k', 2))) await sleep(10)
+      assert.equal(warnings.count, 1, `warnings:\n${warnings.messages.join('\n')}`)
+      assert.match(warnings.messages[0]!, /is down/)
     } finally {
       warnings.stop()
       await fleet.close()
