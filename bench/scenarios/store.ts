@@ -95,6 +95,19 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    // Claims of keys already held after the first pass: the common answer of a claim (false).
+    name: 'store setIfNotExists',
+    concurrency: [1, 256],
+    variants: {
+      'raw ioredis': async (ctx) => async (i) =>
+        ctx.raw.set(`${ctx.namespace}:c${i % KEYS}`, JSON.stringify(value), 'PX', 60_000, 'NX'),
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        return (i) => store.setIfNotExists(`c${i % KEYS}`, value, { ttl: 60_000 })
+      },
+    },
+  },
+  {
     // Raw equivalent of one uncontended update: GET, then a compare-and-set script.
     name: 'store update',
     concurrency: [1, 256],
