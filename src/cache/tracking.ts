@@ -1,5 +1,5 @@
 import type { FleetContext } from '../context.ts'
-import { translateError } from '../errors.ts'
+import { isAnnounced, translateError } from '../errors.ts'
 import type { RawPayload } from '../pubsub/index.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import type { NearCache, Vouch } from './near.ts'
@@ -171,7 +171,8 @@ export class NearTracking {
   }
 
   #report(error: unknown, what: string): void {
-    if (this.#closed) return
+    // A node known to be down was announced once; the periodic check must not repeat it.
+    if (this.#closed || isAnnounced(error)) return
     const op = `cache near cache ${what}`
     try {
       this.#ctx.onError(translateError(error, op), { op })
