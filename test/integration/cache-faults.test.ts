@@ -1,8 +1,10 @@
 /**
  * The cache through faults of a real server (issue 10): a counter is applied exactly once or
- * reported with outcome 'unknown', never twice by redfleet's own retries.
+ * reported with outcome 'unknown', never twice by redfleet's own retries; a fetch waiting on
+ * another process's fill lock keeps waiting while its connections are killed under it.
  */
 import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createFleet, type Fleet, TimeoutError } from '../../src/index.ts'
@@ -58,3 +60,66 @@ for (const [method, by, expected] of [
     }
   })
 }
+
+test('a fetch waiting on another fleet’s fill lock rides out failing lock attempts until the value is there', async () => {
+  const namespace = `waiter-${process.pid}`
+  const seen: Failure[] = []
+  const holderFleet = createFleet({ url: server.url, namespace: fleet.namespace })
+  // Fails fast: each lock attempt times out after waiterTimeout, and only one retry.
+  const waiterTimeout = 300
+  const waiterFleet = createFleet({
+    url: server.url,
+    namespace: fleet.namespace,
+    commandTimeout: waiterTimeout,
+    retry: { attempts: 2 },
+  })
+  // Every fetch command that ended, by key: the waiter is waiting once its first lock attempt has.
+  const ended: string[] = []
+  const onEnd = (context: unknown) => void ended.push(String((context as { key?: string }).key))
+  const channel = diagnosticsChannel.tracingChannel('redfleet:cache:fetch')
+  let failures = 0
+  const onError = () => void failures++
+  const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd: onEnd, error: onError }
+  channel.subscribe(handlers)
+  try {
+    const holder = holderFleet.cache({ namespace, lockTimeout: 60_000, errorHandler: (i) => seen.push(i) })
+    const waiter = waiterFleet.cache({ namespace, lockTimeout: 60_000, errorHandler: (i) => seen.push(i) })
+    await waiterFleet.ready()
+    let holding!: () => void
+    const held = new Promise<void>((resolve) => (holding = resolve))
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => (finish = resolve))
+    const filling = holder.fetch('k', async () => {
+      holding()
+      await finished
+      return 'the holder’s value'
+    })
+    await held
+    const before = ended.length // the holder's GET and lock
+    let computed = false
+    const waiting = waiter.fetch('k', () => {
+      computed = true
+      return 'the waiter’s value'
+    })
+    while (ended.length < before + 2) await new Promise((resolve) => setImmediate(resolve))
+    // The waiter saw the lock held. Now its lock attempts (writes) hang past its timeout, with
+    // retries, until two of them have failed for good: it must keep waiting through that rather
+    // than give up and compute.
+    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE')
+    while (failures < 2) await new Promise((resolve) => setImmediate(resolve))
+    await admin.call('CLIENT', 'UNPAUSE')
+    finish()
+    assert.equal(await filling, 'the holder’s value')
+    assert.equal(await waiting, 'the holder’s value')
+    assert.equal(computed, false, 'the waiter did not give up and compute')
+    assert.deepEqual(
+      seen.map((failure) => failure.method),
+      [],
+      'nothing failed',
+    )
+  } finally {
+    channel.unsubscribe(handlers)
+    await admin.call('CLIENT', 'UNPAUSE')
+    await Promise.all([holderFleet.close(), waiterFleet.close()])
+  }
+})
