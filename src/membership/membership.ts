@@ -88,7 +88,7 @@ class FleetMembership implements Membership {
         ? new MemoryMembershipBackend(ctx.memory)
         : new RedisMembershipBackend(() => ctx.redis())
     this.#streams = streamBackend(ctx)
-    this.#publishIds = new PublishIds(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
+    this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
   }
 
   #run<T>(op: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {

@@ -19,13 +19,16 @@ export const GENERATION = 1000
 
 /** The publish ids of one primitive: a fresh id per call, and the keys each stream keeps them in. */
 export class PublishIds {
-  readonly #prefix: string
-  readonly #ttl: number
-
-  constructor(prefix: string, policy: OperationPolicy, commandTimeout: number) {
-    this.#prefix = prefix
-    this.#ttl = tokenLifetime(policy.retry.attempts, policy.retry.max, commandTimeout)
+  /** For a primitive running with `policy`: ids outlive every retry of one of its calls. */
+  static forPolicy(prefix: string, policy: OperationPolicy, commandTimeout: number): PublishIds {
+    return new PublishIds(prefix, tokenLifetime(policy.retry.attempts, policy.retry.max, commandTimeout))
   }
+
+  constructor(
+    private readonly prefix: string,
+    private readonly ttl: number,
+    private readonly generation = GENERATION,
+  ) {}
 
   /** A new publish id: unique to this call of this process. */
   next(): string {
@@ -34,7 +37,7 @@ export class PublishIds {
 
   /** The publish `id` as the stream at `key` remembers it (keys in the stream's slot). */
   of(key: string, id: string): PublishId {
-    const latest = `${tokenKey(this.#prefix, key)}:published`
-    return { id, latest, before: `${latest}:before`, generation: GENERATION, ttl: this.#ttl }
+    const latest = `${tokenKey(this.prefix, key)}:published`
+    return { id, latest, before: `${latest}:before`, generation: this.generation, ttl: this.ttl }
   }
 }

@@ -136,7 +136,7 @@ class FleetStreams implements Streams {
     this.#ctx = ctx
     this.#waitFor = options.waitFor
     this.#policy = operationPolicy(ctx, options)
-    this.#publishIds = new PublishIds(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
+    this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
