@@ -31,7 +31,9 @@ function ioredisClient(url: string, autoPipelining: boolean): RawClient {
     mget: (keys) => redis.mget(keys),
     call: ([command, ...args]) => redis.call(String(command), ...args),
     async batch(commands) {
-      const replies = (await redis.pipeline(commands.map((c) => c.map(String))).exec()) ?? []
+      // ioredis' pipeline takes method names: lower case (`xadd`), or it throws.
+      const lowered = commands.map(([name, ...args]) => [String(name).toLowerCase(), ...args.map(String)])
+      const replies = (await redis.pipeline(lowered).exec()) ?? []
       return replies.map(([error, reply]) => {
         if (error) throw error
         return reply
