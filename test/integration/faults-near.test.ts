@@ -22,10 +22,12 @@ import { Redis } from 'ioredis'
 import { type Cache, createFleet, type Fleet } from '../../src/index.ts'
 import {
   type ClusterNode,
+  command,
   type FaultCluster,
   info,
   startFaultCluster,
   waitForRole,
+  waitUntil,
 } from '../harness/faults.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -215,6 +217,19 @@ async function freezeReplicas(): Promise<void> {
   await cluster.waitUntilOk()
 }
 
+/** Waits until every live node's CLUSTER NODES gives `node` the flag `role`. */
+async function everyNodeSees(node: ClusterNode, role: 'master' | 'slave'): Promise<void> {
+  await waitUntil(`every node to see ${node.port} as ${role}`, async () => {
+    const live = cluster.nodes.filter((n) => !n.down)
+    const views = await Promise.all(live.map((n) => command(n.port, 'CLUSTER', 'NODES')))
+    return views.every((view) =>
+      String(view)
+        .split('\n')
+        .some((line) => line.startsWith(node.id) && line.split(' ')[2]!.split(',').includes(role)),
+    )
+  })
+}
+
 /** Makes sure the replica of `master` has every write so far (WAIT after a write of our own). */
 async function syncReplica(master: ClusterNode, tag: string): Promise<void> {
   const raw = new Redis({ host: '127.0.0.1', port: master.port, lazyConnect: true })
@@ -263,6 +278,8 @@ describe('near cache through faults of a 3+3 cluster', () => {
       // A master the near cache did not know when it started...
       const target = await cluster.replicaOf(other)
       await cluster.failover(target)
+      // (moveSlot sends SETSLOT NODE to the masters of one node's view: let every view agree.)
+      await everyNodeSees(other, 'slave')
       // ...takes the key's slot.
       await cluster.moveSlot(slotOf(key), target)
       await freezeReplicas()
