@@ -91,7 +91,10 @@ test('fillWithLock: the holder computes, releases the lock with its own token an
   const tokens: string[] = []
   const value = await fillWithLock(
     scenario({
-      lock: async (token) => (tokens.push(token), true),
+      lock: async (token) => {
+        tokens.push(token)
+        return true
+      },
       unlock: async (token) => void tokens.push(token),
       waker,
       fill: async () => 'computed',

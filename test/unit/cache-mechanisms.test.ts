@@ -137,7 +137,7 @@ test('failsafe: an increment whose outcome is unknown is reported, never repeate
   )
   assert.equal(await cache.increment('n'), undefined)
   assert.equal(sent, 1, 'sent once: repeating it could count twice')
-  assert.equal((seen[0]?.exception as TimeoutError).outcome, 'unknown')
+  assert.equal((seen[0]!.exception as TimeoutError).outcome, 'unknown')
   sent = 0
   assert.equal(await cache.read('n'), undefined)
   assert.equal(sent, 3, 'a read repeats safely: retried per the default policy')
