@@ -5,7 +5,7 @@
  * - 0 reads older than the invalidation bound (docs/cache.md: `connectTimeout + 2 ×
  *   commandTimeout`) through (a) a master SIGKILL + failover + the old master restarted (it
  *   rejoins as a replica), (b) a `CLUSTER FAILOVER`, (c) the key's slot moving to a master that
- *   appeared after the near cache started; in (b) and (c) the replicas are then frozen, so that
+ *   appeared after the near cache started; after each fault the replicas are frozen, so that
  *   only the current masters' invalidations count;
  * - near hits keep being served for keys on the other masters while one master is down.
  *
@@ -256,6 +256,7 @@ describe('near cache through faults of a 3+3 cluster', () => {
       await cluster.waitUntilOk()
       // The old master comes back with its old data and rejoins as a replica of the new one.
       await cluster.restart(master)
+      await freezeReplicas()
     })
   })
 
