@@ -1,4 +1,4 @@
-import { RedfleetError } from './errors.ts'
+import { isAnnounced, RedfleetError } from './errors.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
@@ -11,7 +11,11 @@ export function failsafe<T extends object>(
   o: { onError?: (e: unknown, op: string) => void } = {},
 ): T {
   const report =
-    o.onError ?? ((e: unknown, op: string) => process.emitWarning(`redfleet failsafe ${op}: ${String(e)}`))
+    o.onError ??
+    ((e: unknown, op: string) => {
+      // A failure of a node known to be down was warned once already, when it went down.
+      if (!isAnnounced(e)) process.emitWarning(`redfleet failsafe ${op}: ${String(e)}`)
+    })
   return new Proxy(primitive, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver)

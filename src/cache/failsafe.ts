@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { ClosedError, RedfleetError } from '../errors.ts'
+import { ClosedError, isAnnounced, RedfleetError } from '../errors.ts'
 import { absorbedFailures } from './failures.ts'
 import type { CacheOptions, CacheStats } from './types.ts'
 
@@ -53,6 +53,7 @@ export class Failsafe {
 }
 
 function defaultErrorHandler(info: { method: string; returning: unknown; exception: unknown }): void {
+  if (isAnnounced(info.exception)) return // warned once when its node went down, not once per call
   const message = info.exception instanceof Error ? info.exception.message : String(info.exception)
   process.emitWarning(
     `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${message}`,
