@@ -69,7 +69,10 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
     redisOptions: node,
     clusterRetryStrategy: reconnectDelay,
     maxRedirections: 16,
-    retryDelayOnFailover: 100,
+    // 0: a command whose connection closed is not re-sent by the Cluster client. It may have
+    // been applied (an INCRBY would count twice); the operation runner decides by what the
+    // operation is (src/operations.ts), as autoResendUnfulfilledCommands does for one node.
+    retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: settings.connectTimeout,
