@@ -205,12 +205,17 @@ test('test_fetch_with_block_read_failure_raises: the compute never runs', async 
 })
 
 test('the default errorHandler is a process warning naming the method and the fallback', async () => {
-  const quiet = broken.cache()
+  // A command error: a node that is down is announced once by the topology, not on every call.
+  const quiet = healthy.cache({ namespace: 'default-handler' })
+  await quiet.write('not-a-counter', { an: 'envelope' })
   const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
-  assert.equal(await quiet.read('k'), undefined)
+  assert.equal(await quiet.increment('not-a-counter'), undefined)
   const warning = await warned
   assert.equal(warning.name, 'RedfleetWarning')
-  assert.match(warning.message, /^redfleet cache\.read failed, returned undefined: cache\.read 'k' failed/)
+  assert.match(
+    warning.message,
+    /^redfleet cache\.increment failed, returned undefined: cache\.increment 'not-a-counter' failed/,
+  )
 })
 
 test('command errors (WRONGTYPE, not an integer) are reported the same way', async () => {
