@@ -1,10 +1,11 @@
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { ClosedError, isAmbiguous, isTransient, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import type { Subscriber } from './pubsub/index.ts'
-import { type RetryOptions, resolveRetry, retryWithPolicy } from './retry.ts'
-import { operationChannel } from './telemetry.ts'
+import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
+import { type OperationContext, operationChannel } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -68,25 +69,60 @@ export function runOperation<T>(
 ): Promise<T> {
   if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
   const channel = operationChannel(op)
-  if (!channel.hasSubscribers) return attempt(ctx, policy, op, key, fn)
-  return channel.tracePromise(() => attempt(ctx, policy, op, key, fn), {
+  if (!channel.hasSubscribers) return runCommand(ctx, policy, op, key, fn)
+  return channel.tracePromise(() => runCommand(ctx, policy, op, key, fn), {
     namespace: ctx.keys.namespace,
     topology: ctx.topology,
     key,
   })
 }
 
-function attempt<T>(
+/**
+ * Every command a primitive sends through the runner is traced here too, one level below the
+ * operations (`{ op, key, namespace, topology }`): a cache `fetch` is one operation and several
+ * commands (read, lock, read again, write). For debugging and tests; free when nobody listens.
+ */
+const commands = diagnosticsChannel.tracingChannel<unknown, OperationContext & { op: string }>(
+  'redfleet:command',
+)
+
+/**
+ * `runOperation` without its trace, for a primitive that traces each public call itself (the
+ * cache: one trace per call, with its hit or miss, however many commands the call sends). A call
+ * that succeeds costs one await; the retry machinery is built only when `fn` fails.
+ */
+export function runCommand<T>(
   ctx: FleetContext,
   policy: OperationPolicy,
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const repeatable = repeatsSafely(op)
-  return retryWithPolicy(fn, policy.retry, (error) => policy.onError(error, op), undefined, {
-    // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
-    translate: (error) => (ctx.lifecycle.closed ? closedError(op, key) : translateError(error, op, key)),
-    retryable: (error) => isTransient(error) && (repeatable || !isAmbiguous(error)),
+  if (!commands.hasSubscribers) return attempt(ctx, policy, op, key, fn)
+  return commands.tracePromise(() => attempt(ctx, policy, op, key, fn), {
+    op,
+    key,
+    namespace: ctx.keys.namespace,
+    topology: ctx.topology,
   })
+}
+
+async function attempt<T>(
+  ctx: FleetContext,
+  policy: OperationPolicy,
+  op: string,
+  key: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (ctx.lifecycle.closed) throw closedError(op, key)
+  try {
+    return await fn()
+  } catch (error) {
+    const repeatable = repeatsSafely(op)
+    return retryAfter(error, fn, policy.retry, (final) => policy.onError(final, op), {
+      // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
+      translate: (e) => (ctx.lifecycle.closed ? closedError(op, key) : translateError(e, op, key)),
+      retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
+    })
+  }
 }

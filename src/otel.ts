@@ -77,14 +77,15 @@ function spanKind(primitive: string, method: string): SpanKind {
   return SpanKind.CLIENT
 }
 
-/** `redfleet.cache.requests` results a cache read reports in its context (hit, near, hits/misses). */
+/**
+ * `redfleet.cache.requests` results a cache read reports when it ends (src/cache/instrument.ts):
+ * `hit` (and `near`) for one key, `hits` among `keys` for several.
+ */
 function cacheResults(ctx: Traced): [result: 'hit' | 'miss' | 'near', count: number][] {
-  if (typeof ctx.hits === 'number' && typeof ctx.misses === 'number') {
-    const near = typeof ctx.nearHits === 'number' ? ctx.nearHits : 0
+  if (Array.isArray(ctx.hits) && Array.isArray(ctx.keys)) {
     return [
-      ['near', near],
-      ['hit', ctx.hits - near],
-      ['miss', ctx.misses],
+      ['hit', ctx.hits.length],
+      ['miss', ctx.keys.length - ctx.hits.length],
     ]
   }
   if (typeof ctx.hit !== 'boolean') return []
@@ -105,6 +106,8 @@ function traceOperation(
     if (!traced) return
     ctx[SPAN] = undefined
     const failed = ctx.error !== undefined
+    // Some operations learn their key only as they go (the cache normalises it): set them again.
+    traced.span.setAttributes(spanAttributes(primitive, method, ctx))
     if (failed) {
       traced.span.recordException(ctx.error instanceof Error ? ctx.error : String(ctx.error))
       traced.span.setStatus({ code: SpanStatusCode.ERROR })

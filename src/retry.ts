@@ -63,43 +63,56 @@ export function retry<T>(
 
 /** How the retry loop judges a failure: `translate` maps it first, `retryable` decides. */
 export interface FailureJudge {
-  translate?: (e: unknown) => unknown
-  retryable?: (e: unknown) => boolean
+  translate(e: unknown): unknown
+  retryable(e: unknown): boolean
 }
 
+const TRANSIENT: FailureJudge = { translate: (e) => e, retryable: isTransient }
+
 /**
- * The retry loop with an already-resolved policy: the hot path of every operation, so it
- * allocates nothing until something fails. A failure is translated, then retried while
- * `retryable` (default: transient) says so and attempts remain.
+ * The retry loop with an already-resolved policy: the hot path of every operation, so a call
+ * that succeeds costs one await and nothing of the retry machinery.
  */
-export function retryWithPolicy<T>(
+export async function retryWithPolicy<T>(
   fn: () => Promise<T>,
   policy: Required<RetryOptions>,
   onError: ((e: unknown) => void) | undefined,
   clock: RetryClock = realClock,
-  judge: FailureJudge = {},
+  judge: FailureJudge = TRANSIENT,
 ): Promise<T> {
-  const { translate = (e: unknown) => e, retryable = isTransient } = judge
-  const failed = async (raw: unknown): Promise<T> => {
-    let error = translate(raw)
-    for (let attempt = 1; attempt < policy.attempts && retryable(error); attempt++) {
-      await clock.sleep(backoffDelay(attempt, policy, clock.random))
-      try {
-        return await fn()
-      } catch (next) {
-        error = translate(next)
-      }
-    }
+  try {
+    return await fn()
+  } catch (error) {
+    return retryAfter(error, fn, policy, onError, judge, clock)
+  }
+}
+
+/**
+ * The rest of the retry loop once `fn` has failed with `first`: the failure is translated, then
+ * `fn` is run again while `retryable` says so and attempts remain. After the last attempt
+ * `onError` is called once (a throwing `onError` is ignored) and the error is rethrown.
+ */
+export async function retryAfter<T>(
+  first: unknown,
+  fn: () => Promise<T>,
+  policy: Required<RetryOptions>,
+  onError: ((e: unknown) => void) | undefined,
+  judge: FailureJudge,
+  clock: RetryClock = realClock,
+): Promise<T> {
+  let error = judge.translate(first)
+  for (let attempt = 1; attempt < policy.attempts && judge.retryable(error); attempt++) {
+    await clock.sleep(backoffDelay(attempt, policy, clock.random))
     try {
-      onError?.(error)
-    } catch {
-      // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
+      return await fn()
+    } catch (next) {
+      error = judge.translate(next)
     }
-    throw error
   }
   try {
-    return fn().catch(failed)
-  } catch (error) {
-    return failed(error)
+    onError?.(error)
+  } catch {
+    // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
   }
+  throw error
 }

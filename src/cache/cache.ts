@@ -86,7 +86,7 @@ export class FleetCache implements Cache {
     const defaults = resolveDefaults(options)
     const plain = new WriteSettings(defaults, undefined, 'cache')
     const failsafe = new Failsafe(options.errorHandler, stats)
-    const instrument = new Instrument(keys.namespace)
+    const instrument = new Instrument(keys.namespace, ctx.topology)
     const reader = new EntryReader({ backend, run, keys, near, clock, stats })
     const writer = new EntryWriter({ backend, run, reader, near, clock, stats })
     const order = this.#order
@@ -137,13 +137,15 @@ export class FleetCache implements Cache {
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, 'read')
     let value: unknown
+    let near = false
     try {
       const before = this.#order.pending(full)
       if (before) await before
       // A near-cache hit is answered without waiting on a promise.
-      const entry =
-        this.#reader.cached(scope, name, full) ?? (await this.#reader.load('read', scope, name, full))
+      const kept = this.#reader.cached(scope, name, full)
+      const entry = kept ?? (await this.#reader.load('read', scope, name, full))
       value = this.#reader.isLive(entry, version) ? entryValue(entry) : undefined
+      near = kept !== undefined
     } catch (error) {
       this.#failsafe.absorb('read', undefined, error)
       value = undefined
@@ -151,7 +153,8 @@ export class FleetCache implements Cache {
     // A cached value is never undefined (it cannot be written), so undefined is the miss.
     const hit = value !== undefined
     this.#count(hit)
-    if (started !== undefined) this.#instrument.publish('read', started, { key: name, hit })
+    if (started !== undefined)
+      this.#instrument.publish('read', started, { key: name, hit, near: hit && near })
     return value as T | undefined
   }
 

@@ -1,52 +1,51 @@
-import diagnosticsChannel, { type Channel } from 'node:diagnostics_channel'
-import { performance } from 'node:perf_hooks'
+import { type OperationContext, operationChannel } from '../telemetry.ts'
 
 /**
- * What `redfleet:cache:<method>` carries: the key(s) the caller passed (normalised), whether it
- * hit (single-key reads) or which keys hit (multi-key reads), the cache namespace, and how long
- * the call took in ms.
+ * What a cache call's trace on the TracingChannel `redfleet:cache:<method>` carries (SPEC §3,
+ * §11): the cache namespace and topology, the key(s) the caller passed (normalised), and, when
+ * the call ends, whether it hit (single-key reads, `near` when the near cache answered) or which
+ * keys hit (multi-key reads). Never a value.
  */
-export interface CacheEvent {
+export interface CacheEvent extends OperationContext {
   method: string
-  namespace: string
   key?: string
   keys?: string[]
   hit?: boolean
+  near?: boolean
   hits?: string[]
-  duration: number
-}
-
-const channels = new Map<string, Channel>()
-
-function channelOf(method: string): Channel {
-  let channel = channels.get(method)
-  if (!channel) {
-    channel = diagnosticsChannel.channel(`redfleet:cache:${method}`)
-    channels.set(method, channel)
-  }
-  return channel
 }
 
 /**
- * Publishes on `redfleet:cache:<method>`; costs one property read when nobody listens, so it
- * stays on every call.
+ * Traces each public cache call once, whatever commands it sends (those go through the runner
+ * untraced): `start` when it begins, `asyncStart`/`asyncEnd` with the outcome when it ends. It
+ * costs one property read when nobody listens, so it stays on every call.
  */
 export class Instrument {
-  constructor(readonly namespace: string) {}
+  constructor(
+    readonly namespace: string,
+    readonly topology: string,
+  ) {}
 
-  /** A start time when someone listens to `method`, else undefined (and nothing is measured). */
-  start(method: string): number | undefined {
-    return channelOf(method).hasSubscribers ? performance.now() : undefined
+  /** The call's trace context when someone listens to `method`, else undefined (nothing traced). */
+  start(method: string): CacheEvent | undefined {
+    const channel = operationChannel(`cache.${method}`)
+    if (!channel.hasSubscribers) return undefined
+    const event: CacheEvent = { method, namespace: this.namespace, topology: this.topology }
+    channel.start.publish(event)
+    channel.end.publish(event)
+    return event
   }
 
+  /** Ends the trace `start` began, with what the call found. */
   publish(
     method: string,
-    started: number | undefined,
-    fields: Omit<CacheEvent, 'method' | 'namespace' | 'duration'>,
+    event: CacheEvent | undefined,
+    fields: Omit<CacheEvent, 'method' | 'namespace' | 'topology'>,
   ): void {
-    if (started === undefined) return
-    const channel = channelOf(method)
-    if (!channel.hasSubscribers) return
-    channel.publish({ method, namespace: this.namespace, ...fields, duration: performance.now() - started })
+    if (event === undefined) return
+    Object.assign(event, fields)
+    const channel = operationChannel(`cache.${method}`)
+    channel.asyncStart.publish(event)
+    channel.asyncEnd.publish(event)
   }
 }

@@ -1,4 +1,4 @@
-import { type FleetContext, type OperationPolicy, runOperation } from '../context.ts'
+import { type FleetContext, type OperationPolicy, runCommand } from '../context.ts'
 import { OPERATIONS } from '../operations.ts'
 import { resolveRetry } from '../retry.ts'
 import { shortName } from './scope.ts'
@@ -19,7 +19,8 @@ export type RunCommand = <T>(
 ) => Promise<T>
 
 /**
- * The cache's commands go through the fleet's one operation runner (src/context.ts): refused on
+ * The cache's commands go through the fleet's one operation runner (src/context.ts), untraced
+ * (the cache traces each public call once, src/cache/instrument.ts): refused on
  * a closed fleet, errors translated naming the method and key, transient failures retried by what
  * the method is (an increment is never re-sent after an ambiguous failure: it fails with
  * `outcome: 'unknown'`). Failures go to the cache's errorHandler (Failsafe), once, with what the
@@ -28,5 +29,5 @@ export type RunCommand = <T>(
 export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunCommand {
   const policy: OperationPolicy = { retry: resolveRetry(ctx.retry, options.retry), onError: () => {} }
   return (method, name, fn) =>
-    runOperation(ctx, policy, OPS[method], name === undefined ? undefined : shortName(name), fn)
+    runCommand(ctx, policy, OPS[method], name === undefined ? undefined : shortName(name), fn)
 }

@@ -451,13 +451,19 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
   }
 
-  test('diagnostics_channel: redfleet:cache:<method> with key(s), hit(s), namespace, duration', async () => {
+  test('TracingChannel redfleet:cache:<method>: one trace per call with key(s), hit(s), namespace', async () => {
     const namespace = uniqueKey('ns')
     const cache = cacheOf({ namespace })
     const events: CacheEvent[] = []
-    const listener = (message: unknown) => events.push(message as CacheEvent)
     const names = ['read', 'write', 'fetch', 'readMulti', 'delete']
-    for (const name of names) diagnosticsChannel.subscribe(`redfleet:cache:${name}`, listener)
+    const handlers = {
+      start() {},
+      end() {},
+      asyncStart() {},
+      asyncEnd: (message: unknown) => void events.push({ ...(message as CacheEvent) }),
+      error() {},
+    }
+    for (const name of names) diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).subscribe(handlers)
     try {
       await cache.write('a', 1)
       await cache.read('a')
@@ -466,23 +472,19 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       await cache.readMulti(['a', 'b', 'c'])
       await cache.delete('a')
     } finally {
-      for (const name of names) diagnosticsChannel.unsubscribe(`redfleet:cache:${name}`, listener)
+      for (const name of names)
+        diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).unsubscribe(handlers)
     }
     const ns = `${env.namespace}:cache:${namespace}`
-    assert.deepEqual(
-      events.map(({ duration, ...rest }) => {
-        assert.ok(typeof duration === 'number' && duration >= 0)
-        return rest
-      }),
-      [
-        { method: 'write', namespace: ns, key: 'a' },
-        { method: 'read', namespace: ns, key: 'a', hit: true },
-        { method: 'read', namespace: ns, key: 'missing', hit: false },
-        { method: 'fetch', namespace: ns, key: 'b', hit: false },
-        { method: 'readMulti', namespace: ns, keys: ['a', 'b', 'c'], hits: ['a', 'b'] },
-        { method: 'delete', namespace: ns, key: 'a' },
-      ],
-    )
+    const topology = env.topology
+    assert.deepEqual(events, [
+      { method: 'write', namespace: ns, topology, key: 'a' },
+      { method: 'read', namespace: ns, topology, key: 'a', hit: true, near: false },
+      { method: 'read', namespace: ns, topology, key: 'missing', hit: false, near: false },
+      { method: 'fetch', namespace: ns, topology, key: 'b', hit: false },
+      { method: 'readMulti', namespace: ns, topology, keys: ['a', 'b', 'c'], hits: ['a', 'b'] },
+      { method: 'delete', namespace: ns, topology, key: 'a' },
+    ])
   })
 
   test('stats count hits, misses, writes, deletes and fills', async () => {

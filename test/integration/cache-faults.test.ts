@@ -73,12 +73,18 @@ test('a fetch waiting on another fleet’s fill lock rides out failing lock atte
     commandTimeout: waiterTimeout,
     retry: { attempts: 2 },
   })
-  // Every fetch command that ended, by key: the waiter is waiting once its first lock attempt has.
+  // Every command of a fetch that ended, by key: the waiter is waiting once its first lock
+  // attempt has. `redfleet:command` traces each command a cache call sends.
   const ended: string[] = []
-  const onEnd = (context: unknown) => void ended.push(String((context as { key?: string }).key))
-  const channel = diagnosticsChannel.tracingChannel('redfleet:cache:fetch')
+  const isFetch = (context: unknown) => (context as { op: string }).op === 'cache.fetch'
+  const onEnd = (context: unknown) => {
+    if (isFetch(context)) ended.push(String((context as { key?: string }).key))
+  }
+  const channel = diagnosticsChannel.tracingChannel('redfleet:command')
   let failures = 0
-  const onError = () => void failures++
+  const onError = (context: unknown) => {
+    if (isFetch(context)) failures++
+  }
   const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd: onEnd, error: onError }
   channel.subscribe(handlers)
   try {

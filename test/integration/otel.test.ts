@@ -1,0 +1,137 @@
+/**
+ * redfleet/otel against the OpenTelemetry SDK's in-memory exporters: a scripted run on a real
+ * fleet, then the spans and metrics it produced are read back and compared with what was done.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { createFleet, type Fleet } from '../../src/index.ts'
+import { type Instrumentation, instrument } from '../../src/otel.ts'
+import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+/** A reader the test collects from on demand. */
+class OnDemandReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+interface Point {
+  name: string
+  attributes: Record<string, unknown>
+  value: unknown
+}
+
+async function points(reader: OnDemandReader): Promise<Point[]> {
+  const { resourceMetrics } = await reader.collect()
+  return resourceMetrics.scopeMetrics.flatMap((scope) =>
+    scope.metrics.flatMap((metric) =>
+      metric.dataPoints.map((point) => ({
+        name: metric.descriptor.name,
+        attributes: point.attributes as Record<string, unknown>,
+        value: point.value,
+      })),
+    ),
+  )
+}
+
+for (const topology of ['memory', 'standalone'] as const) {
+  describe(`redfleet/otel [${topology}]`, () => {
+    const spans = new InMemorySpanExporter()
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] })
+    const reader = new OnDemandReader({
+      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+    })
+    const meterProvider = new MeterProvider({ readers: [reader] })
+    let fleet: Fleet
+    let instrumentation: Instrumentation
+
+    before(async () => {
+      fleet = createFleet({ namespace: uniqueNamespace('otel'), ...(await topologyOptions(topology)) })
+      instrumentation = instrument(fleet, { tracerProvider, meterProvider })
+    })
+    after(async () => {
+      instrumentation.disable()
+      await fleet.close()
+    })
+
+    test('spans carry the SPEC attributes for store, cache, streams, membership and tracker', async () => {
+      spans.reset()
+      const store = fleet.store()
+      await store.set('a', 1)
+      await store.get('a')
+      await fleet.cache().fetch('c', () => 'computed')
+      const streams = fleet.streams()
+      await streams.ensureGroup('workers')
+      await streams.publish({ n: 1 })
+      const controller = new AbortController()
+      await streams.consume('workers', 'w1', () => controller.abort(), { signal: controller.signal })
+      const membership = fleet.membership()
+      await membership.heartbeat('m1')
+      await membership.live()
+      const tracker = fleet.tracker()
+      await tracker.track('job-1', { n: 1 }, async () => 'done')
+      await tracker.stop()
+
+      const finished = spans.getFinishedSpans()
+      const byName = (name: string) => finished.find((span) => span.name === name)
+      for (const name of [
+        'store.set',
+        'store.get',
+        'cache.fetch',
+        'streams.publish',
+        'membership.live',
+        'tracker.track',
+      ]) {
+        const span = byName(name)
+        assert.ok(span, `no span ${name}; got ${finished.map((s) => s.name).join(', ')}`)
+        assert.equal(span.attributes['db.system.name'], 'redis')
+        assert.equal(span.attributes['db.operation.name'], name)
+        // The fleet's namespace, or a namespace inside it (the cache's own scope).
+        assert.match(String(span.attributes['db.namespace']), new RegExp(`^${fleet.namespace}(:|$)`))
+      }
+      assert.equal(byName('store.get')?.attributes['redfleet.key'], 'a')
+      const consumed = byName('streams.consume')
+      assert.ok(consumed, 'a consumed delivery is traced')
+      assert.equal(consumed.attributes['messaging.consumer.group.name'], 'workers')
+      assert.equal(consumed.attributes['messaging.system'], 'redis')
+      assert.ok(typeof consumed.attributes['messaging.message.id'] === 'string')
+      assert.equal(byName('streams.publish')?.attributes['messaging.destination.name'], 'events')
+      // No values, ever: nothing of { n: 1 } or 'computed' appears in any attribute.
+      for (const span of finished) {
+        for (const value of Object.values(span.attributes)) {
+          assert.ok(!String(value).includes('computed'), `${span.name} leaks a value`)
+        }
+      }
+    })
+
+    test('metrics: durations by primitive/method/outcome, cache requests, fleet gauges', async () => {
+      const store = fleet.store()
+      await store.set('m', 1)
+      await store.get('m')
+      await store.get('m')
+      const cache = fleet.cache()
+      await cache.read('never-written')
+      await cache.write('w', 1)
+      await cache.read('w')
+      const membership = fleet.membership()
+      await membership.heartbeat('gauge-member')
+
+      const all = await points(reader)
+      const duration = all.filter(
+        (p) => p.name === 'redfleet.operation.duration' && p.attributes.primitive === 'store',
+      )
+      const gets = duration.find((p) => p.attributes.method === 'get' && p.attributes.outcome === 'ok')
+      assert.ok(gets, 'store.get durations are recorded')
+      assert.ok((gets.value as { count: number }).count >= 2)
+      const requests = all.filter((p) => p.name === 'redfleet.cache.requests')
+      const count = (result: string) =>
+        requests.filter((p) => p.attributes.result === result).reduce((n, p) => n + Number(p.value), 0)
+      assert.ok(count('miss') >= 1, 'the cache miss is counted')
+      assert.ok(count('hit') + count('near') >= 1, 'the cache hit is counted')
+      const live = all.find((p) => p.name === 'redfleet.members.live')
+      assert.ok(live, 'members gauge observed')
+      assert.ok(Number(live.value) >= 1)
+    })
+  })
+}
