@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { createFleet, type Delivery } from '../../src/index.ts'
+import { ConnectionError, createFleet, type Delivery } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -127,7 +128,20 @@ describe('streams on a private Redis', () => {
       for (const n of [1, 2]) await streams.publish({ n }, ['ch'])
       await until(() => consumed.length === 2 && tailed.length === 2)
       await restartable.restart()
-      for (const n of [3, 4]) await streams.publish({ n }, ['ch'])
+      // Until a probe finds the restarted server (one per 250 ms), a publish is refused at once
+      // with outcome 'not-applied': safe to send again, as a user would.
+      const publishWhenUp = async (n: number): Promise<void> => {
+        for (;;) {
+          try {
+            await streams.publish({ n }, ['ch'])
+            return
+          } catch (error) {
+            if (!(error instanceof ConnectionError) || error.outcome !== 'not-applied') throw error
+            await sleep(50)
+          }
+        }
+      }
+      for (const n of [3, 4]) await publishWhenUp(n)
       await until(() => consumed.length === 4 && tailed.length === 4)
       controller.abort()
       await Promise.all(loops)
