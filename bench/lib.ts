@@ -92,13 +92,30 @@ export function median(xs: readonly number[]): number {
 const rotate = (names: readonly string[], round: number) =>
   names.map((_, i) => names[(i + round) % names.length]!)
 
+/**
+ * A one-line progress display of a long run, on a terminal only (redirected output and CI logs
+ * get just the results). `undefined` clears it.
+ */
+export function progress(text: string | undefined): void {
+  const err = process.stderr
+  if (!err.isTTY) return
+  err.clearLine(0)
+  err.cursorTo(0)
+  if (text !== undefined) err.write(text.slice(0, Math.max(0, err.columns - 1)))
+}
+
 /** ops/s of each variant per round (index r is round r); a round measures them back to back. */
-async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number) {
+async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number, title: string) {
   const samples = new Map([...ops.keys()].map((name) => [name, [] as number[]]))
+  const total = rounds * ops.size
+  let done = 0
   for (let round = 0; round < rounds; round++) {
-    for (const name of rotate([...ops.keys()], round))
+    for (const name of rotate([...ops.keys()], round)) {
+      progress(`${title}, c=${concurrency}: ${done++}/${total} measured, now ${name} (round ${round + 1})`)
       samples.get(name)![round] = await measureThroughput(ops.get(name)!, concurrency, duration)
+    }
   }
+  progress(undefined)
   return samples
 }
 
@@ -121,7 +138,7 @@ export async function printPaired(
   if (floor) ops.set(again, ops.get(floor)!)
   const width = Math.max(...[...ops.keys()].map((name) => name.length))
   for (const concurrency of concurrencies) {
-    const samples = await measureRounds(ops, concurrency)
+    const samples = await measureRounds(ops, concurrency, title)
     const best = Array.from({ length: rounds }, (_, r) =>
       Math.max(...baselines.map((b) => samples.get(b)![r]!)),
     )

@@ -16,6 +16,7 @@ import {
   duration,
   type Op,
   printPaired,
+  progress,
   rounds,
   type Scenario,
   type ThroughputScenario,
@@ -50,6 +51,7 @@ console.log(
 )
 try {
   for (const [i, scenario] of scenarios.entries()) {
+    progress(`scenario ${i + 1}/${scenarios.length}: ${scenario.name}`)
     const namespace = `bench${i}`
     const fleet = createFleet({ url: server.url, namespace })
     const raw = new Redis(server.url)
