@@ -37,13 +37,17 @@ export interface Instrumentation {
   disable(): void
 }
 
-/** What `instrument` keeps on a traced call's context between its start and its end. */
+/** A traced call's context, as its channel hands it over (with `result` or `error` at the end). */
 interface Traced extends OperationContext {
   result?: unknown
   error?: unknown
-  [SPAN]?: { span: Span; started: number }
 }
-const SPAN = Symbol('redfleet.otel.span')
+
+/**
+ * The spans one `instrument()` has open, by call context: its own map, so that two
+ * instrumentations (two fleets, two providers) never end each other's spans.
+ */
+type OpenSpans = WeakMap<object, { span: Span; started: number }>
 
 /** Streams operations that name a consumer group; the others name a channel. */
 const GROUP_METHODS = new Set(['ensureGroup', 'groupLag', 'consume'])
@@ -101,10 +105,11 @@ function traceOperation(
   mine: (ctx: OperationContext) => boolean,
 ): () => void {
   const channel = operationChannel(`${primitive}.${method}`)
+  const open: OpenSpans = new WeakMap()
   const finish = (ctx: Traced) => {
-    const traced = ctx[SPAN]
+    const traced = open.get(ctx)
     if (!traced) return
-    ctx[SPAN] = undefined
+    open.delete(ctx)
     const failed = ctx.error !== undefined
     // Some operations learn their key only as they go (the cache normalises it): set them again.
     traced.span.setAttributes(spanAttributes(primitive, method, ctx))
@@ -130,7 +135,7 @@ function traceOperation(
         kind: spanKind(primitive, method),
         attributes: spanAttributes(primitive, method, ctx),
       })
-      ctx[SPAN] = { span, started: performance.now() }
+      open.set(ctx, { span, started: performance.now() })
     },
     // A synchronous throw ends here (error, then end, no asyncEnd); a promise ends at asyncEnd.
     end(message: unknown) {

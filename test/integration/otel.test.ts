@@ -105,33 +105,67 @@ for (const topology of ['memory', 'standalone'] as const) {
       }
     })
 
-    test('metrics: durations by primitive/method/outcome, cache requests, fleet gauges', async () => {
-      const store = fleet.store()
-      await store.set('m', 1)
-      await store.get('m')
-      await store.get('m')
-      const cache = fleet.cache()
-      await cache.read('never-written')
-      await cache.write('w', 1)
-      await cache.read('w')
-      const membership = fleet.membership()
-      await membership.heartbeat('gauge-member')
+    test('metrics: values match a scripted run (durations, cache requests, fleet gauges)', async () => {
+      // A fleet and a meter of its own: every figure below comes from this script alone.
+      const own = new OnDemandReader({
+        aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+      })
+      const scripted = createFleet({
+        namespace: uniqueNamespace('otel-m'),
+        ...(await topologyOptions(topology)),
+      })
+      const telemetry = instrument(scripted, {
+        tracerProvider,
+        meterProvider: new MeterProvider({ readers: [own] }),
+      })
+      try {
+        const store = scripted.store()
+        await store.set('m', 1)
+        await store.get('m')
+        await store.get('m')
+        const cache = scripted.cache()
+        await cache.read('never-written')
+        await cache.write('w', 1)
+        await cache.read('w')
+        await cache.readMulti(['w', 'x', 'y'])
+        await scripted.membership().heartbeat('gauge-member')
+        const streams = scripted.streams()
+        await streams.ensureGroup('g')
+        for (let n = 0; n < 3; n++) await streams.publish({ n })
 
-      const all = await points(reader)
-      const duration = all.filter(
-        (p) => p.name === 'redfleet.operation.duration' && p.attributes.primitive === 'store',
-      )
-      const gets = duration.find((p) => p.attributes.method === 'get' && p.attributes.outcome === 'ok')
-      assert.ok(gets, 'store.get durations are recorded')
-      assert.ok((gets.value as { count: number }).count >= 2)
-      const requests = all.filter((p) => p.name === 'redfleet.cache.requests')
-      const count = (result: string) =>
-        requests.filter((p) => p.attributes.result === result).reduce((n, p) => n + Number(p.value), 0)
-      assert.ok(count('miss') >= 1, 'the cache miss is counted')
-      assert.ok(count('hit') + count('near') >= 1, 'the cache hit is counted')
-      const live = all.find((p) => p.name === 'redfleet.members.live')
-      assert.ok(live, 'members gauge observed')
-      assert.ok(Number(live.value) >= 1)
+        const all = await points(own)
+        const durations = (method: string) =>
+          all.find(
+            (p) =>
+              p.name === 'redfleet.operation.duration' &&
+              p.attributes.primitive === 'store' &&
+              p.attributes.method === method &&
+              p.attributes.outcome === 'ok',
+          )?.value as { count: number } | undefined
+        assert.equal(durations('get')?.count, 2)
+        assert.equal(durations('set')?.count, 1)
+        const requests = (result: string) =>
+          all
+            .filter((p) => p.name === 'redfleet.cache.requests' && p.attributes.result === result)
+            .reduce((n, p) => n + Number(p.value), 0)
+        assert.equal(requests('miss'), 3, 'one single-key miss and two of the multi-key read')
+        assert.equal(
+          requests('hit') + requests('near'),
+          2,
+          'one single-key hit and one of the multi-key read',
+        )
+        const gauge = (name: string, attributes: Record<string, string> = {}) =>
+          all.find(
+            (p) => p.name === name && Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
+          )?.value
+        assert.equal(gauge('redfleet.members.live'), 1)
+        assert.equal(gauge('redfleet.tracker.orphans'), 0)
+        assert.equal(gauge('redfleet.stream.lag', { group: 'g' }), 3, 'three entries never delivered to g')
+        assert.equal(gauge('redfleet.stream.pending', { group: 'g' }), 0)
+      } finally {
+        telemetry.disable()
+        await scripted.close()
+      }
     })
   })
 }
