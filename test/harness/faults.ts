@@ -352,6 +352,8 @@ class Cluster implements FaultCluster {
   }
 
   async moveSlot(slot: number, target: ClusterNode): Promise<void> {
+    // Right after a failover the views may still disagree on who is master: settle first.
+    await this.waitUntilOk()
     const source = await this.#owner(slot)
     if (!source) throw new Error(`the live nodes do not agree who owns slot ${slot}`)
     if (source === target) return
@@ -365,7 +367,10 @@ class Cluster implements FaultCluster {
     // The target first, so it owns the slot before the source starts redirecting to it.
     const masters = await this.#masters()
     for (const node of [target, source, ...masters.filter((m) => m !== target && m !== source)]) {
-      await command(node.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id)
+      // A node another view still lists as master may have become a replica (SETSLOT refuses
+      // replicas; they follow their master): ask the node itself.
+      const [role] = (await command(node.port, 'ROLE')) as [string]
+      if (role === 'master') await command(node.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id)
     }
     await waitUntil(
       `slot ${slot} to move to ${target.port}`,
