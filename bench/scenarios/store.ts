@@ -1,3 +1,4 @@
+import { perClient } from '../clients.ts'
 import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { keyvRedis } from '../peers.ts'
 
@@ -29,10 +30,10 @@ export const scenarios: Scenario[] = [
     name: 'store get',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => {
+      ...perClient(async (client, ctx) => {
         await seed(ctx)
-        return async (i) => JSON.parse((await ctx.raw.get(`${ctx.namespace}:${keyOf(i)}`))!)
-      },
+        return async (i) => JSON.parse((await client.get(`${ctx.namespace}:${keyOf(i)}`))!)
+      }),
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
         return (i) => store.get(keyOf(i))
@@ -47,8 +48,9 @@ export const scenarios: Scenario[] = [
     name: 'store set',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => async (i) =>
-        ctx.raw.set(`${ctx.namespace}:${keyOf(i)}`, JSON.stringify(value)),
+      ...perClient(
+        async (client, ctx) => (i) => client.set(`${ctx.namespace}:${keyOf(i)}`, JSON.stringify(value)),
+      ),
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
         return (i) => store.set(keyOf(i), value)
@@ -63,14 +65,14 @@ export const scenarios: Scenario[] = [
     name: 'store getMany(100)',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => {
+      ...perClient(async (client, ctx) => {
         await seed(ctx)
         return rawGetMany(
-          ctx.raw,
+          client,
           `${ctx.namespace}:`,
           Array.from({ length: 100 }, (_, i) => keyOf(i)),
         )
-      },
+      }),
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
         const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
@@ -87,7 +89,7 @@ export const scenarios: Scenario[] = [
     name: 'store increment',
     concurrency: [1, 256],
     variants: {
-      'raw ioredis': async (ctx) => async (i) => ctx.raw.incrby(`${ctx.namespace}:n${i % 100}`, 1),
+      ...perClient(async (client, ctx) => (i) => client.call(['INCRBY', `${ctx.namespace}:n${i % 100}`, 1])),
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
         return (i) => store.increment(`n${i % 100}`)
