@@ -95,3 +95,22 @@ test('delays are capped by max and jitter spreads them within [1 - jitter, 1] of
     500,
   )
 })
+
+test('a failure that never passes is tried exactly `attempts` times, then reported once', async () => {
+  const clock = fakeClock()
+  const seen: unknown[] = []
+  let calls = 0
+  await assert.rejects(
+    retry(
+      async () => {
+        calls++
+        throw new ConnectionError('down')
+      },
+      { attempts: 4, base: 1, clock, onError: (e) => void seen.push(e) },
+    ),
+    ConnectionError,
+  )
+  assert.equal(calls, 4)
+  assert.equal(clock.delays.length, 3)
+  assert.equal(seen.length, 1)
+})
