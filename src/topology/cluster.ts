@@ -183,13 +183,6 @@ export class ClusterTopology implements RedisTopology {
     return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
   }
 
-  async dedicated(key: string): Promise<Redis> {
-    await this.#slotsReady()
-    const node = this.#clients[0]!.slots[calculateSlot(key)]?.[0]
-    if (!node) throw new ConnectionError(`no cluster master serves the slot of '${key}'`)
-    return this.dedicatedToNode(node)
-  }
-
   async dedicatedToNode(nodeId: string): Promise<Redis> {
     const master = (await this.masters()).find((m) => m.id === nodeId)
     if (!master) throw new ConnectionError(`no cluster master ${nodeId}`)

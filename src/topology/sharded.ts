@@ -154,10 +154,6 @@ export class ShardedTopology implements RedisTopology {
 
   async refreshLayout(): Promise<void> {}
 
-  async dedicated(key: string): Promise<Redis> {
-    return this.dedicatedToNode(this.#poolOf(key).address.id)
-  }
-
   async dedicatedToNode(nodeId: string): Promise<Redis> {
     const pool = this.#servers.get(nodeId)
     if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)

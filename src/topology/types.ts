@@ -48,11 +48,9 @@ export interface RedisTopology {
   /** Every master, each with one of this topology's command connections. */
   masters(): Promise<MasterNode[]>
   /**
-   * A new connection of its own to the node that serves `key` (for blocking reads and
+   * A new connection of its own to one master, by MasterNode id (for blocking reads and
    * subscriptions), without a command timeout. The caller owns it and must `disconnect()` it.
    */
-  dedicated(key: string): Promise<Redis>
-  /** A new connection of its own to one master, by MasterNode id. The caller owns it. */
   dedicatedToNode(nodeId: string): Promise<Redis>
   /**
    * The MasterNode id that serves `key` now as this client knows it (no I/O), or undefined when
