@@ -1,14 +1,6 @@
-/**
- * Memory parity of the cache, by property: random sequences of cache calls (versions, tags,
- * unlessExist, counters, multi-key calls, glob deletes) run on the in-memory topology and on a
- * real Redis topology; every result, and every failure reported to the errorHandler, must be
- * the same on both.
- */
-import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
 import fc from 'fast-check'
-import { type Cache, createFleet, type Fleet } from '../../src/index.ts'
-import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import type { Cache } from '../../src/index.ts'
+import { assertSameSteps, forEachParity } from './support.ts'
 
 const key = fc.constantFrom('a', 'b', 'ab', '{t}x', '{t}y')
 const value = fc.oneof(
@@ -99,41 +91,31 @@ function call(cache: Cache, o: Op): Promise<unknown> {
   }
 }
 
-for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
-  describe(`cache parity: memory and ${topology}`, () => {
-    const fleets: Fleet[] = []
-    after(() => Promise.all(fleets.map((fleet) => fleet.close())))
-
-    test('random call sequences give the same results and failures on memory and Redis', async () => {
-      const memory = createFleet({ namespace: uniqueNamespace('parity'), onError: () => {} })
-      const redis = createFleet({
-        namespace: uniqueNamespace('parity'),
-        onError: () => {},
-        ...(await topologyOptions(topology)),
-      })
-      fleets.push(memory, redis)
-      let run = 0
-      await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-          run++
-          const sides = [memory, redis].map((fleet) => {
-            const failures: string[] = []
-            const cache = fleet.cache({
-              namespace: `r${run}`,
-              errorHandler: ({ method, exception }) =>
-                void failures.push(`${method}: ${(exception as Error).constructor.name}`),
-            })
-            return { cache, failures }
+forEachParity(
+  'cache parity',
+  'random call sequences give the same results and failures on memory and Redis',
+  async (memory, redis) => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        run++
+        const sides = [memory, redis].map((fleet) => {
+          const failures: string[] = []
+          const cache = fleet.cache({
+            namespace: `r${run}`,
+            errorHandler: ({ method, exception }) =>
+              void failures.push(`${method}: ${(exception as Error).constructor.name}`),
           })
-          const [left, right] = sides as [(typeof sides)[0], (typeof sides)[0]]
-          for (const [i, o] of ops.entries()) {
-            const expected = await apply(left.cache, left.failures, o)
-            const actual = await apply(right.cache, right.failures, o)
-            assert.deepStrictEqual(actual, expected, `step ${i} ${JSON.stringify(o)}`)
-          }
-        }),
-        { numRuns: 30 },
-      )
-    })
-  })
-}
+          return { cache, failures }
+        })
+        const [left, right] = sides as [(typeof sides)[0], (typeof sides)[0]]
+        await assertSameSteps(
+          ops,
+          (o) => apply(left.cache, left.failures, o),
+          (o) => apply(right.cache, right.failures, o),
+        )
+      }),
+      { numRuns: 30 },
+    )
+  },
+)

@@ -1,15 +1,6 @@
-/**
- * Memory parity of the store, by property: fast-check generates random sequences of store
- * operations over a few colliding keys; each sequence runs on the in-memory topology and on a
- * real Redis topology, and every result (or error) must be the same on both. The memory backend
- * re-implements the Lua steps in JavaScript; this is what proves the two agree on sequences
- * nobody thought to write down.
- */
-import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
 import fc from 'fast-check'
-import { createFleet, type Fleet, type Store } from '../../src/index.ts'
-import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import type { Store } from '../../src/index.ts'
+import { assertSameSteps, forEachParity } from './support.ts'
 
 /** Few keys, two sharing a hash tag: operations collide, multi-key calls cross nodes. */
 const key = fc.constantFrom('a', 'b', 'c', '{t}x', '{t}y')
@@ -72,33 +63,24 @@ async function apply(store: Store<unknown>, o: Op): Promise<unknown> {
   }
 }
 
-for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
-  describe(`store parity: memory and ${topology}`, () => {
-    const fleets: Fleet[] = []
-    after(() => Promise.all(fleets.map((fleet) => fleet.close())))
-
-    test('random operation sequences give the same results on memory and Redis', async () => {
-      const memory = createFleet({ namespace: uniqueNamespace('parity'), onError: () => {} })
-      const redis = createFleet({
-        namespace: uniqueNamespace('parity'),
-        ...(await topologyOptions(topology)),
-      })
-      fleets.push(memory, redis)
-      let run = 0
-      await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-          // Each run starts from empty keys: a prefix of its own.
-          run++
-          const left = memory.store({ prefix: `r${run}:` })
-          const right = redis.store({ prefix: `r${run}:` })
-          for (const [i, o] of ops.entries()) {
-            const expected = await apply(left, o)
-            const actual = await apply(right, o)
-            assert.deepStrictEqual(actual, expected, `step ${i} ${JSON.stringify(o)}`)
-          }
-        }),
-        { numRuns: 40 },
-      )
-    })
-  })
-}
+forEachParity(
+  'store parity',
+  'random operation sequences give the same results on memory and Redis',
+  async (memory, redis) => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        // Each run starts from empty keys: a prefix of its own.
+        run++
+        const left = memory.store({ prefix: `r${run}:` })
+        const right = redis.store({ prefix: `r${run}:` })
+        await assertSameSteps(
+          ops,
+          (o) => apply(left, o),
+          (o) => apply(right, o),
+        )
+      }),
+      { numRuns: 40 },
+    )
+  },
+)

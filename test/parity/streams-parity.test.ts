@@ -1,21 +1,10 @@
-/**
- * Memory parity of the stream backend, by property: random sequences of appends (some with
- * publish ids: repeated, and forgotten as generations rotate), ranges, group reads, acks,
- * claims, releases, lag and deletes run on the memory backend and on the Redis backend (XADD,
- * XREADGROUP, the claim and release scripts, ...); results must agree.
- * Stream ids differ between the two (they hold times), so each side's ids are replaced by
- * their order of creation in their stream (`#3`: the fourth entry appended to it).
- */
-import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
 import fc from 'fast-check'
 import { translateError } from '../../src/errors.ts'
 import { fleetContext } from '../../src/fleet.ts'
-import { createFleet, type Fleet } from '../../src/index.ts'
 import { streamBackend } from '../../src/streams/access.ts'
 import type { ClaimedEntry, StreamBackend } from '../../src/streams/backend.ts'
 import { PublishIds } from '../../src/streams/publish-ids.ts'
-import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import { assertSameSteps, forEachParity } from './support.ts'
 
 const stream = fc.constantFrom(0, 1)
 const group = fc.constantFrom('g1', 'g2')
@@ -194,40 +183,30 @@ class Side {
   }
 }
 
-for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
-  describe(`stream backend parity: memory and ${topology}`, () => {
-    const fleets: Fleet[] = []
-    after(() => Promise.all(fleets.map((fleet) => fleet.close())))
-
-    test('random sequences of stream commands give the same results on memory and Redis', async () => {
-      const memory = createFleet({ namespace: uniqueNamespace('parity'), onError: () => {} })
-      const redis = createFleet({
-        namespace: uniqueNamespace('parity'),
-        onError: () => {},
-        ...(await topologyOptions(topology)),
-      })
-      fleets.push(memory, redis)
-      let run = 0
-      await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
-          run++
-          const [left, right] = [memory, redis].map((fleet) => {
-            const ctx = fleetContext(fleet)
-            return new Side(
-              streamBackend(ctx),
-              [ctx.keys.key('p', `${run}`, 'a'), ctx.keys.key('p', `${run}`, 'b')],
-              new PublishIds(ctx.keys.prefix, 600_000, 1),
-            )
-          }) as [Side, Side]
-          for (const [i, o] of ops.entries()) {
-            const expected = await left.apply(o)
-            const actual = await right.apply(o)
-            assert.deepStrictEqual(actual, expected, `step ${i} ${JSON.stringify(o)}`)
-          }
-        }),
-        // Always among the runs: an id forgotten after two rotations, and one still remembered.
-        { numRuns: 30, examples: [[forgetting]] },
-      )
-    })
-  })
-}
+forEachParity(
+  'stream backend parity',
+  'random sequences of stream commands give the same results on memory and Redis',
+  async (memory, redis) => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+        run++
+        const [left, right] = [memory, redis].map((fleet) => {
+          const ctx = fleetContext(fleet)
+          return new Side(
+            streamBackend(ctx),
+            [ctx.keys.key('p', `${run}`, 'a'), ctx.keys.key('p', `${run}`, 'b')],
+            new PublishIds(ctx.keys.prefix, 600_000, 1),
+          )
+        }) as [Side, Side]
+        await assertSameSteps(
+          ops,
+          (o) => left.apply(o),
+          (o) => right.apply(o),
+        )
+      }),
+      // Always among the runs: an id forgotten after two rotations, and one still remembered.
+      { numRuns: 30, examples: [[forgetting]] },
+    )
+  },
+)

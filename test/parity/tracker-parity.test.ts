@@ -1,20 +1,11 @@
-/**
- * Memory parity of the tracker's atomic steps, by property: random sequences of heartbeats,
- * job records, leaves, retirements, claims, completions and releases over a few sessions run on
- * the memory backend and on the Redis backend (the tracker's Lua scripts); every result must be
- * the same, and so must the listings that recovery reads.
- */
-import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
 import fc from 'fast-check'
 import { fleetContext } from '../../src/fleet.ts'
-import { createFleet, type Fleet } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import type { TrackerBackend } from '../../src/tracker/backend.ts'
 import { type SessionKeys, TrackerKeys } from '../../src/tracker/keys.ts'
 import { MemoryTrackerBackend } from '../../src/tracker/memory.ts'
 import { RedisTrackerBackend } from '../../src/tracker/redis.ts'
-import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import { assertSameSteps, forEachParity } from './support.ts'
 
 /** Three sessions, two of them in one index shard (same first hex digits). */
 const SESSIONS = [
@@ -94,35 +85,25 @@ async function apply(backend: TrackerBackend, keys: TrackerKeys, o: Op): Promise
   }
 }
 
-for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
-  describe(`tracker backend parity: memory and ${topology}`, () => {
-    const fleets: Fleet[] = []
-    after(() => Promise.all(fleets.map((fleet) => fleet.close())))
-
-    test('random sequences of the atomic steps give the same results and listings', async () => {
-      const memory = createFleet({ namespace: uniqueNamespace('parity'), onError: () => {} })
-      const redis = createFleet({
-        namespace: uniqueNamespace('parity'),
-        onError: () => {},
-        ...(await topologyOptions(topology)),
-      })
-      fleets.push(memory, redis)
-      const memoryBackend = new MemoryTrackerBackend(fleetContext(memory).memory)
-      const redisBackend = new RedisTrackerBackend(() => fleetContext(redis).redis())
-      let run = 0
-      await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
-          run++
-          const left = new TrackerKeys(new Keyspace(`${memory.namespace}:r${run}`))
-          const right = new TrackerKeys(new Keyspace(`${redis.namespace}:r${run}`))
-          for (const [i, o] of ops.entries()) {
-            const expected = await apply(memoryBackend, left, o)
-            const actual = await apply(redisBackend, right, o)
-            assert.deepStrictEqual(actual, expected, `step ${i} ${JSON.stringify(o)}`)
-          }
-        }),
-        { numRuns: 100 },
-      )
-    })
-  })
-}
+forEachParity(
+  'tracker backend parity',
+  'random sequences of the atomic steps give the same results and listings',
+  async (memory, redis) => {
+    const memoryBackend = new MemoryTrackerBackend(fleetContext(memory).memory)
+    const redisBackend = new RedisTrackerBackend(() => fleetContext(redis).redis())
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+        run++
+        const left = new TrackerKeys(new Keyspace(`${memory.namespace}:r${run}`))
+        const right = new TrackerKeys(new Keyspace(`${redis.namespace}:r${run}`))
+        await assertSameSteps(
+          ops,
+          (o) => apply(memoryBackend, left, o),
+          (o) => apply(redisBackend, right, o),
+        )
+      }),
+      { numRuns: 100 },
+    )
+  },
+)
