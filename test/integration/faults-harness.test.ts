@@ -11,6 +11,7 @@ import {
   startFaultCluster,
   startPrimaryReplica,
   waitForRole,
+  waitUntil,
 } from '../harness/faults.ts'
 import { startRedis } from '../harness/redis-server.ts'
 
@@ -30,6 +31,13 @@ describe('fault harness: cluster of 3 masters + 3 replicas', () => {
   test('SIGKILL a master: its replica takes over; the restarted node rejoins as a replica; CLUSTER FAILOVER fails back', async () => {
     const master = await cluster.masterOf('k')
     await command(master.port, 'SET', 'k', 'v')
+    // Replication is asynchronous: kill the master only once its replica has the write, or the
+    // failover may (rightly) lose it.
+    const follower = await cluster.replicaOf(master)
+    await waitUntil('the replica to have the write', async () => {
+      const offset = (await info(master.port, 'replication')).get('master_repl_offset')
+      return (await info(follower.port, 'replication')).get('slave_repl_offset') === offset
+    })
     const replica = await cluster.killAndFailover(master)
     assert.equal(await cluster.masterOf('k'), replica)
     assert.equal(await command(replica.port, 'GET', 'k'), 'v')
