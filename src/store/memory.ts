@@ -1,6 +1,7 @@
 import { CommandError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import { NOT_A_FLOAT, NOT_AN_INTEGER, type StoreBackend, type TokenWrite } from './backend.ts'
+import { addAsRedis } from './decimal.ts'
 
 /**
  * The Store in process memory. Every method is synchronous inside, hence atomic and applied at
@@ -48,13 +49,12 @@ export class MemoryStoreBackend implements StoreBackend {
     const current = this.#text(key) ?? '0'
     // Same rules as INCRBY, falling back to INCRBYFLOAT, so code that works here works on Redis.
     const integer = Number.isInteger(by) && /^-?\d+$/.test(current)
-    if (!integer && !/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(current)) {
-      throw new CommandError(`increment '${key}' failed: ${NOT_A_FLOAT}`)
-    }
-    const next = Number(current) + by
+    const text = integer ? String(Number(current) + by) : addAsRedis(current, by)
+    if (text === undefined) throw new CommandError(`increment '${key}' failed: ${NOT_A_FLOAT}`)
+    const next = Number(text)
     if (integer && !Number.isSafeInteger(next))
       throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
-    this.memory.set(key, String(next), 'keep')
+    this.memory.set(key, text, 'keep')
     if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
     return next
   }
