@@ -1,0 +1,78 @@
+import { ClosedError, SerializationError } from '../errors.ts'
+import type { TrackerBackend } from './backend.ts'
+import { encodeRecord } from './record.ts'
+import type { TrackerRunner } from './runner.ts'
+import type { Session } from './session.ts'
+
+/** 'unsure': the record failed, but may have landed (a timeout): it is removed quietly afterwards. */
+type Recorded = 'yes' | 'unsure' | 'no'
+
+/**
+ * The jobs this process runs: each recorded under the session it started in while it runs,
+ * forgotten once it settles. Tracking never affects the job: its failures go to `onError`.
+ */
+export class InFlightJobs {
+  readonly #instanceId: string
+  readonly #backend: TrackerBackend
+  readonly #runner: TrackerRunner
+
+  constructor(instanceId: string, backend: TrackerBackend, runner: TrackerRunner) {
+    this.#instanceId = instanceId
+    this.#backend = backend
+    this.#runner = runner
+  }
+
+  async track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
+    session.inFlight.set(id, (session.inFlight.get(id) ?? 0) + 1)
+    let recorded: Recorded = 'no'
+    try {
+      const text = encodeRecord(id, payload, Date.now())
+      recorded = 'unsure'
+      await this.#runner.run('track', id, () =>
+        this.#backend.record(session.keys, session.id, this.#instanceId, id, text),
+      )
+      recorded = 'yes'
+    } catch (error) {
+      // runOperation reported Redis failures already; these two it never sees.
+      if (error instanceof SerializationError || error instanceof ClosedError) {
+        this.#runner.report(error, 'track')
+      }
+    }
+    try {
+      return await run()
+    } finally {
+      await this.#untrack(session, id, recorded)
+    }
+  }
+
+  async #untrack(session: Session, id: string, recorded: Recorded): Promise<void> {
+    const holders = (session.inFlight.get(id) ?? 1) - 1
+    if (holders > 0) {
+      // The same id is still running in another track() call: its record stays.
+      session.inFlight.set(id, holders)
+      return
+    }
+    session.inFlight.delete(id)
+    // A fleet closed mid-job leaves the record, an orphan exactly as after stop().
+    if (recorded === 'no' || this.#runner.closed) return
+    if (recorded === 'yes') {
+      try {
+        await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id))
+      } catch {
+        // Reported by runOperation; the job's own outcome is what track() returns.
+      }
+    } else {
+      await this.#backend.remove(session.keys, id).catch(() => undefined)
+    }
+    if (session.ended && session.inFlight.size === 0) await this.#retireEnded(session)
+  }
+
+  /** The last job of a stopped session settled: retire the session so the index stays small. */
+  async #retireEnded(session: Session): Promise<void> {
+    try {
+      await this.#runner.run('track', undefined, () => this.#backend.retire(session.keys, session.id))
+    } catch {
+      // Reported; a recovery pass retires it later anyway.
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto'
+import { ClosedError, RedfleetError, SerializationError } from '../errors.ts'
+import type { TrackerBackend } from './backend.ts'
+import type { Listed, SessionListing } from './listing.ts'
+import type { TrackedJob } from './options.ts'
+import { decodeRecord } from './record.ts'
+import type { TrackerRunner } from './runner.ts'
+
+export type Requeue = (job: TrackedJob) => Promise<void> | void
+
+/**
+ * The orphan sweep: hands each job of a dead session to `requeue` exactly once across every
+ * recoverer in the fleet. Claims are per orphan (SET NX PX in the orphan's session), so any
+ * number of recoverers on any topology run at once and each orphan goes to exactly one of them;
+ * a claim is released only by its owner (compare-and-delete). A claim keeps its token on every
+ * send, so one re-sent after a lost reply recognises its own win instead of losing the orphan to
+ * itself until recoveryLockTtl. Sessions are visited in a random rotation so concurrent
+ * recoverers spread out instead of queueing on the same orphan.
+ */
+export class OrphanRecovery {
+  readonly #listing: SessionListing
+  readonly #backend: TrackerBackend
+  readonly #runner: TrackerRunner
+  readonly #lockTtl: number
+
+  constructor(listing: SessionListing, backend: TrackerBackend, runner: TrackerRunner, lockTtl: number) {
+    this.#listing = listing
+    this.#backend = backend
+    this.#runner = runner
+    this.#lockTtl = lockTtl
+  }
+
+  /** One recovery pass; resolves with how many orphans it requeued. */
+  async pass(requeue: Requeue, op: string): Promise<number> {
+    const dead = await this.#listing.dead(op)
+    if (dead.length === 0) return 0
+    const records = await this.#runner.run(op, undefined, () => this.#backend.jobs(dead.map((s) => s.keys)))
+    let requeued = 0
+    for (const [i, session] of dead.entries()) {
+      const jobIds = rotate([...records[i]!.keys()])
+      for (const jobId of jobIds) {
+        if (this.#runner.closed) throw new ClosedError(`tracker.${op}: the fleet is closed`)
+        if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
+      }
+      // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
+      await this.#runner.run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
+    }
+    return requeued
+  }
+
+  async #recoverOne(session: Listed, jobId: string, requeue: Requeue, op: string): Promise<boolean> {
+    const { keys } = session
+    // One token per claim, the same on every send of it (src/operations.ts: 'by-id').
+    const token = randomBytes(8).toString('hex')
+    const lockTtl = this.#lockTtl
+    const text = await this.#runner.run(op, jobId, () => this.#backend.claim(keys, jobId, token, lockTtl))
+    if (text === undefined) return false // live again, already recovered, or claimed by another
+    const job = decodeRecord(jobId, text, session.instanceId)
+    if (!job) {
+      // Not a record redfleet wrote: drop it so it cannot block the session's cleanup forever.
+      await this.#runner.run(op, jobId, () => this.#backend.complete(keys, jobId, token))
+      this.#runner.report(
+        new SerializationError(`tracker.${op} '${jobId}': dropped a malformed job record`),
+        op,
+      )
+      return false
+    }
+    try {
+      await requeue(job)
+    } catch (error) {
+      this.#runner.report(error, op)
+      // Back to unclaimed: the next pass (of any recoverer) hands it out again.
+      await this.#runner
+        .run(op, jobId, () => this.#backend.release(keys, jobId, token))
+        .catch(() => undefined)
+      return false
+    }
+    const completed = await this.#runner.run(op, jobId, () => this.#backend.complete(keys, jobId, token))
+    if (!completed) {
+      this.#runner.report(
+        new RedfleetError(
+          `tracker.${op} '${jobId}': requeue outlasted recoveryLockTtl (${lockTtl} ms) and another recoverer ` +
+            'claimed the orphan too; raise recoveryLockTtl above the time requeue takes',
+        ),
+        op,
+      )
+    }
+    return true
+  }
+}
+
+/** The same items from a random starting point (cheap spreading, no full shuffle needed). */
+function rotate<T>(items: T[]): T[] {
+  if (items.length < 2) return items
+  const start = Math.floor(Math.random() * items.length)
+  return [...items.slice(start), ...items.slice(0, start)]
+}

@@ -1,0 +1,45 @@
+import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import type { TrackerOptions } from './options.ts'
+
+/** The operations of the background loops: they report their failures themselves, once per outage. */
+const LOOP_OPS = new Set(['heartbeat', 'recoverEvery'])
+
+/**
+ * How the tracker's parts run their operations (src/context.ts `runOperation`, named
+ * `tracker.<op>`) and report failures nobody awaits: one place, so every part reports alike.
+ */
+export class TrackerRunner {
+  readonly #ctx: FleetContext
+  readonly #policy: OperationPolicy
+  /** The loops' policy: no report per failed attempt; their LoopBackoff reports once per outage. */
+  readonly #quiet: OperationPolicy
+
+  constructor(ctx: FleetContext, options: TrackerOptions) {
+    this.#ctx = ctx
+    this.#policy = operationPolicy(ctx, options)
+    this.#quiet = { retry: this.#policy.retry, onError: () => {} }
+  }
+
+  /** The fleet was closed: nothing runs any more, and records in flight stay as orphans. */
+  get closed(): boolean {
+    return this.#ctx.lifecycle.closed
+  }
+
+  assertOpen(op: string): void {
+    this.#ctx.lifecycle.assertOpen(`tracker.${op}`)
+  }
+
+  run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const policy = LOOP_OPS.has(op) ? this.#quiet : this.#policy
+    return runOperation(this.#ctx, policy, `tracker.${op}`, key, fn)
+  }
+
+  /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */
+  report(error: unknown, op: string): void {
+    try {
+      this.#policy.onError(error, `tracker.${op}`)
+    } catch {
+      // The error sink failing is not a reason to stop tracking or recovering.
+    }
+  }
+}
