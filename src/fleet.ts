@@ -24,6 +24,7 @@ import { processMemory } from './topology/memory.ts'
 import { ShardedTopology } from './topology/sharded.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
+import { invalidArgument } from './validate.ts'
 
 /** A connection to a fleet's Redis (or the process memory) and the factory of its primitives. */
 export interface Fleet {
@@ -116,7 +117,7 @@ const contexts = new WeakMap<Fleet, FleetContext>()
 
 export function fleetContext(fleet: Fleet): FleetContext {
   const ctx = contexts.get(fleet)
-  if (!ctx) throw new TypeError('not a fleet made by createFleet')
+  if (!ctx) throw invalidArgument('ERR_INVALID_ARGUMENT', 'not a fleet made by createFleet')
   return ctx
 }
 

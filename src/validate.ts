@@ -61,15 +61,25 @@ function assertBoundedString(
   op: string,
   code: ArgumentErrorCode,
 ): asserts value is string {
-  if (typeof value !== 'string')
-    throw invalidArgument(code, `${op}: ${what} must be a string, got ${typeOf(value)}`)
-  if (value.length === 0) throw invalidArgument(code, `${op}: ${what} must not be empty`)
+  const problem = boundedStringProblem(value, what)
+  if (problem !== undefined) throw invalidArgument(code, `${op}: ${problem}`)
+}
+
+/** A name given as an option (a broker's channel): the same rule as a key, as a ConfigError. */
+export const nameOption: OptionCheck = (value, name) => {
+  const problem = boundedStringProblem(value, name)
+  if (problem !== undefined) throw invalidOption(problem)
+}
+
+/** What is wrong with a key or name, or undefined when it is a non-empty string of at most MAX_KEY_BYTES. */
+function boundedStringProblem(value: unknown, what: string): string | undefined {
+  if (typeof value !== 'string') return `${what} must be a string, got ${typeOf(value)}`
+  if (value.length === 0) return `${what} must not be empty`
   // A UTF-8 character is at most 3 bytes per UTF-16 unit: short strings skip the byte count.
-  if (value.length * 3 <= MAX_KEY_BYTES) return
+  if (value.length * 3 <= MAX_KEY_BYTES) return undefined
   const bytes = Buffer.byteLength(value)
-  if (bytes > MAX_KEY_BYTES) {
-    throw invalidArgument(code, `${op}: ${what} is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`)
-  }
+  if (bytes > MAX_KEY_BYTES) return `${what} is ${bytes} bytes, more than the ${MAX_KEY_BYTES} allowed`
+  return undefined
 }
 
 /** A per-call `ttl`: undefined, or a positive integer of milliseconds (TypeError otherwise). */
@@ -82,6 +92,48 @@ export function assertTtl(ttl: unknown, op: string, name = 'ttl'): number | unde
     )
   }
   return ttl
+}
+
+/** A count argument of a call (a batch size, a limit): a positive integer, or `fallback` when undefined. */
+export function countArgument(value: unknown, what: string, op: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ${what} must be a positive integer, got ${describeValue(value)}`,
+    )
+  }
+  return value
+}
+
+/** A callback argument of a call. */
+export function assertFunction(value: unknown, what: string, op: string): void {
+  if (typeof value !== 'function') {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ${what} must be a function, got ${describeValue(value)}`,
+    )
+  }
+}
+
+/** A call's own options: undefined or an object. */
+export function assertCallOptions(options: unknown, op: string): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: options must be an object, got ${describeValue(options)}`,
+    )
+  }
+}
+
+/** A call's `signal` option: undefined or an AbortSignal. */
+export function assertSignal(signal: unknown, op: string): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: signal must be an AbortSignal, got ${describeValue(signal)}`,
+    )
+  }
 }
 
 /**

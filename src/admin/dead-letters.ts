@@ -5,9 +5,10 @@
  */
 import { type FleetContext, operationPolicy, runOperation } from '../context.ts'
 import { type Fleet, fleetContext } from '../fleet.ts'
-import { assertName, streamBackend } from '../streams/access.ts'
+import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend } from '../streams/backend.ts'
 import { type Delivery, encodeEnvelope, REPLAY_FIELD } from '../streams/entry.ts'
+import { assertName, invalidArgument } from '../validate.ts'
 import { scanKeys, streamLength } from './keys.ts'
 
 export interface DeadLetter {
@@ -118,9 +119,9 @@ async function perPage(
   ids: unknown,
   act: (page: DeadLetter[], step: Step, remove: () => Promise<number>) => Promise<number>,
 ): Promise<number> {
-  assertName(op, 'channel', channel)
+  assertName(channel, 'channel', op)
   if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
-    throw new TypeError(`${op}: ids must be an array of entry ids`)
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ids must be an array of entry ids`)
   }
   const ctx = fleetContext(fleet)
   const letters = await selected(fleet, channel, ids)

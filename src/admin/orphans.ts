@@ -3,8 +3,10 @@
  * The operator tools read and release them through one tracker per fleet, made on first use:
  * a tracker registers a close hook with its fleet, so one per call would pile up hooks.
  */
+
 import { type Fleet, fleetContext } from '../fleet.ts'
 import type { TrackedJob, Tracker } from '../tracker/index.ts'
+import { invalidArgument } from '../validate.ts'
 
 /** Thrown by releaseOrphan's requeue for every orphan but the one it releases. */
 class NotThisOrphan extends Error {}
@@ -39,7 +41,10 @@ export function listOrphans(fleet: Fleet): Promise<TrackedJob[]> {
  */
 export async function releaseOrphan(fleet: Fleet, job: { instanceId: string; id: string }): Promise<boolean> {
   if (typeof job?.instanceId !== 'string' || typeof job.id !== 'string') {
-    throw new TypeError('admin.releaseOrphan: job must have a string instanceId and id')
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      'admin.releaseOrphan: job must have a string instanceId and id',
+    )
   }
   const released = await operatorTracker(fleet).recoverOrphans((orphan) => {
     if (orphan.instanceId !== job.instanceId || orphan.id !== job.id) throw new NotThisOrphan()

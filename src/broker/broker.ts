@@ -1,8 +1,9 @@
 import { type FleetContext, operationPolicy } from '../context.ts'
-import { ClosedError, ConfigError, translateError } from '../errors.ts'
+import { ClosedError, translateError } from '../errors.ts'
 import type { ChannelSubscription } from '../pubsub/index.ts'
+import { assertFunction, describeValue, invalidArgument, nameOption } from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
-import { assertName, assertOptions } from './options.ts'
+import { assertOptions } from './options.ts'
 
 /** Options of `fleet.broker()` (SPEC §4). */
 export interface BrokerOptions {
@@ -60,7 +61,12 @@ class FleetBroker implements Broker {
 
   publish(message: string): Promise<void> {
     if (typeof message !== 'string') {
-      return Promise.reject(new TypeError(`broker.publish: message must be a string, got ${typeof message}`))
+      return Promise.reject(
+        invalidArgument(
+          'ERR_INVALID_ARGUMENT',
+          `broker.publish: message must be a string, got ${describeValue(message)}`,
+        ),
+      )
     }
     if (this.#ctx.lifecycle.closed) {
       this.#report(new ClosedError(`broker.publish '${this.#name}': the fleet is closed`), 'broker.publish')
@@ -75,9 +81,7 @@ class FleetBroker implements Broker {
   }
 
   subscribe(listener: (message: string) => void): () => void {
-    if (typeof listener !== 'function') {
-      throw new TypeError(`broker.subscribe: listener must be a function, got ${typeof listener}`)
-    }
+    assertFunction(listener, 'listener', 'broker.subscribe')
     this.#ctx.lifecycle.assertOpen(`broker.subscribe '${this.#name}'`)
     const deliver = guardListener(listener, (error) => this.#report(error, 'broker.listener'))
     const subscription = this.#ctx
@@ -108,7 +112,7 @@ class FleetBroker implements Broker {
 export function createBroker(ctx: FleetContext, options: BrokerOptions = {}): Broker {
   assertOptions('broker', options)
   if (options.channel !== undefined) {
-    assertName(options.channel, 'broker channel', (m) => new ConfigError(m))
+    nameOption(options.channel, 'broker channel')
   }
   return new FleetBroker(ctx, options)
 }

@@ -1,7 +1,8 @@
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
 import { translateError } from '../errors.ts'
+import { assertFunction, assertName, assertSignal, describeValue, invalidArgument } from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
-import { assertName, assertOptions } from './options.ts'
+import { assertOptions } from './options.ts'
 
 /** Options of `fleet.presence()` (SPEC §4). */
 export interface PresenceOptions {
@@ -41,7 +42,7 @@ class FleetPresence implements Presence {
   }
 
   #channel(op: string, room: unknown): string {
-    assertName(room, `${op}: room`, (m) => new TypeError(m))
+    assertName(room, 'room', op)
     return this.#ctx.keys.key('presence', room)
   }
 
@@ -50,8 +51,9 @@ class FleetPresence implements Presence {
     try {
       channel = this.#channel('presence.publish', room)
       if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
-        throw new TypeError(
-          `presence.publish: payload must be a string or a Uint8Array, got ${typeof payload}`,
+        throw invalidArgument(
+          'ERR_INVALID_ARGUMENT',
+          `presence.publish: payload must be a string or a Uint8Array, got ${describeValue(payload)}`,
         )
       }
     } catch (error) {
@@ -68,12 +70,9 @@ class FleetPresence implements Presence {
     o: { signal?: AbortSignal } = {},
   ): Promise<void> {
     const channel = this.#channel('presence.subscribe', room)
-    if (typeof fn !== 'function')
-      throw new TypeError(`presence.subscribe: fn must be a function, got ${typeof fn}`)
+    assertFunction(fn, 'fn', 'presence.subscribe')
     const signal = o?.signal
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError('presence.subscribe: signal must be an AbortSignal')
-    }
+    assertSignal(signal, 'presence.subscribe')
     this.#ctx.lifecycle.assertOpen(`presence.subscribe '${room}'`)
     if (signal?.aborted) return
     const deliver = guardListener(fn, (error) => this.#report(error, 'presence.listener'))

@@ -1,5 +1,6 @@
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
+import { describeValue, invalidOption } from '../validate.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
 
 export interface ConvertDataStoreOptions {
@@ -107,7 +108,7 @@ class FleetConvertDataStore implements ConvertDataStore {
 export function convertDataStore(fleet: Fleet, options: ConvertDataStoreOptions = {}): ConvertDataStore {
   const max = options.maxVisitors ?? 10_000
   if (!Number.isInteger(max) || max < 1)
-    throw new TypeError('convertDataStore: maxVisitors must be a positive integer')
+    throw invalidOption(`convertDataStore: maxVisitors must be a positive integer, got ${describeValue(max)}`)
   const store = fleet.store<Json>({ prefix: options.prefix ?? 'convert:' })
   return new FleetConvertDataStore(store, options.ttl, max)
 }

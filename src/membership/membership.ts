@@ -1,14 +1,23 @@
 import { encodeJson } from '../codec.ts'
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
-import { ConfigError, SerializationError } from '../errors.ts'
+import { SerializationError } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
-import { assertName, positiveInteger, streamBackend } from '../streams/access.ts'
+import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend } from '../streams/backend.ts'
 import { ENVELOPE_FIELD } from '../streams/entry.ts'
 import { START_ID } from '../streams/ids.ts'
 import { PublishIds } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
-import { assertSignal, linkSignals } from '../streams/signals.ts'
+import { linkSignals } from '../streams/signals.ts'
+import {
+  assertName,
+  assertSignal,
+  countArgument,
+  describeValue,
+  invalidArgument,
+  invalidOption,
+  positiveInteger,
+} from '../validate.ts'
 import type { MembershipBackend } from './backend.ts'
 import { MemoryMembershipBackend } from './memory.ts'
 import { RedisMembershipBackend } from './redis.ts'
@@ -76,9 +85,9 @@ class FleetMembership implements Membership {
   #unregister: (() => void) | undefined
 
   constructor(ctx: FleetContext, options: MembershipOptions) {
-    this.#ttl = positiveInteger(options.ttl, DEFAULT_TTL, (m) => new ConfigError(`membership: ${m}`), 'ttl')
+    this.#ttl = positiveInteger('membership: ttl', options.ttl, { fallback: DEFAULT_TTL })
     if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new ConfigError('membership: onError must be a function')
+      throw invalidOption('membership: onError must be a function')
     }
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
@@ -100,12 +109,12 @@ class FleetMembership implements Membership {
   }
 
   async heartbeat(id: string): Promise<void> {
-    assertName('membership.heartbeat', 'id', id)
+    assertName(id, 'id', 'membership.heartbeat')
     await this.#run('heartbeat', id, () => this.#backend.heartbeat(this.#key, id, this.#ttl))
   }
 
   async leave(id: string): Promise<void> {
-    assertName('membership.leave', 'id', id)
+    assertName(id, 'id', 'membership.leave')
     await this.#run('leave', id, () => this.#backend.leave(this.#key, id))
   }
 
@@ -115,20 +124,25 @@ class FleetMembership implements Membership {
   }
 
   join(id: string, o: { interval?: number } = {}): MembershipHandle {
-    assertName('membership.join', 'id', id)
-    const interval = positiveInteger(
+    assertName(id, 'id', 'membership.join')
+    const interval = countArgument(
       o?.interval,
-      Math.max(1, Math.floor(this.#ttl / 3)),
-      (m) => new TypeError(`membership.join: ${m}`),
       'interval',
+      'membership.join',
+      Math.max(1, Math.floor(this.#ttl / 3)),
     )
     if (interval >= this.#ttl) {
-      throw new TypeError(
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
         `membership.join: interval (${interval} ms) must be shorter than ttl (${this.#ttl} ms)`,
       )
     }
-    if (this.#joined.has(id))
-      throw new TypeError(`membership.join: '${id}' is already joined by this membership`)
+    if (this.#joined.has(id)) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `membership.join: '${id}' is already joined by this membership`,
+      )
+    }
     this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
     // Heartbeats never overlap: each waits for the one before. A failed one was already reported
     // by runOperation (after its retries); the next tick tries again.
@@ -167,17 +181,19 @@ class FleetMembership implements Membership {
   }
 
   async owner(key: string, members?: string[]): Promise<string | undefined> {
-    assertName('membership.owner', 'key', key)
+    assertName(key, 'key', 'membership.owner')
     if (members !== undefined) {
-      if (!Array.isArray(members)) throw new TypeError('membership.owner: members must be an array of ids')
-      for (const member of members) assertName('membership.owner', 'member id', member)
+      if (!Array.isArray(members)) {
+        throw invalidArgument('ERR_INVALID_ARGUMENT', 'membership.owner: members must be an array of ids')
+      }
+      for (const member of members) assertName(member, 'member id', 'membership.owner')
       return rendezvousOwner(key, members)
     }
     return rendezvousOwner(key, await this.live())
   }
 
   async send(to: string, message: unknown): Promise<void> {
-    assertName('membership.send', 'id', to)
+    assertName(to, 'id', 'membership.send')
     if (message === undefined)
       throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
     const fields = [ENVELOPE_FIELD, encodeJson({ message }, 'membership.send', to)]
@@ -188,11 +204,14 @@ class FleetMembership implements Membership {
   }
 
   inbox(id: string, o: { signal?: AbortSignal; from?: '$' | '0' } = {}): AsyncIterable<unknown> {
-    assertName('membership.inbox', 'id', id)
-    assertSignal('membership.inbox', o?.signal)
+    assertName(id, 'id', 'membership.inbox')
+    assertSignal(o?.signal, 'membership.inbox')
     const from = o?.from ?? '$'
     if (from !== '$' && from !== '0') {
-      throw new TypeError(`membership.inbox: from must be '$' or '0', got ${JSON.stringify(from)}`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `membership.inbox: from must be '$' or '0', got ${describeValue(from)}`,
+      )
     }
     const key = this.#inboxKey(id)
     const after = from === '0' ? START_ID : '$'
@@ -223,6 +242,6 @@ class FleetMembership implements Membership {
 
 export function createMembership(ctx: FleetContext, options: MembershipOptions = {}): Membership {
   if (typeof options !== 'object' || options === null)
-    throw new ConfigError('membership: options must be an object')
+    throw invalidOption('membership: options must be an object')
   return new FleetMembership(ctx, options)
 }

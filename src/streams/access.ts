@@ -15,27 +15,3 @@ export function streamBackend(ctx: FleetContext, blockingConnections?: number): 
   if (blockingConnections !== undefined) pool.atLeast(blockingConnections)
   return new RedisStreamBackend(() => ctx.redis(), pool)
 }
-
-/** Validates a channel, group or consumer name: a non-empty string of at most 1024 UTF-8 bytes. */
-export function assertName(op: string, what: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${op}: ${what} must be a string, got ${typeof value}`)
-  if (value.length === 0) throw new TypeError(`${op}: ${what} must not be empty`)
-  // At most 3 UTF-8 bytes per UTF-16 unit: short names need no byte count.
-  if (value.length <= 341) return
-  const bytes = Buffer.byteLength(value)
-  if (bytes > 1024) throw new TypeError(`${op}: ${what} is ${bytes} bytes, more than the 1024 allowed`)
-}
-
-/** A positive integer option, or its default; `error` builds the error to throw for a bad one. */
-export function positiveInteger(
-  value: unknown,
-  fallback: number,
-  error: (message: string) => Error,
-  name: string,
-): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw error(`${name} must be a positive integer, got ${String(value)}`)
-  }
-  return value
-}

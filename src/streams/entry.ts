@@ -1,4 +1,5 @@
 import { encodeJson } from '../codec.ts'
+import { invalidArgument } from '../validate.ts'
 
 /** Any JSON object: what `publish` stores and every reader gets back. */
 export interface Envelope {
@@ -39,7 +40,10 @@ export const REPLAY_FIELD = 'for'
 /** The fields of a new entry; TypeError for a non-object, SerializationError for non-JSON content. */
 export function encodeEnvelope(envelope: unknown, op: string, where: string): string[] {
   if (!isPlainObject(envelope)) {
-    throw new TypeError(`${op}: the envelope must be a plain JSON object, got ${describe(envelope)}`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: the envelope must be a plain JSON object, got ${describe(envelope)}`,
+    )
   }
   return [ENVELOPE_FIELD, encodeJson(envelope, op, where)]
 }

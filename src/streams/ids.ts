@@ -1,3 +1,4 @@
+import { describeValue, invalidArgument } from '../validate.ts'
 /**
  * Stream entry ids: `${ms}-${seq}`, as Redis makes them. Sequences stay far below 2^53 in
  * practice (a million entries in one millisecond would still fit), so plain numbers compare them.
@@ -29,7 +30,10 @@ export function compareIds(a: string, b: string): number {
 export function afterIdArg(op: string, id: unknown): string {
   if (id === undefined || id === '' || id === '0') return START_ID
   if (typeof id !== 'string' || !parseId(id)) {
-    throw new TypeError(`${op}: id must be a stream id like '1700000000000-0', got ${JSON.stringify(id)}`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: id must be a stream id like '1700000000000-0', got ${describeValue(id)}`,
+    )
   }
   const [ms, seq] = parseId(id)!
   return `${ms}-${seq}`

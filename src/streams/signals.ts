@@ -24,10 +24,3 @@ export function linkSignals(...signals: (AbortSignal | undefined)[]): {
     },
   }
 }
-
-/** Rejects with a TypeError unless `signal` is undefined or an AbortSignal. */
-export function assertSignal(op: string, signal: unknown): asserts signal is AbortSignal | undefined {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${op}: signal must be an AbortSignal`)
-  }
-}

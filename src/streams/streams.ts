@@ -1,14 +1,24 @@
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
-import { ConfigError, type WaitFor } from '../errors.ts'
-import { assertName, positiveInteger, streamBackend } from './access.ts'
+import type { WaitFor } from '../errors.ts'
+import {
+  assertCallOptions,
+  assertFunction,
+  assertName,
+  assertSignal,
+  countArgument,
+  invalidArgument,
+  invalidOption,
+  positiveInteger,
+} from '../validate.ts'
+import { streamBackend } from './access.ts'
 import type { AppendDurability, StreamBackend, StreamWrite } from './backend.ts'
 import { ConsumerLoop } from './consumer.ts'
 import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
 import { afterIdArg } from './ids.ts'
 import { PublishIds } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
-import { assertSignal, linkSignals } from './signals.ts'
+import { linkSignals } from './signals.ts'
 
 /** Options of `fleet.streams()` (SPEC §5). */
 export interface StreamsOptions {
@@ -117,20 +127,18 @@ class FleetStreams implements Streams {
   #unregister: (() => void) | undefined
 
   constructor(ctx: FleetContext, options: StreamsOptions) {
-    const config = (message: string) => new ConfigError(`streams: ${message}`)
-    this.#eventsMaxLen = positiveInteger(options.eventsMaxLen, DEFAULT_EVENTS_MAX_LEN, config, 'eventsMaxLen')
-    this.#channelMaxLen = positiveInteger(
-      options.channelMaxLen,
-      DEFAULT_CHANNEL_MAX_LEN,
-      config,
-      'channelMaxLen',
-    )
+    this.#eventsMaxLen = positiveInteger('streams: eventsMaxLen', options.eventsMaxLen, {
+      fallback: DEFAULT_EVENTS_MAX_LEN,
+    })
+    this.#channelMaxLen = positiveInteger('streams: channelMaxLen', options.channelMaxLen, {
+      fallback: DEFAULT_CHANNEL_MAX_LEN,
+    })
     const blocking =
       options.maxBlockingConnections === undefined
         ? undefined
-        : positiveInteger(options.maxBlockingConnections, 0, config, 'maxBlockingConnections')
+        : positiveInteger('streams: maxBlockingConnections', options.maxBlockingConnections)
     if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new ConfigError('streams: onError must be a function')
+      throw invalidOption('streams: onError must be a function')
     }
     if (options.waitFor !== undefined) waitForOption(options.waitFor, 'streams: waitFor')
     this.#ctx = ctx
@@ -144,7 +152,7 @@ class FleetStreams implements Streams {
   }
 
   #channelKey(op: string, channel: unknown): string {
-    assertName(op, 'channel', channel)
+    assertName(channel, 'channel', op)
     return this.#channelPrefix + channel
   }
 
@@ -153,7 +161,9 @@ class FleetStreams implements Streams {
   }
 
   async publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
-    if (!Array.isArray(channels)) throw new TypeError('streams.publish: channels must be an array of names')
+    if (!Array.isArray(channels)) {
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'streams.publish: channels must be an array of names')
+    }
     const fields = encodeEnvelope(env, 'streams.publish', 'events')
     const durable = this.#durable('publish', 'events', o)
     // One publish id for the call: each stream remembers it, so a re-send adds no second copy.
@@ -183,9 +193,7 @@ class FleetStreams implements Streams {
 
   /** What a publish waits for: its own `waitFor`, else the streams'; nothing in memory. */
   #durable(op: string, name: string, o: PublishOptions | undefined): AppendDurability | undefined {
-    if (o !== undefined && (typeof o !== 'object' || o === null)) {
-      throw new TypeError(`streams.${op}: options must be an object`)
-    }
+    assertCallOptions(o, `streams.${op}`)
     const own = assertWaitFor(o?.waitFor, `streams.${op}`)
     const durability = this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
     return durability && { durability, where: `streams.${op} '${name}'` }
@@ -194,7 +202,7 @@ class FleetStreams implements Streams {
   async readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
     const key = this.#channelKey('streams.readRange', channel)
     let after = afterIdArg('streams.readRange', afterId)
-    positiveInteger(limit, 500, (m) => new TypeError(`streams.readRange: ${m}`), 'limit')
+    countArgument(limit, 'limit', 'streams.readRange', 500)
     return this.#run('readRange', channel, async () => {
       const out: Delivery[] = []
       // Entries not written by redfleet are skipped, so a short page is not the end: read on
@@ -239,8 +247,8 @@ class FleetStreams implements Streams {
     deliver: (d: Delivery) => void | Promise<void>,
     o: { signal?: AbortSignal },
   ): (signal: AbortSignal) => Promise<void> {
-    if (typeof deliver !== 'function') throw new TypeError(`streams.${op}: the callback must be a function`)
-    assertSignal(`streams.${op}`, o?.signal)
+    assertFunction(deliver, 'the callback', `streams.${op}`)
+    assertSignal(o?.signal, `streams.${op}`)
     return async (signal) => {
       const entries = readEntries({
         backend: this.#backend,
@@ -255,7 +263,7 @@ class FleetStreams implements Streams {
   }
 
   async ensureGroup(group: string): Promise<void> {
-    assertName('streams.ensureGroup', 'group', group)
+    assertName(group, 'group', 'streams.ensureGroup')
     await this.#run('ensureGroup', group, () => this.#backend.createGroup(this.#mainKey, group))
   }
 
@@ -267,11 +275,10 @@ class FleetStreams implements Streams {
   ): Promise<void> {
     return this.#loop('consume', () => {
       const op = 'streams.consume'
-      assertName(op, 'group', group)
-      assertName(op, 'consumer', consumer)
-      if (typeof handle !== 'function') throw new TypeError(`${op}: handle must be a function`)
-      assertSignal(op, o?.signal)
-      const bad = (message: string) => new TypeError(`${op}: ${message}`)
+      assertName(group, 'group', op)
+      assertName(consumer, 'consumer', op)
+      assertFunction(handle, 'handle', op)
+      assertSignal(o?.signal, op)
       const deadLetter = o.deadLetter ?? `${group}:dead`
       const deadKey = this.#channelKey('streams.consume', deadLetter)
       const settings = {
@@ -280,10 +287,10 @@ class FleetStreams implements Streams {
         group,
         consumer,
         handle,
-        batch: positiveInteger(o.batch, 64, bad, 'batch'),
-        minIdle: positiveInteger(o.minIdle, 30_000, bad, 'minIdle'),
-        maxDeliveries: positiveInteger(o.maxDeliveries, 10, bad, 'maxDeliveries'),
-        concurrency: positiveInteger(o.concurrency, 1, bad, 'concurrency'),
+        batch: countArgument(o.batch, 'batch', op, 64),
+        minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
+        maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),
+        concurrency: countArgument(o.concurrency, 'concurrency', op, 1),
         deadLetter: async (record: Envelope) => {
           const fields = encodeEnvelope(record, op, deadLetter)
           await this.#backend.append([
@@ -298,7 +305,7 @@ class FleetStreams implements Streams {
   }
 
   async groupLag(group: string): Promise<number> {
-    assertName('streams.groupLag', 'group', group)
+    assertName(group, 'group', 'streams.groupLag')
     return this.#run('groupLag', group, () => this.#backend.lag(this.#mainKey, group))
   }
 
@@ -343,6 +350,6 @@ interface LoopBody {
 
 export function createStreams(ctx: FleetContext, options: StreamsOptions = {}): Streams {
   if (typeof options !== 'object' || options === null)
-    throw new ConfigError('streams: options must be an object')
+    throw invalidOption('streams: options must be an object')
   return new FleetStreams(ctx, options)
 }
