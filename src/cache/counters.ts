@@ -62,7 +62,7 @@ export class Counters {
 
   /** A counter's value: a raw integer string read as a number; undefined when absent or not one. */
   static async read(cache: Cache, key: CacheKey): Promise<number | undefined> {
-    const value = await cache.read(key, { raw: true })
+    const value = await cache.read(key)
     if (typeof value === 'number') return Math.trunc(value)
     if (typeof value !== 'string' || !/^\s*-?\d+/.test(value)) return undefined
     return Number.parseInt(value, 10)

@@ -66,6 +66,11 @@ export interface WriteOptions {
 /** Options of a read. */
 export interface ReadOptions {
   version?: string | number
+  /**
+   * Rails' flag, accepted for its signature and never needed: entries describe themselves, so a
+   * plain string (a counter, a `raw: true` write, another client's value) reads back as that
+   * string with or without it, and an envelope reads back as its value either way.
+   */
   raw?: boolean
 }
 
