@@ -6,7 +6,7 @@ import { Counters } from './counters.ts'
 import { type Entry, entryValue, isExpired } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import { Failsafe } from './failsafe.ts'
-import { type FillWaker, pollingWaker } from './fill.ts'
+import type { FillWaker } from './fill.ts'
 import { Instrument } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion, requestedVersion } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
@@ -27,10 +27,11 @@ import type {
   ReadOptions,
   WriteOptions,
 } from './types.ts'
+import { PubSubWaker } from './waker.ts'
 import { EntryWriter, isStamped } from './writer.ts'
 
 export interface CacheParts {
-  /** Wakes fill waiters across the fleet; polling when none is given. */
+  /** Wakes fill waiters across the fleet; by default fill notifications over the fleet's pub/sub. */
   waker?: FillWaker
   near?: NearCache
   /** Where entries are kept; by default the fleet's memory or Redis (for tests: a fake). */
@@ -108,7 +109,9 @@ export class FleetCache implements Cache {
       reader,
       writer,
       keys,
-      waker: parts.waker ?? pollingWaker,
+      // One channel per fleet namespace, subscribed on the first fill that may wait.
+      waker:
+        parts.waker ?? new PubSubWaker(() => ctx.subscriber(), ctx.keys.key('cache~fill'), ctx.lifecycle),
       signal: ctx.lifecycle.signal,
       stats,
       defaults,

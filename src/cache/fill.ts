@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { sleep } from '../sleep.ts'
 
 /**
  * Stampede protection for `fetch` misses, in two layers:
@@ -31,23 +30,6 @@ export interface FillWatch {
    */
   wait(ms: number, attempt: number, signal: AbortSignal): Promise<void>
   close(): void
-}
-
-/** Polling delays: 5, 10, 20 … 100 ms apart. */
-export function pollDelay(attempt: number): number {
-  return Math.min(5 * 2 ** Math.min(attempt - 1, 5), 100)
-}
-
-/** The fallback waker: no notifications, polls. */
-export const pollingWaker: FillWaker = {
-  watch: () => ({
-    wait: async (ms, attempt, signal) => {
-      await sleep(Math.min(ms, pollDelay(attempt)), signal)
-      signal.throwIfAborted()
-    },
-    close() {},
-  }),
-  async notify() {},
 }
 
 /** A found value, told apart from "nothing there" (a cached value may be null). */

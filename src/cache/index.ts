@@ -6,7 +6,6 @@ import { assertCacheOptions } from './options.ts'
 import { fixedEntryScope, keyBases } from './scope.ts'
 import { NearTracking } from './tracking.ts'
 import type { Cache, CacheOptions } from './types.ts'
-import { PubSubWaker } from './waker.ts'
 
 export type { CacheEvent } from './instrument.ts'
 export type {
@@ -22,9 +21,7 @@ export type {
 /** `fleet.cache()`: Rails' RedisCacheStore behaviour set on every topology (SPEC §3). */
 export function createCache(ctx: FleetContext, options: CacheOptions = {}): Cache {
   assertCacheOptions(options)
-  // Fill notifications: one channel per fleet namespace, subscribed on the first wait.
-  const waker = new PubSubWaker(() => ctx.subscriber(), ctx.keys.key('cache~fill'), ctx.lifecycle)
-  return new FleetCache(ctx, options, { waker, near: nearCache(ctx, options) })
+  return new FleetCache(ctx, options, { near: nearCache(ctx, options) })
 }
 
 function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefined {

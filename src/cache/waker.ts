@@ -1,16 +1,21 @@
 import type { Lifecycle } from '../lifecycle.ts'
 import type { ChannelSubscription, Subscriber } from '../pubsub/index.ts'
 import { sleep } from '../sleep.ts'
-import { type FillWaker, type FillWatch, pollDelay } from './fill.ts'
+import type { FillWaker, FillWatch } from './fill.ts'
 
 /** While notifications are live, polling is only a safety net against a lost message. */
 const LIVE_POLL = 250
+
+/** Polling while notifications are not live: 5, 10, 20 … 100 ms apart (`attempt` counts from 1). */
+function pollDelay(attempt: number): number {
+  return Math.min(5 * 2 ** Math.min(attempt - 1, 5), 100)
+}
 
 /**
  * Fill notifications over the fleet's pub/sub hub: a fill holder publishes the entry's key on
  * one channel per fleet namespace, and every waiting process wakes at once and reads the value.
  * The subscription is made on the first wait and kept until the fleet closes. Until Redis has
- * confirmed it (and whenever it is down), waiters poll as the polling waker does.
+ * confirmed it (and whenever it is down), waiters poll instead (pollDelay).
  */
 export class PubSubWaker implements FillWaker {
   readonly #subscriber: () => Subscriber
