@@ -32,8 +32,12 @@ class ServerPool {
 }
 
 /**
- * Standalone (one server) and the client-side sharded ring (several independent servers).
- * Standalone is simply a ring of one, so both share every code path.
+ * Standalone (one server) and the client-side sharded ring (several independent servers), one
+ * class: standalone is a ring of one without the ring (every key goes to its one server, all
+ * keys make one batch). The multi-key paths that can skip grouping by node on one server (one
+ * command already answers in the caller's key order) check `kind === 'standalone'` themselves:
+ * perKey in pipeline.ts, the cache's getMany, the store's setMany and sendsAtOnce, the streams'
+ * publish. Everything else runs the same code on both.
  */
 export class ShardedTopology implements RedisTopology {
   readonly kind: 'standalone' | 'sharded'
