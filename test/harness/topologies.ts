@@ -5,6 +5,26 @@ import { testServers } from './servers.ts'
 
 export const TOPOLOGIES: readonly TopologyKind[] = ['memory', 'standalone', 'sharded', 'cluster']
 
+/** Names the topologies contract suites run on, comma-separated; unset: all four. */
+export const TOPOLOGIES_ENV = 'REDFLEET_TEST_TOPOLOGIES'
+
+/**
+ * The topologies `forEachTopology` runs on by default: all four, or those `TOPOLOGIES_ENV` names
+ * (set by scripts/mutate.ts, which runs a suite once per mutant and cannot afford all four).
+ */
+function chosenTopologies(): readonly TopologyKind[] {
+  const names = process.env[TOPOLOGIES_ENV]
+  if (names === undefined || names === '') return TOPOLOGIES
+  const chosen = names.split(',').map((name) => name.trim())
+  const unknown = chosen.filter((name) => !TOPOLOGIES.includes(name as TopologyKind))
+  if (unknown.length > 0) {
+    throw new Error(
+      `${TOPOLOGIES_ENV}: unknown topology ${unknown.join(', ')}; one of ${TOPOLOGIES.join(', ')}`,
+    )
+  }
+  return chosen as TopologyKind[]
+}
+
 /** A namespace no other test (or earlier run) uses: each suite gets a clean keyspace. */
 export function uniqueNamespace(label = 't'): string {
   return `${label}-${randomBytes(5).toString('hex')}`
@@ -32,13 +52,14 @@ export interface TopologyEnv {
 }
 
 /**
- * Registers `body` once per topology (memory, standalone, sharded, cluster): the contract
- * suite pattern. Every primitive's contract is written once and proved on all four.
+ * Registers `body` once per topology (memory, standalone, sharded, cluster; `TOPOLOGIES_ENV`
+ * may narrow them): the contract suite pattern. Every primitive's contract is written once and
+ * proved on all four.
  */
 export function forEachTopology(
   title: string,
   body: (env: TopologyEnv) => void,
-  topologies = TOPOLOGIES,
+  topologies = chosenTopologies(),
 ): void {
   for (const topology of topologies) {
     describe(`${title} [${topology}]`, () => {
