@@ -1,0 +1,502 @@
+/**
+ * The topologies' routing on fake clients, where no server can hide a wrong node: which
+ * connection a key goes to, how keys are batched per node (ring) or slot (cluster), how per-node
+ * pipelines hand replies back per batch, the EVALSHA → EVAL fallback, and the topology handle.
+ * The connection plumbing (reconnects, health) is the fault tests' business.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import type { Cluster, Redis } from 'ioredis'
+import { ConfigError, ConnectionError } from '../../src/errors.ts'
+import { ClusterTopology } from '../../src/topology/cluster.ts'
+import { reconnectDelay } from '../../src/topology/connection.ts'
+import { TopologyHandle } from '../../src/topology/handle.ts'
+import type { IORedisModule } from '../../src/topology/ioredis.ts'
+import { groupKeys, inCallerOrder, perKey, pipelinePerNode } from '../../src/topology/pipeline.ts'
+import { HashRing } from '../../src/topology/ring.ts'
+import { Script } from '../../src/topology/script.ts'
+import { ShardedTopology } from '../../src/topology/sharded.ts'
+import type { Client, KeyBatch, RedisTopology } from '../../src/topology/types.ts'
+
+/** A pipeline that records its commands and replies with what the test says. */
+class FakePipeline {
+  readonly commands: string[] = []
+  constructor(readonly reply: (command: string) => [Error | null, unknown]) {}
+  get length(): number {
+    return this.commands.length
+  }
+  get(key: string): this {
+    this.commands.push(key)
+    return this
+  }
+  async exec(): Promise<[Error | null, unknown][] | null> {
+    return this.commands.map(this.reply)
+  }
+}
+
+/** A connection that records what is asked of it; never opens a socket. */
+class FakeRedis extends EventEmitter {
+  status = 'wait'
+  readonly calls: string[] = []
+  readonly pipelines: FakePipeline[] = []
+  readonly stream = undefined
+  constructor(
+    readonly url: string,
+    readonly options: Record<string, unknown> & { host?: string; port?: number; db?: number },
+  ) {
+    super()
+  }
+  async connect(): Promise<void> {
+    this.calls.push('connect')
+    this.status = 'ready'
+  }
+  async ping(): Promise<string> {
+    this.calls.push('ping')
+    return 'PONG'
+  }
+  async quit(): Promise<string> {
+    this.calls.push('quit')
+    this.status = 'end'
+    return 'OK'
+  }
+  disconnect(): void {
+    this.calls.push('disconnect')
+    this.status = 'end'
+  }
+  pipeline(): FakePipeline {
+    const pipe = new FakePipeline((key) => [null, `${this.url}:${key}`])
+    this.pipelines.push(pipe)
+    return pipe
+  }
+  duplicate(options: Record<string, unknown>): FakeRedis {
+    return new FakeRedis(`${this.url}#dup`, { ...this.options, ...options })
+  }
+}
+
+/** An ioredis module whose Redis class makes fakes, each kept for the test to inspect. */
+function fakeIORedis(): { module: IORedisModule; made: FakeRedis[] } {
+  const made: FakeRedis[] = []
+  class Made extends FakeRedis {
+    constructor(url: string, options: Record<string, unknown>) {
+      super(url, options)
+      made.push(this)
+    }
+  }
+  return { module: { Redis: Made } as unknown as IORedisModule, made }
+}
+
+const settings = {
+  connectTimeout: 500,
+  commandTimeout: 700,
+  reconnectAttempts: 1,
+  poolSize: 2,
+  onError: () => {},
+}
+
+const address = (port: number) => ({ url: `redis://h:${port}/0`, id: `h:${port}/0` })
+const keys = Array.from({ length: 60 }, (_, i) => `key:${i}`)
+
+test('groupKeys: one batch per place, keys and their input positions in order', () => {
+  const batches = groupKeys(
+    ['a1', 'b1', 'a2', 'c1', 'b2'],
+    (key) => key[0]!,
+    (place) => `node-${place}`,
+  )
+  assert.deepEqual(batches, [
+    { node: 'node-a', keys: ['a1', 'a2'], indexes: [0, 2] },
+    { node: 'node-b', keys: ['b1', 'b2'], indexes: [1, 4] },
+    { node: 'node-c', keys: ['c1'], indexes: [3] },
+  ])
+})
+
+test('inCallerOrder: per-batch replies go back to the positions of their keys', () => {
+  const batches: KeyBatch[] = [
+    { node: 'x', keys: ['a1', 'a2'], indexes: [0, 2] },
+    { node: 'y', keys: ['b1'], indexes: [1] },
+  ]
+  assert.deepEqual(inCallerOrder(3, batches, [['A1', 'A2'], ['B1']]), ['A1', 'B1', 'A2'])
+})
+
+test('pipelinePerNode: batches of one node share one pipeline; replies come back per batch', async () => {
+  const a = new FakeRedis('a', {})
+  const b = new FakeRedis('b', {})
+  const batches: KeyBatch[] = [
+    { node: 'a', keys: ['k1', 'k2'], indexes: [0, 1] },
+    { node: 'b', keys: ['k3'], indexes: [2] },
+    { node: 'a', keys: ['k4'], indexes: [3] },
+  ]
+  const replies = await pipelinePerNode(
+    batches,
+    (node) => (node === 'a' ? a : b) as unknown as Client,
+    (pipe, batch) => {
+      for (const key of batch.keys) pipe.get(key)
+    },
+  )
+  assert.deepEqual(replies, [['a:k1', 'a:k2'], ['b:k3'], ['a:k4']])
+  assert.equal(a.pipelines.length, 1)
+  assert.equal(b.pipelines.length, 1)
+  assert.deepEqual(a.pipelines[0]!.commands, ['k1', 'k2', 'k4'])
+})
+
+test('pipelinePerNode: a failed command rejects the call', async () => {
+  const failing = new FakeRedis('a', {})
+  failing.pipeline = () => {
+    const pipe = new FakePipeline((key) => (key === 'bad' ? [new Error('WRONGTYPE'), null] : [null, 1]))
+    failing.pipelines.push(pipe)
+    return pipe
+  }
+  await assert.rejects(
+    pipelinePerNode(
+      [{ node: 'a', keys: ['ok', 'bad'], indexes: [0, 1] }],
+      () => failing as unknown as Client,
+      (pipe, batch) => {
+        for (const key of batch.keys) pipe.get(key)
+      },
+    ),
+    /WRONGTYPE/,
+  )
+})
+
+test('pipelinePerNode: a pipeline that replies nothing (exec gave null) yields empty batches', async () => {
+  const silent = new FakeRedis('a', {})
+  silent.pipeline = () => {
+    const pipe = new FakePipeline(() => [null, 1])
+    pipe.exec = async () => null
+    return pipe
+  }
+  const replies = await pipelinePerNode(
+    [{ node: 'a', keys: ['k'], indexes: [0] }],
+    () => silent as unknown as Client,
+    (pipe, batch) => {
+      pipe.get(batch.keys[0]!)
+    },
+  )
+  assert.deepEqual(replies, [[]])
+})
+
+/** A topology stand-in for perKey: `kind`, clients by key, batches by first letter. */
+function perKeyTopology(kind: RedisTopology['kind']): RedisTopology {
+  return {
+    kind,
+    client: (key: string) => ({ node: `client-of-${key}` }) as unknown as Client,
+    batches: async (list: readonly string[]) =>
+      groupKeys(
+        list,
+        (key) => key[0]!,
+        (place) => place,
+      ),
+    batchClient: (batch: KeyBatch) => ({ node: batch.node }) as unknown as Client,
+  } as unknown as RedisTopology
+}
+
+test('perKey: standalone sends one command with every key, in the caller’s order', async () => {
+  const sent: [string, readonly string[]][] = []
+  const send = async (client: Client, list: readonly string[]) => {
+    sent.push([(client as unknown as { node: string }).node, list])
+    return list.map((key) => key.toUpperCase())
+  }
+  const topology = perKeyTopology('standalone')
+  assert.deepEqual(await perKey(topology, ['a1', 'b1'], send), ['A1', 'B1'])
+  assert.deepEqual(sent, [['client-of-a1', ['a1', 'b1']]])
+  assert.deepEqual(await perKey(topology, [], send), [])
+  assert.equal(sent.length, 1, 'no keys, no command')
+})
+
+test('perKey: elsewhere one command per batch, on its client, replies in the caller’s order', async () => {
+  const sent: [string, readonly string[]][] = []
+  const send = async (client: Client, list: readonly string[]) => {
+    sent.push([(client as unknown as { node: string }).node, list])
+    return list.map((key) => key.toUpperCase())
+  }
+  const result = await perKey(perKeyTopology('sharded'), ['a1', 'b1', 'a2'], send)
+  assert.deepEqual(result, ['A1', 'B1', 'A2'])
+  assert.deepEqual(sent, [
+    ['a', ['a1', 'a2']],
+    ['b', ['b1']],
+  ])
+})
+
+test('Script: runs by SHA1; falls back to EVAL on NOSCRIPT only', async () => {
+  const lua = 'return KEYS[1]'
+  const script = new Script(lua)
+  assert.equal(script.sha, createHash('sha1').update(lua).digest('hex'))
+  const calls: unknown[][] = []
+  let known = false
+  let other: Error | undefined
+  const client = {
+    evalsha: async (...args: unknown[]) => {
+      calls.push(['evalsha', ...args])
+      if (other) throw other
+      if (!known) throw new Error('NOSCRIPT No matching script.')
+      return 'by sha'
+    },
+    eval: async (...args: unknown[]) => {
+      calls.push(['eval', ...args])
+      known = true
+      return 'by eval'
+    },
+  } as unknown as Client
+  assert.equal(await script.run(client, ['k1', 'k2'], ['a', 1]), 'by eval')
+  assert.deepEqual(calls, [
+    ['evalsha', script.sha, 2, 'k1', 'k2', 'a', 1],
+    ['eval', lua, 2, 'k1', 'k2', 'a', 1],
+  ])
+  assert.equal(await script.run(client, ['k1'], []), 'by sha')
+  other = new Error('ERR Error running script: NOSCRIPT in a message is not the reply code')
+  await assert.rejects(script.run(client, ['k1'], []), /ERR Error running script/)
+  assert.equal(calls.filter(([name]) => name === 'eval').length, 1)
+})
+
+test('TopologyHandle: builds the topology on first use, then hands it out without a promise', async () => {
+  let connects = 0
+  const clientOf = (key: string) => ({ key }) as unknown as Client
+  const topology = { client: clientOf } as unknown as RedisTopology
+  const handle = new TopologyHandle(async () => {
+    connects++
+    return topology
+  })
+  assert.equal(handle.current, undefined)
+  assert.deepEqual(await handle.client('a'), { key: 'a' })
+  assert.equal(handle.current, topology)
+  assert.equal(connects, 1)
+  assert.equal(handle.get(), topology, 'built: no promise')
+  assert.deepEqual(handle.client('b'), { key: 'b' }, 'built: no promise')
+  assert.deepEqual(await handle.run('c', async (client) => client), { key: 'c' })
+  assert.equal(connects, 1)
+})
+
+test('TopologyHandle: run before the topology is built waits for it and runs on the key’s client', async () => {
+  const topology = { client: (key: string) => ({ key }) as unknown as Client } as unknown as RedisTopology
+  const handle = new TopologyHandle(async () => topology)
+  const first = handle.run('x', async (client) => client)
+  assert.ok(first instanceof Promise)
+  assert.deepEqual(await first, { key: 'x' })
+  assert.equal(handle.current, topology)
+  assert.deepEqual(await (handle.get() as RedisTopology).client('y'), { key: 'y' })
+})
+
+test('ShardedTopology: one url is standalone; keys, batches, pipelines and masters all go to it', async () => {
+  const { module, made } = fakeIORedis()
+  const topology = ShardedTopology.fromUrls(module, [address(1)], settings)
+  assert.equal(topology.kind, 'standalone')
+  assert.equal(made.length, settings.poolSize, 'a pool of connections')
+  assert.equal(made[0]!.url, 'redis://h:1/0')
+  assert.equal(made[0]!.options.commandTimeout, 700)
+  assert.equal(topology.nodeOf('any'), 'h:1/0')
+  assert.deepEqual(await topology.batches([]), [])
+  assert.deepEqual(await topology.batches(['a', 'b']), [{ node: 'h:1/0', keys: ['a', 'b'], indexes: [0, 1] }])
+  const masters = await topology.masters()
+  assert.deepEqual(
+    masters.map((m) => m.id),
+    ['h:1/0'],
+  )
+  assert.ok(made.includes(masters[0]!.client as unknown as FakeRedis))
+  assert.equal(topology.slotOwners(), undefined)
+  let changes = 0
+  topology.onLayoutChange(() => changes++)()
+  await topology.refreshLayout()
+  assert.equal(changes, 0)
+})
+
+test('ShardedTopology: the pool is used round-robin', () => {
+  const { module, made } = fakeIORedis()
+  const topology = ShardedTopology.fromUrls(module, [address(1)], { ...settings, poolSize: 3 })
+  const picked = Array.from({ length: 6 }, () => topology.client('k'))
+  assert.deepEqual(picked, [...made, ...made])
+})
+
+test('ShardedTopology: several urls are a ring; each key goes to the node the ring names', async () => {
+  const { module, made } = fakeIORedis()
+  const addresses = [address(1), address(2), address(3)]
+  const topology = ShardedTopology.fromUrls(module, addresses, { ...settings, poolSize: 1 })
+  assert.equal(topology.kind, 'sharded')
+  const ring = new HashRing(addresses.map((a) => a.id))
+  const connectionOf = new Map(addresses.map((a, i) => [a.id, made[i]!]))
+  for (const key of keys) {
+    assert.equal(topology.nodeOf(key), ring.nodeFor(key))
+    assert.equal(topology.client(key), connectionOf.get(ring.nodeFor(key)))
+  }
+  const batches = await topology.batches(keys)
+  assert.equal(batches.length, 3)
+  for (const batch of batches) {
+    for (const key of batch.keys) assert.equal(ring.nodeFor(key), batch.node)
+    assert.equal(topology.batchClient(batch), connectionOf.get(batch.node))
+    assert.deepEqual(
+      batch.indexes.map((i) => keys[i]),
+      batch.keys,
+    )
+  }
+  const replies = await topology.pipeline(batches, (pipe, batch) => {
+    for (const key of batch.keys) pipe.get(key)
+  })
+  batches.forEach((batch, i) => {
+    const url = `redis://${batch.node.replace('/0', '')}/0`
+    assert.deepEqual(
+      replies[i],
+      batch.keys.map((key) => `${url}:${key}`),
+    )
+  })
+  assert.deepEqual((await topology.masters()).map((m) => m.id).sort(), addresses.map((a) => a.id).sort())
+})
+
+test('ShardedTopology: the same server twice is a configuration error', () => {
+  const { module } = fakeIORedis()
+  assert.throws(() => ShardedTopology.fromUrls(module, [address(1), address(1)], settings), ConfigError)
+})
+
+test('ShardedTopology: ready connects and pings every connection; close quits what it opened', async () => {
+  const { module, made } = fakeIORedis()
+  const topology = ShardedTopology.fromUrls(module, [address(1), address(2)], settings)
+  await topology.ready()
+  for (const connection of made) assert.deepEqual(connection.calls, ['connect', 'ping'])
+  await topology.close()
+  for (const connection of made) assert.deepEqual(connection.calls, ['connect', 'ping', 'quit'])
+})
+
+test('ShardedTopology: a dedicated connection is a new one to that node, without a command timeout', async () => {
+  const { module, made } = fakeIORedis()
+  const topology = ShardedTopology.fromUrls(module, [address(1), address(2)], { ...settings, poolSize: 1 })
+  const dedicated = (await topology.dedicatedToNode('h:2/0')) as unknown as FakeRedis
+  assert.equal(made.length, 3)
+  assert.equal(dedicated, made[2])
+  assert.equal(dedicated.url, 'redis://h:2/0')
+  assert.equal(dedicated.options.commandTimeout, undefined)
+  await assert.rejects(topology.dedicatedToNode('h:9/0'), ConfigError)
+})
+
+test('ShardedTopology: a given client is the one node, named by its options, and never closed', async () => {
+  const { module, made } = fakeIORedis()
+  const given = new FakeRedis('given', { host: 'g', port: 7, db: 2 })
+  given.status = 'ready'
+  const topology = ShardedTopology.fromClient(module, given as unknown as Redis, settings)
+  assert.equal(topology.kind, 'standalone')
+  assert.equal(topology.nodeOf('k'), 'g:7/2')
+  assert.equal(topology.client('k'), given)
+  const dedicated = (await topology.dedicatedToNode('g:7/2')) as unknown as FakeRedis
+  assert.equal(made.length, 0, 'duplicated from the given client, not made from a url')
+  assert.equal(dedicated.url, 'given#dup')
+  assert.equal(dedicated.options.commandTimeout, undefined)
+  assert.equal(dedicated.options.maxRetriesPerRequest, null)
+  assert.equal(dedicated.options.lazyConnect, true)
+  await topology.close()
+  assert.deepEqual(given.calls, [])
+  const noDb = new FakeRedis('given', { host: 'g', port: 7 })
+  assert.equal(ShardedTopology.fromClient(module, noDb as unknown as Redis, settings).nodeOf('k'), 'g:7/0')
+})
+
+/** A Cluster client that knows a slot map: slots below 8192 on m1, the rest on m2. */
+class FakeCluster extends EventEmitter {
+  status = 'ready'
+  refreshes = 0
+  readonly calls: string[] = []
+  readonly masters = [
+    new FakeRedis('m1', { host: 'm', port: 1 }),
+    new FakeRedis('m2', { host: 'm', port: 2 }),
+  ]
+  slots: string[][] = Array.from({ length: 16384 }, (_, slot) => [slot < 8192 ? 'm:1' : 'm:2'])
+  nodes(role: string): FakeRedis[] {
+    assert.equal(role, 'master')
+    return this.masters
+  }
+  refreshSlotsCache(done: () => void): void {
+    this.refreshes++
+    done()
+  }
+  pipeline(): FakePipeline {
+    return new FakePipeline((key) => [null, `cluster:${key}`])
+  }
+  async quit(): Promise<void> {
+    this.calls.push('quit')
+  }
+  disconnect(): void {
+    this.calls.push('disconnect')
+  }
+}
+
+function clusterTopology(cluster = new FakeCluster()): { cluster: FakeCluster; topology: ClusterTopology } {
+  return { cluster, topology: ClusterTopology.fromClient(cluster as unknown as Cluster, settings) }
+}
+
+test('ClusterTopology: keys are batched per slot, each batch named by the master of its slot', async () => {
+  const { cluster, topology } = clusterTopology()
+  assert.equal(topology.kind, 'cluster')
+  assert.deepEqual(await topology.batches([]), [])
+  const batches = await topology.batches(keys)
+  const slots = new Set(keys.map((key) => calculateSlot(key)))
+  assert.equal(batches.length, slots.size)
+  for (const batch of batches) {
+    const slot = calculateSlot(batch.keys[0]!)
+    for (const key of batch.keys) assert.equal(calculateSlot(key), slot)
+    assert.equal(batch.node, slot < 8192 ? 'm:1' : 'm:2')
+    assert.deepEqual(
+      batch.indexes.map((i) => keys[i]),
+      batch.keys,
+    )
+    assert.equal(topology.batchClient(batch), cluster)
+  }
+  for (const key of keys) assert.equal(topology.nodeOf(key), calculateSlot(key) < 8192 ? 'm:1' : 'm:2')
+  assert.equal(topology.client('k'), cluster)
+})
+
+test('ClusterTopology: a slot no master serves is batched under "unknown" and has no node', async () => {
+  const cluster = new FakeCluster()
+  cluster.slots = []
+  const { topology } = clusterTopology(cluster)
+  assert.deepEqual(await topology.batches(['a']), [{ node: 'unknown', keys: ['a'], indexes: [0] }])
+  assert.equal(topology.nodeOf('a'), undefined)
+  assert.equal(topology.slotOwners(), undefined, 'no slot map yet')
+})
+
+test('ClusterTopology: the slot owners, the masters and the pipeline', async () => {
+  const { topology } = clusterTopology()
+  const owners = topology.slotOwners()!
+  assert.equal(owners.length, 16384)
+  assert.equal(owners[0], 'm:1')
+  assert.equal(owners[16383], 'm:2')
+  assert.deepEqual(
+    (await topology.masters()).map((m) => m.id),
+    ['m:1', 'm:2'],
+  )
+  const batches = await topology.batches(['a', 'b'])
+  const replies = await topology.pipeline(batches, (pipe, batch) => {
+    for (const key of batch.keys) pipe.get(key)
+  })
+  assert.deepEqual(replies.flat().sort(), ['cluster:a', 'cluster:b'])
+})
+
+test('ClusterTopology: layout changes are the slot map’s refresh and node events, until stopped', () => {
+  const { cluster, topology } = clusterTopology()
+  let changes = 0
+  const stop = topology.onLayoutChange(() => changes++)
+  for (const event of ['refresh', '+node', '-node']) cluster.emit(event)
+  assert.equal(changes, 3)
+  stop()
+  for (const event of ['refresh', '+node', '-node']) cluster.emit(event)
+  assert.equal(changes, 3)
+})
+
+test('ClusterTopology: refreshLayout reloads the slot map only on a ready client', async () => {
+  const { cluster, topology } = clusterTopology()
+  await topology.refreshLayout()
+  assert.equal(cluster.refreshes, 1)
+  cluster.status = 'connecting'
+  await topology.refreshLayout()
+  assert.equal(cluster.refreshes, 1)
+})
+
+test('ClusterTopology: a dedicated connection duplicates that master’s, and reconnects by itself', async () => {
+  const { cluster, topology } = clusterTopology()
+  const dedicated = (await topology.dedicatedToNode('m:2')) as unknown as FakeRedis
+  assert.equal(dedicated.url, 'm2#dup')
+  assert.equal(dedicated.options.commandTimeout, undefined)
+  assert.equal(dedicated.options.maxRetriesPerRequest, null)
+  assert.equal(dedicated.options.readOnly, false)
+  assert.equal(dedicated.options.lazyConnect, true)
+  assert.equal(dedicated.options.retryStrategy, reconnectDelay)
+  await assert.rejects(topology.dedicatedToNode('m:9'), ConnectionError)
+  await topology.close()
+  assert.deepEqual(cluster.calls, [], 'a given client is never closed')
+})
