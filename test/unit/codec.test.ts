@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { assertCodec, decodeJson, encodeJson, textCodec } from '../../src/codec.ts'
+import { assertCodec, decodeJson, decodeWith, encodeJson, encodeWith, textCodec } from '../../src/codec.ts'
 import { ConfigError, SerializationError } from '../../src/errors.ts'
 
 const problem = (value: unknown): string => {
@@ -102,6 +102,93 @@ test('a user codec: checked at creation, its failures become SerializationError'
   )
   // Strict JSON is the default.
   assert.throws(() => textCodec(undefined).encode(new Map(), 'op', 'k'), SerializationError)
+})
+
+test('the first problem of an object is reported even when later members are fine', () => {
+  assert.match(problem({ bad: new Map(), fine: 1 }), /value\.bad is a Map/)
+  assert.match(problem({ deep: { bad: 1n, fine: 'x' }, after: true }), /value\.deep\.bad is a BigInt/)
+})
+
+test('an instance whose toJSON gives undefined, or throws, is rejected with what happened', () => {
+  class Gone {
+    toJSON() {
+      return undefined
+    }
+  }
+  class Broken {
+    toJSON(): never {
+      throw new Error('no JSON today')
+    }
+  }
+  assert.match(problem(new Gone()), /^store\.set 'k': value is undefined, which cannot be stored as JSON$/)
+  assert.match(problem({ b: new Broken() }), /value cannot be encoded \(no JSON today\)/)
+})
+
+test('a rejection carries JSON.stringify’s error as its cause when stringify threw, else none', () => {
+  const thrown = (value: unknown): SerializationError => {
+    try {
+      encodeJson(value, 'op', 'k')
+    } catch (error) {
+      assert.ok(error instanceof SerializationError)
+      return error
+    }
+    assert.fail('accepted')
+  }
+  assert.ok(thrown({ n: 1n }).cause instanceof TypeError)
+  assert.equal('cause' in thrown(new Map()), false)
+  try {
+    decodeJson('{', 'op', 'k')
+    assert.fail('decoded')
+  } catch (error) {
+    assert.ok((error as SerializationError).cause instanceof SyntaxError)
+  }
+})
+
+test('assertCodec: a codec with both functions is returned; any other is ERR_INVALID_OPTION', () => {
+  const codec = { encode: JSON.stringify, decode: JSON.parse }
+  assert.equal(assertCodec(codec, 'codec'), codec)
+  for (const bad of [{ encode: JSON.stringify }, { decode: JSON.parse }, { encode: 1, decode: JSON.parse }]) {
+    assert.throws(
+      () => assertCodec(bad, 'store.codec'),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError)
+        assert.equal(error.code, 'ERR_INVALID_OPTION')
+        assert.match(error.message, /^store\.codec must be an object with encode\(value\) and decode\(text\)/)
+        return true
+      },
+    )
+  }
+})
+
+test('encodeWith and decodeWith: a throwing codec becomes a SerializationError naming the call, with the cause', () => {
+  const failure = new Error('codec broke')
+  const codec = {
+    encode: (): string => {
+      throw failure
+    },
+    decode: (): unknown => {
+      throw failure
+    },
+  }
+  for (const [run, message] of [
+    [() => encodeWith(codec, 1, 'store.set', 'k'), "store.set 'k': codec.encode failed"],
+    [() => decodeWith(codec, 'x', 'store.get', 'k'), "store.get 'k': codec.decode failed"],
+  ] as const) {
+    assert.throws(run, (error: unknown) => {
+      assert.ok(error instanceof SerializationError)
+      assert.equal(error.message, message)
+      assert.equal(error.cause, failure)
+      return true
+    })
+  }
+  assert.equal(decodeWith(codec, undefined, 'store.get', 'k'), undefined, 'missing: the codec is not called')
+  assert.equal(decodeWith(codec, null, 'store.get', 'k'), undefined)
+})
+
+test('textCodec without a codec is strict JSON', () => {
+  const json = textCodec(undefined)
+  assert.equal(json.encode({ a: [1] }, 'op', 'k'), '{"a":[1]}')
+  assert.deepEqual(json.decode('{"a":[1]}', 'op', 'k'), { a: [1] })
 })
 
 function literal(text: string): string {
