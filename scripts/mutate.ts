@@ -1,53 +1,81 @@
 /**
  * `npm run mutate [-- target...]`: mutation testing with StrykerJS (not part of CI: it runs the
  * chosen tests once per mutant, which takes minutes to hours). Each target names the source it
- * mutates and the tests that guard it; with no target, all of them. Targets whose tests need
- * Redis get the shared test servers (started once here, as test/run.ts does) through the
- * environment. Reports land in reports/mutation/<target>.html; the score is printed per target.
+ * mutates and the tests that guard it; with no target, all of them. Contract suites run only on
+ * the topologies the target names (REDFLEET_TEST_TOPOLOGIES, memory by default); targets that
+ * name a Redis topology get the shared test servers (started once here, as test/run.ts does)
+ * through the environment. Reports land in reports/mutation/<target>.html; the score is printed
+ * per target.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { TopologyKind } from '../src/index.ts'
 import { SERVERS_ENV, startTestServers } from '../test/harness/servers.ts'
+import { TOPOLOGIES_ENV } from '../test/harness/topologies.ts'
 
 interface Target {
   mutate: string[]
   tests: string[]
-  /** The tests need the shared Redis servers (else they run on the memory topology only). */
-  redis: boolean
+  /**
+   * The topologies the contract suites among `tests` run on (REDFLEET_TEST_TOPOLOGIES), as few as
+   * reach the mutated code: each mutant runs the tests once. Unset: unit tests only.
+   */
+  topologies?: TopologyKind[]
 }
 
+// Each target is guarded by the fastest tests that exercise it: unit tests on fakes, and contract
+// suites on the memory topology where the code under test does not care which backend serves it.
 const TARGETS: Record<string, Target> = {
   retry: {
     mutate: ['src/retry.ts', 'src/context.ts', 'src/operations.ts', 'src/errors.ts'],
     tests: ['test/unit/retry.test.ts', 'test/unit/operation-runner.test.ts'],
-    redis: false,
   },
-  codec: { mutate: ['src/codec.ts'], tests: ['test/unit/codec.test.ts'], redis: false },
+  codec: { mutate: ['src/codec.ts'], tests: ['test/unit/codec.test.ts'] },
   'cache-near-fill': {
     mutate: ['src/cache/near.ts', 'src/cache/fill.ts'],
     tests: [
+      'test/unit/near-cache.test.ts',
       'test/unit/cache-fill.test.ts',
       'test/unit/cache-mechanisms.test.ts',
-      'test/integration/cache-near.test.ts',
     ],
-    redis: true,
   },
+  // The consumer loop only talks to a StreamBackend: the memory one drives it as Redis does.
   'streams-consumer': {
     mutate: ['src/streams/consumer.ts'],
-    tests: ['test/contract/streams.test.ts'],
-    redis: true,
+    tests: ['test/contract/streams.test.ts', 'test/integration/streams-dead-letters.test.ts'],
+    topologies: ['memory'],
+  },
+  // Connection plumbing is left out: connection.ts, health.ts and cluster-health.ts (reconnects,
+  // node health, fail-fast) are reached only by the fault tests, which stop and kill servers and
+  // take minutes per run; ioredis.ts is the dynamic import and types.ts has no code.
+  topology: {
+    mutate: [
+      'src/topology/ring.ts',
+      'src/topology/pipeline.ts',
+      'src/topology/script.ts',
+      'src/topology/handle.ts',
+      'src/topology/memory.ts',
+      'src/topology/sharded.ts',
+      'src/topology/cluster.ts',
+    ],
+    tests: ['test/unit/ring.test.ts', 'test/unit/topology.test.ts', 'test/unit/memory-keyspace.test.ts'],
   },
   tracker: {
     mutate: ['src/tracker/*.ts'],
     tests: ['test/contract/tracker.test.ts', 'test/parity/tracker-parity.test.ts'],
-    redis: true,
+    topologies: ['memory', 'standalone'],
   },
-  topology: {
-    mutate: ['src/topology/*.ts'],
-    tests: ['test/contract/store.test.ts', 'test/integration/fleet-faults.test.ts'],
-    redis: true,
-  },
+}
+
+/**
+ * The command that runs `tests` in one Node process, one file after the other: `node --test`
+ * would start a process per file, and loading TypeScript again for each costs more than most
+ * of these tests take. A failing test still makes the process exit non-zero.
+ */
+function inOneProcess(tests: string[]): string {
+  const imports = tests.map((file) => `await import('./${file}');`).join(' ')
+  return `node --import tsx --test-reporter=dot --input-type=module -e "${imports}"`
 }
 
 const root = join(import.meta.dirname, '..')
@@ -61,19 +89,22 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 
-const needsRedis = names.some((name) => TARGETS[name]!.redis)
-const servers = needsRedis ? await startTestServers() : undefined
-const env = { ...process.env, ...(servers ? { [SERVERS_ENV]: JSON.stringify(servers.servers) } : {}) }
+/** Whether a target's tests need the shared Redis servers. */
+const needsRedis = (target: Target) => target.topologies?.some((t) => t !== 'memory') ?? false
+const servers = names.some((name) => needsRedis(TARGETS[name]!)) ? await startTestServers() : undefined
 let failed = false
 try {
   mkdirSync(join(root, 'reports', 'mutation'), { recursive: true })
   for (const name of names) {
     const target = TARGETS[name]!
+    const env = {
+      ...process.env,
+      ...(servers ? { [SERVERS_ENV]: JSON.stringify(servers.servers) } : {}),
+      [TOPOLOGIES_ENV]: (target.topologies ?? ['memory']).join(','),
+    }
     const config = {
       testRunner: 'command',
-      commandRunner: {
-        command: `node --import tsx --test --test-reporter=dot --test-concurrency=1 ${target.tests.join(' ')}`,
-      },
+      commandRunner: { command: inOneProcess(target.tests) },
       mutate: target.mutate,
       coverageAnalysis: 'off',
       // Stryker rewrites tsconfig.json through TypeScript's JS API, which TypeScript 7 no longer
@@ -82,10 +113,10 @@ try {
       concurrency: 2,
       // A mutant that makes a loop retry forever is a timeout (it counts as detected): keep the
       // extra time per run short for unit targets, longer where the tests start fleets on Redis.
-      timeoutMS: target.redis ? 60_000 : 10_000,
+      timeoutMS: needsRedis(target) ? 60_000 : 10_000,
       tempDirName: '.stryker-tmp',
       cleanTempDir: 'always',
-      reporters: ['clear-text', 'html'],
+      reporters: ['clear-text', 'html', 'progress-append-only'],
       htmlReporter: { fileName: `reports/mutation/${name}.html` },
       ignorePatterns: ['reports', 'dist', 'bench', '.bench-*', 'test-artifacts'],
     }
