@@ -6,25 +6,10 @@
  * with the call's id, when the call resolved), and a call that gives up says 'unknown'.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { Redis } from 'ioredis'
-import { createFleet, type Fleet } from '../../src/index.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
-import { uniqueNamespace } from '../harness/topologies.ts'
+import { test } from 'node:test'
+import { pausableServer } from '../harness/pausable-server.ts'
 
-let server: RedisServer
-let admin: Redis
-const fleets: Fleet[] = []
-
-before(async () => {
-  server = await startRedis()
-  admin = new Redis(server.url)
-})
-after(async () => {
-  await Promise.all(fleets.map((fleet) => fleet.close()))
-  admin?.disconnect()
-  await server?.stop()
-})
+const server = pausableServer()
 
 /**
  * The command timeout of the fleets under test, and a pause twice as long: the first send of a
@@ -33,13 +18,6 @@ after(async () => {
  */
 const COMMAND_TIMEOUT = 1000
 const PAUSE = 2 * COMMAND_TIMEOUT
-
-function fleetUnderTest(): { fleet: Fleet; namespace: string } {
-  const namespace = uniqueNamespace('faults-publish')
-  const fleet = createFleet({ url: server.url, namespace, commandTimeout: COMMAND_TIMEOUT })
-  fleets.push(fleet)
-  return { fleet, namespace }
-}
 
 type Settled = { id: string } | { error: { code?: string; outcome?: string; name?: string } }
 
@@ -52,7 +30,7 @@ function settle(promise: Promise<string | undefined>): Promise<Settled> {
 
 /** How many times the server has run EVALSHA and EVAL: each send of a publish is one. */
 async function scriptCalls(): Promise<number> {
-  const stats = await admin.info('commandstats')
+  const stats = await server.admin.info('commandstats')
   let calls = 0
   for (const [, count] of stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) calls += Number(count)
   return calls
@@ -60,7 +38,7 @@ async function scriptCalls(): Promise<number> {
 
 /** The envelopes of a stream (the JSON of its `env` fields), by entry id. */
 async function envelopes(key: string): Promise<Map<string, string>> {
-  const entries = (await admin.xrange(key, '-', '+')) as [string, string[]][]
+  const entries = (await server.admin.xrange(key, '-', '+')) as [string, string[]][]
   return new Map(entries.map(([id, fields]) => [id, fields[1]!]))
 }
 
@@ -88,7 +66,8 @@ function assertAtMostOnce(
 }
 
 test('publish, publishToChannel and send during a pause longer than commandTimeout: re-sent, never stored twice', async () => {
-  const { fleet, namespace } = fleetUnderTest()
+  const fleet = server.fleet({ commandTimeout: COMMAND_TIMEOUT })
+  const namespace = fleet.namespace
   const streams = fleet.streams()
   const membership = fleet.membership()
   // Connected, and the publish script known to the server: the paused sends are applied later.
@@ -96,7 +75,7 @@ test('publish, publishToChannel and send during a pause longer than commandTimeo
   await membership.send('m', 'warm')
   const sendsBefore = await scriptCalls()
 
-  await admin.call('CLIENT', 'PAUSE', PAUSE, 'ALL')
+  await server.pause(PAUSE)
   const published = [0, 1, 2].map((n) => {
     const env = { kind: 'publish', n }
     return { text: JSON.stringify(env), promise: settle(streams.publish(env, ['a', 'b'])) }

@@ -5,40 +5,12 @@
  * `outcome: 'unknown'`; a claim and an update recognise their own earlier write.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { Redis } from 'ioredis'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { test } from 'node:test'
 import { INCREMENT_WITH_TTL } from '../../src/store/scripts.ts'
+import { pausableServer } from '../harness/pausable-server.ts'
 import { runWorker } from '../harness/processes.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
-import { uniqueNamespace } from '../harness/topologies.ts'
 
-let server: RedisServer
-let admin: Redis
-const fleets: Fleet[] = []
-
-before(async () => {
-  server = await startRedis()
-  admin = new Redis(server.url)
-})
-after(async () => {
-  await Promise.all(fleets.map((fleet) => fleet.close()))
-  admin?.disconnect()
-  await server?.stop()
-})
-
-/** A fleet on the private server with the default retry policy and a short command timeout. */
-function fleetWith(commandTimeout: number): { fleet: Fleet; namespace: string } {
-  const namespace = uniqueNamespace('faults')
-  const fleet = createFleet({ url: server.url, namespace, commandTimeout })
-  fleets.push(fleet)
-  return { fleet, namespace }
-}
-
-/** Holds every client's commands for `ms` (this one's too: a later command of it waits). */
-async function pause(ms: number): Promise<void> {
-  await admin.call('CLIENT', 'PAUSE', ms, 'ALL')
-}
+const server = pausableServer()
 
 function settle<T>(
   promise: Promise<T>,
@@ -50,20 +22,21 @@ function settle<T>(
 }
 
 test('increment during a pause longer than commandTimeout is applied once and rejects as unknown', async () => {
-  const { fleet, namespace } = fleetWith(500)
+  const fleet = server.fleet({ commandTimeout: 500 })
+  const namespace = fleet.namespace
   const store = fleet.store()
   // 'ctr' takes the INCRBY path, 'ctr-ttl' the script (the server knows it, as after a first call).
-  await admin.set(`${namespace}:store:ctr`, '1')
-  await admin.set(`${namespace}:store:ctr-ttl`, '1')
-  await admin.script('LOAD', INCREMENT_WITH_TTL.lua)
+  await server.admin.set(`${namespace}:store:ctr`, '1')
+  await server.admin.set(`${namespace}:store:ctr-ttl`, '1')
+  await server.admin.script('LOAD', INCREMENT_WITH_TTL.lua)
   await store.get('warm-up')
-  await pause(2500)
+  await server.pause(2500)
   const results = await Promise.all([
     settle(store.increment('ctr')),
     settle(store.increment('ctr-ttl', 1, { ttl: 60_000 })),
   ])
   // A GET on the admin connection runs after the pause, so after the paused commands (and any resend).
-  const stored = await admin.mget(`${namespace}:store:ctr`, `${namespace}:store:ctr-ttl`)
+  const stored = await server.admin.mget(`${namespace}:store:ctr`, `${namespace}:store:ctr-ttl`)
   assert.deepEqual(stored, ['2', '2'], 'applied exactly once: neither redfleet nor ioredis re-sent them')
   for (const result of results) {
     if ('value' in result) assert.equal(result.value, 2)
@@ -75,24 +48,25 @@ test('increment during a pause longer than commandTimeout is applied once and re
 })
 
 test('a claim whose reply was lost is recognised as its own win when re-sent', async () => {
-  const { fleet, namespace } = fleetWith(1000)
+  const fleet = server.fleet({ commandTimeout: 1000 })
+  const namespace = fleet.namespace
   const store = fleet.store<string>()
   await store.get('warm-up')
-  await pause(2500)
+  await server.pause(2500)
   assert.equal(await store.setIfNotExists('claim', 'mine', { ttl: 60_000 }), true)
-  assert.equal(await admin.get(`${namespace}:store:claim`), '"mine"')
+  assert.equal(await server.admin.get(`${namespace}:store:claim`), '"mine"')
   assert.equal(await store.setIfNotExists('claim', 'another'), false)
 })
 
 test('update re-sends a write whose reply was lost instead of applying fn twice', async () => {
-  const { fleet } = fleetWith(500)
+  const fleet = server.fleet({ commandTimeout: 500 })
   const store = fleet.store<{ n: number }>()
   await store.set('u', { n: 0 })
   let calls = 0
   const result = await store.update('u', async (current) => {
     calls++
     // The compare-and-set that follows is sent while the server is paused, and times out.
-    await pause(1000)
+    await server.pause(1000)
     return { n: current!.n + 1 }
   })
   assert.deepEqual(result, { n: 1 })
@@ -101,14 +75,15 @@ test('update re-sends a write whose reply was lost instead of applying fn twice'
 })
 
 test('update rejects as unknown when every send of its write timed out, and is applied once', async () => {
-  const { fleet, namespace } = fleetWith(500)
+  const fleet = server.fleet({ commandTimeout: 500 })
+  const namespace = fleet.namespace
   const store = fleet.store<{ n: number }>()
   await store.set('u', { n: 0 })
   let calls = 0
   const result = await settle(
     store.update('u', async (current) => {
       calls++
-      await pause(2500)
+      await server.pause(2500)
       return { n: current!.n + 1 }
     }),
   )
@@ -117,7 +92,7 @@ test('update rejects as unknown when every send of its write timed out, and is a
   assert.equal(calls, 1)
   // Read on the admin connection: it waits out the pause, after the paused sends.
   assert.equal(
-    await admin.get(`${namespace}:store:u`),
+    await server.admin.get(`${namespace}:store:u`),
     '{"n":1}',
     'the first send applied, the re-sends recognised it',
   )
@@ -125,7 +100,8 @@ test('update rejects as unknown when every send of its write timed out, and is a
 
 test('20 rounds of 5 concurrent claims across 2 processes during pauses: exactly one winner each', async () => {
   const rounds = 20
-  const { fleet, namespace } = fleetWith(500)
+  const fleet = server.fleet({ commandTimeout: 500 })
+  const namespace = fleet.namespace
   const store = fleet.store<string>()
   const control = fleet.store<number>({ prefix: 'control:' })
   const child = runWorker(
@@ -137,7 +113,7 @@ test('20 rounds of 5 concurrent claims across 2 processes during pauses: exactly
   for (let round = 0; round < rounds; round++) {
     await control.set('round', round)
     while ((await control.get('seen')) !== round) await new Promise((resolve) => setTimeout(resolve, 5))
-    await pause(1000)
+    await server.pause(1000)
     const mine = await Promise.all(
       Array.from({ length: 3 }, (_, i) => {
         const value = `parent-${round}-${i}`

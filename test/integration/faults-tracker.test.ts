@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { after, before, test } from 'node:test'
-import { Redis } from 'ioredis'
+import { test } from 'node:test'
 import { fleetContext } from '../../src/fleet.ts'
 import { createFleet, type Fleet, type TrackedJob } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
@@ -17,22 +16,10 @@ import type { TrackerBackend } from '../../src/tracker/backend.ts'
 import { TrackerKeys } from '../../src/tracker/keys.ts'
 import { MemoryTrackerBackend } from '../../src/tracker/memory.ts'
 import { RedisTrackerBackend } from '../../src/tracker/redis.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { pausableServer } from '../harness/pausable-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-let server: RedisServer
-let admin: Redis
-const fleets: Fleet[] = []
-
-before(async () => {
-  server = await startRedis()
-  admin = new Redis(server.url)
-})
-after(async () => {
-  await Promise.all(fleets.map((fleet) => fleet.close()))
-  admin?.disconnect()
-  await server?.stop()
-})
+const server = pausableServer()
 
 /** A claim's first send times out; a re-send is answered after the pause, within 3 attempts. */
 const COMMAND_TIMEOUT = 1000
@@ -41,9 +28,7 @@ const PAUSE = 2 * COMMAND_TIMEOUT
 const STEP_STARTS = 'tracing:redfleet:tracker:recoverOrphans:start'
 
 function fleetOn(namespace: string): Fleet {
-  const fleet = createFleet({ url: server.url, namespace, commandTimeout: COMMAND_TIMEOUT })
-  fleets.push(fleet)
-  return fleet
+  return server.fleet({ namespace, commandTimeout: COMMAND_TIMEOUT })
 }
 
 test('2 recoverers, a pause during recovery: each orphan is requeued exactly once in total', async () => {
@@ -109,10 +94,10 @@ test('2 recoverers, a pause during recovery: each orphan is requeued exactly onc
 
 /** Both backends: a claim re-sent with its token gets the record again; another token does not. */
 for (const kind of ['memory', 'redis'] as const) {
-  test(`${kind}: a claim recognises its own earlier win`, async () => {
+  test(`${kind}: a claim recognises its own earlier win`, async (t) => {
     const namespace = uniqueNamespace('faults-tracker')
-    const fleet = kind === 'memory' ? createFleet({ namespace }) : createFleet({ url: server.url, namespace })
-    fleets.push(fleet)
+    const fleet = kind === 'memory' ? createFleet({ namespace }) : server.fleet({ namespace })
+    if (kind === 'memory') t.after(() => fleet.close())
     const ctx = fleetContext(fleet)
     const backend: TrackerBackend =
       kind === 'memory' ? new MemoryTrackerBackend(ctx.memory) : new RedisTrackerBackend(() => ctx.redis())
