@@ -35,6 +35,9 @@ const child = spawn(
     'tsx',
     '--test',
     '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./test/harness/slowest-files.mjs',
+    '--test-reporter-destination=stdout',
     // A test stuck for two minutes fails instead of holding the run.
     '--test-timeout=120000',
     `--test-concurrency=${Math.max(2, availableParallelism())}`,
