@@ -49,3 +49,15 @@ export interface TokenWrite {
 
 export const NOT_AN_INTEGER = 'ERR value is not an integer or out of range'
 export const NOT_A_FLOAT = 'ERR value is not a valid float'
+
+/**
+ * An error reply as Redis sends it (ioredis calls it ReplyError), raised by the memory backend
+ * for the same refusals. The operation runner (translateError) turns it into the CommandError
+ * that names the operation and the caller's key, the one place that builds that message for
+ * both backends.
+ */
+export function replyError(reply: string): Error {
+  const error = new Error(reply)
+  error.name = 'ReplyError'
+  return error
+}

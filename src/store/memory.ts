@@ -1,6 +1,5 @@
-import { CommandError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import { NOT_A_FLOAT, NOT_AN_INTEGER, type StoreBackend, type TokenWrite } from './backend.ts'
+import { NOT_A_FLOAT, NOT_AN_INTEGER, replyError, type StoreBackend, type TokenWrite } from './backend.ts'
 import { addAsRedis } from './decimal.ts'
 
 /**
@@ -50,10 +49,9 @@ export class MemoryStoreBackend implements StoreBackend {
     // Same rules as INCRBY, falling back to INCRBYFLOAT, so code that works here works on Redis.
     const integer = Number.isInteger(by) && /^-?\d+$/.test(current)
     const text = integer ? String(Number(current) + by) : addAsRedis(current, by)
-    if (text === undefined) throw new CommandError(`increment '${key}' failed: ${NOT_A_FLOAT}`)
+    if (text === undefined) throw replyError(NOT_A_FLOAT)
     const next = Number(text)
-    if (integer && !Number.isSafeInteger(next))
-      throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    if (integer && !Number.isSafeInteger(next)) throw replyError(NOT_AN_INTEGER)
     this.memory.set(key, text, 'keep')
     if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
     return next

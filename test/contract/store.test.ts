@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DurabilityError } from '../../src/errors.ts'
-import { ClosedError, ConfigError, failsafe, SerializationError } from '../../src/index.ts'
+import { ClosedError, CommandError, ConfigError, failsafe, SerializationError } from '../../src/index.ts'
 import { runWorker } from '../harness/processes.ts'
 import { forEachTopology, topologyOptions } from '../harness/topologies.ts'
 
@@ -348,6 +348,22 @@ forEachTopology('Store contract', (env) => {
     await store.set('text', 'abc')
     await assert.rejects(store.increment('text'), /not a valid float/)
     await assert.rejects(store.increment('n', Number.NaN), TypeError)
+  })
+
+  test('a refused increment is a CommandError naming the caller’s key, never the namespaced one', async () => {
+    const store = (await env.fleet()).store()
+    await store.set('text', 'abc')
+    for (const by of [1, 0.5]) {
+      const error = await store.increment('text', by).then(
+        () => assert.fail('increment of a non-number resolved'),
+        (e: unknown) => e,
+      )
+      assert.ok(error instanceof CommandError, String(error))
+      assert.equal(error.code, 'ERR_COMMAND')
+      assert.match(error.message, /^store\.increment 'text' failed: ERR value is not a valid float/)
+      assert.ok(!error.message.includes(env.namespace), error.message)
+      assert.ok(!error.message.includes('store:text'), error.message)
+    }
   })
 
   test('increment ttl is applied only when the key has none and never extended', async () => {
