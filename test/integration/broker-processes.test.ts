@@ -9,6 +9,12 @@ after(() => Promise.all(fleets.map((f) => f.close())))
 
 const PROCESSES = 3
 const COUNT = 1000
+/**
+ * Each process sends its COUNT publishes at once, while receiving PROCESSES * COUNT: on a loaded
+ * machine the last of them can wait in the client's queue past the default 1 s commandTimeout.
+ * The test is about fan-out and order, not latency, so commands get ample time.
+ */
+const COMMAND_TIMEOUT = 15_000
 
 interface Report {
   id: string
@@ -19,7 +25,11 @@ interface Report {
 
 for (const topology of ['standalone', 'sharded', 'cluster'] as TopologyKind[]) {
   test(`[${topology}] ${PROCESSES} processes each publish ${COUNT}: every process receives all, each publisher in order`, async () => {
-    const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('fanout') }
+    const options = {
+      ...(await topologyOptions(topology)),
+      namespace: uniqueNamespace('fanout'),
+      commandTimeout: COMMAND_TIMEOUT,
+    }
     // The coordinator: starts the workers once every one of them is subscribed.
     const coordinator = createFleet(options)
     fleets.push(coordinator)
@@ -36,7 +46,7 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as TopologyKind[]) {
       runWorker(
         'broker-fanout.ts',
         { options, id: `p${i}`, processes: PROCESSES, count: COUNT },
-        { timeout: 30_000 },
+        { timeout: 90_000 },
       ),
     )
     await Promise.race([allReady, Promise.all(workers)])

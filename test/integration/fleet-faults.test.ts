@@ -66,12 +66,14 @@ describe('a server that stops answering', () => {
   after(() => server.stop())
 
   test('a command with no reply within commandTimeout rejects with TimeoutError', async () => {
-    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), commandTimeout: 100 })
+    // Long enough for ready()'s PING on a loaded machine; the pause outlasts it several times over.
+    const commandTimeout = 400
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), commandTimeout })
     const blocker = new Redis(server.url)
     try {
       await fleet.ready()
-      // CLIENT PAUSE answers at once, then holds every client's commands for 600 ms.
-      await blocker.client('PAUSE', 600, 'ALL')
+      // CLIENT PAUSE answers at once, then holds every client's commands.
+      await blocker.client('PAUSE', 4 * commandTimeout, 'ALL')
       await assert.rejects(fleet.store({ retry: { attempts: 1 } }).get('k'), TimeoutError)
       await blocker.ping() // held by the pause too: resolves when the server answers again
       assert.equal(await fleet.store().get('k'), undefined, 'works again once the server answers')
