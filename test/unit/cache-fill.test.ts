@@ -43,23 +43,34 @@ test('SingleFlight: a failed flight is shared by its joiners and then forgotten'
   assert.equal(await flights.run('k', async () => 'again'), 'again')
 })
 
-/** A waker whose waits end when the test says so (or at once), counting them. */
-function manualWaker(): FillWaker & { waits: number; wake(): void; notified: string[] } {
+/** A waker whose waits end when the test says so (or at once), counting them and their attempts. */
+function manualWaker(): FillWaker & {
+  waits: number
+  attempts: number[]
+  closed: number
+  wake(): void
+  notified: string[]
+} {
   let wake: () => void = () => {}
   const waker = {
     waits: 0,
+    attempts: [] as number[],
+    closed: 0,
     notified: [] as string[],
     wake: () => wake(),
     watch: () => ({
-      wait: (_ms: number, _attempt: number, signal: AbortSignal) => {
+      wait: (_ms: number, attempt: number, signal: AbortSignal) => {
         waker.waits++
+        waker.attempts.push(attempt)
         if (signal.aborted) return Promise.reject(signal.reason)
         return new Promise<void>((resolve, reject) => {
           wake = resolve
           signal.addEventListener('abort', () => reject(signal.reason), { once: true })
         })
       },
-      close() {},
+      close() {
+        waker.closed++
+      },
     }),
     async notify(key: string) {
       waker.notified.push(key)
@@ -236,6 +247,78 @@ test('fillWithLock: close ends a waiting fill with ClosedError', async () => {
   await until(() => waker.waits === 1)
   controller.abort(new ClosedError('the fleet is closed'))
   await assert.rejects(waiting, ClosedError)
+})
+
+test('fillWithLock: each wait is told its attempt (1, 2, 3 …, for polling backoff); the watch is closed at the end', async () => {
+  const waker = manualWaker()
+  let stored: Found<string>
+  const waiting = fillWithLock(
+    scenario<string>({
+      lock: async () => false,
+      waker,
+      recheck: async () => stored,
+      fill: async () => 'mine',
+    }),
+  )
+  for (let round = 1; round <= 2; round++) {
+    await until(() => waker.waits === round)
+    waker.wake()
+  }
+  await until(() => waker.waits === 3)
+  stored = { value: 'holder' }
+  waker.wake()
+  assert.equal(await waiting, 'holder')
+  assert.deepEqual(waker.attempts, [1, 2, 3])
+  assert.equal(waker.closed, 1)
+})
+
+test('fillWithLock: a waiter whose lock attempt fails once the deadline is reached reports it and computes', async () => {
+  let now = 0
+  const waker = manualWaker()
+  const lost = new ConnectionError('fetch: connection lost')
+  let attempts = 0
+  const reported: unknown[] = []
+  const waiting = fillWithLock(
+    scenario<string>({
+      lock: async () => {
+        if (++attempts === 1) return false
+        throw lost
+      },
+      waker,
+      timeout: 100,
+      now: () => now,
+      report: (error) => void reported.push(error),
+      fill: async () => 'mine',
+    }),
+  )
+  await until(() => waker.waits === 1)
+  now = 100
+  waker.wake()
+  assert.equal(await waiting, 'mine')
+  assert.deepEqual(reported, [lost], 'the failure that ended the wait is reported')
+  assert.equal(waker.closed, 1)
+})
+
+test('fillWithLock: the holder reports a failed re-read, computes, and still releases and wakes', async () => {
+  const waker = manualWaker()
+  const failure = new ConnectionError('fetch: connection lost')
+  const reported: unknown[] = []
+  let unlocked = 0
+  const value = await fillWithLock(
+    scenario<string>({
+      recheck: async () => {
+        throw failure
+      },
+      unlock: async () => void unlocked++,
+      waker,
+      report: (error) => void reported.push(error),
+      fill: async () => 'computed',
+    }),
+  )
+  assert.equal(value, 'computed')
+  assert.deepEqual(reported, [failure])
+  assert.equal(unlocked, 1)
+  assert.deepEqual(waker.notified, ['k'])
 })
 
 /** Resolves once `condition` holds, checking after each turn of the event loop. */

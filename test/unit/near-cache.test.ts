@@ -40,10 +40,13 @@ test('offline: nothing is read or kept, and a read starts the invalidation sourc
   assert.equal(near.begin('k'), undefined)
   assert.equal(near.beginTags(['t']), undefined)
   assert.equal(near.tagVersions(['t']), undefined)
+  assert.equal(near.tagVersions([]), undefined, 'not even an empty list is known')
   near.setOnline(true)
   assert.equal(near.online, true)
   assert.equal(near.get('k'), undefined)
   assert.equal(activations, 1, 'an online cache does not start the source again')
+  const passive = new NearCache(10, undefined)
+  assert.equal(passive.get('k'), undefined, 'without a source to start, an offline read is a miss')
 })
 
 test('a finished read is kept and served; a miss and a raw entry are not kept', () => {
@@ -136,7 +139,8 @@ test('going offline (or online again) flushes everything and spoils reads in fli
 test('entries are kept relative to the scope; invalidations outside it touch only tags', () => {
   const near = online(10, 'ns:c:')
   fill(near, 'k', entry('1'))
-  near.invalidate('other:k')
+  // As long as the scope, so that cutting the scope's length off it would leave `k`.
+  near.invalidate('ns:d:k')
   assert.ok(near.get('k'), 'a key outside the scope is not ours')
   const tickets = near.beginTags(['other:tag'])!
   near.endTags(['other:tag'], tickets, [2])
@@ -162,6 +166,31 @@ test('the vouch is looked up by full key, scope included', () => {
   fill(near, 'k', entry('1'))
   assert.ok(near.get('k'))
   assert.deepEqual(asked, ['ns:c:k', 'ns:c:k'], 'at the start and at the end of the read')
+})
+
+test('without a scope the vouch is looked up by the key itself', () => {
+  const near = online()
+  const asked: string[] = []
+  const vouch = node()
+  near.follow((full) => {
+    asked.push(full)
+    return vouch
+  })
+  fill(near, 'ns:k', entry('1'))
+  assert.deepEqual(asked, ['ns:k', 'ns:k'])
+})
+
+test('a revoked read ending does not drop the ticket of a newer read of the key', () => {
+  const near = online()
+  const old = near.begin('k')!
+  near.invalidate('k')
+  const newer = near.begin('k')!
+  assert.notEqual(newer, old)
+  near.end('k', old, entry('"old"'))
+  // The newer read is still in flight: this invalidation must reach it.
+  near.invalidate('k')
+  near.end('k', newer, entry('"stale"'))
+  assert.equal(near.get('k'), undefined)
 })
 
 test('tag versions: all known or none; a read in flight is spoiled by an invalidation', () => {
