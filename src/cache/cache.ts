@@ -1,4 +1,5 @@
 import type { FleetContext } from '../context.ts'
+import { assertFunction, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
 import { type Compute, FillCoordinator, type FillRequest } from './coordinator.ts'
@@ -174,9 +175,7 @@ export class FleetCache implements Cache {
     const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, 'write')
     const version = normalizeVersion(settings.version, 'write') ?? expandVersion(key)
     const prepared = prepareValue('write', name, value, settings)
-    if (settings.expiry(this.#clock(), 'write').expired) {
-      throw new TypeError(`cache.write: cache expiration time is invalid, expiresAt is in the past`)
-    }
+    settings.assertNotPast(this.#clock(), 'write')
     const before = this.#order.pending(full)
     const writing =
       before === undefined && !isStamped(settings)
@@ -208,13 +207,14 @@ export class FleetCache implements Cache {
     const settings = options === undefined ? this.#plain : new WriteSettings(this.#defaults, options, 'fetch')
     if (compute === undefined) {
       if (settings.force) {
-        throw new TypeError(
+        throw invalidArgument(
+          'ERR_INVALID_ARGUMENT',
           'cache.fetch: missing compute: calling fetch with force: true requires a compute function',
         )
       }
       return (await this.read(key, { version: settings.version })) as T
     }
-    if (typeof compute !== 'function') throw new TypeError('cache.fetch: compute must be a function')
+    assertFunction(compute, 'compute', 'cache.fetch')
     const version = requestedVersion(key, settings.version, 'fetch')
     const request = (): FillRequest<T> => ({ key, scope, name, full, settings, compute })
     let hit = false
@@ -324,7 +324,10 @@ export class FleetCache implements Cache {
   async deleteMatched(glob: string): Promise<number> {
     const started = this.#instrument.start('deleteMatched')
     if (typeof glob !== 'string') {
-      throw new TypeError(`cache.deleteMatched: only Redis glob strings are supported: ${String(glob)}`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.deleteMatched: only Redis glob strings are supported: ${String(glob)}`,
+      )
     }
     const prefix = this.#keys.of('deleteMatched').entries
     const count = await this.#failsafe.guard('deleteMatched', 0, async () => {
@@ -341,7 +344,7 @@ export class FleetCache implements Cache {
   async invalidateTag(tag: string): Promise<void> {
     const started = this.#instrument.start('invalidateTag')
     if (typeof tag !== 'string' || tag.length === 0) {
-      throw new TypeError('cache.invalidateTag: tag must be a non-empty string')
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.invalidateTag: tag must be a non-empty string')
     }
     const key = this.#keys.of('invalidateTag').tags + tag
     await this.#failsafe.guard('invalidateTag', undefined, async () => {

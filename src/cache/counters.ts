@@ -1,3 +1,4 @@
+import { describeValue, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import type { Failsafe } from './failsafe.ts'
 import type { Instrument } from './instrument.ts'
@@ -43,7 +44,10 @@ export class Counters {
     const started = instrument.start(method)
     const name = expandKey(key, method)
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
-      throw new TypeError(`cache.${method}: by must be an integer, got ${String(by)}`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${method}: by must be an integer, got ${describeValue(by)}`,
+      )
     }
     const full = keys.full(keys.of(method), name)
     const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
@@ -76,7 +80,10 @@ export class Counters {
     o?: { expiresIn?: number },
   ): Promise<boolean> {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new TypeError(`cache.writeCounter: value must be a finite number, got ${String(value)}`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.writeCounter: value must be a finite number, got ${describeValue(value)}`,
+      )
     }
     return cache.write(key, Math.trunc(value), {
       raw: true,

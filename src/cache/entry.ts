@@ -201,7 +201,8 @@ function rawEntry(text: string): Entry {
 const DOT = 0x2e
 const COLON = 0x3a
 
-// Module-level readers rather than closures: decoding is on every read's path.
+// Module-level readers rather than closures: decoding is on every read's path. Their RangeErrors
+// never reach a caller: decodeEntry turns them into the SerializationError that says the entry is corrupt.
 function readNumber(stored: string, cursor: { at: number }, stop: number): number {
   let value = 0
   let digits = 0

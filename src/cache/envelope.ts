@@ -1,3 +1,4 @@
+import { invalidArgument } from '../validate.ts'
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
 import type { WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
@@ -22,13 +23,19 @@ export interface Sealed {
  */
 export function prepareValue(op: string, name: string, value: unknown, settings: WriteSettings): Prepared {
   if (value === undefined) {
-    throw new TypeError(`cache.${op} '${shortName(name)}': undefined cannot be cached (use null, or delete)`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op} '${shortName(name)}': undefined cannot be cached (use null, or delete)`,
+    )
   }
   if (settings.raw) {
     const text = rawString(op, name, value)
     // Such a string would read back as an envelope: refused, so reads are never ambiguous.
     if (text.startsWith(TEXT_MARKER)) {
-      throw new TypeError(`cache.${op} '${shortName(name)}': a raw value may not start with "\\0rf"`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op} '${shortName(name)}': a raw value may not start with "\\0rf"`,
+      )
     }
     return { raw: true, text, typed: false }
   }
@@ -74,7 +81,8 @@ function rawString(op: string, name: string, value: unknown): string {
       return String(value)
     default:
       if (value === null) return ''
-      throw new TypeError(
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
         `cache.${op} '${shortName(name)}': raw values must be strings, numbers or booleans, got ${typeof value}`,
       )
   }

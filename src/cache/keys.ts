@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { invalidArgument } from '../validate.ts'
+import { describeValue, invalidArgument } from '../validate.ts'
 import type { CacheKey } from './types.ts'
 
 /**
@@ -87,7 +87,10 @@ export function expandVersion(key: unknown): string | undefined {
 export function normalizeVersion(version: unknown, op: string): string | undefined {
   if (version === undefined || version === null) return undefined
   if (typeof version !== 'string' && typeof version !== 'number') {
-    throw new TypeError(`cache.${op}: version must be a string or a number, got ${typeof version}`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: version must be a string or a number, got ${describeValue(version)}`,
+    )
   }
   return String(version)
 }

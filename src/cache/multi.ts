@@ -1,3 +1,4 @@
+import { describeValue, invalidArgument } from '../validate.ts'
 import type { Clock } from './clock.ts'
 import { entryValue, isExpired, isMismatched } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -92,14 +93,12 @@ export class MultiKey {
     const { keys, writer, failsafe, order, instrument, clock, defaults, plain } = this.#o
     const started = instrument.start('writeMulti')
     if (typeof entries !== 'object' || entries === null) {
-      throw new TypeError('cache.writeMulti: entries must be a Map or an object')
+      throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.writeMulti: entries must be a Map or an object')
     }
     const pairs: [CacheKey, unknown][] = entries instanceof Map ? [...entries] : Object.entries(entries)
     if (pairs.length === 0) return true
     const settings = o === undefined ? plain : new WriteSettings(defaults, o, 'writeMulti')
-    if (settings.expiry(clock(), 'writeMulti').expired) {
-      throw new TypeError('cache.writeMulti: cache expiration time is invalid, expiresAt is in the past')
-    }
+    settings.assertNotPast(clock(), 'writeMulti')
     const scope = keys.of('writeMulti')
     const explicit = normalizeVersion(settings.version, 'writeMulti')
     const names: string[] = []
@@ -135,7 +134,10 @@ export class MultiKey {
     const { writer, failsafe, order, instrument, stats, defaults } = this.#o
     const started = instrument.start('fetchMulti')
     if (typeof compute !== 'function') {
-      throw new TypeError('cache.fetchMulti: missing compute: fetchMulti requires a compute function')
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        'cache.fetchMulti: missing compute: fetchMulti requires a compute function',
+      )
     }
     assertArray(keys, 'fetchMulti')
     const settings = new WriteSettings(defaults, o, 'fetchMulti')
@@ -248,5 +250,10 @@ export class MultiKey {
 }
 
 export function assertArray(keys: unknown, method: string): asserts keys is unknown[] {
-  if (!Array.isArray(keys)) throw new TypeError(`cache.${method}: keys must be an array`)
+  if (!Array.isArray(keys)) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${method}: keys must be an array, got ${describeValue(keys)}`,
+    )
+  }
 }

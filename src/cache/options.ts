@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.ts'
+import { assertCallOptions, describeValue, invalidArgument, invalidOption } from '../validate.ts'
 import type { CacheOptions, FetchOptions, WriteOptions } from './types.ts'
 
 /** Rails pads the Redis TTL of entries written with raceConditionTtl, so stale values stay readable. */
@@ -18,8 +18,8 @@ export function resolveDefaults(options: CacheOptions): WriteDefaults {
   const positive = (name: string, value: unknown, allowZero = false) => {
     if (value === undefined) return undefined
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-      throw new ConfigError(
-        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`,
+      throw invalidOption(
+        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(value)}`,
       )
     }
     return value
@@ -53,9 +53,7 @@ export class WriteSettings implements WriteOptions {
   skipNil: boolean
 
   constructor(defaults: WriteDefaults, call: FetchOptions | undefined, op: string) {
-    if (call !== undefined && (typeof call !== 'object' || call === null)) {
-      throw new TypeError(`cache.${op}: options must be an object`)
-    }
+    assertCallOptions(call, `cache.${op}`)
     const o = call ?? {}
     validateExpiry(o, op)
     // A call's expiresAt replaces the default expiresIn (as in Rails, where it becomes expires_in).
@@ -110,24 +108,42 @@ export class WriteSettings implements WriteOptions {
     const padding = this.raceConditionTtl !== undefined && !this.raw ? RACE_CONDITION_PADDING : 0
     return { expiresAt: now + ttl, ttl: Math.ceil(ttl) + padding, expired: false }
   }
+
+  /** An explicit write whose expiry is already past at `now` is refused (a fetch's fill stores nothing instead). */
+  assertNotPast(now: number, op: string): void {
+    if (this.expiry(now, op).expired) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op}: cache expiration time is invalid, expiresAt is in the past`,
+      )
+    }
+  }
 }
 
 function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: string): void {
   const { expiresIn, expiresAt } = o
   if (expiresIn instanceof Date) {
-    throw new TypeError(
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
       `cache.${op}: expiresIn should not be a Date. Did you mean to use expiresAt? Got: ${expiresIn.toISOString()}`,
     )
   }
   if (expiresIn !== undefined && expiresIn !== null && expiresAt !== undefined) {
-    throw new TypeError(`cache.${op}: either expiresIn or expiresAt can be supplied, but not both`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: either expiresIn or expiresAt can be supplied, but not both`,
+    )
   }
   if (expiresIn !== undefined && expiresIn !== null) {
     if (typeof expiresIn !== 'number' || Number.isNaN(expiresIn)) {
-      throw new TypeError(`cache.${op}: expiresIn must be a number of milliseconds, got ${typeof expiresIn}`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op}: expiresIn must be a number of milliseconds, got ${describeValue(expiresIn)}`,
+      )
     }
     if (expiresIn <= 0) {
-      throw new TypeError(
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
         `cache.${op}: cache expiration time is invalid, cannot be negative or zero: ${expiresIn}`,
       )
     }
@@ -138,7 +154,10 @@ function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: str
 function epochMs(value: unknown, op: string): number {
   const ms = value instanceof Date ? value.getTime() : value
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new TypeError(`cache.${op}: expiresAt must be a Date or epoch milliseconds, got ${String(value)}`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: expiresAt must be a Date or epoch milliseconds, got ${describeValue(value)}`,
+    )
   }
   return ms
 }
@@ -146,7 +165,10 @@ function epochMs(value: unknown, op: string): number {
 function nonNegative(value: unknown, name: string, op: string): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`cache.${op}: ${name} must be a non-negative number, got ${String(value)}`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: ${name} must be a non-negative number, got ${describeValue(value)}`,
+    )
   }
   return value
 }
@@ -154,7 +176,7 @@ function nonNegative(value: unknown, name: string, op: string): number | undefin
 function validateTags(tags: unknown, op: string): string[] | undefined {
   if (tags === undefined) return undefined
   if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
-    throw new TypeError(`cache.${op}: tags must be an array of non-empty strings`)
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: tags must be an array of non-empty strings`)
   }
   return [...new Set(tags as string[])]
 }
@@ -164,8 +186,9 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
   if (value === undefined) return fallback
   if (value === null) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
-      `cache.${op}: expiresIn must be a positive number of milliseconds, got ${String(value)}`,
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: expiresIn must be a positive number of milliseconds, got ${describeValue(value)}`,
     )
   }
   return Math.ceil(value)
@@ -175,42 +198,42 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
 export function assertCacheOptions(options: unknown): asserts options is CacheOptions {
   if (options === undefined) return
   if (typeof options !== 'object' || options === null)
-    throw new ConfigError('cache options must be an object')
+    throw invalidOption(`cache options must be an object, got ${describeValue(options)}`)
   const o = options as CacheOptions
   if (
     o.namespace !== undefined &&
     (typeof o.namespace !== 'string' || o.namespace === '' || /[{}\s]/.test(o.namespace))
   ) {
-    throw new ConfigError('cache: namespace must be a non-empty string without spaces or braces')
+    throw invalidOption('cache: namespace must be a non-empty string without spaces or braces')
   }
   if (
     o.modelVersion !== undefined &&
     (typeof o.modelVersion !== 'number' || !Number.isSafeInteger(o.modelVersion))
   ) {
-    throw new ConfigError('cache: modelVersion must be an integer')
+    throw invalidOption('cache: modelVersion must be an integer')
   }
   if (o.tenant !== undefined && typeof o.tenant !== 'function') {
-    throw new ConfigError('cache: tenant must be a function returning the current tenant')
+    throw invalidOption('cache: tenant must be a function returning the current tenant')
   }
   if (
     o.maxKeySize !== undefined &&
     o.maxKeySize !== false &&
     (typeof o.maxKeySize !== 'number' || !Number.isInteger(o.maxKeySize) || o.maxKeySize < 64)
   ) {
-    throw new ConfigError('cache: maxKeySize must be an integer of at least 64 bytes, or false')
+    throw invalidOption('cache: maxKeySize must be an integer of at least 64 bytes, or false')
   }
   if (
     o.lockTimeout !== undefined &&
     (typeof o.lockTimeout !== 'number' || !Number.isFinite(o.lockTimeout) || o.lockTimeout < 0)
   ) {
-    throw new ConfigError('cache: lockTimeout must be a non-negative number of ms')
+    throw invalidOption('cache: lockTimeout must be a non-negative number of ms')
   }
   if (o.errorHandler !== undefined && typeof o.errorHandler !== 'function') {
-    throw new ConfigError('cache: errorHandler must be a function')
+    throw invalidOption('cache: errorHandler must be a function')
   }
   if (o.near !== undefined && o.near !== false) {
     if (typeof o.near !== 'object' || o.near === null || !Number.isInteger(o.near.max) || o.near.max < 1) {
-      throw new ConfigError('cache: near must be false or { max: a positive integer }')
+      throw invalidOption('cache: near must be false or { max: a positive integer }')
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { FleetContext } from '../context.ts'
+import { describeValue, invalidArgument } from '../validate.ts'
 import { truncateKey } from './keys.ts'
 import type { CacheOptions } from './types.ts'
 
@@ -82,7 +83,10 @@ export class KeyScope {
     if (!this.#tenant) return ''
     const tenant = this.#tenant()
     if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError(`cache.${op}: this cache is tenant-scoped and tenant() returned no tenant`)
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op}: this cache is tenant-scoped and tenant() returned no tenant (got ${describeValue(tenant)})`,
+      )
     }
     // Encoded so that a tenant can hold any character (':' or braces) without changing the key layout.
     return `@${encodeURIComponent(tenant)}:`

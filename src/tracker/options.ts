@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from '../errors.ts'
-import { MAX_KEY_BYTES } from '../keyspace.ts'
 import type { RetryOptions } from '../retry.ts'
+import { invalidOption, nameOption, positiveInteger } from '../validate.ts'
 
 /** One job in flight under a tracker instance, as `inFlight`, `orphans` and `requeue` see it. */
 export interface TrackedJob {
@@ -56,35 +55,22 @@ export const DEFAULT_RECOVERY_LOCK_TTL = 300_000
 
 type Env = Record<string, string | undefined>
 
-function positiveInteger(name: string, value: unknown, { zero = false } = {}): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (zero ? 0 : 1)) {
-    throw new ConfigError(
-      `tracker: ${name} must be a ${zero ? 'non-negative' : 'positive'} integer of milliseconds, got ${String(value)}`,
-    )
-  }
-  return value
-}
-
 /** A number from the environment: only digits are accepted, so '15s' or '' is a clear error. */
 function fromEnv(env: Env, name: string): number | undefined {
   const text = env[name]
   if (text === undefined) return undefined
   if (!/^\d+$/.test(text.trim())) {
-    throw new ConfigError(
+    throw invalidOption(
       `tracker: ${name} must be a positive integer of milliseconds, got ${JSON.stringify(text)}`,
     )
   }
-  return positiveInteger(name, Number(text))
+  return positiveInteger(`tracker: ${name}`, Number(text))
 }
 
-export function assertInstanceId(id: unknown, source: string): string {
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new ConfigError(`tracker: ${source} must be a non-empty string, got ${JSON.stringify(id)}`)
-  }
-  if (Buffer.byteLength(id) > MAX_KEY_BYTES) {
-    throw new ConfigError(`tracker: ${source} is longer than ${MAX_KEY_BYTES} bytes`)
-  }
-  return id
+/** An instance id is bounded as a key is, though it is stored in index values, never in a key. */
+function instanceIdOption(id: unknown, source: string): string {
+  nameOption(id, `tracker: ${source}`)
+  return id as string
 }
 
 /**
@@ -96,25 +82,25 @@ export function resolveTrackerOptions(
   env: Env = process.env,
 ): ResolvedTrackerOptions {
   if (typeof options !== 'object' || options === null)
-    throw new ConfigError('tracker: options must be an object')
+    throw invalidOption('tracker: options must be an object')
   const instanceId =
     options.instanceId !== undefined
-      ? assertInstanceId(options.instanceId, 'instanceId')
+      ? instanceIdOption(options.instanceId, 'instanceId')
       : env.REDFLEET_INSTANCE_ID !== undefined
-        ? assertInstanceId(env.REDFLEET_INSTANCE_ID, 'REDFLEET_INSTANCE_ID')
+        ? instanceIdOption(env.REDFLEET_INSTANCE_ID, 'REDFLEET_INSTANCE_ID')
         : randomBytes(8).toString('hex')
   const heartbeatTtl =
     options.heartbeatTtl !== undefined
-      ? positiveInteger('heartbeatTtl', options.heartbeatTtl)
+      ? positiveInteger('tracker: heartbeatTtl', options.heartbeatTtl)
       : (fromEnv(env, 'REDFLEET_HEARTBEAT_TTL') ?? DEFAULT_HEARTBEAT_TTL)
   // A short ttl with the default interval would let the instance expire between beats.
   const heartbeatInterval =
     options.heartbeatInterval !== undefined
-      ? positiveInteger('heartbeatInterval', options.heartbeatInterval)
+      ? positiveInteger('tracker: heartbeatInterval', options.heartbeatInterval)
       : (fromEnv(env, 'REDFLEET_HEARTBEAT_INTERVAL') ??
         Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL, Math.floor(heartbeatTtl / 3))))
   if (heartbeatInterval >= heartbeatTtl) {
-    throw new ConfigError(
+    throw invalidOption(
       `tracker: heartbeatInterval (${heartbeatInterval}) must be shorter than heartbeatTtl (${heartbeatTtl}), ` +
         'or the instance would expire between two heartbeats',
     )
@@ -122,19 +108,19 @@ export function resolveTrackerOptions(
   const recoveryLockTtl =
     options.recoveryLockTtl === undefined
       ? DEFAULT_RECOVERY_LOCK_TTL
-      : positiveInteger('recoveryLockTtl', options.recoveryLockTtl)
+      : positiveInteger('tracker: recoveryLockTtl', options.recoveryLockTtl)
   const recoverEvery =
     options.recoverEvery === undefined
       ? 0
-      : positiveInteger('recoverEvery', options.recoverEvery, { zero: true })
+      : positiveInteger('tracker: recoverEvery', options.recoverEvery, { zero: true })
   if (options.requeue !== undefined && typeof options.requeue !== 'function') {
-    throw new ConfigError('tracker: requeue must be a function')
+    throw invalidOption('tracker: requeue must be a function')
   }
   if (recoverEvery > 0 && options.requeue === undefined) {
-    throw new ConfigError('tracker: recoverEvery needs a requeue function to hand the orphans to')
+    throw invalidOption('tracker: recoverEvery needs a requeue function to hand the orphans to')
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new ConfigError('tracker: onError must be a function')
+    throw invalidOption('tracker: onError must be a function')
   }
   return {
     instanceId,

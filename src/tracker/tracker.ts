@@ -1,5 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { translateError } from '../errors.ts'
+import { assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
 import { InFlightJobs } from './in-flight.ts'
 import { TrackerKeys } from './keys.ts'
@@ -153,7 +154,7 @@ class FleetTracker implements Tracker {
   stop(o: { releaseJobs?: boolean } = {}): Promise<void> {
     try {
       this.#runner.assertOpen('stop')
-      if (typeof o !== 'object' || o === null) throw new TypeError('tracker.stop: options must be an object')
+      assertCallOptions(o, 'tracker.stop')
     } catch (error) {
       return Promise.reject(error)
     }
@@ -191,10 +192,9 @@ class FleetTracker implements Tracker {
 
   track<T>(id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
     try {
-      if (typeof id !== 'string' || id.length === 0) {
-        throw new TypeError(`tracker.track: id must be a non-empty string, got ${JSON.stringify(id)}`)
-      }
-      if (typeof run !== 'function') throw new TypeError('tracker.track: run must be a function')
+      // A job id is part of its claim's key: the rule of a key applies.
+      assertName(id, 'id', 'tracker.track')
+      assertFunction(run, 'run', 'tracker.track')
       this.#runner.assertOpen('track')
     } catch (error) {
       return Promise.reject(error)
@@ -203,11 +203,7 @@ class FleetTracker implements Tracker {
   }
 
   async inFlight(instanceId: string = this.instanceId): Promise<TrackedJob[]> {
-    if (typeof instanceId !== 'string' || instanceId.length === 0) {
-      throw new TypeError(
-        `tracker.inFlight: instanceId must be a non-empty string, got ${JSON.stringify(instanceId)}`,
-      )
-    }
+    assertName(instanceId, 'instanceId', 'tracker.inFlight')
     this.#runner.assertOpen('inFlight')
     const sessions = await this.#listing.sessions('inFlight')
     return this.#listing.jobsOf(
@@ -227,8 +223,7 @@ class FleetTracker implements Tracker {
   }
 
   async recoverOrphans(requeue: Requeue): Promise<number> {
-    if (typeof requeue !== 'function')
-      throw new TypeError('tracker.recoverOrphans: requeue must be a function')
+    assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
     this.#runner.assertOpen('recoverOrphans')
     return this.#recovery.pass(requeue, 'recoverOrphans')
   }

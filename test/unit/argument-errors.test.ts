@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { purgeDeadLetters } from '../../src/admin/dead-letters.ts'
 import { releaseOrphan } from '../../src/admin/orphans.ts'
-import { createFleet, InvalidArgumentError } from '../../src/index.ts'
+import { ConfigError, createFleet, InvalidArgumentError } from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 
 // Bad arguments are programming errors: a TypeError (SPEC §1) that is an InvalidArgumentError
@@ -20,11 +20,22 @@ async function failure(call: () => unknown): Promise<unknown> {
   assert.fail('the call did not fail')
 }
 
-async function assertInvalidArgument(call: () => unknown, mentions: RegExp): Promise<void> {
+async function assertInvalidArgument(
+  call: () => unknown,
+  mentions: RegExp,
+  code: InvalidArgumentError['code'] = 'ERR_INVALID_ARGUMENT',
+): Promise<void> {
   const error = await failure(call)
   assert.ok(error instanceof InvalidArgumentError, `expected an InvalidArgumentError, got ${String(error)}`)
   assert.ok(error instanceof TypeError)
-  assert.equal(error.code, 'ERR_INVALID_ARGUMENT')
+  assert.equal(error.code, code, error.message)
+  assert.match(error.message, mentions)
+}
+
+async function assertInvalidOption(make: () => unknown, mentions: RegExp): Promise<void> {
+  const error = await failure(make)
+  assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`)
+  assert.equal(error.code, 'ERR_INVALID_OPTION', error.message)
   assert.match(error.message, mentions)
 }
 
@@ -111,5 +122,160 @@ test('a bad option to a factory is a ConfigError with its own code', async () =>
     const error = await failure(make)
     assert.equal((error as Error).name, 'ConfigError', String(error))
     assert.equal((error as { code?: string }).code, 'ERR_INVALID_OPTION', String(error))
+  }
+})
+
+test('cache: keys, values, expiry, versions, tags, counters, multi-key calls, globs', async () => {
+  const cache = fleet.cache()
+  await assertInvalidArgument(() => cache.read(''), /cache\.read: key cannot be blank/, 'ERR_INVALID_KEY')
+  await assertInvalidArgument(
+    () => cache.write(new Map() as never, 1),
+    /a Map cannot be a cache key/,
+    'ERR_INVALID_KEY',
+  )
+  await assertInvalidArgument(() => cache.write('k', undefined), /undefined cannot be cached/)
+  await assertInvalidArgument(
+    () => cache.write('k', { a: 1 }, { raw: true }),
+    /raw values must be strings, numbers or booleans/,
+  )
+  await assertInvalidArgument(() => cache.write('k', '\u0000rf@x', { raw: true }), /may not start with/)
+  await assertInvalidArgument(
+    () => cache.write('k', 1, 'x' as never),
+    /cache\.write: options must be an object/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { expiresIn: 1000, expiresAt: Date.now() + 1000 }),
+    /either expiresIn or expiresAt/,
+  )
+  await assertInvalidArgument(() => cache.write('k', 1, { expiresIn: 0 }), /cannot be negative or zero/)
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { expiresIn: new Date() as never }),
+    /expiresIn should not be a Date/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { expiresIn: '5' as never }),
+    /expiresIn must be a number of milliseconds, got the string "5"/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { expiresAt: 'tomorrow' as never }),
+    /expiresAt must be a Date or epoch milliseconds/,
+  )
+  await assertInvalidArgument(() => cache.write('k', 1, { expiresAt: 1 }), /expiresAt is in the past/)
+  await assertInvalidArgument(
+    () => cache.writeMulti({ k: 1 }, { expiresAt: 1 }),
+    /cache\.writeMulti: .*expiresAt is in the past/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { compressThreshold: -1 }),
+    /compressThreshold must be a non-negative number/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { tags: [''] }),
+    /tags must be an array of non-empty strings/,
+  )
+  await assertInvalidArgument(
+    () => cache.read('k', { version: {} as never }),
+    /version must be a string or a number/,
+  )
+  await assertInvalidArgument(
+    () => cache.fetch('k', { force: true }),
+    /force: true requires a compute function/,
+  )
+  await assertInvalidArgument(
+    () => cache.fetch('k', {}, 'x' as never),
+    /cache\.fetch: compute must be a function/,
+  )
+  await assertInvalidArgument(
+    () => cache.fetchMulti(['k'], {}, undefined as never),
+    /requires a compute function/,
+  )
+  await assertInvalidArgument(() => cache.readMulti('k' as never), /keys must be an array/)
+  await assertInvalidArgument(() => cache.writeMulti(null as never), /entries must be a Map or an object/)
+  await assertInvalidArgument(() => cache.increment('n', 1.5), /cache\.increment: by must be an integer/)
+  await assertInvalidArgument(
+    () => cache.increment('n', 1, { expiresIn: -1 }),
+    /expiresIn must be a positive number of milliseconds/,
+  )
+  await assertInvalidArgument(() => cache.writeCounter('n', Number.NaN), /value must be a finite number/)
+  await assertInvalidArgument(
+    () => cache.deleteMatched(/x/ as never),
+    /only Redis glob strings are supported/,
+  )
+  await assertInvalidArgument(() => cache.invalidateTag(''), /tag must be a non-empty string/)
+  const tenanted = fleet.cache({ tenant: () => undefined })
+  await assertInvalidArgument(() => tenanted.read('k'), /tenant\(\) returned no tenant/)
+})
+
+test('tracker: ids, callbacks, instance ids and stop options', async () => {
+  const tracker = fleet.tracker()
+  await assertInvalidArgument(
+    () => tracker.track('', 1, async () => 1),
+    /tracker\.track: id must not be empty/,
+  )
+  await assertInvalidArgument(
+    () => tracker.track(7 as never, 1, async () => 1),
+    /tracker\.track: id must be a string, got number/,
+  )
+  await assertInvalidArgument(() => tracker.track('x', 1, 'no' as never), /run must be a function/)
+  await assertInvalidArgument(() => tracker.inFlight(''), /tracker\.inFlight: instanceId must not be empty/)
+  await assertInvalidArgument(() => tracker.recoverOrphans(1 as never), /requeue must be a function/)
+  await assertInvalidArgument(() => tracker.stop(null as never), /tracker\.stop: options must be an object/)
+})
+
+test('cache and tracker factories: each bad option is a ConfigError ERR_INVALID_OPTION', async () => {
+  await assertInvalidOption(() => fleet.cache('x' as never), /cache options must be an object/)
+  await assertInvalidOption(() => fleet.cache({ namespace: 'a b' }), /cache: namespace/)
+  await assertInvalidOption(
+    () => fleet.cache({ modelVersion: 1.5 }),
+    /cache: modelVersion must be an integer/,
+  )
+  await assertInvalidOption(
+    () => fleet.cache({ tenant: 'acme' as never }),
+    /cache: tenant must be a function/,
+  )
+  await assertInvalidOption(() => fleet.cache({ maxKeySize: 10 }), /cache: maxKeySize/)
+  await assertInvalidOption(() => fleet.cache({ lockTimeout: -1 }), /cache: lockTimeout/)
+  await assertInvalidOption(() => fleet.cache({ errorHandler: 1 as never }), /cache: errorHandler/)
+  await assertInvalidOption(() => fleet.cache({ near: { max: 0 } }), /cache: near/)
+  await assertInvalidOption(
+    () => fleet.cache({ expiresIn: -5 }),
+    /cache: expiresIn must be a positive number, got the number -5/,
+  )
+  await assertInvalidOption(() => fleet.cache({ raceConditionTtl: -1 }), /cache: raceConditionTtl/)
+  await assertInvalidOption(() => fleet.tracker('x' as never), /tracker: options must be an object/)
+  await assertInvalidOption(() => fleet.tracker({ instanceId: '' }), /tracker: instanceId must not be empty/)
+  await assertInvalidOption(
+    () => fleet.tracker({ instanceId: 'i'.repeat(1025) }),
+    /tracker: instanceId is 1025 bytes, more than the 1024 allowed/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ heartbeatTtl: 0 }),
+    /tracker: heartbeatTtl must be a positive integer, got the number 0/,
+  )
+  await assertInvalidOption(() => fleet.tracker({ heartbeatInterval: 1.5 }), /tracker: heartbeatInterval/)
+  await assertInvalidOption(
+    () => fleet.tracker({ heartbeatInterval: 500, heartbeatTtl: 500 }),
+    /must be shorter than heartbeatTtl/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ recoverEvery: -1, requeue: () => {} }),
+    /tracker: recoverEvery must be a non-negative integer/,
+  )
+  await assertInvalidOption(() => fleet.tracker({ recoverEvery: 100 }), /needs a requeue function/)
+  await assertInvalidOption(
+    () => fleet.tracker({ requeue: 'x' as never }),
+    /tracker: requeue must be a function/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ onError: 'x' as never }),
+    /tracker: onError must be a function/,
+  )
+  const saved = process.env.REDFLEET_HEARTBEAT_TTL
+  process.env.REDFLEET_HEARTBEAT_TTL = '15s'
+  try {
+    await assertInvalidOption(() => fleet.tracker(), /REDFLEET_HEARTBEAT_TTL must be a positive integer/)
+  } finally {
+    if (saved === undefined) delete process.env.REDFLEET_HEARTBEAT_TTL
+    else process.env.REDFLEET_HEARTBEAT_TTL = saved
   }
 })
