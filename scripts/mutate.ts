@@ -40,10 +40,11 @@ const TARGETS: Record<string, Target> = {
       'test/unit/cache-mechanisms.test.ts',
     ],
   },
-  // The consumer loop only talks to a StreamBackend: the memory one drives it as Redis does.
+  // The consumer loop only talks to a StreamBackend: a scripted one (unit) and the memory one,
+  // which drives it as Redis does (contract).
   'streams-consumer': {
     mutate: ['src/streams/consumer.ts'],
-    tests: ['test/contract/streams.test.ts', 'test/integration/streams-dead-letters.test.ts'],
+    tests: ['test/unit/stream-consumer.test.ts', 'test/contract/streams.test.ts'],
     topologies: ['memory'],
   },
   // Connection plumbing is left out: connection.ts, health.ts and cluster-health.ts (reconnects,
@@ -61,10 +62,19 @@ const TARGETS: Record<string, Target> = {
     ],
     tests: ['test/unit/ring.test.ts', 'test/unit/topology.test.ts', 'test/unit/memory-keyspace.test.ts'],
   },
+  // The tracker's parts above its backend do not care which backend serves them: memory. The
+  // parity property (test/parity) always runs on all three Redis topologies, too slow per mutant.
   tracker: {
-    mutate: ['src/tracker/*.ts'],
-    tests: ['test/contract/tracker.test.ts', 'test/parity/tracker-parity.test.ts'],
-    topologies: ['memory', 'standalone'],
+    mutate: ['src/tracker/*.ts', '!src/tracker/redis.ts', '!src/tracker/scripts.ts'],
+    tests: ['test/contract/tracker.test.ts'],
+    topologies: ['memory'],
+  },
+  // The Redis backend on one server: it sends the same scripts on every Redis topology (the
+  // topology target guards the routing).
+  'tracker-redis': {
+    mutate: ['src/tracker/redis.ts', 'src/tracker/scripts.ts'],
+    tests: ['test/contract/tracker.test.ts'],
+    topologies: ['standalone'],
   },
 }
 
