@@ -165,6 +165,23 @@ export class MissingClientError extends RedfleetError {
   }
 }
 
+/** Error replies as Redis words them, for the memory backends' same refusals (see replyError). */
+export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+export const NOT_AN_INTEGER = 'ERR value is not an integer or out of range'
+export const NOT_A_FLOAT = 'ERR value is not a valid float'
+
+/**
+ * An error reply as Redis sends it (ioredis calls it ReplyError), raised by a memory backend for
+ * the refusals Redis would make. The operation runner's translateError turns it into the
+ * CommandError that names the operation and the caller's key (not the namespaced key the backend
+ * sees): that message is built in one place for both backends.
+ */
+export function replyError(reply: string): Error {
+  const error = new Error(reply)
+  error.name = 'ReplyError'
+  return error
+}
+
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|UNBLOCKED)\b/
 
 /** Transient failures are worth retrying: the same command may succeed a moment later. */

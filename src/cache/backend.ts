@@ -37,5 +37,3 @@ export interface WriteItem {
   ttl: number | undefined
   nx: boolean
 }
-
-export const NOT_AN_INTEGER = 'ERR value is not an integer or out of range'

@@ -1,6 +1,6 @@
-import { CommandError } from '../errors.ts'
+import { NOT_AN_INTEGER, replyError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import { type CacheBackend, NOT_AN_INTEGER, type WriteItem } from './backend.ts'
+import type { CacheBackend, WriteItem } from './backend.ts'
 import { globToRegExp } from './glob.ts'
 
 type ChangeListener = (key: string) => void
@@ -76,9 +76,9 @@ export class MemoryCacheBackend implements CacheBackend {
     const current = this.memory.get<unknown>(key)
     const text = current === undefined ? '0' : String(current)
     // The same rule as INCRBY: only a decimal integer in a string can be incremented.
-    if (!/^-?\d+$/.test(text)) throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    if (!/^-?\d+$/.test(text)) throw replyError(NOT_AN_INTEGER)
     const next = Number(text) + by
-    if (!Number.isSafeInteger(next)) throw new CommandError(`increment '${key}' failed: ${NOT_AN_INTEGER}`)
+    if (!Number.isSafeInteger(next)) throw replyError(NOT_AN_INTEGER)
     this.memory.set(key, String(next), 'keep')
     if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
     changed(key)

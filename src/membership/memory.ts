@@ -1,4 +1,4 @@
-import { CommandError } from '../errors.ts'
+import { replyError, WRONGTYPE } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { MembershipBackend } from './backend.ts'
 
@@ -12,9 +12,7 @@ export class MemoryMembershipBackend implements MembershipBackend {
   #members(key: string): Members | undefined {
     const value = this.memory.get<unknown>(key)
     if (value === undefined) return undefined
-    if (!(value instanceof Members)) {
-      throw new CommandError(`'${key}': WRONGTYPE Operation against a key holding the wrong kind of value`)
-    }
+    if (!(value instanceof Members)) throw replyError(WRONGTYPE)
     return value
   }
 

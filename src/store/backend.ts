@@ -47,17 +47,5 @@ export interface TokenWrite {
   durability?: Durability
 }
 
-export const NOT_AN_INTEGER = 'ERR value is not an integer or out of range'
-export const NOT_A_FLOAT = 'ERR value is not a valid float'
-
-/**
- * An error reply as Redis sends it (ioredis calls it ReplyError), raised by the memory backend
- * for the same refusals. The operation runner (translateError) turns it into the CommandError
- * that names the operation and the caller's key, the one place that builds that message for
- * both backends.
- */
-export function replyError(reply: string): Error {
-  const error = new Error(reply)
-  error.name = 'ReplyError'
-  return error
-}
+// The Redis backend recognises this reply; its text lives with the other replies in errors.ts.
+export { NOT_AN_INTEGER } from '../errors.ts'

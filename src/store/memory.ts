@@ -1,5 +1,6 @@
+import { NOT_A_FLOAT, NOT_AN_INTEGER, replyError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import { NOT_A_FLOAT, NOT_AN_INTEGER, replyError, type StoreBackend, type TokenWrite } from './backend.ts'
+import type { StoreBackend, TokenWrite } from './backend.ts'
 import { addAsRedis } from './decimal.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { CommandError } from '../errors.ts'
+import { replyError, WRONGTYPE } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { ClaimedEntry, ClaimResult, PublishId, StreamBackend, StreamWrite } from './backend.ts'
 import type { RawEntry } from './entry.ts'
@@ -10,8 +10,6 @@ import {
   MemoryStream,
   PublishedIds,
 } from './memory-stream.ts'
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 
 /** One set of waiters per keyspace, shared by every memory fleet using it. */
 const waitersOf = new WeakMap<MemoryKeyspace, AppendWaiters>()
@@ -40,7 +38,7 @@ export class MemoryStreamBackend implements StreamBackend {
   #stream(key: string): MemoryStream | undefined {
     const value = this.memory.get<unknown>(key)
     if (value === undefined) return undefined
-    if (!(value instanceof MemoryStream)) throw new CommandError(`'${key}': ${WRONGTYPE}`)
+    if (!(value instanceof MemoryStream)) throw replyError(WRONGTYPE)
     return value
   }
 
@@ -57,7 +55,8 @@ export class MemoryStreamBackend implements StreamBackend {
     const stream = this.#stream(key)
     const found = stream?.groups.get(group)
     if (!stream || !found) {
-      throw new CommandError(
+      // Redis' own reply names the stream's full key; the runner puts the caller's names before it.
+      throw replyError(
         `NOGROUP No such key '${key}' or consumer group '${group}' in XREADGROUP with GROUP option`,
       )
     }
