@@ -66,7 +66,7 @@ const TARGETS: Record<string, Target> = {
   // parity property (test/parity) always runs on all three Redis topologies, too slow per mutant.
   tracker: {
     mutate: ['src/tracker/*.ts', '!src/tracker/redis.ts', '!src/tracker/scripts.ts'],
-    tests: ['test/contract/tracker.test.ts'],
+    tests: ['test/unit/tracker-periodic.test.ts', 'test/contract/tracker.test.ts'],
     topologies: ['memory'],
   },
   // The Redis backend on one server: it sends the same scripts on every Redis topology (the
