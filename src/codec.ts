@@ -4,8 +4,8 @@
  * written, with SerializationError naming where it is (`value.items[2] is a Map`). A `codec`
  * option replaces JSON (e.g. to keep Dates); its own errors become SerializationError too.
  */
-import { ConfigError, SerializationError } from './errors.ts'
-import { describeValue } from './validate.ts'
+import { SerializationError } from './errors.ts'
+import { describeValue, invalidOption } from './validate.ts'
 
 /** How values become the text Redis keeps, and back (`StoreOptions.codec`). */
 export interface Codec {
@@ -121,9 +121,8 @@ export function assertCodec(codec: unknown, where: string): Codec | undefined {
   if (codec === undefined) return undefined
   const candidate = codec as Partial<Codec> | null
   if (typeof candidate?.encode !== 'function' || typeof candidate.decode !== 'function') {
-    throw new ConfigError(
+    throw invalidOption(
       `${where} must be an object with encode(value) and decode(text) functions, got ${describeValue(codec)}`,
-      'ERR_INVALID_OPTION',
     )
   }
   return codec as Codec

@@ -8,10 +8,10 @@
  * behind it on that connection wait with it: keep `timeout` well under `commandTimeout`.
  */
 import type { ChainableCommander } from 'ioredis'
-import { DurabilityError, InvalidArgumentError, messageOf, type WaitFor } from './errors.ts'
+import { DurabilityError, messageOf, type WaitFor } from './errors.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
-import { booleanOption, numberOption, type OptionCheck, objectOption } from './validate.ts'
+import { booleanOption, invalidArgument, numberOption, type OptionCheck, objectOption } from './validate.ts'
 
 /** SPEC §10 default for `waitFor.timeout`, in ms. */
 export const DEFAULT_WAIT_TIMEOUT = 100
@@ -38,7 +38,7 @@ export function assertWaitFor(waitFor: unknown, op: string): WaitFor | undefined
   try {
     waitForOption(waitFor, 'waitFor')
   } catch (error) {
-    throw new InvalidArgumentError(`${op}: ${messageOf(error)}`)
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${messageOf(error)}`)
   }
   return waitFor as WaitFor
 }

@@ -1,5 +1,4 @@
-import { ConfigError } from './errors.ts'
-import { describeValue } from './validate.ts'
+import { describeValue, invalidOption } from './validate.ts'
 
 // Key validation lives with the other argument checks; re-exported here where callers look for it.
 export { assertKey, MAX_KEY_BYTES } from './validate.ts'
@@ -17,9 +16,8 @@ export class Keyspace {
 
   constructor(namespace: string) {
     if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
-      throw new ConfigError(
+      throw invalidOption(
         `namespace must be a non-empty string without spaces or braces, got ${describeValue(namespace)}`,
-        'ERR_INVALID_OPTION',
       )
     }
     this.namespace = namespace

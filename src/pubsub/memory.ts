@@ -1,4 +1,4 @@
-import { ClosedError, ConfigError } from '../errors.ts'
+import { ClosedError } from '../errors.ts'
 import { report } from './report.ts'
 import type { ChannelSubscription, NodeSubscriber, PayloadListener, Subscriber } from './types.ts'
 
@@ -117,7 +117,8 @@ export class MemorySubscriber implements Subscriber {
   }
 
   node(nodeId: string): NodeSubscriber {
-    throw new ConfigError(`the memory topology has no Redis nodes (asked for ${nodeId})`)
+    // Only the near cache's tracking asks for a node, and it runs on Redis topologies only.
+    throw new Error(`redfleet internal error: the memory topology has no Redis nodes (asked for ${nodeId})`)
   }
 
   async close(): Promise<void> {
