@@ -500,3 +500,65 @@ test('ClusterTopology: a dedicated connection duplicates that master’s, and re
   await topology.close()
   assert.deepEqual(cluster.calls, [], 'a given client is never closed')
 })
+
+/** An ioredis module whose Cluster class makes FakeClusters, kept with their seeds and options. */
+function fakeClusterModule(): {
+  module: IORedisModule
+  made: { cluster: FakeCluster; nodes: unknown; options: Record<string, unknown> }[]
+} {
+  const made: { cluster: FakeCluster; nodes: unknown; options: Record<string, unknown> }[] = []
+  class Made extends FakeCluster {
+    constructor(nodes: unknown, options: Record<string, unknown>) {
+      super()
+      made.push({ cluster: this, nodes, options })
+    }
+  }
+  return { module: { Cluster: Made } as unknown as IORedisModule, made }
+}
+
+test('ClusterTopology.fromUrls: seeds from every url, credentials from the first, one client per pool slot', () => {
+  const { module, made } = fakeClusterModule()
+  const topology = ClusterTopology.fromUrls(
+    module,
+    [
+      { url: 'redis://us%3Aer:p%40ss@[::1]:7000', id: '::1:7000/0' },
+      { url: 'redis://h2', id: 'h2:6379/0' },
+    ],
+    settings,
+  )
+  assert.equal(made.length, settings.poolSize)
+  assert.deepEqual(made[0]!.nodes, [
+    { host: '::1', port: 7000 },
+    { host: 'h2', port: 6379 },
+  ])
+  const redisOptions = made[0]!.options.redisOptions as Record<string, unknown>
+  assert.equal(redisOptions.username, 'us:er')
+  assert.equal(redisOptions.password, 'p@ss')
+  assert.equal(redisOptions.commandTimeout, 700, 'the node options of every connection')
+  assert.equal(made[0]!.options.lazyConnect, true)
+  const picked = [topology.client('a'), topology.client('b'), topology.client('c')]
+  assert.deepEqual(picked, [made[0]!.cluster, made[1]!.cluster, made[0]!.cluster], 'round-robin')
+})
+
+test('ClusterTopology.fromUrls: no credentials in the url, none in the options; no url is a ConfigError', () => {
+  const { module, made } = fakeClusterModule()
+  ClusterTopology.fromUrls(module, [{ url: 'redis://h:7000', id: 'h:7000/0' }], settings)
+  const redisOptions = made[0]!.options.redisOptions as Record<string, unknown>
+  assert.equal('username' in redisOptions, false)
+  assert.equal('password' in redisOptions, false)
+  assert.throws(() => ClusterTopology.fromUrls(module, [], settings), ConfigError)
+})
+
+test('ClusterTopology.fromUrls: each master found is watched; ready pings every master; close ends every client', async () => {
+  const { module, made } = fakeClusterModule()
+  const topology = ClusterTopology.fromUrls(module, [{ url: 'redis://h:7000', id: 'h:7000/0' }], settings)
+  const node = new FakeRedis('m1', { host: 'm', port: 1 })
+  made[0]!.cluster.emit('+node', node)
+  assert.ok(node.listenerCount('close') > 0, 'its health follows the connection')
+  await topology.ready()
+  for (const master of made[0]!.cluster.masters) assert.deepEqual(master.calls, ['connect', 'ping'])
+  made[1]!.cluster.status = 'connecting'
+  await topology.close()
+  assert.deepEqual(made[0]!.cluster.calls, ['quit'], 'a ready client quits')
+  assert.deepEqual(made[1]!.cluster.calls, ['disconnect'], 'one still connecting is dropped')
+})
