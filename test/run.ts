@@ -40,7 +40,9 @@ const child = spawn(
     '--test-reporter-destination=stdout',
     // A test stuck for two minutes fails instead of holding the run.
     '--test-timeout=120000',
-    `--test-concurrency=${Math.max(2, availableParallelism())}`,
+    // Most files spend much of their time waiting (timeouts, child processes, Redis), so one
+    // file more than there are cores keeps the CPUs busy.
+    `--test-concurrency=${availableParallelism() + 1}`,
     ...files,
   ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, [SERVERS_ENV]: JSON.stringify(servers) } },
