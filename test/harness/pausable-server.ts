@@ -18,6 +18,12 @@ import { type RedisServer, startRedis } from './redis-server.ts'
 import { uniqueNamespace } from './topologies.ts'
 
 export interface PausableServer {
+  /**
+   * Settles once the server is up: a top-level `before` of the file that uses the server awaits
+   * it (Node 20 starts a file's top-level hooks as they are registered, without waiting for one
+   * another; tests wait for all of them).
+   */
+  readonly started: Promise<void>
   readonly url: string
   /**
    * The test's own connection. It is paused too, so a read on it after `pause` waits out the
@@ -26,8 +32,13 @@ export interface PausableServer {
   readonly admin: Redis
   /** A fleet on this server, in a namespace of its own unless `options` names one. */
   fleet(options?: FleetOptions): Fleet
-  /** `CLIENT PAUSE ms ALL`, sent on `admin`: every client's commands wait `ms`. */
-  pause(ms: number): Promise<void>
+  /**
+   * `CLIENT PAUSE ms mode`, sent on `admin`: every client's commands (with 'WRITE', its writes
+   * only; reads are still served) wait `ms`.
+   */
+  pause(ms: number, mode?: 'ALL' | 'WRITE'): Promise<void>
+  /** `CLIENT UNPAUSE`: the held commands run now. */
+  unpause(): Promise<void>
 }
 
 /** Registers this file's private server (call at the top level of the test file). */
@@ -35,37 +46,55 @@ export function pausableServer(): PausableServer {
   let server: RedisServer | undefined
   let admin: Redis | undefined
   const fleets: Fleet[] = []
+  let up!: () => void
+  let failed!: (error: unknown) => void
+  const started = new Promise<void>((resolve, reject) => {
+    up = resolve
+    failed = reject
+  })
+  // Whoever awaits `started` hears of a failure; the hook reports it to the runner in any case.
+  started.catch(() => {})
   before(async () => {
-    server = await startRedis()
-    admin = new Redis(server.url)
+    try {
+      server = await startRedis()
+      admin = new Redis(server.url)
+      up()
+    } catch (error) {
+      failed(error)
+      throw error
+    }
   })
   after(async () => {
     await Promise.all(fleets.map((fleet) => fleet.close()))
     admin?.disconnect()
     await server?.stop()
   })
-  const started = () => {
-    if (!server || !admin) throw new Error('pausableServer: used outside a test (it starts in `before`)')
+  const running = () => {
+    if (!server || !admin) throw new Error('pausableServer: used before it started (await `started`)')
     return { server, admin }
   }
   return {
+    started,
     get url() {
-      return started().server.url
+      return running().server.url
     },
     get admin() {
-      return started().admin
+      return running().admin
     },
     fleet(options) {
       const fleet = createFleet({
-        url: started().server.url,
+        url: running().server.url,
         namespace: uniqueNamespace('faults'),
         ...options,
       })
       fleets.push(fleet)
       return fleet
     },
-    async pause(ms) {
-      await started().admin.call('CLIENT', 'PAUSE', ms, 'ALL')
+    async pause(ms, mode = 'ALL') {
+      await running().admin.call('CLIENT', 'PAUSE', ms, mode)
+    },
+    async unpause() {
+      await running().admin.call('CLIENT', 'UNPAUSE')
     },
   }
 }

@@ -5,31 +5,21 @@
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { after, before, test } from 'node:test'
-import { Redis } from 'ioredis'
+import { before, test } from 'node:test'
 import { createFleet, type Fleet, TimeoutError } from '../../src/index.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
-import { uniqueNamespace } from '../harness/topologies.ts'
+import { pausableServer } from '../harness/pausable-server.ts'
 
 type Failure = { method: string; returning: unknown; exception: unknown }
 
-let server: RedisServer
+const server = pausableServer()
 let fleet: Fleet
-let admin: Redis
 const commandTimeout = 1000
 
 before(async () => {
-  server = await startRedis()
+  await server.started
   // The default retry policy: what would re-send an increment, were it not known to count twice.
-  fleet = createFleet({ url: server.url, namespace: uniqueNamespace('faults'), commandTimeout })
+  fleet = server.fleet({ commandTimeout })
   await fleet.ready()
-  admin = new Redis(server.url)
-})
-
-after(async () => {
-  await fleet?.close()
-  admin?.disconnect()
-  await server?.stop()
 })
 
 for (const [method, by, expected] of [
@@ -43,11 +33,11 @@ for (const [method, by, expected] of [
       const key = `counter-${expiresIn ?? 'plain'}`
       seen.length = 0
       // Writes wait until the pause ends (far beyond commandTimeout); reads are still served.
-      await admin.call('CLIENT', 'PAUSE', String(commandTimeout * 10), 'WRITE')
+      await server.pause(commandTimeout * 10, 'WRITE')
       try {
         assert.equal(await cache[method](key, by, { expiresIn }), undefined, 'the failsafe returns undefined')
       } finally {
-        await admin.call('CLIENT', 'UNPAUSE')
+        await server.unpause()
       }
       assert.equal(seen.length, 1, 'errorHandler heard of it once')
       assert.equal(seen[0]!.method, method)
@@ -111,9 +101,9 @@ test('a fetch waiting on another fleet’s fill lock rides out failing lock atte
     // The waiter saw the lock held. Now its lock attempts (writes) hang past its timeout, with
     // retries, until two of them have failed for good: it must keep waiting through that rather
     // than give up and compute.
-    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE')
+    await server.pause(60_000, 'WRITE')
     while (failures < 2) await new Promise((resolve) => setImmediate(resolve))
-    await admin.call('CLIENT', 'UNPAUSE')
+    await server.unpause()
     finish()
     assert.equal(await filling, 'the holder’s value')
     assert.equal(await waiting, 'the holder’s value')
@@ -125,7 +115,7 @@ test('a fetch waiting on another fleet’s fill lock rides out failing lock atte
     )
   } finally {
     channel.unsubscribe(handlers)
-    await admin.call('CLIENT', 'UNPAUSE')
+    await server.unpause()
     await Promise.all([holderFleet.close(), waiterFleet.close()])
   }
 })
