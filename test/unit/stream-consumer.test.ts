@@ -91,6 +91,7 @@ class ScriptedBackend {
     _consumer: string,
     entries: readonly ClaimedEntry[],
   ): Promise<void> {
+    this.calls.push('release')
     if (this.releaseFails) throw this.releaseFails
     this.released.push(...entries.map((e) => e.id))
   }
@@ -150,6 +151,7 @@ test('creates the group, claims first, then reads; handled entries are acked wit
   assert.deepEqual(backend.readAcks, [[], ['1-0', '2-0']], 'acks travel with the next read')
   assert.deepEqual(backend.acked, ['1-0', '2-0'])
   assert.equal(backend.groups, 1, 'the group is created once')
+  assert.ok(!backend.calls.includes('release'), 'every entry started: nothing to hand back')
 })
 
 test('a read blocks at most BLOCK_INTERVAL, and never past the next reclaim', async () => {
