@@ -3,6 +3,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { resolveOptions } from '../../src/options.ts'
 import { forEachTopology, topologyOptions } from '../harness/topologies.ts'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -13,8 +14,20 @@ const HEARTBEAT_TTL = 1200
 const RECOVER_EVERY = 100
 const JOBS = 20
 const RECOVERERS = 5
-/** Scheduling slack on top of heartbeatTtl + one pass: process wake-ups on a busy 2-core box. */
-const SLACK = 1500
+/**
+ * Sequential round trips of the recovery pass that finds the orphans: the dead sessions and
+ * their jobs (3), then per orphan its claim, the requeue's two increments and the completion
+ * (4), then the retirement (1). Each is bounded by the workers' commandTimeout (the default).
+ */
+const PASS_ROUND_TRIPS = 3 + 4 * JOBS + 1
+/**
+ * When the victim's jobs must all be requeued: its heartbeat key expires (heartbeatTtl), the next
+ * recovery pass starts (recoverEvery) and runs to its end. The worst case the configuration
+ * allows, not a guess at the machine's speed: a loaded machine slows the round trips, and
+ * commandTimeout is what bounds each of them.
+ */
+const RECOVERY_BOUND =
+  HEARTBEAT_TTL + RECOVER_EVERY + PASS_ROUND_TRIPS * resolveOptions({ memory: true }).commandTimeout
 
 interface Worker {
   readonly child: ChildProcessWithoutNullStreams
@@ -78,9 +91,8 @@ forEachTopology(
         assert.equal(await victim.exited, 'SIGKILL')
 
         const victimJobs = Array.from({ length: JOBS }, (_, n) => `${ids[1]}/job-${n}`)
-        const bound = HEARTBEAT_TTL + RECOVER_EVERY + SLACK
         let recoveredIn: number | undefined
-        while (Date.now() - killedAt < bound) {
+        while (Date.now() - killedAt < RECOVERY_BOUND) {
           const seen = await counts.getMany(victimJobs)
           if (seen.every((n) => n !== undefined)) {
             recoveredIn = Date.now() - killedAt
@@ -90,7 +102,7 @@ forEachTopology(
         }
         assert.ok(
           recoveredIn !== undefined,
-          `all ${JOBS} requeued within heartbeatTtl + one pass (+${SLACK} ms slack)`,
+          `all ${JOBS} requeued within heartbeatTtl + recoverEvery + one pass of ${PASS_ROUND_TRIPS} commands (${RECOVERY_BOUND} ms)`,
         )
         // Let many more passes of all 10 recoverers run: nothing may be handed out again.
         await sleep(HEARTBEAT_TTL)
