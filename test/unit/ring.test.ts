@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { hashSlotSource } from '../../src/keyspace.ts'
-import { HashRing } from '../../src/topology/ring.ts'
+import { HashRing, ringHash, VIRTUAL_NODES } from '../../src/topology/ring.ts'
 
 const nodes = ['10.0.0.1:6379/0', '10.0.0.2:6379/0', '10.0.0.3:6379/0']
 const keys = Array.from({ length: 10_000 }, (_, i) => `key:${i}`)
@@ -41,4 +41,27 @@ test('keys with the same non-empty hash tag share a node; empty tags do not coun
   assert.equal(hashSlotSource('a{}c{d}'), 'a{}c{d}')
   assert.equal(hashSlotSource('a{b'), 'a{b')
   assert.equal(hashSlotSource('{x}{y}'), 'x')
+})
+
+test('a key belongs to the first of 160 points per node at or after its hash, clockwise', () => {
+  const ring = new HashRing(nodes)
+  const points = nodes.flatMap((node) =>
+    Array.from({ length: VIRTUAL_NODES }, (_, i) => ({ hash: ringHash(`${node}-${i}`), node })),
+  )
+  assert.equal(VIRTUAL_NODES, 160)
+  // A point's own label hashes onto that point: the key sits exactly on it and belongs to it.
+  const onPoints = nodes.map((node) => `${node}-7`)
+  for (const key of [...keys, ...onPoints]) {
+    const hash = ringHash(hashSlotSource(key))
+    let owner = points[0]!
+    let best = Number.POSITIVE_INFINITY
+    for (const point of points) {
+      const distance = (point.hash - hash) >>> 0
+      if (distance < best || (distance === best && point.node < owner.node)) {
+        best = distance
+        owner = point
+      }
+    }
+    assert.equal(ring.nodeFor(key), owner.node, key)
+  }
 })

@@ -7,7 +7,11 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError, ConnectionError } from '../../src/errors.ts'
@@ -17,7 +21,7 @@ import { TopologyHandle } from '../../src/topology/handle.ts'
 import type { IORedisModule } from '../../src/topology/ioredis.ts'
 import { groupKeys, inCallerOrder, perKey, pipelinePerNode } from '../../src/topology/pipeline.ts'
 import { HashRing } from '../../src/topology/ring.ts'
-import { Script } from '../../src/topology/script.ts'
+import { Script, scriptFile } from '../../src/topology/script.ts'
 import { ShardedTopology } from '../../src/topology/sharded.ts'
 import type { Client, KeyBatch, RedisTopology } from '../../src/topology/types.ts'
 
@@ -561,4 +565,27 @@ test('ClusterTopology.fromUrls: each master found is watched; ready pings every 
   await topology.close()
   assert.deepEqual(made[0]!.cluster.calls, ['quit'], 'a ready client quits')
   assert.deepEqual(made[1]!.cluster.calls, ['disconnect'], 'one still connecting is dropped')
+})
+
+test('scriptFile: the script is the file’s text, by its SHA1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-lua-'))
+  const file = join(dir, 'touch-1.lua')
+  writeFileSync(file, "return redis.call('TOUCH', KEYS[1])\n")
+  const script = scriptFile(pathToFileURL(file))
+  assert.equal(script.lua, "return redis.call('TOUCH', KEYS[1])\n")
+  assert.equal(script.sha, createHash('sha1').update(script.lua).digest('hex'))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('ClusterTopology: a ready client whose QUIT fails is disconnected', async () => {
+  const { module, made } = fakeClusterModule()
+  const topology = ClusterTopology.fromUrls(module, [{ url: 'redis://h:7000', id: 'h:7000/0' }], {
+    ...settings,
+    poolSize: 1,
+  })
+  made[0]!.cluster.quit = async () => {
+    throw new Error('Connection is closed.')
+  }
+  await topology.close()
+  assert.deepEqual(made[0]!.cluster.calls, ['disconnect'])
 })
