@@ -74,7 +74,11 @@ const TARGETS: Record<string, Target> = {
       'src/tracker/recovery.ts',
       'src/tracker/runner.ts',
     ],
-    tests: ['test/unit/tracker-periodic.test.ts', 'test/contract/tracker.test.ts'],
+    tests: [
+      'test/unit/tracker-periodic.test.ts',
+      'test/unit/tracker-mechanisms.test.ts',
+      'test/contract/tracker.test.ts',
+    ],
     topologies: ['memory'],
   },
   // The Redis backend on one server: it sends the same scripts on every Redis topology (the

@@ -1,0 +1,231 @@
+/**
+ * The tracker's in-flight records and orphan recovery on fakes: which backend step runs when a
+ * record landed, may have landed or did not, when a session is retired, and what a recovery
+ * pass does with a malformed record, a failing requeue, a claim lost to another recoverer and
+ * a fleet that closes mid-pass.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClosedError, ConnectionError, RedfleetError, SerializationError } from '../../src/errors.ts'
+import type { TrackerBackend } from '../../src/tracker/backend.ts'
+import { InFlightJobs } from '../../src/tracker/in-flight.ts'
+import type { SessionKeys } from '../../src/tracker/keys.ts'
+import type { Listed, SessionListing } from '../../src/tracker/listing.ts'
+import type { TrackedJob } from '../../src/tracker/options.ts'
+import { encodeRecord } from '../../src/tracker/record.ts'
+import { OrphanRecovery } from '../../src/tracker/recovery.ts'
+import type { TrackerRunner } from '../../src/tracker/runner.ts'
+import type { Session } from '../../src/tracker/session.ts'
+
+/** A runner that runs each step at once, recording its op, and collects reports. */
+function fakeRunner() {
+  const runner = {
+    closed: false,
+    ran: [] as string[],
+    reports: [] as unknown[],
+    async run<T>(op: string, _key: string | undefined, fn: () => Promise<T>): Promise<T> {
+      runner.ran.push(op)
+      return fn()
+    },
+    report(error: unknown) {
+      runner.reports.push(error)
+    },
+  }
+  return runner
+}
+
+/** A backend whose steps record their name and can be made to fail. */
+function fakeBackend(overrides: Partial<Record<keyof TrackerBackend, (...args: never[]) => unknown>> = {}) {
+  const calls: string[] = []
+  const step =
+    (name: string, result?: unknown) =>
+    async (..._args: unknown[]) => {
+      calls.push(name)
+      return result
+    }
+  const backend = {
+    record: step('record'),
+    remove: step('remove'),
+    retire: step('retire', true),
+    jobs: step('jobs', []),
+    claim: step('claim'),
+    complete: step('complete', true),
+    release: step('release'),
+    ...overrides,
+  } as unknown as TrackerBackend
+  return { backend, calls }
+}
+
+function session(): Session {
+  return { id: 's1', keys: {} as SessionKeys, inFlight: new Map(), ended: false }
+}
+
+test('track: records, runs, then removes the record through the runner; the result passes through', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend()
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  const s = session()
+  assert.equal(await jobs.track(s, 'j1', { a: 1 }, async () => 'done'), 'done')
+  assert.deepEqual(calls, ['record', 'remove'])
+  assert.deepEqual(runner.ran, ['track', 'track'])
+  assert.equal(s.inFlight.size, 0)
+  assert.deepEqual(runner.reports, [])
+})
+
+test('track: a record that may have landed (the call failed) is removed quietly, outside the runner', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend({
+    record: async () => {
+      throw new ConnectionError('timed out')
+    },
+    remove: async () => {
+      calls.push('remove')
+      throw new ConnectionError('still down')
+    },
+  })
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  assert.equal(await jobs.track(session(), 'j1', 1, async () => 'ran anyway'), 'ran anyway')
+  assert.deepEqual(calls, ['remove'])
+  assert.deepEqual(runner.ran, ['track'], 'only the record went through the runner')
+  assert.deepEqual(runner.reports, [], 'the runner reported the Redis failure itself')
+})
+
+test('track: a payload JSON cannot hold is reported; nothing was recorded, so nothing is removed', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend()
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  assert.equal(await jobs.track(session(), 'j1', { n: 1n }, async () => 'ran'), 'ran')
+  assert.deepEqual(calls, [])
+  assert.equal(runner.reports.length, 1)
+  assert.ok(runner.reports[0] instanceof SerializationError)
+})
+
+test('track: a fleet closed mid-job leaves the record (an orphan)', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend()
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  await jobs.track(session(), 'j1', 1, async () => {
+    runner.closed = true
+  })
+  assert.deepEqual(calls, ['record'])
+})
+
+test('track: the same id twice keeps its record until both settle; an ended session retires with its last job', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend()
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  const s = session()
+  let finishFirst!: () => void
+  const first = jobs.track(s, 'j1', 1, () => new Promise<void>((resolve) => (finishFirst = resolve)))
+  await jobs.track(s, 'j1', 1, async () => {})
+  assert.deepEqual(calls, ['record', 'record'], 'the first call still holds it')
+  assert.equal(s.inFlight.get('j1'), 1)
+  s.ended = true
+  finishFirst()
+  await first
+  assert.deepEqual(calls, ['record', 'record', 'remove', 'retire'])
+  const live = session()
+  await jobs.track(live, 'j2', 1, async () => {})
+  assert.deepEqual(calls.slice(4), ['record', 'remove'], 'a session still running is not retired')
+})
+
+const listed = (sessionId: string): Listed => ({ sessionId, instanceId: 'dead-1', keys: {} as SessionKeys })
+const record = (id: string) => encodeRecord(id, { id }, 1000)
+
+function recovery(dead: Listed[], backend: TrackerBackend, runner = fakeRunner()) {
+  const listing = { dead: async () => dead } as unknown as SessionListing
+  return { runner, recovery: new OrphanRecovery(listing, backend, runner as unknown as TrackerRunner, 5000) }
+}
+
+test('recovery: no dead session, nothing read', async () => {
+  const { backend, calls } = fakeBackend()
+  assert.equal(await recovery([], backend).recovery.pass(() => {}, 'recoverOrphans'), 0)
+  assert.deepEqual(calls, [])
+})
+
+test('recovery: each orphan is claimed once, requeued, completed; then the session is retired', async () => {
+  const claimed: string[] = []
+  const { backend, calls } = fakeBackend({
+    jobs: async () => [new Map(['a', 'b', 'c'].map((id) => [id, record(id)]))],
+    claim: async (_keys: SessionKeys, jobId: string) => {
+      claimed.push(jobId)
+      return record(jobId)
+    },
+  })
+  const requeued: TrackedJob[] = []
+  const pass = recovery([listed('s1')], backend).recovery.pass((job) => void requeued.push(job), 'op')
+  assert.equal(await pass, 3)
+  assert.deepEqual([...claimed].sort(), ['a', 'b', 'c'])
+  assert.deepEqual(requeued.map((job) => job.id).sort(), ['a', 'b', 'c'])
+  assert.equal(requeued[0]!.instanceId, 'dead-1')
+  assert.equal(calls.filter((c) => c === 'complete').length, 3)
+  assert.equal(calls.at(-1), 'retire')
+})
+
+test('recovery: an orphan claimed by another (or live again) is skipped', async () => {
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => undefined,
+  })
+  let requeues = 0
+  assert.equal(await recovery([listed('s1')], backend).recovery.pass(() => void requeues++, 'op'), 0)
+  assert.equal(requeues, 0)
+})
+
+test('recovery: a malformed record is dropped (completed) and reported, never requeued', async () => {
+  const { backend, calls } = fakeBackend({
+    jobs: async () => [new Map([['a', 'not json']])],
+    claim: async () => 'not json',
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  let requeues = 0
+  assert.equal(await r.pass(() => void requeues++, 'op'), 0)
+  assert.equal(requeues, 0)
+  assert.ok(calls.includes('complete'))
+  assert.equal(runner.reports.length, 1)
+  assert.ok(runner.reports[0] instanceof SerializationError)
+  assert.match((runner.reports[0] as Error).message, /tracker\.op 'a': dropped a malformed job record/)
+})
+
+test('recovery: a failing requeue is reported and its claim released for the next pass', async () => {
+  const failure = new Error('queue down')
+  const { backend, calls } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  const pass = r.pass(() => {
+    throw failure
+  }, 'op')
+  assert.equal(await pass, 0)
+  assert.deepEqual(runner.reports, [failure])
+  assert.ok(calls.includes('release'))
+  assert.ok(!calls.includes('complete'))
+})
+
+test('recovery: a requeue that outlasted its claim is reported (it still counts)', async () => {
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+    complete: async () => false,
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  assert.equal(await r.pass(() => {}, 'op'), 1)
+  assert.equal(runner.reports.length, 1)
+  assert.ok(runner.reports[0] instanceof RedfleetError)
+  assert.match((runner.reports[0] as Error).message, /requeue outlasted recoveryLockTtl \(5000 ms\)/)
+})
+
+test('recovery: a fleet closed mid-pass ends it with ClosedError', async () => {
+  const runner = fakeRunner()
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+  })
+  const { recovery: r } = recovery([listed('s1')], backend, runner)
+  runner.closed = true
+  await assert.rejects(
+    r.pass(() => {}, 'op'),
+    ClosedError,
+  )
+})
