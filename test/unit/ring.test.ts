@@ -65,3 +65,12 @@ test('a key belongs to the first of 160 points per node at or after its hash, cl
     assert.equal(ring.nodeFor(key), owner.node, key)
   }
 })
+
+test('two nodes with a point on the same hash: the smaller id owns it, whatever the listing order', () => {
+  // CRC32 collides for these labels ('…-0'), so both nodes put their first point on one hash.
+  const [small, large] = ['82c3decb79cd', 'a4b14650d150']
+  assert.equal(ringHash(`${small}-0`), ringHash(`${large}-0`))
+  const key = `${small}-0`
+  assert.equal(new HashRing([small, large]).nodeFor(key), small)
+  assert.equal(new HashRing([large, small]).nodeFor(key), small)
+})
