@@ -11,6 +11,8 @@ import {
   SerializationError,
   type Streams,
 } from '../../src/index.ts'
+import { resolveOptions } from '../../src/options.ts'
+import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
 import { MemoryStreamBackend } from '../../src/streams/memory.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
@@ -143,6 +145,15 @@ async function consumeUntil(
   )
 }
 
+const MIN_IDLE = 150
+/**
+ * Two rounds of abandoned entries, each idle for minIdle and then found by the next reclaim pass
+ * (every minIdle / 2 here), plus the round trips on the way (the claims, the tenth handler's
+ * publishes and ghost read, the acks), each bounded by commandTimeout (the default). That the
+ * passes keep the minIdle / 2 cadence is the consumer's unit test (stream-consumer.test.ts).
+ */
+const RECLAIM_BOUND = 2 * (MIN_IDLE + MIN_IDLE / 2) + 10 * resolveOptions({ memory: true }).commandTimeout
+
 forEachTopology('Streams contract', (env) => {
   test('publish writes the main stream and each channel; publishToChannel only its channel', async () => {
     const streams = await streamsOf(env, 'pub')
@@ -257,7 +268,7 @@ forEachTopology('Streams contract', (env) => {
     assert.equal(await streams.groupLag('never-made'), 0)
   })
 
-  test('tail from 0 replays then follows, in order; abort resolves it promptly', async () => {
+  test('tail from 0 replays then follows, in order; abort cuts its blocked read', async (t) => {
     const streams = await streamsOf(env, 'tail0')
     for (const n of [1, 2, 3]) await streams.publishToChannel('x', { n })
     const seen: number[] = []
@@ -277,11 +288,16 @@ forEachTopology('Streams contract', (env) => {
     await first.reached
     for (const n of [4, 5, 6]) await streams.publishToChannel('x', { n })
     await all.reached
-    const started = Date.now()
+    // Prompt without a clock: the tail is blocked reading for entry 7 when it is aborted. An
+    // abort that waited for that read to end would have it end with the 7 published next, and
+    // deliver it; one that cuts the read never sees it, however slow the machine.
+    const started = performance.now()
     controller.abort()
+    await tick()
+    await streams.publishToChannel('x', { n: 7 })
     await tailing
-    assert.ok(Date.now() - started < 500, `abort took ${Date.now() - started} ms`)
-    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6])
+    t.diagnostic(`abort resolved the tail in ${(performance.now() - started).toFixed(0)} ms`)
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6], 'the entry published after the abort was not delivered')
   })
 
   test('tail without fromId delivers only entries added after it started, without gaps', async () => {
@@ -467,7 +483,7 @@ forEachTopology('Streams contract', (env) => {
     assert.equal(await streams.groupLag('g'), 0)
   })
 
-  test('entries left pending by a crashed consumer are reclaimed while consuming', async () => {
+  test('entries left pending by a crashed consumer are reclaimed while consuming', async (t) => {
     const streams = await streamsOf(env, 'reclaim')
     const rawAccess = await raw(env)
     try {
@@ -476,7 +492,7 @@ forEachTopology('Streams contract', (env) => {
       assert.equal(await rawAccess.readAsGhost(`${env.namespace}:reclaim:streams:events`, 'g', 10), 10)
       assert.equal(await streams.groupLag('g'), 10, 'pending entries count as not acked')
       const seen = new Set<number>()
-      const started = Date.now()
+      const started = performance.now()
       // Reclaiming continues while consuming: more entries abandoned later are picked up too.
       let abandonedLater = false
       await consumeUntil(
@@ -492,9 +508,11 @@ forEachTopology('Streams contract', (env) => {
           }
         },
         () => seen.size === 15,
-        { minIdle: 150 },
+        { minIdle: MIN_IDLE },
       )
-      assert.ok(Date.now() - started < 150 * 2 + 2000)
+      const took = performance.now() - started
+      t.diagnostic(`both rounds reclaimed in ${took.toFixed(0)} ms (bound ${RECLAIM_BOUND} ms)`)
+      assert.ok(took < RECLAIM_BOUND, `both rounds reclaimed in ${took.toFixed(0)} ms`)
       assert.equal(seen.size, 15)
       assert.equal(await streams.groupLag('g'), 0)
     } finally {
@@ -662,7 +680,7 @@ forEachTopology('Streams contract', (env) => {
     }
   })
 
-  test('abort stops consume after in-flight handlers settle, and resolves within one block interval', async () => {
+  test('abort stops consume after in-flight handlers settle, and resolves within one block interval', async (t) => {
     const streams = await streamsOf(env, 'abort')
     const controller = new AbortController()
     let finished = false
@@ -683,14 +701,22 @@ forEachTopology('Streams contract', (env) => {
     await consuming
     assert.equal(finished, true, 'the running handler settled before consume resolved')
     assert.equal(await streams.groupLag('g'), 0, 'and its entry was acked')
-    // Idle (blocked in a read): abort still resolves at once, not after the block interval.
+    // Idle (blocked in a read): abort still resolves at once, not after the block interval. Once
+    // it has handled an entry the loop blocks reading for the next; a loop that waited for that
+    // read could not end before BLOCK_INTERVAL after it started (Redis holds the read that long),
+    // so that is the bound, counted from the start of the consume.
     const idle = new AbortController()
-    const idleConsume = streams.consume('g', 'c', () => {}, { signal: idle.signal })
-    await streams.groupLag('g')
-    const at = Date.now()
+    const handled = counter(1)
+    const at = performance.now()
+    const idleConsume = streams.consume('g', 'c', () => handled.hit(), { signal: idle.signal })
+    await streams.publish({ n: 2 })
+    await handled.reached
+    await tick()
     idle.abort()
     await idleConsume
-    assert.ok(Date.now() - at < 1000, `abort took ${Date.now() - at} ms`)
+    const took = performance.now() - at
+    t.diagnostic(`an idle consume started and aborted in ${took.toFixed(0)} ms`)
+    assert.ok(took < BLOCK_INTERVAL, `an idle consume ended ${took.toFixed(0)} ms after it started`)
     const pre = new AbortController()
     pre.abort()
     await streams.consume('g', 'c', () => {}, { signal: pre.signal })
