@@ -589,3 +589,13 @@ test('ClusterTopology: a ready client whose QUIT fails is disconnected', async (
   await topology.close()
   assert.deepEqual(made[0]!.cluster.calls, ['disconnect'])
 })
+
+test('ClusterTopology: a slot map with unserved slots lists them as undefined', () => {
+  const cluster = new FakeCluster()
+  cluster.slots = []
+  cluster.slots[0] = ['m:1']
+  const owners = clusterTopology(cluster).topology.slotOwners()!
+  assert.equal(owners.length, 16384)
+  assert.equal(owners[0], 'm:1')
+  assert.equal(owners[1], undefined)
+})
