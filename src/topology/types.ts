@@ -1,9 +1,10 @@
-import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import type { CommandConnection, CommandPipeline } from '../transport/types.ts'
 
 export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
 
 /** A connection that can run any command: one node's Redis, or a Cluster that routes by slot. */
-export type Client = Redis | Cluster
+export type Client = CommandConnection
 
 /** Keys that fit in one multi-key command: one node on the ring, one slot on the cluster. */
 export interface KeyBatch {
@@ -41,7 +42,7 @@ export interface RedisTopology {
    */
   pipeline(
     batches: readonly KeyBatch[],
-    build: (pipe: ChainableCommander, batch: KeyBatch) => void,
+    build: (pipe: CommandPipeline, batch: KeyBatch) => void,
   ): Promise<unknown[][]>
   /** The client that serves a batch (its node on the ring; the routing Cluster client). */
   batchClient(batch: KeyBatch): Client
