@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis'
 import { pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
-import type { CommandPipeline } from '../transport/types.ts'
+import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
 import type { RawEntry } from './entry.ts'
@@ -166,7 +165,7 @@ export class RedisStreamBackend implements StreamBackend {
     signal: AbortSignal,
   ): Promise<ClaimedEntry[]> {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
-    const reply = await this.pool.with(key, signal, block, async (connection: Redis) => {
+    const reply = await this.pool.with(key, signal, block, async (connection: DedicatedConnection) => {
       if (acks.length === 0) return connection.call('XREADGROUP', ...read)
       const replies =
         (await connection

@@ -1,5 +1,9 @@
-import type { Redis } from 'ioredis'
-import type { CommandConnection, CommandPipeline } from '../transport/types.ts'
+import type {
+  CommandConnection,
+  CommandPipeline,
+  Connectable,
+  DedicatedConnection,
+} from '../transport/types.ts'
 
 export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
 
@@ -18,7 +22,7 @@ export interface KeyBatch {
 /** One master of the topology, for commands that must visit every node (SCAN, INFO). */
 export interface MasterNode {
   readonly id: string
-  readonly client: Redis
+  readonly client: CommandConnection & Connectable
 }
 
 /**
@@ -52,7 +56,7 @@ export interface RedisTopology {
    * A new connection of its own to one master, by MasterNode id (for blocking reads and
    * subscriptions), without a command timeout. The caller owns it and must `disconnect()` it.
    */
-  dedicatedToNode(nodeId: string): Promise<Redis>
+  dedicatedToNode(nodeId: string): Promise<DedicatedConnection>
   /**
    * The MasterNode id that serves `key` now as this client knows it (no I/O), or undefined when
    * it does not know (a cluster without a slot map yet, or a slot no master serves).

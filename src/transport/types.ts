@@ -65,5 +65,44 @@ export interface CommandConnection {
     n: number,
   ): Promise<[string, string[]]>
   ping(): Promise<string>
+  info(...sections: string[]): Promise<string>
   pipeline(): CommandPipeline
+}
+
+/** A connection that can be opened and PINGed: what `ready()` checks on every command connection. */
+export interface Connectable {
+  /** ioredis' words: 'wait' (never connected), 'ready', 'end' (closed for good), ... */
+  readonly status: string
+  connect(): Promise<void>
+  ping(): Promise<unknown>
+}
+
+/**
+ * A connection of redfleet's own to one node, for what would stall a shared one: blocking reads
+ * and subscriptions. It opens on `connect()`, reconnects by itself, and emits 'ready' on every
+ * (re)connect, 'close' on every loss or failed attempt, 'error' with the cause; subscribed
+ * messages arrive as 'messageBuffer' / 'smessageBuffer' (channel, payload).
+ */
+export interface DedicatedConnection extends Connectable {
+  /** Settings read when the connection (re)opens; an adapter may ignore them. */
+  readonly options: {
+    protocol?: number
+    autoResubscribe?: boolean
+    retryStrategy?: unknown
+  }
+  call(command: string, ...args: CommandArg[]): Promise<unknown>
+  pipeline(): CommandPipeline
+  subscribe(...channels: string[]): Promise<unknown>
+  ssubscribe(...channels: string[]): Promise<unknown>
+  unsubscribe(...channels: string[]): Promise<unknown>
+  sunsubscribe(...channels: string[]): Promise<unknown>
+  /** QUIT: closes once what was sent is answered. */
+  quit(): Promise<unknown>
+  /** Closes at once; what is in flight fails. */
+  disconnect(): void
+  on(event: 'ready' | 'close' | 'moved', listener: () => void): this
+  on(event: 'error', listener: (error: unknown) => void): this
+  on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this
+  once(event: 'close', listener: () => void): this
+  off(event: 'close', listener: () => void): this
 }
