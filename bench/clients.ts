@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis'
 import { createClient as nodeRedis5 } from 'node-redis5'
 import { createClient as nodeRedis6 } from 'node-redis6'
+import { createFleet, type Fleet } from '../src/index.ts'
 import type { BenchContext, Op } from './lib.ts'
 
 /** What the raw variants need of a client; every implementation sends exactly these commands. */
@@ -72,6 +73,21 @@ export const CLIENTS: Record<string, (url: string) => Promise<RawClient>> = {
 }
 
 export const CLIENT_NAMES: readonly string[] = Object.keys(CLIENTS)
+
+/**
+ * A fleet like `ctx.fleet` (same server and namespace, so it reads the same keys) on an injected
+ * node-redis 5 client instead of a url: redfleet's cost on the node-redis transport.
+ */
+export async function nodeRedis5Fleet(ctx: BenchContext): Promise<Fleet> {
+  const client = nodeRedis5({ url: ctx.url })
+  await client.connect()
+  const fleet = createFleet({ client, namespace: ctx.fleet.namespace })
+  ctx.onClose(async () => {
+    await fleet.close()
+    client.destroy()
+  })
+  return fleet
+}
 
 /** Opens a baseline client for one scenario; it is closed when the scenario is done. */
 export async function openClient(ctx: BenchContext, name: string): Promise<RawClient> {

@@ -24,6 +24,8 @@ export interface FleetContext {
   readonly retry: Required<RetryOptions>
   readonly onError: (error: unknown, context: { op: string }) => void
   readonly commandTimeout: number
+  /** The client library of an injected client; unset: ioredis (urls, or an ioredis client). */
+  readonly clientKind?: 'ioredis' | 'node-redis' | undefined
   /**
    * The fleet's pub/sub hub (one per fleet, shared by every view): dedicated subscriber
    * connections per node, opened on first subscribe, closed by `fleet.close()` after the

@@ -7,10 +7,10 @@
  * A WAIT holds its connection until it is answered (at most `timeout`), and the commands pipelined
  * behind it on that connection wait with it: keep `timeout` well under `commandTimeout`.
  */
-import type { ChainableCommander } from 'ioredis'
 import { DurabilityError, messageOf, type WaitFor } from './errors.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
+import type { CommandPipeline } from './transport/types.ts'
 import { booleanOption, invalidArgument, numberOption, type OptionCheck, objectOption } from './validate.ts'
 
 /** SPEC §10 default for `waitFor.timeout`, in ms. */
@@ -53,7 +53,7 @@ export function durabilityOf(wanted: WaitFor | undefined): Durability | undefine
 }
 
 /** Appends the acknowledgements `durability` asks for to a pipeline, after its write commands. */
-export function appendWaits(pipe: ChainableCommander, durability: Durability): void {
+export function appendWaits(pipe: CommandPipeline, durability: Durability): void {
   if (durability.replicas > 0) pipe.call('WAIT', durability.replicas, durability.timeout)
   if (durability.aof) pipe.call('WAITAOF', 1, 0, durability.timeout)
 }
@@ -100,7 +100,7 @@ export function checkWaits(replies: readonly PipelineReply[], durability: Durabi
 
 /** Adds a script call to a pipeline: by SHA, or (after NOSCRIPT) with its source. */
 export function pipeScript(
-  pipe: ChainableCommander,
+  pipe: CommandPipeline,
   script: Script,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -123,7 +123,7 @@ export async function writeDurably(
   client: Client,
   durability: Durability | undefined,
   where: string,
-  write: (pipe: ChainableCommander, withSource: boolean) => void,
+  write: (pipe: CommandPipeline, withSource: boolean) => void,
   wrote: (replies: unknown[]) => boolean = () => true,
   withSource = false,
 ): Promise<unknown[]> {

@@ -214,11 +214,27 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** Failures that happen before a command is written: Redis cannot have applied it. */
-const NOT_SENT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|enableOfflineQueue options is false/i
+/**
+ * Failures that happen before a command is written: Redis cannot have applied it. node-redis:
+ * "The client is closed" (ClientClosedError), "The client is offline" (ClientOfflineError).
+ */
+const NOT_SENT =
+  /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|enableOfflineQueue options is false|The client is (closed|offline)/i
 
+/**
+ * What the clients say when a connection is lost or cannot be made: ioredis' words, then
+ * node-redis' ("Socket closed unexpectedly", "Disconnects client", "All the root nodes are
+ * unavailable", and the NOT_SENT ones).
+ */
 const CONNECTION_FAILURE =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close/i
+  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable/i
+
+/** Error replies of Redis: ioredis' ReplyError, node-redis' ErrorReply (and its SimpleError, BlobError). */
+const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError'])
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && (REPLY_ERRORS.has(error.name) || REPLY_ERRORS.has(error.constructor.name))
+}
 
 /**
  * Translates whatever the client threw into a redfleet error naming `op` and `key`.
@@ -241,7 +257,7 @@ export function translateError(error: unknown, op: string, key?: string): unknow
       outcome,
     })
   }
-  if (error instanceof Error && error.name === 'ReplyError') {
+  if (isReplyError(error)) {
     return new CommandError(`${where} failed: ${message}`, { cause: error })
   }
   return error

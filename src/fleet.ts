@@ -9,7 +9,6 @@ import {
 } from './broker/index.ts'
 import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
 import type { FleetContext } from './context.ts'
-import { ConfigError } from './errors.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
@@ -24,6 +23,8 @@ import { processMemory } from './topology/memory.ts'
 import { ShardedTopology } from './topology/sharded.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
+import { NodeRedisConnection } from './transport/node-redis.ts'
+import type { NodeRedisClient } from './transport/node-redis-client.ts'
 import { invalidArgument } from './validate.ts'
 
 /** A connection to a fleet's Redis (or the process memory) and the factory of its primitives. */
@@ -75,19 +76,15 @@ class FleetCore {
       return Promise.reject(new Error('redfleet internal error: the memory topology has no Redis'))
     }
     if (this.options.clientKind === 'node-redis') {
-      return Promise.reject(
-        new ConfigError(
-          'client: node-redis clients are not supported yet; pass an ioredis client or a url',
-          'ERR_INVALID_OPTION',
-        ),
-      )
+      this.#topology ??= Promise.resolve(nodeRedisTopology(this.options))
+      return this.#topology
     }
     this.#topology ??= loadIORedis().then((ioredis) => {
       const { options } = this
       if (options.client !== undefined) {
         return options.topology === 'cluster'
           ? ClusterTopology.fromClient(options.client as Cluster, options)
-          : ShardedTopology.fromClient(ioredis, options.client as Redis, options)
+          : ShardedTopology.fromClient(options.client as Redis, options)
       }
       return options.topology === 'cluster'
         ? ClusterTopology.fromUrls(ioredis, options.servers, options)
@@ -110,6 +107,17 @@ class FleetCore {
     })()
     return this.#closing
   }
+}
+
+/**
+ * A user's node-redis client (standalone; options.ts refuses a node-redis cluster). It is opened
+ * if it is not yet, since node-redis fails every command of a client that is not: its commands
+ * then wait for the connection, as an ioredis client's do.
+ */
+function nodeRedisTopology(options: ResolvedOptions): RedisTopology {
+  const connection = new NodeRedisConnection(options.client as NodeRedisClient, options.commandTimeout)
+  connection.connect().catch(() => undefined)
+  return ShardedTopology.fromNodeRedis(connection, options)
 }
 
 /** Each view's context, for redfleet's own tools (the CLI's inspector); not public API. */
@@ -137,6 +145,7 @@ class FleetView implements Fleet {
       retry: resolveRetry(options.retry),
       onError: options.onError,
       commandTimeout: options.commandTimeout,
+      clientKind: options.clientKind,
       subscriber: () => core.subscriber(),
     }
     contexts.set(this, this.#ctx)

@@ -1,4 +1,4 @@
-import { perClient } from '../clients.ts'
+import { nodeRedis5Fleet, perClient } from '../clients.ts'
 import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { keyvRedis } from '../peers.ts'
 
@@ -38,6 +38,10 @@ export const scenarios: Scenario[] = [
         const store = ctx.fleet.store()
         return (i) => store.get(keyOf(i))
       },
+      'redfleet on node-redis 5': async (ctx) => {
+        const store = (await nodeRedis5Fleet(ctx)).store()
+        return (i) => store.get(keyOf(i))
+      },
       'keyv+@keyv/redis': async (ctx) => {
         const keyv = await seededKeyv(ctx)
         return (i) => keyv.get(keyOf(i))
@@ -53,6 +57,10 @@ export const scenarios: Scenario[] = [
       ),
       redfleet: async (ctx) => {
         const store = ctx.fleet.store()
+        return (i) => store.set(keyOf(i), value)
+      },
+      'redfleet on node-redis 5': async (ctx) => {
+        const store = (await nodeRedis5Fleet(ctx)).store()
         return (i) => store.set(keyOf(i), value)
       },
       'keyv+@keyv/redis': async (ctx) => {

@@ -1,8 +1,8 @@
-import type { ChainableCommander } from 'ioredis'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
+import type { CommandPipeline } from '../transport/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
@@ -136,7 +136,7 @@ function sendSet(
   return nx ? client.set(key, value, 'PX', ttl, 'NX') : client.set(key, value, 'PX', ttl)
 }
 
-function addSet(pipe: ChainableCommander, item: WriteItem): void {
+function addSet(pipe: CommandPipeline, item: WriteItem): void {
   if (item.ttl === undefined) {
     if (item.nx) pipe.set(item.key, item.value, 'NX')
     else pipe.set(item.key, item.value)

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
 import { closeClient } from '../topology/connection.ts'
+import type { DedicatedConnection } from '../transport/types.ts'
 import type { Vouch } from './near.ts'
 
 /** The channel Redis sends CLIENT TRACKING invalidations on to a RESP2 redirect client. */
@@ -26,7 +26,7 @@ export class TrackedNode implements Vouch {
   epoch = 0
   readonly id: string
   readonly #subscriber: NodeSubscriber
-  readonly #control: Redis
+  readonly #control: DedicatedConnection
   readonly #prefixes: string[]
   readonly #hooks: NodeHooks
   #subscription: ChannelSubscription | undefined
@@ -39,7 +39,13 @@ export class TrackedNode implements Vouch {
   #queue: Promise<void> = Promise.resolve()
   #closed = false
 
-  constructor(id: string, subscriber: NodeSubscriber, control: Redis, prefixes: string[], hooks: NodeHooks) {
+  constructor(
+    id: string,
+    subscriber: NodeSubscriber,
+    control: DedicatedConnection,
+    prefixes: string[],
+    hooks: NodeHooks,
+  ) {
     this.id = id
     this.#subscriber = subscriber
     this.#control = control

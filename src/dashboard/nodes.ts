@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import type { FleetContext } from '../context.ts'
 import { messageOf } from '../errors.ts'
+import type { MasterNode } from '../topology/types.ts'
 import { withDeadline } from './deadline.ts'
 
 /** One node of the fleet as INFO describes it (memory: the dashboard's own process). */
@@ -36,7 +36,7 @@ function numberOf(fields: Map<string, string>, name: string): number | null {
   return fields.has(name) && Number.isFinite(value) ? value : null
 }
 
-async function describeNode(id: string, client: Redis, deadline: number): Promise<NodeStatus> {
+async function describeNode(id: string, client: MasterNode['client'], deadline: number): Promise<NodeStatus> {
   try {
     const fields = parseInfo(
       await withDeadline(client.info('server', 'clients', 'memory', 'stats'), deadline, `INFO on ${id}`),
@@ -79,7 +79,7 @@ export class NodeWatch {
       const none = { version: process.version, opsPerSec: null, clients: null, hits: null, misses: null }
       return [{ id: MEMORY_NODE, up: true, usedMemory: process.memoryUsage().heapUsed, ...none }]
     }
-    let masters: { id: string; client: Redis }[]
+    let masters: MasterNode[]
     try {
       const topology = await withDeadline(this.ctx.redis(), this.deadline, 'connecting')
       masters = await withDeadline(topology.masters(), this.deadline, 'listing the masters')

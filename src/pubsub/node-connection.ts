@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import { ClosedError, messageOf, translateError } from '../errors.ts'
 import { closeClient } from '../topology/connection.ts'
+import type { DedicatedConnection } from '../transport/types.ts'
 import { type ErrorSink, report } from './report.ts'
 import type { NodeState, RawListener, RawPayload } from './types.ts'
 
@@ -46,11 +46,11 @@ const SUBSCRIBE_BATCH = 1000
  */
 export class NodeConnection {
   readonly nodeId: string
-  readonly #open: () => Promise<Redis>
+  readonly #open: () => Promise<DedicatedConnection>
   readonly #hooks: NodeHooks
   readonly #entries: Record<Mode, Map<string, Entry>> = { subscribe: new Map(), ssubscribe: new Map() }
   readonly #stateListeners = new Set<(state: NodeState) => void>()
-  #client: Redis | undefined
+  #client: DedicatedConnection | undefined
   #opening = false
   #openAttempts = 0
   #openRetry: NodeJS.Timeout | undefined
@@ -64,7 +64,7 @@ export class NodeConnection {
   #state: NodeState = 'down'
   #closed = false
 
-  constructor(nodeId: string, open: () => Promise<Redis>, hooks: NodeHooks) {
+  constructor(nodeId: string, open: () => Promise<DedicatedConnection>, hooks: NodeHooks) {
     this.nodeId = nodeId
     this.#open = open
     this.#hooks = hooks
@@ -186,7 +186,7 @@ export class NodeConnection {
     if (client) await closeClient(client)
   }
 
-  #attach(client: Redis): void {
+  #attach(client: DedicatedConnection): void {
     // RESP2: Redis sends the invalidations of CLIENT TRACKING REDIRECT as ordinary messages on
     // `__redis__:invalidate` only to a RESP2 connection (a RESP3 one gets 'invalidate' push
     // frames, which ioredis drops). The client was made with lazyConnect, so this applies.
@@ -211,7 +211,7 @@ export class NodeConnection {
     client.connect().catch(() => undefined)
   }
 
-  async #onReady(client: Redis): Promise<void> {
+  async #onReady(client: DedicatedConnection): Promise<void> {
     if (this.#closed || client !== this.#client) return
     const generation = ++this.#generation
     let id: number | undefined

@@ -1,10 +1,10 @@
-import type { ChainableCommander } from 'ioredis'
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import { messageOf } from '../errors.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
+import type { CommandPipeline } from '../transport/types.ts'
 import { NOT_AN_INTEGER, type StoreBackend, type TokenWrite } from './backend.ts'
 import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
@@ -48,7 +48,7 @@ export class RedisStoreBackend implements StoreBackend {
 
   async setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void> {
     const texts = new Map(entries)
-    const write = (pipe: ChainableCommander, keys: readonly string[]) => {
+    const write = (pipe: CommandPipeline, keys: readonly string[]) => {
       if (ttl === undefined) pipe.mset(...keys.flatMap((key) => [key, texts.get(key)!]))
       else for (const key of keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
     }

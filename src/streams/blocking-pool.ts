@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
 import { ConnectionError, messageOf } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { isRedirection } from '../loops.ts'
 import { closeClient } from '../topology/connection.ts'
 import type { RedisTopology } from '../topology/types.ts'
+import type { DedicatedConnection } from '../transport/types.ts'
 
 /** Default most blocking connections per node per fleet. */
 export const DEFAULT_BLOCKING_CONNECTIONS = 16
@@ -18,12 +18,12 @@ const DEMOTED = /^(UNBLOCKED|READONLY) /
 
 /** A dedicated connection lent to one blocking read. */
 export interface Lease {
-  readonly connection: Redis
+  readonly connection: DedicatedConnection
   readonly node: string
 }
 
 interface NodePool {
-  idle: Redis[]
+  idle: DedicatedConnection[]
   busy: number
   waiting: (() => void)[]
 }
@@ -39,7 +39,7 @@ interface NodePool {
 export class BlockingPool {
   readonly #topology: () => Promise<RedisTopology>
   readonly #nodes = new Map<string, NodePool>()
-  readonly #all = new Set<Redis>()
+  readonly #all = new Set<DedicatedConnection>()
   /** Unset until a primitive asks for a bound; then the largest asked for. */
   #limit: number | undefined
   #closed = false
@@ -78,7 +78,7 @@ export class BlockingPool {
     key: string,
     signal: AbortSignal,
     block: number,
-    read: (connection: Redis) => Promise<T>,
+    read: (connection: DedicatedConnection) => Promise<T>,
   ): Promise<T | undefined> {
     const lease = await this.#acquire(key, signal)
     if (!lease) return undefined

@@ -1,7 +1,7 @@
-import type { ChainableCommander, Redis } from 'ioredis'
 import { pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
+import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
 import type { RawEntry } from './entry.ts'
@@ -25,7 +25,7 @@ function xaddArgs(write: StreamWrite): (string | number)[] {
 }
 
 /** Adds one write to a pipeline: ADD_ONCE (by SHA, or with its source after NOSCRIPT), or XADD. */
-function pipeWrite(pipe: ChainableCommander, write: StreamWrite, withSource: boolean): void {
+function pipeWrite(pipe: CommandPipeline, write: StreamWrite, withSource: boolean): void {
   if (write.once === undefined) {
     pipe.call('XADD', ...xaddArgs(write))
     return
@@ -84,7 +84,7 @@ export class RedisStreamBackend implements StreamBackend {
   async append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]> {
     // No await once the topology exists: publish is a hot path.
     const topology = this.#topology.current ?? (await this.#topology.get())
-    const write = (pipe: ChainableCommander, indexes: readonly number[], withSource: boolean) => {
+    const write = (pipe: CommandPipeline, indexes: readonly number[], withSource: boolean) => {
       for (const index of indexes) pipeWrite(pipe, writes[index]!, withSource)
     }
     const send = (client: Client, indexes: readonly number[]) =>
@@ -165,7 +165,7 @@ export class RedisStreamBackend implements StreamBackend {
     signal: AbortSignal,
   ): Promise<ClaimedEntry[]> {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
-    const reply = await this.pool.with(key, signal, block, async (connection: Redis) => {
+    const reply = await this.pool.with(key, signal, block, async (connection: DedicatedConnection) => {
       if (acks.length === 0) return connection.call('XREADGROUP', ...read)
       const replies =
         (await connection

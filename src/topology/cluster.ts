@@ -69,8 +69,7 @@ export class ClusterTopology implements RedisTopology {
       reach.watch(cluster)
       // Each master's connection fails fast while that master is known to be down.
       cluster.on('+node', (node: Redis) => {
-        const id = `${node.options.host}:${node.options.port}`
-        watchConnection(node, health.of(id), settings.reconnectAttempts)
+        watchConnection(node, health.of(nodeIdOf(node)), settings.reconnectAttempts)
       })
       return cluster
     })
@@ -156,7 +155,7 @@ export class ClusterTopology implements RedisTopology {
     await this.#slotsReady()
     return this.#pick()
       .nodes('master')
-      .map((client) => ({ id: `${client.options.host}:${client.options.port}`, client }))
+      .map((client) => ({ id: nodeIdOf(client), client }))
   }
 
   nodeOf(key: string): string | undefined {
@@ -184,9 +183,12 @@ export class ClusterTopology implements RedisTopology {
   }
 
   async dedicatedToNode(nodeId: string): Promise<Redis> {
-    const master = (await this.masters()).find((m) => m.id === nodeId)
+    await this.#slotsReady()
+    const master = this.#pick()
+      .nodes('master')
+      .find((node) => nodeIdOf(node) === nodeId)
     if (!master) throw new ConnectionError(`no cluster master ${nodeId}`)
-    const client = master.client.duplicate({
+    const client = master.duplicate({
       lazyConnect: true,
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
@@ -199,4 +201,9 @@ export class ClusterTopology implements RedisTopology {
     watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client
   }
+}
+
+/** A master's MasterNode id: its `host:port` as the slot map names it. */
+function nodeIdOf(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`
 }

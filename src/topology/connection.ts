@@ -1,5 +1,6 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
+import type { Connectable } from '../transport/types.ts'
 import { describeFailure, type NodeHealth } from './health.ts'
 
 /** What the topologies need from the fleet's options. */
@@ -81,7 +82,7 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
 }
 
 /** Connects (if not yet) and PINGs, turning failure into a ConnectionError naming the node. */
-export async function connectAndPing(client: Redis, name: string, health?: NodeHealth): Promise<void> {
+export async function connectAndPing(client: Connectable, name: string, health?: NodeHealth): Promise<void> {
   try {
     if (client.status === 'wait') await client.connect()
     await client.ping()

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { ConnectionError, NodeDownError } from '../errors.ts'
+import type { DedicatedConnection } from '../transport/types.ts'
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
 const PROBE_INTERVAL = 250
@@ -184,6 +185,19 @@ export function watchConnection(
   client: Redis,
   health: NodeHealth,
   reconnectAttempts: number,
+  failFast?: boolean,
+): void
+/** Dedicated connections (of any client library) only tell the node's health what they see. */
+export function watchConnection(
+  client: DedicatedConnection,
+  health: NodeHealth,
+  reconnectAttempts: number,
+  failFast: false,
+): void
+export function watchConnection(
+  client: Redis | DedicatedConnection,
+  health: NodeHealth,
+  reconnectAttempts: number,
   failFast = true,
 ): void {
   // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
@@ -209,10 +223,11 @@ export function watchConnection(
     const down = health.attemptFailed() > reconnectAttempts
     if (down) health.markDown()
     if (!failFast) return
-    flush(client, new Error('Connection is closed.'), { offlineQueue: false, commandQueue: true })
-    if (down) flush(client, health.refusal('command'), { offlineQueue: true, commandQueue: false })
+    // Failing fast is for ioredis command connections only (see the overloads).
+    flush(client as Redis, new Error('Connection is closed.'), { offlineQueue: false, commandQueue: true })
+    if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
-  if (failFast) refuseWhileDown(client, health)
+  if (failFast) refuseWhileDown(client as Redis, health)
 }
 
 type QueueFlush = (error: Error, options: { offlineQueue: boolean; commandQueue: boolean }) => void

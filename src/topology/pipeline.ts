@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis'
+import type { CommandPipeline } from '../transport/types.ts'
 import type { Client, KeyBatch, RedisTopology } from './types.ts'
 
 /**
@@ -8,7 +8,7 @@ import type { Client, KeyBatch, RedisTopology } from './types.ts'
 export async function pipelinePerNode(
   batches: readonly KeyBatch[],
   clientOf: (node: string) => Client,
-  build: (pipe: ChainableCommander, batch: KeyBatch) => void,
+  build: (pipe: CommandPipeline, batch: KeyBatch) => void,
 ): Promise<unknown[][]> {
   const byNode = new Map<string, number[]>()
   batches.forEach((batch, i) => {

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis'
 import { ConfigError } from '../errors.ts'
+import type { NodeRedisConnection } from '../transport/node-redis.ts'
+import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
 import {
   type ConnectionSettings,
   closeClient,
@@ -14,21 +16,39 @@ import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
+/** A command connection of a server pool: runs commands and can be connected and PINGed. */
+type PooledConnection = CommandConnection & Connectable
+
+/** How a pool's connections are used, by the client library they come from. */
+interface PoolTransport<C extends PooledConnection> {
+  /** Called on the connection a command is about to be sent on. */
+  beforeSend(connection: C): void
+  /** A new dedicated connection to the server, not connected yet. */
+  dedicated(): DedicatedConnection
+  /** Closes a pooled connection; only given when redfleet opened them (never a user's client). */
+  close?(connection: C): Promise<void>
+}
+
 /** One server: a small pool of command connections, used round-robin. */
-class ServerPool {
+class ServerPool<C extends PooledConnection = PooledConnection> {
   #next = 0
   constructor(
     readonly address: ServerAddress,
-    readonly connections: Redis[],
-    readonly owned: boolean,
+    readonly connections: C[],
+    readonly transport: PoolTransport<C>,
   ) {}
 
-  pick(): Redis {
+  pick(): C {
     const connection = this.connections[this.#next]!
     this.#next = (this.#next + 1) % this.connections.length
-    coalesceWrites(connection)
+    this.transport.beforeSend(connection)
     return connection
   }
+}
+
+/** ioredis' connections leave in one write per tick once corked (coalesceWrites). */
+function ioredisTransport(dedicated: () => Redis, owned: boolean): PoolTransport<Redis> {
+  return { beforeSend: coalesceWrites, dedicated, ...(owned ? { close: closeClient } : {}) }
 }
 
 /**
@@ -44,16 +64,9 @@ export class ShardedTopology implements RedisTopology {
   readonly #servers: Map<string, ServerPool>
   readonly #ring: HashRing | undefined
   readonly #settings: ConnectionSettings
-  readonly #ioredis: IORedisModule
   readonly #health: HealthRegistry
 
-  private constructor(
-    ioredis: IORedisModule,
-    servers: ServerPool[],
-    settings: ConnectionSettings,
-    health: HealthRegistry,
-  ) {
-    this.#ioredis = ioredis
+  private constructor(servers: ServerPool[], settings: ConnectionSettings, health: HealthRegistry) {
     this.#settings = settings
     this.#health = health
     this.#servers = new Map(servers.map((s) => [s.address.id, s]))
@@ -75,18 +88,34 @@ export class ShardedTopology implements RedisTopology {
         watchConnection(client, health.of(address.id), settings.reconnectAttempts)
         return client
       })
-      return new ServerPool(address, connections, true)
+      const dedicated = () => new ioredis.Redis(address.url, redisOptions(settings, true))
+      return new ServerPool(address, connections, ioredisTransport(dedicated, true))
     })
-    return new ShardedTopology(ioredis, pools, settings, health)
+    return new ShardedTopology(pools, settings, health)
   }
 
   /** Wraps a user's Redis instance; redfleet never closes it. */
-  static fromClient(ioredis: IORedisModule, client: Redis, settings: ConnectionSettings): ShardedTopology {
+  static fromClient(client: Redis, settings: ConnectionSettings): ShardedTopology {
     const { host, port, db } = client.options
     const address = { url: `redis://${host}:${port}/${db ?? 0}`, id: `${host}:${port}/${db ?? 0}` }
+    const dedicated = () =>
+      client.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null, lazyConnect: true })
+    return ShardedTopology.#ofClient(
+      new ServerPool(address, [client], ioredisTransport(dedicated, false)),
+      settings,
+    )
+  }
+
+  /** Wraps a user's node-redis client (standalone); redfleet never closes it. */
+  static fromNodeRedis(connection: NodeRedisConnection, settings: ConnectionSettings): ShardedTopology {
+    // node-redis writes what is sent within a tick in one write by itself.
+    const transport = { beforeSend: () => undefined, dedicated: () => connection.dedicated() }
+    return ShardedTopology.#ofClient(new ServerPool(connection.address, [connection], transport), settings)
+  }
+
+  static #ofClient(pool: ServerPool, settings: ConnectionSettings): ShardedTopology {
     // The user's client reports its own errors: nothing is hooked into it.
-    const health = new HealthRegistry(settings.onError)
-    return new ShardedTopology(ioredis, [new ServerPool(address, [client], false)], settings, health)
+    return new ShardedTopology([pool], settings, new HealthRegistry(settings.onError))
   }
 
   #poolOf(key: string): ServerPool {
@@ -105,9 +134,9 @@ export class ShardedTopology implements RedisTopology {
   async close(): Promise<void> {
     this.#health.stop()
     await Promise.all(
-      [...this.#servers.values()]
-        .filter((pool) => pool.owned)
-        .flatMap((pool) => pool.connections.map(closeClient)),
+      [...this.#servers.values()].flatMap(({ connections, transport }) =>
+        transport.close ? connections.map((connection) => transport.close!(connection)) : [],
+      ),
     )
   }
 
@@ -158,16 +187,10 @@ export class ShardedTopology implements RedisTopology {
 
   async refreshLayout(): Promise<void> {}
 
-  async dedicatedToNode(nodeId: string): Promise<Redis> {
+  async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     const pool = this.#servers.get(nodeId)
     if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)
-    const client = pool.owned
-      ? new this.#ioredis.Redis(pool.address.url, redisOptions(this.#settings, true))
-      : pool.connections[0]!.duplicate({
-          commandTimeout: undefined,
-          maxRetriesPerRequest: null,
-          lazyConnect: true,
-        })
+    const client = pool.transport.dedicated()
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client

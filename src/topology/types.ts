@@ -1,9 +1,14 @@
-import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+import type {
+  CommandConnection,
+  CommandPipeline,
+  Connectable,
+  DedicatedConnection,
+} from '../transport/types.ts'
 
 export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
 
 /** A connection that can run any command: one node's Redis, or a Cluster that routes by slot. */
-export type Client = Redis | Cluster
+export type Client = CommandConnection
 
 /** Keys that fit in one multi-key command: one node on the ring, one slot on the cluster. */
 export interface KeyBatch {
@@ -17,7 +22,7 @@ export interface KeyBatch {
 /** One master of the topology, for commands that must visit every node (SCAN, INFO). */
 export interface MasterNode {
   readonly id: string
-  readonly client: Redis
+  readonly client: CommandConnection & Connectable
 }
 
 /**
@@ -41,7 +46,7 @@ export interface RedisTopology {
    */
   pipeline(
     batches: readonly KeyBatch[],
-    build: (pipe: ChainableCommander, batch: KeyBatch) => void,
+    build: (pipe: CommandPipeline, batch: KeyBatch) => void,
   ): Promise<unknown[][]>
   /** The client that serves a batch (its node on the ring; the routing Cluster client). */
   batchClient(batch: KeyBatch): Client
@@ -51,7 +56,7 @@ export interface RedisTopology {
    * A new connection of its own to one master, by MasterNode id (for blocking reads and
    * subscriptions), without a command timeout. The caller owns it and must `disconnect()` it.
    */
-  dedicatedToNode(nodeId: string): Promise<Redis>
+  dedicatedToNode(nodeId: string): Promise<DedicatedConnection>
   /**
    * The MasterNode id that serves `key` now as this client knows it (no I/O), or undefined when
    * it does not know (a cluster without a slot map yet, or a slot no master serves).

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { after, describe } from 'node:test'
-import { createFleet, type Fleet, type FleetOptions, type TopologyKind } from '../../src/index.ts'
+import type { Fleet, FleetOptions, TopologyKind } from '../../src/index.ts'
 import { testServers } from './servers.ts'
+import { createTestFleet } from './transport.ts'
 
 export const TOPOLOGIES: readonly TopologyKind[] = ['memory', 'standalone', 'sharded', 'cluster']
 
@@ -70,7 +71,11 @@ export function forEachTopology(
         topology,
         namespace,
         async fleet(options) {
-          const fleet = createFleet({ namespace, ...(await topologyOptions(topology)), ...options })
+          const fleet = await createTestFleet(topology, {
+            namespace,
+            ...(await topologyOptions(topology)),
+            ...options,
+          })
           fleets.push(fleet)
           return fleet
         },

@@ -372,10 +372,10 @@ test('ShardedTopology: a dedicated connection is a new one to that node, without
 })
 
 test('ShardedTopology: a given client is the one node, named by its options, and never closed', async () => {
-  const { module, made } = fakeIORedis()
+  const { made } = fakeIORedis()
   const given = new FakeRedis('given', { host: 'g', port: 7, db: 2 })
   given.status = 'ready'
-  const topology = ShardedTopology.fromClient(module, given as unknown as Redis, settings)
+  const topology = ShardedTopology.fromClient(given as unknown as Redis, settings)
   assert.equal(topology.kind, 'standalone')
   assert.equal(topology.nodeOf('k'), 'g:7/2')
   assert.equal(topology.client('k'), given)
@@ -388,7 +388,7 @@ test('ShardedTopology: a given client is the one node, named by its options, and
   await topology.close()
   assert.deepEqual(given.calls, [])
   const noDb = new FakeRedis('given', { host: 'g', port: 7 })
-  assert.equal(ShardedTopology.fromClient(module, noDb as unknown as Redis, settings).nodeOf('k'), 'g:7/0')
+  assert.equal(ShardedTopology.fromClient(noDb as unknown as Redis, settings).nodeOf('k'), 'g:7/0')
 })
 
 /** A Cluster client that knows a slot map: slots below 8192 on m1, the rest on m2. */

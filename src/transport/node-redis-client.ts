@@ -1,0 +1,91 @@
+/** A listener of node-redis' pub/sub in buffer mode: the payload, then the channel. */
+export type NodeRedisListener = (message: Buffer, channel: Buffer) => void
+
+/**
+ * What redfleet uses of a node-redis client (`createClient` of redis / @redis/client 5 or 6),
+ * typed here so that compiling redfleet, or using it with ioredis, never needs that package.
+ */
+export interface NodeRedisClient {
+  readonly isOpen: boolean
+  readonly isReady: boolean
+  readonly options?: {
+    readonly url?: string
+    readonly socket?: { readonly host?: string; readonly port?: number; readonly path?: string }
+    readonly database?: number
+  }
+  connect(): Promise<unknown>
+  sendCommand(args: (string | Buffer)[], options?: object): Promise<unknown>
+  duplicate(overrides?: object): NodeRedisClient
+  /** Closes once what was sent is answered. */
+  close(): Promise<unknown>
+  /** Closes at once. */
+  destroy(): void
+  on(event: string, listener: (...args: never[]) => void): unknown
+  once(event: string, listener: (...args: never[]) => void): unknown
+  off(event: string, listener: (...args: never[]) => void): unknown
+  subscribe(channels: string[], listener: NodeRedisListener, bufferMode: true): Promise<unknown>
+  unsubscribe(channels: string[], listener: NodeRedisListener, bufferMode: true): Promise<unknown>
+  sSubscribe(channels: string[], listener: NodeRedisListener, bufferMode: true): Promise<unknown>
+  sUnsubscribe(channels: string[], listener: NodeRedisListener, bufferMode: true): Promise<unknown>
+}
+
+/**
+ * Closes a client at once. node-redis leaks the socket of a client destroyed while it is opening
+ * that socket (the socket still becomes ready, after the destroy): a client that is connecting is
+ * destroyed at its next 'ready' or failed attempt ('error') instead.
+ */
+export function destroyClient(client: NodeRedisClient): void {
+  if (!client.isOpen) return
+  if (client.isReady) {
+    client.destroy()
+    return
+  }
+  const destroy = () => {
+    client.off('ready', destroy)
+    client.off('error', destroy)
+    if (client.isOpen) client.destroy()
+  }
+  client.once('ready', destroy)
+  client.once('error', destroy)
+}
+
+/** RESP3's map type byte ('%'), in node-redis' type mapping. */
+const RESP_MAP = 37
+
+/**
+ * Options of every command redfleet sends through node-redis: no per-command timeout (node-redis
+ * 6 arms an AbortSignal for each by default, a large cost; redfleet times commands out itself,
+ * see deadlines.ts), and RESP3 maps as flat arrays, as RESP2 sends them, whatever type mapping the
+ * user gave the client (their Buffer or Map choices would change what the backends read).
+ */
+export const COMMAND_OPTIONS = Object.freeze({ timeout: 0, typeMapping: { [RESP_MAP]: Array } })
+
+/** A command's arguments as node-redis takes them: strings and Buffers only. */
+export function commandArgs(
+  command: string,
+  args: readonly (string | number | Buffer)[],
+): (string | Buffer)[] {
+  const out = new Array<string | Buffer>(args.length + 1)
+  out[0] = command
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    out[i + 1] = typeof arg === 'number' ? String(arg) : arg
+  }
+  return out
+}
+
+/** The `host:port/db` a client talks to (the node id of a standalone fleet). */
+export function addressOf(client: NodeRedisClient): { url: string; id: string } {
+  const options = client.options ?? {}
+  let host = options.socket?.host
+  let port = options.socket?.port
+  let db = options.database
+  if (options.url !== undefined) {
+    const url = new URL(options.url)
+    host ??= url.hostname.replace(/^\[|\]$/g, '')
+    port ??= url.port === '' ? undefined : Number(url.port)
+    db ??= url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined
+  }
+  const id = `${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`
+  return { url: `redis://${id}`, id }
+}

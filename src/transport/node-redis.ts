@@ -1,0 +1,131 @@
+import { CommandDeadlines, timedOut } from './deadlines.ts'
+import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
+import { NodeRedisDedicated } from './node-redis-dedicated.ts'
+import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
+import type { CommandArg, CommandConnection, Connectable } from './types.ts'
+
+/**
+ * A node-redis client as a redfleet command connection (standalone). The client is the user's:
+ * redfleet connects it if it is not open yet (its commands would fail at once otherwise) and
+ * never closes it. Each command is timed out by `commandTimeout` (0: never).
+ */
+export class NodeRedisConnection implements CommandConnection, Connectable {
+  readonly #client: NodeRedisClient
+  readonly send: Send
+  /** The server it talks to, and its node id (`host:port/db`). */
+  readonly address: { url: string; id: string }
+
+  constructor(client: NodeRedisClient, commandTimeout: number) {
+    this.#client = client
+    this.address = addressOf(client)
+    // node-redis fails what was in flight when a connection drops, at once: a command still
+    // waiting at its deadline while the client has no connection was never sent. Its words for
+    // that ("The client is offline") make it a ConnectionError that Redis did not apply.
+    const expired = () =>
+      client.isReady
+        ? timedOut()
+        : new Error('The client is offline: no connection to Redis while the command waited')
+    const sendCommand = (args: (string | Buffer)[]) => client.sendCommand(args, COMMAND_OPTIONS)
+    const deadlines = commandTimeout > 0 ? new CommandDeadlines(commandTimeout, expired) : undefined
+    this.send = deadlines ? (args) => deadlines.track(sendCommand(args)) : sendCommand
+  }
+
+  get status(): string {
+    if (this.#client.isReady) return 'ready'
+    return this.#client.isOpen ? 'connecting' : 'wait'
+  }
+
+  async connect(): Promise<void> {
+    if (!this.#client.isOpen) await this.#client.connect()
+  }
+
+  /** A connection of redfleet's own to the same server (`duplicate()`), not connected yet. */
+  dedicated(): NodeRedisDedicated {
+    return new NodeRedisDedicated(this.#client.duplicate())
+  }
+
+  call(command: string, ...args: CommandArg[]): Promise<unknown> {
+    return this.send(commandArgs(command, args))
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.send(['GET', key]) as Promise<string | null>
+  }
+
+  mget(...keys: string[]): Promise<(string | null)[]> {
+    return this.send(['MGET', ...keys]) as Promise<(string | null)[]>
+  }
+
+  set(key: string, value: string): Promise<'OK'>
+  set(key: string, value: string, nx: 'NX'): Promise<'OK' | null>
+  set(key: string, value: string, px: 'PX', ttl: number): Promise<'OK'>
+  set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<'OK' | null>
+  set(key: string, value: string, ...options: (string | number)[]): Promise<'OK' | null> {
+    if (options.length === 0) return this.send(['SET', key, value]) as Promise<'OK'>
+    return this.call('SET', key, value, ...options) as Promise<'OK' | null>
+  }
+
+  incr(key: string): Promise<number> {
+    return this.send(['INCR', key]) as Promise<number>
+  }
+
+  incrby(key: string, by: number): Promise<number> {
+    return this.send(['INCRBY', key, String(by)]) as Promise<number>
+  }
+
+  unlink(...keys: string[]): Promise<number> {
+    return this.send(['UNLINK', ...keys]) as Promise<number>
+  }
+
+  exists(...keys: string[]): Promise<number> {
+    return this.send(['EXISTS', ...keys]) as Promise<number>
+  }
+
+  eval(script: string, numKeys: number, ...keysAndArgs: CommandArg[]): Promise<unknown> {
+    return this.call('EVAL', script, numKeys, ...keysAndArgs)
+  }
+
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: CommandArg[]): Promise<unknown> {
+    return this.call('EVALSHA', sha, numKeys, ...keysAndArgs)
+  }
+
+  publish(channel: string, message: string | Buffer): Promise<unknown> {
+    return this.send(['PUBLISH', channel, message])
+  }
+
+  spublish(channel: string, message: string | Buffer): Promise<unknown> {
+    return this.send(['SPUBLISH', channel, message])
+  }
+
+  hdel(key: string, field: string): Promise<number> {
+    return this.send(['HDEL', key, field]) as Promise<number>
+  }
+
+  zrem(key: string, member: string): Promise<number> {
+    return this.send(['ZREM', key, member]) as Promise<number>
+  }
+
+  xlen(key: string): Promise<number> {
+    return this.send(['XLEN', key]) as Promise<number>
+  }
+
+  xinfo(subcommand: string, ...args: string[]): Promise<unknown> {
+    return this.send(['XINFO', subcommand, ...args])
+  }
+
+  scan(cursor: string, ...options: ['MATCH', string, 'COUNT', number]): Promise<[string, string[]]> {
+    return this.call('SCAN', cursor, ...options) as Promise<[string, string[]]>
+  }
+
+  ping(): Promise<string> {
+    return this.send(['PING']) as Promise<string>
+  }
+
+  info(...sections: string[]): Promise<string> {
+    return this.send(['INFO', ...sections]) as Promise<string>
+  }
+
+  pipeline(): NodeRedisPipeline {
+    return new NodeRedisPipeline(this.send)
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * redfleet's own view of a Redis connection: the few commands the backends send, a generic
+ * `call`, a pipeline builder and, for dedicated connections, the lifecycle and pub/sub events.
+ * An ioredis Redis or Cluster satisfies these interfaces as it is (no wrapper on that path);
+ * other clients are adapted to them (src/transport/node-redis.ts).
+ */
+
+/** An argument of a command. */
+export type CommandArg = string | number | Buffer
+
+/** A pipeline's replies, one `[error, reply]` per command in the order they were added. */
+export type PipelineReplies = [error: Error | null, reply: unknown][]
+
+/** Commands added to a pipeline are sent together by `exec`, in one write. */
+export interface CommandPipeline {
+  /** How many commands have been added. */
+  readonly length: number
+  call(command: string, ...args: CommandArg[]): CommandPipeline
+  get(key: string): CommandPipeline
+  set(key: string, value: string): CommandPipeline
+  set(key: string, value: string, nx: 'NX'): CommandPipeline
+  set(key: string, value: string, px: 'PX', ttl: number): CommandPipeline
+  set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): CommandPipeline
+  mset(...keysAndValues: string[]): CommandPipeline
+  mget(...keys: string[]): CommandPipeline
+  unlink(...keys: string[]): CommandPipeline
+  eval(script: string, numKeys: number, ...keysAndArgs: CommandArg[]): CommandPipeline
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: CommandArg[]): CommandPipeline
+  /** A hash as an object of its fields (ioredis' shape). */
+  hgetall(key: string): CommandPipeline
+  xrange(key: string, start: string, end: string): CommandPipeline
+  zrange(key: string, start: string, stop: string, withScores: 'WITHSCORES'): CommandPipeline
+  time(): CommandPipeline
+  /** Sends every command; a failed command is an `[error, undefined]` entry, not a rejection. */
+  exec(): Promise<PipelineReplies | null>
+}
+
+/** A connection (or a client routing to several) that runs commands for the backends. */
+export interface CommandConnection {
+  call(command: string, ...args: CommandArg[]): Promise<unknown>
+  get(key: string): Promise<string | null>
+  mget(...keys: string[]): Promise<(string | null)[]>
+  set(key: string, value: string): Promise<'OK'>
+  set(key: string, value: string, nx: 'NX'): Promise<'OK' | null>
+  set(key: string, value: string, px: 'PX', ttl: number): Promise<'OK'>
+  set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<'OK' | null>
+  incr(key: string): Promise<number>
+  incrby(key: string, by: number): Promise<number>
+  unlink(...keys: string[]): Promise<number>
+  exists(...keys: string[]): Promise<number>
+  eval(script: string, numKeys: number, ...keysAndArgs: CommandArg[]): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: CommandArg[]): Promise<unknown>
+  publish(channel: string, message: string | Buffer): Promise<unknown>
+  spublish(channel: string, message: string | Buffer): Promise<unknown>
+  hdel(key: string, field: string): Promise<number>
+  zrem(key: string, member: string): Promise<number>
+  xlen(key: string): Promise<number>
+  xinfo(subcommand: 'STREAM' | 'GROUPS', key: string): Promise<unknown>
+  xinfo(subcommand: 'CONSUMERS', key: string, group: string): Promise<unknown>
+  scan(
+    cursor: string,
+    match: 'MATCH',
+    pattern: string,
+    count: 'COUNT',
+    n: number,
+  ): Promise<[string, string[]]>
+  ping(): Promise<string>
+  info(...sections: string[]): Promise<string>
+  pipeline(): CommandPipeline
+}
+
+/** A connection that can be opened and PINGed: what `ready()` checks on every command connection. */
+export interface Connectable {
+  /** ioredis' words: 'wait' (never connected), 'ready', 'end' (closed for good), ... */
+  readonly status: string
+  connect(): Promise<void>
+  ping(): Promise<unknown>
+}
+
+/**
+ * A connection of redfleet's own to one node, for what would stall a shared one: blocking reads
+ * and subscriptions. It opens on `connect()`, reconnects by itself, and emits 'ready' on every
+ * (re)connect, 'close' on every loss or failed attempt, 'error' with the cause; subscribed
+ * messages arrive as 'messageBuffer' / 'smessageBuffer' (channel, payload).
+ */
+export interface DedicatedConnection extends Connectable {
+  /** Settings read when the connection (re)opens; an adapter may ignore them. */
+  readonly options: {
+    protocol?: number
+    autoResubscribe?: boolean
+    retryStrategy?: unknown
+  }
+  call(command: string, ...args: CommandArg[]): Promise<unknown>
+  pipeline(): CommandPipeline
+  subscribe(...channels: string[]): Promise<unknown>
+  ssubscribe(...channels: string[]): Promise<unknown>
+  unsubscribe(...channels: string[]): Promise<unknown>
+  sunsubscribe(...channels: string[]): Promise<unknown>
+  /** QUIT: closes once what was sent is answered. */
+  quit(): Promise<unknown>
+  /** Closes at once; what is in flight fails. */
+  disconnect(): void
+  on(event: 'ready' | 'close' | 'moved', listener: () => void): this
+  on(event: 'error', listener: (error: unknown) => void): this
+  on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this
+  once(event: 'close', listener: () => void): this
+  off(event: 'close', listener: () => void): this
+}

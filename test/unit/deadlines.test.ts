@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import { mock, test } from 'node:test'
+import { TimeoutError, translateError } from '../../src/errors.ts'
+import { CommandDeadlines } from '../../src/transport/deadlines.ts'
+
+/** A reply that arrives when the test says so. */
+function deferred<T>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+/** Whether `promise` has settled once pending reactions have run (fake timers: no real waiting). */
+async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
+  let seen: 'pending' | 'resolved' | 'rejected' = 'pending'
+  promise.then(
+    () => (seen = 'resolved'),
+    () => (seen = 'rejected'),
+  )
+  for (let i = 0; i < 5; i++) await Promise.resolve()
+  return seen
+}
+
+test('CommandDeadlines: one timer fails each command at its own deadline, in send order', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(100)
+    const answered = deferred<string>()
+    const first = deadlines.track(answered.promise)
+    const second = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(50)
+    const third = deadlines.track(deferred<string>().promise)
+    answered.resolve('OK')
+    assert.equal(await first, 'OK')
+    mock.timers.tick(50)
+    await assert.rejects(second, (error: unknown) => {
+      assert.ok(translateError(error, 'store.get', 'k') instanceof TimeoutError)
+      return true
+    })
+    assert.equal(await state(third), 'pending', 'sent 50 ms later: its deadline is 50 ms later')
+    mock.timers.tick(50)
+    assert.equal(await state(third), 'rejected')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('CommandDeadlines: the error of an expired command is the one `expired` makes', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(10, () => new Error('The client is offline'))
+    const waiting = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(10)
+    await assert.rejects(waiting, /The client is offline/)
+  } finally {
+    mock.timers.reset()
+  }
+})
