@@ -30,7 +30,6 @@ const INTERNAL: Readonly<Record<string, string>> = {
  * until you do, once the file no longer needs it).
  */
 const NOT_YET_CONVERTED: Readonly<Record<string, string>> = {
-  'src/fleet.ts': 'the unsupported node-redis client is a ConfigError built in FleetCore.redis',
   'src/topology/cluster.ts': 'cluster seeds: topology is being rewritten on another branch',
   'src/topology/cluster-health.ts': 'ERR_NOT_A_CLUSTER: topology is being rewritten on another branch',
   'src/topology/connection.ts': 'url checks: topology is being rewritten on another branch',
@@ -43,6 +42,9 @@ const PLAIN_ERRORS: Readonly<Record<string, string>> = {
   'src/fleet.ts': 'internal invariant: nothing asks the memory topology for Redis',
   'src/pubsub/memory.ts': 'internal invariant: only the near cache asks for a node, on Redis only',
   'src/topology/health.ts': 'stand-in causes of a lost connection, translated by translateError',
+  'src/transport/deadlines.ts': 'a node-redis command past commandTimeout, translated by translateError',
+  'src/transport/node-redis.ts':
+    'a node-redis command with no connection at its deadline, translated by translateError',
   'src/dashboard/server.ts':
     'a failed dashboard sample: the sampler catches it and leaves a gap in the charts',
 }
