@@ -163,13 +163,16 @@ test('recovery: each orphan is claimed once, requeued, completed; then the sessi
 })
 
 test('recovery: an orphan claimed by another (or live again) is skipped', async () => {
-  const { backend } = fakeBackend({
+  const { backend, calls } = fakeBackend({
     jobs: async () => [new Map([['a', record('a')]])],
     claim: async () => undefined,
   })
   let requeues = 0
-  assert.equal(await recovery([listed('s1')], backend).recovery.pass(() => void requeues++, 'op'), 0)
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  assert.equal(await r.pass(() => void requeues++, 'op'), 0)
   assert.equal(requeues, 0)
+  assert.deepEqual(runner.reports, [], 'not ours to drop or report')
+  assert.ok(!calls.includes('complete'))
 })
 
 test('recovery: a malformed record is dropped (completed) and reported, never requeued', async () => {
