@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { Cluster, Redis } from 'ioredis'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
+import { monitorServer } from '../harness/monitor.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -20,21 +21,18 @@ after(async () => {
 async function monitor(urls: string[], namespace: string) {
   const seen = new Map<string, string[][]>(urls.map((url) => [url, []]))
   const markers = new Map<string, () => void>()
-  // monitor() opens a connection of its own: the client it is called on must be closed too.
-  const bases = urls.map((url) => new Redis(url))
   const monitors = await Promise.all(
-    urls.map(async (url, i) => {
-      const m = await bases[i]!.monitor()
-      m.on('monitor', (_time: string, args: string[]) => {
+    urls.map((url) =>
+      monitorServer(url, (args) => {
         if (args[0] === 'echo' && args[1] === `${namespace}:marker`) markers.get(url)?.()
         else if (args.some((a) => a.includes(namespace))) seen.get(url)!.push(args)
-      })
-      return m
-    }),
+      }),
+    ),
   )
   const pingers = urls.map((url) => new Redis(url))
   cleanups.push(async () => {
-    for (const c of [...monitors, ...pingers, ...bases]) c.disconnect()
+    for (const m of monitors) m.destroy()
+    for (const p of pingers) p.disconnect()
   })
   return {
     /** Waits until every server has shown us all it ran so far (MONITOR streams in order). */
