@@ -41,10 +41,10 @@ const ESCAPED: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', a
 /** The arguments of a MONITOR line: `+1700000000.123 [0 127.0.0.1:5555] "get" "k"`. */
 function monitoredArgs(line: string): string[] {
   return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(([, quoted]) =>
-    quoted!.replace(/\\(x[0-9a-f]{2}|.)/gi, (_, escape: string) =>
-      escape.length === 3
-        ? String.fromCharCode(Number.parseInt(escape.slice(1), 16))
-        : (ESCAPED[escape] ?? escape),
+    quoted!.replace(/\\(x[0-9a-f]{2}|.)/gi, (_, sequence: string) =>
+      sequence.length === 3
+        ? String.fromCharCode(Number.parseInt(sequence.slice(1), 16))
+        : (ESCAPED[sequence] ?? sequence),
     ),
   )
 }
