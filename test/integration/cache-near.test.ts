@@ -50,8 +50,12 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup()
 })
 
+/** What the fleets reported (the faults here are expected), quoted when the near cache stays offline. */
+const reported: string[] = []
+
 function fleetOf(options: FleetOptions): Fleet {
-  const fleet = createFleet({ commandTimeout: COMMAND_TIMEOUT, ...options, onError: () => {} })
+  const onError = (error: unknown, { op }: { op: string }) => void reported.push(`${op}: ${String(error)}`)
+  const fleet = createFleet({ commandTimeout: COMMAND_TIMEOUT, ...options, onError })
   cleanups.push(() => fleet.close())
   return fleet
 }
@@ -73,7 +77,10 @@ async function untilNearHit(cache: Cache, key: string, ms = LINK_BOUND): Promise
     const before = cache.stats().nearHits
     await cache.read(key)
     if (cache.stats().nearHits > before) return
-    if (Date.now() > deadline) throw new Error(`the near cache did not come online in ${ms} ms`)
+    if (Date.now() > deadline) {
+      const last = reported.slice(-10).join('\n')
+      throw new Error(`the near cache did not come online in ${ms} ms; last reports:\n${last}`)
+    }
     await sleep(5)
   }
 }
