@@ -46,6 +46,3 @@ export interface TokenWrite {
   tokenTtl: number
   durability?: Durability
 }
-
-// The Redis backend recognises this reply; its text lives with the other replies in errors.ts.
-export { NOT_AN_INTEGER } from '../errors.ts'

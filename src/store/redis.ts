@@ -1,11 +1,11 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
-import { messageOf } from '../errors.ts'
+import { messageOf, NOT_AN_INTEGER } from '../errors.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
-import { NOT_AN_INTEGER, type StoreBackend, type TokenWrite } from './backend.ts'
+import type { StoreBackend, TokenWrite } from './backend.ts'
 import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
 /**
