@@ -37,6 +37,8 @@ export class TrackedNode implements Vouch {
   #redirect: number | undefined
   /** Enablings and role checks run one after another on the control connection. */
   #queue: Promise<void> = Promise.resolve()
+  /** Steps queued and not yet settled: the periodic retry adds none while one is waiting. */
+  #pending = 0
   #closed = false
 
   constructor(
@@ -56,33 +58,43 @@ export class TrackedNode implements Vouch {
   start(): void {
     this.#stopState = this.#subscriber.onState((state) => {
       if (state === 'down') this.#lost()
-      else this.#enable()
+      else void this.#enable()
     })
     this.#subscription = this.#subscriber.subscribe(INVALIDATE, (payload) => this.#hooks.invalidate(payload))
     this.#control.on('close', () => this.#lost())
-    this.#control.on('ready', () => this.#enable())
+    this.#control.on('ready', () => void this.#enable())
     this.#control.connect().catch(() => {
       // Seen by the node's health; ioredis keeps reconnecting, 'ready' follows.
     })
     this.#subscription.ready().then(
-      () => this.#enable(),
+      () => void this.#enable(),
       () => {
         // Not yet: the 'up' state event enables tracking when the subscriber is confirmed.
       },
     )
   }
 
-  /** Re-checks that the node is still a master; a demoted one stops vouching at once. */
-  checkRole(): Promise<void> {
-    if (!this.live) return Promise.resolve()
+  /**
+   * The periodic look (NearTracking's check interval). A live node re-checks that it is still a
+   * master; a demoted one stops vouching at once. A node that is not live tries enabling again:
+   * an enabling that failed (a ROLE or CLIENT TRACKING that timed out under load, a reply lost
+   * with a connection) would otherwise wait for a connection event that may never come.
+   */
+  check(): Promise<void> {
+    if (!this.live) return this.#pending > 0 ? this.#queue : this.#enable()
     const generation = this.#generation
-    this.#queue = this.#queue.then(async () => {
+    return this.#enqueue(async () => {
       if (!this.live || generation !== this.#generation || this.#closed) return
       if (!(await this.#isMaster(generation))) {
         this.#lost()
         this.#hooks.demoted()
       }
     })
+  }
+
+  #enqueue(step: () => Promise<void>): Promise<void> {
+    this.#pending++
+    this.#queue = this.#queue.then(step).finally(() => this.#pending--)
     return this.#queue
   }
 
@@ -94,8 +106,8 @@ export class TrackedNode implements Vouch {
     this.epoch++
   }
 
-  #enable(): void {
-    this.#queue = this.#queue.then(() => this.#enableOnce())
+  #enable(): Promise<void> {
+    return this.#enqueue(() => this.#enableOnce())
   }
 
   async #enableOnce(): Promise<void> {

@@ -154,12 +154,15 @@ export class NearTracking {
     }
   }
 
-  /** The periodic look at what no event reports: the slot map and every master's role. */
+  /**
+   * The periodic look at what no event reports: the slot map, every master's role, and a new
+   * try on each master whose tracking is not enabled (see TrackedNode.check).
+   */
   async #check(): Promise<void> {
     const topology = this.#topology
     if (!topology || this.#closed) return
     await topology.refreshLayout()
-    await Promise.all([...this.#nodes.values()].map((node) => node.checkRole()))
+    await Promise.all([...this.#nodes.values()].map((node) => node.check()))
     await this.#sync()
   }
 

@@ -1,0 +1,161 @@
+/**
+ * One tracked master on its own, over scripted connections: it vouches only once tracking is
+ * enabled on a master, stops on any break, and a failed enabling is tried again by the periodic
+ * check instead of waiting for a connection event that may never come.
+ */
+import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import { test } from 'node:test'
+import { TrackedNode } from '../../src/cache/tracked-node.ts'
+import type { NodeSubscriber, NodeState } from '../../src/pubsub/index.ts'
+import type { DedicatedConnection } from '../../src/transport/types.ts'
+
+/** The fleet's subscriber to the node: up, with CLIENT ID 7. */
+function subscriber(): NodeSubscriber {
+  return {
+    nodeId: 'n1',
+    state: 'up' as NodeState,
+    clientId: async () => 7,
+    subscribe: () => ({ ready: async () => {}, unsubscribe: () => {} }),
+    onState: () => () => {},
+  } as unknown as NodeSubscriber
+}
+
+/** A ready control connection answering each command with `answer` (which may throw). */
+function control(answer: (command: string, args: unknown[]) => unknown) {
+  const sent: string[] = []
+  const connection = Object.assign(new EventEmitter(), {
+    status: 'ready',
+    options: {},
+    connect: async () => {},
+    disconnect: () => {},
+    quit: async () => 'OK',
+    call: async (command: string, ...args: unknown[]) => {
+      sent.push([command, ...args].join(' '))
+      return answer(command, args)
+    },
+  })
+  return { connection: connection as unknown as DedicatedConnection, sent }
+}
+
+function hooks() {
+  const seen = { reports: [] as string[], demotions: 0 }
+  return {
+    seen,
+    hooks: {
+      invalidate: () => {},
+      demoted: () => void seen.demotions++,
+      report: (_error: unknown, what: string) => void seen.reports.push(what),
+    },
+  }
+}
+
+/** Lets the node's queued steps (each a few awaited fake replies) run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve()
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
+test('enabling on a master: ROLE, then tracking off and on with the redirect and prefixes', async () => {
+  const { connection, sent } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
+  const node = new TrackedNode('n1', subscriber(), connection, ['ns:cache:'], hooks().hooks)
+  node.start()
+  await settle()
+  assert.equal(node.live, true)
+  assert.deepEqual(sent, ['ROLE', 'CLIENT TRACKING off', 'CLIENT TRACKING on REDIRECT 7 BCAST PREFIX ns:cache:'])
+  await node.close()
+  assert.equal(node.live, false)
+})
+
+test('a ROLE that timed out while enabling is tried again by the periodic check', async () => {
+  let roles = 0
+  const { connection } = control((command) => {
+    if (command !== 'ROLE') return 'OK'
+    roles++
+    if (roles === 1) throw new Error('Command timed out')
+    return ['master']
+  })
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  node.start()
+  await settle()
+  assert.equal(node.live, false, 'not vouching after a failed enabling')
+  assert.deepEqual(seen.reports, ['ROLE'])
+  await node.check()
+  assert.equal(node.live, true, 'the check enabled tracking')
+  assert.equal(roles, 2)
+  await node.close()
+})
+
+test('a CLIENT TRACKING that failed is tried again by the periodic check', async () => {
+  let tracking = 0
+  const { connection } = control((command, args) => {
+    if (command === 'ROLE') return ['master']
+    if (args[1] === 'on' && ++tracking === 1) throw new Error('Command timed out')
+    return 'OK'
+  })
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  node.start()
+  await settle()
+  assert.equal(node.live, false)
+  assert.deepEqual(seen.reports, ['CLIENT TRACKING'])
+  await node.check()
+  assert.equal(node.live, true)
+  await node.close()
+})
+
+test('a live node whose ROLE says replica stops vouching and asks for the topology again', async () => {
+  let role = 'master'
+  const { connection } = control((command) => (command === 'ROLE' ? [role] : 'OK'))
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  node.start()
+  await settle()
+  assert.equal(node.live, true)
+  const epoch = node.epoch
+  role = 'slave'
+  await node.check()
+  assert.equal(node.live, false)
+  assert.equal(node.epoch, epoch + 1, 'its entries are flushed')
+  assert.equal(seen.demotions, 1)
+  await node.check()
+  assert.equal(node.live, false, 'a replica is never enabled')
+  assert.equal(seen.demotions, 2)
+  await node.close()
+})
+
+test('the control connection closing stops vouching; its ready enables again', async () => {
+  const { connection } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks)
+  node.start()
+  await settle()
+  const epoch = node.epoch
+  ;(connection as unknown as EventEmitter).emit('close')
+  assert.equal(node.live, false)
+  assert.equal(node.epoch, epoch + 1)
+  ;(connection as unknown as EventEmitter).emit('ready')
+  await settle()
+  assert.equal(node.live, true)
+  await node.close()
+})
+
+test('checks while an enabling is waiting queue no second one', async () => {
+  let release: (() => void) | undefined
+  let roles = 0
+  const { connection } = control(async (command) => {
+    if (command !== 'ROLE') return 'OK'
+    roles++
+    if (roles === 1) await new Promise<void>((resolve) => (release = resolve))
+    return ['master']
+  })
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks)
+  node.start()
+  await settle()
+  const checks = [node.check(), node.check(), node.check()]
+  release!()
+  await Promise.all(checks)
+  assert.equal(node.live, true)
+  assert.equal(roles, 1, 'the checks waited for the enabling in flight')
+  await node.close()
+})
