@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { test } from 'node:test'
 import { TrackedNode } from '../../src/cache/tracked-node.ts'
-import type { NodeSubscriber, NodeState } from '../../src/pubsub/index.ts'
+import type { NodeState, NodeSubscriber } from '../../src/pubsub/index.ts'
 import type { DedicatedConnection } from '../../src/transport/types.ts'
 
 /** The fleet's subscriber to the node: up, with CLIENT ID 7. */
@@ -62,7 +62,11 @@ test('enabling on a master: ROLE, then tracking off and on with the redirect and
   node.start()
   await settle()
   assert.equal(node.live, true)
-  assert.deepEqual(sent, ['ROLE', 'CLIENT TRACKING off', 'CLIENT TRACKING on REDIRECT 7 BCAST PREFIX ns:cache:'])
+  assert.deepEqual(sent, [
+    'ROLE',
+    'CLIENT TRACKING off',
+    'CLIENT TRACKING on REDIRECT 7 BCAST PREFIX ns:cache:',
+  ])
   await node.close()
   assert.equal(node.live, false)
 })
