@@ -35,6 +35,19 @@ function publishScenario(channels: number): Scenario {
   }
 }
 
+type StreamEntries = [id: string, fields: string[]][]
+
+/**
+ * The entries of an XREADGROUP reply on one stream, in the shape each client gives it: RESP2's
+ * `[[key, entries]]` (ioredis 5, node-redis 5), or RESP3's map, which ioredis 6 flattens to
+ * `[key, entries]` and node-redis 6 makes an object `{ key: entries }`. null: nothing new.
+ */
+function entriesOf(reply: unknown): StreamEntries {
+  if (reply === null) return []
+  if (!Array.isArray(reply)) return Object.values(reply as Record<string, StreamEntries>)[0] ?? []
+  return (Array.isArray(reply[0]) ? reply[0][1] : reply[1]) as StreamEntries
+}
+
 /**
  * The raw consumer loop doing the same work as `consume`, on a connection of its own of the
  * baseline client `name`: XREADGROUP COUNT batch, decode each entry's JSON, call the handler,
@@ -54,8 +67,7 @@ async function rawConsume(
   let handled = 0
   while (handled < total) {
     const read = ['XREADGROUP', 'GROUP', group, 'c', 'COUNT', batch, 'BLOCK', 1000, 'STREAMS', key, '>']
-    const reply = (await reader.call(read)) as [string, [string, string[]][]][] | null
-    const entries = reply?.[0]?.[1] ?? []
+    const entries = entriesOf(await reader.call(read))
     const ids: string[] = []
     for (const [id, fields] of entries) {
       JSON.parse(fields[1]!)
