@@ -1,6 +1,8 @@
+import { ConnectionError } from '../errors.ts'
 import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
 import { closeClient } from '../topology/connection.ts'
-import type { DedicatedConnection } from '../transport/types.ts'
+import { CommandDeadlines } from '../transport/deadlines.ts'
+import type { CommandArg, DedicatedConnection } from '../transport/types.ts'
 import type { Vouch } from './near.ts'
 
 /** The channel Redis sends CLIENT TRACKING invalidations on to a RESP2 redirect client. */
@@ -29,6 +31,8 @@ export class TrackedNode implements Vouch {
   readonly #control: DedicatedConnection
   readonly #prefixes: string[]
   readonly #hooks: NodeHooks
+  /** commandTimeout for the control connection's commands (undefined: 0, never). */
+  readonly #deadlines: CommandDeadlines | undefined
   #subscription: ChannelSubscription | undefined
   #stopState: (() => void) | undefined
   /** Bumped by every event that may make an enabling in flight stale. */
@@ -47,12 +51,14 @@ export class TrackedNode implements Vouch {
     control: DedicatedConnection,
     prefixes: string[],
     hooks: NodeHooks,
+    commandTimeout: number,
   ) {
     this.id = id
     this.#subscriber = subscriber
     this.#control = control
     this.#prefixes = prefixes
     this.#hooks = hooks
+    this.#deadlines = commandTimeout > 0 ? new CommandDeadlines(commandTimeout) : undefined
   }
 
   start(): void {
@@ -123,9 +129,9 @@ export class TrackedNode implements Vouch {
         return
       }
       // OFF first: Redis refuses to add a PREFIX already tracked, and the redirect may be stale.
-      await this.#control.call('CLIENT', 'TRACKING', 'off')
+      await this.#ask('CLIENT', 'TRACKING', 'off')
       const prefixes = this.#prefixes.flatMap((prefix) => ['PREFIX', prefix])
-      await this.#control.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', id, 'BCAST', ...prefixes)
+      await this.#ask('CLIENT', 'TRACKING', 'on', 'REDIRECT', id, 'BCAST', ...prefixes)
       if (generation !== this.#generation || this.#closed || this.#subscriber.state !== 'up') return
       if ((await this.#subscriber.clientId()) !== id) return
       if (generation !== this.#generation) return
@@ -138,12 +144,32 @@ export class TrackedNode implements Vouch {
 
   async #isMaster(generation: number): Promise<boolean> {
     try {
-      const role = (await this.#control.call('ROLE')) as unknown[]
+      const role = (await this.#ask('ROLE')) as unknown[]
       return role[0] === 'master'
     } catch (error) {
       if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'ROLE')
       return false
     }
+  }
+
+  /**
+   * One command on the control connection, given up when that connection closes or after
+   * commandTimeout. It is a dedicated connection, with no commandTimeout of its own, and ioredis
+   * drops without settling what was in flight when a connection closes (redfleet turns its
+   * re-sending off): left unsettled, a ROLE would hold the queue, and the near cache offline,
+   * for ever.
+   */
+  #ask(command: string, ...args: CommandArg[]): Promise<unknown> {
+    const sent = this.#control.call(command, ...args)
+    const asked = this.#deadlines ? this.#deadlines.track(sent) : sent
+    return new Promise((resolve, reject) => {
+      const onClose = () =>
+        reject(
+          new ConnectionError(`near cache: the tracking connection to ${this.id} closed during ${command}`),
+        )
+      this.#control.once('close', onClose)
+      asked.then(resolve, reject).finally(() => this.#control.off('close', onClose))
+    })
   }
 
   /** Stops vouching (its entries are flushed) and closes the control connection. */

@@ -124,11 +124,18 @@ export class NearTracking {
         control.disconnect()
         continue
       }
-      const node = new TrackedNode(id, subscriber.node(id), control, this.#prefixes, {
-        invalidate: (payload) => this.#invalidate(payload),
-        demoted: () => void this.#sync(),
-        report: (error, what) => this.#report(error, `${id} ${what}`),
-      })
+      const node = new TrackedNode(
+        id,
+        subscriber.node(id),
+        control,
+        this.#prefixes,
+        {
+          invalidate: (payload) => this.#invalidate(payload),
+          demoted: () => void this.#sync(),
+          report: (error, what) => this.#report(error, `${id} ${what}`),
+        },
+        this.#ctx.commandTimeout,
+      )
       this.#nodes.set(id, node)
       node.start()
     }

@@ -1,7 +1,8 @@
 /**
  * One tracked master on its own, over scripted connections: it vouches only once tracking is
  * enabled on a master, stops on any break, and a failed enabling is tried again by the periodic
- * check instead of waiting for a connection event that may never come.
+ * check instead of waiting for a connection event that may never come, and a command the control
+ * connection never answers (lost with it, or a server that stopped answering) holds nothing.
  */
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
@@ -58,7 +59,7 @@ async function settle(): Promise<void> {
 
 test('enabling on a master: ROLE, then tracking off and on with the redirect and prefixes', async () => {
   const { connection, sent } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
-  const node = new TrackedNode('n1', subscriber(), connection, ['ns:cache:'], hooks().hooks)
+  const node = new TrackedNode('n1', subscriber(), connection, ['ns:cache:'], hooks().hooks, 1000)
   node.start()
   await settle()
   assert.equal(node.live, true)
@@ -80,7 +81,7 @@ test('a ROLE that timed out while enabling is tried again by the periodic check'
     return ['master']
   })
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
   node.start()
   await settle()
   assert.equal(node.live, false, 'not vouching after a failed enabling')
@@ -99,7 +100,7 @@ test('a CLIENT TRACKING that failed is tried again by the periodic check', async
     return 'OK'
   })
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
   node.start()
   await settle()
   assert.equal(node.live, false)
@@ -113,7 +114,7 @@ test('a live node whose ROLE says replica stops vouching and asks for the topolo
   let role = 'master'
   const { connection } = control((command) => (command === 'ROLE' ? [role] : 'OK'))
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
   node.start()
   await settle()
   assert.equal(node.live, true)
@@ -131,7 +132,7 @@ test('a live node whose ROLE says replica stops vouching and asks for the topolo
 
 test('the control connection closing stops vouching; its ready enables again', async () => {
   const { connection } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000)
   node.start()
   await settle()
   const epoch = node.epoch
@@ -153,7 +154,7 @@ test('checks while an enabling is waiting queue no second one', async () => {
     if (roles === 1) await new Promise<void>((resolve) => (release = resolve))
     return ['master']
   })
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000)
   node.start()
   await settle()
   const checks = [node.check(), node.check(), node.check()]
@@ -161,5 +162,47 @@ test('checks while an enabling is waiting queue no second one', async () => {
   await Promise.all(checks)
   assert.equal(node.live, true)
   assert.equal(roles, 1, 'the checks waited for the enabling in flight')
+  await node.close()
+})
+
+test('a ROLE lost with its connection holds nothing: the next ready enables tracking', async () => {
+  let roles = 0
+  // The first ROLE is never answered, as ioredis leaves a command in flight when its connection
+  // closes (it does not re-send it, and a dedicated connection has no command timeout).
+  const { connection } = control((command) => {
+    if (command !== 'ROLE') return 'OK'
+    return ++roles === 1 ? new Promise(() => {}) : ['master']
+  })
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 0)
+  node.start()
+  await settle()
+  assert.equal(node.live, false)
+  ;(connection as unknown as EventEmitter).emit('close')
+  ;(connection as unknown as EventEmitter).emit('ready')
+  await settle()
+  assert.equal(node.live, true, 'the lost ROLE did not hold the queue')
+  assert.equal(roles, 2)
+  assert.deepEqual(seen.reports, [], 'a loss the node saw itself is not reported')
+  await node.close()
+})
+
+test('a ROLE the server never answers is given up after commandTimeout', async () => {
+  let roles = 0
+  const { connection } = control((command) => {
+    if (command !== 'ROLE') return 'OK'
+    return ++roles === 1 ? new Promise(() => {}) : ['master']
+  })
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 5)
+  // The deadline timer does not hold the process open (unref): this keeps it up meanwhile.
+  const alive = setInterval(() => {}, 1000)
+  node.start()
+  await node.check() // waits for the enabling in flight: it fails at its deadline
+  clearInterval(alive)
+  assert.equal(node.live, false)
+  assert.deepEqual(seen.reports, ['ROLE'])
+  await node.check()
+  assert.equal(node.live, true)
   await node.close()
 })
