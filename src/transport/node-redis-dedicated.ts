@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { ConnectionError } from '../errors.ts'
 import { reconnectDelay } from '../topology/connection.ts'
 import { COMMAND_OPTIONS, commandArgs, destroyClient, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisPipeline } from './node-redis-pipeline.ts'
@@ -71,7 +72,10 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     if (this.#oneClientEach) {
       const socket = this.#template.options?.socket
       // Called where node-redis would reconnect: this client is done, the next one is ours.
-      overrides.socket = { ...socket, reconnectStrategy: () => this.#dropped(client) }
+      overrides.socket = {
+        ...socket,
+        reconnectStrategy: (_attempt: number, cause: unknown) => this.#dropped(client, cause),
+      }
     }
     const client = this.#template.duplicate(overrides)
     this.#client = client
@@ -107,9 +111,12 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   }
 
   /** A client of its own connection lost it or failed to open it: a new one follows. */
-  #dropped(client: NodeRedisClient): false {
+  #dropped(client: NodeRedisClient, cause?: unknown): false {
     if (client !== this.#client || this.#status === 'end') return false
     this.#client = undefined
+    // A failed attempt is told as ioredis tells it, 'error' then 'close' (node-redis emits its
+    // error after asking this strategy); a lost connection's error came before.
+    if (cause !== undefined && this.#status !== 'ready') this.emit('error', cause)
     this.#status = 'reconnecting'
     this.emit('close')
     const delay = (this.options.retryStrategy as (attempt: number) => number)(++this.#attempts)
@@ -135,8 +142,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   readonly #send = (args: (string | Buffer)[]): Promise<unknown> => {
     if (this.#status === 'wait') this.connect().catch(() => undefined)
     const client = this.#client
-    // Between two connections of their own: nothing to queue the command on.
-    if (!client) return Promise.reject(new Error('Connection is closed.'))
+    if (!client) return Promise.reject(notConnected())
     return client.sendCommand(args, COMMAND_OPTIONS)
   }
 
@@ -165,7 +171,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
 
   #subscriber(send: (client: NodeRedisClient) => Promise<unknown>): Promise<unknown> {
     const client = this.#client
-    if (!client) return Promise.reject(new Error('Connection is closed.'))
+    if (!client) return Promise.reject(notConnected())
     return send(client)
   }
 
@@ -182,4 +188,11 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     clearTimeout(this.#retry)
     if (this.#client) destroyClient(this.#client)
   }
+}
+
+/** A command between two connections of their own clients: there is nothing to queue it on. */
+function notConnected(): ConnectionError {
+  return new ConnectionError('no connection to Redis: the dedicated connection is reconnecting', {
+    outcome: 'not-applied',
+  })
 }

@@ -10,9 +10,9 @@ import { after, describe, test } from 'node:test'
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises'
 import { createClient as createClient5 } from 'node-redis5'
 import { createClient as createClient6 } from 'node-redis6'
-import { type Cache, createFleet, type Fleet } from '../../src/index.ts'
+import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import { destroyClient, type NodeRedisClient } from '../../src/transport/node-redis-client.ts'
-import { startRedis } from '../harness/redis-server.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** What these tests do with a client of either version. */
@@ -70,7 +70,8 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
     /** A fleet on a fresh server, its user's client (RESP as given), and a raw client of ours. */
     async function setup(
       resp?: 2 | 3,
-    ): Promise<{ fleet: Fleet; cache: Cache; raw: Client; full(key: string): string }> {
+      options: Partial<FleetOptions> = {},
+    ): Promise<{ server: RedisServer; fleet: Fleet; cache: Cache; raw: Client; full(key: string): string }> {
       const server = await startRedis()
       cleanups.push(() => server.stop())
       const open = () => {
@@ -82,11 +83,18 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       const namespace = uniqueNamespace('near')
       const onError = (error: unknown, { op }: { op: string }) =>
         void reported.push(`${op}: ${String(error)}`)
-      const fleet = createFleet({ client: open(), namespace, commandTimeout: COMMAND_TIMEOUT, onError })
+      const fleet = createFleet({
+        client: open(),
+        namespace,
+        commandTimeout: COMMAND_TIMEOUT,
+        onError,
+        ...options,
+      })
       cleanups.push(() => fleet.close())
       const raw = open()
       await raw.connect()
       return {
+        server,
         fleet,
         cache: fleet.cache({ near: { max: 100 } }),
         raw,
@@ -155,6 +163,25 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       )
       await raw.sendCommand(['SET', full('k'), 'after'])
       await until(cache, 'k', 'after', INVALIDATION_BOUND, 'invalidated again')
+    })
+
+    test('a stopped server: the near cache is flushed, and it recovers with the server', async () => {
+      const { fleet, server } = await setup(undefined, { reconnectAttempts: 0, retry: { attempts: 1 } })
+      // Reads and writes fail safe while Redis is away (a miss, a write that did not happen).
+      const cache = fleet.cache({ near: { max: 100 }, errorHandler: () => undefined })
+      await cache.write('k', { v: 1 })
+      await untilNearHit(cache, 'k')
+      await server.stop()
+      const deadline = Date.now() + LINK_BOUND
+      while ((await cache.read('k')) !== undefined) {
+        assert.ok(Date.now() < deadline, 'stale near entries are not served while Redis is away')
+        await sleep(10)
+      }
+      await server.restart()
+      // Writes fail at once while the node is known to be down (SPEC §8): until a probe finds it.
+      while (!(await cache.write('k', { v: 2 }))) await sleep(10)
+      await untilNearHit(cache, 'k')
+      assert.deepEqual(await cache.read('k'), { v: 2 })
     })
   })
 }
