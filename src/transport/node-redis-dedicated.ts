@@ -103,7 +103,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
       () => undefined,
       (error: unknown) => {
         // One client each: a failed first attempt is retried like a lost connection. Otherwise
-        // node-redis retries until its reconnectStrategy gives up, and so do we.
+        // node-redis retried by itself until its reconnectStrategy gave up: it stays closed.
         if (this.#oneClientEach) this.#dropped(client)
         throw error
       },
@@ -117,9 +117,13 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     // A failed attempt is told as ioredis tells it, 'error' then 'close' (node-redis emits its
     // error after asking this strategy); a lost connection's error came before.
     if (cause !== undefined && this.#status !== 'ready') this.emit('error', cause)
-    this.#status = 'reconnecting'
+    const { retryStrategy } = this.options
+    const strategy = typeof retryStrategy === 'function' ? retryStrategy : reconnectDelay
+    const delay = strategy(++this.#attempts)
+    // As ioredis: a strategy that gives no delay stops reconnecting.
+    this.#status = typeof delay === 'number' ? 'reconnecting' : 'end'
     this.emit('close')
-    const delay = (this.options.retryStrategy as (attempt: number) => number)(++this.#attempts)
+    if (typeof delay !== 'number') return false
     this.#retry = setTimeout(() => {
       this.#retry = undefined
       if (this.#status !== 'end') this.#open().catch(() => undefined)
