@@ -1,5 +1,4 @@
 import type { FleetContext } from '../context.ts'
-import { invalidOption } from '../validate.ts'
 import { FleetCache } from './cache.ts'
 import { onMemoryChange } from './memory.ts'
 import { NearCache } from './near.ts'
@@ -37,14 +36,6 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
       near.setOnline(false)
     })
     return near
-  }
-  if (ctx.clientKind === 'node-redis') {
-    // Its invalidations come as RESP2 messages on a subscriber connection redirected to by
-    // CLIENT TRACKING, which the node-redis transport does not carry yet: refused, not faked.
-    throw invalidOption(
-      'near: the near cache is not supported on a node-redis client yet (it needs CLIENT ' +
-        'TRACKING redirected to a subscriber connection); give an ioredis client or a url for it',
-    )
   }
   const bases = keyBases(ctx, options)
   let tracking: NearTracking | undefined

@@ -189,9 +189,11 @@ export class NodeConnection {
   #attach(client: DedicatedConnection): void {
     // RESP2: Redis sends the invalidations of CLIENT TRACKING REDIRECT as ordinary messages on
     // `__redis__:invalidate` only to a RESP2 connection (a RESP3 one gets 'invalidate' push
-    // frames, which ioredis drops). The client was made with lazyConnect, so this applies.
+    // frames, which ioredis and node-redis drop). The client was made with lazyConnect (the
+    // node-redis adapter makes its client on the first connect), so this applies.
     client.options.protocol = 2
-    // We re-subscribe from our own registry on every connect (see the class comment).
+    // We re-subscribe from our own registry on every connect (see the class comment); the
+    // node-redis adapter honours it with a new client per connection.
     client.options.autoResubscribe = false
     // Cluster node connections are duplicated from ioredis' per-node clients, which never
     // reconnect on their own (the Cluster does it for them); a subscriber connection must.

@@ -1,42 +1,58 @@
 import { EventEmitter } from 'node:events'
+import { ConnectionError } from '../errors.ts'
+import { reconnectDelay } from '../topology/connection.ts'
 import { COMMAND_OPTIONS, commandArgs, destroyClient, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisPipeline } from './node-redis-pipeline.ts'
 import type { CommandArg, DedicatedConnection } from './types.ts'
 
 /**
- * A node-redis client of redfleet's own (a `duplicate()` of the user's) as a DedicatedConnection:
- * node-redis' events in the words redfleet's subscribers and blocking reads listen for. Its
- * commands have no timeout (blocking reads wait as long as they asked to). node-redis reconnects
- * by itself and re-subscribes the channels it holds; the subscriber's own re-subscription after
- * 'ready' then finds them subscribed already.
+ * A RESP2 connection, whatever the user's client speaks (node-redis 6 speaks RESP3 by default):
+ * Redis sends CLIENT TRACKING's redirected invalidations as `__redis__:invalidate` messages only
+ * to a RESP2 connection in pub/sub mode, and node-redis hands them to a buffer-mode listener as
+ * they came (the array of keys, or null for FLUSHALL). To a RESP3 connection they are
+ * `invalidate` push frames, which node-redis drops unless the client was made for its own
+ * client-side cache. The options that node-redis allows on RESP3 only are turned off.
+ */
+const RESP2 = Object.freeze({
+  RESP: 2,
+  clientSideCache: undefined,
+  emitInvalidate: undefined,
+  maintNotifications: 'disabled',
+})
+
+/**
+ * A node-redis client of redfleet's own as a DedicatedConnection: node-redis' events in the
+ * words redfleet's subscribers and blocking reads listen for. Its commands have no timeout
+ * (blocking reads wait as long as they asked to).
+ *
+ * It is made from `template`, a `duplicate()` of the user's client that is never connected
+ * itself, when it first opens, so that the `options` its user set before apply:
+ * - `protocol: 2`: the connection speaks RESP2 (see RESP2 above);
+ * - `autoResubscribe: false`: each connection starts with no subscription. node-redis
+ *   re-subscribes by itself, before anything else, on the same client's reconnect, and a
+ *   subscribed RESP2 connection then refuses the CLIENT ID the subscriber sends first (the
+ *   near cache redirects tracking to that id). So every connection is a new client that
+ *   node-redis does not reconnect; this class reconnects with `options.retryStrategy`.
+ * Otherwise node-redis reconnects the one client by itself and re-subscribes what it holds.
  */
 export class NodeRedisDedicated extends EventEmitter implements DedicatedConnection {
-  readonly #client: NodeRedisClient
+  readonly #template: NodeRedisClient
   /**
-   * ioredis' settings; node-redis has its own (RESP version, resubscription). It reconnects by
-   * itself (its reconnectStrategy), which a retry strategy says here: an 'end' is a close on
+   * ioredis' settings, read when the connection first opens. The retry strategy (attempt →
+   * delay in ms) says that this connection reconnects by itself: an 'end' is a close on
    * purpose, not a lost node (see watchConnection).
    */
-  readonly options: DedicatedConnection['options'] = { retryStrategy: () => undefined }
+  readonly options: DedicatedConnection['options'] = { retryStrategy: reconnectDelay }
+  #client: NodeRedisClient | undefined
+  /** One client per connection (see the class comment), decided on the first open. */
+  #oneClientEach = false
+  #attempts = 0
+  #retry: NodeJS.Timeout | undefined
   #status = 'wait'
 
-  constructor(client: NodeRedisClient) {
+  constructor(template: NodeRedisClient) {
     super()
-    this.#client = client
-    client.on('ready', () => {
-      this.#status = 'ready'
-      this.emit('ready')
-    })
-    client.on('error', (error: unknown) => this.emit('error', error))
-    // A lost connection or a failed attempt: node-redis tries again (ioredis' 'close').
-    client.on('reconnecting', () => {
-      if (this.#status !== 'end') this.#status = 'reconnecting'
-      this.emit('close')
-    })
-    client.on('end', () => {
-      this.#status = 'end'
-      this.emit('close')
-    })
+    this.#template = template
   }
 
   get status(): string {
@@ -44,9 +60,75 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   }
 
   async connect(): Promise<void> {
-    if (this.#client.isOpen) return
+    if (this.#status !== 'wait') return
     this.#status = 'connecting'
-    await this.#client.connect()
+    this.#oneClientEach = this.options.autoResubscribe === false
+    await this.#open()
+  }
+
+  /** Makes the client of the next connection and connects it. */
+  #open(): Promise<void> {
+    const overrides: Record<string, unknown> = this.options.protocol === 2 ? { ...RESP2 } : {}
+    if (this.#oneClientEach) {
+      const socket = this.#template.options?.socket
+      // Called where node-redis would reconnect: this client is done, the next one is ours.
+      overrides.socket = {
+        ...socket,
+        reconnectStrategy: (_attempt: number, cause: unknown) => this.#dropped(client, cause),
+      }
+    }
+    const client = this.#template.duplicate(overrides)
+    this.#client = client
+    client.on('ready', () => {
+      if (client !== this.#client) return
+      this.#attempts = 0
+      this.#status = 'ready'
+      this.emit('ready')
+    })
+    client.on('error', (error: unknown) => {
+      if (client === this.#client) this.emit('error', error)
+    })
+    // A lost connection or a failed attempt: node-redis tries again (ioredis' 'close').
+    client.on('reconnecting', () => {
+      if (client !== this.#client || this.#status === 'end') return
+      this.#status = 'reconnecting'
+      this.emit('close')
+    })
+    client.on('end', () => {
+      if (client !== this.#client) return
+      this.#status = 'end'
+      this.emit('close')
+    })
+    return client.connect().then(
+      () => undefined,
+      (error: unknown) => {
+        // One client each: a failed first attempt is retried like a lost connection. Otherwise
+        // node-redis retried by itself until its reconnectStrategy gave up: it stays closed.
+        if (this.#oneClientEach) this.#dropped(client)
+        throw error
+      },
+    )
+  }
+
+  /** A client of its own connection lost it or failed to open it: a new one follows. */
+  #dropped(client: NodeRedisClient, cause?: unknown): false {
+    if (client !== this.#client || this.#status === 'end') return false
+    this.#client = undefined
+    // A failed attempt is told as ioredis tells it, 'error' then 'close' (node-redis emits its
+    // error after asking this strategy); a lost connection's error came before.
+    if (cause !== undefined && this.#status !== 'ready') this.emit('error', cause)
+    const { retryStrategy } = this.options
+    const strategy = typeof retryStrategy === 'function' ? retryStrategy : reconnectDelay
+    const delay = strategy(++this.#attempts)
+    // As ioredis: a strategy that gives no delay stops reconnecting.
+    this.#status = typeof delay === 'number' ? 'reconnecting' : 'end'
+    this.emit('close')
+    if (typeof delay !== 'number') return false
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      if (this.#status !== 'end') this.#open().catch(() => undefined)
+    }, delay)
+    return false
   }
 
   ping(): Promise<unknown> {
@@ -61,9 +143,11 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
    * Sends a command; a connection never opened is opened first (as ioredis' lazyConnect does),
    * since node-redis fails every command of a client that is not open.
    */
-  readonly #send = (args: (string | Buffer)[]) => {
+  readonly #send = (args: (string | Buffer)[]): Promise<unknown> => {
     if (this.#status === 'wait') this.connect().catch(() => undefined)
-    return this.#client.sendCommand(args, COMMAND_OPTIONS)
+    const client = this.#client
+    if (!client) return Promise.reject(notConnected())
+    return client.sendCommand(args, COMMAND_OPTIONS)
   }
 
   pipeline(): NodeRedisPipeline {
@@ -74,29 +158,45 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   readonly #shardMessage = (message: Buffer, channel: Buffer) => this.emit('smessageBuffer', channel, message)
 
   subscribe(...channels: string[]): Promise<unknown> {
-    return this.#client.subscribe(channels, this.#message, true)
+    return this.#subscriber((client) => client.subscribe(channels, this.#message, true))
   }
 
   unsubscribe(...channels: string[]): Promise<unknown> {
-    return this.#client.unsubscribe(channels, this.#message, true)
+    return this.#subscriber((client) => client.unsubscribe(channels, this.#message, true))
   }
 
   ssubscribe(...channels: string[]): Promise<unknown> {
-    return this.#client.sSubscribe(channels, this.#shardMessage, true)
+    return this.#subscriber((client) => client.sSubscribe(channels, this.#shardMessage, true))
   }
 
   sunsubscribe(...channels: string[]): Promise<unknown> {
-    return this.#client.sUnsubscribe(channels, this.#shardMessage, true)
+    return this.#subscriber((client) => client.sUnsubscribe(channels, this.#shardMessage, true))
+  }
+
+  #subscriber(send: (client: NodeRedisClient) => Promise<unknown>): Promise<unknown> {
+    const client = this.#client
+    if (!client) return Promise.reject(notConnected())
+    return send(client)
   }
 
   async quit(): Promise<unknown> {
-    if (!this.#client.isOpen) return
     this.#status = 'end'
-    return this.#client.close()
+    clearTimeout(this.#retry)
+    const client = this.#client
+    if (!client?.isOpen) return
+    return client.close()
   }
 
   disconnect(): void {
     this.#status = 'end'
-    destroyClient(this.#client)
+    clearTimeout(this.#retry)
+    if (this.#client) destroyClient(this.#client)
   }
+}
+
+/** A command between two connections of their own clients: there is nothing to queue it on. */
+function notConnected(): ConnectionError {
+  return new ConnectionError('no connection to Redis: the dedicated connection is reconnecting', {
+    outcome: 'not-applied',
+  })
 }

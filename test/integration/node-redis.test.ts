@@ -83,18 +83,32 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       }
     })
 
-    test('refuses the near cache with a coded ConfigError', async () => {
+    test('runs the near cache (CLIENT TRACKING redirected to its subscriber connection)', async () => {
       const fleet = createFleet({
         client: open((await testServers()).standalone),
         namespace: uniqueNamespace(),
       })
+      const writer = createFleet({
+        client: open((await testServers()).standalone),
+        namespace: fleet.namespace,
+      })
       try {
-        assert.throws(
-          () => fleet.cache({ near: { max: 10 } }),
-          (error: unknown) => error instanceof ConfigError && error.code === 'ERR_INVALID_OPTION',
-        )
+        const cache = fleet.cache({ near: { max: 10 } })
+        await cache.write('k', { v: 1 })
+        // It comes online once tracking is enabled (cache-near-node-redis.test.ts covers the rest).
+        const deadline = Date.now() + 15_000
+        while (cache.stats().nearHits === 0) {
+          assert.deepEqual(await cache.read('k'), { v: 1 })
+          assert.ok(Date.now() < deadline, 'the near cache came online')
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        await writer.cache().write('k', { v: 2 })
+        while ((await cache.read<{ v: number }>('k'))?.v !== 2) {
+          assert.ok(Date.now() < deadline, "the other fleet's write evicted it")
+          await new Promise(setImmediate)
+        }
       } finally {
-        await fleet.close()
+        await Promise.all([fleet.close(), writer.close()])
       }
     })
   })
