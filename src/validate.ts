@@ -281,6 +281,12 @@ export function objectOption(schema: OptionSchema): OptionCheck {
   }
 }
 
+/**
+ * For an option its factory checks itself (with a message of its own, or against other
+ * options): the schema knows its name, so that a misspelt one is refused.
+ */
+export const checkedByFactory: OptionCheck = () => {}
+
 /** `retry` options (SPEC §8), for the fleet and for any primitive that takes its own. */
 export const retryOption: OptionCheck = objectOption({
   attempts: numberOption({ min: 1, integer: true }),

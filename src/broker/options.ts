@@ -1,12 +1,12 @@
-import { invalidOption } from '../validate.ts'
+import { checkedByFactory, checkOptions, functionOption, type OptionSchema } from '../validate.ts'
 
-/** Options shared by broker and presence, validated synchronously by the factory. */
-export function assertOptions(what: string, options: unknown): asserts options is { onError?: unknown } {
-  if (options === undefined) return
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption(`${what} options must be an object`)
-  const { onError } = options as { onError?: unknown }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw invalidOption(`${what}: onError must be a function`)
-  }
+export const BROKER_OPTIONS: OptionSchema = { channel: checkedByFactory, onError: functionOption }
+export const PRESENCE_OPTIONS: OptionSchema = { onError: functionOption }
+
+/** Options of broker and presence, validated synchronously by the factory (ConfigError). */
+export function assertOptions(
+  what: 'broker' | 'presence',
+  options: unknown,
+): asserts options is { onError?: unknown } {
+  checkOptions(options, what === 'broker' ? BROKER_OPTIONS : PRESENCE_OPTIONS, { what: `${what} options` })
 }

@@ -1,4 +1,14 @@
-import { assertCallOptions, describeValue, invalidArgument, invalidOption } from '../validate.ts'
+import {
+  assertCallOptions,
+  booleanOption,
+  checkedByFactory,
+  checkOptions,
+  describeValue,
+  invalidArgument,
+  invalidOption,
+  type OptionSchema,
+  retryOption,
+} from '../validate.ts'
 import type { CacheOptions, FetchOptions, WriteOptions } from './types.ts'
 
 /** Rails pads the Redis TTL of entries written with raceConditionTtl, so stale values stay readable. */
@@ -194,11 +204,28 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
   return Math.ceil(value)
 }
 
+/** Every option a cache takes; the checks below and resolveDefaults check the rest. */
+const CACHE_OPTIONS: OptionSchema = {
+  namespace: checkedByFactory,
+  expiresIn: checkedByFactory,
+  raceConditionTtl: checkedByFactory,
+  skipNil: booleanOption,
+  compress: booleanOption,
+  compressThreshold: checkedByFactory,
+  maxKeySize: checkedByFactory,
+  modelVersion: checkedByFactory,
+  tenant: checkedByFactory,
+  near: checkedByFactory,
+  lockTimeout: checkedByFactory,
+  errorHandler: checkedByFactory,
+  raw: booleanOption,
+  retry: retryOption,
+}
+
 /** Checks a cache's options when it is made (per-call options are checked by each call). */
 export function assertCacheOptions(options: unknown): asserts options is CacheOptions {
   if (options === undefined) return
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption(`cache options must be an object, got ${describeValue(options)}`)
+  checkOptions(options, CACHE_OPTIONS, { what: 'cache options' })
   const o = options as CacheOptions
   if (
     o.namespace !== undefined &&

@@ -12,6 +12,7 @@ import { linkSignals } from '../streams/signals.ts'
 import {
   assertName,
   assertSignal,
+  checkOptions,
   countArgument,
   describeValue,
   invalidArgument,
@@ -20,6 +21,7 @@ import {
 } from '../validate.ts'
 import type { MembershipBackend } from './backend.ts'
 import { MemoryMembershipBackend } from './memory.ts'
+import { MEMBERSHIP_OPTIONS } from './options.ts'
 import { RedisMembershipBackend } from './redis.ts'
 import { rendezvousOwner } from './rendezvous.ts'
 
@@ -241,7 +243,6 @@ class FleetMembership implements Membership {
 }
 
 export function createMembership(ctx: FleetContext, options: MembershipOptions = {}): Membership {
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption('membership: options must be an object')
+  checkOptions(options, MEMBERSHIP_OPTIONS, { what: 'membership options' })
   return new FleetMembership(ctx, options)
 }

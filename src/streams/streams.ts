@@ -1,11 +1,13 @@
 import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import type { WaitFor } from '../errors.ts'
+import type { RetryOptions } from '../retry.ts'
 import {
   assertCallOptions,
   assertFunction,
   assertName,
   assertSignal,
+  checkOptions,
   countArgument,
   invalidArgument,
   invalidOption,
@@ -16,6 +18,7 @@ import type { AppendDurability, StreamBackend, StreamWrite } from './backend.ts'
 import { ConsumerLoop } from './consumer.ts'
 import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
 import { afterIdArg } from './ids.ts'
+import { STREAMS_OPTIONS } from './options.ts'
 import { PublishIds } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
 import { linkSignals } from './signals.ts'
@@ -38,6 +41,8 @@ export interface StreamsOptions {
    * they resolve once WAIT (and WAITAOF) confirmed the entries. Default: none.
    */
   waitFor?: WaitFor
+  /** Retry policy of its calls (SPEC §8); default: the fleet's. */
+  retry?: RetryOptions
 }
 
 /** Options of one `publish` or `publishToChannel` call. */
@@ -349,7 +354,6 @@ interface LoopBody {
 }
 
 export function createStreams(ctx: FleetContext, options: StreamsOptions = {}): Streams {
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption('streams: options must be an object')
+  checkOptions(options, STREAMS_OPTIONS, { what: 'streams options' })
   return new FleetStreams(ctx, options)
 }

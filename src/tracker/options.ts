@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type { RetryOptions } from '../retry.ts'
-import { invalidOption, nameOption, positiveInteger } from '../validate.ts'
+import {
+  checkedByFactory,
+  checkOptions,
+  invalidOption,
+  nameOption,
+  type OptionSchema,
+  positiveInteger,
+  retryOption,
+} from '../validate.ts'
 
 /** One job in flight under a tracker instance, as `inFlight`, `orphans` and `requeue` see it. */
 export interface TrackedJob {
@@ -73,6 +81,18 @@ function instanceIdOption(id: unknown, source: string): string {
   return id as string
 }
 
+/** Every option a tracker takes; resolveTrackerOptions checks their values. */
+const TRACKER_OPTIONS: OptionSchema = {
+  instanceId: checkedByFactory,
+  heartbeatInterval: checkedByFactory,
+  heartbeatTtl: checkedByFactory,
+  recoveryLockTtl: checkedByFactory,
+  recoverEvery: checkedByFactory,
+  requeue: checkedByFactory,
+  onError: checkedByFactory,
+  retry: retryOption,
+}
+
 /**
  * Options win over the environment, the environment over the defaults. Every problem is a
  * ConfigError thrown by the factory, before anything runs.
@@ -81,8 +101,7 @@ export function resolveTrackerOptions(
   options: TrackerOptions,
   env: Env = process.env,
 ): ResolvedTrackerOptions {
-  if (typeof options !== 'object' || options === null)
-    throw invalidOption('tracker: options must be an object')
+  checkOptions(options, TRACKER_OPTIONS, { what: 'tracker options' })
   const instanceId =
     options.instanceId !== undefined
       ? instanceIdOption(options.instanceId, 'instanceId')

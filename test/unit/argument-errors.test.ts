@@ -242,7 +242,7 @@ test('cache and tracker factories: each bad option is a ConfigError ERR_INVALID_
     /cache: expiresIn must be a positive number, got the number -5/,
   )
   await assertInvalidOption(() => fleet.cache({ raceConditionTtl: -1 }), /cache: raceConditionTtl/)
-  await assertInvalidOption(() => fleet.tracker('x' as never), /tracker: options must be an object/)
+  await assertInvalidOption(() => fleet.tracker('x' as never), /tracker options must be an object/)
   await assertInvalidOption(() => fleet.tracker({ instanceId: '' }), /tracker: instanceId must not be empty/)
   await assertInvalidOption(
     () => fleet.tracker({ instanceId: 'i'.repeat(1025) }),
