@@ -1,4 +1,5 @@
-import { isTransient } from './errors.ts'
+import { isTransient, translateError } from './errors.ts'
+import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
 
 /** Backoff policy for transient failures (SPEC §8). */
 export interface RetryOptions {
@@ -58,8 +59,15 @@ export function retry<T>(
   fn: () => Promise<T>,
   options: RetryOptions & { onError?: (e: unknown) => void; clock?: RetryClock } = {},
 ): Promise<T> {
+  try {
+    checkOptions(options, RETRY_CALL_OPTIONS, { what: 'retry options' })
+  } catch (error) {
+    return Promise.reject(error)
+  }
   return retryWithPolicy(fn, resolveRetry(options), options.onError, options.clock)
 }
+
+const RETRY_CALL_OPTIONS = { ...RETRY_OPTIONS, onError: functionOption, clock: checkedWhereUsed }
 
 /** How the retry loop judges a failure: `translate` maps it first, `retryable` decides. */
 export interface FailureJudge {
@@ -67,7 +75,14 @@ export interface FailureJudge {
   retryable(e: unknown): boolean
 }
 
-const TRANSIENT: FailureJudge = { translate: (e) => e, retryable: isTransient }
+/**
+ * `retry`'s judge: redfleet's own errors, and a client's (a ReplyError `LOADING`, a refused
+ * connection) by the redfleet error they stand for; the caller gets its own error back.
+ */
+const TRANSIENT: FailureJudge = {
+  translate: (e) => e,
+  retryable: (e) => isTransient(translateError(e, 'retry')),
+}
 
 /**
  * The retry loop with an already-resolved policy: the hot path of every operation, so a call

@@ -282,19 +282,22 @@ export function objectOption(schema: OptionSchema): OptionCheck {
 }
 
 /**
- * For an option its factory checks itself (with a message of its own, or against other
- * options): the schema knows its name, so that a misspelt one is refused.
+ * For an option checked where it is used (with a message of its own, or against other options):
+ * the schema knows its name, so that a misspelt one is refused.
  */
-export const checkedByFactory: OptionCheck = () => {}
+export const checkedWhereUsed: OptionCheck = () => {}
 
-/** `retry` options (SPEC §8), for the fleet and for any primitive that takes its own. */
-export const retryOption: OptionCheck = objectOption({
+/** The names and bounds of RetryOptions (SPEC §8). */
+export const RETRY_OPTIONS: OptionSchema = {
   attempts: numberOption({ min: 1, integer: true }),
   base: numberOption({ min: 0 }),
   factor: numberOption({ min: 1 }),
   max: numberOption({ min: 0 }),
   jitter: numberOption({ min: 0, max: 1 }),
-})
+}
+
+/** `retry` options, for the fleet and for any primitive that takes its own. */
+export const retryOption: OptionCheck = objectOption(RETRY_OPTIONS)
 
 /** The type word for a message about an argument (`got number`), never the value itself. */
 function typeOf(value: unknown): string {

@@ -1,6 +1,6 @@
-import { checkedByFactory, checkOptions, functionOption, type OptionSchema } from '../validate.ts'
+import { checkedWhereUsed, checkOptions, functionOption, type OptionSchema } from '../validate.ts'
 
-export const BROKER_OPTIONS: OptionSchema = { channel: checkedByFactory, onError: functionOption }
+export const BROKER_OPTIONS: OptionSchema = { channel: checkedWhereUsed, onError: functionOption }
 export const PRESENCE_OPTIONS: OptionSchema = { onError: functionOption }
 
 /** Options of broker and presence, validated synchronously by the factory (ConfigError). */

@@ -1,7 +1,7 @@
 import {
   assertCallOptions,
   booleanOption,
-  checkedByFactory,
+  checkedWhereUsed,
   checkOptions,
   describeValue,
   invalidArgument,
@@ -206,18 +206,18 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
 
 /** Every option a cache takes; the checks below and resolveDefaults check the rest. */
 const CACHE_OPTIONS: OptionSchema = {
-  namespace: checkedByFactory,
-  expiresIn: checkedByFactory,
-  raceConditionTtl: checkedByFactory,
+  namespace: checkedWhereUsed,
+  expiresIn: checkedWhereUsed,
+  raceConditionTtl: checkedWhereUsed,
   skipNil: booleanOption,
   compress: booleanOption,
-  compressThreshold: checkedByFactory,
-  maxKeySize: checkedByFactory,
-  modelVersion: checkedByFactory,
-  tenant: checkedByFactory,
-  near: checkedByFactory,
-  lockTimeout: checkedByFactory,
-  errorHandler: checkedByFactory,
+  compressThreshold: checkedWhereUsed,
+  maxKeySize: checkedWhereUsed,
+  modelVersion: checkedWhereUsed,
+  tenant: checkedWhereUsed,
+  near: checkedWhereUsed,
+  lockTimeout: checkedWhereUsed,
+  errorHandler: checkedWhereUsed,
   raw: booleanOption,
   retry: retryOption,
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { RetryOptions } from '../retry.ts'
 import {
-  checkedByFactory,
+  checkedWhereUsed,
   checkOptions,
   invalidOption,
   nameOption,
@@ -83,13 +83,13 @@ function instanceIdOption(id: unknown, source: string): string {
 
 /** Every option a tracker takes; resolveTrackerOptions checks their values. */
 const TRACKER_OPTIONS: OptionSchema = {
-  instanceId: checkedByFactory,
-  heartbeatInterval: checkedByFactory,
-  heartbeatTtl: checkedByFactory,
-  recoveryLockTtl: checkedByFactory,
-  recoverEvery: checkedByFactory,
-  requeue: checkedByFactory,
-  onError: checkedByFactory,
+  instanceId: checkedWhereUsed,
+  heartbeatInterval: checkedWhereUsed,
+  heartbeatTtl: checkedWhereUsed,
+  recoveryLockTtl: checkedWhereUsed,
+  recoverEvery: checkedWhereUsed,
+  requeue: checkedWhereUsed,
+  onError: checkedWhereUsed,
   retry: retryOption,
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { CommandError, ConnectionError, retry, TimeoutError } from '../../src/index.ts'
+import { CommandError, ConfigError, ConnectionError, retry, TimeoutError } from '../../src/index.ts'
 import { backoffDelay, DEFAULT_RETRY, type RetryClock } from '../../src/retry.ts'
 
 /** A clock that records the delays it was asked for and never waits. */
@@ -113,4 +113,68 @@ test('a failure that never passes is tried exactly `attempts` times, then report
   assert.equal(calls, 4)
   assert.equal(clock.delays.length, 3)
   assert.equal(seen.length, 1)
+})
+
+/** A Redis error reply as a client throws it (ioredis' and node-redis' ReplyError). */
+function replyError(message: string): Error {
+  return Object.assign(new Error(message), { name: 'ReplyError' })
+}
+
+test("a client's own transient errors are retried, and the caller gets its own error back", async () => {
+  const transient = [
+    ...['LOADING', 'BUSY', 'UNBLOCKED', 'READONLY', 'TRYAGAIN'].map((word) =>
+      replyError(`${word} try later`),
+    ),
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    new Error('Command timed out'),
+  ]
+  for (const error of transient) {
+    let calls = 0
+    const thrown = await retry(
+      async () => {
+        calls++
+        throw error
+      },
+      { clock: fakeClock() },
+    ).catch((e: unknown) => e)
+    assert.equal(thrown, error, 'rethrown as it was, not translated')
+    assert.equal(calls, DEFAULT_RETRY.attempts, error.message)
+  }
+  for (const error of [
+    replyError('WRONGTYPE Operation against a key'),
+    new Error('a bug'),
+    new TypeError('x'),
+  ]) {
+    let calls = 0
+    await retry(
+      async () => {
+        calls++
+        throw error
+      },
+      { clock: fakeClock() },
+    ).catch(() => {})
+    assert.equal(calls, 1, `not retried: ${error.message}`)
+  }
+})
+
+test('bad retry options reject with ConfigError naming the option; fn never runs', async () => {
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ attempts: 0 }, 'ERR_INVALID_OPTION', /attempts must be an integer of at least 1/],
+    [{ jitter: 2 }, 'ERR_INVALID_OPTION', /jitter must be a number from 0 to 1/],
+    [{ atempts: 2 }, 'ERR_UNKNOWN_OPTION', /"atempts" \(did you mean "attempts"\?\)/],
+    [{ onError: 'log' }, 'ERR_INVALID_OPTION', /onError must be a function/],
+  ]
+  for (const [options, code, message] of cases) {
+    let ran = false
+    const pending = retry(async () => {
+      ran = true
+    }, options as never)
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof ConfigError)
+      assert.equal(error.code, code)
+      assert.match(error.message, message)
+      return true
+    })
+    assert.equal(ran, false)
+  }
 })
