@@ -25,14 +25,16 @@ export function failsafe<T extends object>(
         try {
           result = value.apply(target, args)
         } catch (error) {
-          return absorb(error, property)
+          return absorb(error, property, args)
         }
-        return result instanceof Promise ? result.catch((error: unknown) => absorb(error, property)) : result
+        return result instanceof Promise
+          ? result.catch((error: unknown) => absorb(error, property, args))
+          : result
       }
     },
   })
 
-  function absorb(error: unknown, op: string): Promise<unknown> {
+  function absorb(error: unknown, op: string, args: unknown[]): Promise<unknown> {
     if (!(error instanceof RedfleetError) || error.code === 'ERR_SERIALIZATION') {
       return Promise.reject(error)
     }
@@ -42,6 +44,11 @@ export function failsafe<T extends object>(
       // A throwing reporter must not turn a no-op back into a failure.
     }
     // Reads resolve undefined (a miss); writes resolve undefined too, which is "done".
-    return Promise.resolve(undefined)
+    return Promise.resolve(MISSES[op]?.(args))
   }
+}
+
+/** Reads of several keys resolve one miss per key, in the shape the caller expects. */
+const MISSES: Readonly<Record<string, (args: unknown[]) => unknown>> = {
+  getMany: ([keys]) => (Array.isArray(keys) ? keys.map(() => undefined) : undefined),
 }
