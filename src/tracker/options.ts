@@ -64,8 +64,14 @@ export const DEFAULT_RECOVERY_LOCK_TTL = 300_000
 type Env = Record<string, string | undefined>
 
 /** A number from the environment: only digits are accepted, so '15s' or '' is a clear error. */
-function fromEnv(env: Env, name: string): number | undefined {
+/** A variable set to nothing (`REDFLEET_INSTANCE_ID=` in a compose file) counts as unset. */
+function envValue(env: Env, name: string): string | undefined {
   const text = env[name]
+  return text === undefined || text.trim() === '' ? undefined : text
+}
+
+function fromEnv(env: Env, name: string): number | undefined {
+  const text = envValue(env, name)
   if (text === undefined) return undefined
   if (!/^\d+$/.test(text.trim())) {
     throw invalidOption(
@@ -105,8 +111,8 @@ export function resolveTrackerOptions(
   const instanceId =
     options.instanceId !== undefined
       ? instanceIdOption(options.instanceId, 'instanceId')
-      : env.REDFLEET_INSTANCE_ID !== undefined
-        ? instanceIdOption(env.REDFLEET_INSTANCE_ID, 'REDFLEET_INSTANCE_ID')
+      : envValue(env, 'REDFLEET_INSTANCE_ID') !== undefined
+        ? instanceIdOption(envValue(env, 'REDFLEET_INSTANCE_ID'), 'REDFLEET_INSTANCE_ID')
         : randomBytes(8).toString('hex')
   const heartbeatTtl =
     options.heartbeatTtl !== undefined

@@ -95,3 +95,16 @@ test('the options each factory takes are accepted', () => {
     retry,
   })
 })
+
+test('tracker: an environment variable set to nothing counts as unset', async () => {
+  const { resolveTrackerOptions } = await import('../../src/tracker/options.ts')
+  const blank = { REDFLEET_INSTANCE_ID: '', REDFLEET_HEARTBEAT_TTL: ' ', REDFLEET_HEARTBEAT_INTERVAL: '' }
+  const resolved = resolveTrackerOptions({}, blank)
+  assert.match(resolved.instanceId, /^[0-9a-f]{16}$/, 'a random id, as with no variable')
+  assert.equal(resolved.heartbeatTtl, resolveTrackerOptions({}, {}).heartbeatTtl)
+  assert.equal(resolveTrackerOptions({}, { REDFLEET_INSTANCE_ID: 'w-1' }).instanceId, 'w-1')
+  assert.equal(
+    resolveTrackerOptions({ instanceId: 'opt' }, { REDFLEET_INSTANCE_ID: 'w-1' }).instanceId,
+    'opt',
+  )
+})
