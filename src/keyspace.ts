@@ -5,6 +5,14 @@ export { assertKey, MAX_KEY_BYTES } from './validate.ts'
 
 const NAMESPACE_PATTERN = /^[^\s{}]+$/
 
+function assertNamespace(namespace: unknown, what: string): asserts namespace is string {
+  if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
+    throw invalidOption(
+      `${what} must be a non-empty string without spaces or braces, got ${describeValue(namespace)}`,
+    )
+  }
+}
+
 /**
  * Where a fleet's keys live: every key and channel starts with `${namespace}:`.
  * Braces are refused in namespaces because a `{` would become the Redis Cluster hash tag of
@@ -15,17 +23,14 @@ export class Keyspace {
   readonly prefix: string
 
   constructor(namespace: string) {
-    if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
-      throw invalidOption(
-        `namespace must be a non-empty string without spaces or braces, got ${describeValue(namespace)}`,
-      )
-    }
+    assertNamespace(namespace, 'namespace')
     this.namespace = namespace
     this.prefix = `${namespace}:`
   }
 
   /** The view `withNamespace(ns)` uses: keys under `${namespace}:${ns}:`. */
   child(ns: string): Keyspace {
+    assertNamespace(ns, 'withNamespace: namespace')
     return new Keyspace(`${this.namespace}:${ns}`)
   }
 

@@ -13,6 +13,21 @@ test('topology follows the options: none, one url, several urls, cluster', () =>
   assert.equal(createFleet({ namespace: 'shop' }).withNamespace('eu').namespace, 'shop:eu')
 })
 
+test('withNamespace refuses what createFleet refuses as a namespace: ConfigError naming it', () => {
+  const fleet = createFleet({ namespace: 'shop' })
+  for (const ns of ['', 5, 'a b', '{tag}', undefined]) {
+    assert.throws(
+      () => fleet.withNamespace(ns as never),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'ERR_INVALID_OPTION' &&
+        /^withNamespace: namespace must be a non-empty string without spaces or braces/.test(error.message),
+      String(ns),
+    )
+  }
+  assert.equal(fleet.withNamespace('eu').withNamespace('fr').namespace, 'shop:eu:fr')
+})
+
 test('bad options throw ConfigError synchronously, naming the option', () => {
   const bad: [object, RegExp][] = [
     [{ url: 'http://x' }, /redis:\/\//],
