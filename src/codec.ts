@@ -18,7 +18,7 @@ export interface Codec {
  * (`.items[2] is a Map`), or undefined when it round-trips. Rejected: undefined at the top or in
  * an array (dropped or turned into null), functions and symbols, BigInt, non-finite numbers,
  * Date (comes back a string), Map, Set, Promise, typed arrays and class instances (come back as
- * plain objects) unless they have their own `toJSON`. An undefined property value is allowed:
+ * plain objects) unless they have their own `toJSON` (a plain object with one is taken as well). An undefined property value is allowed:
  * JSON leaves the property out, and reading it back gives undefined as well.
  *
  * The hot path runs after JSON.stringify succeeded, so there is no cycle and `ancestors` stays
@@ -56,6 +56,8 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
   } else {
     const proto = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) return classProblem(value)
+    // A plain object may say how it is stored, as a class instance may.
+    if (hasToJSON(value)) return undefined
     ancestors?.push(value)
     for (const name in value) {
       const member = (value as Record<string, unknown>)[name]
@@ -73,8 +75,12 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
 function classProblem(value: object): string | undefined {
   if (value instanceof Date) return ' is a Date (it would come back as a string)'
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return ` is ${describeValue(value)}`
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
+  if (hasToJSON(value)) return undefined
   return ` is ${describeValue(value)}`
+}
+
+function hasToJSON(value: object): boolean {
+  return typeof (value as { toJSON?: unknown }).toJSON === 'function'
 }
 
 function propertyPath(name: string): string {

@@ -66,6 +66,9 @@ test('plain objects, null-prototype objects, toJSON instances and undefined prop
     }
   }
   assert.equal(encodeJson({ m: new Money(5) }, 'op', 'k'), '{"m":5}')
+  // A plain object may say how it is stored, as a class instance may.
+  assert.equal(encodeJson({ toJSON: () => 'x' }, 'op', 'k'), '"x"')
+  assert.equal(encodeJson({ at: { toJSON: () => 7, secret: () => 1 } }, 'op', 'k'), '{"at":7}')
   assert.equal(encodeJson(Object.assign(Object.create(null), { a: 1 }), 'op', 'k'), '{"a":1}')
   assert.equal(encodeJson({ a: undefined, b: 1 }, 'op', 'k'), '{"b":1}')
   assert.equal(encodeJson(null, 'op', 'k'), 'null')
