@@ -12,6 +12,7 @@ import { createClient as createClient5 } from 'node-redis5'
 import { createClient as createClient6 } from 'node-redis6'
 import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import { destroyClient, type NodeRedisClient } from '../../src/transport/node-redis-client.ts'
+import { untilNearHit as untilNearHitWithin } from '../harness/near-cache.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -42,18 +43,8 @@ after(async () => {
 const reported: string[] = []
 
 /** Reads until the near cache answers (tracking is live), within `ms`. */
-async function untilNearHit(cache: Cache, key: string, ms = LINK_BOUND): Promise<void> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const before = cache.stats().nearHits
-    await cache.read(key)
-    if (cache.stats().nearHits > before) return
-    if (Date.now() > deadline) {
-      const last = reported.slice(-10).join('\n')
-      throw new Error(`the near cache did not come online in ${ms} ms; last reports:\n${last}`)
-    }
-    await sleep(5)
-  }
+function untilNearHit(cache: Cache, key: string, ms = LINK_BOUND): Promise<void> {
+  return untilNearHitWithin(cache, key, ms, reported)
 }
 
 /** Reads until `cache` answers `expected`, within `ms`. */

@@ -14,6 +14,7 @@ import { Cluster, Redis } from 'ioredis'
 import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { HashRing } from '../../src/topology/ring.ts'
+import { untilNearHit as untilNearHitWithin } from '../harness/near-cache.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -71,18 +72,8 @@ function rawClient(options: FleetOptions): Redis | Cluster {
 }
 
 /** Reads until the near cache answers (tracking is live), within `ms`. */
-async function untilNearHit(cache: Cache, key: string, ms = LINK_BOUND): Promise<void> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const before = cache.stats().nearHits
-    await cache.read(key)
-    if (cache.stats().nearHits > before) return
-    if (Date.now() > deadline) {
-      const last = reported.slice(-10).join('\n')
-      throw new Error(`the near cache did not come online in ${ms} ms; last reports:\n${last}`)
-    }
-    await sleep(5)
-  }
+function untilNearHit(cache: Cache, key: string, ms = LINK_BOUND): Promise<void> {
+  return untilNearHitWithin(cache, key, ms, reported)
 }
 
 /** How long after `change` resolved `cache` stops serving the old value (polling every tick). */
