@@ -213,10 +213,15 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   /**
-   * node-redis re-reads its slot map by itself when a command meets MOVED, and offers no public
-   * way to ask for it: this only reports a change it has made since last looked.
+   * node-redis re-reads its slot map by itself when a command meets MOVED, and has no public way
+   * to ask for it: its slot keeper's `rediscover` does it when present. Never rejects.
    */
   async refreshLayout(): Promise<void> {
+    const cluster = this.#cluster
+    const start = cluster.masters.find((node) => node.client?.isReady === true)?.client
+    if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
+      await cluster._slots.rediscover(start).catch(() => undefined)
+    }
     this.#noteLayout()
   }
 

@@ -29,4 +29,9 @@ export interface NodeRedisCluster {
   /** The node's client, made and connected if it has none yet. */
   nodeClient(node: NodeRedisClusterNode): Promise<NodeRedisClient>
   once(event: 'connect', listener: () => void): unknown
+  /**
+   * node-redis' own slot map keeper (5.x and 6.x), not public API: `rediscover(client)` re-reads
+   * the slot map starting from that node, as node-redis does itself on MOVED. Absent: nothing forces it.
+   */
+  readonly _slots?: { rediscover?(startWith: NodeRedisClient): Promise<unknown> }
 }
