@@ -4,7 +4,7 @@ import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
-import { NodeRedisDedicated } from '../transport/node-redis-dedicated.ts'
+import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { type ConnectionSettings, connectAndPing } from './connection.ts'
@@ -229,7 +229,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
     await this.#open()
     const node: NodeRedisClusterNode | undefined = this.#cluster.masters.find((m) => m.address === nodeId)
     if (!node) throw new ConnectionError(`no cluster master ${nodeId}`, { outcome: 'not-applied' })
-    const client = new NodeRedisDedicated((await this.#cluster.nodeClient(node)).duplicate())
+    const client = new NodeRedisClusterDedicated((await this.#cluster.nodeClient(node)).duplicate(), () =>
+      this.refreshLayout(),
+    )
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client

@@ -4,6 +4,7 @@ import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConfigError, ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
+import { command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
@@ -121,6 +122,11 @@ after(async () => {
   await (await privateCluster?.catch(() => undefined))?.stop()
 })
 
+async function privateClusterUrls(): Promise<string[]> {
+  privateCluster ??= startCluster()
+  return (await privateCluster).urls
+}
+
 /** Moves the (empty) slot of `key` from its master to another, telling the new owner first. */
 async function moveSlotOf(key: string, urls: string[]): Promise<{ from: string; to: string }> {
   const nodes = urls.map((url) => {
@@ -193,8 +199,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
     })
 
     test('follows a slot moved to another master (MOVED) without an error', async () => {
-      privateCluster ??= startCluster()
-      const { urls } = await privateCluster
+      const urls = await privateClusterUrls()
       const cluster = await open(urls)
       const namespace = uniqueNamespace()
       const errors: unknown[] = []
@@ -214,6 +219,37 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         } finally {
           owner.destroy()
         }
+        assert.deepEqual(errors, [])
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a sharded subscription follows its channel to the slot’s new master', async () => {
+      const urls = await privateClusterUrls()
+      const namespace = uniqueNamespace()
+      const errors: unknown[] = []
+      const fleet = createFleet({
+        client: await open(urls),
+        namespace,
+        onError: (error) => errors.push(error),
+      })
+      try {
+        const received = inbox()
+        const broker = fleet.broker({ channel: 'moving' })
+        broker.subscribe(received.push)
+        await broker.ready()
+        const channel = `${namespace}:broker:moving`
+        const { to } = await moveSlotOf(channel, urls)
+        const port = Number(new URL(to).port)
+        // Redis tells the old master's subscriber (SUNSUBSCRIBE); nothing tells the test.
+        await waitUntil('subscribed on the new master', async () => {
+          const [, count] = (await command(port, 'PUBSUB', 'SHARDNUMSUB', channel)) as [string, number]
+          return count === 1
+        })
+        await broker.ready()
+        await broker.publish('after the move')
+        assert.deepEqual(await received.until(1), ['after the move'])
         assert.deepEqual(errors, [])
       } finally {
         await fleet.close()
