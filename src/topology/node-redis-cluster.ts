@@ -15,6 +15,12 @@ import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 const SLOT_COUNT = 16384
 
 /**
+ * At most one re-read of the slot map per this many ms while a master's client has no connection
+ * (the longest reconnect delay: a failover is noticed as soon as a probe of the dead node would).
+ */
+const LAYOUT_PROBE_INTERVAL = 250
+
+/**
  * A user's node-redis cluster (`createCluster`), never closed by redfleet. A command goes straight
  * to the client of its slot's master, as the cluster's own slot map says; one that meets MOVED or
  * ASK (the slot moved), or finds no ready client, is sent again through the cluster client,
@@ -36,6 +42,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** Whether the cluster was ever seen open with a slot map: closed after that is the user's doing. */
   #wasOpen: boolean
   #opening: Promise<void> | undefined
+  #lastProbe = 0
 
   constructor(cluster: NodeRedisCluster, settings: ConnectionSettings) {
     this.#cluster = cluster
@@ -122,7 +129,10 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const viaCluster: Send = (args) => this.#viaCluster(key, args)
     return (args) => {
       const client = this.#cluster.slots[slot]?.master.client
-      if (client?.isReady !== true) return viaCluster(args)
+      if (client?.isReady !== true) {
+        if (client) this.#probeLayout()
+        return viaCluster(args)
+      }
       return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
         // MOVED/ASK: Redis did not run it here; the cluster client finds where it goes now.
         if (!isRedirection(error)) throw error
@@ -143,7 +153,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
     await this.#open()
-    this.#noteLayout()
+    this.#checkMasters()
     const slots = this.#cluster.slots
     return groupKeys(
       keys,
@@ -173,7 +183,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   async masters(): Promise<MasterNode[]> {
     await this.#open()
-    this.#noteLayout()
+    this.#checkMasters()
     return Promise.all(
       this.#cluster.masters.map(async (node) => ({
         id: node.address,
@@ -218,15 +228,36 @@ export class NodeRedisClusterTopology implements RedisTopology {
    */
   async refreshLayout(): Promise<void> {
     const cluster = this.#cluster
-    const start = cluster.masters.find((node) => node.client?.isReady === true)?.client
+    const clients = cluster.masters.flatMap((node) => (node.client ? [node.client] : []))
+    const start = clients.find((client) => client.isReady) ?? clients[0]
     if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
       await cluster._slots.rediscover(start).catch(() => undefined)
     }
     this.#noteLayout()
   }
 
+  /**
+   * A master whose client lost its connection may have been failed over, which node-redis 5 only
+   * learns from a MOVED that a dead node never sends: the slot map is re-read (rate-limited).
+   */
+  #probeLayout(): void {
+    const now = Date.now()
+    if (now - this.#lastProbe < LAYOUT_PROBE_INTERVAL) return
+    this.#lastProbe = now
+    void this.refreshLayout()
+  }
+
+  /** Notes a re-read slot map, and probes for a new one while a master has no connection. */
+  #checkMasters(): void {
+    this.#noteLayout()
+    if (this.#cluster.masters.some((node) => node.client !== undefined && !node.client.isReady)) {
+      this.#probeLayout()
+    }
+  }
+
   async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     await this.#open()
+    this.#checkMasters()
     const node: NodeRedisClusterNode | undefined = this.#cluster.masters.find((m) => m.address === nodeId)
     if (!node) throw new ConnectionError(`no cluster master ${nodeId}`, { outcome: 'not-applied' })
     const client = new NodeRedisClusterDedicated((await this.#cluster.nodeClient(node)).duplicate(), () =>

@@ -4,7 +4,7 @@ import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConfigError, ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
-import { command, waitUntil } from '../harness/faults.ts'
+import { command, type FaultCluster, startFaultCluster, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
@@ -126,6 +126,12 @@ async function privateClusterUrls(): Promise<string[]> {
   privateCluster ??= startCluster()
   return (await privateCluster).urls
 }
+
+/** A cluster with replicas, for the failover test (started on first use). */
+let faultCluster: Promise<FaultCluster> | undefined
+after(async () => {
+  await (await faultCluster?.catch(() => undefined))?.stop()
+})
 
 /** Moves the (empty) slot of `key` from its master to another, telling the new owner first. */
 async function moveSlotOf(key: string, urls: string[]): Promise<{ from: string; to: string }> {
@@ -251,6 +257,25 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await broker.publish('after the move')
         assert.deepEqual(await received.until(1), ['after the move'])
         assert.deepEqual(errors, [])
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a master killed and failed over: its keys are served by the promoted replica', async () => {
+      faultCluster ??= startFaultCluster()
+      const faults = await faultCluster
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: await open(faults.urls), namespace })
+      try {
+        const store = fleet.store<number>()
+        await store.set('k', 1)
+        const master = await faults.masterOf(`${namespace}:store:k`)
+        await faults.killAndFailover(master)
+        // node-redis 5 learns of a failover from nothing but a re-read of the slot map.
+        await store.set('k', 2)
+        assert.equal(await store.get('k'), 2)
+        await faults.restart(master)
       } finally {
         await fleet.close()
       }
