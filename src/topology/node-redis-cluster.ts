@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot'
-import { ConnectionError } from '../errors.ts'
+import { ConnectionError, messageOf } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
@@ -126,25 +126,56 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** Sends to the slot's master directly; through the cluster client when that cannot be done. */
   #sender(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
-    const viaCluster: Send = (args) => this.#viaCluster(key, args)
-    return (args) => {
+    const send = (args: (string | Buffer)[]): Promise<unknown> => {
       const client = this.#cluster.slots[slot]?.master.client
-      if (client?.isReady !== true) {
-        if (client) this.#probeLayout()
-        return viaCluster(args)
+      if (client?.isReady === true) {
+        return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
+          if (!isRedirection(error)) throw error
+          return this.#redirect(error, key, args)
+        })
       }
-      return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
-        // MOVED/ASK: Redis did not run it here; the cluster client finds where it goes now.
-        if (!isRedirection(error)) throw error
-        return viaCluster(args)
-      })
+      if (client) this.#probeLayout()
+      return this.#viaCluster(key, args)
+    }
+    // Until the slot map is known (the cluster opening), commands wait for it.
+    return (args) => {
+      const opening = this.#open()
+      return opening ? opening.then(() => send(args)) : send(args)
     }
   }
 
+  /**
+   * Redis did not run a command that met MOVED or ASK. MOVED names the master that serves the
+   * slot: it is sent there (the slot map is re-read if it said otherwise); else the cluster client
+   * finds where it goes (ASK: with ASKING).
+   */
+  #redirect(error: unknown, key: string, args: (string | Buffer)[]): Promise<unknown> {
+    const target = this.#movedTo(error)
+    if (!target) return this.#viaCluster(key, args)
+    const slot = Number(messageOf(error).split(' ')[1])
+    if (this.#cluster.slots[slot]?.master.client !== target) this.#probeLayout()
+    return target.sendCommand(args, COMMAND_OPTIONS)
+  }
+
+  /**
+   * The ready client of the master a MOVED error names. It carries the keys whose slot
+   * cluster-key-slot (and so node-redis 5) gets wrong: Redis hashes `a{}b}c` whole, they read the
+   * tag `b`, and node-redis 5 gives up after its redirections to the slot it computed.
+   */
+  #movedTo(error: unknown): NodeRedisClient | undefined {
+    const [kind, , address] = messageOf(error).split(' ')
+    if (kind !== 'MOVED') return undefined
+    const client = this.#cluster.masters.find((m) => m.address === address)?.client
+    return client?.isReady === true ? client : undefined
+  }
+
   async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
-    await this.#open()
     try {
       return await this.#cluster.sendCommand(key, false, args, COMMAND_OPTIONS)
+    } catch (error) {
+      const target = this.#movedTo(error)
+      if (!target) throw error
+      return target.sendCommand(args, COMMAND_OPTIONS)
     } finally {
       this.#noteLayout()
     }

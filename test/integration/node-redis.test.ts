@@ -165,6 +165,27 @@ async function moveSlotOf(key: string, urls: string[]): Promise<{ from: string; 
   }
 }
 
+/**
+ * A namespace under which `${namespace}${suffix}` is served (on the shared test cluster) by
+ * another master than cluster-key-slot's reading of its slot says.
+ */
+async function namespaceSplitting(suffix: string): Promise<string> {
+  const node = createClient5({ url: (await testServers()).cluster[0]! })
+  await node.connect()
+  try {
+    const ranges = (await node.sendCommand(['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][]
+    const ownerOf = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1]
+    for (let i = 0; i < 100; i++) {
+      const namespace = uniqueNamespace()
+      const slot = Number(await node.sendCommand(['CLUSTER', 'KEYSLOT', `${namespace}${suffix}`]))
+      if (ownerOf(slot) !== ownerOf(calculateSlot(`${namespace}${suffix}`))) return namespace
+    }
+    throw new Error(`no namespace puts ${suffix} on another master than cluster-key-slot says`)
+  } finally {
+    node.destroy()
+  }
+}
+
 for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
   describe(`a fleet on an injected ${version} cluster`, () => {
     const clusters: Cluster[] = []
@@ -276,6 +297,21 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await store.set('k', 2)
         assert.equal(await store.get('k'), 2)
         await faults.restart(master)
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a key whose slot cluster-key-slot gets wrong is served by the master Redis hashes it to', async () => {
+      // Redis hashes `claim-f{}g}h` whole; cluster-key-slot (and node-redis 5) read the tag `g`.
+      const key = 'claim-f{}g}h'
+      const namespace = await namespaceSplitting(`:store:${key}`)
+      const fleet = createFleet({ client: await open(), namespace })
+      try {
+        const store = fleet.store<number>()
+        assert.equal(await store.setIfNotExists(key, 1), true)
+        assert.equal(await store.update(key, (n) => n! + 1), 2)
+        assert.equal(await store.get(key), 2)
       } finally {
         await fleet.close()
       }
