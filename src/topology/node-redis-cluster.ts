@@ -22,9 +22,9 @@ const LAYOUT_PROBE_INTERVAL = 250
 
 /**
  * A user's node-redis cluster (`createCluster`), never closed by redfleet. A command goes straight
- * to the client of its slot's master, as the cluster's own slot map says; one that meets MOVED or
- * ASK (the slot moved), or finds no ready client, is sent again through the cluster client,
- * which follows the redirection and re-reads its slot map. Multi-key commands are split per slot,
+ * to the client of its slot's master, as the cluster's own slot map says; one that meets MOVED is
+ * sent again to the master it names, and one that meets ASK or finds no ready client goes through
+ * the cluster client, which follows redirections itself. Multi-key commands are split per slot,
  * like ClusterTopology's; blocking reads and subscriptions get a `duplicate()` of a master's client.
  */
 export class NodeRedisClusterTopology implements RedisTopology {
