@@ -20,11 +20,13 @@ import { createStreams, type Streams, type StreamsOptions } from './streams/inde
 import { ClusterTopology } from './topology/cluster.ts'
 import { loadIORedis } from './topology/ioredis.ts'
 import { processMemory } from './topology/memory.ts'
+import { NodeRedisClusterTopology } from './topology/node-redis-cluster.ts'
 import { ShardedTopology } from './topology/sharded.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
 import { NodeRedisConnection } from './transport/node-redis.ts'
 import type { NodeRedisClient } from './transport/node-redis-client.ts'
+import type { NodeRedisCluster } from './transport/node-redis-cluster.ts'
 import { invalidArgument } from './validate.ts'
 
 /** A connection to a fleet's Redis (or the process memory) and the factory of its primitives. */
@@ -110,11 +112,14 @@ class FleetCore {
 }
 
 /**
- * A user's node-redis client (standalone; options.ts refuses a node-redis cluster). It is opened
- * if it is not yet, since node-redis fails every command of a client that is not: its commands
- * then wait for the connection, as an ioredis client's do.
+ * A user's node-redis client or cluster. It is opened if it is not yet, since node-redis fails
+ * every command of a client that is not: its commands then wait for the connection, as an ioredis
+ * client's do.
  */
 function nodeRedisTopology(options: ResolvedOptions): RedisTopology {
+  if (options.topology === 'cluster') {
+    return new NodeRedisClusterTopology(options.client as NodeRedisCluster, options)
+  }
   const connection = new NodeRedisConnection(options.client as NodeRedisClient, options.commandTimeout)
   connection.connect().catch(() => undefined)
   return ShardedTopology.fromNodeRedis(connection, options)

@@ -172,14 +172,7 @@ function topologyOf(
 ): TopologyKind {
   if (options.client !== undefined) {
     if (urls.length > 0) throw invalidOption('give either url or client, not both', 'ERR_CONFLICTING_OPTIONS')
-    if (!isClusterClient(options.client, clientKind)) return 'standalone'
-    if (clientKind === 'node-redis') {
-      throw invalidOption(
-        'client: a node-redis cluster (createCluster) is not supported yet; give a node-redis ' +
-          'client (createClient), an ioredis Cluster, or the urls of the cluster with cluster: true',
-      )
-    }
-    return 'cluster'
+    return isClusterClient(options.client, clientKind) ? 'cluster' : 'standalone'
   }
   if (options.cluster === true) {
     if (urls.length === 0) throw invalidOption('cluster: true needs at least one url to seed from')

@@ -17,8 +17,9 @@ function fieldsObject(reply: unknown): Record<string, string> {
  * sent within one tick in one write, so a pipeline is simply its commands sent back to back.
  */
 export class NodeRedisPipeline implements CommandPipeline {
-  readonly #send: Send
-  readonly #commands: (string | Buffer)[][] = []
+  #send: Send
+  /** Each command with the `send` it was added under. */
+  readonly #commands: [args: (string | Buffer)[], send: Send][] = []
   /** Reshapes a reply the way ioredis would hand it over (HGETALL), by command index. */
   readonly #shapes = new Map<number, (reply: unknown) => unknown>()
 
@@ -30,8 +31,18 @@ export class NodeRedisPipeline implements CommandPipeline {
     return this.#commands.length
   }
 
+  /**
+   * Sends the commands added from now on with `send`: a cluster's pipeline per master carries
+   * several slots, and each slot's commands go by the route that follows that slot (a MOVED one
+   * is sent again where the slot went).
+   */
+  routeTo(send: Send): this {
+    this.#send = send
+    return this
+  }
+
   call(command: string, ...args: CommandArg[]): this {
-    this.#commands.push(commandArgs(command, args))
+    this.#commands.push([commandArgs(command, args), this.#send])
     return this
   }
 
@@ -82,8 +93,8 @@ export class NodeRedisPipeline implements CommandPipeline {
 
   exec(): Promise<PipelineReplies> {
     return Promise.all(
-      this.#commands.map((args, i) =>
-        this.#send(args).then(
+      this.#commands.map(([args, send], i) =>
+        send(args).then(
           (reply): [null, unknown] => [null, this.#shapes.get(i)?.(reply) ?? reply],
           (error: Error): [Error, undefined] => [error, undefined],
         ),

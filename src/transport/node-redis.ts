@@ -5,43 +5,30 @@ import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
 import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 
 /**
- * A node-redis client as a redfleet command connection (standalone). The client is the user's:
- * redfleet connects it if it is not open yet (its commands would fail at once otherwise) and
- * never closes it. Each command is timed out by `commandTimeout` (0: never).
+ * `send` with each command timed out by `commandTimeout` (0: never). node-redis fails what was in
+ * flight when a connection drops, at once: a command still waiting at its deadline while
+ * `isReady()` says there is no connection was never sent. Its words for that ("The client is
+ * offline") make it a ConnectionError that Redis did not apply.
  */
-export class NodeRedisConnection implements CommandConnection, Connectable {
-  readonly #client: NodeRedisClient
+export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
+  if (commandTimeout <= 0) return send
+  const expired = () =>
+    isReady()
+      ? timedOut()
+      : new Error('The client is offline: no connection to Redis while the command waited')
+  const deadlines = new CommandDeadlines(commandTimeout, expired)
+  return (args) => deadlines.track(send(args))
+}
+
+/**
+ * The commands of a redfleet command connection over one `send`: a node-redis client's own, or
+ * (src/topology/node-redis-cluster.ts) a route to the master of one cluster slot.
+ */
+export class NodeRedisCommands implements CommandConnection {
   readonly send: Send
-  /** The server it talks to, and its node id (`host:port/db`). */
-  readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, commandTimeout: number) {
-    this.#client = client
-    this.address = addressOf(client)
-    // node-redis fails what was in flight when a connection drops, at once: a command still
-    // waiting at its deadline while the client has no connection was never sent. Its words for
-    // that ("The client is offline") make it a ConnectionError that Redis did not apply.
-    const expired = () =>
-      client.isReady
-        ? timedOut()
-        : new Error('The client is offline: no connection to Redis while the command waited')
-    const sendCommand = (args: (string | Buffer)[]) => client.sendCommand(args, COMMAND_OPTIONS)
-    const deadlines = commandTimeout > 0 ? new CommandDeadlines(commandTimeout, expired) : undefined
-    this.send = deadlines ? (args) => deadlines.track(sendCommand(args)) : sendCommand
-  }
-
-  get status(): string {
-    if (this.#client.isReady) return 'ready'
-    return this.#client.isOpen ? 'connecting' : 'wait'
-  }
-
-  async connect(): Promise<void> {
-    if (!this.#client.isOpen) await this.#client.connect()
-  }
-
-  /** A connection of redfleet's own to the same server (`duplicate()`), not connected yet. */
-  dedicated(): NodeRedisDedicated {
-    return new NodeRedisDedicated(this.#client.duplicate())
+  constructor(send: Send) {
+    this.send = send
   }
 
   call(command: string, ...args: CommandArg[]): Promise<unknown> {
@@ -127,5 +114,42 @@ export class NodeRedisConnection implements CommandConnection, Connectable {
 
   pipeline(): NodeRedisPipeline {
     return new NodeRedisPipeline(this.send)
+  }
+}
+
+/**
+ * A node-redis client as a redfleet command connection (standalone, or one cluster master's node
+ * client). The client is the user's: redfleet connects it if it is not open yet (its commands would
+ * fail at once otherwise) and never closes it. Each command is timed out by `commandTimeout`.
+ */
+export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
+  readonly #client: NodeRedisClient
+  /** The server it talks to, and its node id (`host:port/db`). */
+  readonly address: { url: string; id: string }
+
+  constructor(client: NodeRedisClient, commandTimeout: number) {
+    super(
+      withDeadlines(
+        (args) => client.sendCommand(args, COMMAND_OPTIONS),
+        commandTimeout,
+        () => client.isReady,
+      ),
+    )
+    this.#client = client
+    this.address = addressOf(client)
+  }
+
+  get status(): string {
+    if (this.#client.isReady) return 'ready'
+    return this.#client.isOpen ? 'connecting' : 'wait'
+  }
+
+  async connect(): Promise<void> {
+    if (!this.#client.isOpen) await this.#client.connect()
+  }
+
+  /** A connection of redfleet's own to the same server (`duplicate()`), not connected yet. */
+  dedicated(): NodeRedisDedicated {
+    return new NodeRedisDedicated(this.#client.duplicate())
   }
 }

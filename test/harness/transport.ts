@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import { createFleet, type Fleet, type FleetOptions, type TopologyKind } from '../../src/index.ts'
 import { destroyClient, type NodeRedisClient } from '../../src/transport/node-redis-client.ts'
 import { testServers } from './servers.ts'
@@ -5,14 +6,18 @@ import { testServers } from './servers.ts'
 /**
  * `REDFLEET_TEST_TRANSPORT=node-redis5` (or `node-redis6`, the dev aliases of @redis/client):
  * the contract suites' standalone fleets run on an injected node-redis client of that version
- * instead of a url; the other topologies stay on ioredis.
+ * instead of a url, and their cluster fleets on an injected node-redis cluster (createCluster);
+ * the sharded ring stays on ioredis.
  */
 export const TRANSPORT_ENV = 'REDFLEET_TEST_TRANSPORT'
 
+interface Closable {
+  on(event: 'error', listener: (error: unknown) => void): unknown
+}
+
 interface NodeRedisModule {
-  createClient(options: { url: string }): {
-    on(event: 'error', listener: (error: unknown) => void): unknown
-  }
+  createClient(options: { url: string }): Closable
+  createCluster(options: { rootNodes: { url: string }[] }): Closable & { destroy(): unknown }
 }
 
 /**
@@ -22,19 +27,31 @@ interface NodeRedisModule {
  */
 export async function createTestFleet(topology: TopologyKind, options: FleetOptions): Promise<Fleet> {
   const module = process.env[TRANSPORT_ENV]
-  if (!module || topology !== 'standalone' || options.url !== (await testServers()).standalone) {
+  if (!module) return createFleet(options)
+  const servers = await testServers()
+  const { url, cluster: _cluster, ...rest } = options
+  let client: Closable
+  let destroy: () => void
+  if (topology === 'standalone' && url === servers.standalone) {
+    const standalone = ((await import(module)) as NodeRedisModule).createClient({ url })
+    client = standalone
+    destroy = () => destroyClient(standalone as unknown as NodeRedisClient)
+  } else if (topology === 'cluster' && options.cluster === true && isDeepStrictEqual(url, servers.cluster)) {
+    const cluster = ((await import(module)) as NodeRedisModule).createCluster({
+      rootNodes: servers.cluster.map((seed) => ({ url: seed })),
+    })
+    client = cluster
+    destroy = () => void cluster.destroy()
+  } else {
     return createFleet(options)
   }
-  const { createClient } = (await import(module)) as NodeRedisModule
-  const client = createClient({ url: options.url })
   // Its failures reach the tests through the fleet; unheard, node-redis would throw them.
   client.on('error', () => undefined)
-  const { url: _url, ...rest } = options
   const fleet = createFleet({ ...rest, client })
   const close = fleet.close.bind(fleet)
   fleet.close = async () => {
     await close()
-    destroyClient(client as unknown as NodeRedisClient)
+    destroy()
   }
   return fleet
 }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { createClient as createClient5, createCluster } from 'node-redis5'
-import { createClient as createClient6 } from 'node-redis6'
-import { ConfigError, ConnectionError, createFleet, RedfleetError, TimeoutError } from '../../src/index.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { after, describe, test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
+import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
+import { ConfigError, ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
+import { command, type FaultCluster, startFaultCluster, waitUntil } from '../harness/faults.ts'
+import { inbox } from '../harness/inbox.ts'
+import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -114,18 +117,239 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
   })
 }
 
-describe('a node-redis cluster client', () => {
-  let cluster: ReturnType<typeof createCluster> | undefined
-  before(async () => {
-    const [seed] = [(await testServers()).cluster].flat()
-    cluster = createCluster({ rootNodes: [{ url: seed! }] })
-  })
+/** What these tests do with a cluster of either version. */
+interface Cluster {
+  readonly isOpen: boolean
+  sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): unknown
+}
 
-  test('is refused by createFleet with a coded ConfigError (not supported yet)', () => {
-    assert.throws(
-      () => createFleet({ client: cluster }),
-      (error: unknown) =>
-        error instanceof RedfleetError && error instanceof ConfigError && error.code === 'ERR_INVALID_OPTION',
-    )
-  })
+const CLUSTER_VERSIONS: Record<string, (seeds: string[]) => Cluster> = {
+  'node-redis 5': (seeds) => createCluster5({ rootNodes: seeds.map((url) => ({ url })) }),
+  'node-redis 6': (seeds) => createCluster6({ rootNodes: seeds.map((url) => ({ url })) }),
+}
+
+/** A cluster of these tests' own, for the test that moves a slot (started on first use). */
+let privateCluster: ReturnType<typeof startCluster> | undefined
+after(async () => {
+  await (await privateCluster?.catch(() => undefined))?.stop()
 })
+
+async function privateClusterUrls(): Promise<string[]> {
+  privateCluster ??= startCluster()
+  return (await privateCluster).urls
+}
+
+/** A cluster with replicas, for the failover test (started on first use). */
+let faultCluster: Promise<FaultCluster> | undefined
+after(async () => {
+  await (await faultCluster?.catch(() => undefined))?.stop()
+})
+
+/** Moves the (empty) slot of `key` from its master to another, telling the new owner first. */
+async function moveSlotOf(key: string, urls: string[]): Promise<{ from: string; to: string }> {
+  const nodes = urls.map((url) => {
+    const client = createClient5({ url })
+    client.on('error', () => undefined)
+    return client
+  })
+  try {
+    await Promise.all(nodes.map((node) => node.connect()))
+    const answers = await Promise.all(
+      nodes.map((node) =>
+        node.sendCommand(['EXISTS', key]).then(
+          () => 'owner',
+          (error: unknown) => String(error),
+        ),
+      ),
+    )
+    const owner = answers.indexOf('owner')
+    assert.ok(owner >= 0, `one master serves ${key}: ${answers.join(', ')}`)
+    const target = (owner + 1) % nodes.length
+    const targetId = String(await nodes[target]!.sendCommand(['CLUSTER', 'MYID']))
+    const slot = String(calculateSlot(key))
+    await nodes[target]!.sendCommand(['CLUSTER', 'SETSLOT', slot, 'NODE', targetId])
+    for (const [i, node] of nodes.entries()) {
+      if (i !== target) await node.sendCommand(['CLUSTER', 'SETSLOT', slot, 'NODE', targetId])
+    }
+    return { from: urls[owner]!, to: urls[target]! }
+  } finally {
+    for (const node of nodes) node.destroy()
+  }
+}
+
+/**
+ * A namespace under which `${namespace}${suffix}` is served (on the shared test cluster) by
+ * another master than cluster-key-slot's reading of its slot says.
+ */
+async function namespaceSplitting(suffix: string): Promise<string> {
+  const node = createClient5({ url: (await testServers()).cluster[0]! })
+  await node.connect()
+  try {
+    const ranges = (await node.sendCommand(['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][]
+    const ownerOf = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1]
+    for (let i = 0; i < 100; i++) {
+      const namespace = uniqueNamespace()
+      const slot = Number(await node.sendCommand(['CLUSTER', 'KEYSLOT', `${namespace}${suffix}`]))
+      if (ownerOf(slot) !== ownerOf(calculateSlot(`${namespace}${suffix}`))) return namespace
+    }
+    throw new Error(`no namespace puts ${suffix} on another master than cluster-key-slot says`)
+  } finally {
+    node.destroy()
+  }
+}
+
+for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
+  describe(`a fleet on an injected ${version} cluster`, () => {
+    const clusters: Cluster[] = []
+    const open = async (seeds?: string[]) => {
+      const cluster = createCluster(seeds ?? (await testServers()).cluster)
+      cluster.on('error', () => undefined)
+      clusters.push(cluster)
+      return cluster
+    }
+    after(() => {
+      for (const cluster of clusters) if (cluster.isOpen) cluster.destroy()
+    })
+
+    test('opens a cluster not connected yet, serves keys of every master, and leaves it open on close', async () => {
+      const cluster = await open()
+      const fleet = createFleet({ client: cluster, namespace: uniqueNamespace() })
+      assert.equal(fleet.topology, 'cluster')
+      const store = fleet.store<number>()
+      // Twenty keys hash to slots of all three masters: getMany and setMany split them per slot.
+      const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`)
+      await store.setMany(keys.map((key, i) => [key, i]))
+      assert.deepEqual(await store.getMany([...keys, 'missing']), [...keys.map((_, i) => i), undefined])
+      assert.equal(await store.increment('count', 5), 5)
+      assert.equal(await store.setIfNotExists('claim', 1), true)
+      assert.equal(await store.delete('key-0'), true)
+
+      const received = inbox()
+      const broker = fleet.broker({ channel: 'events' })
+      broker.subscribe(received.push)
+      await broker.ready()
+      await broker.publish('hello')
+      assert.deepEqual(await received.until(1), ['hello'])
+
+      await fleet.ready()
+      await fleet.close()
+      assert.equal(cluster.isOpen, true)
+      assert.equal(await cluster.sendCommand('after-close', false, ['EXISTS', 'after-close']), 0)
+    })
+
+    test('follows a slot moved to another master (MOVED) without an error', async () => {
+      const urls = await privateClusterUrls()
+      const cluster = await open(urls)
+      const namespace = uniqueNamespace()
+      const errors: unknown[] = []
+      const fleet = createFleet({ client: cluster, namespace, onError: (error) => errors.push(error) })
+      try {
+        const store = fleet.store<number>()
+        assert.equal(await store.get('moving'), undefined)
+        const key = `${namespace}:store:moving`
+        const { to } = await moveSlotOf(key, urls)
+        await store.set('moving', 7)
+        assert.equal(await store.get('moving'), 7)
+        assert.deepEqual(await store.getMany(['moving', 'other']), [7, undefined])
+        const owner = createClient5({ url: to })
+        await owner.connect()
+        try {
+          assert.equal(await owner.sendCommand(['EXISTS', key]), 1)
+        } finally {
+          owner.destroy()
+        }
+        assert.deepEqual(errors, [])
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a sharded subscription follows its channel to the slot’s new master', async () => {
+      const urls = await privateClusterUrls()
+      const namespace = uniqueNamespace()
+      const errors: unknown[] = []
+      const fleet = createFleet({
+        client: await open(urls),
+        namespace,
+        onError: (error) => errors.push(error),
+      })
+      try {
+        const received = inbox()
+        const broker = fleet.broker({ channel: 'moving' })
+        broker.subscribe(received.push)
+        await broker.ready()
+        const channel = `${namespace}:broker:moving`
+        const { to } = await moveSlotOf(channel, urls)
+        const port = Number(new URL(to).port)
+        // Redis tells the old master's subscriber (SUNSUBSCRIBE); nothing tells the test.
+        await waitUntil('subscribed on the new master', async () => {
+          const [, count] = (await command(port, 'PUBSUB', 'SHARDNUMSUB', channel)) as [string, number]
+          return count === 1
+        })
+        await broker.ready()
+        await broker.publish('after the move')
+        assert.deepEqual(await received.until(1), ['after the move'])
+        assert.deepEqual(errors, [])
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a master killed and failed over: its keys are served by the promoted replica', async () => {
+      faultCluster ??= startFaultCluster()
+      const faults = await faultCluster
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: await open(faults.urls), namespace })
+      try {
+        const store = fleet.store<number>()
+        await store.set('k', 1)
+        const master = await faults.masterOf(`${namespace}:store:k`)
+        await faults.killAndFailover(master)
+        // node-redis 5 learns of a failover from nothing but a re-read of the slot map.
+        await store.set('k', 2)
+        assert.equal(await store.get('k'), 2)
+        await faults.restart(master)
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a key whose slot cluster-key-slot gets wrong is served by the master Redis hashes it to', async () => {
+      // Redis hashes `claim-f{}g}h` whole; cluster-key-slot (and node-redis 5) read the tag `g`.
+      const key = 'claim-f{}g}h'
+      const namespace = await namespaceSplitting(`:store:${key}`)
+      const fleet = createFleet({ client: await open(), namespace })
+      try {
+        const store = fleet.store<number>()
+        assert.equal(await store.setIfNotExists(key, 1), true)
+        assert.equal(await store.update(key, (n) => n! + 1), 2)
+        assert.equal(await store.get(key), 2)
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('times a command out after commandTimeout (TimeoutError)', async () => {
+      const cluster = await open()
+      const seeds = (await testServers()).cluster
+      const pausers = seeds.map((url) => {
+        const client = createClient5({ url })
+        client.on('error', () => undefined)
+        return client
+      })
+      const fleet = createFleet({ client: cluster, namespace: uniqueNamespace(), commandTimeout: 100 })
+      try {
+        await fleet.ready()
+        await Promise.all(pausers.map((client) => client.connect()))
+        await Promise.all(pausers.map((client) => client.sendCommand(['CLIENT', 'PAUSE', '600', 'ALL'])))
+        await assert.rejects(fleet.store({ retry: { attempts: 1 } }).get('k'), TimeoutError)
+      } finally {
+        await Promise.all(pausers.map((client) => client.sendCommand(['CLIENT', 'UNPAUSE'])))
+        for (const client of pausers) client.destroy()
+        await fleet.close()
+      }
+    })
+  })
+}

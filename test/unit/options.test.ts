@@ -136,7 +136,7 @@ test('valid edge values are accepted', () => {
   assert.equal(createFleet({ namespace: undefined, pool: undefined }).namespace, 'rf')
 })
 
-test('client: an ioredis Redis or Cluster, or something shaped like a node-redis client', () => {
+test('client: an ioredis Redis or Cluster, or something shaped like a node-redis client or cluster', () => {
   const redis = new Redis({ lazyConnect: true })
   try {
     assert.equal(createFleet({ client: redis }).topology, 'standalone')
@@ -147,8 +147,7 @@ test('client: an ioredis Redis or Cluster, or something shaped like a node-redis
   assert.equal(createFleet({ client: ioredisCluster }).topology, 'cluster')
   const nodeRedis = { sendCommand() {}, connect() {}, isOpen: false }
   assert.equal(createFleet({ client: nodeRedis }).topology, 'standalone')
-  // A node-redis cluster is not carried yet: refused at once, not on first use.
-  configError(() => createFleet({ client: { ...nodeRedis, masters: [] } }), 'ERR_INVALID_OPTION')
+  assert.equal(createFleet({ client: { ...nodeRedis, masters: [] } }).topology, 'cluster')
   for (const client of [{}, 'redis://x', { connect() {} }]) {
     configError(() => createFleet({ client }), 'ERR_INVALID_OPTION')
   }

@@ -1,0 +1,301 @@
+import calculateSlot from 'cluster-key-slot'
+import { ConnectionError, messageOf } from '../errors.ts'
+import { isRedirection } from '../loops.ts'
+import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
+import { COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
+import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
+import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
+import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
+import type { DedicatedConnection } from '../transport/types.ts'
+import { type ConnectionSettings, connectAndPing } from './connection.ts'
+import { HealthRegistry, watchConnection } from './health.ts'
+import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
+
+const SLOT_COUNT = 16384
+
+/**
+ * At most one re-read of the slot map per this many ms while a master's client has no connection
+ * (the longest reconnect delay: a failover is noticed as soon as a probe of the dead node would).
+ */
+const LAYOUT_PROBE_INTERVAL = 250
+
+/**
+ * A user's node-redis cluster (`createCluster`), never closed by redfleet. A command goes straight
+ * to the client of its slot's master, as the cluster's own slot map says; one that meets MOVED is
+ * sent again to the master it names, and one that meets ASK or finds no ready client goes through
+ * the cluster client, which follows redirections itself. Multi-key commands are split per slot,
+ * like ClusterTopology's; blocking reads and subscriptions get a `duplicate()` of a master's client.
+ */
+export class NodeRedisClusterTopology implements RedisTopology {
+  readonly kind = 'cluster' as const
+  readonly #cluster: NodeRedisCluster
+  readonly #settings: ConnectionSettings
+  readonly #health: HealthRegistry
+  /** The command connection of each slot, made on first use: a route to its master. */
+  readonly #routes: (NodeRedisCommands | undefined)[] = new Array(SLOT_COUNT)
+  /** The command connection of each master's client (for SCAN, INFO, ready's PING). */
+  readonly #nodeConnections = new WeakMap<NodeRedisClient, NodeRedisConnection>()
+  readonly #layoutListeners = new Set<() => void>()
+  /** The slot map last seen: node-redis replaces the array each time it re-reads the cluster. */
+  #layout: NodeRedisCluster['slots']
+  /** Whether the cluster was ever seen open with a slot map: closed after that is the user's doing. */
+  #wasOpen: boolean
+  #opening: Promise<void> | undefined
+  #lastProbe = 0
+
+  constructor(cluster: NodeRedisCluster, settings: ConnectionSettings) {
+    this.#cluster = cluster
+    this.#settings = settings
+    // The user's client reports its own errors: nothing is hooked into it.
+    this.#health = new HealthRegistry(settings.onError)
+    this.#layout = cluster.slots
+    this.#wasOpen = cluster.isOpen && cluster.masters.length > 0
+    // Opened now if it is not yet, as a standalone node-redis client is (see fleet.ts).
+    this.#open()?.catch(() => undefined)
+  }
+
+  /**
+   * Undefined when the slot map is known; else opens the cluster (or waits for the user's own
+   * `connect()` to discover it). A cluster closed after it was open stays closed: it is the user's.
+   */
+  #open(): Promise<void> | undefined {
+    const cluster = this.#cluster
+    if (cluster.isOpen && cluster.masters.length > 0) return undefined
+    if (!cluster.isOpen && this.#wasOpen) {
+      return Promise.reject(
+        new ConnectionError('The client is closed: the node-redis cluster given as client was closed', {
+          outcome: 'not-applied',
+        }),
+      )
+    }
+    this.#opening ??= (
+      cluster.isOpen
+        ? new Promise<void>((resolve) => cluster.once('connect', resolve))
+        : cluster.connect().then(() => undefined)
+    )
+      .then(() => {
+        this.#wasOpen = true
+      })
+      .finally(() => {
+        this.#opening = undefined
+        this.#noteLayout()
+      })
+    return this.#opening
+  }
+
+  /** Tells the layout listeners when node-redis has re-read the slot map since last looked. */
+  #noteLayout(): void {
+    const slots = this.#cluster.slots
+    if (slots === this.#layout) return
+    this.#layout = slots
+    for (const listener of [...this.#layoutListeners]) listener()
+  }
+
+  async ready(): Promise<void> {
+    const masters = await this.masters()
+    await Promise.all(masters.map((m) => connectAndPing(m.client, m.id, this.#health.of(m.id))))
+  }
+
+  /** Stops following the nodes' health; the cluster and its node clients are the user's. */
+  async close(): Promise<void> {
+    this.#health.stop()
+  }
+
+  client(key: string): Client {
+    return this.#route(key)
+  }
+
+  #route(key: string): NodeRedisCommands {
+    const slot = calculateSlot(key)
+    let route = this.#routes[slot]
+    if (!route) {
+      const master = () => this.#cluster.slots[slot]?.master.client
+      route = new NodeRedisCommands(
+        withDeadlines(
+          this.#sender(slot, key),
+          this.#settings.commandTimeout,
+          () => master()?.isReady === true,
+        ),
+      )
+      this.#routes[slot] = route
+    }
+    return route
+  }
+
+  /** Sends to the slot's master directly; through the cluster client when that cannot be done. */
+  #sender(slot: number, key: string): Send {
+    // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
+    const send = (args: (string | Buffer)[]): Promise<unknown> => {
+      const client = this.#cluster.slots[slot]?.master.client
+      if (client?.isReady === true) {
+        return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
+          if (!isRedirection(error)) throw error
+          return this.#redirect(error, key, args)
+        })
+      }
+      if (client) this.#probeLayout()
+      return this.#viaCluster(key, args)
+    }
+    // Until the slot map is known (the cluster opening), commands wait for it.
+    return (args) => {
+      const opening = this.#open()
+      return opening ? opening.then(() => send(args)) : send(args)
+    }
+  }
+
+  /**
+   * Redis did not run a command that met MOVED or ASK. MOVED names the master that serves the
+   * slot: it is sent there (the slot map is re-read if it said otherwise); else the cluster client
+   * finds where it goes (ASK: with ASKING).
+   */
+  #redirect(error: unknown, key: string, args: (string | Buffer)[]): Promise<unknown> {
+    const target = this.#movedTo(error)
+    if (!target) return this.#viaCluster(key, args)
+    const slot = Number(messageOf(error).split(' ')[1])
+    if (this.#cluster.slots[slot]?.master.client !== target) this.#probeLayout()
+    return target.sendCommand(args, COMMAND_OPTIONS)
+  }
+
+  /**
+   * The ready client of the master a MOVED error names. It carries the keys whose slot
+   * cluster-key-slot (and so node-redis 5) gets wrong: Redis hashes `a{}b}c` whole, they read the
+   * tag `b`, and node-redis 5 gives up after its redirections to the slot it computed.
+   */
+  #movedTo(error: unknown): NodeRedisClient | undefined {
+    const [kind, , address] = messageOf(error).split(' ')
+    if (kind !== 'MOVED') return undefined
+    const client = this.#cluster.masters.find((m) => m.address === address)?.client
+    return client?.isReady === true ? client : undefined
+  }
+
+  async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
+    try {
+      return await this.#cluster.sendCommand(key, false, args, COMMAND_OPTIONS)
+    } catch (error) {
+      const target = this.#movedTo(error)
+      if (!target) throw error
+      return target.sendCommand(args, COMMAND_OPTIONS)
+    } finally {
+      this.#noteLayout()
+    }
+  }
+
+  async batches(keys: readonly string[]): Promise<KeyBatch[]> {
+    if (keys.length === 0) return []
+    await this.#open()
+    this.#checkMasters()
+    const slots = this.#cluster.slots
+    return groupKeys(
+      keys,
+      (key) => String(calculateSlot(key)),
+      (slot) => slots[Number(slot)]?.master.address ?? 'unknown',
+    )
+  }
+
+  pipeline(
+    batches: readonly KeyBatch[],
+    build: Parameters<RedisTopology['pipeline']>[1],
+  ): Promise<unknown[][]> {
+    // One pipeline per master as on every topology; each batch's commands go by its slot's route.
+    return pipelinePerNode(
+      batches,
+      (node) => this.#route(batches.find((batch) => batch.node === node)!.keys[0]!),
+      (pipe, batch) => {
+        if (pipe instanceof NodeRedisPipeline) pipe.routeTo(this.#route(batch.keys[0]!).send)
+        build(pipe, batch)
+      },
+    )
+  }
+
+  batchClient(batch: KeyBatch): Client {
+    return this.client(batch.keys[0]!)
+  }
+
+  async masters(): Promise<MasterNode[]> {
+    await this.#open()
+    this.#checkMasters()
+    return Promise.all(
+      this.#cluster.masters.map(async (node) => ({
+        id: node.address,
+        client: this.#nodeConnection(await this.#cluster.nodeClient(node)),
+      })),
+    )
+  }
+
+  #nodeConnection(client: NodeRedisClient): NodeRedisConnection {
+    let connection = this.#nodeConnections.get(client)
+    if (!connection) {
+      connection = new NodeRedisConnection(client, this.#settings.commandTimeout)
+      this.#nodeConnections.set(client, connection)
+    }
+    return connection
+  }
+
+  nodeOf(key: string): string | undefined {
+    return this.#cluster.slots[calculateSlot(key)]?.master.address
+  }
+
+  slotOwners(): (string | undefined)[] | undefined {
+    const slots = this.#cluster.slots
+    if (this.#cluster.masters.length === 0) return undefined
+    return Array.from({ length: SLOT_COUNT }, (_, slot) => slots[slot]?.master.address)
+  }
+
+  /**
+   * node-redis announces no re-read of its slot map: a change is noticed when redfleet next looks
+   * at it (a command sent through the cluster client, batches, masters, refreshLayout).
+   */
+  onLayoutChange(listener: () => void): () => void {
+    this.#layoutListeners.add(listener)
+    return () => {
+      this.#layoutListeners.delete(listener)
+    }
+  }
+
+  /**
+   * node-redis re-reads its slot map by itself when a command meets MOVED, and has no public way
+   * to ask for it: its slot keeper's `rediscover` does it when present. Never rejects.
+   */
+  async refreshLayout(): Promise<void> {
+    const cluster = this.#cluster
+    const clients = cluster.masters.flatMap((node) => (node.client ? [node.client] : []))
+    const start = clients.find((client) => client.isReady) ?? clients[0]
+    if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
+      await cluster._slots.rediscover(start).catch(() => undefined)
+    }
+    this.#noteLayout()
+  }
+
+  /**
+   * A master whose client lost its connection may have been failed over, which node-redis 5 only
+   * learns from a MOVED that a dead node never sends: the slot map is re-read (rate-limited).
+   */
+  #probeLayout(): void {
+    const now = Date.now()
+    if (now - this.#lastProbe < LAYOUT_PROBE_INTERVAL) return
+    this.#lastProbe = now
+    void this.refreshLayout()
+  }
+
+  /** Notes a re-read slot map, and probes for a new one while a master has no connection. */
+  #checkMasters(): void {
+    this.#noteLayout()
+    if (this.#cluster.masters.some((node) => node.client !== undefined && !node.client.isReady)) {
+      this.#probeLayout()
+    }
+  }
+
+  async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
+    await this.#open()
+    this.#checkMasters()
+    const node: NodeRedisClusterNode | undefined = this.#cluster.masters.find((m) => m.address === nodeId)
+    if (!node) throw new ConnectionError(`no cluster master ${nodeId}`, { outcome: 'not-applied' })
+    const client = new NodeRedisClusterDedicated((await this.#cluster.nodeClient(node)).duplicate(), () =>
+      this.refreshLayout(),
+    )
+    // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
+    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
+    return client
+  }
+}

@@ -1,0 +1,29 @@
+import { isRedirection } from '../loops.ts'
+import type { NodeRedisClient } from './node-redis-client.ts'
+import { NodeRedisDedicated } from './node-redis-dedicated.ts'
+
+/**
+ * A dedicated connection to one master of a node-redis cluster. It says 'moved' (ioredis' word,
+ * which the subscriber hub re-places its sharded channels on) when a slot it holds a sharded
+ * channel of moved away: Redis pushed SUNSUBSCRIBE (node-redis' 'sharded-channel-moved'), or
+ * answered an SSUBSCRIBE with MOVED. `relocate` first re-reads the slot map, so that the hub
+ * finds the channel's new master.
+ */
+export class NodeRedisClusterDedicated extends NodeRedisDedicated {
+  readonly #moved: () => void
+
+  constructor(client: NodeRedisClient, relocate: () => Promise<void>) {
+    super(client)
+    this.#moved = () => void relocate().finally(() => this.emit('moved'))
+    client.on('sharded-channel-moved', this.#moved)
+  }
+
+  override async ssubscribe(...channels: string[]): Promise<unknown> {
+    try {
+      return await super.ssubscribe(...channels)
+    } catch (error) {
+      if (isRedirection(error)) this.#moved()
+      throw error
+    }
+  }
+}
