@@ -12,9 +12,13 @@ import { NodeRedisDedicated } from './node-redis-dedicated.ts'
 export class NodeRedisClusterDedicated extends NodeRedisDedicated {
   readonly #moved: () => void
 
-  constructor(client: NodeRedisClient, relocate: () => Promise<void>) {
-    super(client)
+  constructor(template: NodeRedisClient, relocate: () => Promise<void>) {
+    super(template)
     this.#moved = () => void relocate().finally(() => this.emit('moved'))
+  }
+
+  /** The client of each connection (the template is never connected). */
+  protected override watch(client: NodeRedisClient): void {
     client.on('sharded-channel-moved', this.#moved)
   }
 

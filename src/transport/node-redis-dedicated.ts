@@ -79,6 +79,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     }
     const client = this.#template.duplicate(overrides)
     this.#client = client
+    this.watch(client)
     client.on('ready', () => {
       if (client !== this.#client) return
       this.#attempts = 0
@@ -109,6 +110,9 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
       },
     )
   }
+
+  /** Each new client of this connection, before it connects: a subclass listens to it here. */
+  protected watch(_client: NodeRedisClient): void {}
 
   /** A client of its own connection lost it or failed to open it: a new one follows. */
   #dropped(client: NodeRedisClient, cause?: unknown): false {
