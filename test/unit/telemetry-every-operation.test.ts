@@ -232,3 +232,17 @@ test('readCounter and writeCounter are traced under their own names, with their 
   assert.equal(seen.find((event) => event.kind === 'asyncEnd')?.context.key, 'counted')
   assert.equal(seen.find((event) => event.kind === 'asyncEnd')?.context.method, 'writeCounter')
 })
+
+test('with Redis down, errorHandler receives readCounter / writeCounter as the method (SPEC §3)', async () => {
+  // Nothing listens on port 1: every command fails at once (connection refused).
+  const down = createFleet({ url: 'redis://127.0.0.1:1', namespace: 'tel-down', retry: { attempts: 1 } })
+  try {
+    const methods: string[] = []
+    const failing = down.cache({ errorHandler: ({ method }) => methods.push(method) })
+    assert.equal(await failing.readCounter('x'), undefined)
+    assert.equal(await failing.writeCounter('x', 1), false)
+    assert.deepEqual(methods, ['readCounter', 'writeCounter'])
+  } finally {
+    await down.close()
+  }
+})
