@@ -18,7 +18,10 @@ export interface TraceScope {
   readonly topology: string
 }
 
-/** What one call is on: `key`, `keys`, `channel`, `group`, ... (names only, never a value). */
+/**
+ * What one call is on: `key`, `keys`, `channel`, `group`, ... (names only, never a value). A
+ * subject function returns a new object on every call.
+ */
 export type Subject = Omit<OperationContext, 'namespace' | 'topology'>
 
 const channels = new Map<string, TracingChannel<unknown, OperationContext>>()
@@ -48,7 +51,11 @@ export function traced<T>(
 ): Promise<T> {
   const channel = operationChannel(op)
   if (!channel.hasSubscribers) return fn()
-  return channel.tracePromise(fn, { namespace: scope.namespace, topology: scope.topology, ...subject() })
+  // `subject` makes a fresh object on each call: it becomes the context (cheaper than a spread).
+  const context = subject() as OperationContext
+  context.namespace = scope.namespace
+  context.topology = scope.topology
+  return channel.tracePromise(fn, context)
 }
 
 /**

@@ -121,14 +121,14 @@ class FleetStore<V> implements Store<V> {
     )
   }
 
-  /** Traces one public call on `redfleet:store:<op>` (SPEC §11), validation errors included. */
+  /** Traces one public call `op` (`store.<method>`, SPEC §11), validation errors included. */
   #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
-    return traced(`store.${op}`, this.#scope, subject, fn)
+    return traced(op, this.#scope, subject, fn)
   }
 
   get(key: string): Promise<V | undefined> {
     return this.#traced(
-      'get',
+      'store.get',
       () => ({ key }),
       () => this.#get(key),
     )
@@ -136,7 +136,7 @@ class FleetStore<V> implements Store<V> {
 
   set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
     return this.#traced(
-      'set',
+      'store.set',
       () => ({ key }),
       () => this.#set(key, value, o),
     )
@@ -144,7 +144,7 @@ class FleetStore<V> implements Store<V> {
 
   delete(key: string): Promise<boolean> {
     return this.#traced(
-      'delete',
+      'store.delete',
       () => ({ key }),
       () => this.#delete(key),
     )
@@ -152,7 +152,7 @@ class FleetStore<V> implements Store<V> {
 
   setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
     return this.#traced(
-      'setIfNotExists',
+      'store.setIfNotExists',
       () => ({ key }),
       () => this.#setIfNotExists(key, value, o),
     )
@@ -160,7 +160,7 @@ class FleetStore<V> implements Store<V> {
 
   increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
     return this.#traced(
-      'increment',
+      'store.increment',
       () => ({ key }),
       () => this.#increment(key, by, o),
     )
@@ -172,7 +172,7 @@ class FleetStore<V> implements Store<V> {
     o?: StoreWriteOptions,
   ): Promise<V | undefined> {
     return this.#traced(
-      'update',
+      'store.update',
       () => ({ key }),
       () => this.#update(key, fn, o),
     )
@@ -180,7 +180,7 @@ class FleetStore<V> implements Store<V> {
 
   getMany(keys: string[]): Promise<(V | undefined)[]> {
     return this.#traced(
-      'getMany',
+      'store.getMany',
       () => ({ keys: namesOf(keys) }),
       () => this.#getMany(keys),
     )
@@ -188,7 +188,7 @@ class FleetStore<V> implements Store<V> {
 
   setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
     const keys = () => ({ keys: namesOf(Array.isArray(entries) ? entries.map((e) => e?.[0]) : entries) })
-    return this.#traced('setMany', keys, () => this.#setMany(entries, o))
+    return this.#traced('store.setMany', keys, () => this.#setMany(entries, o))
   }
 
   async #get(key: string): Promise<V | undefined> {

@@ -178,7 +178,10 @@ class FleetStreams implements Streams {
   }
 
   publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
-    const subject = () => ({ channel: 'events', channels: Array.isArray(channels) ? channels : [] })
+    const subject = () => ({
+      channel: 'events',
+      channels: Array.isArray(channels) ? channels.filter((c) => typeof c === 'string') : [],
+    })
     return this.#traced('publish', subject, () => this.#publish(env, channels, o))
   }
 
