@@ -91,9 +91,10 @@ const commands = diagnosticsChannel.tracingChannel<unknown, OperationContext & {
 )
 
 /**
- * `runOperation` without its trace, for a primitive that traces each public call itself (the
- * cache: one trace per call, with its hit or miss, however many commands the call sends). A call
- * that succeeds costs one await; the retry machinery is built only when `fn` fails.
+ * `runOperation` without its trace, for the primitives, which trace each public call themselves
+ * (src/telemetry.ts `traced`): one trace per call, from its argument checks to what it resolves,
+ * however many commands it sends (a cache read with its hit or miss, a tracker recovery pass). A
+ * call that succeeds costs one await; the retry machinery is built only when `fn` fails.
  */
 export function runCommand<T>(
   ctx: FleetContext,
