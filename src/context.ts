@@ -5,7 +5,7 @@ import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
-import { type OperationContext, operationChannel } from './telemetry.ts'
+import { type OperationContext, operationChannel, type Subject, type TraceScope } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -60,7 +60,9 @@ function closedError(op: string, key: string | undefined): ClosedError {
  * traces it on `redfleet:<primitive>:<method>` (SPEC §11) when someone listens, translates client
  * errors into redfleet errors naming `op` and `key`, retries transient failures by what the
  * operation is (src/operations.ts: an ambiguous failure is retried only when repeating `op`
- * cannot change its outcome), and reports the final failure once.
+ * cannot change its outcome), and reports the final failure once. The trace's context names
+ * `key`, or what `subject` says the call is on (`keys`, `channel`, `group`): built only when
+ * someone listens.
  */
 export function runOperation<T>(
   ctx: FleetContext,
@@ -68,15 +70,15 @@ export function runOperation<T>(
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
+  subject?: () => Subject,
 ): Promise<T> {
   if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
   const channel = operationChannel(op)
   if (!channel.hasSubscribers) return runCommand(ctx, policy, op, key, fn)
-  return channel.tracePromise(() => runCommand(ctx, policy, op, key, fn), {
-    namespace: ctx.keys.namespace,
-    topology: ctx.topology,
-    key,
-  })
+  const context: OperationContext = { namespace: ctx.keys.namespace, topology: ctx.topology }
+  if (subject) Object.assign(context, subject())
+  else context.key = key
+  return channel.tracePromise(() => runCommand(ctx, policy, op, key, fn), context)
 }
 
 /**
@@ -89,9 +91,10 @@ const commands = diagnosticsChannel.tracingChannel<unknown, OperationContext & {
 )
 
 /**
- * `runOperation` without its trace, for a primitive that traces each public call itself (the
- * cache: one trace per call, with its hit or miss, however many commands the call sends). A call
- * that succeeds costs one await; the retry machinery is built only when `fn` fails.
+ * `runOperation` without its trace, for the primitives, which trace each public call themselves
+ * (src/telemetry.ts `traced`): one trace per call, from its argument checks to what it resolves,
+ * however many commands it sends (a cache read with its hit or miss, a tracker recovery pass). A
+ * call that succeeds costs one await; the retry machinery is built only when `fn` fails.
  */
 export function runCommand<T>(
   ctx: FleetContext,
@@ -127,4 +130,9 @@ async function attempt<T>(
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })
   }
+}
+
+/** Where a primitive's calls are traced (SPEC §11): its fleet's namespace and topology. */
+export function traceScope(ctx: FleetContext): TraceScope {
+  return { namespace: ctx.keys.namespace, topology: ctx.topology }
 }

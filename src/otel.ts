@@ -49,9 +49,6 @@ interface Traced extends OperationContext {
  */
 type OpenSpans = WeakMap<object, { span: Span; started: number }>
 
-/** Streams operations that name a consumer group; the others name a channel. */
-const GROUP_METHODS = new Set(['ensureGroup', 'groupLag', 'consume'])
-
 /** The semantic-convention attributes of one traced call (no values, ever). */
 function spanAttributes(primitive: string, method: string, ctx: Traced): Attributes {
   const attributes: Attributes = {
@@ -60,14 +57,13 @@ function spanAttributes(primitive: string, method: string, ctx: Traced): Attribu
     'db.namespace': ctx.namespace,
     'redfleet.topology': ctx.topology,
   }
-  if (ctx.key !== undefined && primitive !== 'streams') attributes['redfleet.key'] = ctx.key
-  if (primitive === 'streams') {
+  if (typeof ctx.key === 'string') attributes['redfleet.key'] = ctx.key
+  if (typeof ctx.member === 'string') attributes['redfleet.member'] = ctx.member
+  if (primitive === 'streams' || primitive === 'broker' || primitive === 'presence') {
     attributes['messaging.system'] = 'redis'
     attributes['messaging.operation.name'] = method
-    const group = ctx.group ?? (GROUP_METHODS.has(method) ? ctx.key : undefined)
-    const channel = ctx.channel ?? (GROUP_METHODS.has(method) ? undefined : ctx.key)
-    attributes['messaging.destination.name'] = typeof channel === 'string' ? channel : 'events'
-    if (typeof group === 'string') attributes['messaging.consumer.group.name'] = group
+    if (typeof ctx.channel === 'string') attributes['messaging.destination.name'] = ctx.channel
+    if (typeof ctx.group === 'string') attributes['messaging.consumer.group.name'] = ctx.group
     if (typeof ctx.id === 'string') attributes['messaging.message.id'] = ctx.id
   }
   return attributes
@@ -76,7 +72,7 @@ function spanAttributes(primitive: string, method: string, ctx: Traced): Attribu
 function spanKind(primitive: string, method: string): SpanKind {
   if (primitive === 'streams' || primitive === 'broker' || primitive === 'presence') {
     if (method.startsWith('publish')) return SpanKind.PRODUCER
-    if (method === 'consume' || method.startsWith('tail')) return SpanKind.CONSUMER
+    if (method === 'consume' || method.startsWith('tail') || method === 'subscribe') return SpanKind.CONSUMER
   }
   return SpanKind.CLIENT
 }

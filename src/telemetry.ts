@@ -2,7 +2,8 @@ import diagnosticsChannel, { type TracingChannel } from 'node:diagnostics_channe
 
 /**
  * What every operation's TracingChannel carries (SPEC §11): where it ran and on what, never a
- * value. The channel adds `result` or `error` to it on `asyncEnd` / `error`.
+ * value. The channel adds `result` (what the call resolves with) or `error` to it on `asyncEnd` /
+ * `error`.
  */
 export interface OperationContext {
   namespace: string
@@ -10,6 +11,18 @@ export interface OperationContext {
   key?: string
   [field: string]: unknown
 }
+
+/** Where a primitive's operations run: the context fields every trace of it starts with. */
+export interface TraceScope {
+  readonly namespace: string
+  readonly topology: string
+}
+
+/**
+ * What one call is on: `key`, `keys`, `channel`, `group`, ... (names only, never a value). A
+ * subject function returns a new object on every call.
+ */
+export type Subject = Omit<OperationContext, 'namespace' | 'topology'>
 
 const channels = new Map<string, TracingChannel<unknown, OperationContext>>()
 
@@ -23,4 +36,106 @@ export function operationChannel(op: string): TracingChannel<unknown, OperationC
     channels.set(op, channel)
   }
   return channel
+}
+
+/**
+ * Runs one call of `op` traced on its channel (start, end, then asyncEnd with `result`, or error),
+ * the one way every public operation is traced. With nobody listening it is `fn()`: the subject
+ * is not even built.
+ */
+export function traced<T>(
+  op: string,
+  scope: TraceScope,
+  subject: () => Subject,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const channel = operationChannel(op)
+  if (!channel.hasSubscribers) return fn()
+  // `subject` makes a fresh object on each call: it becomes the context (cheaper than a spread).
+  const context = subject() as OperationContext
+  context.namespace = scope.namespace
+  context.topology = scope.topology
+  return channel.tracePromise(fn, context)
+}
+
+/**
+ * A trace opened by `openTrace`, for a call that does not end with a promise it returns (a
+ * subscription that lasts until unsubscribed, an inbox read until its iteration ends, a cache
+ * call that notes its hits as it goes): closed once, by `end` or `fail`.
+ */
+export class OpenTrace {
+  readonly #channel: TracingChannel<unknown, OperationContext>
+  readonly context: OperationContext & { result?: unknown; error?: unknown }
+  #open = true
+
+  constructor(channel: TracingChannel<unknown, OperationContext>, context: OperationContext) {
+    this.#channel = channel
+    this.context = context
+  }
+
+  /** Adds what the call learnt on its way (a normalised key, hits); names only. */
+  note(fields: Subject): void {
+    Object.assign(this.context, fields)
+  }
+
+  end(result?: unknown): void {
+    if (!this.#open) return
+    this.#open = false
+    if (result !== undefined) this.context.result = result
+    this.#channel.asyncStart.publish(this.context)
+    this.#channel.asyncEnd.publish(this.context)
+  }
+
+  fail(error: unknown): void {
+    if (!this.#open) return
+    this.#open = false
+    this.context.error = error
+    this.#channel.error.publish(this.context)
+    this.#channel.asyncStart.publish(this.context)
+    this.#channel.asyncEnd.publish(this.context)
+  }
+}
+
+/**
+ * Starts tracing a call of `op` (start, and end: control is back with the caller) and returns its
+ * trace to close later; undefined, with nothing built, when nobody listens.
+ */
+export function openTrace(op: string, scope: TraceScope, subject?: () => Subject): OpenTrace | undefined {
+  const channel = operationChannel(op)
+  if (!channel.hasSubscribers) return undefined
+  const context: OperationContext = { namespace: scope.namespace, topology: scope.topology }
+  if (subject) Object.assign(context, subject())
+  channel.start.publish(context)
+  channel.end.publish(context)
+  return new OpenTrace(channel, context)
+}
+
+/**
+ * Runs `fn` under an open trace of `op` (see `openTrace`), which `fn` may `note` on; the trace ends
+ * with what `fn` resolves, or fails with what it throws. With nobody listening it is `fn(undefined)`.
+ */
+export function tracedWith<T>(
+  op: string,
+  scope: TraceScope,
+  fn: (trace: OpenTrace | undefined) => Promise<T>,
+): Promise<T> {
+  const trace = openTrace(op, scope)
+  if (trace === undefined) return fn(undefined)
+  let running: Promise<T>
+  try {
+    running = fn(trace)
+  } catch (error) {
+    trace.fail(error)
+    throw error
+  }
+  return running.then(
+    (result) => {
+      trace.end(result)
+      return result
+    },
+    (error: unknown) => {
+      trace.fail(error)
+      throw error
+    },
+  )
 }

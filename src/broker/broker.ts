@@ -1,6 +1,7 @@
-import { type FleetContext, operationPolicy } from '../context.ts'
+import { type FleetContext, operationPolicy, traceScope } from '../context.ts'
 import { ClosedError, translateError } from '../errors.ts'
 import type { ChannelSubscription } from '../pubsub/index.ts'
+import { openTrace, type TraceScope, traced } from '../telemetry.ts'
 import { assertFunction, describeValue, invalidArgument, nameOption } from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
 import { assertOptions } from './options.ts'
@@ -51,15 +52,25 @@ class FleetBroker implements Broker {
   readonly #channel: string
   readonly #onError: (error: unknown, op: string) => void
   readonly #subscriptions = new Set<ChannelSubscription>()
+  readonly #scope: TraceScope
+  readonly #subject: () => { channel: string }
 
   constructor(ctx: FleetContext, options: BrokerOptions) {
     this.#ctx = ctx
+    this.#scope = traceScope(ctx)
     this.#name = options.channel ?? 'events'
     this.#channel = ctx.keys.key('broker', this.#name)
     this.#onError = operationPolicy(ctx, options).onError
+    const subject = { channel: this.#name }
+    this.#subject = () => ({ ...subject })
   }
 
+  /** Traced on `redfleet:broker:publish` (SPEC §11); resolves even when Redis fails (onError). */
   publish(message: string): Promise<void> {
+    return traced('broker.publish', this.#scope, this.#subject, () => this.#publish(message))
+  }
+
+  #publish(message: string): Promise<void> {
     if (typeof message !== 'string') {
       return Promise.reject(
         invalidArgument(
@@ -80,7 +91,26 @@ class FleetBroker implements Broker {
       )
   }
 
+  /**
+   * Traced on `redfleet:broker:subscribe` for as long as the listener is subscribed: start and
+   * end when it is added, asyncEnd when it is removed (or error if it could not be added).
+   */
   subscribe(listener: (message: string) => void): () => void {
+    const trace = openTrace('broker.subscribe', this.#scope, this.#subject)
+    try {
+      const unsubscribe = this.#subscribe(listener)
+      if (trace === undefined) return unsubscribe
+      return () => {
+        unsubscribe()
+        trace.end()
+      }
+    } catch (error) {
+      trace?.fail(error)
+      throw error
+    }
+  }
+
+  #subscribe(listener: (message: string) => void): () => void {
     assertFunction(listener, 'listener', 'broker.subscribe')
     this.#ctx.lifecycle.assertOpen(`broker.subscribe '${this.#name}'`)
     const deliver = guardListener(listener, (error) => this.#report(error, 'broker.listener'))
@@ -94,7 +124,11 @@ class FleetBroker implements Broker {
     }
   }
 
-  async ready(): Promise<void> {
+  ready(): Promise<void> {
+    return traced('broker.ready', this.#scope, this.#subject, () => this.#ready())
+  }
+
+  async #ready(): Promise<void> {
     this.#ctx.lifecycle.assertOpen(`broker.ready '${this.#name}'`)
     try {
       await Promise.all([...this.#subscriptions].map((s) => s.ready()))

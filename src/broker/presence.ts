@@ -1,5 +1,12 @@
-import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import {
+  type FleetContext,
+  type OperationPolicy,
+  operationPolicy,
+  runCommand,
+  traceScope,
+} from '../context.ts'
 import { translateError } from '../errors.ts'
+import { type TraceScope, traced } from '../telemetry.ts'
 import { assertFunction, assertName, assertSignal, describeValue, invalidArgument } from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
 import { assertOptions } from './options.ts'
@@ -34,9 +41,11 @@ export interface Presence {
 class FleetPresence implements Presence {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
+  readonly #scope: TraceScope
 
   constructor(ctx: FleetContext, options: PresenceOptions) {
     this.#ctx = ctx
+    this.#scope = traceScope(ctx)
     // One attempt: a retried message would arrive after messages published after it.
     this.#policy = operationPolicy(ctx, { ...options, retry: { attempts: 1 } })
   }
@@ -46,7 +55,17 @@ class FleetPresence implements Presence {
     return this.#ctx.keys.key('presence', room)
   }
 
+  /** Traced on `redfleet:presence:publish` (SPEC §11), `{ channel: room }`. */
   publish(room: string, payload: Uint8Array | string): Promise<void> {
+    return traced(
+      'presence.publish',
+      this.#scope,
+      () => ({ channel: room }),
+      () => this.#publish(room, payload),
+    )
+  }
+
+  #publish(room: string, payload: Uint8Array | string): Promise<void> {
     let channel: string
     try {
       channel = this.#channel('presence.publish', room)
@@ -59,16 +78,22 @@ class FleetPresence implements Presence {
     } catch (error) {
       return Promise.reject(error)
     }
-    return runOperation(this.#ctx, this.#policy, 'presence.publish', room, () =>
+    return runCommand(this.#ctx, this.#policy, 'presence.publish', room, () =>
       this.#ctx.subscriber().publish(channel, payload),
     )
   }
 
-  async subscribe(
-    room: string,
-    fn: (payload: Buffer) => void,
-    o: { signal?: AbortSignal } = {},
-  ): Promise<void> {
+  /** Traced on `redfleet:presence:subscribe` (SPEC §11) until the subscription is confirmed. */
+  subscribe(room: string, fn: (payload: Buffer) => void, o: { signal?: AbortSignal } = {}): Promise<void> {
+    return traced(
+      'presence.subscribe',
+      this.#scope,
+      () => ({ channel: room }),
+      () => this.#subscribe(room, fn, o),
+    )
+  }
+
+  async #subscribe(room: string, fn: (payload: Buffer) => void, o: { signal?: AbortSignal }): Promise<void> {
     const channel = this.#channel('presence.subscribe', room)
     assertFunction(fn, 'fn', 'presence.subscribe')
     const signal = o?.signal

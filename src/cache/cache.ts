@@ -1,4 +1,5 @@
 import type { FleetContext } from '../context.ts'
+import type { OpenTrace } from '../telemetry.ts'
 import { assertFunction, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
@@ -8,7 +9,7 @@ import { type Entry, entryValue, isExpired } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import { Failsafe } from './failsafe.ts'
 import type { FillWaker } from './fill.ts'
-import { Instrument } from './instrument.ts'
+import { Instrument, note } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion, requestedVersion } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
@@ -17,7 +18,7 @@ import { resolveDefaults, type WriteDefaults, WriteSettings } from './options.ts
 import { CallOrder } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
-import { cacheRunner, type RunCommand } from './run.ts'
+import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
 import { KeyScope } from './scope.ts'
 import type {
   Cache,
@@ -125,21 +126,29 @@ export class FleetCache implements Cache {
       writer,
       failsafe,
       order,
-      instrument,
       clock,
       stats,
       defaults,
       plain,
     })
-    this.#counters = new Counters({ backend, run, keys, writer, failsafe, order, instrument, defaults })
+    this.#counters = new Counters({ backend, run, keys, writer, failsafe, order, defaults })
   }
 
-  async read<T = unknown>(key: CacheKey, o?: ReadOptions): Promise<T | undefined> {
-    const started = this.#instrument.start('read')
-    const name = expandKey(key, 'read')
-    const scope = this.#keys.of('read')
+  read<T = unknown>(key: CacheKey, o?: ReadOptions): Promise<T | undefined> {
+    return this.#instrument.call('read', (trace) => this.#read<T>('read', trace, key, o))
+  }
+
+  /** A read, as `method` (read, readCounter, fetch without a compute), noted on `trace`. */
+  async #read<T>(
+    method: CacheMethod,
+    trace: OpenTrace | undefined,
+    key: CacheKey,
+    o: ReadOptions | undefined,
+  ): Promise<T | undefined> {
+    const name = expandKey(key, method)
+    const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
-    const version = requestedVersion(key, o?.version, 'read')
+    const version = requestedVersion(key, o?.version, method)
     let value: unknown
     let near = false
     try {
@@ -147,18 +156,17 @@ export class FleetCache implements Cache {
       if (before) await before
       // A near-cache hit is answered without waiting on a promise.
       const kept = this.#reader.cached(scope, name, full)
-      const entry = kept ?? (await this.#reader.load('read', scope, name, full))
+      const entry = kept ?? (await this.#reader.load(method, scope, name, full))
       value = this.#reader.isLive(entry, version) ? entryValue(entry) : undefined
       near = kept !== undefined
     } catch (error) {
-      this.#failsafe.absorb('read', undefined, error)
+      this.#failsafe.absorb(method, undefined, error)
       value = undefined
     }
     // A cached value is never undefined (it cannot be written), so undefined is the miss.
     const hit = value !== undefined
     this.#count(hit)
-    if (started !== undefined)
-      this.#instrument.publish('read', started, { key: name, hit, near: hit && near })
+    if (trace !== undefined) note(trace, { key: name, hit, near: hit && near })
     return value as T | undefined
   }
 
@@ -167,37 +175,55 @@ export class FleetCache implements Cache {
     else this.#stats.misses++
   }
 
-  async write(key: CacheKey, value: unknown, o?: WriteOptions): Promise<boolean> {
-    const started = this.#instrument.start('write')
-    const name = expandKey(key, 'write')
-    const scope = this.#keys.of('write')
+  write(key: CacheKey, value: unknown, o?: WriteOptions): Promise<boolean> {
+    return this.#instrument.call('write', (trace) => this.#write('write', trace, key, value, o))
+  }
+
+  /** A write, as `method` (write, writeCounter), noted on `trace`. */
+  async #write(
+    method: CacheMethod,
+    trace: OpenTrace | undefined,
+    key: CacheKey,
+    value: unknown,
+    o: WriteOptions | undefined,
+  ): Promise<boolean> {
+    const name = expandKey(key, method)
+    const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
-    const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, 'write')
-    const version = normalizeVersion(settings.version, 'write') ?? expandVersion(key)
-    const prepared = prepareValue('write', name, value, settings)
-    settings.assertNotPast(this.#clock(), 'write')
+    const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, method)
+    const version = normalizeVersion(settings.version, method) ?? expandVersion(key)
+    const prepared = prepareValue(method, name, value, settings)
+    settings.assertNotPast(this.#clock(), method)
     const before = this.#order.pending(full)
     const writing =
       before === undefined && !isStamped(settings)
         ? // Sent at once: nothing can overtake it, so nothing to track.
-          this.#writer.writeOne('write', name, full, prepared, settings, version, undefined)
+          this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
         : this.#order.track(
             [full],
             (async () => {
               if (before) await before
-              const stamps = await this.#writer.stamps('write', scope, settings)
-              return this.#writer.writeOne('write', name, full, prepared, settings, version, stamps)
+              const stamps = await this.#writer.stamps(method, scope, settings)
+              return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
             })(),
           )
-    const written = await this.#failsafe.guard('write', false, () => writing)
-    if (started !== undefined) this.#instrument.publish('write', started, { key: name })
+    const written = await this.#failsafe.guard(method, false, () => writing)
+    note(trace, { key: name })
     return written
   }
 
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>
   fetch<T>(key: CacheKey, o: FetchOptions, compute?: Compute<T>): Promise<T>
-  async fetch<T>(key: CacheKey, a?: FetchOptions | Compute<T>, b?: Compute<T>): Promise<T> {
-    const started = this.#instrument.start('fetch')
+  fetch<T>(key: CacheKey, a?: FetchOptions | Compute<T>, b?: Compute<T>): Promise<T> {
+    return this.#instrument.call('fetch', (trace) => this.#fetch(trace, key, a, b))
+  }
+
+  async #fetch<T>(
+    trace: OpenTrace | undefined,
+    key: CacheKey,
+    a: FetchOptions | Compute<T> | undefined,
+    b: Compute<T> | undefined,
+  ): Promise<T> {
     const options = typeof a === 'function' ? undefined : a
     const compute = typeof a === 'function' ? a : b
     const name = expandKey(key, 'fetch')
@@ -212,7 +238,8 @@ export class FleetCache implements Cache {
           'cache.fetch: missing compute: calling fetch with force: true requires a compute function',
         )
       }
-      return (await this.read(key, { version: settings.version })) as T
+      // A plain read (its failures reported as `read`), traced as this fetch.
+      return (await this.#read('read', trace, key, { version: settings.version })) as T
     }
     assertFunction(compute, 'compute', 'cache.fetch')
     const version = requestedVersion(key, settings.version, 'fetch')
@@ -249,12 +276,19 @@ export class FleetCache implements Cache {
       }
     }
     this.#count(hit)
-    this.#instrument.publish('fetch', started, { key: name, hit })
+    note(trace, { key: name, hit })
     return value
   }
 
-  async exist(key: CacheKey, o?: { version?: string | number }): Promise<boolean> {
-    const started = this.#instrument.start('exist')
+  exist(key: CacheKey, o?: { version?: string | number }): Promise<boolean> {
+    return this.#instrument.call('exist', (trace) => this.#exist(trace, key, o))
+  }
+
+  async #exist(
+    trace: OpenTrace | undefined,
+    key: CacheKey,
+    o: { version?: string | number } | undefined,
+  ): Promise<boolean> {
     const name = expandKey(key, 'exist')
     const scope = this.#keys.of('exist')
     const full = this.#keys.full(scope, name)
@@ -264,12 +298,15 @@ export class FleetCache implements Cache {
       if (before) await before
       return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
     })
-    this.#instrument.publish('exist', started, { key: name, hit: found })
+    note(trace, { key: name, hit: found })
     return found
   }
 
-  async delete(key: CacheKey): Promise<boolean> {
-    const started = this.#instrument.start('delete')
+  delete(key: CacheKey): Promise<boolean> {
+    return this.#instrument.call('delete', (trace) => this.#delete(trace, key))
+  }
+
+  async #delete(trace: OpenTrace | undefined, key: CacheKey): Promise<boolean> {
     const name = expandKey(key, 'delete')
     const full = this.#keys.full(this.#keys.of('delete'), name)
     const before = this.#order.pending(full)
@@ -281,16 +318,16 @@ export class FleetCache implements Cache {
             before.then(() => this.#writer.remove('delete', name, full)),
           )
     const deleted = await this.#failsafe.guard('delete', false, () => deleting)
-    this.#instrument.publish('delete', started, { key: name })
+    note(trace, { key: name })
     return deleted
   }
 
   readMulti(keys: CacheKey[], o?: { version?: string | number }): Promise<Map<CacheKey, unknown>> {
-    return this.#multi.readMulti(keys, o)
+    return this.#instrument.call('readMulti', (trace) => this.#multi.readMulti(keys, o, trace))
   }
 
   writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: WriteOptions): Promise<boolean> {
-    return this.#multi.writeMulti(entries, o)
+    return this.#instrument.call('writeMulti', (trace) => this.#multi.writeMulti(entries, o, trace))
   }
 
   fetchMulti<T>(
@@ -298,31 +335,38 @@ export class FleetCache implements Cache {
     o: FetchOptions,
     compute: (key: CacheKey) => T | Promise<T>,
   ): Promise<Map<CacheKey, T>> {
-    return this.#multi.fetchMulti(keys, o, compute)
+    return this.#instrument.call('fetchMulti', (trace) => this.#multi.fetchMulti(keys, o, compute, trace))
   }
 
   deleteMulti(keys: CacheKey[]): Promise<number> {
-    return this.#multi.deleteMulti(keys)
+    return this.#instrument.call('deleteMulti', (trace) => this.#multi.deleteMulti(keys, trace))
   }
 
   increment(key: CacheKey, by = 1, o?: { expiresIn?: number }): Promise<number | undefined> {
-    return this.#counters.add('increment', key, by, o)
+    return this.#instrument.call('increment', (trace) => this.#counters.add('increment', key, by, o, trace))
   }
 
   decrement(key: CacheKey, by = 1, o?: { expiresIn?: number }): Promise<number | undefined> {
-    return this.#counters.add('decrement', key, by, o)
+    return this.#instrument.call('decrement', (trace) => this.#counters.add('decrement', key, by, o, trace))
   }
 
   readCounter(key: CacheKey): Promise<number | undefined> {
-    return Counters.read(this, key)
+    return this.#instrument.call('readCounter', (trace) =>
+      Counters.read((k) => this.#read('readCounter', trace, k, undefined), key),
+    )
   }
 
   writeCounter(key: CacheKey, value: number, o?: { expiresIn?: number }): Promise<boolean> {
-    return Counters.write(this, key, value, o)
+    return this.#instrument.call('writeCounter', (trace) =>
+      Counters.write((k, v, w) => this.#write('writeCounter', trace, k, v, w), key, value, o),
+    )
   }
 
-  async deleteMatched(glob: string): Promise<number> {
-    const started = this.#instrument.start('deleteMatched')
+  deleteMatched(glob: string): Promise<number> {
+    return this.#instrument.call('deleteMatched', (trace) => this.#deleteMatched(trace, glob))
+  }
+
+  async #deleteMatched(trace: OpenTrace | undefined, glob: string): Promise<number> {
     if (typeof glob !== 'string') {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
@@ -337,12 +381,15 @@ export class FleetCache implements Cache {
       return removed
     })
     this.#stats.deletes += count
-    this.#instrument.publish('deleteMatched', started, { key: glob })
+    note(trace, { key: glob })
     return count
   }
 
-  async invalidateTag(tag: string): Promise<void> {
-    const started = this.#instrument.start('invalidateTag')
+  invalidateTag(tag: string): Promise<void> {
+    return this.#instrument.call('invalidateTag', (trace) => this.#invalidateTag(trace, tag))
+  }
+
+  async #invalidateTag(trace: OpenTrace | undefined, tag: string): Promise<void> {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.invalidateTag: tag must be a non-empty string')
     }
@@ -352,11 +399,14 @@ export class FleetCache implements Cache {
       await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
       this.#writer.evict(key)
     })
-    this.#instrument.publish('invalidateTag', started, { key: tag })
+    note(trace, { key: tag })
   }
 
-  async clear(): Promise<void> {
-    const started = this.#instrument.start('clear')
+  clear(): Promise<void> {
+    return this.#instrument.call('clear', (trace) => this.#clear(trace))
+  }
+
+  async #clear(trace: OpenTrace | undefined): Promise<void> {
     // Every model version of this namespace (and tenant): older versions are garbage anyway.
     const prefix = this.#keys.allVersions('clear')
     await this.#failsafe.guard('clear', undefined, async () => {
@@ -366,7 +416,7 @@ export class FleetCache implements Cache {
       )
       this.#near?.clear()
     })
-    this.#instrument.publish('clear', started, {})
+    note(trace, {})
   }
 
   stats(): CacheStats {

@@ -1,13 +1,14 @@
+import type { OpenTrace } from '../telemetry.ts'
 import { describeValue, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import type { Failsafe } from './failsafe.ts'
-import type { Instrument } from './instrument.ts'
+import { note } from './instrument.ts'
 import { expandKey } from './keys.ts'
 import { counterTtl, type WriteDefaults } from './options.ts'
 import type { CallOrder } from './order.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import type { KeyScope } from './scope.ts'
-import type { Cache, CacheKey } from './types.ts'
+import type { CacheKey, WriteOptions } from './types.ts'
 import type { EntryWriter } from './writer.ts'
 
 export interface CounterParts {
@@ -17,7 +18,6 @@ export interface CounterParts {
   writer: EntryWriter
   failsafe: Failsafe
   order: CallOrder
-  instrument: Instrument
   defaults: WriteDefaults
 }
 
@@ -39,9 +39,9 @@ export class Counters {
     key: CacheKey,
     by: number,
     o: { expiresIn?: number } | undefined,
+    trace: OpenTrace | undefined,
   ): Promise<number | undefined> {
-    const { backend, run, keys, writer, failsafe, order, instrument, defaults } = this.#o
-    const started = instrument.start(method)
+    const { backend, run, keys, writer, failsafe, order, defaults } = this.#o
     const name = expandKey(key, method)
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
       throw invalidArgument(
@@ -60,13 +60,16 @@ export class Counters {
       writer.evict(full)
       return next
     })
-    instrument.publish(method, started, { key: name })
+    note(trace, { key: name })
     return value
   }
 
-  /** A counter's value: a raw integer string read as a number; undefined when absent or not one. */
-  static async read(cache: Cache, key: CacheKey): Promise<number | undefined> {
-    const value = await cache.read(key)
+  /**
+   * A counter's value: a raw integer string read as a number; undefined when absent or not one.
+   * `read` is the cache's read under the name `readCounter` (its trace, its errorHandler calls).
+   */
+  static async read(read: (key: CacheKey) => Promise<unknown>, key: CacheKey): Promise<number | undefined> {
+    const value = await read(key)
     if (typeof value === 'number') return Math.trunc(value)
     if (typeof value !== 'string' || !/^\s*-?\d+/.test(value)) return undefined
     return Number.parseInt(value, 10)
@@ -74,7 +77,7 @@ export class Counters {
 
   /** Stores a counter as a raw integer string. */
   static async write(
-    cache: Cache,
+    write: (key: CacheKey, value: unknown, o: WriteOptions) => Promise<boolean>,
     key: CacheKey,
     value: number,
     o?: { expiresIn?: number },
@@ -85,7 +88,7 @@ export class Counters {
         `cache.writeCounter: value must be a finite number, got ${describeValue(value)}`,
       )
     }
-    return cache.write(key, Math.trunc(value), {
+    return write(key, Math.trunc(value), {
       raw: true,
       ...(o?.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
     })

@@ -1,10 +1,12 @@
-import { type OperationContext, operationChannel } from '../telemetry.ts'
+import { type OpenTrace, type OperationContext, type TraceScope, tracedWith } from '../telemetry.ts'
+import type { CacheMethod } from './run.ts'
 
 /**
  * What a cache call's trace on the TracingChannel `redfleet:cache:<method>` carries (SPEC §3,
  * §11): the cache namespace and topology, the key(s) the caller passed (normalised), and, when
  * the call ends, whether it hit (single-key reads, `near` when the near cache answered) or which
- * keys hit (multi-key reads). Never a value.
+ * keys hit (multi-key reads), and `result`: what the call resolves with. Never a value in the
+ * context.
  */
 export interface CacheEvent extends OperationContext {
   method: string
@@ -15,37 +17,31 @@ export interface CacheEvent extends OperationContext {
   hits?: string[]
 }
 
+/** What a cache call learnt on its way, noted on its trace (names and hits only). */
+export type CacheNote = Omit<CacheEvent, 'method' | 'namespace' | 'topology'>
+
 /**
  * Traces each public cache call once, whatever commands it sends (those go through the runner
- * untraced): `start` when it begins, `asyncStart`/`asyncEnd` with the outcome when it ends. It
- * costs one property read when nobody listens, so it stays on every call.
+ * untraced), with the telemetry's one mechanism (src/telemetry.ts `tracedWith`): start when it
+ * begins, asyncEnd with the outcome (or error) when it ends. Nothing is built when nobody listens.
  */
 export class Instrument {
-  constructor(
-    readonly namespace: string,
-    readonly topology: string,
-  ) {}
+  readonly #scope: TraceScope
 
-  /** The call's trace context when someone listens to `method`, else undefined (nothing traced). */
-  start(method: string): CacheEvent | undefined {
-    const channel = operationChannel(`cache.${method}`)
-    if (!channel.hasSubscribers) return undefined
-    const event: CacheEvent = { method, namespace: this.namespace, topology: this.topology }
-    channel.start.publish(event)
-    channel.end.publish(event)
-    return event
+  constructor(namespace: string, topology: string) {
+    this.#scope = { namespace, topology }
   }
 
-  /** Ends the trace `start` began, with what the call found. */
-  publish(
-    method: string,
-    event: CacheEvent | undefined,
-    fields: Omit<CacheEvent, 'method' | 'namespace' | 'topology'>,
-  ): void {
-    if (event === undefined) return
-    Object.assign(event, fields)
-    const channel = operationChannel(`cache.${method}`)
-    channel.asyncStart.publish(event)
-    channel.asyncEnd.publish(event)
+  /** Runs one public call of `method` traced; `fn` notes its key and hits on the trace it gets. */
+  call<T>(method: CacheMethod, fn: (trace: OpenTrace | undefined) => Promise<T>): Promise<T> {
+    return tracedWith(`cache.${method}`, this.#scope, (trace) => {
+      trace?.note({ method })
+      return fn(trace)
+    })
   }
+}
+
+/** Notes `fields` on a cache call's trace, when it is traced. */
+export function note(trace: OpenTrace | undefined, fields: CacheNote): void {
+  trace?.note(fields)
 }

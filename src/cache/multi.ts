@@ -1,9 +1,10 @@
+import type { OpenTrace } from '../telemetry.ts'
 import { describeValue, invalidArgument } from '../validate.ts'
 import type { Clock } from './clock.ts'
 import { entryValue, isExpired, isMismatched } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
-import type { Instrument } from './instrument.ts'
+import { note } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion } from './keys.ts'
 import { type WriteDefaults, WriteSettings } from './options.ts'
 import type { CallOrder } from './order.ts'
@@ -40,7 +41,6 @@ export interface MultiKeyParts {
   writer: EntryWriter
   failsafe: Failsafe
   order: CallOrder
-  instrument: Instrument
   clock: Clock
   stats: CacheStats
   defaults: WriteDefaults
@@ -58,9 +58,12 @@ export class MultiKey {
     this.#o = parts
   }
 
-  async readMulti(keys: CacheKey[], o?: { version?: string | number }): Promise<Map<CacheKey, unknown>> {
-    const { failsafe, stats, instrument, order } = this.#o
-    const started = instrument.start('readMulti')
+  async readMulti(
+    keys: CacheKey[],
+    o: { version?: string | number } | undefined,
+    trace: OpenTrace | undefined,
+  ): Promise<Map<CacheKey, unknown>> {
+    const { failsafe, stats, order } = this.#o
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
     if (keys.length === 0) return result
@@ -79,19 +82,19 @@ export class MultiKey {
     }
     stats.hits += result.size
     stats.misses += keys.length - result.size
-    if (started !== undefined) {
+    if (trace !== undefined) {
       const hits = many.names.filter((_, i) => values[i] !== MISS && values[i] !== undefined)
-      instrument.publish('readMulti', started, { keys: many.names, hits })
+      note(trace, { keys: many.names, hits })
     }
     return result
   }
 
   async writeMulti(
     entries: Map<CacheKey, unknown> | Record<string, unknown>,
-    o?: WriteOptions,
+    o: WriteOptions | undefined,
+    trace: OpenTrace | undefined,
   ): Promise<boolean> {
-    const { keys, writer, failsafe, order, instrument, clock, defaults, plain } = this.#o
-    const started = instrument.start('writeMulti')
+    const { keys, writer, failsafe, order, clock, defaults, plain } = this.#o
     if (typeof entries !== 'object' || entries === null) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.writeMulti: entries must be a Map or an object')
     }
@@ -122,7 +125,7 @@ export class MultiKey {
         return true
       }),
     )
-    instrument.publish('writeMulti', started, { keys: names })
+    note(trace, { keys: names })
     return written
   }
 
@@ -130,9 +133,9 @@ export class MultiKey {
     keys: CacheKey[],
     o: FetchOptions,
     compute: (key: CacheKey) => T | Promise<T>,
+    trace: OpenTrace | undefined,
   ): Promise<Map<CacheKey, T>> {
-    const { writer, failsafe, order, instrument, stats, defaults } = this.#o
-    const started = instrument.start('fetchMulti')
+    const { writer, failsafe, order, stats, defaults } = this.#o
     if (typeof compute !== 'function') {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
@@ -189,13 +192,12 @@ export class MultiKey {
         return true
       })
     }
-    instrument.publish('fetchMulti', started, { keys: names, hits })
+    note(trace, { keys: names, hits })
     return result
   }
 
-  async deleteMulti(keys: CacheKey[]): Promise<number> {
-    const { writer, failsafe, order, instrument } = this.#o
-    const started = instrument.start('deleteMulti')
+  async deleteMulti(keys: CacheKey[], trace: OpenTrace | undefined): Promise<number> {
+    const { writer, failsafe, order } = this.#o
     assertArray(keys, 'deleteMulti')
     if (keys.length === 0) return 0
     const scope = this.#o.keys.of('deleteMulti')
@@ -209,7 +211,7 @@ export class MultiKey {
         return writer.removeMany('deleteMulti', fulls)
       }),
     )
-    instrument.publish('deleteMulti', started, { keys: names })
+    note(trace, { keys: names })
     return count
   }
 

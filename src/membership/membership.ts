@@ -1,5 +1,11 @@
 import { encodeJson } from '../codec.ts'
-import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import {
+  type FleetContext,
+  type OperationPolicy,
+  operationPolicy,
+  runCommand,
+  traceScope,
+} from '../context.ts'
 import { SerializationError } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
 import { streamBackend } from '../streams/access.ts'
@@ -9,6 +15,7 @@ import { START_ID } from '../streams/ids.ts'
 import { PublishIds } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
 import { linkSignals } from '../streams/signals.ts'
+import { openTrace, type Subject, type TraceScope, traced } from '../telemetry.ts'
 import {
   assertName,
   assertSignal,
@@ -77,6 +84,7 @@ const DEFAULT_TTL = 6000
 class FleetMembership implements Membership {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
+  readonly #scope: TraceScope
   readonly #ttl: number
   readonly #key: string
   readonly #backend: MembershipBackend
@@ -93,6 +101,7 @@ class FleetMembership implements Membership {
     }
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
+    this.#scope = traceScope(ctx)
     this.#key = ctx.keys.key('membership', 'live')
     this.#backend =
       ctx.topology === 'memory'
@@ -103,29 +112,100 @@ class FleetMembership implements Membership {
   }
 
   #run<T>(op: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
-    return runOperation(this.#ctx, this.#policy, `membership.${op}`, id, fn)
+    return runCommand(this.#ctx, this.#policy, `membership.${op}`, id, fn)
+  }
+
+  /** Traces one public call on `redfleet:membership:<op>` (SPEC §11), validation errors included. */
+  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
+    return traced(`membership.${op}`, this.#scope, subject, fn)
+  }
+
+  heartbeat(id: string): Promise<void> {
+    return this.#traced(
+      'heartbeat',
+      () => ({ member: id }),
+      () => this.#heartbeat(id),
+    )
+  }
+
+  leave(id: string): Promise<void> {
+    return this.#traced(
+      'leave',
+      () => ({ member: id }),
+      () => this.#leave(id),
+    )
+  }
+
+  live(): Promise<string[]> {
+    return this.#traced(
+      'live',
+      () => ({}),
+      () => this.#live(),
+    )
+  }
+
+  owner(key: string, members?: string[]): Promise<string | undefined> {
+    return this.#traced(
+      'owner',
+      () => ({ key }),
+      () => this.#owner(key, members),
+    )
+  }
+
+  send(to: string, message: unknown): Promise<void> {
+    return this.#traced(
+      'send',
+      () => ({ member: to }),
+      () => this.#send(to, message),
+    )
+  }
+
+  /**
+   * Traced on `redfleet:membership:join` for as long as the member is joined: start and end when
+   * it joins, asyncEnd once `stop()` (or fleet.close()) has left; each beat is a `heartbeat`.
+   */
+  join(id: string, o: { interval?: number } = {}): MembershipHandle {
+    const trace = openTrace('membership.join', this.#scope, () => ({ member: id }))
+    let handle: MembershipHandle
+    try {
+      handle = this.#join(id, o, trace === undefined ? undefined : () => trace.end())
+    } catch (error) {
+      trace?.fail(error)
+      throw error
+    }
+    if (trace === undefined) return handle
+    return {
+      stop: () =>
+        handle.stop().then(
+          () => trace.end(),
+          (error: unknown) => {
+            trace.fail(error)
+            throw error
+          },
+        ),
+    }
   }
 
   #inboxKey(id: string): string {
     return this.#ctx.keys.key('membership', 'inbox', id)
   }
 
-  async heartbeat(id: string): Promise<void> {
+  async #heartbeat(id: string): Promise<void> {
     assertName(id, 'id', 'membership.heartbeat')
     await this.#run('heartbeat', id, () => this.#backend.heartbeat(this.#key, id, this.#ttl))
   }
 
-  async leave(id: string): Promise<void> {
+  async #leave(id: string): Promise<void> {
     assertName(id, 'id', 'membership.leave')
     await this.#run('leave', id, () => this.#backend.leave(this.#key, id))
   }
 
-  async live(): Promise<string[]> {
+  async #live(): Promise<string[]> {
     const ids = await this.#run('live', undefined, () => this.#backend.live(this.#key))
     return ids.sort()
   }
 
-  join(id: string, o: { interval?: number } = {}): MembershipHandle {
+  #join(id: string, o: { interval?: number }, closed: (() => void) | undefined): MembershipHandle {
     assertName(id, 'id', 'membership.join')
     const interval = countArgument(
       o?.interval,
@@ -167,6 +247,7 @@ class FleetMembership implements Membership {
       // On fleet.close(): the fleet refuses new operations, so leave through the backend directly.
       await halt()
       await this.#backend.leave(this.#key, id).catch(() => {})
+      closed?.()
     })
     this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#closeAll())
     return {
@@ -182,7 +263,7 @@ class FleetMembership implements Membership {
     await Promise.all([...this.#joined.values()].map((close) => close()))
   }
 
-  async owner(key: string, members?: string[]): Promise<string | undefined> {
+  async #owner(key: string, members?: string[]): Promise<string | undefined> {
     assertName(key, 'key', 'membership.owner')
     if (members !== undefined) {
       if (!Array.isArray(members)) {
@@ -191,10 +272,10 @@ class FleetMembership implements Membership {
       for (const member of members) assertName(member, 'member id', 'membership.owner')
       return rendezvousOwner(key, members)
     }
-    return rendezvousOwner(key, await this.live())
+    return rendezvousOwner(key, await this.#live())
   }
 
-  async send(to: string, message: unknown): Promise<void> {
+  async #send(to: string, message: unknown): Promise<void> {
     assertName(to, 'id', 'membership.send')
     if (message === undefined)
       throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
@@ -217,10 +298,31 @@ class FleetMembership implements Membership {
     }
     const key = this.#inboxKey(id)
     const after = from === '0' ? START_ID : '$'
-    return { [Symbol.asyncIterator]: () => this.#read(key, after, o?.signal) }
+    return { [Symbol.asyncIterator]: () => this.#read(id, key, after, o?.signal) }
   }
 
-  async *#read(key: string, after: string, userSignal: AbortSignal | undefined): AsyncGenerator<unknown> {
+  /**
+   * One iteration of an inbox, traced on `redfleet:membership:inbox` from its first `next()` until
+   * it ends (abort, close, `break`) or fails.
+   */
+  async *#read(
+    id: string,
+    key: string,
+    after: string,
+    userSignal: AbortSignal | undefined,
+  ): AsyncGenerator<unknown> {
+    const trace = openTrace('membership.inbox', this.#scope, () => ({ member: id }))
+    try {
+      yield* this.#messages(key, after, userSignal)
+    } catch (error) {
+      trace?.fail(error)
+      throw error
+    } finally {
+      trace?.end()
+    }
+  }
+
+  async *#messages(key: string, after: string, userSignal: AbortSignal | undefined): AsyncGenerator<unknown> {
     this.#ctx.lifecycle.assertOpen('membership.inbox')
     const linked = linkSignals(userSignal, this.#ctx.lifecycle.signal)
     try {

@@ -1,9 +1,16 @@
 import { assertCodec, type Codec, type TextCodec, textCodec } from '../codec.ts'
-import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import {
+  type FleetContext,
+  type OperationPolicy,
+  operationPolicy,
+  runCommand,
+  traceScope,
+} from '../context.ts'
 import { assertWaitFor, type Durability, durabilityOf, waitForOption } from '../durability.ts'
 import type { WaitFor } from '../errors.ts'
 import { assertKey } from '../keyspace.ts'
 import type { RetryOptions } from '../retry.ts'
+import { type Subject, type TraceScope, traced } from '../telemetry.ts'
 import {
   assertTtl,
   checkOptions,
@@ -72,6 +79,7 @@ const STORE_OPTIONS = {
 class FleetStore<V> implements Store<V> {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
+  readonly #scope: TraceScope
   readonly #prefix: string
   readonly #backend: StoreBackend
   readonly #values: TextCodec
@@ -82,6 +90,7 @@ class FleetStore<V> implements Store<V> {
   constructor(ctx: FleetContext, options: StoreOptions) {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
+    this.#scope = traceScope(ctx)
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')
     this.#values = textCodec(options.codec)
     this.#waitFor = options.waitFor
@@ -107,18 +116,88 @@ class FleetStore<V> implements Store<V> {
   #run<T>(op: string, key: string | undefined, full: string | string[], fn: () => Promise<T>, hold = false) {
     return this.#order.run(
       full,
-      () => runOperation(this.#ctx, this.#policy, `store.${op}`, key, fn),
+      () => runCommand(this.#ctx, this.#policy, `store.${op}`, key, fn),
       hold || !this.#backend.sendsAtOnce(typeof full !== 'string'),
     )
   }
 
-  async get(key: string): Promise<V | undefined> {
+  /** Traces one public call `op` (`store.<method>`, SPEC §11), validation errors included. */
+  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
+    return traced(op, this.#scope, subject, fn)
+  }
+
+  get(key: string): Promise<V | undefined> {
+    return this.#traced(
+      'store.get',
+      () => ({ key }),
+      () => this.#get(key),
+    )
+  }
+
+  set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
+    return this.#traced(
+      'store.set',
+      () => ({ key }),
+      () => this.#set(key, value, o),
+    )
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#traced(
+      'store.delete',
+      () => ({ key }),
+      () => this.#delete(key),
+    )
+  }
+
+  setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
+    return this.#traced(
+      'store.setIfNotExists',
+      () => ({ key }),
+      () => this.#setIfNotExists(key, value, o),
+    )
+  }
+
+  increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
+    return this.#traced(
+      'store.increment',
+      () => ({ key }),
+      () => this.#increment(key, by, o),
+    )
+  }
+
+  update(
+    key: string,
+    fn: (current: V | undefined) => V | undefined | Promise<V | undefined>,
+    o?: StoreWriteOptions,
+  ): Promise<V | undefined> {
+    return this.#traced(
+      'store.update',
+      () => ({ key }),
+      () => this.#update(key, fn, o),
+    )
+  }
+
+  getMany(keys: string[]): Promise<(V | undefined)[]> {
+    return this.#traced(
+      'store.getMany',
+      () => ({ keys: namesOf(keys) }),
+      () => this.#getMany(keys),
+    )
+  }
+
+  setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
+    const keys = () => ({ keys: namesOf(Array.isArray(entries) ? entries.map((e) => e?.[0]) : entries) })
+    return this.#traced('store.setMany', keys, () => this.#setMany(entries, o))
+  }
+
+  async #get(key: string): Promise<V | undefined> {
     const full = this.#key('get', key)
     const text = await this.#run('get', key, full, () => this.#backend.get(full))
     return this.#values.decode<V>(text, 'store.get', key)
   }
 
-  async set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
+  async #set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
     const full = this.#key('set', key)
     const text = this.#values.encode(value, 'store.set', key)
     const ttl = assertTtl(o?.ttl, 'store.set')
@@ -126,12 +205,12 @@ class FleetStore<V> implements Store<V> {
     await this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability))
   }
 
-  async delete(key: string): Promise<boolean> {
+  async #delete(key: string): Promise<boolean> {
     const full = this.#key('delete', key)
     return this.#run('delete', key, full, () => this.#backend.delete(full))
   }
 
-  async setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
+  async #setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
     const full = this.#key('setIfNotExists', key)
     const text = this.#values.encode(value, 'store.setIfNotExists', key)
     const ttl = assertTtl(o?.ttl, 'store.setIfNotExists')
@@ -148,7 +227,7 @@ class FleetStore<V> implements Store<V> {
     return this.#run('setIfNotExists', key, full, () => this.#backend.claim(claim))
   }
 
-  async increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
+  async #increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
     const full = this.#key('increment', key)
     if (typeof by !== 'number' || !Number.isFinite(by)) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', `store.increment: by must be a finite number`)
@@ -158,7 +237,7 @@ class FleetStore<V> implements Store<V> {
     return this.#run('increment', key, full, () => this.#backend.increment(full, by, ttl, durability))
   }
 
-  async update(
+  async #update(
     key: string,
     fn: (current: V | undefined) => V | undefined | Promise<V | undefined>,
     o?: StoreWriteOptions,
@@ -181,7 +260,7 @@ class FleetStore<V> implements Store<V> {
     return this.#run('update', key, full, attempts, true)
   }
 
-  async getMany(keys: string[]): Promise<(V | undefined)[]> {
+  async #getMany(keys: string[]): Promise<(V | undefined)[]> {
     if (!Array.isArray(keys))
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.getMany: keys must be an array')
     const full = keys.map((key) => this.#key('getMany', key))
@@ -190,7 +269,7 @@ class FleetStore<V> implements Store<V> {
     return texts.map((text, i) => this.#values.decode<V>(text, 'store.getMany', keys[i]!))
   }
 
-  async setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
+  async #setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
     if (!Array.isArray(entries)) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.setMany: entries must be an array of [key, value]')
     }
@@ -204,6 +283,11 @@ class FleetStore<V> implements Store<V> {
     const full = encoded.map(([fullKey]) => fullKey)
     await this.#run('setMany', undefined, full, () => this.#backend.setMany(encoded, ttl, durability))
   }
+}
+
+/** The keys a call names, for its trace: its strings only (whatever else it was given is not a name). */
+function namesOf(keys: unknown): string[] {
+  return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === 'string') : []
 }
 
 /** A store of the fleet; bad options are a ConfigError here. */

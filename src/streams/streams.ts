@@ -1,7 +1,14 @@
-import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import {
+  type FleetContext,
+  type OperationPolicy,
+  operationPolicy,
+  runCommand,
+  traceScope,
+} from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import type { WaitFor } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
+import { type Subject, type TraceScope, traced } from '../telemetry.ts'
 import {
   assertCallOptions,
   assertFunction,
@@ -120,6 +127,7 @@ const DEFAULT_CHANNEL_MAX_LEN = 500
 class FleetStreams implements Streams {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
+  readonly #scope: TraceScope
   readonly #backend: StreamBackend
   readonly #eventsMaxLen: number
   readonly #channelMaxLen: number
@@ -149,6 +157,7 @@ class FleetStreams implements Streams {
     this.#ctx = ctx
     this.#waitFor = options.waitFor
     this.#policy = operationPolicy(ctx, options)
+    this.#scope = traceScope(ctx)
     this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
@@ -162,10 +171,58 @@ class FleetStreams implements Streams {
   }
 
   #run<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
-    return runOperation(this.#ctx, this.#policy, `streams.${op}`, name, fn)
+    return runCommand(this.#ctx, this.#policy, `streams.${op}`, name, fn)
   }
 
-  async publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
+  /**
+   * Traces one public call on `redfleet:streams:<op>` (SPEC §11), from its start to what it
+   * resolves (a loop: until it stops), validation errors included.
+   */
+  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
+    return traced(`streams.${op}`, this.#scope, subject, fn)
+  }
+
+  publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
+    const subject = () => ({
+      channel: 'events',
+      channels: Array.isArray(channels) ? channels.filter((c) => typeof c === 'string') : [],
+    })
+    return this.#traced('publish', subject, () => this.#publish(env, channels, o))
+  }
+
+  publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
+    return this.#traced(
+      'publishToChannel',
+      () => ({ channel }),
+      () => this.#publishToChannel(channel, env, o),
+    )
+  }
+
+  readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
+    return this.#traced(
+      'readRange',
+      () => ({ channel }),
+      () => this.#readRange(channel, afterId, limit),
+    )
+  }
+
+  ensureGroup(group: string): Promise<void> {
+    return this.#traced(
+      'ensureGroup',
+      () => ({ channel: 'events', group }),
+      () => this.#ensureGroup(group),
+    )
+  }
+
+  groupLag(group: string): Promise<number> {
+    return this.#traced(
+      'groupLag',
+      () => ({ channel: 'events', group }),
+      () => this.#groupLag(group),
+    )
+  }
+
+  async #publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
     if (!Array.isArray(channels)) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'streams.publish: channels must be an array of names')
     }
@@ -179,17 +236,20 @@ class FleetStreams implements Streams {
       // A channel listed twice gets the entry once.
       if (!writes.some((w) => w.key === key)) writes.push(this.#write(key, fields, this.#channelMaxLen, id))
     }
-    const ids = await this.#run('publish', undefined, () => this.#backend.append(writes, durable))
-    return ids[0]!
+    // The main stream's id, which the call returns (and its trace's result is).
+    return this.#run('publish', undefined, async () => (await this.#backend.append(writes, durable))[0]!)
   }
 
-  async publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
+  async #publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
     const key = this.#channelKey('streams.publishToChannel', channel)
     const fields = encodeEnvelope(env, 'streams.publishToChannel', channel)
     const durable = this.#durable('publishToChannel', channel, o)
     const write = this.#write(key, fields, this.#channelMaxLen, this.#publishIds.next())
-    const [id] = await this.#run('publishToChannel', channel, () => this.#backend.append([write], durable))
-    return id!
+    return this.#run(
+      'publishToChannel',
+      channel,
+      async () => (await this.#backend.append([write], durable))[0]!,
+    )
   }
 
   #write(key: string, fields: string[], maxLen: number, publishId: string): StreamWrite {
@@ -204,7 +264,7 @@ class FleetStreams implements Streams {
     return durability && { durability, where: `streams.${op} '${name}'` }
   }
 
-  async readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
+  async #readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
     const key = this.#channelKey('streams.readRange', channel)
     let after = afterIdArg('streams.readRange', afterId)
     countArgument(limit, 'limit', 'streams.readRange', 500)
@@ -231,18 +291,26 @@ class FleetStreams implements Streams {
     deliver: (d: Delivery) => void | Promise<void>,
     o: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    return this.#loop('tail', () => {
-      const key = this.#channelKey('streams.tail', channel)
-      const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
-      return { signal: o?.signal, run: this.#tailKey('tail', key, after, deliver, o) }
-    })
+    return this.#loop(
+      'tail',
+      () => ({ channel }),
+      () => {
+        const key = this.#channelKey('streams.tail', channel)
+        const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
+        return { signal: o?.signal, run: this.#tailKey('tail', key, after, deliver, o) }
+      },
+    )
   }
 
   tailEvents(handle: (d: Delivery) => void | Promise<void>, o: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.#loop('tailEvents', () => ({
-      signal: o?.signal,
-      run: this.#tailKey('tailEvents', this.#mainKey, '$', handle, o),
-    }))
+    return this.#loop(
+      'tailEvents',
+      () => ({ channel: 'events' }),
+      () => ({
+        signal: o?.signal,
+        run: this.#tailKey('tailEvents', this.#mainKey, '$', handle, o),
+      }),
+    )
   }
 
   #tailKey(
@@ -267,7 +335,7 @@ class FleetStreams implements Streams {
     }
   }
 
-  async ensureGroup(group: string): Promise<void> {
+  async #ensureGroup(group: string): Promise<void> {
     assertName(group, 'group', 'streams.ensureGroup')
     await this.#run('ensureGroup', group, () => this.#backend.createGroup(this.#mainKey, group))
   }
@@ -278,48 +346,56 @@ class FleetStreams implements Streams {
     handle: (d: Delivery) => Promise<void> | void,
     o: ConsumeOptions = {},
   ): Promise<void> {
-    return this.#loop('consume', () => {
-      const op = 'streams.consume'
-      assertName(group, 'group', op)
-      assertName(consumer, 'consumer', op)
-      assertFunction(handle, 'handle', op)
-      assertSignal(o?.signal, op)
-      const deadLetter = o.deadLetter ?? `${group}:dead`
-      const deadKey = this.#channelKey('streams.consume', deadLetter)
-      const settings = {
-        backend: this.#backend,
-        key: this.#mainKey,
-        group,
-        consumer,
-        handle,
-        batch: countArgument(o.batch, 'batch', op, 64),
-        minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
-        maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),
-        concurrency: countArgument(o.concurrency, 'concurrency', op, 1),
-        deadLetter: async (record: Envelope) => {
-          const fields = encodeEnvelope(record, op, deadLetter)
-          await this.#backend.append([
-            { key: deadKey, fields, maxLen: this.#channelMaxLen, approximate: true },
-          ])
-        },
-        onError: (error: unknown) => this.#onError(error, op),
-        trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
-      }
-      return { signal: o.signal, run: (signal) => new ConsumerLoop({ ...settings, signal }).run() }
-    })
+    return this.#loop(
+      'consume',
+      () => ({ channel: 'events', group, consumer }),
+      () => {
+        const op = 'streams.consume'
+        assertName(group, 'group', op)
+        assertName(consumer, 'consumer', op)
+        assertFunction(handle, 'handle', op)
+        assertSignal(o?.signal, op)
+        const deadLetter = o.deadLetter ?? `${group}:dead`
+        const deadKey = this.#channelKey('streams.consume', deadLetter)
+        const settings = {
+          backend: this.#backend,
+          key: this.#mainKey,
+          group,
+          consumer,
+          handle,
+          batch: countArgument(o.batch, 'batch', op, 64),
+          minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
+          maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),
+          concurrency: countArgument(o.concurrency, 'concurrency', op, 1),
+          deadLetter: async (record: Envelope) => {
+            const fields = encodeEnvelope(record, op, deadLetter)
+            await this.#backend.append([
+              { key: deadKey, fields, maxLen: this.#channelMaxLen, approximate: true },
+            ])
+          },
+          onError: (error: unknown) => this.#onError(error, op),
+          trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
+        }
+        return { signal: o.signal, run: (signal) => new ConsumerLoop({ ...settings, signal }).run() }
+      },
+    )
   }
 
-  async groupLag(group: string): Promise<number> {
+  async #groupLag(group: string): Promise<number> {
     assertName(group, 'group', 'streams.groupLag')
     return this.#run('groupLag', group, () => this.#backend.lag(this.#mainKey, group))
   }
 
   /**
-   * Starts a long-running loop: `prepare` validates the arguments (TypeError) and builds the
+   * Starts a long-running loop, traced from its start until it stops (SPEC §11): `prepare` validates the arguments (TypeError) and builds the
    * body; the caller's signal is linked with the fleet's, so fleet.close() stops the loop too,
    * and the loop is registered so that close waits (a little) for it to drain.
    */
-  async #loop(op: string, prepare: () => LoopBody): Promise<void> {
+  #loop(op: string, subject: () => Subject, prepare: () => LoopBody): Promise<void> {
+    return traced(`streams.${op}`, this.#scope, subject, () => this.#start(op, prepare))
+  }
+
+  async #start(op: string, prepare: () => LoopBody): Promise<void> {
     this.#ctx.lifecycle.assertOpen(`streams.${op}`)
     const { signal, run } = prepare()
     const linked = linkSignals(signal, this.#ctx.lifecycle.signal)

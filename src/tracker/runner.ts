@@ -1,23 +1,39 @@
-import { type FleetContext, type OperationPolicy, operationPolicy, runOperation } from '../context.ts'
+import {
+  type FleetContext,
+  type OperationPolicy,
+  operationPolicy,
+  runCommand,
+  traceScope,
+} from '../context.ts'
+import { type Subject, type TraceScope, traced } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
 
 /** The operations of the background loops: they report their failures themselves, once per outage. */
 const LOOP_OPS = new Set(['heartbeat', 'recoverEvery'])
 
 /**
- * How the tracker's parts run their operations (src/context.ts `runOperation`, named
- * `tracker.<op>`) and report failures nobody awaits: one place, so every part reports alike.
+ * How the tracker's parts run their commands (src/context.ts `runCommand`, named `tracker.<op>`),
+ * trace its public calls and loop passes (`redfleet:tracker:<op>`, SPEC §11: one trace per call,
+ * however many commands it sends) and report failures nobody awaits: one place, so every part
+ * reports alike.
  */
 export class TrackerRunner {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
   /** The loops' policy: no report per failed attempt; their LoopBackoff reports once per outage. */
   readonly #quiet: OperationPolicy
+  readonly #scope: TraceScope
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
     this.#quiet = { retry: this.#policy.retry, onError: () => {} }
+    this.#scope = traceScope(ctx)
+  }
+
+  /** Traces one public call (or loop pass) of the tracker on `redfleet:tracker:<op>`. */
+  traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
+    return traced(`tracker.${op}`, this.#scope, subject, fn)
   }
 
   /** The fleet was closed: nothing runs any more, and records in flight stay as orphans. */
@@ -31,7 +47,7 @@ export class TrackerRunner {
 
   run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
     const policy = LOOP_OPS.has(op) ? this.#quiet : this.#policy
-    return runOperation(this.#ctx, policy, `tracker.${op}`, key, fn)
+    return runCommand(this.#ctx, policy, `tracker.${op}`, key, fn)
   }
 
   /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */

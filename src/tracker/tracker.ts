@@ -1,5 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { translateError } from '../errors.ts'
+import type { Subject } from '../telemetry.ts'
 import { assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
 import { InFlightJobs } from './in-flight.ts'
@@ -100,7 +101,9 @@ class FleetTracker implements Tracker {
       this.#options.heartbeatInterval,
       () => {
         const session = this.#session
-        return this.#runner.run('heartbeat', undefined, () => this.#heartbeat(session))
+        return this.#runner.traced('heartbeat', this.#instance, () =>
+          this.#runner.run('heartbeat', undefined, () => this.#heartbeat(session)),
+        )
       },
       (error) => this.#runner.report(error, 'heartbeat'),
     )
@@ -108,7 +111,10 @@ class FleetTracker implements Tracker {
     if (recoverEvery > 0 && requeue) {
       this.#recoveries = new PeriodicLoop(
         recoverEvery,
-        () => this.#recovery.pass(requeue, 'recoverEvery'),
+        () =>
+          this.#runner.traced('recoverEvery', this.#instance, () =>
+            this.#recovery.pass(requeue, 'recoverEvery'),
+          ),
         (error) => this.#runner.report(error, 'recoverEvery'),
       )
     }
@@ -118,7 +124,14 @@ class FleetTracker implements Tracker {
 
   // --- lifecycle ----------------------------------------------------------------------------
 
+  /** What the tracker's traces name (SPEC §11): this instance. */
+  readonly #instance = (): Subject => ({ instance: this.instanceId })
+
   start(): Promise<void> {
+    return this.#runner.traced('start', this.#instance, () => this.#start())
+  }
+
+  #start(): Promise<void> {
     try {
       this.#runner.assertOpen('start')
     } catch (error) {
@@ -152,6 +165,10 @@ class FleetTracker implements Tracker {
   }
 
   stop(o: { releaseJobs?: boolean } = {}): Promise<void> {
+    return this.#runner.traced('stop', this.#instance, () => this.#stop(o))
+  }
+
+  #stop(o: { releaseJobs?: boolean }): Promise<void> {
     try {
       this.#runner.assertOpen('stop')
       assertCallOptions(o, 'tracker.stop')
@@ -191,6 +208,14 @@ class FleetTracker implements Tracker {
   // --- public calls: checks, then the part that does the work ---------------------------------
 
   track<T>(id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
+    return this.#runner.traced(
+      'track',
+      () => ({ instance: this.instanceId, job: id }),
+      () => this.#track(id, payload, run),
+    )
+  }
+
+  #track<T>(id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
     try {
       // A job id is part of its claim's key: the rule of a key applies.
       assertName(id, 'id', 'tracker.track')
@@ -202,7 +227,27 @@ class FleetTracker implements Tracker {
     return this.#jobs.track(this.#session, id, payload, run)
   }
 
-  async inFlight(instanceId: string = this.instanceId): Promise<TrackedJob[]> {
+  inFlight(instanceId: string = this.instanceId): Promise<TrackedJob[]> {
+    return this.#runner.traced(
+      'inFlight',
+      () => ({ instance: instanceId }),
+      () => this.#inFlight(instanceId),
+    )
+  }
+
+  instances(): Promise<{ id: string; lastSeen: number }[]> {
+    return this.#runner.traced('instances', this.#instance, () => this.#instances())
+  }
+
+  orphans(): Promise<TrackedJob[]> {
+    return this.#runner.traced('orphans', this.#instance, () => this.#orphans())
+  }
+
+  recoverOrphans(requeue: Requeue): Promise<number> {
+    return this.#runner.traced('recoverOrphans', this.#instance, () => this.#recoverOrphans(requeue))
+  }
+
+  async #inFlight(instanceId: string): Promise<TrackedJob[]> {
     assertName(instanceId, 'instanceId', 'tracker.inFlight')
     this.#runner.assertOpen('inFlight')
     const sessions = await this.#listing.sessions('inFlight')
@@ -212,17 +257,17 @@ class FleetTracker implements Tracker {
     )
   }
 
-  async instances(): Promise<{ id: string; lastSeen: number }[]> {
+  async #instances(): Promise<{ id: string; lastSeen: number }[]> {
     this.#runner.assertOpen('instances')
     return this.#listing.instances('instances')
   }
 
-  async orphans(): Promise<TrackedJob[]> {
+  async #orphans(): Promise<TrackedJob[]> {
     this.#runner.assertOpen('orphans')
     return this.#listing.jobsOf('orphans', await this.#listing.dead('orphans'))
   }
 
-  async recoverOrphans(requeue: Requeue): Promise<number> {
+  async #recoverOrphans(requeue: Requeue): Promise<number> {
     assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
     this.#runner.assertOpen('recoverOrphans')
     return this.#recovery.pass(requeue, 'recoverOrphans')

@@ -105,6 +105,56 @@ for (const topology of ['memory', 'standalone'] as const) {
       }
     })
 
+    test('broker, presence, long-running streams calls, membership join/owner/inbox become spans', async () => {
+      spans.reset()
+      const broker = fleet.broker({ channel: 'otel-news' })
+      const unsubscribe = broker.subscribe(() => {})
+      await broker.ready()
+      await broker.publish('hello')
+      unsubscribe()
+      const presence = fleet.presence()
+      await presence.publish('room', 'hi')
+      const streams = fleet.streams()
+      const tailing = new AbortController()
+      const tail = streams.tail('otel-ch', undefined, () => {}, { signal: tailing.signal })
+      const tailEvents = streams.tailEvents(() => {}, { signal: tailing.signal })
+      tailing.abort()
+      await Promise.all([tail, tailEvents])
+      const membership = fleet.membership()
+      await membership.join('otel-m').stop()
+      await membership.owner('job')
+      const reading = new AbortController()
+      const inbox = membership.inbox('otel-m', { signal: reading.signal })[Symbol.asyncIterator]()
+      const next = inbox.next()
+      reading.abort()
+      await next
+
+      const finished = spans.getFinishedSpans()
+      const byName = (name: string) => finished.find((span) => span.name === name)
+      for (const name of [
+        'broker.subscribe',
+        'broker.ready',
+        'broker.publish',
+        'presence.publish',
+        'streams.tail',
+        'streams.tailEvents',
+        'membership.join',
+        'membership.owner',
+        'membership.inbox',
+      ]) {
+        assert.ok(byName(name), `no span ${name}; got ${finished.map((s) => s.name).join(', ')}`)
+      }
+      assert.equal(byName('broker.publish')?.attributes['messaging.destination.name'], 'otel-news')
+      assert.equal(byName('streams.tail')?.attributes['messaging.destination.name'], 'otel-ch')
+      assert.equal(byName('membership.join')?.attributes['redfleet.member'], 'otel-m')
+      assert.equal(byName('membership.owner')?.attributes['redfleet.key'], 'job')
+      for (const span of finished) {
+        for (const value of Object.values(span.attributes)) {
+          assert.ok(!String(value).includes('hello'), `${span.name} leaks a value`)
+        }
+      }
+    })
+
     test('metrics: values match a scripted run (durations, cache requests, fleet gauges)', async () => {
       // A fleet and a meter of its own: every figure below comes from this script alone.
       const own = new OnDemandReader({
