@@ -455,22 +455,28 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     const namespace = uniqueKey('ns')
     const cache = cacheOf({ namespace })
     const events: CacheEvent[] = []
+    const results: unknown[] = []
     const names = ['read', 'write', 'fetch', 'readMulti', 'delete']
     const handlers = {
       start() {},
       end() {},
       asyncStart() {},
-      asyncEnd: (message: unknown) => void events.push({ ...(message as CacheEvent) }),
+      asyncEnd: (message: unknown) => {
+        const { result, ...context } = message as CacheEvent & { result?: unknown }
+        events.push(context)
+        results.push(result)
+      },
       error() {},
     }
     for (const name of names) diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).subscribe(handlers)
+    const returned: unknown[] = []
     try {
-      await cache.write('a', 1)
-      await cache.read('a')
-      await cache.read('missing')
-      await cache.fetch('b', () => 2)
-      await cache.readMulti(['a', 'b', 'c'])
-      await cache.delete('a')
+      returned.push(await cache.write('a', 1))
+      returned.push(await cache.read('a'))
+      returned.push(await cache.read('missing'))
+      returned.push(await cache.fetch('b', () => 2))
+      returned.push(await cache.readMulti(['a', 'b', 'c']))
+      returned.push(await cache.delete('a'))
     } finally {
       for (const name of names)
         diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).unsubscribe(handlers)
@@ -485,6 +491,8 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       { method: 'readMulti', namespace: ns, topology, keys: ['a', 'b', 'c'], hits: ['a', 'b'] },
       { method: 'delete', namespace: ns, topology, key: 'a' },
     ])
+    // SPEC §11: the result on asyncEnd is what the call resolved with.
+    assert.deepEqual(results, returned)
   })
 
   test('stats count hits, misses, writes, deletes and fills', async () => {

@@ -24,8 +24,11 @@ const server = pausableServer()
 /** A claim's first send times out; a re-send is answered after the pause, within 3 attempts. */
 const COMMAND_TIMEOUT = 1000
 const PAUSE = 2 * COMMAND_TIMEOUT
-/** The start events of the TracingChannel `redfleet:tracker:recoverOrphans`. */
-const STEP_STARTS = 'tracing:redfleet:tracker:recoverOrphans:start'
+/**
+ * The start events of `redfleet:command`, where each Redis step of an operation is traced (the
+ * operation itself is one trace on `redfleet:tracker:recoverOrphans`).
+ */
+const STEP_STARTS = 'tracing:redfleet:command:start'
 
 function fleetOn(namespace: string): Fleet {
   return server.fleet({ namespace, commandTimeout: COMMAND_TIMEOUT })
@@ -63,11 +66,11 @@ test('2 recoverers, a pause during recovery: each orphan is requeued exactly onc
   )
   const whose = new AsyncLocalStorage<number>()
   let paused: Promise<unknown> | undefined
-  // Each step of recoverOrphans is traced (SPEC §11); a claim is the first step keyed by a job.
+  // Each step of recoverOrphans is traced; a claim is the first step keyed by a job.
   const onStart = (message: unknown) => {
     const recoverer = whose.getStore()
-    const key = (message as { key?: string }).key ?? ''
-    if (paused || recoverer === undefined || !jobIds.includes(key)) return
+    const { op, key = '' } = message as { op?: string; key?: string }
+    if (paused || recoverer === undefined || op !== 'tracker.recoverOrphans' || !jobIds.includes(key)) return
     paused = connections[recoverer]!.call('CLIENT', 'PAUSE', PAUSE, 'ALL')
   }
   subscribe(STEP_STARTS, onStart)
