@@ -10,7 +10,7 @@ const INVALIDATE = '__redis__:invalidate'
 
 export interface NodeHooks {
   invalidate(payload: RawPayload): void
-  /** The node is no longer a master, or its role could not be checked: re-read the topology. */
+  /** The node answered ROLE as a replica (a demoted master): re-read the topology. */
   demoted(): void
   report(error: unknown, what: string): void
 }
@@ -87,14 +87,18 @@ export class TrackedNode implements Vouch {
    * with a connection) would otherwise wait for a connection event that may never come.
    */
   check(): Promise<void> {
-    if (!this.live) return this.#pending > 0 ? this.#queue : this.#enable()
+    // One step at a time: a check while one waits (a slow server) adds nothing to the queue.
+    if (this.#pending > 0) return this.#queue
+    if (!this.live) return this.#enable()
     const generation = this.#generation
     return this.#enqueue(async () => {
       if (!this.live || generation !== this.#generation || this.#closed) return
-      if (!(await this.#isMaster(generation))) {
-        this.#lost()
-        this.#hooks.demoted()
-      }
+      const role = await this.#role(generation)
+      if (role === 'master') return
+      // Not known to be a master any more: stop vouching now. A replica means a demotion (the
+      // topology is read again); an unanswered ROLE is tried again by the next check.
+      this.#lost()
+      if (role === 'replica') this.#hooks.demoted()
     })
   }
 
@@ -124,8 +128,9 @@ export class TrackedNode implements Vouch {
       if (this.live && this.#redirect === id) return // already tracking to this connection
       // Only a master sees every write to its keys: a replica (a demoted master, a restarted
       // one rejoining as replica) must not vouch for anything.
-      if (!(await this.#isMaster(generation))) {
-        this.#hooks.demoted()
+      const role = await this.#role(generation)
+      if (role !== 'master') {
+        if (role === 'replica') this.#hooks.demoted()
         return
       }
       // OFF first: Redis refuses to add a PREFIX already tracked, and the redirect may be stale.
@@ -142,13 +147,14 @@ export class TrackedNode implements Vouch {
     }
   }
 
-  async #isMaster(generation: number): Promise<boolean> {
+  /** What the node says it is; undefined when it did not say (the failure is reported). */
+  async #role(generation: number): Promise<'master' | 'replica' | undefined> {
     try {
       const role = (await this.#ask('ROLE')) as unknown[]
-      return role[0] === 'master'
+      return role[0] === 'master' ? 'master' : 'replica'
     } catch (error) {
       if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'ROLE')
-      return false
+      return undefined
     }
   }
 

@@ -206,3 +206,27 @@ test('a ROLE the server never answers is given up after commandTimeout', async (
   assert.equal(node.live, true)
   await node.close()
 })
+
+test('a live node whose ROLE goes unanswered stops vouching without a demotion, and is enabled again', async () => {
+  let failing = false
+  const { connection } = control((command) => {
+    if (command !== 'ROLE') return 'OK'
+    if (failing) throw new Error('Command timed out')
+    return ['master']
+  })
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
+  node.start()
+  await settle()
+  assert.equal(node.live, true)
+  const epoch = node.epoch
+  failing = true
+  await node.check()
+  assert.equal(node.live, false, 'a node not known to be a master does not vouch')
+  assert.equal(node.epoch, epoch + 1, 'its entries are flushed')
+  assert.equal(seen.demotions, 0, 'a slow server is not a demotion: the topology is not re-read')
+  failing = false
+  await node.check()
+  assert.equal(node.live, true)
+  await node.close()
+})
