@@ -229,6 +229,23 @@ const NOT_SENT =
 const CONNECTION_FAILURE =
   /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable/i
 
+/** A client's own words for a command that got no reply in time (ioredis, node-redis, sockets). */
+const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
+
+/**
+ * Whether `retry()` tries again after `error`: redfleet's transient errors, and a Redis client's
+ * own (a transient error reply, its words for a lost connection or a timeout). Any other error
+ * is the caller's: a message that merely mentions a timeout is not retried.
+ */
+export function isTransientFailure(error: unknown): boolean {
+  if (error instanceof RedfleetError) return isTransient(error)
+  if (isReplyError(error)) return TRANSIENT_REPLY.test(messageOf(error))
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
+  return CONNECTION_FAILURE.test(error.message) || CLIENT_TIMEOUT.test(error.message)
+}
+
 /** Error replies of Redis: ioredis' ReplyError, node-redis' ErrorReply (and its SimpleError, BlobError). */
 const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError'])
 

@@ -1,4 +1,4 @@
-import { isTransient, translateError } from './errors.ts'
+import { isTransientFailure } from './errors.ts'
 import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
 
 /** Backoff policy for transient failures (SPEC §8). */
@@ -75,14 +75,8 @@ export interface FailureJudge {
   retryable(e: unknown): boolean
 }
 
-/**
- * `retry`'s judge: redfleet's own errors, and a client's (a ReplyError `LOADING`, a refused
- * connection) by the redfleet error they stand for; the caller gets its own error back.
- */
-const TRANSIENT: FailureJudge = {
-  translate: (e) => e,
-  retryable: (e) => isTransient(translateError(e, 'retry')),
-}
+/** `retry`'s judge: transient failures of redfleet or of a Redis client, rethrown as they were. */
+const TRANSIENT: FailureJudge = { translate: (e) => e, retryable: isTransientFailure }
 
 /**
  * The retry loop with an already-resolved policy: the hot path of every operation, so a call
