@@ -1,3 +1,4 @@
+import { withDeadline as within } from '../deadline.ts'
 import { TimeoutError } from '../errors.ts'
 
 /**
@@ -5,11 +6,7 @@ import { TimeoutError } from '../errors.ts'
  * Redis is unreachable within one refresh, even when a connection hangs instead of failing.
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`dashboard: ${what} took more than ${ms} ms`)), ms)
-  })
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
+  return within(work, ms, () => new TimeoutError(`dashboard: ${what} took more than ${ms} ms`))
 }
 
 /**

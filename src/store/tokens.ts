@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import calculateSlot from 'cluster-key-slot'
 import { hashSlotSource } from '../keyspace.ts'
+import { wholeKeySlot } from '../topology/slot.ts'
 
 /**
  * Tokens that let a repeated send of a claim or an update recognise its own earlier write
@@ -27,20 +28,6 @@ export function tokenKey(prefix: string, fullKey: string): string {
   const source = hashSlotSource(fullKey)
   if (source !== fullKey) return `${prefix}token:${fullKey}`
   return `${prefix}token:{${source.includes('}') ? tagOfSlot(wholeKeySlot(source)) : source}}`
-}
-
-/**
- * The cluster slot of a key hashed whole (CRC16/XMODEM), as Redis does for a key without a
- * valid tag. Not cluster-key-slot's: it reads `{}x}` as a tag where Redis hashes the whole key.
- */
-function wholeKeySlot(key: string): number {
-  let crc = 0
-  for (const byte of Buffer.from(key)) {
-    crc ^= byte << 8
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
-  }
-  return crc & 0x3fff
 }
 
 const slotTags = new Map<number, string>()

@@ -1,4 +1,4 @@
-import calculateSlot from 'cluster-key-slot'
+import { withDeadline } from '../deadline.ts'
 import { ConnectionError, messageOf } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
@@ -10,6 +10,7 @@ import type { DedicatedConnection } from '../transport/types.ts'
 import { type ConnectionSettings, connectAndPing } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { keySlot } from './slot.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 const SLOT_COUNT = 16384
@@ -69,10 +70,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
         }),
       )
     }
-    this.#opening ??= (
-      cluster.isOpen
-        ? new Promise<void>((resolve) => cluster.once('connect', resolve))
-        : cluster.connect().then(() => undefined)
+    if (this.#opening) return this.#opening
+    const opening = cluster.isOpen
+      ? new Promise<void>((resolve) => cluster.once('connect', resolve))
+      : cluster.connect().then(() => undefined)
+    this.#opening = withDeadline(opening, this.#waitLimit(), () =>
+      unreachable('the node-redis cluster given as client did not open'),
     )
       .then(() => {
         this.#wasOpen = true
@@ -89,7 +92,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const slots = this.#cluster.slots
     if (slots === this.#layout) return
     this.#layout = slots
-    for (const listener of [...this.#layoutListeners]) listener()
+    for (const listener of [...this.#layoutListeners]) {
+      try {
+        listener()
+      } catch {
+        // A listener's failure is its own: the others still hear, and no caller is failed by it.
+      }
+    }
   }
 
   async ready(): Promise<void> {
@@ -107,7 +116,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   #route(key: string): NodeRedisCommands {
-    const slot = calculateSlot(key)
+    const slot = keySlot(key)
     let route = this.#routes[slot]
     if (!route) {
       const master = () => this.#cluster.slots[slot]?.master.client
@@ -188,7 +197,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const slots = this.#cluster.slots
     return groupKeys(
       keys,
-      (key) => String(calculateSlot(key)),
+      (key) => String(keySlot(key)),
       (slot) => slots[Number(slot)]?.master.address ?? 'unknown',
     )
   }
@@ -218,9 +227,27 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return Promise.all(
       this.#cluster.masters.map(async (node) => ({
         id: node.address,
-        client: this.#nodeConnection(await this.#cluster.nodeClient(node)),
+        client: this.#nodeConnection(await this.#nodeClient(node)),
       })),
     )
+  }
+
+  /**
+   * A master's client. node-redis makes it on first use (`minimizeConnections`) and resolves
+   * `nodeClient` only once it is ready, which for a master that cannot be reached is never: one
+   * that exists is taken as it is (its commands wait for it, each within commandTimeout), and
+   * the wait for a new one is bounded.
+   */
+  #nodeClient(node: NodeRedisClusterNode): Promise<NodeRedisClient> {
+    if (node.client) return Promise.resolve(node.client)
+    return withDeadline(Promise.resolve(this.#cluster.nodeClient(node)), this.#waitLimit(), () =>
+      unreachable(`the cluster master ${node.address} did not connect`),
+    )
+  }
+
+  /** How long opening the cluster or a master's client may take: as for a command that connects. */
+  #waitLimit(): number {
+    return this.#settings.connectTimeout + this.#settings.commandTimeout
   }
 
   #nodeConnection(client: NodeRedisClient): NodeRedisConnection {
@@ -233,7 +260,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   nodeOf(key: string): string | undefined {
-    return this.#cluster.slots[calculateSlot(key)]?.master.address
+    return this.#cluster.slots[keySlot(key)]?.master.address
   }
 
   slotOwners(): (string | undefined)[] | undefined {
@@ -291,11 +318,15 @@ export class NodeRedisClusterTopology implements RedisTopology {
     this.#checkMasters()
     const node: NodeRedisClusterNode | undefined = this.#cluster.masters.find((m) => m.address === nodeId)
     if (!node) throw new ConnectionError(`no cluster master ${nodeId}`, { outcome: 'not-applied' })
-    const client = new NodeRedisClusterDedicated((await this.#cluster.nodeClient(node)).duplicate(), () =>
+    const client = new NodeRedisClusterDedicated((await this.#nodeClient(node)).duplicate(), () =>
       this.refreshLayout(),
     )
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client
   }
+}
+
+function unreachable(what: string): ConnectionError {
+  return new ConnectionError(`${what} within connectTimeout + commandTimeout`, { outcome: 'not-applied' })
 }

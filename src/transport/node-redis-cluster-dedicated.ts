@@ -14,7 +14,11 @@ export class NodeRedisClusterDedicated extends NodeRedisDedicated {
 
   constructor(template: NodeRedisClient, relocate: () => Promise<void>) {
     super(template)
-    this.#moved = () => void relocate().finally(() => this.emit('moved'))
+    // A failed re-read still says 'moved': the hub re-places the channels on the map it has.
+    this.#moved = () =>
+      void relocate()
+        .catch(() => undefined)
+        .then(() => this.emit('moved'))
   }
 
   /** The client of each connection (the template is never connected). */

@@ -81,7 +81,8 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     this.#client = client
     this.watch(client)
     client.on('ready', () => {
-      if (client !== this.#client) return
+      // Closed on purpose while connecting: it stays closed.
+      if (client !== this.#client || this.#status === 'end') return
       this.#attempts = 0
       this.#status = 'ready'
       this.emit('ready')
