@@ -93,16 +93,25 @@ class FleetBroker implements Broker {
 
   /**
    * Traced on `redfleet:broker:subscribe` for as long as the listener is subscribed: start and
-   * end when it is added, asyncEnd when it is removed (or error if it could not be added).
+   * end when it is added, asyncEnd when it is removed or the fleet closes (or error if it could
+   * not be added).
    */
   subscribe(listener: (message: string) => void): () => void {
     const trace = openTrace('broker.subscribe', this.#scope, this.#subject)
     try {
       const unsubscribe = this.#subscribe(listener)
       if (trace === undefined) return unsubscribe
+      let ended = false
+      const end = () => {
+        if (ended) return
+        ended = true
+        stopOnClose()
+        trace.end()
+      }
+      const stopOnClose = this.#ctx.lifecycle.onClose(end)
       return () => {
         unsubscribe()
-        trace.end()
+        end()
       }
     } catch (error) {
       trace?.fail(error)

@@ -246,3 +246,27 @@ test('with Redis down, errorHandler receives readCounter / writeCounter as the m
     await down.close()
   }
 })
+
+test('a broker subscription still open when the fleet closes ends its trace then', async () => {
+  const own = createFleet({ namespace: 'tel-close' })
+  const ended: unknown[] = []
+  const handlers = {
+    start() {},
+    end() {},
+    asyncStart() {},
+    asyncEnd: (message: unknown) => void ended.push(message),
+    error() {},
+  }
+  const channel = diagnosticsChannel.tracingChannel('redfleet:broker:subscribe')
+  channel.subscribe(handlers)
+  try {
+    const unsubscribe = own.broker().subscribe(() => {})
+    assert.equal(ended.length, 0, 'open while subscribed')
+    await own.close()
+    assert.equal(ended.length, 1, 'ended by close')
+    unsubscribe()
+    assert.equal(ended.length, 1, 'ended once')
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+})
