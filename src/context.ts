@@ -5,7 +5,7 @@ import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
-import { type OperationContext, operationChannel, type Subject, type TraceScope } from './telemetry.ts'
+import { type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -56,13 +56,10 @@ function closedError(op: string, key: string | undefined): ClosedError {
 }
 
 /**
- * Runs one public operation, the one runner every primitive uses: refuses it on a closed fleet,
- * traces it on `redfleet:<primitive>:<method>` (SPEC §11) when someone listens, translates client
- * errors into redfleet errors naming `op` and `key`, retries transient failures by what the
- * operation is (src/operations.ts: an ambiguous failure is retried only when repeating `op`
- * cannot change its outcome), and reports the final failure once. The trace's context names
- * `key`, or what `subject` says the call is on (`keys`, `channel`, `group`): built only when
- * someone listens.
+ * Runs one operation that is a single Redis step and its own trace (the admin dead-letter steps):
+ * refused on a closed fleet, traced on `redfleet:<primitive>:<method>` (SPEC §11, context `key`)
+ * when someone listens, then run by runCommand. The primitives trace each public call once with
+ * `traced` (src/telemetry.ts) and run its steps with runCommand.
  */
 export function runOperation<T>(
   ctx: FleetContext,
@@ -70,14 +67,11 @@ export function runOperation<T>(
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
-  subject?: () => Subject,
 ): Promise<T> {
   if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
   const channel = operationChannel(op)
   if (!channel.hasSubscribers) return runCommand(ctx, policy, op, key, fn)
-  const context: OperationContext = { namespace: ctx.keys.namespace, topology: ctx.topology }
-  if (subject) Object.assign(context, subject())
-  else context.key = key
+  const context: OperationContext = { namespace: ctx.keys.namespace, topology: ctx.topology, key }
   return channel.tracePromise(() => runCommand(ctx, policy, op, key, fn), context)
 }
 

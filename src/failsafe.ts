@@ -44,7 +44,7 @@ export function failsafe<T extends object>(
       // A throwing reporter must not turn a no-op back into a failure.
     }
     // Reads resolve undefined (a miss); writes resolve undefined too, which is "done".
-    return Promise.resolve(MISSES[op]?.(args))
+    return Promise.resolve(Object.hasOwn(MISSES, op) ? MISSES[op]!(args) : undefined)
   }
 }
 

@@ -5,8 +5,8 @@ import type { CacheMethod } from './run.ts'
  * What a cache call's trace on the TracingChannel `redfleet:cache:<method>` carries (SPEC §3,
  * §11): the cache namespace and topology, the key(s) the caller passed (normalised), and, when
  * the call ends, whether it hit (single-key reads, `near` when the near cache answered) or which
- * keys hit (multi-key reads), and `result`: what the call resolves with. Never a value in the
- * context.
+ * keys hit (multi-key reads). The fields name keys, never a value; `result`, which the channel
+ * adds on asyncEnd, is what the call resolves with (SPEC §11: results on asyncEnd).
  */
 export interface CacheEvent extends OperationContext {
   method: string
@@ -23,7 +23,7 @@ export type CacheNote = Omit<CacheEvent, 'method' | 'namespace' | 'topology'>
 /**
  * Traces each public cache call once, whatever commands it sends (those go through the runner
  * untraced), with the telemetry's one mechanism (src/telemetry.ts `tracedWith`): start when it
- * begins, asyncEnd with the outcome (or error) when it ends. Nothing is built when nobody listens.
+ * begins, asyncEnd with the outcome (or error) when it ends. No context is built when nobody listens.
  */
 export class Instrument {
   readonly #scope: TraceScope

@@ -227,7 +227,7 @@ class FleetMembership implements Membership {
     }
     this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
     // Heartbeats never overlap: each waits for the one before. A failed one was already reported
-    // by runOperation (after its retries); the next tick tries again.
+    // by runCommand (after its retries); the next tick tries again.
     let beating = this.heartbeat(id).catch(() => {})
     const timer = setInterval(() => {
       beating = beating.then(() => this.heartbeat(id).catch(() => {}))

@@ -33,7 +33,7 @@ export class InFlightJobs {
       )
       recorded = 'yes'
     } catch (error) {
-      // runOperation reported Redis failures already; these two it never sees.
+      // runCommand reported Redis failures already; these two it never sees.
       if (error instanceof SerializationError || error instanceof ClosedError) {
         this.#runner.report(error, 'track')
       }
@@ -59,7 +59,7 @@ export class InFlightJobs {
       try {
         await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id))
       } catch {
-        // Reported by runOperation; the job's own outcome is what track() returns.
+        // Reported by runCommand; the job's own outcome is what track() returns.
       }
     } else {
       await this.#backend.remove(session.keys, id).catch(() => undefined)

@@ -63,13 +63,13 @@ export const DEFAULT_RECOVERY_LOCK_TTL = 300_000
 
 type Env = Record<string, string | undefined>
 
-/** A number from the environment: only digits are accepted, so '15s' or '' is a clear error. */
 /** A variable set to nothing (`REDFLEET_INSTANCE_ID=` in a compose file) counts as unset. */
 function envValue(env: Env, name: string): string | undefined {
   const text = env[name]
   return text === undefined || text.trim() === '' ? undefined : text
 }
 
+/** A number from the environment: only digits are accepted, so '15s' is a clear error. */
 function fromEnv(env: Env, name: string): number | undefined {
   const text = envValue(env, name)
   if (text === undefined) return undefined
