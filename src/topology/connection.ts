@@ -1,5 +1,6 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
+import { withDeadline } from '../deadline.ts'
+import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
 import type { Connectable } from '../transport/types.ts'
 import { describeFailure, type NodeHealth } from './health.ts'
 
@@ -97,13 +98,19 @@ export async function connectAndPing(client: Connectable, name: string, health?:
   }
 }
 
-/** Closes a connection we own: QUIT when it is up, or a hard disconnect when it is not. */
+/** How long a graceful close may take before the connection is dropped: close never hangs. */
+const QUIT_LIMIT = 2000
+
+/**
+ * Closes a connection we own: QUIT when it is up (what was sent is answered first), or a hard
+ * disconnect when it is not, or when QUIT gets no answer within QUIT_LIMIT (a paused server).
+ */
 export async function closeClient(
   client: Redis | { quit(): Promise<unknown>; disconnect(): void; status: string },
 ): Promise<void> {
   if (client.status === 'ready') {
     try {
-      await client.quit()
+      await withDeadline(client.quit(), QUIT_LIMIT, () => new TimeoutError('QUIT got no answer'))
       return
     } catch {
       // fall through to a hard disconnect

@@ -44,6 +44,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #wasOpen: boolean
   #opening: Promise<void> | undefined
   #lastProbe = 0
+  /** The slot-map re-read in flight: one at a time, and close waits for it. */
+  #refreshing: Promise<void> | undefined
+  #closed = false
 
   constructor(cluster: NodeRedisCluster, settings: ConnectionSettings) {
     this.#cluster = cluster
@@ -108,7 +111,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   /** Stops following the nodes' health; the cluster and its node clients are the user's. */
   async close(): Promise<void> {
+    this.#closed = true
     this.#health.stop()
+    // A re-read in flight makes node clients of its own: done before the user may destroy the
+    // cluster, or they would connect after it and keep the process alive.
+    await this.#refreshing
   }
 
   client(key: string): Client {
@@ -284,7 +291,15 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * node-redis re-reads its slot map by itself when a command meets MOVED, and has no public way
    * to ask for it: its slot keeper's `rediscover` does it when present. Never rejects.
    */
-  async refreshLayout(): Promise<void> {
+  refreshLayout(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    this.#refreshing ??= this.#rediscover().finally(() => {
+      this.#refreshing = undefined
+    })
+    return this.#refreshing
+  }
+
+  async #rediscover(): Promise<void> {
     const cluster = this.#cluster
     const clients = cluster.masters.flatMap((node) => (node.client ? [node.client] : []))
     const start = clients.find((client) => client.isReady) ?? clients[0]
