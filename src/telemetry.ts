@@ -49,13 +49,46 @@ export function traced<T>(
   subject: () => Subject,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const channel = operationChannel(op)
+  return tracedOn(operationChannel(op), scope, subject, fn)
+}
+
+function tracedOn<T>(
+  channel: TracingChannel<unknown, OperationContext>,
+  scope: TraceScope,
+  subject: () => Subject,
+  fn: () => Promise<T>,
+): Promise<T> {
   if (!channel.hasSubscribers) return fn()
   // `subject` makes a fresh object on each call: it becomes the context (cheaper than a spread).
   const context = subject() as OperationContext
   context.namespace = scope.namespace
   context.topology = scope.topology
   return channel.tracePromise(fn, context)
+}
+
+/**
+ * The traced calls of one primitive of one fleet: `run('get', ...)` traces as `traced` does on
+ * `redfleet:<primitive>:get`, with the fleet's scope; each method's channel is looked up once,
+ * not named again on every call.
+ */
+export class PrimitiveTracer {
+  readonly #primitive: string
+  readonly #scope: TraceScope
+  readonly #channels = new Map<string, TracingChannel<unknown, OperationContext>>()
+
+  constructor(primitive: string, scope: TraceScope) {
+    this.#primitive = primitive
+    this.#scope = scope
+  }
+
+  run<T>(method: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
+    let channel = this.#channels.get(method)
+    if (channel === undefined) {
+      channel = operationChannel(`${this.#primitive}.${method}`)
+      this.#channels.set(method, channel)
+    }
+    return tracedOn(channel, this.#scope, subject, fn)
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { START_ID } from '../streams/ids.ts'
 import { PublishIds } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
 import { linkSignals } from '../streams/signals.ts'
-import { openTrace, type Subject, type TraceScope, traced } from '../telemetry.ts'
+import { openTrace, PrimitiveTracer, type TraceScope } from '../telemetry.ts'
 import {
   assertName,
   assertSignal,
@@ -85,6 +85,7 @@ class FleetMembership implements Membership {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
   readonly #scope: TraceScope
+  readonly #tracer: PrimitiveTracer
   readonly #ttl: number
   readonly #key: string
   readonly #backend: MembershipBackend
@@ -102,6 +103,7 @@ class FleetMembership implements Membership {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
     this.#scope = traceScope(ctx)
+    this.#tracer = new PrimitiveTracer('membership', this.#scope)
     this.#key = ctx.keys.key('membership', 'live')
     this.#backend =
       ctx.topology === 'memory'
@@ -116,12 +118,8 @@ class FleetMembership implements Membership {
   }
 
   /** Traces one public call on `redfleet:membership:<op>` (SPEC §11), validation errors included. */
-  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
-    return traced(`membership.${op}`, this.#scope, subject, fn)
-  }
-
   heartbeat(id: string): Promise<void> {
-    return this.#traced(
+    return this.#tracer.run(
       'heartbeat',
       () => ({ member: id }),
       () => this.#heartbeat(id),
@@ -129,7 +127,7 @@ class FleetMembership implements Membership {
   }
 
   leave(id: string): Promise<void> {
-    return this.#traced(
+    return this.#tracer.run(
       'leave',
       () => ({ member: id }),
       () => this.#leave(id),
@@ -137,7 +135,7 @@ class FleetMembership implements Membership {
   }
 
   live(): Promise<string[]> {
-    return this.#traced(
+    return this.#tracer.run(
       'live',
       () => ({}),
       () => this.#live(),
@@ -145,7 +143,7 @@ class FleetMembership implements Membership {
   }
 
   owner(key: string, members?: string[]): Promise<string | undefined> {
-    return this.#traced(
+    return this.#tracer.run(
       'owner',
       () => ({ key }),
       () => this.#owner(key, members),
@@ -153,7 +151,7 @@ class FleetMembership implements Membership {
   }
 
   send(to: string, message: unknown): Promise<void> {
-    return this.#traced(
+    return this.#tracer.run(
       'send',
       () => ({ member: to }),
       () => this.#send(to, message),

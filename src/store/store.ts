@@ -10,7 +10,7 @@ import { assertWaitFor, type Durability, durabilityOf, waitForOption } from '../
 import type { WaitFor } from '../errors.ts'
 import { assertKey } from '../keyspace.ts'
 import type { RetryOptions } from '../retry.ts'
-import { type Subject, type TraceScope, traced } from '../telemetry.ts'
+import { PrimitiveTracer } from '../telemetry.ts'
 import {
   assertTtl,
   checkOptions,
@@ -79,7 +79,7 @@ const STORE_OPTIONS = {
 class FleetStore<V> implements Store<V> {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
-  readonly #scope: TraceScope
+  readonly #tracer: PrimitiveTracer
   readonly #prefix: string
   readonly #backend: StoreBackend
   readonly #values: TextCodec
@@ -90,7 +90,7 @@ class FleetStore<V> implements Store<V> {
   constructor(ctx: FleetContext, options: StoreOptions) {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
-    this.#scope = traceScope(ctx)
+    this.#tracer = new PrimitiveTracer('store', traceScope(ctx))
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')
     this.#values = textCodec(options.codec)
     this.#waitFor = options.waitFor
@@ -122,45 +122,41 @@ class FleetStore<V> implements Store<V> {
   }
 
   /** Traces one public call `op` (`store.<method>`, SPEC §11), validation errors included. */
-  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
-    return traced(op, this.#scope, subject, fn)
-  }
-
   get(key: string): Promise<V | undefined> {
-    return this.#traced(
-      'store.get',
+    return this.#tracer.run(
+      'get',
       () => ({ key }),
       () => this.#get(key),
     )
   }
 
   set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
-    return this.#traced(
-      'store.set',
+    return this.#tracer.run(
+      'set',
       () => ({ key }),
       () => this.#set(key, value, o),
     )
   }
 
   delete(key: string): Promise<boolean> {
-    return this.#traced(
-      'store.delete',
+    return this.#tracer.run(
+      'delete',
       () => ({ key }),
       () => this.#delete(key),
     )
   }
 
   setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
-    return this.#traced(
-      'store.setIfNotExists',
+    return this.#tracer.run(
+      'setIfNotExists',
       () => ({ key }),
       () => this.#setIfNotExists(key, value, o),
     )
   }
 
   increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
-    return this.#traced(
-      'store.increment',
+    return this.#tracer.run(
+      'increment',
       () => ({ key }),
       () => this.#increment(key, by, o),
     )
@@ -171,16 +167,16 @@ class FleetStore<V> implements Store<V> {
     fn: (current: V | undefined) => V | undefined | Promise<V | undefined>,
     o?: StoreWriteOptions,
   ): Promise<V | undefined> {
-    return this.#traced(
-      'store.update',
+    return this.#tracer.run(
+      'update',
       () => ({ key }),
       () => this.#update(key, fn, o),
     )
   }
 
   getMany(keys: string[]): Promise<(V | undefined)[]> {
-    return this.#traced(
-      'store.getMany',
+    return this.#tracer.run(
+      'getMany',
       () => ({ keys: namesOf(keys) }),
       () => this.#getMany(keys),
     )
@@ -188,7 +184,7 @@ class FleetStore<V> implements Store<V> {
 
   setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
     const keys = () => ({ keys: namesOf(Array.isArray(entries) ? entries.map((e) => e?.[0]) : entries) })
-    return this.#traced('store.setMany', keys, () => this.#setMany(entries, o))
+    return this.#tracer.run('setMany', keys, () => this.#setMany(entries, o))
   }
 
   async #get(key: string): Promise<V | undefined> {

@@ -8,7 +8,7 @@ import {
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import type { WaitFor } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
-import { type Subject, type TraceScope, traced } from '../telemetry.ts'
+import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import {
   assertCallOptions,
   assertFunction,
@@ -127,7 +127,7 @@ const DEFAULT_CHANNEL_MAX_LEN = 500
 class FleetStreams implements Streams {
   readonly #ctx: FleetContext
   readonly #policy: OperationPolicy
-  readonly #scope: TraceScope
+  readonly #tracer: PrimitiveTracer
   readonly #backend: StreamBackend
   readonly #eventsMaxLen: number
   readonly #channelMaxLen: number
@@ -157,7 +157,7 @@ class FleetStreams implements Streams {
     this.#ctx = ctx
     this.#waitFor = options.waitFor
     this.#policy = operationPolicy(ctx, options)
-    this.#scope = traceScope(ctx)
+    this.#tracer = new PrimitiveTracer('streams', traceScope(ctx))
     this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
@@ -178,20 +178,16 @@ class FleetStreams implements Streams {
    * Traces one public call on `redfleet:streams:<op>` (SPEC §11), from its start to what it
    * resolves (a loop: until it stops), validation errors included.
    */
-  #traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
-    return traced(`streams.${op}`, this.#scope, subject, fn)
-  }
-
   publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
     const subject = () => ({
       channel: 'events',
       channels: Array.isArray(channels) ? channels.filter((c) => typeof c === 'string') : [],
     })
-    return this.#traced('publish', subject, () => this.#publish(env, channels, o))
+    return this.#tracer.run('publish', subject, () => this.#publish(env, channels, o))
   }
 
   publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
-    return this.#traced(
+    return this.#tracer.run(
       'publishToChannel',
       () => ({ channel }),
       () => this.#publishToChannel(channel, env, o),
@@ -199,7 +195,7 @@ class FleetStreams implements Streams {
   }
 
   readRange(channel: string, afterId?: string, limit = 500): Promise<Delivery[]> {
-    return this.#traced(
+    return this.#tracer.run(
       'readRange',
       () => ({ channel }),
       () => this.#readRange(channel, afterId, limit),
@@ -207,7 +203,7 @@ class FleetStreams implements Streams {
   }
 
   ensureGroup(group: string): Promise<void> {
-    return this.#traced(
+    return this.#tracer.run(
       'ensureGroup',
       () => ({ channel: 'events', group }),
       () => this.#ensureGroup(group),
@@ -215,7 +211,7 @@ class FleetStreams implements Streams {
   }
 
   groupLag(group: string): Promise<number> {
-    return this.#traced(
+    return this.#tracer.run(
       'groupLag',
       () => ({ channel: 'events', group }),
       () => this.#groupLag(group),
@@ -392,7 +388,7 @@ class FleetStreams implements Streams {
    * and the loop is registered so that close waits (a little) for it to drain.
    */
   #loop(op: string, subject: () => Subject, prepare: () => LoopBody): Promise<void> {
-    return traced(`streams.${op}`, this.#scope, subject, () => this.#start(op, prepare))
+    return this.#tracer.run(op, subject, () => this.#start(op, prepare))
   }
 
   async #start(op: string, prepare: () => LoopBody): Promise<void> {

@@ -5,7 +5,7 @@ import {
   runCommand,
   traceScope,
 } from '../context.ts'
-import { type Subject, type TraceScope, traced } from '../telemetry.ts'
+import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
 
 /** The operations of the background loops: they report their failures themselves, once per outage. */
@@ -22,18 +22,18 @@ export class TrackerRunner {
   readonly #policy: OperationPolicy
   /** The loops' policy: no report per failed attempt; their LoopBackoff reports once per outage. */
   readonly #quiet: OperationPolicy
-  readonly #scope: TraceScope
+  readonly #tracer: PrimitiveTracer
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
     this.#quiet = { retry: this.#policy.retry, onError: () => {} }
-    this.#scope = traceScope(ctx)
+    this.#tracer = new PrimitiveTracer('tracker', traceScope(ctx))
   }
 
   /** Traces one public call (or loop pass) of the tracker on `redfleet:tracker:<op>`. */
   traced<T>(op: string, subject: () => Subject, fn: () => Promise<T>): Promise<T> {
-    return traced(`tracker.${op}`, this.#scope, subject, fn)
+    return this.#tracer.run(op, subject, fn)
   }
 
   /** The fleet was closed: nothing runs any more, and records in flight stay as orphans. */
