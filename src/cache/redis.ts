@@ -22,7 +22,7 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   get(key: string): Promise<string | null> {
-    return this.#topology.run(key, (client) => client.get(key))
+    return this.#topology.read(key)
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {

@@ -27,7 +27,7 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   get(key: string): Promise<string | null> {
-    return this.#topology.run(key, (client) => client.get(key))
+    return this.#topology.read(key)
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {

@@ -128,6 +128,11 @@ export class ClusterTopology implements RedisTopology {
     return this.#pick()
   }
 
+  /** One GET each: keys of one tick rarely share a slot, and a step may not span slots. */
+  get(key: string): Promise<string | null> {
+    return this.#pick().get(key)
+  }
+
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
     await this.#slotsReady()

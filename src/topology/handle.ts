@@ -31,6 +31,13 @@ export class TopologyHandle {
     )
   }
 
+  /** GET of `key` (see RedisTopology.get), without an extra hop once built. */
+  read(key: string): Promise<string | null> {
+    const topology = this.#topology
+    if (topology) return topology.get(key)
+    return (this.get() as Promise<RedisTopology>).then((built) => built.get(key))
+  }
+
   /** Runs one command on the client that serves `key`, without an extra hop once built. */
   run<T>(key: string, command: (client: Client) => Promise<T>): Promise<T> {
     const topology = this.#topology

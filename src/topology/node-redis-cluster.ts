@@ -122,6 +122,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return this.#route(key)
   }
 
+  /** One GET each: keys of one tick rarely share a slot, and a step may not span slots. */
+  get(key: string): Promise<string | null> {
+    return this.#route(key).get(key)
+  }
+
   #route(key: string): NodeRedisCommands {
     const slot = keySlot(key)
     let route = this.#routes[slot]

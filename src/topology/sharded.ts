@@ -10,6 +10,7 @@ import {
   redisOptions,
   type ServerAddress,
 } from './connection.ts'
+import { GetBatch } from './get-batch.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
@@ -29,16 +30,27 @@ interface PoolTransport<C extends PooledConnection> {
   close?(connection: C): Promise<void>
 }
 
-/** One server: a small pool of command connections, used round-robin. */
+/**
+ * One server: a small pool of command connections, used round-robin, and the reads of the
+ * current tick (GetBatch), which go out before any other command is handed a connection.
+ */
 class ServerPool<C extends PooledConnection = PooledConnection> {
   #next = 0
+  readonly reads = new GetBatch(() => this.#take())
+
   constructor(
     readonly address: ServerAddress,
     readonly connections: C[],
     readonly transport: PoolTransport<C>,
   ) {}
 
+  /** A connection to send a command on, once the pending reads are sent (SPEC §2 order). */
   pick(): C {
+    this.reads.flush()
+    return this.#take()
+  }
+
+  #take(): C {
     const connection = this.connections[this.#next]!
     this.#next = (this.#next + 1) % this.connections.length
     this.transport.beforeSend(connection)
@@ -142,6 +154,10 @@ export class ShardedTopology implements RedisTopology {
 
   client(key: string): Client {
     return this.#poolOf(key).pick()
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.#poolOf(key).reads.get(key)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

@@ -38,6 +38,11 @@ export interface RedisTopology {
   close(): Promise<void>
   /** The client to send a single-key command (or a script whose keys share a slot) to. */
   client(key: string): Client
+  /**
+   * GET of one key. On a server of its own (standalone, the ring) the GETs of one tick go out as
+   * one step, before any command made after them (src/topology/get-batch.ts).
+   */
+  get(key: string): Promise<string | null>
   /** Splits keys into batches that never span nodes (ring) or slots (cluster). */
   batches(keys: readonly string[]): Promise<KeyBatch[]>
   /**

@@ -1,0 +1,101 @@
+/**
+ * The reads of one tick to one server go out as one step (src/topology/get-batch.ts), and that
+ * step answers each read as its own GET would, in call order (SPEC §2, §3).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+/** Calls of `command` the server has run, from INFO commandstats. */
+async function calls(raw: Redis, command: string): Promise<number> {
+  const stats = (await raw.info('commandstats')) as string
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+}
+
+describe('reads of one tick (standalone)', () => {
+  let server: RedisServer
+  let raw: Redis
+  const fleets: Fleet[] = []
+  const open = (namespace = uniqueNamespace()) => {
+    const fleet = createFleet({ url: server.url, namespace })
+    fleets.push(fleet)
+    return fleet
+  }
+
+  before(async () => {
+    server = await startRedis()
+    raw = new Redis(server.url)
+  })
+  after(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.close()))
+    raw.disconnect()
+    await server.stop()
+  })
+
+  test('go to Redis as one step, however many there are, and a lone read as a GET', async () => {
+    const store = open().store<number>()
+    await store.setMany(Array.from({ length: 100 }, (_, i): [string, number] => [`k${i}`, i]))
+    await raw.config('RESETSTAT')
+    const values = await Promise.all(Array.from({ length: 100 }, (_, i) => store.get(`k${i}`)))
+    assert.deepEqual(
+      values,
+      Array.from({ length: 100 }, (_, i) => i),
+    )
+    // commandstats counts the GETs a script runs too: one per read, inside one or two steps.
+    const steps = async () => (await calls(raw, 'eval')) + (await calls(raw, 'evalsha'))
+    assert.equal(await calls(raw, 'get'), 100)
+    const taken = await steps()
+    assert.ok(taken >= 1 && taken <= 100 / 32, `100 reads took ${taken} steps`)
+    assert.equal(await store.get('k7'), 7)
+    assert.equal(await calls(raw, 'get'), 101)
+    assert.equal(await steps(), taken, 'a lone read is a plain GET')
+  })
+
+  test('the first step on a server that does not hold the script still reads before a later write', async () => {
+    await raw.script('FLUSH')
+    const store = open().store<string>()
+    await store.set('x', 'before')
+    // Two reads share a step; the write after them is made in the same tick, not awaited.
+    const first = store.get('x')
+    const second = store.get('y')
+    const write = store.set('x', 'after')
+    assert.equal(await first, 'before')
+    assert.equal(await second, undefined)
+    await write
+    assert.equal(await store.get('x'), 'after')
+  })
+
+  test('a key holding another type fails its own read with WRONGTYPE; the others in its step are read', async () => {
+    const namespace = uniqueNamespace()
+    const fleet = open(namespace)
+    const store = fleet.store<number>()
+    await store.set('n', 1)
+    await raw.hset(`${namespace}:store:h`, 'f', 'v')
+    const [number, wrong, missing] = await Promise.allSettled([
+      store.get('n'),
+      store.get('h'),
+      store.get('none'),
+    ])
+    assert.deepEqual(number, { status: 'fulfilled', value: 1 })
+    assert.deepEqual(missing, { status: 'fulfilled', value: undefined })
+    assert.equal(wrong.status, 'rejected')
+    const error = (wrong as PromiseRejectedResult).reason
+    assert.ok(error instanceof CommandError, String(error))
+    assert.match(error.message, /WRONGTYPE/)
+    assert.match(error.message, /'h'/, 'names the caller’s key')
+    assert.equal(await raw.type(`${namespace}:store:h`), 'hash', 'the hash is left as it was')
+
+    // The cache reports it to its errorHandler and answers a miss, as for a lone GET.
+    const reported: unknown[] = []
+    const cache = fleet.cache({ errorHandler: ({ exception }) => reported.push(exception) })
+    await raw.hset(`${namespace}:cache:h`, 'f', 'v')
+    await cache.write('ok', 1)
+    assert.deepEqual(await Promise.all([cache.read('h'), cache.read('ok')]), [undefined, 1])
+    assert.equal(reported.length, 1)
+    assert.match(String(reported[0]), /WRONGTYPE/)
+    assert.equal(await raw.type(`${namespace}:cache:h`), 'hash')
+  })
+})
