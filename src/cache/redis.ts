@@ -1,7 +1,7 @@
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
-import type { Client, RedisTopology } from '../topology/types.ts'
+import type { RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
@@ -46,7 +46,7 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
-    return this.#topology.run(key, (client) => sendSet(client, key, value, ttl, nx)).then(isOk)
+    return this.#topology.write(key, { value, ttl, nx }).then(isOk)
   }
 
   async setMany(items: readonly WriteItem[]): Promise<boolean[]> {
@@ -124,18 +124,7 @@ export class RedisCacheBackend implements CacheBackend {
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
 
-/** SET with the options of one write; on a client or added to a pipeline. */
-function sendSet(
-  client: Client,
-  key: string,
-  value: string,
-  ttl: number | undefined,
-  nx: boolean,
-): Promise<unknown> {
-  if (ttl === undefined) return nx ? client.set(key, value, 'NX') : client.set(key, value)
-  return nx ? client.set(key, value, 'PX', ttl, 'NX') : client.set(key, value, 'PX', ttl)
-}
-
+/** SET with the options of one write, added to a pipeline. */
 function addSet(pipe: CommandPipeline, item: WriteItem): void {
   if (item.ttl === undefined) {
     if (item.nx) pipe.set(item.key, item.value, 'NX')

@@ -36,14 +36,16 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void> {
-    await this.#topology.run<unknown>(key, (client) => {
-      if (durability === undefined)
-        return ttl === undefined ? client.set(key, text) : client.set(key, text, 'PX', ttl)
-      return writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
+    if (durability === undefined) {
+      await this.#topology.write(key, { value: text, ttl, nx: false })
+      return
+    }
+    await this.#topology.run<unknown>(key, (client) =>
+      writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
         if (ttl === undefined) pipe.set(key, text)
         else pipe.set(key, text, 'PX', ttl)
-      })
-    })
+      }),
+    )
   }
 
   async setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void> {

@@ -13,6 +13,7 @@ import {
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 /**
@@ -128,9 +129,13 @@ export class ClusterTopology implements RedisTopology {
     return this.#pick()
   }
 
-  /** One GET each: keys of one tick rarely share a slot, and a step may not span slots. */
+  /** One command each: keys of one tick rarely share a slot, and a step may not span slots. */
   get(key: string): Promise<string | null> {
     return this.#pick().get(key)
+  }
+
+  set(key: string, command: SetCommand): Promise<string | null> {
+    return sendSet(this.#pick(), key, command)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

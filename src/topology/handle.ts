@@ -1,3 +1,4 @@
+import type { SetCommand } from './tick-batch.ts'
 import type { Client, RedisTopology } from './types.ts'
 
 /**
@@ -36,6 +37,13 @@ export class TopologyHandle {
     const topology = this.#topology
     if (topology) return topology.get(key)
     return (this.get() as Promise<RedisTopology>).then((built) => built.get(key))
+  }
+
+  /** SET of `key` (see RedisTopology.set), without an extra hop once built. */
+  write(key: string, command: SetCommand): Promise<string | null> {
+    const topology = this.#topology
+    if (topology) return topology.set(key, command)
+    return (this.get() as Promise<RedisTopology>).then((built) => built.set(key, command))
   }
 
   /** Runs one command on the client that serves `key`, without an extra hop once built. */

@@ -11,6 +11,7 @@ import { type ConnectionSettings, connectAndPing } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { keySlot } from './slot.ts'
+import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 const SLOT_COUNT = 16384
@@ -122,9 +123,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return this.#route(key)
   }
 
-  /** One GET each: keys of one tick rarely share a slot, and a step may not span slots. */
+  /** One command each: keys of one tick rarely share a slot, and a step may not span slots. */
   get(key: string): Promise<string | null> {
     return this.#route(key).get(key)
+  }
+
+  set(key: string, command: SetCommand): Promise<string | null> {
+    return sendSet(this.#route(key), key, command)
   }
 
   #route(key: string): NodeRedisCommands {

@@ -10,11 +10,11 @@ import {
   redisOptions,
   type ServerAddress,
 } from './connection.ts'
-import { GetBatch } from './get-batch.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
+import { type SetCommand, TickBatch } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 /** A command connection of a server pool: runs commands and can be connected and PINGed. */
@@ -31,12 +31,12 @@ interface PoolTransport<C extends PooledConnection> {
 }
 
 /**
- * One server: a small pool of command connections, used round-robin, and the reads of the
- * current tick (GetBatch), which go out before any other command is handed a connection.
+ * One server: a small pool of command connections, used round-robin, and the GETs and SETs of
+ * the current tick (TickBatch), which go out before any other command is handed a connection.
  */
 class ServerPool<C extends PooledConnection = PooledConnection> {
   #next = 0
-  readonly reads = new GetBatch(() => this.#take())
+  readonly batch = new TickBatch(() => this.#take())
 
   constructor(
     readonly address: ServerAddress,
@@ -44,9 +44,9 @@ class ServerPool<C extends PooledConnection = PooledConnection> {
     readonly transport: PoolTransport<C>,
   ) {}
 
-  /** A connection to send a command on, once the pending reads are sent (SPEC §2 order). */
+  /** A connection to send a command on, once the pending batch is sent (SPEC §2 order). */
   pick(): C {
-    this.reads.flush()
+    this.batch.flush()
     return this.#take()
   }
 
@@ -157,7 +157,11 @@ export class ShardedTopology implements RedisTopology {
   }
 
   get(key: string): Promise<string | null> {
-    return this.#poolOf(key).reads.get(key)
+    return this.#poolOf(key).batch.get(key)
+  }
+
+  set(key: string, command: SetCommand): Promise<string | null> {
+    return this.#poolOf(key).batch.set(key, command)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

@@ -5,6 +5,8 @@ import type {
   DedicatedConnection,
 } from '../transport/types.ts'
 
+import type { SetCommand } from './tick-batch.ts'
+
 export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
 
 /** A connection that can run any command: one node's Redis, or a Cluster that routes by slot. */
@@ -40,9 +42,11 @@ export interface RedisTopology {
   client(key: string): Client
   /**
    * GET of one key. On a server of its own (standalone, the ring) the GETs of one tick go out as
-   * one step, before any command made after them (src/topology/get-batch.ts).
+   * one step, before any command made after them (src/topology/tick-batch.ts).
    */
   get(key: string): Promise<string | null>
+  /** SET of one key with its TTL and NX: 'OK', or null when NX found the key. Batched as `get`. */
+  set(key: string, command: SetCommand): Promise<string | null>
   /** Splits keys into batches that never span nodes (ring) or slots (cluster). */
   batches(keys: readonly string[]): Promise<KeyBatch[]>
   /**

@@ -1,6 +1,7 @@
 /**
- * The reads of one tick to one server go out as one step (src/topology/get-batch.ts), and that
- * step answers each read as its own GET would, in call order (SPEC §2, §3).
+ * The GETs and SETs of one tick to one server go out as one step per run of one kind
+ * (src/topology/tick-batch.ts), and each step answers every call as its own command would, in
+ * call order (SPEC §2, §3).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -15,7 +16,7 @@ async function calls(raw: Redis, command: string): Promise<number> {
   return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
 }
 
-describe('reads of one tick (standalone)', () => {
+describe('reads and writes of one tick (standalone)', () => {
   let server: RedisServer
   let raw: Redis
   const fleets: Fleet[] = []
@@ -97,5 +98,56 @@ describe('reads of one tick (standalone)', () => {
     assert.equal(reported.length, 1)
     assert.match(String(reported[0]), /WRONGTYPE/)
     assert.equal(await raw.type(`${namespace}:cache:h`), 'hash')
+  })
+
+  test('writes go to Redis as one step, a lone write as a SET; TTL and NX hold per key', async () => {
+    const namespace = uniqueNamespace()
+    const fleet = open(namespace)
+    const store = fleet.store<number>()
+    await raw.config('RESETSTAT')
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.set(`w${i}`, i, i % 2 ? { ttl: 60_000 } : {})),
+    )
+    assert.equal(await calls(raw, 'set'), 100)
+    const taken = (await calls(raw, 'eval')) + (await calls(raw, 'evalsha'))
+    assert.ok(taken >= 1 && taken <= 100 / 32, `100 writes took ${taken} steps`)
+    assert.equal(await raw.get(`${namespace}:store:w7`), '7')
+    assert.equal(await raw.pttl(`${namespace}:store:w8`), -1, 'no ttl')
+    const ttl = await raw.pttl(`${namespace}:store:w9`)
+    assert.ok(ttl > 0 && ttl <= 60_000, `ttl ${ttl}`)
+
+    const cache = fleet.cache()
+    await cache.write('taken', 'first')
+    const writes = await Promise.all([
+      cache.write('taken', 'second', { unlessExist: true }),
+      cache.write('free', 'one', { unlessExist: true }),
+      cache.write('plain', 'two'),
+    ])
+    assert.deepEqual(writes, [false, true, true])
+    assert.deepEqual(
+      await cache.readMulti(['taken', 'free', 'plain']),
+      new Map([
+        ['taken', 'first'],
+        ['free', 'one'],
+        ['plain', 'two'],
+      ]),
+    )
+  })
+
+  test('calls of one tick apply in call order: reads and writes of one key, interleaved', async () => {
+    const store = open().store<number>()
+    await store.set('k', 0)
+    // Not awaited: each read sees the writes made before it and none made after it.
+    const seen = []
+    for (let i = 1; i <= 5; i++) {
+      seen.push(store.get('k'), store.get('other'))
+      void store.set('k', i)
+      void store.set('another', i)
+    }
+    seen.push(store.get('k'))
+    assert.deepEqual(
+      (await Promise.all(seen)).filter((_, n) => n % 2 === 0),
+      [0, 1, 2, 3, 4, 5],
+    )
   })
 })
