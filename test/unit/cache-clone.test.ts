@@ -4,7 +4,10 @@
  * that shape, and anything past the bounds is walked.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import { cloneJson, copierOf } from '../../src/cache/clone.ts'
 
 /** Parsed as the near cache parses it. */
@@ -101,4 +104,19 @@ test('cloneJson ignores enumerable properties added to Object.prototype', () => 
   } finally {
     delete proto.injected
   }
+})
+
+test('a process that forbids code generation from strings gets the walk', () => {
+  const clone = pathToFileURL(join(import.meta.dirname, '../../src/cache/clone.ts')).href
+  const script = `
+    const { cloneJson, copierOf } = await import(${JSON.stringify(clone)})
+    const tree = JSON.parse('{"a":[1,{"b":2}]}')
+    const copier = copierOf(tree)
+    console.log(JSON.stringify([copier === cloneJson, copier(tree), copierOf(tree) === cloneJson]))`
+  const out = execFileSync(
+    process.execPath,
+    ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '--eval', script],
+    { encoding: 'utf8' },
+  )
+  assert.deepEqual(JSON.parse(out), [true, { a: [1, { b: 2 }] }, true])
 })
