@@ -146,11 +146,11 @@ export class FleetCache implements Cache {
   }
 
   /**
-   * An untraced read answered by the near cache, synchronously: the value (counted as `#read`
-   * counts it), or undefined, having counted nothing, whenever `#read` has anything to do (a key
-   * or version that is not a plain string, a tenant scope, a call on the key still on its way,
-   * no live entry, a value that fails to decode). One plain promise, no async function, no
-   * closure; `#read` stays the one path of everything else.
+   * An untraced read (or fetch) answered by the near cache, synchronously: the value, counted as
+   * `#read` and `#fetch` count a hit, or undefined, having counted nothing, whenever they have
+   * anything to do (a key or version that is not a plain string, a tenant scope, a call on the
+   * key still on its way, no live entry, a value that fails to decode). One plain promise, no
+   * async function, no closure; `#read` and `#fetch` stay the one path of everything else.
    */
   #nearRead(key: CacheKey, o: ReadOptions | undefined): unknown {
     const scope = this.#fixed
@@ -256,6 +256,11 @@ export class FleetCache implements Cache {
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>
   fetch<T>(key: CacheKey, o: FetchOptions, compute?: Compute<T>): Promise<T>
   fetch<T>(key: CacheKey, a?: FetchOptions | Compute<T>, b?: Compute<T>): Promise<T> {
+    // fetch(key, compute), untraced: a near hit is answered as read answers one.
+    if (typeof a === 'function' && this.#instrument.quiet('fetch')) {
+      const kept = this.#nearRead(key, undefined)
+      return kept === undefined ? this.#fetch(undefined, key, a, b) : Promise.resolve(kept as T)
+    }
     return this.#instrument.call('fetch', (trace) => this.#fetch(trace, key, a, b))
   }
 

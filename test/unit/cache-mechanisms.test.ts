@@ -122,6 +122,30 @@ test('a read of a near-held key waits for an earlier call on it still on its way
   assert.equal(await writing, true)
 })
 
+test('a fetch answered by the near cache: no compute, a fresh copy, a hit; an expired entry is computed', async () => {
+  let now = Date.now()
+  const { cache } = nearCache({ [CACHE_CLOCK]: () => now } as Partial<CacheOptions>)
+  await cache.write('f', { list: [1] }, { expiresIn: 1000 })
+  await held(cache, 'f')
+  let computed = 0
+  const compute = () => {
+    computed++
+    return { list: [2] }
+  }
+  const before = cache.stats()
+  const got = await cache.fetch<{ list: number[] }>('f', compute)
+  got.list.push(9)
+  assert.deepEqual(await cache.fetch('f', compute), { list: [1] })
+  assert.equal(computed, 0)
+  const after = cache.stats()
+  assert.equal(after.hits - before.hits, 2)
+  assert.equal(after.nearHits - before.nearHits, 2)
+  now += 1000
+  assert.deepEqual(await cache.fetch('f', compute), { list: [2] }, 'expired by the cache clock: computed')
+  assert.equal(computed, 1)
+  await assert.rejects(cache.fetch('', compute), TypeError, 'a blank key rejects, never throws')
+})
+
 test('a traced near hit says so on its trace', async () => {
   const { cache } = nearCache()
   await cache.write('n', 1)
