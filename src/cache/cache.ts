@@ -19,7 +19,7 @@ import { CallOrder } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
-import { KeyScope } from './scope.ts'
+import { KeyScope, type Scope } from './scope.ts'
 import type {
   Cache,
   CacheKey,
@@ -65,6 +65,8 @@ export class FleetCache implements Cache {
   readonly #run: RunCommand
   readonly #backend: CacheBackend
   readonly #near: NearCache | undefined
+  /** The one scope of a cache without tenants (undefined with tenants: each call has its own). */
+  readonly #fixed: Scope | undefined
   readonly #stats: CacheStats = {
     hits: 0,
     misses: 0,
@@ -104,6 +106,7 @@ export class FleetCache implements Cache {
     this.#run = run
     this.#backend = backend
     this.#near = near
+    this.#fixed = options.tenant === undefined ? keys.of('read') : undefined
     this.#fills = new FillCoordinator({
       backend,
       run,
@@ -135,7 +138,45 @@ export class FleetCache implements Cache {
   }
 
   read<T = unknown>(key: CacheKey, o?: ReadOptions): Promise<T | undefined> {
+    if (this.#instrument.quiet('read')) {
+      const kept = this.#nearRead(key, o)
+      return kept === undefined ? this.#read<T>('read', undefined, key, o) : Promise.resolve(kept as T)
+    }
     return this.#instrument.call('read', (trace) => this.#read<T>('read', trace, key, o))
+  }
+
+  /**
+   * An untraced read (or fetch) answered by the near cache, synchronously: the value, counted as
+   * `#read` and `#fetch` count a hit, or undefined, having counted nothing, whenever they have
+   * anything to do (a key or version that is not a plain string, a tenant scope, a call on the
+   * key still on its way, no live entry, a value that fails to decode). One plain promise, no
+   * async function, no closure; `#read` and `#fetch` stay the one path of everything else.
+   */
+  #nearRead(key: CacheKey, o: ReadOptions | undefined): unknown {
+    const scope = this.#fixed
+    if (scope === undefined || this.#near === undefined || typeof key !== 'string' || key === '')
+      return undefined
+    let version: string | undefined
+    if (o !== undefined) {
+      const asked = o.version
+      if (typeof asked === 'string') version = asked
+      else if (typeof asked === 'number') version = String(asked)
+      else if (asked !== undefined && asked !== null) return undefined
+    }
+    const full = this.#keys.full(scope, key)
+    if (this.#order.pending(full) !== undefined) return undefined
+    const entry = this.#reader.peek(scope, key, full)
+    if (entry === undefined || !this.#reader.isLive(entry, version)) return undefined
+    let value: unknown
+    try {
+      value = entryValue(entry)
+    } catch {
+      // #read decodes it again and reports it.
+      return undefined
+    }
+    this.#stats.nearHits++
+    this.#stats.hits++
+    return value
   }
 
   /** A read, as `method` (read, readCounter, fetch without a compute), noted on `trace`. */
@@ -215,6 +256,11 @@ export class FleetCache implements Cache {
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>
   fetch<T>(key: CacheKey, o: FetchOptions, compute?: Compute<T>): Promise<T>
   fetch<T>(key: CacheKey, a?: FetchOptions | Compute<T>, b?: Compute<T>): Promise<T> {
+    // fetch(key, compute), untraced: a near hit is answered as read answers one.
+    if (typeof a === 'function' && this.#instrument.quiet('fetch')) {
+      const kept = this.#nearRead(key, undefined)
+      return kept === undefined ? this.#fetch(undefined, key, a, b) : Promise.resolve(kept as T)
+    }
     return this.#instrument.call('fetch', (trace) => this.#fetch(trace, key, a, b))
   }
 

@@ -1,5 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { SerializationError } from '../errors.ts'
+import { type Copier, copierOf } from './clone.ts'
 import { reviveValue } from './values.ts'
 
 /**
@@ -51,6 +52,8 @@ export interface Entry {
    * gets a copy of it, which is several times cheaper than parsing the text again.
    */
   tree?: unknown
+  /** Copies `tree` (clone.ts): set with it. */
+  copy?: Copier
 }
 
 export interface Compression {
@@ -61,7 +64,7 @@ export interface Compression {
 /** The value an entry stands for; a fresh object on every call, so callers never share one. */
 export function entryValue(entry: Entry): unknown {
   if (entry.raw) return entry.text
-  if (entry.tree !== undefined) return cloneJson(entry.tree)
+  if (entry.copy !== undefined) return entry.copy(entry.tree)
   let parsed: unknown
   try {
     parsed = JSON.parse(entry.text)
@@ -75,34 +78,12 @@ export function entryValue(entry: Entry): unknown {
 export function keepParsed(entry: Entry): void {
   if (entry.raw || entry.typed || entry.tree !== undefined) return
   try {
-    entry.tree = JSON.parse(entry.text)
+    const tree: unknown = JSON.parse(entry.text)
+    entry.copy = copierOf(tree)
+    entry.tree = tree
   } catch {
     // Left to entryValue, which reports it.
   }
-}
-
-/**
- * A deep copy of a parsed JSON tree (plain objects, arrays, primitives only). Spread copies an
- * object's own properties in one step (and defines `__proto__` as an own property, as
- * JSON.parse did, rather than setting the prototype); only nested objects are visited again.
- */
-function cloneJson(tree: unknown): unknown {
-  if (typeof tree !== 'object' || tree === null) return tree
-  if (Array.isArray(tree)) {
-    const out = tree.slice()
-    for (let i = 0; i < out.length; i++) {
-      const item = out[i]
-      if (typeof item === 'object' && item !== null) out[i] = cloneJson(item)
-    }
-    return out
-  }
-  const out: Record<string, unknown> = { ...tree }
-  for (const key in out) {
-    const item = out[key]
-    // hasOwn: a for-in also lists enumerable properties someone added to Object.prototype.
-    if (typeof item === 'object' && item !== null && Object.hasOwn(out, key)) out[key] = cloneJson(item)
-  }
-  return out
 }
 
 export function isExpired(entry: Entry, now: number): boolean {

@@ -1,5 +1,12 @@
-import { type OpenTrace, type OperationContext, type TraceScope, tracedWith } from '../telemetry.ts'
-import type { CacheMethod } from './run.ts'
+import type { TracingChannel } from 'node:diagnostics_channel'
+import {
+  type OpenTrace,
+  type OperationContext,
+  operationChannel,
+  type TraceScope,
+  tracedWith,
+} from '../telemetry.ts'
+import { CACHE_OPS, type CacheMethod } from './run.ts'
 
 /**
  * What a cache call's trace on the TracingChannel `redfleet:cache:<method>` carries (SPEC §3,
@@ -32,13 +39,34 @@ export class Instrument {
     this.#scope = { namespace, topology }
   }
 
+  /**
+   * Nobody listens to `method`'s channel now: a call may skip the trace (and `call` does). One
+   * lookup of a channel found once per method, no name built.
+   */
+  quiet(method: CacheMethod): boolean {
+    return !channelOf(method).hasSubscribers
+  }
+
   /** Runs one public call of `method` traced; `fn` notes its key and hits on the trace it gets. */
   call<T>(method: CacheMethod, fn: (trace: OpenTrace | undefined) => Promise<T>): Promise<T> {
-    return tracedWith(`cache.${method}`, this.#scope, (trace) => {
+    if (!channelOf(method).hasSubscribers) return fn(undefined)
+    return tracedWith(CACHE_OPS[method], this.#scope, (trace) => {
       trace?.note({ method })
       return fn(trace)
     })
   }
+}
+
+/** Each cache method's TracingChannel, looked up on its first call (shared by every cache). */
+const channels: Partial<Record<CacheMethod, TracingChannel<unknown, OperationContext>>> = {}
+
+function channelOf(method: CacheMethod): TracingChannel<unknown, OperationContext> {
+  let channel = channels[method]
+  if (channel === undefined) {
+    channel = operationChannel(CACHE_OPS[method])
+    channels[method] = channel
+  }
+  return channel
 }
 
 /** Notes `fields` on a cache call's trace, when it is traced. */

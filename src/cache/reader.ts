@@ -38,11 +38,17 @@ export class EntryReader {
    * hit). Synchronous, so that a near hit is answered without waiting on a promise.
    */
   cached(scope: Scope, name: string, full: string): Entry | undefined {
+    const entry = this.peek(scope, name, full)
+    if (entry !== undefined) this.#o.stats.nearHits++
+    return entry
+  }
+
+  /** What `cached` returns, not counted: the caller counts the near hit if it uses the entry. */
+  peek(scope: Scope, name: string, full: string): Entry | undefined {
     const near = this.#o.near
     if (!near) return undefined
     const entry = near.get(this.#o.keys.nearKey(name, full))
     if (!entry || !this.#nearTagsCurrent(near, scope, entry)) return undefined
-    this.#o.stats.nearHits++
     return entry
   }
 

@@ -7,7 +7,7 @@ import type { CacheOptions } from './types.ts'
 export type CacheMethod = keyof typeof OPERATIONS.cache
 
 /** The runner's operation names (`cache.<method>`), made once rather than on every call. */
-const OPS = Object.fromEntries(
+export const CACHE_OPS = Object.fromEntries(
   Object.keys(OPERATIONS.cache).map((method) => [method, `cache.${method}`]),
 ) as Record<CacheMethod, string>
 
@@ -29,5 +29,5 @@ export type RunCommand = <T>(
 export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunCommand {
   const policy: OperationPolicy = { retry: resolveRetry(ctx.retry, options.retry), onError: () => {} }
   return (method, name, fn) =>
-    runCommand(ctx, policy, OPS[method], name === undefined ? undefined : shortName(name), fn)
+    runCommand(ctx, policy, CACHE_OPS[method], name === undefined ? undefined : shortName(name), fn)
 }

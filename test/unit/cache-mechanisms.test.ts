@@ -5,9 +5,11 @@
  * glob matching.
  */
 import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { after, test } from 'node:test'
 import type { CacheBackend } from '../../src/cache/backend.ts'
 import { FleetCache } from '../../src/cache/cache.ts'
+import { CACHE_CLOCK } from '../../src/cache/clock.ts'
 import { globToRegExp } from '../../src/cache/glob.ts'
 import { NearCache } from '../../src/cache/near.ts'
 import { fixedEntryScope } from '../../src/cache/scope.ts'
@@ -21,8 +23,8 @@ after(() => fleet.close())
 
 let namespaces = 0
 /** A memory cache with a near cache that nothing but the cache itself ever invalidates. */
-function nearCache(): { cache: FleetCache; hits: () => number } {
-  const options: CacheOptions = { namespace: `near${++namespaces}`, near: { max: 100 } }
+function nearCache(extra: Partial<CacheOptions> = {}): { cache: FleetCache; hits: () => number } {
+  const options: CacheOptions = { namespace: `near${++namespaces}`, near: { max: 100 }, ...extra }
   const near = new NearCache(100, fixedEntryScope(ctx, options))
   near.setOnline(true)
   const cache = new FleetCache(ctx, options, { near })
@@ -66,6 +68,116 @@ test('own-write eviction: delete, deleteMulti and increment evict this processâ€
   await cache.delete('c')
   await cache.increment('c')
   assert.equal(await cache.readCounter('c'), 1, 'increment')
+})
+
+test('a near hit is a fresh deep copy: mutating one changes neither the cached value nor the next hit', async () => {
+  const { cache } = nearCache()
+  const value = { id: 1, tags: ['a', 'b'], nested: { ok: true, list: [{ x: 1 }] } }
+  await cache.write('v', value)
+  await held(cache, 'v')
+  const got = (await cache.read<typeof value>('v'))!
+  got.id = 2
+  got.tags.push('c')
+  got.nested.ok = false
+  got.nested.list[0]!.x = 99
+  const again = await cache.read<typeof value>('v')
+  assert.deepEqual(again, value, 'the next hit is the value written')
+  assert.notEqual(again!.nested, got.nested)
+})
+
+test('a near hit is judged as any read: version, expiry by the cache clock, tags; counted once', async () => {
+  let now = Date.now()
+  const { cache } = nearCache({ [CACHE_CLOCK]: () => now } as Partial<CacheOptions>)
+  await cache.write('e', 'x', { expiresIn: 1000, version: 3 })
+  await held(cache, 'e')
+  const before = cache.stats()
+  assert.equal(await cache.read('e', { version: 3 }), 'x', 'the same version (a number)')
+  assert.equal(await cache.read('e', { version: '3' }), 'x', "'3' is 3")
+  assert.equal(await cache.read('e', { version: 4 }), undefined, 'another version is a miss')
+  const after = cache.stats()
+  assert.equal(after.hits - before.hits, 2)
+  assert.equal(after.misses - before.misses, 1)
+  assert.equal(
+    after.nearHits - before.nearHits,
+    3,
+    'a near entry of another version still counts as looked up',
+  )
+  now += 1000
+  assert.equal(await cache.read('e'), undefined, 'expired by the cache clock, though the near cache holds it')
+  await cache.write('t', 'tagged', { tags: ['g'] })
+  await held(cache, 't')
+  await cache.invalidateTag('g')
+  assert.equal(await cache.read('t'), undefined, 'an invalidated tag')
+  await assert.rejects(cache.read(''), TypeError, 'a blank key rejects, never throws')
+  await assert.rejects(cache.read('e', { version: {} as never }), TypeError, 'so does a bad version')
+})
+
+test('a read of a near-held key waits for an earlier call on it still on its way (SPEC Â§2 call order)', async () => {
+  const { cache } = nearCache()
+  await cache.write('o', 1)
+  await held(cache, 'o')
+  // A tagged write reads tag versions before it writes: it is tracked, and a later read waits.
+  const writing = cache.write('o', 2, { tags: ['t'] })
+  assert.equal(await cache.read('o'), 2)
+  assert.equal(await writing, true)
+})
+
+test('a fetch answered by the near cache: no compute, a fresh copy, a hit; an expired entry is computed', async () => {
+  let now = Date.now()
+  const { cache } = nearCache({ [CACHE_CLOCK]: () => now } as Partial<CacheOptions>)
+  await cache.write('f', { list: [1] }, { expiresIn: 1000 })
+  await held(cache, 'f')
+  let computed = 0
+  const compute = () => {
+    computed++
+    return { list: [2] }
+  }
+  const before = cache.stats()
+  const got = await cache.fetch<{ list: number[] }>('f', compute)
+  got.list.push(9)
+  assert.deepEqual(await cache.fetch('f', compute), { list: [1] })
+  assert.equal(computed, 0)
+  const after = cache.stats()
+  assert.equal(after.hits - before.hits, 2)
+  assert.equal(after.nearHits - before.nearHits, 2)
+  now += 1000
+  assert.deepEqual(await cache.fetch('f', compute), { list: [2] }, 'expired by the cache clock: computed')
+  assert.equal(computed, 1)
+  await assert.rejects(cache.fetch('', compute), TypeError, 'a blank key rejects, never throws')
+})
+
+test('a traced near hit says so on its trace', async () => {
+  const { cache } = nearCache()
+  await cache.write('n', 1)
+  await held(cache, 'n')
+  const seen: unknown[] = []
+  const channel = diagnosticsChannel.tracingChannel('redfleet:cache:read')
+  const handlers = {
+    start() {},
+    end() {},
+    asyncStart() {},
+    asyncEnd(context: object) {
+      seen.push({ ...context })
+    },
+    error() {},
+  }
+  channel.subscribe(handlers)
+  try {
+    assert.equal(await cache.read('n'), 1)
+    assert.equal(await cache.read('gone'), undefined)
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+  assert.deepEqual(
+    seen.map((c) => {
+      const { key, hit, near, result } = c as Record<string, unknown>
+      return { key, hit, near, result }
+    }),
+    [
+      { key: 'n', hit: true, near: true, result: 1 },
+      { key: 'gone', hit: false, near: false, result: undefined },
+    ],
+  )
 })
 
 /** A backend whose every command fails as an unreachable Redis does. */
