@@ -157,12 +157,11 @@ export class FleetCache implements Cache {
     if (scope === undefined || this.#near === undefined || typeof key !== 'string' || key === '')
       return undefined
     let version: string | undefined
-    if (o !== undefined) {
-      const asked = o.version
-      if (typeof asked === 'string') version = asked
-      else if (typeof asked === 'number') version = String(asked)
-      else if (asked !== undefined && asked !== null) return undefined
-    }
+    // `o?.`: null is read as no options, as #read reads it.
+    const asked = o?.version
+    if (typeof asked === 'string') version = asked
+    else if (typeof asked === 'number') version = String(asked)
+    else if (asked !== undefined && asked !== null) return undefined
     const full = this.#keys.full(scope, key)
     if (this.#order.pending(full) !== undefined) return undefined
     const entry = this.#reader.peek(scope, key, full)
