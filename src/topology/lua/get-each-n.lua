@@ -1,7 +1,7 @@
-#!lua flags=no-writes
 -- The GETs of many keys in one step, each answered as its own GET would be: unlike MGET, a key
 -- holding another type is GET's WRONGTYPE error, not a nil read as "missing" (SPEC §3).
--- Read-only (flags=no-writes): it runs wherever a GET would, a replica included.
+-- It only reads, so it runs wherever a GET would, a replica included. (No `#!lua flags=no-writes`
+-- line: Redis before 7 cannot compile one.)
 -- KEYS[1..n] the keys
 -- ARGV       none
 -- returns    per key: its value, nil when it does not exist, or a one-element array holding
