@@ -1,6 +1,7 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
+import { CommandDeadlines, type Timed } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
 import { describeFailure, type NodeHealth } from './health.ts'
 
@@ -134,4 +135,21 @@ export function coalesceWrites(connection: Redis): void {
 
 function uncork(socket: Redis['stream']): void {
   socket.uncork()
+}
+
+/**
+ * Times out every command sent on an ioredis connection with one timer for the connection
+ * (CommandDeadlines) instead of ioredis' one timer per command (its `commandTimeout`, which the
+ * connection must be made without): arming and clearing a timer per command costs more than a
+ * command's share of the write. A command past its deadline fails as ioredis would fail it.
+ */
+export function timeCommands(connection: Redis, timeout: number): void {
+  if (timeout <= 0) return
+  const deadlines = new CommandDeadlines(timeout)
+  const send = connection.sendCommand as (this: Redis, command: Timed, ...rest: unknown[]) => unknown
+  const timed = function (this: Redis, command: Timed, ...rest: unknown[]) {
+    deadlines.add(command)
+    return send.call(this, command, ...rest)
+  }
+  ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
 }

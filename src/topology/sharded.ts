@@ -9,6 +9,7 @@ import {
   connectAndPing,
   redisOptions,
   type ServerAddress,
+  timeCommands,
 } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
@@ -96,8 +97,12 @@ export class ShardedTopology implements RedisTopology {
     const health = new HealthRegistry(settings.onError)
     const pools = addresses.map((address) => {
       const connections = Array.from({ length: settings.poolSize }, () => {
-        const client = new ioredis.Redis(address.url, redisOptions(settings))
+        const client = new ioredis.Redis(address.url, {
+          ...redisOptions(settings),
+          commandTimeout: undefined,
+        })
         watchConnection(client, health.of(address.id), settings.reconnectAttempts)
+        timeCommands(client, settings.commandTimeout)
         return client
       })
       const dedicated = () => new ioredis.Redis(address.url, redisOptions(settings, true))

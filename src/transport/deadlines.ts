@@ -1,21 +1,34 @@
 /** What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout). */
 export const timedOut = (): Error => new Error('Command timed out')
 
-interface Pending {
-  readonly deadline: number
-  reject: ((error: Error) => void) | undefined
+/**
+ * Something in flight that a deadline can fail. An ioredis Command is one as it is (`isSettled`
+ * in ioredis 6, `isResolved` only in 5, where a failed command stays unsettled: failing it again
+ * at its deadline does nothing).
+ */
+export interface Timed {
+  readonly isSettled?: boolean
+  readonly isResolved?: boolean
+  reject(error: Error): void
 }
 
+const settled = (item: Timed): boolean => item.isSettled === true || item.isResolved === true
+
+/** Commands in flight past which settled ones are dropped as new ones come (see `add`). */
+const BACKLOG = 1024
+
 /**
- * The command timeout of one connection, for clients without a cheap one of their own (node-redis
- * 6 arms an AbortSignal timer per command). A connection answers in order, so the oldest command
- * in flight is the first to expire: one timer, set for the oldest deadline, covers them all.
+ * The command timeout of one connection, for clients without a cheap one of their own (ioredis
+ * arms a timer per command, node-redis 6 an AbortSignal). A connection answers in order, so the
+ * oldest command in flight is the first to expire: one timer, set for the oldest deadline,
+ * covers them all.
  */
 export class CommandDeadlines {
   readonly #timeout: number
   readonly #expired: () => Error
-  /** In send order; settled ones are dropped from the front as the timer passes them. */
-  #pending: Pending[] = []
+  /** In send order, with each one's deadline; settled ones are dropped from the front. */
+  #items: Timed[] = []
+  #deadlines: number[] = []
   #head = 0
   #timer: NodeJS.Timeout | undefined
 
@@ -25,20 +38,33 @@ export class CommandDeadlines {
     this.#expired = expired
   }
 
-  /** `sent`, failed with a timeout error if it has not settled within the timeout. */
-  track<T>(sent: Promise<T>): Promise<T> {
-    const pending: Pending = { deadline: Date.now() + this.#timeout, reject: undefined }
-    this.#pending.push(pending)
+  /** How many commands it still references (settled ones included until they are let go). */
+  get holding(): number {
+    return this.#items.length
+  }
+
+  /** `item` is failed with the timeout error unless it has settled within the timeout. */
+  add(item: Timed): void {
+    // Settled commands are let go while many are sent, not only when the timer next fires: a
+    // connection busy with 300,000 commands a second would hold every one for the whole timeout.
+    if (this.#items.length - this.#head > BACKLOG) this.#dropSettled()
+    this.#items.push(item)
+    this.#deadlines.push(Date.now() + this.#timeout)
     this.#timer ??= setTimeout(this.#expire, this.#timeout).unref()
+  }
+
+  /** `sent`, failed with the timeout error if it has not settled within the timeout. */
+  track<T>(sent: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      pending.reject = reject
+      const item = { isSettled: false, reject }
+      this.add(item)
       sent.then(
         (reply) => {
-          pending.reject = undefined
+          item.isSettled = true
           resolve(reply)
         },
         (error: unknown) => {
-          pending.reject = undefined
+          item.isSettled = true
           reject(error)
         },
       )
@@ -48,26 +74,40 @@ export class CommandDeadlines {
   readonly #expire = (): void => {
     this.#timer = undefined
     const now = Date.now()
-    const pending = this.#pending
     let head = this.#head
-    while (head < pending.length) {
-      const next = pending[head]!
-      if (next.reject !== undefined && next.deadline > now) break
-      next.reject?.(this.#expired())
-      next.reject = undefined
+    while (head < this.#items.length) {
+      const item = this.#items[head]!
+      if (!settled(item)) {
+        if (this.#deadlines[head]! > now) break
+        item.reject(this.#expired())
+      }
       head++
     }
-    if (head === pending.length) {
-      this.#pending = []
-      this.#head = 0
-      return
-    }
-    // Compact now and then, so that the array does not grow with every command ever sent.
-    if (head > 1024 && head * 2 > pending.length) {
-      this.#pending = pending.slice(head)
-      head = 0
-    }
     this.#head = head
-    this.#timer = setTimeout(this.#expire, this.#pending[head]!.deadline - now).unref()
+    this.#compact()
+    if (this.#head < this.#items.length) {
+      this.#timer = setTimeout(this.#expire, this.#deadlines[this.#head]! - now).unref()
+    }
+  }
+
+  #dropSettled(): void {
+    let head = this.#head
+    while (head < this.#items.length && settled(this.#items[head]!)) head++
+    this.#head = head
+    this.#compact()
+  }
+
+  /** Lets go of what is behind the head once it is most of the arrays. */
+  #compact(): void {
+    const head = this.#head
+    if (head === this.#items.length) {
+      this.#items = []
+      this.#deadlines = []
+      this.#head = 0
+    } else if (head > BACKLOG && head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(head)
+      this.#deadlines = this.#deadlines.slice(head)
+      this.#head = 0
+    }
   }
 }

@@ -111,7 +111,11 @@ test('a near hit is judged as any read: version, expiry by the cache clock, tags
   await assert.rejects(cache.read(''), TypeError, 'a blank key rejects, never throws')
   await assert.rejects(cache.read('e', { version: {} as never }), TypeError, 'so does a bad version')
   now -= 1000
-  assert.equal(await cache.read('e', null as never), 'x', 'null options are no options, as on every other read')
+  assert.equal(
+    await cache.read('e', null as never),
+    'x',
+    'null options are no options, as on every other read',
+  )
 })
 
 test('a read of a near-held key waits for an earlier call on it still on its way (SPEC §2 call order)', async () => {

@@ -58,3 +58,56 @@ test('CommandDeadlines: the error of an expired command is the one `expired` mak
     mock.timers.reset()
   }
 })
+
+/** An ioredis Command as CommandDeadlines sees it. */
+function command() {
+  const rejected: Error[] = []
+  return {
+    isSettled: false,
+    rejected,
+    reject(error: Error) {
+      rejected.push(error)
+    },
+  }
+}
+
+test('CommandDeadlines.add: an ioredis command is failed at its deadline unless it settled', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(100)
+    const answered = command()
+    const waiting = command()
+    deadlines.add(answered)
+    deadlines.add(waiting)
+    answered.isSettled = true
+    mock.timers.tick(99)
+    assert.equal(waiting.rejected.length, 0)
+    mock.timers.tick(1)
+    assert.deepEqual(
+      waiting.rejected.map((e) => e.message),
+      ['Command timed out'],
+    )
+    assert.equal(answered.rejected.length, 0, 'a settled command is left alone')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('CommandDeadlines.add: settled commands are let go while more are sent, before any deadline', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(1000)
+    for (let i = 0; i < 5000; i++) {
+      const sent = command()
+      deadlines.add(sent)
+      sent.isSettled = true
+    }
+    assert.ok(deadlines.holding <= 2 * 1024 + 2, `holds ${deadlines.holding} of 5000 settled commands`)
+    const late = command()
+    deadlines.add(late)
+    mock.timers.tick(1000)
+    assert.equal(late.rejected.length, 1, 'and still fails the one that did not settle')
+  } finally {
+    mock.timers.reset()
+  }
+})
