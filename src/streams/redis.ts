@@ -4,19 +4,26 @@ import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
-import type { RawEntry } from './entry.ts'
+import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
+import { RESEND_WINDOW } from './publish-ids.ts'
 import { ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
 
-/** ADD_ONCE's keys and arguments for a write with a publish id. */
+/** ADD_ONCE's keys and arguments for the resend of a write with a publish id. */
 function addOnce(write: StreamWrite): [keys: string[], args: (string | number)[]] {
-  const once = write.once!
   return [
-    [write.key, once.latest, once.before],
-    [once.id, write.maxLen, write.approximate ? '~' : '=', once.generation, once.ttl, ...write.fields],
+    [write.key],
+    [
+      PUBLISH_ID_FIELD,
+      write.once!,
+      RESEND_WINDOW,
+      write.maxLen,
+      write.approximate ? '~' : '=',
+      ...write.fields,
+    ],
   ]
 }
 
@@ -24,9 +31,12 @@ function xaddArgs(write: StreamWrite): (string | number)[] {
   return [write.key, 'MAXLEN', write.approximate ? '~' : '=', write.maxLen, '*', ...write.fields]
 }
 
-/** Adds one write to a pipeline: ADD_ONCE (by SHA, or with its source after NOSCRIPT), or XADD. */
-function pipeWrite(pipe: CommandPipeline, write: StreamWrite, withSource: boolean): void {
-  if (write.once === undefined) {
+/**
+ * Adds one write to a pipeline: a plain XADD, or on a resend of a write with a publish id
+ * ADD_ONCE (by SHA, or with its source after NOSCRIPT).
+ */
+function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, withSource: boolean): void {
+  if (!resend || write.once === undefined) {
     pipe.call('XADD', ...xaddArgs(write))
     return
   }
@@ -35,8 +45,8 @@ function pipeWrite(pipe: CommandPipeline, write: StreamWrite, withSource: boolea
 }
 
 /** One write on its own, without a Pipeline object: publishToChannel and send are hot paths. */
-async function writeOne(client: Client, write: StreamWrite): Promise<string> {
-  if (write.once === undefined) return String(await client.call('XADD', ...xaddArgs(write)))
+async function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<string> {
+  if (!resend || write.once === undefined) return String(await client.call('XADD', ...xaddArgs(write)))
   const [keys, args] = addOnce(write)
   return String(await ADD_ONCE.run(client, keys, args))
 }
@@ -81,19 +91,28 @@ export class RedisStreamBackend implements StreamBackend {
     return this.#topology.client(key)
   }
 
-  async append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]> {
+  async append(
+    writes: readonly StreamWrite[],
+    durable?: AppendDurability,
+    resend = false,
+  ): Promise<string[]> {
     // No await once the topology exists: publish is a hot path.
     const topology = this.#topology.current ?? (await this.#topology.get())
     const write = (pipe: CommandPipeline, indexes: readonly number[], withSource: boolean) => {
-      for (const index of indexes) pipeWrite(pipe, writes[index]!, withSource)
+      for (const index of indexes) pipeWrite(pipe, writes[index]!, resend, withSource)
     }
     const send = (client: Client, indexes: readonly number[]) =>
       writeDurably(client, durable?.durability, durable?.where ?? 'XADD', (pipe, withSource) =>
         write(pipe, indexes, withSource),
       )
+    if (durable === undefined) {
+      // Nothing to wait for: each write on its own, all sent in this tick, so each node's leave
+      // in one write (the connections coalesce a tick's commands) without a Pipeline object.
+      if (writes.length === 1) return [await writeOne(topology.client(writes[0]!.key), writes[0]!, resend)]
+      return Promise.all(writes.map((w) => writeOne(topology.client(w.key), w, resend)))
+    }
     if (topology.kind === 'standalone') {
       const client = topology.client(writes[0]!.key)
-      if (writes.length === 1 && durable === undefined) return [await writeOne(client, writes[0]!)]
       // One node: one pipeline on its command connection, its WAIT last.
       return (
         await send(

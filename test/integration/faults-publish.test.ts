@@ -28,7 +28,7 @@ function settle(promise: Promise<string | undefined>): Promise<Settled> {
   )
 }
 
-/** How many times the server has run EVALSHA and EVAL: each send of a publish is one. */
+/** How many times the server has run EVALSHA and EVAL: each resend of a publish is one. */
 async function scriptCalls(): Promise<number> {
   const stats = await server.admin.info('commandstats')
   let calls = 0
@@ -70,7 +70,7 @@ test('publish, publishToChannel and send during a pause longer than commandTimeo
   const namespace = fleet.namespace
   const streams = fleet.streams()
   const membership = fleet.membership()
-  // Connected, and the publish script known to the server: the paused sends are applied later.
+  // Connected: the paused sends are applied later.
   await streams.publish({ warm: true }, ['a'])
   await membership.send('m', 'warm')
   const sendsBefore = await scriptCalls()
@@ -104,10 +104,11 @@ test('publish, publishToChannel and send during a pause longer than commandTimeo
   }
   assertAtMostOnce(await envelopes(`${namespace}:streams:channel:c`), channelPublishes)
   assertAtMostOnce(await envelopes(`${namespace}:membership:inbox:m`), sends, false)
-  // Not because nothing was re-sent: 3 publishes of 3 writes, 3 publishToChannel and 3 sends
-  // of 1 are 15 writes, one script call each on their first send.
+  // Not because nothing was re-sent: a first send is a plain XADD, a resend (after the first
+  // timed out) the script that looks for it first. 3 publishes of 3 writes, 3 publishToChannel
+  // and 3 sends of 1 are 15 writes, each resent at least once.
   const calls = (await scriptCalls()) - sendsBefore
-  assert.ok(calls > 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
+  assert.ok(calls >= 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
 
   // What the stream holds is also what readers see: no duplicate reaches a consumer.
   const read = await streams.readRange('c')
