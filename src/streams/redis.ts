@@ -44,11 +44,18 @@ function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, w
   pipeScript(pipe, ADD_ONCE, keys, args, withSource)
 }
 
-/** One write on its own, without a Pipeline object: publishToChannel and send are hot paths. */
-async function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<string> {
-  if (!resend || write.once === undefined) return String(await client.call('XADD', ...xaddArgs(write)))
+/**
+ * One write on its own, without a Pipeline object: publish and send are hot paths. An XADD's
+ * reply is the new id, a string with every client; no promise of its own on the way.
+ */
+function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<string> {
+  if (!resend || write.once === undefined) return client.call('XADD', ...xaddArgs(write)) as Promise<string>
   const [keys, args] = addOnce(write)
-  return String(await ADD_ONCE.run(client, keys, args))
+  return ADD_ONCE.run(client, keys, args).then(String)
+}
+
+function one(id: string): string[] {
+  return [id]
 }
 
 /** Entries of an XRANGE/XREAD reply; `deliveries` is set by readers that know it (else 1). */
@@ -91,26 +98,38 @@ export class RedisStreamBackend implements StreamBackend {
     return this.#topology.client(key)
   }
 
-  async append(
+  append(writes: readonly StreamWrite[], durable?: AppendDurability, resend = false): Promise<string[]> {
+    const topology = this.#topology.current
+    // Nothing to wait for: each write on its own, all sent in this tick, so each node's leave
+    // in one write (the connections coalesce a tick's commands) without a Pipeline object, and
+    // no await once the topology exists: publish is a hot path.
+    if (topology && durable === undefined) {
+      try {
+        if (writes.length === 1)
+          return writeOne(topology.client(writes[0]!.key), writes[0]!, resend).then(one)
+        return Promise.all(writes.map((w) => writeOne(topology.client(w.key), w, resend)))
+      } catch (error) {
+        // A node known to be down refuses at once: a rejection, like every other failure.
+        return Promise.reject(error)
+      }
+    }
+    return this.#appendSlow(writes, durable, resend)
+  }
+
+  async #appendSlow(
     writes: readonly StreamWrite[],
-    durable?: AppendDurability,
-    resend = false,
+    durable: AppendDurability | undefined,
+    resend: boolean,
   ): Promise<string[]> {
-    // No await once the topology exists: publish is a hot path.
     const topology = this.#topology.current ?? (await this.#topology.get())
+    if (durable === undefined) return this.append(writes, durable, resend)
     const write = (pipe: CommandPipeline, indexes: readonly number[], withSource: boolean) => {
       for (const index of indexes) pipeWrite(pipe, writes[index]!, resend, withSource)
     }
     const send = (client: Client, indexes: readonly number[]) =>
-      writeDurably(client, durable?.durability, durable?.where ?? 'XADD', (pipe, withSource) =>
+      writeDurably(client, durable.durability, durable.where, (pipe, withSource) =>
         write(pipe, indexes, withSource),
       )
-    if (durable === undefined) {
-      // Nothing to wait for: each write on its own, all sent in this tick, so each node's leave
-      // in one write (the connections coalesce a tick's commands) without a Pipeline object.
-      if (writes.length === 1) return [await writeOne(topology.client(writes[0]!.key), writes[0]!, resend)]
-      return Promise.all(writes.map((w) => writeOne(topology.client(w.key), w, resend)))
-    }
     if (topology.kind === 'standalone') {
       const client = topology.client(writes[0]!.key)
       // One node: one pipeline on its command connection, its WAIT last.

@@ -118,6 +118,10 @@ export interface Streams {
   groupLag(group: string): Promise<number>
 }
 
+function first(ids: string[]): string {
+  return ids[0]!
+}
+
 /** How long fleet.close() waits for running loops to drain before closing their connections. */
 const CLOSE_GRACE = 5000
 
@@ -240,10 +244,10 @@ class FleetStreams implements Streams {
    */
   #appendOnce(writes: StreamWrite[], durable: AppendDurability | undefined): () => Promise<string> {
     let resend = false
-    return async () => {
+    return () => {
       const sending = this.#backend.append(writes, durable, resend)
       resend = true
-      return (await sending)[0]!
+      return sending.then(first)
     }
   }
 
