@@ -15,6 +15,13 @@ export interface StreamWrite {
    * time (dead letters, replays).
    */
   once?: string
+  /**
+   * Set by the Redis backend when it sends a write with a publish id: the connection it went
+   * on. Its resend goes on the same one, behind it, so that a first send still waiting in the
+   * node (a timeout) runs before the resend looks for it: a node runs one connection's
+   * commands in order, while two connections of a pool (`pool.size` > 1) are not ordered.
+   */
+  sentOn?: unknown
 }
 
 /** What a durable append waits for (SPEC §10), and the operation and key its error names. */

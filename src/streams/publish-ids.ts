@@ -11,8 +11,9 @@ import { ENVELOPE_FIELD, PUBLISH_ID_FIELD } from './entry.ts'
  * The first send of a call is a plain XADD: nothing is looked up, nothing else is stored. Only a
  * resend (redfleet's retry after a failed send) runs add-once-1.lua, which looks for the publish
  * id among the stream's latest RESEND_WINDOW entries before adding. A resend leaves after its
- * first send failed, and a node runs one connection's commands in order, so that first send was
- * either applied before the lookup or never will be (its connection is gone). A repeat is
+ * first send failed, on the same connection (StreamWrite.sentOn), and a node runs one
+ * connection's commands in order, so that first send was either applied before the lookup or
+ * never will be (its connection is gone). A repeat is
  * therefore recognised while its first copy is still among the stream's latest RESEND_WINDOW
  * entries: fewer than RESEND_WINDOW other entries were added after it, and trimming (MAXLEN) has
  * not removed it.

@@ -54,6 +54,21 @@ function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<
   return ADD_ONCE.run(client, keys, args).then(String)
 }
 
+/**
+ * The connection for a write: on a resend, the one its first send went on (StreamWrite.sentOn);
+ * otherwise the topology's pick, remembered when the write has a publish id.
+ */
+function clientFor(topology: RedisTopology, write: StreamWrite, key: string, resend: boolean): Client {
+  if (resend && write.sentOn !== undefined) return write.sentOn as Client
+  const client = topology.client(key)
+  if (write.once !== undefined) write.sentOn = client
+  return client
+}
+
+function sentOn(write: StreamWrite, client: Client): void {
+  if (write.once !== undefined && write.sentOn === undefined) write.sentOn = client
+}
+
 function one(id: string): string[] {
   return [id]
 }
@@ -105,9 +120,11 @@ export class RedisStreamBackend implements StreamBackend {
     // no await once the topology exists: publish is a hot path.
     if (topology && durable === undefined) {
       try {
-        if (writes.length === 1)
-          return writeOne(topology.client(writes[0]!.key), writes[0]!, resend).then(one)
-        return Promise.all(writes.map((w) => writeOne(topology.client(w.key), w, resend)))
+        if (writes.length === 1) {
+          const write = writes[0]!
+          return writeOne(clientFor(topology, write, write.key, resend), write, resend).then(one)
+        }
+        return Promise.all(writes.map((w) => writeOne(clientFor(topology, w, w.key, resend), w, resend)))
       } catch (error) {
         // A node known to be down refuses at once: a rejection, like every other failure.
         return Promise.reject(error)
@@ -131,7 +148,8 @@ export class RedisStreamBackend implements StreamBackend {
         write(pipe, indexes, withSource),
       )
     if (topology.kind === 'standalone') {
-      const client = topology.client(writes[0]!.key)
+      const client = clientFor(topology, writes[0]!, writes[0]!.key, resend)
+      for (const write of writes) sentOn(write, client)
       // One node: one pipeline on its command connection, its WAIT last.
       return (
         await send(
@@ -146,8 +164,15 @@ export class RedisStreamBackend implements StreamBackend {
     for (const batch of await topology.batches(writes.map((w) => w.key))) {
       const node = byNode.get(batch.node)
       if (node) node.indexes.push(...batch.indexes)
-      else byNode.set(batch.node, { client: topology.batchClient(batch), indexes: [...batch.indexes] })
+      else {
+        // A resend goes where the first send went (see StreamWrite.sentOn).
+        const first = writes[batch.indexes[0]!]!
+        const client =
+          (resend ? (first.sentOn as Client | undefined) : undefined) ?? topology.batchClient(batch)
+        byNode.set(batch.node, { client, indexes: [...batch.indexes] })
+      }
     }
+    for (const { client, indexes } of byNode.values()) for (const i of indexes) sentOn(writes[i]!, client)
     const ids = new Array<string>(writes.length)
     await Promise.all(
       [...byNode.values()].map(async ({ client, indexes }) => {
