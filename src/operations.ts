@@ -45,7 +45,7 @@ export const OPERATIONS = {
   broker: { publish: 'once', subscribe: 'safe', ready: 'safe' },
   presence: { publish: 'once', subscribe: 'safe' },
   streams: {
-    // Each call carries a publish id that each stream remembers (src/streams/lua/add-once-3.lua).
+    // Each call carries a publish id in its entries; a resend looks for them (src/streams/publish-ids.ts).
     publish: 'by-id',
     publishToChannel: 'by-id',
     readRange: 'safe',

@@ -1,4 +1,5 @@
-import { CLIENT_NAMES, openClient, perClient } from '../clients.ts'
+import type { Fleet } from '../../src/index.ts'
+import { CLIENT_NAMES, nodeRedis5Fleet, openClient, perClient } from '../clients.ts'
 import { type BenchContext, median, type Scenario } from '../lib.ts'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -29,6 +30,11 @@ function publishScenario(channels: number): Scenario {
       }),
       redfleet: async (ctx) => {
         const streams = ctx.fleet.streams()
+        return () => streams.publish(envelope, names)
+      },
+      // The same fleet on an injected node-redis 5 client: redfleet's cost on that transport.
+      'redfleet on node-redis 5': async (ctx) => {
+        const streams = (await nodeRedis5Fleet(ctx)).streams()
         return () => streams.publish(envelope, names)
       },
     },
@@ -79,8 +85,8 @@ async function rawConsume(
   return (handled / (performance.now() - started)) * 1000
 }
 
-async function fleetConsume(ctx: BenchContext, group: string, batch: number, total: number) {
-  const streams = ctx.fleet.streams()
+async function fleetConsume(fleet: Fleet, group: string, batch: number, total: number) {
+  const streams = fleet.streams()
   const controller = new AbortController()
   let handled = 0
   const started = performance.now()
@@ -114,11 +120,16 @@ function consumeScenario(batch: number, total: number): Scenario {
       }
       const raw = new Map(CLIENT_NAMES.map((name) => [name, [] as number[]]))
       const fleet: number[] = []
+      // The same fleet on node-redis 5 (same namespace, so the same stream): redfleet's cost on
+      // that transport, against the raw node-redis 5 loop.
+      const onNodeRedis = await nodeRedis5Fleet(ctx)
+      const fleetOnNodeRedis: number[] = []
       for (let round = 0; round < rounds; round++) {
         for (const [name, samples] of raw) {
           samples.push(await rawConsume(ctx, name, rawKey, `raw${round}-${name}`, batch, total))
         }
-        fleet.push(await fleetConsume(ctx, `rf${round}`, batch, total))
+        fleet.push(await fleetConsume(ctx.fleet, `rf${round}`, batch, total))
+        fleetOnNodeRedis.push(await fleetConsume(onNodeRedis, `rfn${round}`, batch, total))
       }
       const best = Math.max(...[...raw.values()].map(median))
       return [
@@ -129,6 +140,10 @@ function consumeScenario(batch: number, total: number): Scenario {
           ),
           'redfleet consume entries/s': Math.round(median(fleet)),
           'ratio to the best raw loop': (median(fleet) / best).toFixed(2),
+          'redfleet on node-redis 5 entries/s': Math.round(median(fleetOnNodeRedis)),
+          'its ratio to raw node-redis 5': (
+            median(fleetOnNodeRedis) / median(raw.get('node-redis 5')!)
+          ).toFixed(2),
         },
       ]
     },

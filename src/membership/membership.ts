@@ -10,9 +10,8 @@ import { SerializationError } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
 import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend } from '../streams/backend.ts'
-import { ENVELOPE_FIELD } from '../streams/entry.ts'
 import { START_ID } from '../streams/ids.ts'
-import { PublishIds } from '../streams/publish-ids.ts'
+import { newPublishId, withPublishId } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
 import { linkSignals } from '../streams/signals.ts'
 import { openTrace, PrimitiveTracer, type TraceScope } from '../telemetry.ts'
@@ -64,8 +63,8 @@ export interface Membership {
   owner(key: string, members?: string[]): Promise<string | undefined>
   /**
    * Appends `message` (any JSON value) to `to`'s inbox: a stream capped at the newest 10,000.
-   * Like streams.publish, each call carries a publish id the inbox remembers, so redfleet's
-   * retry of a send whose reply was lost delivers no second copy.
+   * Like streams.publish, each call carries a publish id in its entry, so redfleet's retry of
+   * a send whose reply was lost delivers no second copy.
    */
   send(to: string, message: unknown): Promise<void>
   /**
@@ -90,7 +89,6 @@ class FleetMembership implements Membership {
   readonly #key: string
   readonly #backend: MembershipBackend
   readonly #streams: StreamBackend
-  readonly #publishIds: PublishIds
   /** Joined ids and how to stop each, for fleet.close(). */
   readonly #joined = new Map<string, () => Promise<void>>()
   #unregister: (() => void) | undefined
@@ -110,7 +108,6 @@ class FleetMembership implements Membership {
         ? new MemoryMembershipBackend(ctx.memory)
         : new RedisMembershipBackend(() => ctx.redis())
     this.#streams = streamBackend(ctx)
-    this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
   }
 
   #run<T>(op: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
@@ -277,11 +274,16 @@ class FleetMembership implements Membership {
     assertName(to, 'id', 'membership.send')
     if (message === undefined)
       throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
-    const fields = [ENVELOPE_FIELD, encodeJson({ message }, 'membership.send', to)]
-    const key = this.#inboxKey(to)
-    const once = this.#publishIds.of(key, this.#publishIds.next())
-    const write = { key, fields, maxLen: INBOX_MAX_LEN, approximate: false, once }
-    await this.#run('send', to, () => this.#streams.append([write]))
+    const once = newPublishId()
+    const fields = withPublishId(encodeJson({ message }, 'membership.send', to), once)
+    const write = { key: this.#inboxKey(to), fields, maxLen: INBOX_MAX_LEN, approximate: false, once }
+    // The first send is a plain XADD; a retry looks for it first (src/streams/publish-ids.ts).
+    let resend = false
+    await this.#run('send', to, () => {
+      const sending = this.#streams.append([write], undefined, resend)
+      resend = true
+      return sending
+    })
   }
 
   inbox(id: string, o: { signal?: AbortSignal; from?: '$' | '0' } = {}): AsyncIterable<unknown> {

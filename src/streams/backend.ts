@@ -9,24 +9,19 @@ export interface StreamWrite {
   /** `MAXLEN ~` (whole macro nodes, cheap) rather than an exact cap. */
   approximate: boolean
   /**
-   * Makes the write safe to repeat (SPEC §8): a second write with the same publish id adds
-   * nothing and returns the first one's entry id. Without it, a plain XADD (dead letters).
+   * The publish id the write's `fields` carry (PUBLISH_ID_FIELD, SPEC §8): a resend of the write
+   * adds nothing when an earlier send of it is among the stream's latest RESEND_WINDOW entries
+   * and returns that entry's id instead (see publish-ids.ts). Without it, a plain XADD every
+   * time (dead letters, replays).
    */
-  once?: PublishId
-}
-
-/**
- * A publish's id and where its stream remembers the ids of its latest publishes: two hashes
- * (publish id → entry id) in the stream's slot, the latest generation and the one before, each
- * of at most `generation` ids, forgotten `ttl` ms after their last write (see publish-ids.ts).
- */
-export interface PublishId {
-  /** Unique per publish call, the same on every send of it. */
-  readonly id: string
-  readonly latest: string
-  readonly before: string
-  readonly generation: number
-  readonly ttl: number
+  once?: string
+  /**
+   * Set by the Redis backend when it sends a write with a publish id: the connection it went
+   * on. Its resend goes on the same one, behind it, so that a first send still waiting in the
+   * node (a timeout) runs before the resend looks for it: a node runs one connection's
+   * commands in order, while two connections of a pool (`pool.size` > 1) are not ordered.
+   */
+  sentOn?: unknown
 }
 
 /** What a durable append waits for (SPEC §10), and the operation and key its error names. */
@@ -54,11 +49,12 @@ export interface ClaimResult {
  */
 export interface StreamBackend {
   /**
-   * XADD per write (once per publish id where a write has one), one pipeline per node, followed
-   * on each node by the WAIT/WAITAOF `durable` asks for (DurabilityError when they fall short;
-   * the memory backend has nothing to wait for); ids in input order.
+   * XADD per write, one pipeline per node, followed on each node by the WAIT/WAITAOF `durable`
+   * asks for (DurabilityError when they fall short; the memory backend has nothing to wait
+   * for); ids in input order. `resend`: this call repeats an earlier one that may have been
+   * applied, so each write with a publish id first looks for its earlier copy (add-once-1.lua).
    */
-  append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]>
+  append(writes: readonly StreamWrite[], durable?: AppendDurability, resend?: boolean): Promise<string[]>
   /** XRANGE key (afterId + COUNT count: entries strictly after `afterId`. */
   range(key: string, afterId: string, count: number): Promise<RawEntry[]>
   /** Id of the newest entry, '0-0' when the stream is empty or missing. */

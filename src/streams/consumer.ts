@@ -11,6 +11,12 @@ export const BLOCK_INTERVAL = 1000
 /** Longest pause between reclaim passes, so abandoned entries move within minIdle + this. */
 const MAX_RECLAIM_EVERY = 2000
 
+/**
+ * BLOCK of a read ahead (ms): it only takes what is already there, so a loop that stops waits
+ * for it at most this long (plus a round trip) before handing its entries back.
+ */
+const AHEAD_BLOCK = 1
+
 export interface ConsumerSettings {
   backend: StreamBackend
   key: string
@@ -30,6 +36,14 @@ export interface ConsumerSettings {
   signal: AbortSignal
 }
 
+/**
+ * Resolves once a command sent from the promise jobs queued now has left: node-redis writes in
+ * a setImmediate of its own, queued after one made now, so two turns of the event loop.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
+}
+
 /** Each handled delivery is traced here (a span per entry, with its group and id). */
 const consumed = operationChannel('streams.consume')
 
@@ -40,14 +54,19 @@ const consumed = operationChannel('streams.consume')
  * connections, failover, a demoted master, resharding, restarts) are reported once and ridden
  * out with backoff; a deleted group is created again (from the stream's start: its entries are
  * delivered again, at least once); a command error (WRONGTYPE...) ends the loop with that error.
- * When the signal aborts it starts no new handler, waits for the running ones, hands back the
- * entries it was given but never started, flushes its acks, and returns.
+ * After a full batch it reads ahead (#readAhead). When the signal aborts it starts no new
+ * handler, waits for the running ones, hands back the entries it was given but never started
+ * (a read ahead's too), flushes its acks, and returns.
  */
 export class ConsumerLoop {
   readonly #s: ConsumerSettings
   /** Ids whose handler resolved (or that were skipped), not yet acked in Redis. */
   #acks: string[] = []
   readonly #reclaimEvery: number
+  /** The read ahead in flight (see #readAhead), taken by the next turn of the loop. */
+  #ahead: Promise<ClaimedEntry[]> | undefined
+  /** A read ahead is never cut by the stop: its entries are handed back instead. */
+  readonly #aheadSignal = new AbortController().signal
 
   constructor(settings: ConsumerSettings) {
     this.#s = settings
@@ -68,7 +87,13 @@ export class ConsumerLoop {
           groupReady = true
         }
         let entries: ClaimedEntry[]
-        if (Date.now() >= nextReclaim) {
+        let read = true
+        const ahead = this.#ahead
+        if (ahead) {
+          this.#ahead = undefined
+          entries = await ahead
+        } else if (Date.now() >= nextReclaim) {
+          read = false
           // Acks first: an entry handled or dead-lettered but not yet acked in Redis is idle
           // and pending there, and the claim would take it again (a second dead letter).
           await this.#sendAcks()
@@ -84,6 +109,14 @@ export class ConsumerLoop {
           this.#acked(acks.length)
         }
         backoff.succeeded()
+        // A full batch of new entries: more are likely waiting, so the next read leaves now and
+        // Redis and the network work while the handlers do (not when a reclaim pass is due).
+        if (read && entries.length === batch && Date.now() < nextReclaim && !signal.aborted) {
+          this.#readAhead()
+          // Handlers that return at once would otherwise run the whole batch before the read
+          // leaves (it takes a connection from the pool first): let it go out, then handle.
+          await turn()
+        }
         if (entries.length > 0) await this.#process(entries)
       } catch (caught) {
         if (signal.aborted) break
@@ -99,8 +132,48 @@ export class ConsumerLoop {
         await backoff.failed(error, signal)
       }
     }
+    await this.#handBackAhead()
     await this.#flushAcks()
     if (fatal !== undefined) throw fatal
+  }
+
+  /**
+   * Starts the next XREADGROUP (with the acks waiting) before the current batch is handled. It
+   * blocks AHEAD_BLOCK ms at most; the acks it carries are put back if it fails.
+   */
+  #readAhead(): void {
+    const { backend, key, group, consumer, batch } = this.#s
+    const acks = this.#acks
+    this.#acks = []
+    const reading = backend.readGroup(key, group, consumer, batch, AHEAD_BLOCK, acks, this.#aheadSignal)
+    // The loop awaits `reading` (and meets its error) on its next turn, or #handBackAhead does.
+    reading.catch(() => {
+      this.#acks = acks.concat(this.#acks)
+    })
+    this.#ahead = reading
+  }
+
+  /**
+   * A loop that stops with a read ahead in flight hands its entries back, never started, as
+   * #process does: claimable at once, their delivery counts as before. A failed read is not
+   * reported (anything it took is reclaimed after minIdle, as after a cut blocking read).
+   */
+  async #handBackAhead(): Promise<void> {
+    const ahead = this.#ahead
+    if (!ahead) return
+    this.#ahead = undefined
+    let entries: ClaimedEntry[]
+    try {
+      entries = await ahead
+    } catch {
+      return
+    }
+    if (entries.length === 0) return
+    try {
+      await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries)
+    } catch (error) {
+      this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
+    }
   }
 
   /** Acks what is waiting; a failure reaches the loop, and the ids wait for the next send. */

@@ -32,6 +32,12 @@ function isPlainObject(value: unknown): value is Envelope {
 }
 
 /**
+ * The field that carries a publish's id (`[env, json, pid, id]`, see publish-ids.ts): what a
+ * resend looks for, so that it adds no second copy. Readers see the envelope only.
+ */
+export const PUBLISH_ID_FIELD = 'pid'
+
+/**
  * The field that addresses a replayed dead letter to one consumer group: `[env, json, for, group]`.
  * That group's consumers handle it; every other reader skips it as not theirs.
  */
@@ -51,13 +57,18 @@ export function encodeEnvelope(envelope: unknown, op: string, where: string): st
 /**
  * The envelope of an entry, or undefined when the entry was not written by redfleet (other
  * fields, bad JSON, not an object): such entries are skipped, never allowed to crash a reader.
- * A replay addressed to a group (REPLAY_FIELD) is decoded only for that `group`.
+ * A replay addressed to a group (REPLAY_FIELD) is decoded only for that `group`; a publish id
+ * (PUBLISH_ID_FIELD) is not part of the delivery.
  */
 export function decodeEntry(entry: RawEntry, group?: string): Delivery | undefined {
   const fields = entry.fields
   if (fields?.[0] !== ENVELOPE_FIELD) return undefined
-  const forGroup = fields.length === 4 && fields[2] === REPLAY_FIELD && fields[3] === group
-  if (fields.length !== 2 && !forGroup) return undefined
+  if (fields.length !== 2) {
+    // A publish id is ours (and hidden); a replay is for its group only.
+    if (fields.length !== 4) return undefined
+    const third = fields[2]
+    if (third !== PUBLISH_ID_FIELD && (third !== REPLAY_FIELD || fields[3] !== group)) return undefined
+  }
   let envelope: unknown
   try {
     envelope = JSON.parse(fields[1]!)

@@ -85,6 +85,15 @@ export class MemoryStream {
     return this.#entries.length - this.#indexAfter(id)
   }
 
+  /** The newest of the latest `count` entries that `match` accepts, as add-once-1.lua looks. */
+  findLatest(count: number, match: (entry: MemoryEntry) => boolean): MemoryEntry | undefined {
+    const stop = Math.max(this.#head, this.#entries.length - count)
+    for (let i = this.#entries.length - 1; i >= stop; i--) {
+      if (match(this.#entries[i]!)) return this.#entries[i]
+    }
+    return undefined
+  }
+
   find(id: string): MemoryEntry | undefined {
     const index = this.#indexAfter(id) - 1
     const entry = index >= this.#head ? this.#entries[index] : undefined
@@ -107,9 +116,6 @@ export class MemoryStream {
     return this.length === 0 ? START_ID : this.#entries[this.#entries.length - 1]!.id
   }
 }
-
-/** A stream's remembered publish ids (publish id → entry id): the memory twin of add-once-3.lua. */
-export class PublishedIds extends Map<string, string> {}
 
 /**
  * Who waits for appends to which key. Kept per key rather than per stream so that a reader

@@ -1,15 +1,10 @@
 import { replyError, WRONGTYPE } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import type { ClaimedEntry, ClaimResult, PublishId, StreamBackend, StreamWrite } from './backend.ts'
+import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
-import {
-  AppendWaiters,
-  type MemoryEntry,
-  type MemoryGroup,
-  MemoryStream,
-  PublishedIds,
-} from './memory-stream.ts'
+import { AppendWaiters, type MemoryEntry, type MemoryGroup, MemoryStream } from './memory-stream.ts'
+import { publishIdOf, RESEND_WINDOW } from './publish-ids.ts'
 
 /** One set of waiters per keyspace, shared by every memory fleet using it. */
 const waitersOf = new WeakMap<MemoryKeyspace, AppendWaiters>()
@@ -64,44 +59,21 @@ export class MemoryStreamBackend implements StreamBackend {
   }
 
   /** Durability has nothing to wait for in memory (SPEC §10). */
-  async append(writes: readonly StreamWrite[]): Promise<string[]> {
+  async append(writes: readonly StreamWrite[], _durable?: unknown, resend = false): Promise<string[]> {
     // Check every key first so that a WRONGTYPE leaves nothing half-written.
     for (const write of writes) this.#stream(write.key)
     const ids = writes.map((write) => {
-      const earlier = write.once && this.#published(write.once)
-      if (earlier !== undefined) return earlier
-      const id = this.#create(write.key).append([...write.fields], write.maxLen)
-      if (write.once) this.#remember(write.once, id)
-      return id
+      const stream = this.#create(write.key)
+      if (resend && write.once !== undefined) {
+        // As add-once-1.lua: an earlier send among the latest entries is the entry.
+        const once = write.once
+        const earlier = stream.findLatest(RESEND_WINDOW, (entry) => publishIdOf(entry.fields) === once)
+        if (earlier) return earlier.id
+      }
+      return stream.append([...write.fields], write.maxLen)
     })
     for (const write of writes) this.#waiters.notify(write.key)
     return ids
-  }
-
-  #ids(key: string): PublishedIds | undefined {
-    const value = this.memory.get<unknown>(key)
-    return value instanceof PublishedIds ? value : undefined
-  }
-
-  /** The entry id an earlier write of this publish added, as add-once-3.lua looks it up. */
-  #published(once: PublishId): string | undefined {
-    return this.#ids(once.latest)?.get(once.id) ?? this.#ids(once.before)?.get(once.id)
-  }
-
-  /** Remembers a publish id in the latest generation, rotating a full one as add-once-3.lua does. */
-  #remember(once: PublishId, entryId: string): void {
-    let latest = this.#ids(once.latest)
-    if (latest && latest.size >= once.generation) {
-      // RENAME keeps the generation's expiry.
-      this.memory.set(once.before, latest, this.memory.pttl(once.latest))
-      latest = undefined
-    }
-    if (!latest) {
-      latest = new PublishedIds()
-      this.memory.set(once.latest, latest)
-    }
-    latest.set(once.id, entryId)
-    this.memory.expire(once.latest, once.ttl)
   }
 
   async range(key: string, afterId: string, count: number): Promise<RawEntry[]> {

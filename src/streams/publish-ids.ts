@@ -1,43 +1,37 @@
-import type { OperationPolicy } from '../context.ts'
-import { newToken, tokenKey, tokenLifetime } from '../store/tokens.ts'
-import type { PublishId } from './backend.ts'
+import { newToken } from '../store/tokens.ts'
+import { ENVELOPE_FIELD, PUBLISH_ID_FIELD } from './entry.ts'
 
 /**
  * Publish ids (SPEC §8): each publish, publishToChannel and membership.send call gets an id that
- * every send of it carries, and each stream remembers the ids of its latest publishes, so that a
- * send repeated after its reply was lost (a timeout, a dropped connection) adds no second copy and
- * returns the first one's entry id. Like Kafka's idempotent producer, but without a per-producer
- * sequence: any number of processes and pipelined calls publish at once.
+ * every send of it carries, in the entry itself (PUBLISH_ID_FIELD, which readers never see), so
+ * that a send repeated after its reply was lost (a timeout, a dropped connection) adds no second
+ * copy and returns the first one's entry id. Like Kafka's idempotent producer, but without a
+ * per-producer sequence: any number of processes and pipelined calls publish at once.
  *
- * A stream remembers between GENERATION and 2 * GENERATION publish ids (two hashes, rotated when
- * the latest is full), so memory stays bounded whatever the rate; a repeat is recognised as long
- * as fewer than GENERATION publishes to the same stream came between its first send and itself.
- * The ids are forgotten `tokenLifetime` after the stream's last publish, longer than every
- * retry of one call can take.
+ * The first send of a call is a plain XADD: nothing is looked up, nothing else is stored. Only a
+ * resend (redfleet's retry after a failed send) runs add-once-1.lua, which looks for the publish
+ * id among the stream's latest RESEND_WINDOW entries before adding. A resend leaves after its
+ * first send failed, on the same connection (StreamWrite.sentOn), and a node runs one
+ * connection's commands in order, so that first send was either applied before the lookup or
+ * never will be (its connection is gone). A repeat is
+ * therefore recognised while its first copy is still among the stream's latest RESEND_WINDOW
+ * entries: fewer than RESEND_WINDOW other entries were added after it, and trimming (MAXLEN) has
+ * not removed it.
  */
-export const GENERATION = 1000
+export const RESEND_WINDOW = 1000
 
-/** The publish ids of one primitive: a fresh id per call, and the keys each stream keeps them in. */
-export class PublishIds {
-  /** For a primitive running with `policy`: ids outlive every retry of one of its calls. */
-  static forPolicy(prefix: string, policy: OperationPolicy, commandTimeout: number): PublishIds {
-    return new PublishIds(prefix, tokenLifetime(policy.retry.attempts, policy.retry.max, commandTimeout))
-  }
+/** A new publish id: unique to this call of this process. */
+export function newPublishId(): string {
+  return newToken()
+}
 
-  constructor(
-    private readonly prefix: string,
-    private readonly ttl: number,
-    private readonly generation = GENERATION,
-  ) {}
+/** The fields of an entry that carries `publishId`: the envelope's, then the id's. */
+export function withPublishId(envelopeJson: string, publishId: string): string[] {
+  return [ENVELOPE_FIELD, envelopeJson, PUBLISH_ID_FIELD, publishId]
+}
 
-  /** A new publish id: unique to this call of this process. */
-  next(): string {
-    return newToken()
-  }
-
-  /** The publish `id` as the stream at `key` remembers it (keys in the stream's slot). */
-  of(key: string, id: string): PublishId {
-    const latest = `${tokenKey(this.prefix, key)}:published`
-    return { id, latest, before: `${latest}:before`, generation: this.generation, ttl: this.ttl }
-  }
+/** The publish id an entry's fields carry (its field after PUBLISH_ID_FIELD), if any. */
+export function publishIdOf(fields: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === PUBLISH_ID_FIELD) return fields[i + 1]
+  return undefined
 }

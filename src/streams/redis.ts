@@ -4,19 +4,26 @@ import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
-import type { RawEntry } from './entry.ts'
+import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
+import { RESEND_WINDOW } from './publish-ids.ts'
 import { ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
 
-/** ADD_ONCE's keys and arguments for a write with a publish id. */
+/** ADD_ONCE's keys and arguments for the resend of a write with a publish id. */
 function addOnce(write: StreamWrite): [keys: string[], args: (string | number)[]] {
-  const once = write.once!
   return [
-    [write.key, once.latest, once.before],
-    [once.id, write.maxLen, write.approximate ? '~' : '=', once.generation, once.ttl, ...write.fields],
+    [write.key],
+    [
+      PUBLISH_ID_FIELD,
+      write.once!,
+      RESEND_WINDOW,
+      write.maxLen,
+      write.approximate ? '~' : '=',
+      ...write.fields,
+    ],
   ]
 }
 
@@ -24,9 +31,12 @@ function xaddArgs(write: StreamWrite): (string | number)[] {
   return [write.key, 'MAXLEN', write.approximate ? '~' : '=', write.maxLen, '*', ...write.fields]
 }
 
-/** Adds one write to a pipeline: ADD_ONCE (by SHA, or with its source after NOSCRIPT), or XADD. */
-function pipeWrite(pipe: CommandPipeline, write: StreamWrite, withSource: boolean): void {
-  if (write.once === undefined) {
+/**
+ * Adds one write to a pipeline: a plain XADD, or on a resend of a write with a publish id
+ * ADD_ONCE (by SHA, or with its source after NOSCRIPT).
+ */
+function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, withSource: boolean): void {
+  if (!resend || write.once === undefined) {
     pipe.call('XADD', ...xaddArgs(write))
     return
   }
@@ -34,11 +44,33 @@ function pipeWrite(pipe: CommandPipeline, write: StreamWrite, withSource: boolea
   pipeScript(pipe, ADD_ONCE, keys, args, withSource)
 }
 
-/** One write on its own, without a Pipeline object: publishToChannel and send are hot paths. */
-async function writeOne(client: Client, write: StreamWrite): Promise<string> {
-  if (write.once === undefined) return String(await client.call('XADD', ...xaddArgs(write)))
+/**
+ * One write on its own, without a Pipeline object: publish and send are hot paths. An XADD's
+ * reply is the new id, a string with every client; no promise of its own on the way.
+ */
+function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<string> {
+  if (!resend || write.once === undefined) return client.call('XADD', ...xaddArgs(write)) as Promise<string>
   const [keys, args] = addOnce(write)
-  return String(await ADD_ONCE.run(client, keys, args))
+  return ADD_ONCE.run(client, keys, args).then(String)
+}
+
+/**
+ * The connection for a write: on a resend, the one its first send went on (StreamWrite.sentOn);
+ * otherwise the topology's pick, remembered when the write has a publish id.
+ */
+function clientFor(topology: RedisTopology, write: StreamWrite, key: string, resend: boolean): Client {
+  if (resend && write.sentOn !== undefined) return write.sentOn as Client
+  const client = topology.client(key)
+  if (write.once !== undefined) write.sentOn = client
+  return client
+}
+
+function sentOn(write: StreamWrite, client: Client): void {
+  if (write.once !== undefined && write.sentOn === undefined) write.sentOn = client
+}
+
+function one(id: string): string[] {
+  return [id]
 }
 
 /** Entries of an XRANGE/XREAD reply; `deliveries` is set by readers that know it (else 1). */
@@ -81,19 +113,43 @@ export class RedisStreamBackend implements StreamBackend {
     return this.#topology.client(key)
   }
 
-  async append(writes: readonly StreamWrite[], durable?: AppendDurability): Promise<string[]> {
-    // No await once the topology exists: publish is a hot path.
+  append(writes: readonly StreamWrite[], durable?: AppendDurability, resend = false): Promise<string[]> {
+    const topology = this.#topology.current
+    // Nothing to wait for: each write on its own, all sent in this tick, so each node's leave
+    // in one write (the connections coalesce a tick's commands) without a Pipeline object, and
+    // no await once the topology exists: publish is a hot path.
+    if (topology && durable === undefined) {
+      try {
+        if (writes.length === 1) {
+          const write = writes[0]!
+          return writeOne(clientFor(topology, write, write.key, resend), write, resend).then(one)
+        }
+        return Promise.all(writes.map((w) => writeOne(clientFor(topology, w, w.key, resend), w, resend)))
+      } catch (error) {
+        // A node known to be down refuses at once: a rejection, like every other failure.
+        return Promise.reject(error)
+      }
+    }
+    return this.#appendSlow(writes, durable, resend)
+  }
+
+  async #appendSlow(
+    writes: readonly StreamWrite[],
+    durable: AppendDurability | undefined,
+    resend: boolean,
+  ): Promise<string[]> {
     const topology = this.#topology.current ?? (await this.#topology.get())
+    if (durable === undefined) return this.append(writes, durable, resend)
     const write = (pipe: CommandPipeline, indexes: readonly number[], withSource: boolean) => {
-      for (const index of indexes) pipeWrite(pipe, writes[index]!, withSource)
+      for (const index of indexes) pipeWrite(pipe, writes[index]!, resend, withSource)
     }
     const send = (client: Client, indexes: readonly number[]) =>
-      writeDurably(client, durable?.durability, durable?.where ?? 'XADD', (pipe, withSource) =>
+      writeDurably(client, durable.durability, durable.where, (pipe, withSource) =>
         write(pipe, indexes, withSource),
       )
     if (topology.kind === 'standalone') {
-      const client = topology.client(writes[0]!.key)
-      if (writes.length === 1 && durable === undefined) return [await writeOne(client, writes[0]!)]
+      const client = clientFor(topology, writes[0]!, writes[0]!.key, resend)
+      for (const write of writes) sentOn(write, client)
       // One node: one pipeline on its command connection, its WAIT last.
       return (
         await send(
@@ -108,8 +164,15 @@ export class RedisStreamBackend implements StreamBackend {
     for (const batch of await topology.batches(writes.map((w) => w.key))) {
       const node = byNode.get(batch.node)
       if (node) node.indexes.push(...batch.indexes)
-      else byNode.set(batch.node, { client: topology.batchClient(batch), indexes: [...batch.indexes] })
+      else {
+        // A resend goes where the first send went (see StreamWrite.sentOn).
+        const first = writes[batch.indexes[0]!]!
+        const client =
+          (resend ? (first.sentOn as Client | undefined) : undefined) ?? topology.batchClient(batch)
+        byNode.set(batch.node, { client, indexes: [...batch.indexes] })
+      }
     }
+    for (const { client, indexes } of byNode.values()) for (const i of indexes) sentOn(writes[i]!, client)
     const ids = new Array<string>(writes.length)
     await Promise.all(
       [...byNode.values()].map(async ({ client, indexes }) => {
@@ -167,14 +230,17 @@ export class RedisStreamBackend implements StreamBackend {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
     const reply = await this.pool.with(key, signal, block, async (connection: DedicatedConnection) => {
       if (acks.length === 0) return connection.call('XREADGROUP', ...read)
-      const replies =
-        (await connection
-          .pipeline()
-          .call('XACK', key, group, ...acks)
-          .call('XREADGROUP', ...read)
-          .exec()) ?? []
-      for (const [error] of replies) if (error) throw error
-      return replies[1]?.[1]
+      // Both sent now, in this order on one connection (no Pipeline object: it costs more
+      // than it saves on a hot loop); a failed XACK fails the read as a pipeline would.
+      const acked = connection.call('XACK', key, group, ...acks)
+      const reading = connection.call('XREADGROUP', ...read)
+      try {
+        await acked
+      } catch (error) {
+        reading.catch(() => undefined)
+        throw error
+      }
+      return reading
     })
     if (reply === undefined && acks.length > 0) await this.ack(key, group, acks)
     return readReply(reply)

@@ -4,8 +4,8 @@ import { scriptFile } from '../topology/script.ts'
  * The streams' atomic steps, one `.lua` file each beside this module (KEYS/ARGV/returns in each
  * file's header), named by what they do and how many keys they take.
  */
-/** XADD once per publish id: a repeated send of one publish adds no second copy. */
-export const ADD_ONCE = scriptFile(new URL('./lua/add-once-3.lua', import.meta.url))
+/** The resend of a publish: XADD unless an earlier send of it is among the latest entries. */
+export const ADD_ONCE = scriptFile(new URL('./lua/add-once-1.lua', import.meta.url))
 /** XAUTOCLAIM with each claimed entry's delivery count. */
 export const CLAIM_PENDING = scriptFile(new URL('./lua/claim-pending-1.lua', import.meta.url))
 /** One group's pending count, lag and position, with the stream's first id and length. */

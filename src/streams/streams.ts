@@ -26,7 +26,7 @@ import { ConsumerLoop } from './consumer.ts'
 import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
 import { afterIdArg } from './ids.ts'
 import { STREAMS_OPTIONS } from './options.ts'
-import { PublishIds } from './publish-ids.ts'
+import { newPublishId, withPublishId } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
 import { linkSignals } from './signals.ts'
 
@@ -80,8 +80,8 @@ export interface Streams {
    * Appends `env` to the main stream and to each channel (XADD with `MAXLEN ~`), one pipeline
    * per node (with its WAIT/WAITAOF when `waitFor` asks: DurabilityError when they fall short,
    * the entries stay). Returns the main stream's id. Not atomic across streams. Each call
-   * carries a publish id that every stream remembers, so redfleet's retry of a send whose reply
-   * was lost adds no second copy and returns the first one's id (see docs/streams.md).
+   * carries a publish id in its entries, so redfleet's retry of a send whose reply was lost
+   * adds no second copy and returns the first one's id (see docs/streams.md).
    */
   publish(env: Envelope, channels?: string[], o?: PublishOptions): Promise<string>
   /** Appends `env` to one channel only (never the main stream), like `publish`; returns its id. */
@@ -118,6 +118,10 @@ export interface Streams {
   groupLag(group: string): Promise<number>
 }
 
+function first(ids: string[]): string {
+  return ids[0]!
+}
+
 /** How long fleet.close() waits for running loops to drain before closing their connections. */
 const CLOSE_GRACE = 5000
 
@@ -135,7 +139,6 @@ class FleetStreams implements Streams {
   readonly #channelPrefix: string
   readonly #onError: (error: unknown, op: string) => void
   readonly #waitFor: WaitFor | undefined
-  readonly #publishIds: PublishIds
   readonly #loops = new Set<Promise<unknown>>()
   #unregister: (() => void) | undefined
 
@@ -158,7 +161,6 @@ class FleetStreams implements Streams {
     this.#waitFor = options.waitFor
     this.#policy = operationPolicy(ctx, options)
     this.#tracer = new PrimitiveTracer('streams', traceScope(ctx))
-    this.#publishIds = PublishIds.forPolicy(ctx.keys.prefix, this.#policy, ctx.commandTimeout)
     this.#onError = this.#policy.onError
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
@@ -222,10 +224,10 @@ class FleetStreams implements Streams {
     if (!Array.isArray(channels)) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'streams.publish: channels must be an array of names')
     }
-    const fields = encodeEnvelope(env, 'streams.publish', 'events')
+    // One publish id for the call, in every entry it adds, so a resend adds no second copy.
+    const id = newPublishId()
+    const fields = withPublishId(encodeEnvelope(env, 'streams.publish', 'events')[1]!, id)
     const durable = this.#durable('publish', 'events', o)
-    // One publish id for the call: each stream remembers it, so a re-send adds no second copy.
-    const id = this.#publishIds.next()
     const writes: StreamWrite[] = [this.#write(this.#mainKey, fields, this.#eventsMaxLen, id)]
     for (const channel of channels) {
       const key = this.#channelKey('streams.publish', channel)
@@ -233,23 +235,33 @@ class FleetStreams implements Streams {
       if (!writes.some((w) => w.key === key)) writes.push(this.#write(key, fields, this.#channelMaxLen, id))
     }
     // The main stream's id, which the call returns (and its trace's result is).
-    return this.#run('publish', undefined, async () => (await this.#backend.append(writes, durable))[0]!)
+    return this.#run('publish', undefined, this.#appendOnce(writes, durable))
+  }
+
+  /**
+   * The attempts of one publish: the first is plain XADDs, every later one (redfleet's retry,
+   * after a failure that may have left the entries written) looks for them first.
+   */
+  #appendOnce(writes: StreamWrite[], durable: AppendDurability | undefined): () => Promise<string> {
+    let resend = false
+    return () => {
+      const sending = this.#backend.append(writes, durable, resend)
+      resend = true
+      return sending.then(first)
+    }
   }
 
   async #publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
     const key = this.#channelKey('streams.publishToChannel', channel)
-    const fields = encodeEnvelope(env, 'streams.publishToChannel', channel)
+    const id = newPublishId()
+    const fields = withPublishId(encodeEnvelope(env, 'streams.publishToChannel', channel)[1]!, id)
     const durable = this.#durable('publishToChannel', channel, o)
-    const write = this.#write(key, fields, this.#channelMaxLen, this.#publishIds.next())
-    return this.#run(
-      'publishToChannel',
-      channel,
-      async () => (await this.#backend.append([write], durable))[0]!,
-    )
+    const write = this.#write(key, fields, this.#channelMaxLen, id)
+    return this.#run('publishToChannel', channel, this.#appendOnce([write], durable))
   }
 
   #write(key: string, fields: string[], maxLen: number, publishId: string): StreamWrite {
-    return { key, fields, maxLen, approximate: true, once: this.#publishIds.of(key, publishId) }
+    return { key, fields, maxLen, approximate: true, once: publishId }
   }
 
   /** What a publish waits for: its own `waitFor`, else the streams'; nothing in memory. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as tick } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
+import { fleetContext } from '../../src/fleet.ts'
 import {
   ClosedError,
   CommandError,
@@ -12,8 +13,10 @@ import {
   type Streams,
 } from '../../src/index.ts'
 import { resolveOptions } from '../../src/options.ts'
+import { streamBackend } from '../../src/streams/access.ts'
 import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
 import { MemoryStreamBackend } from '../../src/streams/memory.ts'
+import { RESEND_WINDOW, withPublishId } from '../../src/streams/publish-ids.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -178,6 +181,39 @@ forEachTopology('Streams contract', (env) => {
     const unicode = { s: 'héllo ✓ 日本語 🚀', t: true, f: false, z: null, e: '', n: -1.5 }
     await streams.publishToChannel('u', unicode)
     assert.deepEqual((await streams.readRange('u'))[0]!.envelope, unicode)
+  })
+
+  test('a resent publish finds its first copy among the latest RESEND_WINDOW entries; a first send never looks', async () => {
+    const fleet = (await env.fleet()).withNamespace('resend')
+    const backend = streamBackend(fleetContext(fleet))
+    const key = `${env.namespace}:resend:streams:channel:r`
+    const write = (publishId: string, data: string) => ({
+      key,
+      fields: withPublishId(data, publishId),
+      maxLen: 10_000,
+      approximate: true,
+      once: publishId,
+    })
+    const [first] = await backend.append([write('p1', '{"v":"a"}')])
+    // A resend (redfleet's retry) returns the first copy's id and adds nothing.
+    assert.deepEqual(await backend.append([write('p1', '{"v":"a"}')], undefined, true), [first])
+    // A first send is a plain XADD: it never looks (a new call has a new id anyway).
+    const [again] = await backend.append([write('p1', '{"v":"a"}')])
+    assert.notEqual(again, first)
+    // Found while among the latest RESEND_WINDOW entries (pages of 100 on Redis), not past them.
+    const [second] = await backend.append([write('p2', '{"v":"b"}')])
+    const fillers = Array.from({ length: RESEND_WINDOW - 1 }, (_, i) => write(`f${i}`, `{"f":${i}}`))
+    for (let i = 0; i < fillers.length; i += 200) await backend.append(fillers.slice(i, i + 200))
+    assert.deepEqual(await backend.append([write('p2', '{"v":"b"}')], undefined, true), [second])
+    await backend.append([write('f', '{}')])
+    const [past] = await backend.append([write('p2', '{"v":"b"}')], undefined, true)
+    assert.notEqual(past, second)
+    // Readers see the envelope only, never the publish id.
+    const streams = fleet.streams()
+    assert.deepEqual(
+      (await streams.readRange('r', undefined, 2)).map((d) => d.envelope),
+      [{ v: 'a' }, { v: 'a' }],
+    )
   })
 
   test('ids are monotonic ms-seq strings, also within one millisecond', async () => {

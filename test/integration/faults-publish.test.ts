@@ -28,7 +28,7 @@ function settle(promise: Promise<string | undefined>): Promise<Settled> {
   )
 }
 
-/** How many times the server has run EVALSHA and EVAL: each send of a publish is one. */
+/** How many times the server has run EVALSHA and EVAL: each resend of a publish is one. */
 async function scriptCalls(): Promise<number> {
   const stats = await server.admin.info('commandstats')
   let calls = 0
@@ -65,51 +65,56 @@ function assertAtMostOnce(
   }
 }
 
-test('publish, publishToChannel and send during a pause longer than commandTimeout: re-sent, never stored twice', async () => {
-  const fleet = server.fleet({ commandTimeout: COMMAND_TIMEOUT })
-  const namespace = fleet.namespace
-  const streams = fleet.streams()
-  const membership = fleet.membership()
-  // Connected, and the publish script known to the server: the paused sends are applied later.
-  await streams.publish({ warm: true }, ['a'])
-  await membership.send('m', 'warm')
-  const sendsBefore = await scriptCalls()
+for (const size of [1, 3]) {
+  // With several command connections a resend must still go behind its first send (on the
+  // same connection): the node runs each connection's commands in order, not the pool's.
+  test(`publish, publishToChannel and send during a pause longer than commandTimeout: re-sent, never stored twice (pool of ${size})`, async () => {
+    const fleet = server.fleet({ commandTimeout: COMMAND_TIMEOUT, pool: { size } })
+    const namespace = fleet.namespace
+    const streams = fleet.streams()
+    const membership = fleet.membership()
+    // Connected: the paused sends are applied later.
+    await streams.publish({ warm: true }, ['a'])
+    await membership.send('m', 'warm')
+    const sendsBefore = await scriptCalls()
 
-  await server.pause(PAUSE)
-  const published = [0, 1, 2].map((n) => {
-    const env = { kind: 'publish', n }
-    return { text: JSON.stringify(env), promise: settle(streams.publish(env, ['a', 'b'])) }
+    await server.pause(PAUSE)
+    const published = [0, 1, 2].map((n) => {
+      const env = { kind: 'publish', n }
+      return { text: JSON.stringify(env), promise: settle(streams.publish(env, ['a', 'b'])) }
+    })
+    const toChannel = [0, 1, 2].map((n) => {
+      const env = { kind: 'channel', n }
+      return { text: JSON.stringify(env), promise: settle(streams.publishToChannel('c', env)) }
+    })
+    const sent = [0, 1, 2].map((n) => ({
+      text: JSON.stringify({ message: { kind: 'send', n } }),
+      promise: settle(membership.send('m', { kind: 'send', n }).then(() => undefined)),
+    }))
+    const settled = async (calls: { text: string; promise: Promise<Settled> }[]) =>
+      Promise.all(calls.map(async ({ text, promise }) => ({ text, result: await promise })))
+    const [publishes, channelPublishes, sends] = await Promise.all([
+      settled(published),
+      settled(toChannel),
+      settled(sent),
+    ])
+
+    const events = await envelopes(`${namespace}:streams:events`)
+    assertAtMostOnce(events, publishes)
+    // The channels of a publish get the same envelope, each at most once (ids are the main stream's).
+    for (const channel of ['a', 'b']) {
+      assertAtMostOnce(await envelopes(`${namespace}:streams:channel:${channel}`), publishes, false)
+    }
+    assertAtMostOnce(await envelopes(`${namespace}:streams:channel:c`), channelPublishes)
+    assertAtMostOnce(await envelopes(`${namespace}:membership:inbox:m`), sends, false)
+    // Not because nothing was re-sent: a first send is a plain XADD, a resend (after the first
+    // timed out) the script that looks for it first. 3 publishes of 3 writes, 3 publishToChannel
+    // and 3 sends of 1 are 15 writes, each resent at least once.
+    const calls = (await scriptCalls()) - sendsBefore
+    assert.ok(calls >= 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
+
+    // What the stream holds is also what readers see: no duplicate reaches a consumer.
+    const read = await streams.readRange('c')
+    assert.equal(new Set(read.map((d) => JSON.stringify(d.envelope))).size, read.length)
   })
-  const toChannel = [0, 1, 2].map((n) => {
-    const env = { kind: 'channel', n }
-    return { text: JSON.stringify(env), promise: settle(streams.publishToChannel('c', env)) }
-  })
-  const sent = [0, 1, 2].map((n) => ({
-    text: JSON.stringify({ message: { kind: 'send', n } }),
-    promise: settle(membership.send('m', { kind: 'send', n }).then(() => undefined)),
-  }))
-  const settled = async (calls: { text: string; promise: Promise<Settled> }[]) =>
-    Promise.all(calls.map(async ({ text, promise }) => ({ text, result: await promise })))
-  const [publishes, channelPublishes, sends] = await Promise.all([
-    settled(published),
-    settled(toChannel),
-    settled(sent),
-  ])
-
-  const events = await envelopes(`${namespace}:streams:events`)
-  assertAtMostOnce(events, publishes)
-  // The channels of a publish get the same envelope, each at most once (ids are the main stream's).
-  for (const channel of ['a', 'b']) {
-    assertAtMostOnce(await envelopes(`${namespace}:streams:channel:${channel}`), publishes, false)
-  }
-  assertAtMostOnce(await envelopes(`${namespace}:streams:channel:c`), channelPublishes)
-  assertAtMostOnce(await envelopes(`${namespace}:membership:inbox:m`), sends, false)
-  // Not because nothing was re-sent: 3 publishes of 3 writes, 3 publishToChannel and 3 sends
-  // of 1 are 15 writes, one script call each on their first send.
-  const calls = (await scriptCalls()) - sendsBefore
-  assert.ok(calls > 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
-
-  // What the stream holds is also what readers see: no duplicate reaches a consumer.
-  const read = await streams.readRange('c')
-  assert.equal(new Set(read.map((d) => JSON.stringify(d.envelope))).size, read.length)
-})
+}

@@ -310,6 +310,51 @@ test('on stop, entries never started are handed back; the running handler finish
   assert.deepEqual(backend.acked, ['1-0'], 'flushed on the way out')
 })
 
+test('after a full batch the next read leaves before its handlers run; a stop hands that read back too', async () => {
+  const backend = new ScriptedBackend()
+  backend.reads.push([entry('1-0'), entry('2-0')], [entry('3-0'), entry('4-0')], [entry('5-0')])
+  const finishes: (() => void)[] = []
+  const started: string[] = []
+  const run = start(backend, {
+    batch: 2,
+    handle: (delivery) => {
+      started.push(delivery.id)
+      return new Promise<void>((resolve) => finishes.push(resolve))
+    },
+  })
+  // The first batch was full: the second read is out while 1-0's handler still runs.
+  await until(() => started.length === 1 && backend.blocks.length === 2)
+  assert.equal(backend.blocks[1], 1, 'a read ahead only takes what is there (BLOCK 1)')
+  assert.deepEqual(backend.readAcks[1], [], 'nothing was handled yet')
+  finishes.shift()!()
+  await until(() => started.length === 2)
+  finishes.shift()!()
+  // Its batch was full too: the third read leaves with the first batch's acks.
+  await until(() => started.length === 3 && backend.readAcks.length === 3)
+  assert.deepEqual(backend.readAcks[2], ['1-0', '2-0'])
+  run.controller.abort()
+  finishes.shift()!()
+  await run.done
+  assert.deepEqual(started, ['1-0', '2-0', '3-0'])
+  // 4-0 was never started; 5-0 came by the read ahead in flight at the stop: both handed back.
+  assert.deepEqual(backend.released, ['4-0', '5-0'])
+  assert.deepEqual(backend.acked, ['1-0', '2-0', '3-0'], 'acked once each, the last on the way out')
+  assert.deepEqual(run.errors, [])
+})
+
+test('a batch that is not full reads no further ahead', async () => {
+  const backend = new ScriptedBackend()
+  backend.reads.push([entry('1-0')])
+  let finish!: () => void
+  const run = start(backend, { batch: 2, handle: () => new Promise<void>((resolve) => (finish = resolve)) })
+  await until(() => finish !== undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(backend.blocks.length, 1, 'one read while the handler runs')
+  finish()
+  await stopWhen(run, () => backend.blocks.length === 2)
+  assert.notEqual(backend.blocks[1], 1, 'the next read blocks as usual')
+})
+
 test('a failed hand-back is reported', async () => {
   const backend = new ScriptedBackend()
   backend.reads.push([entry('1-0'), entry('2-0')])
