@@ -1,9 +1,6 @@
-import { replyError } from '../errors.ts'
-import { type Script, scriptFile } from './script.ts'
+import { scriptFile } from './script.ts'
 import type { Client } from './types.ts'
 
-/** GET of many keys in one step, each answered as a GET would (WRONGTYPE included). */
-const GET_EACH = scriptFile(new URL('./lua/get-each-n.lua', import.meta.url))
 /** SET of many keys in one step, each with its own TTL and NX. */
 const SET_EACH = scriptFile(new URL('./lua/set-each-n.lua', import.meta.url))
 
@@ -21,25 +18,37 @@ export interface SetCommand {
 }
 
 type Reply = string | null
-/** A step's answer for one key: its reply, or the error its own command answered. */
-type StepReply = Reply | [error: string]
+
+/** What one call of a step failed with (its own command's error), in place of its reply. */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
 
 interface Pending {
   readonly kind: 'get' | 'set'
   readonly keys: string[]
   /** ARGV of a set step: three per key (see set-each-n.lua). */
   readonly args: string[]
+  /** A set step without TTL or NX: one MSET. */
+  plain: boolean
   readonly resolves: ((reply: Reply) => void)[]
   readonly rejects: ((error: unknown) => void)[]
 }
 
 /**
- * The single-key GETs and SETs made within one tick to one server, sent as one Lua step per run of
+ * The single-key GETs and SETs made within one tick to one server, sent as one step per run of
  * calls of one kind instead of one command each. At high concurrency most of a call's cost is
- * the client's per-command work (a command object, its promise and timer, its share of the write
- * and of parsing): many calls sharing one command cost the client far less, which is how 256
- * concurrent callers outrun a client that sends one command per call. A lone call is sent as its
- * plain command, at the end of its tick.
+ * the client's per-command work (a command object, its promise, its share of the write and of
+ * parsing): many calls sharing one command cost the client far less, and the server too. A lone
+ * call is sent as its plain command, at the end of its tick.
+ *
+ * - GETs: one transaction, MULTI MGET EXISTS EXEC. MGET answers nil for a missing key and for a
+ *   key of another type alike, where GET answers WRONGTYPE (SPEC §3); EXISTS, in the same atomic
+ *   step, counts every key that exists. When it counts more than MGET found, some key holds
+ *   another type, and the reads MGET found nothing for are sent again as GETs, each answered by
+ *   Redis exactly (later than their step: the one case where such a read is not ordered before
+ *   the calls made after it).
+ * - SETs: one MSET when none has a TTL or NX, else set-each-n.lua.
  *
  * Order (SPEC §2): a call of the other kind sends what is pending first, and the owner calls
  * `flush()` before anything else is sent to the server, so every call goes out ahead of every
@@ -50,34 +59,36 @@ export class TickBatch {
   /** The connection a step goes out on (without flushing again). */
   readonly #connection: () => Client
   /**
-   * Scripts the server has run (by EVAL): EVALSHA finds them. A step sends its script itself
-   * until then, since EVALSHA's NOSCRIPT fallback would send the calls late, after commands made
-   * after them. After a restart (or SCRIPT FLUSH) that fallback happens once.
+   * The server has run set-each-n.lua (by EVAL): EVALSHA finds it. A step sends the script
+   * itself until then, since EVALSHA's NOSCRIPT fallback would send the calls late, after
+   * commands made after them. After a restart (or SCRIPT FLUSH) that fallback happens once.
    */
-  readonly #loaded = new Set<Script>()
+  #loaded = false
 
   constructor(connection: () => Client) {
     this.#connection = connection
   }
 
   get(key: string): Promise<Reply> {
-    return this.#add('get', key)
+    return this.#add('get', key, true)
   }
 
   set(key: string, { value, ttl, nx }: SetCommand): Promise<Reply> {
-    return this.#add('set', key, value, ttl === undefined ? '' : String(ttl), nx ? '1' : '')
+    const plain = ttl === undefined && !nx
+    return this.#add('set', key, plain, value, ttl === undefined ? '' : String(ttl), nx ? '1' : '')
   }
 
-  #add(kind: Pending['kind'], key: string, ...args: string[]): Promise<Reply> {
+  #add(kind: Pending['kind'], key: string, plain: boolean, ...args: string[]): Promise<Reply> {
     let pending = this.#pending
     if (pending?.kind !== kind) {
       this.flush()
-      pending = { kind, keys: [], args: [], resolves: [], rejects: [] }
+      pending = { kind, keys: [], args: [], plain: true, resolves: [], rejects: [] }
       this.#pending = pending
       process.nextTick(this.flush)
     }
     pending.keys.push(key)
     pending.args.push(...args)
+    if (!plain) pending.plain = false
     const reply = new Promise<Reply>((resolve, reject) => {
       pending.resolves.push(resolve)
       pending.rejects.push(reject)
@@ -95,9 +106,9 @@ export class TickBatch {
     this.#send(this.#connection(), pending).then(
       (replies) => {
         for (let i = 0; i < resolves.length; i++) {
-          const reply = replies[i] ?? null
-          if (Array.isArray(reply)) rejects[i]!(replyError(String(reply[0])))
-          else resolves[i]!(reply)
+          const reply = replies[i]
+          if (reply instanceof Failed) rejects[i]!(reply.error)
+          else resolves[i]!(reply ?? null)
         }
       },
       (error: unknown) => {
@@ -106,14 +117,45 @@ export class TickBatch {
     )
   }
 
-  async #send(client: Client, { kind, keys, args }: Pending): Promise<StepReply[]> {
+  async #send(client: Client, { kind, keys, args, plain }: Pending): Promise<(Reply | Failed)[]> {
     if (keys.length === 1) return [await sendOne(client, kind, keys[0]!, args)]
-    const script = kind === 'get' ? GET_EACH : SET_EACH
-    if (this.#loaded.has(script)) return (await script.run(client, keys, args)) as StepReply[]
-    const replies = await client.eval(script.lua, keys.length, ...keys, ...args)
-    this.#loaded.add(script)
-    return replies as StepReply[]
+    if (kind === 'get') return getEach(client, keys)
+    if (plain) {
+      const pairs = new Array<string>(2 * keys.length)
+      for (let i = 0; i < keys.length; i++) {
+        pairs[2 * i] = keys[i]!
+        pairs[2 * i + 1] = args[3 * i]!
+      }
+      await client.call('MSET', ...pairs)
+      return keys.map(() => 'OK')
+    }
+    if (this.#loaded) return (await SET_EACH.run(client, keys, args)) as Reply[]
+    const replies = await client.eval(SET_EACH.lua, keys.length, ...keys, ...args)
+    this.#loaded = true
+    return replies as Reply[]
   }
+}
+
+/** The GETs of a step (see TickBatch): one transaction, and GETs again only for another type. */
+async function getEach(client: Client, keys: readonly string[]): Promise<(Reply | Failed)[]> {
+  // Sent together, in this order, with nothing between them on the connection. Only EXEC's reply
+  // says anything; the others' errors (a lost connection) are EXEC's too.
+  const queued = [client.call('MULTI'), client.call('MGET', ...keys), client.call('EXISTS', ...keys)]
+  for (const reply of queued) reply.catch(() => undefined)
+  const [values, existing] = (await client.call('EXEC')) as [Reply[], number]
+  let found = 0
+  for (const value of values) if (value !== null) found++
+  if (existing === found) return values
+  return Promise.all(
+    values.map((value, i) =>
+      value !== null
+        ? value
+        : client.get(keys[i]!).then(
+            (again) => again,
+            (error: unknown) => new Failed(error),
+          ),
+    ),
+  )
 }
 
 /** A lone call as its plain command. */

@@ -1,27 +1,39 @@
--- The SETs of many keys in one step, each answered as its own SET would.
+-- The SETs of many keys in one step, each answered as its own SET would be.
+-- Without TTL or NX on any of them, one MSET writes them all (a SET per key from Lua costs
+-- several times more).
 -- KEYS[1..n] the keys
 -- ARGV       per key, three values: the value; its TTL in ms, or '' for none; '1' for NX, else ''
--- returns    per key: 'OK', nil when NX found the key, or a one-element array holding the error
---            SET answered
+-- returns    per key: 'OK', or nil when NX found the key
+local plain = true
+for i = 1, #KEYS do
+  if ARGV[3 * i - 1] ~= '' or ARGV[3 * i] ~= '' then
+    plain = false
+    break
+  end
+end
 local out = {}
+if plain then
+  local pairs = {}
+  for i = 1, #KEYS do
+    pairs[2 * i - 1] = KEYS[i]
+    pairs[2 * i] = ARGV[3 * i - 2]
+    out[i] = 'OK'
+  end
+  redis.call('MSET', unpack(pairs))
+  return out
+end
 for i = 1, #KEYS do
   local value, ttl, nx = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
   local reply
   if ttl == '' and nx == '' then
-    reply = redis.pcall('SET', KEYS[i], value)
+    reply = redis.call('SET', KEYS[i], value)
   elseif ttl == '' then
-    reply = redis.pcall('SET', KEYS[i], value, 'NX')
+    reply = redis.call('SET', KEYS[i], value, 'NX')
   elseif nx == '' then
-    reply = redis.pcall('SET', KEYS[i], value, 'PX', ttl)
+    reply = redis.call('SET', KEYS[i], value, 'PX', ttl)
   else
-    reply = redis.pcall('SET', KEYS[i], value, 'PX', ttl, 'NX')
+    reply = redis.call('SET', KEYS[i], value, 'PX', ttl, 'NX')
   end
-  if type(reply) == 'table' and reply.err then
-    out[i] = { reply.err }
-  elseif type(reply) == 'table' and reply.ok then
-    out[i] = reply.ok
-  else
-    out[i] = reply
-  end
+  out[i] = reply and 'OK' or false
 end
 return out
