@@ -106,24 +106,33 @@ export function runCommand<T>(
   })
 }
 
-async function attempt<T>(
+/**
+ * One try of `fn`, and the retry policy if it fails. Not an async function: a call that succeeds
+ * costs one derived promise, the hot path of every command.
+ */
+function attempt<T>(
   ctx: FleetContext,
   policy: OperationPolicy,
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (ctx.lifecycle.closed) throw closedError(op, key)
+  if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
+  let sent: Promise<T>
   try {
-    return await fn()
+    // Promise.resolve hands a native promise back as it is.
+    sent = Promise.resolve(fn())
   } catch (error) {
+    sent = Promise.reject(error)
+  }
+  return sent.then(undefined, (error: unknown) => {
     const repeatable = repeatsSafely(op)
     return retryAfter(error, fn, policy.retry, (final) => policy.onError(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => (ctx.lifecycle.closed ? closedError(op, key) : translateError(e, op, key)),
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })
-  }
+  })
 }
 
 /** Where a primitive's calls are traced (SPEC §11): its fleet's namespace and topology. */
