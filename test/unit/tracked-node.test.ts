@@ -72,18 +72,24 @@ test('enabling on a master: ROLE, then tracking off and on with the redirect and
   assert.equal(node.live, false)
 })
 
+/** A node on a control connection answering with `answer`, started and settled. */
+async function started(answer: Parameters<typeof control>[0]) {
+  const { connection } = control(answer)
+  const { hooks: h, seen } = hooks()
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
+  node.start()
+  await settle()
+  return { node, seen }
+}
+
 test('a ROLE that timed out while enabling is tried again by the periodic check', async () => {
   let roles = 0
-  const { connection } = control((command) => {
+  const { node, seen } = await started((command) => {
     if (command !== 'ROLE') return 'OK'
     roles++
     if (roles === 1) throw new Error('Command timed out')
     return ['master']
   })
-  const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
-  node.start()
-  await settle()
   assert.equal(node.live, false, 'not vouching after a failed enabling')
   assert.deepEqual(seen.reports, ['ROLE'])
   await node.check()
@@ -94,15 +100,11 @@ test('a ROLE that timed out while enabling is tried again by the periodic check'
 
 test('a CLIENT TRACKING that failed is tried again by the periodic check', async () => {
   let tracking = 0
-  const { connection } = control((command, args) => {
+  const { node, seen } = await started((command, args) => {
     if (command === 'ROLE') return ['master']
     if (args[1] === 'on' && ++tracking === 1) throw new Error('Command timed out')
     return 'OK'
   })
-  const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
-  node.start()
-  await settle()
   assert.equal(node.live, false)
   assert.deepEqual(seen.reports, ['CLIENT TRACKING'])
   await node.check()
@@ -112,11 +114,7 @@ test('a CLIENT TRACKING that failed is tried again by the periodic check', async
 
 test('a live node whose ROLE says replica stops vouching and asks for the topology again', async () => {
   let role = 'master'
-  const { connection } = control((command) => (command === 'ROLE' ? [role] : 'OK'))
-  const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
-  node.start()
-  await settle()
+  const { node, seen } = await started((command) => (command === 'ROLE' ? [role] : 'OK'))
   assert.equal(node.live, true)
   const epoch = node.epoch
   role = 'slave'
@@ -209,15 +207,11 @@ test('a ROLE the server never answers is given up after commandTimeout', async (
 
 test('a live node whose ROLE goes unanswered stops vouching without a demotion, and is enabled again', async () => {
   let failing = false
-  const { connection } = control((command) => {
+  const { node, seen } = await started((command) => {
     if (command !== 'ROLE') return 'OK'
     if (failing) throw new Error('Command timed out')
     return ['master']
   })
-  const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
-  node.start()
-  await settle()
   assert.equal(node.live, true)
   const epoch = node.epoch
   failing = true
