@@ -1,8 +1,8 @@
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
+import { setArguments } from '../topology/tick-batch.ts'
 import type { RedisTopology } from '../topology/types.ts'
-import type { CommandPipeline } from '../transport/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
@@ -55,7 +55,7 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = await this.#topology.get()
     const batches = await topology.batches(items.map((item) => item.key))
     const replies = await topology.pipeline(batches, (pipe, batch) => {
-      for (const index of batch.indexes) addSet(pipe, items[index]!)
+      for (const index of batch.indexes) pipe.call('set', ...setArguments(items[index]!.key, items[index]!))
     })
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {
@@ -123,12 +123,3 @@ export class RedisCacheBackend implements CacheBackend {
 }
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
-
-/** SET with the options of one write, added to a pipeline. */
-function addSet(pipe: CommandPipeline, item: WriteItem): void {
-  if (item.ttl === undefined) {
-    if (item.nx) pipe.set(item.key, item.value, 'NX')
-    else pipe.set(item.key, item.value)
-  } else if (item.nx) pipe.set(item.key, item.value, 'PX', item.ttl, 'NX')
-  else pipe.set(item.key, item.value, 'PX', item.ttl)
-}

@@ -3,6 +3,7 @@ import { messageOf, NOT_AN_INTEGER } from '../errors.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
+import { setArguments } from '../topology/tick-batch.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
@@ -42,8 +43,7 @@ export class RedisStoreBackend implements StoreBackend {
     }
     await this.#topology.run<unknown>(key, (client) =>
       writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
-        if (ttl === undefined) pipe.set(key, text)
-        else pipe.set(key, text, 'PX', ttl)
+        pipe.call('set', ...setArguments(key, { value: text, ttl, nx: false }))
       }),
     )
   }

@@ -27,10 +27,8 @@ class Failed {
 interface Pending {
   readonly kind: 'get' | 'set'
   readonly keys: string[]
-  /** ARGV of a set step: three per key (see set-each-n.lua). */
-  readonly args: string[]
-  /** A set step without TTL or NX: one MSET. */
-  plain: boolean
+  /** A set step's SETs, one per key. */
+  readonly sets: SetCommand[]
   readonly resolves: ((reply: Reply) => void)[]
   readonly rejects: ((error: unknown) => void)[]
 }
@@ -70,25 +68,23 @@ export class TickBatch {
   }
 
   get(key: string): Promise<Reply> {
-    return this.#add('get', key, true)
+    return this.#add('get', key)
   }
 
-  set(key: string, { value, ttl, nx }: SetCommand): Promise<Reply> {
-    const plain = ttl === undefined && !nx
-    return this.#add('set', key, plain, value, ttl === undefined ? '' : String(ttl), nx ? '1' : '')
+  set(key: string, command: SetCommand): Promise<Reply> {
+    return this.#add('set', key, command)
   }
 
-  #add(kind: Pending['kind'], key: string, plain: boolean, ...args: string[]): Promise<Reply> {
+  #add(kind: Pending['kind'], key: string, set?: SetCommand): Promise<Reply> {
     let pending = this.#pending
     if (pending?.kind !== kind) {
       this.flush()
-      pending = { kind, keys: [], args: [], plain: true, resolves: [], rejects: [] }
+      pending = { kind, keys: [], sets: [], resolves: [], rejects: [] }
       this.#pending = pending
       process.nextTick(this.flush)
     }
     pending.keys.push(key)
-    pending.args.push(...args)
-    if (!plain) pending.plain = false
+    if (set !== undefined) pending.sets.push(set)
     const reply = new Promise<Reply>((resolve, reject) => {
       pending.resolves.push(resolve)
       pending.rejects.push(reject)
@@ -117,18 +113,19 @@ export class TickBatch {
     )
   }
 
-  async #send(client: Client, { kind, keys, args, plain }: Pending): Promise<(Reply | Failed)[]> {
-    if (keys.length === 1) return [await sendOne(client, kind, keys[0]!, args)]
-    if (kind === 'get') return getEach(client, keys)
-    if (plain) {
-      const pairs = new Array<string>(2 * keys.length)
-      for (let i = 0; i < keys.length; i++) {
-        pairs[2 * i] = keys[i]!
-        pairs[2 * i + 1] = args[3 * i]!
-      }
-      await client.call('MSET', ...pairs)
+  async #send(client: Client, { kind, keys, sets }: Pending): Promise<(Reply | Failed)[]> {
+    if (kind === 'get') return keys.length === 1 ? [await client.get(keys[0]!)] : getEach(client, keys)
+    if (keys.length === 1) return [await sendSet(client, keys[0]!, sets[0]!)]
+    if (sets.every((set) => set.ttl === undefined && !set.nx)) {
+      await client.call('MSET', ...keys.flatMap((key, i) => [key, sets[i]!.value]))
       return keys.map(() => 'OK')
     }
+    // ARGV of set-each-n.lua: per key its value, TTL ('' for none) and NX ('1' or '').
+    const args = sets.flatMap(({ value, ttl, nx }) => [
+      value,
+      ttl === undefined ? '' : String(ttl),
+      nx ? '1' : '',
+    ])
     if (this.#loaded) return (await SET_EACH.run(client, keys, args)) as Reply[]
     const replies = await client.eval(SET_EACH.lua, keys.length, ...keys, ...args)
     this.#loaded = true
@@ -148,29 +145,20 @@ async function getEach(client: Client, keys: readonly string[]): Promise<(Reply 
   if (existing === found) return values
   return Promise.all(
     values.map((value, i) =>
-      value !== null
-        ? value
-        : client.get(keys[i]!).then(
-            (again) => again,
-            (error: unknown) => new Failed(error),
-          ),
+      value !== null ? value : client.get(keys[i]!).catch((error: unknown) => new Failed(error)),
     ),
   )
 }
 
-/** A lone call as its plain command. */
-function sendOne(
-  client: Client,
-  kind: Pending['kind'],
-  key: string,
-  [value, ttl, nx]: string[],
-): Promise<Reply> {
-  if (kind === 'get') return client.get(key)
-  return sendSet(client, key, { value: value!, ttl: ttl === '' ? undefined : Number(ttl), nx: nx === '1' })
+/** SET's arguments for one write: the key, the value, then PX and NX as it asks. */
+export function setArguments(key: string, { value, ttl, nx }: SetCommand): (string | number)[] {
+  const args: (string | number)[] = [key, value]
+  if (ttl !== undefined) args.push('PX', ttl)
+  if (nx) args.push('NX')
+  return args
 }
 
-/** SET with the options of one write. */
-export function sendSet(client: Client, key: string, { value, ttl, nx }: SetCommand): Promise<Reply> {
-  if (ttl === undefined) return nx ? client.set(key, value, 'NX') : client.set(key, value)
-  return nx ? client.set(key, value, 'PX', ttl, 'NX') : client.set(key, value, 'PX', ttl)
+/** SET with the options of one write (named in lower case, as ioredis names its own `set`). */
+export function sendSet(client: Client, key: string, command: SetCommand): Promise<Reply> {
+  return client.call('set', ...setArguments(key, command)) as Promise<Reply>
 }
