@@ -184,11 +184,22 @@ export function replyError(reply: string): Error {
 
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|UNBLOCKED)\b/
 
+/**
+ * How ioredis' Cluster gives up on a command that kept meeting MOVED, ASK, TRYAGAIN or
+ * CLUSTERDOWN (maxRedirections times): a plain Error whose message ends with the last reply.
+ */
+const REDIRECTIONS_EXHAUSTED = /^Too many Cluster redirections\. Last error: (?:ReplyError: )?/
+
+/** The Redis reply an error carries: its message, or the last reply of a redirection storm. */
+function replyOf(error: unknown): string {
+  return messageOf(error).replace(REDIRECTIONS_EXHAUSTED, '')
+}
+
 /** Transient failures are worth retrying: the same command may succeed a moment later. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof NodeDownError) return false // failing at once is the point (SPEC §8)
   if (error instanceof ConnectionError || error instanceof TimeoutError) return true
-  if (error instanceof CommandError) return TRANSIENT_REPLY.test(messageOf(error.cause))
+  if (error instanceof CommandError) return TRANSIENT_REPLY.test(replyOf(error.cause))
   return false
 }
 
@@ -239,7 +250,7 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof RedfleetError) return isTransient(error)
-  if (isReplyError(error)) return TRANSIENT_REPLY.test(messageOf(error))
+  if (isReplyError(error) || isRedirectionStorm(error)) return TRANSIENT_REPLY.test(replyOf(error))
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
@@ -253,9 +264,14 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && (REPLY_ERRORS.has(error.name) || REPLY_ERRORS.has(error.constructor.name))
 }
 
+function isRedirectionStorm(error: unknown): boolean {
+  return error instanceof Error && REDIRECTIONS_EXHAUSTED.test(error.message)
+}
+
 /**
  * Translates whatever the client threw into a redfleet error naming `op` and `key`.
- * Reply errors from Redis become CommandError; the original is kept as `cause`.
+ * Reply errors from Redis (and a cluster client's redirection storm) become CommandError; the
+ * original is kept as `cause`.
  */
 export function translateError(error: unknown, op: string, key?: string): unknown {
   const where = key === undefined ? op : `${op} '${key}'`
@@ -264,6 +280,13 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     return new NodeDownError(`${where} failed: ${error.message}`, error.node, { cause: error.cause })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
+  // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) until the client gave up.
+  if (isRedirectionStorm(error)) {
+    const reply = replyOf(error)
+    return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {
+      cause: error,
+    })
+  }
   const message = messageOf(error)
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })

@@ -35,7 +35,8 @@ export class ClusterHealth {
       this.#notACluster = undefined
       this.#health.markUp()
     })
-    // A failed attempt to load the slot map ends with 'close' (ioredis then retries).
+    // A failed attempt to load the slot map ends with 'close' (ioredis then retries). The other
+    // close of a connect attempt, a failed ready check, cannot happen: clusterOptions turns it off.
     cluster.on('close', () => {
       if (this.#health.stopped) return
       this.#health.markDown(undefined, this.#notACluster ?? this.#unreachable())

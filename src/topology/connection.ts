@@ -65,21 +65,39 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
   }
 }
 
+/** How many MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies a cluster command follows before it fails. */
+const MAX_REDIRECTIONS = 16
+
+/**
+ * Delay between the retries of a command refused with CLUSTERDOWN. ioredis' command timer runs
+ * across those retries: they must end within half of commandTimeout, so that the caller gets
+ * Redis' CLUSTERDOWN (not applied, transient) rather than a timeout whose outcome is unknown.
+ */
+export function clusterDownDelay(commandTimeout: number): number {
+  if (commandTimeout <= 0) return 100
+  return Math.max(1, Math.min(100, Math.floor(commandTimeout / (2 * MAX_REDIRECTIONS))))
+}
+
 export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
   const { lazyConnect: _perNode, ...node } = redisOptions(settings)
   return {
     lazyConnect: true,
     redisOptions: node,
     clusterRetryStrategy: reconnectDelay,
-    maxRedirections: 16,
+    maxRedirections: MAX_REDIRECTIONS,
     // 0: a command whose connection closed is not re-sent by the Cluster client. It may have
     // been applied (an INCRBY would count twice); the operation runner decides by what the
     // operation is (src/operations.ts), as autoResendUnfulfilledCommands does for one node.
     retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: 100,
+    retryDelayOnClusterDown: clusterDownDelay(settings.commandTimeout),
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: settings.connectTimeout,
     enableOfflineQueue: true,
+    // A loaded slot map is enough. ioredis' ready check (CLUSTER INFO) disconnects when that
+    // command times out (a loaded machine) or says cluster_state:fail, and ClusterHealth could
+    // not tell that close from unreachable seeds. Without it, a cluster in state fail answers
+    // commands with CLUSTERDOWN, retried within commandTimeout (clusterDownDelay), then failed.
+    enableReadyCheck: false,
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { isTransient, translateError } from '../../src/errors.ts'
 import { CommandError, ConfigError, ConnectionError, retry, TimeoutError } from '../../src/index.ts'
 import { backoffDelay, DEFAULT_RETRY, type RetryClock } from '../../src/retry.ts'
 
@@ -120,6 +121,21 @@ function replyError(message: string): Error {
   return Object.assign(new Error(message), { name: 'ReplyError' })
 }
 
+/** How ioredis' Cluster words a command that met MOVED/ASK/TRYAGAIN/CLUSTERDOWN too many times. */
+const CLUSTER_GAVE_UP = 'Too many Cluster redirections. Last error: ReplyError: '
+
+test("ioredis' Cluster giving up on CLUSTERDOWN is a transient CommandError naming the reply", () => {
+  const storm = new Error(`${CLUSTER_GAVE_UP}CLUSTERDOWN The cluster is down`)
+  const error = translateError(storm, 'store.set', 'k')
+  assert.ok(error instanceof CommandError, String(error))
+  assert.match(error.message, /^store\.set 'k' failed: CLUSTERDOWN The cluster is down/)
+  assert.equal(error.cause, storm)
+  assert.ok(isTransient(error))
+  const moved = translateError(new Error(`${CLUSTER_GAVE_UP}MOVED 1 127.0.0.1:7000`), 'store.get', 'k')
+  assert.ok(moved instanceof CommandError, String(moved))
+  assert.ok(!isTransient(moved), 'only the replies retrying may fix are transient')
+})
+
 test("a client's own transient errors are retried, and the caller gets its own error back", async () => {
   const transient = [
     ...['LOADING', 'BUSY', 'UNBLOCKED', 'READONLY', 'TRYAGAIN'].map((word) =>
@@ -127,6 +143,7 @@ test("a client's own transient errors are retried, and the caller gets its own e
     ),
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
     new Error('Command timed out'),
+    new Error(`${CLUSTER_GAVE_UP}CLUSTERDOWN The cluster is down`),
   ]
   for (const error of transient) {
     let calls = 0

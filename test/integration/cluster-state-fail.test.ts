@@ -1,0 +1,111 @@
+/**
+ * A cluster that answers but whose state is 'fail' (a slot served by no one) is not an
+ * unreachable cluster: the slot map loads, commands reach the nodes, and Redis refuses them with
+ * CLUSTERDOWN. A fleet must say that (a transient error naming CLUSTERDOWN, within a bound),
+ * never that no seed answered, and must work again, without being recreated, once the slot is
+ * served. This is also what a ready check that merely fails (CLUSTER INFO timing out under load)
+ * used to turn into "unreachable". Runs on a private 3-master cluster, since it removes a slot.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import { isTransient } from '../../src/errors.ts'
+import { CommandError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
+import { loadIORedis } from '../../src/topology/ioredis.ts'
+import { command, info, waitUntil } from '../harness/faults.ts'
+import { startCluster } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+await loadIORedis()
+
+let cluster: Awaited<ReturnType<typeof startCluster>>
+const fleets: Fleet[] = []
+before(async () => {
+  cluster = await startCluster()
+})
+after(async () => {
+  await Promise.all(fleets.map((f) => f.close()))
+  await cluster?.stop()
+})
+
+/** Every node reports `state` in CLUSTER INFO. */
+async function untilState(state: 'ok' | 'fail'): Promise<void> {
+  await waitUntil(`cluster_state:${state} on every node`, async () => {
+    const views = await Promise.all(cluster.servers.map((s) => info(s.port, 'cluster')))
+    return views.every((v) => v.get('cluster_state') === state)
+  })
+}
+
+/** The port of the master serving `slot` now. */
+async function ownerOf(slot: number): Promise<number> {
+  const ranges = (await command(cluster.servers[0]!.port, 'CLUSTER', 'SLOTS')) as [
+    number,
+    number,
+    [string, number],
+  ][]
+  const range = ranges.find(([from, to]) => from <= slot && slot <= to)
+  assert.ok(range, `slot ${slot} has an owner`)
+  return range[2][1]
+}
+
+test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOWN, not "unreachable", and the fleet heals by itself', async (t) => {
+  // `{t}` is the hash tag of the key the store writes, so the removed slot is the key's own.
+  const slot = calculateSlot('t')
+  const owner = await ownerOf(slot)
+  assert.notEqual(calculateSlot('u'), slot)
+  const reported: unknown[] = []
+  const fleet = createFleet({
+    url: cluster.urls,
+    cluster: true,
+    namespace: uniqueNamespace(),
+    // One attempt: the assertion is about what one try says, not the retry policy's patience.
+    retry: { attempts: 1 },
+    onError: (error) => reported.push(error),
+  })
+  fleets.push(fleet)
+  const store = fleet.store<number>()
+
+  // Every node forgets who serves the slot: full coverage is lost, the state turns 'fail'.
+  await Promise.all(cluster.servers.map((s) => command(s.port, 'CLUSTER', 'DELSLOTS', slot)))
+  try {
+    await untilState('fail')
+    const started = performance.now()
+    const error = await store.set('{t}k', 1).then(
+      () => assert.fail('a write to a cluster whose state is fail succeeded'),
+      (e: unknown) => e,
+    )
+    const ms = performance.now() - started
+    t.diagnostic(`${ms.toFixed(0)} ms: ${String(error)}`)
+    assert.ok(!(error instanceof ConnectionError), `not a connection failure: ${String(error)}`)
+    assert.ok(error instanceof CommandError, `a typed error: ${String(error)}`)
+    assert.match(error.message, /CLUSTERDOWN/)
+    assert.match(error.message, /store\.set '\{t\}k'/, 'names the operation and the key')
+    assert.ok(isTransient(error), 'CLUSTERDOWN is transient: the retry policy may try again')
+    // ioredis retries CLUSTERDOWN within half of commandTimeout (1000 ms by default), then gives up.
+    assert.ok(ms < 5000, `settled in ${ms.toFixed(0)} ms`)
+    // A key whose slot is served: Redis refuses it all the same while the state is fail.
+    const other = await store.get('{u}k').then(
+      () => assert.fail('a read from a cluster whose state is fail succeeded'),
+      (e: unknown) => e,
+    )
+    t.diagnostic(String(other))
+    assert.ok(other instanceof CommandError, `a typed error: ${String(other)}`)
+    assert.match(other.message, /CLUSTERDOWN/)
+    for (const e of reported) assert.doesNotMatch(String(e), /unreachable|no seed answered/)
+  } finally {
+    await command(owner, 'CLUSTER', 'ADDSLOTS', slot)
+    await untilState('ok')
+  }
+
+  // The same fleet, not a new one, once the slot is served again.
+  const healing = performance.now()
+  await waitUntil('the fleet to write again', () =>
+    store.set('{t}k', 2).then(
+      () => true,
+      () => false,
+    ),
+  )
+  t.diagnostic(`writes again ${(performance.now() - healing).toFixed(0)} ms after cluster_state:ok`)
+  assert.equal(await store.get('{t}k'), 2)
+  for (const e of reported) assert.doesNotMatch(String(e), /unreachable|no seed answered/)
+})
