@@ -66,14 +66,28 @@ export class ClusterHealth {
   untilReady(cluster: Cluster): Promise<void> {
     if (cluster.status === 'ready') return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
-      const onReady = () => {
+      // 'connect': the slot map is loaded and ioredis' ready check is in flight. A close after the
+      // slot map loaded is that check failing (an injected client's own enableReadyCheck).
+      let loaded = cluster.status === 'connect'
+      const onRefresh = () => {
+        loaded = true
+      }
+      const settle = () => {
+        cluster.off('ready', onReady)
         cluster.off('close', onClose)
+        cluster.off('refresh', onRefresh)
+      }
+      const onReady = () => {
+        settle()
         resolve()
       }
       const onClose = () => {
-        cluster.off('ready', onReady)
-        reject(this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable())
+        settle()
+        reject(
+          loaded ? this.#readyCheckFailed() : (this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable()),
+        )
       }
+      cluster.on('refresh', onRefresh)
       cluster.once('ready', onReady)
       cluster.once('close', onClose)
       if (cluster.status === 'wait') cluster.connect().catch(() => undefined)
@@ -86,6 +100,14 @@ export class ClusterHealth {
       `cluster: true, but Redis at ${node} is not a Redis Cluster (cluster_enabled:0): remove ` +
         '`cluster: true` to use it as a standalone server, or give the urls of cluster nodes',
       'ERR_NOT_A_CLUSTER',
+    )
+  }
+
+  #readyCheckFailed(): ConnectionError {
+    return new ConnectionError(
+      `the Redis Cluster at ${this.#seeds} answered with its slot map, but the client's ready check ` +
+        'failed (CLUSTER INFO got no reply in time, or said cluster_state:fail); it reconnects by itself',
+      { cause: undefined, outcome: 'not-applied' },
     )
   }
 

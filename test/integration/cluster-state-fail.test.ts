@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
+import { Cluster } from 'ioredis'
 import { isTransient } from '../../src/errors.ts'
 import { CommandError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
@@ -108,4 +109,38 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
   t.diagnostic(`writes again ${(performance.now() - healing).toFixed(0)} ms after cluster_state:ok`)
   assert.equal(await store.get('{t}k'), 2)
   for (const e of reported) assert.doesNotMatch(String(e), /unreachable|no seed answered/)
+})
+
+test('an injected Cluster client whose ready check fails: ready() says so, not that no seed answered', async (t) => {
+  const slot = calculateSlot('t')
+  const owner = await ownerOf(slot)
+  // ioredis' defaults (enableReadyCheck on: the user's choice); lazy, so that it first connects
+  // once the state is fail.
+  const seeds = cluster.urls.map((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) }))
+  const client = new Cluster(seeds, { lazyConnect: true })
+  client.on('error', () => {})
+  const fleet = createFleet({ client, namespace: uniqueNamespace(), onError: () => {} })
+  fleets.push(fleet)
+  t.after(() => client.disconnect())
+  await Promise.all(cluster.servers.map((s) => command(s.port, 'CLUSTER', 'DELSLOTS', slot)))
+  try {
+    await untilState('fail')
+    const error = await fleet.ready().then(
+      () => assert.fail('ready() resolved although the client never became ready'),
+      (e: unknown) => e,
+    )
+    t.diagnostic(String(error))
+    assert.ok(error instanceof ConnectionError, String(error))
+    assert.match(error.message, /ready check failed/)
+    assert.doesNotMatch(error.message, /unreachable|no seed answered/)
+  } finally {
+    await command(owner, 'CLUSTER', 'ADDSLOTS', slot)
+    await untilState('ok')
+  }
+  await waitUntil('the injected client to become ready', () =>
+    fleet.ready().then(
+      () => true,
+      () => false,
+    ),
+  )
 })
