@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis'
 import { ConfigError } from '../errors.ts'
-import type { NodeRedisConnection } from '../transport/node-redis.ts'
+import { NodeRedisConnection } from '../transport/node-redis.ts'
+import { addressOf, type NodeRedisClient } from '../transport/node-redis-client.ts'
+import { NodeRedisEvents } from '../transport/node-redis-events.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
 import {
   type ConnectionSettings,
@@ -29,6 +31,8 @@ interface PoolTransport<C extends PooledConnection> {
   dedicated(): DedicatedConnection
   /** Closes a pooled connection; only given when redfleet opened them (never a user's client). */
   close?(connection: C): Promise<void>
+  /** Stops listening to a user's client when the topology closes. */
+  detach?(): void
 }
 
 /**
@@ -123,11 +127,27 @@ export class ShardedTopology implements RedisTopology {
     )
   }
 
-  /** Wraps a user's node-redis client (standalone); redfleet never closes it. */
-  static fromNodeRedis(connection: NodeRedisConnection, settings: ConnectionSettings): ShardedTopology {
-    // node-redis writes what is sent within a tick in one write by itself.
-    const transport = { beforeSend: () => undefined, dedicated: () => connection.dedicated() }
-    return ShardedTopology.#ofClient(new ServerPool(connection.address, [connection], transport), settings)
+  /**
+   * Wraps a user's node-redis client (standalone), opened now if it is not yet (node-redis fails
+   * every command of a client that is not open); redfleet never closes it. Its events tell the
+   * node's health (NodeRedisEvents: the client is only listened to), and while the node is known
+   * to be down its commands fail at once (NodeRedisConnection).
+   */
+  static fromNodeRedis(client: NodeRedisClient, settings: ConnectionSettings): ShardedTopology {
+    const health = new HealthRegistry(settings.onError)
+    const address = addressOf(client)
+    const node = health.of(address.id)
+    const events = new NodeRedisEvents(client)
+    watchConnection(events, node, settings.reconnectAttempts, false)
+    const connection = new NodeRedisConnection(client, settings.commandTimeout, node)
+    connection.connect().catch(() => undefined)
+    const transport: PoolTransport<NodeRedisConnection> = {
+      // node-redis writes what is sent within a tick in one write by itself.
+      beforeSend: () => undefined,
+      dedicated: () => connection.dedicated(),
+      detach: () => events.stop(),
+    }
+    return new ShardedTopology([new ServerPool(address, [connection], transport)], settings, health)
   }
 
   static #ofClient(pool: ServerPool, settings: ConnectionSettings): ShardedTopology {
@@ -150,6 +170,7 @@ export class ShardedTopology implements RedisTopology {
 
   async close(): Promise<void> {
     this.#health.stop()
+    for (const { transport } of this.#servers.values()) transport.detach?.()
     await Promise.all(
       [...this.#servers.values()].flatMap(({ connections, transport }) =>
         transport.close ? connections.map((connection) => transport.close!(connection)) : [],

@@ -1,0 +1,162 @@
+/**
+ * Fail fast while down on an injected node-redis client (SPEC §8), as on ioredis
+ * (faults-topology.test.ts): once the client's reconnect has failed, calls routed to its server
+ * are refused with NodeDownError (a ConnectionError, `outcome: 'not-applied'`, never handed to the
+ * client) instead of each waiting for the reconnect; the client's own reconnects find the server
+ * again and the same fleet's calls go through.
+ *
+ * "At once" is bound by the configuration, not by a clock: commandTimeout is 60 s and each test
+ * times out well before, so a call that waited for the reconnect (or its deadline) fails the test.
+ */
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { after, describe, test } from 'node:test'
+import { createClient as createClient5 } from 'node-redis5'
+import { createClient as createClient6 } from 'node-redis6'
+import { ConnectionError, createFleet, failsafe, NodeDownError } from '../../src/index.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+/** A wait for the reconnect would be this long: far longer than any test may take. */
+const commandTimeout = 60_000
+/** Each test's own bound: a stop, a failed reconnect, a restart and a reconnect. */
+const TEST_TIMEOUT = 20_000
+
+/** What these tests do with a client of either version. */
+interface Client {
+  readonly isOpen: boolean
+  connect(): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  off(event: 'error', listener: (error: unknown) => void): unknown
+  once(event: 'ready', listener: () => void): unknown
+  destroy(): void
+}
+
+const VERSIONS: Record<string, (url: string) => Client> = {
+  'node-redis 5': (url) => createClient5({ url }),
+  'node-redis 6': (url) => createClient6({ url }),
+}
+
+/** Resolves when the client reports a reconnect attempt refused (its server is down). */
+function failedReconnect(client: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (error: unknown) => {
+      if ((error as { code?: unknown } | null)?.code !== 'ECONNREFUSED') return
+      client.off('error', listener)
+      resolve()
+    }
+    client.on('error', listener)
+  })
+}
+
+/** A refusal of a node known down: never sent, naming the node and why. */
+function refusedBy(server: RedisServer): (error: unknown) => true {
+  return (error) => {
+    assert.ok(error instanceof NodeDownError, String(error))
+    assert.ok(error instanceof ConnectionError)
+    assert.equal(error.outcome, 'not-applied')
+    assert.equal(error.node, `127.0.0.1:${server.port}/0`)
+    assert.match(
+      error.message,
+      new RegExp(`connection refused \\(ECONNREFUSED 127\\.0\\.0\\.1:${server.port}\\)`),
+    )
+    return true
+  }
+}
+
+for (const [version, createClient] of Object.entries(VERSIONS)) {
+  describe(`a fleet on an injected ${version} client whose server goes down`, () => {
+    const servers: RedisServer[] = []
+    const clients: Client[] = []
+    const open = async () => {
+      const server = await startRedis()
+      servers.push(server)
+      const client = createClient(server.url)
+      client.on('error', () => undefined)
+      clients.push(client)
+      await client.connect()
+      return { server, client }
+    }
+    after(async () => {
+      for (const client of clients) if (client.isOpen) client.destroy()
+      await Promise.all(servers.map((server) => server.stop()))
+    })
+
+    test('fails calls at once with NodeDownError once a reconnect failed, and serves them again when the client is back', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      const { server, client } = await open()
+      const fleet = createFleet({
+        client,
+        namespace: uniqueNamespace(),
+        commandTimeout,
+        onError: () => undefined,
+      })
+      const store = fleet.store<number>()
+      try {
+        await store.set('k', 1)
+        const down = failedReconnect(client)
+        await server.stop()
+        await down
+        await assert.rejects(store.get('k'), refusedBy(server))
+        await assert.rejects(store.increment('n'), refusedBy(server))
+        await assert.rejects(store.getMany(['k', 'n']), refusedBy(server))
+        await assert.rejects(fleet.ready(), ConnectionError)
+
+        const back = once(client as unknown as NodeJS.EventEmitter, 'ready')
+        await server.restart()
+        await back
+        // The restarted server is empty: a refused INCR was never queued for the reconnect.
+        assert.equal(await store.get('n'), undefined)
+        await store.set('k', 2)
+        assert.equal(await store.get('k'), 2)
+        await fleet.ready()
+      } finally {
+        await fleet.close()
+      }
+      assert.equal(client.isOpen, true, 'the client stays open: it is the user’s')
+    })
+
+    test('a failsafe cache and store answer at once while it is down', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      const { server, client } = await open()
+      const announced: unknown[] = []
+      const fleet = createFleet({
+        client,
+        namespace: uniqueNamespace(),
+        commandTimeout,
+        onError: (error, { op }) => {
+          if (op.startsWith('connection ')) announced.push(error)
+        },
+      })
+      const failures: unknown[] = []
+      const cache = fleet.cache({ errorHandler: ({ exception }) => failures.push(exception) })
+      const store = failsafe(fleet.store<number>(), { onError: (error) => failures.push(error) })
+      try {
+        assert.equal(await cache.write('c', 'v'), true)
+        await store.set('s', 1)
+        const down = failedReconnect(client)
+        await server.stop()
+        await down
+        for (let i = 0; i < 100; i++) {
+          assert.equal(await cache.read('c'), undefined)
+          assert.equal(await store.get('s'), undefined)
+        }
+        assert.equal(failures.length, 200)
+        for (const failure of failures) refusedBy(server)(failure)
+        assert.equal(announced.length, 1, 'the node going down is announced once')
+        assert.match(String(announced[0]), /is down \(connection refused/)
+
+        const back = once(client as unknown as NodeJS.EventEmitter, 'ready')
+        await server.restart()
+        await back
+        assert.equal(await cache.write('c', 'again'), true)
+        assert.equal(await cache.read('c'), 'again')
+        assert.equal(failures.length, 200, 'no failure once the client is back')
+      } finally {
+        await fleet.close()
+      }
+    })
+  })
+}
