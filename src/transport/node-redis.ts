@@ -1,6 +1,7 @@
 import { CommandDeadlines, timedOut } from './deadlines.ts'
 import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisDedicated } from './node-redis-dedicated.ts'
+import { type NodeDown, OfflineCommands } from './node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
 import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 
@@ -117,46 +118,35 @@ export class NodeRedisCommands implements CommandConnection {
   }
 }
 
-/** What refuses the commands of a node known to be down (a NodeHealth, src/topology/health.ts). */
-export interface Refusals {
-  /** The error a command fails with at once, or undefined when it may be sent. */
-  refusalIfDown(command: string): Error | undefined
-}
-
 /**
- * `send` that refuses each command at once, without handing it to the client (so never sent,
- * and never queued for a later connection), while the client has no ready connection and
- * `refusals` says the node is known to be down (SPEC §8). The client keeps reconnecting by
- * itself; once it is ready again commands go through. A closed client fails them itself.
+ * How a client's commands are sent: each timed out by `commandTimeout`; with its node's `health`,
+ * refused at once while the node is known to be down, never sent (OfflineCommands). A refused
+ * command is not timed: it is settled already.
  */
-export function refusingWhileDown(send: Send, client: NodeRedisClient, refusals: Refusals): Send {
+function clientSend(client: NodeRedisClient, commandTimeout: number, health?: NodeDown): Send {
+  const isReady = () => client.isReady
+  if (!health)
+    return withDeadlines((args) => client.sendCommand(args, COMMAND_OPTIONS), commandTimeout, isReady)
+  const offline = new OfflineCommands(client, health)
+  const timed = withDeadlines(offline.send, commandTimeout, isReady)
   return (args) => {
-    if (!client.isReady && client.isOpen) {
-      const refusal = refusals.refusalIfDown(String(args[0]).toUpperCase())
-      if (refusal) return Promise.reject(refusal)
-    }
-    return send(args)
+    const refusal = offline.refusal(args)
+    return refusal ? Promise.reject(refusal) : timed(args)
   }
 }
 
 /**
  * A node-redis client as a redfleet command connection (standalone, or one cluster master's node
  * client). The client is the user's: redfleet connects it if it is not open yet (its commands would
- * fail at once otherwise) and never closes it. Each command is timed out by `commandTimeout`;
- * with `refusals`, a command to a node known to be down fails at once (refusingWhileDown).
+ * fail at once otherwise) and never closes it. Its commands are sent as clientSend says.
  */
 export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
   readonly #client: NodeRedisClient
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, commandTimeout: number, refusals?: Refusals) {
-    const send = withDeadlines(
-      (args) => client.sendCommand(args, COMMAND_OPTIONS),
-      commandTimeout,
-      () => client.isReady,
-    )
-    super(refusals ? refusingWhileDown(send, client, refusals) : send)
+  constructor(client: NodeRedisClient, commandTimeout: number, health?: NodeDown) {
+    super(clientSend(client, commandTimeout, health))
     this.#client = client
     this.address = addressOf(client)
   }

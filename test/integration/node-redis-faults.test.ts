@@ -13,7 +13,7 @@ import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
 import { createClient as createClient5 } from 'node-redis5'
 import { createClient as createClient6 } from 'node-redis6'
-import { ConnectionError, createFleet, failsafe, NodeDownError } from '../../src/index.ts'
+import { ConnectionError, createFleet, type FleetOptions, failsafe, NodeDownError } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -49,6 +49,20 @@ function failedReconnect(client: Client): Promise<void> {
   })
 }
 
+/** Stops the server and waits until the client reports a reconnect refused. */
+async function stopUntilRefused(server: RedisServer, client: Client): Promise<void> {
+  const refused = failedReconnect(client)
+  await server.stop()
+  await refused
+}
+
+/** Restarts the server and waits until the client is ready on it again (its own reconnect). */
+async function restartUntilReady(server: RedisServer, client: Client): Promise<void> {
+  const ready = once(client as unknown as NodeJS.EventEmitter, 'ready')
+  await server.restart()
+  await ready
+}
+
 /** A refusal of a node known down: never sent, naming the node and why. */
 function refusedBy(server: RedisServer): (error: unknown) => true {
   return (error) => {
@@ -68,14 +82,22 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
   describe(`a fleet on an injected ${version} client whose server goes down`, () => {
     const servers: RedisServer[] = []
     const clients: Client[] = []
-    const open = async () => {
+    /** A private server, a connected client of it, and a fleet on that client with `options`. */
+    const open = async (options: FleetOptions = {}) => {
       const server = await startRedis()
       servers.push(server)
       const client = createClient(server.url)
       client.on('error', () => undefined)
       clients.push(client)
       await client.connect()
-      return { server, client }
+      const fleet = createFleet({
+        client,
+        namespace: uniqueNamespace(),
+        commandTimeout,
+        onError: () => undefined,
+        ...options,
+      })
+      return { server, client, fleet }
     }
     after(async () => {
       for (const client of clients) if (client.isOpen) client.destroy()
@@ -85,27 +107,17 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
     test('fails calls at once with NodeDownError once a reconnect failed, and serves them again when the client is back', {
       timeout: TEST_TIMEOUT,
     }, async () => {
-      const { server, client } = await open()
-      const fleet = createFleet({
-        client,
-        namespace: uniqueNamespace(),
-        commandTimeout,
-        onError: () => undefined,
-      })
+      const { server, client, fleet } = await open()
       const store = fleet.store<number>()
       try {
         await store.set('k', 1)
-        const down = failedReconnect(client)
-        await server.stop()
-        await down
+        await stopUntilRefused(server, client)
         await assert.rejects(store.get('k'), refusedBy(server))
         await assert.rejects(store.increment('n'), refusedBy(server))
         await assert.rejects(store.getMany(['k', 'n']), refusedBy(server))
         await assert.rejects(fleet.ready(), ConnectionError)
 
-        const back = once(client as unknown as NodeJS.EventEmitter, 'ready')
-        await server.restart()
-        await back
+        await restartUntilReady(server, client)
         // The restarted server is empty: a refused INCR was never queued for the reconnect.
         assert.equal(await store.get('n'), undefined)
         await store.set('k', 2)
@@ -117,15 +129,29 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       assert.equal(client.isOpen, true, 'the client stays open: it is the user’s')
     })
 
+    test('a call waiting in the client’s offline queue when the node goes down is withdrawn: refused, never sent', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      // Down after the loss and two failed reconnects: a call made after the first is queued.
+      const { server, client, fleet } = await open({ reconnectAttempts: 2 })
+      const store = fleet.store<number>()
+      try {
+        await store.set('k', 1)
+        await stopUntilRefused(server, client)
+        const queued = store.increment('n')
+        await assert.rejects(queued, refusedBy(server))
+        await restartUntilReady(server, client)
+        assert.equal(await store.get('n'), undefined, 'the withdrawn INCR was not sent on reconnect')
+      } finally {
+        await fleet.close()
+      }
+    })
+
     test('a failsafe cache and store answer at once while it is down', {
       timeout: TEST_TIMEOUT,
     }, async () => {
-      const { server, client } = await open()
       const announced: unknown[] = []
-      const fleet = createFleet({
-        client,
-        namespace: uniqueNamespace(),
-        commandTimeout,
+      const { server, client, fleet } = await open({
         onError: (error, { op }) => {
           if (op.startsWith('connection ')) announced.push(error)
         },
@@ -136,9 +162,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       try {
         assert.equal(await cache.write('c', 'v'), true)
         await store.set('s', 1)
-        const down = failedReconnect(client)
-        await server.stop()
-        await down
+        await stopUntilRefused(server, client)
         for (let i = 0; i < 100; i++) {
           assert.equal(await cache.read('c'), undefined)
           assert.equal(await store.get('s'), undefined)
@@ -148,9 +172,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         assert.equal(announced.length, 1, 'the node going down is announced once')
         assert.match(String(announced[0]), /is down \(connection refused/)
 
-        const back = once(client as unknown as NodeJS.EventEmitter, 'ready')
-        await server.restart()
-        await back
+        await restartUntilReady(server, client)
         assert.equal(await cache.write('c', 'again'), true)
         assert.equal(await cache.read('c'), 'again')
         assert.equal(failures.length, 200, 'no failure once the client is back')
