@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis'
 import { ConfigError } from '../errors.ts'
 import { NodeRedisConnection } from '../transport/node-redis.ts'
 import { addressOf, type NodeRedisClient } from '../transport/node-redis-client.ts'
-import { NodeRedisEvents } from '../transport/node-redis-events.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
 import {
   type ConnectionSettings,
@@ -15,6 +14,7 @@ import {
 } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
+import { NodeRedisWatch } from './node-redis-health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
@@ -130,22 +130,20 @@ export class ShardedTopology implements RedisTopology {
   /**
    * Wraps a user's node-redis client (standalone), opened now if it is not yet (node-redis fails
    * every command of a client that is not open); redfleet never closes it. Its events tell the
-   * node's health (NodeRedisEvents: the client is only listened to), and while the node is known
+   * node's health (NodeRedisWatch: the client is only listened to), and while the node is known
    * to be down its commands fail at once (NodeRedisConnection).
    */
   static fromNodeRedis(client: NodeRedisClient, settings: ConnectionSettings): ShardedTopology {
     const health = new HealthRegistry(settings.onError)
+    const watch = new NodeRedisWatch(health, settings.reconnectAttempts)
     const address = addressOf(client)
-    const node = health.of(address.id)
-    const events = new NodeRedisEvents(client)
-    watchConnection(events, node, settings.reconnectAttempts, false)
-    const connection = new NodeRedisConnection(client, settings.commandTimeout, node)
+    const connection = new NodeRedisConnection(client, settings.commandTimeout, watch.of(client, address.id))
     connection.connect().catch(() => undefined)
     const transport: PoolTransport<NodeRedisConnection> = {
       // node-redis writes what is sent within a tick in one write by itself.
       beforeSend: () => undefined,
       dedicated: () => connection.dedicated(),
-      detach: () => events.stop(),
+      detach: () => watch.stop(),
     }
     return new ShardedTopology([new ServerPool(address, [connection], transport)], settings, health)
   }

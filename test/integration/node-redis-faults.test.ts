@@ -11,10 +11,12 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
-import { createClient as createClient5 } from 'node-redis5'
-import { createClient as createClient6 } from 'node-redis6'
+import calculateSlot from 'cluster-key-slot'
+import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
+import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConnectionError, createFleet, type FleetOptions, failsafe, NodeDownError } from '../../src/index.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { info, waitUntil } from '../harness/faults.ts'
+import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** A wait for the reconnect would be this long: far longer than any test may take. */
@@ -178,6 +180,69 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         assert.equal(failures.length, 200, 'no failure once the client is back')
       } finally {
         await fleet.close()
+      }
+    })
+  })
+}
+
+/** What these tests do with a cluster of either version. */
+interface Cluster {
+  readonly isOpen: boolean
+  readonly slots: readonly { readonly master: { readonly address: string; readonly client?: Client } }[]
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): unknown
+}
+
+const CLUSTER_VERSIONS: Record<string, (seeds: string[]) => Cluster> = {
+  'node-redis 5': (seeds) =>
+    createCluster5({ rootNodes: seeds.map((url) => ({ url })) }) as unknown as Cluster,
+  'node-redis 6': (seeds) =>
+    createCluster6({ rootNodes: seeds.map((url) => ({ url })) }) as unknown as Cluster,
+}
+
+/** A cluster of these tests' own, whose masters are killed (started on first use). */
+let privateCluster: ReturnType<typeof startCluster> | undefined
+after(async () => {
+  await (await privateCluster?.catch(() => undefined))?.stop()
+})
+
+for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
+  describe(`a fleet on an injected ${version} cluster whose master goes down`, () => {
+    test('fails calls to its slots at once with NodeDownError, and serves them again when its client is back', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      privateCluster ??= startCluster()
+      const { urls, servers } = await privateCluster
+      const cluster = createCluster(urls)
+      cluster.on('error', () => undefined)
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: cluster, namespace, commandTimeout, onError: () => undefined })
+      const store = fleet.store<number>()
+      try {
+        await store.set('k', 1)
+        const master = cluster.slots[calculateSlot(`${namespace}:store:k`)]!.master
+        const server = servers.find((s) => master.address.endsWith(`:${s.port}`))!
+        const client = master.client!
+        // Killed, not stopped: a cluster node restarts from its nodes.conf, which stop removes.
+        const refused = failedReconnect(client)
+        await server.kill()
+        await refused
+        await assert.rejects(store.get('k'), (error: unknown) => {
+          assert.ok(error instanceof NodeDownError, String(error))
+          assert.equal(error.outcome, 'not-applied')
+          assert.equal(error.node, master.address)
+          return true
+        })
+        await restartUntilReady(server, client)
+        // A restarted node serves its slots once it has met the others again (CLUSTERDOWN until).
+        await waitUntil('the restarted master serves its slots', async () => {
+          return (await info(server.port, 'cluster')).get('cluster_state') === 'ok'
+        })
+        await store.set('k', 2)
+        assert.equal(await store.get('k'), 2)
+      } finally {
+        await fleet.close()
+        cluster.destroy()
       }
     })
   })
