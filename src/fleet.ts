@@ -24,7 +24,6 @@ import { NodeRedisClusterTopology } from './topology/node-redis-cluster.ts'
 import { ShardedTopology } from './topology/sharded.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
-import { NodeRedisConnection } from './transport/node-redis.ts'
 import type { NodeRedisClient } from './transport/node-redis-client.ts'
 import type { NodeRedisCluster } from './transport/node-redis-cluster.ts'
 import { invalidArgument } from './validate.ts'
@@ -120,9 +119,7 @@ function nodeRedisTopology(options: ResolvedOptions): RedisTopology {
   if (options.topology === 'cluster') {
     return new NodeRedisClusterTopology(options.client as NodeRedisCluster, options)
   }
-  const connection = new NodeRedisConnection(options.client as NodeRedisClient, options.commandTimeout)
-  connection.connect().catch(() => undefined)
-  return ShardedTopology.fromNodeRedis(connection, options)
+  return ShardedTopology.fromNodeRedis(options.client as NodeRedisClient, options)
 }
 
 /** Each view's context, for redfleet's own tools (the CLI's inspector); not public API. */

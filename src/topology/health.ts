@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { ConnectionError, NodeDownError } from '../errors.ts'
-import type { DedicatedConnection } from '../transport/types.ts'
+import type { ConnectionEvents } from '../transport/types.ts'
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
 const PROBE_INTERVAL = 250
@@ -187,15 +187,19 @@ export function watchConnection(
   reconnectAttempts: number,
   failFast?: boolean,
 ): void
-/** Dedicated connections (of any client library) only tell the node's health what they see. */
+/**
+ * Other connections only tell the node's health what they see: dedicated ones (of any client
+ * library), and a node-redis client's events (NodeRedisEvents), whose commands are refused while
+ * the node is down by NodeRedisConnection itself.
+ */
 export function watchConnection(
-  client: DedicatedConnection,
+  client: ConnectionEvents,
   health: NodeHealth,
   reconnectAttempts: number,
   failFast: false,
 ): void
 export function watchConnection(
-  client: Redis | DedicatedConnection,
+  client: Redis | ConnectionEvents,
   health: NodeHealth,
   reconnectAttempts: number,
   failFast = true,

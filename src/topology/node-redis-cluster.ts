@@ -9,6 +9,7 @@ import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.t
 import type { DedicatedConnection } from '../transport/types.ts'
 import { type ConnectionSettings, connectAndPing } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
+import { NodeRedisWatch } from './node-redis-health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { keySlot } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
@@ -34,6 +35,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #cluster: NodeRedisCluster
   readonly #settings: ConnectionSettings
   readonly #health: HealthRegistry
+  readonly #watch: NodeRedisWatch
   /** The command connection of each slot, made on first use: a route to its master. */
   readonly #routes: (NodeRedisCommands | undefined)[] = new Array(SLOT_COUNT)
   /** The command connection of each master's client (for SCAN, INFO, ready's PING). */
@@ -45,6 +47,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #wasOpen: boolean
   #opening: Promise<void> | undefined
   #lastProbe = 0
+  /** When the slot map was last re-read by refreshLayout. */
+  #lastLayoutRead = 0
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
   #refreshing: Promise<void> | undefined
   #closed = false
@@ -52,8 +56,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
   constructor(cluster: NodeRedisCluster, settings: ConnectionSettings) {
     this.#cluster = cluster
     this.#settings = settings
-    // The user's client reports its own errors: nothing is hooked into it.
     this.#health = new HealthRegistry(settings.onError)
+    // The masters' clients are only listened to, as each is first used.
+    this.#watch = new NodeRedisWatch(this.#health, settings.reconnectAttempts)
     this.#layout = cluster.slots
     this.#wasOpen = cluster.isOpen && cluster.masters.length > 0
     // Opened now if it is not yet, as a standalone node-redis client is (see fleet.ts).
@@ -96,6 +101,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const slots = this.#cluster.slots
     if (slots === this.#layout) return
     this.#layout = slots
+    // The clients of masters no longer in it are closed by node-redis.
+    this.#watch.forgetClosed()
     for (const listener of [...this.#layoutListeners]) {
       try {
         listener()
@@ -114,6 +121,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   async close(): Promise<void> {
     this.#closed = true
     this.#health.stop()
+    this.#watch.stop()
     // A re-read in flight makes node clients of its own: done before the user may destroy the
     // cluster, or they would connect after it and keep the process alive.
     await this.#refreshing
@@ -137,24 +145,64 @@ export class NodeRedisClusterTopology implements RedisTopology {
     let route = this.#routes[slot]
     if (!route) {
       const master = () => this.#cluster.slots[slot]?.master.client
-      route = new NodeRedisCommands(
-        withDeadlines(
-          this.#sender(slot, key),
-          this.#settings.commandTimeout,
-          () => master()?.isReady === true,
-        ),
+      const timed = withDeadlines(
+        this.#sender(slot, key),
+        this.#settings.commandTimeout,
+        () => master()?.isReady === true,
       )
+      route = new NodeRedisCommands((args) => this.#sendOrRefuse(slot, args, timed))
       this.#routes[slot] = route
     }
     return route
+  }
+
+  /**
+   * Why a command to `slot` fails at once: its master's client has no connection and the master is
+   * known to be down (SPEC §8), until its client reconnects or a re-read slot map (asked for by
+   * the sender while the client has no connection) names another master. Each master's client is
+   * followed (NodeRedisWatch) from the first command sent to it.
+   */
+  #refusal(slot: number, args: (string | Buffer)[]): Error | undefined {
+    const master = this.#cluster.slots[slot]?.master
+    const client = master?.client
+    if (!client?.isOpen || client.isReady) return undefined
+    return this.#health.of(master!.address).refusalIfDown(String(args[0]).toUpperCase())
+  }
+
+  /**
+   * Sends a command unless its slot's master is known to be down. Then it is refused at once
+   * (not timed: it is settled already), unless the slot map was not re-read within the last
+   * LAYOUT_PROBE_INTERVAL while another master can answer: a failover may have moved the slot,
+   * so the command waits for one re-read (shared by the commands meanwhile, within
+   * commandTimeout) and goes to the slot's new master if there is one. One re-read per interval
+   * finds a promoted replica; the node itself is found again by its client's reconnects.
+   */
+  #sendOrRefuse(slot: number, args: (string | Buffer)[], send: Send): Promise<unknown> {
+    const refusal = this.#refusal(slot, args)
+    if (!refusal) return send(args)
+    const fresh = Date.now() - this.#lastLayoutRead < LAYOUT_PROBE_INTERVAL
+    if (fresh || !this.#cluster.masters.some((node) => node.client?.isReady === true)) {
+      return Promise.reject(refusal)
+    }
+    const reread = this.refreshLayout()
+    const waited =
+      this.#settings.commandTimeout > 0
+        ? withDeadline(reread, this.#settings.commandTimeout, () => refusal)
+        : reread
+    return waited.then(() => {
+      const still = this.#refusal(slot, args)
+      return still ? Promise.reject(still) : send(args)
+    })
   }
 
   /** Sends to the slot's master directly; through the cluster client when that cannot be done. */
   #sender(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
     const send = (args: (string | Buffer)[]): Promise<unknown> => {
-      const client = this.#cluster.slots[slot]?.master.client
+      const master = this.#cluster.slots[slot]?.master
+      const client = master?.client
       if (client?.isReady === true) {
+        this.#watch.of(client, master!.address)
         return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
           if (!isRedirection(error)) throw error
           return this.#redirect(error, key, args)
@@ -244,7 +292,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return Promise.all(
       this.#cluster.masters.map(async (node) => ({
         id: node.address,
-        client: this.#nodeConnection(await this.#nodeClient(node)),
+        client: this.#nodeConnection(await this.#nodeClient(node), node.address),
       })),
     )
   }
@@ -267,10 +315,14 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return this.#settings.connectTimeout + this.#settings.commandTimeout
   }
 
-  #nodeConnection(client: NodeRedisClient): NodeRedisConnection {
+  #nodeConnection(client: NodeRedisClient, address: string): NodeRedisConnection {
     let connection = this.#nodeConnections.get(client)
     if (!connection) {
-      connection = new NodeRedisConnection(client, this.#settings.commandTimeout)
+      connection = new NodeRedisConnection(
+        client,
+        this.#settings.commandTimeout,
+        this.#watch.of(client, address),
+      )
       this.#nodeConnections.set(client, connection)
     }
     return connection
@@ -316,6 +368,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
       await cluster._slots.rediscover(start).catch(() => undefined)
     }
+    this.#lastLayoutRead = Date.now()
     this.#noteLayout()
   }
 

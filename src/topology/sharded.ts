@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { ConfigError } from '../errors.ts'
-import type { NodeRedisConnection } from '../transport/node-redis.ts'
+import { NodeRedisConnection } from '../transport/node-redis.ts'
+import { addressOf, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
 import {
   type ConnectionSettings,
@@ -13,6 +14,7 @@ import {
 } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
+import { NodeRedisWatch } from './node-redis-health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
@@ -29,6 +31,8 @@ interface PoolTransport<C extends PooledConnection> {
   dedicated(): DedicatedConnection
   /** Closes a pooled connection; only given when redfleet opened them (never a user's client). */
   close?(connection: C): Promise<void>
+  /** Stops listening to a user's client when the topology closes. */
+  detach?(): void
 }
 
 /**
@@ -123,11 +127,25 @@ export class ShardedTopology implements RedisTopology {
     )
   }
 
-  /** Wraps a user's node-redis client (standalone); redfleet never closes it. */
-  static fromNodeRedis(connection: NodeRedisConnection, settings: ConnectionSettings): ShardedTopology {
-    // node-redis writes what is sent within a tick in one write by itself.
-    const transport = { beforeSend: () => undefined, dedicated: () => connection.dedicated() }
-    return ShardedTopology.#ofClient(new ServerPool(connection.address, [connection], transport), settings)
+  /**
+   * Wraps a user's node-redis client (standalone), opened now if it is not yet (node-redis fails
+   * every command of a client that is not open); redfleet never closes it. Its events tell the
+   * node's health (NodeRedisWatch: the client is only listened to), and while the node is known
+   * to be down its commands fail at once (NodeRedisConnection).
+   */
+  static fromNodeRedis(client: NodeRedisClient, settings: ConnectionSettings): ShardedTopology {
+    const health = new HealthRegistry(settings.onError)
+    const watch = new NodeRedisWatch(health, settings.reconnectAttempts)
+    const address = addressOf(client)
+    const connection = new NodeRedisConnection(client, settings.commandTimeout, watch.of(client, address.id))
+    connection.connect().catch(() => undefined)
+    const transport: PoolTransport<NodeRedisConnection> = {
+      // node-redis writes what is sent within a tick in one write by itself.
+      beforeSend: () => undefined,
+      dedicated: () => connection.dedicated(),
+      detach: () => watch.stop(),
+    }
+    return new ShardedTopology([new ServerPool(address, [connection], transport)], settings, health)
   }
 
   static #ofClient(pool: ServerPool, settings: ConnectionSettings): ShardedTopology {
@@ -150,6 +168,7 @@ export class ShardedTopology implements RedisTopology {
 
   async close(): Promise<void> {
     this.#health.stop()
+    for (const { transport } of this.#servers.values()) transport.detach?.()
     await Promise.all(
       [...this.#servers.values()].flatMap(({ connections, transport }) =>
         transport.close ? connections.map((connection) => transport.close!(connection)) : [],

@@ -1,6 +1,7 @@
 import { CommandDeadlines, timedOut } from './deadlines.ts'
 import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisDedicated } from './node-redis-dedicated.ts'
+import { type NodeDown, OfflineCommands } from './node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
 import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 
@@ -118,23 +119,34 @@ export class NodeRedisCommands implements CommandConnection {
 }
 
 /**
+ * How a client's commands are sent: each timed out by `commandTimeout`; with its node's `health`,
+ * refused at once while the node is known to be down, never sent (OfflineCommands). A refused
+ * command is not timed: it is settled already.
+ */
+function clientSend(client: NodeRedisClient, commandTimeout: number, health?: NodeDown): Send {
+  const isReady = () => client.isReady
+  if (!health)
+    return withDeadlines((args) => client.sendCommand(args, COMMAND_OPTIONS), commandTimeout, isReady)
+  const offline = new OfflineCommands(client, health)
+  const timed = withDeadlines(offline.send, commandTimeout, isReady)
+  return (args) => {
+    const refusal = offline.refusal(args)
+    return refusal ? Promise.reject(refusal) : timed(args)
+  }
+}
+
+/**
  * A node-redis client as a redfleet command connection (standalone, or one cluster master's node
  * client). The client is the user's: redfleet connects it if it is not open yet (its commands would
- * fail at once otherwise) and never closes it. Each command is timed out by `commandTimeout`.
+ * fail at once otherwise) and never closes it. Its commands are sent as clientSend says.
  */
 export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
   readonly #client: NodeRedisClient
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, commandTimeout: number) {
-    super(
-      withDeadlines(
-        (args) => client.sendCommand(args, COMMAND_OPTIONS),
-        commandTimeout,
-        () => client.isReady,
-      ),
-    )
+  constructor(client: NodeRedisClient, commandTimeout: number, health?: NodeDown) {
+    super(clientSend(client, commandTimeout, health))
     this.#client = client
     this.address = addressOf(client)
   }

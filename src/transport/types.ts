@@ -78,6 +78,20 @@ export interface Connectable {
 }
 
 /**
+ * What a connection tells of its life, in ioredis' words: 'ready' on every (re)connect, 'error'
+ * with the cause of a failure, 'close' on every loss or failed attempt. What watchConnection
+ * (src/topology/health.ts) follows to know a node's health.
+ */
+export interface ConnectionEvents {
+  /** 'end' once closed for good. */
+  readonly status: string
+  /** A retry strategy (attempt → delay in ms) says that it reconnects by itself after a 'close'. */
+  readonly options: { retryStrategy?: unknown }
+  on(event: 'ready' | 'close', listener: () => void): unknown
+  on(event: 'error', listener: (error: unknown) => void): unknown
+}
+
+/**
  * A connection of redfleet's own to one node, for what would stall a shared one: blocking reads
  * and subscriptions. It opens on `connect()`, reconnects by itself, and emits 'ready' on every
  * (re)connect, 'close' on every loss or failed attempt, 'error' with the cause; subscribed

@@ -1,0 +1,75 @@
+import type { NodeHealth } from '../topology/health.ts'
+import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
+import type { Send } from './node-redis-pipeline.ts'
+
+/** What it needs of its node's health (a NodeHealth, src/topology/health.ts). */
+export type NodeDown = Pick<NodeHealth, 'refusalIfDown' | 'onChange'>
+
+/** A command's name, as a refusal names it. */
+const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).toUpperCase()
+
+/**
+ * The commands of a user's node-redis client while it has no ready connection (SPEC §8). While
+ * its node is known to be down a command is refused at once (`refusal`), never handed to the
+ * client. Before that (a connection just lost, a reconnect not failed yet) it is handed to the
+ * client, which queues it for its next connection, with an AbortSignal of redfleet's: when the
+ * node then goes down, what still waits in the queue is withdrawn (node-redis drops an aborted
+ * command it has not written) and fails with the refusal, as ioredis' offline queue is flushed,
+ * instead of waiting for commandTimeout and being sent on a later connection anyway. A client
+ * with a ready connection is sent to as it is, without a signal (node-redis 6's per-command
+ * timer was turned off for the same cost).
+ */
+export class OfflineCommands {
+  readonly #client: NodeRedisClient
+  readonly #health: NodeDown
+  /** The commands in the client's offline queue, by their abort controller, with their names. */
+  readonly #queued = new Map<AbortController, string>()
+
+  constructor(client: NodeRedisClient, health: NodeDown) {
+    this.#client = client
+    this.#health = health
+    health.onChange((down) => {
+      if (down) this.#withdraw()
+    })
+  }
+
+  /** The error a command fails with at once, or undefined when it may be sent. */
+  refusal(args: readonly (string | Buffer)[]): Error | undefined {
+    const client = this.#client
+    // A closed client fails its commands itself ("The client is closed").
+    if (client.isReady || !client.isOpen) return undefined
+    return this.#health.refusalIfDown(nameOf(args))
+  }
+
+  /** Hands a command to the client: withdrawable while it waits for a connection. */
+  readonly send: Send = (args) => {
+    const client = this.#client
+    if (client.isReady || !client.isOpen) return client.sendCommand(args, COMMAND_OPTIONS)
+    const controller = new AbortController()
+    this.#queued.set(controller, nameOf(args))
+    return client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: controller.signal }).then(
+      (reply) => {
+        this.#queued.delete(controller)
+        return reply
+      },
+      (error: unknown) => {
+        this.#queued.delete(controller)
+        // Withdrawn unsent. A command written once a connection was ready is not withdrawn by
+        // the abort (node-redis lets go of the signal when it writes it): it fails as it fails.
+        throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
+      },
+    )
+  }
+
+  #withdraw(): void {
+    for (const [controller, name] of [...this.#queued]) {
+      this.#queued.delete(controller)
+      controller.abort(this.#health.refusalIfDown(name))
+    }
+  }
+}
+
+/** node-redis' AbortError ("The command was aborted"), of either version. */
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.constructor.name === 'AbortError'
+}
