@@ -1,5 +1,5 @@
-import type { Cache } from '../../src/index.ts'
-import { perClient, type RawClient } from '../clients.ts'
+import type { Cache, Fleet } from '../../src/index.ts'
+import { nodeRedis5Fleet, perClient, type RawClient } from '../clients.ts'
 import { type BenchContext, rawGetMany, type Scenario } from '../lib.ts'
 import { bentocache, cacheManager } from '../peers.ts'
 
@@ -20,8 +20,8 @@ const rawReads = perClient(async (client: RawClient, ctx) => {
 })
 
 /** A cache with KEYS entries; with `near`, read until the near cache answers every one of them. */
-async function seededCache(ctx: BenchContext, near: boolean): Promise<Cache> {
-  const cache = ctx.fleet.cache({
+async function seededCache(ctx: BenchContext, near: boolean, fleet: Fleet = ctx.fleet): Promise<Cache> {
+  const cache = fleet.cache({
     namespace: near ? 'near' : 'plain',
     ...(near ? { near: { max: 10_000 } } : {}),
   })
@@ -54,6 +54,11 @@ async function seededBento(ctx: BenchContext, near: boolean) {
   return bento
 }
 
+/** The plain (not near) cache on a fleet made from a node-redis 5 client. */
+async function nodeRedisCache(ctx: BenchContext): Promise<Cache> {
+  return seededCache(ctx, false, await nodeRedis5Fleet(ctx))
+}
+
 const reads = (near: boolean) => async (ctx: BenchContext) => {
   const cache = await seededCache(ctx, near)
   return (i: number) => cache.read(keyOf(i))
@@ -83,6 +88,10 @@ export const scenarios: Scenario[] = [
       ...rawReads,
       redfleet: reads(false),
       'redfleet near': reads(true),
+      'redfleet on node-redis 5': async (ctx) => {
+        const cache = await nodeRedisCache(ctx)
+        return (i) => cache.read(keyOf(i))
+      },
       'cache-manager+@keyv/redis': async (ctx) => {
         const cache = await seededCacheManager(ctx)
         return (i) => cache.get(keyOf(i))
@@ -124,6 +133,10 @@ export const scenarios: Scenario[] = [
       },
       'redfleet near': async (ctx) => {
         const cache = ctx.fleet.cache({ namespace: 'write-near', near: { max: 10_000 } })
+        return (i) => cache.write(keyOf(i), value)
+      },
+      'redfleet on node-redis 5': async (ctx) => {
+        const cache = (await nodeRedis5Fleet(ctx)).cache({ namespace: 'write' })
         return (i) => cache.write(keyOf(i), value)
       },
       'cache-manager+@keyv/redis': async (ctx) => {
@@ -177,6 +190,11 @@ export const scenarios: Scenario[] = [
       }),
       redfleet: readMulti(false),
       'redfleet near': readMulti(true),
+      'redfleet on node-redis 5': async (ctx) => {
+        const cache = await nodeRedisCache(ctx)
+        const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+        return () => cache.readMulti(keys)
+      },
       // bentocache has no multi-key read.
       'cache-manager+@keyv/redis': async (ctx) => {
         const cache = await seededCacheManager(ctx)

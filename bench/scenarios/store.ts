@@ -86,6 +86,11 @@ export const scenarios: Scenario[] = [
         const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
         return () => store.getMany(keys)
       },
+      'redfleet on node-redis 5': async (ctx) => {
+        const store = (await nodeRedis5Fleet(ctx)).store()
+        const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
+        return () => store.getMany(keys)
+      },
       'keyv+@keyv/redis': async (ctx) => {
         const keyv = await seededKeyv(ctx)
         const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
