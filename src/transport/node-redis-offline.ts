@@ -1,4 +1,5 @@
 import type { NodeHealth } from '../topology/health.ts'
+import type { CommandDeadlines, Timed } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
@@ -18,16 +19,22 @@ const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).t
  * instead of waiting for commandTimeout and being sent on a later connection anyway. A client
  * with a ready connection is sent to as it is, without a signal (node-redis 6's per-command
  * timer was turned off for the same cost).
+ *
+ * A queued command is withdrawn at its deadline too (`deadlines`, the connection's command
+ * timeout), before it fails: it is reported not applied, so it must never be sent on the next
+ * connection (an INCRBY retried after that report would count twice).
  */
 export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
+  readonly #deadlines: CommandDeadlines | undefined
   /** The commands in the client's offline queue, by their abort controller, with their names. */
   readonly #queued = new Map<AbortController, string>()
 
-  constructor(client: NodeRedisClient, health: NodeDown) {
+  constructor(client: NodeRedisClient, health: NodeDown, deadlines?: CommandDeadlines) {
     this.#client = client
     this.#health = health
+    this.#deadlines = deadlines
     health.onChange((down) => {
       if (down) this.#withdraw()
     })
@@ -47,12 +54,20 @@ export class OfflineCommands {
     if (client.isReady || !client.isOpen) return client.sendCommand(args, COMMAND_OPTIONS)
     const controller = new AbortController()
     this.#queued.set(controller, nameOf(args))
+    // Added before the caller's own deadline (same timeout): withdrawn first, then failed.
+    const withdrawal: Timed & { isSettled: boolean } = {
+      isSettled: false,
+      reject: (error) => controller.abort(error),
+    }
+    this.#deadlines?.add(withdrawal)
     return client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: controller.signal }).then(
       (reply) => {
+        withdrawal.isSettled = true
         this.#queued.delete(controller)
         return reply
       },
       (error: unknown) => {
+        withdrawal.isSettled = true
         this.#queued.delete(controller)
         // Withdrawn unsent. A command written once a connection was ready is not withdrawn by
         // the abort (node-redis lets go of the signal when it writes it): it fails as it fails.

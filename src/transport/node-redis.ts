@@ -1,23 +1,27 @@
 import { CommandDeadlines, timedOut } from './deadlines.ts'
-import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
+import { addressOf, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisDedicated } from './node-redis-dedicated.ts'
 import { type NodeDown, OfflineCommands } from './node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
 import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 
 /**
- * `send` with each command timed out by `commandTimeout` (0: never). node-redis fails what was in
- * flight when a connection drops, at once: a command still waiting at its deadline while
- * `isReady()` says there is no connection was never sent. Its words for that ("The client is
- * offline") make it a ConnectionError that Redis did not apply.
+ * The error of a command past its deadline. node-redis fails what was in flight when a connection
+ * drops, at once: a command still waiting at its deadline while `isReady()` says there is no
+ * connection was never sent. Its words for that ("The client is offline") make it a
+ * ConnectionError that Redis did not apply.
  */
-export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
-  if (commandTimeout <= 0) return send
-  const expired = () =>
+function expiredWhile(isReady: () => boolean): () => Error {
+  return () =>
     isReady()
       ? timedOut()
       : new Error('The client is offline: no connection to Redis while the command waited')
-  const deadlines = new CommandDeadlines(commandTimeout, expired)
+}
+
+/** `send` with each command timed out by `commandTimeout` (0: never), as expiredWhile says. */
+export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
+  if (commandTimeout <= 0) return send
+  const deadlines = new CommandDeadlines(commandTimeout, expiredWhile(isReady))
   return (args) => deadlines.track(send(args))
 }
 
@@ -119,19 +123,25 @@ export class NodeRedisCommands implements CommandConnection {
 }
 
 /**
- * How a client's commands are sent: each timed out by `commandTimeout`; with its node's `health`,
- * refused at once while the node is known to be down, never sent (OfflineCommands). A refused
- * command is not timed: it is settled already.
+ * How a client's commands are sent: each timed out by `commandTimeout` (expiredWhile), refused at
+ * once while its node is known to be down, and withdrawn from the client's offline queue when
+ * the node goes down or the command's deadline passes (OfflineCommands). A refused command is
+ * not timed: it is settled already.
  */
-function clientSend(client: NodeRedisClient, commandTimeout: number, health?: NodeDown): Send {
-  const isReady = () => client.isReady
-  if (!health)
-    return withDeadlines((args) => client.sendCommand(args, COMMAND_OPTIONS), commandTimeout, isReady)
-  const offline = new OfflineCommands(client, health)
-  const timed = withDeadlines(offline.send, commandTimeout, isReady)
+function clientSend(client: NodeRedisClient, commandTimeout: number, health: NodeDown): Send {
+  const deadlines =
+    commandTimeout > 0
+      ? new CommandDeadlines(
+          commandTimeout,
+          expiredWhile(() => client.isReady),
+        )
+      : undefined
+  const offline = new OfflineCommands(client, health, deadlines)
   return (args) => {
     const refusal = offline.refusal(args)
-    return refusal ? Promise.reject(refusal) : timed(args)
+    if (refusal) return Promise.reject(refusal)
+    const sent = offline.send(args)
+    return deadlines ? deadlines.track(sent) : sent
   }
 }
 
@@ -145,7 +155,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, commandTimeout: number, health?: NodeDown) {
+  constructor(client: NodeRedisClient, commandTimeout: number, health: NodeDown) {
     super(clientSend(client, commandTimeout, health))
     this.#client = client
     this.address = addressOf(client)

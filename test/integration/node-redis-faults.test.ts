@@ -9,7 +9,6 @@
  * times out well before, so a call that waited for the reconnect (or its deadline) fails the test.
  */
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
@@ -58,9 +57,14 @@ async function stopUntilRefused(server: RedisServer, client: Client): Promise<vo
   await refused
 }
 
-/** Restarts the server and waits until the client is ready on it again (its own reconnect). */
+/**
+ * Restarts the server and waits until the client is ready on it again (its own reconnect). Not
+ * events.once: a reconnect refused before the server listens again would reject it.
+ */
 async function restartUntilReady(server: RedisServer, client: Client): Promise<void> {
-  const ready = once(client as unknown as NodeJS.EventEmitter, 'ready')
+  const ready = new Promise<void>((resolve) => {
+    client.once('ready', () => resolve())
+  })
   await server.restart()
   await ready
 }
@@ -144,6 +148,31 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         await assert.rejects(queued, refusedBy(server))
         await restartUntilReady(server, client)
         assert.equal(await store.get('n'), undefined, 'the withdrawn INCR was not sent on reconnect')
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    test('a call still in the client’s offline queue at its deadline is withdrawn: reported not applied, never sent', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      // Known down only after 50 failed reconnects: until then a call waits in the client's
+      // offline queue, here until its deadline.
+      const { server, client, fleet } = await open({ commandTimeout: 200, reconnectAttempts: 50 })
+      const store = fleet.store<number>()
+      try {
+        await store.set('k', 1)
+        await stopUntilRefused(server, client)
+        // Reported not applied (so tried again by the runner: each try queued and timed out too).
+        await assert.rejects(store.increment('n'), (error) => {
+          assert.ok(error instanceof ConnectionError, String(error))
+          assert.ok(!(error instanceof NodeDownError), 'the node is not known down yet')
+          assert.equal(error.outcome, 'not-applied')
+          return true
+        })
+        await restartUntilReady(server, client)
+        // Whatever was still queued went out on the new connection, before this read.
+        assert.equal(await store.get('n'), undefined, 'no timed-out INCRBY was sent on reconnect')
       } finally {
         await fleet.close()
       }
