@@ -61,6 +61,9 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
     namespace: uniqueNamespace(),
     // One attempt: the assertion is about what one try says, not the retry policy's patience.
     retry: { attempts: 1 },
+    // ioredis' 16 CLUSTERDOWN retries (100 ms apart at this timeout, see clusterDownDelay) and the
+    // connect end well within it even on a loaded machine: the answer is Redis', not a timeout.
+    commandTimeout: 10_000,
     onError: (error) => reported.push(error),
   })
   fleets.push(fleet)
@@ -82,8 +85,6 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
     assert.match(error.message, /CLUSTERDOWN/)
     assert.match(error.message, /store\.set '\{t\}k'/, 'names the operation and the key')
     assert.ok(isTransient(error), 'CLUSTERDOWN is transient: the retry policy may try again')
-    // ioredis retries CLUSTERDOWN within half of commandTimeout (1000 ms by default), then gives up.
-    assert.ok(ms < 5000, `settled in ${ms.toFixed(0)} ms`)
     // A key whose slot is served: Redis refuses it all the same while the state is fail.
     const other = await store.get('{u}k').then(
       () => assert.fail('a read from a cluster whose state is fail succeeded'),
