@@ -1,6 +1,8 @@
 import type { Cluster } from 'ioredis'
 import { ConfigError, ConnectionError, messageOf } from '../errors.ts'
+import { connectAndPing } from './connection.ts'
 import { type HealthSink, NodeHealth, refuseWhileDown } from './health.ts'
+import type { MasterNode } from './types.ts'
 
 /** What Redis answers CLUSTER SLOTS with when it runs without `cluster-enabled yes`. */
 const CLUSTER_DISABLED = /cluster support disabled/i
@@ -122,4 +124,29 @@ export class ClusterHealth {
 /** ioredis' own offline-queue flush of a Cluster (not in its typings). */
 function flushOfflineQueue(cluster: Cluster, error: Error): void {
   ;(cluster as unknown as { flushQueue(error: Error): void }).flushQueue(error)
+}
+
+/**
+ * `ready()` of one master of a cluster (ioredis' or node-redis'): connected and PINGed, and its
+ * cluster serving. A cluster whose state is fail (a slot that no reachable master serves) answers
+ * PING but refuses every command with CLUSTERDOWN: ready() says so rather than resolving.
+ */
+export async function masterReady(master: MasterNode, health: NodeHealth): Promise<void> {
+  await connectAndPing(master.client, master.id, health)
+  let info: string
+  try {
+    info = String(await master.client.call('CLUSTER', 'INFO'))
+  } catch (error) {
+    throw new ConnectionError(`cannot read CLUSTER INFO of ${master.id}: ${messageOf(error)}`, {
+      cause: error,
+      outcome: 'not-applied',
+    })
+  }
+  if (/^cluster_state:fail\b/m.test(info)) {
+    throw new ConnectionError(
+      `the Redis Cluster is down: ${master.id} answers, but its cluster_state is fail (some slot ` +
+        'is served by no reachable master), and Redis refuses commands with CLUSTERDOWN until it is ok',
+      { cause: undefined, outcome: 'not-applied' },
+    )
+  }
 }

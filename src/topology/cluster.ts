@@ -1,12 +1,11 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError, ConnectionError } from '../errors.ts'
-import { ClusterHealth } from './cluster-health.ts'
+import { ClusterHealth, masterReady } from './cluster-health.ts'
 import {
   type ConnectionSettings,
   clusterOptions,
   coalesceWrites,
-  connectAndPing,
   reconnectDelay,
   type ServerAddress,
 } from './connection.ts'
@@ -110,7 +109,7 @@ export class ClusterTopology implements RedisTopology {
   async ready(): Promise<void> {
     await this.#slotsReady()
     const masters = await this.masters()
-    await Promise.all(masters.map((m) => connectAndPing(m.client, m.id, this.#health.of(m.id))))
+    await Promise.all(masters.map((m) => masterReady(m, this.#health.of(m.id))))
   }
 
   async close(): Promise<void> {

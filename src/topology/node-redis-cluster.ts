@@ -7,7 +7,8 @@ import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-r
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
-import { type ConnectionSettings, connectAndPing } from './connection.ts'
+import { masterReady } from './cluster-health.ts'
+import type { ConnectionSettings } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
@@ -114,7 +115,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   async ready(): Promise<void> {
     const masters = await this.masters()
-    await Promise.all(masters.map((m) => connectAndPing(m.client, m.id, this.#health.of(m.id))))
+    await Promise.all(masters.map((m) => masterReady(m, this.#health.of(m.id))))
   }
 
   /** Stops following the nodes' health; the cluster and its node clients are the user's. */

@@ -3,13 +3,16 @@
  * unreachable cluster: the slot map loads, commands reach the nodes, and Redis refuses them with
  * CLUSTERDOWN. A fleet must say that (a transient error naming CLUSTERDOWN, within a bound),
  * never that no seed answered, and must work again, without being recreated, once the slot is
- * served. This is also what a ready check that merely fails (CLUSTER INFO timing out under load)
- * used to turn into "unreachable". Runs on a private 3-master cluster, since it removes a slot.
+ * served; `ready()` says the cluster is down meanwhile (every node still answers PING). This is
+ * also what a ready check that merely fails (CLUSTER INFO timing out under load) used to turn
+ * into "unreachable". Runs on a private 3-master cluster, since it removes a slot.
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster } from 'ioredis'
+import { createCluster as createCluster5 } from 'node-redis5'
+import { createCluster as createCluster6 } from 'node-redis6'
 import { isTransient } from '../../src/errors.ts'
 import { CommandError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
@@ -93,6 +96,8 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
     t.diagnostic(String(other))
     assert.ok(other instanceof CommandError, `a typed error: ${String(other)}`)
     assert.match(other.message, /CLUSTERDOWN/)
+    // Every node answers PING: ready() asks for the cluster's state as well.
+    await assert.rejects(fleet.ready(), clusterDownReady)
     for (const e of reported) assert.doesNotMatch(String(e), /unreachable|no seed answered/)
   } finally {
     await command(owner, 'CLUSTER', 'ADDSLOTS', slot)
@@ -109,8 +114,54 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
   )
   t.diagnostic(`writes again ${(performance.now() - healing).toFixed(0)} ms after cluster_state:ok`)
   assert.equal(await store.get('{t}k'), 2)
+  await fleet.ready()
   for (const e of reported) assert.doesNotMatch(String(e), /unreachable|no seed answered/)
 })
+
+/** What ready() rejects with while the cluster's state is fail. */
+function clusterDownReady(error: unknown): true {
+  assert.ok(error instanceof ConnectionError, String(error))
+  assert.match(error.message, /the Redis Cluster is down: .* cluster_state is fail/)
+  assert.equal(error.outcome, 'not-applied')
+  return true
+}
+
+/** A node-redis cluster of either version, as these tests use it. */
+interface NodeRedisCluster {
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): unknown
+}
+
+const NODE_REDIS_CLUSTERS: Record<string, (urls: string[]) => NodeRedisCluster> = {
+  'node-redis 5': (urls) => createCluster5({ rootNodes: urls.map((url) => ({ url })) }),
+  'node-redis 6': (urls) => createCluster6({ rootNodes: urls.map((url) => ({ url })) }),
+}
+
+for (const [version, createCluster] of Object.entries(NODE_REDIS_CLUSTERS)) {
+  test(`a fleet on an injected ${version} cluster: ready() says the cluster is down while its state is fail`, async () => {
+    const slot = calculateSlot('t')
+    const owner = await ownerOf(slot)
+    const client = createCluster(cluster.urls)
+    client.on('error', () => {})
+    const fleet = createFleet({ client, namespace: uniqueNamespace(), onError: () => {} })
+    fleets.push(fleet)
+    try {
+      await fleet.ready()
+      await Promise.all(cluster.servers.map((s) => command(s.port, 'CLUSTER', 'DELSLOTS', slot)))
+      try {
+        await untilState('fail')
+        await assert.rejects(fleet.ready(), clusterDownReady)
+      } finally {
+        await command(owner, 'CLUSTER', 'ADDSLOTS', slot)
+        await untilState('ok')
+      }
+      await fleet.ready()
+    } finally {
+      await fleet.close()
+      client.destroy()
+    }
+  })
+}
 
 test('an injected Cluster client whose ready check fails: ready() says so, not that no seed answered', async (t) => {
   const slot = calculateSlot('t')
