@@ -69,11 +69,12 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
 const MAX_REDIRECTIONS = 16
 
 /**
- * Delay between the retries of a command refused with CLUSTERDOWN. ioredis' command timer runs
- * across those retries: they must end within half of commandTimeout, so that the caller gets
- * Redis' CLUSTERDOWN (not applied, transient) rather than a timeout whose outcome is unknown.
+ * Delay between the retries of a command refused with CLUSTERDOWN or TRYAGAIN (a multi-key
+ * command on a slot being migrated). ioredis' command timer runs across those retries: they must
+ * end within half of commandTimeout, so that the caller gets Redis' refusal (not applied,
+ * transient: the retry policy may send it again) rather than a timeout whose outcome is unknown.
  */
-export function clusterDownDelay(commandTimeout: number): number {
+export function refusalRetryDelay(commandTimeout: number): number {
   if (commandTimeout <= 0) return 100
   return Math.max(1, Math.min(100, Math.floor(commandTimeout / (2 * MAX_REDIRECTIONS))))
 }
@@ -89,14 +90,14 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
     // been applied (an INCRBY would count twice); the operation runner decides by what the
     // operation is (src/operations.ts), as autoResendUnfulfilledCommands does for one node.
     retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: clusterDownDelay(settings.commandTimeout),
-    retryDelayOnTryAgain: 100,
+    retryDelayOnClusterDown: refusalRetryDelay(settings.commandTimeout),
+    retryDelayOnTryAgain: refusalRetryDelay(settings.commandTimeout),
     slotsRefreshTimeout: settings.connectTimeout,
     enableOfflineQueue: true,
     // A loaded slot map is enough. ioredis' ready check (CLUSTER INFO) disconnects when that
     // command times out (a loaded machine) or says cluster_state:fail, and ClusterHealth could
     // not tell that close from unreachable seeds. Without it, a cluster in state fail answers
-    // commands with CLUSTERDOWN, retried within commandTimeout (clusterDownDelay), then failed.
+    // commands with CLUSTERDOWN, retried within commandTimeout (refusalRetryDelay), then failed.
     enableReadyCheck: false,
   }
 }
