@@ -61,6 +61,11 @@ class FakeRedis extends EventEmitter {
     this.calls.push('ping')
     return 'PONG'
   }
+  /** CLUSTER INFO, as a cluster's ready() asks it of every master: a cluster that serves. */
+  async call(...args: string[]): Promise<string> {
+    this.calls.push(args.join(' ').toLowerCase())
+    return 'cluster_state:ok\r\ncluster_slots_assigned:16384\r\n'
+  }
   async quit(): Promise<string> {
     this.calls.push('quit')
     this.status = 'end'
@@ -554,14 +559,16 @@ test('ClusterTopology.fromUrls: no credentials in the url, none in the options; 
   assert.throws(() => ClusterTopology.fromUrls(module, [], settings), ConfigError)
 })
 
-test('ClusterTopology.fromUrls: each master found is watched; ready pings every master; close ends every client', async () => {
+test('ClusterTopology.fromUrls: each master found is watched; ready pings every master and reads its cluster state; close ends every client', async () => {
   const { module, made } = fakeClusterModule()
   const topology = ClusterTopology.fromUrls(module, [{ url: 'redis://h:7000', id: 'h:7000/0' }], settings)
   const node = new FakeRedis('m1', { host: 'm', port: 1 })
   made[0]!.cluster.emit('+node', node)
   assert.ok(node.listenerCount('close') > 0, 'its health follows the connection')
   await topology.ready()
-  for (const master of made[0]!.cluster.masters) assert.deepEqual(master.calls, ['connect', 'ping'])
+  for (const master of made[0]!.cluster.masters) {
+    assert.deepEqual(master.calls, ['connect', 'ping', 'cluster info'])
+  }
   made[1]!.cluster.status = 'connecting'
   await topology.close()
   assert.deepEqual(made[0]!.cluster.calls, ['quit'], 'a ready client quits')
