@@ -51,8 +51,12 @@ export class EntryWriter {
       .then((versions) => names.map((name, i) => ({ name, version: versions[i]! })))
   }
 
-  /** Writes one prepared value; false when unlessExist found a value or the expiry is past. */
-  async writeOne(
+  /**
+   * Writes one prepared value; false when unlessExist found a value or the expiry is past. Not
+   * an async function (nor is writeSealed): a write is the cache's hot path, and each async
+   * layer costs a promise and a turn of the microtask queue per call.
+   */
+  writeOne(
     method: CacheMethod,
     name: string,
     full: string,
@@ -61,15 +65,21 @@ export class EntryWriter {
     version: string | undefined,
     stamps: TagStamp[] | undefined,
   ): Promise<boolean> {
-    const sealed = sealEntry(prepared, settings, version, stamps, this.#o.clock(), method)
-    if (!sealed) return false
-    const written = await this.writeSealed(method, name, full, sealed, settings.unlessExist)
-    if (written) this.#o.stats.writes++
-    return written
+    let sealed: Sealed | undefined
+    try {
+      sealed = sealEntry(prepared, settings, version, stamps, this.#o.clock(), method)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (!sealed) return Promise.resolve(false)
+    return this.writeSealed(method, name, full, sealed, settings.unlessExist).then((written) => {
+      if (written) this.#o.stats.writes++
+      return written
+    })
   }
 
   /** SET of an already sealed entry (NX when `nx`); false when NX found a value. */
-  async writeSealed(
+  writeSealed(
     method: CacheMethod,
     name: string,
     full: string,
@@ -78,9 +88,12 @@ export class EntryWriter {
   ): Promise<boolean> {
     const { bytes, ttl } = sealed
     this.evict(full)
-    const written = await this.#o.run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx))
-    this.evict(full)
-    return written
+    return this.#o
+      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx))
+      .then((written) => {
+        this.evict(full)
+        return written
+      })
   }
 
   /** Writes prepared values sharing one set of write options: one pipeline of SETs per node. */
