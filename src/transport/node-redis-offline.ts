@@ -17,8 +17,8 @@ const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).t
  * node then goes down, what still waits in the queue is withdrawn (node-redis drops an aborted
  * command it has not written) and fails with the refusal, as ioredis' offline queue is flushed,
  * instead of waiting for commandTimeout and being sent on a later connection anyway. A client
- * with a ready connection is sent to as it is, without a signal (node-redis 6's per-command
- * timer was turned off for the same cost).
+ * with a ready connection is sent to directly (clientSend in node-redis.ts), without a signal
+ * (node-redis 6's per-command timer was turned off for the same cost).
  *
  * A queued command is withdrawn at its deadline too (`deadlines`, the connection's command
  * timeout), before it fails: it is reported not applied, so it must never be sent on the next
@@ -40,18 +40,17 @@ export class OfflineCommands {
     })
   }
 
-  /** The error a command fails with at once, or undefined when it may be sent. */
+  /**
+   * The error a command fails with at once while the client is open but not ready, or undefined
+   * when it may be queued (`send`). A ready client is sent to directly by its connection.
+   */
   refusal(args: readonly (string | Buffer)[]): Error | undefined {
-    const client = this.#client
-    // A closed client fails its commands itself ("The client is closed").
-    if (client.isReady || !client.isOpen) return undefined
     return this.#health.refusalIfDown(nameOf(args))
   }
 
-  /** Hands a command to the client: withdrawable while it waits for a connection. */
+  /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
   readonly send: Send = (args) => {
     const client = this.#client
-    if (client.isReady || !client.isOpen) return client.sendCommand(args, COMMAND_OPTIONS)
     const controller = new AbortController()
     this.#queued.set(controller, nameOf(args))
     // Added before the caller's own deadline (same timeout): withdrawn first, then failed.

@@ -1,5 +1,5 @@
 import { CommandDeadlines, timedOut } from './deadlines.ts'
-import { addressOf, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
+import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
 import { NodeRedisDedicated } from './node-redis-dedicated.ts'
 import { type NodeDown, OfflineCommands } from './node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
@@ -18,10 +18,15 @@ function expiredWhile(isReady: () => boolean): () => Error {
       : new Error('The client is offline: no connection to Redis while the command waited')
 }
 
+/** The deadlines of one connection's commands, as expiredWhile says; none for commandTimeout 0. */
+function connectionDeadlines(commandTimeout: number, isReady: () => boolean): CommandDeadlines | undefined {
+  return commandTimeout > 0 ? new CommandDeadlines(commandTimeout, expiredWhile(isReady)) : undefined
+}
+
 /** `send` with each command timed out by `commandTimeout` (0: never), as expiredWhile says. */
 export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
-  if (commandTimeout <= 0) return send
-  const deadlines = new CommandDeadlines(commandTimeout, expiredWhile(isReady))
+  const deadlines = connectionDeadlines(commandTimeout, isReady)
+  if (!deadlines) return send
   return (args) => deadlines.track(send(args))
 }
 
@@ -129,19 +134,14 @@ export class NodeRedisCommands implements CommandConnection {
  * not timed: it is settled already.
  */
 function clientSend(client: NodeRedisClient, commandTimeout: number, health: NodeDown): Send {
-  const deadlines =
-    commandTimeout > 0
-      ? new CommandDeadlines(
-          commandTimeout,
-          expiredWhile(() => client.isReady),
-        )
-      : undefined
+  const deadlines = connectionDeadlines(commandTimeout, () => client.isReady)
+  const timed = (sent: Promise<unknown>) => (deadlines ? deadlines.track(sent) : sent)
   const offline = new OfflineCommands(client, health, deadlines)
   return (args) => {
+    // Ready, or closed (the client then fails the command itself: "The client is closed").
+    if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS))
     const refusal = offline.refusal(args)
-    if (refusal) return Promise.reject(refusal)
-    const sent = offline.send(args)
-    return deadlines ? deadlines.track(sent) : sent
+    return refusal ? Promise.reject(refusal) : timed(offline.send(args))
   }
 }
 
