@@ -21,6 +21,7 @@ import { ClusterTopology } from './topology/cluster.ts'
 import { loadIORedis } from './topology/ioredis.ts'
 import { processMemory } from './topology/memory.ts'
 import { NodeRedisClusterTopology } from './topology/node-redis-cluster.ts'
+import { loadNodeRedis } from './topology/node-redis-module.ts'
 import { ShardedTopology } from './topology/sharded.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 import { createTracker, type Tracker, type TrackerOptions } from './tracker/index.ts'
@@ -76,22 +77,8 @@ class FleetCore {
     if (this.options.topology === 'memory') {
       return Promise.reject(new Error('redfleet internal error: the memory topology has no Redis'))
     }
-    if (this.options.clientKind === 'node-redis') {
-      this.#topology ??= Promise.resolve(nodeRedisTopology(this.options))
-      return this.#topology
-    }
-    this.#topology ??= loadIORedis().then((ioredis) => {
-      const { options } = this
-      if (options.client !== undefined) {
-        return options.topology === 'cluster'
-          ? ClusterTopology.fromClient(options.client as Cluster, options)
-          : ShardedTopology.fromClient(options.client as Redis, options)
-      }
-      return options.topology === 'cluster'
-        ? ClusterTopology.fromUrls(ioredis, options.servers, options)
-        : ShardedTopology.fromUrls(ioredis, options.servers, options)
-    })
-    // A failed import is not cached: installing ioredis and retrying should work.
+    this.#topology ??= redisTopology(this.options)
+    // A failed import is not cached: installing the client package and retrying should work.
     this.#topology.catch(() => {
       this.#topology = undefined
     })
@@ -111,15 +98,33 @@ class FleetCore {
 }
 
 /**
- * A user's node-redis client or cluster. It is opened if it is not yet, since node-redis fails
- * every command of a client that is not: its commands then wait for the connection, as an ioredis
- * client's do.
+ * The fleet's Redis topology, on its transport: the client library is imported here, on first
+ * use (an injected client's library is the user's, already loaded). A user's node-redis client
+ * or cluster is opened if it is not yet, since node-redis fails every command of a client that
+ * is not: its commands then wait for the connection, as an ioredis client's do.
  */
-function nodeRedisTopology(options: ResolvedOptions): RedisTopology {
-  if (options.topology === 'cluster') {
-    return new NodeRedisClusterTopology(options.client as NodeRedisCluster, options)
+async function redisTopology(options: ResolvedOptions): Promise<RedisTopology> {
+  const cluster = options.topology === 'cluster'
+  if (options.transport === 'node-redis') {
+    if (options.client !== undefined) {
+      return cluster
+        ? new NodeRedisClusterTopology(options.client as NodeRedisCluster, options)
+        : ShardedTopology.fromNodeRedis(options.client as NodeRedisClient, options)
+    }
+    const nodeRedis = await loadNodeRedis()
+    return cluster
+      ? NodeRedisClusterTopology.fromUrls(nodeRedis, options.servers, options)
+      : ShardedTopology.fromNodeRedisUrls(nodeRedis, options.servers, options)
   }
-  return ShardedTopology.fromNodeRedis(options.client as NodeRedisClient, options)
+  if (options.client !== undefined) {
+    return cluster
+      ? ClusterTopology.fromClient(options.client as Cluster, options)
+      : ShardedTopology.fromClient(options.client as Redis, options)
+  }
+  const ioredis = await loadIORedis()
+  return cluster
+    ? ClusterTopology.fromUrls(ioredis, options.servers, options)
+    : ShardedTopology.fromUrls(ioredis, options.servers, options)
 }
 
 /** Each view's context, for redfleet's own tools (the CLI's inspector); not public API. */
@@ -147,7 +152,6 @@ class FleetView implements Fleet {
       retry: resolveRetry(options.retry),
       onError: options.onError,
       commandTimeout: options.commandTimeout,
-      clientKind: options.clientKind,
       subscriber: () => core.subscriber(),
     }
     contexts.set(this, this.#ctx)

@@ -1,7 +1,7 @@
 import { ConfigError, isAnnounced } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
-import { parseServerUrl, type ServerAddress } from './topology/connection.ts'
+import { dbOfUrl, parseServerUrl, type ServerAddress } from './topology/connection.ts'
 import type { TopologyKind } from './topology/types.ts'
 import {
   booleanOption,
@@ -12,6 +12,7 @@ import {
   numberOption,
   type OptionSchema,
   objectOption,
+  oneOfOption,
   retryOption,
   stringOption,
 } from './validate.ts'
@@ -40,15 +41,25 @@ export interface FleetOptions {
   retry?: RetryOptions
   /** Where failures go that no caller can receive (reconnects, background loops), and final failures. */
   onError?: (error: unknown, context: { op: string }) => void
+  /**
+   * The client library redfleet opens its connections with, for a fleet from url(s): 'ioredis'
+   * (the default) or 'node-redis' (the `redis` package). With `client`, the client's own.
+   */
+  transport?: Transport
 }
+
+/** The client libraries a fleet can run on. */
+export type Transport = 'ioredis' | 'node-redis'
+
+const TRANSPORTS: readonly Transport[] = ['ioredis', 'node-redis']
 
 export interface ResolvedOptions extends ConnectionSettings {
   topology: TopologyKind
   servers: ServerAddress[]
   namespace: string
   client: unknown
-  /** Which library `client` comes from, when one was given. */
-  clientKind: 'ioredis' | 'node-redis' | undefined
+  /** The client library: `client`'s, or the `transport` option's (default 'ioredis'). */
+  transport: Transport
   retry: RetryOptions | undefined
 }
 
@@ -80,6 +91,7 @@ const FLEET_OPTIONS: OptionSchema = {
   reconnectAttempts: numberOption({ min: 0, integer: true }),
   retry: retryOption,
   onError: functionOption,
+  transport: oneOfOption(TRANSPORTS),
 }
 
 /** Names other Redis clients use for what a fleet option does: the hint for an unknown one. */
@@ -100,7 +112,7 @@ const CLIENT_OPTION_NAMES: Readonly<Record<string, string>> = {
  * ioredis (Redis and Cluster) sends with `sendCommand` and reports a `status` string; node-redis
  * (v4+, client and cluster) has `sendCommand` and `connect` and reports `isOpen`.
  */
-function clientKindOf(client: unknown): ResolvedOptions['clientKind'] {
+function clientKindOf(client: unknown): Transport | undefined {
   if (typeof client !== 'object' || client === null) return undefined
   const c = client as { sendCommand?: unknown; connect?: unknown; status?: unknown; isOpen?: unknown }
   if (typeof c.sendCommand !== 'function') return undefined
@@ -109,7 +121,7 @@ function clientKindOf(client: unknown): ResolvedOptions['clientKind'] {
   return undefined
 }
 
-function isClusterClient(client: unknown, kind: ResolvedOptions['clientKind']): boolean {
+function isClusterClient(client: unknown, kind: Transport | undefined): boolean {
   const c = client as { isCluster?: unknown; masters?: unknown }
   return kind === 'ioredis' ? c.isCluster === true : Array.isArray(c.masters)
 }
@@ -165,21 +177,32 @@ function checkMemoryChoice(options: FleetOptions, urls: string[]): void {
   )
 }
 
-function topologyOf(
-  options: FleetOptions,
-  urls: string[],
-  clientKind: ResolvedOptions['clientKind'],
-): TopologyKind {
+function topologyOf(options: FleetOptions, urls: string[], clientKind: Transport | undefined): TopologyKind {
   if (options.client !== undefined) {
     if (urls.length > 0) throw invalidOption('give either url or client, not both', 'ERR_CONFLICTING_OPTIONS')
     return isClusterClient(options.client, clientKind) ? 'cluster' : 'standalone'
   }
   if (options.cluster === true) {
     if (urls.length === 0) throw invalidOption('cluster: true needs at least one url to seed from')
+    const withDb = urls.find((url) => dbOfUrl(url) !== 0)
+    if (withDb !== undefined) {
+      throw invalidOption('cluster: true, but a url names a db other than 0: Redis Cluster has db 0 only')
+    }
     return 'cluster'
   }
   if (urls.length === 0) return 'memory'
   return urls.length === 1 ? 'standalone' : 'sharded'
+}
+
+/** The client library of a fleet: an injected client's own, which `transport` may only repeat. */
+function transportOf(options: FleetOptions, clientKind: Transport | undefined): Transport {
+  if (clientKind !== undefined && options.transport !== undefined && options.transport !== clientKind) {
+    throw invalidOption(
+      `transport: '${options.transport}' cannot be combined with a ${clientKind} client: the client decides the transport`,
+      'ERR_CONFLICTING_OPTIONS',
+    )
+  }
+  return clientKind ?? options.transport ?? 'ioredis'
 }
 
 /** parseServerUrl with the option's code, and without the password a url may carry. */
@@ -208,7 +231,7 @@ export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
     servers,
     namespace: options.namespace ?? 'rf',
     client: options.client,
-    clientKind,
+    transport: transportOf(options, clientKind),
     retry: options.retry,
     connectTimeout: options.connectTimeout ?? 5000,
     commandTimeout: options.commandTimeout ?? 1000,

@@ -7,6 +7,16 @@ import type { MasterNode } from './types.ts'
 /** What Redis answers CLUSTER SLOTS with when it runs without `cluster-enabled yes`. */
 const CLUSTER_DISABLED = /cluster support disabled/i
 
+/** The ConfigError of `cluster: true` when `error` is a server saying it is not a cluster node. */
+export function notAClusterError(error: unknown, node: string): ConfigError | undefined {
+  if (!CLUSTER_DISABLED.test(messageOf(error))) return undefined
+  return new ConfigError(
+    `cluster: true, but Redis at ${node} is not a Redis Cluster (cluster_enabled:0): remove ` +
+      '`cluster: true` to use it as a standalone server, or give the urls of cluster nodes',
+    'ERR_NOT_A_CLUSTER',
+  )
+}
+
 /**
  * Whether a Cluster client can reach its cluster at all (SPEC §1): while its last attempt to
  * load the slot map failed (every seed unreachable, or a seed that is not a cluster), every
@@ -97,12 +107,7 @@ export class ClusterHealth {
   }
 
   #classify(error: unknown, node: string): void {
-    if (!CLUSTER_DISABLED.test(messageOf(error))) return
-    this.#notACluster ??= new ConfigError(
-      `cluster: true, but Redis at ${node} is not a Redis Cluster (cluster_enabled:0): remove ` +
-        '`cluster: true` to use it as a standalone server, or give the urls of cluster nodes',
-      'ERR_NOT_A_CLUSTER',
-    )
+    this.#notACluster ??= notAClusterError(error, node)
   }
 
   #readyCheckFailed(): ConnectionError {

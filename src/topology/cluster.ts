@@ -4,6 +4,7 @@ import { ConfigError, ConnectionError } from '../errors.ts'
 import { ClusterHealth, masterReady } from './cluster-health.ts'
 import {
   type ConnectionSettings,
+  closeClient,
   clusterOptions,
   coalesceWrites,
   reconnectDelay,
@@ -116,12 +117,7 @@ export class ClusterTopology implements RedisTopology {
     this.#reach.stop()
     this.#health.stop()
     if (!this.#owned) return
-    await Promise.all(
-      this.#clients.map(async (c) => {
-        if (c.status === 'ready') await c.quit().catch(() => c.disconnect())
-        else c.disconnect()
-      }),
-    )
+    await Promise.all(this.#clients.map((c) => closeClient(c)))
   }
 
   client(_key: string): Client {

@@ -20,20 +20,40 @@ export interface ServerAddress {
   id: string
 }
 
+/**
+ * A server's url as the client libraries read it. Refused here rather than on first use: spaces
+ * around it (the URL parser drops them, ioredis' does not), port 0, and a `?db=` (ioredis reads
+ * it, sending `SELECT NaN` for `?db=x`; node-redis ignores it): the db is the path, `/3`.
+ */
 export function parseServerUrl(url: string): ServerAddress {
+  const { parsed, db } = readServerUrl(url)
+  const host = parsed.hostname.replace(/^\[|\]$/g, '') || 'localhost'
+  return { url, id: `${host}:${parsed.port || '6379'}/${db}` }
+}
+
+/** The db a server's url names (its path; 0 without one). */
+export function dbOfUrl(url: string): number {
+  return readServerUrl(url).db
+}
+
+function readServerUrl(url: string): { parsed: URL; db: number } {
+  const bad = (what: string) => new ConfigError(`url ${JSON.stringify(url)} ${what}`)
+  if (url.trim() !== url) throw bad('has spaces around it')
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new ConfigError(`url ${JSON.stringify(url)} is not a valid redis:// url`)
+    throw bad('is not a valid redis:// url')
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ConfigError(`url ${JSON.stringify(url)} must start with redis:// or rediss://`)
-  }
-  const db = Number(parsed.pathname.slice(1) || '0')
-  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`url ${JSON.stringify(url)} has a bad db number`)
-  const host = parsed.hostname.replace(/^\[|\]$/g, '') || 'localhost'
-  return { url, id: `${host}:${parsed.port || '6379'}/${db}` }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw bad('must start with redis:// or rediss://')
+  if (parsed.port === '0') throw bad('has port 0')
+  if (parsed.searchParams.has('db'))
+    throw bad('gives the db as ?db=: give it as the path (redis://host:port/3)')
+  const path = parsed.pathname.slice(1)
+  const db = /^\d+$/.test(path || '0') ? Number(path || '0') : Number.NaN
+  if (!Number.isSafeInteger(db)) throw bad('has a bad db number')
+  return { parsed, db }
 }
 
 /**
@@ -62,6 +82,37 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
     // A command sent just before a drop is not blindly re-sent: its caller gets the error and
     // the retry policy decides (re-sending an INCRBY would apply it twice).
     autoResendUnfulfilledCommands: false,
+  }
+}
+
+/**
+ * node-redis options of a client redfleet makes itself (`transport: 'node-redis'`), as
+ * redisOptions for ioredis: it reconnects in the background, one probe per reconnectDelay, and a
+ * command waits for at most `reconnectAttempts` reconnects (NodeRedisWatch and OfflineCommands
+ * fail it, as watchConnection does for ioredis). Timeouts are redfleet's own (deadlines.ts).
+ */
+export function nodeRedisOptions(url: string, settings: ConnectionSettings): object {
+  return { url, socket: nodeRedisSocket(settings) }
+}
+
+/**
+ * The `defaults` of a node-redis cluster's node clients: those of nodeRedisOptions, with the
+ * credentials and TLS of the seed url (node-redis takes only host and port of the nodes it finds).
+ */
+export function nodeRedisClusterDefaults(seedUrl: string, settings: ConnectionSettings): object {
+  const { username, password, protocol } = new URL(seedUrl)
+  return {
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+    socket: { ...nodeRedisSocket(settings), ...(protocol === 'rediss:' ? { tls: true } : {}) },
+  }
+}
+
+function nodeRedisSocket(settings: ConnectionSettings): object {
+  return {
+    connectTimeout: settings.connectTimeout,
+    // node-redis counts attempts from 0, ioredis from 1.
+    reconnectStrategy: (retries: number) => reconnectDelay(retries + 1),
   }
 }
 
@@ -124,10 +175,14 @@ const QUIT_LIMIT = 2000
 /**
  * Closes a connection we own: QUIT when it is up (what was sent is answered first), or a hard
  * disconnect when it is not, or when QUIT gets no answer within QUIT_LIMIT (a paused server).
+ * An ioredis connection still on its first attempt is given until QUIT_LIMIT to come up: the
+ * commands of calls made before close wait in its offline queue, and a disconnect would fail
+ * them (a fleet closed right after its first calls).
  */
 export async function closeClient(
-  client: Redis | { quit(): Promise<unknown>; disconnect(): void; status: string },
+  client: Redis | { quit(): Promise<unknown>; disconnect(): unknown; status: string },
 ): Promise<void> {
+  if (client.status === 'connecting' || client.status === 'connect') await settledAttempt(client)
   if (client.status === 'ready') {
     try {
       await withDeadline(client.quit(), QUIT_LIMIT, () => new TimeoutError('QUIT got no answer'))
@@ -136,8 +191,30 @@ export async function closeClient(
       // fall through to a hard disconnect
     }
   }
-  client.disconnect()
+  // A node-redis client that is opening is destroyed once its attempt ends (destroyClient):
+  // waited for, within QUIT_LIMIT too (a paused server may hold the attempt).
+  const disconnected = Promise.resolve(client.disconnect())
+  await withDeadline(disconnected, QUIT_LIMIT, () => new TimeoutError('disconnect did not end')).catch(
+    () => undefined,
+  )
 }
+
+/** Resolves when an opening ioredis connection is ready or gave up, or after QUIT_LIMIT. */
+function settledAttempt(client: Redis | { status: string }): Promise<void> {
+  if (!('once' in client)) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      for (const event of ATTEMPT_ENDS) client.off(event, done)
+      resolve()
+    }
+    const timer = setTimeout(done, QUIT_LIMIT)
+    for (const event of ATTEMPT_ENDS) client.once(event, done)
+  })
+}
+
+/** The events that end an ioredis connection's attempt: up, or down (it retries, or it is closed). */
+const ATTEMPT_ENDS = ['ready', 'reconnecting', 'close', 'end'] as const
 
 /**
  * Commands sent on a connection within one tick leave in one write: the socket is corked and

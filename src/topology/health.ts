@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
-import { ConnectionError, NodeDownError } from '../errors.ts'
+import { type ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
+import { invalidOption } from '../validate.ts'
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
 const PROBE_INTERVAL = 250
@@ -164,6 +165,8 @@ export class HealthRegistry {
 
 /** A connection failure in words: "connection refused (ECONNREFUSED 127.0.0.1:6379)". */
 export function describeFailure(cause: unknown, node: string): string {
+  // Already in redfleet's words (a db the server does not have).
+  if (cause instanceof RedfleetError) return cause.message
   const { code, address, port } = (cause ?? {}) as { code?: unknown; address?: unknown; port?: unknown }
   if (typeof address === 'string' && typeof port === 'number') node = `${address}:${port}`
   if (code === 'ECONNREFUSED') return `connection refused (ECONNREFUSED ${node})`
@@ -210,6 +213,14 @@ export function watchConnection(
   let up = false
   client.on('error', (error: unknown) => {
     failed = true
+    if (isSelectRefusal(error)) {
+      health.noteFailure(noSuchDb(error))
+      // ioredis carries on after a failed SELECT, and would run every command in db 0: this
+      // attempt fails instead (each one does, so the node is down, with this reason, until the
+      // server has the db).
+      if ('disconnect' in client) client.disconnect(true)
+      return
+    }
     health.noteFailure(error)
   })
   client.on('ready', () => {
@@ -232,6 +243,18 @@ export function watchConnection(
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
   if (failFast) refuseWhileDown(client as Redis, health)
+}
+
+/** The server refused the SELECT of the url's db (a db it does not have). */
+function isSelectRefusal(error: unknown): boolean {
+  return (error as { command?: { name?: unknown } } | undefined)?.command?.name === 'select'
+}
+
+function noSuchDb(error: unknown): ConfigError {
+  const reason = error instanceof Error ? error.message : String(error)
+  return invalidOption(
+    `the server has no such db as the url names (SELECT: ${reason}; see its \`databases\` setting)`,
+  )
 }
 
 type QueueFlush = (error: Error, options: { offlineQueue: boolean; commandQueue: boolean }) => void

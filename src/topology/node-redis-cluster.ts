@@ -1,22 +1,31 @@
 import { withDeadline } from '../deadline.ts'
-import { ConnectionError, messageOf } from '../errors.ts'
+import { type ConfigError, ConnectionError, messageOf } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
-import { COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
+import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
-import { masterReady } from './cluster-health.ts'
-import type { ConnectionSettings } from './connection.ts'
+import { masterReady, notAClusterError } from './cluster-health.ts'
+import {
+  type ConnectionSettings,
+  closeClient,
+  nodeRedisClusterDefaults,
+  type ServerAddress,
+} from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
+import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { keySlot } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 const SLOT_COUNT = 16384
+
+/** node-redis' RootNodesUnavailableError: no seed gave a slot map. */
+const ROOT_NODES_UNAVAILABLE = 'All the root nodes are unavailable'
 
 /**
  * At most one re-read of the slot map per this many ms while a master's client has no connection
@@ -53,9 +62,41 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
   #refreshing: Promise<void> | undefined
   #closed = false
+  /** What the errors call the cluster: the seeds of one redfleet made, else the user's client. */
+  readonly #name: string
+  /** The seeds, as errors name them. */
+  readonly #seeds: string
+  /** Whether redfleet made the cluster (from urls): then `close()` closes it. */
+  readonly #owned: boolean
+  /** Set when a seed said it is not a cluster node, while opening: every call fails with it. */
+  #notACluster: ConfigError | undefined
 
-  constructor(cluster: NodeRedisCluster, settings: ConnectionSettings) {
+  /**
+   * A cluster of redfleet's own (`transport: 'node-redis'`) from the seed urls, opened now and
+   * closed by `close()`. Its node clients take the seed's credentials (nodeRedisClusterDefaults).
+   */
+  static fromUrls(
+    nodeRedis: NodeRedisModule,
+    seeds: ServerAddress[],
+    settings: ConnectionSettings,
+  ): NodeRedisClusterTopology {
+    const cluster = nodeRedis.createCluster({
+      rootNodes: seeds.map((seed) => ({ url: seed.url })),
+      defaults: nodeRedisClusterDefaults(seeds[0]!.url, settings),
+    })
+    const owned = { seeds: seeds.map((seed) => seed.id).join(', ') }
+    return new NodeRedisClusterTopology(cluster, settings, owned)
+  }
+
+  /** `owned`: the cluster is redfleet's, made from the urls of `seeds` (fromUrls). */
+  constructor(cluster: NodeRedisCluster, settings: ConnectionSettings, owned?: { seeds: string }) {
     this.#cluster = cluster
+    this.#name = owned ? `the Redis Cluster at ${owned.seeds}` : 'the node-redis cluster given as client'
+    this.#seeds = owned?.seeds ?? 'a seed of the node-redis cluster given as client'
+    this.#owned = owned !== undefined
+    // Its errors are told by the clients of its nodes (NodeRedisWatch) and by the calls they fail.
+    anchorListeners(cluster)
+    cluster.on('error', this.#onError)
     this.#settings = settings
     this.#health = new HealthRegistry(settings.onError)
     // The masters' clients are only listened to, as each is first used.
@@ -81,15 +122,20 @@ export class NodeRedisClusterTopology implements RedisTopology {
       )
     }
     if (this.#opening) return this.#opening
+    this.#notACluster = undefined
     const opening = cluster.isOpen
       ? new Promise<void>((resolve) => cluster.once('connect', resolve))
       : cluster.connect().then(() => undefined)
-    this.#opening = withDeadline(opening, this.#waitLimit(), () =>
-      unreachable('the node-redis cluster given as client did not open'),
-    )
-      .then(() => {
-        this.#wasOpen = true
-      })
+    this.#opening = withDeadline(opening, this.#waitLimit(), () => unreachable(`${this.#name} did not open`))
+      .then(
+        () => {
+          this.#wasOpen = true
+          this.#health.of(this.#seeds).markUp()
+        },
+        (error: unknown) => {
+          throw this.#openFailure(error)
+        },
+      )
       .finally(() => {
         this.#opening = undefined
         this.#noteLayout()
@@ -113,12 +159,44 @@ export class NodeRedisClusterTopology implements RedisTopology {
     }
   }
 
+  /** Why a seed failed comes in the cluster's 'error' while it is opened (also: not a cluster node). */
+  readonly #onError = (error: unknown): void => {
+    this.#health.of(this.#seeds).noteFailure(error)
+    this.#notACluster ??= notAClusterError(error, this.#seeds)
+  }
+
+  /**
+   * Why opening failed, in redfleet's words: not a cluster (SPEC §1), or no seed answered. It is
+   * announced once (the seeds' health is down until the cluster opens), never once per call.
+   */
+  #openFailure(error: unknown): unknown {
+    const reach = this.#health.of(this.#seeds)
+    let failure: Error
+    if (this.#notACluster) {
+      failure = this.#notACluster
+    } else if (messageOf(error) === ROOT_NODES_UNAVAILABLE) {
+      failure = new ConnectionError(`cannot reach ${this.#name}: no seed answered (${reach.reason})`, {
+        cause: error,
+        outcome: 'not-applied',
+      })
+    } else if (error instanceof ConnectionError) {
+      failure = error // the opening's deadline
+    } else {
+      return error
+    }
+    reach.markDown(undefined, failure)
+    return Object.assign(failure, { announced: true })
+  }
+
   async ready(): Promise<void> {
     const masters = await this.masters()
     await Promise.all(masters.map((m) => masterReady(m, this.#health.of(m.id))))
   }
 
-  /** Stops following the nodes' health; the cluster and its node clients are the user's. */
+  /**
+   * Stops following the nodes' health; a user's cluster and its node clients stay theirs, a
+   * cluster redfleet made is closed (closeClient: gracefully, or at once when that hangs).
+   */
   async close(): Promise<void> {
     this.#closed = true
     this.#health.stop()
@@ -126,6 +204,19 @@ export class NodeRedisClusterTopology implements RedisTopology {
     // A re-read in flight makes node clients of its own: done before the user may destroy the
     // cluster, or they would connect after it and keep the process alive.
     await this.#refreshing
+    if (!this.#owned) {
+      this.#cluster.off('error', this.#onError)
+      return
+    }
+    const cluster = this.#cluster
+    // node-redis makes the node clients when its discovery ends, even once destroyed: closed
+    // after it (within connectTimeout + commandTimeout, as #open bounds it).
+    await this.#opening?.catch(() => undefined)
+    await closeClient({
+      status: cluster.isOpen ? 'ready' : 'closed',
+      quit: () => cluster.close(),
+      disconnect: () => void cluster.destroy(),
+    })
   }
 
   client(key: string): Client {

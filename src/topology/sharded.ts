@@ -8,6 +8,7 @@ import {
   closeClient,
   coalesceWrites,
   connectAndPing,
+  nodeRedisOptions,
   redisOptions,
   type ServerAddress,
   timeCommands,
@@ -15,6 +16,7 @@ import {
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
+import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
@@ -66,6 +68,35 @@ class ServerPool<C extends PooledConnection = PooledConnection> {
 /** ioredis' connections leave in one write per tick once corked (coalesceWrites). */
 function ioredisTransport(dedicated: () => Redis, owned: boolean): PoolTransport<Redis> {
   return { beforeSend: coalesceWrites, dedicated, ...(owned ? { close: closeClient } : {}) }
+}
+
+/**
+ * node-redis writes what is sent within a tick in one write by itself. Dedicated connections are
+ * duplicates of `first`'s client; `owned`: the pool's clients are redfleet's, closed with it.
+ */
+function nodeRedisTransport(
+  first: NodeRedisConnection,
+  watch: NodeRedisWatch,
+  owned: boolean,
+): PoolTransport<NodeRedisConnection> {
+  return {
+    beforeSend: () => undefined,
+    dedicated: () => first.dedicated(),
+    detach: () => watch.stop(),
+    ...(owned ? { close: (connection: NodeRedisConnection) => connection.close() } : {}),
+  }
+}
+
+/** A node-redis client as a pool's connection to node `id`, followed by `watch` and opened now. */
+function nodeRedisConnection(
+  client: NodeRedisClient,
+  id: string,
+  watch: NodeRedisWatch,
+  settings: ConnectionSettings,
+): NodeRedisConnection {
+  const connection = new NodeRedisConnection(client, settings.commandTimeout, watch.of(client, id))
+  connection.connect().catch(() => undefined)
+  return connection
 }
 
 /**
@@ -136,16 +167,36 @@ export class ShardedTopology implements RedisTopology {
   static fromNodeRedis(client: NodeRedisClient, settings: ConnectionSettings): ShardedTopology {
     const health = new HealthRegistry(settings.onError)
     const watch = new NodeRedisWatch(health, settings.reconnectAttempts)
-    const address = addressOf(client)
-    const connection = new NodeRedisConnection(client, settings.commandTimeout, watch.of(client, address.id))
-    connection.connect().catch(() => undefined)
-    const transport: PoolTransport<NodeRedisConnection> = {
-      // node-redis writes what is sent within a tick in one write by itself.
-      beforeSend: () => undefined,
-      dedicated: () => connection.dedicated(),
-      detach: () => watch.stop(),
-    }
-    return new ShardedTopology([new ServerPool(address, [connection], transport)], settings, health)
+    const connection = nodeRedisConnection(client, addressOf(client).id, watch, settings)
+    const pool = new ServerPool(
+      connection.address,
+      [connection],
+      nodeRedisTransport(connection, watch, false),
+    )
+    return new ShardedTopology([pool], settings, health)
+  }
+
+  /**
+   * Standalone or the ring on node-redis clients of redfleet's own (`transport: 'node-redis'`):
+   * `poolSize` per server, made and opened now, followed as a user's are, closed by `close()`.
+   */
+  static fromNodeRedisUrls(
+    nodeRedis: NodeRedisModule,
+    addresses: ServerAddress[],
+    settings: ConnectionSettings,
+  ): ShardedTopology {
+    const health = new HealthRegistry(settings.onError)
+    const watch = new NodeRedisWatch(health, settings.reconnectAttempts)
+    const pools = addresses.map((address) => {
+      const connections = Array.from({ length: settings.poolSize }, () => {
+        // Its failures are told by the watch (which anchors its listeners: see anchorListeners)
+        // and by the calls they fail.
+        const client = nodeRedis.createClient(nodeRedisOptions(address.url, settings))
+        return nodeRedisConnection(client, address.id, watch, settings)
+      })
+      return new ServerPool(address, connections, nodeRedisTransport(connections[0]!, watch, true))
+    })
+    return new ShardedTopology(pools, settings, health)
   }
 
   static #ofClient(pool: ServerPool, settings: ConnectionSettings): ShardedTopology {
@@ -168,6 +219,9 @@ export class ShardedTopology implements RedisTopology {
 
   async close(): Promise<void> {
     this.#health.stop()
+    // Calls made before close still waiting for the end of their tick go out first: closing
+    // answers what was sent (QUIT) but would fail what was not.
+    for (const pool of this.#servers.values()) pool.batch.flush()
     for (const { transport } of this.#servers.values()) transport.detach?.()
     await Promise.all(
       [...this.#servers.values()].flatMap(({ connections, transport }) =>

@@ -29,24 +29,48 @@ export interface NodeRedisClient {
   sUnsubscribe(channels: string[], listener: NodeRedisListener, bufferMode: true): Promise<unknown>
 }
 
+const ignore = () => undefined
+const anchored = new WeakSet<object>()
+
 /**
- * Closes a client at once. node-redis leaks the socket of a client destroyed while it is opening
- * that socket (the socket still becomes ready, after the destroy): a client that is connecting is
- * destroyed at its next 'ready' or failed attempt ('error') instead.
+ * Adds one 'error' listener of redfleet's to a node-redis client or cluster, once, for good.
+ * `createClient` and `createCluster` return an `Object.create` of the emitter that emits, and
+ * Node's EventEmitter gives that object an event table of its own when the count of listeners
+ * removed through it drops to zero: the listeners added through it afterwards (the user's, or
+ * destroyClient's wait) are never called, and the last one removed stays. This listener keeps
+ * the count above zero. (It also means an 'error' of a client with no listener of the user's
+ * never throws, as the README says.)
  */
-export function destroyClient(client: NodeRedisClient): void {
-  if (!client.isOpen) return
+export function anchorListeners(emitter: {
+  on(event: 'error', listener: (error: unknown) => void): unknown
+}): void {
+  if (anchored.has(emitter)) return
+  anchored.add(emitter)
+  emitter.on('error', ignore)
+}
+
+/**
+ * Closes a client at once; resolves once it is closed. node-redis leaks the socket of a client
+ * destroyed while it is opening that socket (the socket still becomes ready, after the destroy):
+ * a client that is connecting is destroyed at its next 'ready' or failed attempt ('error')
+ * instead, which an attempt reaches within its connectTimeout.
+ */
+export function destroyClient(client: NodeRedisClient): Promise<void> {
+  if (!client.isOpen) return Promise.resolve()
   if (client.isReady) {
     client.destroy()
-    return
+    return Promise.resolve()
   }
-  const destroy = () => {
-    client.off('ready', destroy)
-    client.off('error', destroy)
-    if (client.isOpen) client.destroy()
-  }
-  client.once('ready', destroy)
-  client.once('error', destroy)
+  return new Promise((resolve) => {
+    const destroy = () => {
+      client.off('ready', destroy)
+      client.off('error', destroy)
+      if (client.isOpen) client.destroy()
+      resolve()
+    }
+    client.once('ready', destroy)
+    client.once('error', destroy)
+  })
 }
 
 /** RESP3's map type byte ('%'), in node-redis' type mapping. */

@@ -29,6 +29,12 @@ export interface NodeRedisCluster {
   /** The node's client, made and connected if it has none yet. */
   nodeClient(node: NodeRedisClusterNode): Promise<NodeRedisClient>
   once(event: 'connect', listener: () => void): unknown
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  off(event: 'error', listener: (error: unknown) => void): unknown
+  /** Closes once what was sent is answered. */
+  close(): Promise<unknown>
+  /** Closes at once. */
+  destroy(): unknown
   /**
    * node-redis' own slot map keeper (5.x and 6.x), not public API: `rediscover(client)` re-reads
    * the slot map starting from that node, as node-redis does itself on MOVED. Absent: nothing forces it.

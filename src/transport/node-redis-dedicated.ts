@@ -195,7 +195,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   disconnect(): void {
     this.#status = 'end'
     clearTimeout(this.#retry)
-    if (this.#client) destroyClient(this.#client)
+    if (this.#client) void destroyClient(this.#client)
   }
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { NodeRedisClient } from './node-redis-client.ts'
+import { anchorListeners, type NodeRedisClient } from './node-redis-client.ts'
 import type { ConnectionEvents } from './types.ts'
 
 /**
@@ -28,6 +28,8 @@ export class NodeRedisEvents extends EventEmitter implements ConnectionEvents {
   constructor(client: NodeRedisClient) {
     super()
     this.#client = client
+    // Before listening: stop() must be able to remove every listener (see anchorListeners).
+    anchorListeners(client)
     client.on('ready', this.#ready)
     client.on('reconnecting', this.#reconnecting)
     client.on('error', this.#error)

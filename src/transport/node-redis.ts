@@ -1,5 +1,12 @@
+import { closeClient } from '../topology/connection.ts'
 import { CommandDeadlines, timedOut } from './deadlines.ts'
-import { addressOf, COMMAND_OPTIONS, commandArgs, type NodeRedisClient } from './node-redis-client.ts'
+import {
+  addressOf,
+  COMMAND_OPTIONS,
+  commandArgs,
+  destroyClient,
+  type NodeRedisClient,
+} from './node-redis-client.ts'
 import { NodeRedisDedicated } from './node-redis-dedicated.ts'
 import { type NodeDown, OfflineCommands } from './node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
@@ -68,6 +75,10 @@ export class NodeRedisCommands implements CommandConnection {
 
   incrby(key: string, by: number): Promise<number> {
     return this.send(['INCRBY', key, String(by)]) as Promise<number>
+  }
+
+  incrbyfloat(key: string, by: number): Promise<string> {
+    return this.send(['INCRBYFLOAT', key, String(by)]) as Promise<string>
   }
 
   unlink(...keys: string[]): Promise<number> {
@@ -168,6 +179,16 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   async connect(): Promise<void> {
     if (!this.#client.isOpen) await this.#client.connect()
+  }
+
+  /** Closes the client: only for a client redfleet made (never a user's), as closeClient says. */
+  close(): Promise<void> {
+    const client = this.#client
+    return closeClient({
+      status: this.status,
+      quit: () => client.close(),
+      disconnect: () => destroyClient(client),
+    })
   }
 
   /** A connection of redfleet's own to the same server (`duplicate()`), not connected yet. */

@@ -46,6 +46,7 @@ export interface CommandConnection {
   set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<'OK' | null>
   incr(key: string): Promise<number>
   incrby(key: string, by: number): Promise<number>
+  incrbyfloat(key: string, by: number): Promise<string>
   unlink(...keys: string[]): Promise<number>
   exists(...keys: string[]): Promise<number>
   eval(script: string, numKeys: number, ...keysAndArgs: CommandArg[]): Promise<unknown>

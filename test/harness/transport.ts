@@ -8,6 +8,10 @@ import { testServers } from './servers.ts'
  * the contract suites' standalone fleets run on an injected node-redis client of that version
  * instead of a url, and their cluster fleets on an injected node-redis cluster (createCluster);
  * the sharded ring stays on ioredis.
+ *
+ * `REDFLEET_TEST_TRANSPORT=node-redis`: their fleets from urls (standalone, sharded, cluster) are
+ * made with `transport: 'node-redis'`, on the node-redis that REDFLEET_TEST_NODE_REDIS names
+ * (default: what redfleet itself imports, `redis` or `@redis/client`).
  */
 export const TRANSPORT_ENV = 'REDFLEET_TEST_TRANSPORT'
 
@@ -28,6 +32,9 @@ interface NodeRedisModule {
 export async function createTestFleet(topology: TopologyKind, options: FleetOptions): Promise<Fleet> {
   const module = process.env[TRANSPORT_ENV]
   if (!module) return createFleet(options)
+  if (module === 'node-redis') {
+    return createFleet(options.url !== undefined ? { ...options, transport: 'node-redis' } : options)
+  }
   const servers = await testServers()
   const { url, cluster: _cluster, ...rest } = options
   let client: Closable

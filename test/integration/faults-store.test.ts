@@ -25,7 +25,7 @@ test('increment during a pause longer than commandTimeout is applied once and re
   const fleet = server.fleet({ commandTimeout: 500 })
   const namespace = fleet.namespace
   const store = fleet.store()
-  // 'ctr' takes the INCRBY path, 'ctr-ttl' the script (the server knows it, as after a first call).
+  // 'ctr' takes the INCRBYFLOAT path, 'ctr-ttl' the script (the server knows it, as after a first call).
   await server.admin.set(`${namespace}:store:ctr`, '1')
   await server.admin.set(`${namespace}:store:ctr-ttl`, '1')
   await server.admin.script('LOAD', INCREMENT_WITH_TTL.lua)

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { ConnectionError, createFleet, failsafe, MissingClientError, TimeoutError } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
+import { runWithout } from '../harness/without-packages.ts'
 
 describe('a stopped Redis', () => {
   let server: RedisServer
@@ -136,38 +135,13 @@ describe('a server that stops answering', () => {
 
 describe('without ioredis installed', () => {
   test('a Redis topology fails with the install message; memory still works', async () => {
-    // A loader hook makes `ioredis` unresolvable, exactly as when the package is absent.
-    const hook = `data:text/javascript,${encodeURIComponent(`
-      import { register } from 'node:module';
-      register('data:text/javascript,' + encodeURIComponent(\`
-        export async function resolve(specifier, context, next) {
-          if (specifier === 'ioredis') {
-            throw Object.assign(new Error("Cannot find package 'ioredis'"), { code: 'ERR_MODULE_NOT_FOUND' });
-          }
-          return next(specifier, context);
-        }\`));`)}`
-    const script = `
-      import { createFleet } from ${JSON.stringify(join(import.meta.dirname, '../../src/index.ts'))};
-      const memory = createFleet();
+    const out = await runWithout(
+      ['ioredis'],
+      `const memory = createFleet();
       await memory.store().set('k', 'fine');
       console.log('memory:', await memory.store().get('k'));
-      try {
-        await createFleet({ url: 'redis://127.0.0.1:1' }).store().get('k');
-      } catch (e) {
-        console.log(e.name + ': ' + e.message);
-      }`
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', hook, '--input-type=module', '-e', script],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
+      await report(createFleet({ url: 'redis://127.0.0.1:1' }));`,
     )
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk
-    })
-    await new Promise((resolve) => child.once('exit', resolve))
     assert.match(out, /memory: fine/)
     assert.match(out, new RegExp(`${MissingClientError.name}: .*npm install ioredis`))
   })

@@ -121,7 +121,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         await stopUntilRefused(server, client)
         await assert.rejects(store.increment('n'), rejection(server))
         await restartUntilReady(server, client)
-        assert.equal(await store.get('n'), undefined, 'the failed INCRBY was not sent on reconnect')
+        assert.equal(await store.get('n'), undefined, 'the failed increment was not sent on reconnect')
       } finally {
         await fleet.close()
       }

@@ -16,6 +16,7 @@ interface Client {
   connect(): Promise<unknown>
   sendCommand(args: string[]): Promise<unknown>
   on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'end', listener: () => void): unknown
   destroy(): void
 }
 
@@ -50,6 +51,22 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       await fleet.ready()
       await fleet.close()
       assert.equal(client.isOpen, true)
+    })
+
+    test('a client with no listener of the user’s: after the fleet closes, listeners added to it are called', async () => {
+      // node-redis' client is an Object.create of the emitter that emits: had the fleet taken
+      // its listeners' count back to zero, the ones added now would never be called.
+      const client = createClient((await testServers()).standalone)
+      clients.push(client)
+      const fleet = createFleet({ client, namespace: uniqueNamespace() })
+      await fleet.store().set('a', 1)
+      await fleet.close()
+      let ended = false
+      client.on('end', () => {
+        ended = true
+      })
+      client.destroy()
+      assert.equal(ended, true, "the user's 'end' listener was called")
     })
 
     test('times a command out after commandTimeout (TimeoutError), node-redis 6 default timer off', async () => {

@@ -40,3 +40,19 @@ test('a connection that is not up is disconnected at once', async () => {
   await closeClient(client)
   assert.deepEqual(calls, ['disconnect'])
 })
+
+test('a disconnect that ends later (a node-redis client destroyed once its attempt ends) is waited for', async () => {
+  let end!: () => void
+  const ended = new Promise<void>((resolve) => (end = resolve))
+  let closed = false
+  const closing = closeClient({ status: 'connecting', quit: async () => 'OK', disconnect: () => ended }).then(
+    () => {
+      closed = true
+    },
+  )
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(closed, false, 'close waits for the disconnect')
+  end()
+  await closing
+  assert.equal(closed, true)
+})

@@ -42,6 +42,16 @@ test('bad options throw ConfigError synchronously, naming the option', () => {
     [{ reconnectAttempts: 1.5 }, /reconnectAttempts/],
     [{ client: {} }, /ioredis/],
     [{ url: ['redis://a:1', 'redis://a:1/0'] }, /twice/],
+    // Refused up front, not on first use (ioredis sent SELECT NaN for ?db=x, and a leading space
+    // failed every call with a bare "Invalid URL").
+    [{ url: 'redis://a:1?db=x' }, /\?db=.*as the path/],
+    [{ url: 'redis://a:1/2?db=2' }, /\?db=/],
+    [{ url: ' redis://a:1' }, /spaces/],
+    [{ url: 'redis://a:1 ' }, /spaces/],
+    [{ url: 'redis://a:0' }, /port 0/],
+    [{ url: 'redis://a:1/-1' }, /db number/],
+    [{ url: 'redis://a:1/1.5' }, /db number/],
+    [{ url: 'redis://a:1/2', cluster: true }, /Redis Cluster has db 0 only/],
   ]
   for (const [options, message] of bad) {
     assert.throws(
