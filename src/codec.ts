@@ -24,6 +24,9 @@ export interface Codec {
  * The hot path runs after JSON.stringify succeeded, so there is no cycle and `ancestors` stays
  * undefined (no allocation for plain values). When stringify threw, the same walk runs with
  * `ancestors` to name the cycle or BigInt.
+ *
+ * A -0 is no problem but JSON.stringify writes it as 0: the walk answers NEGATIVE_ZERO when it
+ * found one and nothing else, and encodeJson then writes the text itself (`-0` is valid JSON).
  */
 function findProblem(value: unknown, ancestors?: object[]): string | undefined {
   switch (typeof value) {
@@ -31,6 +34,7 @@ function findProblem(value: unknown, ancestors?: object[]): string | undefined {
     case 'boolean':
       return undefined
     case 'number':
+      if (value === 0) return Object.is(value, -0) ? NEGATIVE_ZERO : undefined
       return Number.isFinite(value) ? undefined : ` is ${String(value)}`
     case 'undefined':
       return ' is undefined'
@@ -43,15 +47,22 @@ function findProblem(value: unknown, ancestors?: object[]): string | undefined {
   }
 }
 
+/** What findProblem answers for a value whose only departure from JSON is a -0 somewhere in it. */
+const NEGATIVE_ZERO = ' is -0'
+
 function findInObject(value: object, ancestors: object[] | undefined): string | undefined {
   if (ancestors?.includes(value)) return ' is a cycle (it contains itself)'
   let found: string | undefined
+  let zero = false
   if (Array.isArray(value)) {
     ancestors?.push(value)
     // Plain loops: this runs on every write, and entries()/Object.values would allocate.
     for (let i = 0; i < value.length && found === undefined; i++) {
       found = findProblem(value[i], ancestors)
-      if (found !== undefined) found = `[${i}]${found}`
+      if (found === NEGATIVE_ZERO) {
+        zero = true
+        found = undefined
+      } else if (found !== undefined) found = `[${i}]${found}`
     }
   } else {
     const proto = Object.getPrototypeOf(value)
@@ -63,12 +74,33 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
       const member = (value as Record<string, unknown>)[name]
       if (member === undefined) continue
       found = findProblem(member, ancestors)
-      if (found !== undefined) found = `${propertyPath(name)}${found}`
-      if (found !== undefined) break
+      if (found === NEGATIVE_ZERO) {
+        zero = true
+        found = undefined
+      } else if (found !== undefined) {
+        found = `${propertyPath(name)}${found}`
+        break
+      }
     }
   }
   ancestors?.pop()
-  return found
+  return found ?? (zero ? NEGATIVE_ZERO : undefined)
+}
+
+/**
+ * JSON.stringify of a value findProblem passed, but writing -0 as `-0`. Only values holding a
+ * -0 come here: plain objects and arrays, whose members are written as JSON.stringify writes
+ * them (own enumerable keys, undefined properties left out; a toJSON value is its own).
+ */
+function stringifyKeepingNegativeZero(value: unknown): string {
+  if (Object.is(value, -0)) return '-0'
+  if (typeof value !== 'object' || value === null || hasToJSON(value)) return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(stringifyKeepingNegativeZero).join(',')}]`
+  const members: string[] = []
+  for (const [name, member] of Object.entries(value)) {
+    if (member !== undefined) members.push(`${JSON.stringify(name)}:${stringifyKeepingNegativeZero(member)}`)
+  }
+  return `{${members.join(',')}}`
 }
 
 /** An object that is not a plain object or array: only a class instance with toJSON passes. */
@@ -100,15 +132,13 @@ export function encodeJson(value: unknown, op: string, key: string): string {
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    // A cycle or a BigInt: find which, and where.
-    throw rejected(
-      op,
-      key,
-      findProblem(value, []) ?? ` cannot be encoded (${(error as Error).message})`,
-      error,
-    )
+    // A cycle or a BigInt: find which, and where (else a toJSON threw).
+    const problem = findProblem(value, [])
+    const found = problem === NEGATIVE_ZERO ? undefined : problem
+    throw rejected(op, key, found ?? ` cannot be encoded (${(error as Error).message})`, error)
   }
   const problem = text === undefined ? (findProblem(value) ?? ' is undefined') : findProblem(value)
+  if (problem === NEGATIVE_ZERO) return stringifyKeepingNegativeZero(value)
   if (problem !== undefined) throw rejected(op, key, problem)
   return text!
 }

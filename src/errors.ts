@@ -154,11 +154,12 @@ export class ConflictError extends RedfleetError {
   }
 }
 
-/** `ioredis` is needed for a Redis topology but is not installed. */
+/** The Redis client package of the fleet's transport (ioredis, or node-redis's `redis`) is not installed. */
 export class MissingClientError extends RedfleetError {
-  constructor(cause?: unknown) {
+  /** `pkg`: the package the fleet's transport needs ('ioredis' by default, 'redis' for node-redis). */
+  constructor(cause?: unknown, pkg: 'ioredis' | 'redis' = 'ioredis') {
     super(
-      "redfleet needs the 'ioredis' package to talk to Redis: run `npm install ioredis` " +
+      `redfleet needs the '${pkg}' package to talk to Redis: run \`npm install ${pkg}\` ` +
         '(the in-memory topology, used when no url is given, does not need it)',
       { cause, code: 'ERR_MISSING_CLIENT' },
     )

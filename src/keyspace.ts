@@ -1,4 +1,4 @@
-import { describeValue, invalidOption } from './validate.ts'
+import { describeValue, invalidOption, isWellFormed, LONE_SURROGATE } from './validate.ts'
 
 // Key validation lives with the other argument checks; re-exported here where callers look for it.
 export { assertKey, MAX_KEY_BYTES } from './validate.ts'
@@ -11,6 +11,7 @@ function assertNamespace(namespace: unknown, what: string): asserts namespace is
       `${what} must be a non-empty string without spaces or braces, got ${describeValue(namespace)}`,
     )
   }
+  if (!isWellFormed(namespace)) throw invalidOption(`${what} ${LONE_SURROGATE}`)
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { OpenTrace } from '../telemetry.ts'
-import { describeValue, invalidArgument } from '../validate.ts'
+import { assertCallOptions, describeValue, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
@@ -43,6 +43,7 @@ export class Counters {
   ): Promise<number | undefined> {
     const { backend, run, keys, writer, failsafe, order, defaults } = this.#o
     const name = expandKey(key, method)
+    note(trace, { key: name })
     if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
@@ -50,6 +51,7 @@ export class Counters {
       )
     }
     const full = keys.full(keys.of(method), name)
+    assertCallOptions(o, `cache.${method}`, COUNTER_OPTIONS)
     const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
     const delta = method === 'decrement' ? -by : by
     const before = order.pending(full)
@@ -60,7 +62,6 @@ export class Counters {
       writer.evict(full)
       return next
     })
-    note(trace, { key: name })
     return value
   }
 
@@ -82,15 +83,20 @@ export class Counters {
     value: number,
     o?: { expiresIn?: number },
   ): Promise<boolean> {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
+    // Past 2^53 - 1 the text is an exponent or rounded digits ("1e+21" reads back as 1).
+    if (typeof value !== 'number' || !Number.isSafeInteger(Math.trunc(value))) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
-        `cache.writeCounter: value must be a finite number, got ${describeValue(value)}`,
+        `cache.writeCounter: value must be a finite number within ±(2^53 - 1), got ${describeValue(value)}`,
       )
     }
+    assertCallOptions(o, 'cache.writeCounter', COUNTER_OPTIONS)
     return write(key, Math.trunc(value), {
       raw: true,
       ...(o?.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
     })
   }
 }
+
+/** The options of a counter write (SPEC §3). */
+const COUNTER_OPTIONS = ['expiresIn'] as const

@@ -16,6 +16,7 @@ import { readEntries } from '../streams/reader.ts'
 import { linkSignals } from '../streams/signals.ts'
 import { openTrace, PrimitiveTracer, type TraceScope } from '../telemetry.ts'
 import {
+  assertCallOptions,
   assertName,
   assertSignal,
   checkOptions,
@@ -202,6 +203,7 @@ class FleetMembership implements Membership {
 
   #join(id: string, o: { interval?: number }, closed: (() => void) | undefined): MembershipHandle {
     assertName(id, 'id', 'membership.join')
+    assertCallOptions(o, 'membership.join', ['interval'])
     const interval = countArgument(
       o?.interval,
       'interval',
@@ -288,6 +290,7 @@ class FleetMembership implements Membership {
 
   inbox(id: string, o: { signal?: AbortSignal; from?: '$' | '0' } = {}): AsyncIterable<unknown> {
     assertName(id, 'id', 'membership.inbox')
+    assertCallOptions(o, 'membership.inbox', ['signal', 'from'])
     assertSignal(o?.signal, 'membership.inbox')
     const from = o?.from ?? '$'
     if (from !== '$' && from !== '0') {

@@ -7,6 +7,12 @@
  * own rounding shows within 17 places; those parse back to the same JavaScript number anyway.
  */
 
+/**
+ * A counter's text as INCRBY takes it (Redis' `string2ll`): digits with no leading zero, after
+ * at most a '-'. "007", "-0" and "+1" are not integers to INCRBY (INCRBYFLOAT takes them).
+ */
+export const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
+
 /** Digits after the point that INCRBYFLOAT keeps (`%.17Lf`). */
 const PLACES = 17
 

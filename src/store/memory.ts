@@ -1,7 +1,7 @@
 import { NOT_A_FLOAT, NOT_AN_INTEGER, replyError } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
-import { addAsRedis } from './decimal.ts'
+import { addAsRedis, INTEGER_TEXT } from './decimal.ts'
 
 /**
  * The Store in process memory. Every method is synchronous inside, hence atomic and applied at
@@ -47,12 +47,14 @@ export class MemoryStoreBackend implements StoreBackend {
 
   async increment(key: string, by: number, ttl?: number): Promise<number> {
     const current = this.#text(key) ?? '0'
-    // Same rules as INCRBY, falling back to INCRBYFLOAT, so code that works here works on Redis.
-    const integer = Number.isInteger(by) && /^-?\d+$/.test(current)
+    // As INCRBYFLOAT adds (src/store/counter.ts), so code that works here works on Redis: an
+    // integer counter and step as numbers (the same sum), anything else as its decimals.
+    const integer = Number.isInteger(by) && INTEGER_TEXT.test(current)
     const text = integer ? String(Number(current) + by) : addAsRedis(current, by)
     if (text === undefined) throw replyError(NOT_A_FLOAT)
     const next = Number(text)
-    if (integer && !Number.isSafeInteger(next)) throw replyError(NOT_AN_INTEGER)
+    // A sum past 2^53 - 1 either way is refused, as on Redis (src/store/counter.ts).
+    if (Math.abs(next) > Number.MAX_SAFE_INTEGER) throw replyError(NOT_AN_INTEGER)
     this.memory.set(key, text, 'keep')
     if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)
     return next

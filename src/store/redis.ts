@@ -1,5 +1,4 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
-import { messageOf, NOT_AN_INTEGER } from '../errors.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
@@ -7,6 +6,7 @@ import { setArguments } from '../topology/tick-batch.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
+import { addToCounter } from './counter.ts'
 import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
 /**
@@ -95,17 +95,12 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async increment(key: string, by: number, ttl?: number, durability?: Durability): Promise<number> {
-    // The hot path, an integer step without TTL or WAIT, is a plain INCRBY: a script costs Redis
-    // several times the CPU. A counter holding a fraction answers "not an integer", and the step
-    // is re-sent as a float step (the only case where a later call on the key may overtake it).
-    if (ttl === undefined && durability === undefined && Number.isInteger(by)) {
-      try {
-        return await this.#topology.run(key, (client) => client.incrby(key, by))
-      } catch (error) {
-        if (!messageOf(error).includes(NOT_AN_INTEGER)) throw error
-      }
+    // The hot path, a step without TTL or WAIT, is one INCRBYFLOAT: a script costs Redis
+    // several times the CPU.
+    if (ttl === undefined && durability === undefined) {
+      return this.#topology.run(key, (client) => addToCounter(client, key, by))
     }
-    // One script otherwise: INCRBY or INCRBYFLOAT as the counter needs, and the TTL if it has none.
+    // One script otherwise: the step as INCRBYFLOAT adds it, and the TTL if the key has none.
     const args = [by, ttl ?? '', 'float']
     return Number(await this.#script(INCREMENT_WITH_TTL, [key], args, durability, 'store.increment'))
   }

@@ -12,11 +12,15 @@ import { assertKey } from '../keyspace.ts'
 import type { RetryOptions } from '../retry.ts'
 import { PrimitiveTracer } from '../telemetry.ts'
 import {
+  assertCallOptions,
   assertTtl,
   checkOptions,
+  describeValue,
   functionOption,
   invalidArgument,
   invalidOption,
+  isWellFormed,
+  LONE_SURROGATE,
   retryOption,
   stringOption,
 } from '../validate.ts'
@@ -104,6 +108,12 @@ class FleetStore<V> implements Store<V> {
   #key(op: string, key: unknown): string {
     assertKey(key, `store.${op}`)
     return this.#prefix + key
+  }
+
+  /** A write's `ttl`, its options checked first (an object of known names). */
+  #ttl(op: string, o: StoreWriteOptions | undefined): number | undefined {
+    assertCallOptions(o, `store.${op}`, WRITE_OPTIONS)
+    return assertTtl(o?.ttl, `store.${op}`)
   }
 
   /** The durability a write asks for: its own `waitFor`, else the store's. */
@@ -196,7 +206,7 @@ class FleetStore<V> implements Store<V> {
   async #set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
     const full = this.#key('set', key)
     const text = this.#values.encode(value, 'store.set', key)
-    const ttl = assertTtl(o?.ttl, 'store.set')
+    const ttl = this.#ttl('set', o)
     const durability = this.#durability('set', o)
     await this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability))
   }
@@ -209,7 +219,7 @@ class FleetStore<V> implements Store<V> {
   async #setIfNotExists(key: string, value: V, o?: StoreWriteOptions): Promise<boolean> {
     const full = this.#key('setIfNotExists', key)
     const text = this.#values.encode(value, 'store.setIfNotExists', key)
-    const ttl = assertTtl(o?.ttl, 'store.setIfNotExists')
+    const ttl = this.#ttl('setIfNotExists', o)
     const claim = {
       key: full,
       tokenKey: tokenKey(this.#ctx.keys.prefix, full),
@@ -225,10 +235,18 @@ class FleetStore<V> implements Store<V> {
 
   async #increment(key: string, by = 1, o?: StoreWriteOptions): Promise<number> {
     const full = this.#key('increment', key)
-    if (typeof by !== 'number' || !Number.isFinite(by)) {
-      throw invalidArgument('ERR_INVALID_ARGUMENT', `store.increment: by must be a finite number`)
+    // A whole step past 2^53 - 1 is not the number the caller wrote: refused, not rounded.
+    if (
+      typeof by !== 'number' ||
+      !Number.isFinite(by) ||
+      (Number.isInteger(by) && !Number.isSafeInteger(by))
+    ) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `store.increment: by must be a finite number, a whole one within ±(2^53 - 1), got ${describeValue(by)}`,
+      )
     }
-    const ttl = assertTtl(o?.ttl, 'store.increment')
+    const ttl = this.#ttl('increment', o)
     const durability = this.#durability('increment', o)
     return this.#run('increment', key, full, () => this.#backend.increment(full, by, ttl, durability))
   }
@@ -249,7 +267,7 @@ class FleetStore<V> implements Store<V> {
       tokenKey: tokenKey(this.#ctx.keys.prefix, full),
       tokenTtl: this.#tokenTtl,
       fn,
-      ttl: assertTtl(o?.ttl, 'store.update'),
+      ttl: this.#ttl('update', o),
       durability: this.#durability('update', o),
     })
     // Holds the key from the read to the write: a later call on it waits for the whole update.
@@ -269,7 +287,7 @@ class FleetStore<V> implements Store<V> {
     if (!Array.isArray(entries)) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.setMany: entries must be an array of [key, value]')
     }
-    const ttl = assertTtl(o?.ttl, 'store.setMany')
+    const ttl = this.#ttl('setMany', o)
     const encoded = entries.map(([key, value]): [string, string] => [
       this.#key('setMany', key),
       this.#values.encode(value, 'store.setMany', key),
@@ -281,6 +299,9 @@ class FleetStore<V> implements Store<V> {
   }
 }
 
+/** The options of a store write (SPEC §2, §10). */
+const WRITE_OPTIONS = ['ttl', 'waitFor'] as const
+
 /** The keys a call names, for its trace: its strings only (whatever else it was given is not a name). */
 function namesOf(keys: unknown): string[] {
   return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === 'string') : []
@@ -291,6 +312,9 @@ export function createStore<V>(ctx: FleetContext, options: StoreOptions = {}): S
   checkOptions(options, STORE_OPTIONS, { what: 'store options' })
   if (options.prefix !== undefined && /[{}]/.test(options.prefix)) {
     throw invalidOption(`store: prefix must not contain braces, got ${JSON.stringify(options.prefix)}`)
+  }
+  if (options.prefix !== undefined && !isWellFormed(options.prefix)) {
+    throw invalidOption(`store: prefix ${LONE_SURROGATE}`)
   }
   return new FleetStore<V>(ctx, options)
 }

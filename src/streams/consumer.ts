@@ -1,6 +1,6 @@
 import { messageOf, translateError } from '../errors.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
-import { operationChannel } from '../telemetry.ts'
+import { isTraced, operationChannel } from '../telemetry.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
 import { type Delivery, decodeEntry, type Envelope } from './entry.ts'
 import { START_ID } from './ids.ts'
@@ -240,7 +240,7 @@ export class ConsumerLoop {
     }
     let result: unknown
     try {
-      result = consumed.hasSubscribers ? this.#traced(delivery) : this.#s.handle(delivery)
+      result = isTraced(consumed) ? this.#traced(delivery) : this.#s.handle(delivery)
     } catch (error) {
       return this.#failed(entry, delivery, error)
     }

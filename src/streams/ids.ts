@@ -25,16 +25,18 @@ export function compareIds(a: string, b: string): number {
 
 /**
  * A caller's "after this id" position: '0', '' and undefined mean the start of the stream.
- * Anything else must look like a stream id; a bad one is a TypeError (a programming error).
+ * Anything else must look like a stream id whose parts are at most 2^53 - 1 (every id Redis
+ * makes for a publish is; a larger part would be rounded here, or is past what Redis takes);
+ * a bad one is a TypeError (a programming error).
  */
 export function afterIdArg(op: string, id: unknown): string {
   if (id === undefined || id === '' || id === '0') return START_ID
-  if (typeof id !== 'string' || !parseId(id)) {
+  const parsed = typeof id === 'string' ? parseId(id) : undefined
+  if (parsed === undefined || !parsed.every(Number.isSafeInteger)) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
-      `${op}: id must be a stream id like '1700000000000-0', got ${describeValue(id)}`,
+      `${op}: id must be a stream id like '1700000000000-0' (each part at most 2^53 - 1), got ${describeValue(id)}`,
     )
   }
-  const [ms, seq] = parseId(id)!
-  return `${ms}-${seq}`
+  return `${parsed[0]}-${parsed[1]}`
 }

@@ -190,10 +190,12 @@ export class RedisStreamBackend implements StreamBackend {
     return toEntries(await client.call('XRANGE', key, `(${afterId}`, '+', 'COUNT', count))
   }
 
-  async lastId(key: string): Promise<string> {
-    const client = await this.#client(key)
-    const [last] = toEntries(await client.call('XREVRANGE', key, '+', '-', 'COUNT', 1))
-    return last?.id ?? START_ID
+  lastId(key: string): Promise<string> {
+    // Sent at once (no await first, once the topology is built): the newest entry when a tail or
+    // an inbox starts, ahead of anything called after it, as a publish right after tail() is.
+    return this.#topology
+      .run(key, (client) => client.call('XREVRANGE', key, '+', '-', 'COUNT', 1))
+      .then((reply) => toEntries(reply)[0]?.id ?? START_ID)
   }
 
   async read(

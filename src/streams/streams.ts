@@ -266,7 +266,7 @@ class FleetStreams implements Streams {
 
   /** What a publish waits for: its own `waitFor`, else the streams'; nothing in memory. */
   #durable(op: string, name: string, o: PublishOptions | undefined): AppendDurability | undefined {
-    assertCallOptions(o, `streams.${op}`)
+    assertCallOptions(o, `streams.${op}`, ['waitFor'])
     const own = assertWaitFor(o?.waitFor, `streams.${op}`)
     const durability = this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
     return durability && { durability, where: `streams.${op} '${name}'` }
@@ -329,6 +329,7 @@ class FleetStreams implements Streams {
     o: { signal?: AbortSignal },
   ): (signal: AbortSignal) => Promise<void> {
     assertFunction(deliver, 'the callback', `streams.${op}`)
+    assertCallOptions(o, `streams.${op}`, ['signal'])
     assertSignal(o?.signal, `streams.${op}`)
     return async (signal) => {
       const entries = readEntries({
@@ -362,6 +363,7 @@ class FleetStreams implements Streams {
         assertName(group, 'group', op)
         assertName(consumer, 'consumer', op)
         assertFunction(handle, 'handle', op)
+        assertCallOptions(o, op, CONSUME_OPTIONS)
         assertSignal(o?.signal, op)
         const deadLetter = o.deadLetter ?? `${group}:dead`
         const deadKey = this.#channelKey('streams.consume', deadLetter)
@@ -441,3 +443,6 @@ export function createStreams(ctx: FleetContext, options: StreamsOptions = {}): 
   checkOptions(options, STREAMS_OPTIONS, { what: 'streams options' })
   return new FleetStreams(ctx, options)
 }
+
+/** The options of `consume` (SPEC §5). */
+const CONSUME_OPTIONS = ['signal', 'batch', 'minIdle', 'maxDeliveries', 'deadLetter', 'concurrency'] as const

@@ -16,6 +16,14 @@ async function take(iterable: AsyncIterable<unknown>, count: number): Promise<un
 }
 
 forEachTopology('Membership contract', (env) => {
+  test('a ttl of 1e14 ms heartbeats (Lua would write it 1e+14); one past 2^53 - 1 is a ConfigError', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('long-ttl').membership({ ttl: 1e14 })
+    await members.heartbeat('a')
+    assert.deepEqual(await members.live(), ['a'])
+    assert.throws(() => fleet.membership({ ttl: 1e17 }), { name: 'ConfigError', code: 'ERR_INVALID_OPTION' })
+  })
+
   test('heartbeat makes a member live; live() is sorted; leave removes it at once', async () => {
     const members = (await env.fleet()).withNamespace('basic').membership()
     assert.deepEqual(await members.live(), [])
@@ -29,12 +37,15 @@ forEachTopology('Membership contract', (env) => {
   })
 
   test('a member that stops heartbeating disappears within ttl + 10%', async () => {
-    const ttl = 300
-    const members = (await env.fleet()).withNamespace('expiry').membership({ ttl })
-    await members.heartbeat('short')
-    const beatAt = Date.now()
+    // Everything slow (a second fleet, its connections) comes before the short heartbeat, and
+    // ttl leaves a loaded machine time to read the members at once after it.
+    const ttl = 1000
     const long = (await env.fleet()).withNamespace('expiry').membership({ ttl: 60_000 })
     await long.heartbeat('long')
+    const members = (await env.fleet()).withNamespace('expiry').membership({ ttl })
+    await members.live()
+    await members.heartbeat('short')
+    const beatAt = Date.now()
     assert.deepEqual(await members.live(), ['long', 'short'])
     await sleep(ttl * 1.1 - (Date.now() - beatAt))
     assert.deepEqual(await members.live(), ['long'])
@@ -127,6 +138,24 @@ forEachTopology('Membership contract', (env) => {
     await reading
     assert.ok(!seen.includes('text ✓'), 'older messages are not replayed from $')
     assert.deepEqual(await take(members.inbox('alice', { from: '0' }), 0), [])
+  })
+
+  test('an inbox from $ gets a message sent right after its iteration starts', async () => {
+    const members = (await env.fleet()).withNamespace('inbox-start').membership()
+    await members.send('carol', 'before')
+    const controller = new AbortController()
+    const seen: unknown[] = []
+    const reading = (async () => {
+      for await (const message of members.inbox('carol', { signal: controller.signal })) {
+        seen.push(message)
+        if (message === 'second') controller.abort()
+      }
+    })()
+    // Not awaited before: the inbox's '$' must be fixed ahead of this send (SPEC §6).
+    await members.send('carol', 'first')
+    await members.send('carol', 'second')
+    await reading
+    assert.deepEqual(seen, ['first', 'second'])
   })
 
   test('an inbox keeps the newest 10,000 messages', async () => {

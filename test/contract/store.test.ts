@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DurabilityError } from '../../src/errors.ts'
-import { ClosedError, CommandError, ConfigError, failsafe, SerializationError } from '../../src/index.ts'
+import {
+  ClosedError,
+  CommandError,
+  ConfigError,
+  createFleet,
+  failsafe,
+  SerializationError,
+} from '../../src/index.ts'
 import { runWorker } from '../harness/processes.ts'
-import { forEachTopology, topologyOptions } from '../harness/topologies.ts'
+import { forEachTopology, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
 /** TTL of the expiry tests, in ms: short, so that a test waits little for an expiry. */
 const TTL = 150
@@ -37,7 +44,7 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await store.get('k'), { a: 1 })
   })
 
-  test('JSON values round-trip exactly: unicode, nested, null, booleans, numbers, arrays', async () => {
+  test('JSON values round-trip exactly: unicode, nested, null, booleans, numbers (-0 too), arrays', async () => {
     const store = (await env.fleet()).store()
     const values: unknown[] = [
       'héllo wörld ✓ 日本語 🚀',
@@ -51,11 +58,29 @@ forEachTopology('Store contract', (env) => {
       [],
       {},
       '',
+      -0,
+      { zero: -0, list: [0, -0] },
     ]
     for (const [i, value] of values.entries()) {
       await store.set(`v${i}`, value)
       assert.deepEqual(await store.get(`v${i}`), value, `value #${i}`)
     }
+  })
+
+  test('a key or prefix with a lone surrogate is refused: Redis would store U+FFFD, one key for all', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store()
+    await store.set('\uFFFD', 'kept')
+    for (const key of ['\uD800', 'a\uDC00', '\uDBFF']) {
+      await assert.rejects(store.set(key, 1), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+      await assert.rejects(store.get(key), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+    }
+    assert.equal(await store.get('\uFFFD'), 'kept')
+    assert.throws(() => fleet.store({ prefix: 'p\uD800' }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => fleet.withNamespace('n\uDC00'), { code: 'ERR_INVALID_OPTION' })
+    // In a value it is JSON's \ud800 escape, and comes back as it was.
+    await store.set('lone', 'a\uD800b')
+    assert.equal(await store.get('lone'), 'a\uD800b')
   })
 
   test('values JSON cannot represent are rejected with SerializationError and nothing is written', async () => {
@@ -302,6 +327,17 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.get('long'), 'y')
     await assert.rejects(store.set('bad', 1, { ttl: -5 }), TypeError)
     await assert.rejects(store.set('bad', 1, { ttl: 1.5 }), TypeError)
+    // Past 2^53 - 1 Redis refuses the PX (where memory took it): refused alike, before anything is sent.
+    for (const ttl of [2 ** 53, 1e20, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(store.set('long', 1, { ttl }), { name: 'TypeError', code: 'ERR_INVALID_ARGUMENT' })
+      await assert.rejects(store.increment('long-n', 1, { ttl }), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARGUMENT',
+      })
+    }
+    assert.equal(await store.get('long'), 'y')
+    await store.set('longest', 'z', { ttl: Number.MAX_SAFE_INTEGER })
+    assert.equal(await store.get('longest'), 'z')
   })
 
   test('setIfNotExists: exactly one of 50 concurrent claimers wins, across fleets', async () => {
@@ -348,6 +384,56 @@ forEachTopology('Store contract', (env) => {
     await store.set('text', 'abc')
     await assert.rejects(store.increment('text'), /not a valid float/)
     await assert.rejects(store.increment('n', Number.NaN), TypeError)
+  })
+
+  test('increment is exact up to 2^53 - 1 either way; a sum past it is refused and the counter kept', async () => {
+    const store = (await env.fleet()).store()
+    const edge = Number.MAX_SAFE_INTEGER
+    // Integer replies this near 2^53 are decoded one off by ioredis 6; past it no number holds them.
+    for (const o of [undefined, { ttl: 60_000 }]) {
+      for (const sign of [1, -1]) {
+        const key = `edge:${sign}:${o ? 'ttl' : 'plain'}`
+        await store.set(key, sign * (edge - 51))
+        assert.equal(await store.increment(key, sign * 9, o), sign * (edge - 42))
+        assert.equal(await store.increment(key, sign * 42, o), sign * edge)
+        const error = await store.increment(key, sign, o).then(
+          () => assert.fail('a sum past 2^53 - 1 resolved'),
+          (e: unknown) => e,
+        )
+        assert.ok(error instanceof CommandError, String(error))
+        assert.match(error.message, /not an integer or out of range/)
+        assert.equal(await store.get(key), sign * edge, 'the refused step is not applied')
+      }
+    }
+    // -0 is stored as "-0", which INCRBY refuses and INCRBYFLOAT takes.
+    await store.set('zero', -0)
+    assert.equal(await store.increment('zero', 0), 0)
+    assert.equal(await store.increment('zero'), 1)
+    const error = await store.increment('edge:1:plain', 2 ** 53).then(
+      () => assert.fail('a step of 2^53 resolved'),
+      (e: unknown) => e,
+    )
+    assert.ok(
+      error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARGUMENT',
+      String(error),
+    )
+    assert.equal(await store.get('edge:1:plain'), edge)
+  })
+
+  test('increments of a fractional counter stay in call order with the calls after them (SPEC §2)', async () => {
+    const store = (await env.fleet()).store<number>()
+    await store.set('half', 0.5)
+    // Not awaited one by one: each is sent before the next is made.
+    assert.deepEqual(
+      await Promise.all([store.increment('half'), store.set('half', 100), store.get('half')]),
+      [1.5, undefined, 100],
+    )
+    assert.equal(await store.get('half'), 100)
+    await store.set('half', 1.5)
+    assert.deepEqual(
+      await Promise.all([store.increment('half', 1), store.increment('half', 2), store.get('half')]),
+      [2.5, 4.5, 4.5],
+    )
   })
 
   test('a refused increment is a CommandError naming the caller’s key, never the namespaced one', async () => {
@@ -446,6 +532,29 @@ forEachTopology('Store contract', (env) => {
     const p = fleet.store({ prefix: 'other:' })
     await p.set('same', 1)
     assert.equal(await fleet.store().get('same'), undefined)
+  })
+
+  test('calls made before close() on a fleet that has not connected yet are served, not ClosedError', async () => {
+    const options = { ...(await topologyOptions(env.topology)), namespace: uniqueNamespace('cold') }
+    const fleet = createFleet(options)
+    const store = fleet.store()
+    // Not awaited: close() comes while the fleet is still opening its connections.
+    const calls = [
+      store.set('k', 1),
+      store.increment('n', 2),
+      fleet.streams().publishToChannel('c', { a: 1 }),
+    ]
+    await fleet.close()
+    await Promise.all(calls)
+    const again = createFleet(options)
+    try {
+      assert.equal(await again.store().get('k'), 1)
+      assert.equal(await again.store().get('n'), 2)
+      assert.equal((await again.streams().readRange('c')).length, 1)
+    } finally {
+      await again.close()
+    }
+    await assert.rejects(store.get('k'), ClosedError)
   })
 
   test('after close every method rejects with ClosedError; failsafe turns it into a no-op', async () => {

@@ -299,6 +299,26 @@ forEachTopology('Streams contract', (env) => {
       TypeError,
     )
     await assert.rejects(streams.ensureGroup(''), TypeError)
+    // Past 2^53 - 1 Redis refuses them (or memory read them rounded): refused alike, up front.
+    await streams.publishToChannel('big', { a: 1 })
+    for (const id of ['99999999999999999999', '1-18446744073709551616', '18446744073709551615-0']) {
+      await assert.rejects(streams.readRange('big', id), { name: 'TypeError', code: 'ERR_INVALID_ARGUMENT' })
+      await assert.rejects(
+        streams.tail('big', id, () => {}),
+        { name: 'TypeError', code: 'ERR_INVALID_ARGUMENT' },
+      )
+    }
+    await assert.rejects(streams.readRange('big', '0', 1e21), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARGUMENT',
+    })
+    for (const o of [{ batch: 1e21 }, { minIdle: 1e21 }]) {
+      await assert.rejects(
+        streams.consume('g', 'c', () => {}, o),
+        { name: 'TypeError', code: 'ERR_INVALID_ARGUMENT' },
+      )
+    }
+    assert.equal((await streams.readRange('big', '0', Number.MAX_SAFE_INTEGER)).length, 1)
     assert.throws(() => fleet.streams({ channelMaxLen: 0 }), ConfigError)
     assert.throws(() => fleet.streams({ eventsMaxLen: 1.5 }), ConfigError)
     assert.equal(await streams.groupLag('never-made'), 0)
@@ -366,6 +386,31 @@ forEachTopology('Streams contract', (env) => {
       seen,
       Array.from({ length: n - seen[0]! }, (_, i) => seen[0]! + i),
     )
+  })
+
+  test('tail and tailEvents from $ start where they are called: an entry published right after is delivered', async () => {
+    const streams = await streamsOf(env, 'tailstart')
+    await streams.publishToChannel('z', { n: 0 })
+    await streams.publish({ n: 0 })
+    for (const start of [
+      (deliver: (d: Delivery) => void, signal: AbortSignal) =>
+        streams.tail('z', undefined, deliver, { signal }),
+      (deliver: (d: Delivery) => void, signal: AbortSignal) => streams.tailEvents(deliver, { signal }),
+    ]) {
+      const seen: number[] = []
+      const controller = new AbortController()
+      const tailing = start((d) => {
+        seen.push(d.envelope.n as number)
+        if (d.envelope.n === 2) controller.abort()
+      }, controller.signal)
+      // Not awaited before: the tail's '$' must be fixed ahead of this publish (SPEC §5).
+      await streams.publishToChannel('z', { n: 1 })
+      await streams.publish({ n: 1 })
+      await streams.publishToChannel('z', { n: 2 })
+      await streams.publish({ n: 2 })
+      await tailing
+      assert.deepEqual(seen, [1, 2])
+    }
   })
 
   test('tailEvents: every caller sees every new event of the main stream', async () => {

@@ -71,6 +71,21 @@ const fractionalCounter: Op[] = [
   { kind: 'get', key: 'c' },
 ]
 
+/** Found by this property: ioredis 6 decoded INCRBY's 9007199254740949 as ...948. */
+const counterNearTheEdge: Op[] = [
+  { kind: 'setMany', entries: [['b', 9007199254740940]] },
+  { kind: 'increment', key: 'b', by: 9 },
+  { kind: 'increment', key: 'b', by: 50 },
+  { kind: 'get', key: 'b' },
+]
+
+/** Found by this property: past 2^53 a fractional step rounds differently (long double vs exact decimals). */
+const fractionPastTheEdge: Op[] = [
+  { kind: 'setMany', entries: [['y', 4611686018427388000]] },
+  { kind: 'increment', key: 'y', by: -1.25 },
+  { kind: 'get', key: 'y' },
+]
+
 forEachParity(
   'store parity',
   'random operation sequences give the same results on memory and Redis',
@@ -88,7 +103,7 @@ forEachParity(
           (o) => apply(right, o),
         )
       }),
-      { numRuns: 40, examples: [[fractionalCounter]] },
+      { numRuns: 40, examples: [[fractionalCounter], [counterNearTheEdge], [fractionPastTheEdge]] },
     )
   },
 )

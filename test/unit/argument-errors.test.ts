@@ -85,6 +85,11 @@ test('broker and presence: messages, listeners, rooms, payloads', async () => {
     () => fleet.broker().publish(1 as never),
     /broker\.publish: message must be a string/,
   )
+  // Redis would deliver U+FFFD in its place: refused on every topology alike.
+  await assertInvalidArgument(
+    () => fleet.broker().publish('a\uD800'),
+    /broker\.publish: message holds a lone surrogate/,
+  )
   await assertInvalidArgument(
     () => fleet.broker().subscribe(undefined as never),
     /listener must be a function/,

@@ -15,14 +15,28 @@ const problem = (value: unknown): string => {
   return 'accepted'
 }
 
-test('every JSON value round-trips exactly', () => {
+test('every JSON value round-trips exactly, -0 included, as JSON any reader parses', () => {
   fc.assert(
     fc.property(fc.jsonValue(), (value) => {
-      // JSON has no -0: it comes back 0, which equals it as a number.
-      assert.deepEqual(decodeJson(encodeJson(value, 'op', 'k'), 'op', 'k'), JSON.parse(JSON.stringify(value)))
-      assert.equal(encodeJson(value, 'op', 'k'), JSON.stringify(value))
+      const text = encodeJson(value, 'op', 'k')
+      assert.deepEqual(decodeJson(text, 'op', 'k'), value)
+      assert.deepEqual(JSON.parse(text), value)
+      // The same text as JSON.stringify's, but for the -0 it writes as 0.
+      assert.equal(JSON.stringify(JSON.parse(text)), JSON.stringify(value))
     }),
   )
+})
+
+test('-0 is written as -0 where JSON.stringify writes 0, at any depth', () => {
+  const at = { toJSON: () => 'kept' }
+  assert.equal(encodeJson(-0, 'op', 'k'), '-0')
+  assert.equal(
+    encodeJson({ a: -0, b: [1, -0, { c: -0, d: undefined }], 'x"y': 0, at }, 'op', 'k'),
+    '{"a":-0,"b":[1,-0,{"c":-0}],"x\\"y":0,"at":"kept"}',
+  )
+  assert.match(problem({ a: -0, b: [new Map()] }), /value\.b\[0\] is a Map/)
+  const throws = { toJSON: () => assert.fail('no') }
+  assert.match(problem({ a: -0, t: throws }), /value cannot be encoded \(no\)/)
 })
 
 test('what JSON would change is rejected with the path to it, never the value', () => {

@@ -9,7 +9,9 @@
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttl = tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+-- Numbers go to Redis as text: a Lua number would be written with 14 digits ('1e+14' for
+-- 100000000000000), which PEXPIRE refuses and which rounds a score.
+redis.call('ZADD', KEYS[1], string.format('%d', now + ttl), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
