@@ -71,10 +71,23 @@ export const nameOption: OptionCheck = (value, name) => {
   if (problem !== undefined) throw invalidOption(problem)
 }
 
+/**
+ * Whether `text` is well-formed UTF-16: no lone surrogate. Redis keeps bytes, and a lone
+ * surrogate goes out as UTF-8's U+FFFD: two different names would share one key.
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+}
+
+/** Why a string that is not well-formed is refused (after what it is: "key holds …"). */
+export const LONE_SURROGATE =
+  'holds a lone surrogate, which UTF-8 cannot encode: Redis would store U+FFFD instead, so two such names would be one'
+
 /** What is wrong with a key or name, or undefined when it is a non-empty string of at most MAX_KEY_BYTES. */
 function boundedStringProblem(value: unknown, what: string): string | undefined {
   if (typeof value !== 'string') return `${what} must be a string, got ${typeOf(value)}`
   if (value.length === 0) return `${what} must not be empty`
+  if (!isWellFormed(value)) return `${what} ${LONE_SURROGATE}`
   // A UTF-8 character is at most 3 bytes per UTF-16 unit: short strings skip the byte count.
   if (value.length * 3 <= MAX_KEY_BYTES) return undefined
   const bytes = Buffer.byteLength(value)
@@ -82,13 +95,21 @@ function boundedStringProblem(value: unknown, what: string): string | undefined 
   return undefined
 }
 
-/** A per-call `ttl`: undefined, or a positive integer of milliseconds (TypeError otherwise). */
+/** Said after a rejected number past 2^53 - 1 (or Infinity): why it is refused (Redis or Lua would not take it). */
+export function pastSafeInteger(value: unknown): string {
+  return typeof value === 'number' && value > Number.MAX_SAFE_INTEGER ? ', more than 2^53 - 1' : ''
+}
+
+/**
+ * A per-call `ttl`: undefined, or a positive integer of milliseconds (TypeError otherwise), at
+ * most 2^53 - 1: Redis refuses a larger PX (1e20 is "not an integer"), where memory took it.
+ */
 export function assertTtl(ttl: unknown, op: string, name = 'ttl'): number | undefined {
   if (ttl === undefined) return undefined
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl <= 0) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
-      `${op}: ${name} must be a positive integer of milliseconds, got ${describeValue(ttl)}`,
+      `${op}: ${name} must be a positive integer of milliseconds, got ${describeValue(ttl)}${pastSafeInteger(ttl)}`,
     )
   }
   return ttl
@@ -97,10 +118,10 @@ export function assertTtl(ttl: unknown, op: string, name = 'ttl'): number | unde
 /** A count argument of a call (a batch size, a limit): a positive integer, or `fallback` when undefined. */
 export function countArgument(value: unknown, what: string, op: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
-      `${op}: ${what} must be a positive integer, got ${describeValue(value)}`,
+      `${op}: ${what} must be a positive integer, got ${describeValue(value)}${pastSafeInteger(value)}`,
     )
   }
   return value
@@ -116,14 +137,36 @@ export function assertFunction(value: unknown, what: string, op: string): void {
   }
 }
 
-/** A call's own options: undefined or an object. */
-export function assertCallOptions(options: unknown, op: string): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+/**
+ * A call's own options: undefined or an object, whose names are all `known` when given. A
+ * mistyped name (`{ tll: 5 }`) would otherwise be ignored, and the call made without it.
+ */
+export function assertCallOptions(options: unknown, op: string, known?: readonly string[]): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
       `${op}: options must be an object, got ${describeValue(options)}`,
     )
   }
+  if (known === undefined) return
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `${op}: unknown option "${name}"${knownHint(name, known)}`,
+      )
+    }
+  }
+}
+
+/** A call's yes/no option: undefined or a boolean (a truthy string would flip it silently). */
+export function assertBooleanOption(value: unknown, name: string, op: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value
+  throw invalidArgument(
+    'ERR_INVALID_ARGUMENT',
+    `${op}: ${name} must be a boolean, got ${describeValue(value)}`,
+  )
 }
 
 /** A call's `signal` option: undefined or an AbortSignal. */
@@ -147,9 +190,9 @@ export function positiveInteger(
 ): number {
   if (value === undefined && fallback !== undefined) return fallback
   const min = zero ? 0 : 1
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw invalidOption(
-      `${name} must be ${zero ? 'a non-negative' : 'a positive'} integer, got ${describeValue(value)}`,
+      `${name} must be ${zero ? 'a non-negative' : 'a positive'} integer, got ${describeValue(value)}${pastSafeInteger(value)}`,
     )
   }
   return value
@@ -195,10 +238,17 @@ function unknownOption(
   where: string,
   aliases: Readonly<Record<string, string>>,
 ): ConfigError {
-  const nearest = (Object.hasOwn(aliases, name) ? aliases[name] : undefined) ?? nearestName(name, known)
-  const hint =
-    nearest === undefined ? ` (known: ${known.join(', ')})` : ` (did you mean "${where}${nearest}"?)`
-  return invalidOption(`unknown option "${where}${name}"${hint}`, 'ERR_UNKNOWN_OPTION')
+  const alias = Object.hasOwn(aliases, name) ? aliases[name] : undefined
+  return invalidOption(
+    `unknown option "${where}${name}"${knownHint(name, known, where, alias)}`,
+    'ERR_UNKNOWN_OPTION',
+  )
+}
+
+/** What to say of an unknown option name: the nearest known one (or `alias`), else all of them. */
+function knownHint(name: string, known: readonly string[], where = '', alias?: string): string {
+  const nearest = alias ?? nearestName(name, known)
+  return nearest === undefined ? ` (known: ${known.join(', ')})` : ` (did you mean "${where}${nearest}"?)`
 }
 
 /** The known name closest to `name`: same letters in another case, or at most a third of it mistyped. */
@@ -253,7 +303,7 @@ export function numberOption({
       : ` from ${min} to ${max}`
   return (value, name) => {
     if (typeof value !== 'number') throw mustBe(name, kind, value)
-    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    if (!Number.isFinite(value) || (integer && !Number.isSafeInteger(value)) || value < min || value > max) {
       throw mustBe(name, `${kind}${range}`, value)
     }
   }
@@ -265,6 +315,14 @@ export const booleanOption: OptionCheck = (value, name) => {
 
 export const stringOption: OptionCheck = (value, name) => {
   if (typeof value !== 'string') throw mustBe(name, 'a string', value)
+}
+
+/** One of a few strings. */
+export function oneOfOption(values: readonly string[]): OptionCheck {
+  const expected = `one of ${values.map((v) => `'${v}'`).join(', ')}`
+  return (value, name) => {
+    if (typeof value !== 'string' || !values.includes(value)) throw mustBe(name, expected, value)
+  }
 }
 
 export const functionOption: OptionCheck = (value, name) => {

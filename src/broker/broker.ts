@@ -2,7 +2,14 @@ import { type FleetContext, operationPolicy, traceScope } from '../context.ts'
 import { ClosedError, translateError } from '../errors.ts'
 import type { ChannelSubscription } from '../pubsub/index.ts'
 import { openTrace, type TraceScope, traced } from '../telemetry.ts'
-import { assertFunction, describeValue, invalidArgument, nameOption } from '../validate.ts'
+import {
+  assertFunction,
+  describeValue,
+  invalidArgument,
+  isWellFormed,
+  LONE_SURROGATE,
+  nameOption,
+} from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
 import { assertOptions } from './options.ts'
 
@@ -77,6 +84,12 @@ class FleetBroker implements Broker {
           'ERR_INVALID_ARGUMENT',
           `broker.publish: message must be a string, got ${describeValue(message)}`,
         ),
+      )
+    }
+    // Redis would deliver U+FFFD in its place, where memory delivers it as it is.
+    if (!isWellFormed(message)) {
+      return Promise.reject(
+        invalidArgument('ERR_INVALID_ARGUMENT', `broker.publish: message ${LONE_SURROGATE}`),
       )
     }
     if (this.#ctx.lifecycle.closed) {

@@ -7,7 +7,14 @@ import {
 } from '../context.ts'
 import { translateError } from '../errors.ts'
 import { type TraceScope, traced } from '../telemetry.ts'
-import { assertFunction, assertName, assertSignal, describeValue, invalidArgument } from '../validate.ts'
+import {
+  assertCallOptions,
+  assertFunction,
+  assertName,
+  assertSignal,
+  describeValue,
+  invalidArgument,
+} from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
 import { assertOptions } from './options.ts'
 
@@ -96,6 +103,7 @@ class FleetPresence implements Presence {
   async #subscribe(room: string, fn: (payload: Buffer) => void, o: { signal?: AbortSignal }): Promise<void> {
     const channel = this.#channel('presence.subscribe', room)
     assertFunction(fn, 'fn', 'presence.subscribe')
+    assertCallOptions(o, 'presence.subscribe', ['signal'])
     const signal = o?.signal
     assertSignal(signal, 'presence.subscribe')
     this.#ctx.lifecycle.assertOpen(`presence.subscribe '${room}'`)

@@ -1,6 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import type { OpenTrace } from '../telemetry.ts'
-import { assertFunction, invalidArgument } from '../validate.ts'
+import { assertCallOptions, assertFunction, invalidArgument } from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
 import { type Compute, FillCoordinator, type FillRequest } from './coordinator.ts'
@@ -157,6 +157,8 @@ export class FleetCache implements Cache {
     if (scope === undefined || this.#near === undefined || typeof key !== 'string' || key === '')
       return undefined
     let version: string | undefined
+    // Any other option (a mistyped one) is #read's to refuse.
+    if (o != null && !onlyVersion(o)) return undefined
     // `o?.`: null is read as no options, as #read reads it.
     const asked = o?.version
     if (typeof asked === 'string') version = asked
@@ -186,6 +188,8 @@ export class FleetCache implements Cache {
     o: ReadOptions | undefined,
   ): Promise<T | undefined> {
     const name = expandKey(key, method)
+    note(trace, { key: name })
+    if (o != null) assertCallOptions(o, `cache.${method}`, READ_OPTIONS)
     const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, method)
@@ -206,7 +210,7 @@ export class FleetCache implements Cache {
     // A cached value is never undefined (it cannot be written), so undefined is the miss.
     const hit = value !== undefined
     this.#count(hit)
-    if (trace !== undefined) note(trace, { key: name, hit, near: hit && near })
+    note(trace, { hit, near: hit && near })
     return value as T | undefined
   }
 
@@ -219,15 +223,37 @@ export class FleetCache implements Cache {
     return this.#instrument.call('write', (trace) => this.#write('write', trace, key, value, o))
   }
 
-  /** A write, as `method` (write, writeCounter), noted on `trace`. */
-  async #write(
+  /**
+   * A write, as `method` (write, writeCounter), noted on `trace`. Not an async function: a write
+   * is the cache's hot path and each async layer costs a promise and microtask turns per call;
+   * a bad argument still rejects rather than throws.
+   */
+  #write(
     method: CacheMethod,
     trace: OpenTrace | undefined,
     key: CacheKey,
     value: unknown,
     o: WriteOptions | undefined,
   ): Promise<boolean> {
-    const name = expandKey(key, method)
+    let writing: Promise<boolean>
+    try {
+      const name = expandKey(key, method)
+      note(trace, { key: name })
+      writing = this.#send(method, key, name, value, o)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#failsafe.guard(method, false, () => writing)
+  }
+
+  /** Sends a write of `value` under `name` (`key` expanded): at once, or after the calls on its key before it. */
+  #send(
+    method: CacheMethod,
+    key: CacheKey,
+    name: string,
+    value: unknown,
+    o: WriteOptions | undefined,
+  ): Promise<boolean> {
     const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
     const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, method)
@@ -235,21 +261,18 @@ export class FleetCache implements Cache {
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
     const before = this.#order.pending(full)
-    const writing =
-      before === undefined && !isStamped(settings)
-        ? // Sent at once: nothing can overtake it, so nothing to track.
-          this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
-        : this.#order.track(
-            [full],
-            (async () => {
-              if (before) await before
-              const stamps = await this.#writer.stamps(method, scope, settings)
-              return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
-            })(),
-          )
-    const written = await this.#failsafe.guard(method, false, () => writing)
-    note(trace, { key: name })
-    return written
+    if (before === undefined && !isStamped(settings)) {
+      // Sent at once: nothing can overtake it, so nothing to track.
+      return this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
+    }
+    return this.#order.track(
+      [full],
+      (async () => {
+        if (before) await before
+        const stamps = await this.#writer.stamps(method, scope, settings)
+        return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
+      })(),
+    )
   }
 
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>
@@ -272,6 +295,7 @@ export class FleetCache implements Cache {
     const options = typeof a === 'function' ? undefined : a
     const compute = typeof a === 'function' ? a : b
     const name = expandKey(key, 'fetch')
+    note(trace, { key: name })
     const scope = this.#keys.of('fetch')
     const full = this.#keys.full(scope, name)
     // The shared defaults are only read here; a compute always gets a copy of its own.
@@ -321,7 +345,7 @@ export class FleetCache implements Cache {
       }
     }
     this.#count(hit)
-    note(trace, { key: name, hit })
+    note(trace, { hit })
     return value
   }
 
@@ -335,6 +359,8 @@ export class FleetCache implements Cache {
     o: { version?: string | number } | undefined,
   ): Promise<boolean> {
     const name = expandKey(key, 'exist')
+    note(trace, { key: name })
+    if (o != null) assertCallOptions(o, 'cache.exist', ['version'])
     const scope = this.#keys.of('exist')
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, 'exist')
@@ -343,7 +369,7 @@ export class FleetCache implements Cache {
       if (before) await before
       return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
     })
-    note(trace, { key: name, hit: found })
+    note(trace, { hit: found })
     return found
   }
 
@@ -353,6 +379,7 @@ export class FleetCache implements Cache {
 
   async #delete(trace: OpenTrace | undefined, key: CacheKey): Promise<boolean> {
     const name = expandKey(key, 'delete')
+    note(trace, { key: name })
     const full = this.#keys.full(this.#keys.of('delete'), name)
     const before = this.#order.pending(full)
     const deleting =
@@ -362,9 +389,7 @@ export class FleetCache implements Cache {
             [full],
             before.then(() => this.#writer.remove('delete', name, full)),
           )
-    const deleted = await this.#failsafe.guard('delete', false, () => deleting)
-    note(trace, { key: name })
-    return deleted
+    return this.#failsafe.guard('delete', false, () => deleting)
   }
 
   readMulti(keys: CacheKey[], o?: { version?: string | number }): Promise<Map<CacheKey, unknown>> {
@@ -418,6 +443,7 @@ export class FleetCache implements Cache {
         `cache.deleteMatched: only Redis glob strings are supported: ${String(glob)}`,
       )
     }
+    note(trace, { key: glob })
     const prefix = this.#keys.of('deleteMatched').entries
     const count = await this.#failsafe.guard('deleteMatched', 0, async () => {
       this.#near?.clear()
@@ -426,7 +452,6 @@ export class FleetCache implements Cache {
       return removed
     })
     this.#stats.deletes += count
-    note(trace, { key: glob })
     return count
   }
 
@@ -438,13 +463,13 @@ export class FleetCache implements Cache {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.invalidateTag: tag must be a non-empty string')
     }
+    note(trace, { key: tag })
     const key = this.#keys.of('invalidateTag').tags + tag
     await this.#failsafe.guard('invalidateTag', undefined, async () => {
       this.#writer.evict(key)
       await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
       this.#writer.evict(key)
     })
-    note(trace, { key: tag })
   }
 
   clear(): Promise<void> {
@@ -467,4 +492,13 @@ export class FleetCache implements Cache {
   stats(): CacheStats {
     return { ...this.#stats }
   }
+}
+
+/** The options a read takes (SPEC §3). */
+const READ_OPTIONS = ['version', 'raw'] as const
+
+/** Read options that name at most a version: what the near cache answers by itself. */
+function onlyVersion(o: object): boolean {
+  for (const name in o) if (name !== 'version') return false
+  return true
 }

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../validate.ts'
+import { invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
 import type { WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
@@ -30,6 +30,12 @@ export function prepareValue(op: string, name: string, value: unknown, settings:
   }
   if (settings.raw) {
     const text = rawString(op, name, value)
+    if (!isWellFormed(text)) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op} '${shortName(name)}': a raw value ${LONE_SURROGATE}`,
+      )
+    }
     // Such a string would read back as an envelope: refused, so reads are never ambiguous.
     if (text.startsWith(TEXT_MARKER)) {
       throw invalidArgument(
@@ -55,6 +61,9 @@ export function sealEntry(
   now: number,
   op: string,
 ): Sealed | undefined {
+  if (version !== undefined && !isWellFormed(version)) {
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: version ${LONE_SURROGATE}`)
+  }
   const { expiresAt, ttl, expired } = settings.expiry(now, op)
   if (expired) return undefined
   const entry: Entry = {

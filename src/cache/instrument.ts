@@ -1,5 +1,6 @@
 import type { TracingChannel } from 'node:diagnostics_channel'
 import {
+  isTraced,
   type OpenTrace,
   type OperationContext,
   operationChannel,
@@ -44,12 +45,12 @@ export class Instrument {
    * lookup of a channel found once per method, no name built.
    */
   quiet(method: CacheMethod): boolean {
-    return !channelOf(method).hasSubscribers
+    return !isTraced(channelOf(method))
   }
 
   /** Runs one public call of `method` traced; `fn` notes its key and hits on the trace it gets. */
   call<T>(method: CacheMethod, fn: (trace: OpenTrace | undefined) => Promise<T>): Promise<T> {
-    if (!channelOf(method).hasSubscribers) return fn(undefined)
+    if (!isTraced(channelOf(method))) return fn(undefined)
     return tracedWith(CACHE_OPS[method], this.#scope, (trace) => {
       trace?.note({ method })
       return fn(trace)

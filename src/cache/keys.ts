@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { describeValue, invalidArgument } from '../validate.ts'
+import { describeValue, invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
 import type { CacheKey } from './types.ts'
 
 /**
@@ -16,6 +16,7 @@ export function expandKey(key: unknown, op: string): string {
   if (expanded === undefined || expanded === '') {
     throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: key cannot be blank (got ${describe(key)})`)
   }
+  if (!isWellFormed(expanded)) throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: key ${LONE_SURROGATE}`)
   return expanded
 }
 

@@ -1,7 +1,8 @@
 import { NOT_AN_INTEGER, replyError } from '../errors.ts'
+import { INTEGER_TEXT } from '../store/decimal.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
-import { globToRegExp } from './glob.ts'
+import { escapeGlob, globMatcher } from './glob.ts'
 
 type ChangeListener = (key: string) => void
 
@@ -75,8 +76,8 @@ export class MemoryCacheBackend implements CacheBackend {
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
     const current = this.memory.get<unknown>(key)
     const text = current === undefined ? '0' : String(current)
-    // The same rule as INCRBY: only a decimal integer in a string can be incremented.
-    if (!/^-?\d+$/.test(text)) throw replyError(NOT_AN_INTEGER)
+    // The same rule as INCRBY: only an integer's text (no leading zero, no -0) can be incremented.
+    if (!INTEGER_TEXT.test(text)) throw replyError(NOT_AN_INTEGER)
     const next = Number(text) + by
     if (!Number.isSafeInteger(next)) throw replyError(NOT_AN_INTEGER)
     this.memory.set(key, String(next), 'keep')
@@ -90,10 +91,11 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   async deleteMatching(prefix: string, glob: string): Promise<number> {
-    const regexp = globToRegExp(glob)
+    // The pattern Redis gets (src/cache/redis.ts): the escaped prefix, then the user's glob.
+    const matches = globMatcher(escapeGlob(prefix) + glob)
     let count = 0
     for (const key of this.memory.keys(prefix)) {
-      if (regexp.test(key.slice(prefix.length)) && this.#delete(key)) count++
+      if (matches(key) && this.#delete(key)) count++
     }
     return count
   }

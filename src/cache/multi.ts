@@ -1,5 +1,5 @@
 import type { OpenTrace } from '../telemetry.ts'
-import { describeValue, invalidArgument } from '../validate.ts'
+import { assertCallOptions, describeValue, invalidArgument } from '../validate.ts'
 import type { Clock } from './clock.ts'
 import { entryValue, isExpired, isMismatched } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -67,7 +67,9 @@ export class MultiKey {
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
     if (keys.length === 0) return result
+    if (o != null) assertCallOptions(o, 'cache.readMulti', ['version'])
     const many = this.#many('readMulti', keys, o?.version)
+    note(trace, { keys: many.names })
     let values: unknown[]
     try {
       const before = order.pendingAny(many.fulls)
@@ -84,7 +86,7 @@ export class MultiKey {
     stats.misses += keys.length - result.size
     if (trace !== undefined) {
       const hits = many.names.filter((_, i) => values[i] !== MISS && values[i] !== undefined)
-      note(trace, { keys: many.names, hits })
+      note(trace, { hits })
     }
     return result
   }
@@ -104,10 +106,10 @@ export class MultiKey {
     settings.assertNotPast(clock(), 'writeMulti')
     const scope = keys.of('writeMulti')
     const explicit = normalizeVersion(settings.version, 'writeMulti')
-    const names: string[] = []
-    const items = pairs.map(([key, value]): PendingWrite => {
-      const name = expandKey(key, 'writeMulti')
-      names.push(name)
+    const names = pairs.map(([key]) => expandKey(key, 'writeMulti'))
+    note(trace, { keys: names })
+    const items = pairs.map(([key, value], i): PendingWrite => {
+      const name = names[i]!
       return {
         full: keys.full(scope, name),
         prepared: prepareValue('writeMulti', name, value, settings),
@@ -125,7 +127,6 @@ export class MultiKey {
         return true
       }),
     )
-    note(trace, { keys: names })
     return written
   }
 
@@ -148,6 +149,7 @@ export class MultiKey {
     if (keys.length === 0) return result
     const many = this.#many('fetchMulti', keys, settings.version)
     const { scope, names, fulls, versions } = many
+    note(trace, { keys: names })
     const found = settings.force
       ? []
       : await failsafe.guard(
@@ -192,7 +194,7 @@ export class MultiKey {
         return true
       })
     }
-    note(trace, { keys: names, hits })
+    note(trace, { hits })
     return result
   }
 
@@ -202,6 +204,7 @@ export class MultiKey {
     if (keys.length === 0) return 0
     const scope = this.#o.keys.of('deleteMulti')
     const names = keys.map((key) => expandKey(key, 'deleteMulti'))
+    note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.pendingAny(fulls)
     const count = await order.track(
@@ -211,7 +214,6 @@ export class MultiKey {
         return writer.removeMany('deleteMulti', fulls)
       }),
     )
-    note(trace, { keys: names })
     return count
   }
 

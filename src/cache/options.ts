@@ -1,4 +1,5 @@
 import {
+  assertBooleanOption,
   assertCallOptions,
   booleanOption,
   checkedWhereUsed,
@@ -6,7 +7,10 @@ import {
   describeValue,
   invalidArgument,
   invalidOption,
+  isWellFormed,
+  LONE_SURROGATE,
   type OptionSchema,
+  pastSafeInteger,
   retryOption,
 } from '../validate.ts'
 import type { CacheOptions, FetchOptions, WriteOptions } from './types.ts'
@@ -27,9 +31,9 @@ export interface WriteDefaults {
 export function resolveDefaults(options: CacheOptions): WriteDefaults {
   const positive = (name: string, value: unknown, allowZero = false) => {
     if (value === undefined) return undefined
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    if (!isDuration(value) || (!allowZero && value === 0)) {
       throw invalidOption(
-        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(value)}`,
+        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(value)}${pastSafeInteger(value)}`,
       )
     }
     return value
@@ -43,6 +47,27 @@ export function resolveDefaults(options: CacheOptions): WriteDefaults {
     raw: options.raw === true,
   }
 }
+
+/**
+ * The names a write, fetch or multi-key write takes (SPEC §3 WriteOptions, and fetch's own):
+ * one list for all of them, since a compute's WriteOptions is often passed on to a write.
+ */
+const FETCH_OPTIONS = [
+  'expiresIn',
+  'expiresAt',
+  'version',
+  'unlessExist',
+  'raw',
+  'compress',
+  'compressThreshold',
+  'raceConditionTtl',
+  'tags',
+  'force',
+  'skipNil',
+] as const
+
+/** Options that are yes or no: a string such as 'yes' or 'false' is refused, not taken as true. */
+const YES_NO_OPTIONS = ['unlessExist', 'raw', 'compress', 'force', 'skipNil'] as const
 
 /**
  * The options of one write, store defaults merged with the call's. It is also what a fetch
@@ -63,8 +88,9 @@ export class WriteSettings implements WriteOptions {
   skipNil: boolean
 
   constructor(defaults: WriteDefaults, call: FetchOptions | undefined, op: string) {
-    assertCallOptions(call, `cache.${op}`)
+    assertCallOptions(call, `cache.${op}`, FETCH_OPTIONS)
     const o = call ?? {}
+    for (const name of YES_NO_OPTIONS) assertBooleanOption(o[name], name, `cache.${op}`)
     validateExpiry(o, op)
     // A call's expiresAt replaces the default expiresIn (as in Rails, where it becomes expires_in).
     this.#expiresIn =
@@ -157,13 +183,31 @@ function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: str
         `cache.${op}: cache expiration time is invalid, cannot be negative or zero: ${expiresIn}`,
       )
     }
+    if (!isDuration(expiresIn)) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op}: expiresIn must be a number of milliseconds, got ${describeValue(expiresIn)}${pastSafeInteger(expiresIn)}`,
+      )
+    }
   }
   if (expiresAt !== undefined) epochMs(expiresAt, op)
 }
 
+/**
+ * A number of milliseconds a cache may take: finite, not negative, at most 2^53 - 1. Larger
+ * ones are no PX Redis takes (1e20 is "not an integer"), and an infinite one was written into
+ * the memory topology's entry as a number it could not read back.
+ */
+function isDuration(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= Number.MAX_SAFE_INTEGER
+}
+
+/** The latest time a Date can hold, in epoch ms. */
+const MAX_EPOCH_MS = 8.64e15
+
 function epochMs(value: unknown, op: string): number {
   const ms = value instanceof Date ? value.getTime() : value
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
       `cache.${op}: expiresAt must be a Date or epoch milliseconds, got ${describeValue(value)}`,
@@ -174,10 +218,10 @@ function epochMs(value: unknown, op: string): number {
 
 function nonNegative(value: unknown, name: string, op: string): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+  if (!isDuration(value)) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
-      `cache.${op}: ${name} must be a non-negative number, got ${describeValue(value)}`,
+      `cache.${op}: ${name} must be a non-negative number, got ${describeValue(value)}${pastSafeInteger(value)}`,
     )
   }
   return value
@@ -188,6 +232,9 @@ function validateTags(tags: unknown, op: string): string[] | undefined {
   if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
     throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: tags must be an array of non-empty strings`)
   }
+  if (!tags.every(isWellFormed)) {
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: a tag ${LONE_SURROGATE}`)
+  }
   return [...new Set(tags as string[])]
 }
 
@@ -195,10 +242,10 @@ function validateTags(tags: unknown, op: string): string[] | undefined {
 export function counterTtl(value: unknown, fallback: number | undefined, op: string): number | undefined {
   if (value === undefined) return fallback
   if (value === null) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+  if (!isDuration(value) || value === 0) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
-      `cache.${op}: expiresIn must be a positive number of milliseconds, got ${describeValue(value)}`,
+      `cache.${op}: expiresIn must be a positive number of milliseconds, got ${describeValue(value)}${pastSafeInteger(value)}`,
     )
   }
   return Math.ceil(value)
@@ -232,6 +279,9 @@ export function assertCacheOptions(options: unknown): asserts options is CacheOp
     (typeof o.namespace !== 'string' || o.namespace === '' || /[{}\s]/.test(o.namespace))
   ) {
     throw invalidOption('cache: namespace must be a non-empty string without spaces or braces')
+  }
+  if (o.namespace !== undefined && !isWellFormed(o.namespace)) {
+    throw invalidOption(`cache: namespace ${LONE_SURROGATE}`)
   }
   if (
     o.modelVersion !== undefined &&

@@ -1,3 +1,4 @@
+import { incrementBy } from '../store/counter.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
@@ -79,7 +80,7 @@ export class RedisCacheBackend implements CacheBackend {
 
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
     const reply = await this.#topology.run(key, (client) =>
-      ttl === undefined ? client.incrby(key, by) : INCREMENT_WITH_TTL.run(client, [key], [by, ttl]),
+      ttl === undefined ? incrementBy(client, key, by) : INCREMENT_WITH_TTL.run(client, [key], [by, ttl]),
     )
     return Number(reply)
   }

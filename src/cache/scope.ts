@@ -1,5 +1,5 @@
 import type { FleetContext } from '../context.ts'
-import { describeValue, invalidArgument } from '../validate.ts'
+import { describeValue, invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
 import { truncateKey } from './keys.ts'
 import type { CacheOptions } from './types.ts'
 
@@ -88,6 +88,9 @@ export class KeyScope {
         `cache.${op}: this cache is tenant-scoped and tenant() returned no tenant (got ${describeValue(tenant)})`,
       )
     }
+    // encodeURIComponent would throw a URIError on it.
+    if (!isWellFormed(tenant))
+      throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: tenant() ${LONE_SURROGATE}`)
     // Encoded so that a tenant can hold any character (':' or braces) without changing the key layout.
     return `@${encodeURIComponent(tenant)}:`
   }

@@ -1,8 +1,9 @@
 import { SerializationError } from '../errors.ts'
+import { describeValue } from '../validate.ts'
 
 /**
  * JSON with type tags, so that what a cache hands back is what was put in: Date, Map, Set,
- * BigInt, Buffer, Uint8Array, NaN/±Infinity and `undefined` inside containers survive the trip.
+ * BigInt, Buffer, Uint8Array, NaN/±Infinity, -0 and `undefined` inside containers survive the trip.
  *
  * A tagged value is an object whose only meaningful key is `$rf` (plus `v`). A user object that
  * happens to have an own `$rf` key is itself wrapped (tag 'O'), so no user data is ever read as
@@ -38,7 +39,7 @@ function isPlainJson(value: unknown, depth: number): boolean {
     case 'boolean':
       return true
     case 'number':
-      return Number.isFinite(value)
+      return Number.isFinite(value) && !Object.is(value, -0)
     case 'object':
       break
     default:
@@ -71,8 +72,9 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
     case 'boolean':
       return value
     case 'number':
-      if (Number.isFinite(value)) return value
-      return tagged(state, 'N', String(value))
+      // JSON writes -0 as 0: tagged, like NaN and ±Infinity.
+      if (Number.isFinite(value) && !Object.is(value, -0)) return value
+      return tagged(state, 'N', Object.is(value, -0) ? '-0' : String(value))
     case 'bigint':
       return tagged(state, 'I', value.toString())
     case 'undefined':
@@ -114,6 +116,14 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
       )
     const toJSON = (object as { toJSON?: unknown }).toJSON
     if (typeof toJSON === 'function') return toJson(toJSON.call(object), state, where)
+    const proto = Object.getPrototypeOf(object)
+    if (proto !== Object.prototype && proto !== null) {
+      // It would come back a plain object ({} for a Promise or a WeakMap), its class lost.
+      throw new SerializationError(
+        `${where}: ${describeValue(object)} cannot be cached (it would come back as a plain object): ` +
+          'cache plain data, or give it a toJSON',
+      )
+    }
     const out: { [key: string]: Json } = {}
     for (const key of Object.keys(object)) {
       assign(out, key, toJson((object as Record<string, unknown>)[key], state, where))

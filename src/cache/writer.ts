@@ -72,10 +72,7 @@ export class EntryWriter {
       return Promise.reject(error)
     }
     if (!sealed) return Promise.resolve(false)
-    return this.writeSealed(method, name, full, sealed, settings.unlessExist).then((written) => {
-      if (written) this.#o.stats.writes++
-      return written
-    })
+    return this.#set(method, name, full, sealed, settings.unlessExist, true)
   }
 
   /** SET of an already sealed entry (NX when `nx`); false when NX found a value. */
@@ -86,12 +83,25 @@ export class EntryWriter {
     sealed: Sealed,
     nx: boolean,
   ): Promise<boolean> {
+    return this.#set(method, name, full, sealed, nx, false)
+  }
+
+  /** The SET itself; `counted`: a successful one is a write in the stats. */
+  #set(
+    method: CacheMethod,
+    name: string,
+    full: string,
+    sealed: Sealed,
+    nx: boolean,
+    counted: boolean,
+  ): Promise<boolean> {
     const { bytes, ttl } = sealed
     this.evict(full)
     return this.#o
       .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx))
       .then((written) => {
         this.evict(full)
+        if (written && counted) this.#o.stats.writes++
         return written
       })
   }

@@ -43,7 +43,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       bytes: new Uint8Array([9, 8, 7]),
       missing: undefined,
       list: [1, undefined, 3],
-      numbers: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY],
+      numbers: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0],
       nested: { deep: [{ d: new Date(0) }] },
       unicode: 'héllo wörld ✓ 日本語 🚀',
     }
@@ -81,9 +81,19 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     await assert.rejects(cache.write('keep', undefined), TypeError)
-    for (const bad of [() => 1, Symbol('s'), cyclic, { nested: () => 1 }]) {
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    // Each would come back a plain object ({} for a forgotten await), its class lost.
+    const lost = [Promise.resolve(1), new WeakMap(), new Point(1), { at: new Point(2) }, new Int32Array(2)]
+    for (const bad of [() => 1, Symbol('s'), cyclic, { nested: () => 1 }, ...lost]) {
       await assert.rejects(cache.write('keep', bad), SerializationError)
     }
+    await assert.rejects(cache.write('keep', new Point(3)), /a Point cannot be cached/)
+    // A class that says how it is stored is stored so.
+    const stored = Object.assign(new Point(4), { toJSON: () => ({ x: 4 }) })
+    assert.equal(await cache.write('with-toJSON', stored), true)
+    assert.deepEqual(await cache.read('with-toJSON'), { x: 4 })
     await assert.rejects(cache.write('keep', { a: 1 }, { raw: true }), TypeError)
     assert.equal(await cache.read('keep'), 'original')
   })
@@ -102,12 +112,81 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.fetch('t', async () => 'later'), 'later')
   })
 
+  test('counters are exact up to 2^53 - 1 either way; a sum past it is refused and the counter kept', async () => {
+    const cache = cacheOf()
+    const edge = Number.MAX_SAFE_INTEGER
+    for (const o of [undefined, { expiresIn: 60_000 }]) {
+      for (const sign of [1, -1]) {
+        const key = `edge:${sign}:${o ? 'ttl' : 'plain'}`
+        assert.equal(await cache.writeCounter(key, sign * (edge - 51)), true)
+        assert.equal(await cache.increment(key, sign * 9, o), sign * (edge - 42))
+        assert.equal(await cache.decrement(key, -sign * 42, o), sign * edge)
+        await assert.rejects(cache.increment(key, sign, o), /not an integer or out of range/)
+        assert.equal(await cache.readCounter(key), sign * edge, 'the refused step is not applied')
+      }
+    }
+    // INCRBY takes no leading zero (nor -0); readCounter reads such text as Rails' to_i does.
+    for (const text of ['007', '-0']) {
+      await cache.write(`text:${text}`, text, { raw: true })
+      await assert.rejects(cache.increment(`text:${text}`), /not an integer or out of range/)
+      assert.equal(await cache.read(`text:${text}`, { raw: true }), text)
+    }
+    // Written as text, 1e21 is "1e+21", which a counter reads back as 1.
+    for (const value of [1e21, -(2 ** 53), Number.NaN]) {
+      await assert.rejects(cache.writeCounter('edge:1:plain', value), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARGUMENT',
+      })
+    }
+    assert.equal(await cache.readCounter('edge:1:plain'), edge)
+  })
+
+  test('a key, version, tag, tenant or raw value with a lone surrogate is refused (Redis would store U+FFFD)', async () => {
+    const cache = cacheOf()
+    assert.equal(await cache.write('\uFFFD', 'kept'), true)
+    const lone = '\uD800'
+    await assert.rejects(cache.write(lone, 1), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+    await assert.rejects(cache.read(['a', `b${lone}`]), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+    await assert.rejects(cache.write('k', 1, { version: lone }), { code: 'ERR_INVALID_ARGUMENT' })
+    await assert.rejects(cache.write('k', 1, { tags: [lone] }), { code: 'ERR_INVALID_ARGUMENT' })
+    await assert.rejects(cache.write('k', `a${lone}`, { raw: true }), { code: 'ERR_INVALID_ARGUMENT' })
+    await assert.rejects(cacheOf({ tenant: () => lone }).read('k'), { code: 'ERR_INVALID_ARGUMENT' })
+    assert.throws(() => fleet.cache({ namespace: lone }), { code: 'ERR_INVALID_OPTION' })
+    assert.equal(await cache.exist('k'), false)
+    assert.equal(await cache.read('\uFFFD'), 'kept')
+    // Inside a JSON value it is escaped, and comes back as it was.
+    assert.equal(await cache.write('k', `a${lone}`), true)
+    assert.equal(await cache.read('k'), `a${lone}`)
+  })
+
   test('a past expiresAt and bad options are TypeErrors', async () => {
     const cache = cacheOf()
     await assert.rejects(cache.write('k', 1, { expiresAt: Date.now() - 1000 }), /expiresAt is in the past/)
     await assert.rejects(cache.write('k', 1, { expiresAt: 'tomorrow' as unknown as number }), TypeError)
     await assert.rejects(cache.write('k', 1, { tags: ['ok', ''] }), /tags must be an array/)
     await assert.rejects(cache.increment('k', 1.5), /by must be an integer/)
+    // Redis refuses such a PX and memory wrote an entry it could not read back (Infinity).
+    for (const expiresIn of [Number.POSITIVE_INFINITY, 1e20]) {
+      await assert.rejects(cache.write('k', 1, { expiresIn }), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARGUMENT',
+      })
+      await assert.rejects(cache.increment('n', 1, { expiresIn }), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARGUMENT',
+      })
+      await assert.rejects(
+        cache.fetch('k', { expiresIn, raceConditionTtl: 1e20 }, () => 1),
+        TypeError,
+      )
+    }
+    await assert.rejects(
+      cache.write('k', 1, { expiresAt: 1e20 }),
+      /expiresAt must be a Date or epoch milliseconds/,
+    )
+    assert.throws(() => fleet.cache({ expiresIn: Number.POSITIVE_INFINITY }), /expiresIn/)
+    assert.equal(await cache.write('k', 1, { expiresIn: Number.MAX_SAFE_INTEGER }), true)
+    assert.equal(await cache.read('k'), 1)
     await assert.rejects(cache.readMulti('k' as unknown as string[]), /keys must be an array/)
     assert.throws(() => fleet.cache({ lockTimeout: -1 }), /lockTimeout/)
     assert.throws(() => fleet.cache({ namespace: 'a{b}' }), /namespace/)
@@ -493,6 +572,43 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     ])
     // SPEC §11: the result on asyncEnd is what the call resolved with.
     assert.deepEqual(results, returned)
+  })
+
+  test('TracingChannel redfleet:cache:<method>: a call that fails is traced with its key(s) too', async () => {
+    const cache = cacheOf()
+    const failed: { method?: string; key?: string; keys?: string[]; typeError: boolean }[] = []
+    const names = ['write', 'fetch', 'increment', 'writeMulti', 'fetchMulti']
+    const handlers = {
+      start() {},
+      end() {},
+      asyncStart() {},
+      asyncEnd: (message: unknown) => {
+        const { method, key, keys, error } = message as CacheEvent & { error?: unknown }
+        failed.push({ method, key, keys, typeError: error instanceof TypeError })
+      },
+      error() {},
+    }
+    for (const name of names) diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).subscribe(handlers)
+    const broken = () => {
+      throw new Error('compute failed')
+    }
+    try {
+      await assert.rejects(cache.write(['w', 1], undefined), TypeError)
+      await assert.rejects(cache.fetch({ b: 2, a: 1 }, broken), /compute failed/)
+      await assert.rejects(cache.increment('n', 'x' as unknown as number), TypeError)
+      await assert.rejects(cache.writeMulti({ m1: 1, m2: undefined }), TypeError)
+      await assert.rejects(cache.fetchMulti(['f1', 'f2'], {}, broken), /compute failed/)
+    } finally {
+      for (const name of names)
+        diagnosticsChannel.tracingChannel(`redfleet:cache:${name}`).unsubscribe(handlers)
+    }
+    assert.deepEqual(failed, [
+      { method: 'write', key: 'w/1', keys: undefined, typeError: true },
+      { method: 'fetch', key: 'a=1/b=2', keys: undefined, typeError: false },
+      { method: 'increment', key: 'n', keys: undefined, typeError: true },
+      { method: 'writeMulti', key: undefined, keys: ['m1', 'm2'], typeError: true },
+      { method: 'fetchMulti', key: undefined, keys: ['f1', 'f2'], typeError: false },
+    ])
   })
 
   test('stats count hits, misses, writes, deletes and fills', async () => {

@@ -1,0 +1,121 @@
+/**
+ * A call's own options (SPEC §2–§7): a mistyped name or a yes/no option given as a string is a
+ * TypeError naming it, before anything is done; it was ignored, and the call made without it
+ * (`{ tll: 5 }` wrote a value that never expires, `{ unlessExist: 'yes' }` overwrote).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { createFleet } from '../../src/index.ts'
+
+function refused(what: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof TypeError, String(error))
+    assert.equal((error as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+    assert.match((error as Error).message, what)
+    return true
+  }
+}
+
+test('store writes: an unknown option name is refused, naming the nearest one, and nothing is written', async () => {
+  const fleet = createFleet({ memory: true })
+  const store = fleet.store()
+  await store.set('kept', 1)
+  const typo = { tll: 5 } as never
+  await assert.rejects(
+    store.set('k', 1, typo),
+    refused(/store\.set: unknown option "tll" \(did you mean "ttl"\?\)/),
+  )
+  await assert.rejects(
+    store.setIfNotExists('k', 1, typo),
+    refused(/store\.setIfNotExists: unknown option "tll"/),
+  )
+  await assert.rejects(store.increment('n', 1, typo), refused(/store\.increment: unknown option "tll"/))
+  await assert.rejects(
+    store.update('kept', () => 2, { waitfor: {} } as never),
+    refused(/did you mean "waitFor"/),
+  )
+  await assert.rejects(store.setMany([['k', 1]], typo), refused(/store\.setMany: unknown option "tll"/))
+  await assert.rejects(store.set('k', 1, 'x' as never), refused(/store\.set: options must be an object/))
+  assert.deepEqual(await store.getMany(['k', 'n', 'kept']), [undefined, undefined, 1])
+  await fleet.close()
+})
+
+test('cache calls: unknown names and non-boolean yes/no options are refused; nothing is overwritten', async () => {
+  const fleet = createFleet({ memory: true })
+  const cache = fleet.cache()
+  await cache.write('k', 'first')
+  await assert.rejects(
+    cache.write('k', 'second', { unlessExist: 'yes' } as never),
+    refused(/unlessExist must be a boolean/),
+  )
+  await assert.rejects(
+    cache.write('k', 'second', { expires_in: 5 } as never),
+    refused(/cache\.write: unknown option "expires_in"/),
+  )
+  await assert.rejects(
+    cache.fetch('k', { force: 'yes' } as never, () => 'second'),
+    refused(/force must be a boolean/),
+  )
+  await assert.rejects(
+    cache.read('k', { verison: '1' } as never),
+    refused(/cache\.read: unknown option "verison" \(did you mean "version"\?\)/),
+  )
+  await assert.rejects(
+    cache.exist('k', { raw: true } as never),
+    refused(/cache\.exist: unknown option "raw"/),
+  )
+  await assert.rejects(
+    cache.readMulti(['k'], { versions: 1 } as never),
+    refused(/cache\.readMulti: unknown option/),
+  )
+  await assert.rejects(
+    cache.increment('n', 1, { expiresin: 5 } as never),
+    refused(/did you mean "expiresIn"/),
+  )
+  await assert.rejects(
+    cache.writeCounter('n', 1, { ttl: 5 } as never),
+    refused(/cache\.writeCounter: unknown option "ttl"/),
+  )
+  assert.equal(await cache.read('k'), 'first')
+  // A compute's write options may be handed on to another write as they are.
+  await cache.fetch('f', { expiresIn: 60_000 }, async (_, o) => {
+    assert.equal(await cache.write('g', 1, o), true)
+    return 1
+  })
+  await fleet.close()
+})
+
+test('streams, membership, presence and tracker calls refuse unknown option names', async () => {
+  const fleet = createFleet({ memory: true })
+  const streams = fleet.streams()
+  await assert.rejects(
+    streams.publish({ a: 1 }, [], { waitfor: {} } as never),
+    refused(/did you mean "waitFor"/),
+  )
+  await assert.rejects(
+    streams.consume('g', 'c', () => {}, { bach: 5 } as never),
+    refused(/streams\.consume: unknown option "bach" \(did you mean "batch"\?\)/),
+  )
+  await assert.rejects(
+    streams.consume('g', 'c', () => {}, 'x' as never),
+    refused(/options must be an object/),
+  )
+  await assert.rejects(
+    streams.tail('ch', '0', () => {}, { sginal: 1 } as never),
+    refused(/did you mean "signal"/),
+  )
+  const membership = fleet.membership()
+  assert.throws(() => membership.join('m', { intervl: 5 } as never), refused(/did you mean "interval"/))
+  assert.throws(() => membership.inbox('m', { form: '0' } as never), refused(/did you mean "from"/))
+  await assert.rejects(
+    fleet.presence().subscribe('room', () => {}, { sginal: 1 } as never),
+    refused(/presence\.subscribe: unknown option "sginal"/),
+  )
+  const tracker = fleet.tracker()
+  await assert.rejects(tracker.stop({ releaseJob: true } as never), refused(/did you mean "releaseJobs"/))
+  await assert.rejects(
+    tracker.stop({ releaseJobs: 'yes' } as never),
+    refused(/releaseJobs must be a boolean/),
+  )
+  await fleet.close()
+})
