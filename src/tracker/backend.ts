@@ -1,5 +1,8 @@
 import type { SessionKeys } from './keys.ts'
 
+/** How completing a recovered orphan went (TrackerBackend.complete). */
+export type Completion = 'done' | 'taken' | 'gone'
+
 /**
  * What the tracker needs from where it keeps state. The memory and Redis backends implement
  * the same atomic steps; the tracker does validation, encoding, retries and the recovery loop.
@@ -43,10 +46,12 @@ export interface TrackerBackend {
   claim(keys: SessionKeys, jobId: string, token: string, ttl: number): Promise<string | undefined>
   /**
    * After a successful requeue: forgets the record and drops the claim, unless another recoverer
-   * holds the claim now (then false and nothing changes). An expired claim still completes: no
-   * one else took the orphan in the meantime, so it was handed out once.
+   * holds the claim now ('taken': nothing changes). An expired claim still completes ('done'): no
+   * one else took the orphan in the meantime, so it was handed out once. 'gone': the record was
+   * removed already, by another recoverer or the job's own instance while requeue ran, or by an
+   * earlier send of this same completion (only the caller can tell which).
    */
-  complete(keys: SessionKeys, jobId: string, token: string): Promise<boolean>
+  complete(keys: SessionKeys, jobId: string, token: string): Promise<Completion>
   /** After a failed requeue: drops the claim if it is still ours, so the next pass retries. */
   release(keys: SessionKeys, jobId: string, token: string): Promise<void>
 }

@@ -1,5 +1,5 @@
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import type { TrackerBackend } from './backend.ts'
+import type { Completion, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
 
 /**
@@ -24,11 +24,14 @@ export class MemoryTrackerBackend implements TrackerBackend {
     return hash
   }
 
-  #hdel(key: string, fields: readonly string[]): void {
+  /** HDEL: how many of `fields` were there. */
+  #hdel(key: string, fields: readonly string[]): number {
     const hash = this.#hash(key)
-    if (!hash) return
-    for (const field of fields) hash.delete(field)
+    if (!hash) return 0
+    let removed = 0
+    for (const field of fields) if (hash.delete(field)) removed++
     if (hash.size === 0) this.memory.delete(key)
+    return removed
   }
 
   async heartbeat(
@@ -97,13 +100,13 @@ export class MemoryTrackerBackend implements TrackerBackend {
     return record
   }
 
-  async complete(keys: SessionKeys, jobId: string, token: string): Promise<boolean> {
+  async complete(keys: SessionKeys, jobId: string, token: string): Promise<Completion> {
     const claim = keys.claim(jobId)
     const owner = this.memory.get<string>(claim)
-    if (owner !== undefined && owner !== token) return false
-    this.#hdel(keys.jobs, [jobId])
+    if (owner !== undefined && owner !== token) return 'taken'
+    const removed = this.#hdel(keys.jobs, [jobId])
     this.memory.delete(claim)
-    return true
+    return removed > 0 ? 'done' : 'gone'
   }
 
   async release(keys: SessionKeys, jobId: string, token: string): Promise<void> {

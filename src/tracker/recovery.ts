@@ -75,18 +75,34 @@ export class OrphanRecovery {
         .catch(() => undefined)
       return false
     }
-    const completed = await this.#runner.run(op, jobId, () => this.#backend.complete(keys, jobId, token))
-    if (!completed) {
-      this.#runner.report(
-        new RedfleetError(
-          `tracker.${op} '${jobId}': requeue outlasted recoveryLockTtl (${lockTtl} ms) and another recoverer ` +
-            'claimed the orphan too; raise recoveryLockTtl above the time requeue takes',
-        ),
-        op,
-      )
+    let sends = 0
+    const completion = await this.#runner.run(op, jobId, () => {
+      sends++
+      return this.#backend.complete(keys, jobId, token)
+    })
+    // 'gone' after more than one send may be this completion's own first send, applied with its
+    // reply lost: not a second hand-out.
+    if (completion === 'taken' || (completion === 'gone' && sends === 1)) {
+      this.#runner.report(handedOutTwice(op, jobId, lockTtl, completion), op)
     }
     return true
   }
+}
+
+/** The report of an orphan handed to two requeues: its claim ran out, or its instance finished it. */
+function handedOutTwice(
+  op: string,
+  jobId: string,
+  lockTtl: number,
+  completion: 'taken' | 'gone',
+): RedfleetError {
+  const what =
+    completion === 'taken'
+      ? `requeue outlasted recoveryLockTtl (${lockTtl} ms) and another recoverer claimed the orphan too`
+      : `the orphan was completed elsewhere while requeue ran (by another recoverer once recoveryLockTtl (${lockTtl} ms) ran out, or by its own instance)`
+  return new RedfleetError(
+    `tracker.${op} '${jobId}': ${what}: it was handed out twice; raise recoveryLockTtl above the time requeue takes`,
+  )
 }
 
 /** The same items from a random starting point (cheap spreading, no full shuffle needed). */

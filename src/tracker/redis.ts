@@ -1,7 +1,7 @@
 import { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
 import type { RedisTopology } from '../topology/types.ts'
-import type { TrackerBackend } from './backend.ts'
+import type { Completion, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
 import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_3 } from './scripts.ts'
 
@@ -107,9 +107,10 @@ export class RedisTrackerBackend implements TrackerBackend {
     return reply === null ? undefined : String(reply)
   }
 
-  async complete(keys: SessionKeys, jobId: string, token: string): Promise<boolean> {
+  async complete(keys: SessionKeys, jobId: string, token: string): Promise<Completion> {
     const client = await this.#client(keys.jobs)
-    return (await COMPLETE_2.run(client, [keys.jobs, keys.claim(jobId)], [jobId, token])) === 1
+    const reply = await COMPLETE_2.run(client, [keys.jobs, keys.claim(jobId)], [jobId, token])
+    return reply === 1 ? 'done' : reply === 0 ? 'taken' : 'gone'
   }
 
   async release(keys: SessionKeys, jobId: string, token: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { FleetContext } from '../context.ts'
 import { translateError } from '../errors.ts'
 import type { Subject } from '../telemetry.ts'
-import { assertCallOptions, assertFunction, assertName } from '../validate.ts'
+import { assertBooleanOption, assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
 import { InFlightJobs } from './in-flight.ts'
 import { TrackerKeys } from './keys.ts'
@@ -171,7 +171,8 @@ class FleetTracker implements Tracker {
   #stop(o: { releaseJobs?: boolean }): Promise<void> {
     try {
       this.#runner.assertOpen('stop')
-      assertCallOptions(o, 'tracker.stop')
+      assertCallOptions(o, 'tracker.stop', ['releaseJobs'])
+      assertBooleanOption(o?.releaseJobs, 'releaseJobs', 'tracker.stop')
     } catch (error) {
       return Promise.reject(error)
     }

@@ -447,6 +447,45 @@ forEachTopology('Tracker contract', (env) => {
     await job
   })
 
+  test('a requeue that outlasts its claim, while another recoverer recovers the orphan and finishes, is reported', async () => {
+    const scope = isolated(env)
+    const worker = (await scope.fleet()).tracker({ instanceId: 'slow-src' })
+    const hold = gate()
+    const running = started(1)
+    await worker.start()
+    const job = worker.track('s-1', 'payload', async () => {
+      running.run()
+      await hold.promise
+    })
+    await running.all
+    await worker.stop()
+    const slowErrors: unknown[] = []
+    const slow = (await scope.fleet()).tracker({ recoveryLockTtl: 300, onError: (e) => slowErrors.push(e) })
+    const inRequeue = gate()
+    const requeueDone = gate()
+    const slowPass = slow.recoverOrphans(async () => {
+      inRequeue.open()
+      await requeueDone.promise
+    })
+    await inRequeue.promise
+    // The slow recoverer's claim runs out; another one takes the orphan and finishes before it.
+    await sleep(400)
+    const other = (await scope.fleet()).tracker({ recoveryLockTtl: 300 })
+    const requeued: string[] = []
+    assert.equal(await other.recoverOrphans((j) => void requeued.push(j.id)), 1)
+    assert.deepEqual(requeued, ['s-1'])
+    requeueDone.open()
+    assert.equal(await slowPass, 1, 'its requeue ran: it counts')
+    assert.equal(slowErrors.length, 1)
+    assert.match(
+      String(slowErrors[0]),
+      /tracker\.recoverOrphans 's-1': .*handed out twice.*raise recoveryLockTtl/,
+    )
+    assert.deepEqual(await other.orphans(), [])
+    hold.open()
+    await job
+  })
+
   test('a restarted instance (same id) does not mistake its previous life’s jobs for its own', async () => {
     const scope = isolated(env)
     const first = (await scope.fleet()).tracker({ instanceId: 'stable-id' })

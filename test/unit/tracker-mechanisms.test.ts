@@ -49,7 +49,7 @@ function fakeBackend(overrides: Partial<Record<keyof TrackerBackend, (...args: n
     retire: step('retire', true),
     jobs: step('jobs', []),
     claim: step('claim'),
-    complete: step('complete', true),
+    complete: step('complete', 'done'),
     release: step('release'),
     ...overrides,
   } as unknown as TrackerBackend
@@ -210,13 +210,37 @@ test('recovery: a requeue that outlasted its claim is reported (it still counts)
   const { backend } = fakeBackend({
     jobs: async () => [new Map([['a', record('a')]])],
     claim: async () => record('a'),
-    complete: async () => false,
+    complete: async () => 'taken',
   })
   const { recovery: r, runner } = recovery([listed('s1')], backend)
   assert.equal(await r.pass(() => {}, 'op'), 1)
   assert.equal(runner.reports.length, 1)
   assert.ok(runner.reports[0] instanceof RedfleetError)
   assert.match((runner.reports[0] as Error).message, /requeue outlasted recoveryLockTtl \(5000 ms\)/)
+})
+
+test('recovery: an orphan completed elsewhere while requeue ran is reported, unless its completion was re-sent', async () => {
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+    complete: async () => 'gone',
+  })
+  const once = recovery([listed('s1')], backend)
+  assert.equal(await once.recovery.pass(() => {}, 'op'), 1)
+  assert.equal(once.runner.reports.length, 1)
+  assert.match(
+    (once.runner.reports[0] as Error).message,
+    /tracker\.op 'a': the orphan was completed elsewhere while requeue ran .*handed out twice/,
+  )
+  // A runner that sends the completion again, as after a lost reply: 'gone' may be its own first send.
+  const resent = recovery([listed('s1')], backend)
+  const run = resent.runner.run.bind(resent.runner)
+  resent.runner.run = async <T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> => {
+    if (op === 'op' && key === 'a') await fn()
+    return run(op, key, fn)
+  }
+  assert.equal(await resent.recovery.pass(() => {}, 'op'), 1)
+  assert.deepEqual(resent.runner.reports, [])
 })
 
 test('recovery: a fleet closed mid-pass ends it with ClosedError', async () => {
