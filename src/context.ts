@@ -5,7 +5,7 @@ import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
-import { type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
+import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -24,8 +24,6 @@ export interface FleetContext {
   readonly retry: Required<RetryOptions>
   readonly onError: (error: unknown, context: { op: string }) => void
   readonly commandTimeout: number
-  /** The client library of an injected client; unset: ioredis (urls, or an ioredis client). */
-  readonly clientKind?: 'ioredis' | 'node-redis' | undefined
   /**
    * The fleet's pub/sub hub (one per fleet, shared by every view): dedicated subscriber
    * connections per node, opened on first subscribe, closed by `fleet.close()` after the
@@ -70,7 +68,7 @@ export function runOperation<T>(
 ): Promise<T> {
   if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
   const channel = operationChannel(op)
-  if (!channel.hasSubscribers) return runCommand(ctx, policy, op, key, fn)
+  if (!isTraced(channel)) return runCommand(ctx, policy, op, key, fn)
   const context: OperationContext = { namespace: ctx.keys.namespace, topology: ctx.topology, key }
   return channel.tracePromise(() => runCommand(ctx, policy, op, key, fn), context)
 }
@@ -97,7 +95,7 @@ export function runCommand<T>(
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!commands.hasSubscribers) return attempt(ctx, policy, op, key, fn)
+  if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn)
   return commands.tracePromise(() => attempt(ctx, policy, op, key, fn), {
     op,
     key,

@@ -5,6 +5,7 @@ import type { FleetContext } from './context.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
 import { streamBackend } from './streams/access.ts'
 import { MemoryStream } from './streams/memory-stream.ts'
+import { untraced } from './telemetry.ts'
 import type { TrackedJob } from './tracker/index.ts'
 
 export interface GroupStatus {
@@ -106,9 +107,14 @@ function countByPrimitive(keys: readonly string[], prefix: string): Record<strin
 /**
  * Looks inside a running fleet: members, tracker instances with their jobs, orphans, streams
  * with their consumer groups' lag, dead-letter channels, and key counts per primitive. Reads
- * only keys under the fleet's namespace; leaves nothing registered on the fleet per call.
+ * only keys under the fleet's namespace; leaves nothing registered on the fleet per call, and
+ * traces none of its reads (they are an operator's, not the application's).
  */
-export async function inspectFleet(fleet: Fleet): Promise<FleetStatus> {
+export function inspectFleet(fleet: Fleet): Promise<FleetStatus> {
+  return untraced(() => inspect(fleet))
+}
+
+async function inspect(fleet: Fleet): Promise<FleetStatus> {
   const ctx = fleetContext(fleet)
   const tracker = operatorTracker(fleet)
   const [members, live, orphanJobs, keys, streamKeys, deadLetters] = await Promise.all([

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import diagnosticsChannel, { type TracingChannel } from 'node:diagnostics_channel'
 
 /**
@@ -25,6 +26,23 @@ export interface TraceScope {
 export type Subject = Omit<OperationContext, 'namespace' | 'topology'>
 
 const channels = new Map<string, TracingChannel<unknown, OperationContext>>()
+
+/** Set while redfleet reads a fleet for an operator (`untraced`). */
+const operatorReads = new AsyncLocalStorage<true>()
+
+/**
+ * Runs `fn`, and every call it makes, untraced: what redfleet reads on its own to report on a
+ * fleet (`redfleet status`, the dashboard, the OpenTelemetry gauges) is not the application's
+ * work, and must not show up as its operations in traces and operation metrics.
+ */
+export function untraced<T>(fn: () => Promise<T>): Promise<T> {
+  return operatorReads.run(true, fn)
+}
+
+/** Someone listens to `channel`, and the call is the application's (not within `untraced`). */
+export function isTraced(channel: { readonly hasSubscribers: boolean }): boolean {
+  return channel.hasSubscribers && operatorReads.getStore() === undefined
+}
 
 /** The TracingChannel `redfleet:<primitive>:<method>` of an operation named `primitive.method`. */
 export function operationChannel(op: string): TracingChannel<unknown, OperationContext> {
@@ -58,7 +76,7 @@ function tracedOn<T>(
   subject: () => Subject,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!channel.hasSubscribers) return fn()
+  if (!isTraced(channel)) return fn()
   // `subject` makes a fresh object on each call: it becomes the context (cheaper than a spread).
   const context = subject() as OperationContext
   context.namespace = scope.namespace
@@ -135,7 +153,7 @@ export class OpenTrace {
  */
 export function openTrace(op: string, scope: TraceScope, subject?: () => Subject): OpenTrace | undefined {
   const channel = operationChannel(op)
-  if (!channel.hasSubscribers) return undefined
+  if (!isTraced(channel)) return undefined
   const context: OperationContext = { namespace: scope.namespace, topology: scope.topology }
   if (subject) Object.assign(context, subject())
   channel.start.publish(context)

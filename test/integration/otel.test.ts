@@ -183,7 +183,25 @@ for (const topology of ['memory', 'standalone'] as const) {
         await streams.ensureGroup('g')
         for (let n = 0; n < 3; n++) await streams.publish({ n })
 
+        spans.reset()
+        await points(own)
         const all = await points(own)
+        // Reading the gauges (members, tracker instances and orphans, streams) is not the
+        // application's work: twice collected, it left no span and no operation of its own.
+        assert.deepEqual(spans.getFinishedSpans(), [])
+        const operations = all
+          .filter((p) => p.name === 'redfleet.operation.duration')
+          .map((p) => `${p.attributes.primitive}.${p.attributes.method}`)
+        assert.deepEqual([...new Set(operations)].sort(), [
+          'cache.read',
+          'cache.readMulti',
+          'cache.write',
+          'membership.heartbeat',
+          'store.get',
+          'store.set',
+          'streams.ensureGroup',
+          'streams.publish',
+        ])
         const durations = (method: string) =>
           all.find(
             (p) =>
