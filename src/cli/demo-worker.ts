@@ -70,9 +70,16 @@ export async function runDemoWorker(
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { options, name } = JSON.parse(process.argv[2]!) as { options: FleetOptions; name: string }
-  const fleet = createFleet(options)
+  // Its failure is one line on the demo's output, and the demo's own reason says it ended.
+  const fleet = createFleet({ ...options, onError: () => {} })
   const stop = new AbortController()
   process.once('SIGTERM', () => stop.abort())
-  await runDemoWorker(fleet, name, (line) => console.log(line), stop.signal)
-  await fleet.close()
+  try {
+    await runDemoWorker(fleet, name, (line) => console.log(line), stop.signal)
+  } catch (error) {
+    console.log(`failed: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 1
+  } finally {
+    await fleet.close()
+  }
 }

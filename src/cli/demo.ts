@@ -35,6 +35,8 @@ async function until(what: string, check: () => Promise<boolean>, timeout = 60_0
 
 interface Worker {
   name: string
+  /** Rejects if the worker ends before it is stopped or killed (it failed, and said why). */
+  failed: Promise<never>
   /** Stops the worker the hard way: its jobs stay tracked and become orphans. */
   kill(): Promise<void>
   /** Stops the worker cleanly. */
@@ -53,18 +55,26 @@ function processWorker(options: FleetOptions, name: string): Worker {
     },
   )
   createInterface({ input: child.stdout! }).on('line', workerLog(name))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  return {
-    name,
-    kill: async () => {
-      child.kill('SIGKILL')
-      await exited
-    },
-    stop: async () => {
-      child.kill('SIGTERM')
-      await exited
-    },
+  let ending = false
+  let fail = (_: Error) => {}
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject
+  })
+  // Only a race reads it: a failure after the race is over is not unhandled.
+  failed.catch(() => {})
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (!ending)
+        fail(new Error(`demo: ${name} ended before the demo did (${signal ?? `exit code ${code}`})`))
+      resolve()
+    }),
+  )
+  const end = async (signal: NodeJS.Signals) => {
+    ending = true
+    child.kill(signal)
+    await exited
   }
+  return { name, failed, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') }
 }
 
 function inProcessWorker(options: FleetOptions, name: string): Worker {
@@ -73,6 +83,8 @@ function inProcessWorker(options: FleetOptions, name: string): Worker {
   const running = runDemoWorker(fleet, name, workerLog(name), controller.signal).catch(() => {})
   return {
     name,
+    // Its failures are the coordinator's too (one fleet, one process): nothing to race.
+    failed: new Promise<never>(() => {}),
     // Closing the fleet first stops its heartbeats and leaves its jobs tracked, as a crash would.
     kill: async () => {
       await fleet.close()
@@ -99,7 +111,7 @@ async function resolveOptions(
     say(`working in namespace '${namespace}', deleted at the end`)
     const scoped = { ...options, namespace }
     const cleanup = async () => {
-      const fleet = createFleet(scoped)
+      const fleet = quietFleet(scoped)
       try {
         await deleteNamespace(fleetContext(fleet))
       } finally {
@@ -166,10 +178,27 @@ async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
   say(`3 concurrent cache fetches of a cold key computed it ${computed} time(s)`)
 }
 
+/**
+ * The coordinator's fleet: a failure is the demo's one-line reason (SPEC §9), not a warning too.
+ * `onError` is not passed on to the workers (it does not survive JSON): they say why they
+ * failed in a line of their own.
+ */
+function quietFleet(options: FleetOptions): Fleet {
+  return createFleet({ ...options, onError: () => {} })
+}
+
 /** Runs the whole demo; resolves when every worker has stopped and every connection is closed. */
 export async function runDemo(input: FleetOptions): Promise<void> {
   const { options, cleanup } = await resolveOptions(input)
-  const fleet = createFleet(options)
+  const fleet = quietFleet(options)
+  try {
+    // A Redis that cannot be reached is the demo's failure before any worker starts.
+    await fleet.ready()
+  } catch (error) {
+    await fleet.close()
+    await cleanup().catch(() => {})
+    throw error
+  }
   const workers = WORKERS.map((name) =>
     options.url === undefined ? inProcessWorker(options, name) : processWorker(options, name),
   )
@@ -180,7 +209,7 @@ export async function runDemo(input: FleetOptions): Promise<void> {
   })
   process.once('SIGINT', interrupt)
   try {
-    await Promise.race([choreograph(fleet, workers), interrupted])
+    await Promise.race([choreograph(fleet, workers), interrupted, ...workers.map((w) => w.failed)])
   } finally {
     process.off('SIGINT', interrupt)
     await Promise.all(workers.map((w) => w.stop()))

@@ -28,7 +28,7 @@ function program(output: Output): Command {
     .helpCommand(false)
     .option('--url <url[,url...]>', 'Redis url(s) of the fleet (default: $REDIS_URL)')
     .option('--cluster', 'the urls are Redis Cluster seed nodes')
-    .option('--namespace <ns>', 'the fleet namespace (default: redfleet)')
+    .option('--namespace <ns>', 'the fleet namespace (default: rf)')
     .configureHelp({ showGlobalOptions: true })
     // Errors become exceptions with one line of ours, never commander's multi-line output.
     .exitOverride()

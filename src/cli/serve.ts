@@ -14,6 +14,8 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
   const port = Number(flags.port)
   if (!/^\d+$/.test(flags.port) || port > 65535)
     throw new UsageError('--port must be a port number (0-65535)')
+  // An empty --token would serve the dashboard to anyone while the operator believes it guarded.
+  if (flags.token === '') throw new UsageError('--token must not be empty')
   const token = flags.token ?? (process.env.REDFLEET_DASHBOARD_TOKEN || undefined)
   const options = fleetOptions(flags)
   if (options.url === undefined) {

@@ -56,3 +56,31 @@ export function tokenGuard(token: string) {
     }
   }
 }
+
+/** Names a browser uses for this machine's loopback interface. */
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** Whether the dashboard listens on loopback only (the default `--host 127.0.0.1`). */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || LOOPBACK_NAMES.has(`[${host}]`)
+}
+
+/**
+ * The onRequest hook of a dashboard that listens on loopback: a request must name this machine
+ * in its Host header. A web page the operator has open elsewhere can point a name of its own at
+ * 127.0.0.1 (DNS rebinding) and read a dashboard without a token as if it were its own origin;
+ * its requests still carry that name, and are refused (403).
+ */
+export function loopbackHostGuard() {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const host = request.headers.host ?? ''
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
+    if (LOOPBACK_NAMES.has(name.toLowerCase())) return
+    await reply.code(403).send({
+      error: {
+        code: 'ERR_HOST_NOT_ALLOWED',
+        message: `this dashboard listens on loopback and answers requests for localhost only, not ${JSON.stringify(host)}`,
+      },
+    })
+  }
+}

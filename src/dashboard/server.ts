@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import { type Fleet, fleetContext } from '../fleet.ts'
 import { registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
-import { tokenGuard } from './auth.ts'
+import { isLoopback, loopbackHostGuard, tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
 import { readDeadline } from './deadline.ts'
 import { MemberWatch } from './members.ts'
@@ -80,6 +80,7 @@ export async function startDashboard(
     reply.headers(SECURITY_HEADERS)
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
   })
+  if (isLoopback(o.host)) app.addHook('onRequest', loopbackHostGuard())
   if (o.token !== undefined && o.token !== '') app.addHook('onRequest', tokenGuard(o.token))
   await registerAssets(app)
   const page = { namespace: fleet.namespace, topology: fleet.topology, refresh: interval, deadline }

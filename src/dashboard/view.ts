@@ -45,12 +45,30 @@ function queryOf(request: FastifyRequest, required: string[]): Query {
   return q
 }
 
+/** Pages of one view kept for when the fleet cannot be read (one per query, the latest few). */
+const KEPT_PAGES = 50
+
+/** A page as last served: what a reload shows, greyed out, while the fleet cannot be read. */
+interface KeptPage {
+  title: string
+  trail: [string, string][] | undefined
+  content: Html
+  at: number
+}
+
 /**
  * Registers a view: the full page, the same page's content alone (`?fragment=1`, what the page
  * script refreshes with), and the JSON. When the fleet cannot be read the JSON and the fragment
- * answer 503 with the error shape; the full page is served with the failure in its banner.
+ * answer 503 with the error shape; the full page is served (503) with the failure in its banner,
+ * over the figures it last showed for that query, greyed out, as an open page keeps them.
  */
 export function registerView<T>(app: FastifyInstance, page: PageContext, view: View<T>): void {
+  const kept = new Map<string, KeptPage>()
+  const keep = (query: string, served: KeptPage) => {
+    kept.delete(query)
+    kept.set(query, served)
+    if (kept.size > KEPT_PAGES) kept.delete(kept.keys().next().value!)
+  }
   const load = async (request: FastifyRequest) => {
     const q = queryOf(request, view.required ?? [])
     return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
@@ -77,19 +95,32 @@ export function registerView<T>(app: FastifyInstance, page: PageContext, view: V
       section: view.section ?? 'drill-down',
       fixed: view.fixed,
     }
+    // The page's own query (a token is not part of what it shows).
+    const { token: _, fragment: __, ...shown } = request.query as Query
+    const query = new URLSearchParams(shown as Record<string, string>).toString()
     try {
       const { q, data } = await load(request)
-      const content = view.content(data, q)
+      const served = {
+        title: view.title(data, q),
+        trail: view.trail?.(q),
+        content: view.content(data, q),
+        at: Date.now(),
+      }
+      keep(query, served)
       reply.type('text/html; charset=utf-8')
-      if (fragment) return reply.send(content.text)
-      const trail = view.trail?.(q)
-      return reply.send(layout({ ...shell, title: view.title(data, q), trail, content, at: Date.now() }).text)
+      if (fragment) return reply.send(served.content.text)
+      return reply.send(layout({ ...shell, ...served }).text)
     } catch (error) {
       if (fragment || error instanceof BadQuery) return fail(reply, error)
       const failure = failureOf(error).error
-      const content = html`<p class="note">Nothing could be read yet.</p>`
+      const last = kept.get(query) ?? {
+        title: 'Not read yet',
+        trail: undefined,
+        content: html`<p class="note">Nothing could be read yet.</p>`,
+        at: Date.now(),
+      }
       reply.code(503).type('text/html; charset=utf-8')
-      return reply.send(layout({ ...shell, title: 'redfleet', content, at: Date.now(), failure }).text)
+      return reply.send(layout({ ...shell, ...last, failure }).text)
     }
   })
 }

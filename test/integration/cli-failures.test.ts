@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { assertOneLine, cli } from './cli-support.ts'
 
@@ -9,5 +10,28 @@ describe('redfleet dashboard without Redis', () => {
     assert.match(unreachable.stderr, /^redfleet: cannot reach Redis at 127\.0\.0\.1:1/)
     assertOneLine(unreachable.stderr)
     assert.equal(unreachable.stdout, '')
+  })
+})
+
+describe('redfleet demo without Redis', () => {
+  test('demo exits 1 with one line naming the node when Redis refuses or never answers, before any worker starts', async () => {
+    // A server that accepts connections and never answers.
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    try {
+      for (const [url, node] of [
+        ['redis://127.0.0.1:1', '127.0.0.1:1'],
+        [`redis://127.0.0.1:${port}`, `127.0.0.1:${port}`],
+      ] as const) {
+        const result = await cli(['demo', '--url', url])
+        assert.equal(result.code, 1, result.stderr)
+        assert.ok(result.stderr.startsWith(`redfleet: cannot reach Redis at ${node}`), result.stderr)
+        assertOneLine(result.stderr)
+        assert.doesNotMatch(result.stdout, /\[worker-/)
+      }
+    } finally {
+      silent.close()
+    }
   })
 })

@@ -41,6 +41,7 @@ describe('redfleet command: usage', () => {
       [['status', '--watch', '-1', '--url', 'redis://127.0.0.1:1'], /--watch takes/],
       [['dashboard', '--port', 'http', '--url', 'redis://127.0.0.1:1'], /--port must be a port number/],
       [['dashboard'], /dashboard needs --url/],
+      [['dashboard', '--token', '', '--url', 'redis://127.0.0.1:1'], /--token must not be empty/],
       [['status', '--namespace', 'a b', '--url', 'redis://127.0.0.1:1'], /namespace/],
     ]
     for (const [args, reason] of runs) {
@@ -77,6 +78,8 @@ describe('redfleet command: usage', () => {
     for (const flag of ['--json', '--watch', '--url', '--cluster', '--namespace']) {
       assert.ok(status.stdout.includes(flag), flag)
     }
+    // The namespace createFleet gives a fleet without one (SPEC §1).
+    assert.match(status.stdout, /--namespace <ns> +the fleet namespace \(default: rf\)/)
     const dashboard = await inProcess(['dashboard', '--help'])
     for (const flag of ['--host', '--port', '--token', '--allow-actions']) {
       assert.ok(dashboard.stdout.includes(flag), flag)

@@ -4,6 +4,7 @@
  * allowActions, every topology, and Redis going away.
  */
 import assert from 'node:assert/strict'
+import { request } from 'node:http'
 import { createRequire } from 'node:module'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
@@ -189,6 +190,32 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
       /data-action/,
     )
   })
+
+  test('on loopback it answers requests for localhost only (DNS rebinding), whatever the path', async () => {
+    const port = new URL(dashboard.url).port
+    const get = (host: string, path = '/status.json') =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+          let body = ''
+          response.on('data', (chunk: Buffer) => {
+            body += chunk
+          })
+          response.on('end', () => resolve({ status: response.statusCode!, body }))
+        })
+          .on('error', reject)
+          .end()
+      })
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+      for (const path of ['/status.json', '/', '/metrics']) {
+        const refused = await get(host, path)
+        assert.equal(refused.status, 403, `${host} ${path}`)
+        assert.equal(JSON.parse(refused.body).error.code, 'ERR_HOST_NOT_ALLOWED')
+      }
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'LOCALHOST', `[::1]:${port}`]) {
+      assert.equal((await get(host)).status, 200, host)
+    }
+  })
 })
 
 describe('dashboard token and actions', () => {
@@ -343,8 +370,21 @@ describe('dashboard with Redis gone', () => {
     const fleet = createFleet({ url: server.url, namespace: uniqueNamespace() })
     const dashboard = await startDashboard(fleet, { host: '127.0.0.1', port: 0, allowActions: false })
     try {
+      await fleet.membership({ ttl: 600_000 }).heartbeat('member-seen-before')
       assert.equal((await fetch(`${dashboard.url}status.json`)).status, 200)
+      const overview = await fetch(dashboard.url)
+      assert.equal(overview.status, 200)
+      assert.match(await overview.text(), /member-seen-before/)
       await server.stop()
+      // A reload shows what the page last showed, greyed out under the banner, as an open page does.
+      const reloaded = await fetch(dashboard.url)
+      assert.equal(reloaded.status, 503)
+      const stale = await reloaded.text()
+      assert.match(stale, /Redis is unreachable: .*The figures below are stale/)
+      assert.match(stale, /<div id="content" class="stale">[\s\S]*member-seen-before/)
+      assert.match(stale, /<title>Fleet overview · redfleet<\/title>/)
+      const never = await (await fetch(`${dashboard.url}orphans`)).text()
+      assert.match(never, /Nothing could be read yet/)
       const failed = await fetch(`${dashboard.url}status.json`)
       assert.equal(failed.status, 503)
       const shape = await failed.json()
