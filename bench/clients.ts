@@ -75,17 +75,14 @@ export const CLIENTS: Record<string, (url: string) => Promise<RawClient>> = {
 export const CLIENT_NAMES: readonly string[] = Object.keys(CLIENTS)
 
 /**
- * A fleet like `ctx.fleet` (same server and namespace, so it reads the same keys) on an injected
- * node-redis 5 client instead of a url: redfleet's cost on the node-redis transport.
+ * A fleet like `ctx.fleet` (same server and namespace, so it reads the same keys) with
+ * `transport: 'node-redis'` (the @redis/client 5 dev dependency): redfleet's cost on the
+ * node-redis transport.
  */
 export async function nodeRedis5Fleet(ctx: BenchContext): Promise<Fleet> {
-  const client = nodeRedis5({ url: ctx.url })
-  await client.connect()
-  const fleet = createFleet({ client, namespace: ctx.fleet.namespace })
-  ctx.onClose(async () => {
-    await fleet.close()
-    client.destroy()
-  })
+  const fleet = createFleet({ url: ctx.url, transport: 'node-redis', namespace: ctx.fleet.namespace })
+  await fleet.ready()
+  ctx.onClose(() => fleet.close())
   return fleet
 }
 
