@@ -18,6 +18,9 @@
  *   the primary to its replica (`REPLICAOF`); `swapBack()` restores the original roles.
  * - `startBlackHole()`: a TCP server that accepts connections and never answers.
  *
+ * - `moveEmptySlotOf(key, urls)`: moves the empty slot of `key` on a cluster without replicas
+ *   (`startCluster()`) to the next master, until every master agrees.
+ *
  * Faults on any server: `replicaOf(server, master | undefined)` (`REPLICAOF host port` /
  * `REPLICAOF NO ONE`), `clientPause(server, ms)` (`CLIENT PAUSE ms ALL`), `waitForRole`.
  * `RedisServer.kill()` / `restart()` (redis-server.ts) crash and restart a standalone server.
@@ -105,6 +108,49 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error(`${what}: not within ${bound} ms; last seen: ${String(last)}`)
     await new Promise((resolve) => setTimeout(resolve, POLL))
   }
+}
+
+/** Which of `ports` serves `key` (answers it, not MOVED), and what the others answer. */
+async function servingOf(key: string, ports: number[]): Promise<{ owner: number; answers: string[] }> {
+  const answers = await Promise.all(
+    ports.map((port) =>
+      command(port, 'EXISTS', key).then(
+        () => 'serves',
+        (error: unknown) => String(error),
+      ),
+    ),
+  )
+  return { owner: answers.indexOf('serves'), answers }
+}
+
+/**
+ * Moves the (empty) slot of `key` on a cluster without replicas to the master after its owner:
+ * SETSLOT NODE on the new owner first, then on the others, sent again until every master, seen
+ * twice in a row, agrees. A heartbeat the old owner sent just before its SETSLOT can hand the
+ * slot back to it on a node of a lower config epoch (about one move in 1,500 here), leaving two
+ * masters that redirect to each other for good.
+ */
+export async function moveEmptySlotOf(key: string, urls: string[]): Promise<{ from: string; to: string }> {
+  const ports = urls.map((url) => Number(new URL(url).port))
+  const { owner } = await waitUntil(`one master to serve ${key}`, async () => {
+    const seen = await servingOf(key, ports)
+    return seen.owner >= 0 && seen
+  })
+  const target = (owner + 1) % ports.length
+  const targetId = String(await command(ports[target]!, 'CLUSTER', 'MYID'))
+  const slot = calculateSlot(key)
+  const order = [target, ...ports.keys()].filter((i, at, all) => all.indexOf(i) === at)
+  let agreed = 0
+  await waitUntil(`every master to agree that ${ports[target]} serves slot ${slot}`, async () => {
+    const { owner: now, answers } = await servingOf(key, ports)
+    const movedThere = answers.every((answer, i) => i === target || answer.endsWith(`:${ports[target]}`))
+    agreed = now === target && movedThere ? agreed + 1 : 0
+    if (agreed === 0) {
+      for (const i of order) await command(ports[i]!, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
+    }
+    return agreed >= 2
+  })
+  return { from: urls[owner]!, to: urls[target]! }
 }
 
 export type Role = 'master' | 'replica'

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
 import { createFleet, type Fleet } from '../../src/index.ts'
+import { moveEmptySlotOf } from '../harness/faults.ts'
 import { startCluster } from '../harness/redis-server.ts'
 
 let cluster: Awaited<ReturnType<typeof startCluster>>
@@ -53,7 +53,6 @@ test('a sharded subscription follows its slot to another master, with no error a
   await broker.ready()
 
   const channel = 'migrate:broker:moving'
-  const slot = calculateSlot(channel)
   const nodes = cluster.urls.map((url) => {
     const client = new Redis(url)
     clients.push(client)
@@ -68,13 +67,9 @@ test('a sharded subscription follows its slot to another master, with no error a
   const before = await subscribers()
   const owner = before.indexOf(1)
   assert.ok(owner >= 0, `subscribed on the slot's owner: ${before}`)
+  // Move the (empty) slot to the next master.
   const target = (owner + 1) % nodes.length
-  const targetId = String(await nodes[target]!.call('CLUSTER', 'MYID'))
-
-  // Move the (empty) slot: the new owner first, then the others.
-  await nodes[target]!.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
-  for (const [i, node] of nodes.entries())
-    if (i !== target) await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
+  await moveEmptySlotOf(channel, cluster.urls)
 
   await eventually(async () => (await subscribers())[target] === 1, 're-subscribed on the new owner')
   assert.deepEqual(

@@ -4,7 +4,13 @@ import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
-import { command, type FaultCluster, startFaultCluster, waitUntil } from '../harness/faults.ts'
+import {
+  command,
+  type FaultCluster,
+  moveEmptySlotOf,
+  startFaultCluster,
+  waitUntil,
+} from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
@@ -164,38 +170,6 @@ after(async () => {
   await (await faultCluster?.catch(() => undefined))?.stop()
 })
 
-/** Moves the (empty) slot of `key` from its master to another, telling the new owner first. */
-async function moveSlotOf(key: string, urls: string[]): Promise<{ from: string; to: string }> {
-  const nodes = urls.map((url) => {
-    const client = createClient5({ url })
-    client.on('error', () => undefined)
-    return client
-  })
-  try {
-    await Promise.all(nodes.map((node) => node.connect()))
-    const answers = await Promise.all(
-      nodes.map((node) =>
-        node.sendCommand(['EXISTS', key]).then(
-          () => 'owner',
-          (error: unknown) => String(error),
-        ),
-      ),
-    )
-    const owner = answers.indexOf('owner')
-    assert.ok(owner >= 0, `one master serves ${key}: ${answers.join(', ')}`)
-    const target = (owner + 1) % nodes.length
-    const targetId = String(await nodes[target]!.sendCommand(['CLUSTER', 'MYID']))
-    const slot = String(calculateSlot(key))
-    await nodes[target]!.sendCommand(['CLUSTER', 'SETSLOT', slot, 'NODE', targetId])
-    for (const [i, node] of nodes.entries()) {
-      if (i !== target) await node.sendCommand(['CLUSTER', 'SETSLOT', slot, 'NODE', targetId])
-    }
-    return { from: urls[owner]!, to: urls[target]! }
-  } finally {
-    for (const node of nodes) node.destroy()
-  }
-}
-
 /**
  * A namespace under which `${namespace}${suffix}` is served (on the shared test cluster) by
  * another master than cluster-key-slot's reading of its slot says.
@@ -266,7 +240,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         const store = fleet.store<number>()
         assert.equal(await store.get('moving'), undefined)
         const key = `${namespace}:store:moving`
-        const { to } = await moveSlotOf(key, urls)
+        const { to } = await moveEmptySlotOf(key, urls)
         await store.set('moving', 7)
         assert.equal(await store.get('moving'), 7)
         assert.deepEqual(await store.getMany(['moving', 'other']), [7, undefined])
@@ -298,7 +272,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         broker.subscribe(received.push)
         await broker.ready()
         const channel = `${namespace}:broker:moving`
-        const { to } = await moveSlotOf(channel, urls)
+        const { to } = await moveEmptySlotOf(channel, urls)
         const port = Number(new URL(to).port)
         // Redis tells the old master's subscriber (SUNSUBSCRIBE); nothing tells the test.
         await waitUntil('subscribed on the new master', async () => {
