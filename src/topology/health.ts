@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { type ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
+import { isTimedOut } from '../transport/deadlines.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
 
@@ -209,10 +210,20 @@ export function watchConnection(
 ): void {
   // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
   // not when a connection that never connected is dropped (a cluster discarding a node client).
+  // A connection that reconnects by itself and closes between its connect and its ready (a
+  // server that accepts and hangs up, a proxy in front of a dead Redis) failed its attempt too.
   let failed = false
   let up = false
+  let handshaking = false
+  if (reconnectsByItself(client)) {
+    ;(client as Redis).on('connect', () => {
+      handshaking = true
+    })
+  }
+  let lastError: unknown
   client.on('error', (error: unknown) => {
     failed = true
+    lastError = error
     if (isSelectRefusal(error)) {
       health.noteFailure(noSuchDb(error))
       // ioredis carries on after a failed SELECT, and would run every command in db 0: this
@@ -226,15 +237,20 @@ export function watchConnection(
   client.on('ready', () => {
     failed = false
     up = true
+    handshaking = false
     health.markUp()
   })
   client.on('close', () => {
-    const counts = failed || up
+    const reason = handshaking ? handshakeFailure(failed, lastError) : undefined
+    const counts = failed || up || handshaking
     failed = false
     up = false
+    handshaking = false
+    lastError = undefined
     if (health.stopped || !counts) return
     // Closed on purpose: a client that reconnects by itself only ends when told to.
-    if (client.status === 'end' && typeof client.options.retryStrategy === 'function') return
+    if (client.status === 'end' && reconnectsByItself(client)) return
+    if (reason) health.noteFailure(reason)
     const down = health.attemptFailed() > reconnectAttempts
     if (down) health.markDown()
     if (!failFast) return
@@ -243,6 +259,58 @@ export function watchConnection(
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
   if (failFast) refuseWhileDown(client as Redis, health)
+}
+
+/** The socket errors of writing to, or reading from, a connection the server closed. */
+function isHangUp(error: unknown): boolean {
+  const { code } = (error ?? {}) as { code?: unknown }
+  return code === 'EPIPE' || code === 'ECONNRESET'
+}
+
+/**
+ * Why an attempt that connected ended before it was ready, in redfleet's words where the client's
+ * would puzzle ("EPIPE", "Command timed out"); undefined to keep the attempt's own error.
+ */
+function handshakeFailure(failed: boolean, error: unknown): Error | undefined {
+  if (!failed) return new Error('the server closed the connection before it was ready')
+  if (isHangUp(error)) {
+    const { code } = error as { code: string }
+    return new Error(`the server closed the connection before it was ready (${code})`, { cause: error })
+  }
+  if (isTimedOut(error))
+    return new Error('no answer to the ready check within commandTimeout', { cause: error })
+  return undefined
+}
+
+function reconnectsByItself(client: Redis | ConnectionEvents): boolean {
+  return typeof client.options.retryStrategy === 'function'
+}
+
+/**
+ * ioredis' connectTimeout ends at the TCP connect: a server that accepts the connection and never
+ * answers its handshake (a stopped process, a proxy with nothing behind it) would hold every
+ * attempt open for ever, each call waiting out its commandTimeout and the node never known to be
+ * down. An attempt of `client` (watched by watchConnection) not ready within `connectTimeout` of
+ * its connect is ended and counts as failed, so such a node goes down as a refusing one does.
+ */
+export function limitHandshake(client: Redis, connectTimeout: number): void {
+  let timer: NodeJS.Timeout | undefined
+  const clear = () => clearTimeout(timer)
+  client.on('connect', () => {
+    clear()
+    timer = setTimeout(() => {
+      if (client.status !== 'connect') return
+      // As ioredis reports its own connect timeout: an error, then the close (watchConnection's).
+      client.emit(
+        'error',
+        new Error(`no answer to the handshake within connectTimeout (${connectTimeout} ms)`),
+      )
+      client.disconnect(true)
+    }, connectTimeout)
+    timer.unref()
+  })
+  client.on('ready', clear)
+  client.on('close', clear)
 }
 
 /** The server refused the SELECT of the url's db (a db it does not have). */

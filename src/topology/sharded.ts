@@ -13,7 +13,7 @@ import {
   type ServerAddress,
   timeCommands,
 } from './connection.ts'
-import { HealthRegistry, watchConnection } from './health.ts'
+import { HealthRegistry, limitHandshake, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -137,6 +137,7 @@ export class ShardedTopology implements RedisTopology {
           commandTimeout: undefined,
         })
         watchConnection(client, health.of(address.id), settings.reconnectAttempts)
+        limitHandshake(client, settings.connectTimeout)
         timeCommands(client, settings.commandTimeout)
         return client
       })

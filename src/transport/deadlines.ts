@@ -1,5 +1,12 @@
 /** What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout). */
-export const timedOut = (): Error => new Error('Command timed out')
+const TIMED_OUT = 'Command timed out'
+
+export const timedOut = (): Error => new Error(TIMED_OUT)
+
+/** An error of timedOut's. */
+export function isTimedOut(error: unknown): boolean {
+  return error instanceof Error && error.message === TIMED_OUT
+}
 
 /**
  * Something in flight that a deadline can fail. An ioredis Command is one as it is (`isSettled`

@@ -9,9 +9,13 @@
  *   refused with NodeDownError without touching the network (no connection attempt while any of
  *   1000 reads is in progress), and it is back after one reconnect once the server returns.
  * - Warnings: one per node per change of state, never one per call, with or without onError.
+ * - A standalone "server" that accepts connections and never answers them, or hangs up at once,
+ *   makes the node down too (each attempt ends at its first deadline or the hang-up), announced
+ *   once with a reason in redfleet's words; calls then fail at once with NodeDownError.
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { type AddressInfo, createServer, type Server } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -409,4 +413,90 @@ describe('a standalone server that goes down and comes back', () => {
       await fleet.close()
     }
   })
+})
+
+describe('a standalone "server" that accepts connections and does not serve them', () => {
+  let hole: BlackHole
+  /** Accepts each connection and closes it at once (a proxy with nothing behind it). */
+  let hangUp: Server
+  before(async () => {
+    hole = await startBlackHole()
+    hangUp = createServer((socket) => socket.destroy())
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
+  })
+  after(async () => {
+    await hole?.close()
+    hangUp?.close()
+  })
+
+  interface Case {
+    readonly name: string
+    readonly url: () => string
+    readonly timeouts: { connectTimeout: number; commandTimeout: number }
+    /** The reason the announcement and the refusals give. */
+    readonly reason: RegExp
+  }
+  const cases: Case[] = [
+    {
+      name: 'one that never answers, with no commandTimeout',
+      url: () => hole.url,
+      timeouts: { connectTimeout, commandTimeout: 0 },
+      reason: /no answer to the handshake within connectTimeout \(500 ms\)/,
+    },
+    {
+      name: 'one that never answers, with a commandTimeout below connectTimeout',
+      url: () => hole.url,
+      timeouts: { connectTimeout: 20 * commandTimeout, commandTimeout },
+      reason: /no answer to the ready check within commandTimeout/,
+    },
+    {
+      name: 'one that hangs up at once',
+      url: () => `redis://127.0.0.1:${(hangUp.address() as AddressInfo).port}`,
+      timeouts: { connectTimeout, commandTimeout },
+      reason: /the server closed the connection before it was ready/,
+    },
+  ]
+  for (const { name, url, timeouts, reason } of cases) {
+    test(`${name}: the node goes down, announced once, and calls then fail at once with NodeDownError`, async () => {
+      // Down after reconnectAttempts + 1 failed attempts, each ended by the server or by the
+      // first deadline, a reconnect delay apart; with a loaded machine's margin.
+      const attempt = Math.min(timeouts.connectTimeout, timeouts.commandTimeout || Number.POSITIVE_INFINITY)
+      const downWithin = 2 * (attempt + reconnectDelay(Number.POSITIVE_INFINITY)) + LIMIT
+      const announced: unknown[] = []
+      let wentDown: () => void = () => {}
+      const down = new Promise<void>((resolve) => {
+        wentDown = resolve
+      })
+      const fleet = createFleet({
+        url: url(),
+        namespace: uniqueNamespace(),
+        ...timeouts,
+        reconnectAttempts: 1,
+        onError: (error, { op }) => {
+          if (!op.startsWith('connection ')) return
+          announced.push(error)
+          wentDown()
+        },
+      })
+      const store = fleet.store<number>()
+      try {
+        const first = store.get('k').catch((error: unknown) => error)
+        await Promise.race([
+          down,
+          sleep(downWithin).then(() => assert.fail(`not known to be down within ${downWithin} ms`)),
+        ])
+        assert.equal(announced.length, 1)
+        assert.match(String(announced[0]), /is down/)
+        assert.match(String(announced[0]), reason)
+        assert.ok((await first) instanceof Error, 'the first call settles')
+        const refused = await store.get('k').catch((error: unknown) => error)
+        assert.ok(refused instanceof NodeDownError, String(refused))
+        assert.equal(refused.outcome, 'not-applied')
+        assert.match(refused.message, reason)
+        assert.equal(announced.length, 1, 'announced once, not once per call')
+      } finally {
+        await fleet.close()
+      }
+    })
+  }
 })
