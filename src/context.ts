@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { ClosedError, isAmbiguous, isTransient, translateError } from './errors.ts'
+import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
@@ -49,8 +49,16 @@ export function operationPolicy(
   }
 }
 
-function closedError(op: string, key: string | undefined): ClosedError {
-  return new ClosedError(`${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`)
+/**
+ * A call refused by a closed fleet, or (`cutOff`, the call's own error translated) cut off by the
+ * close: then whether Redis applied it is what that error says (a timeout or a lost connection:
+ * unknown).
+ */
+function closedError(op: string, key: string | undefined, cutOff?: unknown): ClosedError {
+  const message = `${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`
+  if (cutOff === undefined) return new ClosedError(message)
+  const outcome = cutOff instanceof RedfleetError && !isAmbiguous(cutOff) ? 'not-applied' : 'unknown'
+  return new ClosedError(message, { cause: cutOff, outcome })
 }
 
 /**
@@ -127,7 +135,10 @@ function attempt<T>(
     const repeatable = repeatsSafely(op)
     return retryAfter(error, fn, policy.retry, (final) => policy.onError(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
-      translate: (e) => (ctx.lifecycle.closed ? closedError(op, key) : translateError(e, op, key)),
+      translate: (e) => {
+        const error = translateError(e, op, key)
+        return ctx.lifecycle.closed ? closedError(op, key, error) : error
+      },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })
   })

@@ -109,10 +109,16 @@ export class SerializationError extends RedfleetError {
   }
 }
 
-/** The fleet (or the primitive) was closed; nothing more can be done with it. */
+/**
+ * The fleet (or the primitive) was closed; nothing more can be done with it. A call refused
+ * because the fleet was closed never reached Redis (`outcome: 'not-applied'`); one cut off by the
+ * close while its command was out may have been applied (`'unknown'`).
+ */
 export class ClosedError extends RedfleetError {
-  constructor(message: string) {
-    super(message, { code: 'ERR_CLOSED' })
+  readonly outcome: Outcome
+  constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
+    super(message, { cause: options?.cause, code: 'ERR_CLOSED' })
+    this.outcome = options?.outcome ?? 'not-applied'
   }
 }
 

@@ -557,7 +557,7 @@ forEachTopology('Store contract', (env) => {
     await assert.rejects(store.get('k'), ClosedError)
   })
 
-  test('after close every method rejects with ClosedError; failsafe turns it into a no-op', async () => {
+  test('after close every method rejects with ClosedError (outcome not-applied); failsafe turns it into a no-op', async () => {
     const fleet = await env.fleet()
     const store = fleet.store()
     await store.set('k', 1)
@@ -572,7 +572,13 @@ forEachTopology('Store contract', (env) => {
       store.getMany(['k']),
       store.setMany([['k', 2]]),
     ]
-    for (const call of calls) await assert.rejects(call, ClosedError)
+    for (const call of calls) {
+      await assert.rejects(call, (error: unknown) => {
+        assert.ok(error instanceof ClosedError, String(error))
+        assert.equal(error.outcome, 'not-applied', 'never sent')
+        return true
+      })
+    }
     const errors: string[] = []
     const safe = failsafe(store, { onError: (_e, op) => errors.push(op) })
     assert.equal(await safe.get('k'), undefined)

@@ -2,7 +2,8 @@
  * The store under ambiguous failures (SPEC §8): a private server is held with `CLIENT PAUSE`
  * for longer than `commandTimeout`, so that sent commands time out and may still be applied.
  * Operations that repeating could apply twice are applied exactly once, or reject with
- * `outcome: 'unknown'`; a claim and an update recognise their own earlier write.
+ * `outcome: 'unknown'`; a claim and an update recognise their own earlier write. A call cut off
+ * by `fleet.close()` while Redis holds it is a ClosedError whose outcome is unknown too.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -44,6 +45,29 @@ test('increment during a pause longer than commandTimeout is applied once and re
       assert.equal(result.error.code, 'ERR_TIMEOUT')
       assert.equal(result.error.outcome, 'unknown')
     }
+  }
+})
+
+test('an increment cut off by fleet.close() while Redis holds it rejects with ClosedError whose outcome is unknown', async () => {
+  const fleet = server.fleet({ commandTimeout: 30_000 })
+  const store = fleet.store()
+  await store.get('warm-up')
+  // WRITE: the increment is held, while CLIENT LIST (a read) still shows it has arrived.
+  await server.pause(5000, 'WRITE')
+  try {
+    const increment = settle(store.increment('ctr'))
+    for (;;) {
+      const clients = String(await server.admin.call('CLIENT', 'LIST'))
+      if (/cmd=incrbyfloat/.test(clients)) break
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await fleet.close()
+    const result = await increment
+    assert.ok('error' in result, 'rejected')
+    assert.equal(result.error.code, 'ERR_CLOSED')
+    assert.equal(result.error.outcome, 'unknown', 'sent: Redis may apply it')
+  } finally {
+    await server.unpause()
   }
 })
 
