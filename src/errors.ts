@@ -247,6 +247,19 @@ const NOT_SENT =
 const CONNECTION_FAILURE =
   /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable/i
 
+/** A reply that is not RESP (ioredis 6 and node-redis, ioredis 5's redis-parser): no Redis sent it. */
+const NOT_RESP = /Unknown RESP type|Protocol error, got/
+
+/**
+ * A client's failure to read a reply because the server does not speak Redis' protocol (an HTTP
+ * server, a TLS port spoken to in plain text), in words a user can act on; undefined otherwise.
+ */
+export function notRedisReason(error: unknown): string | undefined {
+  const message = messageOf(error)
+  if (!NOT_RESP.test(message)) return undefined
+  return `the server does not answer in Redis' protocol (${message.replace(/\.? Please report this\.$/, '')}): is the url that of a Redis server?`
+}
+
 /** A client's own words for a command that got no reply in time (ioredis, node-redis, sockets). */
 const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
 
@@ -295,6 +308,8 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     })
   }
   const message = messageOf(error)
+  const notRedis = notRedisReason(error)
+  if (notRedis) return new ConnectionError(`${where} failed: ${notRedis}`, { cause: error })
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
   if (CONNECTION_FAILURE.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {

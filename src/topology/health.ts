@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { type ConfigError, ConnectionError, NodeDownError, RedfleetError } from '../errors.ts'
+import { type ConfigError, ConnectionError, NodeDownError, notRedisReason, RedfleetError } from '../errors.ts'
 import { isTimedOut } from '../transport/deadlines.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
@@ -168,6 +168,8 @@ export class HealthRegistry {
 export function describeFailure(cause: unknown, node: string): string {
   // Already in redfleet's words (a db the server does not have).
   if (cause instanceof RedfleetError) return cause.message
+  const notRedis = notRedisReason(cause)
+  if (notRedis) return notRedis
   const { code, address, port } = (cause ?? {}) as { code?: unknown; address?: unknown; port?: unknown }
   if (typeof address === 'string' && typeof port === 'number') node = `${address}:${port}`
   if (code === 'ECONNREFUSED') return `connection refused (ECONNREFUSED ${node})`

@@ -9,8 +9,8 @@
  *   refused with NodeDownError without touching the network (no connection attempt while any of
  *   1000 reads is in progress), and it is back after one reconnect once the server returns.
  * - Warnings: one per node per change of state, never one per call, with or without onError.
- * - A standalone "server" that accepts connections and never answers them, or hangs up at once,
- *   makes the node down too (each attempt ends at its first deadline or the hang-up), announced
+ * - A standalone "server" that accepts connections and never answers them, hangs up at once or
+ *   answers in another protocol, makes the node down too (each attempt ends at its first deadline or the hang-up), announced
  *   once with a reason in redfleet's words; calls then fail at once with NodeDownError.
  */
 import assert from 'node:assert/strict'
@@ -415,18 +415,31 @@ describe('a standalone server that goes down and comes back', () => {
   })
 })
 
-describe('a standalone "server" that accepts connections and does not serve them', () => {
+describe('a standalone "server" that accepts connections and does not serve them as Redis', () => {
   let hole: BlackHole
   /** Accepts each connection and closes it at once (a proxy with nothing behind it). */
   let hangUp: Server
+  /** Answers whatever it is sent as an HTTP server does (a url naming the wrong port). */
+  let http: Server
+  const listen = async (server: Server) => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return server
+  }
+  const urlOf = (server: Server) => `redis://127.0.0.1:${(server.address() as AddressInfo).port}`
   before(async () => {
     hole = await startBlackHole()
-    hangUp = createServer((socket) => socket.destroy())
-    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
+    hangUp = await listen(createServer((socket) => socket.destroy()))
+    http = await listen(
+      createServer((socket) => {
+        socket.on('error', () => {})
+        socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'))
+      }),
+    )
   })
   after(async () => {
     await hole?.close()
     hangUp?.close()
+    http?.close()
   })
 
   interface Case {
@@ -451,9 +464,15 @@ describe('a standalone "server" that accepts connections and does not serve them
     },
     {
       name: 'one that hangs up at once',
-      url: () => `redis://127.0.0.1:${(hangUp.address() as AddressInfo).port}`,
+      url: () => urlOf(hangUp),
       timeouts: { connectTimeout, commandTimeout },
       reason: /the server closed the connection before it was ready/,
+    },
+    {
+      name: 'one that answers in another protocol (HTTP)',
+      url: () => urlOf(http),
+      timeouts: { connectTimeout, commandTimeout },
+      reason: /the server does not answer in Redis' protocol \(.*"H"\): is the url that of a Redis server\?/,
     },
   ]
   for (const { name, url, timeouts, reason } of cases) {
@@ -488,7 +507,7 @@ describe('a standalone "server" that accepts connections and does not serve them
         assert.equal(announced.length, 1)
         assert.match(String(announced[0]), /is down/)
         assert.match(String(announced[0]), reason)
-        assert.ok((await first) instanceof Error, 'the first call settles')
+        assert.ok((await first) instanceof ConnectionError, String(await first))
         const refused = await store.get('k').catch((error: unknown) => error)
         assert.ok(refused instanceof NodeDownError, String(refused))
         assert.equal(refused.outcome, 'not-applied')
