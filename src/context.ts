@@ -3,6 +3,7 @@ import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } 
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
+import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
@@ -35,7 +36,14 @@ export interface FleetContext {
 /** How one primitive runs its operations: its retry policy and where its failures go. */
 export interface OperationPolicy {
   retry: Required<RetryOptions>
+  /** Where failures that no caller hears go (loops, listeners, tracking). */
   onError: (error: unknown, op: string) => void
+  /**
+   * Where a failed call's error goes besides its caller, who gets it as the rejection: to an
+   * `onError` the user gave, not to the default one, which warns, and warnings come once per
+   * change of a node's state, never once per call (SPEC §1).
+   */
+  onCallError?: (error: unknown, op: string) => void
 }
 
 export function operationPolicy(
@@ -43,9 +51,13 @@ export function operationPolicy(
   options: { retry?: RetryOptions; onError?: (e: unknown) => void },
 ): OperationPolicy {
   const own = options.onError
+  const onError: OperationPolicy['onError'] = own
+    ? (error) => own(error)
+    : (error, op) => ctx.onError(error, { op })
   return {
     retry: resolveRetry(ctx.retry, options.retry),
-    onError: own ? (error) => own(error) : (error, op) => ctx.onError(error, { op }),
+    onError,
+    onCallError: own || !isDefaultOnError(ctx.onError) ? onError : undefined,
   }
 }
 
@@ -133,7 +145,7 @@ function attempt<T>(
   }
   return sent.then(undefined, (error: unknown) => {
     const repeatable = repeatsSafely(op)
-    return retryAfter(error, fn, policy.retry, (final) => policy.onError(final, op), {
+    return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
         const error = translateError(e, op, key)

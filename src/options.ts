@@ -126,6 +126,11 @@ function isClusterClient(client: unknown, kind: Transport | undefined): boolean 
   return kind === 'ioredis' ? c.isCluster === true : Array.isArray(c.masters)
 }
 
+/** Whether `handler` is the fleet's own default (no `onError` was given). */
+export function isDefaultOnError(handler: unknown): boolean {
+  return handler === defaultOnError
+}
+
 function defaultOnError(error: unknown, context: { op: string }): void {
   if (isAnnounced(error)) return // warned once when its node went down, not once per call
   process.emitWarning(

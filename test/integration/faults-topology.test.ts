@@ -8,7 +8,8 @@
  * - A node known to be down fails calls at once: during an outage a failsafe cache's reads are
  *   refused with NodeDownError without touching the network (no connection attempt while any of
  *   1000 reads is in progress), and it is back after one reconnect once the server returns.
- * - Warnings: one per node per change of state, never one per call, with or without onError.
+ * - Warnings: one per node per change of state, never one per call, with or without onError; a
+ *   call that fails for another reason (WRONGTYPE) rejects and warns nothing.
  * - A standalone "server" that accepts connections and never answers them, hangs up at once or
  *   answers in another protocol, makes the node down too (each attempt ends at its first deadline or the hang-up), announced
  *   once with a reason in redfleet's words; calls then fail at once with NodeDownError.
@@ -30,7 +31,7 @@ import {
 } from '../../src/index.ts'
 import { reconnectDelay } from '../../src/topology/connection.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
-import { type BlackHole, startBlackHole } from '../harness/faults.ts'
+import { type BlackHole, command, startBlackHole } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -374,6 +375,26 @@ describe('a standalone server that goes down and comes back', () => {
       while (!(await cache.write('k', 2))) await sleep(10)
       assert.equal(warnings.count, 1, `warnings:\n${warnings.messages.join('\n')}`)
       assert.match(warnings.messages[0]!, /is down/)
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test('no onError: a failed call rejects and warns nothing (warnings are for changes of a node state)', async () => {
+    const warnings = countWarnings()
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({ url: server.url, namespace, connectTimeout, commandTimeout })
+    const store = fleet.store<number>()
+    try {
+      await command(server.port, 'RPUSH', `${namespace}:store:list`, 'x')
+      for (let i = 0; i < 20; i++) await assert.rejects(store.get('list'), /WRONGTYPE/)
+      assert.equal(warnings.count, 0, warnings.messages.join('\n'))
+      // A primitive's own onError still hears each failed call.
+      const heard: unknown[] = []
+      const own = fleet.store<number>({ onError: (error) => heard.push(error) })
+      await assert.rejects(own.get('list'), /WRONGTYPE/)
+      assert.equal(heard.length, 1)
     } finally {
       warnings.stop()
       await fleet.close()

@@ -16,7 +16,8 @@ function context(): { ctx: FleetContext; policy: OperationPolicy; reported: unkn
   const ctx = { topology: 'standalone', keys: new Keyspace('unit'), lifecycle } as unknown as FleetContext
   const policy: OperationPolicy = {
     retry: { attempts: 3, base: 0, factor: 1, max: 0, jitter: 0 },
-    onError: (error) => void reported.push(error),
+    onError: () => assert.fail('a call failure goes to onCallError'),
+    onCallError: (error) => void reported.push(error),
   }
   return { ctx, policy, reported }
 }
