@@ -95,6 +95,11 @@ function commanderReason(error: CommanderError): string {
   return error.message.replace(/^error: /, '').split('\n')[0]!
 }
 
+/** The library's errors name its options (`cluster: true`); here they are the command's flags. */
+function inFlags(reason: string): string {
+  return reason.replaceAll('`cluster: true`', '--cluster').replaceAll('cluster: true', '--cluster')
+}
+
 /** Where `run` prints: help and version to `out`, the one-line reason of a failure to `err`. */
 export interface Output {
   out(text: string): void
@@ -117,7 +122,8 @@ export async function main(argv: string[]): Promise<number> {
 /** Parses and runs one command line; resolves with its exit code (SPEC §9). */
 export async function run(argv: string[], output: Output = STDIO): Promise<number> {
   const fail = (reason: string, usage: boolean) => {
-    output.err(`redfleet: ${reason.split('\n')[0]}${usage ? ' (redfleet --help shows the usage)' : ''}\n`)
+    const line = inFlags(reason.split('\n')[0]!)
+    output.err(`redfleet: ${line}${usage ? ' (redfleet --help shows the usage)' : ''}\n`)
     return usage ? 2 : 1
   }
   try {

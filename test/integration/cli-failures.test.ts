@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
+import { testServers } from '../harness/servers.ts'
 import { assertOneLine, cli } from './cli-support.ts'
 
 describe('redfleet dashboard without Redis', () => {
@@ -10,6 +11,18 @@ describe('redfleet dashboard without Redis', () => {
     assert.match(unreachable.stderr, /^redfleet: cannot reach Redis at 127\.0\.0\.1:1/)
     assertOneLine(unreachable.stderr)
     assert.equal(unreachable.stdout, '')
+  })
+})
+
+describe('redfleet status --cluster against a standalone server', () => {
+  test('exits 1 with one line that speaks of --cluster, not of the library option', async () => {
+    const servers = await testServers()
+    const result = await cli(['status', '--url', servers.standalone, '--cluster'])
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, /^redfleet: --cluster, but Redis at .* is not a Redis Cluster/)
+    assert.match(result.stderr, /remove --cluster to use it as a standalone server/)
+    assert.doesNotMatch(result.stderr, /cluster: true/)
+    assertOneLine(result.stderr)
   })
 })
 
