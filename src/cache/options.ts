@@ -69,6 +69,8 @@ const FETCH_OPTIONS = [
 /** Options that are yes or no: a string such as 'yes' or 'false' is refused, not taken as true. */
 const YES_NO_OPTIONS = ['unlessExist', 'raw', 'compress', 'force', 'skipNil'] as const
 
+const EXPIRY_ACCESSORS = ['expiresIn', 'expiresAt'] as const
+
 /**
  * The options of one write, store defaults merged with the call's. It is also what a fetch
  * compute receives (Rails' WriteOptions): setting one expiry clears the other, and it is a copy,
@@ -107,6 +109,13 @@ export class WriteSettings implements WriteOptions {
     this.tags = validateTags(o.tags, op)
     this.force = o.force === true
     this.skipNil = o.skipNil ?? defaults.skipNil
+    // Own and enumerable, as the other options: `{ ...writeOptions }` in a compute keeps them.
+    for (const name of EXPIRY_ACCESSORS) {
+      Object.defineProperty(this, name, {
+        ...Object.getOwnPropertyDescriptor(WriteSettings.prototype, name),
+        enumerable: true,
+      })
+    }
   }
 
   get expiresIn(): number | null | undefined {

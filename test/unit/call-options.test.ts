@@ -80,6 +80,12 @@ test('cache calls: unknown names and non-boolean yes/no options are refused; not
   // A compute's write options may be handed on to another write as they are.
   await cache.fetch('f', { expiresIn: 60_000 }, async (_, o) => {
     assert.equal(await cache.write('g', 1, o), true)
+    // ...or spread: the expiry goes with the other options.
+    o.expiresAt = Date.now() + 30_000
+    const copy = { ...o }
+    assert.equal(copy.expiresAt, o.expiresAt)
+    assert.equal(copy.expiresIn, undefined, 'setting expiresAt cleared expiresIn')
+    assert.equal(await cache.write('h', 1, copy), true)
     return 1
   })
   await fleet.close()
