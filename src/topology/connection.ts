@@ -1,7 +1,7 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
-import { CommandDeadlines, type Timed } from '../transport/deadlines.ts'
+import { CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
 import { describeFailure, type NodeHealth } from './health.ts'
 
@@ -237,15 +237,39 @@ function uncork(socket: Redis['stream']): void {
  * Times out every command sent on an ioredis connection with one timer for the connection
  * (CommandDeadlines) instead of ioredis' one timer per command (its `commandTimeout`, which the
  * connection must be made without): arming and clearing a timer per command costs more than a
- * command's share of the write. A command past its deadline fails as ioredis would fail it.
+ * command's share of the write. A command past its deadline fails as ioredis would fail it,
+ * unless it still waits in the offline queue (no connection was ready meanwhile): then it is
+ * taken out, never to be written on a later connection, and fails as not sent.
  */
 export function timeCommands(connection: Redis, timeout: number): void {
   if (timeout <= 0) return
-  const deadlines = new CommandDeadlines(timeout)
+  const deadlines = new CommandDeadlines(timeout, (command) =>
+    withdrawn(connection, command) ? notSentInTime() : timedOut(),
+  )
   const send = connection.sendCommand as (this: Redis, command: Timed, ...rest: unknown[]) => unknown
   const timed = function (this: Redis, command: Timed, ...rest: unknown[]) {
     deadlines.add(command)
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
+}
+
+/** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */
+interface OfflineQueue {
+  readonly length: number
+  peekAt(index: number): { command: unknown } | undefined
+  removeOne(index: number): unknown
+}
+
+/** Takes `command` out of the connection's offline queue; false when it is not there (sent). */
+function withdrawn(connection: Redis, command: Timed): boolean {
+  const queue = (connection as unknown as { offlineQueue?: OfflineQueue }).offlineQueue
+  if (!queue) return false
+  for (let i = 0; i < queue.length; i++) {
+    if (queue.peekAt(i)?.command === command) {
+      queue.removeOne(i)
+      return true
+    }
+  }
+  return false
 }

@@ -302,12 +302,13 @@ export function limitHandshake(client: Redis, connectTimeout: number): void {
     clear()
     timer = setTimeout(() => {
       if (client.status !== 'connect') return
-      // As ioredis reports its own connect timeout: an error, then the close (watchConnection's).
+      // As ioredis ends its own connect timeout: an error, then the socket destroyed (a
+      // disconnect would wait for the silent server to close it, up to its disconnectTimeout).
       client.emit(
         'error',
         new Error(`no answer to the handshake within connectTimeout (${connectTimeout} ms)`),
       )
-      client.disconnect(true)
+      ;(client as unknown as { stream?: { destroy(): void } }).stream?.destroy()
     }, connectTimeout)
     timer.unref()
   })

@@ -3,6 +3,13 @@ const TIMED_OUT = 'Command timed out'
 
 export const timedOut = (): Error => new Error(TIMED_OUT)
 
+/**
+ * What a command that waited past its deadline without ever being written fails with (node-redis'
+ * words, "The client is offline": errors.ts reads it as a ConnectionError Redis did not apply).
+ */
+export const notSentInTime = (): Error =>
+  new Error('The client is offline: no connection to Redis while the command waited')
+
 /** An error of timedOut's. */
 export function isTimedOut(error: unknown): boolean {
   return error instanceof Error && error.message === TIMED_OUT
@@ -32,7 +39,7 @@ const BACKLOG = 1024
  */
 export class CommandDeadlines {
   readonly #timeout: number
-  readonly #expired: () => Error
+  readonly #expired: (item: Timed) => Error
   /** In send order, with each one's deadline; settled ones are dropped from the front. */
   #items: Timed[] = []
   #deadlines: number[] = []
@@ -40,7 +47,7 @@ export class CommandDeadlines {
   #timer: NodeJS.Timeout | undefined
 
   /** `expired` makes the error of a command past its deadline (timedOut by default). */
-  constructor(timeout: number, expired: () => Error = timedOut) {
+  constructor(timeout: number, expired: (item: Timed) => Error = timedOut) {
     this.#timeout = timeout
     this.#expired = expired
   }
@@ -86,7 +93,7 @@ export class CommandDeadlines {
       const item = this.#items[head]!
       if (!settled(item)) {
         if (this.#deadlines[head]! > now) break
-        item.reject(this.#expired())
+        item.reject(this.#expired(item))
       }
       head++
     }

@@ -1,5 +1,5 @@
 import { closeClient } from '../topology/connection.ts'
-import { CommandDeadlines, timedOut } from './deadlines.ts'
+import { CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
 import {
   addressOf,
   COMMAND_OPTIONS,
@@ -19,10 +19,7 @@ import type { CommandArg, CommandConnection, Connectable } from './types.ts'
  * ConnectionError that Redis did not apply.
  */
 function expiredWhile(isReady: () => boolean): () => Error {
-  return () =>
-    isReady()
-      ? timedOut()
-      : new Error('The client is offline: no connection to Redis while the command waited')
+  return () => (isReady() ? timedOut() : notSentInTime())
 }
 
 /** The deadlines of one connection's commands, as expiredWhile says; none for commandTimeout 0. */

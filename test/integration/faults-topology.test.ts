@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { type AddressInfo, createServer, type Server } from 'node:net'
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -442,6 +442,9 @@ describe('a standalone "server" that accepts connections and does not serve them
   let hangUp: Server
   /** Answers whatever it is sent as an HTTP server does (a url naming the wrong port). */
   let http: Server
+  /** Accepts and never reads, so never closes its side either (a stopped process). */
+  let stopped: Server
+  const unread = new Set<Socket>()
   const listen = async (server: Server) => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return server
@@ -450,6 +453,11 @@ describe('a standalone "server" that accepts connections and does not serve them
   before(async () => {
     hole = await startBlackHole()
     hangUp = await listen(createServer((socket) => socket.destroy()))
+    stopped = await listen(
+      createServer((socket) => {
+        unread.add(socket.pause())
+      }),
+    )
     http = await listen(
       createServer((socket) => {
         socket.on('error', () => {})
@@ -461,6 +469,8 @@ describe('a standalone "server" that accepts connections and does not serve them
     await hole?.close()
     hangUp?.close()
     http?.close()
+    for (const socket of unread) socket.destroy()
+    stopped?.close()
   })
 
   interface Case {
@@ -474,6 +484,12 @@ describe('a standalone "server" that accepts connections and does not serve them
     {
       name: 'one that never answers, with no commandTimeout',
       url: () => hole.url,
+      timeouts: { connectTimeout, commandTimeout: 0 },
+      reason: /no answer to the handshake within connectTimeout \(500 ms\)/,
+    },
+    {
+      name: 'one that never reads, with no commandTimeout',
+      url: () => urlOf(stopped),
       timeouts: { connectTimeout, commandTimeout: 0 },
       reason: /no answer to the handshake within connectTimeout \(500 ms\)/,
     },
@@ -496,6 +512,28 @@ describe('a standalone "server" that accepts connections and does not serve them
       reason: /the server does not answer in Redis' protocol \(.*"H"\): is the url that of a Redis server\?/,
     },
   ]
+  test('an increment that waited for a connection past commandTimeout was never sent: not-applied', async () => {
+    const fleet = createFleet({
+      url: hole.url,
+      namespace: uniqueNamespace(),
+      connectTimeout: 20 * commandTimeout,
+      commandTimeout,
+      retry: { attempts: 1 },
+      onError: () => {},
+    })
+    try {
+      const error = await fleet
+        .store<number>()
+        .increment('n')
+        .catch((e: unknown) => e)
+      assert.ok(error instanceof ConnectionError, String(error))
+      assert.equal(error.outcome, 'not-applied', 'taken out of the offline queue, so safe to try again')
+      assert.match(error.message, /no connection to Redis while the command waited/)
+    } finally {
+      await fleet.close()
+    }
+  })
+
   for (const { name, url, timeouts, reason } of cases) {
     test(`${name}: the node goes down, announced once, and calls then fail at once with NodeDownError`, async () => {
       // Down after reconnectAttempts + 1 failed attempts, each ended by the server or by the

@@ -42,9 +42,8 @@ const PLAIN_ERRORS: Readonly<Record<string, string>> = {
   'src/fleet.ts': 'internal invariant: nothing asks the memory topology for Redis',
   'src/pubsub/memory.ts': 'internal invariant: only the near cache asks for a node, on Redis only',
   'src/topology/health.ts': 'stand-in causes of a lost connection, translated by translateError',
-  'src/transport/deadlines.ts': 'a node-redis command past commandTimeout, translated by translateError',
-  'src/transport/node-redis.ts':
-    'a node-redis command with no connection at its deadline, translated by translateError',
+  'src/transport/deadlines.ts':
+    'a command past commandTimeout (timed out, or never sent for want of a connection), translated by translateError',
   'src/dashboard/server.ts':
     'a failed dashboard sample: the sampler catches it and leaves a gap in the charts',
 }
