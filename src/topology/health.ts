@@ -316,9 +316,13 @@ export function limitHandshake(client: Redis, connectTimeout: number): void {
   client.on('close', clear)
 }
 
-/** The server refused the SELECT of the url's db (a db it does not have). */
+/**
+ * The server refused the SELECT of the url's db (a db it does not have): ioredis names the
+ * command; node-redis' handshake fails with the bare reply, which only SELECT gives.
+ */
 function isSelectRefusal(error: unknown): boolean {
-  return (error as { command?: { name?: unknown } } | undefined)?.command?.name === 'select'
+  if ((error as { command?: { name?: unknown } } | undefined)?.command?.name === 'select') return true
+  return error instanceof Error && /^ERR DB index is out of range/.test(error.message)
 }
 
 function noSuchDb(error: unknown): ConfigError {
