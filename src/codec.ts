@@ -66,9 +66,9 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
     }
   } else {
     const proto = Object.getPrototypeOf(value)
-    if (proto !== Object.prototype && proto !== null) return classProblem(value)
+    if (proto !== Object.prototype && proto !== null) return classProblem(value, ancestors)
     // A plain object may say how it is stored, as a class instance may.
-    if (hasToJSON(value)) return undefined
+    if (hasToJSON(value)) return toJSONProblem(value, ancestors)
     ancestors?.push(value)
     for (const name in value) {
       const member = (value as Record<string, unknown>)[name]
@@ -104,15 +104,30 @@ function stringifyKeepingNegativeZero(value: unknown): string {
 }
 
 /** An object that is not a plain object or array: only a class instance with toJSON passes. */
-function classProblem(value: object): string | undefined {
+function classProblem(value: object, ancestors: object[] | undefined): string | undefined {
   if (value instanceof Date) return ' is a Date (it would come back as a string)'
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return ` is ${describeValue(value)}`
-  if (hasToJSON(value)) return undefined
+  if (hasToJSON(value)) return toJSONProblem(value, ancestors)
   return ` is ${describeValue(value)}`
 }
 
 function hasToJSON(value: object): boolean {
   return typeof (value as { toJSON?: unknown }).toJSON === 'function'
+}
+
+/**
+ * JSON stores what `toJSON` returns: it must come back as it was returned (a NaN or a Map from
+ * toJSON would be stored as null or {}). A -0 in it is written as 0, as JSON.stringify does.
+ */
+function toJSONProblem(value: object, ancestors: object[] | undefined): string | undefined {
+  let json: unknown
+  try {
+    json = (value as { toJSON(): unknown }).toJSON()
+  } catch (error) {
+    return ` has a toJSON() that throws (${error instanceof Error ? error.message : String(error)})`
+  }
+  const problem = findProblem(json, ancestors)
+  return problem === undefined || problem === NEGATIVE_ZERO ? undefined : `.toJSON()${problem}`
 }
 
 function propertyPath(name: string): string {
@@ -132,15 +147,25 @@ export function encodeJson(value: unknown, op: string, key: string): string {
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    // A cycle or a BigInt: find which, and where (else a toJSON threw).
-    const problem = findProblem(value, [])
+    // A cycle or a BigInt: find which, and where (else a toJSON threw, or it is too deep).
+    const problem = checked(value, op, key, [])
     const found = problem === NEGATIVE_ZERO ? undefined : problem
     throw rejected(op, key, found ?? ` cannot be encoded (${(error as Error).message})`, error)
   }
-  const problem = text === undefined ? (findProblem(value) ?? ' is undefined') : findProblem(value)
+  const problem = text === undefined ? (checked(value, op, key) ?? ' is undefined') : checked(value, op, key)
   if (problem === NEGATIVE_ZERO) return stringifyKeepingNegativeZero(value)
   if (problem !== undefined) throw rejected(op, key, problem)
   return text!
+}
+
+/** findProblem, with a value nested deeper than the walk's stack a SerializationError too. */
+function checked(value: unknown, op: string, key: string, ancestors?: object[]): string | undefined {
+  try {
+    return findProblem(value, ancestors)
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error
+    throw rejected(op, key, ' is nested too deeply to be checked', error)
+  }
 }
 
 export function decodeJson<V>(text: string | null | undefined, op: string, key: string): V | undefined {

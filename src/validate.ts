@@ -39,7 +39,9 @@ export function describeValue(value: unknown): string {
   }
   const proto = Object.getPrototypeOf(value)
   const name = proto === null || proto === Object.prototype ? undefined : proto?.constructor?.name
-  return name ? `a ${name}` : 'an object'
+  if (!name) return 'an object'
+  // 'an Error', 'an Int32Array'; but 'a Uint8Array', 'a URL'.
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`
 }
 
 /**
@@ -80,8 +82,13 @@ export function isWellFormed(text: string): boolean {
 }
 
 /** Why a string that is not well-formed is refused (after what it is: "key holds …"). */
-export const LONE_SURROGATE =
-  'holds a lone surrogate, which UTF-8 cannot encode: Redis would store U+FFFD instead, so two such names would be one'
+const LONE = 'holds a lone surrogate, which UTF-8 cannot encode: Redis would keep U+FFFD in its place'
+
+/** Why a name (a key, a tag, a namespace) that is not well-formed is refused. */
+export const LONE_SURROGATE = `${LONE}, so two such names would be one`
+
+/** Why a text Redis keeps or delivers as it is (a raw value, a message) that is not well-formed is refused. */
+export const LONE_SURROGATE_TEXT = `${LONE}, so it would not come back as it was`
 
 /** What is wrong with a key or name, or undefined when it is a non-empty string of at most MAX_KEY_BYTES. */
 function boundedStringProblem(value: unknown, what: string): string | undefined {

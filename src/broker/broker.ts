@@ -7,7 +7,7 @@ import {
   describeValue,
   invalidArgument,
   isWellFormed,
-  LONE_SURROGATE,
+  LONE_SURROGATE_TEXT,
   nameOption,
 } from '../validate.ts'
 import { guardListener, safely } from './listener.ts'
@@ -89,7 +89,7 @@ class FleetBroker implements Broker {
     // Redis would deliver U+FFFD in its place, where memory delivers it as it is.
     if (!isWellFormed(message)) {
       return Promise.reject(
-        invalidArgument('ERR_INVALID_ARGUMENT', `broker.publish: message ${LONE_SURROGATE}`),
+        invalidArgument('ERR_INVALID_ARGUMENT', `broker.publish: message ${LONE_SURROGATE_TEXT}`),
       )
     }
     if (this.#ctx.lifecycle.closed) {

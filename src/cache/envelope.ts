@@ -1,4 +1,4 @@
-import { invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
+import { invalidArgument, isWellFormed, LONE_SURROGATE, LONE_SURROGATE_TEXT } from '../validate.ts'
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
 import type { WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
@@ -33,7 +33,7 @@ export function prepareValue(op: string, name: string, value: unknown, settings:
     if (!isWellFormed(text)) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
-        `cache.${op} '${shortName(name)}': a raw value ${LONE_SURROGATE}`,
+        `cache.${op} '${shortName(name)}': a raw value ${LONE_SURROGATE_TEXT}`,
       )
     }
     // Such a string would read back as an envelope: refused, so reads are never ambiguous.

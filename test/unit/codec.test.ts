@@ -36,7 +36,7 @@ test('-0 is written as -0 where JSON.stringify writes 0, at any depth', () => {
   )
   assert.match(problem({ a: -0, b: [new Map()] }), /value\.b\[0\] is a Map/)
   const throws = { toJSON: () => assert.fail('no') }
-  assert.match(problem({ a: -0, t: throws }), /value cannot be encoded \(no\)/)
+  assert.match(problem({ a: -0, t: throws }), /value\.t has a toJSON\(\) that throws \(no\)/)
 })
 
 test('what JSON would change is rejected with the path to it, never the value', () => {
@@ -55,11 +55,31 @@ test('what JSON would change is rejected with the path to it, never the value', 
     [{ p: Promise.resolve() }, 'value.p is a Promise'],
     [{ 'a-b': new Float64Array(1) }, 'value["a-b"] is a Float64Array'],
     [{ buf: Buffer.from('secret') }, 'value.buf is a Buffer'],
-    [{ e: new Error('x') }, 'value.e is a Error'],
+    [{ e: new Error('x') }, 'value.e is an Error'],
     [{ $ok_1: { f() {} } }, 'value.$ok_1.f is a function'],
   ]
   for (const [value, message] of cases) assert.match(problem(value), new RegExp(literal(message)), message)
   assert.doesNotMatch(problem({ secret: 'hunter2', n: 10n }), /hunter2|10/)
+})
+
+test('what a toJSON returns must come back as it was returned', () => {
+  const cases: [unknown, string][] = [
+    [{ x: { toJSON: () => Number.NaN } }, 'value.x.toJSON() is NaN'],
+    [{ toJSON: () => new Map([[1, 2]]) }, 'value.toJSON() is a Map'],
+    [[{ toJSON: () => undefined }], 'value[0].toJSON() is undefined'],
+    [{ a: { toJSON: () => ({ d: new Date(0) }) } }, 'value.a.toJSON().d is a Date'],
+  ]
+  for (const [value, message] of cases) assert.match(problem(value), new RegExp(literal(message)), message)
+})
+
+test('a value nested deeper than the check can walk is a SerializationError, not a RangeError', () => {
+  let deep: unknown = 1
+  for (let i = 0; i < 100_000; i++) deep = [deep]
+  assert.throws(
+    () => encodeJson(deep, 'store.set', 'k'),
+    (error: unknown) =>
+      error instanceof SerializationError && /value is nested too deeply/.test(error.message),
+  )
 })
 
 test('cycles and BigInt deep inside are found after JSON.stringify throws', () => {
@@ -137,8 +157,11 @@ test('an instance whose toJSON gives undefined, or throws, is rejected with what
       throw new Error('no JSON today')
     }
   }
-  assert.match(problem(new Gone()), /^store\.set 'k': value is undefined, which cannot be stored as JSON$/)
-  assert.match(problem({ b: new Broken() }), /value cannot be encoded \(no JSON today\)/)
+  assert.match(
+    problem(new Gone()),
+    /^store\.set 'k': value\.toJSON\(\) is undefined, which cannot be stored as JSON$/,
+  )
+  assert.match(problem({ b: new Broken() }), /value\.b has a toJSON\(\) that throws \(no JSON today\)/)
 })
 
 test('a rejection carries JSON.stringify’s error as its cause when stringify threw, else none', () => {
