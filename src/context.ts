@@ -62,6 +62,20 @@ export function operationPolicy(
 }
 
 /**
+ * Reports the failure of a call whose caller is redfleet itself (a heartbeat of `join`, a tracking
+ * record): runCommand gave it to onCallError when the user listens to each call; else it goes to
+ * onError here, as failures that no caller hears do. A closing fleet is no failure.
+ */
+export function reportUnheard(policy: OperationPolicy, error: unknown, op: string): void {
+  if (policy.onCallError || error instanceof ClosedError) return
+  try {
+    policy.onError(error, op)
+  } catch {
+    // A throwing handler must not stop what reported to it.
+  }
+}
+
+/**
  * A call refused by a closed fleet, or (`cutOff`, the call's own error translated) cut off by the
  * close: then whether Redis applied it is what that error says (a timeout or a lost connection:
  * unknown).

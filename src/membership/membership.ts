@@ -3,6 +3,7 @@ import {
   type FleetContext,
   type OperationPolicy,
   operationPolicy,
+  reportUnheard,
   runCommand,
   traceScope,
 } from '../context.ts'
@@ -223,11 +224,13 @@ class FleetMembership implements Membership {
       )
     }
     this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
-    // Heartbeats never overlap: each waits for the one before. A failed one was already reported
-    // by runCommand (after its retries); the next tick tries again.
-    let beating = this.heartbeat(id).catch(() => {})
+    // Heartbeats never overlap: each waits for the one before. A failed one is reported (after
+    // its retries) and the next tick tries again.
+    const beat = () =>
+      this.heartbeat(id).catch((error: unknown) => reportUnheard(this.#policy, error, 'membership.heartbeat'))
+    let beating = beat()
     const timer = setInterval(() => {
-      beating = beating.then(() => this.heartbeat(id).catch(() => {}))
+      beating = beating.then(beat)
     }, interval)
     timer.unref()
     let stopping: Promise<void> | undefined

@@ -3,7 +3,7 @@ import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
 import { CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
-import { describeFailure, type NodeHealth } from './health.ts'
+import { describeFailure, flush, HANDSHAKE_COMMANDS, type NodeHealth } from './health.ts'
 
 /** What the topologies need from the fleet's options. */
 export interface ConnectionSettings {
@@ -191,6 +191,14 @@ export async function closeClient(
       // fall through to a hard disconnect
     }
   }
+  // What still waits in ioredis' offline queue was never sent: it fails as not sent (so its
+  // ClosedError says 'not-applied'), not with the "Connection is closed." of a lost connection.
+  if ('flushQueue' in client) {
+    flush(client, new Error('The client is closed before a connection was ready'), {
+      offlineQueue: true,
+      commandQueue: false,
+    })
+  }
   // A node-redis client that is opening is destroyed once its attempt ends (destroyClient):
   // waited for, within QUIT_LIMIT too (a paused server may hold the attempt).
   const disconnected = Promise.resolve(client.disconnect())
@@ -246,30 +254,44 @@ export function timeCommands(connection: Redis, timeout: number): void {
   const deadlines = new CommandDeadlines(timeout, (command) =>
     withdrawn(connection, command) ? notSentInTime() : timedOut(),
   )
-  const send = connection.sendCommand as (this: Redis, command: Timed, ...rest: unknown[]) => unknown
-  const timed = function (this: Redis, command: Timed, ...rest: unknown[]) {
-    deadlines.add(command)
+  const send = connection.sendCommand as (this: Redis, command: Named, ...rest: unknown[]) => unknown
+  const timed = function (this: Redis, command: Named, ...rest: unknown[]) {
+    // A connection's handshake (its ready check too) is bounded by limitHandshake (health.ts),
+    // within connectTimeout: timed out here, ioredis would fail every command waiting for the
+    // connection with "Command timed out" as it gives the attempt up, though none was sent.
+    if (this.status !== 'connect' || !HANDSHAKE_COMMANDS.has(command.name)) deadlines.add(command)
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
 }
 
+/** An ioredis Command, as timeCommands sees it. */
+interface Named extends Timed {
+  readonly name: string
+}
+
 /** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */
 interface OfflineQueue {
   readonly length: number
-  peekAt(index: number): { command: unknown } | undefined
+  peekAt(index: number): { command: unknown; stream?: { isPipeline?: boolean } } | undefined
   removeOne(index: number): unknown
 }
 
-/** Takes `command` out of the connection's offline queue; false when it is not there (sent). */
+/**
+ * Takes `command` out of the connection's offline queue; false when it is not there (sent), or
+ * when it belongs to a pipeline or transaction: ioredis writes a pipeline once all of its
+ * commands are handed to the socket, so one taken out would leave the others unwritten, and
+ * every later reply matched to the wrong command.
+ */
 function withdrawn(connection: Redis, command: Timed): boolean {
   const queue = (connection as unknown as { offlineQueue?: OfflineQueue }).offlineQueue
   if (!queue) return false
   for (let i = 0; i < queue.length; i++) {
-    if (queue.peekAt(i)?.command === command) {
-      queue.removeOne(i)
-      return true
-    }
+    const item = queue.peekAt(i)
+    if (item?.command !== command) continue
+    if (item.stream?.isPipeline === true) return false
+    queue.removeOne(i)
+    return true
   }
   return false
 }

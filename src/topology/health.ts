@@ -1,8 +1,17 @@
 import type { Redis } from 'ioredis'
 import { type ConfigError, ConnectionError, NodeDownError, notRedisReason, RedfleetError } from '../errors.ts'
-import { isTimedOut } from '../transport/deadlines.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
+
+/** What ioredis sends itself while a connection is not ready yet (its HANDSHAKE_COMMANDS). */
+export const HANDSHAKE_COMMANDS: ReadonlySet<string> = new Set([
+  'auth',
+  'hello',
+  'select',
+  'client',
+  'readonly',
+  'info',
+])
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
 const PROBE_INTERVAL = 250
@@ -271,7 +280,7 @@ function isHangUp(error: unknown): boolean {
 
 /**
  * Why an attempt that connected ended before it was ready, in redfleet's words where the client's
- * would puzzle ("EPIPE", "Command timed out"); undefined to keep the attempt's own error.
+ * would puzzle ("EPIPE"); undefined to keep the attempt's own error.
  */
 function handshakeFailure(failed: boolean, error: unknown): Error | undefined {
   if (!failed) return new Error('the server closed the connection before it was ready')
@@ -279,8 +288,6 @@ function handshakeFailure(failed: boolean, error: unknown): Error | undefined {
     const { code } = error as { code: string }
     return new Error(`the server closed the connection before it was ready (${code})`, { cause: error })
   }
-  if (isTimedOut(error))
-    return new Error('no answer to the ready check within commandTimeout', { cause: error })
   return undefined
 }
 
@@ -292,23 +299,26 @@ function reconnectsByItself(client: Redis | ConnectionEvents): boolean {
  * ioredis' connectTimeout ends at the TCP connect: a server that accepts the connection and never
  * answers its handshake (a stopped process, a proxy with nothing behind it) would hold every
  * attempt open for ever, each call waiting out its commandTimeout and the node never known to be
- * down. An attempt of `client` (watched by watchConnection) not ready within `connectTimeout` of
- * its connect is ended and counts as failed, so such a node goes down as a refusing one does.
+ * down. An attempt of `client` (watched by watchConnection) that has read nothing within
+ * `connectTimeout` of its connect is ended and counts as failed, so such a node goes down as a
+ * refusing one does. A server that answers is left to finish (a Redis loading its data answers
+ * the ready check with loading:1 until it is done, and ioredis asks again).
  */
 export function limitHandshake(client: Redis, connectTimeout: number): void {
   let timer: NodeJS.Timeout | undefined
   const clear = () => clearTimeout(timer)
   client.on('connect', () => {
     clear()
+    const socket = client.stream
     timer = setTimeout(() => {
-      if (client.status !== 'connect') return
+      if (client.status !== 'connect' || client.stream !== socket || socket.bytesRead > 0) return
       // As ioredis ends its own connect timeout: an error, then the socket destroyed (a
       // disconnect would wait for the silent server to close it, up to its disconnectTimeout).
       client.emit(
         'error',
         new Error(`no answer to the handshake within connectTimeout (${connectTimeout} ms)`),
       )
-      ;(client as unknown as { stream?: { destroy(): void } }).stream?.destroy()
+      socket.destroy()
     }, connectTimeout)
     timer.unref()
   })
@@ -335,7 +345,7 @@ function noSuchDb(error: unknown): ConfigError {
 type QueueFlush = (error: Error, options: { offlineQueue: boolean; commandQueue: boolean }) => void
 
 /** ioredis' own queue flush (not in its typings): rejects the queued commands with `error`. */
-function flush(client: Redis, error: Error, options: Parameters<QueueFlush>[1]): void {
+export function flush(client: Redis, error: Error, options: Parameters<QueueFlush>[1]): void {
   ;(client as unknown as { flushQueue: QueueFlush }).flushQueue(error, options)
 }
 
@@ -356,8 +366,9 @@ export function refuseWhileDown(
 ): void {
   const send = client.sendCommand as (this: unknown, command: SentCommand, ...rest: unknown[]) => unknown
   const patched = function (this: typeof client, command: SentCommand, ...rest: unknown[]) {
-    // 'connect': the socket is up and the client is sending its own handshake (INFO, SELECT).
-    if (this.status !== 'ready' && this.status !== 'connect') {
+    // 'connect': the socket is up and the client is sending its own handshake (INFO, SELECT),
+    // which goes through; a caller's command would wait for the attempt to end.
+    if (this.status !== 'ready' && !(this.status === 'connect' && HANDSHAKE_COMMANDS.has(command.name))) {
       const error = health.refusalIfDown(command.name.toUpperCase())
       if (error) {
         // A connection never opened (a cluster makes a new one per node after a loss) is opened

@@ -33,10 +33,11 @@ export class InFlightJobs {
       )
       recorded = 'yes'
     } catch (error) {
-      // runCommand reported Redis failures already; these two it never sees.
+      // Redis failures went through runCommand, which reports them to an onError that listens to
+      // each call; these two it never sees.
       if (error instanceof SerializationError || error instanceof ClosedError) {
         this.#runner.report(error, 'track')
-      }
+      } else this.#runner.reportUnheard(error, 'track')
     }
     try {
       return await run()
@@ -58,8 +59,9 @@ export class InFlightJobs {
     if (recorded === 'yes') {
       try {
         await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id))
-      } catch {
-        // Reported by runCommand; the job's own outcome is what track() returns.
+      } catch (error) {
+        // The job's own outcome is what track() returns.
+        this.#runner.reportUnheard(error, 'track')
       }
     } else {
       await this.#backend.remove(session.keys, id).catch(() => undefined)

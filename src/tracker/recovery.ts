@@ -72,7 +72,7 @@ export class OrphanRecovery {
       // Back to unclaimed: the next pass (of any recoverer) hands it out again.
       await this.#runner
         .run(op, jobId, () => this.#backend.release(keys, jobId, token))
-        .catch(() => undefined)
+        .catch((failure: unknown) => this.#runner.reportUnheard(failure, op))
       return false
     }
     let sends = 0

@@ -2,6 +2,7 @@ import {
   type FleetContext,
   type OperationPolicy,
   operationPolicy,
+  reportUnheard,
   runCommand,
   traceScope,
 } from '../context.ts'
@@ -48,6 +49,11 @@ export class TrackerRunner {
   run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
     const policy = LOOP_OPS.has(op) ? this.#quiet : this.#policy
     return runCommand(this.#ctx, policy, `tracker.${op}`, key, fn)
+  }
+
+  /** Reports the failure of a `run` nobody awaits (see reportUnheard). */
+  reportUnheard(error: unknown, op: string): void {
+    reportUnheard(this.#policy, error, `tracker.${op}`)
   }
 
   /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */

@@ -1,7 +1,5 @@
 /** What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout). */
-const TIMED_OUT = 'Command timed out'
-
-export const timedOut = (): Error => new Error(TIMED_OUT)
+export const timedOut = (): Error => new Error('Command timed out')
 
 /**
  * What a command that waited past its deadline without ever being written fails with (node-redis'
@@ -9,11 +7,6 @@ export const timedOut = (): Error => new Error(TIMED_OUT)
  */
 export const notSentInTime = (): Error =>
   new Error('The client is offline: no connection to Redis while the command waited')
-
-/** An error of timedOut's. */
-export function isTimedOut(error: unknown): boolean {
-  return error instanceof Error && error.message === TIMED_OUT
-}
 
 /**
  * Something in flight that a deadline can fail. An ioredis Command is one as it is (`isSettled`

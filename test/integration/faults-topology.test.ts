@@ -16,11 +16,13 @@
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { once } from 'node:events'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Cache,
+  ClosedError,
   ConfigError,
   ConnectionError,
   createFleet,
@@ -29,7 +31,7 @@ import {
   failsafe,
   NodeDownError,
 } from '../../src/index.ts'
-import { reconnectDelay } from '../../src/topology/connection.ts'
+import { reconnectDelay, timeCommands } from '../../src/topology/connection.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { type BlackHole, command, startBlackHole } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -401,6 +403,78 @@ describe('a standalone server that goes down and comes back', () => {
     }
   })
 
+  test("no onError: failures of calls redfleet makes itself (join's heartbeats, track's records) still warn", async () => {
+    const warnings = countWarnings()
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({ url: server.url, namespace, connectTimeout, commandTimeout })
+    // A warning matching `pattern`, within LIMIT (each failure is immediate: WRONGTYPE).
+    const heard = (pattern: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          process.off('warning', listener)
+          reject(new Error(`no warning matching ${pattern} within ${LIMIT} ms`))
+        }, LIMIT)
+        const listener = (warning: Error) => {
+          if (!pattern.test(warning.message)) return
+          process.off('warning', listener)
+          clearTimeout(timer)
+          resolve(warning.message)
+        }
+        process.on('warning', listener)
+      })
+    try {
+      const tracker = fleet.tracker()
+      await tracker.start()
+      await tracker.track('job-0', {}, async () => 'ok')
+      const members = fleet.membership({ ttl: 600 })
+      await members.heartbeat('w')
+      // Someone else's writes clobber every key of the namespace: each step now meets WRONGTYPE.
+      const keys = (await command(server.port, 'KEYS', `${namespace}:*`)) as string[]
+      assert.ok(keys.length >= 2, keys.join(', '))
+      for (const key of keys) {
+        await command(server.port, 'DEL', key)
+        await command(server.port, 'SET', key, 'x')
+      }
+      const tracked = heard(/tracker\.track .*WRONGTYPE/)
+      assert.equal(await tracker.track('job-1', {}, async () => 'still ok'), 'still ok')
+      assert.match(await tracked, /job-1/)
+      const beat = heard(/membership\.heartbeat .*WRONGTYPE/)
+      const joined = members.join('w2', { interval: 100 })
+      await beat
+      await joined.stop().catch(() => {})
+    } finally {
+      warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test("with onError: a failed record of track's is heard once", async () => {
+    const namespace = uniqueNamespace()
+    const heard: { op: string; error: unknown }[] = []
+    const fleet = createFleet({
+      url: server.url,
+      namespace,
+      connectTimeout,
+      commandTimeout,
+      onError: (error, { op }) => heard.push({ op, error }),
+    })
+    try {
+      const tracker = fleet.tracker()
+      await tracker.start()
+      await tracker.track('job-0', {}, async () => 'ok')
+      const keys = (await command(server.port, 'KEYS', `${namespace}:*`)) as string[]
+      for (const key of keys) {
+        await command(server.port, 'DEL', key)
+        await command(server.port, 'SET', key, 'x')
+      }
+      assert.equal(await tracker.track('job-1', {}, async () => 'still ok'), 'still ok')
+      const reports = heard.filter((h) => /WRONGTYPE/.test(String(h.error)) && /job-1/.test(String(h.error)))
+      assert.equal(reports.length, 1, heard.map((h) => `${h.op}: ${String(h.error)}`).join('\n'))
+    } finally {
+      await fleet.close()
+    }
+  })
+
   test('with onError given: no warning at all; onError hears each outage once and each call', async () => {
     const warnings = countWarnings()
     const heard: { op: string; error: unknown }[] = []
@@ -496,8 +570,8 @@ describe('a standalone "server" that accepts connections and does not serve them
     {
       name: 'one that never answers, with a commandTimeout below connectTimeout',
       url: () => hole.url,
-      timeouts: { connectTimeout: 20 * commandTimeout, commandTimeout },
-      reason: /no answer to the ready check within commandTimeout/,
+      timeouts: { connectTimeout, commandTimeout: commandTimeout / 5 },
+      reason: /no answer to the handshake within connectTimeout \(500 ms\)/,
     },
     {
       name: 'one that hangs up at once',
@@ -534,12 +608,97 @@ describe('a standalone "server" that accepts connections and does not serve them
     }
   })
 
+  test('a call still waiting for a connection when the fleet closes is a ClosedError that was not applied', async () => {
+    const fleet = createFleet({
+      url: hole.url,
+      namespace: uniqueNamespace(),
+      connectTimeout: 20 * connectTimeout,
+      commandTimeout: 0,
+      onError: () => {},
+    })
+    const set = fleet
+      .store<number>()
+      .set('k', 1)
+      .catch((error: unknown) => error)
+    await fleet.close()
+    const error = await set
+    assert.ok(error instanceof ClosedError, String(error))
+    assert.equal(error.outcome, 'not-applied', 'it never left the offline queue')
+  })
+
+  test("past its deadline a lone command is taken out of ioredis' offline queue, a pipeline's never", async () => {
+    const { Redis } = await loadIORedis()
+    const client = new Redis(hole.url, { lazyConnect: true, retryStrategy: () => null })
+    client.on('error', () => {})
+    timeCommands(client, commandTimeout)
+    const offline = client as unknown as { offlineQueue: { length: number } }
+    try {
+      client.connect().catch(() => {})
+      const lone = client.get('lone').catch((error: unknown) => error)
+      // ioredis writes a pipeline once all of its commands are handed to the socket: taking one
+      // out would leave the others unwritten, and later replies matched to the wrong commands.
+      const pipeline = client
+        .pipeline()
+        .set('a', '1')
+        .set('b', '2')
+        .exec()
+        .catch((error: unknown) => error)
+      assert.equal(offline.offlineQueue.length, 3)
+      assert.match(String(await lone), /no connection to Redis while the command waited/)
+      await pipeline
+      assert.equal(offline.offlineQueue.length, 2, "the pipeline's commands stay, to be written together")
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  test("while the node is down, a call made during a reconnect attempt's handshake fails at once too", async () => {
+    const slowAttempts = 4 * connectTimeout
+    let wentDown: () => void = () => {}
+    const down = new Promise<void>((resolve) => {
+      wentDown = resolve
+    })
+    const fleet = createFleet({
+      url: hole.url,
+      namespace: uniqueNamespace(),
+      connectTimeout: slowAttempts,
+      commandTimeout,
+      reconnectAttempts: 0,
+      onError: (_error, { op }) => {
+        if (op.startsWith('connection ')) wentDown()
+      },
+    })
+    const sockets: Socket[] = []
+    const opened = ({ socket }: { socket: Socket }) => void sockets.push(socket)
+    diagnosticsChannel.subscribe('net.client.socket', opened as (message: unknown) => void)
+    try {
+      const store = fleet.store<number>()
+      void store.get('k').catch(() => {})
+      await down
+      for (let round = 0; round < 3; round++) {
+        // The next attempt's socket, once connected: ioredis is then in its handshake.
+        const seen = sockets.length
+        while (sockets.length === seen) await new Promise(setImmediate)
+        const socket = sockets.at(-1)!
+        if (socket.connecting) await once(socket, 'connect')
+        const started = performance.now()
+        const error = await store.get('k').catch((e: unknown) => e)
+        const took = performance.now() - started
+        assert.ok(error instanceof NodeDownError, String(error))
+        // Waiting for the attempt would take up to its connectTimeout.
+        assert.ok(took < slowAttempts / 2, `refused at once, not after the attempt: ${took.toFixed(0)} ms`)
+      }
+    } finally {
+      diagnosticsChannel.unsubscribe('net.client.socket', opened as (message: unknown) => void)
+      await fleet.close()
+    }
+  })
+
   for (const { name, url, timeouts, reason } of cases) {
     test(`${name}: the node goes down, announced once, and calls then fail at once with NodeDownError`, async () => {
       // Down after reconnectAttempts + 1 failed attempts, each ended by the server or by the
       // first deadline, a reconnect delay apart; with a loaded machine's margin.
-      const attempt = Math.min(timeouts.connectTimeout, timeouts.commandTimeout || Number.POSITIVE_INFINITY)
-      const downWithin = 2 * (attempt + reconnectDelay(Number.POSITIVE_INFINITY)) + LIMIT
+      const downWithin = 2 * (timeouts.connectTimeout + reconnectDelay(Number.POSITIVE_INFINITY)) + LIMIT
       const announced: unknown[] = []
       let wentDown: () => void = () => {}
       const down = new Promise<void>((resolve) => {

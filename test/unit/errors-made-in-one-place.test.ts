@@ -42,6 +42,8 @@ const PLAIN_ERRORS: Readonly<Record<string, string>> = {
   'src/fleet.ts': 'internal invariant: nothing asks the memory topology for Redis',
   'src/pubsub/memory.ts': 'internal invariant: only the near cache asks for a node, on Redis only',
   'src/topology/health.ts': 'stand-in causes of a lost connection, translated by translateError',
+  'src/topology/connection.ts':
+    'a command still waiting for a connection when its fleet closes, translated by translateError',
   'src/transport/deadlines.ts':
     'a command past commandTimeout (timed out, or never sent for want of a connection), translated by translateError',
   'src/dashboard/server.ts':

@@ -23,12 +23,16 @@ function fakeRunner() {
     closed: false,
     ran: [] as string[],
     reports: [] as unknown[],
+    unheard: [] as unknown[],
     async run<T>(op: string, _key: string | undefined, fn: () => Promise<T>): Promise<T> {
       runner.ran.push(op)
       return fn()
     },
     report(error: unknown) {
       runner.reports.push(error)
+    },
+    reportUnheard(error: unknown) {
+      runner.unheard.push(error)
     },
   }
   return runner
@@ -87,7 +91,8 @@ test('track: a record that may have landed (the call failed) is removed quietly,
   assert.equal(await jobs.track(session(), 'j1', 1, async () => 'ran anyway'), 'ran anyway')
   assert.deepEqual(calls, ['remove'])
   assert.deepEqual(runner.ran, ['track'], 'only the record went through the runner')
-  assert.deepEqual(runner.reports, [], 'the runner reported the Redis failure itself')
+  assert.deepEqual(runner.reports, [])
+  assert.equal(runner.unheard.length, 1, 'the Redis failure: reported unless onError heard it per call')
 })
 
 test('track: a payload JSON cannot hold is reported; nothing was recorded, so nothing is removed', async () => {
