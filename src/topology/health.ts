@@ -233,6 +233,9 @@ export function watchConnection(
   }
   let lastError: unknown
   client.on('error', (error: unknown) => {
+    // The echo of the close below failing what was sent (a handshake's ready check gives it up
+    // with an error event, after the close): the attempt's own cause stands.
+    if (closedUnderCommands.has(error as Error)) return
     failed = true
     lastError = error
     if (isSelectRefusal(error)) {
@@ -266,11 +269,16 @@ export function watchConnection(
     if (down) health.markDown()
     if (!failFast) return
     // Failing fast is for ioredis command connections only (see the overloads).
-    flush(client as Redis, new Error('Connection is closed.'), { offlineQueue: false, commandQueue: true })
+    const closed = new Error('Connection is closed.')
+    closedUnderCommands.add(closed)
+    flush(client as Redis, closed, { offlineQueue: false, commandQueue: true })
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
   if (failFast) refuseWhileDown(client as Redis, health)
 }
+
+/** What watchConnection fails the commands sent on a connection that closed with (ioredis' words). */
+const closedUnderCommands = new WeakSet<Error>()
 
 /** The socket errors of writing to, or reading from, a connection the server closed. */
 function isHangUp(error: unknown): boolean {
@@ -297,12 +305,13 @@ function reconnectsByItself(client: Redis | ConnectionEvents): boolean {
 
 /**
  * ioredis' connectTimeout ends at the TCP connect: a server that accepts the connection and never
- * answers its handshake (a stopped process, a proxy with nothing behind it) would hold every
- * attempt open for ever, each call waiting out its commandTimeout and the node never known to be
- * down. An attempt of `client` (watched by watchConnection) that has read nothing within
- * `connectTimeout` of its connect is ended and counts as failed, so such a node goes down as a
- * refusing one does. A server that answers is left to finish (a Redis loading its data answers
- * the ready check with loading:1 until it is done, and ioredis asks again).
+ * finishes its handshake (a stopped process, a proxy with nothing behind it, one that answers
+ * the SELECT and then nothing) would hold every attempt open for ever, each call waiting out its
+ * commandTimeout and the node never known to be down. An attempt of `client` (watched by
+ * watchConnection) not ready within `connectTimeout` of its connect is ended and counts as
+ * failed, so such a node goes down as a refusing one does. A Redis loading its data answers the
+ * ready check with loading:1 until it is done: it is down meanwhile too (calls fail at once
+ * rather than each waiting), and the first attempt after the load succeeds.
  */
 export function limitHandshake(client: Redis, connectTimeout: number): void {
   let timer: NodeJS.Timeout | undefined
@@ -311,13 +320,15 @@ export function limitHandshake(client: Redis, connectTimeout: number): void {
     clear()
     const socket = client.stream
     timer = setTimeout(() => {
-      if (client.status !== 'connect' || client.stream !== socket || socket.bytesRead > 0) return
+      if (client.status !== 'connect' || client.stream !== socket) return
       // As ioredis ends its own connect timeout: an error, then the socket destroyed (a
       // disconnect would wait for the silent server to close it, up to its disconnectTimeout).
-      client.emit(
-        'error',
-        new Error(`no answer to the handshake within connectTimeout (${connectTimeout} ms)`),
-      )
+      const within = `within connectTimeout (${connectTimeout} ms)`
+      const why =
+        socket.bytesRead === 0
+          ? `no answer to the handshake ${within}`
+          : `the handshake did not finish ${within}: the server answered part of it (is it loading its data?)`
+      client.emit('error', new Error(why))
       socket.destroy()
     }, connectTimeout)
     timer.unref()

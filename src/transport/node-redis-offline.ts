@@ -1,5 +1,5 @@
 import type { NodeHealth } from '../topology/health.ts'
-import type { CommandDeadlines } from './deadlines.ts'
+import type { CommandDeadlines, Timed } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
@@ -10,91 +10,80 @@ export type NodeDown = Pick<NodeHealth, 'refusalIfDown' | 'onChange'>
 const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).toUpperCase()
 
 /**
- * The commands of a node-redis client while it has no ready connection (SPEC §8). While its node
- * is known to be down a command is refused at once (`refusal`). Before that (a connection just
- * lost, a first one not made yet) it waits here, not in the client's offline queue, until the
- * client is ready, and is then handed to it in the order the commands came: node-redis writes
- * its offline queue in the same write as a new connection's handshake, so a SELECT the server
- * refuses (a db it does not have) would run them in db 0 all the same. When the node goes down,
- * what waits fails with the refusal, as ioredis' offline queue is flushed; a command still
- * waiting at its deadline (`deadlines`, the connection's command timeout) is withdrawn before it
- * fails, so it is never sent after its caller was told it was not (an INCRBY retried after that
- * report would count twice). A client with a ready connection is sent to directly (clientSend
- * in node-redis.ts).
+ * The commands of a user's node-redis client while it has no ready connection (SPEC §8). While
+ * its node is known to be down a command is refused at once (`refusal`), never handed to the
+ * client. Before that (a connection just lost, a reconnect not failed yet) it is handed to the
+ * client, which queues it for its next connection, with an AbortSignal of redfleet's: when the
+ * node then goes down, what still waits in the queue is withdrawn (node-redis drops an aborted
+ * command it has not written) and fails with the refusal, as ioredis' offline queue is flushed,
+ * instead of waiting for commandTimeout and being sent on a later connection anyway. A client
+ * with a ready connection is sent to directly (clientSend in node-redis.ts), without a signal
+ * (node-redis 6's per-command timer was turned off for the same cost).
+ *
+ * A queued command is withdrawn at its deadline too (`deadlines`, the connection's command
+ * timeout), before it fails: it is reported not applied, so it must never be sent on the next
+ * connection (an INCRBY retried after that report would count twice).
  */
 export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
   readonly #deadlines: CommandDeadlines | undefined
-  /** The commands waiting for a ready connection, oldest first. */
-  #waiting: Waiting[] = []
+  /** The commands in the client's offline queue, by their abort controller, with their names. */
+  readonly #queued = new Map<AbortController, string>()
 
   constructor(client: NodeRedisClient, health: NodeDown, deadlines?: CommandDeadlines) {
     this.#client = client
     this.#health = health
     this.#deadlines = deadlines
     health.onChange((down) => {
-      if (down) this.#refuseWaiting()
+      if (down) this.#withdraw()
     })
-    client.on('ready', () => this.#handOver())
   }
 
   /**
    * The error a command fails with at once while the client is open but not ready, or undefined
-   * when it may wait (`send`). A ready client is sent to directly by its connection.
+   * when it may be queued (`send`). A ready client is sent to directly by its connection.
    */
   refusal(args: readonly (string | Buffer)[]): Error | undefined {
     return this.#health.refusalIfDown(nameOf(args))
   }
 
-  /** Keeps a command until the client is ready: withdrawable until then. */
-  readonly send: Send = (args) =>
-    new Promise((resolve, reject) => {
-      const waiting: Waiting = { args, resolve, reject, isSettled: false }
-      this.#waiting.push(waiting)
-      // Added before the caller's own deadline (same timeout): withdrawn first, then failed.
-      this.#deadlines?.add({
-        get isSettled() {
-          return waiting.isSettled
-        },
-        reject: (error) => this.#withdraw(waiting, error),
-      })
-    })
-
-  /** The client is ready: what waited is sent, in order, before anything sent after. */
-  #handOver(): void {
-    const waiting = this.#waiting
-    this.#waiting = []
-    for (const command of waiting) {
-      command.isSettled = true
-      this.#client.sendCommand(command.args, COMMAND_OPTIONS).then(command.resolve, command.reject)
+  /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
+  readonly send: Send = (args) => {
+    const client = this.#client
+    const controller = new AbortController()
+    this.#queued.set(controller, nameOf(args))
+    // Added before the caller's own deadline (same timeout): withdrawn first, then failed.
+    const withdrawal: Timed & { isSettled: boolean } = {
+      isSettled: false,
+      reject: (error) => controller.abort(error),
     }
+    this.#deadlines?.add(withdrawal)
+    return client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: controller.signal }).then(
+      (reply) => {
+        withdrawal.isSettled = true
+        this.#queued.delete(controller)
+        return reply
+      },
+      (error: unknown) => {
+        withdrawal.isSettled = true
+        this.#queued.delete(controller)
+        // Withdrawn unsent. A command written once a connection was ready is not withdrawn by
+        // the abort (node-redis lets go of the signal when it writes it): it fails as it fails.
+        throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
+      },
+    )
   }
 
-  #withdraw(command: Waiting, error: Error): void {
-    const at = this.#waiting.indexOf(command)
-    if (at < 0) return
-    this.#waiting.splice(at, 1)
-    command.isSettled = true
-    command.reject(error)
-  }
-
-  #refuseWaiting(): void {
-    const waiting = this.#waiting
-    this.#waiting = []
-    for (const command of waiting) {
-      command.isSettled = true
-      // Called as the node goes down: there is a refusal.
-      command.reject(this.#health.refusalIfDown(nameOf(command.args))!)
+  #withdraw(): void {
+    for (const [controller, name] of [...this.#queued]) {
+      this.#queued.delete(controller)
+      controller.abort(this.#health.refusalIfDown(name))
     }
   }
 }
 
-/** A command waiting for a ready connection, and its caller. */
-interface Waiting {
-  readonly args: (string | Buffer)[]
-  readonly resolve: (reply: unknown) => void
-  readonly reject: (error: unknown) => void
-  /** Handed to the client, withdrawn or refused: its deadline no longer withdraws it. */
-  isSettled: boolean
+/** node-redis' AbortError ("The command was aborted"), of either version. */
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.constructor.name === 'AbortError'
 }

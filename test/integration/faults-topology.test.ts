@@ -518,6 +518,8 @@ describe('a standalone "server" that accepts connections and does not serve them
   let http: Server
   /** Accepts and never reads, so never closes its side either (a stopped process). */
   let stopped: Server
+  /** Answers the first command of a connection (+OK), then nothing: a handshake half done. */
+  let halfway: Server
   const unread = new Set<Socket>()
   const listen = async (server: Server) => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -530,6 +532,12 @@ describe('a standalone "server" that accepts connections and does not serve them
     stopped = await listen(
       createServer((socket) => {
         unread.add(socket.pause())
+      }),
+    )
+    halfway = await listen(
+      createServer((socket) => {
+        socket.on('error', () => {})
+        socket.once('data', () => socket.write('+OK\r\n'))
       }),
     )
     http = await listen(
@@ -545,6 +553,7 @@ describe('a standalone "server" that accepts connections and does not serve them
     http?.close()
     for (const socket of unread) socket.destroy()
     stopped?.close()
+    halfway?.close()
   })
 
   interface Case {
@@ -572,6 +581,12 @@ describe('a standalone "server" that accepts connections and does not serve them
       url: () => hole.url,
       timeouts: { connectTimeout, commandTimeout: commandTimeout / 5 },
       reason: /no answer to the handshake within connectTimeout \(500 ms\)/,
+    },
+    {
+      name: 'one that answers the first command of its handshake (a db in the url), then nothing',
+      url: () => `${urlOf(halfway)}/1`,
+      timeouts: { connectTimeout, commandTimeout },
+      reason: /the handshake did not finish within connectTimeout \(500 ms\): the server answered part of it/,
     },
     {
       name: 'one that hangs up at once',
