@@ -65,6 +65,16 @@ function countWarnings(): { readonly count: number; readonly messages: string[];
   }
 }
 
+/** Someone else's writes turn every key of `namespace` into a string: each step meets WRONGTYPE. */
+async function clobber(port: number, namespace: string): Promise<string[]> {
+  const keys = (await command(port, 'KEYS', `${namespace}:*`)) as string[]
+  for (const key of keys) {
+    await command(port, 'DEL', key)
+    await command(port, 'SET', key, 'x')
+  }
+  return keys
+}
+
 interface Outcome {
   readonly name: string
   readonly ms: number
@@ -428,13 +438,8 @@ describe('a standalone server that goes down and comes back', () => {
       await tracker.track('job-0', {}, async () => 'ok')
       const members = fleet.membership({ ttl: 600 })
       await members.heartbeat('w')
-      // Someone else's writes clobber every key of the namespace: each step now meets WRONGTYPE.
-      const keys = (await command(server.port, 'KEYS', `${namespace}:*`)) as string[]
+      const keys = await clobber(server.port, namespace)
       assert.ok(keys.length >= 2, keys.join(', '))
-      for (const key of keys) {
-        await command(server.port, 'DEL', key)
-        await command(server.port, 'SET', key, 'x')
-      }
       const tracked = heard(/tracker\.track .*WRONGTYPE/)
       assert.equal(await tracker.track('job-1', {}, async () => 'still ok'), 'still ok')
       assert.match(await tracked, /job-1/)
@@ -462,11 +467,7 @@ describe('a standalone server that goes down and comes back', () => {
       const tracker = fleet.tracker()
       await tracker.start()
       await tracker.track('job-0', {}, async () => 'ok')
-      const keys = (await command(server.port, 'KEYS', `${namespace}:*`)) as string[]
-      for (const key of keys) {
-        await command(server.port, 'DEL', key)
-        await command(server.port, 'SET', key, 'x')
-      }
+      await clobber(server.port, namespace)
       assert.equal(await tracker.track('job-1', {}, async () => 'still ok'), 'still ok')
       const reports = heard.filter((h) => /WRONGTYPE/.test(String(h.error)) && /job-1/.test(String(h.error)))
       assert.equal(reports.length, 1, heard.map((h) => `${h.op}: ${String(h.error)}`).join('\n'))
