@@ -1,4 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { safely } from './broker/listener.ts'
 import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -68,11 +69,7 @@ export function operationPolicy(
  */
 export function reportUnheard(policy: OperationPolicy, error: unknown, op: string): void {
   if (policy.onCallError || error instanceof ClosedError) return
-  try {
-    policy.onError(error, op)
-  } catch {
-    // A throwing handler must not stop what reported to it.
-  }
+  safely((e) => policy.onError(e, op), error)
 }
 
 /**

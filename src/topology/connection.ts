@@ -3,7 +3,7 @@ import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
 import { CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
-import { describeFailure, flush, HANDSHAKE_COMMANDS, type NodeHealth } from './health.ts'
+import { describeFailure, flush, isOwnHandshake, type NodeHealth } from './health.ts'
 
 /** What the topologies need from the fleet's options. */
 export interface ConnectionSettings {
@@ -259,7 +259,7 @@ export function timeCommands(connection: Redis, timeout: number): void {
     // A connection's handshake (its ready check too) is bounded by limitHandshake (health.ts),
     // within connectTimeout: timed out here, ioredis would fail every command waiting for the
     // connection with "Command timed out" as it gives the attempt up, though none was sent.
-    if (this.status !== 'connect' || !HANDSHAKE_COMMANDS.has(command.name)) deadlines.add(command)
+    if (!isOwnHandshake(this.status, command.name)) deadlines.add(command)
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed

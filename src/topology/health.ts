@@ -4,7 +4,7 @@ import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
 
 /** What ioredis sends itself while a connection is not ready yet (its HANDSHAKE_COMMANDS). */
-export const HANDSHAKE_COMMANDS: ReadonlySet<string> = new Set([
+const HANDSHAKE_COMMANDS: ReadonlySet<string> = new Set([
   'auth',
   'hello',
   'select',
@@ -12,6 +12,11 @@ export const HANDSHAKE_COMMANDS: ReadonlySet<string> = new Set([
   'readonly',
   'info',
 ])
+
+/** A command of the handshake of an ioredis connection in `status`, sent by ioredis itself. */
+export function isOwnHandshake(status: string, command: string): boolean {
+  return status === 'connect' && HANDSHAKE_COMMANDS.has(command)
+}
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
 const PROBE_INTERVAL = 250
@@ -379,7 +384,7 @@ export function refuseWhileDown(
   const patched = function (this: typeof client, command: SentCommand, ...rest: unknown[]) {
     // 'connect': the socket is up and the client is sending its own handshake (INFO, SELECT),
     // which goes through; a caller's command would wait for the attempt to end.
-    if (this.status !== 'ready' && !(this.status === 'connect' && HANDSHAKE_COMMANDS.has(command.name))) {
+    if (this.status !== 'ready' && !isOwnHandshake(this.status, command.name)) {
       const error = health.refusalIfDown(command.name.toUpperCase())
       if (error) {
         // A connection never opened (a cluster makes a new one per node after a loss) is opened
