@@ -18,6 +18,7 @@
  *   the primary to its replica (`REPLICAOF`); `swapBack()` restores the original roles.
  * - `startBlackHole()`: a TCP server that accepts connections and never answers.
  *
+ * - `downAnnouncements()`: a fleet's `onError` that keeps its announcements of nodes going down.
  * - `moveEmptySlotOf(key, urls)`: moves the empty slot of `key` on a cluster without replicas
  *   (`startCluster()`) to the next master, until every master agrees.
  *
@@ -151,6 +152,31 @@ export async function moveEmptySlotOf(key: string, urls: string[]): Promise<{ fr
     return agreed >= 2
   })
   return { from: urls[owner]!, to: urls[target]! }
+}
+
+/**
+ * A fleet's `onError` that keeps its announcements of nodes going down (op `connection …`) and
+ * ignores the rest; `down` settles at the first one.
+ */
+export function downAnnouncements(): {
+  readonly announced: unknown[]
+  readonly down: Promise<void>
+  onError(error: unknown, context: { op: string }): void
+} {
+  const announced: unknown[] = []
+  let wentDown: () => void = () => {}
+  const down = new Promise<void>((resolve) => {
+    wentDown = resolve
+  })
+  return {
+    announced,
+    down,
+    onError: (error, { op }) => {
+      if (!op.startsWith('connection ')) return
+      announced.push(error)
+      wentDown()
+    },
+  }
 }
 
 export type Role = 'master' | 'replica'

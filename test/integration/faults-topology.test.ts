@@ -33,7 +33,7 @@ import {
 } from '../../src/index.ts'
 import { reconnectDelay, timeCommands } from '../../src/topology/connection.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
-import { type BlackHole, command, startBlackHole } from '../harness/faults.ts'
+import { type BlackHole, command, downAnnouncements, startBlackHole } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -670,19 +670,14 @@ describe('a standalone "server" that accepts connections and does not serve them
 
   test("while the node is down, a call made during a reconnect attempt's handshake fails at once too", async () => {
     const slowAttempts = 4 * connectTimeout
-    let wentDown: () => void = () => {}
-    const down = new Promise<void>((resolve) => {
-      wentDown = resolve
-    })
+    const { down, onError } = downAnnouncements()
     const fleet = createFleet({
       url: hole.url,
       namespace: uniqueNamespace(),
       connectTimeout: slowAttempts,
       commandTimeout,
       reconnectAttempts: 0,
-      onError: (_error, { op }) => {
-        if (op.startsWith('connection ')) wentDown()
-      },
+      onError,
     })
     const sockets: Socket[] = []
     const opened = ({ socket }: { socket: Socket }) => void sockets.push(socket)
@@ -715,21 +710,13 @@ describe('a standalone "server" that accepts connections and does not serve them
       // Down after reconnectAttempts + 1 failed attempts, each ended by the server or by the
       // first deadline, a reconnect delay apart; with a loaded machine's margin.
       const downWithin = 2 * (timeouts.connectTimeout + reconnectDelay(Number.POSITIVE_INFINITY)) + LIMIT
-      const announced: unknown[] = []
-      let wentDown: () => void = () => {}
-      const down = new Promise<void>((resolve) => {
-        wentDown = resolve
-      })
+      const { announced, down, onError } = downAnnouncements()
       const fleet = createFleet({
         url: url(),
         namespace: uniqueNamespace(),
         ...timeouts,
         reconnectAttempts: 1,
-        onError: (error, { op }) => {
-          if (!op.startsWith('connection ')) return
-          announced.push(error)
-          wentDown()
-        },
+        onError,
       })
       const store = fleet.store<number>()
       try {

@@ -14,7 +14,7 @@ import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConnectionError, createFleet, type FleetOptions, failsafe, NodeDownError } from '../../src/index.ts'
-import { info, waitUntil } from '../harness/faults.ts'
+import { downAnnouncements, info, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -180,12 +180,8 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
     test('a failsafe cache and store answer at once while it is down', {
       timeout: TEST_TIMEOUT,
     }, async () => {
-      const announced: unknown[] = []
-      const { server, client, fleet } = await open({
-        onError: (error, { op }) => {
-          if (op.startsWith('connection ')) announced.push(error)
-        },
-      })
+      const { announced, onError } = downAnnouncements()
+      const { server, client, fleet } = await open({ onError })
       const failures: unknown[] = []
       const cache = fleet.cache({ errorHandler: ({ exception }) => failures.push(exception) })
       const store = failsafe(fleet.store<number>(), { onError: (error) => failures.push(error) })

@@ -15,7 +15,7 @@ import {
   MissingClientError,
   NodeDownError,
 } from '../../src/index.ts'
-import { command } from '../harness/faults.ts'
+import { command, downAnnouncements } from '../harness/faults.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 import { runWithout } from '../harness/without-packages.ts'
@@ -126,17 +126,8 @@ describe("transport: 'node-redis'", () => {
 
   test('fails calls at once with NodeDownError once a reconnect failed, announced once, and heals', async () => {
     const server = await privateServer()
-    const announced: unknown[] = []
-    let downAnnounced!: () => void
-    const down = new Promise<void>((resolve) => (downAnnounced = resolve))
-    const fleet = nodeRedisFleet(server.url, {
-      commandTimeout,
-      onError: (error, { op }) => {
-        if (!op.startsWith('connection ')) return
-        announced.push(error)
-        downAnnounced()
-      },
-    })
+    const { announced, down, onError } = downAnnouncements()
+    const fleet = nodeRedisFleet(server.url, { commandTimeout, onError })
     const store = fleet.store<number>()
     try {
       await store.set('k', 1)
@@ -167,13 +158,8 @@ describe("transport: 'node-redis'", () => {
 
   test('cluster: true against a server that is not a cluster: every call is a ConfigError, announced once', async () => {
     const server = await privateServer()
-    const announced: unknown[] = []
-    const fleet = nodeRedisFleet(server.url, {
-      cluster: true,
-      onError: (error, { op }) => {
-        if (op.startsWith('connection ')) announced.push(error)
-      },
-    })
+    const { announced, onError } = downAnnouncements()
+    const fleet = nodeRedisFleet(server.url, { cluster: true, onError })
     try {
       for (let i = 0; i < 3; i++) {
         await assert.rejects(fleet.store().get('k'), (error) => {
