@@ -1,3 +1,4 @@
+import { safely } from '../broker/listener.ts'
 import {
   type FleetContext,
   type OperationPolicy,
@@ -58,10 +59,7 @@ export class TrackerRunner {
 
   /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */
   report(error: unknown, op: string): void {
-    try {
-      this.#policy.onError(error, `tracker.${op}`)
-    } catch {
-      // The error sink failing is not a reason to stop tracking or recovering.
-    }
+    // The error sink failing is not a reason to stop tracking or recovering.
+    safely((e) => this.#policy.onError(e, `tracker.${op}`), error)
   }
 }
