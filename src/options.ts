@@ -9,6 +9,7 @@ import {
   describeValue,
   functionOption,
   invalidOption,
+  MAX_TIMER_DELAY,
   numberOption,
   type OptionSchema,
   objectOption,
@@ -86,8 +87,10 @@ const FLEET_OPTIONS: OptionSchema = {
   client: clientOption,
   namespace: stringOption,
   pool: objectOption({ size: numberOption({ min: 1, integer: true }) }),
-  connectTimeout: numberOption({ min: 0 }),
-  commandTimeout: numberOption({ min: 0 }),
+  // Node's timers hold at most 2^31 - 1 ms (a longer one fires at once); a connect limit of 0
+  // would end every attempt before its handshake.
+  connectTimeout: numberOption({ min: 1, max: MAX_TIMER_DELAY }),
+  commandTimeout: numberOption({ min: 0, max: MAX_TIMER_DELAY }),
   reconnectAttempts: numberOption({ min: 0, integer: true }),
   retry: retryOption,
   onError: functionOption,
@@ -185,7 +188,16 @@ function checkMemoryChoice(options: FleetOptions, urls: string[]): void {
 function topologyOf(options: FleetOptions, urls: string[], clientKind: Transport | undefined): TopologyKind {
   if (options.client !== undefined) {
     if (urls.length > 0) throw invalidOption('give either url or client, not both', 'ERR_CONFLICTING_OPTIONS')
-    return isClusterClient(options.client, clientKind) ? 'cluster' : 'standalone'
+    const isCluster = isClusterClient(options.client, clientKind)
+    // The client decides; a `cluster` that says otherwise is a mistake, not a wish to follow.
+    if (options.cluster !== undefined && options.cluster !== isCluster) {
+      const library = clientKind === 'ioredis' ? 'an ioredis' : 'a node-redis'
+      throw invalidOption(
+        `cluster: ${options.cluster}, but client is ${library} ${isCluster ? 'cluster' : 'client of one server, not a cluster'}`,
+        isCluster ? 'ERR_CONFLICTING_OPTIONS' : 'ERR_NOT_A_CLUSTER',
+      )
+    }
+    return isCluster ? 'cluster' : 'standalone'
   }
   if (options.cluster === true) {
     if (urls.length === 0) throw invalidOption('cluster: true needs at least one url to seed from')

@@ -292,6 +292,9 @@ function mustBe(name: string, expected: string, value: unknown): ConfigError {
 }
 
 /** A number option within bounds (finite; an integer with `integer`). */
+/** The longest delay a Node timer holds: 2^31 - 1 ms (about 24.8 days). */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1
+
 export function numberOption({
   min = Number.NEGATIVE_INFINITY,
   max = Number.POSITIVE_INFINITY,

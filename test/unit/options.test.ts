@@ -104,7 +104,11 @@ test('an unknown option is a ConfigError naming it and the nearest valid name', 
 test('a value of the wrong type names the option, the expected type and what it got', () => {
   const cases: [FleetOptions, string][] = [
     [{ connectTimeout: '5000' as never }, 'connectTimeout must be a number, got the string "5000"'],
-    [{ commandTimeout: -1 }, 'commandTimeout must be a number of at least 0, got the number -1'],
+    [{ commandTimeout: -1 }, 'commandTimeout must be a number from 0 to 2147483647, got the number -1'],
+    // A Node timer fires at once past 2^31 - 1 ms; a connect limit of 0 ends every handshake.
+    [{ commandTimeout: 2 ** 31 }, 'commandTimeout must be a number from 0 to 2147483647, got the number 2147483648'],
+    [{ connectTimeout: 0 }, 'connectTimeout must be a number from 1 to 2147483647, got the number 0'],
+    [{ connectTimeout: 1e20 }, 'connectTimeout must be a number from 1 to 2147483647, got the number 100000000000000000000'],
     [{ reconnectAttempts: '1' as never }, 'reconnectAttempts must be an integer, got the string "1"'],
     [{ reconnectAttempts: 1.5 }, 'reconnectAttempts must be an integer of at least 0, got the number 1.5'],
     [{ cluster: 'yes' as never }, 'cluster must be true or false, got the string "yes"'],
@@ -141,7 +145,8 @@ test('a malformed url is ERR_INVALID_OPTION and its message never shows the pass
 
 test('valid edge values are accepted', () => {
   createFleet({ retry: { attempts: 1, base: 0, factor: 1, max: 0, jitter: 0 } })
-  createFleet({ retry: { jitter: 1 }, reconnectAttempts: 0, connectTimeout: 0, commandTimeout: 0 })
+  createFleet({ retry: { jitter: 1 }, reconnectAttempts: 0, connectTimeout: 1, commandTimeout: 0 })
+  createFleet({ connectTimeout: 2 ** 31 - 1, commandTimeout: 2 ** 31 - 1 })
   // A known option holding undefined means its default.
   assert.equal(createFleet({ namespace: undefined, pool: undefined }).namespace, 'rf')
 })
@@ -162,6 +167,23 @@ test('client: an ioredis Redis or Cluster, or something shaped like a node-redis
     configError(() => createFleet({ client }), 'ERR_INVALID_OPTION')
   }
   configError(() => createFleet({ client: redis, url: 'redis://127.0.0.1:1' }), 'ERR_CONFLICTING_OPTIONS')
+})
+
+test('a cluster option that contradicts the client given is a ConfigError, not a fleet of the other kind', () => {
+  const redis = new Redis({ lazyConnect: true })
+  try {
+    const standalone = configError(() => createFleet({ client: redis, cluster: true }), 'ERR_NOT_A_CLUSTER')
+    assert.match(standalone.message, /cluster: true, but client is an? ioredis client of one server, not a cluster/)
+    assert.equal(createFleet({ client: redis, cluster: false }).topology, 'standalone')
+  } finally {
+    redis.disconnect()
+  }
+  const nodeRedis = { sendCommand() {}, connect() {}, isOpen: false }
+  configError(() => createFleet({ client: nodeRedis, cluster: true }), 'ERR_NOT_A_CLUSTER')
+  const nodeRedisCluster = { ...nodeRedis, masters: [] }
+  const cluster = configError(() => createFleet({ client: nodeRedisCluster, cluster: false }), 'ERR_CONFLICTING_OPTIONS')
+  assert.match(cluster.message, /cluster: false, but client is a node-redis cluster/)
+  assert.equal(createFleet({ client: nodeRedisCluster, cluster: true }).topology, 'cluster')
 })
 
 /** Warnings emitted while `body` runs, once their nextTick delivery has happened. */
