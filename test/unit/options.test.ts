@@ -106,9 +106,15 @@ test('a value of the wrong type names the option, the expected type and what it 
     [{ connectTimeout: '5000' as never }, 'connectTimeout must be a number, got the string "5000"'],
     [{ commandTimeout: -1 }, 'commandTimeout must be a number from 0 to 2147483647, got the number -1'],
     // A Node timer fires at once past 2^31 - 1 ms; a connect limit of 0 ends every handshake.
-    [{ commandTimeout: 2 ** 31 }, 'commandTimeout must be a number from 0 to 2147483647, got the number 2147483648'],
+    [
+      { commandTimeout: 2 ** 31 },
+      'commandTimeout must be a number from 0 to 2147483647, got the number 2147483648',
+    ],
     [{ connectTimeout: 0 }, 'connectTimeout must be a number from 1 to 2147483647, got the number 0'],
-    [{ connectTimeout: 1e20 }, 'connectTimeout must be a number from 1 to 2147483647, got the number 100000000000000000000'],
+    [
+      { connectTimeout: 1e20 },
+      'connectTimeout must be a number from 1 to 2147483647, got the number 100000000000000000000',
+    ],
     [{ reconnectAttempts: '1' as never }, 'reconnectAttempts must be an integer, got the string "1"'],
     [{ reconnectAttempts: 1.5 }, 'reconnectAttempts must be an integer of at least 0, got the number 1.5'],
     [{ cluster: 'yes' as never }, 'cluster must be true or false, got the string "yes"'],
@@ -173,7 +179,10 @@ test('a cluster option that contradicts the client given is a ConfigError, not a
   const redis = new Redis({ lazyConnect: true })
   try {
     const standalone = configError(() => createFleet({ client: redis, cluster: true }), 'ERR_NOT_A_CLUSTER')
-    assert.match(standalone.message, /cluster: true, but client is an? ioredis client of one server, not a cluster/)
+    assert.match(
+      standalone.message,
+      /cluster: true, but client is an? ioredis client of one server, not a cluster/,
+    )
     assert.equal(createFleet({ client: redis, cluster: false }).topology, 'standalone')
   } finally {
     redis.disconnect()
@@ -181,7 +190,10 @@ test('a cluster option that contradicts the client given is a ConfigError, not a
   const nodeRedis = { sendCommand() {}, connect() {}, isOpen: false }
   configError(() => createFleet({ client: nodeRedis, cluster: true }), 'ERR_NOT_A_CLUSTER')
   const nodeRedisCluster = { ...nodeRedis, masters: [] }
-  const cluster = configError(() => createFleet({ client: nodeRedisCluster, cluster: false }), 'ERR_CONFLICTING_OPTIONS')
+  const cluster = configError(
+    () => createFleet({ client: nodeRedisCluster, cluster: false }),
+    'ERR_CONFLICTING_OPTIONS',
+  )
   assert.match(cluster.message, /cluster: false, but client is a node-redis cluster/)
   assert.equal(createFleet({ client: nodeRedisCluster, cluster: true }).topology, 'cluster')
 })
