@@ -173,7 +173,7 @@ export function decodeJson<V>(text: string | null | undefined, op: string, key: 
   try {
     return JSON.parse(text) as V
   } catch (error) {
-    throw new SerializationError(`${op} '${key}': stored value is not JSON`, { cause: error })
+    throw new SerializationError(`${op} '${key}': stored value is not JSON`, { cause: error, stored: true })
   }
 }
 
@@ -214,7 +214,7 @@ export function decodeWith<V>(
   try {
     return codec.decode(text) as V
   } catch (error) {
-    throw new SerializationError(`${op} '${key}': codec.decode failed`, { cause: error })
+    throw new SerializationError(`${op} '${key}': codec.decode failed`, { cause: error, stored: true })
   }
 }
 

@@ -104,8 +104,16 @@ export class DurabilityError extends RedfleetError {
 
 /** A value cannot be encoded (not JSON-able) or a stored value cannot be decoded. */
 export class SerializationError extends RedfleetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, code: 'ERR_SERIALIZATION' })
+  /**
+   * True when what failed is a value read back from Redis (a corrupt entry, one another program
+   * wrote), false for a value the caller gave: failsafe treats the first as a failure of the
+   * data, the second as the caller's bug.
+   */
+  readonly stored: boolean
+
+  constructor(message: string, options?: { cause?: unknown; stored?: boolean }) {
+    super(message, { cause: options?.cause, code: 'ERR_SERIALIZATION' })
+    this.stored = options?.stored ?? false
   }
 }
 

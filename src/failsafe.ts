@@ -1,10 +1,11 @@
-import { isAnnounced, RedfleetError } from './errors.ts'
+import { isAnnounced, RedfleetError, SerializationError } from './errors.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
  * resolve `undefined`, writes resolve as if done, and `onError` hears about it (the Convert
- * SDK's DataStoreManager behaviour). Programming errors (TypeError for a bad key, a value
- * that cannot be serialised) still throw: hiding them would hide bugs, not outages.
+ * SDK's DataStoreManager behaviour), and so does a stored value that cannot be decoded (data
+ * another program wrote). Programming errors (TypeError for a bad key, a value that cannot be
+ * serialised) still throw: hiding them would hide bugs, not outages.
  */
 export function failsafe<T extends object>(
   primitive: T,
@@ -35,7 +36,7 @@ export function failsafe<T extends object>(
   })
 
   function absorb(error: unknown, op: string, args: unknown[]): Promise<unknown> {
-    if (!(error instanceof RedfleetError) || error.code === 'ERR_SERIALIZATION') {
+    if (!(error instanceof RedfleetError) || (error instanceof SerializationError && !error.stored)) {
       return Promise.reject(error)
     }
     try {

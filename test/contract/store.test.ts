@@ -557,6 +557,36 @@ forEachTopology('Store contract', (env) => {
     await assert.rejects(store.get('k'), ClosedError)
   })
 
+  test('failsafe: a stored value that cannot be decoded is a miss reported to onError; a value that cannot be encoded still throws', async () => {
+    const fleet = await env.fleet()
+    // Another writer's text under the store's keys (what a non-JSON codec writes).
+    const foreign = fleet.store<string>({ codec: { encode: (v) => String(v), decode: (text) => text } })
+    await foreign.set('corrupt', '{not json')
+    await foreign.set('fine', '{"ok":true}')
+    const store = fleet.store()
+    await assert.rejects(store.get('corrupt'), (error: unknown) => {
+      assert.ok(error instanceof SerializationError && error.stored, String(error))
+      return true
+    })
+    const errors: [string, unknown][] = []
+    const safe = failsafe(store, { onError: (e, op) => errors.push([op, e]) })
+    assert.equal(await safe.get('corrupt'), undefined)
+    assert.deepEqual(await safe.getMany(['fine', 'corrupt']), [undefined, undefined])
+    assert.deepEqual(
+      errors.map(([op, e]) => [op, e instanceof SerializationError && e.stored]),
+      [
+        ['get', true],
+        ['getMany', true],
+      ],
+    )
+    await assert.rejects(safe.set('k', new Map() as never), (error: unknown) => {
+      assert.ok(error instanceof SerializationError && !error.stored, String(error))
+      return true
+    })
+    assert.equal(errors.length, 2, 'a caller bug is thrown, not reported')
+    assert.equal(await foreign.get('corrupt'), '{not json', 'nothing stored was changed')
+  })
+
   test('after close every method rejects with ClosedError (outcome not-applied); failsafe turns it into a no-op', async () => {
     const fleet = await env.fleet()
     const store = fleet.store()
