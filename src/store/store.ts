@@ -269,6 +269,7 @@ class FleetStore<V> implements Store<V> {
       fn,
       ttl: this.#ttl('update', o),
       durability: this.#durability('update', o),
+      assertOpen: () => this.#ctx.lifecycle.assertOpen(`store.update '${key}'`),
     })
     // Holds the key from the read to the write: a later call on it waits for the whole update.
     return this.#run('update', key, full, attempts, true)

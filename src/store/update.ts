@@ -19,6 +19,8 @@ export interface UpdateCall<V> {
   fn: (current: V | undefined) => V | undefined | Promise<V | undefined>
   ttl: number | undefined
   durability: Durability | undefined
+  /** Throws ClosedError once the fleet is closed: a `fn` that settles after close writes nothing. */
+  assertOpen: () => void
 }
 
 /** A computed write not yet known to be applied. */
@@ -71,6 +73,8 @@ export function updateAttempts<V>(call: UpdateCall<V>): () => Promise<V | undefi
 async function compute<V>(call: UpdateCall<V>): Promise<PendingWrite<V> | undefined> {
   const before = (await call.backend.get(call.full)) ?? undefined
   const result = await call.fn(call.values.decode<V>(before, 'store.update', call.key))
+  // A closed Redis connection refuses the write by itself; the memory topology needs telling.
+  call.assertOpen()
   if (result === undefined && before === undefined) return undefined
   const next = result === undefined ? undefined : call.values.encode(result, 'store.update', call.key)
   return { result, expected: before, next, token: newToken() }

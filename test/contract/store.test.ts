@@ -557,6 +557,34 @@ forEachTopology('Store contract', (env) => {
     await assert.rejects(store.get('k'), ClosedError)
   })
 
+  test('an update whose fn settles after close() writes nothing and rejects with ClosedError', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store()
+    await store.set('k', 'before')
+    let release!: () => void
+    let called!: () => void
+    const inFn = new Promise<void>((resolve) => {
+      called = resolve
+    })
+    const update = store.update('k', async () => {
+      called()
+      await new Promise<void>((resolve) => {
+        release = resolve
+      })
+      return 'after close'
+    })
+    await inFn
+    await fleet.close()
+    release()
+    await assert.rejects(update, (error: unknown) => {
+      assert.ok(error instanceof ClosedError, String(error))
+      assert.equal(error.outcome, 'not-applied')
+      return true
+    })
+    const again = await env.fleet()
+    assert.equal(await again.store().get('k'), 'before')
+  })
+
   test('failsafe: a stored value that cannot be decoded is a miss reported to onError; a value that cannot be encoded still throws', async () => {
     const fleet = await env.fleet()
     // Another writer's text under the store's keys (what a non-JSON codec writes).
