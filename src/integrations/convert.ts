@@ -1,6 +1,6 @@
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
-import { describeValue, invalidOption } from '../validate.ts'
+import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
 
 export interface ConvertDataStoreOptions {
@@ -106,9 +106,15 @@ class FleetConvertDataStore implements ConvertDataStore {
 
 /** A Convert SDK DataStore backed by a fleet's Store (SPEC §2, `redfleet/convert`). */
 export function convertDataStore(fleet: Fleet, options: ConvertDataStoreOptions = {}): ConvertDataStore {
-  const max = options.maxVisitors ?? 10_000
-  if (!Number.isInteger(max) || max < 1)
-    throw invalidOption(`convertDataStore: maxVisitors must be a positive integer, got ${describeValue(max)}`)
+  // Checked here, not at the first save: a bad ttl would fail every save, a misspelt prefix
+  // would put the visitors somewhere else, and both only after the requests that lost them.
+  checkOptions(options, CONVERT_OPTIONS, { what: 'convertDataStore options' })
   const store = fleet.store<Json>({ prefix: options.prefix ?? 'convert:' })
-  return new FleetConvertDataStore(store, options.ttl, max)
+  return new FleetConvertDataStore(store, options.ttl, options.maxVisitors ?? 10_000)
+}
+
+const CONVERT_OPTIONS: OptionSchema = {
+  prefix: stringOption,
+  ttl: numberOption({ min: 1, integer: true }),
+  maxVisitors: numberOption({ min: 1, integer: true }),
 }

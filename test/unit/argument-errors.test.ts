@@ -123,11 +123,23 @@ test('a bad option to a factory is a ConfigError with its own code', async () =>
     () => fleet.streams({ eventsMaxLen: 0 }),
     () => fleet.membership({ ttl: 1.5 }),
     () => convertDataStore(fleet, { maxVisitors: 0 }),
+    () => convertDataStore(fleet, { ttl: -1 }),
+    () => convertDataStore(fleet, { ttl: 1.5 }),
+    () => convertDataStore(fleet, { ttl: '5' as never }),
+    () => convertDataStore(fleet, { prefix: 5 as never }),
   ]) {
     const error = await failure(make)
     assert.equal((error as Error).name, 'ConfigError', String(error))
     assert.equal((error as { code?: string }).code, 'ERR_INVALID_OPTION', String(error))
   }
+})
+
+test('convertDataStore names an unknown option and a bad ttl itself, before any save', async () => {
+  const unknown = await failure(() => convertDataStore(fleet, { prfix: 'x:' } as never))
+  assert.equal((unknown as { code?: string }).code, 'ERR_UNKNOWN_OPTION', String(unknown))
+  assert.match(String(unknown), /unknown option "prfix" \(did you mean "prefix"\?\)/)
+  const ttl = await failure(() => convertDataStore(fleet, { ttl: 0 }))
+  assert.match(String(ttl), /ttl must be an integer of at least 1, got the number 0/)
 })
 
 test('cache: keys, values, expiry, versions, tags, counters, multi-key calls, globs', async () => {
