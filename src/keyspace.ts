@@ -15,6 +15,26 @@ function assertNamespace(namespace: unknown, what: string): asserts namespace is
 }
 
 /**
+ * The first segments the primitives' keys take inside a namespace (`${namespace}:cache:…`, the
+ * store's default prefix, the claim tokens, convertDataStore's default prefix): a view may not
+ * be named after one, or its keys and the fleet's own would be the same keys.
+ */
+const PRIMITIVE_SEGMENTS: ReadonlySet<string> = new Set([
+  'store',
+  'token',
+  'cache',
+  'cache~fill',
+  'cache~lock',
+  'cache~tag',
+  'broker',
+  'presence',
+  'streams',
+  'membership',
+  'tracker',
+  'convert',
+])
+
+/**
  * Where a fleet's keys live: every key and channel starts with `${namespace}:`.
  * Braces are refused in namespaces because a `{` would become the Redis Cluster hash tag of
  * every key and pile the whole fleet onto one slot.
@@ -32,6 +52,13 @@ export class Keyspace {
   /** The view `withNamespace(ns)` uses: keys under `${namespace}:${ns}:`. */
   child(ns: string): Keyspace {
     assertNamespace(ns, 'withNamespace: namespace')
+    const segment = ns.split(':')[0]!
+    if (PRIMITIVE_SEGMENTS.has(segment)) {
+      throw invalidOption(
+        `withNamespace: '${ns}' would put the view's keys under ${this.prefix}${segment}:, where this ` +
+          `fleet's own ${segment} keys live (its clear() would delete the view's): choose another name`,
+      )
+    }
     return new Keyspace(`${this.namespace}:${ns}`)
   }
 

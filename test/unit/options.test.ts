@@ -28,6 +28,27 @@ test('withNamespace refuses what createFleet refuses as a namespace: ConfigError
   assert.equal(fleet.withNamespace('eu').withNamespace('fr').namespace, 'shop:eu:fr')
 })
 
+test("withNamespace refuses a name where the fleet's own primitives keep their keys (a view there would share them)", async () => {
+  const fleet = createFleet({ namespace: 'shop' })
+  for (const ns of ['cache', 'store', 'streams', 'tracker', 'membership', 'cache:x', 'cache~tag']) {
+    assert.throws(
+      () => fleet.withNamespace(ns),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'ERR_INVALID_OPTION' &&
+        error.message.includes(`withNamespace: '${ns}' would put the view's keys under shop:`),
+      ns,
+    )
+  }
+  assert.throws(() => fleet.withNamespace('eu').withNamespace('store'), /under shop:eu:store:/)
+  // What the refusal prevents: the fleet's cache.clear() deleting a view's entries.
+  const view = fleet.withNamespace('caches')
+  await view.cache().write('kept', 1)
+  await fleet.cache().clear()
+  assert.equal(await view.cache().read('kept'), 1)
+  await fleet.close()
+})
+
 test('bad options throw ConfigError synchronously, naming the option', () => {
   const bad: [object, RegExp][] = [
     [{ url: 'http://x' }, /redis:\/\//],
