@@ -28,6 +28,7 @@ import {
   positiveInteger,
 } from '../validate.ts'
 import type { MembershipBackend } from './backend.ts'
+import { startBeats } from './beats.ts'
 import { MemoryMembershipBackend } from './memory.ts'
 import { MEMBERSHIP_OPTIONS } from './options.ts'
 import { RedisMembershipBackend } from './redis.ts'
@@ -44,7 +45,10 @@ export interface MembershipOptions {
 
 /** What `join` returns. */
 export interface MembershipHandle {
-  /** Stops heartbeating and leaves at once. Idempotent. */
+  /**
+   * Stops heartbeating (no heartbeat starts after it; one in flight is awaited) and leaves at
+   * once; rejects if the leave fails after its retries. Idempotent.
+   */
   stop(): Promise<void>
 }
 
@@ -224,24 +228,15 @@ class FleetMembership implements Membership {
       )
     }
     this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
-    // Heartbeats never overlap: each waits for the one before. A failed one is reported (after
-    // its retries) and the next tick tries again.
-    const beat = () =>
-      this.heartbeat(id).catch((error: unknown) => reportUnheard(this.#policy, error, 'membership.heartbeat'))
-    let beating = beat()
-    const timer = setInterval(() => {
-      beating = beating.then(beat)
-    }, interval)
-    timer.unref()
+    const beats = startBeats(() => this.#beat(id), interval)
     let stopping: Promise<void> | undefined
     const halt = async () => {
-      clearInterval(timer)
       this.#joined.delete(id)
       if (this.#joined.size === 0) {
         this.#unregister?.()
         this.#unregister = undefined
       }
-      await beating
+      await beats.halt()
     }
     this.#joined.set(id, async () => {
       // On fleet.close(): the fleet refuses new operations, so leave through the backend directly.
@@ -257,6 +252,13 @@ class FleetMembership implements Membership {
         return stopping
       },
     }
+  }
+
+  /** One heartbeat of `join`: a failure is reported (after its retries); the next tick tries again. */
+  #beat(id: string): Promise<void> {
+    return this.heartbeat(id).catch((error: unknown) =>
+      reportUnheard(this.#policy, error, 'membership.heartbeat'),
+    )
   }
 
   async #closeAll(): Promise<void> {
@@ -291,19 +293,19 @@ class FleetMembership implements Membership {
     })
   }
 
+  /**
+   * Argument errors are thrown here, at the call, and traced at once (SPEC §11): no iteration
+   * follows that could trace them.
+   */
   inbox(id: string, o: { signal?: AbortSignal; from?: '$' | '0' } = {}): AsyncIterable<unknown> {
-    assertName(id, 'id', 'membership.inbox')
-    assertCallOptions(o, 'membership.inbox', ['signal', 'from'])
-    assertSignal(o?.signal, 'membership.inbox')
-    const from = o?.from ?? '$'
-    if (from !== '$' && from !== '0') {
-      throw invalidArgument(
-        'ERR_INVALID_ARGUMENT',
-        `membership.inbox: from must be '$' or '0', got ${describeValue(from)}`,
-      )
+    let after: string
+    try {
+      after = inboxStart(id, o)
+    } catch (error) {
+      openTrace('membership.inbox', this.#scope, () => ({ member: id }))?.fail(error)
+      throw error
     }
     const key = this.#inboxKey(id)
-    const after = from === '0' ? START_ID : '$'
     return { [Symbol.asyncIterator]: () => this.#read(id, key, after, o?.signal) }
   }
 
@@ -348,6 +350,21 @@ class FleetMembership implements Membership {
       linked.unlink()
     }
   }
+}
+
+/** Checks `inbox`'s arguments and returns the id after which it reads. */
+function inboxStart(id: string, o: { signal?: AbortSignal; from?: '$' | '0' }): string {
+  assertName(id, 'id', 'membership.inbox')
+  assertCallOptions(o, 'membership.inbox', ['signal', 'from'])
+  assertSignal(o?.signal, 'membership.inbox')
+  const from = o?.from ?? '$'
+  if (from !== '$' && from !== '0') {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `membership.inbox: from must be '$' or '0', got ${describeValue(from)}`,
+    )
+  }
+  return from === '0' ? START_ID : '$'
 }
 
 export function createMembership(ctx: FleetContext, options: MembershipOptions = {}): Membership {

@@ -1,8 +1,28 @@
 import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClosedError, ConfigError, SerializationError } from '../../src/index.ts'
 import { forEachTopology } from '../harness/topologies.ts'
+
+/** The events of `redfleet:membership:<method>` in `namespace`, as `kind:member`, until `off()`. */
+function traceEvents(method: string, namespace: string): { events: string[]; off(): void } {
+  const channel = diagnosticsChannel.tracingChannel(`redfleet:membership:${method}`)
+  const events: string[] = []
+  const on = (kind: string) => (context: unknown) => {
+    const { namespace: ns, member } = context as { namespace: string; member: unknown }
+    if (ns === namespace) events.push(`${kind}:${String(member)}`)
+  }
+  const handlers = {
+    start: on('start'),
+    end: on('end'),
+    asyncStart: on('asyncStart'),
+    asyncEnd: on('asyncEnd'),
+    error: on('error'),
+  }
+  channel.subscribe(handlers)
+  return { events, off: () => channel.unsubscribe(handlers) }
+}
 
 /** Reads `count` messages from an async iterable, then stops iterating. */
 async function take(iterable: AsyncIterable<unknown>, count: number): Promise<unknown[]> {
@@ -190,5 +210,20 @@ forEachTopology('Membership contract', (env) => {
     assert.throws(() => members.inbox(''), TypeError)
     assert.throws(() => fleet.membership({ ttl: 0 }), ConfigError)
     assert.throws(() => fleet.membership({ ttl: -1 }), ConfigError)
+  })
+
+  test('argument errors of inbox are thrown at the call and traced (start, end, error, asyncEnd)', async () => {
+    const fleet = (await env.fleet()).withNamespace('inbox-trace')
+    const members = fleet.membership()
+    const traced = traceEvents('inbox', fleet.namespace)
+    try {
+      assert.throws(() => members.inbox(''), TypeError)
+      assert.throws(() => members.inbox('a', { from: 'x' as never }), TypeError)
+    } finally {
+      traced.off()
+    }
+    const failed = (member: string) =>
+      ['start', 'end', 'error', 'asyncStart', 'asyncEnd'].map((kind) => `${kind}:${member}`)
+    assert.deepEqual(traced.events, [...failed(''), ...failed('a')])
   })
 })
