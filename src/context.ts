@@ -126,14 +126,47 @@ export function runCommand<T>(
   key: string | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn)
-  return commands.tracePromise(() => attempt(ctx, policy, op, key, fn), {
+  return command(ctx, policy, op, key, fn, isClosed)
+}
+
+/**
+ * `runCommand` for the one step that finishes work handed to the user before close began (a
+ * recovered orphan's completion or release, src/tracker/recovery.ts): it is let through while
+ * the fleet is closing, because close waits for it before closing the connections; refused
+ * once they close. Refusing it would leave the orphan claimed until its TTL and then hand it
+ * out a second time.
+ */
+export function runFinishing<T>(
+  ctx: FleetContext,
+  policy: OperationPolicy,
+  op: string,
+  key: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return command(ctx, policy, op, key, fn, isDrained)
+}
+
+function command<T>(
+  ctx: FleetContext,
+  policy: OperationPolicy,
+  op: string,
+  key: string | undefined,
+  fn: () => Promise<T>,
+  refused: Refused,
+): Promise<T> {
+  if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn, refused)
+  return commands.tracePromise(() => attempt(ctx, policy, op, key, fn, refused), {
     op,
     key,
     namespace: ctx.keys.namespace,
     topology: ctx.topology,
   })
 }
+
+/** When a command is refused: a closed fleet (every command), or its connections closing (finishing steps). */
+type Refused = (lifecycle: Lifecycle) => boolean
+const isClosed: Refused = (lifecycle) => lifecycle.closed
+const isDrained: Refused = (lifecycle) => lifecycle.closed && !lifecycle.draining
 
 /**
  * One try of `fn`, and the retry policy if it fails. Not an async function: a call that succeeds
@@ -145,8 +178,9 @@ function attempt<T>(
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
+  refused: Refused,
 ): Promise<T> {
-  if (ctx.lifecycle.closed) return Promise.reject(closedError(op, key))
+  if (refused(ctx.lifecycle)) return Promise.reject(closedError(op, key))
   let sent: Promise<T>
   try {
     // Promise.resolve hands a native promise back as it is.
@@ -160,7 +194,7 @@ function attempt<T>(
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
         const error = translateError(e, op, key)
-        return ctx.lifecycle.closed ? closedError(op, key, error) : error
+        return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })

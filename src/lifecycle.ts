@@ -8,9 +8,18 @@ export class Lifecycle {
   readonly #controller = new AbortController()
   readonly #cleanups = new Set<() => Promise<void> | void>()
   #closing: Promise<void> | undefined
+  #cleanedUp = false
 
   get closed(): boolean {
     return this.#controller.signal.aborted
+  }
+
+  /**
+   * close() has begun and the cleanups are still running, so the connections are still open:
+   * work begun before close may finish its last step (see runFinishing in src/context.ts).
+   */
+  get draining(): boolean {
+    return this.closed && !this.#cleanedUp
   }
 
   get signal(): AbortSignal {
@@ -40,6 +49,7 @@ export class Lifecycle {
           // Closing is best effort: one failing cleanup must not leave the others running.
         }
       }
+      this.#cleanedUp = true
     })()
     return this.#closing
   }

@@ -6,6 +6,9 @@ import type { TrackedJob } from './options.ts'
 import { decodeRecord } from './record.ts'
 import type { TrackerRunner } from './runner.ts'
 
+/** The steps that settle a claimed orphan run while the fleet closes (TrackerRunner.run). */
+const FINISHING = { finishing: true } as const
+
 export type Requeue = (job: TrackedJob) => Promise<void> | void
 
 /**
@@ -22,6 +25,8 @@ export class OrphanRecovery {
   readonly #backend: TrackerBackend
   readonly #runner: TrackerRunner
   readonly #lockTtl: number
+  /** The passes in progress (recoverEvery's and recoverOrphans calls), which close waits for. */
+  readonly #active = new Set<Promise<number>>()
 
   constructor(listing: SessionListing, backend: TrackerBackend, runner: TrackerRunner, lockTtl: number) {
     this.#listing = listing
@@ -31,21 +36,48 @@ export class OrphanRecovery {
   }
 
   /** One recovery pass; resolves with how many orphans it requeued. */
-  async pass(requeue: Requeue, op: string): Promise<number> {
+  pass(requeue: Requeue, op: string): Promise<number> {
+    const running = this.#pass(requeue, op)
+    this.#active.add(running)
+    const forget = () => this.#active.delete(running)
+    running.then(forget, forget)
+    return running
+  }
+
+  /**
+   * Settles once no pass is in progress. fleet.close() waits here, while the connections are
+   * still open, so that an orphan whose requeue resolves meanwhile is completed, not left
+   * claimed until recoveryLockTtl and handed out again.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#active])
+  }
+
+  async #pass(requeue: Requeue, op: string): Promise<number> {
     const dead = await this.#listing.dead(op)
     if (dead.length === 0) return 0
     const records = await this.#runner.run(op, undefined, () => this.#backend.jobs(dead.map((s) => s.keys)))
     let requeued = 0
-    for (const [i, session] of dead.entries()) {
-      const jobIds = rotate([...records[i]!.keys()])
-      for (const jobId of jobIds) {
-        if (this.#runner.closed) throw new ClosedError(`tracker.${op}: the fleet is closed`)
-        if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
+    try {
+      for (const [i, session] of dead.entries()) {
+        for (const jobId of rotate([...records[i]!.keys()])) {
+          // Closing: the orphan in hand is finished, no new one is handed out.
+          this.#assertOpen(op)
+          if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
+        }
+        // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
+        await this.#runner.run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
       }
-      // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
-      await this.#runner.run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
+    } catch (error) {
+      // Cut short by close after requeueing some: how many went is what the caller needs to know.
+      if (error instanceof ClosedError && requeued > 0) return requeued
+      throw error
     }
     return requeued
+  }
+
+  #assertOpen(op: string): void {
+    if (this.#runner.closed) throw new ClosedError(`tracker.${op}: the fleet is closed`)
   }
 
   async #recoverOne(session: Listed, jobId: string, requeue: Requeue, op: string): Promise<boolean> {
@@ -55,10 +87,15 @@ export class OrphanRecovery {
     const lockTtl = this.#lockTtl
     const text = await this.#runner.run(op, jobId, () => this.#backend.claim(keys, jobId, token, lockTtl))
     if (text === undefined) return false // live again, already recovered, or claimed by another
+    if (this.#runner.closed) {
+      // Claimed as close began: hand nothing out, and leave the orphan to the next recoverer now.
+      await this.#runner.run(op, jobId, () => this.#backend.release(keys, jobId, token), FINISHING)
+      this.#assertOpen(op)
+    }
     const job = decodeRecord(jobId, text, session.instanceId)
     if (!job) {
       // Not a record redfleet wrote: drop it so it cannot block the session's cleanup forever.
-      await this.#runner.run(op, jobId, () => this.#backend.complete(keys, jobId, token))
+      await this.#runner.run(op, jobId, () => this.#backend.complete(keys, jobId, token), FINISHING)
       this.#runner.report(
         new SerializationError(`tracker.${op} '${jobId}': dropped a malformed job record`),
         op,
@@ -71,15 +108,20 @@ export class OrphanRecovery {
       this.#runner.report(error, op)
       // Back to unclaimed: the next pass (of any recoverer) hands it out again.
       await this.#runner
-        .run(op, jobId, () => this.#backend.release(keys, jobId, token))
+        .run(op, jobId, () => this.#backend.release(keys, jobId, token), FINISHING)
         .catch((failure: unknown) => this.#runner.reportUnheard(failure, op))
       return false
     }
     let sends = 0
-    const completion = await this.#runner.run(op, jobId, () => {
-      sends++
-      return this.#backend.complete(keys, jobId, token)
-    })
+    const completion = await this.#runner.run(
+      op,
+      jobId,
+      () => {
+        sends++
+        return this.#backend.complete(keys, jobId, token)
+      },
+      FINISHING,
+    )
     // 'gone' after more than one send may be this completion's own first send, applied with its
     // reply lost: not a second hand-out.
     if (completion === 'taken' || (completion === 'gone' && sends === 1)) {

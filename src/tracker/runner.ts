@@ -5,6 +5,7 @@ import {
   operationPolicy,
   reportUnheard,
   runCommand,
+  runFinishing,
   traceScope,
 } from '../context.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
@@ -47,9 +48,18 @@ export class TrackerRunner {
     this.#ctx.lifecycle.assertOpen(`tracker.${op}`)
   }
 
-  run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
-    const policy = LOOP_OPS.has(op) ? this.#quiet : this.#policy
-    return runCommand(this.#ctx, policy, `tracker.${op}`, key, fn)
+  /**
+   * Runs one command of the tracker. `finishing`: the step that settles an orphan already handed
+   * to requeue (its completion or release) still runs while the fleet is closing, since close
+   * waits for the pass; refusing it would leave the claim to expire and the orphan handed out again.
+   */
+  run<T>(op: string, key: string | undefined, fn: () => Promise<T>, o?: { finishing: true }): Promise<T> {
+    const runner = o?.finishing ? runFinishing : runCommand
+    return runner(this.#ctx, this.#policyOf(op), `tracker.${op}`, key, fn)
+  }
+
+  #policyOf(op: string): OperationPolicy {
+    return LOOP_OPS.has(op) ? this.#quiet : this.#policy
   }
 
   /** Reports the failure of a `run` nobody awaits (see reportUnheard). */

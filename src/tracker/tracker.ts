@@ -26,7 +26,8 @@ export interface Tracker {
   /**
    * Heartbeats now (rejecting if that fails, and then the tracker stays stopped), then every
    * `heartbeatInterval`; with `recoverEvery`, also runs a recovery pass now and periodically.
-   * Calling it while started does nothing.
+   * Calling it while started does nothing. Calls of start() and stop() not awaited run in call
+   * order: once all settle, the tracker is in the state the last one asked for.
    */
   start(): Promise<void>
   /**
@@ -53,9 +54,16 @@ export interface Tracker {
    * (per-orphan claims, held for `recoveryLockTtl`). An orphan stops being tracked only after
    * `requeue` resolves; if it throws, the error goes to `onError`, the orphan stays tracked and
    * the next pass retries it. A dead instance's records are removed once all its orphans are
-   * requeued. Resolves with how many orphans this call requeued.
+   * requeued. Resolves with how many orphans this call requeued. fleet.close() waits for the
+   * orphan in hand and completes it; the call then resolves (ClosedError if it requeued none).
    */
   recoverOrphans(requeue: (job: TrackedJob) => Promise<void> | void): Promise<number>
+}
+
+/** A start() or stop() queued behind the ones before it. */
+interface Transition {
+  readonly kind: 'start' | 'stop'
+  readonly done: Promise<void>
 }
 
 /**
@@ -76,8 +84,10 @@ class FleetTracker implements Tracker {
   readonly #recoveries: PeriodicLoop | undefined
   #session: Session
   #running = false
-  #starting: Promise<void> | undefined
-  #stopping: Promise<void> | undefined
+  /** The last start() or stop() not yet settled: each runs after the one queued before it. */
+  #pending: Transition | undefined
+  /** The session whose heartbeat was sent and not yet removed: what close() removes. */
+  #live: Session | undefined
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#options = resolveTrackerOptions(options)
@@ -137,20 +147,42 @@ class FleetTracker implements Tracker {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.#running && !this.#stopping) return Promise.resolve()
-    this.#starting ??= (async () => {
-      // start() during stop() starts again once the stop is done.
-      await this.#stopping?.catch(() => undefined)
-      if (this.#running) return
-      const session = this.#session
-      await this.#runner.run('start', undefined, () => this.#heartbeat(session))
-      this.#running = true
-      this.#heartbeats.start()
-      this.#recoveries?.start(0)
-    })().finally(() => {
-      this.#starting = undefined
+    if (this.#running && !this.#pending) return Promise.resolve()
+    return this.#queue('start', () => this.#begin())
+  }
+
+  /**
+   * Queues a start or stop after the one pending, so the state once all settle is the one the
+   * last call asked for; a call asking what the last queued one asks joins it.
+   */
+  #queue(kind: Transition['kind'], step: () => Promise<void>): Promise<void> {
+    const last = this.#pending
+    if (last?.kind === kind) return last.done
+    const done = (async () => {
+      await last?.done.catch(() => undefined)
+      await step()
+    })()
+    const entry: Transition = { kind, done }
+    this.#pending = entry
+    const settle = () => {
+      if (this.#pending === entry) this.#pending = undefined
+    }
+    done.then(settle, settle)
+    return done
+  }
+
+  async #begin(): Promise<void> {
+    if (this.#running) return
+    const session = this.#session
+    await this.#runner.run('start', undefined, () => {
+      this.#live = session
+      return this.#heartbeat(session)
     })
-    return this.#starting
+    // Closed while the first beat was out: no loop may outlive close, which removes the liveness.
+    this.#runner.assertOpen('start')
+    this.#running = true
+    this.#heartbeats.start()
+    this.#recoveries?.start(0)
   }
 
   #heartbeat(session: Session): Promise<void> {
@@ -176,30 +208,35 @@ class FleetTracker implements Tracker {
     } catch (error) {
       return Promise.reject(error)
     }
-    this.#stopping ??= (async () => {
-      await this.#starting?.catch(() => undefined)
-      await this.#halt()
-      const session = this.#session
-      // The next start() gets a new session: what this one leaves behind is now an orphan.
-      session.ended = true
-      this.#session = newSession(this.#keys)
-      const release = o.releaseJobs === true ? [...session.inFlight.keys()] : []
-      await this.#runner.run('stop', undefined, () => this.#backend.leave(session.keys, session.id, release))
-    })().finally(() => {
-      this.#stopping = undefined
-    })
-    return this.#stopping
+    return this.#queue('stop', () => this.#end(o.releaseJobs === true))
   }
 
-  /** fleet.close(): timers off, then liveness removed best-effort (connections are still open). */
-  async #shutdown(): Promise<void> {
-    const wasRunning = this.#running
+  async #end(releaseJobs: boolean): Promise<void> {
     await this.#halt()
     const session = this.#session
+    // The next start() gets a new session: what this one leaves behind is now an orphan.
     session.ended = true
-    if (!wasRunning) return
+    this.#session = newSession(this.#keys)
+    const release = releaseJobs ? [...session.inFlight.keys()] : []
+    await this.#runner.run('stop', undefined, () => this.#backend.leave(session.keys, session.id, release))
+    if (this.#live === session) this.#live = undefined
+  }
+
+  /**
+   * fleet.close(): lets a start or stop in progress settle (a start then finds the fleet closed
+   * and starts no loop), stops the loops, waits for the recovery passes to finish the orphans in
+   * hand, then removes liveness best-effort (connections are still open).
+   */
+  async #shutdown(): Promise<void> {
+    await this.#pending?.done.catch(() => undefined)
+    await this.#halt()
+    await this.#recovery.settled()
+    this.#session.ended = true
+    const live = this.#live
+    this.#live = undefined
+    if (!live) return
     try {
-      await this.#backend.leave(session.keys, session.id, [])
+      await this.#backend.leave(live.keys, live.id, [])
     } catch (error) {
       // Unreachable Redis: the heartbeat expires on its own within heartbeatTtl.
       this.#runner.report(translateError(error, 'tracker.close'), 'close')

@@ -428,14 +428,17 @@ forEachTopology('Tracker contract', (env) => {
     })
     await running.all
     await worker.stop()
-    // The first recoverer "crashes" inside requeue: its fleet closes, so it never completes.
-    const crashing = await scope.fleet()
-    await assert.rejects(
-      crashing.tracker({ recoveryLockTtl: 300 }).recoverOrphans(async () => {
-        await crashing.close()
-      }),
-      ClosedError,
-    )
+    // The first recoverer "crashes" inside requeue: it never completes nor releases its claim.
+    // (fleet.close() would wait for the requeue and then complete the orphan: not a crash.)
+    const stuck = gate()
+    const inRequeue = started(1)
+    const crashed = (await scope.fleet())
+      .tracker({ recoveryLockTtl: 300, onError: () => {} })
+      .recoverOrphans(async () => {
+        inRequeue.run()
+        await stuck.promise
+      })
+    await inRequeue.all
     const other = (await scope.fleet()).tracker({ recoveryLockTtl: 300 })
     assert.equal(await other.recoverOrphans(() => assert.fail('still claimed')), 0)
     assert.deepEqual(ids(await other.orphans()), ['c-1'], 'claimed, not lost')
@@ -443,6 +446,9 @@ forEachTopology('Tracker contract', (env) => {
     const requeued: string[] = []
     assert.equal(await other.recoverOrphans((j) => void requeued.push(j.id)), 1)
     assert.deepEqual(requeued, ['c-1'])
+    // The crashed recoverer's requeue fails at last: its release is no longer its claim's.
+    stuck.fail(new Error('crashed'))
+    assert.equal(await crashed, 0)
     hold.open()
     await job
   })
