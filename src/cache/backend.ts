@@ -8,6 +8,11 @@ export interface CacheBackend {
   get(key: string): Promise<string | null>
   /** One MGET per node (per slot on a cluster), pipelined per node; in input order, null if missing. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>
+  /**
+   * True when getMany hands its command to the connection before it returns (memory: applied at
+   * once; one server, its connection made): no later call can overtake it, so nothing to track.
+   */
+  readsManyAtOnce(): boolean
   /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
   set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */

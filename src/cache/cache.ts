@@ -113,6 +113,7 @@ export class FleetCache implements Cache {
       failsafe,
       reader,
       writer,
+      order,
       keys,
       // One channel per fleet namespace, subscribed on the first fill that may wait.
       waker:
@@ -165,7 +166,7 @@ export class FleetCache implements Cache {
     else if (typeof asked === 'number') version = String(asked)
     else if (asked !== undefined && asked !== null) return undefined
     const full = this.#keys.full(scope, key)
-    if (this.#order.pending(full) !== undefined) return undefined
+    if (this.#order.beforeRead(full) !== undefined) return undefined
     const entry = this.#reader.peek(scope, key, full)
     if (entry === undefined || !this.#reader.isLive(entry, version)) return undefined
     let value: unknown
@@ -196,7 +197,7 @@ export class FleetCache implements Cache {
     let value: unknown
     let near = false
     try {
-      const before = this.#order.pending(full)
+      const before = this.#order.beforeRead(full)
       if (before) await before
       // A near-cache hit is answered without waiting on a promise.
       const kept = this.#reader.cached(scope, name, full)
@@ -260,19 +261,25 @@ export class FleetCache implements Cache {
     const version = normalizeVersion(settings.version, method) ?? expandVersion(key)
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
-    const before = this.#order.pending(full)
-    if (before === undefined && !isStamped(settings)) {
+    if (!isStamped(settings)) {
+      const before = this.#order.beforeChange(full)
       // Sent at once: nothing can overtake it, so nothing to track.
-      return this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
+      if (before === undefined)
+        return this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
+      return this.#order.trackChange(
+        [full],
+        before.then(() => this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)),
+      )
     }
-    return this.#order.track(
-      [full],
-      (async () => {
-        if (before) await before
-        const stamps = await this.#writer.stamps(method, scope, settings)
-        return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
-      })(),
-    )
+    // It reads its tags' versions first: a later invalidateTag of one waits for it.
+    const tagKeys = settings.tags!.map((tag) => scope.tags + tag)
+    const before = this.#order.before(tagKeys, [full])
+    const writing = (async () => {
+      if (before) await before
+      const stamps = await this.#writer.stamps(method, scope, settings)
+      return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
+    })()
+    return this.#order.trackRead(tagKeys, this.#order.trackChange([full], writing))
   }
 
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>
@@ -312,7 +319,26 @@ export class FleetCache implements Cache {
     }
     assertFunction(compute, 'compute', 'cache.fetch')
     const version = requestedVersion(key, settings.version, 'fetch')
-    const request = (): FillRequest<T> => ({ key, scope, name, full, settings, compute })
+    // From its call on: a change of the key made after this fetch makes its fill stale.
+    const keys = [full]
+    const watch = this.#order.watch(keys)
+    try {
+      const request = (): FillRequest<T> => ({ key, scope, name, full, settings, compute, watch })
+      const { hit, value } = await this.#fetchOrFill(request, version)
+      this.#count(hit)
+      note(trace, { hit })
+      return value
+    } finally {
+      this.#order.unwatch(keys, watch)
+    }
+  }
+
+  /** A fetch with a compute: its read, then on a miss (or with force) its fill. */
+  async #fetchOrFill<T>(
+    request: () => FillRequest<T>,
+    version: string | undefined,
+  ): Promise<{ hit: boolean; value: T }> {
+    const { scope, name, full, settings } = request()
     let hit = false
     let value: T
     if (settings.force) {
@@ -321,7 +347,7 @@ export class FleetCache implements Cache {
       let entry: Entry | undefined
       let readFailed = false
       try {
-        const before = this.#order.pending(full)
+        const before = this.#order.beforeRead(full)
         if (before) await before
         entry =
           this.#reader.cached(scope, name, full) ?? (await this.#reader.load('fetch', scope, name, full))
@@ -344,9 +370,7 @@ export class FleetCache implements Cache {
         }
       }
     }
-    this.#count(hit)
-    note(trace, { hit })
-    return value
+    return { hit, value }
   }
 
   exist(key: CacheKey, o?: { version?: string | number }): Promise<boolean> {
@@ -365,7 +389,7 @@ export class FleetCache implements Cache {
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, 'exist')
     const found = await this.#failsafe.guard('exist', false, async () => {
-      const before = this.#order.pending(full)
+      const before = this.#order.beforeRead(full)
       if (before) await before
       return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
     })
@@ -381,11 +405,11 @@ export class FleetCache implements Cache {
     const name = expandKey(key, 'delete')
     note(trace, { key: name })
     const full = this.#keys.full(this.#keys.of('delete'), name)
-    const before = this.#order.pending(full)
+    const before = this.#order.beforeChange(full)
     const deleting =
       before === undefined
         ? this.#writer.remove('delete', name, full)
-        : this.#order.track(
+        : this.#order.trackChange(
             [full],
             before.then(() => this.#writer.remove('delete', name, full)),
           )
@@ -445,6 +469,7 @@ export class FleetCache implements Cache {
     }
     note(trace, { key: glob })
     const prefix = this.#keys.of('deleteMatched').entries
+    this.#order.changedAll()
     const count = await this.#failsafe.guard('deleteMatched', 0, async () => {
       this.#near?.clear()
       const removed = await this.#run('deleteMatched', glob, () => this.#backend.deleteMatching(prefix, glob))
@@ -465,11 +490,24 @@ export class FleetCache implements Cache {
     }
     note(trace, { key: tag })
     const key = this.#keys.of('invalidateTag').tags + tag
-    await this.#failsafe.guard('invalidateTag', undefined, async () => {
-      this.#writer.evict(key)
-      await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
-      this.#writer.evict(key)
-    })
+    // After every earlier call that reads this tag's version (a tagged write): it stamps the
+    // version from before this invalidation, so its entry is invalidated too.
+    const before = this.#order.beforeChange(key)
+    await this.#failsafe.guard('invalidateTag', undefined, () =>
+      before === undefined
+        ? this.#bump(tag, key)
+        : this.#order.trackChange(
+            [key],
+            before.then(() => this.#bump(tag, key)),
+          ),
+    )
+  }
+
+  /** INCR of a tag's version, evicting this process's near copy of it. */
+  async #bump(tag: string, key: string): Promise<void> {
+    this.#writer.evict(key)
+    await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
+    this.#writer.evict(key)
   }
 
   clear(): Promise<void> {
@@ -479,6 +517,7 @@ export class FleetCache implements Cache {
   async #clear(trace: OpenTrace | undefined): Promise<void> {
     // Every model version of this namespace (and tenant): older versions are garbage anyway.
     const prefix = this.#keys.allVersions('clear')
+    this.#order.changedAll()
     await this.#failsafe.guard('clear', undefined, async () => {
       this.#near?.clear()
       this.#stats.deletes += await this.#run('clear', undefined, () =>

@@ -1,4 +1,4 @@
-import { ConnectionError, isTransient, TimeoutError } from '../errors.ts'
+import { ClosedError, ConnectionError, isTransient, TimeoutError } from '../errors.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Entry, encodeEntry, entryValue } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -6,9 +6,10 @@ import type { Failsafe } from './failsafe.ts'
 import { type FillWaker, type Found, fillWithLock, SingleFlight } from './fill.ts'
 import { expandVersion, normalizeVersion } from './keys.ts'
 import { RACE_CONDITION_PADDING, type WriteDefaults, WriteSettings } from './options.ts'
+import type { CallOrder, ChangeWatch } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { RunCommand } from './run.ts'
-import type { KeyScope, Scope } from './scope.ts'
+import { type KeyScope, type Scope, shortName } from './scope.ts'
 import type { CacheKey, CacheStats, WriteOptions } from './types.ts'
 import type { EntryWriter } from './writer.ts'
 
@@ -22,6 +23,8 @@ export interface FillRequest<T> {
   full: string
   settings: WriteSettings
   compute: Compute<T>
+  /** Changes of the key made since the fetch was called: then its fill is not stored. */
+  watch: ChangeWatch
 }
 
 export interface CoordinatorParts {
@@ -30,6 +33,7 @@ export interface CoordinatorParts {
   failsafe: Failsafe
   reader: EntryReader
   writer: EntryWriter
+  order: CallOrder
   keys: KeyScope
   waker: FillWaker
   signal: AbortSignal
@@ -82,6 +86,8 @@ export class FillCoordinator {
       },
       fill,
       report: (error) => failsafe.absorb('fetch', undefined, error),
+      closed: (reason) =>
+        new ClosedError(`cache.fetch '${shortName(name)}': the fleet is closed`, { cause: reason }),
       transient: waitsOut,
     })
   }
@@ -124,9 +130,12 @@ export class FillCoordinator {
       })
       // Rails re-stores the stale entry for 2 x raceConditionTtl (plus the usual padding).
       const redisTtl = Math.ceil(2 * ttl) + RACE_CONDITION_PADDING
-      await failsafe.guard('fetch', false, () =>
-        writer.writeSealed('fetch', name, full, { bytes, ttl: redisTtl }, false),
-      )
+      // A change made after the fetch was called is later than the stale value: it stays.
+      if (!request.watch.superseded(full)) {
+        await failsafe.guard('fetch', false, () =>
+          writer.writeSealed('fetch', name, full, { bytes, ttl: redisTtl }, false),
+        )
+      }
       return { hit: false, value: await this.computeAndStore(request) }
     } finally {
       if (token !== undefined) {
@@ -160,9 +169,25 @@ export class FillCoordinator {
       // The compute may have changed the tags: then their versions are read now.
       const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore
       const stamps = same ? stampsBefore : await writer.stamps('fetch', scope, settings)
-      return writer.writeOne('fetch', name, full, prepared, settings, version, stamps)
+      return this.#store(request, () =>
+        writer.writeOne('fetch', name, full, prepared, settings, version, stamps),
+      )
     })
     return value
+  }
+
+  /**
+   * A fill's write, in call order: skipped when a change of the key was made after the fetch (SPEC
+   * §2: that later call's effect must win), else after the calls made before the fetch that are
+   * still on their way. Never after a call made later, so a compute that uses the key cannot
+   * leave the fetch waiting for itself.
+   */
+  #store<T>(request: FillRequest<T>, write: () => Promise<boolean>): Promise<boolean> {
+    const { order } = this.#o
+    const { full, watch } = request
+    if (watch.superseded(full)) return Promise.resolve(false)
+    const before = order.beforeFill([full])
+    return before === undefined ? write() : order.trackChange([full], before.then(write))
   }
 }
 

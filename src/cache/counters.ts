@@ -54,7 +54,7 @@ export class Counters {
     assertCallOptions(o, `cache.${method}`, COUNTER_OPTIONS)
     const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
     const delta = method === 'decrement' ? -by : by
-    const before = order.pending(full)
+    const before = order.beforeChange(full)
     const value = await failsafe.guard(method, undefined, async () => {
       if (before) await before
       writer.evict(full)

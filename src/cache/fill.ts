@@ -66,6 +66,8 @@ export interface LockedFill<T> {
   fill: () => Promise<T>
   /** Reports a failure (failsafe); may throw to fail the call. */
   report: (error: unknown) => void
+  /** The error of a wait ended by close (`reason`, the signal's): one naming the call and key. */
+  closed: (reason: unknown) => unknown
   /** True for a failure that may pass by itself (a dropped connection, a failover). */
   transient: (error: unknown) => boolean
   /** Milliseconds on a monotonic-enough clock, for the deadline; Date.now by default. */
@@ -80,7 +82,7 @@ export interface LockedFill<T> {
  * Failures: if the first lock attempt fails, Redis is failing and the value is computed without
  * the lock (the failure is reported). A waiter, who saw the lock held, rides out transient
  * failures of its own commands until its deadline (the holder is still computing and will store
- * the value), then computes itself. Close (the signal) ends every wait with its reason.
+ * the value), then computes itself. Close (the signal) ends every wait with `closed(reason)`.
  */
 export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
   const token = randomBytes(12).toString('base64')
@@ -102,12 +104,26 @@ export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
       const remaining = deadline - now()
       // Waited as long as we may: compute ourselves rather than fail the caller.
       if (remaining <= 0) return await o.fill()
-      await watch.wait(remaining, attempt, o.signal)
+      await waitForFill(o, watch, remaining, attempt)
       const found = await recheckWaiting(o)
       if (found) return found.value
     }
   } finally {
     watch.close()
+  }
+}
+
+/** Waits for the holder's fill to end; close ends the wait with the caller's own ClosedError. */
+async function waitForFill<T>(
+  o: LockedFill<T>,
+  watch: FillWatch,
+  ms: number,
+  attempt: number,
+): Promise<void> {
+  try {
+    await watch.wait(ms, attempt, o.signal)
+  } catch (error) {
+    throw o.signal.aborted ? o.closed(error) : error
   }
 }
 

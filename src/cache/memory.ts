@@ -29,6 +29,10 @@ function changed(key: string): void {
 export class MemoryCacheBackend implements CacheBackend {
   constructor(private readonly memory: MemoryKeyspace) {}
 
+  readsManyAtOnce(): boolean {
+    return true
+  }
+
   #text(key: string): string | undefined {
     const value = this.memory.get<unknown>(key)
     return typeof value === 'string' ? value : undefined

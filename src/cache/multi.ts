@@ -7,12 +7,12 @@ import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion } from './keys.ts'
 import { type WriteDefaults, WriteSettings } from './options.ts'
-import type { CallOrder } from './order.ts'
+import type { CallOrder, ChangeWatch } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { CacheMethod } from './run.ts'
 import type { KeyScope, Scope } from './scope.ts'
 import type { CacheKey, CacheStats, FetchOptions, WriteOptions } from './types.ts'
-import type { EntryWriter, PendingWrite } from './writer.ts'
+import { type EntryWriter, isStamped, type PendingWrite } from './writer.ts'
 
 /**
  * The versions a multi-key call asks for: one for every key (the `version` option), one per key
@@ -63,7 +63,7 @@ export class MultiKey {
     o: { version?: string | number } | undefined,
     trace: OpenTrace | undefined,
   ): Promise<Map<CacheKey, unknown>> {
-    const { failsafe, stats, order } = this.#o
+    const { failsafe, stats } = this.#o
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
     if (keys.length === 0) return result
@@ -72,9 +72,7 @@ export class MultiKey {
     note(trace, { keys: many.names })
     let values: unknown[]
     try {
-      const before = order.pendingAny(many.fulls)
-      if (before) await before
-      values = await this.#values('readMulti', many)
+      values = await this.#orderedValues('readMulti', many)
     } catch (error) {
       failsafe.absorb('readMulti', new Map(), error)
       values = []
@@ -117,8 +115,10 @@ export class MultiKey {
       }
     })
     const fulls = items.map((item) => item.full)
-    const before = order.pendingAny(fulls)
-    const written = await order.track(
+    // A tagged write reads its tags' versions first: a later invalidateTag of one waits for it.
+    const tagKeys = isStamped(settings) ? settings.tags!.map((tag) => scope.tags + tag) : []
+    const before = order.before(tagKeys, fulls)
+    const writing = order.trackChange(
       fulls,
       failsafe.guard('writeMulti', false, async () => {
         if (before) await before
@@ -127,7 +127,7 @@ export class MultiKey {
         return true
       }),
     )
-    return written
+    return tagKeys.length === 0 ? writing : order.trackRead(tagKeys, writing)
   }
 
   async fetchMulti<T>(
@@ -136,7 +136,7 @@ export class MultiKey {
     compute: (key: CacheKey) => T | Promise<T>,
     trace: OpenTrace | undefined,
   ): Promise<Map<CacheKey, T>> {
-    const { writer, failsafe, order, stats, defaults } = this.#o
+    const { failsafe, order, defaults } = this.#o
     if (typeof compute !== 'function') {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
@@ -148,20 +148,38 @@ export class MultiKey {
     const result = new Map<CacheKey, T>()
     if (keys.length === 0) return result
     const many = this.#many('fetchMulti', keys, settings.version)
+    note(trace, { keys: many.names })
+    const { fulls } = many
+    // From its call on: a change of a key made after this fetchMulti makes that key's fill stale.
+    const watch = order.watch(fulls)
+    try {
+      const found = settings.force
+        ? []
+        : await failsafe.guard(
+            'fetchMulti',
+            [] as unknown[],
+            () => this.#orderedValues('fetchMulti', many),
+            new Map(),
+          )
+      return await this.#fill(keys, many, found, settings, compute, watch, trace)
+    } finally {
+      order.unwatch(fulls, watch)
+    }
+  }
+
+  /** fetchMulti's misses: computed in input order, stored with one writeMany (but stale fills). */
+  async #fill<T>(
+    keys: CacheKey[],
+    many: ManyKeys,
+    found: unknown[],
+    settings: WriteSettings,
+    compute: (key: CacheKey) => T | Promise<T>,
+    watch: ChangeWatch,
+    trace: OpenTrace | undefined,
+  ): Promise<Map<CacheKey, T>> {
+    const { writer, failsafe, order, stats } = this.#o
     const { scope, names, fulls, versions } = many
-    note(trace, { keys: names })
-    const found = settings.force
-      ? []
-      : await failsafe.guard(
-          'fetchMulti',
-          [] as unknown[],
-          async () => {
-            const before = order.pendingAny(fulls)
-            if (before) await before
-            return this.#values('fetchMulti', many)
-          },
-          new Map(),
-        )
+    const result = new Map<CacheKey, T>()
     const stamps = settings.tags
       ? await failsafe.guard('fetchMulti', undefined, async () =>
           writer.stamps('fetchMulti', scope, settings),
@@ -188,11 +206,20 @@ export class MultiKey {
     }
     stats.hits += hits.length
     stats.misses += keys.length - hits.length
-    if (misses.length > 0) {
-      await failsafe.guard('fetchMulti', false, async () => {
-        await writer.writeMany('fetchMulti', misses, settings, stamps)
-        return true
-      })
+    // A change of a key made after this call wins over its fill: that key is not stored.
+    const fresh = misses.filter((miss) => !watch.superseded(miss.full))
+    if (fresh.length > 0) {
+      const storing = fresh.map((miss) => miss.full)
+      const before = order.beforeFill(storing)
+      // Not sent at once (grouped per node first): a later call on one of its keys waits for it.
+      await order.trackChange(
+        storing,
+        failsafe.guard('fetchMulti', false, async () => {
+          if (before) await before
+          await writer.writeMany('fetchMulti', fresh, settings, stamps)
+          return true
+        }),
+      )
     }
     note(trace, { hits })
     return result
@@ -206,8 +233,8 @@ export class MultiKey {
     const names = keys.map((key) => expandKey(key, 'deleteMulti'))
     note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
-    const before = order.pendingAny(fulls)
-    const count = await order.track(
+    const before = order.before(NONE, fulls)
+    const count = await order.trackChange(
       fulls,
       failsafe.guard('deleteMulti', 0, async () => {
         if (before) await before
@@ -241,6 +268,21 @@ export class MultiKey {
     return { scope, names, fulls, versions }
   }
 
+  /**
+   * Each key's live value, or MISS, read after earlier changes of the keys still on their way.
+   * When it is not sent at once (it waits for them, or is grouped per node first), it is
+   * tracked, so a later change of a key waits for it.
+   */
+  #orderedValues(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
+    const { order, reader } = this.#o
+    const before = order.before(many.fulls, NONE)
+    // Sent at once (one server): a later call goes out after it on the connection by itself.
+    if (before === undefined && reader.readsManyAtOnce()) return this.#values(method, many)
+    const reading =
+      before === undefined ? this.#values(method, many) : before.then(() => this.#values(method, many))
+    return order.trackRead(many.fulls, reading)
+  }
+
   /** Each key's live value, or MISS. */
   async #values(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
     const entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls)
@@ -252,6 +294,8 @@ export class MultiKey {
     )
   }
 }
+
+const NONE: readonly string[] = []
 
 export function assertArray(keys: unknown, method: string): asserts keys is unknown[] {
   if (!Array.isArray(keys)) {

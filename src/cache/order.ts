@@ -2,39 +2,205 @@
  * Per-key call order in one process (SPEC §2): a call on a key starts only after every earlier
  * call of this cache on that key that may still be on its way. Most calls send their command at
  * once, synchronously, and need nothing; the ones that cannot (a multi-key call waits for the
- * topology to group its keys per node, a tagged write reads tag versions first) are tracked here
- * until they settle, and a later call on one of their keys waits for them.
+ * topology to group its keys per node, a tagged write reads tag versions first) are tracked
+ * here until they settle, and a later call on one of their keys waits for them. Each call asks
+ * what to wait for when it is made, never later: two calls that each waited for the other would
+ * never start.
+ *
+ * Reads and changes are tracked apart: a change waits for earlier reads and changes of its keys
+ * (so a read never sees a change made after it), a read waits only for earlier changes (reads
+ * never hold each other up, nor a near-cache hit). Tag versions are keys too: a tagged write
+ * reads its tags' versions, `invalidateTag` changes one.
+ *
+ * A fetch's fill is the one write made long after its call (it computes first): instead of
+ * holding its key for the whole compute, it watches the key, and a change made after the fetch
+ * was called makes it skip its store (`watch`). The later change wins, as its order says.
  */
 export class CallOrder {
-  readonly #inFlight = new Map<string, Promise<void>>()
+  /** Per key, the latest change on its way (each one waited for the ones before it). */
+  readonly #changes = new Map<string, Promise<void>>()
+  /** Per key, the reads on their way: a count, not a chain (reads do not wait for each other). */
+  readonly #reads = new Map<string, ReadsOnTheirWay>()
+  /** Per key, the fetches whose fill a later change of the key makes stale. */
+  readonly #watches = new Map<string, Set<ChangeWatch>>()
 
-  /** What a call on `key` must wait for, if anything (nothing tracked: one size check). */
-  pending(key: string): Promise<void> | undefined {
-    return this.#inFlight.size === 0 ? undefined : this.#inFlight.get(key)
+  /** What a read of `key` must wait for, if anything (nothing tracked: one size check). */
+  beforeRead(key: string): Promise<void> | undefined {
+    return this.#changes.size === 0 ? undefined : this.#changes.get(key)
   }
 
-  /** What a call on `keys` must wait for, if anything. */
-  pendingAny(keys: readonly string[]): Promise<unknown> | undefined {
-    if (this.#inFlight.size === 0) return undefined
-    const waits: Promise<void>[] = []
-    for (const key of keys) {
-      const wait = this.#inFlight.get(key)
-      if (wait !== undefined && !waits.includes(wait)) waits.push(wait)
+  /**
+   * What a change of `key` must wait for, if anything. To be called when the change is made:
+   * it also tells fetches filling `key` that a later change was made.
+   */
+  beforeChange(key: string): Promise<unknown> | undefined {
+    if (this.#watches.size !== 0) this.#supersede(key)
+    const change = this.beforeRead(key)
+    const read = this.#readsBefore(key)
+    if (read === undefined) return change
+    return change === undefined ? read : Promise.all([change, read])
+  }
+
+  /** What a call that reads `reading` and changes `changing` must wait for; see beforeChange. */
+  before(reading: readonly string[], changing: readonly string[]): Promise<unknown> | undefined {
+    if (this.#watches.size !== 0) for (const key of changing) this.#supersede(key)
+    return this.#waits(reading, changing)
+  }
+
+  /**
+   * What the store of a fetch's fill of `keys` must wait for: calls made before the fetch and
+   * still on their way (a later one made the fill stale: it is not stored). Fills do not make
+   * each other stale.
+   */
+  beforeFill(keys: readonly string[]): Promise<unknown> | undefined {
+    return this.#waits(NONE, keys)
+  }
+
+  #waits(reading: readonly string[], changing: readonly string[]): Promise<unknown> | undefined {
+    if (this.#changes.size === 0 && this.#reads.size === 0) return undefined
+    const waits: Promise<unknown>[] = []
+    for (const key of reading) addWait(waits, this.#changes.get(key))
+    for (const key of changing) {
+      addWait(waits, this.#changes.get(key))
+      addWait(waits, this.#readsBefore(key))
     }
     return waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits)
   }
 
-  /** Tracks `call` as the latest call on `keys` until it settles; returns `call`. */
-  track<T>(keys: readonly string[], call: Promise<T>): Promise<T> {
-    // Settled either way: a later call waits for the earlier one to end, not to succeed.
-    const settled = call.then(
-      () => {},
-      () => {},
-    )
-    for (const key of keys) this.#inFlight.set(key, settled)
-    void settled.then(() => {
-      for (const key of keys) if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key)
-    })
+  /** Tracks `call` as the latest change of `keys` until it settles; returns `call`. */
+  trackChange<T>(keys: readonly string[], call: Promise<T>): Promise<T> {
+    const settled = settledOf(call)
+    for (const key of keys) this.#changes.set(key, settled)
+    void settled.then(() => forget(this.#changes, keys, settled))
     return call
   }
+
+  /**
+   * Tracks `call` as one more read of `keys` until it settles; returns `call`. A count per key:
+   * at a few hundred concurrent multi-key reads of the same keys, a promise per key per read
+   * cost more than the reads.
+   */
+  trackRead<T>(keys: readonly string[], call: Promise<T>): Promise<T> {
+    const reads = this.#reads
+    const counted = keys.map((key) => {
+      let onTheirWay = reads.get(key)
+      if (onTheirWay === undefined) {
+        onTheirWay = new ReadsOnTheirWay()
+        reads.set(key, onTheirWay)
+      }
+      onTheirWay.count++
+      return onTheirWay
+    })
+    const done = () => {
+      counted.forEach((onTheirWay, i) => {
+        if (onTheirWay.end() && reads.get(keys[i]!) === onTheirWay) reads.delete(keys[i]!)
+      })
+    }
+    call.then(done, done)
+    return call
+  }
+
+  /**
+   * What a change of `key` waits for: the reads on their way now, and only those. They are set
+   * apart, so a read made later (which waits for this change) is counted anew and cannot hold
+   * the change up in its turn.
+   */
+  #readsBefore(key: string): Promise<void> | undefined {
+    if (this.#reads.size === 0) return undefined
+    const onTheirWay = this.#reads.get(key)
+    if (onTheirWay === undefined) return undefined
+    this.#reads.delete(key)
+    return onTheirWay.settled()
+  }
+
+  /** Starts watching `keys` for changes made from now on, until `unwatch`. */
+  watch(keys: readonly string[]): ChangeWatch {
+    const watch = new ChangeWatch()
+    for (const key of keys) {
+      const watches = this.#watches.get(key)
+      if (watches === undefined) this.#watches.set(key, new Set([watch]))
+      else watches.add(watch)
+    }
+    return watch
+  }
+
+  unwatch(keys: readonly string[], watch: ChangeWatch): void {
+    for (const key of keys) {
+      const watches = this.#watches.get(key)
+      if (watches?.delete(watch) && watches.size === 0) this.#watches.delete(key)
+    }
+  }
+
+  /** A change of every key (clear, deleteMatched): every fill under way is stale. */
+  changedAll(): void {
+    for (const watches of this.#watches.values()) for (const watch of watches) watch.supersedeAll()
+  }
+
+  #supersede(key: string): void {
+    const watches = this.#watches.get(key)
+    if (watches !== undefined) for (const watch of watches) watch.supersede(key)
+  }
+}
+
+/** What a fetch learns of changes of its keys made after it was called. */
+export class ChangeWatch {
+  #changed: Set<string> | 'all' | undefined
+
+  /** True if a change of `key` was made since the watch began: a fill of it must not be stored. */
+  superseded(key: string): boolean {
+    return this.#changed === 'all' || this.#changed?.has(key) === true
+  }
+
+  supersede(key: string): void {
+    if (this.#changed === 'all') return
+    this.#changed ??= new Set()
+    this.#changed.add(key)
+  }
+
+  supersedeAll(): void {
+    this.#changed = 'all'
+  }
+}
+
+/** The reads of one key on their way, and what a change of the key waits for, made when asked. */
+class ReadsOnTheirWay {
+  count = 0
+  #settled: { promise: Promise<void>; resolve: () => void } | undefined
+
+  /** Settles when every read counted has ended. */
+  settled(): Promise<void> {
+    if (this.#settled === undefined) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => {
+        resolve = r
+      })
+      this.#settled = { promise, resolve }
+    }
+    return this.#settled.promise
+  }
+
+  /** One read ended; true when it was the last (the entry can go). */
+  end(): boolean {
+    if (--this.count > 0) return false
+    this.#settled?.resolve()
+    return true
+  }
+}
+
+const NONE: readonly string[] = []
+
+/** `call` settled either way: a later call waits for an earlier one to end, not to succeed. */
+function settledOf(call: Promise<unknown>): Promise<void> {
+  return call.then(
+    () => {},
+    () => {},
+  )
+}
+
+function forget(map: Map<string, Promise<void>>, keys: readonly string[], entry: Promise<void>): void {
+  for (const key of keys) if (map.get(key) === entry) map.delete(key)
+}
+
+function addWait(waits: Promise<unknown>[], wait: Promise<unknown> | undefined): void {
+  if (wait !== undefined && !waits.includes(wait)) waits.push(wait)
 }

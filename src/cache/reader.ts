@@ -139,6 +139,11 @@ export class EntryReader {
     return entries
   }
 
+  /** True when loadMany's MGET leaves before it returns (see CacheBackend.readsManyAtOnce). */
+  readsManyAtOnce(): boolean {
+    return this.#o.backend.readsManyAtOnce()
+  }
+
   /** MGET per node, decoded, tags checked. */
   async #getMany(method: CacheMethod, scope: Scope, keys: readonly string[]): Promise<(Entry | undefined)[]> {
     const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))

@@ -26,6 +26,10 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.read(key)
   }
 
+  readsManyAtOnce(): boolean {
+    return this.#topology.current?.kind === 'standalone'
+  }
+
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return []
     const topology = this.#topology.current ?? (await this.#topology.get())

@@ -93,6 +93,7 @@ function scenario<T>(o: Partial<LockedFill<T>> & { fill: () => Promise<T> }): Lo
       throw error
     },
     transient: (error) => error instanceof ConnectionError || isTransient(error),
+    closed: (reason) => reason,
     ...o,
   }
 }
