@@ -1,6 +1,29 @@
 import { ClosedError } from './errors.ts'
 
 /**
+ * How long fleet.close() waits for user code a primitive handed work to (a stream handler, a
+ * tracker's requeue) before it closes the connections anyway: close never hangs on it.
+ */
+export const CLOSE_GRACE = 5000
+
+/** Whether `work` settled within `ms` (it is not cancelled: only no longer waited for). */
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  const settled = work.then(
+    () => true as const,
+    () => true as const,
+  )
+  try {
+    return await Promise.race([settled, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
  * Tracks what a fleet must stop on close: loops, timers and connections of every primitive.
  * `signal` aborts on close so that long-running loops end without polling a flag.
  */

@@ -1,5 +1,6 @@
 import type { FleetContext } from '../context.ts'
-import { translateError } from '../errors.ts'
+import { TimeoutError, translateError } from '../errors.ts'
+import { CLOSE_GRACE, settledWithin } from '../lifecycle.ts'
 import type { Subject } from '../telemetry.ts'
 import { assertBooleanOption, assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
@@ -225,12 +226,23 @@ class FleetTracker implements Tracker {
   /**
    * fleet.close(): lets a start or stop in progress settle (a start then finds the fleet closed
    * and starts no loop), stops the loops, waits for the recovery passes to finish the orphans in
-   * hand, then removes liveness best-effort (connections are still open).
+   * hand (up to CLOSE_GRACE), then removes liveness best-effort (connections are still open).
    */
   async #shutdown(): Promise<void> {
     await this.#pending?.done.catch(() => undefined)
-    await this.#halt()
-    await this.#recovery.settled()
+    // A requeue that never settles must not hold close for ever: past the grace (or the claim's
+    // own ttl, after which another recoverer may take the orphan anyway) close goes on.
+    const grace = Math.min(CLOSE_GRACE, this.#options.recoveryLockTtl)
+    const drained = await settledWithin(Promise.all([this.#halt(), this.#recovery.settled()]), grace)
+    if (!drained) {
+      this.#runner.report(
+        new TimeoutError(
+          `tracker.close: a requeue did not settle within ${grace} ms of close; its orphan stays ` +
+            'claimed until recoveryLockTtl and may then be handed out again',
+        ),
+        'close',
+      )
+    }
     this.#session.ended = true
     const live = this.#live
     this.#live = undefined

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ClosedError, type Fleet, type TrackedJob } from '../../src/index.ts'
+import { ClosedError, type Fleet, TimeoutError, type TrackedJob } from '../../src/index.ts'
 import { forEachTopology, type TopologyEnv } from '../harness/topologies.ts'
 
 /**
@@ -148,6 +148,26 @@ forEachTopology(
       await closing
       assert.deepEqual(await observer.orphans(), [])
       assert.equal(await observer.recoverOrphans(() => assert.fail('handed out twice')), 0)
+    })
+
+    test('close() does not wait for ever for a requeue that never settles: it reports it and goes on', async () => {
+      const scope = isolated(env)
+      await oneOrphan(await scope.fleet())
+      const held = heldRequeue()
+      const errors: unknown[] = []
+      const fleet = await scope.fleet()
+      // The grace is the claim's ttl when that is shorter than 5 s: another recoverer may take the orphan then.
+      const recoveryLockTtl = 50
+      const pass = fleet
+        .tracker({ recoveryLockTtl, onError: (e) => errors.push(e) })
+        .recoverOrphans(held.requeue)
+      await held.entered
+      await fleet.close()
+      assert.equal(errors.length, 1)
+      assert.ok(errors[0] instanceof TimeoutError, String(errors[0]))
+      assert.match(String(errors[0]), /a requeue did not settle within 50 ms of close/)
+      held.release()
+      await assert.rejects(pass, ClosedError)
     })
 
     test('start() and stop() not awaited: the state once all settle is what the last call asked', async () => {
