@@ -31,7 +31,10 @@ interface PoolTransport<C extends PooledConnection> {
   beforeSend(connection: C): void
   /** A new dedicated connection to the server, not connected yet. */
   dedicated(): DedicatedConnection
-  /** Closes a pooled connection; only given when redfleet opened them (never a user's client). */
+  /**
+   * Closes a pooled connection redfleet opened, or lets go of a user's client (never closed):
+   * what redfleet still has waiting in it for a connection is withdrawn. Absent: nothing to do.
+   */
   close?(connection: C): Promise<void>
   /** Stops listening to a user's client when the topology closes. */
   detach?(): void
@@ -83,7 +86,7 @@ function nodeRedisTransport(
     beforeSend: () => undefined,
     dedicated: () => first.dedicated(),
     detach: () => watch.stop(),
-    ...(owned ? { close: (connection: NodeRedisConnection) => connection.close() } : {}),
+    close: owned ? (connection) => connection.close() : async (connection) => connection.release(),
   }
 }
 

@@ -1,3 +1,4 @@
+import { ConnectionError } from '../errors.ts'
 import type { NodeHealth } from '../topology/health.ts'
 import type { CommandDeadlines, Timed } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
@@ -75,10 +76,24 @@ export class OfflineCommands {
     )
   }
 
-  #withdraw(): void {
+  /**
+   * The fleet lets go of a user's client (it is never closed by redfleet): what still waits in
+   * its queue is withdrawn, never to be sent on its next connection, and fails as not sent
+   * instead of waiting for a connection that may come long after close (or never).
+   */
+  release(): void {
+    this.#withdraw(
+      (name) =>
+        new ConnectionError(`${name} not sent: the fleet closed before the client had a connection`, {
+          outcome: 'not-applied',
+        }),
+    )
+  }
+
+  #withdraw(reason = (name: string): Error | undefined => this.#health.refusalIfDown(name)): void {
     for (const [controller, name] of [...this.#queued]) {
       this.#queued.delete(controller)
-      controller.abort(this.#health.refusalIfDown(name))
+      controller.abort(reason(name))
     }
   }
 }

@@ -141,10 +141,12 @@ export class NodeRedisCommands implements CommandConnection {
  * the node goes down or the command's deadline passes (OfflineCommands). A refused command is
  * not timed: it is settled already.
  */
-function clientSend(client: NodeRedisClient, commandTimeout: number, health: NodeDown): Send {
-  const deadlines = connectionDeadlines(commandTimeout, () => client.isReady)
+function clientSend(
+  client: NodeRedisClient,
+  deadlines: CommandDeadlines | undefined,
+  offline: OfflineCommands,
+): Send {
   const timed = (sent: Promise<unknown>) => (deadlines ? deadlines.track(sent) : sent)
-  const offline = new OfflineCommands(client, health, deadlines)
   return (args) => {
     // Ready, or closed (the client then fails the command itself: "The client is closed").
     if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS))
@@ -160,12 +162,16 @@ function clientSend(client: NodeRedisClient, commandTimeout: number, health: Nod
  */
 export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
   readonly #client: NodeRedisClient
+  readonly #offline: OfflineCommands
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
   constructor(client: NodeRedisClient, commandTimeout: number, health: NodeDown) {
-    super(clientSend(client, commandTimeout, health))
+    const deadlines = connectionDeadlines(commandTimeout, () => client.isReady)
+    const offline = new OfflineCommands(client, health, deadlines)
+    super(clientSend(client, deadlines, offline))
     this.#client = client
+    this.#offline = offline
     this.address = addressOf(client)
   }
 
@@ -176,6 +182,14 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   async connect(): Promise<void> {
     if (!this.#client.isOpen) await this.#client.connect()
+  }
+
+  /**
+   * Lets go of a user's client (the fleet closes; the client stays open): the commands of
+   * redfleet's still waiting for a connection are withdrawn and fail as not sent.
+   */
+  release(): void {
+    this.#offline.release()
   }
 
   /** Closes the client: only for a client redfleet made (never a user's), as closeClient says. */

@@ -13,7 +13,14 @@ import { after, describe, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
-import { ConnectionError, createFleet, type FleetOptions, failsafe, NodeDownError } from '../../src/index.ts'
+import {
+  ClosedError,
+  ConnectionError,
+  createFleet,
+  type FleetOptions,
+  failsafe,
+  NodeDownError,
+} from '../../src/index.ts'
 import { downAnnouncements, info, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -129,6 +136,31 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
     after(async () => {
       for (const client of clients) if (client.isOpen) client.destroy()
       await Promise.all(servers.map((server) => server.stop()))
+    })
+
+    test('a call waiting for the client to reconnect when the fleet closes fails as not sent, and is never sent later', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      // No deadline and a node not yet known down: only the close can end the call.
+      const { server, client, fleet } = await open({ commandTimeout: 0, reconnectAttempts: 1000 })
+      const store = fleet.store<number>()
+      await store.set('k', 1)
+      await stopUntilRefused(server, client)
+      const increment = store.increment('n')
+      await fleet.close()
+      await assert.rejects(increment, (error: unknown) => {
+        assert.ok(error instanceof ClosedError, String(error))
+        assert.equal(error.outcome, 'not-applied')
+        return true
+      })
+      assert.ok(client.isOpen, "the user's client stays open")
+      await restartUntilReady(server, client)
+      const again = createFleet({ client, namespace: fleet.namespace })
+      try {
+        assert.equal(await again.store().get('n'), undefined, 'not sent on the reconnect')
+      } finally {
+        await again.close()
+      }
     })
 
     test('fails calls at once with NodeDownError once a reconnect failed, and serves them again when the client is back', {
