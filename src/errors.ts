@@ -154,7 +154,11 @@ export class InvalidArgumentError extends TypeError {
   }
 }
 
-/** Redis answered with an error reply (WRONGTYPE, bad arguments, ...). Never retried. */
+/**
+ * Redis answered with an error reply (WRONGTYPE, bad arguments, ...): the command was not
+ * applied. Not retried, except the transient replies (isTransient: LOADING, READONLY, TRYAGAIN,
+ * a MOVED/ASK left after the cluster client's own redirections, ...).
+ */
 export class CommandError extends RedfleetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { ...options, code: 'ERR_COMMAND' })
@@ -200,21 +204,71 @@ export function replyError(reply: string): Error {
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|UNBLOCKED)\b/
 
 /**
- * How ioredis' Cluster gives up on a command that kept meeting MOVED, ASK, TRYAGAIN or
- * CLUSTERDOWN (maxRedirections times): a plain Error whose message ends with the last reply.
+ * A cluster redirection that reached redfleet: the cluster client followed MOVED/ASK as often as
+ * it may (ioredis' maxRedirections, node-redis' maxCommandRedirections) and the slot still
+ * seemed elsewhere, as while a restarted master rejoins or a resharding moves slots. The node
+ * that answered did not run the command, and a moment later the slot map has settled.
  */
-const REDIRECTIONS_EXHAUSTED = /^Too many Cluster redirections\. Last error: (?:ReplyError: )?/
+const REDIRECTION_REPLY = /^(MOVED|ASK) /
+
+/**
+ * How a cluster client gives up on a command that kept meeting MOVED, ASK, TRYAGAIN or
+ * CLUSTERDOWN. ioredis (maxRedirections times): a plain Error, no cause, whose message ends with
+ * the last reply as `String(replyError)` words it (`... Last error: ReplyError: MOVED 5386
+ * 127.0.0.1:7511`). node-redis 6 (MOVED/ASK only): MaxCommandRedirectionsError, message "Too
+ * many Cluster redirections", the last reply its cause; node-redis 5 throws that reply itself.
+ */
+const REDIRECTIONS_EXHAUSTED = /^Too many Cluster redirections(?:\. Last error: (?:ReplyError: )?|$)/
+
+/** How deep errorChain follows `cause`: a cycle or a runaway chain must not hang a loop. */
+const MAX_CAUSES = 8
+
+/**
+ * An error and its causes, outermost first. redfleet wraps what a client threw (CommandError
+ * around a ReplyError or a redirection storm), so a classification that looks at one level
+ * misses the reply underneath.
+ */
+function errorChain(error: unknown): unknown[] {
+  const chain: unknown[] = []
+  for (let e = error; e !== undefined && chain.length < MAX_CAUSES && !chain.includes(e); ) {
+    chain.push(e)
+    e = e instanceof Error ? e.cause : undefined
+  }
+  return chain
+}
 
 /** The Redis reply an error carries: its message, or the last reply of a redirection storm. */
 function replyOf(error: unknown): string {
   return messageOf(error).replace(REDIRECTIONS_EXHAUSTED, '')
 }
 
-/** Transient failures are worth retrying: the same command may succeed a moment later. */
+/** Whether any error of the chain is (or ends a storm with) a reply `pattern` matches. */
+function carriesReply(error: unknown, pattern: RegExp): boolean {
+  return errorChain(error).some((e) => pattern.test(replyOf(e)))
+}
+
+/**
+ * A MOVED or ASK reply, as the client threw it or wrapped (a CommandError, ioredis' "Too many
+ * Cluster redirections"): the slot moved, and a later attempt goes where it went.
+ */
+export function isRedirection(error: unknown): boolean {
+  return carriesReply(error, REDIRECTION_REPLY)
+}
+
+/** A reply worth repeating: Redis refused for now (loading, failing over) or the slot moved. */
+function isTransientReply(error: unknown): boolean {
+  return carriesReply(error, TRANSIENT_REPLY) || isRedirection(error)
+}
+
+/**
+ * Transient failures are worth retrying: the same command may succeed a moment later. An error
+ * reply among them (LOADING, READONLY, MOVED, ...) says the node did not run the command, so it
+ * is never ambiguous (isAmbiguous) and even a publish is retried.
+ */
 export function isTransient(error: unknown): boolean {
   if (error instanceof NodeDownError) return false // failing at once is the point (SPEC §8)
   if (error instanceof ConnectionError || error instanceof TimeoutError) return true
-  if (error instanceof CommandError) return TRANSIENT_REPLY.test(replyOf(error.cause))
+  if (error instanceof CommandError) return isTransientReply(error.cause)
   return false
 }
 
@@ -278,7 +332,7 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof RedfleetError) return isTransient(error)
-  if (isReplyError(error) || isRedirectionStorm(error)) return TRANSIENT_REPLY.test(replyOf(error))
+  if (isReplyError(error) || isRedirectionStorm(error)) return isTransientReply(error)
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
@@ -292,7 +346,7 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && (REPLY_ERRORS.has(error.name) || REPLY_ERRORS.has(error.constructor.name))
 }
 
-function isRedirectionStorm(error: unknown): boolean {
+function isRedirectionStorm(error: unknown): error is Error {
   return error instanceof Error && REDIRECTIONS_EXHAUSTED.test(error.message)
 }
 
@@ -308,9 +362,10 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     return new NodeDownError(`${where} failed: ${error.message}`, error.node, { cause: error.cause })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
-  // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) until the client gave up.
+  // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) or redirecting (MOVED
+  // while a restarted master rejoins) until the client gave up: transient (isTransient).
   if (isRedirectionStorm(error)) {
-    const reply = replyOf(error)
+    const reply = replyOf(error) || messageOf(error.cause)
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {
       cause: error,
     })

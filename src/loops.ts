@@ -1,4 +1,11 @@
-import { ClosedError, ConnectionError, isTransient, messageOf, TimeoutError } from './errors.ts'
+import {
+  ClosedError,
+  ConnectionError,
+  isRedirection,
+  isTransient,
+  messageOf,
+  TimeoutError,
+} from './errors.ts'
 import { backoffDelay, DEFAULT_RETRY } from './retry.ts'
 import { sleep } from './sleep.ts'
 
@@ -7,7 +14,8 @@ import { sleep } from './sleep.ts'
  * heartbeat and recovery) do with a failure: a loop ends only when its signal aborts, the fleet
  * closes, or an error comes that repeating cannot fix (a command error such as WRONGTYPE, a bad
  * configuration). Everything else (lost connections, timeouts, a node known to be down, a
- * failover, a demoted master answering UNBLOCKED or READONLY, MOVED/ASK after a resharding,
+ * failover, a demoted master answering UNBLOCKED or READONLY, MOVED/ASK after a resharding or
+ * a master restart, even once the cluster client gave up following them (a redirection storm),
  * LOADING after a restart) passes: the loop reports it and tries again with backoff.
  */
 
@@ -22,14 +30,8 @@ export function isPassing(error: unknown): boolean {
   )
 }
 
-/** A cluster redirection: the slot moved, and the next attempt goes where it went. */
-export function isRedirection(error: unknown): boolean {
-  return /^(MOVED|ASK) /.test(messageOf(error)) || /^(MOVED|ASK) /.test(messageOf(causeOf(error)))
-}
-
-function causeOf(error: unknown): unknown {
-  return error instanceof Error ? error.cause : undefined
-}
+/** A cluster redirection (MOVED/ASK, however wrapped): the slot moved, the next attempt follows. */
+export { isRedirection }
 
 /**
  * The failure state of one loop: how many attempts in a row failed, and what was reported.

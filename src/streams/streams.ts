@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import {
   type FleetContext,
   type OperationPolicy,
@@ -6,7 +7,8 @@ import {
   traceScope,
 } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
-import type { WaitFor } from '../errors.ts'
+import { ClosedError, type WaitFor } from '../errors.ts'
+import { CLOSE_GRACE, settledWithin } from '../lifecycle.ts'
 import type { RetryOptions } from '../retry.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import {
@@ -106,7 +108,8 @@ export interface Streams {
   /**
    * Consumes the main stream as `consumer` of `group`, at least once: see ConsumeOptions and
    * docs/streams.md. Resolves after `signal` aborts (or the fleet closes) and in-flight
-   * handlers settle; rejects only on a command error (e.g. WRONGTYPE).
+   * handlers settle (on close, at most 5 s: a handler still running then is reported to onError
+   * and no longer waited for); rejects only on a command error (e.g. WRONGTYPE).
    */
   consume(
     group: string,
@@ -122,8 +125,11 @@ function first(ids: string[]): string {
   return ids[0]!
 }
 
-/** How long fleet.close() waits for running loops to drain before closing their connections. */
-const CLOSE_GRACE = 5000
+/**
+ * How long fleet.close() waits (ms) for running loops to drain before closing their
+ * connections: the fleet's CLOSE_GRACE, in a setting so that tests can shorten it.
+ */
+export const closeGrace = { ms: CLOSE_GRACE }
 
 const DEFAULT_EVENTS_MAX_LEN = 1_000_000
 const DEFAULT_CHANNEL_MAX_LEN = 500
@@ -139,7 +145,7 @@ class FleetStreams implements Streams {
   readonly #channelPrefix: string
   readonly #onError: (error: unknown, op: string) => void
   readonly #waitFor: WaitFor | undefined
-  readonly #loops = new Set<Promise<unknown>>()
+  readonly #loops = new Set<RunningLoop>()
   #unregister: (() => void) | undefined
 
   constructor(ctx: FleetContext, options: StreamsOptions) {
@@ -165,6 +171,10 @@ class FleetStreams implements Streams {
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
     this.#channelPrefix = ctx.keys.key('streams', 'channel', '')
+    // Each running loop keeps one abort listener on the fleet's signal until it ends (see
+    // linkSignals): their number is that of the loops, not a leak, so Node's warning from 11 on
+    // would be a false alarm.
+    setMaxListeners(0, ctx.lifecycle.signal)
   }
 
   #channelKey(op: string, channel: unknown): string {
@@ -305,7 +315,7 @@ class FleetStreams implements Streams {
       () => {
         const key = this.#channelKey('streams.tail', channel)
         const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
-        return { signal: o?.signal, run: this.#tailKey('tail', key, after, deliver, o) }
+        return { signal: o?.signal, name: channel, run: this.#tailKey('tail', key, after, deliver, o) }
       },
     )
   }
@@ -386,7 +396,8 @@ class FleetStreams implements Streams {
           onError: (error: unknown) => this.#onError(error, op),
           trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
         }
-        return { signal: o.signal, run: (signal) => new ConsumerLoop({ ...settings, signal }).run() }
+        const run = (signal: AbortSignal) => new ConsumerLoop({ ...settings, signal }).run()
+        return { signal: o.signal, name: group, run }
       },
     )
   }
@@ -407,9 +418,15 @@ class FleetStreams implements Streams {
 
   async #start(op: string, prepare: () => LoopBody): Promise<void> {
     this.#ctx.lifecycle.assertOpen(`streams.${op}`)
-    const { signal, run } = prepare()
+    const { signal, name, run } = prepare()
     const linked = linkSignals(signal, this.#ctx.lifecycle.signal)
-    const loop = run(linked.signal).finally(linked.unlink)
+    const running = run(linked.signal).finally(linked.unlink)
+    let abandon!: () => void
+    const abandoned = new Promise<void>((resolve) => {
+      abandon = resolve
+    })
+    const what = name === undefined ? `streams.${op}` : `streams.${op} '${name}'`
+    const loop: RunningLoop = { op, what, running, abandon }
     this.#loops.add(loop)
     this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#drain())
     const forget = () => {
@@ -419,23 +436,56 @@ class FleetStreams implements Streams {
         this.#unregister = undefined
       }
     }
-    loop.then(forget, forget)
-    return loop
+    running.then(forget, forget)
+    // A handler that never settles keeps `running` pending for good: close() ends the caller's
+    // loop instead once it stops waiting for it (#drain).
+    return Promise.race([running, abandoned])
   }
 
-  /** On fleet close: give running loops up to CLOSE_GRACE to finish their handlers and acks. */
+  /**
+   * On fleet close: give running loops up to closeGrace to finish their handlers and acks. Those
+   * still running then are abandoned (their connections close next): as SPEC §5 has loops end
+   * when the fleet closes, each caller's promise resolves, and a ClosedError naming the loop
+   * goes to onError, since its handler was cut off rather than finished. (A rejection would
+   * crash the usual `await fleet.close(); await consuming` as an unhandled one.)
+   */
   async #drain(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_GRACE)
-    })
-    await Promise.race([Promise.allSettled([...this.#loops]), grace])
-    clearTimeout(timer)
+    const running = Promise.allSettled([...this.#loops].map((loop) => loop.running))
+    if (!(await settledWithin(running, closeGrace.ms))) this.#abandonAll()
   }
+
+  #abandonAll(): void {
+    for (const loop of this.#loops) {
+      const error = new ClosedError(
+        `${loop.what}: the fleet closed and the loop's handler did not settle within ` +
+          `${closeGrace.ms} ms; close() stopped waiting and ended the loop (entries it did not ack are redelivered)`,
+        // The handler may still be running, and its acks were not flushed.
+        { outcome: 'unknown' },
+      )
+      try {
+        this.#onError(error, `streams.${loop.op}`)
+      } catch {
+        // A throwing error sink must not keep the other loops from ending.
+      }
+      loop.abandon()
+    }
+  }
+}
+
+/** A loop started by #start: its body, and how close() ends the caller's promise without it. */
+interface RunningLoop {
+  op: string
+  /** The loop as its errors name it: `streams.consume 'group'`, `streams.tail 'channel'`. */
+  what: string
+  running: Promise<void>
+  /** Resolves the caller's promise though `running` has not settled. */
+  abandon(): void
 }
 
 interface LoopBody {
   signal: AbortSignal | undefined
+  /** The group or channel the loop's errors name (none for tailEvents). */
+  name?: string
   run: (signal: AbortSignal) => Promise<void>
 }
 

@@ -17,6 +17,7 @@ import { streamBackend } from '../../src/streams/access.ts'
 import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
 import { MemoryStreamBackend } from '../../src/streams/memory.ts'
 import { RESEND_WINDOW, withPublishId } from '../../src/streams/publish-ids.ts'
+import { closeGrace } from '../../src/streams/streams.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -822,5 +823,84 @@ forEachTopology('Streams contract', (env) => {
       ClosedError,
     )
     await assert.rejects(streams.groupLag('g'), ClosedError)
+  })
+
+  test('24 loops on one fleet, each with its own signal, raise no MaxListenersExceededWarning', async () => {
+    const streams = await streamsOf(env, 'many')
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => void warnings.push(warning)
+    process.on('warning', onWarning)
+    const controllers = Array.from({ length: 24 }, () => new AbortController())
+    const watch = new Watch()
+    const running = new Set<number>()
+    try {
+      const loops = controllers.map((c, i) =>
+        streams.tailEvents(
+          () => {
+            running.add(i)
+            watch.changed()
+          },
+          { signal: c.signal },
+        ),
+      )
+      // Every loop is linked to the fleet's signal once it delivers (each starts from '$').
+      while (running.size < loops.length) {
+        await streams.publish({ n: 1 })
+        await Promise.race([watch.until(() => running.size === loops.length), tick()])
+      }
+      // process.emitWarning emits on the next tick.
+      await tick()
+      for (const c of controllers) c.abort()
+      await Promise.all(loops)
+    } finally {
+      process.off('warning', onWarning)
+    }
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String), [])
+  })
+
+  test('close() stops waiting for handlers that never settle after its grace: every loop ends, and onError names it', async (t) => {
+    // The handlers hang for good, so no grace is long enough for them: a short one only saves time.
+    const grace = closeGrace.ms
+    closeGrace.ms = 20
+    t.after(() => {
+      closeGrace.ms = grace
+    })
+    const fleet = await env.fleet()
+    const reported: unknown[] = []
+    const streams = fleet.withNamespace('stuck').streams({ onError: (e) => void reported.push(e) })
+    const watch = new Watch()
+    const started = new Set<string>()
+    const hang = (loop: string) => async () => {
+      started.add(loop)
+      watch.changed()
+      await new Promise(() => {})
+    }
+    await streams.ensureGroup('g')
+    const loops = {
+      "streams.consume 'g'": streams.consume('g', 'c', hang('consume')),
+      "streams.tail 'ch'": streams.tail('ch', '0', hang('tail')),
+      'streams.tailEvents': streams.tailEvents(hang('tailEvents')),
+    }
+    // tailEvents starts from '$': publish until it has seen one (each reaches the others too).
+    while (started.size < 3) {
+      await streams.publish({ n: 1 }, ['ch'])
+      await Promise.race([watch.until(() => started.size === 3), tick()])
+    }
+    await fleet.close()
+    for (const [what, loop] of Object.entries(loops)) {
+      // Settled by the time close() resolved: a macrotask later is no wall-clock bound.
+      const outcome = await Promise.race([
+        loop.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+        tick(),
+      ])
+      assert.equal(outcome, 'resolved', `${what}: ${String(outcome ?? 'still pending')}`)
+      const report = reported.find((e) => e instanceof ClosedError && e.message.startsWith(`${what}: `))
+      assert.ok(report instanceof ClosedError, `${what} reported: ${reported.map(String).join('; ')}`)
+      assert.match(report.message, new RegExp(`did not settle within ${closeGrace.ms} ms`))
+      assert.equal(report.outcome, 'unknown')
+    }
   })
 })

@@ -133,7 +133,7 @@ test("ioredis' Cluster giving up on CLUSTERDOWN is a transient CommandError nami
   assert.ok(isTransient(error))
   const moved = translateError(new Error(`${CLUSTER_GAVE_UP}MOVED 1 127.0.0.1:7000`), 'store.get', 'k')
   assert.ok(moved instanceof CommandError, String(moved))
-  assert.ok(!isTransient(moved), 'only the replies retrying may fix are transient')
+  assert.ok(isTransient(moved), 'a redirection storm is transient too (SPEC §8)')
 })
 
 test("a client's own transient errors are retried, and the caller gets its own error back", async () => {
