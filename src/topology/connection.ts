@@ -157,6 +157,7 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
 export async function connectAndPing(client: Connectable, name: string, health?: NodeHealth): Promise<void> {
   try {
     if (client.status === 'wait') await client.connect()
+    await client.whenReady?.()
     await client.ping()
   } catch (error) {
     if (error instanceof RedfleetError && !(error instanceof NodeDownError)) throw error

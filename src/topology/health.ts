@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis'
-import { type ConfigError, ConnectionError, NodeDownError, notRedisReason, RedfleetError } from '../errors.ts'
+import {
+  ClosedError,
+  type ConfigError,
+  ConnectionError,
+  NodeDownError,
+  notRedisReason,
+  RedfleetError,
+} from '../errors.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
 
@@ -45,6 +52,8 @@ export class NodeHealth {
   /** The topology is closing: its own disconnects are not failures. */
   #stopped = false
   readonly #listeners = new Set<(down: boolean) => void>()
+  /** Who waits for the next ready connection (nextReady). */
+  readonly #readyWaiters = new Set<{ resolve(): void; reject(error: Error): void; command: string }>()
 
   constructor(node: string, sink: HealthSink, label = `Redis at ${node}`) {
     this.node = node
@@ -92,6 +101,7 @@ export class NodeHealth {
     if (cause !== undefined) this.#cause = cause
     if (this.#down || this.#stopped) return
     this.#down = true
+    this.#settleReadyWaiters(true)
     const op = `connection ${this.node}`
     try {
       this.#sink(
@@ -113,6 +123,7 @@ export class NodeHealth {
   markUp(): void {
     this.#cause = undefined
     this.#failures = 0
+    this.#settleReadyWaiters()
     if (!this.#down) return
     this.#down = false
     this.#emit()
@@ -128,6 +139,34 @@ export class NodeHealth {
   /** The topology closes: nothing more is announced, and its own disconnects are not failures. */
   stop(): void {
     this.#stopped = true
+    for (const waiter of this.#readyWaiters) {
+      waiter.reject(
+        new ClosedError(`${waiter.command} not sent: the fleet closed before ${this.#label} was ready`),
+      )
+    }
+    this.#readyWaiters.clear()
+  }
+
+  /**
+   * Settles at the node's next ready connection, or rejects with the refusal when the node goes
+   * down (or with ClosedError when the topology closes) first: for the caller of a connection that
+   * is open and not ready yet (see NodeRedisConnection.connect).
+   */
+  nextReady(command: string): Promise<void> {
+    if (this.#down) return Promise.reject(this.refusal(command))
+    if (this.#stopped) return Promise.reject(new ClosedError(`${command} not sent: the fleet is closed`))
+    return new Promise((resolve, reject) => {
+      this.#readyWaiters.add({ resolve, reject, command })
+    })
+  }
+
+  #settleReadyWaiters(down = false): void {
+    if (this.#readyWaiters.size === 0) return
+    for (const waiter of this.#readyWaiters) {
+      if (down) waiter.reject(this.refusal(waiter.command))
+      else waiter.resolve()
+    }
+    this.#readyWaiters.clear()
   }
 
   get stopped(): boolean {

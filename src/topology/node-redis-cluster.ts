@@ -1,5 +1,5 @@
 import { withDeadline } from '../deadline.ts'
-import { type ConfigError, ConnectionError, messageOf } from '../errors.ts'
+import { ConfigError, ConnectionError, messageOf, NodeDownError } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
@@ -7,6 +7,7 @@ import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-r
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
+import { invalidOption } from '../validate.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
   type ConnectionSettings,
@@ -14,7 +15,7 @@ import {
   nodeRedisClusterDefaults,
   type ServerAddress,
 } from './connection.ts'
-import { HealthRegistry, watchConnection } from './health.ts'
+import { HealthRegistry, type NodeHealth, watchConnection } from './health.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
@@ -59,6 +60,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #lastProbe = 0
   /** When the slot map was last re-read by refreshLayout. */
   #lastLayoutRead = 0
+  /** Why the last opening failed to reach any seed: what calls are told while that lasts. */
+  #unreachable: Error | undefined
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
   #refreshing: Promise<void> | undefined
   #closed = false
@@ -120,6 +123,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
           outcome: 'not-applied',
         }),
       )
+    }
+    // Known unreachable (SPEC §8): a call fails at once, not after a deadline of its own; one per
+    // reconnect interval opens again (the probe), and the calls meanwhile do not wait for it.
+    const reach = this.#health.of(this.#seeds)
+    if (reach.down && (this.#opening !== undefined || !reach.probeDue())) {
+      return Promise.reject(this.#stillUnreachable(reach))
     }
     if (this.#opening) return this.#opening
     this.#notACluster = undefined
@@ -184,8 +193,25 @@ export class NodeRedisClusterTopology implements RedisTopology {
     } else {
       return error
     }
+    if (!(failure instanceof ConfigError)) this.#unreachable = failure
     reach.markDown(undefined, failure)
+    // This opening was the interval's probe: the retries of the calls it failed fail at once.
+    reach.probeDue()
     return Object.assign(failure, { announced: true })
+  }
+
+  /**
+   * A call while the seeds are known unreachable: the announced words, as a NodeDownError (not
+   * retried: failing at once is the point) or the not-a-cluster ConfigError.
+   */
+  #stillUnreachable(reach: NodeHealth): Error {
+    const notACluster = this.#notACluster
+    const refusal = notACluster
+      ? invalidOption(notACluster.message, 'ERR_NOT_A_CLUSTER')
+      : new NodeDownError(this.#unreachable?.message ?? reach.refusal('command').message, this.#seeds, {
+          cause: this.#unreachable,
+        })
+    return Object.assign(refusal, { announced: true })
   }
 
   async ready(): Promise<void> {
@@ -242,7 +268,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
         this.#settings.commandTimeout,
         () => master()?.isReady === true,
       )
-      route = new NodeRedisCommands((args) => this.#sendOrRefuse(slot, args, timed))
+      // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
+      // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
+      route = new NodeRedisCommands((args) => {
+        const opening = this.#open()
+        if (!opening) return this.#sendOrRefuse(slot, args, timed)
+        return opening.then(() => this.#sendOrRefuse(slot, args, timed))
+      })
       this.#routes[slot] = route
     }
     return route
@@ -290,7 +322,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** Sends to the slot's master directly; through the cluster client when that cannot be done. */
   #sender(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
-    const send = (args: (string | Buffer)[]): Promise<unknown> => {
+    return (args) => {
       const master = this.#cluster.slots[slot]?.master
       const client = master?.client
       if (client?.isReady === true) {
@@ -302,11 +334,6 @@ export class NodeRedisClusterTopology implements RedisTopology {
       }
       if (client) this.#probeLayout()
       return this.#viaCluster(key, args)
-    }
-    // Until the slot map is known (the cluster opening), commands wait for it.
-    return (args) => {
-      const opening = this.#open()
-      return opening ? opening.then(() => send(args)) : send(args)
     }
   }
 

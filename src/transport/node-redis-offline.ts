@@ -5,7 +5,7 @@ import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
 /** What it needs of its node's health (a NodeHealth, src/topology/health.ts). */
-export type NodeDown = Pick<NodeHealth, 'refusalIfDown' | 'onChange'>
+export type NodeDown = Pick<NodeHealth, 'refusalIfDown' | 'onChange' | 'nextReady'>
 
 /** A command's name, as a refusal names it. */
 const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).toUpperCase()

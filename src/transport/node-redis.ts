@@ -162,6 +162,7 @@ function clientSend(
  */
 export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
   readonly #client: NodeRedisClient
+  readonly #health: NodeDown
   readonly #offline: OfflineCommands
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
@@ -171,6 +172,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     const offline = new OfflineCommands(client, health, deadlines)
     super(clientSend(client, deadlines, offline))
     this.#client = client
+    this.#health = health
     this.#offline = offline
     this.address = addressOf(client)
   }
@@ -182,6 +184,11 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   async connect(): Promise<void> {
     if (!this.#client.isOpen) await this.#client.connect()
+  }
+
+  /** See Connectable.whenReady: `ready()`'s PING must not be answered from db 0. */
+  async whenReady(): Promise<void> {
+    if (!this.#client.isReady) await this.#health.nextReady('PING')
   }
 
   /**

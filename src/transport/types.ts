@@ -75,6 +75,13 @@ export interface Connectable {
   /** ioredis' words: 'wait' (never connected), 'ready', 'end' (closed for good), ... */
   readonly status: string
   connect(): Promise<void>
+  /**
+   * Settles once the connection is ready (or rejects when its node goes down first), where a
+   * command sent before that could be answered by a connection that then fails its handshake:
+   * node-redis writes what waits for a connection together with the handshake, before the
+   * SELECT of the url's db is answered, so a PING could be answered from db 0.
+   */
+  whenReady?(): Promise<void>
   ping(): Promise<unknown>
 }
 

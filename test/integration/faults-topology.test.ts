@@ -224,13 +224,15 @@ describe('cluster: true with every seed unreachable', () => {
     assert.equal(warnings.length, 1, `one warning, got:\n${warnings.join('\n')}`)
   })
 
-  test('a seed that accepts and never answers: the same, within the bound', async () => {
-    await exercise({ url: hole.url, cluster: true }, (error, where) => {
-      assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
-      if (isSubscriptionWait(error)) return
-      assert.ok(error.message.includes(`127.0.0.1:${hole.port}`), `${where} names the seed`)
+  for (const transport of ['ioredis', 'node-redis'] as const) {
+    test(`a seed that accepts and never answers (${transport}): the same, within the bound`, async () => {
+      await exercise({ url: hole.url, cluster: true, transport }, (error, where) => {
+        assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
+        if (isSubscriptionWait(error)) return
+        assert.ok(error.message.includes(`127.0.0.1:${hole.port}`), `${where} names the seed: ${error.message}`)
+      })
     })
-  })
+  }
 })
 
 describe('a standalone server that goes down and comes back', () => {

@@ -35,3 +35,39 @@ test('a db the server does not have fails every call and ready(), and writes not
     await fleet.close()
   }
 })
+
+test('node-redis: ready() of a url naming a db the server does not have rejects, saying so, before any call', async () => {
+  const { standalone } = await testServers()
+  // node-redis writes what waits for a connection with its handshake, before the SELECT is
+  // answered: a PING sent before the client is ready would be answered from db 0.
+  const fleet = createFleet({
+    url: `${standalone}/16`,
+    transport: 'node-redis',
+    namespace: uniqueNamespace('nodb'),
+    onError: () => {},
+  })
+  try {
+    await assert.rejects(fleet.ready(), (error: unknown) => {
+      assert.ok(error instanceof ConnectionError, String(error))
+      assert.match(error.message, /no such db as the url names \(SELECT: ERR DB index is out of range/)
+      return true
+    })
+  } finally {
+    await fleet.close()
+  }
+})
+
+test('node-redis: ready() waits for a connection that is still opening, then PINGs it in its own db', async () => {
+  const { standalone } = await testServers()
+  const namespace = uniqueNamespace('db3')
+  const fleet = createFleet({ url: `${standalone}/3`, transport: 'node-redis', namespace })
+  const db3 = new Redis(`${standalone}/3`)
+  try {
+    await fleet.ready()
+    await fleet.store().set('x', 1)
+    assert.deepEqual(await db3.keys(`${namespace}:*`), [`${namespace}:store:x`])
+  } finally {
+    db3.disconnect()
+    await fleet.close()
+  }
+})
