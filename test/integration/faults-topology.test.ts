@@ -229,7 +229,10 @@ describe('cluster: true with every seed unreachable', () => {
       await exercise({ url: hole.url, cluster: true, transport }, (error, where) => {
         assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
         if (isSubscriptionWait(error)) return
-        assert.ok(error.message.includes(`127.0.0.1:${hole.port}`), `${where} names the seed: ${error.message}`)
+        assert.ok(
+          error.message.includes(`127.0.0.1:${hole.port}`),
+          `${where} names the seed: ${error.message}`,
+        )
       })
     })
   }
