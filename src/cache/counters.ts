@@ -55,14 +55,15 @@ export class Counters {
     const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
     const delta = method === 'decrement' ? -by : by
     const before = order.beforeChange(full)
-    const value = await failsafe.guard(method, undefined, async () => {
+    const counting = failsafe.guard(method, undefined, async () => {
       if (before) await before
       writer.evict(full)
       const next = await run(method, name, () => backend.increment(full, delta, ttl))
       writer.evict(full)
       return next
     })
-    return value
+    // Held back by an earlier call: tracked, so that a later call on the key waits for it in turn.
+    return before === undefined ? counting : order.trackChange([full], counting)
   }
 
   /**

@@ -152,11 +152,33 @@ export class NodeHealth {
    * down (or with ClosedError when the topology closes) first: for the caller of a connection that
    * is open and not ready yet (see NodeRedisConnection.connect).
    */
-  nextReady(command: string): Promise<void> {
+  nextReady(command: string, within: number): Promise<void> {
     if (this.#down) return Promise.reject(this.refusal(command))
     if (this.#stopped) return Promise.reject(new ClosedError(`${command} not sent: the fleet is closed`))
     return new Promise((resolve, reject) => {
-      this.#readyWaiters.add({ resolve, reject, command })
+      // A server that accepts and never answers gives no event at all: the wait has its limit.
+      const timer = setTimeout(() => {
+        this.#readyWaiters.delete(waiter)
+        reject(
+          new ConnectionError(
+            `${command} not sent: ${this.#label} was not ready within connectTimeout + commandTimeout (${within} ms)`,
+            { outcome: 'not-applied' },
+          ),
+        )
+      }, within)
+      const settle = () => clearTimeout(timer)
+      const waiter = {
+        command,
+        resolve: () => {
+          settle()
+          resolve()
+        },
+        reject: (error: Error) => {
+          settle()
+          reject(error)
+        },
+      }
+      this.#readyWaiters.add(waiter)
     })
   }
 

@@ -184,20 +184,25 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (this.#notACluster) {
       failure = this.#notACluster
     } else if (messageOf(error) === ROOT_NODES_UNAVAILABLE) {
-      failure = new ConnectionError(`cannot reach ${this.#name}: no seed answered (${reach.reason})`, {
-        cause: error,
-        outcome: 'not-applied',
-      })
+      failure = this.#seedsDown(`cannot reach ${this.#name}: no seed answered (${reach.reason})`, error)
     } else if (error instanceof ConnectionError) {
-      failure = error // the opening's deadline
+      failure = this.#seedsDown(error.message, error) // the opening's deadline
     } else {
       return error
     }
     if (!(failure instanceof ConfigError)) this.#unreachable = failure
     reach.markDown(undefined, failure)
-    // This opening was the interval's probe: the retries of the calls it failed fail at once.
+    // This opening was the interval's probe: calls made just after it fail at once.
     reach.probeDue()
     return Object.assign(failure, { announced: true })
+  }
+
+  /**
+   * The seeds known unreachable: a NodeDownError, which the calls' retries do not repeat (a
+   * retry would open again, and wait out another deadline, once the probe interval passed).
+   */
+  #seedsDown(message: string, cause: unknown): NodeDownError {
+    return new NodeDownError(message, this.#seeds, { cause })
   }
 
   /**
@@ -208,9 +213,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const notACluster = this.#notACluster
     const refusal = notACluster
       ? invalidOption(notACluster.message, 'ERR_NOT_A_CLUSTER')
-      : new NodeDownError(this.#unreachable?.message ?? reach.refusal('command').message, this.#seeds, {
-          cause: this.#unreachable,
-        })
+      : this.#seedsDown(this.#unreachable?.message ?? reach.refusal('command').message, this.#unreachable)
     return Object.assign(refusal, { announced: true })
   }
 
@@ -437,11 +440,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #nodeConnection(client: NodeRedisClient, address: string): NodeRedisConnection {
     let connection = this.#nodeConnections.get(client)
     if (!connection) {
-      connection = new NodeRedisConnection(
-        client,
-        this.#settings.commandTimeout,
-        this.#watch.of(client, address),
-      )
+      connection = new NodeRedisConnection(client, this.#settings, this.#watch.of(client, address))
       this.#nodeConnections.set(client, connection)
     }
     return connection

@@ -97,7 +97,7 @@ function nodeRedisConnection(
   watch: NodeRedisWatch,
   settings: ConnectionSettings,
 ): NodeRedisConnection {
-  const connection = new NodeRedisConnection(client, settings.commandTimeout, watch.of(client, id))
+  const connection = new NodeRedisConnection(client, settings, watch.of(client, id))
   connection.connect().catch(() => undefined)
   return connection
 }

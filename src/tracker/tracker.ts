@@ -229,11 +229,15 @@ class FleetTracker implements Tracker {
    * hand (up to CLOSE_GRACE), then removes liveness best-effort (connections are still open).
    */
   async #shutdown(): Promise<void> {
-    await this.#pending?.done.catch(() => undefined)
     // A requeue that never settles must not hold close for ever: past the grace (or the claim's
-    // own ttl, after which another recoverer may take the orphan anyway) close goes on.
+    // own ttl, after which another recoverer may take the orphan anyway) close goes on. A start
+    // or stop in progress may itself be waiting for that requeue (stop halts the recovery loop).
     const grace = Math.min(CLOSE_GRACE, this.#options.recoveryLockTtl)
-    const drained = await settledWithin(Promise.all([this.#halt(), this.#recovery.settled()]), grace)
+    const stopping = (async () => {
+      await this.#pending?.done.catch(() => undefined)
+      await Promise.all([this.#halt(), this.#recovery.settled()])
+    })()
+    const drained = await settledWithin(stopping, grace)
     if (!drained) {
       this.#runner.report(
         new TimeoutError(

@@ -1,4 +1,4 @@
-import { closeClient } from '../topology/connection.ts'
+import { type ConnectionSettings, closeClient } from '../topology/connection.ts'
 import { CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
 import {
   addressOf,
@@ -155,6 +155,9 @@ function clientSend(
   }
 }
 
+/** The fleet's timeouts a connection goes by. */
+type Timeouts = Pick<ConnectionSettings, 'commandTimeout' | 'connectTimeout'>
+
 /**
  * A node-redis client as a redfleet command connection (standalone, or one cluster master's node
  * client). The client is the user's: redfleet connects it if it is not open yet (its commands would
@@ -163,16 +166,19 @@ function clientSend(
 export class NodeRedisConnection extends NodeRedisCommands implements Connectable {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
+  /** How long whenReady waits: as long as a command that connects may take. */
+  readonly #readyLimit: number
   readonly #offline: OfflineCommands
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, commandTimeout: number, health: NodeDown) {
-    const deadlines = connectionDeadlines(commandTimeout, () => client.isReady)
+  constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown) {
+    const deadlines = connectionDeadlines(timeouts.commandTimeout, () => client.isReady)
     const offline = new OfflineCommands(client, health, deadlines)
     super(clientSend(client, deadlines, offline))
     this.#client = client
     this.#health = health
+    this.#readyLimit = timeouts.connectTimeout + timeouts.commandTimeout
     this.#offline = offline
     this.address = addressOf(client)
   }
@@ -188,7 +194,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   /** See Connectable.whenReady: `ready()`'s PING must not be answered from db 0. */
   async whenReady(): Promise<void> {
-    if (!this.#client.isReady) await this.#health.nextReady('PING')
+    if (!this.#client.isReady) await this.#health.nextReady('PING', this.#readyLimit)
   }
 
   /**

@@ -574,6 +574,15 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       assert.deepEqual(alone, new Map([['a', 'made-later']]), 'readMulti, then write')
       const [before] = await Promise.all([cache.readMulti(['a']), cache.delete('a')])
       assert.deepEqual(before, new Map([['a', 'new']]), 'readMulti, then delete')
+      // A counter held back by an earlier read is itself waited for by later calls on its key.
+      const [, counted] = await Promise.all([
+        cache.readMulti(['n1']),
+        cache.increment('n1'),
+        cache.readCounter('n1'),
+      ])
+      assert.equal(counted, 1, 'readCounter after increment')
+      await Promise.all([cache.readMulti(['n2']), cache.increment('n2'), cache.delete('n2')])
+      assert.equal(await cache.readCounter('n2'), undefined, 'delete after increment')
       // Reads and changes alternating, none awaited: each read sees exactly the changes made before it.
       const alternating = await Promise.all([
         cache.readMulti(['a', 'c']),

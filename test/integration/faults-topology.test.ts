@@ -607,6 +607,29 @@ describe('a standalone "server" that accepts connections and does not serve them
       reason: /the server does not answer in Redis' protocol \(.*"H"\): is the url that of a Redis server\?/,
     },
   ]
+  test('node-redis: ready() against one that never answers rejects, naming the node (its handshake has no deadline)', {
+    timeout: 20 * (connectTimeout + commandTimeout),
+  }, async () => {
+    const fleet = createFleet({
+      url: hole.url,
+      transport: 'node-redis',
+      namespace: uniqueNamespace(),
+      connectTimeout,
+      commandTimeout,
+      onError: () => {},
+    })
+    try {
+      await assert.rejects(fleet.ready(), (error: unknown) => {
+        assert.ok(error instanceof ConnectionError, String(error))
+        assert.equal(error.outcome, 'not-applied')
+        assert.ok(error.message.includes(`127.0.0.1:${hole.port}`), error.message)
+        return true
+      })
+    } finally {
+      await fleet.close()
+    }
+  })
+
   test('an increment that waited for a connection past commandTimeout was never sent: not-applied', async () => {
     const fleet = createFleet({
       url: hole.url,

@@ -170,6 +170,38 @@ forEachTopology(
       await assert.rejects(pass, ClosedError)
     })
 
+    test('close() is not held for ever by a stop() waiting for a requeue that never settles', async () => {
+      const scope = isolated(env)
+      await oneOrphan(await scope.fleet())
+      const held = heldRequeue()
+      const errors: unknown[] = []
+      const fleet = await scope.fleet()
+      const recoveryLockTtl = 50
+      const tracker = fleet.tracker({
+        recoverEvery: 60_000,
+        recoveryLockTtl,
+        requeue: held.requeue,
+        onError: (e) => errors.push(e),
+      })
+      // The tracker's timers do not keep a process alive; on memory nothing else would.
+      const alive = setInterval(() => {}, 1000)
+      try {
+        await tracker.start()
+        await held.entered
+        // Its halt waits for the recovery pass, stuck in the requeue.
+        const stopping = tracker.stop()
+        await fleet.close()
+        assert.ok(
+          errors.some((e) => e instanceof TimeoutError),
+          `a TimeoutError reported, got ${errors.map(String).join('; ')}`,
+        )
+        held.release()
+        await stopping.catch(() => undefined)
+      } finally {
+        clearInterval(alive)
+      }
+    })
+
     test('start() and stop() not awaited: the state once all settle is what the last call asked', async () => {
       const scope = isolated(env)
       const heartbeatInterval = 20
