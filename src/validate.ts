@@ -6,6 +6,9 @@
  */
 import { type ArgumentErrorCode, ConfigError, type ConfigErrorCode, InvalidArgumentError } from './errors.ts'
 
+/** The longest delay a Node timer holds: 2^31 - 1 ms (about 24.8 days). */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1
+
 /** Longest key a caller may pass, in UTF-8 bytes, after any primitive prefix. */
 export const MAX_KEY_BYTES = 1024
 
@@ -193,13 +196,19 @@ export function assertSignal(signal: unknown, op: string): asserts signal is Abo
 export function positiveInteger(
   name: string,
   value: unknown,
-  { zero = false, fallback }: { zero?: boolean; fallback?: number } = {},
+  { zero = false, fallback, delay = false }: { zero?: boolean; fallback?: number; delay?: boolean } = {},
 ): number {
   if (value === undefined && fallback !== undefined) return fallback
   const min = zero ? 0 : 1
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw invalidOption(
       `${name} must be ${zero ? 'a non-negative' : 'a positive'} integer, got ${describeValue(value)}${pastSafeInteger(value)}`,
+    )
+  }
+  // A timer's delay: past 2^31 - 1 ms Node fires it at once, a loop every millisecond.
+  if (delay && value > MAX_TIMER_DELAY) {
+    throw invalidOption(
+      `${name} must be at most ${MAX_TIMER_DELAY} ms (the longest delay a Node timer holds), got ${value}`,
     )
   }
   return value
@@ -292,9 +301,6 @@ function mustBe(name: string, expected: string, value: unknown): ConfigError {
 }
 
 /** A number option within bounds (finite; an integer with `integer`). */
-/** The longest delay a Node timer holds: 2^31 - 1 ms (about 24.8 days). */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1
-
 export function numberOption({
   min = Number.NEGATIVE_INFINITY,
   max = Number.POSITIVE_INFINITY,

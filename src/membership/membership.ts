@@ -25,6 +25,7 @@ import {
   describeValue,
   invalidArgument,
   invalidOption,
+  MAX_TIMER_DELAY,
   positiveInteger,
 } from '../validate.ts'
 import type { MembershipBackend } from './backend.ts'
@@ -213,8 +214,15 @@ class FleetMembership implements Membership {
       o?.interval,
       'interval',
       'membership.join',
-      Math.max(1, Math.floor(this.#ttl / 3)),
+      // A timer holds at most MAX_TIMER_DELAY: a longer ttl still beats that often.
+      Math.max(1, Math.min(MAX_TIMER_DELAY, Math.floor(this.#ttl / 3))),
     )
+    if (interval > MAX_TIMER_DELAY) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `membership.join: interval must be at most ${MAX_TIMER_DELAY} ms (the longest delay a Node timer holds), got ${interval}`,
+      )
+    }
     if (interval >= this.#ttl) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',

@@ -121,7 +121,7 @@ export function resolveTrackerOptions(
   // A short ttl with the default interval would let the instance expire between beats.
   const heartbeatInterval =
     options.heartbeatInterval !== undefined
-      ? positiveInteger('tracker: heartbeatInterval', options.heartbeatInterval)
+      ? positiveInteger('tracker: heartbeatInterval', options.heartbeatInterval, { delay: true })
       : (fromEnv(env, 'REDFLEET_HEARTBEAT_INTERVAL') ??
         Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL, Math.floor(heartbeatTtl / 3))))
   if (heartbeatInterval >= heartbeatTtl) {
@@ -137,7 +137,7 @@ export function resolveTrackerOptions(
   const recoverEvery =
     options.recoverEvery === undefined
       ? 0
-      : positiveInteger('tracker: recoverEvery', options.recoverEvery, { zero: true })
+      : positiveInteger('tracker: recoverEvery', options.recoverEvery, { zero: true, delay: true })
   if (options.requeue !== undefined && typeof options.requeue !== 'function') {
     throw invalidOption('tracker: requeue must be a function')
   }

@@ -78,6 +78,14 @@ test('membership: ids, intervals, members and inbox positions', async () => {
   )
   await assertInvalidArgument(() => membership.owner('k', 'a' as never), /members must be an array/)
   await assertInvalidArgument(() => membership.inbox('a', { from: '1' as never }), /from must be '\$' or '0'/)
+  // A Node timer fires at once past 2^31 - 1 ms: a heartbeat every millisecond.
+  const long = fleet.membership({ ttl: 2 ** 40 })
+  await assertInvalidArgument(
+    () => long.join('a', { interval: 2 ** 31 }),
+    /membership\.join: interval must be at most 2147483647 ms \(the longest delay a Node timer holds\)/,
+  )
+  const joined = long.join('b')
+  await joined.stop()
 })
 
 test('broker and presence: messages, listeners, rooms, payloads', async () => {
@@ -277,6 +285,14 @@ test('cache and tracker factories: each bad option is a ConfigError ERR_INVALID_
   await assertInvalidOption(
     () => fleet.tracker({ recoverEvery: -1, requeue: () => {} }),
     /tracker: recoverEvery must be a non-negative integer/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ heartbeatInterval: 2 ** 31, heartbeatTtl: 2 ** 32 }),
+    /tracker: heartbeatInterval must be at most 2147483647 ms/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ recoverEvery: 2 ** 31, requeue: () => {} }),
+    /tracker: recoverEvery must be at most 2147483647 ms/,
   )
   await assertInvalidOption(() => fleet.tracker({ recoverEvery: 100 }), /needs a requeue function/)
   await assertInvalidOption(
