@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
@@ -5,6 +6,7 @@ import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transp
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
+import { isAbortError } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
@@ -60,6 +62,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #lastProbe = 0
   /** When the slot map was last re-read by refreshLayout. */
   #lastLayoutRead = 0
+  /**
+   * Aborted when the fleet lets go of a user's cluster: the signal of the commands sent through
+   * the cluster client while their master has no connection (#viaCluster). One listener per
+   * command waiting, removed when it is written: not a leak however many wait.
+   */
+  readonly #letGo = unlimitedController()
   /** Why the last opening failed to reach any seed: what calls are told while that lasts. */
   #unreachable: Error | undefined
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
@@ -235,6 +243,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
     await this.#refreshing
     if (!this.#owned) {
       this.#cluster.off('error', this.#onError)
+      // The user's cluster stays open: what still waits in its clients for a connection is
+      // withdrawn, never sent after close (node-redis drops an aborted command not written yet).
+      this.#letGo.abort(
+        new ConnectionError('command not sent: the fleet closed before the master had a connection', {
+          outcome: 'not-applied',
+        }),
+      )
       return
     }
     const cluster = this.#cluster
@@ -366,9 +381,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
+    const letGo = this.#letGo.signal
     try {
-      return await this.#cluster.sendCommand(key, false, args, COMMAND_OPTIONS)
+      // It may wait in a master's client for its connection: let go of at close (#letGo).
+      return await this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: letGo })
     } catch (error) {
+      if (letGo.aborted && isAbortError(error)) throw letGo.reason
       const target = this.#movedTo(error)
       if (!target) throw error
       return target.sendCommand(args, COMMAND_OPTIONS)
@@ -525,4 +543,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
 function unreachable(what: string): ConnectionError {
   return new ConnectionError(`${what} within connectTimeout + commandTimeout`, { outcome: 'not-applied' })
+}
+
+/** An AbortController whose signal takes any number of listeners without a warning. */
+function unlimitedController(): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
 }

@@ -99,6 +99,6 @@ export class OfflineCommands {
 }
 
 /** node-redis' AbortError ("The command was aborted"), of either version. */
-function isAbortError(error: unknown): boolean {
+export function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.constructor.name === 'AbortError'
 }

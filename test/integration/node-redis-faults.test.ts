@@ -264,6 +264,50 @@ after(async () => {
 
 for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
   describe(`a fleet on an injected ${version} cluster whose master goes down`, () => {
+    test('a call waiting for the master to reconnect when the fleet closes fails as not sent, and is never sent later', {
+      timeout: TEST_TIMEOUT,
+    }, async () => {
+      privateCluster ??= startCluster()
+      const { urls, servers } = await privateCluster
+      const cluster = createCluster(urls)
+      cluster.on('error', () => undefined)
+      const namespace = uniqueNamespace()
+      // No deadline and a master not yet known down: only the close can end the call.
+      const options = { client: cluster, namespace, commandTimeout: 0, onError: () => undefined }
+      const fleet = createFleet({ ...options, reconnectAttempts: 1000 })
+      const store = fleet.store<number>()
+      try {
+        await store.set('k', 1)
+        const master = cluster.slots[calculateSlot(`${namespace}:store:n`)]!.master
+        const server = servers.find((s) => master.address.endsWith(`:${s.port}`))!
+        const client = master.client!
+        const refused = failedReconnect(client)
+        await server.kill()
+        await refused
+        const increment = store.increment('n')
+        await fleet.close()
+        await assert.rejects(increment, (error: unknown) => {
+          assert.ok(error instanceof ClosedError, String(error))
+          assert.equal(error.outcome, 'not-applied')
+          return true
+        })
+        await restartUntilReady(server, client)
+        await waitUntil('the restarted master serves its slots', async () => {
+          return (await info(server.port, 'cluster')).get('cluster_state') === 'ok'
+        })
+        // The restarted node keeps no data: a count there came from a send after close.
+        const again = createFleet(options)
+        try {
+          assert.equal(await again.store().get('n'), undefined, 'not sent on the reconnect')
+        } finally {
+          await again.close()
+        }
+      } finally {
+        await fleet.close()
+        cluster.destroy()
+      }
+    })
+
     test('fails calls to its slots at once with NodeDownError, and serves them again when its client is back', {
       timeout: TEST_TIMEOUT,
     }, async () => {
