@@ -262,13 +262,8 @@ export class FleetCache implements Cache {
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
     if (!isStamped(settings)) {
-      const before = this.#order.beforeChange(full)
-      // Sent at once: nothing can overtake it, so nothing to track.
-      if (before === undefined)
-        return this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)
-      return this.#order.trackChange(
-        [full],
-        before.then(() => this.#writer.writeOne(method, name, full, prepared, settings, version, undefined)),
+      return this.#order.changeAfter([full], this.#order.beforeChange(full), () =>
+        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined),
       )
     }
     // It reads its tags' versions first: a later invalidateTag of one waits for it.
@@ -405,14 +400,9 @@ export class FleetCache implements Cache {
     const name = expandKey(key, 'delete')
     note(trace, { key: name })
     const full = this.#keys.full(this.#keys.of('delete'), name)
-    const before = this.#order.beforeChange(full)
-    const deleting =
-      before === undefined
-        ? this.#writer.remove('delete', name, full)
-        : this.#order.trackChange(
-            [full],
-            before.then(() => this.#writer.remove('delete', name, full)),
-          )
+    const deleting = this.#order.changeAfter([full], this.#order.beforeChange(full), () =>
+      this.#writer.remove('delete', name, full),
+    )
     return this.#failsafe.guard('delete', false, () => deleting)
   }
 
@@ -494,12 +484,7 @@ export class FleetCache implements Cache {
     // version from before this invalidation, so its entry is invalidated too.
     const before = this.#order.beforeChange(key)
     await this.#failsafe.guard('invalidateTag', undefined, () =>
-      before === undefined
-        ? this.#bump(tag, key)
-        : this.#order.trackChange(
-            [key],
-            before.then(() => this.#bump(tag, key)),
-          ),
+      this.#order.changeAfter([key], before, () => this.#bump(tag, key)),
     )
   }
 

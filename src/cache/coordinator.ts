@@ -186,8 +186,7 @@ export class FillCoordinator {
     const { order } = this.#o
     const { full, watch } = request
     if (watch.superseded(full)) return Promise.resolve(false)
-    const before = order.beforeFill([full])
-    return before === undefined ? write() : order.trackChange([full], before.then(write))
+    return order.changeAfter([full], order.beforeFill([full]), write)
   }
 }
 

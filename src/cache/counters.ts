@@ -54,16 +54,15 @@ export class Counters {
     assertCallOptions(o, `cache.${method}`, COUNTER_OPTIONS)
     const ttl = counterTtl(o?.expiresIn, defaults.expiresIn, method)
     const delta = method === 'decrement' ? -by : by
-    const before = order.beforeChange(full)
-    const counting = failsafe.guard(method, undefined, async () => {
-      if (before) await before
-      writer.evict(full)
-      const next = await run(method, name, () => backend.increment(full, delta, ttl))
-      writer.evict(full)
-      return next
-    })
     // Held back by an earlier call: tracked, so that a later call on the key waits for it in turn.
-    return before === undefined ? counting : order.trackChange([full], counting)
+    return order.changeAfter([full], order.beforeChange(full), () =>
+      failsafe.guard(method, undefined, async () => {
+        writer.evict(full)
+        const next = await run(method, name, () => backend.increment(full, delta, ttl))
+        writer.evict(full)
+        return next
+      }),
+    )
   }
 
   /**

@@ -67,6 +67,18 @@ export class CallOrder {
     return waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits)
   }
 
+  /**
+   * Runs the change `work` of `keys`: at once when `before` (what beforeChange or before said to
+   * wait for) is nothing, as it then goes out before any later call; else after it, tracked.
+   */
+  changeAfter<T>(
+    keys: readonly string[],
+    before: Promise<unknown> | undefined,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    return before === undefined ? work() : this.trackChange(keys, before.then(work))
+  }
+
   /** Tracks `call` as the latest change of `keys` until it settles; returns `call`. */
   trackChange<T>(keys: readonly string[], call: Promise<T>): Promise<T> {
     const settled = settledOf(call)

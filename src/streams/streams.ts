@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { safely } from '../broker/listener.ts'
 import {
   type FleetContext,
   type OperationPolicy,
@@ -462,11 +463,8 @@ class FleetStreams implements Streams {
         // The handler may still be running, and its acks were not flushed.
         { outcome: 'unknown' },
       )
-      try {
-        this.#onError(error, `streams.${loop.op}`)
-      } catch {
-        // A throwing error sink must not keep the other loops from ending.
-      }
+      // A throwing error sink must not keep the other loops from ending.
+      safely((e) => this.#onError(e, `streams.${loop.op}`), error)
       loop.abandon()
     }
   }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { withDeadline } from '../deadline.ts'
 import {
   ClosedError,
   type ConfigError,
@@ -23,6 +24,13 @@ const HANDSHAKE_COMMANDS: ReadonlySet<string> = new Set([
 /** A command of the handshake of an ioredis connection in `status`, sent by ioredis itself. */
 export function isOwnHandshake(status: string, command: string): boolean {
   return status === 'connect' && HANDSHAKE_COMMANDS.has(command)
+}
+
+/** A caller of NodeHealth.nextReady, settled by the node's next change. */
+interface ReadyWaiter {
+  readonly command: string
+  resolve(): void
+  reject(error: Error): void
 }
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
@@ -53,7 +61,7 @@ export class NodeHealth {
   #stopped = false
   readonly #listeners = new Set<(down: boolean) => void>()
   /** Who waits for the next ready connection (nextReady). */
-  readonly #readyWaiters = new Set<{ resolve(): void; reject(error: Error): void; command: string }>()
+  readonly #readyWaiters = new Set<ReadyWaiter>()
 
   constructor(node: string, sink: HealthSink, label = `Redis at ${node}`) {
     this.node = node
@@ -155,30 +163,18 @@ export class NodeHealth {
   nextReady(command: string, within: number): Promise<void> {
     if (this.#down) return Promise.reject(this.refusal(command))
     if (this.#stopped) return Promise.reject(new ClosedError(`${command} not sent: the fleet is closed`))
-    return new Promise((resolve, reject) => {
-      // A server that accepts and never answers gives no event at all: the wait has its limit.
-      const timer = setTimeout(() => {
-        this.#readyWaiters.delete(waiter)
-        reject(
-          new ConnectionError(
-            `${command} not sent: ${this.#label} was not ready within connectTimeout + commandTimeout (${within} ms)`,
-            { outcome: 'not-applied' },
-          ),
-        )
-      }, within)
-      const settle = () => clearTimeout(timer)
-      const waiter = {
-        command,
-        resolve: () => {
-          settle()
-          resolve()
-        },
-        reject: (error: Error) => {
-          settle()
-          reject(error)
-        },
-      }
-      this.#readyWaiters.add(waiter)
+    let waiter!: ReadyWaiter
+    const ready = new Promise<void>((resolve, reject) => {
+      waiter = { command, resolve, reject }
+    })
+    this.#readyWaiters.add(waiter)
+    // A server that accepts and never answers gives no event at all: the wait has its limit.
+    return withDeadline(ready, within, () => {
+      this.#readyWaiters.delete(waiter)
+      return new ConnectionError(
+        `${command} not sent: ${this.#label} was not ready within connectTimeout + commandTimeout (${within} ms)`,
+        { outcome: 'not-applied' },
+      )
     })
   }
 
