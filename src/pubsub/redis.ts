@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis'
 import { ClosedError, ConfigError, MissingClientError } from '../errors.ts'
-import type { Client, RedisTopology } from '../topology/types.ts'
+import type { RedisTopology } from '../topology/types.ts'
 import { payloadBuffer } from './memory.ts'
 import { type Mode, NodeConnection, reconnectDelay } from './node-connection.ts'
 import { type ErrorSink, report } from './report.ts'
@@ -38,18 +38,6 @@ interface HubChannel {
   fatal: unknown
 }
 
-/**
- * Publishes in flight to one channel. With a pool of several command connections, two
- * publishes to one channel could otherwise race on two connections: while any is in flight,
- * the next ones use the same connection, so they reach Redis in call order. Once none is in
- * flight (Redis has delivered them all) the lane is dropped, so the map only holds channels
- * being published to right now.
- */
-interface Lane {
-  readonly client: Client
-  pending: number
-}
-
 /** After a connection drop, how long the cluster waits before re-checking slot owners. */
 const REROUTE_DELAY = 250
 
@@ -75,7 +63,6 @@ export class RedisSubscriber implements Subscriber {
   readonly #waiters = new Waiters()
   readonly #channels = new Map<string, HubChannel>()
   readonly #nodes = new Map<string, NodeConnection>()
-  readonly #lanes = new Map<string, Lane>()
   readonly #rerouting = new Set<NodeConnection>()
   #rerouteTimer: NodeJS.Timeout | undefined
   #cluster = false
@@ -140,34 +127,18 @@ export class RedisSubscriber implements Subscriber {
   #publish(channel: string, data: string | Buffer): Promise<void> {
     const topology = this.#topology
     // Before the topology exists, every publish waits on the same promise: its reactions run
-    // in registration order, so these publishes still reach the lanes in call order.
+    // in registration order, so these publishes still reach Redis in call order.
     if (!topology) {
       return this.#options.redis().then((resolved) => {
         this.#topology = resolved
         return this.#publish(channel, data)
       })
     }
-    let lane = this.#lanes.get(channel)
-    if (!lane) {
-      lane = { client: topology.client(channel), pending: 0 }
-      this.#lanes.set(channel, lane)
-    }
-    const current = lane
-    current.pending++
-    const release = () => {
-      if (--current.pending === 0 && this.#lanes.get(channel) === current) this.#lanes.delete(channel)
-    }
-    const sent =
-      topology.kind === 'cluster'
-        ? current.client.spublish(channel, data)
-        : current.client.publish(channel, data)
-    return sent.then(
-      () => release(),
-      (error: unknown) => {
-        release()
-        throw error
-      },
-    )
+    // One channel's publishes always take one connection (its key's lane of the pool), so
+    // they reach Redis, and every subscriber, in call order.
+    const client = topology.client(channel)
+    const sent = topology.kind === 'cluster' ? client.spublish(channel, data) : client.publish(channel, data)
+    return sent.then(() => undefined)
   }
 
   node(nodeId: string): NodeSubscriber {
@@ -214,7 +185,6 @@ export class RedisSubscriber implements Subscriber {
     clearTimeout(this.#rerouteTimer)
     for (const hub of this.#channels.values()) clearTimeout(hub.retry)
     this.#channels.clear()
-    this.#lanes.clear()
     this.#waiters.close()
     const nodes = [...this.#nodes.values()]
     this.#nodes.clear()

@@ -24,7 +24,7 @@ export class RedisStoreBackend implements StoreBackend {
 
   sendsAtOnce(many: boolean): boolean {
     const topology = this.#topology.current
-    return topology !== undefined && (!many || topology.kind === 'standalone')
+    return topology !== undefined && (!many || topology.oneConnection)
   }
 
   get(key: string): Promise<string | null> {
@@ -57,7 +57,7 @@ export class RedisStoreBackend implements StoreBackend {
     const where = 'store.setMany'
     const topology = this.#topology.current ?? (await this.#topology.get())
     const keys = [...texts.keys()]
-    if (topology.kind === 'standalone') {
+    if (topology.oneConnection) {
       await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
       return
     }

@@ -147,7 +147,7 @@ export class RedisStreamBackend implements StreamBackend {
       writeDurably(client, durable.durability, durable.where, (pipe, withSource) =>
         write(pipe, indexes, withSource),
       )
-    if (topology.kind === 'standalone') {
+    if (topology.oneConnection) {
       const client = clientFor(topology, writes[0]!, writes[0]!.key, resend)
       for (const write of writes) sentOn(write, client)
       // One node: one pipeline on its command connection, its WAIT last.

@@ -23,13 +23,13 @@ import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
  */
 export class ClusterTopology implements RedisTopology {
   readonly kind = 'cluster' as const
+  readonly oneConnection = false
   readonly #clients: Cluster[]
   readonly #owned: boolean
   readonly #settings: ConnectionSettings
   readonly #health: HealthRegistry
   /** Whether the cluster as a whole can be reached (and is a cluster at all). */
   readonly #reach: ClusterHealth
-  #next = 0
   #connecting: Promise<void> | undefined
 
   private constructor(
@@ -83,12 +83,23 @@ export class ClusterTopology implements RedisTopology {
     return new ClusterTopology([client], false, settings, new HealthRegistry(settings.onError), reach)
   }
 
-  #pick(): Cluster {
-    const client = this.#clients[this.#next]!
-    this.#next = (this.#next + 1) % this.#clients.length
+  /**
+   * The pooled client of a lane (`pool.size` > 1): a key's commands always take the lane of its
+   * slot, since Redis keeps the order of commands per connection only (SPEC §2).
+   */
+  #pick(lane = 0): Cluster {
+    const client = this.#clients[lane]!
     // The Cluster client picks the node itself: every master's socket coalesces this tick.
     for (const node of client.nodes('master')) coalesceWrites(node)
     return client
+  }
+
+  #laneOf(slot: number): number {
+    return slot % this.#clients.length
+  }
+
+  #clientOf(key: string): Cluster {
+    return this.#pick(this.#clients.length === 1 ? 0 : this.#laneOf(calculateSlot(key)))
   }
 
   /**
@@ -120,40 +131,38 @@ export class ClusterTopology implements RedisTopology {
     await Promise.all(this.#clients.map((c) => closeClient(c)))
   }
 
-  client(_key: string): Client {
-    return this.#pick()
+  client(key: string): Client {
+    return this.#clientOf(key)
   }
 
   /** One command each: keys of one tick rarely share a slot, and a step may not span slots. */
   get(key: string): Promise<string | null> {
-    return this.#pick().get(key)
+    return this.#clientOf(key).get(key)
   }
 
   set(key: string, command: SetCommand): Promise<string | null> {
-    return sendSet(this.#pick(), key, command)
+    return sendSet(this.#clientOf(key), key, command)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
     await this.#slotsReady()
     const slots = this.#clients[0]!.slots
-    return groupKeys(
-      keys,
-      (key) => String(calculateSlot(key)),
-      (slot) => slots[Number(slot)]?.[0] ?? 'unknown',
-    )
+    return groupKeys(keys, calculateSlot, (key) => {
+      const slot = calculateSlot(key)
+      return { node: slots[slot]?.[0] ?? 'unknown', lane: this.#laneOf(slot) }
+    })
   }
 
   pipeline(
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
   ): Promise<unknown[][]> {
-    const client = this.#pick()
-    return pipelinePerNode(batches, () => client, build)
+    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build)
   }
 
-  batchClient(_batch: KeyBatch): Client {
-    return this.#pick()
+  batchClient(batch: KeyBatch): Client {
+    return this.#pick(batch.lane)
   }
 
   async masters(): Promise<MasterNode[]> {

@@ -45,6 +45,7 @@ const LAYOUT_PROBE_INTERVAL = 250
  */
 export class NodeRedisClusterTopology implements RedisTopology {
   readonly kind = 'cluster' as const
+  readonly oneConnection = false
   readonly #cluster: NodeRedisCluster
   readonly #settings: ConnectionSettings
   readonly #health: HealthRegistry
@@ -400,11 +401,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
     await this.#open()
     this.#checkMasters()
     const slots = this.#cluster.slots
-    return groupKeys(
-      keys,
-      (key) => String(keySlot(key)),
-      (slot) => slots[Number(slot)]?.master.address ?? 'unknown',
-    )
+    // One client per master (its pool of one): every batch is in lane 0.
+    return groupKeys(keys, keySlot, (key) => ({
+      node: slots[keySlot(key)]?.master.address ?? 'unknown',
+      lane: 0,
+    }))
   }
 
   pipeline(
@@ -414,7 +415,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     // One pipeline per master as on every topology; each batch's commands go by its slot's route.
     return pipelinePerNode(
       batches,
-      (node) => this.#route(batches.find((batch) => batch.node === node)!.keys[0]!),
+      (batch) => this.#route(batch.keys[0]!),
       (pipe, batch) => {
         if (pipe instanceof NodeRedisPipeline) pipe.routeTo(this.#route(batch.keys[0]!).send)
         build(pipe, batch)

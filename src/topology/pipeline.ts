@@ -1,25 +1,37 @@
 import type { CommandPipeline } from '../transport/types.ts'
 import type { Client, KeyBatch, RedisTopology } from './types.ts'
 
+/** Where a batch goes: its node and the lane of that node's connections. */
+export type Placement = Pick<KeyBatch, 'node' | 'lane'>
+
 /**
- * Sends one pipeline per node and hands back the replies of each batch in batch order.
- * Shared by the ring and the cluster: only "which client serves this node" differs.
+ * The connection a batch goes on, as a name: batches with the same one share a pipeline (and a
+ * WAIT). One per node, or per node and lane with `pool.size` > 1.
+ */
+export function connectionOf(batch: Placement): string {
+  return batch.lane === 0 ? batch.node : `${batch.node}#${batch.lane}`
+}
+
+/**
+ * Sends one pipeline per connection (connectionOf) and hands back the replies of each batch in
+ * batch order. Shared by every topology: only "which client serves this batch" differs.
  */
 export async function pipelinePerNode(
   batches: readonly KeyBatch[],
-  clientOf: (node: string) => Client,
+  clientOf: (batch: KeyBatch) => Client,
   build: (pipe: CommandPipeline, batch: KeyBatch) => void,
 ): Promise<unknown[][]> {
   const byNode = new Map<string, number[]>()
   batches.forEach((batch, i) => {
-    const list = byNode.get(batch.node)
+    const connection = connectionOf(batch)
+    const list = byNode.get(connection)
     if (list) list.push(i)
-    else byNode.set(batch.node, [i])
+    else byNode.set(connection, [i])
   })
   const out: unknown[][] = new Array(batches.length)
   await Promise.all(
-    [...byNode].map(async ([node, indexes]) => {
-      const pipe = clientOf(node).pipeline()
+    [...byNode.values()].map(async (indexes) => {
+      const pipe = clientOf(batches[indexes[0]!]!).pipeline()
       const bounds: number[] = []
       for (const i of indexes) {
         build(pipe, batches[i]!)
@@ -40,18 +52,21 @@ export async function pipelinePerNode(
   return out
 }
 
-/** Groups keys by a placement function, keeping each key's input position. */
+/**
+ * Groups keys by a placement function (keys with the same place make one batch), keeping each
+ * key's input position; `where` tells a new batch's node and lane from its first key.
+ */
 export function groupKeys(
   keys: readonly string[],
-  placeOf: (key: string) => string,
-  nodeOf: (place: string) => string,
+  placeOf: (key: string) => string | number,
+  where: (key: string) => Placement,
 ): KeyBatch[] {
-  const groups = new Map<string, { node: string; keys: string[]; indexes: number[] }>()
+  const groups = new Map<string | number, { node: string; lane: number; keys: string[]; indexes: number[] }>()
   keys.forEach((key, index) => {
     const place = placeOf(key)
     let group = groups.get(place)
     if (!group) {
-      group = { node: nodeOf(place), keys: [], indexes: [] }
+      group = { ...where(key), keys: [], indexes: [] }
       groups.set(place, group)
     }
     group.keys.push(key)
@@ -70,8 +85,8 @@ export async function perKey<T>(
   keys: readonly string[],
   send: (client: Client, keys: readonly string[]) => Promise<T[]>,
 ): Promise<T[]> {
-  // One server: one command, whose reply is already in the caller's order.
-  if (topology.kind === 'standalone') return keys.length === 0 ? [] : send(topology.client(keys[0]!), keys)
+  // One connection: one command, whose reply is already in the caller's order.
+  if (topology.oneConnection) return keys.length === 0 ? [] : send(topology.client(keys[0]!), keys)
   const batches = await topology.batches(keys)
   const replies = await Promise.all(batches.map((batch) => send(topology.batchClient(batch), batch.keys)))
   return inCallerOrder(keys.length, batches, replies)

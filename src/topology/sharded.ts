@@ -17,8 +17,9 @@ import { HealthRegistry, limitHandshake, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
-import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { connectionOf, groupKeys, type Placement, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
+import { keySlot } from './slot.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
@@ -41,30 +42,58 @@ interface PoolTransport<C extends PooledConnection> {
 }
 
 /**
- * One server: a small pool of command connections, used round-robin, and the GETs and SETs of
- * the current tick (TickBatch), which go out before any other command is handed a connection.
+ * One command connection of a server's pool and the GETs and SETs of the current tick on it
+ * (TickBatch), which go out before any other command is handed the connection.
  */
-class ServerPool<C extends PooledConnection = PooledConnection> {
-  #next = 0
+class Lane<C extends PooledConnection = PooledConnection> {
   readonly batch = new TickBatch(() => this.#take())
 
   constructor(
-    readonly address: ServerAddress,
-    readonly connections: C[],
+    readonly connection: C,
     readonly transport: PoolTransport<C>,
   ) {}
 
-  /** A connection to send a command on, once the pending batch is sent (SPEC §2 order). */
+  /** The connection to send a command on, once the pending batch is sent (SPEC §2 order). */
   pick(): C {
     this.batch.flush()
     return this.#take()
   }
 
   #take(): C {
-    const connection = this.connections[this.#next]!
-    this.#next = (this.#next + 1) % this.connections.length
-    this.transport.beforeSend(connection)
-    return connection
+    this.transport.beforeSend(this.connection)
+    return this.connection
+  }
+}
+
+/**
+ * One server: a small pool of command connections (`pool.size`), each a lane. A key's commands
+ * always take the lane of its hash slot: Redis keeps the order of commands per connection only,
+ * so spreading one key's commands over several connections would let a later call overtake an
+ * earlier one (SPEC §2). Keys that share a hash tag share a lane, as a script's keys must.
+ */
+class ServerPool<C extends PooledConnection = PooledConnection> {
+  readonly lanes: Lane<C>[]
+
+  constructor(
+    readonly address: ServerAddress,
+    readonly connections: C[],
+    readonly transport: PoolTransport<C>,
+  ) {
+    this.lanes = connections.map((connection) => new Lane(connection, transport))
+  }
+
+  laneOf(key: string): number {
+    return this.lanes.length === 1 ? 0 : keySlot(key) % this.lanes.length
+  }
+
+  lane(key: string): Lane<C> {
+    return this.lanes[this.laneOf(key)]!
+  }
+
+  /** A connection for a command on no key (SCAN, INFO), once every lane's batch is sent. */
+  any(): C {
+    for (const lane of this.lanes) lane.batch.flush()
+    return this.lanes[0]!.pick()
   }
 }
 
@@ -105,13 +134,14 @@ function nodeRedisConnection(
 /**
  * Standalone (one server) and the client-side sharded ring (several independent servers), one
  * class: standalone is a ring of one without the ring (every key goes to its one server, all
- * keys make one batch). The multi-key paths that can skip grouping by node on one server (one
- * command already answers in the caller's key order) check `kind === 'standalone'` themselves:
- * perKey in pipeline.ts, the cache's getMany, the store's setMany and sendsAtOnce, the streams'
- * publish. Everything else runs the same code on both.
+ * keys of one lane make one batch). The multi-key paths that can skip grouping by node on one
+ * connection (one command already answers in the caller's key order) check `oneConnection`
+ * themselves: perKey in pipeline.ts, the cache's getMany, the store's setMany and sendsAtOnce,
+ * the streams' publish. Everything else runs the same code on both.
  */
 export class ShardedTopology implements RedisTopology {
   readonly kind: 'standalone' | 'sharded'
+  readonly oneConnection: boolean
   readonly #servers: Map<string, ServerPool>
   readonly #ring: HashRing | undefined
   readonly #settings: ConnectionSettings
@@ -124,6 +154,7 @@ export class ShardedTopology implements RedisTopology {
     if (this.#servers.size !== servers.length)
       throw new ConfigError('the same Redis server is listed twice in url')
     this.kind = servers.length === 1 ? 'standalone' : 'sharded'
+    this.oneConnection = servers.length === 1 && servers[0]!.lanes.length === 1
     this.#ring = servers.length === 1 ? undefined : new HashRing([...this.#servers.keys()])
   }
 
@@ -225,7 +256,7 @@ export class ShardedTopology implements RedisTopology {
     this.#health.stop()
     // Calls made before close still waiting for the end of their tick go out first: closing
     // answers what was sent (QUIT) but would fail what was not.
-    for (const pool of this.#servers.values()) pool.batch.flush()
+    for (const pool of this.#servers.values()) for (const lane of pool.lanes) lane.batch.flush()
     for (const { transport } of this.#servers.values()) transport.detach?.()
     await Promise.all(
       [...this.#servers.values()].flatMap(({ connections, transport }) =>
@@ -235,43 +266,41 @@ export class ShardedTopology implements RedisTopology {
   }
 
   client(key: string): Client {
-    return this.#poolOf(key).pick()
+    return this.#poolOf(key).lane(key).pick()
   }
 
   get(key: string): Promise<string | null> {
-    return this.#poolOf(key).batch.get(key)
+    return this.#poolOf(key).lane(key).batch.get(key)
   }
 
   set(key: string, command: SetCommand): Promise<string | null> {
-    return this.#poolOf(key).batch.set(key, command)
+    return this.#poolOf(key).lane(key).batch.set(key, command)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
-    const ring = this.#ring
-    if (!ring)
-      return keys.length === 0
-        ? []
-        : [{ node: this.#poolOf('').address.id, keys: [...keys], indexes: keys.map((_, i) => i) }]
-    return groupKeys(
-      keys,
-      (key) => ring.nodeFor(key),
-      (node) => node,
-    )
+    if (keys.length === 0) return []
+    if (this.oneConnection)
+      return [{ node: this.#poolOf('').address.id, lane: 0, keys: [...keys], indexes: keys.map((_, i) => i) }]
+    const place = (key: string): Placement => {
+      const pool = this.#poolOf(key)
+      return { node: pool.address.id, lane: pool.laneOf(key) }
+    }
+    return groupKeys(keys, (key) => connectionOf(place(key)), place)
   }
 
   pipeline(
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
   ): Promise<unknown[][]> {
-    return pipelinePerNode(batches, (node) => this.#servers.get(node)!.pick(), build)
+    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build)
   }
 
   batchClient(batch: KeyBatch): Client {
-    return this.#servers.get(batch.node)!.pick()
+    return this.#servers.get(batch.node)!.lanes[batch.lane]!.pick()
   }
 
   async masters(): Promise<MasterNode[]> {
-    return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.pick() }))
+    return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.any() }))
   }
 
   nodeOf(key: string): string | undefined {

@@ -16,6 +16,11 @@ export type Client = CommandConnection
 export interface KeyBatch {
   /** Identity of the node that serves the batch; batches with the same node share a pipeline. */
   readonly node: string
+  /**
+   * Which of the node's command connections serves the batch (`pool.size` > 1; else 0). A key's
+   * commands always go on one connection, the only way Redis keeps their order (SPEC §2).
+   */
+  readonly lane: number
   readonly keys: string[]
   /** Position of each key in the caller's input, so results can be put back in order. */
   readonly indexes: number[]
@@ -34,6 +39,11 @@ export interface MasterNode {
  */
 export interface RedisTopology {
   readonly kind: Exclude<TopologyKind, 'memory'>
+  /**
+   * Every key's commands go on one connection (standalone with a pool of one): a multi-key
+   * command needs no split, its one reply is in the caller's order, and it leaves at once.
+   */
+  readonly oneConnection: boolean
   /** Connects every node and PINGs it; rejects with ConnectionError naming the node. */
   ready(): Promise<void>
   /** Closes every connection this topology opened (never an injected client). */
@@ -47,10 +57,13 @@ export interface RedisTopology {
   get(key: string): Promise<string | null>
   /** SET of one key with its TTL and NX: 'OK', or null when NX found the key. Batched as `get`. */
   set(key: string, command: SetCommand): Promise<string | null>
-  /** Splits keys into batches that never span nodes (ring) or slots (cluster). */
+  /**
+   * Splits keys into batches that never span nodes (ring) or slots (cluster), nor a node's
+   * connections (`lane`).
+   */
   batches(keys: readonly string[]): Promise<KeyBatch[]>
   /**
-   * Runs one pipeline per node: `build` adds the commands of one batch. Returns, per batch and
+   * Runs one pipeline per node and lane: `build` adds the commands of one batch. Returns, per batch and
    * in batch order, the replies of the commands it added. A failed command rejects the whole call.
    */
   pipeline(

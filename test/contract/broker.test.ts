@@ -20,18 +20,20 @@ forEachTopology('Broker contract', (env) => {
     assert.deepEqual(await inB.until(2), ['from a', 'from c'])
   })
 
-  test("one publisher's messages arrive in order", async () => {
-    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
-    const received = inbox()
-    const listener = b.broker({ channel: 'ordered' })
-    listener.subscribe(received.push)
-    await listener.ready()
-    const publisher = a.broker({ channel: 'ordered' })
-    const sent = Array.from({ length: 500 }, (_, i) => `m${i}`)
-    // Not awaited one by one: the messages are in flight together.
-    await Promise.all(sent.map((m) => publisher.publish(m)))
-    assert.deepEqual(await received.until(sent.length), sent)
-  })
+  for (const size of [1, 3]) {
+    test(`one publisher's messages arrive in order (pool of ${size})`, async () => {
+      const [a, b] = await Promise.all([env.fleet({ pool: { size } }), env.fleet()])
+      const received = inbox()
+      const listener = b.broker({ channel: `ordered-${size}` })
+      listener.subscribe(received.push)
+      await listener.ready()
+      const publisher = a.broker({ channel: `ordered-${size}` })
+      const sent = Array.from({ length: 500 }, (_, i) => `m${i}`)
+      // Not awaited one by one: the messages are in flight together.
+      await Promise.all(sent.map((m) => publisher.publish(m)))
+      assert.deepEqual(await received.until(sent.length), sent)
+    })
+  }
 
   test('channels and namespaces are isolated; the default channel is "events"', async () => {
     const a = await env.fleet()

@@ -27,6 +27,21 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
   after(() => raw.close())
   const cacheOf = (options: CacheOptions = {}, on = fleet) =>
     on.cache({ namespace: uniqueKey('ns'), errorHandler: raise, ...options })
+  /** A fleet with several command connections per node, made once when a test first asks. */
+  let pooled: Promise<Fleet> | undefined
+  const pooledFleet = () => {
+    pooled ??= env.fleet({ pool: { size: 3 } })
+    return pooled
+  }
+  /** The call-order tests run on a pool of one and of three connections per node. */
+  const orderCases = [
+    { near: false, pool: 1, on: '' },
+    { near: { max: 100 }, pool: 1, on: ' (near cache)' },
+    { near: false, pool: 3, on: ' (pool of 3)' },
+    { near: { max: 100 }, pool: 3, on: ' (near cache, pool of 3)' },
+  ] as const
+  const orderCache = async (near: false | { max: number }, pool: number) =>
+    cacheOf({ near }, pool === 1 ? fleet : await pooledFleet())
 
   test('typed values round-trip: Date, Map, Set, BigInt, Buffer, Uint8Array, undefined in containers', async () => {
     const cache = cacheOf()
@@ -490,9 +505,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
   }
 
-  for (const near of [false, { max: 100 }] as const) {
-    test(`per-key call order${near ? ' (near cache)' : ''}: a call made right after an un-awaited one on the same key sees it`, async () => {
-      const cache = cacheOf({ near })
+  for (const { near, pool, on } of orderCases) {
+    test(`per-key call order${on}: a call made right after an un-awaited one on the same key sees it`, async () => {
+      const cache = await orderCache(near, pool)
       await cache.write('a', 'old')
       await cache.read('a') // a near cache now holds 'old'
       const writeMulti = cache.writeMulti({ a: 'multi', b: 'multi' })
@@ -530,10 +545,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
   }
 
-  for (const near of [false, { max: 100 }] as const) {
-    const on = near ? ' (near cache)' : ''
+  for (const { near, pool, on } of orderCases) {
     test(`call order${on}: invalidateTag made right after a tagged write invalidates what it wrote`, async () => {
-      const cache = cacheOf({ near })
+      const cache = await orderCache(near, pool)
       // Several rounds: on a cluster the tag-version read of a write used to lose the race half the time.
       for (let round = 0; round < 8; round++) {
         const tag = `tag-${round}`
@@ -554,7 +568,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
 
     test(`call order${on}: a multi-key read never sees a change made after it`, async () => {
-      const cache = cacheOf({ near })
+      const cache = await orderCache(near, pool)
       await cache.write('a', 'old')
       await cache.read('a') // a near cache now holds 'old'
       const [, read] = await Promise.all([
@@ -632,7 +646,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     })
 
     test(`call order${on}: a change made while a fetch computes wins over its fill`, async () => {
-      const cache = cacheOf({ near })
+      const cache = await orderCache(near, pool)
       // Each compute returns only once the later call has been applied (no timing involved).
       let deleted = opening()
       const computed = cache.fetch('k', async () => {

@@ -174,9 +174,16 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await store.get('async'), { n: 3 })
   })
 
-  test('calls on one key apply in call order, awaited or not, before and after connecting', async () => {
-    for (const connected of [false, true]) {
-      const store = (await env.fleet()).store<number>({ prefix: `order-${connected}:` })
+  test('calls on one key apply in call order, awaited or not, before and after connecting, with a pool', async () => {
+    for (const [connected, size] of [
+      [false, 1],
+      [true, 1],
+      [false, 3],
+      [true, 3],
+    ] as const) {
+      // A pool of several connections per node: a key's calls must still keep their order.
+      const fleet = await env.fleet({ pool: { size } })
+      const store = fleet.store<number>({ prefix: `order-${connected}-${size}:` })
       if (connected) await store.get('warm-up')
       const model = new Map<string, number>()
       const checks: Promise<void>[] = []

@@ -19,10 +19,17 @@ import { ClusterTopology } from '../../src/topology/cluster.ts'
 import { reconnectDelay } from '../../src/topology/connection.ts'
 import { TopologyHandle } from '../../src/topology/handle.ts'
 import type { IORedisModule } from '../../src/topology/ioredis.ts'
-import { groupKeys, inCallerOrder, perKey, pipelinePerNode } from '../../src/topology/pipeline.ts'
+import {
+  connectionOf,
+  groupKeys,
+  inCallerOrder,
+  perKey,
+  pipelinePerNode,
+} from '../../src/topology/pipeline.ts'
 import { HashRing } from '../../src/topology/ring.ts'
 import { Script, scriptFile } from '../../src/topology/script.ts'
 import { ShardedTopology } from '../../src/topology/sharded.ts'
+import { keySlot } from '../../src/topology/slot.ts'
 import type { Client, KeyBatch, RedisTopology } from '../../src/topology/types.ts'
 
 /** A pipeline that records its commands and replies with what the test says. */
@@ -112,42 +119,41 @@ test('groupKeys: one batch per place, keys and their input positions in order', 
   const batches = groupKeys(
     ['a1', 'b1', 'a2', 'c1', 'b2'],
     (key) => key[0]!,
-    (place) => `node-${place}`,
+    (key) => ({ node: `node-${key[0]}`, lane: key.charCodeAt(0) % 2 }),
   )
   assert.deepEqual(batches, [
-    { node: 'node-a', keys: ['a1', 'a2'], indexes: [0, 2] },
-    { node: 'node-b', keys: ['b1', 'b2'], indexes: [1, 4] },
-    { node: 'node-c', keys: ['c1'], indexes: [3] },
+    { node: 'node-a', lane: 1, keys: ['a1', 'a2'], indexes: [0, 2] },
+    { node: 'node-b', lane: 0, keys: ['b1', 'b2'], indexes: [1, 4] },
+    { node: 'node-c', lane: 1, keys: ['c1'], indexes: [3] },
   ])
 })
 
 test('inCallerOrder: per-batch replies go back to the positions of their keys', () => {
   const batches: KeyBatch[] = [
-    { node: 'x', keys: ['a1', 'a2'], indexes: [0, 2] },
-    { node: 'y', keys: ['b1'], indexes: [1] },
+    { node: 'x', lane: 0, keys: ['a1', 'a2'], indexes: [0, 2] },
+    { node: 'y', lane: 0, keys: ['b1'], indexes: [1] },
   ]
   assert.deepEqual(inCallerOrder(3, batches, [['A1', 'A2'], ['B1']]), ['A1', 'B1', 'A2'])
 })
 
-test('pipelinePerNode: batches of one node share one pipeline; replies come back per batch', async () => {
-  const a = new FakeRedis('a', {})
-  const b = new FakeRedis('b', {})
+test('pipelinePerNode: batches of one node and lane share one pipeline; replies come back per batch', async () => {
+  const connections = new Map(['a', 'b', 'a#1'].map((name) => [name, new FakeRedis(name, {})]))
   const batches: KeyBatch[] = [
-    { node: 'a', keys: ['k1', 'k2'], indexes: [0, 1] },
-    { node: 'b', keys: ['k3'], indexes: [2] },
-    { node: 'a', keys: ['k4'], indexes: [3] },
+    { node: 'a', lane: 0, keys: ['k1', 'k2'], indexes: [0, 1] },
+    { node: 'b', lane: 0, keys: ['k3'], indexes: [2] },
+    { node: 'a', lane: 1, keys: ['k5'], indexes: [4] },
+    { node: 'a', lane: 0, keys: ['k4'], indexes: [3] },
   ]
   const replies = await pipelinePerNode(
     batches,
-    (node) => (node === 'a' ? a : b) as unknown as Client,
+    (batch) => connections.get(connectionOf(batch)) as unknown as Client,
     (pipe, batch) => {
       for (const key of batch.keys) pipe.get(key)
     },
   )
-  assert.deepEqual(replies, [['a:k1', 'a:k2'], ['b:k3'], ['a:k4']])
-  assert.equal(a.pipelines.length, 1)
-  assert.equal(b.pipelines.length, 1)
-  assert.deepEqual(a.pipelines[0]!.commands, ['k1', 'k2', 'k4'])
+  assert.deepEqual(replies, [['a:k1', 'a:k2'], ['b:k3'], ['a#1:k5'], ['a:k4']])
+  for (const connection of connections.values()) assert.equal(connection.pipelines.length, 1)
+  assert.deepEqual(connections.get('a')!.pipelines[0]!.commands, ['k1', 'k2', 'k4'])
 })
 
 test('pipelinePerNode: a failed command rejects the call', async () => {
@@ -159,7 +165,7 @@ test('pipelinePerNode: a failed command rejects the call', async () => {
   }
   await assert.rejects(
     pipelinePerNode(
-      [{ node: 'a', keys: ['ok', 'bad'], indexes: [0, 1] }],
+      [{ node: 'a', lane: 0, keys: ['ok', 'bad'], indexes: [0, 1] }],
       () => failing as unknown as Client,
       (pipe, batch) => {
         for (const key of batch.keys) pipe.get(key)
@@ -177,7 +183,7 @@ test('pipelinePerNode: a pipeline that replies nothing (exec gave null) yields e
     return pipe
   }
   const replies = await pipelinePerNode(
-    [{ node: 'a', keys: ['k'], indexes: [0] }],
+    [{ node: 'a', lane: 0, keys: ['k'], indexes: [0] }],
     () => silent as unknown as Client,
     (pipe, batch) => {
       pipe.get(batch.keys[0]!)
@@ -186,28 +192,28 @@ test('pipelinePerNode: a pipeline that replies nothing (exec gave null) yields e
   assert.deepEqual(replies, [[]])
 })
 
-/** A topology stand-in for perKey: `kind`, clients by key, batches by first letter. */
-function perKeyTopology(kind: RedisTopology['kind']): RedisTopology {
+/** A topology stand-in for perKey: one connection or not, clients by key, batches by first letter. */
+function perKeyTopology(oneConnection: boolean): RedisTopology {
   return {
-    kind,
+    oneConnection,
     client: (key: string) => ({ node: `client-of-${key}` }) as unknown as Client,
     batches: async (list: readonly string[]) =>
       groupKeys(
         list,
         (key) => key[0]!,
-        (place) => place,
+        (key) => ({ node: key[0]!, lane: 0 }),
       ),
     batchClient: (batch: KeyBatch) => ({ node: batch.node }) as unknown as Client,
   } as unknown as RedisTopology
 }
 
-test('perKey: standalone sends one command with every key, in the caller’s order', async () => {
+test('perKey: one connection sends one command with every key, in the caller’s order', async () => {
   const sent: [string, readonly string[]][] = []
   const send = async (client: Client, list: readonly string[]) => {
     sent.push([(client as unknown as { node: string }).node, list])
     return list.map((key) => key.toUpperCase())
   }
-  const topology = perKeyTopology('standalone')
+  const topology = perKeyTopology(true)
   assert.deepEqual(await perKey(topology, ['a1', 'b1'], send), ['A1', 'B1'])
   assert.deepEqual(sent, [['client-of-a1', ['a1', 'b1']]])
   assert.deepEqual(await perKey(topology, [], send), [])
@@ -220,7 +226,7 @@ test('perKey: elsewhere one command per batch, on its client, replies in the cal
     sent.push([(client as unknown as { node: string }).node, list])
     return list.map((key) => key.toUpperCase())
   }
-  const result = await perKey(perKeyTopology('sharded'), ['a1', 'b1', 'a2'], send)
+  const result = await perKey(perKeyTopology(false), ['a1', 'b1', 'a2'], send)
   assert.deepEqual(result, ['A1', 'B1', 'A2'])
   assert.deepEqual(sent, [
     ['a', ['a1', 'a2']],
@@ -289,15 +295,17 @@ test('TopologyHandle: run before the topology is built waits for it and runs on 
 
 test('ShardedTopology: one url is standalone; keys, batches, pipelines and masters all go to it', async () => {
   const { module, made } = fakeIORedis()
-  const topology = ShardedTopology.fromUrls(module, [address(1)], settings)
+  const topology = ShardedTopology.fromUrls(module, [address(1)], { ...settings, poolSize: 1 })
   assert.equal(topology.kind, 'standalone')
-  assert.equal(made.length, settings.poolSize, 'a pool of connections')
+  assert.equal(topology.oneConnection, true)
   assert.equal(made[0]!.url, 'redis://h:1/0')
   // Timed by redfleet, one timer per connection (timeCommands), not by ioredis per command.
   assert.equal(made[0]!.options.commandTimeout, undefined)
   assert.equal(topology.nodeOf('any'), 'h:1/0')
   assert.deepEqual(await topology.batches([]), [])
-  assert.deepEqual(await topology.batches(['a', 'b']), [{ node: 'h:1/0', keys: ['a', 'b'], indexes: [0, 1] }])
+  assert.deepEqual(await topology.batches(['a', 'b']), [
+    { node: 'h:1/0', lane: 0, keys: ['a', 'b'], indexes: [0, 1] },
+  ])
   const masters = await topology.masters()
   assert.deepEqual(
     masters.map((m) => m.id),
@@ -311,11 +319,35 @@ test('ShardedTopology: one url is standalone; keys, batches, pipelines and maste
   assert.equal(changes, 0)
 })
 
-test('ShardedTopology: the pool is used round-robin', () => {
+test('ShardedTopology: with a pool, each key keeps to the connection of its slot; batches split per connection', async () => {
   const { module, made } = fakeIORedis()
   const topology = ShardedTopology.fromUrls(module, [address(1)], { ...settings, poolSize: 3 })
-  const picked = Array.from({ length: 6 }, () => topology.client('k'))
-  assert.deepEqual(picked, [...made, ...made])
+  assert.equal(made.length, 3, 'a pool of connections')
+  assert.equal(topology.oneConnection, false, 'a multi-key command has to be split')
+  for (const key of keys) {
+    const connection = made[keySlot(key) % 3]
+    assert.equal(topology.client(key), connection)
+    assert.equal(topology.client(key), connection, 'again: the same one')
+  }
+  assert.equal(topology.client('{t}a'), topology.client('{t}b'), 'a hash tag shares a connection')
+  assert.deepEqual(new Set(keys.map((key) => topology.client(key))).size, 3, 'keys spread over the pool')
+  const batches = await topology.batches(keys)
+  assert.equal(batches.length, 3)
+  for (const batch of batches) {
+    assert.equal(batch.node, 'h:1/0')
+    for (const key of batch.keys) assert.equal(keySlot(key) % 3, batch.lane)
+    assert.equal(topology.batchClient(batch), made[batch.lane])
+  }
+  const replies = await topology.pipeline(batches, (pipe, batch) => {
+    for (const key of batch.keys) pipe.get(key)
+  })
+  batches.forEach((batch, i) => {
+    assert.deepEqual(
+      replies[i],
+      batch.keys.map((key) => `redis://h:1/0:${key}`),
+    )
+  })
+  for (const connection of made) assert.equal(connection.pipelines.length, 1, 'one pipeline per connection')
 })
 
 test('ShardedTopology: several urls are a ring; each key goes to the node the ring names', async () => {
@@ -455,7 +487,7 @@ test('ClusterTopology: a slot no master serves is batched under "unknown" and ha
   const cluster = new FakeCluster()
   cluster.slots = []
   const { topology } = clusterTopology(cluster)
-  assert.deepEqual(await topology.batches(['a']), [{ node: 'unknown', keys: ['a'], indexes: [0] }])
+  assert.deepEqual(await topology.batches(['a']), [{ node: 'unknown', lane: 0, keys: ['a'], indexes: [0] }])
   assert.equal(topology.nodeOf('a'), undefined)
   assert.equal(topology.slotOwners(), undefined, 'no slot map yet')
 })
@@ -526,7 +558,7 @@ function fakeClusterModule(): {
   return { module: { Cluster: Made } as unknown as IORedisModule, made }
 }
 
-test('ClusterTopology.fromUrls: seeds from every url, credentials from the first, one client per pool slot', () => {
+test('ClusterTopology.fromUrls: seeds from every url, credentials from the first, one client per pool lane', async () => {
   const { module, made } = fakeClusterModule()
   const topology = ClusterTopology.fromUrls(
     module,
@@ -546,8 +578,15 @@ test('ClusterTopology.fromUrls: seeds from every url, credentials from the first
   assert.equal(redisOptions.password, 'p@ss')
   assert.equal(redisOptions.commandTimeout, 700, 'the node options of every connection')
   assert.equal(made[0]!.options.lazyConnect, true)
-  const picked = [topology.client('a'), topology.client('b'), topology.client('c')]
-  assert.deepEqual(picked, [made[0]!.cluster, made[1]!.cluster, made[0]!.cluster], 'round-robin')
+  for (const key of keys) {
+    const client = made[calculateSlot(key) % settings.poolSize]!.cluster
+    assert.equal(topology.client(key), client, 'each key keeps to the client of its slot')
+  }
+  const batches = await topology.batches(keys)
+  for (const batch of batches) {
+    assert.equal(batch.lane, calculateSlot(batch.keys[0]!) % settings.poolSize)
+    assert.equal(topology.batchClient(batch), made[batch.lane]!.cluster)
+  }
 })
 
 test('ClusterTopology.fromUrls: no credentials in the url, none in the options; no url is a ConfigError', () => {
