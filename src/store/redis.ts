@@ -1,6 +1,6 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
-import { perKey } from '../topology/pipeline.ts'
+import { connectionOf, perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
@@ -61,12 +61,14 @@ export class RedisStoreBackend implements StoreBackend {
       await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
       return
     }
-    // One pipeline per node (a command per batch: one slot on a cluster), its WAIT after them all.
+    // One pipeline per node and lane (connectionOf; a command per batch: one slot on a cluster),
+    // its WAIT after them all.
     const byNode = new Map<string, { client: Client; batches: (readonly string[])[] }>()
     for (const batch of await topology.batches(keys)) {
-      const node = byNode.get(batch.node)
+      const connection = connectionOf(batch)
+      const node = byNode.get(connection)
       if (node) node.batches.push(batch.keys)
-      else byNode.set(batch.node, { client: topology.batchClient(batch), batches: [batch.keys] })
+      else byNode.set(connection, { client: topology.batchClient(batch), batches: [batch.keys] })
     }
     await Promise.all(
       [...byNode.values()].map((node) =>

@@ -1,5 +1,6 @@
 import { pipeScript, writeDurably } from '../durability.ts'
 import { TopologyHandle } from '../topology/handle.ts'
+import { connectionOf } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
@@ -158,18 +159,19 @@ export class RedisStreamBackend implements StreamBackend {
         )
       ).map(String)
     }
-    // One pipeline per node, its WAIT after all of that node's writes. A key listed twice is in
+    // One pipeline per node and lane (connectionOf), its WAIT after all of its writes. A key listed twice is in
     // its batch twice, so indexing by position keeps duplicates distinct.
     const byNode = new Map<string, { client: Client; indexes: number[] }>()
     for (const batch of await topology.batches(writes.map((w) => w.key))) {
-      const node = byNode.get(batch.node)
+      const connection = connectionOf(batch)
+      const node = byNode.get(connection)
       if (node) node.indexes.push(...batch.indexes)
       else {
         // A resend goes where the first send went (see StreamWrite.sentOn).
         const first = writes[batch.indexes[0]!]!
         const client =
           (resend ? (first.sentOn as Client | undefined) : undefined) ?? topology.batchClient(batch)
-        byNode.set(batch.node, { client, indexes: [...batch.indexes] })
+        byNode.set(connection, { client, indexes: [...batch.indexes] })
       }
     }
     for (const { client, indexes } of byNode.values()) for (const i of indexes) sentOn(writes[i]!, client)

@@ -13,6 +13,7 @@ import {
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { keySlot } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
@@ -98,8 +99,20 @@ export class ClusterTopology implements RedisTopology {
     return slot % this.#clients.length
   }
 
-  #clientOf(key: string): Cluster {
-    return this.#pick(this.#clients.length === 1 ? 0 : this.#laneOf(calculateSlot(key)))
+  /** The client a key's commands go on: its lane's Cluster client, or its master (routedAstray). */
+  #clientOf(key: string): Client {
+    const lane = this.#clients.length === 1 ? 0 : this.#laneOf(calculateSlot(key))
+    return (routedAstray(key) && this.#masterOf(lane, keySlot(key))) || this.#pick(lane)
+  }
+
+  /**
+   * The connection of a lane's Cluster client to the master of `slot` as the slot map names it
+   * (the socket the Cluster client itself sends that master's commands on), if known.
+   */
+  #masterOf(lane: number, slot: number): Redis | undefined {
+    const client = this.#pick(lane)
+    const id = client.slots[slot]?.[0]
+    return id === undefined ? undefined : client.nodes('master').find((node) => nodeIdOf(node) === id)
   }
 
   /**
@@ -148,10 +161,16 @@ export class ClusterTopology implements RedisTopology {
     if (keys.length === 0) return []
     await this.#slotsReady()
     const slots = this.#clients[0]!.slots
-    return groupKeys(keys, calculateSlot, (key) => {
-      const slot = calculateSlot(key)
-      return { node: slots[slot]?.[0] ?? 'unknown', lane: this.#laneOf(slot) }
-    })
+    return groupKeys(
+      keys,
+      // A key routed astray is a batch of its own, sent to its master (ASTRAY) by batchClient.
+      (key) => (routedAstray(key) ? `astray ${key}` : calculateSlot(key)),
+      (key) => {
+        if (routedAstray(key)) return { node: slots[keySlot(key)]?.[0] ?? 'unknown', lane: ASTRAY }
+        const slot = calculateSlot(key)
+        return { node: slots[slot]?.[0] ?? 'unknown', lane: this.#laneOf(slot) }
+      },
+    )
   }
 
   pipeline(
@@ -162,6 +181,7 @@ export class ClusterTopology implements RedisTopology {
   }
 
   batchClient(batch: KeyBatch): Client {
+    if (batch.lane === ASTRAY) return this.#clientOf(batch.keys[0]!)
     return this.#pick(batch.lane)
   }
 
@@ -215,6 +235,24 @@ export class ClusterTopology implements RedisTopology {
     watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
     return client
   }
+}
+
+/**
+ * The lane of batches whose key ioredis would route by another slot than Redis (routedAstray):
+ * their commands go straight to their master's connection, in a pipeline of their own, since
+ * ioredis' pipelines refuse keys it places on another master.
+ */
+const ASTRAY = -1
+
+/**
+ * Whether ioredis sends `key` to another slot than Redis hashes it to. A key whose first `{` is
+ * closed at once (`{}`) has no hash tag for Redis, which hashes it whole (src/topology/slot.ts);
+ * cluster-key-slot, which ioredis routes and checks pipelines with, reads up to a later `}`
+ * instead. Such a key's multi-key commands would fail with CROSSSLOT or be refused.
+ */
+function routedAstray(key: string): boolean {
+  const open = key.indexOf('{')
+  return open !== -1 && key.charCodeAt(open + 1) === 0x7d && key.indexOf('}', open + 2) !== -1
 }
 
 /** A master's MasterNode id: its `host:port` as the slot map names it. */
