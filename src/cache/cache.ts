@@ -196,6 +196,7 @@ export class FleetCache implements Cache {
     const version = requestedVersion(key, o?.version, method)
     let value: unknown
     let near = false
+    const reading = this.#order.readStarted()
     try {
       const before = this.#order.beforeRead(full)
       if (before) await before
@@ -207,6 +208,8 @@ export class FleetCache implements Cache {
     } catch (error) {
       this.#failsafe.absorb(method, undefined, error)
       value = undefined
+    } finally {
+      reading.end()
     }
     // A cached value is never undefined (it cannot be written), so undefined is the miss.
     const hit = value !== undefined
@@ -341,6 +344,7 @@ export class FleetCache implements Cache {
     } else {
       let entry: Entry | undefined
       let readFailed = false
+      const reading = this.#order.readStarted()
       try {
         const before = this.#order.beforeRead(full)
         if (before) await before
@@ -350,6 +354,8 @@ export class FleetCache implements Cache {
         this.#failsafe.absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
         readFailed = true
+      } finally {
+        reading.end()
       }
       if (this.#reader.isLive(entry, version)) {
         hit = true
@@ -383,11 +389,14 @@ export class FleetCache implements Cache {
     const scope = this.#keys.of('exist')
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, 'exist')
-    const found = await this.#failsafe.guard('exist', false, async () => {
-      const before = this.#order.beforeRead(full)
-      if (before) await before
-      return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
-    })
+    const reading = this.#order.readStarted()
+    const found = await this.#failsafe
+      .guard('exist', false, async () => {
+        const before = this.#order.beforeRead(full)
+        if (before) await before
+        return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
+      })
+      .finally(() => reading.end())
     note(trace, { hit: found })
     return found
   }
@@ -480,9 +489,10 @@ export class FleetCache implements Cache {
     }
     note(trace, { key: tag })
     const key = this.#keys.of('invalidateTag').tags + tag
-    // After every earlier call that reads this tag's version (a tagged write): it stamps the
-    // version from before this invalidation, so its entry is invalidated too.
-    const before = this.#order.beforeChange(key)
+    // After every earlier call that reads this tag's version: a tagged write stamps the version
+    // from before this invalidation, so its entry is invalidated too; a read (of any key: its
+    // entry's tags are known from its reply) checks the version it stamped.
+    const before = both(this.#order.beforeChange(key), this.#order.beforeInvalidation())
     await this.#failsafe.guard('invalidateTag', undefined, () =>
       this.#order.changeAfter([key], before, () => this.#bump(tag, key)),
     )
@@ -525,4 +535,12 @@ const READ_OPTIONS = ['version', 'raw'] as const
 function onlyVersion(o: object): boolean {
   for (const name in o) if (name !== 'version') return false
   return true
+}
+
+/** What to wait for when both may be something. */
+function both(
+  a: Promise<unknown> | undefined,
+  b: Promise<unknown> | undefined,
+): Promise<unknown> | undefined {
+  return a === undefined ? b : b === undefined ? a : Promise.all([a, b])
 }

@@ -1,7 +1,7 @@
 import type { OpenTrace } from '../telemetry.ts'
 import { assertCallOptions, describeValue, invalidArgument } from '../validate.ts'
 import type { Clock } from './clock.ts'
-import { entryValue, isExpired, isMismatched } from './entry.ts'
+import { type Entry, entryValue, isExpired, isMismatched } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
@@ -276,16 +276,24 @@ export class MultiKey {
   #orderedValues(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
     const { order, reader } = this.#o
     const before = order.before(many.fulls, NONE)
+    const counted = order.readStarted()
     // Sent at once (one server): a later call goes out after it on the connection by itself.
-    if (before === undefined && reader.readsManyAtOnce()) return this.#values(method, many)
+    if (before === undefined && reader.readsManyAtOnce()) return this.#values(method, many, counted)
     const reading =
-      before === undefined ? this.#values(method, many) : before.then(() => this.#values(method, many))
+      before === undefined
+        ? this.#values(method, many, counted)
+        : before.then(() => this.#values(method, many, counted))
     return order.trackRead(many.fulls, reading)
   }
 
-  /** Each key's live value, or MISS. */
-  async #values(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
-    const entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls)
+  /** Each key's live value, or MISS; ends `counted` (CallOrder.readStarted) once read. */
+  async #values(method: CacheMethod, many: ManyKeys, counted: { end(): unknown }): Promise<unknown[]> {
+    let entries: (Entry | undefined)[]
+    try {
+      entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls)
+    } finally {
+      counted.end()
+    }
     const now = this.#o.clock()
     return entries.map((entry, i) =>
       entry && !isExpired(entry, now) && !isMismatched(entry, versionAt(many.versions, i))

@@ -23,6 +23,29 @@ export class CallOrder {
   readonly #reads = new Map<string, ReadsOnTheirWay>()
   /** Per key, the fetches whose fill a later change of the key makes stale. */
   readonly #watches = new Map<string, Set<ChangeWatch>>()
+  /**
+   * Reads of any key on their way. A read learns an entry's tags only from its reply, and then
+   * checks their versions: `invalidateTag` waits for the reads made before it (beforeInvalidation).
+   */
+  #anyReads = new ReadsOnTheirWay()
+
+  /** Counts a read from its call until `end()` is called on what this returns, once. */
+  readStarted(): { end(): unknown } {
+    const reads = this.#anyReads
+    reads.count++
+    return reads
+  }
+
+  /**
+   * What an invalidation of a tag must wait for: the reads made before it, and only those (a
+   * read made later sees the invalidation, as its order says).
+   */
+  beforeInvalidation(): Promise<void> | undefined {
+    const reads = this.#anyReads
+    if (reads.count === 0) return undefined
+    this.#anyReads = new ReadsOnTheirWay()
+    return reads.settled()
+  }
 
   /** What a read of `key` must wait for, if anything (nothing tracked: one size check). */
   beforeRead(key: string): Promise<void> | undefined {

@@ -567,6 +567,27 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       }
     })
 
+    test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
+      const cache = await orderCache(near, pool)
+      for (let round = 0; round < 8; round++) {
+        const [tag, key] = [`seen-${round}`, `r${round}`]
+        await cache.write(key, 'tagged', { tags: [tag] })
+        const [read, many, found, fetched] = await Promise.all([
+          cache.read(key),
+          cache.readMulti([key]),
+          cache.exist(key),
+          cache.fetch(key, () => 'computed'),
+          cache.invalidateTag(tag),
+        ])
+        assert.deepEqual(
+          [read, many, found, fetched],
+          ['tagged', new Map([[key, 'tagged']]), true, 'tagged'],
+          `read, readMulti, exist and fetch, then invalidateTag (round ${round})`,
+        )
+        assert.equal(await cache.read(key), undefined, `invalidated (round ${round})`)
+      }
+    })
+
     test(`call order${on}: a multi-key read never sees a change made after it`, async () => {
       const cache = await orderCache(near, pool)
       await cache.write('a', 'old')
