@@ -15,7 +15,7 @@ import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
 import type { NearCache } from './near.ts'
 import { resolveDefaults, type WriteDefaults, WriteSettings } from './options.ts'
-import { CallOrder } from './order.ts'
+import { both, CallOrder } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
@@ -468,13 +468,16 @@ export class FleetCache implements Cache {
     }
     note(trace, { key: glob })
     const prefix = this.#keys.of('deleteMatched').entries
-    this.#order.changedAll()
-    const count = await this.#failsafe.guard('deleteMatched', 0, async () => {
-      this.#near?.clear()
-      const removed = await this.#run('deleteMatched', glob, () => this.#backend.deleteMatching(prefix, glob))
-      this.#near?.clear()
-      return removed
-    })
+    const count = await this.#failsafe.guard('deleteMatched', 0, () =>
+      this.#order.changeAll(async () => {
+        this.#near?.clear()
+        const removed = await this.#run('deleteMatched', glob, () =>
+          this.#backend.deleteMatching(prefix, glob),
+        )
+        this.#near?.clear()
+        return removed
+      }),
+    )
     this.#stats.deletes += count
     return count
   }
@@ -512,14 +515,15 @@ export class FleetCache implements Cache {
   async #clear(trace: OpenTrace | undefined): Promise<void> {
     // Every model version of this namespace (and tenant): older versions are garbage anyway.
     const prefix = this.#keys.allVersions('clear')
-    this.#order.changedAll()
-    await this.#failsafe.guard('clear', undefined, async () => {
-      this.#near?.clear()
-      this.#stats.deletes += await this.#run('clear', undefined, () =>
-        this.#backend.deleteMatching(prefix, '*'),
-      )
-      this.#near?.clear()
-    })
+    await this.#failsafe.guard('clear', undefined, () =>
+      this.#order.changeAll(async () => {
+        this.#near?.clear()
+        this.#stats.deletes += await this.#run('clear', undefined, () =>
+          this.#backend.deleteMatching(prefix, '*'),
+        )
+        this.#near?.clear()
+      }),
+    )
     note(trace, {})
   }
 
@@ -535,12 +539,4 @@ const READ_OPTIONS = ['version', 'raw'] as const
 function onlyVersion(o: object): boolean {
   for (const name in o) if (name !== 'version') return false
   return true
-}
-
-/** What to wait for when both may be something. */
-function both(
-  a: Promise<unknown> | undefined,
-  b: Promise<unknown> | undefined,
-): Promise<unknown> | undefined {
-  return a === undefined ? b : b === undefined ? a : Promise.all([a, b])
 }

@@ -23,6 +23,8 @@ export class CallOrder {
   readonly #reads = new Map<string, ReadsOnTheirWay>()
   /** Per key, the fetches whose fill a later change of the key makes stale. */
   readonly #watches = new Map<string, Set<ChangeWatch>>()
+  /** The latest change of every key on its way (changeAll): every later call waits for it. */
+  #all: Promise<void> | undefined
   /**
    * Reads of any key on their way. A read learns an entry's tags only from its reply, and then
    * checks their versions: `invalidateTag` waits for the reads made before it (beforeInvalidation).
@@ -47,9 +49,10 @@ export class CallOrder {
     return reads.settled()
   }
 
-  /** What a read of `key` must wait for, if anything (nothing tracked: one size check). */
-  beforeRead(key: string): Promise<void> | undefined {
-    return this.#changes.size === 0 ? undefined : this.#changes.get(key)
+  /** What a read of `key` must wait for, if anything (nothing tracked: two checks). */
+  beforeRead(key: string): Promise<unknown> | undefined {
+    const change = this.#changes.size === 0 ? undefined : this.#changes.get(key)
+    return this.#all === undefined ? change : both(change, this.#all)
   }
 
   /**
@@ -80,8 +83,9 @@ export class CallOrder {
   }
 
   #waits(reading: readonly string[], changing: readonly string[]): Promise<unknown> | undefined {
-    if (this.#changes.size === 0 && this.#reads.size === 0) return undefined
+    if (this.#changes.size === 0 && this.#reads.size === 0) return this.#all
     const waits: Promise<unknown>[] = []
+    addWait(waits, this.#all)
     for (const key of reading) addWait(waits, this.#changes.get(key))
     for (const key of changing) {
       addWait(waits, this.#changes.get(key))
@@ -166,9 +170,27 @@ export class CallOrder {
     }
   }
 
-  /** A change of every key (clear, deleteMatched): every fill under way is stale. */
-  changedAll(): void {
+  /**
+   * Runs `work`, a change of every key (clear, deleteMatched), once every call made before it has
+   * settled (its SCAN would miss a write still on its way, and delete a key a read has yet to
+   * see); every call made after it waits for it (else the SCAN may find, and delete, what a later
+   * write stored). Every fill under way is stale.
+   */
+  changeAll<T>(work: () => Promise<T>): Promise<T> {
     for (const watches of this.#watches.values()) for (const watch of watches) watch.supersedeAll()
+    const waits = new Set<Promise<unknown>>(this.#changes.values())
+    for (const reads of this.#reads.values()) waits.add(reads.settled())
+    this.#reads.clear()
+    const reads = this.beforeInvalidation()
+    if (reads !== undefined) waits.add(reads)
+    if (this.#all !== undefined) waits.add(this.#all)
+    const call = waits.size === 0 ? work() : Promise.all(waits).then(work)
+    const settled = settledOf(call)
+    this.#all = settled
+    void settled.then(() => {
+      if (this.#all === settled) this.#all = undefined
+    })
+    return call
   }
 
   #supersede(key: string): void {
@@ -234,6 +256,14 @@ function settledOf(call: Promise<unknown>): Promise<void> {
 
 function forget(map: Map<string, Promise<void>>, keys: readonly string[], entry: Promise<void>): void {
   for (const key of keys) if (map.get(key) === entry) map.delete(key)
+}
+
+/** What to wait for when both may be something. */
+export function both(
+  a: Promise<unknown> | undefined,
+  b: Promise<unknown> | undefined,
+): Promise<unknown> | undefined {
+  return a === undefined ? b : b === undefined ? a : Promise.all([a, b])
 }
 
 function addWait(waits: Promise<unknown>[], wait: Promise<unknown> | undefined): void {

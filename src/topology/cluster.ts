@@ -187,6 +187,12 @@ export class ClusterTopology implements RedisTopology {
 
   async masters(): Promise<MasterNode[]> {
     await this.#slotsReady()
+    // Commands sent before on the other lanes' clients are run first (see ServerPool.caughtUp).
+    await Promise.all(
+      this.#clients
+        .slice(1)
+        .flatMap((client) => client.nodes('master').map((node) => node.ping().catch(() => undefined))),
+    )
     return this.#pick()
       .nodes('master')
       .map((client) => ({ id: nodeIdOf(client), client }))

@@ -90,9 +90,24 @@ class ServerPool<C extends PooledConnection = PooledConnection> {
     return this.lanes[this.laneOf(key)]!
   }
 
-  /** A connection for a command on no key (SCAN, INFO), once every lane's batch is sent. */
-  any(): C {
+  /**
+   * A connection for a command on no key (SCAN, INFO), once every command sent before on the
+   * other lanes has been run: Redis orders one connection's commands only, and a SCAN on lane 0
+   * must not miss a write just sent on another. A PING answered on a lane is that barrier; one
+   * that fails says nothing the lane's own calls do not already report.
+   */
+  async caughtUp(): Promise<C> {
     for (const lane of this.lanes) lane.batch.flush()
+    if (this.lanes.length > 1) {
+      await Promise.all(
+        this.lanes.slice(1).map((lane) =>
+          lane
+            .pick()
+            .ping()
+            .catch(() => undefined),
+        ),
+      )
+    }
     return this.lanes[0]!.pick()
   }
 }
@@ -299,8 +314,13 @@ export class ShardedTopology implements RedisTopology {
     return this.#servers.get(batch.node)!.lanes[batch.lane]!.pick()
   }
 
-  async masters(): Promise<MasterNode[]> {
-    return [...this.#servers.values()].map((pool) => ({ id: pool.address.id, client: pool.any() }))
+  masters(): Promise<MasterNode[]> {
+    return Promise.all(
+      [...this.#servers.values()].map(async (pool) => ({
+        id: pool.address.id,
+        client: await pool.caughtUp(),
+      })),
+    )
   }
 
   nodeOf(key: string): string | undefined {

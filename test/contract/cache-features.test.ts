@@ -567,6 +567,53 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       }
     })
 
+    test(`call order${on}: clear and deleteMatched come after the calls made before them, before the ones after`, async () => {
+      const cache = await orderCache(near, pool)
+      for (let round = 0; round < 10; round++) {
+        // Many writes just before: with a pool, they are on their way on every connection.
+        const many = Array.from({ length: 30 }, (_, i) => `many${round}-${i}`)
+        await Promise.all([...many.map((key) => cache.write(key, 'v')), cache.clear()])
+        assert.deepEqual(await cache.readMulti(many), new Map(), `writes before clear (round ${round})`)
+        await cache.write(`seen${round}`, 'old')
+        const [seen] = await Promise.all([
+          cache.read(`seen${round}`),
+          cache.write(`before${round}`, 'v'),
+          cache.write(`tagged${round}`, 'v', { tags: ['t'] }),
+          cache.writeMulti({ [`multi${round}`]: 'v' }),
+          cache.clear(),
+          cache.write(`after${round}`, 'v'),
+          cache.writeMulti({ [`later${round}`]: 'v' }),
+        ])
+        assert.equal(seen, 'old', `a read before clear (round ${round})`)
+        assert.deepEqual(
+          await cache.readMulti([
+            `before${round}`,
+            `tagged${round}`,
+            `multi${round}`,
+            `after${round}`,
+            `later${round}`,
+          ]),
+          new Map([
+            [`after${round}`, 'v'],
+            [`later${round}`, 'v'],
+          ]),
+          `clear (round ${round})`,
+        )
+        const [, removed] = await Promise.all([
+          cache.write(`m-before${round}`, 'v'),
+          cache.deleteMatched('m-*'),
+          cache.write(`m-after${round}`, 'v'),
+        ])
+        assert.equal(removed, 1, `deleteMatched counts the write before it (round ${round})`)
+        assert.deepEqual(
+          await cache.readMulti([`m-before${round}`, `m-after${round}`]),
+          new Map([[`m-after${round}`, 'v']]),
+          `deleteMatched (round ${round})`,
+        )
+        await cache.delete(`m-after${round}`)
+      }
+    })
+
     test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
       const cache = await orderCache(near, pool)
       for (let round = 0; round < 8; round++) {
