@@ -262,6 +262,22 @@ forEachTopology('Store contract', (env) => {
     }
   })
 
+  test('with a pool, setMany lands after the sets made right before it, on every connection', async () => {
+    const store = (await env.fleet({ pool: { size: 3 } })).store<string>({ prefix: 'pooled-many:' })
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`)
+    for (let round = 0; round < 10; round++) {
+      await Promise.all([
+        ...keys.map((key) => store.set(key, 'old')),
+        store.setMany(keys.map((key) => [key, `new-${round}`])),
+      ])
+      assert.deepEqual(
+        await store.getMany(keys),
+        keys.map(() => `new-${round}`),
+        `round ${round}`,
+      )
+    }
+  })
+
   test('waitFor: memory ignores it; a Redis write waits for WAIT and reports the replicas reached', async () => {
     const fleet = await env.fleet()
     const store = fleet.store<number>({ waitFor: { replicas: 1, timeout: 20 } })
