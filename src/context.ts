@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { safely } from './broker/listener.ts'
+import type { CallOrder } from './cache/order.ts'
 import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -7,6 +8,7 @@ import { repeatsSafely } from './operations.ts'
 import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
+import type { KeyOrder } from './store/order.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
@@ -32,6 +34,12 @@ export interface FleetContext {
    * primitives' cleanups. See src/pubsub/types.ts.
    */
   subscriber(): Subscriber
+  /**
+   * Per-key call order (SPEC §2) is kept per fleet, not per primitive object: every store and
+   * every cache made from the fleet or its views share one, since "calls from one process on
+   * one key" may well go through two `fleet.store()` objects.
+   */
+  readonly order: { readonly store: KeyOrder; readonly cache: CallOrder }
 }
 
 /** How one primitive runs its operations: its retry policy and where its failures go. */

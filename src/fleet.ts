@@ -8,6 +8,7 @@ import {
   type PresenceOptions,
 } from './broker/index.ts'
 import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
+import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -15,6 +16,7 @@ import { createMembership, type Membership, type MembershipOptions } from './mem
 import { type FleetOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { createSubscriber, type Subscriber } from './pubsub/index.ts'
 import { resolveRetry } from './retry.ts'
+import { KeyOrder } from './store/order.ts'
 import { createStore, type Store, type StoreOptions } from './store/store.ts'
 import { createStreams, type Streams, type StreamsOptions } from './streams/index.ts'
 import { ClusterTopology } from './topology/cluster.ts'
@@ -51,6 +53,8 @@ export interface Fleet {
 /** The parts every view of one fleet shares: connections and lifecycle. */
 class FleetCore {
   readonly lifecycle = new Lifecycle()
+  /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
+  readonly order = { store: new KeyOrder(), cache: new CallOrder() }
   #topology: Promise<RedisTopology> | undefined
   #closing: Promise<void> | undefined
   #subscriber: Subscriber | undefined
@@ -153,6 +157,7 @@ class FleetView implements Fleet {
       onError: options.onError,
       commandTimeout: options.commandTimeout,
       subscriber: () => core.subscriber(),
+      order: core.order,
     }
     contexts.set(this, this.#ctx)
   }

@@ -15,7 +15,7 @@ import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
 import type { NearCache } from './near.ts'
 import { resolveDefaults, type WriteDefaults, WriteSettings } from './options.ts'
-import { both, CallOrder } from './order.ts'
+import { both, type CallOrder } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
@@ -56,7 +56,8 @@ export class FleetCache implements Cache {
   readonly #clock: Clock
   readonly #instrument: Instrument
   readonly #failsafe: Failsafe
-  readonly #order = new CallOrder()
+  /** The fleet's (FleetContext.order): shared by every cache made from it. */
+  readonly #order: CallOrder
   readonly #reader: EntryReader
   readonly #writer: EntryWriter
   readonly #fills: FillCoordinator
@@ -78,6 +79,7 @@ export class FleetCache implements Cache {
   }
 
   constructor(ctx: FleetContext, options: CacheOptions, parts: CacheParts = {}) {
+    this.#order = ctx.order.cache
     const stats = this.#stats
     const backend =
       parts.backend ??

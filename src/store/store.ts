@@ -26,7 +26,7 @@ import {
 } from '../validate.ts'
 import type { StoreBackend } from './backend.ts'
 import { MemoryStoreBackend } from './memory.ts'
-import { KeyOrder } from './order.ts'
+import type { KeyOrder } from './order.ts'
 import { RedisStoreBackend } from './redis.ts'
 import { newToken, tokenKey, tokenLifetime } from './tokens.ts'
 import { updateAttempts } from './update.ts'
@@ -88,11 +88,12 @@ class FleetStore<V> implements Store<V> {
   readonly #backend: StoreBackend
   readonly #values: TextCodec
   readonly #waitFor: WaitFor | undefined
-  readonly #order = new KeyOrder()
+  readonly #order: KeyOrder
   readonly #tokenTtl: number
 
   constructor(ctx: FleetContext, options: StoreOptions) {
     this.#ctx = ctx
+    this.#order = ctx.order.store
     this.#policy = operationPolicy(ctx, options)
     this.#tracer = new PrimitiveTracer('store', traceScope(ctx))
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')

@@ -614,6 +614,34 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       }
     })
 
+    test(`call order${on}: holds across the cache objects of one fleet`, async () => {
+      const owner = pool === 1 ? fleet : await pooledFleet()
+      const namespace = uniqueKey('shared')
+      const cache = () => owner.cache({ namespace, near, errorHandler: raise })
+      for (let round = 0; round < 8; round++) {
+        const [, tagged, , many, , counted] = await Promise.all([
+          cache().write(`t${round}`, 'tagged', { tags: ['x'] }),
+          cache().read(`t${round}`),
+          cache().writeMulti({ [`a${round}`]: 1, [`b${round}`]: 2 }),
+          cache().readMulti([`a${round}`, `b${round}`]),
+          cache().increment(`n${round}`),
+          cache().readCounter(`n${round}`),
+        ])
+        assert.deepEqual(
+          [tagged, many, counted],
+          [
+            'tagged',
+            new Map([
+              [`a${round}`, 1],
+              [`b${round}`, 2],
+            ]),
+            1,
+          ],
+          `round ${round}`,
+        )
+      }
+    })
+
     test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
       const cache = await orderCache(near, pool)
       for (let round = 0; round < 8; round++) {

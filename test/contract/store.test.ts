@@ -262,6 +262,24 @@ forEachTopology('Store contract', (env) => {
     }
   })
 
+  test('call order holds across the store objects of one fleet', async () => {
+    const fleet = await env.fleet()
+    const store = () => fleet.store<number>({ prefix: 'shared-order:' })
+    for (let round = 0; round < 10; round++) {
+      const [, afterUpdate, , afterMany, many] = await Promise.all([
+        store().update(`u${round}`, (n) => (n ?? 0) + 1),
+        store().get(`u${round}`),
+        store().setMany([
+          [`a${round}`, 1],
+          [`b${round}`, 2],
+        ]),
+        store().get(`b${round}`),
+        store().getMany([`a${round}`, `b${round}`]),
+      ])
+      assert.deepEqual([afterUpdate, afterMany, many], [1, 2, [1, 2]], `round ${round}`)
+    }
+  })
+
   test('with a pool, setMany lands after the sets made right before it, on every connection', async () => {
     const store = (await env.fleet({ pool: { size: 3 } })).store<string>({ prefix: 'pooled-many:' })
     const keys = Array.from({ length: 12 }, (_, i) => `k${i}`)
