@@ -10,6 +10,7 @@ import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
 import type { KeyOrder } from './store/order.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
+import type { TopologyHandle } from './topology/handle.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
 
@@ -24,6 +25,8 @@ export interface FleetContext {
   readonly memory: MemoryKeyspace
   /** The Redis topology, built on first use (this is when ioredis is imported). */
   redis(): Promise<RedisTopology>
+  /** The fleet's one hold on it, for the primitives' backends (see TopologyHandle.of). */
+  readonly redisHandle: TopologyHandle
   readonly lifecycle: Lifecycle
   readonly retry: Required<RetryOptions>
   readonly onError: (error: unknown, context: { op: string }) => void

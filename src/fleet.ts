@@ -20,6 +20,7 @@ import { KeyOrder } from './store/order.ts'
 import { createStore, type Store, type StoreOptions } from './store/store.ts'
 import { createStreams, type Streams, type StreamsOptions } from './streams/index.ts'
 import { ClusterTopology } from './topology/cluster.ts'
+import { TopologyHandle } from './topology/handle.ts'
 import { loadIORedis } from './topology/ioredis.ts'
 import { processMemory } from './topology/memory.ts'
 import { NodeRedisClusterTopology } from './topology/node-redis-cluster.ts'
@@ -55,6 +56,8 @@ class FleetCore {
   readonly lifecycle = new Lifecycle()
   /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
   readonly order = { store: new KeyOrder(), cache: new CallOrder() }
+  /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */
+  readonly redisHandle = new TopologyHandle(() => this.redis())
   #topology: Promise<RedisTopology> | undefined
   #closing: Promise<void> | undefined
   #subscriber: Subscriber | undefined
@@ -152,6 +155,7 @@ class FleetView implements Fleet {
       keys,
       memory: processMemory,
       redis: () => core.redis(),
+      redisHandle: core.redisHandle,
       lifecycle: core.lifecycle,
       retry: resolveRetry(options.retry),
       onError: options.onError,

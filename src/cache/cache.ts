@@ -85,7 +85,7 @@ export class FleetCache implements Cache {
       parts.backend ??
       (ctx.topology === 'memory'
         ? new MemoryCacheBackend(ctx.memory)
-        : new RedisCacheBackend(() => ctx.redis()))
+        : new RedisCacheBackend(ctx.redisHandle))
     const near = parts.near
     const keys = new KeyScope(ctx, options)
     const run = cacheRunner(ctx, options)

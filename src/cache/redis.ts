@@ -18,8 +18,8 @@ const SCAN_COUNT = 1000
 export class RedisCacheBackend implements CacheBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: () => Promise<RedisTopology>) {
-    this.#topology = new TopologyHandle(connect)
+  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
+    this.#topology = TopologyHandle.of(connect)
   }
 
   get(key: string): Promise<string | null> {

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+
 /**
  * Per-key call order (SPEC §2): calls from one process on one key are applied in the order they
  * were made, awaited or not. Redis runs the commands of one connection in the order they were
@@ -11,29 +13,45 @@
 export class KeyOrder {
   /** Per key, the promise that settles when the last call holding it lets later calls go. */
   readonly #held = new Map<string, Promise<unknown>>()
+  /**
+   * The keys held by the calls whose work a call is made from within (an `update`'s fn runs
+   * while its update holds the key). Such a call is part of that work: on those keys it neither
+   * waits (neither would ever settle) nor holds (later calls still wait for the update itself).
+   */
+  readonly #within = new AsyncLocalStorage<ReadonlySet<string>>()
 
   /**
    * Runs `send` now, or after the earlier calls holding one of `keys`. `hold`: this call's
    * commands may not all be written when `send` returns, so later calls wait until it settles.
+   * `runsCallerCode`: `send` runs the caller's code (an update's fn), whose own calls on `keys`
+   * are part of this call (see #within).
    */
-  run<T>(keys: string | readonly string[], send: () => Promise<T>, hold: boolean): Promise<T> {
+  run<T>(
+    keys: string | readonly string[],
+    send: () => Promise<T>,
+    hold: boolean,
+    runsCallerCode = false,
+  ): Promise<T> {
     if (this.#held.size === 0 && !hold) return send()
-    const before = this.#before(keys)
+    const within = this.#within.getStore()
+    const list = typeof keys === 'string' ? [keys] : keys
+    const own = within === undefined ? list : list.filter((key) => !within.has(key))
+    const before = this.#before(own)
     if (before === undefined && !hold) return send()
     let result!: Promise<T>
     // Later calls go as soon as this one has written its commands, or once it settled if it holds.
     const go = () => {
-      result = send()
+      result = runsCallerCode ? this.#within.run(new Set([...(within ?? []), ...list]), send) : send()
       return hold ? result : undefined
     }
     const gate = before === undefined ? Promise.resolve(go()) : before.then(go, go)
     const release = () => {
-      for (const key of typeof keys === 'string' ? [keys] : keys) {
+      for (const key of own) {
         if (this.#held.get(key) === gate) this.#held.delete(key)
       }
     }
     gate.then(release, release)
-    for (const key of typeof keys === 'string' ? [keys] : keys) this.#held.set(key, gate)
+    for (const key of own) this.#held.set(key, gate)
     return before === undefined
       ? result
       : gate.then(
@@ -43,8 +61,8 @@ export class KeyOrder {
   }
 
   /** What a new call on `keys` must wait for, if anything. */
-  #before(keys: string | readonly string[]): Promise<unknown> | undefined {
-    if (typeof keys === 'string') return this.#held.get(keys)
+  #before(keys: readonly string[]): Promise<unknown> | undefined {
+    if (keys.length === 1) return this.#held.get(keys[0]!)
     let waits: Promise<unknown>[] | undefined
     for (const key of keys) {
       const held = this.#held.get(key)

@@ -18,8 +18,8 @@ import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 export class RedisStoreBackend implements StoreBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: () => Promise<RedisTopology>) {
-    this.#topology = new TopologyHandle(connect)
+  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
+    this.#topology = TopologyHandle.of(connect)
   }
 
   sendsAtOnce(many: boolean): boolean {

@@ -101,9 +101,7 @@ class FleetStore<V> implements Store<V> {
     this.#waitFor = options.waitFor
     this.#tokenTtl = tokenLifetime(this.#policy.retry.attempts, this.#policy.retry.max, ctx.commandTimeout)
     this.#backend =
-      ctx.topology === 'memory'
-        ? new MemoryStoreBackend(ctx.memory)
-        : new RedisStoreBackend(() => ctx.redis())
+      ctx.topology === 'memory' ? new MemoryStoreBackend(ctx.memory) : new RedisStoreBackend(ctx.redisHandle)
   }
 
   #key(op: string, key: unknown): string {
@@ -123,12 +121,22 @@ class FleetStore<V> implements Store<V> {
     return this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
   }
 
-  /** Runs one operation on `full` keys in call order (see KeyOrder). */
-  #run<T>(op: string, key: string | undefined, full: string | string[], fn: () => Promise<T>, hold = false) {
+  /**
+   * Runs one operation on `full` keys in call order (see KeyOrder). `update`: it holds its key
+   * while the caller's fn runs, and the fn's own calls on the key are part of it.
+   */
+  #run<T>(
+    op: string,
+    key: string | undefined,
+    full: string | string[],
+    fn: () => Promise<T>,
+    update = false,
+  ) {
     return this.#order.run(
       full,
       () => runCommand(this.#ctx, this.#policy, `store.${op}`, key, fn),
-      hold || !this.#backend.sendsAtOnce(typeof full !== 'string'),
+      update || !this.#backend.sendsAtOnce(typeof full !== 'string'),
+      update,
     )
   }
 

@@ -13,5 +13,5 @@ export function streamBackend(ctx: FleetContext, blockingConnections?: number): 
   if (ctx.topology === 'memory') return new MemoryStreamBackend(ctx.memory)
   const pool = blockingPoolOf(ctx.lifecycle, () => ctx.redis())
   if (blockingConnections !== undefined) pool.atLeast(blockingConnections)
-  return new RedisStreamBackend(() => ctx.redis(), pool)
+  return new RedisStreamBackend(ctx.redisHandle, pool)
 }

@@ -104,10 +104,10 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #topology: TopologyHandle
 
   constructor(
-    connect: () => Promise<RedisTopology>,
+    connect: TopologyHandle | (() => Promise<RedisTopology>),
     private readonly pool: BlockingPool,
   ) {
-    this.#topology = new TopologyHandle(connect)
+    this.#topology = TopologyHandle.of(connect)
   }
 
   #client(key: string) {

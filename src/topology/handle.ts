@@ -15,6 +15,16 @@ export class TopologyHandle {
     this.#connect = connect
   }
 
+  /**
+   * The fleet's handle (FleetContext.redisHandle), shared by every backend made from it, or a
+   * handle of its own on `connect`. Shared, a backend made after the topology is built sends its
+   * first commands at once, as the others do, which per-key call order across the fleet's
+   * primitive objects relies on.
+   */
+  static of(connect: TopologyHandle | (() => Promise<RedisTopology>)): TopologyHandle {
+    return connect instanceof TopologyHandle ? connect : new TopologyHandle(connect)
+  }
+
   /** The topology if it is built already. */
   get current(): RedisTopology | undefined {
     return this.#topology

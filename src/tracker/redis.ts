@@ -13,8 +13,8 @@ import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_
 export class RedisTrackerBackend implements TrackerBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: () => Promise<RedisTopology>) {
-    this.#topology = new TopologyHandle(connect)
+  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
+    this.#topology = TopologyHandle.of(connect)
   }
 
   #client(key: string) {

@@ -98,7 +98,7 @@ class FleetTracker implements Tracker {
     this.#backend =
       ctx.topology === 'memory'
         ? new MemoryTrackerBackend(ctx.memory)
-        : new RedisTrackerBackend(() => ctx.redis())
+        : new RedisTrackerBackend(ctx.redisHandle)
     this.#jobs = new InFlightJobs(this.instanceId, this.#backend, this.#runner)
     this.#listing = new SessionListing(this.#keys, this.#backend, this.#runner)
     this.#recovery = new OrphanRecovery(

@@ -618,6 +618,19 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       const owner = pool === 1 ? fleet : await pooledFleet()
       const namespace = uniqueKey('shared')
       const cache = () => owner.cache({ namespace, near, errorHandler: raise })
+      // An object in use and new ones: a new object's first calls go out at once too.
+      const used = cache()
+      await used.read('warm-up')
+      for (let round = 0; round < 8; round++) {
+        const [, written] = await Promise.all([cache().write(`w${round}`, 'v'), used.read(`w${round}`)])
+        assert.equal(written, 'v', `a new object's write, then a read (round ${round})`)
+        const [, , kept] = await Promise.all([
+          cache().delete(`w${round}`),
+          used.write(`w${round}`, 'again'),
+          cache().read(`w${round}`),
+        ])
+        assert.equal(kept, 'again', `a new object's delete, then a write (round ${round})`)
+      }
       for (let round = 0; round < 8; round++) {
         const [, tagged, , many, , counted] = await Promise.all([
           cache().write(`t${round}`, 'tagged', { tags: ['x'] }),

@@ -280,6 +280,22 @@ forEachTopology('Store contract', (env) => {
     }
   })
 
+  test('an update whose fn reads its key (through this or another store object) settles', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store<number>({ prefix: 'reentry:' })
+    const other = fleet.store<number>({ prefix: 'reentry:' })
+    await store.set('k', 1)
+    const seen: (number | undefined)[] = []
+    const updated = await store.update('k', async (n) => {
+      seen.push(await store.get('k'), await other.get('k'), ...(await other.getMany(['k'])))
+      return (n ?? 0) + 1
+    })
+    assert.equal(updated, 2)
+    assert.deepEqual(seen, [1, 1, 1], 'the fn reads the value it is given')
+    const [, after] = await Promise.all([store.update('k', (n) => (n ?? 0) + 1), other.get('k')])
+    assert.equal(after, 3, 'a get made after the update still waits for it')
+  })
+
   test('with a pool, setMany lands after the sets made right before it, on every connection', async () => {
     const store = (await env.fleet({ pool: { size: 3 } })).store<string>({ prefix: 'pooled-many:' })
     const keys = Array.from({ length: 12 }, (_, i) => `k${i}`)
