@@ -499,7 +499,7 @@ export class FleetCache implements Cache {
     // entry's tags are known from its reply) checks the version it stamped.
     const before = both(this.#order.beforeChange(key), this.#order.beforeInvalidation())
     await this.#failsafe.guard('invalidateTag', undefined, () =>
-      this.#order.changeAfter([key], before, () => this.#bump(tag, key)),
+      this.#order.invalidationAfter(key, before, () => this.#bump(tag, key)),
     )
   }
 

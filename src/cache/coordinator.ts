@@ -81,6 +81,9 @@ export class FillCoordinator {
       waker: this.#o.waker,
       signal: this.#o.signal,
       recheck: async () => {
+        // A change made after the fetch was called is not the fetch's to return (SPEC §2): it
+        // computes instead, and its fill is not stored.
+        if (request.watch.superseded(full)) return undefined
         const entry = await reader.entry('fetch', scope, name, full)
         return (reader.isLive(entry, version) ? { value: entryValue(entry) } : undefined) as Found<T>
       },
@@ -147,7 +150,7 @@ export class FillCoordinator {
 
   /** Computes the value of a fetch and writes it (failsafe); returns it whatever the write did. */
   async computeAndStore<T>(request: FillRequest<T>): Promise<T> {
-    const { failsafe, writer, stats } = this.#o
+    const { failsafe, writer, stats, order } = this.#o
     const { key, scope, name, full, compute } = request
     const settings =
       request.settings === this.#o.plain
@@ -159,7 +162,9 @@ export class FillCoordinator {
     const stampsBefore =
       tagsBefore === undefined
         ? undefined
-        : await failsafe.guard('fetch', undefined, async () => writer.stamps('fetch', scope, settings))
+        : await failsafe.guard('fetch', undefined, () =>
+            writer.stampsInOrder(order, 'fetch', scope, settings),
+          )
     stats.fills++
     const value = await compute(name, settings)
     if (value === undefined || (value === null && settings.skipNil)) return value
@@ -168,7 +173,7 @@ export class FillCoordinator {
     await failsafe.guard('fetch', false, async () => {
       // The compute may have changed the tags: then their versions are read now.
       const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore
-      const stamps = same ? stampsBefore : await writer.stamps('fetch', scope, settings)
+      const stamps = same ? stampsBefore : await writer.stampsInOrder(order, 'fetch', scope, settings)
       return this.#store(request, () =>
         writer.writeOne('fetch', name, full, prepared, settings, version, stamps),
       )

@@ -182,7 +182,7 @@ export class MultiKey {
     const result = new Map<CacheKey, T>()
     const stamps = settings.tags
       ? await failsafe.guard('fetchMulti', undefined, async () =>
-          writer.stamps('fetchMulti', scope, settings),
+          writer.stampsInOrder(order, 'fetchMulti', scope, settings),
         )
       : undefined
     const misses: PendingWrite[] = []

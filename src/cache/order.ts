@@ -23,8 +23,11 @@ export class CallOrder {
   readonly #reads = new Map<string, ReadsOnTheirWay>()
   /** Per key, the fetches whose fill a later change of the key makes stale. */
   readonly #watches = new Map<string, Set<ChangeWatch>>()
-  /** The latest change of every key on its way (changeAll): every later call waits for it. */
-  #all: Promise<void> | undefined
+  /**
+   * The latest call every call made after it waits for: a change of every key (changeAll), or an
+   * invalidation held back by earlier reads (invalidationAfter).
+   */
+  #barrier: Promise<void> | undefined
   /**
    * Reads of any key on their way. A read learns an entry's tags only from its reply, and then
    * checks their versions: `invalidateTag` waits for the reads made before it (beforeInvalidation).
@@ -52,7 +55,7 @@ export class CallOrder {
   /** What a read of `key` must wait for, if anything (nothing tracked: two checks). */
   beforeRead(key: string): Promise<unknown> | undefined {
     const change = this.#changes.size === 0 ? undefined : this.#changes.get(key)
-    return this.#all === undefined ? change : both(change, this.#all)
+    return this.#barrier === undefined ? change : both(change, this.#barrier)
   }
 
   /**
@@ -83,9 +86,9 @@ export class CallOrder {
   }
 
   #waits(reading: readonly string[], changing: readonly string[]): Promise<unknown> | undefined {
-    if (this.#changes.size === 0 && this.#reads.size === 0) return this.#all
+    if (this.#changes.size === 0 && this.#reads.size === 0) return this.#barrier
     const waits: Promise<unknown>[] = []
-    addWait(waits, this.#all)
+    addWait(waits, this.#barrier)
     for (const key of reading) addWait(waits, this.#changes.get(key))
     for (const key of changing) {
       addWait(waits, this.#changes.get(key))
@@ -183,12 +186,29 @@ export class CallOrder {
     this.#reads.clear()
     const reads = this.beforeInvalidation()
     if (reads !== undefined) waits.add(reads)
-    if (this.#all !== undefined) waits.add(this.#all)
-    const call = waits.size === 0 ? work() : Promise.all(waits).then(work)
+    if (this.#barrier !== undefined) waits.add(this.#barrier)
+    return this.#bar(waits.size === 0 ? work() : Promise.all(waits).then(work))
+  }
+
+  /**
+   * Runs `work`, the invalidation of the tag whose version is `key`: at once when `before`
+   * (beforeChange and beforeInvalidation) is nothing; else after it, tracked, and every call made
+   * meanwhile waits for it, since a read learns its entry's tags only from its reply.
+   */
+  invalidationAfter<T>(
+    key: string,
+    before: Promise<unknown> | undefined,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    return before === undefined ? work() : this.#bar(this.trackChange([key], before.then(work)))
+  }
+
+  /** Makes every call made from now on wait for `call` to settle (#barrier); returns `call`. */
+  #bar<T>(call: Promise<T>): Promise<T> {
     const settled = settledOf(call)
-    this.#all = settled
+    this.#barrier = settled
     void settled.then(() => {
-      if (this.#all === settled) this.#all = undefined
+      if (this.#barrier === settled) this.#barrier = undefined
     })
     return call
   }

@@ -4,6 +4,7 @@ import type { TagStamp } from './entry.ts'
 import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
 import type { NearCache } from './near.ts'
 import type { WriteSettings } from './options.ts'
+import type { CallOrder } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import type { Scope } from './scope.ts'
@@ -49,6 +50,26 @@ export class EntryWriter {
     return this.#o.reader
       .tagVersions(method, scope, names)
       .then((versions) => names.map((name, i) => ({ name, version: versions[i]! })))
+  }
+
+  /**
+   * A fill's stamps (see stamps), read once the changes of its tags made before are done (an
+   * invalidation held back, then applied, must not be missed by a fill made after it).
+   */
+  async stampsInOrder(
+    order: CallOrder,
+    method: CacheMethod,
+    scope: Scope,
+    settings: WriteSettings,
+  ): Promise<TagStamp[] | undefined> {
+    const before =
+      settings.tags &&
+      order.before(
+        settings.tags.map((tag) => scope.tags + tag),
+        NO_KEYS,
+      )
+    if (before) await before
+    return this.stamps(method, scope, settings)
   }
 
   /**
@@ -160,3 +181,5 @@ export class EntryWriter {
 export function isStamped(settings: WriteSettings): boolean {
   return settings.tags !== undefined && settings.tags.length > 0 && !settings.raw
 }
+
+const NO_KEYS: readonly string[] = []

@@ -655,6 +655,48 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       }
     })
 
+    test(`call order${on}: calls made after an invalidateTag held back by a read see it`, async () => {
+      const cache = await orderCache(near, pool)
+      for (let round = 0; round < 8; round++) {
+        const tag = `held-${round}`
+        await cache.writeMulti(
+          { [`k${round}`]: 'v', [`m${round}`]: 'v', [`e${round}`]: 'v' },
+          { tags: [tag] },
+        )
+        await cache.read(`k${round}`) // a near cache now holds it
+        const [, , read, many, found, forced] = await Promise.all([
+          cache.read(`other${round}`), // on its way: the invalidation waits for it
+          cache.invalidateTag(tag),
+          cache.read(`k${round}`),
+          cache.readMulti([`m${round}`]),
+          cache.exist(`e${round}`),
+          cache.fetch(`f${round}`, { force: true, tags: [tag] }, () => 'fresh'),
+        ])
+        assert.deepEqual(
+          [read, many, found, forced],
+          [undefined, new Map(), false, 'fresh'],
+          `read, readMulti, exist, fetch after invalidateTag (round ${round})`,
+        )
+        assert.equal(
+          await cache.read(`f${round}`),
+          'fresh',
+          `a tagged fill after it survives (round ${round})`,
+        )
+      }
+    })
+
+    test(`call order${on}: a fetch made before a write of its key does not return that write`, async () => {
+      const cache = await orderCache(near, pool)
+      for (let round = 0; round < 8; round++) {
+        const [fetched] = await Promise.all([
+          cache.fetch(`x${round}`, () => 'computed'),
+          cache.write(`x${round}`, 'written'),
+        ])
+        assert.equal(fetched, 'computed', `round ${round}`)
+        assert.equal(await cache.read(`x${round}`), 'written', `the later write stays (round ${round})`)
+      }
+    })
+
     test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
       const cache = await orderCache(near, pool)
       for (let round = 0; round < 8; round++) {
