@@ -12,6 +12,7 @@ import {
 } from './connection.ts'
 import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
+import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { keySlot } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
@@ -32,6 +33,8 @@ export class ClusterTopology implements RedisTopology {
   /** Whether the cluster as a whole can be reached (and is a cluster at all). */
   readonly #reach: ClusterHealth
   #connecting: Promise<void> | undefined
+  readonly #layoutListeners = new LayoutListeners()
+  #layoutHooked = false
 
   private constructor(
     clients: Cluster[],
@@ -208,12 +211,13 @@ export class ClusterTopology implements RedisTopology {
   }
 
   onLayoutChange(listener: () => void): () => void {
-    const client = this.#clients[0]!
-    const events = ['refresh', '+node', '-node'] as const
-    for (const event of events) client.on(event, listener)
-    return () => {
-      for (const event of events) client.off(event, listener)
+    if (!this.#layoutHooked) {
+      // One listener per event on the client, whatever the number of near caches.
+      for (const event of ['refresh', '+node', '-node'] as const)
+        this.#clients[0]!.on(event, this.#layoutListeners.notify)
+      this.#layoutHooked = true
     }
+    return this.#layoutListeners.add(listener)
   }
 
   refreshLayout(): Promise<void> {

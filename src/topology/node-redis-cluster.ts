@@ -18,6 +18,7 @@ import {
   type ServerAddress,
 } from './connection.ts'
 import { HealthRegistry, type NodeHealth, watchConnection } from './health.ts'
+import { LayoutListeners } from './layout-listeners.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
@@ -54,7 +55,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #routes: (NodeRedisCommands | undefined)[] = new Array(SLOT_COUNT)
   /** The command connection of each master's client (for SCAN, INFO, ready's PING). */
   readonly #nodeConnections = new WeakMap<NodeRedisClient, NodeRedisConnection>()
-  readonly #layoutListeners = new Set<() => void>()
+  readonly #layoutListeners = new LayoutListeners()
   /** The slot map last seen: node-redis replaces the array each time it re-reads the cluster. */
   #layout: NodeRedisCluster['slots']
   /** Whether the cluster was ever seen open with a slot map: closed after that is the user's doing. */
@@ -168,13 +169,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     this.#layout = slots
     // The clients of masters no longer in it are closed by node-redis.
     this.#watch.forgetClosed()
-    for (const listener of [...this.#layoutListeners]) {
-      try {
-        listener()
-      } catch {
-        // A listener's failure is its own: the others still hear, and no caller is failed by it.
-      }
-    }
+    this.#layoutListeners.notify()
   }
 
   /** Why a seed failed comes in the cluster's 'error' while it is opened (also: not a cluster node). */
@@ -480,10 +475,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * at it (a command sent through the cluster client, batches, masters, refreshLayout).
    */
   onLayoutChange(listener: () => void): () => void {
-    this.#layoutListeners.add(listener)
-    return () => {
-      this.#layoutListeners.delete(listener)
-    }
+    return this.#layoutListeners.add(listener)
   }
 
   /**

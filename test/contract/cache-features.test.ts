@@ -621,7 +621,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       // An object in use and new ones: a new object's first calls go out at once too.
       const used = cache()
       await used.read('warm-up')
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const [, written] = await Promise.all([cache().write(`w${round}`, 'v'), used.read(`w${round}`)])
         assert.equal(written, 'v', `a new object's write, then a read (round ${round})`)
         const [, , kept] = await Promise.all([
@@ -631,7 +631,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
         ])
         assert.equal(kept, 'again', `a new object's delete, then a write (round ${round})`)
       }
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const [, tagged, , many, , counted] = await Promise.all([
           cache().write(`t${round}`, 'tagged', { tags: ['x'] }),
           cache().read(`t${round}`),
@@ -657,7 +657,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
 
     test(`call order${on}: calls made after an invalidateTag held back by a read see it`, async () => {
       const cache = await orderCache(near, pool)
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const tag = `held-${round}`
         await cache.writeMulti(
           { [`k${round}`]: 'v', [`m${round}`]: 'v', [`e${round}`]: 'v' },
@@ -687,7 +687,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
 
     test(`call order${on}: a fetch made before a write of its key does not return that write`, async () => {
       const cache = await orderCache(near, pool)
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const [fetched] = await Promise.all([
           cache.fetch(`x${round}`, () => 'computed'),
           cache.write(`x${round}`, 'written'),
@@ -699,7 +699,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
 
     test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
       const cache = await orderCache(near, pool)
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const [tag, key] = [`seen-${round}`, `r${round}`]
         await cache.write(key, 'tagged', { tags: [tag] })
         const [read, many, found, fetched] = await Promise.all([

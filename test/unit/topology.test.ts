@@ -518,6 +518,12 @@ test('ClusterTopology: layout changes are the slot map’s refresh and node even
   stop()
   for (const event of ['refresh', '+node', '-node']) cluster.emit(event)
   assert.equal(changes, 3)
+  // Every near cache of a fleet listens: the client holds one listener per event, not one each.
+  const stops = Array.from({ length: 12 }, () => topology.onLayoutChange(() => changes++))
+  assert.equal(cluster.listenerCount('refresh'), 1)
+  cluster.emit('refresh')
+  assert.equal(changes, 15)
+  for (const each of stops) each()
 })
 
 test('ClusterTopology: refreshLayout reloads the slot map only on a ready client', async () => {
