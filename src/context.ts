@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { safely } from './broker/listener.ts'
+import type { NearCaches } from './cache/near-caches.ts'
 import type { CallOrder } from './cache/order.ts'
 import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
@@ -43,6 +44,8 @@ export interface FleetContext {
    * one key" may well go through two `fleet.store()` objects.
    */
   readonly order: { readonly store: KeyOrder; readonly cache: CallOrder }
+  /** The near caches of the fleet's caches on Redis (see NearCaches). */
+  readonly nearCaches: NearCaches
 }
 
 /** How one primitive runs its operations: its retry policy and where its failures go. */

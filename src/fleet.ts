@@ -8,6 +8,7 @@ import {
   type PresenceOptions,
 } from './broker/index.ts'
 import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
+import { NearCaches } from './cache/near-caches.ts'
 import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
 import { Keyspace } from './keyspace.ts'
@@ -56,6 +57,7 @@ class FleetCore {
   readonly lifecycle = new Lifecycle()
   /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
   readonly order = { store: new KeyOrder(), cache: new CallOrder() }
+  readonly nearCaches = new NearCaches()
   /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */
   readonly redisHandle = new TopologyHandle(() => this.redis())
   #topology: Promise<RedisTopology> | undefined
@@ -162,6 +164,7 @@ class FleetView implements Fleet {
       commandTimeout: options.commandTimeout,
       subscriber: () => core.subscriber(),
       order: core.order,
+      nearCaches: core.nearCaches,
     }
     contexts.set(this, this.#ctx)
   }

@@ -66,6 +66,8 @@ export class FleetCache implements Cache {
   readonly #run: RunCommand
   readonly #backend: CacheBackend
   readonly #near: NearCache | undefined
+  /** What a clear or deleteMatched empties: every near cache of the fleet on Redis, else its own. */
+  readonly #nearAll: { clear(): void } | undefined
   /** The one scope of a cache without tenants (undefined with tenants: each call has its own). */
   readonly #fixed: Scope | undefined
   readonly #stats: CacheStats = {
@@ -95,7 +97,8 @@ export class FleetCache implements Cache {
     const failsafe = new Failsafe(options.errorHandler, stats)
     const instrument = new Instrument(keys.namespace, ctx.topology)
     const reader = new EntryReader({ backend, run, keys, near, clock, stats })
-    const writer = new EntryWriter({ backend, run, reader, near, clock, stats })
+    const nearCaches = ctx.topology === 'memory' ? undefined : ctx.nearCaches
+    const writer = new EntryWriter({ backend, run, reader, near, nearCaches, clock, stats })
     const order = this.#order
     this.#keys = keys
     this.#defaults = defaults
@@ -108,6 +111,7 @@ export class FleetCache implements Cache {
     this.#run = run
     this.#backend = backend
     this.#near = near
+    this.#nearAll = nearCaches ?? near
     this.#fixed = options.tenant === undefined ? keys.of('read') : undefined
     this.#fills = new FillCoordinator({
       backend,
@@ -472,11 +476,11 @@ export class FleetCache implements Cache {
     const prefix = this.#keys.of('deleteMatched').entries
     const count = await this.#failsafe.guard('deleteMatched', 0, () =>
       this.#order.changeAll(async () => {
-        this.#near?.clear()
+        this.#nearAll?.clear()
         const removed = await this.#run('deleteMatched', glob, () =>
           this.#backend.deleteMatching(prefix, glob),
         )
-        this.#near?.clear()
+        this.#nearAll?.clear()
         return removed
       }),
     )
@@ -519,11 +523,11 @@ export class FleetCache implements Cache {
     const prefix = this.#keys.allVersions('clear')
     await this.#failsafe.guard('clear', undefined, () =>
       this.#order.changeAll(async () => {
-        this.#near?.clear()
+        this.#nearAll?.clear()
         this.#stats.deletes += await this.#run('clear', undefined, () =>
           this.#backend.deleteMatching(prefix, '*'),
         )
-        this.#near?.clear()
+        this.#nearAll?.clear()
       }),
     )
     note(trace, {})

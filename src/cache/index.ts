@@ -43,5 +43,6 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
     tracking!.start(),
   )
   tracking = new NearTracking(ctx, near, [bases.entries, bases.tags])
+  ctx.nearCaches.add(near)
   return near
 }

@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts'
 import type { TagStamp } from './entry.ts'
 import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
 import type { NearCache } from './near.ts'
+import type { NearCaches } from './near-caches.ts'
 import type { WriteSettings } from './options.ts'
 import type { CallOrder } from './order.ts'
 import type { EntryReader } from './reader.ts'
@@ -15,6 +16,8 @@ export interface WriterParts {
   run: RunCommand
   reader: EntryReader
   near: NearCache | undefined
+  /** Every near cache of the fleet on Redis, this one's included (absent: memory). */
+  nearCaches: NearCaches | undefined
   clock: Clock
   stats: CacheStats
 }
@@ -173,7 +176,9 @@ export class EntryWriter {
    * brought the old value back meanwhile).
    */
   evict(full: string): void {
-    this.#o.near?.invalidate(full)
+    // Every near cache of the fleet on Redis, this one's included (on memory, the others hear
+    // every change by themselves).
+    ;(this.#o.nearCaches ?? this.#o.near)?.invalidate(full)
   }
 }
 

@@ -622,6 +622,24 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       const used = cache()
       await used.read('warm-up')
       for (let round = 0; round < 4; round++) {
+        await used.write(`near${round}`, 'old', { tags: ['n'] })
+        await used.read(`near${round}`) // a near cache now holds it
+        const [, changed] = await Promise.all([
+          cache().write(`near${round}`, 'new'),
+          used.read(`near${round}`),
+        ])
+        assert.equal(
+          changed,
+          'new',
+          `another object's write, then a read of a near-cached key (round ${round})`,
+        )
+        await used.read(`near${round}`)
+        const [, deleted] = await Promise.all([cache().delete(`near${round}`), used.read(`near${round}`)])
+        assert.equal(deleted, undefined, `another object's delete, then a read (round ${round})`)
+        await used.write(`near${round}`, 'tagged', { tags: ['n'] })
+        await used.read(`near${round}`)
+        const [, invalidated] = await Promise.all([cache().invalidateTag('n'), used.read(`near${round}`)])
+        assert.equal(invalidated, undefined, `another object's invalidateTag, then a read (round ${round})`)
         const [, written] = await Promise.all([cache().write(`w${round}`, 'v'), used.read(`w${round}`)])
         assert.equal(written, 'v', `a new object's write, then a read (round ${round})`)
         const [, , kept] = await Promise.all([
