@@ -12,6 +12,12 @@
  * never hold each other up, nor a near-cache hit). Tag versions are keys too: a tagged write
  * reads its tags' versions, `invalidateTag` changes one.
  *
+ * Some calls concern keys a later call cannot name: `clear`/`deleteMatched` change every key, and
+ * a read learns its entry's tags (whose versions `invalidateTag` changes) only from its reply.
+ * Those wait for every earlier call they may concern, and every later call waits for them (a
+ * barrier): always for a change of every key, and for an invalidation that had to wait. One
+ * CallOrder serves every cache object of a fleet.
+ *
  * A fetch's fill is the one write made long after its call (it computes first): instead of
  * holding its key for the whole compute, it watches the key, and a change made after the fetch
  * was called makes it skip its store (`watch`). The later change wins, as its order says.
