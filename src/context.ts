@@ -26,7 +26,7 @@ export interface FleetContext {
   readonly memory: MemoryKeyspace
   /** The Redis topology, built on first use (this is when ioredis is imported). */
   redis(): Promise<RedisTopology>
-  /** The fleet's one hold on it, for the primitives' backends (see TopologyHandle.of). */
+  /** The fleet's one hold on it, for the primitives' backends (see TopologyHandle). */
   readonly redisHandle: TopologyHandle
   readonly lifecycle: Lifecycle
   readonly retry: Required<RetryOptions>

@@ -1,9 +1,8 @@
 import { incrementBy } from '../store/counter.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
-import { TopologyHandle } from '../topology/handle.ts'
+import type { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
-import type { RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
@@ -18,8 +17,9 @@ const SCAN_COUNT = 1000
 export class RedisCacheBackend implements CacheBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
-    this.#topology = TopologyHandle.of(connect)
+  /** `topology`: the fleet's one hold on it (FleetContext.redisHandle). */
+  constructor(topology: TopologyHandle) {
+    this.#topology = topology
   }
 
   get(key: string): Promise<string | null> {

@@ -1,9 +1,9 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
-import { TopologyHandle } from '../topology/handle.ts'
+import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf, perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
-import type { Client, RedisTopology } from '../topology/types.ts'
+import type { Client } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
 import { addToCounter } from './counter.ts'
@@ -18,8 +18,9 @@ import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 export class RedisStoreBackend implements StoreBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
-    this.#topology = TopologyHandle.of(connect)
+  /** `topology`: the fleet's one hold on it (FleetContext.redisHandle). */
+  constructor(topology: TopologyHandle) {
+    this.#topology = topology
   }
 
   sendsAtOnce(many: boolean): boolean {

@@ -1,5 +1,5 @@
 import { pipeScript, writeDurably } from '../durability.ts'
-import { TopologyHandle } from '../topology/handle.ts'
+import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
@@ -104,10 +104,10 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #topology: TopologyHandle
 
   constructor(
-    connect: TopologyHandle | (() => Promise<RedisTopology>),
+    topology: TopologyHandle,
     private readonly pool: BlockingPool,
   ) {
-    this.#topology = TopologyHandle.of(connect)
+    this.#topology = topology
   }
 
   #client(key: string) {

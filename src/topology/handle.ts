@@ -2,10 +2,13 @@ import type { SetCommand } from './tick-batch.ts'
 import type { Client, RedisTopology } from './types.ts'
 
 /**
- * A backend's hold on the fleet's topology. The topology is built on first use, asynchronously
- * (that is when ioredis is imported and the connections are made); after that it is handed out
- * without an await, because every command of a hot path (a cache read, a store get, a publish)
- * goes through here and each extra promise hop costs throughput at high concurrency.
+ * The fleet's hold on its topology (FleetContext.redisHandle), shared by every primitive's
+ * backend. The topology is built on first use, asynchronously (that is when ioredis is imported
+ * and the connections are made); after that it is handed out without an await, because every
+ * command of a hot path (a cache read, a store get, a publish) goes through here and each extra
+ * promise hop costs throughput at high concurrency. Shared, a backend made after the topology is
+ * built sends its first commands at once, as the others do, which per-key call order across the
+ * fleet's primitive objects relies on.
  */
 export class TopologyHandle {
   #topology: RedisTopology | undefined
@@ -13,16 +16,6 @@ export class TopologyHandle {
 
   constructor(connect: () => Promise<RedisTopology>) {
     this.#connect = connect
-  }
-
-  /**
-   * The fleet's handle (FleetContext.redisHandle), shared by every backend made from it, or a
-   * handle of its own on `connect`. Shared, a backend made after the topology is built sends its
-   * first commands at once, as the others do, which per-key call order across the fleet's
-   * primitive objects relies on.
-   */
-  static of(connect: TopologyHandle | (() => Promise<RedisTopology>)): TopologyHandle {
-    return connect instanceof TopologyHandle ? connect : new TopologyHandle(connect)
   }
 
   /** The topology if it is built already. */

@@ -1,6 +1,5 @@
-import { TopologyHandle } from '../topology/handle.ts'
+import type { TopologyHandle } from '../topology/handle.ts'
 import { perKey } from '../topology/pipeline.ts'
-import type { RedisTopology } from '../topology/types.ts'
 import type { Completion, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
 import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_3 } from './scripts.ts'
@@ -13,8 +12,9 @@ import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_
 export class RedisTrackerBackend implements TrackerBackend {
   readonly #topology: TopologyHandle
 
-  constructor(connect: TopologyHandle | (() => Promise<RedisTopology>)) {
-    this.#topology = TopologyHandle.of(connect)
+  /** `topology`: the fleet's one hold on it (FleetContext.redisHandle). */
+  constructor(topology: TopologyHandle) {
+    this.#topology = topology
   }
 
   #client(key: string) {

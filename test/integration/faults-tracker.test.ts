@@ -103,7 +103,7 @@ for (const kind of ['memory', 'redis'] as const) {
     if (kind === 'memory') t.after(() => fleet.close())
     const ctx = fleetContext(fleet)
     const backend: TrackerBackend =
-      kind === 'memory' ? new MemoryTrackerBackend(ctx.memory) : new RedisTrackerBackend(() => ctx.redis())
+      kind === 'memory' ? new MemoryTrackerBackend(ctx.memory) : new RedisTrackerBackend(ctx.redisHandle)
     const sessionId = '0123456789abcdef0123456789abcdef'
     const keys = new TrackerKeys(new Keyspace(namespace)).session(sessionId)
     await backend.record(keys, sessionId, 'dead', 'j', 'record')

@@ -90,7 +90,7 @@ forEachParity(
   'random sequences of the atomic steps give the same results and listings',
   async (memory, redis) => {
     const memoryBackend = new MemoryTrackerBackend(fleetContext(memory).memory)
-    const redisBackend = new RedisTrackerBackend(() => fleetContext(redis).redis())
+    const redisBackend = new RedisTrackerBackend(fleetContext(redis).redisHandle)
     let run = 0
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
