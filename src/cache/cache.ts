@@ -97,8 +97,9 @@ export class FleetCache implements Cache {
     const failsafe = new Failsafe(options.errorHandler, stats)
     const instrument = new Instrument(keys.namespace, ctx.topology)
     const reader = new EntryReader({ backend, run, keys, near, clock, stats })
-    const nearCaches = ctx.topology === 'memory' ? undefined : ctx.nearCaches
-    const writer = new EntryWriter({ backend, run, reader, near, nearCaches, clock, stats })
+    // What a change evicts and a clear empties: the fleet's near caches on Redis, else its own.
+    const nearAll = ctx.topology === 'memory' ? near : ctx.nearCaches
+    const writer = new EntryWriter({ backend, run, reader, near: nearAll, clock, stats })
     const order = this.#order
     this.#keys = keys
     this.#defaults = defaults
@@ -111,7 +112,7 @@ export class FleetCache implements Cache {
     this.#run = run
     this.#backend = backend
     this.#near = near
-    this.#nearAll = nearCaches ?? near
+    this.#nearAll = nearAll
     this.#fixed = options.tenant === undefined ? keys.of('read') : undefined
     this.#fills = new FillCoordinator({
       backend,

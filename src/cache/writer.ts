@@ -15,9 +15,11 @@ export interface WriterParts {
   backend: CacheBackend
   run: RunCommand
   reader: EntryReader
-  near: NearCache | undefined
-  /** Every near cache of the fleet on Redis, this one's included (absent: memory). */
-  nearCaches: NearCaches | undefined
+  /**
+   * The near caches a change evicts its key from: every near cache of the fleet on Redis (this
+   * one's included), this cache's own on memory (the others hear every change by themselves).
+   */
+  near: NearCache | NearCaches | undefined
   clock: Clock
   stats: CacheStats
 }
@@ -170,15 +172,13 @@ export class EntryWriter {
   }
 
   /**
-   * Own-write eviction: this process's near cache drops `full` when a change of it is sent (so a
+   * Own-write eviction: this process's near caches drop `full` when a change of it is sent (so a
    * read made after the call goes to Redis, behind the change on the same connection) and again
    * once Redis acknowledged it (a read made while a retry of the change was pending may have
    * brought the old value back meanwhile).
    */
   evict(full: string): void {
-    // Every near cache of the fleet on Redis, this one's included (on memory, the others hear
-    // every change by themselves).
-    ;(this.#o.nearCaches ?? this.#o.near)?.invalidate(full)
+    this.#o.near?.invalidate(full)
   }
 }
 
