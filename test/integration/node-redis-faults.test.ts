@@ -17,9 +17,11 @@ import {
   ClosedError,
   ConnectionError,
   createFleet,
+  type Fleet,
   type FleetOptions,
   failsafe,
   NodeDownError,
+  type Store,
 } from '../../src/index.ts'
 import { downAnnouncements, info, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
@@ -74,6 +76,17 @@ async function restartUntilReady(server: RedisServer, client: Client): Promise<v
   })
   await server.restart()
   await ready
+}
+
+/** `increment('n')` made, then the fleet closed: the call rejects with ClosedError, not sent. */
+async function closeDuringIncrement(fleet: Fleet, store: Store<number>): Promise<void> {
+  const increment = store.increment('n')
+  await fleet.close()
+  await assert.rejects(increment, (error: unknown) => {
+    assert.ok(error instanceof ClosedError, String(error))
+    assert.equal(error.outcome, 'not-applied')
+    return true
+  })
 }
 
 /** A refusal of a node known down: never sent, naming the node and why. */
@@ -146,13 +159,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       const store = fleet.store<number>()
       await store.set('k', 1)
       await stopUntilRefused(server, client)
-      const increment = store.increment('n')
-      await fleet.close()
-      await assert.rejects(increment, (error: unknown) => {
-        assert.ok(error instanceof ClosedError, String(error))
-        assert.equal(error.outcome, 'not-applied')
-        return true
-      })
+      await closeDuringIncrement(fleet, store)
       assert.ok(client.isOpen, "the user's client stays open")
       await restartUntilReady(server, client)
       const again = createFleet({ client, namespace: fleet.namespace })
@@ -262,15 +269,48 @@ after(async () => {
   await (await privateCluster?.catch(() => undefined))?.stop()
 })
 
+/** A cluster client made by `createCluster` on the private cluster, its errors silenced, and that cluster's servers. */
+async function onPrivateCluster(
+  createCluster: (seeds: string[]) => Cluster,
+): Promise<{ cluster: Cluster; servers: RedisServer[] }> {
+  privateCluster ??= startCluster()
+  const { urls, servers } = await privateCluster
+  const cluster = createCluster(urls)
+  cluster.on('error', () => undefined)
+  return { cluster, servers }
+}
+
+/**
+ * SIGKILLs the master that serves `key` and waits until its client reports a reconnect refused.
+ * Killed, not stopped: a cluster node restarts from its nodes.conf, which stop removes.
+ */
+async function killMasterOf(cluster: Cluster, servers: RedisServer[], key: string) {
+  const master = cluster.slots[calculateSlot(key)]!.master
+  const server = servers.find((s) => master.address.endsWith(`:${s.port}`))!
+  const client = master.client!
+  const refused = failedReconnect(client)
+  await server.kill()
+  await refused
+  return { master, server, client }
+}
+
+/**
+ * Restarts a killed master and waits until its client is ready on it and the cluster serves its
+ * slots again (a restarted node answers CLUSTERDOWN until it has met the others).
+ */
+async function restartMaster(server: RedisServer, client: Client): Promise<void> {
+  await restartUntilReady(server, client)
+  await waitUntil('the restarted master serves its slots', async () => {
+    return (await info(server.port, 'cluster')).get('cluster_state') === 'ok'
+  })
+}
+
 for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
   describe(`a fleet on an injected ${version} cluster whose master goes down`, () => {
     test('a call waiting for the master to reconnect when the fleet closes fails as not sent, and is never sent later', {
       timeout: TEST_TIMEOUT,
     }, async () => {
-      privateCluster ??= startCluster()
-      const { urls, servers } = await privateCluster
-      const cluster = createCluster(urls)
-      cluster.on('error', () => undefined)
+      const { cluster, servers } = await onPrivateCluster(createCluster)
       const namespace = uniqueNamespace()
       // No deadline and a master not yet known down: only the close can end the call.
       const options = { client: cluster, namespace, commandTimeout: 0, onError: () => undefined }
@@ -278,23 +318,9 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       const store = fleet.store<number>()
       try {
         await store.set('k', 1)
-        const master = cluster.slots[calculateSlot(`${namespace}:store:n`)]!.master
-        const server = servers.find((s) => master.address.endsWith(`:${s.port}`))!
-        const client = master.client!
-        const refused = failedReconnect(client)
-        await server.kill()
-        await refused
-        const increment = store.increment('n')
-        await fleet.close()
-        await assert.rejects(increment, (error: unknown) => {
-          assert.ok(error instanceof ClosedError, String(error))
-          assert.equal(error.outcome, 'not-applied')
-          return true
-        })
-        await restartUntilReady(server, client)
-        await waitUntil('the restarted master serves its slots', async () => {
-          return (await info(server.port, 'cluster')).get('cluster_state') === 'ok'
-        })
+        const { server, client } = await killMasterOf(cluster, servers, `${namespace}:store:n`)
+        await closeDuringIncrement(fleet, store)
+        await restartMaster(server, client)
         // The restarted node keeps no data: a count there came from a send after close.
         const again = createFleet(options)
         try {
@@ -311,33 +337,20 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
     test('fails calls to its slots at once with NodeDownError, and serves them again when its client is back', {
       timeout: TEST_TIMEOUT,
     }, async () => {
-      privateCluster ??= startCluster()
-      const { urls, servers } = await privateCluster
-      const cluster = createCluster(urls)
-      cluster.on('error', () => undefined)
+      const { cluster, servers } = await onPrivateCluster(createCluster)
       const namespace = uniqueNamespace()
       const fleet = createFleet({ client: cluster, namespace, commandTimeout, onError: () => undefined })
       const store = fleet.store<number>()
       try {
         await store.set('k', 1)
-        const master = cluster.slots[calculateSlot(`${namespace}:store:k`)]!.master
-        const server = servers.find((s) => master.address.endsWith(`:${s.port}`))!
-        const client = master.client!
-        // Killed, not stopped: a cluster node restarts from its nodes.conf, which stop removes.
-        const refused = failedReconnect(client)
-        await server.kill()
-        await refused
+        const { master, server, client } = await killMasterOf(cluster, servers, `${namespace}:store:k`)
         await assert.rejects(store.get('k'), (error: unknown) => {
           assert.ok(error instanceof NodeDownError, String(error))
           assert.equal(error.outcome, 'not-applied')
           assert.equal(error.node, master.address)
           return true
         })
-        await restartUntilReady(server, client)
-        // A restarted node serves its slots once it has met the others again (CLUSTERDOWN until).
-        await waitUntil('the restarted master serves its slots', async () => {
-          return (await info(server.port, 'cluster')).get('cluster_state') === 'ok'
-        })
+        await restartMaster(server, client)
         await store.set('k', 2)
         assert.equal(await store.get('k'), 2)
       } finally {

@@ -66,6 +66,18 @@ function heldRequeue(): {
   }
 }
 
+/**
+ * The scene of the close races: in a scope of its own, one orphan of a dead instance, a requeue
+ * that holds it, an error sink, a fresh fleet to recover it with, and an observer's tracker.
+ */
+async function heldOrphan(env: TopologyEnv) {
+  const scope = isolated(env)
+  const observer = (await scope.fleet()).tracker()
+  await oneOrphan(await scope.fleet())
+  const errors: unknown[] = []
+  return { held: heldRequeue(), errors, fleet: await scope.fleet(), observer }
+}
+
 /** Tracing-channel handlers: the ones given, the others doing nothing. */
 function handlers<C extends object>(
   some: Partial<diagnosticsChannel.TracingChannelSubscribers<C>>,
@@ -98,12 +110,7 @@ forEachTopology(
   'Tracker lifecycle races',
   (env) => {
     test('close() during a recoverEvery pass waits for the requeue and completes the orphan', async () => {
-      const scope = isolated(env)
-      const observer = (await scope.fleet()).tracker()
-      await oneOrphan(await scope.fleet())
-      const held = heldRequeue()
-      const errors: unknown[] = []
-      const fleet = await scope.fleet()
+      const { held, errors, fleet, observer } = await heldOrphan(env)
       const recoverer = fleet.tracker({
         recoverEvery: 60_000,
         requeue: held.requeue,
@@ -128,11 +135,7 @@ forEachTopology(
     })
 
     test('close() during a recoverOrphans call: it resolves with the orphan it requeued, completed', async () => {
-      const scope = isolated(env)
-      const observer = (await scope.fleet()).tracker()
-      await oneOrphan(await scope.fleet())
-      const held = heldRequeue()
-      const fleet = await scope.fleet()
+      const { held, fleet, observer } = await heldOrphan(env)
       const pass = fleet.tracker().recoverOrphans(held.requeue)
       await held.entered
       let closed = false
@@ -151,11 +154,7 @@ forEachTopology(
     })
 
     test('close() does not wait for ever for a requeue that never settles: it reports it and goes on', async () => {
-      const scope = isolated(env)
-      await oneOrphan(await scope.fleet())
-      const held = heldRequeue()
-      const errors: unknown[] = []
-      const fleet = await scope.fleet()
+      const { held, errors, fleet } = await heldOrphan(env)
       // The grace is the claim's ttl when that is shorter than 5 s: another recoverer may take the orphan then.
       const recoveryLockTtl = 50
       const pass = fleet
@@ -171,11 +170,7 @@ forEachTopology(
     })
 
     test('close() is not held for ever by a stop() waiting for a requeue that never settles', async () => {
-      const scope = isolated(env)
-      await oneOrphan(await scope.fleet())
-      const held = heldRequeue()
-      const errors: unknown[] = []
-      const fleet = await scope.fleet()
+      const { held, errors, fleet } = await heldOrphan(env)
       const recoveryLockTtl = 50
       const tracker = fleet.tracker({
         recoverEvery: 60_000,
