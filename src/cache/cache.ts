@@ -19,7 +19,7 @@ import { both, type CallOrder } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
-import { KeyScope, type Scope } from './scope.ts'
+import { KeyScope, type Scope, tagKeys } from './scope.ts'
 import type {
   Cache,
   CacheKey,
@@ -277,14 +277,14 @@ export class FleetCache implements Cache {
       )
     }
     // It reads its tags' versions first: a later invalidateTag of one waits for it.
-    const tagKeys = settings.tags!.map((tag) => scope.tags + tag)
-    const before = this.#order.before(tagKeys, [full])
+    const tags = tagKeys(scope, settings.tags!)
+    const before = this.#order.before(tags, [full])
     const writing = (async () => {
       if (before) await before
       const stamps = await this.#writer.stamps(method, scope, settings)
       return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
     })()
-    return this.#order.trackRead(tagKeys, this.#order.trackChange([full], writing))
+    return this.#order.trackRead(tags, this.#order.trackChange([full], writing))
   }
 
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>

@@ -7,10 +7,10 @@ import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
 import { expandKey, expandVersion, normalizeVersion } from './keys.ts'
 import { type WriteDefaults, WriteSettings } from './options.ts'
-import type { CallOrder, ChangeWatch } from './order.ts'
+import { type CallOrder, type ChangeWatch, NONE } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { CacheMethod } from './run.ts'
-import type { KeyScope, Scope } from './scope.ts'
+import { type KeyScope, type Scope, tagKeys } from './scope.ts'
 import type { CacheKey, CacheStats, FetchOptions, WriteOptions } from './types.ts'
 import { type EntryWriter, isStamped, type PendingWrite } from './writer.ts'
 
@@ -116,8 +116,8 @@ export class MultiKey {
     })
     const fulls = items.map((item) => item.full)
     // A tagged write reads its tags' versions first: a later invalidateTag of one waits for it.
-    const tagKeys = isStamped(settings) ? settings.tags!.map((tag) => scope.tags + tag) : []
-    const before = order.before(tagKeys, fulls)
+    const tags = isStamped(settings) ? tagKeys(scope, settings.tags!) : []
+    const before = order.before(tags, fulls)
     const writing = order.trackChange(
       fulls,
       failsafe.guard('writeMulti', false, async () => {
@@ -127,7 +127,7 @@ export class MultiKey {
         return true
       }),
     )
-    return tagKeys.length === 0 ? writing : order.trackRead(tagKeys, writing)
+    return tags.length === 0 ? writing : order.trackRead(tags, writing)
   }
 
   async fetchMulti<T>(
@@ -302,8 +302,6 @@ export class MultiKey {
     )
   }
 }
-
-const NONE: readonly string[] = []
 
 export function assertArray(keys: unknown, method: string): asserts keys is unknown[] {
   if (!Array.isArray(keys)) {

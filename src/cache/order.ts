@@ -270,7 +270,8 @@ class ReadsOnTheirWay {
   }
 }
 
-const NONE: readonly string[] = []
+/** No keys: a call that reads none, or changes none (see CallOrder.before). */
+export const NONE: readonly string[] = []
 
 /** `call` settled either way: a later call waits for an earlier one to end, not to succeed. */
 function settledOf(call: Promise<unknown>): Promise<void> {

@@ -3,7 +3,7 @@ import type { Clock } from './clock.ts'
 import { decodeEntry, type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import type { NearCache } from './near.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
-import type { KeyScope, Scope } from './scope.ts'
+import { type KeyScope, type Scope, tagKeys } from './scope.ts'
 import type { CacheStats } from './types.ts'
 
 export interface ReaderParts {
@@ -160,7 +160,7 @@ export class EntryReader {
 
   /** Current versions of tags (0 for a tag never invalidated), in one round trip. */
   async tagVersions(method: CacheMethod, scope: Scope, names: readonly string[]): Promise<number[]> {
-    const keys = names.map((name) => scope.tags + name)
+    const keys = tagKeys(scope, names)
     const near = this.#o.near
     const ticket = near?.beginTags(keys)
     const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))

@@ -9,6 +9,11 @@ export interface Scope {
   tags: string
 }
 
+/** The Redis keys of the versions of tags `names` in `scope`. */
+export function tagKeys(scope: Scope, names: readonly string[]): string[] {
+  return names.map((name) => scope.tags + name)
+}
+
 /**
  * Where a cache's keys live in Redis. Entries `${fleet}:cache:[${namespace}:][@${tenant}:]
  * [v${modelVersion}:]${key}`; tag versions `${fleet}:cache~tag:[${namespace}:][@${tenant}:]${tag}`;

@@ -5,10 +5,10 @@ import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
 import type { NearCache } from './near.ts'
 import type { NearCaches } from './near-caches.ts'
 import type { WriteSettings } from './options.ts'
-import type { CallOrder } from './order.ts'
+import { type CallOrder, NONE } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
-import type { Scope } from './scope.ts'
+import { type Scope, tagKeys } from './scope.ts'
 import type { CacheStats } from './types.ts'
 
 export interface WriterParts {
@@ -67,12 +67,7 @@ export class EntryWriter {
     scope: Scope,
     settings: WriteSettings,
   ): Promise<TagStamp[] | undefined> {
-    const before =
-      settings.tags &&
-      order.before(
-        settings.tags.map((tag) => scope.tags + tag),
-        NO_KEYS,
-      )
+    const before = settings.tags && order.before(tagKeys(scope, settings.tags), NONE)
     if (before) await before
     return this.stamps(method, scope, settings)
   }
@@ -186,5 +181,3 @@ export class EntryWriter {
 export function isStamped(settings: WriteSettings): boolean {
   return settings.tags !== undefined && settings.tags.length > 0 && !settings.raw
 }
-
-const NO_KEYS: readonly string[] = []
