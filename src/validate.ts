@@ -76,6 +76,13 @@ export const nameOption: OptionCheck = (value, name) => {
   if (problem !== undefined) throw invalidOption(problem)
 }
 
+/** An object made by `{}` or `Object.create(null)`: not an array, a Map or a class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 /**
  * Whether `text` is well-formed UTF-16: no lone surrogate. Redis keeps bytes, and a lone
  * surrogate goes out as UTF-8's U+FFFD: two different names would share one key.

@@ -1,6 +1,12 @@
 import type { FleetContext } from '../context.ts'
 import type { OpenTrace } from '../telemetry.ts'
-import { assertCallOptions, assertFunction, invalidArgument } from '../validate.ts'
+import {
+  assertCallOptions,
+  assertFunction,
+  invalidArgument,
+  isWellFormed,
+  LONE_SURROGATE,
+} from '../validate.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Clock, clockOf } from './clock.ts'
 import { type Compute, FillCoordinator, type FillRequest } from './coordinator.ts'
@@ -10,7 +16,7 @@ import { prepareValue } from './envelope.ts'
 import { Failsafe } from './failsafe.ts'
 import type { FillWaker } from './fill.ts'
 import { Instrument, note } from './instrument.ts'
-import { expandKey, expandVersion, normalizeVersion, requestedVersion } from './keys.ts'
+import { expandKey, requestedVersion } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
 import type { NearCache } from './near.ts'
@@ -268,7 +274,7 @@ export class FleetCache implements Cache {
     const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
     const settings = o === undefined ? this.#plain : new WriteSettings(this.#defaults, o, method)
-    const version = normalizeVersion(settings.version, method) ?? expandVersion(key)
+    const version = requestedVersion(key, settings.version, method)
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
     if (!isStamped(settings)) {
@@ -473,6 +479,10 @@ export class FleetCache implements Cache {
         `cache.deleteMatched: only Redis glob strings are supported: ${String(glob)}`,
       )
     }
+    // Redis would match U+FFFD in its place: the keys of other names.
+    if (!isWellFormed(glob)) {
+      throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.deleteMatched: the glob ${LONE_SURROGATE}`)
+    }
     note(trace, { key: glob })
     const prefix = this.#keys.of('deleteMatched').entries
     const count = await this.#failsafe.guard('deleteMatched', 0, () =>
@@ -497,6 +507,8 @@ export class FleetCache implements Cache {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.invalidateTag: tag must be a non-empty string')
     }
+    if (!isWellFormed(tag))
+      throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.invalidateTag: tag ${LONE_SURROGATE}`)
     note(trace, { key: tag })
     const key = this.#keys.of('invalidateTag').tags + tag
     // After every earlier call that reads this tag's version: a tagged write stamps the version

@@ -4,13 +4,14 @@ import { type Entry, encodeEntry, entryValue } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
 import { type FillWaker, type Found, fillWithLock, SingleFlight } from './fill.ts'
-import { expandVersion, normalizeVersion } from './keys.ts'
+import { requestedVersion } from './keys.ts'
 import { RACE_CONDITION_PADDING, type WriteDefaults, WriteSettings } from './options.ts'
 import type { CallOrder, ChangeWatch } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { RunCommand } from './run.ts'
 import { type KeyScope, type Scope, shortName } from './scope.ts'
 import type { CacheKey, CacheStats, WriteOptions } from './types.ts'
+import { copyValue } from './values.ts'
 import type { EntryWriter } from './writer.ts'
 
 export type Compute<T> = (key: string, o: WriteOptions) => T | Promise<T>
@@ -60,8 +61,12 @@ export class FillCoordinator {
 
   /** A miss: compute under the fleet-wide fill lock (or wait for its holder), store, return. */
   miss<T>(request: FillRequest<T>, version: string | undefined, readFailed: boolean): Promise<T> {
-    return this.#flights.run(`${request.full}\u0000${version ?? ''}`, () =>
-      this.#fillLocked(request, version, readFailed),
+    // Every read hands out a fresh copy (SPEC §3): so does a fill to those who joined it.
+    const where = `cache.fetch '${shortName(request.name)}'`
+    return this.#flights.run(
+      `${request.full}\u0000${version ?? ''}`,
+      () => this.#fillLocked(request, version, readFailed),
+      (value) => copyValue(value, where) as T,
     )
   }
 
@@ -169,7 +174,7 @@ export class FillCoordinator {
     const value = await compute(name, settings)
     if (value === undefined || (value === null && settings.skipNil)) return value
     const prepared = prepareValue('fetch', name, value, settings)
-    const version = normalizeVersion(settings.version, 'fetch') ?? expandVersion(key)
+    const version = requestedVersion(key, settings.version, 'fetch')
     await failsafe.guard('fetch', false, async () => {
       // The compute may have changed the tags: then their versions are read now.
       const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore

@@ -1,4 +1,4 @@
-import { invalidArgument, isWellFormed, LONE_SURROGATE, LONE_SURROGATE_TEXT } from '../validate.ts'
+import { invalidArgument, isWellFormed, LONE_SURROGATE_TEXT } from '../validate.ts'
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
 import type { WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
@@ -61,9 +61,6 @@ export function sealEntry(
   now: number,
   op: string,
 ): Sealed | undefined {
-  if (version !== undefined && !isWellFormed(version)) {
-    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: version ${LONE_SURROGATE}`)
-  }
   const { expiresAt, ttl, expired } = settings.expiry(now, op)
   if (expired) return undefined
   const entry: Entry = {

@@ -39,9 +39,10 @@ export type Found<T> = { value: T } | undefined
 export class SingleFlight {
   readonly #flights = new Map<string, Promise<unknown>>()
 
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  /** `fn`'s result for the first caller of `key`; for those who join it, `share` of it. */
+  run<T>(key: string, fn: () => Promise<T>, share: (value: T) => T): Promise<T> {
     const current = this.#flights.get(key)
-    if (current) return current as Promise<T>
+    if (current) return (current as Promise<T>).then(share)
     const flight = fn().finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { describeValue, invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
+import { describeValue, invalidArgument, isPlainObject, isWellFormed, LONE_SURROGATE } from '../validate.ts'
 import type { CacheKey } from './types.ts'
 
 /**
@@ -73,14 +73,19 @@ function expand(key: unknown, op: string, path: object[]): string | undefined {
  * elements that have one joined with `/`. Unlike Rails, an array with no versioned element has
  * no version (Ruby's empty-string version would make it mismatch every versioned entry).
  */
-export function expandVersion(key: unknown): string | undefined {
+export function expandVersion(key: unknown, op: string): string | undefined {
+  const version = versionOf(key)
+  return version === undefined ? undefined : wellFormedVersion(version, op)
+}
+
+function versionOf(key: unknown): string | undefined {
   if (key === null || typeof key !== 'object') return undefined
   const version = (key as { cacheVersion?: unknown }).cacheVersion
   if (version !== undefined && version !== null) {
     return String(typeof version === 'function' ? version.call(key) : version)
   }
   if (!Array.isArray(key)) return undefined
-  const parts = key.map(expandVersion).filter((v): v is string => v !== undefined)
+  const parts = key.map(versionOf).filter((v): v is string => v !== undefined)
   return parts.length === 0 ? undefined : parts.join('/')
 }
 
@@ -93,12 +98,22 @@ export function normalizeVersion(version: unknown, op: string): string | undefin
       `cache.${op}: version must be a string or a number, got ${describeValue(version)}`,
     )
   }
-  return String(version)
+  return wellFormedVersion(String(version), op)
+}
+
+/**
+ * A version is kept in the entry's envelope and compared as text: one with a lone surrogate
+ * would come back as U+FFFD, so a read asking for it could never hit (and a write would be lost).
+ */
+function wellFormedVersion(version: string, op: string): string {
+  if (!isWellFormed(version))
+    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: version ${LONE_SURROGATE}`)
+  return version
 }
 
 /** The version a call asks for: the explicit option beats the key's own `cacheVersion`. */
 export function requestedVersion(key: CacheKey, version: unknown, op: string): string | undefined {
-  return normalizeVersion(version, op) ?? expandVersion(key)
+  return normalizeVersion(version, op) ?? expandVersion(key, op)
 }
 
 const HASH_SUFFIX_BYTES = ':hash:'.length + 32
@@ -121,11 +136,6 @@ export function truncateKey(full: string, prefixLength: number, max: number | fa
   // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
   while (cut > prefixBytes && (bytes[cut]! & 0xc0) === 0x80) cut--
   return `${bytes.toString('utf8', 0, cut)}:hash:${digest}`
-}
-
-function isPlainObject(value: object): value is Record<string, unknown> {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
 }
 
 function describe(key: unknown): string {

@@ -1,5 +1,5 @@
 import type { OpenTrace } from '../telemetry.ts'
-import { assertCallOptions, describeValue, invalidArgument } from '../validate.ts'
+import { assertCallOptions, describeValue, invalidArgument, isPlainObject } from '../validate.ts'
 import type { Clock } from './clock.ts'
 import { type Entry, entryValue, isExpired, isMismatched } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -95,8 +95,13 @@ export class MultiKey {
     trace: OpenTrace | undefined,
   ): Promise<boolean> {
     const { keys, writer, failsafe, order, clock, defaults, plain } = this.#o
-    if (typeof entries !== 'object' || entries === null) {
-      throw invalidArgument('ERR_INVALID_ARGUMENT', 'cache.writeMulti: entries must be a Map or an object')
+    if (!(entries instanceof Map) && !isPlainObject(entries)) {
+      // An array of [key, value] pairs (store.setMany's form) would be written under "0", "1", ...
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.writeMulti: entries must be a Map or a plain object, got ${describeValue(entries)}` +
+          (Array.isArray(entries) ? ' (for [key, value] pairs, pass new Map(pairs))' : ''),
+      )
     }
     const pairs: [CacheKey, unknown][] = entries instanceof Map ? [...entries] : Object.entries(entries)
     if (pairs.length === 0) return true
@@ -111,7 +116,7 @@ export class MultiKey {
       return {
         full: keys.full(scope, name),
         prepared: prepareValue('writeMulti', name, value, settings),
-        version: explicit ?? expandVersion(key),
+        version: explicit ?? expandVersion(key, 'writeMulti'),
       }
     })
     const fulls = items.map((item) => item.full)
@@ -258,7 +263,7 @@ export class MultiKey {
       names[i] = name
       fulls[i] = this.#o.keys.full(scope, name)
       if (explicit === undefined && typeof key === 'object') {
-        const own = expandVersion(key)
+        const own = expandVersion(key, method)
         if (own !== undefined) {
           if (!Array.isArray(versions)) versions = new Array<string | undefined>(keys.length)
           versions[i] = own

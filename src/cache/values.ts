@@ -1,9 +1,12 @@
+import { enumerableSymbol } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
 import { describeValue } from '../validate.ts'
 
 /**
  * JSON with type tags, so that what a cache hands back is what was put in: Date, Map, Set,
- * BigInt, Buffer, Uint8Array, NaN/±Infinity, -0 and `undefined` inside containers survive the trip.
+ * BigInt, Buffer, Uint8Array, NaN/±Infinity, -0, `undefined` inside containers and holes in
+ * arrays survive the trip. What JSON would drop unseen (named properties of an array, symbol
+ * keys) is refused, as a value nested deeper than the stack allows.
  *
  * A tagged value is an object whose only meaningful key is `$rf` (plus `v`). A user object that
  * happens to have an own `$rf` key is itself wrapped (tag 'O'), so no user data is ever read as
@@ -26,8 +29,14 @@ export function encodeValue(value: unknown, where: string): Encoded {
   // that only reads; anything else takes the careful path below, which copies and tags.
   if (isPlainJson(value, 0)) return { json: JSON.stringify(value), typed: false }
   const state = { typed: false, seen: new Set<object>() }
-  const tree = toJson(value, state, where)
-  return { json: JSON.stringify(tree), typed: state.typed }
+  try {
+    const tree = toJson(value, state, where)
+    return { json: JSON.stringify(tree), typed: state.typed }
+  } catch (error) {
+    // The walk (or JSON.stringify) ran out of stack.
+    if (!(error instanceof RangeError)) throw error
+    throw new SerializationError(`${where}: a value nested this deeply cannot be cached`, { cause: error })
+  }
 }
 
 /** Max depth the fast path checks; deeper (or cyclic) values take the careful path. */
@@ -48,13 +57,14 @@ function isPlainJson(value: unknown, depth: number): boolean {
   if (value === null) return true
   if (depth > FAST_DEPTH) return false
   if (Array.isArray(value)) {
+    // A hole reads as undefined here; named properties make more keys than elements.
     for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
-    return true
+    return Object.keys(value).length === value.length
   }
   const proto = Object.getPrototypeOf(value)
   // Date, Map, Set, Buffer, class instances (toJSON) are not plain.
   if (proto !== Object.prototype && proto !== null) return false
-  if (Object.hasOwn(value, TAG)) return false
+  if (Object.hasOwn(value, TAG) || enumerableSymbol(value) !== undefined) return false
   for (const key of Object.keys(value)) {
     if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
   }
@@ -88,7 +98,7 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
   if (state.seen.has(object)) throw new SerializationError(`${where}: a value with a cycle cannot be cached`)
   state.seen.add(object)
   try {
-    if (Array.isArray(object)) return object.map((item) => toJson(item, state, where))
+    if (Array.isArray(object)) return arrayToJson(object, state, where)
     if (object instanceof Date) {
       const time = object.getTime()
       return tagged(state, 'D', Number.isNaN(time) ? null : time)
@@ -114,8 +124,9 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
         'S',
         [...object].map((v) => toJson(v, state, where)),
       )
-    const toJSON = (object as { toJSON?: unknown }).toJSON
-    if (typeof toJSON === 'function') return toJson(toJSON.call(object), state, where)
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+      return toJson(callToJSON(object as { toJSON(): unknown }, where), state, where)
+    }
     const proto = Object.getPrototypeOf(object)
     if (proto !== Object.prototype && proto !== null) {
       // It would come back a plain object ({} for a Promise or a WeakMap), its class lost.
@@ -123,6 +134,10 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
         `${where}: ${describeValue(object)} cannot be cached (it would come back as a plain object): ` +
           'cache plain data, or give it a toJSON',
       )
+    }
+    const symbol = enumerableSymbol(object)
+    if (symbol !== undefined) {
+      throw new SerializationError(`${where}: a property keyed by ${String(symbol)} cannot be cached`)
     }
     const out: { [key: string]: Json } = {}
     for (const key of Object.keys(object)) {
@@ -134,10 +149,46 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
   }
 }
 
+function callToJSON(object: { toJSON(): unknown }, where: string): unknown {
+  try {
+    return object.toJSON()
+  } catch (error) {
+    throw new SerializationError(`${where}: ${describeValue(object)}'s toJSON() threw`, { cause: error })
+  }
+}
+
+/** An array's elements, its holes tagged (JSON would write null); named properties are refused. */
+function arrayToJson(array: unknown[], state: { typed: boolean; seen: Set<object> }, where: string): Json {
+  const out = new Array<Json>(array.length)
+  let present = 0
+  for (let i = 0; i < array.length; i++) {
+    if (!(i in array)) {
+      out[i] = tagged(state, 'H')
+      continue
+    }
+    present++
+    out[i] = toJson(array[i], state, where)
+  }
+  if (Object.keys(array).length !== present) {
+    throw new SerializationError(
+      `${where}: an array with named properties cannot be cached (JSON keeps only its elements)`,
+    )
+  }
+  return out
+}
+
+/** A copy of a value the cache can hold, as a read of it would hand it out. */
+export function copyValue(value: unknown, where: string): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  const { json, typed } = encodeValue(value, where)
+  const tree: unknown = JSON.parse(json)
+  return typed ? reviveValue(tree) : tree
+}
+
 /** Turns the tags of a parsed tree back into the values they stand for. */
 export function reviveValue(tree: unknown): unknown {
   if (tree === null || typeof tree !== 'object') return tree
-  if (Array.isArray(tree)) return tree.map(reviveValue)
+  if (Array.isArray(tree)) return reviveArray(tree)
   const object = tree as Record<string, unknown>
   const tag = object[TAG]
   if (typeof tag !== 'string') {
@@ -169,6 +220,20 @@ export function reviveValue(tree: unknown): unknown {
     default:
       throw new SerializationError(`unknown cached value tag ${JSON.stringify(tag)}`)
   }
+}
+
+/** The array a tree stands for: a hole tag leaves a hole, not an undefined element. */
+function reviveArray(tree: unknown[]): unknown[] {
+  const out = new Array<unknown>(tree.length)
+  for (let i = 0; i < tree.length; i++) {
+    const item = tree[i]
+    if (!isHole(item)) out[i] = reviveValue(item)
+  }
+  return out
+}
+
+function isHole(item: unknown): boolean {
+  return typeof item === 'object' && item !== null && (item as Record<string, unknown>)[TAG] === 'H'
 }
 
 function reviveProperties(object: Record<string, unknown>): void {

@@ -1,5 +1,5 @@
 import { encodeJson } from '../codec.ts'
-import { invalidArgument } from '../validate.ts'
+import { invalidArgument, isPlainObject } from '../validate.ts'
 
 /** Any JSON object: what `publish` stores and every reader gets back. */
 export interface Envelope {
@@ -24,12 +24,6 @@ export interface RawEntry {
  * recognisably "not ours".
  */
 export const ENVELOPE_FIELD = 'env'
-
-function isPlainObject(value: unknown): value is Envelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 
 /**
  * The field that carries a publish's id (`[env, json, pid, id]`, see publish-ids.ts): what a

@@ -101,3 +101,10 @@ export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
 export function raise({ exception }: { exception: unknown }): never {
   throw exception
 }
+
+/** A promise (`opened`) and what resolves it (`open`). */
+export function opening(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { opened, open }
+}

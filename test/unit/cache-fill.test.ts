@@ -13,34 +13,48 @@ import {
 } from '../../src/cache/fill.ts'
 import { ClosedError, CommandError, ConnectionError, isTransient } from '../../src/errors.ts'
 
-test('SingleFlight: concurrent runs of one key share one call; other keys and later runs do not', async () => {
+const joinedBy = (value: string) => `${value} (joined)`
+
+test('SingleFlight: concurrent runs of one key share one call, joiners get its result shared; other keys and later runs do not', async () => {
   const flights = new SingleFlight()
   let calls = 0
   let release!: (value: string) => void
   const gate = new Promise<string>((resolve) => (release = resolve))
   const run = () =>
-    flights.run('k', () => {
-      calls++
-      return gate
-    })
+    flights.run(
+      'k',
+      () => {
+        calls++
+        return gate
+      },
+      joinedBy,
+    )
   const joined = [run(), run(), run()]
-  const other = flights.run('other', async () => 'own')
+  const other = flights.run('other', async () => 'own', joinedBy)
   assert.equal(calls, 1)
   release('shared')
-  assert.deepEqual(await Promise.all(joined), ['shared', 'shared', 'shared'])
+  assert.deepEqual(await Promise.all(joined), ['shared', 'shared (joined)', 'shared (joined)'])
   assert.equal(await other, 'own')
-  assert.equal(await flights.run('k', async () => 'fresh'), 'fresh', 'a settled flight is forgotten')
+  assert.equal(
+    await flights.run('k', async () => 'fresh', joinedBy),
+    'fresh',
+    'a settled flight is forgotten',
+  )
 })
 
 test('SingleFlight: a failed flight is shared by its joiners and then forgotten', async () => {
   const flights = new SingleFlight()
-  const failing = flights.run('k', async () => {
-    throw new Error('boom')
-  })
-  const joined = flights.run('k', async () => 'not run')
+  const failing = flights.run(
+    'k',
+    async () => {
+      throw new Error('boom')
+    },
+    joinedBy,
+  )
+  const joined = flights.run('k', async () => 'not run', joinedBy)
   await assert.rejects(failing, /boom/)
   await assert.rejects(joined, /boom/)
-  assert.equal(await flights.run('k', async () => 'again'), 'again')
+  assert.equal(await flights.run('k', async () => 'again', joinedBy), 'again')
 })
 
 /** A waker whose waits end when the test says so (or at once), counting them and their attempts. */
