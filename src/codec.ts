@@ -4,7 +4,7 @@
  * written, with SerializationError naming where it is (`value.items[2] is a Map`). A `codec`
  * option replaces JSON (e.g. to keep Dates); its own errors become SerializationError too.
  */
-import { SerializationError } from './errors.ts'
+import { messageOf, SerializationError } from './errors.ts'
 import { describeValue, invalidOption } from './validate.ts'
 
 /** How values become the text Redis keeps, and back (`StoreOptions.codec`). */
@@ -141,7 +141,7 @@ function toJSONProblem(value: object, ancestors: object[] | undefined): string |
   try {
     json = (value as { toJSON(): unknown }).toJSON()
   } catch (error) {
-    return ` has a toJSON() that throws (${error instanceof Error ? error.message : String(error)})`
+    return ` has a toJSON() that throws (${messageOf(error)})`
   }
   const problem = findProblem(json, ancestors)
   return problem === undefined || problem === NEGATIVE_ZERO ? undefined : `.toJSON()${problem}`

@@ -2,6 +2,7 @@
  * Error classes with stable codes. Users can `instanceof` them or switch on `code`.
  * Messages name the operation and the key, never the value (values may be secrets).
  */
+import { inspect } from 'node:util'
 
 export type ErrorCode =
   | 'ERR_REDFLEET'
@@ -290,8 +291,21 @@ export function isAnnounced(error: unknown): boolean {
   return error instanceof NodeDownError || (error as { announced?: unknown } | null)?.announced === true
 }
 
+/**
+ * What a failure says: an Error's message, else the thrown value as text. A handler may throw
+ * anything, and String() itself throws for some values (an object with a null prototype, a
+ * toString that throws): those are inspected instead, so reporting a failure never fails.
+ */
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  try {
+    return error instanceof Error ? error.message : String(error)
+  } catch {
+    try {
+      return inspect(error, { depth: 2, breakLength: Number.POSITIVE_INFINITY })
+    } catch {
+      return 'a thrown value that cannot be shown as text' // a revoked Proxy
+    }
+  }
 }
 
 /**

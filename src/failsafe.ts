@@ -1,4 +1,4 @@
-import { isAnnounced, RedfleetError, SerializationError } from './errors.ts'
+import { isAnnounced, messageOf, RedfleetError, SerializationError } from './errors.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
@@ -15,7 +15,10 @@ export function failsafe<T extends object>(
     o.onError ??
     ((e: unknown, op: string) => {
       // A failure of a node known to be down was warned once already, when it went down.
-      if (!isAnnounced(e)) process.emitWarning(`redfleet failsafe ${op}: ${String(e)}`)
+      if (!isAnnounced(e))
+        process.emitWarning(
+          `redfleet failsafe ${op}: ${e instanceof Error ? `${e.name}: ${e.message}` : messageOf(e)}`,
+        )
     })
   return new Proxy(primitive, {
     get(target, property, receiver) {

@@ -1,4 +1,4 @@
-import { ConfigError, isAnnounced } from './errors.ts'
+import { ConfigError, isAnnounced, messageOf } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
 import { dbOfUrl, parseServerUrl, type ServerAddress } from './topology/connection.ts'
@@ -136,10 +136,7 @@ export function isDefaultOnError(handler: unknown): boolean {
 
 function defaultOnError(error: unknown, context: { op: string }): void {
   if (isAnnounced(error)) return // warned once when its node went down, not once per call
-  process.emitWarning(
-    `redfleet ${context.op}: ${error instanceof Error ? error.message : String(error)}`,
-    'RedfleetWarning',
-  )
+  process.emitWarning(`redfleet ${context.op}: ${messageOf(error)}`, 'RedfleetWarning')
 }
 
 /** The code of the warning `url: undefined` gives, so it can be told apart (and filtered). */

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { ClosedError, isAnnounced, RedfleetError } from '../errors.ts'
+import { ClosedError, isAnnounced, messageOf, RedfleetError } from '../errors.ts'
 import { absorbedFailures } from './failures.ts'
 import type { CacheOptions, CacheStats } from './types.ts'
 
@@ -56,9 +56,8 @@ export class Failsafe {
 
 function defaultErrorHandler(info: { method: string; returning: unknown; exception: unknown }): void {
   if (isAnnounced(info.exception)) return // warned once when its node went down, not once per call
-  const message = info.exception instanceof Error ? info.exception.message : String(info.exception)
   process.emitWarning(
-    `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${message}`,
+    `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${messageOf(info.exception)}`,
     'RedfleetWarning',
   )
 }

@@ -12,6 +12,8 @@ import { ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
+/** groupLag counts at most this many entries itself (see #undelivered). */
+const EXACT_UP_TO = 10 * COUNT_CHUNK
 
 /** ADD_ONCE's keys and arguments for the resend of a write with a publish id. */
 function addOnce(write: StreamWrite): [keys: string[], args: (string | number)[]] {
@@ -297,38 +299,53 @@ export class RedisStreamBackend implements StreamBackend {
     const client = await this.#client(key)
     const info = (await GROUP_LAG.run(client, [key], [group])) as unknown[]
     if (info.length === 0) return 0
-    const [pending, lag, lastDelivered, first, length] = [
-      Number(info[0]),
-      Number(info[1]),
-      String(info[2]),
-      String(info[3]),
-      Number(info[4]),
-    ]
-    return pending + (await this.#undelivered(key, lastDelivered, first, length, lag))
+    return Number(info[0]) + (await this.#undelivered(key, groupPosition(info)))
   }
 
   /**
-   * Entries after the group's last-delivered id. Redis' `lag` counts entries added since, which
-   * includes any trimmed before delivery; those can never be delivered, so when the stream's
-   * first entry is past the group's position every remaining entry is undelivered instead.
+   * Entries after the group's last-delivered id. Redis' `lag` counts the entries added since the
+   * group's position as Redis counted it, which is exact only while nothing was ever removed from
+   * the stream: after an XDEL it is unknown (-1), and Redis 7.0 keeps counting entries trimmed
+   * before the group got to them (redis/redis#13957), even once the group has read everything.
+   * Otherwise the entries are counted with XRANGE, up to EXACT_UP_TO; past that, Redis' count
+   * (at most the stream's length) stands in when it has one.
    */
-  async #undelivered(
-    key: string,
-    lastDelivered: string,
-    first: string,
-    length: number,
-    lag: number,
-  ): Promise<number> {
-    if (length === 0) return 0
+  async #undelivered(key: string, at: GroupPosition): Promise<number> {
+    const { lastDelivered, first, last, length, lag, added } = at
+    if (length === 0 || compareIds(lastDelivered, last) >= 0) return 0
     if (compareIds(lastDelivered, first) < 0) return length
-    if (lag >= 0) return Math.min(lag, length)
+    if (lag >= 0 && added === length) return Math.min(lag, length)
     let counted = 0
     let after = lastDelivered
     for (;;) {
+      if (lag >= 0 && counted >= EXACT_UP_TO) return Math.min(lag, length)
       const chunk = await this.range(key, after, COUNT_CHUNK)
       counted += chunk.length
       if (chunk.length < COUNT_CHUNK) return counted
       after = chunk[chunk.length - 1]!.id
     }
+  }
+}
+
+/** Where a group stands in its stream (GROUP_LAG's reply, past the pending count). */
+interface GroupPosition {
+  lastDelivered: string
+  first: string
+  last: string
+  length: number
+  /** Redis' lag, -1 when it has none. */
+  lag: number
+  /** Entries ever added to the stream (-1 before Redis 7). */
+  added: number
+}
+
+function groupPosition(info: unknown[]): GroupPosition {
+  return {
+    lag: Number(info[1]),
+    lastDelivered: String(info[2]),
+    first: String(info[3]),
+    last: String(info[4]),
+    length: Number(info[5]),
+    added: Number(info[6]),
   }
 }

@@ -4,6 +4,7 @@ import {
   ClosedError,
   type ConfigError,
   ConnectionError,
+  messageOf,
   NodeDownError,
   notRedisReason,
   RedfleetError,
@@ -409,7 +410,7 @@ function isSelectRefusal(error: unknown): boolean {
 }
 
 function noSuchDb(error: unknown): ConfigError {
-  const reason = error instanceof Error ? error.message : String(error)
+  const reason = messageOf(error)
   return invalidOption(
     `the server has no such db as the url names (SELECT: ${reason}; see its \`databases\` setting)`,
   )

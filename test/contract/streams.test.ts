@@ -544,6 +544,43 @@ forEachTopology('Streams contract', (env) => {
     assert.equal(await streams.groupLag('g'), 0, 'the dead-lettered entry was acked')
   })
 
+  test('a handler may throw anything: each entry is redelivered, then dead-lettered with the value as text', async () => {
+    // String() itself throws for the first two; the fleet's default onError reports each failure.
+    const thrown: unknown[] = [
+      Object.assign(Object.create(null), { reason: 'null prototype' }),
+      {
+        toString() {
+          throw new Error('no text')
+        },
+      },
+      undefined,
+      'a string',
+    ]
+    const streams = await streamsOf(env, 'odd-throws')
+    for (let n = 0; n < thrown.length; n++) await streams.publish({ n })
+    const tries = new Map<number, number>()
+    await consumeUntil(
+      streams,
+      'g',
+      'c',
+      (d) => {
+        const n = d.envelope.n as number
+        tries.set(n, (tries.get(n) ?? 0) + 1)
+        throw thrown[n]
+      },
+      () => [...tries.values()].filter((count) => count === 2).length === thrown.length,
+      { maxDeliveries: 2, minIdle: 50 },
+    )
+    const records = await streams.readRange('g:dead')
+    const errors = new Map(records.map((r) => [(r.envelope.envelope as { n: number }).n, r.envelope.error]))
+    assert.equal(errors.size, thrown.length)
+    assert.match(String(errors.get(0)), /null prototype/)
+    assert.equal(typeof errors.get(1), 'string')
+    assert.equal(errors.get(2), 'undefined')
+    assert.equal(errors.get(3), 'a string')
+    assert.equal(await streams.groupLag('g'), 0)
+  })
+
   test('a custom deadLetter channel receives the dead letters', async () => {
     const streams = await streamsOf(env, 'dlq')
     await streams.publish({ poison: true })
@@ -726,6 +763,43 @@ forEachTopology('Streams contract', (env) => {
     )
     assert.equal(await streams.groupLag('g'), 3, 'only the ghost-held entries are left')
     assert.equal(await streams.groupLag('other'), 0, 'missing group')
+  })
+
+  test('groupLag stays exact once the stream was trimmed past the group (Redis 7.0 over-counts)', async () => {
+    const streams = await streamsOf(env, 'lag-trim', { eventsMaxLen: 5 })
+    await streams.ensureGroup('g')
+    for (let n = 0; n < 2; n++) await streams.publish({ n })
+    let handled = 0
+    await consumeUntil(
+      streams,
+      'g',
+      'c',
+      () => void handled++,
+      () => handled === 2,
+    )
+    // Trimmed (approximately) while the group is not reading: it jumps over what was trimmed.
+    let last = ''
+    for (let n = 2; n < 302; n++) last = await streams.publish({ n })
+    const ids: string[] = []
+    await consumeUntil(
+      streams,
+      'g',
+      'c',
+      (d) => void ids.push(d.id),
+      () => ids.length === 3,
+      { batch: 8 },
+    )
+    const lag = await streams.groupLag('g')
+    const rest: string[] = []
+    await consumeUntil(
+      streams,
+      'g',
+      'c',
+      (d) => void rest.push(d.id),
+      () => rest.at(-1) === last,
+    )
+    assert.equal(lag, rest.length, 'the entries handled after it, and nothing else')
+    assert.equal(await streams.groupLag('g'), 0, 'all read and acked')
   })
 
   test('concurrency runs up to N handlers at once; the default runs one at a time in order', async () => {
