@@ -53,6 +53,18 @@ export class SessionListing {
     return sessions.filter((_, i) => lastSeen[i] === undefined)
   }
 
+  /**
+   * The sessions of one instance id whose jobs are its in-flight ones: its live sessions (a
+   * previous life's are orphans, never the new life's jobs), or every session of the id when
+   * none is live (all of its jobs are orphans then).
+   */
+  async ofInstance(op: string, instanceId: string): Promise<Listed[]> {
+    const { sessions, lastSeen } = await this.#withLastSeen(op)
+    const own = sessions.filter((s) => s.instanceId === instanceId)
+    const live = own.filter((s) => lastSeen[sessions.indexOf(s)] !== undefined)
+    return live.length > 0 ? live : own
+  }
+
   /** The jobs of these sessions, oldest first; records redfleet did not write are skipped. */
   async jobsOf(op: string, sessions: Listed[]): Promise<TrackedJob[]> {
     const records = await this.#runner.run(op, undefined, () =>

@@ -44,7 +44,10 @@ export interface Tracker {
    * Track while started: a job of an instance that is not heartbeating is an orphan.
    */
   track<T>(id: string, payload: unknown, run: () => Promise<T>): Promise<T>
-  /** Jobs recorded under an instance (default: this one), oldest first. */
+  /**
+   * Jobs recorded under an instance (default: this one), oldest first: while it is live, those of
+   * its current life (a previous life's are orphans); else all of its jobs.
+   */
   inFlight(instanceId?: string): Promise<TrackedJob[]>
   /** Live instances, sorted by id, with the time of their last heartbeat (their clock). */
   instances(): Promise<{ id: string; lastSeen: number }[]>
@@ -304,11 +307,7 @@ class FleetTracker implements Tracker {
   async #inFlight(instanceId: string): Promise<TrackedJob[]> {
     assertName(instanceId, 'instanceId', 'tracker.inFlight')
     this.#runner.assertOpen('inFlight')
-    const sessions = await this.#listing.sessions('inFlight')
-    return this.#listing.jobsOf(
-      'inFlight',
-      sessions.filter((s) => s.instanceId === instanceId),
-    )
+    return this.#listing.jobsOf('inFlight', await this.#listing.ofInstance('inFlight', instanceId))
   }
 
   async #instances(): Promise<{ id: string; lastSeen: number }[]> {

@@ -512,7 +512,18 @@ forEachTopology('Tracker contract', (env) => {
       'live again under the same id',
     )
     assert.deepEqual(ids(await second.orphans()), ['old-life'])
-    assert.deepEqual(ids(await second.inFlight()), ['old-life'], 'inFlight lists every life of the id')
+    assert.deepEqual(ids(await second.inFlight()), [], 'the previous life’s job is an orphan, not in flight')
+    const holdNew = gate()
+    const runningNew = started(1)
+    const newJob = second.track('new-life', 2, async () => {
+      runningNew.run()
+      await holdNew.promise
+    })
+    await runningNew.all
+    assert.deepEqual(ids(await second.inFlight('stable-id')), ['new-life'])
+    assert.deepEqual(ids(await second.orphans()), ['old-life'])
+    holdNew.open()
+    await newJob
     const requeued: string[] = []
     assert.equal(await second.recoverOrphans((j) => void requeued.push(j.id)), 1)
     assert.deepEqual(requeued, ['old-life'])
