@@ -17,15 +17,14 @@ function assertNamespace(namespace: unknown, what: string): asserts namespace is
 /**
  * The first segments the primitives' keys take inside a namespace (`${namespace}:cache:…`, the
  * store's default prefix, the claim tokens, convertDataStore's default prefix): a view may not
- * be named after one, or its keys and the fleet's own would be the same keys.
+ * be named after one, or its keys and the fleet's own would be the same keys. Every segment
+ * starting with `cache~` is the cache's (its tag versions, fill locks and wake-ups).
  */
+const CACHE_OWN = 'cache~'
 const PRIMITIVE_SEGMENTS: ReadonlySet<string> = new Set([
   'store',
   'token',
   'cache',
-  'cache~fill',
-  'cache~lock',
-  'cache~tag',
   'broker',
   'presence',
   'streams',
@@ -53,7 +52,7 @@ export class Keyspace {
   child(ns: string): Keyspace {
     assertNamespace(ns, 'withNamespace: namespace')
     const segment = ns.split(':')[0]!
-    if (PRIMITIVE_SEGMENTS.has(segment)) {
+    if (PRIMITIVE_SEGMENTS.has(segment) || segment.startsWith(CACHE_OWN)) {
       throw invalidOption(
         `withNamespace: '${ns}' would put the view's keys under ${this.prefix}${segment}:, where this ` +
           `fleet's own ${segment} keys live (its clear() would delete the view's): choose another name`,
