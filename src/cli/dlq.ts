@@ -1,6 +1,8 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import { assertName } from '../validate.ts'
 import { withFleet } from './common.ts'
 import { type DlqAction, type FleetFlags, positiveIntegerFlag, UsageError } from './flags.ts'
 import { formatJob } from './status-format.ts'
@@ -20,7 +22,18 @@ function idsOf(flags: DlqFlags): string[] | undefined {
   return ids
 }
 
+/** The channel as the library will take it (non-empty, at most 1024 bytes), or a usage error. */
+function checkChannel(channel: string): void {
+  try {
+    assertName(channel, 'the dead-letter channel', 'dlq')
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw new UsageError(error.message)
+    throw error
+  }
+}
+
 export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): Promise<void> {
+  checkChannel(channel)
   const ids = idsOf(flags)
   const limit = flags.limit === undefined ? undefined : positiveIntegerFlag('--limit', flags.limit)
   if (action !== 'list' && limit !== undefined) throw new UsageError(`--limit is for dlq list, not ${action}`)

@@ -87,6 +87,12 @@ function program(output: Output): Command {
   cli.allowExcessArguments().action((_, cmd: Command) => {
     throw new UsageError(cmd.args.length === 0 ? 'a command is needed' : `unknown command '${cmd.args[0]}'`)
   })
+  // Commander answers `redfleet bogus --help` with the root help (exit 0) before that action
+  // runs: an unknown command is the same usage error with --help as without it.
+  cli.on('beforeHelp', () => {
+    const [first] = cli.args
+    if (first !== undefined && !first.startsWith('-')) throw new UsageError(`unknown command '${first}'`)
+  })
   return cli
 }
 
@@ -111,8 +117,28 @@ const STDIO: Output = {
   err: (text) => process.stderr.write(text),
 }
 
+/**
+ * A reader that closed stdout (`redfleet dlq list x | head -1`) has what it wanted. Node ignores
+ * SIGPIPE, so each write then fails with EPIPE, which unhandled killed the command with a stack
+ * trace. Instead the command ends without a word: at once with exit 0, or, for one that runs
+ * until Ctrl-C (demo, dashboard, status --watch), as on Ctrl-C, so that it cleans up after
+ * itself (its keys, its private redis-server). Every later write fails the same way, and is
+ * dropped.
+ */
+function endOnClosedStdout(): void {
+  let closed = false
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    if (closed) return
+    closed = true
+    if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT', 'SIGINT')
+    else process.exit(0)
+  })
+}
+
 /** Runs the command as the `redfleet` binary does, and makes sure the process then ends. */
 export async function main(argv: string[]): Promise<number> {
+  endOnClosedStdout()
   const code = await run(argv)
   // A command that finished must not be kept alive by a handle someone forgot: exit anyway.
   setTimeout(() => process.exit(code), EXIT_GRACE).unref()

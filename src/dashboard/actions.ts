@@ -1,20 +1,35 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
 import { releaseOrphan } from '../admin/orphans.ts'
 import { messageOf } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
+import { nearestName } from '../validate.ts'
 
 /** The header the page's script sends with every action: a cross-site form cannot send it. */
 export const ACTION_HEADER = 'x-redfleet-action'
 
+/**
+ * The Ajv options the dashboard's Fastify instance needs for these schemas. Fastify's default
+ * (`removeAdditional: true`) strips a field `additionalProperties: false` should refuse: a
+ * misspelt `idz` went, and the purge it was to narrow purged every dead letter.
+ */
+export const ACTION_AJV = { customOptions: { removeAdditional: false } }
+
+interface BodySchema {
+  type: 'object'
+  required: string[]
+  additionalProperties: false
+  properties: Record<string, object>
+}
+
 const ids = { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 10_000 }
-const DEAD_LETTERS = {
+const DEAD_LETTERS: BodySchema = {
   type: 'object',
   required: ['channel'],
   additionalProperties: false,
   properties: { channel: { type: 'string', minLength: 1 }, ids },
 }
-const ORPHAN = {
+const ORPHAN: BodySchema = {
   type: 'object',
   required: ['instanceId', 'id'],
   additionalProperties: false,
@@ -23,7 +38,7 @@ const ORPHAN = {
 
 interface Action<B> {
   path: string
-  schema: object
+  schema: BodySchema
   run(body: B): Promise<{ message: string; count: number }>
 }
 
@@ -47,8 +62,10 @@ export function registerActions(
   const register = <B>(action: Action<B>) =>
     app.post<{ Body: B }>(
       action.path,
-      { schema: { body: action.schema }, onRequest: guard },
+      // A body the schema refuses is answered here, in the shape of every other refusal.
+      { schema: { body: action.schema }, attachValidation: true, onRequest: guard },
       async (request, reply) => {
+        if (request.validationError) return invalidBody(reply, request.validationError, action.schema)
         try {
           const done = await action.run(request.body as B)
           log(`redfleet dashboard: ${done.message} (asked by ${request.ip})`)
@@ -94,6 +111,24 @@ function refusal(request: FastifyRequest, allowActions: boolean): string | undef
   if (!allowActions) return 'actions are off: start the dashboard with --allow-actions'
   if (request.headers[ACTION_HEADER] !== '1') return `actions must carry the ${ACTION_HEADER}: 1 header`
   return undefined
+}
+
+/** 400 for a body the schema refuses; an unknown field is named, with the field it may stand for. */
+function invalidBody(
+  reply: FastifyReply,
+  error: Error & { validation?: FastifySchemaValidationError[] },
+  schema: BodySchema,
+) {
+  const unknown = error.validation?.find((e) => e.keyword === 'additionalProperties')?.params
+    .additionalProperty
+  let message = error.message
+  if (typeof unknown === 'string') {
+    const known = Object.keys(schema.properties)
+    const nearest = nearestName(unknown, known)
+    const hint = nearest === undefined ? `known: ${known.join(', ')}` : `did you mean "${nearest}"?`
+    message = `body has an unknown field "${unknown}" (${hint}): nothing was done`
+  }
+  return reply.code(400).send({ error: { code: 'ERR_INVALID_ARGUMENT', message } })
 }
 
 function failed(reply: FastifyReply, error: unknown) {

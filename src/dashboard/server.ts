@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { type Fleet, fleetContext } from '../fleet.ts'
-import { registerActions } from './actions.ts'
+import { ACTION_AJV, registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
 import { isLoopback, loopbackHostGuard, tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
@@ -75,7 +75,7 @@ export async function startDashboard(
     Math.ceil(HISTORY_MS / interval),
   )
 
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: false, ajv: ACTION_AJV })
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS)
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')

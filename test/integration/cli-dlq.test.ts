@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { listDeadLetters } from '../../src/admin/dead-letters.ts'
-import { cli, deadLetters, standaloneFleets } from './cli-support.ts'
+import { cli, deadLetters, standaloneFleets, start } from './cli-support.ts'
 
 describe('redfleet dlq list and replay', () => {
   const standaloneFleet = standaloneFleets()
@@ -51,5 +51,16 @@ describe('redfleet dlq list and replay', () => {
     await consumer
     assert.deepEqual(handled, [{ order: 1 }, { order: 2 }])
     assert.deepEqual(await listDeadLetters(fleet, 'billing:dead'), [])
+  })
+
+  test('dlq list into a pipe its reader closed (| head -1) ends quietly, exit 0', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
+    await deadLetters(fleet, 'big', [1, 2, 3])
+    const run = start(['dlq', 'list', 'big:dead', '--url', url, '--namespace', namespace])
+    // Closed before the command prints its first line, so that every write of it meets EPIPE.
+    run.child.stdout.destroy()
+    const { code, stderr } = await run.exited
+    assert.equal(stderr, '')
+    assert.equal(code, 0)
   })
 })

@@ -19,6 +19,17 @@ async function inProcess(args: string[]): Promise<{ code: number; stdout: string
   }
 }
 
+/** The command exits 2 with one line on stderr matching `reason`, and prints nothing else. */
+async function assertUsageError(args: string[], reason: RegExp): Promise<void> {
+  const result = await inProcess(args)
+  const what = `${args.join(' ').slice(0, 80)}: ${result.stderr}`
+  assert.equal(result.code, 2, what)
+  assertOneLine(result.stderr)
+  assert.match(result.stderr, /^redfleet: /)
+  assert.match(result.stderr, reason, what)
+  assert.equal(result.stdout, '', what)
+}
+
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 
 describe('redfleet command: usage', () => {
@@ -44,13 +55,35 @@ describe('redfleet command: usage', () => {
       [['dashboard', '--token', '', '--url', 'redis://127.0.0.1:1'], /--token must not be empty/],
       [['status', '--namespace', 'a b', '--url', 'redis://127.0.0.1:1'], /namespace/],
     ]
-    for (const [args, reason] of runs) {
-      const result = await inProcess(args)
-      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
-      assertOneLine(result.stderr)
-      assert.match(result.stderr, /^redfleet: /)
-      assert.match(result.stderr, reason)
+    for (const [args, reason] of runs) await assertUsageError(args, reason)
+  })
+
+  test('an unknown command with --help is the same usage error as without it, and prints no help', async () => {
+    await assertUsageError(['bogus', '--help'], /unknown command 'bogus'/)
+    await assertUsageError(['--url', 'redis://127.0.0.1:1', 'bogus', '-h'], /unknown command 'bogus'/)
+    const binary = await cli(['bogus', '--help'], noRedisUrl)
+    assert.equal(binary.code, 2)
+    assert.equal(binary.stdout, '')
+    assert.equal(binary.stderr, "redfleet: unknown command 'bogus' (redfleet --help shows the usage)\n")
+  })
+
+  test('an empty or too long dead-letter channel is a usage error, before connecting', async () => {
+    // An unreachable url: a check made after connecting would exit 1 ("cannot reach Redis").
+    const url = ['--url', 'redis://127.0.0.1:1']
+    for (const action of ['list', 'replay', 'purge']) {
+      await assertUsageError(['dlq', action, '', ...url], /dlq: the dead-letter channel must not be empty/)
+      await assertUsageError(
+        ['dlq', action, 'x'.repeat(1100), ...url],
+        /dlq: the dead-letter channel is 1100 bytes, more than the 1024 allowed/,
+      )
     }
+  })
+
+  test('dashboard --host "" is a usage error: it would listen on every interface, unguarded', async () => {
+    await assertUsageError(
+      ['dashboard', '--host', '', '--url', 'redis://127.0.0.1:1'],
+      /--host must not be empty/,
+    )
   })
 
   test('failures exit 1 with a one-line reason', async () => {

@@ -282,6 +282,35 @@ describe('dashboard token and actions', () => {
     assert.match(logged[0]!, /purged 1 dead letter\(s\) of 'billing:dead' \(all\)/)
   })
 
+  test('an action body with an unknown field is a 400 naming it, and nothing is done', async () => {
+    for (const n of [2, 3, 4]) await fleet.streams().publishToChannel('typo:dead', deadLetter(n))
+    const [first] = await fleet.streams().readRange('typo:dead', undefined, 1)
+    const loggedBefore = logged.length
+    for (const [path, body, field, hint] of [
+      ['dead-letters/purge', { channel: 'typo:dead', idz: [first!.id] }, 'idz', /did you mean "ids"\?/],
+      ['dead-letters/replay', { channel: 'typo:dead', idz: [first!.id] }, 'idz', /did you mean "ids"\?/],
+      ['dead-letters/purge', { channel: 'typo:dead', all: true }, 'all', /known: channel, ids/],
+      ['orphans/release', { instanceId: 'gone-x', id: 'r-x', extra: 1 }, 'extra', /known: instanceId, id/],
+    ] as const) {
+      const response = await fetch(`${dashboard.url}actions/${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify(body),
+      })
+      assert.equal(response.status, 400, path)
+      const { error } = await response.json()
+      assert.equal(error.code, 'ERR_INVALID_ARGUMENT', path)
+      assert.match(error.message, new RegExp(`unknown field "${field}"`), path)
+      assert.match(error.message, hint, path)
+    }
+    assert.equal((await fleet.streams().readRange('typo:dead', undefined, 10)).length, 3)
+    assert.equal(logged.length, loggedBefore)
+  })
+
   test('releasing an orphan through the action forgets it, once', async () => {
     const gone = fleet.tracker({ instanceId: 'gone-2' })
     await gone.start()

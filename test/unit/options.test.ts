@@ -30,7 +30,16 @@ test('withNamespace refuses what createFleet refuses as a namespace: ConfigError
 
 test("withNamespace refuses a name where the fleet's own primitives keep their keys (a view there would share them)", async () => {
   const fleet = createFleet({ namespace: 'shop' })
-  for (const ns of ['cache', 'store', 'streams', 'tracker', 'membership', 'cache:x', 'cache~tag', 'cache~x']) {
+  for (const ns of [
+    'cache',
+    'store',
+    'streams',
+    'tracker',
+    'membership',
+    'cache:x',
+    'cache~tag',
+    'cache~x',
+  ]) {
     assert.throws(
       () => fleet.withNamespace(ns),
       (error: unknown) =>
