@@ -81,7 +81,16 @@ function program(output: Output): Command {
     .description('the benchmark suite (source checkout only)')
     .argument('[args...]', 'passed to bench/run.ts (e.g. a scenario filter)')
     .allowUnknownOption()
-    .action((args: string[]) => bench(args))
+    .action((args: string[], _, cmd: Command) => {
+      // The suite measures against a private redis-server of its own, never the fleet's.
+      const { url, cluster, namespace } = cmd.optsWithGlobals()
+      if (url !== undefined || cluster !== undefined || namespace !== undefined) {
+        throw new UsageError(
+          'bench starts a redis-server of its own: --url, --cluster and --namespace do not apply',
+        )
+      }
+      return bench(args)
+    })
 
   // Reached only when no command matched: name what was wrong in one line.
   cli.allowExcessArguments().action((_, cmd: Command) => {

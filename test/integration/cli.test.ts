@@ -54,6 +54,9 @@ describe('redfleet command: usage', () => {
       [['dashboard'], /dashboard needs --url/],
       [['dashboard', '--token', '', '--url', 'redis://127.0.0.1:1'], /--token must not be empty/],
       [['status', '--namespace', 'a b', '--url', 'redis://127.0.0.1:1'], /namespace/],
+      // Taken and ignored, they would make one believe the bench measured that server.
+      [['bench', '--url', 'redis://127.0.0.1:1', 'store'], /bench starts a redis-server of its own/],
+      [['--namespace', 'x', 'bench'], /--url, --cluster and --namespace do not apply/],
     ]
     for (const [args, reason] of runs) await assertUsageError(args, reason)
   })
