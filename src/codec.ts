@@ -47,18 +47,6 @@ function findProblem(value: unknown, ancestors?: object[]): string | undefined {
   }
 }
 
-function namedProperty(array: unknown[]): string {
-  const name = Object.keys(array).find((key) => String(Number(key) >>> 0) !== key)
-  return ` has the named property ${JSON.stringify(name)}, which JSON leaves out of an array`
-}
-
-/** An own enumerable symbol-keyed property of `value`, which JSON.stringify would drop. */
-export function enumerableSymbol(value: object): symbol | undefined {
-  return Object.getOwnPropertySymbols(value).find((symbol) =>
-    Object.prototype.propertyIsEnumerable.call(value, symbol),
-  )
-}
-
 /** What findProblem answers for a value whose only departure from JSON is a -0 somewhere in it. */
 const NEGATIVE_ZERO = ' is -0'
 
@@ -76,16 +64,11 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
         found = undefined
       } else if (found !== undefined) found = `[${i}]${found}`
     }
-    // Every element was present (a hole reads as undefined, refused above): more keys than
-    // elements are named properties, which JSON leaves out of an array.
-    if (found === undefined && Object.keys(value).length !== value.length) found = namedProperty(value)
   } else {
     const proto = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) return classProblem(value, ancestors)
     // A plain object may say how it is stored, as a class instance may.
     if (hasToJSON(value)) return toJSONProblem(value, ancestors)
-    const symbol = enumerableSymbol(value)
-    if (symbol !== undefined) return ` has a property keyed by ${String(symbol)}, which JSON leaves out`
     ancestors?.push(value)
     for (const name in value) {
       const member = (value as Record<string, unknown>)[name]

@@ -1,12 +1,12 @@
-import { enumerableSymbol } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
 import { describeValue } from '../validate.ts'
 
 /**
  * JSON with type tags, so that what a cache hands back is what was put in: Date, Map, Set,
  * BigInt, Buffer, Uint8Array, NaN/±Infinity, -0, `undefined` inside containers and holes in
- * arrays survive the trip. What JSON would drop unseen (named properties of an array, symbol
- * keys) is refused, as a value nested deeper than the stack allows.
+ * arrays survive the trip. A value nested deeper than the stack allows is refused. What JSON
+ * drops unseen and no check here looks for (to keep the common path free of allocation): an
+ * array's named properties and symbol-keyed properties.
  *
  * A tagged value is an object whose only meaningful key is `$rf` (plus `v`). A user object that
  * happens to have an own `$rf` key is itself wrapped (tag 'O'), so no user data is ever read as
@@ -57,14 +57,14 @@ function isPlainJson(value: unknown, depth: number): boolean {
   if (value === null) return true
   if (depth > FAST_DEPTH) return false
   if (Array.isArray(value)) {
-    // A hole reads as undefined here; named properties make more keys than elements.
+    // A hole reads as undefined here: the careful path keeps it.
     for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
-    return Object.keys(value).length === value.length
+    return true
   }
   const proto = Object.getPrototypeOf(value)
   // Date, Map, Set, Buffer, class instances (toJSON) are not plain.
   if (proto !== Object.prototype && proto !== null) return false
-  if (Object.hasOwn(value, TAG) || enumerableSymbol(value) !== undefined) return false
+  if (Object.hasOwn(value, TAG)) return false
   for (const key of Object.keys(value)) {
     if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
   }
@@ -135,10 +135,6 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
           'cache plain data, or give it a toJSON',
       )
     }
-    const symbol = enumerableSymbol(object)
-    if (symbol !== undefined) {
-      throw new SerializationError(`${where}: a property keyed by ${String(symbol)} cannot be cached`)
-    }
     const out: { [key: string]: Json } = {}
     for (const key of Object.keys(object)) {
       assign(out, key, toJson((object as Record<string, unknown>)[key], state, where))
@@ -157,22 +153,11 @@ function callToJSON(object: { toJSON(): unknown }, where: string): unknown {
   }
 }
 
-/** An array's elements, its holes tagged (JSON would write null); named properties are refused. */
+/** An array's elements, its holes tagged (JSON would write null). */
 function arrayToJson(array: unknown[], state: { typed: boolean; seen: Set<object> }, where: string): Json {
   const out = new Array<Json>(array.length)
-  let present = 0
   for (let i = 0; i < array.length; i++) {
-    if (!(i in array)) {
-      out[i] = tagged(state, 'H')
-      continue
-    }
-    present++
-    out[i] = toJson(array[i], state, where)
-  }
-  if (Object.keys(array).length !== present) {
-    throw new SerializationError(
-      `${where}: an array with named properties cannot be cached (JSON keeps only its elements)`,
-    )
+    out[i] = i in array ? toJson(array[i], state, where) : tagged(state, 'H')
   }
   return out
 }
