@@ -67,6 +67,7 @@ export class FillCoordinator {
       `${request.full}\u0000${version ?? ''}`,
       () => this.#fillLocked(request, version, readFailed),
       (value) => copyValue(value, where) as T,
+      () => request.watch.superseded(request.full),
     )
   }
 

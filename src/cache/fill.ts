@@ -37,16 +37,20 @@ export type Found<T> = { value: T } | undefined
 
 /** Shares one promise among concurrent callers of the same key in this process. */
 export class SingleFlight {
-  readonly #flights = new Map<string, Promise<unknown>>()
+  readonly #flights = new Map<string, { promise: Promise<unknown>; superseded: () => boolean }>()
 
-  /** `fn`'s result for the first caller of `key`; for those who join it, `share` of it. */
-  run<T>(key: string, fn: () => Promise<T>, share: (value: T) => T): Promise<T> {
+  /**
+   * `fn`'s result for the first caller of `key`; for those who join it, `share` of it. A flight
+   * `superseded` (its key changed since it began, so what it computes is not a later caller's
+   * to return) is not joined: the next caller starts a flight of its own.
+   */
+  run<T>(key: string, fn: () => Promise<T>, share: (value: T) => T, superseded: () => boolean): Promise<T> {
     const current = this.#flights.get(key)
-    if (current) return (current as Promise<T>).then(share)
+    if (current && !current.superseded()) return (current.promise as Promise<T>).then(share)
     const flight = fn().finally(() => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key)
+      if (this.#flights.get(key)?.promise === flight) this.#flights.delete(key)
     })
-    this.#flights.set(key, flight)
+    this.#flights.set(key, { promise: flight, superseded })
     return flight
   }
 }

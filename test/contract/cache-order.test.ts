@@ -243,6 +243,25 @@ forEachTopology('Cache contract (call order)', (env) => {
       }
     })
 
+    test(`call order${on}: a fetch made after a change of its key computes its own value, never joining an earlier fetch's`, async () => {
+      const cache = await orderCache(near, pool)
+      for (const change of ['delete', 'write'] as const) {
+        const key = `after-${change}`
+        const computing = opening()
+        const first = cache.fetch(key, async () => {
+          await computing.opened
+          return 'first'
+        })
+        const changed = change === 'delete' ? cache.delete(key) : cache.write(key, 'written')
+        const second = cache.fetch(key, () => 'second')
+        computing.open()
+        assert.equal(await first, 'first')
+        await changed
+        assert.equal(await second, change === 'delete' ? 'second' : 'written', `after a ${change}`)
+        assert.equal(await cache.read(key), change === 'delete' ? 'second' : 'written', `stored (${change})`)
+      }
+    })
+
     test(`call order${on}: reads made right before invalidateTag see the entry it invalidates`, async () => {
       const cache = await orderCache(near, pool)
       for (let round = 0; round < 4; round++) {

@@ -14,6 +14,7 @@ import {
 import { ClosedError, CommandError, ConnectionError, isTransient } from '../../src/errors.ts'
 
 const joinedBy = (value: string) => `${value} (joined)`
+const never = () => false
 
 test('SingleFlight: concurrent runs of one key share one call, joiners get its result shared; other keys and later runs do not', async () => {
   const flights = new SingleFlight()
@@ -28,15 +29,16 @@ test('SingleFlight: concurrent runs of one key share one call, joiners get its r
         return gate
       },
       joinedBy,
+      never,
     )
   const joined = [run(), run(), run()]
-  const other = flights.run('other', async () => 'own', joinedBy)
+  const other = flights.run('other', async () => 'own', joinedBy, never)
   assert.equal(calls, 1)
   release('shared')
   assert.deepEqual(await Promise.all(joined), ['shared', 'shared (joined)', 'shared (joined)'])
   assert.equal(await other, 'own')
   assert.equal(
-    await flights.run('k', async () => 'fresh', joinedBy),
+    await flights.run('k', async () => 'fresh', joinedBy, never),
     'fresh',
     'a settled flight is forgotten',
   )
@@ -50,11 +52,29 @@ test('SingleFlight: a failed flight is shared by its joiners and then forgotten'
       throw new Error('boom')
     },
     joinedBy,
+    never,
   )
-  const joined = flights.run('k', async () => 'not run', joinedBy)
+  const joined = flights.run('k', async () => 'not run', joinedBy, never)
   await assert.rejects(failing, /boom/)
   await assert.rejects(joined, /boom/)
-  assert.equal(await flights.run('k', async () => 'again', joinedBy), 'again')
+  assert.equal(await flights.run('k', async () => 'again', joinedBy, never), 'again')
+})
+
+test('SingleFlight: a superseded flight is not joined; the next caller starts its own, which later callers join', async () => {
+  const flights = new SingleFlight()
+  let superseded = false
+  let release!: (value: string) => void
+  const first = flights.run(
+    'k',
+    () => new Promise<string>((resolve) => (release = resolve)),
+    joinedBy,
+    () => superseded,
+  )
+  superseded = true
+  const second = flights.run('k', async () => 'second', joinedBy, never)
+  const third = flights.run('k', async () => 'not run', joinedBy, never)
+  release('first')
+  assert.deepEqual(await Promise.all([first, second, third]), ['first', 'second', 'second (joined)'])
 })
 
 /** A waker whose waits end when the test says so (or at once), counting them and their attempts. */
