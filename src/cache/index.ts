@@ -30,19 +30,15 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
     // One process, one keyspace: every change goes through a memory backend, which tells us.
     const near = new NearCache(options.near.max, fixedEntryScope(ctx, options))
     near.setOnline(true)
-    const stop = onMemoryChange((key) => near.invalidate(key))
-    ctx.lifecycle.onClose(() => {
-      stop()
-      near.setOnline(false)
-    })
+    ctx.nearCaches.add(near)
+    ctx.nearCaches.followMemory(onMemoryChange, (cleanup) => ctx.lifecycle.onClose(cleanup))
     return near
   }
   const bases = keyBases(ctx, options)
-  let tracking: NearTracking | undefined
-  const near: NearCache = new NearCache(options.near.max, fixedEntryScope(ctx, options), () =>
-    tracking!.start(),
-  )
-  tracking = new NearTracking(ctx, near, [bases.entries, bases.tags])
+  const prefixes = [bases.entries, bases.tags]
+  const tracking = ctx.nearCaches.trackingOf(prefixes, () => new NearTracking(ctx, prefixes))
+  const near = new NearCache(options.near.max, fixedEntryScope(ctx, options), () => tracking.start())
+  tracking.attach(near)
   ctx.nearCaches.add(near)
   return near
 }

@@ -1,7 +1,8 @@
 import type { NearCache } from './near.ts'
+import type { NearTracking } from './tracking.ts'
 
 /**
- * Every near cache of a fleet on Redis. A change made through one cache object evicts its key
+ * Every near cache of a fleet. A change made through one cache object evicts its key
  * from all of them at once, as from its own, so a read through another object made after the
  * change does not serve the old value until Redis' invalidation arrives (SPEC §2: the fleet's
  * calls on one key keep their order, whichever object makes them). Held weakly: a cache object
@@ -9,9 +10,46 @@ import type { NearCache } from './near.ts'
  */
 export class NearCaches {
   readonly #caches = new Set<WeakRef<NearCache>>()
+  /** One tracking per set of key prefixes (see trackingOf). */
+  readonly #trackings = new Map<string, NearTracking>()
+  #memory = false
 
   add(near: NearCache): void {
     this.#caches.add(new WeakRef(near))
+  }
+
+  /**
+   * The tracking of the near caches under `prefixes`, made by `make` the first time: cache
+   * objects of one namespace share it, so a master has one control connection and one
+   * CLIENT TRACKING registration per namespace, however many cache objects there are (one per
+   * request would otherwise open a connection per node each and multiply every invalidation).
+   */
+  trackingOf(prefixes: readonly string[], make: () => NearTracking): NearTracking {
+    const key = prefixes.join('\u0000')
+    let tracking = this.#trackings.get(key)
+    if (tracking === undefined) {
+      tracking = make()
+      this.#trackings.set(key, tracking)
+    }
+    return tracking
+  }
+
+  /**
+   * On memory: every change a memory cache makes evicts its key from these near caches, through
+   * one listener per fleet, registered the first time (`listen`) and stopped when the fleet
+   * closes (`onClose`), which takes every near cache offline.
+   */
+  followMemory(
+    listen: (invalidate: (full: string) => void) => () => void,
+    onClose: (cleanup: () => void) => void,
+  ): void {
+    if (this.#memory) return
+    this.#memory = true
+    const stop = listen((full) => this.invalidate(full))
+    onClose(() => {
+      stop()
+      this.#each((near) => near.setOnline(false))
+    })
   }
 
   /** Forgets the Redis key `full` (an entry or a tag version) in every near cache. */

@@ -29,7 +29,7 @@ export class TrackedNode implements Vouch {
   readonly id: string
   readonly #subscriber: NodeSubscriber
   readonly #control: DedicatedConnection
-  readonly #prefixes: string[]
+  readonly #prefixes: readonly string[]
   readonly #hooks: NodeHooks
   /** commandTimeout for the control connection's commands (undefined: 0, never). */
   readonly #deadlines: CommandDeadlines | undefined
@@ -49,7 +49,7 @@ export class TrackedNode implements Vouch {
     id: string,
     subscriber: NodeSubscriber,
     control: DedicatedConnection,
-    prefixes: string[],
+    prefixes: readonly string[],
     hooks: NodeHooks,
     commandTimeout: number,
   ) {

@@ -39,8 +39,10 @@ export function topologyCheckInterval(commandTimeout: number): number {
  */
 export class NearTracking {
   readonly #ctx: FleetContext
-  readonly #near: NearCache
-  readonly #prefixes: string[]
+  /** The near caches it keeps coherent: every cache object of one namespace (held weakly). */
+  readonly #nears = new Set<WeakRef<NearCache>>()
+  #online = false
+  readonly #prefixes: readonly string[]
   readonly #nodes = new Map<string, TrackedNode>()
   #topology: RedisTopology | undefined
   #owners: (string | undefined)[] | undefined
@@ -51,10 +53,29 @@ export class NearTracking {
   #stopLayout: (() => void) | undefined
   #closed = false
 
-  constructor(ctx: FleetContext, near: NearCache, prefixes: string[]) {
+  constructor(ctx: FleetContext, prefixes: readonly string[]) {
     this.#ctx = ctx
-    this.#near = near
     this.#prefixes = prefixes
+  }
+
+  /** Keeps `near` coherent too: it follows the topology, and is online once the tracking is. */
+  attach(near: NearCache): void {
+    this.#nears.add(new WeakRef(near))
+    near.follow((full) => this.#vouchOf(full))
+    if (this.#online) near.setOnline(true)
+  }
+
+  #each(action: (near: NearCache) => void): void {
+    for (const ref of this.#nears) {
+      const near = ref.deref()
+      if (near === undefined) this.#nears.delete(ref)
+      else action(near)
+    }
+  }
+
+  #setOnline(online: boolean): void {
+    this.#online = online
+    this.#each((near) => near.setOnline(online))
   }
 
   /** Starts tracking on first use (idempotent; the near cache stays bypassed until it is live). */
@@ -72,14 +93,13 @@ export class NearTracking {
     if (this.#closed || this.#topology) return
     this.#topology = topology
     this.#ctx.lifecycle.onClose(() => this.close())
-    this.#near.follow((full) => this.#vouchOf(full))
     this.#stopLayout = topology.onLayoutChange(() => this.#sync())
     const interval = topologyCheckInterval(this.#ctx.commandTimeout)
     this.#timer = setInterval(() => void this.#check(), interval)
     this.#timer.unref()
     await this.#sync()
     // Online: from now on each entry is served only while the master of its key vouches for it.
-    if (!this.#closed) this.#near.setOnline(true)
+    if (!this.#closed) this.#setOnline(true)
   }
 
   #vouchOf(full: string): Vouch | undefined {
@@ -175,9 +195,13 @@ export class NearTracking {
 
   #invalidate(payload: RawPayload): void {
     // null: FLUSHALL/FLUSHDB, every key at once.
-    if (payload === null) this.#near.clear()
-    else if (Array.isArray(payload)) for (const key of payload) this.#near.invalidate(key.toString())
-    else this.#near.invalidate(payload.toString())
+    if (payload === null) this.#each((near) => near.clear())
+    else if (Array.isArray(payload)) for (const key of payload) this.#invalidateKey(key.toString())
+    else this.#invalidateKey(payload.toString())
+  }
+
+  #invalidateKey(full: string): void {
+    this.#each((near) => near.invalidate(full))
   }
 
   #report(error: unknown, what: string): void {
@@ -195,7 +219,7 @@ export class NearTracking {
     this.#closed = true
     clearInterval(this.#timer)
     this.#stopLayout?.()
-    this.#near.setOnline(false)
+    this.#setOnline(false)
     const nodes = [...this.#nodes.values()]
     this.#nodes.clear()
     await Promise.all(nodes.map((node) => node.close()))

@@ -198,6 +198,33 @@ test('killing the subscriber connection flushes and bypasses the near cache unti
   await invalidationDelay(cache, 'k', 'after')
 })
 
+test('cache objects of one namespace share one tracking connection; an invalidation reaches each near cache', async () => {
+  const server = await startRedis()
+  cleanups.push(() => server.stop())
+  const options = { url: server.url, namespace: uniqueNamespace('near') }
+  const fleet = fleetOf(options)
+  const admin = rawClient(options) as Redis
+  const full = (key: string) => `${options.namespace}:cache:views:${key}`
+  const clients = async () => ((await admin.call('CLIENT', 'LIST')) as string).trim().split('\n')
+  // A cache object per request, a common pattern: each must not open connections of its own.
+  const caches = Array.from({ length: 20 }, () => fleet.cache({ namespace: 'views', near: { max: 100 } }))
+  await caches[0]!.write('k', 'before')
+  for (const cache of caches) await untilNearHit(cache, 'k')
+  const before = (await clients()).length
+  const more = Array.from({ length: 20 }, () => fleet.cache({ namespace: 'views', near: { max: 100 } }))
+  for (const cache of more) await untilNearHit(cache, 'k')
+  assert.equal((await clients()).length, before, 'no connection per cache object')
+  const tracking = (await clients()).filter((l) => /flags=\S*t/.test(l))
+  assert.equal(tracking.length, 1, 'one tracking connection for the namespace')
+  await admin.set(full('k'), 'after')
+  for (const cache of [...caches, ...more]) await invalidationDelay(cache, 'k', 'after')
+  // Another namespace is tracked by a connection of its own (its own PREFIXes).
+  const other = fleet.cache({ namespace: 'other', near: { max: 100 } })
+  await other.write('k', 'x')
+  await untilNearHit(other, 'k')
+  assert.equal((await clients()).filter((l) => /flags=\S*t/.test(l)).length, 2)
+})
+
 test('killing the tracking (control) connection flushes and bypasses too, then re-enables', async () => {
   const server = await startRedis()
   cleanups.push(() => server.stop())
