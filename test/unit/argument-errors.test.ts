@@ -215,7 +215,10 @@ test('cache: keys, values, expiry, versions, tags, counters, multi-key calls, gl
     /requires a compute function/,
   )
   await assertInvalidArgument(() => cache.readMulti('k' as never), /keys must be an array/)
-  await assertInvalidArgument(() => cache.writeMulti(null as never), /entries must be a Map or an object/)
+  await assertInvalidArgument(
+    () => cache.writeMulti(null as never),
+    /entries must be a Map or a plain object, got null/,
+  )
   await assertInvalidArgument(() => cache.increment('n', 1.5), /cache\.increment: by must be an integer/)
   await assertInvalidArgument(
     () => cache.increment('n', 1, { expiresIn: -1 }),
