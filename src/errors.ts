@@ -213,6 +213,14 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY
 const REDIRECTION_REPLY = /^(MOVED|ASK) /
 
 /**
+ * ioredis' refusal of a pipeline whose keys its slot map puts on several masters, before sending
+ * anything: the call grouped them by node with the map as it was a moment before, and a slot
+ * has moved since (its map refreshed on another command's MOVED). As after a MOVED, nothing ran,
+ * and a new attempt groups the keys again by the map as it is now.
+ */
+const SLOT_MAP_MOVED = /^All keys in the pipeline should belong to the same slots allocation group/
+
+/**
  * How a cluster client gives up on a command that kept meeting MOVED, ASK, TRYAGAIN or
  * CLUSTERDOWN. ioredis (maxRedirections times): a plain Error, no cause, whose message ends with
  * the last reply as `String(replyError)` words it (`... Last error: ReplyError: MOVED 5386
@@ -253,7 +261,7 @@ function carriesReply(error: unknown, pattern: RegExp): boolean {
  * Cluster redirections"): the slot moved, and a later attempt goes where it went.
  */
 export function isRedirection(error: unknown): boolean {
-  return carriesReply(error, REDIRECTION_REPLY)
+  return carriesReply(error, REDIRECTION_REPLY) || carriesReply(error, SLOT_MAP_MOVED)
 }
 
 /** A reply worth repeating: Redis refused for now (loading, failing over) or the slot moved. */
@@ -346,7 +354,8 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof RedfleetError) return isTransient(error)
-  if (isReplyError(error) || isRedirectionStorm(error)) return isTransientReply(error)
+  if (isReplyError(error) || isRedirectionStorm(error) || isSlotMapMoved(error))
+    return isTransientReply(error)
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
@@ -358,6 +367,10 @@ const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobEr
 
 function isReplyError(error: unknown): boolean {
   return error instanceof Error && (REPLY_ERRORS.has(error.name) || REPLY_ERRORS.has(error.constructor.name))
+}
+
+function isSlotMapMoved(error: unknown): error is Error {
+  return error instanceof Error && SLOT_MAP_MOVED.test(error.message)
 }
 
 function isRedirectionStorm(error: unknown): error is Error {
@@ -378,6 +391,11 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   if (error instanceof RedfleetError || error instanceof TypeError) return error
   // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) or redirecting (MOVED
   // while a restarted master rejoins) until the client gave up: transient (isTransient).
+  if (isSlotMapMoved(error)) {
+    return new CommandError(`${where} failed: a slot moved while the call was under way (${error.message})`, {
+      cause: error,
+    })
+  }
   if (isRedirectionStorm(error)) {
     const reply = replyOf(error) || messageOf(error.cause)
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {

@@ -57,6 +57,18 @@ describe('a redirection storm is transient', () => {
     })
   }
 
+  test('ioredis refusing a pipeline its newer slot map puts on several masters: a CommandError, retried, not ambiguous', () => {
+    // Thrown by ioredis' Pipeline#exec before anything is sent (built/Pipeline.js).
+    const raw = new Error('All keys in the pipeline should belong to the same slots allocation group')
+    assert.ok(isTransientFailure(raw), 'retry() tries the raw error again')
+    const error = translateError(raw, 'store.setMany')
+    assert.ok(error instanceof CommandError, String(error))
+    assert.match(error.message, /^store\.setMany failed: a slot moved while the call was under way/)
+    assert.ok(isRedirection(error))
+    assert.ok(isTransient(error), 'operations retry it, grouping the keys again (SPEC §8)')
+    assert.equal(isAmbiguous(error), false, 'nothing was sent')
+  })
+
   test('what repeating cannot fix stays fatal, however deep, and a cause cycle ends', () => {
     const wrongType = translateError(new ReplyError('WRONGTYPE Operation'), 'streams.consume', 'g')
     assert.equal(isTransient(wrongType), false)
