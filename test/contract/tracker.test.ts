@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { ClosedError, ConfigError, type Fleet, SerializationError, type TrackedJob } from '../../src/index.ts'
+import {
+  ClosedError,
+  ConfigError,
+  type Fleet,
+  SerializationError,
+  type TrackedJob,
+  type Tracker,
+} from '../../src/index.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
 
@@ -33,6 +40,18 @@ function started(count: number): { run(): void; all: Promise<void> } {
 }
 
 /** Every key the tracker left under the suite's namespace, on every node (SCAN, test-side). */
+/** A job tracked by `tracker` that runs until `release()`: resolves once it is running. */
+async function heldJob(tracker: Tracker, id: string, payload: unknown) {
+  const hold = gate()
+  const running = started(1)
+  const done = tracker.track(id, payload, async () => {
+    running.run()
+    await hold.promise
+  })
+  await running.all
+  return { done, release: () => hold.open() }
+}
+
 async function trackerKeys(env: TopologyEnv, namespace = env.namespace): Promise<string[]> {
   const pattern = `${namespace}:tracker:`
   if (env.topology === 'memory') return [...processMemory.keys(pattern)].sort()
@@ -496,13 +515,7 @@ forEachTopology('Tracker contract', (env) => {
     const scope = isolated(env)
     const first = (await scope.fleet()).tracker({ instanceId: 'stable-id' })
     await first.start()
-    const hold = gate()
-    const running = started(1)
-    const job = first.track('old-life', 1, async () => {
-      running.run()
-      await hold.promise
-    })
-    await running.all
+    const oldJob = await heldJob(first, 'old-life', 1)
     await first.stop()
     const second = (await scope.fleet()).tracker({ instanceId: 'stable-id' })
     await second.start()
@@ -513,22 +526,16 @@ forEachTopology('Tracker contract', (env) => {
     )
     assert.deepEqual(ids(await second.orphans()), ['old-life'])
     assert.deepEqual(ids(await second.inFlight()), [], 'the previous life’s job is an orphan, not in flight')
-    const holdNew = gate()
-    const runningNew = started(1)
-    const newJob = second.track('new-life', 2, async () => {
-      runningNew.run()
-      await holdNew.promise
-    })
-    await runningNew.all
+    const newJob = await heldJob(second, 'new-life', 2)
     assert.deepEqual(ids(await second.inFlight('stable-id')), ['new-life'])
     assert.deepEqual(ids(await second.orphans()), ['old-life'])
-    holdNew.open()
-    await newJob
+    newJob.release()
+    await newJob.done
     const requeued: string[] = []
     assert.equal(await second.recoverOrphans((j) => void requeued.push(j.id)), 1)
     assert.deepEqual(requeued, ['old-life'])
-    hold.open()
-    await job
+    oldJob.release()
+    await oldJob.done
     await second.stop()
   })
 
