@@ -389,13 +389,14 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     return new NodeDownError(`${where} failed: ${error.message}`, error.node, { cause: error.cause })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
-  // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) or redirecting (MOVED
-  // while a restarted master rejoins) until the client gave up: transient (isTransient).
+  // The client's slot map moved a key away from its batch before anything was sent: a redirection.
   if (isSlotMapMoved(error)) {
     return new CommandError(`${where} failed: a slot moved while the call was under way (${error.message})`, {
       cause: error,
     })
   }
+  // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) or redirecting (MOVED
+  // while a restarted master rejoins) until the client gave up: transient (isTransient).
   if (isRedirectionStorm(error)) {
     const reply = replyOf(error) || messageOf(error.cause)
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {

@@ -61,7 +61,7 @@ export class SessionListing {
   async ofInstance(op: string, instanceId: string): Promise<Listed[]> {
     const { sessions, lastSeen } = await this.#withLastSeen(op)
     const own = sessions.filter((s) => s.instanceId === instanceId)
-    const live = own.filter((s) => lastSeen[sessions.indexOf(s)] !== undefined)
+    const live = sessions.filter((s, i) => s.instanceId === instanceId && lastSeen[i] !== undefined)
     return live.length > 0 ? live : own
   }
 
