@@ -291,6 +291,23 @@ export function isAmbiguous(error: unknown): boolean {
 }
 
 /**
+ * The error a call ends with when an earlier attempt of it failed ambiguously (`doubt`) and its
+ * last attempt did not: a last attempt known not to have reached Redis (the node was down by
+ * then, the fleet closed) says nothing of the earlier one, which Redis may have applied. The
+ * caller is told `'unknown'`, never `'not-applied'`: the earlier error, or for a close, a
+ * ClosedError whose cause it is. Other failures (a command error) are the call's own answer.
+ */
+export function afterDoubt(last: unknown, doubt: unknown): unknown {
+  if (isAmbiguous(last) || !isNotApplied(last)) return last
+  if (last instanceof ClosedError) return new ClosedError(last.message, { cause: doubt, outcome: 'unknown' })
+  return doubt
+}
+
+function isNotApplied(error: unknown): boolean {
+  return (error as { outcome?: unknown } | null)?.outcome === 'not-applied' && error instanceof RedfleetError
+}
+
+/**
  * Failures whose cause was announced once already, when it began (a node known to be down, a
  * seed that is not a cluster): default warning sinks skip them, so that a warning is printed per
  * change of state, never per call (SPEC §1). A user's own onError still receives them.

@@ -1,4 +1,4 @@
-import { isTransientFailure } from './errors.ts'
+import { afterDoubt, isAmbiguous, isTransientFailure } from './errors.ts'
 import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
 
 /** Backoff policy for transient failures (SPEC §8). */
@@ -110,14 +110,18 @@ export async function retryAfter<T>(
   clock: RetryClock = realClock,
 ): Promise<T> {
   let error = judge.translate(first)
+  // The first attempt that may have been applied: a later failure must not hide it (SPEC §8).
+  let doubt = isAmbiguous(error) ? error : undefined
   for (let attempt = 1; attempt < policy.attempts && judge.retryable(error); attempt++) {
     await clock.sleep(backoffDelay(attempt, policy, clock.random))
     try {
       return await fn()
     } catch (next) {
       error = judge.translate(next)
+      if (doubt === undefined && isAmbiguous(error)) doubt = error
     }
   }
+  if (doubt !== undefined) error = afterDoubt(error, doubt)
   try {
     onError?.(error)
   } catch {

@@ -30,7 +30,7 @@
  * fails with what it last saw after a bound derived from the node timeout, never a fixed sleep.
  */
 import { execFile } from 'node:child_process'
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
 import { type RedisServer, startRedis } from './redis-server.ts'
@@ -567,5 +567,58 @@ export async function startBlackHole(): Promise<BlackHole> {
         for (const socket of sockets) socket.destroy()
         server.close(() => resolve())
       }),
+  }
+}
+
+// --- lost reply ----------------------------------------------------------------------------------
+
+export interface ReplyCutter {
+  readonly url: string
+  /**
+   * From now on the next reply from Redis is dropped together with its connection, and no new
+   * connection is accepted: a command that reached Redis (and was applied) whose client never
+   * hears back, and whose retries find the node gone.
+   */
+  cut(): void
+  close(): Promise<void>
+}
+
+/** A TCP proxy on a free loopback port in front of the Redis at `port`, until `cut()`. */
+export async function startReplyCutter(port: number): Promise<ReplyCutter> {
+  const sockets = new Set<Socket>()
+  let cutting = false
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.once('close', () => sockets.delete(socket))
+  }
+  const server = createServer((client) => {
+    const redis = connect(port, '127.0.0.1')
+    track(client)
+    track(redis)
+    client.on('data', (data) => redis.write(data))
+    redis.on('data', (data) => {
+      if (!cutting) client.write(data)
+      else for (const socket of [client, redis]) socket.destroy()
+    })
+    client.once('close', () => redis.destroy())
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const address = server.address() as { port: number }
+  const closed = new Promise<void>((resolve) => server.once('close', resolve))
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    cut() {
+      cutting = true
+      server.close()
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      if (server.listening) server.close()
+      await closed
+    },
   }
 }

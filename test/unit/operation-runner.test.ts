@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { type FleetContext, type OperationPolicy, runOperation } from '../../src/context.ts'
-import { ClosedError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import { ClosedError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
@@ -70,6 +70,50 @@ test('a connection lost after sending is ambiguous: outcome unknown, not re-sent
   assert.ok(error instanceof ConnectionError)
   assert.equal(error.outcome, 'unknown')
   assert.equal(body.calls(), 1)
+})
+
+/** An operation body whose attempts fail with `errors` in turn (the last one again after them). */
+function failingWith(...errors: (() => Error)[]): () => Promise<never> {
+  let calls = 0
+  return async () => {
+    throw errors[Math.min(calls++, errors.length - 1)]!()
+  }
+}
+
+test('a retry that never reaches Redis does not hide an earlier attempt that may have applied', async () => {
+  // SPEC §8: the first set went out and its connection dropped (Redis may have applied it); the
+  // retries find the node down. The caller must hear 'unknown', never 'not-applied'.
+  for (const op of ['store.set', 'store.setIfNotExists', 'streams.publish', 'membership.send']) {
+    const { ctx, policy, reported } = context()
+    const body = failingWith(
+      () => new Error('Connection is closed.'),
+      () => new NodeDownError('node down', '127.0.0.1:1'),
+    )
+    const error = await runOperation(ctx, policy, op, 'k', body).catch((e: unknown) => e)
+    assert.ok(error instanceof ConnectionError, `${op}: ${String(error)}`)
+    assert.equal(error.outcome, 'unknown', op)
+    assert.deepEqual(reported, [error])
+  }
+})
+
+test('a close during the retries of an attempt that may have applied: ClosedError, outcome unknown', async () => {
+  const { ctx, policy } = context()
+  let calls = 0
+  const error = await runOperation(ctx, policy, 'store.set', 'k', async () => {
+    if (++calls === 2) await ctx.lifecycle.close()
+    throw calls === 1 ? new Error('Command timed out') : new NodeDownError('node down', '127.0.0.1:1')
+  }).catch((e: unknown) => e)
+  assert.ok(error instanceof ClosedError, String(error))
+  assert.equal(error.outcome, 'unknown')
+  assert.ok(error.cause instanceof TimeoutError)
+})
+
+test('a retry known not to have reached Redis after failures that did not either: not-applied', async () => {
+  const { ctx, policy } = context()
+  const body = failingWith(() => new NodeDownError('node down', '127.0.0.1:1'))
+  const error = await runOperation(ctx, policy, 'store.set', 'k', body).catch((e: unknown) => e)
+  assert.ok(error instanceof NodeDownError)
+  assert.equal(error.outcome, 'not-applied')
 })
 
 test('a closed fleet refuses at once, and a failure after close is ClosedError', async () => {
