@@ -102,7 +102,15 @@ export class FleetCache implements Cache {
     const plain = new WriteSettings(defaults, undefined, 'cache')
     const failsafe = new Failsafe(options.errorHandler, stats)
     const instrument = new Instrument(keys.namespace, ctx.topology)
-    const reader = new EntryReader({ backend, run, keys, near, clock, stats })
+    const reader = new EntryReader({
+      backend,
+      run,
+      keys,
+      near,
+      clock,
+      stats,
+      corrupt: (method, error) => failsafe.absorb(method, undefined, error),
+    })
     // What a change evicts and a clear empties: the fleet's near caches on Redis, else its own.
     const nearAll = ctx.topology === 'memory' ? near : ctx.nearCaches
     const writer = new EntryWriter({ backend, run, reader, near: nearAll, clock, stats })

@@ -54,6 +54,11 @@ export interface Entry {
   tree?: unknown
   /** Copies `tree` (clone.ts): set with it. */
   copy?: Copier
+  /**
+   * The value, parsed (and revived) when the entry was loaded to check it (`checkValue`), for the
+   * entry's first use: handed out once, so that no two callers get the same object.
+   */
+  parsed?: { value: unknown }
 }
 
 export interface Compression {
@@ -65,20 +70,47 @@ export interface Compression {
 export function entryValue(entry: Entry): unknown {
   if (entry.raw) return entry.text
   if (entry.copy !== undefined) return entry.copy(entry.tree)
+  const parsed = entry.parsed
+  if (parsed !== undefined) {
+    entry.parsed = undefined
+    return parsed.value
+  }
+  return parseValue(entry)
+}
+
+/**
+ * Parses an entry's value as it is loaded, so that a damaged one (JSON cut short, an unknown
+ * type tag) is found where the entry is read, as a corrupt header is: a miss of that key, never
+ * a failure of a call that would have used it later. Throws SerializationError.
+ */
+export function checkValue(entry: Entry): void {
+  if (!entry.raw && entry.copy === undefined) entry.parsed = { value: parseValue(entry) }
+}
+
+function parseValue(entry: Entry): unknown {
   let parsed: unknown
   try {
     parsed = JSON.parse(entry.text)
   } catch (error) {
-    throw new SerializationError('stored cache entry holds no valid JSON', { cause: error })
+    throw new SerializationError('stored cache entry holds no valid JSON', { cause: error, stored: true })
   }
-  return entry.typed ? reviveValue(parsed) : parsed
+  try {
+    return entry.typed ? reviveValue(parsed) : parsed
+  } catch (error) {
+    throw new SerializationError(`stored cache entry is corrupt (${(error as Error).message})`, {
+      cause: error,
+      stored: true,
+    })
+  }
 }
 
 /** Marks an entry as kept (near cache): its value is parsed once and copied on every use. */
 export function keepParsed(entry: Entry): void {
   if (entry.raw || entry.typed || entry.tree !== undefined) return
+  const parsed = entry.parsed
+  entry.parsed = undefined
   try {
-    const tree: unknown = JSON.parse(entry.text)
+    const tree: unknown = parsed === undefined ? JSON.parse(entry.text) : parsed.value
     entry.copy = copierOf(tree)
     entry.tree = tree
   } catch {
@@ -158,6 +190,7 @@ export function decodeEntry(stored: string): Entry {
   } catch (error) {
     throw new SerializationError(`stored cache entry is corrupt (${(error as Error).message})`, {
       cause: error,
+      stored: true,
     })
   }
 }

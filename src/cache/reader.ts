@@ -1,6 +1,7 @@
+import { SerializationError } from '../errors.ts'
 import type { CacheBackend } from './backend.ts'
 import type { Clock } from './clock.ts'
-import { decodeEntry, type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
+import { checkValue, decodeEntry, type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import type { NearCache } from './near.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import { type KeyScope, type Scope, tagKeys } from './scope.ts'
@@ -13,6 +14,8 @@ export interface ReaderParts {
   near: NearCache | undefined
   clock: Clock
   stats: CacheStats
+  /** Reports a damaged entry (failsafe), which the read takes as a miss of its key. */
+  corrupt(method: CacheMethod, error: SerializationError): void
 }
 
 /**
@@ -94,7 +97,8 @@ export class EntryReader {
   async #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))
     if (stored === null) return undefined
-    const entry = decodeEntry(stored)
+    const entry = this.#decoded(method, name, stored)
+    if (entry === undefined) return undefined
     if (entry.tags && !(await this.#tagsCurrent(method, scope, entry.tags))) return undefined
     return entry
   }
@@ -111,7 +115,7 @@ export class EntryReader {
   ): Promise<(Entry | undefined)[]> {
     const near = this.#o.near
     // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
-    if (!near) return this.#getMany(method, scope, fulls)
+    if (!near) return this.#getMany(method, scope, names, fulls)
     const entries = new Array<Entry | undefined>(fulls.length)
     const missing: number[] = []
     for (let i = 0; i < fulls.length; i++) {
@@ -127,6 +131,7 @@ export class EntryReader {
       loaded = await this.#getMany(
         method,
         scope,
+        missing.map((i) => names[i]!),
         missing.map((i) => fulls[i]!),
       )
     } finally {
@@ -145,17 +150,41 @@ export class EntryReader {
   }
 
   /** MGET per node, decoded, tags checked. */
-  async #getMany(method: CacheMethod, scope: Scope, keys: readonly string[]): Promise<(Entry | undefined)[]> {
+  async #getMany(
+    method: CacheMethod,
+    scope: Scope,
+    names: readonly string[],
+    keys: readonly string[],
+  ): Promise<(Entry | undefined)[]> {
     const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
     let tagged = false
-    const entries = stored.map((text) => {
+    const entries = stored.map((text, i) => {
       if (text === null) return undefined
-      const entry = decodeEntry(text)
-      if (entry.tags) tagged = true
+      const entry = this.#decoded(method, names[i]!, text)
+      if (entry?.tags) tagged = true
       return entry
     })
     if (tagged) await this.#dropStaleTags(method, scope, entries)
     return entries
+  }
+
+  /**
+   * A stored entry, decoded and its value checked; a damaged one (another program's write, a
+   * cut) is reported and read as a miss of its key alone, as Rails reads an entry it cannot load.
+   */
+  #decoded(method: CacheMethod, name: string, stored: string): Entry | undefined {
+    try {
+      const entry = decodeEntry(stored)
+      checkValue(entry)
+      return entry
+    } catch (error) {
+      const reason = (error as Error).message
+      this.#o.corrupt(
+        method,
+        new SerializationError(`cache.${method} '${name}': ${reason}`, { cause: error, stored: true }),
+      )
+      return undefined
+    }
   }
 
   /** Current versions of tags (0 for a tag never invalidated), in one round trip. */

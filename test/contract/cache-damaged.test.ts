@@ -1,0 +1,88 @@
+/**
+ * A damaged entry under a cache key (another program's write, a value cut short) is a miss of
+ * that key alone, reported to `errorHandler` with the method and a SerializationError that
+ * names the key and says the stored data is at fault (`stored: true`): docs/cache.md's
+ * "a corrupt entry never escapes". Run on memory, standalone, sharded and cluster.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { type Cache, type Fleet, SerializationError } from '../../src/index.ts'
+import { forEachTopology } from '../harness/topologies.ts'
+import { type RawAccess, rawAccess, uniqueKey } from './cache-support.ts'
+
+/** Stored texts that start like an entry and are not one. */
+const DAMAGED = {
+  'JSON cut short': '\u0000rf@{"a":',
+  'unknown flags': '\u0000rfZ1',
+  'unknown type tag': '\u0000rfH{"$rf":"zz","v":1}',
+  'compressed body that is not deflate': '\u0000rfA!!!!',
+}
+
+type Failure = { method: string; exception: unknown }
+
+forEachTopology('Cache: damaged entries', (env) => {
+  let fleet: Fleet
+  let raw: RawAccess
+  before(async () => {
+    fleet = await env.fleet()
+    raw = await rawAccess(env.topology)
+  })
+  after(() => raw.close())
+
+  function setup(near = false): {
+    cache: Cache
+    failures: Failure[]
+    damage(key: string, text: string): Promise<void>
+  } {
+    const failures: Failure[] = []
+    const ns = uniqueKey('ns')
+    const cache = fleet.cache({
+      namespace: ns,
+      errorHandler: ({ method, exception }) => void failures.push({ method, exception }),
+      ...(near ? { near: { max: 100 } } : {}),
+    })
+    const damage = (key: string, text: string) => raw.set(`${env.namespace}:cache:${ns}:${key}`, text)
+    return { cache, failures, damage }
+  }
+
+  /** Each read of the entry reported once (a fetch's miss reads it again under its fill lock). */
+  function assertReported(failures: Failure[], method: string, key: string, reads = 1): void {
+    assert.equal(failures.length, reads, `${method}: ${failures.map((f) => String(f.exception)).join('; ')}`)
+    for (const { method: reported, exception } of failures) {
+      assert.equal(reported, method)
+      assert.ok(exception instanceof SerializationError, String(exception))
+      assert.equal(exception.stored, true, 'the stored data is at fault, not the caller')
+      assert.match(exception.message, new RegExp(`cache\\.${method} '${key}'`))
+    }
+    failures.length = 0
+  }
+
+  for (const [what, text] of Object.entries(DAMAGED)) {
+    test(`${what}: read, exist and readMulti miss that key only; fetch computes and repairs it`, async () => {
+      const { cache, failures, damage } = setup()
+      await cache.write('good', 1)
+      await damage('bad', text)
+
+      assert.equal(await cache.read('bad'), undefined)
+      assertReported(failures, 'read', 'bad')
+      assert.equal(await cache.exist('bad'), false, 'exist reads the entry as read does')
+      assertReported(failures, 'exist', 'bad')
+      assert.deepEqual(await cache.readMulti(['good', 'bad']), new Map([['good', 1]]))
+      assertReported(failures, 'readMulti', 'bad')
+
+      assert.equal(await cache.fetch('bad', () => 'computed'), 'computed')
+      assertReported(failures, 'fetch', 'bad', 2)
+      assert.equal(await cache.read('bad'), 'computed', 'the fill replaced the damaged entry')
+      assert.deepEqual(failures, [])
+    })
+  }
+
+  test('with a near cache, a damaged entry is not kept: every read reports it', async () => {
+    const { cache, failures, damage } = setup(true)
+    await damage('bad', DAMAGED['JSON cut short'])
+    assert.equal(await cache.read('bad'), undefined)
+    assertReported(failures, 'read', 'bad')
+    assert.equal(await cache.read('bad'), undefined)
+    assertReported(failures, 'read', 'bad')
+  })
+})
