@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Argument, Command, CommanderError } from 'commander'
+import { type AddHelpTextContext, Argument, Command, CommanderError } from 'commander'
 import { bench, benchAvailable } from './bench.ts'
 import { DLQ_ACTIONS, type DlqAction, fleetOptions, UsageError } from './flags.ts'
 
@@ -76,7 +76,8 @@ function program(output: Output): Command {
     .action(async (_, cmd: Command) => (await import('./dlq.ts')).orphans(cmd.optsWithGlobals()))
 
   // The suite ships with the source repository: an installed package does not advertise it.
-  cli
+  // Its arguments, flags included, are the suite's: it has no unknown flags.
+  const benchCommand = cli
     .command('bench', { hidden: !benchAvailable() })
     .description('the benchmark suite (source checkout only)')
     .argument('[args...]', 'passed to bench/run.ts (e.g. a scenario filter)')
@@ -96,13 +97,33 @@ function program(output: Output): Command {
   cli.allowExcessArguments().action((_, cmd: Command) => {
     throw new UsageError(cmd.args.length === 0 ? 'a command is needed' : `unknown command '${cmd.args[0]}'`)
   })
-  // Commander answers `redfleet bogus --help` with the root help (exit 0) before that action
-  // runs: an unknown command is the same usage error with --help as without it.
-  cli.on('beforeHelp', () => {
+  // Commander answers --help (exit 0) before it looks at what else the command line holds:
+  // `redfleet bogus --help` and `redfleet status --bogus --help` printed help. An unknown command
+  // or flag is the same usage error with --help as without it, named the same way.
+  cli.on('beforeAllHelp', ({ command }: AddHelpTextContext) => {
+    const flag = command === benchCommand ? undefined : unknownFlag(command)
+    if (flag !== undefined) throw new UsageError(`unknown option '${flag}'`)
     const [first] = cli.args
-    if (first !== undefined && !first.startsWith('-')) throw new UsageError(`unknown command '${first}'`)
+    if (command === cli && first !== undefined && !first.startsWith('-')) {
+      throw new UsageError(`unknown command '${first}'`)
+    }
   })
   return cli
+}
+
+/**
+ * The first unknown flag among what a command did not parse (`command.args`: its operands, then,
+ * from the first unknown flag on, everything else), not counting the help flag itself; none after
+ * `--`. As commander has it, a negative number is an operand of a command without subcommands.
+ */
+function unknownFlag(command: Command): string | undefined {
+  const leaf = command.commands.length === 0
+  for (const arg of command.args) {
+    if (arg === '--') return undefined
+    if (arg === '-h' || arg === '--help' || (leaf && /^-(\d+|\d*\.\d+)([eE][+-]?\d+)?$/.test(arg))) continue
+    if (arg.length > 1 && arg.startsWith('-')) return arg
+  }
+  return undefined
 }
 
 /** The one line a commander error deserves, without its "error: " prefix. */

@@ -70,6 +70,34 @@ describe('redfleet command: usage', () => {
     assert.equal(binary.stderr, "redfleet: unknown command 'bogus' (redfleet --help shows the usage)\n")
   })
 
+  test('an unknown flag with --help is the same usage error as without it, and prints no help', async () => {
+    const runs: [string[], RegExp][] = [
+      [['status', '--bogus', '--help'], /unknown option '--bogus'/],
+      [['status', '--help', '--bogus'], /unknown option '--bogus'/],
+      [['status', '--bogus', '-h'], /unknown option '--bogus'/],
+      [['--bogus', '--help'], /unknown option '--bogus'/],
+      [['--bogus', 'status', '--help'], /unknown option '--bogus'/],
+      [['dashboard', '--port', '1', '--help', '--x'], /unknown option '--x'/],
+      [['dlq', 'list', 'x:dead', '--nope', '--help'], /unknown option '--nope'/],
+      // Without --help too, the unknown flag is named before the unknown command.
+      [['bogus', '--x', '--help'], /unknown option '--x'/],
+    ]
+    for (const [args, reason] of runs) await assertUsageError(args, reason)
+    const binary = await cli(['status', '--bogus', '--help'], noRedisUrl)
+    assert.equal(binary.code, 2)
+    assert.equal(binary.stdout, '')
+    assert.equal(binary.stderr, "redfleet: unknown option '--bogus' (redfleet --help shows the usage)\n")
+    // What follows `--` is not a flag, and bench passes its flags on to the suite.
+    for (const args of [
+      ['status', '--help', '--', '--x'],
+      ['bench', '--foo', '--help'],
+    ]) {
+      const result = await inProcess(args)
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stdout, /^Usage: redfleet /)
+    }
+  })
+
   test('an empty or too long dead-letter channel is a usage error, before connecting', async () => {
     // An unreachable url: a check made after connecting would exit 1 ("cannot reach Redis").
     const url = ['--url', 'redis://127.0.0.1:1']
