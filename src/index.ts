@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
 export type { Broker, BrokerOptions, Presence, PresenceOptions } from './broker/index.ts'
 export type {
   Cache,

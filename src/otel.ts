@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
 /**
  * `redfleet/otel`: OpenTelemetry for a fleet (SPEC §11). Every operation is already traced on a
  * `node:diagnostics_channel` TracingChannel (`redfleet:<primitive>:<method>`, src/telemetry.ts);

@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
 import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'

@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
 /**
  * `redfleet/keyv`: a Keyv storage adapter over a redfleet cache, so `new Keyv({ store })`,
  * `cache-manager` and `cacheable` run on any redfleet topology (memory, standalone, sharded

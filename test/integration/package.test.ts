@@ -3,10 +3,11 @@
  * a clean clone used to pack a 6 kB tarball with no dist/). `npm pack --dry-run --json` in a
  * copy of this checkout that was never built must list the compiled package: every export's
  * .js and .d.ts, the Lua scripts, the bin, no tests and no source maps whose sources are not
- * shipped; and no published declaration may need a Redis client package.
+ * shipped; and no published declaration may need a Redis client package, nor Node's types loaded
+ * for it (TypeScript 7 loads no @types by itself).
  */
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
 import { entryPoints, root, runBounded } from './docs-blocks.ts'
@@ -71,4 +72,39 @@ test('no published declaration imports a Redis client package (ioredis, redis)',
       ),
     )
   assert.deepEqual(offenders, [])
+})
+
+test("each entry point's declarations reference Node's types: TypeScript 7 loads no @types by itself", async () => {
+  // Kept by tsc since 5.5 only with preserve="true": without it, the source's reference is dropped.
+  const reference = '/// <reference types="node" preserve="true" />'
+  for (const compiled of entryPoints().values()) {
+    const [first] = readFileSync(join(clone, 'dist', `${compiled}.d.ts`), 'utf8').split('\n')
+    assert.equal(first, reference, `dist/${compiled}.d.ts does not start with the reference`)
+  }
+  // A user's program importing every entry point, with no types listed (TypeScript 7's default)
+  // and lib checks on: the declarations name Buffer, node:events and node:diagnostics_channel.
+  const imports = [...entryPoints().keys()].map((name, i) => `import * as entry${i} from '${name}'`)
+  writeFileSync(
+    join(clone, 'consumer.ts'),
+    [...imports, `console.log(${imports.map((_, i) => `entry${i}`)})`, ''].join('\n'),
+  )
+  const compilerOptions = {
+    strict: true,
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    target: 'ES2022',
+    noEmit: true,
+    skipLibCheck: false,
+    types: [],
+  }
+  writeFileSync(
+    join(clone, 'tsconfig.consumer.json'),
+    JSON.stringify({ compilerOptions, files: ['consumer.ts'] }),
+  )
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const check = await runBounded(process.execPath, [tsc, '-p', 'tsconfig.consumer.json'], {
+    cwd: clone,
+    limitMs: PACK_LIMIT_MS,
+  })
+  assert.ok(!check.timedOut && check.code === 0, `tsc failed:\n${check.output}`)
 })
