@@ -21,6 +21,7 @@ function assertNamespace(namespace: unknown, what: string): asserts namespace is
  * starting with `cache~` is the cache's (its tag versions, fill locks and wake-ups).
  */
 const CACHE_OWN = 'cache~'
+const NONE: ReadonlySet<string> = new Set()
 const PRIMITIVE_SEGMENTS: ReadonlySet<string> = new Set([
   'store',
   'token',
@@ -51,14 +52,23 @@ export class Keyspace {
   /** The view `withNamespace(ns)` uses: keys under `${namespace}:${ns}:`. */
   child(ns: string): Keyspace {
     assertNamespace(ns, 'withNamespace: namespace')
-    const segment = ns.split(':')[0]!
+    this.assertOwnPlace(ns, `withNamespace: '${ns}' would put the view's keys`)
+    return new Keyspace(`${this.namespace}:${ns}`)
+  }
+
+  /**
+   * Refuses a place for a user's keys (`name`, a view or a store prefix) that starts with a
+   * segment where the fleet's primitives keep their own keys, other than `allowed`.
+   */
+  assertOwnPlace(name: string, what: string, allowed: ReadonlySet<string> = NONE): void {
+    const segment = name.split(':')[0]!
+    if (allowed.has(segment)) return
     if (PRIMITIVE_SEGMENTS.has(segment) || segment.startsWith(CACHE_OWN)) {
       throw invalidOption(
-        `withNamespace: '${ns}' would put the view's keys under ${this.prefix}${segment}:, where this ` +
-          `fleet's own ${segment} keys live (its clear() would delete the view's): choose another name`,
+        `${what} under ${this.prefix}${segment}:, where this fleet's own ${segment} keys live ` +
+          `(its clear() would delete them): choose another name`,
       )
     }
-    return new Keyspace(`${this.namespace}:${ns}`)
   }
 
   /** The full Redis key (or channel) for a name inside this namespace. */

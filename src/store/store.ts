@@ -317,6 +317,9 @@ function namesOf(keys: unknown): string[] {
   return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === 'string') : []
 }
 
+/** Where stores keep their keys: the default prefix's, and convertDataStore's. */
+const STORES: ReadonlySet<string> = new Set(['store', 'convert'])
+
 /** A store of the fleet; bad options are a ConfigError here. */
 export function createStore<V>(ctx: FleetContext, options: StoreOptions = {}): Store<V> {
   checkOptions(options, STORE_OPTIONS, { what: 'store options' })
@@ -325,6 +328,13 @@ export function createStore<V>(ctx: FleetContext, options: StoreOptions = {}): S
   }
   if (options.prefix !== undefined && !isWellFormed(options.prefix)) {
     throw invalidOption(`store: prefix ${LONE_SURROGATE}`)
+  }
+  if (options.prefix !== undefined) {
+    ctx.keys.assertOwnPlace(
+      options.prefix,
+      `store: prefix '${options.prefix}' would put the store's keys`,
+      STORES,
+    )
   }
   return new FleetStore<V>(ctx, options)
 }

@@ -58,6 +58,39 @@ test("withNamespace refuses a name where the fleet's own primitives keep their k
   await fleet.close()
 })
 
+test("a store's prefix may not be where the fleet's other primitives keep their keys: their clear() would delete the store's", async () => {
+  const fleet = createFleet({ namespace: 'shop' })
+  for (const prefix of [
+    'cache:',
+    'cache',
+    'cache:x:',
+    'cache~tag:',
+    'streams:',
+    'tracker:',
+    'token:',
+    'membership:',
+  ]) {
+    assert.throws(
+      () => fleet.store({ prefix }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'ERR_INVALID_OPTION' &&
+        error.message.includes(`store: prefix '${prefix}' would put the store's keys under shop:`),
+      prefix,
+    )
+  }
+  assert.throws(() => fleet.withNamespace('eu').store({ prefix: 'cache:' }), /under shop:eu:cache:/)
+  // Stores' own places, and any other name, are taken.
+  for (const prefix of ['store:', 'store:carts:', 'convert:', 'carts:', 'caches:', ''])
+    fleet.store({ prefix })
+  // What the refusal prevents: the fleet's cache.clear() deleting a store's values.
+  const carts = fleet.store({ prefix: 'caches:' })
+  await carts.set('cart-1', { items: 3 })
+  await fleet.cache().clear()
+  assert.deepEqual(await carts.get('cart-1'), { items: 3 })
+  await fleet.close()
+})
+
 test('bad options throw ConfigError synchronously, naming the option', () => {
   const bad: [object, RegExp][] = [
     [{ url: 'http://x' }, /redis:\/\//],
