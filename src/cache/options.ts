@@ -1,3 +1,4 @@
+import type { ConfigError } from '../errors.ts'
 import {
   assertBooleanOption,
   assertCallOptions,
@@ -7,8 +8,10 @@ import {
   describeValue,
   invalidArgument,
   invalidOption,
+  isPlainObject,
   isWellFormed,
   LONE_SURROGATE,
+  type OptionCheck,
   type OptionSchema,
   pastSafeInteger,
   retryOption,
@@ -32,9 +35,7 @@ export function resolveDefaults(options: CacheOptions): WriteDefaults {
   const positive = (name: string, value: unknown, allowZero = false) => {
     if (value === undefined) return undefined
     if (!isDuration(value) || (!allowZero && value === 0)) {
-      throw invalidOption(
-        `cache: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(value)}${pastSafeInteger(value)}`,
-      )
+      throw refused(name, `a ${allowZero ? 'non-negative' : 'positive'} number`, value)
     }
     return value
   }
@@ -260,20 +261,75 @@ export function counterTtl(value: unknown, fallback: number | undefined, op: str
   return Math.ceil(value)
 }
 
-/** Every option a cache takes; the checks below and resolveDefaults check the rest. */
+/**
+ * A cache option's value refused: it names the option, what it must be and what came (SPEC §1:
+ * `cache: lockTimeout must be a non-negative number of ms, got the string "5000"`).
+ */
+function refused(name: string, expected: string, value: unknown): ConfigError {
+  return invalidOption(
+    `cache: ${name} must be ${expected}, got ${describeValue(value)}${pastSafeInteger(value)}`,
+  )
+}
+
+const namespaceOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'string' || value === '' || /[{}\s]/.test(value)) {
+    throw refused(name, 'a non-empty string without spaces or braces', value)
+  }
+  if (!isWellFormed(value)) throw invalidOption(`cache: ${name} ${LONE_SURROGATE}`)
+}
+
+const modelVersionOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refused(name, 'an integer', value)
+}
+
+const tenantOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'function') throw refused(name, 'a function returning the current tenant', value)
+}
+
+const maxKeySizeOption: OptionCheck = (value, name) => {
+  if (value === false) return
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 64) {
+    throw refused(name, 'an integer of at least 64 bytes, or false', value)
+  }
+}
+
+const lockTimeoutOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw refused(name, 'a non-negative number of ms', value)
+  }
+}
+
+const errorHandlerOption: OptionCheck = (value, name) => {
+  if (typeof value !== 'function') throw refused(name, 'a function', value)
+}
+
+/** The names `near` takes: a misspelt one (`near: { maxx: 10 }`) is refused, naming `near.max`. */
+const NEAR_OPTIONS: OptionSchema = { max: checkedWhereUsed }
+
+const nearOption: OptionCheck = (value, name) => {
+  if (value === false) return
+  if (!isPlainObject(value)) throw refused(name, 'false or { max: a positive integer }', value)
+  checkOptions(value, NEAR_OPTIONS, { where: `${name}.` })
+  const { max } = value
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+    throw refused(`${name}.max`, 'a positive integer', max)
+  }
+}
+
+/** Every option a cache takes; resolveDefaults checks those marked checkedWhereUsed. */
 const CACHE_OPTIONS: OptionSchema = {
-  namespace: checkedWhereUsed,
+  namespace: namespaceOption,
   expiresIn: checkedWhereUsed,
   raceConditionTtl: checkedWhereUsed,
   skipNil: booleanOption,
   compress: booleanOption,
   compressThreshold: checkedWhereUsed,
-  maxKeySize: checkedWhereUsed,
-  modelVersion: checkedWhereUsed,
-  tenant: checkedWhereUsed,
-  near: checkedWhereUsed,
-  lockTimeout: checkedWhereUsed,
-  errorHandler: checkedWhereUsed,
+  maxKeySize: maxKeySizeOption,
+  modelVersion: modelVersionOption,
+  tenant: tenantOption,
+  near: nearOption,
+  lockTimeout: lockTimeoutOption,
+  errorHandler: errorHandlerOption,
   raw: booleanOption,
   retry: retryOption,
 }
@@ -282,44 +338,4 @@ const CACHE_OPTIONS: OptionSchema = {
 export function assertCacheOptions(options: unknown): asserts options is CacheOptions {
   if (options === undefined) return
   checkOptions(options, CACHE_OPTIONS, { what: 'cache options' })
-  const o = options as CacheOptions
-  if (
-    o.namespace !== undefined &&
-    (typeof o.namespace !== 'string' || o.namespace === '' || /[{}\s]/.test(o.namespace))
-  ) {
-    throw invalidOption('cache: namespace must be a non-empty string without spaces or braces')
-  }
-  if (o.namespace !== undefined && !isWellFormed(o.namespace)) {
-    throw invalidOption(`cache: namespace ${LONE_SURROGATE}`)
-  }
-  if (
-    o.modelVersion !== undefined &&
-    (typeof o.modelVersion !== 'number' || !Number.isSafeInteger(o.modelVersion))
-  ) {
-    throw invalidOption('cache: modelVersion must be an integer')
-  }
-  if (o.tenant !== undefined && typeof o.tenant !== 'function') {
-    throw invalidOption('cache: tenant must be a function returning the current tenant')
-  }
-  if (
-    o.maxKeySize !== undefined &&
-    o.maxKeySize !== false &&
-    (typeof o.maxKeySize !== 'number' || !Number.isInteger(o.maxKeySize) || o.maxKeySize < 64)
-  ) {
-    throw invalidOption('cache: maxKeySize must be an integer of at least 64 bytes, or false')
-  }
-  if (
-    o.lockTimeout !== undefined &&
-    (typeof o.lockTimeout !== 'number' || !Number.isFinite(o.lockTimeout) || o.lockTimeout < 0)
-  ) {
-    throw invalidOption('cache: lockTimeout must be a non-negative number of ms')
-  }
-  if (o.errorHandler !== undefined && typeof o.errorHandler !== 'function') {
-    throw invalidOption('cache: errorHandler must be a function')
-  }
-  if (o.near !== undefined && o.near !== false) {
-    if (typeof o.near !== 'object' || o.near === null || !Number.isInteger(o.near.max) || o.near.max < 1) {
-      throw invalidOption('cache: near must be false or { max: a positive integer }')
-    }
-  }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { purgeDeadLetters } from '../../src/admin/dead-letters.ts'
 import { releaseOrphan } from '../../src/admin/orphans.ts'
-import { ConfigError, createFleet, InvalidArgumentError } from '../../src/index.ts'
+import { type CacheOptions, ConfigError, createFleet, InvalidArgumentError } from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 
 // Bad arguments are programming errors: a TypeError (SPEC §1) that is an InvalidArgumentError
@@ -232,6 +232,79 @@ test('cache: keys, values, expiry, versions, tags, counters, multi-key calls, gl
   await assertInvalidArgument(() => cache.invalidateTag(''), /tag must be a non-empty string/)
   const tenanted = fleet.cache({ tenant: () => undefined })
   await assertInvalidArgument(() => tenanted.read('k'), /tenant\(\) returned no tenant/)
+})
+
+test('every cache option of the wrong type: the option, what it must be and what it got (SPEC §1)', async () => {
+  // One line per CacheOptions name (the type makes a new option fail to compile until it is here).
+  const cases: Record<keyof CacheOptions, [unknown, string]> = {
+    namespace: [5, 'cache: namespace must be a non-empty string without spaces or braces, got the number 5'],
+    expiresIn: ['5000', 'cache: expiresIn must be a positive number, got the string "5000"'],
+    raceConditionTtl: [
+      '5000',
+      'cache: raceConditionTtl must be a non-negative number, got the string "5000"',
+    ],
+    skipNil: ['yes', 'skipNil must be true or false, got the string "yes"'],
+    compress: ['yes', 'compress must be true or false, got the string "yes"'],
+    compressThreshold: [
+      '1024',
+      'cache: compressThreshold must be a non-negative number, got the string "1024"',
+    ],
+    maxKeySize: [
+      '100',
+      'cache: maxKeySize must be an integer of at least 64 bytes, or false, got the string "100"',
+    ],
+    modelVersion: ['1', 'cache: modelVersion must be an integer, got the string "1"'],
+    tenant: ['acme', 'cache: tenant must be a function returning the current tenant, got the string "acme"'],
+    near: [true, 'cache: near must be false or { max: a positive integer }, got the boolean true'],
+    lockTimeout: ['5000', 'cache: lockTimeout must be a non-negative number of ms, got the string "5000"'],
+    errorHandler: ['x', 'cache: errorHandler must be a function, got the string "x"'],
+    raw: ['yes', 'raw must be true or false, got the string "yes"'],
+    retry: [3, 'retry must be an object, got the number 3'],
+  }
+  for (const [name, [value, message]] of Object.entries(cases)) {
+    const error = await failure(() => fleet.cache({ [name]: value } as never))
+    assert.ok(error instanceof ConfigError, `${name}: expected a ConfigError, got ${String(error)}`)
+    assert.equal(error.code, 'ERR_INVALID_OPTION', error.message)
+    assert.equal(error.message, message)
+  }
+  // Out of range, not only of the wrong type: what came is named too.
+  for (const [options, message] of [
+    [
+      { namespace: 'a b' },
+      'cache: namespace must be a non-empty string without spaces or braces, got the string "a b"',
+    ],
+    [{ modelVersion: 1.5 }, 'cache: modelVersion must be an integer, got the number 1.5'],
+    [
+      { maxKeySize: 10 },
+      'cache: maxKeySize must be an integer of at least 64 bytes, or false, got the number 10',
+    ],
+    [{ lockTimeout: -1 }, 'cache: lockTimeout must be a non-negative number of ms, got the number -1'],
+    [{ near: [] }, 'cache: near must be false or { max: a positive integer }, got an array'],
+    [{ near: { max: 0 } }, 'cache: near.max must be a positive integer, got the number 0'],
+    [{ near: { max: '10' } }, 'cache: near.max must be a positive integer, got the string "10"'],
+    [{ near: {} }, 'cache: near.max must be a positive integer, got undefined'],
+    [{ retry: { attempts: '2' } }, 'retry.attempts must be an integer, got the string "2"'],
+  ] as const) {
+    const error = await failure(() => fleet.cache(options as never))
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`)
+    assert.equal(error.code, 'ERR_INVALID_OPTION', error.message)
+    assert.equal(error.message, message)
+  }
+  assert.ok(fleet.cache({ near: false, maxKeySize: false, lockTimeout: 0, modelVersion: 2 }))
+})
+
+test("cache option near: an unknown name in it is refused, named as near's (as the fleet's pool.sise)", async () => {
+  for (const [near, message] of [
+    [{ maxx: 10 }, 'unknown option "near.maxx" (did you mean "near.max"?)'],
+    [{ Max: 10 }, 'unknown option "near.Max" (did you mean "near.max"?)'],
+    [{ max: 10, foo: 1 }, 'unknown option "near.foo" (known: max)'],
+  ] as const) {
+    const error = await failure(() => fleet.cache({ near } as never))
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`)
+    assert.equal(error.code, 'ERR_UNKNOWN_OPTION', error.message)
+    assert.equal(error.message, message)
+  }
+  assert.ok(fleet.cache({ near: { max: 10 } }))
 })
 
 test('tracker: ids, callbacks, instance ids and stop options', async () => {
