@@ -21,7 +21,7 @@ export interface Timed {
 
 const settled = (item: Timed): boolean => item.isSettled === true || item.isResolved === true
 
-/** Commands in flight past which settled ones are dropped as new ones come (see `add`). */
+/** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
 const BACKLOG = 1024
 
 /**
@@ -33,8 +33,8 @@ const BACKLOG = 1024
 export class CommandDeadlines {
   readonly #timeout: number
   readonly #expired: (item: Timed) => Error
-  /** In send order, with each one's deadline; settled ones are dropped from the front. */
-  #items: Timed[] = []
+  /** In send order, with each one's deadline; settled ones are let go from the front. */
+  #items: (Timed | undefined)[] = []
   #deadlines: number[] = []
   #head = 0
   #timer: NodeJS.Timeout | undefined
@@ -47,14 +47,17 @@ export class CommandDeadlines {
 
   /** How many commands it still references (settled ones included until they are let go). */
   get holding(): number {
-    return this.#items.length
+    return this.#items.length - this.#head
   }
 
   /** `item` is failed with the timeout error unless it has settled within the timeout. */
   add(item: Timed): void {
-    // Settled commands are let go while many are sent, not only when the timer next fires: a
-    // connection busy with 300,000 commands a second would hold every one for the whole timeout.
-    if (this.#items.length - this.#head > BACKLOG) this.#dropSettled()
+    // Settled commands are let go as new ones are sent, not when the timer next fires: an
+    // ioredis command keeps its reply (an MGET's 100 values), and a connection busy with
+    // 300,000 commands a second would keep every one for the whole timeout, long enough for the
+    // garbage collector to copy them all to its old generation. A connection answers in order,
+    // so the settled ones are at the front.
+    this.#dropSettled()
     this.#items.push(item)
     this.#deadlines.push(Date.now() + this.#timeout)
     this.#timer ??= setTimeout(this.#expire, this.#timeout).unref()
@@ -88,7 +91,7 @@ export class CommandDeadlines {
         if (this.#deadlines[head]! > now) break
         item.reject(this.#expired(item))
       }
-      head++
+      this.#items[head++] = undefined
     }
     this.#head = head
     this.#compact()
@@ -99,12 +102,12 @@ export class CommandDeadlines {
 
   #dropSettled(): void {
     let head = this.#head
-    while (head < this.#items.length && settled(this.#items[head]!)) head++
+    while (head < this.#items.length && settled(this.#items[head]!)) this.#items[head++] = undefined
     this.#head = head
     this.#compact()
   }
 
-  /** Lets go of what is behind the head once it is most of the arrays. */
+  /** Cuts the let-go slots off the arrays once they are most of them. */
   #compact(): void {
     const head = this.#head
     if (head === this.#items.length) {
