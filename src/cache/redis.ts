@@ -1,4 +1,3 @@
-import { incrementBy } from '../store/counter.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
@@ -83,8 +82,9 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
+    // One script, so that a step past 2^53 - 1 is refused without ever being seen (see the store's).
     const reply = await this.#topology.run(key, (client) =>
-      ttl === undefined ? incrementBy(client, key, by) : INCREMENT_WITH_TTL.run(client, [key], [by, ttl]),
+      INCREMENT_WITH_TTL.run(client, [key], [by, ttl ?? '']),
     )
     return Number(reply)
   }

@@ -47,13 +47,13 @@ export class MemoryStoreBackend implements StoreBackend {
 
   async increment(key: string, by: number, ttl?: number): Promise<number> {
     const current = this.#text(key) ?? '0'
-    // As INCRBYFLOAT adds (src/store/counter.ts), so code that works here works on Redis: an
-    // integer counter and step as numbers (the same sum), anything else as its decimals.
+    // As INCRBYFLOAT adds (src/store/lua/increment-with-ttl-1.lua), so code that works here works
+    // on Redis: an integer counter and step as numbers (the same sum), anything else as decimals.
     const integer = Number.isInteger(by) && INTEGER_TEXT.test(current)
     const text = integer ? String(Number(current) + by) : addAsRedis(current, by)
     if (text === undefined) throw replyError(NOT_A_FLOAT)
     const next = Number(text)
-    // A sum past 2^53 - 1 either way is refused, as on Redis (src/store/counter.ts).
+    // A sum past 2^53 - 1 either way is refused, as on Redis (src/store/lua/increment-with-ttl-1.lua).
     if (Math.abs(next) > Number.MAX_SAFE_INTEGER) throw replyError(NOT_AN_INTEGER)
     this.memory.set(key, text, 'keep')
     if (ttl !== undefined && this.memory.pttl(key) === -1) this.memory.expire(key, ttl)

@@ -6,7 +6,6 @@ import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
-import { addToCounter } from './counter.ts'
 import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
 /**
@@ -98,12 +97,9 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async increment(key: string, by: number, ttl?: number, durability?: Durability): Promise<number> {
-    // The hot path, a step without TTL or WAIT, is one INCRBYFLOAT: a script costs Redis
-    // several times the CPU.
-    if (ttl === undefined && durability === undefined) {
-      return this.#topology.run(key, (client) => addToCounter(client, key, by))
-    }
-    // One script otherwise: the step as INCRBYFLOAT adds it, and the TTL if the key has none.
+    // One script: the step as INCRBYFLOAT adds it, refused and undone in the same step when the
+    // sum is past 2^53 - 1 (a plain INCRBYFLOAT undone by a second command let other calls see,
+    // or delete, the refused sum in between), and the TTL if the key has none.
     const args = [by, ttl ?? '', 'float']
     return Number(await this.#script(INCREMENT_WITH_TTL, [key], args, durability, 'store.increment'))
   }

@@ -8,4 +8,3 @@ import { scriptFile } from '../topology/script.ts'
 export const INCREMENT_WITH_TTL = scriptFile(new URL('./lua/increment-with-ttl-1.lua', import.meta.url))
 export const CLAIM = scriptFile(new URL('./lua/claim-2.lua', import.meta.url))
 export const COMPARE_AND_SET = scriptFile(new URL('./lua/compare-and-set-2.lua', import.meta.url))
-export const SETTLE_COUNTER = scriptFile(new URL('./lua/settle-counter-1.lua', import.meta.url))

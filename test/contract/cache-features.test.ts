@@ -205,6 +205,28 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.readCounter('edge:1:plain'), edge)
   })
 
+  test('a refused counter step is never seen: calls made right after it, not awaited, meet the counter as it was', async () => {
+    const cache = cacheOf()
+    const edge = Number.MAX_SAFE_INTEGER
+    await cache.writeCounter('seen', edge)
+    const refused = cache.increment('seen', 1).catch((e: unknown) => e)
+    const read = cache.readCounter('seen')
+    const next = cache.decrement('seen', 5)
+    assert.match(String(await refused), /not an integer or out of range/)
+    assert.equal(await read, edge)
+    assert.equal(await next, edge - 5)
+    await cache.writeCounter('gone', edge)
+    const refusedToo = cache.increment('gone', 1).catch((e: unknown) => e)
+    const deleted = cache.delete('gone')
+    assert.match(String(await refusedToo), /not an integer or out of range/)
+    assert.equal(await deleted, true)
+    assert.equal(
+      await cache.readCounter('gone'),
+      undefined,
+      'the undo of the refused step brought the key back',
+    )
+  })
+
   test('a key, version, tag, tenant or raw value with a lone surrogate is refused (Redis would store U+FFFD)', async () => {
     const cache = cacheOf()
     assert.equal(await cache.write('\uFFFD', 'kept'), true)

@@ -479,6 +479,26 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.get('edge:1:plain'), edge)
   })
 
+  test('a refused step is never seen: calls made right after it, not awaited, meet the counter as it was', async () => {
+    const store = (await env.fleet()).store<number>()
+    const edge = Number.MAX_SAFE_INTEGER
+    await store.set('seen', edge)
+    const refused = store.increment('seen', 1).catch((e: unknown) => e)
+    const read = store.get('seen')
+    const many = store.getMany(['seen'])
+    const next = store.increment('seen', -5)
+    assert.ok((await refused) instanceof CommandError)
+    assert.equal(await read, edge)
+    assert.deepEqual(await many, [edge])
+    assert.equal(await next, edge - 5)
+    await store.set('gone', edge)
+    const refusedToo = store.increment('gone', 1).catch((e: unknown) => e)
+    const deleted = store.delete('gone')
+    assert.ok((await refusedToo) instanceof CommandError)
+    assert.equal(await deleted, true)
+    assert.equal(await store.get('gone'), undefined, 'the undo of the refused step brought the key back')
+  })
+
   test('increments of a fractional counter stay in call order with the calls after them (SPEC §2)', async () => {
     const store = (await env.fleet()).store<number>()
     await store.set('half', 0.5)
