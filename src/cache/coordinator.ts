@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { ClosedError, ConnectionError, isTransient, TimeoutError } from '../errors.ts'
 import type { CacheBackend } from './backend.ts'
 import { type Entry, encodeEntry, entryValue } from './entry.ts'
@@ -15,6 +16,18 @@ import { copyValue } from './values.ts'
 import type { EntryWriter } from './writer.ts'
 
 export type Compute<T> = (key: string, o: WriteOptions) => T | Promise<T>
+
+/**
+ * The entries (full keys) whose fetch compute runs in the current async context, in every cache
+ * of the process. A fetch of one of them made by that compute is part of it, as in Rails, not a
+ * concurrent miss: joining the outer fill, or waiting for the fill lock the outer holds, would
+ * wait for itself.
+ */
+const computing = new AsyncLocalStorage<ReadonlySet<string>>()
+
+function computingToo(full: string): ReadonlySet<string> {
+  return new Set(computing.getStore()).add(full)
+}
 
 /** One fetch of one key: what the coordinator needs to fill it. */
 export interface FillRequest<T> {
@@ -61,6 +74,8 @@ export class FillCoordinator {
 
   /** A miss: compute under the fleet-wide fill lock (or wait for its holder), store, return. */
   miss<T>(request: FillRequest<T>, version: string | undefined, readFailed: boolean): Promise<T> {
+    // A fetch made by the compute of its own key computes itself, neither joined nor locked.
+    if (computing.getStore()?.has(request.full)) return this.computeAndStore(request)
     // Every read hands out a fresh copy (SPEC §3): so does a fill to those who joined it.
     const where = `cache.fetch '${shortName(request.name)}'`
     return this.#flights.run(
@@ -172,7 +187,7 @@ export class FillCoordinator {
             writer.stampsInOrder(order, 'fetch', scope, settings),
           )
     stats.fills++
-    const value = await compute(name, settings)
+    const value = await computing.run(computingToo(full), () => compute(name, settings))
     if (value === undefined || (value === null && settings.skipNil)) return value
     const prepared = prepareValue('fetch', name, value, settings)
     const version = requestedVersion(key, settings.version, 'fetch')

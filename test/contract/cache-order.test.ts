@@ -411,4 +411,35 @@ forEachTopology('Cache contract (call order)', (env) => {
       assert.equal(await cache.read('plain'), 'stored', 'a fill nothing changed is stored')
     })
   }
+
+  // A lock that would outlast the test: a nested fetch that waited for it would time the test out.
+  const LOCK = 10 * 60_000
+  for (const [what, lockTimeout] of [
+    ['the fill lock', LOCK],
+    ['no fill lock', 0],
+  ] as const) {
+    test(`a fetch made by the compute of its own key, with ${what}, computes itself (Rails): it neither joins nor waits for the outer one`, {
+      timeout: LOCK / 10,
+    }, async () => {
+      const cache = cacheOf({ lockTimeout })
+      const calls: string[] = []
+      const outer = await cache.fetch('nested', async () => {
+        calls.push('outer')
+        const inner = await cache.fetch('nested', () => {
+          calls.push('inner')
+          return 'inner'
+        })
+        return `${inner}+outer`
+      })
+      assert.equal(outer, 'inner+outer')
+      assert.deepEqual(calls, ['outer', 'inner'])
+      // A fill is no change of the key (docs/cache.md): the outer one is stored last, as in Rails.
+      assert.equal(await cache.read('nested'), 'inner+outer')
+      // Through another cache object of the same namespace (the lock is the fleet's, not the object's).
+      const namespace = uniqueKey('ns')
+      const [a, b] = [cacheOf({ namespace, lockTimeout }), cacheOf({ namespace, lockTimeout })]
+      const across = await a.fetch('k', async () => `${await b.fetch('k', () => 'b')}+a`)
+      assert.equal(across, 'b+a')
+    })
+  }
 })
