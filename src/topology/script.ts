@@ -1,20 +1,37 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { messageOf } from '../errors.ts'
+import { keySlot } from './slot.ts'
 import type { Client } from './types.ts'
 
 /**
- * A Lua script sent by SHA (EVALSHA) and loaded on demand: the first call on a node that
- * does not know it falls back to EVAL, which also caches it there for the next call.
+ * A Lua script, sent with its source (EVAL, which also caches it on the node) until it has run
+ * on the node of its keys, and by SHA (EVALSHA) from then on. Not EVALSHA first with EVAL on
+ * NOSCRIPT: that EVAL would go out after the commands sent meanwhile, and a `get` made right
+ * after a first `increment` or `setIfNotExists` would not see it (SPEC §2 call order). Known
+ * per client and per cluster slot of the first key (a cluster client reaches many nodes; on one
+ * node that is at most one EVAL per slot), so no client needs to say what it is. After a
+ * restart or SCRIPT FLUSH, a NOSCRIPT falls back to EVAL once.
  */
 export class Script {
   readonly sha: string
+  /** Per client, the slots whose node has run the script (1). */
+  readonly #ran = new WeakMap<object, Uint8Array>()
 
   constructor(readonly lua: string) {
     this.sha = createHash('sha1').update(lua).digest('hex')
   }
 
   async run(client: Client, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const slot = keySlot(keys[0]!)
+    let ran = this.#ran.get(client)
+    if (ran?.[slot] !== 1) {
+      const reply = await client.eval(this.lua, keys.length, ...keys, ...args)
+      ran ??= this.#ran.get(client) ?? new Uint8Array(SLOTS)
+      this.#ran.set(client, ran)
+      ran[slot] = 1
+      return reply
+    }
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (error) {
@@ -23,6 +40,9 @@ export class Script {
     }
   }
 }
+
+/** Redis Cluster's hash slots. */
+const SLOTS = 16_384
 
 /**
  * A script kept in its own `.lua` file beside the module that uses it (one atomic step per file,

@@ -56,13 +56,6 @@ export class TickBatch {
   #pending: Pending | undefined
   /** The connection a step goes out on (without flushing again). */
   readonly #connection: () => Client
-  /**
-   * The server has run set-each-n.lua (by EVAL): EVALSHA finds it. A step sends the script
-   * itself until then, since EVALSHA's NOSCRIPT fallback would send the calls late, after
-   * commands made after them. After a restart (or SCRIPT FLUSH) that fallback happens once.
-   */
-  #loaded = false
-
   constructor(connection: () => Client) {
     this.#connection = connection
   }
@@ -126,10 +119,8 @@ export class TickBatch {
       ttl === undefined ? '' : String(ttl),
       nx ? '1' : '',
     ])
-    if (this.#loaded) return (await SET_EACH.run(client, keys, args)) as Reply[]
-    const replies = await client.eval(SET_EACH.lua, keys.length, ...keys, ...args)
-    this.#loaded = true
-    return replies as Reply[]
+    // Script.run sends the source until the node has run it: in order with the calls after it.
+    return (await SET_EACH.run(client, keys, args)) as Reply[]
   }
 }
 
