@@ -58,7 +58,8 @@ test('an increment cut off by fleet.close() while Redis holds it rejects with Cl
     const increment = settle(store.increment('ctr'))
     for (;;) {
       const clients = String(await server.admin.call('CLIENT', 'LIST'))
-      if (/cmd=incrbyfloat/.test(clients)) break
+      // The counter step is a script (EVAL on its first run, EVALSHA after).
+      if (/cmd=eval/.test(clients)) break
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     await fleet.close()

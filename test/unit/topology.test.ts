@@ -234,32 +234,48 @@ test('perKey: elsewhere one command per batch, on its client, replies in the cal
   ])
 })
 
-test('Script: runs by SHA1; falls back to EVAL on NOSCRIPT only', async () => {
+test('Script: sent with its source until it ran on the node of its keys (per client and slot), by SHA1 after; EVAL again on NOSCRIPT only', async () => {
   const lua = 'return KEYS[1]'
   const script = new Script(lua)
   assert.equal(script.sha, createHash('sha1').update(lua).digest('hex'))
   const calls: unknown[][] = []
-  let known = false
+  let known = true
   let other: Error | undefined
-  const client = {
-    evalsha: async (...args: unknown[]) => {
-      calls.push(['evalsha', ...args])
-      if (other) throw other
-      if (!known) throw new Error('NOSCRIPT No matching script.')
-      return 'by sha'
-    },
-    eval: async (...args: unknown[]) => {
-      calls.push(['eval', ...args])
-      known = true
-      return 'by eval'
-    },
-  } as unknown as Client
+  const clientWith = () =>
+    ({
+      evalsha: async (...args: unknown[]) => {
+        calls.push(['evalsha', ...args])
+        if (other) throw other
+        if (!known) throw new Error('NOSCRIPT No matching script.')
+        return 'by sha'
+      },
+      eval: async (...args: unknown[]) => {
+        calls.push(['eval', ...args])
+        known = true
+        return 'by eval'
+      },
+    }) as unknown as Client
+  const client = clientWith()
+  // First run: the source, in order with what is sent after it (no NOSCRIPT round trip).
   assert.equal(await script.run(client, ['k1', 'k2'], ['a', 1]), 'by eval')
-  assert.deepEqual(calls, [
-    ['evalsha', script.sha, 2, 'k1', 'k2', 'a', 1],
-    ['eval', lua, 2, 'k1', 'k2', 'a', 1],
-  ])
   assert.equal(await script.run(client, ['k1'], []), 'by sha')
+  // A key of another slot (on a cluster, maybe another node), or another client: the source again.
+  assert.equal(await script.run(client, ['other'], []), 'by eval')
+  assert.equal(await script.run(clientWith(), ['k1'], []), 'by eval')
+  assert.deepEqual(calls, [
+    ['eval', lua, 2, 'k1', 'k2', 'a', 1],
+    ['evalsha', script.sha, 1, 'k1'],
+    ['eval', lua, 1, 'other'],
+    ['eval', lua, 1, 'k1'],
+  ])
+  // The server forgot it (a restart, SCRIPT FLUSH): NOSCRIPT, then the source once.
+  calls.length = 0
+  known = false
+  assert.equal(await script.run(client, ['k1'], []), 'by eval')
+  assert.deepEqual(
+    calls.map(([name]) => name),
+    ['evalsha', 'eval'],
+  )
   other = new Error('ERR Error running script: NOSCRIPT in a message is not the reply code')
   await assert.rejects(script.run(client, ['k1'], []), /ERR Error running script/)
   assert.equal(calls.filter(([name]) => name === 'eval').length, 1)
