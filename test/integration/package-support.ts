@@ -108,8 +108,16 @@ export async function project(packed: Packed, name: string, extra: string[]): Pr
   return dir
 }
 
-/** `tsc --noEmit --strict`, module NodeNext, with Node's types (from this checkout) and lib checks on. */
-export async function typeCheck(dir: string, file: string): Promise<void> {
+/**
+ * `tsc --noEmit --strict`, module NodeNext, lib checks on, with the project's config written as
+ * `config` in `dir`: with Node's types listed (from this checkout), or with none (`nodeTypes:
+ * false`, TypeScript 7's default: only what the declarations reference themselves is loaded).
+ */
+export async function typeCheck(
+  dir: string,
+  file: string,
+  { nodeTypes = true, config = 'tsconfig.json', limitMs = STEP_LIMIT_MS } = {},
+): Promise<void> {
   const compilerOptions = {
     strict: true,
     module: 'NodeNext',
@@ -117,12 +125,11 @@ export async function typeCheck(dir: string, file: string): Promise<void> {
     target: 'ES2022',
     noEmit: true,
     skipLibCheck: false,
-    types: ['node'],
-    typeRoots: [join(root, 'node_modules', '@types')],
+    ...(nodeTypes ? { types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] } : { types: [] }),
   }
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [file] }))
+  writeFileSync(join(dir, config), JSON.stringify({ compilerOptions, files: [file] }))
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  assertOk(await runBounded(process.execPath, [tsc, '-p', dir], { cwd: dir, limitMs: STEP_LIMIT_MS }), 'tsc')
+  assertOk(await runBounded(process.execPath, [tsc, '-p', join(dir, config)], { cwd: dir, limitMs }), 'tsc')
 }
 
 /** Runs a TypeScript program as the README says (tsx), with REDIS_URL set or not. */

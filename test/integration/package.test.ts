@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
 import { entryPoints, root, runBounded } from './docs-blocks.ts'
-import { freshCopy, npmEnvironment, PACK_LIMIT_MS, type PackResult } from './package-support.ts'
+import { freshCopy, npmEnvironment, PACK_LIMIT_MS, type PackResult, typeCheck } from './package-support.ts'
 
 const clone = freshCopy()
 let files: Set<string>
@@ -88,23 +88,9 @@ test("each entry point's declarations reference Node's types: TypeScript 7 loads
     join(clone, 'consumer.ts'),
     [...imports, `console.log(${imports.map((_, i) => `entry${i}`)})`, ''].join('\n'),
   )
-  const compilerOptions = {
-    strict: true,
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    target: 'ES2022',
-    noEmit: true,
-    skipLibCheck: false,
-    types: [],
-  }
-  writeFileSync(
-    join(clone, 'tsconfig.consumer.json'),
-    JSON.stringify({ compilerOptions, files: ['consumer.ts'] }),
-  )
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  const check = await runBounded(process.execPath, [tsc, '-p', 'tsconfig.consumer.json'], {
-    cwd: clone,
+  await typeCheck(clone, 'consumer.ts', {
+    nodeTypes: false,
+    config: 'tsconfig.consumer.json',
     limitMs: PACK_LIMIT_MS,
   })
-  assert.ok(!check.timedOut && check.code === 0, `tsc failed:\n${check.output}`)
 })
