@@ -136,13 +136,16 @@ export class RedisStoreBackend implements StoreBackend {
   ): Promise<unknown> {
     return this.#topology.run(keys[0]!, async (client) => {
       if (durability === undefined) return script.run(client, keys, args)
+      // With its source until it ran there, as Script.run sends it (call order).
+      const source = !script.ranOn(client, keys[0]!)
       const [reply] = await writeDurably(
         client,
         durability,
         `${op} '${keys[0]}'`,
-        (pipe, withSource) => pipeScript(pipe, script, keys, args, withSource),
+        (pipe, withSource) => pipeScript(pipe, script, keys, args, withSource || source),
         ([written]) => wrote(written),
       )
+      if (source) script.ran(client, keys[0]!)
       return reply
     })
   }

@@ -22,14 +22,25 @@ export class Script {
     this.sha = createHash('sha1').update(lua).digest('hex')
   }
 
-  async run(client: Client, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const slot = keySlot(keys[0]!)
+  /** True once the script has run on the node of `key` through `client`: EVALSHA finds it there. */
+  ranOn(client: Client, key: string): boolean {
+    return this.#ran.get(client)?.[keySlot(key)] === 1
+  }
+
+  /** Notes that the script ran on the node of `key` through `client` (sent with its source). */
+  ran(client: Client, key: string): void {
     let ran = this.#ran.get(client)
-    if (ran?.[slot] !== 1) {
-      const reply = await client.eval(this.lua, keys.length, ...keys, ...args)
-      ran ??= this.#ran.get(client) ?? new Uint8Array(SLOTS)
+    if (ran === undefined) {
+      ran = new Uint8Array(SLOTS)
       this.#ran.set(client, ran)
-      ran[slot] = 1
+    }
+    ran[keySlot(key)] = 1
+  }
+
+  async run(client: Client, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (!this.ranOn(client, keys[0]!)) {
+      const reply = await client.eval(this.lua, keys.length, ...keys, ...args)
+      this.ran(client, keys[0]!)
       return reply
     }
     try {

@@ -16,6 +16,13 @@ before(async () => {
 })
 after(() => server?.stop())
 
+/** SCRIPT FLUSH on the server at `url`. */
+async function flushScripts(url: string): Promise<void> {
+  const client = new Redis(url)
+  await client.script('FLUSH')
+  client.disconnect()
+}
+
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`on ${transport}, the first claim and counter steps are seen by the calls made right after them`, async (t) => {
     const fleet: Fleet = createFleet({ url: server.url, namespace: `first-${transport}`, transport })
@@ -24,9 +31,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     const cache = fleet.cache()
     await fleet.ready()
     // This file's own server: what an earlier test ran there is forgotten.
-    const admin = new Redis(server.url)
-    await admin.script('FLUSH')
-    admin.disconnect()
+    await flushScripts(server.url)
     // Each script's first run on this server, each followed at once by a read of its key.
     const claimed = store.setIfNotExists('claim', 1)
     const claimRead = store.get('claim')
@@ -42,5 +47,11 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       3,
       3,
     ])
+    // With waitFor (a pipeline with its WAIT; this server has no replica: applied, not durable).
+    await flushScripts(server.url)
+    const waitFor = { replicas: 1, timeout: 10 }
+    const durable = store.setIfNotExists('durable', 4, { waitFor }).catch((e: { code?: string }) => e.code)
+    const durableRead = store.get('durable')
+    assert.deepEqual(await Promise.all([durable, durableRead]), ['ERR_DURABILITY', 4])
   })
 }
