@@ -326,6 +326,8 @@ export class FleetCache implements Cache {
     const full = this.#keys.full(scope, name)
     // The shared defaults are only read here; a compute always gets a copy of its own.
     const settings = options === undefined ? this.#plain : new WriteSettings(this.#defaults, options, 'fetch')
+    // As write refuses it (and Rails' fetch): a fill the compute makes slow is another matter.
+    if (options !== undefined) settings.assertNotPast(this.#clock(), 'fetch')
     if (compute === undefined) {
       if (settings.force) {
         throw invalidArgument(

@@ -141,7 +141,7 @@ export class MultiKey {
     compute: (key: CacheKey) => T | Promise<T>,
     trace: OpenTrace | undefined,
   ): Promise<Map<CacheKey, T>> {
-    const { failsafe, order, defaults } = this.#o
+    const { failsafe, order, defaults, clock } = this.#o
     if (typeof compute !== 'function') {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
@@ -150,6 +150,7 @@ export class MultiKey {
     }
     assertArray(keys, 'fetchMulti')
     const settings = new WriteSettings(defaults, o, 'fetchMulti')
+    settings.assertNotPast(clock(), 'fetchMulti')
     const result = new Map<CacheKey, T>()
     if (keys.length === 0) return result
     const many = this.#many('fetchMulti', keys, settings.version)

@@ -96,8 +96,9 @@ export class WriteSettings implements WriteOptions {
     for (const name of YES_NO_OPTIONS) assertBooleanOption(o[name], name, `cache.${op}`)
     validateExpiry(o, op)
     // A call's expiresAt replaces the default expiresIn (as in Rails, where it becomes expires_in).
+    // `expiresIn: undefined` is no option, as everywhere: only null overrides the default.
     this.#expiresIn =
-      o.expiresAt !== undefined ? undefined : 'expiresIn' in o ? o.expiresIn : defaults.expiresIn
+      o.expiresAt !== undefined ? undefined : o.expiresIn !== undefined ? o.expiresIn : defaults.expiresIn
     this.#expiresAt = o.expiresAt
     this.version = o.version
     this.unlessExist = o.unlessExist === true

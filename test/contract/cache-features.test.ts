@@ -264,9 +264,38 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.read('k'), `a${lone}`)
   })
 
+  test('a call option left undefined is no option: expiresIn: undefined keeps the default, only null overrides it', async () => {
+    const ns = uniqueKey('ns')
+    const cache = cacheOf({ namespace: ns, expiresIn: 60_000 })
+    const expiresIn = undefined
+    await cache.write('w', 1, { expiresIn })
+    await cache.fetch('f', { expiresIn }, () => 1)
+    await cache.writeMulti({ m: 1 }, { expiresIn })
+    await cache.increment('i', 1, { expiresIn })
+    await cache.write('never', 1, { expiresIn: null })
+    for (const key of ['w', 'f', 'm', 'i']) {
+      const ttl = await raw.pttl(`${env.namespace}:cache:${ns}:${key}`)
+      assert.ok(ttl > 0 && ttl <= 60_000, `${key}: ${ttl}`)
+    }
+    assert.equal(await raw.pttl(`${env.namespace}:cache:${ns}:never`), -1)
+  })
+
   test('a past expiresAt and bad options are TypeErrors', async () => {
     const cache = cacheOf()
     await assert.rejects(cache.write('k', 1, { expiresAt: Date.now() - 1000 }), /expiresAt is in the past/)
+    // fetch and fetchMulti too, as Rails' fetch validates its options; the compute never runs.
+    const never = () => assert.fail('computed for a past expiresAt')
+    for (const force of [false, true]) {
+      await assert.rejects(cache.fetch('k', { expiresAt: Date.now() - 1000, force }, never), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARGUMENT',
+        message: /cache\.fetch: .*expiresAt is in the past/,
+      })
+    }
+    await assert.rejects(cache.fetchMulti(['k'], { expiresAt: Date.now() - 1000 }, never), {
+      name: 'TypeError',
+      message: /cache\.fetchMulti: .*expiresAt is in the past/,
+    })
     await assert.rejects(cache.write('k', 1, { expiresAt: 'tomorrow' as unknown as number }), TypeError)
     await assert.rejects(cache.write('k', 1, { tags: ['ok', ''] }), /tags must be an array/)
     await assert.rejects(cache.increment('k', 1.5), /by must be an integer/)
