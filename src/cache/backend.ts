@@ -13,8 +13,11 @@ export interface CacheBackend {
    * once; one server, its connection made): no later call can overtake it, so nothing to track.
    */
   readsManyAtOnce(): boolean
-  /** SET with PX `ttl` (ms) when given and NX when `nx`; false when NX found a value. */
-  set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean>
+  /**
+   * SET with PX `ttl` (ms) when given. With `unlessLiveAt` (unlessExist), only if the key holds
+   * no live value at that time (set-unless-live-1.lua): false when it found one.
+   */
+  set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */
   setMany(items: readonly WriteItem[]): Promise<boolean[]>
   /** UNLINK; true if the key was there. */
@@ -40,5 +43,6 @@ export interface WriteItem {
   key: string
   value: string
   ttl: number | undefined
-  nx: boolean
+  /** unlessExist: written only if the key holds no live value at this time (see `set`). */
+  unlessLiveAt?: number
 }

@@ -2,6 +2,7 @@ import { NOT_AN_INTEGER, replyError } from '../errors.ts'
 import { INTEGER_TEXT } from '../store/decimal.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
+import { decodeEntry, isExpired } from './entry.ts'
 import { escapeGlob, globMatcher } from './glob.ts'
 
 type ChangeListener = (key: string) => void
@@ -47,14 +48,27 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   #set(item: WriteItem): boolean {
-    if (item.nx && this.memory.has(item.key)) return false
+    if (item.unlessLiveAt !== undefined && this.#live(item.key, item.unlessLiveAt)) return false
     this.memory.set(item.key, item.value, item.ttl)
     changed(item.key)
     return true
   }
 
-  async set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
-    return this.#set({ key, value, ttl, nx })
+  async set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean> {
+    return this.#set({ key, value, ttl, unlessLiveAt })
+  }
+
+  /** As set-unless-live-1.lua judges it: anything but an entry expired at `now` is a value. */
+  #live(key: string, now: number): boolean {
+    if (!this.memory.has(key)) return false
+    const text = this.#text(key)
+    if (text === undefined) return true
+    try {
+      const entry = decodeEntry(text)
+      return entry.raw || !isExpired(entry, now)
+    } catch {
+      return true
+    }
   }
 
   async setMany(items: readonly WriteItem[]): Promise<boolean[]> {

@@ -1,10 +1,11 @@
+import { pipeScript } from '../durability.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
-import { RELEASE_FILL_LOCK, TAKE_FILL_LOCK } from './scripts.ts'
+import { RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK } from './scripts.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000
@@ -49,8 +50,11 @@ export class RedisCacheBackend implements CacheBackend {
     )
   }
 
-  set(key: string, value: string, ttl: number | undefined, nx: boolean): Promise<boolean> {
-    return this.#topology.write(key, { value, ttl, nx }).then(isOk)
+  set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean> {
+    if (unlessLiveAt === undefined) return this.#topology.write(key, { value, ttl }).then(isOk)
+    return this.#topology
+      .run(key, (client) => SET_UNLESS_LIVE.run(client, [key], unlessLiveArgs(value, ttl, unlessLiveAt)))
+      .then(isOk)
   }
 
   async setMany(items: readonly WriteItem[]): Promise<boolean[]> {
@@ -59,7 +63,12 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = await this.#topology.get()
     const batches = await topology.batches(items.map((item) => item.key))
     const replies = await topology.pipeline(batches, (pipe, batch) => {
-      for (const index of batch.indexes) pipe.call('set', ...setArguments(items[index]!.key, items[index]!))
+      for (const index of batch.indexes) {
+        const { key, value, ttl, unlessLiveAt } = items[index]!
+        if (unlessLiveAt === undefined) pipe.call('set', ...setArguments(key, { value, ttl }))
+        // With its source: a pipeline cannot tell whether the node ran it yet (call order).
+        else pipeScript(pipe, SET_UNLESS_LIVE, [key], unlessLiveArgs(value, ttl, unlessLiveAt), true)
+      }
     })
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {
@@ -128,3 +137,8 @@ export class RedisCacheBackend implements CacheBackend {
 }
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
+
+/** ARGV of set-unless-live-1.lua. */
+function unlessLiveArgs(value: string, ttl: number | undefined, now: number): (string | number)[] {
+  return [now, value, ttl ?? '']
+}

@@ -119,7 +119,7 @@ export class EntryWriter {
     const { bytes, ttl } = sealed
     this.evict(full)
     return this.#o
-      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx))
+      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined))
       .then((written) => {
         this.evict(full)
         if (written && counted) this.#o.stats.writes++
@@ -139,7 +139,12 @@ export class EntryWriter {
     for (const item of items) {
       const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
       if (sealed)
-        writes.push({ key: item.full, value: sealed.bytes, ttl: sealed.ttl, nx: settings.unlessExist })
+        writes.push({
+          key: item.full,
+          value: sealed.bytes,
+          ttl: sealed.ttl,
+          unlessLiveAt: settings.unlessExist ? now : undefined,
+        })
     }
     if (writes.length === 0) return
     for (const write of writes) this.evict(write.key)

@@ -38,12 +38,12 @@ export class RedisStoreBackend implements StoreBackend {
 
   async set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void> {
     if (durability === undefined) {
-      await this.#topology.write(key, { value: text, ttl, nx: false })
+      await this.#topology.write(key, { value: text, ttl })
       return
     }
     await this.#topology.run<unknown>(key, (client) =>
       writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
-        pipe.call('set', ...setArguments(key, { value: text, ttl, nx: false }))
+        pipe.call('set', ...setArguments(key, { value: text, ttl }))
       }),
     )
   }

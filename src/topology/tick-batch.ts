@@ -1,7 +1,7 @@
 import { scriptFile } from './script.ts'
 import type { Client } from './types.ts'
 
-/** SET of many keys in one step, each with its own TTL and NX. */
+/** SET of many keys in one step, each with its own TTL. */
 const SET_EACH = scriptFile(new URL('./lua/set-each-n.lua', import.meta.url))
 
 /**
@@ -10,11 +10,10 @@ const SET_EACH = scriptFile(new URL('./lua/set-each-n.lua', import.meta.url))
  */
 export const MAX_BATCH = 64
 
-/** One SET: its value, TTL in ms (none if undefined) and NX. */
+/** One SET: its value and TTL in ms (none if undefined). */
 export interface SetCommand {
   readonly value: string
   readonly ttl: number | undefined
-  readonly nx: boolean
 }
 
 type Reply = string | null
@@ -46,7 +45,7 @@ interface Pending {
  *   another type, and the reads MGET found nothing for are sent again as GETs, each answered by
  *   Redis exactly (later than their step: the one case where such a read is not ordered before
  *   the calls made after it).
- * - SETs: one MSET when none has a TTL or NX, else set-each-n.lua.
+ * - SETs: one MSET when none has a TTL, else set-each-n.lua.
  *
  * Order (SPEC §2): a call of the other kind sends what is pending first, and the owner calls
  * `flush()` before anything else is sent to the server, so every call goes out ahead of every
@@ -109,16 +108,12 @@ export class TickBatch {
   async #send(client: Client, { kind, keys, sets }: Pending): Promise<(Reply | Failed)[]> {
     if (kind === 'get') return keys.length === 1 ? [await client.get(keys[0]!)] : getEach(client, keys)
     if (keys.length === 1) return [await sendSet(client, keys[0]!, sets[0]!)]
-    if (sets.every((set) => set.ttl === undefined && !set.nx)) {
+    if (sets.every((set) => set.ttl === undefined)) {
       await client.call('MSET', ...keys.flatMap((key, i) => [key, sets[i]!.value]))
       return keys.map(() => 'OK')
     }
-    // ARGV of set-each-n.lua: per key its value, TTL ('' for none) and NX ('1' or '').
-    const args = sets.flatMap(({ value, ttl, nx }) => [
-      value,
-      ttl === undefined ? '' : String(ttl),
-      nx ? '1' : '',
-    ])
+    // ARGV of set-each-n.lua: per key its value and TTL ('' for none).
+    const args = sets.flatMap(({ value, ttl }) => [value, ttl === undefined ? '' : String(ttl)])
     // Script.run sends the source until the node has run it: in order with the calls after it.
     return (await SET_EACH.run(client, keys, args)) as Reply[]
   }
@@ -141,11 +136,10 @@ async function getEach(client: Client, keys: readonly string[]): Promise<(Reply 
   )
 }
 
-/** SET's arguments for one write: the key, the value, then PX and NX as it asks. */
-export function setArguments(key: string, { value, ttl, nx }: SetCommand): (string | number)[] {
+/** SET's arguments for one write: the key, the value, then PX as it asks. */
+export function setArguments(key: string, { value, ttl }: SetCommand): (string | number)[] {
   const args: (string | number)[] = [key, value]
   if (ttl !== undefined) args.push('PX', ttl)
-  if (nx) args.push('NX')
   return args
 }
 

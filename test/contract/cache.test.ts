@@ -695,6 +695,30 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal(await cache.read('foo'), 1)
   })
 
+  test('unlessExist writes over an entry past its exact expiry, though raceConditionTtl keeps it in Redis a while', async () => {
+    const { cache, clock } = setup()
+    await cache.write('k', 'old', { expiresIn: 100, raceConditionTtl: 1000 })
+    await cache.writeMulti({ m: 'old' }, { expiresIn: 100, raceConditionTtl: 1000 })
+    await cache.write('raw', 'text', { raw: true, expiresIn: 60_000 })
+    assert.equal(await cache.write('k', 'live', { unlessExist: true }), false, 'still live')
+    clock.advance(100)
+    assert.equal(await cache.read('k'), undefined)
+    assert.equal(await cache.exist('k'), false)
+    assert.equal(await cache.write('k', 'new', { unlessExist: true }), true, 'no value: written')
+    assert.equal(await cache.read('k'), 'new')
+    assert.equal(await cache.write('k', 'newer', { unlessExist: true }), false, 'a live value again')
+    await cache.writeMulti({ m: 'new', fresh: 'new' }, { unlessExist: true })
+    assert.deepEqual(
+      await cache.readMulti(['m', 'fresh']),
+      new Map([
+        ['m', 'new'],
+        ['fresh', 'new'],
+      ]),
+    )
+    // A raw value (no header, no exact expiry) is a value until Redis expires it, as SET NX sees it.
+    assert.equal(await cache.write('raw', 'other', { unlessExist: true, raw: true }), false)
+  })
+
   // ---- F. race condition TTL ---------------------------------------------------------------
 
   test('test_race_condition_protection_skipped_if_not_defined', async () => {

@@ -1,16 +1,15 @@
 -- The SETs of many keys in one step, each answered as its own SET would be. (Steps where none
--- has a TTL or NX are one MSET instead, sent by tick-batch.ts.)
+-- has a TTL are one MSET instead, sent by tick-batch.ts.)
 -- KEYS[1..n] the keys
--- ARGV       per key, three values: the value; its TTL in ms, or '' for none; '1' for NX, else ''
--- returns    per key: 'OK', or nil when NX found the key
+-- ARGV       per key, two values: the value; its TTL in ms, or '' for none
+-- returns    per key: 'OK'
 local out = {}
 for i = 1, #KEYS do
-  local args = { KEYS[i], ARGV[3 * i - 2] }
-  if ARGV[3 * i - 1] ~= '' then
-    args[#args + 1] = 'PX'
-    args[#args + 1] = ARGV[3 * i - 1]
+  local value, ttl = ARGV[2 * i - 1], ARGV[2 * i]
+  if ttl == '' then
+    out[i] = redis.call('SET', KEYS[i], value) and 'OK'
+  else
+    out[i] = redis.call('SET', KEYS[i], value, 'PX', ttl) and 'OK'
   end
-  if ARGV[3 * i] ~= '' then args[#args + 1] = 'NX' end
-  out[i] = redis.call('SET', unpack(args)) and 'OK' or false
 end
 return out
