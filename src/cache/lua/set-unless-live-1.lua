@@ -10,7 +10,7 @@
 -- returns  'OK', or nil when a live value is there
 local EXPIRES = 2
 local function expired(text, now)
-  if string.sub(text, 1, 3) ~= '\0rf' then return false end
+  if #text < 4 or string.sub(text, 1, 3) ~= '\0rf' then return false end
   local flags = string.byte(text, 4) - 64
   if flags < 0 or flags >= 32 or math.floor(flags / EXPIRES) % 2 ~= 1 then return false end
   local dot = string.find(text, '.', 5, true)
