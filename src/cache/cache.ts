@@ -220,12 +220,20 @@ export class FleetCache implements Cache {
     const reading = this.#order.readStarted()
     try {
       const before = this.#order.beforeRead(full)
-      if (before) await before
-      // A near-cache hit is answered without waiting on a promise.
-      const kept = this.#reader.cached(scope, name, full)
-      const entry = kept ?? (await this.#reader.load(method, scope, name, full))
+      let entry: Entry | undefined
+      if (before === undefined) {
+        // A near-cache hit is answered without waiting on a promise.
+        const kept = this.#reader.cached(scope, name, full)
+        near = kept !== undefined
+        entry = kept ?? (await this.#reader.load(method, scope, name, full))
+      } else {
+        entry = await this.#order.readAfter(full, before, () => {
+          const kept = this.#reader.cached(scope, name, full)
+          near = kept !== undefined
+          return kept ? Promise.resolve(kept) : this.#reader.load(method, scope, name, full)
+        })
+      }
       value = this.#reader.isLive(entry, version) ? entryValue(entry) : undefined
-      near = kept !== undefined
     } catch (error) {
       this.#failsafe.absorb(method, undefined, error)
       value = undefined
@@ -370,9 +378,11 @@ export class FleetCache implements Cache {
       const reading = this.#order.readStarted()
       try {
         const before = this.#order.beforeRead(full)
-        if (before) await before
         entry =
-          this.#reader.cached(scope, name, full) ?? (await this.#reader.load('fetch', scope, name, full))
+          before === undefined
+            ? (this.#reader.cached(scope, name, full) ??
+              (await this.#reader.load('fetch', scope, name, full)))
+            : await this.#order.readAfter(full, before, () => this.#reader.entry('fetch', scope, name, full))
       } catch (error) {
         this.#failsafe.absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
@@ -416,8 +426,9 @@ export class FleetCache implements Cache {
     const found = await this.#failsafe
       .guard('exist', false, async () => {
         const before = this.#order.beforeRead(full)
-        if (before) await before
-        return this.#reader.isLive(await this.#reader.entry('exist', scope, name, full), version)
+        const read = () => this.#reader.entry('exist', scope, name, full)
+        const entry = await (before === undefined ? read() : this.#order.readAfter(full, before, read))
+        return this.#reader.isLive(entry, version)
       })
       .finally(() => reading.end())
     note(trace, { hit: found })

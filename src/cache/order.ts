@@ -65,6 +65,15 @@ export class CallOrder {
   }
 
   /**
+   * Runs `load`, a read of `key` that had to wait for `before` (what beforeRead said), counted as
+   * a read of `key` on its way from now until it settles: a change made after it (a later
+   * fetch's fill too) waits for it, else it could overtake the read while the read waits.
+   */
+  readAfter<T>(key: string, before: Promise<unknown>, load: () => Promise<T>): Promise<T> {
+    return this.trackRead([key], before.then(load))
+  }
+
+  /**
    * What a change of `key` must wait for, if anything. To be called when the change is made:
    * it also tells fetches filling `key` that a later change was made.
    */

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import type { CacheOptions, Fleet } from '../../src/index.ts'
 import { forEachTopology } from '../harness/topologies.ts'
 import { opening, raise, uniqueKey } from './cache-support.ts'
@@ -442,4 +443,28 @@ forEachTopology('Cache contract (call order)', (env) => {
       assert.equal(across, 'b+a')
     })
   }
+
+  test('a read that waits for a clear or deleteMatched is not overtaken by the fill of a fetch made after it', async () => {
+    // The read waits for the barrier; a forced fetch made next computes meanwhile, and its fill
+    // must still go after the read (20 rounds: the race went either way).
+    for (const near of [false, { max: 100 }] as const) {
+      for (let round = 0; round < 20; round++) {
+        const cache = cacheOf({ near })
+        void cache.write('x1', 'tagged', { tags: ['t'] })
+        void cache.deleteMatched('*1')
+        const read = cache.read('x1')
+        const exist = cache.exist('x1')
+        const fetched = cache.fetch('x1', { force: true }, () =>
+          setTimeout(0).then(() => 'computed after the read'),
+        )
+        assert.deepEqual(
+          [await read, await exist],
+          [undefined, false],
+          `round ${round}, near ${near !== false}`,
+        )
+        assert.equal(await fetched, 'computed after the read')
+        assert.equal(await cache.read('x1'), 'computed after the read')
+      }
+    }
+  })
 })
