@@ -21,7 +21,7 @@ import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
 import type { NearCache } from './near.ts'
 import { resolveDefaults, type WriteDefaults, WriteSettings } from './options.ts'
-import { both, type CallOrder } from './order.ts'
+import { both, type CallOrder, NONE } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
@@ -348,9 +348,11 @@ export class FleetCache implements Cache {
     }
     assertFunction(compute, 'compute', 'cache.fetch')
     const version = requestedVersion(key, settings.version, 'fetch')
-    // From its call on: a change of the key made after this fetch makes its fill stale.
+    // From its call on: a change of the key (or an invalidation of its tags) made after this
+    // fetch makes its fill stale.
     const keys = [full]
-    const watch = this.#order.watch(keys)
+    const tags = settings.tags === undefined ? NONE : tagKeys(scope, settings.tags)
+    const watch = this.#order.watch(keys, tags)
     try {
       const request = (): FillRequest<T> => ({ key, scope, name, full, settings, compute, watch })
       const { hit, value } = await this.#fetchOrFill(request, version)
@@ -358,7 +360,7 @@ export class FleetCache implements Cache {
       note(trace, { hit })
       return value
     } finally {
-      this.#order.unwatch(keys, watch)
+      this.#order.unwatch(keys, watch, tags)
     }
   }
 

@@ -157,7 +157,8 @@ export class MultiKey {
     note(trace, { keys: many.names })
     const { fulls } = many
     // From its call on: a change of a key made after this fetchMulti makes that key's fill stale.
-    const watch = order.watch(fulls)
+    const tags = settings.tags === undefined ? NONE : tagKeys(many.scope, settings.tags)
+    const watch = order.watch(fulls, tags)
     try {
       const found = settings.force
         ? []
@@ -169,7 +170,7 @@ export class MultiKey {
           )
       return await this.#fill(keys, many, found, settings, compute, watch, trace)
     } finally {
-      order.unwatch(fulls, watch)
+      order.unwatch(fulls, watch, tags)
     }
   }
 

@@ -29,6 +29,8 @@ export class CallOrder {
   readonly #reads = new Map<string, ReadsOnTheirWay>()
   /** Per key, the fetches whose fill a later change of the key makes stale. */
   readonly #watches = new Map<string, Set<ChangeWatch>>()
+  /** Per tag version, the fetches whose fill (of every key) stamps it: an invalidation makes it stale. */
+  readonly #tagWatches = new Map<string, Set<ChangeWatch>>()
   /**
    * The latest call every call made after it waits for: a change of every key (changeAll), or an
    * invalidation held back by earlier reads (invalidationAfter).
@@ -78,7 +80,7 @@ export class CallOrder {
    * it also tells fetches filling `key` that a later change was made.
    */
   beforeChange(key: string): Promise<unknown> | undefined {
-    if (this.#watches.size !== 0) this.#supersede(key)
+    if (this.#watching()) this.#supersede(key)
     const change = this.beforeRead(key)
     const read = this.#readsBefore(key)
     if (read === undefined) return change
@@ -87,7 +89,7 @@ export class CallOrder {
 
   /** What a call that reads `reading` and changes `changing` must wait for; see beforeChange. */
   before(reading: readonly string[], changing: readonly string[]): Promise<unknown> | undefined {
-    if (this.#watches.size !== 0) for (const key of changing) this.#supersede(key)
+    if (this.#watching()) for (const key of changing) this.#supersede(key)
     return this.#waits(reading, changing)
   }
 
@@ -170,22 +172,25 @@ export class CallOrder {
     return onTheirWay.settled()
   }
 
-  /** Starts watching `keys` for changes made from now on, until `unwatch`. */
-  watch(keys: readonly string[]): ChangeWatch {
+  /**
+   * Starts watching `keys` for changes made from now on, until `unwatch`; and the versions of the
+   * tags its fills will stamp (`tags`): an invalidation made from now on makes them all stale, as
+   * it would have made stale what they store, had they been stored in their call's order.
+   */
+  watch(keys: readonly string[], tags: readonly string[] = NONE): ChangeWatch {
     const watch = new ChangeWatch()
-    for (const key of keys) {
-      const watches = this.#watches.get(key)
-      if (watches === undefined) this.#watches.set(key, new Set([watch]))
-      else watches.add(watch)
-    }
+    for (const key of keys) addWatch(this.#watches, key, watch)
+    for (const tag of tags) addWatch(this.#tagWatches, tag, watch)
     return watch
   }
 
-  unwatch(keys: readonly string[], watch: ChangeWatch): void {
-    for (const key of keys) {
-      const watches = this.#watches.get(key)
-      if (watches?.delete(watch) && watches.size === 0) this.#watches.delete(key)
-    }
+  unwatch(keys: readonly string[], watch: ChangeWatch, tags: readonly string[] = NONE): void {
+    for (const key of keys) removeWatch(this.#watches, key, watch)
+    for (const tag of tags) removeWatch(this.#tagWatches, tag, watch)
+  }
+
+  #watching(): boolean {
+    return this.#watches.size !== 0 || this.#tagWatches.size !== 0
   }
 
   /**
@@ -231,6 +236,8 @@ export class CallOrder {
   #supersede(key: string): void {
     const watches = this.#watches.get(key)
     if (watches !== undefined) for (const watch of watches) watch.supersede(key)
+    const stamping = this.#tagWatches.get(key)
+    if (stamping !== undefined) for (const watch of stamping) watch.supersedeAll()
   }
 }
 
@@ -300,6 +307,17 @@ export function both(
   b: Promise<unknown> | undefined,
 ): Promise<unknown> | undefined {
   return a === undefined ? b : b === undefined ? a : Promise.all([a, b])
+}
+
+function addWatch(map: Map<string, Set<ChangeWatch>>, key: string, watch: ChangeWatch): void {
+  const watches = map.get(key)
+  if (watches === undefined) map.set(key, new Set([watch]))
+  else watches.add(watch)
+}
+
+function removeWatch(map: Map<string, Set<ChangeWatch>>, key: string, watch: ChangeWatch): void {
+  const watches = map.get(key)
+  if (watches?.delete(watch) && watches.size === 0) map.delete(key)
 }
 
 function addWait(waits: Promise<unknown>[], wait: Promise<unknown> | undefined): void {

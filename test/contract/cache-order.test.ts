@@ -467,4 +467,20 @@ forEachTopology('Cache contract (call order)', (env) => {
       }
     }
   })
+
+  test('an invalidateTag made right after a tagged fetch or fetchMulti leaves its fill stale, as in call order', async () => {
+    const cache = cacheOf()
+    const computed = () => setTimeout(20).then(() => 'computed')
+    const fetched = cache.fetch('k', { tags: ['t'] }, computed)
+    const many = cache.fetchMulti(['a', 'b'], { tags: ['t'] }, computed)
+    void cache.invalidateTag('t')
+    assert.equal(await fetched, 'computed')
+    assert.deepEqual([...(await many).values()], ['computed', 'computed'])
+    assert.deepEqual(await cache.readMulti(['k', 'a', 'b']), new Map(), 'filled, then invalidated')
+    // Another tag's invalidation leaves the fill alone.
+    const other = cache.fetch('k', { tags: ['t'] }, computed)
+    void cache.invalidateTag('u')
+    assert.equal(await other, 'computed')
+    assert.equal(await cache.read('k'), 'computed')
+  })
 })
