@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
+import { startRedis } from '../harness/redis-server.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -92,10 +93,10 @@ describe('Redis Cluster', () => {
 
 describe('connections', () => {
   test('pool.size opens that many command connections per node; ready() PINGs them all', async () => {
-    const { standalone } = await testServers()
-    const namespace = uniqueNamespace()
-    const observer = new Redis(standalone)
-    const fleet = createFleet({ url: standalone, namespace, pool: { size: 3 } })
+    // A server of its own: on the run's shared one, other files' connections come and go.
+    const server = await startRedis()
+    const observer = new Redis(server.url)
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), pool: { size: 3 } })
     try {
       const count = async () => ((await observer.client('LIST')) as string).split('\n').filter(Boolean).length
       const before = await count()
@@ -104,6 +105,7 @@ describe('connections', () => {
     } finally {
       await fleet.close()
       observer.disconnect()
+      await server.stop()
     }
   })
 
