@@ -14,7 +14,7 @@ import { HealthRegistry, watchConnection } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
-import { keySlot } from './slot.ts'
+import { keySlot, SLOT_COUNT } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
@@ -207,7 +207,7 @@ export class ClusterTopology implements RedisTopology {
 
   slotOwners(): (string | undefined)[] | undefined {
     const { slots } = this.#clients[0]!
-    return slots.length === 0 ? undefined : Array.from({ length: 16384 }, (_, slot) => slots[slot]?.[0])
+    return slots.length === 0 ? undefined : Array.from({ length: SLOT_COUNT }, (_, slot) => slots[slot]?.[0])
   }
 
   onLayoutChange(listener: () => void): () => void {

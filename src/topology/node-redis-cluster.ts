@@ -22,11 +22,9 @@ import { LayoutListeners } from './layout-listeners.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
-import { keySlot } from './slot.ts'
+import { keySlot, SLOT_COUNT } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
-
-const SLOT_COUNT = 16384
 
 /** node-redis' RootNodesUnavailableError: no seed gave a slot map. */
 const ROOT_NODES_UNAVAILABLE = 'All the root nodes are unavailable'

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { messageOf } from '../errors.ts'
-import { keySlot } from './slot.ts'
+import { keySlot, SLOT_COUNT } from './slot.ts'
 import type { Client } from './types.ts'
 
 /**
@@ -31,7 +31,7 @@ export class Script {
   ran(client: Client, key: string): void {
     let ran = this.#ran.get(client)
     if (ran === undefined) {
-      ran = new Uint8Array(SLOTS)
+      ran = new Uint8Array(SLOT_COUNT)
       this.#ran.set(client, ran)
     }
     ran[keySlot(key)] = 1
@@ -51,9 +51,6 @@ export class Script {
     }
   }
 }
-
-/** Redis Cluster's hash slots. */
-const SLOTS = 16_384
 
 /**
  * A script kept in its own `.lua` file beside the module that uses it (one atomic step per file,

@@ -1,6 +1,9 @@
 import calculateSlot from 'cluster-key-slot'
 import { hashSlotSource } from '../keyspace.ts'
 
+/** How many hash slots a Redis Cluster has. */
+export const SLOT_COUNT = 16_384
+
 /**
  * The Redis Cluster slot of a key, as Redis computes it: CRC16 of its hash tag, or of the whole
  * key when it has no valid one. cluster-key-slot (and the clients built on it) reads `a{}b}c` as
