@@ -103,8 +103,10 @@ function program(output: Output): Command {
   cli.on('beforeAllHelp', ({ command }: AddHelpTextContext) => {
     const flag = command === benchCommand ? undefined : unknownFlag(command)
     if (flag !== undefined) throw new UsageError(`unknown option '${flag}'`)
-    const [first] = cli.args
-    if (command === cli && first !== undefined && !first.startsWith('-')) {
+    // The help flag may come first (`redfleet -h bogus`): the command is the first operand.
+    const first = cli.args.find((arg) => arg !== '-h' && arg !== '--help')
+    const known = cli.commands.some((c) => c.name() === first)
+    if (command === cli && first !== undefined && !first.startsWith('-') && !known) {
       throw new UsageError(`unknown command '${first}'`)
     }
   })

@@ -64,6 +64,12 @@ describe('redfleet command: usage', () => {
   test('an unknown command with --help is the same usage error as without it, and prints no help', async () => {
     await assertUsageError(['bogus', '--help'], /unknown command 'bogus'/)
     await assertUsageError(['--url', 'redis://127.0.0.1:1', 'bogus', '-h'], /unknown command 'bogus'/)
+    // The help flag first, too: commander leaves it in front of the command it did not know.
+    await assertUsageError(['-h', 'bogus'], /unknown command 'bogus'/)
+    await assertUsageError(['--url', 'redis://127.0.0.1:1', '--help', 'bogus'], /unknown command 'bogus'/)
+    const known = await inProcess(['-h', 'status'])
+    assert.equal(known.code, 0, known.stderr)
+    assert.match(known.stdout, /^Usage: redfleet/)
     const binary = await cli(['bogus', '--help'], noRedisUrl)
     assert.equal(binary.code, 2)
     assert.equal(binary.stdout, '')
