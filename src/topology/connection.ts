@@ -82,8 +82,17 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
     // A command sent just before a drop is not blindly re-sent: its caller gets the error and
     // the retry policy decides (re-sending an INCRBY would apply it twice).
     autoResendUnfulfilledCommands: false,
+    disconnectTimeout: DISCONNECT_TIMEOUT,
   }
 }
+
+/**
+ * How long ioredis waits, after ending a connection it drops, before destroying the socket. Its
+ * timer is cleared when the socket closes, but a socket that had closed already (a server that
+ * went down) never closes again: the timer then ran out its 2 s default and kept a process that
+ * had closed its fleet alive meanwhile. What is dropped is given up: nothing waits to be flushed.
+ */
+export const DISCONNECT_TIMEOUT = 1
 
 /**
  * node-redis options of a client redfleet makes itself (`transport: 'node-redis'`), as

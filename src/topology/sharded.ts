@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { ConfigError } from '../errors.ts'
 import { NodeRedisConnection } from '../transport/node-redis.ts'
-import { addressOf, type NodeRedisClient } from '../transport/node-redis-client.ts'
+import { addressOf, followAttempts, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
 import {
   type ConnectionSettings,
@@ -242,6 +242,7 @@ export class ShardedTopology implements RedisTopology {
         // Its failures are told by the watch (which anchors its listeners: see anchorListeners)
         // and by the calls they fail.
         const client = nodeRedis.createClient(nodeRedisOptions(address.url, settings))
+        followAttempts(client)
         return nodeRedisConnection(client, address.id, watch, settings)
       })
       return new ServerPool(address, connections, nodeRedisTransport(connections[0]!, watch, true))

@@ -49,27 +49,42 @@ export function anchorListeners(emitter: {
   emitter.on('error', ignore)
 }
 
+/** Clients of redfleet's whose socket is up and whose handshake has not ended yet. */
+const handshaking = new WeakSet<NodeRedisClient>()
+
+/**
+ * Follows a client redfleet made through its connection attempts, for destroyClient: its socket
+ * is up from 'connect' ("the client is sending its handshake") until the attempt ends.
+ */
+export function followAttempts(client: NodeRedisClient): void {
+  anchorListeners(client)
+  const ended = () => handshaking.delete(client)
+  client.on('connect', () => handshaking.add(client))
+  for (const event of ['ready', 'error', 'reconnecting', 'end']) client.on(event, ended)
+}
+
 /**
  * Closes a client at once; resolves once it is closed. node-redis leaks the socket of a client
  * destroyed while it is opening that socket (the socket still becomes ready, after the destroy):
- * a client that is connecting is destroyed at its next 'ready' or failed attempt ('error')
- * instead, which an attempt reaches within its connectTimeout.
+ * a client that is connecting is destroyed once that socket is up ('connect') or its attempt
+ * failed ('error'), which an attempt reaches within its connectTimeout. One whose socket is up
+ * and handshaking is destroyed at once: a paused server may never answer its handshake, and
+ * waiting for 'ready' kept the socket, and the process, alive.
  */
 export function destroyClient(client: NodeRedisClient): Promise<void> {
   if (!client.isOpen) return Promise.resolve()
-  if (client.isReady) {
+  if (client.isReady || handshaking.has(client)) {
     client.destroy()
     return Promise.resolve()
   }
   return new Promise((resolve) => {
+    const ends = ['connect', 'ready', 'error'] as const
     const destroy = () => {
-      client.off('ready', destroy)
-      client.off('error', destroy)
+      for (const event of ends) client.off(event, destroy)
       if (client.isOpen) client.destroy()
       resolve()
     }
-    client.once('ready', destroy)
-    client.once('error', destroy)
+    for (const event of ends) client.once(event, destroy)
   })
 }
 

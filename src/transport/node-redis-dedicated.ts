@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { ConnectionError } from '../errors.ts'
 import { reconnectDelay } from '../topology/connection.ts'
-import { COMMAND_OPTIONS, commandArgs, destroyClient, type NodeRedisClient } from './node-redis-client.ts'
+import {
+  COMMAND_OPTIONS,
+  commandArgs,
+  destroyClient,
+  followAttempts,
+  type NodeRedisClient,
+} from './node-redis-client.ts'
 import { NodeRedisPipeline } from './node-redis-pipeline.ts'
 import type { CommandArg, DedicatedConnection } from './types.ts'
 
@@ -79,6 +85,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     }
     const client = this.#template.duplicate(overrides)
     this.#client = client
+    followAttempts(client)
     this.watch(client)
     client.on('ready', () => {
       // Closed on purpose while connecting: it stays closed.
