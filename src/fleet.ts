@@ -56,7 +56,7 @@ export interface Fleet {
 class FleetCore {
   readonly lifecycle = new Lifecycle()
   /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
-  readonly order = { store: new KeyOrder(), cache: new CallOrder() }
+  readonly order = { store: new KeyOrder(this.lifecycle.signal), cache: new CallOrder() }
   readonly nearCaches = new NearCaches()
   /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */
   readonly redisHandle = new TopologyHandle(() => this.redis())

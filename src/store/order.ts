@@ -19,6 +19,19 @@ export class KeyOrder {
    * waits (neither would ever settle) nor holds (later calls still wait for the update itself).
    */
   readonly #within = new AsyncLocalStorage<ReadonlySet<string>>()
+  /** The calls waiting for an earlier one: each is let go at once when the fleet closes. */
+  readonly #waiting = new Set<() => void>()
+
+  /**
+   * `closed` aborts when the fleet closes. A holder may be an update whose fn (the caller's code)
+   * has not settled; a call waiting for it then goes at once, and is refused as closed, rather
+   * than waiting for that fn (for ever, if it never settles).
+   */
+  constructor(readonly closed?: AbortSignal) {
+    closed?.addEventListener('abort', () => {
+      for (const letGo of [...this.#waiting]) letGo()
+    })
+  }
 
   /**
    * Runs `send` now, or after the earlier calls holding one of `keys`. `hold`: this call's
@@ -44,7 +57,7 @@ export class KeyOrder {
       result = runsCallerCode ? this.#within.run(new Set([...(within ?? []), ...list]), send) : send()
       return hold ? result : undefined
     }
-    const gate = before === undefined ? Promise.resolve(go()) : before.then(go, go)
+    const gate = before === undefined ? Promise.resolve(go()) : this.#until(before).then(go)
     const release = () => {
       for (const key of own) {
         if (this.#held.get(key) === gate) this.#held.delete(key)
@@ -58,6 +71,19 @@ export class KeyOrder {
           () => result,
           () => result,
         )
+  }
+
+  /** Settles when `before` settles, or when the fleet closes if that comes first. */
+  #until(before: Promise<unknown>): Promise<void> {
+    if (this.closed?.aborted) return Promise.resolve()
+    return new Promise((resolve) => {
+      const letGo = () => {
+        this.#waiting.delete(letGo)
+        resolve()
+      }
+      this.#waiting.add(letGo)
+      before.then(letGo, letGo)
+    })
   }
 
   /** What a new call on `keys` must wait for, if anything. */

@@ -691,6 +691,51 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await again.store().get('k'), 'before')
   })
 
+  test('calls on a key held by an update whose fn has not settled reject with ClosedError at close, not after the fn', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store()
+    await store.set('k', 'before')
+    let release!: () => void
+    let called!: () => void
+    const inFn = new Promise<void>((resolve) => {
+      called = resolve
+    })
+    const update = store.update('k', async () => {
+      called()
+      await new Promise<void>((resolve) => {
+        release = resolve
+      })
+      return 'after close'
+    })
+    update.catch(() => {}) // heard below, once its fn settled
+    await inFn
+    const settled = new Map<string, unknown>()
+    const follow = (name: string, call: Promise<unknown>) =>
+      call.then(
+        (value) => settled.set(name, value),
+        (error: unknown) => settled.set(name, error),
+      )
+    // Made before close: they wait for the update, which waits for its fn.
+    follow('get before close', store.get('k'))
+    follow('set before close', store.set('k', 'queued'))
+    await fleet.close()
+    follow('get after close', store.get('k'))
+    // The fn still has not settled: what close let go is refused within a turn of the loop.
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const name of ['get before close', 'set before close', 'get after close']) {
+      const error = settled.get(name)
+      assert.ok(
+        error instanceof ClosedError,
+        `${name}: ${settled.has(name) ? String(error) : 'still waiting'}`,
+      )
+      assert.equal(error.outcome, 'not-applied', name)
+    }
+    release()
+    await assert.rejects(update, ClosedError)
+    const again = await env.fleet()
+    assert.equal(await again.store().get('k'), 'before')
+  })
+
   test('failsafe: a stored value that cannot be decoded is a miss reported to onError; a value that cannot be encoded still throws', async () => {
     const fleet = await env.fleet()
     // Another writer's text under the store's keys (what a non-JSON codec writes).
