@@ -11,6 +11,7 @@ import { type Cache, type CacheOptions, createCache } from './cache/index.ts'
 import { NearCaches } from './cache/near-caches.ts'
 import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
+import { ClosedError } from './errors.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
@@ -180,7 +181,13 @@ class FleetView implements Fleet {
   async ready(): Promise<void> {
     this.#ctx.lifecycle.assertOpen('ready')
     if (this.topology === 'memory') return
-    await (await this.#core.redis()).ready()
+    try {
+      await (await this.#core.redis()).ready()
+    } catch (error) {
+      // Cut off by close: the caller learns that the fleet closed, not how its sockets did.
+      if (!this.#ctx.lifecycle.closed || error instanceof ClosedError) throw error
+      throw new ClosedError('ready: the fleet is closed', { cause: error })
+    }
   }
 
   close(): Promise<void> {

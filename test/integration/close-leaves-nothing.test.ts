@@ -7,6 +7,7 @@
  *   up and whose HELLO is unanswered waits for 'ready' forever, and so did its close.
  * - ioredis, server killed: ioredis ends a dropped connection and destroys its socket after
  *   `disconnectTimeout` unless it closes first; one closed already never closes again.
+ * - `ready()` cut off by close rejects with ClosedError, as every call close cuts off does.
  * The servers are this file's own, since a stalled or killed server fails every client of it.
  */
 import assert from 'node:assert/strict'
@@ -14,7 +15,7 @@ import { createHook } from 'node:async_hooks'
 import { execFileSync } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { setTimeout as delay, setImmediate as turn } from 'node:timers/promises'
-import { ConnectionError, createFleet } from '../../src/index.ts'
+import { ClosedError, ConnectionError, createFleet } from '../../src/index.ts'
 import { DISCONNECT_TIMEOUT } from '../../src/topology/connection.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -107,5 +108,18 @@ test('closed after its server went down, an ioredis fleet leaves no timer runnin
     }
   } finally {
     await gone.stop()
+  }
+})
+
+test('a ready() cut off by close rejects with ClosedError, on both transports', async () => {
+  for (const transport of ['ioredis', 'node-redis'] as const) {
+    const fleet = createFleet({ url: server.url, transport, namespace: uniqueNamespace('ready') })
+    const ready = assert.rejects(fleet.ready(), (error: unknown) => {
+      assert.ok(error instanceof ClosedError, `${transport}: ${String(error)}`)
+      assert.equal(error.outcome, 'not-applied')
+      return true
+    })
+    await fleet.close()
+    await ready
   }
 })
