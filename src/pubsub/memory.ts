@@ -5,6 +5,8 @@ import type { ChannelSubscription, NodeSubscriber, PayloadListener, Subscriber }
 interface Registration {
   readonly channel: string
   readonly listener: PayloadListener
+  /** The subscriber (one per fleet) it belongs to: as on Redis, each one gets its own copy. */
+  readonly owner: object
   active: boolean
 }
 
@@ -56,7 +58,14 @@ export class MemoryBus {
     const queue = this.#queue
     this.#queue = []
     for (const { targets, payload } of queue) {
-      for (const target of targets) if (target.active) target.listener(payload)
+      // Each fleet reads its own copy off its own connection on Redis: a listener of one fleet
+      // that writes into the Buffer must not change what another fleet's listeners get. The
+      // copies are made before any listener runs.
+      const copies = new Map<object, Buffer>()
+      for (const { owner } of targets) {
+        if (!copies.has(owner)) copies.set(owner, copies.size === 0 ? payload : Buffer.from(payload))
+      }
+      for (const target of targets) if (target.active) target.listener(copies.get(target.owner)!)
     }
   }
 }
@@ -85,6 +94,7 @@ export class MemorySubscriber implements Subscriber {
     if (this.#closed) throw new ClosedError(`subscribe '${channel}': the fleet is closed`)
     const registration: Registration = {
       channel,
+      owner: this,
       active: true,
       // The primitives isolate their listeners; this guard only keeps the bus itself safe.
       listener: (payload) => {

@@ -47,6 +47,17 @@ forEachTopology('Presence contract', (env) => {
     assert.deepEqual([...(await received.until(1))[0]!], [1, 2, 3])
   })
 
+  test("each fleet gets its own payload: a listener writing into its Buffer changes no other fleet's", async () => {
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const scribbled = inbox<Buffer>()
+    const intact = inbox<Buffer>()
+    await a.presence().subscribe('scribble', (payload) => scribbled.push(payload.fill(0x5a)))
+    await b.presence().subscribe('scribble', intact.push)
+    await a.presence().publish('scribble', 'hello')
+    assert.deepEqual(text(await scribbled.until(1)), ['ZZZZZ'])
+    assert.deepEqual(text(await intact.until(1)), ['hello'])
+  })
+
   test("rooms are isolated, and one publisher's payloads arrive in order", async () => {
     const [a, b] = await Promise.all([env.fleet(), env.fleet()])
     const red = inbox<Buffer>()
