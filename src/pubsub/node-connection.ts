@@ -157,6 +157,9 @@ export class NodeConnection {
         this.#opening = false
         if (this.#closed) return
         this.#report(error, 'open')
+        // A node this fleet never had a connection to (a master that died before its first
+        // subscription) fails here, not by a drop: the hub looks for its slots' new owner too.
+        this.#hooks.down(this)
         this.#openRetry = setTimeout(
           () => {
             this.#openRetry = undefined
