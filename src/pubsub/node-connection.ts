@@ -132,12 +132,14 @@ export class NodeConnection {
 
   /**
    * Commands may be written now. ioredis sets `status` synchronously when the socket closes
-   * but emits 'close' a tick later: in between, a command would wait in the offline queue and
-   * be sent on the next connection before our CLIENT ID, which a subscribed RESP2 connection
-   * refuses. Checking the status closes that window.
+   * but emits 'close' a tick later, and a socket that was lost may stop being writable before
+   * that: in between, a command would wait in the offline queue and be sent on the next
+   * connection before our CLIENT ID, which a subscribed RESP2 connection refuses. Checking the
+   * status and the socket closes that window (the next connection subscribes what is registered).
    */
   #canSend(): boolean {
-    return this.#connected && this.#client?.status === 'ready'
+    const client = this.#client
+    return this.#connected && client?.status === 'ready' && client.stream?.writable !== false
   }
 
   /** Opens the connection if not yet (idempotent); a failure to create it is retried with backoff. */

@@ -112,6 +112,11 @@ export interface DedicatedConnection extends Connectable {
     autoResubscribe?: boolean
     retryStrategy?: unknown
   }
+  /**
+   * ioredis' socket: a command sent while it is not writable (lost, its 'close' not emitted
+   * yet) waits in the offline queue and goes out first on the next connection.
+   */
+  readonly stream?: { readonly writable: boolean }
   call(command: string, ...args: CommandArg[]): Promise<unknown>
   pipeline(): CommandPipeline
   subscribe(...channels: string[]): Promise<unknown>
