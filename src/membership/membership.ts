@@ -5,6 +5,7 @@ import {
   operationPolicy,
   reportUnheard,
   runCommand,
+  runFinishing,
   traceScope,
 } from '../context.ts'
 import { SerializationError } from '../errors.ts'
@@ -37,7 +38,7 @@ import { rendezvousOwner } from './rendezvous.ts'
 
 /** Options of `fleet.membership()` (SPEC §6). */
 export interface MembershipOptions {
-  /** How long a heartbeat keeps a member alive, in ms; default 6000. */
+  /** How long a heartbeat keeps a member alive, in ms (at least 2: join beats more often); default 6000. */
   ttl?: number
   retry?: RetryOptions
   /** Final failures of operations, and failed heartbeats of `join`; default: the fleet's onError. */
@@ -86,6 +87,8 @@ export interface Membership {
 export const INBOX_MAX_LEN = 10_000
 
 const DEFAULT_TTL = 6000
+/** The shortest ttl a member can keep by joining: it beats every 1 ms. */
+const MIN_TTL = 2
 
 class FleetMembership implements Membership {
   readonly #ctx: FleetContext
@@ -96,12 +99,24 @@ class FleetMembership implements Membership {
   readonly #key: string
   readonly #backend: MembershipBackend
   readonly #streams: StreamBackend
-  /** Joined ids and how to stop each, for fleet.close(). */
-  readonly #joined = new Map<string, () => Promise<void>>()
+  /** The ids joined here and not stopped: each is joined once per membership. */
+  readonly #joined = new Set<string>()
+  /**
+   * What fleet.close() ends: each joined id, and each stop() still leaving (close waits for its
+   * leave, which it lets through; see #leaveOnStop). The fleet holds this membership's close
+   * hook only while some are left, so a membership no longer joined is not kept alive by it.
+   */
+  readonly #ends = new Set<() => Promise<void>>()
   #unregister: (() => void) | undefined
 
   constructor(ctx: FleetContext, options: MembershipOptions) {
     this.#ttl = positiveInteger('membership: ttl', options.ttl, { fallback: DEFAULT_TTL })
+    // join beats more often than ttl, and no timer fires more often than every millisecond.
+    if (this.#ttl < MIN_TTL) {
+      throw invalidOption(
+        `membership: ttl must be at least ${MIN_TTL} ms (join heartbeats at an interval shorter than ttl, of at least 1 ms), got ${this.#ttl}`,
+      )
+    }
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw invalidOption('membership: onError must be a function')
     }
@@ -237,29 +252,50 @@ class FleetMembership implements Membership {
     }
     this.#ctx.lifecycle.assertOpen(`membership.join '${id}'`)
     const beats = startBeats(() => this.#beat(id), interval)
-    let stopping: Promise<void> | undefined
-    const halt = async () => {
-      this.#joined.delete(id)
-      if (this.#joined.size === 0) {
-        this.#unregister?.()
-        this.#unregister = undefined
-      }
-      await beats.halt()
+    this.#joined.add(id)
+    // One end per join, by stop() or by fleet.close(), whichever comes first; the other awaits it.
+    let ending: Promise<void> | undefined
+    const end = (leave: () => Promise<void>): Promise<void> => {
+      ending ??= (async () => {
+        this.#joined.delete(id)
+        try {
+          await beats.halt()
+          await leave()
+        } finally {
+          this.#ends.delete(close)
+          if (this.#ends.size === 0) {
+            this.#unregister?.()
+            this.#unregister = undefined
+          }
+        }
+      })()
+      return ending
     }
-    this.#joined.set(id, async () => {
-      // On fleet.close(): the fleet refuses new operations, so leave through the backend directly.
-      await halt()
-      await this.#backend.leave(this.#key, id).catch(() => {})
+    const close = async () => {
+      // On fleet.close(): the fleet refuses new operations, so leave through the backend
+      // directly, best effort. A stop() begun before close has its own leave, awaited here.
+      await end(() => this.#backend.leave(this.#key, id).catch(() => {})).catch(() => {})
       closed?.()
-    })
-    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#closeAll())
-    return {
-      stop: () => {
-        // After fleet.close() the close hook has already left; there is nothing more to do.
-        stopping ??= halt().then(() => (this.#ctx.lifecycle.closed ? undefined : this.leave(id)))
-        return stopping
-      },
     }
+    this.#ends.add(close)
+    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#closeAll())
+    return { stop: () => end(() => this.#leaveOnStop(id)) }
+  }
+
+  /**
+   * The leave of stop(). A stop() begun before fleet.close() (a shutdown handler calls both at
+   * once) still leaves while the fleet closes: close waits for it, so it runs while the
+   * connections are open. Refused, the member would stay live until ttl.
+   */
+  #leaveOnStop(id: string): Promise<void> {
+    return this.#tracer.run(
+      'leave',
+      () => ({ member: id }),
+      () =>
+        runFinishing(this.#ctx, this.#policy, 'membership.leave', id, () =>
+          this.#backend.leave(this.#key, id),
+        ),
+    )
   }
 
   /** One heartbeat of `join`: a failure is reported (after its retries); the next tick tries again. */
@@ -270,7 +306,7 @@ class FleetMembership implements Membership {
   }
 
   async #closeAll(): Promise<void> {
-    await Promise.all([...this.#joined.values()].map((close) => close()))
+    await Promise.all([...this.#ends].map((close) => close()))
   }
 
   async #owner(key: string, members?: string[]): Promise<string | undefined> {

@@ -69,8 +69,12 @@ function envValue(env: Env, name: string): string | undefined {
   return text === undefined || text.trim() === '' ? undefined : text
 }
 
-/** A number from the environment: only digits are accepted, so '15s' is a clear error. */
-function fromEnv(env: Env, name: string): number | undefined {
+/**
+ * A number from the environment: only digits are accepted, so '15s' is a clear error. `check`
+ * is the check of the option it stands for (a timer's delay is bounded), so a value the option
+ * refuses is refused from the environment too.
+ */
+function fromEnv(env: Env, name: string, check: { delay?: boolean } = {}): number | undefined {
   const text = envValue(env, name)
   if (text === undefined) return undefined
   if (!/^\d+$/.test(text.trim())) {
@@ -78,7 +82,7 @@ function fromEnv(env: Env, name: string): number | undefined {
       `tracker: ${name} must be a positive integer of milliseconds, got ${JSON.stringify(text)}`,
     )
   }
-  return positiveInteger(`tracker: ${name}`, Number(text))
+  return positiveInteger(`tracker: ${name}`, Number(text), check)
 }
 
 /** An instance id is bounded as a key is, though it is stored in index values, never in a key. */
@@ -122,7 +126,7 @@ export function resolveTrackerOptions(
   const heartbeatInterval =
     options.heartbeatInterval !== undefined
       ? positiveInteger('tracker: heartbeatInterval', options.heartbeatInterval, { delay: true })
-      : (fromEnv(env, 'REDFLEET_HEARTBEAT_INTERVAL') ??
+      : (fromEnv(env, 'REDFLEET_HEARTBEAT_INTERVAL', { delay: true }) ??
         Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL, Math.floor(heartbeatTtl / 3))))
   if (heartbeatInterval >= heartbeatTtl) {
     throw invalidOption(

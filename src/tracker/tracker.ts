@@ -64,6 +64,9 @@ export interface Tracker {
   recoverOrphans(requeue: (job: TrackedJob) => Promise<void> | void): Promise<number>
 }
 
+/** The leave of a stop() begun before fleet.close() still runs while the fleet closes. */
+const FINISHING = { finishing: true } as const
+
 /** A start() or stop() queued behind the ones before it. */
 interface Transition {
   readonly kind: 'start' | 'stop'
@@ -216,13 +219,24 @@ class FleetTracker implements Tracker {
   }
 
   async #end(releaseJobs: boolean): Promise<void> {
-    await this.#halt()
     const session = this.#session
+    // Released too: the jobs that settle while the loops halt. One that settles on a fleet
+    // closing meanwhile leaves its record (InFlightJobs), which the release then removes.
+    const settling = releaseJobs ? [...session.inFlight.keys()] : []
+    await this.#halt()
     // The next start() gets a new session: what this one leaves behind is now an orphan.
     session.ended = true
     this.#session = newSession(this.#keys)
-    const release = releaseJobs ? [...session.inFlight.keys()] : []
-    await this.#runner.run('stop', undefined, () => this.#backend.leave(session.keys, session.id, release))
+    const release = releaseJobs ? [...new Set([...settling, ...session.inFlight.keys()])] : []
+    // A stop begun before fleet.close() is let through while the fleet closes (close waits for
+    // it): refused, the jobs it releases would stay recorded, and once they settle on a closed
+    // fleet nothing would remove them, so another instance would requeue jobs that completed.
+    await this.#runner.run(
+      'stop',
+      undefined,
+      () => this.#backend.leave(session.keys, session.id, release),
+      FINISHING,
+    )
     if (this.#live === session) this.#live = undefined
   }
 

@@ -101,6 +101,34 @@ forEachTopology('Membership contract', (env) => {
     assert.throws(() => members.join('y'), ClosedError)
   })
 
+  test('stop() and fleet.close() at once (a shutdown handler): stop resolves and every member has left', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('stop-close').membership({ ttl: 60_000 })
+    const observer = (await env.fleet()).withNamespace('stop-close').membership()
+    const stopped = members.join('stopped')
+    const joined = members.join('joined')
+    await members.heartbeat('stopped')
+    await members.heartbeat('joined')
+    assert.deepEqual(await observer.live(), ['joined', 'stopped'])
+    const stopping = stopped.stop()
+    await fleet.close()
+    await stopping
+    assert.deepEqual(await observer.live(), [], 'left at once, not after ttl')
+    await joined.stop()
+    await stopped.stop()
+  })
+
+  test('a ttl below 2 ms is a ConfigError naming the minimum; 2 ms joins, beating every 1 ms', async () => {
+    const fleet = await env.fleet()
+    assert.throws(() => fleet.membership({ ttl: 1 }), {
+      name: 'ConfigError',
+      message: /ttl must be at least 2 ms/,
+    })
+    const members = fleet.withNamespace('min-ttl').membership({ ttl: 2 })
+    await members.join('fast').stop()
+    assert.deepEqual(await members.live(), [])
+  })
+
   test('owner: rendezvous hashing, stable when a member leaves, balanced, over live or given members', async () => {
     const members = (await env.fleet()).withNamespace('owner').membership()
     const ids = ['m0', 'm1', 'm2', 'm3', 'm4']

@@ -127,6 +127,14 @@ forEachTopology('Tracker contract', (env) => {
       assert.throws(() => fleet.tracker({ heartbeatTtl: 150 }), /\(200\).*\(150\)/)
       process.env.REDFLEET_HEARTBEAT_INTERVAL = '15s'
       assert.throws(() => fleet.tracker(), ConfigError)
+      // Checked as the option is: past a Node timer's range the loop would beat every millisecond.
+      process.env.REDFLEET_HEARTBEAT_TTL = '9000000000'
+      process.env.REDFLEET_HEARTBEAT_INTERVAL = '3000000000'
+      assert.throws(() => fleet.tracker(), {
+        name: 'ConfigError',
+        message: /REDFLEET_HEARTBEAT_INTERVAL must be at most 2147483647 ms/,
+      })
+      process.env.REDFLEET_HEARTBEAT_TTL = '100'
       delete process.env.REDFLEET_HEARTBEAT_INTERVAL
       // Only a ttl given: the default interval shrinks to a third of it.
       assert.doesNotThrow(() => fleet.tracker())
@@ -305,6 +313,29 @@ forEachTopology('Tracker contract', (env) => {
     assert.equal(await other.recoverOrphans(() => assert.fail('released jobs are not orphans')), 0)
     hold.open()
     await Promise.all(jobs)
+  })
+
+  test('stop() and fleet.close() at once (a shutdown handler): stop resolves; released jobs are no orphans', async () => {
+    const scope = isolated(env)
+    const observer = (await scope.fleet()).tracker()
+    for (const releaseJobs of [true, false]) {
+      const fleet = await scope.fleet()
+      const worker = fleet.tracker({ instanceId: `shutdown-${releaseJobs}` })
+      await worker.start()
+      const job = await heldJob(worker, `job-${releaseJobs}`, releaseJobs)
+      const stopping = worker.stop({ releaseJobs })
+      await fleet.close()
+      // close lets a stop() begun before it settle: its leave (and release) runs while closing.
+      await stopping
+      job.release()
+      await job.done
+    }
+    // The released job finished on a closed fleet: nothing could remove its record then.
+    assert.deepEqual(ids(await observer.orphans()), ['job-false'])
+    const handed: string[] = []
+    assert.equal(await observer.recoverOrphans((job) => void handed.push(job.id)), 1)
+    assert.deepEqual(handed, ['job-false'])
+    assert.deepEqual(await observer.instances(), [])
   })
 
   test('10 concurrent recoverers on 2 fleets hand each of 30 orphans out exactly once', async () => {
