@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import { safely } from '../broker/listener.ts'
 import {
   type FleetContext,
@@ -172,10 +171,6 @@ class FleetStreams implements Streams {
     this.#backend = streamBackend(ctx, blocking)
     this.#mainKey = ctx.keys.key('streams', 'events')
     this.#channelPrefix = ctx.keys.key('streams', 'channel', '')
-    // Each running loop keeps one abort listener on the fleet's signal until it ends (see
-    // linkSignals): their number is that of the loops, not a leak, so Node's warning from 11 on
-    // would be a false alarm.
-    setMaxListeners(0, ctx.lifecycle.signal)
   }
 
   #channelKey(op: string, channel: unknown): string {

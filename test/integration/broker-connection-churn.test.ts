@@ -54,7 +54,7 @@ test('subscribe and unsubscribe while the subscriber connection is killed again 
         // of the reconnect.
         await new Promise((resolve) => setTimeout(resolve, (round + step) % 5))
       }
-      await admin.client('KILL', 'TYPE', 'pubsub')
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     }
     assert.deepEqual(reported, [])
     // And the hub is whole: a channel subscribed now is live and delivers.
