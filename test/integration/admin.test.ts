@@ -6,6 +6,7 @@ import {
   purgeDeadLetters,
   replayDeadLetters,
 } from '../../src/admin/dead-letters.ts'
+import { streamLength } from '../../src/admin/keys.ts'
 import { listOrphans, releaseOrphan } from '../../src/admin/orphans.ts'
 import { fleetContext } from '../../src/fleet.ts'
 import type { Delivery, Fleet, Streams } from '../../src/index.ts'
@@ -91,7 +92,61 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** Writes `count` dead-letter records of `group` into `${group}:dead` (as a consume loop would). */
+async function writeDeadLetters(fleet: Fleet, group: string, count: number): Promise<void> {
+  const streams = fleet.streams()
+  for (let n = 0; n < count; n++) {
+    await streams.publishToChannel(`${group}:dead`, {
+      id: `1-${n}`,
+      group,
+      error: 'declined',
+      deliveries: 1,
+      envelope: { order: n },
+      deadAt: Date.now(),
+    })
+  }
+}
+
+/** Entries of the fleet's main stream. */
+function mainLength(fleet: Fleet): Promise<number> {
+  const ctx = fleetContext(fleet)
+  return streamLength(ctx, ctx.keys.key('streams', 'events'))
+}
+
 forEachTopology('admin: dead letters', (env) => {
+  test('two replays of one channel at once replay each letter once between them, and their counts add up', async () => {
+    const a = await freshFleet(env)
+    // Another fleet (its own connections) on the same namespace; memory fleets share nothing.
+    const b = env.topology === 'memory' ? a : (await env.fleet()).withNamespace(a.namespace.split(':').pop()!)
+    assert.equal(b.namespace, a.namespace)
+    await b.ready() // connected, as `a` is: both replays start their reads together
+    const letters = 40
+    await writeDeadLetters(a, 'race', letters)
+    const [x, y] = await Promise.all([replayDeadLetters(a, 'race:dead'), replayDeadLetters(b, 'race:dead')])
+    assert.equal(x + y, letters, `replayed ${x} + ${y}`)
+    assert.equal(await mainLength(a), letters)
+    assert.deepEqual(await listDeadLetters(a, 'race:dead'), [])
+    // Purges at once count what each deleted.
+    await writeDeadLetters(a, 'race', letters)
+    const [p, q] = await Promise.all([purgeDeadLetters(a, 'race:dead'), purgeDeadLetters(b, 'race:dead')])
+    assert.equal(p + q, letters, `purged ${p} + ${q}`)
+  })
+
+  test('a replay whose append Redis refuses leaves every letter it did not replay in the channel', async (t) => {
+    if (env.topology === 'memory') return t.skip('a Redis error reply')
+    const fleet = await freshFleet(env)
+    await writeDeadLetters(fleet, 'stuck', 3)
+    const ctx = fleetContext(fleet)
+    const main = ctx.keys.key('streams', 'events')
+    await (await ctx.redis()).client(main).set(main, 'not a stream')
+    await assert.rejects(replayDeadLetters(fleet, 'stuck:dead'), /WRONGTYPE/)
+    const left = await listDeadLetters(fleet, 'stuck:dead')
+    assert.deepEqual(
+      left.map((l) => l.envelope),
+      [{ order: 0 }, { order: 1 }, { order: 2 }],
+    )
+  })
+
   test('a dead letter of a real consume loop is listed with its origin, group, error and envelope', async () => {
     const fleet = await freshFleet(env)
     const [origin] = await deadLetters(fleet, 'billing', [1])
