@@ -2,10 +2,11 @@
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
+import { parseId } from '../streams/ids.ts'
 import { assertName } from '../validate.ts'
 import { withFleet } from './common.ts'
 import { type DlqAction, type FleetFlags, positiveIntegerFlag, UsageError } from './flags.ts'
-import { formatJob } from './status-format.ts'
+import { formatJob, jsonText, shown } from './status-format.ts'
 
 export interface DlqFlags extends FleetFlags {
   json?: boolean
@@ -14,12 +15,21 @@ export interface DlqFlags extends FleetFlags {
 }
 
 const PREVIEW = 120
+const DEFAULT_LIMIT = 100
 
 function idsOf(flags: DlqFlags): string[] | undefined {
   if (flags.ids === undefined) return undefined
   const ids = flags.ids.split(',').filter((id) => id !== '')
   if (ids.length === 0) throw new UsageError('--ids needs at least one entry id')
-  return ids
+  // A typo would otherwise match no entry and "succeed" with a count of 0.
+  return ids.map((id) => {
+    const parsed = parseId(id)
+    if (parsed === undefined) {
+      throw new UsageError(`--ids: '${shown(id)}' is not a stream entry id (like 1700000000000-0)`)
+    }
+    // As Redis reads it (a bare `ms` is `ms-0`): the form the letters' ids are compared in.
+    return `${parsed[0]}-${parsed[1]}`
+  })
 }
 
 /** The channel as the library will take it (non-empty, at most 1024 bytes), or a usage error. */
@@ -34,27 +44,35 @@ function checkChannel(channel: string): void {
 
 export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): Promise<void> {
   checkChannel(channel)
+  if (action === 'list' && flags.ids !== undefined) throw new UsageError('--ids is for dlq replay and purge')
   const ids = idsOf(flags)
   const limit = flags.limit === undefined ? undefined : positiveIntegerFlag('--limit', flags.limit)
   if (action !== 'list' && limit !== undefined) throw new UsageError(`--limit is for dlq list, not ${action}`)
-  if (action === 'list' && ids !== undefined) throw new UsageError('--ids is for dlq replay and purge')
   await withFleet('dlq', flags, async (fleet) => {
     if (action === 'list') {
-      const letters = await listDeadLetters(fleet, channel, { limit: limit ?? 100 })
+      const shownLimit = limit ?? DEFAULT_LIMIT
+      // One more than shown: whether there are more is known, not guessed from a full page.
+      const read = await listDeadLetters(fleet, channel, { limit: shownLimit + 1 })
+      const letters = read.slice(0, shownLimit)
       if (flags.json) {
-        console.log(JSON.stringify(letters, null, 2))
+        // origin.channel is null when unknown (the main stream), never a field left out.
+        const out = letters.map((l) => ({
+          ...l,
+          origin: { channel: l.origin.channel ?? null, id: l.origin.id },
+        }))
+        console.log(jsonText(out, 2))
         return
       }
-      console.log(
-        `dead letters in '${channel}': ${letters.length}${letters.length === (limit ?? 100) ? '+' : ''}`,
-      )
+      const more = read.length > shownLimit ? '+' : ''
+      console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}`)
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
         const preview = payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload
+        const from = letter.origin.channel === undefined ? 'the main stream' : shown(letter.origin.channel)
         lines(
-          `${letter.id}  group ${letter.group}  from ${letter.origin.channel ?? 'the main stream'} ${letter.origin.id}`,
-          `  ${letter.deliveries} deliveries, dead at ${new Date(letter.deadAt).toISOString()}: ${letter.error}`,
-          `  ${preview}`,
+          `${shown(letter.id)}  group ${shown(letter.group)}  from ${from} ${shown(letter.origin.id)}`,
+          `  ${letter.deliveries} deliveries, dead at ${new Date(letter.deadAt).toISOString()}: ${shown(letter.error)}`,
+          `  ${shown(preview)}`,
         )
       }
       return
@@ -63,8 +81,11 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       action === 'replay'
         ? await replayDeadLetters(fleet, channel, { ids })
         : await purgeDeadLetters(fleet, channel, { ids })
-    if (flags.json) console.log(JSON.stringify({ action, channel, count }))
-    else console.log(`${action === 'replay' ? 'replayed' : 'purged'} ${count} dead letter(s) of '${channel}'`)
+    if (flags.json) console.log(jsonText({ action, channel, count }))
+    else
+      console.log(
+        `${action === 'replay' ? 'replayed' : 'purged'} ${count} dead letter(s) of '${shown(channel)}'`,
+      )
   })
 }
 
@@ -72,13 +93,12 @@ export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<v
   await withFleet('orphans', flags, async (fleet) => {
     const jobs = await listOrphans(fleet)
     if (flags.json) {
-      console.log(JSON.stringify(jobs, null, 2))
+      console.log(jsonText(jobs, 2))
       return
     }
     console.log(`orphans: ${jobs.length}`)
     const now = Date.now()
-    for (const job of jobs)
-      lines(formatJob(job, now), `  payload ${JSON.stringify(job.payload) ?? 'undefined'}`)
+    for (const job of jobs) lines(formatJob(job, now), `  payload ${jsonText(job.payload)}`)
   })
 }
 

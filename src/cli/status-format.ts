@@ -3,19 +3,44 @@ import type { TrackedJob } from '../tracker/index.ts'
 
 const time = (ms: number) => new Date(ms).toISOString()
 
+/** C0 controls (newlines and tabs too), DEL and C1 controls: what a terminal may act on. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/**
+ * Stored text (a handler's error, a job, member or group id, a payload) as one visible line: each
+ * control character as `\n`, `\t`, `\r` or `\xHH`. Printed raw, an ESC sequence in a dead
+ * letter's error would reach the operator's terminal and could clear it or rewrite what it shows.
+ */
+export function shown(text: string): string {
+  return text.replace(CONTROL, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/**
+ * JSON for the terminal: JSON.stringify escapes C0 controls in strings but leaves DEL and the
+ * C1 controls (U+0080 to U+009F, CSI among them) raw; these are escaped as `\u00XX` too.
+ */
+export function jsonText(value: unknown, space?: number): string {
+  return (JSON.stringify(value, null, space) ?? 'undefined').replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
 /** One line per job: id, instance, start time and age at the snapshot. */
 export function formatJob(job: TrackedJob, now: number): string {
   const age = Math.max(0, Math.round((now - job.startedAt) / 1000))
-  return `${job.id}  instance ${job.instanceId}  started ${time(job.startedAt)} (${age} s ago)`
+  return `${shown(job.id)}  instance ${shown(job.instanceId)}  started ${time(job.startedAt)} (${age} s ago)`
 }
 
 /** The human form of a status snapshot, as `redfleet status` prints it. */
 export function formatStatus(status: FleetStatus): string {
   const now = Date.parse(status.at)
   const lines = [
-    `redfleet status: ${status.topology} topology, namespace '${status.namespace}', at ${status.at}`,
+    `redfleet status: ${status.topology} topology, namespace '${shown(status.namespace)}', at ${status.at}`,
   ]
-  lines.push(`members (${status.members.length}): ${status.members.join(', ') || '-'}`)
+  lines.push(`members (${status.members.length}): ${status.members.map(shown).join(', ') || '-'}`)
   const { tracker } = status
   lines.push(
     `tracker: ${tracker.instances.length} live instance(s), ${tracker.inFlight} job(s) in flight, ${tracker.orphans} orphan(s)`,
@@ -23,24 +48,24 @@ export function formatStatus(status: FleetStatus): string {
   for (const instance of tracker.instances) {
     const ago = Math.max(0, Math.round((now - instance.lastSeen) / 1000))
     lines.push(
-      `  instance ${instance.id}  last seen ${time(instance.lastSeen)} (${ago} s ago), ${instance.jobs.length} job(s)`,
+      `  instance ${shown(instance.id)}  last seen ${time(instance.lastSeen)} (${ago} s ago), ${instance.jobs.length} job(s)`,
     )
     for (const job of instance.jobs) lines.push(`    job ${formatJob(job, now)}`)
   }
   for (const job of tracker.orphanJobs) lines.push(`  orphan ${formatJob(job, now)}`)
   lines.push(`streams (${status.streams.length}):`)
   for (const stream of status.streams) {
-    lines.push(`  ${stream.name}  length ${stream.length}`)
+    lines.push(`  ${shown(stream.name)}  length ${stream.length}`)
     for (const group of stream.groups) {
       lines.push(
-        `    group ${group.name}: lag ${group.lag}, pending ${group.pending}, consumers ${group.consumers}`,
+        `    group ${shown(group.name)}: lag ${group.lag}, pending ${group.pending}, consumers ${group.consumers}`,
       )
     }
   }
-  const dead = status.deadLetters.map((d) => `${d.channel} ${d.length}`).join(', ') || 'none'
+  const dead = status.deadLetters.map((d) => `${shown(d.channel)} ${d.length}`).join(', ') || 'none'
   lines.push(`dead letters: ${dead}`)
   const keys = Object.entries(status.keys).sort(([a], [b]) => a.localeCompare(b))
-  const counted = keys.map(([name, count]) => `${name} ${count}`).join(', ') || 'none'
+  const counted = keys.map(([name, count]) => `${shown(name)} ${count}`).join(', ') || 'none'
   lines.push(`keys${status.truncated ? ' (at least)' : ''}: ${counted}`)
   return lines.join('\n')
 }

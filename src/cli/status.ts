@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { inspectFleet } from '../inspect.ts'
 import { untilInterrupted, withFleet } from './common.ts'
 import { type FleetFlags, UsageError } from './flags.ts'
-import { formatStatus } from './status-format.ts'
+import { formatStatus, jsonText, shown } from './status-format.ts'
 
 export interface StatusFlags extends FleetFlags {
   json?: boolean
@@ -25,7 +25,7 @@ export async function status(flags: StatusFlags): Promise<void> {
   const every = watchInterval(flags.watch)
   const render = (snapshot: Awaited<ReturnType<typeof inspectFleet>>) =>
     // --json --watch prints one JSON document per line (NDJSON), so each line parses alone.
-    flags.json ? JSON.stringify(snapshot, null, every === undefined ? 2 : undefined) : formatStatus(snapshot)
+    flags.json ? jsonText(snapshot, every === undefined ? 2 : undefined) : formatStatus(snapshot)
   await withFleet('status', flags, async (fleet) => {
     if (every === undefined) {
       console.log(render(await inspectFleet(fleet)))
@@ -41,7 +41,7 @@ export async function status(flags: StatusFlags): Promise<void> {
       } catch (error) {
         // A watch rides out Redis going away: it says so, and shows the fleet again once back.
         text = `redfleet status: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
-        if (flags.json) text = JSON.stringify({ error: text, at: new Date().toISOString() })
+        text = flags.json ? jsonText({ error: text, at: new Date().toISOString() }) : shown(text)
       }
       process.stdout.write(`${clear}${text}\n`)
       await sleep(every * 1000, undefined, { signal: stop.signal }).catch(() => undefined)

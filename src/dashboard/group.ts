@@ -1,8 +1,9 @@
 import type { FleetContext } from '../context.ts'
+import { messageOf } from '../errors.ts'
 import { decodeEntry } from '../streams/entry.ts'
 import { compareIds } from '../streams/ids.ts'
 import { memoryStream } from './counters.ts'
-import { fieldsOf, numberField } from './replies.ts'
+import { fieldsOf, numberField, pipelineReplies } from './replies.ts'
 
 /** Pending entries listed per page of a group's drill-down. */
 export const PENDING_PAGE = 100
@@ -47,10 +48,20 @@ function startAfter(after: string | undefined): string {
   return after ? `(${after}` : '-'
 }
 
+/**
+ * XINFO GROUPS of a stream that does not exist: no groups. Only that: any other failure (Redis
+ * down or stalled, a key that is not a stream) is the page's, shown as every page shows one,
+ * not as a group that is not there.
+ */
+function noStream(error: unknown): unknown[] {
+  if (messageOf(error).startsWith('ERR no such key')) return []
+  throw error
+}
+
 async function redisDetail(ctx: FleetContext, q: GroupQuery): Promise<GroupDetail> {
   const key = ctx.keys.prefix + q.stream
   const client = (await ctx.redis()).client(key)
-  const groups = ((await client.xinfo('GROUPS', key).catch(() => [])) as unknown[]).map(fieldsOf)
+  const groups = ((await client.xinfo('GROUPS', key).catch(noStream)) as unknown[]).map(fieldsOf)
   if (!groups.some((g) => String(g.get('name')) === q.group)) {
     return { stream: q.stream, group: q.group, consumers: [], pending: [], found: false }
   }
@@ -65,9 +76,10 @@ async function redisDetail(ctx: FleetContext, q: GroupQuery): Promise<GroupDetai
   // One XRANGE per pending entry, pipelined: the payload preview of what is stuck.
   const pipe = client.pipeline()
   for (const [id] of rows) pipe.xrange(key, id, id)
-  const entries = rows.length === 0 ? [] : ((await pipe.exec()) ?? [])
+  const entries =
+    rows.length === 0 ? [] : pipelineReplies(await pipe.exec(), 'dashboard pending entries', rows.length)
   const pending = rows.map(([id, consumer, idle, deliveries], i) => {
-    const found = (entries[i]?.[1] as [string, string[]][] | undefined)?.[0]
+    const found = (entries[i] as [string, string[]][] | undefined)?.[0]
     const delivery = found ? decodeEntry({ id: found[0], fields: found[1] }) : undefined
     return { id, consumer, idle: Number(idle), deliveries: Number(deliveries), envelope: delivery?.envelope }
   })

@@ -1,5 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { withDeadline } from './deadline.ts'
+import { pipelineReplies } from './replies.ts'
 
 /** A live member: when its heartbeat runs out, and when the dashboard last saw it beat. */
 export interface MemberView {
@@ -21,11 +22,8 @@ async function expiries(
   }
   // TIME and the set from the node that holds it: expiries are on that server's clock.
   const client = (await ctx.redis()).client(key)
-  const [[, time], [, flat]] = (await client
-    .pipeline()
-    .time()
-    .zrange(key, '0', '-1', 'WITHSCORES')
-    .exec()) as [[unknown, [string, string]], [unknown, string[]]]
+  const replies = await client.pipeline().time().zrange(key, '0', '-1', 'WITHSCORES').exec()
+  const [time, flat] = pipelineReplies(replies, 'membership.live', 2) as [[string, string], string[]]
   const members = new Map<string, number>()
   for (let i = 0; i + 1 < flat.length; i += 2) members.set(flat[i]!, Number(flat[i + 1]))
   return { now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000), members }

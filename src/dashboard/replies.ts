@@ -1,3 +1,6 @@
+import { CommandError, translateError } from '../errors.ts'
+import type { PipelineReplies } from '../transport/types.ts'
+
 /**
  * Redis map replies (XINFO ...) as ioredis hands them over: a flat [name, value, ...] array
  * (RESP2, and RESP3 maps flattened), or a Map/object from clients that keep maps. One reader
@@ -20,4 +23,20 @@ export function numberField(fields: Map<string, unknown>, name: string): number 
   if (value === null || value === undefined) return null
   const n = Number(value)
   return Number.isFinite(n) ? n : null
+}
+
+/**
+ * The replies of a pipeline of `count` commands, in order. Its `exec` resolves even when commands
+ * fail (each failure is an `[error, undefined]` entry): the first failure is thrown here, named
+ * as `redfleet status` names it (`membership.live failed: WRONGTYPE …`), rather than leaving an
+ * undefined reply to break whatever reads it.
+ */
+export function pipelineReplies(replies: PipelineReplies | null, op: string, count: number): unknown[] {
+  if (replies === null || replies.length !== count) {
+    throw new CommandError(`${op} failed: ${count} replies expected, got ${replies?.length ?? 'none'}`)
+  }
+  return replies.map(([error, reply]) => {
+    if (error) throw translateError(error, op)
+    return reply
+  })
 }
