@@ -1,5 +1,4 @@
-import { deadLetterChannels } from './admin/dead-letters.ts'
-import { scanKeys, streamLength } from './admin/keys.ts'
+import { isStreamName, scanKeys, streamLength, streamsAmong } from './admin/keys.ts'
 import { operatorTracker } from './admin/orphans.ts'
 import type { FleetContext } from './context.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
@@ -104,26 +103,110 @@ function countByPrimitive(keys: readonly string[], prefix: string): Record<strin
   return counts
 }
 
+/** What one walk of a namespace found: its key counts and where its streams are. */
+export interface NamespaceKeys {
+  /** Keys per primitive: the first name segment after the namespace. */
+  keys: Record<string, number>
+  /** The stream keys, found by name (isStreamName) and confirmed by TYPE. */
+  streams: string[]
+  /** True when a node had more keys than were scanned: counts are lower bounds. */
+  truncated: boolean
+  /** When the walk ended, ms since the epoch. */
+  at: number
+}
+
+/**
+ * Walks the namespace once: SCAN on every master (src/admin/keys.ts), which visits every key of
+ * the node, the application's own too, whatever the MATCH. Its cost grows with the whole
+ * keyspace, which is why the dashboard runs it on a slower cadence than its refresh.
+ */
+export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
+  return untraced(async () => {
+    const ctx = fleetContext(fleet)
+    const prefix = ctx.keys.prefix
+    const scanned = await scanKeys(ctx, prefix)
+    // Past SCAN_LIMIT a stream may be among the keys not visited: a second walk, filtered by
+    // TYPE, finds them (only namespaces that large pay for it).
+    const typed = scanned.truncated ? await scanKeys(ctx, prefix, 'stream') : undefined
+    const named = (typed ?? scanned).keys.filter((key) => isStreamName(ctx, key))
+    return {
+      keys: countByPrimitive(scanned.keys, prefix),
+      streams: typed ? named : await streamsAmong(ctx, named),
+      truncated: scanned.truncated || typed?.truncated === true,
+      at: Date.now(),
+    }
+  })
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * Channels whose first entry is a dead-letter record (the rule of deadLetterChannels in
+ * src/admin/dead-letters.ts), among streams already described: no SCAN of its own.
+ */
+async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<FleetStatus['deadLetters']> {
+  const prefix = fleetContext(fleet).keys.key('streams', 'channel', '')
+  const found = await Promise.all(
+    streams
+      .filter((stream) => stream.key.startsWith(prefix))
+      .map(async (stream) => {
+        const channel = stream.key.slice(prefix.length)
+        const [first] = await fleet.streams().readRange(channel, undefined, 1)
+        const { id, group, envelope } = first?.envelope ?? {}
+        const dead = typeof id === 'string' && typeof group === 'string' && isObject(envelope)
+        return dead ? { channel, length: stream.length } : undefined
+      }),
+  )
+  return found.filter((c) => c !== undefined).sort((a, b) => a.channel.localeCompare(b.channel))
+}
+
+/**
+ * The streams to show. After a walk of its own, the streams it found. With an earlier walk's,
+ * those still there, with the main stream and each of its groups' default dead-letter channel
+ * (`<group>:dead`) as well, so that these show at once rather than after the next walk.
+ */
+async function streamsOf(ctx: FleetContext, walk: NamespaceKeys, fresh: boolean): Promise<StreamStatus[]> {
+  const describe = (keys: string[]) => Promise.all(keys.map((key) => describeStream(ctx, key)))
+  if (fresh) return describe(walk.streams)
+  const main = ctx.keys.key('streams', 'events')
+  const known = await streamsAmong(ctx, [...new Set([main, ...walk.streams])])
+  const streams = await describe(known)
+  const groups = streams.find((s) => s.key === main)?.groups ?? []
+  const dead = groups.map((g) => ctx.keys.key('streams', 'channel', `${g.name}:dead`))
+  const more = await streamsAmong(
+    ctx,
+    [...new Set(dead)].filter((key) => !known.includes(key)),
+  )
+  return [...streams, ...(await describe(more))]
+}
+
 /**
  * Looks inside a running fleet: members, tracker instances with their jobs, orphans, streams
  * with their consumer groups' lag, dead-letter channels, and key counts per primitive. Reads
  * only keys under the fleet's namespace; leaves nothing registered on the fleet per call, and
  * traces none of its reads (they are an operator's, not the application's).
+ *
+ * Walks the namespace once (walkNamespace) unless given `keyspace`, an earlier walk: then the
+ * key counts are that walk's, and only the streams it found (and the main stream's) are read,
+ * with no SCAN at all.
  */
-export function inspectFleet(fleet: Fleet): Promise<FleetStatus> {
-  return untraced(() => inspect(fleet))
+export function inspectFleet(fleet: Fleet, o: { keyspace?: NamespaceKeys } = {}): Promise<FleetStatus> {
+  return untraced(() => inspect(fleet, o.keyspace))
 }
 
-async function inspect(fleet: Fleet): Promise<FleetStatus> {
+async function inspect(fleet: Fleet, keyspace: NamespaceKeys | undefined): Promise<FleetStatus> {
   const ctx = fleetContext(fleet)
   const tracker = operatorTracker(fleet)
-  const [members, live, orphanJobs, keys, streamKeys, deadLetters] = await Promise.all([
+  const read = async () => {
+    const walk = keyspace ?? (await walkNamespace(fleet))
+    return { walk, streams: await streamsOf(ctx, walk, keyspace === undefined) }
+  }
+  const [members, live, orphanJobs, { walk, streams }] = await Promise.all([
     fleet.membership().live(),
     tracker.instances(),
     tracker.orphans(),
-    scanKeys(ctx, ctx.keys.prefix),
-    scanKeys(ctx, ctx.keys.prefix, 'stream'),
-    deadLetterChannels(fleet),
+    read(),
   ])
   const instances = await Promise.all(
     live.map(async (instance) => ({ ...instance, jobs: await tracker.inFlight(instance.id) })),
@@ -139,9 +222,9 @@ async function inspect(fleet: Fleet): Promise<FleetStatus> {
       orphans: orphanJobs.length,
       orphanJobs,
     },
-    streams: await Promise.all(streamKeys.keys.map((key) => describeStream(ctx, key))),
-    deadLetters,
-    keys: countByPrimitive(keys.keys, ctx.keys.prefix),
-    truncated: keys.truncated || streamKeys.truncated,
+    streams,
+    deadLetters: await deadLettersAmong(fleet, streams),
+    keys: walk.keys,
+    truncated: walk.truncated,
   }
 }

@@ -10,6 +10,12 @@ import { MemoryStream } from '../streams/memory-stream.ts'
 /** Most keys scanned per node before the result is reported as truncated. */
 export const SCAN_LIMIT = 100_000
 
+/**
+ * Keys each SCAN call walks (its COUNT). MATCH filters after the walk, so a pass costs one call
+ * per SCAN_COUNT keys of the node, the application's keys included: 100 calls for a million.
+ */
+export const SCAN_COUNT = 10_000
+
 /** Keys under a prefix; `truncated` when a node had more than SCAN_LIMIT of them. */
 export interface ScannedKeys {
   keys: string[]
@@ -36,7 +42,7 @@ export async function scanKeys(ctx: FleetContext, prefix: string, type?: 'stream
       const keys: string[] = []
       let cursor = '0'
       do {
-        const args = ['MATCH', match, 'COUNT', 1000, ...(type ? ['TYPE', type] : [])]
+        const args = ['MATCH', match, 'COUNT', SCAN_COUNT, ...(type ? ['TYPE', type] : [])]
         const [next, batch] = (await client.call('SCAN', cursor, ...args)) as [string, string[]]
         cursor = next
         keys.push(...batch)
@@ -48,6 +54,42 @@ export async function scanKeys(ctx: FleetContext, prefix: string, type?: 'stream
     keys: [...new Set(perNode.flatMap((n) => n.keys))].sort(),
     truncated: perNode.some((n) => n.truncated),
   }
+}
+
+/**
+ * Where redfleet keeps its streams inside a namespace (or a view's): the main stream
+ * `streams:events` and the channels `streams:channel:*` (src/streams/streams.ts), and member
+ * inboxes `membership:inbox:*` (src/membership/membership.ts).
+ */
+const STREAM_NAME = /(?:^|:)(?:streams:events$|streams:channel:|membership:inbox:)/
+
+/**
+ * Whether `key` is named as one of the fleet's streams. A name only (a store key may be called
+ * anything): `streamsAmong` confirms it.
+ */
+export function isStreamName(ctx: FleetContext, key: string): boolean {
+  return ctx.keys.owns(key) && STREAM_NAME.test(key.slice(ctx.keys.prefix.length))
+}
+
+/**
+ * The keys of `keys` that hold a stream now, in their order: TYPE of each, one pipeline per
+ * node. What a SCAN with TYPE stream would say of them, without walking the node.
+ */
+export async function streamsAmong(ctx: FleetContext, keys: readonly string[]): Promise<string[]> {
+  if (ctx.topology === 'memory') return keys.filter((key) => ctx.memory.get(key) instanceof MemoryStream)
+  if (keys.length === 0) return []
+  const topology = await ctx.redis()
+  const batches = await topology.batches(keys)
+  const replies = await topology.pipeline(batches, (pipe, batch) => {
+    for (const key of batch.keys) pipe.call('TYPE', key)
+  })
+  const stream = new Array<boolean>(keys.length).fill(false)
+  batches.forEach((batch, b) => {
+    batch.indexes.forEach((index, i) => {
+      stream[index] = String(replies[b]![i]) === 'stream'
+    })
+  })
+  return keys.filter((_, i) => stream[i])
 }
 
 /**

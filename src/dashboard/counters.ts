@@ -1,4 +1,4 @@
-import { scanKeys } from '../admin/keys.ts'
+import { streamsAmong } from '../admin/keys.ts'
 import type { FleetContext } from '../context.ts'
 import { MemoryStream } from '../streams/memory-stream.ts'
 import { fieldsOf, numberField } from './replies.ts'
@@ -63,8 +63,17 @@ async function redisCounters(ctx: FleetContext, keys: string[]): Promise<StreamC
   return counters
 }
 
-/** Reads the counters: SCAN for the namespace's streams, then XINFO STREAM / XINFO GROUPS. */
-export async function readStreamCounters(ctx: FleetContext): Promise<StreamCounters> {
-  const { keys } = await scanKeys(ctx, ctx.keys.key('streams', ''), 'stream')
+/**
+ * Reads the counters of the main stream and the channels among `known` (stream keys a walk of
+ * the namespace found): TYPE of each (one pipeline per node; a stream deleted since is left
+ * out), then XINFO STREAM / XINFO GROUPS. No SCAN: a new channel counts from the next walk.
+ */
+export async function readStreamCounters(
+  ctx: FleetContext,
+  known: readonly string[],
+): Promise<StreamCounters> {
+  const own = ctx.keys.key('streams', '')
+  const main = ctx.keys.prefix + MAIN_STREAM
+  const keys = await streamsAmong(ctx, [...new Set([main, ...known.filter((key) => key.startsWith(own))])])
   return ctx.topology === 'memory' ? memoryCounters(ctx, keys) : redisCounters(ctx, keys)
 }

@@ -1,10 +1,12 @@
 import Fastify from 'fastify'
 import { type Fleet, fleetContext } from '../fleet.ts'
+import { walkNamespace } from '../inspect.ts'
 import { ACTION_AJV, registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
 import { isLoopback, loopbackHostGuard, tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
 import { readDeadline } from './deadline.ts'
+import { KEYSPACE_INTERVAL, KeyspaceWatch } from './keyspace.ts'
 import { MemberWatch } from './members.ts'
 import { renderMetrics, renderNodeMetrics } from './metrics.ts'
 import { NodeWatch } from './nodes.ts'
@@ -23,6 +25,11 @@ export interface DashboardOptions {
   log?: (line: string) => void
   /** Page refresh and rate sampling interval, ms; default 2000. */
   interval?: number
+  /**
+   * How often the namespace is walked (SCAN of every key of every master) for the key counts and
+   * the streams, ms; default 30000, never below `interval`.
+   */
+  keyspaceInterval?: number
 }
 
 /** How many samples the charts keep: ten minutes at the default interval. */
@@ -55,11 +62,21 @@ export async function startDashboard(
   const log = o.log ?? (() => undefined)
   const nodes = new NodeWatch(ctx, deadline)
   const members = new MemberWatch(ctx, deadline)
-  const snapshots = new SnapshotReader(fleet, nodes, members, deadline)
+  const keyspace = new KeyspaceWatch(
+    () => walkNamespace(fleet),
+    Math.max(o.keyspaceInterval ?? KEYSPACE_INTERVAL, interval),
+    interval,
+  )
+  const snapshots = new SnapshotReader(fleet, nodes, members, keyspace, deadline)
   const sampler = new Sampler(
     async (): Promise<Reading> => {
       // Members too: each sample that sees a member's expiry move dates its last heartbeat.
-      const [streams, read] = await Promise.all([readStreamCounters(ctx), nodes.read(), members.read()])
+      const known = keyspace.latest()?.streams ?? []
+      const [streams, read] = await Promise.all([
+        readStreamCounters(ctx, known),
+        nodes.read(),
+        members.read(),
+      ])
       if (read.length > 0 && read.every((n) => !n.up)) throw new Error('no node answers')
       const sum = (pick: (n: (typeof read)[number]) => number | null) =>
         ctx.topology === 'memory' ? null : read.reduce((total, n) => total + (pick(n) ?? 0), 0)
@@ -96,14 +113,21 @@ export async function startDashboard(
     }
   })
 
-  await app.listen({ host: o.host, port: o.port })
+  // The first pages show the key counts and every stream unless the first walk is slow (a large
+  // keyspace): then they show what they can and the rest once it ends.
+  keyspace.start()
+  await keyspace.first(deadline)
+  await app.listen({ host: o.host, port: o.port }).catch(async (error: unknown) => {
+    await keyspace.stop()
+    throw error
+  })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : o.port
   sampler.start()
   return {
     url: urlOf(o.host, port),
     async close() {
-      await sampler.stop()
+      await Promise.all([sampler.stop(), keyspace.stop()])
       await app.close()
     },
   }

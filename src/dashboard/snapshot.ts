@@ -1,7 +1,8 @@
 import { ConnectionError, RedfleetError, TimeoutError, translateError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
-import { type FleetStatus, inspectFleet, type StreamStatus } from '../inspect.ts'
+import { type FleetStatus, inspectFleet, type NamespaceKeys, type StreamStatus } from '../inspect.ts'
 import { withDeadline } from './deadline.ts'
+import type { KeyspaceWatch } from './keyspace.ts'
 import type { MemberView, MemberWatch } from './members.ts'
 import type { NodeStatus, NodeWatch } from './nodes.ts'
 
@@ -23,9 +24,19 @@ export interface Snapshot {
   tracker: { instances: InstanceView[]; inFlight: number; orphans: number }
   streams: StreamStatus[]
   deadLetters: FleetStatus['deadLetters']
+  /** Keys per primitive, as the last walk of the namespace counted them. */
   keys: Record<string, number>
   truncated: boolean
+  /**
+   * When `keys` were counted (the last walk of the namespace, which also finds the streams other
+   * than the main one and its groups' dead-letter channels), ms since the epoch; null before the
+   * first walk has ended.
+   */
+  keysAt: number | null
 }
+
+/** Before the first walk: no counts, and only the streams found without one. */
+const NOT_WALKED: NamespaceKeys = { keys: {}, streams: [], truncated: false, at: 0 }
 
 /** What `/status.json` answers when the fleet cannot be read: the error and the node states. */
 export interface SnapshotFailure {
@@ -36,7 +47,8 @@ export interface SnapshotFailure {
 
 /**
  * Reads snapshots, one at a time: requests that arrive while a read is running share it, so a
- * dozen open pages cost one read per refresh, not a dozen.
+ * dozen open pages cost one read per refresh, not a dozen. A read walks no keyspace: it takes
+ * the key counts and the streams from the keyspace watch's last walk.
  */
 export class SnapshotReader {
   #running: Promise<Snapshot> | undefined
@@ -45,6 +57,7 @@ export class SnapshotReader {
     private readonly fleet: Fleet,
     private readonly nodes: NodeWatch,
     private readonly members: MemberWatch,
+    private readonly keyspace: KeyspaceWatch,
     private readonly deadline: number,
   ) {}
 
@@ -57,8 +70,9 @@ export class SnapshotReader {
 
   async #read(): Promise<Snapshot> {
     const nodes = this.nodes.read()
+    const walk = this.keyspace.latest()
     const [status, members] = await withDeadline(
-      Promise.all([inspectFleet(this.fleet), this.members.read()]),
+      Promise.all([inspectFleet(this.fleet, { keyspace: walk ?? NOT_WALKED }), this.members.read()]),
       this.deadline,
       'reading the fleet',
     ).catch(async (error: unknown) => {
@@ -83,6 +97,7 @@ export class SnapshotReader {
       deadLetters: status.deadLetters,
       keys: status.keys,
       truncated: status.truncated,
+      keysAt: walk?.at ?? null,
     }
   }
 }

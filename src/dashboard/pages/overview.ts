@@ -95,9 +95,10 @@ function keys(s: Snapshot): Html {
   const entries = Object.entries(s.keys).sort(([a], [b]) => a.localeCompare(b))
   return html`<section><h2>Keys</h2><table class="grid" id="keys">
 <thead><tr><th>primitive</th><th class="num">keys</th></tr></thead><tbody>
-${entries.length === 0 ? empty(2, 'no key in this namespace') : ''}
+${entries.length === 0 ? empty(2, s.keysAt === null ? 'not counted yet' : 'no key in this namespace') : ''}
 ${entries.map(([name, n]) => html`<tr><td>${name}</td><td class="num">${count(n)}${s.truncated ? '+' : ''}</td></tr>`)}
-</tbody></table>${s.truncated ? html`<p class="note">Counts are lower bounds: a node had more keys than one scan reads.</p>` : ''}</section>`
+</tbody></table>${s.truncated ? html`<p class="note">Counts are lower bounds: a node had more keys than one scan reads.</p>` : ''}
+<p class="note" id="keys-at">${s.keysAt === null ? 'Counting the keys: a walk of the whole keyspace, slow when it is large.' : html`Counted <span title="${timestamp(s.keysAt)}">${duration(s.at - s.keysAt)} ago</span> by a walk of the whole keyspace, which runs less often than the refresh.`}</p></section>`
 }
 
 /** The refreshed part of the overview. */

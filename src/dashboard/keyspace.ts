@@ -1,0 +1,72 @@
+import type { NamespaceKeys } from '../inspect.ts'
+
+/** How often the dashboard walks the namespace (key counts, stream discovery), ms. */
+export const KEYSPACE_INTERVAL = 30_000
+
+/**
+ * Walks the namespace (SCAN of every key of every master) on a cadence of its own, and keeps
+ * the last walk that succeeded. A walk costs one SCAN call per SCAN_COUNT keys of the node, the
+ * application's included; a refresh costs a few commands per stream. Keeping the walk out of
+ * the refresh means a keyspace of millions neither slows nor fails the snapshot: only the key
+ * counts, and the streams that appeared since, wait for the next walk. Walks never overlap.
+ */
+export class KeyspaceWatch {
+  #latest: NamespaceKeys | undefined
+  #first: Promise<void> | undefined
+  #current: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+
+  /**
+   * `walk` every `interval` ms after the previous one settled; after a failed walk (Redis away),
+   * `retry` ms instead, so the counts come back soon after Redis does.
+   */
+  constructor(
+    private readonly walk: () => Promise<NamespaceKeys>,
+    private readonly interval: number,
+    private readonly retry: number,
+  ) {}
+
+  /** Starts the first walk now. */
+  start(): void {
+    this.#first = this.#run()
+  }
+
+  /** The last walk that succeeded; undefined before the first. */
+  latest(): NamespaceKeys | undefined {
+    return this.#latest
+  }
+
+  /** Settles when the first walk has, or after `ms`, whichever comes first. */
+  async first(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    })
+    await Promise.race([this.#first, waited]).finally(() => clearTimeout(timer))
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#current
+  }
+
+  #run(): Promise<void> {
+    this.#current = this.walk().then(
+      (walk) => {
+        this.#latest = walk
+        this.#schedule(this.interval)
+      },
+      // Unreachable: the refreshes say so; the last counts stay, dated by their `at`.
+      () => this.#schedule(this.retry),
+    )
+    return this.#current
+  }
+
+  #schedule(delay: number): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => void this.#run(), delay)
+    this.#timer.unref()
+  }
+}
