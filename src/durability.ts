@@ -29,7 +29,9 @@ export interface Durability {
 export const waitForOption: OptionCheck = objectOption({
   replicas: numberOption({ min: 0, integer: true }),
   aof: booleanOption,
-  timeout: numberOption({ min: 0, integer: true }),
+  // WAIT and WAITAOF read a timeout of 0 as "for ever": blocked on the node's command
+  // connection, every later command on it would wait behind them.
+  timeout: numberOption({ min: 1, integer: true }),
 })
 
 /** A per-call `{ waitFor }`: like the option, but a bad one is a TypeError of the call. */

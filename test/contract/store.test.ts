@@ -354,6 +354,10 @@ forEachTopology('Store contract', (env) => {
     // A call's own waitFor overrides the store's: nothing to wait for.
     await store.set('durable', 5, { waitFor: {} })
     await assert.rejects(store.set('durable', 6, { waitFor: { replicas: -1 } }), TypeError)
+    // A timeout of 0 is "for ever" to WAIT, which would hold the node's connection for good.
+    await assert.rejects(store.set('durable', 6, { waitFor: { replicas: 1, timeout: 0 } }), TypeError)
+    assert.throws(() => fleet.store({ waitFor: { timeout: 0 } }), ConfigError)
+    assert.equal(await store.get('durable'), 5, 'a refused call wrote nothing')
     assert.throws(() => fleet.store({ waitFor: { replicas: 'one' as never } }), ConfigError)
   })
 
