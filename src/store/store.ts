@@ -294,7 +294,8 @@ class FleetStore<V> implements Store<V> {
   }
 
   async #setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
-    if (!Array.isArray(entries)) {
+    // An entry that is not a pair (a string would be read as [first char, second char]) is a bad argument.
+    if (!Array.isArray(entries) || entries.some((entry) => !Array.isArray(entry))) {
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.setMany: entries must be an array of [key, value]')
     }
     const ttl = this.#ttl('setMany', o)

@@ -589,6 +589,12 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await store.getMany([...keys, 'absent']), [...keys.map((_, i) => i), undefined])
     assert.deepEqual(await store.getMany([]), [])
     await store.setMany([], { ttl: 10 })
+    // An entry that is not a [key, value] pair is a bad argument, and nothing is written.
+    await assert.rejects(store.setMany([['many-0', 7], 'nx' as never]), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARGUMENT',
+    })
+    assert.equal(await store.get('many-0'), 0)
     await store.setMany(
       [
         ['brief-a', 1],
