@@ -673,7 +673,8 @@ forEachTopology('Store contract', (env) => {
     await assert.rejects(store.get('k'), ClosedError)
   })
 
-  test('an update whose fn settles after close() writes nothing and rejects with ClosedError', async () => {
+  /** 'k' holds 'before', and an update of it runs its fn until `release()` ('after close'). */
+  async function updateInFn() {
     const fleet = await env.fleet()
     const store = fleet.store()
     await store.set('k', 'before')
@@ -689,6 +690,11 @@ forEachTopology('Store contract', (env) => {
       })
       return 'after close'
     })
+    return { fleet, store, update, inFn, release: () => release() }
+  }
+
+  test('an update whose fn settles after close() writes nothing and rejects with ClosedError', async () => {
+    const { fleet, update, inFn, release } = await updateInFn()
     await inFn
     await fleet.close()
     release()
@@ -702,21 +708,7 @@ forEachTopology('Store contract', (env) => {
   })
 
   test('calls on a key held by an update whose fn has not settled reject with ClosedError at close, not after the fn', async () => {
-    const fleet = await env.fleet()
-    const store = fleet.store()
-    await store.set('k', 'before')
-    let release!: () => void
-    let called!: () => void
-    const inFn = new Promise<void>((resolve) => {
-      called = resolve
-    })
-    const update = store.update('k', async () => {
-      called()
-      await new Promise<void>((resolve) => {
-        release = resolve
-      })
-      return 'after close'
-    })
+    const { fleet, store, update, inFn, release } = await updateInFn()
     update.catch(() => {}) // heard below, once its fn settled
     await inFn
     const settled = new Map<string, unknown>()
