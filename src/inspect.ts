@@ -1,3 +1,4 @@
+import { isDeadLetterRecord } from './admin/dead-letters.ts'
 import { isStreamName, scanKeys, streamLength, streamsAmong } from './admin/keys.ts'
 import { operatorTracker } from './admin/orphans.ts'
 import type { FleetContext } from './context.ts'
@@ -138,12 +139,9 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
   })
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /**
- * Channels whose first entry is a dead-letter record (the rule of deadLetterChannels in
- * src/admin/dead-letters.ts), among streams already described: no SCAN of its own.
+ * Channels whose first entry is a dead-letter record (isDeadLetterRecord, the rule of
+ * deadLetterChannels), among streams already described: no SCAN of its own.
  */
 async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<FleetStatus['deadLetters']> {
   const prefix = fleetContext(fleet).keys.key('streams', 'channel', '')
@@ -153,9 +151,7 @@ async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<
       .map(async (stream) => {
         const channel = stream.key.slice(prefix.length)
         const [first] = await fleet.streams().readRange(channel, undefined, 1)
-        const { id, group, envelope } = first?.envelope ?? {}
-        const dead = typeof id === 'string' && typeof group === 'string' && isObject(envelope)
-        return dead ? { channel, length: stream.length } : undefined
+        return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
       }),
   )
   return found.filter((c) => c !== undefined).sort((a, b) => a.channel.localeCompare(b.channel))

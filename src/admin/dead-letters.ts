@@ -44,10 +44,23 @@ const NO_CAP = Number.MAX_SAFE_INTEGER
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
+/** Whether an entry is a dead-letter record: the origin id, the group and the envelope. */
+export function isDeadLetterRecord(entry: Delivery): boolean {
+  const { id, group, envelope } = entry.envelope
+  return typeof id === 'string' && typeof group === 'string' && isObject(envelope)
+}
+
 /** The dead letter an entry holds, or undefined when it is not a dead-letter record. */
 function toDeadLetter(channel: string, entry: Delivery): DeadLetter | undefined {
-  const { id, group, error, deliveries, deadAt, envelope } = entry.envelope
-  if (typeof id !== 'string' || typeof group !== 'string' || !isObject(envelope)) return undefined
+  if (!isDeadLetterRecord(entry)) return undefined
+  const { id, group, error, deliveries, deadAt, envelope } = entry.envelope as {
+    id: string
+    group: string
+    envelope: Record<string, unknown>
+    error?: unknown
+    deliveries?: unknown
+    deadAt?: unknown
+  }
   return {
     id: entry.id,
     channel,

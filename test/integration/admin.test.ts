@@ -133,7 +133,8 @@ forEachTopology('admin: dead letters', (env) => {
   })
 
   test('a replay whose append Redis refuses leaves every letter it did not replay in the channel', async (t) => {
-    if (env.topology === 'memory') return t.skip('a Redis error reply')
+    if (env.topology === 'memory')
+      return t.skip('plants a key of another type with the raw Redis client, which memory has not')
     const fleet = await freshFleet(env)
     await writeDeadLetters(fleet, 'stuck', 3)
     const ctx = fleetContext(fleet)
