@@ -65,7 +65,8 @@ function isPlainJson(value: unknown, depth: number): boolean {
   // Date, Map, Set, Buffer, class instances (toJSON) are not plain.
   if (proto !== Object.prototype && proto !== null) return false
   if (Object.hasOwn(value, TAG)) return false
-  for (const key of Object.keys(value)) {
+  // for-in: no array of names per object (the prototype is Object.prototype or null: no inherited names).
+  for (const key in value) {
     if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
   }
   return true

@@ -109,7 +109,9 @@ export class TickBatch {
     if (kind === 'get') return keys.length === 1 ? [await client.get(keys[0]!)] : getEach(client, keys)
     if (keys.length === 1) return [await sendSet(client, keys[0]!, sets[0]!)]
     if (sets.every((set) => set.ttl === undefined)) {
-      await client.call('MSET', ...keys.flatMap((key, i) => [key, sets[i]!.value]))
+      const args: string[] = []
+      for (let i = 0; i < keys.length; i++) args.push(keys[i]!, sets[i]!.value)
+      await client.call('MSET', ...args)
       return keys.map(() => 'OK')
     }
     // ARGV of set-each-n.lua: per key its value and TTL ('' for none).
