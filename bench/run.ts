@@ -2,7 +2,7 @@
  * `npm run bench [-- filter]`: starts a private redis-server, runs every scenario in
  * bench/scenarios (or those whose name contains `filter`) for redfleet, the baseline clients
  * (bench/clients.ts) and any peer library in the same run, and prints ops/s with the ratio to
- * the best baseline client of each round.
+ * the cell's best baseline client, paired round by round.
  * BENCH_DURATION (ms per measurement, default 600) and BENCH_ROUNDS (default 5) tune it.
  */
 import { readdirSync } from 'node:fs'
@@ -46,8 +46,8 @@ const server = await startRedis()
 const scenarios = await loadScenarios()
 console.log(`redfleet bench: redis-server ${server.url}, ${duration} ms x ${rounds} rounds per cell`)
 console.log(
-  'ops/s: median over rounds; ratio: median over rounds of (variant ops/s / the best baseline client ' +
-    `(${CLIENT_NAMES.join(', ')}) in the same round); '(again)': the first client measured twice, the noise floor\n`,
+  'ops/s: median over rounds; ratio: median over rounds of (variant ops/s / ops/s of the same round of the ' +
+    `cell's best baseline client (of ${CLIENT_NAMES.join(', ')}; highest median)); '(again)': the first client measured twice, the noise floor\n`,
 )
 try {
   for (const [i, scenario] of scenarios.entries()) {
