@@ -1,6 +1,7 @@
 import type { FleetContext } from '../context.ts'
 import type { OpenTrace } from '../telemetry.ts'
 import {
+  assertBooleanOption,
   assertCallOptions,
   assertFunction,
   invalidArgument,
@@ -211,7 +212,11 @@ export class FleetCache implements Cache {
   ): Promise<T | undefined> {
     const name = expandKey(key, method)
     note(trace, { key: name })
-    if (o != null) assertCallOptions(o, `cache.${method}`, READ_OPTIONS)
+    if (o != null) {
+      assertCallOptions(o, `cache.${method}`, READ_OPTIONS)
+      // Read as stored whatever it says (an entry knows whether it is raw), but checked as write's is.
+      assertBooleanOption(o.raw, 'raw', `cache.${method}`)
+    }
     const scope = this.#keys.of(method)
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, method)

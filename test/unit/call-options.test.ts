@@ -61,6 +61,10 @@ test('cache calls: unknown names and non-boolean yes/no options are refused; not
     refused(/cache\.read: unknown option "verison" \(did you mean "version"\?\)/),
   )
   await assert.rejects(
+    cache.read('k', { raw: 'yes' } as never),
+    refused(/cache\.read: raw must be a boolean/),
+  )
+  await assert.rejects(
     cache.exist('k', { raw: true } as never),
     refused(/cache\.exist: unknown option "raw"/),
   )
