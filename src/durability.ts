@@ -5,7 +5,8 @@
  * write is never undone when the acknowledgements fall short, the caller gets DurabilityError.
  *
  * A WAIT holds its connection until it is answered (at most `timeout`), and the commands pipelined
- * behind it on that connection wait with it: keep `timeout` well under `commandTimeout`.
+ * behind it on that connection wait with it: the connection's deadlines give it, and them,
+ * `timeout` on top of `commandTimeout` (blocksFor in transport/deadlines.ts).
  */
 import { DurabilityError, messageOf, type WaitFor } from './errors.ts'
 import type { Script } from './topology/script.ts'

@@ -1,7 +1,7 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
-import { CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
+import { blocksFor, CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
 import { describeFailure, flush, isOwnHandshake, type NodeHealth } from './health.ts'
 
@@ -269,7 +269,8 @@ export function timeCommands(connection: Redis, timeout: number): void {
     // A connection's handshake (its ready check too) is bounded by limitHandshake (health.ts),
     // within connectTimeout: timed out here, ioredis would fail every command waiting for the
     // connection with "Command timed out" as it gives the attempt up, though none was sent.
-    if (!isOwnHandshake(this.status, command.name)) deadlines.add(command)
+    if (!isOwnHandshake(this.status, command.name))
+      deadlines.add(command, blocksFor(command.name, command.args, 0))
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
@@ -278,6 +279,7 @@ export function timeCommands(connection: Redis, timeout: number): void {
 /** An ioredis Command, as timeCommands sees it. */
 interface Named extends Timed {
   readonly name: string
+  readonly args: readonly unknown[]
 }
 
 /** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */

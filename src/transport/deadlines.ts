@@ -19,6 +19,20 @@ export interface Timed {
   reject(error: Error): void
 }
 
+/**
+ * How long past commandTimeout the command `name` (its arguments from `args[offset]` on) may
+ * take to answer: WAIT and WAITAOF block for up to their own timeout (SPEC §10 `waitFor.timeout`),
+ * which a commandTimeout below it would otherwise cut off as if the node did not answer.
+ */
+export function blocksFor(name: string, args: readonly unknown[], offset: number): number {
+  if (name.length !== 4 && name.length !== 7) return 0
+  const lower = name.toLowerCase()
+  const at = lower === 'wait' ? 1 : lower === 'waitaof' ? 2 : -1
+  if (at < 0) return 0
+  const timeout = Number(args[offset + at])
+  return Number.isFinite(timeout) && timeout > 0 ? timeout : 0
+}
+
 const settled = (item: Timed): boolean => item.isSettled === true || item.isResolved === true
 
 /** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
@@ -38,6 +52,8 @@ export class CommandDeadlines {
   #deadlines: number[] = []
   #head = 0
   #timer: NodeJS.Timeout | undefined
+  /** When the timer fires. */
+  #timerAt = 0
 
   /** `expired` makes the error of a command past its deadline (timedOut by default). */
   constructor(timeout: number, expired: (item: Timed) => Error = timedOut) {
@@ -50,24 +66,41 @@ export class CommandDeadlines {
     return this.#items.length - this.#head
   }
 
-  /** `item` is failed with the timeout error unless it has settled within the timeout. */
-  add(item: Timed): void {
+  /**
+   * `item` is failed with the timeout error unless it has settled within the timeout, plus
+   * `allowance` ms (a WAIT's own timeout: blocksFor). Never before an item sent ahead of it: a
+   * connection answers in order, so what waits behind a WAIT waits with it.
+   */
+  add(item: Timed, allowance = 0): void {
     // Settled commands are let go as new ones are sent, not when the timer next fires: an
     // ioredis command keeps its reply (an MGET's 100 values), and a connection busy with
     // 300,000 commands a second would keep every one for the whole timeout, long enough for the
     // garbage collector to copy them all to its old generation. A connection answers in order,
     // so the settled ones are at the front.
     this.#dropSettled()
+    const ahead = this.#head < this.#deadlines.length ? this.#deadlines[this.#deadlines.length - 1]! : 0
+    const now = Date.now()
+    const deadline = Math.max(now + this.#timeout + allowance, ahead)
     this.#items.push(item)
-    this.#deadlines.push(Date.now() + this.#timeout)
-    this.#timer ??= setTimeout(this.#expire, this.#timeout).unref()
+    this.#deadlines.push(deadline)
+    // Set for an answered WAIT's later deadline, the timer would fire past this one's.
+    if (this.#timer !== undefined && deadline < this.#timerAt) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#timer === undefined) this.#arm(now, deadline)
   }
 
-  /** `sent`, failed with the timeout error if it has not settled within the timeout. */
-  track<T>(sent: Promise<T>): Promise<T> {
+  #arm(now: number, at: number): void {
+    this.#timerAt = at
+    this.#timer = setTimeout(this.#expire, at - now).unref()
+  }
+
+  /** `sent`, failed with the timeout error if it has not settled within the timeout (see add). */
+  track<T>(sent: Promise<T>, allowance = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const item = { isSettled: false, reject }
-      this.add(item)
+      this.add(item, allowance)
       sent.then(
         (reply) => {
           item.isSettled = true
@@ -96,7 +129,7 @@ export class CommandDeadlines {
     this.#head = head
     this.#compact()
     if (this.#head < this.#items.length) {
-      this.#timer = setTimeout(this.#expire, this.#deadlines[this.#head]! - now).unref()
+      this.#arm(now, this.#deadlines[this.#head]!)
     }
   }
 

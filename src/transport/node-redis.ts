@@ -1,5 +1,5 @@
 import { type ConnectionSettings, closeClient } from '../topology/connection.ts'
-import { CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
+import { blocksFor, CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
 import {
   addressOf,
   COMMAND_OPTIONS,
@@ -31,7 +31,7 @@ function connectionDeadlines(commandTimeout: number, isReady: () => boolean): Co
 export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
   const deadlines = connectionDeadlines(commandTimeout, isReady)
   if (!deadlines) return send
-  return (args) => deadlines.track(send(args))
+  return (args) => deadlines.track(send(args), blocksFor(String(args[0]), args, 1))
 }
 
 /**
@@ -146,12 +146,13 @@ function clientSend(
   deadlines: CommandDeadlines | undefined,
   offline: OfflineCommands,
 ): Send {
-  const timed = (sent: Promise<unknown>) => (deadlines ? deadlines.track(sent) : sent)
+  const timed = (sent: Promise<unknown>, args: readonly unknown[]) =>
+    deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1)) : sent
   return (args) => {
     // Ready, or closed (the client then fails the command itself: "The client is closed").
-    if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS))
+    if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS), args)
     const refusal = offline.refusal(args)
-    return refusal ? Promise.reject(refusal) : timed(offline.send(args))
+    return refusal ? Promise.reject(refusal) : timed(offline.send(args), args)
   }
 }
 

@@ -137,3 +137,35 @@ test('waitFor { aof: true } against a server with appendonly on', async () => {
     await server.stop()
   }
 })
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a WAIT longer than commandTimeout is given its own timeout, and a read sent behind it is answered`, async () => {
+    // No replica: WAIT answers 0 of 1 at its own timeout, four times the fleet's commandTimeout.
+    // It was cut off at commandTimeout ("WAIT failed: Command timed out"), and so was the read
+    // queued behind it on the same connection.
+    const lone = await startRedis()
+    try {
+      const fleet = createFleet({
+        url: lone.url,
+        namespace: uniqueNamespace('durable'),
+        commandTimeout: 250,
+        transport,
+      })
+      fleets.push(fleet)
+      const plain = fleet.store<number>()
+      await plain.set('other', 7)
+      const write = fleet.store<number>({ waitFor: { replicas: 1, timeout: 1000 } }).set('k', 1)
+      const read = plain.get('other')
+      await assert.rejects(write, (error: Error) => {
+        assert.ok(error instanceof DurabilityError, String(error))
+        assert.equal(error.replicas, 0)
+        assert.doesNotMatch(error.message, /timed out/)
+        return true
+      })
+      assert.equal(await read, 7)
+      assert.equal(await plain.get('k'), 1, 'the write stays applied')
+    } finally {
+      await lone.stop()
+    }
+  })
+}

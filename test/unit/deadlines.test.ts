@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { mock, test } from 'node:test'
 import { TimeoutError, translateError } from '../../src/errors.ts'
-import { CommandDeadlines } from '../../src/transport/deadlines.ts'
+import { blocksFor, CommandDeadlines } from '../../src/transport/deadlines.ts'
 
 /** A reply that arrives when the test says so. */
 function deferred<T>() {
@@ -45,6 +45,37 @@ test('CommandDeadlines: one timer fails each command at its own deadline, in sen
   } finally {
     mock.timers.reset()
   }
+})
+
+test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind it waits with it, and nothing after it', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(100)
+    const wait = deferred<number>()
+    const waiting = deadlines.track(wait.promise, blocksFor('WAIT', ['WAIT', '1', '300'], 1))
+    const behind = deferred<string>()
+    const queued = deadlines.track(behind.promise)
+    mock.timers.tick(150)
+    assert.equal(await state(waiting), 'pending', 'a WAIT of 300 ms is not cut off at commandTimeout')
+    assert.equal(await state(queued), 'pending', 'a command behind it cannot be answered before it')
+    wait.resolve(0)
+    behind.resolve('OK')
+    assert.equal(await waiting, 0)
+    assert.equal(await queued, 'OK')
+    const later = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(100)
+    assert.equal(await state(later), 'rejected', 'once the WAIT has answered, commandTimeout again')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('blocksFor: the timeout of WAIT and WAITAOF, in any case, and nothing for other commands', () => {
+  assert.equal(blocksFor('wait', [1, 250], 0), 250)
+  assert.equal(blocksFor('WAITAOF', ['WAITAOF', '1', '0', '40'], 1), 40)
+  assert.equal(blocksFor('mget', ['a', 'b'], 0), 0)
+  assert.equal(blocksFor('get', ['a'], 0), 0)
+  assert.equal(blocksFor('WAIT', ['WAIT', '1', 'x'], 1), 0)
 })
 
 test('CommandDeadlines: the error of an expired command is the one `expired` makes', async () => {
