@@ -10,7 +10,7 @@ import {
   reconnectDelay,
   type ServerAddress,
 } from './connection.ts'
-import { HealthRegistry, watchConnection } from './health.ts'
+import { HealthRegistry, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
@@ -72,9 +72,12 @@ export class ClusterTopology implements RedisTopology {
     const clients = Array.from({ length: settings.poolSize }, () => {
       const cluster = new ioredis.Cluster(nodes, options)
       reach.watch(cluster)
-      // Each master's connection fails fast while that master is known to be down.
+      // Each master's connection fails fast while that master is known to be down. One that ioredis
+      // takes out of its pool before closing it (a master turned replica holds no slot) was let go,
+      // not lost: the node stays up.
       cluster.on('+node', (node: Redis) => {
-        watchConnection(node, health.of(nodeIdOf(node)), settings.reconnectAttempts)
+        const discarded = () => !cluster.nodes('all').includes(node)
+        watchConnection(node, health.of(nodeIdOf(node)), settings.reconnectAttempts, true, discarded)
       })
       return cluster
     })
@@ -242,7 +245,7 @@ export class ClusterTopology implements RedisTopology {
       retryStrategy: reconnectDelay,
     })
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
-    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
+    watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)
     return client
   }
 }

@@ -264,6 +264,7 @@ export function watchConnection(
   health: NodeHealth,
   reconnectAttempts: number,
   failFast?: boolean,
+  discarded?: () => boolean,
 ): void
 /**
  * Other connections only tell the node's health what they see: dedicated ones (of any client
@@ -275,12 +276,16 @@ export function watchConnection(
   health: NodeHealth,
   reconnectAttempts: number,
   failFast: false,
+  discarded?: () => boolean,
+  lossCounts?: boolean,
 ): void
 export function watchConnection(
   client: Redis | ConnectionEvents,
   health: NodeHealth,
   reconnectAttempts: number,
   failFast = true,
+  discarded: () => boolean = () => false,
+  lossCounts = true,
 ): void {
   // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
   // not when a connection that never connected is dropped (a cluster discarding a node client).
@@ -319,14 +324,17 @@ export function watchConnection(
   })
   client.on('close', () => {
     const reason = handshaking ? handshakeFailure(failed, lastError) : undefined
-    const counts = failed || up || handshaking
+    // A lost connection (its error, node-redis' "Socket closed unexpectedly", included) counts
+    // when `lossCounts`; a failed attempt always does.
+    const counts = up ? lossCounts : failed || handshaking
     failed = false
     up = false
     handshaking = false
     lastError = undefined
     if (health.stopped || !counts) return
-    // Closed on purpose: a client that reconnects by itself only ends when told to.
-    if (client.status === 'end' && reconnectsByItself(client)) return
+    // Closed on purpose: a client that reconnects by itself only ends when told to, and one its
+    // owner let go of (`discarded`) was told to.
+    if (client.status === 'end' && (reconnectsByItself(client) || discarded())) return
     if (reason) health.noteFailure(reason)
     const down = health.attemptFailed() > reconnectAttempts
     if (down) health.markDown()
@@ -338,6 +346,20 @@ export function watchConnection(
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
   if (failFast) refuseWhileDown(client as Redis, health)
+}
+
+/**
+ * A dedicated connection (blocking reads, subscriptions) of a node only tells its health what it
+ * sees, and not the loss of a connection that was up: Redis closes its blocked clients'
+ * connections when a master turns replica (CLUSTER FAILOVER) and stays up, and a node that did go
+ * down is seen by its command connection too. Its failed reconnect attempts count.
+ */
+export function watchDedicated(
+  client: ConnectionEvents,
+  health: NodeHealth,
+  reconnectAttempts: number,
+): void {
+  watchConnection(client, health, reconnectAttempts, false, undefined, false)
 }
 
 /** What watchConnection fails the commands sent on a connection that closed with (ioredis' words). */

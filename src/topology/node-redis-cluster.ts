@@ -17,7 +17,7 @@ import {
   nodeRedisClusterDefaults,
   type ServerAddress,
 } from './connection.ts'
-import { HealthRegistry, type NodeHealth, watchConnection } from './health.ts'
+import { HealthRegistry, type NodeHealth, watchDedicated } from './health.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -527,7 +527,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
       this.refreshLayout(),
     )
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
-    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
+    watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)
     return client
   }
 }

@@ -13,7 +13,7 @@ import {
   type ServerAddress,
   timeCommands,
 } from './connection.ts'
-import { HealthRegistry, limitHandshake, watchConnection } from './health.ts'
+import { HealthRegistry, limitHandshake, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -344,7 +344,7 @@ export class ShardedTopology implements RedisTopology {
     if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)
     const client = pool.transport.dedicated()
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
-    watchConnection(client, this.#health.of(nodeId), this.#settings.reconnectAttempts, false)
+    watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)
     return client
   }
 }

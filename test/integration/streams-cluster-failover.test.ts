@@ -1,0 +1,61 @@
+/**
+ * A graceful `CLUSTER FAILOVER`, and the failback, take no node down (SPEC §1: a warning per node
+ * per change of its state; §8: calls fail at once only while a node is known to be down). Redis
+ * closes the connections of the clients blocked on a master that turns replica, and ioredis lets
+ * go of its connection to it (a replica holds no slot); the node stays up throughout. Both were
+ * counted as lost connections: the fleet announced the node down, and after the failback
+ * publishes routed to it failed at once with NodeDownError.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { createFleet } from '../../src/index.ts'
+import { downAnnouncements, type FaultCluster, startFaultCluster } from '../harness/faults.ts'
+import { inbox } from '../harness/inbox.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+let cluster: FaultCluster
+before(async () => {
+  cluster = await startFaultCluster()
+})
+after(() => cluster?.stop())
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a failover and a failback under blocking reads announce no node down, and publishes land`, async () => {
+    const namespace = uniqueNamespace('graceful')
+    const watch = downAnnouncements()
+    const fleet = createFleet({
+      url: cluster.urls,
+      cluster: true,
+      namespace,
+      transport,
+      onError: watch.onError,
+    })
+    const controller = new AbortController()
+    const consumed = inbox<unknown>()
+    const streams = fleet.streams()
+    await streams.ensureGroup('g')
+    // Both loops block on the main stream's master: their reads are what Redis cuts off.
+    const loops = [
+      streams.consume('g', 'c', (d) => consumed.push(d.envelope.n), { signal: controller.signal }),
+      streams.tailEvents(() => undefined, { signal: controller.signal }),
+    ]
+    try {
+      await streams.publish({ n: 0 })
+      assert.deepEqual(await consumed.until(1), [0])
+      const master = await cluster.masterOf(`${namespace}:streams:events`)
+      const replica = await cluster.replicaOf(master)
+      await cluster.failover(replica)
+      await streams.publish({ n: 1 })
+      // The old master, now the replica of the new one, once in sync takes its slots back.
+      assert.equal(await cluster.replicaOf(replica), master)
+      await cluster.failover(master)
+      for (let n = 2; n < 12; n++) await streams.publish({ n })
+      assert.deepEqual(await consumed.until(12), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+      assert.deepEqual(watch.announced, [], 'no node went down')
+    } finally {
+      controller.abort()
+      await Promise.all(loops)
+      await fleet.close()
+    }
+  })
+}
