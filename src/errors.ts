@@ -56,11 +56,12 @@ export class ConnectionError extends RedfleetError {
  * A call routed to a node known to be down (its last connection attempts failed, SPEC §8): it
  * was never sent (`outcome: 'not-applied'`) and is not retried, because the node is probed in
  * the background and calls go through again as soon as a probe reconnects. `node` is `host:port`.
+ * A multi-node call whose other parts were sent is `'unknown'` instead (partlyApplied).
  */
 export class NodeDownError extends ConnectionError {
   readonly node: string
-  constructor(message: string, node: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause, outcome: 'not-applied' })
+  constructor(message: string, node: string, options?: { cause?: unknown; outcome?: Outcome }) {
+    super(message, { cause: options?.cause, outcome: options?.outcome ?? 'not-applied' })
     this.node = node
   }
 }
@@ -307,6 +308,26 @@ function isNotApplied(error: unknown): boolean {
   return (error as { outcome?: unknown } | null)?.outcome === 'not-applied' && error instanceof RedfleetError
 }
 
+/** Whether `error` (typed, or a client's own) says its command was never sent. */
+export function sentNothing(error: unknown): boolean {
+  return isNotApplied(error) || (!(error instanceof RedfleetError) && NOT_SENT.test(messageOf(error)))
+}
+
+/**
+ * The error of a multi-node call (setMany, writeMulti, deleteMulti, ...) one of whose parts
+ * failed with `error` while another part was sent (SPEC §8): keys on the other nodes may be
+ * written, so a failure that says nothing was sent is told as `'unknown'`. Others are unchanged.
+ */
+export function partlyApplied(error: unknown): unknown {
+  if (!sentNothing(error)) return error
+  const message = `${messageOf(error)}; the parts for the other nodes were sent: some keys may be written`
+  if (error instanceof NodeDownError) {
+    return new NodeDownError(message, error.node, { cause: error.cause, outcome: 'unknown' })
+  }
+  if (error instanceof ClosedError) return new ClosedError(message, { cause: error, outcome: 'unknown' })
+  return new ConnectionError(message, { cause: error, outcome: 'unknown' })
+}
+
 /**
  * Failures whose cause was announced once already, when it began (a node known to be down, a
  * seed that is not a cluster): default warning sinks skip them, so that a warning is printed per
@@ -403,7 +424,10 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   const where = key === undefined ? op : `${op} '${key}'`
   // Made where the command was refused, which knows the node but not the operation.
   if (error instanceof NodeDownError && !error.message.startsWith(where)) {
-    return new NodeDownError(`${where} failed: ${error.message}`, error.node, { cause: error.cause })
+    return new NodeDownError(`${where} failed: ${error.message}`, error.node, {
+      cause: error.cause,
+      outcome: error.outcome,
+    })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
   // The client's slot map moved a key away from its batch before anything was sent: a redirection.

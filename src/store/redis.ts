@@ -1,6 +1,6 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { connectionOf, perKey } from '../topology/pipeline.ts'
+import { connectionOf, everyPart, perKey } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
@@ -70,7 +70,7 @@ export class RedisStoreBackend implements StoreBackend {
       if (node) node.batches.push(batch.keys)
       else byNode.set(connection, { client: topology.batchClient(batch), batches: [batch.keys] })
     }
-    await Promise.all(
+    await everyPart(
       [...byNode.values()].map((node) =>
         writeDurably(node.client, durability, where, (pipe) => {
           for (const batch of node.batches) write(pipe, batch)

@@ -1,3 +1,4 @@
+import { partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { Client, KeyBatch, RedisTopology } from './types.ts'
 
@@ -29,7 +30,7 @@ export async function pipelinePerNode(
     else byNode.set(connection, [i])
   })
   const out: unknown[][] = new Array(batches.length)
-  await Promise.all(
+  await everyPart(
     [...byNode.values()].map(async (indexes) => {
       const pipe = clientOf(batches[indexes[0]!]!).pipeline()
       const bounds: number[] = []
@@ -50,6 +51,21 @@ export async function pipelinePerNode(
     }),
   )
   return out
+}
+
+/**
+ * Waits for every node's part of a multi-node call: their results, or the first failure, told as
+ * partlyApplied says when another part was sent (or may have been).
+ */
+export async function everyPart<T>(parts: readonly Promise<T>[]): Promise<T[]> {
+  if (parts.length === 1) return [await parts[0]!]
+  const settled = await Promise.allSettled(parts)
+  const failure = settled.find((part): part is PromiseRejectedResult => part.status === 'rejected')
+  if (failure === undefined) return settled.map((part) => (part as PromiseFulfilledResult<T>).value)
+  const sentElsewhere = settled.some(
+    (part) => part !== failure && (part.status === 'fulfilled' || !sentNothing(part.reason)),
+  )
+  throw sentElsewhere ? partlyApplied(failure.reason) : failure.reason
 }
 
 /**
