@@ -1,7 +1,7 @@
 import type { OpenTrace } from '../telemetry.ts'
 import { assertCallOptions, describeValue, invalidArgument, isPlainObject } from '../validate.ts'
 import type { Clock } from './clock.ts'
-import { type Entry, entryValue, isExpired, isMismatched } from './entry.ts'
+import { type Entry, entryValue, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
@@ -26,6 +26,9 @@ function versionAt(versions: Versions, i: number): string | undefined {
 
 /** What a multi-key read answers for a key it did not find (a cached value may be null, never this). */
 const MISS: unique symbol = Symbol('miss')
+
+/** A fill's tag versions could not be read (fillMisses): it stores nothing. */
+const UNSTAMPED: unique symbol = Symbol('unstamped')
 
 /** Names, full keys and requested versions of a multi-key call. */
 interface ManyKeys {
@@ -188,8 +191,11 @@ export class MultiKey {
     const { scope, names, fulls, versions } = many
     const result = new Map<CacheKey, T>()
     const stamps = settings.tags
-      ? await failsafe.guard('fetchMulti', undefined, async () =>
-          writer.stampsInOrder(order, 'fetchMulti', scope, settings),
+      ? await failsafe.guard<TagStamp[] | undefined | typeof UNSTAMPED>(
+          'fetchMulti',
+          UNSTAMPED,
+          async () => writer.stampsInOrder(order, 'fetchMulti', scope, settings),
+          undefined,
         )
       : undefined
     const misses: PendingWrite[] = []
@@ -215,7 +221,9 @@ export class MultiKey {
     stats.misses += keys.length - hits.length
     // A change of a key made after this call wins over its fill: that key is not stored.
     const fresh = misses.filter((miss) => !watch.superseded(miss.full))
-    if (fresh.length > 0) {
+    // Without its tags' versions (their node unreachable) a fill is not stored, as fetch's is
+    // not: an entry without them would outlive invalidateTag.
+    if (fresh.length > 0 && stamps !== UNSTAMPED) {
       const storing = fresh.map((miss) => miss.full)
       const before = order.beforeFill(storing)
       // Not sent at once (grouped per node first): a later call on one of its keys waits for it.
