@@ -1,4 +1,4 @@
-import { ConnectionError } from '../errors.ts'
+import { ConnectionError, isAnnounced } from '../errors.ts'
 import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
 import { closeClient } from '../topology/connection.ts'
 import { CommandDeadlines } from '../transport/deadlines.ts'
@@ -43,6 +43,12 @@ export class TrackedNode implements Vouch {
   #queue: Promise<void> = Promise.resolve()
   /** Steps queued and not yet settled: the periodic retry adds none while one is waiting. */
   #pending = 0
+  /**
+   * A failure of this node's tracking was reported and it has not worked since: the periodic
+   * check keeps retrying (and flushing), but reports a failing node once per change of its state
+   * (SPEC §1), not once per check. Cleared when the node vouches again (silently).
+   */
+  #failing = false
   #closed = false
 
   constructor(
@@ -63,8 +69,11 @@ export class TrackedNode implements Vouch {
 
   start(): void {
     this.#stopState = this.#subscriber.onState((state) => {
-      if (state === 'down') this.#lost()
-      else void this.#enable()
+      if (state === 'down') {
+        // Announced by the node's health: a failure after it is back is a new change, heard once.
+        this.#failing = false
+        this.#lost()
+      } else void this.#enable()
     })
     this.#subscription = this.#subscriber.subscribe(INVALIDATE, (payload) => this.#hooks.invalidate(payload))
     this.#control.on('close', () => this.#lost())
@@ -94,7 +103,10 @@ export class TrackedNode implements Vouch {
     return this.#enqueue(async () => {
       if (!this.live || generation !== this.#generation || this.#closed) return
       const role = await this.#role(generation)
-      if (role === 'master') return
+      if (role === 'master') {
+        this.#failing = false
+        return
+      }
       // Not known to be a master any more: stop vouching now. A replica means a demotion (the
       // topology is read again); an unanswered ROLE is tried again by the next check.
       this.#lost()
@@ -142,8 +154,9 @@ export class TrackedNode implements Vouch {
       if (generation !== this.#generation) return
       this.#redirect = id
       this.live = true
+      this.#failing = false
     } catch (error) {
-      if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'CLIENT TRACKING')
+      if (generation === this.#generation && !this.#closed) this.#fail(error, 'CLIENT TRACKING')
     }
   }
 
@@ -153,9 +166,20 @@ export class TrackedNode implements Vouch {
       const role = (await this.#ask('ROLE')) as unknown[]
       return role[0] === 'master' ? 'master' : 'replica'
     } catch (error) {
-      if (generation === this.#generation && !this.#closed) this.#hooks.report(error, 'ROLE')
+      if (generation === this.#generation && !this.#closed) this.#fail(error, 'ROLE')
       return undefined
     }
+  }
+
+  /**
+   * Reports a failure once per failing spell: the first failure since the node last worked. A
+   * failure already announced elsewhere (the node known down) is dropped by the reporter and
+   * does not start a spell, so a failure after the node is back up is still heard once.
+   */
+  #fail(error: unknown, what: string): void {
+    if (this.#failing) return
+    if (!isAnnounced(error)) this.#failing = true
+    this.#hooks.report(error, what)
   }
 
   /**

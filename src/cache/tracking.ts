@@ -49,6 +49,8 @@ export class NearTracking {
   #starting: Promise<void> | undefined
   #syncing: Promise<void> | undefined
   #again = false
+  /** A failed re-read of the masters was reported and none has succeeded since. */
+  #syncFailing = false
   #timer: NodeJS.Timeout | undefined
   #stopLayout: (() => void) | undefined
   #closed = false
@@ -114,7 +116,17 @@ export class NearTracking {
       return this.#syncing
     }
     this.#syncing = this.#syncOnce()
-      .catch((error: unknown) => this.#report(error, 'topology'))
+      .then(
+        () => {
+          this.#syncFailing = false
+        },
+        (error: unknown) => {
+          // Once per failing spell, not once per check: the next pass that succeeds ends it.
+          if (this.#syncFailing) return
+          if (!isAnnounced(error)) this.#syncFailing = true
+          this.#report(error, 'topology')
+        },
+      )
       .finally(() => {
         this.#syncing = undefined
         if (this.#again && !this.#closed) {
