@@ -200,8 +200,9 @@ export class NearTracking {
   async #check(): Promise<void> {
     const topology = this.#topology
     if (!topology || this.#closed) return
-    await topology.refreshLayout()
-    await Promise.all([...this.#nodes.values()].map((node) => node.check()))
+    // The roles alongside the slot map, not after it: node-redis reads the slot map from one
+    // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.
+    await Promise.all([topology.refreshLayout(), ...[...this.#nodes.values()].map((node) => node.check())])
     await this.#sync()
   }
 

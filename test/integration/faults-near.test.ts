@@ -342,4 +342,45 @@ describe('near cache through faults of a 3+3 cluster', () => {
     await cluster.restart(victim)
     await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'no')
   })
+
+  test('(d) node-redis, the key master frozen (SIGSTOP) and taken over: no stale read past the bound', async () => {
+    // node-redis reads the slot map from one master, with no deadline: a frozen one held back the
+    // periodic ROLE checks, and its entries were served for as long as it stayed frozen.
+    const namespace = uniqueNamespace('near-frozen')
+    const key = 'frozen{3}'
+    const full = `${namespace}:cache:${key}`
+    const options = { url: cluster.urls, cluster: true, namespace, connectTimeout, commandTimeout }
+    const readerFleet = createFleet({ ...options, transport: 'node-redis', onError: () => {} })
+    fleets.push(readerFleet)
+    const near = readerFleet.cache({ near: { max: 1000 }, errorHandler: () => {} })
+    await fleet(namespace).cache().write(key, 'v1')
+    const master = await cluster.masterOf(full)
+    const replica = await cluster.replicaOf(master)
+    await syncReplica(master, '3')
+    const pid = Number((await info(master.port, 'server')).get('process_id'))
+    const reader = new Reader(near, key)
+    let written = Number.POSITIVE_INFINITY
+    try {
+      await untilNearHits(near, 1)
+      process.kill(pid, 'SIGSTOP')
+      await command(replica.port, 'CLUSTER', 'FAILOVER', 'TAKEOVER')
+      await waitForRole(replica, 'master')
+      // A raw string under the key reads back as itself.
+      await command(replica.port, 'SET', full, 'v2')
+      written = performance.now()
+      await sleep(2 * BOUND)
+    } finally {
+      process.kill(pid, 'SIGCONT')
+      await reader.stop()
+    }
+    await cluster.waitUntilOk()
+    const late = reader.reads.filter(({ at }) => at > written + BOUND)
+    assert.ok(late.length > 0, 'reads began after the bound')
+    const stale = late.filter(({ value }) => value === 'v1')
+    assert.equal(
+      stale.length,
+      0,
+      `${stale.length} of ${late.length} reads after the bound returned the old value`,
+    )
+  })
 })
