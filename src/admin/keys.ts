@@ -6,6 +6,7 @@
 import { escapeGlob } from '../cache/glob.ts'
 import type { FleetContext } from '../context.ts'
 import { MemoryStream } from '../streams/memory-stream.ts'
+import { inCallerOrder } from '../topology/pipeline.ts'
 
 /** Most keys scanned per node before the result is reported as truncated. */
 export const SCAN_LIMIT = 100_000
@@ -83,13 +84,8 @@ export async function streamsAmong(ctx: FleetContext, keys: readonly string[]): 
   const replies = await topology.pipeline(batches, (pipe, batch) => {
     for (const key of batch.keys) pipe.call('TYPE', key)
   })
-  const stream = new Array<boolean>(keys.length).fill(false)
-  batches.forEach((batch, b) => {
-    batch.indexes.forEach((index, i) => {
-      stream[index] = String(replies[b]![i]) === 'stream'
-    })
-  })
-  return keys.filter((_, i) => stream[i])
+  const types = inCallerOrder(keys.length, batches, replies)
+  return keys.filter((_, i) => String(types[i]) === 'stream')
 }
 
 /**
