@@ -2,7 +2,14 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { safely } from './broker/listener.ts'
 import type { NearCaches } from './cache/near-caches.ts'
 import type { CallOrder } from './cache/order.ts'
-import { ClosedError, isAmbiguous, isTransient, RedfleetError, translateError } from './errors.ts'
+import {
+  ClosedError,
+  isAmbiguous,
+  isTransient,
+  RedfleetError,
+  TimeoutError,
+  translateError,
+} from './errors.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
@@ -208,6 +215,8 @@ function attempt<T>(
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
         const error = translateError(e, op, key)
+        // A node that stopped answering may have been taken over: the client would not know.
+        if (error instanceof TimeoutError) ctx.redisHandle.current?.doubtLayout()
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),

@@ -35,6 +35,9 @@ export class ClusterTopology implements RedisTopology {
   #connecting: Promise<void> | undefined
   readonly #layoutListeners = new LayoutListeners()
   #layoutHooked = false
+  /** When doubtLayout last had the slot maps re-read. */
+  #lastDoubt = Number.NEGATIVE_INFINITY
+  #closed = false
 
   private constructor(
     clients: Cluster[],
@@ -144,6 +147,7 @@ export class ClusterTopology implements RedisTopology {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     this.#reach.stop()
     this.#health.stop()
     if (!this.#owned) return
@@ -229,6 +233,15 @@ export class ClusterTopology implements RedisTopology {
     return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
   }
 
+  doubtLayout(): void {
+    const now = performance.now()
+    if (this.#closed || now - this.#lastDoubt < LAYOUT_DOUBT_INTERVAL) return
+    this.#lastDoubt = now
+    // Each pooled client keeps a slot map of its own. ioredis asks the nodes in turn, each within
+    // slotsRefreshTimeout: a frozen one only delays the re-read.
+    for (const client of this.#clients) if (client.status === 'ready') client.refreshSlotsCache()
+  }
+
   async dedicatedToNode(nodeId: string): Promise<Redis> {
     await this.#slotsReady()
     const master = this.#pick()
@@ -249,6 +262,9 @@ export class ClusterTopology implements RedisTopology {
     return client
   }
 }
+
+/** At most one re-read of the slot maps per this many ms for commands that time out (doubtLayout). */
+const LAYOUT_DOUBT_INTERVAL = 1000
 
 /**
  * The lane of batches whose key ioredis would route by another slot than Redis (routedAstray):

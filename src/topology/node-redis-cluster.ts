@@ -488,15 +488,37 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return this.#refreshing
   }
 
+  doubtLayout(): void {
+    if (!this.#closed) this.#probeLayout()
+  }
+
   async #rediscover(): Promise<void> {
     const cluster = this.#cluster
-    const clients = cluster.masters.flatMap((node) => (node.client ? [node.client] : []))
-    const start = clients.find((client) => client.isReady) ?? clients[0]
+    const start = await this.#answeringMaster()
     if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
       await cluster._slots.rediscover(start).catch(() => undefined)
     }
     this.#lastLayoutRead = Date.now()
     this.#noteLayout()
+  }
+
+  /**
+   * The master to re-read the slot map from: the first connected one to answer a PING (within
+   * commandTimeout), else one without a connection (its connect is refused at once, and node-redis
+   * goes on to the seeds). node-redis re-reads from it with no deadline, and every later re-read
+   * joins that one: from a frozen master it would last as long as the master stays frozen.
+   */
+  async #answeringMaster(): Promise<NodeRedisClient | undefined> {
+    const masters = this.#cluster.masters.filter((node) => node.client !== undefined)
+    const ready = masters.filter((node) => node.client!.isReady)
+    const answered = await Promise.any(
+      ready.map((node) =>
+        this.#nodeConnection(node.client!, node.address)
+          .ping()
+          .then(() => node.client),
+      ),
+    ).catch(() => undefined)
+    return answered ?? masters.find((node) => !node.client!.isReady)?.client
   }
 
   /**

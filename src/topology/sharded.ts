@@ -339,6 +339,8 @@ export class ShardedTopology implements RedisTopology {
 
   async refreshLayout(): Promise<void> {}
 
+  doubtLayout(): void {}
+
   async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     const pool = this.#servers.get(nodeId)
     if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)

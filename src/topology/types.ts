@@ -93,4 +93,10 @@ export interface RedisTopology {
   onLayoutChange(listener: () => void): () => void
   /** Cluster: reloads the slot map now (CLUSTER SLOTS); elsewhere nothing to do. Never rejects. */
   refreshLayout(): Promise<void>
+  /**
+   * A command timed out. On a cluster its master may be frozen and its slots taken over by a
+   * replica, which the client learns from no MOVED and no lost connection: the slot map is
+   * re-read in the background, at most once per interval. Elsewhere nothing to do.
+   */
+  doubtLayout(): void
 }
