@@ -35,8 +35,9 @@ export class ClusterTopology implements RedisTopology {
   #connecting: Promise<void> | undefined
   readonly #layoutListeners = new LayoutListeners()
   #layoutHooked = false
-  /** When doubtLayout last had the slot maps re-read. */
+  /** When doubtLayout last had the slot maps re-read, and that re-read while it lasts. */
   #lastDoubt = Number.NEGATIVE_INFINITY
+  #doubtRead: Promise<unknown> | undefined
   #closed = false
 
   private constructor(
@@ -152,6 +153,9 @@ export class ClusterTopology implements RedisTopology {
     this.#health.stop()
     if (!this.#owned) return
     await Promise.all(this.#clients.map((c) => closeClient(c)))
+    // Its connection to the node it is asking is its own: it ends with that node's answer or
+    // slotsRefreshTimeout, and asks no other node of a closed client.
+    await this.#doubtRead
   }
 
   client(key: string): Client {
@@ -239,7 +243,10 @@ export class ClusterTopology implements RedisTopology {
     this.#lastDoubt = now
     // Each pooled client keeps a slot map of its own. ioredis asks the nodes in turn, each within
     // slotsRefreshTimeout: a frozen one only delays the re-read.
-    for (const client of this.#clients) if (client.status === 'ready') client.refreshSlotsCache()
+    const ready = this.#clients.filter((client) => client.status === 'ready')
+    this.#doubtRead = Promise.all(
+      ready.map((client) => new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()))),
+    )
   }
 
   async dedicatedToNode(nodeId: string): Promise<Redis> {

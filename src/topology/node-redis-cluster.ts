@@ -3,7 +3,12 @@ import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
-import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
+import {
+  anchorListeners,
+  COMMAND_OPTIONS,
+  destroyClient,
+  type NodeRedisClient,
+} from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { isAbortError } from '../transport/node-redis-offline.ts'
@@ -250,9 +255,16 @@ export class NodeRedisClusterTopology implements RedisTopology {
     // node-redis makes the node clients when its discovery ends, even once destroyed: closed
     // after it (within connectTimeout + commandTimeout, as #open bounds it).
     await this.#opening?.catch(() => undefined)
+    // A node-redis client that closes waits for every answer, and can no longer be destroyed: a
+    // frozen master's would keep its socket open for as long as it stays frozen. So each master
+    // first answers a PING (after what was sent before it), else closeClient destroys them all.
+    const ready = cluster.masters.flatMap((node) => (node.client?.isReady ? [node.client] : []))
     await closeClient({
       status: cluster.isOpen ? 'ready' : 'closed',
-      quit: () => cluster.close(),
+      quit: async () => {
+        await Promise.all(ready.map((client) => client.sendCommand(['PING'])))
+        await cluster.close()
+      },
       disconnect: () => void cluster.destroy(),
     })
   }

@@ -6,9 +6,18 @@
  * frozen. A call that times out now makes the fleet re-read the slot map.
  */
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
+import { setImmediate } from 'node:timers/promises'
 import { createFleet, type Store } from '../../src/index.ts'
-import { command, type FaultCluster, info, startFaultCluster, waitForRole } from '../harness/faults.ts'
+import {
+  command,
+  type FaultCluster,
+  info,
+  startFaultCluster,
+  waitForRole,
+  waitUntil,
+} from '../harness/faults.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const connectTimeout = 1000
@@ -87,5 +96,47 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     } finally {
       await fleet.close()
     }
+  })
+}
+
+/** This process's sockets to `port`. */
+function socketsTo(port: number): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+  return handles.filter((h) => h instanceof Socket && h.remotePort === port && !h.destroyed).length
+}
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a fleet closed while a master is frozen leaves no socket to it`, async () => {
+    const namespace = uniqueNamespace('frozen-close')
+    const key = `k{${transport}}`
+    const master = await cluster.masterOf(`${namespace}:store:${key}`)
+    const pid = Number((await info(master.port, 'server')).get('process_id'))
+    // The harness's own connections to it are closed first: only the fleet's are counted.
+    await waitUntil('no socket to the master', async () => socketsTo(master.port) === 0)
+    const fleet = createFleet({
+      url: cluster.urls,
+      cluster: true,
+      namespace,
+      transport,
+      connectTimeout,
+      commandTimeout,
+      retry: { attempts: 1 },
+      onError: () => {},
+    })
+    const store = fleet.store<string>()
+    await store.set(key, 'before')
+    assert.ok(socketsTo(master.port) > 0, 'the fleet is connected to the master')
+    process.kill(pid, 'SIGSTOP')
+    try {
+      // A call the frozen master never answers stays in its connection's queue.
+      await assert.rejects(store.set(key, 'frozen'), { code: 'ERR_TIMEOUT' })
+      await fleet.close()
+      await setImmediate()
+      await setImmediate()
+      assert.equal(socketsTo(master.port), 0, 'sockets to the frozen master after close')
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
+    await cluster.waitUntilOk()
   })
 }
