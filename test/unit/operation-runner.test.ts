@@ -10,16 +10,29 @@ import { OPERATIONS, type Primitive, repeatsSafely } from '../../src/operations.
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** The parts of a fleet context the runner reads; retries back off by 0 ms. */
-function context(): { ctx: FleetContext; policy: OperationPolicy; reported: unknown[] } {
+function context(): {
+  ctx: FleetContext
+  policy: OperationPolicy
+  reported: unknown[]
+  doubts: () => number
+} {
   const reported: unknown[] = []
   const lifecycle = new Lifecycle()
-  const ctx = { topology: 'standalone', keys: new Keyspace('unit'), lifecycle } as unknown as FleetContext
+  let doubts = 0
+  // A topology built already, as a call's failure finds it: only doubtLayout is read.
+  const redisHandle = { current: { doubtLayout: () => void doubts++ } }
+  const ctx = {
+    topology: 'standalone',
+    keys: new Keyspace('unit'),
+    lifecycle,
+    redisHandle,
+  } as unknown as FleetContext
   const policy: OperationPolicy = {
     retry: { attempts: 3, base: 0, factor: 1, max: 0, jitter: 0 },
     onError: () => assert.fail('a call failure goes to onCallError'),
     onCallError: (error) => void reported.push(error),
   }
-  return { ctx, policy, reported }
+  return { ctx, policy, reported, doubts: () => doubts }
 }
 
 /** An operation body that fails `failures` times with `error`, then answers 'ok'. */
@@ -174,4 +187,14 @@ test('every public method of every primitive is classified in src/operations.ts'
   } finally {
     await fleet.close()
   }
+})
+
+test("a call's timeouts have the topology doubt its layout (a frozen master's slots may have moved); other failures do not", async () => {
+  const { ctx, policy, doubts } = context()
+  const timedOut = failing(2, () => new Error('Command timed out'))
+  assert.equal(await runOperation(ctx, policy, 'store.get', 'k', timedOut.fn), 'ok')
+  assert.equal(doubts(), 2, 'one doubt per timed-out attempt (the topology rate-limits its re-reads)')
+  const refused = failing(1, () => new Error('connect ECONNREFUSED 127.0.0.1:1'))
+  assert.equal(await runOperation(ctx, policy, 'store.get', 'k', refused.fn), 'ok')
+  assert.equal(doubts(), 2)
 })
