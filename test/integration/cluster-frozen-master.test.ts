@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { setImmediate } from 'node:timers/promises'
-import { createFleet, type Store } from '../../src/index.ts'
+import { createFleet, type Fleet, type FleetOptions, type Store } from '../../src/index.ts'
 import {
   command,
   type FaultCluster,
@@ -38,6 +38,23 @@ before(async () => {
 })
 after(() => cluster?.stop())
 
+function clusterFleet(
+  transport: FleetOptions['transport'],
+  namespace: string,
+  options: Partial<FleetOptions> = {},
+): Fleet {
+  return createFleet({
+    url: cluster.urls,
+    cluster: true,
+    namespace,
+    transport,
+    connectTimeout,
+    commandTimeout,
+    onError: () => {},
+    ...options,
+  })
+}
+
 /** Sets `key` until a set succeeds, or `until` passes; returns when the last attempt ended. */
 async function setUntilDone(
   store: Store<string>,
@@ -57,15 +74,7 @@ async function setUntilDone(
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: the slots of a frozen master taken over by its replica are written to the new master`, async (t) => {
     const namespace = uniqueNamespace('frozen')
-    const fleet = createFleet({
-      url: cluster.urls,
-      cluster: true,
-      namespace,
-      transport,
-      connectTimeout,
-      commandTimeout,
-      onError: () => {},
-    })
+    const fleet = clusterFleet(transport, namespace)
     const store = fleet.store<string>()
     // On the master of slot 0 (676 here), which CLUSTER SLOTS names first: node-redis re-read the
     // slot map from its first connected master, and from a frozen one that read never ended.
@@ -113,16 +122,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     const pid = Number((await info(master.port, 'server')).get('process_id'))
     // The harness's own connections to it are closed first: only the fleet's are counted.
     await waitUntil('no socket to the master', async () => socketsTo(master.port) === 0)
-    const fleet = createFleet({
-      url: cluster.urls,
-      cluster: true,
-      namespace,
-      transport,
-      connectTimeout,
-      commandTimeout,
-      retry: { attempts: 1 },
-      onError: () => {},
-    })
+    const fleet = clusterFleet(transport, namespace, { retry: { attempts: 1 } })
     const store = fleet.store<string>()
     await store.set(key, 'before')
     assert.ok(socketsTo(master.port) > 0, 'the fleet is connected to the master')
