@@ -3,12 +3,7 @@ import { withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
-import {
-  anchorListeners,
-  COMMAND_OPTIONS,
-  destroyClient,
-  type NodeRedisClient,
-} from '../transport/node-redis-client.ts'
+import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { isAbortError } from '../transport/node-redis-offline.ts'
