@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
-import { ConfigError, ConnectionError } from '../errors.ts'
+import { ConfigError, ConnectionError, messageOf, TimeoutError } from '../errors.ts'
+import type { CommandPipeline } from '../transport/types.ts'
 import { ClusterHealth, masterReady } from './cluster-health.ts'
 import {
   type ConnectionSettings,
@@ -13,7 +14,7 @@ import {
 import { HealthRegistry, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
-import { groupKeys, pipelinePerNode } from './pipeline.ts'
+import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
@@ -39,6 +40,8 @@ export class ClusterTopology implements RedisTopology {
   #lastDoubt = Number.NEGATIVE_INFINITY
   #doubtRead: Promise<unknown> | undefined
   #closed = false
+  /** What this topology adds to its pipelines: their deadline, and their words for MOVED. */
+  readonly #guard: PipelineGuard
 
   private constructor(
     clients: Cluster[],
@@ -52,6 +55,11 @@ export class ClusterTopology implements RedisTopology {
     this.#settings = settings
     this.#health = health
     this.#reach = reach
+    this.#guard = {
+      within: settings.commandTimeout,
+      expired: (pipe, batches) => this.#pipelineExpired(pipe, batches),
+      failure: (error, batch) => this.#unreachable(error, batch) ?? error,
+    }
   }
 
   static fromUrls(
@@ -191,7 +199,50 @@ export class ClusterTopology implements RedisTopology {
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
   ): Promise<unknown[][]> {
-    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build)
+    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build, this.#guard)
+  }
+
+  /**
+   * A pipeline that outlived commandTimeout: ioredis' per-command timer bounds only its first
+   * round. A round refused with CLUSTERDOWN (or TRYAGAIN) is sent again once the slot map has been
+   * re-read, and that re-read waits up to slotsRefreshTimeout (connectTimeout) on each node that
+   * does not answer (a stopped master): 16 such rounds took seconds. ioredis may still send it
+   * again, so whether Redis applies it is unknown.
+   */
+  #pipelineExpired(pipe: CommandPipeline, batches: readonly KeyBatch[]): TimeoutError {
+    const nodes = [...new Set(batches.map((batch) => batch.node))].join(', ')
+    const last = lastFailedReply(pipe)
+    return new TimeoutError(
+      `a pipeline of ${pipe.length} commands to ${nodes} got no answer within commandTimeout ` +
+        `(${this.#settings.commandTimeout} ms)` +
+        (last === undefined ? '' : `: the cluster client was still retrying after "${last}"`),
+      { outcome: 'unknown' },
+    )
+  }
+
+  /**
+   * The error of a pipeline's reply that ended MOVED to a master this client has no ready
+   * connection to, or undefined. ioredis drops the connection of a master that went down (node
+   * clients do not reconnect) while the slot map still names it: a pipeline for its slots then
+   * goes to another master, which redirects it back, and ioredis' pipelines (unlike its single
+   * commands) follow MOVED without connecting again, until maxRedirections. Every round was
+   * refused, so nothing of it was applied.
+   */
+  #unreachable(error: unknown, batch: KeyBatch): ConnectionError | undefined {
+    const moved = MOVED_REPLY.exec(messageOf(error))
+    if (!moved) return undefined
+    const [, slot, target] = moved as unknown as [string, string, string]
+    const client = this.#clients[Math.max(batch.lane, 0)] ?? this.#clients[0]!
+    if (client.nodes('all').some((node) => nodeIdOf(node) === target && node.status === 'ready'))
+      return undefined
+    const health = this.#health.of(target)
+    if (health.down) return health.refusal('pipeline')
+    return new ConnectionError(
+      `pipeline not sent: Redis at ${target} is unreachable (${health.reasonOr(undefined)}): the slot map ` +
+        `names it the master of slot ${slot}, the cluster client has no connection to it, and the ` +
+        `other masters redirect there (MOVED); it is not known to be down yet`,
+      { cause: error, outcome: 'not-applied' },
+    )
   }
 
   batchClient(batch: KeyBatch): Client {
@@ -289,6 +340,22 @@ const ASTRAY = -1
 function routedAstray(key: string): boolean {
   const open = key.indexOf('{')
   return open !== -1 && key.charCodeAt(open + 1) === 0x7d && key.indexOf('}', open + 2) !== -1
+}
+
+/** A MOVED reply: the slot, and the `host:port` of the master that serves it. */
+const MOVED_REPLY = /^MOVED (\d+) (\S+)/
+
+/**
+ * The first failed reply of a pipeline's latest round (ioredis keeps them in `_result`, not in
+ * its typings), for the words of a pipeline that timed out; undefined if none failed yet.
+ */
+function lastFailedReply(pipe: CommandPipeline): string | undefined {
+  const result = (pipe as unknown as { _result?: unknown })._result
+  if (!Array.isArray(result)) return undefined
+  for (const reply of result) {
+    if (Array.isArray(reply) && reply[0] instanceof Error) return reply[0].message
+  }
+  return undefined
 }
 
 /** A master's MasterNode id: its `host:port` as the slot map names it. */

@@ -1,3 +1,4 @@
+import { withDeadline } from '../deadline.ts'
 import { partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { Client, KeyBatch, RedisTopology } from './types.ts'
@@ -14,13 +15,28 @@ export function connectionOf(batch: Placement): string {
 }
 
 /**
+ * What a topology adds to its pipelines (ClusterTopology): a limit on how long one connection's
+ * pipeline may take, and its own words for a failed reply.
+ */
+export interface PipelineGuard {
+  /** How long one connection's pipeline may take, in ms; 0: as long as its client takes. */
+  readonly within: number
+  /** The error of a pipeline still unanswered after `within` (`batches`: those it carries). */
+  expired(pipe: CommandPipeline, batches: readonly KeyBatch[]): Error
+  /** The error a failed reply of `batch` fails the call with, instead of the reply itself. */
+  failure(error: unknown, batch: KeyBatch): unknown
+}
+
+/**
  * Sends one pipeline per connection (connectionOf) and hands back the replies of each batch in
- * batch order. Shared by every topology: only "which client serves this batch" differs.
+ * batch order. Shared by every topology: only "which client serves this batch" differs, and
+ * what a topology's `guard` adds.
  */
 export async function pipelinePerNode(
   batches: readonly KeyBatch[],
   clientOf: (batch: KeyBatch) => Client,
   build: (pipe: CommandPipeline, batch: KeyBatch) => void,
+  guard?: PipelineGuard,
 ): Promise<unknown[][]> {
   const byNode = new Map<string, number[]>()
   batches.forEach((batch, i) => {
@@ -38,13 +54,22 @@ export async function pipelinePerNode(
         build(pipe, batches[i]!)
         bounds.push(pipe.length)
       }
-      const replies = (await pipe.exec()) ?? []
+      const sent = pipe.exec()
+      const replies =
+        (await (guard && guard.within > 0
+          ? withDeadline(sent, guard.within, () =>
+              guard.expired(
+                pipe,
+                indexes.map((i) => batches[i]!),
+              ),
+            )
+          : sent)) ?? []
       let start = 0
       indexes.forEach((batchIndex, n) => {
         const slice = replies.slice(start, bounds[n])
         start = bounds[n]!
         out[batchIndex] = slice.map(([error, value]) => {
-          if (error) throw error
+          if (error) throw guard ? guard.failure(error, batches[batchIndex]!) : error
           return value
         })
       })
