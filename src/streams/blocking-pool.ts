@@ -40,6 +40,8 @@ export class BlockingPool {
   readonly #topology: () => Promise<RedisTopology>
   readonly #nodes = new Map<string, NodePool>()
   readonly #all = new Set<DedicatedConnection>()
+  /** Each connection's CLIENT ID, learnt with its first read; forgotten when it drops. */
+  readonly #ids = new WeakMap<DedicatedConnection, number>()
   /** Unset until a primitive asks for a bound; then the largest asked for. */
   #limit: number | undefined
   #closed = false
@@ -70,15 +72,20 @@ export class BlockingPool {
    * Runs `read` (one command that blocks at most `block` ms) on a dedicated connection to the
    * node of `key`. Resolves `undefined` when `signal` aborts, at once: while waiting for a
    * connection, or during the read (whose connection is then closed and its reply ignored).
-   * A read whose connection drops fails at once with ConnectionError; one that gets no reply
-   * within `block` + READ_GRACE ms fails the same way and its connection is closed: a command caught in a reconnect can stay unanswered forever
-   * (seen with ioredis 6 when the server restarts), and no loop may hang on it.
+   * A read that changes what Redis holds (`served`: an XREADGROUP delivers what it answers) is
+   * not cut off but unblocked instead (CLIENT UNBLOCK from the node's command connection), and
+   * resolves with what Redis had served it, for the caller to hand back; cut off only when it
+   * cannot be unblocked. A read whose connection drops fails at once with ConnectionError; one
+   * that gets no reply within `block` + READ_GRACE ms fails the same way and its connection is
+   * closed: a command caught in a reconnect can stay unanswered forever (seen with ioredis 6
+   * when the server restarts), and no loop may hang on it.
    */
   async with<T>(
     key: string,
     signal: AbortSignal,
     block: number,
     read: (connection: DedicatedConnection) => Promise<T>,
+    served = false,
   ): Promise<T | undefined> {
     const lease = await this.#acquire(key, signal)
     if (!lease) return undefined
@@ -86,8 +93,10 @@ export class BlockingPool {
     let timer: NodeJS.Timeout | undefined
     let onAbort = () => {}
     let onClose = () => {}
-    const cut = new Promise<typeof ABORTED>((resolve, reject) => {
+    const aborted = new Promise<typeof ABORTED>((resolve) => {
       onAbort = () => resolve(ABORTED)
+    })
+    const lost = new Promise<never>((_, reject) => {
       // A dropped connection (restart, crash, failover) ends the read now, not at the grace
       // timeout: the loop backs off and reads again, on a new connection to the current master.
       onClose = () => reject(new ConnectionError(`blocking read of '${key}' lost its connection`))
@@ -97,12 +106,16 @@ export class BlockingPool {
         block + READ_GRACE,
       )
     })
+    lost.catch(() => undefined)
     signal.addEventListener('abort', onAbort, { once: true })
     lease.connection.once('close', onClose)
+    if (served) this.#learnId(lease.connection)
     const reading = read(lease.connection)
     try {
-      const outcome = await Promise.race([reading, cut])
+      const outcome = await Promise.race([reading, aborted, lost])
       if (outcome === ABORTED) {
+        // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
+        if (served && (await this.#unblock(lease))) return await Promise.race([reading, lost])
         broken = true
         reading.catch(() => undefined)
         return undefined
@@ -129,6 +142,32 @@ export class BlockingPool {
     }
   }
 
+  /** Asks a connection its CLIENT ID, ahead of its read, unless known. */
+  #learnId(connection: DedicatedConnection): void {
+    if (this.#ids.has(connection)) return
+    connection.call('CLIENT', 'ID').then(
+      (id) => this.#ids.set(connection, Number(id)),
+      () => undefined,
+    )
+  }
+
+  /**
+   * Ends the blocking read of `lease` at once with CLIENT UNBLOCK sent from its node's command
+   * connection, which answers nil for a read still blocked. False when that cannot be done.
+   */
+  async #unblock(lease: Lease): Promise<boolean> {
+    const id = this.#ids.get(lease.connection)
+    if (id === undefined) return false
+    try {
+      const node = (await (await this.#topology()).masters()).find((master) => master.id === lease.node)
+      if (!node) return false
+      await node.client.call('CLIENT', 'UNBLOCK', id)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   async #acquire(key: string, signal: AbortSignal): Promise<Lease | undefined> {
     const topology = await this.#topology()
     const [batch] = await topology.batches([key])
@@ -152,6 +191,8 @@ export class BlockingPool {
     if (idle) return { connection: idle, node }
     try {
       const connection = await topology.dedicatedToNode(node)
+      // A connection that drops opens again as another client.
+      connection.on('close', () => this.#ids.delete(connection))
       this.#all.add(connection)
       if (this.#closed) connection.disconnect()
       return { connection, node }

@@ -234,20 +234,27 @@ export class RedisStreamBackend implements StreamBackend {
     signal: AbortSignal,
   ): Promise<ClaimedEntry[]> {
     const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
-    const reply = await this.pool.with(key, signal, block, async (connection: DedicatedConnection) => {
-      if (acks.length === 0) return connection.call('XREADGROUP', ...read)
-      // Both sent now, in this order on one connection (no Pipeline object: it costs more
-      // than it saves on a hot loop); a failed XACK fails the read as a pipeline would.
-      const acked = connection.call('XACK', key, group, ...acks)
-      const reading = connection.call('XREADGROUP', ...read)
-      try {
-        await acked
-      } catch (error) {
-        reading.catch(() => undefined)
-        throw error
-      }
-      return reading
-    })
+    const reply = await this.pool.with(
+      key,
+      signal,
+      block,
+      async (connection: DedicatedConnection) => {
+        if (acks.length === 0) return connection.call('XREADGROUP', ...read)
+        // Both sent now, in this order on one connection (no Pipeline object: it costs more
+        // than it saves on a hot loop); a failed XACK fails the read as a pipeline would.
+        const acked = connection.call('XACK', key, group, ...acks)
+        const reading = connection.call('XREADGROUP', ...read)
+        try {
+          await acked
+        } catch (error) {
+          reading.catch(() => undefined)
+          throw error
+        }
+        return reading
+      },
+      // Not cut off by an abort: what Redis delivered to it comes back, and is handed back.
+      true,
+    )
     if (reply === undefined && acks.length > 0) await this.ack(key, group, acks)
     return readReply(reply)
   }

@@ -13,7 +13,7 @@ export const TOPOLOGIES_ENV = 'REDFLEET_TEST_TOPOLOGIES'
  * The topologies `forEachTopology` runs on by default: all four, or those `TOPOLOGIES_ENV` names
  * (set by scripts/mutate.ts, which runs a suite once per mutant and cannot afford all four).
  */
-function chosenTopologies(): readonly TopologyKind[] {
+export function chosenTopologies(): readonly TopologyKind[] {
   const names = process.env[TOPOLOGIES_ENV]
   if (names === undefined || names === '') return TOPOLOGIES
   const chosen = names.split(',').map((name) => name.trim())

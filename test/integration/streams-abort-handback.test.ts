@@ -1,0 +1,88 @@
+/**
+ * A consume aborted while its blocking read has just been served hands those entries back
+ * (docs/streams.md: the entries it was given but never started are handed back, claimable at
+ * once, their delivery count restored). The read used to be cut off by closing its connection,
+ * and what Redis had delivered to it was lost with the reply: those entries stayed pending on
+ * the stopped consumer until `minIdle` passed.
+ *
+ * Each round aborts the loop right after a publish has landed: Redis serves the blocked read in
+ * the same turn as it answers the XADD, so the abort meets a read whose reply is on its way.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { createFleet, type Streams } from '../../src/index.ts'
+import type { TopologyKind } from '../../src/topology/types.ts'
+import { inbox } from '../harness/inbox.ts'
+import { chosenTopologies, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+
+/** Longer than the test: an entry left pending on a stopped consumer is never reclaimed in it. */
+const MIN_IDLE = 600_000
+/** How long the drain may take: a small part of minIdle, after which a lost entry shows. */
+const DRAIN_WITHIN = 10_000
+const ROUNDS = 20
+
+async function abortRounds(streams: Streams, handled: ReturnType<typeof inbox<string>>): Promise<number> {
+  let published = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    const stop = new AbortController()
+    const consuming = streams.consume('g', 'c', (d) => handled.push(d.id), {
+      signal: stop.signal,
+      minIdle: MIN_IDLE,
+    })
+    // Handled: the loop is back in a blocking read when the next one is published.
+    const before = handled.items.length
+    await streams.publish({ round, n: 0 })
+    published++
+    await handled.until(before + 1)
+    await streams.publish({ round, n: 1 })
+    published++
+    stop.abort()
+    await consuming
+  }
+  return published
+}
+
+interface Case {
+  topology: TopologyKind
+  transport?: 'ioredis' | 'node-redis'
+}
+const cases = chosenTopologies().flatMap((topology): Case[] =>
+  topology === 'memory'
+    ? [{ topology }]
+    : [
+        { topology, transport: 'ioredis' },
+        { topology, transport: 'node-redis' },
+      ],
+)
+
+for (const { topology, transport } of cases) {
+  test(`${topology}${transport ? ` (${transport})` : ''}: a consume aborted as its read is served hands the entries back`, async () => {
+    const fleet = createFleet({
+      ...(await topologyOptions(topology)),
+      ...(transport ? { transport } : {}),
+      namespace: uniqueNamespace('abort-handback'),
+    })
+    try {
+      const streams = fleet.streams()
+      await streams.ensureGroup('g')
+      const handled = inbox<string>()
+      const published = await abortRounds(streams, handled)
+      // Another consumer takes every entry not handled yet at once, handed back or never read.
+      const stop = new AbortController()
+      const draining = streams.consume('g', 'drain', (d) => handled.push(d.id), {
+        signal: stop.signal,
+        minIdle: MIN_IDLE,
+      })
+      try {
+        await handled.until(published, DRAIN_WITHIN)
+      } finally {
+        stop.abort()
+        await draining
+      }
+      assert.equal(new Set(handled.items).size, published, 'every entry handled once')
+      assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      await fleet.close()
+    }
+  })
+}
