@@ -53,6 +53,8 @@ export class NearTracking {
   #syncFailing = false
   #timer: NodeJS.Timeout | undefined
   #stopLayout: (() => void) | undefined
+  /** close() is one of the fleet's cleanups (from the first start). */
+  #registered = false
   #closed = false
 
   constructor(ctx: FleetContext, prefixes: readonly string[]) {
@@ -83,6 +85,14 @@ export class NearTracking {
   /** Starts tracking on first use (idempotent; the near cache stays bypassed until it is live). */
   start(): void {
     if (this.#starting || this.#closed || this.#ctx.lifecycle.closed) return
+    // One of the fleet's cleanups from the first start, not once the topology is there: a close
+    // that comes while the tracking is on its way (the same tick as the first read) must stop it,
+    // and close the control connections it opens (SPEC §1). Registered later, it missed a close
+    // already running, and its control connections outlived the fleet.
+    if (!this.#registered) {
+      this.#registered = true
+      this.#ctx.lifecycle.onClose(() => this.close())
+    }
     this.#starting = this.#start().catch((error: unknown) => {
       this.#report(error, 'start')
       // Try again on a later read.
@@ -92,16 +102,23 @@ export class NearTracking {
 
   async #start(): Promise<void> {
     const topology = await this.#ctx.redis()
-    if (this.#closed || this.#topology) return
+    if (this.#stopped() || this.#topology) return
     this.#topology = topology
-    this.#ctx.lifecycle.onClose(() => this.close())
     this.#stopLayout = topology.onLayoutChange(() => this.#sync())
     const interval = topologyCheckInterval(this.#ctx.commandTimeout)
     this.#timer = setInterval(() => void this.#check(), interval)
     this.#timer.unref()
     await this.#sync()
     // Online: from now on each entry is served only while the master of its key vouches for it.
-    if (!this.#closed) this.#setOnline(true)
+    if (!this.#stopped()) this.#setOnline(true)
+  }
+
+  /**
+   * Closed, or the fleet's close has begun (its cleanup, this close, may still be waiting for
+   * those before it): nothing more is opened either way.
+   */
+  #stopped(): boolean {
+    return this.#closed || this.#ctx.lifecycle.closed
   }
 
   #vouchOf(full: string): Vouch | undefined {
@@ -148,11 +165,14 @@ export class NearTracking {
       this.#nodes.delete(id)
       void node.close()
     }
+    // Nothing is opened once the fleet is closing, not even its subscriber.
+    if (this.#stopped()) return
     const subscriber = this.#ctx.subscriber()
     for (const { id } of masters) {
-      if (this.#nodes.has(id) || this.#closed) continue
+      if (this.#nodes.has(id) || this.#stopped()) continue
       const control = await topology.dedicatedToNode(id)
-      if (this.#closed || this.#nodes.has(id)) {
+      // Not connected yet (it is lazy): dropped, it never opens a socket.
+      if (this.#stopped() || this.#nodes.has(id)) {
         control.disconnect()
         continue
       }
