@@ -34,17 +34,18 @@ export class MemoryCacheBackend implements CacheBackend {
     return true
   }
 
-  #text(key: string): string | undefined {
+  /** As MGET reads a key of another type: missing. */
+  #textOrMissing(key: string): string | undefined {
     const value = this.memory.get<unknown>(key)
     return typeof value === 'string' ? value : undefined
   }
 
   async get(key: string): Promise<string | null> {
-    return this.#text(key) ?? null
+    return this.memory.string(key) ?? null
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return keys.map((key) => this.#text(key) ?? null)
+    return keys.map((key) => this.#textOrMissing(key) ?? null)
   }
 
   #set(item: WriteItem): boolean {
@@ -61,7 +62,7 @@ export class MemoryCacheBackend implements CacheBackend {
   /** As set-unless-live-1.lua judges it: anything but an entry expired at `now` is a value. */
   #live(key: string, now: number): boolean {
     if (!this.memory.has(key)) return false
-    const text = this.#text(key)
+    const text = this.#textOrMissing(key)
     if (text === undefined) return true
     try {
       const entry = decodeEntry(text)
@@ -92,8 +93,7 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   async increment(key: string, by: number, ttl: number | undefined): Promise<number> {
-    const current = this.memory.get<unknown>(key)
-    const text = current === undefined ? '0' : String(current)
+    const text = this.memory.string(key) ?? '0'
     // The same rule as INCRBY: only an integer's text (no leading zero, no -0) can be incremented.
     if (!INTEGER_TEXT.test(text)) throw replyError(NOT_AN_INTEGER)
     const next = Number(text) + by

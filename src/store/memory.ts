@@ -14,17 +14,18 @@ export class MemoryStoreBackend implements StoreBackend {
     return true
   }
 
-  #text(key: string): string | undefined {
+  /** As MGET reads a key of another type: missing. */
+  #textOrMissing(key: string): string | undefined {
     const value = this.memory.get<unknown>(key)
     return typeof value === 'string' ? value : undefined
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.#text(key)
+    return this.memory.string(key)
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return keys.map((key) => this.#text(key))
+    return keys.map((key) => this.#textOrMissing(key))
   }
 
   async set(key: string, text: string, ttl?: number): Promise<void> {
@@ -46,7 +47,7 @@ export class MemoryStoreBackend implements StoreBackend {
   }
 
   async increment(key: string, by: number, ttl?: number): Promise<number> {
-    const current = this.#text(key) ?? '0'
+    const current = this.memory.string(key) ?? '0'
     // As INCRBYFLOAT adds (src/store/lua/increment-with-ttl-1.lua), so code that works here works
     // on Redis: an integer counter and step as numbers (the same sum), anything else as decimals.
     const integer = Number.isInteger(by) && INTEGER_TEXT.test(current)
@@ -70,7 +71,7 @@ export class MemoryStoreBackend implements StoreBackend {
     next: string | undefined
     ttl?: number
   }): Promise<boolean> {
-    if (this.#text(key) !== expected) return false
+    if (this.memory.string(key) !== expected) return false
     if (next === undefined) this.memory.delete(key)
     else this.memory.set(key, next, ttl ?? 'keep')
     return true

@@ -1,3 +1,5 @@
+import { replyError, WRONGTYPE } from '../errors.ts'
+
 /**
  * The embedded backend: one keyspace per process, shared by every memory fleet in it, the way
  * every process of a real fleet shares one Redis. Entries expire lazily on access and by an
@@ -25,6 +27,16 @@ export class MemoryKeyspace {
 
   get<T>(key: string): T | undefined {
     return this.#live(key)?.value as T | undefined
+  }
+
+  /**
+   * The string under `key`, as GET answers: undefined when missing, a WRONGTYPE reply error when
+   * it holds another type (a stream, a sorted set), which Redis refuses to read or change as one.
+   */
+  string(key: string): string | undefined {
+    const value = this.#live(key)?.value
+    if (value === undefined || typeof value === 'string') return value
+    throw replyError(WRONGTYPE)
   }
 
   has(key: string): boolean {

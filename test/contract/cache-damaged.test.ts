@@ -77,6 +77,33 @@ forEachTopology('Cache: damaged entries', (env) => {
     })
   }
 
+  test('a key holding another type (a stream): read, exist, readCounter and increment miss and report WRONGTYPE; the stream is kept', async () => {
+    const ns = uniqueKey('ns')
+    const failures: Failure[] = []
+    const cache = fleet.cache({
+      namespace: ns,
+      errorHandler: ({ method, exception }) => void failures.push({ method, exception }),
+    })
+    // A fleet whose namespace is this cache's place writes a stream where a cache key lives.
+    const streams = (await env.fleet({ namespace: `${env.namespace}:cache:${ns}` })).streams()
+    await streams.publishToChannel('typed', { n: 1 })
+    const key = 'streams:channel:typed'
+    assert.equal(await cache.read(key), undefined)
+    assert.equal(await cache.exist(key), false)
+    assert.equal(await cache.readCounter(key), undefined)
+    assert.equal(await cache.increment(key), undefined)
+    assert.deepEqual(
+      failures.map(({ method, exception }) => [method, /WRONGTYPE/.test(String(exception))]),
+      [
+        ['read', true],
+        ['exist', true],
+        ['readCounter', true],
+        ['increment', true],
+      ],
+    )
+    assert.equal((await streams.readRange('typed')).length, 1, 'the stream is untouched')
+  })
+
   test('with a near cache, a damaged entry is not kept: every read reports it', async () => {
     const { cache, failures, damage } = setup(true)
     await damage('bad', DAMAGED['JSON cut short'])

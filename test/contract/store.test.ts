@@ -535,6 +535,24 @@ forEachTopology('Store contract', (env) => {
     }
   })
 
+  test('a key holding another type (a stream) is refused with WRONGTYPE and left as it was; getMany reads it as missing', async () => {
+    // A fleet whose namespace ends in ':store' writes where this one's store keys live.
+    const other = (await env.fleet({ namespace: `${env.namespace}:store` })).streams()
+    await other.publishToChannel('typed', { n: 1 })
+    const store = (await env.fleet()).store()
+    const key = 'streams:channel:typed'
+    const refusals = [store.get(key), store.increment(key, 1), store.update(key, () => 1)]
+    for (const refused of refusals) {
+      await assert.rejects(refused, (error: unknown) => {
+        assert.ok(error instanceof CommandError, String(error))
+        assert.match(error.message, /WRONGTYPE/)
+        return true
+      })
+    }
+    assert.deepEqual(await store.getMany([key]), [undefined])
+    assert.equal((await other.readRange('typed')).length, 1, 'the stream is untouched')
+  })
+
   test('increment ttl is applied only when the key has none and never extended', async () => {
     const store = (await env.fleet()).store()
     const since = Date.now()
