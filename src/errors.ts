@@ -457,7 +457,14 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     })
   }
   if (isReplyError(error)) {
-    return new CommandError(`${where} failed: ${message}`, { cause: error })
+    return new CommandError(`${where} failed: ${message.replace(SCRIPT_TRACE, '')}`, { cause: error })
   }
   return error
 }
+
+/**
+ * What Redis 7 appends to an error raised inside a script (`… script: <sha>, on
+ * @user_script:16.`): where in redfleet's Lua it failed, which means nothing to the caller, and
+ * which the same call on memory does not say. The client's error (the `cause`) keeps it.
+ */
+const SCRIPT_TRACE = / script: [0-9a-f]{40}, on @user_script:\d+\.?$/

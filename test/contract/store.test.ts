@@ -529,7 +529,7 @@ forEachTopology('Store contract', (env) => {
       )
       assert.ok(error instanceof CommandError, String(error))
       assert.equal(error.code, 'ERR_COMMAND')
-      assert.match(error.message, /^store\.increment 'text' failed: ERR value is not a valid float/)
+      assert.match(error.message, /^store\.increment 'text' failed: ERR value is not a valid float$/)
       assert.ok(!error.message.includes(env.namespace), error.message)
       assert.ok(!error.message.includes('store:text'), error.message)
     }
