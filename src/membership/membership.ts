@@ -365,7 +365,7 @@ class FleetMembership implements Membership {
   ): AsyncGenerator<unknown> {
     const trace = openTrace('membership.inbox', this.#scope, () => ({ member: id }))
     try {
-      yield* this.#messages(key, after, userSignal)
+      yield* this.#messages(id, key, after, userSignal)
     } catch (error) {
       trace?.fail(error)
       throw error
@@ -374,13 +374,19 @@ class FleetMembership implements Membership {
     }
   }
 
-  async *#messages(key: string, after: string, userSignal: AbortSignal | undefined): AsyncGenerator<unknown> {
+  async *#messages(
+    id: string,
+    key: string,
+    after: string,
+    userSignal: AbortSignal | undefined,
+  ): AsyncGenerator<unknown> {
     this.#ctx.lifecycle.assertOpen('membership.inbox')
     const linked = linkSignals(userSignal, this.#ctx.lifecycle.signal)
     try {
       const entries = readEntries({
         backend: this.#streams,
         key,
+        name: id,
         after,
         signal: linked.signal,
         op: 'membership.inbox',

@@ -10,6 +10,8 @@ const READ_COUNT = 256
 export interface ReaderSettings {
   backend: StreamBackend
   key: string
+  /** The stream as its errors name it: the caller's channel or member; none for the main stream. */
+  name?: string
   /** Deliver entries strictly after this id; '$' = after the newest entry when the read starts. */
   after: string
   signal: AbortSignal
@@ -41,7 +43,7 @@ export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, 
       }
     } catch (caught) {
       if (s.signal.aborted) return
-      const error = translateError(caught, s.op, s.key)
+      const error = translateError(caught, s.op, s.name)
       if (!isPassing(error)) throw error
       await backoff.failed(error, s.signal)
     }

@@ -311,7 +311,11 @@ class FleetStreams implements Streams {
       () => {
         const key = this.#channelKey('streams.tail', channel)
         const after = fromId === undefined || fromId === '$' ? '$' : afterIdArg('streams.tail', fromId)
-        return { signal: o?.signal, name: channel, run: this.#tailKey('tail', key, after, deliver, o) }
+        return {
+          signal: o?.signal,
+          name: channel,
+          run: this.#tailKey('tail', key, channel, after, deliver, o),
+        }
       },
     )
   }
@@ -322,7 +326,7 @@ class FleetStreams implements Streams {
       () => ({ channel: 'events' }),
       () => ({
         signal: o?.signal,
-        run: this.#tailKey('tailEvents', this.#mainKey, '$', handle, o),
+        run: this.#tailKey('tailEvents', this.#mainKey, undefined, '$', handle, o),
       }),
     )
   }
@@ -330,6 +334,7 @@ class FleetStreams implements Streams {
   #tailKey(
     op: string,
     key: string,
+    name: string | undefined,
     after: string,
     deliver: (d: Delivery) => void | Promise<void>,
     o: { signal?: AbortSignal },
@@ -341,6 +346,7 @@ class FleetStreams implements Streams {
       const entries = readEntries({
         backend: this.#backend,
         key,
+        name,
         after,
         signal,
         op: `streams.${op}`,

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ClosedError, ConfigError, SerializationError } from '../../src/index.ts'
+import { ClosedError, CommandError, ConfigError, SerializationError } from '../../src/index.ts'
 import { forEachTopology } from '../harness/topologies.ts'
+import { rawAccess } from './cache-support.ts'
 
 /** The events of `redfleet:membership:<method>` in `namespace`, as `kind:member`, until `off()`. */
 function traceEvents(method: string, namespace: string): { events: string[]; off(): void } {
@@ -161,6 +162,23 @@ forEachTopology('Membership contract', (env) => {
     assert.equal(await members.owner('key:1'), before[1])
     await assert.rejects(members.owner(''), TypeError)
     await assert.rejects(members.owner('k', 'm1' as never), TypeError)
+  })
+
+  test('an inbox whose key holds a string fails with a CommandError naming the member, not the Redis key', async () => {
+    const fleet = await env.fleet()
+    const members = fleet.withNamespace('typed-inbox').membership()
+    const raw = await rawAccess(env.topology)
+    try {
+      await raw.set(`${env.namespace}:typed-inbox:membership:inbox:carol`, 'a string')
+      const error = await take(members.inbox('carol', { from: '0' }), 1).then(
+        () => assert.fail('the inbox yielded'),
+        (e: unknown) => e,
+      )
+      assert.ok(error instanceof CommandError, String(error))
+      assert.match(error.message, /^membership\.inbox 'carol' failed: WRONGTYPE/)
+    } finally {
+      await raw.close()
+    }
   })
 
   test('send/inbox: from 0 delivers messages sent while the reader was offline; $ only new ones', async () => {

@@ -695,6 +695,24 @@ forEachTopology('Streams contract', (env) => {
     }
   })
 
+  test('a tail of a channel whose key holds a string rejects with a CommandError naming the channel, not the Redis key', async () => {
+    const streams = await streamsOf(env, 'wrongtail')
+    const rawAccess = await raw(env)
+    try {
+      await rawAccess.setString(`${env.namespace}:wrongtail:streams:channel:typed`)
+      const error = await streams
+        .tail('typed', '0', () => {})
+        .then(
+          () => assert.fail('the tail resolved'),
+          (e: unknown) => e,
+        )
+      assert.ok(error instanceof CommandError, String(error))
+      assert.match(error.message, /^streams\.tail 'typed' failed: WRONGTYPE/)
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
   test('malformed entries (not written by redfleet) are skipped and acked', async () => {
     const streams = await streamsOf(env, 'malformed')
     const rawAccess = await raw(env)
