@@ -326,7 +326,8 @@ class FleetMembership implements Membership {
     if (message === undefined)
       throw new SerializationError(`membership.send '${to}': undefined cannot be sent`)
     const once = newPublishId()
-    const fields = withPublishId(encodeJson({ message }, 'membership.send', to), once)
+    // Checked as the caller's value (a problem's path starts at `value`), then wrapped as `{ message }`.
+    const fields = withPublishId(`{"message":${encodeJson(message, 'membership.send', to)}}`, once)
     const write = { key: this.#inboxKey(to), fields, maxLen: INBOX_MAX_LEN, approximate: false, once }
     // The first send is a plain XADD; a retry looks for it first (src/streams/publish-ids.ts).
     let resend = false

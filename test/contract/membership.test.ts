@@ -251,6 +251,12 @@ forEachTopology('Membership contract', (env) => {
     await assert.rejects(members.leave(1 as never), TypeError)
     await assert.rejects(members.send('x', undefined), SerializationError)
     await assert.rejects(members.send('x', { f: 10n }), SerializationError)
+    // The path names the caller's value, not redfleet's envelope around it.
+    await assert.rejects(members.send('x', new Map()), {
+      name: 'SerializationError',
+      message: "membership.send 'x': value is a Map, which cannot be stored as JSON",
+    })
+    await assert.rejects(members.send('x', { a: [new Set()] }), /: value\.a\[0\] is a Set/)
     await assert.rejects(members.send('', 1), TypeError)
     assert.throws(() => members.inbox('x', { from: '1' as never }), TypeError)
     assert.throws(() => members.inbox(''), TypeError)
