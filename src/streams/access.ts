@@ -11,7 +11,11 @@ import { RedisStreamBackend } from './redis.ts'
  */
 export function streamBackend(ctx: FleetContext, blockingConnections?: number): StreamBackend {
   if (ctx.topology === 'memory') return new MemoryStreamBackend(ctx.memory)
-  const pool = blockingPoolOf(ctx.lifecycle, () => ctx.redis())
+  const pool = blockingPoolOf(
+    ctx.lifecycle,
+    () => ctx.redis(),
+    (error) => ctx.onError(error, { op: 'streams.consume' }),
+  )
   if (blockingConnections !== undefined) pool.atLeast(blockingConnections)
   return new RedisStreamBackend(ctx.redisHandle, pool)
 }

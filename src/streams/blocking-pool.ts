@@ -1,4 +1,4 @@
-import { ConnectionError, messageOf } from '../errors.ts'
+import { CommandError, ConnectionError, isTransientFailure, messageOf } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { isRedirection } from '../loops.ts'
 import { closeClient } from '../topology/connection.ts'
@@ -45,9 +45,13 @@ export class BlockingPool {
   /** Unset until a primitive asks for a bound; then the largest asked for. */
   #limit: number | undefined
   #closed = false
+  /** Where it says, once, that aborted reads cannot be unblocked (an ACL denying CLIENT). */
+  readonly #report: (error: unknown) => void
+  #reported = false
 
-  constructor(topology: () => Promise<RedisTopology>) {
+  constructor(topology: () => Promise<RedisTopology>, report: (error: unknown) => void) {
     this.#topology = topology
+    this.#report = report
   }
 
   /** Sets the per-node limit; when several primitives of the fleet ask, the largest wins. */
@@ -147,7 +151,22 @@ export class BlockingPool {
     if (this.#ids.has(connection)) return
     connection.call('CLIENT', 'ID').then(
       (id) => this.#ids.set(connection, Number(id)),
-      () => undefined,
+      (error: unknown) => this.#cannotUnblock(error),
+    )
+  }
+
+  /** Said once: a consume's reads are cut off by an abort, and what they were delivered waits. */
+  #cannotUnblock(error: unknown): void {
+    // A lost connection or a timeout says nothing about CLIENT: the next abort may unblock.
+    if (this.#reported || this.#closed || isTransientFailure(error) || error instanceof ConnectionError)
+      return
+    this.#reported = true
+    this.#report(
+      new CommandError(
+        `streams.consume: an aborted read cannot be unblocked (${messageOf(error)}); its connection ` +
+          'is closed instead, and the entries Redis had just delivered to it are reclaimed after minIdle',
+        { cause: error },
+      ),
     )
   }
 
@@ -163,7 +182,8 @@ export class BlockingPool {
       if (!node) return false
       await node.client.call('CLIENT', 'UNBLOCK', id)
       return true
-    } catch {
+    } catch (error) {
+      this.#cannotUnblock(error)
       return false
     }
   }
@@ -231,10 +251,14 @@ export class BlockingPool {
 const pools = new WeakMap<Lifecycle, BlockingPool>()
 
 /** The fleet's one pool (a fleet is identified by its lifecycle), closed when the fleet closes. */
-export function blockingPoolOf(lifecycle: Lifecycle, topology: () => Promise<RedisTopology>): BlockingPool {
+export function blockingPoolOf(
+  lifecycle: Lifecycle,
+  topology: () => Promise<RedisTopology>,
+  report: (error: unknown) => void,
+): BlockingPool {
   let pool = pools.get(lifecycle)
   if (!pool) {
-    const created = new BlockingPool(topology)
+    const created = new BlockingPool(topology, report)
     pool = created
     pools.set(lifecycle, created)
     lifecycle.onClose(() => created.close())

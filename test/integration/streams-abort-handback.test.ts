@@ -10,8 +10,9 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createFleet, type Streams } from '../../src/index.ts'
+import { CommandError, createFleet, type Streams } from '../../src/index.ts'
 import type { TopologyKind } from '../../src/topology/types.ts'
+import { command } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { chosenTopologies, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -86,3 +87,29 @@ for (const { topology, transport } of cases) {
     }
   })
 }
+
+test('standalone, an ACL that denies CLIENT: aborts still stop the consume, and the fallback is reported once', async () => {
+  const url = new URL(String((await topologyOptions('standalone')).url))
+  const user = uniqueNamespace('no-client')
+  await command(Number(url.port), 'ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client')
+  url.username = user
+  url.password = 'pw'
+  const reported: unknown[] = []
+  const fleet = createFleet({
+    url: url.toString(),
+    namespace: uniqueNamespace('abort-acl'),
+    onError: (error) => void reported.push(error),
+  })
+  try {
+    const streams = fleet.streams()
+    await streams.ensureGroup('g')
+    await abortRounds(streams, inbox<string>())
+    const fallback = reported.filter((error) => /cannot be unblocked/.test(String(error)))
+    assert.equal(fallback.length, 1, reported.map(String).join('; '))
+    assert.ok(fallback[0] instanceof CommandError)
+    assert.match(String(fallback[0]), /NOPERM/)
+  } finally {
+    await fleet.close()
+    await command(Number(url.port), 'ACL', 'DELUSER', user)
+  }
+})
