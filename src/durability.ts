@@ -24,6 +24,8 @@ export interface Durability {
   readonly timeout: number
   /** What the caller asked for, as given: DurabilityError reports it. */
   readonly wanted: WaitFor
+  /** The call, as DurabilityError names it (`store.set 'k'`, the caller's key); else the command's. */
+  readonly where?: string
 }
 
 /** The `waitFor` option of a primitive (ConfigError from its factory when malformed). */

@@ -42,7 +42,7 @@ export class RedisStoreBackend implements StoreBackend {
       return
     }
     await this.#topology.run<unknown>(key, (client) =>
-      writeDurably(client, durability, `store.set '${key}'`, (pipe) => {
+      writeDurably(client, durability, durability.where ?? `store.set '${key}'`, (pipe) => {
         pipe.call('set', ...setArguments(key, { value: text, ttl }))
       }),
     )
@@ -141,7 +141,7 @@ export class RedisStoreBackend implements StoreBackend {
       const [reply] = await writeDurably(
         client,
         durability,
-        `${op} '${keys[0]}'`,
+        durability.where ?? `${op} '${keys[0]}'`,
         (pipe, withSource) => pipeScript(pipe, script, keys, args, withSource || source),
         ([written]) => wrote(written),
       )

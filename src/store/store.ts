@@ -115,10 +115,12 @@ class FleetStore<V> implements Store<V> {
     return assertTtl(o?.ttl, `store.${op}`)
   }
 
-  /** The durability a write asks for: its own `waitFor`, else the store's. */
-  #durability(op: string, o: StoreWriteOptions | undefined): Durability | undefined {
+  /** The durability a write of `key` asks for: its own `waitFor`, else the store's. */
+  #durability(op: string, o: StoreWriteOptions | undefined, key?: string): Durability | undefined {
+    const where = key === undefined ? `store.${op}` : `store.${op} '${key}'`
     const own = assertWaitFor(o?.waitFor, `store.${op}`)
-    return this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
+    const durability = this.#ctx.topology === 'memory' ? undefined : durabilityOf(own ?? this.#waitFor)
+    return durability && { ...durability, where }
   }
 
   /**
@@ -216,7 +218,7 @@ class FleetStore<V> implements Store<V> {
     const full = this.#key('set', key)
     const text = this.#values.encode(value, 'store.set', key)
     const ttl = this.#ttl('set', o)
-    const durability = this.#durability('set', o)
+    const durability = this.#durability('set', o, key)
     await this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability))
   }
 
@@ -237,7 +239,7 @@ class FleetStore<V> implements Store<V> {
       tokenTtl: ttl === undefined ? this.#tokenTtl : Math.min(ttl, this.#tokenTtl),
       text,
       ttl,
-      durability: this.#durability('setIfNotExists', o),
+      durability: this.#durability('setIfNotExists', o, key),
     }
     return this.#run('setIfNotExists', key, full, () => this.#backend.claim(claim))
   }
@@ -256,7 +258,7 @@ class FleetStore<V> implements Store<V> {
       )
     }
     const ttl = this.#ttl('increment', o)
-    const durability = this.#durability('increment', o)
+    const durability = this.#durability('increment', o, key)
     return this.#run('increment', key, full, () => this.#backend.increment(full, by, ttl, durability))
   }
 
@@ -277,7 +279,7 @@ class FleetStore<V> implements Store<V> {
       tokenTtl: this.#tokenTtl,
       fn,
       ttl: this.#ttl('update', o),
-      durability: this.#durability('update', o),
+      durability: this.#durability('update', o, key),
       assertOpen: () => this.#ctx.lifecycle.assertOpen(`store.update '${key}'`),
     })
     // Holds the key from the read to the write: a later call on it waits for the whole update.

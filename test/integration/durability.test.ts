@@ -101,6 +101,13 @@ test('with the replica stopped, each write rejects with DurabilityError and the 
       assert.equal(error.localAof, false)
       assert.deepEqual(error.wanted, wanted)
       assert.match(error.message, /0 of 1 replicas acknowledged/)
+      // It names the call as the caller made it: the key, never the namespaced one.
+      const key = { set: 's', setMany: undefined, setIfNotExists: 'claim', increment: 'n', update: 'u' }[op]
+      assert.ok(
+        error.message.startsWith(key === undefined ? `store.${op}:` : `store.${op} '${key}':`),
+        error.message,
+      )
+      assert.ok(!error.message.includes(namespace), error.message)
       return true
     })
   }
