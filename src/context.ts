@@ -10,6 +10,7 @@ import {
   TimeoutError,
   translateError,
 } from './errors.ts'
+import { withoutRejections } from './hooks.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
@@ -74,7 +75,7 @@ export function operationPolicy(
 ): OperationPolicy {
   const own = options.onError
   const onError: OperationPolicy['onError'] = own
-    ? (error) => own(error)
+    ? withoutRejections((error: unknown) => own(error))
     : (error, op) => ctx.onError(error, { op })
   return {
     retry: resolveRetry(ctx.retry, options.retry),

@@ -1,4 +1,5 @@
 import { isAnnounced, messageOf, RedfleetError, SerializationError } from './errors.ts'
+import { withoutRejections } from './hooks.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
@@ -11,15 +12,15 @@ export function failsafe<T extends object>(
   primitive: T,
   o: { onError?: (e: unknown, op: string) => void } = {},
 ): T {
-  const report =
-    o.onError ??
-    ((e: unknown, op: string) => {
-      // A failure of a node known to be down was warned once already, when it went down.
-      if (!isAnnounced(e))
-        process.emitWarning(
-          `redfleet failsafe ${op}: ${e instanceof Error ? `${e.name}: ${e.message}` : messageOf(e)}`,
-        )
-    })
+  const report = o.onError
+    ? withoutRejections(o.onError)
+    : (e: unknown, op: string) => {
+        // A failure of a node known to be down was warned once already, when it went down.
+        if (!isAnnounced(e))
+          process.emitWarning(
+            `redfleet failsafe ${op}: ${e instanceof Error ? `${e.name}: ${e.message}` : messageOf(e)}`,
+          )
+      }
   return new Proxy(primitive, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver)

@@ -1,4 +1,5 @@
 import { ConfigError, isAnnounced, messageOf } from './errors.ts'
+import { withoutRejections } from './hooks.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
 import { dbOfUrl, parseServerUrl, type ServerAddress } from './topology/connection.ts'
@@ -251,6 +252,6 @@ export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
     commandTimeout: options.commandTimeout ?? 1000,
     reconnectAttempts: options.reconnectAttempts ?? 1,
     poolSize: options.pool?.size ?? 1,
-    onError: options.onError ?? defaultOnError,
+    onError: options.onError ? withoutRejections(options.onError) : defaultOnError,
   }
 }

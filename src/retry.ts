@@ -1,4 +1,5 @@
 import { afterDoubt, isAmbiguous, isTransientFailure } from './errors.ts'
+import { withoutRejections } from './hooks.ts'
 import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
 
 /** Backoff policy for transient failures (SPEC §8). */
@@ -64,7 +65,8 @@ export function retry<T>(
   } catch (error) {
     return Promise.reject(error)
   }
-  return retryWithPolicy(fn, resolveRetry(options), options.onError, options.clock)
+  const onError = options.onError && withoutRejections(options.onError)
+  return retryWithPolicy(fn, resolveRetry(options), onError, options.clock)
 }
 
 const RETRY_CALL_OPTIONS = { ...RETRY_OPTIONS, onError: functionOption, clock: checkedWhereUsed }

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util'
 import { ClosedError, isAnnounced, messageOf, RedfleetError } from '../errors.ts'
+import { withoutRejections } from '../hooks.ts'
 import { absorbedFailures } from './failures.ts'
 import type { CacheOptions, CacheStats } from './types.ts'
 
@@ -24,7 +25,7 @@ export class Failsafe {
   readonly #stats: CacheStats
 
   constructor(handler: ErrorHandler | undefined, stats: CacheStats) {
-    this.#handler = handler ?? defaultErrorHandler
+    this.#handler = handler ? withoutRejections(handler) : defaultErrorHandler
     this.#stats = stats
   }
 
