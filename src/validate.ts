@@ -371,9 +371,10 @@ export const checkedWhereUsed: OptionCheck = () => {}
 /** The names and bounds of RetryOptions (SPEC §8). */
 export const RETRY_OPTIONS: OptionSchema = {
   attempts: numberOption({ min: 1, integer: true }),
-  base: numberOption({ min: 0 }),
+  // Delays of a timer: past 2^31 - 1 ms Node fires it after 1 ms, and the backoff would vanish.
+  base: numberOption({ min: 0, max: MAX_TIMER_DELAY }),
   factor: numberOption({ min: 1 }),
-  max: numberOption({ min: 0 }),
+  max: numberOption({ min: 0, max: MAX_TIMER_DELAY }),
   jitter: numberOption({ min: 0, max: 1 }),
 }
 

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { isTransient, translateError } from '../../src/errors.ts'
-import { CommandError, ConfigError, ConnectionError, retry, TimeoutError } from '../../src/index.ts'
+import {
+  CommandError,
+  ConfigError,
+  ConnectionError,
+  createFleet,
+  retry,
+  TimeoutError,
+} from '../../src/index.ts'
 import { backoffDelay, DEFAULT_RETRY, type RetryClock } from '../../src/retry.ts'
 
 /** A clock that records the delays it was asked for and never waits. */
@@ -194,4 +201,16 @@ test('bad retry options reject with ConfigError naming the option; fn never runs
     })
     assert.equal(ran, false)
   }
+})
+
+test("a delay past a Node timer's longest (2^31 - 1 ms) is a ConfigError, for the fleet and for retry()", async () => {
+  for (const retryOptions of [{ max: 1e12 }, { base: 3e9 }]) {
+    assert.throws(() => createFleet({ memory: true, retry: retryOptions }), { code: 'ERR_INVALID_OPTION' })
+    await assert.rejects(
+      retry(async () => 1, retryOptions),
+      { code: 'ERR_INVALID_OPTION' },
+    )
+  }
+  const fleet = createFleet({ memory: true, retry: { base: 2 ** 31 - 1, max: 2 ** 31 - 1 } })
+  await fleet.close()
 })
