@@ -190,7 +190,7 @@ test('a value of the wrong type names the option, the expected type and what it 
     [{ retry: { attempts: -1 } }, 'retry.attempts must be an integer of at least 1, got the number -1'],
     [{ retry: { attempts: 0 } }, 'retry.attempts must be an integer of at least 1, got the number 0'],
     [{ retry: { base: -5 } }, 'retry.base must be a number from 0 to 2147483647, got the number -5'],
-    [{ retry: { max: -1 } }, 'retry.max must be a number of at least 0, got the number -1'],
+    [{ retry: { max: -1 } }, 'retry.max must be a number from 0 to 2147483647, got the number -1'],
     [{ retry: { factor: 0.5 } }, 'retry.factor must be a number of at least 1, got the number 0.5'],
     [{ retry: { jitter: 2 } }, 'retry.jitter must be a number from 0 to 1, got the number 2'],
     [{ retry: { jitter: Number.NaN } }, 'retry.jitter must be a number from 0 to 1, got the number NaN'],
