@@ -209,6 +209,9 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** Closes the client: only for a client redfleet made (never a user's), as closeClient says. */
   close(): Promise<void> {
     const client = this.#client
+    // What still waits for the connection is withdrawn as not sent: destroyed with the client,
+    // it would fail as a lost connection, whose outcome is unknown.
+    if (!client.isReady) this.#offline.release()
     return closeClient({
       status: this.status,
       quit: () => client.close(),
