@@ -283,9 +283,7 @@ export class ClusterTopology implements RedisTopology {
   }
 
   refreshLayout(): Promise<void> {
-    const client = this.#clients[0]!
-    if (client.status !== 'ready') return Promise.resolve()
-    return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
+    return rereadSlots(this.#clients[0]!)
   }
 
   doubtLayout(): void {
@@ -294,10 +292,7 @@ export class ClusterTopology implements RedisTopology {
     this.#lastDoubt = now
     // Each pooled client keeps a slot map of its own. ioredis asks the nodes in turn, each within
     // slotsRefreshTimeout: a frozen one only delays the re-read.
-    const ready = this.#clients.filter((client) => client.status === 'ready')
-    this.#doubtRead = Promise.all(
-      ready.map((client) => new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()))),
-    )
+    this.#doubtRead = Promise.all(this.#clients.map(rereadSlots))
   }
 
   async dedicatedToNode(nodeId: string): Promise<Redis> {
@@ -356,6 +351,12 @@ function lastFailedReply(pipe: CommandPipeline): string | undefined {
     if (Array.isArray(reply) && reply[0] instanceof Error) return reply[0].message
   }
   return undefined
+}
+
+/** Has a ready Cluster client read its slot map again (CLUSTER SLOTS); resolves when it is done. */
+function rereadSlots(client: Cluster): Promise<void> {
+  if (client.status !== 'ready') return Promise.resolve()
+  return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
 }
 
 /** A master's MasterNode id: its `host:port` as the slot map names it. */
