@@ -68,9 +68,14 @@ export interface ResolvedOptions extends ConnectionSettings {
 /** A url, or an array of them; '' and [] are "no url" (see checkMemoryChoice), '' inside an array is not. */
 const urlOption = (value: unknown, name: string) => {
   if (typeof value === 'string') return
-  if (!Array.isArray(value) || !value.every((url) => typeof url === 'string' && url.length > 0)) {
+  if (!Array.isArray(value)) {
     throw invalidOption(`${name} must be a redis:// url or an array of them, got ${describeValue(value)}`)
   }
+  value.forEach((url, index) => {
+    if (typeof url !== 'string' || url.length === 0) {
+      throw invalidOption(`${name}[${index}] must be a redis:// url, got ${describeValue(url)}`)
+    }
+  })
 }
 
 const clientOption = (value: unknown, name: string) => {

@@ -47,6 +47,10 @@ function readServerUrl(url: string): { parsed: URL; db: number } {
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
     throw bad('must start with redis:// or rediss://')
+  // The URL parser reads `redis:/x` and `redis:host:1` as a path with no host, and `redis://`
+  // has none either: each would connect to localhost, which the url did not name.
+  if (!/^rediss?:\/\//i.test(url)) throw bad('must start with redis:// or rediss://')
+  if (parsed.hostname === '') throw bad('names no host (redis://host:port)')
   if (parsed.port === '0') throw bad('has port 0')
   if (parsed.searchParams.has('db'))
     throw bad('gives the db as ?db=: give it as the path (redis://host:port/3)')

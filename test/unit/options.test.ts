@@ -212,6 +212,31 @@ test('a malformed url is ERR_INVALID_OPTION and its message never shows the pass
   assert.match(error.message, /http:\/\/user:\*\*\*@host:1/)
 })
 
+test('a url with no host is refused, not taken as localhost', () => {
+  // The URL parser reads these as a path with an empty host; each would connect to localhost.
+  const cases: [string, string][] = [
+    ['redis:/x', 'url "redis:/x" must start with redis:// or rediss://'],
+    ['redis:127.0.0.1:1', 'url "redis:127.0.0.1:1" must start with redis:// or rediss://'],
+    ['redis://', 'url "redis://" names no host'],
+    ['redis:///3', 'url "redis:///3" names no host'],
+  ]
+  for (const [url, message] of cases) {
+    const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
+    assert.ok(error.message.includes(message), `${error.message}\n  should include\n${message}`)
+  }
+  assert.equal(createFleet({ url: 'REDIS://h:1', memory: false }).topology, 'standalone')
+})
+
+test('a bad url inside an array is named by its index', () => {
+  for (const [url, got] of [
+    [['redis://a:1', ''], 'the string ""'],
+    [['redis://a:1', 5], 'the number 5'],
+  ] as const) {
+    const error = configError(() => createFleet({ url: url as never }), 'ERR_INVALID_OPTION')
+    assert.ok(error.message.includes(`url[1] must be a redis:// url, got ${got}`), error.message)
+  }
+})
+
 test('valid edge values are accepted', () => {
   createFleet({ retry: { attempts: 1, base: 0, factor: 1, max: 0, jitter: 0 } })
   createFleet({ retry: { jitter: 1 }, reconnectAttempts: 0, connectTimeout: 1, commandTimeout: 0 })
