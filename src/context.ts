@@ -79,7 +79,12 @@ export function operationPolicy(
     : (error, op) => ctx.onError(error, { op })
   return {
     retry: resolveRetry(ctx.retry, options.retry),
-    onError,
+    onError: (error, op) => {
+      // Work close stopped waiting for (a handler that outlived the grace) meets the connections
+      // close ended when it settles: that is the close, already reported, not an outage.
+      if (isDrained(ctx.lifecycle)) return
+      onError(error, op)
+    },
     onCallError: own || !isDefaultOnError(ctx.onError) ? onError : undefined,
   }
 }

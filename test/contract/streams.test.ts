@@ -950,6 +950,44 @@ forEachTopology('Streams contract', (env) => {
     assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String), [])
   })
 
+  test('a handler that settles after close gave up on it: its loop ends without reporting the closed connections as an outage', async (t) => {
+    const grace = closeGrace.ms
+    closeGrace.ms = 20
+    t.after(() => {
+      closeGrace.ms = grace
+    })
+    const fleet = await env.fleet()
+    const reported: unknown[] = []
+    const streams = fleet.withNamespace('late').streams({ onError: (e) => void reported.push(e) })
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let entered!: () => void
+    const started = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    await streams.ensureGroup('g')
+    const consuming = streams.consume('g', 'c', async () => {
+      entered()
+      await released
+    })
+    await streams.publish({ n: 1 })
+    await started
+    await fleet.close()
+    await consuming
+    assert.deepEqual(
+      reported.map((e) => (e as Error).name),
+      ['ClosedError'],
+      'the abandonment is reported, once',
+    )
+    // The loop goes on from here: it acks the entry and ends. Its commands meet connections the
+    // close ended, at once (no I/O): a few turns of the event loop see it through.
+    release()
+    for (let turn = 0; turn < 20; turn++) await tick()
+    assert.deepEqual(reported.map(String).slice(1), [], 'nothing more')
+  })
+
   test('close() stops waiting for handlers that never settle after its grace: every loop ends, and onError names it', async (t) => {
     // The handlers hang for good, so no grace is long enough for them: a short one only saves time.
     const grace = closeGrace.ms
