@@ -184,7 +184,7 @@ export async function connectAndPing(client: Connectable, name: string, health?:
 }
 
 /** How long a graceful close may take before the connection is dropped: close never hangs. */
-const QUIT_LIMIT = 2000
+export const QUIT_LIMIT = 2000
 
 /**
  * Closes a connection we own: QUIT when it is up (what was sent is answered first), or a hard

@@ -1,7 +1,8 @@
-import { type ConnectionSettings, closeClient } from '../topology/connection.ts'
+import { type ConnectionSettings, closeClient, QUIT_LIMIT } from '../topology/connection.ts'
 import { blocksFor, CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
 import {
   addressOf,
+  attemptEnded,
   COMMAND_OPTIONS,
   commandArgs,
   destroyClient,
@@ -207,8 +208,14 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   }
 
   /** Closes the client: only for a client redfleet made (never a user's), as closeClient says. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     const client = this.#client
+    // As closeClient does for ioredis: a client on a connection attempt (its node not known to
+    // be down) is given until QUIT_LIMIT to come up, so that the calls made just before close
+    // are written, and its close is graceful.
+    if (client.isOpen && !client.isReady && this.#health.refusalIfDown('PING') === undefined) {
+      await attemptEnded(client, QUIT_LIMIT)
+    }
     // What still waits for the connection is withdrawn as not sent: destroyed with the client,
     // it would fail as a lost connection, whose outcome is unknown.
     if (!client.isReady) this.#offline.release()
