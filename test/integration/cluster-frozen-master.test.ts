@@ -6,7 +6,6 @@
  * frozen. A call that times out now makes the fleet re-read the slot map.
  */
 import assert from 'node:assert/strict'
-import { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { setImmediate } from 'node:timers/promises'
 import { createFleet, type Fleet, type FleetOptions, type Store } from '../../src/index.ts'
@@ -18,6 +17,7 @@ import {
   waitForRole,
   waitUntil,
 } from '../harness/faults.ts'
+import { socketsTo } from '../harness/sockets.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const connectTimeout = 1000
@@ -108,12 +108,6 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
   })
 }
 
-/** This process's sockets to `port`. */
-function socketsTo(port: number): number {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
-  return handles.filter((h) => h instanceof Socket && h.remotePort === port && !h.destroyed).length
-}
-
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a fleet closed while a master is frozen leaves no socket to it`, async () => {
     const namespace = uniqueNamespace('frozen-close')
@@ -121,11 +115,11 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     const master = await cluster.masterOf(`${namespace}:store:${key}`)
     const pid = Number((await info(master.port, 'server')).get('process_id'))
     // The harness's own connections to it are closed first: only the fleet's are counted.
-    await waitUntil('no socket to the master', async () => socketsTo(master.port) === 0)
+    await waitUntil('no socket to the master', async () => socketsTo(master.port).length === 0)
     const fleet = clusterFleet(transport, namespace, { retry: { attempts: 1 } })
     const store = fleet.store<string>()
     await store.set(key, 'before')
-    assert.ok(socketsTo(master.port) > 0, 'the fleet is connected to the master')
+    assert.ok(socketsTo(master.port).length > 0, 'the fleet is connected to the master')
     process.kill(pid, 'SIGSTOP')
     try {
       // A call the frozen master never answers stays in its connection's queue.
@@ -134,8 +128,8 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       // A connection ended by close is destroyed DISCONNECT_TIMEOUT (1 ms) later, not in the
       // same turn: waited for, within connectTimeout. One kept open by the frozen master stays.
       const deadline = performance.now() + connectTimeout
-      while (socketsTo(master.port) > 0 && performance.now() < deadline) await setImmediate()
-      assert.equal(socketsTo(master.port), 0, 'sockets to the frozen master after close')
+      while (socketsTo(master.port).length > 0 && performance.now() < deadline) await setImmediate()
+      assert.equal(socketsTo(master.port).length, 0, 'sockets to the frozen master after close')
     } finally {
       process.kill(pid, 'SIGCONT')
     }

@@ -9,11 +9,11 @@
  * process never exited).
  */
 import assert from 'node:assert/strict'
-import type { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { setTimeout as delay, setImmediate as turn } from 'node:timers/promises'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
+import { socketsTo } from '../harness/sockets.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 let standalone: RedisServer
@@ -24,17 +24,6 @@ before(async () => {
 after(async () => {
   await Promise.all([standalone?.stop(), cluster?.stop()])
 })
-
-/** This process's open sockets to `ports`. */
-function socketsOpenTo(ports: ReadonlySet<number>): Socket[] {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
-  return handles.filter((handle): handle is Socket => {
-    const port = (handle as { remotePort?: unknown }).remotePort
-    return typeof port === 'number' && ports.has(port)
-  })
-}
-
-const socketsTo = (ports: ReadonlySet<number>) => socketsOpenTo(ports).length
 
 /** How long the sockets closed by close() may take to be gone (their handles close in a later turn). */
 const GONE_WITHIN = 3000
@@ -50,11 +39,11 @@ const LATE_WITHIN = 300
  */
 async function assertNoSockets(ports: ReadonlySet<number>, what: string): Promise<void> {
   const deadline = Date.now() + GONE_WITHIN
-  while (socketsTo(ports) > 0 && Date.now() < deadline) await delay(20)
+  while (socketsTo(ports).length > 0 && Date.now() < deadline) await delay(20)
   await delay(LATE_WITHIN)
   await turn()
   await turn()
-  const left = socketsOpenTo(ports)
+  const left = socketsTo(ports)
   // Destroyed, so that a failure does not also hold the process (and the next cases) open.
   for (const socket of left) socket.destroy()
   assert.equal(left.length, 0, `${what}: a socket to Redis is still open after close`)
