@@ -237,6 +237,10 @@ export class ClusterTopology implements RedisTopology {
       return undefined
     const health = this.#health.of(target)
     if (health.down) return health.refusal('pipeline')
+    // Only a slot-map re-read gives ioredis a connection to the node again (its single commands
+    // connect on MOVED, its pipelines do not): without one, every multi-node call made until
+    // some single-key command reconnected it was refused the same way (seconds).
+    this.doubtLayout()
     return new ConnectionError(
       `pipeline not sent: Redis at ${target} is unreachable (${health.reasonOr(undefined)}): the slot map ` +
         `names it the master of slot ${slot}, the cluster client has no connection to it, and the ` +
