@@ -11,11 +11,16 @@ export const CACHE_OPS = Object.fromEntries(
   Object.keys(OPERATIONS.cache).map((method) => [method, `cache.${method}`]),
 ) as Record<CacheMethod, string>
 
-/** Runs one Redis command of a cache method; see `cacheRunner`. */
+/**
+ * Runs one Redis command of a cache method; see `cacheRunner`. `claims`: the command is a write
+ * with `unlessExist`, whose repetition changes its answer (a resend finds its own earlier write
+ * and says false): never re-sent after an ambiguous failure, as an increment is not.
+ */
 export type RunCommand = <T>(
   method: CacheMethod,
   name: string | undefined,
   fn: () => Promise<T>,
+  claims?: boolean,
 ) => Promise<T>
 
 /**
@@ -28,6 +33,13 @@ export type RunCommand = <T>(
  */
 export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunCommand {
   const policy: OperationPolicy = { retry: resolveRetry(ctx.retry, options.retry), onError: () => {} }
-  return (method, name, fn) =>
-    runCommand(ctx, policy, CACHE_OPS[method], name === undefined ? undefined : shortName(name), fn)
+  return (method, name, fn, claims) =>
+    runCommand(
+      ctx,
+      policy,
+      // Not in OPERATIONS, so the runner treats it as 'once' (src/operations.ts).
+      claims ? `${CACHE_OPS[method]} (unlessExist)` : CACHE_OPS[method],
+      name === undefined ? undefined : shortName(name),
+      fn,
+    )
 }

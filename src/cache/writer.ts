@@ -119,7 +119,7 @@ export class EntryWriter {
     const { bytes, ttl } = sealed
     this.evict(full)
     return this.#o
-      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined))
+      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined), nx)
       .then((written) => {
         this.evict(full)
         if (written && counted) this.#o.stats.writes++
@@ -148,7 +148,12 @@ export class EntryWriter {
     }
     if (writes.length === 0) return
     for (const write of writes) this.evict(write.key)
-    const results = await this.#o.run(method, undefined, () => this.#o.backend.setMany(writes))
+    const results = await this.#o.run(
+      method,
+      undefined,
+      () => this.#o.backend.setMany(writes),
+      settings.unlessExist,
+    )
     for (const write of writes) this.evict(write.key)
     for (const written of results) if (written) this.#o.stats.writes++
   }

@@ -51,6 +51,27 @@ for (const [method, by, expected] of [
   })
 }
 
+test('CLIENT PAUSE just past commandTimeout during a write with unlessExist: the winner is told true, or hears the outcome is unknown', async () => {
+  const seen: Failure[] = []
+  const cache = fleet.cache({ namespace: 'claim-pause', errorHandler: (info) => seen.push(info) })
+  const key = 'lock'
+  // The first SET times out and is applied when the pause ends; a retry sent meanwhile would be
+  // run after it, find the caller's own value there and answer false: a winner told it lost.
+  await server.pause(commandTimeout + 300, 'WRITE')
+  let written: boolean
+  try {
+    written = await cache.write(key, 'mine', { unlessExist: true })
+  } finally {
+    await server.unpause()
+  }
+  assert.equal(await cache.read(key), 'mine', 'the write was applied when the pause ended')
+  if (!written) {
+    assert.equal(seen.length, 1, 'a false from the winner comes with a report')
+    assert.ok(seen[0]!.exception instanceof TimeoutError)
+    assert.equal((seen[0]!.exception as TimeoutError).outcome, 'unknown')
+  }
+})
+
 test('a fetch waiting on another fleet’s fill lock rides out failing lock attempts until the value is there', async () => {
   const namespace = `waiter-${process.pid}`
   const seen: Failure[] = []
