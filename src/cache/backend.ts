@@ -30,9 +30,10 @@ export interface CacheBackend {
   bump(key: string): Promise<number>
   /**
    * Deletes every key that starts with `prefix` and whose rest matches `glob` (Redis glob
-   * rules): SCAN on every master, UNLINK in batches. Never KEYS, never FLUSHDB.
+   * rules), except those whose rest `others` says belongs to another scope: SCAN on every
+   * master, UNLINK in batches. Never KEYS, never FLUSHDB.
    */
-  deleteMatching(prefix: string, glob: string): Promise<number>
+  deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number>
   /** SET NX PX (take-fill-lock-1.lua): true if `token` now holds the lock, taken now or earlier. */
   lock(key: string, token: string, ttl: number): Promise<boolean>
   /** Deletes the lock only if `token` still holds it (an expired lock may be someone else's). */

@@ -26,7 +26,7 @@ import { both, type CallOrder, NONE } from './order.ts'
 import { EntryReader } from './reader.ts'
 import { RedisCacheBackend } from './redis.ts'
 import { type CacheMethod, cacheRunner, type RunCommand } from './run.ts'
-import { KeyScope, type Scope, tagKeys } from './scope.ts'
+import { KeyScope, type Scope, tagKey, tagKeys } from './scope.ts'
 import type {
   Cache,
   CacheKey,
@@ -517,7 +517,7 @@ export class FleetCache implements Cache {
       this.#order.changeAll(async () => {
         this.#nearAll?.clear()
         const removed = await this.#run('deleteMatched', glob, () =>
-          this.#backend.deleteMatching(prefix, glob),
+          this.#backend.deleteMatching(prefix, glob, this.#keys.othersInScope()),
         )
         this.#nearAll?.clear()
         return removed
@@ -538,7 +538,7 @@ export class FleetCache implements Cache {
     if (!isWellFormed(tag))
       throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.invalidateTag: tag ${LONE_SURROGATE}`)
     note(trace, { key: tag })
-    const key = this.#keys.of('invalidateTag').tags + tag
+    const key = tagKey(this.#keys.of('invalidateTag'), tag)
     // After every earlier call that reads this tag's version: a tagged write stamps the version
     // from before this invalidation, so its entry is invalidated too; a read (of any key: its
     // entry's tags are known from its reply) checks the version it stamped.
@@ -566,7 +566,7 @@ export class FleetCache implements Cache {
       this.#order.changeAll(async () => {
         this.#nearAll?.clear()
         this.#stats.deletes += await this.#run('clear', undefined, () =>
-          this.#backend.deleteMatching(prefix, '*'),
+          this.#backend.deleteMatching(prefix, '*', this.#keys.othersUnderAllVersions()),
         )
         this.#nearAll?.clear()
       }),

@@ -108,11 +108,12 @@ export class MemoryCacheBackend implements CacheBackend {
     return this.increment(key, 1, undefined)
   }
 
-  async deleteMatching(prefix: string, glob: string): Promise<number> {
+  async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {
     // The pattern Redis gets (src/cache/redis.ts): the escaped prefix, then the user's glob.
     const matches = globMatcher(escapeGlob(prefix) + glob)
     let count = 0
     for (const key of this.memory.keys(prefix)) {
+      if (others?.(key.slice(prefix.length))) continue
       if (matches(key) && this.#delete(key)) count++
     }
     return count

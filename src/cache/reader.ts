@@ -209,7 +209,12 @@ export class EntryReader {
 
   #nearTagsCurrent(near: NearCache, scope: Scope, entry: Entry): boolean {
     if (!entry.tags) return true
-    const versions = near.tagVersions(entry.tags.map((tag) => scope.tags + tag.name))
+    const versions = near.tagVersions(
+      tagKeys(
+        scope,
+        entry.tags.map((tag) => tag.name),
+      ),
+    )
     if (versions === undefined) return false
     return entry.tags.every((tag, i) => versions[i] === tag.version)
   }

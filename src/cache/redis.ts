@@ -102,7 +102,7 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.run(key, (client) => client.incr(key))
   }
 
-  async deleteMatching(prefix: string, glob: string): Promise<number> {
+  async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {
     const topology = await this.#topology.get()
     const pattern = escapeGlob(prefix) + glob
     const masters = await topology.masters()
@@ -115,7 +115,7 @@ export class RedisCacheBackend implements CacheBackend {
           cursor = next
           // The pattern already starts with the escaped prefix; the check is a second guard
           // that nothing outside the cache namespace is ever deleted.
-          const keys = found.filter((key) => key.startsWith(prefix))
+          const keys = found.filter((key) => key.startsWith(prefix) && !others?.(key.slice(prefix.length)))
           if (keys.length === 0) continue
           const batches = await topology.batches(keys)
           const replies = await topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))

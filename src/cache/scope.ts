@@ -11,12 +11,40 @@ export interface Scope {
 
 /** The Redis keys of the versions of tags `names` in `scope`. */
 export function tagKeys(scope: Scope, names: readonly string[]): string[] {
-  return names.map((name) => scope.tags + name)
+  return names.map((name) => tagKey(scope, name))
 }
+
+/** The Redis key of the version of tag `name` in `scope`. */
+export function tagKey(scope: Scope, name: string): string {
+  return scope.tags + storedName(name)
+}
+
+/** What starts a scope segment (`@tenant:`, `v<modelVersion>:`) or an escaped name (`~`). */
+const SCOPE_LIKE = /^(?:[~@]|v-?\d+:)/
+const TILDE = 0x7e
+const AT = 0x40
+const LOWER_V = 0x76
+
+/**
+ * A key's or tag's name as stored after its scope: with a `~` in front when it starts like a
+ * scope segment (`@acme:secret`, `v2:user`) or with `~`, so that a name given to one cache is
+ * never a key of another scope in the same namespace (a tenant's, a model version's). Any other
+ * name is stored as it is.
+ */
+export function storedName(name: string): string {
+  const first = name.charCodeAt(0)
+  if (first !== TILDE && first !== AT && first !== LOWER_V) return name
+  return SCOPE_LIKE.test(name) ? `~${name}` : name
+}
+
+/** A stored name (the rest of a key after a scope's entries) that belongs to a nested scope. */
+const isTenantScope = (rest: string) => rest.charCodeAt(0) === AT
+const isModelScope = (rest: string) => rest.charCodeAt(0) === LOWER_V && /^v-?\d+:/.test(rest)
 
 /**
  * Where a cache's keys live in Redis. Entries `${fleet}:cache:[${namespace}:][@${tenant}:]
- * [v${modelVersion}:]${key}`; tag versions `${fleet}:cache~tag:[${namespace}:][@${tenant}:]${tag}`;
+ * [v${modelVersion}:]${key}`; tag versions `${fleet}:cache~tag:[${namespace}:][@${tenant}:]${tag}`
+ * (a key or tag that starts like a scope segment or with `~` gets a `~` in front: storedName);
  * fill locks `${fleet}:cache~lock:…`. Tags and locks sit beside the entries, not among them, so
  * no user key can collide with them and `clear`/`deleteMatched` never touch them.
  */
@@ -60,9 +88,27 @@ export class KeyScope {
     return this.#base + this.#tenantSegment(op)
   }
 
+  /**
+   * Of the keys under allVersions, those that are not this cache's: a cache without a tenant
+   * leaves the tenants' entries alone (undefined: every key is this cache's).
+   */
+  othersUnderAllVersions(): ((rest: string) => boolean) | undefined {
+    return this.#tenant ? undefined : isTenantScope
+  }
+
+  /**
+   * Of the keys under a call's scope (`of`), those of nested scopes: a tenant's entries under a
+   * cache without tenants, a model version's under a cache without one (undefined: none).
+   */
+  othersInScope(): ((rest: string) => boolean) | undefined {
+    if (this.#modelSegment !== '') return undefined
+    if (this.#tenant) return isModelScope
+    return (rest) => isTenantScope(rest) || isModelScope(rest)
+  }
+
   /** The full Redis key of an entry, shortened with a hash suffix when over `maxKeySize`. */
   full(scope: Scope, name: string): string {
-    return truncateKey(scope.entries + name, scope.entries.length, this.#maxKeySize)
+    return truncateKey(scope.entries + storedName(name), scope.entries.length, this.#maxKeySize)
   }
 
   /** The fill lock of an entry. */
@@ -78,10 +124,11 @@ export class KeyScope {
   nearKey(name: string, full: string): string {
     const prefix = this.#fixed?.entries
     if (prefix === undefined) return full
+    const stored = storedName(name)
     // Too short to have been truncated (truncateKey's own cheap test): the name, no comparing.
-    if (this.#maxKeySize === false || full.length * 3 <= this.#maxKeySize) return name
+    if (this.#maxKeySize === false || full.length * 3 <= this.#maxKeySize) return stored
     // A key truncated for length has a hashed tail instead of the name.
-    return full === prefix + name ? name : full.slice(prefix.length)
+    return full === prefix + stored ? stored : full.slice(prefix.length)
   }
 
   #tenantSegment(op: string): string {

@@ -422,6 +422,44 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     )
   })
 
+  test("no key or tag of a cache reaches another scope's entries: a tenant's, a model version's", async () => {
+    const namespace = uniqueKey('ns')
+    const plain = cacheOf({ namespace })
+    const acme = cacheOf({ namespace, tenant: () => 'acme' })
+    const v2 = cacheOf({ namespace, modelVersion: 2 })
+    const acmeV2 = cacheOf({ namespace, tenant: () => 'acme', modelVersion: 2 })
+    await acme.write('secret', 'acme only', { tags: ['t'] })
+    await v2.write('user', 'v2 shape')
+    await acmeV2.write('user', 'acme v2 shape')
+    // Names that spell another scope's place are names of their own.
+    assert.equal(await plain.read('@acme:secret'), undefined)
+    assert.equal(await plain.read('v2:user'), undefined)
+    assert.equal(await acme.read('v2:user'), undefined)
+    for (const name of ['@acme:secret', 'v2:user', '~x', '~~x', 'x']) await plain.write(name, `plain ${name}`)
+    await acme.write('v2:user', 'acme plain')
+    await plain.invalidateTag('@acme:t')
+    assert.equal(await acme.read('secret'), 'acme only', "a plain cache's tag is not the tenant's")
+    assert.equal(await v2.read('user'), 'v2 shape')
+    assert.equal(await acmeV2.read('user'), 'acme v2 shape')
+    for (const name of ['@acme:secret', 'v2:user', '~x', '~~x', 'x']) {
+      assert.equal(await plain.read(name), `plain ${name}`, name)
+    }
+    assert.deepEqual(
+      [...(await plain.readMulti(['@acme:secret', '~x', 'x'])).values()],
+      ['plain @acme:secret', 'plain ~x', 'plain x'],
+    )
+    assert.equal(await acme.read('v2:user'), 'acme plain')
+    // A plain cache's deleteMatched and clear leave the tenants' and model versions' entries.
+    assert.equal(await plain.deleteMatched('*'), 5)
+    assert.equal(await plain.read('@acme:secret'), undefined)
+    assert.equal(await acme.read('secret'), 'acme only')
+    assert.equal(await v2.read('user'), 'v2 shape')
+    await plain.write('x', 1)
+    await plain.clear()
+    assert.equal(await plain.read('x'), undefined)
+    assert.equal(await acme.read('secret'), 'acme only', "a plain cache's clear leaves the tenants' entries")
+  })
+
   test('withNamespace views and cache namespaces are isolated', async () => {
     const a = fleet.withNamespace('va').cache({ errorHandler: raise })
     const b = fleet.withNamespace('vb').cache({ errorHandler: raise })

@@ -140,6 +140,15 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
     await cacheB.invalidateTag('t')
     await invalidationDelay(cacheA, 'tagged', undefined)
 
+    // A key and a tag stored with a '~' in front (they start like a tenant's scope).
+    await cacheA.write('@scoped:k', 'x', { tags: ['@t'] })
+    await untilNearHit(cacheA, '@scoped:k')
+    await cacheB.write('@scoped:k', 'y', { tags: ['@t'] })
+    await invalidationDelay(cacheA, '@scoped:k', 'y')
+    await untilNearHit(cacheA, '@scoped:k')
+    await cacheB.invalidateTag('@t')
+    await invalidationDelay(cacheA, '@scoped:k', undefined)
+
     const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`m${i}`, i]))
     await cacheA.writeMulti(many)
     // Our own writes come back as invalidations too, possibly after the next read filled the
