@@ -134,7 +134,8 @@ export function runOperation<T>(
 /**
  * Every command a primitive sends through the runner is traced here too, one level below the
  * operations (`{ op, key, namespace, topology }`): a cache `fetch` is one operation and several
- * commands (read, lock, read again, write). For debugging and tests; free when nobody listens.
+ * commands (read, lock, read again, write), and each try of a command is one trace (a retried
+ * command, one per send). For debugging and tests; free when nobody listens.
  */
 const commands = diagnosticsChannel.tracingChannel<unknown, OperationContext & { op: string }>(
   'redfleet:command',
@@ -182,12 +183,40 @@ function command<T>(
   refused: Refused,
 ): Promise<T> {
   if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn, refused)
-  return commands.tracePromise(() => attempt(ctx, policy, op, key, fn, refused), {
+  // Each try is a command sent, and its own trace: a call retried twice reached Redis three
+  // times. The retry loop is the untraced one, given a `fn` that traces each of its tries.
+  const namespace = ctx.keys.namespace
+  const topology = ctx.topology
+  const send = () => translated(fn, op, key)
+  return attempt(
+    ctx,
+    policy,
     op,
     key,
-    namespace: ctx.keys.namespace,
-    topology: ctx.topology,
+    () => commands.tracePromise(send, { op, key, namespace, topology }),
+    refused,
+  )
+}
+
+/**
+ * One try of a traced command: what `fn` resolves, or its failure as the caller would hear it
+ * (translated: a TimeoutError, a ConnectionError, ... naming the call), for the try's trace.
+ * `attempt` translates it again, to the same error.
+ */
+function translated<T>(fn: () => Promise<T>, op: string, key: string | undefined): Promise<T> {
+  return started(fn).then(undefined, (error: unknown) => {
+    throw translateError(error, op, key)
   })
+}
+
+/** `fn()` as a promise, a synchronous throw as its rejection. */
+function started<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    // Promise.resolve hands a native promise back as it is.
+    return Promise.resolve(fn())
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 /** When a command is refused: a closed fleet (every command), or its connections closing (finishing steps). */
@@ -208,14 +237,7 @@ function attempt<T>(
   refused: Refused,
 ): Promise<T> {
   if (refused(ctx.lifecycle)) return Promise.reject(closedError(op, key))
-  let sent: Promise<T>
-  try {
-    // Promise.resolve hands a native promise back as it is.
-    sent = Promise.resolve(fn())
-  } catch (error) {
-    sent = Promise.reject(error)
-  }
-  return sent.then(undefined, (error: unknown) => {
+  return started(fn).then(undefined, (error: unknown) => {
     const repeatable = repeatsSafely(op)
     return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.

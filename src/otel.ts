@@ -81,13 +81,17 @@ function spanKind(primitive: string, method: string): SpanKind {
 
 /**
  * `redfleet.cache.requests` results a cache read reports when it ends (src/cache/instrument.ts):
- * `hit` (and `near`) for one key, `hits` among `keys` for several.
+ * `hit` (and `near`) for one key, `hits` among `keys` for several, `nearHits` of them near: a
+ * hit the near cache answered is counted as `near`, never also as `hit` (as `stats()` counts).
  */
 function cacheResults(ctx: Traced): [result: 'hit' | 'miss' | 'near', count: number][] {
   if (Array.isArray(ctx.hits) && Array.isArray(ctx.keys)) {
+    const hits = ctx.hits.length
+    const near = typeof ctx.nearHits === 'number' ? Math.min(Math.max(ctx.nearHits, 0), hits) : 0
     return [
-      ['hit', ctx.hits.length],
-      ['miss', ctx.keys.length - ctx.hits.length],
+      ['hit', hits - near],
+      ['near', near],
+      ['miss', ctx.keys.length - hits],
     ]
   }
   if (typeof ctx.hit !== 'boolean') return []

@@ -360,9 +360,9 @@ export class FleetCache implements Cache {
     const watch = this.#order.watch(keys, tags)
     try {
       const request = (): FillRequest<T> => ({ key, scope, name, full, settings, compute, watch })
-      const { hit, value } = await this.#fetchOrFill(request, version)
+      const { hit, near, value } = await this.#fetchOrFill(request, version)
       this.#count(hit)
-      note(trace, { hit })
+      note(trace, { hit, near })
       return value
     } finally {
       this.#order.unwatch(keys, watch, tags)
@@ -373,9 +373,10 @@ export class FleetCache implements Cache {
   async #fetchOrFill<T>(
     request: () => FillRequest<T>,
     version: string | undefined,
-  ): Promise<{ hit: boolean; value: T }> {
+  ): Promise<{ hit: boolean; near: boolean; value: T }> {
     const { scope, name, full, settings } = request()
     let hit = false
+    let near = false
     let value: T
     if (settings.force) {
       value = await this.#fills.computeAndStore(request())
@@ -385,11 +386,18 @@ export class FleetCache implements Cache {
       const reading = this.#order.readStarted()
       try {
         const before = this.#order.beforeRead(full)
-        entry =
-          before === undefined
-            ? (this.#reader.cached(scope, name, full) ??
-              (await this.#reader.load('fetch', scope, name, full)))
-            : await this.#order.readAfter(full, before, () => this.#reader.entry('fetch', scope, name, full))
+        if (before === undefined) {
+          // A near-cache hit is answered without waiting on a promise.
+          const kept = this.#reader.cached(scope, name, full)
+          near = kept !== undefined
+          entry = kept ?? (await this.#reader.load('fetch', scope, name, full))
+        } else {
+          entry = await this.#order.readAfter(full, before, () => {
+            const kept = this.#reader.cached(scope, name, full)
+            near = kept !== undefined
+            return kept ? Promise.resolve(kept) : this.#reader.load('fetch', scope, name, full)
+          })
+        }
       } catch (error) {
         this.#failsafe.absorb('fetch', undefined, error)
         // Redis is failing: compute without the fill lock (which would fail too) and return.
@@ -411,7 +419,8 @@ export class FleetCache implements Cache {
         }
       }
     }
-    return { hit, value }
+    // As #read notes it: a hit the near cache answered (an entry it kept, live or served stale).
+    return { hit, near: hit && near, value }
   }
 
   exist(key: CacheKey, o?: { version?: string | number }): Promise<boolean> {

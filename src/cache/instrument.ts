@@ -13,16 +13,20 @@ import { CACHE_OPS, type CacheMethod } from './run.ts'
  * What a cache call's trace on the TracingChannel `redfleet:cache:<method>` carries (SPEC §3,
  * §11): the cache namespace and topology, the key(s) the caller passed (normalised), and, when
  * the call ends, whether it hit (single-key reads, `near` when the near cache answered) or which
- * keys hit (multi-key reads). The fields name keys, never a value; `result`, which the channel
- * adds on asyncEnd, is what the call resolves with (SPEC §11: results on asyncEnd).
+ * keys hit (multi-key reads, `nearHits` of them answered by the near cache). The fields name
+ * keys, never a value; `result`, which the channel adds on asyncEnd, is what the call resolves
+ * with (SPEC §11: results on asyncEnd).
  */
 export interface CacheEvent extends OperationContext {
   method: string
   key?: string
   keys?: string[]
   hit?: boolean
+  /** A hit the in-process near cache answered (single-key reads): counted in `stats().nearHits`. */
   near?: boolean
   hits?: string[]
+  /** How many of `hits` the in-process near cache answered (multi-key reads), as `stats().nearHits` counts them. */
+  nearHits?: number
 }
 
 /** What a cache call learnt on its way, noted on its trace (names and hits only). */

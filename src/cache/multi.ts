@@ -73,9 +73,11 @@ export class MultiKey {
     if (o != null) assertCallOptions(o, 'cache.readMulti', ['version'])
     const many = this.#many('readMulti', keys, o?.version)
     note(trace, { keys: many.names })
+    // Which keys the near cache answered, only for a traced call (its `nearHits`).
+    const fromNear = trace === undefined ? undefined : new Array<boolean>(keys.length).fill(false)
     let values: unknown[]
     try {
-      values = await this.#orderedValues('readMulti', many)
+      values = await this.#orderedValues('readMulti', many, fromNear)
     } catch (error) {
       failsafe.absorb('readMulti', new Map(), error)
       values = []
@@ -86,8 +88,10 @@ export class MultiKey {
     stats.hits += result.size
     stats.misses += keys.length - result.size
     if (trace !== undefined) {
-      const hits = many.names.filter((_, i) => values[i] !== MISS && values[i] !== undefined)
-      note(trace, { hits })
+      const hit = (i: number) => values[i] !== MISS && values[i] !== undefined
+      const hits = many.names.filter((_, i) => hit(i))
+      const nearHits = many.names.reduce((n, _, i) => (hit(i) && fromNear![i] ? n + 1 : n), 0)
+      note(trace, { hits, nearHits })
     }
     return result
   }
@@ -162,16 +166,18 @@ export class MultiKey {
     // From its call on: a change of a key made after this fetchMulti makes that key's fill stale.
     const tags = settings.tags === undefined ? NONE : tagKeys(many.scope, settings.tags)
     const watch = order.watch(fulls, tags)
+    // Which keys the near cache answered, only for a traced call (its `nearHits`).
+    const fromNear = trace === undefined ? undefined : new Array<boolean>(keys.length).fill(false)
     try {
       const found = settings.force
         ? []
         : await failsafe.guard(
             'fetchMulti',
             [] as unknown[],
-            () => this.#orderedValues('fetchMulti', many),
+            () => this.#orderedValues('fetchMulti', many, fromNear),
             new Map(),
           )
-      return await this.#fill(keys, many, found, settings, compute, watch, trace)
+      return await this.#fill(keys, many, found, settings, compute, watch, trace, fromNear)
     } finally {
       order.unwatch(fulls, watch, tags)
     }
@@ -186,6 +192,7 @@ export class MultiKey {
     compute: (key: CacheKey) => T | Promise<T>,
     watch: ChangeWatch,
     trace: OpenTrace | undefined,
+    fromNear: boolean[] | undefined,
   ): Promise<Map<CacheKey, T>> {
     const { writer, failsafe, order, stats } = this.#o
     const { scope, names, fulls, versions } = many
@@ -200,11 +207,13 @@ export class MultiKey {
       : undefined
     const misses: PendingWrite[] = []
     const hits: string[] = []
+    let nearHits = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!
       if (i < found.length && found[i] !== MISS) {
         result.set(key, found[i] as T)
         hits.push(names[i]!)
+        if (fromNear?.[i]) nearHits++
         continue
       }
       stats.fills++
@@ -236,7 +245,7 @@ export class MultiKey {
         }),
       )
     }
-    note(trace, { hits })
+    note(trace, { hits, nearHits })
     return result
   }
 
@@ -288,24 +297,32 @@ export class MultiKey {
    * When it is not sent at once (it waits for them, or is grouped per node first), it is
    * tracked, so a later change of a key waits for it.
    */
-  #orderedValues(method: CacheMethod, many: ManyKeys): Promise<unknown[]> {
+  #orderedValues(method: CacheMethod, many: ManyKeys, fromNear?: boolean[]): Promise<unknown[]> {
     const { order, reader } = this.#o
     const before = order.before(many.fulls, NONE)
     const counted = order.readStarted()
     // Sent at once (one server): a later call goes out after it on the connection by itself.
-    if (before === undefined && reader.readsManyAtOnce()) return this.#values(method, many, counted)
+    if (before === undefined && reader.readsManyAtOnce()) return this.#values(method, many, counted, fromNear)
     const reading =
       before === undefined
-        ? this.#values(method, many, counted)
-        : before.then(() => this.#values(method, many, counted))
+        ? this.#values(method, many, counted, fromNear)
+        : before.then(() => this.#values(method, many, counted, fromNear))
     return order.trackRead(many.fulls, reading)
   }
 
-  /** Each key's live value, or MISS; ends `counted` (CallOrder.readStarted) once read. */
-  async #values(method: CacheMethod, many: ManyKeys, counted: { end(): unknown }): Promise<unknown[]> {
+  /**
+   * Each key's live value, or MISS; ends `counted` (CallOrder.readStarted) once read. `fromNear`:
+   * see EntryReader.loadMany.
+   */
+  async #values(
+    method: CacheMethod,
+    many: ManyKeys,
+    counted: { end(): unknown },
+    fromNear?: boolean[],
+  ): Promise<unknown[]> {
     let entries: (Entry | undefined)[]
     try {
-      entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls)
+      entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls, fromNear)
     } finally {
       counted.end()
     }

@@ -105,13 +105,15 @@ export class EntryReader {
 
   /**
    * The entries of many keys: near cache first, the rest with one MGET per node (one more round
-   * trip only if some entry has tags). In input order, undefined where there is none.
+   * trip only if some entry has tags). In input order, undefined where there is none. `fromNear`,
+   * when given (a traced call), is set true at the index of each entry the near cache answered.
    */
   async loadMany(
     method: CacheMethod,
     scope: Scope,
     names: readonly string[],
     fulls: readonly string[],
+    fromNear?: boolean[],
   ): Promise<(Entry | undefined)[]> {
     const near = this.#o.near
     // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
@@ -120,8 +122,10 @@ export class EntryReader {
     const missing: number[] = []
     for (let i = 0; i < fulls.length; i++) {
       const cached = this.cached(scope, names[i]!, fulls[i]!)
-      if (cached) entries[i] = cached
-      else missing.push(i)
+      if (cached) {
+        entries[i] = cached
+        if (fromNear) fromNear[i] = true
+      } else missing.push(i)
     }
     if (missing.length === 0) return entries
     const nearKeys = missing.map((i) => this.#o.keys.nearKey(names[i]!, fulls[i]!))
