@@ -699,8 +699,8 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       { method: 'write', namespace: ns, topology, key: 'a' },
       { method: 'read', namespace: ns, topology, key: 'a', hit: true, near: false },
       { method: 'read', namespace: ns, topology, key: 'missing', hit: false, near: false },
-      { method: 'fetch', namespace: ns, topology, key: 'b', hit: false },
-      { method: 'readMulti', namespace: ns, topology, keys: ['a', 'b', 'c'], hits: ['a', 'b'] },
+      { method: 'fetch', namespace: ns, topology, key: 'b', hit: false, near: false },
+      { method: 'readMulti', namespace: ns, topology, keys: ['a', 'b', 'c'], hits: ['a', 'b'], nearHits: 0 },
       { method: 'delete', namespace: ns, topology, key: 'a' },
     ])
     // SPEC §11: the result on asyncEnd is what the call resolved with.
