@@ -43,7 +43,10 @@ export class ClusterHealth {
     })
     // Its own 'error' (ClusterAllFailedError) adds nothing to the node errors; announced on 'close'.
     cluster.on('error', () => undefined)
+    // The client was ready since its last close: the next close is connections lost, not an attempt failed.
+    let wasReady = false
     cluster.on('ready', () => {
+      wasReady = true
       this.#notACluster = undefined
       this.#health.markUp()
     })
@@ -51,6 +54,13 @@ export class ClusterHealth {
     // close of a connect attempt, a failed ready check, cannot happen: clusterOptions turns it off.
     cluster.on('close', () => {
       if (this.#health.stopped) return
+      // A ready client that lost every connection (a CLIENT KILL, a proxy's idle timeout, the
+      // cluster's nodes restarting) reconnects at once; its calls wait for that attempt. Only an
+      // attempt that fails makes the cluster known to be down (SPEC §8), as for one server.
+      if (wasReady) {
+        wasReady = false
+        return
+      }
       this.#health.markDown(undefined, this.#notACluster ?? this.#unreachable())
       flushOfflineQueue(cluster, this.refusalIfDown('command') ?? this.#unreachable())
     })

@@ -69,3 +69,31 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: every master dropping the fleet's connections at once is no outage`, async () => {
+    const reports: unknown[] = []
+    const fleet = createFleet({
+      url: cluster.urls,
+      cluster: true,
+      transport,
+      namespace: uniqueNamespace('dropped-all'),
+      onError: (error) => void reports.push(error),
+    })
+    fleets.push(fleet)
+    const store = fleet.store<number>()
+    const keys = keysOnEveryMaster()
+    await store.setMany(keys.map((k, i) => [k, i]))
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(cluster.servers.map((s) => command(s.port, 'CLIENT', 'KILL', 'TYPE', 'normal')))
+      // The client reconnects at once: the calls wait for it rather than fail.
+      assert.deepEqual(
+        await store.getMany(keys),
+        keys.map((_, i) => i),
+        `round ${round}`,
+      )
+      assert.equal(await store.get('k0'), 0)
+    }
+    assert.deepEqual(reports.map(String), [], 'no node or cluster was reported down')
+  })
+}
