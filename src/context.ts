@@ -81,8 +81,9 @@ export function operationPolicy(
     retry: resolveRetry(ctx.retry, options.retry),
     onError: (error, op) => {
       // Work close stopped waiting for (a handler that outlived the grace) meets the connections
-      // close ended when it settles: that is the close, already reported, not an outage.
-      if (isDrained(ctx.lifecycle)) return
+      // close ended when it settles: that is the close, already reported, not an outage. (A
+      // ClosedError is what a call made after close reports: a broker publish, say.)
+      if (isDrained(ctx.lifecycle) && !(error instanceof ClosedError)) return
       onError(error, op)
     },
     onCallError: own || !isDefaultOnError(ctx.onError) ? onError : undefined,
