@@ -230,7 +230,7 @@ export class ClusterTopology implements RedisTopology {
    */
   #unreachable(error: unknown, batch: KeyBatch): ConnectionError | undefined {
     const moved = MOVED_REPLY.exec(messageOf(error))
-    if (!moved) return undefined
+    if (!moved) return this.#connectionLost(error, batch)
     const [, slot, target] = moved as unknown as [string, string, string]
     const client = this.#clients[Math.max(batch.lane, 0)] ?? this.#clients[0]!
     if (client.nodes('all').some((node) => nodeIdOf(node) === target && node.status === 'ready'))
@@ -247,6 +247,21 @@ export class ClusterTopology implements RedisTopology {
         `other masters redirect there (MOVED); it is not known to be down yet`,
       { cause: error, outcome: 'not-applied' },
     )
+  }
+
+  /**
+   * ioredis' "Connection is closed." of a batch's node (its connection lost, or a new one to a
+   * node that went down refused), named: the node, and why as far as its health knows. The
+   * pipeline may have been written before the connection closed: its outcome is unknown.
+   */
+  #connectionLost(error: unknown, batch: KeyBatch): ConnectionError | undefined {
+    if (!CONNECTION_CLOSED.test(messageOf(error))) return undefined
+    const health = this.#health.of(batch.node)
+    if (health.down) return health.refusal('pipeline')
+    return new ConnectionError(`Redis at ${batch.node} is unreachable (${health.reasonOr(error)})`, {
+      cause: error,
+      outcome: 'unknown',
+    })
   }
 
   batchClient(batch: KeyBatch): Client {
@@ -322,6 +337,9 @@ export class ClusterTopology implements RedisTopology {
 
 /** At most one re-read of the slot maps per this many ms for commands that time out (doubtLayout). */
 const LAYOUT_DOUBT_INTERVAL = 1000
+
+/** How ioredis fails a command whose connection closed (or never opened). */
+const CONNECTION_CLOSED = /^Connection is closed\.$/
 
 /**
  * The lane of batches whose key ioredis would route by another slot than Redis (routedAstray):
