@@ -8,10 +8,18 @@ import { CommandError, isAmbiguous, messageOf } from '../errors.ts'
 import { type Fleet, fleetContext } from '../fleet.ts'
 import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend, StreamWrite } from '../streams/backend.ts'
-import { type Delivery, ENVELOPE_FIELD, encodeEnvelope, REPLAY_FIELD } from '../streams/entry.ts'
+import {
+  type Delivery,
+  decodeEntry,
+  ENVELOPE_FIELD,
+  encodeEnvelope,
+  type RawEntry,
+  REPLAY_FIELD,
+} from '../streams/entry.ts'
+import { afterIdArg } from '../streams/ids.ts'
 import { scriptFile } from '../topology/script.ts'
 import type { Client } from '../topology/types.ts'
-import { assertName, invalidArgument } from '../validate.ts'
+import { assertName, countArgument, invalidArgument } from '../validate.ts'
 import { scanKeys, streamLength } from './keys.ts'
 
 export interface DeadLetter {
@@ -99,25 +107,55 @@ interface Read {
   record: Record<string, unknown>
 }
 
-/** Up to `limit` dead letters of `channel` after `afterId`, oldest first, with their records. */
+/**
+ * Part of a channel as dead-letter readers see it: its dead letters, and the ids of the entries
+ * that are not dead-letter records (another program's, or damaged), which are never replayed.
+ */
+interface Scan {
+  letters: Read[]
+  others: string[]
+}
+
+/** One page of raw entries of `channel` after `after` (XRANGE), with the fleet's retry policy. */
+function rawPage(
+  fleet: Fleet,
+  op: string,
+  channel: string,
+  after: string,
+  count: number,
+): Promise<RawEntry[]> {
+  const ctx = fleetContext(fleet)
+  const key = ctx.keys.key('streams', 'channel', channel)
+  const backend = streamBackend(ctx)
+  return runOperation(ctx, operationPolicy(ctx, {}), op, channel, () => backend.range(key, after, count))
+}
+
+/**
+ * Up to `limit` dead letters of `channel` after `afterId`, oldest first, with their records, and
+ * the entries passed over on the way that are not dead-letter records. Entries are read raw: a
+ * stream reader skips entries redfleet did not write, and so would never name them.
+ */
 async function readLetters(
   fleet: Fleet,
+  op: string,
   channel: string,
   limit: number,
   afterId: string | undefined,
-): Promise<Read[]> {
-  const streams = fleet.streams()
-  const out: Read[] = []
-  let after = afterId
-  // Entries that are not dead-letter records are skipped: read on until `limit` are found.
+): Promise<Scan> {
+  assertName(channel, 'channel', op)
+  countArgument(limit, 'limit', op, PAGE)
+  const out: Scan = { letters: [], others: [] }
+  let after = afterIdArg(op, afterId)
   for (;;) {
-    const want = limit - out.length
-    const page = await streams.readRange(channel, after, want)
+    const want = limit - out.letters.length
+    const page = await rawPage(fleet, op, channel, after, want)
     for (const entry of page) {
-      const letter = toDeadLetter(channel, entry)
-      if (letter) out.push({ letter, record: entry.envelope })
+      const delivery = decodeEntry(entry)
+      const letter = delivery && toDeadLetter(channel, delivery)
+      if (letter) out.letters.push({ letter, record: delivery.envelope })
+      else out.others.push(entry.id)
     }
-    if (page.length < want || out.length >= limit) return out
+    if (page.length < want || out.letters.length >= limit) return out
     after = page[page.length - 1]!.id
   }
 }
@@ -128,19 +166,34 @@ export async function listDeadLetters(
   channel: string,
   o: { limit?: number; afterId?: string } = {},
 ): Promise<DeadLetter[]> {
-  return (await readLetters(fleet, channel, o.limit ?? PAGE, o.afterId)).map((read) => read.letter)
+  return (await readDeadLetters(fleet, channel, o)).letters
 }
 
-/** Every dead letter of `channel`, or those of `ids` only. */
-async function selected(fleet: Fleet, channel: string, ids: string[] | undefined): Promise<Read[]> {
-  const wanted = ids === undefined ? undefined : new Set(ids)
-  const out: Read[] = []
+/**
+ * As listDeadLetters, with `skipped`: how many entries that are not dead-letter records were
+ * passed over to find them (what makes a channel's length exceed its dead letters).
+ */
+export async function readDeadLetters(
+  fleet: Fleet,
+  channel: string,
+  o: { limit?: number; afterId?: string } = {},
+): Promise<{ letters: DeadLetter[]; skipped: number }> {
+  const scan = await readLetters(fleet, 'admin.listDeadLetters', channel, o.limit ?? PAGE, o.afterId)
+  return { letters: scan.letters.map((read) => read.letter), skipped: scan.others.length }
+}
+
+/** Every dead letter of `channel` and every other entry, or those of `ids` only. */
+async function selected(fleet: Fleet, op: string, channel: string, ids: string[] | undefined): Promise<Scan> {
+  const named = ids === undefined ? undefined : new Set(ids)
+  const wanted = (id: string) => named === undefined || named.has(id)
+  const out: Scan = { letters: [], others: [] }
   let afterId: string | undefined
   for (;;) {
-    const page = await readLetters(fleet, channel, PAGE, afterId)
-    out.push(...page.filter((read) => wanted === undefined || wanted.has(read.letter.id)))
-    if (page.length < PAGE) return out
-    afterId = page[page.length - 1]!.letter.id
+    const page = await readLetters(fleet, op, channel, PAGE, afterId)
+    out.letters.push(...page.letters.filter((read) => wanted(read.letter.id)))
+    out.others.push(...page.others.filter(wanted))
+    if (page.letters.length < PAGE) return out
+    afterId = page.letters[page.letters.length - 1]!.letter.id
   }
 }
 
@@ -150,24 +203,38 @@ type Step = <T>(fn: (backend: StreamBackend) => Promise<T>) => Promise<T>
 /** What a replay or purge does with one page of the selected letters; returns how many it did. */
 type Act = (page: Read[], step: Step, channelKey: string) => Promise<number>
 
-/**
- * Runs a replay or purge: validates the arguments, selects the dead letters (all, or those of
- * `ids`), and hands them to `act` a page at a time. Returns the sum of what `act` returns.
- */
-async function perPage(fleet: Fleet, op: string, channel: string, ids: unknown, act: Act): Promise<number> {
+/** A replay or purge under way: what it selected, and how it reaches the channel. */
+interface Selection {
+  scan: Scan
+  step: Step
+  channelKey: string
+}
+
+/** Validates the arguments of a replay or purge and selects the entries (all, or those of `ids`). */
+async function select(fleet: Fleet, op: string, channel: string, ids: unknown): Promise<Selection> {
   assertName(channel, 'channel', op)
   if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
     throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ids must be an array of entry ids`)
   }
   const ctx = fleetContext(fleet)
-  const letters = await selected(fleet, channel, ids)
+  const scan = await selected(fleet, op, channel, ids)
   const backend = streamBackend(ctx)
   const channelKey = ctx.keys.key('streams', 'channel', channel)
   const step: Step = (fn) => runOperation(ctx, operationPolicy(ctx, {}), op, channel, () => fn(backend))
+  return { scan, step, channelKey }
+}
+
+/** Hands `items` to `act` a page at a time; returns the sum of what `act` returns. */
+async function inPages<T>(items: T[], act: (page: T[]) => Promise<number>): Promise<number> {
   let total = 0
-  for (let i = 0; i < letters.length; i += PAGE)
-    total += await act(letters.slice(i, i + PAGE), step, channelKey)
+  for (let i = 0; i < items.length; i += PAGE) total += await act(items.slice(i, i + PAGE))
   return total
+}
+
+/** Runs a replay or purge of the selected dead letters, a page at a time; returns how many it did. */
+async function perPage(fleet: Fleet, op: string, channel: string, ids: unknown, act: Act): Promise<number> {
+  const { scan, step, channelKey } = await select(fleet, op, channel, ids)
+  return inPages(scan.letters, (page) => act(page, step, channelKey))
 }
 
 /**
@@ -287,17 +354,52 @@ async function putBack(
   }
 }
 
+/** The end of a group's default dead-letter channel's name (`<group>:dead`, SPEC §5). */
+const DEFAULT_SUFFIX = ':dead'
+
+/** What a purge did: dead letters deleted, and the channel's other entries deleted or kept. */
+export interface PurgeResult {
+  /** Dead letters this call deleted (XDEL's count). */
+  count: number
+  /** Entries that are not dead-letter records this call deleted (purge of a whole channel only). */
+  malformed: number
+  /** Entries that are not dead-letter records left in the channel (see purgeChannel). */
+  kept: number
+}
+
 /**
  * Deletes dead letters of `channel` (all, or those of `ids`); returns how many this call deleted
- * (XDEL's count: a letter another purge or replay removed first is not counted).
+ * (XDEL's count: a letter another purge or replay removed first is not counted). A purge of the
+ * whole channel deletes its other entries too (see purgeChannel).
  */
-export function purgeDeadLetters(fleet: Fleet, channel: string, o: { ids?: string[] } = {}): Promise<number> {
-  return perPage(fleet, 'admin.purgeDeadLetters', channel, o.ids, (page, step, channelKey) =>
-    step((b) =>
-      b.remove(
-        channelKey,
-        page.map(({ letter }) => letter.id),
-      ),
-    ),
-  )
+export async function purgeDeadLetters(
+  fleet: Fleet,
+  channel: string,
+  o: { ids?: string[] } = {},
+): Promise<number> {
+  return (await purgeChannel(fleet, channel, o)).count
+}
+
+/**
+ * purgeDeadLetters, with what happened to the entries that are not dead-letter records (another
+ * program's XADD, a damaged record). They count in the channel's length (status, `/metrics`), so
+ * a purge of the whole channel deletes them as well: after it the channel is empty, as the
+ * operator expects. Only in a dead-letter channel, though: one that holds dead letters, or is
+ * named as a group's default one (`<group>:dead`, emptied of its letters by a replay); any other
+ * (an application's channel, named by mistake) is not emptied by a dead-letter purge. A purge of
+ * `ids` deletes dead letters only; replays never touch the other entries.
+ */
+export async function purgeChannel(
+  fleet: Fleet,
+  channel: string,
+  o: { ids?: string[] } = {},
+): Promise<PurgeResult> {
+  const { scan, step, channelKey } = await select(fleet, 'admin.purgeDeadLetters', channel, o.ids)
+  const remove = (ids: string[]) => step((b) => b.remove(channelKey, ids))
+  const count = await inPages(scan.letters, (page) => remove(page.map(({ letter }) => letter.id)))
+  const whole = o.ids === undefined && (scan.letters.length > 0 || channel.endsWith(DEFAULT_SUFFIX))
+  const malformed = whole ? await inPages(scan.others, remove) : 0
+  // With ids the scan saw the named entries only: what else the channel holds is not known.
+  const kept = o.ids === undefined && !whole ? scan.others.length : 0
+  return { count, malformed, kept }
 }

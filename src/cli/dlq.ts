@@ -1,5 +1,5 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
-import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
+import { type PurgeResult, purgeChannel, readDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { parseId } from '../streams/ids.ts'
@@ -52,7 +52,7 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
     if (action === 'list') {
       const shownLimit = limit ?? DEFAULT_LIMIT
       // One more than shown: whether there are more is known, not guessed from a full page.
-      const read = await listDeadLetters(fleet, channel, { limit: shownLimit + 1 })
+      const { letters: read, skipped } = await readDeadLetters(fleet, channel, { limit: shownLimit + 1 })
       const letters = read.slice(0, shownLimit)
       if (flags.json) {
         // origin.channel is null when unknown (the main stream), never a field left out.
@@ -64,7 +64,7 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
         return
       }
       const more = read.length > shownLimit ? '+' : ''
-      console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}`)
+      console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped)}`)
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
         const preview = payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload
@@ -77,16 +77,35 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       }
       return
     }
-    const count =
-      action === 'replay'
-        ? await replayDeadLetters(fleet, channel, { ids })
-        : await purgeDeadLetters(fleet, channel, { ids })
-    if (flags.json) console.log(jsonText({ action, channel, count }))
-    else
-      console.log(
-        `${action === 'replay' ? 'replayed' : 'purged'} ${count} dead letter(s) of '${shown(channel)}'`,
-      )
+    if (action === 'replay') {
+      const count = await replayDeadLetters(fleet, channel, { ids })
+      if (flags.json) console.log(jsonText({ action, channel, count }))
+      else console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'`)
+      return
+    }
+    const purged = await purgeChannel(fleet, channel, { ids })
+    if (flags.json) console.log(jsonText({ action, channel, ...purged }))
+    else console.log(purgedText(channel, purged))
   })
+}
+
+const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`
+
+/** Why a channel is longer than its dead letters: entries skipped as not dead-letter records. */
+function skippedNote(skipped: number): string {
+  if (skipped === 0) return ''
+  return ` (${entries(skipped)} skipped: not dead-letter records; dlq purge deletes them)`
+}
+
+/** What `dlq purge` did, the entries that are not dead-letter records included. */
+function purgedText(channel: string, p: PurgeResult): string {
+  let text = `purged ${p.count} dead letter(s) of '${shown(channel)}'`
+  if (p.malformed > 0) text += `, and ${entries(p.malformed)} that were not dead-letter records`
+  // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
+  if (p.kept > 0) {
+    text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
+  }
+  return text
 }
 
 export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<void> {

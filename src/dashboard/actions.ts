@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
-import { purgeDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
+import { type PurgeResult, purgeChannel, replayDeadLetters } from '../admin/dead-letters.ts'
 import { releaseOrphan } from '../admin/orphans.ts'
 import { messageOf } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
@@ -39,7 +39,8 @@ const ORPHAN: BodySchema = {
 interface Action<B> {
   path: string
   schema: BodySchema
-  run(body: B): Promise<{ message: string; count: number }>
+  /** What was done: a count, and for a purge the entries that were not dead letters. */
+  run(body: B): Promise<{ message: string; count: number; malformed?: number; kept?: number }>
 }
 
 /**
@@ -90,8 +91,8 @@ export function registerActions(
     path: '/actions/dead-letters/purge',
     schema: DEAD_LETTERS,
     async run(b) {
-      const count = await purgeDeadLetters(fleet, b.channel, { ids: b.ids })
-      return { count, message: `purged ${count} dead letter(s) of '${b.channel}' (${which(b)})` }
+      const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
+      return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})` }
     },
   })
   register<{ instanceId: string; id: string }>({
@@ -137,4 +138,12 @@ function failed(reply: FastifyReply, error: unknown) {
   return reply
     .code(status)
     .send({ error: { code: typeof code === 'string' ? code : 'ERR_ACTION', message: messageOf(error) } })
+}
+
+/** A purge's dead letters, and the entries that were not dead-letter records it deleted too. */
+function purgedWhat(p: PurgeResult): string {
+  const letters = `${p.count} dead letter(s)`
+  return p.malformed > 0
+    ? `${letters} and ${p.malformed} entry(ies) that were not dead-letter records`
+    : letters
 }

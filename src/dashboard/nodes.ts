@@ -1,6 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { messageOf } from '../errors.ts'
-import type { MasterNode } from '../topology/types.ts'
+import type { MasterNode, RedisTopology } from '../topology/types.ts'
 import { withDeadline } from './deadline.ts'
 
 /** One node of the fleet as INFO describes it (memory: the dashboard's own process). */
@@ -62,9 +62,12 @@ function down(id: string, error: unknown): NodeStatus {
 }
 
 /**
- * Asks every master for INFO; never rejects. A node that does not answer is down. When the
- * topology cannot even list its masters (a cluster whose seeds are all gone), the nodes seen
- * last time are reported down, so `/metrics` keeps saying which nodes are missing.
+ * Asks every master for INFO; never rejects. A node that does not answer is down. A cluster
+ * client lists only the masters it has a connection to, and drops one the moment it is lost:
+ * a master the slot map still names is reported down too, until a failover gives its slots to
+ * another and the cluster forgets it. When the topology cannot even list its masters (a
+ * cluster whose seeds are all gone), the nodes seen last time are reported down, so `/metrics`
+ * keeps saying which nodes are missing.
  */
 export class NodeWatch {
   #known: string[] = []
@@ -79,15 +82,37 @@ export class NodeWatch {
       const none = { version: process.version, opsPerSec: null, clients: null, hits: null, misses: null }
       return [{ id: MEMORY_NODE, up: true, usedMemory: process.memoryUsage().heapUsed, ...none }]
     }
+    let topology: RedisTopology
     let masters: MasterNode[]
     try {
-      const topology = await withDeadline(this.ctx.redis(), this.deadline, 'connecting')
+      topology = await withDeadline(this.ctx.redis(), this.deadline, 'connecting')
       masters = await withDeadline(topology.masters(), this.deadline, 'listing the masters')
     } catch (error) {
       return this.#known.map((id) => down(id, error))
     }
-    this.#known = masters.map((m) => m.id).sort()
-    const nodes = await Promise.all(masters.map((m) => describeNode(m.id, m.client, this.deadline)))
-    return nodes.sort((a, b) => a.id.localeCompare(b.id))
+    const missing = unlisted(topology, masters, this.#known).map((id) =>
+      down(
+        id,
+        `${id} is unreachable: the cluster client lost its connection, and the slot map still names it`,
+      ),
+    )
+    const nodes = [
+      ...(await Promise.all(masters.map((m) => describeNode(m.id, m.client, this.deadline)))),
+      ...missing,
+    ]
+    nodes.sort((a, b) => a.id.localeCompare(b.id))
+    this.#known = nodes.map((n) => n.id)
+    return nodes
   }
+}
+
+/**
+ * The masters the topology did not list although it should: on a cluster, those the slot map
+ * names; elsewhere (the masters are the configured servers) those listed before.
+ */
+function unlisted(topology: RedisTopology, masters: MasterNode[], known: string[]): string[] {
+  const listed = new Set(masters.map((m) => m.id))
+  const owners = topology.slotOwners()
+  const expected = owners === undefined ? known : new Set(owners.filter((id) => id !== undefined))
+  return [...expected].filter((id) => !listed.has(id))
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { listDeadLetters } from '../admin/dead-letters.ts'
+import { readDeadLetters } from '../admin/dead-letters.ts'
 import { streamLength } from '../admin/keys.ts'
 import { listOrphans, operatorTracker } from '../admin/orphans.ts'
 import type { FleetContext } from '../context.ts'
@@ -104,11 +104,11 @@ export function registerViews(app: FastifyInstance, page: PageContext, s: ViewSo
     required: ['channel'],
     async load(q) {
       const channel = q.channel!
-      const [letters, length] = await Promise.all([
-        listDeadLetters(s.fleet, channel, { limit: LETTERS_PAGE, afterId: afterId(q) }),
+      const [{ letters, skipped }, length] = await Promise.all([
+        readDeadLetters(s.fleet, channel, { limit: LETTERS_PAGE, afterId: afterId(q) }),
         streamLength(s.ctx, s.ctx.keys.key('streams', 'channel', channel)),
       ])
-      return { channel, length, letters, at: Date.now() }
+      return { channel, length, letters, skipped, at: Date.now() }
     },
     title: (p) => `Dead letters of ${p.channel}`,
     trail: (q) => [[`dead letters ${q.channel}`, '']],

@@ -28,7 +28,13 @@ describe('redfleet dlq list and purge', () => {
       ...flags,
     ])
     assert.equal(purged.code, 0, purged.stderr)
-    assert.deepEqual(JSON.parse(purged.stdout), { action: 'purge', channel: 'billing:dead', count: 1 })
+    assert.deepEqual(JSON.parse(purged.stdout), {
+      action: 'purge',
+      channel: 'billing:dead',
+      count: 1,
+      malformed: 0,
+      kept: 0,
+    })
     assert.deepEqual(
       (await listDeadLetters(fleet, 'billing:dead')).map((l) => l.envelope),
       [{ order: 4 }],

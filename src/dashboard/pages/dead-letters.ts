@@ -8,6 +8,8 @@ export interface DeadLetterPage {
   /** Entries of the channel (XLEN), or null when unknown. */
   length: number | null
   letters: DeadLetter[]
+  /** Entries passed over to read `letters` that are not dead-letter records (never replayed). */
+  skipped: number
   at: number
 }
 
@@ -21,11 +23,18 @@ ${actionButton({ action: 'actions/dead-letters/purge', body, label: 'Purge all',
 </div>`
 }
 
+/** Why the channel is longer than the letters shown: its entries that are not dead letters. */
+function skippedNote(skipped: number): Html | string {
+  if (skipped === 0) return ''
+  return html`<p class="note" id="skipped">${count(skipped)} entries here are not dead-letter records (written by another program?): they are not listed and never replayed; Purge all deletes them too.</p>`
+}
+
 /** A dead-letter channel's drill-down: its entries, with replay and purge when actions are on. */
 export function deadLettersContent(p: DeadLetterPage, allowActions: boolean, next: string | undefined): Html {
   const columns = allowActions ? 8 : 7
   return html`<p class="note">${count(p.length)} entries in <code>${p.channel}</code>.
 Replaying puts an entry back on the stream it came from, for the group that gave up on it.</p>
+${skippedNote(p.skipped)}
 ${allowActions ? actions(p.channel) : ''}
 <table class="grid" id="letters"><thead><tr>${allowActions ? html`<th><input type="checkbox" data-select-all="id" aria-label="select all"></th>` : ''}
 <th>entry</th><th>dead since</th><th>group</th><th>origin</th><th class="num">deliveries</th><th>error</th><th>payload</th></tr></thead><tbody>
