@@ -1,5 +1,6 @@
 /// <reference types="node" preserve="true" />
 // Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
+import { SerializationError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
 import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
@@ -81,13 +82,17 @@ class FleetConvertDataStore implements ConvertDataStore {
     if (!visitor) return
     const changes = changesSince(visitor.base, visitor.current)
     if (changes === undefined) return
-    const saved = await this.#store.update(
-      key,
-      (stored) => mergeNewest(stored ?? undefined, changes) ?? null,
-      {
+    let saved: Json | undefined
+    try {
+      saved = await this.#store.update(key, (stored) => mergeNewest(stored ?? undefined, changes) ?? null, {
         ...(this.#ttl === undefined ? {} : { ttl: this.#ttl }),
-      },
-    )
+      })
+    } catch (error) {
+      // Changes that cannot be stored (a Date set by hand...) never will be: dropped, so that
+      // they fail this save only, not every later one.
+      if (error instanceof SerializationError) visitor.current = visitor.base
+      throw error
+    }
     // The SDK may have written again while we were saving: keep those changes pending.
     const later = changesSince(mergeNewest(visitor.base, changes), visitor.current)
     visitor.base = saved ?? undefined

@@ -78,3 +78,17 @@ test('set merges stale copies instead of replacing; save writes only what change
   copy.bucketing.e1 = 'mutated by the caller'
   assert.deepEqual(store.get('k'), { bucketing: { e1: 'v1' } }, 'get returns a copy')
 })
+
+test('a value that cannot be stored fails its save once, not every later one', async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  fleets.push(fleet)
+  const store = convertDataStore(fleet)
+  store.set('bad', { d: new Date(0) })
+  store.set('good', { goals: { g: true } })
+  await assert.rejects(store.save(), { code: 'ERR_SERIALIZATION', message: /value\.d is a Date/ })
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('good'), { goals: { g: true } })
+  await store.save()
+  store.set('good', { goals: { h: true } })
+  await store.save()
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('good'), { goals: { g: true, h: true } })
+})
