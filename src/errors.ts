@@ -81,11 +81,11 @@ export class TimeoutError extends RedfleetError {
 /** Options of `waitFor` (SPEC §10): how durable a write must be before it resolves. */
 export interface WaitFor {
   /** Replicas that must acknowledge the write (WAIT); default 0. */
-  replicas?: number
+  replicas?: number | undefined
   /** The write must reach the AOF of the node (WAITAOF local 1); default false. */
-  aof?: boolean
+  aof?: boolean | undefined
   /** How long to wait for the acknowledgements, in ms; default 100. */
-  timeout?: number
+  timeout?: number | undefined
 }
 
 /**

@@ -22,32 +22,32 @@ import {
 /** Options of `createFleet` (SPEC §1). */
 export interface FleetOptions {
   /** None → 'memory'; one → 'standalone'; several → 'sharded' ring (or cluster seeds). */
-  url?: string | string[]
+  url?: string | string[] | undefined
   /** With url(s): connect to a Redis Cluster, seeding from the urls. */
-  cluster?: boolean
+  cluster?: boolean | undefined
   /** true: the in-memory topology on purpose (no warning, allowed in production). */
-  memory?: boolean
+  memory?: boolean | undefined
   /** An existing client to use instead of url (ioredis Redis or Cluster; node-redis client or cluster); never closed by redfleet. */
-  client?: unknown
+  client?: unknown | undefined
   /** Prefix of every key and channel: `${namespace}:...`; default 'rf'. */
-  namespace?: string
+  namespace?: string | undefined
   /** Command connections per node (default 1). Blocking reads and subscriptions get their own. */
-  pool?: { size: number }
+  pool?: { size: number } | undefined
   /** Default 5000 ms. */
-  connectTimeout?: number
+  connectTimeout?: number | undefined
   /** Default 1000 ms (blocking reads excepted). */
-  commandTimeout?: number
+  commandTimeout?: number | undefined
   /** Reconnects a command waits through before failing; default 1, 0 = fail fast. */
-  reconnectAttempts?: number
+  reconnectAttempts?: number | undefined
   /** Default retry policy of every primitive (SPEC §8). */
-  retry?: RetryOptions
+  retry?: RetryOptions | undefined
   /** Where failures go that no caller can receive (reconnects, background loops), and final failures. */
-  onError?: (error: unknown, context: { op: string }) => void
+  onError?: ((error: unknown, context: { op: string }) => void) | undefined
   /**
    * The client library redfleet opens its connections with, for a fleet from url(s): 'ioredis'
    * (the default) or 'node-redis' (the `redis` package). With `client`, the client's own.
    */
-  transport?: Transport
+  transport?: Transport | undefined
 }
 
 /** The client libraries a fleet can run on. */

@@ -5,15 +5,15 @@ import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from '.
 /** Backoff policy for transient failures (SPEC §8). */
 export interface RetryOptions {
   /** Attempts including the first; default 3. */
-  attempts?: number
+  attempts?: number | undefined
   /** First delay in ms; default 50. */
-  base?: number
+  base?: number | undefined
   /** Growth per attempt; default 2. */
-  factor?: number
+  factor?: number | undefined
   /** Upper bound of one delay in ms; default 2000. */
-  max?: number
+  max?: number | undefined
   /** Fraction of each delay that is randomised, 0..1; default 0.5. */
-  jitter?: number
+  jitter?: number | undefined
 }
 
 /** Injectable time and randomness, so tests can drive the policy deterministically. */

@@ -16,12 +16,12 @@ import { assertOptions } from './options.ts'
 /** Options of `fleet.broker()` (SPEC §4). */
 export interface BrokerOptions {
   /** The channel, inside the fleet namespace (`${namespace}:broker:${channel}`); default 'events'. */
-  channel?: string
+  channel?: string | undefined
   /**
    * Receives what cannot be thrown at a caller: failed publishes and listeners that throw.
    * Default: the fleet's `onError`.
    */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
 }
 
 /**

@@ -21,7 +21,7 @@ import { assertOptions } from './options.ts'
 /** Options of `fleet.presence()` (SPEC §4). */
 export interface PresenceOptions {
   /** Receives failed publishes and subscribes, and listeners that throw. Default: the fleet's onError. */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
 }
 
 /**

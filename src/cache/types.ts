@@ -15,63 +15,63 @@ export type CacheKey =
 /** Defaults for every call of one cache; per-call options override them. */
 export interface CacheOptions {
   /** Extra prefix inside the fleet namespace: entries live under `${fleet}:cache:${namespace}:`. */
-  namespace?: string
+  namespace?: string | undefined
   /** Default time to live in ms; default: no expiry. */
-  expiresIn?: number
+  expiresIn?: number | undefined
   /** Serve a just-expired value for this long (ms) while one caller regenerates it (Rails). */
-  raceConditionTtl?: number
+  raceConditionTtl?: number | undefined
   /** Don't store `null` results of `fetch`. */
-  skipNil?: boolean
+  skipNil?: boolean | undefined
   /** Default true. */
-  compress?: boolean
+  compress?: boolean | undefined
   /** Payloads of at least this many bytes are compressed when that saves space; default 1024. */
-  compressThreshold?: number
+  compressThreshold?: number | undefined
   /** Default 1024 bytes (whole Redis key); longer keys end in a SHA-256 suffix. false: never shorten. */
-  maxKeySize?: number | false
+  maxKeySize?: number | false | undefined
   /** Part of every key: bumping it hides all older entries at once. */
-  modelVersion?: number
+  modelVersion?: number | undefined
   /** If set, every key is scoped to the tenant it returns; a call while it returns nothing throws. */
   tenant?: () => string | undefined
   /** In-process near cache of at most `max` entries, kept coherent by Redis (CLIENT TRACKING). */
-  near?: { max: number } | false
+  near?: { max: number } | false | undefined
   /** Fleet-wide fill lock for `fetch` misses, in ms; default 5000; 0 disables it. */
-  lockTimeout?: number
+  lockTimeout?: number | undefined
   /** Where failures go; the call returns `returning`. Default: `process.emitWarning`. Throw to fail the call. */
-  errorHandler?: (info: { method: string; returning: unknown; exception: unknown }) => void
+  errorHandler?: ((info: { method: string; returning: unknown; exception: unknown }) => void) | undefined
   /** Store every value as its plain string form (as `write(…, { raw: true })`). */
-  raw?: boolean
+  raw?: boolean | undefined
   /** Retry policy of this cache's Redis calls; default: the fleet's. */
-  retry?: RetryOptions
+  retry?: RetryOptions | undefined
 }
 
 /** Options of one write (and of `fetch`, whose compute may change them). */
 export interface WriteOptions {
   /** Time to live in ms; `null` overrides a store default with "no expiry". */
-  expiresIn?: number | null
+  expiresIn?: number | null | undefined
   /** Absolute expiry: epoch ms or a Date. Not together with `expiresIn`. */
-  expiresAt?: number | Date
+  expiresAt?: number | Date | undefined
   /** An entry written with a version is a miss for a read asking for another one. */
-  version?: string | number
+  version?: string | number | undefined
   /** Write only if no live value is there; `write` then returns false. */
-  unlessExist?: boolean
+  unlessExist?: boolean | undefined
   /** Store the plain string form, without envelope (what counters use). */
-  raw?: boolean
-  compress?: boolean
-  compressThreshold?: number
-  raceConditionTtl?: number
+  raw?: boolean | undefined
+  compress?: boolean | undefined
+  compressThreshold?: number | undefined
+  raceConditionTtl?: number | undefined
   /** Tags whose `invalidateTag` makes this entry a miss. */
-  tags?: string[]
+  tags?: string[] | undefined
 }
 
 /** Options of a read. */
 export interface ReadOptions {
-  version?: string | number
+  version?: string | number | undefined
   /**
    * Rails' flag, accepted for its signature and never needed: entries describe themselves, so a
    * plain string (a counter, a `raw: true` write, another client's value) reads back as that
    * string with or without it, and an envelope reads back as its value either way.
    */
-  raw?: boolean
+  raw?: boolean | undefined
 }
 
 /** Options of `fetch` and `fetchMulti`: write options, plus whether to skip the read. */

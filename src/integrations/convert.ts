@@ -8,11 +8,11 @@ import { changesSince, type Json, mergeNewest } from './merge.ts'
 
 export interface ConvertDataStoreOptions {
   /** Store prefix inside the fleet namespace; default 'convert:'. */
-  prefix?: string
+  prefix?: string | undefined
   /** Expiry of each visitor's record in ms, refreshed on every save; default none. */
-  ttl?: number
+  ttl?: number | undefined
   /** Most visitors kept in process memory between requests (oldest saved ones go first); default 10,000. */
-  maxVisitors?: number
+  maxVisitors?: number | undefined
 }
 
 /**

@@ -39,10 +39,10 @@ import { rendezvousOwner } from './rendezvous.ts'
 /** Options of `fleet.membership()` (SPEC §6). */
 export interface MembershipOptions {
   /** How long a heartbeat keeps a member alive, in ms (at least 2: join beats more often); default 6000. */
-  ttl?: number
-  retry?: RetryOptions
+  ttl?: number | undefined
+  retry?: RetryOptions | undefined
   /** Final failures of operations, and failed heartbeats of `join`; default: the fleet's onError. */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
 }
 
 /** What `join` returns. */

@@ -33,20 +33,20 @@ import { updateAttempts } from './update.ts'
 
 export interface StoreOptions {
   /** Prefix inside the fleet namespace; default 'store:'. Keys are `${namespace}:${prefix}${key}`. */
-  prefix?: string
-  retry?: RetryOptions
+  prefix?: string | undefined
+  retry?: RetryOptions | undefined
   /** Called once when an operation fails after its last attempt. */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
   /** Replaces strict JSON (e.g. to keep Dates): text in Redis, values in and out. */
-  codec?: Codec
+  codec?: Codec | undefined
   /** Durability of every write (SPEC §10), unless a call gives its own `waitFor`. */
-  waitFor?: WaitFor
+  waitFor?: WaitFor | undefined
 }
 
 /** Options of a write: its TTL in ms, and its durability (overrides `StoreOptions.waitFor`). */
 export interface StoreWriteOptions {
-  ttl?: number
-  waitFor?: WaitFor
+  ttl?: number | undefined
+  waitFor?: WaitFor | undefined
 }
 
 /** JSON key/value with TTL, atomic claim, counter and read-modify-write (SPEC §2). */

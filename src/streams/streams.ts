@@ -35,45 +35,45 @@ import { linkSignals } from './signals.ts'
 /** Options of `fleet.streams()` (SPEC §5). */
 export interface StreamsOptions {
   /** Approximate cap of the main event stream (`MAXLEN ~`); default 1,000,000. */
-  eventsMaxLen?: number
+  eventsMaxLen?: number | undefined
   /** Approximate cap of each channel stream, dead-letter channels included; default 500. */
-  channelMaxLen?: number
+  channelMaxLen?: number | undefined
   /**
    * Most dedicated connections per Redis node for blocking reads (tail, consume, inbox), shared
    * by every primitive of the fleet; when several ask, the largest value wins. Default 16.
    */
-  maxBlockingConnections?: number
+  maxBlockingConnections?: number | undefined
   /** Failures of background loops that they ride out (lost connections); default: the fleet's onError. */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
   /**
    * Durability of `publish` and `publishToChannel` (SPEC §10), unless a call gives its own:
    * they resolve once WAIT (and WAITAOF) confirmed the entries. Default: none.
    */
-  waitFor?: WaitFor
+  waitFor?: WaitFor | undefined
   /** Retry policy of its calls (SPEC §8); default: the fleet's. */
-  retry?: RetryOptions
+  retry?: RetryOptions | undefined
 }
 
 /** Options of one `publish` or `publishToChannel` call. */
 export interface PublishOptions {
   /** Overrides `StreamsOptions.waitFor` for this call (`{ replicas: 0 }`: wait for nothing). */
-  waitFor?: WaitFor
+  waitFor?: WaitFor | undefined
 }
 
 /** Options of `consume` (SPEC §5). */
 export interface ConsumeOptions {
   /** Stops the loop: no new handler starts, running ones settle, then `consume` resolves. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /** Entries per read (XREADGROUP / XAUTOCLAIM COUNT); default 64. */
-  batch?: number
+  batch?: number | undefined
   /** A pending entry idle this long (ms) is redelivered to any consumer; default 30,000. */
-  minIdle?: number
+  minIdle?: number | undefined
   /** Deliveries without success before an entry is dead-lettered; default 10. */
-  maxDeliveries?: number
+  maxDeliveries?: number | undefined
   /** Channel that receives dead letters; default `${group}:dead`. */
-  deadLetter?: string
+  deadLetter?: string | undefined
   /** Handlers running at once; default 1 (one at a time, in id order). */
-  concurrency?: number
+  concurrency?: number | undefined
 }
 
 /** A durable event log: one main stream, channel streams, tails and consumer groups (SPEC §5). */

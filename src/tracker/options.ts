@@ -28,24 +28,24 @@ export interface TrackerOptions {
    * Identity of this worker instance; any non-empty string (':' and braces are fine).
    * Default: `REDFLEET_INSTANCE_ID`, else 16 random hex chars.
    */
-  instanceId?: string
+  instanceId?: string | undefined
   /** Heartbeat period in ms. Default: `REDFLEET_HEARTBEAT_INTERVAL`, else 15_000 (at most heartbeatTtl / 3). */
-  heartbeatInterval?: number
+  heartbeatInterval?: number | undefined
   /** How long one heartbeat keeps the instance live, in ms. Default: `REDFLEET_HEARTBEAT_TTL`, else 45_000. */
-  heartbeatTtl?: number
+  heartbeatTtl?: number | undefined
   /**
    * How long a recoverer's claim on one orphan lasts, in ms (default 300_000). It must exceed the
    * time `requeue` takes: a claim that expires mid-requeue lets another recoverer hand the orphan out again.
    */
-  recoveryLockTtl?: number
+  recoveryLockTtl?: number | undefined
   /** Runs `recoverOrphans(requeue)` at start and then every `recoverEvery` ms while started; 0 = off (default). */
-  recoverEvery?: number
+  recoverEvery?: number | undefined
   /** What `recoverEvery` hands each orphan to (required when `recoverEvery` > 0). */
-  requeue?: (job: TrackedJob) => Promise<void> | void
+  requeue?: ((job: TrackedJob) => Promise<void> | void) | undefined
   /** Tracking failures (the job itself is never affected), failed requeues and heartbeat failures. */
-  onError?: (e: unknown) => void
+  onError?: ((e: unknown) => void) | undefined
   /** Retry policy of the tracker's Redis operations (default: the fleet's). */
-  retry?: RetryOptions
+  retry?: RetryOptions | undefined
 }
 
 export interface ResolvedTrackerOptions {

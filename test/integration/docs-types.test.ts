@@ -1,6 +1,6 @@
 /**
  * The TypeScript blocks of README.md and docs/*.md (the README quick start included) type-check
- * as a user's project compiles them: strict, module NodeNext, against the declarations this
+ * as a user's project compiles them: strict (and exactOptionalPropertyTypes), module NodeNext, against the declarations this
  * checkout's build publishes. Also: how blocks and the fragment marker are found (docs-blocks.ts).
  */
 import assert from 'node:assert/strict'
@@ -76,6 +76,9 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
   )
   const compilerOptions = {
     strict: true,
+    // The strictest setting a user may have: `url: process.env.REDIS_URL` (string | undefined)
+    // must still be a valid option, as SPEC §1 has it.
+    exactOptionalPropertyTypes: true,
     module: 'NodeNext',
     moduleResolution: 'NodeNext',
     target: 'ES2022',
