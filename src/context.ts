@@ -4,8 +4,11 @@ import type { NearCaches } from './cache/near-caches.ts'
 import type { CallOrder } from './cache/order.ts'
 import {
   ClosedError,
+  CommandError,
   isAmbiguous,
+  isRedirection,
   isTransient,
+  messageOf,
   RedfleetError,
   TimeoutError,
   translateError,
@@ -243,7 +246,7 @@ function attempt<T>(
     return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
-        const error = translateError(e, op, key)
+        const error = withClusterHint(ctx, translateError(e, op, key))
         // A node that stopped answering may have been taken over: the client would not know.
         if (error instanceof TimeoutError) ctx.redisHandle.current?.doubtLayout()
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
@@ -251,6 +254,19 @@ function attempt<T>(
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })
   })
+}
+
+/**
+ * A fleet that is not a cluster one, given a cluster node's url: Redis redirects the keys of the
+ * node's other slots (MOVED), which only a cluster client follows. Said in the error, since the
+ * raw MOVED does not tell a user which option is missing.
+ */
+function withClusterHint(ctx: FleetContext, error: unknown): unknown {
+  if (ctx.topology === 'cluster' || !isRedirection(error)) return error
+  return new CommandError(
+    `${messageOf(error)} (the server is a Redis Cluster node: connect with cluster: true)`,
+    { cause: error },
+  )
 }
 
 /** Where a primitive's calls are traced (SPEC §11): its fleet's namespace and topology. */

@@ -1,0 +1,50 @@
+/**
+ * A fleet made without `cluster: true` from a cluster node's url: the keys of the node's own
+ * slots work, the others are redirected (MOVED), which only a cluster client follows. The error
+ * must say which option is missing, not only hand back the raw MOVED.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import { CommandError, createFleet } from '../../src/index.ts'
+import { command } from '../harness/faults.ts'
+import { startCluster } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+let cluster: Awaited<ReturnType<typeof startCluster>>
+before(async () => {
+  cluster = await startCluster()
+})
+after(() => cluster?.stop())
+
+/** A key of the store `namespace` whose slot the first node does not serve. */
+async function keyElsewhere(namespace: string): Promise<string> {
+  const own = String(await command(cluster.servers[0]!.port, 'CLUSTER', 'MYID'))
+  const slots = (await command(cluster.servers[0]!.port, 'CLUSTER', 'SLOTS')) as [
+    number,
+    number,
+    [string, number, string],
+  ][]
+  const mine = slots.filter(([, , master]) => master[2] === own)
+  for (let i = 0; ; i++) {
+    const slot = calculateSlot(`${namespace}:store:k${i}`)
+    if (!mine.some(([from, to]) => slot >= from && slot <= to)) return `k${i}`
+  }
+}
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a standalone fleet on a cluster node says to connect with cluster: true`, async () => {
+    const namespace = uniqueNamespace('not-cluster')
+    const fleet = createFleet({ url: cluster.urls[0], transport, namespace, retry: { attempts: 1 } })
+    try {
+      const key = await keyElsewhere(namespace)
+      await assert.rejects(fleet.store().get(key), (error: unknown) => {
+        assert.ok(error instanceof CommandError, String(error))
+        assert.match(error.message, /^store\.get '.+' failed: MOVED \d+ .*connect with cluster: true\)$/)
+        return true
+      })
+    } finally {
+      await fleet.close()
+    }
+  })
+}
