@@ -6,3 +6,22 @@ export function withDeadline<T>(work: Promise<T>, ms: number, expired: () => Err
   })
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
 }
+
+/** What `firstEvent` listens on: Node's EventEmitter, or anything with its once/off. */
+interface Emitter {
+  once(event: string, listener: () => void): unknown
+  off(event: string, listener: () => void): unknown
+}
+
+/** Resolves at the first of `events` on `emitter`, or after `ms`; its listeners are removed. */
+export function firstEvent(emitter: Emitter, events: readonly string[], ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      for (const event of events) emitter.off(event, done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    for (const event of events) emitter.once(event, done)
+  })
+}

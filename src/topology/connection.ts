@@ -1,5 +1,5 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { withDeadline } from '../deadline.ts'
+import { firstEvent, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
 import { blocksFor, CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
 import type { Connectable } from '../transport/types.ts'
@@ -224,15 +224,7 @@ export async function closeClient(
 /** Resolves when an opening ioredis connection is ready or gave up, or after QUIT_LIMIT. */
 function settledAttempt(client: Redis | { status: string }): Promise<void> {
   if (!('once' in client)) return Promise.resolve()
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      for (const event of ATTEMPT_ENDS) client.off(event, done)
-      resolve()
-    }
-    const timer = setTimeout(done, QUIT_LIMIT)
-    for (const event of ATTEMPT_ENDS) client.once(event, done)
-  })
+  return firstEvent(client, ATTEMPT_ENDS, QUIT_LIMIT)
 }
 
 /** The events that end an ioredis connection's attempt: up, or down (it retries, or it is closed). */

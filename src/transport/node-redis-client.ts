@@ -88,20 +88,6 @@ export function destroyClient(client: NodeRedisClient): Promise<void> {
   })
 }
 
-/** Resolves when the client's connection attempt ends (ready, or failed), or after `limit` ms. */
-export function attemptEnded(client: NodeRedisClient, limit: number): Promise<void> {
-  return new Promise((resolve) => {
-    const ends = ['ready', 'error', 'end'] as const
-    const done = () => {
-      clearTimeout(timer)
-      for (const event of ends) client.off(event, done)
-      resolve()
-    }
-    const timer = setTimeout(done, limit)
-    for (const event of ends) client.once(event, done)
-  })
-}
-
 /** RESP3's map type byte ('%'), in node-redis' type mapping. */
 const RESP_MAP = 37
 

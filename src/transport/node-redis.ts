@@ -1,8 +1,8 @@
+import { firstEvent } from '../deadline.ts'
 import { type ConnectionSettings, closeClient, QUIT_LIMIT } from '../topology/connection.ts'
 import { blocksFor, CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
 import {
   addressOf,
-  attemptEnded,
   COMMAND_OPTIONS,
   commandArgs,
   destroyClient,
@@ -157,6 +157,9 @@ function clientSend(
   }
 }
 
+/** The events that end a node-redis client's connection attempt: up, or failed. */
+const ATTEMPT_ENDS = ['ready', 'error', 'end'] as const
+
 /** The fleet's timeouts a connection goes by. */
 type Timeouts = Pick<ConnectionSettings, 'commandTimeout' | 'connectTimeout'>
 
@@ -214,7 +217,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     // be down) is given until QUIT_LIMIT to come up, so that the calls made just before close
     // are written, and its close is graceful.
     if (client.isOpen && !client.isReady && this.#health.refusalIfDown('PING') === undefined) {
-      await attemptEnded(client, QUIT_LIMIT)
+      await firstEvent(client, ATTEMPT_ENDS, QUIT_LIMIT)
     }
     // What still waits for the connection is withdrawn as not sent: destroyed with the client,
     // it would fail as a lost connection, whose outcome is unknown.

@@ -7,6 +7,7 @@ import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
 import { OPERATIONS, type Primitive, repeatsSafely } from '../../src/operations.ts'
+import { failing } from '../harness/failing.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** The parts of a fleet context the runner reads; retries back off by 0 ms. */
@@ -33,18 +34,6 @@ function context(): {
     onCallError: (error) => void reported.push(error),
   }
   return { ctx, policy, reported, doubts: () => doubts }
-}
-
-/** An operation body that fails `failures` times with `error`, then answers 'ok'. */
-function failing(failures: number, error: () => Error): { fn: () => Promise<string>; calls: () => number } {
-  let calls = 0
-  return {
-    fn: async () => {
-      if (++calls <= failures) throw error()
-      return 'ok'
-    },
-    calls: () => calls,
-  }
 }
 
 test('an operation that repeats safely is retried after an ambiguous failure (timeout)', async () => {

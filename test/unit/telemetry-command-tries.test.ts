@@ -10,6 +10,7 @@ import { type FleetContext, type OperationPolicy, runOperation } from '../../src
 import { ConnectionError, TimeoutError } from '../../src/errors.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
+import { failing } from '../harness/failing.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** The parts of a fleet context the runner reads; retries back off by 0 ms. */
@@ -26,18 +27,6 @@ function context(namespace: string, attempts = 3): { ctx: FleetContext; policy: 
     onCallError: () => {},
   }
   return { ctx, policy }
-}
-
-/** An operation body that fails `failures` times with `error`, then answers 'ok'. */
-function failing(failures: number, error: () => Error): { fn: () => Promise<string>; calls: () => number } {
-  let calls = 0
-  return {
-    fn: async () => {
-      if (++calls <= failures) throw error()
-      return 'ok'
-    },
-    calls: () => calls,
-  }
 }
 
 interface Command {
