@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { setImmediate as tick } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
 import { fleetContext } from '../../src/fleet.ts'
@@ -950,7 +950,8 @@ forEachTopology('Streams contract', (env) => {
     assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String), [])
   })
 
-  test('a handler that settles after close gave up on it: its loop ends without reporting the closed connections as an outage', async (t) => {
+  /** A fleet whose close waits 20 ms for handlers (for this test), and streams reporting to `reported`. */
+  async function shortGrace(t: TestContext, namespace: string) {
     const grace = closeGrace.ms
     closeGrace.ms = 20
     t.after(() => {
@@ -958,7 +959,12 @@ forEachTopology('Streams contract', (env) => {
     })
     const fleet = await env.fleet()
     const reported: unknown[] = []
-    const streams = fleet.withNamespace('late').streams({ onError: (e) => void reported.push(e) })
+    const streams = fleet.withNamespace(namespace).streams({ onError: (e) => void reported.push(e) })
+    return { fleet, streams, reported }
+  }
+
+  test('a handler that settles after close gave up on it: its loop ends without reporting the closed connections as an outage', async (t) => {
+    const { fleet, streams, reported } = await shortGrace(t, 'late')
     let release!: () => void
     const released = new Promise<void>((resolve) => {
       release = resolve
@@ -990,14 +996,7 @@ forEachTopology('Streams contract', (env) => {
 
   test('close() stops waiting for handlers that never settle after its grace: every loop ends, and onError names it', async (t) => {
     // The handlers hang for good, so no grace is long enough for them: a short one only saves time.
-    const grace = closeGrace.ms
-    closeGrace.ms = 20
-    t.after(() => {
-      closeGrace.ms = grace
-    })
-    const fleet = await env.fleet()
-    const reported: unknown[] = []
-    const streams = fleet.withNamespace('stuck').streams({ onError: (e) => void reported.push(e) })
+    const { fleet, streams, reported } = await shortGrace(t, 'stuck')
     const watch = new Watch()
     const started = new Set<string>()
     const hang = (loop: string) => async () => {
