@@ -1,5 +1,6 @@
 /** What the `redfleet` commands that work on a fleet share: a fleet to work on, and Ctrl-C. */
 import { ConfigError } from '../errors.ts'
+import { fleetContext } from '../fleet.ts'
 import { createFleet, type Fleet } from '../index.ts'
 import { type FlagOptions, type FleetFlags, fleetOptions, UsageError } from './flags.ts'
 
@@ -16,7 +17,7 @@ export function operatorFleet(options: FlagOptions): Fleet {
 
 /**
  * Runs `work` on a fleet of a running Redis: connects first (so an unreachable Redis is the
- * command's failure), and always closes it.
+ * command's failure, see `connected`), and always closes it.
  */
 export async function withFleet<T>(
   command: string,
@@ -31,10 +32,27 @@ export async function withFleet<T>(
   }
   const fleet = operatorFleet(options)
   try {
-    await fleet.ready()
+    await connected(fleet)
     return await work(fleet)
   } finally {
     await fleet.close()
+  }
+}
+
+/**
+ * Every node answers (`ready()`), or, on a cluster, its slot map was read: a cluster with a
+ * master down is what an operator most needs to look at, and a dead-letter channel on a healthy
+ * master can still be listed or replayed; a command that needs the dead one says so itself.
+ */
+async function connected(fleet: Fleet): Promise<void> {
+  try {
+    await fleet.ready()
+  } catch (error) {
+    if (fleet.topology !== 'cluster') throw error
+    const topology = await fleetContext(fleet)
+      .redis()
+      .catch(() => undefined)
+    if (topology?.slotOwners() === undefined) throw error
   }
 }
 
