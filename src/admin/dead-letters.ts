@@ -16,7 +16,7 @@ import {
   type RawEntry,
   REPLAY_FIELD,
 } from '../streams/entry.ts'
-import { afterIdArg } from '../streams/ids.ts'
+import { afterIdArg, parseId } from '../streams/ids.ts'
 import { scriptFile } from '../topology/script.ts'
 import type { Client } from '../topology/types.ts'
 import { assertName, countArgument, invalidArgument } from '../validate.ts'
@@ -217,11 +217,31 @@ async function select(fleet: Fleet, op: string, channel: string, ids: unknown): 
     throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ids must be an array of entry ids`)
   }
   const ctx = fleetContext(fleet)
-  const scan = await selected(fleet, op, channel, ids)
+  const scan = await selected(
+    fleet,
+    op,
+    channel,
+    ids?.map((id: string) => entryId(op, id)),
+  )
   const backend = streamBackend(ctx)
   const channelKey = ctx.keys.key('streams', 'channel', channel)
   const step: Step = (fn) => runOperation(ctx, operationPolicy(ctx, {}), op, channel, () => fn(backend))
   return { scan, step, channelKey }
+}
+
+/**
+ * An id as Redis reads it (a bare `ms` is `ms-0`), the form letters' ids are compared in; a typo
+ * is a TypeError rather than an id that matches nothing and "succeeds" with a count of 0.
+ */
+function entryId(op: string, id: string): string {
+  const parsed = parseId(id)
+  if (parsed === undefined) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ids: ${JSON.stringify(id)} is not a stream entry id (like 1700000000000-0)`,
+    )
+  }
+  return `${parsed[0]}-${parsed[1]}`
 }
 
 /** Hands `items` to `act` a page at a time; returns the sum of what `act` returns. */

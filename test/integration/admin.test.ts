@@ -200,8 +200,18 @@ forEachTopology('admin: dead letters', (env) => {
     const fleet = await freshFleet(env)
     await deadLetters(fleet, 'ship', [1, 2, 3])
     const [first, second, third] = await listDeadLetters(fleet, 'ship:dead')
-    assert.equal(await purgeDeadLetters(fleet, 'ship:dead', { ids: [first!.id, 'nope-1'] }), 1)
-    assert.equal(await replayDeadLetters(fleet, 'ship:dead', { ids: [third!.id] }), 1)
+    // An id that is no entry's is nothing to do; one that is no id at all is a typo, refused.
+    assert.equal(await purgeDeadLetters(fleet, 'ship:dead', { ids: [first!.id, '1-1'] }), 1)
+    for (const act of [purgeDeadLetters, replayDeadLetters]) {
+      await assert.rejects(act(fleet, 'ship:dead', { ids: [third!.id, 'nope'] }), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: /ids: "nope" is not a stream entry id/,
+      })
+    }
+    // A bare millisecond id is Redis' `ms-0`.
+    const [ms, seq] = third!.id.split('-')
+    const asGiven = seq === '0' ? ms! : third!.id
+    assert.equal(await replayDeadLetters(fleet, 'ship:dead', { ids: [asGiven] }), 1)
     assert.deepEqual(
       (await listDeadLetters(fleet, 'ship:dead')).map((l) => l.id),
       [second!.id],

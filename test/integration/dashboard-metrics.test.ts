@@ -311,6 +311,24 @@ describe('dashboard token and actions', () => {
     assert.equal(logged.length, loggedBefore)
   })
 
+  test('an action given an id that is no stream entry id is a 400, as the command refuses it', async () => {
+    for (const action of ['purge', 'replay']) {
+      const response = await fetch(`${dashboard.url}actions/dead-letters/${action}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify({ channel: 'typo:dead', ids: ['foo'] }),
+      })
+      assert.equal(response.status, 400, action)
+      const { error } = await response.json()
+      assert.equal(error.code, 'ERR_INVALID_ARGUMENT', action)
+      assert.match(error.message, /"foo" is not a stream entry id/, action)
+    }
+  })
+
   test('releasing an orphan through the action forgets it, once', async () => {
     const gone = fleet.tracker({ instanceId: 'gone-2' })
     await gone.start()
