@@ -256,13 +256,17 @@ function attempt<T>(
   })
 }
 
+/** What a cluster node answers a multi-key command whose keys are in several slots. */
+const CROSSSLOT = /\bCROSSSLOT\b/
+
 /**
  * A fleet that is not a cluster one, given a cluster node's url: Redis redirects the keys of the
- * node's other slots (MOVED), which only a cluster client follows. Said in the error, since the
- * raw MOVED does not tell a user which option is missing.
+ * node's other slots (MOVED), which only a cluster client follows, and refuses multi-key
+ * commands across slots (CROSSSLOT), which only a cluster client splits. Said in the error, since
+ * the raw reply does not tell a user which option is missing.
  */
 function withClusterHint(ctx: FleetContext, error: unknown): unknown {
-  if (ctx.topology === 'cluster' || !isRedirection(error)) return error
+  if (ctx.topology === 'cluster' || !(isRedirection(error) || CROSSSLOT.test(messageOf(error)))) return error
   return new CommandError(
     `${messageOf(error)} (the server is a Redis Cluster node: connect with cluster: true)`,
     { cause: error },

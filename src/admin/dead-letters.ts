@@ -377,6 +377,14 @@ async function putBack(
 /** The end of a group's default dead-letter channel's name (`<group>:dead`, SPEC §5). */
 const DEFAULT_SUFFIX = ':dead'
 
+/**
+ * Whether a purge of the whole of `channel` deletes its entries that are not dead-letter records:
+ * in a dead-letter channel only, one that holds dead letters or is named as a group's default one.
+ */
+export function purgesOthers(channel: string, holdsLetters: boolean): boolean {
+  return holdsLetters || channel.endsWith(DEFAULT_SUFFIX)
+}
+
 /** What a purge did: dead letters deleted, and the channel's other entries deleted or kept. */
 export interface PurgeResult {
   /** Dead letters this call deleted (XDEL's count). */
@@ -417,7 +425,7 @@ export async function purgeChannel(
   const { scan, step, channelKey } = await select(fleet, 'admin.purgeDeadLetters', channel, o.ids)
   const remove = (ids: string[]) => step((b) => b.remove(channelKey, ids))
   const count = await inPages(scan.letters, (page) => remove(page.map(({ letter }) => letter.id)))
-  const whole = o.ids === undefined && (scan.letters.length > 0 || channel.endsWith(DEFAULT_SUFFIX))
+  const whole = o.ids === undefined && purgesOthers(channel, scan.letters.length > 0)
   const malformed = whole ? await inPages(scan.others, remove) : 0
   // With ids the scan saw the named entries only: what else the channel holds is not known.
   const kept = o.ids === undefined && !whole ? scan.others.length : 0

@@ -31,7 +31,7 @@ export interface CacheOptions {
   /** Part of every key: bumping it hides all older entries at once. */
   modelVersion?: number | undefined
   /** If set, every key is scoped to the tenant it returns; a call while it returns nothing throws. */
-  tenant?: () => string | undefined
+  tenant?: (() => string | undefined) | undefined
   /** In-process near cache of at most `max` entries, kept coherent by Redis (CLIENT TRACKING). */
   near?: { max: number } | false | undefined
   /** Fleet-wide fill lock for `fetch` misses, in ms; default 5000; 0 disables it. */

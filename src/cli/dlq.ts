@@ -1,5 +1,11 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
-import { type PurgeResult, purgeChannel, readDeadLetters, replayDeadLetters } from '../admin/dead-letters.ts'
+import {
+  type PurgeResult,
+  purgeChannel,
+  purgesOthers,
+  readDeadLetters,
+  replayDeadLetters,
+} from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { parseId } from '../streams/ids.ts'
@@ -64,7 +70,10 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
         return
       }
       const more = read.length > shownLimit ? '+' : ''
-      console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped)}`)
+      const purgeable = purgesOthers(channel, read.length > 0)
+      console.log(
+        `dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped, purgeable)}`,
+      )
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
         const preview = payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload
@@ -91,10 +100,14 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
 
 const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`
 
-/** Why a channel is longer than its dead letters: entries skipped as not dead-letter records. */
-function skippedNote(skipped: number): string {
+/**
+ * Why a channel is longer than its dead letters: entries skipped as not dead-letter records,
+ * which `dlq purge` deletes in a dead-letter channel only (`purgeable`: purgesOthers).
+ */
+function skippedNote(skipped: number, purgeable: boolean): string {
   if (skipped === 0) return ''
-  return ` (${entries(skipped)} skipped: not dead-letter records; dlq purge deletes them)`
+  const purge = purgeable ? 'dlq purge deletes them' : 'not a dead-letter channel: dlq purge keeps them'
+  return ` (${entries(skipped)} skipped: not dead-letter records; ${purge})`
 }
 
 /** What `dlq purge` did, the entries that are not dead-letter records included. */

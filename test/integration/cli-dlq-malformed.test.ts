@@ -99,6 +99,8 @@ describe('redfleet dlq with entries that are not dead-letter records', () => {
 
     // An application's channel named by mistake: no dead letter in it, nothing deleted.
     await strangers(url, namespace, 'orders', fleet)
+    const listed = await cli(['dlq', 'list', 'orders', ...flags])
+    assert.match(listed.stdout, /not a dead-letter channel: dlq purge keeps them\)/)
     const typo = await cli(['dlq', 'purge', 'orders', ...flags])
     assert.equal(typo.code, 0, typo.stderr)
     assert.match(

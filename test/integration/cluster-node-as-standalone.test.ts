@@ -48,3 +48,22 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+test('a multi-key call of a standalone fleet on a cluster node (CROSSSLOT) says so too', async () => {
+  const fleet = createFleet({
+    url: cluster.urls[0],
+    namespace: uniqueNamespace('not-cluster'),
+    retry: { attempts: 1 },
+  })
+  try {
+    // Keys of many slots: a cluster node refuses them in one MGET.
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+    await assert.rejects(fleet.store().getMany(keys), (error: unknown) => {
+      assert.ok(error instanceof CommandError, String(error))
+      assert.match(error.message, /CROSSSLOT.*connect with cluster: true\)$/)
+      return true
+    })
+  } finally {
+    await fleet.close()
+  }
+})
