@@ -257,8 +257,8 @@ export class ClusterTopology implements RedisTopology {
   #connectionLost(error: unknown, batch: KeyBatch): ConnectionError | undefined {
     if (!CONNECTION_CLOSED.test(messageOf(error))) return undefined
     const health = this.#health.of(batch.node)
-    if (health.down) return health.refusal('pipeline')
-    return new ConnectionError(`Redis at ${batch.node} is unreachable (${health.reasonOr(error)})`, {
+    const state = health.down ? 'is down' : 'is unreachable'
+    return new ConnectionError(`Redis at ${batch.node} ${state} (${health.reasonOr(error)})`, {
       cause: error,
       outcome: 'unknown',
     })
