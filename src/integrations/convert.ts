@@ -89,8 +89,9 @@ class FleetConvertDataStore implements ConvertDataStore {
       })
     } catch (error) {
       // Changes that cannot be stored (a Date set by hand...) never will be: dropped, so that
-      // they fail this save only, not every later one.
-      if (error instanceof SerializationError) visitor.current = visitor.base
+      // they fail this save only, not every later one. (A stored value that cannot be read is
+      // Redis' data, not these changes: they stay.)
+      if (error instanceof SerializationError && !error.stored) visitor.current = visitor.base
       throw error
     }
     // The SDK may have written again while we were saving: keep those changes pending.

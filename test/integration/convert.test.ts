@@ -92,3 +92,16 @@ test('a value that cannot be stored fails its save once, not every later one', a
   await store.save()
   assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('good'), { goals: { g: true, h: true } })
 })
+
+test('a stored record that cannot be read fails the save, and the changes wait for the next one', async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  fleets.push(fleet)
+  const text = fleet.store<string>({ prefix: 'convert:', codec: { encode: String, decode: (t) => t } })
+  await text.set('v', 'not json')
+  const store = convertDataStore(fleet)
+  store.set('v', { goals: { g: true } })
+  await assert.rejects(store.save(), { code: 'ERR_SERIALIZATION', stored: true })
+  await text.delete('v')
+  await store.save()
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('v'), { goals: { g: true } })
+})
