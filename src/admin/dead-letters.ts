@@ -16,7 +16,7 @@ import {
   type RawEntry,
   REPLAY_FIELD,
 } from '../streams/entry.ts'
-import { afterIdArg, parseId } from '../streams/ids.ts'
+import { afterIdArg, canonicalId, START_ID } from '../streams/ids.ts'
 import { scriptFile } from '../topology/script.ts'
 import type { Client } from '../topology/types.ts'
 import { assertName, countArgument, invalidArgument } from '../validate.ts'
@@ -114,6 +114,8 @@ interface Read {
 interface Scan {
   letters: Read[]
   others: string[]
+  /** The id of the last entry read (the next read goes on after it), or where it started. */
+  end: string
 }
 
 /** One page of raw entries of `channel` after `after` (XRANGE), with the fleet's retry policy. */
@@ -144,19 +146,18 @@ async function readLetters(
 ): Promise<Scan> {
   assertName(channel, 'channel', op)
   countArgument(limit, 'limit', op, PAGE)
-  const out: Scan = { letters: [], others: [] }
-  let after = afterIdArg(op, afterId)
+  const out: Scan = { letters: [], others: [], end: afterIdArg(op, afterId) }
   for (;;) {
     const want = limit - out.letters.length
-    const page = await rawPage(fleet, op, channel, after, want)
+    const page = await rawPage(fleet, op, channel, out.end, want)
     for (const entry of page) {
       const delivery = decodeEntry(entry)
       const letter = delivery && toDeadLetter(channel, delivery)
       if (letter) out.letters.push({ letter, record: delivery.envelope })
       else out.others.push(entry.id)
     }
+    if (page.length > 0) out.end = page[page.length - 1]!.id
     if (page.length < want || out.letters.length >= limit) return out
-    after = page[page.length - 1]!.id
   }
 }
 
@@ -186,14 +187,14 @@ export async function readDeadLetters(
 async function selected(fleet: Fleet, op: string, channel: string, ids: string[] | undefined): Promise<Scan> {
   const named = ids === undefined ? undefined : new Set(ids)
   const wanted = (id: string) => named === undefined || named.has(id)
-  const out: Scan = { letters: [], others: [] }
-  let afterId: string | undefined
+  const out: Scan = { letters: [], others: [], end: START_ID }
   for (;;) {
-    const page = await readLetters(fleet, op, channel, PAGE, afterId)
+    // Each page goes on after the last entry the one before read, letter or not: none twice.
+    const page = await readLetters(fleet, op, channel, PAGE, out.end)
     out.letters.push(...page.letters.filter((read) => wanted(read.letter.id)))
     out.others.push(...page.others.filter(wanted))
+    out.end = page.end
     if (page.letters.length < PAGE) return out
-    afterId = page.letters[page.letters.length - 1]!.letter.id
   }
 }
 
@@ -234,14 +235,14 @@ async function select(fleet: Fleet, op: string, channel: string, ids: unknown): 
  * is a TypeError rather than an id that matches nothing and "succeeds" with a count of 0.
  */
 function entryId(op: string, id: string): string {
-  const parsed = parseId(id)
-  if (parsed === undefined) {
+  const canonical = canonicalId(id)
+  if (canonical === undefined) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
       `${op}: ids: ${JSON.stringify(id)} is not a stream entry id (like 1700000000000-0)`,
     )
   }
-  return `${parsed[0]}-${parsed[1]}`
+  return canonical
 }
 
 /** Hands `items` to `act` a page at a time; returns the sum of what `act` returns. */

@@ -8,7 +8,7 @@ import {
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
-import { parseId } from '../streams/ids.ts'
+import { canonicalId } from '../streams/ids.ts'
 import { assertName } from '../validate.ts'
 import { withFleet } from './common.ts'
 import { type DlqAction, type FleetFlags, positiveIntegerFlag, UsageError } from './flags.ts'
@@ -29,12 +29,12 @@ function idsOf(flags: DlqFlags): string[] | undefined {
   if (ids.length === 0) throw new UsageError('--ids needs at least one entry id')
   // A typo would otherwise match no entry and "succeed" with a count of 0.
   return ids.map((id) => {
-    const parsed = parseId(id)
-    if (parsed === undefined) {
+    // As Redis reads it (a bare `ms` is `ms-0`): the form the letters' ids are compared in.
+    const canonical = canonicalId(id)
+    if (canonical === undefined) {
       throw new UsageError(`--ids: '${shown(id)}' is not a stream entry id (like 1700000000000-0)`)
     }
-    // As Redis reads it (a bare `ms` is `ms-0`): the form the letters' ids are compared in.
-    return `${parsed[0]}-${parsed[1]}`
+    return canonical
   })
 }
 

@@ -16,6 +16,15 @@ export function parseId(id: string): [number, number] | undefined {
   return [Number(match[1]), Number(match[2] ?? 0)]
 }
 
+/**
+ * An id as Redis reads it, `ms-seq` (a bare `ms` is `ms-0`): the form entries' ids are compared
+ * in. Undefined when it is not an id.
+ */
+export function canonicalId(id: string): string | undefined {
+  const parsed = parseId(id)
+  return parsed && `${parsed[0]}-${parsed[1]}`
+}
+
 /** Negative, zero or positive as `a` is before, equal to or after `b`. Both must be valid ids. */
 export function compareIds(a: string, b: string): number {
   const [am, as] = parseId(a)!
