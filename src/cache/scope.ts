@@ -19,11 +19,11 @@ export function tagKey(scope: Scope, name: string): string {
   return scope.tags + storedName(name)
 }
 
-/** What starts a scope segment (`@tenant:`, `v<modelVersion>:`) or an escaped name (`~`). */
-const SCOPE_LIKE = /^(?:[~@]|v-?\d+:)/
 const TILDE = 0x7e
 const AT = 0x40
 const LOWER_V = 0x76
+/** A model version's segment, `v<modelVersion>:`. */
+const MODEL_SEGMENT = /^v-?\d+:/
 
 /**
  * A key's or tag's name as stored after its scope: with a `~` in front when it starts like a
@@ -32,14 +32,17 @@ const LOWER_V = 0x76
  * name is stored as it is.
  */
 export function storedName(name: string): string {
-  const first = name.charCodeAt(0)
-  if (first !== TILDE && first !== AT && first !== LOWER_V) return name
-  return SCOPE_LIKE.test(name) ? `~${name}` : name
+  const scopeLike = name.charCodeAt(0) === TILDE || isTenantScope(name) || isModelScope(name)
+  return scopeLike ? `~${name}` : name
 }
 
 /** A stored name (the rest of a key after a scope's entries) that belongs to a nested scope. */
-const isTenantScope = (rest: string) => rest.charCodeAt(0) === AT
-const isModelScope = (rest: string) => rest.charCodeAt(0) === LOWER_V && /^v-?\d+:/.test(rest)
+function isTenantScope(rest: string): boolean {
+  return rest.charCodeAt(0) === AT
+}
+function isModelScope(rest: string): boolean {
+  return rest.charCodeAt(0) === LOWER_V && MODEL_SEGMENT.test(rest)
+}
 
 /**
  * Where a cache's keys live in Redis. Entries `${fleet}:cache:[${namespace}:][@${tenant}:]

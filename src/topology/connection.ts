@@ -45,10 +45,8 @@ function readServerUrl(url: string): { parsed: URL; db: number } {
   } catch {
     throw bad('is not a valid redis:// url')
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
-    throw bad('must start with redis:// or rediss://')
-  // The URL parser reads `redis:/x` and `redis:host:1` as a path with no host, and `redis://`
-  // has none either: each would connect to localhost, which the url did not name.
+  // The scheme and its `//`: the URL parser reads `redis:/x` and `redis:host:1` as a path with
+  // no host, which would connect to localhost, a host the url did not name (nor does `redis://`).
   if (!/^rediss?:\/\//i.test(url)) throw bad('must start with redis:// or rediss://')
   if (parsed.hostname === '') throw bad('names no host (redis://host:port)')
   if (parsed.port === '0') throw bad('has port 0')
