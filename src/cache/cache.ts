@@ -228,12 +228,12 @@ export class FleetCache implements Cache {
       let entry: Entry | undefined
       if (before === undefined) {
         // A near-cache hit is answered without waiting on a promise.
-        const kept = this.#reader.cached(scope, name, full)
+        const kept = this.#reader.cached(scope, name, full, version)
         near = kept !== undefined
         entry = kept ?? (await this.#reader.load(method, scope, name, full))
       } else {
         entry = await this.#order.readAfter(full, before, () => {
-          const kept = this.#reader.cached(scope, name, full)
+          const kept = this.#reader.cached(scope, name, full, version)
           near = kept !== undefined
           return kept ? Promise.resolve(kept) : this.#reader.load(method, scope, name, full)
         })
@@ -388,12 +388,12 @@ export class FleetCache implements Cache {
         const before = this.#order.beforeRead(full)
         if (before === undefined) {
           // A near-cache hit is answered without waiting on a promise.
-          const kept = this.#reader.cached(scope, name, full)
+          const kept = this.#reader.cached(scope, name, full, version)
           near = kept !== undefined
           entry = kept ?? (await this.#reader.load('fetch', scope, name, full))
         } else {
           entry = await this.#order.readAfter(full, before, () => {
-            const kept = this.#reader.cached(scope, name, full)
+            const kept = this.#reader.cached(scope, name, full, version)
             near = kept !== undefined
             return kept ? Promise.resolve(kept) : this.#reader.load('fetch', scope, name, full)
           })
@@ -442,7 +442,7 @@ export class FleetCache implements Cache {
     const found = await this.#failsafe
       .guard('exist', false, async () => {
         const before = this.#order.beforeRead(full)
-        const read = () => this.#reader.entry('exist', scope, name, full)
+        const read = () => this.#reader.entry('exist', scope, name, full, version)
         const entry = await (before === undefined ? read() : this.#order.readAfter(full, before, read))
         return this.#reader.isLive(entry, version)
       })

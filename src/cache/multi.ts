@@ -320,17 +320,16 @@ export class MultiKey {
     counted: { end(): unknown },
     fromNear?: boolean[],
   ): Promise<unknown[]> {
+    const versionOf = (i: number) => versionAt(many.versions, i)
     let entries: (Entry | undefined)[]
     try {
-      entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls, fromNear)
+      entries = await this.#o.reader.loadMany(method, many.scope, many.names, many.fulls, versionOf, fromNear)
     } finally {
       counted.end()
     }
     const now = this.#o.clock()
     return entries.map((entry, i) =>
-      entry && !isExpired(entry, now) && !isMismatched(entry, versionAt(many.versions, i))
-        ? entryValue(entry)
-        : MISS,
+      entry && !isExpired(entry, now) && !isMismatched(entry, versionOf(i)) ? entryValue(entry) : MISS,
     )
   }
 }

@@ -37,12 +37,13 @@ export class EntryReader {
   }
 
   /**
-   * The near cache's entry of a key, if it has one whose tags are current (counted as a near
-   * hit). Synchronous, so that a near hit is answered without waiting on a promise.
+   * The near cache's entry of a key, if it has one whose tags are current; counted as a near hit
+   * if it is live for `version` (an expired one is the caller's miss). Synchronous, so that a
+   * near hit is answered without waiting on a promise.
    */
-  cached(scope: Scope, name: string, full: string): Entry | undefined {
+  cached(scope: Scope, name: string, full: string, version: string | undefined): Entry | undefined {
     const entry = this.peek(scope, name, full)
-    if (entry !== undefined) this.#o.stats.nearHits++
+    if (entry !== undefined && this.isLive(entry, version)) this.#o.stats.nearHits++
     return entry
   }
 
@@ -56,8 +57,14 @@ export class EntryReader {
   }
 
   /** The entry of a key: near cache first, then Redis. Expiry and version are the caller's. */
-  entry(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    const cached = this.cached(scope, name, full)
+  entry(
+    method: CacheMethod,
+    scope: Scope,
+    name: string,
+    full: string,
+    version: string | undefined,
+  ): Promise<Entry | undefined> {
+    const cached = this.cached(scope, name, full, version)
     return cached ? Promise.resolve(cached) : this.load(method, scope, name, full)
   }
 
@@ -105,14 +112,17 @@ export class EntryReader {
 
   /**
    * The entries of many keys: near cache first, the rest with one MGET per node (one more round
-   * trip only if some entry has tags). In input order, undefined where there is none. `fromNear`,
-   * when given (a traced call), is set true at the index of each entry the near cache answered.
+   * trip only if some entry has tags). In input order, undefined where there is none. `versionOf`
+   * gives the version asked of the key at an index (what a near hit is counted against).
+   * `fromNear`, when given (a traced call), is set true at the index of each entry the near cache
+   * answered.
    */
   async loadMany(
     method: CacheMethod,
     scope: Scope,
     names: readonly string[],
     fulls: readonly string[],
+    versionOf: (i: number) => string | undefined,
     fromNear?: boolean[],
   ): Promise<(Entry | undefined)[]> {
     const near = this.#o.near
@@ -121,7 +131,7 @@ export class EntryReader {
     const entries = new Array<Entry | undefined>(fulls.length)
     const missing: number[] = []
     for (let i = 0; i < fulls.length; i++) {
-      const cached = this.cached(scope, names[i]!, fulls[i]!)
+      const cached = this.cached(scope, names[i]!, fulls[i]!, versionOf(i))
       if (cached) {
         entries[i] = cached
         if (fromNear) fromNear[i] = true

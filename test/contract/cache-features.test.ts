@@ -663,6 +663,33 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       assert.ok(a.stats().nearHits > 0)
     })
   }
+  test('near cache: an entry it holds that expired or is of another version is a miss, not a near hit', async () => {
+    const namespace = uniqueKey('ns')
+    const clock = testClock()
+    const cache = cacheWithClock(fleet, clock, { namespace, near: { max: 100 }, errorHandler: raise })
+    await cache.write('k', 'v', { expiresIn: 60_000, version: '1' })
+    const nearHit = async (read: () => Promise<unknown>) => {
+      const deadline = Date.now() + INVALIDATION_BOUND
+      for (;;) {
+        const before = cache.stats().nearHits
+        const value = await read()
+        if (cache.stats().nearHits > before) return value
+        assert.ok(Date.now() < deadline, 'the near cache came online')
+        await sleep(5)
+      }
+    }
+    assert.equal(await nearHit(() => cache.read('k', { version: '1' })), 'v')
+    const misses = () => [cache.stats().nearHits, cache.stats().misses]
+    let [nearHits, missed] = misses()
+    assert.equal(await cache.read('k', { version: '2' }), undefined)
+    assert.deepEqual((await cache.readMulti(['k'], { version: '2' })).size, 0)
+    assert.deepEqual(misses(), [nearHits, missed! + 2], 'another version: two misses, no near hit')
+    clock.advance(60_001)
+    ;[nearHits, missed] = misses()
+    assert.equal(await cache.read('k'), undefined)
+    assert.equal(await cache.fetch('k', () => 'again'), 'again')
+    assert.deepEqual(misses(), [nearHits, missed! + 2], 'expired: two misses, no near hit')
+  })
   test('TracingChannel redfleet:cache:<method>: one trace per call with key(s), hit(s), namespace', async () => {
     const namespace = uniqueKey('ns')
     const cache = cacheOf({ namespace })
