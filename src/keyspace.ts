@@ -61,14 +61,24 @@ export class Keyspace {
    * segment where the fleet's primitives keep their own keys, other than `allowed`.
    */
   assertOwnPlace(name: string, what: string, allowed: ReadonlySet<string> = NONE): void {
-    const segment = name.split(':')[0]!
-    if (allowed.has(segment)) return
-    if (PRIMITIVE_SEGMENTS.has(segment) || segment.startsWith(CACHE_OWN)) {
-      throw invalidOption(
-        `${what} under ${this.prefix}${segment}:, where this fleet's own ${segment} keys live ` +
-          `(its clear() would delete them): choose another name`,
-      )
-    }
+    const problem = this.placeProblem(name, allowed)
+    if (problem !== undefined) throw invalidOption(`${what} ${problem}: choose another name`)
+  }
+
+  /**
+   * Why `name` (a view, a store prefix, or a store key after a prefix that leaves its first
+   * segment open) is no place for a user's keys: the first segment is where the fleet's
+   * primitives keep their own keys, other than `allowed`. Undefined when it may be used.
+   */
+  placeProblem(name: string, allowed: ReadonlySet<string> = NONE): string | undefined {
+    const colon = name.indexOf(':')
+    const segment = colon === -1 ? name : name.slice(0, colon)
+    if (allowed.has(segment)) return undefined
+    if (!PRIMITIVE_SEGMENTS.has(segment) && !segment.startsWith(CACHE_OWN)) return undefined
+    return (
+      `under ${this.prefix}${segment}:, where this fleet's own ${segment} keys live ` +
+      `(its clear() would delete them)`
+    )
   }
 
   /** The full Redis key (or channel) for a name inside this namespace. */

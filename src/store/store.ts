@@ -85,6 +85,7 @@ class FleetStore<V> implements Store<V> {
   readonly #policy: OperationPolicy
   readonly #tracer: PrimitiveTracer
   readonly #prefix: string
+  readonly #openPrefix: string | undefined
   readonly #backend: StoreBackend
   readonly #values: TextCodec
   readonly #waitFor: WaitFor | undefined
@@ -97,6 +98,8 @@ class FleetStore<V> implements Store<V> {
     this.#policy = operationPolicy(ctx, options)
     this.#tracer = new PrimitiveTracer('store', traceScope(ctx))
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')
+    // A prefix with no ':' ('' or 'c') leaves the key to finish its first segment: each key is checked.
+    if (options.prefix?.includes(':') === false) this.#openPrefix = options.prefix
     this.#values = textCodec(options.codec)
     this.#waitFor = options.waitFor
     this.#tokenTtl = tokenLifetime(this.#policy.retry.attempts, this.#policy.retry.max, ctx.commandTimeout)
@@ -106,7 +109,19 @@ class FleetStore<V> implements Store<V> {
 
   #key(op: string, key: unknown): string {
     assertKey(key, `store.${op}`)
+    if (this.#openPrefix !== undefined) this.#assertOwnPlace(op, key)
     return this.#prefix + key
+  }
+
+  /** A key that, after a prefix with no `:`, would land where another primitive keeps its keys. */
+  #assertOwnPlace(op: string, key: string): void {
+    const problem = this.#ctx.keys.placeProblem(this.#openPrefix + key, STORES)
+    if (problem === undefined) return
+    throw invalidArgument(
+      'ERR_INVALID_KEY',
+      `store.${op}: key '${key}' after the prefix '${this.#openPrefix}' would be stored ${problem}: ` +
+        `choose another key, or a prefix that ends with ':'`,
+    )
   }
 
   /** A write's `ttl`, its options checked first (an object of known names). */

@@ -83,6 +83,45 @@ test("a store's prefix may not be where the fleet's other primitives keep their 
   // Stores' own places, and any other name, are taken.
   for (const prefix of ['store:', 'store:carts:', 'convert:', 'carts:', 'caches:', ''])
     fleet.store({ prefix })
+  // A prefix with no ':' leaves the first segment to the key: a key that finishes it as another
+  // primitive's place is refused, on every method, before anything is sent.
+  const open = fleet.store({ prefix: '' })
+  const nameless = fleet.withNamespace('eu').store({ prefix: 'c' })
+  const refused = (key: string, under: string) => (error: unknown) =>
+    error instanceof TypeError &&
+    (error as { code?: string }).code === 'ERR_INVALID_KEY' &&
+    error.message.includes(`key '${key}'`) &&
+    error.message.includes(`would be stored under ${under}`)
+  for (const key of ['cache:settings', 'streams:events', 'membership:live', 'cache~tags:x', 'cache']) {
+    await assert.rejects(open.set(key, 1), refused(key, `shop:${key.split(':')[0]}:`), key)
+  }
+  await assert.rejects(nameless.set('ache:x', 1), refused('ache:x', 'shop:eu:cache:'))
+  await assert.rejects(open.get('tracker:x'), refused('tracker:x', 'shop:tracker:'))
+  await assert.rejects(open.getMany(['ok', 'token:x']), refused('token:x', 'shop:token:'))
+  await assert.rejects(
+    open.setMany([
+      ['ok', 1],
+      ['cache:x', 2],
+    ]),
+    refused('cache:x', 'shop:cache:'),
+  )
+  assert.equal(await open.get('ok'), undefined, 'a refused setMany writes none of its keys')
+  for (const m of ['delete', 'setIfNotExists', 'increment'] as const) {
+    await assert.rejects(
+      (open[m] as (k: string) => Promise<unknown>)('cache:x'),
+      { code: 'ERR_INVALID_KEY' },
+      m,
+    )
+  }
+  await assert.rejects(
+    open.update('cache:x', () => 1),
+    { code: 'ERR_INVALID_KEY' },
+  )
+  // The stores' own places and any other name are taken, as prefixes are.
+  await open.set('carts:1', 1)
+  await open.set('store:shared', 2)
+  assert.equal(await fleet.store().get('shared'), 2)
+  await fleet.store({ prefix: 'cachex' }).set(':y', 3)
   // What the refusal prevents: the fleet's cache.clear() deleting a store's values.
   const carts = fleet.store({ prefix: 'caches:' })
   await carts.set('cart-1', { items: 3 })
