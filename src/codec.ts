@@ -5,7 +5,7 @@
  * option replaces JSON (e.g. to keep Dates); its own errors become SerializationError too.
  */
 import { messageOf, SerializationError } from './errors.ts'
-import { describeValue, invalidOption } from './validate.ts'
+import { describeValue, invalidOption, isWellFormed, LONE_SURROGATE_TEXT } from './validate.ts'
 
 /** How values become the text Redis keeps, and back (`StoreOptions.codec`). */
 export interface Codec {
@@ -189,7 +189,10 @@ export function assertCodec(codec: unknown, where: string): Codec | undefined {
   return codec as Codec
 }
 
-/** Encodes with a user codec: its errors, and anything but a string, become SerializationError. */
+/**
+ * Encodes with a user codec: its errors, anything but a string, and text Redis would not keep as
+ * it is (a lone surrogate) become SerializationError.
+ */
 export function encodeWith(codec: Codec, value: unknown, op: string, key: string): string {
   let text: unknown
   try {
@@ -199,6 +202,10 @@ export function encodeWith(codec: Codec, value: unknown, op: string, key: string
   }
   if (typeof text !== 'string') {
     throw new SerializationError(`${op} '${key}': codec.encode returned ${describeValue(text)}, not a string`)
+  }
+  // Refused on the memory topology too, which would keep it as it is: one answer everywhere.
+  if (!isWellFormed(text)) {
+    throw new SerializationError(`${op} '${key}': the text codec.encode returned ${LONE_SURROGATE_TEXT}`)
   }
   return text
 }

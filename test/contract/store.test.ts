@@ -160,6 +160,28 @@ forEachTopology('Store contract', (env) => {
       codec: { encode: () => 42 as unknown as string, decode: JSON.parse },
     })
     await assert.rejects(failing.set('x', 1), SerializationError)
+    // Redis would keep U+FFFD for a lone surrogate (memory would not): refused on every topology.
+    const texts = fleet.store<string>({ prefix: 'texts:', codec: { encode: String, decode: (text) => text } })
+    await texts.set('t', 'kept')
+    const half = '\u{1F600} hello'.slice(1)
+    const lone = {
+      name: 'SerializationError',
+      message: /the text codec.encode returned holds a lone surrogate/,
+    }
+    await assert.rejects(texts.set('t', half), lone)
+    await assert.rejects(
+      texts.update('t', () => half),
+      lone,
+    )
+    await assert.rejects(
+      texts.setMany([
+        ['u', 'fine'],
+        ['t', half],
+      ]),
+      lone,
+    )
+    assert.equal(await texts.get('t'), 'kept', 'nothing stored changed')
+    assert.equal(await texts.get('u'), undefined, 'a refused setMany writes none of its keys')
     assert.throws(() => fleet.store({ codec: { encode: JSON.stringify } as never }), ConfigError)
     assert.throws(() => fleet.store({ codec: 'json' as never }), /codec must be an object/)
   })
