@@ -1,4 +1,5 @@
 import type { NearCache } from './near.ts'
+import { TopologyWatch } from './topology-watch.ts'
 import type { NearTracking } from './tracking.ts'
 
 /**
@@ -12,6 +13,8 @@ export class NearCaches {
   readonly #caches = new Set<WeakRef<NearCache>>()
   /** One tracking per set of key prefixes (see trackingOf). */
   readonly #trackings = new Map<string, NearTracking>()
+  /** The one periodic topology check its trackings share. */
+  readonly topologyWatch = new TopologyWatch()
   #memory = false
 
   add(near: NearCache): void {

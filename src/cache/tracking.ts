@@ -31,7 +31,8 @@ export function topologyCheckInterval(commandTimeout: number): number {
  *
  * Following the topology: each master vouches for the entries of the keys it serves (see Vouch
  * in near.ts). The set of masters is re-read on every slot-map reload and node change the
- * client reports (MOVED, failover, new nodes), on a demotion, and every topologyCheckInterval;
+ * client reports (MOVED, failover, new nodes), on a demotion, and every topologyCheckInterval
+ * (the fleet's one TopologyWatch);
  * a master that appears is tracked before it vouches for anything, one that disappears or is
  * demoted stops vouching, and the masters whose slots changed hands have their entries flushed
  * before any of them is served again. A master that is down only takes its own entries with it:
@@ -51,7 +52,7 @@ export class NearTracking {
   #again = false
   /** A failed re-read of the masters was reported and none has succeeded since. */
   #syncFailing = false
-  #timer: NodeJS.Timeout | undefined
+  #unwatch: (() => void) | undefined
   #stopLayout: (() => void) | undefined
   /** close() is one of the fleet's cleanups (from the first start). */
   #registered = false
@@ -105,9 +106,11 @@ export class NearTracking {
     if (this.#stopped() || this.#topology) return
     this.#topology = topology
     this.#stopLayout = topology.onLayoutChange(() => this.#sync())
-    const interval = topologyCheckInterval(this.#ctx.commandTimeout)
-    this.#timer = setInterval(() => void this.#check(), interval)
-    this.#timer.unref()
+    this.#unwatch = this.#ctx.nearCaches.topologyWatch.add(
+      topology,
+      topologyCheckInterval(this.#ctx.commandTimeout),
+      { checkNodes: () => this.#checkNodes(), sync: () => this.#sync() },
+    )
     await this.#sync()
     // Online: from now on each entry is served only while the master of its key vouches for it.
     if (!this.#stopped()) this.#setOnline(true)
@@ -214,16 +217,12 @@ export class NearTracking {
   }
 
   /**
-   * The periodic look at what no event reports: the slot map, every master's role, and a new
-   * try on each master whose tracking is not enabled (see TrackedNode.check).
+   * Its part of the periodic look (TopologyWatch): every master's role, and a new try on each
+   * master whose tracking is not enabled (see TrackedNode.check).
    */
-  async #check(): Promise<void> {
-    const topology = this.#topology
-    if (!topology || this.#closed) return
-    // The roles alongside the slot map, not after it: node-redis reads the slot map from one
-    // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.
-    await Promise.all([topology.refreshLayout(), ...[...this.#nodes.values()].map((node) => node.check())])
-    await this.#sync()
+  #checkNodes(): Promise<unknown> {
+    if (this.#closed) return Promise.resolve()
+    return Promise.all([...this.#nodes.values()].map((node) => node.check()))
   }
 
   #invalidate(payload: RawPayload): void {
@@ -250,7 +249,7 @@ export class NearTracking {
 
   async close(): Promise<void> {
     this.#closed = true
-    clearInterval(this.#timer)
+    this.#unwatch?.()
     this.#stopLayout?.()
     this.#setOnline(false)
     const nodes = [...this.#nodes.values()]

@@ -1,0 +1,44 @@
+import type { RedisTopology } from '../topology/types.ts'
+
+/** What one periodic look asks of a near cache's tracking (NearTracking). */
+export interface Watched {
+  /** Each tracked master answers ROLE (or its tracking is enabled again). */
+  checkNodes(): Promise<unknown>
+  /** Re-reads the masters from the slot map as it is now. */
+  sync(): Promise<void>
+}
+
+/**
+ * The fleet's one periodic look at what no event reports (a CLUSTER FAILOVER that leaves every
+ * connection open, a REPLICAOF), shared by the trackings of all its near caches: the slot map is
+ * reloaded once per interval, however many cache namespaces track (on ioredis each reload opens
+ * a connection of its own; one per namespace every 250 ms took a core at ~25 namespaces), while
+ * each tracking's masters answer ROLE, then each tracking re-reads its masters.
+ */
+export class TopologyWatch {
+  readonly #watched = new Set<Watched>()
+  #timer: NodeJS.Timeout | undefined
+
+  /** Looks at `topology` every `interval` ms for `watched`, until the returned function is called. */
+  add(topology: RedisTopology, interval: number, watched: Watched): () => void {
+    this.#watched.add(watched)
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => void this.#check(topology), interval)
+      this.#timer.unref()
+    }
+    return () => {
+      this.#watched.delete(watched)
+      if (this.#watched.size > 0) return
+      clearInterval(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  async #check(topology: RedisTopology): Promise<void> {
+    const watched = [...this.#watched]
+    // The roles alongside the slot map, not after it: node-redis reads the slot map from one
+    // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.
+    await Promise.all([topology.refreshLayout(), ...watched.map((w) => w.checkNodes())])
+    await Promise.all(watched.map((w) => w.sync()))
+  }
+}
