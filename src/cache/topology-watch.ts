@@ -18,6 +18,9 @@ export interface Watched {
 export class TopologyWatch {
   readonly #watched = new Set<Watched>()
   #timer: NodeJS.Timeout | undefined
+  #owners: (string | undefined)[] | undefined
+  /** `#owners` was read from the client in this run of code (see slotOwners). */
+  #ownersRead = false
 
   /** Looks at `topology` every `interval` ms for `watched`, until the returned function is called. */
   add(topology: RedisTopology, interval: number, watched: Watched): () => void {
@@ -34,6 +37,23 @@ export class TopologyWatch {
     }
   }
 
+  /**
+   * The master of every slot, shared by the trackings: the same array as long as no slot changed
+   * hands, so that a tracking sees a change by identity rather than by comparing 16384 slots of
+   * its own (per namespace, at every sync, that took most of a core). Read from the client once
+   * per run of code: the trackings' syncs after one event or check all start in the same one.
+   */
+  slotOwners(topology: RedisTopology): (string | undefined)[] | undefined {
+    if (this.#ownersRead) return this.#owners
+    this.#ownersRead = true
+    queueMicrotask(() => {
+      this.#ownersRead = false
+    })
+    const owners = topology.slotOwners()
+    if (!sameOwners(owners, this.#owners)) this.#owners = owners
+    return this.#owners
+  }
+
   async #check(topology: RedisTopology): Promise<void> {
     const watched = [...this.#watched]
     // The roles alongside the slot map, not after it: node-redis reads the slot map from one
@@ -41,4 +61,10 @@ export class TopologyWatch {
     await Promise.all([topology.refreshLayout(), ...watched.map((w) => w.checkNodes())])
     await Promise.all(watched.map((w) => w.sync()))
   }
+}
+
+function sameOwners(a: (string | undefined)[] | undefined, b: (string | undefined)[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  for (let slot = 0; slot < a.length; slot++) if (a[slot] !== b[slot]) return false
+  return a.length === b.length
 }

@@ -160,7 +160,7 @@ export class NearTracking {
   async #syncOnce(): Promise<void> {
     const topology = this.#topology
     if (!topology || this.#closed) return
-    this.#flushMovedSlots(topology.slotOwners())
+    this.#flushMovedSlots(this.#ctx.nearCaches.topologyWatch.slotOwners(topology))
     const masters = await topology.masters()
     const current = new Set(masters.map((m) => m.id))
     for (const [id, node] of this.#nodes) {
@@ -203,7 +203,8 @@ export class NearTracking {
   #flushMovedSlots(owners: (string | undefined)[] | undefined): void {
     const before = this.#owners
     this.#owners = owners
-    if (!before || !owners) return
+    // The same array: no slot changed hands (TopologyWatch.slotOwners).
+    if (!before || !owners || before === owners) return
     const changed = new Set<string | undefined>()
     for (let slot = 0; slot < owners.length; slot++) {
       if (owners[slot] === before[slot]) continue

@@ -288,7 +288,10 @@ export class ClusterTopology implements RedisTopology {
 
   slotOwners(): (string | undefined)[] | undefined {
     const { slots } = this.#clients[0]!
-    return slots.length === 0 ? undefined : Array.from({ length: SLOT_COUNT }, (_, slot) => slots[slot]?.[0])
+    if (slots.length === 0) return undefined
+    const owners: (string | undefined)[] = []
+    for (let slot = 0; slot < SLOT_COUNT; slot++) owners.push(slots[slot]?.[0])
+    return owners
   }
 
   onLayoutChange(listener: () => void): () => void {

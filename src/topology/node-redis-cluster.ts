@@ -472,7 +472,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
   slotOwners(): (string | undefined)[] | undefined {
     const slots = this.#cluster.slots
     if (this.#cluster.masters.length === 0) return undefined
-    return Array.from({ length: SLOT_COUNT }, (_, slot) => slots[slot]?.master.address)
+    const owners: (string | undefined)[] = []
+    for (let slot = 0; slot < SLOT_COUNT; slot++) owners.push(slots[slot]?.master.address)
+    return owners
   }
 
   /**
