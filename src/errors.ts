@@ -132,6 +132,14 @@ export class ClosedError extends RedfleetError {
   }
 }
 
+/**
+ * A wait below a call (a subscription's confirmation) that close ended, told as that call's own
+ * ClosedError: `broker.ready 'orders': the fleet is closed`, the close's error its cause.
+ */
+export function closedDuring(error: ClosedError, op: string, name: string): ClosedError {
+  return new ClosedError(`${op} '${name}': the fleet is closed`, { cause: error, outcome: error.outcome })
+}
+
 /** Bad options, thrown synchronously by a factory. */
 export class ConfigError extends RedfleetError {
   declare readonly code: ConfigErrorCode

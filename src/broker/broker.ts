@@ -1,5 +1,5 @@
 import { type FleetContext, operationPolicy, traceScope } from '../context.ts'
-import { ClosedError, translateError } from '../errors.ts'
+import { ClosedError, closedDuring, translateError } from '../errors.ts'
 import type { ChannelSubscription } from '../pubsub/index.ts'
 import { openTrace, type TraceScope, traced } from '../telemetry.ts'
 import {
@@ -155,6 +155,7 @@ class FleetBroker implements Broker {
     try {
       await Promise.all([...this.#subscriptions].map((s) => s.ready()))
     } catch (error) {
+      if (error instanceof ClosedError) throw closedDuring(error, 'broker.ready', this.#name)
       throw translateError(error, 'broker.ready', this.#name)
     }
   }

@@ -5,7 +5,7 @@ import {
   runCommand,
   traceScope,
 } from '../context.ts'
-import { ClosedError, translateError } from '../errors.ts'
+import { ClosedError, closedDuring, translateError } from '../errors.ts'
 import { type TraceScope, traced } from '../telemetry.ts'
 import {
   assertCallOptions,
@@ -119,9 +119,7 @@ class FleetPresence implements Presence {
       signal?.removeEventListener('abort', stop)
       if (signal?.aborted) return
       // Cut off by close: the caller hears it, as from any call close cuts off (nothing to report).
-      if (error instanceof ClosedError) {
-        throw new ClosedError(`presence.subscribe '${room}': the fleet is closed`, { cause: error })
-      }
+      if (error instanceof ClosedError) throw closedDuring(error, 'presence.subscribe', room)
       const failure = translateError(error, 'presence.subscribe', room)
       this.#report(failure, 'presence.subscribe')
       throw failure

@@ -187,6 +187,25 @@ forEachTopology('Broker contract', (env) => {
     assert.throws(() => a.broker(), ClosedError)
   })
 
+  test('a ready() that close cuts off rejects with ClosedError naming it, not reported', async () => {
+    const errors: unknown[] = []
+    const a = await env.fleet()
+    const broker = a.broker({ channel: 'cut', onError: (e) => errors.push(e) })
+    broker.subscribe(() => {})
+    const waiting = broker.ready().then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await a.close()
+    const error = await waiting
+    // On memory the subscription is live at once, before close: it resolves.
+    if (error !== undefined) {
+      assert.ok(error instanceof ClosedError, String(error))
+      assert.match(error.message, /^broker\.ready 'cut': the fleet is closed/)
+    }
+    assert.deepEqual(errors, [])
+  })
+
   test('listeners of a closed fleet get nothing more; other fleets keep receiving', async () => {
     const [a, b, c] = await Promise.all([env.fleet(), env.fleet(), env.fleet()])
     const inA = inbox()
