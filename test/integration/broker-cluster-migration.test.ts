@@ -4,22 +4,16 @@
  * the slot's new owner by itself. Runs on a private 3-master cluster, since it moves a slot.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { createFleet } from '../../src/index.ts'
 import { moveEmptySlotOf } from '../harness/faults.ts'
-import { startCluster } from '../harness/redis-server.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
 
-let cluster: Awaited<ReturnType<typeof startCluster>>
-const fleets: Fleet[] = []
+const { cluster, fleets } = fileCluster()
 const clients: Redis[] = []
-before(async () => {
-  cluster = await startCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
+after(() => {
   for (const c of clients) c.disconnect()
-  await cluster.stop()
 })
 
 /** Waits for a server-side condition no event announces (polls Redis; bounded). */

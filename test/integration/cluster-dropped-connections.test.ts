@@ -9,22 +9,14 @@
  * (getMany, the tracker's listings) come back within one call's retries, round after round.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { createFleet } from '../../src/index.ts'
 import { command } from '../harness/faults.ts'
-import { startCluster } from '../harness/redis-server.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-let cluster: Awaited<ReturnType<typeof startCluster>>
-const fleets: Fleet[] = []
-before(async () => {
-  cluster = await startCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
-  await cluster?.stop()
-})
+const { cluster, fleets } = fileCluster()
 
 /** Keys spread over many slots, so that every master holds some. */
 function keysOnEveryMaster(): string[] {

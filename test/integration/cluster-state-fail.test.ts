@@ -8,29 +8,21 @@
  * into "unreachable". Runs on a private 3-master cluster, since it removes a slot.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster } from 'ioredis'
 import { createCluster as createCluster5 } from 'node-redis5'
 import { createCluster as createCluster6 } from 'node-redis6'
 import { isTransient } from '../../src/errors.ts'
-import { CommandError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
+import { CommandError, ConnectionError, createFleet } from '../../src/index.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { command, info, waitUntil } from '../harness/faults.ts'
-import { startCluster } from '../harness/redis-server.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 await loadIORedis()
 
-let cluster: Awaited<ReturnType<typeof startCluster>>
-const fleets: Fleet[] = []
-before(async () => {
-  cluster = await startCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
-  await cluster?.stop()
-})
+const { cluster, fleets } = fileCluster()
 
 /** Every node reports `state` in CLUSTER INFO. */
 async function untilState(state: 'ok' | 'fail'): Promise<void> {

@@ -7,23 +7,15 @@
  * clock is involved: per check there is one ROLE per namespace and master, and one reload.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { createFleet } from '../../src/index.ts'
 import { info } from '../harness/faults.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
 import { untilNearHit } from '../harness/near-cache.ts'
-import { startCluster } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-let cluster: Awaited<ReturnType<typeof startCluster>>
-const fleets: Fleet[] = []
-before(async () => {
-  cluster = await startCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
-  await cluster?.stop()
-})
+const { cluster, fleets } = fileCluster()
 
 const NAMESPACES = 8
 /** How many checks to count over: enough that a per-namespace reload could not hide. */

@@ -1,0 +1,38 @@
+import { after, before } from 'node:test'
+import type { Fleet } from '../../src/index.ts'
+import { type RedisServer, startCluster } from './redis-server.ts'
+
+/** The cluster a file's tests share: its nodes' urls and servers, once `before` has run. */
+export interface FileCluster {
+  readonly urls: string[]
+  readonly servers: RedisServer[]
+}
+
+/**
+ * A 3-master cluster of the test file's own (startCluster), started before its tests, and the
+ * fleets its tests open: they are closed after the tests, then the cluster is stopped.
+ */
+export function fileCluster(): { cluster: FileCluster; fleets: Fleet[] } {
+  let started: Awaited<ReturnType<typeof startCluster>> | undefined
+  const fleets: Fleet[] = []
+  before(async () => {
+    started = await startCluster()
+  })
+  after(async () => {
+    await Promise.all(fleets.map((f) => f.close()))
+    await started?.stop()
+  })
+  const running = () => {
+    if (started === undefined) throw new Error('the file cluster is used before its before() hook ran')
+    return started
+  }
+  const cluster: FileCluster = {
+    get urls() {
+      return running().urls
+    },
+    get servers() {
+      return running().servers
+    },
+  }
+  return { cluster, fleets }
+}
