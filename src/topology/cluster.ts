@@ -2,6 +2,7 @@ import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError, ConnectionError, messageOf, TimeoutError } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
+import { clientView } from './client-view.ts'
 import { ClusterHealth, masterReady } from './cluster-health.ts'
 import {
   type ConnectionSettings,
@@ -10,6 +11,7 @@ import {
   coalesceWrites,
   reconnectDelay,
   type ServerAddress,
+  timeCommands,
 } from './connection.ts'
 import { HealthRegistry, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
@@ -96,10 +98,16 @@ export class ClusterTopology implements RedisTopology {
     return new ClusterTopology(clients, true, settings, health, reach)
   }
 
+  /**
+   * Wraps a user's Cluster; redfleet never closes it. Only its readiness is followed, and
+   * redfleet's calls go through a view of it (clientView) that times them out
+   * (`commandTimeout`); the user's own calls, and its node clients, are left alone.
+   */
   static fromClient(client: Cluster, settings: ConnectionSettings): ClusterTopology {
-    // The user's client reports its own errors: only its readiness is followed.
     const reach = new ClusterHealth('the given Cluster client', settings.onError)
-    return new ClusterTopology([client], false, settings, new HealthRegistry(settings.onError), reach)
+    const view = clientView(client)
+    timeCommands(view, settings.commandTimeout)
+    return new ClusterTopology([view], false, settings, new HealthRegistry(settings.onError), reach)
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { firstEvent, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, NodeDownError, RedfleetError, TimeoutError } from '../errors.ts'
 import { blocksFor, CommandDeadlines, notSentInTime, type Timed, timedOut } from '../transport/deadlines.ts'
@@ -253,7 +253,7 @@ function uncork(socket: Redis['stream']): void {
  * unless it still waits in the offline queue (no connection was ready meanwhile): then it is
  * taken out, never to be written on a later connection, and fails as not sent.
  */
-export function timeCommands(connection: Redis, timeout: number): void {
+export function timeCommands(connection: Redis | Cluster, timeout: number): void {
   if (timeout <= 0) return
   const deadlines = new CommandDeadlines(timeout, (command) =>
     withdrawn(connection, command) ? notSentInTime() : timedOut(),
@@ -289,7 +289,7 @@ interface OfflineQueue {
  * commands are handed to the socket, so one taken out would leave the others unwritten, and
  * every later reply matched to the wrong command.
  */
-function withdrawn(connection: Redis, command: Timed): boolean {
+function withdrawn(connection: Redis | Cluster, command: Timed): boolean {
   const queue = (connection as unknown as { offlineQueue?: OfflineQueue }).offlineQueue
   if (!queue) return false
   for (let i = 0; i < queue.length; i++) {

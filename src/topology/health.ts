@@ -265,7 +265,7 @@ export function watchConnection(
   reconnectAttempts: number,
   failFast?: boolean,
   discarded?: () => boolean,
-): void
+): () => void
 /**
  * Other connections only tell the node's health what they see: dedicated ones (of any client
  * library), and a node-redis client's events (NodeRedisEvents), whose commands are refused while
@@ -278,7 +278,7 @@ export function watchConnection(
   failFast: false,
   discarded?: () => boolean,
   lossCounts?: boolean,
-): void
+): () => void
 export function watchConnection(
   client: Redis | ConnectionEvents,
   health: NodeHealth,
@@ -286,7 +286,16 @@ export function watchConnection(
   failFast = true,
   discarded: () => boolean = () => false,
   lossCounts = true,
-): void {
+): () => void {
+  // What it listens to, so that a user's client can be let go of (the returned function).
+  const listening: [
+    event: 'connect' | 'ready' | 'close' | 'error',
+    listener: (...args: unknown[]) => void,
+  ][] = []
+  const listen = (event: (typeof listening)[number][0], listener: (...args: unknown[]) => void) => {
+    ;(client as Redis).on(event, listener)
+    listening.push([event, listener])
+  }
   // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
   // not when a connection that never connected is dropped (a cluster discarding a node client).
   // A connection that reconnects by itself and closes between its connect and its ready (a
@@ -295,12 +304,12 @@ export function watchConnection(
   let up = false
   let handshaking = false
   if (reconnectsByItself(client)) {
-    ;(client as Redis).on('connect', () => {
+    listen('connect', () => {
       handshaking = true
     })
   }
   let lastError: unknown
-  client.on('error', (error: unknown) => {
+  listen('error', (error: unknown) => {
     // The echo of the close below failing what was sent (a handshake's ready check gives it up
     // with an error event, after the close): the attempt's own cause stands.
     if (closedUnderCommands.has(error as Error)) return
@@ -316,13 +325,13 @@ export function watchConnection(
     }
     health.noteFailure(error)
   })
-  client.on('ready', () => {
+  listen('ready', () => {
     failed = false
     up = true
     handshaking = false
     health.markUp()
   })
-  client.on('close', () => {
+  listen('close', () => {
     const reason = handshaking ? handshakeFailure(failed, lastError) : undefined
     // A lost connection (its error, node-redis' "Socket closed unexpectedly", included) counts
     // when `lossCounts`; a failed attempt always does.
@@ -346,6 +355,9 @@ export function watchConnection(
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
   if (failFast) refuseWhileDown(client as Redis, health)
+  return () => {
+    for (const [event, listener] of listening) (client as Redis).off(event, listener)
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.ts'
 import { NodeRedisConnection } from '../transport/node-redis.ts'
 import { addressOf, followAttempts, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
+import { clientView } from './client-view.ts'
 import {
   type ConnectionSettings,
   closeClient,
@@ -13,7 +14,7 @@ import {
   type ServerAddress,
   timeCommands,
 } from './connection.ts'
-import { HealthRegistry, limitHandshake, watchConnection, watchDedicated } from './health.ts'
+import { HealthRegistry, limitHandshake, refuseWhileDown, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -196,16 +197,25 @@ export class ShardedTopology implements RedisTopology {
     return new ShardedTopology(pools, settings, health)
   }
 
-  /** Wraps a user's Redis instance; redfleet never closes it. */
+  /**
+   * Wraps a user's Redis instance; redfleet never closes it. Its events tell the node's health
+   * (only listened to, until the fleet closes), and redfleet's calls go through a view of it
+   * (clientView) that times them out (`commandTimeout`) and refuses them while the node is
+   * known to be down, as on redfleet's own connections; the user's own calls are left alone.
+   */
   static fromClient(client: Redis, settings: ConnectionSettings): ShardedTopology {
     const { host, port, db } = client.options
     const address = { url: `redis://${host}:${port}/${db ?? 0}`, id: `${host}:${port}/${db ?? 0}` }
+    const health = new HealthRegistry(settings.onError)
+    const node = health.of(address.id)
+    const unwatch = watchConnection(client, node, settings.reconnectAttempts, false)
+    const view = clientView(client)
+    refuseWhileDown(view, node)
+    timeCommands(view, settings.commandTimeout)
     const dedicated = () =>
       client.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null, lazyConnect: true })
-    return ShardedTopology.#ofClient(
-      new ServerPool(address, [client], ioredisTransport(dedicated, false)),
-      settings,
-    )
+    const pool = new ServerPool(address, [view], { ...ioredisTransport(dedicated, false), detach: unwatch })
+    return new ShardedTopology([pool], settings, health)
   }
 
   /**
@@ -248,11 +258,6 @@ export class ShardedTopology implements RedisTopology {
       return new ServerPool(address, connections, nodeRedisTransport(connections[0]!, watch, true))
     })
     return new ShardedTopology(pools, settings, health)
-  }
-
-  static #ofClient(pool: ServerPool, settings: ConnectionSettings): ShardedTopology {
-    // The user's client reports its own errors: nothing is hooked into it.
-    return new ShardedTopology([pool], settings, new HealthRegistry(settings.onError))
   }
 
   #poolOf(key: string): ServerPool {

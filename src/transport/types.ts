@@ -97,6 +97,7 @@ export interface ConnectionEvents {
   readonly options: { retryStrategy?: unknown }
   on(event: 'ready' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
+  off(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown
 }
 
 /**

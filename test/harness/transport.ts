@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
+import { Cluster, Redis } from 'ioredis'
 import { createFleet, type Fleet, type FleetOptions, type TopologyKind } from '../../src/index.ts'
 import { destroyClient, type NodeRedisClient } from '../../src/transport/node-redis-client.ts'
 import { testServers } from './servers.ts'
@@ -8,6 +9,9 @@ import { testServers } from './servers.ts'
  * the contract suites' standalone fleets run on an injected node-redis client of that version
  * instead of a url, and their cluster fleets on an injected node-redis cluster (createCluster);
  * the sharded ring stays on ioredis.
+ *
+ * `REDFLEET_TEST_TRANSPORT=ioredis`: the same with an injected ioredis `Redis` or `Cluster`, made
+ * with ioredis' own defaults, as a user's would be.
  *
  * `REDFLEET_TEST_TRANSPORT=node-redis`: their fleets from urls (standalone, sharded, cluster) are
  * made with `transport: 'node-redis'`, on the node-redis that REDFLEET_TEST_NODE_REDIS names
@@ -39,6 +43,7 @@ export async function createTestFleet(topology: TopologyKind, options: FleetOpti
   const { url, cluster: _cluster, ...rest } = options
   let client: Closable
   let destroy: () => void
+  if (module === 'ioredis') return injectedIORedis(topology, options, servers)
   if (topology === 'standalone' && url === servers.standalone) {
     const standalone = ((await import(module)) as NodeRedisModule).createClient({ url })
     client = standalone
@@ -59,6 +64,29 @@ export async function createTestFleet(topology: TopologyKind, options: FleetOpti
   fleet.close = async () => {
     await close()
     destroy()
+  }
+  return fleet
+}
+
+/** A fleet on an ioredis client of the test's own (standalone or cluster), closed after the fleet. */
+async function injectedIORedis(
+  topology: TopologyKind,
+  options: FleetOptions,
+  servers: Awaited<ReturnType<typeof testServers>>,
+): Promise<Fleet> {
+  const { url, cluster: _cluster, ...rest } = options
+  let client: Redis | Cluster
+  if (topology === 'standalone' && url === servers.standalone) client = new Redis(url)
+  else if (topology === 'cluster' && options.cluster === true && isDeepStrictEqual(url, servers.cluster)) {
+    client = new Cluster(servers.cluster.map((seed) => seed))
+  } else return createFleet(options)
+  // Its failures reach the tests through the fleet.
+  client.on('error', () => undefined)
+  const fleet = createFleet({ ...rest, client })
+  const close = fleet.close.bind(fleet)
+  fleet.close = async () => {
+    await close()
+    client.disconnect()
   }
   return fleet
 }

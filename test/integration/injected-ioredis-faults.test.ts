@@ -1,0 +1,119 @@
+/**
+ * A fleet on an injected ioredis client (`client`) keeps SPEC §8's fault behaviour, as a fleet
+ * from a url does: its calls are timed out at `commandTimeout`, and fail at once with
+ * NodeDownError (`'not-applied'`) while the server is known to be down. A reviewer found calls
+ * on an injected client waiting out a paused server whole, and hanging for minutes on a dead
+ * one (ioredis' own retries), with no warning. The user's own calls on the client are left as
+ * the client's options make them.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import { Cluster, Redis } from 'ioredis'
+import { createFleet, type Fleet, NodeDownError, TimeoutError } from '../../src/index.ts'
+import { clientPause, waitUntil } from '../harness/faults.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+const commandTimeout = 200
+/** Far beyond a failure at once or a call's tries (3 × commandTimeout): a call still pending then hangs. */
+const HANG = 20 * commandTimeout
+
+let server: RedisServer
+const clients: (Redis | Cluster)[] = []
+const { cluster, fleets } = fileCluster()
+before(async () => {
+  server = await startRedis()
+})
+after(async () => {
+  for (const client of clients) client.disconnect()
+  await server?.stop()
+})
+
+function injected(client: Redis | Cluster, reported: unknown[], namespace = uniqueNamespace()): Fleet {
+  const fleet = createFleet({
+    client,
+    namespace,
+    commandTimeout,
+    onError: (error) => reported.push(error),
+  })
+  fleets.push(fleet)
+  return fleet
+}
+
+/** What `call` settled with, or 'pending' if it had not within HANG ms. */
+async function settled(call: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const hang = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('pending'), HANG)
+  })
+  try {
+    return await Promise.race([
+      call.then(
+        (value) => ({ value }),
+        (error: unknown) => error,
+      ),
+      hang,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+test('a paused server: the fleet times its calls out; the user’s own call on the client waits as it would', async () => {
+  const client = new Redis(server.url)
+  clients.push(client)
+  const reported: unknown[] = []
+  const store = injected(client, reported).store<number>()
+  await store.set('k', 1)
+  await clientPause(server, 6 * commandTimeout)
+  const own = client.get('unrelated')
+  const error = await settled(store.get('k'))
+  assert.ok(error instanceof TimeoutError, `a TimeoutError, got ${String(error)}`)
+  assert.equal(error.outcome, 'unknown')
+  assert.equal(await own, null, "the user's call was not timed out by redfleet")
+  assert.equal(await store.get('k'), 1, 'served again once the pause ends')
+})
+
+test('a dead server: calls fail at once with NodeDownError, announced once; back when it is back', async () => {
+  const client = new Redis(server.url)
+  clients.push(client)
+  const reported: unknown[] = []
+  const fleet = injected(client, reported)
+  const store = fleet.store<number>()
+  await store.set('k', 1)
+  await server.kill()
+  // The client's own reconnect attempts fail: the node is then known to be down, announced once.
+  const down = (e: unknown) => e instanceof Error && / is down \(/.test(e.message)
+  await waitUntil('the node announced down', async () => reported.some(down))
+  for (const call of [store.get('k'), store.increment('n'), store.set('k', 2)]) {
+    const error = await settled(call)
+    assert.ok(error instanceof NodeDownError, `a NodeDownError, got ${String(error)}`)
+    assert.equal(error.outcome, 'not-applied')
+  }
+  const announced = reported.filter((e) => down(e) && !(e instanceof NodeDownError))
+  assert.equal(announced.length, 1, 'one announcement, not one per call')
+  await server.restart()
+  const first = await waitUntil('the node back', async () => {
+    const result = await settled(store.increment('n'))
+    return result instanceof NodeDownError ? undefined : result
+  })
+  assert.deepEqual(first, { value: 1 }, 'the refused increment was never sent: the first one counts 1')
+  await fleet.close()
+  assert.equal(client.listenerCount('close'), 0, 'the fleet let go of the client when it closed')
+  assert.equal(client.listenerCount('error'), 0)
+})
+
+test('a cluster master that is paused: calls on its keys are timed out', async () => {
+  const client = new Cluster(cluster.urls)
+  clients.push(client)
+  const namespace = uniqueNamespace()
+  const store = injected(client, [], namespace).store<number>()
+  await store.set('k', 1)
+  const master = client.slots[calculateSlot(`${namespace}:store:k`)]![0]!
+  await clientPause({ port: Number(master.split(':').at(-1)) }, 6 * commandTimeout)
+  const error = await settled(store.get('k'))
+  assert.ok(error instanceof TimeoutError, `a TimeoutError, got ${String(error)}`)
+  assert.equal(await store.get('k'), 1, 'served again once the pause ends')
+})
