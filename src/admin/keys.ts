@@ -81,9 +81,13 @@ export async function streamsAmong(ctx: FleetContext, keys: readonly string[]): 
   if (keys.length === 0) return []
   const topology = await ctx.redis()
   const batches = await topology.batches(keys)
-  const replies = await topology.pipeline(batches, (pipe, batch) => {
-    for (const key of batch.keys) pipe.call('TYPE', key)
-  })
+  const replies = await topology.pipeline(
+    batches,
+    (pipe, batch) => {
+      for (const key of batch.keys) pipe.call('TYPE', key)
+    },
+    'read',
+  )
   const types = inCallerOrder(keys.length, batches, replies)
   return keys.filter((_, i) => String(types[i]) === 'stream')
 }

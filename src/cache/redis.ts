@@ -42,7 +42,7 @@ export class RedisCacheBackend implements CacheBackend {
       const only = batches[0]!
       return inCallerOrder(keys.length, batches, [await topology.batchClient(only).mget(...only.keys)])
     }
-    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys))
+    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys), 'read')
     return inCallerOrder(
       keys.length,
       batches,

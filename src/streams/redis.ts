@@ -1,6 +1,6 @@
 import { pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { connectionOf } from '../topology/pipeline.ts'
+import { connectionOf, everyPart } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
 import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
@@ -68,6 +68,15 @@ function clientFor(topology: RedisTopology, write: StreamWrite, key: string, res
   return client
 }
 
+/** A part's promise, a refusal thrown as it is sent (a node known to be down) included. */
+function sentPart<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return send()
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 function sentOn(write: StreamWrite, client: Client): void {
   if (write.once !== undefined && write.sentOn === undefined) write.sentOn = client
 }
@@ -127,7 +136,12 @@ export class RedisStreamBackend implements StreamBackend {
           const write = writes[0]!
           return writeOne(clientFor(topology, write, write.key, resend), write, resend).then(one)
         }
-        return Promise.all(writes.map((w) => writeOne(clientFor(topology, w, w.key, resend), w, resend)))
+        // One refused while another node took its write is told as 'unknown' (everyPart, as
+        // setMany's parts are): looked into only on a failure, since publish is a hot path.
+        const parts = writes.map((w) =>
+          sentPart(() => writeOne(clientFor(topology, w, w.key, resend), w, resend)),
+        )
+        return Promise.all(parts).catch(() => everyPart(parts))
       } catch (error) {
         // A node known to be down refuses at once: a rejection, like every other failure.
         return Promise.reject(error)
@@ -178,7 +192,7 @@ export class RedisStreamBackend implements StreamBackend {
     }
     for (const { client, indexes } of byNode.values()) for (const i of indexes) sentOn(writes[i]!, client)
     const ids = new Array<string>(writes.length)
-    await Promise.all(
+    await everyPart(
       [...byNode.values()].map(async ({ client, indexes }) => {
         const replies = await send(client, indexes)
         indexes.forEach((index, n) => {

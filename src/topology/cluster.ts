@@ -19,7 +19,7 @@ import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
-import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
+import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 /**
  * A real Redis Cluster through ioredis' Cluster client, which follows MOVED/ASK itself.
@@ -206,8 +206,9 @@ export class ClusterTopology implements RedisTopology {
   pipeline(
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
+    access?: Access,
   ): Promise<unknown[][]> {
-    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build, this.#guard)
+    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build, this.#guard, access)
   }
 
   /**

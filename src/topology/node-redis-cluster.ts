@@ -24,7 +24,7 @@ import type { NodeRedisModule } from './node-redis-module.ts'
 import { groupKeys, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
-import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
+import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 /** node-redis' RootNodesUnavailableError: no seed gave a slot map. */
 const ROOT_NODES_UNAVAILABLE = 'All the root nodes are unavailable'
@@ -411,6 +411,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   pipeline(
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
+    access?: Access,
   ): Promise<unknown[][]> {
     // One pipeline per master as on every topology; each batch's commands go by its slot's route.
     return pipelinePerNode(
@@ -420,6 +421,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
         if (pipe instanceof NodeRedisPipeline) pipe.routeTo(this.#route(batch.keys[0]!).send)
         build(pipe, batch)
       },
+      undefined,
+      access,
     )
   }
 

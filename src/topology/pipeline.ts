@@ -1,7 +1,7 @@
 import { withDeadline } from '../deadline.ts'
 import { partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
-import type { Client, KeyBatch, RedisTopology } from './types.ts'
+import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
 
 /** Where a batch goes: its node and the lane of that node's connections. */
 export type Placement = Pick<KeyBatch, 'node' | 'lane'>
@@ -37,6 +37,7 @@ export async function pipelinePerNode(
   clientOf: (batch: KeyBatch) => Client,
   build: (pipe: CommandPipeline, batch: KeyBatch) => void,
   guard?: PipelineGuard,
+  access: Access = 'write',
 ): Promise<unknown[][]> {
   const byNode = new Map<string, number[]>()
   batches.forEach((batch, i) => {
@@ -74,19 +75,22 @@ export async function pipelinePerNode(
         })
       })
     }),
+    access,
   )
   return out
 }
 
 /**
- * Waits for every node's part of a multi-node call: their results, or the first failure, told as
- * partlyApplied says when another part was sent (or may have been).
+ * Waits for every node's part of a multi-node call: their results, or the first failure. A
+ * write's is told as partlyApplied says when another part was sent (or may have been); a read's
+ * as it is, since reading changed nothing anywhere.
  */
-export async function everyPart<T>(parts: readonly Promise<T>[]): Promise<T[]> {
+export async function everyPart<T>(parts: readonly Promise<T>[], access: Access = 'write'): Promise<T[]> {
   if (parts.length === 1) return [await parts[0]!]
   const settled = await Promise.allSettled(parts)
   const failure = settled.find((part): part is PromiseRejectedResult => part.status === 'rejected')
   if (failure === undefined) return settled.map((part) => (part as PromiseFulfilledResult<T>).value)
+  if (access === 'read') throw failure.reason
   const sentElsewhere = settled.some(
     (part) => part !== failure && (part.status === 'fulfilled' || !sentNothing(part.reason)),
   )

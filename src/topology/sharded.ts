@@ -22,7 +22,7 @@ import { connectionOf, groupKeys, type Placement, pipelinePerNode } from './pipe
 import { HashRing } from './ring.ts'
 import { keySlot } from './slot.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
-import type { Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
+import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
 /** A command connection of a server pool: runs commands and can be connected and PINGed. */
 type PooledConnection = CommandConnection & Connectable
@@ -312,8 +312,9 @@ export class ShardedTopology implements RedisTopology {
   pipeline(
     batches: readonly KeyBatch[],
     build: Parameters<RedisTopology['pipeline']>[1],
+    access?: Access,
   ): Promise<unknown[][]> {
-    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build)
+    return pipelinePerNode(batches, (batch) => this.batchClient(batch), build, undefined, access)
   }
 
   batchClient(batch: KeyBatch): Client {

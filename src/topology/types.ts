@@ -7,6 +7,9 @@ import type {
 
 import type { SetCommand } from './tick-batch.ts'
 
+/** Whether a multi-node call's commands may change Redis ('write') or only read it. */
+export type Access = 'read' | 'write'
+
 export type TopologyKind = 'memory' | 'standalone' | 'sharded' | 'cluster'
 
 /** A connection that can run any command: one node's Redis, or a Cluster that routes by slot. */
@@ -65,10 +68,13 @@ export interface RedisTopology {
   /**
    * Runs one pipeline per node and lane: `build` adds the commands of one batch. Returns, per batch and
    * in batch order, the replies of the commands it added. A failed command rejects the whole call.
+   * `access` 'read': the commands change nothing, so a failure is told as it is, whatever the other
+   * parts did (a write's is 'unknown' once another part was sent: everyPart).
    */
   pipeline(
     batches: readonly KeyBatch[],
     build: (pipe: CommandPipeline, batch: KeyBatch) => void,
+    access?: Access,
   ): Promise<unknown[][]>
   /** The client that serves a batch (its node on the ring; the routing Cluster client). */
   batchClient(batch: KeyBatch): Client

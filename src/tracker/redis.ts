@@ -60,9 +60,13 @@ export class RedisTrackerBackend implements TrackerBackend {
   async sessions(shards: readonly string[]): Promise<Map<string, string>> {
     const topology = await this.#topology.get()
     const batches = await topology.batches(shards)
-    const replies = await topology.pipeline(batches, (pipe, batch) => {
-      for (const key of batch.keys) pipe.hgetall(key)
-    })
+    const replies = await topology.pipeline(
+      batches,
+      (pipe, batch) => {
+        for (const key of batch.keys) pipe.hgetall(key)
+      },
+      'read',
+    )
     const all = new Map<string, string>()
     for (const shardReplies of replies) {
       for (const fields of shardReplies) {
@@ -88,9 +92,13 @@ export class RedisTrackerBackend implements TrackerBackend {
     if (keys.length === 0) return []
     const topology = await this.#topology.get()
     const batches = await topology.batches(keys.map((k) => k.jobs))
-    const replies = await topology.pipeline(batches, (pipe, batch) => {
-      for (const key of batch.keys) pipe.hgetall(key)
-    })
+    const replies = await topology.pipeline(
+      batches,
+      (pipe, batch) => {
+        for (const key of batch.keys) pipe.hgetall(key)
+      },
+      'read',
+    )
     const out = new Array<Map<string, string>>(keys.length)
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {

@@ -4,7 +4,9 @@
  * (which says Redis is untouched): setMany, writeMulti and deleteMulti said `'not-applied'` and
  * had written the healthy shard. A fetchMulti with tags whose tag versions live on the down shard
  * stores nothing, as fetch does: it stored its fills without their tags, which then outlived
- * invalidateTag.
+ * invalidateTag. A streams publish whose main stream or channels span both shards is the same:
+ * it said `'not-applied'` and the healthy shard's streams had the entry. A read over both shards
+ * (the tracker's listings) is told as it failed: it said `'unknown'`, "some keys may be written".
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -51,6 +53,14 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       for (const tag of tags) await cache.invalidateTag(tag)
       const [tag] = await heldBy(down.url, tags, (name) => `${namespace}:cache~tag:c:${name}`)
       assert.ok(tag, 'a tag on the shard that goes down')
+      // A channel stream on each shard: a publish to both has a part on each.
+      const streams = fleet.streams()
+      const channels = Array.from({ length: 16 }, (_, i) => `ch${i}`)
+      for (const channel of channels) await streams.publishToChannel(channel, { n: 0 })
+      const channelKey = (name: string) => `${namespace}:streams:channel:${name}`
+      const [channelUp] = await heldBy(up.url, channels, channelKey)
+      const [channelDown] = await heldBy(down.url, channels, channelKey)
+      assert.ok(channelUp && channelDown, 'a channel on each shard')
 
       await down.kill()
       await waitUntil('the shard is known down', () =>
@@ -75,6 +85,21 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
         assert.equal(outcomeOf(error), 'not-applied', String(error))
         return true
       })
+
+      await assert.rejects(streams.publish({ n: 1 }, [channelUp, channelDown]), (error) => {
+        assert.equal(outcomeOf(error), 'unknown', String(error))
+        return true
+      })
+      const took = (await streams.readRange(channelUp, '0')).map((d) => d.envelope.n)
+      assert.deepEqual(took, [0, 1], "the healthy shard's channel took the publish")
+      // A read that spans both shards changed nothing anywhere: 'not-applied', as it failed.
+      for (const read of [fleet.tracker().instances(), fleet.tracker().orphans()]) {
+        await assert.rejects(read, (error) => {
+          assert.equal(outcomeOf(error), 'not-applied', String(error))
+          assert.doesNotMatch(String(error), /some keys may be written/)
+          return true
+        })
+      }
 
       heard.length = 0
       assert.equal(await cache.writeMulti(Object.fromEntries(names.map((name) => [name, 'new']))), false)
