@@ -249,6 +249,8 @@ function attempt<T>(
         const error = withClusterHint(ctx, translateError(e, op, key))
         // A node that stopped answering may have been taken over: the client would not know.
         if (error instanceof TimeoutError) ctx.redisHandle.current?.doubtLayout()
+        // A redirection the client handed back (a pipeline's MOVED): the retry follows the slot.
+        else if (isRedirection(error)) ctx.redisHandle.current?.slotMoved()
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),

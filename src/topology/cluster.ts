@@ -41,6 +41,8 @@ export class ClusterTopology implements RedisTopology {
   /** When doubtLayout last had the slot maps re-read, and that re-read while it lasts. */
   #lastDoubt = Number.NEGATIVE_INFINITY
   #doubtRead: Promise<unknown> | undefined
+  /** The slot-map re-read a MOVED asked for (slotMoved), while it lasts. */
+  #movedRead: Promise<unknown> | undefined
   #closed = false
   /** What this topology adds to its pipelines: their deadline, and their words for MOVED. */
   readonly #guard: PipelineGuard
@@ -190,6 +192,7 @@ export class ClusterTopology implements RedisTopology {
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
     await this.#slotsReady()
+    if (this.#movedRead) await this.#movedRead
     const slots = this.#clients[0]!.slots
     return groupKeys(
       keys,
@@ -324,6 +327,19 @@ export class ClusterTopology implements RedisTopology {
     // Each pooled client keeps a slot map of its own. ioredis asks the nodes in turn, each within
     // slotsRefreshTimeout: a frozen one only delays the re-read.
     this.#doubtRead = Promise.all(this.#clients.map(rereadSlots))
+  }
+
+  /**
+   * ioredis follows a single command's MOVED (and updates its slot map), but not one a pipeline
+   * got for some of its commands: it hands that reply back, and a retry grouped by the same map
+   * went to the same master again. Not rate-limited as doubtLayout is: a MOVED comes from a
+   * master that answers, and only after a slot moved.
+   */
+  slotMoved(): void {
+    if (this.#closed || this.#movedRead) return
+    this.#movedRead = Promise.all(this.#clients.map(rereadSlots)).finally(() => {
+      this.#movedRead = undefined
+    })
   }
 
   async dedicatedToNode(nodeId: string): Promise<Redis> {

@@ -504,6 +504,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (!this.#closed) this.#probeLayout()
   }
 
+  /** Its pipelines follow a MOVED per command (see #route): what reaches a caller is a storm. */
+  slotMoved(): void {
+    this.doubtLayout()
+  }
+
   async #rediscover(): Promise<void> {
     const cluster = this.#cluster
     const start = await this.#answeringMaster()

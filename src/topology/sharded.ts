@@ -347,6 +347,8 @@ export class ShardedTopology implements RedisTopology {
 
   doubtLayout(): void {}
 
+  slotMoved(): void {}
+
   async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     const pool = this.#servers.get(nodeId)
     if (!pool) throw new ConfigError(`no Redis node ${nodeId} in this fleet`)

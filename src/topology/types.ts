@@ -100,6 +100,12 @@ export interface RedisTopology {
   /** Cluster: reloads the slot map now (CLUSTER SLOTS); elsewhere nothing to do. Never rejects. */
   refreshLayout(): Promise<void>
   /**
+   * A reply said a slot moved (MOVED) that the client did not follow (a pipeline's, on
+   * ioredis): the slot map is re-read now, and multi-key calls group their keys after it, so a
+   * retry goes where the slot went. No-op where the client follows MOVED itself.
+   */
+  slotMoved(): void
+  /**
    * A command timed out. On a cluster its master may be frozen and its slots taken over by a
    * replica, which the client learns from no MOVED and no lost connection: the slot map is
    * re-read in the background, at most once per interval. Elsewhere nothing to do.
