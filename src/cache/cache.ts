@@ -442,7 +442,7 @@ export class FleetCache implements Cache {
     const found = await this.#failsafe
       .guard('exist', false, async () => {
         const before = this.#order.beforeRead(full)
-        const read = () => this.#reader.entry('exist', scope, name, full, version)
+        const read = () => this.#reader.entry('exist', scope, name, full)
         const entry = await (before === undefined ? read() : this.#order.readAfter(full, before, read))
         return this.#reader.isLive(entry, version)
       })

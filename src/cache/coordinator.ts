@@ -105,7 +105,7 @@ export class FillCoordinator {
         // A change made after the fetch was called is not the fetch's to return (SPEC §2): it
         // computes instead, and its fill is not stored.
         if (request.watch.superseded(full)) return undefined
-        const entry = await reader.entry('fetch', scope, name, full, version)
+        const entry = await reader.entry('fetch', scope, name, full)
         return (reader.isLive(entry, version) ? { value: entryValue(entry) } : undefined) as Found<T>
       },
       fill,

@@ -56,16 +56,13 @@ export class EntryReader {
     return entry
   }
 
-  /** The entry of a key: near cache first, then Redis. Expiry and version are the caller's. */
-  entry(
-    method: CacheMethod,
-    scope: Scope,
-    name: string,
-    full: string,
-    version: string | undefined,
-  ): Promise<Entry | undefined> {
-    const cached = this.cached(scope, name, full, version)
-    return cached ? Promise.resolve(cached) : this.load(method, scope, name, full)
+  /**
+   * The entry of a key: near cache first, then Redis. Expiry and version are the caller's, and
+   * so is counting: `exist` and a fetch's re-check count no hit, so no near hit either.
+   */
+  entry(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    const kept = this.peek(scope, name, full)
+    return kept ? Promise.resolve(kept) : this.load(method, scope, name, full)
   }
 
   /**

@@ -684,6 +684,9 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.read('k', { version: '2' }), undefined)
     assert.deepEqual((await cache.readMulti(['k'], { version: '2' })).size, 0)
     assert.deepEqual(misses(), [nearHits, missed! + 2], 'another version: two misses, no near hit')
+    // exist counts no hit, so no near hit either: nearHits stays a part of hits.
+    assert.equal(await cache.exist('k', { version: '1' }), true)
+    assert.deepEqual(misses(), [nearHits, missed! + 2], 'exist: neither a hit nor a near hit')
     clock.advance(60_001)
     ;[nearHits, missed] = misses()
     assert.equal(await cache.read('k'), undefined)
