@@ -250,7 +250,7 @@ function attempt<T>(
         // A node that stopped answering may have been taken over: the client would not know.
         if (error instanceof TimeoutError) ctx.redisHandle.current?.doubtLayout()
         // A redirection the client handed back (a pipeline's MOVED): the retry follows the slot.
-        else if (isRedirection(error)) ctx.redisHandle.current?.slotMoved()
+        else if (isRedirection(error)) ctx.redisHandle.current?.slotMoved(error)
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),

@@ -335,11 +335,25 @@ export class ClusterTopology implements RedisTopology {
    * went to the same master again. Not rate-limited as doubtLayout is: a MOVED comes from a
    * master that answers, and only after a slot moved.
    */
-  slotMoved(): void {
+  slotMoved(error: unknown): void {
     if (this.#closed || this.#movedRead) return
-    this.#movedRead = Promise.all(this.#clients.map(rereadSlots)).finally(() => {
+    const moved = MOVED_IN.exec(messageOf(error))
+    const target = moved ? { slot: Number(moved[1]), node: moved[2]! } : undefined
+    this.#movedRead = this.#rereadUntil(target).finally(() => {
       this.#movedRead = undefined
     })
+  }
+
+  /**
+   * Re-reads the slot maps until they name `target.node` for `target.slot`, at most
+   * MOVED_REREADS times: a re-read asked for while one is under way gets that one's answer,
+   * which may be the map from before the move.
+   */
+  async #rereadUntil(target: { slot: number; node: string } | undefined): Promise<void> {
+    for (let reread = 0; reread < MOVED_REREADS; reread++) {
+      await Promise.all(this.#clients.map(rereadSlots))
+      if (!target || this.#clients.every((client) => client.slots[target.slot]?.[0] === target.node)) return
+    }
   }
 
   async dedicatedToNode(nodeId: string): Promise<Redis> {
@@ -389,6 +403,12 @@ function routedAstray(key: string): boolean {
 
 /** A MOVED reply: the slot, and the `host:port` of the master that serves it. */
 const MOVED_REPLY = /^MOVED (\d+) (\S+)/
+
+/** A MOVED reply within an error's message (a CommandError names its operation first). */
+const MOVED_IN = /\bMOVED (\d+) (\S+)/
+
+/** How many slot-map re-reads a MOVED may ask for before the retry goes anyway (slotMoved). */
+const MOVED_REREADS = 3
 
 /**
  * The first failed reply of a pipeline's latest round (ioredis keeps them in `_result`, not in

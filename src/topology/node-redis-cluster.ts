@@ -505,7 +505,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   /** Its pipelines follow a MOVED per command (see #route): what reaches a caller is a storm. */
-  slotMoved(): void {
+  slotMoved(_error: unknown): void {
     this.doubtLayout()
   }
 

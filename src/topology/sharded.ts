@@ -347,7 +347,7 @@ export class ShardedTopology implements RedisTopology {
 
   doubtLayout(): void {}
 
-  slotMoved(): void {}
+  slotMoved(_error: unknown): void {}
 
   async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     const pool = this.#servers.get(nodeId)

@@ -104,7 +104,7 @@ export interface RedisTopology {
    * ioredis): the slot map is re-read now, and multi-key calls group their keys after it, so a
    * retry goes where the slot went. No-op where the client follows MOVED itself.
    */
-  slotMoved(): void
+  slotMoved(error: unknown): void
   /**
    * A command timed out. On a cluster its master may be frozen and its slots taken over by a
    * replica, which the client learns from no MOVED and no lost connection: the slot map is

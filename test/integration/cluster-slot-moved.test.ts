@@ -7,8 +7,9 @@
  * transports: a multi-key write right after a move writes every key.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
+import { Cluster } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
 import { moveEmptySlotOf } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
@@ -22,10 +23,24 @@ function inEmptySlot(names: readonly string[], full: (name: string) => string): 
   for (let i = 0; ; i++) if (!used.has(calculateSlot(full(`moved${i}`)))) return `moved${i}`
 }
 
-for (const transport of ['ioredis', 'node-redis'] as const) {
+const clients: Cluster[] = []
+after(() => {
+  for (const client of clients) client.disconnect()
+})
+
+/** A fleet on the file's cluster: from its urls on `transport`, or on an ioredis Cluster given as `client`. */
+function fleetOn(transport: 'ioredis' | 'node-redis' | 'injected ioredis', namespace: string) {
+  if (transport !== 'injected ioredis')
+    return createFleet({ url: cluster.urls, cluster: true, transport, namespace })
+  const client = new Cluster(cluster.urls)
+  clients.push(client)
+  return createFleet({ client, namespace })
+}
+
+for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
   test(`${transport}: setMany and writeMulti right after a slot moved write every key`, async () => {
     const namespace = uniqueNamespace()
-    const fleet = createFleet({ url: cluster.urls, cluster: true, transport, namespace })
+    const fleet = fleetOn(transport, namespace)
     fleets.push(fleet)
     const store = fleet.store<number>()
     const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
