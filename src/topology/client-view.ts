@@ -20,3 +20,43 @@ export function clientView<T extends object>(client: T): T {
     },
   })
 }
+
+/** A command as ioredis queues it (the part this module touches). */
+interface QueuedCommand {
+  reject(error: Error): void
+}
+
+/** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */
+interface OfflineQueue {
+  readonly length: number
+  peekAt(index: number): { command: QueuedCommand } | undefined
+  removeOne(index: number): unknown
+}
+
+/**
+ * Marks every command redfleet hands a user's client through `view` (clientView), and returns
+ * what withdraws those still waiting in the client's offline queue: rejected with `error`, never
+ * written on the client's next connection. The user's own queued commands stay queued. Called
+ * first on the view, so that only commands actually handed to the client are marked.
+ */
+export function withdrawable(view: {
+  sendCommand(command: never, ...rest: never[]): unknown
+}): (error: Error) => void {
+  const ours = new WeakSet<object>()
+  const send = view.sendCommand as (this: unknown, command: QueuedCommand, ...rest: unknown[]) => unknown
+  const marked = function (this: unknown, command: QueuedCommand, ...rest: unknown[]) {
+    ours.add(command)
+    return send.call(this, command, ...rest)
+  }
+  ;(view as unknown as { sendCommand: typeof marked }).sendCommand = marked
+  return (error) => {
+    const queue = (view as unknown as { offlineQueue?: OfflineQueue }).offlineQueue
+    if (!queue) return
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const item = queue.peekAt(i)
+      if (item === undefined || !ours.has(item.command)) continue
+      queue.removeOne(i)
+      item.command.reject(error)
+    }
+  }
+}

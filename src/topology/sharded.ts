@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.ts'
 import { NodeRedisConnection } from '../transport/node-redis.ts'
 import { addressOf, followAttempts, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
-import { clientView } from './client-view.ts'
+import { clientView, withdrawable } from './client-view.ts'
 import {
   type ConnectionSettings,
   closeClient,
@@ -210,11 +210,20 @@ export class ShardedTopology implements RedisTopology {
     const node = health.of(address.id)
     const unwatch = watchConnection(client, node, settings.reconnectAttempts, false)
     const view = clientView(client)
+    const withdraw = withdrawable(view)
     refuseWhileDown(view, node)
     timeCommands(view, settings.commandTimeout)
+    // What redfleet left waiting for a connection fails as not sent once the node is known down.
+    const unfollow = node.onChange((down) => {
+      if (down) withdraw(node.refusal('command'))
+    })
     const dedicated = () =>
       client.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null, lazyConnect: true })
-    const pool = new ServerPool(address, [view], { ...ioredisTransport(dedicated, false), detach: unwatch })
+    const detach = () => {
+      unwatch()
+      unfollow()
+    }
+    const pool = new ServerPool(address, [view], { ...ioredisTransport(dedicated, false), detach })
     return new ShardedTopology([pool], settings, health)
   }
 

@@ -31,11 +31,16 @@ after(async () => {
   await server?.stop()
 })
 
-function injected(client: Redis | Cluster, reported: unknown[], namespace = uniqueNamespace()): Fleet {
+function injected(
+  client: Redis | Cluster,
+  reported: unknown[],
+  namespace = uniqueNamespace(),
+  timeout = commandTimeout,
+): Fleet {
   const fleet = createFleet({
     client,
     namespace,
-    commandTimeout,
+    commandTimeout: timeout,
     onError: (error) => reported.push(error),
   })
   fleets.push(fleet)
@@ -80,10 +85,22 @@ test('a dead server: calls fail at once with NodeDownError, announced once; back
   const client = new Redis(server.url)
   clients.push(client)
   const reported: unknown[] = []
-  const fleet = injected(client, reported)
+  // Its calls wait for the node to be known down rather than time out first.
+  const fleet = injected(client, reported, uniqueNamespace(), 50 * commandTimeout)
   const store = fleet.store<number>()
   await store.set('k', 1)
   await server.kill()
+  // Made before the node is known down: it waits in the client's offline queue, then is
+  // withdrawn, never written on the next connection.
+  const early = store
+    .setMany([
+      ['early', 1],
+      ['early2', 2],
+    ])
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    )
   // The client's own reconnect attempts fail: the node is then known to be down, announced once.
   const down = (e: unknown) => e instanceof Error && / is down \(/.test(e.message)
   await waitUntil('the node announced down', async () => reported.some(down))
@@ -92,6 +109,9 @@ test('a dead server: calls fail at once with NodeDownError, announced once; back
     assert.ok(error instanceof NodeDownError, `a NodeDownError, got ${String(error)}`)
     assert.equal(error.outcome, 'not-applied')
   }
+  const withdrawn = await early
+  assert.ok(withdrawn instanceof NodeDownError, `the early setMany was withdrawn: ${String(withdrawn)}`)
+  assert.equal(withdrawn.outcome, 'not-applied')
   const announced = reported.filter((e) => down(e) && !(e instanceof NodeDownError))
   assert.equal(announced.length, 1, 'one announcement, not one per call')
   await server.restart()
@@ -100,6 +120,7 @@ test('a dead server: calls fail at once with NodeDownError, announced once; back
     return result instanceof NodeDownError ? undefined : result
   })
   assert.deepEqual(first, { value: 1 }, 'the refused increment was never sent: the first one counts 1')
+  assert.equal(await store.get('early'), undefined, 'the withdrawn setMany was not written after the restart')
   await fleet.close()
   assert.equal(client.listenerCount('close'), 0, 'the fleet let go of the client when it closed')
   assert.equal(client.listenerCount('error'), 0)
