@@ -169,6 +169,10 @@ export class ClusterTopology implements RedisTopology {
     this.#closed = true
     this.#reach.stop()
     this.#health.stop()
+    // A user's Cluster outlives the fleet: it keeps none of the fleet's listeners.
+    if (this.#layoutHooked) {
+      for (const event of LAYOUT_EVENTS) this.#clients[0]!.off(event, this.#layoutListeners.notify)
+    }
     if (!this.#owned) return
     await Promise.all(this.#clients.map((c) => closeClient(c)))
     // Its connection to the node it is asking is its own: it ends with that node's answer or
@@ -309,8 +313,7 @@ export class ClusterTopology implements RedisTopology {
   onLayoutChange(listener: () => void): () => void {
     if (!this.#layoutHooked) {
       // One listener per event on the client, whatever the number of near caches.
-      for (const event of ['refresh', '+node', '-node'] as const)
-        this.#clients[0]!.on(event, this.#layoutListeners.notify)
+      for (const event of LAYOUT_EVENTS) this.#clients[0]!.on(event, this.#layoutListeners.notify)
       this.#layoutHooked = true
     }
     return this.#layoutListeners.add(listener)
@@ -403,6 +406,9 @@ function routedAstray(key: string): boolean {
 
 /** A MOVED reply: the slot, and the `host:port` of the master that serves it. */
 const MOVED_REPLY = /^MOVED (\d+) (\S+)/
+
+/** What the client announces when its slot map or its set of nodes changed (onLayoutChange). */
+const LAYOUT_EVENTS = ['refresh', '+node', '-node'] as const
 
 /** A MOVED reply within an error's message (a CommandError names its operation first). */
 const MOVED_IN = /\bMOVED (\d+) (\S+)/

@@ -138,3 +138,18 @@ test('a cluster master that is paused: calls on its keys are timed out', async (
   assert.ok(error instanceof TimeoutError, `a TimeoutError, got ${String(error)}`)
   assert.equal(await store.get('k'), 1, 'served again once the pause ends')
 })
+
+test('fleets with a near cache on one injected Cluster leave none of their listeners on it', async () => {
+  const client = new Cluster(cluster.urls)
+  clients.push(client)
+  for (let i = 0; i < 3; i++) {
+    const fleet = injected(client, [])
+    const cache = fleet.cache({ near: { max: 10 } })
+    await cache.write('k', i)
+    await cache.read('k')
+    await fleet.close()
+  }
+  for (const event of ['refresh', '+node', '-node']) {
+    assert.equal(client.listenerCount(event), 0, `no '${event}' listener left`)
+  }
+})
