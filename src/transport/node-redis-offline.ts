@@ -91,7 +91,11 @@ export class OfflineCommands {
   }
 
   #withdraw(reason = (name: string): Error | undefined => this.#health.refusalIfDown(name)): void {
-    for (const [controller, name] of [...this.#queued]) {
+    // Newest first: node-redis 5's queue (a linked list) leaves a stale link behind when its
+    // head is removed and the next one becomes head; after 100+ such removals its tail pointed
+    // at a removed command, and the commands queued next (the user's own) were never written.
+    // Removed from the tail end, each one is unlinked cleanly.
+    for (const [controller, name] of [...this.#queued].reverse()) {
       this.#queued.delete(controller)
       controller.abort(reason(name))
     }
