@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { safely } from './broker/listener.ts'
 import type { NearCaches } from './cache/near-caches.ts'
 import type { CallOrder } from './cache/order.ts'
+import { started } from './deadline.ts'
 import {
   ClosedError,
   CommandError,
@@ -211,16 +212,6 @@ function translated<T>(fn: () => Promise<T>, op: string, key: string | undefined
   return started(fn).then(undefined, (error: unknown) => {
     throw translateError(error, op, key)
   })
-}
-
-/** `fn()` as a promise, a synchronous throw as its rejection. */
-function started<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    // Promise.resolve hands a native promise back as it is.
-    return Promise.resolve(fn())
-  } catch (error) {
-    return Promise.reject(error)
-  }
 }
 
 /** When a command is refused: a closed fleet (every command), or its connections closing (finishing steps). */

@@ -25,3 +25,13 @@ export function firstEvent(emitter: Emitter, events: readonly string[], ms: numb
     for (const event of events) emitter.once(event, done)
   })
 }
+
+/** `fn()` as a promise, a synchronous throw as its rejection. */
+export function started<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    // Promise.resolve hands a native promise back as it is.
+    return Promise.resolve(fn())
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

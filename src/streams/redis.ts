@@ -1,3 +1,4 @@
+import { started } from '../deadline.ts'
 import { pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf, everyPart } from '../topology/pipeline.ts'
@@ -68,15 +69,6 @@ function clientFor(topology: RedisTopology, write: StreamWrite, key: string, res
   return client
 }
 
-/** A part's promise, a refusal thrown as it is sent (a node known to be down) included. */
-function sentPart<T>(send: () => Promise<T>): Promise<T> {
-  try {
-    return send()
-  } catch (error) {
-    return Promise.reject(error)
-  }
-}
-
 function sentOn(write: StreamWrite, client: Client): void {
   if (write.once !== undefined && write.sentOn === undefined) write.sentOn = client
 }
@@ -139,7 +131,7 @@ export class RedisStreamBackend implements StreamBackend {
         // One refused while another node took its write is told as 'unknown' (everyPart, as
         // setMany's parts are): looked into only on a failure, since publish is a hot path.
         const parts = writes.map((w) =>
-          sentPart(() => writeOne(clientFor(topology, w, w.key, resend), w, resend)),
+          started(() => writeOne(clientFor(topology, w, w.key, resend), w, resend)),
         )
         return Promise.all(parts).catch(() => everyPart(parts))
       } catch (error) {
