@@ -373,6 +373,7 @@ class Cluster implements FaultCluster {
 
   replicaOf(master: ClusterNode): Promise<ClusterNode> {
     return waitUntil(`a replica of ${master.port}`, async () => {
+      const seen: string[] = []
       for (const node of this.#live()) {
         if (node === master) continue
         const replication = await info(node.port)
@@ -381,8 +382,13 @@ class Cluster implements FaultCluster {
           replication.get('master_link_status') === 'up'
         )
           return node
+        const following = replication.get('master_port') ?? '-'
+        seen.push(
+          `${node.port}: ${replication.get('role')} of ${following} (${replication.get('master_link_status') ?? '-'})`,
+        )
       }
-      return undefined
+      // Not yet: what each node said, for the failure message.
+      throw new Error(seen.join(', '))
     })
   }
 
@@ -415,12 +421,17 @@ class Cluster implements FaultCluster {
     // so soon after an election for the same slots (they wait 2 × node-timeout): ask again.
     await waitUntil(`${replica.port} to take over by CLUSTER FAILOVER`, async () => {
       if ((await roleOf(replica.port)) !== 'master') await command(replica.port, 'CLUSTER', 'FAILOVER')
-      return waitForRole(replica, 'master', MANUAL_FAILOVER_TIMEOUT + 2 * NODE_TIMEOUT).then(
+      const promoted = await waitForRole(replica, 'master', MANUAL_FAILOVER_TIMEOUT + 2 * NODE_TIMEOUT).then(
         () => true,
         () => false,
       )
+      if (!promoted) return false
+      // Redis 7.0 can declare a manual failover won on the votes of the election just before it,
+      // at that election's older epoch: the replica is master for a moment, then the old master's
+      // newer epoch takes the slots back. Only a replica still master once the cluster agrees took over.
+      await this.waitUntilOk()
+      return (await roleOf(replica.port)) === 'master'
     })
-    await this.waitUntilOk()
   }
 
   async moveSlot(slot: number, target: ClusterNode): Promise<void> {
