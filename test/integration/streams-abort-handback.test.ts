@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CommandError, createFleet, type Streams } from '../../src/index.ts'
 import type { TopologyKind } from '../../src/topology/types.ts'
-import { command } from '../harness/faults.ts'
+import { command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { chosenTopologies, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -88,6 +88,32 @@ for (const { topology, transport } of cases) {
   })
 }
 
+/** How many connections of `user` are blocked in an XREADGROUP on the server at `port` now. */
+async function blockedReads(port: number, user: string): Promise<number> {
+  const clients = String(await command(port, 'CLIENT', 'LIST')).split('\n')
+  return clients.filter(
+    (line) => line.includes(` user=${user} `) && / flags=\S*b/.test(line) && line.includes(' cmd=xreadgroup'),
+  ).length
+}
+
+/**
+ * Rounds of: a consume whose read is blocked on the server, a publish that serves it, an abort
+ * at once. Without CLIENT UNBLOCK the read is cut off, and what Redis served it stays pending
+ * until minIdle (docs/streams.md). So can the next round's entry: Redis may serve it to the
+ * cut-off read, whose connection's close it has not read yet (an XADD sent right after an
+ * ioredis disconnect() went to the closed read 299 times in 300). No round waits for a delivery.
+ */
+async function cutOffRounds(streams: Streams, port: number, user: string): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    const stop = new AbortController()
+    const consuming = streams.consume('g', 'c', () => undefined, { signal: stop.signal, minIdle: MIN_IDLE })
+    await waitUntil('a blocked read', async () => (await blockedReads(port, user)) > 0)
+    await streams.publish({ round })
+    stop.abort()
+    await consuming
+  }
+}
+
 test('standalone, an ACL that denies CLIENT: aborts still stop the consume, and the fallback is reported once', async () => {
   const url = new URL(String((await topologyOptions('standalone')).url))
   const user = uniqueNamespace('no-client')
@@ -103,7 +129,7 @@ test('standalone, an ACL that denies CLIENT: aborts still stop the consume, and 
   try {
     const streams = fleet.streams()
     await streams.ensureGroup('g')
-    await abortRounds(streams, inbox<string>())
+    await cutOffRounds(streams, Number(url.port), user)
     const fallback = reported.filter((error) => /cannot be unblocked/.test(String(error)))
     assert.equal(fallback.length, 1, reported.map(String).join('; '))
     assert.ok(fallback[0] instanceof CommandError)
