@@ -14,6 +14,7 @@ import { createFleet, type Fleet, NodeDownError, TimeoutError } from '../../src/
 import { clientPause, waitUntil } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { settledWithin } from '../harness/settled.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const commandTimeout = 200
@@ -47,25 +48,6 @@ function injected(
   return fleet
 }
 
-/** What `call` settled with, or 'pending' if it had not within HANG ms. */
-async function settled(call: Promise<unknown>): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined
-  const hang = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('pending'), HANG)
-  })
-  try {
-    return await Promise.race([
-      call.then(
-        (value) => ({ value }),
-        (error: unknown) => error,
-      ),
-      hang,
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 test('a paused server: the fleet times its calls out; the user’s own call on the client waits as it would', async () => {
   const client = new Redis(server.url)
   clients.push(client)
@@ -74,7 +56,7 @@ test('a paused server: the fleet times its calls out; the user’s own call on t
   await store.set('k', 1)
   await clientPause(server, 6 * commandTimeout)
   const own = client.get('unrelated')
-  const error = await settled(store.get('k'))
+  const error = await settledWithin(store.get('k'), HANG)
   assert.ok(error instanceof TimeoutError, `a TimeoutError, got ${String(error)}`)
   assert.equal(error.outcome, 'unknown')
   assert.equal(await own, null, "the user's call was not timed out by redfleet")
@@ -105,7 +87,7 @@ test('a dead server: calls fail at once with NodeDownError, announced once; back
   const down = (e: unknown) => e instanceof Error && / is down \(/.test(e.message)
   await waitUntil('the node announced down', async () => reported.some(down))
   for (const call of [store.get('k'), store.increment('n'), store.set('k', 2)]) {
-    const error = await settled(call)
+    const error = await settledWithin(call, HANG)
     assert.ok(error instanceof NodeDownError, `a NodeDownError, got ${String(error)}`)
     assert.equal(error.outcome, 'not-applied')
   }
@@ -116,7 +98,7 @@ test('a dead server: calls fail at once with NodeDownError, announced once; back
   assert.equal(announced.length, 1, 'one announcement, not one per call')
   await server.restart()
   const first = await waitUntil('the node back', async () => {
-    const result = await settled(store.increment('n'))
+    const result = await settledWithin(store.increment('n'), HANG)
     return result instanceof NodeDownError ? undefined : result
   })
   assert.deepEqual(first, { value: 1 }, 'the refused increment was never sent: the first one counts 1')
@@ -134,7 +116,7 @@ test('a cluster master that is paused: calls on its keys are timed out', async (
   await store.set('k', 1)
   const master = client.slots[calculateSlot(`${namespace}:store:k`)]![0]!
   await clientPause({ port: Number(master.split(':').at(-1)) }, 6 * commandTimeout)
-  const error = await settled(store.get('k'))
+  const error = await settledWithin(store.get('k'), HANG)
   assert.ok(error instanceof TimeoutError, `a TimeoutError, got ${String(error)}`)
   assert.equal(await store.get('k'), 1, 'served again once the pause ends')
 })

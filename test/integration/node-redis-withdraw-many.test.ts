@@ -12,6 +12,7 @@ import { createClient as createClient5 } from 'node-redis5'
 import { createClient as createClient6 } from 'node-redis6'
 import { ClosedError, createFleet } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { settledWithin } from '../harness/settled.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 let server: RedisServer
@@ -19,25 +20,6 @@ before(async () => {
   server = await startRedis()
 })
 after(() => server?.stop())
-
-/** What `call` settled with, or 'pending' after `ms`. */
-async function within(call: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms)
-  })
-  try {
-    return await Promise.race([
-      call.then(
-        (value) => value,
-        (error: unknown) => error,
-      ),
-      late,
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 for (const [version, createClient] of [
   ['node-redis 5', createClient5],
@@ -60,9 +42,9 @@ for (const [version, createClient] of [
     }
     try {
       // Far beyond a round trip on loopback: a command still pending then was never written.
-      assert.equal(await within(client.set(`${namespace}:user`, 'v'), 10_000), 'OK')
-      assert.equal(await within(client.ping(), 10_000), 'PONG')
-      assert.equal(await within(client.get(`${namespace}:user`), 10_000), 'v')
+      assert.deepEqual(await settledWithin(client.set(`${namespace}:user`, 'v'), 10_000), { value: 'OK' })
+      assert.deepEqual(await settledWithin(client.ping(), 10_000), { value: 'PONG' })
+      assert.deepEqual(await settledWithin(client.get(`${namespace}:user`), 10_000), { value: 'v' })
     } finally {
       client.destroy()
     }
