@@ -245,9 +245,9 @@ export class ClusterTopology implements RedisTopology {
    * refused, so nothing of it was applied.
    */
   #unreachable(error: unknown, batch: KeyBatch): ConnectionError | undefined {
-    const moved = MOVED_REPLY.exec(messageOf(error))
+    const moved = movedOf(error)
     if (!moved) return this.#connectionLost(error, batch)
-    const [, slot, target] = moved as unknown as [string, string, string]
+    const { slot, node: target } = moved
     const client = this.#clients[Math.max(batch.lane, 0)] ?? this.#clients[0]!
     if (client.nodes('all').some((node) => nodeIdOf(node) === target && node.status === 'ready'))
       return undefined
@@ -340,9 +340,7 @@ export class ClusterTopology implements RedisTopology {
    */
   slotMoved(error: unknown): void {
     if (this.#closed || this.#movedRead) return
-    const moved = MOVED_IN.exec(messageOf(error))
-    const target = moved ? { slot: Number(moved[1]), node: moved[2]! } : undefined
-    this.#movedRead = this.#rereadUntil(target).finally(() => {
+    this.#movedRead = this.#rereadUntil(movedOf(error)).finally(() => {
       this.#movedRead = undefined
     })
   }
@@ -404,14 +402,17 @@ function routedAstray(key: string): boolean {
   return open !== -1 && key.charCodeAt(open + 1) === 0x7d && key.indexOf('}', open + 2) !== -1
 }
 
-/** A MOVED reply: the slot, and the `host:port` of the master that serves it. */
-const MOVED_REPLY = /^MOVED (\d+) (\S+)/
-
 /** What the client announces when its slot map or its set of nodes changed (onLayoutChange). */
 const LAYOUT_EVENTS = ['refresh', '+node', '-node'] as const
 
-/** A MOVED reply within an error's message (a CommandError names its operation first). */
-const MOVED_IN = /\bMOVED (\d+) (\S+)/
+/** A MOVED reply, raw or within an error's message (a CommandError names its operation first). */
+const MOVED = /\bMOVED (\d+) (\S+)/
+
+/** The slot a MOVED names, and the `host:port` of the master that serves it now. */
+function movedOf(error: unknown): { slot: number; node: string } | undefined {
+  const moved = MOVED.exec(messageOf(error))
+  return moved ? { slot: Number(moved[1]), node: moved[2]! } : undefined
+}
 
 /** How many slot-map re-reads a MOVED may ask for before the retry goes anyway (slotMoved). */
 const MOVED_REREADS = 3
