@@ -348,8 +348,8 @@ export class FleetCache implements Cache {
           'cache.fetch: missing compute: calling fetch with force: true requires a compute function',
         )
       }
-      // A plain read (its failures reported as `read`), traced as this fetch.
-      return (await this.#read('read', trace, key, { version: settings.version })) as T
+      // A plain read, traced and its failures reported as this fetch.
+      return (await this.#read('fetch', trace, key, { version: settings.version })) as T
     }
     assertFunction(compute, 'compute', 'cache.fetch')
     const version = requestedVersion(key, settings.version, 'fetch')

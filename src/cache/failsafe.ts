@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { ClosedError, isAnnounced, messageOf, RedfleetError } from '../errors.ts'
+import { ClosedError, ConfigError, isAnnounced, messageOf, RedfleetError } from '../errors.ts'
 import { withoutRejections } from '../hooks.ts'
 import { absorbedFailures } from './failures.ts'
 import type { CacheOptions, CacheStats } from './types.ts'
@@ -9,10 +9,12 @@ export type ErrorHandler = NonNullable<CacheOptions['errorHandler']>
 /**
  * True for the failures Rails' failsafe absorbs: failures of Redis (connection, timeout,
  * command error, a corrupt entry). Programming errors (TypeError, a value that cannot be
- * serialised) and use after close are never absorbed: they reject.
+ * serialised), a configuration that cannot work (ConfigError: `cluster: true` against a server
+ * that is not a cluster, SPEC §1's "every call fails") and use after close are never absorbed:
+ * they reject, or a misconfigured deployment would only ever miss.
  */
 export function isAbsorbable(error: unknown): boolean {
-  return error instanceof RedfleetError && !(error instanceof ClosedError)
+  return error instanceof RedfleetError && !(error instanceof ClosedError) && !(error instanceof ConfigError)
 }
 
 /**

@@ -77,7 +77,7 @@ forEachTopology('Cache: damaged entries', (env) => {
     })
   }
 
-  test('a key holding another type (a stream): read, exist, readCounter and increment miss and report WRONGTYPE; the stream is kept', async () => {
+  test('a key holding another type (a stream): read, exist, readCounter, increment and fetch miss and report WRONGTYPE; the stream is kept', async () => {
     const ns = uniqueKey('ns')
     const failures: Failure[] = []
     const cache = fleet.cache({
@@ -92,6 +92,7 @@ forEachTopology('Cache: damaged entries', (env) => {
     assert.equal(await cache.exist(key), false)
     assert.equal(await cache.readCounter(key), undefined)
     assert.equal(await cache.increment(key), undefined)
+    assert.equal(await cache.fetch(key, {}), undefined)
     assert.deepEqual(
       failures.map(({ method, exception }) => [method, /WRONGTYPE/.test(String(exception))]),
       [
@@ -99,6 +100,8 @@ forEachTopology('Cache: damaged entries', (env) => {
         ['exist', true],
         ['readCounter', true],
         ['increment', true],
+        // A fetch without a compute is a read, reported as the method the caller called.
+        ['fetch', true],
       ],
     )
     assert.equal((await streams.readRange('typed')).length, 1, 'the stream is untouched')

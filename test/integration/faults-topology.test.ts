@@ -160,8 +160,9 @@ function assertSettledInTime(outcomes: Outcome[]): void {
 async function exercise(
   options: FleetOptions,
   expect: (error: unknown, where: string) => void,
-): Promise<{ warnings: string[] }> {
+): Promise<{ warnings: string[]; resolved: Set<string> }> {
   const warnings = countWarnings()
+  const resolved = new Set<string>()
   const fleet = createFleet({ ...options, namespace: uniqueNamespace(), connectTimeout, commandTimeout })
   try {
     for (const round of ['first calls', 'later calls']) {
@@ -171,6 +172,7 @@ async function exercise(
       for (const { name, error } of outcomes) {
         // Failsafe methods resolve; their failure went to the sink.
         if (error !== undefined) expect(error, `${round}: ${name}`)
+        else resolved.add(name)
       }
       assert.ok(reported.length > 0, 'the failsafe methods reported their failures')
       for (const error of reported) expect(error, `${round}: a reported failure`)
@@ -179,8 +181,11 @@ async function exercise(
     await fleet.close()
     warnings.stop()
   }
-  return { warnings: warnings.messages }
+  return { warnings: warnings.messages, resolved }
 }
+
+/** The cache's calls in `everyCall`: failsafe for a failing Redis, never for a bad configuration. */
+const cacheCalls = (names: Set<string>) => [...names].filter((name) => name.startsWith('cache.'))
 
 describe('cluster: true against a standalone server', () => {
   let server: RedisServer
@@ -190,7 +195,7 @@ describe('cluster: true against a standalone server', () => {
   after(() => server?.stop())
 
   test('every call of every primitive fails with ConfigError ERR_NOT_A_CLUSTER in time, one warning', async () => {
-    const { warnings } = await exercise({ url: server.url, cluster: true }, (error, where) => {
+    const { warnings, resolved } = await exercise({ url: server.url, cluster: true }, (error, where) => {
       assert.ok(error instanceof ConfigError, `${where}: ${String(error)}`)
       assert.equal(error.code, 'ERR_NOT_A_CLUSTER', where)
       assert.match(error.message, /is not a Redis Cluster \(cluster_enabled:0\)/, where)
@@ -198,6 +203,8 @@ describe('cluster: true against a standalone server', () => {
     })
     assert.equal(warnings.length, 1, `one warning, got:\n${warnings.join('\n')}`)
     assert.match(warnings[0]!, /not a Redis Cluster/)
+    // A cache misconfigured so would otherwise only ever miss, with a warning at most.
+    assert.deepEqual(cacheCalls(resolved), [], 'the cache calls rejected too: a ConfigError is not absorbed')
   })
 })
 
@@ -218,12 +225,14 @@ describe('cluster: true with every seed unreachable', () => {
 
   test('refused seeds: every call fails with ConnectionError naming the seeds in time, one warning', async () => {
     const seeds = ['redis://127.0.0.1:1', 'redis://127.0.0.1:2']
-    const { warnings } = await exercise({ url: seeds, cluster: true }, (error, where) => {
+    const { warnings, resolved } = await exercise({ url: seeds, cluster: true }, (error, where) => {
       assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
       if (isSubscriptionWait(error)) return
       assert.match(error.message, /127\.0\.0\.1:1, 127\.0\.0\.1:2/, `${where} names the seeds`)
     })
     assert.equal(warnings.length, 1, `one warning, got:\n${warnings.join('\n')}`)
+    // Failsafe (SPEC §3): a connection error never escapes a cache call.
+    assert.equal(cacheCalls(resolved).length, 5, 'every cache call resolved')
   })
 
   for (const transport of ['ioredis', 'node-redis'] as const) {
