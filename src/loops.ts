@@ -40,11 +40,20 @@ export { isRedirection }
  */
 export class LoopBackoff {
   readonly #report: (error: unknown) => void
+  readonly #quietOnLostConnection: boolean
   #failures = 0
   readonly #reported = new Set<string>()
 
-  constructor(report: (error: unknown) => void) {
+  /**
+   * `quietOnLostConnection`: a lost connection (or a node known to be down) is not reported. For
+   * the loops of blocking reads, each always in flight, so that every one of them meets each
+   * outage of its node: the fleet announces the node going down once for all of them (SPEC §1:
+   * one warning per node per change of its state), and a connection that drops while its node
+   * stays up is made again by the next read.
+   */
+  constructor(report: (error: unknown) => void, options: { quietOnLostConnection?: boolean } = {}) {
     this.#report = report
+    this.#quietOnLostConnection = options.quietOnLostConnection ?? false
   }
 
   /** An attempt succeeded: the next failure starts a new run. */
@@ -62,7 +71,8 @@ export class LoopBackoff {
   delayAfter(error: unknown, cap = Number.POSITIVE_INFINITY): number {
     this.#failures++
     const what = `${(error as { code?: unknown })?.code}:${messageOf(error)}`
-    if (!this.#reported.has(what)) {
+    const quiet = this.#quietOnLostConnection && error instanceof ConnectionError
+    if (!quiet && !this.#reported.has(what)) {
       this.#reported.add(what)
       try {
         this.#report(error)

@@ -61,8 +61,8 @@ export interface StreamBackend {
   lastId(key: string): Promise<string>
   /** XREAD BLOCK: entries after `afterId`, waiting up to `block` ms for the first one. */
   read(key: string, afterId: string, count: number, block: number, signal: AbortSignal): Promise<RawEntry[]>
-  /** XGROUP CREATE key group 0 MKSTREAM; a group that exists is left as it is. */
-  createGroup(key: string, group: string): Promise<void>
+  /** XGROUP CREATE key group 0 MKSTREAM; a group that exists is left as it is. True if made now. */
+  createGroup(key: string, group: string): Promise<boolean>
   /**
    * XACK `acks` (if any), then XREADGROUP '>' BLOCK. The acks travel first on the same
    * connection, so a consumer's loop costs one round trip per batch. Entries read from '>'

@@ -1,4 +1,4 @@
-import { CommandError, ConnectionError, isTransientFailure, messageOf } from '../errors.ts'
+import { CommandError, ConnectionError, isTransientFailure, messageOf, TimeoutError } from '../errors.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { isRedirection } from '../loops.ts'
 import { closeClient } from '../topology/connection.ts'
@@ -80,9 +80,10 @@ export class BlockingPool {
    * not cut off but unblocked instead (CLIENT UNBLOCK from the node's command connection), and
    * resolves with what Redis had served it, for the caller to hand back; cut off only when it
    * cannot be unblocked. A read whose connection drops fails at once with ConnectionError; one
-   * that gets no reply within `block` + READ_GRACE ms fails the same way and its connection is
-   * closed: a command caught in a reconnect can stay unanswered forever (seen with ioredis 6
-   * when the server restarts), and no loop may hang on it.
+   * that gets no reply within `block` + READ_GRACE ms fails with TimeoutError (a loop reports
+   * it: no node was announced down) and its connection is closed: a command caught in a
+   * reconnect can stay unanswered forever (seen with ioredis 6 when the server restarts), and
+   * no loop may hang on it.
    */
   async with<T>(
     key: string,
@@ -105,8 +106,7 @@ export class BlockingPool {
       // timeout: the loop backs off and reads again, on a new connection to the current master.
       onClose = () => reject(new ConnectionError(`blocking read of '${key}' lost its connection`))
       timer = setTimeout(
-        () =>
-          reject(new ConnectionError(`blocking read of '${key}' got no reply in ${block + READ_GRACE} ms`)),
+        () => reject(new TimeoutError(`blocking read of '${key}' got no reply in ${block + READ_GRACE} ms`)),
         block + READ_GRACE,
       )
     })

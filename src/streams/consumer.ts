@@ -77,13 +77,18 @@ export class ConsumerLoop {
     const { backend, key, group, consumer, batch, signal } = this.#s
     let nextReclaim = 0
     let cursor = START_ID
-    const backoff = new LoopBackoff(this.#s.onError)
+    const backoff = new LoopBackoff(this.#s.onError, { quietOnLostConnection: true })
     let fatal: unknown
     let groupReady = false
+    /** The NOGROUP that ended the group this loop read from, until the group is made again. */
+    let gone: unknown
     while (!signal.aborted) {
       try {
         if (!groupReady) {
-          await backend.createGroup(key, group)
+          // Reported by the loop that makes it again, not by each of its consumers: its entries
+          // are delivered again.
+          if ((await backend.createGroup(key, group)) && gone) this.#s.onError(gone)
+          gone = undefined
           groupReady = true
         }
         let entries: ClaimedEntry[]
@@ -123,9 +128,12 @@ export class ConsumerLoop {
         const error = translateError(caught, 'streams.consume', group)
         if (messageOf(error).includes('NOGROUP')) {
           // The group (or the whole stream) is gone: deleted, or lost with a Redis that did not
-          // persist it. Recreate it and go on; reported, since its entries are delivered again.
+          // persist it. Made again at the next turn, and reported then.
           groupReady = false
-        } else if (!isPassing(error)) {
+          gone = error
+          continue
+        }
+        if (!isPassing(error)) {
           fatal = error
           break
         }

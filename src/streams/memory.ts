@@ -101,9 +101,11 @@ export class MemoryStreamBackend implements StreamBackend {
     }
   }
 
-  async createGroup(key: string, group: string): Promise<void> {
+  async createGroup(key: string, group: string): Promise<boolean> {
     const stream = this.#create(key)
-    if (!stream.groups.has(group)) stream.groups.set(group, { lastDelivered: START_ID, pending: new Map() })
+    if (stream.groups.has(group)) return false
+    stream.groups.set(group, { lastDelivered: START_ID, pending: new Map() })
+    return true
   }
 
   async readGroup(

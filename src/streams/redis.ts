@@ -221,12 +221,14 @@ export class RedisStreamBackend implements StreamBackend {
     return readReply(reply)
   }
 
-  async createGroup(key: string, group: string): Promise<void> {
+  async createGroup(key: string, group: string): Promise<boolean> {
     const client = await this.#client(key)
     try {
       await client.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
+      return true
     } catch (error) {
       if (!String((error as Error)?.message).startsWith('BUSYGROUP')) throw error
+      return false
     }
   }
 

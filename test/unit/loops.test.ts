@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { ClosedError, CommandError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import { ClosedError, CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
 import { isPassing, isRedirection, LoopBackoff } from '../../src/loops.ts'
 import { sleep } from '../../src/sleep.ts'
 
@@ -32,14 +32,25 @@ describe('LoopBackoff', () => {
   test('reports each distinct failure once per run of failures; a success starts a new run', () => {
     const reports: unknown[] = []
     const backoff = new LoopBackoff((error) => reports.push(error))
-    const lost = new ConnectionError('lost')
-    backoff.delayAfter(lost)
-    backoff.delayAfter(new ConnectionError('lost'))
+    const slow = new TimeoutError('slow')
+    backoff.delayAfter(slow)
+    backoff.delayAfter(new TimeoutError('slow'))
     backoff.delayAfter(reply('READONLY replica'))
     assert.equal(reports.length, 2)
     backoff.succeeded()
-    backoff.delayAfter(lost)
+    backoff.delayAfter(slow)
     assert.equal(reports.length, 3)
+  })
+
+  test('quietOnLostConnection: a lost connection or a node known down is not reported, the rest is', () => {
+    const reports: unknown[] = []
+    const backoff = new LoopBackoff((error) => reports.push(error), { quietOnLostConnection: true })
+    backoff.delayAfter(new ConnectionError('lost'))
+    backoff.delayAfter(new NodeDownError('Redis at 127.0.0.1:1 is down', '127.0.0.1:1'))
+    assert.deepEqual(reports, [])
+    const slow = new TimeoutError('slow')
+    backoff.delayAfter(slow)
+    assert.deepEqual(reports, [slow])
   })
 
   test('delays follow the retry curve up to its 2 s cap, and never exceed the cap given', () => {

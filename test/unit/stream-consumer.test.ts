@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { test } from 'node:test'
-import { CommandError, ConnectionError } from '../../src/errors.ts'
+import { CommandError, ConnectionError, TimeoutError } from '../../src/errors.ts'
 import type { ClaimedEntry, ClaimResult, StreamBackend } from '../../src/streams/backend.ts'
 import { BLOCK_INTERVAL, ConsumerLoop, type ConsumerSettings } from '../../src/streams/consumer.ts'
 import type { Delivery, Envelope } from '../../src/streams/entry.ts'
@@ -34,12 +34,15 @@ class ScriptedBackend {
   ackFails: Error[] = []
   releaseFails: Error | undefined
   groups = 0
+  /** What createGroup answers: true, the group was made; false, another consumer had made it. */
+  made = true
 
-  async createGroup(): Promise<void> {
+  async createGroup(): Promise<boolean> {
     this.calls.push('createGroup')
     const failure = this.createGroupFails.shift()
     if (failure) throw failure
     this.groups++
+    return this.made
   }
 
   async readGroup(
@@ -371,12 +374,21 @@ test('a failed hand-back is reported', async () => {
 
 test('an outage is reported once and ridden out; the loop goes on when it passes', async () => {
   const backend = new ScriptedBackend()
-  const lost = new ConnectionError('connection lost')
-  backend.reads.push(lost, lost, [entry('1-0')])
+  const slow = new TimeoutError('no reply')
+  backend.reads.push(slow, slow, [entry('1-0')])
   const run = start(backend)
   await stopWhen(run, () => run.handled.length === 1)
   assert.equal(run.errors.length, 1, 'the same outage is reported once')
-  assert.ok(run.errors[0] instanceof ConnectionError)
+  assert.ok(run.errors[0] instanceof TimeoutError)
+})
+
+test('a lost connection is ridden out unreported: its node going down is the fleet’s to announce', async () => {
+  const backend = new ScriptedBackend()
+  const lost = new ConnectionError('connection lost')
+  backend.reads.push(lost, [entry('1-0')], lost, [entry('2-0')])
+  const run = start(backend)
+  await stopWhen(run, () => run.handled.length === 2)
+  assert.deepEqual(run.errors, [])
 })
 
 test('a lost group is created again, from the stream’s start, and the loop goes on', async () => {
@@ -386,6 +398,17 @@ test('a lost group is created again, from the stream’s start, and the loop goe
   await stopWhen(run, () => run.handled.length === 1)
   assert.equal(backend.groups, 2)
   assert.equal(run.errors.length, 1, 'reported: its entries are delivered again')
+  assert.match(String(run.errors[0]), /NOGROUP/)
+})
+
+test('a lost group made again by another consumer first is reported by that one, not by each', async () => {
+  const backend = new ScriptedBackend()
+  backend.reads.push(new CommandError("NOGROUP No such key 'stream' or consumer group 'g'"), [entry('1-0')])
+  const run = start(backend)
+  backend.made = false
+  await stopWhen(run, () => run.handled.length === 1)
+  assert.equal(backend.groups, 2)
+  assert.deepEqual(run.errors, [])
 })
 
 test('a command error ends the loop with that error, after flushing its acks', async () => {
@@ -400,7 +423,7 @@ test('a command error ends the loop with that error, after flushing its acks', a
 
 test('a failure when creating the group is retried like any outage', async () => {
   const backend = new ScriptedBackend()
-  backend.createGroupFails.push(new ConnectionError('connection refused'))
+  backend.createGroupFails.push(new TimeoutError('no reply'))
   backend.reads.push([entry('1-0')])
   const run = start(backend)
   await stopWhen(run, () => run.handled.length === 1)
