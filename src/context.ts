@@ -258,7 +258,7 @@ const CROSSSLOT = /\bCROSSSLOT\b/
  * commands across slots (CROSSSLOT), which only a cluster client splits. Said in the error, since
  * the raw reply does not tell a user which option is missing.
  */
-function withClusterHint(ctx: FleetContext, error: unknown): unknown {
+export function withClusterHint(ctx: FleetContext, error: unknown): unknown {
   if (ctx.topology === 'cluster' || !(isRedirection(error) || CROSSSLOT.test(messageOf(error)))) return error
   return new CommandError(
     `${messageOf(error)} (the server is a Redis Cluster node: connect with cluster: true)`,

@@ -1,7 +1,7 @@
 import { isDeadLetterRecord } from './admin/dead-letters.ts'
 import { isStreamName, scanKeys, streamLength, streamsAmong } from './admin/keys.ts'
 import { operatorTracker } from './admin/orphans.ts'
-import type { FleetContext } from './context.ts'
+import { type FleetContext, withClusterHint } from './context.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
 import { streamBackend } from './streams/access.ts'
 import { MemoryStream } from './streams/memory-stream.ts'
@@ -141,15 +141,21 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
 
 /**
  * Channels whose first entry is a dead-letter record (isDeadLetterRecord, the rule of
- * deadLetterChannels), among streams already described: no SCAN of its own.
+ * deadLetterChannels), among streams already described: no SCAN of its own. An empty channel
+ * that is a group's default dead-letter channel (`<group>:dead`) counts, at 0: a purge leaves
+ * it so, and a gauge that vanished instead would read as missing data, not as 0.
  */
 async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<FleetStatus['deadLetters']> {
-  const prefix = fleetContext(fleet).keys.key('streams', 'channel', '')
+  const ctx = fleetContext(fleet)
+  const prefix = ctx.keys.key('streams', 'channel', '')
+  const main = ctx.keys.key('streams', 'events')
+  const groupDefaults = new Set(streams.find((s) => s.key === main)?.groups.map((g) => `${g.name}:dead`))
   const found = await Promise.all(
     streams
       .filter((stream) => stream.key.startsWith(prefix))
       .map(async (stream) => {
         const channel = stream.key.slice(prefix.length)
+        if (stream.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
         const [first] = await fleet.streams().readRange(channel, undefined, 1)
         return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
       }),
@@ -188,7 +194,11 @@ async function streamsOf(ctx: FleetContext, walk: NamespaceKeys, fresh: boolean)
  * with no SCAN at all.
  */
 export function inspectFleet(fleet: Fleet, o: { keyspace?: NamespaceKeys } = {}): Promise<FleetStatus> {
-  return untraced(() => inspect(fleet, o.keyspace))
+  // Its reads of keys go to the nodes directly, not through the operation runner: the hint for
+  // a ring given a cluster's nodes (a raw MOVED) is added here.
+  return untraced(() => inspect(fleet, o.keyspace)).catch((error: unknown) => {
+    throw withClusterHint(fleetContext(fleet), error)
+  })
 }
 
 async function inspect(fleet: Fleet, keyspace: NamespaceKeys | undefined): Promise<FleetStatus> {

@@ -26,6 +26,8 @@ const REDIS_PROTOCOLS = new Set(['redis:', 'rediss:'])
 /** Fleet options from the flags; --url defaults to $REDIS_URL. A malformed url is a usage error. */
 export function fleetOptions(flags: FleetFlags): FlagOptions {
   const urls = (flags.url ?? process.env.REDIS_URL ?? '').split(',').filter((u) => u.trim() !== '')
+  // Named as the user gave it: a bad $REDIS_URL is not blamed on a --url never typed.
+  const source = flags.url === undefined ? '$REDIS_URL' : '--url'
   urls.forEach((url, i) => {
     let parsed: URL | undefined
     try {
@@ -34,7 +36,7 @@ export function fleetOptions(flags: FleetFlags): FlagOptions {
     // The url is not echoed: it may hold a password.
     if (!parsed || !REDIS_PROTOCOLS.has(parsed.protocol) || parsed.hostname === '') {
       const which = urls.length > 1 ? ` (url ${i + 1} of ${urls.length})` : ''
-      throw new UsageError(`--url must be redis://host:port or rediss://host:port${which}`)
+      throw new UsageError(`${source} must be redis://host:port or rediss://host:port${which}`)
     }
   })
   if (flags.cluster && urls.length === 0) throw new UsageError('--cluster needs --url')

@@ -62,7 +62,9 @@ export function formatStatus(status: FleetStatus): string {
       )
     }
   }
-  const dead = status.deadLetters.map((d) => `${shown(d.channel)} ${d.length}`).join(', ') || 'none'
+  // A purged channel is still listed (at 0, for the gauges): the text names only those waiting.
+  const waiting = status.deadLetters.filter((d) => d.length > 0)
+  const dead = waiting.map((d) => `${shown(d.channel)} ${d.length}`).join(', ') || 'none'
   lines.push(`dead letters: ${dead}`)
   const keys = Object.entries(status.keys).sort(([a], [b]) => a.localeCompare(b))
   const counted = keys.map(([name, count]) => `${shown(name)} ${count}`).join(', ') || 'none'

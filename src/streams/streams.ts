@@ -173,8 +173,9 @@ class FleetStreams implements Streams {
     this.#channelPrefix = ctx.keys.key('streams', 'channel', '')
   }
 
-  #channelKey(op: string, channel: unknown): string {
-    assertName(channel, 'channel', op)
+  /** The key of `channel`; `what` names it in a refusal (an option naming a channel says so). */
+  #channelKey(op: string, channel: unknown, what = 'channel'): string {
+    assertName(channel, what, op)
     return this.#channelPrefix + channel
   }
 
@@ -378,7 +379,7 @@ class FleetStreams implements Streams {
         assertCallOptions(o, op, CONSUME_OPTIONS)
         assertSignal(o?.signal, op)
         const deadLetter = o.deadLetter ?? `${group}:dead`
-        const deadKey = this.#channelKey('streams.consume', deadLetter)
+        const deadKey = this.#channelKey('streams.consume', deadLetter, 'deadLetter')
         const settings = {
           backend: this.#backend,
           key: this.#mainKey,

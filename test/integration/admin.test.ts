@@ -196,6 +196,14 @@ forEachTopology('admin: dead letters', (env) => {
     assert.equal(await fleet.streams().groupLag('billing'), 0)
   })
 
+  test('a purged group dead-letter channel is still counted, at 0 (a gauge that vanished reads as no data)', async () => {
+    const fleet = await freshFleet(env)
+    await deadLetters(fleet, 'refund', [1, 2])
+    assert.deepEqual((await inspectFleet(fleet)).deadLetters, [{ channel: 'refund:dead', length: 2 }])
+    assert.equal(await purgeDeadLetters(fleet, 'refund:dead'), 2)
+    assert.deepEqual((await inspectFleet(fleet)).deadLetters, [{ channel: 'refund:dead', length: 0 }])
+  })
+
   test('replay and purge take ids; purge deletes only dead letters', async () => {
     const fleet = await freshFleet(env)
     await deadLetters(fleet, 'ship', [1, 2, 3])

@@ -61,6 +61,12 @@ describe('redfleet command: usage', () => {
     for (const [args, reason] of runs) await assertUsageError(args, reason)
   })
 
+  test('a malformed $REDIS_URL is named as such, not as a --url never given', async () => {
+    const run = await cli(['orphans'], { ...noRedisUrl, REDIS_URL: 'garbage' })
+    assert.equal(run.code, 2, run.stderr)
+    assert.match(run.stderr, /^redfleet: \$REDIS_URL must be redis:\/\/host:port/)
+  })
+
   test('an unknown command with --help is the same usage error as without it, and prints no help', async () => {
     await assertUsageError(['bogus', '--help'], /unknown command 'bogus'/)
     await assertUsageError(['--url', 'redis://127.0.0.1:1', 'bogus', '-h'], /unknown command 'bogus'/)

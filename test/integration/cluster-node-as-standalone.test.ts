@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { CommandError, createFleet } from '../../src/index.ts'
+import { inspectFleet } from '../../src/inspect.ts'
 import { command } from '../harness/faults.ts'
 import { startCluster } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -65,5 +66,26 @@ test('a multi-key call of a standalone fleet on a cluster node (CROSSSLOT) says 
     })
   } finally {
     await fleet.close()
+  }
+})
+
+test("the operator's view (status, dashboard) of a fleet given a cluster's nodes says so too", async () => {
+  const namespace = uniqueNamespace('not-cluster')
+  const writer = createFleet({ url: cluster.urls, cluster: true, namespace })
+  const ring = createFleet({ url: cluster.urls, namespace, retry: { attempts: 1 }, onError: () => {} })
+  try {
+    // What an operator points the command at: a main stream with a group, channels, a member.
+    const streams = writer.streams()
+    await streams.ensureGroup('billing')
+    for (let i = 0; i < 5; i++) await streams.publish({ i }, ['orders'])
+    await writer.membership().heartbeat('web-1')
+    // Its own reads of the streams go to the nodes directly, not through the operation runner.
+    await assert.rejects(inspectFleet(ring), (error: unknown) => {
+      assert.ok(error instanceof CommandError, String(error))
+      assert.match(error.message, /(MOVED|CROSSSLOT).*connect with cluster: true\)$/)
+      return true
+    })
+  } finally {
+    await Promise.all([writer.close(), ring.close()])
   }
 })

@@ -66,6 +66,10 @@ test('streams: names, callbacks, signals, counts, ids and envelopes', async () =
     () => streams.consume('g', 'c', () => {}, { signal: {} as never }),
     /signal must be an AbortSignal/,
   )
+  await assertInvalidArgument(
+    () => streams.consume('g', 'c', () => {}, { deadLetter: '' }),
+    /streams\.consume: deadLetter must not be empty/,
+  )
 })
 
 test('membership: ids, intervals, members and inbox positions', async () => {
