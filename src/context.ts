@@ -14,6 +14,7 @@ import {
   TimeoutError,
   translateError,
 } from './errors.ts'
+import type { FailingNodes } from './failing-nodes.ts'
 import { withoutRejections } from './hooks.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -58,6 +59,8 @@ export interface FleetContext {
   readonly order: { readonly store: KeyOrder; readonly cache: CallOrder }
   /** The near caches of the fleet's caches on Redis (see NearCaches). */
   readonly nearCaches: NearCaches
+  /** Nodes its background work sees failing, each reported once (see FailingNodes). */
+  readonly failingNodes: FailingNodes
 }
 
 /** How one primitive runs its operations: its retry policy and where its failures go. */

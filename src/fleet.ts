@@ -12,6 +12,7 @@ import { NearCaches } from './cache/near-caches.ts'
 import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
 import { ClosedError } from './errors.ts'
+import { FailingNodes } from './failing-nodes.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
@@ -59,6 +60,7 @@ class FleetCore {
   /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
   readonly order = { store: new KeyOrder(this.lifecycle.signal), cache: new CallOrder() }
   readonly nearCaches = new NearCaches()
+  readonly failingNodes = new FailingNodes()
   /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */
   readonly redisHandle = new TopologyHandle(() => this.redis())
   #topology: Promise<RedisTopology> | undefined
@@ -166,6 +168,7 @@ class FleetView implements Fleet {
       subscriber: () => core.subscriber(),
       order: core.order,
       nearCaches: core.nearCaches,
+      failingNodes: core.failingNodes,
     }
     contexts.set(this, this.#ctx)
   }

@@ -12,7 +12,10 @@ export interface NodeHooks {
   invalidate(payload: RawPayload): void
   /** The node answered ROLE as a replica (a demoted master): re-read the topology. */
   demoted(): void
+  /** A failure, the first of a failing spell (or one already announced elsewhere). */
   report(error: unknown, what: string): void
+  /** The spell of failures reported ended: the node works again, or is no longer watched. */
+  worked(): void
 }
 
 /**
@@ -71,7 +74,7 @@ export class TrackedNode implements Vouch {
     this.#stopState = this.#subscriber.onState((state) => {
       if (state === 'down') {
         // Announced by the node's health: a failure after it is back is a new change, heard once.
-        this.#failing = false
+        this.#setFailing(false)
         this.#lost()
       } else void this.#enable()
     })
@@ -104,7 +107,7 @@ export class TrackedNode implements Vouch {
       if (!this.live || generation !== this.#generation || this.#closed) return
       const role = await this.#role(generation)
       if (role === 'master') {
-        this.#failing = false
+        this.#setFailing(false)
         return
       }
       // Not known to be a master any more: stop vouching now. A replica means a demotion (the
@@ -154,7 +157,7 @@ export class TrackedNode implements Vouch {
       if (generation !== this.#generation) return
       this.#redirect = id
       this.live = true
-      this.#failing = false
+      this.#setFailing(false)
     } catch (error) {
       if (generation === this.#generation && !this.#closed) this.#fail(error, 'CLIENT TRACKING')
     }
@@ -176,9 +179,16 @@ export class TrackedNode implements Vouch {
    * failure already announced elsewhere (the node known down) is dropped by the reporter and
    * does not start a spell, so a failure after the node is back up is still heard once.
    */
+  /** Starts or ends a failing spell; its end is told (the fleet's FailingNodes). */
+  #setFailing(failing: boolean): void {
+    if (this.#failing === failing) return
+    this.#failing = failing
+    if (!failing) this.#hooks.worked()
+  }
+
   #fail(error: unknown, what: string): void {
     if (this.#failing) return
-    if (!isAnnounced(error)) this.#failing = true
+    if (!isAnnounced(error)) this.#setFailing(true)
     this.#hooks.report(error, what)
   }
 
@@ -205,6 +215,7 @@ export class TrackedNode implements Vouch {
   /** Stops vouching (its entries are flushed) and closes the control connection. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#setFailing(false)
     this.#lost()
     this.live = false
     this.#stopState?.()

@@ -179,7 +179,8 @@ export class NearTracking {
         control.disconnect()
         continue
       }
-      const node = new TrackedNode(
+      const failing = this.#ctx.failingNodes
+      const node: TrackedNode = new TrackedNode(
         id,
         subscriber.node(id),
         control,
@@ -187,7 +188,11 @@ export class NearTracking {
         {
           invalidate: (payload) => this.#invalidate(payload),
           demoted: () => void this.#sync(),
-          report: (error, what) => this.#report(error, `${id} ${what}`),
+          // Once per node for the fleet: another namespace's tracking may have said it already.
+          report: (error, what) => {
+            if (!isAnnounced(error) && failing.failed(id, node)) this.#report(error, `${id} ${what}`)
+          },
+          worked: () => failing.worked(id, node),
         },
         this.#ctx.commandTimeout,
       )

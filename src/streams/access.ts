@@ -15,6 +15,7 @@ export function streamBackend(ctx: FleetContext, blockingConnections?: number): 
     ctx.lifecycle,
     () => ctx.redis(),
     (error) => ctx.onError(error, { op: 'streams.consume' }),
+    ctx.failingNodes,
   )
   if (blockingConnections !== undefined) pool.atLeast(blockingConnections)
   return new RedisStreamBackend(ctx.redisHandle, pool)

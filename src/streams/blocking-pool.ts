@@ -1,4 +1,5 @@
 import { CommandError, ConnectionError, isTransientFailure, messageOf, TimeoutError } from '../errors.ts'
+import type { FailingNodes } from '../failing-nodes.ts'
 import type { Lifecycle } from '../lifecycle.ts'
 import { isRedirection } from '../loops.ts'
 import { closeClient } from '../topology/connection.ts'
@@ -45,13 +46,20 @@ export class BlockingPool {
   /** Unset until a primitive asks for a bound; then the largest asked for. */
   #limit: number | undefined
   #closed = false
+  /** Where a node whose blocking reads get no reply is told, once for the fleet (#noReply). */
+  readonly #failing: FailingNodes
   /** Where it says, once, that aborted reads cannot be unblocked (an ACL denying CLIENT). */
   readonly #report: (error: unknown) => void
   #reported = false
 
-  constructor(topology: () => Promise<RedisTopology>, report: (error: unknown) => void) {
+  constructor(
+    topology: () => Promise<RedisTopology>,
+    report: (error: unknown) => void,
+    failing: FailingNodes,
+  ) {
     this.#topology = topology
     this.#report = report
+    this.#failing = failing
   }
 
   /** Sets the per-node limit; when several primitives of the fleet ask, the largest wins. */
@@ -105,10 +113,7 @@ export class BlockingPool {
       // A dropped connection (restart, crash, failover) ends the read now, not at the grace
       // timeout: the loop backs off and reads again, on a new connection to the current master.
       onClose = () => reject(new ConnectionError(`blocking read of '${key}' lost its connection`))
-      timer = setTimeout(
-        () => reject(new TimeoutError(`blocking read of '${key}' got no reply in ${block + READ_GRACE} ms`)),
-        block + READ_GRACE,
-      )
+      timer = setTimeout(() => reject(this.#noReply(lease.node, key, block + READ_GRACE)), block + READ_GRACE)
     })
     lost.catch(() => undefined)
     signal.addEventListener('abort', onAbort, { once: true })
@@ -117,6 +122,7 @@ export class BlockingPool {
     const reading = read(lease.connection)
     try {
       const outcome = await Promise.race([reading, aborted, lost])
+      this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
         if (served && (await this.#unblock(lease))) return await Promise.race([reading, lost])
@@ -144,6 +150,17 @@ export class BlockingPool {
       lease.connection.off('close', onClose)
       this.#release(lease, broken)
     }
+  }
+
+  /**
+   * A read of `node` that got no reply in `ms` (a frozen or paused server): reported by its
+   * loop if it is the fleet's first sign of that node failing (FailingNodes); the others (every
+   * loop's on that node, until one of its reads is answered again, and those after a near
+   * cache said it) are marked announced: the default warning is one per node (SPEC §1).
+   */
+  #noReply(node: string, key: string, ms: number): TimeoutError {
+    const error = new TimeoutError(`blocking read of '${key}' got no reply in ${ms} ms`)
+    return this.#failing.failed(node, this) ? error : Object.assign(error, { announced: true })
   }
 
   /** Asks a connection its CLIENT ID, ahead of its read, unless known. */
@@ -255,10 +272,11 @@ export function blockingPoolOf(
   lifecycle: Lifecycle,
   topology: () => Promise<RedisTopology>,
   report: (error: unknown) => void,
+  failing: FailingNodes,
 ): BlockingPool {
   let pool = pools.get(lifecycle)
   if (!pool) {
-    const created = new BlockingPool(topology, report)
+    const created = new BlockingPool(topology, report, failing)
     pool = created
     pools.set(lifecycle, created)
     lifecycle.onClose(() => created.close())

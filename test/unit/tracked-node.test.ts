@@ -40,13 +40,14 @@ function control(answer: (command: string, args: unknown[]) => unknown) {
 }
 
 function hooks() {
-  const seen = { reports: [] as string[], demotions: 0 }
+  const seen = { reports: [] as string[], demotions: 0, worked: 0 }
   return {
     seen,
     hooks: {
       invalidate: () => {},
       demoted: () => void seen.demotions++,
       report: (_error: unknown, what: string) => void seen.reports.push(what),
+      worked: () => void seen.worked++,
     },
   }
 }
@@ -92,10 +93,13 @@ test('a ROLE that timed out while enabling is tried again by the periodic check'
   })
   assert.equal(node.live, false, 'not vouching after a failed enabling')
   assert.deepEqual(seen.reports, ['ROLE'])
+  assert.equal(seen.worked, 0)
   await node.check()
   assert.equal(node.live, true, 'the check enabled tracking')
   assert.equal(roles, 2)
+  assert.equal(seen.worked, 1, 'the end of the failing spell is told (for the fleet-wide FailingNodes)')
   await node.close()
+  assert.equal(seen.worked, 1, 'told once')
 })
 
 test('a CLIENT TRACKING that failed is tried again by the periodic check', async () => {
