@@ -174,11 +174,6 @@ export class TrackedNode implements Vouch {
     }
   }
 
-  /**
-   * Reports a failure once per failing spell: the first failure since the node last worked. A
-   * failure already announced elsewhere (the node known down) is dropped by the reporter and
-   * does not start a spell, so a failure after the node is back up is still heard once.
-   */
   /** Starts or ends a failing spell; its end is told (the fleet's FailingNodes). */
   #setFailing(failing: boolean): void {
     if (this.#failing === failing) return
@@ -186,6 +181,11 @@ export class TrackedNode implements Vouch {
     if (!failing) this.#hooks.worked()
   }
 
+  /**
+   * Reports a failure once per failing spell: the first failure since the node last worked. A
+   * failure already announced elsewhere (the node known down) is dropped by the reporter and
+   * does not start a spell, so a failure after the node is back up is still heard once.
+   */
   #fail(error: unknown, what: string): void {
     if (this.#failing) return
     if (!isAnnounced(error)) this.#setFailing(true)

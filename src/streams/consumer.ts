@@ -1,3 +1,4 @@
+import { safely } from '../broker/listener.ts'
 import { messageOf, translateError } from '../errors.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
 import { isTraced, operationChannel } from '../telemetry.ts'
@@ -87,7 +88,7 @@ export class ConsumerLoop {
         if (!groupReady) {
           // Reported by the loop that makes it again, not by each of its consumers: its entries
           // are delivered again.
-          if ((await backend.createGroup(key, group)) && gone) this.#s.onError(gone)
+          if ((await backend.createGroup(key, group)) && gone) safely(this.#s.onError, gone)
           gone = undefined
           groupReady = true
         }
