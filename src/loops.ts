@@ -33,6 +33,20 @@ export function isPassing(error: unknown): boolean {
 /** A cluster redirection (MOVED/ASK, however wrapped): the slot moved, the next attempt follows. */
 export { isRedirection }
 
+/** A transient reply or a redirection: a failover, a resharding, a cluster down for a while. */
+function isTopologyChange(error: unknown): boolean {
+  return (
+    isRedirection(error) ||
+    (isTransient(error) && !(error instanceof ConnectionError || error instanceof TimeoutError))
+  )
+}
+
+/**
+ * How long a quiet loop rides out a transient reply before it says so: a failover or a master's
+ * outage ends well within it; a cluster left down (a slot nobody serves) does not.
+ */
+export const QUIET_OUTAGE_LIMIT = 30_000
+
 /**
  * The failure state of one loop: how many attempts in a row failed, and what was reported.
  * A run of failures is reported once per distinct error (the same outage is not reported on
@@ -40,20 +54,30 @@ export { isRedirection }
  */
 export class LoopBackoff {
   readonly #report: (error: unknown) => void
-  readonly #quietOnLostConnection: boolean
+  readonly #quietOutages: boolean
+  readonly #now: () => number
   #failures = 0
+  /** When the run of failures began (`#now`). */
+  #since = 0
   readonly #reported = new Set<string>()
 
   /**
-   * `quietOnLostConnection`: a lost connection (or a node known to be down) is not reported. For
-   * the loops of blocking reads, each always in flight, so that every one of them meets each
-   * outage of its node: the fleet announces the node going down once for all of them (SPEC §1:
-   * one warning per node per change of its state), and a connection that drops while its node
-   * stays up is made again by the next read.
+   * `quietOutages`: what a node's outage or a topology change makes every loop on it meet is
+   * not reported: a lost connection or a node known to be down, never (the fleet announces a
+   * node going down once for all of them: SPEC §1, one warning per node per change of its
+   * state); the replies a loop rides out (CLUSTERDOWN, UNBLOCKED by a failover, READONLY,
+   * LOADING, TRYAGAIN, MOVED/ASK) only once the run has lasted QUIET_OUTAGE_LIMIT. For the loops
+   * of blocking reads, each always in flight, so that every one of them meets each such event.
+   * A read that gets no reply (a TimeoutError) is reported at once, once per node (FailingNodes).
+   * `now` is the clock (tests).
    */
-  constructor(report: (error: unknown) => void, options: { quietOnLostConnection?: boolean } = {}) {
+  constructor(
+    report: (error: unknown) => void,
+    options: { quietOutages?: boolean; now?: () => number } = {},
+  ) {
     this.#report = report
-    this.#quietOnLostConnection = options.quietOnLostConnection ?? false
+    this.#quietOutages = options.quietOutages ?? false
+    this.#now = options.now ?? performance.now.bind(performance)
   }
 
   /** An attempt succeeded: the next failure starts a new run. */
@@ -69,10 +93,9 @@ export class LoopBackoff {
    * is ignored: the error sink failing is no reason to end a loop.
    */
   delayAfter(error: unknown, cap = Number.POSITIVE_INFINITY): number {
-    this.#failures++
+    if (this.#failures++ === 0) this.#since = this.#now()
     const what = `${(error as { code?: unknown })?.code}:${messageOf(error)}`
-    const quiet = this.#quietOnLostConnection && error instanceof ConnectionError
-    if (!quiet && !this.#reported.has(what)) {
+    if (!this.#quiet(error) && !this.#reported.has(what)) {
       this.#reported.add(what)
       try {
         this.#report(error)
@@ -82,6 +105,12 @@ export class LoopBackoff {
     }
     // The retry policy's curve: 50 ms doubling to 2 s, half of each delay random.
     return Math.min(cap, backoffDelay(this.#failures, DEFAULT_RETRY, Math.random))
+  }
+
+  #quiet(error: unknown): boolean {
+    if (!this.#quietOutages) return false
+    if (error instanceof ConnectionError) return true
+    return isTopologyChange(error) && this.#now() - this.#since < QUIET_OUTAGE_LIMIT
   }
 
   /** `delayAfter`, then waits that long, or less if `signal` aborts. */

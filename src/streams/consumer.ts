@@ -78,7 +78,7 @@ export class ConsumerLoop {
     const { backend, key, group, consumer, batch, signal } = this.#s
     let nextReclaim = 0
     let cursor = START_ID
-    const backoff = new LoopBackoff(this.#s.onError, { quietOnLostConnection: true })
+    const backoff = new LoopBackoff(this.#s.onError, { quietOutages: true })
     let fatal: unknown
     let groupReady = false
     /** The NOGROUP that ended the group this loop read from, until the group is made again. */

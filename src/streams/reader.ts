@@ -29,7 +29,7 @@ export interface ReaderSettings {
  */
 export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, void, undefined> {
   let after: string | undefined = s.after === '$' ? undefined : s.after
-  const backoff = new LoopBackoff(s.onError, { quietOnLostConnection: true })
+  const backoff = new LoopBackoff(s.onError, { quietOutages: true })
   while (!s.signal.aborted) {
     try {
       after ??= await s.backend.lastId(s.key)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ClosedError, CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
-import { isPassing, isRedirection, LoopBackoff } from '../../src/loops.ts'
+import { isPassing, isRedirection, LoopBackoff, QUIET_OUTAGE_LIMIT } from '../../src/loops.ts'
 import { sleep } from '../../src/sleep.ts'
 
 const reply = (message: string) => {
@@ -42,15 +42,41 @@ describe('LoopBackoff', () => {
     assert.equal(reports.length, 3)
   })
 
-  test('quietOnLostConnection: a lost connection or a node known down is not reported, the rest is', () => {
+  test('quietOutages: an outage or a topology change is not reported; a timeout or a command error is', () => {
     const reports: unknown[] = []
-    const backoff = new LoopBackoff((error) => reports.push(error), { quietOnLostConnection: true })
+    const backoff = new LoopBackoff((error) => reports.push(error), { quietOutages: true })
     backoff.delayAfter(new ConnectionError('lost'))
     backoff.delayAfter(new NodeDownError('Redis at 127.0.0.1:1 is down', '127.0.0.1:1'))
+    backoff.delayAfter(reply('CLUSTERDOWN The cluster is down'))
+    backoff.delayAfter(reply('UNBLOCKED force unblock from blocking operation, instance state changed'))
+    backoff.delayAfter(reply("READONLY You can't write against a read only replica."))
+    backoff.delayAfter(reply('MOVED 7476 127.0.0.1:7001'))
     assert.deepEqual(reports, [])
     const slow = new TimeoutError('slow')
     backoff.delayAfter(slow)
-    assert.deepEqual(reports, [slow])
+    const wrong = reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+    backoff.delayAfter(wrong)
+    assert.deepEqual(reports, [slow, wrong])
+  })
+
+  test('quietOutages: a transient reply that lasts QUIET_OUTAGE_LIMIT is reported once; a lost connection never', () => {
+    let now = 0
+    const reports: unknown[] = []
+    const backoff = new LoopBackoff((error) => reports.push(error), { quietOutages: true, now: () => now })
+    const down = reply('CLUSTERDOWN Hash slot not served')
+    backoff.delayAfter(down)
+    now = QUIET_OUTAGE_LIMIT - 1
+    backoff.delayAfter(down)
+    assert.deepEqual(reports, [])
+    now = QUIET_OUTAGE_LIMIT
+    backoff.delayAfter(down)
+    backoff.delayAfter(down)
+    backoff.delayAfter(new ConnectionError('lost'))
+    assert.deepEqual(reports, [down])
+    // A success ends the run: the next one is quiet again for the limit.
+    backoff.succeeded()
+    backoff.delayAfter(down)
+    assert.deepEqual(reports, [down])
   })
 
   test('delays follow the retry curve up to its 2 s cap, and never exceed the cap given', () => {
