@@ -27,6 +27,7 @@ import { isTraced, type OperationContext, operationChannel, type TraceScope } fr
 import type { TopologyHandle } from './topology/handle.ts'
 import type { MemoryKeyspace } from './topology/memory.ts'
 import type { RedisTopology, TopologyKind } from './topology/types.ts'
+import type { FleetWarnings } from './warnings.ts'
 
 /**
  * What a primitive receives from its fleet: where its keys live, how to reach Redis (or the
@@ -61,6 +62,8 @@ export interface FleetContext {
   readonly nearCaches: NearCaches
   /** Nodes its background work sees failing, each reported once (see FailingNodes). */
   readonly failingNodes: FailingNodes
+  /** Its default warnings: a kind of failure of an operation at most once a while (FleetWarnings). */
+  readonly warnings: FleetWarnings
 }
 
 /** How one primitive runs its operations: its retry policy and where its failures go. */

@@ -164,6 +164,7 @@ class FleetView implements Fleet {
       lifecycle: core.lifecycle,
       retry: resolveRetry(options.retry),
       onError: options.onError,
+      warnings: options.warnings,
       commandTimeout: options.commandTimeout,
       subscriber: () => core.subscriber(),
       order: core.order,

@@ -1,4 +1,4 @@
-import { ConfigError, isAnnounced, messageOf } from './errors.ts'
+import { ConfigError, messageOf } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
 import type { RetryOptions } from './retry.ts'
 import type { ConnectionSettings } from './topology/connection.ts'
@@ -18,6 +18,7 @@ import {
   retryOption,
   stringOption,
 } from './validate.ts'
+import { FleetWarnings } from './warnings.ts'
 
 /** Options of `createFleet` (SPEC §1). */
 export interface FleetOptions {
@@ -63,6 +64,8 @@ export interface ResolvedOptions extends ConnectionSettings {
   /** The client library: `client`'s, or the `transport` option's (default 'ioredis'). */
   transport: Transport
   retry: RetryOptions | undefined
+  /** The fleet's default warnings (its default onError's, its caches' default errorHandler's). */
+  warnings: FleetWarnings
 }
 
 /** A url, or an array of them; '' and [] are "no url" (see checkMemoryChoice), '' inside an array is not. */
@@ -135,14 +138,24 @@ function isClusterClient(client: unknown, kind: Transport | undefined): boolean 
   return kind === 'ioredis' ? c.isCluster === true : Array.isArray(c.masters)
 }
 
-/** Whether `handler` is the fleet's own default (no `onError` was given). */
+/** The fleets' own default onErrors (no `onError` was given). */
+const defaultOnErrors = new WeakSet<object>()
+
+/** Whether `handler` is a fleet's own default (no `onError` was given). */
 export function isDefaultOnError(handler: unknown): boolean {
-  return handler === defaultOnError
+  return typeof handler === 'function' && defaultOnErrors.has(handler)
 }
 
-function defaultOnError(error: unknown, context: { op: string }): void {
-  if (isAnnounced(error)) return // warned once when its node went down, not once per call
-  process.emitWarning(`redfleet ${context.op}: ${messageOf(error)}`, 'RedfleetWarning')
+/** A fleet's default onError: a RedfleetWarning, through the fleet's `warnings`. */
+function defaultOnError(warnings: FleetWarnings): (error: unknown, context: { op: string }) => void {
+  const onError = (error: unknown, context: { op: string }) => {
+    const text = `redfleet ${context.op}: ${messageOf(error)}`
+    // A node's change of state (op `connection <node>`) is said each time it changes.
+    if (context.op.startsWith('connection ')) process.emitWarning(text, 'RedfleetWarning')
+    else warnings.warn(context.op, error, text)
+  }
+  defaultOnErrors.add(onError)
+  return onError
 }
 
 /** The code of the warning `url: undefined` gives, so it can be told apart (and filtered). */
@@ -246,6 +259,7 @@ export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
     throw invalidOption('url lists the same Redis server (host:port/db) twice')
   }
   const clientKind = clientKindOf(options.client)
+  const warnings = new FleetWarnings()
   return {
     topology: topologyOf(options, urls, clientKind),
     servers,
@@ -257,6 +271,7 @@ export function resolveOptions(options: FleetOptions = {}): ResolvedOptions {
     commandTimeout: options.commandTimeout ?? 1000,
     reconnectAttempts: options.reconnectAttempts ?? 1,
     poolSize: options.pool?.size ?? 1,
-    onError: options.onError ? withoutRejections(options.onError) : defaultOnError,
+    onError: options.onError ? withoutRejections(options.onError) : defaultOnError(warnings),
+    warnings,
   }
 }

@@ -101,7 +101,7 @@ export class FleetCache implements Cache {
     const clock = clockOf(options)
     const defaults = resolveDefaults(options)
     const plain = new WriteSettings(defaults, undefined, 'cache')
-    const failsafe = new Failsafe(options.errorHandler, stats)
+    const failsafe = new Failsafe(options.errorHandler, stats, ctx.warnings)
     const instrument = new Instrument(keys.namespace, ctx.topology)
     const reader = new EntryReader({
       backend,

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
-import { ClosedError, ConfigError, isAnnounced, messageOf, RedfleetError } from '../errors.ts'
+import { ClosedError, ConfigError, messageOf, RedfleetError } from '../errors.ts'
 import { withoutRejections } from '../hooks.ts'
+import type { FleetWarnings } from '../warnings.ts'
 import { absorbedFailures } from './failures.ts'
 import type { CacheOptions, CacheStats } from './types.ts'
 
@@ -26,8 +27,9 @@ export class Failsafe {
   readonly #handler: ErrorHandler
   readonly #stats: CacheStats
 
-  constructor(handler: ErrorHandler | undefined, stats: CacheStats) {
-    this.#handler = handler ? withoutRejections(handler) : defaultErrorHandler
+  /** `warnings`: the fleet's, where the default errorHandler warns (FleetWarnings). */
+  constructor(handler: ErrorHandler | undefined, stats: CacheStats, warnings: FleetWarnings) {
+    this.#handler = handler ? withoutRejections(handler) : defaultErrorHandler(warnings)
     this.#stats = stats
   }
 
@@ -57,10 +59,11 @@ export class Failsafe {
   }
 }
 
-function defaultErrorHandler(info: { method: string; returning: unknown; exception: unknown }): void {
-  if (isAnnounced(info.exception)) return // warned once when its node went down, not once per call
-  process.emitWarning(
-    `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${messageOf(info.exception)}`,
-    'RedfleetWarning',
-  )
+function defaultErrorHandler(warnings: FleetWarnings): ErrorHandler {
+  return (info) =>
+    warnings.warn(
+      `cache.${info.method}`,
+      info.exception,
+      `redfleet cache.${info.method} failed, returned ${inspect(info.returning)}: ${messageOf(info.exception)}`,
+    )
 }

@@ -80,3 +80,34 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+test('calls failing during a freeze, with no caller to hear it, warn once per kind, not once per call', async () => {
+  const warnings: string[] = []
+  const listener = (warning: Error) => {
+    if (warning.name === 'RedfleetWarning') warnings.push(warning.message)
+  }
+  process.on('warning', listener)
+  // No onError, no errorHandler: the defaults warn. Calls time out long before the pause ends.
+  const fleet = createFleet({
+    url: server.url,
+    namespace: uniqueNamespace('frozen-calls'),
+    commandTimeout: 100,
+  })
+  try {
+    const cache = fleet.cache()
+    const broker = fleet.broker()
+    await cache.write('k', 1)
+    await broker.ready()
+    await clientPause(server, 30 * 100)
+    // A failsafe read returns a miss; a publish never rejects: both tell only the default sinks.
+    await Promise.all(Array.from({ length: 10 }, () => cache.read('k')))
+    await Promise.all(Array.from({ length: 10 }, (_, i) => broker.publish(`m${i}`)))
+    await command(server.port, 'PING')
+    const of = (op: string) => warnings.filter((w) => w.startsWith(`redfleet ${op}`))
+    assert.equal(of('cache.read').length, 1, warnings.join('\n'))
+    assert.equal(of('broker.publish').length, 1, warnings.join('\n'))
+  } finally {
+    await fleet.close()
+    process.off('warning', listener)
+  }
+})

@@ -106,7 +106,7 @@ function stormyBackend(storm: () => Error, failures: number) {
   return { backend: backend as unknown as StreamBackend, acked }
 }
 
-test('consume reports a redirection storm, backs off and goes on consuming', async () => {
+test('consume rides out a redirection storm, backing off, and goes on consuming', async () => {
   for (const [client, storm] of Object.entries(storms)) {
     const { backend, acked } = stormyBackend(storm, 2)
     const controller = new AbortController()
@@ -133,8 +133,8 @@ test('consume reports a redirection storm, backs off and goes on consuming', asy
     await loop.run()
     assert.deepEqual(handled, ['1-0'], client)
     assert.deepEqual(acked, ['1-0'], client)
-    // The same storm twice in a run of failures is reported once.
-    assert.equal(errors.length, 1, client)
-    assert.ok(errors[0] instanceof CommandError && isRedirection(errors[0]), client)
+    // A slot moving is no failure to report from each loop (src/loops.ts quietOutages); one
+    // that outlasts QUIET_OUTAGE_LIMIT is (test/unit/loops.test.ts).
+    assert.deepEqual(errors, [], client)
   }
 })

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
+import { FleetWarnings, REPEAT_WARNING_AFTER } from '../../src/warnings.ts'
+
+/** The RedfleetWarnings `run` emits. */
+function emitted(run: () => void): string[] {
+  const seen: string[] = []
+  const listener = (warning: Error) => void seen.push(warning.message)
+  const original = process.emitWarning
+  process.emitWarning = ((text: string) => listener(new Error(text))) as typeof process.emitWarning
+  try {
+    run()
+  } finally {
+    process.emitWarning = original
+  }
+  return seen
+}
+
+test('a kind of failure of an operation is warned of once a while, not once per call', () => {
+  const warnings = new FleetWarnings()
+  const seen = emitted(() => {
+    for (let i = 0; i < 10; i++)
+      warnings.warn('broker.publish', new TimeoutError(`t${i}`), `publish ${i}`, 1000)
+    warnings.warn('broker.publish', new ConnectionError('lost'), 'publish lost', 1000)
+    warnings.warn('cache.read', new TimeoutError('t'), 'read', 1000)
+    warnings.warn('cache.read', new NodeDownError('down', 'n1'), 'announced', 1000)
+    warnings.warn('broker.publish', new TimeoutError('t'), 'publish later', 1000 + REPEAT_WARNING_AFTER - 1)
+    warnings.warn('broker.publish', new TimeoutError('t'), 'publish again', 1000 + REPEAT_WARNING_AFTER)
+  })
+  assert.deepEqual(seen, ['publish 0', 'publish lost', 'read', 'publish again'])
+})
+
+test('each fleet has its own: another fleet’s warning does not silence its first', () => {
+  const seen = emitted(() => {
+    new FleetWarnings().warn('cache.read', new TimeoutError('t'), 'fleet a', 1000)
+    new FleetWarnings().warn('cache.read', new TimeoutError('t'), 'fleet b', 1000)
+  })
+  assert.deepEqual(seen, ['fleet a', 'fleet b'])
+})
