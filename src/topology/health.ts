@@ -57,6 +57,8 @@ export class NodeHealth {
   #down = false
   /** Connection attempts (and losses) in a row without a ready connection, over all connections. */
   #failures = 0
+  /** How many times a connection to it became ready: an attempt older than the last says nothing now. */
+  #readies = 0
   #lastProbe = 0
   /** The topology is closing: its own disconnects are not failures. */
   #stopped = false
@@ -128,8 +130,14 @@ export class NodeHealth {
     this.#emit()
   }
 
+  /** How many times a connection to the node became ready (see watchConnection's stale attempts). */
+  get readies(): number {
+    return this.#readies
+  }
+
   /** A connection to the node is ready again. */
   markUp(): void {
+    this.#readies++
     this.#cause = undefined
     this.#failures = 0
     this.#settleReadyWaiters()
@@ -309,6 +317,8 @@ export function watchConnection(
     })
   }
   let lastError: unknown
+  /** The node's readies when this connection last closed or became ready. */
+  let readiesSeen = health.readies
   listen('error', (error: unknown) => {
     // The echo of the close below failing what was sent (a handshake's ready check gives it up
     // with an error event, after the close): the attempt's own cause stands.
@@ -330,17 +340,23 @@ export function watchConnection(
     up = true
     handshaking = false
     health.markUp()
+    readiesSeen = health.readies
   })
   listen('close', () => {
     const reason = handshaking ? handshakeFailure(failed, lastError) : undefined
     // A lost connection (its error, node-redis' "Socket closed unexpectedly", included) counts
     // when `lossCounts`; a failed attempt always does.
     const counts = up ? lossCounts : failed || handshaking
+    // A failed attempt of a connection that has not been up since another one found the node
+    // up may have begun before the node was back (a reconnect in flight through a restart): it
+    // says nothing of the node now, and counted, two such would take a node that is up down.
+    const stale = !up && health.readies !== readiesSeen
+    readiesSeen = health.readies
     failed = false
     up = false
     handshaking = false
     lastError = undefined
-    if (health.stopped || !counts) return
+    if (health.stopped || !counts || stale) return
     // Closed on purpose: a client that reconnects by itself only ends when told to, and one its
     // owner let go of (`discarded`) was told to.
     if (client.status === 'end' && (reconnectsByItself(client) || discarded())) return
