@@ -8,6 +8,9 @@ import { isAnnounced } from './errors.ts'
  */
 export const REPEAT_WARNING_AFTER = 30_000
 
+/** How many kinds are kept before those whose quiet time is over are forgotten. */
+const MAX_KINDS = 256
+
 /** A fleet's RedfleetWarnings: each kind of failure of an operation at most once per REPEAT_WARNING_AFTER. */
 export class FleetWarnings {
   /** When each (operation, error code) was last warned of. */
@@ -23,7 +26,13 @@ export class FleetWarnings {
     const kind = `${op}\u0000${String((error as { code?: unknown } | null)?.code ?? '')}`
     const last = this.#last.get(kind)
     if (last !== undefined && now - last < REPEAT_WARNING_AFTER) return
+    // Some operations name a channel: the kinds seen are forgotten once their quiet time is over.
+    if (this.#last.size >= MAX_KINDS) this.#forgetBefore(now - REPEAT_WARNING_AFTER)
     this.#last.set(kind, now)
     process.emitWarning(text, 'RedfleetWarning')
+  }
+
+  #forgetBefore(time: number): void {
+    for (const [kind, at] of this.#last) if (at <= time) this.#last.delete(kind)
   }
 }

@@ -38,3 +38,16 @@ test('each fleet has its own: another fleet’s warning does not silence its fir
   })
   assert.deepEqual(seen, ['fleet a', 'fleet b'])
 })
+
+test('kinds whose quiet time is over are forgotten as new ones come: the map stays small', () => {
+  const warnings = new FleetWarnings()
+  const seen = emitted(() => {
+    for (let i = 0; i < 1000; i++) {
+      warnings.warn(`subscribe 'ch${i}'`, new TimeoutError('t'), `ch${i}`, i * REPEAT_WARNING_AFTER)
+    }
+    // A kind still in its quiet time is kept (and stays quiet) whatever came since.
+    warnings.warn(`subscribe 'ch999'`, new TimeoutError('t'), 'again', 999 * REPEAT_WARNING_AFTER + 1)
+  })
+  assert.equal(seen.length, 1000)
+  assert.ok(!seen.includes('again'))
+})
