@@ -39,7 +39,7 @@ test('each fleet has its own: another fleet’s warning does not silence its fir
   assert.deepEqual(seen, ['fleet a', 'fleet b'])
 })
 
-test('kinds whose quiet time is over are forgotten as new ones come: the map stays small', () => {
+test('past 256 kinds, forgetting the old ones keeps every new kind warned and one in its quiet time quiet', () => {
   const warnings = new FleetWarnings()
   const seen = emitted(() => {
     for (let i = 0; i < 1000; i++) {
