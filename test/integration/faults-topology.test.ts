@@ -37,6 +37,7 @@ import { loadNodeRedis } from '../../src/topology/node-redis-module.ts'
 import { type BlackHole, command, downAnnouncements, startBlackHole } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
+import { countWarnings } from '../harness/warnings.ts'
 
 // The clients the fleets use are loaded before any clock starts (a fleet imports its client on
 // first use, and importing node-redis alone took 0.6-2.4 s on a loaded machine).
@@ -50,22 +51,6 @@ const BOUND = connectTimeout + commandTimeout
 const LIMIT = 2 * BOUND
 /** A restarted server is found by the next reconnect (the longest delay), then one call. */
 const BACK = reconnectDelay(Number.POSITIVE_INFINITY) + LIMIT
-
-/** Counts the warnings this process emits while a test runs. */
-function countWarnings(): { readonly count: number; readonly messages: string[]; stop(): void } {
-  const messages: string[] = []
-  const listener = (warning: Error) => {
-    if (warning.name === 'RedfleetWarning') messages.push(warning.message)
-  }
-  process.on('warning', listener)
-  return {
-    get count() {
-      return messages.length
-    },
-    messages,
-    stop: () => process.off('warning', listener),
-  }
-}
 
 /** Someone else's writes turn every key of `namespace` into a string: each step meets WRONGTYPE. */
 async function clobber(port: number, namespace: string): Promise<string[]> {

@@ -13,6 +13,7 @@ import { clientPause, command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
+import { countWarnings } from '../harness/warnings.ts'
 
 /** The fleet's (default) commandTimeout: a near cache's ROLE check fails after it. */
 const commandTimeout = 1000
@@ -30,11 +31,8 @@ after(() => server?.stop())
 
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a frozen node watched by three near caches and two loops is one warning`, async () => {
-    const warnings: string[] = []
-    const listener = (warning: Error) => {
-      if (warning.name === 'RedfleetWarning') warnings.push(warning.message)
-    }
-    process.on('warning', listener)
+    const warned = countWarnings()
+    const warnings = warned.messages
     const fleet = createFleet({
       url: server.url,
       namespace: uniqueNamespace('frozen'),
@@ -76,17 +74,14 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       stop.abort()
       await Promise.allSettled(loops)
       await fleet.close()
-      process.off('warning', listener)
+      warned.stop()
     }
   })
 }
 
 test('calls failing during a freeze, with no caller to hear it, warn once per kind, not once per call', async () => {
-  const warnings: string[] = []
-  const listener = (warning: Error) => {
-    if (warning.name === 'RedfleetWarning') warnings.push(warning.message)
-  }
-  process.on('warning', listener)
+  const warned = countWarnings()
+  const warnings = warned.messages
   // No onError, no errorHandler: the defaults warn. Calls time out long before the pause ends.
   const fleet = createFleet({
     url: server.url,
@@ -108,6 +103,6 @@ test('calls failing during a freeze, with no caller to hear it, warn once per ki
     assert.equal(of('broker.publish').length, 1, warnings.join('\n'))
   } finally {
     await fleet.close()
-    process.off('warning', listener)
+    warned.stop()
   }
 })

@@ -13,6 +13,7 @@ import { waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
+import { countWarnings } from '../harness/warnings.ts'
 
 let server: RedisServer
 before(async () => {
@@ -22,11 +23,8 @@ after(() => server?.stop())
 
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a node's outage under four blocking loops is one warning; the group made again, one more`, async () => {
-    const warnings: string[] = []
-    const listener = (warning: Error) => {
-      if (warning.name === 'RedfleetWarning') warnings.push(warning.message)
-    }
-    process.on('warning', listener)
+    const warned = countWarnings()
+    const warnings = warned.messages
     // No onError: the fleet's default, a RedfleetWarning each.
     const fleet = createFleet({ url: server.url, namespace: uniqueNamespace('loop-warnings'), transport })
     const stop = new AbortController()
@@ -67,7 +65,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       stop.abort()
       await Promise.allSettled(loops)
       await fleet.close()
-      process.off('warning', listener)
+      warned.stop()
     }
   })
 }
