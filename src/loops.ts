@@ -1,5 +1,6 @@
 import {
   ClosedError,
+  CommandError,
   ConnectionError,
   isRedirection,
   isTransient,
@@ -35,10 +36,7 @@ export { isRedirection }
 
 /** A transient reply or a redirection: a failover, a resharding, a cluster down for a while. */
 function isTopologyChange(error: unknown): boolean {
-  return (
-    isRedirection(error) ||
-    (isTransient(error) && !(error instanceof ConnectionError || error instanceof TimeoutError))
-  )
+  return isRedirection(error) || (error instanceof CommandError && isTransient(error))
 }
 
 /**
