@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { ClosedError } from './errors.ts'
 
 /**
@@ -22,6 +23,19 @@ export async function settledWithin(work: Promise<unknown>, ms: number): Promise
     clearTimeout(timer)
   }
 }
+
+/** What a promise from runUserCode resolves to when close() was called from inside that code. */
+export const DETACHED: unique symbol = Symbol('redfleet.detached')
+
+/** User code a fleet waits for on close, as seen from inside it (see runUserCode). */
+interface UserCodeScope {
+  readonly lifecycle: Lifecycle
+  detached: boolean
+  /** Set once the code has returned a promise: resolves the caller's promise with DETACHED. */
+  release?: () => void
+}
+
+const runningUserCode = new AsyncLocalStorage<UserCodeScope>()
 
 /**
  * Tracks what a fleet must stop on close: loops, timers and connections of every primitive.
@@ -59,8 +73,31 @@ export class Lifecycle {
     return () => this.#cleanups.delete(cleanup)
   }
 
+  /**
+   * Runs user code that close() waits for (a stream handler). close() called from inside it (a
+   * handler that awaits fleet.close()) cannot wait for it, as it waits for close: the promise
+   * returned here then resolves DETACHED at once, while the code goes on unwaited, so close
+   * drains everything else. A result that is not a promise is returned as it is.
+   */
+  runUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
+    const scope: UserCodeScope = { lifecycle: this, detached: false }
+    const result = runningUserCode.run(scope, code)
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result
+    const settling = Promise.resolve(result as PromiseLike<Awaited<T>>)
+    if (scope.detached) return Promise.resolve(detach(settling))
+    return new Promise((resolve, reject) => {
+      scope.release = () => resolve(detach(settling))
+      settling.then(resolve, reject)
+    })
+  }
+
   /** Runs every cleanup once, newest first (primitives before the connections they use). */
   close(): Promise<void> {
+    const caller = runningUserCode.getStore()
+    if (caller?.lifecycle === this && !caller.detached) {
+      caller.detached = true
+      caller.release?.()
+    }
     this.#closing ??= (async () => {
       this.#controller.abort(new ClosedError('the fleet is closed'))
       const cleanups = [...this.#cleanups].reverse()
@@ -76,4 +113,10 @@ export class Lifecycle {
     })()
     return this.#closing
   }
+}
+
+/** The caller stops waiting for `code`; what it ends with then goes nowhere (close is under way). */
+function detach(code: Promise<unknown>): typeof DETACHED {
+  code.catch(() => undefined)
+  return DETACHED
 }

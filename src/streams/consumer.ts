@@ -1,5 +1,6 @@
 import { safely } from '../broker/listener.ts'
 import { messageOf, translateError } from '../errors.ts'
+import { DETACHED } from '../lifecycle.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
 import { isTraced, operationChannel } from '../telemetry.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
@@ -23,7 +24,8 @@ export interface ConsumerSettings {
   key: string
   group: string
   consumer: string
-  handle: (delivery: Delivery) => Promise<void> | void
+  /** Resolving DETACHED (src/lifecycle.ts) leaves the entry pending: close stopped waiting for it. */
+  handle: (delivery: Delivery) => Promise<unknown> | unknown
   batch: number
   minIdle: number
   maxDeliveries: number
@@ -255,7 +257,9 @@ export class ConsumerLoop {
     }
     if (typeof (result as PromiseLike<void> | undefined)?.then === 'function') {
       return Promise.resolve(result).then(
-        () => void this.#acks.push(entry.id),
+        (outcome) => {
+          if (outcome !== DETACHED) this.#acks.push(entry.id)
+        },
         (error: unknown) => this.#failed(entry, delivery, error),
       )
     }
@@ -264,7 +268,7 @@ export class ConsumerLoop {
   }
 
   /** The handler of one delivery, traced as `streams.consume` of the main stream for its group. */
-  #traced(delivery: Delivery): Promise<void> {
+  #traced(delivery: Delivery): Promise<unknown> {
     const { group, consumer, trace } = this.#s
     return consumed.tracePromise(async () => this.#s.handle(delivery), {
       ...trace,

@@ -8,7 +8,7 @@ import {
 } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import { ClosedError, type WaitFor } from '../errors.ts'
-import { CLOSE_GRACE, settledWithin } from '../lifecycle.ts'
+import { CLOSE_GRACE, DETACHED, settledWithin } from '../lifecycle.ts'
 import type { RetryOptions } from '../retry.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import {
@@ -353,7 +353,10 @@ class FleetStreams implements Streams {
         op: `streams.${op}`,
         onError: (error) => this.#onError(error, `streams.${op}`),
       })
-      for await (const delivery of entries) await deliver(delivery)
+      for await (const delivery of entries) {
+        // A callback that awaits fleet.close() ends its loop: that close does not wait for it.
+        if ((await this.#ctx.lifecycle.runUserCode(() => deliver(delivery))) === DETACHED) return
+      }
     }
   }
 
@@ -385,7 +388,8 @@ class FleetStreams implements Streams {
           key: this.#mainKey,
           group,
           consumer,
-          handle,
+          // A handler that awaits fleet.close() is not waited for by that close (lifecycle.ts).
+          handle: (delivery: Delivery) => this.#ctx.lifecycle.runUserCode(() => handle(delivery)),
           batch: countArgument(o.batch, 'batch', op, 64),
           minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
           maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),

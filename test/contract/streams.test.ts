@@ -994,6 +994,58 @@ forEachTopology('Streams contract', (env) => {
     assert.deepEqual(reported.map(String).slice(1), [], 'nothing more')
   })
 
+  test('a handler that awaits fleet.close() is not waited for by it: close drains the other handlers and their acks, and that entry stays pending', async () => {
+    // Without this, close waited for the loop, which waited for the handler awaiting close: the
+    // whole grace (5 s), then the loop was abandoned with its acks unsent and a ClosedError.
+    const fleet = await env.fleet()
+    const reported: unknown[] = []
+    const streams = fleet.withNamespace('self-close').streams({ onError: (e) => void reported.push(e) })
+    await streams.ensureGroup('g')
+    await streams.publish({ n: 1 })
+    await streams.publish({ n: 2 })
+    let releaseFirst!: () => void
+    const first = new Promise<void>((resolve) => {
+      releaseFirst = resolve
+    })
+    let closed = false
+    const consuming = streams.consume(
+      'g',
+      'c',
+      async ({ envelope }) => {
+        if (envelope.n === 1) return first
+        const closing = fleet.close()
+        releaseFirst()
+        await closing
+        closed = true
+      },
+      { concurrency: 2 },
+    )
+    await consuming
+    assert.deepEqual(reported.map(String), [], 'nothing abandoned, nothing reported')
+    // The handler that closed goes on after close resolved.
+    while (!closed) await tick()
+    const after = (await env.fleet()).withNamespace('self-close').streams()
+    assert.equal(
+      await after.groupLag('g'),
+      1,
+      "the other handler's entry was acked; the closing one's was not",
+    )
+  })
+
+  test('a tail callback that awaits fleet.close() ends its loop without being waited for', async () => {
+    const fleet = await env.fleet()
+    const reported: unknown[] = []
+    const streams = fleet.withNamespace('self-close-tail').streams({ onError: (e) => void reported.push(e) })
+    await streams.publish({ n: 1 }, ['ch'])
+    let closed = false
+    await streams.tail('ch', '0', async () => {
+      await fleet.close()
+      closed = true
+    })
+    while (!closed) await tick()
+    assert.deepEqual(reported.map(String), [])
+  })
+
   test('close() stops waiting for handlers that never settle after its grace: every loop ends, and onError names it', async (t) => {
     // The handlers hang for good, so no grace is long enough for them: a short one only saves time.
     const { fleet, streams, reported } = await shortGrace(t, 'stuck')
