@@ -36,6 +36,21 @@ export function storedName(name: string): string {
   return scopeLike ? `~${name}` : name
 }
 
+/**
+ * A cache namespace as stored: each `:`-separated part that starts like a scope segment (`@acme`,
+ * `v2`) or with `~` gets a `~` in front, as keys do (storedName), so that a namespace never spells
+ * a tenant's or model version's place in another cache's (namespace `reports:@acme` is not the
+ * tenant `acme` of namespace `reports`). Other parts, and so the prefix rule, are as given.
+ */
+function storedNamespace(namespace: string): string {
+  return namespace
+    .split(':')
+    .map((part) =>
+      part.charCodeAt(0) === TILDE || isTenantScope(part) || isModelScope(`${part}:`) ? `~${part}` : part,
+    )
+    .join(':')
+}
+
 /** A stored name (the rest of a key after a scope's entries) that belongs to a nested scope. */
 function isTenantScope(rest: string): boolean {
   return rest.charCodeAt(0) === AT
@@ -168,7 +183,7 @@ export function keyBases(
   ctx: FleetContext,
   options: CacheOptions,
 ): { entries: string; tags: string; locks: string } {
-  const ns = options.namespace === undefined ? '' : `${options.namespace}:`
+  const ns = options.namespace === undefined ? '' : `${storedNamespace(options.namespace)}:`
   return {
     entries: ctx.keys.key('cache', '') + ns,
     tags: ctx.keys.key('cache~tag', '') + ns,

@@ -460,6 +460,27 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await acme.read('secret'), 'acme only', "a plain cache's clear leaves the tenants' entries")
   })
 
+  test("no cache namespace spells a tenant's or model version's place in another namespace", async () => {
+    const namespace = uniqueKey('ns')
+    const acme = cacheOf({ namespace, tenant: () => 'acme' })
+    const v2 = cacheOf({ namespace, modelVersion: 2 })
+    await acme.write('invoice', 'acme only')
+    await v2.write('user', 'v2 shape')
+    for (const part of ['@acme', 'v2']) {
+      const other = cacheOf({ namespace: `${namespace}:${part}` })
+      assert.equal(await other.read('invoice'), undefined, part)
+      assert.equal(await other.read('user'), undefined, part)
+      await other.write('invoice', 'other')
+      await other.write('user', 'other')
+      await other.clear()
+    }
+    assert.equal(await acme.read('invoice'), 'acme only')
+    assert.equal(await v2.read('user'), 'v2 shape')
+    const nested = cacheOf({ namespace: `${namespace}:~x:@y:v3:plain` })
+    await nested.write('k', 1)
+    assert.equal(await nested.read('k'), 1, 'a namespace with such parts is still a namespace of its own')
+  })
+
   test('withNamespace views and cache namespaces are isolated', async () => {
     const a = fleet.withNamespace('va').cache({ errorHandler: raise })
     const b = fleet.withNamespace('vb').cache({ errorHandler: raise })
