@@ -6,7 +6,7 @@ import type { CacheKey } from './types.ts'
  * Rails' key expansion (`ActiveSupport::Cache#expanded_key`): a string as is; a number
  * stringified; `cacheKey()` (never a versioned key) or `toParam()`; an array joins its elements'
  * expansions with `/` (a one-element array is its element); a plain object becomes its sorted
- * `k=v` pairs joined with `/`. Blank keys are a TypeError, and so is every object that has no
+ * `k=v` pairs joined with `/` (with `/`, `=` and `%` escaped in each `k` and `v`: pairPart). Blank keys are a TypeError, and so is every object that has no
  * key of its own (a Map, a Date, a class instance without `cacheKey()`) and a cyclic array or
  * object: `String()` would give all of them one key, and a read of one would return another's
  * value (SPEC §3).
@@ -18,6 +18,18 @@ export function expandKey(key: unknown, op: string): string {
   }
   if (!isWellFormed(expanded)) throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: key ${LONE_SURROGATE}`)
   return expanded
+}
+
+/** The characters that frame an object's `k=v` pairs (and `%`, which escapes them). */
+const PAIR_FRAMING = /[%/=]/g
+const PAIR_ESCAPES: Record<string, string> = { '%': '%25', '/': '%2F', '=': '%3D' }
+
+/**
+ * A name or value of an object key's pair, with `/`, `=` and `%` percent-escaped: unescaped,
+ * `{ a: 'x/b=1' }` and `{ a: 'x', b: 1 }` were one key (two objects never share an entry, SPEC §3).
+ */
+function pairPart(text: string): string {
+  return text.replace(PAIR_FRAMING, (c) => PAIR_ESCAPES[c]!)
 }
 
 /** `path` holds the arrays and objects being expanded, outermost first: a cycle meets itself there. */
@@ -63,7 +75,7 @@ function expand(key: unknown, op: string, path: object[]): string | undefined {
     )
   }
   path.push(key)
-  const pairs = Object.entries(key).map(([k, v]) => `${k}=${expand(v, op, path) ?? ''}`)
+  const pairs = Object.entries(key).map(([k, v]) => `${pairPart(k)}=${pairPart(expand(v, op, path) ?? '')}`)
   path.pop()
   return pairs.sort().join('/')
 }

@@ -530,6 +530,25 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal(await cache.read('a=1/b=2'), 'sorted')
   })
 
+  test('objects whose names or values hold / = or % never share an entry', async () => {
+    const { cache } = setup()
+    const k = uniqueKey()
+    const keys = [
+      { [k]: 'x/b=1' },
+      { [k]: 'x', b: 1 },
+      { [`${k}=b`]: 1 },
+      { [k]: 'b=1' },
+      { [k]: 'x%2Fb%3D1' },
+    ]
+    for (const [i, key] of keys.entries()) await cache.write(key, i)
+    for (const [i, key] of keys.entries()) assert.equal(await cache.read(key), i, JSON.stringify(key))
+    assert.equal(
+      await cache.read(`b=1/${k}=x`),
+      1,
+      'without those characters, sorted k=v pairs joined with /',
+    )
+  })
+
   test('test_keys_are_case_sensitive', async () => {
     const { cache } = setup()
     await cache.write('case_sensitive_key', 'bar')
