@@ -1,5 +1,6 @@
 import { isAnnounced, messageOf, RedfleetError, SerializationError } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
+import { assertCallOptions, assertFunction, describeValue, invalidArgument } from './validate.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
@@ -12,6 +13,15 @@ export function failsafe<T extends object>(
   primitive: T,
   o: { onError?: (e: unknown, op: string) => void } = {},
 ): T {
+  // new Proxy would throw a TypeError of its own ("Cannot create proxy with a non-object").
+  if (typeof primitive !== 'object' || primitive === null) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `failsafe: the primitive must be an object, got ${describeValue(primitive)}`,
+    )
+  }
+  assertCallOptions(o, 'failsafe', ['onError'])
+  if (o.onError !== undefined) assertFunction(o.onError, 'onError', 'failsafe')
   const report = o.onError
     ? withoutRejections(o.onError)
     : (e: unknown, op: string) => {

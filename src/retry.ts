@@ -1,6 +1,6 @@
 import { afterDoubt, isAmbiguous, isTransientFailure } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
-import { checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
+import { assertFunction, checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
 
 /** Backoff policy for transient failures (SPEC §8). */
 export interface RetryOptions {
@@ -61,6 +61,7 @@ export function retry<T>(
   options: RetryOptions & { onError?: (e: unknown) => void; clock?: RetryClock } = {},
 ): Promise<T> {
   try {
+    assertFunction(fn, 'fn', 'retry')
     checkOptions(options, RETRY_CALL_OPTIONS, { what: 'retry options' })
   } catch (error) {
     return Promise.reject(error)

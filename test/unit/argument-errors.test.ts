@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { purgeDeadLetters } from '../../src/admin/dead-letters.ts'
 import { releaseOrphan } from '../../src/admin/orphans.ts'
-import { type CacheOptions, ConfigError, createFleet, InvalidArgumentError } from '../../src/index.ts'
+import {
+  type CacheOptions,
+  ConfigError,
+  createFleet,
+  failsafe,
+  InvalidArgumentError,
+  retry,
+} from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 
 // Bad arguments are programming errors: a TypeError (SPEC §1) that is an InvalidArgumentError
@@ -127,6 +134,23 @@ test('admin calls check their arguments', async () => {
     () => releaseOrphan(fleet, { id: 'x' } as never),
     /job must have a string instanceId/,
   )
+})
+
+test('failsafe and retry check their own arguments', async () => {
+  const store = fleet.store()
+  await assertInvalidArgument(
+    () => failsafe(5 as never),
+    /failsafe: the primitive must be an object, got the number 5/,
+  )
+  await assertInvalidArgument(
+    () => failsafe(store, { onErr: () => {} } as never),
+    /unknown option "onErr".*"onError"/,
+  )
+  await assertInvalidArgument(
+    () => failsafe(store, { onError: 'log' } as never),
+    /onError must be a function/,
+  )
+  await assertInvalidArgument(() => retry(5 as never), /retry: fn must be a function/)
 })
 
 test('a bad option to a factory is a ConfigError with its own code', async () => {
