@@ -183,8 +183,13 @@ function checkMemoryChoice(options: FleetOptions, urls: string[]): void {
   if (options.memory === false) {
     throw invalidOption('memory: false needs a url or a client to connect to', 'ERR_INVALID_OPTION')
   }
-  if (!Object.hasOwn(options, 'url')) return
-  const emptyUrl = 'url is empty (is the environment variable that should hold it unset?)'
+  // `client: undefined` is the same mistake as an empty url: a client variable not set yet.
+  const emptyUrl = Object.hasOwn(options, 'url')
+    ? 'url is empty (is the environment variable that should hold it unset?)'
+    : Object.hasOwn(options, 'client')
+      ? 'client is undefined (is the variable that should hold it not set yet?)'
+      : undefined
+  if (emptyUrl === undefined) return
   if (process.env.NODE_ENV === 'production') {
     throw invalidOption(
       `${emptyUrl}: refusing to run in memory with NODE_ENV=production, where each process would ` +

@@ -359,6 +359,9 @@ test('choosing memory: silent when asked for, one warning per process for an emp
       assert.match(error.message, /NODE_ENV=production/)
       assert.match(error.message, /memory: true/)
     }
+    // The same with a client variable not set yet.
+    const noClient = configError(() => createFleet({ client: undefined }), 'ERR_MEMORY_IN_PRODUCTION')
+    assert.match(noClient.message, /client is undefined/)
 
     process.env.NODE_ENV = 'development'
     const warned = await warningsOf(() => {
