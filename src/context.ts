@@ -265,12 +265,14 @@ const CROSSSLOT = /\bCROSSSLOT\b/
  * the raw reply does not tell a user which option is missing.
  */
 export function withClusterHint(ctx: FleetContext, error: unknown): unknown {
-  if (ctx.topology === 'cluster' || !(isRedirection(error) || CROSSSLOT.test(messageOf(error)))) return error
-  return new CommandError(
-    `${messageOf(error)} (the server is a Redis Cluster node: connect with cluster: true)`,
-    { cause: error },
-  )
+  if (ctx.topology === 'cluster') return error
+  const message = messageOf(error)
+  // Hinted already (inspectFleet's reads through the operation runner): said once.
+  if (message.endsWith(CLUSTER_HINT) || !(isRedirection(error) || CROSSSLOT.test(message))) return error
+  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error })
 }
+
+const CLUSTER_HINT = ' (the server is a Redis Cluster node: connect with cluster: true)'
 
 /** Where a primitive's calls are traced (SPEC §11): its fleet's namespace and topology. */
 export function traceScope(ctx: FleetContext): TraceScope {

@@ -83,6 +83,7 @@ test("the operator's view (status, dashboard) of a fleet given a cluster's nodes
     await assert.rejects(inspectFleet(ring), (error: unknown) => {
       assert.ok(error instanceof CommandError, String(error))
       assert.match(error.message, /(MOVED|CROSSSLOT).*connect with cluster: true\)$/)
+      assert.equal(error.message.split('connect with cluster').length, 2, `said once: ${error.message}`)
       return true
     })
   } finally {
