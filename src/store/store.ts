@@ -311,9 +311,13 @@ class FleetStore<V> implements Store<V> {
   }
 
   async #setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
-    // An entry that is not a pair (a string would be read as [first char, second char]) is a bad argument.
-    if (!Array.isArray(entries) || entries.some((entry) => !Array.isArray(entry))) {
-      throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.setMany: entries must be an array of [key, value]')
+    // An entry that is not a pair (a string would be read as [first char, second char], a third
+    // element would be dropped unseen) is a bad argument.
+    if (!Array.isArray(entries) || entries.some((entry) => !Array.isArray(entry) || entry.length !== 2)) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        'store.setMany: entries must be an array of [key, value] pairs',
+      )
     }
     const ttl = this.#ttl('setMany', o)
     const encoded = entries.map(([key, value]): [string, string] => [

@@ -136,6 +136,17 @@ test('admin calls check their arguments', async () => {
   )
 })
 
+test('store.setMany: every entry is a [key, value] pair, and a refused call writes none', async () => {
+  const store = fleet.store({ prefix: 'pairs:' })
+  for (const bad of [[['a', 1, 'extra']], [['a', 1], ['b']], ['ab']]) {
+    await assertInvalidArgument(
+      () => store.setMany(bad as never),
+      /entries must be an array of \[key, value\] pairs/,
+    )
+  }
+  assert.deepEqual(await store.getMany(['a', 'b']), [undefined, undefined])
+})
+
 test('failsafe and retry check their own arguments', async () => {
   const store = fleet.store()
   await assertInvalidArgument(
