@@ -74,7 +74,7 @@ export class Lifecycle {
   }
 
   /**
-   * Runs user code that close() waits for (a stream handler). close() called from inside it (a
+   * Runs user code that close() waits for (a stream handler, a tracker's requeue). close() called from inside it (a
    * handler that awaits fleet.close()) cannot wait for it, as it waits for close: the promise
    * returned here then resolves DETACHED at once, while the code goes on unwaited, so close
    * drains everything else. A result that is not a promise is returned as it is.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { ClosedError, RedfleetError, SerializationError } from '../errors.ts'
+import { DETACHED } from '../lifecycle.ts'
 import type { TrackerBackend } from './backend.ts'
 import type { Listed, SessionListing } from './listing.ts'
 import type { TrackedJob } from './options.ts'
@@ -103,7 +104,9 @@ export class OrphanRecovery {
       return false
     }
     try {
-      await requeue(job)
+      // A requeue that awaits fleet.close() is not waited for by it: that orphan stays claimed
+      // (connections close next) until recoveryLockTtl, as one that outlasts close's grace.
+      if ((await this.#runner.runUserCode(() => requeue(job))) === DETACHED) return true
     } catch (error) {
       this.#runner.report(error, op)
       // Back to unclaimed: the next pass (of any recoverer) hands it out again.

@@ -8,6 +8,7 @@ import {
   runFinishing,
   traceScope,
 } from '../context.ts'
+import type { DETACHED } from '../lifecycle.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
 
@@ -42,6 +43,11 @@ export class TrackerRunner {
   /** The fleet was closed: nothing runs any more, and records in flight stay as orphans. */
   get closed(): boolean {
     return this.#ctx.lifecycle.closed
+  }
+
+  /** Runs user code close waits for (a requeue): see Lifecycle.runUserCode. */
+  runUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
+    return this.#ctx.lifecycle.runUserCode(code)
   }
 
   assertOpen(op: string): void {
