@@ -316,6 +316,8 @@ class FleetMembership implements Membership {
         throw invalidArgument('ERR_INVALID_ARGUMENT', 'membership.owner: members must be an array of ids')
       }
       for (const member of members) assertName(member, 'member id', 'membership.owner')
+      // No Redis to ask, but a closed fleet's calls all reject alike.
+      this.#ctx.lifecycle.assertOpen('membership.owner')
       return rendezvousOwner(key, members)
     }
     return rendezvousOwner(key, await this.#live())
