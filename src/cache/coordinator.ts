@@ -66,10 +66,11 @@ export interface CoordinatorParts {
  */
 export class FillCoordinator {
   readonly #o: CoordinatorParts
-  readonly #flights = new SingleFlight()
+  readonly #flights: SingleFlight
 
   constructor(parts: CoordinatorParts) {
     this.#o = parts
+    this.#flights = new SingleFlight(parts.signal)
   }
 
   /** A miss: compute under the fleet-wide fill lock (or wait for its holder), store, return. */
@@ -83,6 +84,7 @@ export class FillCoordinator {
       () => this.#fillLocked(request, version, readFailed),
       (value) => copyValue(value, where) as T,
       () => request.watch.superseded(request.full),
+      (reason) => new ClosedError(`${where}: the fleet is closed`, { cause: reason }),
     )
   }
 

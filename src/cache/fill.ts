@@ -38,20 +38,48 @@ export type Found<T> = { value: T } | undefined
 /** Shares one promise among concurrent callers of the same key in this process. */
 export class SingleFlight {
   readonly #flights = new Map<string, { promise: Promise<unknown>; superseded: () => boolean }>()
+  readonly #signal: AbortSignal | undefined
+
+  /** `signal` (the fleet's close) ends the waits of those who joined a flight. */
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal
+  }
 
   /**
    * `fn`'s result for the first caller of `key`; for those who join it, `share` of it. A flight
    * `superseded` (its key changed since it began, so what it computes is not a later caller's
-   * to return) is not joined: the next caller starts a flight of its own.
+   * to return) is not joined: the next caller starts a flight of its own. A joiner's wait ends
+   * at close with `closed(reason)`: the flight runs its first caller's code, which may never
+   * settle, and a joiner gave none of it.
    */
-  run<T>(key: string, fn: () => Promise<T>, share: (value: T) => T, superseded: () => boolean): Promise<T> {
+  run<T>(
+    key: string,
+    fn: () => Promise<T>,
+    share: (value: T) => T,
+    superseded: () => boolean,
+    closed: (reason: unknown) => unknown = (reason) => reason,
+  ): Promise<T> {
     const current = this.#flights.get(key)
-    if (current && !current.superseded()) return (current.promise as Promise<T>).then(share)
+    if (current && !current.superseded()) return this.#join(current.promise as Promise<T>, share, closed)
     const flight = fn().finally(() => {
       if (this.#flights.get(key)?.promise === flight) this.#flights.delete(key)
     })
     this.#flights.set(key, { promise: flight, superseded })
     return flight
+  }
+
+  #join<T>(flight: Promise<T>, share: (value: T) => T, closed: (reason: unknown) => unknown): Promise<T> {
+    const signal = this.#signal
+    if (signal === undefined) return flight.then(share)
+    if (signal.aborted) return Promise.reject(closed(signal.reason))
+    return new Promise<T>((resolve, reject) => {
+      const onClose = () => reject(closed(signal.reason))
+      signal.addEventListener('abort', onClose, { once: true })
+      flight
+        .then(share)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', onClose))
+    })
   }
 }
 

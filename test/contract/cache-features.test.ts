@@ -853,6 +853,28 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await holding, 'v')
   })
 
+  test("close ends a fetch that joined this process's fill of the key, whose compute never settles", async () => {
+    const own = await env.fleet()
+    const cache = cacheOf({ namespace: uniqueKey('ns') }, own)
+    const computing = opening()
+    const first = cache.fetch('hung', async () => {
+      computing.open()
+      await new Promise(() => {})
+    })
+    first.catch(() => {})
+    await computing.opened
+    const joined = assert.rejects(
+      cache.fetch('hung', () => 'mine'),
+      (error) => {
+        assert.ok(error instanceof ClosedError, String(error))
+        assert.equal(error.message, "cache.fetch 'hung': the fleet is closed")
+        return true
+      },
+    )
+    await own.close()
+    await joined
+  })
+
   test("close ends a fetch waiting on another fleet's fill lock with a ClosedError naming the call and key", async () => {
     const own = await env.fleet()
     const other = await env.fleet()
