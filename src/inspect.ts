@@ -2,6 +2,7 @@ import { isDeadLetterRecord } from './admin/dead-letters.ts'
 import { isStreamName, scanKeys, streamLength, streamsAmong } from './admin/keys.ts'
 import { operatorTracker } from './admin/orphans.ts'
 import { type FleetContext, withClusterHint } from './context.ts'
+import { ConnectionError, messageOf, TimeoutError, translateError } from './errors.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
 import { streamBackend } from './streams/access.ts'
 import { MemoryStream } from './streams/memory-stream.ts'
@@ -55,6 +56,25 @@ export interface FleetStatus {
   keys: Record<string, number>
   /** True when a node had more keys than were scanned: counts are lower bounds. */
   truncated: boolean
+  /**
+   * The parts that could not be read (a node of a ring down), each with why; empty when the
+   * snapshot is whole. A part listed here is left out (empty), not counted as none.
+   */
+  unavailable: UnavailablePart[]
+}
+
+/** A part of a snapshot that could not be read: `streams` and `deadLetters` name the stream. */
+export interface UnavailablePart {
+  part: 'members' | 'tracker' | 'streams' | 'deadLetters' | 'keys'
+  error: string
+}
+
+/** Whether `part` of a snapshot could not be read (then its figures are left out, not zero). */
+export function isUnavailable(
+  snapshot: { unavailable: readonly UnavailablePart[] },
+  part: UnavailablePart['part'],
+): boolean {
+  return snapshot.unavailable.some((u) => u.part === part)
 }
 
 /** Name, pending count and consumer count of each group of a stream. */
@@ -114,6 +134,8 @@ export interface NamespaceKeys {
   truncated: boolean
   /** When the walk ended, ms since the epoch. */
   at: number
+  /** Why the nodes left out of the walk (down) were: their keys and streams are missing. */
+  skipped: unknown[]
 }
 
 /**
@@ -125,16 +147,18 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
   return untraced(async () => {
     const ctx = fleetContext(fleet)
     const prefix = ctx.keys.prefix
-    const scanned = await scanKeys(ctx, prefix)
+    // A node down (a ring's) is left out of the walk rather than failing it: `skipped`.
+    const scanned = await scanKeys(ctx, prefix, undefined, true)
     // Past SCAN_LIMIT a stream may be among the keys not visited: a second walk, filtered by
     // TYPE, finds them (only namespaces that large pay for it).
-    const typed = scanned.truncated ? await scanKeys(ctx, prefix, 'stream') : undefined
+    const typed = scanned.truncated ? await scanKeys(ctx, prefix, 'stream', true) : undefined
     const named = (typed ?? scanned).keys.filter((key) => isStreamName(ctx, key))
     return {
       keys: countByPrimitive(scanned.keys, prefix),
       streams: typed ? named : await streamsAmong(ctx, named),
       truncated: scanned.truncated || typed?.truncated === true,
       at: Date.now(),
+      skipped: [...scanned.skipped, ...(typed?.skipped ?? [])],
     }
   })
 }
@@ -145,22 +169,44 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
  * that is a group's default dead-letter channel (`<group>:dead`) counts, at 0: a purge leaves
  * it so, and a gauge that vanished instead would read as missing data, not as 0.
  */
-async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<FleetStatus['deadLetters']> {
+async function deadLettersAmong(
+  fleet: Fleet,
+  streams: StreamStatus[],
+  problems: Problem[],
+): Promise<FleetStatus['deadLetters']> {
   const ctx = fleetContext(fleet)
   const prefix = ctx.keys.key('streams', 'channel', '')
   const main = ctx.keys.key('streams', 'events')
   const groupDefaults = new Set(streams.find((s) => s.key === main)?.groups.map((g) => `${g.name}:dead`))
-  const found = await Promise.all(
-    streams
-      .filter((stream) => stream.key.startsWith(prefix))
-      .map(async (stream) => {
-        const channel = stream.key.slice(prefix.length)
-        if (stream.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
-        const [first] = await fleet.streams().readRange(channel, undefined, 1)
-        return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
-      }),
+  const found = await eachSettled(
+    streams.filter((stream) => stream.key.startsWith(prefix)),
+    async (stream) => {
+      const channel = stream.key.slice(prefix.length)
+      if (stream.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
+      const [first] = await fleet.streams().readRange(channel, undefined, 1)
+      return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
+    },
+    (stream, error) => problems.push({ part: 'deadLetters', name: stream.name, error }),
   )
   return found.filter((c) => c !== undefined).sort((a, b) => a.channel.localeCompare(b.channel))
+}
+
+/**
+ * `read` of each item, all at once; an item whose read fails is left out and told to `failed`
+ * (one node down must not blank what the others hold).
+ */
+async function eachSettled<T, R>(
+  items: readonly T[],
+  read: (item: T) => Promise<R>,
+  failed: (item: T, error: unknown) => void,
+): Promise<R[]> {
+  const settled = await Promise.allSettled(items.map(read))
+  const out: R[] = []
+  settled.forEach((result, i) => {
+    if (result.status === 'fulfilled') out.push(result.value)
+    else failed(items[i]!, result.reason)
+  })
+  return out
 }
 
 /**
@@ -168,18 +214,27 @@ async function deadLettersAmong(fleet: Fleet, streams: StreamStatus[]): Promise<
  * those still there, with the main stream and each of its groups' default dead-letter channel
  * (`<group>:dead`) as well, so that these show at once rather than after the next walk.
  */
-async function streamsOf(ctx: FleetContext, walk: NamespaceKeys, fresh: boolean): Promise<StreamStatus[]> {
-  const describe = (keys: string[]) => Promise.all(keys.map((key) => describeStream(ctx, key)))
+async function streamsOf(
+  ctx: FleetContext,
+  walk: NamespaceKeys,
+  fresh: boolean,
+  problems: Problem[],
+): Promise<StreamStatus[]> {
+  const failed = (key: string, error: unknown) =>
+    problems.push({ part: 'streams', name: key.slice(ctx.keys.prefix.length), error })
+  const describe = (keys: string[]) => eachSettled(keys, (key) => describeStream(ctx, key), failed)
+  // One TYPE pipeline; when it fails, each key alone: a node down hides its own keys only.
+  const confirmed = (keys: string[]) =>
+    streamsAmong(ctx, keys).catch(async () =>
+      (await eachSettled(keys, (key) => streamsAmong(ctx, [key]), failed)).flat(),
+    )
   if (fresh) return describe(walk.streams)
   const main = ctx.keys.key('streams', 'events')
-  const known = await streamsAmong(ctx, [...new Set([main, ...walk.streams])])
+  const known = await confirmed([...new Set([main, ...walk.streams])])
   const streams = await describe(known)
   const groups = streams.find((s) => s.key === main)?.groups ?? []
   const dead = groups.map((g) => ctx.keys.key('streams', 'channel', `${g.name}:dead`))
-  const more = await streamsAmong(
-    ctx,
-    [...new Set(dead)].filter((key) => !known.includes(key)),
-  )
+  const more = await confirmed([...new Set(dead)].filter((key) => !known.includes(key)))
   return [...streams, ...(await describe(more))]
 }
 
@@ -201,36 +256,87 @@ export function inspectFleet(fleet: Fleet, o: { keyspace?: NamespaceKeys } = {})
   })
 }
 
+/** Before a walk (or when it failed): no counts, and only the streams found without one. */
+export const NOT_WALKED: NamespaceKeys = { keys: {}, streams: [], truncated: false, at: 0, skipped: [] }
+
+/** A part that could not be read, with the error as it came. */
+interface Problem {
+  part: UnavailablePart['part']
+  /** The stream it is about, for `streams` and `deadLetters`. */
+  name?: string
+  error: unknown
+}
+
+/**
+ * Reads each part on its own: a part held by a node that does not answer (one node of a ring
+ * down) is named in `unavailable`, and the others are shown. Any other failure (a MOVED from a
+ * cluster node read as a ring's, a command refused) fails the whole read, as does a read in
+ * which no part could be read at all.
+ */
 async function inspect(fleet: Fleet, keyspace: NamespaceKeys | undefined): Promise<FleetStatus> {
   const ctx = fleetContext(fleet)
-  const tracker = operatorTracker(fleet)
-  const read = async () => {
-    const walk = keyspace ?? (await walkNamespace(fleet))
-    return { walk, streams: await streamsOf(ctx, walk, keyspace === undefined) }
-  }
-  const [members, live, orphanJobs, { walk, streams }] = await Promise.all([
+  const problems: Problem[] = []
+  const [members, tracker, walked] = await Promise.allSettled([
     fleet.membership().live(),
-    tracker.instances(),
-    tracker.orphans(),
-    read(),
+    trackerStatus(fleet),
+    keyspace ?? walkNamespace(fleet),
   ])
-  const instances = await Promise.all(
-    live.map(async (instance) => ({ ...instance, jobs: await tracker.inFlight(instance.id) })),
-  )
+  const failed = (part: Problem['part'], result: PromiseSettledResult<unknown>) => {
+    if (result.status === 'rejected') problems.push({ part, error: result.reason })
+  }
+  failed('members', members)
+  failed('tracker', tracker)
+  failed('keys', walked)
+  const walk = walked.status === 'fulfilled' ? walked.value : NOT_WALKED
+  for (const error of walk.skipped) problems.push({ part: 'keys', error })
+  // Without a walk of its own, the streams it can find without one (streamsOf).
+  const fresh = walked.status === 'fulfilled' && keyspace === undefined
+  const streams = await streamsOf(ctx, walk, fresh, problems)
+  const deadLetters = await deadLettersAmong(fleet, streams, problems)
+  const notOutage = problems.find((p) => !isOutage(p.error))
+  if (notOutage) throw notOutage.error
+  const nothingRead =
+    members.status === 'rejected' &&
+    tracker.status === 'rejected' &&
+    (keyspace !== undefined || walked.status === 'rejected') &&
+    streams.length === 0
+  if (nothingRead) throw members.reason
   return {
     topology: fleet.topology,
     namespace: fleet.namespace,
     at: new Date().toISOString(),
-    members,
-    tracker: {
-      instances,
-      inFlight: instances.reduce((sum, i) => sum + i.jobs.length, 0),
-      orphans: orphanJobs.length,
-      orphanJobs,
-    },
+    members: members.status === 'fulfilled' ? members.value : [],
+    tracker: tracker.status === 'fulfilled' ? tracker.value : NO_TRACKER,
     streams,
-    deadLetters: await deadLettersAmong(fleet, streams),
+    deadLetters,
     keys: walk.keys,
     truncated: walk.truncated,
+    unavailable: problems.map(({ part, name, error }) => ({
+      part,
+      error: name === undefined ? messageOf(error) : `${name}: ${messageOf(error)}`,
+    })),
+  }
+}
+
+/** A node that does not answer (down, unreachable, frozen), as opposed to a refused command. */
+function isOutage(error: unknown): boolean {
+  const translated = translateError(error, 'status')
+  return translated instanceof ConnectionError || translated instanceof TimeoutError
+}
+
+const NO_TRACKER: FleetStatus['tracker'] = { instances: [], inFlight: 0, orphans: 0, orphanJobs: [] }
+
+/** Live tracker instances with their jobs, and the orphans. */
+async function trackerStatus(fleet: Fleet): Promise<FleetStatus['tracker']> {
+  const tracker = operatorTracker(fleet)
+  const [live, orphanJobs] = await Promise.all([tracker.instances(), tracker.orphans()])
+  const instances = await Promise.all(
+    live.map(async (instance) => ({ ...instance, jobs: await tracker.inFlight(instance.id) })),
+  )
+  return {
+    instances,
+    inFlight: instances.reduce((sum, i) => sum + i.jobs.length, 0),
+    orphans: orphanJobs.length,
+    orphanJobs,
   }
 }

@@ -7,6 +7,7 @@ import { escapeGlob } from '../cache/glob.ts'
 import type { FleetContext } from '../context.ts'
 import { MemoryStream } from '../streams/memory-stream.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
+import type { MasterNode } from '../topology/types.ts'
 
 /** Most keys scanned per node before the result is reported as truncated. */
 export const SCAN_LIMIT = 100_000
@@ -21,39 +22,50 @@ export const SCAN_COUNT = 10_000
 export interface ScannedKeys {
   keys: string[]
   truncated: boolean
+  /** Why the nodes left out were (with `skipDown`): their keys are missing. */
+  skipped: unknown[]
 }
 
 /**
  * Keys starting with `prefix` (which must start with the fleet's namespace prefix), of Redis type
  * `type` when given. On Redis, SCAN with MATCH (and TYPE) on each master, at most SCAN_LIMIT per
- * node.
+ * node. A node that fails fails the call, unless `skipDown` (the status of a ring with a node
+ * down): then its keys are left out and its error is in `skipped`, unless no node answered.
  */
-export async function scanKeys(ctx: FleetContext, prefix: string, type?: 'stream'): Promise<ScannedKeys> {
+export async function scanKeys(
+  ctx: FleetContext,
+  prefix: string,
+  type?: 'stream',
+  skipDown = false,
+): Promise<ScannedKeys> {
   if (!ctx.keys.owns(prefix)) throw new RangeError(`scanKeys: '${prefix}' is outside the fleet namespace`)
   if (ctx.topology === 'memory') {
     const keys = [...ctx.memory.keys(prefix)].filter(
       (key) => type === undefined || ctx.memory.get(key) instanceof MemoryStream,
     )
-    return { keys: keys.sort(), truncated: false }
+    return { keys: keys.sort(), truncated: false, skipped: [] }
   }
   const masters = await (await ctx.redis()).masters()
   const match = `${escapeGlob(prefix)}*`
-  const perNode = await Promise.all(
-    masters.map(async ({ client }) => {
-      const keys: string[] = []
-      let cursor = '0'
-      do {
-        const args = ['MATCH', match, 'COUNT', SCAN_COUNT, ...(type ? ['TYPE', type] : [])]
-        const [next, batch] = (await client.call('SCAN', cursor, ...args)) as [string, string[]]
-        cursor = next
-        keys.push(...batch)
-      } while (cursor !== '0' && keys.length < SCAN_LIMIT)
-      return { keys, truncated: cursor !== '0' }
-    }),
-  )
+  const scanNode = async (client: MasterNode['client']) => {
+    const keys: string[] = []
+    let cursor = '0'
+    do {
+      const args = ['MATCH', match, 'COUNT', SCAN_COUNT, ...(type ? ['TYPE', type] : [])]
+      const [next, batch] = (await client.call('SCAN', cursor, ...args)) as [string, string[]]
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== '0' && keys.length < SCAN_LIMIT)
+    return { keys, truncated: cursor !== '0' }
+  }
+  const settled = await Promise.allSettled(masters.map(({ client }) => scanNode(client)))
+  const skipped = settled.flatMap((node) => (node.status === 'rejected' ? [node.reason] : []))
+  if (skipped.length > 0 && (!skipDown || skipped.length === settled.length)) throw skipped[0]
+  const perNode = settled.flatMap((node) => (node.status === 'fulfilled' ? [node.value] : []))
   return {
     keys: [...new Set(perNode.flatMap((n) => n.keys))].sort(),
     truncated: perNode.some((n) => n.truncated),
+    skipped,
   }
 }
 

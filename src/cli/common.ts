@@ -40,20 +40,28 @@ export async function withFleet<T>(
 }
 
 /**
- * Every node answers (`ready()`), or, on a cluster, its slot map was read: a cluster with a
- * master down is what an operator most needs to look at, and a dead-letter channel on a healthy
- * master can still be listed or replayed; a command that needs the dead one says so itself.
+ * Every node answers (`ready()`), or, on a cluster, its slot map was read, or, on a ring, one
+ * node answers: a fleet with a node down is what an operator most needs to look at, and a
+ * dead-letter channel on a healthy node can still be listed or replayed; a command that needs
+ * the dead one says so itself (`status` shows the parts it could read and names the others).
  */
 async function connected(fleet: Fleet): Promise<void> {
   try {
     await fleet.ready()
   } catch (error) {
-    if (fleet.topology !== 'cluster') throw error
-    const topology = await fleetContext(fleet)
-      .redis()
-      .catch(() => undefined)
-    if (topology?.slotOwners() === undefined) throw error
+    if (!(await partlyReachable(fleet))) throw error
   }
+}
+
+async function partlyReachable(fleet: Fleet): Promise<boolean> {
+  if (fleet.topology !== 'cluster' && fleet.topology !== 'sharded') return false
+  const topology = await fleetContext(fleet)
+    .redis()
+    .catch(() => undefined)
+  if (topology === undefined) return false
+  if (fleet.topology === 'cluster') return topology.slotOwners() !== undefined
+  const pings = await Promise.allSettled((await topology.masters()).map(({ client }) => client.call('PING')))
+  return pings.some((ping) => ping.status === 'fulfilled')
 }
 
 /** Resolves on the first SIGINT or SIGTERM (Ctrl-C), after which both handlers are removed. */

@@ -1,4 +1,4 @@
-import type { FleetStatus } from '../inspect.ts'
+import { type FleetStatus, isUnavailable } from '../inspect.ts'
 import type { TrackedJob } from '../tracker/index.ts'
 
 const time = (ms: number) => new Date(ms).toISOString()
@@ -36,11 +36,48 @@ export function formatJob(job: TrackedJob, now: number): string {
 
 /** The human form of a status snapshot, as `redfleet status` prints it. */
 export function formatStatus(status: FleetStatus): string {
-  const now = Date.parse(status.at)
   const lines = [
     `redfleet status: ${status.topology} topology, namespace '${shown(status.namespace)}', at ${status.at}`,
   ]
-  lines.push(`members (${status.members.length}): ${status.members.map(shown).join(', ') || '-'}`)
+  // A part that could not be read says so where it would be, never as an empty list.
+  for (const { part, error } of status.unavailable) lines.push(`unavailable: ${part}: ${shown(error)}`)
+  lines.push(
+    isUnavailable(status, 'members')
+      ? 'members: unavailable'
+      : `members (${status.members.length}): ${status.members.map(shown).join(', ') || '-'}`,
+  )
+  if (isUnavailable(status, 'tracker')) lines.push('tracker: unavailable')
+  else trackerLines(status, lines)
+  // Streams are found by the walk: a node it left out may hold some too.
+  const streamsMissing = isUnavailable(status, 'streams') || isUnavailable(status, 'keys')
+  lines.push(`streams (${status.streams.length}${streamsMissing ? ' read, some unavailable' : ''}):`)
+  for (const stream of status.streams) {
+    lines.push(`  ${shown(stream.name)}  length ${stream.length}`)
+    for (const group of stream.groups) {
+      lines.push(
+        `    group ${shown(group.name)}: lag ${group.lag}, pending ${group.pending}, consumers ${group.consumers}`,
+      )
+    }
+  }
+  // A purged channel is still listed (at 0, for the gauges): the text names only those waiting.
+  const waiting = status.deadLetters.filter((d) => d.length > 0)
+  const dead = waiting.map((d) => `${shown(d.channel)} ${d.length}`).join(', ') || 'none'
+  const deadMissing = streamsMissing || isUnavailable(status, 'deadLetters')
+  lines.push(`dead letters: ${dead}${deadMissing ? ' (of the channels read)' : ''}`)
+  const keys = Object.entries(status.keys).sort(([a], [b]) => a.localeCompare(b))
+  const counted = keys.map(([name, count]) => `${shown(name)} ${count}`).join(', ') || 'none'
+  // Some nodes walked: the counts are theirs, lower bounds.
+  const partly = isUnavailable(status, 'keys')
+  lines.push(
+    partly && keys.length === 0
+      ? 'keys: unavailable'
+      : `keys${status.truncated || partly ? ' (at least)' : ''}: ${counted}`,
+  )
+  return lines.join('\n')
+}
+
+function trackerLines(status: FleetStatus, lines: string[]): void {
+  const now = Date.parse(status.at)
   const { tracker } = status
   lines.push(
     `tracker: ${tracker.instances.length} live instance(s), ${tracker.inFlight} job(s) in flight, ${tracker.orphans} orphan(s)`,
@@ -53,21 +90,4 @@ export function formatStatus(status: FleetStatus): string {
     for (const job of instance.jobs) lines.push(`    job ${formatJob(job, now)}`)
   }
   for (const job of tracker.orphanJobs) lines.push(`  orphan ${formatJob(job, now)}`)
-  lines.push(`streams (${status.streams.length}):`)
-  for (const stream of status.streams) {
-    lines.push(`  ${shown(stream.name)}  length ${stream.length}`)
-    for (const group of stream.groups) {
-      lines.push(
-        `    group ${shown(group.name)}: lag ${group.lag}, pending ${group.pending}, consumers ${group.consumers}`,
-      )
-    }
-  }
-  // A purged channel is still listed (at 0, for the gauges): the text names only those waiting.
-  const waiting = status.deadLetters.filter((d) => d.length > 0)
-  const dead = waiting.map((d) => `${shown(d.channel)} ${d.length}`).join(', ') || 'none'
-  lines.push(`dead letters: ${dead}`)
-  const keys = Object.entries(status.keys).sort(([a], [b]) => a.localeCompare(b))
-  const counted = keys.map(([name, count]) => `${shown(name)} ${count}`).join(', ') || 'none'
-  lines.push(`keys${status.truncated ? ' (at least)' : ''}: ${counted}`)
-  return lines.join('\n')
 }

@@ -28,7 +28,12 @@ export async function status(flags: StatusFlags): Promise<void> {
     flags.json ? jsonText(snapshot, every === undefined ? 2 : undefined) : formatStatus(snapshot)
   await withFleet('status', flags, async (fleet) => {
     if (every === undefined) {
-      console.log(render(await inspectFleet(fleet)))
+      const snapshot = await inspectFleet(fleet)
+      console.log(render(snapshot))
+      // Printed, but not whole: exit 1, so that a script does not take it for the full state.
+      const parts = [...new Set(snapshot.unavailable.map((u) => u.part))]
+      if (parts.length > 0)
+        throw new Error(`not all of the fleet could be read (${parts.join(', ')}: unavailable)`)
       return
     }
     const stop = new AbortController()

@@ -1,3 +1,4 @@
+import { isUnavailable } from '../inspect.ts'
 import type { NodeStatus } from './nodes.ts'
 import type { Snapshot } from './snapshot.ts'
 
@@ -70,6 +71,7 @@ export function renderMetrics(s: Snapshot): string {
       help: 'Dead letters waiting in the channel.',
       samples: s.deadLetters.map((d) => ({ labels: { channel: d.channel }, value: d.length })),
     },
+    // A part that could not be read has no samples: absent, not a made-up 0.
     {
       name: 'redfleet_tracker_in_flight',
       help: 'Jobs in flight on the live tracker instance.',
@@ -78,12 +80,12 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: 'redfleet_tracker_orphans',
       help: 'Jobs of tracker instances that are no longer live.',
-      samples: [{ labels: {}, value: s.tracker.orphans }],
+      samples: isUnavailable(s, 'tracker') ? [] : [{ labels: {}, value: s.tracker.orphans }],
     },
     {
       name: 'redfleet_members_live',
       help: 'Members whose heartbeat has not expired.',
-      samples: [{ labels: {}, value: s.members.length }],
+      samples: isUnavailable(s, 'members') ? [] : [{ labels: {}, value: s.members.length }],
     },
     {
       name: 'redfleet_keys',

@@ -1,6 +1,12 @@
 import { ConnectionError, RedfleetError, TimeoutError, translateError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
-import { type FleetStatus, inspectFleet, type NamespaceKeys, type StreamStatus } from '../inspect.ts'
+import {
+  type FleetStatus,
+  inspectFleet,
+  NOT_WALKED,
+  type StreamStatus,
+  type UnavailablePart,
+} from '../inspect.ts'
 import { withDeadline } from './deadline.ts'
 import type { KeyspaceWatch } from './keyspace.ts'
 import type { MemberView, MemberWatch } from './members.ts'
@@ -33,10 +39,9 @@ export interface Snapshot {
    * first walk has ended.
    */
   keysAt: number | null
+  /** The parts that could not be read (a node of a ring down), left out of the rest: FleetStatus. */
+  unavailable: UnavailablePart[]
 }
-
-/** Before the first walk: no counts, and only the streams found without one. */
-const NOT_WALKED: NamespaceKeys = { keys: {}, streams: [], truncated: false, at: 0 }
 
 /** What `/status.json` answers when the fleet cannot be read: the error and the node states. */
 export interface SnapshotFailure {
@@ -72,18 +77,24 @@ export class SnapshotReader {
     const nodes = this.nodes.read()
     const walk = this.keyspace.latest()
     const [status, members] = await withDeadline(
-      Promise.all([inspectFleet(this.fleet, { keyspace: walk ?? NOT_WALKED }), this.members.read()]),
+      Promise.all([
+        inspectFleet(this.fleet, { keyspace: walk ?? NOT_WALKED }),
+        // Its node down, the rest of the fleet is still shown (status.unavailable names it).
+        this.members.read().catch((error: unknown) => error as Error),
+      ]),
       this.deadline,
       'reading the fleet',
     ).catch(async (error: unknown) => {
       throw new SnapshotError(error, await nodes)
     })
+    const unavailable = status.unavailable.filter((u) => u.part !== 'members')
+    if (members instanceof Error) unavailable.unshift({ part: 'members', error: members.message })
     return {
       topology: this.fleet.topology,
       namespace: this.fleet.namespace,
       at: Date.now(),
       nodes: await nodes,
-      members,
+      members: members instanceof Error ? [] : members,
       tracker: {
         instances: status.tracker.instances.map((i) => ({
           id: i.id,
@@ -98,6 +109,7 @@ export class SnapshotReader {
       keys: status.keys,
       truncated: status.truncated,
       keysAt: walk?.at ?? null,
+      unavailable,
     }
   }
 }

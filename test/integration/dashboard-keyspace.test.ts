@@ -135,7 +135,7 @@ describe('a fleet beside 20,000 keys of another application', () => {
       assert.deepEqual(second.keys, { membership: 2, store: 1, streams: 3 })
       assert.ok(second.streams.some((s) => s.name === 'streams:channel:audit'))
     } finally {
-      release({ keys: {}, streams: [], truncated: false, at: 0 })
+      release({ keys: {}, streams: [], truncated: false, at: 0, skipped: [] })
       await keyspace.stop()
     }
   })

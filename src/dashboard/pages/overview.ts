@@ -1,3 +1,4 @@
+import { isUnavailable } from '../../inspect.ts'
 import { bytes, count, duration, timestamp } from '../format.ts'
 import { type Html, href, html } from '../html.ts'
 import type { Snapshot } from '../snapshot.ts'
@@ -10,16 +11,21 @@ function empty(colspan: number, text: string): Html {
   return html`<tr><td colspan="${colspan}" class="empty">${text}</td></tr>`
 }
 
+/** A part that could not be read shows as unknown, never as 0 (`unavailable` says why). */
+const UNKNOWN = '–'
+
 function cards(s: Snapshot): Html {
   const up = s.nodes.filter((n) => n.up).length
   const dead = s.deadLetters.reduce((sum, d) => sum + d.length, 0)
   const lag = Math.max(0, ...s.streams.flatMap((st) => st.groups.map((g) => g.lag)))
+  const tracked = !isUnavailable(s, 'tracker')
+  const known = (ok: boolean, n: number) => (ok ? count(n) : UNKNOWN)
   return html`<section class="cards">
 ${card('nodes up', `${up} / ${s.nodes.length}`, up === s.nodes.length ? 'good' : 'bad')}
-${card('members live', count(s.members.length))}
-${card('tracker instances', count(s.tracker.instances.length))}
-${card('jobs in flight', count(s.tracker.inFlight))}
-${card('orphans', count(s.tracker.orphans), s.tracker.orphans > 0 ? 'bad' : '')}
+${card('members live', known(!isUnavailable(s, 'members'), s.members.length))}
+${card('tracker instances', known(tracked, s.tracker.instances.length))}
+${card('jobs in flight', known(tracked, s.tracker.inFlight))}
+${card('orphans', known(tracked, s.tracker.orphans), s.tracker.orphans > 0 ? 'bad' : '')}
 ${card('highest group lag', count(lag), lag > 0 ? 'warn' : '')}
 ${card('dead letters', count(dead), dead > 0 ? 'bad' : '')}
 </section>`
@@ -40,7 +46,7 @@ ${s.nodes.map(
 function members(s: Snapshot): Html {
   return html`<section><h2>Members <span class="count">${s.members.length}</span></h2><table class="grid" id="members">
 <thead><tr><th>member</th><th class="num">last heartbeat</th><th class="num">expires in</th></tr></thead><tbody>
-${s.members.length === 0 ? empty(3, 'no live member') : ''}
+${isUnavailable(s, 'members') ? empty(3, 'unavailable: see above') : s.members.length === 0 ? empty(3, 'no live member') : ''}
 ${s.members.map(
   (m) => html`<tr><td><code>${m.id}</code></td>
 <td class="num">${m.lastHeartbeat === null ? html`<span class="muted" title="seen once so far; known after its next heartbeat">–</span>` : `${duration(s.at - m.lastHeartbeat)} ago`}</td>
@@ -53,13 +59,13 @@ function tracker(s: Snapshot): Html {
   return html`<section><h2>Tracker instances <span class="count">${s.tracker.instances.length}</span></h2>
 <table class="grid" id="instances">
 <thead><tr><th>instance</th><th class="num">last heartbeat</th><th class="num">jobs in flight</th></tr></thead><tbody>
-${s.tracker.instances.length === 0 ? empty(3, 'no live tracker instance') : ''}
+${isUnavailable(s, 'tracker') ? empty(3, 'unavailable: see above') : s.tracker.instances.length === 0 ? empty(3, 'no live tracker instance') : ''}
 ${s.tracker.instances.map(
   (i) => html`<tr><td><a href="${href('tracker', { instance: i.id })}"><code>${i.id}</code></a></td>
 <td class="num" title="${timestamp(i.lastSeen)}">${duration(s.at - i.lastSeen)} ago</td><td class="num">${count(i.inFlight)}</td></tr>`,
 )}
 </tbody></table>
-<p class="note">${s.tracker.orphans > 0 ? html`<a class="bad" href="orphans">${count(s.tracker.orphans)} orphan(s)</a> of instances that are gone.` : 'No orphans.'}</p></section>`
+<p class="note">${isUnavailable(s, 'tracker') ? '' : s.tracker.orphans > 0 ? html`<a class="bad" href="orphans">${count(s.tracker.orphans)} orphan(s)</a> of instances that are gone.` : 'No orphans.'}</p></section>`
 }
 
 function streams(s: Snapshot): Html {
@@ -96,14 +102,22 @@ function keys(s: Snapshot): Html {
   return html`<section><h2>Keys</h2><table class="grid" id="keys">
 <thead><tr><th>primitive</th><th class="num">keys</th></tr></thead><tbody>
 ${entries.length === 0 ? empty(2, s.keysAt === null ? 'not counted yet' : 'no key in this namespace') : ''}
-${entries.map(([name, n]) => html`<tr><td>${name}</td><td class="num">${count(n)}${s.truncated ? '+' : ''}</td></tr>`)}
+${entries.map(([name, n]) => html`<tr><td>${name}</td><td class="num">${count(n)}${s.truncated || isUnavailable(s, 'keys') ? '+' : ''}</td></tr>`)}
 </tbody></table>${s.truncated ? html`<p class="note">Counts are lower bounds: a node had more keys than one scan reads.</p>` : ''}
 <p class="note" id="keys-at">${s.keysAt === null ? 'Counting the keys: a walk of the whole keyspace, slow when it is large.' : html`Counted <span title="${timestamp(s.keysAt)}">${duration(s.at - s.keysAt)} ago</span> by a walk of the whole keyspace, which runs less often than the refresh.`}</p></section>`
 }
 
+/** The parts of the fleet that could not be read (a node of a ring down), and why. */
+function unavailable(s: Snapshot): Html {
+  if (s.unavailable.length === 0) return html``
+  return html`<section id="unavailable"><p class="note bad">Not all of the fleet could be read; what follows leaves out:</p><ul>
+${s.unavailable.map((u) => html`<li><b>${u.part}</b>: ${u.error}</li>`)}
+</ul></section>`
+}
+
 /** The refreshed part of the overview. */
 export function overviewContent(s: Snapshot): Html {
-  return html`${cards(s)}
+  return html`${unavailable(s)}${cards(s)}
 <div class="columns">${nodes(s)}${members(s)}</div>
 <div class="columns">${tracker(s)}${deadLetters(s)}</div>
 ${streams(s)}

@@ -1,0 +1,113 @@
+/**
+ * The operator's view of a ring with one node down: `status`, `/status.json`, `/metrics` and the
+ * overview show what the nodes that answer hold and name the parts that could not be read. They
+ * answered nothing at all (a 503, the node gauges only, `status` exit 1 with no snapshot), though
+ * two thirds of the fleet was there to see.
+ */
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { startDashboard } from '../../src/dashboard/server.ts'
+import { createFleet } from '../../src/index.ts'
+import { type FleetStatus, inspectFleet } from '../../src/inspect.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+import { cli } from './cli-support.ts'
+
+const cleanups: (() => Promise<unknown>)[] = []
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+})
+
+/** Whether the server at `url` holds `key`. */
+async function holds(url: string, key: string): Promise<boolean> {
+  const raw = new Redis(url)
+  try {
+    return (await raw.exists(key)) === 1
+  } finally {
+    raw.disconnect()
+  }
+}
+
+test('a ring with one node down: status, /status.json, /metrics and the overview show the rest and name what is missing', async () => {
+  const servers: RedisServer[] = await Promise.all([startRedis(), startRedis(), startRedis()])
+  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
+  const urls = servers.map((s) => s.url)
+  const namespace = uniqueNamespace('ring-down')
+  const writer = createFleet({ url: urls, namespace })
+  cleanups.push(() => writer.close())
+  const channels = Array.from({ length: 12 }, (_, i) => `ch${i}`)
+  for (const channel of channels) await writer.streams().publishToChannel(channel, { n: 1 })
+  await writer.streams().ensureGroup('billing')
+  await writer.membership({ ttl: 60_000 }).heartbeat('web-1')
+
+  // The node to stop holds one of the channels; the channels of the others must still show.
+  const [victim, ...rest] = servers
+  const channelKey = (name: string) => `${namespace}:streams:channel:${name}`
+  const onRest: string[] = []
+  for (const channel of channels) {
+    if (await holds(rest[0]!.url, channelKey(channel))) onRest.push(channel)
+    else if (await holds(rest[1]!.url, channelKey(channel))) onRest.push(channel)
+  }
+  assert.ok(onRest.length > 0 && onRest.length < channels.length, `channels on each side: ${onRest}`)
+  const membersOnVictim = await holds(victim!.url, `${namespace}:membership:live`)
+  const mainOnVictim = await holds(victim!.url, `${namespace}:streams:events`)
+
+  const operator = createFleet({ url: urls, namespace, onError() {} })
+  cleanups.push(() => operator.close())
+  const dashboard = await startDashboard(operator, {
+    host: '127.0.0.1',
+    port: 0,
+    allowActions: false,
+    interval: 500,
+  })
+  cleanups.push(() => dashboard.close())
+  await victim!.stop()
+
+  const assertShowsTheRest = (
+    status: Pick<FleetStatus, 'streams' | 'unavailable'> & { members: (string | { id: string })[] },
+    what: string,
+  ) => {
+    const names = status.streams.map((s) => s.name)
+    for (const channel of onRest)
+      assert.ok(names.includes(`streams:channel:${channel}`), `${what}: ${channel} in ${names}`)
+    const parts = status.unavailable.map((u) => u.part)
+    assert.equal(
+      parts.includes('members'),
+      membersOnVictim,
+      `${what}: members unavailable only when its node is down`,
+    )
+    // The dashboard lists members with their expiry.
+    const ids = status.members.map((m) => (typeof m === 'string' ? m : m.id))
+    if (!membersOnVictim) assert.deepEqual(ids, ['web-1'])
+    for (const u of status.unavailable)
+      assert.match(u.error, /down|connect|ECONNREFUSED|closed/i, `${what}: ${u.error}`)
+  }
+
+  // The library's snapshot: the walk leaves the node out (its keys are named missing).
+  const status = await inspectFleet(operator)
+  assert.ok(
+    status.unavailable.some((u) => u.part === 'keys'),
+    JSON.stringify(status.unavailable),
+  )
+  assertShowsTheRest(status, 'inspectFleet')
+
+  // The command prints it, names what is missing, and exits 1 (the snapshot is not whole).
+  const run = await cli(['status', '--url', urls.join(','), '--namespace', namespace])
+  assert.equal(run.code, 1, run.stderr)
+  assert.match(run.stdout, /^unavailable: keys: /m)
+  for (const channel of onRest) assert.match(run.stdout, new RegExp(`streams:channel:${channel}  length 1`))
+  assert.match(run.stderr, /not all of the fleet could be read \(.*keys.*: unavailable\)/)
+
+  // The dashboard: a snapshot, not a 503 (its walk, made before the stop, found every channel).
+  const response = await fetch(`${dashboard.url}status.json`)
+  assert.equal(response.status, 200)
+  const snapshot = (await response.json()) as FleetStatus
+  assertShowsTheRest(snapshot, '/status.json')
+  const metrics = await (await fetch(`${dashboard.url}metrics`)).text()
+  const lagGauge = /^redfleet_stream_group_lag\{stream="streams:events",group="billing"\} 0$/m
+  assert.equal(lagGauge.test(metrics), !mainOnVictim, `the group's lag only when read: ${metrics}`)
+  assert.equal(/^redfleet_members_live /m.test(metrics), !membersOnVictim, 'members: a gauge only when read')
+  const page = await (await fetch(dashboard.url)).text()
+  assert.match(page, /id="unavailable"/)
+})
