@@ -42,7 +42,11 @@ export interface Presence {
    * ConnectionError after the fleet's `connectTimeout` (and then delivers nothing); resolves
    * at once if `signal` is already aborted, or aborts while waiting.
    */
-  subscribe(room: string, fn: (payload: Buffer) => void, o?: { signal?: AbortSignal }): Promise<void>
+  subscribe(
+    room: string,
+    fn: (payload: Buffer) => void,
+    o?: { signal?: AbortSignal | undefined },
+  ): Promise<void>
 }
 
 class FleetPresence implements Presence {

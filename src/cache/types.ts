@@ -75,7 +75,7 @@ export interface ReadOptions {
 }
 
 /** Options of `fetch` and `fetchMulti`: write options, plus whether to skip the read. */
-export type FetchOptions = WriteOptions & { force?: boolean; skipNil?: boolean }
+export type FetchOptions = WriteOptions & { force?: boolean | undefined; skipNil?: boolean | undefined }
 
 /** Counts since the cache was created. */
 export interface CacheStats {
@@ -105,11 +105,11 @@ export interface Cache {
     o: FetchOptions,
     compute?: (key: string, o: WriteOptions) => T | Promise<T>,
   ): Promise<T>
-  exist(key: CacheKey, o?: { version?: string | number }): Promise<boolean>
+  exist(key: CacheKey, o?: { version?: string | number | undefined }): Promise<boolean>
   /** UNLINK; true if an entry was there. */
   delete(key: CacheKey): Promise<boolean>
   /** One MGET per node (ring) or per slot on each node (cluster), pipelined. Hits only. */
-  readMulti(keys: CacheKey[], o?: { version?: string | number }): Promise<Map<CacheKey, unknown>>
+  readMulti(keys: CacheKey[], o?: { version?: string | number | undefined }): Promise<Map<CacheKey, unknown>>
   /** One pipeline of SETs per node. */
   writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: WriteOptions): Promise<boolean>
   /** Every key in input order; misses computed in order and stored with one writeMulti. */
@@ -121,10 +121,10 @@ export interface Cache {
   /** UNLINK per node (per slot on a cluster); how many entries were there. */
   deleteMulti(keys: CacheKey[]): Promise<number>
   /** INCRBY; a missing key starts from 0; `expiresIn` is set only when the key has no TTL. */
-  increment(key: CacheKey, by?: number, o?: { expiresIn?: number }): Promise<number | undefined>
-  decrement(key: CacheKey, by?: number, o?: { expiresIn?: number }): Promise<number | undefined>
+  increment(key: CacheKey, by?: number, o?: { expiresIn?: number | undefined }): Promise<number | undefined>
+  decrement(key: CacheKey, by?: number, o?: { expiresIn?: number | undefined }): Promise<number | undefined>
   readCounter(key: CacheKey): Promise<number | undefined>
-  writeCounter(key: CacheKey, value: number, o?: { expiresIn?: number }): Promise<boolean>
+  writeCounter(key: CacheKey, value: number, o?: { expiresIn?: number | undefined }): Promise<boolean>
   /** SCAN every master for the glob (relative to the cache namespace) and UNLINK in batches. */
   deleteMatched(glob: string): Promise<number>
   /** INCR of the tag's version: every entry written with the tag becomes a miss, everywhere. */

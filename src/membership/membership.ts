@@ -66,7 +66,7 @@ export interface Membership {
    * Heartbeats now and every `interval` (default ttl/3) until `stop()` (which also leaves) or
    * fleet.close() (which stops the timer and leaves too). The timer does not keep the process alive.
    */
-  join(id: string, o?: { interval?: number }): MembershipHandle
+  join(id: string, o?: { interval?: number | undefined }): MembershipHandle
   /** The owner of `key` by rendezvous hashing over the live members (or `members`); undefined if none. */
   owner(key: string, members?: string[]): Promise<string | undefined>
   /**
@@ -80,7 +80,10 @@ export interface Membership {
    * from '0' every message still in the inbox, including those sent while the reader was away.
    * Ends when `signal` aborts or the fleet closes. Messages are not removed by reading them.
    */
-  inbox(id: string, o?: { signal?: AbortSignal; from?: '$' | '0' }): AsyncIterable<unknown>
+  inbox(
+    id: string,
+    o?: { signal?: AbortSignal | undefined; from?: '$' | '0' | undefined },
+  ): AsyncIterable<unknown>
 }
 
 /** Most messages an inbox keeps (exact cap: older ones are trimmed as new ones arrive). */

@@ -99,10 +99,13 @@ export interface Streams {
     channel: string,
     fromId: string | undefined,
     deliver: (d: Delivery) => void | Promise<void>,
-    o?: { signal?: AbortSignal },
+    o?: { signal?: AbortSignal | undefined },
   ): Promise<void>
   /** Like `tail` on the main stream from now on: every caller sees every new event. */
-  tailEvents(handle: (d: Delivery) => void | Promise<void>, o?: { signal?: AbortSignal }): Promise<void>
+  tailEvents(
+    handle: (d: Delivery) => void | Promise<void>,
+    o?: { signal?: AbortSignal | undefined },
+  ): Promise<void>
   /** Creates consumer group `group` on the main stream from its start; idempotent. */
   ensureGroup(group: string): Promise<void>
   /**

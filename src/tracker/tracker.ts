@@ -36,7 +36,7 @@ export interface Tracker {
    * this instance's liveness at once. Jobs still in flight stay tracked, so other instances
    * recover them as orphans, unless `releaseJobs` forgets them. The tracker can start again.
    */
-  stop(o?: { releaseJobs?: boolean }): Promise<void>
+  stop(o?: { releaseJobs?: boolean | undefined }): Promise<void>
   /**
    * Records the job under this instance (one atomic step: membership and payload), runs it,
    * and forgets it once it settles. A tracking failure (Redis down, a payload JSON cannot hold)

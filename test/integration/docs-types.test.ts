@@ -86,7 +86,11 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
     types: ['node'],
     paths,
   }
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [...byName.keys()] }))
+  // Beside the blocks: every call option that may be given as undefined, from a variable of
+  // type `T | undefined` (what exactOptionalPropertyTypes refuses unless the type says so).
+  writeFileSync(join(dir, OPTIONAL_UNDEFINED), OPTIONAL_UNDEFINED_CODE)
+  const files = [...byName.keys(), OPTIONAL_UNDEFINED]
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }))
   const check = await runBounded(process.execPath, [tsc, '-p', dir], { cwd: dir, limitMs: TSC_LIMIT_MS })
   assert.ok(!check.timedOut, `tsc did not finish within ${TSC_LIMIT_MS / 1000} s`)
   // The blocks' own errors, at their line in the Markdown file. The sources' errors are
@@ -95,8 +99,30 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
     .split('\n')
     .map((line) => /^([\w.-]+\.ts)\((\d+),(\d+)\): (error .*)$/.exec(line))
     .flatMap((m) => {
+      if (m?.[1] === OPTIONAL_UNDEFINED) return [`${m[1]}:${m[2]}:${m[3]} ${m[4]}`]
       const block = m && byName.get(m[1]!)
       return block ? [`${block.file}:${block.line + Number(m[2]) - 1}:${m[3]} ${m[4]}`] : []
     })
   assert.deepEqual(errors, [], errors.join('\n'))
 })
+
+const OPTIONAL_UNDEFINED = 'optional-undefined.ts'
+const OPTIONAL_UNDEFINED_CODE = `import { createFleet } from 'redfleet'
+declare const maybe: { n?: number; s?: string; b?: boolean; signal?: AbortSignal }
+const fleet = createFleet({ url: process.env.REDIS_URL })
+const cache = fleet.cache()
+await cache.exist('k', { version: maybe.s })
+await cache.readMulti(['k'], { version: maybe.n })
+await cache.fetch('k', { force: maybe.b, skipNil: maybe.b }, () => 1)
+await cache.increment('k', 1, { expiresIn: maybe.n })
+await cache.decrement('k', 1, { expiresIn: maybe.n })
+await cache.writeCounter('k', 1, { expiresIn: maybe.n })
+const streams = fleet.streams()
+await streams.tail('ch', '0', () => {}, { signal: maybe.signal })
+await streams.tailEvents(() => {}, { signal: maybe.signal })
+await fleet.presence().subscribe('room', () => {}, { signal: maybe.signal })
+const members = fleet.membership()
+members.join('id', { interval: maybe.n })
+members.inbox('id', { signal: maybe.signal })
+await fleet.tracker().stop({ releaseJobs: maybe.b })
+`
