@@ -37,7 +37,12 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   const bases = keyBases(ctx, options)
   const prefixes = [bases.entries, bases.tags]
   const tracking = ctx.nearCaches.trackingOf(prefixes, () => new NearTracking(ctx, prefixes))
-  const near = new NearCache(options.near.max, fixedEntryScope(ctx, options), () => tracking.start())
+  const near = new NearCache(
+    options.near.max,
+    fixedEntryScope(ctx, options),
+    () => tracking.start(),
+    ctx.nearCaches.topologyWatch.guard,
+  )
   tracking.attach(near)
   ctx.nearCaches.add(near)
   return near

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { type Entry, keepParsed } from './entry.ts'
+import type { StallGuard } from './stall-guard.ts'
 
 /**
  * A read in flight from Redis. An invalidation of its key that arrives before the reply must
@@ -55,14 +56,17 @@ export class NearCache {
   #online = false
   /** Starts the invalidation source on first use (it brings the cache online when it is live). */
   readonly #activate: (() => void) | undefined
+  /** False after the process stopped running for a while: then nothing held is served. */
+  readonly #guard: StallGuard | undefined
   /** Which node vouches for a full Redis key now (see follow); none: the whole cache is one unit. */
   #vouchOf: ((full: string) => Vouch | undefined) | undefined
 
-  constructor(max: number, scope: string | undefined, activate?: () => void) {
+  constructor(max: number, scope: string | undefined, activate?: () => void, guard?: StallGuard) {
     this.#entries = new LRUCache({ max })
     this.#tags = new LRUCache({ max })
     this.#scope = scope
     this.#activate = activate
+    this.#guard = guard
   }
 
   get online(): boolean {
@@ -89,7 +93,8 @@ export class NearCache {
   }
 
   get(key: string): Entry | undefined {
-    if (this.#online) return current(this.#entries, key)
+    if (this.#online)
+      return this.#guard === undefined || this.#guard.awake() ? current(this.#entries, key) : undefined
     this.#activate?.()
     return undefined
   }

@@ -1,4 +1,5 @@
 import type { RedisTopology } from '../topology/types.ts'
+import { StallGuard, stallLimit } from './stall-guard.ts'
 
 /** What one periodic look asks of a near cache's tracking (NearTracking). */
 export interface Watched {
@@ -6,6 +7,8 @@ export interface Watched {
   checkNodes(): Promise<unknown>
   /** Re-reads the masters from the slot map as it is now. */
   sync(): Promise<void>
+  /** Stops vouching for anything until each master's tracking is enabled again (a stall). */
+  restart(): void
 }
 
 /**
@@ -18,6 +21,8 @@ export interface Watched {
 export class TopologyWatch {
   readonly #watched = new Set<Watched>()
   #timer: NodeJS.Timeout | undefined
+  /** Ticked by the timer; a gap in its ticks restarts every tracking. Near caches ask it. */
+  readonly guard = new StallGuard()
   #owners: (string | undefined)[] | undefined
   /** `#owners` was read from the client in this run of code (see slotOwners). */
   #ownersRead = false
@@ -26,6 +31,7 @@ export class TopologyWatch {
   add(topology: RedisTopology, interval: number, watched: Watched): () => void {
     this.#watched.add(watched)
     if (this.#timer === undefined) {
+      this.guard.arm(stallLimit(interval), () => this.#restart())
       this.#timer = setInterval(() => void this.#check(topology), interval)
       this.#timer.unref()
     }
@@ -34,7 +40,12 @@ export class TopologyWatch {
       if (this.#watched.size > 0) return
       clearInterval(this.#timer)
       this.#timer = undefined
+      this.guard.disarm()
     }
+  }
+
+  #restart(): void {
+    for (const watched of this.#watched) watched.restart()
   }
 
   /**
@@ -55,6 +66,8 @@ export class TopologyWatch {
   }
 
   async #check(topology: RedisTopology): Promise<void> {
+    // A timer that had not run for long (the process stopped) finds it out here at the latest.
+    if (this.guard.awake()) this.guard.tick()
     const watched = [...this.#watched]
     // The roles alongside the slot map, not after it: node-redis reads the slot map from one
     // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.

@@ -117,6 +117,15 @@ export class TrackedNode implements Vouch {
     })
   }
 
+  /**
+   * Stops vouching now (its entries are flushed) and enables tracking again from scratch: after
+   * a stall of the process, what the connections went through meanwhile is not known yet.
+   */
+  restart(): void {
+    this.#lost()
+    void this.#enable()
+  }
+
   #enqueue(step: () => Promise<void>): Promise<void> {
     this.#pending++
     this.#queue = this.#queue.then(step).finally(() => this.#pending--)

@@ -109,7 +109,13 @@ export class NearTracking {
     this.#unwatch = this.#ctx.nearCaches.topologyWatch.add(
       topology,
       topologyCheckInterval(this.#ctx.commandTimeout),
-      { checkNodes: () => this.#checkNodes(), sync: () => this.#sync() },
+      {
+        checkNodes: () => this.#checkNodes(),
+        sync: () => this.#sync(),
+        restart: () => {
+          for (const node of this.#nodes.values()) node.restart()
+        },
+      },
     )
     await this.#sync()
     // Online: from now on each entry is served only while the master of its key vouches for it.
