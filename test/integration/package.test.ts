@@ -43,6 +43,14 @@ test('the package carries the compiled code of every export, its declarations an
   }
 })
 
+test('the license is packed, and so is every docs/ page the README links to', () => {
+  assert.ok(files.has('LICENSE'), 'LICENSE is not packed')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const linked = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!)
+  assert.ok(linked.length > 0, 'the README links to no docs/ page')
+  for (const page of linked) assert.ok(files.has(page), `${page} (linked from the README) is not packed`)
+})
+
 test('every Lua script under src/ is packed beside its compiled module', () => {
   const scripts = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) =>
     f.endsWith('.lua'),
