@@ -464,11 +464,22 @@ export function translateError(error: unknown, op: string, key?: string): unknow
       outcome,
     })
   }
+  if (isReplyError(error) && AUTH_REFUSED.test(message)) {
+    // The connection is unusable, whatever the command: a wrong or missing password (node-redis
+    // sends a call queued behind a failed AUTH unauthenticated, and says NOAUTH for WRONGPASS).
+    return new ConnectionError(
+      `${where} failed: Redis refused the connection's credentials (${message}): check the user and password in the url`,
+      { cause: error, outcome: 'not-applied' },
+    )
+  }
   if (isReplyError(error)) {
     return new CommandError(`${where} failed: ${message.replace(SCRIPT_TRACE, '')}`, { cause: error })
   }
   return error
 }
+
+/** Replies refusing a connection's credentials: none given (NOAUTH), or wrong ones (WRONGPASS). */
+const AUTH_REFUSED = /^(?:NOAUTH|WRONGPASS)\b/
 
 /**
  * What Redis 7 appends to an error raised inside a script (`… script: <sha>, on
