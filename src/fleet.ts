@@ -98,6 +98,8 @@ class FleetCore {
   }
 
   close(): Promise<void> {
+    // Each call, not only the first: a second handler awaiting close must not be waited for.
+    this.lifecycle.detachCaller()
     this.#closing ??= (async () => {
       await this.lifecycle.close()
       // After the primitives' cleanups (they may still unsubscribe), before the command connections.

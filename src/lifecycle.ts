@@ -91,13 +91,21 @@ export class Lifecycle {
     })
   }
 
-  /** Runs every cleanup once, newest first (primitives before the connections they use). */
-  close(): Promise<void> {
+  /**
+   * Called by every close(), the first and those made while it runs: user code of this lifecycle
+   * that calls it is no longer waited for (runUserCode).
+   */
+  detachCaller(): void {
     const caller = runningUserCode.getStore()
     if (caller?.lifecycle === this && !caller.detached) {
       caller.detached = true
       caller.release?.()
     }
+  }
+
+  /** Runs every cleanup once, newest first (primitives before the connections they use). */
+  close(): Promise<void> {
+    this.detachCaller()
     this.#closing ??= (async () => {
       this.#controller.abort(new ClosedError('the fleet is closed'))
       const cleanups = [...this.#cleanups].reverse()

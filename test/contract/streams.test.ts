@@ -1001,34 +1001,35 @@ forEachTopology('Streams contract', (env) => {
     const reported: unknown[] = []
     const streams = fleet.withNamespace('self-close').streams({ onError: (e) => void reported.push(e) })
     await streams.ensureGroup('g')
-    await streams.publish({ n: 1 })
-    await streams.publish({ n: 2 })
+    for (const n of [1, 2, 3]) await streams.publish({ n })
     let releaseFirst!: () => void
     const first = new Promise<void>((resolve) => {
       releaseFirst = resolve
     })
-    let closed = false
+    let closed = 0
     const consuming = streams.consume(
       'g',
       'c',
       async ({ envelope }) => {
         if (envelope.n === 1) return first
+        // Two handlers close (once all three have started): the second while the first runs.
+        await tick()
         const closing = fleet.close()
-        releaseFirst()
+        if (envelope.n === 3) releaseFirst()
         await closing
-        closed = true
+        closed++
       },
-      { concurrency: 2 },
+      { concurrency: 3 },
     )
     await consuming
     assert.deepEqual(reported.map(String), [], 'nothing abandoned, nothing reported')
-    // The handler that closed goes on after close resolved.
-    while (!closed) await tick()
+    // The handlers that closed go on after close resolved.
+    while (closed < 2) await tick()
     const after = (await env.fleet()).withNamespace('self-close').streams()
     assert.equal(
       await after.groupLag('g'),
-      1,
-      "the other handler's entry was acked; the closing one's was not",
+      2,
+      "the other handler's entry was acked; the closing ones' were not",
     )
   })
 
