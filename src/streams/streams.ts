@@ -85,9 +85,9 @@ export interface Streams {
    * carries a publish id in its entries, so redfleet's retry of a send whose reply was lost
    * adds no second copy and returns the first one's id (see docs/streams.md).
    */
-  publish(env: Envelope, channels?: string[], o?: PublishOptions): Promise<string>
+  publish<E extends object = Envelope>(env: E, channels?: string[], o?: PublishOptions): Promise<string>
   /** Appends `env` to one channel only (never the main stream), like `publish`; returns its id. */
-  publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string>
+  publishToChannel<E extends object = Envelope>(channel: string, env: E, o?: PublishOptions): Promise<string>
   /** Up to `limit` (500) entries strictly after `afterId` ('0', '' or undefined: from the start). */
   readRange(channel: string, afterId?: string, limit?: number): Promise<Delivery[]>
   /**
@@ -190,19 +190,25 @@ class FleetStreams implements Streams {
    * Traces one public call on `redfleet:streams:<op>` (SPEC §11), from its start to what it
    * resolves (a loop: until it stops), validation errors included.
    */
-  publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
+  // Generic so that an event typed as an interface (which TypeScript gives no index signature,
+  // so it is no Envelope) needs no cast; the envelope is checked at run time all the same.
+  publish<E extends object = Envelope>(env: E, channels: string[] = [], o?: PublishOptions): Promise<string> {
     const subject = () => ({
       channel: 'events',
       channels: Array.isArray(channels) ? channels.filter((c) => typeof c === 'string') : [],
     })
-    return this.#tracer.run('publish', subject, () => this.#publish(env, channels, o))
+    return this.#tracer.run('publish', subject, () => this.#publish(env as Envelope, channels, o))
   }
 
-  publishToChannel(channel: string, env: Envelope, o?: PublishOptions): Promise<string> {
+  publishToChannel<E extends object = Envelope>(
+    channel: string,
+    env: E,
+    o?: PublishOptions,
+  ): Promise<string> {
     return this.#tracer.run(
       'publishToChannel',
       () => ({ channel }),
-      () => this.#publishToChannel(channel, env, o),
+      () => this.#publishToChannel(channel, env as Envelope, o),
     )
   }
 

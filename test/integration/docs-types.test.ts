@@ -87,9 +87,10 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
     paths,
   }
   // Beside the blocks: every call option that may be given as undefined, from a variable of
-  // type `T | undefined` (what exactOptionalPropertyTypes refuses unless the type says so).
-  writeFileSync(join(dir, OPTIONAL_UNDEFINED), OPTIONAL_UNDEFINED_CODE)
-  const files = [...byName.keys(), OPTIONAL_UNDEFINED]
+  // type `T | undefined` (what exactOptionalPropertyTypes refuses unless the type says so), and
+  // an event typed as an interface (which TypeScript gives no index signature).
+  writeFileSync(join(dir, TYPING), TYPING_CODE)
+  const files = [...byName.keys(), TYPING]
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }))
   const check = await runBounded(process.execPath, [tsc, '-p', dir], { cwd: dir, limitMs: TSC_LIMIT_MS })
   assert.ok(!check.timedOut, `tsc did not finish within ${TSC_LIMIT_MS / 1000} s`)
@@ -99,15 +100,15 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
     .split('\n')
     .map((line) => /^([\w.-]+\.ts)\((\d+),(\d+)\): (error .*)$/.exec(line))
     .flatMap((m) => {
-      if (m?.[1] === OPTIONAL_UNDEFINED) return [`${m[1]}:${m[2]}:${m[3]} ${m[4]}`]
+      if (m?.[1] === TYPING) return [`${m[1]}:${m[2]}:${m[3]} ${m[4]}`]
       const block = m && byName.get(m[1]!)
       return block ? [`${block.file}:${block.line + Number(m[2]) - 1}:${m[3]} ${m[4]}`] : []
     })
   assert.deepEqual(errors, [], errors.join('\n'))
 })
 
-const OPTIONAL_UNDEFINED = 'optional-undefined.ts'
-const OPTIONAL_UNDEFINED_CODE = `import { createFleet } from 'redfleet'
+const TYPING = 'typing.ts'
+const TYPING_CODE = `import { createFleet } from 'redfleet'
 declare const maybe: { n?: number; s?: string; b?: boolean; signal?: AbortSignal }
 const fleet = createFleet({ url: process.env.REDIS_URL })
 const cache = fleet.cache()
@@ -125,4 +126,11 @@ const members = fleet.membership()
 members.join('id', { interval: maybe.n })
 members.inbox('id', { signal: maybe.signal })
 await fleet.tracker().stop({ releaseJobs: maybe.b })
+interface OrderPlaced {
+  type: 'order.placed'
+  orderId: string
+}
+const placed: OrderPlaced = { type: 'order.placed', orderId: 'o1' }
+await streams.publish(placed, ['orders'])
+await streams.publishToChannel('orders', placed)
 `
