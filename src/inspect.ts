@@ -35,21 +35,25 @@ export interface InstanceStatus {
   jobs: TrackedJob[]
 }
 
+/** The tracker's part of a snapshot. */
+export interface TrackerStatus {
+  instances: InstanceStatus[]
+  /** Jobs in flight on live instances. */
+  inFlight: number
+  /** How many orphans (jobs of instances no longer live); the jobs are in `orphanJobs`. */
+  orphans: number
+  orphanJobs: TrackedJob[]
+}
+
 /** A snapshot of a fleet, as `redfleet status` prints it and the dashboard shows it. */
 export interface FleetStatus {
   topology: string
   namespace: string
   at: string
-  /** Live members (membership heartbeats). */
-  members: string[]
-  tracker: {
-    instances: InstanceStatus[]
-    /** Jobs in flight on live instances. */
-    inFlight: number
-    /** How many orphans (jobs of instances no longer live); the jobs are in `orphanJobs`. */
-    orphans: number
-    orphanJobs: TrackedJob[]
-  }
+  /** Live members (membership heartbeats); null when they could not be read (`unavailable`). */
+  members: string[] | null
+  /** Null when it could not be read (`unavailable`): never zeros standing in for unknown figures. */
+  tracker: TrackerStatus | null
   streams: StreamStatus[]
   deadLetters: { channel: string; length: number }[]
   /** Keys per primitive: the first name segment after the namespace. */
@@ -58,7 +62,8 @@ export interface FleetStatus {
   truncated: boolean
   /**
    * The parts that could not be read (a node of a ring down), each with why; empty when the
-   * snapshot is whole. A part listed here is left out (empty), not counted as none.
+   * snapshot is whole. A part listed here is left out (null, or missing from its list), never
+   * counted as none.
    */
   unavailable: UnavailablePart[]
 }
@@ -305,8 +310,8 @@ async function inspect(fleet: Fleet, keyspace: NamespaceKeys | undefined): Promi
     topology: fleet.topology,
     namespace: fleet.namespace,
     at: new Date().toISOString(),
-    members: members.status === 'fulfilled' ? members.value : [],
-    tracker: tracker.status === 'fulfilled' ? tracker.value : NO_TRACKER,
+    members: members.status === 'fulfilled' ? members.value : null,
+    tracker: tracker.status === 'fulfilled' ? tracker.value : null,
     streams,
     deadLetters,
     keys: walk.keys,
@@ -324,10 +329,8 @@ function isOutage(error: unknown): boolean {
   return translated instanceof ConnectionError || translated instanceof TimeoutError
 }
 
-const NO_TRACKER: FleetStatus['tracker'] = { instances: [], inFlight: 0, orphans: 0, orphanJobs: [] }
-
 /** Live tracker instances with their jobs, and the orphans. */
-async function trackerStatus(fleet: Fleet): Promise<FleetStatus['tracker']> {
+async function trackerStatus(fleet: Fleet): Promise<TrackerStatus> {
   const tracker = operatorTracker(fleet)
   const [live, orphanJobs] = await Promise.all([tracker.instances(), tracker.orphans()])
   const instances = await Promise.all(

@@ -23,7 +23,7 @@ import {
   trace,
 } from '@opentelemetry/api'
 import type { Fleet } from './fleet.ts'
-import { type FleetStatus, inspectFleet, isUnavailable } from './inspect.ts'
+import { type FleetStatus, inspectFleet } from './inspect.ts'
 import { OPERATIONS } from './operations.ts'
 import { type OperationContext, operationChannel } from './telemetry.ts'
 
@@ -181,12 +181,12 @@ function observeGauges(meter: Meter, fleet: Fleet): () => void {
     for (const channel of status.deadLetters) {
       observer.observe(dead, channel.length, { channel: channel.channel })
     }
-    for (const instance of status.tracker.instances) {
+    // A part that could not be read (a node of a ring down) is not observed, rather than as 0.
+    for (const instance of status.tracker?.instances ?? []) {
       observer.observe(inFlight, instance.jobs.length, { instance: instance.id })
     }
-    // A part that could not be read (a node of a ring down) is not observed, rather than as 0.
-    if (!isUnavailable(status, 'tracker')) observer.observe(orphans, status.tracker.orphans)
-    if (!isUnavailable(status, 'members')) observer.observe(live, status.members.length)
+    if (status.tracker) observer.observe(orphans, status.tracker.orphans)
+    if (status.members) observer.observe(live, status.members.length)
   }
   const observables = [lag, pending, dead, inFlight, orphans, live]
   meter.addBatchObservableCallback(callback, observables)

@@ -1,4 +1,4 @@
-import { type FleetStatus, isUnavailable } from '../inspect.ts'
+import { type FleetStatus, isUnavailable, type TrackerStatus } from '../inspect.ts'
 import type { TrackedJob } from '../tracker/index.ts'
 
 const time = (ms: number) => new Date(ms).toISOString()
@@ -41,13 +41,14 @@ export function formatStatus(status: FleetStatus): string {
   ]
   // A part that could not be read says so where it would be, never as an empty list.
   for (const { part, error } of status.unavailable) lines.push(`unavailable: ${part}: ${shown(error)}`)
+  const { members, tracker } = status
   lines.push(
-    isUnavailable(status, 'members')
+    members === null
       ? 'members: unavailable'
-      : `members (${status.members.length}): ${status.members.map(shown).join(', ') || '-'}`,
+      : `members (${members.length}): ${members.map(shown).join(', ') || '-'}`,
   )
-  if (isUnavailable(status, 'tracker')) lines.push('tracker: unavailable')
-  else trackerLines(status, lines)
+  if (tracker === null) lines.push('tracker: unavailable')
+  else trackerLines(tracker, Date.parse(status.at), lines)
   // Streams are found by the walk: a node it left out may hold some too.
   const streamsMissing = isUnavailable(status, 'streams') || isUnavailable(status, 'keys')
   lines.push(`streams (${status.streams.length}${streamsMissing ? ' read, some unavailable' : ''}):`)
@@ -76,9 +77,7 @@ export function formatStatus(status: FleetStatus): string {
   return lines.join('\n')
 }
 
-function trackerLines(status: FleetStatus, lines: string[]): void {
-  const now = Date.parse(status.at)
-  const { tracker } = status
+function trackerLines(tracker: TrackerStatus, now: number, lines: string[]): void {
   lines.push(
     `tracker: ${tracker.instances.length} live instance(s), ${tracker.inFlight} job(s) in flight, ${tracker.orphans} orphan(s)`,
   )

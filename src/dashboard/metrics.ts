@@ -1,4 +1,3 @@
-import { isUnavailable } from '../inspect.ts'
 import type { NodeStatus } from './nodes.ts'
 import type { Snapshot } from './snapshot.ts'
 
@@ -75,17 +74,17 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: 'redfleet_tracker_in_flight',
       help: 'Jobs in flight on the live tracker instance.',
-      samples: s.tracker.instances.map((i) => ({ labels: { instance: i.id }, value: i.inFlight })),
+      samples: (s.tracker?.instances ?? []).map((i) => ({ labels: { instance: i.id }, value: i.inFlight })),
     },
     {
       name: 'redfleet_tracker_orphans',
       help: 'Jobs of tracker instances that are no longer live.',
-      samples: isUnavailable(s, 'tracker') ? [] : [{ labels: {}, value: s.tracker.orphans }],
+      samples: s.tracker ? [{ labels: {}, value: s.tracker.orphans }] : [],
     },
     {
       name: 'redfleet_members_live',
       help: 'Members whose heartbeat has not expired.',
-      samples: isUnavailable(s, 'members') ? [] : [{ labels: {}, value: s.members.length }],
+      samples: s.members ? [{ labels: {}, value: s.members.length }] : [],
     },
     {
       name: 'redfleet_keys',

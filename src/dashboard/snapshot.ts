@@ -26,8 +26,9 @@ export interface Snapshot {
   /** When it was read, ms since the epoch (the dashboard's clock). */
   at: number
   nodes: NodeStatus[]
-  members: MemberView[]
-  tracker: { instances: InstanceView[]; inFlight: number; orphans: number }
+  /** Null when not read (`unavailable`), as the tracker. */
+  members: MemberView[] | null
+  tracker: { instances: InstanceView[]; inFlight: number; orphans: number } | null
   streams: StreamStatus[]
   deadLetters: FleetStatus['deadLetters']
   /** Keys per primitive, as the last walk of the namespace counted them. */
@@ -94,8 +95,8 @@ export class SnapshotReader {
       namespace: this.fleet.namespace,
       at: Date.now(),
       nodes: await nodes,
-      members: members instanceof Error ? [] : members,
-      tracker: {
+      members: members instanceof Error ? null : members,
+      tracker: status.tracker && {
         instances: status.tracker.instances.map((i) => ({
           id: i.id,
           lastSeen: i.lastSeen,

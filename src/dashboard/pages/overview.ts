@@ -18,16 +18,19 @@ function cards(s: Snapshot): Html {
   const up = s.nodes.filter((n) => n.up).length
   const dead = s.deadLetters.reduce((sum, d) => sum + d.length, 0)
   const lag = Math.max(0, ...s.streams.flatMap((st) => st.groups.map((g) => g.lag)))
-  const tracked = !isUnavailable(s, 'tracker')
-  const known = (ok: boolean, n: number) => (ok ? count(n) : UNKNOWN)
+  // Of the streams read: with some unread, a lower bound.
+  const some = (['streams', 'deadLetters', 'keys'] as const).some((part) => isUnavailable(s, part))
+  const atLeast = (n: number) => `${count(n)}${some ? '+' : ''}`
+  const hint = some ? 'of the streams read' : ''
+  const { members, tracker } = s
   return html`<section class="cards">
 ${card('nodes up', `${up} / ${s.nodes.length}`, up === s.nodes.length ? 'good' : 'bad')}
-${card('members live', known(!isUnavailable(s, 'members'), s.members.length))}
-${card('tracker instances', known(tracked, s.tracker.instances.length))}
-${card('jobs in flight', known(tracked, s.tracker.inFlight))}
-${card('orphans', known(tracked, s.tracker.orphans), s.tracker.orphans > 0 ? 'bad' : '')}
-${card('highest group lag', count(lag), lag > 0 ? 'warn' : '')}
-${card('dead letters', count(dead), dead > 0 ? 'bad' : '')}
+${card('members live', members ? count(members.length) : UNKNOWN)}
+${card('tracker instances', tracker ? count(tracker.instances.length) : UNKNOWN)}
+${card('jobs in flight', tracker ? count(tracker.inFlight) : UNKNOWN)}
+${card('orphans', tracker ? count(tracker.orphans) : UNKNOWN, tracker && tracker.orphans > 0 ? 'bad' : '')}
+${card('highest group lag', atLeast(lag), lag > 0 ? 'warn' : '', hint)}
+${card('dead letters', atLeast(dead), dead > 0 ? 'bad' : '', hint)}
 </section>`
 }
 
@@ -44,10 +47,11 @@ ${s.nodes.map(
 }
 
 function members(s: Snapshot): Html {
-  return html`<section><h2>Members <span class="count">${s.members.length}</span></h2><table class="grid" id="members">
+  const members = s.members ?? []
+  return html`<section><h2>Members <span class="count">${s.members ? members.length : UNKNOWN}</span></h2><table class="grid" id="members">
 <thead><tr><th>member</th><th class="num">last heartbeat</th><th class="num">expires in</th></tr></thead><tbody>
-${isUnavailable(s, 'members') ? empty(3, 'unavailable: see above') : s.members.length === 0 ? empty(3, 'no live member') : ''}
-${s.members.map(
+${s.members === null ? empty(3, 'unavailable: see above') : members.length === 0 ? empty(3, 'no live member') : ''}
+${members.map(
   (m) => html`<tr><td><code>${m.id}</code></td>
 <td class="num">${m.lastHeartbeat === null ? html`<span class="muted" title="seen once so far; known after its next heartbeat">–</span>` : `${duration(s.at - m.lastHeartbeat)} ago`}</td>
 <td class="num">${duration(m.expiresIn)}</td></tr>`,
@@ -56,16 +60,18 @@ ${s.members.map(
 }
 
 function tracker(s: Snapshot): Html {
-  return html`<section><h2>Tracker instances <span class="count">${s.tracker.instances.length}</span></h2>
+  const { tracker } = s
+  const instances = tracker?.instances ?? []
+  return html`<section><h2>Tracker instances <span class="count">${tracker ? instances.length : UNKNOWN}</span></h2>
 <table class="grid" id="instances">
 <thead><tr><th>instance</th><th class="num">last heartbeat</th><th class="num">jobs in flight</th></tr></thead><tbody>
-${isUnavailable(s, 'tracker') ? empty(3, 'unavailable: see above') : s.tracker.instances.length === 0 ? empty(3, 'no live tracker instance') : ''}
-${s.tracker.instances.map(
+${tracker === null ? empty(3, 'unavailable: see above') : instances.length === 0 ? empty(3, 'no live tracker instance') : ''}
+${instances.map(
   (i) => html`<tr><td><a href="${href('tracker', { instance: i.id })}"><code>${i.id}</code></a></td>
 <td class="num" title="${timestamp(i.lastSeen)}">${duration(s.at - i.lastSeen)} ago</td><td class="num">${count(i.inFlight)}</td></tr>`,
 )}
 </tbody></table>
-<p class="note">${isUnavailable(s, 'tracker') ? '' : s.tracker.orphans > 0 ? html`<a class="bad" href="orphans">${count(s.tracker.orphans)} orphan(s)</a> of instances that are gone.` : 'No orphans.'}</p></section>`
+<p class="note">${tracker === null ? '' : tracker.orphans > 0 ? html`<a class="bad" href="orphans">${count(tracker.orphans)} orphan(s)</a> of instances that are gone.` : 'No orphans.'}</p></section>`
 }
 
 function streams(s: Snapshot): Html {
