@@ -11,7 +11,7 @@ import { assertCallOptions, assertFunction, describeValue, invalidArgument } fro
  */
 export function failsafe<T extends object>(
   primitive: T,
-  o: { onError?: (e: unknown, op: string) => void } = {},
+  o: { onError?: ((e: unknown, op: string) => void) | undefined } = {},
 ): T {
   // new Proxy would throw a TypeError of its own ("Cannot create proxy with a non-object").
   if (typeof primitive !== 'object' || primitive === null) {

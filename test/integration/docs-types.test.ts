@@ -108,8 +108,8 @@ test('every TypeScript block type-checks in strict NodeNext mode, the README qui
 })
 
 const TYPING = 'typing.ts'
-const TYPING_CODE = `import { createFleet } from 'redfleet'
-declare const maybe: { n?: number; s?: string; b?: boolean; signal?: AbortSignal }
+const TYPING_CODE = `import { createFleet, failsafe } from 'redfleet'
+declare const maybe: { n?: number; s?: string; b?: boolean; signal?: AbortSignal; f?: () => void }
 const fleet = createFleet({ url: process.env.REDIS_URL })
 const cache = fleet.cache()
 await cache.exist('k', { version: maybe.s })
@@ -126,6 +126,7 @@ const members = fleet.membership()
 members.join('id', { interval: maybe.n })
 members.inbox('id', { signal: maybe.signal })
 await fleet.tracker().stop({ releaseJobs: maybe.b })
+failsafe(fleet.store(), { onError: maybe.f })
 interface OrderPlaced {
   type: 'order.placed'
   orderId: string
