@@ -6,10 +6,10 @@ import type { CacheKey } from './types.ts'
  * Rails' key expansion (`ActiveSupport::Cache#expanded_key`): a string as is; a number
  * stringified; `cacheKey()` (never a versioned key) or `toParam()`; an array joins its elements'
  * expansions with `/` (a one-element array is its element); a plain object becomes its sorted
- * `k=v` pairs joined with `/` (with `/`, `=` and `%` escaped in each `k` and `v`: pairPart). Blank keys are a TypeError, and so is every object that has no
- * key of its own (a Map, a Date, a class instance without `cacheKey()`) and a cyclic array or
- * object: `String()` would give all of them one key, and a read of one would return another's
- * value (SPEC §3).
+ * `k=v` pairs joined with `/` (each `k` and `v` escaped, nested values bracketed: expand).
+ * Blank keys are a TypeError, and so is every object that has no key of its own (a Map, a
+ * Date, a class instance without `cacheKey()`) and a cyclic array or object: `String()` would
+ * give all of them one key, and a read of one would return another's value (SPEC §3).
  */
 export function expandKey(key: unknown, op: string): string {
   const expanded = expand(key, op, [])
@@ -20,23 +20,36 @@ export function expandKey(key: unknown, op: string): string {
   return expanded
 }
 
-/** The characters that frame an object's `k=v` pairs (and `%`, which escapes them). */
-const PAIR_FRAMING = /[%/=]/g
-const PAIR_ESCAPES: Record<string, string> = { '%': '%25', '/': '%2F', '=': '%3D' }
+/** The characters that frame an object's `k=v` pairs and nested values (and `%`, which escapes them). */
+const PAIR_FRAMING = /[%/={}[\]]/g
+const PAIR_ESCAPES: Record<string, string> = {
+  '%': '%25',
+  '/': '%2F',
+  '=': '%3D',
+  '{': '%7B',
+  '}': '%7D',
+  '[': '%5B',
+  ']': '%5D',
+}
 
 /**
- * A name or value of an object key's pair, with `/`, `=` and `%` percent-escaped: unescaped,
- * `{ a: 'x/b=1' }` and `{ a: 'x', b: 1 }` were one key (two objects never share an entry, SPEC §3).
+ * A name or value of an object key's pair, with its framing characters percent-escaped:
+ * unescaped, `{ a: 'x/b=1' }` and `{ a: 'x', b: 1 }` were one key (two objects never share an
+ * entry, SPEC §3).
  */
 function pairPart(text: string): string {
   return text.replace(PAIR_FRAMING, (c) => PAIR_ESCAPES[c]!)
 }
 
-/** `path` holds the arrays and objects being expanded, outermost first: a cycle meets itself there. */
-function expand(key: unknown, op: string, path: object[]): string | undefined {
+/**
+ * `path` holds the arrays and objects being expanded, outermost first: a cycle meets itself there.
+ * `inPair`: inside an object's pair value, where strings are escaped (pairPart) and a nested
+ * array or object is bracketed (`[x/y]`, `{b=1}`), so that no string spells the same.
+ */
+function expand(key: unknown, op: string, path: object[], inPair = false): string | undefined {
   switch (typeof key) {
     case 'string':
-      return key
+      return inPair ? pairPart(key) : key
     case 'number':
     case 'bigint':
     case 'boolean':
@@ -49,35 +62,45 @@ function expand(key: unknown, op: string, path: object[]): string | undefined {
       throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: a ${typeof key} cannot be a cache key`)
   }
   if (key === null) return undefined
-  const cacheKey = (key as { cacheKey?: unknown }).cacheKey
-  if (typeof cacheKey === 'function') return String(cacheKey.call(key))
-  if (typeof cacheKey === 'string') return cacheKey
-  const toParam = (key as { toParam?: unknown }).toParam
-  if (typeof toParam === 'function') return String(toParam.call(key))
+  const own = ownKey(key)
+  if (own !== undefined) return inPair ? pairPart(own) : own
   if (path.includes(key)) {
     throw invalidArgument(
       'ERR_INVALID_KEY',
       `cache.${op}: the key contains itself (a cyclic array or object)`,
     )
   }
-  if (Array.isArray(key)) {
-    path.push(key)
-    const expanded =
-      key.length <= 1 ? expand(key[0], op, path) : key.map((part) => expand(part, op, path) ?? '').join('/')
-    path.pop()
-    return expanded
-  }
-  if (!isPlainObject(key)) {
-    throw invalidArgument(
-      'ERR_INVALID_KEY',
-      `cache.${op}: a ${key.constructor?.name ?? 'non-plain object'} cannot be a cache key; ` +
-        'give it a cacheKey() method or pass a string',
-    )
-  }
   path.push(key)
-  const pairs = Object.entries(key).map(([k, v]) => `${pairPart(k)}=${pairPart(expand(v, op, path) ?? '')}`)
-  path.pop()
-  return pairs.sort().join('/')
+  try {
+    if (Array.isArray(key)) {
+      if (inPair) return `[${key.map((part) => expand(part, op, path, true) ?? '').join('/')}]`
+      return key.length <= 1
+        ? expand(key[0], op, path)
+        : key.map((part) => expand(part, op, path) ?? '').join('/')
+    }
+    if (!isPlainObject(key)) {
+      throw invalidArgument(
+        'ERR_INVALID_KEY',
+        `cache.${op}: a ${key.constructor?.name ?? 'non-plain object'} cannot be a cache key; ` +
+          'give it a cacheKey() method or pass a string',
+      )
+    }
+    const pairs = Object.entries(key).map(([k, v]) => `${pairPart(k)}=${expand(v, op, path, true) ?? ''}`)
+    const joined = pairs.sort().join('/')
+    return inPair ? `{${joined}}` : joined
+  } finally {
+    path.pop()
+  }
+}
+
+/** What an object says its key is: `cacheKey()` (never a versioned key), or `toParam()`. */
+function ownKey(key: object): string | undefined {
+  const cacheKey = (key as { cacheKey?: unknown }).cacheKey
+  if (typeof cacheKey === 'function') return String(cacheKey.call(key))
+  if (typeof cacheKey === 'string') return cacheKey
+  const toParam = (key as { toParam?: unknown }).toParam
+  if (typeof toParam === 'function') return String(toParam.call(key))
+  return undefined
 }
 
 /**

@@ -530,7 +530,7 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal(await cache.read('a=1/b=2'), 'sorted')
   })
 
-  test('objects whose names or values hold / = or % never share an entry', async () => {
+  test('objects whose names or values hold / = % or nested values never share an entry', async () => {
     const { cache } = setup()
     const k = uniqueKey()
     const keys = [
@@ -539,6 +539,13 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
       { [`${k}=b`]: 1 },
       { [k]: 'b=1' },
       { [k]: 'x%2Fb%3D1' },
+      // Nested values are bracketed: no string spells them.
+      { [k]: { b: 1 } },
+      { [k]: { b: 1, c: 2 } },
+      { [k]: { b: 1 }, c: 2 },
+      { [k]: ['x', 'b=1'] },
+      { [k]: 'x/b=1/' },
+      { [k]: '{b=1}' },
     ]
     for (const [i, key] of keys.entries()) await cache.write(key, i)
     for (const [i, key] of keys.entries()) assert.equal(await cache.read(key), i, JSON.stringify(key))
