@@ -30,9 +30,9 @@ export const DETACHED: unique symbol = Symbol('redfleet.detached')
 /** User code a fleet waits for on close, as seen from inside it (see runUserCode). */
 interface UserCodeScope {
   readonly lifecycle: Lifecycle
-  detached: boolean
-  /** Set once the code has returned a promise: resolves the caller's promise with DETACHED. */
-  release?: () => void
+  /** Told once, when close() is called from inside the code. */
+  readonly detached: () => void
+  told: boolean
 }
 
 const runningUserCode = new AsyncLocalStorage<UserCodeScope>()
@@ -74,19 +74,32 @@ export class Lifecycle {
   }
 
   /**
-   * Runs user code that close() waits for (a stream handler, a tracker's requeue). close() called from inside it (a
-   * handler that awaits fleet.close()) cannot wait for it, as it waits for close: the promise
-   * returned here then resolves DETACHED at once, while the code goes on unwaited, so close
-   * drains everything else. A result that is not a promise is returned as it is.
+   * Runs user code that close() waits for (a stream handler, a tracker's requeue). close() called
+   * from inside it (a handler that awaits fleet.close()) cannot wait for it, as it waits for
+   * close: `detached` is then told (at most once, maybe before `code` returns), and whoever waits
+   * for the code must stop waiting, so that close drains everything else. The result is `code`'s.
    */
-  runUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
-    const scope: UserCodeScope = { lifecycle: this, detached: false }
-    const result = runningUserCode.run(scope, code)
+  runUserCode<T>(code: () => T, detached: () => void): T {
+    return runningUserCode.run({ lifecycle: this, detached, told: false }, code)
+  }
+
+  /**
+   * runUserCode for a caller that awaits the code: its promise resolves DETACHED at once when
+   * close() is called from inside, while the code goes on unwaited. A result that is not a
+   * promise is returned as it is.
+   */
+  awaitUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
+    let release: (() => void) | undefined
+    let detached = false
+    const result = this.runUserCode(code, () => {
+      detached = true
+      release?.()
+    })
     if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result
     const settling = Promise.resolve(result as PromiseLike<Awaited<T>>)
-    if (scope.detached) return Promise.resolve(detach(settling))
+    if (detached) return Promise.resolve(detach(settling))
     return new Promise((resolve, reject) => {
-      scope.release = () => resolve(detach(settling))
+      release = () => resolve(detach(settling))
       settling.then(resolve, reject)
     })
   }
@@ -97,9 +110,9 @@ export class Lifecycle {
    */
   detachCaller(): void {
     const caller = runningUserCode.getStore()
-    if (caller?.lifecycle === this && !caller.detached) {
-      caller.detached = true
-      caller.release?.()
+    if (caller?.lifecycle === this && !caller.told) {
+      caller.told = true
+      caller.detached()
     }
   }
 
@@ -124,7 +137,7 @@ export class Lifecycle {
 }
 
 /** The caller stops waiting for `code`; what it ends with then goes nowhere (close is under way). */
-function detach(code: Promise<unknown>): typeof DETACHED {
-  code.catch(() => undefined)
+export function detach(code: PromiseLike<unknown>): typeof DETACHED {
+  code.then(undefined, () => undefined)
   return DETACHED
 }

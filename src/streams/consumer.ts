@@ -1,6 +1,6 @@
 import { safely } from '../broker/listener.ts'
 import { messageOf, translateError } from '../errors.ts'
-import { DETACHED } from '../lifecycle.ts'
+import { detach } from '../lifecycle.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
 import { isTraced, operationChannel } from '../telemetry.ts'
 import type { ClaimedEntry, StreamBackend } from './backend.ts'
@@ -24,8 +24,12 @@ export interface ConsumerSettings {
   key: string
   group: string
   consumer: string
-  /** Resolving DETACHED (src/lifecycle.ts) leaves the entry pending: close stopped waiting for it. */
-  handle: (delivery: Delivery) => Promise<unknown> | unknown
+  handle: (delivery: Delivery) => Promise<void> | void
+  /**
+   * Runs a handler so that a fleet.close() called from inside it tells `detached` (Lifecycle.
+   * runUserCode): the loop then stops waiting for that handler and leaves its entry pending.
+   */
+  runUserCode?: <T>(code: () => T, detached: () => void) => T
   batch: number
   minIdle: number
   maxDeliveries: number
@@ -249,26 +253,50 @@ export class ConsumerLoop {
       const lost = `delivered ${entry.deliveries - 1} times without being acknowledged`
       return this.#deadLetter(entry, delivery, lost, entry.deliveries - 1)
     }
+    // Told when the handler calls fleet.close(): then it is not waited for, and not acked.
+    let detached = false
+    let release: (() => void) | undefined
+    const handle = () => (isTraced(consumed) ? this.#traced(delivery) : this.#s.handle(delivery))
     let result: unknown
     try {
-      result = isTraced(consumed) ? this.#traced(delivery) : this.#s.handle(delivery)
+      const { runUserCode } = this.#s
+      result = runUserCode
+        ? runUserCode(handle, () => {
+            detached = true
+            release?.()
+          })
+        : handle()
     } catch (error) {
       return this.#failed(entry, delivery, error)
     }
-    if (typeof (result as PromiseLike<void> | undefined)?.then === 'function') {
-      return Promise.resolve(result).then(
-        (outcome) => {
-          if (outcome !== DETACHED) this.#acks.push(entry.id)
-        },
-        (error: unknown) => this.#failed(entry, delivery, error),
-      )
+    if (typeof (result as PromiseLike<void> | undefined)?.then !== 'function') {
+      this.#acks.push(entry.id)
+      return undefined
     }
-    this.#acks.push(entry.id)
-    return undefined
+    const handling = result as PromiseLike<void>
+    if (detached) {
+      // It called close before its first await: never waited for.
+      detach(handling)
+      return undefined
+    }
+    return new Promise<void>((resolve) => {
+      release = resolve
+      handling.then(
+        () => {
+          if (!detached) this.#acks.push(entry.id)
+          resolve()
+        },
+        (error: unknown) => {
+          const failing = detached ? undefined : this.#failed(entry, delivery, error)
+          if (failing) void failing.then(resolve)
+          else resolve()
+        },
+      )
+    })
   }
 
   /** The handler of one delivery, traced as `streams.consume` of the main stream for its group. */
-  #traced(delivery: Delivery): Promise<unknown> {
+  #traced(delivery: Delivery): Promise<void> {
     const { group, consumer, trace } = this.#s
     return consumed.tracePromise(async () => this.#s.handle(delivery), {
       ...trace,

@@ -364,7 +364,7 @@ class FleetStreams implements Streams {
       })
       for await (const delivery of entries) {
         // A callback that awaits fleet.close() ends its loop: that close does not wait for it.
-        if ((await this.#ctx.lifecycle.runUserCode(() => deliver(delivery))) === DETACHED) return
+        if ((await this.#ctx.lifecycle.awaitUserCode(() => deliver(delivery))) === DETACHED) return
       }
     }
   }
@@ -398,7 +398,9 @@ class FleetStreams implements Streams {
           group,
           consumer,
           // A handler that awaits fleet.close() is not waited for by that close (lifecycle.ts).
-          handle: (delivery: Delivery) => this.#ctx.lifecycle.runUserCode(() => handle(delivery)),
+          handle,
+          runUserCode: <T>(code: () => T, detached: () => void) =>
+            this.#ctx.lifecycle.runUserCode(code, detached),
           batch: countArgument(o.batch, 'batch', op, 64),
           minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
           maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),

@@ -106,7 +106,7 @@ export class OrphanRecovery {
     try {
       // A requeue that awaits fleet.close() is not waited for by it: that orphan stays claimed
       // (connections close next) until recoveryLockTtl, as one that outlasts close's grace.
-      if ((await this.#runner.runUserCode(() => requeue(job))) === DETACHED) return true
+      if ((await this.#runner.awaitUserCode(() => requeue(job))) === DETACHED) return true
     } catch (error) {
       this.#runner.report(error, op)
       // Back to unclaimed: the next pass (of any recoverer) hands it out again.

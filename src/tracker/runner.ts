@@ -45,9 +45,9 @@ export class TrackerRunner {
     return this.#ctx.lifecycle.closed
   }
 
-  /** Runs user code close waits for (a requeue): see Lifecycle.runUserCode. */
-  runUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
-    return this.#ctx.lifecycle.runUserCode(code)
+  /** Runs user code close waits for (a requeue): see Lifecycle.awaitUserCode. */
+  awaitUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
+    return this.#ctx.lifecycle.awaitUserCode(code)
   }
 
   assertOpen(op: string): void {

@@ -14,7 +14,7 @@ function gate() {
 test('user code that closes its own lifecycle is no longer waited for: its promise resolves DETACHED', async () => {
   const lifecycle = new Lifecycle()
   const { opened, open } = gate()
-  const running = lifecycle.runUserCode(async () => {
+  const running = lifecycle.awaitUserCode(async () => {
     await Promise.resolve()
     await lifecycle.close()
     await opened
@@ -26,7 +26,7 @@ test('user code that closes its own lifecycle is no longer waited for: its promi
 
 test('closing before its first await detaches it too', async () => {
   const lifecycle = new Lifecycle()
-  const running = lifecycle.runUserCode(async () => {
+  const running = lifecycle.awaitUserCode(async () => {
     const closing = lifecycle.close()
     await new Promise(() => {})
     await closing
@@ -37,7 +37,7 @@ test('closing before its first await detaches it too', async () => {
 test("closing another fleet's lifecycle does not detach it", async () => {
   const own = new Lifecycle()
   const other = new Lifecycle()
-  const running = own.runUserCode(async () => {
+  const running = own.awaitUserCode(async () => {
     await other.close()
     return 'done'
   })
@@ -47,11 +47,11 @@ test("closing another fleet's lifecycle does not detach it", async () => {
 test('a detached rejection goes nowhere, and results that are not promises come back as they are', async () => {
   const lifecycle = new Lifecycle()
   assert.equal(
-    lifecycle.runUserCode(() => 7),
+    lifecycle.awaitUserCode(() => 7),
     7,
   )
   const { opened, open } = gate()
-  const running = lifecycle.runUserCode(async () => {
+  const running = lifecycle.awaitUserCode(async () => {
     void lifecycle.close()
     await opened
     throw new Error('after close')

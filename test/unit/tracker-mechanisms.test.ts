@@ -35,7 +35,7 @@ function fakeRunner() {
       runner.unheard.push(error)
     },
     // User code runs as it is: no fleet closes from inside it here.
-    runUserCode<T>(code: () => T): T {
+    awaitUserCode<T>(code: () => T): T {
       return code()
     },
   }
