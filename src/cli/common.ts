@@ -45,7 +45,7 @@ export async function withFleet<T>(
  * dead-letter channel on a healthy node can still be listed or replayed; a command that needs
  * the dead one says so itself (`status` shows the parts it could read and names the others).
  */
-async function connected(fleet: Fleet): Promise<void> {
+export async function connected(fleet: Fleet): Promise<void> {
   try {
     await fleet.ready()
   } catch (error) {

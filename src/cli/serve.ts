@@ -1,6 +1,6 @@
 /** `redfleet dashboard`: serves the live dashboard of a fleet until Ctrl-C (SPEC §9). */
 import { startDashboard } from '../dashboard/server.ts'
-import { operatorFleet, untilInterrupted } from './common.ts'
+import { connected, operatorFleet, untilInterrupted } from './common.ts'
 import { type FleetFlags, fleetOptions, UsageError } from './flags.ts'
 
 export interface DashboardFlags extends FleetFlags {
@@ -26,8 +26,9 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
   }
   const fleet = operatorFleet(options)
   try {
-    // Unreachable Redis fails the command before anything listens.
-    await fleet.ready()
+    // Unreachable Redis fails the command before anything listens; a fleet with a node down is
+    // served (what an operator most needs to see), as the other commands run on it.
+    await connected(fleet)
     const server = await startDashboard(fleet, {
       host: flags.host,
       port,

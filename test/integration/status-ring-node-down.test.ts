@@ -12,7 +12,7 @@ import { createFleet } from '../../src/index.ts'
 import { type FleetStatus, inspectFleet } from '../../src/inspect.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
-import { cli } from './cli-support.ts'
+import { cli, printed, start } from './cli-support.ts'
 
 const cleanups: (() => Promise<unknown>)[] = []
 after(async () => {
@@ -118,4 +118,14 @@ test('a ring with one node down: status, /status.json, /metrics and the overview
   assert.equal(/^redfleet_members_live /m.test(metrics), !membersOnVictim, 'members: a gauge only when read')
   const page = await (await fetch(dashboard.url)).text()
   assert.match(page, /id="unavailable"/)
+
+  // The dashboard command starts on it too (it had refused: not every node answered ready()).
+  const served = start(['dashboard', '--url', urls.join(','), '--namespace', namespace, '--port', '0'])
+  cleanups.push(async () => {
+    served.child.kill('SIGINT')
+    await served.exited
+  })
+  await printed(served.child, served.output, /redfleet dashboard on (http:\S+) /)
+  const url = /redfleet dashboard on (http:\S+) /.exec(served.output())![1]!
+  assert.equal((await fetch(`${url}status.json`)).status, 200)
 })
