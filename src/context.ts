@@ -62,7 +62,7 @@ export interface FleetContext {
   readonly nearCaches: NearCaches
   /** Nodes its background work sees failing, each reported once (see FailingNodes). */
   readonly failingNodes: FailingNodes
-  /** Its default warnings: a kind of failure of an operation at most once a while (FleetWarnings). */
+  /** Its default warnings: a kind of failure at most once a while (FleetWarnings). */
   readonly warnings: FleetWarnings
 }
 

@@ -1,8 +1,8 @@
-import { isAnnounced } from './errors.ts'
+import { CommandError, isAnnounced, isTransient, messageOf } from './errors.ts'
 
 /**
- * How long a fleet's default warning sinks stay quiet about one kind of failure of one operation
- * after warning of it. Calls whose failure no caller hears (a broker publish, a tracked job's
+ * How long a fleet's default warning sinks stay quiet about one kind of failure (kindOf) after
+ * warning of it. Calls whose failure no caller hears (a broker publish, a tracked job's
  * records, a failsafe cache call) reach these sinks once per call: a frozen node or a cluster
  * that is down would otherwise print a warning per call (SPEC §1: never one per call).
  */
@@ -11,19 +11,18 @@ export const REPEAT_WARNING_AFTER = 30_000
 /** How many kinds are kept before those whose quiet time is over are forgotten. */
 const MAX_KINDS = 256
 
-/** A fleet's RedfleetWarnings: each kind of failure of an operation at most once per REPEAT_WARNING_AFTER. */
+/** A fleet's RedfleetWarnings: each kind of failure at most once per REPEAT_WARNING_AFTER. */
 export class FleetWarnings {
-  /** When each (operation, error code) was last warned of. */
+  /** When each kind of failure (kindOf) was last warned of. */
   readonly #last = new Map<string, number>()
 
   /**
    * Emits `text` as a RedfleetWarning for `error` of `op`, unless `error` was announced already
-   * (its node known down) or the same kind of failure of `op` was warned of within
-   * REPEAT_WARNING_AFTER.
+   * (its node known down) or the same kind of failure was warned of within REPEAT_WARNING_AFTER.
    */
   warn(op: string, error: unknown, text: string, now = Date.now()): void {
     if (isAnnounced(error)) return // warned once when its node went down, not once per call
-    const kind = `${op}\u0000${String((error as { code?: unknown } | null)?.code ?? '')}`
+    const kind = kindOf(op, error)
     const last = this.#last.get(kind)
     if (last !== undefined && now - last < REPEAT_WARNING_AFTER) return
     // Some operations name a channel: the kinds seen are forgotten once their quiet time is over.
@@ -35,4 +34,18 @@ export class FleetWarnings {
   #forgetBefore(time: number): void {
     for (const [kind, at] of this.#last) if (at <= time) this.#last.delete(kind)
   }
+}
+
+/**
+ * What makes two failures one kind. A transient one (a timeout, a lost connection, CLUSTERDOWN,
+ * LOADING, ...) is a node's or the cluster's state, met alike by every operation that touches it:
+ * its class and reply word, whatever the operation, so that a frozen node or a cluster that is
+ * down is one warning, not one per operation (SPEC §1: per node, never per call; the failures do
+ * not carry their node). Any other failure (WRONGTYPE, a script error) is the operation's own.
+ */
+function kindOf(op: string, error: unknown): string {
+  const code = String((error as { code?: unknown } | null)?.code ?? '')
+  if (!isTransient(error)) return `${op}\u0000${code}`
+  const reply = error instanceof CommandError ? messageOf(error.cause).split(' ', 1)[0] : ''
+  return `transient\u0000${code}\u0000${reply}`
 }

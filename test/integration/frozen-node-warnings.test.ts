@@ -79,7 +79,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
   })
 }
 
-test('calls failing during a freeze, with no caller to hear it, warn once per kind, not once per call', async () => {
+test('calls failing during a freeze, with no caller to hear it, warn once, not once per call or per operation', async () => {
   const warned = countWarnings()
   const warnings = warned.messages
   // No onError, no errorHandler: the defaults warn. Calls time out long before the pause ends.
@@ -98,9 +98,10 @@ test('calls failing during a freeze, with no caller to hear it, warn once per ki
     await Promise.all(Array.from({ length: 10 }, () => cache.read('k')))
     await Promise.all(Array.from({ length: 10 }, (_, i) => broker.publish(`m${i}`)))
     await command(server.port, 'PING')
-    const of = (op: string) => warnings.filter((w) => w.startsWith(`redfleet ${op}`))
-    assert.equal(of('cache.read').length, 1, warnings.join('\n'))
-    assert.equal(of('broker.publish').length, 1, warnings.join('\n'))
+    // Reads first: the timeouts of both operations are one kind of failure (one frozen node).
+    const timedOut = warnings.filter((w) => /^redfleet (cache\.read|broker\.publish)/.test(w))
+    assert.equal(timedOut.length, 1, warnings.join('\n'))
+    assert.match(timedOut[0]!, /^redfleet cache\.read/)
   } finally {
     await fleet.close()
     warned.stop()

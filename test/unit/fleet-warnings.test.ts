@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
+import { CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
 import { FleetWarnings, REPEAT_WARNING_AFTER } from '../../src/warnings.ts'
 
 /** The RedfleetWarnings `run` emits. */
@@ -17,18 +17,50 @@ function emitted(run: () => void): string[] {
   return seen
 }
 
-test('a kind of failure of an operation is warned of once a while, not once per call', () => {
+/** A command error whose reply is `reply` (as translateError makes them). */
+const replied = (reply: string) => new CommandError(`failed: ${reply}`, { cause: replyError(reply) })
+
+function replyError(reply: string): Error {
+  const error = new Error(reply)
+  error.name = 'ReplyError'
+  return error
+}
+
+test('a kind of failure is warned of once a while, not once per call', () => {
   const warnings = new FleetWarnings()
   const seen = emitted(() => {
     for (let i = 0; i < 10; i++)
       warnings.warn('broker.publish', new TimeoutError(`t${i}`), `publish ${i}`, 1000)
     warnings.warn('broker.publish', new ConnectionError('lost'), 'publish lost', 1000)
-    warnings.warn('cache.read', new TimeoutError('t'), 'read', 1000)
     warnings.warn('cache.read', new NodeDownError('down', 'n1'), 'announced', 1000)
     warnings.warn('broker.publish', new TimeoutError('t'), 'publish later', 1000 + REPEAT_WARNING_AFTER - 1)
     warnings.warn('broker.publish', new TimeoutError('t'), 'publish again', 1000 + REPEAT_WARNING_AFTER)
   })
-  assert.deepEqual(seen, ['publish 0', 'publish lost', 'read', 'publish again'])
+  assert.deepEqual(seen, ['publish 0', 'publish lost', 'publish again'])
+})
+
+test("a transient failure is one kind whatever the operation; a command error is the operation's own", () => {
+  const warnings = new FleetWarnings()
+  const seen = emitted(() => {
+    // A frozen node: every operation times out.
+    warnings.warn('broker.publish', new TimeoutError('t'), 'publish timed out', 1000)
+    warnings.warn('cache.read', new TimeoutError('t'), 'read timed out', 1000)
+    warnings.warn('tracker.heartbeat', new TimeoutError('t'), 'heartbeat timed out', 1000)
+    // A cluster that is down: every operation is refused alike.
+    warnings.warn('cache.write', replied('CLUSTERDOWN The cluster is down'), 'write clusterdown', 1000)
+    warnings.warn('tracker.track', replied('CLUSTERDOWN The cluster is down'), 'track clusterdown', 1000)
+    warnings.warn('cache.write', replied('LOADING Redis is loading'), 'write loading', 1000)
+    // Not transient: each operation's own.
+    warnings.warn('cache.read', replied('WRONGTYPE Operation against a key'), 'read wrongtype', 1000)
+    warnings.warn('cache.increment', replied('WRONGTYPE Operation against a key'), 'incr wrongtype', 1000)
+  })
+  assert.deepEqual(seen, [
+    'publish timed out',
+    'write clusterdown',
+    'write loading',
+    'read wrongtype',
+    'incr wrongtype',
+  ])
 })
 
 test('each fleet has its own: another fleet’s warning does not silence its first', () => {
@@ -43,10 +75,10 @@ test('past 256 kinds, forgetting the old ones keeps every new kind warned and on
   const warnings = new FleetWarnings()
   const seen = emitted(() => {
     for (let i = 0; i < 1000; i++) {
-      warnings.warn(`subscribe 'ch${i}'`, new TimeoutError('t'), `ch${i}`, i * REPEAT_WARNING_AFTER)
+      warnings.warn(`subscribe 'ch${i}'`, replied('NOPERM'), `ch${i}`, i * REPEAT_WARNING_AFTER)
     }
     // A kind still in its quiet time is kept (and stays quiet) whatever came since.
-    warnings.warn(`subscribe 'ch999'`, new TimeoutError('t'), 'again', 999 * REPEAT_WARNING_AFTER + 1)
+    warnings.warn(`subscribe 'ch999'`, replied('NOPERM'), 'again', 999 * REPEAT_WARNING_AFTER + 1)
   })
   assert.equal(seen.length, 1000)
   assert.ok(!seen.includes('again'))
