@@ -98,10 +98,11 @@ class FleetCore {
   }
 
   close(): Promise<void> {
-    // Each call, not only the first: a second handler awaiting close must not be waited for.
-    this.lifecycle.detachCaller()
+    // Each call, not only the first: a second handler awaiting close must not be waited for, and
+    // the lifecycle's close (itself run once) detaches its caller on every call.
+    const closing = this.lifecycle.close()
     this.#closing ??= (async () => {
-      await this.lifecycle.close()
+      await closing
       // After the primitives' cleanups (they may still unsubscribe), before the command connections.
       await this.#subscriber?.close()
       const topology = await this.#topology?.catch(() => undefined)

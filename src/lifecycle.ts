@@ -108,7 +108,7 @@ export class Lifecycle {
    * Called by every close(), the first and those made while it runs: user code of this lifecycle
    * that calls it is no longer waited for (runUserCode).
    */
-  detachCaller(): void {
+  #detachCaller(): void {
     const caller = runningUserCode.getStore()
     if (caller?.lifecycle === this && !caller.told) {
       caller.told = true
@@ -118,7 +118,7 @@ export class Lifecycle {
 
   /** Runs every cleanup once, newest first (primitives before the connections they use). */
   close(): Promise<void> {
-    this.detachCaller()
+    this.#detachCaller()
     this.#closing ??= (async () => {
       this.#controller.abort(new ClosedError('the fleet is closed'))
       const cleanups = [...this.#cleanups].reverse()
