@@ -29,7 +29,7 @@ export interface ConsumerSettings {
    * Runs a handler so that a fleet.close() called from inside it tells `detached` (Lifecycle.
    * runUserCode): the loop then stops waiting for that handler and leaves its entry pending.
    */
-  runUserCode?: <T>(code: () => T, detached: () => void) => T
+  runUserCode: <T>(code: () => T, detached: () => void) => T
   batch: number
   minIdle: number
   maxDeliveries: number
@@ -259,13 +259,10 @@ export class ConsumerLoop {
     const handle = () => (isTraced(consumed) ? this.#traced(delivery) : this.#s.handle(delivery))
     let result: unknown
     try {
-      const { runUserCode } = this.#s
-      result = runUserCode
-        ? runUserCode(handle, () => {
-            detached = true
-            release?.()
-          })
-        : handle()
+      result = this.#s.runUserCode(handle, () => {
+        detached = true
+        release?.()
+      })
     } catch (error) {
       return this.#failed(entry, delivery, error)
     }

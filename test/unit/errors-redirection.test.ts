@@ -121,6 +121,7 @@ test('consume rides out a redirection storm, backing off, and goes on consuming'
         handled.push(d.id)
         controller.abort()
       },
+      runUserCode: (code) => code(),
       batch: 10,
       minIdle: 60_000,
       maxDeliveries: 3,

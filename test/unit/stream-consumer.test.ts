@@ -119,6 +119,8 @@ function start(backend: ScriptedBackend, settings: Partial<ConsumerSettings> = {
     group: 'g',
     consumer: 'c',
     handle: (delivery: Delivery) => void run.handled.push(delivery.id),
+    // No fleet closes from inside a handler here.
+    runUserCode: (code) => code(),
     batch: 10,
     minIdle: 60_000,
     maxDeliveries: 3,
