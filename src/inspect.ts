@@ -153,10 +153,12 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
     const ctx = fleetContext(fleet)
     const prefix = ctx.keys.prefix
     // A node down (a ring's) is left out of the walk rather than failing it: `skipped`.
-    const scanned = await scanKeys(ctx, prefix, undefined, true)
+    const scanned = await scanKeys(ctx, prefix, { skipDown: true })
     // Past SCAN_LIMIT a stream may be among the keys not visited: a second walk, filtered by
     // TYPE, finds them (only namespaces that large pay for it).
-    const typed = scanned.truncated ? await scanKeys(ctx, prefix, 'stream', true) : undefined
+    const typed = scanned.truncated
+      ? await scanKeys(ctx, prefix, { type: 'stream', skipDown: true })
+      : undefined
     const named = (typed ?? scanned).keys.filter((key) => isStreamName(ctx, key))
     return {
       keys: countByPrimitive(scanned.keys, prefix),

@@ -88,7 +88,7 @@ const channelPrefix = (ctx: FleetContext) => ctx.keys.key('streams', 'channel', 
 export async function deadLetterChannels(fleet: Fleet): Promise<{ channel: string; length: number }[]> {
   const ctx = fleetContext(fleet)
   const prefix = channelPrefix(ctx)
-  const { keys } = await scanKeys(ctx, prefix, 'stream')
+  const { keys } = await scanKeys(ctx, prefix, { type: 'stream' })
   const streams = fleet.streams()
   const found = await Promise.all(
     keys.map(async (key) => {

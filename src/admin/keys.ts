@@ -35,8 +35,7 @@ export interface ScannedKeys {
 export async function scanKeys(
   ctx: FleetContext,
   prefix: string,
-  type?: 'stream',
-  skipDown = false,
+  { type, skipDown = false }: { type?: 'stream'; skipDown?: boolean } = {},
 ): Promise<ScannedKeys> {
   if (!ctx.keys.owns(prefix)) throw new RangeError(`scanKeys: '${prefix}' is outside the fleet namespace`)
   if (ctx.topology === 'memory') {
