@@ -82,6 +82,14 @@ export function isUnavailable(
   return snapshot.unavailable.some((u) => u.part === part)
 }
 
+/**
+ * Whether streams may be missing from a snapshot: one could not be read, or the walk that finds
+ * them left a node out. Its figures (lag, dead letters) are then of the streams read.
+ */
+export function someStreamsUnread(snapshot: { unavailable: readonly UnavailablePart[] }): boolean {
+  return isUnavailable(snapshot, 'streams') || isUnavailable(snapshot, 'keys')
+}
+
 /** Name, pending count and consumer count of each group of a stream. */
 async function groupsOf(ctx: FleetContext, key: string): Promise<Omit<GroupStatus, 'lag'>[]> {
   if (ctx.topology === 'memory') {

@@ -1,4 +1,4 @@
-import { type FleetStatus, isUnavailable, type TrackerStatus } from '../inspect.ts'
+import { type FleetStatus, isUnavailable, someStreamsUnread, type TrackerStatus } from '../inspect.ts'
 import type { TrackedJob } from '../tracker/index.ts'
 
 const time = (ms: number) => new Date(ms).toISOString()
@@ -49,8 +49,7 @@ export function formatStatus(status: FleetStatus): string {
   )
   if (tracker === null) lines.push('tracker: unavailable')
   else trackerLines(tracker, Date.parse(status.at), lines)
-  // Streams are found by the walk: a node it left out may hold some too.
-  const streamsMissing = isUnavailable(status, 'streams') || isUnavailable(status, 'keys')
+  const streamsMissing = someStreamsUnread(status)
   lines.push(`streams (${status.streams.length}${streamsMissing ? ' read, some unavailable' : ''}):`)
   for (const stream of status.streams) {
     lines.push(`  ${shown(stream.name)}  length ${stream.length}`)

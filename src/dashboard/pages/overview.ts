@@ -1,4 +1,4 @@
-import { isUnavailable } from '../../inspect.ts'
+import { isUnavailable, someStreamsUnread } from '../../inspect.ts'
 import { bytes, count, duration, timestamp } from '../format.ts'
 import { type Html, href, html } from '../html.ts'
 import type { Snapshot } from '../snapshot.ts'
@@ -19,7 +19,7 @@ function cards(s: Snapshot): Html {
   const dead = s.deadLetters.reduce((sum, d) => sum + d.length, 0)
   const lag = Math.max(0, ...s.streams.flatMap((st) => st.groups.map((g) => g.lag)))
   // Of the streams read: with some unread, a lower bound.
-  const some = (['streams', 'deadLetters', 'keys'] as const).some((part) => isUnavailable(s, part))
+  const some = someStreamsUnread(s) || isUnavailable(s, 'deadLetters')
   const atLeast = (n: number) => `${count(n)}${some ? '+' : ''}`
   const hint = some ? 'of the streams read' : ''
   const { members, tracker } = s
