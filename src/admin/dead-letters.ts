@@ -4,7 +4,6 @@
  * are the records a consume loop writes: { id, group, error, deliveries, envelope, deadAt }.
  */
 import { type FleetContext, operationPolicy, runOperation } from '../context.ts'
-import { CommandError, isAmbiguous, messageOf } from '../errors.ts'
 import { type Fleet, fleetContext } from '../fleet.ts'
 import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend, StreamWrite } from '../streams/backend.ts'
@@ -13,10 +12,11 @@ import {
   decodeEntry,
   ENVELOPE_FIELD,
   encodeEnvelope,
+  PUBLISH_ID_FIELD,
   type RawEntry,
   REPLAY_FIELD,
 } from '../streams/entry.ts'
-import { afterIdArg, canonicalId, START_ID } from '../streams/ids.ts'
+import { afterIdArg, canonicalId, parseId, START_ID } from '../streams/ids.ts'
 import { scriptFile } from '../topology/script.ts'
 import type { Client } from '../topology/types.ts'
 import { assertName, countArgument, invalidArgument } from '../validate.ts'
@@ -101,18 +101,12 @@ export async function deadLetterChannels(fleet: Fleet): Promise<{ channel: strin
   return found.filter((c) => c !== undefined).sort((a, b) => a.channel.localeCompare(b.channel))
 }
 
-/** A dead letter with the record it was read from (what a replay that fails puts back). */
-interface Read {
-  letter: DeadLetter
-  record: Record<string, unknown>
-}
-
 /**
  * Part of a channel as dead-letter readers see it: its dead letters, and the ids of the entries
  * that are not dead-letter records (another program's, or damaged), which are never replayed.
  */
 interface Scan {
-  letters: Read[]
+  letters: DeadLetter[]
   others: string[]
   /** The id of the last entry read (the next read goes on after it), or where it started. */
   end: string
@@ -153,7 +147,7 @@ async function readLetters(
     for (const entry of page) {
       const delivery = decodeEntry(entry)
       const letter = delivery && toDeadLetter(channel, delivery)
-      if (letter) out.letters.push({ letter, record: delivery.envelope })
+      if (letter) out.letters.push(letter)
       else out.others.push(entry.id)
     }
     if (page.length > 0) out.end = page[page.length - 1]!.id
@@ -180,7 +174,7 @@ export async function readDeadLetters(
   o: { limit?: number; afterId?: string } = {},
 ): Promise<{ letters: DeadLetter[]; skipped: number }> {
   const scan = await readLetters(fleet, 'admin.listDeadLetters', channel, o.limit ?? PAGE, o.afterId)
-  return { letters: scan.letters.map((read) => read.letter), skipped: scan.others.length }
+  return { letters: scan.letters, skipped: scan.others.length }
 }
 
 /** Every dead letter of `channel` and every other entry, or those of `ids` only. */
@@ -191,7 +185,7 @@ async function selected(fleet: Fleet, op: string, channel: string, ids: string[]
   for (;;) {
     // Each page goes on after the last entry the one before read, letter or not: none twice.
     const page = await readLetters(fleet, op, channel, PAGE, out.end)
-    out.letters.push(...page.letters.filter((read) => wanted(read.letter.id)))
+    out.letters.push(...page.letters.filter((letter) => wanted(letter.id)))
     out.others.push(...page.others.filter(wanted))
     out.end = page.end
     if (page.letters.length < PAGE) return out
@@ -202,7 +196,7 @@ async function selected(fleet: Fleet, op: string, channel: string, ids: string[]
 type Step = <T>(fn: (backend: StreamBackend) => Promise<T>) => Promise<T>
 
 /** What a replay or purge does with one page of the selected letters; returns how many it did. */
-type Act = (page: Read[], step: Step, channelKey: string) => Promise<number>
+type Act = (page: DeadLetter[], step: Step, channelKey: string) => Promise<number>
 
 /** A replay or purge under way: what it selected, and how it reaches the channel. */
 interface Selection {
@@ -279,10 +273,10 @@ async function clientOfAll(ctx: FleetContext, keys: string[]): Promise<Client | 
  *
  * Redis: where the channel and the main stream are on one node and slot (standalone, and the
  * ring or a cluster when they happen to be), one script per page (replay-dead-letters-2.lua)
- * removes and appends each letter atomically. Elsewhere, per page, XDEL of each letter, then
- * XADD of those this call removed; a failed XADD puts its letter back in the channel (with a
- * new id). Only the process dying between the two round trips loses letters: those of the page
- * under way.
+ * appends and removes each letter atomically. Elsewhere, replayAcross: appended before removed,
+ * so a process dying half way loses none; its letters are in both places until the next replay,
+ * which adds no second copy of them while that copy is among the main stream's latest 1000
+ * entries (RESEND_WINDOW).
  */
 export function replayDeadLetters(
   fleet: Fleet,
@@ -296,83 +290,73 @@ export function replayDeadLetters(
     const client = await step(() => clientOfAll(ctx, [channelKey, main]))
     if (client) {
       const args: string[] = [ENVELOPE_FIELD, REPLAY_FIELD]
-      for (const { letter } of page) {
+      for (const letter of page) {
         args.push(letter.id, encodeEnvelope(letter.envelope, op, 'events')[1]!, letter.group)
       }
       return Number(await step(() => REPLAY.run(client, [channelKey, main], args)))
     }
-    // The two keys are in different slots (or nodes), and no script can touch both. Claiming
-    // first (XDEL, then XADD what this call removed) makes a replay exactly once against other
-    // replays; the other order (XADD, then XDEL) duplicates every letter two replays both read.
-    // What claiming first costs: a crash between the steps loses the claimed letters. Failures
-    // do not (the letter goes back, see putBack). Concurrent replays are an everyday operator
-    // action, a crash inside one round trip a rare one: the other order's duplicate would be
-    // the common failure, this order's loss the rare one.
-    const removed = await Promise.allSettled(
-      page.map(({ letter }) => step((b) => b.remove(channelKey, [letter.id]))),
-    )
-    const claimed = page.filter((_, i) => {
-      const r = removed[i]!
-      return r.status === 'fulfilled' && r.value === 1
-    })
-    const appended = await Promise.allSettled(
-      claimed.map(({ letter }) =>
-        step((b) =>
-          b.append([
-            {
-              key: main,
-              fields: [...encodeEnvelope(letter.envelope, op, 'events'), REPLAY_FIELD, letter.group],
-              maxLen: NO_CAP,
-              approximate: true,
-            },
-          ]),
-        ),
-      ),
-    )
-    // Letters this call may have removed but did not append: a failed append, or an XDEL whose
-    // reply was lost (removed or not, no one can tell: put back, a duplicate rather than a loss).
-    const back = [
-      ...claimed.filter((_, i) => appended[i]!.status === 'rejected'),
-      ...page.filter((_, i) => {
-        const r = removed[i]!
-        return r.status === 'rejected' && isAmbiguous(r.reason)
-      }),
-    ]
-    const failure = [...removed, ...appended].find((r) => r.status === 'rejected')
-    if (failure === undefined) return claimed.length
-    if (back.length > 0) await putBack(step, channelKey, channel, back, op, failure.reason)
-    throw failure.reason
+    return replayAcross(page, step, channelKey, main, op)
   })
 }
 
 /**
- * Appends letters a replay removed but could not append back to their dead-letter channel (new
- * ids, the same records). When that fails too, the error names the letters lost.
+ * A page of a replay whose channel and main stream no script can touch together (two slots or
+ * nodes, or the memory topology), in three steps: which letters are still in the channel (another
+ * replay or purge may have taken some since they were read), append those to the main stream,
+ * then XDEL those appended; the count is XDEL's, so concurrent replays' counts add up. Appending
+ * first means a process dying between the steps leaves its letters in both places, never in
+ * neither: each append carries a publish id made of the channel and the letter's id (SPEC §8's
+ * resend lookup, add-once-1.lua), so the next replay's append, or a concurrent one's, finds the
+ * copy among the main stream's latest RESEND_WINDOW entries and adds no second one. A failed
+ * append or XDEL leaves its letter in the channel; the first failure is thrown after the rest.
  */
-async function putBack(
-  step: Step,
-  channelKey: string,
-  channel: string,
-  letters: Read[],
-  op: string,
-  reason: unknown,
-): Promise<void> {
-  const writes: StreamWrite[] = letters.map(({ record }) => ({
-    key: channelKey,
-    fields: encodeEnvelope(record, op, channel),
-    maxLen: NO_CAP,
-    approximate: true,
-  }))
-  try {
-    await step((b) => b.append(writes))
-  } catch (error) {
-    const ids = letters.map(({ letter }) => letter.id).join(', ')
-    throw new CommandError(
-      `${op}: dead letters ${ids} of '${channel}' were removed but neither replayed ` +
-        `(${messageOf(reason)}) nor put back (${messageOf(error)})`,
-      { cause: error },
-    )
-  }
+async function replayAcross(page: DeadLetter[], step: Step, channelKey: string, main: string, op: string) {
+  const present = await Promise.all(page.map((letter) => step((b) => stillIn(b, channelKey, letter.id))))
+  const left = page.filter((_, i) => present[i])
+  const appended = await Promise.allSettled(
+    left.map((letter) => {
+      const write: StreamWrite = {
+        key: main,
+        fields: [
+          ...encodeEnvelope(letter.envelope, op, 'events'),
+          REPLAY_FIELD,
+          letter.group,
+          PUBLISH_ID_FIELD,
+          replayId(channelKey, letter.id),
+        ],
+        maxLen: NO_CAP,
+        approximate: true,
+        once: replayId(channelKey, letter.id),
+      }
+      // As a resend: every send looks for an earlier copy first, this call's or another's.
+      return step((b) => b.append([write], undefined, true))
+    }),
+  )
+  const removed = await Promise.allSettled(
+    left
+      .filter((_, i) => appended[i]!.status === 'fulfilled')
+      .map((letter) => step((b) => b.remove(channelKey, [letter.id]))),
+  )
+  const failure = [...appended, ...removed].find((r) => r.status === 'rejected')
+  if (failure !== undefined) throw failure.reason
+  return removed.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
+}
+
+/** The publish id of a letter's replay: the same for every replay of it, from any process. */
+function replayId(channelKey: string, id: string): string {
+  return `replay:${id}:${channelKey}`
+}
+
+/** Whether the entry `id` is still in the stream `key`. */
+async function stillIn(b: StreamBackend, key: string, id: string): Promise<boolean> {
+  const [entry] = await b.range(key, idBefore(id), 1)
+  return entry?.id === id
+}
+
+/** The id just before `id` (canonical, parts below 2^53): XRANGE after it starts at `id`. */
+function idBefore(id: string): string {
+  const [ms, seq] = parseId(id)!
+  return seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-${Number.MAX_SAFE_INTEGER}`
 }
 
 /** The end of a group's default dead-letter channel's name (`<group>:dead`, SPEC §5). */
@@ -425,7 +409,7 @@ export async function purgeChannel(
 ): Promise<PurgeResult> {
   const { scan, step, channelKey } = await select(fleet, 'admin.purgeDeadLetters', channel, o.ids)
   const remove = (ids: string[]) => step((b) => b.remove(channelKey, ids))
-  const count = await inPages(scan.letters, (page) => remove(page.map(({ letter }) => letter.id)))
+  const count = await inPages(scan.letters, (page) => remove(page.map((letter) => letter.id)))
   const whole = o.ids === undefined && purgesOthers(channel, scan.letters.length > 0)
   const malformed = whole ? await inPages(scan.others, remove) : 0
   // With ids the scan saw the named entries only: what else the channel holds is not known.

@@ -32,8 +32,9 @@ export const ENVELOPE_FIELD = 'env'
 export const PUBLISH_ID_FIELD = 'pid'
 
 /**
- * The field that addresses a replayed dead letter to one consumer group: `[env, json, for, group]`.
- * That group's consumers handle it; every other reader skips it as not theirs.
+ * The field that addresses a replayed dead letter to one consumer group: `[env, json, for, group]`,
+ * followed by a publish id when the replay was not one script (admin/dead-letters.ts). That
+ * group's consumers handle it; every other reader skips it as not theirs.
  */
 export const REPLAY_FIELD = 'for'
 
@@ -57,12 +58,7 @@ export function encodeEnvelope(envelope: unknown, op: string, where: string): st
 export function decodeEntry(entry: RawEntry, group?: string): Delivery | undefined {
   const fields = entry.fields
   if (fields?.[0] !== ENVELOPE_FIELD) return undefined
-  if (fields.length !== 2) {
-    // A publish id is ours (and hidden); a replay is for its group only.
-    if (fields.length !== 4) return undefined
-    const third = fields[2]
-    if (third !== PUBLISH_ID_FIELD && (third !== REPLAY_FIELD || fields[3] !== group)) return undefined
-  }
+  if (fields.length !== 2 && !hiddenFor(fields, group)) return undefined
   let envelope: unknown
   try {
     envelope = JSON.parse(fields[1]!)
@@ -70,6 +66,20 @@ export function decodeEntry(entry: RawEntry, group?: string): Delivery | undefin
     return undefined
   }
   return isPlainObject(envelope) ? { id: entry.id, envelope } : undefined
+}
+
+/**
+ * Whether the fields after the envelope are ours and leave the entry to `group`: a publish id
+ * (hidden), a replay's group (for that group only), or both (a dead letter's replay, see
+ * admin/dead-letters.ts).
+ */
+function hiddenFor(fields: readonly string[], group: string | undefined): boolean {
+  if (fields.length !== 4 && fields.length !== 6) return false
+  for (let i = 2; i < fields.length; i += 2) {
+    const name = fields[i]
+    if (name === REPLAY_FIELD ? fields[i + 1] !== group : name !== PUBLISH_ID_FIELD) return false
+  }
+  return true
 }
 
 function describe(value: unknown): string {
