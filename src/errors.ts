@@ -165,13 +165,17 @@ export class InvalidArgumentError extends TypeError {
 }
 
 /**
- * Redis answered with an error reply (WRONGTYPE, bad arguments, ...): the command was not
- * applied. Not retried, except the transient replies (isTransient: LOADING, READONLY, TRYAGAIN,
- * a MOVED/ASK left after the cluster client's own redirections, ...).
+ * Redis answered with an error reply (WRONGTYPE, bad arguments, ...). Not retried, except the
+ * transient replies (isTransient: LOADING, READONLY, TRYAGAIN, a MOVED/ASK left after the
+ * cluster client's own redirections, ...). `outcome` is `'not-applied'` for those: the node
+ * refused the command before running it (SPEC §8), so what it was sent to do can be done again.
+ * Other replies leave it undefined: a script's error may come after some of its writes.
  */
 export class CommandError extends RedfleetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, code: 'ERR_COMMAND' })
+  readonly outcome: Outcome | undefined
+  constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
+    super(message, { cause: options?.cause, code: 'ERR_COMMAND' })
+    this.outcome = options?.outcome ?? (isTransientReply(options?.cause) ? 'not-applied' : undefined)
   }
 }
 
@@ -316,9 +320,13 @@ function isNotApplied(error: unknown): boolean {
   return (error as { outcome?: unknown } | null)?.outcome === 'not-applied' && error instanceof RedfleetError
 }
 
-/** Whether `error` (typed, or a client's own) says its command was never sent. */
+/**
+ * Whether `error` (typed, or a client's own) says its command was not applied: never sent, or
+ * refused by the node before running it (READONLY, MOVED, ...: CommandError's outcome).
+ */
 export function sentNothing(error: unknown): boolean {
-  return isNotApplied(error) || (!(error instanceof RedfleetError) && NOT_SENT.test(messageOf(error)))
+  if (error instanceof RedfleetError) return isNotApplied(error)
+  return NOT_SENT.test(messageOf(error)) || (isReplyError(error) && isTransientReply(error))
 }
 
 /**
@@ -333,6 +341,13 @@ export function partlyApplied(error: unknown): unknown {
     return new NodeDownError(message, error.node, { cause: error.cause, outcome: 'unknown' })
   }
   if (error instanceof ClosedError) return new ClosedError(message, { cause: error, outcome: 'unknown' })
+  // A node's refusal, as its client threw it: translateError names the operation.
+  if (isReplyError(error) || error instanceof CommandError) {
+    return new CommandError(message, {
+      cause: error instanceof CommandError ? error.cause : error,
+      outcome: 'unknown',
+    })
+  }
   return new ConnectionError(message, { cause: error, outcome: 'unknown' })
 }
 
@@ -436,6 +451,10 @@ export function translateError(error: unknown, op: string, key?: string): unknow
       cause: error.cause,
       outcome: error.outcome,
     })
+  }
+  // Made where a multi-node call's parts were gathered (partlyApplied), which knows no operation.
+  if (error instanceof CommandError && error.outcome === 'unknown' && !error.message.startsWith(where)) {
+    return new CommandError(`${where} failed: ${error.message}`, { cause: error.cause, outcome: 'unknown' })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
   // The client's slot map moved a key away from its batch before anything was sent: a redirection.

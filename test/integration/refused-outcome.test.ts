@@ -1,0 +1,82 @@
+/**
+ * A transient reply that outlasts the retries (SPEC §8): a demoted master's READONLY refuses the
+ * command before running it, so the call's CommandError says `outcome: 'not-applied'`; a
+ * multi-key write whose other node applied its part says `'unknown'`.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { fleetContext } from '../../src/fleet.ts'
+import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
+import { type FaultPair, startPrimaryReplica } from '../harness/faults.ts'
+import { testServers } from '../harness/servers.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+type Transport = undefined | 'node-redis'
+
+let pair: FaultPair
+const fleets: Fleet[] = []
+before(async () => {
+  pair = await startPrimaryReplica()
+})
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  await pair?.stop()
+})
+
+function fleetOn(url: string | string[], transport: Transport): Fleet {
+  const fleet = createFleet({
+    url,
+    namespace: uniqueNamespace('refused'),
+    retry: { attempts: 2, base: 1 },
+    ...(transport && { transport }),
+  })
+  fleets.push(fleet)
+  return fleet
+}
+
+async function refusal(call: Promise<unknown>): Promise<CommandError> {
+  const error = await call.then(
+    () => assert.fail('the replica applied a write'),
+    (e: unknown) => e,
+  )
+  assert.ok(error instanceof CommandError, String(error))
+  assert.match(error.message, /READONLY/)
+  return error
+}
+
+for (const transport of [undefined, 'node-redis'] as const) {
+  test(`[${transport ?? 'ioredis'}] writes a replica refuses (READONLY) are CommandErrors whose outcome is not-applied`, async () => {
+    const fleet = fleetOn(pair.replica.url, transport)
+    const store = fleet.store<number>()
+    for (const call of [
+      () => store.set('k', 1),
+      () => store.increment('n'),
+      () => store.setIfNotExists('claim', 1),
+      () => fleet.streams().publish({ order: 1 }),
+    ]) {
+      assert.equal((await refusal(call())).outcome, 'not-applied')
+    }
+  })
+
+  test(`[${transport ?? 'ioredis'}] a WRONGTYPE reply has no outcome: it is no refusal to run`, async () => {
+    const fleet = fleetOn(pair.primary.url, transport)
+    const key = `${fleetContext(fleet).keys.key('store:')}h`
+    await (await fleetContext(fleet).redis()).client(key).call('HSET', key, 'f', 'v')
+    const error = await fleet
+      .store<number>()
+      .increment('h')
+      .catch((e: unknown) => e)
+    assert.ok(error instanceof CommandError, String(error))
+    assert.match(error.message, /WRONGTYPE/)
+    assert.equal(error.outcome, undefined)
+  })
+
+  test(`[${transport ?? 'ioredis'}] a ring's multi-key write refused by one node and applied by another is unknown`, async () => {
+    const { standalone } = await testServers()
+    const fleet = fleetOn([standalone, pair.replica.url], transport)
+    const entries = Array.from({ length: 20 }, (_, n): [string, number] => [`key-${n}`, n])
+    const error = await refusal(fleet.store<number>().setMany(entries))
+    assert.equal(error.outcome, 'unknown')
+    assert.match(error.message, /^store.setMany failed: READONLY .*some keys may be written/)
+  })
+}
