@@ -22,8 +22,11 @@ export interface Codec {
  * JSON leaves the property out, and reading it back gives undefined as well.
  *
  * The hot path runs after JSON.stringify succeeded, so there is no cycle and `ancestors` stays
- * undefined (no allocation for plain values). When stringify threw, the same walk runs with
- * `ancestors` to name the cycle or BigInt.
+ * undefined (no allocation for plain values). There a `toJSON` is not called: the walk answers
+ * HAS_TO_JSON, and encodeJson checks and writes what resolveToJSON makes of the value, so that
+ * what is checked is what is written, however a `toJSON` answers (it is told the key, as JSON
+ * tells it; it may answer differently each time). When stringify threw, the same walk runs with
+ * `ancestors` to name the cycle, the BigInt or the throwing `toJSON`.
  *
  * A -0 is no problem but JSON.stringify writes it as 0: the walk answers NEGATIVE_ZERO when it
  * found one and nothing else, and encodeJson then writes the text itself (`-0` is valid JSON).
@@ -50,6 +53,9 @@ function findProblem(value: unknown, ancestors?: object[]): string | undefined {
 /** What findProblem answers for a value whose only departure from JSON is a -0 somewhere in it. */
 const NEGATIVE_ZERO = ' is -0'
 
+/** What findProblem answers on the hot path (no `ancestors`) for a value with a `toJSON` in it. */
+const HAS_TO_JSON = ' has a toJSON()'
+
 function findInObject(value: object, ancestors: object[] | undefined): string | undefined {
   if (ancestors?.includes(value)) return ' is a cycle (it contains itself)'
   let found: string | undefined
@@ -59,6 +65,7 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
     // Plain loops: this runs on every write, and entries()/Object.values would allocate.
     for (let i = 0; i < value.length && found === undefined; i++) {
       found = findProblem(value[i], ancestors)
+      if (found === HAS_TO_JSON) return found
       if (found === NEGATIVE_ZERO) {
         zero = true
         found = undefined
@@ -74,6 +81,7 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
       const member = (value as Record<string, unknown>)[name]
       if (member === undefined) continue
       found = findProblem(member, ancestors)
+      if (found === HAS_TO_JSON) return found
       if (found === NEGATIVE_ZERO) {
         zero = true
         found = undefined
@@ -117,9 +125,11 @@ function hasToJSON(value: object): boolean {
 
 /**
  * JSON stores what `toJSON` returns: it must come back as it was returned (a NaN or a Map from
- * toJSON would be stored as null or {}). A -0 in it is written as 0, as JSON.stringify does.
+ * toJSON would be stored as null or {}). On the hot path the walk stops at the first `toJSON`
+ * (HAS_TO_JSON); naming why stringify threw, it calls it to look inside.
  */
 function toJSONProblem(value: object, ancestors: object[] | undefined): string | undefined {
+  if (ancestors === undefined) return HAS_TO_JSON
   let json: unknown
   try {
     json = (value as { toJSON(): unknown }).toJSON()
@@ -128,6 +138,49 @@ function toJSONProblem(value: object, ancestors: object[] | undefined): string |
   }
   const problem = findProblem(json, ancestors)
   return problem === undefined || problem === NEGATIVE_ZERO ? undefined : `.toJSON()${problem}`
+}
+
+/**
+ * `value` as JSON.stringify sees it: each `toJSON` called once, with the key JSON passes (the
+ * property name, the index, '' at the top), and its result in place; objects and arrays copied.
+ * A Date stays one (findProblem refuses it), as does an object that is no plain object (a Map a
+ * `toJSON` returned: findProblem names it). A function-valued `toJSON` member of a `toJSON`'s
+ * result (`toJSON() { return this }`) is left out, as JSON leaves it out.
+ */
+function resolveToJSON(value: unknown, key: string): unknown {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value
+  const resolved: unknown = hasToJSON(value) ? (value as { toJSON(key: string): unknown }).toJSON(key) : value
+  if (typeof resolved !== 'object' || resolved === null) return resolved
+  if (Array.isArray(resolved)) return resolved.map((member, i) => resolveToJSON(member, String(i)))
+  const proto = Object.getPrototypeOf(resolved)
+  if (proto !== Object.prototype && proto !== null) return resolved
+  const copy: Record<string, unknown> = {}
+  for (const name in resolved) {
+    const member = (resolved as Record<string, unknown>)[name]
+    if (name === 'toJSON' && typeof member === 'function') continue
+    copy[name] = resolveToJSON(member, name)
+  }
+  return copy
+}
+
+/** encodeJson of a value with a `toJSON` in it: checks and writes its resolveToJSON copy. */
+function encodeResolved(value: unknown, op: string, key: string): string {
+  let resolved: unknown
+  try {
+    resolved = resolveToJSON(value, '')
+  } catch (error) {
+    if (error instanceof RangeError) throw rejected(op, key, ' is nested too deeply to be checked', error)
+    throw rejected(op, key, ` has a toJSON() that throws (${messageOf(error)})`, error)
+  }
+  try {
+    return encodeJson(resolved, op, key, false)
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error
+    // Named again on the value itself, where a toJSON's part shows as `.toJSON()`; a toJSON
+    // that answers otherwise this time is named by what was checked.
+    const named = checked(value, op, key, [])
+    throw named === undefined || named === NEGATIVE_ZERO ? error : rejected(op, key, named, error.cause)
+  }
 }
 
 function propertyPath(name: string): string {
@@ -141,8 +194,11 @@ function rejected(op: string, key: string, problem: string, cause?: unknown): Se
   )
 }
 
-/** Strict JSON: encodes `value`, or throws SerializationError naming what would not come back. */
-export function encodeJson(value: unknown, op: string, key: string): string {
+/**
+ * Strict JSON: encodes `value`, or throws SerializationError naming what would not come back.
+ * `hooks`: false for a value resolveToJSON made, whose objects' `toJSON`s are not to be called.
+ */
+export function encodeJson(value: unknown, op: string, key: string, hooks = true): string {
   let text: string | undefined
   try {
     text = JSON.stringify(value)
@@ -153,6 +209,12 @@ export function encodeJson(value: unknown, op: string, key: string): string {
     throw rejected(op, key, found ?? ` cannot be encoded (${(error as Error).message})`, error)
   }
   const problem = text === undefined ? (checked(value, op, key) ?? ' is undefined') : checked(value, op, key)
+  if (problem === HAS_TO_JSON) {
+    if (hooks) return encodeResolved(value, op, key)
+    // A class instance with a toJSON, kept by resolveToJSON as a toJSON's result: JSON would
+    // not call that one.
+    throw rejected(op, key, ' has a toJSON() that returns an object with a toJSON() of its own')
+  }
   if (problem === NEGATIVE_ZERO) return stringifyKeepingNegativeZero(value)
   if (problem !== undefined) throw rejected(op, key, problem)
   return text!

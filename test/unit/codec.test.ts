@@ -241,3 +241,34 @@ function holey(): unknown[] {
   array[2] = 3
   return array
 }
+
+test('what a toJSON answers is checked as it is written, and it is told the key JSON gives it', () => {
+  // Checked on one call and written from another, this stored {"price":null} unrefused.
+  let calls = 0
+  const flaky = { price: { toJSON: () => (++calls === 1 ? 1 : Number.NaN) } }
+  assert.match(problem(flaky), /value\.price(\.toJSON\(\))? is NaN/)
+  calls = 0
+  const settling = { price: { toJSON: () => (++calls === 1 ? Number.NaN : 1) } }
+  assert.equal(encodeJson(settling, 'op', 'k'), '{"price":1}')
+  // A toJSON told its key, as JSON.stringify tells it.
+  const keyed = { toJSON: (key: string) => (key === 'price' ? Number.NaN : 1) }
+  assert.match(problem({ price: keyed }), /value\.price is NaN/)
+  assert.equal(encodeJson(keyed, 'op', 'k'), '1')
+  assert.equal(encodeJson([{ toJSON: (key: string) => key }], 'op', 'k'), '["0"]')
+  // `return this`: the object's members, its toJSON left out as JSON leaves it.
+  assert.equal(
+    encodeJson(
+      {
+        x: 1,
+        toJSON() {
+          return this
+        },
+      },
+      'op',
+      'k',
+    ),
+    '{"x":1}',
+  )
+  // A -0 beside a toJSON keeps its sign.
+  assert.equal(encodeJson({ a: { toJSON: () => 2 }, b: -0 }, 'op', 'k'), '{"a":2,"b":-0}')
+})
