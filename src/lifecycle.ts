@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { setMaxListeners } from 'node:events'
 import { ClosedError } from './errors.ts'
 
 /**
@@ -38,11 +39,21 @@ interface UserCodeScope {
 const runningUserCode = new AsyncLocalStorage<UserCodeScope>()
 
 /**
+ * Every call that waits (a fetch joining another's fill, a fill lock's waiter, a tail) listens
+ * for the close while it waits, and removes its listener when done: 256 concurrent callers are
+ * 256 listeners, no leak, so Node's warning at 11 would only alarm the user.
+ */
+function withoutListenerLimit(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal)
+  return controller
+}
+
+/**
  * Tracks what a fleet must stop on close: loops, timers and connections of every primitive.
  * `signal` aborts on close so that long-running loops end without polling a flag.
  */
 export class Lifecycle {
-  readonly #controller = new AbortController()
+  readonly #controller = withoutListenerLimit(new AbortController())
   readonly #cleanups = new Set<() => Promise<void> | void>()
   #closing: Promise<void> | undefined
   #cleanedUp = false

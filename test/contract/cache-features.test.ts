@@ -492,8 +492,11 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await b.read('same'), 'b')
   })
 
-  test('50 concurrent fetches of one cold key in one process run the compute once', async () => {
+  test('50 concurrent fetches of one cold key in one process run the compute once, and Node warns of no leak', async () => {
     const cache = cacheOf()
+    const warned: string[] = []
+    const onWarning = (warning: Error) => warned.push(warning.name)
+    process.on('warning', onWarning)
     let runs = 0
     const values = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -510,6 +513,13 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     // Each caller has a copy of its own, as every read hands out (a change by one is not another's).
     assert.equal(new Set(values).size, 50)
     assert.equal(cache.stats().fills, 1)
+    // Each joiner listens for the close while it waits: 49 listeners, which Node took for a leak.
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    assert.deepEqual(
+      warned.filter((name) => name === 'MaxListenersExceededWarning'),
+      [],
+    )
   })
 
   test('the fill lock: fleets racing on one cold key compute once; the others wait and read it', async () => {
