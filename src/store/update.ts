@@ -1,6 +1,6 @@
 import type { TextCodec } from '../codec.ts'
 import type { Durability } from '../durability.ts'
-import { ConflictError, isAmbiguous, translateError } from '../errors.ts'
+import { ConflictError, ConnectionError, isAmbiguous, TimeoutError, translateError } from '../errors.ts'
 import type { StoreBackend } from './backend.ts'
 import { newToken } from './tokens.ts'
 
@@ -71,13 +71,29 @@ export function updateAttempts<V>(call: UpdateCall<V>): () => Promise<V | undefi
 
 /** Reads the key and runs `fn`; undefined when there is nothing to write (missing stays missing). */
 async function compute<V>(call: UpdateCall<V>): Promise<PendingWrite<V> | undefined> {
-  const before = (await call.backend.get(call.full)) ?? undefined
+  const before =
+    (await call.backend.get(call.full).catch((raw: unknown) => readFailed(call, raw))) ?? undefined
   const result = await call.fn(call.values.decode<V>(before, 'store.update', call.key))
   // A closed Redis connection refuses the write by itself; the memory topology needs telling.
   call.assertOpen()
   if (result === undefined && before === undefined) return undefined
   const next = result === undefined ? undefined : call.values.encode(result, 'store.update', call.key)
   return { result, expected: before, next, token: newToken() }
+}
+
+/**
+ * The read of an attempt failed: a read comes before the attempt's write, and after a write that
+ * may have been applied no attempt reads again (it re-sends that write), so nothing of this call
+ * was written. A timeout or a lost connection says so (`outcome: 'not-applied'`, SPEC §8).
+ */
+function readFailed<V>(call: UpdateCall<V>, raw: unknown): never {
+  const error = translateError(raw, 'store.update', call.key)
+  if (!isAmbiguous(error)) throw error
+  const options = { cause: (error as Error).cause, outcome: 'not-applied' as const }
+  const message = `${(error as Error).message} (reading the value: nothing was written)`
+  throw error instanceof TimeoutError
+    ? new TimeoutError(message, options)
+    : new ConnectionError(message, options)
 }
 
 async function send<V>(call: UpdateCall<V>, write: PendingWrite<V>): Promise<boolean> {

@@ -123,6 +123,26 @@ test('update rejects as unknown when every send of its write timed out, and is a
   )
 })
 
+test('update rejects as not-applied when every read timed out: fn never ran, nothing was written', async () => {
+  const fleet = server.fleet({ commandTimeout: 500 })
+  const store = fleet.store<{ n: number }>()
+  await store.set('r', { n: 0 })
+  let calls = 0
+  // Longer than every attempt's commandTimeout and backoff (3 × 500 ms + at most 150 ms).
+  await server.pause(2500)
+  const result = await settle(
+    store.update('r', (current) => {
+      calls++
+      return { n: current!.n + 1 }
+    }),
+  )
+  assert.ok('error' in result, 'every read timed out')
+  assert.equal(result.error.code, 'ERR_TIMEOUT')
+  assert.equal(result.error.outcome, 'not-applied')
+  assert.equal(calls, 0)
+  assert.deepEqual(await store.get('r'), { n: 0 })
+})
+
 test('20 rounds of 5 concurrent claims across 2 processes during pauses: exactly one winner each', async () => {
   const rounds = 20
   const fleet = server.fleet({ commandTimeout: 500 })
