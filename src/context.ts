@@ -269,7 +269,8 @@ export function withClusterHint(ctx: FleetContext, error: unknown): unknown {
   const message = messageOf(error)
   // Hinted already (inspectFleet's reads through the operation runner): said once.
   if (message.endsWith(CLUSTER_HINT) || !(isRedirection(error) || CROSSSLOT.test(message))) return error
-  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error })
+  const outcome = error instanceof CommandError ? error.outcome : undefined
+  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error, ...(outcome && { outcome }) })
 }
 
 const CLUSTER_HINT = ' (the server is a Redis Cluster node: connect with cluster: true)'

@@ -8,7 +8,7 @@
  * behind it on that connection wait with it: the connection's deadlines give it, and them,
  * `timeout` on top of `commandTimeout` (blocksFor in transport/deadlines.ts).
  */
-import { DurabilityError, messageOf, type WaitFor } from './errors.ts'
+import { APPLIED_BESIDE, DurabilityError, messageOf, partlyApplied, type WaitFor } from './errors.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
 import type { CommandPipeline } from './transport/types.ts'
@@ -142,7 +142,9 @@ export async function writeDurably(
     if (!withSource && messageOf(failed[0]).startsWith('NOSCRIPT')) {
       return writeDurably(client, durability, where, write, wrote, true)
     }
-    throw failed[0]
+    throw replies.slice(0, count).some(([error]) => !error)
+      ? partlyApplied(failed[0], APPLIED_BESIDE)
+      : failed[0]
   }
   const written = replies.slice(0, count).map(([, reply]) => reply)
   if (durability && wrote(written)) checkWaits(replies.slice(count), durability, where)

@@ -175,7 +175,7 @@ export class CommandError extends RedfleetError {
   readonly outcome: Outcome | undefined
   constructor(message: string, options?: { cause?: unknown; outcome?: Outcome }) {
     super(message, { cause: options?.cause, code: 'ERR_COMMAND' })
-    this.outcome = options?.outcome ?? (isTransientReply(options?.cause) ? 'not-applied' : undefined)
+    this.outcome = options?.outcome
   }
 }
 
@@ -329,14 +329,18 @@ export function sentNothing(error: unknown): boolean {
   return NOT_SENT.test(messageOf(error)) || (isReplyError(error) && isTransientReply(error))
 }
 
+/** What partlyApplied says of a call one of whose commands failed beside others that were applied. */
+export const APPLIED_BESIDE = 'other commands of the call were applied'
+
 /**
  * The error of a multi-node call (setMany, writeMulti, deleteMulti, ...) one of whose parts
  * failed with `error` while another part was sent (SPEC §8): keys on the other nodes may be
  * written, so a failure that says nothing was sent is told as `'unknown'`. Others are unchanged.
+ * `others`: what else was sent (another command of the same pipeline, for one node's part).
  */
-export function partlyApplied(error: unknown): unknown {
+export function partlyApplied(error: unknown, others = 'the parts for the other nodes were sent'): unknown {
   if (!sentNothing(error)) return error
-  const message = `${messageOf(error)}; the parts for the other nodes were sent: some keys may be written`
+  const message = `${messageOf(error)}; ${others}: some keys may be written`
   if (error instanceof NodeDownError) {
     return new NodeDownError(message, error.node, { cause: error.cause, outcome: 'unknown' })
   }
@@ -461,6 +465,7 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   if (isSlotMapMoved(error)) {
     return new CommandError(`${where} failed: a slot moved while the call was under way (${error.message})`, {
       cause: error,
+      outcome: 'not-applied',
     })
   }
   // Redis kept refusing (CLUSTERDOWN while the cluster's state is fail) or redirecting (MOVED
@@ -469,6 +474,7 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     const reply = replyOf(error) || messageOf(error.cause)
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {
       cause: error,
+      outcome: 'not-applied',
     })
   }
   const message = messageOf(error)
@@ -492,7 +498,12 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     )
   }
   if (isReplyError(error)) {
-    return new CommandError(`${where} failed: ${message.replace(SCRIPT_TRACE, '')}`, { cause: error })
+    // A refusal (READONLY, LOADING, MOVED, ...) came before the command ran: not applied.
+    const outcome = isTransientReply(error) ? 'not-applied' : undefined
+    return new CommandError(`${where} failed: ${message.replace(SCRIPT_TRACE, '')}`, {
+      cause: error,
+      ...(outcome && { outcome }),
+    })
   }
   return error
 }

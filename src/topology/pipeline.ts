@@ -1,5 +1,5 @@
 import { withDeadline } from '../deadline.ts'
-import { partlyApplied, sentNothing } from '../errors.ts'
+import { APPLIED_BESIDE, partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
 
@@ -70,8 +70,12 @@ export async function pipelinePerNode(
         const slice = replies.slice(start, bounds[n])
         start = bounds[n]!
         out[batchIndex] = slice.map(([error, value]) => {
-          if (error) throw guard ? guard.failure(error, batches[batchIndex]!) : error
-          return value
+          if (!error) return value
+          const failure = guard ? guard.failure(error, batches[batchIndex]!) : error
+          // A write whose other commands in this pipeline were applied: some keys may be written.
+          throw access === 'write' && replies.some(([other]) => !other)
+            ? partlyApplied(failure, APPLIED_BESIDE)
+            : failure
         })
       })
     }),

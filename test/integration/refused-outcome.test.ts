@@ -80,3 +80,18 @@ for (const transport of [undefined, 'node-redis'] as const) {
     assert.match(error.message, /^store.setMany failed: READONLY .*some keys may be written/)
   })
 }
+
+test('a write one pipeline applied in part (a cluster node taken for a server: some keys MOVED) is unknown', async () => {
+  const { cluster } = await testServers()
+  const fleet = createFleet({ url: cluster[0]!, namespace: uniqueNamespace('hint'), retry: { attempts: 1 } })
+  fleets.push(fleet)
+  // 30 keys: some in the node's own slots (written), the others MOVED.
+  const entries = Array.from({ length: 30 }, (_, n): [string, number] => [`key-${n}`, n])
+  const setMany = await fleet
+    .store<number>()
+    .setMany(entries, { ttl: 60_000 })
+    .catch((e: unknown) => e)
+  assert.ok(setMany instanceof CommandError, String(setMany))
+  assert.match(setMany.message, /MOVED.*some keys may be written.*cluster: true/)
+  assert.equal(setMany.outcome, 'unknown')
+})
