@@ -6,7 +6,7 @@
 import { type FleetContext, operationPolicy, runOperation } from '../context.ts'
 import { type Fleet, fleetContext } from '../fleet.ts'
 import { streamBackend } from '../streams/access.ts'
-import type { StreamBackend, StreamWrite } from '../streams/backend.ts'
+import type { StreamBackend } from '../streams/backend.ts'
 import {
   type Delivery,
   decodeEntry,
@@ -45,9 +45,6 @@ const PAGE = 500
 
 /** Removes each letter still in the channel and appends it to its stream, atomically. */
 const REPLAY = scriptFile(new URL('./lua/replay-dead-letters-2.lua', import.meta.url))
-
-/** No trimming: that is left to the application's own publishes, which know its eventsMaxLen. */
-const NO_CAP = Number.MAX_SAFE_INTEGER
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -303,43 +300,37 @@ export function replayDeadLetters(
  * A page of a replay whose channel and main stream no script can touch together (two slots or
  * nodes, or the memory topology), in three steps: which letters are still in the channel (another
  * replay or purge may have taken some since they were read), append those to the main stream,
- * then XDEL those appended; the count is XDEL's, so concurrent replays' counts add up. Appending
- * first means a process dying between the steps leaves its letters in both places, never in
- * neither: each append carries a publish id made of the channel and the letter's id (SPEC §8's
- * resend lookup, add-once-1.lua), so the next replay's append, or a concurrent one's, finds the
- * copy among the main stream's latest RESEND_WINDOW entries and adds no second one. A failed
- * append or XDEL leaves its letter in the channel; the first failure is thrown after the rest.
+ * then XDEL them; the count is XDEL's, so concurrent replays' counts add up. Appending first
+ * means a process dying between the steps leaves its letters in both places, never in neither:
+ * each carries a publish id made of the channel and the letter's id, and the append adds none
+ * whose copy is among the main stream's latest RESEND_WINDOW entries (add-each-once-1.lua, one
+ * look per page), so the next replay, or a concurrent one, adds no second copy. A failed step
+ * leaves the page's letters in the channel. What the order gives up: a purge of a letter
+ * between the first two steps deletes it and the replay still appends it (delete first, the
+ * order before, made the two exclusive, and lost the page to a crash instead).
  */
 async function replayAcross(page: DeadLetter[], step: Step, channelKey: string, main: string, op: string) {
   const present = await Promise.all(page.map((letter) => step((b) => stillIn(b, channelKey, letter.id))))
   const left = page.filter((_, i) => present[i])
-  const appended = await Promise.allSettled(
-    left.map((letter) => {
-      const write: StreamWrite = {
-        key: main,
-        fields: [
-          ...encodeEnvelope(letter.envelope, op, 'events'),
-          REPLAY_FIELD,
-          letter.group,
-          PUBLISH_ID_FIELD,
-          replayId(channelKey, letter.id),
-        ],
-        maxLen: NO_CAP,
-        approximate: true,
-        once: replayId(channelKey, letter.id),
-      }
-      // As a resend: every send looks for an earlier copy first, this call's or another's.
-      return step((b) => b.append([write], undefined, true))
-    }),
+  if (left.length === 0) return 0
+  const writes = left.map((letter) => {
+    const once = replayId(channelKey, letter.id)
+    const fields = [
+      ...encodeEnvelope(letter.envelope, op, 'events'),
+      REPLAY_FIELD,
+      letter.group,
+      PUBLISH_ID_FIELD,
+      once,
+    ]
+    return { fields, once }
+  })
+  await step((b) => b.appendOnce(main, writes))
+  return step((b) =>
+    b.remove(
+      channelKey,
+      left.map((letter) => letter.id),
+    ),
   )
-  const removed = await Promise.allSettled(
-    left
-      .filter((_, i) => appended[i]!.status === 'fulfilled')
-      .map((letter) => step((b) => b.remove(channelKey, [letter.id]))),
-  )
-  const failure = [...appended, ...removed].find((r) => r.status === 'rejected')
-  if (failure !== undefined) throw failure.reason
-  return removed.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
 }
 
 /** The publish id of a letter's replay: the same for every replay of it, from any process. */

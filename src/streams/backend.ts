@@ -24,6 +24,13 @@ export interface StreamWrite {
   sentOn?: unknown
 }
 
+/** An entry appended unless an entry with its publish id is already there (appendOnce). */
+export interface OnceWrite {
+  /** The entry's fields, its publish id's among them. */
+  fields: string[]
+  once: string
+}
+
 /** What a durable append waits for (SPEC §10), and the operation and key its error names. */
 export interface AppendDurability {
   readonly durability: Durability
@@ -55,6 +62,12 @@ export interface StreamBackend {
    * applied, so each write with a publish id first looks for its earlier copy (add-once-1.lua).
    */
   append(writes: readonly StreamWrite[], durable?: AppendDurability, resend?: boolean): Promise<string[]>
+  /**
+   * XADD to `key` of each write whose publish id (`once`) is not among the stream's latest
+   * RESEND_WINDOW entries, looked for once before any is added (add-each-once-1.lua); no MAXLEN.
+   * Returns how many it added.
+   */
+  appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number>
   /** XRANGE key (afterId + COUNT count: entries strictly after `afterId`. */
   range(key: string, afterId: string, count: number): Promise<RawEntry[]>
   /** Id of the newest entry, '0-0' when the stream is empty or missing. */

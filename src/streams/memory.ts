@@ -1,6 +1,6 @@
 import { replyError, WRONGTYPE } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import type { ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
+import type { ClaimedEntry, ClaimResult, OnceWrite, StreamBackend, StreamWrite } from './backend.ts'
 import type { RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { AppendWaiters, type MemoryEntry, type MemoryGroup, MemoryStream } from './memory-stream.ts'
@@ -74,6 +74,23 @@ export class MemoryStreamBackend implements StreamBackend {
     })
     for (const write of writes) this.#waiters.notify(write.key)
     return ids
+  }
+
+  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number> {
+    this.#stream(key)
+    const stream = this.#create(key)
+    // As add-each-once-1.lua: one look among the latest entries, before any is added.
+    const wanted = new Set(writes.map((write) => write.once))
+    const there = new Set<string>()
+    stream.findLatest(RESEND_WINDOW, (entry) => {
+      const id = publishIdOf(entry.fields)
+      if (id !== undefined && wanted.has(id)) there.add(id)
+      return false
+    })
+    const added = writes.filter((write) => !there.has(write.once))
+    for (const write of added) stream.append([...write.fields], Number.MAX_SAFE_INTEGER)
+    if (added.length > 0) this.#waiters.notify(key)
+    return added.length
   }
 
   async range(key: string, afterId: string, count: number): Promise<RawEntry[]> {

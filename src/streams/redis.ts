@@ -4,12 +4,19 @@ import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf, everyPart } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
-import type { AppendDurability, ClaimedEntry, ClaimResult, StreamBackend, StreamWrite } from './backend.ts'
+import type {
+  AppendDurability,
+  ClaimedEntry,
+  ClaimResult,
+  OnceWrite,
+  StreamBackend,
+  StreamWrite,
+} from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
 import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { RESEND_WINDOW } from './publish-ids.ts'
-import { ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
+import { ADD_EACH_ONCE, ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
@@ -303,6 +310,13 @@ export class RedisStreamBackend implements StreamBackend {
     if (entries.length === 0) return
     const pairs = entries.flatMap((entry) => [entry.id, Math.max(0, entry.deliveries - 1)])
     await RELEASE_UNSTARTED.run(await this.#client(key), [key], [group, consumer, ...pairs])
+  }
+
+  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number> {
+    if (writes.length === 0) return 0
+    const args: (string | number)[] = [PUBLISH_ID_FIELD, RESEND_WINDOW]
+    for (const write of writes) args.push(write.once, write.fields.length, ...write.fields)
+    return Number(await ADD_EACH_ONCE.run(await this.#client(key), [key], args))
   }
 
   async remove(key: string, ids: readonly string[]): Promise<number> {

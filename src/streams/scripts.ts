@@ -6,6 +6,8 @@ import { scriptFile } from '../topology/script.ts'
  */
 /** The resend of a publish: XADD unless an earlier send of it is among the latest entries. */
 export const ADD_ONCE = scriptFile(new URL('./lua/add-once-1.lua', import.meta.url))
+/** XADD of each of several entries unless it is among the latest entries: one look for them all. */
+export const ADD_EACH_ONCE = scriptFile(new URL('./lua/add-each-once-1.lua', import.meta.url))
 /** XAUTOCLAIM with each claimed entry's delivery count. */
 export const CLAIM_PENDING = scriptFile(new URL('./lua/claim-pending-1.lua', import.meta.url))
 /** One group's pending count, lag and position, with the stream's first id and length. */

@@ -14,6 +14,7 @@ import { inspectFleet } from '../../src/inspect.ts'
 import { streamBackend } from '../../src/streams/access.ts'
 import { decodeEntry } from '../../src/streams/entry.ts'
 import { START_ID } from '../../src/streams/ids.ts'
+import { monitorServer } from '../harness/monitor.ts'
 import { runWorker } from '../harness/processes.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -182,6 +183,54 @@ forEachTopology('admin: dead letters', (env) => {
     const entries = await streamBackend(ctx).range(main, START_ID, 100)
     const orders = entries.map((entry) => decodeEntry(entry, group)?.envelope.order).sort()
     assert.deepEqual(orders, [0, 1, 2, 3, 4, 5], 'each letter is on the main stream once')
+  })
+
+  test('a replay looks for earlier copies once per page, not once per letter', async (t) => {
+    if (env.topology === 'memory' || env.topology === 'standalone') {
+      return t.skip('one script replays each page here: nothing is looked for')
+    }
+    const fleet = await freshFleet(env)
+    const ctx = fleetContext(fleet)
+    const main = ctx.keys.key('streams', 'events')
+    const topology = await ctx.redis()
+    let group = 'look-0'
+    for (
+      let n = 1;
+      (await topology.batches([ctx.keys.key('streams', 'channel', `${group}:dead`), main])).length === 1;
+      n++
+    ) {
+      group = `look-${n}`
+    }
+    // A main stream longer than the look-up window: every look reads the whole window.
+    const streams = fleet.streams()
+    await Promise.all(Array.from({ length: 1200 }, (_, n) => streams.publish({ filler: n })))
+    const letters = 40
+    await writeDeadLetters(fleet, group, letters)
+    const { url } = await topologyOptions(env.topology)
+    let looks = 0
+    let sawEnd!: () => void
+    const end = new Promise<void>((resolve) => {
+      sawEnd = resolve
+    })
+    const monitors = await Promise.all(
+      [url as string[]].flat().map((node) =>
+        monitorServer(node, (args) => {
+          const name = args[0]?.toLowerCase()
+          if (name === 'xrevrange' && args[1] === main) looks++
+          if (name === 'exists' && args[1] === main) sawEnd()
+        }),
+      ),
+    )
+    try {
+      assert.equal(await replayDeadLetters(fleet, `${group}:dead`), letters)
+      // A command after the replay's on the main stream's node: once seen, so were the replay's.
+      await topology.client(main).call('EXISTS', main)
+      await end
+    } finally {
+      for (const monitor of monitors) monitor.destroy()
+    }
+    // One look reads the latest 1,000 entries 100 at a time: 10 reads for the page, 400 per letter.
+    assert.ok(looks > 0 && looks <= 10, `${looks} reads of the main stream`)
   })
 
   test('a dead letter of a real consume loop is listed with its origin, group, error and envelope', async () => {
