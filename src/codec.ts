@@ -114,7 +114,7 @@ function stringifyKeepingNegativeZero(value: unknown): string {
 /** An object that is not a plain object or array: only a class instance with toJSON passes. */
 function classProblem(value: object, ancestors: object[] | undefined): string | undefined {
   if (value instanceof Date) return ' is a Date (it would come back as a string)'
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return ` is ${describeValue(value)}`
+  if (isRefusedWithToJSON(value)) return ` is ${describeValue(value)}`
   if (hasToJSON(value)) return toJSONProblem(value, ancestors)
   return ` is ${describeValue(value)}`
 }
@@ -143,12 +143,12 @@ function toJSONProblem(value: object, ancestors: object[] | undefined): string |
 /**
  * `value` as JSON.stringify sees it: each `toJSON` called once, with the key JSON passes (the
  * property name, the index, '' at the top), and its result in place; objects and arrays copied.
- * A Date stays one (findProblem refuses it), as does an object that is no plain object (a Map a
- * `toJSON` returned: findProblem names it). A function-valued `toJSON` member of a `toJSON`'s
+ * A Date or a Buffer stays one (findProblem refuses it, whatever its `toJSON`), as does an
+ * object that is no plain object (a Map a `toJSON` returned: findProblem names it). A function-valued `toJSON` member of a `toJSON`'s
  * result (`toJSON() { return this }`) is left out, as JSON leaves it out.
  */
 function resolveToJSON(value: unknown, key: string): unknown {
-  if (typeof value !== 'object' || value === null || value instanceof Date) return value
+  if (typeof value !== 'object' || value === null || isRefusedWithToJSON(value)) return value
   const resolved: unknown = hasToJSON(value) ? (value as { toJSON(key: string): unknown }).toJSON(key) : value
   if (typeof resolved !== 'object' || resolved === null) return resolved
   if (Array.isArray(resolved)) return resolved.map((member, i) => resolveToJSON(member, String(i)))
@@ -161,6 +161,11 @@ function resolveToJSON(value: unknown, key: string): unknown {
     copy[name] = resolveToJSON(member, name)
   }
   return copy
+}
+
+/** What has a `toJSON` and is refused all the same (classProblem): a Date, a Buffer. */
+function isRefusedWithToJSON(value: object): boolean {
+  return value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer
 }
 
 /** encodeJson of a value with a `toJSON` in it: checks and writes its resolveToJSON copy. */

@@ -70,16 +70,15 @@ export function decodeEntry(entry: RawEntry, group?: string): Delivery | undefin
 
 /**
  * Whether the fields after the envelope are ours and leave the entry to `group`: a publish id
- * (hidden), a replay's group (for that group only), or both (a dead letter's replay, see
- * admin/dead-letters.ts).
+ * (hidden), a replay's group (for that group only), or the group then a publish id (a dead
+ * letter's replay, see admin/dead-letters.ts).
  */
 function hiddenFor(fields: readonly string[], group: string | undefined): boolean {
-  if (fields.length !== 4 && fields.length !== 6) return false
-  for (let i = 2; i < fields.length; i += 2) {
-    const name = fields[i]
-    if (name === REPLAY_FIELD ? fields[i + 1] !== group : name !== PUBLISH_ID_FIELD) return false
-  }
-  return true
+  if (fields.length === 4)
+    return fields[2] === PUBLISH_ID_FIELD || (fields[2] === REPLAY_FIELD && fields[3] === group)
+  return (
+    fields.length === 6 && fields[2] === REPLAY_FIELD && fields[3] === group && fields[4] === PUBLISH_ID_FIELD
+  )
 }
 
 function describe(value: unknown): string {

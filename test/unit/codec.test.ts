@@ -269,6 +269,15 @@ test('what a toJSON answers is checked as it is written, and it is told the key 
     ),
     '{"x":1}',
   )
+  // A Buffer (which has a toJSON) is refused wherever it is, before or after another toJSON.
+  const toJSON = () => 1
+  for (const value of [
+    { b: Buffer.from('x'), t: { toJSON } },
+    { t: { toJSON }, b: Buffer.from('x') },
+    { v: { toJSON: () => ({ b: Buffer.from('x') }) } },
+  ]) {
+    assert.match(problem(value), /is a Buffer/)
+  }
   // A -0 beside a toJSON keeps its sign.
   assert.equal(encodeJson({ a: { toJSON: () => 2 }, b: -0 }, 'op', 'k'), '{"a":2,"b":-0}')
 })

@@ -27,6 +27,9 @@ test('other fields make an entry not ours', () => {
     [REPLAY_FIELD, 'billing', 'x', 'y'],
     [PUBLISH_ID_FIELD],
     [REPLAY_FIELD, 'billing', PUBLISH_ID_FIELD, 'p', PUBLISH_ID_FIELD, 'q'],
+    [PUBLISH_ID_FIELD, 'p', PUBLISH_ID_FIELD, 'q'],
+    [REPLAY_FIELD, 'billing', REPLAY_FIELD, 'billing'],
+    [PUBLISH_ID_FIELD, 'p', REPLAY_FIELD, 'billing'],
   ]) {
     assert.equal(decodeEntry(entry(...fields), 'billing'), undefined, fields.join(' '))
   }
