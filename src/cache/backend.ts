@@ -15,9 +15,16 @@ export interface CacheBackend {
   readsManyAtOnce(): boolean
   /**
    * SET with PX `ttl` (ms) when given. With `unlessLiveAt` (unlessExist), only if the key holds
-   * no live value at that time (set-unless-live-1.lua): false when it found one.
+   * no live value at that time (set-unless-live-1.lua): false when it found one. `stale`: text
+   * that is no value either (an entry invalidated by its tags, as the caller read it).
    */
-  set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean>
+  set(
+    key: string,
+    value: string,
+    ttl: number | undefined,
+    unlessLiveAt?: number,
+    stale?: string,
+  ): Promise<boolean>
   /** One pipeline of SETs per node; per item, whether it was written. */
   setMany(items: readonly WriteItem[]): Promise<boolean[]>
   /** UNLINK; true if the key was there. */

@@ -300,7 +300,7 @@ export class FleetCache implements Cache {
     settings.assertNotPast(this.#clock(), method)
     if (!isStamped(settings)) {
       return this.#order.changeAfter([full], this.#order.beforeChange(full), () =>
-        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined),
+        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined, scope),
       )
     }
     // It reads its tags' versions first: a later invalidateTag of one waits for it.
@@ -309,7 +309,7 @@ export class FleetCache implements Cache {
     const writing = (async () => {
       if (before) await before
       const stamps = await this.#writer.stamps(method, scope, settings)
-      return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps)
+      return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps, scope)
     })()
     return this.#order.trackRead(tags, this.#order.trackChange([full], writing))
   }

@@ -159,7 +159,7 @@ export class FillCoordinator {
       // A change made after the fetch was called is later than the stale value: it stays.
       if (!request.watch.superseded(full)) {
         await failsafe.guard('fetch', false, () =>
-          writer.writeSealed('fetch', name, full, { bytes, ttl: redisTtl }, false),
+          writer.writeSealed('fetch', name, full, { bytes, ttl: redisTtl }),
         )
       }
       return { hit: false, value: await this.computeAndStore(request) }
@@ -198,7 +198,7 @@ export class FillCoordinator {
       const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore
       const stamps = same ? stampsBefore : await writer.stampsInOrder(order, 'fetch', scope, settings)
       return this.#store(request, () =>
-        writer.writeOne('fetch', name, full, prepared, settings, version, stamps),
+        writer.writeOne('fetch', name, full, prepared, settings, version, stamps, scope),
       )
     })
     return value

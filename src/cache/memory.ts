@@ -48,22 +48,32 @@ export class MemoryCacheBackend implements CacheBackend {
     return keys.map((key) => this.#textOrMissing(key) ?? null)
   }
 
-  #set(item: WriteItem): boolean {
-    if (item.unlessLiveAt !== undefined && this.#live(item.key, item.unlessLiveAt)) return false
+  #set(item: WriteItem, stale?: string): boolean {
+    if (item.unlessLiveAt !== undefined && this.#live(item.key, item.unlessLiveAt, stale)) return false
     this.memory.set(item.key, item.value, item.ttl)
     changed(item.key)
     return true
   }
 
-  async set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean> {
-    return this.#set({ key, value, ttl, unlessLiveAt })
+  async set(
+    key: string,
+    value: string,
+    ttl: number | undefined,
+    unlessLiveAt?: number,
+    stale?: string,
+  ): Promise<boolean> {
+    return this.#set({ key, value, ttl, unlessLiveAt }, stale)
   }
 
-  /** As set-unless-live-1.lua judges it: anything but an entry expired at `now` is a value. */
-  #live(key: string, now: number): boolean {
+  /**
+   * As set-unless-live-1.lua judges it: anything but an entry expired at `now`, or the `stale`
+   * text, is a value.
+   */
+  #live(key: string, now: number, stale?: string): boolean {
     if (!this.memory.has(key)) return false
     const text = this.#textOrMissing(key)
     if (text === undefined) return true
+    if (text === stale) return false
     try {
       const entry = decodeEntry(text)
       return entry.raw || !isExpired(entry, now)

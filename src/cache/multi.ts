@@ -135,7 +135,7 @@ export class MultiKey {
       failsafe.guard('writeMulti', false, async () => {
         if (before) await before
         const stamping = writer.stamps('writeMulti', scope, settings)
-        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping))
+        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping), scope)
         return true
       }),
     )
@@ -240,7 +240,7 @@ export class MultiKey {
         storing,
         failsafe.guard('fetchMulti', false, async () => {
           if (before) await before
-          await writer.writeMany('fetchMulti', fresh, settings, stamps)
+          await writer.writeMany('fetchMulti', fresh, settings, stamps, scope)
           return true
         }),
       )

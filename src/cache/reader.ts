@@ -97,6 +97,24 @@ export class EntryReader {
     return entry
   }
 
+  /**
+   * The text stored under `full` when it is an entry that every read misses by its tags (one of
+   * them invalidated since it was written), else undefined: what an unlessExist write that found
+   * it may replace (see EntryWriter).
+   */
+  async invalidatedText(method: CacheMethod, scope: Scope, full: string): Promise<string | undefined> {
+    const stored = await this.#o.run(method, undefined, () => this.#o.backend.get(full))
+    if (stored === null) return undefined
+    let entry: Entry
+    try {
+      entry = decodeEntry(stored)
+    } catch {
+      return undefined // not an entry (a counter, another program's string): a value
+    }
+    if (!entry.tags || (await this.#tagsCurrent(method, scope, entry.tags))) return undefined
+    return stored
+  }
+
   /** GET, decoded, tags checked. */
   async #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
     const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))

@@ -50,11 +50,17 @@ export class RedisCacheBackend implements CacheBackend {
     )
   }
 
-  set(key: string, value: string, ttl: number | undefined, unlessLiveAt?: number): Promise<boolean> {
+  set(
+    key: string,
+    value: string,
+    ttl: number | undefined,
+    unlessLiveAt?: number,
+    stale?: string,
+  ): Promise<boolean> {
     if (unlessLiveAt === undefined) return this.#topology.write(key, { value, ttl }).then(isOk)
-    return this.#topology
-      .run(key, (client) => SET_UNLESS_LIVE.run(client, [key], unlessLiveArgs(value, ttl, unlessLiveAt)))
-      .then(isOk)
+    const args = unlessLiveArgs(value, ttl, unlessLiveAt)
+    if (stale !== undefined) args.push(stale)
+    return this.#topology.run(key, (client) => SET_UNLESS_LIVE.run(client, [key], args)).then(isOk)
   }
 
   async setMany(items: readonly WriteItem[]): Promise<boolean[]> {

@@ -85,6 +85,7 @@ export class EntryWriter {
     settings: WriteSettings,
     version: string | undefined,
     stamps: TagStamp[] | undefined,
+    scope: Scope,
   ): Promise<boolean> {
     let sealed: Sealed | undefined
     try {
@@ -93,38 +94,60 @@ export class EntryWriter {
       return Promise.reject(error)
     }
     if (!sealed) return Promise.resolve(false)
-    return this.#set(method, name, full, sealed, settings.unlessExist, true)
+    return this.#set(method, name, full, sealed, settings.unlessExist ? scope : undefined, true)
   }
 
-  /** SET of an already sealed entry (NX when `nx`); false when NX found a value. */
-  writeSealed(
-    method: CacheMethod,
-    name: string,
-    full: string,
-    sealed: Sealed,
-    nx: boolean,
-  ): Promise<boolean> {
-    return this.#set(method, name, full, sealed, nx, false)
+  /** SET of an already sealed entry. */
+  writeSealed(method: CacheMethod, name: string, full: string, sealed: Sealed): Promise<boolean> {
+    return this.#set(method, name, full, sealed, undefined, false)
   }
 
-  /** The SET itself; `counted`: a successful one is a write in the stats. */
+  /**
+   * The SET itself, unless a live value is there when `unlessExist` (the key's scope) is given;
+   * `counted`: a successful one is a write in the stats.
+   */
   #set(
     method: CacheMethod,
     name: string,
     full: string,
     sealed: Sealed,
-    nx: boolean,
+    unlessExist: Scope | undefined,
     counted: boolean,
   ): Promise<boolean> {
     const { bytes, ttl } = sealed
+    const nx = unlessExist !== undefined
     this.evict(full)
     return this.#o
       .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined), nx)
+      .then((written) => written || !nx || this.#overInvalidated(method, name, full, sealed, unlessExist))
       .then((written) => {
         this.evict(full)
         if (written && counted) this.#o.stats.writes++
         return written
       })
+  }
+
+  /**
+   * An unlessExist write that found a value: when that value is an entry every read misses by its
+   * tags (SPEC §3: an invalidated tag makes its entries misses), it is no value, and the write
+   * replaces it, unless it changed meanwhile (set-unless-live-1.lua's `stale`). A round trip or
+   * two, paid only when an unlessExist write finds a value.
+   */
+  async #overInvalidated(
+    method: CacheMethod,
+    name: string | undefined,
+    full: string,
+    sealed: Sealed,
+    scope: Scope,
+  ): Promise<boolean> {
+    const stale = await this.#o.reader.invalidatedText(method, scope, full)
+    if (stale === undefined) return false
+    return this.#o.run(
+      method,
+      name,
+      () => this.#o.backend.set(full, sealed.bytes, sealed.ttl, this.#o.clock(), stale),
+      true,
+    )
   }
 
   /** Writes prepared values sharing one set of write options: one pipeline of SETs per node. */
@@ -133,18 +156,21 @@ export class EntryWriter {
     items: readonly PendingWrite[],
     settings: WriteSettings,
     stamps: TagStamp[] | undefined,
+    scope: Scope,
   ): Promise<void> {
     const now = this.#o.clock()
     const writes: WriteItem[] = []
+    const sealedOf = new Map<string, Sealed>()
     for (const item of items) {
       const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
-      if (sealed)
-        writes.push({
-          key: item.full,
-          value: sealed.bytes,
-          ttl: sealed.ttl,
-          unlessLiveAt: settings.unlessExist ? now : undefined,
-        })
+      if (!sealed) continue
+      sealedOf.set(item.full, sealed)
+      writes.push({
+        key: item.full,
+        value: sealed.bytes,
+        ttl: sealed.ttl,
+        unlessLiveAt: settings.unlessExist ? now : undefined,
+      })
     }
     if (writes.length === 0) return
     for (const write of writes) this.evict(write.key)
@@ -154,6 +180,21 @@ export class EntryWriter {
       () => this.#o.backend.setMany(writes),
       settings.unlessExist,
     )
+    // Keys whose value an unlessExist write found: each replaced if it is an invalidated entry.
+    if (settings.unlessExist) {
+      await Promise.all(
+        writes.map(async (write, i) => {
+          if (results[i]) return
+          results[i] = await this.#overInvalidated(
+            method,
+            undefined,
+            write.key,
+            sealedOf.get(write.key)!,
+            scope,
+          )
+        }),
+      )
+    }
     for (const write of writes) this.evict(write.key)
     for (const written of results) if (written) this.#o.stats.writes++
   }

@@ -374,6 +374,25 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal((await cache.readMulti(['a', 'b', 'c', 'd', 'e'])).size, 0)
   })
 
+  test('an entry its tag invalidated is no value to unlessExist: write, writeMulti and fetch replace it', async () => {
+    const cache = cacheOf()
+    await cache.writeMulti({ a: 'old', b: 'old', c: 'old' }, { tags: ['t'] })
+    await cache.write('live', 'kept', { tags: ['u'] })
+    await cache.invalidateTag('t')
+    assert.equal(await cache.exist('a'), false)
+    assert.equal(await cache.write('a', 'new', { unlessExist: true }), true)
+    await cache.writeMulti({ b: 'new' }, { unlessExist: true })
+    assert.equal(await cache.fetch('c', { unlessExist: true }, () => 'new'), 'new')
+    assert.deepEqual(Object.fromEntries(await cache.readMulti(['a', 'b', 'c'])), {
+      a: 'new',
+      b: 'new',
+      c: 'new',
+    })
+    // An entry whose tags are current is a value, as before.
+    assert.equal(await cache.write('live', 'other', { unlessExist: true }), false)
+    assert.equal(await cache.read('live'), 'kept')
+  })
+
   test('a tag invalidated while a fetch computes makes what it computed a miss', async () => {
     const cache = cacheOf()
     const value = await cache.fetch('racy', { tags: ['t'] }, async () => {
