@@ -117,14 +117,23 @@ export class EntryWriter {
     const { bytes, ttl } = sealed
     const nx = unlessExist !== undefined
     this.evict(full)
-    return this.#o
-      .run(method, name, () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined), nx)
-      .then((written) => written || !nx || this.#overInvalidated(method, name, full, sealed, unlessExist))
-      .then((written) => {
-        this.evict(full)
-        if (written && counted) this.#o.stats.writes++
-        return written
-      })
+    let setting = this.#o.run(
+      method,
+      name,
+      () => this.#o.backend.set(full, bytes, ttl, nx ? this.#o.clock() : undefined),
+      nx,
+    )
+    // No step more for a plain write: it is the cache's hot path.
+    if (nx) {
+      setting = setting.then(
+        (written) => written || this.#overInvalidated(method, name, full, sealed, unlessExist),
+      )
+    }
+    return setting.then((written) => {
+      this.evict(full)
+      if (written && counted) this.#o.stats.writes++
+      return written
+    })
   }
 
   /**
