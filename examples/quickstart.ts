@@ -1,6 +1,6 @@
 /**
  * The main example: runs on the in-memory default with no Redis, and on Redis when REDIS_URL
- * is set (REDIS_URL=redis://127.0.0.1:6379 npm run demo). Several "instances" of a service
+ * is set (REDIS_URL=redis://127.0.0.1:6379 npm run example). Several "instances" of a service
  * share one fleet: they claim work, count, and update a shared record without losing writes.
  */
 import { createFleet } from '../src/index.ts'
