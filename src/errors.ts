@@ -295,12 +295,14 @@ export function isTransient(error: unknown): boolean {
 }
 
 /**
- * True when a failure leaves it open whether Redis applied the command: a timeout, or a
- * connection lost while the command may have been in flight. Error replies (LOADING, READONLY,
- * ...) and failures known to be `'not-applied'` are not ambiguous: Redis did not run it.
+ * True when a failure leaves it open whether Redis applied the command: a timeout, a connection
+ * lost while the command may have been in flight, a call cut off by close while Redis held it,
+ * a multi-part write refused in part (partlyApplied): every error whose `outcome` is 'unknown'.
+ * Error replies (LOADING, READONLY, ...) and failures known to be `'not-applied'` are not
+ * ambiguous: Redis did not run it.
  */
 export function isAmbiguous(error: unknown): boolean {
-  return (error instanceof ConnectionError || error instanceof TimeoutError) && error.outcome === 'unknown'
+  return error instanceof RedfleetError && (error as { outcome?: Outcome }).outcome === 'unknown'
 }
 
 /**
@@ -472,9 +474,10 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   // while a restarted master rejoins) until the client gave up: transient (isTransient).
   if (isRedirectionStorm(error)) {
     const reply = replyOf(error) || messageOf(error.cause)
+    // Not applied when the last try was refused too; a last try whose connection was lost may have been.
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {
       cause: error,
-      outcome: 'not-applied',
+      outcome: isTransientReply(error) ? 'not-applied' : 'unknown',
     })
   }
   const message = messageOf(error)

@@ -139,8 +139,8 @@ export class EntryWriter {
   /**
    * An unlessExist write that found a value: when that value is an entry every read misses by its
    * tags (SPEC §3: an invalidated tag makes its entries misses), it is no value, and the write
-   * replaces it, unless it changed meanwhile (set-unless-live-1.lua's `stale`). A round trip or
-   * two, paid only when an unlessExist write finds a value.
+   * replaces it, unless it changed meanwhile (set-unless-live-1.lua's `stale`). Up to three round
+   * trips (GET, the tag versions, the script), paid only when an unlessExist write finds a value.
    */
   async #overInvalidated(
     method: CacheMethod,

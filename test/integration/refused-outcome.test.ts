@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { fleetContext } from '../../src/fleet.ts'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
-import { type FaultPair, startPrimaryReplica } from '../harness/faults.ts'
+import { command, type FaultPair, startPrimaryReplica } from '../harness/faults.ts'
+import { monitorServer } from '../harness/monitor.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -94,4 +95,42 @@ test('a write one pipeline applied in part (a cluster node taken for a server: s
   assert.ok(setMany instanceof CommandError, String(setMany))
   assert.match(setMany.message, /MOVED.*some keys may be written.*cluster: true/)
   assert.equal(setMany.outcome, 'unknown')
+})
+
+test('a once-only write refused in part is not re-sent: its outcome is unknown, whatever the retry policy', async () => {
+  const { cluster } = await testServers()
+  const node = cluster[0]!
+  const fleet = createFleet({
+    url: node,
+    namespace: uniqueNamespace('once'),
+    retry: { attempts: 3, base: 1 },
+  })
+  fleets.push(fleet)
+  const sent = new Map<string, number>()
+  const sentinel = `sentinel-${uniqueNamespace()}`
+  let sawSentinel!: () => void
+  const seen = new Promise<void>((resolve) => {
+    sawSentinel = resolve
+  })
+  const monitor = await monitorServer(node, (args) => {
+    const name = args[0]?.toLowerCase()
+    if ((name === 'eval' || name === 'evalsha') && args[3]?.startsWith(fleet.namespace)) {
+      sent.set(args[3], (sent.get(args[3]) ?? 0) + 1)
+    }
+    if (name === 'echo' && args[1] === sentinel) sawSentinel()
+  })
+  try {
+    const errors: unknown[] = []
+    const cache = fleet.cache({ errorHandler: ({ exception }) => void errors.push(exception) })
+    const entries = Object.fromEntries(Array.from({ length: 30 }, (_, n) => [`key-${n}`, n]))
+    // unlessExist: a resend would find its own first write and answer otherwise (SPEC §8 'once').
+    await cache.writeMulti(entries, { unlessExist: true })
+    await command(Number(new URL(node).port), 'ECHO', sentinel)
+    await seen
+    assert.ok(sent.size > 0, 'some keys are in the node’s own slots')
+    assert.deepEqual([...new Set(sent.values())], [1], 'each key’s write was sent once')
+    assert.equal((errors[0] as CommandError).outcome, 'unknown')
+  } finally {
+    monitor.destroy()
+  }
 })
