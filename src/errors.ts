@@ -328,7 +328,11 @@ function isNotApplied(error: unknown): boolean {
  */
 export function sentNothing(error: unknown): boolean {
   if (error instanceof RedfleetError) return isNotApplied(error)
-  return NOT_SENT.test(messageOf(error)) || (isReplyError(error) && isTransientReply(error))
+  if (NOT_SENT.test(messageOf(error))) return true
+  // A refusal as the client threw it: a reply, a storm of them, or its slot map's own.
+  return (
+    (isReplyError(error) || isRedirectionStorm(error) || isSlotMapMoved(error)) && isTransientReply(error)
+  )
 }
 
 /** What partlyApplied says of a call one of whose commands failed beside others that were applied. */
@@ -348,7 +352,12 @@ export function partlyApplied(error: unknown, others = 'the parts for the other 
   }
   if (error instanceof ClosedError) return new ClosedError(message, { cause: error, outcome: 'unknown' })
   // A node's refusal, as its client threw it: translateError names the operation.
-  if (isReplyError(error) || error instanceof CommandError) {
+  if (
+    isReplyError(error) ||
+    isRedirectionStorm(error) ||
+    isSlotMapMoved(error) ||
+    error instanceof CommandError
+  ) {
     return new CommandError(message, {
       cause: error instanceof CommandError ? error.cause : error,
       outcome: 'unknown',
@@ -421,8 +430,8 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof RedfleetError) return isTransient(error)
-  if (isReplyError(error) || isRedirectionStorm(error) || isSlotMapMoved(error))
-    return isTransientReply(error)
+  if (isRedirectionStorm(error)) return isTransientReply(error) || stormEndedByLostConnection(error)
+  if (isReplyError(error) || isSlotMapMoved(error)) return isTransientReply(error)
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
@@ -442,6 +451,16 @@ function isSlotMapMoved(error: unknown): error is Error {
 
 function isRedirectionStorm(error: unknown): error is Error {
   return error instanceof Error && REDIRECTIONS_EXHAUSTED.test(error.message)
+}
+
+/**
+ * ioredis counts a cluster command's redirections before it looks at the error, so a command
+ * whose sixteenth try lost its connection (a failover) ends as a storm: "Too many Cluster
+ * redirections. Last error: Error: Connection is closed." A lost connection, not a refusal.
+ */
+function stormEndedByLostConnection(error: Error): boolean {
+  const last = replyOf(error)
+  return CONNECTION_FAILURE.test(last) || CLIENT_TIMEOUT.test(last.replace(/^\w*Error: /, ''))
 }
 
 /**
@@ -474,10 +493,15 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   // while a restarted master rejoins) until the client gave up: transient (isTransient).
   if (isRedirectionStorm(error)) {
     const reply = replyOf(error) || messageOf(error.cause)
-    // Not applied when the last try was refused too; a last try whose connection was lost may have been.
+    // The last try lost its connection (a failover under way): it may have been applied.
+    if (stormEndedByLostConnection(error)) {
+      return new ConnectionError(`${where} failed: ${reply} (after the cluster client's redirections)`, {
+        cause: error,
+      })
+    }
     return new CommandError(`${where} failed: ${reply} (still so after the cluster client's retries)`, {
       cause: error,
-      outcome: isTransientReply(error) ? 'not-applied' : 'unknown',
+      outcome: isTransientReply(error) ? 'not-applied' : undefined,
     })
   }
   const message = messageOf(error)
