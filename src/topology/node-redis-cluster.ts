@@ -344,8 +344,10 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return (args) => {
       const master = this.#cluster.slots[slot]?.master
       const client = master?.client
+      // Followed from its first use, ready or not: a master that was down when node-redis made
+      // its client must become known down by that client's failed attempts (SPEC §8).
+      if (client) this.#watch.of(client, master!.address)
       if (client?.isReady === true) {
-        this.#watch.of(client, master!.address)
         return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
           if (!isRedirection(error)) throw error
           return this.#redirect(error, key, args)
