@@ -151,7 +151,7 @@ function defaultOnError(warnings: FleetWarnings): (error: unknown, context: { op
   const onError = (error: unknown, context: { op: string }) => {
     const text = `redfleet ${context.op}: ${messageOf(error)}`
     // A node's change of state (op `connection <node>`) is said each time it changes.
-    if (context.op.startsWith('connection ')) process.emitWarning(text, 'RedfleetWarning')
+    if (context.op.startsWith('connection ')) warnings.announce(context.op, error, text)
     else warnings.warn(context.op, error, text)
   }
   defaultOnErrors.add(onError)

@@ -31,6 +31,17 @@ export class FleetWarnings {
     process.emitWarning(text, 'RedfleetWarning')
   }
 
+  /**
+   * Emits a node's change of state (it is down: said each time it changes) and counts it as a
+   * warning of its kind: the calls its lost connection failed just before or after (a `Connection
+   * is closed.`, a `Socket closed unexpectedly`) are that failure, not another (SPEC §1: one
+   * warning per node per change of its state).
+   */
+  announce(op: string, error: unknown, text: string, now = Date.now()): void {
+    this.#last.set(kindOf(op, error), now)
+    process.emitWarning(text, 'RedfleetWarning')
+  }
+
   #forgetBefore(time: number): void {
     for (const [kind, at] of this.#last) if (at <= time) this.#last.delete(kind)
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
+import { resolveOptions } from '../../src/options.ts'
 import { FleetWarnings, REPEAT_WARNING_AFTER } from '../../src/warnings.ts'
 
 /** The RedfleetWarnings `run` emits. */
@@ -82,4 +83,28 @@ test('past 256 kinds, forgetting the old ones keeps every new kind warned and on
   })
   assert.equal(seen.length, 1000)
   assert.ok(!seen.includes('again'))
+})
+
+test("a node's down announcement is the warning of the lost connection its calls met", () => {
+  const warnings = new FleetWarnings()
+  const seen = emitted(() => {
+    warnings.announce('connection n1', new ConnectionError('n1 is down'), 'n1 is down', 1000)
+    // Calls in flight when the connection dropped, failed after the announcement.
+    warnings.warn('tracker.track', new ConnectionError('Connection is closed.'), 'track lost', 1040)
+    warnings.warn('cache.write', new ConnectionError('Socket closed unexpectedly'), 'write lost', 2000)
+    // Another state, said once: the cluster refusing every command.
+    warnings.warn('cache.read', replied('CLUSTERDOWN The cluster is down'), 'read clusterdown', 3000)
+    // Each change of a node's state is said.
+    warnings.announce('connection n2', new ConnectionError('n2 is down'), 'n2 is down', 4000)
+  })
+  assert.deepEqual(seen, ['n1 is down', 'read clusterdown', 'n2 is down'])
+})
+
+test("a fleet's default onError says a node's change of state through its warnings", () => {
+  const { onError } = resolveOptions({ url: 'redis://127.0.0.1:1' })
+  const seen = emitted(() => {
+    onError(new ConnectionError('Redis at n1 is down'), { op: 'connection n1' })
+    onError(new ConnectionError('Connection is closed.'), { op: 'tracker.track' })
+  })
+  assert.deepEqual(seen, ['redfleet connection n1: Redis at n1 is down'])
 })
