@@ -24,6 +24,9 @@ export interface StreamWrite {
   sentOn?: unknown
 }
 
+/** No trimming (a MAXLEN no stream reaches): left to the application's own publishes. */
+export const NO_CAP = Number.MAX_SAFE_INTEGER
+
 /** An entry appended unless an entry with its publish id is already there (appendOnce). */
 export interface OnceWrite {
   /** The entry's fields, its publish id's among them. */
@@ -59,15 +62,15 @@ export interface StreamBackend {
    * XADD per write, one pipeline per node, followed on each node by the WAIT/WAITAOF `durable`
    * asks for (DurabilityError when they fall short; the memory backend has nothing to wait
    * for); ids in input order. `resend`: this call repeats an earlier one that may have been
-   * applied, so each write with a publish id first looks for its earlier copy (add-once-1.lua).
+   * applied, so each write with a publish id first looks for its earlier copy (add-each-once-1.lua).
    */
   append(writes: readonly StreamWrite[], durable?: AppendDurability, resend?: boolean): Promise<string[]>
   /**
    * XADD to `key` of each write whose publish id (`once`) is not among the stream's latest
-   * RESEND_WINDOW entries, looked for once before any is added (add-each-once-1.lua); no MAXLEN.
-   * Returns how many it added.
+   * RESEND_WINDOW entries, looked for once before any is added (add-each-once-1.lua); no trimming
+   * (NO_CAP). Per write, its id: the new one, or the one found.
    */
-  appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number>
+  appendOnce(key: string, writes: readonly OnceWrite[]): Promise<string[]>
   /** XRANGE key (afterId + COUNT count: entries strictly after `afterId`. */
   range(key: string, afterId: string, count: number): Promise<RawEntry[]>
   /** Id of the newest entry, '0-0' when the stream is empty or missing. */

@@ -85,7 +85,7 @@ export class MemoryStream {
     return this.#entries.length - this.#indexAfter(id)
   }
 
-  /** The newest of the latest `count` entries that `match` accepts, as add-once-1.lua looks. */
+  /** The newest of the latest `count` entries that `match` accepts, as add-each-once-1.lua looks. */
   findLatest(count: number, match: (entry: MemoryEntry) => boolean): MemoryEntry | undefined {
     const stop = Math.max(this.#head, this.#entries.length - count)
     for (let i = this.#entries.length - 1; i >= stop; i--) {

@@ -1,6 +1,13 @@
 import { replyError, WRONGTYPE } from '../errors.ts'
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import type { ClaimedEntry, ClaimResult, OnceWrite, StreamBackend, StreamWrite } from './backend.ts'
+import {
+  type ClaimedEntry,
+  type ClaimResult,
+  NO_CAP,
+  type OnceWrite,
+  type StreamBackend,
+  type StreamWrite,
+} from './backend.ts'
 import type { RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { AppendWaiters, type MemoryEntry, type MemoryGroup, MemoryStream } from './memory-stream.ts'
@@ -65,7 +72,7 @@ export class MemoryStreamBackend implements StreamBackend {
     const ids = writes.map((write) => {
       const stream = this.#create(write.key)
       if (resend && write.once !== undefined) {
-        // As add-once-1.lua: an earlier send among the latest entries is the entry.
+        // As add-each-once-1.lua: an earlier send among the latest entries is the entry.
         const once = write.once
         const earlier = stream.findLatest(RESEND_WINDOW, (entry) => publishIdOf(entry.fields) === once)
         if (earlier) return earlier.id
@@ -76,21 +83,27 @@ export class MemoryStreamBackend implements StreamBackend {
     return ids
   }
 
-  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number> {
+  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<string[]> {
     this.#stream(key)
     const stream = this.#create(key)
-    // As add-each-once-1.lua: one look among the latest entries, before any is added.
+    // As add-each-once-1.lua: one look among the latest entries (newest first), before any is added.
     const wanted = new Set(writes.map((write) => write.once))
-    const there = new Set<string>()
+    const found = new Map<string, string>()
     stream.findLatest(RESEND_WINDOW, (entry) => {
-      const id = publishIdOf(entry.fields)
-      if (id !== undefined && wanted.has(id)) there.add(id)
+      const once = publishIdOf(entry.fields)
+      if (once !== undefined && wanted.has(once) && !found.has(once)) found.set(once, entry.id)
       return false
     })
-    const added = writes.filter((write) => !there.has(write.once))
-    for (const write of added) stream.append([...write.fields], Number.MAX_SAFE_INTEGER)
-    if (added.length > 0) this.#waiters.notify(key)
-    return added.length
+    const ids = writes.map((write) => {
+      let id = found.get(write.once)
+      if (id === undefined) {
+        id = stream.append([...write.fields], NO_CAP)
+        found.set(write.once, id)
+      }
+      return id
+    })
+    if (found.size > 0) this.#waiters.notify(key)
+    return ids
   }
 
   async range(key: string, afterId: string, count: number): Promise<RawEntry[]> {

@@ -9,7 +9,7 @@ import { ENVELOPE_FIELD, PUBLISH_ID_FIELD } from './entry.ts'
  * per-producer sequence: any number of processes and pipelined calls publish at once.
  *
  * The first send of a call is a plain XADD: nothing is looked up, nothing else is stored. Only a
- * resend (redfleet's retry after a failed send) runs add-once-1.lua, which looks for the publish
+ * resend (redfleet's retry after a failed send) runs add-each-once-1.lua, which looks for the publish
  * id among the stream's latest RESEND_WINDOW entries before adding. A resend leaves after its
  * first send failed, on the same connection (StreamWrite.sentOn), and a node runs one
  * connection's commands in order, so that first send was either applied before the lookup or

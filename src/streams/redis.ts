@@ -4,38 +4,46 @@ import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf, everyPart } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
 import type { CommandPipeline, DedicatedConnection } from '../transport/types.ts'
-import type {
-  AppendDurability,
-  ClaimedEntry,
-  ClaimResult,
-  OnceWrite,
-  StreamBackend,
-  StreamWrite,
+import {
+  type AppendDurability,
+  type ClaimedEntry,
+  type ClaimResult,
+  NO_CAP,
+  type OnceWrite,
+  type StreamBackend,
+  type StreamWrite,
 } from './backend.ts'
 import type { BlockingPool } from './blocking-pool.ts'
 import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { RESEND_WINDOW } from './publish-ids.ts'
-import { ADD_EACH_ONCE, ADD_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
+import { ADD_EACH_ONCE, CLAIM_PENDING, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries per XRANGE when groupLag has to count by hand (Redis could not give a lag). */
 const COUNT_CHUNK = 1000
 /** groupLag counts at most this many entries itself (see #undelivered). */
 const EXACT_UP_TO = 10 * COUNT_CHUNK
 
-/** ADD_ONCE's keys and arguments for the resend of a write with a publish id. */
+/** ADD_EACH_ONCE's keys and arguments for `writes` to `key`, each carrying its publish id. */
+function addEachOnce(key: string, writes: readonly OnceWrite[], maxLen: number, approximate: boolean) {
+  const args: (string | number)[] = [PUBLISH_ID_FIELD, RESEND_WINDOW, maxLen, approximate ? '~' : '=']
+  for (const write of writes) args.push(write.once, write.fields.length, ...write.fields)
+  return [[key], args] as [keys: string[], args: (string | number)[]]
+}
+
+/** ADD_EACH_ONCE's keys and arguments for the resend of a write with a publish id. */
 function addOnce(write: StreamWrite): [keys: string[], args: (string | number)[]] {
-  return [
-    [write.key],
-    [
-      PUBLISH_ID_FIELD,
-      write.once!,
-      RESEND_WINDOW,
-      write.maxLen,
-      write.approximate ? '~' : '=',
-      ...write.fields,
-    ],
-  ]
+  return addEachOnce(
+    write.key,
+    [{ fields: write.fields, once: write.once! }],
+    write.maxLen,
+    write.approximate,
+  )
+}
+
+/** The id a write's reply carries: an XADD's, or the one of the list ADD_EACH_ONCE answers. */
+function idOf(reply: unknown): string {
+  return String(Array.isArray(reply) ? reply[0] : reply)
 }
 
 function xaddArgs(write: StreamWrite): (string | number)[] {
@@ -44,7 +52,7 @@ function xaddArgs(write: StreamWrite): (string | number)[] {
 
 /**
  * Adds one write to a pipeline: a plain XADD, or on a resend of a write with a publish id
- * ADD_ONCE (by SHA, or with its source after NOSCRIPT).
+ * ADD_EACH_ONCE (by SHA, or with its source after NOSCRIPT).
  */
 function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, withSource: boolean): void {
   if (!resend || write.once === undefined) {
@@ -52,7 +60,7 @@ function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, w
     return
   }
   const [keys, args] = addOnce(write)
-  pipeScript(pipe, ADD_ONCE, keys, args, withSource)
+  pipeScript(pipe, ADD_EACH_ONCE, keys, args, withSource)
 }
 
 /**
@@ -62,7 +70,7 @@ function pipeWrite(pipe: CommandPipeline, write: StreamWrite, resend: boolean, w
 function writeOne(client: Client, write: StreamWrite, resend: boolean): Promise<string> {
   if (!resend || write.once === undefined) return client.call('XADD', ...xaddArgs(write)) as Promise<string>
   const [keys, args] = addOnce(write)
-  return ADD_ONCE.run(client, keys, args).then(String)
+  return ADD_EACH_ONCE.run(client, keys, args).then(idOf)
 }
 
 /**
@@ -172,7 +180,7 @@ export class RedisStreamBackend implements StreamBackend {
           client,
           writes.map((_, i) => i),
         )
-      ).map(String)
+      ).map(idOf)
     }
     // One pipeline per node and lane (connectionOf), its WAIT after all of its writes. A key listed twice is in
     // its batch twice, so indexing by position keeps duplicates distinct.
@@ -195,7 +203,7 @@ export class RedisStreamBackend implements StreamBackend {
       [...byNode.values()].map(async ({ client, indexes }) => {
         const replies = await send(client, indexes)
         indexes.forEach((index, n) => {
-          ids[index] = String(replies[n])
+          ids[index] = idOf(replies[n])
         })
       }),
     )
@@ -312,11 +320,10 @@ export class RedisStreamBackend implements StreamBackend {
     await RELEASE_UNSTARTED.run(await this.#client(key), [key], [group, consumer, ...pairs])
   }
 
-  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<number> {
-    if (writes.length === 0) return 0
-    const args: (string | number)[] = [PUBLISH_ID_FIELD, RESEND_WINDOW]
-    for (const write of writes) args.push(write.once, write.fields.length, ...write.fields)
-    return Number(await ADD_EACH_ONCE.run(await this.#client(key), [key], args))
+  async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<string[]> {
+    if (writes.length === 0) return []
+    const [keys, args] = addEachOnce(key, writes, NO_CAP, true)
+    return ((await ADD_EACH_ONCE.run(await this.#client(key), keys, args)) as unknown[]).map(String)
   }
 
   async remove(key: string, ids: readonly string[]): Promise<number> {

@@ -4,9 +4,10 @@ import { scriptFile } from '../topology/script.ts'
  * The streams' atomic steps, one `.lua` file each beside this module (KEYS/ARGV/returns in each
  * file's header), named by what they do and how many keys they take.
  */
-/** The resend of a publish: XADD unless an earlier send of it is among the latest entries. */
-export const ADD_ONCE = scriptFile(new URL('./lua/add-once-1.lua', import.meta.url))
-/** XADD of each of several entries unless it is among the latest entries: one look for them all. */
+/**
+ * XADD of each entry unless an earlier one with its publish id is among the latest entries, with
+ * one look for them all: a publish's resend, a dead-letter replay's page.
+ */
 export const ADD_EACH_ONCE = scriptFile(new URL('./lua/add-each-once-1.lua', import.meta.url))
 /** XAUTOCLAIM with each claimed entry's delivery count. */
 export const CLAIM_PENDING = scriptFile(new URL('./lua/claim-pending-1.lua', import.meta.url))

@@ -7,7 +7,7 @@ import { createFleet, type FleetOptions } from '../../src/index.ts'
 
 const { options, channel } = JSON.parse(process.argv[2]!) as { options: FleetOptions; channel: string }
 
-/** What a command does to the streams: a replay's appends are XADDs or add-once scripts. */
+/** What a command does to the streams: a replay appends with XADD or a script (add-each-once-1.lua). */
 function writeKind(name: string): 'append' | 'delete' | undefined {
   if (name === 'xdel') return 'delete'
   if (name === 'xadd' || name === 'evalsha' || name === 'eval') return 'append'
