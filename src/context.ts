@@ -270,7 +270,7 @@ export function withClusterHint(ctx: FleetContext, error: unknown): unknown {
   // Hinted already (inspectFleet's reads through the operation runner): said once.
   if (message.endsWith(CLUSTER_HINT) || !(isRedirection(error) || CROSSSLOT.test(message))) return error
   const outcome = error instanceof CommandError ? error.outcome : undefined
-  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error, ...(outcome && { outcome }) })
+  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error, outcome })
 }
 
 const CLUSTER_HINT = ' (the server is a Redis Cluster node: connect with cluster: true)'

@@ -329,10 +329,7 @@ function isNotApplied(error: unknown): boolean {
 export function sentNothing(error: unknown): boolean {
   if (error instanceof RedfleetError) return isNotApplied(error)
   if (NOT_SENT.test(messageOf(error))) return true
-  // A refusal as the client threw it: a reply, a storm of them, or its slot map's own.
-  return (
-    (isReplyError(error) || isRedirectionStorm(error) || isSlotMapMoved(error)) && isTransientReply(error)
-  )
+  return isClientReply(error) && isTransientReply(error)
 }
 
 /** What partlyApplied says of a call one of whose commands failed beside others that were applied. */
@@ -352,12 +349,7 @@ export function partlyApplied(error: unknown, others = 'the parts for the other 
   }
   if (error instanceof ClosedError) return new ClosedError(message, { cause: error, outcome: 'unknown' })
   // A node's refusal, as its client threw it: translateError names the operation.
-  if (
-    isReplyError(error) ||
-    isRedirectionStorm(error) ||
-    isSlotMapMoved(error) ||
-    error instanceof CommandError
-  ) {
+  if (isClientReply(error) || error instanceof CommandError) {
     return new CommandError(message, {
       cause: error instanceof CommandError ? error.cause : error,
       outcome: 'unknown',
@@ -430,8 +422,8 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof RedfleetError) return isTransient(error)
-  if (isRedirectionStorm(error)) return isTransientReply(error) || stormEndedByLostConnection(error)
-  if (isReplyError(error) || isSlotMapMoved(error)) return isTransientReply(error)
+  if (isRedirectionStorm(error) && stormEndedByLostConnection(error)) return true
+  if (isClientReply(error)) return isTransientReply(error)
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
@@ -443,6 +435,14 @@ const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobEr
 
 function isReplyError(error: unknown): boolean {
   return error instanceof Error && (REPLY_ERRORS.has(error.name) || REPLY_ERRORS.has(error.constructor.name))
+}
+
+/**
+ * What a client throws for Redis' answer, before translateError: a reply, a cluster client's
+ * storm of them, or its slot map's own refusal of a pipeline.
+ */
+function isClientReply(error: unknown): boolean {
+  return isReplyError(error) || isRedirectionStorm(error) || isSlotMapMoved(error)
 }
 
 function isSlotMapMoved(error: unknown): error is Error {
@@ -526,10 +526,9 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   }
   if (isReplyError(error)) {
     // A refusal (READONLY, LOADING, MOVED, ...) came before the command ran: not applied.
-    const outcome = isTransientReply(error) ? 'not-applied' : undefined
     return new CommandError(`${where} failed: ${message.replace(SCRIPT_TRACE, '')}`, {
       cause: error,
-      ...(outcome && { outcome }),
+      outcome: isTransientReply(error) ? 'not-applied' : undefined,
     })
   }
   return error

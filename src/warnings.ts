@@ -25,10 +25,7 @@ export class FleetWarnings {
     const kind = kindOf(op, error)
     const last = this.#last.get(kind)
     if (last !== undefined && now - last < REPEAT_WARNING_AFTER) return
-    // Some operations name a channel: the kinds seen are forgotten once their quiet time is over.
-    if (this.#last.size >= MAX_KINDS) this.#forgetBefore(now - REPEAT_WARNING_AFTER)
-    this.#last.set(kind, now)
-    process.emitWarning(text, 'RedfleetWarning')
+    this.#emit(kind, text, now)
   }
 
   /**
@@ -38,7 +35,14 @@ export class FleetWarnings {
    * warning per node per change of its state).
    */
   announce(op: string, error: unknown, text: string, now = Date.now()): void {
-    this.#last.set(kindOf(op, error), now)
+    this.#emit(kindOf(op, error), text, now)
+  }
+
+  /** Emits `text`, a warning of `kind` at `now`. */
+  #emit(kind: string, text: string, now: number): void {
+    // Some operations name a channel: the kinds seen are forgotten once their quiet time is over.
+    if (this.#last.size >= MAX_KINDS) this.#forgetBefore(now - REPEAT_WARNING_AFTER)
+    this.#last.set(kind, now)
     process.emitWarning(text, 'RedfleetWarning')
   }
 

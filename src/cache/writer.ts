@@ -169,11 +169,9 @@ export class EntryWriter {
   ): Promise<void> {
     const now = this.#o.clock()
     const writes: WriteItem[] = []
-    const sealedOf = new Map<string, Sealed>()
     for (const item of items) {
       const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
       if (!sealed) continue
-      sealedOf.set(item.full, sealed)
       writes.push({
         key: item.full,
         value: sealed.bytes,
@@ -198,7 +196,7 @@ export class EntryWriter {
             method,
             undefined,
             write.key,
-            sealedOf.get(write.key)!,
+            { bytes: write.value, ttl: write.ttl },
             scope,
           )
         }),
