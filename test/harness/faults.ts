@@ -31,8 +31,10 @@
  */
 import { execFile } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
+import { after, before } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
+import type { Fleet } from '../../src/index.ts'
 import { type RedisServer, startRedis } from './redis-server.ts'
 
 /** How often a wait looks again. */
@@ -253,6 +255,27 @@ export async function startPrimaryReplica(options: { extra?: string[] } = {}): P
     swapBack: () => handOver(replica, primary),
     stop,
   }
+}
+
+/**
+ * A primary/replica pair of the test file's own, started before its tests, and the fleets its
+ * tests open: they are closed after the tests, then the pair is stopped (as fileCluster).
+ */
+export function filePrimaryReplica(): { pair: () => FaultPair; fleets: Fleet[] } {
+  let started: FaultPair | undefined
+  const fleets: Fleet[] = []
+  before(async () => {
+    started = await startPrimaryReplica()
+  })
+  after(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.close()))
+    await started?.stop()
+  })
+  const pair = () => {
+    if (started === undefined) throw new Error('the file pair is used before its before() hook ran')
+    return started
+  }
+  return { pair, fleets }
 }
 
 // --- cluster -------------------------------------------------------------------------------------

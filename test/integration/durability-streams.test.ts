@@ -5,24 +5,15 @@
  * DurabilityError carrying the counts reached when they fall short; the entries stay published.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import { DurabilityError } from '../../src/errors.ts'
-import { createFleet, type Fleet, type StreamsOptions } from '../../src/index.ts'
-import { type FaultPair, info, startPrimaryReplica, waitUntil } from '../harness/faults.ts'
+import { createFleet, type StreamsOptions } from '../../src/index.ts'
+import { filePrimaryReplica, info, waitUntil } from '../harness/faults.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-let pair: FaultPair
-const fleets: Fleet[] = []
-
-before(async () => {
-  pair = await startPrimaryReplica()
-})
-after(async () => {
-  await Promise.all(fleets.map((fleet) => fleet.close()))
-  await pair?.stop()
-})
+const { pair, fleets } = filePrimaryReplica()
 
 function streamsOn(url: string, options: StreamsOptions = {}) {
   const namespace = uniqueNamespace('durable-streams')
@@ -43,36 +34,36 @@ async function idsOn(url: string, key: string): Promise<string[]> {
 }
 
 test('waitFor { replicas: 1 } resolves once the replica has every entry of the publish', async () => {
-  const { streams, namespace } = streamsOn(pair.primary.url, { waitFor: { replicas: 1, timeout: 5000 } })
+  const { streams, namespace } = streamsOn(pair().primary.url, { waitFor: { replicas: 1, timeout: 5000 } })
   const id = await streams.publish({ n: 1 }, ['a', 'b'])
   // WAIT returned: the replica holds the entries now, without waiting for it here.
-  assert.deepEqual(await idsOn(pair.replica.url, `${namespace}:streams:events`), [id])
-  assert.equal((await idsOn(pair.replica.url, `${namespace}:streams:channel:a`)).length, 1)
-  assert.equal((await idsOn(pair.replica.url, `${namespace}:streams:channel:b`)).length, 1)
+  assert.deepEqual(await idsOn(pair().replica.url, `${namespace}:streams:events`), [id])
+  assert.equal((await idsOn(pair().replica.url, `${namespace}:streams:channel:a`)).length, 1)
+  assert.equal((await idsOn(pair().replica.url, `${namespace}:streams:channel:b`)).length, 1)
   const channelId = await streams.publishToChannel('c', { n: 2 })
-  assert.deepEqual(await idsOn(pair.replica.url, `${namespace}:streams:channel:c`), [channelId])
+  assert.deepEqual(await idsOn(pair().replica.url, `${namespace}:streams:channel:c`), [channelId])
 })
 
 test("a call's own waitFor applies where the streams have none, and is checked like the option", async () => {
-  const { streams, namespace } = streamsOn(pair.primary.url)
+  const { streams, namespace } = streamsOn(pair().primary.url)
   const wanted = { waitFor: { replicas: 1, timeout: 5000 } }
   const id = await streams.publishToChannel('c', { n: 1 }, wanted)
-  assert.deepEqual(await idsOn(pair.replica.url, `${namespace}:streams:channel:c`), [id])
+  assert.deepEqual(await idsOn(pair().replica.url, `${namespace}:streams:channel:c`), [id])
   const mainId = await streams.publish({ n: 2 }, [], wanted)
-  assert.deepEqual(await idsOn(pair.replica.url, `${namespace}:streams:events`), [mainId])
+  assert.deepEqual(await idsOn(pair().replica.url, `${namespace}:streams:events`), [mainId])
   await assert.rejects(streams.publish({ n: 3 }, [], { waitFor: { replicas: -1 } }), TypeError)
-  assert.throws(() => streamsOn(pair.primary.url, { waitFor: { replicas: 'one' } as never }), {
+  assert.throws(() => streamsOn(pair().primary.url, { waitFor: { replicas: 'one' } as never }), {
     code: 'ERR_INVALID_OPTION',
   })
 })
 
 test('with the replica stopped, publishes reject with DurabilityError and the counts, and stay published', async () => {
-  await pair.replica.stop()
+  await pair().replica.stop()
   await waitUntil('the primary saw its replica go', async () => {
-    return (await info(pair.primary.port)).get('connected_slaves') === '0'
+    return (await info(pair().primary.port)).get('connected_slaves') === '0'
   })
   const wanted = { replicas: 1, timeout: 50 }
-  const { streams, namespace } = streamsOn(pair.primary.url, { waitFor: wanted })
+  const { streams, namespace } = streamsOn(pair().primary.url, { waitFor: wanted })
   const calls: [string, () => Promise<string>][] = [
     ['publish', () => streams.publish({ n: 1 }, ['a'])],
     ['publishToChannel', () => streams.publishToChannel('c', { n: 2 })],
@@ -89,7 +80,7 @@ test('with the replica stopped, publishes reject with DurabilityError and the co
     })
   }
   for (const key of ['events', 'channel:a', 'channel:c']) {
-    assert.equal((await idsOn(pair.primary.url, `${namespace}:streams:${key}`)).length, 1, key)
+    assert.equal((await idsOn(pair().primary.url, `${namespace}:streams:${key}`)).length, 1, key)
   }
   // Waiting for nothing, per call: resolves.
   await streams.publishToChannel('c', { n: 3 }, { waitFor: { replicas: 0 } })

@@ -4,25 +4,17 @@
  * multi-key write whose other node applied its part says `'unknown'`.
  */
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fleetContext } from '../../src/fleet.ts'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
-import { command, type FaultPair, startPrimaryReplica } from '../harness/faults.ts'
+import { command, filePrimaryReplica } from '../harness/faults.ts'
 import { monitorServer } from '../harness/monitor.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 type Transport = undefined | 'node-redis'
 
-let pair: FaultPair
-const fleets: Fleet[] = []
-before(async () => {
-  pair = await startPrimaryReplica()
-})
-after(async () => {
-  await Promise.all(fleets.map((fleet) => fleet.close()))
-  await pair?.stop()
-})
+const { pair, fleets } = filePrimaryReplica()
 
 function fleetOn(url: string | string[], transport: Transport): Fleet {
   const fleet = createFleet({
@@ -47,7 +39,7 @@ async function refusal(call: Promise<unknown>): Promise<CommandError> {
 
 for (const transport of [undefined, 'node-redis'] as const) {
   test(`[${transport ?? 'ioredis'}] writes a replica refuses (READONLY) are CommandErrors whose outcome is not-applied`, async () => {
-    const fleet = fleetOn(pair.replica.url, transport)
+    const fleet = fleetOn(pair().replica.url, transport)
     const store = fleet.store<number>()
     for (const call of [
       () => store.set('k', 1),
@@ -60,7 +52,7 @@ for (const transport of [undefined, 'node-redis'] as const) {
   })
 
   test(`[${transport ?? 'ioredis'}] a WRONGTYPE reply has no outcome: it is no refusal to run`, async () => {
-    const fleet = fleetOn(pair.primary.url, transport)
+    const fleet = fleetOn(pair().primary.url, transport)
     const key = `${fleetContext(fleet).keys.key('store:')}h`
     await (await fleetContext(fleet).redis()).client(key).call('HSET', key, 'f', 'v')
     const error = await fleet
@@ -74,7 +66,7 @@ for (const transport of [undefined, 'node-redis'] as const) {
 
   test(`[${transport ?? 'ioredis'}] a ring's multi-key write refused by one node and applied by another is unknown`, async () => {
     const { standalone } = await testServers()
-    const fleet = fleetOn([standalone, pair.replica.url], transport)
+    const fleet = fleetOn([standalone, pair().replica.url], transport)
     const entries = Array.from({ length: 20 }, (_, n): [string, number] => [`key-${n}`, n])
     const error = await refusal(fleet.store<number>().setMany(entries))
     assert.equal(error.outcome, 'unknown')
