@@ -384,12 +384,17 @@ export function messageOf(error: unknown): string {
   }
 }
 
+/** How redfleet fails an ioredis command queued on a connection that closed before it was ready. */
+export const UNSENT = 'Connection is closed before the command was sent'
+
 /**
  * Failures that happen before a command is written: Redis cannot have applied it. node-redis:
  * "The client is closed" (ClientClosedError), "The client is offline" (ClientOfflineError).
  */
-const NOT_SENT =
-  /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|enableOfflineQueue options is false|The client is (closed|offline)/i
+const NOT_SENT = new RegExp(
+  `ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|enableOfflineQueue options is false|The client is (closed|offline)|${UNSENT}`,
+  'i',
+)
 
 /**
  * What the clients say when a connection is lost or cannot be made: ioredis' words, then
@@ -511,7 +516,8 @@ export function translateError(error: unknown, op: string, key?: string): unknow
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
   if (CONNECTION_FAILURE.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {
     const outcome = NOT_SENT.test(message) ? 'not-applied' : 'unknown'
-    return new ConnectionError(`${where} failed: Redis is unreachable (${message})`, {
+    const said = message.startsWith(UNSENT) ? message : `Redis is unreachable (${message})`
+    return new ConnectionError(`${where} failed: ${said}`, {
       cause: error,
       outcome,
     })

@@ -8,6 +8,7 @@ import {
   NodeDownError,
   notRedisReason,
   RedfleetError,
+  UNSENT,
 } from '../errors.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
@@ -370,7 +371,7 @@ export function watchConnection(
     flush(client as Redis, closed, { offlineQueue: false, commandQueue: true })
     if (down) flush(client as Redis, health.refusal('command'), { offlineQueue: true, commandQueue: false })
   })
-  if (failFast) refuseWhileDown(client as Redis, health)
+  if (failFast) refuseWhileDown(client as Redis, health, (command) => failsUnsent(command, health))
   return () => {
     for (const [event, listener] of listening) (client as Redis).off(event, listener)
   }
@@ -473,9 +474,28 @@ export function flush(client: Redis, error: Error, options: Parameters<QueueFlus
   ;(client as unknown as { flushQueue: QueueFlush }).flushQueue(error, options)
 }
 
+/**
+ * A command queued until its connection is ready. ioredis fails what it queued, when the attempt
+ * ends the connection (a cluster's node connections never reconnect), with the "Connection is
+ * closed." of a connection lost under sent commands. If no connection to the node became ready
+ * since, it was never written: it fails as not sent ('not-applied'), naming the node and why.
+ */
+function failsUnsent(command: SentCommand, health: NodeHealth): void {
+  const readies = health.readies
+  const reject = command.reject
+  command.reject = (error: Error) => {
+    if (health.readies !== readies || error.message !== CONNECTION_CLOSED) return reject(error)
+    const why = `${UNSENT} to Redis at ${health.node}, which is unreachable (${health.reasonOr(error)})`
+    reject(new Error(why, { cause: error }))
+  }
+}
+
+/** How ioredis fails the commands of a connection that closed (or never opened). */
+const CONNECTION_CLOSED = 'Connection is closed.'
+
 interface SentCommand {
   readonly name: string
-  reject(error: Error): void
+  reject: (error: Error) => void
   readonly promise: Promise<unknown>
 }
 
@@ -487,6 +507,7 @@ interface SentCommand {
 export function refuseWhileDown(
   client: { sendCommand(command: never, ...rest: never[]): unknown; readonly status: string },
   health: Pick<NodeHealth, 'probeDue'> & { refusalIfDown(command: string): Error | undefined },
+  queued?: (command: SentCommand) => void,
 ): void {
   const send = client.sendCommand as (this: unknown, command: SentCommand, ...rest: unknown[]) => unknown
   const patched = function (this: typeof client, command: SentCommand, ...rest: unknown[]) {
@@ -503,6 +524,7 @@ export function refuseWhileDown(
         command.reject(error)
         return command.promise
       }
+      queued?.(command)
     }
     return send.call(this, command, ...rest)
   }
