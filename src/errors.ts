@@ -482,9 +482,15 @@ export function translateError(error: unknown, op: string, key?: string): unknow
       outcome: error.outcome,
     })
   }
-  // Made where a multi-node call's parts were gathered (partlyApplied), which knows no operation.
-  if (error instanceof CommandError && error.outcome === 'unknown' && !error.message.startsWith(where)) {
-    return new CommandError(`${where} failed: ${error.message}`, { cause: error.cause, outcome: 'unknown' })
+  // Made where the call's connections or parts were followed (a pipeline's node lost or silent,
+  // partlyApplied gathering a multi-node call's parts), which know no operation.
+  const unnamed = unnamedFailure(error, where)
+  if (unnamed) {
+    const Failure = unnamed.constructor as typeof CommandError
+    return new Failure(`${where} failed: ${unnamed.message}`, {
+      cause: unnamed.cause,
+      outcome: unnamed.outcome,
+    })
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
   // The client's slot map moved a key away from its batch before anything was sent: a redirection.
@@ -537,6 +543,13 @@ export function translateError(error: unknown, op: string, key?: string): unknow
       outcome: isTransientReply(error) ? 'not-applied' : undefined,
     })
   }
+  return error
+}
+
+/** A typed failure with an outcome whose message does not name the call `where` yet. */
+function unnamedFailure(error: unknown, where: string): CommandError | ConnectionError | TimeoutError | undefined {
+  const typed = error instanceof CommandError || error instanceof ConnectionError || error instanceof TimeoutError
+  if (!typed || error.outcome === undefined || error.message.startsWith(where)) return undefined
   return error
 }
 
