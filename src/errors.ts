@@ -547,8 +547,12 @@ export function translateError(error: unknown, op: string, key?: string): unknow
 }
 
 /** A typed failure with an outcome whose message does not name the call `where` yet. */
-function unnamedFailure(error: unknown, where: string): CommandError | ConnectionError | TimeoutError | undefined {
-  const typed = error instanceof CommandError || error instanceof ConnectionError || error instanceof TimeoutError
+function unnamedFailure(
+  error: unknown,
+  where: string,
+): CommandError | ConnectionError | TimeoutError | undefined {
+  const typed =
+    error instanceof CommandError || error instanceof ConnectionError || error instanceof TimeoutError
   if (!typed || error.outcome === undefined || error.message.startsWith(where)) return undefined
   return error
 }
