@@ -6,6 +6,7 @@ import {
   traceScope,
 } from '../context.ts'
 import { ClosedError, closedDuring, translateError } from '../errors.ts'
+import { linkSignals } from '../signals.ts'
 import { type TraceScope, traced } from '../telemetry.ts'
 import {
   assertCallOptions,
@@ -114,13 +115,11 @@ class FleetPresence implements Presence {
     if (signal?.aborted) return
     const deliver = guardListener(fn, (error) => this.#report(error, 'presence.listener'))
     const subscription = this.#ctx.subscriber().subscribe(channel, deliver)
-    const stop = () => subscription.unsubscribe()
-    signal?.addEventListener('abort', stop, { once: true })
+    const stop = endWith(signal, this.#ctx.lifecycle.signal, () => subscription.unsubscribe())
     try {
       await subscription.ready(signal)
     } catch (error) {
       stop()
-      signal?.removeEventListener('abort', stop)
       if (signal?.aborted) return
       // Cut off by close: the caller hears it, as from any call close cuts off (nothing to report).
       if (error instanceof ClosedError) throw closedDuring(error, 'presence.subscribe', room)
@@ -133,6 +132,24 @@ class FleetPresence implements Presence {
   #report(error: unknown, op: string): void {
     safely((e) => this.#policy.onError(e, op), error)
   }
+}
+
+/**
+ * Runs `end` once, when `signal` aborts or the fleet closes (`closing`), whichever comes first,
+ * or when the returned function is called. After any of them nothing of it stays on `signal`,
+ * which may outlive the fleet (a process's shutdown signal) and be shared by many subscriptions
+ * (linkSignals: one listener on it for all of them).
+ */
+function endWith(signal: AbortSignal | undefined, closing: AbortSignal, end: () => void): () => void {
+  if (signal === undefined) return end
+  const linked = linkSignals(signal, closing)
+  const stop = () => {
+    linked.signal.removeEventListener('abort', stop)
+    linked.unlink()
+    end()
+  }
+  linked.signal.addEventListener('abort', stop, { once: true })
+  return stop
 }
 
 /** `fleet.presence()`: validates options synchronously (ConfigError) and does no I/O. */

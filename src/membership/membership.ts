@@ -10,12 +10,12 @@ import {
 } from '../context.ts'
 import { SerializationError } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
+import { linkSignals } from '../signals.ts'
 import { streamBackend } from '../streams/access.ts'
 import type { StreamBackend } from '../streams/backend.ts'
 import { START_ID } from '../streams/ids.ts'
 import { newPublishId, withPublishId } from '../streams/publish-ids.ts'
 import { readEntries } from '../streams/reader.ts'
-import { linkSignals } from '../streams/signals.ts'
 import { openTrace, PrimitiveTracer, type TraceScope } from '../telemetry.ts'
 import {
   assertCallOptions,

@@ -10,6 +10,7 @@ import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import { ClosedError, type WaitFor } from '../errors.ts'
 import { CLOSE_GRACE, DETACHED, settledWithin } from '../lifecycle.ts'
 import type { RetryOptions } from '../retry.ts'
+import { linkSignals } from '../signals.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import {
   assertCallOptions,
@@ -30,7 +31,6 @@ import { afterIdArg } from './ids.ts'
 import { STREAMS_OPTIONS } from './options.ts'
 import { newPublishId, withPublishId } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
-import { linkSignals } from './signals.ts'
 
 /** Options of `fleet.streams()` (SPEC §5). */
 export interface StreamsOptions {

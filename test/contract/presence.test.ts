@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { ClosedError, ConfigError } from '../../src/index.ts'
 import { inbox } from '../harness/inbox.ts'
@@ -85,6 +86,30 @@ forEachTopology('Presence contract', (env) => {
     assert.deepEqual(text(await kept.until(2)), ['one', 'two'])
     assert.deepEqual(text(await stopped.until(1)), ['one'])
     assert.equal(stopped.items.length, 1)
+  })
+
+  test("a subscription ended by close leaves nothing on the caller's signal; live ones share one listener", async () => {
+    const shutdown = new AbortController()
+    const listeners = () => getEventListeners(shutdown.signal, 'abort').length
+    for (let round = 0; round < 3; round++) {
+      const closing = await env.fleet()
+      await closing.presence().subscribe('outlived', () => {}, { signal: shutdown.signal })
+      await closing.close()
+    }
+    assert.equal(listeners(), 0, 'the closed fleets’ subscriptions are gone from the signal')
+    const presence = (await env.fleet()).presence()
+    const received = inbox<Buffer>()
+    for (let room = 0; room < 12; room++) {
+      await presence.subscribe(`shared-${room}`, received.push, { signal: shutdown.signal })
+    }
+    assert.equal(listeners(), 1, 'one listener for every subscription of the signal (no leak warning)')
+    shutdown.abort()
+    assert.equal(listeners(), 0)
+    const marker = inbox<Buffer>()
+    await presence.subscribe('shared-0', marker.push)
+    await presence.publish('shared-0', 'after')
+    await marker.until(1)
+    assert.equal(received.items.length, 0, 'aborting the signal ended them all')
   })
 
   test('an already aborted signal resolves at once and subscribes nothing', async () => {

@@ -8,7 +8,7 @@ import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { setImmediate as tick } from 'node:timers/promises'
 import { createFleet, fleetContext } from '../../src/fleet.ts'
-import { linkedTo, linkSignals } from '../../src/streams/signals.ts'
+import { linkedTo, linkSignals } from '../../src/signals.ts'
 
 /** The process warnings emitted while `fn` runs and one turn of the event loop after it. */
 async function warningsDuring(fn: () => Promise<void>): Promise<Error[]> {
