@@ -225,9 +225,11 @@ async function eachSettled<T, R>(
 }
 
 /**
- * The streams to show. After a walk of its own, the streams it found. With an earlier walk's,
- * those still there, with the main stream and each of its groups' default dead-letter channel
- * (`<group>:dead`) as well, so that these show at once rather than after the next walk.
+ * The streams to show. After a walk of its own that read every node, the streams it found.
+ * Otherwise (an earlier walk's, or a node left out of this one) those still there, with the main
+ * stream and each of its groups' default dead-letter channel (`<group>:dead`) as well: these show
+ * at once rather than after the next walk, and one on a node that is down is named unavailable
+ * rather than missing without a word (an operator would read "dead letters: none").
  */
 async function streamsOf(
   ctx: FleetContext,
@@ -243,13 +245,14 @@ async function streamsOf(
     streamsAmong(ctx, keys).catch(async () =>
       (await eachSettled(keys, (key) => streamsAmong(ctx, [key]), failed)).flat(),
     )
-  if (fresh) return describe(walk.streams)
+  if (fresh && walk.skipped.length === 0) return describe(walk.streams)
   const main = ctx.keys.key('streams', 'events')
-  const known = await confirmed([...new Set([main, ...walk.streams])])
-  const streams = await describe(known)
+  const tried = [...new Set([main, ...walk.streams])]
+  const streams = await describe(await confirmed(tried))
   const groups = streams.find((s) => s.key === main)?.groups ?? []
   const dead = groups.map((g) => ctx.keys.key('streams', 'channel', `${g.name}:dead`))
-  const more = await confirmed([...new Set(dead)].filter((key) => !known.includes(key)))
+  // Each key tried once: one that could not be read is named once.
+  const more = await confirmed([...new Set(dead)].filter((key) => !tried.includes(key)))
   return [...streams, ...(await describe(more))]
 }
 

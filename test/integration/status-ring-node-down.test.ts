@@ -129,3 +129,46 @@ test('a ring with one node down: status, /status.json, /metrics and the overview
   const url = /redfleet dashboard on (http:\S+) /.exec(served.output())![1]!
   assert.equal((await fetch(`${url}status.json`)).status, 200)
 })
+
+test('a ring node down holding a group’s dead-letter channel: status and /status.json name it unavailable, once', async () => {
+  const servers: RedisServer[] = await Promise.all([startRedis(), startRedis()])
+  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
+  const urls = servers.map((s) => s.url)
+  const namespace = uniqueNamespace('ring-dead')
+  const writer = createFleet({ url: urls, namespace })
+  cleanups.push(() => writer.close())
+  await writer.streams().publish({ n: 1 })
+  const mainKey = `${namespace}:streams:events`
+  const victim = (await holds(servers[0]!.url, mainKey)) ? servers[1]! : servers[0]!
+  // Groups of the main stream (on the node that stays) whose dead-letter channel is on the other.
+  const groups = Array.from({ length: 12 }, (_, i) => `g${i}`)
+  const onVictim: string[] = []
+  for (const group of groups) {
+    await writer.streams().ensureGroup(group)
+    await writer.streams().publishToChannel(`${group}:dead`, { n: 1 })
+    if (await holds(victim.url, `${namespace}:streams:channel:${group}:dead`)) onVictim.push(group)
+  }
+  assert.ok(onVictim.length > 0, 'a dead-letter channel on the node to stop')
+
+  const operator = createFleet({ url: urls, namespace, onError() {} })
+  cleanups.push(() => operator.close())
+  // Its walk, made before the stop, found every channel; the groups name them again.
+  const dashboard = await startDashboard(operator, { host: '127.0.0.1', port: 0, allowActions: false })
+  cleanups.push(() => dashboard.close())
+  await victim.stop()
+
+  const named = (unavailable: { part: string; error: string }[], group: string) =>
+    unavailable.filter((u) => u.part === 'streams' && u.error.startsWith(`streams:channel:${group}:dead: `))
+  const status = await inspectFleet(operator)
+  for (const group of onVictim)
+    assert.equal(named(status.unavailable, group).length, 1, JSON.stringify(status.unavailable))
+
+  const run = await cli(['status', '--url', urls.join(','), '--namespace', namespace])
+  assert.equal(run.code, 1, run.stderr)
+  for (const group of onVictim)
+    assert.match(run.stdout, new RegExp(`^unavailable: streams: streams:channel:${group}:dead: `, 'm'))
+
+  const snapshot = (await (await fetch(`${dashboard.url}status.json`)).json()) as FleetStatus
+  for (const group of onVictim)
+    assert.equal(named(snapshot.unavailable, group).length, 1, JSON.stringify(snapshot.unavailable))
+})
