@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { html } from './html.ts'
+import { NO_ICON } from './layout.ts'
 
 /** The cookie a page opened with `?token=` keeps the token in, for its own later requests. */
 export const TOKEN_COOKIE = 'redfleet_token'
@@ -50,7 +52,7 @@ export function tokenGuard(token: string) {
     if ((request.headers.accept ?? '').includes('text/html')) {
       await reply
         .type('text/html; charset=utf-8')
-        .send(`<!doctype html><title>redfleet: token needed</title><p>${message.replace(/</g, '&lt;')}</p>`)
+        .send(html`<!doctype html><title>redfleet: token needed</title>${NO_ICON}<p>${message}</p>`.text)
     } else {
       await reply.send({ error: { code: 'ERR_UNAUTHORIZED', message } })
     }

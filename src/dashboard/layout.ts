@@ -20,12 +20,19 @@ export interface Shell {
   failure?: { message: string; unreachable: boolean }
 }
 
+/**
+ * No icon, said in the page: without it the browser asks for /favicon.ico, gets a 404 (a 401
+ * without the token) and logs it as an error on every page.
+ */
+export const NO_ICON = html`<link rel="icon" href="data:,">`
+
 /** The full document: header, nav, banner, the content the client refreshes, the confirm dialog. */
 export function layout(s: Shell): Html {
   const charts = s.fixed !== undefined
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${s.title} · redfleet</title>
+${NO_ICON}
 ${charts ? html`<link rel="stylesheet" href="static/uPlot.min.css">` : ''}
 <link rel="stylesheet" href="static/dashboard.css">
 </head>

@@ -43,6 +43,8 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
   })
 
   let shared: Page | undefined
+  /** What the operator's tab logged as errors (a failed request, a script's exception). */
+  const consoleErrors: string[] = []
   /**
    * The operator's tab, on the overview: it opened the dashboard with ?token= once, and its
    * cookie carries the token from then on (every later navigation and refresh relies on it).
@@ -50,6 +52,10 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
   async function operatorPage(): Promise<Page> {
     if (!shared) {
       shared = await browser.newPage({ viewport: { width: 1360, height: 900 } })
+      shared.on('console', (message) => {
+        if (message.type() === 'error') consoleErrors.push(`${message.text()} ${message.location().url}`)
+      })
+      shared.on('pageerror', (error) => consoleErrors.push(String(error)))
       const first = await shared.goto(`${dashboard.url}?token=${TOKEN}`)
       assert.equal(first?.status(), 200)
       return shared
@@ -199,6 +205,11 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
       fixed.abort()
       await consumer
     }
+  })
+
+  test('no page the operator opened logged an error (not even a missing favicon)', () => {
+    assert.ok(shared, 'the pages were opened')
+    assert.deepEqual(consoleErrors, [])
   })
 
   test('a request without the token is refused', async () => {
