@@ -490,6 +490,12 @@ function failsUnsent(command: SentCommand, health: NodeHealth): void {
   }
 }
 
+/** The command ioredis queued last until its connection is ready (its offline queue's last). */
+function lastQueued(client: object): unknown {
+  const queue = (client as { offlineQueue?: { peekBack(): { command: unknown } | undefined } }).offlineQueue
+  return queue?.peekBack()?.command
+}
+
 /** How ioredis fails the commands of a connection that closed (or never opened). */
 const CONNECTION_CLOSED = 'Connection is closed.'
 
@@ -524,7 +530,10 @@ export function refuseWhileDown(
         command.reject(error)
         return command.promise
       }
-      queued?.(command)
+      const sent = send.call(this, command, ...rest)
+      // Only a command ioredis queued: ioredis 5 writes some during the handshake (PUBLISH).
+      if (queued && lastQueued(this) === command) queued(command)
+      return sent
     }
     return send.call(this, command, ...rest)
   }
