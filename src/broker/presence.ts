@@ -135,21 +135,28 @@ class FleetPresence implements Presence {
 }
 
 /**
- * Runs `end` once, when `signal` aborts or the fleet closes (`closing`), whichever comes first,
- * or when the returned function is called. After any of them nothing of it stays on `signal`,
- * which may outlive the fleet (a process's shutdown signal) and be shared by many subscriptions
- * (linkSignals: one listener on it for all of them).
+ * Ends a subscription (`end`) when `signal` aborts, or when the returned function is called; the
+ * fleet's close (`closing`) ends it by itself (a subscribe still waiting then rejects
+ * ClosedError). After any of them nothing of it stays on `signal`, which may outlive the fleet
+ * (a process's shutdown signal) and be shared by many subscriptions (linkSignals: one listener
+ * on it for all of them).
  */
 function endWith(signal: AbortSignal | undefined, closing: AbortSignal, end: () => void): () => void {
   if (signal === undefined) return end
   const linked = linkSignals(signal, closing)
-  const stop = () => {
-    linked.signal.removeEventListener('abort', stop)
+  const detach = () => {
+    linked.signal.removeEventListener('abort', onAbort)
     linked.unlink()
+  }
+  const onAbort = () => {
+    detach()
+    if (signal.aborted) end()
+  }
+  linked.signal.addEventListener('abort', onAbort, { once: true })
+  return () => {
+    detach()
     end()
   }
-  linked.signal.addEventListener('abort', stop, { once: true })
-  return stop
 }
 
 /** `fleet.presence()`: validates options synchronously (ConfigError) and does no I/O. */
