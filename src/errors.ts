@@ -140,12 +140,27 @@ export function closedDuring(error: ClosedError, op: string, name: string): Clos
   return new ClosedError(`${op} '${name}': the fleet is closed`, { cause: error, outcome: error.outcome })
 }
 
-/** Bad options, thrown synchronously by a factory. */
+/**
+ * Bad options, thrown synchronously by a factory; or a setting that fails each call (the seeds of
+ * `cluster: true` are no cluster), whose `outcome` is then `'not-applied'` (SPEC §8: nothing was
+ * sent). A factory's has none.
+ */
 export class ConfigError extends RedfleetError {
   declare readonly code: ConfigErrorCode
-  constructor(message: string, code: ConfigErrorCode = 'ERR_CONFIG') {
+  readonly outcome: Outcome | undefined
+  constructor(message: string, code: ConfigErrorCode = 'ERR_CONFIG', options?: { outcome?: Outcome }) {
     super(message, { code })
+    this.outcome = options?.outcome
   }
+}
+
+/**
+ * What a call to the seeds of `cluster: true` fails with when they are no cluster: nothing was
+ * sent. `announced`: the words were said already (a warning), and no warning repeats them.
+ */
+export function notACluster(message: string, announced = false): ConfigError {
+  const error = new ConfigError(message, 'ERR_NOT_A_CLUSTER', { outcome: 'not-applied' })
+  return announced ? Object.assign(error, { announced: true }) : error
 }
 
 /** What an InvalidArgumentError is about. */
@@ -186,8 +201,12 @@ export class ConflictError extends RedfleetError {
   }
 }
 
-/** The Redis client package of the fleet's transport (ioredis, or node-redis's `redis`) is not installed. */
+/**
+ * The Redis client package of the fleet's transport (ioredis, or node-redis's `redis`) is not
+ * installed. It fails the calls that would have loaded it: none was sent (`'not-applied'`).
+ */
 export class MissingClientError extends RedfleetError {
+  readonly outcome: Outcome = 'not-applied'
   /** `pkg`: the package the fleet's transport needs ('ioredis' by default, 'redis' for node-redis). */
   constructor(cause?: unknown, pkg: 'ioredis' | 'redis' = 'ioredis') {
     super(
@@ -475,22 +494,24 @@ function stormEndedByLostConnection(error: Error): boolean {
  */
 export function translateError(error: unknown, op: string, key?: string): unknown {
   const where = key === undefined ? op : `${op} '${key}'`
+  const unnamed = unnamedFailure(error, where)
   // Made where the command was refused, which knows the node but not the operation.
-  if (error instanceof NodeDownError && !error.message.startsWith(where)) {
-    return new NodeDownError(`${where} failed: ${error.message}`, error.node, {
-      cause: error.cause,
-      outcome: error.outcome,
+  if (unnamed instanceof NodeDownError) {
+    return new NodeDownError(`${where} failed: ${unnamed.message}`, unnamed.node, {
+      cause: unnamed.cause,
+      outcome: unnamed.outcome,
     })
   }
   // Made where the call's connections or parts were followed (a pipeline's node lost or silent,
   // partlyApplied gathering a multi-node call's parts), which know no operation.
-  const unnamed = unnamedFailure(error, where)
   if (unnamed) {
     const Failure = unnamed.constructor as typeof CommandError
-    return new Failure(`${where} failed: ${unnamed.message}`, {
+    const named = new Failure(`${where} failed: ${unnamed.message}`, {
       cause: unnamed.cause,
       outcome: unnamed.outcome,
     })
+    // One warning per state of a node: an error of a state already said stays said.
+    return isAnnounced(unnamed) ? Object.assign(named, { announced: true }) : named
   }
   if (error instanceof RedfleetError || error instanceof TypeError) return error
   // The client's slot map moved a key away from its batch before anything was sent: a redirection.
@@ -546,16 +567,22 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   return error
 }
 
-/** A typed failure with an outcome whose message does not name the call `where` yet. */
+/**
+ * A typed failure with an outcome whose message names no call yet (not `where`, nor the call
+ * below it that made it: "store.increment 'k' failed: …" stays as it is inside a cache.fetch).
+ */
 function unnamedFailure(
   error: unknown,
   where: string,
 ): CommandError | ConnectionError | TimeoutError | undefined {
   const typed =
     error instanceof CommandError || error instanceof ConnectionError || error instanceof TimeoutError
-  if (!typed || error.outcome === undefined || error.message.startsWith(where)) return undefined
-  return error
+  if (!typed || error.outcome === undefined) return undefined
+  return error.message.startsWith(where) || NAMES_A_CALL.test(error.message) ? undefined : error
 }
+
+/** How a message that names its call begins: "store.get 'k' failed", "membership.live timed out". */
+const NAMES_A_CALL = /^[a-z][\w.]*(?: [a-z]\w*)?(?: '[^']*')? (?:failed|timed out)\b/
 
 /** Replies refusing a connection's credentials: none given (NOAUTH), or wrong ones (WRONGPASS). */
 const AUTH_REFUSED = /^(?:NOAUTH|WRONGPASS)\b/

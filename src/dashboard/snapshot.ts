@@ -128,8 +128,10 @@ export class SnapshotError extends Error {
 /** The error shape of the JSON endpoints: what failed, and whether it is Redis being unreachable. */
 export function failureOf(error: unknown): SnapshotFailure {
   const nodes = error instanceof SnapshotError ? error.nodes : []
-  // Raw client errors (the drill-downs send some commands themselves) get redfleet's classes.
-  const cause = translateError(error instanceof SnapshotError ? error.cause : error, 'dashboard read')
+  // Raw client errors (the drill-downs send some commands themselves) get redfleet's classes;
+  // redfleet's own name their call already.
+  const failure = error instanceof SnapshotError ? error.cause : error
+  const cause = failure instanceof RedfleetError ? failure : translateError(failure, 'dashboard read')
   const code = cause instanceof RedfleetError ? cause.code : 'ERR_DASHBOARD'
   const unreachable =
     cause instanceof ConnectionError || cause instanceof TimeoutError || nodes.some((n) => !n.up)

@@ -1,5 +1,5 @@
 import type { Cluster } from 'ioredis'
-import { ConfigError, ConnectionError, messageOf } from '../errors.ts'
+import { type ConfigError, ConnectionError, messageOf, notACluster } from '../errors.ts'
 import { connectAndPing } from './connection.ts'
 import { type HealthSink, NodeHealth, refuseWhileDown } from './health.ts'
 import type { MasterNode } from './types.ts'
@@ -10,10 +10,9 @@ const CLUSTER_DISABLED = /cluster support disabled/i
 /** The ConfigError of `cluster: true` when `error` is a server saying it is not a cluster node. */
 export function notAClusterError(error: unknown, node: string): ConfigError | undefined {
   if (!CLUSTER_DISABLED.test(messageOf(error))) return undefined
-  return new ConfigError(
+  return notACluster(
     `cluster: true, but Redis at ${node} is not a Redis Cluster (cluster_enabled:0): remove ` +
       '`cluster: true` to use it as a standalone server, or give the urls of cluster nodes',
-    'ERR_NOT_A_CLUSTER',
   )
 }
 
@@ -70,10 +69,8 @@ export class ClusterHealth {
   /** Why commands fail now, or undefined while the cluster may be reached. */
   refusalIfDown(command: string): Error | undefined {
     if (!this.#health.down) return undefined
-    const notACluster = this.#notACluster
-    if (!notACluster) return this.#health.refusal(command)
-    // The same words as the announcement, marked as announced so that no warning repeats them.
-    return Object.assign(new ConfigError(notACluster.message, 'ERR_NOT_A_CLUSTER'), { announced: true })
+    const refused = this.#notACluster
+    return refused ? notACluster(refused.message, true) : this.#health.refusal(command)
   }
 
   probeDue(): boolean {

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events'
 import { withDeadline } from '../deadline.ts'
-import { ConfigError, ConnectionError, messageOf, NodeDownError } from '../errors.ts'
+import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
@@ -9,7 +9,6 @@ import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedic
 import { isAbortError } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
-import { invalidOption } from '../validate.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
   type ConnectionSettings,
@@ -212,11 +211,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * retried: failing at once is the point) or the not-a-cluster ConfigError.
    */
   #stillUnreachable(reach: NodeHealth): Error {
-    const notACluster = this.#notACluster
-    const refusal = notACluster
-      ? invalidOption(notACluster.message, 'ERR_NOT_A_CLUSTER')
-      : this.#seedsDown(this.#unreachable?.message ?? reach.refusal('command').message, this.#unreachable)
-    return Object.assign(refusal, { announced: true })
+    const refused = this.#notACluster
+    if (refused) return notACluster(refused.message, true)
+    const down = this.#seedsDown(
+      this.#unreachable?.message ?? reach.refusal('command').message,
+      this.#unreachable,
+    )
+    return Object.assign(down, { announced: true })
   }
 
   async ready(): Promise<void> {

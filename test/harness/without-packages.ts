@@ -4,7 +4,7 @@ import { join } from 'node:path'
 /**
  * Runs `script` in a child process where `packages` cannot be imported (a loader hook, exactly
  * as when they are absent), with `createFleet` and `report(fleet)` in scope; `report` prints the
- * error of a first call (and closes the fleet). Resolves with what it printed.
+ * error of a first call with its outcome (and closes the fleet). Resolves with what it printed.
  */
 export async function runWithout(packages: string[], script: string): Promise<string> {
   const hook = `data:text/javascript,${encodeURIComponent(`
@@ -23,7 +23,7 @@ export async function runWithout(packages: string[], script: string): Promise<st
       try {
         await fleet.store().get('k');
       } catch (e) {
-        console.log(e.name + ': ' + e.message);
+        console.log(e.name + ': ' + e.message + ' [outcome ' + e.outcome + ']');
       }
       await fleet.close();
     }`

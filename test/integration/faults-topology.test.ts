@@ -183,6 +183,7 @@ describe('cluster: true against a standalone server', () => {
     const { warnings, resolved } = await exercise({ url: server.url, cluster: true }, (error, where) => {
       assert.ok(error instanceof ConfigError, `${where}: ${String(error)}`)
       assert.equal(error.code, 'ERR_NOT_A_CLUSTER', where)
+      assert.equal(error.outcome, 'not-applied', `${where}: nothing was sent`)
       assert.match(error.message, /is not a Redis Cluster \(cluster_enabled:0\)/, where)
       assert.ok(error.message.includes(`127.0.0.1:${server.port}`), `${where} names the server`)
     })

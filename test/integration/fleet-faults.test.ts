@@ -143,6 +143,10 @@ describe('without ioredis installed', () => {
       await report(createFleet({ url: 'redis://127.0.0.1:1' }));`,
     )
     assert.match(out, /memory: fine/)
-    assert.match(out, new RegExp(`${MissingClientError.name}: .*npm install ioredis`))
+    // No command was sent (SPEC §8).
+    assert.match(
+      out,
+      new RegExp(`${MissingClientError.name}: .*npm install ioredis.*\\[outcome not-applied\\]`),
+    )
   })
 })

@@ -165,6 +165,7 @@ describe("transport: 'node-redis'", () => {
         await assert.rejects(fleet.store().get('k'), (error) => {
           assert.ok(error instanceof ConfigError, String(error))
           assert.equal(error.code, 'ERR_NOT_A_CLUSTER')
+          assert.equal(error.outcome, 'not-applied', 'nothing was sent')
           assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${server.port}/0 is not a Redis Cluster`))
           return true
         })
@@ -261,6 +262,9 @@ describe('the transport option', () => {
       ['redis', '@redis/client'],
       `await report(createFleet({ url: 'redis://127.0.0.1:1', transport: 'node-redis' }));`,
     )
-    assert.match(out, new RegExp(`${MissingClientError.name}: .*npm install redis\``))
+    assert.match(
+      out,
+      new RegExp(`${MissingClientError.name}: .*npm install redis\`.*\\[outcome not-applied\\]`),
+    )
   })
 })

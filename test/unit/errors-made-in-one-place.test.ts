@@ -31,7 +31,6 @@ const INTERNAL: Readonly<Record<string, string>> = {
  */
 const NOT_YET_CONVERTED: Readonly<Record<string, string>> = {
   'src/topology/cluster.ts': 'cluster seeds: topology is being rewritten on another branch',
-  'src/topology/cluster-health.ts': 'ERR_NOT_A_CLUSTER: topology is being rewritten on another branch',
   'src/topology/connection.ts': 'url checks: topology is being rewritten on another branch',
   'src/topology/sharded.ts': 'duplicate url, unknown node: topology is being rewritten on another branch',
 }

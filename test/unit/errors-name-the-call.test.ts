@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import {
   ClosedError,
   ConnectionError,
+  isAnnounced,
   NodeDownError,
   partlyApplied,
   TimeoutError,
@@ -57,4 +58,20 @@ test('an error that names the call already, or has no outcome to keep, is left a
   assert.equal(translateError(named, 'store.get', 'k'), named)
   const closed = new ClosedError("store.get 'k': the fleet is closed")
   assert.equal(translateError(closed, 'store.get', 'k'), closed)
+})
+
+test('a failure that names the call below the caller’s keeps its words; one already announced stays announced', () => {
+  const below = new TimeoutError("store.increment 'k' failed: a pipeline of 1 command got no answer", {
+    outcome: 'unknown',
+  })
+  assert.equal(translateError(below, 'cache.fetch', 'k'), below)
+  const down = new NodeDownError('membership.live failed: command not sent: Redis at h:1 is down', 'h:1')
+  assert.equal(translateError(down, 'dashboard read'), down)
+  const frozen = Object.assign(new TimeoutError('XREADGROUP of 127.0.0.1:7001 got no reply'), {
+    announced: true,
+  })
+  const named = translateError(frozen, 'streams.consume', 'g')
+  assert.ok(named instanceof TimeoutError)
+  assert.match(named.message, /^streams\.consume 'g' failed: XREADGROUP/)
+  assert.ok(isAnnounced(named), 'one warning per node state: the loop’s error was said already')
 })
