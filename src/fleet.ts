@@ -151,6 +151,11 @@ export function fleetContext(fleet: Fleet): FleetContext {
   return ctx
 }
 
+/** Whether `value` is a fleet made by createFleet (or a view of one). */
+export function isFleet(value: unknown): value is Fleet {
+  return typeof value === 'object' && value !== null && contexts.has(value as Fleet)
+}
+
 class FleetView implements Fleet {
   readonly #core: FleetCore
   readonly #ctx: FleetContext

@@ -22,10 +22,19 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api'
-import type { Fleet } from './fleet.ts'
+import { type Fleet, isFleet } from './fleet.ts'
 import { type FleetStatus, inspectFleet } from './inspect.ts'
 import { OPERATIONS } from './operations.ts'
 import { type OperationContext, operationChannel } from './telemetry.ts'
+import {
+  checkOptions,
+  describeValue,
+  invalidArgument,
+  invalidOption,
+  isPlainObject,
+  type OptionCheck,
+  type OptionSchema,
+} from './validate.ts'
 
 export interface InstrumentOptions {
   /** Default: the globally registered provider. */
@@ -193,12 +202,37 @@ function observeGauges(meter: Meter, fleet: Fleet): () => void {
   return () => meter.removeBatchObservableCallback(callback, observables)
 }
 
+/** An OpenTelemetry provider: an object with `method` (getTracer, getMeter). */
+function providerOption(method: string): OptionCheck {
+  return (value, name) => {
+    if (typeof (value as Record<string, unknown> | null)?.[method] !== 'function') {
+      throw invalidOption(
+        `${name} must be an OpenTelemetry provider (an object with ${method}()), got ${describeValue(value)}`,
+      )
+    }
+  }
+}
+
+const INSTRUMENT_OPTIONS: OptionSchema = {
+  tracerProvider: providerOption('getTracer'),
+  meterProvider: providerOption('getMeter'),
+}
+
 /**
  * Turns redfleet's operations into OpenTelemetry spans and metrics. With a fleet, only that
  * fleet's operations (its namespace and the views under it) and its gauges; without one, every
  * fleet's operations in this process. Returns a handle whose `disable()` undoes it.
  */
 export function instrument(fleet?: Fleet, o: InstrumentOptions = {}): Instrumentation {
+  // Checked as a factory checks its options: a wrong one would trace nothing, without a word.
+  if (fleet !== undefined && !isFleet(fleet)) {
+    const hint = isPlainObject(fleet) ? ' (options go second: instrument(fleet, { tracerProvider }))' : ''
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `instrument: the first argument must be a fleet made by createFleet, or nothing; got ${describeValue(fleet)}${hint}`,
+    )
+  }
+  checkOptions(o, INSTRUMENT_OPTIONS, { what: 'instrument options' })
   const tracer = (o.tracerProvider ?? trace.getTracerProvider()).getTracer('redfleet')
   const meter = (o.meterProvider ?? metrics.getMeterProvider()).getMeter('redfleet')
   const instruments = {
