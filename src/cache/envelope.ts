@@ -89,7 +89,7 @@ function rawString(op: string, name: string, value: unknown): string {
       if (value === null) return ''
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
-        `cache.${op} '${shortName(name)}': raw values must be strings, numbers or booleans, got ${typeof value}`,
+        `cache.${op} '${shortName(name)}': raw values must be strings, numbers, booleans or null, got ${typeof value}`,
       )
   }
 }

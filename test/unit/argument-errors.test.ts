@@ -200,7 +200,7 @@ test('cache: keys, values, expiry, versions, tags, counters, multi-key calls, gl
   await assertInvalidArgument(() => cache.write('k', undefined), /undefined cannot be cached/)
   await assertInvalidArgument(
     () => cache.write('k', { a: 1 }, { raw: true }),
-    /raw values must be strings, numbers or booleans/,
+    /raw values must be strings, numbers, booleans or null/,
   )
   await assertInvalidArgument(() => cache.write('k', '\u0000rf@x', { raw: true }), /may not start with/)
   await assertInvalidArgument(
