@@ -361,7 +361,8 @@ export const APPLIED_BESIDE = 'other commands of the call were applied'
  * `others`: what else was sent (another command of the same pipeline, for one node's part).
  */
 export function partlyApplied(error: unknown, others = 'the parts for the other nodes were sent'): unknown {
-  if (!sentNothing(error)) return error
+  // A setting that fails every part (no cluster, no client package) is said as it is.
+  if (!sentNothing(error) || error instanceof ConfigError || error instanceof MissingClientError) return error
   const message = `${messageOf(error)}; ${others}: some keys may be written`
   if (error instanceof NodeDownError) {
     return new NodeDownError(message, error.node, { cause: error.cause, outcome: 'unknown' })
@@ -581,8 +582,11 @@ function unnamedFailure(
   return error.message.startsWith(where) || NAMES_A_CALL.test(error.message) ? undefined : error
 }
 
-/** How a message that names its call begins: "store.get 'k' failed", "membership.live timed out". */
-const NAMES_A_CALL = /^[a-z][\w.]*(?: [a-z]\w*)?(?: '[^']*')? (?:failed|timed out)\b/
+/**
+ * How a message that names its call begins: "store.get 'k' failed", "membership.live timed out",
+ * "cache.set (unlessExist) 'it's' failed" (a key may hold quotes).
+ */
+const NAMES_A_CALL = /^[a-z][\w.]*(?: [a-z]\w*)?(?: \([^)]*\))?(?: '.*')? (?:failed|timed out)\b/
 
 /** Replies refusing a connection's credentials: none given (NOAUTH), or wrong ones (WRONGPASS). */
 const AUTH_REFUSED = /^(?:NOAUTH|WRONGPASS)\b/

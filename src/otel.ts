@@ -223,9 +223,10 @@ const INSTRUMENT_OPTIONS: OptionSchema = {
  * fleet's operations (its namespace and the views under it) and its gauges; without one, every
  * fleet's operations in this process. Returns a handle whose `disable()` undoes it.
  */
-export function instrument(fleet?: Fleet, o: InstrumentOptions = {}): Instrumentation {
+export function instrument(fleet?: Fleet | null, o: InstrumentOptions = {}): Instrumentation {
   // Checked as a factory checks its options: a wrong one would trace nothing, without a word.
-  if (fleet !== undefined && !isFleet(fleet)) {
+  // null, as undefined: every fleet (a skipped argument, as JavaScript callers often pass it).
+  if (fleet != null && !isFleet(fleet)) {
     const hint = isPlainObject(fleet) ? ' (options go second: instrument(fleet, { tracerProvider }))' : ''
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',

@@ -9,7 +9,9 @@ import {
   ClosedError,
   ConnectionError,
   isAnnounced,
+  MissingClientError,
   NodeDownError,
+  notACluster,
   partlyApplied,
   TimeoutError,
   translateError,
@@ -65,6 +67,10 @@ test('a failure that names the call below the caller’s keeps its words; one al
     outcome: 'unknown',
   })
   assert.equal(translateError(below, 'cache.fetch', 'k'), below)
+  for (const inner of ["store.increment 'it's' timed out: x", "cache.set (unlessExist) 'k' failed: x"]) {
+    const named = new ConnectionError(inner)
+    assert.equal(translateError(named, 'cache.fetch', 'k'), named, inner)
+  }
   const down = new NodeDownError('membership.live failed: command not sent: Redis at h:1 is down', 'h:1')
   assert.equal(translateError(down, 'dashboard read'), down)
   const frozen = Object.assign(new TimeoutError('XREADGROUP of 127.0.0.1:7001 got no reply'), {
@@ -74,4 +80,12 @@ test('a failure that names the call below the caller’s keeps its words; one al
   assert.ok(named instanceof TimeoutError)
   assert.match(named.message, /^streams\.consume 'g' failed: XREADGROUP/)
   assert.ok(isAnnounced(named), 'one warning per node state: the loop’s error was said already')
+})
+
+test('a setting that fails every part of a multi-node call is said as it is, not as a lost connection', () => {
+  const refused = notACluster('cluster: true, but Redis at h:1 is not a Redis Cluster')
+  assert.equal(partlyApplied(refused), refused)
+  assert.equal(refused.outcome, 'not-applied')
+  const missing = new MissingClientError()
+  assert.equal(partlyApplied(missing), missing)
 })

@@ -47,6 +47,7 @@ test('a misspelt or wrong option is a ConfigError naming it', async () => {
     instrument(fleet, { tracerProvider }).disable()
     instrument(fleet.withNamespace('view')).disable()
     instrument().disable()
+    instrument(null, { tracerProvider }).disable()
   } finally {
     await fleet.close()
   }
