@@ -24,11 +24,27 @@ await loadIORedis()
 
 const { cluster, fleets } = fileCluster()
 
-/** Every node reports `state` in CLUSTER INFO. */
-async function untilState(state: 'ok' | 'fail'): Promise<void> {
-  await waitUntil(`cluster_state:${state} on every node`, async () => {
+/** Every node reports cluster_state:ok in CLUSTER INFO. */
+async function untilStateOk(): Promise<void> {
+  await waitUntil('cluster_state:ok on every node', async () => {
     const views = await Promise.all(cluster.servers.map((s) => info(s.port, 'cluster')))
-    return views.every((v) => v.get('cluster_state') === state)
+    return views.every((v) => v.get('cluster_state') === 'ok')
+  })
+}
+
+/**
+ * Takes SLOT away on every node, until every node's state is fail. A node that let go of it
+ * gives it back to its owner on a gossip message the owner sent before letting go itself (a
+ * node takes a slot from any claim newer than its own empty view, and an owner that stopped
+ * claiming it tells no one): such a node is told to let go again.
+ */
+async function untilServedByNone(): Promise<void> {
+  await waitUntil('cluster_state:fail on every node', async () => {
+    const views = await Promise.all(cluster.servers.map((s) => info(s.port, 'cluster')))
+    const serving = cluster.servers.filter((_, i) => views[i]!.get('cluster_state') !== 'fail')
+    // DELSLOTS of a slot a node has no owner for is refused: nothing to take away there.
+    await Promise.all(serving.map((s) => command(s.port, 'CLUSTER', 'DELSLOTS', SLOT).catch(() => undefined)))
+    return serving.length === 0
   })
 }
 
@@ -54,13 +70,12 @@ const SLOT = calculateSlot('t')
  */
 async function whileStateFail(during: () => Promise<void>): Promise<void> {
   const owner = await ownerOf(SLOT)
-  await Promise.all(cluster.servers.map((s) => command(s.port, 'CLUSTER', 'DELSLOTS', SLOT)))
   try {
-    await untilState('fail')
+    await untilServedByNone()
     await during()
   } finally {
     await command(owner, 'CLUSTER', 'ADDSLOTS', SLOT)
-    await untilState('ok')
+    await untilStateOk()
   }
 }
 
