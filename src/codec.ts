@@ -144,8 +144,9 @@ function toJSONProblem(value: object, ancestors: object[] | undefined): string |
  * `value` as JSON.stringify sees it: each `toJSON` called once, with the key JSON passes (the
  * property name, the index, '' at the top), and its result in place; objects and arrays copied.
  * A Date or a Buffer stays one (findProblem refuses it, whatever its `toJSON`), as does an
- * object that is no plain object (a Map a `toJSON` returned: findProblem names it). A function-valued `toJSON` member of a `toJSON`'s
- * result (`toJSON() { return this }`) is left out, as JSON leaves it out.
+ * object that is no plain object (a Map a `toJSON` returned: findProblem names it). A
+ * function-valued `toJSON` member of a `toJSON`'s result (`toJSON() { return this }`) is left
+ * out, as JSON leaves it out.
  */
 function resolveToJSON(value: unknown, key: string): unknown {
   if (typeof value !== 'object' || value === null || isRefusedWithToJSON(value)) return value

@@ -84,7 +84,6 @@ export class MemoryStreamBackend implements StreamBackend {
   }
 
   async appendOnce(key: string, writes: readonly OnceWrite[]): Promise<string[]> {
-    this.#stream(key)
     const stream = this.#create(key)
     // As add-each-once-1.lua: one look among the latest entries (newest first), before any is added.
     const wanted = new Set(writes.map((write) => write.once))
@@ -94,15 +93,17 @@ export class MemoryStreamBackend implements StreamBackend {
       if (once !== undefined && wanted.has(once) && !found.has(once)) found.set(once, entry.id)
       return false
     })
+    let added = false
     const ids = writes.map((write) => {
       let id = found.get(write.once)
       if (id === undefined) {
         id = stream.append([...write.fields], NO_CAP)
         found.set(write.once, id)
+        added = true
       }
       return id
     })
-    if (found.size > 0) this.#waiters.notify(key)
+    if (added) this.#waiters.notify(key)
     return ids
   }
 
