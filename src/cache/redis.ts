@@ -35,7 +35,7 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = this.#topology.current ?? (await this.#topology.get())
     // One server: the MGET reply is already in the caller's order. Nothing else is allocated
     // (at high concurrency, whatever a read holds while it waits is what GC has to copy).
-    if (topology.oneConnection) return topology.client(keys[0]!).mget(...keys)
+    if (topology.oneConnection) return topology.getMany(keys)
     const batches = await topology.batches(keys)
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.

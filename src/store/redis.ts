@@ -1,6 +1,6 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { connectionOf, everyPart, perKey } from '../topology/pipeline.ts'
+import { connectionOf, everyPart, getPerBatch } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
@@ -33,7 +33,7 @@ export class RedisStoreBackend implements StoreBackend {
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     const topology = this.#topology.current ?? (await this.#topology.get())
-    return perKey(topology, keys, (client, batch) => client.mget(...batch))
+    return getPerBatch(topology, keys)
   }
 
   async set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void> {

@@ -193,6 +193,10 @@ export class ClusterTopology implements RedisTopology {
     return sendSet(this.#clientOf(key), key, command)
   }
 
+  getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#clientOf(keys[0]!).mget(...keys)
+  }
+
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
     await this.#slotsReady()

@@ -278,6 +278,10 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return sendSet(this.#route(key), key, command)
   }
 
+  getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#route(keys[0]!).mget(...keys)
+  }
+
   #route(key: string): NodeRedisCommands {
     const slot = keySlot(key)
     let route = this.#routes[slot]

@@ -125,19 +125,19 @@ export function groupKeys(
 }
 
 /**
- * Runs one multi-key command per batch (MGET, UNLINK, ...) and returns the per-key replies in
- * the caller's key order. The commands are all sent before any reply is awaited, so each node
- * sees them back to back: one round trip per node, without the cost of a Pipeline object.
+ * The values of keys, one MGET per batch (`RedisTopology.getMany`), in the caller's key order.
+ * The MGETs are all sent before any reply is awaited, so each node sees them back to back: one
+ * round trip per node, without the cost of a Pipeline object.
  */
-export async function perKey<T>(
+export async function getPerBatch(
   topology: RedisTopology,
   keys: readonly string[],
-  send: (client: Client, keys: readonly string[]) => Promise<T[]>,
-): Promise<T[]> {
-  // One connection: one command, whose reply is already in the caller's order.
-  if (topology.oneConnection) return keys.length === 0 ? [] : send(topology.client(keys[0]!), keys)
+): Promise<(string | null)[]> {
+  if (keys.length === 0) return []
+  // One connection: one MGET, whose reply is already in the caller's order.
+  if (topology.oneConnection) return topology.getMany(keys)
   const batches = await topology.batches(keys)
-  const replies = await Promise.all(batches.map((batch) => send(topology.batchClient(batch), batch.keys)))
+  const replies = await Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
   return inCallerOrder(keys.length, batches, replies)
 }
 

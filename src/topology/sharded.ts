@@ -152,7 +152,7 @@ function nodeRedisConnection(
  * class: standalone is a ring of one without the ring (every key goes to its one server, all
  * keys of one lane make one batch). The multi-key paths that can skip grouping by node on one
  * connection (one command already answers in the caller's key order) check `oneConnection`
- * themselves: perKey in pipeline.ts, the cache's getMany, the store's setMany and sendsAtOnce,
+ * themselves: getPerBatch in pipeline.ts, the cache's getMany, the store's setMany and sendsAtOnce,
  * the streams' publish. Everything else runs the same code on both.
  */
 export class ShardedTopology implements RedisTopology {
@@ -305,6 +305,10 @@ export class ShardedTopology implements RedisTopology {
 
   set(key: string, command: SetCommand): Promise<string | null> {
     return this.#poolOf(key).lane(key).batch.set(key, command)
+  }
+
+  getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#poolOf(keys[0]!).lane(keys[0]!).batch.getMany(keys)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

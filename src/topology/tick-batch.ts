@@ -32,6 +32,73 @@ interface Pending {
   readonly rejects: ((error: unknown) => void)[]
 }
 
+/** Keys of one step of multi-key reads at most, unless one call asks for more itself. */
+export const MAX_MANY_KEYS = 1024
+
+/**
+ * The multi-key reads of one step: one MGET in which each key is read once, however many calls
+ * ask for it. While one call is alone its keys are the step's, as it gave them (no index built).
+ */
+class ManyReads {
+  readonly kind = 'many'
+  /** The MGET's keys: the first call's keys, then, once another call joined, each key once. */
+  keys: string[]
+  /** Where each key is in `keys`; built when a second call joins. */
+  #index: Map<string, number> | undefined
+  /** Per call, where its keys' values are in the MGET's reply (undefined: the reply itself). */
+  readonly #picks: (number[] | undefined)[] = [undefined]
+  readonly #resolves: ((replies: Reply[]) => void)[] = []
+  readonly #rejects: ((error: unknown) => void)[] = []
+
+  constructor(keys: readonly string[]) {
+    this.keys = [...keys]
+  }
+
+  /** Adds a call for `keys` (the first call's keys are the constructor's); its answer. */
+  join(keys: readonly string[] | undefined): Promise<Reply[]> {
+    if (keys !== undefined) {
+      if (this.#index === undefined) {
+        const first = this.keys
+        this.keys = []
+        this.#index = new Map()
+        this.#picks[0] = this.#place(first)
+      }
+      this.#picks.push(this.#place(keys))
+    }
+    return new Promise<Reply[]>((resolve, reject) => {
+      this.#resolves.push(resolve)
+      this.#rejects.push(reject)
+    })
+  }
+
+  #place(keys: readonly string[]): number[] {
+    const index = this.#index!
+    return keys.map((key) => {
+      let at = index.get(key)
+      if (at === undefined) {
+        at = this.keys.length
+        index.set(key, at)
+        this.keys.push(key)
+      }
+      return at
+    })
+  }
+
+  send(client: Client): void {
+    client.mget(...this.keys).then(
+      (replies) => {
+        for (let i = 0; i < this.#resolves.length; i++) {
+          const picks = this.#picks[i]
+          this.#resolves[i]!(picks === undefined ? replies : picks.map((at) => replies[at] ?? null))
+        }
+      },
+      (error: unknown) => {
+        for (const reject of this.#rejects) reject(error)
+      },
+    )
+  }
+}
+
 /**
  * The single-key GETs and SETs made within one tick to one server, sent as one step per run of
  * calls of one kind instead of one command each. At high concurrency most of a call's cost is
@@ -46,13 +113,17 @@ interface Pending {
  *   Redis exactly (later than their step: the one case where such a read is not ordered before
  *   the calls made after it).
  * - SETs: one MSET when none has a TTL, else set-each-n.lua.
+ * - Multi-key reads (a store's getMany, a cache's readMulti): one MGET in which each key is read
+ *   once however many calls ask for it (ManyReads), each call answered in its own key order, as
+ *   its own MGET would answer it. Calls that read the same keys at once (a page's items, read by
+ *   every request) cost the client one reply's decoding instead of one per call.
  *
  * Order (SPEC §2): a call of the other kind sends what is pending first, and the owner calls
  * `flush()` before anything else is sent to the server, so every call goes out ahead of every
  * command made after it, as if it had been sent at once.
  */
 export class TickBatch {
-  #pending: Pending | undefined
+  #pending: Pending | ManyReads | undefined
   /** The connection a step goes out on (without flushing again). */
   readonly #connection: () => Client
   constructor(connection: () => Client) {
@@ -67,13 +138,33 @@ export class TickBatch {
     return this.#add('set', key, command)
   }
 
+  /** MGET of `keys` (never empty), the reply in their order. */
+  getMany(keys: readonly string[]): Promise<Reply[]> {
+    const pending = this.#pending
+    if (pending?.kind === 'many') {
+      const reply = pending.join(keys)
+      if (pending.keys.length >= MAX_MANY_KEYS) this.flush()
+      return reply
+    }
+    const reads = new ManyReads(keys)
+    this.#begin(reads)
+    const reply = reads.join(undefined)
+    if (reads.keys.length >= MAX_MANY_KEYS) this.flush()
+    return reply
+  }
+
+  /** Sends what is pending, then makes `step` the pending one, sent at the end of the tick. */
+  #begin(step: Pending | ManyReads): void {
+    this.flush()
+    this.#pending = step
+    process.nextTick(this.flush)
+  }
+
   #add(kind: Pending['kind'], key: string, set?: SetCommand): Promise<Reply> {
     let pending = this.#pending
     if (pending?.kind !== kind) {
-      this.flush()
       pending = { kind, keys: [], sets: [], resolves: [], rejects: [] }
-      this.#pending = pending
-      process.nextTick(this.flush)
+      this.#begin(pending)
     }
     pending.keys.push(key)
     if (set !== undefined) pending.sets.push(set)
@@ -90,6 +181,10 @@ export class TickBatch {
     const pending = this.#pending
     if (pending === undefined) return
     this.#pending = undefined
+    if (pending.kind === 'many') {
+      pending.send(this.#connection())
+      return
+    }
     const { resolves, rejects } = pending
     this.#send(this.#connection(), pending).then(
       (replies) => {

@@ -61,6 +61,12 @@ export interface RedisTopology {
   /** SET of one key with its TTL and NX: 'OK', or null when NX found the key. Batched as `get`. */
   set(key: string, command: SetCommand): Promise<string | null>
   /**
+   * MGET of keys that share a connection (the keys of one batch; any keys with `oneConnection`),
+   * never none; the reply in their order. On a server of its own the multi-key reads of one tick
+   * go out as one MGET reading each key once (src/topology/tick-batch.ts).
+   */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>
+  /**
    * Splits keys into batches that never span nodes (ring) or slots (cluster), nor a node's
    * connections (`lane`).
    */

@@ -1,5 +1,5 @@
 import type { TopologyHandle } from '../topology/handle.ts'
-import { perKey } from '../topology/pipeline.ts'
+import { getPerBatch } from '../topology/pipeline.ts'
 import type { Completion, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
 import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_3 } from './scripts.ts'
@@ -80,10 +80,9 @@ export class RedisTrackerBackend implements TrackerBackend {
 
   async alive(keys: readonly SessionKeys[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return []
-    const values = await perKey(
+    const values = await getPerBatch(
       await this.#topology.get(),
       keys.map((k) => k.alive),
-      (client, batch) => client.mget(...batch),
     )
     return values.map((value) => value ?? undefined)
   }

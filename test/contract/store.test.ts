@@ -622,6 +622,23 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await fleet.store().get('hits'), { hits: 1000 })
   })
 
+  test('getMany calls made together, with keys in common and repeated, each get their own values in their own order', async () => {
+    const store = (await env.fleet()).store<{ n: number }>()
+    const keys = Array.from({ length: 30 }, (_, i) => `together-${i}`)
+    await store.setMany(keys.map((k, i) => [k, { n: i }]))
+    const asked = [keys, [...keys].reverse(), [keys[3]!, 'absent', keys[3]!], keys.slice(10, 20), ['absent']]
+    const answers = await Promise.all(asked.map((list) => store.getMany(list)))
+    answers.forEach((values, i) => {
+      assert.deepEqual(
+        values,
+        asked[i]!.map((key) => (key === 'absent' ? undefined : { n: Number(key.split('-')[1]) })),
+      )
+    })
+    answers[0]![3]!.n = -1
+    assert.deepEqual(answers[2], [{ n: 3 }, undefined, { n: 3 }], 'no caller shares a value with another')
+    assert.notEqual(answers[2]![0], answers[2]![2])
+  })
+
   test('getMany and setMany keep input order across nodes, with ttl', async () => {
     const store = (await env.fleet()).store<number>()
     const keys = Array.from({ length: 100 }, (_, i) => `many-${i}`)

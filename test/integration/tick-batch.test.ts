@@ -150,4 +150,63 @@ describe('reads and writes of one tick (standalone)', () => {
       [0, 1, 2, 3, 4, 5],
     )
   })
+
+  test('multi-key reads of one tick go to Redis as one MGET reading each key once, each call answered in its own key order', async () => {
+    const namespace = uniqueNamespace()
+    const fleet = open(namespace)
+    const store = fleet.store<{ n: number }>()
+    await store.setMany(Array.from({ length: 5 }, (_, i): [string, { n: number }] => [`k${i}`, { n: i }]))
+    await raw.config('RESETSTAT')
+    const [first, second, third] = await Promise.all([
+      store.getMany(['k0', 'k1', 'none']),
+      store.getMany(['k1', 'k0', 'k1']),
+      store.getMany(['k4']),
+    ])
+    assert.deepEqual(first, [{ n: 0 }, { n: 1 }, undefined])
+    assert.deepEqual(second, [{ n: 1 }, { n: 0 }, { n: 1 }])
+    assert.deepEqual(third, [{ n: 4 }])
+    assert.equal(await calls(raw, 'mget'), 1, 'one MGET for the three calls')
+    assert.equal(await calls(raw, 'get'), 0)
+    // Each caller has values of its own, even of a key another call (or itself) asked for too.
+    first[0]!.n = 99
+    second[0]!.n = 98
+    assert.deepEqual(second, [{ n: 98 }, { n: 0 }, { n: 1 }])
+
+    // The cache's readMulti calls share the step as well.
+    const cache = fleet.cache()
+    await cache.writeMulti({ a: 1, b: 2 })
+    await raw.config('RESETSTAT')
+    const maps = await Promise.all([cache.readMulti(['a', 'b']), cache.readMulti(['b', 'c'])])
+    assert.deepEqual(maps, [
+      new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
+      new Map([['b', 2]]),
+    ])
+    assert.equal(await calls(raw, 'mget'), 1)
+
+    // A lone call is its own MGET of its keys, as given.
+    await raw.config('RESETSTAT')
+    assert.deepEqual(await store.getMany(['k2', 'k2']), [{ n: 2 }, { n: 2 }])
+    assert.equal(await calls(raw, 'mget'), 1)
+  })
+
+  test('a multi-key read sees the writes made before it in its tick and none made after it', async () => {
+    const store = open().store<number>()
+    await store.setMany([
+      ['x', 0],
+      ['y', 0],
+    ])
+    const before = store.getMany(['x', 'y'])
+    void store.set('x', 1)
+    const between = store.getMany(['x', 'y'])
+    void store.setMany([['y', 2]])
+    const last = store.getMany(['y', 'x'])
+    assert.deepEqual(await Promise.all([before, between, last]), [
+      [0, 0],
+      [1, 0],
+      [2, 1],
+    ])
+  })
 })

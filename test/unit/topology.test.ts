@@ -21,9 +21,9 @@ import { TopologyHandle } from '../../src/topology/handle.ts'
 import type { IORedisModule } from '../../src/topology/ioredis.ts'
 import {
   connectionOf,
+  getPerBatch,
   groupKeys,
   inCallerOrder,
-  perKey,
   pipelinePerNode,
 } from '../../src/topology/pipeline.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -192,46 +192,37 @@ test('pipelinePerNode: a pipeline that replies nothing (exec gave null) yields e
   assert.deepEqual(replies, [[]])
 })
 
-/** A topology stand-in for perKey: one connection or not, clients by key, batches by first letter. */
-function perKeyTopology(oneConnection: boolean): RedisTopology {
+/** A topology stand-in for getPerBatch: one connection or not, batches by first letter; records MGETs. */
+function mgetTopology(oneConnection: boolean, sent: (readonly string[])[]): RedisTopology {
   return {
     oneConnection,
-    client: (key: string) => ({ node: `client-of-${key}` }) as unknown as Client,
+    getMany: async (list: readonly string[]) => {
+      sent.push(list)
+      return list.map((key) => key.toUpperCase())
+    },
     batches: async (list: readonly string[]) =>
       groupKeys(
         list,
         (key) => key[0]!,
         (key) => ({ node: key[0]!, lane: 0 }),
       ),
-    batchClient: (batch: KeyBatch) => ({ node: batch.node }) as unknown as Client,
   } as unknown as RedisTopology
 }
 
-test('perKey: one connection sends one command with every key, in the caller’s order', async () => {
-  const sent: [string, readonly string[]][] = []
-  const send = async (client: Client, list: readonly string[]) => {
-    sent.push([(client as unknown as { node: string }).node, list])
-    return list.map((key) => key.toUpperCase())
-  }
-  const topology = perKeyTopology(true)
-  assert.deepEqual(await perKey(topology, ['a1', 'b1'], send), ['A1', 'B1'])
-  assert.deepEqual(sent, [['client-of-a1', ['a1', 'b1']]])
-  assert.deepEqual(await perKey(topology, [], send), [])
+test('getPerBatch: one connection sends one MGET with every key, in the caller’s order', async () => {
+  const sent: (readonly string[])[] = []
+  const topology = mgetTopology(true, sent)
+  assert.deepEqual(await getPerBatch(topology, ['a1', 'b1']), ['A1', 'B1'])
+  assert.deepEqual(sent, [['a1', 'b1']])
+  assert.deepEqual(await getPerBatch(topology, []), [])
   assert.equal(sent.length, 1, 'no keys, no command')
 })
 
-test('perKey: elsewhere one command per batch, on its client, replies in the caller’s order', async () => {
-  const sent: [string, readonly string[]][] = []
-  const send = async (client: Client, list: readonly string[]) => {
-    sent.push([(client as unknown as { node: string }).node, list])
-    return list.map((key) => key.toUpperCase())
-  }
-  const result = await perKey(perKeyTopology(false), ['a1', 'b1', 'a2'], send)
+test('getPerBatch: elsewhere one MGET per batch, replies in the caller’s order', async () => {
+  const sent: (readonly string[])[] = []
+  const result = await getPerBatch(mgetTopology(false, sent), ['a1', 'b1', 'a2'])
   assert.deepEqual(result, ['A1', 'B1', 'A2'])
-  assert.deepEqual(sent, [
-    ['a', ['a1', 'a2']],
-    ['b', ['b1']],
-  ])
+  assert.deepEqual(sent, [['a1', 'a2'], ['b1']])
 })
 
 test('Script: sent with its source until it ran on the node of its keys (per client and slot), by SHA1 after; EVAL again on NOSCRIPT only', async () => {
