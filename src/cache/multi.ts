@@ -1,7 +1,7 @@
 import type { OpenTrace } from '../telemetry.ts'
 import { assertCallOptions, describeValue, invalidArgument, isPlainObject } from '../validate.ts'
 import type { Clock } from './clock.ts'
-import { type Entry, entryValue, isExpired, isMismatched, type TagStamp } from './entry.ts'
+import { type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
 import { note } from './instrument.ts'
@@ -328,9 +328,12 @@ export class MultiKey {
       counted.end()
     }
     const now = this.#o.clock()
-    return entries.map((entry, i) =>
-      entry && !isExpired(entry, now) && !isMismatched(entry, versionOf(i)) ? entryValue(entry) : MISS,
-    )
+    const reader = this.#o.reader
+    return entries.map((entry, i) => {
+      if (entry === undefined) return MISS
+      const live = !isExpired(entry, now) && !isMismatched(entry, versionOf(i))
+      return reader.valueOf(method, many.names[i]!, entry, live, MISS)
+    })
   }
 }
 

@@ -1,7 +1,15 @@
 import { SerializationError } from '../errors.ts'
 import type { CacheBackend } from './backend.ts'
 import type { Clock } from './clock.ts'
-import { checkValue, decodeEntry, type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
+import {
+  checkValue,
+  decodeEntry,
+  type Entry,
+  entryValue,
+  isExpired,
+  isMismatched,
+  type TagStamp,
+} from './entry.ts'
 import type { NearCache } from './near.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import { type KeyScope, type Scope, tagKeys } from './scope.ts'
@@ -130,7 +138,7 @@ export class EntryReader {
    * trip only if some entry has tags). In input order, undefined where there is none. `versionOf`
    * gives the version asked of the key at an index (what a near hit is counted against).
    * `fromNear`, when given (a traced call), is set true at the index of each entry the near cache
-   * answered.
+   * answered. Without a near cache the values are not parsed yet: take them with `valueOf`.
    */
   async loadMany(
     method: CacheMethod,
@@ -141,8 +149,10 @@ export class EntryReader {
     fromNear?: boolean[],
   ): Promise<(Entry | undefined)[]> {
     const near = this.#o.near
-    // Nothing allocated before the reply: what a read holds while it waits, GC has to copy.
-    if (!near) return this.#getMany(method, scope, names, fulls)
+    // Nothing allocated before the reply: what a read holds while it waits, GC has to copy. Nor
+    // are values parsed until the caller takes them: at high concurrency every call of a step
+    // holding its parsed values across the calls' next turns is most of what GC copies.
+    if (!near) return this.#getMany(method, scope, names, fulls, false)
     const entries = new Array<Entry | undefined>(fulls.length)
     const missing: number[] = []
     for (let i = 0; i < fulls.length; i++) {
@@ -162,6 +172,7 @@ export class EntryReader {
         scope,
         missing.map((i) => names[i]!),
         missing.map((i) => fulls[i]!),
+        true,
       )
     } finally {
       nearKeys.forEach((key, n) => {
@@ -178,18 +189,34 @@ export class EntryReader {
     return this.#o.backend.readsManyAtOnce()
   }
 
-  /** MGET per node, decoded, tags checked. */
+  /**
+   * The value of an entry `loadMany` returned, or `miss` when it is not `live` (expired, of
+   * another version) or its value is damaged, which is reported as `load` reports it. An entry
+   * that is not live is checked all the same: a damaged one is reported whether or not it is used.
+   */
+  valueOf(method: CacheMethod, name: string, entry: Entry, live: boolean, miss: unknown): unknown {
+    try {
+      if (live) return entryValue(entry)
+      checkValue(entry)
+    } catch (error) {
+      this.#reportDamaged(method, name, error)
+    }
+    return miss
+  }
+
+  /** MGET per node, decoded, tags checked; values checked too when `check` (see loadMany). */
   async #getMany(
     method: CacheMethod,
     scope: Scope,
     names: readonly string[],
     keys: readonly string[],
+    check: boolean,
   ): Promise<(Entry | undefined)[]> {
     const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
     let tagged = false
     const entries = stored.map((text, i) => {
       if (text === null) return undefined
-      const entry = this.#decoded(method, names[i]!, text)
+      const entry = this.#decoded(method, names[i]!, text, check)
       if (entry?.tags) tagged = true
       return entry
     })
@@ -201,19 +228,23 @@ export class EntryReader {
    * A stored entry, decoded and its value checked; a damaged one (another program's write, a
    * cut) is reported and read as a miss of its key alone, as Rails reads an entry it cannot load.
    */
-  #decoded(method: CacheMethod, name: string, stored: string): Entry | undefined {
+  #decoded(method: CacheMethod, name: string, stored: string, check = true): Entry | undefined {
     try {
       const entry = decodeEntry(stored)
-      checkValue(entry)
+      if (check) checkValue(entry)
       return entry
     } catch (error) {
-      const reason = (error as Error).message
-      this.#o.corrupt(
-        method,
-        new SerializationError(`cache.${method} '${name}': ${reason}`, { cause: error, stored: true }),
-      )
+      this.#reportDamaged(method, name, error)
       return undefined
     }
+  }
+
+  #reportDamaged(method: CacheMethod, name: string, error: unknown): void {
+    const reason = (error as Error).message
+    this.#o.corrupt(
+      method,
+      new SerializationError(`cache.${method} '${name}': ${reason}`, { cause: error, stored: true }),
+    )
   }
 
   /** Current versions of tags (0 for a tag never invalidated), in one round trip. */

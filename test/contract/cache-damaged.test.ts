@@ -77,6 +77,17 @@ forEachTopology('Cache: damaged entries', (env) => {
     })
   }
 
+  test('a damaged entry of another version than the one asked for is reported by readMulti as by read', async () => {
+    const { cache, failures, damage } = setup()
+    // Flags '@' + 4 (has a version): version "v", then JSON cut short.
+    await damage('bad', '\u0000rfD1:v{"a":')
+    await cache.write('good', 1, { version: 'w' })
+    assert.equal(await cache.read('bad', { version: 'w' }), undefined)
+    assertReported(failures, 'read', 'bad')
+    assert.deepEqual(await cache.readMulti(['good', 'bad'], { version: 'w' }), new Map([['good', 1]]))
+    assertReported(failures, 'readMulti', 'bad')
+  })
+
   test('a key holding another type (a stream): read, exist, readCounter, increment and fetch miss and report WRONGTYPE; the stream is kept', async () => {
     const ns = uniqueKey('ns')
     const failures: Failure[] = []
