@@ -25,6 +25,21 @@ async function seededKeyv(ctx: BenchContext) {
   return keyv
 }
 
+/**
+ * 256 windows of 100 keys of their own: call `i` reads window `i % 256`, so the 256 callers of
+ * `c=256` read keys no other caller reads at that moment (what `store getMany(100)`'s callers,
+ * all reading the same 100 keys, do not).
+ */
+const WINDOWS = Array.from({ length: 256 }, (_, w) =>
+  Array.from({ length: 100 }, (_, n) => `w${w * 100 + n}`),
+)
+
+async function seedWindows(ctx: BenchContext): Promise<void> {
+  const names = WINDOWS.flat()
+  await ctx.fleet.store().setMany(names.map((name): [string, unknown] => [name, value]))
+  await ctx.raw.mset(...names.flatMap((name) => [`${ctx.namespace}:${name}`, text]))
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'store get',
@@ -95,6 +110,27 @@ export const scenarios: Scenario[] = [
         const keyv = await seededKeyv(ctx)
         const keys = Array.from({ length: 100 }, (_, i) => keyOf(i))
         return () => keyv.getMany(keys)
+      },
+    },
+  },
+  {
+    name: 'store getMany(100), a window per caller',
+    concurrency: [256],
+    variants: {
+      ...perClient(async (client, ctx) => {
+        await seedWindows(ctx)
+        return async (i) => {
+          const keys = WINDOWS[i % 256]!.map((name) => `${ctx.namespace}:${name}`)
+          return (await client.mget(keys)).map((text) => (text === null ? undefined : JSON.parse(text)))
+        }
+      }),
+      redfleet: async (ctx) => {
+        const store = ctx.fleet.store()
+        return (i) => store.getMany(WINDOWS[i % 256]!)
+      },
+      'redfleet on node-redis 5': async (ctx) => {
+        const store = (await nodeRedis5Fleet(ctx)).store()
+        return (i) => store.getMany(WINDOWS[i % 256]!)
       },
     },
   },
