@@ -55,8 +55,8 @@ export interface Entry {
   /** Copies `tree` (clone.ts): set with it. */
   copy?: Copier
   /**
-   * The value, parsed (and revived) when the entry was loaded to check it (`checkValue`), for the
-   * entry's first use: handed out once, so that no two callers get the same object.
+   * The value, parsed (and revived) when the entry was checked (`checkValue`), for the entry's
+   * first use: handed out once, so that no two callers get the same object.
    */
   parsed?: { value: unknown }
 }
@@ -79,7 +79,7 @@ export function entryValue(entry: Entry): unknown {
 }
 
 /**
- * Parses an entry's value as it is loaded, so that a damaged one (JSON cut short, an unknown
+ * Parses an entry's value before it is used, so that a damaged one (JSON cut short, an unknown
  * type tag) is found where the entry is read, as a corrupt header is: a miss of that key, never
  * a failure of a call that would have used it later. Throws SerializationError.
  */

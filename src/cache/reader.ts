@@ -204,7 +204,7 @@ export class EntryReader {
     return miss
   }
 
-  /** MGET per node, decoded, tags checked; values checked too when `check` (see loadMany). */
+  /** MGET per node, decoded, tags checked; values checked too when `check` (see loadMany and #decoded). */
   async #getMany(
     method: CacheMethod,
     scope: Scope,
@@ -225,13 +225,15 @@ export class EntryReader {
   }
 
   /**
-   * A stored entry, decoded and its value checked; a damaged one (another program's write, a
-   * cut) is reported and read as a miss of its key alone, as Rails reads an entry it cannot load.
+   * A stored entry, decoded and, when `check` or when it has tags, its value checked (an entry
+   * with tags may be dropped by them before anyone takes its value: see `valueOf`); a damaged
+   * one (another program's write, a cut) is reported and read as a miss of its key alone, as
+   * Rails reads an entry it cannot load.
    */
   #decoded(method: CacheMethod, name: string, stored: string, check = true): Entry | undefined {
     try {
       const entry = decodeEntry(stored)
-      if (check) checkValue(entry)
+      if (check || entry.tags) checkValue(entry)
       return entry
     } catch (error) {
       this.#reportDamaged(method, name, error)

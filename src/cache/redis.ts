@@ -33,8 +33,8 @@ export class RedisCacheBackend implements CacheBackend {
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return []
     const topology = this.#topology.current ?? (await this.#topology.get())
-    // One server: the MGET reply is already in the caller's order. Nothing else is allocated
-    // (at high concurrency, whatever a read holds while it waits is what GC has to copy).
+    // One server: the MGET reply is already in the caller's order; nothing else is allocated
+    // here (at high concurrency, whatever a read holds while it waits is what GC has to copy).
     if (topology.oneConnection) return topology.getMany(keys)
     const batches = await topology.batches(keys)
     if (batches.length === 1) {

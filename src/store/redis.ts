@@ -11,8 +11,10 @@ import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 /**
  * Store commands: GET/SET/UNLINK, the claim, counter and compare-and-set scripts, MGET and SETs
  * per node in one pipeline each. A write with `durability` is pipelined with its WAIT.
- * Single-key commands are written to the connection before a method returns once the topology
- * is built; multi-key ones too on one server (see StoreBackend.sendsAtOnce).
+ * Single-key commands take their place on the connection before a method returns once the
+ * topology is built (GETs, SETs and, on one server, MGETs leave at the end of the tick, ahead of
+ * any command made after them: TickBatch); multi-key ones too on one server (see
+ * StoreBackend.sendsAtOnce).
  */
 export class RedisStoreBackend implements StoreBackend {
   readonly #topology: TopologyHandle

@@ -43,8 +43,8 @@ interface PoolTransport<C extends PooledConnection> {
 }
 
 /**
- * One command connection of a server's pool and the GETs and SETs of the current tick on it
- * (TickBatch), which go out before any other command is handed the connection.
+ * One command connection of a server's pool and the GETs, SETs and MGETs of the current tick on
+ * it (TickBatch), which go out before any other command is handed the connection.
  */
 class Lane<C extends PooledConnection = PooledConnection> {
   readonly batch = new TickBatch(() => this.#take())

@@ -32,7 +32,7 @@ interface Pending {
   readonly rejects: ((error: unknown) => void)[]
 }
 
-/** Keys of one step of multi-key reads at most, unless one call asks for more itself. */
+/** Keys of one step of multi-key reads at most; a call of more is sent alone. */
 export const MAX_MANY_KEYS = 1024
 
 /**
@@ -45,7 +45,7 @@ class ManyReads {
   keys: string[]
   /** Where each key is in `keys`; built when a second call joins. */
   #index: Map<string, number> | undefined
-  /** Per call, where its keys' values are in the MGET's reply (undefined: the reply itself). */
+  /** Per call, where its keys' values are in the MGET's reply (undefined: the reply array itself, the first call's while it is alone). */
   readonly #picks: (number[] | undefined)[] = [undefined]
   readonly #resolves: ((replies: Reply[]) => void)[] = []
   readonly #rejects: ((error: unknown) => void)[] = []
@@ -85,7 +85,14 @@ class ManyReads {
   }
 
   send(client: Client): void {
-    client.mget(...this.keys).then(
+    let reading: Promise<Reply[]>
+    try {
+      reading = client.mget(...this.keys)
+    } catch (error) {
+      // Thrown, not rejected (more keys than a call's arguments can spread): every call fails.
+      reading = Promise.reject(error)
+    }
+    reading.then(
       (replies) => {
         for (let i = 0; i < this.#resolves.length; i++) {
           const picks = this.#picks[i]
@@ -100,8 +107,8 @@ class ManyReads {
 }
 
 /**
- * The single-key GETs and SETs made within one tick to one server, sent as one step per run of
- * calls of one kind instead of one command each. At high concurrency most of a call's cost is
+ * The GETs, SETs and multi-key reads made within one tick on one connection, sent as one step
+ * per run of calls of one kind instead of one command each. At high concurrency most of a call's cost is
  * the client's per-command work (a command object, its promise, its share of the write and of
  * parsing): many calls sharing one command cost the client far less, and the server too. A lone
  * call is sent as its plain command, at the end of its tick.
@@ -138,18 +145,22 @@ export class TickBatch {
     return this.#add('set', key, command)
   }
 
-  /** MGET of `keys` (never empty), the reply in their order. */
+  /**
+   * MGET of `keys` (never empty), the reply in their order. A call joins the pending step while
+   * the step stays within MAX_MANY_KEYS; a call of that many keys or more is a step of its own,
+   * sent at once.
+   */
   getMany(keys: readonly string[]): Promise<Reply[]> {
     const pending = this.#pending
-    if (pending?.kind === 'many') {
-      const reply = pending.join(keys)
-      if (pending.keys.length >= MAX_MANY_KEYS) this.flush()
-      return reply
-    }
+    if (pending?.kind === 'many' && pending.keys.length + keys.length <= MAX_MANY_KEYS)
+      return pending.join(keys)
     const reads = new ManyReads(keys)
-    this.#begin(reads)
     const reply = reads.join(undefined)
-    if (reads.keys.length >= MAX_MANY_KEYS) this.flush()
+    if (keys.length < MAX_MANY_KEYS) this.#begin(reads)
+    else {
+      this.flush()
+      reads.send(this.#connection())
+    }
     return reply
   }
 

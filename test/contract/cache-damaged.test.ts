@@ -33,6 +33,7 @@ forEachTopology('Cache: damaged entries', (env) => {
     cache: Cache
     failures: Failure[]
     damage(key: string, text: string): Promise<void>
+    ns: string
   } {
     const failures: Failure[] = []
     const ns = uniqueKey('ns')
@@ -42,7 +43,7 @@ forEachTopology('Cache: damaged entries', (env) => {
       ...(near ? { near: { max: 100 } } : {}),
     })
     const damage = (key: string, text: string) => raw.set(`${env.namespace}:cache:${ns}:${key}`, text)
-    return { cache, failures, damage }
+    return { cache, failures, damage, ns }
   }
 
   /** Each read of the entry reported once (a fetch's miss reads it again under its fill lock). */
@@ -86,6 +87,25 @@ forEachTopology('Cache: damaged entries', (env) => {
     assertReported(failures, 'read', 'bad')
     assert.deepEqual(await cache.readMulti(['good', 'bad'], { version: 'w' }), new Map([['good', 1]]))
     assertReported(failures, 'readMulti', 'bad')
+  })
+
+  test('a damaged entry whose tag was invalidated is reported by readMulti and fetchMulti as by read', async () => {
+    const { cache, failures, damage, ns } = setup()
+    await cache.write('tagged', { a: 1 }, { tags: ['t'] })
+    const stored = await raw.get(`${env.namespace}:cache:${ns}:tagged`)
+    assert.ok(stored)
+    // The header (and its tag) intact, the JSON cut short.
+    await damage('tagged', stored.toString('utf8').slice(0, -2))
+    await cache.invalidateTag('t')
+    assert.equal(await cache.read('tagged'), undefined)
+    assertReported(failures, 'read', 'tagged')
+    assert.deepEqual(await cache.readMulti(['tagged']), new Map())
+    assertReported(failures, 'readMulti', 'tagged')
+    assert.deepEqual(
+      await cache.fetchMulti(['tagged'], {}, () => 'computed'),
+      new Map([['tagged', 'computed']]),
+    )
+    assertReported(failures, 'fetchMulti', 'tagged')
   })
 
   test('a key holding another type (a stream): read, exist, readCounter, increment and fetch miss and report WRONGTYPE; the stream is kept', async () => {

@@ -209,4 +209,15 @@ describe('reads and writes of one tick (standalone)', () => {
       [2, 1],
     ])
   })
+
+  test('a multi-key read whose MGET cannot be sent fails alone; the reads of its tick are answered', async () => {
+    const store = open().store<number>()
+    await store.set('a', 1)
+    // More keys than a call's arguments can spread: sending the MGET throws at once.
+    const huge = Array.from({ length: 300_000 }, (_, i) => `huge-${i}`)
+    const [small, big] = await Promise.allSettled([store.getMany(['a']), store.getMany(huge)])
+    assert.equal(big.status, 'rejected')
+    assert.deepEqual(small, { status: 'fulfilled', value: [1] })
+    assert.deepEqual(await store.getMany(['a']), [1], 'the next read is sent')
+  })
 })

@@ -30,6 +30,7 @@ import { HashRing } from '../../src/topology/ring.ts'
 import { Script, scriptFile } from '../../src/topology/script.ts'
 import { ShardedTopology } from '../../src/topology/sharded.ts'
 import { keySlot } from '../../src/topology/slot.ts'
+import { TickBatch } from '../../src/topology/tick-batch.ts'
 import type { Client, KeyBatch, RedisTopology } from '../../src/topology/types.ts'
 
 /** A pipeline that records its commands and replies with what the test says. */
@@ -223,6 +224,20 @@ test('getPerBatch: elsewhere one MGET per batch, replies in the caller’s order
   const result = await getPerBatch(mgetTopology(false, sent), ['a1', 'b1', 'a2'])
   assert.deepEqual(result, ['A1', 'B1', 'A2'])
   assert.deepEqual(sent, [['a1', 'a2'], ['b1']])
+})
+
+test('TickBatch: a step of multi-key reads whose MGET throws as it is sent fails every call of the step, none left pending', async () => {
+  const sent: string[][] = []
+  const client = {
+    mget(...keys: string[]) {
+      sent.push(keys)
+      throw new Error('cannot send')
+    },
+  } as unknown as Client
+  const batch = new TickBatch(() => client)
+  const results = await Promise.allSettled([batch.getMany(['a', 'b']), batch.getMany(['b', 'c'])])
+  assert.deepEqual(sent, [['a', 'b', 'c']], 'one MGET, each key once')
+  for (const result of results) assert.match(String((result as PromiseRejectedResult).reason), /cannot send/)
 })
 
 test('Script: sent with its source until it ran on the node of its keys (per client and slot), by SHA1 after; EVAL again on NOSCRIPT only', async () => {
