@@ -204,7 +204,7 @@ export class EntryReader {
     return miss
   }
 
-  /** MGET per node, decoded, tags checked; values checked too when `check` (see loadMany and #decoded). */
+  /** MGET per node, decoded, tags checked; values checked too when `check` (see #decoded). */
   async #getMany(
     method: CacheMethod,
     scope: Scope,

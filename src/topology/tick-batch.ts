@@ -45,7 +45,10 @@ class ManyReads {
   keys: string[]
   /** Where each key is in `keys`; built when a second call joins. */
   #index: Map<string, number> | undefined
-  /** Per call, where its keys' values are in the MGET's reply (undefined: the reply array itself, the first call's while it is alone). */
+  /**
+   * Per call, where its keys' values are in the MGET's reply; undefined for the first call while
+   * it is alone: the reply array itself is its answer.
+   */
   readonly #picks: (number[] | undefined)[] = [undefined]
   readonly #resolves: ((replies: Reply[]) => void)[] = []
   readonly #rejects: ((error: unknown) => void)[] = []
@@ -108,10 +111,10 @@ class ManyReads {
 
 /**
  * The GETs, SETs and multi-key reads made within one tick on one connection, sent as one step
- * per run of calls of one kind instead of one command each. At high concurrency most of a call's cost is
- * the client's per-command work (a command object, its promise, its share of the write and of
- * parsing): many calls sharing one command cost the client far less, and the server too. A lone
- * call is sent as its plain command, at the end of its tick.
+ * per run of calls of one kind instead of one command each. At high concurrency most of a call's
+ * cost is the client's per-command work (a command object, its promise, its share of the write
+ * and of parsing): many calls sharing one command cost the client far less, and the server too.
+ * A lone call is sent as its plain command, at the end of its tick.
  *
  * - GETs: one transaction, MULTI MGET EXISTS EXEC. MGET answers nil for a missing key and for a
  *   key of another type alike, where GET answers WRONGTYPE (SPEC §3); EXISTS, in the same atomic
