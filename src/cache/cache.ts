@@ -156,6 +156,7 @@ export class FleetCache implements Cache {
       stats,
       defaults,
       plain,
+      lifecycle: ctx.lifecycle,
     })
     this.#counters = new Counters({ backend, run, keys, writer, failsafe, order, defaults })
   }

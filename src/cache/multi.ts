@@ -48,6 +48,8 @@ export interface MultiKeyParts {
   stats: CacheStats
   defaults: WriteDefaults
   plain: WriteSettings
+  /** The fleet's: a call with nothing to send still refuses once it is closed. */
+  lifecycle: { assertOpen(op: string): void }
 }
 
 /**
@@ -69,7 +71,7 @@ export class MultiKey {
     const { failsafe, stats } = this.#o
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
-    if (keys.length === 0) return result
+    if (keys.length === 0) return this.#nothingToDo('readMulti', result)
     if (o != null) assertCallOptions(o, 'cache.readMulti', ['version'])
     const many = this.#many('readMulti', keys, o?.version)
     note(trace, { keys: many.names })
@@ -111,7 +113,7 @@ export class MultiKey {
       )
     }
     const pairs: [CacheKey, unknown][] = entries instanceof Map ? [...entries] : Object.entries(entries)
-    if (pairs.length === 0) return true
+    if (pairs.length === 0) return this.#nothingToDo('writeMulti', true)
     const settings = o === undefined ? plain : new WriteSettings(defaults, o, 'writeMulti')
     settings.assertNotPast(clock(), 'writeMulti')
     const scope = keys.of('writeMulti')
@@ -159,7 +161,7 @@ export class MultiKey {
     const settings = new WriteSettings(defaults, o, 'fetchMulti')
     settings.assertNotPast(clock(), 'fetchMulti')
     const result = new Map<CacheKey, T>()
-    if (keys.length === 0) return result
+    if (keys.length === 0) return this.#nothingToDo('fetchMulti', result)
     const many = this.#many('fetchMulti', keys, settings.version)
     note(trace, { keys: many.names })
     const { fulls } = many
@@ -252,9 +254,10 @@ export class MultiKey {
   async deleteMulti(keys: CacheKey[], trace: OpenTrace | undefined): Promise<number> {
     const { writer, failsafe, order } = this.#o
     assertArray(keys, 'deleteMulti')
-    if (keys.length === 0) return 0
+    if (keys.length === 0) return this.#nothingToDo('deleteMulti', 0)
     const scope = this.#o.keys.of('deleteMulti')
-    const names = keys.map((key) => expandKey(key, 'deleteMulti'))
+    // Array.from, not map: a hole in the array is a key like any other (undefined: refused).
+    const names = Array.from(keys, (key) => expandKey(key, 'deleteMulti'))
     note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.before(NONE, fulls)
@@ -266,6 +269,12 @@ export class MultiKey {
       }),
     )
     return count
+  }
+
+  /** What a call with nothing to send answers, unless the fleet is closed: every call refuses then. */
+  #nothingToDo<T>(method: CacheMethod, answer: T): T {
+    this.#o.lifecycle.assertOpen(`cache.${method}`)
+    return answer
   }
 
   /** Names, full keys and requested versions of a multi-key call, in one pass. */

@@ -157,6 +157,12 @@ class FleetStore<V> implements Store<V> {
     )
   }
 
+  /** What a call with nothing to send answers, unless the fleet is closed: every call refuses then. */
+  #nothingToDo<T>(op: string, answer: T): T {
+    this.#ctx.lifecycle.assertOpen(`store.${op}`)
+    return answer
+  }
+
   /** Traces one public call `op` (`store.<method>`, SPEC §11), validation errors included. */
   get(key: string): Promise<V | undefined> {
     return this.#tracer.run(
@@ -304,8 +310,9 @@ class FleetStore<V> implements Store<V> {
   async #getMany(keys: string[]): Promise<(V | undefined)[]> {
     if (!Array.isArray(keys))
       throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.getMany: keys must be an array')
-    const full = keys.map((key) => this.#key('getMany', key))
-    if (full.length === 0) return []
+    // Array.from, not map: a hole in the array is a key like any other (undefined: refused).
+    const full = Array.from(keys, (key) => this.#key('getMany', key))
+    if (full.length === 0) return this.#nothingToDo('getMany', [])
     const texts = await this.#run('getMany', undefined, full, () => this.#backend.getMany(full))
     return texts.map((text, i) => this.#values.decode<V>(text, 'store.getMany', keys[i]!))
   }
@@ -313,7 +320,7 @@ class FleetStore<V> implements Store<V> {
   async #setMany(entries: [string, V][], o?: StoreWriteOptions): Promise<void> {
     // An entry that is not a pair (a string would be read as [first char, second char], a third
     // element would be dropped unseen) is a bad argument.
-    if (!Array.isArray(entries) || entries.some((entry) => !Array.isArray(entry) || entry.length !== 2)) {
+    if (!Array.isArray(entries) || !isEveryPair(entries)) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
         'store.setMany: entries must be an array of [key, value] pairs',
@@ -324,11 +331,20 @@ class FleetStore<V> implements Store<V> {
       this.#key('setMany', key),
       this.#values.encode(value, 'store.setMany', key),
     ])
-    if (encoded.length === 0) return
+    if (encoded.length === 0) return this.#nothingToDo('setMany', undefined)
     const durability = this.#durability('setMany', o)
     const full = encoded.map(([fullKey]) => fullKey)
     await this.#run('setMany', undefined, full, () => this.#backend.setMany(encoded, ttl, durability))
   }
+}
+
+/** Every entry is a [key, value] pair; an index loop, as `some` and `every` skip an array's holes. */
+function isEveryPair(entries: unknown[]): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]
+    if (!Array.isArray(entry) || entry.length !== 2) return false
+  }
+  return true
 }
 
 /** The options of a store write (SPEC §2, §10). */

@@ -227,6 +227,24 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     )
   })
 
+  test('a hole in a key list is a missing key: readMulti, fetchMulti and deleteMulti refuse it on every topology', async () => {
+    const cache = cacheOf()
+    await cache.write('x', 1)
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const holed = ['x', , 'y'] as string[]
+    await assert.rejects(cache.readMulti(holed), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+    await assert.rejects(
+      cache.fetchMulti(holed, {}, () => 2),
+      { name: 'TypeError', code: 'ERR_INVALID_KEY' },
+    )
+    await assert.rejects(cache.deleteMulti(holed), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_KEY',
+      message: /cache\.deleteMulti/,
+    })
+    assert.equal(await cache.read('x'), 1, 'nothing deleted')
+  })
+
   test('a key, version, tag, tenant or raw value with a lone surrogate is refused (Redis would store U+FFFD)', async () => {
     const cache = cacheOf()
     assert.equal(await cache.write('\uFFFD', 'kept'), true)
@@ -876,6 +894,17 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       ClosedError,
     )
     await assert.rejects(cache.readMulti(['a']), ClosedError)
+    // With nothing to send too (none would reach Redis): the fleet refuses every call.
+    await assert.rejects(cache.readMulti([]), {
+      name: 'ClosedError',
+      message: 'cache.readMulti: the fleet is closed',
+    })
+    await assert.rejects(
+      cache.fetchMulti([], {}, () => 1),
+      ClosedError,
+    )
+    await assert.rejects(cache.writeMulti({}), ClosedError)
+    await assert.rejects(cache.deleteMulti([]), ClosedError)
     await assert.rejects(cache.increment('a'), ClosedError)
     await assert.rejects(cache.clear(), ClosedError)
     finish()

@@ -83,6 +83,27 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.get('lone'), 'a\uD800b')
   })
 
+  test('a hole in a key list is a missing key: getMany and setMany refuse it on every topology, writing nothing', async () => {
+    const store = (await env.fleet()).store<number>()
+    await store.set('a', 1)
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const holed = ['a', , 'a'] as string[]
+    await assert.rejects(store.getMany(holed), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_KEY',
+      message: /store\.getMany/,
+    })
+    await assert.rejects(store.getMany(new Array(2)), { name: 'TypeError', code: 'ERR_INVALID_KEY' })
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const holedPairs = [['a', 2], , ['b', 3]] as [string, number][]
+    await assert.rejects(store.setMany(holedPairs), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /store\.setMany/,
+    })
+    assert.deepEqual(await store.getMany(['a', 'b']), [1, undefined], 'nothing written')
+  })
+
   test('values JSON cannot represent are rejected with SerializationError and nothing is written', async () => {
     const store = (await env.fleet()).store<unknown>()
     await store.set('keep', 'original')
@@ -839,6 +860,9 @@ forEachTopology('Store contract', (env) => {
       store.update('k', () => 3),
       store.getMany(['k']),
       store.setMany([['k', 2]]),
+      // With nothing to send too (none would reach Redis): the fleet refuses every call.
+      store.getMany([]),
+      store.setMany([]),
     ]
     for (const call of calls) {
       await assert.rejects(call, (error: unknown) => {
@@ -853,7 +877,7 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await safe.set('k', 2), undefined)
     assert.deepEqual(await safe.getMany(['k', 'j']), [undefined, undefined], 'one miss per key')
     assert.deepEqual(await safe.getMany([]), [])
-    assert.deepEqual(errors, ['get', 'set', 'getMany'])
+    assert.deepEqual(errors, ['get', 'set', 'getMany', 'getMany'])
     assert.throws(() => fleet.store(), ClosedError)
   })
 })
