@@ -1,6 +1,6 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { connectionOf, everyPart, getPerBatch } from '../topology/pipeline.ts'
+import { connectionOf, everyPart, getPerBatch, MAX_COMMAND_KEYS } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
@@ -59,7 +59,7 @@ export class RedisStoreBackend implements StoreBackend {
     const where = 'store.setMany'
     const topology = this.#topology.current ?? (await this.#topology.get())
     const keys = [...texts.keys()]
-    if (topology.oneConnection) {
+    if (topology.oneConnection && keys.length <= MAX_COMMAND_KEYS) {
       await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
       return
     }

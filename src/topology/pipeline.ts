@@ -102,26 +102,38 @@ export async function everyPart<T>(parts: readonly Promise<T>[], access: Access 
 }
 
 /**
- * Groups keys by a placement function (keys with the same place make one batch), keeping each
- * key's input position; `where` tells a new batch's node and lane from its first key.
+ * Keys of one multi-key command at most (a batch's MGET, MSET, UNLINK): a command's arguments
+ * are spread into a function call on their way to the socket, and the stack bounds how many
+ * one call takes (about 120,000 here; half that where a client spreads them twice). A place
+ * with more keys gets several batches.
+ */
+export const MAX_COMMAND_KEYS = 10_000
+
+/**
+ * Groups keys by a placement function (keys with the same place make one batch, of at most
+ * MAX_COMMAND_KEYS keys), keeping each key's input position; `where` tells a new batch's node and
+ * lane from its first key.
  */
 export function groupKeys(
   keys: readonly string[],
   placeOf: (key: string) => string | number,
   where: (key: string) => Placement,
 ): KeyBatch[] {
-  const groups = new Map<string | number, { node: string; lane: number; keys: string[]; indexes: number[] }>()
+  const batches: KeyBatch[] = []
+  /** The batch of each place that takes more keys. */
+  const open = new Map<string | number, { node: string; lane: number; keys: string[]; indexes: number[] }>()
   keys.forEach((key, index) => {
     const place = placeOf(key)
-    let group = groups.get(place)
-    if (!group) {
+    let group = open.get(place)
+    if (!group || group.keys.length === MAX_COMMAND_KEYS) {
       group = { ...where(key), keys: [], indexes: [] }
-      groups.set(place, group)
+      open.set(place, group)
+      batches.push(group)
     }
     group.keys.push(key)
     group.indexes.push(index)
   })
-  return [...groups.values()]
+  return batches
 }
 
 /**
@@ -135,7 +147,7 @@ export async function getPerBatch(
 ): Promise<(string | null)[]> {
   if (keys.length === 0) return []
   // One connection: one MGET, whose reply is already in the caller's order.
-  if (topology.oneConnection) return topology.getMany(keys)
+  if (topology.oneConnection && keys.length <= MAX_COMMAND_KEYS) return topology.getMany(keys)
   const batches = await topology.batches(keys)
   const replies = await Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
   return inCallerOrder(keys.length, batches, replies)

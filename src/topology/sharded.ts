@@ -18,7 +18,7 @@ import { HealthRegistry, limitHandshake, refuseWhileDown, watchConnection, watch
 import type { IORedisModule } from './ioredis.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
-import { connectionOf, groupKeys, type Placement, pipelinePerNode } from './pipeline.ts'
+import { connectionOf, groupKeys, MAX_COMMAND_KEYS, type Placement, pipelinePerNode } from './pipeline.ts'
 import { HashRing } from './ring.ts'
 import { keySlot } from './slot.ts'
 import { type SetCommand, TickBatch } from './tick-batch.ts'
@@ -313,7 +313,7 @@ export class ShardedTopology implements RedisTopology {
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
     if (keys.length === 0) return []
-    if (this.oneConnection)
+    if (this.oneConnection && keys.length <= MAX_COMMAND_KEYS)
       return [{ node: this.#poolOf('').address.id, lane: 0, keys: [...keys], indexes: keys.map((_, i) => i) }]
     const place = (key: string): Placement => {
       const pool = this.#poolOf(key)

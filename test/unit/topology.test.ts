@@ -24,6 +24,7 @@ import {
   getPerBatch,
   groupKeys,
   inCallerOrder,
+  MAX_COMMAND_KEYS,
   pipelinePerNode,
 } from '../../src/topology/pipeline.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -115,6 +116,24 @@ const settings = {
 
 const address = (port: number) => ({ url: `redis://h:${port}/0`, id: `h:${port}/0` })
 const keys = Array.from({ length: 60 }, (_, i) => `key:${i}`)
+
+test('groupKeys: a place with more than MAX_COMMAND_KEYS keys gets several batches, in input order', () => {
+  const keys = Array.from({ length: 2 * MAX_COMMAND_KEYS + 5 }, (_, i) => `k${i}`)
+  const batches = groupKeys(
+    ['other', ...keys],
+    (key) => (key === 'other' ? 'b' : 'a'),
+    (key) => ({ node: key === 'other' ? 'b' : 'a', lane: 0 }),
+  )
+  assert.deepEqual(
+    batches.map((batch) => [batch.node, batch.keys.length, batch.indexes[0]]),
+    [
+      ['b', 1, 0],
+      ['a', MAX_COMMAND_KEYS, 1],
+      ['a', MAX_COMMAND_KEYS, MAX_COMMAND_KEYS + 1],
+      ['a', 5, 2 * MAX_COMMAND_KEYS + 1],
+    ],
+  )
+})
 
 test('groupKeys: one batch per place, keys and their input positions in order', () => {
   const batches = groupKeys(
