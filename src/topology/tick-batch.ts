@@ -233,10 +233,10 @@ export class TickBatch {
 /** The GETs of a step (see TickBatch): one transaction, and GETs again only for another type. */
 async function getEach(client: Client, keys: readonly string[]): Promise<(Reply | Failed)[]> {
   // Sent together, in this order, with nothing between them on the connection. Only EXEC's reply
-  // says anything; the others' errors (a lost connection) are EXEC's too.
+  // says anything; the others' errors (a lost connection) are EXEC's too, but for one.
   const queued = [client.call('MULTI'), client.call('MGET', ...keys), client.call('EXISTS', ...keys)]
   for (const reply of queued) reply.catch(() => undefined)
-  const [values, existing] = (await client.call('EXEC')) as [Reply[], number]
+  const [values, existing] = (await exec(client, queued)) as [Reply[], number]
   let found = 0
   for (const value of values) if (value !== null) found++
   if (existing === found) return values
@@ -245,6 +245,23 @@ async function getEach(client: Client, keys: readonly string[]): Promise<(Reply 
       value !== null ? value : client.get(keys[i]!).catch((error: unknown) => new Failed(error)),
     ),
   )
+}
+
+/**
+ * EXEC of the commands `queued` after MULTI. When it fails with EXECABORT, the error is the one
+ * that made it: a command the server refused as it was queued (LOADING while it loads its data,
+ * say), which is what each call's own GET would have met, and which says whether repeating it
+ * may help. Their replies came before EXEC's, so they have settled.
+ */
+async function exec(client: Client, queued: readonly Promise<unknown>[]): Promise<unknown> {
+  try {
+    return await client.call('EXEC')
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('EXECABORT')) throw error
+    const settled = await Promise.allSettled(queued)
+    const refused = settled.find((reply): reply is PromiseRejectedResult => reply.status === 'rejected')
+    throw refused === undefined ? error : refused.reason
+  }
 }
 
 /** SET's arguments for one write: the key, the value, then PX as it asks. */
