@@ -240,13 +240,15 @@ function nonNegative(value: unknown, name: string, op: string): number | undefin
 
 function validateTags(tags: unknown, op: string): string[] | undefined {
   if (tags === undefined) return undefined
-  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
+  // Array.from: a hole is an undefined tag (some and every skip holes).
+  const list: unknown[] | undefined = Array.isArray(tags) ? Array.from(tags) : undefined
+  if (list === undefined || list.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
     throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: tags must be an array of non-empty strings`)
   }
-  if (!tags.every(isWellFormed)) {
+  if (!(list as string[]).every(isWellFormed)) {
     throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: a tag ${LONE_SURROGATE}`)
   }
-  return [...new Set(tags as string[])]
+  return [...new Set(list as string[])]
 }
 
 /** Counter TTL: a positive number of ms or nothing. */

@@ -1,7 +1,7 @@
 import { pipeScript } from '../durability.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { inCallerOrder, MAX_COMMAND_KEYS } from '../topology/pipeline.ts'
+import { getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
@@ -35,7 +35,7 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = this.#topology.current ?? (await this.#topology.get())
     // One server: the MGET reply is already in the caller's order; nothing else is allocated
     // here (at high concurrency, whatever a read holds while it waits is what GC has to copy).
-    if (topology.oneConnection && keys.length <= MAX_COMMAND_KEYS) return topology.getMany(keys)
+    if (topology.oneConnection) return getOnOneConnection(topology, keys)
     const batches = await topology.batches(keys)
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.

@@ -1,6 +1,6 @@
 import { type Durability, pipeScript, writeDurably } from '../durability.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { connectionOf, everyPart, getPerBatch, MAX_COMMAND_KEYS } from '../topology/pipeline.ts'
+import { commandChunks, connectionOf, everyPart, getPerBatch } from '../topology/pipeline.ts'
 import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
@@ -53,13 +53,14 @@ export class RedisStoreBackend implements StoreBackend {
   async setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void> {
     const texts = new Map(entries)
     const write = (pipe: CommandPipeline, keys: readonly string[]) => {
-      if (ttl === undefined) pipe.mset(...keys.flatMap((key) => [key, texts.get(key)!]))
-      else for (const key of keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
+      if (ttl !== undefined) for (const key of keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
+      else
+        for (const chunk of commandChunks(keys)) pipe.mset(...chunk.flatMap((key) => [key, texts.get(key)!]))
     }
     const where = 'store.setMany'
     const topology = this.#topology.current ?? (await this.#topology.get())
     const keys = [...texts.keys()]
-    if (topology.oneConnection && keys.length <= MAX_COMMAND_KEYS) {
+    if (topology.oneConnection) {
       await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
       return
     }

@@ -146,11 +146,34 @@ export async function getPerBatch(
   keys: readonly string[],
 ): Promise<(string | null)[]> {
   if (keys.length === 0) return []
-  // One connection: one MGET, whose reply is already in the caller's order.
-  if (topology.oneConnection && keys.length <= MAX_COMMAND_KEYS) return topology.getMany(keys)
+  if (topology.oneConnection) return getOnOneConnection(topology, keys)
   const batches = await topology.batches(keys)
   const replies = await Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
   return inCallerOrder(keys.length, batches, replies)
+}
+
+/**
+ * With `oneConnection`: the values of `keys` (never none) by one MGET, or one per
+ * MAX_COMMAND_KEYS keys, all sent before this returns (so in order with the calls made before
+ * and after it, which is why nothing waits for this call's keys) and answered in key order.
+ */
+export function getOnOneConnection(
+  topology: RedisTopology,
+  keys: readonly string[],
+): Promise<(string | null)[]> {
+  if (keys.length <= MAX_COMMAND_KEYS) return topology.getMany(keys)
+  return Promise.all(commandChunks(keys).map((chunk) => topology.getMany(chunk))).then((replies) =>
+    replies.flat(),
+  )
+}
+
+/** `keys` in runs of at most MAX_COMMAND_KEYS, in order. */
+export function commandChunks(keys: readonly string[]): (readonly string[])[] {
+  const chunks: (readonly string[])[] = []
+  for (let start = 0; start < keys.length; start += MAX_COMMAND_KEYS) {
+    chunks.push(keys.slice(start, start + MAX_COMMAND_KEYS))
+  }
+  return chunks
 }
 
 /** Per-batch replies (one per key of the batch) put back in the order of the caller's keys. */

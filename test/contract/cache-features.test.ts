@@ -227,7 +227,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     )
   })
 
-  test('a hole in a key list is a missing key: readMulti, fetchMulti and deleteMulti refuse it on every topology', async () => {
+  test('a hole in a key or tag list is refused: readMulti, fetchMulti, deleteMulti and tags, on every topology', async () => {
     const cache = cacheOf()
     await cache.write('x', 1)
     // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
@@ -243,6 +243,14 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       message: /cache\.deleteMulti/,
     })
     assert.equal(await cache.read('x'), 1, 'nothing deleted')
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const holedTags = ['t', , 'u'] as string[]
+    await assert.rejects(cache.write('x', 2, { tags: holedTags }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /cache\.write: tags must be an array of non-empty strings/,
+    })
+    assert.equal(await cache.read('x'), 1, 'nothing written')
   })
 
   test('a key, version, tag, tenant or raw value with a lone surrogate is refused (Redis would store U+FFFD)', async () => {

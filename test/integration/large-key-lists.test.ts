@@ -48,6 +48,33 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       )
     })
 
+    test('such calls keep their order with the calls made just before and after them (SPEC §2)', async () => {
+      const store = fleet.store<number>()
+      const keys = names('o')
+      // Not awaited: each call must meet the calls made before it and none made after it.
+      const written = store.setMany(keys.map((key, i) => [key, i]))
+      const deleted = store.delete('o5')
+      const read = store.get('o6')
+      const many = store.getMany(['o7', 'o8'])
+      await Promise.all([written, deleted])
+      assert.equal(await read, 6)
+      assert.deepEqual(await many, [7, 8])
+      assert.equal(await store.get('o5'), undefined, 'the delete made after the setMany won')
+      await store.set('o9', 0)
+      const all = store.getMany(keys)
+      void store.set('o9', 999)
+      assert.equal((await all)[9], 0, 'the getMany read before the set made after it')
+
+      const cache = fleet.cache()
+      await cache.writeMulti({ o3: 'old', o4: 'x' })
+      const readMulti = cache.readMulti(keys)
+      void cache.write('o3', 'new')
+      void cache.delete('o4')
+      const seen = await readMulti
+      assert.equal(seen.get('o3'), 'old')
+      assert.equal(seen.get('o4'), 'x')
+    })
+
     test('cache.readMulti and cache.deleteMulti', async () => {
       const reported: unknown[] = []
       const cache = fleet.cache({ errorHandler: ({ exception }) => reported.push(exception) })
