@@ -167,8 +167,9 @@ export function getOnOneConnection(
   )
 }
 
-/** `keys` in runs of at most MAX_COMMAND_KEYS, in order. */
+/** `keys` in runs of at most MAX_COMMAND_KEYS, in order (`keys` itself when it is one run). */
 export function commandChunks(keys: readonly string[]): (readonly string[])[] {
+  if (keys.length <= MAX_COMMAND_KEYS) return [keys]
   const chunks: (readonly string[])[] = []
   for (let start = 0; start < keys.length; start += MAX_COMMAND_KEYS) {
     chunks.push(keys.slice(start, start + MAX_COMMAND_KEYS))

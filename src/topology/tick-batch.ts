@@ -42,28 +42,27 @@ export const MAX_MANY_KEYS = 1024
 class ManyReads {
   readonly kind = 'many'
   /** The MGET's keys: the first call's keys, then, once another call joined, each key once. */
-  keys: string[]
-  /** Where each key is in `keys`; built when a second call joins. */
-  #index: Map<string, number> | undefined
+  keys: readonly string[] = []
+  /** Built when a second call joins: the step's keys, each once (then `keys`), and where each is. */
+  #index: { keys: string[]; at: Map<string, number> } | undefined
   /**
    * Per call, where its keys' values are in the MGET's reply; undefined for the first call while
    * it is alone: the reply array itself is its answer.
    */
-  readonly #picks: (number[] | undefined)[] = [undefined]
+  readonly #picks: (number[] | undefined)[] = []
   readonly #resolves: ((replies: Reply[]) => void)[] = []
   readonly #rejects: ((error: unknown) => void)[] = []
 
-  constructor(keys: readonly string[]) {
-    this.keys = [...keys]
-  }
-
-  /** Adds a call for `keys` (the first call's keys are the constructor's); its answer. */
-  join(keys: readonly string[] | undefined): Promise<Reply[]> {
-    if (keys !== undefined) {
+  /** Adds a call for `keys`; its answer. */
+  join(keys: readonly string[]): Promise<Reply[]> {
+    if (this.#picks.length === 0) {
+      this.keys = keys
+      this.#picks.push(undefined)
+    } else {
       if (this.#index === undefined) {
         const first = this.keys
-        this.keys = []
-        this.#index = new Map()
+        this.#index = { keys: [], at: new Map() }
+        this.keys = this.#index.keys
         this.#picks[0] = this.#place(first)
       }
       this.#picks.push(this.#place(keys))
@@ -74,14 +73,15 @@ class ManyReads {
     })
   }
 
+  /** Where `keys` are in the step's keys, adding those it does not hold yet. */
   #place(keys: readonly string[]): number[] {
     const index = this.#index!
     return keys.map((key) => {
-      let at = index.get(key)
+      let at = index.at.get(key)
       if (at === undefined) {
-        at = this.keys.length
-        index.set(key, at)
-        this.keys.push(key)
+        at = index.keys.length
+        index.at.set(key, at)
+        index.keys.push(key)
       }
       return at
     })
@@ -92,7 +92,7 @@ class ManyReads {
     try {
       reading = client.mget(...this.keys)
     } catch (error) {
-      // Thrown, not rejected (more keys than a call's arguments can spread): every call fails.
+      // Thrown, not rejected (a client that refuses as it is called): every call fails.
       reading = Promise.reject(error)
     }
     reading.then(
@@ -157,8 +157,8 @@ export class TickBatch {
     const pending = this.#pending
     if (pending?.kind === 'many' && pending.keys.length + keys.length <= MAX_MANY_KEYS)
       return pending.join(keys)
-    const reads = new ManyReads(keys)
-    const reply = reads.join(undefined)
+    const reads = new ManyReads()
+    const reply = reads.join(keys)
     if (keys.length < MAX_MANY_KEYS) this.#begin(reads)
     else {
       this.flush()
