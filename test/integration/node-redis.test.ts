@@ -337,8 +337,11 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await Promise.all(pausers.map((client) => client.sendCommand(['CLIENT', 'PAUSE', '600', 'ALL'])))
         await assert.rejects(fleet.store({ retry: { attempts: 1 } }).get('k'), TimeoutError)
       } finally {
-        await Promise.all(pausers.map((client) => client.sendCommand(['CLIENT', 'UNPAUSE'])))
-        for (const client of pausers) client.destroy()
+        // Only the pausers that connected: a failure before (a connect refused) must be the one
+        // the test reports, not "The client is closed" of an UNPAUSE never sent.
+        const connected = pausers.filter((client) => client.isOpen)
+        await Promise.all(connected.map((client) => client.sendCommand(['CLIENT', 'UNPAUSE'])))
+        for (const client of connected) client.destroy()
         await fleet.close()
       }
     })
