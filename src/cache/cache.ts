@@ -114,7 +114,7 @@ export class FleetCache implements Cache {
     })
     // What a change evicts and a clear empties: the fleet's near caches on Redis, else its own.
     const nearAll = ctx.topology === 'memory' ? near : ctx.nearCaches
-    const writer = new EntryWriter({ backend, run, reader, near: nearAll, clock, stats })
+    const writer = new EntryWriter({ backend, run, reader, near: nearAll, base: keys.base, clock, stats })
     const order = this.#order
     this.#keys = keys
     this.#defaults = defaults
@@ -560,9 +560,9 @@ export class FleetCache implements Cache {
 
   /** INCR of a tag's version, evicting this process's near copy of it. */
   async #bump(tag: string, key: string): Promise<void> {
-    this.#writer.evict(key)
+    this.#writer.evictTag(key)
     await this.#run('invalidateTag', tag, () => this.#backend.bump(key))
-    this.#writer.evict(key)
+    this.#writer.evictTag(key)
   }
 
   clear(): Promise<void> {

@@ -77,6 +77,16 @@ export class NearCache {
     return this.#entries.size
   }
 
+  /**
+   * True if this cache may hold an entry whose key starts with `base`: it keeps entries by full
+   * key (a tenant cache), or its scope and `base` are one a prefix of the other (else they part
+   * before either ends, and no such key is under its scope).
+   */
+  mayHoldUnder(base: string): boolean {
+    const scope = this.#scope
+    return scope === undefined || scope.startsWith(base) || base.startsWith(scope)
+  }
+
   /** Link state of the invalidation source; going down (or up again) starts from empty. */
   setOnline(online: boolean): void {
     this.clear()
@@ -178,6 +188,11 @@ export class NearCache {
   invalidate(full: string): void {
     this.#tags.delete(full)
     revoke(this.#tagsInflight, full)
+    this.evictEntry(full)
+  }
+
+  /** A change of the entry `full` (never a tag version: scope.ts keeps those apart): see invalidate. */
+  evictEntry(full: string): void {
     const scope = this.#scope
     if (scope !== undefined && !full.startsWith(scope)) return
     const key = scope === undefined ? full : full.slice(scope.length)

@@ -94,6 +94,11 @@ export class KeyScope {
     return this.#base.slice(0, -1)
   }
 
+  /** The entries base: every entry of this cache, of any tenant or model version, is under it. */
+  get base(): string {
+    return this.#base
+  }
+
   /** The scope of one call: fixed, or the current tenant's (a tenant cache without one throws). */
   of(op: string): Scope {
     if (this.#fixed) return this.#fixed

@@ -20,6 +20,8 @@ export interface WriterParts {
    * one's included), this cache's own on memory (the others hear every change by themselves).
    */
   near: NearCache | NearCaches | undefined
+  /** The cache's entries base: every entry it changes is under it (see NearCaches.evictEntry). */
+  base: string
   clock: Clock
   stats: CacheStats
 }
@@ -231,7 +233,12 @@ export class EntryWriter {
    * brought the old value back meanwhile).
    */
   evict(full: string): void {
-    this.#o.near?.invalidate(full)
+    this.#o.near?.evictEntry(full, this.#o.base)
+  }
+
+  /** Own-write eviction of a tag version (see evict). */
+  evictTag(key: string): void {
+    this.#o.near?.invalidate(key)
   }
 }
 

@@ -7,9 +7,13 @@
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
-import type { CacheOptions, Fleet } from '../../src/index.ts'
+import type { Cache, CacheOptions, Fleet } from '../../src/index.ts'
+import { untilNearHit } from '../harness/near-cache.ts'
 import { forEachTopology } from '../harness/topologies.ts'
 import { opening, raise, uniqueKey } from './cache-support.ts'
+
+/** A bound far above the time a near cache takes to come online (its tracking connections' handshakes). */
+const NEAR_ONLINE_MS = 10_000
 
 forEachTopology('Cache contract (call order)', (env) => {
   let fleet: Fleet
@@ -200,6 +204,47 @@ forEachTopology('Cache contract (call order)', (env) => {
           `round ${round}`,
         )
       }
+    })
+
+    test(`call order${on}: holds across cache objects whose keys meet (nested namespaces, tenants, a near cache made later)`, async () => {
+      const owner = pool === 1 ? fleet : await pooledFleet()
+      const cacheIn = (namespace: string, options: CacheOptions = {}) =>
+        owner.cache({ namespace, near, errorHandler: raise, ...options })
+      /** Reads `key` through `cache` until its near cache holds it (with one). */
+      const hold = (cache: Cache, key: string) =>
+        near ? untilNearHit(cache, key, NEAR_ONLINE_MS, []) : cache.read(key)
+      /** Sends `change`, and in the same tick a read of `key` through `reader`. */
+      const readAfter = async (reader: Cache, key: string, change: () => Promise<unknown>) =>
+        (await Promise.all([change(), reader.read(key)]))[1]
+      // Key 'in:k' of namespace `outer` and key 'k' of namespace `outer:in` are one Redis key.
+      const outer = uniqueKey('outer')
+      const [wide, narrow] = [cacheIn(outer), cacheIn(`${outer}:in`)]
+      await wide.write('in:k', 'old')
+      await hold(wide, 'in:k')
+      assert.equal(await readAfter(wide, 'in:k', () => narrow.write('k', 'new')), 'new', 'nested, then outer')
+      await hold(narrow, 'k')
+      assert.equal(
+        await readAfter(narrow, 'k', () => wide.write('in:k', 'newer')),
+        'newer',
+        'outer, then nested',
+      )
+      // Two objects of one tenant cache (its near cache keeps entries by their full key).
+      const tenants = uniqueKey('tenants')
+      const [reader, writer] = [1, 2].map(() => cacheIn(tenants, { tenant: () => 'acme' })) as [Cache, Cache]
+      await writer.write('k', 'old')
+      await hold(reader, 'k')
+      assert.equal(await readAfter(reader, 'k', () => writer.write('k', 'new')), 'new', 'a tenant cache')
+      // A near cache made after another object of its namespace wrote: that object's next writes evict it.
+      const later = uniqueKey('later')
+      const writing = cacheIn(later, { near: false })
+      await writing.write('k', 'first')
+      const reading = cacheIn(later)
+      await hold(reading, 'k')
+      assert.equal(
+        await readAfter(reading, 'k', () => writing.write('k', 'second')),
+        'second',
+        'a later near cache',
+      )
     })
 
     test(`call order${on}: calls made after an invalidateTag held back by a read see it`, async () => {
