@@ -205,7 +205,19 @@ function entryOf(
 ): Entry {
   const body = stored.slice(bodyAt)
   const text = flags & COMPRESSED ? inflateRawSync(Buffer.from(body, 'base64')).toString('utf8') : body
-  return { raw: false, text, typed: (flags & TYPED) !== 0, expiresAt, version, tags }
+  // Every field set, the optional ones too: entries then share one shape from the start, not one
+  // more each time a read or the near cache sets `parsed` or `tree` (a read's hot path).
+  return {
+    raw: false,
+    text,
+    typed: (flags & TYPED) !== 0,
+    expiresAt,
+    version,
+    tags,
+    tree: undefined,
+    copy: undefined,
+    parsed: undefined,
+  }
 }
 
 function rawEntry(text: string): Entry {

@@ -12,7 +12,8 @@ import type { CacheKey } from './types.ts'
  * give all of them one key, and a read of one would return another's value (SPEC §3).
  */
 export function expandKey(key: unknown, op: string): string {
-  const expanded = expand(key, op, [])
+  // A string (the common key) as it is, without the walk's list of objects.
+  const expanded = typeof key === 'string' ? key : expand(key, op, [])
   if (expanded === undefined || expanded === '') {
     throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: key cannot be blank (got ${describe(key)})`)
   }

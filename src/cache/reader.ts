@@ -123,14 +123,27 @@ export class EntryReader {
     return stored
   }
 
-  /** GET, decoded, tags checked. */
-  async #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
-    const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))
+  /**
+   * GET, decoded, tags checked. Not an async function: a read is the cache's hot path, and an
+   * async layer costs a promise and a turn of the microtask queue per call.
+   */
+  #get(method: CacheMethod, scope: Scope, name: string, full: string): Promise<Entry | undefined> {
+    return this.#o
+      .run(method, name, () => this.#o.backend.get(full))
+      .then((stored) => this.#loaded(method, scope, name, stored))
+  }
+
+  /** A GET's reply as an entry: decoded, and (one round trip more) its tags checked when it has any. */
+  #loaded(
+    method: CacheMethod,
+    scope: Scope,
+    name: string,
+    stored: string | null,
+  ): Entry | undefined | Promise<Entry | undefined> {
     if (stored === null) return undefined
     const entry = this.#decoded(method, name, stored)
-    if (entry === undefined) return undefined
-    if (entry.tags && !(await this.#tagsCurrent(method, scope, entry.tags))) return undefined
-    return entry
+    if (entry?.tags === undefined) return entry
+    return this.#tagsCurrent(method, scope, entry.tags).then((current) => (current ? entry : undefined))
   }
 
   /**
