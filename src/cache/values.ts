@@ -25,9 +25,8 @@ interface Encoded {
 }
 
 export function encodeValue(value: unknown, where: string): Encoded {
-  // Fast path: plain JSON data (the common case) goes straight to JSON.stringify, after a walk
-  // that only reads; anything else takes the careful path below, which copies and tags.
-  if (isPlainJson(value, 0)) return { json: JSON.stringify(value), typed: false }
+  const plain = plainJsonText(value)
+  if (plain !== undefined) return { json: plain, typed: false }
   const state = { typed: false, seen: new Set<object>() }
   try {
     const tree = toJson(value, state, where)
@@ -37,6 +36,15 @@ export function encodeValue(value: unknown, where: string): Encoded {
     if (!(error instanceof RangeError)) throw error
     throw new SerializationError(`${where}: a value nested this deeply cannot be cached`, { cause: error })
   }
+}
+
+/**
+ * The fast path of encodeValue: plain JSON data (the common case) goes straight to JSON.stringify,
+ * after a walk that only reads; undefined for anything else, which takes the careful path, which
+ * copies and tags.
+ */
+export function plainJsonText(value: unknown): string | undefined {
+  return isPlainJson(value, 0) ? JSON.stringify(value) : undefined
 }
 
 /** Max depth the fast path checks; deeper (or cyclic) values take the careful path. */
