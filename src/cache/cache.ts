@@ -21,6 +21,7 @@ import { expandKey, requestedVersion } from './keys.ts'
 import { MemoryCacheBackend } from './memory.ts'
 import { MultiKey } from './multi.ts'
 import type { NearCache } from './near.ts'
+import { ownEviction } from './near-caches.ts'
 import { resolveDefaults, type WriteDefaults, WriteSettings } from './options.ts'
 import { both, type CallOrder, NONE } from './order.ts'
 import { EntryReader } from './reader.ts'
@@ -112,9 +113,12 @@ export class FleetCache implements Cache {
       stats,
       corrupt: (method, error) => failsafe.absorb(method, undefined, error),
     })
-    // What a change evicts and a clear empties: the fleet's near caches on Redis, else its own.
+    // What a change evicts and a clear empties: the fleet's near caches on Redis (a change: those
+    // that may hold its key), else its own.
     const nearAll = ctx.topology === 'memory' ? near : ctx.nearCaches
-    const writer = new EntryWriter({ backend, run, reader, near: nearAll, base: keys.base, clock, stats })
+    const eviction =
+      ctx.topology === 'memory' ? near && ownEviction(near) : ctx.nearCaches.evictionFor(keys.base)
+    const writer = new EntryWriter({ backend, run, reader, near: eviction, clock, stats })
     const order = this.#order
     this.#keys = keys
     this.#defaults = defaults

@@ -3,7 +3,7 @@ import { FleetCache } from './cache.ts'
 import { onMemoryChange } from './memory.ts'
 import { NearCache } from './near.ts'
 import { assertCacheOptions } from './options.ts'
-import { fixedEntryScope, keyBases } from './scope.ts'
+import { keyBases, nearScopes } from './scope.ts'
 import { NearTracking } from './tracking.ts'
 import type { Cache, CacheOptions } from './types.ts'
 
@@ -28,7 +28,7 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   if (!options.near) return undefined
   if (ctx.topology === 'memory') {
     // One process, one keyspace: every change goes through a memory backend, which tells us.
-    const near = new NearCache(options.near.max, fixedEntryScope(ctx, options))
+    const near = new NearCache(options.near.max, nearScopes(ctx, options))
     near.setOnline(true)
     ctx.nearCaches.add(near)
     ctx.nearCaches.followMemory(onMemoryChange, (cleanup) => ctx.lifecycle.onClose(cleanup))
@@ -39,7 +39,7 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   const tracking = ctx.nearCaches.trackingOf(prefixes, () => new NearTracking(ctx, prefixes))
   const near = new NearCache(
     options.near.max,
-    fixedEntryScope(ctx, options),
+    nearScopes(ctx, options),
     () => tracking.start(),
     ctx.nearCaches.topologyWatch.guard,
   )

@@ -11,8 +11,8 @@ import type { NearTracking } from './tracking.ts'
  */
 export class NearCaches {
   readonly #caches = new Set<WeakRef<NearCache>>()
-  /** Per entries base of a writing cache, the near caches that may hold its entries (see evictEntry). */
-  readonly #holders = new Map<string, WeakRef<NearCache>[]>()
+  /** Counts the near caches added: a list of holders (see evictionFor) made before is out of date. */
+  #generation = 0
   /** One tracking per set of key prefixes (see trackingOf). */
   readonly #trackings = new Map<string, NearTracking>()
   /** The one periodic topology check its trackings share. */
@@ -21,7 +21,31 @@ export class NearCaches {
 
   add(near: NearCache): void {
     this.#caches.add(new WeakRef(near))
-    this.#holders.clear()
+    this.#generation++
+  }
+
+  get generation(): number {
+    return this.#generation
+  }
+
+  /** The near caches that may hold a key under `base` now (see NearCache.mayHoldUnder). */
+  holdersUnder(base: string): WeakRef<NearCache>[] {
+    const holders: WeakRef<NearCache>[] = []
+    this.#each((near, ref) => {
+      if (near.mayHoldUnder(base)) holders.push(ref)
+    })
+    return holders
+  }
+
+  /**
+   * What the changes of a cache whose entries are under `base` evict from: the near caches that
+   * may hold its keys, found when a near cache was added since, not asked one by one on every
+   * change (a write is the cache's hot path: asking every near cache of the fleet cost a write
+   * about a tenth of its throughput at 256 callers, bench/README.md). One per cache object, gone
+   * with it: a process that writes through a namespace per user keeps nothing per namespace.
+   */
+  evictionFor(base: string): NearEviction {
+    return new HoldersUnder(this, base)
   }
 
   /**
@@ -63,42 +87,55 @@ export class NearCaches {
     if (this.#caches.size !== 0) this.#each((near) => near.invalidate(full))
   }
 
-  /**
-   * Forgets the entry `full`, a key under `base` (the writing cache's entries base), in every near
-   * cache that may hold it. Those are found once per base, not asked one by one on every change:
-   * a write is the cache's hot path, and asking each near cache of the fleet whether it held the
-   * key cost a write about a tenth of its throughput at 256 callers (bench/README.md).
-   */
-  evictEntry(full: string, base: string): void {
-    let holders = this.#holders.get(base)
-    if (holders === undefined) {
-      holders = []
-      for (const ref of this.#caches) if (ref.deref()?.mayHoldUnder(base)) holders.push(ref)
-      this.#holders.set(base, holders)
-    }
-    for (const ref of holders) {
-      const near = ref.deref()
-      if (near !== undefined) near.evictEntry(full)
-      else this.#forget(ref)
-    }
-  }
-
   /** Empties every near cache (a clear or deleteMatched through any cache object). */
   clear(): void {
     this.#each((near) => near.clear())
   }
 
-  #each(action: (near: NearCache) => void): void {
+  #each(action: (near: NearCache, ref: WeakRef<NearCache>) => void): void {
     for (const ref of this.#caches) {
       const near = ref.deref()
-      if (near === undefined) this.#forget(ref)
-      else action(near)
+      if (near === undefined) this.#caches.delete(ref)
+      else action(near, ref)
     }
   }
+}
 
-  /** A near cache its user dropped: gone from the set, and from every list of holders. */
-  #forget(ref: WeakRef<NearCache>): void {
-    this.#caches.delete(ref)
-    this.#holders.clear()
+/** Where a cache's changes evict their keys from (see NearCaches.evictionFor). */
+export interface NearEviction {
+  /** A change of an entry of the cache. */
+  evictEntry(full: string): void
+  /** A change of a tag version: evicted from every near cache. */
+  evictTag(key: string): void
+}
+
+/** On memory, a cache's own near cache: the others hear every change from the memory backend. */
+export function ownEviction(near: NearCache): NearEviction {
+  return { evictEntry: (full) => near.invalidate(full), evictTag: (key) => near.invalidate(key) }
+}
+
+/** The near caches of a fleet that may hold the entries under one base, kept up to date. */
+class HoldersUnder implements NearEviction {
+  readonly #all: NearCaches
+  readonly #base: string
+  #holders: WeakRef<NearCache>[] = []
+  #generation = -1
+
+  constructor(all: NearCaches, base: string) {
+    this.#all = all
+    this.#base = base
+  }
+
+  evictEntry(full: string): void {
+    if (this.#generation !== this.#all.generation) {
+      this.#holders = this.#all.holdersUnder(this.#base)
+      this.#generation = this.#all.generation
+    }
+    // A holder dropped since is skipped (NearCaches forgets it at its next pass).
+    for (const ref of this.#holders) ref.deref()?.invalidate(full)
+  }
+
+  evictTag(key: string): void {
+    this.#all.invalidate(key)
   }
 }

@@ -26,6 +26,15 @@ export interface Vouch {
   readonly epoch: number
 }
 
+/**
+ * Where a near cache's keys live: entries kept relative to `entries` (undefined: by full key, a
+ * tenant cache's), tag versions under `tags` (keyBases in scope.ts).
+ */
+export interface NearScopes {
+  entries: string | undefined
+  tags: string
+}
+
 /** A near-cache value with the node that vouches for it. */
 interface Held<T> {
   readonly value: T
@@ -53,6 +62,8 @@ export class NearCache {
   readonly #inflight = new Map<string, Ticket>()
   readonly #tagsInflight = new Map<string, Ticket>()
   readonly #scope: string | undefined
+  /** Where the tag versions it keeps live (see mayHoldUnder). */
+  readonly #tagScope: string
   #online = false
   /** Starts the invalidation source on first use (it brings the cache online when it is live). */
   readonly #activate: (() => void) | undefined
@@ -61,10 +72,11 @@ export class NearCache {
   /** Which node vouches for a full Redis key now (see follow); none: the whole cache is one unit. */
   #vouchOf: ((full: string) => Vouch | undefined) | undefined
 
-  constructor(max: number, scope: string | undefined, activate?: () => void, guard?: StallGuard) {
+  constructor(max: number, scopes: NearScopes, activate?: () => void, guard?: StallGuard) {
     this.#entries = new LRUCache({ max })
     this.#tags = new LRUCache({ max })
-    this.#scope = scope
+    this.#scope = scopes.entries
+    this.#tagScope = scopes.tags
     this.#activate = activate
     this.#guard = guard
   }
@@ -78,13 +90,12 @@ export class NearCache {
   }
 
   /**
-   * True if this cache may hold an entry whose key starts with `base`: it keeps entries by full
-   * key (a tenant cache), or its scope and `base` are one a prefix of the other (else they part
-   * before either ends, and no such key is under its scope).
+   * True if this cache may hold a key that starts with `base`: it keeps entries by full key (a
+   * tenant cache), or its entries' or tag versions' scope and `base` meet (namespaces of views
+   * can make an entry's key another view's tag version: scope.ts keeps them apart within one).
    */
   mayHoldUnder(base: string): boolean {
-    const scope = this.#scope
-    return scope === undefined || scope.startsWith(base) || base.startsWith(scope)
+    return this.#scope === undefined || meet(this.#scope, base) || meet(this.#tagScope, base)
   }
 
   /** Link state of the invalidation source; going down (or up again) starts from empty. */
@@ -186,13 +197,10 @@ export class NearCache {
 
   /** A change of the Redis key `full` (an entry or a tag version): forgotten, reads in flight too. */
   invalidate(full: string): void {
-    this.#tags.delete(full)
-    revoke(this.#tagsInflight, full)
-    this.evictEntry(full)
-  }
-
-  /** A change of the entry `full` (never a tag version: scope.ts keeps those apart): see invalidate. */
-  evictEntry(full: string): void {
+    if (this.#tags.size !== 0 || this.#tagsInflight.size !== 0) {
+      this.#tags.delete(full)
+      revoke(this.#tagsInflight, full)
+    }
     const scope = this.#scope
     if (scope !== undefined && !full.startsWith(scope)) return
     const key = scope === undefined ? full : full.slice(scope.length)
@@ -208,6 +216,11 @@ export class NearCache {
       inflight.clear()
     }
   }
+}
+
+/** True if one of two key prefixes starts with the other: keys can start with both. */
+function meet(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a)
 }
 
 /** The value of `key` if the node that vouched for it has not broken its promise since. */

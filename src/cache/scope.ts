@@ -183,6 +183,14 @@ export function fixedEntryScope(ctx: FleetContext, options: CacheOptions): strin
   return options.tenant === undefined ? keyBases(ctx, options).entries + modelSegment(options) : undefined
 }
 
+/** Where the keys of a cache's near cache live (near.ts NearScopes). */
+export function nearScopes(
+  ctx: FleetContext,
+  options: CacheOptions,
+): { entries: string | undefined; tags: string } {
+  return { entries: fixedEntryScope(ctx, options), tags: keyBases(ctx, options).tags }
+}
+
 /** Where a cache's keys live: entries, tag versions (both under the namespace option) and locks. */
 export function keyBases(
   ctx: FleetContext,

@@ -2,8 +2,7 @@ import type { CacheBackend, WriteItem } from './backend.ts'
 import type { Clock } from './clock.ts'
 import type { TagStamp } from './entry.ts'
 import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
-import type { NearCache } from './near.ts'
-import type { NearCaches } from './near-caches.ts'
+import type { NearEviction } from './near-caches.ts'
 import type { WriteSettings } from './options.ts'
 import { type CallOrder, NONE } from './order.ts'
 import type { EntryReader } from './reader.ts'
@@ -16,12 +15,10 @@ export interface WriterParts {
   run: RunCommand
   reader: EntryReader
   /**
-   * The near caches a change evicts its key from: every near cache of the fleet on Redis (this
-   * one's included), this cache's own on memory (the others hear every change by themselves).
+   * The near caches a change evicts its key from: on Redis those of the fleet that may hold it
+   * (this one's included), on memory this cache's own (the others hear every change by themselves).
    */
-  near: NearCache | NearCaches | undefined
-  /** The cache's entries base: every entry it changes is under it (see NearCaches.evictEntry). */
-  base: string
+  near: NearEviction | undefined
   clock: Clock
   stats: CacheStats
 }
@@ -233,12 +230,12 @@ export class EntryWriter {
    * brought the old value back meanwhile).
    */
   evict(full: string): void {
-    this.#o.near?.evictEntry(full, this.#o.base)
+    this.#o.near?.evictEntry(full)
   }
 
   /** Own-write eviction of a tag version (see evict). */
   evictTag(key: string): void {
-    this.#o.near?.invalidate(key)
+    this.#o.near?.evictTag(key)
   }
 }
 

@@ -245,6 +245,19 @@ forEachTopology('Cache contract (call order)', (env) => {
         'second',
         'a later near cache',
       )
+      // Views whose keys meet: an entry of one is a tag version of the other (Redis sees one key).
+      const view = uniqueKey('view')
+      const tagged = owner.withNamespace(view).cache({ namespace: 'cache:n', near, errorHandler: raise })
+      const clobbering = owner
+        .withNamespace(`${view}:cache~tag`)
+        .cache({ namespace: 'n', errorHandler: raise })
+      await tagged.write('e', 'tagged', { tags: ['t'] })
+      await hold(tagged, 'e')
+      assert.equal(
+        await readAfter(tagged, 'e', () => clobbering.write('t', 'not a version')),
+        undefined,
+        "another view's write of its tag version's key",
+      )
     })
 
     test(`call order${on}: calls made after an invalidateTag held back by a read see it`, async () => {

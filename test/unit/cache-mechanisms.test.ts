@@ -12,7 +12,7 @@ import { FleetCache } from '../../src/cache/cache.ts'
 import { CACHE_CLOCK } from '../../src/cache/clock.ts'
 import { globMatcher } from '../../src/cache/glob.ts'
 import { NearCache } from '../../src/cache/near.ts'
-import { fixedEntryScope } from '../../src/cache/scope.ts'
+import { nearScopes } from '../../src/cache/scope.ts'
 import type { CacheOptions } from '../../src/cache/types.ts'
 import { ConnectionError, SerializationError, TimeoutError } from '../../src/errors.ts'
 import { createFleet, fleetContext } from '../../src/fleet.ts'
@@ -25,7 +25,7 @@ let namespaces = 0
 /** A memory cache with a near cache that nothing but the cache itself ever invalidates. */
 function nearCache(extra: Partial<CacheOptions> = {}): { cache: FleetCache; hits: () => number } {
   const options: CacheOptions = { namespace: `near${++namespaces}`, near: { max: 100 }, ...extra }
-  const near = new NearCache(100, fixedEntryScope(ctx, options))
+  const near = new NearCache(100, nearScopes(ctx, options))
   near.setOnline(true)
   const cache = new FleetCache(ctx, options, { near })
   return { cache, hits: () => cache.stats().nearHits }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Entry } from '../../src/cache/entry.ts'
 import { NearCache, type Vouch } from '../../src/cache/near.ts'
+import { NearCaches } from '../../src/cache/near-caches.ts'
 
 function entry(text: string, raw = false): Entry {
   return { raw, text, typed: false, expiresAt: undefined, version: undefined, tags: undefined }
@@ -14,7 +15,7 @@ function entry(text: string, raw = false): Entry {
 
 /** An online near cache without a scope (entries kept by full key). */
 function online(max = 10, scope?: string): NearCache {
-  const near = new NearCache(max, scope)
+  const near = new NearCache(max, { entries: scope, tags: 'f:cache~tag:' })
   near.setOnline(true)
   return near
 }
@@ -33,7 +34,7 @@ function node(): { live: boolean; epoch: number } {
 
 test('offline: nothing is read or kept, and a read starts the invalidation source', () => {
   let activations = 0
-  const near = new NearCache(10, undefined, () => activations++)
+  const near = new NearCache(10, { entries: undefined, tags: 'f:cache~tag:' }, () => activations++)
   assert.equal(near.online, false)
   assert.equal(near.get('k'), undefined)
   assert.equal(activations, 1)
@@ -45,7 +46,7 @@ test('offline: nothing is read or kept, and a read starts the invalidation sourc
   assert.equal(near.online, true)
   assert.equal(near.get('k'), undefined)
   assert.equal(activations, 1, 'an online cache does not start the source again')
-  const passive = new NearCache(10, undefined)
+  const passive = new NearCache(10, { entries: undefined, tags: 'f:cache~tag:' })
   assert.equal(passive.get('k'), undefined, 'without a source to start, an offline read is a miss')
 })
 
@@ -277,4 +278,38 @@ test('a reply is not kept when another node serves the key by the end of the rea
   near.endTags(['t'], tags, [1])
   assert.equal(near.size, 0)
   assert.equal(near.tagVersions(['t']), undefined)
+})
+
+test('a near cache may hold a key under a base its entries or tag versions meet, or any key when keyed by full key', () => {
+  const near = new NearCache(10, { entries: 'f:cache:a:', tags: 'f:cache~tag:a:' })
+  assert.equal(near.mayHoldUnder('f:cache:a:'), true, 'its own namespace')
+  assert.equal(near.mayHoldUnder('f:cache:a:in:'), true, 'a namespace nested in it')
+  assert.equal(near.mayHoldUnder('f:cache:'), true, 'a namespace around it')
+  assert.equal(
+    near.mayHoldUnder('f:cache~tag:a:x:'),
+    true,
+    "keys that may be its tag versions (views' namespaces can meet)",
+  )
+  assert.equal(near.mayHoldUnder('f:cache:ab:'), false, 'a namespace that only starts alike')
+  assert.equal(near.mayHoldUnder('f:cache:b:'), false, 'another namespace')
+  const tenant = new NearCache(10, { entries: undefined, tags: 'f:cache~tag:t:' })
+  assert.equal(tenant.mayHoldUnder('f:cache:b:'), true, 'a tenant cache keeps entries by full key')
+})
+
+test("a cache's eviction reaches the near caches that may hold its keys, those added later too, and only those", () => {
+  const caches = new NearCaches()
+  const [own, other] = [online(10, 'f:cache:a:'), online(10, 'f:cache:b:')]
+  caches.add(own)
+  caches.add(other)
+  const eviction = caches.evictionFor('f:cache:a:')
+  fill(own, 'k', entry('1'))
+  fill(other, 'k', entry('1'))
+  eviction.evictEntry('f:cache:a:k')
+  assert.equal(own.get('k'), undefined, 'its own namespace: evicted')
+  assert.ok(other.get('k'), 'another namespace: left alone')
+  const later = online(10, 'f:cache:')
+  caches.add(later)
+  fill(later, 'a:k', entry('1'))
+  eviction.evictEntry('f:cache:a:k')
+  assert.equal(later.get('a:k'), undefined, 'a near cache added after the first eviction')
 })
