@@ -197,10 +197,13 @@ export class NearCache {
 
   /** A change of the Redis key `full` (an entry or a tag version): forgotten, reads in flight too. */
   invalidate(full: string): void {
+    // Each change of a key under a tracked prefix comes here (own writes twice, Redis' push once):
+    // a cache holding nothing of a kind skips its lookups, the key's slicing and hashing.
     if (this.#tags.size !== 0 || this.#tagsInflight.size !== 0) {
       this.#tags.delete(full)
       revoke(this.#tagsInflight, full)
     }
+    if (this.#entries.size === 0 && this.#inflight.size === 0) return
     const scope = this.#scope
     if (scope !== undefined && !full.startsWith(scope)) return
     const key = scope === undefined ? full : full.slice(scope.length)
