@@ -2,7 +2,7 @@ import { invalidArgument, isWellFormed, LONE_SURROGATE_TEXT } from '../validate.
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
 import type { WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
-import { encodeValue, plainJsonText } from './values.ts'
+import { encodeTagged, plainJsonText } from './values.ts'
 
 /** A value ready to be put in an envelope: serialised once, before anything touches Redis. */
 export interface Prepared {
@@ -48,7 +48,7 @@ export function prepareValue(op: string, name: string, value: unknown, settings:
   // Plain data first: the careful path's description of the call, for its errors, is not built.
   const plain = plainJsonText(value)
   if (plain !== undefined) return { raw: false, text: plain, typed: false }
-  const { json, typed } = encodeValue(value, `cache.${op} '${shortName(name)}'`)
+  const { json, typed } = encodeTagged(value, `cache.${op} '${shortName(name)}'`)
   return { raw: false, text: json, typed }
 }
 

@@ -26,7 +26,11 @@ interface Encoded {
 
 export function encodeValue(value: unknown, where: string): Encoded {
   const plain = plainJsonText(value)
-  if (plain !== undefined) return { json: plain, typed: false }
+  return plain !== undefined ? { json: plain, typed: false } : encodeTagged(value, where)
+}
+
+/** The careful path of encodeValue, for a value plainJsonText refused: copied, tagged, then written. */
+export function encodeTagged(value: unknown, where: string): Encoded {
   const state = { typed: false, seen: new Set<object>() }
   try {
     const tree = toJson(value, state, where)

@@ -95,3 +95,17 @@ test('compression: a large compressible value is stored compressed and reads bac
   )!
   assert.ok(uncompressed.bytes.length > JSON.stringify(value).length)
 })
+
+test('a value that is not plain JSON is read twice, not more: the plain check, then the careful copy', () => {
+  let reads = 0
+  const value = {
+    get counted() {
+      reads++
+      return 1
+    },
+    when: new Date(0),
+  }
+  const prepared = prepareValue('write', 'k', value, settings())
+  assert.equal(prepared.typed, true)
+  assert.equal(reads, 2)
+})
