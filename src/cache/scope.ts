@@ -1,6 +1,7 @@
 import type { FleetContext } from '../context.ts'
 import { describeValue, invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
 import { truncateKey } from './keys.ts'
+import type { NearScopes } from './near.ts'
 import type { CacheOptions } from './types.ts'
 
 /** Where one call's keys live: entries under `entries`, tag versions under `tags`. */
@@ -183,11 +184,8 @@ export function fixedEntryScope(ctx: FleetContext, options: CacheOptions): strin
   return options.tenant === undefined ? keyBases(ctx, options).entries + modelSegment(options) : undefined
 }
 
-/** Where the keys of a cache's near cache live (near.ts NearScopes). */
-export function nearScopes(
-  ctx: FleetContext,
-  options: CacheOptions,
-): { entries: string | undefined; tags: string } {
+/** Where the keys of a cache's near cache live. */
+export function nearScopes(ctx: FleetContext, options: CacheOptions): NearScopes {
   return { entries: fixedEntryScope(ctx, options), tags: keyBases(ctx, options).tags }
 }
 
