@@ -206,7 +206,7 @@ forEachTopology('Cache contract (call order)', (env) => {
       }
     })
 
-    test(`call order${on}: holds across cache objects whose keys meet (nested namespaces, tenants, a near cache made later)`, async () => {
+    test(`call order${on}: holds across cache objects whose keys meet (nested namespaces, tenants, a near cache made later, views)`, async () => {
       const owner = pool === 1 ? fleet : await pooledFleet()
       const cacheIn = (namespace: string, options: CacheOptions = {}) =>
         owner.cache({ namespace, near, errorHandler: raise, ...options })
