@@ -36,7 +36,7 @@ function nearCache(ctx: FleetContext, options: CacheOptions): NearCache | undefi
   }
   const bases = keyBases(ctx, options)
   const prefixes = [bases.entries, bases.tags]
-  const tracking = ctx.nearCaches.trackingOf(prefixes, () => new NearTracking(ctx, prefixes))
+  const tracking = ctx.nearCaches.trackingOf(prefixes, (unused) => new NearTracking(ctx, prefixes, unused))
   const near = new NearCache(
     options.near.max,
     nearScopes(ctx, options),

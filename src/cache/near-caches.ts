@@ -11,6 +11,8 @@ import type { NearTracking } from './tracking.ts'
  */
 export class NearCaches {
   readonly #caches = new Set<WeakRef<NearCache>>()
+  /** Forgets a collected near cache's reference (a process that only reads prunes nothing). */
+  readonly #collected = new FinalizationRegistry<WeakRef<NearCache>>((ref) => this.#caches.delete(ref))
   /** Counts the near caches added: a list of holders (see evictionFor) made before is out of date. */
   #generation = 0
   /** One tracking per set of key prefixes (see trackingOf). */
@@ -20,7 +22,9 @@ export class NearCaches {
   #memory = false
 
   add(near: NearCache): void {
-    this.#caches.add(new WeakRef(near))
+    const ref = new WeakRef(near)
+    this.#caches.add(ref)
+    this.#collected.register(near, ref)
     this.#generation++
   }
 
@@ -53,13 +57,18 @@ export class NearCaches {
    * objects of one namespace share it, so a master has one control connection and one
    * CLIENT TRACKING registration per namespace, however many cache objects there are (one per
    * request would otherwise open a connection per node each and multiply every invalidation).
+   * `make` is given what the tracking calls once its last near cache is gone: the next near cache
+   * of these prefixes gets a new one.
    */
-  trackingOf(prefixes: readonly string[], make: () => NearTracking): NearTracking {
+  trackingOf(prefixes: readonly string[], make: (unused: () => void) => NearTracking): NearTracking {
     const key = prefixes.join('\u0000')
     let tracking = this.#trackings.get(key)
     if (tracking === undefined) {
-      tracking = make()
-      this.#trackings.set(key, tracking)
+      const made = make(() => {
+        if (this.#trackings.get(key) === made) this.#trackings.delete(key)
+      })
+      this.#trackings.set(key, made)
+      tracking = made
     }
     return tracking
   }

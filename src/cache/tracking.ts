@@ -39,9 +39,17 @@ export function topologyCheckInterval(commandTimeout: number): number {
  * the others keep being served.
  */
 export class NearTracking {
+  /**
+   * Tells a tracking that one of its near caches was collected: the last one going stops it (see
+   * #collected). A namespace per request or per tenant would otherwise keep a control connection
+   * per master open for each namespace ever used, until the server's maxclients.
+   */
+  static readonly #collections = new FinalizationRegistry<NearTracking>((tracking) => tracking.#collected())
   readonly #ctx: FleetContext
   /** The near caches it keeps coherent: every cache object of one namespace (held weakly). */
   readonly #nears = new Set<WeakRef<NearCache>>()
+  /** Forgets this tracking where it is found by its prefixes (NearCaches.trackingOf). */
+  readonly #unused: () => void
   #online = false
   readonly #prefixes: readonly string[]
   readonly #nodes = new Map<string, TrackedNode>()
@@ -54,20 +62,31 @@ export class NearTracking {
   #syncFailing = false
   #unwatch: (() => void) | undefined
   #stopLayout: (() => void) | undefined
-  /** close() is one of the fleet's cleanups (from the first start). */
-  #registered = false
+  /** Takes close() out of the fleet's cleanups; set from the first start. */
+  #unregister: (() => void) | undefined
   #closed = false
+  #closing: Promise<void> | undefined
 
-  constructor(ctx: FleetContext, prefixes: readonly string[]) {
+  constructor(ctx: FleetContext, prefixes: readonly string[], unused: () => void) {
     this.#ctx = ctx
     this.#prefixes = prefixes
+    this.#unused = unused
   }
 
   /** Keeps `near` coherent too: it follows the topology, and is online once the tracking is. */
   attach(near: NearCache): void {
     this.#nears.add(new WeakRef(near))
+    NearTracking.#collections.register(near, this)
     near.follow((full) => this.#vouchOf(full))
     if (this.#online) near.setOnline(true)
+  }
+
+  /** One of its near caches was collected: with none left, it stops and is forgotten. */
+  #collected(): void {
+    this.#each(() => {})
+    if (this.#nears.size > 0 || this.#closed) return
+    this.#unused()
+    void this.close()
   }
 
   #each(action: (near: NearCache) => void): void {
@@ -90,10 +109,7 @@ export class NearTracking {
     // that comes while the tracking is on its way (the same tick as the first read) must stop it,
     // and close the control connections it opens (SPEC §1). Registered later, it missed a close
     // already running, and its control connections outlived the fleet.
-    if (!this.#registered) {
-      this.#registered = true
-      this.#ctx.lifecycle.onClose(() => this.close())
-    }
+    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.close())
     this.#starting = this.#start().catch((error: unknown) => {
       this.#report(error, 'start')
       // Try again on a later read.
@@ -259,7 +275,13 @@ export class NearTracking {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops tracking and closes its control connections: when the fleet closes, or unused. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     this.#unwatch?.()
     this.#stopLayout?.()
@@ -267,5 +289,7 @@ export class NearTracking {
     const nodes = [...this.#nodes.values()]
     this.#nodes.clear()
     await Promise.all(nodes.map((node) => node.close()))
+    // After its connections are closed: a fleet close begun meanwhile still waits for them.
+    this.#unregister?.()
   }
 }

@@ -5,9 +5,15 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setImmediate as turn } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Entry } from '../../src/cache/entry.ts'
 import { NearCache, type Vouch } from '../../src/cache/near.ts'
 import { NearCaches } from '../../src/cache/near-caches.ts'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 
 function entry(text: string, raw = false): Entry {
   return { raw, text, typed: false, expiresAt: undefined, version: undefined, tags: undefined }
@@ -312,4 +318,24 @@ test("a cache's eviction reaches the near caches that may hold its keys, those a
   fill(later, 'a:k', entry('1'))
   eviction.evictEntry('f:cache:a:k')
   assert.equal(later.get('a:k'), undefined, 'a near cache added after the first eviction')
+})
+
+test("near caches collected leave nothing in the fleet's list, though no change prunes it", async () => {
+  const heapUsed = async () => {
+    // Collection, then the finalization callbacks, which run in later turns.
+    for (let i = 0; i < 5; i++) {
+      gc()
+      await turn()
+    }
+    return process.memoryUsage().heapUsed
+  }
+  const caches = new NearCaches()
+  const before = await heapUsed()
+  // One per request in a process that only reads: nothing calls invalidate, which prunes too.
+  for (let i = 0; i < 100_000; i++) caches.add(online(1, `f:cache:${i}:`))
+  const grown = (await heapUsed()) - before
+  // Before: a WeakRef and a set slot per dropped near cache, ~6 MB for these.
+  assert.ok(grown < 2_000_000, `the heap grew by ${grown} bytes`)
+  // Used after the measure: collected before it, the list would take what it holds with it.
+  assert.deepEqual(caches.holdersUnder('f:cache:'), [], 'every near cache was collected')
 })
