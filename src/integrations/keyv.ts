@@ -98,7 +98,7 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
   }
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    if (value === undefined) return false
+    if (value === undefined) return this.#call(() => this.#nothing()).then(() => false)
     // Keyv passes 0 or undefined for "no expiry".
     return this.#call(() =>
       this.cache.write(key, value, ttl !== undefined && ttl > 0 ? { expiresIn: ttl } : {}),
@@ -118,11 +118,20 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
       }
       entries.set(key, value)
     }
+    if (byTtl.size === 0) return this.#call(() => this.#nothing())
     await this.#call(() =>
       Promise.all(
         [...byTtl].map(([ttl, entries]) => this.cache.writeMulti(entries, ttl > 0 ? { expiresIn: ttl } : {})),
       ),
     )
+  }
+
+  /**
+   * A write of nothing (Keyv skips undefined values) still asks the cache, which sends nothing
+   * but rejects ClosedError after close, as every other call of the adapter does.
+   */
+  async #nothing(): Promise<void> {
+    await this.cache.writeMulti(new Map())
   }
 
   delete(key: string): Promise<boolean> {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createCache } from 'cache-manager'
 import { Cacheable } from 'cacheable'
 import Keyv from 'keyv'
-import { type Cache, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
+import { type Cache, ClosedError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
 import { keyvStore } from '../../src/integrations/keyv.ts'
 import { forEachTopology, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -168,4 +168,24 @@ describe("redfleet/keyv: failures are 'error' events, as Keyv's contract asks", 
     assert.equal(await keyvStore(cache).get('k'), undefined)
     assert.equal(handled.length, before + 1)
   })
+})
+
+test('after the fleet closes every call of the adapter rejects ClosedError, writes of nothing too', async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  const store = keyvStore(fleet.cache())
+  await fleet.close()
+  const calls: [string, () => Promise<unknown>][] = [
+    ['get', () => store.get('k')],
+    ['set', () => store.set('k', 1)],
+    ['set of undefined', () => store.set('k', undefined)],
+    ['setMany', () => store.setMany([{ key: 'k', value: 1 }])],
+    ['setMany([])', () => store.setMany([])],
+    ['setMany of undefined values', () => store.setMany([{ key: 'k', value: undefined }])],
+    ['getMany([])', () => store.getMany([])],
+    ['delete', () => store.delete('k')],
+    ['deleteMany([])', () => store.deleteMany([])],
+    ['has', () => store.has('k')],
+    ['clear', () => store.clear()],
+  ]
+  for (const [name, call] of calls) await assert.rejects(call(), ClosedError, name)
 })
