@@ -7,17 +7,20 @@
  * namespace each reached the server's maxclients.
  */
 import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
+import { execFile } from 'node:child_process'
+import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { type Cache, createFleet, type Fleet, type TopologyKind } from '../../src/index.ts'
+import { type Cache, createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import { untilNearHit as untilNearHitWithin } from '../harness/near-cache.ts'
-import { socketsTo } from '../harness/sockets.ts'
-import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import { startCluster, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
+const run = promisify(execFile)
 
 const COMMAND_TIMEOUT = 1000
 /** Coming online takes the topology and a few commands per master: generous, for a loaded machine. */
@@ -29,10 +32,30 @@ const INVALIDATION_BOUND = COMMAND_TIMEOUT
 /** Namespaces used by a near cache each, then dropped. */
 const DROPPED = 5
 
-const reported: string[] = []
+/** Servers of its own: the tracking connections counted on them are this file's alone. */
+const stops: (() => Promise<void>)[] = []
+const setups: Record<string, { options: FleetOptions; ports: number[] }> = {}
+before(async () => {
+  const [standalone, shards, cluster] = await Promise.all([
+    startRedis(),
+    Promise.all([startRedis(), startRedis(), startRedis()]),
+    startCluster(),
+  ])
+  stops.push(standalone.stop, ...shards.map((shard) => shard.stop), cluster.stop)
+  setups.standalone = { options: { url: standalone.url }, ports: [standalone.port] }
+  setups.sharded = { options: { url: shards.map((s) => s.url) }, ports: shards.map((s) => s.port) }
+  setups.cluster = {
+    options: { url: cluster.urls, cluster: true },
+    ports: cluster.servers.map((s) => s.port),
+  }
+})
 const fleets: Fleet[] = []
-after(() => Promise.all(fleets.map((fleet) => fleet.close())))
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  await Promise.all(stops.map((stop) => stop()))
+})
 
+const reported: string[] = []
 const untilNearHit = (cache: Cache, key: string) => untilNearHitWithin(cache, key, LINK_BOUND, reported)
 
 /** Writes `key` through `cache` and reads it until its near cache answers. */
@@ -46,30 +69,41 @@ async function useAndDrop(fleet: Fleet, names: readonly string[]): Promise<void>
   for (const name of names) await online(fleet.cache({ namespace: name, near: { max: 10 } }), 'k')
 }
 
-/** Collects garbage until this process has at most `count` sockets to `ports`, within STOP_BOUND. */
-async function untilSocketsAtMost(ports: ReadonlySet<number>, count: number, what: string): Promise<void> {
-  const deadline = Date.now() + STOP_BOUND
-  while (socketsTo(ports).length > count) {
-    if (Date.now() > deadline) assert.ok(socketsTo(ports).length <= count, what)
+/** The connections with CLIENT TRACKING on (flag t), summed over the servers on `ports`. */
+async function trackingConnections(ports: readonly number[]): Promise<number> {
+  const lists = await Promise.all(
+    ports.map((port) => run('redis-cli', ['-p', String(port), 'CLIENT', 'LIST']).then((out) => out.stdout)),
+  )
+  return lists
+    .flatMap((list) => list.split('\n'))
+    .filter((line) => (/ flags=(\S*)/.exec(line)?.[1] ?? '').includes('t')).length
+}
+
+/** Until the servers count `count` tracking connections, within `ms`; collects garbage meanwhile. */
+async function untilTracking(
+  ports: readonly number[],
+  count: number,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const now = await trackingConnections(ports)
+    if (now === count) return
+    if (Date.now() > deadline) assert.equal(now, count, what)
     gc()
     await turn()
     await sleep(10)
   }
 }
 
-async function portsOf(topology: TopologyKind): Promise<{ ports: Set<number>; masters: number }> {
-  const options = await topologyOptions(topology)
-  const urls = [options.url ?? []].flat()
-  // A cluster's masters are its three nodes (no replicas in the test cluster).
-  return { ports: new Set(urls.map((url) => Number(new URL(url).port))), masters: urls.length }
-}
-
 for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
   describe(`near caches collected [${topology}]`, () => {
     test("the last near cache of a namespace collected closes its tracking's connections", async () => {
-      const { ports, masters } = await portsOf(topology)
+      const { options, ports } = setups[topology]!
+      const masters = ports.length
       const fleet = createFleet({
-        ...(await topologyOptions(topology)),
+        ...options,
         namespace: uniqueNamespace('near-gc'),
         commandTimeout: COMMAND_TIMEOUT,
         onError: (error, { op }) => void reported.push(`${op}: ${String(error)}`),
@@ -77,21 +111,20 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
       fleets.push(fleet)
       const kept = fleet.cache({ namespace: 'kept', near: { max: 10 } })
       await online(kept, 'k')
-      const before = socketsTo(ports).length
 
       const names = Array.from({ length: DROPPED }, (_, i) => `request-${i}`)
       await useAndDrop(fleet, names)
-      // Data connections to masters the kept cache's key did not need may have opened too.
-      const used = socketsTo(ports).length
-      assert.ok(used >= before + DROPPED * masters, 'a control connection per master each')
-      await untilSocketsAtMost(
+      // Each namespace tracks on every master (its key's master is on by now, the others soon).
+      await untilTracking(ports, (DROPPED + 1) * masters, LINK_BOUND, 'a tracking connection per master each')
+      await untilTracking(
         ports,
-        used - DROPPED * masters,
-        'the dropped near caches’ control connections are closed',
+        masters,
+        STOP_BOUND,
+        'the dropped near caches’ tracking connections are closed',
       )
 
       // The near cache still held is still kept coherent: a change by another client evicts it.
-      const other = createFleet({ ...(await topologyOptions(topology)), namespace: fleet.namespace })
+      const other = createFleet({ ...options, namespace: fleet.namespace })
       fleets.push(other)
       await other.cache({ namespace: 'kept' }).write('k', { v: 2 })
       const deadline = Date.now() + INVALIDATION_BOUND
