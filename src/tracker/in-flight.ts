@@ -7,6 +7,8 @@ import type { Session } from './session.ts'
 /** 'unsure': the record failed, but may have landed (a timeout): it is removed quietly afterwards. */
 type Recorded = 'yes' | 'unsure' | 'no'
 
+const FINISHING = { finishing: true } as const
+
 /**
  * The jobs this process runs: each recorded under the session it started in while it runs,
  * forgotten once it settles. Tracking never affects the job: its failures go to `onError`.
@@ -15,6 +17,8 @@ export class InFlightJobs {
   readonly #instanceId: string
   readonly #backend: TrackerBackend
   readonly #runner: TrackerRunner
+  /** Each track() call until its job settled and its record is removed: what close waits for. */
+  readonly #calls = new Map<object, Promise<void>>()
 
   constructor(instanceId: string, backend: TrackerBackend, runner: TrackerRunner) {
     this.#instanceId = instanceId
@@ -22,7 +26,35 @@ export class InFlightJobs {
     this.#runner = runner
   }
 
-  async track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
+  /**
+   * Settles once every job running now has settled and its record is removed (fleet.close()
+   * waits for it, within its grace, before the connections close). A job that awaits the close
+   * itself is not waited for.
+   */
+  settled(): Promise<unknown> {
+    return Promise.all(this.#calls.values())
+  }
+
+  /** How many jobs settled() still waits for. */
+  get running(): number {
+    return this.#calls.size
+  }
+
+  track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
+    const call = { detached: false }
+    const forget = () => {
+      call.detached = true
+      this.#calls.delete(call)
+    }
+    const tracking = this.#track(session, id, payload, () => this.#runner.runUserCode(run, forget))
+    if (!call.detached) {
+      const done = tracking.then(forget, forget)
+      this.#calls.set(call, done)
+    }
+    return tracking
+  }
+
+  async #track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
     session.inFlight.set(id, (session.inFlight.get(id) ?? 0) + 1)
     let recorded: Recorded = 'no'
     try {
@@ -54,11 +86,12 @@ export class InFlightJobs {
       return
     }
     session.inFlight.delete(id)
-    // A fleet closed mid-job leaves the record, an orphan exactly as after stop().
-    if (recorded === 'no' || this.#runner.closed) return
+    // A job that settles while the fleet closes is still untracked (close waits for it); one that
+    // settles once the connections are closed leaves its record, an orphan.
+    if (recorded === 'no' || this.#runner.drained) return
     if (recorded === 'yes') {
       try {
-        await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id))
+        await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id), FINISHING)
       } catch (error) {
         // The job's own outcome is what track() returns.
         this.#runner.reportUnheard(error, 'track')

@@ -40,14 +40,27 @@ export class TrackerRunner {
     return this.#tracer.run(op, subject, fn)
   }
 
-  /** The fleet was closed: nothing runs any more, and records in flight stay as orphans. */
+  /** The fleet was closed (or is closing): no orphan is handed out any more. */
   get closed(): boolean {
     return this.#ctx.lifecycle.closed
+  }
+
+  /**
+   * The fleet's connections are closing or closed: nothing goes out any more, and the records of
+   * jobs that settle now stay, as orphans. (While close drains, a job that settles is untracked.)
+   */
+  get drained(): boolean {
+    return this.#ctx.lifecycle.closed && !this.#ctx.lifecycle.draining
   }
 
   /** Runs user code close waits for (a requeue): see Lifecycle.awaitUserCode. */
   awaitUserCode<T>(code: () => T): T | Promise<Awaited<T> | typeof DETACHED> {
     return this.#ctx.lifecycle.awaitUserCode(code)
+  }
+
+  /** Runs user code close waits for (a tracked job), told when close stops waiting: see Lifecycle.runUserCode. */
+  runUserCode<T>(code: () => T, detached: () => void): T {
+    return this.#ctx.lifecycle.runUserCode(code, detached)
   }
 
   assertOpen(op: string): void {

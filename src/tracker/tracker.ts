@@ -243,7 +243,8 @@ class FleetTracker implements Tracker {
   /**
    * fleet.close(): lets a start or stop in progress settle (a start then finds the fleet closed
    * and starts no loop), stops the loops, waits for the recovery passes to finish the orphans in
-   * hand (up to CLOSE_GRACE), then removes liveness best-effort (connections are still open).
+   * hand and for the tracked jobs running to settle and be untracked (up to CLOSE_GRACE), then
+   * removes liveness best-effort (connections are still open).
    */
   async #shutdown(): Promise<void> {
     // A requeue that never settles must not hold close for ever: past the grace (or the claim's
@@ -254,7 +255,21 @@ class FleetTracker implements Tracker {
       await this.#pending?.done.catch(() => undefined)
       await Promise.all([this.#halt(), this.#recovery.settled()])
     })()
-    const drained = await settledWithin(stopping, grace)
+    // A job that settled once the connections closed could not be untracked: another instance
+    // would requeue a job that completed. So close waits for the jobs too, as for a requeue.
+    const [drained, finished] = await Promise.all([
+      settledWithin(stopping, grace),
+      settledWithin(this.#jobs.settled(), CLOSE_GRACE),
+    ])
+    if (!finished) {
+      this.#runner.report(
+        new TimeoutError(
+          `tracker.close: ${this.#jobs.running} tracked job(s) did not settle within ${CLOSE_GRACE} ms ` +
+            'of close; they stay tracked, and other instances recover them as orphans',
+        ),
+        'close',
+      )
+    }
     if (!drained) {
       this.#runner.report(
         new TimeoutError(

@@ -7,6 +7,7 @@ import {
   ConfigError,
   type Fleet,
   SerializationError,
+  TimeoutError,
   type TrackedJob,
   type Tracker,
 } from '../../src/index.ts'
@@ -315,7 +316,7 @@ forEachTopology('Tracker contract', (env) => {
     await Promise.all(jobs)
   })
 
-  test('stop() and fleet.close() at once (a shutdown handler): stop resolves; released jobs are no orphans', async () => {
+  test('stop() and fleet.close() at once (a shutdown handler): stop resolves; jobs that settle meanwhile are no orphans', async () => {
     const scope = isolated(env)
     const observer = (await scope.fleet()).tracker()
     for (const releaseJobs of [true, false]) {
@@ -324,19 +325,76 @@ forEachTopology('Tracker contract', (env) => {
       await worker.start()
       const job = await heldJob(worker, `job-${releaseJobs}`, releaseJobs)
       const stopping = worker.stop({ releaseJobs })
-      await fleet.close()
+      const closing = fleet.close()
       // close lets a stop() begun before it settle: its leave (and release) runs while closing.
       await stopping
+      // ...and waits for the job still running, which is untracked as it settles.
       job.release()
       await job.done
+      await closing
     }
-    // The released job finished on a closed fleet: nothing could remove its record then.
-    assert.deepEqual(ids(await observer.orphans()), ['job-false'])
-    const handed: string[] = []
-    assert.equal(await observer.recoverOrphans((job) => void handed.push(job.id)), 1)
-    assert.deepEqual(handed, ['job-false'])
+    assert.deepEqual(await observer.orphans(), [])
+    assert.equal(await observer.recoverOrphans(() => assert.fail('no job is left to requeue')), 0)
     assert.deepEqual(await observer.instances(), [])
   })
+
+  test('fleet.close() waits for the tracked jobs running: one that completes meanwhile is not requeued', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const errors: unknown[] = []
+    const worker = fleet.tracker({ instanceId: 'closing-worker', onError: (e) => errors.push(e) })
+    await worker.start()
+    const hold = gate<string>()
+    const running = started(1)
+    const done = worker.track('job-A', { n: 1 }, async () => {
+      running.run()
+      return hold.promise
+    })
+    await running.all
+    const closing = fleet.close()
+    hold.open('finished')
+    assert.equal(await done, 'finished', "the job's own result")
+    await closing
+    const observer = (await scope.fleet()).tracker()
+    assert.deepEqual(await observer.orphans(), [], 'its record went when it settled')
+    assert.equal(await observer.recoverOrphans(() => assert.fail('a completed job is requeued')), 0)
+    assert.deepEqual(errors, [])
+  })
+
+  test('a tracked job that awaits fleet.close() itself is not waited for by it', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const errors: unknown[] = []
+    const worker = fleet.tracker({ instanceId: 'self-closer', onError: (e) => errors.push(e) })
+    const done = worker.track('job-B', null, async () => {
+      await fleet.close()
+      return 'closed'
+    })
+    assert.equal(await done, 'closed')
+    // Waited for, it would hold close until the grace, then report a TimeoutError.
+    assert.deepEqual(errors, [])
+    // It settled once the connections were closed: its record stays, an orphan.
+    const observer = (await scope.fleet()).tracker()
+    assert.deepEqual(ids(await observer.orphans()), ['job-B'])
+  })
+
+  if (env.topology === 'memory') {
+    test("a tracked job still running after close's grace is reported and stays tracked, an orphan", async () => {
+      const scope = isolated(env)
+      const fleet = await scope.fleet()
+      const errors: unknown[] = []
+      const worker = fleet.tracker({ instanceId: 'slow-worker', onError: (e) => errors.push(e) })
+      const job = await heldJob(worker, 'job-C', null)
+      await fleet.close()
+      assert.equal(errors.length, 1)
+      assert.ok(errors[0] instanceof TimeoutError)
+      assert.match(String(errors[0]), /1 tracked job\(s\) did not settle/)
+      job.release()
+      await job.done
+      const observer = (await scope.fleet()).tracker()
+      assert.deepEqual(ids(await observer.orphans()), ['job-C'])
+    })
+  }
 
   test('10 concurrent recoverers on 2 fleets hand each of 30 orphans out exactly once', async () => {
     const scope = isolated(env)

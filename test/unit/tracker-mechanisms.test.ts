@@ -21,6 +21,8 @@ import type { Session } from '../../src/tracker/session.ts'
 function fakeRunner() {
   const runner = {
     closed: false,
+    /** The connections closed too (see TrackerRunner.drained). */
+    drained: false,
     ran: [] as string[],
     reports: [] as unknown[],
     unheard: [] as unknown[],
@@ -36,6 +38,9 @@ function fakeRunner() {
     },
     // User code runs as it is: no fleet closes from inside it here.
     awaitUserCode<T>(code: () => T): T {
+      return code()
+    },
+    runUserCode<T>(code: () => T): T {
       return code()
     },
   }
@@ -109,14 +114,34 @@ test('track: a payload JSON cannot hold is reported; nothing was recorded, so no
   assert.ok(runner.reports[0] instanceof SerializationError)
 })
 
-test('track: a fleet closed mid-job leaves the record (an orphan)', async () => {
+test("track: a job that settles once the fleet's connections closed leaves the record (an orphan)", async () => {
   const runner = fakeRunner()
   const { backend, calls } = fakeBackend()
   const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
   await jobs.track(session(), 'j1', 1, async () => {
     runner.closed = true
+    runner.drained = true
   })
   assert.deepEqual(calls, ['record'])
+})
+
+test('track: settled() waits for every job running and the removal of its record', async () => {
+  const runner = fakeRunner()
+  const { backend, calls } = fakeBackend()
+  const jobs = new InFlightJobs('i1', backend, runner as unknown as TrackerRunner)
+  let finish!: () => void
+  const done = jobs.track(session(), 'j1', 1, () => new Promise<void>((resolve) => (finish = resolve)))
+  let settled = false
+  const waiting = jobs.settled().then(() => (settled = true))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(settled, false, 'the job is still running')
+  assert.equal(jobs.running, 1)
+  // Closing, not drained: the record is still removed.
+  runner.closed = true
+  finish()
+  await Promise.all([done, waiting])
+  assert.deepEqual(calls, ['record', 'remove'])
+  assert.equal(jobs.running, 0)
 })
 
 test('track: the same id twice keeps its record until both settle; an ended session retires with its last job', async () => {
