@@ -220,8 +220,9 @@ class FleetMembership implements Membership {
     await this.#run('leave', id, () => this.#backend.leave(this.#key, id))
   }
 
-  async #live(): Promise<string[]> {
-    const ids = await this.#run('live', undefined, () => this.#backend.live(this.#key))
+  /** The live members' ids, sorted; `op` names the call in errors (live, or owner's read of them). */
+  async #live(op: 'live' | 'owner' = 'live'): Promise<string[]> {
+    const ids = await this.#run(op, undefined, () => this.#backend.live(this.#key))
     return ids.sort()
   }
 
@@ -323,7 +324,7 @@ class FleetMembership implements Membership {
       this.#ctx.lifecycle.assertOpen('membership.owner')
       return rendezvousOwner(key, members)
     }
-    return rendezvousOwner(key, await this.#live())
+    return rendezvousOwner(key, await this.#live('owner'))
   }
 
   async #send(to: string, message: unknown): Promise<void> {

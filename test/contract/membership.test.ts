@@ -99,7 +99,7 @@ forEachTopology('Membership contract', (env) => {
     await handle.stop()
     await assert.rejects(members.heartbeat('x'), ClosedError)
     await assert.rejects(members.live(), ClosedError)
-    await assert.rejects(members.owner('k'), ClosedError)
+    await assert.rejects(members.owner('k'), { name: 'ClosedError', message: /^membership\.owner: / })
     await assert.rejects(members.owner('k', ['a', 'b']), ClosedError, 'with its members given too')
     assert.throws(() => members.join('y'), ClosedError)
   })
