@@ -18,7 +18,9 @@ export class InFlightJobs {
   readonly #backend: TrackerBackend
   readonly #runner: TrackerRunner
   /** Each track() call until its job settled and its record is removed: what close waits for. */
-  readonly #calls = new Map<object, Promise<void>>()
+  readonly #calls = new Set<object>()
+  /** Who waits for #calls to be empty (settled). */
+  #waiters: (() => void)[] = []
 
   constructor(instanceId: string, backend: TrackerBackend, runner: TrackerRunner) {
     this.#instanceId = instanceId
@@ -31,8 +33,9 @@ export class InFlightJobs {
    * waits for it, within its grace, before the connections close). A job that awaits the close
    * itself is not waited for.
    */
-  settled(): Promise<unknown> {
-    return Promise.all(this.#calls.values())
+  settled(): Promise<void> {
+    if (this.#calls.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
   }
 
   /** How many jobs settled() still waits for. */
@@ -41,15 +44,19 @@ export class InFlightJobs {
   }
 
   track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
-    const call = { detached: false }
+    const call = { forgotten: false }
+    // When its job settled and was untracked, or close was called from inside it.
     const forget = () => {
-      call.detached = true
-      this.#calls.delete(call)
+      call.forgotten = true
+      if (!this.#calls.delete(call) || this.#calls.size > 0) return
+      const waiters = this.#waiters
+      this.#waiters = []
+      for (const resolve of waiters) resolve()
     }
     const tracking = this.#track(session, id, payload, () => this.#runner.runUserCode(run, forget))
-    if (!call.detached) {
-      const done = tracking.then(forget, forget)
-      this.#calls.set(call, done)
+    if (!call.forgotten) {
+      this.#calls.add(call)
+      tracking.then(forget, forget)
     }
     return tracking
   }

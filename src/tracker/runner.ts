@@ -58,6 +58,11 @@ export class TrackerRunner {
     return this.#ctx.lifecycle.awaitUserCode(code)
   }
 
+  /** What is left of close's grace for the user code it waits for (see Lifecycle.graceLeft). */
+  graceLeft(): number {
+    return this.#ctx.lifecycle.graceLeft()
+  }
+
   /** Runs user code close waits for (a tracked job), told when close stops waiting: see Lifecycle.runUserCode. */
   runUserCode<T>(code: () => T, detached: () => void): T {
     return this.#ctx.lifecycle.runUserCode(code, detached)

@@ -250,17 +250,22 @@ class FleetTracker implements Tracker {
     // A requeue that never settles must not hold close for ever: past the grace (or the claim's
     // own ttl, after which another recoverer may take the orphan anyway) close goes on. A start
     // or stop in progress may itself be waiting for that requeue (stop halts the recovery loop).
-    const grace = Math.min(CLOSE_GRACE, this.#options.recoveryLockTtl)
+    // Both from close's start: one grace for the whole fleet, not one per tracker.
+    const graceLeft = this.#runner.graceLeft()
+    const grace = Math.min(graceLeft, this.#options.recoveryLockTtl)
     const stopping = (async () => {
       await this.#pending?.done.catch(() => undefined)
       await Promise.all([this.#halt(), this.#recovery.settled()])
     })()
     // A job that settled once the connections closed could not be untracked: another instance
-    // would requeue a job that completed. So close waits for the jobs too, as for a requeue.
-    const [drained, finished] = await Promise.all([
-      settledWithin(stopping, grace),
-      settledWithin(this.#jobs.settled(), CLOSE_GRACE),
-    ])
+    // would requeue a job that completed. So close waits for the jobs too, as for a requeue, and
+    // keeps this instance live meanwhile: a lapsed liveness would make them orphans while they run.
+    const finishing = settledWithin(this.#jobs.settled(), graceLeft)
+    // Not once stopped, or asked to stop: its jobs are orphans then, as stop() says.
+    const started = this.#running && this.#pending?.kind !== 'stop'
+    const beating =
+      this.#live && started && this.#jobs.running > 0 ? this.#keepLive(this.#live, finishing) : undefined
+    const [drained, finished] = await Promise.all([settledWithin(stopping, grace), finishing, beating])
     if (!finished) {
       this.#runner.report(
         new TimeoutError(
@@ -289,6 +294,22 @@ class FleetTracker implements Tracker {
       // Unreachable Redis: the heartbeat expires on its own within heartbeatTtl.
       this.#runner.report(translateError(error, 'tracker.close'), 'close')
     }
+  }
+
+  /**
+   * Heartbeats every heartbeatInterval until `until` settles, while close waits for the jobs (let
+   * through as the fleet drains; the loop is halted by then).
+   */
+  async #keepLive(live: Session, until: Promise<unknown>): Promise<void> {
+    const { heartbeatInterval } = this.#options
+    do {
+      try {
+        await this.#runner.run('heartbeat', undefined, () => this.#heartbeat(live), FINISHING)
+      } catch (error) {
+        this.#runner.report(translateError(error, 'tracker.close'), 'close')
+        return
+      }
+    } while (!(await settledWithin(until, heartbeatInterval)))
   }
 
   // --- public calls: checks, then the part that does the work ---------------------------------

@@ -11,6 +11,7 @@ import {
   type TrackedJob,
   type Tracker,
 } from '../../src/index.ts'
+import { CLOSE_GRACE } from '../../src/lifecycle.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
 
@@ -378,21 +379,77 @@ forEachTopology('Tracker contract', (env) => {
     assert.deepEqual(ids(await observer.orphans()), ['job-B'])
   })
 
+  test('a tracked job that awaits fleet.close() once close began, or inside another job, is not waited for', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const errors: unknown[] = []
+    const worker = fleet.tracker({ instanceId: 'late-closer', onError: (e) => errors.push(e) })
+    const hold = gate()
+    const running = started(2)
+    const late = worker.track('job-late', null, async () => {
+      running.run()
+      await hold.promise
+      await fleet.close()
+      return 'late'
+    })
+    const nested = worker.track('job-outer', null, () =>
+      worker.track('job-inner', null, async () => {
+        running.run()
+        await hold.promise
+        await fleet.close()
+        return 'inner'
+      }),
+    )
+    await running.all
+    const closing = fleet.close()
+    hold.open()
+    assert.deepEqual(await Promise.all([late, nested, closing]), ['late', 'inner', undefined])
+    // Waited for, they would hold close until the grace, then report a TimeoutError.
+    assert.deepEqual(errors, [])
+  })
+
+  test('close keeps the instance live while it waits for its jobs, past heartbeatTtl', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const heartbeatTtl = 600
+    const worker = fleet.tracker({ instanceId: 'short-ttl', heartbeatInterval: 150, heartbeatTtl })
+    await worker.start()
+    const job = await heldJob(worker, 'job-D', null)
+    const closing = fleet.close()
+    // Without a heartbeat since close began, its liveness would have expired by now.
+    await sleep(2 * heartbeatTtl)
+    const observer = (await scope.fleet()).tracker()
+    assert.deepEqual(await observer.orphans(), [], 'still live: its job is no orphan while it runs')
+    job.release()
+    await job.done
+    await closing
+    assert.deepEqual(await observer.orphans(), [])
+    assert.deepEqual(await observer.instances(), [])
+  })
+
   if (env.topology === 'memory') {
-    test("a tracked job still running after close's grace is reported and stays tracked, an orphan", async () => {
+    test("tracked jobs still running after close's grace are reported and stay tracked, orphans; one grace for all trackers", async () => {
       const scope = isolated(env)
       const fleet = await scope.fleet()
       const errors: unknown[] = []
-      const worker = fleet.tracker({ instanceId: 'slow-worker', onError: (e) => errors.push(e) })
-      const job = await heldJob(worker, 'job-C', null)
+      const jobs = await Promise.all(
+        ['slow-1', 'slow-2'].map((id) =>
+          heldJob(fleet.tracker({ instanceId: id, onError: (e) => errors.push(e) }), `job-${id}`, null),
+        ),
+      )
+      const began = performance.now()
       await fleet.close()
-      assert.equal(errors.length, 1)
-      assert.ok(errors[0] instanceof TimeoutError)
-      assert.match(String(errors[0]), /1 tracked job\(s\) did not settle/)
-      job.release()
-      await job.done
+      // Each tracker's cleanup waits only for what is left of the one grace (5 s), not 5 s more.
+      assert.ok(performance.now() - began < 2 * CLOSE_GRACE, 'one grace, not one per tracker')
+      assert.equal(errors.length, 2, 'one report per tracker')
+      for (const error of errors) {
+        assert.ok(error instanceof TimeoutError)
+        assert.match(String(error), /1 tracked job\(s\) did not settle/)
+      }
+      for (const job of jobs) job.release()
+      await Promise.all(jobs.map((job) => job.done))
       const observer = (await scope.fleet()).tracker()
-      assert.deepEqual(ids(await observer.orphans()), ['job-C'])
+      assert.deepEqual(ids(await observer.orphans()), ['job-slow-1', 'job-slow-2'])
     })
   }
 
