@@ -4,9 +4,10 @@ import { ClosedError } from './errors.ts'
 
 /**
  * How long fleet.close() waits for user code a primitive handed work to (a stream handler, a
- * tracker's requeue) before it closes the connections anyway: close never hangs on it.
+ * tracker's requeue or job) before it closes the connections anyway: close never hangs on it.
+ * 5 s, in a setting so that tests can shorten it.
  */
-export const CLOSE_GRACE = 5000
+export const closeGrace = { ms: 5000 }
 
 /** Whether `work` settled within `ms` (it is not cancelled: only no longer waited for). */
 export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
@@ -134,13 +135,13 @@ export class Lifecycle {
   }
 
   /**
-   * How much of CLOSE_GRACE is left since close() began (all of it before): the primitives'
+   * How much of the grace (closeGrace) is left since close() began (all of it before): the primitives'
    * cleanups run one after another, and each waits for its user code only within what is left,
-   * so that close waits CLOSE_GRACE in all, not once per primitive.
+   * so that close waits that grace in all, not once per primitive.
    */
   graceLeft(): number {
-    if (this.#closedAt === undefined) return CLOSE_GRACE
-    return Math.max(0, CLOSE_GRACE - (performance.now() - this.#closedAt))
+    if (this.#closedAt === undefined) return closeGrace.ms
+    return Math.max(0, closeGrace.ms - (performance.now() - this.#closedAt))
   }
 
   /** Runs every cleanup once, newest first (primitives before the connections they use). */

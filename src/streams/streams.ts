@@ -8,7 +8,7 @@ import {
 } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
 import { ClosedError, type WaitFor } from '../errors.ts'
-import { CLOSE_GRACE, DETACHED, settledWithin } from '../lifecycle.ts'
+import { closeGrace, DETACHED, settledWithin } from '../lifecycle.ts'
 import type { RetryOptions } from '../retry.ts'
 import { linkSignals } from '../signals.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
@@ -127,12 +127,6 @@ export interface Streams {
 function first(ids: string[]): string {
   return ids[0]!
 }
-
-/**
- * How long fleet.close() waits (ms) for running loops to drain before closing their
- * connections: the fleet's CLOSE_GRACE, in a setting so that tests can shorten it.
- */
-export const closeGrace = { ms: CLOSE_GRACE }
 
 const DEFAULT_EVENTS_MAX_LEN = 1_000_000
 const DEFAULT_CHANNEL_MAX_LEN = 500
@@ -461,7 +455,8 @@ class FleetStreams implements Streams {
   }
 
   /**
-   * On fleet close: give running loops up to closeGrace to finish their handlers and acks. Those
+   * On fleet close: give running loops what is left of the fleet's grace (Lifecycle.graceLeft:
+   * one for every primitive, not one each) to finish their handlers and acks. Those
    * still running then are abandoned (their connections close next): as SPEC §5 has loops end
    * when the fleet closes, each caller's promise resolves, and a ClosedError naming the loop
    * goes to onError, since its handler was cut off rather than finished. (A rejection would
@@ -469,7 +464,7 @@ class FleetStreams implements Streams {
    */
   async #drain(): Promise<void> {
     const running = Promise.allSettled([...this.#loops].map((loop) => loop.running))
-    if (!(await settledWithin(running, closeGrace.ms))) this.#abandonAll()
+    if (!(await settledWithin(running, this.#ctx.lifecycle.graceLeft()))) this.#abandonAll()
   }
 
   #abandonAll(): void {

@@ -1,6 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { TimeoutError, translateError } from '../errors.ts'
-import { CLOSE_GRACE, settledWithin } from '../lifecycle.ts'
+import { closeGrace, settledWithin } from '../lifecycle.ts'
 import type { Subject } from '../telemetry.ts'
 import { assertBooleanOption, assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
@@ -243,7 +243,7 @@ class FleetTracker implements Tracker {
   /**
    * fleet.close(): lets a start or stop in progress settle (a start then finds the fleet closed
    * and starts no loop), stops the loops, waits for the recovery passes to finish the orphans in
-   * hand and for the tracked jobs running to settle and be untracked (up to CLOSE_GRACE), then
+   * hand and for the tracked jobs running to settle and be untracked (up to closeGrace), then
    * removes liveness best-effort (connections are still open).
    */
   async #shutdown(): Promise<void> {
@@ -269,7 +269,7 @@ class FleetTracker implements Tracker {
     if (!finished) {
       this.#runner.report(
         new TimeoutError(
-          `tracker.close: ${this.#jobs.running} tracked job(s) did not settle within ${CLOSE_GRACE} ms ` +
+          `tracker.close: ${this.#jobs.running} tracked job(s) did not settle within ${closeGrace.ms} ms ` +
             'of close; they stay tracked, and other instances recover them as orphans',
         ),
         'close',

@@ -12,12 +12,12 @@ import {
   SerializationError,
   type Streams,
 } from '../../src/index.ts'
+import { closeGrace } from '../../src/lifecycle.ts'
 import { resolveOptions } from '../../src/options.ts'
 import { streamBackend } from '../../src/streams/access.ts'
 import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
 import { MemoryStreamBackend } from '../../src/streams/memory.ts'
 import { RESEND_WINDOW, withPublishId } from '../../src/streams/publish-ids.ts'
-import { closeGrace } from '../../src/streams/streams.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -962,6 +962,47 @@ forEachTopology('Streams contract', (env) => {
     const streams = fleet.withNamespace(namespace).streams({ onError: (e) => void reported.push(e) })
     return { fleet, streams, reported }
   }
+
+  test("close waits one grace for every streams object's handlers, not one grace each", async (t) => {
+    const saved = closeGrace.ms
+    const grace = 1000
+    closeGrace.ms = grace
+    t.after(() => {
+      closeGrace.ms = saved
+    })
+    const fleet = await env.fleet()
+    const reported: unknown[] = []
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const running: Promise<void>[] = []
+    const consuming: Promise<void>[] = []
+    for (const name of ['one', 'two', 'three']) {
+      const streams = fleet.withNamespace(`graces-${name}`).streams({ onError: (e) => void reported.push(e) })
+      await streams.ensureGroup('g')
+      let entered!: () => void
+      running.push(new Promise<void>((resolve) => (entered = resolve)))
+      consuming.push(
+        streams.consume('g', 'c', async () => {
+          entered()
+          await released
+        }),
+      )
+      await streams.publish({ name })
+    }
+    await Promise.all(running)
+    const began = performance.now()
+    await fleet.close()
+    assert.ok(performance.now() - began < 2 * grace, 'one grace, not one per streams object')
+    assert.deepEqual(
+      reported.map((e) => (e as Error).name),
+      ['ClosedError', 'ClosedError', 'ClosedError'],
+      'each abandoned loop is reported',
+    )
+    release()
+    await Promise.all(consuming)
+  })
 
   test('a handler that settles after close gave up on it: its loop ends without reporting the closed connections as an outage', async (t) => {
     const { fleet, streams, reported } = await shortGrace(t, 'late')
