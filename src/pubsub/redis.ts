@@ -43,7 +43,8 @@ const REROUTE_DELAY = 250
 
 /**
  * The Redis Subscriber: one dedicated connection per node (`topology.dedicatedToNode`),
- * opened when the node gets its first channel, shared by every channel on that node.
+ * opened when the node gets its first channel, shared by every channel on that node (on a
+ * cluster, one for its sharded channels and one for the plain `__redis__:invalidate`: #node).
  *
  * Placement: a channel is subscribed on the node `topology.batches([channel])` names, which is
  * where PUBLISH of that channel goes too: the only server (standalone), the ring's node for the
@@ -53,8 +54,8 @@ const REROUTE_DELAY = 250
  * each message on the one shard that owns it.
  *
  * On the cluster we keep plain per-master connections rather than ioredis' `shardedSubscribers`
- * group: the same connection must also carry the near cache's `__redis__:invalidate`
- * subscription and answer CLIENT ID, which that group does not expose. When a slot moves
+ * group: the near cache's `__redis__:invalidate` subscription needs a per-master connection that
+ * answers CLIENT ID, which that group does not expose. When a slot moves
  * (a MOVED reply to SSUBSCRIBE, or Redis pushing SUNSUBSCRIBE), or a master's connection
  * drops, the hub refreshes the slot map and re-places the affected channels.
  */
@@ -62,6 +63,7 @@ export class RedisSubscriber implements Subscriber {
   readonly #options: RedisSubscriberOptions
   readonly #waiters = new Waiters()
   readonly #channels = new Map<string, HubChannel>()
+  /** Per mode and node (see #node). */
   readonly #nodes = new Map<string, NodeConnection>()
   readonly #rerouting = new Set<NodeConnection>()
   #rerouteTimer: NodeJS.Timeout | undefined
@@ -143,7 +145,7 @@ export class RedisSubscriber implements Subscriber {
 
   node(nodeId: string): NodeSubscriber {
     if (this.#closed) throw new ClosedError(`subscriber node ${nodeId}: the fleet is closed`)
-    const connection = this.#node(nodeId)
+    const connection = this.#node('subscribe', nodeId)
     const waiters = this.#waiters
     const timeout = this.#options.connectTimeout
     return {
@@ -196,8 +198,17 @@ export class RedisSubscriber implements Subscriber {
     return hub.node?.isConfirmed(this.#mode, hub.name) === true
   }
 
-  #node(nodeId: string): NodeConnection {
-    let node = this.#nodes.get(nodeId)
+  /**
+   * The connection to `nodeId` for channels of `mode`. One per mode: Redis counts plain and
+   * sharded subscriptions apart (the SUNSUBSCRIBE of a node's last sharded channel answers 0
+   * while `__redis__:invalidate` is still subscribed), and ioredis leaves subscriber mode on any
+   * count of 0, taking the messages that follow for command replies: on a cluster, a broker's
+   * last unsubscribe on a node lost the near cache's invalidations there, and a near cache's
+   * stopped tracking the broker's messages. Off a cluster every channel is plain: one connection.
+   */
+  #node(mode: Mode, nodeId: string): NodeConnection {
+    const key = `${mode} ${nodeId}`
+    let node = this.#nodes.get(key)
     if (!node) {
       node = new NodeConnection(nodeId, async () => (await this.#options.redis()).dedicatedToNode(nodeId), {
         changed: () => this.#waiters.changed(),
@@ -207,7 +218,7 @@ export class RedisSubscriber implements Subscriber {
         },
         onError: this.#options.onError,
       })
-      this.#nodes.set(nodeId, node)
+      this.#nodes.set(key, node)
     }
     return node
   }
@@ -222,8 +233,8 @@ export class RedisSubscriber implements Subscriber {
       this.#cluster = topology.kind === 'cluster'
       const [batch] = await topology.batches([hub.name])
       if (this.#closed || this.#channels.get(hub.name) !== hub || attempt !== hub.placement) return
-      const node = this.#node(batch!.node)
       const mode = this.#mode
+      const node = this.#node(mode, batch!.node)
       if (hub.node === node) {
         node.resubscribe(mode, hub.name)
       } else {
