@@ -14,14 +14,18 @@ function pollDelay(attempt: number): number {
 /**
  * Fill notifications over the fleet's pub/sub hub: a fill holder publishes the entry's key on
  * one channel per fleet namespace, and every waiting process wakes at once and reads the value.
- * The subscription is made on the first wait and kept until the fleet closes. Until Redis has
- * confirmed it (and whenever it is down), waiters poll instead (pollDelay).
+ * The subscription is made when a wait begins and dropped once no wait is left: a cache object
+ * made per request holds nothing after its waits (kept until the fleet closed, each kept a
+ * listener and a cleanup of the fleet's). Until Redis has confirmed it (and whenever it is down),
+ * waiters poll instead (pollDelay).
  */
 export class PubSubWaker implements FillWaker {
   readonly #subscriber: () => Subscriber
   readonly #channel: string
   readonly #watches = new Map<string, Set<Watch>>()
   #subscription: ChannelSubscription | undefined
+  /** Takes close() out of the fleet's cleanups, while subscribed. */
+  #unregister: (() => void) | undefined
   #live = false
 
   readonly #lifecycle: Lifecycle
@@ -34,17 +38,18 @@ export class PubSubWaker implements FillWaker {
 
   #ensureSubscribed(): void {
     if (this.#subscription || this.#lifecycle.closed) return
+    let subscription: ChannelSubscription
     try {
-      this.#subscription = this.#subscriber().subscribe(this.#channel, (payload) =>
-        this.#wake(payload.toString()),
-      )
+      subscription = this.#subscriber().subscribe(this.#channel, (payload) => this.#wake(payload.toString()))
     } catch {
       return // closed fleet: the caller's own wait rejects with ClosedError
     }
-    this.#lifecycle.onClose(() => this.close())
-    this.#subscription.ready().then(
+    this.#subscription = subscription
+    this.#unregister = this.#lifecycle.onClose(() => this.close())
+    subscription.ready().then(
       () => {
-        this.#live = true
+        // Still the one: not dropped (no wait left) before Redis confirmed it.
+        if (this.#subscription === subscription) this.#live = true
       },
       () => {
         // Not confirmed in time: waiters keep polling; the hub re-subscribes by itself.
@@ -65,6 +70,7 @@ export class PubSubWaker implements FillWaker {
         const set = this.#watches.get(key)
         set?.delete(watch)
         if (set?.size === 0) this.#watches.delete(key)
+        if (this.#watches.size === 0) this.close()
       },
     )
     let set = this.#watches.get(key)
@@ -84,9 +90,12 @@ export class PubSubWaker implements FillWaker {
     }
   }
 
+  /** Drops the subscription (no wait left, or the fleet closes); the next wait subscribes again. */
   close(): void {
     this.#subscription?.unsubscribe()
     this.#subscription = undefined
+    this.#unregister?.()
+    this.#unregister = undefined
     this.#live = false
   }
 }
