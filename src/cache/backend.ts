@@ -1,3 +1,11 @@
+/** What a backend's set resolves: true or Redis' OK when it wrote, else false or null. */
+export type SetReply = boolean | 'OK' | null
+
+/** Whether a set wrote its value (see CacheBackend.set). */
+export function isWritten(reply: SetReply): boolean {
+  return reply === true || reply === 'OK'
+}
+
 /**
  * What the cache needs from where it keeps data: bytes under full keys. The memory and Redis
  * backends implement it; the cache itself does keys, envelopes, expiry, versions, tags and
@@ -16,7 +24,9 @@ export interface CacheBackend {
   /**
    * SET with PX `ttl` (ms) when given. With `unlessLiveAt` (unlessExist), only if the key holds
    * no live value at that time (set-unless-live-1.lua): false when it found one. `stale`: text
-   * that is no value either (an entry invalidated by its tags, as the caller read it).
+   * that is no value either (an entry invalidated by its tags, as the caller read it). Resolves
+   * what `isWritten` reads: on Redis the reply as it came, so that a write costs no step more to
+   * turn it into a boolean (the cache's hot path).
    */
   set(
     key: string,
@@ -24,7 +34,7 @@ export interface CacheBackend {
     ttl: number | undefined,
     unlessLiveAt?: number,
     stale?: string,
-  ): Promise<boolean>
+  ): Promise<SetReply>
   /** One pipeline of SETs per node; per item, whether it was written. */
   setMany(items: readonly WriteItem[]): Promise<boolean[]>
   /** UNLINK; true if the key was there. */

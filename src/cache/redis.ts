@@ -3,7 +3,7 @@ import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
 import { getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
-import type { CacheBackend, WriteItem } from './backend.ts'
+import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK } from './scripts.ts'
 
@@ -56,8 +56,8 @@ export class RedisCacheBackend implements CacheBackend {
     ttl: number | undefined,
     unlessLiveAt?: number,
     stale?: string,
-  ): Promise<boolean> {
-    if (unlessLiveAt === undefined) return this.#topology.write(key, { value, ttl }).then(isOk)
+  ): Promise<SetReply> {
+    if (unlessLiveAt === undefined) return this.#topology.write(key, { value, ttl }) as Promise<SetReply>
     const args = unlessLiveArgs(value, ttl, unlessLiveAt)
     if (stale !== undefined) args.push(stale)
     return this.#topology.run(key, (client) => SET_UNLESS_LIVE.run(client, [key], args)).then(isOk)

@@ -1,4 +1,4 @@
-import type { CacheBackend, WriteItem } from './backend.ts'
+import { type CacheBackend, isWritten, type SetReply, type WriteItem } from './backend.ts'
 import type { Clock } from './clock.ts'
 import type { TagStamp } from './entry.ts'
 import { type Prepared, type Sealed, sealEntry } from './envelope.ts'
@@ -124,11 +124,12 @@ export class EntryWriter {
     )
     // No step more for a plain write: it is the cache's hot path.
     if (nx) {
-      setting = setting.then(
-        (written) => written || this.#overInvalidated(method, name, full, sealed, unlessExist),
+      setting = setting.then((reply) =>
+        isWritten(reply) ? reply : this.#overInvalidated(method, name, full, sealed, unlessExist),
       )
     }
-    return setting.then((written) => {
+    return setting.then((reply) => {
+      const written = isWritten(reply)
       this.evict(full)
       if (written && counted) this.#o.stats.writes++
       return written
@@ -147,7 +148,7 @@ export class EntryWriter {
     full: string,
     sealed: Sealed,
     scope: Scope,
-  ): Promise<boolean> {
+  ): Promise<SetReply> {
     const stale = await this.#o.reader.invalidatedText(method, scope, full)
     if (stale === undefined) return false
     return this.#o.run(
@@ -191,13 +192,14 @@ export class EntryWriter {
       await Promise.all(
         writes.map(async (write, i) => {
           if (results[i]) return
-          results[i] = await this.#overInvalidated(
+          const reply = await this.#overInvalidated(
             method,
             undefined,
             write.key,
             { bytes: write.value, ttl: write.ttl },
             scope,
           )
+          results[i] = isWritten(reply)
         }),
       )
     }
