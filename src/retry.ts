@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises'
 import { afterDoubt, isAmbiguous, isTransientFailure } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
 import { assertFunction, checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
@@ -130,5 +131,10 @@ export async function retryAfter<T>(
   } catch {
     // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
   }
+  // A failure is told no sooner than the next turn of the event loop. One refused without I/O (a
+  // node known down fails fast, SPEC §8) would otherwise reach a caller that tries again at once
+  // within the same run of microtasks, for ever: a few workers polling in a loop starved their
+  // own event loop, so no timer ran and the reconnect that ends the outage never came.
+  await setImmediate()
   throw error
 }

@@ -1,0 +1,55 @@
+/**
+ * While a node is known down, calls on it fail at once (SPEC §8), without I/O. A caller that
+ * tries again at once in a loop (a worker polling) must still let the event loop turn between
+ * its failures: told within the same run of microtasks, a few such loops starved their own
+ * process, so no timer ran and the reconnect that ends the outage never came (the process hung).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createFleet, NodeDownError } from '../../src/index.ts'
+import { startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+/** Failures each loop meets before it stops: each must have let the event loop turn once. */
+const FAILURES = 200
+
+test('calls refused while a node is down let the event loop turn between failures', async () => {
+  const server = await startRedis()
+  const fleet = createFleet({ url: server.url, namespace: uniqueNamespace('yields'), onError() {} })
+  try {
+    const store = fleet.store()
+    const cache = fleet.cache({ errorHandler() {} })
+    await store.set('k', 1)
+    await server.stop()
+    // Until the fleet knows the node is down: then every call fails fast.
+    for (let error: unknown; !(error instanceof NodeDownError); await sleep(10)) {
+      error = await store.get('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+    }
+    let turns = 0
+    let turning = true
+    const turn = () => {
+      turns++
+      if (turning) setImmediate(turn)
+    }
+    setImmediate(turn)
+    const loops = [
+      ...[1, 2].map(async () => {
+        for (let failed = 0; failed < FAILURES; ) await store.get('k').catch(() => failed++)
+      }),
+      // The cache's failsafe answers a miss for the same failure: its loops spin the same way.
+      ...[1, 2].map(async () => {
+        for (let i = 0; i < FAILURES; i++) assert.equal(await cache.read('k'), undefined)
+      }),
+    ]
+    await Promise.all(loops)
+    turning = false
+    // Each loop's failures came one event-loop turn apart at least (the loops share the turns).
+    assert.ok(turns >= FAILURES, `${turns} event-loop turns for ${FAILURES} failures per loop`)
+  } finally {
+    await fleet.close()
+  }
+})
