@@ -65,6 +65,12 @@ export interface Tracker {
 }
 
 /** The leave of a stop() begun before fleet.close() still runs while the fleet closes. */
+/** What close waits for besides the loops: whether the jobs running settled within the grace, and the keep-alive. */
+interface Finishing {
+  readonly jobs: Promise<boolean>
+  readonly beating: Promise<void> | undefined
+}
+
 const FINISHING = { finishing: true } as const
 
 /** A start() or stop() queued behind the ones before it. */
@@ -95,6 +101,8 @@ class FleetTracker implements Tracker {
   #pending: Transition | undefined
   /** The session whose heartbeat was sent and not yet removed: what close() removes. */
   #live: Session | undefined
+  /** Set as close begins (#closeBegins). */
+  #finishing: Finishing | undefined
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#options = resolveTrackerOptions(options)
@@ -136,6 +144,8 @@ class FleetTracker implements Tracker {
       )
     }
     this.#session = newSession(this.#keys)
+    // As close begins, before any cleanup runs (see #closeBegins); then this tracker's cleanup.
+    ctx.lifecycle.signal.addEventListener('abort', () => this.#closeBegins(), { once: true })
     ctx.lifecycle.onClose(() => this.#shutdown())
   }
 
@@ -251,21 +261,14 @@ class FleetTracker implements Tracker {
     // own ttl, after which another recoverer may take the orphan anyway) close goes on. A start
     // or stop in progress may itself be waiting for that requeue (stop halts the recovery loop).
     // Both from close's start: one grace for the whole fleet, not one per tracker.
-    const graceLeft = this.#runner.graceLeft()
-    const grace = Math.min(graceLeft, this.#options.recoveryLockTtl)
+    const grace = Math.min(this.#runner.graceLeft(), this.#options.recoveryLockTtl)
     const stopping = (async () => {
       await this.#pending?.done.catch(() => undefined)
       await Promise.all([this.#halt(), this.#recovery.settled()])
     })()
-    // A job that settled once the connections closed could not be untracked: another instance
-    // would requeue a job that completed. So close waits for the jobs too, as for a requeue, and
-    // keeps this instance live meanwhile: a lapsed liveness would make them orphans while they run.
-    const finishing = settledWithin(this.#jobs.settled(), graceLeft)
-    // Not once stopped, or asked to stop: its jobs are orphans then, as stop() says.
-    const started = this.#running && this.#pending?.kind !== 'stop'
-    const beating =
-      this.#live && started && this.#jobs.running > 0 ? this.#keepLive(this.#live, finishing) : undefined
-    const [drained, finished] = await Promise.all([settledWithin(stopping, grace), finishing, beating])
+    // Set already: the fleet's signal aborts before any cleanup runs.
+    const { jobs, beating } = this.#finishing!
+    const [drained, finished] = await Promise.all([settledWithin(stopping, grace), jobs, beating])
     if (!finished) {
       this.#runner.report(
         new TimeoutError(
@@ -276,9 +279,10 @@ class FleetTracker implements Tracker {
       )
     }
     if (!drained) {
+      const requeueGrace = Math.min(closeGrace.ms, this.#options.recoveryLockTtl)
       this.#runner.report(
         new TimeoutError(
-          `tracker.close: a requeue did not settle within ${grace} ms of close; its orphan stays ` +
+          `tracker.close: a requeue did not settle within ${requeueGrace} ms of close; its orphan stays ` +
             'claimed until recoveryLockTtl and may then be handed out again',
         ),
         'close',
@@ -297,8 +301,24 @@ class FleetTracker implements Tracker {
   }
 
   /**
+   * Close began. A job that settled once the connections closed could not be untracked: another
+   * instance would requeue a job that completed. So close waits for the jobs running, within the
+   * grace counted from now, and a started tracker keeps its liveness meanwhile, from now rather
+   * than once its own cleanup runs (the cleanups run one after another: another tracker's or a
+   * stream's wait may come first): a lapsed liveness would make its jobs orphans while they run.
+   */
+  #closeBegins(): void {
+    const jobs = settledWithin(this.#jobs.settled(), this.#runner.graceLeft())
+    // Not once stopped, or asked to stop: its jobs are orphans then, as stop() says.
+    const started = this.#running && this.#pending?.kind !== 'stop'
+    const beating =
+      this.#live && started && this.#jobs.running > 0 ? this.#keepLive(this.#live, jobs) : undefined
+    this.#finishing = { jobs, beating }
+  }
+
+  /**
    * Heartbeats every heartbeatInterval until `until` settles, while close waits for the jobs (let
-   * through as the fleet drains; the loop is halted by then).
+   * through as the fleet drains, when the loop's own beats are refused).
    */
   async #keepLive(live: Session, until: Promise<unknown>): Promise<void> {
     const { heartbeatInterval } = this.#options

@@ -21,6 +21,7 @@ import { RESEND_WINDOW, withPublishId } from '../../src/streams/publish-ids.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { HashRing } from '../../src/topology/ring.ts'
+import { shortenCloseGrace } from '../harness/close-grace.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
 
 /** A promise that resolves once `count` calls of `hit` have happened. */
@@ -952,11 +953,7 @@ forEachTopology('Streams contract', (env) => {
 
   /** A fleet whose close waits 20 ms for handlers (for this test), and streams reporting to `reported`. */
   async function shortGrace(t: TestContext, namespace: string) {
-    const grace = closeGrace.ms
-    closeGrace.ms = 20
-    t.after(() => {
-      closeGrace.ms = grace
-    })
+    shortenCloseGrace(t, 20)
     const fleet = await env.fleet()
     const reported: unknown[] = []
     const streams = fleet.withNamespace(namespace).streams({ onError: (e) => void reported.push(e) })
@@ -964,12 +961,8 @@ forEachTopology('Streams contract', (env) => {
   }
 
   test("close waits one grace for every streams object's handlers, not one grace each", async (t) => {
-    const saved = closeGrace.ms
     const grace = 1000
-    closeGrace.ms = grace
-    t.after(() => {
-      closeGrace.ms = saved
-    })
+    shortenCloseGrace(t, grace)
     const fleet = await env.fleet()
     const reported: unknown[] = []
     let release!: () => void

@@ -11,8 +11,8 @@ import {
   type TrackedJob,
   type Tracker,
 } from '../../src/index.ts'
-import { closeGrace } from '../../src/lifecycle.ts'
 import { processMemory } from '../../src/topology/memory.ts'
+import { shortenCloseGrace } from '../harness/close-grace.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions } from '../harness/topologies.ts'
 
 /** A job body that runs until the test lets it finish. */
@@ -408,20 +408,26 @@ forEachTopology('Tracker contract', (env) => {
     assert.deepEqual(errors, [])
   })
 
-  test('close keeps the instance live while it waits for its jobs, past heartbeatTtl', async () => {
+  test('close keeps every started instance live while it waits for their jobs, past heartbeatTtl', async () => {
     const scope = isolated(env)
     const fleet = await scope.fleet()
     const heartbeatTtl = 600
-    const worker = fleet.tracker({ instanceId: 'short-ttl', heartbeatInterval: 150, heartbeatTtl })
-    await worker.start()
-    const job = await heldJob(worker, 'job-D', null)
+    // Two: the first one's cleanup runs after the second's, which waits for its job first.
+    const workers = ['short-ttl-1', 'short-ttl-2'].map((instanceId) =>
+      fleet.tracker({ instanceId, heartbeatInterval: 150, heartbeatTtl }),
+    )
+    const jobs = []
+    for (const worker of workers) {
+      await worker.start()
+      jobs.push(await heldJob(worker, `job-${worker.instanceId}`, null))
+    }
     const closing = fleet.close()
-    // Without a heartbeat since close began, its liveness would have expired by now.
+    // Without a heartbeat since close began, their liveness would have expired by now.
     await sleep(2 * heartbeatTtl)
     const observer = (await scope.fleet()).tracker()
-    assert.deepEqual(await observer.orphans(), [], 'still live: its job is no orphan while it runs')
-    job.release()
-    await job.done
+    assert.deepEqual(await observer.orphans(), [], 'still live: their jobs are no orphans while they run')
+    for (const job of jobs) job.release()
+    await Promise.all(jobs.map((job) => job.done))
     await closing
     assert.deepEqual(await observer.orphans(), [])
     assert.deepEqual(await observer.instances(), [])
@@ -429,12 +435,8 @@ forEachTopology('Tracker contract', (env) => {
 
   if (env.topology === 'memory') {
     test("tracked jobs still running after close's grace are reported and stay tracked, orphans; one grace for all trackers", async (t) => {
-      const saved = closeGrace.ms
       const grace = 1000
-      closeGrace.ms = grace
-      t.after(() => {
-        closeGrace.ms = saved
-      })
+      shortenCloseGrace(t, grace)
       const scope = isolated(env)
       const fleet = await scope.fleet()
       const errors: unknown[] = []
