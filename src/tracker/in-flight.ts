@@ -1,13 +1,11 @@
 import { ClosedError, SerializationError } from '../errors.ts'
 import type { TrackerBackend } from './backend.ts'
 import { encodeRecord } from './record.ts'
-import type { TrackerRunner } from './runner.ts'
+import { FINISHING, type TrackerRunner } from './runner.ts'
 import type { Session } from './session.ts'
 
 /** 'unsure': the record failed, but may have landed (a timeout): it is removed quietly afterwards. */
 type Recorded = 'yes' | 'unsure' | 'no'
-
-const FINISHING = { finishing: true } as const
 
 /**
  * The jobs this process runs: each recorded under the session it started in while it runs,

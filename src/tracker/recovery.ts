@@ -5,10 +5,9 @@ import type { TrackerBackend } from './backend.ts'
 import type { Listed, SessionListing } from './listing.ts'
 import type { TrackedJob } from './options.ts'
 import { decodeRecord } from './record.ts'
-import type { TrackerRunner } from './runner.ts'
+import { FINISHING, type TrackerRunner } from './runner.ts'
 
 /** The steps that settle a claimed orphan run while the fleet closes (TrackerRunner.run). */
-const FINISHING = { finishing: true } as const
 
 export type Requeue = (job: TrackedJob) => Promise<void> | void
 

@@ -12,6 +12,9 @@ import type { DETACHED } from '../lifecycle.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
 
+/** `run`'s option for a step let through while the fleet drains (see TrackerRunner.run). */
+export const FINISHING = { finishing: true } as const
+
 /** The operations of the background loops: they report their failures themselves, once per outage. */
 const LOOP_OPS = new Set(['heartbeat', 'recoverEvery'])
 

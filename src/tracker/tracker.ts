@@ -17,7 +17,7 @@ import {
 import { PeriodicLoop } from './periodic.ts'
 import { OrphanRecovery, type Requeue } from './recovery.ts'
 import { RedisTrackerBackend } from './redis.ts'
-import { TrackerRunner } from './runner.ts'
+import { FINISHING, TrackerRunner } from './runner.ts'
 import { newSession, type Session } from './session.ts'
 
 /** In-flight jobs per worker instance, heartbeats, and exactly-once orphan recovery (SPEC §7). */
@@ -64,14 +64,11 @@ export interface Tracker {
   recoverOrphans(requeue: (job: TrackedJob) => Promise<void> | void): Promise<number>
 }
 
-/** The leave of a stop() begun before fleet.close() still runs while the fleet closes. */
 /** What close waits for besides the loops: whether the jobs running settled within the grace, and the keep-alive. */
 interface Finishing {
   readonly jobs: Promise<boolean>
   readonly beating: Promise<void> | undefined
 }
-
-const FINISHING = { finishing: true } as const
 
 /** A start() or stop() queued behind the ones before it. */
 interface Transition {
