@@ -205,6 +205,18 @@ function rejected(op: string, key: string, problem: string, cause?: unknown): Se
  * `hooks`: false for a value resolveToJSON made, whose objects' `toJSON`s are not to be called.
  */
 export function encodeJson(value: unknown, op: string, key: string, hooks = true): string {
+  try {
+    return encodeChecked(value, op, key, hooks)
+  } catch (error) {
+    if (error instanceof SerializationError) throw error
+    // A getter or a Proxy's trap of the value threw as it was read (by JSON or by the checks).
+    throw new SerializationError(`${op} '${key}': reading the value threw (${messageOf(error)})`, {
+      cause: error,
+    })
+  }
+}
+
+function encodeChecked(value: unknown, op: string, key: string, hooks: boolean): string {
   let text: string | undefined
   try {
     text = JSON.stringify(value)

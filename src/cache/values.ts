@@ -1,4 +1,4 @@
-import { SerializationError } from '../errors.ts'
+import { messageOf, SerializationError } from '../errors.ts'
 import { describeValue } from '../validate.ts'
 
 /**
@@ -29,16 +29,26 @@ export function encodeValue(value: unknown, where: string): Encoded {
   return plain !== undefined ? { json: plain, typed: false } : encodeTagged(value, where)
 }
 
+/** The careful path of encodeValue's walk: whether it emitted a tag, and the objects it is inside. */
+interface EncodeState {
+  typed: boolean
+  seen: Set<object>
+}
+
 /** The careful path of encodeValue, for a value plainJsonText refused: copied, tagged, then written. */
 export function encodeTagged(value: unknown, where: string): Encoded {
-  const state = { typed: false, seen: new Set<object>() }
+  const state: EncodeState = { typed: false, seen: new Set<object>() }
   try {
     const tree = toJson(value, state, where)
     return { json: JSON.stringify(tree), typed: state.typed }
   } catch (error) {
+    if (error instanceof SerializationError) throw error
     // The walk (or JSON.stringify) ran out of stack.
-    if (!(error instanceof RangeError)) throw error
-    throw new SerializationError(`${where}: a value nested this deeply cannot be cached`, { cause: error })
+    if (error instanceof RangeError) {
+      throw new SerializationError(`${where}: a value nested this deeply cannot be cached`, { cause: error })
+    }
+    // A getter or a Proxy's trap of the value threw as the walk read it.
+    throw new SerializationError(`${where}: reading the value threw (${messageOf(error)})`, { cause: error })
   }
 }
 
@@ -48,7 +58,12 @@ export function encodeTagged(value: unknown, where: string): Encoded {
  * copies and tags.
  */
 export function plainJsonText(value: unknown): string | undefined {
-  return isPlainJson(value, 0) ? JSON.stringify(value) : undefined
+  try {
+    return isPlainJson(value, 0) ? JSON.stringify(value) : undefined
+  } catch {
+    // A getter or a Proxy's trap threw: the careful path reads it again and says so.
+    return undefined
+  }
 }
 
 /** Max depth the fast path checks; deeper (or cyclic) values take the careful path. */
@@ -89,7 +104,13 @@ function tagged(state: { typed: boolean }, tag: string, v?: Json): Json {
   return v === undefined ? { [TAG]: tag } : { [TAG]: tag, v }
 }
 
-function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, where: string): Json {
+/**
+ * `value` as JSON with tags. `key`: what JSON.stringify would tell a `toJSON` of it (the property
+ * name, an array index, '' at the top). Only the exact built-in types are tagged: a subclass of
+ * Map, Set, Date or Uint8Array would come back as its base class, so it is taken as any other
+ * class instance (a Date's subclass inherits its toJSON).
+ */
+function toJson(value: unknown, state: EncodeState, where: string, key = ''): Json {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -112,35 +133,40 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
   state.seen.add(object)
   try {
     if (Array.isArray(object)) return arrayToJson(object, state, where)
-    if (object instanceof Date) {
-      const time = object.getTime()
+    const proto = Object.getPrototypeOf(object)
+    if (proto === Date.prototype) {
+      const time = (object as Date).getTime()
       return tagged(state, 'D', Number.isNaN(time) ? null : time)
     }
     if (Buffer.isBuffer(object)) return tagged(state, 'B', object.toString('base64'))
-    if (object instanceof Uint8Array) {
+    if (proto === Uint8Array.prototype) {
+      const bytes = object as Uint8Array
       return tagged(
         state,
         'u8',
-        Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64'),
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
       )
     }
-    if (object instanceof Map) {
+    if (proto === Map.prototype) {
       return tagged(
         state,
         'M',
-        [...object].map(([k, v]) => [toJson(k, state, where), toJson(v, state, where)]),
+        [...(object as Map<unknown, unknown>)].map(([k, v]) => [
+          toJson(k, state, where),
+          toJson(v, state, where),
+        ]),
       )
     }
-    if (object instanceof Set)
+    if (proto === Set.prototype) {
       return tagged(
         state,
         'S',
-        [...object].map((v) => toJson(v, state, where)),
+        [...(object as Set<unknown>)].map((v) => toJson(v, state, where)),
       )
-    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
-      return toJson(callToJSON(object as { toJSON(): unknown }, where), state, where)
     }
-    const proto = Object.getPrototypeOf(object)
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+      return toJson(callToJSON(object as { toJSON(key: string): unknown }, key, where), state, where, key)
+    }
     if (proto !== Object.prototype && proto !== null) {
       // It would come back a plain object ({} for a Promise or a WeakMap), its class lost.
       throw new SerializationError(
@@ -149,8 +175,8 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
       )
     }
     const out: { [key: string]: Json } = {}
-    for (const key of Object.keys(object)) {
-      assign(out, key, toJson((object as Record<string, unknown>)[key], state, where))
+    for (const name of Object.keys(object)) {
+      assign(out, name, toJson((object as Record<string, unknown>)[name], state, where, name))
     }
     return Object.hasOwn(object, TAG) ? tagged(state, 'O', out) : out
   } finally {
@@ -158,19 +184,19 @@ function toJson(value: unknown, state: { typed: boolean; seen: Set<object> }, wh
   }
 }
 
-function callToJSON(object: { toJSON(): unknown }, where: string): unknown {
+function callToJSON(object: { toJSON(key: string): unknown }, key: string, where: string): unknown {
   try {
-    return object.toJSON()
+    return object.toJSON(key)
   } catch (error) {
     throw new SerializationError(`${where}: ${describeValue(object)}'s toJSON() threw`, { cause: error })
   }
 }
 
 /** An array's elements, its holes tagged (JSON would write null). */
-function arrayToJson(array: unknown[], state: { typed: boolean; seen: Set<object> }, where: string): Json {
+function arrayToJson(array: unknown[], state: EncodeState, where: string): Json {
   const out = new Array<Json>(array.length)
   for (let i = 0; i < array.length; i++) {
-    out[i] = i in array ? toJson(array[i], state, where) : tagged(state, 'H')
+    out[i] = i in array ? toJson(array[i], state, where, String(i)) : tagged(state, 'H')
   }
   return out
 }

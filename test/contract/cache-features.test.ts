@@ -133,6 +133,71 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.read('keep'), 'original')
   })
 
+  test('a value whose getter or Proxy trap throws as it is read is a SerializationError; subclasses are not their base', async () => {
+    const cache = cacheOf()
+    await cache.write('keep', 'original')
+    const getter = {
+      get a() {
+        throw new Error('getter!')
+      },
+    }
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('trap!')
+        },
+      },
+    )
+    for (const bad of [getter, { nested: getter }, trap, [trap]]) {
+      const expected = {
+        name: 'SerializationError',
+        code: 'ERR_SERIALIZATION',
+        message: /reading the value threw/,
+      }
+      await assert.rejects(cache.write('keep', bad), expected)
+      await assert.rejects(cache.writeMulti({ keep: bad }), expected)
+      await assert.rejects(
+        cache.fetch('computed', () => bad),
+        expected,
+      )
+    }
+    // A subclass of a type the cache keeps would come back as its base class: it is any class.
+    class MyMap extends Map<number, number> {}
+    class MySet extends Set<number> {}
+    class Bytes extends Uint8Array {}
+    const myMap = new MyMap()
+    myMap.set(1, 2)
+    const mySet = new MySet()
+    mySet.add(1)
+    for (const bad of [myMap, mySet, new Bytes(2)]) {
+      await assert.rejects(cache.write('keep', bad), {
+        name: 'SerializationError',
+        message: /cannot be cached/,
+      })
+    }
+    // A Date's subclass says how it is stored (Date's toJSON): as its text.
+    class Instant extends Date {
+      constructor(ms: number) {
+        super(ms)
+      }
+    }
+    await cache.write('instant', new Instant(0))
+    assert.equal(await cache.read('instant'), '1970-01-01T00:00:00.000Z')
+    assert.equal(await cache.exist('computed'), false)
+    assert.equal(await cache.read('keep'), 'original')
+  })
+
+  test('a toJSON is told its key as JSON tells it: the property name, the index, or "" at the top', async () => {
+    const cache = cacheOf()
+    const says = { toJSON: (key: string) => `key=${JSON.stringify(key)}` }
+    // A Map makes the value take the careful path, whose walk calls toJSON itself.
+    await cache.write('keys', { top: says, list: [says], tagged: new Map() })
+    assert.deepEqual(await cache.read('keys'), { top: 'key="top"', list: ['key="0"'], tagged: new Map() })
+    await cache.write('plain-top', says)
+    assert.equal(await cache.read('plain-top'), 'key=""')
+  })
+
   test('writeMulti takes a Map or a plain object; pairs, a Set or a class instance are a TypeError', async () => {
     const cache = cacheOf()
     class Entries {

@@ -158,6 +158,39 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await store.get('money'), { price: { cents: 5 }, proto: {} })
   })
 
+  test('a value whose getter or Proxy trap throws as it is read is a SerializationError; nothing is written', async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store<unknown>({ prefix: 'reading:' })
+    await store.set('kept', 'original')
+    const getter = {
+      get a() {
+        throw new Error('getter!')
+      },
+    }
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('trap!')
+        },
+      },
+    )
+    const expected = {
+      name: 'SerializationError',
+      code: 'ERR_SERIALIZATION',
+      message: /reading the value threw/,
+    }
+    for (const bad of [getter, { nested: getter }, trap, [trap]]) {
+      await assert.rejects(store.set('kept', bad), expected)
+      await assert.rejects(store.setMany([['kept', bad]]), expected)
+      await assert.rejects(
+        store.update('kept', () => bad),
+        expected,
+      )
+    }
+    assert.equal(await store.get('kept'), 'original')
+  })
+
   test('a codec replaces JSON (keeping Dates); a malformed codec is a ConfigError', async () => {
     const fleet = await env.fleet()
     const dates = fleet.store<{ at: Date; name?: string }>({
