@@ -76,14 +76,17 @@ export class InFlightJobs {
         this.#runner.report(error, 'track')
       } else this.#runner.reportUnheard(error, 'track')
     }
+    let failed = true
     try {
-      return await run()
+      const result = await run()
+      failed = false
+      return result
     } finally {
-      await this.#untrack(session, id, recorded)
+      await this.#untrack(session, id, recorded, failed)
     }
   }
 
-  async #untrack(session: Session, id: string, recorded: Recorded): Promise<void> {
+  async #untrack(session: Session, id: string, recorded: Recorded, failed: boolean): Promise<void> {
     const holders = (session.inFlight.get(id) ?? 1) - 1
     if (holders > 0) {
       // The same id is still running in another track() call: its record stays.
@@ -91,9 +94,11 @@ export class InFlightJobs {
       return
     }
     session.inFlight.delete(id)
-    // A job that settles while the fleet closes is still untracked (close waits for it); one that
-    // settles once the connections are closed leaves its record, an orphan.
-    if (recorded === 'no' || this.#runner.drained) return
+    // A job that completes while the fleet closes is untracked (close waits for it), so that it
+    // does not run again. One that fails meanwhile keeps its record, an orphan another instance
+    // recovers: the close may be why it failed (its own calls on the fleet are refused). So does
+    // one that settles once the connections are closed, which nothing can untrack any more.
+    if (recorded === 'no' || this.#runner.drained || (failed && this.#runner.closed)) return
     if (recorded === 'yes') {
       try {
         await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id), FINISHING)

@@ -362,6 +362,33 @@ forEachTopology('Tracker contract', (env) => {
     assert.deepEqual(errors, [])
   })
 
+  test('a tracked job that fails while the fleet closes stays tracked: another instance recovers it', async () => {
+    const scope = isolated(env)
+    const fleet = await scope.fleet()
+    const worker = fleet.tracker({ instanceId: 'cut-off', onError: () => {} })
+    await worker.start()
+    const hold = gate()
+    const running = started(1)
+    // As a job whose own calls on the fleet are refused once it closes.
+    const done = worker.track('job-E', { n: 5 }, async () => {
+      running.run()
+      await hold.promise
+      await fleet.store().set('job-E:result', 1)
+    })
+    await running.all
+    const closing = fleet.close()
+    hold.open()
+    await assert.rejects(done, ClosedError)
+    await closing
+    const observer = (await scope.fleet()).tracker()
+    const handed: TrackedJob[] = []
+    assert.equal(await observer.recoverOrphans((job) => void handed.push(job)), 1)
+    assert.deepEqual(
+      handed.map((job) => [job.id, job.payload]),
+      [['job-E', { n: 5 }]],
+    )
+  })
+
   test('a tracked job that awaits fleet.close() itself is not waited for by it', async () => {
     const scope = isolated(env)
     const fleet = await scope.fleet()
