@@ -5,6 +5,7 @@
  */
 import { escapeGlob } from '../cache/glob.ts'
 import type { FleetContext } from '../context.ts'
+import { NodeDownError } from '../errors.ts'
 import { MemoryStream } from '../streams/memory-stream.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
 import type { MasterNode } from '../topology/types.ts'
@@ -44,7 +45,8 @@ export async function scanKeys(
     )
     return { keys: keys.sort(), truncated: false, skipped: [] }
   }
-  const masters = await (await ctx.redis()).masters()
+  const topology = await ctx.redis()
+  const masters = await topology.masters()
   const match = `${escapeGlob(prefix)}*`
   const scanNode = async (client: MasterNode['client']) => {
     const keys: string[] = []
@@ -58,7 +60,10 @@ export async function scanKeys(
     return { keys, truncated: cursor !== '0' }
   }
   const settled = await Promise.allSettled(masters.map(({ client }) => scanNode(client)))
-  const skipped = settled.flatMap((node) => (node.status === 'rejected' ? [node.reason] : []))
+  const skipped = [
+    ...settled.flatMap((node) => (node.status === 'rejected' ? [node.reason] : [])),
+    ...unconnectedOwners(topology.slotOwners(), masters),
+  ]
   if (skipped.length > 0 && (!skipDown || skipped.length === settled.length)) throw skipped[0]
   const perNode = settled.flatMap((node) => (node.status === 'fulfilled' ? [node.value] : []))
   return {
@@ -66,6 +71,21 @@ export async function scanKeys(
     truncated: perNode.some((n) => n.truncated),
     skipped,
   }
+}
+
+/**
+ * A cluster's masters that serve slots but have no connection now (ioredis drops a node that went
+ * down from the masters it lists, though its slots stay its own until a failover): their keys
+ * cannot be scanned, and a walk without them must say so, not pass for the whole namespace.
+ */
+function unconnectedOwners(
+  owners: (string | undefined)[] | undefined,
+  masters: MasterNode[],
+): NodeDownError[] {
+  if (owners === undefined) return []
+  const connected = new Set(masters.map((master) => master.id))
+  const missing = new Set(owners.filter((id): id is string => id !== undefined && !connected.has(id)))
+  return [...missing].map((id) => new NodeDownError(`SCAN not sent: ${id} is not connected (down)`, id))
 }
 
 /**

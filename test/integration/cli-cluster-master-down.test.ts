@@ -32,19 +32,27 @@ async function slotsByPort(): Promise<Map<number, [number, number][]>> {
 }
 
 test('dlq list of a channel on a healthy master works while another master is down; a command needing it says so', async () => {
-  const namespace = uniqueNamespace('cli-down')
   const victim = cluster.servers[2]!
   const victimSlots = (await slotsByPort()).get(victim.port)!
-  const onVictim = (name: string) => {
-    const slot = calculateSlot(`${namespace}:streams:channel:${name}`)
+  const keyOnVictim = (key: string) => {
+    const slot = calculateSlot(key)
     return victimSlots.some(([from, to]) => slot >= from && slot <= to)
   }
+  // The main stream on a healthy master, so that its groups are known with the victim down.
+  let namespace = uniqueNamespace('cli-down')
+  while (keyOnVictim(`${namespace}:streams:events`)) namespace = uniqueNamespace('cli-down')
+  const onVictim = (name: string) => keyOnVictim(`${namespace}:streams:channel:${name}`)
   let channel = 'g0:dead'
   for (let i = 1; onVictim(channel); i++) channel = `g${i}:dead`
+  // A group whose own dead-letter channel is on the victim.
+  let lost = 'h0'
+  for (let i = 1; !onVictim(`${lost}:dead`); i++) lost = `h${i}`
   const fleet = createFleet({ url: cluster.urls, cluster: true, namespace })
   try {
     // Not a dead-letter record: listed as an entry skipped, which is enough to see the command work.
     await fleet.streams().publishToChannel(channel, { n: 1 })
+    await fleet.streams().ensureGroup(lost)
+    await fleet.streams().publishToChannel(`${lost}:dead`, { n: 1 })
   } finally {
     await fleet.close()
   }
@@ -66,4 +74,18 @@ test('dlq list of a channel on a healthy master works while another master is do
     assert.match(orphans.stderr, new RegExp(`127\\.0\\.0\\.1:${victim.port}|CLUSTERDOWN`))
     assertOneLine(orphans.stderr)
   }
+  // status shows what the healthy masters hold and names what it could not read: the victim's
+  // keys, and the group's dead-letter channel there (not "dead letters: none" without a word).
+  const status = await cli(['status', '--json', '--url', seeds, '--cluster', '--namespace', namespace])
+  assert.equal(status.code, 1, status.stderr)
+  const { unavailable } = JSON.parse(status.stdout) as { unavailable: { part: string; error: string }[] }
+  const parts = unavailable.map((u) => `${u.part}: ${u.error}`)
+  assert.ok(
+    parts.some((p) => p.startsWith('keys: ') && p.includes(`:${victim.port}`)),
+    `the victim's keys named: ${parts.join('; ')}`,
+  )
+  assert.ok(
+    parts.some((p) => p.startsWith(`streams: streams:channel:${lost}:dead`)),
+    `the group's dead-letter channel named: ${parts.join('; ')}`,
+  )
 })
