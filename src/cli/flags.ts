@@ -25,7 +25,9 @@ const REDIS_PROTOCOLS = new Set(['redis:', 'rediss:'])
 
 /** Fleet options from the flags; --url defaults to $REDIS_URL. A malformed url is a usage error. */
 export function fleetOptions(flags: FleetFlags): FlagOptions {
-  const urls = (flags.url ?? process.env.REDIS_URL ?? '').split(',').filter((u) => u.trim() !== '')
+  const list = flags.url ?? process.env.REDIS_URL ?? ''
+  // Nothing at all is no url; an empty entry in a list (`url1,,url2`, a trailing comma) is malformed.
+  const urls = list.trim() === '' ? [] : list.split(',').map((url) => url.trim())
   // Named as the user gave it: a bad $REDIS_URL is not blamed on a --url never typed.
   const source = flags.url === undefined ? '$REDIS_URL' : '--url'
   urls.forEach((url, i) => {

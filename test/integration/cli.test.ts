@@ -45,6 +45,9 @@ describe('redfleet command: usage', () => {
       [['status', '--url', 'localhost:6379'], /--url must be redis:\/\/host:port/],
       [['status', '--url', 'http://127.0.0.1:1'], /--url must be redis:\/\/host:port/],
       [['status', '--url', 'redis://127.0.0.1:1,:x'], /--url must be .* \(url 2 of 2\)/],
+      // An empty entry is a malformed list, not one url fewer.
+      [['status', '--url', 'redis://127.0.0.1:1,'], /--url must be .* \(url 2 of 2\)/],
+      [['status', '--url', 'redis://127.0.0.1:1,,redis://127.0.0.1:2'], /--url must be .* \(url 2 of 3\)/],
       [['dlq', '--url', 'redis://127.0.0.1:1'], /missing required argument/],
       [['dlq', 'peek', 'x:dead', '--url', 'redis://127.0.0.1:1'], /Allowed choices are list, replay, purge/],
       [['dlq', 'list', 'x:dead', '--limit', '0', '--url', 'redis://127.0.0.1:1'], /--limit must be/],
