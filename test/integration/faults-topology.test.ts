@@ -278,7 +278,8 @@ describe('a standalone server that goes down and comes back', () => {
       // "At once" without a clock: a read that waited for the network (a reconnect, a reply, a
       // connect timeout) would still be in progress when the client opens its next socket (each
       // reconnect attempt opens one, announced on net.client.socket). A refused read settles
-      // before any of that can happen, however slow the machine.
+      // before that, but for the one turn of the event loop it yields before it rejects (so that
+      // callers retrying in a loop do not starve the process): at most one read per attempt.
       let sockets = 0
       const opened = () => sockets++
       diagnosticsChannel.subscribe('net.client.socket', opened)
@@ -299,7 +300,10 @@ describe('a standalone server that goes down and comes back', () => {
       t.diagnostic(
         `read while down: median ${(times[500]! * 1000).toFixed(0)} µs, p99 ${times[990]!.toFixed(2)} ms; ${sockets} reconnect attempts meanwhile`,
       )
-      assert.deepEqual(overlapping, [], 'no read was in progress while a connection was attempted')
+      assert.ok(
+        overlapping.length <= sockets,
+        `no read waited for a connection attempt: ${overlapping.length} reads overlapped ${sockets} attempts`,
+      )
       assert.equal(failures.length, 1001, 'every read reported its failure to the errorHandler')
       for (const error of failures.slice(1)) {
         assert.ok(error instanceof NodeDownError, String(error))
