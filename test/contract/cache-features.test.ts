@@ -14,6 +14,7 @@ import {
   SerializationError,
 } from '../../src/index.ts'
 import { forEachTopology } from '../harness/topologies.ts'
+import { unreadableValues } from '../harness/unreadable.ts'
 import {
   cacheWithClock,
   opening,
@@ -136,20 +137,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
   test('a value whose getter or Proxy trap throws as it is read is a SerializationError; subclasses are not their base', async () => {
     const cache = cacheOf()
     await cache.write('keep', 'original')
-    const getter = {
-      get a() {
-        throw new Error('getter!')
-      },
-    }
-    const trap = new Proxy(
-      {},
-      {
-        ownKeys() {
-          throw new Error('trap!')
-        },
-      },
-    )
-    for (const bad of [getter, { nested: getter }, trap, [trap]]) {
+    for (const bad of unreadableValues()) {
       const expected = {
         name: 'SerializationError',
         code: 'ERR_SERIALIZATION',

@@ -11,6 +11,7 @@ import {
 } from '../../src/index.ts'
 import { runWorker } from '../harness/processes.ts'
 import { forEachTopology, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
+import { unreadableValues } from '../harness/unreadable.ts'
 
 /** TTL of the expiry tests, in ms: short, so that a test waits little for an expiry. */
 const TTL = 150
@@ -162,25 +163,12 @@ forEachTopology('Store contract', (env) => {
     const fleet = await env.fleet()
     const store = fleet.store<unknown>({ prefix: 'reading:' })
     await store.set('kept', 'original')
-    const getter = {
-      get a() {
-        throw new Error('getter!')
-      },
-    }
-    const trap = new Proxy(
-      {},
-      {
-        ownKeys() {
-          throw new Error('trap!')
-        },
-      },
-    )
     const expected = {
       name: 'SerializationError',
       code: 'ERR_SERIALIZATION',
       message: /reading the value threw/,
     }
-    for (const bad of [getter, { nested: getter }, trap, [trap]]) {
+    for (const bad of unreadableValues()) {
       await assert.rejects(store.set('kept', bad), expected)
       await assert.rejects(store.setMany([['kept', bad]]), expected)
       await assert.rejects(
