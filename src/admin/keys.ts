@@ -8,7 +8,7 @@ import type { FleetContext } from '../context.ts'
 import { NodeDownError } from '../errors.ts'
 import { MemoryStream } from '../streams/memory-stream.ts'
 import { inCallerOrder } from '../topology/pipeline.ts'
-import type { MasterNode } from '../topology/types.ts'
+import type { MasterNode, RedisTopology } from '../topology/types.ts'
 
 /** Most keys scanned per node before the result is reported as truncated. */
 export const SCAN_LIMIT = 100_000
@@ -46,7 +46,7 @@ export async function scanKeys(
     return { keys: keys.sort(), truncated: false, skipped: [] }
   }
   const topology = await ctx.redis()
-  const masters = await topology.masters()
+  const masters = await mastersToScan(topology)
   const match = `${escapeGlob(prefix)}*`
   const scanNode = async (client: MasterNode['client']) => {
     const keys: string[] = []
@@ -74,9 +74,21 @@ export async function scanKeys(
 }
 
 /**
- * A cluster's masters that serve slots but have no connection now (ioredis drops a node that went
- * down from the masters it lists, though its slots stay its own until a failover): their keys
- * cannot be scanned, and a walk without them must say so, not pass for the whole namespace.
+ * The masters to scan. ioredis drops a cluster node whose connection ended from the masters it
+ * lists, though its slots stay its own (until a failover), and adds it back only when a command
+ * goes to one of them or the slot map is read again: a master missing that way makes the slot map
+ * be read again once, which reconnects it if it is up.
+ */
+async function mastersToScan(topology: RedisTopology): Promise<MasterNode[]> {
+  const masters = await topology.masters()
+  if (unconnectedOwners(topology.slotOwners(), masters).length === 0) return masters
+  await topology.refreshLayout()
+  return topology.masters()
+}
+
+/**
+ * A cluster's masters that serve slots but have no connection even so (see mastersToScan): their
+ * keys cannot be scanned, and a walk without them must say so, not pass for the whole namespace.
  */
 function unconnectedOwners(
   owners: (string | undefined)[] | undefined,
