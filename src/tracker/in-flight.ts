@@ -76,17 +76,19 @@ export class InFlightJobs {
         this.#runner.report(error, 'track')
       } else this.#runner.reportUnheard(error, 'track')
     }
-    let failed = true
+    let cutOff = false
     try {
-      const result = await run()
-      failed = false
-      return result
+      return await run()
+    } catch (error) {
+      cutOff = error instanceof ClosedError
+      throw error
     } finally {
-      await this.#untrack(session, id, recorded, failed)
+      await this.#untrack(session, id, recorded, cutOff)
     }
   }
 
-  async #untrack(session: Session, id: string, recorded: Recorded, failed: boolean): Promise<void> {
+  /** `cutOff`: the job failed with a ClosedError, as its own calls on a closing fleet do. */
+  async #untrack(session: Session, id: string, recorded: Recorded, cutOff: boolean): Promise<void> {
     const holders = (session.inFlight.get(id) ?? 1) - 1
     if (holders > 0) {
       // The same id is still running in another track() call: its record stays.
@@ -94,11 +96,11 @@ export class InFlightJobs {
       return
     }
     session.inFlight.delete(id)
-    // A job that completes while the fleet closes is untracked (close waits for it), so that it
-    // does not run again. One that fails meanwhile keeps its record, an orphan another instance
-    // recovers: the close may be why it failed (its own calls on the fleet are refused). So does
-    // one that settles once the connections are closed, which nothing can untrack any more.
-    if (recorded === 'no' || this.#runner.drained || (failed && this.#runner.closed)) return
+    // A job that settles while the fleet closes is untracked (close waits for it), success or
+    // failure (SPEC §7), unless the close cut it off: failed with a ClosedError, its own calls on
+    // the fleet refused, it keeps its record, an orphan another instance recovers. So does one
+    // that settles once the connections are closed, which nothing can untrack any more.
+    if (recorded === 'no' || this.#runner.drained || (cutOff && this.#runner.closed)) return
     if (recorded === 'yes') {
       try {
         await this.#runner.run('track', id, () => this.#backend.remove(session.keys, id), FINISHING)
