@@ -1,4 +1,4 @@
-import { setImmediate } from 'node:timers/promises'
+import { setImmediate as turnOfTheLoop } from 'node:timers/promises'
 import { afterDoubt, isAmbiguous, isTransientFailure } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
 import { assertFunction, checkedWhereUsed, checkOptions, functionOption, RETRY_OPTIONS } from './validate.ts'
@@ -131,10 +131,32 @@ export async function retryAfter<T>(
   } catch {
     // SPEC §2: a throwing onError is ignored; the original error is what the caller gets.
   }
-  // A failure is told no sooner than the next turn of the event loop. One refused without I/O (a
-  // node known down fails fast, SPEC §8) would otherwise reach a caller that tries again at once
-  // within the same run of microtasks, for ever: a few workers polling in a loop starved their
-  // own event loop, so no timer ran and the reconnect that ends the outage never came.
-  await setImmediate()
+  const turn = turnIfSpinning()
+  if (turn) await turn
   throw error
+}
+
+/**
+ * How many failures are told at once within one turn of the event loop. A failure refused
+ * without I/O (a node known down fails fast, SPEC §8) reaches a caller that may try again at once,
+ * within the same run of microtasks, for ever: a few workers polling in a loop starved their own
+ * event loop, so no timer ran and the reconnect that ends the outage never came. Past this many,
+ * a failure is told once the loop has turned. Fewer are told at once: a failsafe read answers in
+ * microseconds during an outage (SPEC §8), not a turn of a busy loop later.
+ */
+export const SPIN_LIMIT = 100
+/** Failures told since the event loop last turned (reset by an immediate: see turnIfSpinning). */
+let toldThisTurn = 0
+let resetting = false
+
+/** Nothing (tell the failure now), or a turn of the event loop to wait for first: see SPIN_LIMIT. */
+function turnIfSpinning(): Promise<void> | undefined {
+  if (!resetting) {
+    resetting = true
+    setImmediate(() => {
+      toldThisTurn = 0
+      resetting = false
+    }).unref()
+  }
+  return ++toldThisTurn <= SPIN_LIMIT ? undefined : turnOfTheLoop()
 }
