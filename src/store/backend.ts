@@ -18,7 +18,7 @@ export interface StoreBackend {
   get(key: string): Promise<string | null | undefined>
   getMany(keys: readonly string[]): Promise<(string | null | undefined)[]>
   /** `ttl` in ms; without it the key keeps no expiry (as SET does). */
-  set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void>
+  set(key: string, text: string, ttl?: number, durability?: Durability): Promise<unknown>
   setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void>
   delete(key: string): Promise<boolean>
   /** Writes only if the key is missing; true if this call (`token`) holds it. */

@@ -38,12 +38,9 @@ export class RedisStoreBackend implements StoreBackend {
     return getPerBatch(topology, keys)
   }
 
-  async set(key: string, text: string, ttl?: number, durability?: Durability): Promise<void> {
-    if (durability === undefined) {
-      await this.#topology.write(key, { value: text, ttl })
-      return
-    }
-    await this.#topology.run<unknown>(key, (client) =>
+  set(key: string, text: string, ttl?: number, durability?: Durability): Promise<unknown> {
+    if (durability === undefined) return this.#topology.write(key, { value: text, ttl })
+    return this.#topology.run<unknown>(key, (client) =>
       writeDurably(client, durability, durability.where ?? `store.set '${key}'`, (pipe) => {
         pipe.call('set', ...setArguments(key, { value: text, ttl }))
       }),

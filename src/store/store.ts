@@ -235,12 +235,20 @@ class FleetStore<V> implements Store<V> {
     return this.#values.decode<V>(text, 'store.get', key)
   }
 
-  async #set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
-    const full = this.#key('set', key)
-    const text = this.#values.encode(value, 'store.set', key)
-    const ttl = this.#ttl('set', o)
-    const durability = this.#durability('set', o, key)
-    await this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability))
+  #set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
+    let full: string
+    let text: string
+    let ttl: number | undefined
+    let durability: Durability | undefined
+    try {
+      full = this.#key('set', key)
+      text = this.#values.encode(value, 'store.set', key)
+      ttl = this.#ttl('set', o)
+      durability = this.#durability('set', o, key)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#run('set', key, full, () => this.#backend.set(full, text, ttl, durability)).then(nothing)
   }
 
   async #delete(key: string): Promise<boolean> {
@@ -376,3 +384,6 @@ export function createStore<V>(ctx: FleetContext, options: StoreOptions = {}): S
   }
   return new FleetStore<V>(ctx, options)
 }
+
+/** What a write resolves (the reply is not the caller's). */
+function nothing(): void {}
