@@ -229,10 +229,16 @@ class FleetStore<V> implements Store<V> {
     return this.#tracer.run('setMany', keys, () => this.#setMany(entries, o))
   }
 
-  async #get(key: string): Promise<V | undefined> {
-    const full = this.#key('get', key)
-    const text = await this.#run('get', key, full, () => this.#backend.get(full))
-    return this.#values.decode<V>(text, 'store.get', key)
+  #get(key: string): Promise<V | undefined> {
+    let full: string
+    try {
+      full = this.#key('get', key)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#run('get', key, full, () => this.#backend.get(full)).then((text) =>
+      this.#values.decode<V>(text, 'store.get', key),
+    )
   }
 
   #set(key: string, value: V, o?: StoreWriteOptions): Promise<void> {
