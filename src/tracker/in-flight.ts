@@ -80,14 +80,14 @@ export class InFlightJobs {
     try {
       return await run()
     } catch (error) {
-      cutOff = error instanceof ClosedError
+      cutOff = isClosedError(error)
       throw error
     } finally {
       await this.#untrack(session, id, recorded, cutOff)
     }
   }
 
-  /** `cutOff`: the job failed with a ClosedError, as its own calls on a closing fleet do. */
+  /** `cutOff`: the job failed with a ClosedError, as its own calls on a closing fleet do (see isClosedError). */
   async #untrack(session: Session, id: string, recorded: Recorded, cutOff: boolean): Promise<void> {
     const holders = (session.inFlight.get(id) ?? 1) - 1
     if (holders > 0) {
@@ -122,4 +122,16 @@ export class InFlightJobs {
       // Reported; a recovery pass retires it later anyway.
     }
   }
+}
+
+/**
+ * A ClosedError, or an error that carries one: as its `cause` (a job wrapping the refusal of its
+ * own call in an error of its own), or among an AggregateError's errors. Looked for a few
+ * levels deep only: a cause chain can be a cycle.
+ */
+function isClosedError(error: unknown, depth = 0): boolean {
+  if (error instanceof ClosedError) return true
+  if (depth >= 8 || !(error instanceof Error)) return false
+  if (error instanceof AggregateError && error.errors.some((e) => isClosedError(e, depth + 1))) return true
+  return isClosedError(error.cause, depth + 1)
 }

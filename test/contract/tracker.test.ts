@@ -372,31 +372,41 @@ forEachTopology('Tracker contract', (env) => {
     assert.deepEqual(errors, [])
   })
 
-  test('a tracked job that fails while the fleet closes stays tracked: another instance recovers it', async () => {
+  test('a tracked job the close cut off (a ClosedError, or one wrapping it) stays tracked: another instance recovers it', async () => {
     const scope = isolated(env)
     const fleet = await scope.fleet()
     const worker = fleet.tracker({ instanceId: 'cut-off', onError: () => {} })
     await worker.start()
     const hold = gate()
-    const running = started(1)
-    // As a job whose own calls on the fleet are refused once it closes.
+    const running = started(2)
+    const store = fleet.store()
+    // As jobs whose own calls on the fleet are refused once it closes: one lets the ClosedError
+    // through, one wraps it in an error of its own.
     const done = worker.track('job-E', { n: 5 }, async () => {
       running.run()
       await hold.promise
-      await fleet.store().set('job-E:result', 1)
+      await store.set('job-E:result', 1)
+    })
+    const wrapped = worker.track('job-W', null, async () => {
+      running.run()
+      await hold.promise
+      await store.set('job-W:result', 1).catch((error: unknown) => {
+        throw new Error('could not save the result', { cause: error })
+      })
     })
     await running.all
     const closing = fleet.close()
     hold.open()
     await assert.rejects(done, ClosedError)
+    await assert.rejects(wrapped, /could not save the result/)
     await closing
     const observer = (await scope.fleet()).tracker()
     const handed: TrackedJob[] = []
-    assert.equal(await observer.recoverOrphans((job) => void handed.push(job)), 1)
-    assert.deepEqual(
-      handed.map((job) => [job.id, job.payload]),
-      [['job-E', { n: 5 }]],
-    )
+    assert.equal(await observer.recoverOrphans((job) => void handed.push(job)), 2)
+    assert.deepEqual(handed.map((job) => [job.id, job.payload]).sort(), [
+      ['job-E', { n: 5 }],
+      ['job-W', null],
+    ])
   })
 
   test('a tracked job that fails for its own reason while the fleet closes is untracked, as any that settles', async () => {
