@@ -45,8 +45,7 @@ export async function scanKeys(
     )
     return { keys: keys.sort(), truncated: false, skipped: [] }
   }
-  const topology = await ctx.redis()
-  const masters = await mastersToScan(topology)
+  const { masters, unconnected } = await mastersToScan(await ctx.redis())
   const match = `${escapeGlob(prefix)}*`
   const scanNode = async (client: MasterNode['client']) => {
     const keys: string[] = []
@@ -62,10 +61,10 @@ export async function scanKeys(
   const settled = await Promise.allSettled(masters.map(({ client }) => scanNode(client)))
   const skipped = [
     ...settled.flatMap((node) => (node.status === 'rejected' ? [node.reason] : [])),
-    ...unconnectedOwners(topology.slotOwners(), masters),
+    ...unconnected,
   ]
-  if (skipped.length > 0 && (!skipDown || skipped.length === settled.length)) throw skipped[0]
   const perNode = settled.flatMap((node) => (node.status === 'fulfilled' ? [node.value] : []))
+  if (skipped.length > 0 && (!skipDown || perNode.length === 0)) throw skipped[0]
   return {
     keys: [...new Set(perNode.flatMap((n) => n.keys))].sort(),
     truncated: perNode.some((n) => n.truncated),
@@ -74,16 +73,21 @@ export async function scanKeys(
 }
 
 /**
- * The masters to scan. ioredis drops a cluster node whose connection ended from the masters it
- * lists, though its slots stay its own (until a failover), and adds it back only when a command
- * goes to one of them or the slot map is read again: a master missing that way makes the slot map
- * be read again once, which reconnects it if it is up.
+ * The masters to scan, and the slot owners still without a connection. ioredis drops a cluster
+ * node whose connection ended from the masters it lists, though its slots stay its own (until a
+ * failover), and adds it back only when a command goes to one of them or the slot map is read
+ * again: a master missing that way makes the slot map be read again once, which reconnects it
+ * if it is up.
  */
-async function mastersToScan(topology: RedisTopology): Promise<MasterNode[]> {
-  const masters = await topology.masters()
-  if (unconnectedOwners(topology.slotOwners(), masters).length === 0) return masters
+async function mastersToScan(
+  topology: RedisTopology,
+): Promise<{ masters: MasterNode[]; unconnected: NodeDownError[] }> {
+  const first = await topology.masters()
+  const missing = unconnectedOwners(topology.slotOwners(), first)
+  if (missing.length === 0) return { masters: first, unconnected: missing }
   await topology.refreshLayout()
-  return topology.masters()
+  const masters = await topology.masters()
+  return { masters, unconnected: unconnectedOwners(topology.slotOwners(), masters) }
 }
 
 /**
