@@ -5,11 +5,12 @@ import type { CallOrder } from './cache/order.ts'
 import { started } from './deadline.ts'
 import {
   ClosedError,
-  CommandError,
+  isACluster,
   isAmbiguous,
   isRedirection,
   isTransient,
   messageOf,
+  type Outcome,
   RedfleetError,
   TimeoutError,
   translateError,
@@ -269,8 +270,8 @@ export function withClusterHint(ctx: FleetContext, error: unknown): unknown {
   const message = messageOf(error)
   // Hinted already (inspectFleet's reads through the operation runner): said once.
   if (message.endsWith(CLUSTER_HINT) || !(isRedirection(error) || CROSSSLOT.test(message))) return error
-  const outcome = error instanceof CommandError ? error.outcome : undefined
-  return new CommandError(`${message}${CLUSTER_HINT}`, { cause: error, outcome })
+  const outcome = error instanceof RedfleetError ? (error as { outcome?: Outcome }).outcome : undefined
+  return isACluster(`${message}${CLUSTER_HINT}`, { cause: error, outcome })
 }
 
 const CLUSTER_HINT = ' (the server is a Redis Cluster node: connect with cluster: true)'

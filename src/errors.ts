@@ -25,6 +25,7 @@ export type ConfigErrorCode =
   | 'ERR_CONFLICTING_OPTIONS'
   | 'ERR_MEMORY_IN_PRODUCTION'
   | 'ERR_NOT_A_CLUSTER'
+  | 'ERR_IS_A_CLUSTER'
 
 /** Base class of every error redfleet raises on purpose. */
 export class RedfleetError extends Error {
@@ -148,8 +149,12 @@ export function closedDuring(error: ClosedError, op: string, name: string): Clos
 export class ConfigError extends RedfleetError {
   declare readonly code: ConfigErrorCode
   readonly outcome: Outcome | undefined
-  constructor(message: string, code: ConfigErrorCode = 'ERR_CONFIG', options?: { outcome?: Outcome }) {
-    super(message, { code })
+  constructor(
+    message: string,
+    code: ConfigErrorCode = 'ERR_CONFIG',
+    options?: { outcome?: Outcome; cause?: unknown },
+  ) {
+    super(message, { code, cause: options?.cause })
     this.outcome = options?.outcome
   }
 }
@@ -161,6 +166,18 @@ export class ConfigError extends RedfleetError {
 export function notACluster(message: string, announced = false): ConfigError {
   const error = new ConfigError(message, 'ERR_NOT_A_CLUSTER', { outcome: 'not-applied' })
   return announced ? Object.assign(error, { announced: true }) : error
+}
+
+/**
+ * What a fleet that is not a cluster one meets when its url names a Redis Cluster node: the
+ * node redirects (MOVED) or refuses (CROSSSLOT) the keys of other slots, which only a cluster
+ * client follows or splits. `outcome`: the failed call's, when known.
+ */
+export function isACluster(
+  message: string,
+  options: { cause?: unknown; outcome?: Outcome } = {},
+): ConfigError {
+  return new ConfigError(message, 'ERR_IS_A_CLUSTER', options)
 }
 
 /** What an InvalidArgumentError is about. */

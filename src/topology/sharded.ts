@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { ConfigError } from '../errors.ts'
+import { ConfigError, isACluster } from '../errors.ts'
 import { NodeRedisConnection } from '../transport/node-redis.ts'
 import { addressOf, followAttempts, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { CommandConnection, Connectable, DedicatedConnection } from '../transport/types.ts'
@@ -275,11 +275,13 @@ export class ShardedTopology implements RedisTopology {
   }
 
   async ready(): Promise<void> {
+    const pools = [...this.#servers.values()]
     await Promise.all(
-      [...this.#servers.values()].flatMap((pool) =>
+      pools.flatMap((pool) =>
         pool.connections.map((c) => connectAndPing(c, pool.address.id, this.#health.of(pool.address.id))),
       ),
     )
+    await Promise.all(pools.map((pool) => refuseClusterNode(pool.connections[0]!, pool.address.id)))
   }
 
   async close(): Promise<void> {
@@ -369,5 +371,20 @@ export class ShardedTopology implements RedisTopology {
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)
     return client
+  }
+}
+
+/**
+ * A url naming a Redis Cluster node, in a fleet without `cluster: true`: the node answers the
+ * keys of its own slots and redirects the rest, so calls would work for some keys only. ready()
+ * says so, as it does for `cluster: true` against a server that is not a cluster.
+ */
+async function refuseClusterNode(connection: CommandConnection, name: string): Promise<void> {
+  // A server that refuses INFO (renamed by its operator) is taken at its PING's word.
+  const info = await connection.info('cluster').catch(() => '')
+  if (/^cluster_enabled:1\b/m.test(String(info))) {
+    throw isACluster(`ready: ${name} is a Redis Cluster node: connect with cluster: true`, {
+      outcome: 'not-applied',
+    })
   }
 }

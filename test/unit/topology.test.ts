@@ -75,6 +75,11 @@ class FakeRedis extends EventEmitter {
     this.calls.push(args.join(' ').toLowerCase())
     return 'cluster_state:ok\r\ncluster_slots_assigned:16384\r\n'
   }
+  /** INFO cluster, as a standalone or ring ready() asks it of each server: not a cluster node. */
+  async info(section: string): Promise<string> {
+    this.calls.push(`info ${section}`)
+    return '# Cluster\r\ncluster_enabled:0\r\n'
+  }
   async quit(): Promise<string> {
     this.calls.push('quit')
     this.status = 'end'
@@ -434,9 +439,18 @@ test('ShardedTopology: ready connects and pings every connection; close quits wh
   const { module, made } = fakeIORedis()
   const topology = ShardedTopology.fromUrls(module, [address(1), address(2)], settings)
   await topology.ready()
-  for (const connection of made) assert.deepEqual(connection.calls, ['connect', 'ping'])
+  // One connection per server is asked whether it is a cluster node (ERR_IS_A_CLUSTER).
+  const asked = (i: number) => (i % settings.poolSize === 0 ? ['info cluster'] : [])
+  const calls = (then: string[]) => made.map((_, i) => ['connect', 'ping', ...asked(i), ...then])
+  assert.deepEqual(
+    made.map((connection) => connection.calls),
+    calls([]),
+  )
   await topology.close()
-  for (const connection of made) assert.deepEqual(connection.calls, ['connect', 'ping', 'quit'])
+  assert.deepEqual(
+    made.map((connection) => connection.calls),
+    calls(['quit']),
+  )
 })
 
 test('ShardedTopology: a dedicated connection is a new one to that node, without a command timeout', async () => {
