@@ -255,12 +255,14 @@ export class ClusterTopology implements RedisTopology {
     const client = this.#clients[Math.max(batch.lane, 0)] ?? this.#clients[0]!
     if (client.nodes('all').some((node) => nodeIdOf(node) === target && node.status === 'ready'))
       return undefined
-    const health = this.#health.of(target)
-    if (health.down) return health.refusal('pipeline')
     // Only a slot-map re-read gives ioredis a connection to the node again (its single commands
     // connect on MOVED, its pipelines do not): without one, every multi-node call made until
-    // some single-key command reconnected it was refused the same way (seconds).
+    // some single-key command reconnected it was refused the same way (seconds). While the node
+    // is known down too: that connection is its probe (refuseWhileDown), and without it a node
+    // back up stayed down for as long as only pipelines were sent its way.
     this.doubtLayout()
+    const health = this.#health.of(target)
+    if (health.down) return health.refusal('pipeline')
     return new ConnectionError(
       `pipeline not sent: Redis at ${target} is unreachable (${health.reasonOr(undefined)}): the slot map ` +
         `names it the master of slot ${slot}, the cluster client has no connection to it, and the ` +
