@@ -14,6 +14,12 @@ const READ_GRACE = 2000
 
 const ABORTED: unique symbol = Symbol('aborted')
 
+/**
+ * How many CLIENT UNBLOCKs an aborted read is sent before its connection is cut off instead (a
+ * read that is neither blocked nor answered after as many round trips of another connection).
+ */
+const UNBLOCK_TRIES = 5
+
 /** Replies of a node that was master and is now a replica. */
 const DEMOTED = /^(UNBLOCKED|READONLY) /
 
@@ -125,7 +131,7 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease))) return await Promise.race([reading, lost])
+        if (served && (await this.#unblock(lease, reading))) return await Promise.race([reading, lost])
         broken = true
         reading.catch(() => undefined)
         return undefined
@@ -188,17 +194,28 @@ export class BlockingPool {
   }
 
   /**
-   * Ends the blocking read of `lease` at once with CLIENT UNBLOCK sent from its node's command
-   * connection, which answers nil for a read still blocked. False when that cannot be done.
+   * Ends the blocking read of `lease` (`reading`) at once with CLIENT UNBLOCK sent from its
+   * node's command connection, after which the read answers at once: nil, or what Redis served
+   * it. False when that cannot be done.
    */
-  async #unblock(lease: Lease): Promise<boolean> {
+  async #unblock(lease: Lease, reading: Promise<unknown>): Promise<boolean> {
     const id = this.#ids.get(lease.connection)
     if (id === undefined) return false
+    let answered = false
+    const answer = () => {
+      answered = true
+    }
+    reading.then(answer, answer)
     try {
       const node = (await (await this.#topology()).masters()).find((master) => master.id === lease.node)
       if (!node) return false
-      await node.client.call('CLIENT', 'UNBLOCK', id)
-      return true
+      // 0: the read is not blocked, answered already or not read by Redis yet: the two
+      // connections' commands reach it in either order, and an UNBLOCK ahead of the read left
+      // it blocked for its whole interval. Asked again until it was blocked or has answered.
+      for (let tries = 0; tries < UNBLOCK_TRIES; tries++) {
+        if (Number(await node.client.call('CLIENT', 'UNBLOCK', id)) === 1 || answered) return true
+      }
+      return false
     } catch (error) {
       this.#cannotUnblock(error)
       return false

@@ -10,10 +10,13 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { CommandError, createFleet, type Streams } from '../../src/index.ts'
+import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
 import type { TopologyKind } from '../../src/topology/types.ts'
 import { command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
+import { testServers } from '../harness/servers.ts'
 import { chosenTopologies, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
 /** Longer than the test: an entry left pending on a stopped consumer is never reclaimed in it. */
@@ -139,3 +142,45 @@ test('standalone, an ACL that denies CLIENT: aborts still stop the consume, and 
     await command(Number(url.port), 'ACL', 'DELUSER', user)
   }
 })
+
+/**
+ * An abort just as a consume's read is served and the loop sends its next read: the CLIENT
+ * UNBLOCK (on a command connection) may reach Redis before that read (on the dedicated one),
+ * when there is nothing to unblock yet, and the read then blocked for its whole interval: 5–9 %
+ * of such aborts took a second (a helper's script). The abort must end the consume before the
+ * interval would have.
+ */
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`standalone (${transport}): a consume aborted as it reads again stops before its block interval ends`, async () => {
+    const { standalone } = await testServers()
+    const port = Number(new URL(standalone).port)
+    const fleet = createFleet({ url: standalone, transport, namespace: uniqueNamespace('abort-unblock') })
+    try {
+      const streams = fleet.streams()
+      await streams.ensureGroup('g')
+      const took: number[] = []
+      for (let round = 0; round < 60; round++) {
+        const stop = new AbortController()
+        const consuming = streams.consume('g', 'c', () => undefined, {
+          signal: stop.signal,
+          minIdle: MIN_IDLE,
+        })
+        // The loop's first read under way for a while, as in the helper's script: waiting for it
+        // to show blocked in CLIENT LIST instead made the race rare enough to pass without the fix.
+        await delay(30)
+        const publishing = streams.publish({ round })
+        // 0–3 ms: the abort lands around the entry's delivery and the loop's next read.
+        await delay(round % 4)
+        const start = performance.now()
+        stop.abort()
+        await consuming
+        took.push(performance.now() - start)
+        await publishing
+      }
+      const slow = took.filter((ms) => ms >= BLOCK_INTERVAL)
+      assert.deepEqual(slow, [], `aborts that waited out the block interval (${BLOCK_INTERVAL} ms)`)
+    } finally {
+      await fleet.close()
+    }
+  })
+}
