@@ -153,7 +153,6 @@ test('standalone, an ACL that denies CLIENT: aborts still stop the consume, and 
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`standalone (${transport}): a consume aborted as it reads again stops before its block interval ends`, async () => {
     const { standalone } = await testServers()
-    const port = Number(new URL(standalone).port)
     const fleet = createFleet({ url: standalone, transport, namespace: uniqueNamespace('abort-unblock') })
     try {
       const streams = fleet.streams()
