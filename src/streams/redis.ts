@@ -230,8 +230,8 @@ export class RedisStreamBackend implements StreamBackend {
     block: number,
     signal: AbortSignal,
   ): Promise<RawEntry[]> {
-    const reply = await this.pool.with(key, signal, block, (connection) =>
-      connection.call('XREAD', 'COUNT', count, 'BLOCK', block, 'STREAMS', key, afterId),
+    const reply = await this.pool.with(key, signal, block, (connection, within) =>
+      connection.call('XREAD', 'COUNT', count, 'BLOCK', within, 'STREAMS', key, afterId),
     )
     return readReply(reply)
   }
@@ -256,12 +256,12 @@ export class RedisStreamBackend implements StreamBackend {
     acks: readonly string[],
     signal: AbortSignal,
   ): Promise<ClaimedEntry[]> {
-    const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', key, '>']
     const reply = await this.pool.with(
       key,
       signal,
       block,
-      async (connection: DedicatedConnection) => {
+      async (connection: DedicatedConnection, within: number) => {
+        const read = ['GROUP', group, consumer, 'COUNT', count, 'BLOCK', within, 'STREAMS', key, '>']
         if (acks.length === 0) return connection.call('XREADGROUP', ...read)
         // Both sent now, in this order on one connection (no Pipeline object: it costs more
         // than it saves on a hot loop); a failed XACK fails the read as a pipeline would.

@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { ConnectionError, createFleet, type Delivery } from '../../src/index.ts'
+import { BLOCK_INTERVAL } from '../../src/streams/consumer.ts'
+import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -52,6 +54,39 @@ describe('streams on a private Redis', () => {
     await Promise.all(loops)
     await fleet.close()
     assert.ok((await clients()) < baseline, 'close released every connection the fleet opened')
+  })
+
+  test('with more loops than blocking connections, each loop still reads within about one block interval', async () => {
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace() })
+    const streams = fleet.streams({ maxBlockingConnections: 2 })
+    const controller = new AbortController()
+    const { signal } = controller
+    try {
+      await streams.ensureGroup('g')
+      // 15 idle tails and a consume: 16 loops on 2 connections.
+      const loops = Array.from({ length: 15 }, (_, i) =>
+        streams.tail(`idle${i}`, undefined, () => {}, { signal }),
+      )
+      const handled = inbox<number>()
+      loops.push(streams.consume('g', 'c', () => handled.push(performance.now()), { signal }))
+      const latencies: number[] = []
+      for (let n = 0; n < 4; n++) {
+        const published = performance.now()
+        await streams.publish({ n })
+        latencies.push((await handled.until(n + 1, 10 * BLOCK_INTERVAL))[n]! - published)
+      }
+      // Each loop blocked for its whole interval in turn: 7 s for the consume to get a read.
+      const bound = 2 * BLOCK_INTERVAL
+      assert.ok(
+        latencies.every((ms) => ms < bound),
+        `publish to handler ${latencies.map(Math.round).join(', ')} ms (bound ${bound})`,
+      )
+      controller.abort()
+      await Promise.all(loops)
+    } finally {
+      controller.abort()
+      await fleet.close()
+    }
   })
 
   test('groupLag stays exact where Redis cannot say (XDEL makes lag null) or says too much (trimmed entries)', async () => {
