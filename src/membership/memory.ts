@@ -23,10 +23,13 @@ export class MemoryMembershipBackend implements MembershipBackend {
       members = new Members()
       this.memory.set(key, members, ttl)
     }
-    members.set(id, now + ttl)
-    for (const [member, expiresAt] of members) if (expiresAt <= now) members.delete(member)
+    // From the heartbeat's millisecond rounded up, as the Redis script counts: Date.now() rounds
+    // down, and a member was seen dead up to 1 ms before its ttl had passed.
+    const expiresAt = now + 1 + ttl
+    members.set(id, expiresAt)
+    for (const [member, memberExpiry] of members) if (memberExpiry <= now) members.delete(member)
     // The set lives as long as its longest-lived member, as the Redis script arranges.
-    if (this.memory.pttl(key) < ttl) this.memory.expire(key, ttl)
+    if (this.memory.pttl(key) < expiresAt - now) this.memory.expire(key, expiresAt - now)
   }
 
   async leave(key: string, id: string): Promise<void> {

@@ -7,11 +7,16 @@
 -- ARGV[2]  ttl in ms
 -- returns  0
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local ttl = tonumber(ARGV[2])
+local seconds, micros = tonumber(clock[1]), tonumber(clock[2])
+local now = seconds * 1000 + math.floor(micros / 1000)
+-- The expiry counts from the heartbeat's millisecond rounded up: rounded down (as `now`), a
+-- member was seen dead up to 1 ms before its ttl had passed (live-members-1.lua reads `now`).
+local expiry = seconds * 1000 + math.ceil(micros / 1000) + tonumber(ARGV[2])
 -- Numbers go to Redis as text: a Lua number would be written with 14 digits ('1e+14' for
 -- 100000000000000), which PEXPIRE refuses and which rounds a score.
-redis.call('ZADD', KEYS[1], string.format('%d', now + ttl), ARGV[1])
+redis.call('ZADD', KEYS[1], string.format('%d', expiry), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+-- The key outlives its longest-lived member (its expiry is at most now + ttl + 1).
+local keep = expiry - now
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], string.format('%d', keep)) end
 return 0
