@@ -183,3 +183,46 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+/**
+ * An abort while Redis' answer to the read is on its way: CLIENT UNBLOCK answers 0 (nothing is
+ * blocked), and the reply, a large one, takes longer to arrive than a few round trips of the
+ * command connection. Giving up then (cutting the connection off) left the entry pending on the
+ * stopped consumer, its delivery counted, until minIdle (helper-146). It must be handed back.
+ */
+test('standalone: a consume aborted while a 20 MB entry is on its way to it hands the entry back', async () => {
+  const { standalone } = await testServers()
+  const fleet = createFleet({
+    url: standalone,
+    namespace: uniqueNamespace('abort-large'),
+    commandTimeout: 10_000,
+  })
+  try {
+    const streams = fleet.streams()
+    await streams.ensureGroup('g')
+    const stop = new AbortController()
+    const handled = inbox<string>()
+    const consuming = streams.consume('g', 'first', (d) => handled.push(d.id), { signal: stop.signal })
+    await waitUntil(
+      'a blocked read',
+      async () => (await blockedReads(Number(new URL(standalone).port), 'default')) > 0,
+    )
+    // Redis serves the blocked read before it answers the publish.
+    const id = await streams.publish({ big: 'x'.repeat(20 * 1024 * 1024) })
+    stop.abort()
+    await consuming
+    if (handled.items.length > 0) return // handled before the abort: nothing to hand back
+    // Handed back: another consumer takes it at once, long before minIdle (30 s by default).
+    const next = new AbortController()
+    const taken = inbox<string>()
+    const draining = streams.consume('g', 'second', (d) => taken.push(d.id), { signal: next.signal })
+    try {
+      assert.deepEqual(await taken.until(1, 10_000), [id])
+    } finally {
+      next.abort()
+      await draining
+    }
+  } finally {
+    await fleet.close()
+  }
+})
