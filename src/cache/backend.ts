@@ -17,6 +17,14 @@ export interface CacheBackend {
   /** One MGET per node (per slot on a cluster), pipelined per node; in input order, null if missing. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>
   /**
+   * `get` and the key's PTTL (ms; -1 without expiry, -2 missing), for a near cache's fill: Redis
+   * tells a near cache that a key expired only once it deleted it, which may be long after its
+   * TTL ended (keys expire lazily), so the near cache stops serving it at the TTL itself.
+   */
+  getExpiring(key: string): Promise<[text: string | null, ttl: number]>
+  /** `getMany` and each key's PTTL, as `getExpiring`. */
+  getManyExpiring(keys: readonly string[]): Promise<[texts: (string | null)[], ttls: number[]]>
+  /**
    * True when getMany hands its command to the connection before it returns (memory: applied at
    * once; one server, its connection made): no later call can overtake it, so nothing to track.
    */

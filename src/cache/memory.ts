@@ -48,6 +48,14 @@ export class MemoryCacheBackend implements CacheBackend {
     return keys.map((key) => this.#textOrMissing(key) ?? null)
   }
 
+  async getExpiring(key: string): Promise<[text: string | null, ttl: number]> {
+    return [await this.get(key), this.memory.pttl(key)]
+  }
+
+  async getManyExpiring(keys: readonly string[]): Promise<[texts: (string | null)[], ttls: number[]]> {
+    return [await this.getMany(keys), keys.map((key) => this.memory.pttl(key))]
+  }
+
   #set(item: WriteItem, stale?: string): boolean {
     if (item.unlessLiveAt !== undefined && this.#live(item.key, item.unlessLiveAt, stale)) return false
     this.memory.set(item.key, item.value, item.ttl)

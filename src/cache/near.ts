@@ -40,6 +40,8 @@ interface Held<T> {
   readonly value: T
   readonly vouch: Vouch | undefined
   readonly epoch: number
+  /** When Redis' TTL of the key ends (performance.now()), if it has one: served until then only. */
+  readonly until: number | undefined
 }
 
 /**
@@ -125,11 +127,17 @@ export class NearCache {
     return this.#enter(this.#inflight, key, this.#full(key))
   }
 
-  end(key: string, ticket: Ticket, entry: Entry | undefined): void {
+  /**
+   * The read of `key` ended with `entry`; `until`: when the key's Redis TTL ends
+   * (performance.now()), if it has one. Redis reports an expiry only once it deleted the key,
+   * which it does lazily: an entry whose TTL another client set (`SET … PX`, `PEXPIRE`) was
+   * served for as long as nobody read the key from Redis.
+   */
+  end(key: string, ticket: Ticket, entry: Entry | undefined, until?: number): void {
     leave(this.#inflight, key, ticket)
     if (entry && !entry.raw && this.#online && this.#stillVouched(ticket, this.#full(key))) {
       keepParsed(entry)
-      this.#entries.set(key, { value: entry, vouch: ticket.vouch, epoch: ticket.epoch })
+      this.#entries.set(key, { value: entry, vouch: ticket.vouch, epoch: ticket.epoch, until })
     }
   }
 
@@ -166,7 +174,12 @@ export class NearCache {
       const ticket = tickets[i]!
       leave(this.#tagsInflight, key, ticket)
       if (this.#online && this.#stillVouched(ticket, key)) {
-        this.#tags.set(key, { value: versions[i]!, vouch: ticket.vouch, epoch: ticket.epoch })
+        this.#tags.set(key, {
+          value: versions[i]!,
+          vouch: ticket.vouch,
+          epoch: ticket.epoch,
+          until: undefined,
+        })
       }
     })
   }
@@ -226,11 +239,18 @@ function meet(a: string, b: string): boolean {
   return a.startsWith(b) || b.startsWith(a)
 }
 
-/** The value of `key` if the node that vouched for it has not broken its promise since. */
+/**
+ * The value of `key` if the node that vouched for it has not broken its promise since, and its
+ * Redis TTL (if any) has not ended.
+ */
 function current<T>(cache: LRUCache<string, Held<T>>, key: string): T | undefined {
   const held = cache.get(key)
   if (held === undefined) return undefined
-  if (held.vouch === undefined || held.vouch.epoch === held.epoch) return held.value
+  if (
+    (held.vouch === undefined || held.vouch.epoch === held.epoch) &&
+    (held.until === undefined || performance.now() < held.until)
+  )
+    return held.value
   cache.delete(key)
   return undefined
 }

@@ -97,10 +97,14 @@ export class EntryReader {
     ticket: NonNullable<ReturnType<NearCache['begin']>>,
   ): Promise<Entry | undefined> {
     let entry: Entry | undefined
+    let until: number | undefined
+    const sent = performance.now()
     try {
-      entry = await this.#get(method, scope, name, full)
+      const [stored, ttl] = await this.#o.run(method, name, () => this.#o.backend.getExpiring(full))
+      until = redisExpiry(sent, ttl)
+      entry = await this.#loaded(method, scope, name, stored)
     } finally {
-      this.#o.near!.end(nearKey, ticket, entry)
+      this.#o.near!.end(nearKey, ticket, entry, until)
     }
     return entry
   }
@@ -179,6 +183,7 @@ export class EntryReader {
     const nearKeys = missing.map((i) => this.#o.keys.nearKey(names[i]!, fulls[i]!))
     const tickets = nearKeys.map((key) => near.begin(key))
     let loaded: (Entry | undefined)[] = []
+    const untils: (number | undefined)[] = []
     try {
       loaded = await this.#getMany(
         method,
@@ -186,11 +191,12 @@ export class EntryReader {
         missing.map((i) => names[i]!),
         missing.map((i) => fulls[i]!),
         true,
+        untils,
       )
     } finally {
       nearKeys.forEach((key, n) => {
         const ticket = tickets[n]
-        if (ticket) near.end(key, ticket, loaded[n])
+        if (ticket) near.end(key, ticket, loaded[n], untils[n])
       })
     }
     for (let n = 0; n < missing.length; n++) entries[missing[n]!] = loaded[n]
@@ -217,15 +223,28 @@ export class EntryReader {
     return miss
   }
 
-  /** MGET per node, decoded, tags checked; values checked too when `check` (see #decoded). */
+  /**
+   * MGET per node, decoded, tags checked; values checked too when `check` (see #decoded). With
+   * `untils` (a near cache's fill), each key's PTTL is read too, and when its Redis TTL ends is
+   * put there (see NearCache.end).
+   */
   async #getMany(
     method: CacheMethod,
     scope: Scope,
     names: readonly string[],
     keys: readonly string[],
     check: boolean,
+    untils?: (number | undefined)[],
   ): Promise<(Entry | undefined)[]> {
-    const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
+    let stored: (string | null)[]
+    if (untils === undefined)
+      stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
+    else {
+      const sent = performance.now()
+      let ttls: number[]
+      ;[stored, ttls] = await this.#o.run(method, undefined, () => this.#o.backend.getManyExpiring(keys))
+      for (const ttl of ttls) untils.push(redisExpiry(sent, ttl))
+    }
     let tagged = false
     const entries = stored.map((text, i) => {
       if (text === null) return undefined
@@ -304,4 +323,9 @@ export class EntryReader {
       if (entry?.tags?.some((tag) => current.get(tag.name) !== tag.version)) entries[i] = undefined
     })
   }
+}
+
+/** When a key's Redis TTL (`ttl` ms from a read sent at `sent`) ends, if it has one. */
+function redisExpiry(sent: number, ttl: number): number | undefined {
+  return ttl >= 0 ? sent + ttl : undefined
 }

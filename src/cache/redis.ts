@@ -26,6 +26,19 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.read(key)
   }
 
+  /** GET and PTTL on the key's connection, one after the other (the GET leaves with its tick). */
+  getExpiring(key: string): Promise<[text: string | null, ttl: number]> {
+    return Promise.all([this.get(key), this.#ttl(key)])
+  }
+
+  getManyExpiring(keys: readonly string[]): Promise<[texts: (string | null)[], ttls: number[]]> {
+    return Promise.all([this.getMany(keys), Promise.all(keys.map((key) => this.#ttl(key)))])
+  }
+
+  #ttl(key: string): Promise<number> {
+    return this.#topology.run(key, (client) => client.call('PTTL', key)).then(Number)
+  }
+
   readsManyAtOnce(): boolean {
     return this.#topology.current?.oneConnection === true
   }

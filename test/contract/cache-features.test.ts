@@ -822,6 +822,33 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await cache.fetch('k', () => 'again'), 'again')
     assert.deepEqual(misses(), [nearHits, missed! + 2], 'expired: two misses, no near hit')
   })
+  test('near cache: an entry whose Redis TTL another client set is not served past that TTL', async () => {
+    const namespace = uniqueKey('ns')
+    const cache = cacheOf({ namespace, near: { max: 100 } })
+    const full = (key: string) => `${env.namespace}:cache:${namespace}:${key}`
+    const ttl = 300
+    // Entries the cache wrote without an expiry, given a TTL by another client (SET … PX):
+    // Redis tells a near cache of an expiry only once it deletes the key, lazily.
+    await cache.write('one', { v: 1 })
+    await cache.writeMulti({ many1: { v: 1 }, many2: { v: 2 } })
+    const keys = ['one', 'many1', 'many2']
+    const stored = await Promise.all(keys.map((key) => raw.get(full(key))))
+    const set = performance.now()
+    await Promise.all(keys.map((key, i) => raw.set(full(key), stored[i]!.toString(), ttl)))
+    const deadline = Date.now() + INVALIDATION_BOUND
+    for (;;) {
+      const before = cache.stats().nearHits
+      assert.deepEqual(await cache.read('one'), { v: 1 })
+      assert.equal((await cache.readMulti(['many1', 'many2'])).size, 2)
+      if (cache.stats().nearHits - before === 3) break
+      assert.ok(Date.now() < deadline, 'the near cache came online')
+      await sleep(5)
+    }
+    // Past the TTL, with nothing read from Redis meanwhile (a read there deletes the key).
+    await sleep(Math.max(0, set + ttl + 20 - performance.now()))
+    assert.equal(await cache.read('one'), undefined)
+    assert.equal((await cache.readMulti(['many1', 'many2'])).size, 0)
+  })
   test('TracingChannel redfleet:cache:<method>: one trace per call with key(s), hit(s), namespace', async () => {
     const namespace = uniqueKey('ns')
     const cache = cacheOf({ namespace })
