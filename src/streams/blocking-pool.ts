@@ -20,7 +20,8 @@ const ABORTED: unique symbol = Symbol('aborted')
  */
 const SHORTEST_SHARED_BLOCK = 10
 
-/** How long an aborted read not blocked yet is waited for before it is asked to unblock again. */
+/** How many CLIENT UNBLOCKs an aborted read that is not blocked (yet) is sent, UNBLOCK_PAUSE ms apart. */
+const UNBLOCK_TRIES = 3
 const UNBLOCK_PAUSE = 5
 
 /** Replies of a node that was master and is now a replica. */
@@ -135,7 +136,7 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease, reading, block))) return await Promise.race([reading, lost])
+        if (served && (await this.#unblock(lease, reading))) return await Promise.race([reading, lost])
         broken = true
         reading.catch(() => undefined)
         return undefined
@@ -212,11 +213,11 @@ export class BlockingPool {
   }
 
   /**
-   * Ends the blocking read of `lease` (`reading`, of `block` ms) at once with CLIENT UNBLOCK sent
-   * from its node's command connection, after which the read answers at once: nil, or what
-   * Redis served it. False when that cannot be done.
+   * Ends the blocking read of `lease` (`reading`) at once with CLIENT UNBLOCK sent from its
+   * node's command connection, after which the read answers: nil, or what Redis served it.
+   * False when that cannot be done (the read is then cut off).
    */
-  async #unblock(lease: Lease, reading: Promise<unknown>, block: number): Promise<boolean> {
+  async #unblock(lease: Lease, reading: Promise<unknown>): Promise<boolean> {
     const id = this.#ids.get(lease.connection)
     if (id === undefined) return false
     let answered = false
@@ -224,25 +225,25 @@ export class BlockingPool {
       answered = true
     }
     const answering = reading.then(answer, answer)
-    const until = performance.now() + block + READ_GRACE
     try {
       const node = (await (await this.#topology()).masters()).find((master) => master.id === lease.node)
       if (!node) return false
-      while (performance.now() < until) {
-        if (Number(await node.client.call('CLIENT', 'UNBLOCK', id)) === 1 || answered) return true
-        // 0: the read is not blocked. Either it was answered, and its reply is still on its way
-        // (a large one takes a while to read), or Redis has not read it yet (the two connections'
-        // commands reach it in either order, and an UNBLOCK ahead of the read left it blocked for
-        // its whole interval). Its answer is waited for a little, then it is asked again.
+      for (let tries = 0; tries < UNBLOCK_TRIES && !answered; tries++) {
+        if (Number(await node.client.call('CLIENT', 'UNBLOCK', id)) === 1) return true
+        // 0: the read is not blocked. Redis may not have read it yet (the two connections'
+        // commands reach it in either order, and an UNBLOCK ahead of the read left it blocked
+        // for its whole interval): asked again after a pause, in which its answer may come.
         let timer: NodeJS.Timeout | undefined
         await Promise.race([
           answering,
           new Promise((resolve) => (timer = setTimeout(resolve, UNBLOCK_PAUSE))),
         ])
         clearTimeout(timer)
-        if (answered) return true
       }
-      return false
+      // Answered, or its answer still on its way (a large reply takes a while to read; cut off,
+      // what Redis delivered would wait for minIdle): the caller waits for it within the read's
+      // own bound, and a dropped connection ends the wait.
+      return true
     } catch (error) {
       this.#cannotUnblock(error)
       return false
