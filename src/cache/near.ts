@@ -169,7 +169,13 @@ export class NearCache {
     return tickets
   }
 
-  endTags(keys: readonly string[], tickets: Ticket[], versions: readonly number[]): void {
+  /** The read of tag versions ended; `untils`: when each tag key's Redis TTL ends (see end). */
+  endTags(
+    keys: readonly string[],
+    tickets: Ticket[],
+    versions: readonly number[],
+    untils: readonly (number | undefined)[] = [],
+  ): void {
     keys.forEach((key, i) => {
       const ticket = tickets[i]!
       leave(this.#tagsInflight, key, ticket)
@@ -178,7 +184,7 @@ export class NearCache {
           value: versions[i]!,
           vouch: ticket.vouch,
           epoch: ticket.epoch,
-          until: undefined,
+          until: untils[i],
         })
       }
     })

@@ -98,11 +98,11 @@ export class EntryReader {
   ): Promise<Entry | undefined> {
     let entry: Entry | undefined
     let until: number | undefined
-    const sent = performance.now()
+    const sent = sentNow()
     try {
       const [stored, ttl] = await this.#o.run(method, name, () => this.#o.backend.getExpiring(full))
-      until = redisExpiry(sent, ttl)
       entry = await this.#loaded(method, scope, name, stored)
+      until = redisExpiry(sent, ttl, entry)
     } finally {
       this.#o.near!.end(nearKey, ticket, entry, until)
     }
@@ -237,14 +237,11 @@ export class EntryReader {
     untils?: (number | undefined)[],
   ): Promise<(Entry | undefined)[]> {
     let stored: (string | null)[]
+    let ttls: number[] = []
+    const sent = sentNow()
     if (untils === undefined)
       stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
-    else {
-      const sent = performance.now()
-      let ttls: number[]
-      ;[stored, ttls] = await this.#o.run(method, undefined, () => this.#o.backend.getManyExpiring(keys))
-      for (const ttl of ttls) untils.push(redisExpiry(sent, ttl))
-    }
+    else [stored, ttls] = await this.#o.run(method, undefined, () => this.#o.backend.getManyExpiring(keys))
     let tagged = false
     const entries = stored.map((text, i) => {
       if (text === null) return undefined
@@ -253,6 +250,7 @@ export class EntryReader {
       return entry
     })
     if (tagged) await this.#dropStaleTags(method, scope, entries)
+    untils?.push(...entries.map((entry, i) => redisExpiry(sent, ttls[i]!, entry)))
     return entries
   }
 
@@ -286,9 +284,20 @@ export class EntryReader {
     const keys = tagKeys(scope, names)
     const near = this.#o.near
     const ticket = near?.beginTags(keys)
-    const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
-    const versions = stored.map((text) => (text === null ? 0 : Number(text)))
-    if (ticket) near!.endTags(keys, ticket, versions)
+    if (!ticket) {
+      const stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
+      return stored.map(tagVersion)
+    }
+    // Kept by the near cache: until a TTL another client gave the tag key ends, as an entry's.
+    const sent = sentNow()
+    const [stored, ttls] = await this.#o.run(method, undefined, () => this.#o.backend.getManyExpiring(keys))
+    const versions = stored.map(tagVersion)
+    near!.endTags(
+      keys,
+      ticket,
+      versions,
+      ttls.map((ttl) => (ttl < 0 ? undefined : sent.at + ttl)),
+    )
     return versions
   }
 
@@ -325,7 +334,28 @@ export class EntryReader {
   }
 }
 
-/** When a key's Redis TTL (`ttl` ms from a read sent at `sent`) ends, if it has one. */
-function redisExpiry(sent: number, ttl: number): number | undefined {
-  return ttl >= 0 ? sent + ttl : undefined
+/** A tag's version as stored: 0 for a tag never invalidated. */
+function tagVersion(text: string | null): number {
+  return text === null ? 0 : Number(text)
+}
+
+/** When a read was sent: performance.now() for the near cache's deadlines, Date.now() for entries'. */
+interface Sent {
+  readonly at: number
+  readonly epoch: number
+}
+
+function sentNow(): Sent {
+  return { at: performance.now(), epoch: Date.now() }
+}
+
+/**
+ * When the near cache stops serving `entry`, read with a Redis TTL of `ttl` ms (-1: none) by a
+ * read sent at `sent`: when that TTL ends, unless the entry's own expiry comes first (the cache
+ * sets a TTL at least as long as an entry's `expiresIn`), which every hit checks anyway.
+ */
+function redisExpiry(sent: Sent, ttl: number, entry: Entry | undefined): number | undefined {
+  if (ttl < 0 || entry === undefined) return undefined
+  if (entry.expiresAt !== undefined && entry.expiresAt <= sent.epoch + ttl) return undefined
+  return sent.at + ttl
 }

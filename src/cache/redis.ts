@@ -5,7 +5,7 @@ import { getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
-import { RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK } from './scripts.ts'
+import { RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000
@@ -16,6 +16,8 @@ const SCAN_COUNT = 1000
  */
 export class RedisCacheBackend implements CacheBackend {
   readonly #topology: TopologyHandle
+  /** The keys whose PTTL near-cache fills asked for in this tick, read together at its end. */
+  #ttlTick: { readonly keys: string[]; readonly ttls: Promise<number[]> } | undefined
 
   /** `topology`: the fleet's one hold on it (FleetContext.redisHandle). */
   constructor(topology: TopologyHandle) {
@@ -26,17 +28,43 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.read(key)
   }
 
-  /** GET and PTTL on the key's connection, one after the other (the GET leaves with its tick). */
+  /**
+   * The GET goes with the tick's other GETs, in call order; the PTTL with the tick's other fills'
+   * PTTLs, in one step per node, after them. Their order does not matter: a change of the key
+   * between the two is invalidated, which keeps the fill out of the near cache or evicts it.
+   */
   getExpiring(key: string): Promise<[text: string | null, ttl: number]> {
-    return Promise.all([this.get(key), this.#ttl(key)])
+    return Promise.all([this.get(key), this.#tickTtl(key)])
   }
 
   getManyExpiring(keys: readonly string[]): Promise<[texts: (string | null)[], ttls: number[]]> {
-    return Promise.all([this.getMany(keys), Promise.all(keys.map((key) => this.#ttl(key)))])
+    return Promise.all([this.getMany(keys), this.#ttls(keys)])
   }
 
-  #ttl(key: string): Promise<number> {
-    return this.#topology.run(key, (client) => client.call('PTTL', key)).then(Number)
+  /** The PTTL of `key`, read with those of the other keys asked for in this tick. */
+  #tickTtl(key: string): Promise<number> {
+    let tick = this.#ttlTick
+    if (tick === undefined) {
+      const keys: string[] = []
+      const ttls = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        this.#ttlTick = undefined
+        return this.#ttls(keys)
+      })
+      this.#ttlTick = tick = { keys, ttls }
+    }
+    const at = tick.keys.push(key) - 1
+    return tick.ttls.then((ttls) => ttls[at]!)
+  }
+
+  /** One TTL_EACH per node (per slot on a cluster), sent together. */
+  async #ttls(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return []
+    const topology = this.#topology.current ?? (await this.#topology.get())
+    const batches = await topology.batches(keys)
+    const replies = await Promise.all(
+      batches.map((batch) => TTL_EACH.run(topology.batchClient(batch), batch.keys, []) as Promise<number[]>),
+    )
+    return inCallerOrder(keys.length, batches, replies).map(Number)
   }
 
   readsManyAtOnce(): boolean {

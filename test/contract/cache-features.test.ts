@@ -831,16 +831,21 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     // Redis tells a near cache of an expiry only once it deletes the key, lazily.
     await cache.write('one', { v: 1 })
     await cache.writeMulti({ many1: { v: 1 }, many2: { v: 2 } })
-    const keys = ['one', 'many1', 'many2']
-    const stored = await Promise.all(keys.map((key) => raw.get(full(key))))
+    // And a tag's version key: once it is gone, the entry written under version 1 is a miss.
+    await cache.invalidateTag('T')
+    await cache.write('tagged', { v: 1 }, { tags: ['T'] })
+    const keys = ['one', 'many1', 'many2'].map(full)
+    const tag = `${env.namespace}:cache~tag:${namespace}:T`
+    const stored = await Promise.all([...keys, tag].map((key) => raw.get(key)))
     const set = performance.now()
-    await Promise.all(keys.map((key, i) => raw.set(full(key), stored[i]!.toString(), ttl)))
+    await Promise.all([...keys, tag].map((key, i) => raw.set(key, stored[i]!.toString(), ttl)))
     const deadline = Date.now() + INVALIDATION_BOUND
     for (;;) {
       const before = cache.stats().nearHits
       assert.deepEqual(await cache.read('one'), { v: 1 })
       assert.equal((await cache.readMulti(['many1', 'many2'])).size, 2)
-      if (cache.stats().nearHits - before === 3) break
+      assert.deepEqual(await cache.read('tagged'), { v: 1 })
+      if (cache.stats().nearHits - before === 4) break
       assert.ok(Date.now() < deadline, 'the near cache came online')
       await sleep(5)
     }
@@ -848,6 +853,7 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     await sleep(Math.max(0, set + ttl + 20 - performance.now()))
     assert.equal(await cache.read('one'), undefined)
     assert.equal((await cache.readMulti(['many1', 'many2'])).size, 0)
+    assert.equal(await cache.read('tagged'), undefined, "the tag's version is gone with its key")
   })
   test('TracingChannel redfleet:cache:<method>: one trace per call with key(s), hit(s), namespace', async () => {
     const namespace = uniqueKey('ns')
