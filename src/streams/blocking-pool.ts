@@ -20,8 +20,11 @@ const ABORTED: unique symbol = Symbol('aborted')
  */
 const SHORTEST_SHARED_BLOCK = 10
 
-/** How many CLIENT UNBLOCKs an aborted read that is not blocked (yet) is sent, UNBLOCK_PAUSE ms apart. */
-const UNBLOCK_TRIES = 3
+/**
+ * The first pause (ms) before an aborted read that is not blocked (yet) is asked to unblock
+ * again; each pause doubles: a read a few ms behind is unblocked as it arrives, one held for
+ * seconds gets a dozen UNBLOCKs, not hundreds.
+ */
 const UNBLOCK_PAUSE = 5
 
 /** Replies of a node that was master and is now a replica. */
@@ -136,7 +139,7 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease, reading))) return await Promise.race([reading, lost])
+        if (served && (await this.#unblock(lease, reading, block))) return await Promise.race([reading, lost])
         broken = true
         reading.catch(() => undefined)
         return undefined
@@ -213,11 +216,11 @@ export class BlockingPool {
   }
 
   /**
-   * Ends the blocking read of `lease` (`reading`) at once with CLIENT UNBLOCK sent from its
-   * node's command connection, after which the read answers: nil, or what Redis served it.
-   * False when that cannot be done (the read is then cut off).
+   * Ends the blocking read of `lease` (`reading`, of `block` ms) at once with CLIENT UNBLOCK
+   * sent from its node's command connection, after which the read answers: nil, or what Redis
+   * served it. False when that cannot be done (the read is then cut off).
    */
-  async #unblock(lease: Lease, reading: Promise<unknown>): Promise<boolean> {
+  async #unblock(lease: Lease, reading: Promise<unknown>, block: number): Promise<boolean> {
     const id = this.#ids.get(lease.connection)
     if (id === undefined) return false
     let answered = false
@@ -225,24 +228,23 @@ export class BlockingPool {
       answered = true
     }
     const answering = reading.then(answer, answer)
+    const until = performance.now() + block + READ_GRACE
     try {
       const node = (await (await this.#topology()).masters()).find((master) => master.id === lease.node)
       if (!node) return false
-      for (let tries = 0; tries < UNBLOCK_TRIES && !answered; tries++) {
+      // 0: the read is not blocked. Either Redis has not read it yet (the two connections'
+      // commands reach it in either order, and an UNBLOCK ahead of the read left it blocked for
+      // its whole interval), or it answered and its reply is on its way (a large one takes a
+      // while to read; cut off, what Redis delivered would wait for minIdle). Asked again, less
+      // and less often, until it was blocked or answered, within the read's own bound.
+      for (let pause = UNBLOCK_PAUSE; !answered && performance.now() < until; pause *= 2) {
+        if (lease.connection.status === 'end') break
         if (Number(await node.client.call('CLIENT', 'UNBLOCK', id)) === 1) return true
-        // 0: the read is not blocked. Redis may not have read it yet (the two connections'
-        // commands reach it in either order, and an UNBLOCK ahead of the read left it blocked
-        // for its whole interval): asked again after a pause, in which its answer may come.
         let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          answering,
-          new Promise((resolve) => (timer = setTimeout(resolve, UNBLOCK_PAUSE))),
-        ])
+        await Promise.race([answering, new Promise((resolve) => (timer = setTimeout(resolve, pause)))])
         clearTimeout(timer)
       }
-      // Answered, or its answer still on its way (a large reply takes a while to read; cut off,
-      // what Redis delivered would wait for minIdle): the caller waits for it within the read's
-      // own bound, and a dropped connection ends the wait.
+      // The caller waits for its answer within the read's bound; a dropped connection ends it.
       return true
     } catch (error) {
       this.#cannotUnblock(error)

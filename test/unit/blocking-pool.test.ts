@@ -1,9 +1,10 @@
 /**
  * BlockingPool's abort of a consume read (served: what Redis delivered must be handed back), on
  * fakes: CLIENT UNBLOCK answers 0 while the read is not blocked at Redis (not there yet, or
- * answered with its reply still on its way). It is asked again a few times, then the read's own
- * answer is waited for within its bound: polling UNBLOCK every few ms until then sent hundreds
- * per stalled read (helper-149: 7,575 for 16 loops on close).
+ * answered with its reply still on its way). It is asked again, less and less often, until the
+ * read was blocked or answered, within its bound: polling UNBLOCK every 5 ms sent hundreds per
+ * stalled read (helper-149: 7,575 for 16 loops on close); giving up after 3 left a read that
+ * reached Redis 100 ms late blocked for its whole interval (helper-150).
  */
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
@@ -54,16 +55,36 @@ function poolOn(connection: HeldRead, unblock: () => number) {
   return { pool, unblocks: () => unblocks }
 }
 
-test('an aborted read whose UNBLOCK answers 0 is asked again a few times, then waited for: its reply is handed back', async () => {
+const BLOCK = 1000
+
+test('an aborted read not blocked is asked again less and less often; its late reply is handed back', async () => {
   const connection = new HeldRead()
   const { pool, unblocks } = poolOn(connection, () => 0)
   const stop = new AbortController()
-  // Learns the connection's id first (CLIENT ID), as a consume's first read does.
-  const reading = pool.with('k', stop.signal, 1000, (c) => c.call('XREADGROUP'), true)
+  const reading = pool.with('k', stop.signal, BLOCK, (c) => c.call('XREADGROUP'), true)
+  // After its CLIENT ID (asked ahead of the read, as a consume's first read does).
   await new Promise((resolve) => setImmediate(resolve))
   stop.abort()
-  // Its answer arrives after a while, as a large reply does: it is what the read resolves.
-  setTimeout(() => connection.answer(['served']), 100)
+  // Its answer comes after the whole interval, as a large reply may: what the read resolves.
+  setTimeout(() => connection.answer(['served']), BLOCK)
   assert.deepEqual(await reading, ['served'])
-  assert.ok(unblocks() <= 3, `${unblocks()} UNBLOCKs`)
+  assert.ok(unblocks() <= 10, `${unblocks()} UNBLOCKs in ${BLOCK} ms`)
+})
+
+test('an aborted read that reaches Redis late is unblocked once it is there, not at the end of its interval', async () => {
+  const connection = new HeldRead()
+  const started = performance.now()
+  // Blocked at Redis 100 ms after the abort: UNBLOCK answers 1 from then on, and the read nil.
+  const { pool } = poolOn(connection, () => {
+    if (performance.now() - started < 100) return 0
+    connection.answer(null)
+    return 1
+  })
+  const stop = new AbortController()
+  const reading = pool.with('k', stop.signal, BLOCK, (c) => c.call('XREADGROUP'), true)
+  await new Promise((resolve) => setImmediate(resolve))
+  stop.abort()
+  assert.equal(await reading, null)
+  const took = performance.now() - started
+  assert.ok(took < BLOCK, `the abort took ${Math.round(took)} ms (block ${BLOCK} ms)`)
 })
