@@ -1,3 +1,4 @@
+import { started } from '../deadline.ts'
 import { pipeScript } from '../durability.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
@@ -17,7 +18,7 @@ const SCAN_COUNT = 1000
 export class RedisCacheBackend implements CacheBackend {
   readonly #topology: TopologyHandle
   /** The keys whose PTTL near-cache fills asked for in this tick, read together at its end. */
-  #ttlTick: { readonly keys: string[]; readonly ttls: Promise<number[]> } | undefined
+  #ttlTick: TtlWait[] | undefined
 
   /** `topology`: the fleet's one hold on it (FleetContext.redisHandle). */
   constructor(topology: TopologyHandle) {
@@ -41,19 +42,43 @@ export class RedisCacheBackend implements CacheBackend {
     return Promise.all([this.getMany(keys), this.#ttls(keys)])
   }
 
-  /** The PTTL of `key`, read with those of the other keys asked for in this tick. */
+  /**
+   * The PTTL of `key`, read with those of the other keys asked for in this tick: one script per
+   * node, each answering its own keys (a node that fails or is slow holds no other's).
+   */
   #tickTtl(key: string): Promise<number> {
-    let tick = this.#ttlTick
-    if (tick === undefined) {
-      const keys: string[] = []
-      const ttls = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
-        this.#ttlTick = undefined
-        return this.#ttls(keys)
-      })
-      this.#ttlTick = tick = { keys, ttls }
+    return new Promise((resolve, reject) => {
+      let waits = this.#ttlTick
+      if (waits === undefined) {
+        const tick: TtlWait[] = []
+        this.#ttlTick = waits = tick
+        process.nextTick(() => {
+          this.#ttlTick = undefined
+          this.#sendTtls(tick)
+        })
+      }
+      waits.push({ key, resolve, reject })
+    })
+  }
+
+  async #sendTtls(waits: readonly TtlWait[]): Promise<void> {
+    try {
+      const topology = this.#topology.current ?? (await this.#topology.get())
+      for (const batch of await topology.batches(waits.map((wait) => wait.key))) {
+        started(() => TTL_EACH.run(topology.batchClient(batch), batch.keys, [])).then(
+          (ttls) => {
+            batch.indexes.forEach((index, n) => {
+              waits[index]!.resolve(Number((ttls as unknown[])[n]))
+            })
+          },
+          (error: unknown) => {
+            for (const index of batch.indexes) waits[index]!.reject(error)
+          },
+        )
+      }
+    } catch (error) {
+      for (const wait of waits) wait.reject(error)
     }
-    const at = tick.keys.push(key) - 1
-    return tick.ttls.then((ttls) => ttls[at]!)
   }
 
   /** One TTL_EACH per node (per slot on a cluster), sent together. */
@@ -188,4 +213,11 @@ const isOk = (reply: unknown): boolean => reply === 'OK'
 /** ARGV of set-unless-live-1.lua. */
 function unlessLiveArgs(value: string, ttl: number | undefined, now: number): (string | number)[] {
   return [now, value, ttl ?? '']
+}
+
+/** A near-cache fill waiting for its key's PTTL (RedisCacheBackend's tick of them). */
+interface TtlWait {
+  readonly key: string
+  resolve(ttl: number): void
+  reject(error: unknown): void
 }
