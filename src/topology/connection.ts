@@ -128,7 +128,7 @@ function nodeRedisSocket(settings: ConnectionSettings): object {
 }
 
 /** How many MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies a cluster command follows before it fails. */
-const MAX_REDIRECTIONS = 16
+export const MAX_REDIRECTIONS = 16
 
 /**
  * Delay between the retries of a command refused with CLUSTERDOWN or TRYAGAIN (a multi-key

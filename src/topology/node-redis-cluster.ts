@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events'
-import { withDeadline } from '../deadline.ts'
+import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
+import { sleep } from '../sleep.ts'
 import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
@@ -13,7 +14,9 @@ import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
   type ConnectionSettings,
   closeClient,
+  MAX_REDIRECTIONS,
   nodeRedisClusterDefaults,
+  refusalRetryDelay,
   type ServerAddress,
 } from './connection.ts'
 import { HealthRegistry, type NodeHealth, watchDedicated } from './health.ts'
@@ -343,8 +346,17 @@ export class NodeRedisClusterTopology implements RedisTopology {
     })
   }
 
-  /** Sends to the slot's master directly; through the cluster client when that cannot be done. */
+  /**
+   * Sends to the slot's master directly (through the cluster client when that cannot be done),
+   * and again after a CLUSTERDOWN or TRYAGAIN, as ioredis' Cluster does (retryRefusals).
+   */
   #sender(slot: number, key: string): Send {
+    const send = this.#sendOnce(slot, key)
+    const delay = refusalRetryDelay(this.#settings.commandTimeout)
+    return (args) => retryRefusals(() => send(args), delay, this.#letGo.signal)
+  }
+
+  #sendOnce(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
     return (args) => {
       const master = this.#cluster.slots[slot]?.master
@@ -587,4 +599,30 @@ function unlimitedController(): AbortController {
   const controller = new AbortController()
   setMaxListeners(0, controller.signal)
   return controller
+}
+
+/** Redis' refusal of a command it did not run while a cluster's state is fail or a slot moves. */
+const CLUSTER_REFUSAL = /^(CLUSTERDOWN|TRYAGAIN)\b/
+
+/**
+ * `send`, sent again `delay` ms after each CLUSTERDOWN or TRYAGAIN, at most MAX_REDIRECTIONS
+ * times in all (half of commandTimeout: refusalRetryDelay), as ioredis' Cluster does with
+ * retryDelayOnClusterDown: a restarting master turns the cluster's state to fail for a second or
+ * two, and each call failed at once, its retry policy's few attempts spent within ~100 ms
+ * (helper-151: 16 calls of one caller failed in one such window). Redis ran none of them.
+ */
+function retryRefusals(
+  send: () => Promise<unknown>,
+  delay: number,
+  closing: AbortSignal,
+  refusals = 1,
+): Promise<unknown> {
+  return started(send).catch((error: unknown) => {
+    if (!CLUSTER_REFUSAL.test(messageOf(error)) || refusals >= MAX_REDIRECTIONS || closing.aborted)
+      throw error
+    return sleep(delay, closing).then(() => {
+      if (closing.aborted) throw error
+      return retryRefusals(send, delay, closing, refusals + 1)
+    })
+  })
 }
