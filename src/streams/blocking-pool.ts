@@ -27,6 +27,9 @@ const SHORTEST_SHARED_BLOCK = 10
  */
 const UNBLOCK_PAUSE = 5
 
+/** A blocked read's reply to CLIENT UNBLOCK … ERROR (and to a failover's unblocking). */
+const UNBLOCKED = /^UNBLOCKED /
+
 /** Replies of a node that was master and is now a replica. */
 const DEMOTED = /^(UNBLOCKED|READONLY) /
 
@@ -139,7 +142,17 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease, reading, block))) return await Promise.race([reading, lost])
+        if (served && (await this.#unblock(lease, reading, block))) {
+          try {
+            return await Promise.race([reading, lost])
+          } catch (error) {
+            // Unblocked while still blocked: it was served nothing. Its connection goes (see
+            // #unblock: a read Redis had postponed runs again after its error reply).
+            if (!UNBLOCKED.test(messageOf(error))) throw error
+            broken = true
+            return undefined
+          }
+        }
         broken = true
         reading.catch(() => undefined)
         return undefined
@@ -239,7 +252,11 @@ export class BlockingPool {
       // and less often, until it was blocked or answered, within the read's own bound.
       for (let pause = UNBLOCK_PAUSE; !answered && performance.now() < until; pause *= 2) {
         if (lease.connection.status === 'end') break
-        if (Number(await node.client.call('CLIENT', 'UNBLOCK', id)) === 1) return true
+        // ERROR, not the default TIMEOUT: Redis 7.0 crashes (Guru Meditation, "Unknown btype in
+        // replyToBlockedClientTimedOut") when TIMEOUT meets a read it postponed (CLIENT PAUSE
+        // WRITE). An unblocked read answers UNBLOCKED, having been served nothing; a postponed
+        // one also runs once the pause ends, and its second reply must reach no other command.
+        if (Number(await node.client.call('CLIENT', 'UNBLOCK', id, 'ERROR')) === 1) return true
         let timer: NodeJS.Timeout | undefined
         await Promise.race([answering, new Promise((resolve) => (timer = setTimeout(resolve, pause)))])
         clearTimeout(timer)

@@ -70,6 +70,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * command waiting, removed when it is written: not a leak however many wait.
    */
   readonly #letGo = unlimitedController()
+  /** Aborted as close begins: a refused command is not sent again (retryRefusals). */
+  readonly #closing = unlimitedController()
   /** Why the last opening failed to reach any seed: what calls are told while that lasts. */
   #unreachable: Error | undefined
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
@@ -234,6 +236,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
    */
   async close(): Promise<void> {
     this.#closed = true
+    this.#closing.abort()
     this.#health.stop()
     this.#watch.stop()
     // A re-read in flight makes node clients of its own: done before the user may destroy the
@@ -353,7 +356,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #sender(slot: number, key: string): Send {
     const send = this.#sendOnce(slot, key)
     const delay = refusalRetryDelay(this.#settings.commandTimeout)
-    return (args) => retryRefusals(() => send(args), delay, this.#letGo.signal)
+    return (args) => retryRefusals(() => send(args), delay, this.#closing.signal)
   }
 
   #sendOnce(slot: number, key: string): Send {
