@@ -142,7 +142,7 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease, reading, block))) {
+        if (served && (await this.#unblock(lease, Promise.race([reading, lost])))) {
           try {
             return await Promise.race([reading, lost])
           } catch (error) {
@@ -229,19 +229,20 @@ export class BlockingPool {
   }
 
   /**
-   * Ends the blocking read of `lease` (`reading`, of `block` ms) at once with CLIENT UNBLOCK
-   * sent from its node's command connection, after which the read answers: nil, or what Redis
-   * served it. False when that cannot be done (the read is then cut off).
+   * Ends the blocking read of `lease` at once with CLIENT UNBLOCK sent from its node's command
+   * connection, after which the read answers: UNBLOCKED, or what Redis served it. `ended`
+   * settles with the read, or when its connection drops or its bound passes. False when it
+   * cannot be unblocked (the read is then cut off).
    */
-  async #unblock(lease: Lease, reading: Promise<unknown>, block: number): Promise<boolean> {
+  async #unblock(lease: Lease, ended: Promise<unknown>): Promise<boolean> {
+    let over = false
+    const end = () => {
+      over = true
+    }
+    // Followed from the start: a read cut off (false) rejects, and nobody else waits for `ended`.
+    const ending = ended.then(end, end)
     const id = this.#ids.get(lease.connection)
     if (id === undefined) return false
-    let answered = false
-    const answer = () => {
-      answered = true
-    }
-    const answering = reading.then(answer, answer)
-    const until = performance.now() + block + READ_GRACE
     try {
       const node = (await (await this.#topology()).masters()).find((master) => master.id === lease.node)
       if (!node) return false
@@ -249,19 +250,17 @@ export class BlockingPool {
       // commands reach it in either order, and an UNBLOCK ahead of the read left it blocked for
       // its whole interval), or it answered and its reply is on its way (a large one takes a
       // while to read; cut off, what Redis delivered would wait for minIdle). Asked again, less
-      // and less often, until it was blocked or answered, within the read's own bound.
-      for (let pause = UNBLOCK_PAUSE; !answered && performance.now() < until; pause *= 2) {
-        if (lease.connection.status === 'end') break
+      // and less often, until it was blocked or the read ended.
+      for (let pause = UNBLOCK_PAUSE; !over; pause *= 2) {
         // ERROR, not the default TIMEOUT: Redis 7.0 crashes (Guru Meditation, "Unknown btype in
         // replyToBlockedClientTimedOut") when TIMEOUT meets a read it postponed (CLIENT PAUSE
         // WRITE). An unblocked read answers UNBLOCKED, having been served nothing; a postponed
         // one also runs once the pause ends, and its second reply must reach no other command.
         if (Number(await node.client.call('CLIENT', 'UNBLOCK', id, 'ERROR')) === 1) return true
         let timer: NodeJS.Timeout | undefined
-        await Promise.race([answering, new Promise((resolve) => (timer = setTimeout(resolve, pause)))])
+        await Promise.race([ending, new Promise((resolve) => (timer = setTimeout(resolve, pause)))])
         clearTimeout(timer)
       }
-      // The caller waits for its answer within the read's bound; a dropped connection ends it.
       return true
     } catch (error) {
       this.#cannotUnblock(error)

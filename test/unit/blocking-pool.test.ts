@@ -88,3 +88,18 @@ test('an aborted read that reaches Redis late is unblocked once it is there, not
   const took = performance.now() - started
   assert.ok(took < BLOCK, `the abort took ${Math.round(took)} ms (block ${BLOCK} ms)`)
 })
+
+test('an aborted read that never answers ends at its own bound, not after the pause under way then', async () => {
+  const connection = new HeldRead()
+  const { pool } = poolOn(connection, () => 0)
+  const stop = new AbortController()
+  const block = 100
+  const reading = pool.with('k', stop.signal, block, (c) => c.call('XREADGROUP'), true)
+  await new Promise((resolve) => setImmediate(resolve))
+  const started = performance.now()
+  stop.abort()
+  // The read's bound: block + READ_GRACE (2 s). Pauses of 5, 10, …, 1280 ms ran to 2.56 s.
+  await assert.rejects(reading, { name: 'TimeoutError' })
+  const took = performance.now() - started
+  assert.ok(took < block + 2000 + 300, `ended ${Math.round(took)} ms after the abort`)
+})
