@@ -665,6 +665,7 @@ forEachTopology('Tracker contract', (env) => {
   })
 
   test('a crashed recoverer’s claim expires after recoveryLockTtl and the orphan is handed out then', async () => {
+    const CLAIM_TTL = 1000
     const scope = isolated(env)
     const worker = (await scope.fleet()).tracker({ instanceId: 'crash-src' })
     const hold = gate()
@@ -676,21 +677,25 @@ forEachTopology('Tracker contract', (env) => {
     })
     await running.all
     await worker.stop()
+    // The other recoverer's fleet is connected first: its check of the claim must come within
+    // the claim's lifetime (a fleet connecting there under CI load once took longer than 300 ms).
+    const other = (await scope.fleet()).tracker({ recoveryLockTtl: CLAIM_TTL })
+    assert.deepEqual(ids(await other.orphans()), ['c-1'])
     // The first recoverer "crashes" inside requeue: it never completes nor releases its claim.
     // (fleet.close() would wait for the requeue and then complete the orphan: not a crash.)
     const stuck = gate()
     const inRequeue = started(1)
     const crashed = (await scope.fleet())
-      .tracker({ recoveryLockTtl: 300, onError: () => {} })
+      .tracker({ recoveryLockTtl: CLAIM_TTL, onError: () => {} })
       .recoverOrphans(async () => {
         inRequeue.run()
         await stuck.promise
       })
     await inRequeue.all
-    const other = (await scope.fleet()).tracker({ recoveryLockTtl: 300 })
+    const claimed = performance.now()
     assert.deepEqual(await handedOut(other), [], 'still claimed')
     assert.deepEqual(ids(await other.orphans()), ['c-1'], 'claimed, not lost')
-    await sleep(400)
+    await sleep(Math.max(0, claimed + CLAIM_TTL + 100 - performance.now()))
     const requeued: string[] = []
     assert.equal(await other.recoverOrphans((j) => void requeued.push(j.id)), 1)
     assert.deepEqual(requeued, ['c-1'])
