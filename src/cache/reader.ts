@@ -238,9 +238,9 @@ export class EntryReader {
   ): Promise<(Entry | undefined)[]> {
     let stored: (string | null)[]
     let ttls: number[] = []
-    const sent = sentNow()
-    if (untils === undefined)
-      stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
+    // Only a near cache's fill reads the clocks (readMulti without one is a hot path).
+    const sent = untils === undefined ? undefined : sentNow()
+    if (sent === undefined) stored = await this.#o.run(method, undefined, () => this.#o.backend.getMany(keys))
     else [stored, ttls] = await this.#o.run(method, undefined, () => this.#o.backend.getManyExpiring(keys))
     let tagged = false
     const entries = stored.map((text, i) => {
@@ -250,7 +250,7 @@ export class EntryReader {
       return entry
     })
     if (tagged) await this.#dropStaleTags(method, scope, entries)
-    untils?.push(...entries.map((entry, i) => redisExpiry(sent, ttls[i]!, entry)))
+    if (sent !== undefined) untils!.push(...entries.map((entry, i) => redisExpiry(sent, ttls[i]!, entry)))
     return entries
   }
 

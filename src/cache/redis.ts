@@ -54,13 +54,14 @@ export class RedisCacheBackend implements CacheBackend {
         this.#ttlTick = waits = tick
         process.nextTick(() => {
           this.#ttlTick = undefined
-          this.#sendTtls(tick)
+          void this.#sendTtls(tick)
         })
       }
       waits.push({ key, resolve, reject })
     })
   }
 
+  /** One TTL_EACH per node (per slot on a cluster), each settling the waits of its own keys. */
   async #sendTtls(waits: readonly TtlWait[]): Promise<void> {
     try {
       const topology = this.#topology.current ?? (await this.#topology.get())
@@ -81,15 +82,14 @@ export class RedisCacheBackend implements CacheBackend {
     }
   }
 
-  /** One TTL_EACH per node (per slot on a cluster), sent together. */
-  async #ttls(keys: readonly string[]): Promise<number[]> {
-    if (keys.length === 0) return []
-    const topology = this.#topology.current ?? (await this.#topology.get())
-    const batches = await topology.batches(keys)
-    const replies = await Promise.all(
-      batches.map((batch) => TTL_EACH.run(topology.batchClient(batch), batch.keys, []) as Promise<number[]>),
+  /** The PTTLs of `keys`, sent as a tick's are (#sendTtls): one TTL_EACH per node. */
+  #ttls(keys: readonly string[]): Promise<number[]> {
+    const waits: TtlWait[] = []
+    const ttls = Promise.all(
+      keys.map((key) => new Promise<number>((resolve, reject) => waits.push({ key, resolve, reject }))),
     )
-    return inCallerOrder(keys.length, batches, replies).map(Number)
+    if (waits.length > 0) void this.#sendTtls(waits)
+    return ttls
   }
 
   readsManyAtOnce(): boolean {

@@ -98,8 +98,9 @@ export class BlockingPool {
 
   /**
    * Runs `read` (one command that blocks at most the `block` ms it is given, `block` or less)
-   * on a dedicated connection to the node of `key`. Resolves `undefined` when `signal` aborts, at once: while waiting for a
-   * connection, or during the read (whose connection is then closed and its reply ignored).
+   * on a dedicated connection to the node of `key`. Resolves `undefined` when `signal` aborts,
+   * at once: while waiting for a connection, or during the read (whose connection is then
+   * closed and its reply ignored).
    * A read that changes what Redis holds (`served`: an XREADGROUP delivers what it answers) is
    * not cut off but unblocked instead (CLIENT UNBLOCK from the node's command connection), and
    * resolves with what Redis had served it, for the caller to hand back; cut off only when it
@@ -142,9 +143,10 @@ export class BlockingPool {
       this.#failing.worked(lease.node, this)
       if (outcome === ABORTED) {
         // Unblocked, it answers at once: nothing, or what Redis served it before the abort.
-        if (served && (await this.#unblock(lease, Promise.race([reading, lost])))) {
+        const ended = served ? Promise.race([reading, lost]) : undefined
+        if (ended && (await this.#unblock(lease, ended))) {
           try {
-            return await Promise.race([reading, lost])
+            return await ended
           } catch (error) {
             // Unblocked while still blocked: it was served nothing. Its connection goes (see
             // #unblock: a read Redis had postponed runs again after its error reply).
