@@ -20,7 +20,8 @@
  *
  * - `downAnnouncements()`: a fleet's `onError` that keeps its announcements of nodes going down.
  * - `moveEmptySlotOf(key, urls)`: moves the empty slot of `key` on a cluster without replicas
- *   (`startCluster()`) to the next master, until every master agrees.
+ *   (`startCluster()`) to the next master, until every master agrees. `inEmptySlot(urls, full)`
+ *   picks a name whose key `full(name)` is in a slot holding no key, so that it can be moved.
  *
  * Faults on any server: `replicaOf(server, master | undefined)` (`REPLICAOF host port` /
  * `REPLICAOF NO ONE`), `clientPause(server, ms)` (`CLIENT PAUSE ms ALL`), `waitForRole`.
@@ -124,6 +125,26 @@ async function servingOf(key: string, ports: number[]): Promise<{ owner: number;
     ),
   )
   return { owner: answers.indexOf('serves'), answers }
+}
+
+/**
+ * A name (`moved0`, `moved1`, …) whose Redis key `full(name)` is in a slot none of `avoid`'s keys
+ * is in and no key of the cluster is in: a slot with keys cannot be moved by SETSLOT NODE, and a
+ * slot picked by a test's own names alone held an earlier test's key about once in a hundred runs.
+ */
+export async function inEmptySlot(
+  urls: string[],
+  full: (name: string) => string,
+  avoid: readonly string[] = [],
+): Promise<string> {
+  const used = new Set(avoid.map((name) => calculateSlot(full(name))))
+  const ports = urls.map((url) => Number(new URL(url).port))
+  for (let i = 0; ; i++) {
+    const slot = calculateSlot(full(`moved${i}`))
+    if (used.has(slot)) continue
+    const counts = await Promise.all(ports.map((port) => command(port, 'CLUSTER', 'COUNTKEYSINSLOT', slot)))
+    if (counts.every((count) => Number(count) === 0)) return `moved${i}`
+  }
 }
 
 /**

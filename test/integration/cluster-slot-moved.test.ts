@@ -8,30 +8,13 @@
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import calculateSlot from 'cluster-key-slot'
 import { Cluster } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
-import { command, moveEmptySlotOf } from '../harness/faults.ts'
+import { inEmptySlot, moveEmptySlotOf } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const { cluster, fleets } = fileCluster()
-
-/**
- * A name whose Redis key (`full`) is in a slot none of `names`' keys is in and no key of the
- * cluster is in (the file's earlier tests wrote some: a slot picked by `names` alone held one of
- * theirs about once in a hundred runs, and a slot with keys cannot be moved by SETSLOT NODE).
- */
-async function inEmptySlot(names: readonly string[], full: (name: string) => string): Promise<string> {
-  const used = new Set(names.map((name) => calculateSlot(full(name))))
-  const ports = cluster.urls.map((url) => Number(new URL(url).port))
-  for (let i = 0; ; i++) {
-    const slot = calculateSlot(full(`moved${i}`))
-    if (used.has(slot)) continue
-    const counts = await Promise.all(ports.map((port) => command(port, 'CLUSTER', 'COUNTKEYSINSLOT', slot)))
-    if (counts.every((count) => Number(count) === 0)) return `moved${i}`
-  }
-}
 
 const clients: Cluster[] = []
 after(() => {
@@ -60,7 +43,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
     await cache.writeMulti(Object.fromEntries(names.map((name) => [name, 1])))
 
     const storeKey = (name: string) => `${namespace}:store:${name}`
-    const movedInStore = await inEmptySlot(names, storeKey)
+    const movedInStore = await inEmptySlot(cluster.urls, storeKey, names)
     await moveEmptySlotOf(storeKey(movedInStore), cluster.urls)
     const all = [...names, movedInStore]
     await store.setMany(all.map((name) => [name, 2]))
@@ -70,7 +53,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
     )
 
     const cacheKey = (name: string) => `${namespace}:cache:${name}`
-    const movedInCache = await inEmptySlot(names, cacheKey)
+    const movedInCache = await inEmptySlot(cluster.urls, cacheKey, names)
     await moveEmptySlotOf(cacheKey(movedInCache), cluster.urls)
     const entries = [...names, movedInCache]
     assert.equal(await cache.writeMulti(Object.fromEntries(entries.map((name) => [name, 2]))), true)

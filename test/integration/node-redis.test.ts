@@ -7,6 +7,7 @@ import { ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
 import {
   command,
   type FaultCluster,
+  inEmptySlot,
   moveEmptySlotOf,
   startFaultCluster,
   waitUntil,
@@ -238,12 +239,13 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       const fleet = createFleet({ client: cluster, namespace, onError: (error) => errors.push(error) })
       try {
         const store = fleet.store<number>()
-        assert.equal(await store.get('moving'), undefined)
-        const key = `${namespace}:store:moving`
+        const moving = await inEmptySlot(urls, (name) => `${namespace}:store:${name}`)
+        assert.equal(await store.get(moving), undefined)
+        const key = `${namespace}:store:${moving}`
         const { to } = await moveEmptySlotOf(key, urls)
-        await store.set('moving', 7)
-        assert.equal(await store.get('moving'), 7)
-        assert.deepEqual(await store.getMany(['moving', 'other']), [7, undefined])
+        await store.set(moving, 7)
+        assert.equal(await store.get(moving), 7)
+        assert.deepEqual(await store.getMany([moving, 'other']), [7, undefined])
         const owner = createClient5({ url: to })
         await owner.connect()
         try {
@@ -268,10 +270,11 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       })
       try {
         const received = inbox()
-        const broker = fleet.broker({ channel: 'moving' })
+        const moving = await inEmptySlot(urls, (name) => `${namespace}:broker:${name}`)
+        const broker = fleet.broker({ channel: moving })
         broker.subscribe(received.push)
         await broker.ready()
-        const channel = `${namespace}:broker:moving`
+        const channel = `${namespace}:broker:${moving}`
         const { to } = await moveEmptySlotOf(channel, urls)
         const port = Number(new URL(to).port)
         // Redis tells the old master's subscriber (SUNSUBSCRIBE); nothing tells the test.
