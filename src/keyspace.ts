@@ -16,9 +16,10 @@ function assertNamespace(namespace: unknown, what: string): asserts namespace is
 
 /**
  * The first segments the primitives' keys take inside a namespace (`${namespace}:cache:…`, the
- * store's default prefix, the claim tokens, convertDataStore's default prefix): a view may not
- * be named after one, or its keys and the fleet's own would be the same keys. Every segment
- * starting with `cache~` is the cache's (its tag versions, fill locks and wake-ups).
+ * store's default prefix, the claim tokens, convertDataStore's default prefix): no segment of a
+ * view's name may be one, or its keys and the fleet's own (or another view's: `eu:cache` is view
+ * `eu`'s cache) would be the same keys. Every segment starting with `cache~` is the cache's (its
+ * tag versions, fill locks and wake-ups).
  */
 const CACHE_OWN = 'cache~'
 const NONE: ReadonlySet<string> = new Set()
@@ -33,6 +34,23 @@ const PRIMITIVE_SEGMENTS: ReadonlySet<string> = new Set([
   'tracker',
   'convert',
 ])
+
+/** The first segment of `name` (between `:`s) that is a primitive's place or one of `allowed`. */
+function firstPlace(
+  name: string,
+  allowed: ReadonlySet<string>,
+): { segment: string; start: number; end: number } | undefined {
+  for (let start = 0; start <= name.length; ) {
+    const colon = name.indexOf(':', start)
+    const end = colon === -1 ? name.length : colon
+    const segment = name.slice(start, end)
+    if (allowed.has(segment) || PRIMITIVE_SEGMENTS.has(segment) || segment.startsWith(CACHE_OWN)) {
+      return { segment, start, end }
+    }
+    start = end + 1
+  }
+  return undefined
+}
 
 /**
  * Where a fleet's keys live: every key and channel starts with `${namespace}:`.
@@ -57,8 +75,8 @@ export class Keyspace {
   }
 
   /**
-   * Refuses a place for a user's keys (`name`, a view or a store prefix) that starts with a
-   * segment where the fleet's primitives keep their own keys, other than `allowed`.
+   * Refuses a place for a user's keys (`name`, a view or a store prefix) that is where the
+   * fleet's primitives, or a view's, keep their own keys (see placeProblem).
    */
   assertOwnPlace(name: string, what: string, allowed: ReadonlySet<string> = NONE): void {
     const problem = this.placeProblem(name, allowed)
@@ -66,19 +84,25 @@ export class Keyspace {
   }
 
   /**
-   * Why `name` (a view, a store prefix, or a store key after a prefix that leaves its first
-   * segment open) is no place for a user's keys: the first segment is where the fleet's
-   * primitives keep their own keys, other than `allowed`. Undefined when it may be used.
+   * Why `name` (a view, a store prefix, or a store key after its prefix) is no place for a
+   * user's keys: one of its segments is where the fleet's primitives, or a view's named by the
+   * segments before it, keep their own keys (`eu:cache` is view `eu`'s cache). A segment in
+   * `allowed` first (a stores' own place) makes the rest the stores'. Undefined when it may be used.
    */
   placeProblem(name: string, allowed: ReadonlySet<string> = NONE): string | undefined {
-    const colon = name.indexOf(':')
-    const segment = colon === -1 ? name : name.slice(0, colon)
-    if (allowed.has(segment)) return undefined
-    if (!PRIMITIVE_SEGMENTS.has(segment) && !segment.startsWith(CACHE_OWN)) return undefined
+    const place = firstPlace(name, allowed)
+    if (place === undefined || allowed.has(place.segment)) return undefined
+    const owner = place.start === 0 ? "this fleet's" : `the view '${name.slice(0, place.start - 1)}''s`
     return (
-      `under ${this.prefix}${segment}:, where this fleet's own ${segment} keys live ` +
+      `under ${this.prefix}${name.slice(0, place.end)}:, where ${owner} own ${place.segment} keys live ` +
       `(its clear() would delete them)`
     )
+  }
+
+  /** True if `prefix`'s complete segments (up to its last `:`) lead into one of `allowed`'s places. */
+  inside(prefix: string, allowed: ReadonlySet<string>): boolean {
+    const place = firstPlace(prefix.slice(0, prefix.lastIndexOf(':') + 1), allowed)
+    return place !== undefined && allowed.has(place.segment)
   }
 
   /** The full Redis key (or channel) for a name inside this namespace. */

@@ -85,7 +85,7 @@ class FleetStore<V> implements Store<V> {
   readonly #policy: OperationPolicy
   readonly #tracer: PrimitiveTracer
   readonly #prefix: string
-  readonly #openPrefix: string | undefined
+  readonly #checkedPrefix: string | undefined
   readonly #backend: StoreBackend
   readonly #values: TextCodec
   readonly #waitFor: WaitFor | undefined
@@ -98,8 +98,10 @@ class FleetStore<V> implements Store<V> {
     this.#policy = operationPolicy(ctx, options)
     this.#tracer = new PrimitiveTracer('store', traceScope(ctx))
     this.#prefix = ctx.keys.key(options.prefix ?? 'store:')
-    // A prefix with no ':' ('' or 'c') leaves the key to finish its first segment: each key is checked.
-    if (options.prefix?.includes(':') === false) this.#openPrefix = options.prefix
+    // Outside the stores' own places a key may finish a place of the fleet's or of a view's
+    // (`'' + 'cache:x'`, `'eu:' + 'cache:x'`): each key is checked.
+    if (options.prefix !== undefined && !ctx.keys.inside(options.prefix, STORES))
+      this.#checkedPrefix = options.prefix
     this.#values = textCodec(options.codec)
     this.#waitFor = options.waitFor
     this.#tokenTtl = tokenLifetime(this.#policy.retry.attempts, this.#policy.retry.max, ctx.commandTimeout)
@@ -109,18 +111,18 @@ class FleetStore<V> implements Store<V> {
 
   #key(op: string, key: unknown): string {
     assertKey(key, `store.${op}`)
-    if (this.#openPrefix !== undefined) this.#assertOwnPlace(op, key)
+    if (this.#checkedPrefix !== undefined) this.#assertOwnPlace(op, key)
     return this.#prefix + key
   }
 
-  /** A key that, after a prefix with no `:`, would land where another primitive keeps its keys. */
+  /** A key that, after a prefix outside the stores' places, would land where a primitive keeps its keys. */
   #assertOwnPlace(op: string, key: string): void {
-    const problem = this.#ctx.keys.placeProblem(this.#openPrefix + key, STORES)
+    const problem = this.#ctx.keys.placeProblem(this.#checkedPrefix + key, STORES)
     if (problem === undefined) return
     throw invalidArgument(
       'ERR_INVALID_KEY',
-      `store.${op}: key '${key}' after the prefix '${this.#openPrefix}' would be stored ${problem}: ` +
-        `choose another key, or a prefix that ends with ':'`,
+      `store.${op}: key '${key}' after the prefix '${this.#checkedPrefix}' would be stored ${problem}: ` +
+        `choose another key, or another prefix`,
     )
   }
 

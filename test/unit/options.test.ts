@@ -130,6 +130,52 @@ test("a store's prefix may not be where the fleet's other primitives keep their 
   await fleet.close()
 })
 
+test("a view, a store prefix or a store key may not be where a view's primitives keep their keys ('eu:cache' is view eu's cache)", async () => {
+  const fleet = createFleet({ namespace: 'shop' })
+  const viewPlace = (under: string, view: string) => (error: unknown) =>
+    error instanceof ConfigError &&
+    error.code === 'ERR_INVALID_OPTION' &&
+    error.message.includes(`under ${under}, where the view '${view}''s own`)
+  for (const [ns, under, view] of [
+    ['eu:cache', 'shop:eu:cache:', 'eu'],
+    ['eu:cache:x', 'shop:eu:cache:', 'eu'],
+    ['eu:west:tracker', 'shop:eu:west:tracker:', 'eu:west'],
+    ['eu:cache~tags', 'shop:eu:cache~tags:', 'eu'],
+  ] as const) {
+    assert.throws(() => fleet.withNamespace(ns), viewPlace(under, view), ns)
+  }
+  assert.throws(
+    () => fleet.withNamespace('eu').withNamespace('x:membership'),
+    viewPlace('shop:eu:x:membership:', 'x'),
+  )
+  assert.throws(() => fleet.store({ prefix: 'eu:cache:' }), viewPlace('shop:eu:cache:', 'eu'))
+  // Inside a stores' place anything goes, as in the fleet's own.
+  for (const prefix of ['store:cache:', 'eu:store:', 'eu:store:cache:', 'eu:caches:']) fleet.store({ prefix })
+  const refused = (key: string, under: string) => (error: unknown) =>
+    error instanceof TypeError &&
+    (error as { code?: string }).code === 'ERR_INVALID_KEY' &&
+    error.message.includes(`key '${key}'`) &&
+    error.message.includes(`would be stored under ${under}`)
+  await assert.rejects(
+    fleet.store({ prefix: '' }).set('eu:cache:k', 1),
+    refused('eu:cache:k', 'shop:eu:cache:'),
+  )
+  await assert.rejects(fleet.store({ prefix: 'eu:' }).set('cache:k', 1), refused('cache:k', 'shop:eu:cache:'))
+  await assert.rejects(
+    fleet.store({ prefix: 'eu:' }).getMany(['a', 'streams:x']),
+    refused('streams:x', 'shop:eu:streams:'),
+  )
+  await fleet.store({ prefix: 'eu:' }).set('carts:1', 1)
+  await fleet.store({ prefix: 'eu:store:' }).set('cache:1', 1)
+  // What the refusals prevent: view eu's cache.clear() deleting what was stored there.
+  const eu = fleet.withNamespace('eu')
+  await eu.cache().write('entry', 1)
+  await eu.cache().clear()
+  assert.equal(await fleet.store({ prefix: 'eu:' }).get('carts:1'), 1)
+  assert.equal(await eu.store().get('cache:1'), 1)
+  await fleet.close()
+})
+
 test('bad options throw ConfigError synchronously, naming the option', () => {
   const bad: [object, RegExp][] = [
     [{ url: 'http://x' }, /redis:\/\//],
