@@ -19,7 +19,7 @@ import {
 import { afterIdArg, canonicalId, parseId, START_ID } from '../streams/ids.ts'
 import { scriptFile } from '../topology/script.ts'
 import type { Client } from '../topology/types.ts'
-import { assertName, countArgument, invalidArgument } from '../validate.ts'
+import { assertName, countArgument, describeValue, invalidArgument } from '../validate.ts'
 import { scanKeys, streamLength } from './keys.ts'
 
 export interface DeadLetter {
@@ -206,7 +206,10 @@ interface Selection {
 async function select(fleet: Fleet, op: string, channel: string, ids: unknown): Promise<Selection> {
   assertName(channel, 'channel', op)
   if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
-    throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ids must be an array of entry ids`)
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `${op}: ids must be an array of entry ids, got ${describeValue(ids)}`,
+    )
   }
   const ctx = fleetContext(fleet)
   const scan = await selected(

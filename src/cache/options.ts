@@ -238,12 +238,24 @@ function nonNegative(value: unknown, name: string, op: string): number | undefin
   return value
 }
 
+/** A tag is a non-empty string. */
+function isNoTag(tag: unknown): boolean {
+  return typeof tag !== 'string' || tag.length === 0
+}
+
 function validateTags(tags: unknown, op: string): string[] | undefined {
   if (tags === undefined) return undefined
   // Array.from: a hole is an undefined tag (some and every skip holes).
   const list: unknown[] | undefined = Array.isArray(tags) ? Array.from(tags) : undefined
-  if (list === undefined || list.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
-    throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: tags must be an array of non-empty strings`)
+  if (list === undefined || list.some(isNoTag)) {
+    const got =
+      list === undefined
+        ? `got ${describeValue(tags)}`
+        : `but tags[${list.findIndex(isNoTag)}] is ${describeValue(list.find(isNoTag))}`
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: tags must be an array of non-empty strings, ${got}`,
+    )
   }
   if (!(list as string[]).every(isWellFormed)) {
     throw invalidArgument('ERR_INVALID_ARGUMENT', `cache.${op}: a tag ${LONE_SURROGATE}`)

@@ -121,7 +121,7 @@ class FleetMembership implements Membership {
       )
     }
     if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw invalidOption('membership: onError must be a function')
+      throw invalidOption(`membership: onError must be a function, got ${describeValue(options.onError)}`)
     }
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
@@ -317,7 +317,10 @@ class FleetMembership implements Membership {
     assertName(key, 'key', 'membership.owner')
     if (members !== undefined) {
       if (!Array.isArray(members)) {
-        throw invalidArgument('ERR_INVALID_ARGUMENT', 'membership.owner: members must be an array of ids')
+        throw invalidArgument(
+          'ERR_INVALID_ARGUMENT',
+          `membership.owner: members must be an array of ids, got ${describeValue(members)}`,
+        )
       }
       for (const member of members) assertName(member, 'member id', 'membership.owner')
       // No Redis to ask, but a closed fleet's calls all reject alike.

@@ -306,7 +306,10 @@ class FleetStore<V> implements Store<V> {
   ): Promise<V | undefined> {
     const full = this.#key('update', key)
     if (typeof fn !== 'function')
-      throw invalidArgument('ERR_INVALID_ARGUMENT', 'store.update: fn must be a function')
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `store.update: fn must be a function, got ${describeValue(fn)}`,
+      )
     const attempts = updateAttempts<V>({
       backend: this.#backend,
       values: this.#values,
@@ -339,7 +342,7 @@ class FleetStore<V> implements Store<V> {
     if (!Array.isArray(entries) || !isEveryPair(entries)) {
       throw invalidArgument(
         'ERR_INVALID_ARGUMENT',
-        'store.setMany: entries must be an array of [key, value] pairs',
+        `store.setMany: entries must be an array of [key, value] pairs, ${describeEntries(entries)}`,
       )
     }
     const ttl = this.#ttl('setMany', o)
@@ -361,6 +364,14 @@ function isEveryPair(entries: unknown[]): boolean {
     if (!Array.isArray(entry) || entry.length !== 2) return false
   }
   return true
+}
+
+/** What a setMany was given instead of pairs: the first entry that is not one, or the whole. */
+function describeEntries(entries: unknown): string {
+  if (!Array.isArray(entries)) return `got ${describeValue(entries)}`
+  const at = entries.findIndex((entry) => !Array.isArray(entry) || entry.length !== 2)
+  const entry: unknown = entries[at]
+  return `but entries[${at}] ${Array.isArray(entry) ? `has ${entry.length} elements` : `is ${describeValue(entry)}`}`
 }
 
 /** The options of a store write (SPEC §2, §10). */

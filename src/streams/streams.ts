@@ -19,6 +19,7 @@ import {
   assertSignal,
   checkOptions,
   countArgument,
+  describeValue,
   invalidArgument,
   invalidOption,
   positiveInteger,
@@ -157,7 +158,7 @@ class FleetStreams implements Streams {
         ? undefined
         : positiveInteger('streams: maxBlockingConnections', options.maxBlockingConnections)
     if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw invalidOption('streams: onError must be a function')
+      throw invalidOption(`streams: onError must be a function, got ${describeValue(options.onError)}`)
     }
     if (options.waitFor !== undefined) waitForOption(options.waitFor, 'streams: waitFor')
     this.#ctx = ctx
@@ -232,7 +233,10 @@ class FleetStreams implements Streams {
 
   async #publish(env: Envelope, channels: string[] = [], o?: PublishOptions): Promise<string> {
     if (!Array.isArray(channels)) {
-      throw invalidArgument('ERR_INVALID_ARGUMENT', 'streams.publish: channels must be an array of names')
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `streams.publish: channels must be an array of names, got ${describeValue(channels)}`,
+      )
     }
     // One publish id for the call, in every entry it adds, so a resend adds no second copy.
     const id = newPublishId()

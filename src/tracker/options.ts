@@ -3,6 +3,7 @@ import type { RetryOptions } from '../retry.ts'
 import {
   checkedWhereUsed,
   checkOptions,
+  describeValue,
   invalidOption,
   nameOption,
   type OptionSchema,
@@ -143,13 +144,13 @@ export function resolveTrackerOptions(
       ? 0
       : positiveInteger('tracker: recoverEvery', options.recoverEvery, { zero: true, delay: true })
   if (options.requeue !== undefined && typeof options.requeue !== 'function') {
-    throw invalidOption('tracker: requeue must be a function')
+    throw invalidOption(`tracker: requeue must be a function, got ${describeValue(options.requeue)}`)
   }
   if (recoverEvery > 0 && options.requeue === undefined) {
     throw invalidOption('tracker: recoverEvery needs a requeue function to hand the orphans to')
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw invalidOption('tracker: onError must be a function')
+    throw invalidOption(`tracker: onError must be a function, got ${describeValue(options.onError)}`)
   }
   return {
     instanceId,

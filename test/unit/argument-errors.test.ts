@@ -427,3 +427,45 @@ test('cache and tracker factories: each bad option is a ConfigError ERR_INVALID_
     else process.env.REDFLEET_HEARTBEAT_TTL = saved
   }
 })
+
+test('a wrong type of argument or option says what it got (SPEC §1), naming the element of a list', async () => {
+  await assertInvalidOption(
+    () => fleet.tracker({ requeue: 'x' as never }),
+    /tracker: requeue must be a function, got the string "x"$/,
+  )
+  await assertInvalidOption(
+    () => fleet.tracker({ onError: 1 as never }),
+    /onError must be a function, got the number 1$/,
+  )
+  await assertInvalidOption(() => fleet.membership({ onError: 1 } as never), /got the number 1$/)
+  await assertInvalidOption(() => fleet.streams({ onError: 1 } as never), /got the number 1$/)
+  const cache = fleet.cache()
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { tags: 'x' as never }),
+    /tags must be an array of non-empty strings, got the string "x"$/,
+  )
+  await assertInvalidArgument(
+    () => cache.write('k', 1, { tags: ['a', ''] }),
+    /but tags\[1\] is the string ""$/,
+  )
+  await assertInvalidArgument(
+    () => fleet.membership().owner('k', 'a' as never),
+    /members must be an array of ids, got the string "a"$/,
+  )
+  await assertInvalidArgument(
+    () => fleet.streams().publish({}, 'a' as never),
+    /channels must be an array of names, got the string "a"$/,
+  )
+  const store = fleet.store()
+  await assertInvalidArgument(() => store.update('k', 5 as never), /fn must be a function, got the number 5$/)
+  await assertInvalidArgument(() => store.setMany({} as never), /pairs, got an object$/)
+  await assertInvalidArgument(
+    () => store.setMany([['a', 1], 'ab'] as never),
+    /but entries\[1\] is the string "ab"$/,
+  )
+  await assertInvalidArgument(() => store.setMany([['a', 1, 2]] as never), /but entries\[0\] has 3 elements$/)
+  await assertInvalidArgument(
+    () => purgeDeadLetters(fleet, 'orders:dead', { ids: 'x' as never }),
+    /ids must be an array of entry ids, got the string "x"$/,
+  )
+})
