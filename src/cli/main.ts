@@ -53,7 +53,10 @@ function program(output: Output): Command {
     .description('the fleet, live, as a web page')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '7878')
-    .option('--token <token>', 'every request must carry it (default: $REDFLEET_DASHBOARD_TOKEN)')
+    .option(
+      '--token <token>',
+      'every request must carry it, as "Authorization: Bearer <token>" or ?token=<token> (default: $REDFLEET_DASHBOARD_TOKEN)',
+    )
     .option('--allow-actions', 'allow actions that change data (replay/purge dead letters, release orphans)')
     .action(async (_, cmd: Command) => (await import('./serve.ts')).dashboard(cmd.optsWithGlobals()))
 

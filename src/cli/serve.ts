@@ -14,12 +14,17 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
   const port = Number(flags.port)
   if (!/^\d+$/.test(flags.port) || port > 65535)
     throw new UsageError('--port must be a port number (0-65535)')
-  // An empty --token would serve the dashboard to anyone while the operator believes it guarded;
-  // an empty --host listens on every interface, without the loopback Host check.
+  // An empty --token (or $REDFLEET_DASHBOARD_TOKEN) would serve the dashboard to anyone while the
+  // operator believes it guarded; an empty --host listens on every interface, without the loopback Host check.
   if (flags.token === '') throw new UsageError('--token must not be empty')
   if (flags.host.trim() === '')
     throw new UsageError('--host must not be empty: give 0.0.0.0 to listen on every interface')
-  const token = flags.token ?? (process.env.REDFLEET_DASHBOARD_TOKEN || undefined)
+  const token = flags.token ?? process.env.REDFLEET_DASHBOARD_TOKEN
+  if (token === '') {
+    throw new UsageError(
+      '$REDFLEET_DASHBOARD_TOKEN is empty: give the token, or unset it to serve without one',
+    )
+  }
   const options = fleetOptions(flags)
   if (options.url === undefined) {
     throw new UsageError('dashboard needs --url (or $REDIS_URL): a memory fleet lives inside its own process')

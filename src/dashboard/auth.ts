@@ -24,6 +24,9 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
   return undefined
 }
 
+/** `Bearer <token>`: an auth scheme's name is case-insensitive (RFC 9110 §11.1), some clients send `bearer`. */
+const BEARER = /^bearer +(\S+) *$/i
+
 /**
  * The onRequest hook of a dashboard with a token: every request (pages, JSON, /metrics, static
  * files) carries it as `Authorization: Bearer <token>`, in the cookie, or as `?token=`; the
@@ -36,7 +39,7 @@ export function tokenGuard(token: string) {
     candidate !== undefined && timingSafeEqual(digest(candidate), expected)
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = request.headers.authorization
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined
+    const bearer = header === undefined ? undefined : BEARER.exec(header)?.[1]
     if (matches(bearer) || matches(cookie(request, TOKEN_COOKIE))) return
     const query = (request.query as Record<string, unknown> | undefined)?.token
     if (typeof query === 'string' && matches(query)) {

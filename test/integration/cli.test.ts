@@ -64,6 +64,20 @@ describe('redfleet command: usage', () => {
     for (const [args, reason] of runs) await assertUsageError(args, reason)
   })
 
+  test('an empty $REDFLEET_DASHBOARD_TOKEN is a usage error, as an empty --token is: not a dashboard open to all', async () => {
+    const saved = process.env.REDFLEET_DASHBOARD_TOKEN
+    process.env.REDFLEET_DASHBOARD_TOKEN = ''
+    try {
+      await assertUsageError(
+        ['dashboard', '--url', 'redis://127.0.0.1:1'],
+        /\$REDFLEET_DASHBOARD_TOKEN is empty/,
+      )
+    } finally {
+      if (saved === undefined) delete process.env.REDFLEET_DASHBOARD_TOKEN
+      else process.env.REDFLEET_DASHBOARD_TOKEN = saved
+    }
+  })
+
   test('a malformed $REDIS_URL is named as such, not as a --url never given', async () => {
     const run = await cli(['orphans'], { ...noRedisUrl, REDIS_URL: 'garbage' })
     assert.equal(run.code, 2, run.stderr)

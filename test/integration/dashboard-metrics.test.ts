@@ -259,6 +259,15 @@ describe('dashboard token and actions', () => {
     }
     const bearer = await fetch(`${dashboard.url}metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
     assert.equal(bearer.status, 200)
+    // The scheme's name is case-insensitive (RFC 9110 §11.1); some clients send it lower case.
+    for (const scheme of ['bearer', 'BEARER']) {
+      const other = await fetch(`${dashboard.url}metrics`, {
+        headers: { authorization: `${scheme} ${TOKEN}` },
+      })
+      assert.equal(other.status, 200, scheme)
+    }
+    const spaced = await fetch(`${dashboard.url}metrics`, { headers: { authorization: `Bearer  ${TOKEN}x` } })
+    assert.equal(spaced.status, 401)
     const query = await fetch(`${dashboard.url}?token=${TOKEN}`)
     assert.equal(query.status, 200)
     const cookie = String(query.headers.get('set-cookie')).split(';')[0]!
