@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { type PurgeResult, purgeChannel, replayDeadLetters } from '../admin/dead-letters.ts'
-import { releaseOrphan } from '../admin/orphans.ts'
+import { type OrphanRef, releaseOrphan } from '../admin/orphans.ts'
 import { messageOf } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
 import { nearestName } from '../validate.ts'
@@ -33,7 +33,11 @@ const ORPHAN: BodySchema = {
   type: 'object',
   required: ['instanceId', 'id'],
   additionalProperties: false,
-  properties: { instanceId: { type: 'string', minLength: 1 }, id: { type: 'string', minLength: 1 } },
+  properties: {
+    instanceId: { type: 'string', minLength: 1 },
+    id: { type: 'string', minLength: 1 },
+    startedAt: { type: 'number' },
+  },
 }
 
 interface Action<B> {
@@ -95,7 +99,7 @@ export function registerActions(
       return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})` }
     },
   })
-  register<{ instanceId: string; id: string }>({
+  register<OrphanRef>({
     path: '/actions/orphans/release',
     schema: ORPHAN,
     async run(b) {

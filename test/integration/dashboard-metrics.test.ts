@@ -299,7 +299,12 @@ describe('dashboard token and actions', () => {
       ['dead-letters/purge', { channel: 'typo:dead', idz: [first!.id] }, 'idz', /did you mean "ids"\?/],
       ['dead-letters/replay', { channel: 'typo:dead', idz: [first!.id] }, 'idz', /did you mean "ids"\?/],
       ['dead-letters/purge', { channel: 'typo:dead', all: true }, 'all', /known: channel, ids/],
-      ['orphans/release', { instanceId: 'gone-x', id: 'r-x', extra: 1 }, 'extra', /known: instanceId, id/],
+      [
+        'orphans/release',
+        { instanceId: 'gone-x', id: 'r-x', extra: 1 },
+        'extra',
+        /known: instanceId, id, startedAt/,
+      ],
     ] as const) {
       const response = await fetch(`${dashboard.url}actions/${path}`, {
         method: 'POST',
@@ -335,6 +340,53 @@ describe('dashboard token and actions', () => {
       const { error } = await response.json()
       assert.equal(error.code, 'ERR_INVALID_ARGUMENT', action)
       assert.match(error.message, /"foo" is not a stream entry id/, action)
+    }
+  })
+
+  test('releasing an orphan its instance id left in two lives releases the one asked for (by startedAt), once', async () => {
+    const lives: { started: Promise<void>; finish: () => void; job: Promise<unknown> }[] = []
+    for (let life = 0; life < 2; life++) {
+      const gone = fleet.tracker({ instanceId: 'gone-3' })
+      await gone.start()
+      const started = deferred()
+      const finish = deferred()
+      const job = gone.track('r-2', { life }, () => {
+        started.resolve()
+        return finish.promise
+      })
+      await started.promise
+      await gone.stop()
+      lives.push({ started: started.promise, finish: finish.resolve, job })
+    }
+    try {
+      const twins = (await fleet.tracker().orphans()).filter((o) => o.instanceId === 'gone-3')
+      assert.deepEqual(twins.map((o) => o.payload).sort(), [{ life: 0 }, { life: 1 }].sort())
+      const [asked, other] = twins
+      const done = await fetch(`${dashboard.url}actions/orphans/release`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify({ instanceId: 'gone-3', id: 'r-2', startedAt: asked!.startedAt }),
+      })
+      assert.equal(done.status, 200)
+      assert.equal((await done.json()).count, 1)
+      const left = (await fleet.tracker().orphans()).filter((o) => o.instanceId === 'gone-3')
+      assert.deepEqual(left, [other])
+      // The page's button names the life it releases.
+      const page = await (
+        await fetch(`${dashboard.url}orphans`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      ).text()
+      assert.ok(
+        page.includes(`&quot;startedAt&quot;:${other!.startedAt}`),
+        'the Release button carries startedAt',
+      )
+      await fleet.tracker().recoverOrphans(() => {})
+    } finally {
+      for (const life of lives) life.finish()
+      await Promise.all(lives.map((life) => life.job))
     }
   })
 

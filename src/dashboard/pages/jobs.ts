@@ -41,8 +41,9 @@ ${
   allowActions
     ? html`<td>${actionButton({
         action: 'actions/orphans/release',
-        body: { instanceId: j.instanceId, id: j.id },
-        confirm: `Release orphan '${j.id}' of instance '${j.instanceId}'? It stops being tracked and is not requeued.`,
+        // startedAt: the same instance id may have left the same job id in two of its lives.
+        body: { instanceId: j.instanceId, id: j.id, startedAt: j.startedAt },
+        confirm: `Release orphan '${j.id}' of instance '${j.instanceId}', started ${timestamp(j.startedAt)}? It stops being tracked and is not requeued.`,
         label: 'Release',
       })}</td>`
     : ''
