@@ -77,6 +77,7 @@ class FleetCore {
         topology: options.topology,
         redis: () => this.redis(),
         connectTimeout: options.connectTimeout,
+        openingLimit: options.connectTimeout + options.commandTimeout,
         onError: options.onError,
       })
       // Asked for after close: closed at once, so it can never open a connection.

@@ -20,6 +20,7 @@ export interface SubscriberOptions {
   /** The fleet's Redis topology; only called on a Redis topology, and only on first use. */
   redis(): Promise<RedisTopology>
   connectTimeout: number
+  openingLimit: number
   onError: ErrorSink
 }
 

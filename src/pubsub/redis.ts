@@ -20,6 +20,8 @@ export interface RedisSubscriberOptions {
   redis(): Promise<RedisTopology>
   /** How long `ready()` and `clientId()` wait for Redis before rejecting. */
   connectTimeout: number
+  /** How long the topology may take to open (connectTimeout + commandTimeout): `ready()` waits for it. */
+  openingLimit: number
   onError: ErrorSink
 }
 
@@ -36,6 +38,8 @@ interface HubChannel {
   retry: NodeJS.Timeout | undefined
   /** The last placement failure, when waiting cannot fix it (ioredis missing, bad config). */
   fatal: unknown
+  /** The placement under way, while it waits for the topology (bounded by the opening's deadline). */
+  placing: Promise<void> | undefined
 }
 
 /** After a connection drop, how long the cluster waits before re-checking slot owners. */
@@ -93,9 +97,10 @@ export class RedisSubscriber implements Subscriber {
         failures: 0,
         retry: undefined,
         fatal: undefined,
+        placing: undefined,
       }
       this.#channels.set(channel, hub)
-      void this.#place(hub)
+      this.#startPlacing(hub)
     }
     // A wrapper per call: the same function subscribed twice is two subscriptions.
     const own: PayloadListener = (payload) => listener(payload)
@@ -109,6 +114,7 @@ export class RedisSubscriber implements Subscriber {
           `subscribe '${channel}'`,
           this.#options.connectTimeout,
           signal,
+          { step: () => registered.placing, limit: this.#options.openingLimit },
         ),
       unsubscribe: () => {
         if (!active) return
@@ -223,6 +229,14 @@ export class RedisSubscriber implements Subscriber {
     return node
   }
 
+  #startPlacing(hub: HubChannel): void {
+    const placing = this.#place(hub)
+    hub.placing = placing
+    void placing.finally(() => {
+      if (hub.placing === placing) hub.placing = undefined
+    })
+  }
+
   /** Subscribes a channel on the node that owns it (or moves it there); retried until it works. */
   async #place(hub: HubChannel): Promise<void> {
     const attempt = ++hub.placement
@@ -252,7 +266,7 @@ export class RedisSubscriber implements Subscriber {
         hub.fatal = error
         this.#waiters.changed()
       }
-      hub.retry = setTimeout(() => void this.#place(hub), reconnectDelay(++hub.failures))
+      hub.retry = setTimeout(() => this.#startPlacing(hub), reconnectDelay(++hub.failures))
     }
   }
 
@@ -289,7 +303,7 @@ export class RedisSubscriber implements Subscriber {
     for (const node of nodes) {
       for (const name of node.channels('ssubscribe')) {
         const hub = this.#channels.get(name)
-        if (hub?.node === node) void this.#place(hub)
+        if (hub?.node === node) this.#startPlacing(hub)
       }
     }
   }

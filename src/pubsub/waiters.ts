@@ -1,9 +1,21 @@
 import { ClosedError, ConnectionError } from '../errors.ts'
+import { sleep } from '../sleep.ts'
 
 interface Waiter {
   /** Settles the waiter when its condition holds; true if it did. */
   check(): boolean
   reject(error: unknown): void
+}
+
+/**
+ * A step a wait may outlast its timeout for: a channel's placement waiting for the topology to
+ * open, whose failure (not a cluster) is what the caller needs to hear rather than that the wait
+ * ran out first. `step()` is the step under way, if any; it is waited for at most `limit` ms
+ * more (the opening's own deadline), so a step that never settles cannot make a wait endless.
+ */
+export interface UnderWay {
+  step(): Promise<void> | undefined
+  limit: number
 }
 
 /**
@@ -20,15 +32,30 @@ export class Waiters {
    * Resolves when `check()` is true; rejects with ConnectionError naming `what` after
    * `timeout` ms, with ClosedError on close, or with the signal's reason when it aborts.
    */
-  until(check: () => boolean, what: string, timeout: number, signal?: AbortSignal): Promise<void> {
-    return this.value(() => (check() ? true : undefined), what, timeout, signal).then(() => undefined)
+  until(
+    check: () => boolean,
+    what: string,
+    timeout: number,
+    signal?: AbortSignal,
+    underWay?: UnderWay,
+  ): Promise<void> {
+    return this.value(() => (check() ? true : undefined), what, timeout, signal, underWay).then(
+      () => undefined,
+    )
   }
 
   /**
    * Like `until`, resolving with the first defined value `get()` returns. A `get` that throws
-   * rejects the wait with what it threw (for failures that waiting longer cannot fix).
+   * rejects the wait with what it threw (for failures that waiting longer cannot fix). At the
+   * timeout, a step under way (see UnderWay) is let finish and the condition checked once more.
    */
-  value<T>(get: () => T | undefined, what: string, timeout: number, signal?: AbortSignal): Promise<T> {
+  value<T>(
+    get: () => T | undefined,
+    what: string,
+    timeout: number,
+    signal?: AbortSignal,
+    underWay?: UnderWay,
+  ): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError(`${what}: the fleet is closed`))
     if (signal?.aborted) return Promise.reject(signal.reason)
     let now: T | undefined
@@ -39,7 +66,12 @@ export class Waiters {
     }
     if (now !== undefined) return Promise.resolve(now)
     return new Promise<T>((resolve, reject) => {
+      let settled = false
+      // Ends the wait for a step under way at the timeout, once the waiter settles.
+      const stepping = new AbortController()
       const settle = () => {
+        settled = true
+        stepping.abort()
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         this.#waiting.delete(waiter)
@@ -58,10 +90,20 @@ export class Waiters {
         },
       }
       const onAbort = () => waiter.reject(signal?.reason)
-      const timer = setTimeout(
-        () => waiter.reject(new ConnectionError(`${what}: not confirmed by Redis within ${timeout} ms`)),
-        timeout,
-      )
+      const timedOut = () =>
+        waiter.reject(new ConnectionError(`${what}: not confirmed by Redis within ${timeout} ms`))
+      const timer = setTimeout(() => {
+        const step = underWay?.step()
+        if (step === undefined) return timedOut()
+        void Promise.race([step, sleep(underWay!.limit, stepping.signal)]).then(() => {
+          if (settled) return
+          try {
+            if (!waiter.check()) timedOut()
+          } catch (error) {
+            waiter.reject(error)
+          }
+        })
+      }, timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiting.add(waiter)
     })

@@ -35,6 +35,7 @@ async function hubOn(
     topology: settings.topology,
     redis: async () => topology,
     connectTimeout: 5000,
+    openingLimit: 6000,
     onError: () => {},
   })
   cleanups.push(
@@ -173,6 +174,7 @@ test('node() on the memory topology is a ConfigError', () => {
     topology: 'memory',
     redis: () => Promise.reject(new Error('no redis')),
     connectTimeout: 100,
+    openingLimit: 1100,
     onError: () => {},
   })
   assert.throws(() => hub.node('127.0.0.1:6379/0'), /memory topology has no Redis nodes/)

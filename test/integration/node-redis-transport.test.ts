@@ -15,7 +15,7 @@ import {
   MissingClientError,
   NodeDownError,
 } from '../../src/index.ts'
-import { command, downAnnouncements } from '../harness/faults.ts'
+import { clientPause, command, downAnnouncements } from '../harness/faults.ts'
 import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 import { runWithout } from '../harness/without-packages.ts'
@@ -172,6 +172,34 @@ describe("transport: 'node-redis'", () => {
       }
       await assert.rejects(fleet.ready(), ConfigError)
       assert.equal(announced.length, 1)
+    } finally {
+      await fleet.close()
+    }
+  })
+
+  test("cluster: true against a server that is not a cluster and slow to say so: a subscription's ready() is the ConfigError too, not a wait that ran out", async () => {
+    const server = await privateServer()
+    // The slot map comes after the pause: later than a subscription's wait of connectTimeout,
+    // within the opening's bound (connectTimeout + commandTimeout).
+    const connectTimeout = 300
+    await clientPause(server, 4 * connectTimeout)
+    const fleet = nodeRedisFleet(server.url, {
+      cluster: true,
+      connectTimeout,
+      commandTimeout,
+      onError: () => {},
+    })
+    try {
+      const broker = fleet.broker({ onError: () => {} })
+      broker.subscribe(() => {})
+      const notACluster = { name: 'ConfigError', code: 'ERR_NOT_A_CLUSTER' }
+      await Promise.all([
+        assert.rejects(broker.ready(), notACluster),
+        assert.rejects(
+          fleet.presence({ onError: () => {} }).subscribe('room', () => {}),
+          notACluster,
+        ),
+      ])
     } finally {
       await fleet.close()
     }
