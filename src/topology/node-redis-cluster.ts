@@ -3,11 +3,17 @@ import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { sleep } from '../sleep.ts'
-import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
+import type { CommandDeadlines } from '../transport/deadlines.ts'
+import {
+  connectionDeadlines,
+  NodeRedisCommands,
+  NodeRedisConnection,
+  timedSend,
+} from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
-import { isAbortError } from '../transport/node-redis-offline.ts'
+import { isAbortError, withdrawable } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
@@ -293,11 +299,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
     let route = this.#routes[slot]
     if (!route) {
       const master = () => this.#cluster.slots[slot]?.master.client
-      const timed = withDeadlines(
-        this.#sender(slot, key),
-        this.#settings.commandTimeout,
-        () => master()?.isReady === true,
-      )
+      const deadlines = connectionDeadlines(this.#settings.commandTimeout, () => master()?.isReady === true)
+      const send = this.#sender(slot, key, deadlines)
+      const timed: Send = (args) => timedSend(deadlines, send(args), args)
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args) => {
@@ -353,13 +357,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * Sends to the slot's master directly (through the cluster client when that cannot be done),
    * and again after a CLUSTERDOWN or TRYAGAIN, as ioredis' Cluster does (retryRefusals).
    */
-  #sender(slot: number, key: string): Send {
-    const send = this.#sendOnce(slot, key)
+  #sender(slot: number, key: string, deadlines: CommandDeadlines | undefined): Send {
+    const send = this.#sendOnce(slot, key, deadlines)
     const delay = refusalRetryDelay(this.#settings.commandTimeout)
     return (args) => retryRefusals(() => send(args), delay, this.#closing.signal)
   }
 
-  #sendOnce(slot: number, key: string): Send {
+  #sendOnce(slot: number, key: string, deadlines: CommandDeadlines | undefined): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
     return (args) => {
       const master = this.#cluster.slots[slot]?.master
@@ -370,11 +374,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       if (client?.isReady === true) {
         return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
           if (!isRedirection(error)) throw error
-          return this.#redirect(error, key, args)
+          return this.#redirect(error, key, args, deadlines)
         })
       }
       if (client) this.#probeLayout()
-      return this.#viaCluster(key, args)
+      return this.#viaCluster(key, args, deadlines)
     }
   }
 
@@ -383,9 +387,14 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * slot: it is sent there (the slot map is re-read if it said otherwise); else the cluster client
    * finds where it goes (ASK: with ASKING).
    */
-  #redirect(error: unknown, key: string, args: (string | Buffer)[]): Promise<unknown> {
+  #redirect(
+    error: unknown,
+    key: string,
+    args: (string | Buffer)[],
+    deadlines: CommandDeadlines | undefined,
+  ): Promise<unknown> {
     const target = this.#movedTo(error)
-    if (!target) return this.#viaCluster(key, args)
+    if (!target) return this.#viaCluster(key, args, deadlines)
     const slot = Number(messageOf(error).split(' ')[1])
     if (this.#cluster.slots[slot]?.master.client !== target) this.#probeLayout()
     return target.sendCommand(args, COMMAND_OPTIONS)
@@ -403,11 +412,25 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return client?.isReady === true ? client : undefined
   }
 
-  async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
+  /**
+   * Through the cluster client, which finds the slot's master (a MOVED or ASK, a client not
+   * ready). It may wait in that master's client for a connection: withdrawn unsent at its
+   * deadline (withdrawable), never to be written on a later connection once it was reported not
+   * sent, and let go of at close (#letGo).
+   */
+  async #viaCluster(
+    key: string,
+    args: (string | Buffer)[],
+    deadlines: CommandDeadlines | undefined,
+  ): Promise<unknown> {
     const letGo = this.#letGo.signal
     try {
-      // It may wait in a master's client for its connection: let go of at close (#letGo).
-      return await this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: letGo })
+      return await withdrawable(deadlines, args, (signal) =>
+        this.#cluster.sendCommand(key, false, args, {
+          ...COMMAND_OPTIONS,
+          abortSignal: AbortSignal.any([letGo, signal]),
+        }),
+      )
     } catch (error) {
       if (letGo.aborted && isAbortError(error)) throw letGo.reason
       const target = this.#movedTo(error)

@@ -2,6 +2,16 @@
 export const timedOut = (): Error => new Error('Command timed out')
 
 /**
+ * What a command past its deadline fails with when its connection dropped before it was written
+ * and it could not be withdrawn: node-redis keeps it for its next connection, so Redis may yet
+ * apply it (a lost connection, outcome unknown: errors.ts reads "Socket closed unexpectedly").
+ */
+export const lostUnwritten = (): Error =>
+  new Error(
+    'Socket closed unexpectedly before the command was written: the client may still write it on its next connection',
+  )
+
+/**
  * What a command that waited past its deadline without ever being written fails with (node-redis'
  * words, "The client is offline": errors.ts reads it as a ConnectionError Redis did not apply).
  */
@@ -96,10 +106,15 @@ export class CommandDeadlines {
     this.#timer = setTimeout(this.#expire, at - now).unref()
   }
 
-  /** `sent`, failed with the timeout error if it has not settled within the timeout (see add). */
-  track<T>(sent: Promise<T>, allowance = 0): Promise<T> {
+  /**
+   * `sent`, failed with the timeout error if it has not settled within the timeout (see add).
+   * `late`: the timeout error comes a turn of the event loop after the deadline, so that a
+   * withdrawal due at the same deadline (withdrawable, src/transport/node-redis-offline.ts)
+   * settles `sent` first, with its own verdict (not sent).
+   */
+  track<T>(sent: Promise<T>, allowance = 0, late = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const item = { isSettled: false, reject }
+      const item = { isSettled: false, reject: late ? (error: Error) => setImmediate(reject, error) : reject }
       this.add(item, allowance)
       sent.then(
         (reply) => {

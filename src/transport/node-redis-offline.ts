@@ -1,6 +1,6 @@
 import { ConnectionError } from '../errors.ts'
 import type { NodeHealth } from '../topology/health.ts'
-import type { CommandDeadlines, Timed } from './deadlines.ts'
+import { blocksFor, type CommandDeadlines, notSentInTime } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
@@ -51,29 +51,17 @@ export class OfflineCommands {
 
   /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
   readonly send: Send = (args) => {
-    const client = this.#client
     const controller = new AbortController()
     this.#queued.set(controller, nameOf(args))
-    // Added before the caller's own deadline (same timeout): withdrawn first, then failed.
-    const withdrawal: Timed & { isSettled: boolean } = {
-      isSettled: false,
-      reject: (error) => controller.abort(error),
-    }
-    this.#deadlines?.add(withdrawal)
-    return client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: controller.signal }).then(
-      (reply) => {
-        withdrawal.isSettled = true
-        this.#queued.delete(controller)
-        return reply
-      },
-      (error: unknown) => {
-        withdrawal.isSettled = true
-        this.#queued.delete(controller)
-        // Withdrawn unsent. A command written once a connection was ready is not withdrawn by
-        // the abort (node-redis lets go of the signal when it writes it): it fails as it fails.
-        throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
-      },
+    const sent = withdrawable(
+      this.#deadlines,
+      args,
+      (signal) => this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
+      controller,
     )
+    const forget = () => this.#queued.delete(controller)
+    sent.then(forget, forget)
+    return sent
   }
 
   /**
@@ -100,6 +88,35 @@ export class OfflineCommands {
       controller.abort(reason(name))
     }
   }
+}
+
+/**
+ * A command sent with an AbortSignal of redfleet's (`controller`'s) that `deadlines` aborts at
+ * the command's deadline: still waiting in node-redis' queue then (no connection was ready), it
+ * is dropped unsent (node-redis drops an aborted command it has not written) and fails as not
+ * sent, never to be written on a later connection, where a retry of it would count twice. One
+ * already written is not withdrawn (node-redis lets go of the signal as it writes it): the
+ * caller's own deadline (timedSend, which lets this verdict come first) times it out. Aborted
+ * for another reason (the node known down, close), it fails with that reason.
+ */
+export function withdrawable(
+  deadlines: CommandDeadlines | undefined,
+  args: readonly (string | Buffer)[],
+  send: (signal: AbortSignal) => Promise<unknown>,
+  controller = new AbortController(),
+): Promise<unknown> {
+  const withdrawal = { isSettled: false, reject: () => controller.abort(notSentInTime()) }
+  deadlines?.add(withdrawal, blocksFor(String(args[0]), args, 1))
+  return send(controller.signal).then(
+    (reply) => {
+      withdrawal.isSettled = true
+      return reply
+    },
+    (error: unknown) => {
+      withdrawal.isSettled = true
+      throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
+    },
+  )
 }
 
 /** node-redis' AbortError ("The command was aborted"), of either version. */

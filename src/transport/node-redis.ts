@@ -1,6 +1,6 @@
 import { firstEvent } from '../deadline.ts'
 import { type ConnectionSettings, closeClient, QUIT_LIMIT } from '../topology/connection.ts'
-import { blocksFor, CommandDeadlines, notSentInTime, timedOut } from './deadlines.ts'
+import { blocksFor, CommandDeadlines, lostUnwritten, timedOut } from './deadlines.ts'
 import {
   addressOf,
   COMMAND_OPTIONS,
@@ -14,25 +14,28 @@ import { NodeRedisPipeline, type Send } from './node-redis-pipeline.ts'
 import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 
 /**
- * The error of a command past its deadline. node-redis fails what was in flight when a connection
- * drops, at once: a command still waiting at its deadline while `isReady()` says there is no
- * connection was never sent. Its words for that ("The client is offline") make it a
- * ConnectionError that Redis did not apply.
+ * The deadlines of one connection's commands; none for commandTimeout 0. A command past its
+ * deadline got no reply: Redis may have applied it. With the connection ready that is a
+ * timeout; without, the connection dropped before the command was written (node-redis fails
+ * what was written at once when a connection drops), and node-redis keeps it for its next
+ * connection: a lost connection, outcome unknown all the same (lostUnwritten). Only a command
+ * withdrawn unsent from the client's queue at its deadline (withdrawable) fails as not sent.
  */
-function expiredWhile(isReady: () => boolean): () => Error {
-  return () => (isReady() ? timedOut() : notSentInTime())
+export function connectionDeadlines(
+  commandTimeout: number,
+  isReady: () => boolean,
+): CommandDeadlines | undefined {
+  if (commandTimeout <= 0) return undefined
+  return new CommandDeadlines(commandTimeout, () => (isReady() ? timedOut() : lostUnwritten()))
 }
 
-/** The deadlines of one connection's commands, as expiredWhile says; none for commandTimeout 0. */
-function connectionDeadlines(commandTimeout: number, isReady: () => boolean): CommandDeadlines | undefined {
-  return commandTimeout > 0 ? new CommandDeadlines(commandTimeout, expiredWhile(isReady)) : undefined
-}
-
-/** `send` with each command timed out by `commandTimeout` (0: never), as expiredWhile says. */
-export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
-  const deadlines = connectionDeadlines(commandTimeout, isReady)
-  if (!deadlines) return send
-  return (args) => deadlines.track(send(args), blocksFor(String(args[0]), args, 1))
+/** `sent`, timed out by `deadlines` (late: a withdrawal due with it gives its verdict first). */
+export function timedSend(
+  deadlines: CommandDeadlines | undefined,
+  sent: Promise<unknown>,
+  args: readonly unknown[],
+): Promise<unknown> {
+  return deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1), true) : sent
 }
 
 /**
@@ -137,7 +140,7 @@ export class NodeRedisCommands implements CommandConnection {
 }
 
 /**
- * How a client's commands are sent: each timed out by `commandTimeout` (expiredWhile), refused at
+ * How a client's commands are sent: each timed out by `commandTimeout` (connectionDeadlines), refused at
  * once while its node is known to be down, and withdrawn from the client's offline queue when
  * the node goes down or the command's deadline passes (OfflineCommands). A refused command is
  * not timed: it is settled already.
@@ -147,8 +150,7 @@ function clientSend(
   deadlines: CommandDeadlines | undefined,
   offline: OfflineCommands,
 ): Send {
-  const timed = (sent: Promise<unknown>, args: readonly unknown[]) =>
-    deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1)) : sent
+  const timed = (sent: Promise<unknown>, args: readonly unknown[]) => timedSend(deadlines, sent, args)
   return (args) => {
     // Ready, or closed (the client then fails the command itself: "The client is closed").
     if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS), args)

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { mock, test } from 'node:test'
-import { TimeoutError, translateError } from '../../src/errors.ts'
+import { ConnectionError, TimeoutError, translateError } from '../../src/errors.ts'
 import { blocksFor, CommandDeadlines } from '../../src/transport/deadlines.ts'
+import { connectionDeadlines, timedSend } from '../../src/transport/node-redis.ts'
+import { withdrawable } from '../../src/transport/node-redis-offline.ts'
 
 /** A reply that arrives when the test says so. */
 function deferred<T>() {
@@ -143,3 +145,84 @@ test('CommandDeadlines.add: settled commands are let go as more are sent, before
     mock.timers.reset()
   }
 })
+
+/** node-redis' own error for an aborted command it had not written (matched by its name). */
+class AbortError extends Error {}
+
+/**
+ * node-redis' command queue as redfleet meets it: a command waits to be written (no connection
+ * ready), an abort before it is written drops it (AbortError), `writeAll` writes what waits.
+ */
+class NodeRedisQueue {
+  readonly waiting = new Set<{ name: string; reject: (error: Error) => void }>()
+  readonly written: string[] = []
+
+  sendCommand(args: string[], options: { abortSignal?: AbortSignal } = {}): Promise<unknown> {
+    return new Promise((_, reject) => {
+      const command = { name: args[0]!, reject }
+      this.waiting.add(command)
+      options.abortSignal?.addEventListener('abort', () => {
+        if (this.waiting.delete(command)) reject(new AbortError('The command was aborted'))
+      })
+    })
+  }
+
+  /** The next connection: what still waits is written (and gets no reply here). */
+  writeAll(): void {
+    for (const command of this.waiting) this.written.push(command.name)
+    this.waiting.clear()
+  }
+}
+
+/** Keeps the event loop alive while a test waits for a deadline (its timer is unref'd). */
+async function held<T>(work: () => Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 1000)
+  try {
+    return await work()
+  } finally {
+    clearInterval(hold)
+  }
+}
+
+test('node-redis: a command still queued at its deadline is withdrawn, fails as not sent, and is never written later', () =>
+  held(async () => {
+    const queue = new NodeRedisQueue()
+    const deadlines = connectionDeadlines(50, () => false)
+    const args = ['INCR', 'k']
+    const sent = withdrawable(deadlines, args, (signal) => queue.sendCommand(args, { abortSignal: signal }))
+    const error = await timedSend(deadlines, sent, args).then(
+      () => assert.fail('it resolved'),
+      (e: unknown) => e,
+    )
+    const told = translateError(error, 'store.increment', 'k')
+    assert.ok(told instanceof ConnectionError, String(told))
+    assert.equal(told.outcome, 'not-applied')
+    queue.writeAll()
+    assert.deepEqual(queue.written, [], 'the withdrawn command is not written on the next connection')
+  }))
+
+test('node-redis: a command written (or not withdrawable) that gets no reply by its deadline may have been applied', () =>
+  held(async () => {
+    for (const ready of [true, false]) {
+      const queue = new NodeRedisQueue()
+      const deadlines = connectionDeadlines(50, () => ready)
+      const args = ['INCR', 'k']
+      // Written before its deadline: the withdrawal cannot take it back.
+      const written = withdrawable(deadlines, args, (signal) =>
+        queue.sendCommand(args, { abortSignal: signal }),
+      )
+      queue.writeAll()
+      // Handed to a ready client without a signal: its connection dropped before node-redis wrote
+      // it, and node-redis keeps it for the next connection.
+      const unsignalled = queue.sendCommand(args)
+      for (const sent of [written, unsignalled]) {
+        const error = await timedSend(deadlines, sent, args).then(
+          () => assert.fail('it resolved'),
+          (e: unknown) => e,
+        )
+        const told = translateError(error, 'store.increment', 'k')
+        assert.ok(told instanceof (ready ? TimeoutError : ConnectionError), String(told))
+        assert.equal((told as TimeoutError).outcome, 'unknown', `ready: ${ready}`)
+      }
+    }
+  }))
