@@ -8,7 +8,14 @@
  * behind it on that connection wait with it: the connection's deadlines give it, and them,
  * `timeout` on top of `commandTimeout` (blocksFor in transport/deadlines.ts).
  */
-import { APPLIED_BESIDE, DurabilityError, messageOf, partlyApplied, type WaitFor } from './errors.ts'
+import {
+  APPLIED_BESIDE,
+  DurabilityError,
+  isNoScript,
+  messageOf,
+  partlyApplied,
+  type WaitFor,
+} from './errors.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
 import type { CommandPipeline } from './transport/types.ts'
@@ -139,7 +146,7 @@ export async function writeDurably(
   const replies = ((await pipe.exec()) ?? []) as PipelineReply[]
   const failed = replies.slice(0, count).find(([error]) => error)
   if (failed) {
-    if (!withSource && messageOf(failed[0]).startsWith('NOSCRIPT')) {
+    if (!withSource && isNoScript(failed[0])) {
       return writeDurably(client, durability, where, write, wrote, true)
     }
     throw replies.slice(0, count).some(([error]) => !error)

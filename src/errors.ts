@@ -306,6 +306,15 @@ function carriesReply(error: unknown, pattern: RegExp): boolean {
 }
 
 /**
+ * NOSCRIPT (the node does not know the script: restarted, or SCRIPT FLUSH), as the client threw
+ * it or as the last reply of a storm: ioredis' Cluster re-sends a command refused while a
+ * restarted master rejoins, and may give up with NOSCRIPT last. Nothing ran: send the source.
+ */
+export function isNoScript(error: unknown): boolean {
+  return carriesReply(error, /^NOSCRIPT/)
+}
+
+/**
  * A MOVED or ASK reply, as the client threw it or wrapped (a CommandError, ioredis' "Too many
  * Cluster redirections"): the slot moved, and a later attempt goes where it went.
  */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { messageOf } from '../errors.ts'
+import { isNoScript } from '../errors.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
 import type { Client } from './types.ts'
 
@@ -46,7 +46,7 @@ export class Script {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (error) {
-      if (!messageOf(error).startsWith('NOSCRIPT')) throw error
+      if (!isNoScript(error)) throw error
       return client.eval(this.lua, keys.length, ...keys, ...args)
     }
   }

@@ -14,6 +14,7 @@ import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
+import { ReplyError } from 'ioredis'
 import { ConfigError, ConnectionError } from '../../src/errors.ts'
 import { ClusterTopology } from '../../src/topology/cluster.ts'
 import { reconnectDelay } from '../../src/topology/connection.ts'
@@ -309,6 +310,17 @@ test('Script: sent with its source until it ran on the node of its keys (per cli
   other = new Error('ERR Error running script: NOSCRIPT in a message is not the reply code')
   await assert.rejects(script.run(client, ['k1'], []), /ERR Error running script/)
   assert.equal(calls.filter(([name]) => name === 'eval').length, 1)
+  // ioredis' Cluster re-sent it while a restarted master rejoined and gave up with NOSCRIPT last:
+  // nothing ran, the source is sent (it reached the caller as a CommandError).
+  other = new Error(
+    `Too many Cluster redirections. Last error: ${new ReplyError('NOSCRIPT No matching script. Please use EVAL.')}`,
+  )
+  calls.length = 0
+  assert.equal(await script.run(client, ['k1'], []), 'by eval')
+  assert.deepEqual(
+    calls.map(([name]) => name),
+    ['evalsha', 'eval'],
+  )
 })
 
 test('TopologyHandle: builds the topology on first use, then hands it out without a promise', async () => {
