@@ -40,8 +40,15 @@ export function blocksFor(name: string, args: readonly unknown[], offset: number
   const at = lower === 'wait' ? 1 : lower === 'waitaof' ? 2 : -1
   if (at < 0) return 0
   const timeout = Number(args[offset + at])
-  return Number.isFinite(timeout) && timeout > 0 ? timeout : 0
+  return Number.isFinite(timeout) && timeout > 0 ? timeout + WAIT_ENDS_LATE : 0
 }
+
+/**
+ * How late past its timeout Redis may answer a WAIT or WAITAOF: it ends them from its server
+ * cron, 10 times a second by default (`hz`), so a WAIT of 50 ms on a replica that does not answer
+ * takes 100 ms (measured on 7.0).
+ */
+const WAIT_ENDS_LATE = 100
 
 const settled = (item: Timed): boolean => item.isSettled === true || item.isResolved === true
 
@@ -79,7 +86,9 @@ export class CommandDeadlines {
   /**
    * `item` is failed with the timeout error unless it has settled within the timeout, plus
    * `allowance` ms (a WAIT's own timeout: blocksFor). Never before an item sent ahead of it: a
-   * connection answers in order, so what waits behind a WAIT waits with it.
+   * connection answers in order, so what waits behind a WAIT waits with it. A WAIT behind
+   * another one blocks only once that one has answered: its allowance counts from the deadline
+   * ahead (50 WAITs of 50 ms sent at once on a connection take up to 2.5 s in all).
    */
   add(item: Timed, allowance = 0): void {
     // Settled commands are let go as new ones are sent, not when the timer next fires: an
@@ -90,7 +99,7 @@ export class CommandDeadlines {
     this.#dropSettled()
     const ahead = this.#head < this.#deadlines.length ? this.#deadlines[this.#deadlines.length - 1]! : 0
     const now = Date.now()
-    const deadline = Math.max(now + this.#timeout + allowance, ahead)
+    const deadline = Math.max(now + this.#timeout, ahead) + allowance
     this.#items.push(item)
     this.#deadlines.push(deadline)
     // Set for an answered WAIT's later deadline, the timer would fire past this one's.

@@ -72,9 +72,28 @@ test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind 
   }
 })
 
-test('blocksFor: the timeout of WAIT and WAITAOF, in any case, and nothing for other commands', () => {
-  assert.equal(blocksFor('wait', [1, 250], 0), 250)
-  assert.equal(blocksFor('WAITAOF', ['WAITAOF', '1', '0', '40'], 1), 40)
+test('CommandDeadlines: WAITs sent at once block one after another, so each gets its own timeout on top of the one ahead', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(100)
+    const waits = [0, 1, 2].map(() => deadlines.track(deferred<number>().promise, 50))
+    const behind = deadlines.track(deferred<string>().promise)
+    const seen = async () => Promise.all([...waits, behind].map(state))
+    mock.timers.tick(151)
+    assert.deepEqual(await seen(), ['rejected', 'pending', 'pending', 'pending'])
+    mock.timers.tick(50)
+    assert.deepEqual(await seen(), ['rejected', 'rejected', 'pending', 'pending'])
+    mock.timers.tick(50)
+    assert.deepEqual(await seen(), ['rejected', 'rejected', 'rejected', 'rejected'])
+    for (const failed of [...waits, behind]) await failed.catch(() => undefined)
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('blocksFor: the timeout of WAIT and WAITAOF (plus the 100 ms a server cron may add), in any case, and nothing for other commands', () => {
+  assert.equal(blocksFor('wait', [1, 250], 0), 350)
+  assert.equal(blocksFor('WAITAOF', ['WAITAOF', '1', '0', '40'], 1), 140)
   assert.equal(blocksFor('mget', ['a', 'b'], 0), 0)
   assert.equal(blocksFor('get', ['a'], 0), 0)
   assert.equal(blocksFor('WAIT', ['WAIT', '1', 'x'], 1), 0)
