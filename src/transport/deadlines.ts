@@ -26,6 +26,8 @@ export const notSentInTime = (): Error =>
 export interface Timed {
   readonly isSettled?: boolean
   readonly isResolved?: boolean
+  /** Failed a turn of the event loop after its deadline (see track). */
+  readonly late?: boolean
   reject(error: Error): void
 }
 
@@ -123,7 +125,7 @@ export class CommandDeadlines {
    */
   track<T>(sent: Promise<T>, allowance = 0, late = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const item = { isSettled: false, reject: late ? (error: Error) => setImmediate(reject, error) : reject }
+      const item = { isSettled: false, late, reject }
       this.add(item, allowance)
       sent.then(
         (reply) => {
@@ -146,7 +148,9 @@ export class CommandDeadlines {
       const item = this.#items[head]!
       if (!settled(item)) {
         if (this.#deadlines[head]! > now) break
-        item.reject(this.#expired(item))
+        const error = this.#expired(item)
+        if (item.late) setImmediate(item.reject, error)
+        else item.reject(error)
       }
       this.#items[head++] = undefined
     }
