@@ -84,13 +84,15 @@ export class Keyspace {
   }
 
   /**
-   * Why `name` (a view, a store prefix, or a store key after its prefix) is no place for a
-   * user's keys: one of its segments is where the fleet's primitives, or a view's named by the
-   * segments before it, keep their own keys (`eu:cache` is view `eu`'s cache). A segment in
-   * `allowed` first (a stores' own place) makes the rest the stores'. Undefined when it may be used.
+   * Why `name` (a view, a store prefix, or with `leaf` a store key after its prefix) is no place
+   * for a user's keys: one of its segments is where the fleet's primitives, or a view's named by
+   * the segments before it, keep their own keys (`eu:cache` is view `eu`'s cache). A segment in
+   * `allowed` first (a stores' own place) makes the rest the stores'. A key's last segment is
+   * only its end (`user:7:cache` is no place: every primitive key has more after its place).
+   * Undefined when it may be used.
    */
-  placeProblem(name: string, allowed: ReadonlySet<string> = NONE): string | undefined {
-    const place = firstPlace(name, allowed)
+  placeProblem(name: string, allowed: ReadonlySet<string> = NONE, leaf = false): string | undefined {
+    const place = firstPlace(leaf ? name.slice(0, name.lastIndexOf(':') + 1) : name, allowed)
     if (place === undefined || allowed.has(place.segment)) return undefined
     const owner = place.start === 0 ? "this fleet's" : `the view '${name.slice(0, place.start - 1)}''s`
     return (

@@ -117,7 +117,7 @@ class FleetStore<V> implements Store<V> {
 
   /** A key that, after a prefix outside the stores' places, would land where a primitive keeps its keys. */
   #assertOwnPlace(op: string, key: string): void {
-    const problem = this.#ctx.keys.placeProblem(this.#checkedPrefix + key, STORES)
+    const problem = this.#ctx.keys.placeProblem(this.#checkedPrefix + key, STORES, true)
     if (problem === undefined) return
     throw invalidArgument(
       'ERR_INVALID_KEY',

@@ -92,7 +92,7 @@ test("a store's prefix may not be where the fleet's other primitives keep their 
     (error as { code?: string }).code === 'ERR_INVALID_KEY' &&
     error.message.includes(`key '${key}'`) &&
     error.message.includes(`would be stored under ${under}`)
-  for (const key of ['cache:settings', 'streams:events', 'membership:live', 'cache~tags:x', 'cache']) {
+  for (const key of ['cache:settings', 'streams:events', 'membership:live', 'cache~tags:x', 'cache:']) {
     await assert.rejects(open.set(key, 1), refused(key, `shop:${key.split(':')[0]}:`), key)
   }
   await assert.rejects(nameless.set('ache:x', 1), refused('ache:x', 'shop:eu:cache:'))
@@ -166,6 +166,11 @@ test("a view, a store prefix or a store key may not be where a view's primitives
     refused('streams:x', 'shop:eu:streams:'),
   )
   await fleet.store({ prefix: 'eu:' }).set('carts:1', 1)
+  // A key's last segment is only its end: no primitive keeps a key there.
+  for (const key of ['cache', 'user:7:token', 'page:home:cache', 'a:cache~tags']) {
+    await fleet.store({ prefix: '' }).set(key, 1)
+    await fleet.store({ prefix: 'sessions:' }).set(key, 1)
+  }
   await fleet.store({ prefix: 'eu:store:' }).set('cache:1', 1)
   // What the refusals prevent: view eu's cache.clear() deleting what was stored there.
   const eu = fleet.withNamespace('eu')
