@@ -24,8 +24,11 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
   return undefined
 }
 
-/** `Bearer <token>`: an auth scheme's name is case-insensitive (RFC 9110 §11.1), some clients send `bearer`. */
-const BEARER = /^bearer +(\S+) *$/i
+/**
+ * `Bearer <token>`, the rest of the header as it is (a token may hold spaces): an auth scheme's
+ * name is case-insensitive (RFC 9110 §11.1), some clients send `bearer`.
+ */
+const BEARER = /^bearer (.+)$/i
 
 /**
  * The onRequest hook of a dashboard with a token: every request (pages, JSON, /metrics, static

@@ -219,7 +219,7 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
 })
 
 describe('dashboard token and actions', () => {
-  const TOKEN = 'ops-token-1'
+  const TOKEN = 'ops token-1' // a space in it: the header carries the rest of itself as it is
   let fleet: Fleet
   let dashboard: Dashboard
   const logged: string[] = []
