@@ -13,7 +13,7 @@ import {
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
-import { isAbortError, withdrawable } from '../transport/node-redis-offline.ts'
+import { isAbortError, QueuedCommands, withdrawable } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
@@ -91,6 +91,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #owned: boolean
   /** Set when a seed said it is not a cluster node, while opening: every call fails with it. */
   #notACluster: ConfigError | undefined
+  /** Per master's client, redfleet's commands waiting in its queue (see #viaCluster). */
+  readonly #queues = new WeakMap<object, QueuedCommands>()
 
   /**
    * A cluster of redfleet's own (`transport: 'node-redis'`) from the seed urls, opened now and
@@ -412,6 +414,17 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return client?.isReady === true ? client : undefined
   }
 
+  /** redfleet's commands waiting in the client of `key`'s master (withdrawn newest first). */
+  #queueOf(key: string): QueuedCommands {
+    const client = this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster
+    let queue = this.#queues.get(client)
+    if (!queue) {
+      queue = new QueuedCommands()
+      this.#queues.set(client, queue)
+    }
+    return queue
+  }
+
   /**
    * Through the cluster client, which finds the slot's master (a MOVED or ASK, a client not
    * ready). It may wait in that master's client for a connection: withdrawn unsent at its
@@ -425,7 +438,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   ): Promise<unknown> {
     const letGo = this.#letGo.signal
     try {
-      return await withdrawable(deadlines, args, (signal) =>
+      return await withdrawable(deadlines, this.#queueOf(key), args, (signal) =>
         this.#cluster.sendCommand(key, false, args, {
           ...COMMAND_OPTIONS,
           abortSignal: AbortSignal.any([letGo, signal]),

@@ -1,6 +1,6 @@
 import { ConnectionError } from '../errors.ts'
 import type { NodeHealth } from '../topology/health.ts'
-import { blocksFor, type CommandDeadlines, notSentInTime } from './deadlines.ts'
+import { type CommandDeadlines, notSentInTime } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
@@ -29,15 +29,14 @@ export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
   readonly #deadlines: CommandDeadlines | undefined
-  /** The commands in the client's offline queue, by their abort controller, with their names. */
-  readonly #queued = new Map<AbortController, string>()
+  readonly #queued = new QueuedCommands()
 
   constructor(client: NodeRedisClient, health: NodeDown, deadlines?: CommandDeadlines) {
     this.#client = client
     this.#health = health
     this.#deadlines = deadlines
     health.onChange((down) => {
-      if (down) this.#withdraw()
+      if (down) this.#queued.withdrawAll((name) => this.#health.refusalIfDown(name))
     })
   }
 
@@ -50,19 +49,10 @@ export class OfflineCommands {
   }
 
   /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
-  readonly send: Send = (args) => {
-    const controller = new AbortController()
-    this.#queued.set(controller, nameOf(args))
-    const sent = withdrawable(
-      this.#deadlines,
-      args,
-      (signal) => this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
-      controller,
+  readonly send: Send = (args) =>
+    withdrawable(this.#deadlines, this.#queued, args, (signal) =>
+      this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
     )
-    const forget = () => this.#queued.delete(controller)
-    sent.then(forget, forget)
-    return sent
-  }
 
   /**
    * The fleet lets go of a user's client (it is never closed by redfleet): what still waits in
@@ -70,20 +60,50 @@ export class OfflineCommands {
    * instead of waiting for a connection that may come long after close (or never).
    */
   release(): void {
-    this.#withdraw(
+    this.#queued.withdrawAll(
       (name) =>
         new ConnectionError(`${name} not sent: the fleet closed before the client had a connection`, {
           outcome: 'not-applied',
         }),
     )
   }
+}
 
-  #withdraw(reason = (name: string): Error | undefined => this.#health.refusalIfDown(name)): void {
-    // Newest first: node-redis 5's queue (a linked list) leaves a stale link behind when its
-    // head is removed and the next one becomes head; after 100+ such removals its tail pointed
-    // at a removed command, and the commands queued next (the user's own) were never written.
-    // Removed from the tail end, each one is unlinked cleanly.
-    for (const [controller, name] of [...this.#queued].reverse()) {
+/**
+ * redfleet's commands waiting in one node-redis client's queue, by their abort controllers, in
+ * the order they were queued. They are withdrawn newest first: node-redis 5's queue (a linked
+ * list) leaves a stale link behind when its head is removed while others follow, and after two
+ * such removals in a row its tail pointed at a removed command, so the commands queued next (the
+ * user's own too) were never written. Removed from the tail end, each one is unlinked cleanly.
+ */
+export class QueuedCommands {
+  readonly #queued = new Map<AbortController, string>()
+
+  add(controller: AbortController, name: string): void {
+    this.#queued.set(controller, name)
+  }
+
+  delete(controller: AbortController): void {
+    this.#queued.delete(controller)
+  }
+
+  /** Withdraws every command, newest first, each with `reason(its name)` (undefined: AbortError). */
+  withdrawAll(reason: (name: string) => Error | undefined): void {
+    this.#withdraw([...this.#queued], reason)
+  }
+
+  /**
+   * Withdraws `controller`'s command at its deadline, and with it every command queued after it
+   * (unsent too: the queue is written in order), newest first: each fails as not sent.
+   */
+  withdrawFrom(controller: AbortController): void {
+    const queued = [...this.#queued]
+    const at = queued.findIndex(([one]) => one === controller)
+    if (at >= 0) this.#withdraw(queued.slice(at), notSentInTime)
+  }
+
+  #withdraw(commands: [AbortController, string][], reason: (name: string) => Error | undefined): void {
+    for (const [controller, name] of commands.reverse()) {
       this.#queued.delete(controller)
       controller.abort(reason(name))
     }
@@ -91,29 +111,38 @@ export class OfflineCommands {
 }
 
 /**
- * A command sent with an AbortSignal of redfleet's (`controller`'s) that `deadlines` aborts at
- * the command's deadline: still waiting in node-redis' queue then (no connection was ready), it
- * is dropped unsent (node-redis drops an aborted command it has not written) and fails as not
- * sent, never to be written on a later connection, where a retry of it would count twice. One
- * already written is not withdrawn (node-redis lets go of the signal as it writes it): the
- * caller's own deadline (timedSend, which lets this verdict come first) times it out. Aborted
- * for another reason (the node known down, close), it fails with that reason.
+ * A command sent with an AbortSignal of redfleet's, registered in `queue` while it waits in
+ * node-redis' queue and withdrawn at its deadline (`deadlines`) with what was queued after it
+ * (QueuedCommands.withdrawFrom): still waiting then (no connection was ready), it is dropped
+ * unsent (node-redis drops an aborted command it has not written) and fails as not sent, never
+ * to be written on a later connection, where a retry of it would count twice. One already
+ * written is not withdrawn (node-redis lets go of the signal as it writes it): the caller's own
+ * deadline (timedSend, which lets this verdict come first) times it out. Withdrawn for another
+ * reason (the node known down, close), it fails with that reason.
  */
 export function withdrawable(
   deadlines: CommandDeadlines | undefined,
+  queue: QueuedCommands,
   args: readonly (string | Buffer)[],
   send: (signal: AbortSignal) => Promise<unknown>,
-  controller = new AbortController(),
 ): Promise<unknown> {
-  const withdrawal = { isSettled: false, reject: () => controller.abort(notSentInTime()) }
-  deadlines?.add(withdrawal, blocksFor(String(args[0]), args, 1))
+  const controller = new AbortController()
+  queue.add(controller, nameOf(args))
+  // Without a WAIT's allowance: unsent at commandTimeout, it is withdrawn then. The caller's
+  // deadline (timedSend) counts the allowance, once.
+  const withdrawal = { isSettled: false, reject: () => queue.withdrawFrom(controller) }
+  deadlines?.add(withdrawal)
+  const settled = () => {
+    withdrawal.isSettled = true
+    queue.delete(controller)
+  }
   return send(controller.signal).then(
     (reply) => {
-      withdrawal.isSettled = true
+      settled()
       return reply
     },
     (error: unknown) => {
-      withdrawal.isSettled = true
+      settled()
       throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
     },
   )

@@ -3,7 +3,7 @@ import { mock, test } from 'node:test'
 import { ConnectionError, TimeoutError, translateError } from '../../src/errors.ts'
 import { blocksFor, CommandDeadlines } from '../../src/transport/deadlines.ts'
 import { connectionDeadlines, timedSend } from '../../src/transport/node-redis.ts'
-import { withdrawable } from '../../src/transport/node-redis-offline.ts'
+import { QueuedCommands, withdrawable } from '../../src/transport/node-redis-offline.ts'
 
 /** A reply that arrives when the test says so. */
 function deferred<T>() {
@@ -208,7 +208,9 @@ test('node-redis: a command still queued at its deadline is withdrawn, fails as 
     const queue = new NodeRedisQueue()
     const deadlines = connectionDeadlines(50, () => false)
     const args = ['INCR', 'k']
-    const sent = withdrawable(deadlines, args, (signal) => queue.sendCommand(args, { abortSignal: signal }))
+    const sent = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
+      queue.sendCommand(args, { abortSignal: signal }),
+    )
     const error = await timedSend(deadlines, sent, args).then(
       () => assert.fail('it resolved'),
       (e: unknown) => e,
@@ -227,7 +229,7 @@ test('node-redis: a command written (or not withdrawable) that gets no reply by 
       const deadlines = connectionDeadlines(50, () => ready)
       const args = ['INCR', 'k']
       // Written before its deadline: the withdrawal cannot take it back.
-      const written = withdrawable(deadlines, args, (signal) =>
+      const written = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
         queue.sendCommand(args, { abortSignal: signal }),
       )
       queue.writeAll()
@@ -245,3 +247,29 @@ test('node-redis: a command written (or not withdrawable) that gets no reply by 
       }
     }
   }))
+
+test('node-redis: a WAIT handed over while the client had no connection gets its own timeout on top once', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const queue = new NodeRedisQueue()
+    const deadlines = connectionDeadlines(200, () => true)
+    const args = ['WAIT', '0', '1000']
+    const sent = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
+      queue.sendCommand(args, { abortSignal: signal }),
+    )
+    queue.writeAll()
+    const waiting = timedSend(deadlines, sent, args)
+    mock.timers.tick(1299)
+    assert.equal(await state(waiting), 'pending')
+    mock.timers.tick(2)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(
+      await state(waiting),
+      'rejected',
+      'commandTimeout + the WAIT timeout + 100 ms, not twice that',
+    )
+    await waiting.catch(() => undefined)
+  } finally {
+    mock.timers.reset()
+  }
+})

@@ -1,0 +1,82 @@
+/**
+ * redfleet's commands waiting in a user's node-redis client for its next connection are
+ * withdrawn at their deadline without breaking the client's own queue: node-redis 5's queue (a
+ * linked list) lost every command queued after two of its head commands were removed in a row,
+ * the user's own included, until a later reconnect.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
+import { createClient as createClient5 } from 'node-redis5'
+import { createClient as createClient6 } from 'node-redis6'
+import { ConnectionError, createFleet } from '../../src/index.ts'
+import { waitUntil } from '../harness/faults.ts'
+import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+/** What the test needs of a node-redis client of either version. */
+interface Client {
+  readonly isReady: boolean
+  readonly isOpen: boolean
+  connect(): Promise<unknown>
+  set(key: string, value: string): Promise<unknown>
+  get(key: string): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): void
+}
+
+const VERSIONS: Record<string, (url: string) => Client> = {
+  'node-redis 5': (url) =>
+    createClient5({ url, socket: { reconnectStrategy: () => 50 } }) as unknown as Client,
+  'node-redis 6': (url) =>
+    createClient6({ url, socket: { reconnectStrategy: () => 50 } }) as unknown as Client,
+}
+
+/** Far longer than the client takes to write what it queued once it has a connection again. */
+const WRITTEN_WITHIN = 10_000
+
+for (const [version, createClient] of Object.entries(VERSIONS)) {
+  describe(`an injected ${version} client`, () => {
+    let server: RedisServer | undefined
+    let client: Client | undefined
+    after(async () => {
+      if (client?.isOpen) client.destroy()
+      await server?.stop()
+    })
+
+    test('two commands withdrawn at their deadline while it reconnects leave its queue whole: its own command queued next is written', async () => {
+      server = await startRedis()
+      client = createClient(server.url)
+      client.on('error', () => undefined)
+      await client.connect()
+      // Never known down within the test: the commands wait in the client's queue.
+      const fleet = createFleet({
+        client,
+        namespace: uniqueNamespace(),
+        commandTimeout: 300,
+        reconnectAttempts: 1000,
+      })
+      try {
+        const store = fleet.store<number>({ retry: { attempts: 1 } })
+        await store.set('k', 1)
+        await server.kill()
+        const offline = client
+        await waitUntil('the client to lose its connection', async () => !offline.isReady)
+        const withdrawn = await Promise.allSettled([store.get('a'), store.get('b')])
+        for (const result of withdrawn) {
+          assert.equal(result.status, 'rejected')
+          const error = (result as PromiseRejectedResult).reason
+          assert.ok(error instanceof ConnectionError, String(error))
+          assert.equal(error.outcome, 'not-applied', error.message)
+        }
+        const own = client.set('own', 'v')
+        await server.restart()
+        const written = await Promise.race([own, delay(WRITTEN_WITHIN).then(() => 'never written')])
+        assert.equal(written, 'OK')
+        assert.equal(await client.get('own'), 'v')
+      } finally {
+        await fleet.close()
+      }
+    })
+  })
+}
