@@ -1,5 +1,6 @@
 /// <reference types="node" preserve="true" />
 // Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
+import { encodeJson } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
@@ -37,9 +38,26 @@ interface Visitor {
   /** As last read from (or written to) Redis: the base that changes are computed against. */
   base: Json | undefined
   current: Json | undefined
+  /** A `set` whose value JSON cannot hold, refused: the next save of this visitor fails with it. */
+  refused?: SerializationError | undefined
 }
 
 const clone = <T>(value: T): T => (value === undefined ? value : structuredClone(value))
+
+/**
+ * What a `set` keeps of `value`: the JSON the store will write (which also copies it), or the
+ * SerializationError the store would fail with (a BigInt, a cycle, a function, a Date…, named
+ * by where it is, never by its value). Refused here, it never reaches the merge and the change
+ * checks, which compare JSON and would throw on it at every later load and save.
+ */
+function storable(value: unknown, key: string): Json | SerializationError {
+  try {
+    return JSON.parse(encodeJson(value, 'convert.set', key)) as Json
+  } catch (error) {
+    if (error instanceof SerializationError) return error
+    throw error
+  }
+}
 
 class FleetConvertDataStore implements ConvertDataStore {
   readonly #store: Store<Json>
@@ -60,7 +78,10 @@ class FleetConvertDataStore implements ConvertDataStore {
 
   set(key: string, value: unknown): void {
     const visitor = this.#visitors.get(key) ?? { base: undefined, current: undefined }
-    visitor.current = mergeNewest(visitor.current, clone(value as Json))
+    const json = storable(value, key)
+    // Synchronous for the SDK, so never thrown here: the next save of this visitor says it.
+    if (json instanceof SerializationError) visitor.refused ??= json
+    else visitor.current = mergeNewest(visitor.current, json)
     this.#remember(key, visitor)
   }
 
@@ -80,20 +101,23 @@ class FleetConvertDataStore implements ConvertDataStore {
   async #saveOne(key: string): Promise<void> {
     const visitor = this.#visitors.get(key)
     if (!visitor) return
+    const { refused } = visitor
+    if (refused) {
+      // This save fails with it, once; the visitor's other changes go with the next save.
+      visitor.refused = undefined
+      throw refused
+    }
     const changes = changesSince(visitor.base, visitor.current)
     if (changes === undefined) return
-    let saved: Json | undefined
-    try {
-      saved = await this.#store.update(key, (stored) => mergeNewest(stored ?? undefined, changes) ?? null, {
+    // The changes are JSON (storable: set refused the rest); a stored value that cannot be read
+    // fails the save, and the changes stay for the next one.
+    const saved = await this.#store.update(
+      key,
+      (stored) => mergeNewest(stored ?? undefined, changes) ?? null,
+      {
         ...(this.#ttl === undefined ? {} : { ttl: this.#ttl }),
-      })
-    } catch (error) {
-      // Changes that cannot be stored (a Date set by hand...) never will be: dropped, so that
-      // they fail this save only, not every later one. (A stored value that cannot be read is
-      // Redis' data, not these changes: they stay.)
-      if (error instanceof SerializationError && !error.stored) visitor.current = visitor.base
-      throw error
-    }
+      },
+    )
     // The SDK may have written again while we were saving: keep those changes pending.
     const later = changesSince(mergeNewest(visitor.base, changes), visitor.current)
     visitor.base = saved ?? undefined
@@ -107,7 +131,7 @@ class FleetConvertDataStore implements ConvertDataStore {
     if (this.#visitors.size <= this.#max) return
     for (const [oldKey, old] of this.#visitors) {
       if (this.#visitors.size <= this.#max) break
-      if (changesSince(old.base, old.current) === undefined) this.#visitors.delete(oldKey)
+      if (changesSince(old.base, old.current) === undefined && !old.refused) this.#visitors.delete(oldKey)
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import { createFleet } from '../../src/index.ts'
+import { createFleet, SerializationError } from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 import { runWorker } from '../harness/processes.ts'
 import { testServers } from '../harness/servers.ts'
@@ -91,6 +91,37 @@ test('a value that cannot be stored fails its save once, not every later one', a
   store.set('good', { goals: { h: true } })
   await store.save()
   assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('good'), { goals: { g: true, h: true } })
+})
+
+test('a BigInt, a cycle, a function or a value nested too deeply fails one save only; load and the other changes go on', async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  fleets.push(fleet)
+  const store = convertDataStore(fleet)
+  const cycle: Record<string, unknown> = {}
+  cycle.self = cycle
+  let deep: unknown = 1
+  for (let i = 0; i < 20_000; i++) deep = { deep }
+  const bad: [unknown, RegExp][] = [
+    [{ goals: { g: 1n } }, /value\.goals\.g is a BigInt/],
+    [cycle, /value\.self is a cycle|cycle/],
+    [{ f: () => 'secret-source' }, /value\.f is a function/],
+    [deep, /nested too deeply/],
+  ]
+  for (const [value, reason] of bad) {
+    await store.load('v')
+    store.set('v', { goals: { kept: true } })
+    store.set('v', value) // synchronous for the SDK: never throws
+    const error = await store.save('v').then(
+      () => assert.fail('the save resolved'),
+      (e: unknown) => e,
+    )
+    assert.ok(error instanceof SerializationError, String(error))
+    assert.match(error.message, reason)
+    assert.ok(!error.message.includes('secret-source'), 'the message never holds the value')
+    await store.load('v')
+    await store.save('v')
+    assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('v'), { goals: { kept: true } })
+  }
 })
 
 test('a stored record that cannot be read fails the save, and the changes wait for the next one', async () => {
