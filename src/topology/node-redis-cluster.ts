@@ -13,7 +13,7 @@ import {
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
-import { isAbortError, QueuedCommands, withdrawable } from '../transport/node-redis-offline.ts'
+import { type QueuedCommands, queueOf, withdrawable } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
@@ -70,12 +70,6 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #lastProbe = 0
   /** When the slot map was last re-read by refreshLayout. */
   #lastLayoutRead = 0
-  /**
-   * Aborted when the fleet lets go of a user's cluster: the signal of the commands sent through
-   * the cluster client while their master has no connection (#viaCluster). One listener per
-   * command waiting, removed when it is written: not a leak however many wait.
-   */
-  readonly #letGo = unlimitedController()
   /** Aborted as close begins: a refused command is not sent again (retryRefusals). */
   readonly #closing = unlimitedController()
   /** Why the last opening failed to reach any seed: what calls are told while that lasts. */
@@ -91,8 +85,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #owned: boolean
   /** Set when a seed said it is not a cluster node, while opening: every call fails with it. */
   #notACluster: ConfigError | undefined
-  /** Per master's client, redfleet's commands waiting in its queue (see #viaCluster). */
-  readonly #queues = new WeakMap<object, QueuedCommands>()
+  /**
+   * The queues of the clients this topology sent commands to through the cluster client while
+   * their master had no connection (#viaCluster): what still waits there is withdrawn when the
+   * fleet lets go of a user's cluster.
+   */
+  readonly #queues = new Set<QueuedCommands>()
 
   /**
    * A cluster of redfleet's own (`transport: 'node-redis'`) from the seed urls, opened now and
@@ -254,11 +252,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       this.#cluster.off('error', this.#onError)
       // The user's cluster stays open: what still waits in its clients for a connection is
       // withdrawn, never sent after close (node-redis drops an aborted command not written yet).
-      this.#letGo.abort(
-        new ConnectionError('command not sent: the fleet closed before the master had a connection', {
+      const letGo = (name: string) =>
+        new ConnectionError(`${name} not sent: the fleet closed before the master had a connection`, {
           outcome: 'not-applied',
-        }),
-      )
+        })
+      for (const queue of this.#queues) queue.withdrawAll(letGo, this)
       return
     }
     const cluster = this.#cluster
@@ -416,12 +414,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   /** redfleet's commands waiting in the client of `key`'s master (withdrawn newest first). */
   #queueOf(key: string): QueuedCommands {
-    const client = this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster
-    let queue = this.#queues.get(client)
-    if (!queue) {
-      queue = new QueuedCommands()
-      this.#queues.set(client, queue)
-    }
+    const queue = queueOf(this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster)
+    this.#queues.add(queue)
     return queue
   }
 
@@ -429,23 +423,22 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * Through the cluster client, which finds the slot's master (a MOVED or ASK, a client not
    * ready). It may wait in that master's client for a connection: withdrawn unsent at its
    * deadline (withdrawable), never to be written on a later connection once it was reported not
-   * sent, and let go of at close (#letGo).
+   * sent, and when the fleet lets go of a user's cluster (close).
    */
   async #viaCluster(
     key: string,
     args: (string | Buffer)[],
     deadlines: CommandDeadlines | undefined,
   ): Promise<unknown> {
-    const letGo = this.#letGo.signal
     try {
-      return await withdrawable(deadlines, this.#queueOf(key), args, (signal) =>
-        this.#cluster.sendCommand(key, false, args, {
-          ...COMMAND_OPTIONS,
-          abortSignal: AbortSignal.any([letGo, signal]),
-        }),
+      return await withdrawable(
+        deadlines,
+        this.#queueOf(key),
+        args,
+        (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),
+        this,
       )
     } catch (error) {
-      if (letGo.aborted && isAbortError(error)) throw letGo.reason
       const target = this.#movedTo(error)
       if (!target) throw error
       return target.sendCommand(args, COMMAND_OPTIONS)

@@ -29,12 +29,13 @@ export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
   readonly #deadlines: CommandDeadlines | undefined
-  readonly #queued = new QueuedCommands()
+  readonly #queued: QueuedCommands
 
   constructor(client: NodeRedisClient, health: NodeDown, deadlines?: CommandDeadlines) {
     this.#client = client
     this.#health = health
     this.#deadlines = deadlines
+    this.#queued = queueOf(client)
     health.onChange((down) => {
       if (down) this.#queued.withdrawAll((name) => this.#health.refusalIfDown(name))
     })
@@ -50,8 +51,12 @@ export class OfflineCommands {
 
   /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
   readonly send: Send = (args) =>
-    withdrawable(this.#deadlines, this.#queued, args, (signal) =>
-      this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
+    withdrawable(
+      this.#deadlines,
+      this.#queued,
+      args,
+      (signal) => this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
+      this,
     )
 
   /**
@@ -65,31 +70,37 @@ export class OfflineCommands {
         new ConnectionError(`${name} not sent: the fleet closed before the client had a connection`, {
           outcome: 'not-applied',
         }),
+      this,
     )
   }
 }
 
 /**
  * redfleet's commands waiting in one node-redis client's queue, by their abort controllers, in
- * the order they were queued. They are withdrawn newest first: node-redis 5's queue (a linked
- * list) leaves a stale link behind when its head is removed while others follow, and after two
- * such removals in a row its tail pointed at a removed command, so the commands queued next (the
- * user's own too) were never written. Removed from the tail end, each one is unlinked cleanly.
+ * the order they were queued, whichever connection or route sent them (one list per client:
+ * queueOf). They are withdrawn newest first: node-redis 5's queue (a linked list) leaves a stale
+ * link behind when its head is removed while others follow, and after two such removals in a
+ * row its tail pointed at a removed command, so the commands queued next (the user's own too)
+ * were never written. Removed from the tail end, each one is unlinked cleanly.
  */
 export class QueuedCommands {
-  readonly #queued = new Map<AbortController, string>()
+  readonly #queued = new Map<AbortController, { name: string; owner: object }>()
 
-  add(controller: AbortController, name: string): void {
-    this.#queued.set(controller, name)
+  add(controller: AbortController, name: string, owner: object): void {
+    this.#queued.set(controller, { name, owner })
   }
 
   delete(controller: AbortController): void {
     this.#queued.delete(controller)
   }
 
-  /** Withdraws every command, newest first, each with `reason(its name)` (undefined: AbortError). */
-  withdrawAll(reason: (name: string) => Error | undefined): void {
-    this.#withdraw([...this.#queued], reason)
+  /**
+   * Withdraws every command (of `owner` only, when given: a fleet letting go of a client others
+   * may use), newest first, each with `reason(its name)` (undefined: AbortError).
+   */
+  withdrawAll(reason: (name: string) => Error | undefined, owner?: object): void {
+    const queued = [...this.#queued].filter(([, command]) => owner === undefined || command.owner === owner)
+    this.#withdraw(queued, reason)
   }
 
   /**
@@ -102,17 +113,32 @@ export class QueuedCommands {
     if (at >= 0) this.#withdraw(queued.slice(at), notSentInTime)
   }
 
-  #withdraw(commands: [AbortController, string][], reason: (name: string) => Error | undefined): void {
-    for (const [controller, name] of commands.reverse()) {
+  #withdraw(
+    commands: [AbortController, { name: string }][],
+    reason: (name: string) => Error | undefined,
+  ): void {
+    for (const [controller, { name }] of commands.reverse()) {
       this.#queued.delete(controller)
       controller.abort(reason(name))
     }
   }
 }
 
+const queues = new WeakMap<object, QueuedCommands>()
+
+/** The one list of redfleet's commands waiting in `client`'s queue. */
+export function queueOf(client: object): QueuedCommands {
+  let queue = queues.get(client)
+  if (!queue) {
+    queue = new QueuedCommands()
+    queues.set(client, queue)
+  }
+  return queue
+}
+
 /**
- * A command sent with an AbortSignal of redfleet's, registered in `queue` while it waits in
- * node-redis' queue and withdrawn at its deadline (`deadlines`) with what was queued after it
+ * A command sent with an AbortSignal of redfleet's, registered in `queue` (as `owner`'s) while
+ * it waits in node-redis' queue and withdrawn at its deadline (`deadlines`) with what was queued after it
  * (QueuedCommands.withdrawFrom): still waiting then (no connection was ready), it is dropped
  * unsent (node-redis drops an aborted command it has not written) and fails as not sent, never
  * to be written on a later connection, where a retry of it would count twice. One already
@@ -125,9 +151,10 @@ export function withdrawable(
   queue: QueuedCommands,
   args: readonly (string | Buffer)[],
   send: (signal: AbortSignal) => Promise<unknown>,
+  owner: object,
 ): Promise<unknown> {
   const controller = new AbortController()
-  queue.add(controller, nameOf(args))
+  queue.add(controller, nameOf(args), owner)
   // Without a WAIT's allowance: unsent at commandTimeout, it is withdrawn then. The caller's
   // deadline (timedSend) counts the allowance, once.
   const withdrawal = { isSettled: false, reject: () => queue.withdrawFrom(controller) }

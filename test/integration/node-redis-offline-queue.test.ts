@@ -1,17 +1,18 @@
 /**
- * redfleet's commands waiting in a user's node-redis client for its next connection are
- * withdrawn at their deadline without breaking the client's own queue: node-redis 5's queue (a
- * linked list) lost every command queued after two of its head commands were removed in a row,
- * the user's own included, until a later reconnect.
+ * redfleet's commands waiting in a user's node-redis client (or a cluster master's) for its next
+ * connection are withdrawn at their deadline without breaking the client's own queue: node-redis
+ * 5's queue (a linked list) lost every command queued after two of its head commands were
+ * removed in a row, the user's own included, until a later reconnect.
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
-import { createClient as createClient5 } from 'node-redis5'
-import { createClient as createClient6 } from 'node-redis6'
+import calculateSlot from 'cluster-key-slot'
+import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
+import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
 import { ConnectionError, createFleet } from '../../src/index.ts'
 import { waitUntil } from '../harness/faults.ts'
-import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { type RedisServer, startCluster, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** What the test needs of a node-redis client of either version. */
@@ -74,6 +75,88 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         const written = await Promise.race([own, delay(WRITTEN_WITHIN).then(() => 'never written')])
         assert.equal(written, 'OK')
         assert.equal(await client.get('own'), 'v')
+      } finally {
+        await fleet.close()
+      }
+    })
+  })
+}
+
+/** A master of a node-redis cluster, as the test uses it. */
+interface MasterNode {
+  readonly port: number
+  readonly client?: { readonly isReady: boolean; sendCommand(args: string[]): Promise<unknown> }
+}
+
+/** What the test needs of a node-redis cluster of either version. */
+interface Cluster {
+  readonly isOpen: boolean
+  readonly slots: readonly ({ master: MasterNode } | undefined)[]
+  connect(): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): void
+}
+
+const CLUSTER_VERSIONS: Record<string, (urls: string[]) => Cluster> = {
+  'node-redis 5': (urls) =>
+    createCluster5({
+      rootNodes: urls.map((url) => ({ url })),
+      defaults: { socket: { reconnectStrategy: () => 50 } },
+    }) as unknown as Cluster,
+  'node-redis 6': (urls) =>
+    createCluster6({
+      rootNodes: urls.map((url) => ({ url })),
+      defaults: { socket: { reconnectStrategy: () => 50 } },
+    }) as unknown as Cluster,
+}
+
+for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
+  describe(`an injected ${version} cluster`, () => {
+    let servers: Awaited<ReturnType<typeof startCluster>> | undefined
+    let cluster: Cluster | undefined
+    after(async () => {
+      if (cluster?.isOpen) cluster.destroy()
+      await servers?.stop()
+    })
+
+    test("a slot's command and a node-wide SCAN withdrawn from one master's client while it reconnects leave its queue whole", async () => {
+      servers = await startCluster()
+      cluster = createCluster(servers.urls)
+      cluster.on('error', () => undefined)
+      await cluster.connect()
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: cluster, namespace, commandTimeout: 300, reconnectAttempts: 1000 })
+      try {
+        const store = fleet.store<number>({ retry: { attempts: 1 } })
+        const cache = fleet.cache({
+          errorHandler: ({ exception }) => {
+            throw exception
+          },
+        })
+        await store.set('k', 1)
+        await fleet.ready()
+        const key = `${namespace}:store:k`
+        const master = cluster.slots[calculateSlot(key)]!.master
+        const server = servers.servers.find((s) => s.port === master.port)!
+        await server.kill()
+        await waitUntil('the master’s client to lose its connection', async () => !master.client?.isReady)
+        // One through the key's slot, one on the master's own connection (cache.clear SCANs every master).
+        const slotCall = store.get('k')
+        await delay(50)
+        const nodeCall = cache.clear()
+        for (const result of await Promise.allSettled([slotCall, nodeCall])) {
+          assert.equal(result.status, 'rejected')
+          assert.ok((result as PromiseRejectedResult).reason instanceof ConnectionError)
+        }
+        // The user's own command on that master's client, in a slot of that master.
+        const own = master.client!.sendCommand(['SET', `own{${key}}`, 'v'])
+        await server.restart()
+        // Written and answered: OK, or CLUSTERDOWN from a master that has not rejoined yet.
+        const answered = own.then(String, (error: unknown) =>
+          /^CLUSTERDOWN/.test(String((error as Error).message)) ? 'CLUSTERDOWN' : String(error),
+        )
+        const written = await Promise.race([answered, delay(WRITTEN_WITHIN).then(() => 'never written')])
+        assert.ok(written === 'OK' || written === 'CLUSTERDOWN', written)
       } finally {
         await fleet.close()
       }

@@ -208,8 +208,12 @@ test('node-redis: a command still queued at its deadline is withdrawn, fails as 
     const queue = new NodeRedisQueue()
     const deadlines = connectionDeadlines(50, () => false)
     const args = ['INCR', 'k']
-    const sent = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
-      queue.sendCommand(args, { abortSignal: signal }),
+    const sent = withdrawable(
+      deadlines,
+      new QueuedCommands(),
+      args,
+      (signal) => queue.sendCommand(args, { abortSignal: signal }),
+      {},
     )
     const error = await timedSend(deadlines, sent, args).then(
       () => assert.fail('it resolved'),
@@ -229,8 +233,12 @@ test('node-redis: a command written (or not withdrawable) that gets no reply by 
       const deadlines = connectionDeadlines(50, () => ready)
       const args = ['INCR', 'k']
       // Written before its deadline: the withdrawal cannot take it back.
-      const written = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
-        queue.sendCommand(args, { abortSignal: signal }),
+      const written = withdrawable(
+        deadlines,
+        new QueuedCommands(),
+        args,
+        (signal) => queue.sendCommand(args, { abortSignal: signal }),
+        {},
       )
       queue.writeAll()
       // Handed to a ready client without a signal: its connection dropped before node-redis wrote
@@ -254,8 +262,12 @@ test('node-redis: a WAIT handed over while the client had no connection gets its
     const queue = new NodeRedisQueue()
     const deadlines = connectionDeadlines(200, () => true)
     const args = ['WAIT', '0', '1000']
-    const sent = withdrawable(deadlines, new QueuedCommands(), args, (signal) =>
-      queue.sendCommand(args, { abortSignal: signal }),
+    const sent = withdrawable(
+      deadlines,
+      new QueuedCommands(),
+      args,
+      (signal) => queue.sendCommand(args, { abortSignal: signal }),
+      {},
     )
     queue.writeAll()
     const waiting = timedSend(deadlines, sent, args)
