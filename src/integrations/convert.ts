@@ -90,7 +90,7 @@ class FleetConvertDataStore implements ConvertDataStore {
     const visitor = this.#visitors.get(key)
     // Local changes not saved yet are kept on top of what Redis has now.
     const pending = visitor ? changesSince(visitor.base, visitor.current) : undefined
-    this.#remember(key, { base: stored, current: mergeNewest(stored, pending) })
+    this.#remember(key, { base: stored, current: mergeNewest(stored, pending), refused: visitor?.refused })
   }
 
   async save(key?: string): Promise<void> {
