@@ -25,10 +25,11 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 }
 
 /**
- * `Bearer <token>`, the rest of the header as it is (a token may hold spaces): an auth scheme's
- * name is case-insensitive (RFC 9110 §11.1), some clients send `bearer`.
+ * `Bearer <token>`: the scheme's name is case-insensitive and spaces may follow it (RFC 9110
+ * §11.1, `1*SP`; some clients send `bearer`); the rest of the header is the token (it may hold
+ * spaces).
  */
-const BEARER = /^bearer (.+)$/i
+const BEARER = /^bearer +(.+)$/i
 
 /**
  * The onRequest hook of a dashboard with a token: every request (pages, JSON, /metrics, static

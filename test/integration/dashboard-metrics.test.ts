@@ -260,7 +260,7 @@ describe('dashboard token and actions', () => {
     const bearer = await fetch(`${dashboard.url}metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
     assert.equal(bearer.status, 200)
     // The scheme's name is case-insensitive (RFC 9110 §11.1); some clients send it lower case.
-    for (const scheme of ['bearer', 'BEARER']) {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer ']) {
       const other = await fetch(`${dashboard.url}metrics`, {
         headers: { authorization: `${scheme} ${TOKEN}` },
       })
