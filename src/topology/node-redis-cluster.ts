@@ -3,7 +3,6 @@ import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { sleep } from '../sleep.ts'
-import type { CommandDeadlines } from '../transport/deadlines.ts'
 import {
   connectionDeadlines,
   NodeRedisCommands,
@@ -300,7 +299,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (!route) {
       const master = () => this.#cluster.slots[slot]?.master.client
       const deadlines = connectionDeadlines(this.#settings.commandTimeout, () => master()?.isReady === true)
-      const send = this.#sender(slot, key, deadlines)
+      const send = this.#sender(slot, key)
       const timed: Send = (args) => timedSend(deadlines, send(args), args)
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
@@ -357,13 +356,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * Sends to the slot's master directly (through the cluster client when that cannot be done),
    * and again after a CLUSTERDOWN or TRYAGAIN, as ioredis' Cluster does (retryRefusals).
    */
-  #sender(slot: number, key: string, deadlines: CommandDeadlines | undefined): Send {
-    const send = this.#sendOnce(slot, key, deadlines)
+  #sender(slot: number, key: string): Send {
+    const send = this.#sendOnce(slot, key)
     const delay = refusalRetryDelay(this.#settings.commandTimeout)
     return (args) => retryRefusals(() => send(args), delay, this.#closing.signal)
   }
 
-  #sendOnce(slot: number, key: string, deadlines: CommandDeadlines | undefined): Send {
+  #sendOnce(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
     return (args) => {
       const master = this.#cluster.slots[slot]?.master
@@ -374,11 +373,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       if (client?.isReady === true) {
         return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
           if (!isRedirection(error)) throw error
-          return this.#redirect(error, key, args, deadlines)
+          return this.#redirect(error, key, args)
         })
       }
       if (client) this.#probeLayout()
-      return this.#viaCluster(key, args, deadlines)
+      return this.#viaCluster(key, args)
     }
   }
 
@@ -387,14 +386,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * slot: it is sent there (the slot map is re-read if it said otherwise); else the cluster client
    * finds where it goes (ASK: with ASKING).
    */
-  #redirect(
-    error: unknown,
-    key: string,
-    args: (string | Buffer)[],
-    deadlines: CommandDeadlines | undefined,
-  ): Promise<unknown> {
+  #redirect(error: unknown, key: string, args: (string | Buffer)[]): Promise<unknown> {
     const target = this.#movedTo(error)
-    if (!target) return this.#viaCluster(key, args, deadlines)
+    if (!target) return this.#viaCluster(key, args)
     const slot = Number(messageOf(error).split(' ')[1])
     if (this.#cluster.slots[slot]?.master.client !== target) this.#probeLayout()
     return target.sendCommand(args, COMMAND_OPTIONS)
@@ -421,18 +415,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   /**
    * Through the cluster client, which finds the slot's master (a MOVED or ASK, a client not
-   * ready). It may wait in that master's client for a connection: withdrawn unsent at its
-   * deadline (withdrawable), never to be written on a later connection once it was reported not
-   * sent, and when the fleet lets go of a user's cluster (close).
+   * ready). It may wait in that master's client for a connection: withdrawn unsent when the
+   * fleet lets go of a user's cluster (close; see withdrawable).
    */
-  async #viaCluster(
-    key: string,
-    args: (string | Buffer)[],
-    deadlines: CommandDeadlines | undefined,
-  ): Promise<unknown> {
+  async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
     try {
       return await withdrawable(
-        deadlines,
         this.#queueOf(key),
         args,
         (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),

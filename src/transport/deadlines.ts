@@ -26,8 +26,6 @@ export const notSentInTime = (): Error =>
 export interface Timed {
   readonly isSettled?: boolean
   readonly isResolved?: boolean
-  /** Failed a turn of the event loop after its deadline (see track). */
-  readonly late?: boolean
   reject(error: Error): void
 }
 
@@ -117,15 +115,10 @@ export class CommandDeadlines {
     this.#timer = setTimeout(this.#expire, at - now).unref()
   }
 
-  /**
-   * `sent`, failed with the timeout error if it has not settled within the timeout (see add).
-   * `late`: the timeout error comes a turn of the event loop after the deadline, so that a
-   * withdrawal due at the same deadline (withdrawable, src/transport/node-redis-offline.ts)
-   * settles `sent` first, with its own verdict (not sent).
-   */
-  track<T>(sent: Promise<T>, allowance = 0, late = false): Promise<T> {
+  /** `sent`, failed with the timeout error if it has not settled within the timeout (see add). */
+  track<T>(sent: Promise<T>, allowance = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const item = { isSettled: false, late, reject }
+      const item = { isSettled: false, reject }
       this.add(item, allowance)
       sent.then(
         (reply) => {
@@ -148,9 +141,7 @@ export class CommandDeadlines {
       const item = this.#items[head]!
       if (!settled(item)) {
         if (this.#deadlines[head]! > now) break
-        const error = this.#expired(item)
-        if (item.late) setImmediate(item.reject, error)
-        else item.reject(error)
+        item.reject(this.#expired(item))
       }
       this.#items[head++] = undefined
     }

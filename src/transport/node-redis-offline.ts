@@ -1,6 +1,5 @@
 import { ConnectionError } from '../errors.ts'
 import type { NodeHealth } from '../topology/health.ts'
-import { type CommandDeadlines, notSentInTime } from './deadlines.ts'
 import { COMMAND_OPTIONS, type NodeRedisClient } from './node-redis-client.ts'
 import type { Send } from './node-redis-pipeline.ts'
 
@@ -19,22 +18,17 @@ const nameOf = (args: readonly (string | Buffer)[]): string => String(args[0]).t
  * command it has not written) and fails with the refusal, as ioredis' offline queue is flushed,
  * instead of waiting for commandTimeout and being sent on a later connection anyway. A client
  * with a ready connection is sent to directly (clientSend in node-redis.ts), without a signal
- * (node-redis 6's per-command timer was turned off for the same cost).
- *
- * A queued command is withdrawn at its deadline too (`deadlines`, the connection's command
- * timeout), before it fails: it is reported not applied, so it must never be sent on the next
- * connection (an INCRBY retried after that report would count twice).
+ * (node-redis 6's per-command timer was turned off for the same cost). At its deadline a queued
+ * command fails as a lost connection with outcome unknown (see withdrawable).
  */
 export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
-  readonly #deadlines: CommandDeadlines | undefined
   readonly #queued: QueuedCommands
 
-  constructor(client: NodeRedisClient, health: NodeDown, deadlines?: CommandDeadlines) {
+  constructor(client: NodeRedisClient, health: NodeDown) {
     this.#client = client
     this.#health = health
-    this.#deadlines = deadlines
     this.#queued = queueOf(client)
     health.onChange((down) => {
       if (down) this.#queued.withdrawAll((name) => this.#health.refusalIfDown(name))
@@ -52,7 +46,6 @@ export class OfflineCommands {
   /** Hands a command to the client while it is not ready: withdrawable while it is queued. */
   readonly send: Send = (args) =>
     withdrawable(
-      this.#deadlines,
       this.#queued,
       args,
       (signal) => this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
@@ -78,10 +71,12 @@ export class OfflineCommands {
 /**
  * redfleet's commands waiting in one node-redis client's queue, by their abort controllers, in
  * the order they were queued, whichever connection or route sent them (one list per client:
- * queueOf). They are withdrawn newest first: node-redis 5's queue (a linked list) leaves a stale
- * link behind when its head is removed while others follow, and after two such removals in a
- * row its tail pointed at a removed command, so the commands queued next (the user's own too)
- * were never written. Removed from the tail end, each one is unlinked cleanly.
+ * queueOf), withdrawn when their node is known down or the fleet lets go of the client. Newest
+ * first: node-redis 5's queue (a linked list) leaves a stale link behind when its head is removed
+ * while others follow, and after two such removals its tail pointed at a removed command, so the
+ * commands queued next (the user's own too) were never written. Removed from the tail end, each
+ * one is unlinked cleanly. (Not at a command's deadline: commands of other routes or fleets
+ * queued between would make the removals out of order; see withdrawable.)
  */
 export class QueuedCommands {
   readonly #queued = new Map<AbortController, { name: string; owner: object }>()
@@ -101,16 +96,6 @@ export class QueuedCommands {
   withdrawAll(reason: (name: string) => Error | undefined, owner?: object): void {
     const queued = [...this.#queued].filter(([, command]) => owner === undefined || command.owner === owner)
     this.#withdraw(queued, reason)
-  }
-
-  /**
-   * Withdraws `controller`'s command at its deadline, and with it every command queued after it
-   * (unsent too: the queue is written in order), newest first: each fails as not sent.
-   */
-  withdrawFrom(controller: AbortController): void {
-    const queued = [...this.#queued]
-    const at = queued.findIndex(([one]) => one === controller)
-    if (at >= 0) this.#withdraw(queued.slice(at), notSentInTime)
   }
 
   #withdraw(
@@ -138,16 +123,13 @@ export function queueOf(client: object): QueuedCommands {
 
 /**
  * A command sent with an AbortSignal of redfleet's, registered in `queue` (as `owner`'s) while
- * it waits in node-redis' queue and withdrawn at its deadline (`deadlines`) with what was queued after it
- * (QueuedCommands.withdrawFrom): still waiting then (no connection was ready), it is dropped
- * unsent (node-redis drops an aborted command it has not written) and fails as not sent, never
- * to be written on a later connection, where a retry of it would count twice. One already
- * written is not withdrawn (node-redis lets go of the signal as it writes it): the caller's own
- * deadline (timedSend, which lets this verdict come first) times it out. Withdrawn for another
- * reason (the node known down, close), it fails with that reason.
+ * it may wait in node-redis' queue for a connection: withdrawn when its node is known down, or
+ * when the fleet lets go of the client, it is dropped unsent (node-redis drops an aborted command
+ * it has not written) and fails with that reason (not sent). It is not withdrawn at its deadline:
+ * that fails it as a lost connection whose outcome is unknown (connectionDeadlines), since
+ * node-redis may still write it on its next connection, in order with what follows it.
  */
 export function withdrawable(
-  deadlines: CommandDeadlines | undefined,
   queue: QueuedCommands,
   args: readonly (string | Buffer)[],
   send: (signal: AbortSignal) => Promise<unknown>,
@@ -155,14 +137,7 @@ export function withdrawable(
 ): Promise<unknown> {
   const controller = new AbortController()
   queue.add(controller, nameOf(args), owner)
-  // Without a WAIT's allowance: unsent at commandTimeout, it is withdrawn then. The caller's
-  // deadline (timedSend) counts the allowance, once.
-  const withdrawal = { isSettled: false, reject: () => queue.withdrawFrom(controller) }
-  deadlines?.add(withdrawal)
-  const settled = () => {
-    withdrawal.isSettled = true
-    queue.delete(controller)
-  }
+  const settled = () => queue.delete(controller)
   return send(controller.signal).then(
     (reply) => {
       settled()

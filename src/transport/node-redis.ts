@@ -17,9 +17,9 @@ import type { CommandArg, CommandConnection, Connectable } from './types.ts'
  * The deadlines of one connection's commands; none for commandTimeout 0. A command past its
  * deadline got no reply: Redis may have applied it. With the connection ready that is a
  * timeout; without, the connection dropped before the command was written (node-redis fails
- * what was written at once when a connection drops), and node-redis keeps it for its next
+ * what was written at once when a connection drops) and node-redis keeps it for its next
  * connection: a lost connection, outcome unknown all the same (lostUnwritten). Only a command
- * withdrawn unsent from the client's queue at its deadline (withdrawable) fails as not sent.
+ * withdrawn from the client's queue (withdrawable: its node known down, close) is not sent.
  */
 export function connectionDeadlines(
   commandTimeout: number,
@@ -29,13 +29,13 @@ export function connectionDeadlines(
   return new CommandDeadlines(commandTimeout, () => (isReady() ? timedOut() : lostUnwritten()))
 }
 
-/** `sent`, timed out by `deadlines` (late: a withdrawal due with it gives its verdict first). */
+/** `sent`, timed out by `deadlines` (a WAIT with its own timeout on top: blocksFor). */
 export function timedSend(
   deadlines: CommandDeadlines | undefined,
   sent: Promise<unknown>,
   args: readonly unknown[],
 ): Promise<unknown> {
-  return deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1), true) : sent
+  return deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1)) : sent
 }
 
 /**
@@ -181,7 +181,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown) {
     const deadlines = connectionDeadlines(timeouts.commandTimeout, () => client.isReady)
-    const offline = new OfflineCommands(client, health, deadlines)
+    const offline = new OfflineCommands(client, health)
     super(clientSend(client, deadlines, offline))
     this.#client = client
     this.#health = health
