@@ -24,6 +24,7 @@ import {
   checkOptions,
   countArgument,
   describeValue,
+  functionOption,
   invalidArgument,
   invalidOption,
   MAX_TIMER_DELAY,
@@ -120,9 +121,7 @@ class FleetMembership implements Membership {
         `membership: ttl must be at least ${MIN_TTL} ms (join heartbeats at an interval shorter than ttl, of at least 1 ms), got ${this.#ttl}`,
       )
     }
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw invalidOption(`membership: onError must be a function, got ${describeValue(options.onError)}`)
-    }
+    if (options.onError !== undefined) functionOption(options.onError, 'membership: onError')
     this.#ctx = ctx
     this.#policy = operationPolicy(ctx, options)
     this.#scope = traceScope(ctx)

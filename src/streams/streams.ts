@@ -20,8 +20,8 @@ import {
   checkOptions,
   countArgument,
   describeValue,
+  functionOption,
   invalidArgument,
-  invalidOption,
   positiveInteger,
 } from '../validate.ts'
 import { streamBackend } from './access.ts'
@@ -157,9 +157,7 @@ class FleetStreams implements Streams {
       options.maxBlockingConnections === undefined
         ? undefined
         : positiveInteger('streams: maxBlockingConnections', options.maxBlockingConnections)
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw invalidOption(`streams: onError must be a function, got ${describeValue(options.onError)}`)
-    }
+    if (options.onError !== undefined) functionOption(options.onError, 'streams: onError')
     if (options.waitFor !== undefined) waitForOption(options.waitFor, 'streams: waitFor')
     this.#ctx = ctx
     this.#waitFor = options.waitFor

@@ -3,7 +3,7 @@ import type { RetryOptions } from '../retry.ts'
 import {
   checkedWhereUsed,
   checkOptions,
-  describeValue,
+  functionOption,
   invalidOption,
   nameOption,
   type OptionSchema,
@@ -143,15 +143,11 @@ export function resolveTrackerOptions(
     options.recoverEvery === undefined
       ? 0
       : positiveInteger('tracker: recoverEvery', options.recoverEvery, { zero: true, delay: true })
-  if (options.requeue !== undefined && typeof options.requeue !== 'function') {
-    throw invalidOption(`tracker: requeue must be a function, got ${describeValue(options.requeue)}`)
-  }
+  if (options.requeue !== undefined) functionOption(options.requeue, 'tracker: requeue')
   if (recoverEvery > 0 && options.requeue === undefined) {
     throw invalidOption('tracker: recoverEvery needs a requeue function to hand the orphans to')
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw invalidOption(`tracker: onError must be a function, got ${describeValue(options.onError)}`)
-  }
+  if (options.onError !== undefined) functionOption(options.onError, 'tracker: onError')
   return {
     instanceId,
     heartbeatInterval,
