@@ -247,11 +247,10 @@ function validateTags(tags: unknown, op: string): string[] | undefined {
   if (tags === undefined) return undefined
   // Array.from: a hole is an undefined tag (some and every skip holes).
   const list: unknown[] | undefined = Array.isArray(tags) ? Array.from(tags) : undefined
-  if (list === undefined || list.some(isNoTag)) {
+  const bad = list === undefined ? -1 : list.findIndex(isNoTag)
+  if (list === undefined || bad >= 0) {
     const got =
-      list === undefined
-        ? `got ${describeValue(tags)}`
-        : `but tags[${list.findIndex(isNoTag)}] is ${describeValue(list.find(isNoTag))}`
+      list === undefined ? `got ${describeValue(tags)}` : `but tags[${bad}] is ${describeValue(list[bad])}`
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
       `cache.${op}: tags must be an array of non-empty strings, ${got}`,

@@ -66,11 +66,9 @@ export class Waiters {
     }
     if (now !== undefined) return Promise.resolve(now)
     return new Promise<T>((resolve, reject) => {
-      let settled = false
-      // Ends the wait for a step under way at the timeout, once the waiter settles.
+      // Aborted once the waiter settles: ends the wait for a step under way at the timeout.
       const stepping = new AbortController()
       const settle = () => {
-        settled = true
         stepping.abort()
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
@@ -96,7 +94,7 @@ export class Waiters {
         const step = underWay?.step()
         if (step === undefined) return timedOut()
         void Promise.race([step, sleep(underWay!.limit, stepping.signal)]).then(() => {
-          if (settled) return
+          if (stepping.signal.aborted) return
           try {
             if (!waiter.check()) timedOut()
           } catch (error) {

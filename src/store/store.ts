@@ -359,17 +359,18 @@ class FleetStore<V> implements Store<V> {
 
 /** Every entry is a [key, value] pair; an index loop, as `some` and `every` skip an array's holes. */
 function isEveryPair(entries: unknown[]): boolean {
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]
-    if (!Array.isArray(entry) || entry.length !== 2) return false
-  }
+  for (let i = 0; i < entries.length; i++) if (!isPair(entries[i])) return false
   return true
+}
+
+function isPair(entry: unknown): boolean {
+  return Array.isArray(entry) && entry.length === 2
 }
 
 /** What a setMany was given instead of pairs: the first entry that is not one, or the whole. */
 function describeEntries(entries: unknown): string {
   if (!Array.isArray(entries)) return `got ${describeValue(entries)}`
-  const at = entries.findIndex((entry) => !Array.isArray(entry) || entry.length !== 2)
+  const at = entries.findIndex((entry) => !isPair(entry))
   const entry: unknown = entries[at]
   return `but entries[${at}] ${Array.isArray(entry) ? `has ${entry.length} elements` : `is ${describeValue(entry)}`}`
 }
