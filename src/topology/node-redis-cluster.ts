@@ -3,12 +3,7 @@ import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { sleep } from '../sleep.ts'
-import {
-  connectionDeadlines,
-  NodeRedisCommands,
-  NodeRedisConnection,
-  timedSend,
-} from '../transport/node-redis.ts'
+import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
@@ -298,9 +293,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
     let route = this.#routes[slot]
     if (!route) {
       const master = () => this.#cluster.slots[slot]?.master.client
-      const deadlines = connectionDeadlines(this.#settings.commandTimeout, () => master()?.isReady === true)
-      const send = this.#sender(slot, key)
-      const timed: Send = (args) => timedSend(deadlines, send(args), args)
+      const timed = withDeadlines(
+        this.#sender(slot, key),
+        this.#settings.commandTimeout,
+        () => master()?.isReady === true,
+      )
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args) => {

@@ -38,6 +38,12 @@ export function timedSend(
   return deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1)) : sent
 }
 
+/** `send` with each command timed out by `commandTimeout` (0: never), as connectionDeadlines says. */
+export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
+  const deadlines = connectionDeadlines(commandTimeout, isReady)
+  return deadlines ? (args) => timedSend(deadlines, send(args), args) : send
+}
+
 /**
  * The commands of a redfleet command connection over one `send`: a node-redis client's own, or
  * (src/topology/node-redis-cluster.ts) a route to the master of one cluster slot.
@@ -140,22 +146,22 @@ export class NodeRedisCommands implements CommandConnection {
 }
 
 /**
- * How a client's commands are sent: each timed out by `commandTimeout` (connectionDeadlines), refused at
- * once while its node is known to be down, and withdrawn from the client's offline queue when
- * the node goes down or the command's deadline passes (OfflineCommands). A refused command is
- * not timed: it is settled already.
+ * How a client's commands are sent: each timed out by `commandTimeout` (connectionDeadlines),
+ * refused at once while its node is known to be down, and withdrawn from the client's offline
+ * queue when the node goes down (OfflineCommands). A refused command is not timed: it is settled
+ * already.
  */
 function clientSend(
   client: NodeRedisClient,
   deadlines: CommandDeadlines | undefined,
   offline: OfflineCommands,
 ): Send {
-  const timed = (sent: Promise<unknown>, args: readonly unknown[]) => timedSend(deadlines, sent, args)
   return (args) => {
     // Ready, or closed (the client then fails the command itself: "The client is closed").
-    if (client.isReady || !client.isOpen) return timed(client.sendCommand(args, COMMAND_OPTIONS), args)
+    if (client.isReady || !client.isOpen)
+      return timedSend(deadlines, client.sendCommand(args, COMMAND_OPTIONS), args)
     const refusal = offline.refusal(args)
-    return refusal ? Promise.reject(refusal) : timed(offline.send(args), args)
+    return refusal ? Promise.reject(refusal) : timedSend(deadlines, offline.send(args), args)
   }
 }
 
