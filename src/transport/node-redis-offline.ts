@@ -55,7 +55,8 @@ export class OfflineCommands {
   /**
    * The fleet lets go of a user's client (it is never closed by redfleet): what still waits in
    * its queue is withdrawn, never to be sent on its next connection, and fails as not sent
-   * instead of waiting for a connection that may come long after close (or never).
+   * instead of waiting for a connection that may come long after close (or never); what waits
+   * behind another fleet's command stays queued, its caller told at once (see withdrawAll).
    */
   release(): void {
     this.#queued.withdrawAll(
@@ -66,6 +67,14 @@ export class OfflineCommands {
       this,
     )
   }
+}
+
+/** A command of redfleet's in a node-redis client's queue, as QueuedCommands keeps it. */
+interface Queued {
+  readonly name: string
+  readonly owner: object
+  /** Fails its caller at once, the command left in node-redis' queue. */
+  readonly letGo: (error: Error) => void
 }
 
 /**
@@ -79,10 +88,10 @@ export class OfflineCommands {
  * queued between would make the removals out of order; see withdrawable.)
  */
 export class QueuedCommands {
-  readonly #queued = new Map<AbortController, { name: string; owner: object }>()
+  readonly #queued = new Map<AbortController, Queued>()
 
-  add(controller: AbortController, name: string, owner: object): void {
-    this.#queued.set(controller, { name, owner })
+  add(controller: AbortController, command: Queued): void {
+    this.#queued.set(controller, command)
   }
 
   delete(controller: AbortController): void {
@@ -90,24 +99,33 @@ export class QueuedCommands {
   }
 
   /**
-   * Withdraws every command (of `owner` only, when given: a fleet letting go of a client others
-   * may use), newest first, each with `reason(its name)` (undefined: AbortError).
+   * Withdraws the commands, newest first, each with `reason(its name)` (undefined: AbortError):
+   * every one, or, given an `owner` (a fleet letting go of a client others may use), the owner's
+   * newer than any other owner's. Past that the removals would leave another's command at the
+   * head of node-redis' queue with a stale link, and its own removal later would lose every
+   * command queued after it: the owner's older ones stay queued, to be written on the client's
+   * next connection, and their callers fail at once as a lost connection, outcome unknown.
    */
   withdrawAll(reason: (name: string) => Error | undefined, owner?: object): void {
-    const queued = [...this.#queued].filter(([, command]) => owner === undefined || command.owner === owner)
-    this.#withdraw(queued, reason)
-  }
-
-  #withdraw(
-    commands: [AbortController, { name: string }][],
-    reason: (name: string) => Error | undefined,
-  ): void {
-    for (const [controller, { name }] of commands.reverse()) {
+    let others = false
+    for (const [controller, command] of [...this.#queued].reverse()) {
+      if (owner !== undefined && command.owner !== owner) {
+        others = true
+        continue
+      }
       this.#queued.delete(controller)
-      controller.abort(reason(name))
+      if (others) command.letGo(leftQueued(command.name))
+      else controller.abort(reason(command.name))
     }
   }
 }
+
+/** What the caller of a command left in the queue at close is told (see withdrawAll). */
+const leftQueued = (name: string): Error =>
+  new ConnectionError(
+    `${name} may still be sent: the fleet closed while it waited for the client's next connection, behind another's command`,
+    { outcome: 'unknown' },
+  )
 
 const queues = new WeakMap<object, QueuedCommands>()
 
@@ -136,18 +154,19 @@ export function withdrawable(
   owner: object,
 ): Promise<unknown> {
   const controller = new AbortController()
-  queue.add(controller, nameOf(args), owner)
-  const settled = () => queue.delete(controller)
-  return send(controller.signal).then(
-    (reply) => {
-      settled()
-      return reply
-    },
-    (error: unknown) => {
-      settled()
-      throw controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error
-    },
-  )
+  return new Promise((resolve, reject) => {
+    queue.add(controller, { name: nameOf(args), owner, letGo: reject })
+    send(controller.signal).then(
+      (reply) => {
+        queue.delete(controller)
+        resolve(reply)
+      },
+      (error: unknown) => {
+        queue.delete(controller)
+        reject(controller.signal.aborted && isAbortError(error) ? controller.signal.reason : error)
+      },
+    )
+  })
 }
 
 /** node-redis' AbortError ("The command was aborted"), of either version. */

@@ -6,7 +6,7 @@
  * deadlines did that.
  */
 import assert from 'node:assert/strict'
-import { after, describe, test } from 'node:test'
+import { after, afterEach, describe, test } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
@@ -41,7 +41,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
   describe(`an injected ${version} client`, () => {
     let server: RedisServer | undefined
     let client: Client | undefined
-    after(async () => {
+    afterEach(async () => {
       if (client?.isOpen) client.destroy()
       await server?.stop()
     })
@@ -80,6 +80,37 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       } finally {
         await fleet.close()
       }
+    })
+
+    test('two fleets on it, each closing while their commands wait in its queue, leave its queue whole', async () => {
+      server = await startRedis()
+      client = createClient(server.url)
+      client.on('error', () => undefined)
+      await client.connect()
+      // Never known down, never past a deadline within the test: the commands wait in the queue.
+      const options = { client, commandTimeout: 60_000, reconnectAttempts: 1000 }
+      const first = createFleet({ ...options, namespace: uniqueNamespace() })
+      const second = createFleet({ ...options, namespace: uniqueNamespace() })
+      const firstStore = first.store<number>({ retry: { attempts: 1 } })
+      const secondStore = second.store<number>({ retry: { attempts: 1 } })
+      await Promise.all([firstStore.set('k', 1), secondStore.set('k', 1)])
+      await server.kill()
+      const offline = client
+      await waitUntil('the client to lose its connection', async () => !offline.isReady)
+      // Queued in turn: the first fleet's, the second's, the first's again.
+      const calls = [firstStore.get('a')]
+      await delay(20)
+      calls.push(secondStore.get('b'))
+      await delay(20)
+      calls.push(firstStore.get('c'))
+      await delay(20)
+      await first.close()
+      await second.close()
+      for (const result of await Promise.allSettled(calls)) assert.equal(result.status, 'rejected')
+      const own = client.set('own', 'v')
+      await server.restart()
+      const written = await Promise.race([own, delay(WRITTEN_WITHIN).then(() => 'never written')])
+      assert.equal(written, 'OK')
     })
   })
 }
