@@ -149,8 +149,11 @@ export const SPIN_LIMIT = 100
 let toldThisTurn = 0
 let resetting = false
 
-/** Nothing (tell the failure now), or a turn of the event loop to wait for first: see SPIN_LIMIT. */
-function turnIfSpinning(): Promise<void> | undefined {
+/**
+ * Nothing (tell the failure now), or a turn of the event loop to wait for first: see SPIN_LIMIT.
+ * Also for failures told without a rejection (a broker publish resolves when Redis fails).
+ */
+export function turnIfSpinning(): Promise<void> | undefined {
   if (!resetting) {
     resetting = true
     setImmediate(() => {

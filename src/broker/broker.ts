@@ -1,6 +1,7 @@
 import { type FleetContext, operationPolicy, traceScope } from '../context.ts'
 import { ClosedError, closedDuring, translateError } from '../errors.ts'
 import type { ChannelSubscription } from '../pubsub/index.ts'
+import { turnIfSpinning } from '../retry.ts'
 import { openTrace, type TraceScope, traced } from '../telemetry.ts'
 import {
   assertFunction,
@@ -93,15 +94,22 @@ class FleetBroker implements Broker {
       )
     }
     if (this.#ctx.lifecycle.closed) {
-      this.#report(new ClosedError(`broker.publish '${this.#name}': the fleet is closed`), 'broker.publish')
-      return Promise.resolve()
+      return this.#failed(new ClosedError(`broker.publish '${this.#name}': the fleet is closed`))
     }
     return this.#ctx
       .subscriber()
       .publish(this.#channel, message)
-      .catch((error: unknown) =>
-        this.#report(translateError(error, 'broker.publish', this.#name), 'broker.publish'),
-      )
+      .catch((error: unknown) => this.#failed(translateError(error, 'broker.publish', this.#name)))
+  }
+
+  /**
+   * A failed publish goes to onError and resolves; as a rejection would, once the loop has turned
+   * when many fail at once (SPIN_LIMIT): a loop publishing while its node is known down (refused
+   * at once) would otherwise never let a timer or the reconnect run.
+   */
+  async #failed(error: unknown): Promise<void> {
+    this.#report(error, 'broker.publish')
+    await turnIfSpinning()
   }
 
   /**

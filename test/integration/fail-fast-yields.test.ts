@@ -22,6 +22,7 @@ test('calls refused while a node is down let the event loop turn now and then', 
   try {
     const store = fleet.store()
     const cache = fleet.cache({ errorHandler() {} })
+    const broker = fleet.broker({ channel: 'yields' })
     await store.set('k', 1)
     await server.stop()
     // Until the fleet knows the node is down: then every call fails fast.
@@ -46,6 +47,10 @@ test('calls refused while a node is down let the event loop turn now and then', 
       ...[1, 2].map(async () => {
         for (let i = 0; i < FAILURES; i++) assert.equal(await cache.read('k'), undefined)
       }),
+      // A broker publish resolves when it fails (onError): a publishing loop spins the same way.
+      (async () => {
+        for (let i = 0; i < FAILURES; i++) await broker.publish('m')
+      })(),
     ]
     await Promise.all(loops)
     turning = false
