@@ -40,6 +40,10 @@ export function encodeTagged(value: unknown, where: string): Encoded {
   const state: EncodeState = { typed: false, seen: new Set<object>() }
   try {
     const tree = toJson(value, state, where)
+    // A toJSON that answered undefined leaves nothing to cache, as a top-level undefined would.
+    if (tree === UNDEFINED && value !== undefined) {
+      throw new SerializationError(`${where}: ${describeValue(value)}'s toJSON() returned undefined: nothing to cache`)
+    }
     return { json: JSON.stringify(tree), typed: state.typed }
   } catch (error) {
     if (error instanceof SerializationError) throw error
@@ -99,6 +103,9 @@ function isPlainJson(value: unknown, depth: number): boolean {
   return true
 }
 
+/** undefined, tagged (one object: encodeTagged tells it at the top). */
+const UNDEFINED: Json = { [TAG]: 'U' }
+
 function tagged(state: { typed: boolean }, tag: string, v?: Json): Json {
   state.typed = true
   return v === undefined ? { [TAG]: tag } : { [TAG]: tag, v }
@@ -122,7 +129,8 @@ function toJson(value: unknown, state: EncodeState, where: string, key = ''): Js
     case 'bigint':
       return tagged(state, 'I', value.toString())
     case 'undefined':
-      return tagged(state, 'U')
+      state.typed = true
+      return UNDEFINED
     case 'function':
     case 'symbol':
       throw new SerializationError(`${where}: a ${typeof value} cannot be cached`)
