@@ -42,7 +42,9 @@ export function encodeTagged(value: unknown, where: string): Encoded {
     const tree = toJson(value, state, where)
     // A toJSON that answered undefined leaves nothing to cache, as a top-level undefined would.
     if (tree === UNDEFINED && value !== undefined) {
-      throw new SerializationError(`${where}: ${describeValue(value)}'s toJSON() returned undefined: nothing to cache`)
+      throw new SerializationError(
+        `${where}: ${describeValue(value)}'s toJSON() returned undefined: nothing to cache`,
+      )
     }
     return { json: JSON.stringify(tree), typed: state.typed }
   } catch (error) {
