@@ -5,6 +5,7 @@ import {
   purgesOthers,
   readDeadLetters,
   replayDeadLetters,
+  unmatchedNote,
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
@@ -89,12 +90,12 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
     if (action === 'replay') {
       const count = await replayDeadLetters(fleet, channel, { ids })
       if (flags.json) console.log(jsonText({ action, channel, count }))
-      else console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'`)
+      else console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids)}`)
       return
     }
     const purged = await purgeChannel(fleet, channel, { ids })
     if (flags.json) console.log(jsonText({ action, channel, ...purged }))
-    else console.log(purgedText(channel, purged))
+    else console.log(purgedText(channel, purged, ids))
   })
 }
 
@@ -111,12 +112,14 @@ function skippedNote(skipped: number, purgeable: boolean): string {
 }
 
 /** What `dlq purge` did, the entries that are not dead-letter records included. */
-function purgedText(channel: string, p: PurgeResult): string {
+function purgedText(channel: string, p: PurgeResult, ids: readonly string[] | undefined): string {
   let text = `purged ${p.count} dead letter(s) of '${shown(channel)}'`
   if (p.malformed > 0) text += `, and ${entries(p.malformed)} that were not dead-letter records`
   // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
+  } else {
+    text += unmatchedNote(p.count, ids)
   }
   return text
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
-import { type PurgeResult, purgeChannel, replayDeadLetters } from '../admin/dead-letters.ts'
+import { type PurgeResult, purgeChannel, replayDeadLetters, unmatchedNote } from '../admin/dead-letters.ts'
 import { type OrphanRef, releaseOrphan } from '../admin/orphans.ts'
 import { messageOf } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
@@ -62,7 +62,7 @@ export function registerActions(
   // Checked on request, before the body is parsed or validated: refused is 403 whatever is sent.
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const refused = refusal(request, allowActions)
-    if (refused) await reply.code(403).send({ error: { code: 'ERR_ACTIONS_OFF', message: refused } })
+    if (refused) await reply.code(403).send({ error: refused })
   }
   const register = <B>(action: Action<B>) =>
     app.post<{ Body: B }>(
@@ -88,7 +88,8 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const count = await replayDeadLetters(fleet, b.channel, { ids: b.ids })
-      return { count, message: `replayed ${count} dead letter(s) of '${b.channel}' (${which(b)})` }
+      const note = unmatchedNote(count, b.ids)
+      return { count, message: `replayed ${count} dead letter(s) of '${b.channel}' (${which(b)})${note}` }
     },
   })
   register<Letters>({
@@ -96,7 +97,8 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
-      return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})` }
+      const note = purged.kept > 0 ? '' : unmatchedNote(purged.count, b.ids)
+      return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})${note}` }
     },
   })
   register<OrphanRef>({
@@ -112,9 +114,16 @@ export function registerActions(
   })
 }
 
-function refusal(request: FastifyRequest, allowActions: boolean): string | undefined {
-  if (!allowActions) return 'actions are off: start the dashboard with --allow-actions'
-  if (request.headers[ACTION_HEADER] !== '1') return `actions must carry the ${ACTION_HEADER}: 1 header`
+function refusal(
+  request: FastifyRequest,
+  allowActions: boolean,
+): { code: string; message: string } | undefined {
+  if (!allowActions) {
+    return { code: 'ERR_ACTIONS_OFF', message: 'actions are off: start the dashboard with --allow-actions' }
+  }
+  if (request.headers[ACTION_HEADER] !== '1') {
+    return { code: 'ERR_ACTION_HEADER', message: `actions must carry the ${ACTION_HEADER}: 1 header` }
+  }
   return undefined
 }
 

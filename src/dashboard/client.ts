@@ -154,7 +154,8 @@ export const CLIENT_SCRIPT = `'use strict'
           headers: { 'content-type': 'application/json', 'x-redfleet-action': '1' },
         })
         var answer = await response.json().catch(function () { return {} })
-        if (response.ok) flash(answer.message, 'ok')
+        // Nothing done (a row replayed, purged or released meanwhile): said, not as a success.
+        if (response.ok) flash(answer.message, answer.count === 0 ? 'warn' : 'ok')
         else flash('Failed: ' + ((answer.error && answer.error.message) || 'HTTP ' + response.status), 'bad')
       } catch (e) {
         flash('Failed: ' + e.message, 'bad')

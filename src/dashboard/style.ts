@@ -20,7 +20,7 @@ h2 .count { color: var(--muted); font-weight: 400; margin-left: .3rem; }
 section { margin-bottom: 1.4rem; }
 .trail { font-size: 12.5px; color: var(--muted); margin-top: .3rem; }
 .banner { background: #fee2e2; color: #7f1d1d; border-bottom: 1px solid #fca5a5; padding: .6rem 1.5rem; font-weight: 600; }
-.flash { padding: .5rem 1.5rem; font-weight: 600; } .flash.ok { background: #dcfce7; color: #14532d; } .flash.bad { background: #fee2e2; color: #7f1d1d; }
+.flash { padding: .5rem 1.5rem; font-weight: 600; } .flash.ok { background: #dcfce7; color: #14532d; } .flash.bad { background: #fee2e2; color: #7f1d1d; } .flash.warn { background: #fef3c7; color: #78350f; }
 .stale { opacity: .45; filter: grayscale(1); transition: opacity .2s; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .7rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem; }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { listDeadLetters } from '../../src/admin/dead-letters.ts'
+import { listDeadLetters, replayDeadLetters } from '../../src/admin/dead-letters.ts'
 import { listOrphans } from '../../src/admin/orphans.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { topologyOptions } from '../harness/topologies.ts'
@@ -201,6 +201,18 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
       assert.match(logged[0]!, /replayed 1 dead letter\(s\) of 'billing:dead'/)
       await page.waitForFunction((id) => !document.querySelector(`tr[data-entry="${id}"]`), chosen.id)
       await shot(page, 'dead-letters')
+      // A row replayed elsewhere meanwhile (another operator): replaying it does nothing, and says so.
+      const stale = letters[1]!
+      await page.check(`input[name="id"][value="${stale.id}"]`)
+      await replayDeadLetters(busy.fleet, 'billing:dead', { ids: [stale.id] })
+      await page.locator('button', { hasText: 'Replay selected' }).click()
+      await page.waitForSelector('#confirm:not([hidden])')
+      await page.click('#confirm-ok')
+      await page.waitForSelector('#flash.warn')
+      assert.match(
+        String(await page.textContent('#flash')),
+        /replayed 0 dead letter.*1 of the 1 ids given are not among/,
+      )
     } finally {
       fixed.abort()
       await consumer

@@ -51,6 +51,18 @@ describe('redfleet dlq list and replay', () => {
     await consumer
     assert.deepEqual(handled, [{ order: 1 }, { order: 2 }])
     assert.deepEqual(await listDeadLetters(fleet, 'billing:dead'), [])
+    // Nothing left to replay (or a mistyped channel or namespace), or ids it did not find: said.
+    const again = await cli(['dlq', 'replay', 'billing:dead', ...flags])
+    assert.equal(
+      again.stdout,
+      "replayed 0 dead letter(s) of 'billing:dead'; it holds no dead letters (check the channel and the namespace)\n",
+    )
+    const stale = await cli(['dlq', 'purge', 'billing:dead', '--ids', '1-0,2-0', ...flags])
+    assert.equal(stale.code, 0, stale.stderr)
+    assert.equal(
+      stale.stdout,
+      "purged 0 dead letter(s) of 'billing:dead'; 2 of the 2 ids given are not among its dead letters\n",
+    )
   })
 
   test('dlq list into a pipe its reader closed (| head -1) ends quietly, exit 0', async () => {

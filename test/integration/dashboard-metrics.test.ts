@@ -282,13 +282,43 @@ describe('dashboard token and actions', () => {
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
         body: JSON.stringify({ channel: 'billing:dead' }),
       })
-    assert.equal((await post({})).status, 403)
+    const headerless = await post({})
+    assert.equal(headerless.status, 403)
+    assert.equal((await headerless.json()).error.code, 'ERR_ACTION_HEADER')
     assert.deepEqual(logged, [])
     const done = await post({ 'x-redfleet-action': '1' })
     assert.equal(done.status, 200)
     assert.equal((await done.json()).count, 1)
     assert.equal(logged.length, 1)
     assert.match(logged[0]!, /purged 1 dead letter\(s\) of 'billing:dead' \(all\)/)
+    // Again: nothing left, which the answer says (a stale page, a mistyped channel).
+    const again = await (await post({ 'x-redfleet-action': '1' })).json()
+    assert.equal(again.count, 0)
+    assert.match(again.message, /it holds no dead letters \(check the channel and the namespace\)/)
+  })
+
+  test('an action on letters handled meanwhile says how many of the ids it did not find', async () => {
+    await fleet.streams().publishToChannel('stale:dead', deadLetter(7))
+    const [letter] = await fleet.streams().readRange('stale:dead', undefined, 1)
+    const replay = () =>
+      fetch(`${dashboard.url}actions/dead-letters/replay`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify({ channel: 'stale:dead', ids: [letter!.id, '1-0'] }),
+      }).then((r) => r.json())
+    const first = await replay()
+    assert.equal(first.count, 1)
+    assert.match(
+      first.message,
+      /replayed 1 dead letter\(s\) .*; 1 of the 2 ids given are not among its dead letters$/,
+    )
+    const second = await replay()
+    assert.equal(second.count, 0)
+    assert.match(second.message, /; 2 of the 2 ids given are not among its dead letters$/)
   })
 
   test('an action body with an unknown field is a 400 naming it, and nothing is done', async () => {
