@@ -80,9 +80,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** Set when a seed said it is not a cluster node, while opening: every call fails with it. */
   #notACluster: ConfigError | undefined
   /**
-   * The queues of the clients this topology sent commands to through the cluster client while
-   * their master had no connection (#viaCluster): what still waits there is withdrawn when the
-   * fleet lets go of a user's cluster.
+   * The queues of the clients this topology sent commands to, through the cluster client while
+   * their master had no connection (#viaCluster) or on a master's own connection (a node-wide
+   * SCAN): what still waits there is withdrawn when the fleet lets go of a user's cluster.
    */
   readonly #queues = new Set<QueuedCommands>()
 
@@ -498,8 +498,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #nodeConnection(client: NodeRedisClient, address: string): NodeRedisConnection {
     let connection = this.#nodeConnections.get(client)
     if (!connection) {
-      connection = new NodeRedisConnection(client, this.#settings, this.#watch.of(client, address))
+      connection = new NodeRedisConnection(client, this.#settings, this.#watch.of(client, address), this)
       this.#nodeConnections.set(client, connection)
+      this.#queues.add(queueOf(client))
     }
     return connection
   }

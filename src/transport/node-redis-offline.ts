@@ -25,11 +25,14 @@ export class OfflineCommands {
   readonly #client: NodeRedisClient
   readonly #health: NodeDown
   readonly #queued: QueuedCommands
+  /** Whose commands they are in the client's queue: a cluster's master connections are the cluster's. */
+  readonly #owner: object
 
-  constructor(client: NodeRedisClient, health: NodeDown) {
+  constructor(client: NodeRedisClient, health: NodeDown, owner?: object) {
     this.#client = client
     this.#health = health
     this.#queued = queueOf(client)
+    this.#owner = owner ?? this
     health.onChange((down) => {
       if (down) this.#queued.withdrawAll((name) => this.#health.refusalIfDown(name))
     })
@@ -49,7 +52,7 @@ export class OfflineCommands {
       this.#queued,
       args,
       (signal) => this.#client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
-      this,
+      this.#owner,
     )
 
   /**
@@ -64,7 +67,7 @@ export class OfflineCommands {
         new ConnectionError(`${name} not sent: the fleet closed before the client had a connection`, {
           outcome: 'not-applied',
         }),
-      this,
+      this.#owner,
     )
   }
 }

@@ -185,9 +185,10 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown) {
+  /** `owner`: whose its commands are in the client's queue (see OfflineCommands); itself by default. */
+  constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown, owner?: object) {
     const deadlines = connectionDeadlines(timeouts.commandTimeout, () => client.isReady)
-    const offline = new OfflineCommands(client, health)
+    const offline = new OfflineCommands(client, health, owner)
     super(clientSend(client, deadlines, offline))
     this.#client = client
     this.#health = health

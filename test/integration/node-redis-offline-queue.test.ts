@@ -194,5 +194,33 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await fleet.close()
       }
     })
+
+    test("the fleet's command waiting on a master's own connection is withdrawn at close, never written after", async () => {
+      servers ??= await startCluster()
+      if (cluster?.isOpen) cluster.destroy()
+      cluster = createCluster(servers.urls)
+      cluster.on('error', () => undefined)
+      await cluster.connect()
+      const fleet = createFleet({ client: cluster, namespace: uniqueNamespace(), reconnectAttempts: 1000 })
+      const cache = fleet.cache({ errorHandler: () => undefined })
+      // The test before restarted a master of the same cluster: its state may not be ok again yet.
+      await waitUntil('the cluster to answer', () => fleet.ready().then(() => true, () => false))
+      const master = cluster.slots[0]!.master
+      const server = servers.servers.find((s) => s.port === master.port)!
+      await server.kill()
+      await waitUntil('the master’s client to lose its connection', async () => !master.client?.isReady)
+      // cache.clear SCANs every master on its own connection: this one's waits in its client.
+      const clearing = cache.clear()
+      await delay(50)
+      await fleet.close()
+      await clearing.catch(() => undefined)
+      await server.restart()
+      const client = master.client!
+      await waitUntil('the master’s client to reconnect', async () => client.isReady)
+      // Written after anything queued before it: a SCAN still queued would have been sent by now.
+      await client.sendCommand(['PING'])
+      const stats = String(await client.sendCommand(['INFO', 'commandstats']))
+      assert.doesNotMatch(stats, /cmdstat_scan:/)
+    })
   })
 }
