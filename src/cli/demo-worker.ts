@@ -26,11 +26,15 @@ export async function runDemoWorker(
   const membership = fleet.membership({ ttl: 1500 })
   const tracker = fleet.tracker({ instanceId: name, ...DEMO_TRACKER })
   await tracker.start()
-  const member = membership.join(name)
 
   const broker = fleet.broker({ channel: 'chat' })
-  const unsubscribe = broker.subscribe((message) => log(`heard on the broker: ${message}`))
+  const unsubscribe = broker.subscribe((message) => {
+    log(`heard on the broker: ${message}`)
+    void store.increment('broker:heard').catch(() => {})
+  })
   await broker.ready()
+  // Live once it listens: the coordinator broadcasts as soon as every worker is a live member.
+  const member = membership.join(name)
 
   const streams = fleet.streams()
   await streams.ensureGroup('billing')

@@ -141,6 +141,12 @@ async function choreograph(fleet: Fleet, workers: Worker[]): Promise<void> {
   for (const key of ['cart:1', 'cart:2', 'cart:3']) say(`${key} is owned by ${await membership.owner(key)}`)
 
   await fleet.broker({ channel: 'chat' }).publish('hello from the coordinator')
+  // Heard by all before one is killed: in memory every step of the demo is a microtask, and the
+  // broadcast, delivered a turn of the event loop later, could come after the kill.
+  await until(
+    'every worker heard the broadcast',
+    async () => (await store.get('broker:heard')) === WORKERS.length,
+  )
   const streams = fleet.streams()
   for (const order of ORDERS) await streams.publish({ type: 'order', order })
   say(`published ${ORDERS.length} orders to the event stream; the billing group shares them out`)

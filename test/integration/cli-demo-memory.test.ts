@@ -8,5 +8,8 @@ describe('redfleet demo in memory', () => {
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /redis-server not found: running in memory/)
     assert.match(run.stdout, /done: jobs 6\/6, orders billed 12\/12, orphans left 0/)
+    for (const worker of ['worker-1', 'worker-2', 'worker-3']) {
+      assert.match(run.stdout, new RegExp(`\\[${worker}\\] heard on the broker: hello from the coordinator`))
+    }
   })
 })
