@@ -4,6 +4,7 @@ import { operatorTracker } from './admin/orphans.ts'
 import { type FleetContext, withClusterHint } from './context.ts'
 import { ConnectionError, messageOf, TimeoutError, translateError } from './errors.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
+import { primitiveOf } from './keyspace.ts'
 import { streamBackend } from './streams/access.ts'
 import { MemoryStream } from './streams/memory-stream.ts'
 import { untraced } from './telemetry.ts'
@@ -56,7 +57,7 @@ export interface FleetStatus {
   tracker: TrackerStatus | null
   streams: StreamStatus[]
   deadLetters: { channel: string; length: number }[]
-  /** Keys per primitive: the first name segment after the namespace. */
+  /** Keys per primitive (primitiveOf: a store's own prefix and a view's keys count with theirs). */
   keys: Record<string, number>
   /** True when a node had more keys than were scanned: counts are lower bounds. */
   truncated: boolean
@@ -129,17 +130,15 @@ async function describeStream(ctx: FleetContext, key: string): Promise<StreamSta
 function countByPrimitive(keys: readonly string[], prefix: string): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const key of keys) {
-    const rest = key.slice(prefix.length)
-    const end = rest.indexOf(':')
-    const name = rest.slice(0, end === -1 ? undefined : end).replace(/^\{|\}$/g, '')
-    counts[name] = (counts[name] ?? 0) + 1
+    const primitive = primitiveOf(key.slice(prefix.length))
+    counts[primitive] = (counts[primitive] ?? 0) + 1
   }
   return counts
 }
 
 /** What one walk of a namespace found: its key counts and where its streams are. */
 export interface NamespaceKeys {
-  /** Keys per primitive: the first name segment after the namespace. */
+  /** Keys per primitive (primitiveOf: a store's own prefix and a view's keys count with theirs). */
   keys: Record<string, number>
   /** The stream keys, found by name (isStreamName) and confirmed by TYPE. */
   streams: string[]

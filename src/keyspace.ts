@@ -53,6 +53,19 @@ function firstPlace(
 }
 
 /**
+ * The primitive a key of the namespace (its name after `${namespace}:`) belongs to, for key
+ * counts: the first primitive's place among its segments but the last (a view's keys count with
+ * their primitive's; a key's last segment is only its end), `cache~…` the cache's, the claim
+ * tokens the store's. A key in no place is a store's with a prefix of its own
+ * (`fleet.store({ prefix: 'cart:' })`).
+ */
+export function primitiveOf(name: string): string {
+  const place = firstPlace(name.slice(0, Math.max(0, name.lastIndexOf(':'))), NONE)?.segment
+  if (place === undefined || place === 'token') return 'store'
+  return place.startsWith(CACHE_OWN) ? 'cache' : place
+}
+
+/**
  * Where a fleet's keys live: every key and channel starts with `${namespace}:`.
  * Braces are refused in namespaces because a `{` would become the Redis Cluster hash tag of
  * every key and pile the whole fleet onto one slot.

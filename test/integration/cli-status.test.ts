@@ -13,6 +13,9 @@ describe('redfleet status and dashboard', () => {
     const { fleet, url, namespace } = await standaloneFleet()
     await fleet.membership({ ttl: LONG }).heartbeat('web-1')
     await fleet.store().set('a', 1)
+    // Counted with their primitive: a store's own prefix, a view's cache, a key ending in `cache`.
+    await fleet.store({ prefix: 'cart:' }).set('42:cache', 1)
+    await fleet.withNamespace('eu').cache().write('k', 1)
     const streams = fleet.streams()
     await streams.ensureGroup('projections')
     await streams.publish({ n: 1 })
@@ -55,7 +58,10 @@ describe('redfleet status and dashboard', () => {
     )
     const group = status.streams.flatMap((s: { groups: { name: string }[] }) => s.groups)[0]
     assert.deepEqual(group, { name: 'projections', pending: 0, consumers: 0, lag: 2 })
-    assert.equal(status.keys.store, 1)
+    assert.equal(status.keys.store, 2)
+    assert.equal(status.keys.cache, 1)
+    assert.equal(status.keys.cart, undefined)
+    assert.equal(status.keys.eu, undefined)
 
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /members \(1\): web-1/)
