@@ -367,8 +367,10 @@ const DEFAULT_SUFFIX = ':dead'
  */
 export function unmatchedNote(count: number, ids: readonly string[] | undefined): string {
   if (ids !== undefined) {
-    const missed = ids.length - count
-    return missed > 0 ? `; ${missed} of the ${ids.length} ids given are not among its dead letters` : ''
+    // An id given twice is one letter.
+    const given = new Set(ids).size
+    const missed = given - count
+    return missed > 0 ? `; ${missed} of the ${given} ids given are not among its dead letters` : ''
   }
   return count === 0 ? '; it holds no dead letters (check the channel and the namespace)' : ''
 }

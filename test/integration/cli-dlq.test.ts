@@ -57,7 +57,7 @@ describe('redfleet dlq list and replay', () => {
       again.stdout,
       "replayed 0 dead letter(s) of 'billing:dead'; it holds no dead letters (check the channel and the namespace)\n",
     )
-    const stale = await cli(['dlq', 'purge', 'billing:dead', '--ids', '1-0,2-0', ...flags])
+    const stale = await cli(['dlq', 'purge', 'billing:dead', '--ids', '1-0,2-0,1-0', ...flags])
     assert.equal(stale.code, 0, stale.stderr)
     assert.equal(
       stale.stdout,
