@@ -22,7 +22,7 @@ import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
-import { type RetryOptions, resolveRetry, retryAfter } from './retry.ts'
+import { type RetryOptions, resolveRetry, retryAfter, toldFailure } from './retry.ts'
 import type { KeyOrder } from './store/order.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
 import type { TopologyHandle } from './topology/handle.ts'
@@ -238,7 +238,7 @@ function attempt<T>(
   fn: () => Promise<T>,
   refused: Refused,
 ): Promise<T> {
-  if (refused(ctx.lifecycle)) return Promise.reject(closedError(op, key))
+  if (refused(ctx.lifecycle)) return toldFailure(closedError(op, key))
   return started(fn).then(undefined, (error: unknown) => {
     const repeatable = repeatsSafely(op)
     return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {

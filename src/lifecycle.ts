@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
 import { ClosedError } from './errors.ts'
+import { toldFailure } from './retry.ts'
 
 /**
  * How long fleet.close() waits for user code a primitive handed work to (a stream handler, a
@@ -81,6 +82,14 @@ export class Lifecycle {
 
   assertOpen(op: string): void {
     if (this.closed) throw new ClosedError(`${op}: the fleet is closed`)
+  }
+
+  /**
+   * The rejection of a call refused because the fleet is closed, told as failures are
+   * (toldFailure): a loop that calls again at once must still let the event loop turn.
+   */
+  refused(op: string): Promise<never> {
+    return toldFailure(new ClosedError(`${op}: the fleet is closed`))
   }
 
   /** Registers a cleanup; returns a function that unregisters it (when the owner stops early). */

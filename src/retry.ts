@@ -150,6 +150,16 @@ let toldThisTurn = 0
 let resetting = false
 
 /**
+ * `error` as a rejection, told as retryAfter tells a failure: at once, or once the event loop has
+ * turned when many are told in one turn (SPIN_LIMIT). For calls refused without an attempt (the
+ * fleet is closed), which a loop calling again at once would otherwise spin on for ever.
+ */
+export function toldFailure(error: unknown): Promise<never> {
+  const turn = turnIfSpinning()
+  return turn === undefined ? Promise.reject(error) : turn.then(() => Promise.reject(error))
+}
+
+/**
  * Nothing (tell the failure now), or a turn of the event loop to wait for first: see SPIN_LIMIT.
  * Also for failures told without a rejection (a broker publish resolves when Redis fails).
  */

@@ -323,7 +323,7 @@ class FleetMembership implements Membership {
       }
       for (const member of members) assertName(member, 'member id', 'membership.owner')
       // No Redis to ask, but a closed fleet's calls all reject alike.
-      this.#ctx.lifecycle.assertOpen('membership.owner')
+      if (this.#ctx.lifecycle.closed) return this.#ctx.lifecycle.refused('membership.owner')
       return rendezvousOwner(key, members)
     }
     return rendezvousOwner(key, await this.#live('owner'))

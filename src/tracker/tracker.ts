@@ -344,10 +344,10 @@ class FleetTracker implements Tracker {
       // A job id is part of its claim's key: the rule of a key applies.
       assertName(id, 'id', 'tracker.track')
       assertFunction(run, 'run', 'tracker.track')
-      this.#runner.assertOpen('track')
     } catch (error) {
       return Promise.reject(error)
     }
+    if (this.#runner.closed) return this.#runner.refused('track')
     return this.#jobs.track(this.#session, id, payload, run)
   }
 
@@ -373,23 +373,23 @@ class FleetTracker implements Tracker {
 
   async #inFlight(instanceId: string): Promise<TrackedJob[]> {
     assertName(instanceId, 'instanceId', 'tracker.inFlight')
-    this.#runner.assertOpen('inFlight')
+    if (this.#runner.closed) return this.#runner.refused('inFlight')
     return this.#listing.jobsOf('inFlight', await this.#listing.ofInstance('inFlight', instanceId))
   }
 
   async #instances(): Promise<{ id: string; lastSeen: number }[]> {
-    this.#runner.assertOpen('instances')
+    if (this.#runner.closed) return this.#runner.refused('instances')
     return this.#listing.instances('instances')
   }
 
   async #orphans(): Promise<TrackedJob[]> {
-    this.#runner.assertOpen('orphans')
+    if (this.#runner.closed) return this.#runner.refused('orphans')
     return this.#listing.jobsOf('orphans', await this.#listing.dead('orphans'))
   }
 
   async #recoverOrphans(requeue: Requeue): Promise<number> {
     assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
-    this.#runner.assertOpen('recoverOrphans')
+    if (this.#runner.closed) return this.#runner.refused('recoverOrphans')
     return this.#recovery.pass(requeue, 'recoverOrphans')
   }
 }

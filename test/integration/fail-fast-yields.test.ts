@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createFleet, NodeDownError } from '../../src/index.ts'
+import { createFleet, failsafe, NodeDownError } from '../../src/index.ts'
 import { SPIN_LIMIT } from '../../src/retry.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -60,4 +60,37 @@ test('calls refused while a node is down let the event loop turn now and then', 
   } finally {
     await fleet.close()
   }
+})
+
+test('calls refused by a closed fleet let the event loop turn now and then', async () => {
+  // A worker loop that stops on a flag its shutdown sets on a timer, after fleet.close().
+  const fleet = createFleet({ namespace: uniqueNamespace('yields-closed') })
+  const store = fleet.store()
+  const cache = fleet.cache()
+  const tracker = fleet.tracker()
+  const membership = fleet.membership()
+  const safe = failsafe(fleet.store(), { onError() {} })
+  await fleet.close()
+  let turns = 0
+  let turning = true
+  const turn = () => {
+    turns++
+    if (turning) setImmediate(turn)
+  }
+  setImmediate(turn)
+  const calls = [
+    () => store.get('k'),
+    () => cache.read('k'),
+    () => tracker.track('j', 1, async () => 1),
+    () => tracker.orphans(),
+    () => membership.owner('k', ['a']),
+    () => safe.get('k'),
+  ]
+  const loops = calls.map(async (call) => {
+    for (let i = 0; i < FAILURES; i++) await call().catch(() => undefined)
+  })
+  await Promise.all(loops)
+  turning = false
+  const failures = loops.length * FAILURES
+  assert.ok(turns >= failures / SPIN_LIMIT - 1, `${turns} event-loop turns for ${failures} refusals`)
 })
