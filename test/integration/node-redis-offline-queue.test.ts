@@ -204,7 +204,10 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       const fleet = createFleet({ client: cluster, namespace: uniqueNamespace(), reconnectAttempts: 1000 })
       const cache = fleet.cache({ errorHandler: () => undefined })
       // The test before restarted a master of the same cluster: its state may not be ok again yet.
-      await waitUntil('the cluster to answer', () => fleet.ready().then(() => true, () => false))
+      await waitUntil('the cluster to answer', async () => {
+        await fleet.ready()
+        return true
+      })
       const master = cluster.slots[0]!.master
       const server = servers.servers.find((s) => s.port === master.port)!
       await server.kill()
