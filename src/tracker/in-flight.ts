@@ -96,6 +96,7 @@ export class InFlightJobs {
       return
     }
     session.inFlight.delete(id)
+    session.leftover.delete(id)
     // A job that settles while the fleet closes is untracked (close waits for it), success or
     // failure (SPEC §7), unless the close cut it off: failed with a ClosedError, its own calls on
     // the fleet refused, it keeps its record, an orphan another instance recovers. So does one
@@ -107,11 +108,34 @@ export class InFlightJobs {
       } catch (error) {
         // The job's own outcome is what track() returns.
         this.#runner.reportUnheard(error, 'track')
+        session.leftover.add(id)
       }
     } else {
-      await this.#backend.remove(session.keys, id).catch(() => undefined)
+      await this.#backend.remove(session.keys, id).catch(() => session.leftover.add(id))
     }
     if (session.ended && session.inFlight.size === 0) await this.#retireEnded(session)
+  }
+
+  /**
+   * Removes the records of jobs that settled while Redis failed (`session.leftover`), with a
+   * heartbeat of the session: a record left would make the job, which completed, an orphan once
+   * this instance is gone, and another instance would run it again. One that runs again here
+   * keeps its record (its own settling removes it). What fails stays for the next beat, quietly:
+   * its first failure was reported.
+   */
+  async removeLeftovers(session: Session): Promise<void> {
+    for (const id of [...session.leftover]) {
+      if (session.inFlight.has(id)) {
+        session.leftover.delete(id)
+        continue
+      }
+      try {
+        await this.#runner.run('heartbeat', id, () => this.#backend.remove(session.keys, id))
+        session.leftover.delete(id)
+      } catch {
+        return
+      }
+    }
   }
 
   /** The last job of a stopped session settled: retire the session so the index stays small. */

@@ -123,9 +123,10 @@ class FleetTracker implements Tracker {
       this.#options.heartbeatInterval,
       () => {
         const session = this.#session
-        return this.#runner.traced('heartbeat', this.#instance, () =>
-          this.#runner.run('heartbeat', undefined, () => this.#heartbeat(session)),
-        )
+        return this.#runner.traced('heartbeat', this.#instance, async () => {
+          await this.#runner.run('heartbeat', undefined, () => this.#heartbeat(session))
+          if (session.leftover.size > 0) await this.#jobs.removeLeftovers(session)
+        })
       },
       (error) => this.#runner.report(error, 'heartbeat'),
     )

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
 import { ConnectionError, createFleet, type Fleet, RedfleetError } from '../../src/index.ts'
 import { backoffDelay, resolveRetry } from '../../src/retry.ts'
+import { waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 
 // A private server this file stops: the tracker must keep running jobs when Redis is gone.
@@ -101,4 +103,40 @@ test('a tracker made while Redis is down runs jobs too, and tracks again once Re
   )
   assert.deepEqual(await tracker.inFlight(), [])
   await tracker.stop()
+})
+
+test('a job whose record could not be removed as it settled is untracked by a later heartbeat, never left an orphan', async () => {
+  const errors: unknown[] = []
+  const tracker = fleet().tracker({
+    instanceId: 'refused',
+    heartbeatInterval: 50,
+    onError: (e) => errors.push(e),
+  })
+  await tracker.start()
+  const raw = new Redis(server.url)
+  try {
+    // Every write refused while the job settles (NOREPLICAS), as READONLY after a demotion is.
+    const done = await tracker.track('j-5', 'z', async () => {
+      await raw.config('SET', 'min-replicas-to-write', '1')
+      return 'done'
+    })
+    assert.equal(done, 'done')
+    assert.ok(
+      errors.some((e) => /NOREPLICAS/.test(String(e))),
+      'the failed removal is reported',
+    )
+    // Still listed while writes are refused (reads are not).
+    assert.deepEqual(
+      (await tracker.inFlight()).map((job) => job.id),
+      ['j-5'],
+    )
+    await raw.config('SET', 'min-replicas-to-write', '0')
+    await waitUntil('a heartbeat to remove the record', async () => (await tracker.inFlight()).length === 0)
+    await tracker.stop()
+    // Gone, the instance leaves nothing another would take for an orphan.
+    assert.deepEqual(await tracker.orphans(), [])
+  } finally {
+    await raw.config('SET', 'min-replicas-to-write', '0')
+    raw.disconnect()
+  }
 })

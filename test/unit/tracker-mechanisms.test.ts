@@ -70,7 +70,7 @@ function fakeBackend(overrides: Partial<Record<keyof TrackerBackend, (...args: n
 }
 
 function session(): Session {
-  return { id: 's1', keys: {} as SessionKeys, inFlight: new Map(), ended: false }
+  return { id: 's1', keys: {} as SessionKeys, inFlight: new Map(), leftover: new Set(), ended: false }
 }
 
 test('track: records, runs, then removes the record through the runner; the result passes through', async () => {
