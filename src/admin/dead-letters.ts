@@ -357,10 +357,6 @@ function idBefore(id: string): string {
 const DEFAULT_SUFFIX = ':dead'
 
 /**
- * Whether a purge of the whole of `channel` deletes its entries that are not dead-letter records:
- * in a dead-letter channel only, one that holds dead letters or is named as a group's default one.
- */
-/**
  * What a replay or purge of `count` letters did not find, said to the operator: ids that are
  * not among the channel's dead letters (replayed or purged meanwhile, or mistyped), or a channel
  * that holds none (a mistyped channel or namespace). Empty when it found what it was asked for.
@@ -375,6 +371,10 @@ export function unmatchedNote(count: number, ids: readonly string[] | undefined)
   return count === 0 ? '; it holds no dead letters (check the channel and the namespace)' : ''
 }
 
+/**
+ * Whether a purge of the whole of `channel` deletes its entries that are not dead-letter records:
+ * in a dead-letter channel only, one that holds dead letters or is named as a group's default one.
+ */
 export function purgesOthers(channel: string, holdsLetters: boolean): boolean {
   return holdsLetters || channel.endsWith(DEFAULT_SUFFIX)
 }

@@ -118,7 +118,7 @@ function purgedText(channel: string, p: PurgeResult, ids: readonly string[] | un
   // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
-  } else {
+  } else if (p.malformed === 0) {
     text += unmatchedNote(p.count, ids)
   }
   return text

@@ -97,7 +97,8 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
-      const note = purged.kept > 0 ? '' : unmatchedNote(purged.count, b.ids)
+      // A channel that held other entries was the right one: only an empty answer is explained.
+      const note = purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, b.ids)
       return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})${note}` }
     },
   })
