@@ -20,6 +20,8 @@ export interface NodeRedisClient {
   close(): Promise<unknown>
   /** Closes at once. */
   destroy(): void
+  /** Its socket no longer keeps the process alive. */
+  unref(): void
   on(event: string, listener: (...args: never[]) => void): unknown
   once(event: string, listener: (...args: never[]) => void): unknown
   off(event: string, listener: (...args: never[]) => void): unknown
@@ -69,10 +71,16 @@ export function followAttempts(client: NodeRedisClient): void {
  * a client that is connecting is destroyed once that socket is up ('connect') or its attempt
  * failed ('error'), which an attempt reaches within its connectTimeout. One whose socket is up
  * and handshaking is destroyed at once: a paused server may never answer its handshake, and
- * waiting for 'ready' kept the socket, and the process, alive.
+ * waiting for 'ready' kept the socket, and the process, alive. One already closing is unref'd.
  */
 export function destroyClient(client: NodeRedisClient): Promise<void> {
-  if (!client.isOpen) return Promise.resolve()
+  if (!client.isOpen) {
+    // Closed, or closing: one whose close() began (closeClient's QUIT) waits for every answer and
+    // can no longer be destroyed. From a frozen server that never comes, and its socket kept the
+    // process alive after fleet.close(): it no longer does.
+    client.unref()
+    return Promise.resolve()
+  }
   if (client.isReady || handshaking.has(client)) {
     client.destroy()
     return Promise.resolve()
