@@ -278,5 +278,5 @@ const CLUSTER_HINT = ' (the server is a Redis Cluster node: connect with cluster
 
 /** Where a primitive's calls are traced (SPEC §11): its fleet's namespace and topology. */
 export function traceScope(ctx: FleetContext): TraceScope {
-  return { namespace: ctx.keys.namespace, topology: ctx.topology }
+  return { namespace: ctx.keys.namespace, topology: ctx.topology, lifecycle: ctx.lifecycle }
 }

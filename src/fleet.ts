@@ -192,7 +192,7 @@ class FleetView implements Fleet {
   }
 
   async ready(): Promise<void> {
-    this.#ctx.lifecycle.assertOpen('ready')
+    if (this.#ctx.lifecycle.closed) return this.#ctx.lifecycle.refused('ready')
     if (this.topology === 'memory') return
     try {
       await (await this.#core.redis()).ready()

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import diagnosticsChannel, { type TracingChannel } from 'node:diagnostics_channel'
+import { toldFailure } from './retry.ts'
 
 /**
  * What every operation's TracingChannel carries (SPEC §11): where it ran and on what, never a
@@ -17,6 +18,8 @@ export interface OperationContext {
 export interface TraceScope {
   readonly namespace: string
   readonly topology: string
+  /** The fleet's lifecycle: a call on a closed fleet is told as failures are (tracedOn). */
+  readonly lifecycle?: { readonly closed: boolean }
 }
 
 /**
@@ -71,6 +74,18 @@ export function traced<T>(
 }
 
 function tracedOn<T>(
+  channel: TracingChannel<unknown, OperationContext>,
+  scope: TraceScope,
+  subject: () => Subject,
+  fn: () => Promise<T>,
+): Promise<T> {
+  // Refused without I/O, a call on a closed fleet rejects at once: a loop calling again at once
+  // (a consumer restarting consume) would spin for ever without letting a timer run.
+  if (scope.lifecycle?.closed === true) return traceOn(channel, scope, subject, fn).catch(toldFailure)
+  return traceOn(channel, scope, subject, fn)
+}
+
+function traceOn<T>(
   channel: TracingChannel<unknown, OperationContext>,
   scope: TraceScope,
   subject: () => Subject,

@@ -49,7 +49,7 @@ export interface MultiKeyParts {
   defaults: WriteDefaults
   plain: WriteSettings
   /** The fleet's: a call with nothing to send still refuses once it is closed. */
-  lifecycle: { assertOpen(op: string): void }
+  lifecycle: { readonly closed: boolean; refused(op: string): Promise<never> }
 }
 
 /**
@@ -272,9 +272,9 @@ export class MultiKey {
   }
 
   /** What a call with nothing to send answers, unless the fleet is closed: every call refuses then. */
-  #nothingToDo<T>(method: CacheMethod, answer: T): T {
-    this.#o.lifecycle.assertOpen(`cache.${method}`)
-    return answer
+  #nothingToDo<T>(method: CacheMethod, answer: T): Promise<T> {
+    const { lifecycle } = this.#o
+    return lifecycle.closed ? lifecycle.refused(`cache.${method}`) : Promise.resolve(answer)
   }
 
   /** Names, full keys and requested versions of a multi-key call, in one pass. */

@@ -323,7 +323,7 @@ class FleetMembership implements Membership {
       }
       for (const member of members) assertName(member, 'member id', 'membership.owner')
       // No Redis to ask, but a closed fleet's calls all reject alike.
-      if (this.#ctx.lifecycle.closed) return this.#ctx.lifecycle.refused('membership.owner')
+      this.#ctx.lifecycle.assertOpen('membership.owner')
       return rendezvousOwner(key, members)
     }
     return rendezvousOwner(key, await this.#live('owner'))
@@ -389,7 +389,8 @@ class FleetMembership implements Membership {
     after: string,
     userSignal: AbortSignal | undefined,
   ): AsyncGenerator<unknown> {
-    this.#ctx.lifecycle.assertOpen('membership.inbox')
+    // Told as failures are (a loop reading again at once must let the event loop turn).
+    if (this.#ctx.lifecycle.closed) await this.#ctx.lifecycle.refused('membership.inbox')
     const linked = linkSignals(userSignal, this.#ctx.lifecycle.signal)
     try {
       const entries = readEntries({

@@ -75,11 +75,6 @@ export class TrackerRunner {
     this.#ctx.lifecycle.assertOpen(`tracker.${op}`)
   }
 
-  /** A call refused by a closed fleet (Lifecycle.refused). */
-  refused(op: string): Promise<never> {
-    return this.#ctx.lifecycle.refused(`tracker.${op}`)
-  }
-
   /**
    * Runs one command of the tracker. `finishing`: the step that settles an orphan already handed
    * to requeue (its completion or release) still runs while the fleet is closing, since close

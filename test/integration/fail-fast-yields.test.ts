@@ -70,6 +70,7 @@ test('calls refused by a closed fleet let the event loop turn now and then', asy
   const tracker = fleet.tracker()
   const membership = fleet.membership()
   const safe = failsafe(fleet.store(), { onError() {} })
+  const streams = fleet.streams()
   await fleet.close()
   let turns = 0
   let turning = true
@@ -80,17 +81,27 @@ test('calls refused by a closed fleet let the event loop turn now and then', asy
   setImmediate(turn)
   const calls = [
     () => store.get('k'),
+    () => store.getMany([]),
     () => cache.read('k'),
+    () => cache.readMulti([]),
     () => tracker.track('j', 1, async () => 1),
     () => tracker.orphans(),
+    () => tracker.start(),
     () => membership.owner('k', ['a']),
+    () => membership.inbox('m')[Symbol.asyncIterator]().next(),
     () => safe.get('k'),
+    // A consumer that starts consuming again when consume ends with an error.
+    () => streams.consume('g', 'c', () => undefined),
+    () => fleet.ready(),
   ]
   const loops = calls.map(async (call) => {
     for (let i = 0; i < FAILURES; i++) await call().catch(() => undefined)
   })
-  await Promise.all(loops)
-  turning = false
+  try {
+    await Promise.all(loops)
+  } finally {
+    turning = false
+  }
   const failures = loops.length * FAILURES
   assert.ok(turns >= failures / SPIN_LIMIT - 1, `${turns} event-loop turns for ${failures} refusals`)
 })
