@@ -120,8 +120,9 @@ export class InFlightJobs {
    * Removes the records of jobs that settled while Redis failed (`session.leftover`), with a
    * heartbeat of the session: a record left would make the job, which completed, an orphan once
    * this instance is gone, and another instance would run it again. One that runs again here
-   * keeps its record (its own settling removes it). What fails stays for the next beat, quietly:
-   * its first failure was reported.
+   * keeps its record (its own settling removes it). One attempt each, sent as the id is checked:
+   * a retry sent later could delete the record of the same id tracked again meanwhile. What fails
+   * stays for the next beat, quietly: its first failure was reported.
    */
   async removeLeftovers(session: Session): Promise<void> {
     for (const id of [...session.leftover]) {
@@ -130,7 +131,7 @@ export class InFlightJobs {
         continue
       }
       try {
-        await this.#runner.run('heartbeat', id, () => this.#backend.remove(session.keys, id))
+        await this.#backend.remove(session.keys, id)
         session.leftover.delete(id)
       } catch {
         return

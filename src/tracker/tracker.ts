@@ -235,7 +235,8 @@ class FleetTracker implements Tracker {
     // The next start() gets a new session: what this one leaves behind is now an orphan.
     session.ended = true
     this.#session = newSession(this.#keys)
-    const release = releaseJobs ? [...new Set([...settling, ...session.inFlight.keys()])] : []
+    const running = releaseJobs ? [...settling, ...session.inFlight.keys()] : []
+    const release = [...new Set([...running, ...completedLeftovers(session)])]
     // A stop begun before fleet.close() is let through while the fleet closes (close waits for
     // it): refused, the jobs it releases would stay recorded, and once they settle on a closed
     // fleet nothing would remove them, so another instance would requeue jobs that completed.
@@ -280,8 +281,8 @@ class FleetTracker implements Tracker {
       const requeueGrace = Math.min(closeGrace.ms, this.#options.recoveryLockTtl)
       this.#runner.report(
         new TimeoutError(
-          `tracker.close: a requeue did not settle within ${requeueGrace} ms of close; its orphan stays ` +
-            'claimed until recoveryLockTtl and may then be handed out again',
+          `tracker.close: a heartbeat, start, stop or requeue in progress did not settle within ${requeueGrace} ms ` +
+            "of close; a requeue's orphan stays claimed until recoveryLockTtl and may then be handed out again",
         ),
         'close',
       )
@@ -291,7 +292,7 @@ class FleetTracker implements Tracker {
     this.#live = undefined
     if (!live) return
     try {
-      await this.#backend.leave(live.keys, live.id, [])
+      await this.#backend.leave(live.keys, live.id, completedLeftovers(live))
     } catch (error) {
       // Unreachable Redis: the heartbeat expires on its own within heartbeatTtl.
       this.#runner.report(translateError(error, 'tracker.close'), 'close')
@@ -345,10 +346,10 @@ class FleetTracker implements Tracker {
       // A job id is part of its claim's key: the rule of a key applies.
       assertName(id, 'id', 'tracker.track')
       assertFunction(run, 'run', 'tracker.track')
+      this.#runner.assertOpen('track')
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.#runner.closed) return this.#runner.refused('track')
     return this.#jobs.track(this.#session, id, payload, run)
   }
 
@@ -374,23 +375,23 @@ class FleetTracker implements Tracker {
 
   async #inFlight(instanceId: string): Promise<TrackedJob[]> {
     assertName(instanceId, 'instanceId', 'tracker.inFlight')
-    if (this.#runner.closed) return this.#runner.refused('inFlight')
+    this.#runner.assertOpen('inFlight')
     return this.#listing.jobsOf('inFlight', await this.#listing.ofInstance('inFlight', instanceId))
   }
 
   async #instances(): Promise<{ id: string; lastSeen: number }[]> {
-    if (this.#runner.closed) return this.#runner.refused('instances')
+    this.#runner.assertOpen('instances')
     return this.#listing.instances('instances')
   }
 
   async #orphans(): Promise<TrackedJob[]> {
-    if (this.#runner.closed) return this.#runner.refused('orphans')
+    this.#runner.assertOpen('orphans')
     return this.#listing.jobsOf('orphans', await this.#listing.dead('orphans'))
   }
 
   async #recoverOrphans(requeue: Requeue): Promise<number> {
     assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
-    if (this.#runner.closed) return this.#runner.refused('recoverOrphans')
+    this.#runner.assertOpen('recoverOrphans')
     return this.#recovery.pass(requeue, 'recoverOrphans')
   }
 }
@@ -398,4 +399,13 @@ class FleetTracker implements Tracker {
 /** Builds `fleet.tracker(options)`; throws ConfigError for bad options, before any I/O. */
 export function createTracker(ctx: FleetContext, options: TrackerOptions = {}): Tracker {
   return new FleetTracker(ctx, options)
+}
+
+/**
+ * The records of jobs that completed here but could not be removed then (session.leftover), but
+ * those running again under the same id: removed as the session leaves, or another instance
+ * would recover them as orphans and run them again.
+ */
+function completedLeftovers(session: Session): string[] {
+  return [...session.leftover].filter((id) => !session.inFlight.has(id))
 }

@@ -140,3 +140,31 @@ test('a job whose record could not be removed as it settled is untracked by a la
     raw.disconnect()
   }
 })
+
+for (const end of ['stop', 'stop({ releaseJobs: true })', 'fleet.close()'] as const) {
+  test(`a record Redis refused to remove is removed by ${end} before the next heartbeat`, async () => {
+    const made = fleet()
+    // No heartbeat between Redis taking writes again and the end: the end removes it.
+    const tracker = made.tracker({
+      instanceId: `ended-${end}`,
+      heartbeatInterval: 600_000,
+      heartbeatTtl: 1_200_000,
+    })
+    await tracker.start()
+    const raw = new Redis(server.url)
+    try {
+      await tracker.track('j-6', 'z', () => raw.config('SET', 'min-replicas-to-write', '1'))
+      await raw.config('SET', 'min-replicas-to-write', '0')
+      if (end === 'fleet.close()') await made.close()
+      else await tracker.stop({ releaseJobs: end !== 'stop' })
+      const other = fleet().tracker({ instanceId: 'another' })
+      assert.deepEqual(
+        (await other.orphans()).filter((job) => job.instanceId === `ended-${end}`),
+        [],
+      )
+    } finally {
+      await raw.config('SET', 'min-replicas-to-write', '0')
+      raw.disconnect()
+    }
+  })
+}
