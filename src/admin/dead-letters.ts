@@ -363,8 +363,8 @@ const DEFAULT_SUFFIX = ':dead'
  */
 export function unmatchedNote(count: number, ids: readonly string[] | undefined): string {
   if (ids !== undefined) {
-    // An id given twice is one letter.
-    const given = new Set(ids).size
+    // An id given twice (or spelt twice: `5` is `5-0`) is one letter.
+    const given = new Set(ids.map((id) => canonicalId(id) ?? id)).size
     const missed = given - count
     return missed > 0 ? `; ${missed} of the ${given} ids given are not among its dead letters` : ''
   }

@@ -308,7 +308,7 @@ describe('dashboard token and actions', () => {
           'content-type': 'application/json',
           'x-redfleet-action': '1',
         },
-        body: JSON.stringify({ channel: 'stale:dead', ids: [letter!.id, '1-0', letter!.id] }),
+        body: JSON.stringify({ channel: 'stale:dead', ids: [letter!.id, '1-0', letter!.id, '1'] }),
       }).then((r) => r.json())
     const first = await replay()
     assert.equal(first.count, 1)
