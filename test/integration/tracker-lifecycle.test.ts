@@ -164,7 +164,10 @@ forEachTopology(
       await fleet.close()
       assert.equal(errors.length, 1)
       assert.ok(errors[0] instanceof TimeoutError, String(errors[0]))
-      assert.match(String(errors[0]), /a requeue did not settle within 50 ms of close/)
+      assert.match(
+        String(errors[0]),
+        /a heartbeat, start, stop or requeue in progress did not settle within 50 ms of close/,
+      )
       held.release()
       await assert.rejects(pass, ClosedError)
     })
