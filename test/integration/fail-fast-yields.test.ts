@@ -16,6 +16,28 @@ import { uniqueNamespace } from '../harness/topologies.ts'
 /** Failures each loop meets before it stops. */
 const FAILURES = 500
 
+/**
+ * Runs the loops `start` starts, each meeting FAILURES failures, and asserts that the event loop
+ * turned (an immediate ran) at least once per SPIN_LIMIT failures of them all.
+ */
+async function assertTurnsWhile(start: () => Promise<unknown>[], what: string): Promise<void> {
+  let turns = 0
+  let turning = true
+  const turn = () => {
+    turns++
+    if (turning) setImmediate(turn)
+  }
+  setImmediate(turn)
+  const loops = start()
+  try {
+    await Promise.all(loops)
+  } finally {
+    turning = false
+  }
+  const failures = loops.length * FAILURES
+  assert.ok(turns >= failures / SPIN_LIMIT - 1, `${turns} event-loop turns for ${failures} ${what}`)
+}
+
 test('calls refused while a node is down let the event loop turn now and then', async () => {
   const server = await startRedis()
   const fleet = createFleet({ url: server.url, namespace: uniqueNamespace('yields'), onError() {} })
@@ -32,31 +54,22 @@ test('calls refused while a node is down let the event loop turn now and then', 
         (e: unknown) => e,
       )
     }
-    let turns = 0
-    let turning = true
-    const turn = () => {
-      turns++
-      if (turning) setImmediate(turn)
-    }
-    setImmediate(turn)
-    const loops = [
-      ...[1, 2].map(async () => {
-        for (let failed = 0; failed < FAILURES; ) await store.get('k').catch(() => failed++)
-      }),
-      // The cache's failsafe answers a miss for the same failure: its loops spin the same way.
-      ...[1, 2].map(async () => {
-        for (let i = 0; i < FAILURES; i++) assert.equal(await cache.read('k'), undefined)
-      }),
-      // A broker publish resolves when it fails (onError): a publishing loop spins the same way.
-      (async () => {
-        for (let i = 0; i < FAILURES; i++) await broker.publish('m')
-      })(),
-    ]
-    await Promise.all(loops)
-    turning = false
-    // The event loop turned at least once per SPIN_LIMIT failures of all the loops.
-    const failures = loops.length * FAILURES
-    assert.ok(turns >= failures / SPIN_LIMIT - 1, `${turns} event-loop turns for ${failures} failures`)
+    await assertTurnsWhile(
+      () => [
+        ...[1, 2].map(async () => {
+          for (let failed = 0; failed < FAILURES; ) await store.get('k').catch(() => failed++)
+        }),
+        // The cache's failsafe answers a miss for the same failure: its loops spin the same way.
+        ...[1, 2].map(async () => {
+          for (let i = 0; i < FAILURES; i++) assert.equal(await cache.read('k'), undefined)
+        }),
+        // A broker publish resolves when it fails (onError): a publishing loop spins the same way.
+        (async () => {
+          for (let i = 0; i < FAILURES; i++) await broker.publish('m')
+        })(),
+      ],
+      'failures',
+    )
   } finally {
     await fleet.close()
   }
@@ -72,13 +85,6 @@ test('calls refused by a closed fleet let the event loop turn now and then', asy
   const safe = failsafe(fleet.store(), { onError() {} })
   const streams = fleet.streams()
   await fleet.close()
-  let turns = 0
-  let turning = true
-  const turn = () => {
-    turns++
-    if (turning) setImmediate(turn)
-  }
-  setImmediate(turn)
   const calls = [
     () => store.get('k'),
     () => store.getMany([]),
@@ -94,14 +100,11 @@ test('calls refused by a closed fleet let the event loop turn now and then', asy
     () => streams.consume('g', 'c', () => undefined),
     () => fleet.ready(),
   ]
-  const loops = calls.map(async (call) => {
-    for (let i = 0; i < FAILURES; i++) await call().catch(() => undefined)
-  })
-  try {
-    await Promise.all(loops)
-  } finally {
-    turning = false
-  }
-  const failures = loops.length * FAILURES
-  assert.ok(turns >= failures / SPIN_LIMIT - 1, `${turns} event-loop turns for ${failures} refusals`)
+  await assertTurnsWhile(
+    () =>
+      calls.map(async (call) => {
+        for (let i = 0; i < FAILURES; i++) await call().catch(() => undefined)
+      }),
+    'refusals',
+  )
 })
