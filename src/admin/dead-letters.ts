@@ -372,6 +372,14 @@ export function unmatchedNote(count: number, ids: readonly string[] | undefined)
 }
 
 /**
+ * unmatchedNote for a purge: none when the channel held entries that are not dead letters (it
+ * was the channel named; what the purge did with them is said beside it).
+ */
+export function purgeUnmatchedNote(purged: PurgeResult, ids: readonly string[] | undefined): string {
+  return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, ids)
+}
+
+/**
  * Whether a purge of the whole of `channel` deletes its entries that are not dead-letter records:
  * in a dead-letter channel only, one that holds dead letters or is named as a group's default one.
  */

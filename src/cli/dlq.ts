@@ -3,6 +3,7 @@ import {
   type PurgeResult,
   purgeChannel,
   purgesOthers,
+  purgeUnmatchedNote,
   readDeadLetters,
   replayDeadLetters,
   unmatchedNote,
@@ -118,10 +119,8 @@ function purgedText(channel: string, p: PurgeResult, ids: readonly string[] | un
   // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
-  } else if (p.malformed === 0) {
-    text += unmatchedNote(p.count, ids)
   }
-  return text
+  return text + purgeUnmatchedNote(p, ids)
 }
 
 export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<void> {

@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
-import { type PurgeResult, purgeChannel, replayDeadLetters, unmatchedNote } from '../admin/dead-letters.ts'
+import {
+  type PurgeResult,
+  purgeChannel,
+  purgeUnmatchedNote,
+  replayDeadLetters,
+  unmatchedNote,
+} from '../admin/dead-letters.ts'
 import { type OrphanRef, releaseOrphan } from '../admin/orphans.ts'
 import { messageOf } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
@@ -97,8 +103,7 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
-      // A channel that held other entries was the right one: only an empty answer is explained.
-      const note = purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, b.ids)
+      const note = purgeUnmatchedNote(purged, b.ids)
       return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})${note}` }
     },
   })
