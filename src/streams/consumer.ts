@@ -74,6 +74,10 @@ export class ConsumerLoop {
   #ahead: Promise<ClaimedEntry[]> | undefined
   /** A read ahead is never cut by the stop: its entries are handed back instead. */
   readonly #aheadSignal = new AbortController().signal
+  /** The batch being handled: its entries, and the next one no handler has started yet. */
+  #batch: { entries: ClaimedEntry[]; next: number } | undefined
+  /** close() stopped waiting for this loop (see cutOff): what it does later is never sent. */
+  #cutOff = false
 
   constructor(settings: ConsumerSettings) {
     this.#s = settings
@@ -147,9 +151,29 @@ export class ConsumerLoop {
         await backoff.failed(error, signal)
       }
     }
+    // Cut off meanwhile: its last steps were taken then, and the connections are closed now.
+    if (this.#cutOff) return
     await this.#handBackAhead()
     await this.#flushAcks()
     if (fatal !== undefined) throw fatal
+  }
+
+  /**
+   * The loop's last steps, taken for it by a close() that stopped waiting for a handler that
+   * never settled: the entries of its batch no handler started (and a read ahead's) are handed
+   * back, and the acks of the handlers that finished are sent. Without them, all of them would
+   * wait for minIdle and be handled again. The handler still running keeps its entry pending.
+   */
+  async cutOff(): Promise<void> {
+    this.#cutOff = true
+    const batch = this.#batch
+    if (batch) {
+      const unstarted = batch.entries.slice(batch.next)
+      batch.next = batch.entries.length
+      await this.#release(unstarted)
+    }
+    await this.#handBackAhead()
+    await this.#flushAcks()
   }
 
   /**
@@ -183,12 +207,7 @@ export class ConsumerLoop {
     } catch {
       return
     }
-    if (entries.length === 0) return
-    try {
-      await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries)
-    } catch (error) {
-      this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
-    }
+    await this.#release(entries)
   }
 
   /** Acks what is waiting; a failure reaches the loop, and the ids wait for the next send. */
@@ -216,23 +235,29 @@ export class ConsumerLoop {
   /** Runs the handlers of one batch, at most `concurrency` at a time, starting them in id order. */
   async #process(entries: ClaimedEntry[]): Promise<void> {
     const { signal } = this.#s
-    let next = 0
+    const batch = { entries, next: 0 }
+    this.#batch = batch
     const worker = async () => {
-      while (next < entries.length && !signal.aborted) {
+      while (batch.next < entries.length && !signal.aborted) {
         // Synchronous handlers settle without a promise: no microtask per entry.
-        const pending = this.#handleOne(entries[next++]!)
+        const pending = this.#handleOne(entries[batch.next++]!)
         if (pending) await pending
       }
     }
     if (this.#s.concurrency === 1) await worker()
     else await Promise.all(Array.from({ length: Math.min(this.#s.concurrency, entries.length) }, worker))
-    if (next < entries.length) {
-      try {
-        await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries.slice(next))
-      } catch (error) {
-        // They stay ours and are reclaimed by others after minIdle instead of at once.
-        this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
-      }
+    this.#batch = undefined
+    if (batch.next < entries.length) await this.#release(entries.slice(batch.next))
+  }
+
+  /** Hands back entries no handler started: claimable at once, their delivery counts as before. */
+  async #release(entries: ClaimedEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    try {
+      await this.#s.backend.release(this.#s.key, this.#s.group, this.#s.consumer, entries)
+    } catch (error) {
+      // They stay ours and are reclaimed by others after minIdle instead of at once.
+      this.#s.onError(translateError(error, 'streams.consume', this.#s.group))
     }
   }
 

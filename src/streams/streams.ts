@@ -344,11 +344,11 @@ class FleetStreams implements Streams {
     after: string,
     deliver: (d: Delivery) => void | Promise<void>,
     o: { signal?: AbortSignal },
-  ): (signal: AbortSignal) => Promise<void> {
+  ): (signal: AbortSignal) => LoopRun {
     assertFunction(deliver, 'the callback', `streams.${op}`)
     assertCallOptions(o, `streams.${op}`, ['signal'])
     assertSignal(o?.signal, `streams.${op}`)
-    return async (signal) => {
+    const tail = async (signal: AbortSignal) => {
       const entries = readEntries({
         backend: this.#backend,
         key,
@@ -363,6 +363,7 @@ class FleetStreams implements Streams {
         if ((await this.#ctx.lifecycle.awaitUserCode(() => deliver(delivery))) === DETACHED) return
       }
     }
+    return (signal) => ({ done: tail(signal) })
   }
 
   async #ensureGroup(group: string): Promise<void> {
@@ -410,7 +411,10 @@ class FleetStreams implements Streams {
           onError: (error: unknown) => this.#onError(error, op),
           trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
         }
-        const run = (signal: AbortSignal) => new ConsumerLoop({ ...settings, signal }).run()
+        const run = (signal: AbortSignal): LoopRun => {
+          const loop = new ConsumerLoop({ ...settings, signal })
+          return { done: loop.run(), cutOff: () => loop.cutOff() }
+        }
         return { signal: o.signal, name: group, run }
       },
     )
@@ -434,13 +438,14 @@ class FleetStreams implements Streams {
     this.#ctx.lifecycle.assertOpen(`streams.${op}`)
     const { signal, name, run } = prepare()
     const linked = linkSignals(signal, this.#ctx.lifecycle.signal)
-    const running = run(linked.signal).finally(linked.unlink)
+    const { done, cutOff } = run(linked.signal)
+    const running = done.finally(linked.unlink)
     let abandon!: () => void
     const abandoned = new Promise<void>((resolve) => {
       abandon = resolve
     })
     const what = name === undefined ? `streams.${op}` : `streams.${op} '${name}'`
-    const loop: RunningLoop = { op, what, running, abandon }
+    const loop: RunningLoop = { op, what, running, cutOff, abandon }
     this.#loops.add(loop)
     this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.#drain())
     const forget = () => {
@@ -459,28 +464,34 @@ class FleetStreams implements Streams {
   /**
    * On fleet close: give running loops what is left of the fleet's grace (Lifecycle.graceLeft:
    * one for every primitive, not one each) to finish their handlers and acks. Those
-   * still running then are abandoned (their connections close next): as SPEC §5 has loops end
-   * when the fleet closes, each caller's promise resolves, and a ClosedError naming the loop
-   * goes to onError, since its handler was cut off rather than finished. (A rejection would
-   * crash the usual `await fleet.close(); await consuming` as an unhandled one.)
+   * still running then are abandoned, after their last steps (a consumer's acks and the entries
+   * it never started, see ConsumerLoop.cutOff), before their connections close: as SPEC §5 has
+   * loops end when the fleet closes, each caller's promise resolves, and a ClosedError naming
+   * the loop goes to onError, since its handler was cut off rather than finished. (A rejection
+   * would crash the usual `await fleet.close(); await consuming` as an unhandled one.)
    */
   async #drain(): Promise<void> {
     const running = Promise.allSettled([...this.#loops].map((loop) => loop.running))
-    if (!(await settledWithin(running, this.#ctx.lifecycle.graceLeft()))) this.#abandonAll()
+    if (!(await settledWithin(running, this.#ctx.lifecycle.graceLeft()))) await this.#abandonAll()
   }
 
-  #abandonAll(): void {
-    for (const loop of this.#loops) {
-      const error = new ClosedError(
-        `${loop.what}: the fleet closed and the loop's handler did not settle within ` +
-          `${closeGrace.ms} ms; close() stopped waiting and ended the loop (entries it did not ack are redelivered)`,
-        // The handler may still be running, and its acks were not flushed.
-        { outcome: 'unknown' },
-      )
-      // A throwing error sink must not keep the other loops from ending.
-      safely((e) => this.#onError(e, `streams.${loop.op}`), error)
-      loop.abandon()
-    }
+  async #abandonAll(): Promise<void> {
+    await Promise.all([...this.#loops].map((loop) => this.#abandon(loop)))
+  }
+
+  async #abandon(loop: RunningLoop): Promise<void> {
+    // Its failures went to onError: they must not keep close from ending the other loops.
+    await loop.cutOff?.().catch(() => undefined)
+    const error = new ClosedError(
+      `${loop.what}: the fleet closed and the loop's handler did not settle within ` +
+        `${closeGrace.ms} ms; close() stopped waiting and ended the loop (the entry of the ` +
+        'handler still running is redelivered; finished ones were acked)',
+      // The handler may still be running.
+      { outcome: 'unknown' },
+    )
+    // A throwing error sink must not keep the other loops from ending.
+    safely((e) => this.#onError(e, `streams.${loop.op}`), error)
+    loop.abandon()
   }
 }
 
@@ -490,6 +501,8 @@ interface RunningLoop {
   /** The loop as its errors name it: `streams.consume 'group'`, `streams.tail 'channel'`. */
   what: string
   running: Promise<void>
+  /** The loop's last steps, taken for it when close() stops waiting for it. */
+  cutOff: (() => Promise<void>) | undefined
   /** Resolves the caller's promise though `running` has not settled. */
   abandon(): void
 }
@@ -498,7 +511,13 @@ interface LoopBody {
   signal: AbortSignal | undefined
   /** The group or channel the loop's errors name (none for tailEvents). */
   name?: string
-  run: (signal: AbortSignal) => Promise<void>
+  run: (signal: AbortSignal) => LoopRun
+}
+
+/** A loop as started: its body, and the last steps close() takes for it if it stops waiting. */
+interface LoopRun {
+  done: Promise<void>
+  cutOff?: () => Promise<void>
 }
 
 export function createStreams(ctx: FleetContext, options: StreamsOptions = {}): Streams {

@@ -1119,4 +1119,35 @@ forEachTopology('Streams contract', (env) => {
       assert.equal(report.outcome, 'unknown')
     }
   })
+
+  test('a consumer that close() stops waiting for still acks the handlers that finished and hands back the entries not started', async (t) => {
+    const { fleet, streams } = await shortGrace(t, 'cut-off')
+    await streams.ensureGroup('g')
+    for (let n = 0; n < 6; n++) await streams.publish({ n })
+    let hanging!: () => void
+    const hangs = new Promise<void>((resolve) => {
+      hanging = resolve
+    })
+    // One batch of six, one handler at a time: 0 and 1 finish, 2 never settles, 3 to 5 never start.
+    const consuming = streams.consume('g', 'c', async (d) => {
+      if (d.envelope.n !== 2) return
+      hanging()
+      await new Promise(() => {})
+    })
+    await hangs
+    await fleet.close()
+    await consuming
+    const again = await streamsOf(env, 'cut-off')
+    assert.equal(await again.groupLag('g'), 4, "2's entry and the 3 never started, not 0 and 1")
+    // Handed back, they are claimable at once (minIdle is 30 s); 2's waits for minIdle.
+    const seen: unknown[] = []
+    await consumeUntil(
+      again,
+      'g',
+      'c2',
+      (d) => void seen.push(d.envelope.n),
+      () => seen.length === 3,
+    )
+    assert.deepEqual(seen, [3, 4, 5])
+  })
 })
