@@ -167,7 +167,7 @@ export class WriteSettings implements WriteOptions {
   }
 }
 
-function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: string): void {
+export function validateExpiry(o: { expiresIn?: unknown; expiresAt?: unknown }, op: string): void {
   const { expiresIn, expiresAt } = o
   if (expiresIn instanceof Date) {
     throw invalidArgument(

@@ -3,6 +3,7 @@
 import { encodeJson } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
+import { assertKey } from '../keyspace.ts'
 import type { Store } from '../store/store.ts'
 import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
@@ -38,8 +39,11 @@ interface Visitor {
   /** As last read from (or written to) Redis: the base that changes are computed against. */
   base: Json | undefined
   current: Json | undefined
-  /** A `set` whose value JSON cannot hold, refused: the next save of this visitor fails with it. */
-  refused?: SerializationError | undefined
+  /**
+   * A `set` refused (a value JSON cannot hold, a key the store cannot have): the next save of
+   * this visitor fails with it.
+   */
+  refused?: Error | undefined
 }
 
 const clone = <T>(value: T): T => (value === undefined ? value : structuredClone(value))
@@ -78,6 +82,13 @@ class FleetConvertDataStore implements ConvertDataStore {
 
   set(key: string, value: unknown): void {
     const visitor = this.#visitors.get(key) ?? { base: undefined, current: undefined }
+    const badKey = keyProblem(key)
+    if (badKey) {
+      // Never saved under another key: its next save says so, once, and the others go on.
+      visitor.refused ??= badKey
+      this.#remember(key, visitor)
+      return
+    }
     const json = storable(value, key)
     // Synchronous for the SDK, so never thrown here: the next save of this visitor says it.
     if (json instanceof SerializationError) visitor.refused ??= json
@@ -133,6 +144,16 @@ class FleetConvertDataStore implements ConvertDataStore {
       if (this.#visitors.size <= this.#max) break
       if (changesSince(old.base, old.current) === undefined && !old.refused) this.#visitors.delete(oldKey)
     }
+  }
+}
+
+/** Why the store would refuse `key` (SPEC §2: a non-empty string of at most 1024 bytes), if it would. */
+function keyProblem(key: unknown): Error | undefined {
+  try {
+    assertKey(key, 'convertDataStore.set')
+    return undefined
+  } catch (error) {
+    return error as Error
   }
 }
 

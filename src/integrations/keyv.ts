@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events'
 import { absorbedFailures } from '../cache/failures.ts'
 import { escapeGlob } from '../cache/glob.ts'
+import { validateExpiry } from '../cache/options.ts'
 import type { Cache } from '../index.ts'
 
 /** The shape of a Keyv storage adapter (KeyvStoreAdapter in keyv 5), without depending on keyv. */
@@ -99,18 +100,15 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     if (value === undefined) return this.#call(() => this.#nothing()).then(() => false)
-    // Keyv passes 0 or undefined for "no expiry".
-    return this.#call(() =>
-      this.cache.write(key, value, ttl !== undefined && ttl > 0 ? { expiresIn: ttl } : {}),
-    )
+    return this.#call(() => this.cache.write(key, value, expiryOf(ttl)))
   }
 
   async setMany(values: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
     // One writeMulti (one pipeline per node) per distinct ttl.
-    const byTtl = new Map<number, Map<string, unknown>>()
+    const byTtl = new Map<unknown, Map<string, unknown>>()
     for (const { key, value, ttl } of values) {
       if (value === undefined) continue
-      const group = ttl !== undefined && ttl > 0 ? ttl : 0
+      const group = expiryOf(ttl).expiresIn
       let entries = byTtl.get(group)
       if (!entries) {
         entries = new Map()
@@ -119,11 +117,11 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
       entries.set(key, value)
     }
     if (byTtl.size === 0) return this.#call(() => this.#nothing())
-    await this.#call(() =>
-      Promise.all(
-        [...byTtl].map(([ttl, entries]) => this.cache.writeMulti(entries, ttl > 0 ? { expiresIn: ttl } : {})),
-      ),
-    )
+    await this.#call(() => {
+      // Every ttl is checked before anything is written: one refused stores none of the batch.
+      for (const ttl of byTtl.keys()) validateExpiry(expiryOf(ttl), 'writeMulti')
+      return Promise.all([...byTtl].map(([ttl, entries]) => this.cache.writeMulti(entries, expiryOf(ttl))))
+    })
   }
 
   /**
@@ -165,4 +163,16 @@ class RedfleetKeyvStore extends EventEmitter implements KeyvStore {
 
   /** The fleet belongs to the caller: closing it is theirs to do. */
   async disconnect(): Promise<void> {}
+}
+
+/**
+ * The cache's write options for a Keyv `ttl`. As `@keyv/redis` takes it, none (undefined or
+ * null, what Keyv passes for "no expiry"), 0, a negative one or NaN store without expiry; any
+ * other value is the cache's `expiresIn`, which refuses what is not a positive number of
+ * milliseconds (a string such as '1h', Infinity) with InvalidArgumentError: never an entry
+ * stored without expiry in its place.
+ */
+function expiryOf(ttl: unknown): { expiresIn?: number } {
+  if (ttl == null || (typeof ttl === 'number' && !(ttl > 0))) return {}
+  return { expiresIn: ttl as number }
 }

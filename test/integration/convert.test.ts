@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import { createFleet, SerializationError } from '../../src/index.ts'
+import { createFleet, InvalidArgumentError, SerializationError } from '../../src/index.ts'
 import { convertDataStore } from '../../src/integrations/convert.ts'
 import { runWorker } from '../harness/processes.ts'
 import { testServers } from '../harness/servers.ts'
@@ -123,6 +123,30 @@ test('a BigInt, a cycle, a function or a value nested too deeply fails one save 
     await store.save('v')
     assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('v'), { goals: { kept: true } })
   }
+})
+
+test("a key the store cannot have, given to set, fails the next save once, and the other visitors' changes go on", async () => {
+  const fleet = createFleet({ namespace: uniqueNamespace() })
+  fleets.push(fleet)
+  const store = convertDataStore(fleet)
+  const badKeys: [unknown, RegExp][] = [
+    [7, /key must be a string, got number/],
+    ['', /key must not be empty/],
+    ['k'.repeat(1025), /1024/],
+  ]
+  for (const [key, reason] of badKeys) {
+    store.set(key as string, { goals: { lost: true } }) // synchronous for the SDK: never throws
+    store.set('v', { goals: { [`kept-${String(key).length}`]: true } })
+    await assert.rejects(
+      store.save(),
+      (e: unknown) => e instanceof InvalidArgumentError && reason.test(e.message),
+    )
+    await store.save()
+    await store.save()
+  }
+  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('v'), {
+    goals: { 'kept-1': true, 'kept-0': true, 'kept-1025': true },
+  })
 })
 
 test('a stored record that cannot be read fails the save, and the changes wait for the next one', async () => {

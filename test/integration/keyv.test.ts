@@ -9,7 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createCache } from 'cache-manager'
 import { Cacheable } from 'cacheable'
 import Keyv from 'keyv'
-import { type Cache, ClosedError, ConnectionError, createFleet, type Fleet } from '../../src/index.ts'
+import {
+  type Cache,
+  ClosedError,
+  ConnectionError,
+  createFleet,
+  type Fleet,
+  InvalidArgumentError,
+} from '../../src/index.ts'
 import { keyvStore } from '../../src/integrations/keyv.ts'
 import { forEachTopology, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -45,6 +52,28 @@ forEachTopology('redfleet/keyv', (env) => {
     assert.deepEqual(await keyv.hasMany(['a', 'c']), [true, false])
     assert.equal(await keyv.deleteMany(['a', 'b']), true)
     assert.deepEqual(await keyv.getMany(['a', 'b']), [undefined, undefined])
+  })
+
+  test("a ttl the cache's expiresIn refuses is an InvalidArgumentError and stores nothing; none, 0, negative or NaN store the entry", async () => {
+    const store = keyvStore(cache)
+    for (const ttl of ['1h', 'abc', '', '1000', Number.POSITIVE_INFINITY, {}]) {
+      const what = `ttl ${typeof ttl === 'string' ? JSON.stringify(ttl) : String(ttl)}`
+      await assert.rejects(store.set('refused', 'v', ttl as never), InvalidArgumentError, what)
+      await assert.rejects(
+        store.setMany([
+          { key: 'refused', value: 'v', ttl: ttl as never },
+          { key: 'refused-too', value: 'v' },
+        ]),
+        InvalidArgumentError,
+        `setMany, ${what}`,
+      )
+      assert.deepEqual(await store.getMany(['refused', 'refused-too']), [undefined, undefined], what)
+    }
+    for (const ttl of [undefined, null, 0, -5, Number.NaN]) {
+      await store.delete('kept')
+      assert.equal(await store.set('kept', 'v', ttl as never), true, String(ttl))
+      assert.equal(await store.get('kept'), 'v', String(ttl))
+    }
   })
 
   test("Keyv: namespaces are separate and clear() removes only that namespace's keys", async () => {
