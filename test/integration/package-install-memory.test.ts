@@ -41,4 +41,14 @@ test('without ioredis: a memory-only program type-checks and runs', async (t) =>
     cli.output.trim(),
     (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
   )
+  // CommonJS: Node 20.19+ loads an ES module from require(), given an export condition it takes.
+  if (!(process.features as { require_module?: boolean }).require_module) return
+  const entries = ['redfleet', 'redfleet/convert', 'redfleet/keyv']
+  writeFileSync(
+    join(dir, 'app.cjs'),
+    entries.map((name) => `console.log('${name}', Object.keys(require('${name}')).length > 0)`).join('\n'),
+  )
+  const required = await runBounded(process.execPath, ['app.cjs'], { cwd: dir, limitMs: PACK_LIMIT_MS })
+  assert.equal(required.code, 0, required.output)
+  for (const name of entries) assert.match(required.output, new RegExp(`${name} true`))
 })
