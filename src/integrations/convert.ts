@@ -3,7 +3,6 @@
 import { encodeJson } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
-import { assertKey } from '../keyspace.ts'
 import type { Store } from '../store/store.ts'
 import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
@@ -39,11 +38,8 @@ interface Visitor {
   /** As last read from (or written to) Redis: the base that changes are computed against. */
   base: Json | undefined
   current: Json | undefined
-  /**
-   * A `set` refused (a value JSON cannot hold, a key the store cannot have): the next save of
-   * this visitor fails with it.
-   */
-  refused?: Error | undefined
+  /** A `set` whose value JSON cannot hold, refused: the next save of this visitor fails with it. */
+  refused?: SerializationError | undefined
 }
 
 const clone = <T>(value: T): T => (value === undefined ? value : structuredClone(value))
@@ -82,13 +78,6 @@ class FleetConvertDataStore implements ConvertDataStore {
 
   set(key: string, value: unknown): void {
     const visitor = this.#visitors.get(key) ?? { base: undefined, current: undefined }
-    const badKey = keyProblem(key)
-    if (badKey) {
-      // Never saved under another key: its next save says so, once, and the others go on.
-      visitor.refused ??= badKey
-      this.#remember(key, visitor)
-      return
-    }
     const json = storable(value, key)
     // Synchronous for the SDK, so never thrown here: the next save of this visitor says it.
     if (json instanceof SerializationError) visitor.refused ??= json
@@ -122,13 +111,20 @@ class FleetConvertDataStore implements ConvertDataStore {
     if (changes === undefined) return
     // The changes are JSON (storable: set refused the rest); a stored value that cannot be read
     // fails the save, and the changes stay for the next one.
-    const saved = await this.#store.update(
-      key,
-      (stored) => mergeNewest(stored ?? undefined, changes) ?? null,
-      {
-        ...(this.#ttl === undefined ? {} : { ttl: this.#ttl }),
-      },
-    )
+    let saved: Json | undefined
+    try {
+      saved = await this.#store.update(
+        key,
+        (stored) => mergeNewest(stored ?? undefined, changes) ?? null,
+        this.#ttl === undefined ? {} : { ttl: this.#ttl },
+      )
+    } catch (error) {
+      // A key the store cannot have (set(7, …), one too long, or one the prefix puts in another
+      // primitive's place) can never be saved: this save fails with it, once, and the visitor
+      // is forgotten, or every later save() would fail with it.
+      if ((error as { code?: unknown }).code === 'ERR_INVALID_KEY') this.#visitors.delete(key)
+      throw error
+    }
     // The SDK may have written again while we were saving: keep those changes pending.
     const later = changesSince(mergeNewest(visitor.base, changes), visitor.current)
     visitor.base = saved ?? undefined
@@ -144,16 +140,6 @@ class FleetConvertDataStore implements ConvertDataStore {
       if (this.#visitors.size <= this.#max) break
       if (changesSince(old.base, old.current) === undefined && !old.refused) this.#visitors.delete(oldKey)
     }
-  }
-}
-
-/** Why the store would refuse `key` (SPEC §2: a non-empty string of at most 1024 bytes), if it would. */
-function keyProblem(key: unknown): Error | undefined {
-  try {
-    assertKey(key, 'convertDataStore.set')
-    return undefined
-  } catch (error) {
-    return error as Error
   }
 }
 

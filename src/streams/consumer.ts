@@ -167,13 +167,11 @@ export class ConsumerLoop {
   async cutOff(): Promise<void> {
     this.#cutOff = true
     const batch = this.#batch
-    if (batch) {
-      const unstarted = batch.entries.slice(batch.next)
-      batch.next = batch.entries.length
-      await this.#release(unstarted)
-    }
-    await this.#handBackAhead()
-    await this.#flushAcks()
+    const unstarted = batch ? batch.entries.slice(batch.next) : []
+    if (batch) batch.next = batch.entries.length
+    // At once, not one after another: close() waits for them only so long (LAST_STEPS_LIMIT).
+    // The acks go after the read ahead, which puts back the acks it carried if it failed.
+    await Promise.all([this.#release(unstarted), this.#handBackAhead().then(() => this.#flushAcks())])
   }
 
   /**

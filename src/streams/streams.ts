@@ -480,8 +480,9 @@ class FleetStreams implements Streams {
   }
 
   async #abandon(loop: RunningLoop): Promise<void> {
-    // Its failures went to onError: they must not keep close from ending the other loops.
-    await loop.cutOff?.().catch(() => undefined)
+    // Its failures go to onError; a Redis that does not answer (frozen, commandTimeout 0) must
+    // not hold close past LAST_STEPS_LIMIT.
+    if (loop.cutOff) await settledWithin(loop.cutOff(), LAST_STEPS_LIMIT)
     const error = new ClosedError(
       `${loop.what}: the fleet closed and the loop's handler did not settle within ` +
         `${closeGrace.ms} ms; close() stopped waiting and ended the loop (the entry of the ` +
@@ -494,6 +495,12 @@ class FleetStreams implements Streams {
     loop.abandon()
   }
 }
+
+/**
+ * How long close() gives an abandoned loop's last steps (ConsumerLoop.cutOff: one release and
+ * one XACK, sent together) once its grace is over: they are not waited for past it.
+ */
+export const LAST_STEPS_LIMIT = 1000
 
 /** A loop started by #start: its body, and how close() ends the caller's promise without it. */
 interface RunningLoop {

@@ -128,25 +128,26 @@ test('a BigInt, a cycle, a function or a value nested too deeply fails one save 
 test("a key the store cannot have, given to set, fails the next save once, and the other visitors' changes go on", async () => {
   const fleet = createFleet({ namespace: uniqueNamespace() })
   fleets.push(fleet)
-  const store = convertDataStore(fleet)
-  const badKeys: [unknown, RegExp][] = [
-    [7, /key must be a string, got number/],
-    ['', /key must not be empty/],
-    ['k'.repeat(1025), /1024/],
+  const badKeys: [string | undefined, unknown, RegExp][] = [
+    [undefined, 7, /key must be a string, got number/],
+    [undefined, '', /key must not be empty/],
+    [undefined, 'k'.repeat(1025), /1024/],
+    // With no prefix, this key would be stored where the fleet's caches keep theirs.
+    ['', 'cache:abc', /would be stored/],
   ]
-  for (const [key, reason] of badKeys) {
+  for (const [i, [prefix, key, reason]] of badKeys.entries()) {
+    const store = convertDataStore(fleet, prefix === undefined ? {} : { prefix })
     store.set(key as string, { goals: { lost: true } }) // synchronous for the SDK: never throws
-    store.set('v', { goals: { [`kept-${String(key).length}`]: true } })
+    store.set(`v${i}`, { goals: { kept: true } })
     await assert.rejects(
       store.save(),
       (e: unknown) => e instanceof InvalidArgumentError && reason.test(e.message),
     )
     await store.save()
     await store.save()
+    const saved = await fleet.store({ prefix: prefix ?? 'convert:' }).get(`v${i}`)
+    assert.deepEqual(saved, { goals: { kept: true } }, String(key))
   }
-  assert.deepEqual(await fleet.store({ prefix: 'convert:' }).get('v'), {
-    goals: { 'kept-1': true, 'kept-0': true, 'kept-1025': true },
-  })
 })
 
 test('a stored record that cannot be read fails the save, and the changes wait for the next one', async () => {
