@@ -43,12 +43,15 @@ export interface CacheBackend {
     unlessLiveAt?: number,
     stale?: string,
   ): Promise<SetReply>
-  /** One pipeline of SETs per node; per item, whether it was written. */
-  setMany(items: readonly WriteItem[]): Promise<boolean[]>
+  /**
+   * One pipeline of SETs per node; per item, whether it was written. `written` (setMany,
+   * deleteMany): called once the commands are on their connections (see CallOrder.trackChange).
+   */
+  setMany(items: readonly WriteItem[], written?: () => void): Promise<boolean[]>
   /** UNLINK; true if the key was there. */
   delete(key: string): Promise<boolean>
   /** UNLINK per node (per slot on a cluster), pipelined; how many keys were there. */
-  deleteMany(keys: readonly string[]): Promise<number>
+  deleteMany(keys: readonly string[], written?: () => void): Promise<number>
   /** INCRBY; `ttl` (ms) is set only when the key has no expiry (never extended). */
   increment(key: string, by: number, ttl: number | undefined): Promise<number>
   /** INCR; for tag versions. */

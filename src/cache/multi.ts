@@ -1,5 +1,6 @@
 import type { OpenTrace } from '../telemetry.ts'
 import { assertCallOptions, describeValue, invalidArgument, isPlainObject } from '../validate.ts'
+import { writtenSignal } from '../written.ts'
 import type { Clock } from './clock.ts'
 import { type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -132,14 +133,16 @@ export class MultiKey {
     // A tagged write reads its tags' versions first: a later invalidateTag of one waits for it.
     const tags = isStamped(settings) ? tagKeys(scope, settings.tags!) : []
     const before = order.before(tags, fulls)
+    const { written, wrote } = writtenSignal()
     const writing = order.trackChange(
       fulls,
       failsafe.guard('writeMulti', false, async () => {
         if (before) await before
         const stamping = writer.stamps('writeMulti', scope, settings)
-        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping), scope)
+        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping), scope, written)
         return true
       }),
+      wrote,
     )
     return tags.length === 0 ? writing : order.trackRead(tags, writing)
   }
@@ -238,13 +241,15 @@ export class MultiKey {
       const storing = fresh.map((miss) => miss.full)
       const before = order.beforeFill(storing)
       // Not sent at once (grouped per node first): a later call on one of its keys waits for it.
+      const { written, wrote } = writtenSignal()
       await order.trackChange(
         storing,
         failsafe.guard('fetchMulti', false, async () => {
           if (before) await before
-          await writer.writeMany('fetchMulti', fresh, settings, stamps, scope)
+          await writer.writeMany('fetchMulti', fresh, settings, stamps, scope, written)
           return true
         }),
+        wrote,
       )
     }
     note(trace, { hits, nearHits })
@@ -261,12 +266,14 @@ export class MultiKey {
     note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.before(NONE, fulls)
+    const { written, wrote } = writtenSignal()
     const count = await order.trackChange(
       fulls,
       failsafe.guard('deleteMulti', 0, async () => {
         if (before) await before
-        return writer.removeMany('deleteMulti', fulls)
+        return writer.removeMany('deleteMulti', fulls, written)
       }),
+      wrote,
     )
     return count
   }

@@ -126,9 +126,14 @@ export class CallOrder {
     return before === undefined ? work() : this.trackChange(keys, before.then(work))
   }
 
-  /** Tracks `call` as the latest change of `keys` until it settles; returns `call`. */
-  trackChange<T>(keys: readonly string[], call: Promise<T>): Promise<T> {
-    const settled = settledOf(call)
+  /**
+   * Tracks `call` as the latest change of `keys` until it settles, or until `wrote` resolves
+   * (its commands are on their connections: Redis runs one connection's commands in order, and
+   * a change that waited for the answers of one frozen node's multi-key changes would wait for
+   * each one's timeouts in turn); returns `call`.
+   */
+  trackChange<T>(keys: readonly string[], call: Promise<T>, wrote?: Promise<void>): Promise<T> {
+    const settled = wrote === undefined ? settledOf(call) : Promise.race([settledOf(call), wrote])
     for (const key of keys) this.#changes.set(key, settled)
     void settled.then(() => forget(this.#changes, keys, settled))
     return call

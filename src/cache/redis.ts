@@ -129,12 +129,12 @@ export class RedisCacheBackend implements CacheBackend {
     return this.#topology.run(key, (client) => SET_UNLESS_LIVE.run(client, [key], args)).then(isOk)
   }
 
-  async setMany(items: readonly WriteItem[]): Promise<boolean[]> {
+  async setMany(items: readonly WriteItem[], written?: () => void): Promise<boolean[]> {
     const out = new Array<boolean>(items.length).fill(false)
     if (items.length === 0) return out
     const topology = await this.#topology.get()
     const batches = await topology.batches(items.map((item) => item.key))
-    const replies = await topology.pipeline(batches, (pipe, batch) => {
+    const writing = topology.pipeline(batches, (pipe, batch) => {
       for (const index of batch.indexes) {
         const { key, value, ttl, unlessLiveAt } = items[index]!
         if (unlessLiveAt === undefined) pipe.call('set', ...setArguments(key, { value, ttl }))
@@ -142,6 +142,8 @@ export class RedisCacheBackend implements CacheBackend {
         else pipeScript(pipe, SET_UNLESS_LIVE, [key], unlessLiveArgs(value, ttl, unlessLiveAt), true)
       }
     })
+    written?.()
+    const replies = await writing
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {
         out[index] = replies[i]![n] === 'OK'
@@ -154,11 +156,13 @@ export class RedisCacheBackend implements CacheBackend {
     return (await this.#topology.run(key, (client) => client.unlink(key))) > 0
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  async deleteMany(keys: readonly string[], written?: () => void): Promise<number> {
     if (keys.length === 0) return 0
     const topology = await this.#topology.get()
     const batches = await topology.batches([...new Set(keys)])
-    const replies = await topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
+    const deleting = topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
+    written?.()
+    const replies = await deleting
     return replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
   }
 

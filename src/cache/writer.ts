@@ -159,13 +159,18 @@ export class EntryWriter {
     )
   }
 
-  /** Writes prepared values sharing one set of write options: one pipeline of SETs per node. */
+  /**
+   * Writes prepared values sharing one set of write options: one pipeline of SETs per node.
+   * `written`: called once they are on their connections (CallOrder.trackChange), unless
+   * `unlessExist` may write again after the replies (an invalidated entry found in the way).
+   */
   async writeMany(
     method: CacheMethod,
     items: readonly PendingWrite[],
     settings: WriteSettings,
     stamps: TagStamp[] | undefined,
     scope: Scope,
+    written?: () => void,
   ): Promise<void> {
     const now = this.#o.clock()
     const writes: WriteItem[] = []
@@ -184,7 +189,7 @@ export class EntryWriter {
     const results = await this.#o.run(
       method,
       undefined,
-      () => this.#o.backend.setMany(writes),
+      () => this.#o.backend.setMany(writes, settings.unlessExist ? undefined : written),
       settings.unlessExist,
     )
     // Keys whose value an unlessExist write found: each replaced if it is an invalidated entry.
@@ -217,9 +222,10 @@ export class EntryWriter {
   }
 
   /** UNLINK of many entries, pipelined per node; how many were there. */
-  async removeMany(method: CacheMethod, fulls: readonly string[]): Promise<number> {
+  /** UNLINKs `fulls`; `written`: see writeMany. */
+  async removeMany(method: CacheMethod, fulls: readonly string[], written?: () => void): Promise<number> {
     for (const full of fulls) this.evict(full)
-    const removed = await this.#o.run(method, undefined, () => this.#o.backend.deleteMany(fulls))
+    const removed = await this.#o.run(method, undefined, () => this.#o.backend.deleteMany(fulls, written))
     for (const full of fulls) this.evict(full)
     this.#o.stats.deletes += removed
     return removed

@@ -16,10 +16,19 @@ export interface StoreBackend {
   sendsAtOnce(many: boolean): boolean
   /** The raw text; null or undefined when the key is missing. */
   get(key: string): Promise<string | null | undefined>
-  getMany(keys: readonly string[]): Promise<(string | null | undefined)[]>
+  /**
+   * `written` (getMany, setMany): called once the commands are on their connections, when that
+   * is after this returns (a multi-key call learns where its keys live first): see KeyOrder.
+   */
+  getMany(keys: readonly string[], written?: () => void): Promise<(string | null | undefined)[]>
   /** `ttl` in ms; without it the key keeps no expiry (as SET does). */
   set(key: string, text: string, ttl?: number, durability?: Durability): Promise<unknown>
-  setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void>
+  setMany(
+    entries: readonly [string, string][],
+    ttl?: number,
+    durability?: Durability,
+    written?: () => void,
+  ): Promise<void>
   delete(key: string): Promise<boolean>
   /** Writes only if the key is missing; true if this call (`token`) holds it. */
   claim(claim: TokenWrite & { text: string; ttl?: number }): Promise<boolean>

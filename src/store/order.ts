@@ -1,4 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { writtenSignal } from '../written.ts'
+
+/** What a call that writes its commands before it returns is given to tell it: nothing to do. */
+function nothing(): void {}
 
 /**
  * Per-key call order (SPEC §2): calls from one process on one key are applied in the order they
@@ -35,27 +39,39 @@ export class KeyOrder {
 
   /**
    * Runs `send` now, or after the earlier calls holding one of `keys`. `hold`: this call's
-   * commands may not all be written when `send` returns, so later calls wait until it settles.
-   * `runsCallerCode`: `send` runs the caller's code (an update's fn), whose own calls on `keys`
-   * are part of this call (see #within).
+   * commands may not all be written when `send` returns, so later calls wait until it has
+   * written them (it calls the `written` it is given) or settled, whichever comes first: Redis
+   * runs one connection's commands in order, and a call that waited for the answers of one
+   * frozen node's multi-key calls would wait for each one's timeouts in turn. `runsCallerCode`:
+   * `send` runs the caller's code (an update's fn), whose own calls on `keys` are part of this
+   * call (see #within); its write depends on that code, so it holds until it settles.
    */
   run<T>(
     keys: string | readonly string[],
-    send: () => Promise<T>,
+    send: (written: () => void) => Promise<T>,
     hold: boolean,
     runsCallerCode = false,
   ): Promise<T> {
-    if (this.#held.size === 0 && !hold) return send()
+    if (this.#held.size === 0 && !hold) return send(nothing)
     const within = this.#within.getStore()
     const list = typeof keys === 'string' ? [keys] : keys
     const own = within === undefined ? list : list.filter((key) => !within.has(key))
     const before = this.#before(own)
-    if (before === undefined && !hold) return send()
+    if (before === undefined && !hold) return send(nothing)
     let result!: Promise<T>
-    // Later calls go as soon as this one has written its commands, or once it settled if it holds.
-    const go = () => {
-      result = runsCallerCode ? this.#within.run(new Set([...(within ?? []), ...list]), send) : send()
-      return hold ? result : undefined
+    // Later calls go as soon as this one has written its commands (see `hold`).
+    const go = (): Promise<unknown> | undefined => {
+      if (runsCallerCode) {
+        result = this.#within.run(new Set([...(within ?? []), ...list]), () => send(nothing))
+        return result
+      }
+      if (!hold) {
+        result = send(nothing)
+        return undefined
+      }
+      const { written, wrote } = writtenSignal()
+      result = send(written)
+      return Promise.race([result, wrote])
     }
     const gate = before === undefined ? Promise.resolve(go()) : this.#until(before).then(go)
     const release = () => {

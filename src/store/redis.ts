@@ -33,9 +33,9 @@ export class RedisStoreBackend implements StoreBackend {
     return this.#topology.read(key)
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+  async getMany(keys: readonly string[], written?: () => void): Promise<(string | null)[]> {
     const topology = this.#topology.current ?? (await this.#topology.get())
-    return getPerBatch(topology, keys)
+    return getPerBatch(topology, keys, written)
   }
 
   set(key: string, text: string, ttl?: number, durability?: Durability): Promise<unknown> {
@@ -47,7 +47,12 @@ export class RedisStoreBackend implements StoreBackend {
     )
   }
 
-  async setMany(entries: readonly [string, string][], ttl?: number, durability?: Durability): Promise<void> {
+  async setMany(
+    entries: readonly [string, string][],
+    ttl?: number,
+    durability?: Durability,
+    written?: () => void,
+  ): Promise<void> {
     const texts = new Map(entries)
     const write = (pipe: CommandPipeline, keys: readonly string[]) => {
       if (ttl !== undefined) for (const key of keys) pipe.set(key, texts.get(key)!, 'PX', ttl)
@@ -58,7 +63,9 @@ export class RedisStoreBackend implements StoreBackend {
     const topology = this.#topology.current ?? (await this.#topology.get())
     const keys = [...texts.keys()]
     if (topology.oneConnection) {
-      await writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
+      const writing = writeDurably(topology.client(keys[0]!), durability, where, (pipe) => write(pipe, keys))
+      written?.()
+      await writing
       return
     }
     // One pipeline per node and lane (connectionOf; a command per batch: one slot on a cluster),
@@ -70,13 +77,13 @@ export class RedisStoreBackend implements StoreBackend {
       if (node) node.batches.push(batch.keys)
       else byNode.set(connection, { client: topology.batchClient(batch), batches: [batch.keys] })
     }
-    await everyPart(
-      [...byNode.values()].map((node) =>
-        writeDurably(node.client, durability, where, (pipe) => {
-          for (const batch of node.batches) write(pipe, batch)
-        }),
-      ),
+    const parts = [...byNode.values()].map((node) =>
+      writeDurably(node.client, durability, where, (pipe) => {
+        for (const batch of node.batches) write(pipe, batch)
+      }),
     )
+    written?.()
+    await everyPart(parts)
   }
 
   async delete(key: string): Promise<boolean> {

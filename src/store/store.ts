@@ -148,12 +148,12 @@ class FleetStore<V> implements Store<V> {
     op: string,
     key: string | undefined,
     full: string | string[],
-    fn: () => Promise<T>,
+    fn: (written: () => void) => Promise<T>,
     update = false,
   ) {
     return this.#order.run(
       full,
-      () => runCommand(this.#ctx, this.#policy, `store.${op}`, key, fn),
+      (written) => runCommand(this.#ctx, this.#policy, `store.${op}`, key, () => fn(written)),
       update || !this.#backend.sendsAtOnce(typeof full !== 'string'),
       update,
     )
@@ -332,7 +332,9 @@ class FleetStore<V> implements Store<V> {
     // Array.from, not map: a hole in the array is a key like any other (undefined: refused).
     const full = Array.from(keys, (key) => this.#key('getMany', key))
     if (full.length === 0) return this.#nothingToDo('getMany', [])
-    const texts = await this.#run('getMany', undefined, full, () => this.#backend.getMany(full))
+    const texts = await this.#run('getMany', undefined, full, (written) =>
+      this.#backend.getMany(full, written),
+    )
     return texts.map((text, i) => this.#values.decode<V>(text, 'store.getMany', keys[i]!))
   }
 
@@ -353,7 +355,9 @@ class FleetStore<V> implements Store<V> {
     if (encoded.length === 0) return this.#nothingToDo('setMany', undefined)
     const durability = this.#durability('setMany', o)
     const full = encoded.map(([fullKey]) => fullKey)
-    await this.#run('setMany', undefined, full, () => this.#backend.setMany(encoded, ttl, durability))
+    await this.#run('setMany', undefined, full, (written) =>
+      this.#backend.setMany(encoded, ttl, durability, written),
+    )
   }
 }
 

@@ -144,12 +144,14 @@ export function groupKeys(
 export async function getPerBatch(
   topology: RedisTopology,
   keys: readonly string[],
+  written?: () => void,
 ): Promise<(string | null)[]> {
   if (keys.length === 0) return []
   if (topology.oneConnection) return getOnOneConnection(topology, keys)
   const batches = await topology.batches(keys)
-  const replies = await Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
-  return inCallerOrder(keys.length, batches, replies)
+  const replies = Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
+  written?.()
+  return inCallerOrder(keys.length, batches, await replies)
 }
 
 /**
