@@ -2,7 +2,8 @@ import { started } from '../deadline.ts'
 import { pipeScript } from '../durability.ts'
 import { INCREMENT_WITH_TTL } from '../store/scripts.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
-import { getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
+import { mastersToScan } from '../topology/masters.ts'
+import { everyPart, getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
@@ -181,9 +182,12 @@ export class RedisCacheBackend implements CacheBackend {
   async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {
     const topology = await this.#topology.get()
     const pattern = escapeGlob(prefix) + glob
-    const masters = await topology.masters()
-    const counts = await Promise.all(
-      masters.map(async (master) => {
+    const { masters, unconnected } = await mastersToScan(topology)
+    // One part per master, and a failed one per master it cannot reach: a failure beside parts
+    // that deleted keys is partly applied (outcome unknown), never "not applied".
+    const counts = await everyPart([
+      ...unconnected.map((down) => Promise.reject(down)),
+      ...masters.map(async (master) => {
         let removed = 0
         let cursor = '0'
         do {
@@ -199,7 +203,7 @@ export class RedisCacheBackend implements CacheBackend {
         } while (cursor !== '0')
         return removed
       }),
-    )
+    ])
     return counts.reduce((a, b) => a + b, 0)
   }
 
