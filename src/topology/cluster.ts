@@ -82,7 +82,9 @@ export class ClusterTopology implements RedisTopology {
       ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
     }
     const options = clusterOptions(settings)
-    options.redisOptions = { ...options.redisOptions, ...auth }
+    // Commands are timed by timeCommands on each node connection (below), as on one server: a
+    // WAIT gets its own timeout on top, which ioredis' per-command timer would cut off.
+    options.redisOptions = { ...options.redisOptions, ...auth, commandTimeout: undefined }
     const health = new HealthRegistry(settings.onError)
     const reach = new ClusterHealth(nodes.map((n) => `${n.host}:${n.port}`).join(', '), settings.onError)
     const clients = Array.from({ length: settings.poolSize }, () => {
@@ -94,6 +96,7 @@ export class ClusterTopology implements RedisTopology {
       cluster.on('+node', (node: Redis) => {
         const discarded = () => !cluster.nodes('all').includes(node)
         watchConnection(node, health.of(nodeIdOf(node)), settings.reconnectAttempts, true, discarded)
+        timeCommands(node, settings.commandTimeout)
       })
       return cluster
     })

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import { DurabilityError } from '../../src/errors.ts'
 import { createFleet, type Fleet } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
-import { uniqueNamespace } from '../harness/topologies.ts'
+import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
 let primary: RedisServer
 let replica: RedisServer
@@ -174,5 +174,32 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     } finally {
       await lone.stop()
     }
+  })
+}
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}, cluster: a WAIT longer than commandTimeout is given its own timeout, and a read sent behind it is answered`, async () => {
+    // The test cluster's masters have no replica: WAIT answers 0 of 1 at its own timeout. On an
+    // ioredis cluster it was cut off at commandTimeout (ioredis' own timer on the node), and so
+    // was the read queued behind it.
+    const fleet = createFleet({
+      ...(await topologyOptions('cluster')),
+      namespace: uniqueNamespace('durable'),
+      commandTimeout: 250,
+      transport,
+    })
+    fleets.push(fleet)
+    const plain = fleet.store<number>()
+    await plain.set('{k}other', 7)
+    const write = fleet.store<number>({ waitFor: { replicas: 1, timeout: 1000 } }).set('{k}', 1)
+    const read = plain.get('{k}other')
+    await assert.rejects(write, (error: Error) => {
+      assert.ok(error instanceof DurabilityError, String(error))
+      assert.equal(error.replicas, 0)
+      assert.doesNotMatch(error.message, /timed out/)
+      return true
+    })
+    assert.equal(await read, 7)
+    assert.equal(await plain.get('{k}'), 1, 'the write stays applied')
   })
 }
