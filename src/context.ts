@@ -5,6 +5,7 @@ import type { CallOrder } from './cache/order.ts'
 import { started } from './deadline.ts'
 import {
   ClosedError,
+  ConnectionError,
   isACluster,
   isAmbiguous,
   isRedirection,
@@ -244,16 +245,29 @@ function attempt<T>(
     return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
-        const error = withClusterHint(ctx, translateError(e, op, key))
+        let error = withClusterHint(ctx, translateError(e, op, key))
         // A node that stopped answering may have been taken over: the client would not know.
         if (error instanceof TimeoutError) ctx.redisHandle.current?.doubtLayout()
-        // A redirection the client handed back (a pipeline's MOVED): the retry follows the slot.
-        else if (isRedirection(error)) ctx.redisHandle.current?.slotMoved(error)
+        // A redirection the client handed back (a pipeline's MOVED): the retry follows the slot,
+        // and one to a master without a connection is told as that master unreachable.
+        else if (isRedirection(error)) error = movedMeaning(ctx, error, op, key) ?? error
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
       retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     })
   })
+}
+
+/**
+ * What a MOVED reply the client handed back means (RedisTopology.slotMoved), named for the call:
+ * its outcome stays unknown when other nodes' parts of it were sent.
+ */
+function movedMeaning(ctx: FleetContext, error: unknown, op: string, key: string | undefined): unknown {
+  const meaning = ctx.redisHandle.current?.slotMoved(error)
+  if (meaning === undefined) return undefined
+  const where = key === undefined ? op : `${op} '${key}'`
+  const outcome = (error as { outcome?: unknown }).outcome === 'unknown' ? 'unknown' : meaning.outcome
+  return new ConnectionError(`${where} failed: ${meaning.message}`, { cause: error, outcome })
 }
 
 /** What a cluster node answers a multi-key command whose keys are in several slots. */

@@ -252,10 +252,15 @@ export class ClusterTopology implements RedisTopology {
    * refused, so nothing of it was applied.
    */
   #unreachable(error: unknown, batch: KeyBatch): ConnectionError | undefined {
+    return movedOf(error) ? this.#movedToUnreachable(error, batch.lane) : this.#connectionLost(error, batch)
+  }
+
+  /** A MOVED to a master the client of `lane` has no ready connection to, as what it means (see #unreachable). */
+  #movedToUnreachable(error: unknown, lane: number): ConnectionError | undefined {
     const moved = movedOf(error)
-    if (!moved) return this.#connectionLost(error, batch)
+    if (!moved) return undefined
     const { slot, node: target } = moved
-    const client = this.#clients[Math.max(batch.lane, 0)] ?? this.#clients[0]!
+    const client = this.#clients[Math.max(lane, 0)] ?? this.#clients[0]!
     if (client.nodes('all').some((node) => nodeIdOf(node) === target && node.status === 'ready'))
       return undefined
     // Only a slot-map re-read gives ioredis a connection to the node again (its single commands
@@ -347,11 +352,13 @@ export class ClusterTopology implements RedisTopology {
    * went to the same master again. Not rate-limited as doubtLayout is: a MOVED comes from a
    * master that answers, and only after a slot moved.
    */
-  slotMoved(error: unknown): void {
-    if (this.#closed || this.#movedRead) return
-    this.#movedRead = this.#rereadUntil(movedOf(error)).finally(() => {
-      this.#movedRead = undefined
-    })
+  slotMoved(error: unknown): ConnectionError | undefined {
+    if (!this.#closed && !this.#movedRead) {
+      this.#movedRead = this.#rereadUntil(movedOf(error)).finally(() => {
+        this.#movedRead = undefined
+      })
+    }
+    return this.#movedToUnreachable(error, 0)
   }
 
   /**

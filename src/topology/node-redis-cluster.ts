@@ -542,7 +542,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   /** Its pipelines follow a MOVED per command (see #route): what reaches a caller is a storm. */
-  slotMoved(_error: unknown): void {
+  slotMoved(_error: unknown): undefined {
     this.doubtLayout()
   }
 

@@ -362,7 +362,7 @@ export class ShardedTopology implements RedisTopology {
 
   doubtLayout(): void {}
 
-  slotMoved(_error: unknown): void {}
+  slotMoved(_error: unknown): undefined {}
 
   async dedicatedToNode(nodeId: string): Promise<DedicatedConnection> {
     const pool = this.#servers.get(nodeId)

@@ -1,10 +1,10 @@
+import type { ConnectionError } from '../errors.ts'
 import type {
   CommandConnection,
   CommandPipeline,
   Connectable,
   DedicatedConnection,
 } from '../transport/types.ts'
-
 import type { SetCommand } from './tick-batch.ts'
 
 /** Whether a multi-node call's commands may change Redis ('write') or only read it. */
@@ -108,9 +108,11 @@ export interface RedisTopology {
   /**
    * A reply said a slot moved (MOVED) that the client did not follow (a pipeline's, on
    * ioredis): the slot map is re-read now, and multi-key calls group their keys after it, so a
-   * retry goes where the slot went. No-op where the client follows MOVED itself.
+   * retry goes where the slot went. No-op where the client follows MOVED itself. Returns what
+   * the MOVED means when the master it names has no connection (a dead master's slots bounced
+   * between the others): a ConnectionError naming that master, to be told instead of the reply.
    */
-  slotMoved(error: unknown): void
+  slotMoved(error: unknown): ConnectionError | undefined
   /**
    * A command timed out. On a cluster its master may be frozen and its slots taken over by a
    * replica, which the client learns from no MOVED and no lost connection: the slot map is
