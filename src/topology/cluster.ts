@@ -13,7 +13,7 @@ import {
   type ServerAddress,
   timeCommands,
 } from './connection.ts'
-import { HealthRegistry, watchConnection, watchDedicated } from './health.ts'
+import { HealthRegistry, limitHandshake, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
@@ -96,6 +96,9 @@ export class ClusterTopology implements RedisTopology {
       cluster.on('+node', (node: Redis) => {
         const discarded = () => !cluster.nodes('all').includes(node)
         watchConnection(node, health.of(nodeIdOf(node)), settings.reconnectAttempts, true, discarded)
+        // The handshake is not timed by timeCommands: a master that accepts the connection and
+        // never answers (frozen) is bounded by connectTimeout, as one server is.
+        limitHandshake(node, settings.connectTimeout)
         timeCommands(node, settings.commandTimeout)
       })
       return cluster
