@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { DurabilityError } from '../../src/errors.ts'
-import { createFleet, type Fleet } from '../../src/index.ts'
+import { createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -145,61 +145,40 @@ test('waitFor { aof: true } against a server with appendonly on', async () => {
   }
 })
 
+/**
+ * Against servers with no replica, a WAIT answers 0 of 1 at its own timeout, four times the
+ * fleet's commandTimeout. It was cut off at commandTimeout ("WAIT failed: Command timed out"),
+ * and so was the read queued behind it on the same connection (`k` and `other` share a slot).
+ */
+async function waitOutlivesCommandTimeout(options: FleetOptions): Promise<void> {
+  const fleet = createFleet({ ...options, namespace: uniqueNamespace('durable'), commandTimeout: 250 })
+  fleets.push(fleet)
+  const plain = fleet.store<number>()
+  await plain.set('{k}other', 7)
+  const write = fleet.store<number>({ waitFor: { replicas: 1, timeout: 1000 } }).set('{k}', 1)
+  const read = plain.get('{k}other')
+  await assert.rejects(write, (error: Error) => {
+    assert.ok(error instanceof DurabilityError, String(error))
+    assert.equal(error.replicas, 0)
+    assert.doesNotMatch(error.message, /timed out/)
+    return true
+  })
+  assert.equal(await read, 7)
+  assert.equal(await plain.get('{k}'), 1, 'the write stays applied')
+}
+
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a WAIT longer than commandTimeout is given its own timeout, and a read sent behind it is answered`, async () => {
-    // No replica: WAIT answers 0 of 1 at its own timeout, four times the fleet's commandTimeout.
-    // It was cut off at commandTimeout ("WAIT failed: Command timed out"), and so was the read
-    // queued behind it on the same connection.
     const lone = await startRedis()
     try {
-      const fleet = createFleet({
-        url: lone.url,
-        namespace: uniqueNamespace('durable'),
-        commandTimeout: 250,
-        transport,
-      })
-      fleets.push(fleet)
-      const plain = fleet.store<number>()
-      await plain.set('other', 7)
-      const write = fleet.store<number>({ waitFor: { replicas: 1, timeout: 1000 } }).set('k', 1)
-      const read = plain.get('other')
-      await assert.rejects(write, (error: Error) => {
-        assert.ok(error instanceof DurabilityError, String(error))
-        assert.equal(error.replicas, 0)
-        assert.doesNotMatch(error.message, /timed out/)
-        return true
-      })
-      assert.equal(await read, 7)
-      assert.equal(await plain.get('k'), 1, 'the write stays applied')
+      await waitOutlivesCommandTimeout({ url: lone.url, transport })
     } finally {
       await lone.stop()
     }
   })
-}
 
-for (const transport of ['ioredis', 'node-redis'] as const) {
+  // On an ioredis cluster, ioredis' own per-command timer on the node cut it off.
   test(`${transport}, cluster: a WAIT longer than commandTimeout is given its own timeout, and a read sent behind it is answered`, async () => {
-    // The test cluster's masters have no replica: WAIT answers 0 of 1 at its own timeout. On an
-    // ioredis cluster it was cut off at commandTimeout (ioredis' own timer on the node), and so
-    // was the read queued behind it.
-    const fleet = createFleet({
-      ...(await topologyOptions('cluster')),
-      namespace: uniqueNamespace('durable'),
-      commandTimeout: 250,
-      transport,
-    })
-    fleets.push(fleet)
-    const plain = fleet.store<number>()
-    await plain.set('{k}other', 7)
-    const write = fleet.store<number>({ waitFor: { replicas: 1, timeout: 1000 } }).set('{k}', 1)
-    const read = plain.get('{k}other')
-    await assert.rejects(write, (error: Error) => {
-      assert.ok(error instanceof DurabilityError, String(error))
-      assert.equal(error.replicas, 0)
-      assert.doesNotMatch(error.message, /timed out/)
-      return true
-    })
-    assert.equal(await read, 7)
-    assert.equal(await plain.get('{k}'), 1, 'the write stays applied')
+    await waitOutlivesCommandTimeout({ ...(await topologyOptions('cluster')), transport })
   })
 }
