@@ -221,8 +221,7 @@ export class EntryWriter {
     return existed
   }
 
-  /** UNLINK of many entries, pipelined per node; how many were there. */
-  /** UNLINKs `fulls`; `written`: see writeMany. */
+  /** UNLINK of many entries, pipelined per node; how many were there. `written`: see writeMany. */
   async removeMany(method: CacheMethod, fulls: readonly string[], written?: () => void): Promise<number> {
     for (const full of fulls) this.evict(full)
     const removed = await this.#o.run(method, undefined, () => this.#o.backend.deleteMany(fulls, written))
