@@ -7,6 +7,15 @@ export function withDeadline<T>(work: Promise<T>, ms: number, expired: () => Err
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
 }
 
+/** What `work` resolves to, or undefined once it rejects or has not settled after `ms`; it runs on. */
+export function resultWithin<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+  })
+  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer))
+}
+
 /** What `firstEvent` listens on: Node's EventEmitter, or anything with its once/off. */
 interface Emitter {
   once(event: string, listener: () => void): unknown

@@ -1,4 +1,3 @@
-import type { Cluster } from 'ioredis'
 import { ClosedError, ConfigError, MissingClientError } from '../errors.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import { payloadBuffer } from './memory.ts'
@@ -289,11 +288,7 @@ export class RedisSubscriber implements Subscriber {
     const nodes = [...this.#rerouting]
     this.#rerouting.clear()
     try {
-      const topology = await this.#options.redis()
-      const client = topology.client('')
-      if ('refreshSlotsCache' in client) {
-        await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()))
-      }
+      await (await this.#options.redis()).refreshLayout()
     } catch (error) {
       report(this.#options.onError, error, 'subscriber slot refresh')
     } finally {

@@ -18,6 +18,7 @@ import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
+import { rereadSlots } from './slot-reread.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
@@ -337,16 +338,24 @@ export class ClusterTopology implements RedisTopology {
   }
 
   refreshLayout(): Promise<void> {
-    return rereadSlots(this.#clients[0]!)
+    return rereadSlots(this.#clients[0]!, this.#answerWithin())
+  }
+
+  /** How long a node has to answer a PING before a slot-map re-read goes on without it. */
+  #answerWithin(): number {
+    return this.#settings.commandTimeout > 0 ? this.#settings.commandTimeout : this.#settings.connectTimeout
+  }
+
+  #rereadAll(): Promise<unknown> {
+    return Promise.all(this.#clients.map((client) => rereadSlots(client, this.#answerWithin())))
   }
 
   doubtLayout(): void {
     const now = performance.now()
     if (this.#closed || now - this.#lastDoubt < LAYOUT_DOUBT_INTERVAL) return
     this.#lastDoubt = now
-    // Each pooled client keeps a slot map of its own. ioredis asks the nodes in turn, each within
-    // slotsRefreshTimeout: a frozen one only delays the re-read.
-    this.#doubtRead = Promise.all(this.#clients.map(rereadSlots))
+    // Each pooled client keeps a slot map of its own.
+    this.#doubtRead = this.#rereadAll()
   }
 
   /**
@@ -371,7 +380,7 @@ export class ClusterTopology implements RedisTopology {
    */
   async #rereadUntil(target: { slot: number; node: string } | undefined): Promise<void> {
     for (let reread = 0; reread < MOVED_REREADS; reread++) {
-      await Promise.all(this.#clients.map(rereadSlots))
+      await this.#rereadAll()
       if (!target || this.#clients.every((client) => client.slots[target.slot]?.[0] === target.node)) return
     }
   }
@@ -447,12 +456,6 @@ function lastFailedReply(pipe: CommandPipeline): string | undefined {
     if (Array.isArray(reply) && reply[0] instanceof Error) return reply[0].message
   }
   return undefined
-}
-
-/** Has a ready Cluster client read its slot map again (CLUSTER SLOTS); resolves when it is done. */
-function rereadSlots(client: Cluster): Promise<void> {
-  if (client.status !== 'ready') return Promise.resolve()
-  return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
 }
 
 /** A master's MasterNode id: its `host:port` as the slot map names it. */
