@@ -8,6 +8,9 @@
  * meanwhile, and a takeover was followed only after connectTimeout (4.4 s after it with the
  * default 5000 ms, helper-186). A large connectTimeout here makes that plain: every bound below
  * is half of it.
+ *
+ * And every call made meanwhile settles: a multi-key write's pipelines to the frozen master,
+ * sent again by ioredis after CLUSTERDOWN, never did.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -120,6 +123,45 @@ describe('a frozen cluster node', () => {
       thaw()
       await Promise.all(readers)
     }
+    await cluster.waitUntilOk()
+  })
+  test('multi-key writes sent while a master is frozen and taken over all settle', async () => {
+    // ioredis sends a pipeline refused with CLUSTERDOWN again after re-reading its slot map; such
+    // rounds never settled (helper-189: 30–40 setMany calls of a run pending for good, close too).
+    const made = fleet('ioredis')
+    await made.ready()
+    const store = made.store<number>()
+    const master = await cluster.masterOf(`${made.namespace}:store:a0`)
+    const replica = await cluster.replicaOf(master)
+    const calls: Promise<unknown>[] = []
+    let stopped = false
+    const writer = (async () => {
+      for (let n = 0; !stopped; n++) {
+        // Three keys, spread over the masters by their tags.
+        calls.push(
+          store
+            .setMany([
+              [`a{${n}}`, n],
+              [`b{${n}}`, n],
+              [`c{${n}}`, n],
+            ])
+            .catch(() => undefined),
+        )
+        await sleep(50)
+      }
+    })()
+    const thaw = await freeze(master.port)
+    try {
+      await waitForRole(replica, 'master')
+      // Calls go on past the takeover while the old master stays frozen.
+      await sleep(4 * commandTimeout)
+    } finally {
+      thaw()
+      stopped = true
+      await writer
+    }
+    const settled = await within(BOUND, Promise.all(calls))
+    assert.notEqual(settled, 'late', `calls still pending ${BOUND} ms after the last was made`)
     await cluster.waitUntilOk()
   })
 })
