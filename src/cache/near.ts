@@ -2,6 +2,9 @@ import { LRUCache } from 'lru-cache'
 import { type Entry, keepParsed } from './entry.ts'
 import type { StallGuard } from './stall-guard.ts'
 
+/** Each entry's size for lru-cache: `max` counts entries. */
+const ONE = (): number => 1
+
 /**
  * A read in flight from Redis. An invalidation of its key that arrives before the reply must
  * keep the reply out of the near cache: Redis may have run our GET before the write whose
@@ -75,8 +78,10 @@ export class NearCache {
   #vouchOf: ((full: string) => Vouch | undefined) | undefined
 
   constructor(max: number, scopes: NearScopes, activate?: () => void, guard?: StallGuard) {
-    this.#entries = new LRUCache({ max })
-    this.#tags = new LRUCache({ max })
+    // Bounded by size, one per entry, not by `max`: lru-cache allocates room for `max` items at
+    // once (33 MB for a million; 2^31 aborted the process, 2^32 threw a RangeError).
+    this.#entries = new LRUCache({ maxSize: max, sizeCalculation: ONE })
+    this.#tags = new LRUCache({ maxSize: max, sizeCalculation: ONE })
     this.#scope = scopes.entries
     this.#tagScope = scopes.tags
     this.#activate = activate

@@ -81,6 +81,21 @@ test('at most max entries are kept, the least recently used out first', () => {
   assert.ok(near.get('c'))
 })
 
+test('max is a bound, not an allocation: a large one takes no memory up front', () => {
+  // lru-cache's `max` allocated room for that many entries at once: 322 MB for 10 million,
+  // a process abort at 2^31, a RangeError at 2^32 (helper-190).
+  gc()
+  const before = process.memoryUsage()
+  const held = [online(10_000_000), online(2 ** 32)]
+  const after = process.memoryUsage()
+  const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)
+  assert.ok(grown < 10_000_000, `${(grown / 1e6).toFixed(0)} MB for two empty near caches`)
+  for (const near of held) {
+    fill(near, 'a', entry('1'))
+    assert.ok(near.get('a'))
+  }
+})
+
 test('an invalidation during a read keeps its reply out, for every reader sharing it', () => {
   const near = online()
   const first = near.begin('k')!
