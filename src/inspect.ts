@@ -2,6 +2,7 @@ import { isDeadLetterRecord } from './admin/dead-letters.ts'
 import { isStreamName, scanKeys, streamLength, streamsAmong } from './admin/keys.ts'
 import { operatorTracker } from './admin/orphans.ts'
 import { type FleetContext, withClusterHint } from './context.ts'
+import { withDeadline } from './deadline.ts'
 import { ConnectionError, messageOf, TimeoutError, translateError } from './errors.ts'
 import { type Fleet, fleetContext } from './fleet.ts'
 import { primitiveOf } from './keyspace.ts'
@@ -187,6 +188,7 @@ async function deadLettersAmong(
   fleet: Fleet,
   streams: StreamStatus[],
   problems: Problem[],
+  bound: Bound,
 ): Promise<FleetStatus['deadLetters']> {
   const ctx = fleetContext(fleet)
   const prefix = ctx.keys.key('streams', 'channel', '')
@@ -197,7 +199,7 @@ async function deadLettersAmong(
     async (stream) => {
       const channel = stream.key.slice(prefix.length)
       if (stream.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
-      const [first] = await fleet.streams().readRange(channel, undefined, 1)
+      const [first] = await bound(fleet.streams().readRange(channel, undefined, 1))
       return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
     },
     (stream, error) => problems.push({ part: 'deadLetters', name: stream.name, error }),
@@ -235,14 +237,15 @@ async function streamsOf(
   walk: NamespaceKeys,
   fresh: boolean,
   problems: Problem[],
+  bound: Bound,
 ): Promise<StreamStatus[]> {
-  const failed = (key: string, error: unknown) =>
-    problems.push({ part: 'streams', name: key.slice(ctx.keys.prefix.length), error })
-  const describe = (keys: string[]) => eachSettled(keys, (key) => describeStream(ctx, key), failed)
+  const nameOf = (key: string) => key.slice(ctx.keys.prefix.length)
+  const failed = (key: string, error: unknown) => problems.push({ part: 'streams', name: nameOf(key), error })
+  const describe = (keys: string[]) => eachSettled(keys, (key) => bound(describeStream(ctx, key)), failed)
   // One TYPE pipeline; when it fails, each key alone: a node down hides its own keys only.
   const confirmed = (keys: string[]) =>
-    streamsAmong(ctx, keys).catch(async () =>
-      (await eachSettled(keys, (key) => streamsAmong(ctx, [key]), failed)).flat(),
+    bound(streamsAmong(ctx, keys)).catch(async () =>
+      (await eachSettled(keys, (key) => bound(streamsAmong(ctx, [key])), failed)).flat(),
     )
   if (fresh && walk.skipped.length === 0) return describe(walk.streams)
   const main = ctx.keys.key('streams', 'events')
@@ -264,17 +267,40 @@ async function streamsOf(
  * Walks the namespace once (walkNamespace) unless given `keyspace`, an earlier walk: then the
  * key counts are that walk's, and only the streams it found (and the main stream's) are read,
  * with no SCAN at all.
+ *
+ * With `within` (ms), a part still unread by then is named in `unavailable` (TimeoutError) rather
+ * than waited for: a dashboard must show the rest within its refresh while one node is frozen,
+ * each of whose reads waits out its retries.
  */
-export function inspectFleet(fleet: Fleet, o: { keyspace?: NamespaceKeys } = {}): Promise<FleetStatus> {
+export function inspectFleet(
+  fleet: Fleet,
+  o: { keyspace?: NamespaceKeys; within?: number } = {},
+): Promise<FleetStatus> {
   // Its reads of keys go to the nodes directly, not through the operation runner: the hint for
   // a ring given a cluster's nodes (a raw MOVED) is added here.
-  return untraced(() => inspect(fleet, o.keyspace)).catch((error: unknown) => {
+  return untraced(() => inspect(fleet, o.keyspace, boundBy(o.within))).catch((error: unknown) => {
     throw withClusterHint(fleetContext(fleet), error)
   })
 }
 
 /** Before a walk (or when it failed): no counts, and only the streams found without one. */
 export const NOT_WALKED: NamespaceKeys = { keys: {}, streams: [], truncated: false, at: 0, skipped: [] }
+
+/** A read of one part, bounded by the inspection's deadline (if it has one). */
+type Bound = <T>(read: Promise<T>) => Promise<T>
+
+/** Bounds every read by one deadline, `within` ms from now; none without it. */
+function boundBy(within: number | undefined): Bound {
+  if (within === undefined) return (read) => read
+  const end = performance.now() + within
+  // The part (and stream) it is about is named beside it (`unavailable`).
+  return (read) =>
+    withDeadline(
+      read,
+      Math.max(0, end - performance.now()),
+      () => new TimeoutError(`no answer within ${within} ms`),
+    )
+}
 
 /** A part that could not be read, with the error as it came. */
 interface Problem {
@@ -290,26 +316,34 @@ interface Problem {
  * cluster node read as a ring's, a command refused) fails the whole read, as does a read in
  * which no part could be read at all.
  */
-async function inspect(fleet: Fleet, keyspace: NamespaceKeys | undefined): Promise<FleetStatus> {
+async function inspect(
+  fleet: Fleet,
+  keyspace: NamespaceKeys | undefined,
+  bound: Bound,
+): Promise<FleetStatus> {
   const ctx = fleetContext(fleet)
   const problems: Problem[] = []
-  const [members, tracker, walked] = await Promise.allSettled([
-    fleet.membership().live(),
-    trackerStatus(fleet),
-    keyspace ?? walkNamespace(fleet),
-  ])
   const failed = (part: Problem['part'], result: PromiseSettledResult<unknown>) => {
     if (result.status === 'rejected') problems.push({ part, error: result.reason })
   }
+  // The streams after the walk they are found by, alongside the members and the tracker.
+  const walking = Promise.allSettled([keyspace ?? bound(walkNamespace(fleet))])
+  const streamsRead = walking.then(async ([walked]) => {
+    failed('keys', walked)
+    const walk = walked.status === 'fulfilled' ? walked.value : NOT_WALKED
+    for (const error of walk.skipped) problems.push({ part: 'keys', error })
+    // Without a walk of its own, the streams it can find without one (streamsOf).
+    const fresh = walked.status === 'fulfilled' && keyspace === undefined
+    const streams = await streamsOf(ctx, walk, fresh, problems, bound)
+    return { walked, walk, streams, deadLetters: await deadLettersAmong(fleet, streams, problems, bound) }
+  })
+  const [members, tracker] = await Promise.allSettled([
+    bound(fleet.membership().live()),
+    bound(trackerStatus(fleet)),
+  ])
   failed('members', members)
   failed('tracker', tracker)
-  failed('keys', walked)
-  const walk = walked.status === 'fulfilled' ? walked.value : NOT_WALKED
-  for (const error of walk.skipped) problems.push({ part: 'keys', error })
-  // Without a walk of its own, the streams it can find without one (streamsOf).
-  const fresh = walked.status === 'fulfilled' && keyspace === undefined
-  const streams = await streamsOf(ctx, walk, fresh, problems)
-  const deadLetters = await deadLettersAmong(fleet, streams, problems)
+  const { walked, walk, streams, deadLetters } = await streamsRead
   const notOutage = problems.find((p) => !isOutage(p.error))
   if (notOutage) throw notOutage.error
   const nothingRead =

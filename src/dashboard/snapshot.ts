@@ -7,7 +7,6 @@ import {
   type StreamStatus,
   type UnavailablePart,
 } from '../inspect.ts'
-import { withDeadline } from './deadline.ts'
 import type { KeyspaceWatch } from './keyspace.ts'
 import type { MemberView, MemberWatch } from './members.ts'
 import type { NodeStatus, NodeWatch } from './nodes.ts'
@@ -77,15 +76,12 @@ export class SnapshotReader {
   async #read(): Promise<Snapshot> {
     const nodes = this.nodes.read()
     const walk = this.keyspace.latest()
-    const [status, members] = await withDeadline(
-      Promise.all([
-        inspectFleet(this.fleet, { keyspace: walk ?? NOT_WALKED }),
-        // Its node down, the rest of the fleet is still shown (status.unavailable names it).
-        this.members.read().catch((error: unknown) => error as Error),
-      ]),
-      this.deadline,
-      'reading the fleet',
-    ).catch(async (error: unknown) => {
+    // Each bounded by the deadline: a part on a node that does not answer (down, or frozen and
+    // waited out with its retries) is named unavailable, and the rest of the fleet is shown.
+    const [status, members] = await Promise.all([
+      inspectFleet(this.fleet, { keyspace: walk ?? NOT_WALKED, within: this.deadline }),
+      this.members.read().catch((error: unknown) => error as Error),
+    ]).catch(async (error: unknown) => {
       throw new SnapshotError(error, await nodes)
     })
     const unavailable = status.unavailable.filter((u) => u.part !== 'members')
