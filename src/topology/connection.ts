@@ -255,8 +255,11 @@ function uncork(socket: Redis['stream']): void {
  */
 export function timeCommands(connection: Redis | Cluster, timeout: number): void {
   if (timeout <= 0) return
+  // A node connection's address; a Cluster (a user's, through its view) has none of its own.
+  const { host, port } = (connection.options ?? {}) as { host?: string; port?: number }
+  const node = port === undefined ? undefined : `${host}:${port}`
   const deadlines = new CommandDeadlines(timeout, (command) =>
-    withdrawn(connection, command) ? notSentInTime() : timedOut(),
+    withdrawn(connection, command) ? notSentInTime(node) : timedOut(node, timeout),
   )
   const send = connection.sendCommand as (this: Redis, command: Named, ...rest: unknown[]) => unknown
   const timed = function (this: Redis, command: Named, ...rest: unknown[]) {

@@ -292,11 +292,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const slot = keySlot(key)
     let route = this.#routes[slot]
     if (!route) {
-      const master = () => this.#cluster.slots[slot]?.master.client
+      const master = () => this.#cluster.slots[slot]?.master
       const timed = withDeadlines(
         this.#sender(slot, key),
         this.#settings.commandTimeout,
-        () => master()?.isReady === true,
+        () => master()?.client?.isReady === true,
+        () => master()?.address,
       )
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.

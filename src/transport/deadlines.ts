@@ -1,5 +1,10 @@
-/** What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout). */
-export const timedOut = (): Error => new Error('Command timed out')
+/**
+ * What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout),
+ * naming the node when the connection knows it: with one of three frozen, an operator must tell
+ * which (helper-187, helper-191).
+ */
+export const timedOut = (node?: string, within?: number): Error =>
+  new Error(node === undefined ? 'Command timed out' : `Command timed out: no reply from ${node} within ${within} ms`)
 
 /**
  * What a command past its deadline fails with when its connection dropped before it was written
@@ -15,8 +20,8 @@ export const lostUnwritten = (): Error =>
  * What a command that waited past its deadline without ever being written fails with (node-redis'
  * words, "The client is offline": errors.ts reads it as a ConnectionError Redis did not apply).
  */
-export const notSentInTime = (): Error =>
-  new Error('The client is offline: no connection to Redis while the command waited')
+export const notSentInTime = (node?: string): Error =>
+  new Error(`The client is offline: no connection to Redis${node === undefined ? '' : ` at ${node}`} while the command waited`)
 
 /**
  * Something in flight that a deadline can fail. An ioredis Command is one as it is (`isSettled`
@@ -73,7 +78,7 @@ export class CommandDeadlines {
   #timerAt = 0
 
   /** `expired` makes the error of a command past its deadline (timedOut by default). */
-  constructor(timeout: number, expired: (item: Timed) => Error = timedOut) {
+  constructor(timeout: number, expired: (item: Timed) => Error = () => timedOut()) {
     this.#timeout = timeout
     this.#expired = expired
   }

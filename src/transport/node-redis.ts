@@ -24,9 +24,12 @@ import type { CommandArg, CommandConnection, Connectable } from './types.ts'
 export function connectionDeadlines(
   commandTimeout: number,
   isReady: () => boolean,
+  node: () => string | undefined,
 ): CommandDeadlines | undefined {
   if (commandTimeout <= 0) return undefined
-  return new CommandDeadlines(commandTimeout, () => (isReady() ? timedOut() : lostUnwritten()))
+  return new CommandDeadlines(commandTimeout, () =>
+    isReady() ? timedOut(node(), commandTimeout) : lostUnwritten(),
+  )
 }
 
 /** `sent`, timed out by `deadlines` (a WAIT with its own timeout on top: blocksFor). */
@@ -39,8 +42,13 @@ export function timedSend(
 }
 
 /** `send` with each command timed out by `commandTimeout` (0: never), as connectionDeadlines says. */
-export function withDeadlines(send: Send, commandTimeout: number, isReady: () => boolean): Send {
-  const deadlines = connectionDeadlines(commandTimeout, isReady)
+export function withDeadlines(
+  send: Send,
+  commandTimeout: number,
+  isReady: () => boolean,
+  node: () => string | undefined,
+): Send {
+  const deadlines = connectionDeadlines(commandTimeout, isReady, node)
   return deadlines ? (args) => timedSend(deadlines, send(args), args) : send
 }
 
@@ -187,14 +195,19 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
 
   /** `owner`: whose its commands are in the client's queue (see OfflineCommands); itself by default. */
   constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown, owner?: object) {
-    const deadlines = connectionDeadlines(timeouts.commandTimeout, () => client.isReady)
+    const address = addressOf(client)
+    const deadlines = connectionDeadlines(
+      timeouts.commandTimeout,
+      () => client.isReady,
+      () => address.id,
+    )
     const offline = new OfflineCommands(client, health, owner)
     super(clientSend(client, deadlines, offline))
     this.#client = client
     this.#health = health
     this.#readyLimit = timeouts.connectTimeout + timeouts.commandTimeout
     this.#offline = offline
-    this.address = addressOf(client)
+    this.address = address
   }
 
   get status(): string {

@@ -207,7 +207,7 @@ test('node-redis: a command still queued at its deadline may have been applied (
   held(async () => {
     for (const ready of [true, false]) {
       const queue = new NodeRedisQueue()
-      const deadlines = connectionDeadlines(50, () => ready)
+      const deadlines = connectionDeadlines(50, () => ready, () => '127.0.0.1:1/0')
       const args = ['INCR', 'k']
       // Queued with redfleet's signal (a client with no connection), and handed to a ready client
       // without one (its connection dropped before node-redis wrote it).
@@ -226,6 +226,8 @@ test('node-redis: a command still queued at its deadline may have been applied (
         const told = translateError(error, 'store.increment', 'k')
         assert.ok(told instanceof (ready ? TimeoutError : ConnectionError), String(told))
         assert.equal((told as TimeoutError).outcome, 'unknown', `ready: ${ready}`)
+        // A timeout names the node that did not answer.
+        if (ready) assert.match(told.message, /no reply from 127\.0\.0\.1:1\/0 within 50 ms/)
       }
       queue.writeAll()
       // Taking them out one by one at their deadlines breaks node-redis 5's queue (a linked list
