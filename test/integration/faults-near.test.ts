@@ -157,17 +157,18 @@ function staleReads(reader: Reader, writer: Writer): string[] {
  */
 async function throughFault(
   label: string,
-  fault: (writer: Writer, key: string) => Promise<void>,
+  fault: (writer: Writer, key: string, step: (name: string) => void) => Promise<void>,
 ): Promise<void> {
   const namespace = uniqueNamespace('near-fault')
   const key = `hot{${label}}`
   const writer = new Writer(fleet(namespace).cache(), key)
   const near = fleet(namespace).cache({ near: { max: 1000 }, errorHandler: () => {} })
   const reader = new Reader(near, key)
+  const steps: string[] = []
   try {
     await untilNearHits(near, 1)
     const before = near.stats().nearHits
-    await fault(writer, key)
+    await fault(writer, key, (name) => steps.push(`${name} at ${performance.now().toFixed(0)} ms`))
     const during = near.stats().nearHits - before
     // Keep going past the bound after the fault: a missed invalidation would show by then.
     await sleep(2 * BOUND)
@@ -179,7 +180,16 @@ async function throughFault(
   }
   const stale = staleReads(reader, writer)
   assert.ok(reader.reads.length > 100, `${reader.reads.length} reads`)
-  assert.deepEqual(stale.slice(0, 10), [], `${stale.length} of ${reader.reads.length} reads were stale`)
+  // A failure says when, among the fault's steps and the writes around it, the reads went stale.
+  const around = (at: number) =>
+    writer.acked.filter((w) => Math.abs(w.at - at) < BOUND).map((w) => `${w.n}@${w.at.toFixed(0)}`)
+  const first = stale.length === 0 ? [] : around(Number(/^at (\d+)/.exec(stale[0]!)![1]))
+  assert.deepEqual(
+    stale.slice(0, 10),
+    [],
+    `${stale.length} of ${reader.reads.length} reads were stale; steps: ${steps.join(', ')}; ` +
+      `writes acknowledged around the first: ${first.join(' ')}`,
+  )
 }
 
 /** Waits (polling stats) until the near cache has served `n` hits in all. */
@@ -245,18 +255,24 @@ async function syncReplica(master: ClusterNode, tag: string): Promise<void> {
 
 describe('near cache through faults of a 3+3 cluster', () => {
   test('(a) master SIGKILL, replica failover, old master restarted as a replica: no stale read', async () => {
-    await throughFault('a', async (writer, key) => {
+    await throughFault('a', async (writer, key, step) => {
       const master = await cluster.masterOf(key)
       const replica = await cluster.replicaOf(master)
       await writer.pause()
       await syncReplica(master, 'a')
+      step('kill')
       await cluster.kill(master)
       writer.resume()
       await waitForRole(replica, 'master')
+      step('promoted')
       await cluster.waitUntilOk()
-      // The old master comes back with its old data and rejoins as a replica of the new one.
+      // The old master comes back (empty: the harness persists nothing) and rejoins as a replica
+      // of the new one.
+      step('restart')
       await cluster.restart(master)
+      step('rejoined')
       await freezeReplicas()
+      step('replicas thawed')
     })
   })
 
