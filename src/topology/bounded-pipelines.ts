@@ -23,8 +23,10 @@ export function boundPipelines(
   expired: (pipe: CommandPipeline) => Error,
 ): void {
   if (within <= 0) return
-  const pipeline = client.pipeline
   client.pipeline = function (this: Cluster, ...args: Parameters<Cluster['pipeline']>) {
+    // Looked up at each call, not kept: what wraps Cluster.prototype.pipeline later (a tracer, a
+    // test's count) sees redfleet's pipelines too.
+    const pipeline = (Object.getPrototypeOf(this) as Cluster).pipeline
     const pipe = pipeline.apply(this, args)
     const exec = pipe.exec
     // ioredis calls exec again itself for each new round: only the caller's gets a deadline.
