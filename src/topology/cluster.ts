@@ -2,7 +2,6 @@ import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError, ConnectionError, messageOf, TimeoutError } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
-import { boundPipelines } from './bounded-pipelines.ts'
 import { clientView } from './client-view.ts'
 import { ClusterHealth, masterReady } from './cluster-health.ts'
 import {
@@ -61,9 +60,10 @@ export class ClusterTopology implements RedisTopology {
     this.#settings = settings
     this.#health = health
     this.#reach = reach
-    this.#guard = { failure: (error, batch) => this.#unreachable(error, batch) ?? error }
-    for (const client of clients) {
-      boundPipelines(client, settings.commandTimeout, (pipe) => this.#pipelineExpired(pipe))
+    this.#guard = {
+      within: settings.commandTimeout,
+      expired: (pipe, batches) => this.#pipelineExpired(pipe, batches),
+      failure: (error, batch) => this.#unreachable(error, batch) ?? error,
     }
   }
 
@@ -230,31 +230,21 @@ export class ClusterTopology implements RedisTopology {
   }
 
   /**
-   * A pipeline that outlived commandTimeout (boundPipelines). A round refused with CLUSTERDOWN
-   * (or TRYAGAIN) is sent again once the slot map has been re-read: ioredis may still send it
+   * A pipeline that outlived commandTimeout: ioredis' per-command timer bounds only its first
+   * round. A round refused with CLUSTERDOWN (or TRYAGAIN) is sent again once the slot map has been
+   * re-read, and that re-read waits up to slotsRefreshTimeout (connectTimeout) on each node that
+   * does not answer (a stopped master): 16 such rounds took seconds. ioredis may still send it
    * again, so whether Redis applies it is unknown.
    */
-  #pipelineExpired(pipe: CommandPipeline): TimeoutError {
+  #pipelineExpired(pipe: CommandPipeline, batches: readonly KeyBatch[]): TimeoutError {
+    const nodes = [...new Set(batches.map((batch) => batch.node))].join(', ')
     const last = lastFailedReply(pipe)
     return new TimeoutError(
-      `a pipeline of ${pipe.length} commands to ${this.#nodesOf(pipe)} got no answer within ` +
-        `commandTimeout (${this.#settings.commandTimeout} ms)` +
+      `a pipeline of ${pipe.length} commands to ${nodes} got no answer within commandTimeout ` +
+        `(${this.#settings.commandTimeout} ms)` +
         (last === undefined ? '' : `: the cluster client was still retrying after "${last}"`),
       { outcome: 'unknown' },
     )
-  }
-
-  /** The masters the slot map gives a pipeline's keys. */
-  #nodesOf(pipe: CommandPipeline): string {
-    const commands = (pipe as unknown as { _queue?: { getKeys?(): unknown[] }[] })._queue ?? []
-    const slots = this.#clients[0]!.slots
-    const nodes = new Set<string>()
-    for (const command of commands) {
-      const key = command.getKeys?.()[0]
-      if (key === undefined) continue
-      nodes.add(slots[calculateSlot(key as string)]?.[0] ?? 'a master not in the slot map')
-    }
-    return nodes.size > 0 ? [...nodes].join(', ') : 'the cluster'
   }
 
   /**

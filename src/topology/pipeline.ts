@@ -1,3 +1,4 @@
+import { withDeadline } from '../deadline.ts'
 import { APPLIED_BESIDE, partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
@@ -13,8 +14,15 @@ export function connectionOf(batch: Placement): string {
   return batch.lane === 0 ? batch.node : `${batch.node}#${batch.lane}`
 }
 
-/** What a topology adds to its pipelines (ClusterTopology): its own words for a failed reply. */
+/**
+ * What a topology adds to its pipelines (ClusterTopology): a limit on how long one connection's
+ * pipeline may take, and its own words for a failed reply.
+ */
 export interface PipelineGuard {
+  /** How long one connection's pipeline may take, in ms; 0: as long as its client takes. */
+  readonly within: number
+  /** The error of a pipeline still unanswered after `within` (`batches`: those it carries). */
+  expired(pipe: CommandPipeline, batches: readonly KeyBatch[]): Error
   /** The error a failed reply of `batch` fails the call with, instead of the reply itself. */
   failure(error: unknown, batch: KeyBatch): unknown
 }
@@ -47,7 +55,16 @@ export async function pipelinePerNode(
         build(pipe, batches[i]!)
         bounds.push(pipe.length)
       }
-      const replies = (await pipe.exec()) ?? []
+      const sent = pipe.exec()
+      const replies =
+        (await (guard && guard.within > 0
+          ? withDeadline(sent, guard.within, () =>
+              guard.expired(
+                pipe,
+                indexes.map((i) => batches[i]!),
+              ),
+            )
+          : sent)) ?? []
       let start = 0
       indexes.forEach((batchIndex, n) => {
         const slice = replies.slice(start, bounds[n])
