@@ -4,7 +4,9 @@
  * which (helper-187, helper-191).
  */
 export const timedOut = (node?: string, within?: number): Error =>
-  new Error(node === undefined ? 'Command timed out' : `Command timed out: no reply from ${node} within ${within} ms`)
+  new Error(
+    node === undefined ? 'Command timed out' : `Command timed out: no reply from ${node} within ${within} ms`,
+  )
 
 /**
  * What a command past its deadline fails with when its connection dropped before it was written
@@ -21,7 +23,9 @@ export const lostUnwritten = (): Error =>
  * words, "The client is offline": errors.ts reads it as a ConnectionError Redis did not apply).
  */
 export const notSentInTime = (node?: string): Error =>
-  new Error(`The client is offline: no connection to Redis${node === undefined ? '' : ` at ${node}`} while the command waited`)
+  new Error(
+    `The client is offline: no connection to Redis${node === undefined ? '' : ` at ${node}`} while the command waited`,
+  )
 
 /**
  * Something in flight that a deadline can fail. An ioredis Command is one as it is (`isSettled`
@@ -72,6 +76,16 @@ export class CommandDeadlines {
   /** In send order, with each one's deadline; settled ones are let go from the front. */
   #items: (Timed | undefined)[] = []
   #deadlines: number[] = []
+  /** Each one's deadline counted from its own sending, not after the one ahead (see #stalled). */
+  #own: number[] = []
+  /**
+   * A command failed at its deadline with no reply, and none has been answered since: the
+   * connection does not answer (a frozen server), so no command is waiting for a WAIT ahead of
+   * it to end, and each is failed at its own deadline. Chained behind one another, WAITs queued
+   * on a frozen server (waitFor writes, 300 ms each) held every command behind them for as long
+   * as it stayed frozen (helper-193: 12 s).
+   */
+  #stalled = false
   #head = 0
   #timer: NodeJS.Timeout | undefined
   /** When the timer fires. */
@@ -104,9 +118,11 @@ export class CommandDeadlines {
     this.#dropSettled()
     const ahead = this.#head < this.#deadlines.length ? this.#deadlines[this.#deadlines.length - 1]! : 0
     const now = Date.now()
-    const deadline = Math.max(now + this.#timeout, ahead) + allowance
+    const own = now + this.#timeout + allowance
+    const deadline = this.#stalled ? own : Math.max(now + this.#timeout, ahead) + allowance
     this.#items.push(item)
     this.#deadlines.push(deadline)
+    this.#own.push(own)
     // Set for an answered WAIT's later deadline, the timer would fire past this one's.
     if (this.#timer !== undefined && deadline < this.#timerAt) {
       clearTimeout(this.#timer)
@@ -144,22 +160,32 @@ export class CommandDeadlines {
     let head = this.#head
     while (head < this.#items.length) {
       const item = this.#items[head]!
-      if (!settled(item)) {
-        if (this.#deadlines[head]! > now) break
+      if (settled(item)) this.#stalled = false
+      else {
+        if (this.#dueAt(head) > now) break
         item.reject(this.#expired(item))
+        this.#stalled = true
       }
       this.#items[head++] = undefined
     }
     this.#head = head
     this.#compact()
     if (this.#head < this.#items.length) {
-      this.#arm(now, this.#deadlines[this.#head]!)
+      this.#arm(now, this.#dueAt(this.#head))
     }
+  }
+
+  #dueAt(index: number): number {
+    return this.#stalled ? this.#own[index]! : this.#deadlines[index]!
   }
 
   #dropSettled(): void {
     let head = this.#head
-    while (head < this.#items.length && settled(this.#items[head]!)) this.#items[head++] = undefined
+    while (head < this.#items.length && settled(this.#items[head]!)) {
+      this.#items[head++] = undefined
+      // Answered: the connection answers again.
+      this.#stalled = false
+    }
     this.#head = head
     this.#compact()
   }
@@ -170,10 +196,12 @@ export class CommandDeadlines {
     if (head === this.#items.length) {
       this.#items = []
       this.#deadlines = []
+      this.#own = []
       this.#head = 0
     } else if (head > BACKLOG && head * 2 > this.#items.length) {
       this.#items = this.#items.slice(head)
       this.#deadlines = this.#deadlines.slice(head)
+      this.#own = this.#own.slice(head)
       this.#head = 0
     }
   }

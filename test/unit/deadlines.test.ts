@@ -76,16 +76,56 @@ test('CommandDeadlines: WAITs sent at once block one after another, so each gets
   mock.timers.enable({ apis: ['setTimeout', 'Date'] })
   try {
     const deadlines = new CommandDeadlines(100)
-    const waits = [0, 1, 2].map(() => deadlines.track(deferred<number>().promise, 50))
+    const replies = [0, 1, 2].map(() => deferred<number>())
+    const waits = replies.map((reply) => deadlines.track(reply.promise, 50))
     const behind = deadlines.track(deferred<string>().promise)
     const seen = async () => Promise.all([...waits, behind].map(state))
-    mock.timers.tick(151)
-    assert.deepEqual(await seen(), ['rejected', 'pending', 'pending', 'pending'])
+    // Each WAIT answers just before its deadline: the server blocks on them one at a time.
+    mock.timers.tick(149)
+    replies[0]!.resolve(0)
+    await state(waits[0]!)
     mock.timers.tick(50)
-    assert.deepEqual(await seen(), ['rejected', 'rejected', 'pending', 'pending'])
+    replies[1]!.resolve(0)
+    await state(waits[1]!)
+    assert.deepEqual(await seen(), ['resolved', 'resolved', 'pending', 'pending'])
     mock.timers.tick(50)
-    assert.deepEqual(await seen(), ['rejected', 'rejected', 'rejected', 'rejected'])
+    assert.deepEqual(await seen(), ['resolved', 'resolved', 'pending', 'pending'])
+    mock.timers.tick(2)
+    assert.deepEqual(await seen(), ['resolved', 'resolved', 'rejected', 'rejected'])
     for (const failed of [...waits, behind]) await failed.catch(() => undefined)
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('CommandDeadlines: once a command got no reply by its deadline, the others are not held behind the WAITs ahead of them', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    // A frozen server: 40 WAITs of 200 ms queued, chained, would hold a GET behind them for 16 s.
+    const deadlines = new CommandDeadlines(100)
+    const waits = Array.from({ length: 40 }, () => deadlines.track(deferred<number>().promise, 300))
+    const get = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(401)
+    assert.deepEqual(new Set(await Promise.all([...waits, get].map(state))), new Set(['rejected']))
+    // Sent while it does not answer: its own deadline only.
+    const later = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(100)
+    assert.equal(await state(later), 'rejected')
+    // An answer ends the spell: WAITs chain again.
+    const answered = deferred<string>()
+    const next = deadlines.track(answered.promise)
+    answered.resolve('OK')
+    await next
+    const first = deferred<number>()
+    const chained = [first.promise, deferred<number>().promise].map((reply) => deadlines.track(reply, 300))
+    mock.timers.tick(399)
+    first.resolve(1)
+    await state(chained[0]!)
+    mock.timers.tick(2)
+    assert.deepEqual(await Promise.all(chained.map(state)), ['resolved', 'pending'])
+    mock.timers.tick(300)
+    assert.equal(await state(chained[1]!), 'rejected')
+    for (const failed of [...waits, get, later, ...chained]) await failed.catch(() => undefined)
   } finally {
     mock.timers.reset()
   }
@@ -207,7 +247,11 @@ test('node-redis: a command still queued at its deadline may have been applied (
   held(async () => {
     for (const ready of [true, false]) {
       const queue = new NodeRedisQueue()
-      const deadlines = connectionDeadlines(50, () => ready, () => '127.0.0.1:1/0')
+      const deadlines = connectionDeadlines(
+        50,
+        () => ready,
+        () => '127.0.0.1:1/0',
+      )
       const args = ['INCR', 'k']
       // Queued with redfleet's signal (a client with no connection), and handed to a ready client
       // without one (its connection dropped before node-redis wrote it).
