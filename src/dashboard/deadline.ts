@@ -16,3 +16,12 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
 export function readDeadline(interval: number, commandTimeout: number): number {
   return Math.max(interval, commandTimeout * 3)
 }
+
+/**
+ * How long each part of one read (a node's INFO, the members, a stream) may take: four fifths of
+ * the read's deadline, so that the parts still unread by then are shown as such (`unavailable`)
+ * before the request itself gives up on the whole read.
+ */
+export function partDeadline(readDeadline: number): number {
+  return Math.floor((readDeadline * 4) / 5)
+}

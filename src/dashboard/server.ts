@@ -5,7 +5,7 @@ import { ACTION_AJV, registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
 import { isLoopback, loopbackHostGuard, tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
-import { readDeadline } from './deadline.ts'
+import { partDeadline, readDeadline } from './deadline.ts'
 import { KEYSPACE_INTERVAL, KeyspaceWatch } from './keyspace.ts'
 import { MemberWatch } from './members.ts'
 import { renderMetrics, renderNodeMetrics } from './metrics.ts'
@@ -59,15 +59,16 @@ export async function startDashboard(
   const ctx = fleetContext(fleet)
   const interval = o.interval ?? 2000
   const deadline = readDeadline(interval, ctx.commandTimeout)
+  const partWithin = partDeadline(deadline)
   const log = o.log ?? (() => undefined)
-  const nodes = new NodeWatch(ctx, deadline)
-  const members = new MemberWatch(ctx, deadline)
+  const nodes = new NodeWatch(ctx, partWithin)
+  const members = new MemberWatch(ctx, partWithin)
   const keyspace = new KeyspaceWatch(
     () => walkNamespace(fleet),
     Math.max(o.keyspaceInterval ?? KEYSPACE_INTERVAL, interval),
     interval,
   )
-  const snapshots = new SnapshotReader(fleet, nodes, members, keyspace, deadline)
+  const snapshots = new SnapshotReader(fleet, nodes, members, keyspace, partWithin)
   const sampler = new Sampler(
     async (): Promise<Reading> => {
       // Members too: each sample that sees a member's expiry move dates its last heartbeat.
