@@ -1,25 +1,30 @@
 /**
  * redfleet's view of a user's ioredis client (`client` option): the same client, every property
- * read from and written to it, but with a `sendCommand` of its own. What redfleet hooks into
- * sending (its deadlines, its refusal while the node is known to be down) is set on the view, so
- * it applies to redfleet's calls only: the user's own calls on their client, and its options,
- * stay as they were. ioredis reaches `sendCommand` through `this` for every command (single ones,
- * each one of a pipeline, scripts), and a method called on the view has the view as `this`.
+ * read from and written to it, but with a `sendCommand` (and a Cluster's `refreshSlotsCache` and
+ * `options`) of its own. What redfleet hooks into sending (its deadlines, its refusal while the
+ * node is known to be down, where it re-reads the slot map from, what a refusal does) is set on
+ * the view, so it applies to redfleet's calls only: the user's own calls on their client, and
+ * its options, stay as they were. ioredis reaches these through `this` for every command (single ones, each one of a
+ * pipeline, scripts, the re-read before re-sending a refused one), and a method called on the
+ * view has the view as `this`.
  */
 export function clientView<T extends object>(client: T): T {
-  let sendCommand: unknown
+  const own = new Map<PropertyKey, unknown>()
   return new Proxy(client, {
     get(target, property, receiver) {
-      if (property === 'sendCommand' && sendCommand !== undefined) return sendCommand
+      if (own.has(property)) return own.get(property)
       return Reflect.get(target, property, receiver)
     },
     set(target, property, value) {
-      if (property === 'sendCommand') sendCommand = value
+      if (VIEW_OWN.has(property)) own.set(property, value)
       else Reflect.set(target, property, value)
       return true
     },
   })
 }
+
+/** What redfleet hooks into a user's client: set on the view, never on the client. */
+const VIEW_OWN = new Set<PropertyKey>(['sendCommand', 'refreshSlotsCache', 'options'])
 
 /** A command as ioredis queues it (the part this module touches). */
 interface QueuedCommand {

@@ -18,7 +18,7 @@ import type { IORedisModule } from './ioredis.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
-import { rereadSlots } from './slot-reread.ts'
+import { rereadFromAnswering, rereadSlots } from './slot-reread.ts'
 import { type SetCommand, sendSet } from './tick-batch.ts'
 import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './types.ts'
 
@@ -60,6 +60,7 @@ export class ClusterTopology implements RedisTopology {
     this.#settings = settings
     this.#health = health
     this.#reach = reach
+    for (const client of clients) rereadFromAnswering(client, this.#answerWithin())
     this.#guard = {
       within: settings.commandTimeout,
       expired: (pipe, batches) => this.#pipelineExpired(pipe, batches),
@@ -116,6 +117,9 @@ export class ClusterTopology implements RedisTopology {
     const reach = new ClusterHealth('the given Cluster client', settings.onError)
     const view = clientView(client)
     timeCommands(view, settings.commandTimeout)
+    // Its own options otherwise, as the user set them: CLUSTERDOWN fails redfleet's command at
+    // once, as on redfleet's own Cluster (clusterOptions).
+    view.options = Object.create(client.options ?? null, { retryDelayOnClusterDown: { value: 0 } })
     return new ClusterTopology([view], false, settings, new HealthRegistry(settings.onError), reach)
   }
 
@@ -338,16 +342,16 @@ export class ClusterTopology implements RedisTopology {
   }
 
   refreshLayout(): Promise<void> {
-    return rereadSlots(this.#clients[0]!, this.#answerWithin())
+    return rereadSlots(this.#clients[0]!)
   }
 
-  /** How long a node has to answer a PING before a slot-map re-read goes on without it. */
+  /** How long a node has to answer a PING before a slot-map re-read asks another (rereadFromAnswering). */
   #answerWithin(): number {
     return this.#settings.commandTimeout > 0 ? this.#settings.commandTimeout : this.#settings.connectTimeout
   }
 
   #rereadAll(): Promise<unknown> {
-    return Promise.all(this.#clients.map((client) => rereadSlots(client, this.#answerWithin())))
+    return Promise.all(this.#clients.map(rereadSlots))
   }
 
   doubtLayout(): void {

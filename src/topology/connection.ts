@@ -131,10 +131,11 @@ function nodeRedisSocket(settings: ConnectionSettings): object {
 export const MAX_REDIRECTIONS = 16
 
 /**
- * Delay between the retries of a command refused with CLUSTERDOWN or TRYAGAIN (a multi-key
- * command on a slot being migrated). ioredis' command timer runs across those retries: they must
- * end within half of commandTimeout, so that the caller gets Redis' refusal (not applied,
- * transient: the retry policy may send it again) rather than a timeout whose outcome is unknown.
+ * Delay between the retries of a command refused with TRYAGAIN (a multi-key command on a slot
+ * being migrated), or on node-redis CLUSTERDOWN. The command's deadline runs across those
+ * retries: they must end within half of commandTimeout, so that the caller gets Redis' refusal
+ * (not applied, transient: the retry policy may send it again) rather than a timeout whose
+ * outcome is unknown.
  */
 export function refusalRetryDelay(commandTimeout: number): number {
   if (commandTimeout <= 0) return 100
@@ -152,14 +153,18 @@ export function clusterOptions(settings: ConnectionSettings): ClusterOptions {
     // been applied (an INCRBY would count twice); the operation runner decides by what the
     // operation is (src/operations.ts), as autoResendUnfulfilledCommands does for one node.
     retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: refusalRetryDelay(settings.commandTimeout),
+    // 0: a command refused with CLUSTERDOWN fails at once (CommandError, not applied), and the
+    // retry policy sends it again to its slot's master. ioredis would send it again itself, to a
+    // random master: a frozen one held it past its deadline, and applied it after its caller was
+    // told it timed out (helper-193: 7 of 7 increments).
+    retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: refusalRetryDelay(settings.commandTimeout),
     slotsRefreshTimeout: settings.connectTimeout,
     enableOfflineQueue: true,
     // A loaded slot map is enough. ioredis' ready check (CLUSTER INFO) disconnects when that
     // command times out (a loaded machine) or says cluster_state:fail, and ClusterHealth could
     // not tell that close from unreachable seeds. Without it, a cluster in state fail answers
-    // commands with CLUSTERDOWN, retried within commandTimeout (refusalRetryDelay), then failed.
+    // commands with CLUSTERDOWN, which the retry policy sends again, then fails.
     enableReadyCheck: false,
   }
 }

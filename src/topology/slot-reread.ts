@@ -4,41 +4,60 @@ import { resultWithin } from '../deadline.ts'
 /** ioredis' re-read of its slot map from one node (not in its typings): CLUSTER SLOTS, then the map. */
 type ReadFromNode = (this: Cluster, node: Redis, done: (error?: Error | null) => void) => void
 
-/** The re-read under way per client: one at a time, as ioredis' own refreshSlotsCache. */
-const rereads = new WeakMap<Cluster, Promise<void>>()
+type Refresh = (this: Cluster, callback?: (error?: Error) => void) => void
+
+/** The re-read under way per client: one at a time, as ioredis' own. */
+const rereads = new WeakMap<Cluster, Promise<boolean>>()
 
 /**
- * Has a ready ioredis Cluster re-read its slot map (CLUSTER SLOTS) from a node that answers;
- * resolves when it is done (never rejects: the map stays as it was).
+ * Makes `client` re-read its slot map (refreshSlotsCache, which ioredis also calls itself: after
+ * a MOVED, before re-sending a command refused with CLUSTERDOWN) from the first of its nodes to
+ * answer a PING within `within` ms; ioredis' own way before it is connected, or if none answers.
  *
- * ioredis' own refreshSlotsCache asks its nodes in random order, each within slotsRefreshTimeout
- * (connectTimeout): one frozen node (SIGSTOP, a paused VM) asked first held that re-read, and
- * every re-read asked for meanwhile, for seconds; a master taken over by its replica meanwhile
- * kept getting its slots' commands that much longer (4.4 s after the takeover, with the default
- * 5000 ms). So the node asked is the first to answer a PING within `within` ms, as node-redis'
- * re-read is (node-redis-cluster.ts); ioredis' own way if none answers or its internals change.
+ * ioredis asks its nodes in random order, each within slotsRefreshTimeout (connectTimeout): one
+ * frozen node (SIGSTOP, a paused VM) asked first held that re-read, and every re-read asked for
+ * meanwhile, for seconds. A master taken over by its replica meanwhile kept getting its slots'
+ * commands that much longer (4.4 s after the takeover, with the default 5000 ms), and commands
+ * refused with CLUSTERDOWN by a healthy master waited for it before each new try, past their
+ * deadline (helper-193). node-redis' re-read asks a master that answers too (node-redis-cluster.ts).
+ * Set on redfleet's own Cluster, or on the view of a user's (clientView).
  */
-export function rereadSlots(client: Cluster, within: number): Promise<void> {
-  if (client.status !== 'ready') return Promise.resolve()
-  let reread = rereads.get(client)
-  if (reread === undefined) {
-    reread = rereadFromAnswering(client, within).finally(() => rereads.delete(client))
-    rereads.set(client, reread)
+export function rereadFromAnswering(client: Cluster, within: number): void {
+  client.refreshSlotsCache = function (this: Cluster, callback?: (error?: Error) => void) {
+    // As it is at each call (not kept): what wraps the prototype's later still runs.
+    const own = (Object.getPrototypeOf(this) as { refreshSlotsCache: Refresh }).refreshSlotsCache
+    if (this.status !== 'ready') return own.call(this, callback)
+    void reread(this, within).then((done) => (done ? callback?.() : own.call(this, callback)))
   }
-  return reread
 }
 
-async function rereadFromAnswering(client: Cluster, within: number): Promise<void> {
-  const readFromNode = (client as unknown as { getInfoFromNode?: ReadFromNode }).getInfoFromNode
-  const node = typeof readFromNode === 'function' ? await firstToAnswer(client, within) : undefined
-  if (readFromNode === undefined || node === undefined) {
-    return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
+/** Has a ready client re-read its slot map; resolves when it is done (never rejects). */
+export function rereadSlots(client: Cluster): Promise<void> {
+  if (client.status !== 'ready') return Promise.resolve()
+  return new Promise((resolve) => client.refreshSlotsCache(() => resolve()))
+}
+
+/** Re-reads the map from an answering node; false when none answered or the read failed. */
+function reread(client: Cluster, within: number): Promise<boolean> {
+  let under = rereads.get(client)
+  if (under === undefined) {
+    under = readFromAnswering(client, within).finally(() => rereads.delete(client))
+    rereads.set(client, under)
   }
+  return under
+}
+
+async function readFromAnswering(client: Cluster, within: number): Promise<boolean> {
+  const readFromNode = (client as unknown as { getInfoFromNode?: ReadFromNode }).getInfoFromNode
+  if (typeof readFromNode !== 'function') return false
+  const node = await firstToAnswer(client, within)
+  if (node === undefined) return false
   const read = await new Promise<boolean>((resolve) =>
     readFromNode.call(client, node, (error) => resolve(!error)),
   )
   // What refreshSlotsCache tells when it has read the map: the layout's listeners follow it.
   if (read) client.emit('refresh')
+  return read
 }
 
 /**

@@ -15,9 +15,17 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Cluster } from 'ioredis'
 import { fleetContext } from '../../src/fleet.ts'
-import { createFleet, type Fleet } from '../../src/index.ts'
-import { type FaultCluster, info, startFaultCluster, waitForRole } from '../harness/faults.ts'
+import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
+import {
+  command,
+  type FaultCluster,
+  info,
+  startFaultCluster,
+  waitForRole,
+  waitUntil,
+} from '../harness/faults.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const connectTimeout = 10_000
@@ -164,4 +172,64 @@ describe('a frozen cluster node', () => {
     assert.notEqual(settled, 'late', `calls still pending ${BOUND} ms after the last was made`)
     await cluster.waitUntilOk()
   })
+
+  for (const given of ['urls', 'an injected Cluster'] as const) {
+    test(`${given}: while a frozen master makes the cluster's state fail, a refused write fails as refused and is never applied later`, async () => {
+      // ioredis re-sent a command refused with CLUSTERDOWN to a random master: the frozen one held
+      // it past its deadline (a TimeoutError naming the healthy master), then applied it once it
+      // woke (helper-193: 7 of 7 increments).
+      const injected =
+        given === 'urls'
+          ? undefined
+          : new Cluster(
+              cluster.urls
+                .map((url) => new URL(url))
+                .map((u) => ({ host: u.hostname, port: Number(u.port) })),
+            )
+      injected?.on('error', () => {})
+      const made = createFleet({
+        ...(injected ? { client: injected } : { url: cluster.urls, cluster: true }),
+        namespace: uniqueNamespace('clusterdown-frozen'),
+        connectTimeout,
+        commandTimeout,
+        onError: () => {},
+      })
+      fleets.push(made)
+      await made.ready()
+      const store = made.store<number>()
+      const victim = await cluster.masterOf(`${made.namespace}:store:n{0}`)
+      let key = ''
+      for (let i = 1; key === ''; i++) {
+        if ((await cluster.masterOf(`${made.namespace}:store:n{${i}}`)).port !== victim.port) key = `n{${i}}`
+      }
+      const healthy = await cluster.masterOf(`${made.namespace}:store:${key}`)
+      await store.set(key, 0)
+      const replica = await cluster.replicaOf(victim)
+      await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'yes')
+      const thaw = await freeze(victim.port)
+      try {
+        await waitUntil(
+          'cluster_state:fail',
+          async () => (await info(healthy.port, 'cluster')).get('cluster_state') === 'fail',
+        )
+        for (let n = 0; n < 5; n++) {
+          const error = await store.increment(key).then(
+            () => assert.fail('an increment succeeded while the cluster is down'),
+            (e: unknown) => e,
+          )
+          assert.ok(error instanceof CommandError, String(error))
+          assert.match(error.message, /CLUSTERDOWN/)
+          assert.equal(error.outcome, 'not-applied')
+        }
+      } finally {
+        thaw()
+        await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'no')
+      }
+      await cluster.waitUntilOk()
+      // What a held command would do on waking: past every deadline of the calls above.
+      await sleep(2 * commandTimeout)
+      assert.equal(await store.get(key), 0, 'no refused increment was applied later')
+      injected?.disconnect()
+    })
+  }
 })

@@ -89,8 +89,7 @@ test('cluster_state:fail: the first command of a new fleet fails with CLUSTERDOW
     namespace: uniqueNamespace(),
     // One attempt: the assertion is about what one try says, not the retry policy's patience.
     retry: { attempts: 1 },
-    // ioredis' 16 CLUSTERDOWN retries (100 ms apart at this timeout, see refusalRetryDelay) and the
-    // connect end well within it even on a loaded machine: the answer is Redis', not a timeout.
+    // The connect ends well within it even on a loaded machine: the answer is Redis', not a timeout.
     commandTimeout: 10_000,
     onError: (error) => reported.push(error),
   })

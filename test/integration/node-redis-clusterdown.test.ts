@@ -1,9 +1,10 @@
 /**
  * A cluster master SIGKILLed and restarted answers CLUSTERDOWN while it rejoins (its
- * cluster_state is fail for a second or two). ioredis' Cluster sends such a command again within
- * half of commandTimeout (README, "Retry"); on node-redis each call failed at once, its retry
+ * cluster_state is fail for a second or two). On node-redis each call failed at once, its retry
  * policy's attempts spent within ~100 ms: 16 failed calls of one caller in one such window
- * (helper-151). The node-redis transport retries the refusal as ioredis does now.
+ * (helper-151). The node-redis transport sends the refused command again to its slot's master
+ * within half of commandTimeout (README, "Retry"). (ioredis' own such retry goes to a random
+ * master, which a frozen one held: redfleet turns it off, cluster-frozen-takeover.test.ts.)
  * A private 3-master cluster without replicas, since it kills a master.
  */
 import assert from 'node:assert/strict'
