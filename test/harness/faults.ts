@@ -537,6 +537,27 @@ class Cluster implements FaultCluster {
   }
 }
 
+/**
+ * A 3+3 fault cluster of the test file's own, started before its tests, and the fleets its
+ * tests open: they are closed after the tests, then the cluster is stopped (as filePrimaryReplica).
+ */
+export function fileFaultCluster(): { cluster: () => FaultCluster; fleets: Fleet[] } {
+  let started: FaultCluster | undefined
+  const fleets: Fleet[] = []
+  before(async () => {
+    started = await startFaultCluster()
+  })
+  after(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.close()))
+    await started?.stop()
+  })
+  const cluster = () => {
+    if (started === undefined) throw new Error('the file cluster is used before its before() hook ran')
+    return started
+  }
+  return { cluster, fleets }
+}
+
 /** Starts 3 masters + 3 replicas with `redis-cli --cluster create`; resolves once all are ok and in sync. */
 export async function startFaultCluster(): Promise<FaultCluster> {
   const extra = [

@@ -13,19 +13,12 @@
  * sent again by ioredis after CLUSTERDOWN, never did.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster } from 'ioredis'
 import { fleetContext } from '../../src/fleet.ts'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
-import {
-  command,
-  type FaultCluster,
-  info,
-  startFaultCluster,
-  waitForRole,
-  waitUntil,
-} from '../harness/faults.ts'
+import { command, fileFaultCluster, info, waitForRole, waitUntil } from '../harness/faults.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const connectTimeout = 10_000
@@ -33,19 +26,11 @@ const commandTimeout = 500
 /** Well under what asking the frozen node first costs (connectTimeout). */
 const BOUND = connectTimeout / 2
 
-let cluster: FaultCluster
-const fleets: Fleet[] = []
-before(async () => {
-  cluster = await startFaultCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
-  await cluster?.stop()
-})
+const { cluster, fleets } = fileFaultCluster()
 
 function fleet(transport: 'ioredis' | 'node-redis'): Fleet {
   const made = createFleet({
-    url: cluster.urls,
+    url: cluster().urls,
     cluster: true,
     namespace: uniqueNamespace('frozen-takeover'),
     transport,
@@ -81,7 +66,7 @@ describe('a frozen cluster node', () => {
       // Connected to every master: a client that is not connected re-reads nothing.
       await made.ready()
       const topology = await fleetContext(made).redis()
-      const thaw = await freeze(cluster.nodes[0]!.port)
+      const thaw = await freeze(cluster().nodes[0]!.port)
       try {
         // ioredis asked one node of six at random: 24 re-reads all missing the frozen one by
         // chance would be 1 in 80.
@@ -91,7 +76,7 @@ describe('a frozen cluster node', () => {
       } finally {
         thaw()
       }
-      await cluster.waitUntilOk()
+      await cluster().waitUntilOk()
     })
   }
 
@@ -101,8 +86,8 @@ describe('a frozen cluster node', () => {
     const store = made.store<number>()
     const key = 'taken{over}'
     await store.set(key, 1)
-    const master = await cluster.masterOf(`${made.namespace}:store:${key}`)
-    const replica = await cluster.replicaOf(master)
+    const master = await cluster().masterOf(`${made.namespace}:store:${key}`)
+    const replica = await cluster().replicaOf(master)
     const thaw = await freeze(master.port)
     let takenOver = Number.POSITIVE_INFINITY
     const answered: number[] = []
@@ -131,7 +116,7 @@ describe('a frozen cluster node', () => {
       thaw()
       await Promise.all(readers)
     }
-    await cluster.waitUntilOk()
+    await cluster().waitUntilOk()
   })
   test('multi-key writes sent while a master is frozen and taken over all settle', async () => {
     // ioredis sends a pipeline refused with CLUSTERDOWN again after re-reading its slot map; such
@@ -139,8 +124,8 @@ describe('a frozen cluster node', () => {
     const made = fleet('ioredis')
     await made.ready()
     const store = made.store<number>()
-    const master = await cluster.masterOf(`${made.namespace}:store:a0`)
-    const replica = await cluster.replicaOf(master)
+    const master = await cluster().masterOf(`${made.namespace}:store:a0`)
+    const replica = await cluster().replicaOf(master)
     const calls: Promise<unknown>[] = []
     let stopped = false
     const writer = (async () => {
@@ -170,7 +155,7 @@ describe('a frozen cluster node', () => {
     }
     const settled = await within(BOUND, Promise.all(calls))
     assert.notEqual(settled, 'late', `calls still pending ${BOUND} ms after the last was made`)
-    await cluster.waitUntilOk()
+    await cluster().waitUntilOk()
   })
 
   for (const given of ['urls', 'an injected Cluster'] as const) {
@@ -182,13 +167,13 @@ describe('a frozen cluster node', () => {
         given === 'urls'
           ? undefined
           : new Cluster(
-              cluster.urls
-                .map((url) => new URL(url))
+              cluster()
+                .urls.map((url) => new URL(url))
                 .map((u) => ({ host: u.hostname, port: Number(u.port) })),
             )
       injected?.on('error', () => {})
       const made = createFleet({
-        ...(injected ? { client: injected } : { url: cluster.urls, cluster: true }),
+        ...(injected ? { client: injected } : { url: cluster().urls, cluster: true }),
         namespace: uniqueNamespace('clusterdown-frozen'),
         connectTimeout,
         commandTimeout,
@@ -197,14 +182,15 @@ describe('a frozen cluster node', () => {
       fleets.push(made)
       await made.ready()
       const store = made.store<number>()
-      const victim = await cluster.masterOf(`${made.namespace}:store:n{0}`)
+      const victim = await cluster().masterOf(`${made.namespace}:store:n{0}`)
       let key = ''
       for (let i = 1; key === ''; i++) {
-        if ((await cluster.masterOf(`${made.namespace}:store:n{${i}}`)).port !== victim.port) key = `n{${i}}`
+        if ((await cluster().masterOf(`${made.namespace}:store:n{${i}}`)).port !== victim.port)
+          key = `n{${i}}`
       }
-      const healthy = await cluster.masterOf(`${made.namespace}:store:${key}`)
+      const healthy = await cluster().masterOf(`${made.namespace}:store:${key}`)
       await store.set(key, 0)
-      const replica = await cluster.replicaOf(victim)
+      const replica = await cluster().replicaOf(victim)
       await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'yes')
       const thaw = await freeze(victim.port)
       try {
@@ -225,7 +211,7 @@ describe('a frozen cluster node', () => {
         thaw()
         await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'no')
       }
-      await cluster.waitUntilOk()
+      await cluster().waitUntilOk()
       // What a held command would do on waking: past every deadline of the calls above.
       await sleep(2 * commandTimeout)
       assert.equal(await store.get(key), 0, 'no refused increment was applied later')

@@ -15,7 +15,7 @@
  * (WAIT), so a write lost in the failover is never mistaken for a stale read.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
@@ -23,9 +23,8 @@ import { type Cache, createFleet, type Fleet } from '../../src/index.ts'
 import {
   type ClusterNode,
   command,
-  type FaultCluster,
+  fileFaultCluster,
   info,
-  startFaultCluster,
   waitForRole,
   waitUntil,
 } from '../harness/faults.ts'
@@ -38,19 +37,11 @@ const BOUND = connectTimeout + 2 * commandTimeout
 /** The writers' pace: every write invalidates the near cache, reads in between can hit it. */
 const WRITE_EVERY = 10
 
-let cluster: FaultCluster
-const fleets: Fleet[] = []
-before(async () => {
-  cluster = await startFaultCluster()
-})
-after(async () => {
-  await Promise.all(fleets.map((f) => f.close()))
-  await cluster?.stop()
-})
+const { cluster, fleets } = fileFaultCluster()
 
 function fleet(namespace: string): Fleet {
   const made = createFleet({
-    url: cluster.urls,
+    url: cluster().urls,
     cluster: true,
     namespace,
     connectTimeout,
@@ -212,7 +203,7 @@ function slotOf(key: string): number {
  * still tracks it instead of the new master; a frozen one sends nothing.
  */
 async function freezeReplicas(): Promise<void> {
-  const live = cluster.nodes.filter((n) => !n.down)
+  const live = cluster().nodes.filter((n) => !n.down)
   const roles = await Promise.all(live.map((n) => info(n.port)))
   const replicas = live.filter((_, i) => roles[i]!.get('role') === 'slave')
   const pids = await Promise.all(
@@ -224,13 +215,13 @@ async function freezeReplicas(): Promise<void> {
   } finally {
     for (const pid of pids) process.kill(pid, 'SIGCONT')
   }
-  await cluster.waitUntilOk()
+  await cluster().waitUntilOk()
 }
 
 /** Waits until every live node's CLUSTER NODES gives `node` the flag `role`. */
 async function everyNodeSees(node: ClusterNode, role: 'master' | 'slave'): Promise<void> {
   await waitUntil(`every node to see ${node.port} as ${role}`, async () => {
-    const live = cluster.nodes.filter((n) => !n.down)
+    const live = cluster().nodes.filter((n) => !n.down)
     const views = await Promise.all(live.map((n) => command(n.port, 'CLUSTER', 'NODES')))
     return views.every((view) =>
       String(view)
@@ -256,20 +247,20 @@ async function syncReplica(master: ClusterNode, tag: string): Promise<void> {
 describe('near cache through faults of a 3+3 cluster', () => {
   test('(a) master SIGKILL, replica failover, old master restarted as a replica: no stale read', async () => {
     await throughFault('a', async (writer, key, step) => {
-      const master = await cluster.masterOf(key)
-      const replica = await cluster.replicaOf(master)
+      const master = await cluster().masterOf(key)
+      const replica = await cluster().replicaOf(master)
       await writer.pause()
       await syncReplica(master, 'a')
       step('kill')
-      await cluster.kill(master)
+      await cluster().kill(master)
       writer.resume()
       await waitForRole(replica, 'master')
       step('promoted')
-      await cluster.waitUntilOk()
+      await cluster().waitUntilOk()
       // The old master comes back (empty: the harness persists nothing) and rejoins as a replica
       // of the new one.
       step('restart')
-      await cluster.restart(master)
+      await cluster().restart(master)
       step('rejoined')
       await freezeReplicas()
       step('replicas thawed')
@@ -278,27 +269,27 @@ describe('near cache through faults of a 3+3 cluster', () => {
 
   test('(b) CLUSTER FAILOVER of the key master: no stale read', async () => {
     await throughFault('b', async (_writer, key) => {
-      const master = await cluster.masterOf(key)
-      await cluster.failover(await cluster.replicaOf(master))
+      const master = await cluster().masterOf(key)
+      await cluster().failover(await cluster().replicaOf(master))
       await freezeReplicas()
     })
   })
 
   test("(c) the key's slot moves to a master that appeared since: no stale read", async () => {
     await throughFault('c', async (_writer, key) => {
-      const master = await cluster.masterOf(key)
+      const master = await cluster().masterOf(key)
       const others = await Promise.all(
-        ['x{1}', 'x{2}', 'x{3}', 'x{4}', 'x{5}'].map((k) => cluster.masterOf(k)),
+        ['x{1}', 'x{2}', 'x{3}', 'x{4}', 'x{5}'].map((k) => cluster().masterOf(k)),
       )
       const other = others.find((m) => m.port !== master.port)
       assert.ok(other, 'another master')
       // A master the near cache did not know when it started...
-      const target = await cluster.replicaOf(other)
-      await cluster.failover(target)
+      const target = await cluster().replicaOf(other)
+      await cluster().failover(target)
       // (moveSlot sends SETSLOT NODE to the masters of one node's view: let every view agree.)
       await everyNodeSees(other, 'slave')
       // ...takes the key's slot.
-      await cluster.moveSlot(slotOf(key), target)
+      await cluster().moveSlot(slotOf(key), target)
       await freezeReplicas()
     })
   })
@@ -310,7 +301,7 @@ describe('near cache through faults of a 3+3 cluster', () => {
     const byMaster = new Map<number, string>()
     for (let i = 0; byMaster.size < 3 && i < 1000; i++) {
       const key = `k{${i}}`
-      const master = await cluster.masterOf(`${namespace}:cache:${key}`)
+      const master = await cluster().masterOf(`${namespace}:cache:${key}`)
       if (!byMaster.has(master.port)) byMaster.set(master.port, key)
     }
     assert.equal(byMaster.size, 3)
@@ -326,13 +317,13 @@ describe('near cache through faults of a 3+3 cluster', () => {
       await sleep(5)
     }
     const [victimPort, victimKey] = [...byMaster][0]!
-    const victim = cluster.nodes.find((n) => n.port === victimPort)!
+    const victim = cluster().nodes.find((n) => n.port === victimPort)!
     const healthy = keys.filter((k) => k !== victimKey)
     // The victim stays down until the test restarts it: its replica does not take over (the
     // reads below could outlast a failover on a loaded machine, and then find the key served).
-    const replica = await cluster.replicaOf(victim)
+    const replica = await cluster().replicaOf(victim)
     await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'yes')
-    await cluster.kill(victim)
+    await cluster().kill(victim)
     const before = near.stats().nearHits
     for (let i = 0; i < 50; i++) {
       for (const key of healthy) assert.equal(await near.read(key), key)
@@ -355,7 +346,7 @@ describe('near cache through faults of a 3+3 cluster', () => {
       `reads of the down master's key: median ${times[10]!.toFixed(2)} ms, max ${times[20]!.toFixed(2)} ms`,
     )
     assert.ok(times[10]! < commandTimeout, `median ${times[10]!.toFixed(2)} ms`)
-    await cluster.restart(victim)
+    await cluster().restart(victim)
     await command(replica.port, 'CONFIG', 'SET', 'cluster-replica-no-failover', 'no')
   })
 
@@ -365,13 +356,13 @@ describe('near cache through faults of a 3+3 cluster', () => {
     const namespace = uniqueNamespace('near-frozen')
     const key = 'frozen{3}'
     const full = `${namespace}:cache:${key}`
-    const options = { url: cluster.urls, cluster: true, namespace, connectTimeout, commandTimeout }
+    const options = { url: cluster().urls, cluster: true, namespace, connectTimeout, commandTimeout }
     const readerFleet = createFleet({ ...options, transport: 'node-redis', onError: () => {} })
     fleets.push(readerFleet)
     const near = readerFleet.cache({ near: { max: 1000 }, errorHandler: () => {} })
     await fleet(namespace).cache().write(key, 'v1')
-    const master = await cluster.masterOf(full)
-    const replica = await cluster.replicaOf(master)
+    const master = await cluster().masterOf(full)
+    const replica = await cluster().replicaOf(master)
     await syncReplica(master, '3')
     const pid = Number((await info(master.port, 'server')).get('process_id'))
     const reader = new Reader(near, key)
@@ -389,7 +380,7 @@ describe('near cache through faults of a 3+3 cluster', () => {
       process.kill(pid, 'SIGCONT')
       await reader.stop()
     }
-    await cluster.waitUntilOk()
+    await cluster().waitUntilOk()
     const late = reader.reads.filter(({ at }) => at > written + BOUND)
     assert.ok(late.length > 0, 'reads began after the bound')
     const stale = late.filter(({ value }) => value === 'v1')
