@@ -3,9 +3,7 @@
  * with. Nothing here is shared between test files: each fault test file starts what it needs in
  * a `before` hook and stops it in `after`, so a SIGKILL in one file never disturbs another.
  *
- *   let cluster: FaultCluster
- *   before(async () => { cluster = await startFaultCluster() })
- *   after(() => cluster?.stop())
+ *   const { cluster, fleets } = fileFaultCluster()   // cluster(): the FaultCluster, in tests
  *
  * Deployments (every process on free loopback ports, each in its own temporary directory):
  * - `startFaultCluster()`: 3 masters + 3 replicas, `cluster-node-timeout` 1500 ms so a killed
@@ -32,10 +30,10 @@
  */
 import { execFile } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
-import { after, before } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
 import type { Fleet } from '../../src/index.ts'
+import { fileServers } from './file-servers.ts'
 import { type RedisServer, startRedis } from './redis-server.ts'
 
 /** How often a wait looks again. */
@@ -283,20 +281,8 @@ export async function startPrimaryReplica(options: { extra?: string[] } = {}): P
  * tests open: they are closed after the tests, then the pair is stopped (as fileCluster).
  */
 export function filePrimaryReplica(): { pair: () => FaultPair; fleets: Fleet[] } {
-  let started: FaultPair | undefined
-  const fleets: Fleet[] = []
-  before(async () => {
-    started = await startPrimaryReplica()
-  })
-  after(async () => {
-    await Promise.all(fleets.map((fleet) => fleet.close()))
-    await started?.stop()
-  })
-  const pair = () => {
-    if (started === undefined) throw new Error('the file pair is used before its before() hook ran')
-    return started
-  }
-  return { pair, fleets }
+  const { servers, fleets } = fileServers('pair', () => startPrimaryReplica())
+  return { pair: servers, fleets }
 }
 
 // --- cluster -------------------------------------------------------------------------------------
@@ -542,20 +528,8 @@ class Cluster implements FaultCluster {
  * tests open: they are closed after the tests, then the cluster is stopped (as filePrimaryReplica).
  */
 export function fileFaultCluster(): { cluster: () => FaultCluster; fleets: Fleet[] } {
-  let started: FaultCluster | undefined
-  const fleets: Fleet[] = []
-  before(async () => {
-    started = await startFaultCluster()
-  })
-  after(async () => {
-    await Promise.all(fleets.map((fleet) => fleet.close()))
-    await started?.stop()
-  })
-  const cluster = () => {
-    if (started === undefined) throw new Error('the file cluster is used before its before() hook ran')
-    return started
-  }
-  return { cluster, fleets }
+  const { servers, fleets } = fileServers('cluster', startFaultCluster)
+  return { cluster: servers, fleets }
 }
 
 /** Starts 3 masters + 3 replicas with `redis-cli --cluster create`; resolves once all are ok and in sync. */

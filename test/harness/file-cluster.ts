@@ -1,5 +1,5 @@
-import { after, before } from 'node:test'
 import type { Fleet } from '../../src/index.ts'
+import { fileServers } from './file-servers.ts'
 import { type RedisServer, startCluster } from './redis-server.ts'
 
 /** The cluster a file's tests share: its nodes' urls and servers, once `before` has run. */
@@ -13,19 +13,7 @@ export interface FileCluster {
  * fleets its tests open: they are closed after the tests, then the cluster is stopped.
  */
 export function fileCluster(): { cluster: FileCluster; fleets: Fleet[] } {
-  let started: Awaited<ReturnType<typeof startCluster>> | undefined
-  const fleets: Fleet[] = []
-  before(async () => {
-    started = await startCluster()
-  })
-  after(async () => {
-    await Promise.all(fleets.map((f) => f.close()))
-    await started?.stop()
-  })
-  const running = () => {
-    if (started === undefined) throw new Error('the file cluster is used before its before() hook ran')
-    return started
-  }
+  const { servers: running, fleets } = fileServers('cluster', startCluster)
   const cluster: FileCluster = {
     get urls() {
       return running().urls
