@@ -271,8 +271,10 @@ export function timeCommands(connection: Redis | Cluster, timeout: number): void
     // A connection's handshake (its ready check too) is bounded by limitHandshake (health.ts),
     // within connectTimeout: timed out here, ioredis would fail every command waiting for the
     // connection with "Command timed out" as it gives the attempt up, though none was sent.
-    if (!isOwnHandshake(this.status, command.name))
+    if (!isOwnHandshake(this.status, command.name)) {
+      if (command.isSettled === undefined) seeRejection(command)
       deadlines.add(command, blocksFor(command.name, command.args, 0))
+    }
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
@@ -282,6 +284,19 @@ export function timeCommands(connection: Redis | Cluster, timeout: number): void
 interface Named extends Timed {
   readonly name: string
   readonly args: readonly unknown[]
+  readonly promise: Promise<unknown>
+}
+
+/**
+ * ioredis 5 marks a command resolved, never rejected: one answered with an error reply looked
+ * unanswered to its deadline, which then took the connection for one that does not answer
+ * (CommandDeadlines' stall) and failed the WAITs behind it at their own deadlines (helper-194).
+ * Its rejection marks it settled, as ioredis 6 does itself.
+ */
+function seeRejection(command: Named): void {
+  command.promise.then(undefined, () => {
+    ;(command as { isSettled?: boolean }).isSettled = true
+  })
 }
 
 /** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */

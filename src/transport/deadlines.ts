@@ -78,6 +78,9 @@ export class CommandDeadlines {
   #deadlines: number[] = []
   /** Each one's deadline counted from its own sending, not after the one ahead (see #stalled). */
   #own: number[] = []
+  /** Each one's allowance (a WAIT's own timeout), and their sum over those not let go yet. */
+  #allowances: number[] = []
+  #allowanceAhead = 0
   /**
    * A command failed at its deadline with no reply, and none has been answered since: the
    * connection does not answer (a frozen server), so no command is waiting for a WAIT ahead of
@@ -104,10 +107,13 @@ export class CommandDeadlines {
 
   /**
    * `item` is failed with the timeout error unless it has settled within the timeout, plus
-   * `allowance` ms (a WAIT's own timeout: blocksFor). Never before an item sent ahead of it: a
-   * connection answers in order, so what waits behind a WAIT waits with it. A WAIT behind
-   * another one blocks only once that one has answered: its allowance counts from the deadline
-   * ahead (50 WAITs of 50 ms sent at once on a connection take up to 2.5 s in all).
+   * `allowance` ms (a WAIT's own timeout: blocksFor), plus the allowances of the commands still
+   * ahead of it: a connection answers in order, so what waits behind a WAIT waits with it, and a
+   * WAIT behind another one blocks only once that one has answered (50 WAITs of 50 ms sent at
+   * once on a connection take up to 2.5 s in all). Counted from now with what is still ahead,
+   * not from the deadline ahead: under steady `waitFor` writes each deadline so chained lay
+   * 100 ms further out than the last, 8 s after 20 s (helper-194). Never failed before an item
+   * sent ahead of it.
    */
   add(item: Timed, allowance = 0): void {
     // Settled commands are let go as new ones are sent, not when the timer next fires: an
@@ -116,13 +122,14 @@ export class CommandDeadlines {
     // garbage collector to copy them all to its old generation. A connection answers in order,
     // so the settled ones are at the front.
     this.#dropSettled()
-    const ahead = this.#head < this.#deadlines.length ? this.#deadlines[this.#deadlines.length - 1]! : 0
     const now = Date.now()
     const own = now + this.#timeout + allowance
-    const deadline = this.#stalled ? own : Math.max(now + this.#timeout, ahead) + allowance
+    const deadline = this.#stalled ? own : own + this.#allowanceAhead
     this.#items.push(item)
     this.#deadlines.push(deadline)
     this.#own.push(own)
+    this.#allowances.push(allowance)
+    this.#allowanceAhead += allowance
     // Set for an answered WAIT's later deadline, the timer would fire past this one's.
     if (this.#timer !== undefined && deadline < this.#timerAt) {
       clearTimeout(this.#timer)
@@ -166,7 +173,7 @@ export class CommandDeadlines {
         item.reject(this.#expired(item))
         this.#stalled = true
       }
-      this.#items[head++] = undefined
+      this.#letGo(head++)
     }
     this.#head = head
     this.#compact()
@@ -182,12 +189,17 @@ export class CommandDeadlines {
   #dropSettled(): void {
     let head = this.#head
     while (head < this.#items.length && settled(this.#items[head]!)) {
-      this.#items[head++] = undefined
+      this.#letGo(head++)
       // Answered: the connection answers again.
       this.#stalled = false
     }
     this.#head = head
     this.#compact()
+  }
+
+  #letGo(index: number): void {
+    this.#items[index] = undefined
+    this.#allowanceAhead -= this.#allowances[index]!
   }
 
   /** Cuts the let-go slots off the arrays once they are most of them. */
@@ -197,11 +209,14 @@ export class CommandDeadlines {
       this.#items = []
       this.#deadlines = []
       this.#own = []
+      this.#allowances = []
+      this.#allowanceAhead = 0
       this.#head = 0
     } else if (head > BACKLOG && head * 2 > this.#items.length) {
       this.#items = this.#items.slice(head)
       this.#deadlines = this.#deadlines.slice(head)
       this.#own = this.#own.slice(head)
+      this.#allowances = this.#allowances.slice(head)
       this.#head = 0
     }
   }

@@ -98,6 +98,39 @@ test('CommandDeadlines: WAITs sent at once block one after another, so each gets
   }
 })
 
+test('CommandDeadlines: under steady WAITs a deadline counts from now with the WAITs still ahead, and does not drift', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  try {
+    const deadlines = new CommandDeadlines(1000)
+    const pending: { reply: ReturnType<typeof deferred<number>>; sent: Promise<number> }[] = []
+    const send = () => {
+      const reply = deferred<number>()
+      pending.push({ reply, sent: deadlines.track(reply.promise, 400) })
+    }
+    for (let i = 0; i < 4; i++) send()
+    // Each WAIT answers 300 ms after the one ahead, and a new one is sent: 4 always queued. Chained
+    // from the deadline ahead, each new deadline lay 100 ms further out than the last.
+    for (let step = 0; step < 60; step++) {
+      mock.timers.tick(300)
+      const oldest = pending.shift()!
+      oldest.reply.resolve(0)
+      assert.equal(await oldest.sent, 0, `step ${step}: answered in time`)
+      send()
+    }
+    // The server stops answering: the 4 queued fail within commandTimeout + their 4 allowances.
+    mock.timers.tick(1000 + 4 * 400)
+    assert.deepEqual(await Promise.all(pending.map(({ sent }) => state(sent))), [
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+    ])
+    for (const { sent } of pending) await sent.catch(() => undefined)
+  } finally {
+    mock.timers.reset()
+  }
+})
+
 test('CommandDeadlines: once a command got no reply by its deadline, the others are not held behind the WAITs ahead of them', async () => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'] })
   try {
