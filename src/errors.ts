@@ -254,6 +254,14 @@ export function replyError(reply: string): Error {
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|UNBLOCKED)\b/
 
 /**
+ * Redis' refusal while a cluster's state is fail, as told to a caller: its slot map may be stale
+ * (a master restarted, whose slots it left out), and no MOVED will come to correct it.
+ */
+export function isClusterDown(error: unknown): boolean {
+  return error instanceof CommandError && /\bCLUSTERDOWN\b/.test(error.message)
+}
+
+/**
  * A cluster redirection that reached redfleet: the cluster client followed MOVED/ASK as often as
  * it may (ioredis' maxRedirections, node-redis' maxCommandRedirections) and the slot still
  * seemed elsewhere, as while a restarted master rejoins or a resharding moves slots. The node

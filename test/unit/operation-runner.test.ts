@@ -178,7 +178,7 @@ test('every public method of every primitive is classified in src/operations.ts'
   }
 })
 
-test("a call's timeouts have the topology doubt its layout (a frozen master's slots may have moved); other failures do not", async () => {
+test("a call's timeouts and CLUSTERDOWN have the topology doubt its layout (a frozen master's slots may have moved); other failures do not", async () => {
   const { ctx, policy, doubts } = context()
   const timedOut = failing(2, () => new Error('Command timed out'))
   assert.equal(await runOperation(ctx, policy, 'store.get', 'k', timedOut.fn), 'ok')
@@ -186,4 +186,11 @@ test("a call's timeouts have the topology doubt its layout (a frozen master's sl
   const refused = failing(1, () => new Error('connect ECONNREFUSED 127.0.0.1:1'))
   assert.equal(await runOperation(ctx, policy, 'store.get', 'k', refused.fn), 'ok')
   assert.equal(doubts(), 2)
+  // A cluster refusing all (state fail) may be read from a stale map: a restarted master's slots
+  // left out, its keys sent to masters that refuse them, and no MOVED to correct it (helper-194).
+  const clusterDown = failing(1, () =>
+    Object.assign(new Error('CLUSTERDOWN The cluster is down'), { name: 'ReplyError' }),
+  )
+  assert.equal(await runOperation(ctx, policy, 'store.get', 'k', clusterDown.fn), 'ok')
+  assert.equal(doubts(), 3)
 })
