@@ -272,7 +272,7 @@ export function timeCommands(connection: Redis | Cluster, timeout: number): void
     // within connectTimeout: timed out here, ioredis would fail every command waiting for the
     // connection with "Command timed out" as it gives the attempt up, though none was sent.
     if (!isOwnHandshake(this.status, command.name)) {
-      if (command.isSettled === undefined) seeRejection(command)
+      if (command.isSettled === undefined || sentByFive.has(command)) seeRejection(command)
       deadlines.add(command, blocksFor(command.name, command.args, 0))
     }
     return send.call(this, command, ...rest)
@@ -291,13 +291,22 @@ interface Named extends Timed {
  * ioredis 5 marks a command resolved, never rejected: one answered with an error reply looked
  * unanswered to its deadline, which then took the connection for one that does not answer
  * (CommandDeadlines' stall) and failed the WAITs behind it at their own deadlines (helper-194).
- * Its rejection marks it settled, as ioredis 6 does itself.
+ * The rejection of the promise it is sent with marks it settled, as ioredis 6 does itself; sent
+ * again with a new promise (a cluster pipeline after MOVED), it is unsettled again, or its
+ * deadline would pass it by for settled (helper-195).
  */
 function seeRejection(command: Named): void {
-  command.promise.then(undefined, () => {
-    ;(command as { isSettled?: boolean }).isSettled = true
+  sentByFive.add(command)
+  const marked = command as { isSettled?: boolean }
+  marked.isSettled = false
+  const promise = command.promise
+  promise.then(undefined, () => {
+    if (command.promise === promise) marked.isSettled = true
   })
 }
+
+/** ioredis 5 commands seeRejection watches. */
+const sentByFive = new WeakSet<object>()
 
 /** ioredis' offline queue (a Denque, not in its typings): commands not written yet. */
 interface OfflineQueue {
