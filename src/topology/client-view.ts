@@ -4,9 +4,9 @@
  * `options`) of its own. What redfleet hooks into sending (its deadlines, its refusal while the
  * node is known to be down, where it re-reads the slot map from, what a refusal does) is set on
  * the view, so it applies to redfleet's calls only: the user's own calls on their client, and
- * its options, stay as they were. ioredis reaches these through `this` for every command (single ones, each one of a
- * pipeline, scripts, the re-read before re-sending a refused one), and a method called on the
- * view has the view as `this`.
+ * its options, stay as they were. ioredis reaches these through `this` for every command (single
+ * ones, each one of a pipeline, scripts, the re-read before re-sending a refused one), and a
+ * method called on the view has the view as `this`.
  */
 export function clientView<T extends object>(client: T): T {
   const own = new Map<PropertyKey, unknown>()

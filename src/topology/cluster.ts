@@ -60,7 +60,9 @@ export class ClusterTopology implements RedisTopology {
     this.#settings = settings
     this.#health = health
     this.#reach = reach
-    for (const client of clients) rereadFromAnswering(client, this.#answerWithin())
+    // How long a node has to answer a PING before a slot-map re-read asks another.
+    const answerWithin = settings.commandTimeout > 0 ? settings.commandTimeout : settings.connectTimeout
+    for (const client of clients) rereadFromAnswering(client, answerWithin)
     this.#guard = {
       within: settings.commandTimeout,
       expired: (pipe, batches) => this.#pipelineExpired(pipe, batches),
@@ -343,11 +345,6 @@ export class ClusterTopology implements RedisTopology {
 
   refreshLayout(): Promise<void> {
     return rereadSlots(this.#clients[0]!)
-  }
-
-  /** How long a node has to answer a PING before a slot-map re-read asks another (rereadFromAnswering). */
-  #answerWithin(): number {
-    return this.#settings.commandTimeout > 0 ? this.#settings.commandTimeout : this.#settings.connectTimeout
   }
 
   #rereadAll(): Promise<unknown> {
