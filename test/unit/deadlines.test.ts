@@ -25,9 +25,18 @@ async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' 
   return seen
 }
 
-test('CommandDeadlines: one timer fails each command at its own deadline, in send order', async () => {
+/** Runs `work` with setTimeout and Date faked (mock.timers), and real ones again after it. */
+async function withFakeTimers(work: () => Promise<void>): Promise<void> {
   mock.timers.enable({ apis: ['setTimeout', 'Date'] })
   try {
+    await work()
+  } finally {
+    mock.timers.reset()
+  }
+}
+
+test('CommandDeadlines: one timer fails each command at its own deadline, in send order', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
     const answered = deferred<string>()
     const first = deadlines.track(answered.promise)
@@ -44,14 +53,10 @@ test('CommandDeadlines: one timer fails each command at its own deadline, in sen
     assert.equal(await state(third), 'pending', 'sent 50 ms later: its deadline is 50 ms later')
     mock.timers.tick(50)
     assert.equal(await state(third), 'rejected')
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
-test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind it waits with it, and nothing after it', async () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind it waits with it, and nothing after it', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
     const wait = deferred<number>()
     const waiting = deadlines.track(wait.promise, blocksFor('WAIT', ['WAIT', '1', '300'], 1))
@@ -67,14 +72,10 @@ test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind 
     const later = deadlines.track(deferred<string>().promise)
     mock.timers.tick(100)
     assert.equal(await state(later), 'rejected', 'once the WAIT has answered, commandTimeout again')
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
-test('CommandDeadlines: WAITs sent at once block one after another, so each gets its own timeout on top of the one ahead', async () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines: WAITs sent at once block one after another, so each gets its own timeout on top of the one ahead', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
     const replies = [0, 1, 2].map(() => deferred<number>())
     const waits = replies.map((reply) => deadlines.track(reply.promise, 50))
@@ -93,14 +94,10 @@ test('CommandDeadlines: WAITs sent at once block one after another, so each gets
     mock.timers.tick(2)
     assert.deepEqual(await seen(), ['resolved', 'resolved', 'rejected', 'rejected'])
     for (const failed of [...waits, behind]) await failed.catch(() => undefined)
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
-test('CommandDeadlines: under steady WAITs a deadline counts from now with the WAITs still ahead, and does not drift', async () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines: under steady WAITs a deadline counts from now with the WAITs still ahead, and does not drift', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(1000)
     const pending: { reply: ReturnType<typeof deferred<number>>; sent: Promise<number> }[] = []
     const send = () => {
@@ -126,14 +123,10 @@ test('CommandDeadlines: under steady WAITs a deadline counts from now with the W
       'rejected',
     ])
     for (const { sent } of pending) await sent.catch(() => undefined)
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
-test('CommandDeadlines: once a command got no reply by its deadline, the others are not held behind the WAITs ahead of them', async () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines: once a command got no reply by its deadline, the others are not held behind the WAITs ahead of them', () =>
+  withFakeTimers(async () => {
     // A frozen server: 40 WAITs of 200 ms queued, chained, would hold a GET behind them for 16 s.
     const deadlines = new CommandDeadlines(100)
     const waits = Array.from({ length: 40 }, () => deadlines.track(deferred<number>().promise, 300))
@@ -159,10 +152,7 @@ test('CommandDeadlines: once a command got no reply by its deadline, the others 
     mock.timers.tick(300)
     assert.equal(await state(chained[1]!), 'rejected')
     for (const failed of [...waits, get, later, ...chained]) await failed.catch(() => undefined)
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
 test('blocksFor: the timeout of WAIT and WAITAOF (plus the 100 ms a server cron may add), in any case, and nothing for other commands', () => {
   assert.equal(blocksFor('wait', [1, 250], 0), 350)
@@ -172,17 +162,13 @@ test('blocksFor: the timeout of WAIT and WAITAOF (plus the 100 ms a server cron 
   assert.equal(blocksFor('WAIT', ['WAIT', '1', 'x'], 1), 0)
 })
 
-test('CommandDeadlines: the error of an expired command is the one `expired` makes', async () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines: the error of an expired command is the one `expired` makes', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(10, () => new Error('The client is offline'))
     const waiting = deadlines.track(deferred<string>().promise)
     mock.timers.tick(10)
     await assert.rejects(waiting, /The client is offline/)
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
 /** An ioredis Command as CommandDeadlines sees it. */
 function command() {
@@ -196,9 +182,8 @@ function command() {
   }
 }
 
-test('CommandDeadlines.add: an ioredis command is failed at its deadline unless it settled', () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines.add: an ioredis command is failed at its deadline unless it settled', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
     const answered = command()
     const waiting = command()
@@ -213,14 +198,10 @@ test('CommandDeadlines.add: an ioredis command is failed at its deadline unless 
       ['Command timed out'],
     )
     assert.equal(answered.rejected.length, 0, 'a settled command is left alone')
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
-test('CommandDeadlines.add: settled commands are let go as more are sent, before any deadline', () => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
-  try {
+test('CommandDeadlines.add: settled commands are let go as more are sent, before any deadline', () =>
+  withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(1000)
     for (let i = 0; i < 5000; i++) {
       const sent = command()
@@ -233,10 +214,7 @@ test('CommandDeadlines.add: settled commands are let go as more are sent, before
     deadlines.add(late)
     mock.timers.tick(1000)
     assert.equal(late.rejected.length, 1, 'and still fails the one that did not settle')
-  } finally {
-    mock.timers.reset()
-  }
-})
+  }))
 
 /** node-redis' own error for an aborted command it had not written (matched by its name). */
 class AbortError extends Error {}
