@@ -1,4 +1,5 @@
 /** What the `redfleet` commands that work on a fleet share: a fleet to work on, and Ctrl-C. */
+import { resultWithin } from '../deadline.ts'
 import { ConfigError } from '../errors.ts'
 import { fleetContext } from '../fleet.ts'
 import { createFleet, type Fleet } from '../index.ts'
@@ -46,22 +47,36 @@ export async function withFleet<T>(
  * the dead one says so itself (`status` shows the parts it could read and names the others).
  */
 export async function connected(fleet: Fleet): Promise<void> {
-  try {
-    await fleet.ready()
-  } catch (error) {
-    if (!(await partlyReachable(fleet))) throw error
-  }
+  const ready = fleet.ready()
+  // A node that takes connections and never answers (frozen) holds ready() for connectTimeout:
+  // after one commandTimeout, the part that answers is enough to go on with.
+  if (
+    (await resultWithin(
+      ready.then(() => true),
+      fleetContext(fleet).commandTimeout,
+    )) === true
+  )
+    return
+  if (!(await partlyReachable(fleet, ready))) await ready
 }
 
-async function partlyReachable(fleet: Fleet): Promise<boolean> {
+async function partlyReachable(fleet: Fleet, ready: Promise<void>): Promise<boolean> {
   if (fleet.topology !== 'cluster' && fleet.topology !== 'sharded') return false
   const topology = await fleetContext(fleet)
     .redis()
     .catch(() => undefined)
   if (topology === undefined) return false
-  if (fleet.topology === 'cluster') return topology.slotOwners() !== undefined
-  const pings = await Promise.allSettled((await topology.masters()).map(({ client }) => client.call('PING')))
-  return pings.some((ping) => ping.status === 'fulfilled')
+  if (fleet.topology === 'cluster') {
+    // Its slot map is read as it connects: not yet on a slow start, then known once ready() ends.
+    if (topology.slotOwners() === undefined) await ready.catch(() => undefined)
+    return topology.slotOwners() !== undefined
+  }
+  // The first answer is enough: a frozen node's PING waits out its timeout.
+  const pings = (await topology.masters()).map(({ client }) => client.call('PING'))
+  return Promise.any(pings).then(
+    () => true,
+    () => false,
+  )
 }
 
 /** Resolves on the first SIGINT or SIGTERM (Ctrl-C), after which both handlers are removed. */
