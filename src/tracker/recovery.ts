@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { ClosedError, RedfleetError, SerializationError } from '../errors.ts'
 import { DETACHED } from '../lifecycle.ts'
-import type { TrackerBackend } from './backend.ts'
+import type { Completion, TrackerBackend } from './backend.ts'
+import type { SessionKeys } from './keys.ts'
 import type { Listed, SessionListing } from './listing.ts'
 import type { TrackedJob } from './options.ts'
 import { decodeRecord } from './record.ts'
@@ -10,6 +11,14 @@ import { FINISHING, type TrackerRunner } from './runner.ts'
 /** The steps that settle a claimed orphan run while the fleet closes (TrackerRunner.run). */
 
 export type Requeue = (job: TrackedJob) => Promise<void> | void
+
+/** A requeued orphan whose completion failed: still tracked, and claimed by this recoverer. */
+interface Unfinished {
+  keys: SessionKeys
+  jobId: string
+  token: string
+  op: string
+}
 
 /**
  * The orphan sweep: hands each job of a dead session to `requeue` exactly once across every
@@ -27,12 +36,30 @@ export class OrphanRecovery {
   readonly #lockTtl: number
   /** The passes in progress (recoverEvery's and recoverOrphans calls), which close waits for. */
   readonly #active = new Set<Promise<number>>()
+  /**
+   * Orphans requeued whose completion Redis did not take (a node down, a failover under way), by
+   * claim key. Left so, the claim would run out and the orphan, still tracked, be handed out
+   * again (helper-197): each is completed again every `#retryEvery` ms, and as the fleet closes,
+   * until it goes through. Completing is compare-and-delete by the claim's token: a send whose
+   * reply was lost is harmless to repeat.
+   */
+  readonly #unfinished = new Map<string, Unfinished>()
+  readonly #retryEvery: number
+  #retryTimer: NodeJS.Timeout | undefined
+  /** The retry of the unfinished completions in progress, which close waits for. */
+  #retrying: Promise<void> | undefined
 
-  constructor(listing: SessionListing, backend: TrackerBackend, runner: TrackerRunner, lockTtl: number) {
+  constructor(
+    listing: SessionListing,
+    backend: TrackerBackend,
+    runner: TrackerRunner,
+    o: { lockTtl: number; retryEvery: number },
+  ) {
     this.#listing = listing
     this.#backend = backend
     this.#runner = runner
-    this.#lockTtl = lockTtl
+    this.#lockTtl = o.lockTtl
+    this.#retryEvery = o.retryEvery
   }
 
   /** One recovery pass; resolves with how many orphans it requeued. */
@@ -45,12 +72,28 @@ export class OrphanRecovery {
   }
 
   /**
-   * Settles once no pass is in progress. fleet.close() waits here, while the connections are
-   * still open, so that an orphan whose requeue resolves meanwhile is completed, not left
-   * claimed until recoveryLockTtl and handed out again.
+   * Settles once no pass is in progress, and the unfinished completions had one more try.
+   * fleet.close() waits here, while the connections are still open, so that an orphan whose
+   * requeue resolves meanwhile is completed, not left claimed until recoveryLockTtl and handed
+   * out again.
    */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.#active])
+    // The completions still unfinished get one more try, while the connections are open.
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    await this.#retrying
+    await this.#finishUnfinished()
+    for (const { jobId, op } of this.#unfinished.values()) {
+      this.#runner.report(
+        new RedfleetError(
+          `tracker.${op} '${jobId}': requeued, but Redis did not untrack it before the fleet closed: ` +
+            'it may be handed out again once its claim runs out (recoveryLockTtl)',
+        ),
+        op,
+      )
+    }
+    this.#unfinished.clear()
   }
 
   async #pass(requeue: Requeue, op: string): Promise<number> {
@@ -63,15 +106,19 @@ export class OrphanRecovery {
         for (const jobId of rotate([...records[i]!.keys()])) {
           // Closing: the orphan in hand is finished, no new one is handed out.
           this.#assertOpen(op)
+          // Requeued by this recoverer already, its completion still to come (#unfinished).
+          if (this.#unfinished.has(session.keys.claim(jobId))) continue
           if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
         }
         // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
         await this.#runner.run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
       }
     } catch (error) {
-      // Cut short by close after requeueing some: how many went is what the caller needs to know.
-      if (error instanceof ClosedError && requeued > 0) return requeued
-      throw error
+      // Cut short (by close, a node down) after requeueing some: how many went is what the caller
+      // needs to know, and the failure goes to onError.
+      if (requeued === 0) throw error
+      this.#runner.reportUnheard(error, op)
+      return requeued
     }
     return requeued
   }
@@ -115,21 +162,64 @@ export class OrphanRecovery {
       return false
     }
     let sends = 0
-    const completion = await this.#runner.run(
-      op,
-      jobId,
-      () => {
-        sends++
-        return this.#backend.complete(keys, jobId, token)
-      },
-      FINISHING,
-    )
-    // 'gone' after more than one send may be this completion's own first send, applied with its
-    // reply lost: not a second hand-out.
-    if (completion === 'taken' || (completion === 'gone' && sends === 1)) {
-      this.#runner.report(handedOutTwice(op, jobId, lockTtl, completion), op)
+    try {
+      const completion = await this.#runner.run(
+        op,
+        jobId,
+        () => {
+          sends++
+          return this.#backend.complete(keys, jobId, token)
+        },
+        FINISHING,
+      )
+      // 'gone' after more than one send may be this completion's own first send, applied with its
+      // reply lost: not a second hand-out.
+      this.#completed(op, jobId, completion, sends === 1)
+    } catch (error) {
+      // Refused by a closed fleet: nothing can send it again (docs/tracker.md, close).
+      if (error instanceof ClosedError) throw error
+      // Requeued all the same: the call counts it, and the completion is tried again.
+      this.#runner.reportUnheard(error, op)
+      this.#unfinished.set(keys.claim(jobId), { keys, jobId, token, op })
+      this.#scheduleRetry()
     }
     return true
+  }
+
+  /** Reports an orphan handed out twice; `sure`: a 'gone' cannot be this completion's own earlier send. */
+  #completed(op: string, jobId: string, completion: Completion, sure: boolean): void {
+    if (completion === 'taken' || (completion === 'gone' && sure)) {
+      this.#runner.report(handedOutTwice(op, jobId, this.#lockTtl, completion), op)
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#runner.closed) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#retrying = this.#finishUnfinished().finally(() => {
+        this.#retrying = undefined
+        if (this.#unfinished.size > 0) this.#scheduleRetry()
+      })
+    }, this.#retryEvery)
+    // A library timer must never be what keeps a process alive.
+    this.#retryTimer.unref()
+  }
+
+  /**
+   * One more send of each unfinished completion, straight to the backend: the runner would report
+   * each failure to an onError given, once per retry for as long as the node stays down. Those
+   * that fail again stay, quietly: the first failure was reported.
+   */
+  async #finishUnfinished(): Promise<void> {
+    for (const [claim, { keys, jobId, token, op }] of this.#unfinished) {
+      try {
+        const completion = await this.#backend.complete(keys, jobId, token)
+        this.#unfinished.delete(claim)
+        // 'gone' may be an earlier send of it, applied with its reply lost.
+        this.#completed(op, jobId, completion, false)
+      } catch {}
+    }
   }
 }
 

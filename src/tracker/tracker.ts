@@ -112,12 +112,10 @@ class FleetTracker implements Tracker {
         : new RedisTrackerBackend(ctx.redisHandle)
     this.#jobs = new InFlightJobs(this.instanceId, this.#backend, this.#runner)
     this.#listing = new SessionListing(this.#keys, this.#backend, this.#runner)
-    this.#recovery = new OrphanRecovery(
-      this.#listing,
-      this.#backend,
-      this.#runner,
-      this.#options.recoveryLockTtl,
-    )
+    this.#recovery = new OrphanRecovery(this.#listing, this.#backend, this.#runner, {
+      lockTtl: this.#options.recoveryLockTtl,
+      retryEvery: ctx.commandTimeout,
+    })
     // The heartbeat loop ends only with stop() or fleet.close(): liveness returns as soon as Redis does.
     this.#heartbeats = new PeriodicLoop(
       this.#options.heartbeatInterval,

@@ -163,12 +163,20 @@ test('track: the same id twice keeps its record until both settle; an ended sess
   assert.deepEqual(calls.slice(4), ['record', 'remove'], 'a session still running is not retired')
 })
 
-const listed = (sessionId: string): Listed => ({ sessionId, instanceId: 'dead-1', keys: {} as SessionKeys })
+const listed = (sessionId: string): Listed => ({
+  sessionId,
+  instanceId: 'dead-1',
+  keys: { claim: (jobId: string) => `${sessionId}:claim:${jobId}` } as SessionKeys,
+})
 const record = (id: string) => encodeRecord(id, { id }, 1000)
 
 function recovery(dead: Listed[], backend: TrackerBackend, runner = fakeRunner()) {
   const listing = { dead: async () => dead } as unknown as SessionListing
-  return { runner, recovery: new OrphanRecovery(listing, backend, runner as unknown as TrackerRunner, 5000) }
+  const options = { lockTtl: 5000, retryEvery: 5 }
+  return {
+    runner,
+    recovery: new OrphanRecovery(listing, backend, runner as unknown as TrackerRunner, options),
+  }
 }
 
 test('recovery: no dead session, nothing read', async () => {
@@ -275,6 +283,96 @@ test('recovery: an orphan completed elsewhere while requeue ran is reported, unl
   }
   assert.equal(await resent.recovery.pass(() => {}, 'op'), 1)
   assert.deepEqual(resent.runner.reports, [])
+})
+
+test('recovery: a completion that fails after requeue counts, is reported and sent again until it goes through', async () => {
+  const failure = new ConnectionError('node down')
+  let failing = 2
+  let completed = () => {}
+  const done = new Promise<void>((resolve) => {
+    completed = resolve
+  })
+  let claims = 0
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => {
+      claims++
+      return record('a')
+    },
+    complete: async () => {
+      if (failing-- > 0) throw failure
+      completed()
+      return 'done'
+    },
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  let requeues = 0
+  assert.equal(await r.pass(() => void requeues++, 'op'), 1, 'requeued: the call counts it')
+  assert.deepEqual(runner.unheard, [failure])
+  // A pass meanwhile does not claim it again: it is still this recoverer's, only not untracked.
+  assert.equal(await r.pass(() => void requeues++, 'op'), 0)
+  assert.equal(requeues, 1)
+  // The retry's timer is unref'd, as a library's must be: the test keeps the process up meanwhile.
+  const up = setInterval(() => {}, 1000)
+  await done.finally(() => clearInterval(up))
+  assert.equal(claims, 1)
+  assert.deepEqual(runner.unheard, [failure], 'the retries are quiet')
+  assert.deepEqual(runner.reports, [])
+})
+
+test('recovery: close gives an unfinished completion one more try, and reports one that still fails', async () => {
+  const failure = new ConnectionError('node down')
+  let fail = true
+  let completions = 0
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+    complete: async () => {
+      completions++
+      if (fail) throw failure
+      return 'done'
+    },
+  })
+  const once = recovery([listed('s1')], backend)
+  assert.equal(await once.recovery.pass(() => {}, 'op'), 1)
+  once.runner.closed = true
+  fail = false
+  await once.recovery.settled()
+  assert.equal(completions, 2)
+  assert.deepEqual(once.runner.reports, [])
+
+  fail = true
+  const never = recovery([listed('s1')], backend)
+  assert.equal(await never.recovery.pass(() => {}, 'op'), 1)
+  never.runner.closed = true
+  await never.recovery.settled()
+  assert.equal(never.runner.reports.length, 1)
+  assert.match(
+    (never.runner.reports[0] as Error).message,
+    /tracker\.op 'a': requeued, but Redis did not untrack it before the fleet closed/,
+  )
+})
+
+test('recovery: a pass cut short by a failure after requeueing some resolves with how many, and reports it', async () => {
+  const failure = new ConnectionError('node down')
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+    retire: async () => {
+      throw failure
+    },
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  assert.equal(await r.pass(() => {}, 'op'), 1)
+  assert.deepEqual(runner.unheard, [failure])
+  const none = recovery(
+    [listed('s1')],
+    fakeBackend({ jobs: async () => [new Map()], retire: backend.retire }).backend,
+  )
+  await assert.rejects(
+    none.recovery.pass(() => {}, 'op'),
+    failure,
+  )
 })
 
 test('recovery: a fleet closed mid-pass ends it with ClosedError', async () => {

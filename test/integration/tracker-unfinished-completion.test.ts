@@ -1,0 +1,83 @@
+/**
+ * An orphan whose requeue resolved while its node went down (SPEC §7: "each orphan is handed to
+ * requeue exactly once ... it stops being tracked only after requeue resolves"). Its completion
+ * (untrack, drop the claim) failed once the retry policy's attempts ran out; nothing sent it
+ * again, so the orphan stayed tracked under a claim that ran out after recoveryLockTtl, and the
+ * next recoverer handed it out a second time; and the call rejected though requeue had run
+ * (helper-197: a cluster master killed mid-requeue, 2 of 2). Here the one server is killed from
+ * inside requeue and restarted with its data (every write fsynced): the call counts the orphan,
+ * the completion goes through once the server is back, and no recoverer hands it out again.
+ */
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { createFleet, type Fleet, NodeDownError, type TrackedJob } from '../../src/index.ts'
+import { waitUntil } from '../harness/faults.ts'
+import { startRedis } from '../harness/redis-server.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+const fleets: Fleet[] = []
+const server = await startRedis({ extra: ['--appendonly', 'yes', '--appendfsync', 'always'] })
+after(async () => {
+  await Promise.all(fleets.map((fleet) => fleet.close()))
+  await server.stop()
+})
+
+const COMMAND_TIMEOUT = 300
+/** Longer than the test waits for the completion: a claim that ran out would let it pass anyway. */
+const RECOVERY_LOCK_TTL = 120_000
+
+function fleetOf(namespace: string, onError: (error: unknown) => void = () => {}): Fleet {
+  const fleet = createFleet({ url: server.url, namespace, commandTimeout: COMMAND_TIMEOUT, onError })
+  fleets.push(fleet)
+  return fleet
+}
+
+test('a node down as requeue resolves: the orphan counts, is untracked once the node is back, handed out once', async () => {
+  const namespace = uniqueNamespace('tracker-unfinished')
+  const worker = fleetOf(namespace).tracker({ instanceId: 'dead' })
+  await worker.start()
+  let finish = () => {}
+  const running = new Promise<void>((resolve) => {
+    worker.track('job-1', { n: 1 }, () => {
+      resolve()
+      return new Promise<void>((end) => {
+        finish = end
+      })
+    })
+  })
+  await running
+  await worker.stop() // its job stays tracked: an orphan
+
+  const reports: unknown[] = []
+  const recoverer = fleetOf(namespace).tracker({
+    recoveryLockTtl: RECOVERY_LOCK_TTL,
+    onError: (error) => reports.push(error),
+  })
+  const requeued: TrackedJob[] = []
+  const count = await recoverer.recoverOrphans(async (job) => {
+    requeued.push(job)
+    await server.kill()
+  })
+  assert.equal(count, 1, 'requeue ran: the call counts the orphan')
+  assert.ok(
+    reports.some((error) => error instanceof NodeDownError),
+    `the failed completion reported: ${reports.map(String)}`,
+  )
+
+  await server.restart()
+  const observer = fleetOf(namespace).tracker()
+  await waitUntil(
+    'the orphan untracked by the completion sent again',
+    async () => (await observer.orphans()).length === 0,
+    RECOVERY_LOCK_TTL / 4,
+  )
+  const again = await fleetOf(namespace)
+    .tracker()
+    .recoverOrphans((job) => void requeued.push(job))
+  assert.equal(again, 0)
+  assert.deepEqual(
+    requeued.map((job) => job.id),
+    ['job-1'],
+  )
+  finish()
+})
