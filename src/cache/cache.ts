@@ -304,9 +304,13 @@ export class FleetCache implements Cache {
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
     if (!isStamped(settings)) {
-      return this.#order.changeAfter([full], this.#order.beforeChange(full), () =>
-        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined, scope),
-      )
+      const before = this.#order.beforeChange(full)
+      const write = () =>
+        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined, scope)
+      if (!settings.unlessExist) return this.#order.changeAfter([full], before, write)
+      // One that finds an entry may write again after its reply, over an entry its tags
+      // invalidated (Writer): a change of its key until it settles, and a read of tag versions.
+      return this.#order.trackTagRead(this.#order.trackChange([full], before ? before.then(write) : write()))
     }
     // It reads its tags' versions first: a later invalidateTag of one waits for it.
     const tags = tagKeys(scope, settings.tags!)
@@ -316,7 +320,8 @@ export class FleetCache implements Cache {
       const stamps = await this.#writer.stamps(method, scope, settings)
       return this.#writer.writeOne(method, name, full, prepared, settings, version, stamps, scope)
     })()
-    return this.#order.trackRead(tags, this.#order.trackChange([full], writing))
+    const tracked = this.#order.trackRead(tags, this.#order.trackChange([full], writing))
+    return settings.unlessExist ? this.#order.trackTagRead(tracked) : tracked
   }
 
   fetch<T>(key: CacheKey, compute: Compute<T>): Promise<T>

@@ -144,7 +144,10 @@ export class MultiKey {
       }),
       wrote,
     )
-    return tags.length === 0 ? writing : order.trackRead(tags, writing)
+    const tracked = tags.length === 0 ? writing : order.trackRead(tags, writing)
+    // It may write again after its replies, over entries their tags invalidated (Writer): an
+    // invalidateTag made after it waits for it, as for a read.
+    return settings.unlessExist ? order.trackTagRead(tracked) : tracked
   }
 
   async fetchMulti<T>(

@@ -50,6 +50,18 @@ export class CallOrder {
   }
 
   /**
+   * Counts `call` as a read from now until it settles; returns `call`. An unlessExist write that
+   * finds an entry reads its tags' versions, as a read does (Writer): an invalidation made after
+   * the write waits for it, else the write would take the entry for invalidated and replace it.
+   */
+  trackTagRead<T>(call: Promise<T>): Promise<T> {
+    const reading = this.readStarted()
+    const end = () => reading.end()
+    call.then(end, end)
+    return call
+  }
+
+  /**
    * What an invalidation of a tag must wait for: the reads made before it, and only those (a
    * read made later sees the invalidation, as its order says).
    */

@@ -79,6 +79,35 @@ forEachTopology('Cache contract (call order)', (env) => {
   }
 
   for (const { near, pool, on } of orderCases) {
+    test(`call order${on}: an unlessExist write over a tagged entry comes before the calls made after it`, async () => {
+      // One that finds an entry reads its tags and replaces it if they invalidated it: the later
+      // calls went ahead of that (helper-199).
+      const cache = await orderCache(near, pool)
+      for (const [method, write] of [
+        ['write', (key: string) => cache.write(key, 'new', { unlessExist: true })],
+        ['writeMulti', (key: string) => cache.writeMulti({ [key]: 'new' }, { unlessExist: true })],
+      ] as const) {
+        const live = uniqueKey(method)
+        const tag = uniqueKey('tag')
+        await cache.write(live, 'old', { tags: [tag] })
+        const found = await Promise.all([write(live), cache.invalidateTag(tag), cache.read(live)])
+        // writeMulti resolves true whatever it wrote (SPEC §3); write says it found a value.
+        if (method === 'write') assert.equal(found[0], false, 'write found a live entry')
+        assert.equal(found[2], undefined, `${method}, then invalidateTag: the old entry invalidated`)
+        assert.equal(await cache.read(live), undefined, `${method} did not replace a live entry`)
+
+        const stale = uniqueKey(method)
+        await cache.write(stale, 'old', { tags: [tag] })
+        await cache.invalidateTag(tag)
+        const replaced = await Promise.all([write(stale), cache.read(stale), cache.exist(stale)])
+        assert.deepEqual(
+          replaced,
+          [true, 'new', true],
+          `${method} over an invalidated entry, then read and exist`,
+        )
+      }
+    })
+
     test(`call order${on}: invalidateTag made right after a tagged write invalidates what it wrote`, async () => {
       const cache = await orderCache(near, pool)
       // Several rounds: on a cluster the tag-version read of a write used to lose the race half the time.
