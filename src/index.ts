@@ -5,6 +5,7 @@ export type {
   Cache,
   CacheEvent,
   CacheKey,
+  CacheKeyPart,
   CacheOptions,
   CacheStats,
   FetchOptions,

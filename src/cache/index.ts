@@ -11,6 +11,7 @@ export type { CacheEvent } from './instrument.ts'
 export type {
   Cache,
   CacheKey,
+  CacheKeyPart,
   CacheOptions,
   CacheStats,
   FetchOptions,

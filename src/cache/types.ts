@@ -1,16 +1,28 @@
 import type { RetryOptions } from '../retry.ts'
 
 /**
- * What can name a cache entry (Rails' key expansion): a string as is; a number stringified; an
- * object with `cacheKey()` uses it; an array joins its expanded elements with `/`; a plain
- * object becomes its sorted `k=v` pairs joined with `/`.
+ * What can name a cache entry (Rails' key expansion, docs/cache.md "Keys"): a string as is; a
+ * number stringified; an object with `cacheKey()` uses it; an array joins its expanded elements
+ * with `/`; a plain object becomes its sorted `k=v` pairs joined with `/`. Inside an array or an
+ * object's values, parts may nest and may be null or undefined (expanded to nothing).
  */
 export type CacheKey =
   | string
   | number
   | { cacheKey(): string }
-  | CacheKey[]
-  | Record<string, string | number | boolean>
+  | CacheKeyPart[]
+  | { [name: string]: CacheKeyPart }
+
+/** A part of an array or object cache key (see CacheKey). */
+export type CacheKeyPart =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | { cacheKey(): string }
+  | CacheKeyPart[]
+  | { [name: string]: CacheKeyPart }
 
 /** Defaults for every call of one cache; per-call options override them. */
 export interface CacheOptions {
