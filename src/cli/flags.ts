@@ -38,7 +38,9 @@ export function fleetOptions(flags: FleetFlags): FlagOptions {
     // The url is not echoed: it may hold a password.
     if (!parsed || !REDIS_PROTOCOLS.has(parsed.protocol) || parsed.hostname === '') {
       const which = urls.length > 1 ? ` (url ${i + 1} of ${urls.length})` : ''
-      throw new UsageError(`${source} must be redis://host[:port] or rediss://host[:port]${which}`)
+      throw new UsageError(
+        `${source} must be redis://[user:password@]host[:port][/db] (or rediss:// for TLS)${which}`,
+      )
     }
   })
   if (flags.cluster && urls.length === 0) throw new UsageError('--cluster needs --url')

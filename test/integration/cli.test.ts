@@ -42,8 +42,14 @@ describe('redfleet command: usage', () => {
       [['status', '--nope'], /unknown option '--nope'/],
       [['status', 'extra'], /too many arguments for 'status'/],
       [['status', '--cluster'], /--cluster needs --url/],
-      [['status', '--url', 'localhost:6379'], /--url must be redis:\/\/host\[:port\]/],
-      [['status', '--url', 'http://127.0.0.1:1'], /--url must be redis:\/\/host\[:port\]/],
+      [
+        ['status', '--url', 'localhost:6379'],
+        /--url must be redis:\/\/\[user:password@\]host\[:port\]\[\/db\]/,
+      ],
+      [
+        ['status', '--url', 'http://127.0.0.1:1'],
+        /--url must be redis:\/\/\[user:password@\]host\[:port\]\[\/db\]/,
+      ],
       [['status', '--url', 'redis://127.0.0.1:1,:x'], /--url must be .* \(url 2 of 2\)/],
       // An empty entry is a malformed list, not one url fewer.
       [['status', '--url', 'redis://127.0.0.1:1,'], /--url must be .* \(url 2 of 2\)/],
@@ -81,7 +87,7 @@ describe('redfleet command: usage', () => {
   test('a malformed $REDIS_URL is named as such, not as a --url never given', async () => {
     const run = await cli(['orphans'], { ...noRedisUrl, REDIS_URL: 'garbage' })
     assert.equal(run.code, 2, run.stderr)
-    assert.match(run.stderr, /^redfleet: \$REDIS_URL must be redis:\/\/host\[:port\]/)
+    assert.match(run.stderr, /^redfleet: \$REDIS_URL must be redis:\/\/\[user:password@\]host/)
   })
 
   test('an unknown command with --help is the same usage error as without it, and prints no help', async () => {
