@@ -1,3 +1,4 @@
+import { safely } from '../broker/listener.ts'
 import { encodeJson } from '../codec.ts'
 import {
   type FleetContext,
@@ -8,7 +9,7 @@ import {
   runFinishing,
   traceScope,
 } from '../context.ts'
-import { SerializationError } from '../errors.ts'
+import { SerializationError, translateError } from '../errors.ts'
 import type { RetryOptions } from '../retry.ts'
 import { linkSignals } from '../signals.ts'
 import { streamBackend } from '../streams/access.ts'
@@ -276,8 +277,14 @@ class FleetMembership implements Membership {
     }
     const close = async () => {
       // On fleet.close(): the fleet refuses new operations, so leave through the backend
-      // directly, best effort. A stop() begun before close has its own leave, awaited here.
-      await end(() => this.#backend.leave(this.#key, id).catch(() => {})).catch(() => {})
+      // directly, once. A stop() begun before close has its own leave, awaited here (its
+      // failure is its caller's). A failed leave is reported: the member stays live until ttl.
+      const leave = () =>
+        this.#backend.leave(this.#key, id).catch((error: unknown) => {
+          const failure = translateError(error, 'membership.leave', id)
+          safely((e) => this.#policy.onError(e, 'membership.leave'), failure)
+        })
+      await end(leave).catch(() => {})
       closed?.()
     }
     this.#ends.add(close)
