@@ -207,14 +207,16 @@ export class OrphanRecovery {
   }
 
   /**
-   * One more send of each unfinished completion, straight to the backend: the runner would report
-   * each failure to an onError given, once per retry for as long as the node stays down. Those
-   * that fail again stay, quietly: the first failure was reported.
+   * One more send of each unfinished completion, through the runner (a timeout has the layout
+   * re-read: a frozen master's slots are followed to its replica) but quietly: those that fail
+   * again stay, and their first failure was reported.
    */
   async #finishUnfinished(): Promise<void> {
     for (const [claim, { keys, jobId, token, op }] of this.#unfinished) {
       try {
-        const completion = await this.#backend.complete(keys, jobId, token)
+        const completion = await this.#runner.runAgain(op, jobId, () =>
+          this.#backend.complete(keys, jobId, token),
+        )
         this.#unfinished.delete(claim)
         // 'gone' may be an earlier send of it, applied with its reply lost.
         this.#completed(op, jobId, completion, false)

@@ -85,6 +85,15 @@ export class TrackerRunner {
     return runner(this.#ctx, this.#policyOf(op), `tracker.${op}`, key, fn)
   }
 
+  /**
+   * `run` of a finishing step sent again in the background (a recovered orphan's completion,
+   * src/tracker/recovery.ts): through the runner, so that a timeout has the layout re-read (a
+   * failover is followed), without reporting each failure to an onError given.
+   */
+  runAgain<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return runFinishing(this.#ctx, this.#quiet, `tracker.${op}`, key, fn)
+  }
+
   #policyOf(op: string): OperationPolicy {
     return LOOP_OPS.has(op) ? this.#quiet : this.#policy
   }

@@ -158,6 +158,75 @@ describe('a frozen cluster node', () => {
     await cluster().waitUntilOk()
   })
 
+  test('an orphan requeued as its master froze is untracked on the replica that took over, and handed out once', async () => {
+    // Its completion failed on the frozen master; sent again straight to the backend, it kept
+    // going there (nothing re-read the slot map), and once the claim ran out a second recoverer
+    // requeued the orphan again (helper-200: 4 of 4).
+    const namespace = uniqueNamespace('frozen-orphan')
+    const of = () => {
+      const made = createFleet({
+        url: cluster().urls,
+        cluster: true,
+        namespace,
+        connectTimeout,
+        commandTimeout,
+      })
+      fleets.push(made)
+      return made
+    }
+    const worker = of().tracker({ instanceId: 'dead' })
+    await worker.start()
+    let finish = () => {}
+    await new Promise<void>((running) => {
+      void worker.track('job-1', {}, () => {
+        running()
+        return new Promise<void>((end) => {
+          finish = end
+        })
+      })
+    })
+    await worker.stop() // its job stays tracked: an orphan
+    let jobsKey = ''
+    for (const node of cluster().nodes) {
+      const found = (await command(node.port, 'KEYS', `${namespace}:tracker:*:jobs`).catch(
+        () => [],
+      )) as string[]
+      if (found.length > 0) jobsKey = found[0]!
+    }
+    const master = await cluster().masterOf(jobsKey)
+    const replica = await cluster().replicaOf(master)
+    const handedOut: string[] = []
+    let thaw = () => {}
+    // Longer than this test waits: a claim that ran out would let another recoverer take it.
+    const recoveryLockTtl = 60_000
+    try {
+      const count = await of()
+        .tracker({ recoveryLockTtl, onError: () => {} })
+        .recoverOrphans(async (job) => {
+          handedOut.push(job.id)
+          thaw = await freeze(master.port)
+        })
+      assert.equal(count, 1)
+      await waitForRole(replica, 'master')
+      await waitUntil(
+        'the orphan untracked on the replica that took over',
+        async () => (await command(replica.port, 'EXISTS', jobsKey)) === 0,
+        BOUND,
+      )
+    } finally {
+      thaw()
+      finish()
+    }
+    await cluster().waitUntilOk()
+    assert.equal(
+      await of()
+        .tracker()
+        .recoverOrphans((job) => void handedOut.push(job.id)),
+      0,
+    )
+    assert.deepEqual(handedOut, ['job-1'])
+  })
+
   for (const given of ['urls', 'an injected Cluster'] as const) {
     test(`${given}: while a frozen master makes the cluster's state fail, a refused write fails as refused and is never applied later`, async () => {
       // ioredis re-sent a command refused with CLUSTERDOWN to a random master: the frozen one held

@@ -30,6 +30,10 @@ function fakeRunner() {
       runner.ran.push(op)
       return fn()
     },
+    async runAgain<T>(op: string, _key: string | undefined, fn: () => Promise<T>): Promise<T> {
+      runner.ran.push(`${op} again`)
+      return fn()
+    },
     report(error: unknown) {
       runner.reports.push(error)
     },
