@@ -103,13 +103,17 @@ export class OrphanRecovery {
     let requeued = 0
     try {
       for (const [i, session] of dead.entries()) {
-        for (const jobId of rotate([...records[i]!.keys()])) {
+        const jobIds = rotate([...records[i]!.keys()])
+        const unfinished = (jobId: string) => this.#unfinished.has(session.keys.claim(jobId))
+        for (const jobId of jobIds) {
           // Closing: the orphan in hand is finished, no new one is handed out.
           this.#assertOpen(op)
           // Requeued by this recoverer already, its completion still to come (#unfinished).
-          if (this.#unfinished.has(session.keys.claim(jobId))) continue
+          if (unfinished(jobId)) continue
           if (await this.#recoverOne(session, jobId, requeue, op)) requeued++
         }
+        // A record is left (and its node just failed it, likely): nothing to unlist, no second report.
+        if (jobIds.some(unfinished)) continue
         // Unlists the session only if nothing is left: the script re-checks, so concurrent passes agree.
         await this.#runner.run(op, undefined, () => this.#backend.retire(session.keys, session.sessionId))
       }

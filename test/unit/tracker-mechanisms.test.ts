@@ -297,7 +297,7 @@ test('recovery: a completion that fails after requeue counts, is reported and se
     completed = resolve
   })
   let claims = 0
-  const { backend } = fakeBackend({
+  const { backend, calls } = fakeBackend({
     jobs: async () => [new Map([['a', record('a')]])],
     claim: async () => {
       claims++
@@ -320,6 +320,7 @@ test('recovery: a completion that fails after requeue counts, is reported and se
   const up = setInterval(() => {}, 1000)
   await done.finally(() => clearInterval(up))
   assert.equal(claims, 1)
+  assert.ok(!calls.includes('retire'), 'a session with a record left is not unlisted: no second failure')
   assert.deepEqual(runner.unheard, [failure], 'the retries are quiet')
   assert.deepEqual(runner.reports, [])
 })
