@@ -303,13 +303,19 @@ export class FleetCache implements Cache {
     const version = requestedVersion(key, settings.version, method)
     const prepared = prepareValue(method, name, value, settings)
     settings.assertNotPast(this.#clock(), method)
+    if (!isStamped(settings) && !settings.unlessExist) {
+      // The hot path, kept as one expression: with the unlessExist branch's locals beside it, plain
+      // writes ran at about half the rate (helper-203; in memory, 0.95M vs 1.8M writes/s).
+      return this.#order.changeAfter([full], this.#order.beforeChange(full), () =>
+        this.#writer.writeOne(method, name, full, prepared, settings, version, undefined, scope),
+      )
+    }
     if (!isStamped(settings)) {
+      // One that finds an entry may write again after its reply, over an entry its tags
+      // invalidated (Writer): a change of its key until it settles, and a read of tag versions.
       const before = this.#order.beforeChange(full)
       const write = () =>
         this.#writer.writeOne(method, name, full, prepared, settings, version, undefined, scope)
-      if (!settings.unlessExist) return this.#order.changeAfter([full], before, write)
-      // One that finds an entry may write again after its reply, over an entry its tags
-      // invalidated (Writer): a change of its key until it settles, and a read of tag versions.
       return this.#order.trackTagRead(this.#order.trackChange([full], before ? before.then(write) : write()))
     }
     // It reads its tags' versions first: a later invalidateTag of one waits for it.
