@@ -28,11 +28,11 @@ const BOUND = connectTimeout / 2
 
 const { cluster, fleets } = fileFaultCluster()
 
-function fleet(transport: 'ioredis' | 'node-redis'): Fleet {
+function fleet(transport: 'ioredis' | 'node-redis', namespace = uniqueNamespace('frozen-takeover')): Fleet {
   const made = createFleet({
     url: cluster().urls,
     cluster: true,
-    namespace: uniqueNamespace('frozen-takeover'),
+    namespace,
     transport,
     connectTimeout,
     commandTimeout,
@@ -163,17 +163,7 @@ describe('a frozen cluster node', () => {
     // going there (nothing re-read the slot map), and once the claim ran out a second recoverer
     // requeued the orphan again (helper-200: 4 of 4).
     const namespace = uniqueNamespace('frozen-orphan')
-    const of = () => {
-      const made = createFleet({
-        url: cluster().urls,
-        cluster: true,
-        namespace,
-        connectTimeout,
-        commandTimeout,
-      })
-      fleets.push(made)
-      return made
-    }
+    const of = () => fleet('ioredis', namespace)
     const worker = of().tracker({ instanceId: 'dead' })
     await worker.start()
     let finish = () => {}
