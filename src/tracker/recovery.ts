@@ -80,10 +80,11 @@ export class OrphanRecovery {
   async settled(): Promise<void> {
     await Promise.allSettled([...this.#active])
     // The completions still unfinished get one more try, while the connections are open.
+    // A retry round under way is that try: two in turn could outlast close's grace (a frozen
+    // node), and the report below would then come once the connections are closed, unheard.
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
-    await this.#retrying
-    await this.#finishUnfinished()
+    await (this.#retrying ?? this.#finishUnfinished())
     for (const { jobId, op } of this.#unfinished.values()) {
       this.#runner.report(
         new RedfleetError(

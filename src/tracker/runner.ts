@@ -8,6 +8,7 @@ import {
   runFinishing,
   traceScope,
 } from '../context.ts'
+import { ClosedError } from '../errors.ts'
 import type { DETACHED } from '../lifecycle.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
@@ -100,6 +101,11 @@ export class TrackerRunner {
 
   /** Reports the failure of a `run` nobody awaits (see reportUnheard). */
   reportUnheard(error: unknown, op: string): void {
+    // A loop's commands run under #quiet, which reports none of them: nothing has told this one.
+    if (LOOP_OPS.has(op)) {
+      if (!(error instanceof ClosedError)) this.report(error, op)
+      return
+    }
     reportUnheard(this.#policy, error, `tracker.${op}`)
   }
 

@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createFleet, type Fleet, NodeDownError, type TrackedJob } from '../../src/index.ts'
 import { waitUntil } from '../harness/faults.ts'
 import { startRedis } from '../harness/redis-server.ts'
@@ -79,5 +80,56 @@ test('a node down as requeue resolves: the orphan counts, is untracked once the 
     requeued.map((job) => job.id),
     ['job-1'],
   )
+  finish()
+})
+
+test('the same from recoverEvery, with an onError given: the failed completion is reported there', async () => {
+  // A loop's commands run quietly, and the report of one nobody awaits was left to a per-call
+  // report that a loop never makes: an onError given heard nothing (helper-204).
+  const namespace = uniqueNamespace('tracker-unfinished-every')
+  const worker = fleetOf(namespace).tracker({ instanceId: 'dead' })
+  await worker.start()
+  let finish = () => {}
+  await new Promise<void>((running) => {
+    void worker.track('job-2', {}, () => {
+      running()
+      return new Promise<void>((end) => {
+        finish = end
+      })
+    })
+  })
+  await worker.stop()
+
+  let reported = (_error: unknown) => {}
+  const completionFailed = new Promise<unknown>((resolve) => {
+    reported = resolve
+  })
+  const requeued: string[] = []
+  const recoverer = fleetOf(namespace).tracker({
+    recoveryLockTtl: RECOVERY_LOCK_TTL,
+    recoverEvery: RECOVERY_LOCK_TTL,
+    requeue: async (job) => {
+      requeued.push(job.id)
+      await server.kill()
+    },
+    onError: (error) => {
+      if (/tracker\.recoverEvery 'job-2'/.test(String(error))) reported(error)
+    },
+  })
+  await recoverer.start()
+  const giveUp = new AbortController()
+  const heard = await Promise.race([
+    completionFailed,
+    sleep(RECOVERY_LOCK_TTL / 4, 'nothing', { signal: giveUp.signal }),
+  ]).finally(() => giveUp.abort())
+  assert.ok(heard instanceof NodeDownError, `onError heard: ${String(heard)}`)
+  await server.restart()
+  const observer = fleetOf(namespace).tracker()
+  await waitUntil(
+    'the orphan untracked by the completion sent again',
+    async () => (await observer.orphans()).length === 0,
+    RECOVERY_LOCK_TTL / 4,
+  )
+  assert.deepEqual(requeued, ['job-2'])
   finish()
 })

@@ -358,6 +358,42 @@ test('recovery: close gives an unfinished completion one more try, and reports o
   )
 })
 
+test('recovery: a retry under way as the fleet closes is its last try: no second round after it', async () => {
+  // Two rounds in turn against a frozen node outlasted close's grace, and the report came unheard.
+  const failure = new ConnectionError('node down')
+  let completions = 0
+  let entered = () => {}
+  const retrying = new Promise<void>((resolve) => {
+    entered = resolve
+  })
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const { backend } = fakeBackend({
+    jobs: async () => [new Map([['a', record('a')]])],
+    claim: async () => record('a'),
+    complete: async () => {
+      if (++completions === 2) {
+        entered()
+        await held
+      }
+      throw failure
+    },
+  })
+  const { recovery: r, runner } = recovery([listed('s1')], backend)
+  assert.equal(await r.pass(() => {}, 'op'), 1)
+  const up = setInterval(() => {}, 1000)
+  await retrying.finally(() => clearInterval(up))
+  runner.closed = true
+  const settling = r.settled()
+  release()
+  await settling
+  assert.equal(completions, 2, 'the pass, then the retry under way: no further round')
+  assert.equal(runner.reports.length, 1)
+  assert.match((runner.reports[0] as Error).message, /did not untrack it before the fleet closed/)
+})
+
 test('recovery: a pass cut short by a failure after requeueing some resolves with how many, and reports it', async () => {
   const failure = new ConnectionError('node down')
   const { backend } = fakeBackend({
