@@ -43,7 +43,10 @@ export interface MembershipOptions {
   /** How long a heartbeat keeps a member alive, in ms (at least 2: join beats more often); default 6000. */
   ttl?: number | undefined
   retry?: RetryOptions | undefined
-  /** Final failures of operations, and failed heartbeats of `join`; default: the fleet's onError. */
+  /**
+   * Final failures of operations, failed heartbeats of `join`, and leaves that fail at close;
+   * default: the fleet's onError.
+   */
   onError?: ((e: unknown) => void) | undefined
 }
 
