@@ -19,6 +19,7 @@ import { Cluster } from 'ioredis'
 import { fleetContext } from '../../src/fleet.ts'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
 import { command, fileFaultCluster, info, waitForRole, waitUntil } from '../harness/faults.ts'
+import { orphanOf } from '../harness/orphans.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const connectTimeout = 10_000
@@ -164,18 +165,7 @@ describe('a frozen cluster node', () => {
     // requeued the orphan again (helper-200: 4 of 4).
     const namespace = uniqueNamespace('frozen-orphan')
     const of = () => fleet('ioredis', namespace)
-    const worker = of().tracker({ instanceId: 'dead' })
-    await worker.start()
-    let finish = () => {}
-    await new Promise<void>((running) => {
-      void worker.track('job-1', {}, () => {
-        running()
-        return new Promise<void>((end) => {
-          finish = end
-        })
-      })
-    })
-    await worker.stop() // its job stays tracked: an orphan
+    const finish = await orphanOf(of().tracker({ instanceId: 'dead' }), 'job-1')
     let jobsKey = ''
     for (const node of cluster().nodes) {
       const found = (await command(node.port, 'KEYS', `${namespace}:tracker:*:jobs`).catch(

@@ -13,6 +13,7 @@ import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createFleet, type Fleet, NodeDownError, type TrackedJob } from '../../src/index.ts'
 import { waitUntil } from '../harness/faults.ts'
+import { orphanOf } from '../harness/orphans.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -33,21 +34,20 @@ function fleetOf(namespace: string, onError: (error: unknown) => void = () => {}
   return fleet
 }
 
+/** Restarts the server and waits for the completion sent again to untrack the orphan. */
+async function untrackedOnceBack(namespace: string): Promise<void> {
+  await server.restart()
+  const observer = fleetOf(namespace).tracker()
+  await waitUntil(
+    'the orphan untracked by the completion sent again',
+    async () => (await observer.orphans()).length === 0,
+    RECOVERY_LOCK_TTL / 4,
+  )
+}
+
 test('a node down as requeue resolves: the orphan counts, is untracked once the node is back, handed out once', async () => {
   const namespace = uniqueNamespace('tracker-unfinished')
-  const worker = fleetOf(namespace).tracker({ instanceId: 'dead' })
-  await worker.start()
-  let finish = () => {}
-  const running = new Promise<void>((resolve) => {
-    worker.track('job-1', { n: 1 }, () => {
-      resolve()
-      return new Promise<void>((end) => {
-        finish = end
-      })
-    })
-  })
-  await running
-  await worker.stop() // its job stays tracked: an orphan
+  const finish = await orphanOf(fleetOf(namespace).tracker({ instanceId: 'dead' }), 'job-1')
 
   const reports: unknown[] = []
   const recoverer = fleetOf(namespace).tracker({
@@ -65,13 +65,7 @@ test('a node down as requeue resolves: the orphan counts, is untracked once the 
     `the failed completion reported: ${reports.map(String)}`,
   )
 
-  await server.restart()
-  const observer = fleetOf(namespace).tracker()
-  await waitUntil(
-    'the orphan untracked by the completion sent again',
-    async () => (await observer.orphans()).length === 0,
-    RECOVERY_LOCK_TTL / 4,
-  )
+  await untrackedOnceBack(namespace)
   const again = await fleetOf(namespace)
     .tracker()
     .recoverOrphans((job) => void requeued.push(job))
@@ -87,18 +81,7 @@ test('the same from recoverEvery, with an onError given: the failed completion i
   // A loop's commands run quietly, and the report of one nobody awaits was left to a per-call
   // report that a loop never makes: an onError given heard nothing (helper-204).
   const namespace = uniqueNamespace('tracker-unfinished-every')
-  const worker = fleetOf(namespace).tracker({ instanceId: 'dead' })
-  await worker.start()
-  let finish = () => {}
-  await new Promise<void>((running) => {
-    void worker.track('job-2', {}, () => {
-      running()
-      return new Promise<void>((end) => {
-        finish = end
-      })
-    })
-  })
-  await worker.stop()
+  const finish = await orphanOf(fleetOf(namespace).tracker({ instanceId: 'dead' }), 'job-2')
 
   let reported = (_error: unknown) => {}
   const completionFailed = new Promise<unknown>((resolve) => {
@@ -123,13 +106,7 @@ test('the same from recoverEvery, with an onError given: the failed completion i
     sleep(RECOVERY_LOCK_TTL / 4, 'nothing', { signal: giveUp.signal }),
   ]).finally(() => giveUp.abort())
   assert.ok(heard instanceof NodeDownError, `onError heard: ${String(heard)}`)
-  await server.restart()
-  const observer = fleetOf(namespace).tracker()
-  await waitUntil(
-    'the orphan untracked by the completion sent again',
-    async () => (await observer.orphans()).length === 0,
-    RECOVERY_LOCK_TTL / 4,
-  )
+  await untrackedOnceBack(namespace)
   assert.deepEqual(requeued, ['job-2'])
   finish()
 })
