@@ -109,7 +109,15 @@ export function operationPolicy(
  * onError here, as failures that no caller hears do. A closing fleet is no failure.
  */
 export function reportUnheard(policy: OperationPolicy, error: unknown, op: string): void {
-  if (policy.onCallError || error instanceof ClosedError) return
+  if (!policy.onCallError) reportFailure(policy, error, op)
+}
+
+/**
+ * Reports to onError a failure no caller hears and nothing reported yet (a step sent outside the
+ * runner, or under a quiet policy). A closing fleet is no failure; a throwing onError is ignored.
+ */
+export function reportFailure(policy: OperationPolicy, error: unknown, op: string): void {
+  if (error instanceof ClosedError) return
   safely((e) => policy.onError(e, op), error)
 }
 

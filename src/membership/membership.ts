@@ -1,9 +1,9 @@
-import { safely } from '../broker/listener.ts'
 import { encodeJson } from '../codec.ts'
 import {
   type FleetContext,
   type OperationPolicy,
   operationPolicy,
+  reportFailure,
   reportUnheard,
   runCommand,
   runFinishing,
@@ -284,8 +284,7 @@ class FleetMembership implements Membership {
       // failure is its caller's). A failed leave is reported: the member stays live until ttl.
       const leave = () =>
         this.#backend.leave(this.#key, id).catch((error: unknown) => {
-          const failure = translateError(error, 'membership.leave', id)
-          safely((e) => this.#policy.onError(e, 'membership.leave'), failure)
+          reportFailure(this.#policy, translateError(error, 'membership.leave', id), 'membership.leave')
         })
       await end(leave).catch(() => {})
       closed?.()

@@ -3,12 +3,12 @@ import {
   type FleetContext,
   type OperationPolicy,
   operationPolicy,
+  reportFailure,
   reportUnheard,
   runCommand,
   runFinishing,
   traceScope,
 } from '../context.ts'
-import { ClosedError } from '../errors.ts'
 import type { DETACHED } from '../lifecycle.ts'
 import { PrimitiveTracer, type Subject } from '../telemetry.ts'
 import type { TrackerOptions } from './options.ts'
@@ -102,11 +102,8 @@ export class TrackerRunner {
   /** Reports the failure of a `run` nobody awaits (see reportUnheard). */
   reportUnheard(error: unknown, op: string): void {
     // A loop's commands run under #quiet, which reports none of them: nothing has told this one.
-    if (LOOP_OPS.has(op)) {
-      if (!(error instanceof ClosedError)) this.report(error, op)
-      return
-    }
-    reportUnheard(this.#policy, error, `tracker.${op}`)
+    const report = LOOP_OPS.has(op) ? reportFailure : reportUnheard
+    report(this.#policy, error, `tracker.${op}`)
   }
 
   /** Reports a failure nobody awaits; a throwing handler is ignored (it must not break a loop). */
