@@ -11,9 +11,10 @@ import type { Browser, Page } from 'playwright-core'
 import { listDeadLetters, replayDeadLetters } from '../../src/admin/dead-letters.ts'
 import { listOrphans } from '../../src/admin/orphans.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
+import { deferred } from '../harness/deferred.ts'
 import { topologyOptions } from '../harness/topologies.ts'
 import { column, INTERVAL, launch, shot, skipWithoutChromium } from './browser.ts'
-import { busyFleet, deferred, EVENTS, LIVE_JOBS, MEMBERS, ORPHAN_JOBS } from './fixture.ts'
+import { busyFleet, EVENTS, LIVE_JOBS, MEMBERS, ORPHAN_JOBS } from './fixture.ts'
 
 const TOKEN = 'operator-secret'
 

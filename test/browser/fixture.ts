@@ -1,16 +1,8 @@
 import { Redis } from 'ioredis'
 import { createFleet, type Fleet, type FleetOptions } from '../../src/index.ts'
 import type { MembershipHandle } from '../../src/membership/index.ts'
+import { deferred } from '../harness/deferred.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
-
-/** A promise with its resolver outside, for jobs and handlers the test ends when it wants. */
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
-}
 
 /**
  * Calls `check` until it returns a value other than undefined: for states Redis sends no event

@@ -1,4 +1,5 @@
 import type { Tracker } from '../../src/index.ts'
+import { deferred } from './deferred.ts'
 
 /**
  * Makes `id` an orphan of `worker`: started, tracking a job that runs until the returned
@@ -6,15 +7,13 @@ import type { Tracker } from '../../src/index.ts'
  */
 export async function orphanOf(worker: Tracker, id: string): Promise<() => void> {
   await worker.start()
-  let finish = () => {}
-  await new Promise<void>((running) => {
-    void worker.track(id, {}, () => {
-      running()
-      return new Promise<void>((end) => {
-        finish = end
-      })
-    })
+  const running = deferred()
+  const finish = deferred()
+  void worker.track(id, {}, () => {
+    running.resolve()
+    return finish.promise
   })
+  await running.promise
   await worker.stop()
-  return finish
+  return finish.resolve
 }

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createFleet, type Fleet, NodeDownError, type TrackedJob } from '../../src/index.ts'
+import { deferred } from '../harness/deferred.ts'
 import { waitUntil } from '../harness/faults.ts'
 import { orphanOf } from '../harness/orphans.ts'
 import { startRedis } from '../harness/redis-server.ts'
@@ -83,10 +84,7 @@ test('the same from recoverEvery, with an onError given: the failed completion i
   const namespace = uniqueNamespace('tracker-unfinished-every')
   const finish = await orphanOf(fleetOf(namespace).tracker({ instanceId: 'dead' }), 'job-2')
 
-  let reported = (_error: unknown) => {}
-  const completionFailed = new Promise<unknown>((resolve) => {
-    reported = resolve
-  })
+  const completionFailed = deferred<unknown>()
   const requeued: string[] = []
   const recoverer = fleetOf(namespace).tracker({
     recoveryLockTtl: RECOVERY_LOCK_TTL,
@@ -96,13 +94,13 @@ test('the same from recoverEvery, with an onError given: the failed completion i
       await server.kill()
     },
     onError: (error) => {
-      if (/tracker\.recoverEvery 'job-2'/.test(String(error))) reported(error)
+      if (/tracker\.recoverEvery 'job-2'/.test(String(error))) completionFailed.resolve(error)
     },
   })
   await recoverer.start()
   const giveUp = new AbortController()
   const heard = await Promise.race([
-    completionFailed,
+    completionFailed.promise,
     sleep(RECOVERY_LOCK_TTL / 4, 'nothing', { signal: giveUp.signal }),
   ]).finally(() => giveUp.abort())
   assert.ok(heard instanceof NodeDownError, `onError heard: ${String(heard)}`)

@@ -16,6 +16,7 @@ import { encodeRecord } from '../../src/tracker/record.ts'
 import { OrphanRecovery } from '../../src/tracker/recovery.ts'
 import type { TrackerRunner } from '../../src/tracker/runner.ts'
 import type { Session } from '../../src/tracker/session.ts'
+import { deferred } from '../harness/deferred.ts'
 
 /** A runner that runs each step at once, recording its op, and collects reports. */
 function fakeRunner() {
@@ -292,10 +293,7 @@ test('recovery: an orphan completed elsewhere while requeue ran is reported, unl
 test('recovery: a completion that fails after requeue counts, is reported and sent again until it goes through', async () => {
   const failure = new ConnectionError('node down')
   let failing = 2
-  let completed = () => {}
-  const done = new Promise<void>((resolve) => {
-    completed = resolve
-  })
+  const done = deferred()
   let claims = 0
   const { backend, calls } = fakeBackend({
     jobs: async () => [new Map([['a', record('a')]])],
@@ -305,7 +303,7 @@ test('recovery: a completion that fails after requeue counts, is reported and se
     },
     complete: async () => {
       if (failing-- > 0) throw failure
-      completed()
+      done.resolve()
       return 'done'
     },
   })
@@ -318,7 +316,7 @@ test('recovery: a completion that fails after requeue counts, is reported and se
   assert.equal(requeues, 1)
   // The retry's timer is unref'd, as a library's must be: the test keeps the process up meanwhile.
   const up = setInterval(() => {}, 1000)
-  await done.finally(() => clearInterval(up))
+  await done.promise.finally(() => clearInterval(up))
   assert.equal(claims, 1)
   assert.ok(!calls.includes('retire'), 'a session with a record left is not unlisted: no second failure')
   assert.deepEqual(runner.unheard, [failure], 'the retries are quiet')
@@ -362,21 +360,15 @@ test('recovery: a retry under way as the fleet closes is its last try: no second
   // Two rounds in turn against a frozen node outlasted close's grace, and the report came unheard.
   const failure = new ConnectionError('node down')
   let completions = 0
-  let entered = () => {}
-  const retrying = new Promise<void>((resolve) => {
-    entered = resolve
-  })
-  let release = () => {}
-  const held = new Promise<void>((resolve) => {
-    release = resolve
-  })
+  const retrying = deferred()
+  const held = deferred()
   const { backend } = fakeBackend({
     jobs: async () => [new Map([['a', record('a')]])],
     claim: async () => record('a'),
     complete: async () => {
       if (++completions === 2) {
-        entered()
-        await held
+        retrying.resolve()
+        await held.promise
       }
       throw failure
     },
@@ -384,10 +376,10 @@ test('recovery: a retry under way as the fleet closes is its last try: no second
   const { recovery: r, runner } = recovery([listed('s1')], backend)
   assert.equal(await r.pass(() => {}, 'op'), 1)
   const up = setInterval(() => {}, 1000)
-  await retrying.finally(() => clearInterval(up))
+  await retrying.promise.finally(() => clearInterval(up))
   runner.closed = true
   const settling = r.settled()
-  release()
+  held.resolve()
   await settling
   assert.equal(completions, 2, 'the pass, then the retry under way: no further round')
   assert.equal(runner.reports.length, 1)
