@@ -86,7 +86,9 @@ describe('a frozen cluster node', () => {
     await made.ready()
     const store = made.store<number>()
     const key = 'taken{over}'
-    await store.set(key, 1)
+    // On the replica before the freeze: replication is asynchronous, and a promoted replica that
+    // never got the write answers every read with nothing, which this test would take for late.
+    await store.set(key, 1, { waitFor: { replicas: 1, timeout: 5000 } })
     const master = await cluster().masterOf(`${made.namespace}:store:${key}`)
     const replica = await cluster().replicaOf(master)
     const thaw = await freeze(master.port)
