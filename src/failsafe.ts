@@ -1,6 +1,7 @@
-import { isAnnounced, messageOf, RedfleetError, SerializationError } from './errors.ts'
+import { messageOf, RedfleetError, SerializationError } from './errors.ts'
 import { withoutRejections } from './hooks.ts'
 import { assertCallOptions, assertFunction, describeValue, invalidArgument } from './validate.ts'
+import { type FleetWarnings, warningsOf } from './warnings.ts'
 
 /**
  * Wraps a primitive so that a failure of Redis (or of a closed fleet) never escapes: reads
@@ -22,15 +23,7 @@ export function failsafe<T extends object>(
   }
   assertCallOptions(o, 'failsafe', ['onError'])
   if (o.onError !== undefined) assertFunction(o.onError, 'onError', 'failsafe')
-  const report = o.onError
-    ? withoutRejections(o.onError)
-    : (e: unknown, op: string) => {
-        // A failure of a node known to be down was warned once already, when it went down.
-        if (!isAnnounced(e))
-          process.emitWarning(
-            `redfleet failsafe ${op}: ${e instanceof Error ? `${e.name}: ${e.message}` : messageOf(e)}`,
-          )
-      }
+  const report = o.onError ? withoutRejections(o.onError) : warnThrough(warningsOf(primitive))
   return new Proxy(primitive, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver)
@@ -61,6 +54,20 @@ export function failsafe<T extends object>(
     // Reads resolve undefined (a miss); writes resolve undefined too, which is "done".
     return Promise.resolve(Object.hasOwn(MISSES, op) ? MISSES[op]!(args) : undefined)
   }
+}
+
+/**
+ * The default reporter: a RedfleetWarning through the primitive's fleet's warnings, which say a
+ * node known down once when it went down and any other kind of failure once a while (SPEC §1:
+ * never one per call; a frozen node's timeouts would otherwise warn at every call).
+ */
+function warnThrough(warnings: FleetWarnings): (e: unknown, op: string) => void {
+  return (e, op) =>
+    warnings.warn(
+      op,
+      e,
+      `redfleet failsafe ${op}: ${e instanceof Error ? `${e.name}: ${e.message}` : messageOf(e)}`,
+    )
 }
 
 /** Reads of several keys resolve one miss per key, in the shape the caller expects. */

@@ -34,6 +34,7 @@ import { createTracker, type Tracker, type TrackerOptions } from './tracker/inde
 import type { NodeRedisClient } from './transport/node-redis-client.ts'
 import type { NodeRedisCluster } from './transport/node-redis-cluster.ts'
 import { invalidArgument } from './validate.ts'
+import { shareWarnings } from './warnings.ts'
 
 /** A connection to a fleet's Redis (or the process memory) and the factory of its primitives. */
 export interface Fleet {
@@ -211,9 +212,9 @@ class FleetView implements Fleet {
     return new FleetView(this.#core, this.#ctx.keys.child(ns))
   }
 
-  #open<T>(what: string, make: () => T): T {
+  #open<T extends object>(what: string, make: () => T): T {
     this.#ctx.lifecycle.assertOpen(`fleet.${what}()`)
-    return make()
+    return shareWarnings(make(), this.#ctx.warnings)
   }
 
   store<V = unknown>(o?: StoreOptions): Store<V> {

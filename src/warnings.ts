@@ -51,6 +51,26 @@ export class FleetWarnings {
   }
 }
 
+/** The fleet whose warnings each primitive it made shares (see warningsOf). */
+const primitiveWarnings = new WeakMap<object, FleetWarnings>()
+
+/** Records that `primitive` was made by the fleet whose default warnings are `warnings`. */
+export function shareWarnings<T extends object>(primitive: T, warnings: FleetWarnings): T {
+  primitiveWarnings.set(primitive, warnings)
+  return primitive
+}
+
+/**
+ * What a wrapper of `primitive` that swallows its failures (failsafe) warns through: its
+ * fleet's warnings, so that a frozen node met by it and by the fleet's own calls is one warning;
+ * one set shared by every wrapper for an object no fleet made (a Convert data store).
+ */
+export function warningsOf(primitive: object): FleetWarnings {
+  return primitiveWarnings.get(primitive) ?? UNOWNED_WARNINGS
+}
+
+const UNOWNED_WARNINGS = new FleetWarnings()
+
 /**
  * What makes two failures one kind. A transient one (a timeout, a lost connection, CLUSTERDOWN,
  * LOADING, ...) is a node's or the cluster's state, met alike by every operation that touches it:

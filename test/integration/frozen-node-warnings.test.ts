@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { createFleet } from '../../src/index.ts'
+import { createFleet, failsafe } from '../../src/index.ts'
 import { clientPause, command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -79,7 +79,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
   })
 }
 
-test('calls failing during a freeze, with no caller to hear it, warn once, not once per call or per operation', async () => {
+test('calls failing during a freeze, with no caller to hear it (failsafe too), warn once, not once per call or per operation', async () => {
   const warned = countWarnings()
   const warnings = warned.messages
   // No onError, no errorHandler: the defaults warn. Calls time out long before the pause ends.
@@ -91,15 +91,21 @@ test('calls failing during a freeze, with no caller to hear it, warn once, not o
   try {
     const cache = fleet.cache()
     const broker = fleet.broker()
+    const store = failsafe(fleet.store())
     await cache.write('k', 1)
     await broker.ready()
     await clientPause(server, 30 * 100)
     // A failsafe read returns a miss; a publish never rejects: both tell only the default sinks.
     await Promise.all(Array.from({ length: 10 }, () => cache.read('k')))
     await Promise.all(Array.from({ length: 10 }, (_, i) => broker.publish(`m${i}`)))
+    // failsafe(store) tells the fleet's default sinks too.
+    assert.deepEqual(
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`k${i}`))),
+      Array(10).fill(undefined),
+    )
     await command(server.port, 'PING')
-    // Reads first: the timeouts of both operations are one kind of failure (one frozen node).
-    const timedOut = warnings.filter((w) => /^redfleet (cache\.read|broker\.publish)/.test(w))
+    // Reads first: the timeouts of every operation are one kind of failure (one frozen node).
+    const timedOut = warnings.filter((w) => /^redfleet (cache\.read|broker\.publish|failsafe)/.test(w))
     assert.equal(timedOut.length, 1, warnings.join('\n'))
     assert.match(timedOut[0]!, /^redfleet cache\.read/)
   } finally {

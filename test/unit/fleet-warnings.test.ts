@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
+import { failsafe } from '../../src/failsafe.ts'
 import { resolveOptions } from '../../src/options.ts'
 import { FleetWarnings, REPEAT_WARNING_AFTER } from '../../src/warnings.ts'
 
@@ -107,4 +108,20 @@ test("a fleet's default onError says a node's change of state through its warnin
     onError(new ConnectionError('Connection is closed.'), { op: 'tracker.track' })
   })
   assert.deepEqual(seen, ['redfleet connection n1: Redis at n1 is down'])
+})
+
+test('failsafe over an object no fleet made warns of a timeout once, not once per call', async () => {
+  const timedOut = { get: () => Promise.reject(new TimeoutError("get 'k' timed out")) }
+  const safe = failsafe(timedOut)
+  const seen: string[] = []
+  const listener = (warning: Error) => void seen.push(`${warning.name}: ${warning.message}`)
+  process.on('warning', listener)
+  try {
+    for (let i = 0; i < 5; i++) assert.equal(await safe.get(), undefined)
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', listener)
+  }
+  assert.deepEqual(seen, ["RedfleetWarning: redfleet failsafe get: TimeoutError: get 'k' timed out"])
 })
