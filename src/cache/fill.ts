@@ -160,8 +160,18 @@ async function waitForFill<T>(
   }
 }
 
-/** Holding the lock: read once more, compute only if still missing, release, wake the waiters. */
+/**
+ * Holding the lock: read once more, compute only if still missing, release, wake the waiters.
+ * Close does not wait for a compute, and what it computes is not stored once the fleet closed:
+ * the lock is given back as close begins, while the connections are still open, so that the
+ * waiters of other processes take it at once rather than after `timeout`.
+ */
 async function fillHeld<T>(o: LockedFill<T>, token: string): Promise<T> {
+  let released: Promise<void> | undefined
+  const release = () => {
+    released ??= releaseLock(o, token)
+  }
+  o.signal.addEventListener('abort', release, { once: true })
   try {
     let found: Found<T>
     try {
@@ -171,11 +181,18 @@ async function fillHeld<T>(o: LockedFill<T>, token: string): Promise<T> {
     }
     return found ? found.value : await o.fill()
   } finally {
-    await o.unlock(token).catch(() => {
-      // The lock expires on its own after `timeout`; waiters poll meanwhile.
-    })
-    await o.waker.notify(o.key)
+    o.signal.removeEventListener('abort', release)
+    release()
+    await released
   }
+}
+
+/** Releases the fill lock if `token` still holds it, then wakes the waiters. Never rejects. */
+async function releaseLock<T>(o: LockedFill<T>, token: string): Promise<void> {
+  await o.unlock(token).catch(() => {
+    // The lock expires on its own after `timeout`; waiters poll meanwhile.
+  })
+  await o.waker.notify(o.key)
 }
 
 /** A waiter's look at the entry: a transient failure is a miss (keep waiting), others are reported. */

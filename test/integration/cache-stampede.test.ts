@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createFleet } from '../../src/index.ts'
+import { deferred } from '../harness/deferred.ts'
 import { runWorker } from '../harness/processes.ts'
 import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -27,6 +28,44 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
       )
     } finally {
       await fleet.close()
+    }
+  })
+}
+
+/** Long enough that a waiter left to wait it out is plainly told apart from one woken. */
+const lockTimeout = 20_000
+
+for (const topology of ['standalone', 'cluster'] as const) {
+  test(`[${topology}] a fleet closed while it holds a fill lock gives it back: a waiter elsewhere computes at once`, async () => {
+    const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('stampede-close') }
+    const holder = createFleet(options)
+    const other = createFleet(options)
+    try {
+      const computing = deferred()
+      const computed = deferred<string>()
+      const held = holder.cache({ lockTimeout }).fetch('k', () => {
+        computing.resolve()
+        return computed.promise
+      })
+      await computing.promise
+      // The holder computes under the lock; the other fleet's fetch waits for it.
+      const waited = other.cache({ lockTimeout }).fetch('k', () => 'waiter')
+      await holder.close()
+      // Left to itself the waiter would take the lock after lockTimeout: it must not need to,
+      // while the holder's compute still runs.
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still waiting after lockTimeout / 2'), lockTimeout / 2)
+      })
+      assert.equal(await Promise.race([waited, late]), 'waiter')
+      clearTimeout(timer)
+      // What the holder computes once its fleet closed is not stored (the waiter's value stays).
+      computed.resolve('holder')
+      await assert.rejects(held, { code: 'ERR_CLOSED' })
+      assert.equal(await other.cache().read('k'), 'waiter')
+    } finally {
+      await holder.close()
+      await other.close()
     }
   })
 }
