@@ -32,9 +32,9 @@ export interface CacheBackend {
   /**
    * SET with PX `ttl` (ms) when given. With `unlessLiveAt` (unlessExist), only if the key holds
    * no live value at that time (set-unless-live-1.lua): false when it found one. `stale`: text
-   * that is no value either (an entry invalidated by its tags, as the caller read it). Resolves
-   * what `isWritten` reads: on Redis the reply as it came, so that a write costs no step more to
-   * turn it into a boolean (the cache's hot path).
+   * that is no value either (an entry invalidated by its tags, or corrupt, as the caller read
+   * it). Resolves what `isWritten` reads: on Redis the reply as it came, so that a write costs
+   * no step more to turn it into a boolean (the cache's hot path).
    */
   set(
     key: string,

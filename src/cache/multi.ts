@@ -124,6 +124,7 @@ export class MultiKey {
     const items = pairs.map(([key, value], i): PendingWrite => {
       const name = names[i]!
       return {
+        name,
         full: keys.full(scope, name),
         prepared: prepareValue('writeMulti', name, value, settings),
         version: explicit ?? expandVersion(key, 'writeMulti'),
@@ -229,6 +230,7 @@ export class MultiKey {
       result.set(key, value)
       if (value === undefined || (value === null && settings.skipNil)) continue
       misses.push({
+        name: names[i]!,
         full: fulls[i]!,
         prepared: prepareValue('fetchMulti', names[i]!, value, settings),
         version: versionAt(versions, i),

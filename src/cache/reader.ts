@@ -110,19 +110,21 @@ export class EntryReader {
   }
 
   /**
-   * The text stored under `full` when it is an entry that every read misses by its tags (one of
-   * them invalidated since it was written), else undefined: what an unlessExist write that found
-   * it may replace (see EntryWriter).
+   * The text stored under `full` when it is no value though Redis holds it, else undefined: what
+   * an unlessExist write that found it may replace (see EntryWriter). That is an entry every read
+   * misses by its tags (one of them invalidated since it was written), or a corrupt one, which
+   * every read misses and reports (docs/cache.md), as this does.
    */
-  async invalidatedText(method: CacheMethod, scope: Scope, full: string): Promise<string | undefined> {
-    const stored = await this.#o.run(method, undefined, () => this.#o.backend.get(full))
+  async replaceableText(
+    method: CacheMethod,
+    scope: Scope,
+    name: string,
+    full: string,
+  ): Promise<string | undefined> {
+    const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))
     if (stored === null) return undefined
-    let entry: Entry
-    try {
-      entry = decodeEntry(stored)
-    } catch {
-      return undefined // not an entry (a counter, another program's string): a value
-    }
+    const entry = this.#decoded(method, name, stored)
+    if (entry === undefined) return stored
     if (!entry.tags || (await this.#tagsCurrent(method, scope, entry.tags))) return undefined
     return stored
   }

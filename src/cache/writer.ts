@@ -25,6 +25,8 @@ export interface WriterParts {
 
 /** One entry of a multi-key write, its value prepared. */
 export interface PendingWrite {
+  /** The key as the caller named it (expanded), for reports. */
+  name: string
   full: string
   prepared: Prepared
   version: string | undefined
@@ -125,7 +127,7 @@ export class EntryWriter {
     // No step more for a plain write: it is the cache's hot path.
     if (nx) {
       setting = setting.then((reply) =>
-        isWritten(reply) ? reply : this.#overInvalidated(method, name, full, sealed, unlessExist),
+        isWritten(reply) ? reply : this.#overMissed(method, name, full, sealed, unlessExist),
       )
     }
     return setting.then((reply) => {
@@ -137,19 +139,20 @@ export class EntryWriter {
   }
 
   /**
-   * An unlessExist write that found a value: when that value is an entry every read misses by its
-   * tags (SPEC §3: an invalidated tag makes its entries misses), it is no value, and the write
-   * replaces it, unless it changed meanwhile (set-unless-live-1.lua's `stale`). Up to three round
-   * trips (GET, the tag versions, the script), paid only when an unlessExist write finds a value.
+   * An unlessExist write that found a value: when that value is an entry every read misses (by
+   * its tags, SPEC §3: an invalidated tag makes its entries misses; or a corrupt one), it is no
+   * value, and the write replaces it, unless it changed meanwhile (set-unless-live-1.lua's
+   * `stale`). Up to three round trips (GET, the tag versions, the script), paid only when an
+   * unlessExist write finds a value.
    */
-  async #overInvalidated(
+  async #overMissed(
     method: CacheMethod,
-    name: string | undefined,
+    name: string,
     full: string,
     sealed: Sealed,
     scope: Scope,
   ): Promise<SetReply> {
-    const stale = await this.#o.reader.invalidatedText(method, scope, full)
+    const stale = await this.#o.reader.replaceableText(method, scope, name, full)
     if (stale === undefined) return false
     return this.#o.run(
       method,
@@ -174,9 +177,11 @@ export class EntryWriter {
   ): Promise<void> {
     const now = this.#o.clock()
     const writes: WriteItem[] = []
+    const names: string[] = []
     for (const item of items) {
       const sealed = sealEntry(item.prepared, settings, item.version, stamps, now, method)
       if (!sealed) continue
+      names.push(item.name)
       writes.push({
         key: item.full,
         value: sealed.bytes,
@@ -192,14 +197,14 @@ export class EntryWriter {
       () => this.#o.backend.setMany(writes, settings.unlessExist ? undefined : written),
       settings.unlessExist,
     )
-    // Keys whose value an unlessExist write found: each replaced if it is an invalidated entry.
+    // Keys whose value an unlessExist write found: each replaced if every read misses it.
     if (settings.unlessExist) {
       await Promise.all(
         writes.map(async (write, i) => {
           if (results[i]) return
-          const reply = await this.#overInvalidated(
+          const reply = await this.#overMissed(
             method,
-            undefined,
+            names[i]!,
             write.key,
             { bytes: write.value, ttl: write.ttl },
             scope,

@@ -78,6 +78,31 @@ forEachTopology('Cache: damaged entries', (env) => {
     })
   }
 
+  test('a write with unlessExist (write, fetch, writeMulti) replaces a damaged entry, a miss to it too, and reports it', async () => {
+    const { cache, failures, damage } = setup()
+    for (const [i, text] of Object.values(DAMAGED).entries()) {
+      await damage(`w${i}`, text)
+      assert.equal(await cache.write(`w${i}`, 'written', { unlessExist: true }), true)
+      assertReported(failures, 'write', `w${i}`)
+      assert.equal(await cache.read(`w${i}`), 'written')
+      // A live value is one: the write leaves it.
+      assert.equal(await cache.write(`w${i}`, 'again', { unlessExist: true }), false)
+      assert.equal(await cache.read(`w${i}`), 'written')
+
+      await damage(`f${i}`, text)
+      assert.equal(await cache.fetch(`f${i}`, { unlessExist: true }, () => 'fetched'), 'fetched')
+      // Read by the fetch, again under its fill lock, and by its write.
+      assertReported(failures, 'fetch', `f${i}`, 3)
+      assert.equal(await cache.read(`f${i}`), 'fetched')
+
+      await damage(`m${i}`, text)
+      await cache.writeMulti({ [`m${i}`]: 'multi' }, { unlessExist: true })
+      assertReported(failures, 'writeMulti', `m${i}`)
+      assert.equal(await cache.read(`m${i}`), 'multi')
+    }
+    assert.deepEqual(failures, [])
+  })
+
   test('a damaged entry of another version than the one asked for is reported by readMulti as by read', async () => {
     const { cache, failures, damage } = setup()
     // Flags '@' + 4 (has a version): version "v", then JSON cut short.

@@ -3,8 +3,8 @@
 -- keeps it longer (its TTL is padded for raceConditionTtl): a plain SET NX would refuse to write
 -- over an entry every read already misses. Anything else under the key (a plain string, a
 -- counter, another type) is a value, as SET NX sees it, except the text ARGV[4]: an entry the
--- caller found invalidated by its tags (every read misses it), which it may replace while it is
--- still what the key holds.
+-- caller found invalidated by its tags, or corrupt (every read misses it), which it may replace
+-- while it is still what the key holds.
 -- KEYS[1]  the entry
 -- ARGV[1]  now: epoch ms, on the cache's clock
 -- ARGV[2]  the value
