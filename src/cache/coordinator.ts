@@ -4,7 +4,7 @@ import type { CacheBackend } from './backend.ts'
 import { type Entry, encodeEntry, entryValue } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
-import { type FillWaker, type Found, fillWithLock, SingleFlight } from './fill.ts'
+import { type FillWaker, type Found, fillWithLock, holdingLock, SingleFlight } from './fill.ts'
 import { requestedVersion } from './keys.ts'
 import { RACE_CONDITION_PADDING, type WriteDefaults, WriteSettings } from './options.ts'
 import type { CallOrder, ChangeWatch } from './order.ts'
@@ -139,16 +139,7 @@ export class FillCoordinator {
     const { run, backend, failsafe, writer, keys, lockTimeout } = this.#o
     const { name, full, settings } = request
     const ttl = settings.raceConditionTtl!
-    const lockKey = keys.lockKey(full)
-    let token: string | undefined
-    if (lockTimeout > 0) {
-      token = `rct-${process.pid}-${Math.random().toString(36).slice(2)}`
-      const held = await failsafe.guard('fetch', true, () =>
-        run('fetch', name, () => backend.lock(lockKey, token!, lockTimeout)),
-      )
-      if (!held) return { hit: true, value: entryValue(stale) as T }
-    }
-    try {
+    const refresh = async () => {
       const extended: Entry = { ...stale, expiresAt: now + ttl }
       const bytes = encodeEntry(extended, {
         compress: settings.compress,
@@ -163,12 +154,20 @@ export class FillCoordinator {
         )
       }
       return { hit: false, value: await this.computeAndStore(request) }
-    } finally {
-      if (token !== undefined) {
-        await backend.unlock(lockKey, token).catch(() => {})
-        await this.#o.waker.notify(full)
-      }
     }
+    if (lockTimeout <= 0) return refresh()
+    const lockKey = keys.lockKey(full)
+    const token = `rct-${process.pid}-${Math.random().toString(36).slice(2)}`
+    const held = await failsafe.guard('fetch', true, () =>
+      run('fetch', name, () => backend.lock(lockKey, token, lockTimeout)),
+    )
+    if (!held) return { hit: true, value: entryValue(stale) as T }
+    const lock = {
+      signal: this.#o.signal,
+      unlock: () => backend.unlock(lockKey, token),
+      notify: () => this.#o.waker.notify(full),
+    }
+    return holdingLock(lock, refresh)
   }
 
   /** Computes the value of a fetch and writes it (failsafe); returns it whatever the write did. */

@@ -160,40 +160,56 @@ async function waitForFill<T>(
   }
 }
 
+/** Holding the lock: read once more, compute only if still missing, release, wake the waiters. */
+function fillHeld<T>(o: LockedFill<T>, token: string): Promise<T> {
+  return holdingLock(
+    { signal: o.signal, unlock: () => o.unlock(token), notify: () => o.waker.notify(o.key) },
+    async () => {
+      let found: Found<T>
+      try {
+        found = await o.recheck()
+      } catch (error) {
+        o.report(error)
+      }
+      return found ? found.value : await o.fill()
+    },
+  )
+}
+
+/** A fill lock held by this process, as holdingLock gives it back. */
+export interface HeldLock {
+  /** The fleet's close. */
+  signal: AbortSignal
+  /** Releases the lock if this holder's token still holds it. */
+  unlock: () => Promise<void>
+  /** Tells the waiters of every process that the fill ended. Never rejects. */
+  notify: () => Promise<void>
+}
+
 /**
- * Holding the lock: read once more, compute only if still missing, release, wake the waiters.
- * Close does not wait for a compute, and what it computes is not stored once the fleet closed:
- * the lock is given back as close begins, while the connections are still open, so that the
- * waiters of other processes take it at once rather than after `timeout`.
+ * Runs `work` under a fill lock, then releases it and wakes the waiters, in that order (a waiter
+ * woken before the release would find the lock still taken). Close does not wait for a compute,
+ * and what one computes is not stored once the fleet closed: as close begins, while the
+ * connections and the pub/sub hub are still open, the lock is given back and the waiters woken
+ * at once, so that another process takes the lock rather than wait out its `timeout`.
  */
-async function fillHeld<T>(o: LockedFill<T>, token: string): Promise<T> {
-  let released: Promise<void> | undefined
-  const release = () => {
-    released ??= releaseLock(o, token)
+export async function holdingLock<T>(lock: HeldLock, work: () => Promise<T>): Promise<T> {
+  let released: Promise<unknown> | undefined
+  const giveBack = () => {
+    released ??= Promise.all([lock.unlock().catch(ignore), lock.notify()])
   }
-  o.signal.addEventListener('abort', release, { once: true })
+  lock.signal.addEventListener('abort', giveBack, { once: true })
   try {
-    let found: Found<T>
-    try {
-      found = await o.recheck()
-    } catch (error) {
-      o.report(error)
-    }
-    return found ? found.value : await o.fill()
+    return await work()
   } finally {
-    o.signal.removeEventListener('abort', release)
-    release()
+    lock.signal.removeEventListener('abort', giveBack)
+    released ??= lock.unlock().catch(ignore).then(lock.notify)
     await released
   }
 }
 
-/** Releases the fill lock if `token` still holds it, then wakes the waiters. Never rejects. */
-async function releaseLock<T>(o: LockedFill<T>, token: string): Promise<void> {
-  await o.unlock(token).catch(() => {
-    // The lock expires on its own after `timeout`; waiters poll meanwhile.
-  })
-  await o.waker.notify(o.key)
-}
+/** A release that failed: the lock expires on its own after its timeout; waiters poll meanwhile. */
+function ignore(): void {}
 
 /** A waiter's look at the entry: a transient failure is a miss (keep waiting), others are reported. */
 async function recheckWaiting<T>(o: LockedFill<T>): Promise<Found<T>> {

@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Redis } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
+import { cacheWithClock, testClock } from '../contract/cache-support.ts'
 import { deferred } from '../harness/deferred.ts'
+import { inbox } from '../harness/inbox.ts'
 import { runWorker } from '../harness/processes.ts'
 import { topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
 
@@ -35,6 +38,19 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
 /** Long enough that a waiter left to wait it out is plainly told apart from one woken. */
 const lockTimeout = 20_000
 
+/** What `waited` resolves to, or a message naming the wait when it outlasts lockTimeout / 2. */
+async function withinHalfLockTimeout<T>(waited: Promise<T>): Promise<T | string> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('still waiting after lockTimeout / 2'), lockTimeout / 2)
+  })
+  try {
+    return await Promise.race([waited, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 for (const topology of ['standalone', 'cluster'] as const) {
   test(`[${topology}] a fleet closed while it holds a fill lock gives it back: a waiter elsewhere computes at once`, async () => {
     const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('stampede-close') }
@@ -53,16 +69,73 @@ for (const topology of ['standalone', 'cluster'] as const) {
       await holder.close()
       // Left to itself the waiter would take the lock after lockTimeout: it must not need to,
       // while the holder's compute still runs.
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('still waiting after lockTimeout / 2'), lockTimeout / 2)
-      })
-      assert.equal(await Promise.race([waited, late]), 'waiter')
-      clearTimeout(timer)
+      assert.equal(await withinHalfLockTimeout(waited), 'waiter')
       // What the holder computes once its fleet closed is not stored (the waiter's value stays).
       computed.resolve('holder')
       await assert.rejects(held, { code: 'ERR_CLOSED' })
       assert.equal(await other.cache().read('k'), 'waiter')
+    } finally {
+      await holder.close()
+      await other.close()
+    }
+  })
+}
+
+test('[standalone] a fleet closed while it holds a fill lock tells the waiters of other processes the fill ended', async () => {
+  const options = { ...(await topologyOptions('standalone')), namespace: uniqueNamespace('stampede-wake') }
+  const holder = createFleet(options)
+  const fills = new Redis(options.url as string)
+  try {
+    // The fill channel, as another process's waiters hear it.
+    const heard = inbox()
+    fills.on('message', (_channel: string, key: string) => heard.push(key))
+    await fills.subscribe(`${options.namespace}:cache~fill`)
+    const computing = deferred()
+    const computed = deferred<string>()
+    const held = holder.cache({ lockTimeout }).fetch('k', () => {
+      computing.resolve()
+      return computed.promise
+    })
+    await computing.promise
+    await holder.close()
+    assert.deepEqual(await heard.until(1, lockTimeout / 2), [`${options.namespace}:cache:k`])
+    computed.resolve('holder')
+    await assert.rejects(held, { code: 'ERR_CLOSED' })
+  } finally {
+    fills.disconnect()
+    await holder.close()
+  }
+})
+
+for (const topology of ['standalone', 'cluster'] as const) {
+  test(`[${topology}] a fleet closed while it regenerates a stale entry (raceConditionTtl) gives its lock back`, async () => {
+    const options = { ...(await topologyOptions(topology)), namespace: uniqueNamespace('stampede-stale') }
+    const holder = createFleet(options)
+    const other = createFleet(options)
+    const clock = testClock()
+    const raceConditionTtl = 1000
+    try {
+      const cache = cacheWithClock(holder, clock, { lockTimeout, raceConditionTtl })
+      await cache.write('k', 'stale', { expiresIn: 50 })
+      clock.advance(60)
+      const computing = deferred()
+      const computed = deferred<string>()
+      // Expired less than raceConditionTtl ago: the holder takes the lock and regenerates.
+      const held = cache.fetch('k', () => {
+        computing.resolve()
+        return computed.promise
+      })
+      await computing.promise
+      await holder.close()
+      // Past the window the stale entry is a miss: the other fleet's fetch needs the lock.
+      clock.advance(3 * raceConditionTtl)
+      const waited = cacheWithClock(other, clock, { lockTimeout, raceConditionTtl }).fetch(
+        'k',
+        () => 'waiter',
+      )
+      assert.equal(await withinHalfLockTimeout(waited), 'waiter')
+      computed.resolve('holder')
+      await assert.rejects(held, { code: 'ERR_CLOSED' })
     } finally {
       await holder.close()
       await other.close()
