@@ -244,9 +244,16 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     // What still waits for the connection is withdrawn as not sent: destroyed with the client,
     // it would fail as a lost connection, whose outcome is unknown.
     if (!client.isReady) this.#offline.release()
+    // A node-redis client that closes waits for every answer and can no longer be destroyed: a
+    // frozen server's would answer the calls in flight after fleet.close() resolved. So the
+    // server first answers a PING (after what was sent before it), else closeClient destroys the
+    // client, failing those calls as cut off by the close (as the cluster does).
     return closeClient({
       status: this.status,
-      quit: () => client.close(),
+      quit: async () => {
+        await client.sendCommand(['PING'])
+        await client.close()
+      },
       disconnect: () => destroyClient(client),
     })
   }
