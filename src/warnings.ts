@@ -62,8 +62,9 @@ export function shareWarnings<T extends object>(primitive: T, warnings: FleetWar
 
 /**
  * What a wrapper of `primitive` that swallows its failures (failsafe) warns through: its
- * fleet's warnings, so that a frozen node met by it and by the fleet's own calls is one warning;
- * one set shared by every wrapper for an object no fleet made (a Convert data store).
+ * fleet's warnings, so that a frozen node met by it and by the fleet's own calls is one warning
+ * (a Convert data store shares its store's); one set shared by every wrapper for an object no
+ * fleet made.
  */
 export function warningsOf(primitive: object): FleetWarnings {
   return primitiveWarnings.get(primitive) ?? UNOWNED_WARNINGS

@@ -5,6 +5,7 @@ import { SerializationError } from '../errors.ts'
 import type { Fleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
 import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
+import { shareWarnings, warningsOf } from '../warnings.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
 
 export interface ConvertDataStoreOptions {
@@ -149,7 +150,11 @@ export function convertDataStore(fleet: Fleet, options: ConvertDataStoreOptions 
   // would put the visitors somewhere else, and both only after the requests that lost them.
   checkOptions(options, CONVERT_OPTIONS, { what: 'convertDataStore options' })
   const store = fleet.store<Json>({ prefix: options.prefix ?? 'convert:' })
-  return new FleetConvertDataStore(store, options.ttl, options.maxVisitors ?? 10_000)
+  // failsafe() of it warns through the fleet's warnings, as of the store itself.
+  return shareWarnings(
+    new FleetConvertDataStore(store, options.ttl, options.maxVisitors ?? 10_000),
+    warningsOf(store),
+  )
 }
 
 const CONVERT_OPTIONS: OptionSchema = {

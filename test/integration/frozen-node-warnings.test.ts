@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createFleet, failsafe } from '../../src/index.ts'
+import { convertDataStore } from '../../src/integrations/convert.ts'
 import { clientPause, command, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -92,17 +93,21 @@ test('calls failing during a freeze, with no caller to hear it (failsafe too), w
     const cache = fleet.cache()
     const broker = fleet.broker()
     const store = failsafe(fleet.store())
+    const viewStore = failsafe(fleet.withNamespace('view').store())
+    const visitors = failsafe(convertDataStore(fleet))
     await cache.write('k', 1)
     await broker.ready()
-    await clientPause(server, 30 * 100)
+    await clientPause(server, 50 * 100)
     // A failsafe read returns a miss; a publish never rejects: both tell only the default sinks.
     await Promise.all(Array.from({ length: 10 }, () => cache.read('k')))
     await Promise.all(Array.from({ length: 10 }, (_, i) => broker.publish(`m${i}`)))
-    // failsafe(store) tells the fleet's default sinks too.
-    assert.deepEqual(
-      await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`k${i}`))),
-      Array(10).fill(undefined),
-    )
+    // failsafe() of a store, a view's store or a Convert data store tells the fleet's sinks too.
+    const failsafeCalls = Array.from({ length: 10 }, (_, i) => [
+      store.get(`k${i}`),
+      viewStore.get(`k${i}`),
+      visitors.load(`v${i}`),
+    ])
+    assert.deepEqual(await Promise.all(failsafeCalls.flat()), Array(30).fill(undefined))
     await command(server.port, 'PING')
     // Reads first: the timeouts of every operation are one kind of failure (one frozen node).
     const timedOut = warnings.filter((w) => /^redfleet (cache\.read|broker\.publish|failsafe)/.test(w))
