@@ -25,16 +25,23 @@ export interface CacheBackend {
   /** `getMany` and each key's PTTL, as `getExpiring`. */
   getManyExpiring(keys: readonly string[]): Promise<[texts: (string | null)[], ttls: number[]]>
   /**
+   * `get`, with what tells the stored value apart from any other (`set`'s `stale`): on Redis the
+   * SHA1 of its bytes, which the text decoded from them may not keep (a character cut in two);
+   * in memory the text itself. Null when the key is missing. Not on the hot path.
+   */
+  getIdentified(key: string): Promise<{ text: string; identity: string } | null>
+  /**
    * True when getMany hands its command to the connection before it returns (memory: applied at
    * once; one server, its connection made): no later call can overtake it, so nothing to track.
    */
   readsManyAtOnce(): boolean
   /**
    * SET with PX `ttl` (ms) when given. With `unlessLiveAt` (unlessExist), only if the key holds
-   * no live value at that time (set-unless-live-1.lua): false when it found one. `stale`: text
-   * that is no value either (an entry invalidated by its tags, or corrupt, as the caller read
-   * it). Resolves what `isWritten` reads: on Redis the reply as it came, so that a write costs
-   * no step more to turn it into a boolean (the cache's hot path).
+   * no live value at that time (set-unless-live-1.lua): false when it found one. `stale`: the
+   * identity (getIdentified) of a stored value that is no value either (an entry invalidated by
+   * its tags, or corrupt, as the caller read it). Resolves what `isWritten` reads: on Redis the
+   * reply as it came, so that a write costs no step more to turn it into a boolean (the cache's
+   * hot path).
    */
   set(
     key: string,

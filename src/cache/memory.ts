@@ -48,6 +48,11 @@ export class MemoryCacheBackend implements CacheBackend {
     return keys.map((key) => this.#textOrMissing(key) ?? null)
   }
 
+  async getIdentified(key: string): Promise<{ text: string; identity: string } | null> {
+    const text = await this.get(key)
+    return text === null ? null : { text, identity: text }
+  }
+
   async getExpiring(key: string): Promise<[text: string | null, ttl: number]> {
     return [await this.get(key), this.memory.pttl(key)]
   }
@@ -75,7 +80,7 @@ export class MemoryCacheBackend implements CacheBackend {
 
   /**
    * As set-unless-live-1.lua judges it: anything but an entry expired at `now`, or the `stale`
-   * text, is a value.
+   * text (its identity, see getIdentified), is a value.
    */
   #live(key: string, now: number, stale?: string): boolean {
     if (!this.memory.has(key)) return false

@@ -110,23 +110,24 @@ export class EntryReader {
   }
 
   /**
-   * The text stored under `full` when it is no value though Redis holds it, else undefined: what
-   * an unlessExist write that found it may replace (see EntryWriter). That is an entry every read
-   * misses by its tags (one of them invalidated since it was written), or a corrupt one, which
-   * every read misses and reports (docs/cache.md), as this does.
+   * The identity (CacheBackend.getIdentified) of what is stored under `full` when it is no value
+   * though Redis holds it, else undefined: what an unlessExist write that found it may replace
+   * (see EntryWriter). That is an entry every read misses by its tags (one of them invalidated
+   * since it was written), or a corrupt one, which every read misses and reports
+   * (docs/cache.md), as this does.
    */
-  async replaceableText(
+  async replaceableIdentity(
     method: CacheMethod,
     scope: Scope,
     name: string,
     full: string,
   ): Promise<string | undefined> {
-    const stored = await this.#o.run(method, name, () => this.#o.backend.get(full))
+    const stored = await this.#o.run(method, name, () => this.#o.backend.getIdentified(full))
     if (stored === null) return undefined
-    const entry = this.#decoded(method, name, stored)
-    if (entry === undefined) return stored
+    const entry = this.#decoded(method, name, stored.text)
+    if (entry === undefined) return stored.identity
     if (!entry.tags || (await this.#tagsCurrent(method, scope, entry.tags))) return undefined
-    return stored
+    return stored.identity
   }
 
   /**

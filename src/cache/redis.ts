@@ -7,7 +7,7 @@ import { everyPart, getOnOneConnection, inCallerOrder } from '../topology/pipeli
 import { setArguments } from '../topology/tick-batch.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
-import { RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
+import { GET_IDENTIFIED, RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000
@@ -28,6 +28,12 @@ export class RedisCacheBackend implements CacheBackend {
 
   get(key: string): Promise<string | null> {
     return this.#topology.read(key)
+  }
+
+  async getIdentified(key: string): Promise<{ text: string; identity: string } | null> {
+    const reply = await this.#topology.run(key, (client) => GET_IDENTIFIED.run(client, [key], []))
+    if (!Array.isArray(reply)) return null
+    return { text: String(reply[0]), identity: String(reply[1]) }
   }
 
   /**

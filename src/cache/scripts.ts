@@ -8,4 +8,5 @@ import { scriptFile } from '../topology/script.ts'
 export const TAKE_FILL_LOCK = scriptFile(new URL('./lua/take-fill-lock-1.lua', import.meta.url))
 export const RELEASE_FILL_LOCK = scriptFile(new URL('./lua/release-fill-lock-1.lua', import.meta.url))
 export const SET_UNLESS_LIVE = scriptFile(new URL('./lua/set-unless-live-1.lua', import.meta.url))
+export const GET_IDENTIFIED = scriptFile(new URL('./lua/get-identified-1.lua', import.meta.url))
 export const TTL_EACH = scriptFile(new URL('./lua/ttl-each-n.lua', import.meta.url))

@@ -152,7 +152,7 @@ export class EntryWriter {
     sealed: Sealed,
     scope: Scope,
   ): Promise<SetReply> {
-    const stale = await this.#o.reader.replaceableText(method, scope, name, full)
+    const stale = await this.#o.reader.replaceableIdentity(method, scope, name, full)
     if (stale === undefined) return false
     return this.#o.run(
       method,

@@ -103,6 +103,30 @@ forEachTopology('Cache: damaged entries', (env) => {
     assert.deepEqual(failures, [])
   })
 
+  test('a write with unlessExist replaces an entry cut short inside a character (its text is not its bytes)', async (t) => {
+    if (env.topology === 'memory') return t.skip('memory keeps text, not bytes')
+    const { cache, failures, ns } = setup()
+    const raw_ = (key: string) => `${env.namespace}:cache:${ns}:${key}`
+    await cache.write('whole', 'é')
+    const whole = await raw.get(raw_('whole'))
+    assert.ok(whole)
+    // The last two bytes cut off: a lone lead byte of 'é' (0xC3) ends it, read as U+FFFD.
+    const cut = whole.subarray(0, whole.length - 2)
+    const calls: [string, (key: string) => Promise<unknown>][] = [
+      ['write', (key) => cache.write(key, 'new', { unlessExist: true })],
+      ['fetch', (key) => cache.fetch(key, { unlessExist: true }, () => 'new')],
+      ['writeMulti', (key) => cache.writeMulti({ [key]: 'new' }, { unlessExist: true })],
+    ]
+    for (const [method, call] of calls) {
+      await raw.set(raw_(method), cut)
+      await call(method)
+      assert.equal(failures.length > 0, true, `${method} reported the damaged entry`)
+      failures.length = 0
+      assert.equal(await cache.read(method), 'new', `${method} replaced it`)
+    }
+    assert.deepEqual(failures, [])
+  })
+
   test('a damaged entry of another version than the one asked for is reported by readMulti as by read', async () => {
     const { cache, failures, damage } = setup()
     // Flags '@' + 4 (has a version): version "v", then JSON cut short.

@@ -41,7 +41,7 @@ export function uniqueKey(label = 'k'): string {
 /** What a raw client sees of one full key. */
 export interface RawAccess {
   get(key: string): Promise<Buffer | undefined>
-  set(key: string, value: string, ttl?: number): Promise<void>
+  set(key: string, value: string | Buffer, ttl?: number): Promise<void>
   /** ms; -1 without expiry, -2 missing. */
   pttl(key: string): Promise<number>
   exists(key: string): Promise<boolean>
