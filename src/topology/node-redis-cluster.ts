@@ -95,8 +95,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
     seeds: ServerAddress[],
     settings: ConnectionSettings,
   ): NodeRedisClusterTopology {
+    // node-redis reads the slot map from a seed with a client of its own, closed only once the
+    // seed answered: a seed that accepts and never answers (a frozen Redis) would keep its
+    // socket, and the process, alive after close. That client alone takes the seeds' options:
+    // its socket is dropped once silent for as long as opening the cluster may take.
+    const discovery = { socketTimeout: settings.connectTimeout + settings.commandTimeout }
     const cluster = nodeRedis.createCluster({
-      rootNodes: seeds.map((seed) => ({ url: seed.url })),
+      rootNodes: seeds.map((seed) => ({ url: seed.url, socket: discovery })),
       defaults: nodeRedisClusterDefaults(seeds[0]!.url, settings),
     })
     const owned = { seeds: seeds.map((seed) => seed.id).join(', ') }

@@ -34,8 +34,9 @@ import {
 import { reconnectDelay, timeCommands } from '../../src/topology/connection.ts'
 import { loadIORedis } from '../../src/topology/ioredis.ts'
 import { loadNodeRedis } from '../../src/topology/node-redis-module.ts'
-import { type BlackHole, command, downAnnouncements, startBlackHole } from '../harness/faults.ts'
+import { type BlackHole, command, downAnnouncements, startBlackHole, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { socketsTo } from '../harness/sockets.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 import { countWarnings } from '../harness/warnings.ts'
 
@@ -222,7 +223,7 @@ describe('cluster: true with every seed unreachable', () => {
   })
 
   for (const transport of ['ioredis', 'node-redis'] as const) {
-    test(`a seed that accepts and never answers (${transport}): the same, within the bound`, async () => {
+    test(`a seed that accepts and never answers (${transport}): the same, within the bound, and no socket left`, async () => {
       await exercise({ url: hole.url, cluster: true, transport }, (error, where) => {
         assert.ok(error instanceof ConnectionError, `${where}: ${String(error)}`)
         if (isSubscriptionWait(error)) return
@@ -231,6 +232,13 @@ describe('cluster: true with every seed unreachable', () => {
           `${where} names the seed: ${error.message}`,
         )
       })
+      // Closed: nothing of the fleet's keeps the process alive (node-redis' slot-map reader did),
+      // once a socket opened last is silent for as long as an opening may take.
+      await waitUntil(
+        'no socket left to the seed',
+        async () => socketsTo(hole.port).length === 0,
+        3 * (connectTimeout + commandTimeout),
+      )
     })
   }
 })
