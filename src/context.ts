@@ -6,15 +6,14 @@ import { started } from './deadline.ts'
 import {
   ClosedError,
   ConnectionError,
+  doubtsLayout,
   isACluster,
   isAmbiguous,
-  isClusterDown,
   isRedirection,
   isTransient,
   messageOf,
   type Outcome,
   RedfleetError,
-  TimeoutError,
   translateError,
 } from './errors.ts'
 import type { FailingNodes } from './failing-nodes.ts'
@@ -255,9 +254,8 @@ function attempt<T>(
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
       translate: (e) => {
         let error = withClusterHint(ctx, translateError(e, op, key))
-        // A node that stopped answering may have been taken over, a cluster refusing all may be
-        // read from a stale slot map: the client would not know.
-        if (error instanceof TimeoutError || isClusterDown(error)) ctx.redisHandle.current?.doubtLayout()
+        // A master that stopped answering may have been taken over: the client would not know.
+        if (doubtsLayout(error)) ctx.redisHandle.current?.doubtLayout()
         // A redirection the client handed back (a pipeline's MOVED): the retry follows the slot,
         // and one to a master without a connection is told as that master unreachable.
         else if (isRedirection(error)) error = movedMeaning(ctx, error, op, key) ?? error

@@ -262,6 +262,16 @@ export function isClusterDown(error: unknown): boolean {
 }
 
 /**
+ * A failure that may come from a stale slot map, which the cluster client would not know: a
+ * command that got no reply (its master may be frozen and taken over by its replica, which no
+ * MOVED and no lost connection tells) or a cluster refusing every command. The slot map is then
+ * re-read (RedisTopology.doubtLayout).
+ */
+export function doubtsLayout(error: unknown): boolean {
+  return error instanceof TimeoutError || isClusterDown(error)
+}
+
+/**
  * A cluster redirection that reached redfleet: the cluster client followed MOVED/ASK as often as
  * it may (ioredis' maxRedirections, node-redis' maxCommandRedirections) and the slot still
  * seemed elsewhere, as while a restarted master rejoins or a resharding moves slots. The node

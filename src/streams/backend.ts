@@ -59,6 +59,13 @@ export interface ClaimResult {
  */
 export interface StreamBackend {
   /**
+   * A loop's command (a read, an ack, a claim) failed with `error`, as translated. A loop sends
+   * its commands itself, not through the operation runner, which does this for every call: on a
+   * cluster, a failure that may come from a stale slot map (doubtsLayout) has it re-read, at
+   * most once a while, so that the loop follows a frozen master's takeover.
+   */
+  loopFailed(error: unknown): void
+  /**
    * XADD per write, one pipeline per node, followed on each node by the WAIT/WAITAOF `durable`
    * asks for (DurabilityError when they fall short; the memory backend has nothing to wait
    * for); ids in input order. `resend`: this call repeats an earlier one that may have been

@@ -117,7 +117,13 @@ export class BlockingPool {
     read: (connection: DedicatedConnection, block: number) => Promise<T>,
     served = false,
   ): Promise<T | undefined> {
-    const lease = await this.#acquire(key, signal)
+    let lease: Lease | undefined
+    try {
+      lease = await this.#acquire(key, signal)
+    } catch (error) {
+      await this.#follow(key, error)
+      throw error
+    }
     if (!lease) return undefined
     block = this.#sharedBlock(lease.node, block)
     let broken = false
@@ -163,21 +169,33 @@ export class BlockingPool {
     } catch (error) {
       broken = true
       reading.catch(() => undefined)
-      if (isRedirection(error) || DEMOTED.test(messageOf(error))) {
-        // The slot moved (failover, failback, resharding) or this node stopped being a master:
-        // our dedicated connection cannot follow, but the cluster client can. One command
-        // through it meets the redirection and refreshes its slot map, so the next read's
-        // lease goes to the current master. A single node's url is fixed: nothing to follow.
-        const topology = await this.#topology()
-        if (topology.kind === 'cluster')
-          await Promise.resolve(topology.client(key).exists(key)).catch(() => undefined)
-      }
+      await this.#follow(key, error)
       throw error
     } finally {
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       lease.connection.off('close', onClose)
       this.#release(lease, broken)
+    }
+  }
+
+  /**
+   * After a read failed: the key's slot may be served elsewhere now, which our dedicated
+   * connection cannot follow, but the cluster client can, so that the next read's lease goes to
+   * the current master. The slot moved (failover, failback, resharding) or the node stopped being
+   * a master: one command through the cluster client meets the redirection and refreshes its
+   * slot map. The read lost its connection (a master killed, its replica taking over): the slot
+   * map is re-read (at most once a while), since a fleet that only reads sends no other command
+   * that would have it re-read. (One that got no reply reaches its loop, which has the map
+   * re-read: StreamBackend.loopFailed.) A single node's url is fixed: nothing to follow.
+   */
+  async #follow(key: string, error: unknown): Promise<void> {
+    const topology = await this.#topology()
+    if (topology.kind !== 'cluster') return
+    if (isRedirection(error) || DEMOTED.test(messageOf(error))) {
+      await Promise.resolve(topology.client(key).exists(key)).catch(() => undefined)
+    } else if (error instanceof ConnectionError) {
+      topology.doubtLayout()
     }
   }
 

@@ -137,6 +137,7 @@ export class ConsumerLoop {
       } catch (caught) {
         if (signal.aborted) break
         const error = translateError(caught, 'streams.consume', group)
+        backend.loopFailed(error)
         if (messageOf(error).includes('NOGROUP')) {
           // The group (or the whole stream) is gone: deleted, or lost with a Redis that did not
           // persist it. Made again at the next turn, and reported then.

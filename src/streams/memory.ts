@@ -37,6 +37,9 @@ export class MemoryStreamBackend implements StreamBackend {
     this.#waiters = waiters
   }
 
+  /** One process's memory has no slot map to re-read. */
+  loopFailed(): void {}
+
   #stream(key: string): MemoryStream | undefined {
     const value = this.memory.get<unknown>(key)
     if (value === undefined) return undefined

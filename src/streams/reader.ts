@@ -44,6 +44,7 @@ export async function* readEntries(s: ReaderSettings): AsyncGenerator<Delivery, 
     } catch (caught) {
       if (s.signal.aborted) return
       const error = translateError(caught, s.op, s.name)
+      s.backend.loopFailed(error)
       if (!isPassing(error)) throw error
       await backoff.failed(error, s.signal)
     }

@@ -1,5 +1,6 @@
 import { started } from '../deadline.ts'
 import { pipeScript, writeDurably } from '../durability.ts'
+import { doubtsLayout } from '../errors.ts'
 import type { TopologyHandle } from '../topology/handle.ts'
 import { connectionOf, everyPart } from '../topology/pipeline.ts'
 import type { Client, RedisTopology } from '../topology/types.ts'
@@ -130,6 +131,10 @@ export class RedisStreamBackend implements StreamBackend {
 
   #client(key: string) {
     return this.#topology.client(key)
+  }
+
+  loopFailed(error: unknown): void {
+    if (doubtsLayout(error)) this.#topology.current?.doubtLayout()
   }
 
   append(writes: readonly StreamWrite[], durable?: AppendDurability, resend = false): Promise<string[]> {

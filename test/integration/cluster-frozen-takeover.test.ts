@@ -19,6 +19,7 @@ import { Cluster } from 'ioredis'
 import { fleetContext } from '../../src/fleet.ts'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
 import { command, fileFaultCluster, info, waitForRole, waitUntil } from '../harness/faults.ts'
+import { inbox } from '../harness/inbox.ts'
 import { orphanOf } from '../harness/orphans.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -208,6 +209,51 @@ describe('a frozen cluster node', () => {
     )
     assert.deepEqual(handedOut, ['job-1'])
   })
+
+  for (const transport of ['ioredis', 'node-redis'] as const) {
+    test(`${transport}: a consume loop in a fleet that only consumes follows its master's takeover while it stays frozen`, async () => {
+      // A loop's own commands (its acks, its reclaims) went to the frozen master for as long as
+      // it stayed frozen: they are no calls of the operation runner, whose timeouts have the slot
+      // map re-read, and the fleet sent nothing else (helper-212: 3 of 3, on both transports).
+      const namespace = uniqueNamespace('frozen-consume')
+      const publisher = fleet(transport, namespace).streams()
+      const consumer = fleet(transport, namespace).streams()
+      await publisher.ensureGroup('g')
+      const consumed = inbox<unknown>()
+      const controller = new AbortController()
+      const loop = consumer.consume('g', 'c', (d) => consumed.push(d.envelope.n), {
+        signal: controller.signal,
+      })
+      let thaw = () => {}
+      try {
+        await publisher.publish({ n: 0 })
+        await consumed.until(1)
+        const master = await cluster().masterOf(`${namespace}:streams:events`)
+        const replica = await cluster().replicaOf(master)
+        thaw = await freeze(master.port)
+        await waitForRole(replica, 'master')
+        // The publisher's own calls time out and follow the takeover; then its entry lands.
+        await waitUntil('a publish on the replica that took over', () =>
+          publisher.publish({ n: 1 }).then(
+            () => true,
+            () => false,
+          ),
+        )
+        // Consumed while the old master is still frozen. (A replica that took over without the
+        // group makes it again, from the stream's start: n 0 may come again.)
+        await waitUntil(
+          'the entry consumed from the replica that took over',
+          async () => consumed.items.includes(1),
+          BOUND,
+        )
+      } finally {
+        thaw()
+        controller.abort()
+        await loop
+      }
+      await cluster().waitUntilOk()
+    })
+  }
 
   for (const given of ['urls', 'an injected Cluster'] as const) {
     test(`${given}: while a frozen master makes the cluster's state fail, a refused write fails as refused and is never applied later`, async () => {

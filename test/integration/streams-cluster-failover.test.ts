@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createFleet, TimeoutError } from '../../src/index.ts'
-import { downAnnouncements, type FaultCluster, startFaultCluster } from '../harness/faults.ts'
+import { downAnnouncements, type FaultCluster, startFaultCluster, waitUntil } from '../harness/faults.ts'
 import { inbox } from '../harness/inbox.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -83,3 +83,35 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+test('ioredis: a tail in a fleet that only tails follows its master killed and taken over', async () => {
+  // Its blocking reads went to the dead master's address for good: a lost connection of a
+  // dedicated connection re-read nothing, and the fleet sent no command that would have
+  // (helper-212: 5 of 5, tail and tailEvents).
+  const namespace = uniqueNamespace('killed')
+  const publisher = createFleet({ url: cluster.urls, cluster: true, namespace, onError: () => {} })
+  const reader = createFleet({ url: cluster.urls, cluster: true, namespace, onError: () => {} })
+  const controller = new AbortController()
+  const seen = inbox<unknown>()
+  const tail = reader.streams().tail('ch', '0', (d) => seen.push(d.envelope.n), { signal: controller.signal })
+  const master = await cluster.masterOf(`${namespace}:streams:channel:ch`)
+  try {
+    const streams = publisher.streams()
+    await streams.publishToChannel('ch', { n: 0 })
+    await seen.until(1)
+    await cluster.killAndFailover(master)
+    // The publisher's calls follow the takeover; a publish that failed is sent again.
+    await waitUntil('a publish on the replica that took over', () =>
+      streams.publishToChannel('ch', { n: 1 }).then(
+        () => true,
+        () => false,
+      ),
+    )
+    await waitUntil('the tail reads from the replica that took over', async () => seen.items.includes(1))
+  } finally {
+    controller.abort()
+    await tail
+    await Promise.all([publisher.close(), reader.close()])
+    await cluster.restart(master)
+  }
+})

@@ -102,6 +102,7 @@ function stormyBackend(storm: () => Error, failures: number) {
       }),
     ack: async (_key: string, _group: string, ids: readonly string[]) => void acked.push(...ids),
     release: async () => {},
+    loopFailed: () => {},
   }
   return { backend: backend as unknown as StreamBackend, acked }
 }

@@ -36,6 +36,12 @@ class ScriptedBackend {
   groups = 0
   /** What createGroup answers: true, the group was made; false, another consumer had made it. */
   made = true
+  /** What the loop told of its failures (a stale slot map is re-read after some). */
+  readonly failures: unknown[] = []
+
+  loopFailed(error: unknown): void {
+    this.failures.push(error)
+  }
 
   async createGroup(): Promise<boolean> {
     this.calls.push('createGroup')
@@ -382,6 +388,10 @@ test('an outage is reported once and ridden out; the loop goes on when it passes
   await stopWhen(run, () => run.handled.length === 1)
   assert.equal(run.errors.length, 1, 'the same outage is reported once')
   assert.ok(run.errors[0] instanceof TimeoutError)
+  // Each failure told to the backend, which re-reads a cluster's slot map after a timeout: the
+  // master that got no reply may have been taken over.
+  assert.equal(backend.failures.length, 2)
+  assert.ok(backend.failures.every((failure) => failure instanceof TimeoutError))
 })
 
 test('a lost connection is ridden out unreported: its node going down is the fleet’s to announce', async () => {
