@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
-import { createFleet } from '../../src/index.ts'
+import { type Cache, createFleet } from '../../src/index.ts'
 import { cacheWithClock, testClock } from '../contract/cache-support.ts'
 import { deferred } from '../harness/deferred.ts'
 import { inbox } from '../harness/inbox.ts'
@@ -38,6 +38,20 @@ for (const topology of ['standalone', 'sharded', 'cluster'] as const) {
 /** Long enough that a waiter left to wait it out is plainly told apart from one woken. */
 const lockTimeout = 20_000
 
+/** A fetch of 'k' on `cache` whose compute has begun (under the fill lock): it ends on `finish`. */
+async function fetchComputing(
+  cache: Cache,
+): Promise<{ held: Promise<unknown>; finish: (value: string) => void }> {
+  const computing = deferred()
+  const computed = deferred<string>()
+  const held = cache.fetch('k', () => {
+    computing.resolve()
+    return computed.promise
+  })
+  await computing.promise
+  return { held, finish: computed.resolve }
+}
+
 /** What `waited` resolves to, or a message naming the wait when it outlasts lockTimeout / 2. */
 async function withinHalfLockTimeout<T>(waited: Promise<T>): Promise<T | string> {
   let timer: NodeJS.Timeout | undefined
@@ -57,13 +71,7 @@ for (const topology of ['standalone', 'cluster'] as const) {
     const holder = createFleet(options)
     const other = createFleet(options)
     try {
-      const computing = deferred()
-      const computed = deferred<string>()
-      const held = holder.cache({ lockTimeout }).fetch('k', () => {
-        computing.resolve()
-        return computed.promise
-      })
-      await computing.promise
+      const { held, finish } = await fetchComputing(holder.cache({ lockTimeout }))
       // The holder computes under the lock; the other fleet's fetch waits for it.
       const waited = other.cache({ lockTimeout }).fetch('k', () => 'waiter')
       await holder.close()
@@ -71,7 +79,7 @@ for (const topology of ['standalone', 'cluster'] as const) {
       // while the holder's compute still runs.
       assert.equal(await withinHalfLockTimeout(waited), 'waiter')
       // What the holder computes once its fleet closed is not stored (the waiter's value stays).
-      computed.resolve('holder')
+      finish('holder')
       await assert.rejects(held, { code: 'ERR_CLOSED' })
       assert.equal(await other.cache().read('k'), 'waiter')
     } finally {
@@ -90,16 +98,10 @@ test('[standalone] a fleet closed while it holds a fill lock tells the waiters o
     const heard = inbox()
     fills.on('message', (_channel: string, key: string) => heard.push(key))
     await fills.subscribe(`${options.namespace}:cache~fill`)
-    const computing = deferred()
-    const computed = deferred<string>()
-    const held = holder.cache({ lockTimeout }).fetch('k', () => {
-      computing.resolve()
-      return computed.promise
-    })
-    await computing.promise
+    const { held, finish } = await fetchComputing(holder.cache({ lockTimeout }))
     await holder.close()
     assert.deepEqual(await heard.until(1, lockTimeout / 2), [`${options.namespace}:cache:k`])
-    computed.resolve('holder')
+    finish('holder')
     await assert.rejects(held, { code: 'ERR_CLOSED' })
   } finally {
     fills.disconnect()
@@ -118,14 +120,8 @@ for (const topology of ['standalone', 'cluster'] as const) {
       const cache = cacheWithClock(holder, clock, { lockTimeout, raceConditionTtl })
       await cache.write('k', 'stale', { expiresIn: 50 })
       clock.advance(60)
-      const computing = deferred()
-      const computed = deferred<string>()
       // Expired less than raceConditionTtl ago: the holder takes the lock and regenerates.
-      const held = cache.fetch('k', () => {
-        computing.resolve()
-        return computed.promise
-      })
-      await computing.promise
+      const { held, finish } = await fetchComputing(cache)
       await holder.close()
       // Past the window the stale entry is a miss: the other fleet's fetch needs the lock.
       clock.advance(3 * raceConditionTtl)
@@ -134,7 +130,7 @@ for (const topology of ['standalone', 'cluster'] as const) {
         () => 'waiter',
       )
       assert.equal(await withinHalfLockTimeout(waited), 'waiter')
-      computed.resolve('holder')
+      finish('holder')
       await assert.rejects(held, { code: 'ERR_CLOSED' })
     } finally {
       await holder.close()
