@@ -4,6 +4,13 @@ import { encodeRecord } from './record.ts'
 import { FINISHING, type TrackerRunner } from './runner.ts'
 import type { Session } from './session.ts'
 
+/** One track() call, as close waits for it (InFlightJobs.settled). */
+interface TrackCall {
+  readonly session: Session
+  forgotten: boolean
+  readonly forget: () => void
+}
+
 /** 'unsure': the record failed, but may have landed (a timeout): it is removed quietly afterwards. */
 type Recorded = 'yes' | 'unsure' | 'no'
 
@@ -16,7 +23,7 @@ export class InFlightJobs {
   readonly #backend: TrackerBackend
   readonly #runner: TrackerRunner
   /** Each track() call until its job settled and its record is removed: what close waits for. */
-  readonly #calls = new Set<object>()
+  readonly #calls = new Set<TrackCall>()
   /** Who waits for #calls to be empty (settled). */
   #waiters: (() => void)[] = []
 
@@ -42,21 +49,32 @@ export class InFlightJobs {
   }
 
   track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {
-    const call = { forgotten: false }
-    // When its job settled and was untracked, or close was called from inside it.
-    const forget = () => {
-      call.forgotten = true
-      if (!this.#calls.delete(call) || this.#calls.size > 0) return
-      const waiters = this.#waiters
-      this.#waiters = []
-      for (const resolve of waiters) resolve()
-    }
-    const tracking = this.#track(session, id, payload, () => this.#runner.runUserCode(run, forget))
+    // Forgotten when its job settled and was untracked, when close was called from inside it,
+    // or when its session's jobs were released.
+    const call: TrackCall = { session, forgotten: false, forget: () => this.#forget(call) }
+    const tracking = this.#track(session, id, payload, () => this.#runner.runUserCode(run, call.forget))
     if (!call.forgotten) {
       this.#calls.add(call)
-      tracking.then(forget, forget)
+      tracking.then(call.forget, call.forget)
     }
     return tracking
+  }
+
+  /**
+   * The jobs of `session` were released (stop({ releaseJobs: true })): no longer tracked, they
+   * are nothing close would untrack, nor an orphan another instance recovers. Close does not
+   * wait for them, nor report them as staying tracked.
+   */
+  released(session: Session): void {
+    for (const call of [...this.#calls]) if (call.session === session) call.forget()
+  }
+
+  #forget(call: TrackCall): void {
+    call.forgotten = true
+    if (!this.#calls.delete(call) || this.#calls.size > 0) return
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const resolve of waiters) resolve()
   }
 
   async #track<T>(session: Session, id: string, payload: unknown, run: () => Promise<T>): Promise<T> {

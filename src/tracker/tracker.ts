@@ -244,6 +244,7 @@ class FleetTracker implements Tracker {
       () => this.#backend.leave(session.keys, session.id, release),
       FINISHING,
     )
+    if (releaseJobs) this.#jobs.released(session)
     if (this.#live === session) this.#live = undefined
   }
 

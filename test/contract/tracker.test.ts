@@ -304,10 +304,11 @@ forEachTopology('Tracker contract', (env) => {
     await rescuer.stop()
   })
 
-  test('stop({ releaseJobs: true }) forgets in-flight jobs: nothing to recover, nothing left', async () => {
+  test('stop({ releaseJobs: true }) forgets in-flight jobs: nothing to recover, nothing left, nothing for close to wait for', async (t) => {
     const scope = isolated(env)
     const fleet = await scope.fleet()
-    const worker = fleet.tracker({ instanceId: 'releaser' })
+    const errors: unknown[] = []
+    const worker = fleet.tracker({ instanceId: 'releaser', onError: (e) => errors.push(e) })
     await worker.start()
     const hold = gate()
     const running = started(2)
@@ -323,6 +324,10 @@ forEachTopology('Tracker contract', (env) => {
     assert.deepEqual(await other.orphans(), [])
     assert.deepEqual(await other.inFlight('releaser'), [])
     assert.deepEqual(await handedOut(other), [], 'released jobs are not orphans')
+    // Released, they are no tracked jobs: close neither waits for them nor says they stay tracked.
+    shortenCloseGrace(t, 200)
+    await fleet.close()
+    assert.deepEqual(errors, [])
     hold.open()
     await Promise.all(jobs)
   })
