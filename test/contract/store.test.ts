@@ -636,8 +636,9 @@ forEachTopology('Store contract', (env) => {
     assert.equal(await store.update('u', () => undefined), undefined)
     assert.equal(await store.get('u'), undefined)
     assert.equal(await store.update('never', () => undefined), undefined)
-    await store.set('t', { n: 1 }, { ttl: TTL })
-    await store.update('t', (cur) => ({ n: cur!.n + 1 }))
+    // Five ttls: the update must read the key before it expires, on a loaded machine too.
+    await store.set('t', { n: 1 }, { ttl: 5 * TTL })
+    assert.deepEqual(await store.update('t', (cur) => ({ n: cur!.n + 1 })), { n: 2 })
     await until('update kept the existing ttl', async () => (await store.get('t')) === undefined)
     await store.update('t2', () => ({ n: 1 }), { ttl: TTL })
     await until('update set its ttl', async () => (await store.get('t2')) === undefined)

@@ -39,7 +39,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     try {
       const store = fleet.store<string>()
       const cache = fleet.cache({ namespace: 'c', errorHandler: ({ exception }) => heard.push(exception) })
-      const names = Array.from({ length: 16 }, (_, i) => `k${i}`)
+      const names = Array.from({ length: 64 }, (_, i) => `k${i}`)
       await store.setMany(names.map((name) => [name, 'old']))
       await cache.writeMulti(Object.fromEntries(names.map((name) => [name, 'old'])))
       const storeKey = (name: string) => `${namespace}:store:${name}`
@@ -55,7 +55,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       assert.ok(tag, 'a tag on the shard that goes down')
       // A channel stream on each shard: a publish to both has a part on each.
       const streams = fleet.streams()
-      const channels = Array.from({ length: 16 }, (_, i) => `ch${i}`)
+      const channels = Array.from({ length: 64 }, (_, i) => `ch${i}`)
       for (const channel of channels) await streams.publishToChannel(channel, { n: 0 })
       const channelKey = (name: string) => `${namespace}:streams:channel:${name}`
       const [channelUp] = await heldBy(up.url, channels, channelKey)
