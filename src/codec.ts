@@ -5,7 +5,7 @@
  * option replaces JSON (e.g. to keep Dates); its own errors become SerializationError too.
  */
 import { messageOf, SerializationError } from './errors.ts'
-import { describeValue, invalidOption, isWellFormed, LONE_SURROGATE_TEXT } from './validate.ts'
+import { describeValue, invalidOption, isPlainObject, isWellFormed, LONE_SURROGATE_TEXT } from './validate.ts'
 
 /** How values become the text Redis keeps, and back (`StoreOptions.codec`). */
 export interface Codec {
@@ -136,6 +136,11 @@ function toJSONProblem(value: object, ancestors: object[] | undefined): string |
   } catch (error) {
     return ` has a toJSON() that throws (${messageOf(error)})`
   }
+  // `toJSON() { return this }` (walking `json` would call it forever): JSON does not call it
+  // again. A plain object's members are then what is written (encodeResolved judges them); a
+  // class instance is refused, as is any a toJSON returns.
+  if (json === value)
+    return isPlainObject(value) ? undefined : ' has a toJSON() that returns the instance itself'
   const problem = findProblem(json, ancestors)
   return problem === undefined || problem === NEGATIVE_ZERO ? undefined : `.toJSON()${problem}`
 }

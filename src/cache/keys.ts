@@ -43,6 +43,12 @@ function pairPart(text: string): string {
 }
 
 /**
+ * Arrays and objects nested in a key at most: deeper, the walk would overflow the stack (a
+ * RangeError naming nothing) long before any real key gets there.
+ */
+const MAX_KEY_DEPTH = 1000
+
+/**
  * `path` holds the arrays and objects being expanded, outermost first: a cycle meets itself there.
  * `inPair`: inside an object's pair value, where strings are escaped (pairPart) and a nested
  * array or object is bracketed (`[x/y]`, `{b=1}`), so that no string spells the same.
@@ -63,13 +69,16 @@ function expand(key: unknown, op: string, path: object[], inPair = false): strin
       throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: a ${typeof key} cannot be a cache key`)
   }
   if (key === null) return undefined
-  const own = ownKey(key)
+  const own = ownKey(key, op)
   if (own !== undefined) return inPair ? pairPart(own) : own
   if (path.includes(key)) {
     throw invalidArgument(
       'ERR_INVALID_KEY',
       `cache.${op}: the key contains itself (a cyclic array or object)`,
     )
+  }
+  if (path.length === MAX_KEY_DEPTH) {
+    throw invalidArgument('ERR_INVALID_KEY', `cache.${op}: the key is nested more than ${MAX_KEY_DEPTH} deep`)
   }
   path.push(key)
   try {
@@ -95,13 +104,26 @@ function expand(key: unknown, op: string, path: object[], inPair = false): strin
 }
 
 /** What an object says its key is: `cacheKey()` (never a versioned key), or `toParam()`. */
-function ownKey(key: object): string | undefined {
+function ownKey(key: object, op: string): string | undefined {
   const cacheKey = (key as { cacheKey?: unknown }).cacheKey
-  if (typeof cacheKey === 'function') return String(cacheKey.call(key))
+  if (typeof cacheKey === 'function') return keyReturned(cacheKey.call(key), 'cacheKey()', op)
   if (typeof cacheKey === 'string') return cacheKey
   const toParam = (key as { toParam?: unknown }).toParam
-  if (typeof toParam === 'function') return String(toParam.call(key))
+  if (typeof toParam === 'function') return keyReturned(toParam.call(key), 'toParam()', op)
   return undefined
+}
+
+/**
+ * What an object's key method returned, as text: a string or a number. Anything else (the
+ * undefined of a method that forgot its `return`, an object) is refused: `String()` would give
+ * every such object one key, and one object's entry would be read for another's (SPEC §3).
+ */
+function keyReturned(returned: unknown, method: string, op: string): string {
+  if (typeof returned === 'string' || typeof returned === 'number') return String(returned)
+  throw invalidArgument(
+    'ERR_INVALID_KEY',
+    `cache.${op}: the key's ${method} returned ${describeValue(returned)}, not a string`,
+  )
 }
 
 /**

@@ -74,6 +74,32 @@ test('an object without a key of its own is a TypeError, so two of them can neve
   assert.notEqual(expandKey(new Bar(1), 'read'), expandKey(new Bar(2), 'read'))
 })
 
+test('a cacheKey() or toParam() that returns neither a string nor a number is a TypeError naming what it gave', () => {
+  // A method that forgot its `return`: String() gave every such object the key 'undefined'.
+  assert.match(
+    rejected({ id: 1, cacheKey() {} }),
+    /cache\.read: the key's cacheKey\(\) returned undefined, not a string/,
+  )
+  assert.match(rejected({ cacheKey: () => null }), /cacheKey\(\) returned null/)
+  assert.match(rejected({ cacheKey: () => ({ order: 1 }) }), /cacheKey\(\) returned an object/)
+  assert.match(rejected({ cacheKey: () => ['a', 'b'] }), /cacheKey\(\) returned an array/)
+  assert.match(rejected({ cacheKey: () => new Map() }), /cacheKey\(\) returned a Map/)
+  assert.match(rejected(['users', { toParam: () => undefined }]), /toParam\(\) returned undefined/)
+  assert.equal(expandKey({ cacheKey: () => 7 }, 'read'), '7')
+  assert.equal(expandKey({ toParam: () => 'p/1' }, 'read'), 'p/1')
+})
+
+test('a key nested deeper than 1000 arrays or objects is a TypeError, not a RangeError', () => {
+  for (const wrap of [(inner: unknown) => [inner, 'x'], (inner: unknown) => ({ o: inner })]) {
+    let deep: unknown = 'x'
+    for (let i = 0; i < 100_000; i++) deep = wrap(deep)
+    assert.match(rejected(deep), /the key is nested more than 1000 deep/)
+  }
+  let fine: unknown = 'x'
+  for (let i = 0; i < 999; i++) fine = [fine, 'y']
+  assert.ok(expandKey(fine, 'read').startsWith('x/y/y'))
+})
+
 test('plain objects with different nested values expand to different keys', () => {
   assert.notEqual(expandKey({ a: { x: 1 } }, 'read'), expandKey({ a: { x: 2 } }, 'read'))
   assert.notEqual(expandKey({ a: [1, 2] }, 'read'), expandKey({ a: [1, 3] }, 'read'))

@@ -62,12 +62,34 @@ test('what JSON would change is rejected with the path to it, never the value', 
   assert.doesNotMatch(problem({ secret: 'hunter2', n: 10n }), /hunter2|10/)
 })
 
+class SelfJSON {
+  readonly a = 1
+  toJSON(): this {
+    return this
+  }
+}
+
 test('what a toJSON returns must come back as it was returned', () => {
   const cases: [unknown, string][] = [
     [{ x: { toJSON: () => Number.NaN } }, 'value.x.toJSON() is NaN'],
     [{ toJSON: () => new Map([[1, 2]]) }, 'value.toJSON() is a Map'],
     [[{ toJSON: () => undefined }], 'value[0].toJSON() is undefined'],
     [{ a: { toJSON: () => ({ d: new Date(0) }) } }, 'value.a.toJSON().d is a Date'],
+    // A toJSON that returns its own object: a class instance is refused by name (it was "nested
+    // too deeply": the check called it forever); a plain object's members are checked.
+    [new SelfJSON(), 'value has a toJSON() that returns the instance itself'],
+    [{ x: [new SelfJSON()] }, 'value.x[0] has a toJSON() that returns the instance itself'],
+    [
+      {
+        y: {
+          a: Number.NaN,
+          toJSON() {
+            return this
+          },
+        },
+      },
+      'value.y.a is NaN',
+    ],
   ]
   for (const [value, message] of cases) assert.match(problem(value), new RegExp(literal(message)), message)
 })
