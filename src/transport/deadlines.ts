@@ -89,6 +89,12 @@ export class CommandDeadlines {
    * as it stayed frozen (helper-193: 12 s).
    */
   #stalled = false
+  /**
+   * When a command was last seen answered (let go from the front). The oldest command still
+   * waiting has nothing ahead of it since then: it owes an answer within the timeout and its own
+   * allowance from then, however many WAITs were ahead of it when it was sent (see #dueAt).
+   */
+  #answeredAt = 0
   #head = 0
   #timer: NodeJS.Timeout | undefined
   /** When the timer fires. */
@@ -112,8 +118,9 @@ export class CommandDeadlines {
    * WAIT behind another one blocks only once that one has answered (50 WAITs of 50 ms sent at
    * once on a connection take up to 2.5 s in all). Counted from now with what is still ahead,
    * not from the deadline ahead: under steady `waitFor` writes each deadline so chained lay
-   * 100 ms further out than the last, 8 s after 20 s (helper-194). Never failed before an item
-   * sent ahead of it.
+   * 100 ms further out than the last, 8 s after 20 s (helper-194). The oldest one still waiting
+   * is also failed once nothing was answered for the timeout plus its own allowance (#dueAt).
+   * Never failed before an item sent ahead of it.
    */
   add(item: Timed, allowance = 0): void {
     // Settled commands are let go as new ones are sent, not when the timer next fires: an
@@ -121,8 +128,8 @@ export class CommandDeadlines {
     // 300,000 commands a second would keep every one for the whole timeout, long enough for the
     // garbage collector to copy them all to its old generation. A connection answers in order,
     // so the settled ones are at the front.
-    this.#dropSettled()
     const now = Date.now()
+    this.#dropSettled(now)
     const own = now + this.#timeout + allowance
     const deadline = this.#stalled ? own : own + this.#allowanceAhead
     this.#items.push(item)
@@ -130,12 +137,14 @@ export class CommandDeadlines {
     this.#own.push(own)
     this.#allowances.push(allowance)
     this.#allowanceAhead += allowance
-    // Set for an answered WAIT's later deadline, the timer would fire past this one's.
-    if (this.#timer !== undefined && deadline < this.#timerAt) {
+    // The timer is set for the oldest command's due (#expire fails them in order). Set for one
+    // answered since (a WAIT's later deadline), it would fire past the next one's.
+    const due = this.#dueAt(this.#head)
+    if (this.#timer !== undefined && due < this.#timerAt) {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#timer === undefined) this.#arm(now, deadline)
+    if (this.#timer === undefined) this.#arm(now, due)
   }
 
   #arm(now: number, at: number): void {
@@ -167,8 +176,10 @@ export class CommandDeadlines {
     let head = this.#head
     while (head < this.#items.length) {
       const item = this.#items[head]!
-      if (settled(item)) this.#stalled = false
-      else {
+      if (settled(item)) {
+        this.#stalled = false
+        this.#answeredAt = now
+      } else {
         if (this.#dueAt(head) > now) break
         item.reject(this.#expired(item))
         this.#stalled = true
@@ -182,16 +193,27 @@ export class CommandDeadlines {
     }
   }
 
+  /**
+   * When the command at `index` (the oldest still waiting: #expire goes in order) is failed. Its
+   * chained deadline counts every WAIT ahead of it at its sending as blocking for its whole
+   * timeout; under steady `waitFor` writes 64 of them, answered at once, put it 13 s out, and a
+   * frozen server held every call that long (helper-217). So it is also failed once nothing was
+   * answered for the timeout plus its own allowance, never before its own deadline.
+   */
   #dueAt(index: number): number {
-    return this.#stalled ? this.#own[index]! : this.#deadlines[index]!
+    const own = this.#own[index]!
+    if (this.#stalled) return own
+    const sinceAnswer = this.#answeredAt + this.#timeout + this.#allowances[index]!
+    return Math.min(this.#deadlines[index]!, Math.max(own, sinceAnswer))
   }
 
-  #dropSettled(): void {
+  #dropSettled(now: number): void {
     let head = this.#head
     while (head < this.#items.length && settled(this.#items[head]!)) {
       this.#letGo(head++)
       // Answered: the connection answers again.
       this.#stalled = false
+      this.#answeredAt = now
     }
     this.#head = head
     this.#compact()

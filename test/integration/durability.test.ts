@@ -86,6 +86,55 @@ test('waitFor { replicas: 1 } resolves once the replica has the write', async ()
   }
 })
 
+/**
+ * 64 callers' waitFor increments keep 64 WAITs in flight on the connection, each answered at
+ * once. Each call's deadline counted the WAITs ahead of it at its sending as if each blocked for
+ * its whole timeout (64 × 200 ms), so with the primary frozen no call failed before that: 5 to
+ * 13 s (helper-217, both transports). One attempt may take commandTimeout plus the WAIT's
+ * allowance (its timeout + 100 ms) from the last answer; twice that is the bound, with room for
+ * the timer's lateness on a loaded machine.
+ */
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: under steady waitFor writes, a frozen primary fails each call within its bound, not behind every WAIT in flight`, async (t) => {
+    const commandTimeout = 500
+    const waitFor = { replicas: 1, timeout: 100 }
+    const bound = 3 * (commandTimeout + waitFor.timeout + 100)
+    const fleet = createFleet({
+      url: primary.url,
+      transport,
+      namespace: uniqueNamespace('durable'),
+      commandTimeout,
+      retry: { attempts: 1 },
+      onError() {},
+    })
+    fleets.push(fleet)
+    const store = fleet.store<number>({ waitFor })
+    await store.increment('warm')
+    let answered = 0
+    let slowest = 0
+    let done = false
+    const caller = async (n: number) => {
+      while (!done) {
+        const started = performance.now()
+        await store.increment(`n${n % 4}`).then(
+          () => answered++,
+          () => undefined,
+        )
+        slowest = Math.max(slowest, performance.now() - started)
+      }
+    }
+    const callers = Array.from({ length: 64 }, (_, n) => caller(n))
+    await until('steady writes', async () => answered >= 500)
+    await primaryAdmin.call('DEBUG', 'SLEEP', 6)
+    const thawed = answered
+    await until('answers again', async () => answered > thawed + 64)
+    done = true
+    await Promise.all(callers)
+    t.diagnostic(`slowest call: ${Math.round(slowest)} ms`)
+    assert.ok(slowest <= bound, `the slowest call took ${Math.round(slowest)} ms, over ${bound} ms`)
+  })
+}
+
 test('with the replica stopped, each write rejects with DurabilityError and the counts, and stays applied', async () => {
   await replica.stop()
   await until('the primary saw its replica go', async () => {

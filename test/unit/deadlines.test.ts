@@ -125,6 +125,34 @@ test('CommandDeadlines: under steady WAITs a deadline counts from now with the W
     for (const { sent } of pending) await sent.catch(() => undefined)
   }))
 
+test('CommandDeadlines: with 64 WAITs always in flight and answered at once, a server that stops answering fails them within the timeout and one allowance of the last answer', () =>
+  withFakeTimers(async () => {
+    // Chained, each was given the 63 allowances ahead of it at its sending: 12.6 s (helper-217).
+    const deadlines = new CommandDeadlines(100)
+    const inFlight: { reply: ReturnType<typeof deferred<number>>; sent: Promise<number> }[] = []
+    const send = () => {
+      const reply = deferred<number>()
+      inFlight.push({ reply, sent: deadlines.track(reply.promise, 200) })
+    }
+    for (let i = 0; i < 64; i++) send()
+    for (let step = 0; step < 500; step++) {
+      mock.timers.tick(1)
+      const oldest = inFlight.shift()!
+      oldest.reply.resolve(1)
+      assert.equal(await oldest.sent, 1, `step ${step}: answered in time`)
+      send()
+    }
+    // No more answers.
+    mock.timers.tick(299)
+    assert.ok((await Promise.all(inFlight.map(({ sent }) => state(sent)))).includes('pending'))
+    mock.timers.tick(2)
+    assert.deepEqual(
+      new Set(await Promise.all(inFlight.map(({ sent }) => state(sent)))),
+      new Set(['rejected']),
+    )
+    for (const { sent } of inFlight) await sent.catch(() => undefined)
+  }))
+
 test('CommandDeadlines: once a command got no reply by its deadline, the others are not held behind the WAITs ahead of them', () =>
   withFakeTimers(async () => {
     // A frozen server: 40 WAITs of 200 ms queued, chained, would hold a GET behind them for 16 s.
