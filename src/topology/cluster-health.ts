@@ -81,9 +81,14 @@ export class ClusterHealth {
     this.#health.stop()
   }
 
-  /** Connects if not yet and waits for the slot map; rejects at the first failed attempt. */
+  /**
+   * Connects if not yet and waits for the slot map; rejects at the first failed attempt. A client
+   * that has ended (a user's, quit or given up by its clusterRetryStrategy) emits nothing again:
+   * it is refused, never waited for nor reopened (it is the user's).
+   */
   untilReady(cluster: Cluster): Promise<void> {
     if (cluster.status === 'ready') return Promise.resolve()
+    if (cluster.status === 'end') return Promise.reject(ended())
     return new Promise<void>((resolve, reject) => {
       // 'connect': the slot map is loaded and ioredis' ready check is in flight. A close after the
       // slot map loaded is that check failing (an injected client's own enableReadyCheck).
@@ -94,6 +99,7 @@ export class ClusterHealth {
       const settle = () => {
         cluster.off('ready', onReady)
         cluster.off('close', onClose)
+        cluster.off('end', onEnd)
         cluster.off('refresh', onRefresh)
       }
       const onReady = () => {
@@ -106,9 +112,14 @@ export class ClusterHealth {
           loaded ? this.#readyCheckFailed() : (this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable()),
         )
       }
+      const onEnd = () => {
+        settle()
+        reject(ended())
+      }
       cluster.on('refresh', onRefresh)
       cluster.once('ready', onReady)
       cluster.once('close', onClose)
+      cluster.once('end', onEnd)
       if (cluster.status === 'wait') cluster.connect().catch(() => undefined)
     })
   }
@@ -161,4 +172,12 @@ export async function masterReady(master: MasterNode, health: NodeHealth): Promi
       { cause: undefined, outcome: 'not-applied' },
     )
   }
+}
+
+/** What a call on an ioredis Cluster that has ended fails with: it was never sent. */
+function ended(): ConnectionError {
+  return new ConnectionError(
+    'Connection is closed: the ioredis Cluster has ended (quit, disconnect, or its clusterRetryStrategy gave up) and redfleet does not reopen it',
+    { cause: undefined, outcome: 'not-applied' },
+  )
 }

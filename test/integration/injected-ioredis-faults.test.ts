@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
-import { createFleet, type Fleet, NodeDownError, TimeoutError } from '../../src/index.ts'
+import { ConnectionError, createFleet, type Fleet, NodeDownError, TimeoutError } from '../../src/index.ts'
 import { clientPause, waitUntil } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -134,4 +134,34 @@ test('fleets with a near cache on one injected Cluster leave none of their liste
   for (const event of ['refresh', '+node', '-node']) {
     assert.equal(client.listenerCount(event), 0, `no '${event}' listener left`)
   }
+})
+
+test('a Cluster the user ended: the fleet’s calls are refused, never left pending, nor those after them', async () => {
+  const client = new Cluster(cluster.urls)
+  clients.push(client)
+  const fleet = injected(client, [])
+  const store = fleet.store<number>()
+  const heard: unknown[] = []
+  const cache = fleet.cache({ errorHandler: ({ exception }) => heard.push(exception) })
+  await store.setMany([
+    ['a', 1],
+    ['b', 2],
+  ])
+  await client.quit()
+  // Multi-key calls and ready() waited for a slot map from a client that emits nothing again;
+  // a get of a key such a call held, and every cache call after a clear, waited behind them.
+  const [getMany, get, ready, clear, read] = await Promise.all(
+    [store.getMany(['a', 'b']), store.get('a'), fleet.ready(), cache.clear(), cache.read('k')].map((call) =>
+      settledWithin(call, HANG),
+    ),
+  )
+  for (const [what, error] of Object.entries({ getMany, get, ready })) {
+    assert.ok(error instanceof ConnectionError, `${what}: a ConnectionError, got ${String(error)}`)
+    // The get goes to the client, which answers "Connection is closed." as for a connection lost.
+    if (what !== 'get') assert.equal(error.outcome, 'not-applied', what)
+  }
+  // The cache is failsafe: its calls return, and the handler hears why.
+  assert.deepEqual([clear, read], [{ value: undefined }, { value: undefined }])
+  assert.equal(heard.length, 2)
+  for (const error of heard) assert.ok(error instanceof ConnectionError, String(error))
 })
