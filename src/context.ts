@@ -24,6 +24,7 @@ import { repeatsSafely } from './operations.ts'
 import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
 import { type RetryOptions, resolveRetry, retryAfter, toldFailure } from './retry.ts'
+import { sleep } from './sleep.ts'
 import type { KeyOrder } from './store/order.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
 import type { TopologyHandle } from './topology/handle.ts'
@@ -250,9 +251,9 @@ function attempt<T>(
   if (refused(ctx.lifecycle)) return toldFailure(closedError(op, key))
   return started(fn).then(undefined, (error: unknown) => {
     const repeatable = repeatsSafely(op)
-    return retryAfter(error, fn, policy.retry, (final) => policy.onCallError?.(final, op), {
+    const judge = {
       // A command cut off by close: the caller learns that the fleet closed, not how the socket did.
-      translate: (e) => {
+      translate: (e: unknown) => {
         let error = withClusterHint(ctx, translateError(e, op, key))
         // A master that stopped answering may have been taken over: the client would not know.
         if (doubtsLayout(error)) ctx.redisHandle.current?.doubtLayout()
@@ -261,8 +262,14 @@ function attempt<T>(
         else if (isRedirection(error)) error = movedMeaning(ctx, error, op, key) ?? error
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
-      retryable: (e) => isTransient(e) && (repeatable || !isAmbiguous(e)),
-    })
+      retryable: (e: unknown) => isTransient(e) && (repeatable || !isAmbiguous(e)),
+    }
+    // A retry waits out its backoff only until close, and is not sent once the fleet refuses it:
+    // a long `retry.max` kept the caller, and the process, waiting past close (helper-218).
+    const again = () => (refused(ctx.lifecycle) ? Promise.reject(closedError(op, key)) : fn())
+    const untilClose = { sleep: (ms: number) => sleep(ms, ctx.lifecycle.signal), random: Math.random }
+    const onFinal = (final: unknown) => policy.onCallError?.(final, op)
+    return retryAfter(error, again, policy.retry, onFinal, judge, untilClose)
   })
 }
 

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { setImmediate } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { ConnectionError, createFleet, failsafe, MissingClientError, TimeoutError } from '../../src/index.ts'
+import {
+  ClosedError,
+  ConnectionError,
+  createFleet,
+  failsafe,
+  MissingClientError,
+  TimeoutError,
+} from '../../src/index.ts'
+import { waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
+import { settledWithin } from '../harness/settled.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 import { runWithout } from '../harness/without-packages.ts'
 
@@ -149,4 +159,44 @@ describe('without ioredis installed', () => {
       new RegExp(`${MissingClientError.name}: .*npm install ioredis.*\\[outcome not-applied\\]`),
     )
   })
+})
+
+test('a call waiting out its retry backoff rejects with ClosedError at close, and close does not wait for it', async () => {
+  const server = await startRedis()
+  // Both connected before the script: a connection's ready check would be answered BUSY.
+  const [admin, killer] = [new Redis(server.url), new Redis(server.url)]
+  try {
+    // A backoff far past any bound: only close can end the wait.
+    const retry = { attempts: 3, base: 60_000, max: 60_000, jitter: 0 }
+    const fleet = createFleet({ url: server.url, namespace: uniqueNamespace(), retry, onError() {} })
+    const once = fleet.store({ retry: { attempts: 1 } })
+    await once.set('k', 1)
+    // A script that never ends: every other command is answered BUSY, a failure that is retried.
+    await admin.config('SET', 'busy-reply-threshold', '10')
+    const busy = admin.eval('while true do end', 0).catch(() => undefined)
+    await waitUntil('BUSY replies', () =>
+      once.get('k').then(
+        () => false,
+        (error: unknown) => /BUSY/.test(String(error)),
+      ),
+    )
+    // Answered in order on the fleet's one connection: once the probe sent after them settles,
+    // the get and the join's heartbeat have had their BUSY and wait out their backoff. Close
+    // waits for a join's heartbeat (helper-218: close took as long as the backoff).
+    const get = fleet.store().get('k')
+    get.catch(() => undefined)
+    const joined = fleet.membership({ ttl: 60_000 }).join('m')
+    await once.get('k').catch(() => undefined)
+    await setImmediate()
+    assert.deepEqual(await settledWithin(fleet.close(), 10_000), { value: undefined }, 'close settled')
+    const error = await settledWithin(get, 10_000)
+    assert.ok(error instanceof ClosedError, `a ClosedError, got ${String(error)}`)
+    await joined.stop()
+    await killer.call('SCRIPT', 'KILL')
+    await busy
+  } finally {
+    admin.disconnect()
+    killer.disconnect()
+    await server.stop()
+  }
 })
