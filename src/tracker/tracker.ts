@@ -1,6 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { TimeoutError, translateError } from '../errors.ts'
-import { closeGrace, settledWithin } from '../lifecycle.ts'
+import { closeGrace, type Lifecycle, settledWithin } from '../lifecycle.ts'
 import type { Subject } from '../telemetry.ts'
 import { assertBooleanOption, assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
@@ -100,6 +100,9 @@ class FleetTracker implements Tracker {
   #live: Session | undefined
   /** Set as close begins (#closeBegins). */
   #finishing: Finishing | undefined
+  readonly #lifecycle: Lifecycle
+  /** Whether close knows of this tracker yet (#hookClose). */
+  #hooked = false
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#options = resolveTrackerOptions(options)
@@ -140,9 +143,20 @@ class FleetTracker implements Tracker {
       )
     }
     this.#session = newSession(this.#keys)
+    this.#lifecycle = ctx.lifecycle
+  }
+
+  /**
+   * Registers what close must do for this tracker, on its first call that close waits for
+   * (start, stop, track, recoverOrphans): a tracker made per request to read (`orphans()`) was
+   * kept, with two hooks, until the fleet closed (helper-218: 6 KB each).
+   */
+  #hookClose(): void {
+    if (this.#hooked) return
+    this.#hooked = true
     // As close begins, before any cleanup runs (see #closeBegins); then this tracker's cleanup.
-    ctx.lifecycle.signal.addEventListener('abort', () => this.#closeBegins(), { once: true })
-    ctx.lifecycle.onClose(() => this.#shutdown())
+    this.#lifecycle.signal.addEventListener('abort', () => this.#closeBegins(), { once: true })
+    this.#lifecycle.onClose(() => this.#shutdown())
   }
 
   // --- lifecycle ----------------------------------------------------------------------------
@@ -161,6 +175,7 @@ class FleetTracker implements Tracker {
       return Promise.reject(error)
     }
     if (this.#running && !this.#pending) return Promise.resolve()
+    this.#hookClose()
     return this.#queue('start', () => this.#begin())
   }
 
@@ -221,6 +236,7 @@ class FleetTracker implements Tracker {
     } catch (error) {
       return Promise.reject(error)
     }
+    this.#hookClose()
     return this.#queue('stop', () => this.#end(o.releaseJobs === true))
   }
 
@@ -349,6 +365,7 @@ class FleetTracker implements Tracker {
     } catch (error) {
       return Promise.reject(error)
     }
+    this.#hookClose()
     return this.#jobs.track(this.#session, id, payload, run)
   }
 
@@ -391,6 +408,7 @@ class FleetTracker implements Tracker {
   async #recoverOrphans(requeue: Requeue): Promise<number> {
     assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
     this.#runner.assertOpen('recoverOrphans')
+    this.#hookClose()
     return this.#recovery.pass(requeue, 'recoverOrphans')
   }
 }

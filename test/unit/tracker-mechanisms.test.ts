@@ -5,8 +5,11 @@
  * a fleet that closes mid-pass.
  */
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { ClosedError, ConnectionError, RedfleetError, SerializationError } from '../../src/errors.ts'
+import { createFleet, fleetContext } from '../../src/fleet.ts'
+import type { Tracker } from '../../src/index.ts'
 import type { TrackerBackend } from '../../src/tracker/backend.ts'
 import { InFlightJobs } from '../../src/tracker/in-flight.ts'
 import type { SessionKeys } from '../../src/tracker/keys.ts'
@@ -420,4 +423,32 @@ test('recovery: a fleet closed mid-pass ends it with ClosedError', async () => {
     r.pass(() => {}, 'op'),
     ClosedError,
   )
+})
+
+test('close hooks: a tracker made to read registers none; one that starts, stops, tracks or recovers registers once', async () => {
+  const fleet = createFleet({ namespace: 'tracker-hooks' })
+  const signal = fleetContext(fleet).lifecycle.signal
+  const listening = () => getEventListeners(signal, 'abort').length
+  const before = listening()
+  // Per request, in an admin endpoint: each one was kept until the fleet closed (helper-218).
+  for (let i = 0; i < 100; i++) {
+    const tracker = fleet.tracker()
+    await tracker.orphans()
+    await tracker.instances()
+    await tracker.inFlight()
+  }
+  assert.equal(listening(), before)
+  for (const use of [
+    (t: Tracker) => t.start(),
+    (t: Tracker) => t.stop(),
+    (t: Tracker) => t.track('job', {}, async () => 1),
+    (t: Tracker) => t.recoverOrphans(() => {}),
+  ]) {
+    const tracker = fleet.tracker()
+    const count = listening()
+    await use(tracker)
+    await use(tracker)
+    assert.equal(listening(), count + 1, String(use))
+  }
+  await fleet.close()
 })
