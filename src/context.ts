@@ -23,7 +23,7 @@ import type { Lifecycle } from './lifecycle.ts'
 import { repeatsSafely } from './operations.ts'
 import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
-import { type RetryOptions, resolveRetry, retryAfter, toldFailure } from './retry.ts'
+import { type RetryClock, type RetryOptions, resolveRetry, retryAfter, toldFailure } from './retry.ts'
 import { sleep } from './sleep.ts'
 import type { KeyOrder } from './store/order.ts'
 import { isTraced, type OperationContext, operationChannel, type TraceScope } from './telemetry.ts'
@@ -236,6 +236,11 @@ type Refused = (lifecycle: Lifecycle) => boolean
 const isClosed: Refused = (lifecycle) => lifecycle.closed
 const isDrained: Refused = (lifecycle) => lifecycle.closed && !lifecycle.draining
 
+/** The retry's clock for calls refused once the fleet closes: its backoff ends as close begins. */
+function untilClose(lifecycle: Lifecycle): RetryClock {
+  return { sleep: (ms) => sleep(ms, lifecycle.signal), random: Math.random }
+}
+
 /**
  * One try of `fn`, and the retry policy if it fails. Not an async function: a call that succeeds
  * costs one derived promise, the hot path of every command.
@@ -265,11 +270,13 @@ function attempt<T>(
       retryable: (e: unknown) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     }
     // A retry waits out its backoff only until close, and is not sent once the fleet refuses it:
-    // a long `retry.max` kept the caller, and the process, waiting past close (helper-218).
+    // a long `retry.max` kept the caller, and the process, waiting past close (helper-218). A
+    // finishing step, let through while the fleet drains, keeps its backoff: cut short, its
+    // retries would all go at once (helper-219).
     const again = () => (refused(ctx.lifecycle) ? Promise.reject(closedError(op, key)) : fn())
-    const untilClose = { sleep: (ms: number) => sleep(ms, ctx.lifecycle.signal), random: Math.random }
+    const clock = refused === isClosed ? untilClose(ctx.lifecycle) : undefined
     const onFinal = (final: unknown) => policy.onCallError?.(final, op)
-    return retryAfter(error, again, policy.retry, onFinal, judge, untilClose)
+    return retryAfter(error, again, policy.retry, onFinal, judge, clock)
   })
 }
 

@@ -1,0 +1,75 @@
+/**
+ * The operation runner's retry across close (src/context.ts): a call waiting out its backoff
+ * ends as close begins, without sending its retry; a finishing step, let through while the fleet
+ * drains, keeps its backoff.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { type FleetContext, runCommand, runFinishing } from '../../src/context.ts'
+import { ClosedError } from '../../src/errors.ts'
+import { Lifecycle } from '../../src/lifecycle.ts'
+import { resolveRetry } from '../../src/retry.ts'
+
+/** What the runner reads of a fleet: its lifecycle, namespace and topology handle. */
+function contextOf(lifecycle: Lifecycle): FleetContext {
+  return {
+    lifecycle,
+    topology: 'standalone',
+    keys: { namespace: 'rf' },
+    redisHandle: { current: undefined },
+  } as unknown as FleetContext
+}
+
+const policy = (base: number) => ({
+  retry: resolveRetry({ attempts: 3, base, jitter: 0 }),
+  onError: () => {},
+})
+
+const loading = () =>
+  Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' })
+
+test('a call waiting out its backoff rejects with ClosedError as close begins, its retry never sent', async () => {
+  const lifecycle = new Lifecycle()
+  let tries = 0
+  // A backoff of a minute: only close can end the wait.
+  const call = runCommand(contextOf(lifecycle), policy(60_000), 'store.get', 'k', async () => {
+    tries++
+    throw loading()
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(tries, 1)
+  await lifecycle.close()
+  await assert.rejects(call, (error: unknown) => {
+    assert.ok(error instanceof ClosedError, String(error))
+    assert.equal(error.outcome, 'not-applied')
+    return true
+  })
+  assert.equal(tries, 1, 'the retry is not sent once the fleet is closed')
+})
+
+test('a finishing step while the fleet drains keeps its backoff between tries (helper-219: all three went at once)', async () => {
+  const lifecycle = new Lifecycle()
+  // Close waits for this cleanup: the fleet drains meanwhile.
+  let drained = () => {}
+  lifecycle.onClose(() => new Promise<void>((resolve) => (drained = resolve)))
+  const closing = lifecycle.close()
+  const base = 30
+  const at: number[] = []
+  const result = await runFinishing(
+    contextOf(lifecycle),
+    policy(base),
+    'tracker.release',
+    'job',
+    async () => {
+      at.push(performance.now())
+      if (at.length < 3) throw loading()
+      return 'released'
+    },
+  )
+  assert.equal(result, 'released')
+  // Timers never fire early: the gaps are at least the backoff (base, then base × factor).
+  assert.ok(at[1]! - at[0]! >= base - 1, `first backoff ${at[1]! - at[0]!} ms`)
+  assert.ok(at[2]! - at[1]! >= 2 * base - 1, `second backoff ${at[2]! - at[1]!} ms`)
+  drained()
+  await closing
+})
