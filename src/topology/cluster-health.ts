@@ -88,7 +88,7 @@ export class ClusterHealth {
    */
   untilReady(cluster: Cluster): Promise<void> {
     if (cluster.status === 'ready') return Promise.resolve()
-    if (cluster.status === 'end') return Promise.reject(ended())
+    if (hasEnded(cluster)) return Promise.reject(ended())
     return new Promise<void>((resolve, reject) => {
       // 'connect': the slot map is loaded and ioredis' ready check is in flight. A close after the
       // slot map loaded is that check failing (an injected client's own enableReadyCheck).
@@ -99,7 +99,8 @@ export class ClusterHealth {
       const settle = () => {
         cluster.off('ready', onReady)
         cluster.off('close', onClose)
-        cluster.off('end', onEnd)
+        cluster.off('end', onEnded)
+        cluster.off('disconnecting', onEnded)
         cluster.off('refresh', onRefresh)
       }
       const onReady = () => {
@@ -108,18 +109,21 @@ export class ClusterHealth {
       }
       const onClose = () => {
         settle()
-        reject(
-          loaded ? this.#readyCheckFailed() : (this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable()),
-        )
+        if (hasEnded(cluster)) reject(ended())
+        else if (loaded) reject(this.#readyCheckFailed())
+        else reject(this.refusalIfDown('CLUSTER SLOTS') ?? this.#unreachable())
       }
-      const onEnd = () => {
+      // quit() or disconnect() before it was ready leaves it 'disconnecting' for good: no 'close'.
+      const onEnded = () => {
+        if (!hasEnded(cluster)) return
         settle()
         reject(ended())
       }
       cluster.on('refresh', onRefresh)
       cluster.once('ready', onReady)
       cluster.once('close', onClose)
-      cluster.once('end', onEnd)
+      cluster.on('end', onEnded)
+      cluster.on('disconnecting', onEnded)
       if (cluster.status === 'wait') cluster.connect().catch(() => undefined)
     })
   }
@@ -172,6 +176,18 @@ export async function masterReady(master: MasterNode, health: NodeHealth): Promi
       { cause: undefined, outcome: 'not-applied' },
     )
   }
+}
+
+/**
+ * Whether an ioredis Cluster will not connect again by itself: it has ended, or it closes because
+ * its owner called quit() or disconnect() (after which ioredis may leave it 'disconnecting', or
+ * set it back to 'close' once its node pool drains, and emit nothing more).
+ */
+function hasEnded(cluster: Cluster): boolean {
+  const { status } = cluster
+  if (status === 'end') return true
+  const closing = status === 'disconnecting' || status === 'close'
+  return closing && (cluster as unknown as { manuallyClosing?: boolean }).manuallyClosing === true
 }
 
 /** What a call on an ioredis Cluster that has ended fails with: it was never sent. */

@@ -10,7 +10,14 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
-import { ConnectionError, createFleet, type Fleet, NodeDownError, TimeoutError } from '../../src/index.ts'
+import {
+  ConnectionError,
+  createFleet,
+  type Fleet,
+  NodeDownError,
+  RedfleetError,
+  TimeoutError,
+} from '../../src/index.ts'
 import { clientPause, waitUntil } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -136,32 +143,60 @@ test('fleets with a near cache on one injected Cluster leave none of their liste
   }
 })
 
-test('a Cluster the user ended: the fleet’s calls are refused, never left pending, nor those after them', async () => {
+const endings: [string, (client: Cluster, fleet: Fleet) => Promise<unknown>][] = [
+  [
+    'quit() once ready',
+    async (client, fleet) => {
+      await fleet.store().set('a', 1)
+      await client.quit()
+    },
+  ],
+  // ioredis sets it back to 'close' once its node pool drains, and emits nothing more.
+  [
+    'disconnect() once ready',
+    async (client, fleet) => {
+      await fleet.store().set('a', 1)
+      client.disconnect()
+    },
+  ],
+  // It stays 'disconnecting' for good.
+  ['quit() while it connects', async (client) => client.quit()],
+]
+for (const [ending, end] of endings) {
+  test(`a Cluster the user ended (${ending}): the fleet’s calls are refused, never left pending, nor those after them`, async () => {
+    const client = new Cluster(cluster.urls)
+    clients.push(client)
+    const fleet = injected(client, [])
+    const store = fleet.store<number>()
+    const heard: unknown[] = []
+    const cache = fleet.cache({ errorHandler: ({ exception }) => heard.push(exception) })
+    await end(client, fleet)
+    // Multi-key calls and ready() waited for a slot map from a client that emits nothing again;
+    // a get of a key such a call held, and every cache call after a clear, waited behind them.
+    const [getMany, get, ready, clear, read] = await Promise.all(
+      [store.getMany(['a', 'b']), store.get('a'), fleet.ready(), cache.clear(), cache.read('k')].map((call) =>
+        settledWithin(call, HANG),
+      ),
+    )
+    for (const [what, error] of Object.entries({ getMany, ready })) {
+      assert.ok(error instanceof ConnectionError, `${what}: a ConnectionError, got ${String(error)}`)
+      assert.equal(error.outcome, 'not-applied', what)
+    }
+    // The get goes to the client: "Connection is closed.", or its deadline while it never connects.
+    assert.ok(get instanceof RedfleetError, `get: a RedfleetError, got ${String(get)}`)
+    // The cache is failsafe: its calls return, and the handler hears why.
+    assert.deepEqual([clear, read], [{ value: undefined }, { value: undefined }])
+    assert.equal(heard.length, 2)
+    for (const error of heard) assert.ok(error instanceof RedfleetError, String(error))
+  })
+}
+
+test('a call waiting for an injected Cluster to connect is refused when the user quits it', async () => {
   const client = new Cluster(cluster.urls)
   clients.push(client)
-  const fleet = injected(client, [])
-  const store = fleet.store<number>()
-  const heard: unknown[] = []
-  const cache = fleet.cache({ errorHandler: ({ exception }) => heard.push(exception) })
-  await store.setMany([
-    ['a', 1],
-    ['b', 2],
-  ])
+  const waiting = injected(client, []).store().getMany(['a', 'b'])
   await client.quit()
-  // Multi-key calls and ready() waited for a slot map from a client that emits nothing again;
-  // a get of a key such a call held, and every cache call after a clear, waited behind them.
-  const [getMany, get, ready, clear, read] = await Promise.all(
-    [store.getMany(['a', 'b']), store.get('a'), fleet.ready(), cache.clear(), cache.read('k')].map((call) =>
-      settledWithin(call, HANG),
-    ),
-  )
-  for (const [what, error] of Object.entries({ getMany, get, ready })) {
-    assert.ok(error instanceof ConnectionError, `${what}: a ConnectionError, got ${String(error)}`)
-    // The get goes to the client, which answers "Connection is closed." as for a connection lost.
-    if (what !== 'get') assert.equal(error.outcome, 'not-applied', what)
-  }
-  // The cache is failsafe: its calls return, and the handler hears why.
-  assert.deepEqual([clear, read], [{ value: undefined }, { value: undefined }])
-  assert.equal(heard.length, 2)
-  for (const error of heard) assert.ok(error instanceof ConnectionError, String(error))
+  const error = await settledWithin(waiting, HANG)
+  assert.ok(error instanceof ConnectionError, `a ConnectionError, got ${String(error)}`)
+  assert.equal(error.outcome, 'not-applied')
 })
