@@ -3,7 +3,13 @@ import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { sleep } from '../sleep.ts'
-import { NodeRedisCommands, NodeRedisConnection, withDeadlines } from '../transport/node-redis.ts'
+import type { CommandDeadlines } from '../transport/deadlines.ts'
+import {
+  connectionDeadlines,
+  NodeRedisCommands,
+  NodeRedisConnection,
+  timedSend,
+} from '../transport/node-redis.ts'
 import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../transport/node-redis-client.ts'
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
@@ -55,6 +61,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #routes: (NodeRedisCommands | undefined)[] = new Array(SLOT_COUNT)
   /** The command connection of each master's client (for SCAN, INFO, ready's PING). */
   readonly #nodeConnections = new WeakMap<NodeRedisClient, NodeRedisConnection>()
+  /**
+   * The command deadlines of each master's connection (by address; '' while a slot has none),
+   * shared by the routes of its slots and its pipelines: it answers in order, so a WAIT of one
+   * slot holds the commands of the others, which must wait with it (per slot, a read behind a
+   * `waitFor` write of another slot timed out; helper-219).
+   */
+  readonly #deadlines = new Map<string, CommandDeadlines | undefined>()
   readonly #layoutListeners = new LayoutListeners()
   /** The slot map last seen: node-redis replaces the array each time it re-reads the cluster. */
   #layout: NodeRedisCluster['slots']
@@ -297,13 +310,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const slot = keySlot(key)
     let route = this.#routes[slot]
     if (!route) {
-      const master = () => this.#cluster.slots[slot]?.master
-      const timed = withDeadlines(
-        this.#sender(slot, key),
-        this.#settings.commandTimeout,
-        () => master()?.client?.isReady === true,
-        () => master()?.address,
-      )
+      const send = this.#sender(slot, key)
+      // Timed with the other commands on its master's connection, which answers in order.
+      const timed: Send = (args) => timedSend(this.#deadlinesOf(this.nodeOf(key)), send(args), args)
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args) => {
@@ -504,11 +513,24 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #nodeConnection(client: NodeRedisClient, address: string): NodeRedisConnection {
     let connection = this.#nodeConnections.get(client)
     if (!connection) {
-      connection = new NodeRedisConnection(client, this.#settings, this.#watch.of(client, address), this)
+      const health = this.#watch.of(client, address)
+      connection = new NodeRedisConnection(client, this.#settings, health, this, this.#deadlinesOf(address))
       this.#nodeConnections.set(client, connection)
       this.#queues.add(queueOf(client))
     }
     return connection
+  }
+
+  #deadlinesOf(address = ''): CommandDeadlines | undefined {
+    if (!this.#deadlines.has(address)) {
+      const isReady = () =>
+        this.#cluster.masters.find((node) => node.address === address)?.client?.isReady === true
+      this.#deadlines.set(
+        address,
+        connectionDeadlines(this.#settings.commandTimeout, isReady, () => address),
+      )
+    }
+    return this.#deadlines.get(address)
   }
 
   nodeOf(key: string): string | undefined {

@@ -41,17 +41,6 @@ export function timedSend(
   return deadlines ? deadlines.track(sent, blocksFor(String(args[0]), args, 1)) : sent
 }
 
-/** `send` with each command timed out by `commandTimeout` (0: never), as connectionDeadlines says. */
-export function withDeadlines(
-  send: Send,
-  commandTimeout: number,
-  isReady: () => boolean,
-  node: () => string | undefined,
-): Send {
-  const deadlines = connectionDeadlines(commandTimeout, isReady, node)
-  return deadlines ? (args) => timedSend(deadlines, send(args), args) : send
-}
-
 /**
  * The commands of a redfleet command connection over one `send`: a node-redis client's own, or
  * (src/topology/node-redis-cluster.ts) a route to the master of one cluster slot.
@@ -193,14 +182,22 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
-  /** `owner`: whose its commands are in the client's queue (see OfflineCommands); itself by default. */
-  constructor(client: NodeRedisClient, timeouts: Timeouts, health: NodeDown, owner?: object) {
-    const address = addressOf(client)
-    const deadlines = connectionDeadlines(
+  /**
+   * `owner`: whose its commands are in the client's queue (see OfflineCommands); itself by default.
+   * `deadlines`: the client's connection's, when others send on it too (a cluster's slot routes).
+   */
+  constructor(
+    client: NodeRedisClient,
+    timeouts: Timeouts,
+    health: NodeDown,
+    owner?: object,
+    deadlines = connectionDeadlines(
       timeouts.commandTimeout,
       () => client.isReady,
-      () => address.id,
-    )
+      () => addressOf(client).id,
+    ),
+  ) {
+    const address = addressOf(client)
     const offline = new OfflineCommands(client, health, owner)
     super(clientSend(client, deadlines, offline))
     this.#client = client
