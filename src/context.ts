@@ -236,9 +236,9 @@ type Refused = (lifecycle: Lifecycle) => boolean
 const isClosed: Refused = (lifecycle) => lifecycle.closed
 const isDrained: Refused = (lifecycle) => lifecycle.closed && !lifecycle.draining
 
-/** The retry's clock for calls refused once the fleet closes: its backoff ends as close begins. */
-function untilClose(lifecycle: Lifecycle): RetryClock {
-  return { sleep: (ms) => sleep(ms, lifecycle.signal), random: Math.random }
+/** The retry's clock for a call refused once `refusal` aborts: its backoff ends then. */
+function sleepingUntil(refusal: AbortSignal): RetryClock {
+  return { sleep: (ms) => sleep(ms, refusal), random: Math.random }
 }
 
 /**
@@ -269,12 +269,13 @@ function attempt<T>(
       },
       retryable: (e: unknown) => isTransient(e) && (repeatable || !isAmbiguous(e)),
     }
-    // A retry waits out its backoff only until close, and is not sent once the fleet refuses it:
-    // a long `retry.max` kept the caller, and the process, waiting past close (helper-218). A
-    // finishing step, let through while the fleet drains, keeps its backoff: cut short, its
-    // retries would all go at once (helper-219).
+    // A retry waits out its backoff only until the fleet refuses it, and is not sent then: a long
+    // `retry.max` kept the caller, and the process, waiting past close (helper-218). A finishing
+    // step, let through while the fleet drains, keeps its backoff until the drain ends: cut short
+    // as close begins, its retries would all go at once (helper-219).
     const again = () => (refused(ctx.lifecycle) ? Promise.reject(closedError(op, key)) : fn())
-    const clock = refused === isClosed ? untilClose(ctx.lifecycle) : undefined
+    const { lifecycle } = ctx
+    const clock = sleepingUntil(refused === isClosed ? lifecycle.signal : lifecycle.drainedSignal)
     const onFinal = (final: unknown) => policy.onCallError?.(final, op)
     return retryAfter(error, again, policy.retry, onFinal, judge, clock)
   })

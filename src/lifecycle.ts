@@ -62,7 +62,8 @@ export class Lifecycle {
   #closing: Promise<void> | undefined
   /** When close() began (performance.now()), for graceLeft. */
   #closedAt: number | undefined
-  #cleanedUp = false
+  /** Aborts once close has run every cleanup (the connections close then): the drain ends. */
+  readonly #drained = withoutListenerLimit(new AbortController())
 
   get closed(): boolean {
     return this.#controller.signal.aborted
@@ -73,7 +74,12 @@ export class Lifecycle {
    * work begun before close may finish its last step (see runFinishing in src/context.ts).
    */
   get draining(): boolean {
-    return this.closed && !this.#cleanedUp
+    return this.closed && !this.#drained.signal.aborted
+  }
+
+  /** Aborts once the drain ends (see draining): what was let through while it lasted stops waiting. */
+  get drainedSignal(): AbortSignal {
+    return this.#drained.signal
   }
 
   get signal(): AbortSignal {
@@ -168,7 +174,7 @@ export class Lifecycle {
           // Closing is best effort: one failing cleanup must not leave the others running.
         }
       }
-      this.#cleanedUp = true
+      this.#drained.abort()
     })()
     return this.#closing
   }

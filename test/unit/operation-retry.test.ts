@@ -9,6 +9,7 @@ import { type FleetContext, runCommand, runFinishing } from '../../src/context.t
 import { ClosedError } from '../../src/errors.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
 import { resolveRetry } from '../../src/retry.ts'
+import { settledWithin } from '../harness/settled.ts'
 
 /** What the runner reads of a fleet: its lifecycle, namespace and topology handle. */
 function contextOf(lifecycle: Lifecycle): FleetContext {
@@ -21,7 +22,7 @@ function contextOf(lifecycle: Lifecycle): FleetContext {
 }
 
 const policy = (base: number) => ({
-  retry: resolveRetry({ attempts: 3, base, jitter: 0 }),
+  retry: resolveRetry({ attempts: 3, base, max: 60_000, jitter: 0 }),
   onError: () => {},
 })
 
@@ -72,4 +73,23 @@ test('a finishing step while the fleet drains keeps its backoff between tries (h
   assert.ok(at[2]! - at[1]! >= 2 * base - 1, `second backoff ${at[2]! - at[1]!} ms`)
   drained()
   await closing
+})
+
+test('a finishing step still waiting out its backoff when the drain ends rejects with ClosedError then (helper-221)', async () => {
+  const lifecycle = new Lifecycle()
+  let drained = () => {}
+  lifecycle.onClose(() => new Promise<void>((resolve) => (drained = resolve)))
+  const closing = lifecycle.close()
+  let tries = 0
+  const step = runFinishing(contextOf(lifecycle), policy(60_000), 'tracker.release', 'job', async () => {
+    tries++
+    throw loading()
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  drained()
+  await closing
+  // Far below the minute of its backoff.
+  const error = await settledWithin(step, 10_000)
+  assert.ok(error instanceof ClosedError, `a ClosedError, got ${String(error)}`)
+  assert.equal(tries, 1, 'its retry is not sent once the connections close')
 })
