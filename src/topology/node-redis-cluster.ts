@@ -312,7 +312,10 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (!route) {
       const send = this.#sender(slot, key)
       // Timed with the other commands on its master's connection, which answers in order.
-      const timed: Send = (args) => timedSend(this.#deadlinesOf(this.nodeOf(key)), send(args), args)
+      const timed: Send = (args) => {
+        const deadlines = this.#deadlinesOf(this.#cluster.slots[slot]?.master.address)
+        return timedSend(deadlines, send(args), args)
+      }
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args) => {
