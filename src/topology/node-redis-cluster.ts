@@ -67,7 +67,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * slot holds the commands of the others, which must wait with it (per slot, a read behind a
    * `waitFor` write of another slot timed out; helper-219).
    */
-  readonly #deadlines = new Map<string, CommandDeadlines | undefined>()
+  readonly #deadlines = new Map<string, CommandDeadlines>()
   readonly #layoutListeners = new LayoutListeners()
   /** The slot map last seen: node-redis replaces the array each time it re-reads the cluster. */
   #layout: NodeRedisCluster['slots']
@@ -524,16 +524,16 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return connection
   }
 
+  /** One lookup per command (a hot path); none kept when commands have no timeout. */
   #deadlinesOf(address = ''): CommandDeadlines | undefined {
-    if (!this.#deadlines.has(address)) {
+    let deadlines = this.#deadlines.get(address)
+    if (deadlines === undefined) {
       const isReady = () =>
         this.#cluster.masters.find((node) => node.address === address)?.client?.isReady === true
-      this.#deadlines.set(
-        address,
-        connectionDeadlines(this.#settings.commandTimeout, isReady, () => address),
-      )
+      deadlines = connectionDeadlines(this.#settings.commandTimeout, isReady, () => address)
+      if (deadlines) this.#deadlines.set(address, deadlines)
     }
-    return this.#deadlines.get(address)
+    return deadlines
   }
 
   nodeOf(key: string): string | undefined {
