@@ -26,6 +26,17 @@ const policy = (base: number) => ({
   onError: () => {},
 })
 
+/**
+ * A closing fleet's lifecycle that drains until `drained()`: close waits for a cleanup that
+ * ends then, and the connections stay open meanwhile.
+ */
+function draining(): { lifecycle: Lifecycle; drained: () => void; closing: Promise<void> } {
+  const lifecycle = new Lifecycle()
+  let drained = () => {}
+  lifecycle.onClose(() => new Promise<void>((resolve) => (drained = resolve)))
+  return { lifecycle, drained: () => drained(), closing: lifecycle.close() }
+}
+
 const loading = () =>
   Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' })
 
@@ -49,11 +60,7 @@ test('a call waiting out its backoff rejects with ClosedError as close begins, i
 })
 
 test('a finishing step while the fleet drains keeps its backoff between tries (helper-219: all three went at once)', async () => {
-  const lifecycle = new Lifecycle()
-  // Close waits for this cleanup: the fleet drains meanwhile.
-  let drained = () => {}
-  lifecycle.onClose(() => new Promise<void>((resolve) => (drained = resolve)))
-  const closing = lifecycle.close()
+  const { lifecycle, drained, closing } = draining()
   const base = 30
   const at: number[] = []
   const result = await runFinishing(
@@ -76,10 +83,7 @@ test('a finishing step while the fleet drains keeps its backoff between tries (h
 })
 
 test('a finishing step still waiting out its backoff when the drain ends rejects with ClosedError then (helper-221)', async () => {
-  const lifecycle = new Lifecycle()
-  let drained = () => {}
-  lifecycle.onClose(() => new Promise<void>((resolve) => (drained = resolve)))
-  const closing = lifecycle.close()
+  const { lifecycle, drained, closing } = draining()
   let tries = 0
   const step = runFinishing(contextOf(lifecycle), policy(60_000), 'tracker.release', 'job', async () => {
     tries++
