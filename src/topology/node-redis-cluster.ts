@@ -14,7 +14,7 @@ import { anchorListeners, COMMAND_OPTIONS, type NodeRedisClient } from '../trans
 import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-redis-cluster.ts'
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { type QueuedCommands, queueOf, withdrawable } from '../transport/node-redis-offline.ts'
-import { NodeRedisPipeline, type Send } from '../transport/node-redis-pipeline.ts'
+import { NodeRedisPipeline, type Resent, type Send } from '../transport/node-redis-pipeline.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
@@ -312,16 +312,16 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (!route) {
       const send = this.#sender(slot, key)
       // Timed with the other commands on its master's connection, which answers in order.
-      const timed: Send = (args) => {
+      const timed: Send = (args, resent) => {
         const deadlines = this.#deadlinesOf(this.#cluster.slots[slot]?.master.address)
-        return timedSend(deadlines, send(args), args)
+        return timedSend(deadlines, send(args, resent), args)
       }
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
-      route = new NodeRedisCommands((args) => {
+      route = new NodeRedisCommands((args, resent) => {
         const opening = this.#open()
-        if (!opening) return this.#sendOrRefuse(slot, args, timed)
-        return opening.then(() => this.#sendOrRefuse(slot, args, timed))
+        if (!opening) return this.#sendOrRefuse(slot, args, timed, resent)
+        return opening.then(() => this.#sendOrRefuse(slot, args, timed, resent))
       })
       this.#routes[slot] = route
     }
@@ -349,9 +349,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * commandTimeout) and goes to the slot's new master if there is one. One re-read per interval
    * finds a promoted replica; the node itself is found again by its client's reconnects.
    */
-  #sendOrRefuse(slot: number, args: (string | Buffer)[], send: Send): Promise<unknown> {
+  #sendOrRefuse(slot: number, args: (string | Buffer)[], send: Send, resent?: Resent): Promise<unknown> {
     const refusal = this.#refusal(slot, args)
-    if (!refusal) return send(args)
+    if (!refusal) return send(args, resent)
     const fresh = Date.now() - this.#lastLayoutRead < LAYOUT_PROBE_INTERVAL
     if (fresh || !this.#cluster.masters.some((node) => node.client?.isReady === true)) {
       return Promise.reject(refusal)
@@ -363,7 +363,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
         : reread
     return waited.then(() => {
       const still = this.#refusal(slot, args)
-      return still ? Promise.reject(still) : send(args)
+      return still ? Promise.reject(still) : send(args, resent)
     })
   }
 
@@ -374,12 +374,19 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #sender(slot: number, key: string): Send {
     const send = this.#sendOnce(slot, key)
     const delay = refusalRetryDelay(this.#settings.commandTimeout)
-    return (args) => retryRefusals(() => send(args), delay, this.#closing.signal)
+    // A refused command sent again runs after what was sent with it: on the slot's master then.
+    return (args, resent) =>
+      retryRefusals(
+        () => send(args, resent),
+        delay,
+        this.#closing.signal,
+        resent && (() => resent(this.#route(key).send)),
+      )
   }
 
   #sendOnce(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
-    return (args) => {
+    return (args, resent) => {
       const master = this.#cluster.slots[slot]?.master
       const client = master?.client
       // Followed from its first use, ready or not: a master that was down when node-redis made
@@ -388,11 +395,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       if (client?.isReady === true) {
         return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
           if (!isRedirection(error)) throw error
-          return this.#redirect(error, key, args)
+          return this.#redirect(error, key, args, resent)
         })
       }
       if (client) this.#probeLayout()
-      return this.#viaCluster(key, args)
+      return this.#viaCluster(key, args, resent)
     }
   }
 
@@ -401,12 +408,15 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * slot: it is sent there (the slot map is re-read if it said otherwise); else the cluster client
    * finds where it goes (ASK: with ASKING).
    */
-  #redirect(error: unknown, key: string, args: (string | Buffer)[]): Promise<unknown> {
+  #redirect(error: unknown, key: string, args: (string | Buffer)[], resent?: Resent): Promise<unknown> {
     const target = this.#movedTo(error)
-    if (!target) return this.#viaCluster(key, args)
+    if (!target) {
+      resent?.(undefined)
+      return this.#viaCluster(key, args)
+    }
     const slot = Number(messageOf(error).split(' ')[1])
-    if (this.#cluster.slots[slot]?.master.client !== target) this.#probeLayout()
-    return target.sendCommand(args, COMMAND_OPTIONS)
+    if (this.#cluster.slots[slot]?.master.client !== target.client) this.#probeLayout()
+    return this.#sendTo(target, args, resent)
   }
 
   /**
@@ -414,11 +424,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * cluster-key-slot (and so node-redis 5) gets wrong: Redis hashes `a{}b}c` whole, they read the
    * tag `b`, and node-redis 5 gives up after its redirections to the slot it computed.
    */
-  #movedTo(error: unknown): NodeRedisClient | undefined {
+  #movedTo(error: unknown): { client: NodeRedisClient; address: string } | undefined {
     const [kind, , address] = messageOf(error).split(' ')
     if (kind !== 'MOVED') return undefined
     const client = this.#cluster.masters.find((m) => m.address === address)?.client
-    return client?.isReady === true ? client : undefined
+    return client?.isReady === true ? { client, address: address! } : undefined
   }
 
   /** redfleet's commands waiting in the client of `key`'s master (withdrawn newest first). */
@@ -433,21 +443,34 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * ready). It may wait in that master's client for a connection: withdrawn unsent when the
    * fleet lets go of a user's cluster (close; see withdrawable).
    */
-  async #viaCluster(key: string, args: (string | Buffer)[]): Promise<unknown> {
+  async #viaCluster(key: string, args: (string | Buffer)[], resent?: Resent): Promise<unknown> {
+    // node-redis follows a MOVED by itself, and re-reads its slot map then: a slot's master that
+    // changed meanwhile may have run the command elsewhere (where, node-redis does not tell).
+    const master = this.#cluster.slots[keySlot(key)]?.master
     try {
-      return await withdrawable(
+      const reply = await withdrawable(
         this.#queueOf(key),
         args,
         (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),
         this,
       )
+      if (this.#cluster.slots[keySlot(key)]?.master !== master) resent?.(undefined)
+      return reply
     } catch (error) {
       const target = this.#movedTo(error)
       if (!target) throw error
-      return target.sendCommand(args, COMMAND_OPTIONS)
+      return this.#sendTo(target, args, resent)
     } finally {
       this.#noteLayout()
     }
+  }
+
+  /** A redirected command, sent to the master that MOVED named; `resent` is given that master's (timed) send. */
+  #sendTo(target: { client: NodeRedisClient; address: string }, args: (string | Buffer)[], resent?: Resent) {
+    resent?.((again) =>
+      timedSend(this.#deadlinesOf(target.address), target.client.sendCommand(again, COMMAND_OPTIONS), again),
+    )
+    return target.client.sendCommand(args, COMMAND_OPTIONS)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {
@@ -664,6 +687,7 @@ function retryRefusals(
   send: () => Promise<unknown>,
   delay: number,
   closing: AbortSignal,
+  sendingAgain?: () => void,
   refusals = 1,
 ): Promise<unknown> {
   return started(send).catch((error: unknown) => {
@@ -671,7 +695,8 @@ function retryRefusals(
       throw error
     return sleep(delay, closing).then(() => {
       if (closing.aborted) throw error
-      return retryRefusals(send, delay, closing, refusals + 1)
+      sendingAgain?.()
+      return retryRefusals(send, delay, closing, sendingAgain, refusals + 1)
     })
   })
 }

@@ -1,8 +1,18 @@
 import { commandArgs } from './node-redis-client.ts'
 import type { CommandArg, CommandPipeline, PipelineReplies } from './types.ts'
 
-/** Sends one command (as node-redis takes it) and resolves with its reply. */
-export type Send = (args: (string | Buffer)[]) => Promise<unknown>
+/**
+ * Sends one command (as node-redis takes it) and resolves with its reply. `resent` is told when
+ * the command was run elsewhere or later than it was sent (a cluster's MOVED, ASK, CLUSTERDOWN):
+ * with a send to the connection that ran it, or undefined when that is not known.
+ */
+export type Send = (args: (string | Buffer)[], resent?: Resent) => Promise<unknown>
+
+/** Told of a command run elsewhere or later than it was sent (see Send). */
+export type Resent = (ranOn: Send | undefined) => void
+
+/** The acknowledgements a durable write appends (src/durability.ts): they count their connection's writes. */
+const WAITS = new Set(['WAIT', 'WAITAOF'])
 
 /** A flat [field, value, ...] reply as ioredis shapes HGETALL: an object of the fields. */
 function fieldsObject(reply: unknown): Record<string, string> {
@@ -22,6 +32,8 @@ export class NodeRedisPipeline implements CommandPipeline {
   readonly #commands: [args: (string | Buffer)[], send: Send][] = []
   /** Reshapes a reply the way ioredis would hand it over (HGETALL), by command index. */
   readonly #shapes = new Map<number, (reply: unknown) => unknown>()
+  /** The indexes of its WAIT and WAITAOF commands. */
+  readonly #waits: number[] = []
 
   constructor(send: Send) {
     this.#send = send
@@ -42,6 +54,7 @@ export class NodeRedisPipeline implements CommandPipeline {
   }
 
   call(command: string, ...args: CommandArg[]): this {
+    if (WAITS.has(command)) this.#waits.push(this.#commands.length)
     this.#commands.push([commandArgs(command, args), this.#send])
     return this
   }
@@ -92,13 +105,71 @@ export class NodeRedisPipeline implements CommandPipeline {
   }
 
   exec(): Promise<PipelineReplies> {
+    return this.#waits.length === 0 ? this.#sendAll() : this.#execDurably()
+  }
+
+  /** Each command with its `send`; `resent` hears of the ones run elsewhere or later, by index. */
+  #sendAll(resent?: (index: number, ranOn: Send | undefined) => void): Promise<PipelineReplies> {
     return Promise.all(
       this.#commands.map(([args, send], i) =>
-        send(args).then(
+        send(args, resent && ((ranOn) => resent(i, ranOn))).then(
           (reply): [null, unknown] => [null, this.#shapes.get(i)?.(reply) ?? reply],
           (error: Error): [Error, undefined] => [error, undefined],
         ),
       ),
     )
   }
+
+  /**
+   * A WAIT counts the writes of the connection it is sent on. On a cluster each command follows
+   * its own MOVED, so a write redirected to a slot's new master left its WAIT on the old one, which
+   * confirmed replicas for a write it never held (helper-221): the acknowledgements are asked
+   * again where each such write ran, and the fewest count.
+   */
+  async #execDurably(): Promise<PipelineReplies> {
+    const ranOn = new Map<number, (Send | undefined)[]>()
+    const replies = await this.#sendAll((index, send) => {
+      if (!this.#waits.includes(index)) ranOn.set(index, [...(ranOn.get(index) ?? []), send])
+    })
+    if (ranOn.size === 0) return replies
+    const sends = [...ranOn.values()].flat()
+    const writes = this.#commands.length - this.#waits.length
+    await Promise.all(
+      this.#waits.map(async (i) => {
+        const asked = await this.#askAgain(this.#commands[i]![0], sends)
+        // The first answer counts only while some write stayed where the WAIT was sent.
+        replies[i] = fewest(ranOn.size < writes ? [replies[i]!, ...asked] : asked)
+      }),
+    )
+    return replies
+  }
+
+  #askAgain(args: (string | Buffer)[], sends: (Send | undefined)[]): Promise<PipelineReplies> {
+    return Promise.all(
+      sends.map((send): Promise<[Error | null, unknown]> => {
+        if (!send) return Promise.resolve([new Error(NOT_FOLLOWED), undefined])
+        return send(args).then(
+          (reply): [null, unknown] => [null, reply],
+          (error: Error): [Error, undefined] => [error, undefined],
+        )
+      }),
+    )
+  }
+}
+
+/** Why a WAIT could not be asked where its write ran. */
+const NOT_FOLLOWED =
+  'a write sent with it was redirected where it could not be followed (ASK, or within the cluster client)'
+
+/**
+ * The least of a WAIT's (or WAITAOF's) answers: the first error, else the fewest acknowledgements
+ * (WAIT: a count; WAITAOF: [local, replicas], each the least).
+ */
+function fewest(answers: PipelineReplies): [Error | null, unknown] {
+  const failed = answers.find(([error]) => error)
+  if (failed) return failed
+  const values = answers.map(([, reply]) => reply)
+  if (!Array.isArray(values[0])) return [null, Math.min(...values.map(Number))]
+  const pairs = values as number[][]
+  return [null, pairs[0]!.map((_, at) => Math.min(...pairs.map((pair) => Number(pair[at]))))]
 }

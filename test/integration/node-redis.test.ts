@@ -3,11 +3,13 @@ import { after, describe, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
-import { ConnectionError, createFleet, TimeoutError } from '../../src/index.ts'
+import { ConnectionError, createFleet, DurabilityError, TimeoutError } from '../../src/index.ts'
 import {
+  type ClusterNode,
   command,
   type FaultCluster,
   inEmptySlot,
+  info,
   moveEmptySlotOf,
   startFaultCluster,
   waitUntil,
@@ -171,6 +173,15 @@ after(async () => {
   await (await faultCluster?.catch(() => undefined))?.stop()
 })
 
+/** The cluster's masters now, `first` first. */
+async function mastersFirst(faults: FaultCluster, first: ClusterNode): Promise<ClusterNode[]> {
+  const live = faults.nodes.filter((node) => !node.down && node !== first)
+  const roles = await Promise.all(
+    live.map(async (node) => ((await command(node.port, 'ROLE')) as [string])[0]),
+  )
+  return [first, ...live.filter((_, i) => roles[i] === 'master')]
+}
+
 /**
  * A namespace under which `${namespace}${suffix}` is served (on the shared test cluster) by
  * another master than cluster-key-slot's reading of its slot says.
@@ -286,6 +297,45 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await broker.publish('after the move')
         assert.deepEqual(await received.until(1), ['after the move'])
         assert.deepEqual(errors, [])
+      } finally {
+        await fleet.close()
+      }
+    })
+
+    // Each command of a node-redis pipeline follows its own MOVED: a write redirected to the
+    // slot's new master left its WAIT on the old one, which confirmed that master's replica.
+    test('a waitFor write whose slot moved is confirmed by the new master’s replicas, not the old one’s', async () => {
+      faultCluster ??= startFaultCluster()
+      const faults = await faultCluster
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: await open(faults.urls), namespace })
+      try {
+        const store = fleet.store<number>()
+        const waitFor = { replicas: 1, timeout: 200 }
+        const key = `${namespace}:store:k`
+        await store.set('k', 1, { waitFor })
+        const [, to, third] = await mastersFirst(faults, await faults.masterOf(key))
+        // Behind the fleet's back: its cluster client still sends the slot's commands to its old master.
+        await faults.moveSlot(calculateSlot(key), to!)
+        const pid = Number((await info((await faults.replicaOf(to!)).port, 'server')).get('process_id'))
+        process.kill(pid, 'SIGSTOP')
+        try {
+          const written = store.set('k', 2, { waitFor })
+          await assert.rejects(written, (error: unknown) => {
+            assert.ok(error instanceof DurabilityError, String(error))
+            assert.equal(error.replicas, 0)
+            return true
+          })
+        } finally {
+          process.kill(pid, 'SIGCONT')
+        }
+        assert.equal(await store.get('k'), 2, 'the write stays applied')
+        assert.equal(await command(to!.port, 'EXISTS', key), 1)
+        // With every replica answering, a redirected write is confirmed where it ran.
+        await faults.waitUntilOk()
+        await faults.moveSlot(calculateSlot(key), third!)
+        await store.set('k', 3, { waitFor })
+        assert.equal(await store.get('k'), 3)
       } finally {
         await fleet.close()
       }

@@ -1,0 +1,76 @@
+/**
+ * A durable pipeline on a node-redis cluster (NodeRedisPipeline): a WAIT counts the writes of
+ * the connection it is sent on, so when a write ran elsewhere (its route says so through
+ * `resent`), the WAIT is asked again where it ran and the fewest acknowledgements count.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { NodeRedisPipeline, type Send } from '../../src/transport/node-redis-pipeline.ts'
+
+/** A connection that answers WAIT with `acks` and WAITAOF with `[1, acks]`, and logs what it got. */
+function connection(acks: number, log: string[], name: string): Send {
+  return async (args) => {
+    const command = String(args[0])
+    log.push(`${name} ${command}`)
+    if (command === 'WAIT') return acks
+    if (command === 'WAITAOF') return [1, acks]
+    return 'OK'
+  }
+}
+
+/** A route that runs its commands on `ranOn` (a redirection), telling `resent` so. */
+function redirectedTo(ranOn: Send | undefined, answer: Send): Send {
+  return (args, resent) => {
+    resent?.(ranOn)
+    return (ranOn ?? answer)(args)
+  }
+}
+
+test('a write run elsewhere: its WAIT is asked where it ran, and the first answer no longer counts', async () => {
+  const log: string[] = []
+  const old = connection(0, log, 'old')
+  const moved = connection(1, log, 'new')
+  const pipe = new NodeRedisPipeline(redirectedTo(moved, old)).call('SET', 'k', 'v').routeTo(old)
+  pipe.call('WAIT', 1, 100).call('WAITAOF', 1, 0, 100)
+  const replies = await pipe.exec()
+  assert.deepEqual(replies, [
+    [null, 'OK'],
+    [null, 1],
+    [null, [1, 1]],
+  ])
+  assert.deepEqual(log, ['new SET', 'old WAIT', 'old WAITAOF', 'new WAIT', 'new WAITAOF'])
+})
+
+test('one write of two run elsewhere: the fewest acknowledgements of both connections count', async () => {
+  const log: string[] = []
+  const old = connection(0, log, 'old')
+  const moved = connection(2, log, 'new')
+  const pipe = new NodeRedisPipeline(redirectedTo(moved, old)).call('SET', 'a', '1').routeTo(old)
+  pipe.call('SET', 'b', '2').call('WAIT', 2, 100)
+  assert.deepEqual((await pipe.exec())[2], [null, 0])
+})
+
+test('a write run where the route cannot tell: its WAIT fails, naming why', async () => {
+  const log: string[] = []
+  const old = connection(1, log, 'old')
+  const pipe = new NodeRedisPipeline(redirectedTo(undefined, old)).call('SET', 'k', 'v').routeTo(old)
+  pipe.call('WAIT', 1, 100)
+  const [, [error]] = (await pipe.exec()) as [unknown, [Error | null, unknown]]
+  assert.match(String(error?.message), /redirected where it could not be followed/)
+})
+
+test('nothing run elsewhere: the WAIT is sent once, and a pipeline without one is told nothing', async () => {
+  const log: string[] = []
+  const told: unknown[] = []
+  const send: Send = (args, resent) => {
+    told.push(resent)
+    return connection(1, log, 'only')(args)
+  }
+  assert.deepEqual(await new NodeRedisPipeline(send).call('SET', 'k', 'v').call('WAIT', 1, 100).exec(), [
+    [null, 'OK'],
+    [null, 1],
+  ])
+  assert.deepEqual(log, ['only SET', 'only WAIT'])
+  await new NodeRedisPipeline(send).call('SET', 'k', 'v').exec()
+  assert.equal(told.at(-1), undefined, 'a pipeline without WAIT does not follow its commands')
+})
