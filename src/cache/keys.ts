@@ -132,19 +132,32 @@ function keyReturned(returned: unknown, method: string, op: string): string {
  * no version (Ruby's empty-string version would make it mismatch every versioned entry).
  */
 export function expandVersion(key: unknown, op: string): string | undefined {
-  const version = versionOf(key)
+  const version = versionOf(key, op)
   return version === undefined ? undefined : wellFormedVersion(version, op)
 }
 
-function versionOf(key: unknown): string | undefined {
+function versionOf(key: unknown, op: string): string | undefined {
   if (key === null || typeof key !== 'object') return undefined
-  const version = (key as { cacheVersion?: unknown }).cacheVersion
-  if (version !== undefined && version !== null) {
-    return String(typeof version === 'function' ? version.call(key) : version)
-  }
+  const declared = (key as { cacheVersion?: unknown }).cacheVersion
+  // As Rails' `cache_version` returning nil: a method that returns nothing means no version.
+  const version = typeof declared === 'function' ? declared.call(key) : declared
+  if (version !== undefined && version !== null) return versionText(version, op)
   if (!Array.isArray(key)) return undefined
-  const parts = key.map(versionOf).filter((v): v is string => v !== undefined)
+  const parts = key.map((part) => versionOf(part, op)).filter((v): v is string => v !== undefined)
   return parts.length === 0 ? undefined : parts.join('/')
+}
+
+/**
+ * A key's version as text. An object other than a Date would read `[object Object]`, one
+ * version for every object, so entries of another version would be hits: refused.
+ */
+function versionText(version: unknown, op: string): string {
+  const isText = typeof version !== 'object' || version instanceof Date
+  if (isText && typeof version !== 'function' && typeof version !== 'symbol') return String(version)
+  throw invalidArgument(
+    'ERR_INVALID_ARGUMENT',
+    `cache.${op}: the key's cacheVersion is ${describeValue(version)}, not a string or a number`,
+  )
 }
 
 /** Versions compare as strings, so `1` and `'1'` are the same version. */

@@ -979,6 +979,20 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.deepEqual([...pinned.keys()], [`${m}/1`, `${m}/2`], 'the plain key was written at version 5')
   })
 
+  test('a model whose cacheVersion() returns nothing is unversioned, as in Rails', async () => {
+    const { cache } = setup()
+    const m = uniqueKey('model')
+    const unversioned = { cacheKey: () => `${m}/1`, cacheVersion: () => undefined }
+    await cache.write(unversioned, 'plain')
+    assert.equal(await cache.read(model(m, 1, 2)), 'plain', 'an unversioned entry matches any version')
+    await cache.write(model(m, 1, 3), 'versioned')
+    assert.equal(await cache.read(unversioned), 'versioned', 'an unversioned read matches any version')
+    const objectVersion = { cacheKey: () => `${m}/1`, cacheVersion: () => ({ v: 1 }) }
+    await assert.rejects(cache.read(objectVersion as never), {
+      code: 'ERR_INVALID_ARGUMENT',
+    })
+  })
+
   test('test_version_is_normalized', async () => {
     const { cache } = setup()
     const k = uniqueKey()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { expandKey, truncateKey } from '../../src/cache/keys.ts'
+import { expandKey, expandVersion, truncateKey } from '../../src/cache/keys.ts'
 import { InvalidArgumentError } from '../../src/errors.ts'
 
 /** Asserts that expanding `key` is a TypeError with the key code, and returns its message. */
@@ -163,4 +163,42 @@ test('truncateKey: the namespace prefix survives even when it alone is near max'
   const prefix = `${'n'.repeat(70)}:cache:`
   const cut = truncateKey(prefix + 'x'.repeat(200), prefix.length, 64)
   assert.ok(cut.startsWith(prefix), 'nothing lands outside the namespace')
+})
+
+test("a key's cacheVersion: one that returns nothing is no version, as in Rails; an object is refused", () => {
+  const keyed = (cacheVersion: unknown) => ({ cacheKey: () => 'users/1', cacheVersion })
+  assert.equal(
+    expandVersion(
+      keyed(() => undefined),
+      'read',
+    ),
+    undefined,
+  )
+  assert.equal(
+    expandVersion(
+      keyed(() => null),
+      'read',
+    ),
+    undefined,
+  )
+  assert.equal(
+    expandVersion(
+      keyed(() => 3),
+      'read',
+    ),
+    '3',
+  )
+  assert.equal(expandVersion(keyed(7), 'read'), '7')
+  const at = new Date(0)
+  assert.equal(expandVersion(keyed(at), 'read'), String(at))
+  assert.equal(expandVersion(['a', keyed(() => undefined), keyed(2)], 'read'), '2')
+  for (const bad of [{ v: 1 }, () => ({ v: 1 }), [1], Symbol('v')]) {
+    assert.throws(
+      () => expandVersion(keyed(bad), 'read'),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError &&
+        error.code === 'ERR_INVALID_ARGUMENT' &&
+        /cache\.read: the key's cacheVersion is .*, not a string or a number/.test(error.message),
+    )
+  }
 })
