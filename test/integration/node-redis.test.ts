@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
-import { ConnectionError, createFleet, DurabilityError, TimeoutError } from '../../src/index.ts'
+import { ConnectionError, createFleet, DurabilityError, type Store, TimeoutError } from '../../src/index.ts'
 import {
   type ClusterNode,
   command,
@@ -216,6 +216,21 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       for (const cluster of clusters) if (cluster.isOpen) cluster.destroy()
     })
 
+    /** Runs `work` with a store of a fleet on a cluster of this version, seeded with the fault cluster. */
+    const onFaultCluster = async (
+      work: (faults: FaultCluster, store: Store<number>, namespace: string) => Promise<void>,
+    ) => {
+      faultCluster ??= startFaultCluster()
+      const faults = await faultCluster
+      const namespace = uniqueNamespace()
+      const fleet = createFleet({ client: await open(faults.urls), namespace })
+      try {
+        await work(faults, fleet.store<number>(), namespace)
+      } finally {
+        await fleet.close()
+      }
+    }
+
     test('opens a cluster not connected yet, serves keys of every master, and leaves it open on close', async () => {
       const cluster = await open()
       const fleet = createFleet({ client: cluster, namespace: uniqueNamespace() })
@@ -305,12 +320,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
     // Each command of a node-redis pipeline follows its own MOVED: a write redirected to the
     // slot's new master left its WAIT on the old one, which confirmed that master's replica.
     test('a waitFor write whose slot moved is confirmed by the new master’s replicas, not the old one’s', async () => {
-      faultCluster ??= startFaultCluster()
-      const faults = await faultCluster
-      const namespace = uniqueNamespace()
-      const fleet = createFleet({ client: await open(faults.urls), namespace })
-      try {
-        const store = fleet.store<number>()
+      await onFaultCluster(async (faults, store, namespace) => {
         const waitFor = { replicas: 1, timeout: 200 }
         const key = `${namespace}:store:k`
         await store.set('k', 1, { waitFor })
@@ -336,18 +346,11 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await faults.moveSlot(calculateSlot(key), third!)
         await store.set('k', 3, { waitFor })
         assert.equal(await store.get('k'), 3)
-      } finally {
-        await fleet.close()
-      }
+      })
     })
 
     test('a master killed and failed over: its keys are served by the promoted replica', async () => {
-      faultCluster ??= startFaultCluster()
-      const faults = await faultCluster
-      const namespace = uniqueNamespace()
-      const fleet = createFleet({ client: await open(faults.urls), namespace })
-      try {
-        const store = fleet.store<number>()
+      await onFaultCluster(async (faults, store, namespace) => {
         await store.set('k', 1)
         const master = await faults.masterOf(`${namespace}:store:k`)
         await faults.killAndFailover(master)
@@ -355,9 +358,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await store.set('k', 2)
         assert.equal(await store.get('k'), 2)
         await faults.restart(master)
-      } finally {
-        await fleet.close()
-      }
+      })
     })
 
     test('a key whose slot cluster-key-slot gets wrong is served by the master Redis hashes it to', async () => {
