@@ -274,14 +274,18 @@ function knownHint(name: string, known: readonly string[], where = '', alias?: s
   return nearest === undefined ? ` (known: ${known.join(', ')})` : ` (did you mean "${where}${nearest}"?)`
 }
 
-/** The known name closest to `name`: same letters in another case, or at most a third of it mistyped. */
+/**
+ * The known name closest to `name`: same letters in another case, or at most a third of the
+ * longer of the two mistyped (so `expirs` finds `expiresIn`), at least two letters.
+ */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase()
   let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  let bestDistance = Number.POSITIVE_INFINITY
   for (const candidate of known) {
     const distance = editDistance(lower, candidate.toLowerCase())
-    if (distance < bestDistance) {
+    const allowed = Math.max(2, Math.floor(Math.max(name.length, candidate.length) / 3))
+    if (distance <= allowed && distance < bestDistance) {
       best = candidate
       bestDistance = distance
     }

@@ -84,6 +84,9 @@ test('checkOptions: unknown names with their nearest known name, or the list; no
   checkOptions({ ttl: undefined }, schema)
   assert.equal(nearestName('NAMESPACE', ['namespace', 'url']), 'namespace')
   assert.equal(nearestName('completelyDifferent', ['namespace', 'url']), undefined)
+  // A name cut short: a third of the longer name may be mistyped (helper-223).
+  assert.equal(nearestName('expirs', ['raw', 'expiresIn', 'expiresAt']), 'expiresIn')
+  assert.equal(nearestName('tll', ['raw', 'tags', 'expiresIn']), undefined)
 })
 
 test('describeValue says the type, and short scalars themselves', () => {
