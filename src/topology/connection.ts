@@ -132,10 +132,10 @@ export const MAX_REDIRECTIONS = 16
 
 /**
  * Delay between the retries of a command refused with TRYAGAIN (a multi-key command on a slot
- * being migrated), or on node-redis CLUSTERDOWN. The command's deadline runs across those
- * retries: they must end within half of commandTimeout, so that the caller gets Redis' refusal
- * (not applied, transient: the retry policy may send it again) rather than a timeout whose
- * outcome is unknown.
+ * being migrated), or on node-redis CLUSTERDOWN. On ioredis the command's deadline runs across
+ * those retries (on node-redis each try is timed on its own): they must end within half of
+ * commandTimeout, so that the caller gets Redis' refusal (not applied, transient: the retry
+ * policy may send it again) rather than a timeout whose outcome is unknown.
  */
 export function refusalRetryDelay(commandTimeout: number): number {
   if (commandTimeout <= 0) return 100

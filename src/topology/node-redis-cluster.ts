@@ -311,17 +311,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
     let route = this.#routes[slot]
     if (!route) {
       const send = this.#sender(slot, key)
-      // Timed with the other commands on its master's connection, which answers in order.
-      const timed: Send = (args, resent) => {
-        const deadlines = this.#deadlinesOf(this.#cluster.slots[slot]?.master.address)
-        return timedSend(deadlines, send(args, resent), args)
-      }
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args, resent) => {
         const opening = this.#open()
-        if (!opening) return this.#sendOrRefuse(slot, args, timed, resent)
-        return opening.then(() => this.#sendOrRefuse(slot, args, timed, resent))
+        if (!opening) return this.#sendOrRefuse(slot, args, send, resent)
+        return opening.then(() => this.#sendOrRefuse(slot, args, send, resent))
       })
       this.#routes[slot] = route
     }
@@ -384,6 +379,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       )
   }
 
+  /**
+   * Each hop of a command is timed with the other commands on the connection it waits on, which
+   * answers in order: a redirected one on the master it was redirected to, so that one's silence
+   * is told as its own, not as the first master's (which did answer: MOVED).
+   */
   #sendOnce(slot: number, key: string): Send {
     // Any key of the slot routes the cluster client to it: the first one asked for stands for all.
     return (args, resent) => {
@@ -393,10 +393,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
       // its client must become known down by that client's failed attempts (SPEC §8).
       if (client) this.#watch.of(client, master!.address)
       if (client?.isReady === true) {
-        return client.sendCommand(args, COMMAND_OPTIONS).catch((error: unknown) => {
-          if (!isRedirection(error)) throw error
-          return this.#redirect(error, key, args, resent)
-        })
+        return this.#timedOn(master!.address, client.sendCommand(args, COMMAND_OPTIONS), args).catch(
+          (error: unknown) => {
+            if (!isRedirection(error)) throw error
+            return this.#redirect(error, key, args, resent)
+          },
+        )
       }
       if (client) this.#probeLayout()
       return this.#viaCluster(key, args, resent)
@@ -448,12 +450,13 @@ export class NodeRedisClusterTopology implements RedisTopology {
     // changed meanwhile may have run the command elsewhere (where, node-redis does not tell).
     const master = this.#cluster.slots[keySlot(key)]?.master
     try {
-      const reply = await withdrawable(
+      const sent = withdrawable(
         this.#queueOf(key),
         args,
         (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),
         this,
       )
+      const reply = await this.#timedOn(master?.address, sent, args)
       if (this.#cluster.slots[keySlot(key)]?.master !== master) resent?.(undefined)
       return reply
     } catch (error) {
@@ -465,12 +468,19 @@ export class NodeRedisClusterTopology implements RedisTopology {
     }
   }
 
-  /** A redirected command, sent to the master that MOVED named; `resent` is given that master's (timed) send. */
-  #sendTo(target: { client: NodeRedisClient; address: string }, args: (string | Buffer)[], resent?: Resent) {
-    resent?.((again) =>
-      timedSend(this.#deadlinesOf(target.address), target.client.sendCommand(again, COMMAND_OPTIONS), again),
-    )
-    return target.client.sendCommand(args, COMMAND_OPTIONS)
+  /** A redirected command, sent to the master that MOVED named; `resent` is given that master's send. */
+  #sendTo(
+    target: { client: NodeRedisClient; address: string },
+    args: (string | Buffer)[],
+    resent?: Resent,
+  ): Promise<unknown> {
+    resent?.((again) => this.#sendTo(target, again))
+    return this.#timedOn(target.address, target.client.sendCommand(args, COMMAND_OPTIONS), args)
+  }
+
+  /** `sent`, timed with the commands on the connection of the master at `address`. */
+  #timedOn(address: string | undefined, sent: Promise<unknown>, args: (string | Buffer)[]): Promise<unknown> {
+    return timedSend(this.#deadlinesOf(address), sent, args)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

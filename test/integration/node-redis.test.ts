@@ -285,6 +285,33 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
       }
     })
 
+    test('a command redirected to a frozen master times out naming that master, not the one that redirected it', async () => {
+      const urls = await privateClusterUrls()
+      const namespace = uniqueNamespace()
+      const client = await open(urls)
+      const fleet = createFleet({ client, namespace, commandTimeout: 300, retry: { attempts: 1 } })
+      try {
+        const store = fleet.store<number>()
+        const moving = await inEmptySlot(urls, (name) => `${namespace}:store:${name}`)
+        assert.equal(await store.get(moving), undefined)
+        const { from, to } = await moveEmptySlotOf(`${namespace}:store:${moving}`, urls)
+        const pid = Number((await info(Number(new URL(to).port), 'server')).get('process_id'))
+        process.kill(pid, 'SIGSTOP')
+        try {
+          await assert.rejects(store.get(moving), (error: unknown) => {
+            assert.ok(error instanceof TimeoutError, String(error))
+            assert.match(error.message, new RegExp(`no reply from ${new URL(to).host} `))
+            assert.doesNotMatch(error.message, new RegExp(new URL(from).host))
+            return true
+          })
+        } finally {
+          process.kill(pid, 'SIGCONT')
+        }
+      } finally {
+        await fleet.close()
+      }
+    })
+
     test('a sharded subscription follows its channel to the slot’s new master', async () => {
       const urls = await privateClusterUrls()
       const namespace = uniqueNamespace()
@@ -321,7 +348,8 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
     // slot's new master left its WAIT on the old one, which confirmed that master's replica.
     test('a waitFor write whose slot moved is confirmed by the new master’s replicas, not the old one’s', async () => {
       await onFaultCluster(async (faults, store, namespace) => {
-        const waitFor = { replicas: 1, timeout: 200 }
+        // Generous where the replica answers (a loaded machine), short where it is stopped.
+        const waitFor = { replicas: 1, timeout: 2000 }
         const key = `${namespace}:store:k`
         await store.set('k', 1, { waitFor })
         const [, to, third] = await mastersFirst(faults, await faults.masterOf(key))
@@ -330,7 +358,7 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         const pid = Number((await info((await faults.replicaOf(to!)).port, 'server')).get('process_id'))
         process.kill(pid, 'SIGSTOP')
         try {
-          const written = store.set('k', 2, { waitFor })
+          const written = store.set('k', 2, { waitFor: { ...waitFor, timeout: 300 } })
           await assert.rejects(written, (error: unknown) => {
             assert.ok(error instanceof DurabilityError, String(error))
             assert.equal(error.replicas, 0)
