@@ -103,7 +103,7 @@ export class ClusterTopology implements RedisTopology {
         // The handshake is not timed by timeCommands: a master that accepts the connection and
         // never answers (frozen) is bounded by connectTimeout, as one server is.
         limitHandshake(node, settings.connectTimeout)
-        timeCommands(node, settings.commandTimeout)
+        timeCommands(node, settings.commandTimeout, true)
       })
       return cluster
     })

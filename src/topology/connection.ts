@@ -258,7 +258,7 @@ function uncork(socket: Redis['stream']): void {
  * unless it still waits in the offline queue (no connection was ready meanwhile): then it is
  * taken out, never to be written on a later connection, and fails as not sent.
  */
-export function timeCommands(connection: Redis | Cluster, timeout: number): void {
+export function timeCommands(connection: Redis | Cluster, timeout: number, ofCluster = false): void {
   if (timeout <= 0) return
   // A node connection's address; a Cluster (a user's, through its view) has none of its own.
   const { host, port } = (connection.options ?? {}) as { host?: string; port?: number }
@@ -273,11 +273,28 @@ export function timeCommands(connection: Redis | Cluster, timeout: number): void
     // connection with "Command timed out" as it gives the attempt up, though none was sent.
     if (!isOwnHandshake(this.status, command.name)) {
       if (command.isSettled === undefined || sentByFive.has(command)) seeRejection(command)
+      if (ofCluster) handOver(command, deadlines)
       deadlines.add(command, blocksFor(command.name, command.args, 0))
     }
     return send.call(this, command, ...rest)
   }
   ;(connection as unknown as { sendCommand: typeof timed }).sendCommand = timed
+}
+
+/** The deadlines a command of a cluster's node connections was last sent under (on the Command). */
+const SENT_UNDER = Symbol('redfleet.sentUnder')
+
+/**
+ * A Cluster sends a command that met MOVED or ASK again, the same Command, on another node's
+ * connection: the first node answered it, so its deadlines let it go. Kept there, it timed out
+ * as that node's silence when the new node did not answer (helper-221's finding, on ioredis too).
+ * Kept on the Command, not in a WeakMap: one property store per command on the hot path.
+ */
+function handOver(command: Named, deadlines: CommandDeadlines): void {
+  const marked = command as Named & { [SENT_UNDER]?: CommandDeadlines }
+  const before = marked[SENT_UNDER]
+  if (before !== undefined && before !== deadlines) before.handedOver(command)
+  marked[SENT_UNDER] = deadlines
 }
 
 /** An ioredis Command, as timeCommands sees it. */

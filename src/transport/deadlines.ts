@@ -61,6 +61,9 @@ const WAIT_ENDS_LATE = 100
 
 const settled = (item: Timed): boolean => item.isSettled === true || item.isResolved === true
 
+/** Stands in for a command its connection answered and handed over to another (handedOver). */
+const HANDED_OVER: Timed = { isSettled: true, reject: () => undefined }
+
 /** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
 const BACKLOG = 1024
 
@@ -168,6 +171,16 @@ export class CommandDeadlines {
         },
       )
     })
+  }
+
+  /**
+   * `item`, answered here, was sent on to another connection (a cluster's MOVED or ASK: the
+   * client sends the same command to another node): this one owes it nothing more, and its
+   * silence there is that connection's to tell.
+   */
+  handedOver(item: Timed): void {
+    const at = this.#items.indexOf(item, this.#head)
+    if (at >= 0) this.#items[at] = HANDED_OVER
   }
 
   readonly #expire = (): void => {

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { Cluster } from 'ioredis'
-import { createFleet } from '../../src/index.ts'
-import { inEmptySlot, moveEmptySlotOf } from '../harness/faults.ts'
+import { createFleet, TimeoutError } from '../../src/index.ts'
+import { inEmptySlot, info, moveEmptySlotOf } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -61,5 +61,40 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
       [...(await cache.readMulti(entries)).values()],
       entries.map(() => 2),
     )
+  })
+}
+
+// The first master answered (MOVED): a timeout of the new one that stays silent is its own.
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a command redirected to a frozen master times out naming that master, not the one that redirected it`, async () => {
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({
+      url: cluster.urls,
+      cluster: true,
+      transport,
+      namespace,
+      commandTimeout: 300,
+      retry: { attempts: 1 },
+    })
+    fleets.push(fleet)
+    const store = fleet.store<number>()
+    const storeKey = (name: string) => `${namespace}:store:${name}`
+    const moving = await inEmptySlot(cluster.urls, storeKey)
+    // Every master connected, and the slot map read, before the move.
+    await fleet.ready()
+    assert.equal(await store.get(moving), undefined)
+    const { from, to } = await moveEmptySlotOf(storeKey(moving), cluster.urls)
+    const pid = Number((await info(Number(new URL(to).port), 'server')).get('process_id'))
+    process.kill(pid, 'SIGSTOP')
+    try {
+      await assert.rejects(store.get(moving), (error: unknown) => {
+        assert.ok(error instanceof TimeoutError, String(error))
+        assert.match(error.message, new RegExp(`no reply from ${new URL(to).host} `))
+        assert.doesNotMatch(error.message, new RegExp(new URL(from).host))
+        return true
+      })
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
   })
 }

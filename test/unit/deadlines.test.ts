@@ -55,6 +55,21 @@ test('CommandDeadlines: one timer fails each command at its own deadline, in sen
     assert.equal(await state(third), 'rejected')
   }))
 
+test('CommandDeadlines: a command handed over to another connection (MOVED) is failed by that one, as its silence', () =>
+  withFakeTimers(async () => {
+    const first = new CommandDeadlines(100, () => new Error('no reply from first'))
+    const second = new CommandDeadlines(100, () => new Error('no reply from second'))
+    const errors: string[] = []
+    const command = { isSettled: false, reject: (error: Error) => errors.push(error.message) }
+    first.add(command)
+    mock.timers.tick(10)
+    first.handedOver(command)
+    second.add(command)
+    mock.timers.tick(100)
+    assert.deepEqual(errors, ['no reply from second'])
+    assert.equal(first.holding, 0, 'the first connection answered it: it holds nothing')
+  }))
+
 test('CommandDeadlines: a WAIT gets its own timeout on top, what is sent behind it waits with it, and nothing after it', () =>
   withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
