@@ -98,6 +98,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * SCAN): what still waits there is withdrawn when the fleet lets go of a user's cluster.
    */
   readonly #queues = new Set<QueuedCommands>()
+  /** The wait for each master's client that durable writes' commands chain on (#madeClient). */
+  readonly #making = new Map<string, Promise<NodeRedisClient>>()
 
   /**
    * A cluster of redfleet's own (`transport: 'node-redis'`) from the seed urls, opened now and
@@ -369,13 +371,14 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #sender(slot: number, key: string): Send {
     const send = this.#sendOnce(slot, key)
     const delay = refusalRetryDelay(this.#settings.commandTimeout)
-    // A refused command sent again runs after what was sent with it: on the slot's master then.
+    // A refused command sent again runs after what was sent with it, on the slot's master as
+    // the slot map says then, which may have changed before a WAIT could be asked there.
     return (args, resent) =>
       retryRefusals(
         () => send(args, resent),
         delay,
         this.#closing.signal,
-        resent && (() => resent(this.#route(key).send)),
+        resent && (() => resent(undefined)),
       )
   }
 
@@ -392,17 +395,55 @@ export class NodeRedisClusterTopology implements RedisTopology {
       // Followed from its first use, ready or not: a master that was down when node-redis made
       // its client must become known down by that client's failed attempts (SPEC §8).
       if (client) this.#watch.of(client, master!.address)
-      if (client?.isReady === true) {
-        return this.#timedOn(master!.address, client.sendCommand(args, COMMAND_OPTIONS), args).catch(
-          (error: unknown) => {
-            if (!isRedirection(error)) throw error
-            return this.#redirect(error, key, args, resent)
-          },
-        )
-      }
+      if (client?.isReady === true) return this.#direct(client, master!.address, key, args, resent)
       if (client) this.#probeLayout()
+      // A durable write's commands (`resent` given) go on the master's own connection once
+      // node-redis has made it, where a MOVED or ASK comes back to redfleet: through the cluster
+      // client, node-redis follows an ASK by itself, and the WAIT sent with the write counted
+      // another connection's writes than the one the write ran on (helper-222).
+      if (resent && master) {
+        return this.#madeClient(master).then((made) => this.#direct(made, master.address, key, args, resent))
+      }
       return this.#viaCluster(key, args, resent)
     }
+  }
+
+  /**
+   * On a master's own connection, ready or not yet (then withdrawable, as through the cluster
+   * client); a MOVED or ASK is followed (#redirect).
+   */
+  #direct(
+    client: NodeRedisClient,
+    address: string,
+    key: string,
+    args: (string | Buffer)[],
+    resent?: Resent,
+  ): Promise<unknown> {
+    const sent = client.isReady
+      ? client.sendCommand(args, COMMAND_OPTIONS)
+      : withdrawable(
+          this.#queueOf(client),
+          args,
+          (signal) => client.sendCommand(args, { ...COMMAND_OPTIONS, abortSignal: signal }),
+          this,
+        )
+    return this.#timedOn(address, sent, args).catch((error: unknown) => {
+      if (!isRedirection(error)) throw error
+      return this.#redirect(error, key, args, resent)
+    })
+  }
+
+  /**
+   * `master`'s client once node-redis has made it (#nodeClient), one wait per master at a time:
+   * the commands of one pipeline chain on it, and so are sent in their order.
+   */
+  #madeClient(master: NodeRedisClusterNode): Promise<NodeRedisClient> {
+    let made = this.#making.get(master.address)
+    if (made === undefined) {
+      made = this.#nodeClient(master).finally(() => this.#making.delete(master.address))
+      this.#making.set(master.address, made)
+    }
+    return made
   }
 
   /**
@@ -433,9 +474,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return client?.isReady === true ? { client, address: address! } : undefined
   }
 
-  /** redfleet's commands waiting in the client of `key`'s master (withdrawn newest first). */
-  #queueOf(key: string): QueuedCommands {
-    const queue = queueOf(this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster)
+  /** redfleet's commands waiting in `client` for a connection (withdrawn newest first). */
+  #queueOf(client: NodeRedisClient | NodeRedisCluster): QueuedCommands {
+    const queue = queueOf(client)
     this.#queues.add(queue)
     return queue
   }
@@ -451,7 +492,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const master = this.#cluster.slots[keySlot(key)]?.master
     try {
       const sent = withdrawable(
-        this.#queueOf(key),
+        this.#queueOf(this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster),
         args,
         (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),
         this,

@@ -159,7 +159,7 @@ export class NodeRedisPipeline implements CommandPipeline {
 
 /** Why a WAIT could not be asked where its write ran. */
 const NOT_FOLLOWED =
-  'a write sent with it was redirected where it could not be followed (ASK, or within the cluster client)'
+  'a write sent with it ran on a connection it could not be asked on (an ASK, or a retry after CLUSTERDOWN or TRYAGAIN)'
 
 /**
  * The least of a WAIT's (or WAITAOF's) answers: the first error, else the fewest acknowledgements

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import calculateSlot from 'cluster-key-slot'
 import { createClient as createClient5, createCluster as createCluster5 } from 'node-redis5'
 import { createClient as createClient6, createCluster as createCluster6 } from 'node-redis6'
@@ -146,6 +147,7 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
 /** What these tests do with a cluster of either version. */
 interface Cluster {
   readonly isOpen: boolean
+  readonly masters: readonly { readonly port: number; readonly client?: { readonly isReady: boolean } }[]
   sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>
   on(event: 'error', listener: (error: unknown) => void): unknown
   destroy(): unknown
@@ -218,14 +220,20 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
 
     /** Runs `work` with a store of a fleet on a cluster of this version, seeded with the fault cluster. */
     const onFaultCluster = async (
-      work: (faults: FaultCluster, store: Store<number>, namespace: string) => Promise<void>,
+      work: (
+        faults: FaultCluster,
+        store: Store<number>,
+        namespace: string,
+        cluster: Cluster,
+      ) => Promise<void>,
     ) => {
       faultCluster ??= startFaultCluster()
       const faults = await faultCluster
       const namespace = uniqueNamespace()
-      const fleet = createFleet({ client: await open(faults.urls), namespace })
+      const cluster = await open(faults.urls)
+      const fleet = createFleet({ client: cluster, namespace })
       try {
-        await work(faults, fleet.store<number>(), namespace)
+        await work(faults, fleet.store<number>(), namespace, cluster)
       } finally {
         await fleet.close()
       }
@@ -374,6 +382,41 @@ for (const [version, createCluster] of Object.entries(CLUSTER_VERSIONS)) {
         await faults.moveSlot(calculateSlot(key), third!)
         await store.set('k', 3, { waitFor })
         assert.equal(await store.get('k'), 3)
+      })
+    })
+
+    // Through the cluster client (its master's client reconnecting), node-redis followed the ASK
+    // by itself: the write ran on the importing master, and its WAIT was answered on the other.
+    test('a waitFor write of a new key in a migrating slot (ASK) is not confirmed by the old master’s replica', async () => {
+      await onFaultCluster(async (faults, store, namespace, cluster) => {
+        const name = await inEmptySlot(faults.urls, (n) => `${namespace}:store:${n}`)
+        const key = `${namespace}:store:${name}`
+        const slot = calculateSlot(key)
+        const [from, to] = await mastersFirst(faults, await faults.masterOf(key))
+        assert.equal(await store.get(name), undefined, 'the slot map is read, and its master connected')
+        await command(to!.port, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', from!.id)
+        await command(from!.port, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', to!.id)
+        const pid = Number((await info((await faults.replicaOf(to!)).port, 'server')).get('process_id'))
+        const fromClient = cluster.masters.find((master) => master.port === from!.port)?.client
+        process.kill(pid, 'SIGSTOP')
+        try {
+          // Its connection to the migrating master is cut (this command's own too): the write is
+          // made while the client reconnects, within milliseconds, so no poll could wait for it.
+          await command(from!.port, 'CLIENT', 'KILL', 'TYPE', 'normal').catch(() => undefined)
+          for (let turn = 0; turn < 10_000 && fromClient?.isReady === true; turn++) await nextTurn()
+          await assert.rejects(
+            store.set(name, 1, { waitFor: { replicas: 1, timeout: 300 } }),
+            DurabilityError,
+          )
+        } finally {
+          process.kill(pid, 'SIGCONT')
+          // The migration finished: the slot (with the key written there) is `to`'s.
+          for (const master of await mastersFirst(faults, to!)) {
+            await command(master.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', to!.id)
+          }
+          await faults.waitUntilOk()
+        }
+        assert.equal(await store.get(name), 1, 'the write stays applied')
       })
     })
 
