@@ -14,9 +14,9 @@ export interface Watched {
 /**
  * The fleet's one periodic look at what no event reports (a CLUSTER FAILOVER that leaves every
  * connection open, a REPLICAOF), shared by the trackings of all its near caches: the slot map is
- * reloaded once per interval, however many cache namespaces track (on ioredis each reload opens
- * a connection of its own; one per namespace every 250 ms took a core at ~25 namespaces), while
- * each tracking's masters answer ROLE, then each tracking re-reads its masters.
+ * checked once per interval, however many cache namespaces track, and reloaded only when it
+ * changed (each reload opens a connection of its own: checkLayout), while each tracking's
+ * masters answer ROLE, then each tracking re-reads its masters.
  */
 export class TopologyWatch {
   readonly #watched = new Set<Watched>()
@@ -71,7 +71,7 @@ export class TopologyWatch {
     const watched = [...this.#watched]
     // The roles alongside the slot map, not after it: node-redis reads the slot map from one
     // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.
-    await Promise.all([topology.refreshLayout(), ...watched.map((w) => w.checkNodes())])
+    await Promise.all([topology.checkLayout(), ...watched.map((w) => w.checkNodes())])
     await Promise.all(watched.map((w) => w.sync()))
   }
 }

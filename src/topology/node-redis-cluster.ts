@@ -26,6 +26,7 @@ import {
   type ServerAddress,
 } from './connection.ts'
 import { HealthRegistry, type NodeHealth, watchDedicated } from './health.ts'
+import { slotsReplyMatches } from './layout-check.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -640,6 +641,18 @@ export class NodeRedisClusterTopology implements RedisTopology {
       this.#refreshing = undefined
     })
     return this.#refreshing
+  }
+
+  /** On a ready master's connection: node-redis makes a client of its own for each re-read. */
+  async checkLayout(): Promise<void> {
+    const master = this.#cluster.masters.find((node) => node.client?.isReady === true)
+    const reply = master
+      ? await this.#nodeConnection(master.client!, master.address)
+          .call('CLUSTER', 'SLOTS')
+          .catch(() => undefined)
+      : undefined
+    const host = master?.address.slice(0, master.address.lastIndexOf(':')) ?? ''
+    if (!slotsReplyMatches(reply, this.slotOwners(), host)) await this.refreshLayout()
   }
 
   doubtLayout(): void {

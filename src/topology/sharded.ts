@@ -360,6 +360,8 @@ export class ShardedTopology implements RedisTopology {
 
   async refreshLayout(): Promise<void> {}
 
+  async checkLayout(): Promise<void> {}
+
   doubtLayout(): void {}
 
   slotMoved(_error: unknown): undefined {}

@@ -106,6 +106,12 @@ export interface RedisTopology {
   /** Cluster: reloads the slot map now (CLUSTER SLOTS); elsewhere nothing to do. Never rejects. */
   refreshLayout(): Promise<void>
   /**
+   * Cluster: asks a master for CLUSTER SLOTS on its connection and reloads the slot map only if it
+   * differs from the client's, or could not be read (refreshLayout opens a connection each time);
+   * elsewhere nothing to do. Never rejects.
+   */
+  checkLayout(): Promise<void>
+  /**
    * A reply said a slot moved (MOVED) that the client did not follow (a pipeline's, on
    * ioredis): the slot map is re-read now, and multi-key calls group their keys after it, so a
    * retry goes where the slot went. No-op where the client follows MOVED itself. Returns what

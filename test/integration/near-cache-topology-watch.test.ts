@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
 import { info } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
@@ -70,5 +71,53 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       `${reloads} slot-map reloads in ${checks.toFixed(1)} checks of ${NAMESPACES} namespaces`,
     )
     assert.ok(reloads >= 1, 'the slot map is still reloaded by the periodic check')
+  })
+}
+
+/**
+ * Each slot-map reload opens a connection of the client's own (ioredis duplicates one, node-redis
+ * makes a client): an idle near cache's checks, four a second, opened 14,000 an hour per process
+ * (helper-227). A check asks CLUSTER SLOTS on a master's connection and reloads only on a change.
+ */
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: an idle near cache's checks open no connection while the slot map stays the same`, async () => {
+    // The other tests' fleets keep checking: closed, so that every ROLE counted is this fleet's.
+    await Promise.all(fleets.splice(0).map((fleet) => fleet.close()))
+    // One connection per server for the counting itself, opened before it starts.
+    const admins = cluster.servers.map((server) => new Redis(server.url))
+    try {
+      const reported: string[] = []
+      const fleet = createFleet({
+        url: cluster.urls,
+        cluster: true,
+        transport,
+        namespace: uniqueNamespace(),
+        onError: (error) => reported.push(String(error)),
+      })
+      fleets.push(fleet)
+      const cache = fleet.cache({ near: { max: 10 } })
+      await cache.write('k', 1)
+      await untilNearHit(cache, 'k', 15_000, reported)
+      const sample = async () => {
+        let roles = 0
+        let connections = 0
+        for (const admin of admins) {
+          roles += Number(/cmdstat_role:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
+          connections += Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))![1])
+        }
+        return { roles, connections }
+      }
+      const start = await sample()
+      let now = start
+      while (now.roles - start.roles < CHECKS * admins.length) {
+        await sleep(20)
+        now = await sample()
+      }
+      // A check whose CLUSTER SLOTS timed out on a loaded machine reloads: some slack, not one per check.
+      const opened = now.connections - start.connections
+      assert.ok(opened <= 3, `${opened} connections opened in ${CHECKS} checks`)
+    } finally {
+      for (const admin of admins) admin.disconnect()
+    }
   })
 }
