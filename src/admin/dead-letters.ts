@@ -356,25 +356,43 @@ function idBefore(id: string): string {
 /** The end of a group's default dead-letter channel's name (`<group>:dead`, SPEC §5). */
 const DEFAULT_SUFFIX = ':dead'
 
-/**
- * What a replay or purge of `count` letters did not find, said to the operator: ids that are
- * not among the channel's dead letters (replayed or purged meanwhile, or mistyped), or a channel
- * that holds none (a mistyped channel or namespace). Empty when it found what it was asked for.
- */
-export function unmatchedNote(count: number, ids: readonly string[] | undefined): string {
-  if (ids !== undefined) {
-    // An id given twice (or spelt twice: `5` is `5-0`) is one letter.
-    const given = new Set(ids.map((id) => canonicalId(id) ?? id)).size
-    const missed = given - count
-    return missed > 0 ? `; ${missed} of the ${given} ids given are not among its dead letters` : ''
-  }
-  return count === 0 ? '; it holds no dead letters (check the channel and the namespace)' : ''
+/** What a replay or purge did not find (see unmatched): `--json` prints it beside the count. */
+export interface Unmatched {
+  /** Of the ids given, how many are not among the channel's dead letters (0 when none given). */
+  readonly notFound: number
+  /** No ids given, and the channel holds no dead letters (a mistyped channel or namespace). */
+  readonly holdsNone: boolean
 }
 
 /**
- * unmatchedNote for a purge: none when the channel held entries that are not dead letters (it
+ * What a replay or purge of `count` letters did not find: ids that are not among the channel's
+ * dead letters (replayed or purged meanwhile, or mistyped), or a channel that holds none.
+ */
+export function unmatched(count: number, ids: readonly string[] | undefined): Unmatched & { given: number } {
+  if (ids === undefined) return { given: 0, notFound: 0, holdsNone: count === 0 }
+  // An id given twice (or spelt twice: `5` is `5-0`) is one letter.
+  const given = new Set(ids.map((id) => canonicalId(id) ?? id)).size
+  return { given, notFound: Math.max(0, given - count), holdsNone: false }
+}
+
+/** `unmatched`, said to the operator; empty when it found what it was asked for. */
+export function unmatchedNote(count: number, ids: readonly string[] | undefined): string {
+  const { given, notFound, holdsNone } = unmatched(count, ids)
+  if (notFound > 0) return `; ${notFound} of the ${given} ids given are not among its dead letters`
+  return holdsNone ? '; it holds no dead letters (check the channel and the namespace)' : ''
+}
+
+/**
+ * `unmatched` for a purge: nothing when the channel held entries that are not dead letters (it
  * was the channel named; what the purge did with them is said beside it).
  */
+export function purgeUnmatched(purged: PurgeResult, ids: readonly string[] | undefined): Unmatched {
+  if (purged.kept + purged.malformed > 0) return { notFound: 0, holdsNone: false }
+  const { notFound, holdsNone } = unmatched(purged.count, ids)
+  return { notFound, holdsNone }
+}
+
+/** purgeUnmatched, said to the operator. */
 export function purgeUnmatchedNote(purged: PurgeResult, ids: readonly string[] | undefined): string {
   return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, ids)
 }

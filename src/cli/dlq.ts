@@ -3,9 +3,11 @@ import {
   type PurgeResult,
   purgeChannel,
   purgesOthers,
+  purgeUnmatched,
   purgeUnmatchedNote,
   readDeadLetters,
   replayDeadLetters,
+  unmatched,
   unmatchedNote,
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
@@ -69,6 +71,8 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
           origin: { channel: l.origin.channel ?? null, id: l.origin.id },
         }))
         console.log(jsonText(out, 2))
+        // The array stays the letters alone; that there are more is told beside it.
+        if (read.length > shownLimit) moreOnStderr(channel, shownLimit)
         return
       }
       const more = read.length > shownLimit ? '+' : ''
@@ -90,14 +94,22 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
     }
     if (action === 'replay') {
       const count = await replayDeadLetters(fleet, channel, { ids })
-      if (flags.json) console.log(jsonText({ action, channel, count }))
-      else console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids)}`)
+      if (flags.json) {
+        const { notFound, holdsNone } = unmatched(count, ids)
+        console.log(jsonText({ action, channel, count, notFound, holdsNone }))
+      } else
+        console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids)}`)
       return
     }
     const purged = await purgeChannel(fleet, channel, { ids })
-    if (flags.json) console.log(jsonText({ action, channel, ...purged }))
+    if (flags.json) console.log(jsonText({ action, channel, ...purged, ...purgeUnmatched(purged, ids) }))
     else console.log(purgedText(channel, purged, ids))
   })
+}
+
+/** A `--json` list cut at `--limit`: said on stderr, so that stdout stays the letters' array. */
+function moreOnStderr(channel: string, limit: number): void {
+  console.error(`redfleet: '${shown(channel)}' holds more than the ${limit} dead letters listed (--limit)`)
 }
 
 const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`

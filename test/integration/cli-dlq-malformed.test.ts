@@ -59,6 +59,8 @@ describe('redfleet dlq with entries that are not dead-letter records', () => {
       count: 2,
       malformed: 2,
       kept: 0,
+      notFound: 0,
+      holdsNone: false,
     })
     assert.equal(await raw(url).xlen(key), 0)
     const status = await cli(['status', ...flags])
@@ -80,12 +82,20 @@ describe('redfleet dlq with entries that are not dead-letter records', () => {
       count: 1,
       malformed: 0,
       kept: 0,
+      notFound: 0,
+      holdsNone: false,
     })
     // Replay never replays them: the letter goes back, the two strangers stay.
     const main = `${namespace}:streams:events`
     const before = await raw(url).xlen(main)
     const replay = await cli(['dlq', 'replay', 'ship:dead', '--json', ...flags])
-    assert.deepEqual(JSON.parse(replay.stdout), { action: 'replay', channel: 'ship:dead', count: 1 })
+    assert.deepEqual(JSON.parse(replay.stdout), {
+      action: 'replay',
+      channel: 'ship:dead',
+      count: 1,
+      notFound: 0,
+      holdsNone: false,
+    })
     assert.equal(await raw(url).xlen(main), before + 1)
     assert.equal(await raw(url).xlen(`${namespace}:streams:channel:ship:dead`), 2)
     // No dead letter left, but named as a group's dead-letter channel: purge empties it.

@@ -90,6 +90,9 @@ describe('redfleet dlq list and orphans: what they print', () => {
     assert.equal(exact.stdout.split('\n')[0], "dead letters in 'ship:dead': 3")
     assert.equal(fewer.stdout.split('\n')[0], "dead letters in 'ship:dead': 2+")
     assert.equal(JSON.parse(json.stdout).length, 2)
+    // The array stays the letters; that there are more is said on stderr.
+    assert.equal(json.stderr, "redfleet: 'ship:dead' holds more than the 2 dead letters listed (--limit)\n")
+    assert.equal(exact.stderr, '')
   })
 
   test('--ids that are not stream entry ids are a usage error naming the id, and nothing is done', async () => {

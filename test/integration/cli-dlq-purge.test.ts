@@ -34,6 +34,8 @@ describe('redfleet dlq list and purge', () => {
       count: 1,
       malformed: 0,
       kept: 0,
+      notFound: 1,
+      holdsNone: false,
     })
     assert.deepEqual(
       (await listDeadLetters(fleet, 'billing:dead')).map((l) => l.envelope),

@@ -63,6 +63,27 @@ describe('redfleet dlq list and replay', () => {
       stale.stdout,
       "purged 0 dead letter(s) of 'billing:dead'; 2 of the 2 ids given are not among its dead letters\n",
     )
+    // --json says the same (helper-228: a script could not tell a mistyped channel from done).
+    const [againJson, staleJson] = await Promise.all([
+      cli(['dlq', 'replay', 'billing:dead', '--json', ...flags]),
+      cli(['dlq', 'purge', 'billing:dead', '--ids', '1-0,2-0,1-0', '--json', ...flags]),
+    ])
+    assert.deepEqual(JSON.parse(againJson.stdout), {
+      action: 'replay',
+      channel: 'billing:dead',
+      count: 0,
+      notFound: 0,
+      holdsNone: true,
+    })
+    assert.deepEqual(JSON.parse(staleJson.stdout), {
+      action: 'purge',
+      channel: 'billing:dead',
+      count: 0,
+      malformed: 0,
+      kept: 0,
+      notFound: 2,
+      holdsNone: false,
+    })
   })
 
   test('dlq list into a pipe its reader closed (| head -1) ends quietly, exit 0', async () => {
