@@ -35,18 +35,24 @@ async function counts(): Promise<{ roles: number; reloads: number }> {
   return { roles, reloads }
 }
 
+/** A fleet on the file's cluster (closed after the tests), with what it reports to onError. */
+function clusterFleet(transport: 'ioredis' | 'node-redis', commandTimeout?: number) {
+  const reported: string[] = []
+  const fleet = createFleet({
+    url: cluster.urls,
+    cluster: true,
+    transport,
+    namespace: uniqueNamespace(),
+    ...(commandTimeout === undefined ? {} : { commandTimeout }),
+    onError: (error) => reported.push(String(error)),
+  })
+  fleets.push(fleet)
+  return { fleet, reported }
+}
+
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: near caches in ${NAMESPACES} namespaces share one slot-map reload per check`, async () => {
-    const reported: string[] = []
-    const fleet = createFleet({
-      url: cluster.urls,
-      cluster: true,
-      transport,
-      namespace: uniqueNamespace(),
-      commandTimeout: 400, // a check every 100 ms
-      onError: (error) => reported.push(String(error)),
-    })
-    fleets.push(fleet)
+    const { fleet, reported } = clusterFleet(transport, 400) // a check every 100 ms
     const caches = Array.from({ length: NAMESPACES }, (_, i) =>
       fleet.withNamespace(`tenant${i}`).cache({ near: { max: 10 } }),
     )
@@ -86,15 +92,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     // One connection per server for the counting itself, opened before it starts.
     const admins = cluster.servers.map((server) => new Redis(server.url))
     try {
-      const reported: string[] = []
-      const fleet = createFleet({
-        url: cluster.urls,
-        cluster: true,
-        transport,
-        namespace: uniqueNamespace(),
-        onError: (error) => reported.push(String(error)),
-      })
-      fleets.push(fleet)
+      const { fleet, reported } = clusterFleet(transport)
       const cache = fleet.cache({ near: { max: 10 } })
       await cache.write('k', 1)
       await untilNearHit(cache, 'k', 15_000, reported)
