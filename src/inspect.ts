@@ -345,7 +345,8 @@ async function inspect(
   failed('tracker', tracker)
   const { walked, walk, streams, deadLetters } = await streamsRead
   const notOutage = problems.find((p) => !isOutage(p.error))
-  if (notOutage) throw notOutage.error
+  // Typed as a call's error: the keyspace walk reads the nodes directly (a raw CLUSTERDOWN).
+  if (notOutage) throw translateError(notOutage.error, 'status')
   const nothingRead =
     members.status === 'rejected' &&
     tracker.status === 'rejected' &&
