@@ -6,6 +6,7 @@ import { started } from './deadline.ts'
 import {
   ClosedError,
   ConnectionError,
+  DurabilityError,
   doubtsLayout,
   isACluster,
   isAmbiguous,
@@ -129,7 +130,10 @@ export function reportFailure(policy: OperationPolicy, error: unknown, op: strin
 function closedError(op: string, key: string | undefined, cutOff?: unknown): ClosedError {
   const message = `${key === undefined ? op : `${op} '${key}'`}: the fleet is closed`
   if (cutOff === undefined) return new ClosedError(message)
-  const outcome = cutOff instanceof RedfleetError && !isAmbiguous(cutOff) ? 'not-applied' : 'unknown'
+  // A DurabilityError is a write applied whose acknowledgements were cut off (helper-229).
+  const applied = cutOff instanceof DurabilityError
+  const outcome =
+    cutOff instanceof RedfleetError && !isAmbiguous(cutOff) && !applied ? 'not-applied' : 'unknown'
   return new ClosedError(message, { cause: cutOff, outcome })
 }
 

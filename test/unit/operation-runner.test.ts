@@ -2,7 +2,13 @@ import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { type FleetContext, type OperationPolicy, runOperation } from '../../src/context.ts'
-import { ClosedError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
+import {
+  ClosedError,
+  ConnectionError,
+  DurabilityError,
+  NodeDownError,
+  TimeoutError,
+} from '../../src/errors.ts'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
 import { Keyspace } from '../../src/keyspace.ts'
 import { Lifecycle } from '../../src/lifecycle.ts'
@@ -108,6 +114,21 @@ test('a close during the retries of an attempt that may have applied: ClosedErro
   assert.ok(error instanceof ClosedError, String(error))
   assert.equal(error.outcome, 'unknown')
   assert.ok(error.cause instanceof TimeoutError)
+})
+
+test('a close that cuts off a durable write’s acknowledgements: ClosedError, outcome unknown (it was applied)', async () => {
+  const { ctx, policy } = context()
+  const error = await runOperation(ctx, policy, 'store.set', 'k', async () => {
+    await ctx.lifecycle.close()
+    throw new DurabilityError("store.set 'k': written, but not confirmed as durable within 100 ms", {
+      replicas: 0,
+      localAof: false,
+      wanted: { replicas: 1 },
+    })
+  }).catch((e: unknown) => e)
+  assert.ok(error instanceof ClosedError, String(error))
+  assert.equal(error.outcome, 'unknown')
+  assert.ok(error.cause instanceof DurabilityError)
 })
 
 test('a retry known not to have reached Redis after failures that did not either: not-applied', async () => {
