@@ -15,7 +15,7 @@ import {
 } from './connection.ts'
 import { HealthRegistry, limitHandshake, watchConnection, watchDedicated } from './health.ts'
 import type { IORedisModule } from './ioredis.ts'
-import { slotsReplyMatches } from './layout-check.ts'
+import { inTurn, slotsReplyMatches } from './layout-check.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { groupKeys, type PipelineGuard, pipelinePerNode } from './pipeline.ts'
 import { keySlot, SLOT_COUNT } from './slot.ts'
@@ -43,6 +43,8 @@ export class ClusterTopology implements RedisTopology {
   /** When doubtLayout last had the slot maps re-read, and that re-read while it lasts. */
   #lastDoubt = Number.NEGATIVE_INFINITY
   #doubtRead: Promise<unknown> | undefined
+  /** How many times checkLayout has looked: which master it asks next (inTurn). */
+  #layoutChecks = 0
   /** The slot-map re-read a MOVED asked for (slotMoved), while it lasts. */
   #movedRead: Promise<unknown> | undefined
   #closed = false
@@ -355,8 +357,8 @@ export class ClusterTopology implements RedisTopology {
    */
   async checkLayout(): Promise<void> {
     const client = this.#clients[0]!
-    const node =
-      client.status === 'ready' ? client.nodes('master').find((n) => n.status === 'ready') : undefined
+    const ready = client.status === 'ready' ? client.nodes('master').filter((n) => n.status === 'ready') : []
+    const node = inTurn(ready, this.#layoutChecks++)
     const reply = await node?.call('CLUSTER', 'SLOTS').catch(() => undefined)
     if (!slotsReplyMatches(reply, this.slotOwners(), node?.options.host ?? '')) await this.refreshLayout()
   }

@@ -22,3 +22,11 @@ export function slotsReplyMatches(
   }
   return covered === owners.filter((owner) => owner !== undefined).length
 }
+
+/**
+ * The master a check asks, each in turn: one node's view of the slots can lag behind the others'
+ * (a move its gossip has not brought yet), and a check that always asked it would not see it.
+ */
+export function inTurn<T>(masters: readonly T[], turn: number): T | undefined {
+  return masters.length === 0 ? undefined : masters[turn % masters.length]
+}

@@ -26,7 +26,7 @@ import {
   type ServerAddress,
 } from './connection.ts'
 import { HealthRegistry, type NodeHealth, watchDedicated } from './health.ts'
-import { slotsReplyMatches } from './layout-check.ts'
+import { inTurn, slotsReplyMatches } from './layout-check.ts'
 import { LayoutListeners } from './layout-listeners.ts'
 import { NodeRedisWatch } from './node-redis-health.ts'
 import type { NodeRedisModule } from './node-redis-module.ts'
@@ -76,6 +76,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #wasOpen: boolean
   #opening: Promise<void> | undefined
   #lastProbe = 0
+  /** How many times checkLayout has looked: which master it asks next (inTurn). */
+  #layoutChecks = 0
   /** When the slot map was last re-read by refreshLayout. */
   #lastLayoutRead = 0
   /** Aborted as close begins: a refused command is not sent again (retryRefusals). */
@@ -645,7 +647,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
 
   /** On a ready master's connection: node-redis makes a client of its own for each re-read. */
   async checkLayout(): Promise<void> {
-    const master = this.#cluster.masters.find((node) => node.client?.isReady === true)
+    const ready = this.#cluster.masters.filter((node) => node.client?.isReady === true)
+    const master = inTurn(ready, this.#layoutChecks++)
     const reply = master
       ? await this.#nodeConnection(master.client!, master.address)
           .call('CLUSTER', 'SLOTS')

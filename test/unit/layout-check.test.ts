@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { slotsReplyMatches } from '../../src/topology/layout-check.ts'
+import { inTurn, slotsReplyMatches } from '../../src/topology/layout-check.ts'
 
 /** Owners of 16384 slots: the first half at `a`, the rest at `b`. */
 function owners(a: string, b: string): (string | undefined)[] {
@@ -28,4 +28,12 @@ test('a slot served elsewhere, a slot no longer or newly served, or no reply: a 
   assert.equal(slotsReplyMatches(reply(['127.0.0.1', 7000], ['127.0.0.1', 7001]), partly, '127.0.0.1'), false)
   assert.equal(slotsReplyMatches(undefined, known, '127.0.0.1'), false)
   assert.equal(slotsReplyMatches([], undefined, '127.0.0.1'), false)
+})
+
+test('each check asks the next master in turn (a lagging view is not the only one asked)', () => {
+  assert.deepEqual(
+    [0, 1, 2, 3].map((turn) => inTurn(['a', 'b', 'c'], turn)),
+    ['a', 'b', 'c', 'a'],
+  )
+  assert.equal(inTurn([], 5), undefined)
 })
