@@ -360,41 +360,63 @@ const DEFAULT_SUFFIX = ':dead'
 export interface Unmatched {
   /** Of the ids given, how many are not among the channel's dead letters (0 when none given). */
   readonly notFound: number
-  /** No ids given, and the channel holds no dead letters (a mistyped channel or namespace). */
+  /** The channel holds no dead letters (a mistyped channel or namespace). */
   readonly holdsNone: boolean
 }
 
 /**
  * What a replay or purge of `count` letters did not find: ids that are not among the channel's
- * dead letters (replayed or purged meanwhile, or mistyped), or a channel that holds none.
+ * dead letters (replayed or purged meanwhile, or mistyped), or a channel that holds none. With
+ * ids given, found none, the caller tells whether the channel holds any (`holdsAny`): a script
+ * replaying chosen ids must tell a mistyped channel from ids handled already (helper-230).
  */
-export function unmatched(count: number, ids: readonly string[] | undefined): Unmatched & { given: number } {
+export function unmatched(
+  count: number,
+  ids: readonly string[] | undefined,
+  holdsAny = true,
+): Unmatched & { given: number } {
   if (ids === undefined) return { given: 0, notFound: 0, holdsNone: count === 0 }
   // An id given twice (or spelt twice: `5` is `5-0`) is one letter.
   const given = new Set(ids.map((id) => canonicalId(id) ?? id)).size
-  return { given, notFound: Math.max(0, given - count), holdsNone: false }
+  return { given, notFound: Math.max(0, given - count), holdsNone: count === 0 && !holdsAny }
 }
 
 /** `unmatched`, said to the operator; empty when it found what it was asked for. */
-export function unmatchedNote(count: number, ids: readonly string[] | undefined): string {
-  const { given, notFound, holdsNone } = unmatched(count, ids)
-  if (notFound > 0) return `; ${notFound} of the ${given} ids given are not among its dead letters`
-  return holdsNone ? '; it holds no dead letters (check the channel and the namespace)' : ''
+export function unmatchedNote(count: number, ids: readonly string[] | undefined, holdsAny = true): string {
+  const { given, notFound, holdsNone } = unmatched(count, ids, holdsAny)
+  const check = '(check the channel and the namespace)'
+  if (holdsNone && ids !== undefined)
+    return `; the ${given} ids given are not among its dead letters: it holds none ${check}`
+  if (holdsNone) return `; it holds no dead letters ${check}`
+  return notFound > 0 ? `; ${notFound} of the ${given} ids given are not among its dead letters` : ''
+}
+
+/** Whether `channel` holds a dead letter now (one read of one letter). */
+export async function holdsDeadLetters(fleet: Fleet, channel: string): Promise<boolean> {
+  return (await readDeadLetters(fleet, channel, { limit: 1 })).letters.length > 0
 }
 
 /**
  * `unmatched` for a purge: nothing when the channel held entries that are not dead letters (it
  * was the channel named; what the purge did with them is said beside it).
  */
-export function purgeUnmatched(purged: PurgeResult, ids: readonly string[] | undefined): Unmatched {
+export function purgeUnmatched(
+  purged: PurgeResult,
+  ids: readonly string[] | undefined,
+  holdsAny = true,
+): Unmatched {
   if (purged.kept + purged.malformed > 0) return { notFound: 0, holdsNone: false }
-  const { notFound, holdsNone } = unmatched(purged.count, ids)
+  const { notFound, holdsNone } = unmatched(purged.count, ids, holdsAny)
   return { notFound, holdsNone }
 }
 
 /** purgeUnmatched, said to the operator. */
-export function purgeUnmatchedNote(purged: PurgeResult, ids: readonly string[] | undefined): string {
-  return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, ids)
+export function purgeUnmatchedNote(
+  purged: PurgeResult,
+  ids: readonly string[] | undefined,
+  holdsAny = true,
+): string {
+  return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, ids, holdsAny)
 }
 
 /**

@@ -1,14 +1,17 @@
 /** What an operator is told when a cluster refuses commands (CLUSTERDOWN): which masters fail. */
 import { resultWithin } from '../deadline.ts'
+import { messageOf } from '../errors.ts'
 import { fleetContext } from '../fleet.ts'
 import type { Fleet } from '../index.ts'
 
 /**
- * `error` (a CLUSTERDOWN refusal) with the masters the cluster marks as failing (`fail` or
- * `fail?` in CLUSTER NODES), as the first master to answer within commandTimeout says: Redis'
- * own "CLUSTERDOWN The cluster is down" names none, and the operator has to find out which.
+ * `error` as an operator command tells it: a CLUSTERDOWN refusal (from any command: some read the
+ * nodes directly, the keyspace walk) with the masters the cluster marks as failing (`fail` or
+ * `fail?` in CLUSTER NODES), as the first master to answer within commandTimeout says. Redis' own
+ * "CLUSTERDOWN The cluster is down" names none, and the operator has to find out which.
  */
-export async function namingFailingMasters(fleet: Fleet, error: unknown): Promise<unknown> {
+export async function explained(fleet: Fleet, error: unknown): Promise<unknown> {
+  if (!/\bCLUSTERDOWN\b/.test(messageOf(error))) return error
   const ctx = fleetContext(fleet)
   const masters = (await ctx.redisHandle.current?.masters().catch(() => undefined)) ?? []
   const asked = masters.map(async (master) => {

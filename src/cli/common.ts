@@ -1,9 +1,9 @@
 /** What the `redfleet` commands that work on a fleet share: a fleet to work on, and Ctrl-C. */
 import { resultWithin } from '../deadline.ts'
-import { ConfigError, messageOf } from '../errors.ts'
+import { ConfigError } from '../errors.ts'
 import { fleetContext } from '../fleet.ts'
 import { createFleet, type Fleet } from '../index.ts'
-import { namingFailingMasters } from './cluster-down.ts'
+import { explained } from './cluster-down.ts'
 import { type FlagOptions, type FleetFlags, fleetOptions, UsageError } from './flags.ts'
 
 /** A fleet for an operator command; ConfigError (a bad --namespace...) is a usage error. */
@@ -37,8 +37,7 @@ export async function withFleet<T>(
     await connected(fleet)
     return await work(fleet)
   } catch (error) {
-    // Told by any command: some read the nodes directly (the keyspace walk), not through a call.
-    throw /\bCLUSTERDOWN\b/.test(messageOf(error)) ? await namingFailingMasters(fleet, error) : error
+    throw await explained(fleet, error)
   } finally {
     await fleet.close()
   }

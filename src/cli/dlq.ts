@@ -1,5 +1,6 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
 import {
+  holdsDeadLetters,
   type PurgeResult,
   purgeChannel,
   purgesOthers,
@@ -92,18 +93,27 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       }
       return
     }
+    // Ids given, none found: whether the channel holds any tells a mistyped channel from ids
+    // handled already.
+    const holdsAny = (found: number) =>
+      ids === undefined || found > 0 ? true : holdsDeadLetters(fleet, channel)
     if (action === 'replay') {
       const count = await replayDeadLetters(fleet, channel, { ids })
+      const held = await holdsAny(count)
       if (flags.json) {
-        const { notFound, holdsNone } = unmatched(count, ids)
+        const { notFound, holdsNone } = unmatched(count, ids, held)
         console.log(jsonText({ action, channel, count, notFound, holdsNone }))
       } else
-        console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids)}`)
+        console.log(
+          `replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids, held)}`,
+        )
       return
     }
     const purged = await purgeChannel(fleet, channel, { ids })
-    if (flags.json) console.log(jsonText({ action, channel, ...purged, ...purgeUnmatched(purged, ids) }))
-    else console.log(purgedText(channel, purged, ids))
+    const held = await holdsAny(purged.count)
+    if (flags.json)
+      console.log(jsonText({ action, channel, ...purged, ...purgeUnmatched(purged, ids, held) }))
+    else console.log(purgedText(channel, purged, ids, held))
   })
 }
 
@@ -125,14 +135,19 @@ function skippedNote(skipped: number, purgeable: boolean): string {
 }
 
 /** What `dlq purge` did, the entries that are not dead-letter records included. */
-function purgedText(channel: string, p: PurgeResult, ids: readonly string[] | undefined): string {
+function purgedText(
+  channel: string,
+  p: PurgeResult,
+  ids: readonly string[] | undefined,
+  held: boolean,
+): string {
   let text = `purged ${p.count} dead letter(s) of '${shown(channel)}'`
   if (p.malformed > 0) text += `, and ${entries(p.malformed)} that were not dead-letter records`
   // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
   }
-  return text + purgeUnmatchedNote(p, ids)
+  return text + purgeUnmatchedNote(p, ids, held)
 }
 
 export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<void> {

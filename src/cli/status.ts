@@ -1,6 +1,7 @@
 /** `redfleet status [--json] [--watch [seconds]]`: a snapshot of a fleet, once or until Ctrl-C. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inspectFleet } from '../inspect.ts'
+import { explained } from './cluster-down.ts'
 import { untilInterrupted, withFleet } from './common.ts'
 import { type FleetFlags, UsageError } from './flags.ts'
 import { formatStatus, jsonText, shown } from './status-format.ts'
@@ -43,8 +44,9 @@ export async function status(flags: StatusFlags): Promise<void> {
       let text: string
       try {
         text = render(await inspectFleet(fleet))
-      } catch (error) {
+      } catch (failure) {
         // A watch rides out Redis going away: it says so, and shows the fleet again once back.
+        const error = await explained(fleet, failure)
         text = `redfleet status: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
         text = flags.json ? jsonText({ error: text, at: new Date().toISOString() }) : shown(text)
       }

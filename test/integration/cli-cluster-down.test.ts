@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test'
 import { command, info, waitUntil } from '../harness/faults.ts'
 import { startCluster } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
-import { assertOneLine, cli } from './cli-support.ts'
+import { assertOneLine, cli, printed, start } from './cli-support.ts'
 
 let cluster: Awaited<ReturnType<typeof startCluster>>
 before(async () => {
@@ -31,5 +31,15 @@ test('status on a cluster that is down names the master it marks as failing', as
   const status = await cli(['status', '--url', seeds, '--cluster', '--namespace', uniqueNamespace('down')])
   assert.equal(status.code, 1, status.stdout)
   assertOneLine(status.stderr)
-  assert.match(status.stderr, new RegExp(`CLUSTERDOWN.*marks 127\\.0\\.0\\.1:${victim!.port} as failing`))
+  const failing = `CLUSTERDOWN.*marks 127\\.0\\.0\\.1:${victim!.port} as failing`
+  assert.match(status.stderr, new RegExp(failing))
+  // A watch says it on every line it prints while the cluster is down (helper-230).
+  const watch = start(['status', '--watch', '1', '--json', '--url', seeds, '--cluster'])
+  try {
+    await printed(watch.child, watch.output, /(.*\n){3}/)
+    assert.match(watch.output(), new RegExp(`"error":"redfleet status: .*${failing}`))
+  } finally {
+    watch.child.kill('SIGINT')
+    await watch.exited
+  }
 })

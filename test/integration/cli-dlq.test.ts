@@ -61,7 +61,7 @@ describe('redfleet dlq list and replay', () => {
     assert.equal(stale.code, 0, stale.stderr)
     assert.equal(
       stale.stdout,
-      "purged 0 dead letter(s) of 'billing:dead'; 2 of the 2 ids given are not among its dead letters\n",
+      "purged 0 dead letter(s) of 'billing:dead'; the 2 ids given are not among its dead letters: it holds none (check the channel and the namespace)\n",
     )
     // --json says the same (helper-228: a script could not tell a mistyped channel from done).
     const [againJson, staleJson] = await Promise.all([
@@ -82,7 +82,27 @@ describe('redfleet dlq list and replay', () => {
       malformed: 0,
       kept: 0,
       notFound: 2,
+      holdsNone: true,
+    })
+    // Ids of a channel that holds dead letters, not found among them: said as such.
+    await deadLetters(fleet, 'billing', [3])
+    const [missing, mistyped] = await Promise.all([
+      cli(['dlq', 'replay', 'billing:dead', '--ids', '1-0', '--json', ...flags]),
+      cli(['dlq', 'replay', 'biling:dead', '--ids', '1-0', '--json', ...flags]),
+    ])
+    assert.deepEqual(JSON.parse(missing.stdout), {
+      action: 'replay',
+      channel: 'billing:dead',
+      count: 0,
+      notFound: 1,
       holdsNone: false,
+    })
+    assert.deepEqual(JSON.parse(mistyped.stdout), {
+      action: 'replay',
+      channel: 'biling:dead',
+      count: 0,
+      notFound: 1,
+      holdsNone: true,
     })
   })
 
