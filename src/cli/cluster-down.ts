@@ -12,20 +12,25 @@ import type { Fleet } from '../index.ts'
  */
 export async function explained(fleet: Fleet, error: unknown): Promise<unknown> {
   if (!/\bCLUSTERDOWN\b/.test(messageOf(error))) return error
-  const ctx = fleetContext(fleet)
-  const masters = (await ctx.redisHandle.current?.masters().catch(() => undefined)) ?? []
+  // Bounded as a whole: the masters are found from the slot map before any is asked.
+  const found = await resultWithin(failingMasters(fleet), fleetContext(fleet).commandTimeout)
+  if (!found || found.length === 0) return error
+  const text = error instanceof Error ? error.message : String(error)
+  return new Error(`${text} (the cluster marks ${found.join(', ')} as failing)`, { cause: error })
+}
+
+/** What the first master to answer CLUSTER NODES flags as failing; undefined if none answers. */
+async function failingMasters(fleet: Fleet): Promise<string[] | undefined> {
+  const masters =
+    (await fleetContext(fleet)
+      .redisHandle.current?.masters()
+      .catch(() => undefined)) ?? []
   const asked = masters.map(async (master) => {
     const nodes = await master.client.call('CLUSTER', 'NODES')
     if (typeof nodes !== 'string') throw new TypeError('CLUSTER NODES: not text')
     return failing(nodes)
   })
-  const found = await resultWithin(
-    Promise.any(asked).catch(() => undefined),
-    ctx.commandTimeout,
-  )
-  if (!found || found.length === 0) return error
-  const text = error instanceof Error ? error.message : String(error)
-  return new Error(`${text} (the cluster marks ${found.join(', ')} as failing)`, { cause: error })
+  return Promise.any(asked).catch(() => undefined)
 }
 
 /** The `host:port` of each master CLUSTER NODES flags as failing. */
