@@ -358,6 +358,8 @@ const DEFAULT_SUFFIX = ':dead'
 
 /** What a replay or purge did not find (see unmatched): `--json` prints it beside the count. */
 export interface Unmatched {
+  /** How many distinct ids were given (0 when none). */
+  readonly given: number
   /** Of the ids given, how many are not among the channel's dead letters (0 when none given). */
   readonly notFound: number
   /** The channel holds no dead letters (a mistyped channel or namespace). */
@@ -370,30 +372,11 @@ export interface Unmatched {
  * ids given, found none, the caller tells whether the channel holds any (`holdsAny`): a script
  * replaying chosen ids must tell a mistyped channel from ids handled already (helper-230).
  */
-export function unmatched(
-  count: number,
-  ids: readonly string[] | undefined,
-  holdsAny = true,
-): Unmatched & { given: number } {
+export function unmatched(count: number, ids: readonly string[] | undefined, holdsAny = true): Unmatched {
   if (ids === undefined) return { given: 0, notFound: 0, holdsNone: count === 0 }
   // An id given twice (or spelt twice: `5` is `5-0`) is one letter.
   const given = new Set(ids.map((id) => canonicalId(id) ?? id)).size
   return { given, notFound: Math.max(0, given - count), holdsNone: count === 0 && !holdsAny }
-}
-
-/** `unmatched`, said to the operator; empty when it found what it was asked for. */
-export function unmatchedNote(count: number, ids: readonly string[] | undefined, holdsAny = true): string {
-  const { given, notFound, holdsNone } = unmatched(count, ids, holdsAny)
-  const check = '(check the channel and the namespace)'
-  if (holdsNone && ids !== undefined)
-    return `; the ${given} ids given are not among its dead letters: it holds none ${check}`
-  if (holdsNone) return `; it holds no dead letters ${check}`
-  return notFound > 0 ? `; ${notFound} of the ${given} ids given are not among its dead letters` : ''
-}
-
-/** Whether `channel` holds a dead letter now (one read of one letter). */
-export async function holdsDeadLetters(fleet: Fleet, channel: string): Promise<boolean> {
-  return (await readDeadLetters(fleet, channel, { limit: 1 })).letters.length > 0
 }
 
 /**
@@ -405,18 +388,22 @@ export function purgeUnmatched(
   ids: readonly string[] | undefined,
   holdsAny = true,
 ): Unmatched {
-  if (purged.kept + purged.malformed > 0) return { notFound: 0, holdsNone: false }
-  const { notFound, holdsNone } = unmatched(purged.count, ids, holdsAny)
-  return { notFound, holdsNone }
+  if (purged.kept + purged.malformed > 0) return { given: 0, notFound: 0, holdsNone: false }
+  return unmatched(purged.count, ids, holdsAny)
 }
 
-/** purgeUnmatched, said to the operator. */
-export function purgeUnmatchedNote(
-  purged: PurgeResult,
-  ids: readonly string[] | undefined,
-  holdsAny = true,
-): string {
-  return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(purged.count, ids, holdsAny)
+/** What was not found, said to the operator; empty when it found what it was asked for. */
+export function unmatchedNote({ given, notFound, holdsNone }: Unmatched): string {
+  const check = '(check the channel and the namespace)'
+  if (holdsNone && given > 0)
+    return `; the ${given} ids given are not among its dead letters: it holds none ${check}`
+  if (holdsNone) return `; it holds no dead letters ${check}`
+  return notFound > 0 ? `; ${notFound} of the ${given} ids given are not among its dead letters` : ''
+}
+
+/** Whether `channel` holds a dead letter now (one read of one letter). */
+export async function holdsDeadLetters(fleet: Fleet, channel: string): Promise<boolean> {
+  return (await readDeadLetters(fleet, channel, { limit: 1 })).letters.length > 0
 }
 
 /**

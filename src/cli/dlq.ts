@@ -5,9 +5,9 @@ import {
   purgeChannel,
   purgesOthers,
   purgeUnmatched,
-  purgeUnmatchedNote,
   readDeadLetters,
   replayDeadLetters,
+  type Unmatched,
   unmatched,
   unmatchedNote,
 } from '../admin/dead-letters.ts'
@@ -100,20 +100,20 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
     if (action === 'replay') {
       const count = await replayDeadLetters(fleet, channel, { ids })
       const held = await holdsAny(count)
+      const missed = unmatched(count, ids, held)
       if (flags.json) {
-        const { notFound, holdsNone } = unmatched(count, ids, held)
+        const { notFound, holdsNone } = missed
         console.log(jsonText({ action, channel, count, notFound, holdsNone }))
-      } else
-        console.log(
-          `replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(count, ids, held)}`,
-        )
+      } else console.log(`replayed ${count} dead letter(s) of '${shown(channel)}'${unmatchedNote(missed)}`)
       return
     }
     const purged = await purgeChannel(fleet, channel, { ids })
     const held = await holdsAny(purged.count)
-    if (flags.json)
-      console.log(jsonText({ action, channel, ...purged, ...purgeUnmatched(purged, ids, held) }))
-    else console.log(purgedText(channel, purged, ids, held))
+    const missed = purgeUnmatched(purged, ids, held)
+    if (flags.json) {
+      const { notFound, holdsNone } = missed
+      console.log(jsonText({ action, channel, ...purged, notFound, holdsNone }))
+    } else console.log(purgedText(channel, purged, missed))
   })
 }
 
@@ -135,19 +135,14 @@ function skippedNote(skipped: number, purgeable: boolean): string {
 }
 
 /** What `dlq purge` did, the entries that are not dead-letter records included. */
-function purgedText(
-  channel: string,
-  p: PurgeResult,
-  ids: readonly string[] | undefined,
-  held: boolean,
-): string {
+function purgedText(channel: string, p: PurgeResult, missed: Unmatched): string {
   let text = `purged ${p.count} dead letter(s) of '${shown(channel)}'`
   if (p.malformed > 0) text += `, and ${entries(p.malformed)} that were not dead-letter records`
   // A channel that is not a dead-letter channel is not emptied: an application's, named by mistake.
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
   }
-  return text + purgeUnmatchedNote(p, ids, held)
+  return text + unmatchedNote(missed)
 }
 
 export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<void> {

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValida
 import {
   type PurgeResult,
   purgeChannel,
-  purgeUnmatchedNote,
+  purgeUnmatched,
   replayDeadLetters,
+  unmatched,
   unmatchedNote,
 } from '../admin/dead-letters.ts'
 import { type OrphanRef, releaseOrphan } from '../admin/orphans.ts'
@@ -94,7 +95,7 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const count = await replayDeadLetters(fleet, b.channel, { ids: b.ids })
-      const note = unmatchedNote(count, b.ids)
+      const note = unmatchedNote(unmatched(count, b.ids))
       return { count, message: `replayed ${count} dead letter(s) of '${b.channel}' (${which(b)})${note}` }
     },
   })
@@ -103,7 +104,7 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
-      const note = purgeUnmatchedNote(purged, b.ids)
+      const note = unmatchedNote(purgeUnmatched(purged, b.ids))
       return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})${note}` }
     },
   })
