@@ -495,7 +495,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const master = this.#cluster.slots[keySlot(key)]?.master
     try {
       const sent = withdrawable(
-        this.#queueOf(this.#cluster.slots[keySlot(key)]?.master.client ?? this.#cluster),
+        this.#queueOf(master?.client ?? this.#cluster),
         args,
         (signal) => this.#cluster.sendCommand(key, false, args, { ...COMMAND_OPTIONS, abortSignal: signal }),
         this,
