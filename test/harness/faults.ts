@@ -323,6 +323,8 @@ interface NodeView {
   port: number
   flags: string[]
   master: string
+  /** The config epoch of the master (or of a replica's master). */
+  epoch: number
   slots: string[]
 }
 
@@ -331,9 +333,9 @@ function parseNodes(text: string): NodeView[] {
     .trim()
     .split('\n')
     .map((line) => {
-      const [id, address, flags, master, , , , , ...slots] = line.trim().split(' ')
+      const [id, address, flags, master, , , epoch, , ...slots] = line.trim().split(' ')
       const port = Number(address!.split('@')[0]!.split(':').pop())
-      return { id: id!, port, flags: flags!.split(','), master: master!, slots }
+      return { id: id!, port, flags: flags!.split(','), master: master!, epoch: Number(epoch), slots }
     })
 }
 
@@ -344,6 +346,19 @@ function slotOwners(view: NodeView[]): string {
     .map((v) => `${v.id}:${v.slots.join(',')}`)
     .sort()
     .join(' ')
+}
+
+/** Each live node's view in short: who it sees as master of what, at which epoch, with which flags. */
+function describe(views: NodeView[][], live: ClusterNode[]): string {
+  return views
+    .map((view, i) => {
+      const seen = view.map(
+        (v) =>
+          `${v.port}${v.flags.includes('master') ? '(m)' : ''} e${v.epoch} ${v.flags.filter((f) => f !== 'master' && f !== 'slave' && f !== 'myself').join('+') || 'ok'} ${v.slots.join(',')}`,
+      )
+      return `${live[i]!.port} sees [${seen.join('; ')}]`
+    })
+    .join(' | ')
 }
 
 /** `slot` is in one of CLUSTER NODES' slot fields ("5", "0-5460"; migration markers ignored). */
@@ -499,23 +514,34 @@ class Cluster implements FaultCluster {
   }
 
   async waitUntilOk(): Promise<void> {
+    // Not yet: throws what is not settled, so that a wait that runs out says why.
     await waitUntil('the cluster to be ok', async () => {
       const live = this.#live()
       const states = await Promise.all(live.map((n) => info(n.port, 'cluster')))
       const notOk = live.filter((_, i) => states[i]!.get('cluster_state') !== 'ok').map((n) => n.port)
-      if (notOk.length > 0) return false
+      if (notOk.length > 0)
+        throw new Error(`cluster_state not ok on ${notOk.join(', ')}; ${await this.#described()}`)
       const views = await this.#views()
       const liveIds = new Set(live.map((n) => n.id))
-      for (const view of views) {
+      views.forEach((view, i) => {
         // Every live node is seen alive and connected by every other, and all agree on slot owners.
         for (const v of view) {
           if (!liveIds.has(v.id)) continue
-          if (v.flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake')) return false
+          const flag = v.flags.find((f) => f === 'fail' || f === 'fail?' || f === 'handshake')
+          if (flag) throw new Error(`${live[i]!.port} sees ${v.port} as ${flag}`)
         }
-        if (slotOwners(view) !== slotOwners(views[0]!)) return false
-      }
+        if (slotOwners(view) !== slotOwners(views[0]!))
+          throw new Error(
+            `${live[i]!.port} and ${live[0]!.port} disagree on slot owners; ${describe(views, live)}`,
+          )
+      })
       return true
     })
+  }
+
+  async #described(): Promise<string> {
+    const live = this.#live()
+    return describe(await this.#views(), live)
   }
 
   async stop(): Promise<void> {

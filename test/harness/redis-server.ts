@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -100,7 +100,7 @@ function launch(port: number, dir: string, extra: string[]): Promise<ChildProces
       if (output.includes('Ready to accept connections')) {
         clearTimeout(timer)
         child.stdout!.removeAllListeners('data')
-        child.stdout!.resume()
+        keepLog(port, output, child)
         resolve(child)
       }
     })
@@ -111,6 +111,22 @@ function launch(port: number, dir: string, extra: string[]): Promise<ChildProces
       fail(new Error(`redis-server on port ${port} exited with ${code}:\n${output}`)),
     )
   })
+}
+
+/**
+ * With REDFLEET_TEST_REDIS_LOGS=<dir>, each server's log goes on into <dir>/<port>.log (kept
+ * across restarts, to read after a failed fault test); otherwise it is read and dropped.
+ */
+function keepLog(port: number, startup: string, child: ChildProcess): void {
+  const dir = process.env.REDFLEET_TEST_REDIS_LOGS
+  if (!dir) {
+    child.stdout!.resume()
+    return
+  }
+  mkdirSync(dir, { recursive: true })
+  const log = createWriteStream(join(dir, `${port}.log`), { flags: 'a' })
+  log.write(startup)
+  child.stdout!.pipe(log)
 }
 
 function terminate(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
