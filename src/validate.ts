@@ -155,12 +155,23 @@ export function assertFunction(value: unknown, what: string, op: string): void {
 }
 
 /**
+ * An object whose properties are its options: a plain object or a class instance. An array, a
+ * Map, a Date… is refused: read as options, its properties would be none, and a Map's entries
+ * (`url`, `ttl`) silently ignored.
+ */
+function isOptionsRecord(value: unknown): value is object {
+  return (
+    typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object Object]'
+  )
+}
+
+/**
  * A call's own options: undefined or an object, whose names are all `known` when given. A
  * mistyped name (`{ tll: 5 }`) would otherwise be ignored, and the call made without it.
  */
 export function assertCallOptions(options: unknown, op: string, known?: readonly string[]): void {
   if (options === undefined) return
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (!isOptionsRecord(options)) {
     throw invalidArgument(
       'ERR_INVALID_ARGUMENT',
       `${op}: options must be an object, got ${describeValue(options)}`,
@@ -245,7 +256,7 @@ export function checkOptions(
   }: { where?: string; what?: string; aliases?: Readonly<Record<string, string>> } = {},
 ): void {
   if (options === undefined) return
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (!isOptionsRecord(options)) {
     throw invalidOption(`${what} must be an object, got ${describeValue(options)}`)
   }
   for (const [name, value] of Object.entries(options)) {
@@ -359,7 +370,7 @@ export const functionOption: OptionCheck = (value, name) => {
 /** A nested options object, checked against its own schema (names reported as `parent.child`). */
 export function objectOption(schema: OptionSchema): OptionCheck {
   return (value, name) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    if (!isOptionsRecord(value)) {
       throw mustBe(name, 'an object', value)
     }
     checkOptions(value, schema, { where: `${name}.` })

@@ -36,7 +36,23 @@ test('store writes: an unknown option name is refused, naming the nearest one, a
   )
   await assert.rejects(store.setMany([['k', 1]], typo), refused(/store\.setMany: unknown option "tll"/))
   await assert.rejects(store.set('k', 1, 'x' as never), refused(/store\.set: options must be an object/))
+  // A Map's entries are not its properties: read as options, its ttl was dropped and the key kept forever.
+  await assert.rejects(
+    store.set('k', 1, new Map([['ttl', 5]]) as never),
+    refused(/store\.set: options must be an object, got a Map/),
+  )
+  await assert.rejects(store.set('k', 1, new Date() as never), refused(/got a Date/))
   assert.deepEqual(await store.getMany(['k', 'n', 'kept']), [undefined, undefined, 1])
+  await fleet.close()
+})
+
+test('options given as a class instance are read by their properties', async () => {
+  class Expiring {
+    ttl = 60_000
+  }
+  const fleet = createFleet({ memory: true })
+  await fleet.store().set('k', 1, new Expiring())
+  assert.equal(await fleet.store().get('k'), 1)
   await fleet.close()
 })
 

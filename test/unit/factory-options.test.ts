@@ -52,6 +52,12 @@ test('a value of the wrong type is refused, naming the option and what it got', 
   for (const make of [() => fleet.broker(loose([] as never)), () => fleet.streams(null as never)]) {
     refused(make, 'ERR_INVALID_OPTION', /options must be an object/)
   }
+  refused(() => fleet.cache(loose(new Map([['namespace', 'x']]) as never)), 'ERR_INVALID_OPTION', /got a Map/)
+  refused(
+    () => fleet.cache(loose({ retry: new Map() })),
+    'ERR_INVALID_OPTION',
+    /retry must be an object, got a Map/,
+  )
 })
 
 test('the options each factory takes are accepted', () => {

@@ -290,6 +290,12 @@ test('a value of the wrong type names the option, the expected type and what it 
     assert.ok(error.message.includes(message), `${error.message}\n  should include\n${message}`)
   }
   configError(() => createFleet('redis://127.0.0.1:1' as never), 'ERR_INVALID_OPTION')
+  // A Map's entries are not its properties: it made a memory fleet, its url and namespace ignored.
+  const fromMap = configError(
+    () => createFleet(new Map([['url', 'redis://127.0.0.1:1']]) as never),
+    'ERR_INVALID_OPTION',
+  )
+  assert.match(fromMap.message, /createFleet options must be an object, got a Map/)
 })
 
 test('a malformed url is ERR_INVALID_OPTION and its message never shows the password', () => {
