@@ -246,9 +246,20 @@ async function inPages<T>(items: T[], act: (page: T[]) => Promise<number>): Prom
   return total
 }
 
-/** Runs a replay or purge of the selected dead letters, a page at a time; returns how many it did. */
-async function perPage(fleet: Fleet, op: string, channel: string, ids: unknown, act: Act): Promise<number> {
+/**
+ * Runs a replay or purge of the selected dead letters, a page at a time, once `check` (if any)
+ * accepted them all; returns how many it did.
+ */
+async function perPage(
+  fleet: Fleet,
+  op: string,
+  channel: string,
+  ids: unknown,
+  act: Act,
+  check?: (letters: DeadLetter[], step: Step) => Promise<void>,
+): Promise<number> {
   const { scan, step, channelKey } = await select(fleet, op, channel, ids)
+  await check?.(scan.letters, step)
   return inPages(scan.letters, (page) => act(page, step, channelKey))
 }
 
@@ -269,7 +280,8 @@ async function clientOfAll(ctx: FleetContext, keys: string[]): Promise<Client | 
  * and tails skip it), and deletes it from the dead-letter channel. Returns how many were
  * replayed: a letter is replayed by the call that removed it from the channel, so replays of the
  * same channel at once (two operators, two dashboards) replay each letter once between them,
- * and their counts add up to the letters there were.
+ * and their counts add up to the letters there were. Refused, nothing replayed, when a letter's
+ * group is not on the main stream (assertGroupsExist).
  *
  * Redis: where the channel and the main stream are on one node and slot (standalone, and the
  * ring or a cluster when they happen to be), one script per page (replay-dead-letters-2.lua)
@@ -286,7 +298,7 @@ export function replayDeadLetters(
   const op = 'admin.replayDeadLetters'
   const ctx = fleetContext(fleet)
   const main = ctx.keys.key('streams', 'events')
-  return perPage(fleet, op, channel, o.ids, async (page, step, channelKey) => {
+  const replay: Act = async (page, step, channelKey) => {
     const client = await step(() => clientOfAll(ctx, [channelKey, main]))
     if (client) {
       const args: string[] = [ENVELOPE_FIELD, REPLAY_FIELD]
@@ -296,7 +308,36 @@ export function replayDeadLetters(
       return Number(await step(() => REPLAY.run(client, [channelKey, main], args)))
     }
     return replayAcross(page, step, channelKey, main, op)
-  })
+  }
+  return perPage(fleet, op, channel, o.ids, replay, (letters, step) =>
+    assertGroupsExist(letters, step, main, op, channel),
+  )
+}
+
+/**
+ * Refuses a replay of letters addressed to a group the main stream does not have (destroyed, or
+ * never made): every consumer would skip them, and they would have left the dead-letter channel,
+ * where an operator looks for them, for an entry no one reads (helper-228). Checked before any
+ * letter is replayed.
+ */
+async function assertGroupsExist(
+  letters: DeadLetter[],
+  step: Step,
+  main: string,
+  op: string,
+  channel: string,
+) {
+  const groups = [...new Set(letters.map((letter) => letter.group))]
+  const found = await Promise.all(groups.map((group) => step((b) => b.hasGroup(main, group))))
+  const missing = groups.filter((_, i) => !found[i])
+  if (missing.length === 0) return
+  const named = missing.map((group) => `'${group}'`).join(', ')
+  throw invalidArgument(
+    'ERR_INVALID_ARGUMENT',
+    `${op}: dead letters of '${channel}' are addressed to group ${named}, which the main stream does not have ` +
+      '(destroyed, or never made): replayed, no consumer would read them. Nothing was replayed; ' +
+      'make the group first (streams.ensureGroup: a new group reads the main stream from its start), or purge the letters',
+  )
 }
 
 /**

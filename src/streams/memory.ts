@@ -232,6 +232,10 @@ export class MemoryStreamBackend implements StreamBackend {
     return this.#stream(key)?.remove(ids) ?? 0
   }
 
+  async hasGroup(key: string, group: string): Promise<boolean> {
+    return this.#stream(key)?.groups.has(group) ?? false
+  }
+
   async lag(key: string, group: string): Promise<number> {
     const stream = this.#stream(key)
     const state = stream?.groups.get(group)

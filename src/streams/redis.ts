@@ -336,6 +336,11 @@ export class RedisStreamBackend implements StreamBackend {
     return Number(await (await this.#client(key)).call('XDEL', key, ...ids))
   }
 
+  async hasGroup(key: string, group: string): Promise<boolean> {
+    // group-lag answers {} exactly when the stream or the group does not exist.
+    return ((await GROUP_LAG.run(await this.#client(key), [key], [group])) as unknown[]).length > 0
+  }
+
   async lag(key: string, group: string): Promise<number> {
     const client = await this.#client(key)
     const info = (await GROUP_LAG.run(client, [key], [group])) as unknown[]

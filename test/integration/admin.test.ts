@@ -14,6 +14,7 @@ import { inspectFleet } from '../../src/inspect.ts'
 import { streamBackend } from '../../src/streams/access.ts'
 import { decodeEntry } from '../../src/streams/entry.ts'
 import { START_ID } from '../../src/streams/ids.ts'
+import type { MemoryStream } from '../../src/streams/memory-stream.ts'
 import { monitorServer } from '../harness/monitor.ts'
 import { runWorker } from '../harness/processes.ts'
 import { forEachTopology, type TopologyEnv, topologyOptions, uniqueNamespace } from '../harness/topologies.ts'
@@ -66,6 +67,14 @@ async function deadLetters(fleet: Fleet, group: string, orders: number[]): Promi
   return ids
 }
 
+/** XGROUP DESTROY of `group` on the main stream (a memory fleet: its group dropped). */
+async function destroyGroup(fleet: Fleet, group: string): Promise<void> {
+  const ctx = fleetContext(fleet)
+  const key = ctx.keys.key('streams', 'events')
+  if (ctx.topology === 'memory') ctx.memory.get<MemoryStream>(key)!.groups.delete(group)
+  else await (await ctx.redis()).client(key).call('XGROUP', 'DESTROY', key, group)
+}
+
 /** Consumes `group` until `count` entries were handled; resolves with their envelopes. */
 async function handle(fleet: Fleet, group: string, count: number): Promise<{ all: Promise<unknown[]> }> {
   const handled: unknown[] = []
@@ -97,9 +106,13 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setImmediate(resolve))
 }
 
-/** Writes `count` dead-letter records of `group` into `${group}:dead` (as a consume loop would). */
+/**
+ * Writes `count` dead-letter records of `group` into `${group}:dead` (as a consume loop would),
+ * the group made first: a replay refuses letters of a group the main stream does not have.
+ */
 async function writeDeadLetters(fleet: Fleet, group: string, count: number): Promise<void> {
   const streams = fleet.streams()
+  await streams.ensureGroup(group)
   for (let n = 0; n < count; n++) {
     await streams.publishToChannel(`${group}:dead`, {
       id: `1-${n}`,
@@ -279,6 +292,22 @@ forEachTopology('admin: dead letters', (env) => {
     await auditAgain
     assert.deepEqual(seenByAudit, [])
     assert.equal(await fleet.streams().groupLag('billing'), 0)
+  })
+
+  test('a replay of letters whose group is gone is refused, and every letter stays in the channel', async () => {
+    const fleet = await freshFleet(env)
+    await deadLetters(fleet, 'invoice', [1, 2])
+    await destroyGroup(fleet, 'invoice')
+    const before = await listDeadLetters(fleet, 'invoice:dead')
+    // Replayed, they would be addressed to a group no consumer reads: gone from where one looks.
+    await assert.rejects(replayDeadLetters(fleet, 'invoice:dead'), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /addressed to group 'invoice', which the main stream does not have/,
+    })
+    assert.deepEqual(await listDeadLetters(fleet, 'invoice:dead'), before)
+    // Made again, the group takes them back.
+    await fleet.streams().ensureGroup('invoice')
+    assert.equal(await replayDeadLetters(fleet, 'invoice:dead', { ids: [before[0]!.id] }), 1)
   })
 
   test('a purged group dead-letter channel is still counted, at 0 (a gauge that vanished reads as no data)', async () => {

@@ -13,13 +13,17 @@ const EVIL = 'bad \x1b[2J\x1b[H\x1b[32mALL GOOD\x1b[0m\nnext\x7f\x9b1m'
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
 
-/** Writes `count` dead-letter records of `group` into `${group}:dead`, as a consume loop would. */
+/**
+ * Writes `count` dead-letter records of `group` into `${group}:dead`, as a consume loop would,
+ * the group made first (a replay refuses letters of a group the main stream does not have).
+ */
 async function writeDeadLetters(
   fleet: Fleet,
   group: string,
   count: number,
   error = 'declined',
 ): Promise<void> {
+  await fleet.streams().ensureGroup(group)
   for (let n = 0; n < count; n++) {
     await fleet.streams().publishToChannel(`${group}:dead`, {
       id: `1-${n}`,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { listDeadLetters } from '../../src/admin/dead-letters.ts'
+import { fleetContext } from '../../src/fleet.ts'
 import { cli, deadLetters, standaloneFleets, start } from './cli-support.ts'
 
 describe('redfleet dlq list and replay', () => {
@@ -94,6 +95,19 @@ describe('redfleet dlq list and replay', () => {
     ])
     assert.deepEqual(JSON.parse(missing.stdout), replayedNone('billing:dead', 1, false))
     assert.deepEqual(JSON.parse(mistyped.stdout), replayedNone('biling:dead', 1, true))
+  })
+
+  test('dlq replay of letters whose group was destroyed fails, exit 1, naming the group; the letters stay', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
+    const flags = ['--url', url, '--namespace', namespace]
+    await deadLetters(fleet, 'refund', [1])
+    const main = `${namespace}:streams:events`
+    await (await fleetContext(fleet).redis()).client(main).call('XGROUP', 'DESTROY', main, 'refund')
+    const replay = await cli(['dlq', 'replay', 'refund:dead', ...flags])
+    assert.equal(replay.code, 1)
+    assert.equal(replay.stdout, '')
+    assert.match(replay.stderr, /addressed to group 'refund', which the main stream does not have/)
+    assert.equal((await listDeadLetters(fleet, 'refund:dead')).length, 1)
   })
 
   test('dlq list into a pipe its reader closed (| head -1) ends quietly, exit 0', async () => {
