@@ -1,5 +1,6 @@
 /** `redfleet dlq list|replay|purge <deadLetterChannel>` and `redfleet orphans` (SPEC §9). */
 import {
+  deadLetterChannels,
   holdsDeadLetters,
   type PurgeResult,
   purgeChannel,
@@ -13,6 +14,7 @@ import {
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
 import { InvalidArgumentError } from '../errors.ts'
+import type { Fleet } from '../index.ts'
 import { canonicalId } from '../streams/ids.ts'
 import { assertName } from '../validate.ts'
 import { withFleet } from './common.ts'
@@ -78,8 +80,9 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       }
       const more = read.length > shownLimit ? '+' : ''
       const purgeable = purgesOthers(channel, read.length > 0)
+      const empty = read.length === 0 && skipped === 0 ? await elsewhereNote(fleet, channel) : ''
       console.log(
-        `dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped, purgeable)}`,
+        `dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped, purgeable)}${empty}`,
       )
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
@@ -115,6 +118,27 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       console.log(jsonText({ action, channel, ...purged, notFound, holdsNone }))
     } else console.log(purgedText(channel, purged, missed))
   })
+}
+
+/** How many other dead-letter channels an empty list names at most. */
+const OTHERS_SHOWN = 10
+
+/**
+ * An empty channel, or a mistyped channel or namespace: the namespace's dead-letter channels
+ * that hold letters, so that the one meant can be seen (a wrong --namespace finds none). The
+ * walk (SCAN) runs only when the list is empty.
+ */
+async function elsewhereNote(fleet: Fleet, channel: string): Promise<string> {
+  // A hint only: a node that cannot be walked (down, frozen) leaves the list as it was.
+  const channels = await deadLetterChannels(fleet).catch(() => undefined)
+  if (channels === undefined) return ''
+  const others = channels.filter((c) => c.length > 0 && c.channel !== channel)
+  const namespace = `namespace '${shown(fleet.namespace)}'`
+  if (others.length === 0)
+    return ` (no dead letters anywhere in ${namespace}: check --namespace if you expected some)`
+  const named = others.slice(0, OTHERS_SHOWN).map((c) => `${shown(c.channel)} (${c.length})`)
+  if (others.length > OTHERS_SHOWN) named.push(`${others.length - OTHERS_SHOWN} more`)
+  return ` (dead letters of ${namespace} are in: ${named.join(', ')})`
 }
 
 /** A `--json` list cut at `--limit`: said on stderr, so that stdout stays the letters' array. */

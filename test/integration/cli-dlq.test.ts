@@ -95,6 +95,19 @@ describe('redfleet dlq list and replay', () => {
     ])
     assert.deepEqual(JSON.parse(missing.stdout), replayedNone('billing:dead', 1, false))
     assert.deepEqual(JSON.parse(mistyped.stdout), replayedNone('biling:dead', 1, true))
+    // An empty list names where the namespace's dead letters are, or that it holds none.
+    const [typo, elsewhere] = await Promise.all([
+      cli(['dlq', 'list', 'biling:dead', ...flags]),
+      cli(['dlq', 'list', 'billing:dead', '--url', url, '--namespace', `${namespace}-typo`]),
+    ])
+    assert.equal(
+      typo.stdout,
+      `dead letters in 'biling:dead': 0 (dead letters of namespace '${namespace}' are in: billing:dead (1))\n`,
+    )
+    assert.equal(
+      elsewhere.stdout,
+      `dead letters in 'billing:dead': 0 (no dead letters anywhere in namespace '${namespace}-typo': check --namespace if you expected some)\n`,
+    )
   })
 
   test('dlq replay of letters whose group was destroyed fails, exit 1, naming the group; the letters stay', async () => {
