@@ -101,7 +101,13 @@ export async function startDashboard(
   if (isLoopback(o.host)) app.addHook('onRequest', loopbackHostGuard())
   if (o.token !== undefined && o.token !== '') app.addHook('onRequest', tokenGuard(o.token))
   await registerAssets(app)
-  const page = { namespace: fleet.namespace, topology: fleet.topology, refresh: interval, deadline }
+  const page = {
+    namespace: fleet.namespace,
+    topology: fleet.topology,
+    refresh: interval,
+    deadline,
+    nodes: () => nodes.read(),
+  }
   registerViews(app, page, { fleet, ctx, snapshots, allowActions: o.allowActions })
   registerActions(app, fleet, o.allowActions, log)
   app.get('/rates.json', async () => sampler.series())

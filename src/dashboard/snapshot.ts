@@ -131,6 +131,13 @@ export function failureOf(error: unknown): SnapshotFailure {
   const code = cause instanceof RedfleetError ? cause.code : 'ERR_DASHBOARD'
   const unreachable =
     cause instanceof ConnectionError || cause instanceof TimeoutError || nodes.some((n) => !n.up)
-  const message = cause instanceof Error ? cause.message : String(cause)
+  const message = (cause instanceof Error ? cause.message : String(cause)) + notAnswering(nodes)
   return { error: { code, message, unreachable }, at: Date.now(), nodes }
+}
+
+/** The nodes that did not answer, named after a failure's own message. */
+function notAnswering(nodes: readonly NodeStatus[]): string {
+  const silent = nodes.filter((n) => !n.up)
+  if (silent.length === 0) return ''
+  return `; not answering: ${silent.map((n) => `${n.id} (${n.error})`).join(', ')}`
 }

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { withDeadline } from './deadline.ts'
 import { type Html, html } from './html.ts'
 import { layout, type Shell } from './layout.ts'
-import { failureOf } from './snapshot.ts'
+import type { NodeStatus } from './nodes.ts'
+import { failureOf, SnapshotError } from './snapshot.ts'
 
 /** A page's query parameters (all strings; fastify leaves repeated ones as arrays, refused here). */
 export type Query = Record<string, string | undefined>
@@ -32,6 +33,8 @@ export interface PageContext {
   topology: string
   refresh: number
   deadline: number
+  /** Each node's state (INFO within a part deadline), read when a page could not be. */
+  nodes(): Promise<NodeStatus[]>
 }
 
 function queryOf(request: FastifyRequest, required: string[]): Query {
@@ -71,7 +74,13 @@ export function registerView<T>(app: FastifyInstance, page: PageContext, view: V
   }
   const load = async (request: FastifyRequest) => {
     const q = queryOf(request, view.required ?? [])
-    return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
+    try {
+      return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
+    } catch (error) {
+      if (error instanceof BadQuery) throw error
+      // Which node failed it: a frozen one of a ring is waited out, and the deadline names none.
+      throw new SnapshotError(error, await page.nodes())
+    }
   }
   const fail = (reply: FastifyReply, error: unknown) =>
     error instanceof BadQuery

@@ -81,3 +81,39 @@ test('a ring node frozen under a running dashboard: the others are shown, its pa
     process.kill(pid, 'SIGCONT')
   }
 })
+
+test('orphans and a tracker instance with a ring node frozen: the 503 names the node', async () => {
+  // Orphans need every node's index, liveness and jobs: the page fails whole, and says which
+  // node it waited for (helper-228: "Redis is unreachable", no node named).
+  const servers = await Promise.all([startRedis(), startRedis()])
+  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
+  const fleet = createFleet({
+    url: servers.map((s) => s.url),
+    namespace: uniqueNamespace('dash-frozen-jobs'),
+    commandTimeout: 300,
+    onError: () => {},
+  })
+  cleanups.push(() => fleet.close())
+  const dashboard = await startDashboard(fleet, {
+    host: '127.0.0.1',
+    port: 0,
+    allowActions: false,
+    interval: 300,
+  })
+  cleanups.push(() => dashboard.close())
+  const frozen = servers[0]!
+  const pid = Number((await info(frozen.port, 'server')).get('process_id'))
+  process.kill(pid, 'SIGSTOP')
+  try {
+    for (const path of ['orphans.json', 'tracker.json?instance=i-1']) {
+      const response = await fetch(`${dashboard.url}${path}`)
+      const body = (await response.json()) as { error: { message: string; unreachable: boolean } }
+      assert.equal(response.status, 503, path)
+      assert.equal(body.error.unreachable, true)
+      assert.match(body.error.message, new RegExp(`not answering: 127\\.0\\.0\\.1:${frozen.port}/0 `), path)
+      assert.doesNotMatch(body.error.message, new RegExp(`:${servers[1]!.port}/`), path)
+    }
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+})
