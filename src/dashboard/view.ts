@@ -77,7 +77,8 @@ export function registerView<T>(app: FastifyInstance, page: PageContext, view: V
     try {
       return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
     } catch (error) {
-      if (error instanceof BadQuery) throw error
+      // A snapshot's failure carries the nodes read with it already.
+      if (error instanceof BadQuery || error instanceof SnapshotError) throw error
       // Which node failed it: a frozen one of a ring is waited out, and the deadline names none.
       throw new SnapshotError(error, await page.nodes())
     }
