@@ -4,6 +4,7 @@
  * InvalidArgumentError (a TypeError). Messages name the option or argument, what was expected
  * and what came (`connectTimeout must be a number, got the string "5000"`), never a key's value.
  */
+import { types } from 'node:util'
 import { type ArgumentErrorCode, ConfigError, type ConfigErrorCode, InvalidArgumentError } from './errors.ts'
 
 /** The longest delay a Node timer holds: 2^31 - 1 ms (about 24.8 days). */
@@ -155,13 +156,25 @@ export function assertFunction(value: unknown, what: string, op: string): void {
 }
 
 /**
- * An object whose properties are its options: a plain object or a class instance. An array, a
- * Map, a Date… is refused: read as options, its properties would be none, and a Map's entries
- * (`url`, `ttl`) silently ignored.
+ * An object whose properties are its options: a plain object, a class instance, a module
+ * namespace. An array, a Map, a Date… (any realm's) is refused: read as options, its
+ * properties would be none, and a Map's entries (`url`, `ttl`) silently ignored.
  */
 function isOptionsRecord(value: unknown): value is object {
-  return (
-    typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object Object]'
+  if (typeof value !== 'object' || value === null) return false
+  return !(
+    Array.isArray(value) ||
+    types.isMap(value) ||
+    types.isSet(value) ||
+    types.isWeakMap(value) ||
+    types.isWeakSet(value) ||
+    types.isDate(value) ||
+    types.isRegExp(value) ||
+    types.isPromise(value) ||
+    types.isNativeError(value) ||
+    types.isAnyArrayBuffer(value) ||
+    types.isArrayBufferView(value) ||
+    types.isBoxedPrimitive(value)
   )
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { runInNewContext } from 'node:vm'
 import { createFleet } from '../../src/index.ts'
 
 function refused(what: RegExp) {
@@ -46,13 +47,31 @@ test('store writes: an unknown option name is refused, naming the nearest one, a
   await fleet.close()
 })
 
-test('options given as a class instance are read by their properties', async () => {
-  class Expiring {
-    ttl = 60_000
+test('options given as a class instance, tagged or not, or a module namespace are read by their properties', async () => {
+  class KeepFirst {
+    unlessExist = true
+  }
+  class TaggedKeepFirst extends KeepFirst {
+    get [Symbol.toStringTag]() {
+      return 'TaggedKeepFirst'
+    }
   }
   const fleet = createFleet({ memory: true })
-  await fleet.store().set('k', 1, new Expiring())
-  assert.equal(await fleet.store().get('k'), 1)
+  const cache = fleet.cache()
+  await cache.write('k', 'first')
+  assert.equal(await cache.write('k', 'second', new KeepFirst()), false)
+  assert.equal(await cache.write('k', 'third', new TaggedKeepFirst()), false)
+  assert.equal(await cache.read('k'), 'first')
+  // An ES module's namespace object: null prototype, tagged 'Module'.
+  const moduleUrl = 'data:text/javascript,export const ttl = 60000'
+  const asModule = (await import(moduleUrl)) as { ttl: number }
+  await fleet.store().set('m', 1, asModule)
+  assert.equal(await fleet.store().get('m'), 1)
+  // A Map of another realm is a Map all the same.
+  await assert.rejects(
+    fleet.store().set('m', 2, runInNewContext("new Map([['ttl', 5]])")),
+    refused(/options must be an object, got a Map/),
+  )
   await fleet.close()
 })
 
