@@ -331,10 +331,11 @@ async function assertGroupsExist(
   const found = await Promise.all(groups.map((group) => step((b) => b.hasGroup(main, group))))
   const missing = groups.filter((_, i) => !found[i])
   if (missing.length === 0) return
-  const named = missing.map((group) => `'${group}'`).join(', ')
+  // As JSON strings: names read from Redis may hold control characters, which reach a terminal.
+  const named = missing.map((group) => JSON.stringify(group)).join(', ')
   throw invalidArgument(
     'ERR_INVALID_ARGUMENT',
-    `${op}: dead letters of '${channel}' are addressed to group ${named}, which the main stream does not have ` +
+    `${op}: dead letters of ${JSON.stringify(channel)} are addressed to group ${named}, which the main stream does not have ` +
       '(destroyed, or never made): replayed, no consumer would read them. Nothing was replayed; ' +
       'make the group first (streams.ensureGroup: a new group reads the main stream from its start), or purge the letters',
   )

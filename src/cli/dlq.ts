@@ -136,7 +136,8 @@ async function elsewhereNote(fleet: Fleet, channel: string): Promise<string> {
   const namespace = `namespace '${shown(fleet.namespace)}'`
   if (others.length === 0)
     return ` (no dead letters anywhere in ${namespace}: check --namespace if you expected some)`
-  const named = others.slice(0, OTHERS_SHOWN).map((c) => `${shown(c.channel)} (${c.length})`)
+  // Their lengths count every entry, dead-letter record or not: said as entries.
+  const named = others.slice(0, OTHERS_SHOWN).map((c) => `${shown(c.channel)} (${entries(c.length)})`)
   if (others.length > OTHERS_SHOWN) named.push(`${others.length - OTHERS_SHOWN} more`)
   return ` (dead letters of ${namespace} are in: ${named.join(', ')})`
 }

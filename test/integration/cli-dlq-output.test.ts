@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { fleetContext } from '../../src/fleet.ts'
 import type { Fleet } from '../../src/index.ts'
 import { cli, standaloneFleets, stuckJob } from './cli-support.ts'
 
@@ -70,6 +71,13 @@ describe('redfleet dlq list and orphans: what they print', () => {
     assert.equal(letter.envelope.note, EVIL)
     const [job] = JSON.parse(orphansJson.stdout)
     assert.deepEqual([job.id, job.instanceId, job.payload.note], [`job${EVIL}`, `gone${EVIL}`, EVIL])
+    // A failure's reason that quotes a stored name: escaped too, and one whole line.
+    const main = `${namespace}:streams:events`
+    await (await fleetContext(fleet).redis()).client(main).call('XGROUP', 'DESTROY', main, `g${EVIL}`)
+    const refused = await cli(['dlq', 'replay', channel, ...flags])
+    assert.equal(refused.code, 1)
+    assert.doesNotMatch(refused.stderr.slice(0, -1), CONTROL)
+    assert.match(refused.stderr, /which the main stream does not have .*or purge the letters\n$/)
   })
 
   test('--json gives every letter its origin channel, null for the main stream', async () => {

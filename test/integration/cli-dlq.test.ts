@@ -102,7 +102,7 @@ describe('redfleet dlq list and replay', () => {
     ])
     assert.equal(
       typo.stdout,
-      `dead letters in 'biling:dead': 0 (dead letters of namespace '${namespace}' are in: billing:dead (1))\n`,
+      `dead letters in 'biling:dead': 0 (dead letters of namespace '${namespace}' are in: billing:dead (1 entry))\n`,
     )
     assert.equal(
       elsewhere.stdout,
@@ -119,7 +119,7 @@ describe('redfleet dlq list and replay', () => {
     const replay = await cli(['dlq', 'replay', 'refund:dead', ...flags])
     assert.equal(replay.code, 1)
     assert.equal(replay.stdout, '')
-    assert.match(replay.stderr, /addressed to group 'refund', which the main stream does not have/)
+    assert.match(replay.stderr, /addressed to group "refund", which the main stream does not have/)
     assert.equal((await listDeadLetters(fleet, 'refund:dead')).length, 1)
   })
 
