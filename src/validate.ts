@@ -162,6 +162,8 @@ export function assertFunction(value: unknown, what: string, op: string): void {
  */
 function isOptionsRecord(value: unknown): value is object {
   if (typeof value !== 'object' || value === null) return false
+  // An object literal, the common case, at the cost of one look (options come with many calls).
+  if (Object.getPrototypeOf(value) === Object.prototype) return true
   return !(
     Array.isArray(value) ||
     types.isMap(value) ||
