@@ -32,6 +32,8 @@ export function freshCopy(): string {
   })
   for (const file of listed.split('\0')) {
     if (file === '' || !existsSync(join(root, file))) continue // deleted in the working tree
+    // A node_modules that is a symlink is no directory to .gitignore's `node_modules/`: linked below.
+    if (file === 'node_modules') continue
     mkdirSync(dirname(join(copy, file)), { recursive: true })
     cpSync(join(root, file), join(copy, file))
   }
