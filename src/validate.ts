@@ -156,6 +156,27 @@ export function assertFunction(value: unknown, what: string, op: string): void {
 }
 
 /**
+ * Built-in kinds whose instances read as no options (their state is not in own properties):
+ * checked by prototype chain, which util.types (the object itself) misses behind a Proxy.
+ */
+const NOT_OPTIONS: readonly (abstract new (...args: never[]) => unknown)[] = [
+  Map,
+  Set,
+  WeakMap,
+  WeakSet,
+  Date,
+  RegExp,
+  Promise,
+  Error,
+  ArrayBuffer,
+  URL,
+  URLSearchParams,
+  WeakRef,
+  Blob,
+  Headers,
+]
+
+/**
  * An object whose properties are its options: a plain object, a class instance, a module
  * namespace. An array, a Map, a Date… (any realm's) is refused: read as options, its
  * properties would be none, and a Map's entries (`url`, `ttl`) silently ignored.
@@ -164,6 +185,8 @@ function isOptionsRecord(value: unknown): value is object {
   if (typeof value !== 'object' || value === null) return false
   // An object literal, the common case, at the cost of one look (options come with many calls).
   if (Object.getPrototypeOf(value) === Object.prototype) return true
+  // instanceof walks the prototype chain, a Proxy's too (Vue's reactive(new Map())).
+  if (NOT_OPTIONS.some((kind) => value instanceof kind)) return false
   return !(
     Array.isArray(value) ||
     types.isMap(value) ||

@@ -81,7 +81,11 @@ function toDeadLetter(channel: string, entry: Delivery): DeadLetter | undefined 
 
 const channelPrefix = (ctx: FleetContext) => ctx.keys.key('streams', 'channel', '')
 
-/** Channels of the namespace whose first entry is a dead-letter record, with their lengths. */
+/**
+ * Dead-letter channels of the namespace, with their lengths: those whose first entry is a
+ * dead-letter record, and those named as a group's default one (`<group>:dead`) that hold any
+ * entry (a letter behind an event written there by hand is still a letter).
+ */
 export async function deadLetterChannels(fleet: Fleet): Promise<{ channel: string; length: number }[]> {
   const ctx = fleetContext(fleet)
   const prefix = channelPrefix(ctx)
@@ -91,7 +95,7 @@ export async function deadLetterChannels(fleet: Fleet): Promise<{ channel: strin
     keys.map(async (key) => {
       const channel = key.slice(prefix.length)
       const [first] = await streams.readRange(channel, undefined, 1)
-      if (!first || !toDeadLetter(channel, first)) return undefined
+      if (!first || !(channel.endsWith(DEFAULT_SUFFIX) || toDeadLetter(channel, first))) return undefined
       return { channel, length: await streamLength(ctx, key) }
     }),
   )

@@ -13,7 +13,7 @@ import {
   unmatchedNote,
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
-import { InvalidArgumentError } from '../errors.ts'
+import { InvalidArgumentError, messageOf } from '../errors.ts'
 import type { Fleet } from '../index.ts'
 import { canonicalId } from '../streams/ids.ts'
 import { assertName } from '../validate.ts'
@@ -129,9 +129,13 @@ const OTHERS_SHOWN = 10
  * walk (SCAN) runs only when the list is empty.
  */
 async function elsewhereNote(fleet: Fleet, channel: string): Promise<string> {
-  // A hint only: a node that cannot be walked (down, frozen) leaves the list as it was.
-  const channels = await deadLetterChannels(fleet).catch(() => undefined)
-  if (channels === undefined) return ''
+  let channels: Awaited<ReturnType<typeof deadLetterChannels>>
+  try {
+    channels = await deadLetterChannels(fleet)
+  } catch (error) {
+    // A node that cannot be walked (down, frozen): the list stands, the hint says why it is missing.
+    return ` (could not look for dead letters in other channels: ${shown(messageOf(error))})`
+  }
   const others = channels.filter((c) => c.length > 0 && c.channel !== channel)
   const namespace = `namespace '${shown(fleet.namespace)}'`
   if (others.length === 0)

@@ -184,8 +184,9 @@ export async function main(argv: string[]): Promise<number> {
 /** Parses and runs one command line; resolves with its exit code (SPEC §9). */
 export async function run(argv: string[], output: Output = STDIO): Promise<number> {
   const fail = (reason: string, usage: boolean) => {
-    // Its first line, with control characters escaped: a reason may quote names read from Redis.
-    const line = shown(inFlags(reason.split('\n')[0]!))
+    // One line, control characters escaped: a reason may quote names read from Redis, newlines
+    // included (cut at the first, the rest of the name and the cause were lost).
+    const line = shown(inFlags(reason.trimEnd()))
     output.err(`redfleet: ${line}${usage ? ' (redfleet --help shows the usage)' : ''}\n`)
     return usage ? 2 : 1
   }

@@ -220,7 +220,6 @@ forEachTopology('admin: dead letters', (env) => {
     const letters = 40
     await writeDeadLetters(fleet, group, letters)
     const { url } = await topologyOptions(env.topology)
-    const END_MARK = `end-of-replay:${group}`
     let looks = 0
     let sawEnd!: () => void
     const end = new Promise<void>((resolve) => {
@@ -231,15 +230,16 @@ forEachTopology('admin: dead letters', (env) => {
         monitorServer(node, (args) => {
           const name = args[0]?.toLowerCase()
           if (name === 'xrevrange' && args[1] === main) looks++
-          if (name === 'echo' && args[1] === END_MARK) sawEnd()
+          if (name === 'pttl' && args[1] === main) sawEnd()
         }),
       ),
     )
     try {
       assert.equal(await replayDeadLetters(fleet, `${group}:dead`), letters)
-      // A command of its own after the replay's, on the main stream's connection: once seen, so
-      // were the replay's (an EXISTS on the main stream was one, and the replay sends one first).
-      await topology.client(main).call('ECHO', END_MARK)
+      // A command of its own after the replay's, on the main stream's node (a keyed one: a
+      // cluster sends a keyless one anywhere): once seen, so were the replay's. Not EXISTS, which
+      // the replay's own group check runs first.
+      await topology.client(main).call('PTTL', main)
       await end
     } finally {
       for (const monitor of monitors) monitor.destroy()

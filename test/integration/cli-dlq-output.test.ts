@@ -78,6 +78,12 @@ describe('redfleet dlq list and orphans: what they print', () => {
     assert.equal(refused.code, 1)
     assert.doesNotMatch(refused.stderr.slice(0, -1), CONTROL)
     assert.match(refused.stderr, /which the main stream does not have .*or purge the letters\n$/)
+    // A newline in a name quoted by a reason: shown as \n, not the end of the reason.
+    const broken = `${namespace}:streams:channel:a\nb:dead`
+    await (await fleetContext(fleet).redis()).client(broken).set(broken, 'not a stream')
+    const wrong = await cli(['dlq', 'list', 'a\nb:dead', ...flags])
+    assert.equal(wrong.code, 1)
+    assert.match(wrong.stderr, /^redfleet: [^\n]*a\\nb:dead[^\n]*WRONGTYPE[^\n]*\n$/)
   })
 
   test('--json gives every letter its origin channel, null for the main stream', async () => {

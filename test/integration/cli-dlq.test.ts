@@ -104,6 +104,13 @@ describe('redfleet dlq list and replay', () => {
       typo.stdout,
       `dead letters in 'biling:dead': 0 (dead letters of namespace '${namespace}' are in: billing:dead (1 entry))\n`,
     )
+    // A group's default channel is named even when an event written there by hand comes first.
+    await fleet.streams().publishToChannel('refund:dead', { type: 'by hand' })
+    // Then a dead-letter record, as a consume loop writes it.
+    const letter = { id: '1-0', group: 'refund', error: 'declined', deliveries: 1, envelope: {}, deadAt: 1 }
+    await fleet.streams().publishToChannel('refund:dead', letter)
+    const named = await cli(['dlq', 'list', 'biling:dead', ...flags])
+    assert.match(named.stdout, /are in: billing:dead \(1 entry\), refund:dead \(2 entries\)\)\n$/)
     assert.equal(
       elsewhere.stdout,
       `dead letters in 'billing:dead': 0 (no dead letters anywhere in namespace '${namespace}-typo': check --namespace if you expected some)\n`,

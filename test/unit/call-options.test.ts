@@ -43,6 +43,10 @@ test('store writes: an unknown option name is refused, naming the nearest one, a
     refused(/store\.set: options must be an object, got a Map/),
   )
   await assert.rejects(store.set('k', 1, new Date() as never), refused(/got a Date/))
+  await assert.rejects(store.set('k', 1, new Proxy(new Map([['ttl', 5]]), {}) as never), refused(/got a Map/))
+  // A Proxy of a plain object (Vue's reactive({ ttl })) is read as the object.
+  await store.set('proxied', 1, new Proxy({ ttl: 60_000 }, {}))
+  assert.equal(await store.get('proxied'), 1)
   assert.deepEqual(await store.getMany(['k', 'n', 'kept']), [undefined, undefined, 1])
   await fleet.close()
 })

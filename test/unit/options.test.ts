@@ -296,6 +296,15 @@ test('a value of the wrong type names the option, the expected type and what it 
     'ERR_INVALID_OPTION',
   )
   assert.match(fromMap.message, /createFleet options must be an object, got a Map/)
+  // Behind a Proxy (Vue's reactive(new Map())), and a URL given for { url }: no options either.
+  const url = 'redis://127.0.0.1:1'
+  for (const given of [
+    new Proxy(new Map([['url', url]]), {}),
+    new URL(url),
+    new URLSearchParams(`url=${url}`),
+  ]) {
+    configError(() => createFleet(given as never), 'ERR_INVALID_OPTION')
+  }
 })
 
 test('a malformed url is ERR_INVALID_OPTION and its message never shows the password', () => {
