@@ -180,9 +180,9 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
 
 /**
  * Channels whose first entry is a dead-letter record (isDeadLetterRecord), among streams already
- * described: no SCAN of its own. An empty channel
- * that is a group's default dead-letter channel (`<group>:dead`) counts, at 0: a purge leaves
- * it so, and a gauge that vanished instead would read as missing data, not as 0.
+ * described: no SCAN of its own. An empty channel that is a group's default dead-letter channel
+ * (`<group>:dead`) counts, at 0: a purge leaves it so, and a gauge that vanished instead would
+ * read as missing data, not as 0.
  */
 async function deadLettersAmong(
   fleet: Fleet,

@@ -95,7 +95,8 @@ export async function deadLetterChannels(fleet: Fleet): Promise<{ channel: strin
     keys.map(async (key) => {
       const channel = key.slice(prefix.length)
       const [first] = await streams.readRange(channel, undefined, 1)
-      if (!first || !(channel.endsWith(DEFAULT_SUFFIX) || toDeadLetter(channel, first))) return undefined
+      if (!first || !isDeadLetterChannel(channel, toDeadLetter(channel, first) !== undefined))
+        return undefined
       return { channel, length: await streamLength(ctx, key) }
     }),
   )
@@ -453,10 +454,11 @@ export async function holdsDeadLetters(fleet: Fleet, channel: string): Promise<b
 }
 
 /**
- * Whether a purge of the whole of `channel` deletes its entries that are not dead-letter records:
- * in a dead-letter channel only, one that holds dead letters or is named as a group's default one.
+ * Whether `channel` is a dead-letter channel: one that holds dead letters or is named as a group's
+ * default one. A purge of the whole of it deletes its entries that are not dead-letter records
+ * there only.
  */
-export function purgesOthers(channel: string, holdsLetters: boolean): boolean {
+export function isDeadLetterChannel(channel: string, holdsLetters: boolean): boolean {
   return holdsLetters || channel.endsWith(DEFAULT_SUFFIX)
 }
 
@@ -500,7 +502,7 @@ export async function purgeChannel(
   const { scan, step, channelKey } = await select(fleet, 'admin.purgeDeadLetters', channel, o.ids)
   const remove = (ids: string[]) => step((b) => b.remove(channelKey, ids))
   const count = await inPages(scan.letters, (page) => remove(page.map((letter) => letter.id)))
-  const whole = o.ids === undefined && purgesOthers(channel, scan.letters.length > 0)
+  const whole = o.ids === undefined && isDeadLetterChannel(channel, scan.letters.length > 0)
   const malformed = whole ? await inPages(scan.others, remove) : 0
   // With ids the scan saw the named entries only: what else the channel holds is not known.
   const kept = o.ids === undefined && !whole ? scan.others.length : 0

@@ -2,9 +2,9 @@
 import {
   deadLetterChannels,
   holdsDeadLetters,
+  isDeadLetterChannel,
   type PurgeResult,
   purgeChannel,
-  purgesOthers,
   purgeUnmatched,
   readDeadLetters,
   replayDeadLetters,
@@ -79,7 +79,7 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
         return
       }
       const more = read.length > shownLimit ? '+' : ''
-      const purgeable = purgesOthers(channel, read.length > 0)
+      const purgeable = isDeadLetterChannel(channel, read.length > 0)
       const empty = read.length === 0 && skipped === 0 ? await elsewhereNote(fleet, channel) : ''
       console.log(
         `dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped, purgeable)}${empty}`,
@@ -155,7 +155,7 @@ const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`
 
 /**
  * Why a channel is longer than its dead letters: entries skipped as not dead-letter records,
- * which `dlq purge` deletes in a dead-letter channel only (`purgeable`: purgesOthers).
+ * which `dlq purge` deletes in a dead-letter channel only (`purgeable`: isDeadLetterChannel).
  */
 function skippedNote(skipped: number, purgeable: boolean): string {
   if (skipped === 0) return ''
