@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { type AddHelpTextContext, Argument, Command, CommanderError } from 'commander'
 import { bench, benchAvailable } from './bench.ts'
 import { DLQ_ACTIONS, type DlqAction, fleetOptions, UsageError } from './flags.ts'
-import { shown } from './status-format.ts'
+import { reasonLine } from './status-format.ts'
 
 /** How long a finished command may take to let go of its last handle before it is made to exit. */
 const EXIT_GRACE = 3000
@@ -184,9 +184,7 @@ export async function main(argv: string[]): Promise<number> {
 /** Parses and runs one command line; resolves with its exit code (SPEC §9). */
 export async function run(argv: string[], output: Output = STDIO): Promise<number> {
   const fail = (reason: string, usage: boolean) => {
-    // One line, control characters escaped: a reason may quote names read from Redis, newlines
-    // included (cut at the first, the rest of the name and the cause were lost).
-    const line = shown(inFlags(reason.trimEnd()))
+    const line = reasonLine(inFlags(reason))
     output.err(`redfleet: ${line}${usage ? ' (redfleet --help shows the usage)' : ''}\n`)
     return usage ? 2 : 1
   }

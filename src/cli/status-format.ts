@@ -18,6 +18,14 @@ export function shown(text: string): string {
 }
 
 /**
+ * A failure's whole reason as one visible line: a reason may quote names read from Redis,
+ * newlines included, and cut at the first one the rest of the name and the cause were lost.
+ */
+export function reasonLine(reason: string): string {
+  return shown(reason.trimEnd())
+}
+
+/**
  * JSON for the terminal: JSON.stringify escapes C0 controls in strings but leaves DEL and the
  * C1 controls (U+0080 to U+009F, CSI among them) raw; these are escaped as `\u00XX` too.
  */

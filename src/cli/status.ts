@@ -1,10 +1,11 @@
 /** `redfleet status [--json] [--watch [seconds]]`: a snapshot of a fleet, once or until Ctrl-C. */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { messageOf } from '../errors.ts'
 import { inspectFleet } from '../inspect.ts'
 import { explained } from './cluster-down.ts'
 import { untilInterrupted, withFleet } from './common.ts'
 import { type FleetFlags, UsageError } from './flags.ts'
-import { formatStatus, jsonText, shown } from './status-format.ts'
+import { formatStatus, jsonText, reasonLine } from './status-format.ts'
 
 export interface StatusFlags extends FleetFlags {
   json?: boolean
@@ -20,6 +21,12 @@ function watchInterval(watch: boolean | string | undefined): number | undefined 
   const seconds = Number(watch)
   if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--watch takes a number of seconds > 0')
   return seconds
+}
+
+/** The line a watch prints for a snapshot that failed: the whole reason, as one line. */
+export function watchFailure(error: unknown, json: boolean): string {
+  const reason = `redfleet status: ${messageOf(error)}`
+  return json ? jsonText({ error: reason.trimEnd(), at: new Date().toISOString() }) : reasonLine(reason)
 }
 
 export async function status(flags: StatusFlags): Promise<void> {
@@ -46,9 +53,7 @@ export async function status(flags: StatusFlags): Promise<void> {
         text = render(await inspectFleet(fleet))
       } catch (failure) {
         // A watch rides out Redis going away: it says so, and shows the fleet again once back.
-        const error = await explained(fleet, failure)
-        text = `redfleet status: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
-        text = flags.json ? jsonText({ error: text, at: new Date().toISOString() }) : shown(text)
+        text = watchFailure(await explained(fleet, failure), flags.json === true)
       }
       process.stdout.write(`${clear}${text}\n`)
       await sleep(every * 1000, undefined, { signal: stop.signal }).catch(() => undefined)
