@@ -104,19 +104,37 @@ export function progress(text: string | undefined): void {
   if (text !== undefined) err.write(text.slice(0, Math.max(0, err.columns - 1)))
 }
 
-/** ops/s of each variant per round (index r is round r); a round measures them back to back. */
-async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number, title: string) {
-  const samples = new Map([...ops.keys()].map((name) => [name, [] as number[]]))
-  const total = rounds * ops.size
+/**
+ * What `measure` gives for each of `names` per round (index r is round r); a round measures them
+ * back to back, rotated (rotate). A first round, not counted, warms every one up: the JIT has
+ * compiled a variant's code after it, so that the first counted round of a variant with more
+ * code of its own (redfleet's layers over a client's) is not also its compiling one.
+ */
+export async function measureRounds(
+  names: readonly string[],
+  measure: (name: string) => Promise<number>,
+  label: string,
+): Promise<Map<string, number[]>> {
+  for (const name of names) {
+    progress(`${label}: warming ${name} up`)
+    await measure(name)
+  }
+  const samples = new Map(names.map((name) => [name, [] as number[]]))
+  const total = rounds * names.length
   let done = 0
   for (let round = 0; round < rounds; round++) {
-    for (const name of rotate([...ops.keys()], round)) {
-      progress(`${title}, c=${concurrency}: ${done++}/${total} measured, now ${name} (round ${round + 1})`)
-      samples.get(name)![round] = await measureThroughput(ops.get(name)!, concurrency, duration)
+    for (const name of rotate(names, round)) {
+      progress(`${label}: ${done++}/${total} measured, now ${name} (round ${round + 1})`)
+      samples.get(name)![round] = await measure(name)
     }
   }
   progress(undefined)
   return samples
+}
+
+/** The median over rounds of `xs[r] / against[r]`: a ratio in which drift between rounds cancels. */
+export function pairedRatio(xs: readonly number[], against: readonly number[]): number {
+  return median(xs.map((x, r) => x / against[r]!))
 }
 
 /**
@@ -124,7 +142,10 @@ async function measureRounds(ops: ReadonlyMap<string, Op>, concurrency: number, 
  * client of each round: the highest of several noisy figures is above each client's own
  * figure by the noise, and would be the bar every round.
  */
-function bestOf(baselines: readonly string[], samples: ReadonlyMap<string, number[]>): string | undefined {
+export function bestOf(
+  baselines: readonly string[],
+  samples: ReadonlyMap<string, number[]>,
+): string | undefined {
   let best: string | undefined
   for (const name of baselines) {
     if (best === undefined || median(samples.get(name)!) > median(samples.get(best)!)) best = name
@@ -152,12 +173,16 @@ export async function printPaired(
   if (floor) ops.set(again, ops.get(floor)!)
   const width = Math.max(...[...ops.keys()].map((name) => name.length))
   for (const concurrency of concurrencies) {
-    const samples = await measureRounds(ops, concurrency, title)
+    const samples = await measureRounds(
+      [...ops.keys()],
+      (name) => measureThroughput(ops.get(name)!, concurrency, duration),
+      `${title}, c=${concurrency}`,
+    )
     const best = bestOf(baselines, samples)
     console.log(`${title}, c=${concurrency}${best === undefined ? '' : ` (best client: ${best})`}`)
     for (const [name, xs] of samples) {
       const against = samples.get(name === again ? floor! : best!)!
-      const ratio = baselines.length === 0 ? undefined : median(xs.map((x, r) => x / against[r]!))
+      const ratio = baselines.length === 0 ? undefined : pairedRatio(xs, against)
       const cell = `${format(median(xs)).padStart(11)}/s`
       console.log(`  ${name.padEnd(width)} ${cell}${ratio === undefined ? '' : `  ${ratio.toFixed(2)}x`}`)
     }

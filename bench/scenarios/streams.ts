@@ -1,8 +1,7 @@
 import type { Fleet } from '../../src/index.ts'
-import { CLIENT_NAMES, nodeRedis5Fleet, openClient, perClient } from '../clients.ts'
-import { type BenchContext, median, type Scenario } from '../lib.ts'
+import { CLIENT_NAMES, nodeRedis5Fleet, openClient, perClient, type RawClient } from '../clients.ts'
+import { bestOf, measureRounds, median, pairedRatio, type Scenario } from '../lib.ts'
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const envelope = { type: 'order.created', id: 'o-42', at: 1_700_000_000_000, data: { total: 12.5, items: 3 } }
 
 /**
@@ -55,19 +54,11 @@ function entriesOf(reply: unknown): StreamEntries {
 }
 
 /**
- * The raw consumer loop doing the same work as `consume`, on a connection of its own of the
- * baseline client `name`: XREADGROUP COUNT batch, decode each entry's JSON, call the handler,
- * XACK the batch. Returns entries per second.
+ * The raw consumer loop doing the same work as `consume`, on `reader` (a connection of its own of
+ * a baseline client): XREADGROUP COUNT batch, decode each entry's JSON, call the handler, XACK
+ * the batch, in a new group. Returns entries per second.
  */
-async function rawConsume(
-  ctx: BenchContext,
-  name: string,
-  key: string,
-  group: string,
-  batch: number,
-  total: number,
-) {
-  const reader = await openClient(ctx, name)
+async function rawConsume(reader: RawClient, key: string, group: string, batch: number, total: number) {
   await reader.call(['XGROUP', 'CREATE', key, group, '0'])
   const started = performance.now()
   let handled = 0
@@ -102,12 +93,16 @@ async function fleetConsume(fleet: Fleet, group: string, batch: number, total: n
 }
 
 /**
- * consume(): every side reads the same pre-filled entries; each round uses a fresh group per
- * side, which replays the stream from its start, so all do identical work every round.
+ * consume(): every side reads the same pre-filled entries in a group of its own made for each
+ * measurement, which replays the stream from its start, so all do identical work every time.
+ * Measured as the throughput scenarios are (measureRounds: a warm-up round, then rounds rotated;
+ * ratios paired per round): the raw loop on every baseline client, the first one again (the
+ * noise floor), redfleet, and the same fleet on node-redis 5 (same namespace, so the same stream).
  */
 function consumeScenario(batch: number, total: number): Scenario {
+  const name = `streams consume (batch ${batch})`
   return {
-    name: `streams consume (batch ${batch})`,
+    name,
     async measure(ctx) {
       const rawKey = `${ctx.namespace}:streams:events`
       const text = JSON.stringify(envelope)
@@ -118,34 +113,35 @@ function consumeScenario(batch: number, total: number): Scenario {
         await pipe.exec()
         await Promise.all(Array.from({ length: 1000 }, () => streams.publish(envelope)))
       }
-      const raw = new Map(CLIENT_NAMES.map((name) => [name, [] as number[]]))
-      const fleet: number[] = []
-      // The same fleet on node-redis 5 (same namespace, so the same stream): redfleet's cost on
-      // that transport, against the raw node-redis 5 loop.
+      const readers = new Map<string, RawClient>()
+      for (const name of CLIENT_NAMES) readers.set(name, await openClient(ctx, name))
       const onNodeRedis = await nodeRedis5Fleet(ctx)
-      const fleetOnNodeRedis: number[] = []
-      for (let round = 0; round < rounds; round++) {
-        for (const [name, samples] of raw) {
-          samples.push(await rawConsume(ctx, name, rawKey, `raw${round}-${name}`, batch, total))
+      const floor = CLIENT_NAMES[0]!
+      const again = `${floor} (again)`
+      let groups = 0
+      const group = () => `g${groups++}`
+      const sides = new Map<string, () => Promise<number>>([
+        ...CLIENT_NAMES.map(
+          (name) => [name, () => rawConsume(readers.get(name)!, rawKey, group(), batch, total)] as const,
+        ),
+        [again, () => rawConsume(readers.get(floor)!, rawKey, group(), batch, total)],
+        ['redfleet', () => fleetConsume(ctx.fleet, group(), batch, total)],
+        ['redfleet on node-redis 5', () => fleetConsume(onNodeRedis, group(), batch, total)],
+      ])
+      const samples = await measureRounds([...sides.keys()], (side) => sides.get(side)!(), name)
+      const best = bestOf(CLIENT_NAMES, samples)!
+      return [...samples].map(([side, xs]) => {
+        const against = side === again ? floor : side === 'redfleet on node-redis 5' ? 'node-redis 5' : best
+        return {
+          side,
+          'entries/s': Math.round(median(xs)),
+          ratio: pairedRatio(xs, samples.get(against)!).toFixed(2),
+          'ratio to':
+            name === again
+              ? `${floor} (noise floor)`
+              : `${against}${against === best ? ' (best raw loop)' : ''}`,
         }
-        fleet.push(await fleetConsume(ctx.fleet, `rf${round}`, batch, total))
-        fleetOnNodeRedis.push(await fleetConsume(onNodeRedis, `rfn${round}`, batch, total))
-      }
-      const best = Math.max(...[...raw.values()].map(median))
-      return [
-        {
-          entries: total,
-          ...Object.fromEntries(
-            [...raw].map(([name, samples]) => [`${name} entries/s`, Math.round(median(samples))]),
-          ),
-          'redfleet consume entries/s': Math.round(median(fleet)),
-          'ratio to the best raw loop': (median(fleet) / best).toFixed(2),
-          'redfleet on node-redis 5 entries/s': Math.round(median(fleetOnNodeRedis)),
-          'its ratio to raw node-redis 5': (
-            median(fleetOnNodeRedis) / median(raw.get('node-redis 5')!)
-          ).toFixed(2),
-        },
-      ]
+      })
     },
   }
 }
