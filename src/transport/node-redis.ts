@@ -1,4 +1,5 @@
 import { firstEvent } from '../deadline.ts'
+import { ConnectionError } from '../errors.ts'
 import { type ConnectionSettings, closeClient, QUIT_LIMIT } from '../topology/connection.ts'
 import { blocksFor, CommandDeadlines, lostUnwritten, timedOut } from './deadlines.ts'
 import {
@@ -179,6 +180,8 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** How long whenReady waits: as long as a command that connects may take. */
   readonly #readyLimit: number
   readonly #offline: OfflineCommands
+  /** Seen open (see #closedByOwner). */
+  #wasOpen: boolean
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
@@ -204,20 +207,39 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     this.#health = health
     this.#readyLimit = timeouts.connectTimeout + timeouts.commandTimeout
     this.#offline = offline
+    this.#wasOpen = client.isOpen
     this.address = address
   }
 
   get status(): string {
     if (this.#client.isReady) return 'ready'
-    return this.#client.isOpen ? 'connecting' : 'wait'
+    if (this.#client.isOpen) return 'connecting'
+    return this.#closedByOwner() ? 'end' : 'wait'
+  }
+
+  /**
+   * Whether the client was closed after it was open: by its owner (redfleet closes its own only
+   * as the fleet closes), so it stays closed. One that never was open is opened (connect).
+   */
+  #closedByOwner(): boolean {
+    if (this.#client.isOpen) this.#wasOpen = true
+    return this.#wasOpen && !this.#client.isOpen
+  }
+
+  #closedError(): ConnectionError {
+    const message = `The client is closed: the node-redis client of ${this.address.id} was closed, and redfleet does not reopen it`
+    return new ConnectionError(message, { outcome: 'not-applied' })
   }
 
   async connect(): Promise<void> {
+    if (this.#closedByOwner()) throw this.#closedError()
     if (!this.#client.isOpen) await this.#client.connect()
+    this.#wasOpen = true
   }
 
   /** See Connectable.whenReady: `ready()`'s PING must not be answered from db 0. */
   async whenReady(): Promise<void> {
+    if (this.#closedByOwner()) throw this.#closedError()
     if (!this.#client.isReady) await this.#health.nextReady('PING', this.#readyLimit)
   }
 

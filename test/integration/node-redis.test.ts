@@ -79,6 +79,29 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
       assert.equal(ended, true, "the user's 'end' listener was called")
     })
 
+    test('a client its owner closed is not reopened by ready(): it fails with ConnectionError and stays closed', async () => {
+      // ready() took a closed client for one not open yet and connected it again: the user's
+      // client open behind their back, never closed by the fleet, the process kept alive.
+      const client = open((await testServers()).standalone)
+      await client.connect()
+      const fleet = createFleet({ client, namespace: uniqueNamespace() })
+      try {
+        await fleet.store().set('k', 1)
+        client.destroy()
+        for (const call of [() => fleet.ready(), () => fleet.store().get('k')]) {
+          await assert.rejects(call(), (error: unknown) => {
+            assert.ok(error instanceof ConnectionError, String(error))
+            assert.equal(error.outcome, 'not-applied')
+            return true
+          })
+          assert.equal(client.isOpen, false)
+        }
+      } finally {
+        await fleet.close()
+      }
+      assert.equal(client.isOpen, false)
+    })
+
     test('times a command out after commandTimeout (TimeoutError), node-redis 6 default timer off', async () => {
       const client = open((await testServers()).standalone)
       await client.connect()
