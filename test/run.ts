@@ -61,11 +61,11 @@ const watchdog = setTimeout(() => {
   )
   child.kill('SIGKILL')
 }, QUIET_LIMIT_MS)
-child.stdout!.on('data', (chunk: Buffer) => {
-  process.stdout.write(chunk)
-  watchdog.refresh()
-})
+child.stdout!.pipe(process.stdout, { end: false })
+child.stdout!.on('data', () => watchdog.refresh())
 const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? 1)))
 clearTimeout(watchdog)
 await shutdown()
+// What the reporters wrote (the summary lines CI reads) reaches a slow reader before the exit.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
 process.exit(code)

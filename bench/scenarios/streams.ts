@@ -137,7 +137,7 @@ function consumeScenario(batch: number, total: number): Scenario {
           'entries/s': Math.round(median(xs)),
           ratio: pairedRatio(xs, samples.get(against)!).toFixed(2),
           'ratio to':
-            name === again
+            side === again
               ? `${floor} (noise floor)`
               : `${against}${against === best ? ' (best raw loop)' : ''}`,
         }

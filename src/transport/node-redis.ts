@@ -180,8 +180,8 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** How long whenReady waits: as long as a command that connects may take. */
   readonly #readyLimit: number
   readonly #offline: OfflineCommands
-  /** Seen open (see #closedByOwner). */
-  #wasOpen: boolean
+  /** Seen ready (see #closedError). */
+  #wasReady: boolean
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
 
@@ -207,40 +207,43 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     this.#health = health
     this.#readyLimit = timeouts.connectTimeout + timeouts.commandTimeout
     this.#offline = offline
-    this.#wasOpen = client.isOpen
+    this.#wasReady = client.isReady
     this.address = address
   }
 
   get status(): string {
-    if (this.#client.isReady) return 'ready'
+    if (this.#client.isReady) {
+      this.#wasReady = true
+      return 'ready'
+    }
     if (this.#client.isOpen) return 'connecting'
-    return this.#closedByOwner() ? 'end' : 'wait'
+    return this.#wasReady ? 'end' : 'wait'
   }
 
   /**
-   * Whether the client was closed after it was open: by its owner (redfleet closes its own only
-   * as the fleet closes), so it stays closed. One that never was open is opened (connect).
+   * Closed after it was ready: by its owner (`close()`, `destroy()`, a `reconnectStrategy` that
+   * gave up; redfleet closes its own only as the fleet closes), so it stays closed. One that was
+   * never ready (not connected yet, or its first attempts gave up) is opened (connect).
    */
-  #closedByOwner(): boolean {
-    if (this.#client.isOpen) this.#wasOpen = true
-    return this.#wasOpen && !this.#client.isOpen
-  }
-
-  #closedError(): ConnectionError {
-    const message = `The client is closed: the node-redis client of ${this.address.id} was closed, and redfleet does not reopen it`
+  #closedError(): ConnectionError | undefined {
+    if (!this.#wasReady || this.#client.isOpen) return undefined
+    const message = `The client is closed: the node-redis client of ${this.address.id} was closed after it was ready (close(), destroy(), or its reconnectStrategy gave up), and redfleet does not reopen it`
     return new ConnectionError(message, { outcome: 'not-applied' })
   }
 
   async connect(): Promise<void> {
-    if (this.#closedByOwner()) throw this.#closedError()
+    const closed = this.#closedError()
+    if (closed) throw closed
     if (!this.#client.isOpen) await this.#client.connect()
-    this.#wasOpen = true
+    this.#wasReady ||= this.#client.isReady
   }
 
   /** See Connectable.whenReady: `ready()`'s PING must not be answered from db 0. */
   async whenReady(): Promise<void> {
-    if (this.#closedByOwner()) throw this.#closedError()
+    const closed = this.#closedError()
+    if (closed) throw closed
     if (!this.#client.isReady) await this.#health.nextReady('PING', this.#readyLimit)
+    this.#wasReady = true
   }
 
   /**

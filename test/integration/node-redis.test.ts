@@ -30,9 +30,9 @@ interface Client {
   destroy(): void
 }
 
-const VERSIONS: Record<string, (url: string) => Client> = {
-  'node-redis 5': (url) => createClient5({ url }),
-  'node-redis 6': (url) => createClient6({ url }),
+const VERSIONS: Record<string, (url: string, socket?: object) => Client> = {
+  'node-redis 5': (url, socket) => createClient5({ url, socket }),
+  'node-redis 6': (url, socket) => createClient6({ url, socket }),
 }
 
 for (const [version, createClient] of Object.entries(VERSIONS)) {
@@ -100,6 +100,30 @@ for (const [version, createClient] of Object.entries(VERSIONS)) {
         await fleet.close()
       }
       assert.equal(client.isOpen, false)
+    })
+
+    test('a client whose reconnectStrategy gave up before it was ever ready is opened again by ready()', async () => {
+      // Nobody closed it: the user's startup loop retries ready() until Redis is up (helper-237).
+      const server = await startRedis()
+      await server.stop()
+      const client = createClient5({
+        url: server.url,
+        socket: { reconnectStrategy: () => new Error('gave up') },
+      })
+      client.on('error', () => undefined)
+      clients.push(client)
+      const fleet = createFleet({ client, namespace: uniqueNamespace(), connectTimeout: 500 })
+      try {
+        await assert.rejects(fleet.ready(), ConnectionError)
+        await waitUntil('the client gave up', async () => !client.isOpen)
+        await server.restart()
+        await fleet.ready()
+        await fleet.store().set('k', 1)
+        assert.equal(await fleet.store().get('k'), 1)
+      } finally {
+        await fleet.close()
+        await server.stop()
+      }
     })
 
     test('times a command out after commandTimeout (TimeoutError), node-redis 6 default timer off', async () => {
