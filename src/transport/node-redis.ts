@@ -180,7 +180,7 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
   /** How long whenReady waits: as long as a command that connects may take. */
   readonly #readyLimit: number
   readonly #offline: OfflineCommands
-  /** Seen ready (see #closedError). */
+  /** Seen ready (see status). */
   #wasReady: boolean
   /** The server it talks to, and its node id (`host:port/db`). */
   readonly address: { url: string; id: string }
@@ -217,16 +217,15 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
       return 'ready'
     }
     if (this.#client.isOpen) return 'connecting'
+    // Closed after it was ready: by its owner (`close()`, `destroy()`, a `reconnectStrategy` that
+    // gave up; redfleet closes its own only as the fleet closes), so it stays closed. One that
+    // was never ready (not connected yet, or its first attempts gave up) is opened (connect).
     return this.#wasReady ? 'end' : 'wait'
   }
 
-  /**
-   * Closed after it was ready: by its owner (`close()`, `destroy()`, a `reconnectStrategy` that
-   * gave up; redfleet closes its own only as the fleet closes), so it stays closed. One that was
-   * never ready (not connected yet, or its first attempts gave up) is opened (connect).
-   */
+  /** What connecting a client its owner closed (status 'end') fails with: it is not reopened. */
   #closedError(): ConnectionError | undefined {
-    if (!this.#wasReady || this.#client.isOpen) return undefined
+    if (this.status !== 'end') return undefined
     const message = `The client is closed: the node-redis client of ${this.address.id} was closed after it was ready (close(), destroy(), or its reconnectStrategy gave up), and redfleet does not reopen it`
     return new ConnectionError(message, { outcome: 'not-applied' })
   }
