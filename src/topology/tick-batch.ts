@@ -35,56 +35,58 @@ interface Pending {
 /** Keys of one step of multi-key reads at most; a call of more is sent alone. */
 export const MAX_MANY_KEYS = 1024
 
+/** A run of the step's keys: one call's keys, as it gave them, and where they start in the MGET. */
+interface Segment {
+  readonly keys: readonly string[]
+  readonly offset: number
+}
+
 /**
- * The multi-key reads of one step: one MGET in which each key is read once, however many calls
- * ask for it. While one call is alone its keys are the step's, as it gave them (no index built).
+ * The multi-key reads of one step: one MGET of the calls' keys, one after the other, except that
+ * a call asking for the same keys as an earlier call of the step (a page's items, read by every
+ * request) shares that call's run of the MGET instead of adding its own. Keys are matched by run,
+ * not one by one: callers reading keys of their own add no index to build and no garbage.
  */
 class ManyReads {
   readonly kind = 'many'
-  /** The MGET's keys: the first call's keys, then, once another call joined, each key once. */
+  /** The MGET's keys, each call's run once: the first run itself while it is the only one. */
   keys: readonly string[] = []
-  /** Built when a second call joins: the step's keys, each once (then `keys`), and where each is. */
-  #index: { keys: string[]; at: Map<string, number> } | undefined
-  /**
-   * Per call, where its keys' values are in the MGET's reply; undefined for the first call while
-   * it is alone: the reply array itself is its answer.
-   */
-  readonly #picks: (number[] | undefined)[] = []
+  /** `keys` once a second run made them an array of the step's own. */
+  #own: string[] | undefined
+  /** The runs by their first key (a key of a call and of no earlier run), for a call to share. */
+  readonly #runs = new Map<string, Segment[]>()
+  /** Per call, its run. */
+  readonly #segments: Segment[] = []
   readonly #resolves: ((replies: Reply[]) => void)[] = []
   readonly #rejects: ((error: unknown) => void)[] = []
 
-  /** Adds a call for `keys`; its answer. */
+  /** Adds a call for `keys` (never empty); its answer. */
   join(keys: readonly string[]): Promise<Reply[]> {
-    if (this.#picks.length === 0) {
-      this.keys = keys
-      this.#picks.push(undefined)
-    } else {
-      if (this.#index === undefined) {
-        const first = this.keys
-        this.#index = { keys: [], at: new Map() }
-        this.keys = this.#index.keys
-        this.#picks[0] = this.#place(first)
-      }
-      this.#picks.push(this.#place(keys))
-    }
+    this.#segments.push(this.#shared(keys) ?? this.#append(keys))
     return new Promise<Reply[]>((resolve, reject) => {
       this.#resolves.push(resolve)
       this.#rejects.push(reject)
     })
   }
 
-  /** Where `keys` are in the step's keys, adding those it does not hold yet. */
-  #place(keys: readonly string[]): number[] {
-    const index = this.#index!
-    return keys.map((key) => {
-      let at = index.at.get(key)
-      if (at === undefined) {
-        at = index.keys.length
-        index.at.set(key, at)
-        index.keys.push(key)
-      }
-      return at
-    })
+  /** An earlier call's run of the same keys in the same order. */
+  #shared(keys: readonly string[]): Segment | undefined {
+    const runs = this.#runs.get(keys[0]!)
+    return runs?.find((run) => run.keys === keys || sameKeys(run.keys, keys))
+  }
+
+  #append(keys: readonly string[]): Segment {
+    const run = { keys, offset: this.keys.length }
+    if (run.offset === 0) this.keys = keys
+    else {
+      this.#own ??= [...this.keys]
+      for (const key of keys) this.#own.push(key)
+      this.keys = this.#own
+    }
+    const runs = this.#runs.get(keys[0]!)
+    if (runs === undefined) this.#runs.set(keys[0]!, [run])
+    else runs.push(run)
+    return run
   }
 
   send(client: Client): void {
@@ -98,8 +100,10 @@ class ManyReads {
     reading.then(
       (replies) => {
         for (let i = 0; i < this.#resolves.length; i++) {
-          const picks = this.#picks[i]
-          this.#resolves[i]!(picks === undefined ? replies : picks.map((at) => replies[at] ?? null))
+          const { offset, keys } = this.#segments[i]!
+          // The reply itself for the first call when its run is all of it; a copy for any other.
+          const whole = i === 0 && keys.length === replies.length
+          this.#resolves[i]!(whole ? replies : replies.slice(offset, offset + keys.length))
         }
       },
       (error: unknown) => {
@@ -107,6 +111,12 @@ class ManyReads {
       },
     )
   }
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**
@@ -123,10 +133,11 @@ class ManyReads {
  *   Redis exactly (later than their step: the one case where such a read is not ordered before
  *   the calls made after it).
  * - SETs: one MSET when none has a TTL, else set-each-n.lua.
- * - Multi-key reads (a store's getMany, a cache's readMulti): one MGET in which each key is read
- *   once however many calls ask for it (ManyReads), each call answered in its own key order, as
- *   its own MGET would answer it. Calls that read the same keys at once (a page's items, read by
- *   every request) cost the client one reply's decoding instead of one per call.
+ * - Multi-key reads (a store's getMany, a cache's readMulti): one MGET of the calls' keys, in
+ *   which the calls asking for the same keys in the same order share one run (ManyReads), each
+ *   call answered in its own key order, as its own MGET would answer it. Calls that read the same
+ *   keys at once (a page's items, read by every request) cost the client one reply's decoding
+ *   instead of one per call.
  *
  * Order (SPEC §2): a call of the other kind sends what is pending first, and the owner calls
  * `flush()` before anything else is sent to the server, so every call goes out ahead of every

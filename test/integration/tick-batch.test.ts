@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
+import { monitorServer } from '../harness/monitor.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -24,6 +25,30 @@ describe('reads and writes of one tick (standalone)', () => {
     const fleet = createFleet({ url: server.url, namespace, ...(commandTimeout ? { commandTimeout } : {}) })
     fleets.push(fleet)
     return fleet
+  }
+
+  /**
+   * Starts watching the MGETs naming `namespace`; the function it returns gives their keys (names
+   * without the namespace) once the server has shown all it ran so far.
+   */
+  const monitorMgets = async (namespace: string) => {
+    const prefix = `${namespace}:store:`
+    const seen: string[][] = []
+    let marked: () => void = () => undefined
+    const socket = await monitorServer(server.url, (args) => {
+      if (args[0] === 'echo' && args[1] === `${namespace}:marker`) marked()
+      else if (args[0] === 'mget' && args[1]?.startsWith(prefix))
+        seen.push(args.slice(1).map((key) => key.slice(prefix.length)))
+    })
+    return async () => {
+      const reached = new Promise<void>((resolve) => {
+        marked = resolve
+      })
+      await raw.echo(`${namespace}:marker`)
+      await reached
+      socket.destroy()
+      return seen
+    }
   }
 
   before(async () => {
@@ -151,26 +176,32 @@ describe('reads and writes of one tick (standalone)', () => {
     )
   })
 
-  test('multi-key reads of one tick go to Redis as one MGET reading each key once, each call answered in its own key order', async () => {
+  test('multi-key reads of one tick go to Redis as one MGET, calls asking for the same keys sharing them, each call answered in its own key order', async () => {
     const namespace = uniqueNamespace()
     const fleet = open(namespace)
     const store = fleet.store<{ n: number }>()
     await store.setMany(Array.from({ length: 5 }, (_, i): [string, { n: number }] => [`k${i}`, { n: i }]))
     await raw.config('RESETSTAT')
-    const [first, second, third] = await Promise.all([
+    const mgets = await monitorMgets(namespace)
+    const [first, second, third, fourth] = await Promise.all([
       store.getMany(['k0', 'k1', 'none']),
       store.getMany(['k1', 'k0', 'k1']),
       store.getMany(['k4']),
+      store.getMany(['k0', 'k1', 'none']),
     ])
     assert.deepEqual(first, [{ n: 0 }, { n: 1 }, undefined])
     assert.deepEqual(second, [{ n: 1 }, { n: 0 }, { n: 1 }])
     assert.deepEqual(third, [{ n: 4 }])
-    assert.equal(await calls(raw, 'mget'), 1, 'one MGET for the three calls')
+    assert.deepEqual(fourth, first)
+    // The fourth call asks for the first one's keys: it shares their run instead of adding one.
+    assert.deepEqual(await mgets(), [['k0', 'k1', 'none', 'k1', 'k0', 'k1', 'k4']])
+    assert.equal(await calls(raw, 'mget'), 1, 'one MGET for the four calls')
     assert.equal(await calls(raw, 'get'), 0)
     // Each caller has values of its own, even of a key another call (or itself) asked for too.
     first[0]!.n = 99
     second[0]!.n = 98
     assert.deepEqual(second, [{ n: 98 }, { n: 0 }, { n: 1 }])
+    assert.deepEqual(fourth, [{ n: 0 }, { n: 1 }, undefined])
 
     // The cache's readMulti calls share the step as well.
     const cache = fleet.cache()
