@@ -5,6 +5,7 @@ import type { TopologyHandle } from '../topology/handle.ts'
 import { mastersToScan } from '../topology/masters.ts'
 import { everyPart, getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
+import type { MasterNode, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { GET_IDENTIFIED, RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
@@ -203,9 +204,7 @@ export class RedisCacheBackend implements CacheBackend {
           // that nothing outside the cache namespace is ever deleted.
           const keys = found.filter((key) => key.startsWith(prefix) && !others?.(key.slice(prefix.length)))
           if (keys.length === 0) continue
-          const batches = await topology.batches(keys)
-          const replies = await topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
-          removed += replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
+          removed += await unlinkFound(topology, master, keys)
         } while (cursor !== '0')
         return removed
       }),
@@ -220,6 +219,31 @@ export class RedisCacheBackend implements CacheBackend {
   async unlock(key: string, token: string): Promise<void> {
     await this.#topology.run(key, (client) => RELEASE_FILL_LOCK.run(client, [key], [token]))
   }
+}
+
+/**
+ * UNLINKs keys a SCAN of `master` found; the count removed. A key the topology places on that
+ * master goes the way its other commands go (its connection, in order with them; on a cluster,
+ * where its slot is now). On a ring, a key the ring places on another server (written before a
+ * server was added, or by another client) is on `master` even so: it is unlinked there, or it
+ * would outlive every clear.
+ */
+async function unlinkFound(topology: RedisTopology, master: MasterNode, keys: string[]): Promise<number> {
+  let placed = keys
+  const elsewhere: string[] = []
+  if (topology.kind === 'sharded') {
+    placed = []
+    for (const key of keys) (topology.nodeOf(key) === master.id ? placed : elsewhere).push(key)
+  }
+  let removed = 0
+  if (placed.length > 0) {
+    const replies = await topology.pipeline(await topology.batches(placed), (pipe, batch) =>
+      pipe.unlink(...batch.keys),
+    )
+    removed += replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
+  }
+  if (elsewhere.length > 0) removed += Number(await master.client.call('UNLINK', ...elsewhere))
+  return removed
 }
 
 const isOk = (reply: unknown): boolean => reply === 'OK'
