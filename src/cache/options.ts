@@ -109,6 +109,13 @@ export class WriteSettings implements WriteOptions {
     this.raceConditionTtl =
       nonNegative(o.raceConditionTtl, 'raceConditionTtl', op) ?? defaults.raceConditionTtl
     this.tags = validateTags(o.tags, op)
+    // A raw entry has no envelope to stamp tag versions in: invalidateTag could not reach it.
+    if (this.raw && this.tags !== undefined && this.tags.length > 0) {
+      throw invalidArgument(
+        'ERR_INVALID_ARGUMENT',
+        `cache.${op}: tags cannot be used with raw: true (a raw entry is a plain string, with no place for tag versions)`,
+      )
+    }
     this.force = o.force === true
     this.skipNil = o.skipNil ?? defaults.skipNil
     // Own and enumerable, as the other options: `{ ...writeOptions }` in a compute keeps them.

@@ -442,6 +442,25 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await a.read('p1'), 'one again')
   })
 
+  test('raw: true with tags is refused, nothing written; a raw entry carries no version (as Rails)', async () => {
+    const cache = cacheOf({ namespace: uniqueKey('ns') })
+    await cache.write('kept', 'before', { raw: true })
+    for (const call of [
+      () => cache.write('kept', 'after', { raw: true, tags: ['t'] }),
+      () => cache.writeMulti({ kept: 'after' }, { raw: true, tags: ['t'] }),
+      () => cache.fetch('kept', { raw: true, tags: ['t'], force: true }, () => 'after'),
+    ]) {
+      await assert.rejects(call(), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: /tags cannot be used with raw: true/,
+      })
+    }
+    assert.equal(await cache.read('kept', { raw: true }), 'before')
+    // No envelope, so no version: a read of any version matches it.
+    await cache.write('versioned', 'x', { raw: true, version: 2 })
+    assert.equal(await cache.read('versioned', { raw: true, version: 3 }), 'x')
+  })
+
   test('tags on writeMulti and fetchMulti; tags set by a fetch compute', async () => {
     const cache = cacheOf()
     await cache.writeMulti({ a: 1, b: 2 }, { tags: ['t'] })
