@@ -483,10 +483,13 @@ class FleetStreams implements Streams {
     // Its failures go to onError; a Redis that does not answer (frozen, commandTimeout 0) must
     // not hold close past LAST_STEPS_LIMIT.
     if (loop.cutOff) await settledWithin(loop.cutOff(), LAST_STEPS_LIMIT)
+    // Only a consumer has entries to hand back and acks to send; a tail reads past its entries.
+    const entries = loop.cutOff
+      ? ' (the entry of the handler still running is redelivered; finished ones were acked)'
+      : ''
     const error = new ClosedError(
       `${loop.what}: the fleet closed and the loop's handler did not settle within ` +
-        `${closeGrace.ms} ms; close() stopped waiting and ended the loop (the entry of the ` +
-        'handler still running is redelivered; finished ones were acked)',
+        `${closeGrace.ms} ms; close() stopped waiting and ended the loop${entries}`,
       // The handler may still be running.
       { outcome: 'unknown' },
     )
