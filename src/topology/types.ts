@@ -63,7 +63,7 @@ export interface RedisTopology {
   /**
    * MGET of keys that share a connection (the keys of one batch; any keys with `oneConnection`),
    * never none; the reply in their order. On a server of its own the multi-key reads of one tick
-   * go out as one MGET reading each key once (src/topology/tick-batch.ts).
+   * go out as one MGET, calls asking for the same keys sharing them (src/topology/tick-batch.ts).
    */
   getMany(keys: readonly string[]): Promise<(string | null)[]>
   /**
