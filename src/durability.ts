@@ -19,7 +19,14 @@ import {
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
 import type { CommandPipeline } from './transport/types.ts'
-import { booleanOption, invalidArgument, numberOption, type OptionCheck, objectOption } from './validate.ts'
+import {
+  booleanOption,
+  invalidArgument,
+  MAX_TIMER_DELAY,
+  numberOption,
+  type OptionCheck,
+  objectOption,
+} from './validate.ts'
 
 /** SPEC §10 default for `waitFor.timeout`, in ms. */
 export const DEFAULT_WAIT_TIMEOUT = 100
@@ -41,7 +48,8 @@ export const waitForOption: OptionCheck = objectOption({
   aof: booleanOption,
   // WAIT and WAITAOF read a timeout of 0 as "for ever": blocked on the node's command
   // connection, every later command on it would wait behind them.
-  timeout: numberOption({ min: 1, integer: true }),
+  // At most what a Node timer holds, as the fleet's own timeouts.
+  timeout: numberOption({ min: 1, max: MAX_TIMER_DELAY, integer: true }),
 })
 
 /** A per-call `{ waitFor }`: like the option, but a bad one is a TypeError of the call. */

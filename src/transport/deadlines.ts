@@ -1,3 +1,5 @@
+import { MAX_TIMER_DELAY } from '../validate.ts'
+
 /**
  * What a command that got no reply in time fails with (ioredis' words: errors.ts reads a timeout),
  * naming the node when the connection knows it: with one of three frozen, an operator must tell
@@ -152,7 +154,9 @@ export class CommandDeadlines {
 
   #arm(now: number, at: number): void {
     this.#timerAt = at
-    this.#timer = setTimeout(this.#expire, at - now).unref()
+    // A deadline past what a Node timer holds (commandTimeout plus a long WAIT): fired early,
+    // #expire finds nothing due and arms again. Node would fire it after 1 ms, with a warning.
+    this.#timer = setTimeout(this.#expire, Math.min(at - now, MAX_TIMER_DELAY)).unref()
   }
 
   /** `sent`, failed with the timeout error if it has not settled within the timeout (see add). */

@@ -421,6 +421,11 @@ forEachTopology('Store contract', (env) => {
     // A timeout of 0 is "for ever" to WAIT, which would hold the node's connection for good.
     await assert.rejects(store.set('durable', 6, { waitFor: { replicas: 1, timeout: 0 } }), TypeError)
     assert.throws(() => fleet.store({ waitFor: { timeout: 0 } }), ConfigError)
+    // Past the longest delay a Node timer holds, as the fleet's own timeouts.
+    await assert.rejects(store.set('durable', 6, { waitFor: { replicas: 1, timeout: 2 ** 31 } }), {
+      code: 'ERR_INVALID_ARGUMENT',
+    })
+    assert.throws(() => fleet.store({ waitFor: { timeout: 2 ** 31 } }), { code: 'ERR_INVALID_OPTION' })
     assert.equal(await store.get('durable'), 5, 'a refused call wrote nothing')
     assert.throws(() => fleet.store({ waitFor: { replicas: 'one' as never } }), ConfigError)
   })

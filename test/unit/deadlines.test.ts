@@ -364,3 +364,23 @@ test('node-redis: commands withdrawn (node down, close) go newest first, and fai
   queue.writeAll()
   assert.deepEqual(queue.written, ['A'])
 })
+
+test('CommandDeadlines: a deadline past what a Node timer holds (a long WAIT) is armed without overflowing', async () => {
+  const overflows: string[] = []
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning.message)
+  }
+  process.on('warning', onWarning)
+  try {
+    const deadlines = new CommandDeadlines(1000)
+    const wait = { isSettled: false, reject: () => assert.fail('failed before its deadline') }
+    // commandTimeout plus the longest waitFor.timeout: past 2^31 - 1 ms.
+    deadlines.add(wait, 2 ** 31 - 1)
+    // Node warns as it arms such a timer (emitted on the next tick), and fires it after 1 ms.
+    await new Promise(setImmediate)
+    wait.isSettled = true
+    assert.deepEqual(overflows, [])
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
