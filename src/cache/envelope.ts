@@ -1,6 +1,6 @@
 import { invalidArgument, isWellFormed, LONE_SURROGATE_TEXT } from '../validate.ts'
 import { type Entry, encodeEntry, type TagStamp, TEXT_MARKER } from './entry.ts'
-import type { WriteSettings } from './options.ts'
+import { assertRawUntagged, type WriteSettings } from './options.ts'
 import { shortName } from './scope.ts'
 import { encodeTagged, plainJsonText } from './values.ts'
 
@@ -29,6 +29,7 @@ export function prepareValue(op: string, name: string, value: unknown, settings:
     )
   }
   if (settings.raw) {
+    assertRawUntagged(settings, op)
     const text = rawString(op, name, value)
     if (!isWellFormed(text)) {
       throw invalidArgument(

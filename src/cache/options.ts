@@ -109,13 +109,7 @@ export class WriteSettings implements WriteOptions {
     this.raceConditionTtl =
       nonNegative(o.raceConditionTtl, 'raceConditionTtl', op) ?? defaults.raceConditionTtl
     this.tags = validateTags(o.tags, op)
-    // A raw entry has no envelope to stamp tag versions in: invalidateTag could not reach it.
-    if (this.raw && this.tags !== undefined && this.tags.length > 0) {
-      throw invalidArgument(
-        'ERR_INVALID_ARGUMENT',
-        `cache.${op}: tags cannot be used with raw: true (a raw entry is a plain string, with no place for tag versions)`,
-      )
-    }
+    assertRawUntagged(this, op)
     this.force = o.force === true
     this.skipNil = o.skipNil ?? defaults.skipNil
     // Own and enumerable, as the other options: `{ ...writeOptions }` in a compute keeps them.
@@ -171,6 +165,19 @@ export class WriteSettings implements WriteOptions {
         `cache.${op}: cache expiration time is invalid, expiresAt is in the past`,
       )
     }
+  }
+}
+
+/**
+ * A raw entry has no envelope to stamp tag versions in: invalidateTag could not reach it. Checked
+ * as the options are given, and again as the value is written (a fetch compute may set either).
+ */
+export function assertRawUntagged(settings: Pick<WriteSettings, 'raw' | 'tags'>, op: string): void {
+  if (settings.raw && settings.tags !== undefined && settings.tags.length > 0) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `cache.${op}: tags cannot be used with raw: true (a raw entry is a plain string, with no place for tag versions)`,
+    )
   }
 }
 

@@ -449,6 +449,18 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       () => cache.write('kept', 'after', { raw: true, tags: ['t'] }),
       () => cache.writeMulti({ kept: 'after' }, { raw: true, tags: ['t'] }),
       () => cache.fetch('kept', { raw: true, tags: ['t'], force: true }, () => 'after'),
+      () => cache.fetchMulti(['kept'], { raw: true, tags: ['t'], force: true }, () => 'after'),
+      // A compute may set either: the pair is checked again as the value is written.
+      () =>
+        cache.fetch('kept', { tags: ['t'], force: true }, (_name, o) => {
+          o.raw = true
+          return 'after'
+        }),
+      () =>
+        cache.fetch('kept', { raw: true, force: true }, (_name, o) => {
+          o.tags = ['t']
+          return 'after'
+        }),
     ]) {
       await assert.rejects(call(), {
         code: 'ERR_INVALID_ARGUMENT',
