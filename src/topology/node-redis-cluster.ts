@@ -103,6 +103,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   readonly #queues = new Set<QueuedCommands>()
   /** The wait for each master's client that durable writes' commands chain on (#madeClient). */
   readonly #making = new Map<string, Promise<NodeRedisClient>>()
+  /** Commands held for the opening and not handed on yet, and when the last of them is (#hold). */
+  #held: { count: number; handedOn: Promise<void> } | undefined
 
   /**
    * A cluster of redfleet's own (`transport: 'node-redis'`) from the seed urls, opened now and
@@ -311,6 +313,37 @@ export class NodeRedisClusterTopology implements RedisTopology {
     return this.#route(keys[0]!).mget(...keys)
   }
 
+  /**
+   * A command that waits for `gate` (the cluster opening) before it is handed on. node-redis
+   * counts the cluster open before the opening settles, and its reactions run after: until every
+   * command held that way is handed on, a later one waits behind them (on `handedOn`) instead of
+   * going out first (helper-243: a fresh publisher's second burst overtook its first).
+   */
+  #hold(gate: Promise<void>, send: () => Promise<unknown>): Promise<unknown> {
+    const held = this.#held ?? { count: 0, handedOn: gate }
+    this.#held = held
+    held.count++
+    const letGo = () => {
+      if (--held.count === 0 && this.#held === held) this.#held = undefined
+    }
+    const sent = gate.then(
+      () => {
+        letGo()
+        return send()
+      },
+      (error: unknown) => {
+        letGo()
+        throw error
+      },
+    )
+    // Settled after `sent`'s reaction on the same gate has run: once this command is handed on.
+    held.handedOn = gate.then(
+      () => undefined,
+      () => undefined,
+    )
+    return sent
+  }
+
   #route(key: string): NodeRedisCommands {
     const slot = keySlot(key)
     let route = this.#routes[slot]
@@ -319,9 +352,9 @@ export class NodeRedisClusterTopology implements RedisTopology {
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args, resent) => {
-        const opening = this.#open()
-        if (!opening) return this.#sendOrRefuse(slot, args, send, resent)
-        return opening.then(() => this.#sendOrRefuse(slot, args, send, resent))
+        const gate = this.#open() ?? this.#held?.handedOn
+        if (!gate) return this.#sendOrRefuse(slot, args, send, resent)
+        return this.#hold(gate, () => this.#sendOrRefuse(slot, args, send, resent))
       })
       this.#routes[slot] = route
     }
