@@ -324,7 +324,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     this.#held = held
     held.count++
     const letGo = () => {
-      if (--held.count === 0 && this.#held === held) this.#held = undefined
+      if (--held.count === 0) this.#held = undefined
     }
     const sent = gate.then(
       () => {

@@ -53,7 +53,7 @@ class ManyReads {
   keys: readonly string[] = []
   /** `keys` once a second run made them an array of the step's own. */
   #own: string[] | undefined
-  /** The runs by their first key (a key of a call and of no earlier run), for a call to share. */
+  /** The step's runs by their first key: where a call asking for the same keys finds its run. */
   readonly #runs = new Map<string, Segment[]>()
   /** Per call, its run. */
   readonly #segments: Segment[] = []
@@ -113,6 +113,7 @@ class ManyReads {
   }
 }
 
+/** The same keys in the same order. */
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
