@@ -55,7 +55,7 @@ export class KeyspaceWatch {
   #run(): Promise<void> {
     this.#current = this.walk().then(
       (walk) => {
-        this.#latest = walk
+        this.#latest = keepingStreams(this.#latest, walk)
         this.#schedule(this.interval)
       },
       // Unreachable: the refreshes say so; the last counts stay, dated by their `at`.
@@ -69,4 +69,15 @@ export class KeyspaceWatch {
     this.#timer = setTimeout(() => void this.#run(), delay)
     this.#timer.unref()
   }
+}
+
+/**
+ * A walk that left a node out (down) found none of its streams: the last walk's streams stay
+ * among this one's, for each refresh to try, which names one on a node still down unavailable
+ * and drops one TYPE says is gone. Dropped at once, a stream vanished from the page and from
+ * /metrics without a word (helper-247). A walk of every node stands as it is.
+ */
+export function keepingStreams(previous: NamespaceKeys | undefined, walk: NamespaceKeys): NamespaceKeys {
+  if (walk.skipped.length === 0 || previous === undefined) return walk
+  return { ...walk, streams: [...new Set([...walk.streams, ...previous.streams])].sort() }
 }
