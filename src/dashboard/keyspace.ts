@@ -12,6 +12,9 @@ export const KEYSPACE_INTERVAL = 30_000
  */
 export class KeyspaceWatch {
   #latest: NamespaceKeys | undefined
+  /** The last walk that read every node: what a walk that left one out keeps streams of. */
+  #whole: NamespaceKeys | undefined
+  #found: string[] = []
   #first: Promise<void> | undefined
   #current: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
@@ -32,9 +35,20 @@ export class KeyspaceWatch {
     this.#first = this.#run()
   }
 
-  /** The last walk that succeeded; undefined before the first. */
+  /**
+   * The last walk that succeeded, with the streams it kept if it left a node out (keepingStreams);
+   * undefined before the first.
+   */
   latest(): NamespaceKeys | undefined {
     return this.#latest
+  }
+
+  /**
+   * The streams the last walk found itself: what the rates are read from. A stream kept from an
+   * earlier walk may be on a node that is down, whose one failed read would blank every chart.
+   */
+  found(): string[] {
+    return this.#found
   }
 
   /** Settles when the first walk has, or after `ms`, whichever comes first. */
@@ -55,7 +69,9 @@ export class KeyspaceWatch {
   #run(): Promise<void> {
     this.#current = this.walk().then(
       (walk) => {
-        this.#latest = keepingStreams(this.#latest, walk)
+        this.#found = walk.streams
+        this.#latest = keepingStreams(this.#whole, walk)
+        if (walk.skipped.length === 0) this.#whole = walk
         this.#schedule(this.interval)
       },
       // Unreachable: the refreshes say so; the last counts stay, dated by their `at`.
@@ -72,12 +88,14 @@ export class KeyspaceWatch {
 }
 
 /**
- * A walk that left a node out (down) found none of its streams: the last walk's streams stay
- * among this one's, for each refresh to try, which names one on a node still down unavailable
- * and drops one TYPE says is gone. Dropped at once, a stream vanished from the page and from
- * /metrics without a word (helper-247). A walk of every node stands as it is.
+ * A walk that left a node out (down) found none of its streams: the streams of `whole`, the last
+ * walk of every node, stay among this one's, for each refresh to try, which names one on a node
+ * still down unavailable and drops one TYPE says is gone. Dropped at once, a stream vanished
+ * from the page and from /metrics without a word (helper-247). Kept from the last whole walk
+ * only, not from walks that kept some too, so that streams come and go during a long outage
+ * without piling up. A walk of every node stands as it is.
  */
-export function keepingStreams(previous: NamespaceKeys | undefined, walk: NamespaceKeys): NamespaceKeys {
-  if (walk.skipped.length === 0 || previous === undefined) return walk
-  return { ...walk, streams: [...new Set([...walk.streams, ...previous.streams])].sort() }
+export function keepingStreams(whole: NamespaceKeys | undefined, walk: NamespaceKeys): NamespaceKeys {
+  if (walk.skipped.length === 0 || whole === undefined) return walk
+  return { ...walk, streams: [...new Set([...walk.streams, ...whole.streams])].sort() }
 }

@@ -72,7 +72,7 @@ export async function startDashboard(
   const sampler = new Sampler(
     async (): Promise<Reading> => {
       // Members too: each sample that sees a member's expiry move dates its last heartbeat.
-      const known = keyspace.latest()?.streams ?? []
+      const known = keyspace.found()
       const [streams, read] = await Promise.all([
         readStreamCounters(ctx, known),
         nodes.read(),

@@ -47,6 +47,17 @@ test('KeyspaceWatch: a walk that left a node out keeps the last walk’s streams
     'rf:streams:events',
   ])
   assert.equal(watch.latest()!.skipped.length, 1)
+  // The rates are read from what the walk found: `orders`, on the node that is down, would fail them all.
+  assert.deepEqual(watch.found(), ['rf:streams:channel:a', 'rf:streams:events'])
+  // Still down; `b` made and gone meanwhile: kept from the last whole walk only, nothing piles up.
+  await answer(walkOf(['rf:streams:channel:b', 'rf:streams:events'], [new Error('node down')]))
+  await answer(walkOf(['rf:streams:channel:c', 'rf:streams:events'], [new Error('node down')]))
+  assert.deepEqual(watch.latest()!.streams, [
+    'rf:streams:channel:a',
+    'rf:streams:channel:c',
+    'rf:streams:channel:orders',
+    'rf:streams:events',
+  ])
   // Every node walked again: `orders` was deleted meanwhile.
   await answer(walkOf(['rf:streams:channel:a', 'rf:streams:events']))
   assert.deepEqual(watch.latest()!.streams, ['rf:streams:channel:a', 'rf:streams:events'])
