@@ -352,7 +352,10 @@ export class NodeRedisClusterTopology implements RedisTopology {
       // Until the slot map is known (the cluster opening), commands wait for it: bounded by the
       // opening's own deadline (connectTimeout + commandTimeout), which names the seeds.
       route = new NodeRedisCommands((args, resent) => {
-        const gate = this.#open() ?? this.#held?.handedOn
+        const opening = this.#open()
+        // Refused at once (closed, or known down): nothing to hold it behind, nor to hold behind it.
+        if (opening !== undefined && opening !== this.#opening) return opening
+        const gate = opening ?? this.#held?.handedOn
         if (!gate) return this.#sendOrRefuse(slot, args, send, resent)
         return this.#hold(gate, () => this.#sendOrRefuse(slot, args, send, resent))
       })
