@@ -1,8 +1,14 @@
-/** Rejects with `expired()` when `work` has not settled after `ms`; `work` itself runs on. */
+import { MAX_TIMER_DELAY } from './validate.ts'
+
+/**
+ * Rejects with `expired()` when `work` has not settled after `ms`; `work` itself runs on. A
+ * deadline past what a Node timer holds (two timeouts added, each within it) is kept at the
+ * longest it holds, about 24.8 days: Node would fire it after 1 ms.
+ */
 export function withDeadline<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(expired()), ms)
+    timer = setTimeout(() => reject(expired()), Math.min(ms, MAX_TIMER_DELAY))
   })
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
 }
