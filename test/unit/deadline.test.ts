@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { withDeadline } from '../../src/deadline.ts'
+import { countWarnings } from '../harness/warnings.ts'
 
 test('withDeadline: a deadline past what a Node timer holds (two timeouts added) is armed without overflowing', async () => {
-  const overflows: string[] = []
-  const onWarning = (warning: Error) => {
-    if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning.message)
-  }
-  process.on('warning', onWarning)
+  const overflows = countWarnings('TimeoutOverflowWarning')
   try {
     let finish!: (value: string) => void
     const work = new Promise<string>((resolve) => {
@@ -19,8 +16,8 @@ test('withDeadline: a deadline past what a Node timer holds (two timeouts added)
     await new Promise(setImmediate)
     finish('done')
     assert.equal(await racing, 'done')
-    assert.deepEqual(overflows, [])
+    assert.deepEqual(overflows.messages, [])
   } finally {
-    process.off('warning', onWarning)
+    overflows.stop()
   }
 })

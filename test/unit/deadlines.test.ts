@@ -4,6 +4,7 @@ import { ConnectionError, TimeoutError, translateError } from '../../src/errors.
 import { blocksFor, CommandDeadlines } from '../../src/transport/deadlines.ts'
 import { connectionDeadlines, timedSend } from '../../src/transport/node-redis.ts'
 import { QueuedCommands, withdrawable } from '../../src/transport/node-redis-offline.ts'
+import { countWarnings } from '../harness/warnings.ts'
 
 /** A reply that arrives when the test says so. */
 function deferred<T>() {
@@ -366,11 +367,7 @@ test('node-redis: commands withdrawn (node down, close) go newest first, and fai
 })
 
 test('CommandDeadlines: a deadline past what a Node timer holds (a long WAIT) is armed without overflowing', async () => {
-  const overflows: string[] = []
-  const onWarning = (warning: Error) => {
-    if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning.message)
-  }
-  process.on('warning', onWarning)
+  const overflows = countWarnings('TimeoutOverflowWarning')
   try {
     const deadlines = new CommandDeadlines(1000)
     const wait = { isSettled: false, reject: () => assert.fail('failed before its deadline') }
@@ -379,8 +376,8 @@ test('CommandDeadlines: a deadline past what a Node timer holds (a long WAIT) is
     // Node warns as it arms such a timer (emitted on the next tick), and fires it after 1 ms.
     await new Promise(setImmediate)
     wait.isSettled = true
-    assert.deepEqual(overflows, [])
+    assert.deepEqual(overflows.messages, [])
   } finally {
-    process.off('warning', onWarning)
+    overflows.stop()
   }
 })
