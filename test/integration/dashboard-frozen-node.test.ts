@@ -4,14 +4,15 @@
  * node of a ring down it shows the rest and lists the parts it could not read"). Each read of the
  * frozen node waits out its retries, longer than the dashboard's read deadline: the whole read
  * failed, and the page said Redis was unreachable for as long as the node stayed frozen
- * (helper-191).
+ * (helper-191). And one whose ring has a server killed keeps naming that server's streams
+ * after the walks of the keyspace that cannot see them.
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { fleetContext } from '../../src/fleet.ts'
 import { createFleet, type Fleet } from '../../src/index.ts'
-import { info } from '../harness/faults.ts'
+import { info, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -116,5 +117,68 @@ test('orphans and a tracker instance with a ring node frozen: the 503 names the 
       assert.match(body.error.message, new RegExp(`not answering: 127\\.0\\.0\\.1:${frozen.port}/0 `), path)
       assert.doesNotMatch(body.error.message, new RegExp(`:${other.port}/`), path)
     }
+  })
+})
+
+// A server killed, not frozen: the walks of the keyspace (every 200 ms here) cannot see its
+// streams, which stay named unavailable rather than leaving the page (helper-247); the rate
+// charts go on from the streams the others hold (helper-248).
+test('a ring server killed under a running dashboard: its stream stays named unavailable after a walk, and the rates go on', async () => {
+  const servers = await Promise.all([startRedis(), startRedis()])
+  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
+  const urls = servers.map((s) => s.url)
+  // A namespace whose main stream and member list share a server: the one left up. (A sample
+  // reads the members too, and fails whole when they are on the server that is down.)
+  const probe = createFleet({ url: urls, namespace: 'probe' })
+  cleanups.push(() => probe.close())
+  const ring = await fleetContext(probe).redis()
+  let namespace = ''
+  let mainNode: string | undefined
+  for (let i = 0; !namespace; i++) {
+    const candidate = uniqueNamespace(`dash-stream-down-${i}`)
+    mainNode = ring.nodeOf(`${candidate}:streams:events`)
+    if (ring.nodeOf(`${candidate}:membership:live`) === mainNode) namespace = candidate
+  }
+  const fleet = createFleet({ url: urls, namespace, commandTimeout: 300, onError: () => {} })
+  cleanups.push(() => fleet.close())
+  const ctx = fleetContext(fleet)
+  const topology = await ctx.redis()
+  await fleet.streams().publish({ n: 1 })
+  // A channel on the other server, the one to kill.
+  let channel = ''
+  for (let i = 0; !channel; i++) {
+    if (topology.nodeOf(ctx.keys.key('streams', 'channel', `orders-${i}`)) !== mainNode)
+      channel = `orders-${i}`
+  }
+  await fleet.streams().publishToChannel(channel, { n: 1 })
+  const victim = servers.find((s) => mainNode !== `127.0.0.1:${s.port}/0`)!
+  const dashboard = await startDashboard(fleet, {
+    host: '127.0.0.1',
+    port: 0,
+    allowActions: false,
+    interval: 200,
+    keyspaceInterval: 200,
+  })
+  cleanups.push(() => dashboard.close())
+  const status = async () => (await (await fetch(`${dashboard.url}status.json`)).json()) as Status
+  assert.ok((await status()).streams?.some((s) => s.name === `streams:channel:${channel}`))
+
+  await victim.kill()
+  const name = `streams:channel:${channel}`
+  // A walk that left the server out says so (`keys`); the stream stays named beside it.
+  const seen = await waitUntil('a walk that left the server out', async () => {
+    const now = await status()
+    return now.unavailable?.some((u) => u.part === 'keys') ? now : undefined
+  })
+  assert.ok(
+    seen.unavailable?.some((u) => u.part === 'streams' && u.error.startsWith(`${name}: `)),
+    `${name} named unavailable: ${JSON.stringify(seen.unavailable)}`,
+  )
+  // The rates are read from the streams the server that answers holds: samples, not gaps.
+  await waitUntil('a rate sample after the server went down', async () => {
+    const rates = (await (await fetch(`${dashboard.url}rates.json`)).json()) as {
+      published: (number | null)[]
+    }
+    return typeof rates.published.at(-1) === 'number'
   })
 })
