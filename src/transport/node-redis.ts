@@ -223,24 +223,22 @@ export class NodeRedisConnection extends NodeRedisCommands implements Connectabl
     return this.#wasReady ? 'end' : 'wait'
   }
 
-  /** What connecting a client its owner closed (status 'end') fails with: it is not reopened. */
-  #closedError(): ConnectionError | undefined {
-    if (this.status !== 'end') return undefined
+  /** Connecting a client its owner closed (status 'end') fails: it is not reopened. */
+  #refuseIfClosed(): void {
+    if (this.status !== 'end') return
     const message = `The client is closed: the node-redis client of ${this.address.id} was closed after it was ready (close(), destroy(), or its reconnectStrategy gave up), and redfleet does not reopen it`
-    return new ConnectionError(message, { outcome: 'not-applied' })
+    throw new ConnectionError(message, { outcome: 'not-applied' })
   }
 
   async connect(): Promise<void> {
-    const closed = this.#closedError()
-    if (closed) throw closed
+    this.#refuseIfClosed()
     if (!this.#client.isOpen) await this.#client.connect()
     this.#wasReady ||= this.#client.isReady
   }
 
   /** See Connectable.whenReady: `ready()`'s PING must not be answered from db 0. */
   async whenReady(): Promise<void> {
-    const closed = this.#closedError()
-    if (closed) throw closed
+    this.#refuseIfClosed()
     if (!this.#client.isReady) await this.#health.nextReady('PING', this.#readyLimit)
     this.#wasReady = true
   }
