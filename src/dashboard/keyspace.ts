@@ -11,10 +11,10 @@ export const KEYSPACE_INTERVAL = 30_000
  * counts, and the streams that appeared since, wait for the next walk. Walks never overlap.
  */
 export class KeyspaceWatch {
-  #latest: NamespaceKeys | undefined
+  /** The last walk that succeeded, as it found the namespace. */
+  #walk: NamespaceKeys | undefined
   /** The last walk that read every node: what a walk that left one out keeps streams of. */
   #whole: NamespaceKeys | undefined
-  #found: string[] = []
   #first: Promise<void> | undefined
   #current: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
@@ -40,7 +40,7 @@ export class KeyspaceWatch {
    * undefined before the first.
    */
   latest(): NamespaceKeys | undefined {
-    return this.#latest
+    return this.#walk && keepingStreams(this.#whole, this.#walk)
   }
 
   /**
@@ -48,7 +48,7 @@ export class KeyspaceWatch {
    * earlier walk may be on a node that is down, whose one failed read would blank every chart.
    */
   found(): string[] {
-    return this.#found
+    return this.#walk?.streams ?? []
   }
 
   /** Settles when the first walk has, or after `ms`, whichever comes first. */
@@ -69,8 +69,7 @@ export class KeyspaceWatch {
   #run(): Promise<void> {
     this.#current = this.walk().then(
       (walk) => {
-        this.#found = walk.streams
-        this.#latest = keepingStreams(this.#whole, walk)
+        this.#walk = walk
         if (walk.skipped.length === 0) this.#whole = walk
         this.#schedule(this.interval)
       },
