@@ -61,6 +61,8 @@ function findInObject(value: object, ancestors: object[] | undefined): string | 
   let found: string | undefined
   let zero = false
   if (Array.isArray(value)) {
+    // A subclass's instance would come back a plain array.
+    if (Object.getPrototypeOf(value) !== Array.prototype) return classProblem(value, ancestors)
     ancestors?.push(value)
     // Plain loops: this runs on every write, and entries()/Object.values would allocate.
     for (let i = 0; i < value.length && found === undefined; i++) {

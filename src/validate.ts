@@ -24,7 +24,7 @@ export function invalidOption(message: string, code: ConfigErrorCode = 'ERR_INVA
 /** What a value is, for "got ..." in a message: its type, and the value itself for short scalars. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
+  if (Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) return 'an array'
   switch (typeof value) {
     case 'undefined':
       return 'undefined'

@@ -90,6 +90,7 @@ function isPlainJson(value: unknown, depth: number): boolean {
   if (value === null) return true
   if (depth > FAST_DEPTH) return false
   if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false
     // A hole reads as undefined here: the careful path keeps it.
     for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
     return true
@@ -116,8 +117,8 @@ function tagged(state: { typed: boolean }, tag: string, v?: Json): Json {
 /**
  * `value` as JSON with tags. `key`: what JSON.stringify would tell a `toJSON` of it (the property
  * name, an array index, '' at the top). Only the exact built-in types are tagged: a subclass of
- * Map, Set, Date or Uint8Array would come back as its base class, so it is taken as any other
- * class instance (a Date's subclass inherits its toJSON).
+ * Array, Map, Set, Date or Uint8Array would come back as its base class, so it is taken as any
+ * other class instance (a Date's subclass inherits its toJSON).
  */
 function toJson(value: unknown, state: EncodeState, where: string, key = ''): Json {
   switch (typeof value) {
@@ -142,8 +143,8 @@ function toJson(value: unknown, state: EncodeState, where: string, key = ''): Js
   if (state.seen.has(object)) throw new SerializationError(`${where}: a value with a cycle cannot be cached`)
   state.seen.add(object)
   try {
-    if (Array.isArray(object)) return arrayToJson(object, state, where)
     const proto = Object.getPrototypeOf(object)
+    if (proto === Array.prototype) return arrayToJson(object as unknown[], state, where)
     if (proto === Date.prototype) {
       const time = (object as Date).getTime()
       return tagged(state, 'D', Number.isNaN(time) ? null : time)
@@ -178,9 +179,10 @@ function toJson(value: unknown, state: EncodeState, where: string, key = ''): Js
       return toJson(callToJSON(object as { toJSON(key: string): unknown }, key, where), state, where, key)
     }
     if (proto !== Object.prototype && proto !== null) {
-      // It would come back a plain object ({} for a Promise or a WeakMap), its class lost.
+      // It would come back a plain object ({} for a Promise or a WeakMap) or array, its class lost.
+      const plain = Array.isArray(object) ? 'a plain array' : 'a plain object'
       throw new SerializationError(
-        `${where}: ${describeValue(object)} cannot be cached (it would come back as a plain object): ` +
+        `${where}: ${describeValue(object)} cannot be cached (it would come back as ${plain}): ` +
           'cache plain data, or give it a toJSON',
       )
     }

@@ -156,11 +156,12 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     class MyMap extends Map<number, number> {}
     class MySet extends Set<number> {}
     class Bytes extends Uint8Array {}
+    class List extends Array<number> {}
     const myMap = new MyMap()
     myMap.set(1, 2)
     const mySet = new MySet()
     mySet.add(1)
-    for (const bad of [myMap, mySet, new Bytes(2)]) {
+    for (const bad of [myMap, mySet, new Bytes(2), List.from([1]), { nested: [List.from([2])] }]) {
       await assert.rejects(cache.write('keep', bad), {
         name: 'SerializationError',
         message: /cannot be cached/,

@@ -123,11 +123,14 @@ forEachTopology('Store contract', (env) => {
     class Point {
       constructor(readonly x: number) {}
     }
+    class List extends Array<number> {}
     const cases: [unknown, RegExp][] = [
       [{ items: [1, 2, new Map()] }, /value\.items\[2\] is a Map/],
       [new Set([1]), /value is a Set/],
       [{ later: Promise.resolve(1) }, /value\.later is a Promise/],
       [[new Point(1)], /value\[0\] is a Point/],
+      // It would come back a plain array.
+      [{ list: List.from([1]) }, /value\.list is a List/],
       [{ at: new Date(0) }, /value\.at is a Date/],
       [{ 'odd key': new Uint8Array(2) }, /value\["odd key"\] is a Uint8Array/],
       [[undefined, 1], /value\[0\] is undefined/],
