@@ -127,12 +127,9 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
  * and of parsing): many calls sharing one command cost the client far less, and the server too.
  * A lone call is sent as its plain command, at the end of its tick.
  *
- * - GETs: one transaction, MULTI MGET EXISTS EXEC. MGET answers nil for a missing key and for a
- *   key of another type alike, where GET answers WRONGTYPE (SPEC §3); EXISTS, in the same atomic
- *   step, counts every key that exists. When it counts more than MGET found, some key holds
- *   another type, and the reads MGET found nothing for are sent again as GETs, each answered by
- *   Redis exactly (later than their step: the one case where such a read is not ordered before
- *   the calls made after it).
+ * - GETs: one MGET (see getEach). MGET answers nil for a missing key and for a key of another
+ *   type alike, where GET answers WRONGTYPE (SPEC §3), so a step that finds a key missing asks
+ *   which it was.
  * - SETs: one MSET when none has a TTL, else set-each-n.lua.
  * - Multi-key reads (a store's getMany, a cache's readMulti): one MGET of the calls' keys, in
  *   which the calls asking for the same keys in the same order share one run (ManyReads), each
@@ -146,6 +143,8 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
  */
 export class TickBatch {
   #pending: Pending | ManyReads | undefined
+  /** Whether the last step of GETs found a key missing: the next one counts the keys (getEach). */
+  #missed = false
   /** The connection a step goes out on (without flushing again). */
   readonly #connection: () => Client
   constructor(connection: () => Client) {
@@ -227,7 +226,12 @@ export class TickBatch {
   }
 
   async #send(client: Client, { kind, keys, sets }: Pending): Promise<(Reply | Failed)[]> {
-    if (kind === 'get') return keys.length === 1 ? [await client.get(keys[0]!)] : getEach(client, keys)
+    if (kind === 'get') {
+      if (keys.length === 1) return [await client.get(keys[0]!)]
+      return getEach(client, keys, this.#missed, (missed) => {
+        this.#missed = missed
+      })
+    }
     if (keys.length === 1) return [await sendSet(client, keys[0]!, sets[0]!)]
     if (sets.every((set) => set.ttl === undefined)) {
       const args: string[] = []
@@ -242,20 +246,64 @@ export class TickBatch {
   }
 }
 
-/** The GETs of a step (see TickBatch): one transaction, and GETs again only for another type. */
-async function getEach(client: Client, keys: readonly string[]): Promise<(Reply | Failed)[]> {
+/**
+ * The GETs of a step (see TickBatch), one MGET. A key MGET found nothing for is missing or holds
+ * another type, which its own GET would fail with WRONGTYPE:
+ *
+ * - While steps find every key (a hot cache), the MGET goes alone, and a step that finds a key
+ *   missing asks afterwards, with EXISTS, whether any of those keys exists.
+ * - After a step that found a key missing, the next ones go as MULTI MGET EXISTS EXEC, whose
+ *   count answers in the same round trip, so that reads of keys not there (a cold cache) wait for
+ *   no second one. `missed` tells the batch which way the next step goes.
+ *
+ * When a key MGET found nothing for exists, its read is asked again as a GET (readAgain).
+ */
+async function getEach(
+  client: Client,
+  keys: readonly string[],
+  counting: boolean,
+  missed: (missed: boolean) => void,
+): Promise<(Reply | Failed)[]> {
+  let values: Reply[]
+  let existing: number | undefined
+  if (counting) [values, existing] = await mgetCounting(client, keys)
+  else values = (await client.mget(...keys)) as Reply[]
+  const missing: string[] = []
+  for (let i = 0; i < keys.length; i++) if (values[i] === null) missing.push(keys[i]!)
+  missed(missing.length > 0)
+  if (missing.length === 0) return values
+  // How many of the keys MGET found nothing for exist; counted after the MGET, keys written since.
+  let there: number
+  try {
+    there =
+      existing === undefined
+        ? ((await client.call('EXISTS', ...missing)) as number)
+        : existing - (keys.length - missing.length)
+  } catch (error) {
+    return values.map((value) => value ?? new Failed(error))
+  }
+  if (there === 0) return values
+  return Promise.all(values.map((value, i) => (value !== null ? value : readAgain(client, keys[i]!))))
+}
+
+/** MGET and EXISTS of `keys` in one transaction: the values, and how many of the keys exist. */
+async function mgetCounting(client: Client, keys: readonly string[]): Promise<[Reply[], number]> {
   // Sent together, in this order, with nothing between them on the connection. Only EXEC's reply
   // says anything; the others' errors (a lost connection) are EXEC's too, but for one.
   const queued = [client.call('MULTI'), client.call('MGET', ...keys), client.call('EXISTS', ...keys)]
   for (const reply of queued) reply.catch(() => undefined)
-  const [values, existing] = (await exec(client, queued)) as [Reply[], number]
-  let found = 0
-  for (const value of values) if (value !== null) found++
-  if (existing === found) return values
-  return Promise.all(
-    values.map((value, i) =>
-      value !== null ? value : client.get(keys[i]!).catch((error: unknown) => new Failed(error)),
-    ),
+  return (await exec(client, queued)) as [Reply[], number]
+}
+
+/**
+ * The read of a key its step's MGET found nothing for, asked again as GET once the step is
+ * answered: nil, or the error of a key of another type (WRONGTYPE). A value it finds was written
+ * after the step, so the read, which is ordered before that write, answers nil.
+ */
+function readAgain(client: Client, key: string): Promise<Reply | Failed> {
+  return client.get(key).then(
+    () => null,
+    (error: unknown) => new Failed(error),
   )
 }
 

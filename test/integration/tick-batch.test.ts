@@ -72,10 +72,44 @@ describe('reads and writes of one tick (standalone)', () => {
     )
     assert.equal(await calls(raw, 'get'), 0)
     assert.equal(await calls(raw, 'mget'), 2, 'two steps of at most 64 keys')
-    assert.equal(await calls(raw, 'exec'), 2)
+    assert.equal(await calls(raw, 'exec'), 0, 'every key found: a bare MGET')
     assert.equal(await store.get('k7'), 7)
     assert.equal(await calls(raw, 'get'), 1, 'a lone read is a plain GET')
     assert.equal(await calls(raw, 'mget'), 2)
+  })
+
+  test('a step that finds a key missing asks EXISTS after it; the next steps count the keys in their transaction until one finds every key', async () => {
+    const store = open().store<number>()
+    await store.setMany(Array.from({ length: 10 }, (_, i): [string, number] => [`k${i}`, i]))
+    await raw.config('RESETSTAT')
+    const every = async () =>
+      assert.deepEqual(
+        await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`k${i}`))),
+        Array.from({ length: 10 }, (_, i) => i),
+      )
+    const counted = async () => [await calls(raw, 'exists'), await calls(raw, 'exec')]
+    await every()
+    assert.deepEqual(await counted(), [0, 0], 'a bare MGET')
+    assert.deepEqual(await Promise.all([store.get('k0'), store.get('gone')]), [0, undefined])
+    assert.deepEqual(await counted(), [1, 0], 'EXISTS after the MGET')
+    assert.deepEqual(await Promise.all([store.get('k1'), store.get('gone')]), [1, undefined])
+    assert.deepEqual(await counted(), [2, 1], 'EXISTS with the MGET, in one transaction')
+    await every()
+    assert.deepEqual(await counted(), [3, 2], 'still counted: the step before missed')
+    await every()
+    assert.deepEqual(await counted(), [3, 2], 'a bare MGET again')
+    assert.equal(await calls(raw, 'get'), 0)
+  })
+
+  test('a read that found its key missing answers undefined though a write made after it reaches Redis before the read is asked again', async () => {
+    const store = open().store<number>()
+    await store.set('here', 1)
+    // One step of two reads, a bare MGET; the write's step goes out before its EXISTS and GET.
+    const reads = Promise.all([store.get('here'), store.get('later')])
+    const write = store.set('later', 2)
+    assert.deepEqual(await reads, [1, undefined])
+    await write
+    assert.equal(await store.get('later'), 2)
   })
 
   test('the first write step on a server that does not hold its script is still sent before a later read', async () => {
