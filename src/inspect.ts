@@ -180,82 +180,109 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
 
 /**
  * Channels whose first entry is a dead-letter record (isDeadLetterRecord), among streams already
- * described: no SCAN of its own. An empty channel that is a group's default dead-letter channel
+ * shown: no SCAN of its own. An empty channel that is a group's default dead-letter channel
  * (`<group>:dead`) counts, at 0: a purge leaves it so, and a gauge that vanished instead would
  * read as missing data, not as 0.
  */
-async function deadLettersAmong(
-  fleet: Fleet,
-  streams: StreamStatus[],
-  problems: Problem[],
-  bound: Bound,
-): Promise<FleetStatus['deadLetters']> {
-  const ctx = fleetContext(fleet)
+async function deadLettersAmong(ctx: FleetContext, shown: Shown[]): Promise<FleetStatus['deadLetters']> {
   const prefix = ctx.keys.key('streams', 'channel', '')
   const main = ctx.keys.key('streams', 'events')
-  const groupDefaults = new Set(streams.find((s) => s.key === main)?.groups.map((g) => `${g.name}:dead`))
-  const found = await eachSettled(
-    streams.filter((stream) => stream.key.startsWith(prefix)),
-    async (stream) => {
-      const channel = stream.key.slice(prefix.length)
-      if (stream.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
-      const [first] = await bound(fleet.streams().readRange(channel, undefined, 1))
-      return first && isDeadLetterRecord(first) ? { channel, length: stream.length } : undefined
-    },
-    (stream, error) => problems.push({ part: 'deadLetters', name: stream.name, error }),
+  const groups = shown.find((s) => s.status.key === main)?.status.groups ?? []
+  const groupDefaults = new Set(groups.map((g) => `${g.name}:dead`))
+  const found = await Promise.all(
+    shown.map(async ({ status, holdsDeadLetters }) => {
+      if (!status.key.startsWith(prefix)) return undefined
+      const channel = status.key.slice(prefix.length)
+      if (status.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
+      return (await holdsDeadLetters) ? { channel, length: status.length } : undefined
+    }),
   )
   return found.filter((c) => c !== undefined).sort((a, b) => a.channel.localeCompare(b.channel))
 }
 
 /**
- * `read` of each item, all at once; an item whose read fails is left out and told to `failed`
- * (one node down must not blank what the others hold).
+ * A stream to show and, for a channel holding entries, whether it holds dead letters: its first
+ * entry is read as soon as the stream is described.
  */
-async function eachSettled<T, R>(
-  items: readonly T[],
-  read: (item: T) => Promise<R>,
-  failed: (item: T, error: unknown) => void,
-): Promise<R[]> {
-  const settled = await Promise.allSettled(items.map(read))
-  const out: R[] = []
-  settled.forEach((result, i) => {
-    if (result.status === 'fulfilled') out.push(result.value)
-    else failed(items[i]!, result.reason)
-  })
-  return out
+interface Shown {
+  status: StreamStatus
+  holdsDeadLetters?: Promise<boolean>
 }
 
 /**
- * The streams to show. After a walk of its own that read every node, the streams it found.
- * Otherwise (an earlier walk's, or a node left out of this one) those still there, with the main
- * stream and each of its groups' default dead-letter channel (`<group>:dead`) as well: these show
- * at once rather than after the next walk, and one on a node that is down is named unavailable
- * rather than missing without a word (an operator would read "dead letters: none").
+ * What inspect reads of the streams: the problems it meets, and the deadline of every read. Each
+ * stream is read on its own from its TYPE to its first entry, all at once: a node that does not
+ * answer holds back its own streams only, and the others' reads do not wait for it to time out.
  */
-async function streamsOf(
-  ctx: FleetContext,
-  walk: NamespaceKeys,
-  fresh: boolean,
-  problems: Problem[],
-  bound: Bound,
-): Promise<StreamStatus[]> {
-  const nameOf = (key: string) => key.slice(ctx.keys.prefix.length)
-  const failed = (key: string, error: unknown) => problems.push({ part: 'streams', name: nameOf(key), error })
-  const describe = (keys: string[]) => eachSettled(keys, (key) => bound(describeStream(ctx, key)), failed)
-  // One TYPE pipeline; when it fails, each key alone: a node down hides its own keys only.
-  const confirmed = (keys: string[]) =>
-    bound(streamsAmong(ctx, keys)).catch(async () =>
-      (await eachSettled(keys, (key) => bound(streamsAmong(ctx, [key])), failed)).flat(),
+class StreamReads {
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly problems: Problem[],
+    private readonly bound: Bound,
+  ) {}
+
+  /**
+   * The streams to show. After a walk of its own that read every node, the streams it found.
+   * Otherwise (an earlier walk's, or a node left out of this one) those still there, with the
+   * main stream and each of its groups' default dead-letter channel (`<group>:dead`) as well:
+   * these show at once rather than after the next walk, and one on a node that is down is named
+   * unavailable rather than missing without a word (an operator would read "dead letters: none").
+   */
+  async of(walk: NamespaceKeys, fresh: boolean): Promise<Shown[]> {
+    if (fresh && walk.skipped.length === 0) return settled(this.#each(walk.streams, false))
+    const ctx = fleetContext(this.fleet)
+    const main = ctx.keys.key('streams', 'events')
+    const tried = [...new Set([main, ...walk.streams])]
+    const reads = this.#each(tried, true)
+    // Once the main stream is read: each key tried once, so one that could not be read is named once.
+    const more = reads[0]!.then((shown) => {
+      const dead = (shown?.status.groups ?? []).map((g) =>
+        ctx.keys.key('streams', 'channel', `${g.name}:dead`),
+      )
+      return settled(
+        this.#each(
+          [...new Set(dead)].filter((key) => !tried.includes(key)),
+          true,
+        ),
+      )
+    })
+    return [...(await settled(reads)), ...(await more)]
+  }
+
+  /** Each of `keys` read on its own (confirmed a stream by TYPE first when `confirm`). */
+  #each(keys: readonly string[], confirm: boolean): Promise<Shown | undefined>[] {
+    const ctx = fleetContext(this.fleet)
+    return keys.map((key) =>
+      this.bound(this.#show(ctx, key, confirm)).catch((error: unknown) => {
+        this.problems.push({ part: 'streams', name: key.slice(ctx.keys.prefix.length), error })
+        return undefined
+      }),
     )
-  if (fresh && walk.skipped.length === 0) return describe(walk.streams)
-  const main = ctx.keys.key('streams', 'events')
-  const tried = [...new Set([main, ...walk.streams])]
-  const streams = await describe(await confirmed(tried))
-  const groups = streams.find((s) => s.key === main)?.groups ?? []
-  const dead = groups.map((g) => ctx.keys.key('streams', 'channel', `${g.name}:dead`))
-  // Each key tried once: one that could not be read is named once.
-  const more = await confirmed([...new Set(dead)].filter((key) => !tried.includes(key)))
-  return [...streams, ...(await describe(more))]
+  }
+
+  async #show(ctx: FleetContext, key: string, confirm: boolean): Promise<Shown | undefined> {
+    if (confirm && (await streamsAmong(ctx, [key])).length === 0) return undefined
+    const status = await describeStream(ctx, key)
+    const prefix = ctx.keys.key('streams', 'channel', '')
+    if (!key.startsWith(prefix) || status.length === 0) return { status }
+    return { status, holdsDeadLetters: this.#holdsDeadLetters(status.name, key.slice(prefix.length)) }
+  }
+
+  /** Whether a channel's first entry is a dead-letter record; a read that fails is a problem. */
+  async #holdsDeadLetters(name: string, channel: string): Promise<boolean> {
+    try {
+      const [first] = await this.bound(this.fleet.streams().readRange(channel, undefined, 1))
+      return first !== undefined && isDeadLetterRecord(first)
+    } catch (error) {
+      this.problems.push({ part: 'deadLetters', name, error })
+      return false
+    }
+  }
+}
+
+/** The streams read, in order, without those that are not (or could not be read). */
+async function settled(reads: Promise<Shown | undefined>[]): Promise<Shown[]> {
+  return (await Promise.all(reads)).filter((shown) => shown !== undefined)
 }
 
 /**
@@ -334,8 +361,9 @@ async function inspect(
     for (const error of walk.skipped) problems.push({ part: 'keys', error })
     // Without a walk of its own, the streams it can find without one (streamsOf).
     const fresh = walked.status === 'fulfilled' && keyspace === undefined
-    const streams = await streamsOf(ctx, walk, fresh, problems, bound)
-    return { walked, walk, streams, deadLetters: await deadLettersAmong(fleet, streams, problems, bound) }
+    const shown = await new StreamReads(fleet, problems, bound).of(walk, fresh)
+    const streams = shown.map((s) => s.status)
+    return { walked, walk, streams, deadLetters: await deadLettersAmong(ctx, shown) }
   })
   const [members, tracker] = await Promise.allSettled([
     bound(fleet.membership().live()),

@@ -12,6 +12,7 @@ import { after, test } from 'node:test'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { fleetContext } from '../../src/fleet.ts'
 import { createFleet, type Fleet } from '../../src/index.ts'
+import { inspectFleet, walkNamespace } from '../../src/inspect.ts'
 import { info, waitUntil } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -98,6 +99,60 @@ test('a ring node frozen under a running dashboard: the others are shown, its pa
         status.unavailable?.some((u) => u.error.includes(onFrozen)),
         `the frozen node's channel ${onFrozen} named: ${JSON.stringify(status.unavailable)}`,
       )
+    }
+  })
+})
+
+// A dashboard's read of the fleet (inspectFleet with the last walk, bounded by `within`): the
+// streams on the frozen node are waited for until the deadline. The other streams were read
+// in stages (their types, then each one, then the dead-letter channels' first entries), each
+// stage after the whole stage before it: by then no time was left, so a stream and a dead-letter
+// channel on a node that answers were named unavailable and left out (helper-250).
+test('a ring node frozen: the streams and the dead-letter channels on a node that answers are read', async () => {
+  const servers = await Promise.all([startRedis(), startRedis()])
+  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
+  // Each read of the frozen node outlasts the deadline: commandTimeout is longer.
+  const within = 2000
+  const fleet = createFleet({
+    url: servers.map((s) => s.url),
+    namespace: uniqueNamespace('dash-frozen-dead'),
+    commandTimeout: within * 2,
+    onError: () => {},
+  })
+  cleanups.push(() => fleet.close())
+  const ctx = fleetContext(fleet)
+  const topology = await ctx.redis()
+  const frozen = servers[0]!
+  const frozenId = `127.0.0.1:${frozen.port}/0`
+  const nodeOf = (channel: string) => topology.nodeOf(ctx.keys.key('streams', 'channel', channel))
+  let dead = ''
+  let other = ''
+  for (let i = 0; !dead || !other; i++) {
+    if (!dead && nodeOf(`g${i}:dead`) !== frozenId) dead = `g${i}:dead`
+    if (!other && nodeOf(`orders-${i}`) === frozenId) other = `orders-${i}`
+  }
+  // What a consumer's dead-lettering writes: the entry's id, its group and its envelope.
+  await fleet.streams().publishToChannel(dead, { id: '1-0', group: 'g', envelope: { n: 1 } })
+  await fleet.streams().publishToChannel(other, { n: 1 })
+  const keyspace = await walkNamespace(fleet)
+  const expected = [{ channel: dead, length: 1 }]
+  assert.deepEqual((await inspectFleet(fleet, { keyspace, within })).deadLetters, expected)
+  await whileFrozen(frozen, async () => {
+    // Before, a read of the node that answers, begun at the deadline, still won the race with its
+    // timer (1 ms) now and then: three reads.
+    for (let n = 0; n < 3; n++) {
+      const status = await inspectFleet(fleet, { keyspace, within })
+      const unavailable = JSON.stringify(status.unavailable)
+      // The main stream is named too when the frozen node is the one it would be on.
+      const unread = status.unavailable.map((u) => u.error.split(': ')[0])
+      assert.ok(unread.includes(`streams:channel:${other}`), unavailable)
+      assert.ok(!unread.includes(`streams:channel:${dead}`), unavailable)
+      assert.deepEqual(
+        status.streams.map((s) => s.name),
+        [`streams:channel:${dead}`],
+        unavailable,
+      )
+      assert.deepEqual(status.deadLetters, expected, unavailable)
     }
   })
 })
