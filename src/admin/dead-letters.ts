@@ -427,16 +427,11 @@ export function unmatched(count: number, ids: readonly string[] | undefined, hol
 }
 
 /**
- * `unmatched` for a purge: nothing when the channel held entries that are not dead letters (it
+ * `unmatchedNote` for a purge: none when the channel held entries that are not dead letters (it
  * was the channel named; what the purge did with them is said beside it).
  */
-export function purgeUnmatched(
-  purged: PurgeResult,
-  ids: readonly string[] | undefined,
-  holdsAny = true,
-): Unmatched {
-  if (purged.kept + purged.malformed > 0) return { given: 0, notFound: 0, holdsNone: false }
-  return unmatched(purged.count, ids, holdsAny)
+export function purgeNote(purged: PurgeResult, missed: Unmatched): string {
+  return purged.kept + purged.malformed > 0 ? '' : unmatchedNote(missed)
 }
 
 /** What was not found, said to the operator; empty when it found what it was asked for. */

@@ -5,7 +5,7 @@ import {
   isDeadLetterChannel,
   type PurgeResult,
   purgeChannel,
-  purgeUnmatched,
+  purgeNote,
   readDeadLetters,
   replayDeadLetters,
   type Unmatched,
@@ -31,11 +31,13 @@ const PREVIEW = 120
 const DEFAULT_LIMIT = 100
 
 function idsOf(flags: DlqFlags): string[] | undefined {
-  if (flags.ids === undefined) return undefined
-  const ids = flags.ids.split(',').filter((id) => id !== '')
-  if (ids.length === 0) throw new UsageError('--ids needs at least one entry id')
+  const given = flags.ids
+  if (given === undefined) return undefined
+  if (given === '') throw new UsageError('--ids needs at least one entry id')
   // A typo would otherwise match no entry and "succeed" with a count of 0.
-  return ids.map((id) => {
+  return given.split(',').map((id) => {
+    if (id === '')
+      throw new UsageError(`--ids: an empty entry in '${shown(given)}' (two commas, or one at an end)`)
     // As Redis reads it (a bare `ms` is `ms-0`): the form the letters' ids are compared in.
     const canonical = canonicalId(id)
     if (canonical === undefined) {
@@ -112,7 +114,7 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
     }
     const purged = await purgeChannel(fleet, channel, { ids })
     const held = await holdsAny(purged.count)
-    const missed = purgeUnmatched(purged, ids, held)
+    const missed = unmatched(purged.count, ids, held)
     if (flags.json) {
       const { notFound, holdsNone } = missed
       console.log(jsonText({ action, channel, ...purged, notFound, holdsNone }))
@@ -171,7 +173,7 @@ function purgedText(channel: string, p: PurgeResult, missed: Unmatched): string 
   if (p.kept > 0) {
     text += `; kept ${entries(p.kept)} that are not dead-letter records: the channel holds no dead letter, it may not be a dead-letter channel`
   }
-  return text + unmatchedNote(missed)
+  return text + purgeNote(p, missed)
 }
 
 export async function orphans(flags: FleetFlags & { json?: boolean }): Promise<void> {

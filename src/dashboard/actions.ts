@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValida
 import {
   type PurgeResult,
   purgeChannel,
-  purgeUnmatched,
+  purgeNote,
   replayDeadLetters,
   unmatched,
   unmatchedNote,
@@ -104,7 +104,7 @@ export function registerActions(
     schema: DEAD_LETTERS,
     async run(b) {
       const purged = await purgeChannel(fleet, b.channel, { ids: b.ids })
-      const note = unmatchedNote(purgeUnmatched(purged, b.ids))
+      const note = purgeNote(purged, unmatched(purged.count, b.ids))
       return { ...purged, message: `purged ${purgedWhat(purged)} of '${b.channel}' (${which(b)})${note}` }
     },
   })

@@ -118,6 +118,21 @@ describe('redfleet dlq with entries that are not dead-letter records', () => {
       /^purged 0 dead letter\(s\) of 'orders'; kept 2 entries that are not dead-letter/,
     )
     assert.equal(await raw(url).xlen(`${namespace}:streams:channel:orders`), 2)
+    // --json says it holds none, as a replay of it does (helper-250: the purge said false).
+    const [purgeJson, replayJson] = await Promise.all([
+      cli(['dlq', 'purge', 'orders', '--json', ...flags]),
+      cli(['dlq', 'replay', 'orders', '--json', ...flags]),
+    ])
+    assert.deepEqual(JSON.parse(purgeJson.stdout), {
+      action: 'purge',
+      channel: 'orders',
+      count: 0,
+      malformed: 0,
+      kept: 2,
+      notFound: 0,
+      holdsNone: true,
+    })
+    assert.equal(JSON.parse(replayJson.stdout).holdsNone, true)
   })
 
   test('dashboard: the page says how many entries are not dead letters, Purge all deletes them', async () => {

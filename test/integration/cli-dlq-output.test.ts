@@ -113,7 +113,7 @@ describe('redfleet dlq list and orphans: what they print', () => {
     assert.equal(exact.stderr, '')
   })
 
-  test('--ids that are not stream entry ids are a usage error naming the id, and nothing is done', async () => {
+  test('--ids that are not stream entry ids (an empty one too) are a usage error naming the id, and nothing is done', async () => {
     const { fleet, url, namespace } = await standaloneFleet()
     await writeDeadLetters(fleet, 'bill', 1)
     const flags = ['--url', url, '--namespace', namespace]
@@ -121,6 +121,12 @@ describe('redfleet dlq list and orphans: what they print', () => {
       const run = await cli(['dlq', action, 'bill:dead', '--ids', '1-0,nonexist-0', ...flags])
       assert.equal(run.code, 2, run.stderr)
       assert.match(run.stderr, /--ids: 'nonexist-0' is not a stream entry id/)
+      // An empty entry is none either: it was dropped, and the rest acted on (helper-250).
+      for (const ids of ['1-0,,', ',1-0', '1-0,,2-0']) {
+        const empty = await cli(['dlq', action, 'bill:dead', '--ids', ids, ...flags])
+        assert.equal(empty.code, 2, `${ids}: ${empty.stdout}${empty.stderr}`)
+        assert.match(empty.stderr, /--ids: an empty entry in '.*' \(two commas, or one at an end\)/)
+      }
     }
     assert.equal((await fleet.streams().readRange('bill:dead')).length, 1)
   })
