@@ -1,3 +1,4 @@
+import { isUnavailable } from '../inspect.ts'
 import type { NodeStatus } from './nodes.ts'
 import type { Snapshot } from './snapshot.ts'
 
@@ -89,7 +90,10 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: 'redfleet_keys',
       help: 'Keys of the namespace per primitive (a lower bound when the scan was truncated).',
-      samples: Object.entries(s.keys).map(([primitive, n]) => ({ labels: { primitive }, value: n })),
+      // Not when the walk left a node out: a part of the count would read as keys gone.
+      samples: isUnavailable(s, 'keys')
+        ? []
+        : Object.entries(s.keys).map(([primitive, n]) => ({ labels: { primitive }, value: n })),
     },
     ...nodeGauges(s.nodes),
   ])

@@ -229,6 +229,11 @@ test('a ring server killed under a running dashboard: its stream stays named una
     seen.unavailable?.some((u) => u.part === 'streams' && u.error.startsWith(`${name}: `)),
     `${name} named unavailable: ${JSON.stringify(seen.unavailable)}`,
   )
+  // The key counts of that walk are the other server's only: left out of /metrics, not served
+  // as the fleet's (helper-250).
+  const metrics = await (await fetch(`${dashboard.url}metrics`)).text()
+  assert.match(metrics, /^redfleet_stream_group_lag|^redfleet_node_up/m)
+  assert.doesNotMatch(metrics, /^redfleet_keys\{/m, metrics)
   // The rates are read from the streams the server that answers holds: samples, not gaps.
   await waitUntil('a rate sample after the server went down', async () => {
     const rates = (await (await fetch(`${dashboard.url}rates.json`)).json()) as {
