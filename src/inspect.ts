@@ -359,7 +359,7 @@ async function inspect(
     failed('keys', walked)
     const walk = walked.status === 'fulfilled' ? walked.value : NOT_WALKED
     for (const error of walk.skipped) problems.push({ part: 'keys', error })
-    // Without a walk of its own, the streams it can find without one (streamsOf).
+    // Without a walk of its own, the streams it can find without one (StreamReads.of).
     const fresh = walked.status === 'fulfilled' && keyspace === undefined
     const shown = await new StreamReads(fleet, problems, bound).of(walk, fresh)
     const streams = shown.map((s) => s.status)
