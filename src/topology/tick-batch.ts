@@ -279,8 +279,10 @@ async function getEach(
       existing === undefined
         ? ((await client.call('EXISTS', ...missing)) as number)
         : existing - (keys.length - missing.length)
-  } catch (error) {
-    return values.map((value) => value ?? new Failed(error))
+  } catch {
+    // The MGET found nothing there: its answer stands (a read failed now would be retried after
+    // the calls made after it, and could read what they wrote).
+    return values
   }
   if (there === 0) return values
   return Promise.all(values.map((value, i) => (value !== null ? value : readAgain(client, keys[i]!))))
@@ -297,13 +299,17 @@ async function mgetCounting(client: Client, keys: readonly string[]): Promise<[R
 
 /**
  * The read of a key its step's MGET found nothing for, asked again as GET once the step is
- * answered: nil, or the error of a key of another type (WRONGTYPE). A value it finds was written
- * after the step, so the read, which is ordered before that write, answers nil.
+ * answered: the error of a key of another type (WRONGTYPE), else nil. A value it finds was
+ * written after the step, so the read, which is ordered before that write, answers nil; so does
+ * a GET that fails (a lost connection), for the same reason as in getEach. Asked after the step,
+ * a key of another type that a later call of this process overwrote or deleted meanwhile reads
+ * as nil, not WRONGTYPE (nothing tells it from a key that was missing).
  */
 function readAgain(client: Client, key: string): Promise<Reply | Failed> {
   return client.get(key).then(
     () => null,
-    (error: unknown) => new Failed(error),
+    (error: unknown) =>
+      String((error as Error)?.message).startsWith('WRONGTYPE') ? new Failed(error) : null,
   )
 }
 

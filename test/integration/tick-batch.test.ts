@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
+import { droppingProxy } from '../harness/dropping-proxy.ts'
 import { monitorServer } from '../harness/monitor.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -110,6 +111,35 @@ describe('reads and writes of one tick (standalone)', () => {
     assert.deepEqual(await reads, [1, undefined])
     await write
     assert.equal(await store.get('later'), 2)
+  })
+
+  test('a read that found its key missing answers undefined though the connection drops before it is asked again; a later write is not read', async () => {
+    const proxy = await droppingProxy(server.port)
+    try {
+      for (const kind of ['store', 'cache'] as const) {
+        const fleet = createFleet({ url: proxy.url, namespace: uniqueNamespace(), onError: () => undefined })
+        fleets.push(fleet)
+        const store = fleet.store<number>()
+        const cache = fleet.cache({ errorHandler: () => undefined })
+        const get = (key: string) => (kind === 'store' ? store.get(key) : cache.read(key))
+        const set = (key: string, value: number) =>
+          kind === 'store' ? store.set(key, value) : cache.write(key, value)
+        await set('here', 1)
+        proxy.dropAt('EXISTS')
+        // One step of two reads (a bare MGET); the write's step goes out in the next tick, before
+        // the EXISTS of the key the MGET found missing, whose connection is dropped. Failed, the
+        // read was retried after the write and read it (helper-254).
+        const reads = Promise.all([get('here'), get('later')])
+        await new Promise((resolve) => setImmediate(resolve))
+        const write = set('later', 7)
+        assert.deepEqual(await reads, [1, undefined], kind)
+        await write
+        assert.equal(proxy.dropped, kind === 'store' ? 1 : 2, 'the connection was dropped at the EXISTS')
+        assert.equal(await get('later'), 7)
+      }
+    } finally {
+      await proxy.close()
+    }
   })
 
   test('the first write step on a server that does not hold its script is still sent before a later read', async () => {
