@@ -272,7 +272,8 @@ async function getEach(
   for (let i = 0; i < keys.length; i++) if (values[i] === null) missing.push(keys[i]!)
   missed(missing.length > 0)
   if (missing.length === 0) return values
-  // How many of the keys MGET found nothing for exist; counted after the MGET, keys written since.
+  // How many of the keys MGET found nothing for exist: counted by the transaction, or asked after
+  // the MGET (then keys written since count too).
   let there: number
   try {
     there =
