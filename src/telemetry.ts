@@ -144,6 +144,11 @@ export class OpenTrace {
     Object.assign(this.context, fields)
   }
 
+  /** Publishes `end`: control is back with the call's caller (the call goes on). */
+  returned(): void {
+    this.#channel.end.publish(this.context)
+  }
+
   end(result?: unknown): void {
     if (!this.#open) return
     this.#open = false
@@ -167,12 +172,18 @@ export class OpenTrace {
  * trace to close later; undefined, with nothing built, when nobody listens.
  */
 export function openTrace(op: string, scope: TraceScope, subject?: () => Subject): OpenTrace | undefined {
+  const trace = startTrace(op, scope, subject)
+  trace?.returned()
+  return trace
+}
+
+/** `openTrace` without its `end`, which its caller publishes (`returned`) once control is back. */
+function startTrace(op: string, scope: TraceScope, subject?: () => Subject): OpenTrace | undefined {
   const channel = operationChannel(op)
   if (!isTraced(channel)) return undefined
   const context: OperationContext = { namespace: scope.namespace, topology: scope.topology }
   if (subject) Object.assign(context, subject())
   channel.start.publish(context)
-  channel.end.publish(context)
   return new OpenTrace(channel, context)
 }
 
@@ -185,15 +196,19 @@ export function tracedWith<T>(
   scope: TraceScope,
   fn: (trace: OpenTrace | undefined) => Promise<T>,
 ): Promise<T> {
-  const trace = openTrace(op, scope)
+  const trace = startTrace(op, scope)
   if (trace === undefined) return fn(undefined)
   let running: Promise<T>
   try {
     running = fn(trace)
   } catch (error) {
+    trace.returned()
     trace.fail(error)
     throw error
   }
+  // After what `fn` noted before its first await (a cache call's normalised key), as a
+  // TracingChannel's own tracePromise publishes it.
+  trace.returned()
   return running.then(
     (result) => {
       trace.end(result)

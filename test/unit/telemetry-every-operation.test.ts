@@ -225,6 +225,47 @@ test('a consumed delivery is traced on redfleet:streams:consume with its group, 
   )
 })
 
+// docs/telemetry.md: a cache call's context names its method and (normalised) key(s) from `end`
+// on, as a TracingChannel's own tracePromise publishes `end` once the call has returned its
+// promise. They came on asyncEnd only (helper-255).
+test('a cache call names its method and key(s) on end, before it settles', async () => {
+  const calls: [string, () => Promise<unknown>, Record<string, unknown>][] = [
+    ['read', () => cache.read('c'), { key: 'c' }],
+    ['write', () => cache.write('c', SECRET), { key: 'c' }],
+    ['fetch', () => cache.fetch('f', () => SECRET), { key: 'f' }],
+    ['exist', () => cache.exist('c'), { key: 'c' }],
+    ['delete', () => cache.delete('c'), { key: 'c' }],
+    ['increment', () => cache.increment('i'), { key: 'i' }],
+    ['readMulti', () => cache.readMulti(['a', 'b']), { keys: ['a', 'b'] }],
+    ['writeMulti', () => cache.writeMulti({ a: SECRET }), { keys: ['a'] }],
+    ['fetchMulti', () => cache.fetchMulti(['a'], {}, () => SECRET), { keys: ['a'] }],
+    ['deleteMulti', () => cache.deleteMulti(['a']), { keys: ['a'] }],
+    ['deleteMatched', () => cache.deleteMatched('x*'), { key: 'x*' }],
+    ['invalidateTag', () => cache.invalidateTag('t'), { key: 't' }],
+    ['clear', () => cache.clear(), {}],
+  ]
+  for (const [method, call, named] of calls) {
+    const channel = diagnosticsChannel.tracingChannel(`redfleet:cache:${method}`)
+    const ends: Record<string, unknown>[] = []
+    const handlers = {
+      start() {},
+      end: (message: unknown) => ends.push({ ...(message as Record<string, unknown>) }),
+      asyncStart() {},
+      asyncEnd() {},
+      error() {},
+    }
+    channel.subscribe(handlers)
+    try {
+      const running = call()
+      assert.equal(ends.length, 1, `${method}: end is published as the call returns`)
+      await running
+    } finally {
+      channel.unsubscribe(handlers)
+    }
+    assert.deepEqual(ends[0], { namespace: ends[0]!.namespace, topology: 'memory', method, ...named }, method)
+  }
+})
+
 test('readCounter and writeCounter are traced under their own names, with their key', async () => {
   const read = await observe('redfleet:cache:read', () => cache.readCounter('counted'))
   assert.equal(read.seen.length, 0, 'readCounter is not a read')
