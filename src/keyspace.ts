@@ -66,6 +66,24 @@ export function primitiveOf(name: string): string {
 }
 
 /**
+ * Refuses a namespace in another's primitive's place: `shop:cache` is where the fleet of `shop`
+ * keeps its cache, whose clear() would delete it, as `withNamespace('cache')` of `shop` (refused
+ * too) would be.
+ */
+function assertNotInPlace(namespace: string): void {
+  const colon = namespace.indexOf(':')
+  if (colon === -1) return
+  const place = firstPlace(namespace.slice(colon + 1), NONE)
+  if (place === undefined) return
+  const under = namespace.slice(0, colon + 1 + place.end)
+  const owner = namespace.slice(0, colon + place.start)
+  throw invalidOption(
+    `namespace '${namespace}' is under ${under}:, where the fleet of namespace '${owner}' keeps its ` +
+      `own ${place.segment} keys (its clear() would delete them): choose another name`,
+  )
+}
+
+/**
  * Where a fleet's keys live: every key and channel starts with `${namespace}:`.
  * Braces are refused in namespaces because a `{` would become the Redis Cluster hash tag of
  * every key and pile the whole fleet onto one slot.
@@ -76,6 +94,7 @@ export class Keyspace {
 
   constructor(namespace: string) {
     assertNamespace(namespace, 'namespace')
+    assertNotInPlace(namespace)
     this.namespace = namespace
     this.prefix = `${namespace}:`
   }

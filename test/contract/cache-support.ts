@@ -6,6 +6,7 @@
 import { Cluster, Redis } from 'ioredis'
 import { CACHE_CLOCK } from '../../src/cache/clock.ts'
 import type { Cache, CacheOptions, Fleet, TopologyKind } from '../../src/index.ts'
+import { MemoryStream } from '../../src/streams/memory-stream.ts'
 import { parseServerUrl } from '../../src/topology/connection.ts'
 import { processMemory } from '../../src/topology/memory.ts'
 import { HashRing } from '../../src/topology/ring.ts'
@@ -45,6 +46,9 @@ export interface RawAccess {
   /** ms; -1 without expiry, -2 missing. */
   pttl(key: string): Promise<number>
   exists(key: string): Promise<boolean>
+  /** Makes `key` a stream of one entry: a key of another type where a string is read. */
+  stream(key: string): Promise<void>
+  isStream(key: string): Promise<boolean>
   close(): Promise<void>
 }
 
@@ -64,6 +68,14 @@ export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
       },
       async exists(key) {
         return processMemory.has(key)
+      },
+      async stream(key) {
+        const stream = new MemoryStream()
+        stream.append(['env', '{"n":1}'], Number.MAX_SAFE_INTEGER)
+        processMemory.set(key, stream)
+      },
+      async isStream(key) {
+        return processMemory.get(key) instanceof MemoryStream
       },
       async close() {},
     }
@@ -91,6 +103,10 @@ export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
     },
     pttl: (key) => clientOf(key).pttl(key),
     exists: async (key) => (await clientOf(key).exists(key)) > 0,
+    async stream(key) {
+      await clientOf(key).xadd(key, '*', 'env', '{"n":1}')
+    },
+    isStream: async (key) => (await clientOf(key).type(key)) === 'stream',
     async close() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())))
     },

@@ -58,6 +58,33 @@ test("withNamespace refuses a name where the fleet's own primitives keep their k
   await fleet.close()
 })
 
+// The same place as a namespace of its own: `createFleet({ namespace: 'shop:cache' })` is
+// `withNamespace('cache')` of `shop`, and `shop`'s cache.clear() deleted its keys (helper-256).
+test("a namespace may not be where another namespace's primitives keep their keys", async () => {
+  for (const [namespace, under, owner] of [
+    ['shop:cache', 'shop:cache:', 'shop'],
+    ['shop:streams', 'shop:streams:', 'shop'],
+    ['shop:cache~tag', 'shop:cache~tag:', 'shop'],
+    ['shop:eu:store', 'shop:eu:store:', 'shop:eu'],
+    ['shop:eu:tracker:x', 'shop:eu:tracker:', 'shop:eu'],
+  ]) {
+    assert.throws(
+      () => createFleet({ namespace }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'ERR_INVALID_OPTION' &&
+        error.message.includes(
+          `namespace '${namespace}' is under ${under}, where the fleet of namespace '${owner}'`,
+        ),
+      namespace,
+    )
+  }
+  // A namespace that only starts with a primitive's name, or names a view, is its own.
+  for (const namespace of ['cache', 'store:x', 'shop:eu', 'shop:caches', 'shop:demo-1']) {
+    await createFleet({ namespace }).close()
+  }
+})
+
 test("a store's prefix may not be where the fleet's other primitives keep their keys: their clear() would delete the store's", async () => {
   const fleet = createFleet({ namespace: 'shop' })
   for (const prefix of [
