@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { ConnectionError, createFleet, failsafe, retry } from '../../src/index.ts'
+import { MemoryStream } from '../../src/streams/memory-stream.ts'
+import { processMemory } from '../../src/topology/memory.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** Counts this process's unhandled rejections while `body` runs, and a few turns after. */
@@ -61,9 +63,9 @@ test("a primitive's, a failsafe's and retry's async onError, and the cache's err
   const fleet = createFleet({ memory: true, namespace })
   // A stream where a cache key and a store key live: reading them fails (WRONGTYPE), reported.
   for (const place of ['cache', 'store']) {
-    const other = createFleet({ memory: true, namespace: `${namespace}:${place}` })
-    await other.streams().publishToChannel('typed', { n: 1 })
-    await other.close()
+    const stream = new MemoryStream()
+    stream.append(['env', '{"n":1}'], Number.MAX_SAFE_INTEGER)
+    processMemory.set(`${namespace}:${place}:typed`, stream)
   }
   const store = rejectingHook()
   const safe = rejectingHook()
@@ -73,8 +75,8 @@ test("a primitive's, a failsafe's and retry's async onError, and the cache's err
   const guarded = failsafe(fleet.store(), { onError: safe.hook })
   const cache = fleet.cache({ errorHandler: handler.hook })
   const unhandled = await unhandledDuring(async () => {
-    assert.equal(await cache.read('streams:channel:typed'), undefined)
-    await assert.rejects(own.get('streams:channel:typed'), { code: 'ERR_COMMAND' })
+    assert.equal(await cache.read('typed'), undefined)
+    await assert.rejects(own.get('typed'), { code: 'ERR_COMMAND' })
     await fleet.close()
     assert.equal(await guarded.get('k'), undefined)
     const failing = async () => {
