@@ -28,14 +28,14 @@ interface Status {
   error?: { message: string }
 }
 
-/** A ring of `size` servers, its fleet (commandTimeout 300), closed and stopped after the file. */
-async function ring(size: number): Promise<{ servers: RedisServer[]; fleet: Fleet }> {
+/** A ring of `size` servers, its fleet (commandTimeout 300 unless given), closed and stopped after the file. */
+async function ring(size: number, commandTimeout = 300): Promise<{ servers: RedisServer[]; fleet: Fleet }> {
   const servers = await Promise.all(Array.from({ length: size }, () => startRedis()))
   cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
   const fleet = createFleet({
     url: servers.map((s) => s.url),
     namespace: uniqueNamespace('dash-frozen'),
-    commandTimeout: 300,
+    commandTimeout,
     onError: () => {},
   })
   cleanups.push(() => fleet.close())
@@ -109,17 +109,9 @@ test('a ring node frozen under a running dashboard: the others are shown, its pa
 // stage after the whole stage before it: by then no time was left, so a stream and a dead-letter
 // channel on a node that answers were named unavailable and left out (helper-250).
 test('a ring node frozen: the streams and the dead-letter channels on a node that answers are read', async () => {
-  const servers = await Promise.all([startRedis(), startRedis()])
-  cleanups.push(() => Promise.all(servers.map((s) => s.stop())))
   // Each read of the frozen node outlasts the deadline: commandTimeout is longer.
   const within = 2000
-  const fleet = createFleet({
-    url: servers.map((s) => s.url),
-    namespace: uniqueNamespace('dash-frozen-dead'),
-    commandTimeout: within * 2,
-    onError: () => {},
-  })
-  cleanups.push(() => fleet.close())
+  const { servers, fleet } = await ring(2, within * 2)
   const ctx = fleetContext(fleet)
   const topology = await ctx.redis()
   const frozen = servers[0]!
