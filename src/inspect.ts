@@ -185,14 +185,12 @@ export function walkNamespace(fleet: Fleet): Promise<NamespaceKeys> {
  * read as missing data, not as 0.
  */
 async function deadLettersAmong(ctx: FleetContext, shown: Shown[]): Promise<FleetStatus['deadLetters']> {
-  const prefix = ctx.keys.key('streams', 'channel', '')
   const main = ctx.keys.key('streams', 'events')
   const groups = shown.find((s) => s.status.key === main)?.status.groups ?? []
   const groupDefaults = new Set(groups.map((g) => `${g.name}:dead`))
   const found = await Promise.all(
-    shown.map(async ({ status, holdsDeadLetters }) => {
-      if (!status.key.startsWith(prefix)) return undefined
-      const channel = status.key.slice(prefix.length)
+    shown.map(async ({ status, channel, holdsDeadLetters }) => {
+      if (channel === undefined) return undefined
       if (status.length === 0) return groupDefaults.has(channel) ? { channel, length: 0 } : undefined
       return (await holdsDeadLetters) ? { channel, length: status.length } : undefined
     }),
@@ -201,11 +199,12 @@ async function deadLettersAmong(ctx: FleetContext, shown: Shown[]): Promise<Flee
 }
 
 /**
- * A stream to show and, for a channel holding entries, whether it holds dead letters: its first
- * entry is read as soon as the stream is described.
+ * A stream to show; for a channel, its name and, when it holds entries, whether it holds dead
+ * letters: its first entry is read as soon as the stream is described.
  */
 interface Shown {
   status: StreamStatus
+  channel?: string
   holdsDeadLetters?: Promise<boolean>
 }
 
@@ -215,11 +214,18 @@ interface Shown {
  * answer holds back its own streams only, and the others' reads do not wait for it to time out.
  */
 class StreamReads {
+  readonly #ctx: FleetContext
+  /** Where the channels' streams are: `${prefix}${channel}`. */
+  readonly #channels: string
+
   constructor(
     private readonly fleet: Fleet,
     private readonly problems: Problem[],
     private readonly bound: Bound,
-  ) {}
+  ) {
+    this.#ctx = fleetContext(fleet)
+    this.#channels = this.#ctx.keys.key('streams', 'channel', '')
+  }
 
   /**
    * The streams to show. After a walk of its own that read every node, the streams it found.
@@ -230,15 +236,12 @@ class StreamReads {
    */
   async of(walk: NamespaceKeys, fresh: boolean): Promise<Shown[]> {
     if (fresh && walk.skipped.length === 0) return settled(this.#each(walk.streams, false))
-    const ctx = fleetContext(this.fleet)
-    const main = ctx.keys.key('streams', 'events')
+    const main = this.#ctx.keys.key('streams', 'events')
     const tried = [...new Set([main, ...walk.streams])]
     const reads = this.#each(tried, true)
     // Once the main stream is read: each key tried once, so one that could not be read is named once.
     const more = reads[0]!.then((shown) => {
-      const dead = (shown?.status.groups ?? []).map((g) =>
-        ctx.keys.key('streams', 'channel', `${g.name}:dead`),
-      )
+      const dead = (shown?.status.groups ?? []).map((g) => `${this.#channels}${g.name}:dead`)
       return settled(
         this.#each(
           [...new Set(dead)].filter((key) => !tried.includes(key)),
@@ -251,21 +254,21 @@ class StreamReads {
 
   /** Each of `keys` read on its own (confirmed a stream by TYPE first when `confirm`). */
   #each(keys: readonly string[], confirm: boolean): Promise<Shown | undefined>[] {
-    const ctx = fleetContext(this.fleet)
     return keys.map((key) =>
-      this.bound(this.#show(ctx, key, confirm)).catch((error: unknown) => {
-        this.problems.push({ part: 'streams', name: key.slice(ctx.keys.prefix.length), error })
+      this.bound(this.#show(key, confirm)).catch((error: unknown) => {
+        this.problems.push({ part: 'streams', name: key.slice(this.#ctx.keys.prefix.length), error })
         return undefined
       }),
     )
   }
 
-  async #show(ctx: FleetContext, key: string, confirm: boolean): Promise<Shown | undefined> {
-    if (confirm && (await streamsAmong(ctx, [key])).length === 0) return undefined
-    const status = await describeStream(ctx, key)
-    const prefix = ctx.keys.key('streams', 'channel', '')
-    if (!key.startsWith(prefix) || status.length === 0) return { status }
-    return { status, holdsDeadLetters: this.#holdsDeadLetters(status.name, key.slice(prefix.length)) }
+  async #show(key: string, confirm: boolean): Promise<Shown | undefined> {
+    if (confirm && (await streamsAmong(this.#ctx, [key])).length === 0) return undefined
+    const status = await describeStream(this.#ctx, key)
+    if (!key.startsWith(this.#channels)) return { status }
+    const channel = key.slice(this.#channels.length)
+    if (status.length === 0) return { status, channel }
+    return { status, channel, holdsDeadLetters: this.#holdsDeadLetters(status.name, channel) }
   }
 
   /** Whether a channel's first entry is a dead-letter record; a read that fails is a problem. */
