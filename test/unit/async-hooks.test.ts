@@ -8,8 +8,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { ConnectionError, createFleet, failsafe, retry } from '../../src/index.ts'
-import { MemoryStream } from '../../src/streams/memory-stream.ts'
-import { processMemory } from '../../src/topology/memory.ts'
+import { rawAccess } from '../contract/cache-support.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 /** Counts this process's unhandled rejections while `body` runs, and a few turns after. */
@@ -62,11 +61,8 @@ test("a primitive's, a failsafe's and retry's async onError, and the cache's err
   const namespace = uniqueNamespace('hooks')
   const fleet = createFleet({ memory: true, namespace })
   // A stream where a cache key and a store key live: reading them fails (WRONGTYPE), reported.
-  for (const place of ['cache', 'store']) {
-    const stream = new MemoryStream()
-    stream.append(['env', '{"n":1}'], Number.MAX_SAFE_INTEGER)
-    processMemory.set(`${namespace}:${place}:typed`, stream)
-  }
+  const raw = await rawAccess('memory')
+  for (const place of ['cache', 'store']) await raw.stream(`${namespace}:${place}:typed`)
   const store = rejectingHook()
   const safe = rejectingHook()
   const handler = rejectingHook()
