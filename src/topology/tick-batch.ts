@@ -127,7 +127,7 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
  * and of parsing): many calls sharing one command cost the client far less, and the server too.
  * A lone call is sent as its plain command, at the end of its tick.
  *
- * - GETs: one MGET (see getEach). MGET answers nil for a missing key and for a key of another
+ * - GETs: one MGET (see #getEach). MGET answers nil for a missing key and for a key of another
  *   type alike, where GET answers WRONGTYPE (SPEC §3), so a step that finds a key missing asks
  *   which it was.
  * - SETs: one MSET when none has a TTL, else set-each-n.lua.
@@ -143,7 +143,7 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
  */
 export class TickBatch {
   #pending: Pending | ManyReads | undefined
-  /** Whether the last step of GETs found a key missing: the next one counts the keys (getEach). */
+  /** Whether the last step of GETs found a key missing: the next one counts the keys (#getEach). */
   #missed = false
   /** The connection a step goes out on (without flushing again). */
   readonly #connection: () => Client
@@ -227,10 +227,7 @@ export class TickBatch {
 
   async #send(client: Client, { kind, keys, sets }: Pending): Promise<(Reply | Failed)[]> {
     if (kind === 'get') {
-      if (keys.length === 1) return [await client.get(keys[0]!)]
-      return getEach(client, keys, this.#missed, (missed) => {
-        this.#missed = missed
-      })
+      return keys.length === 1 ? [await client.get(keys[0]!)] : this.#getEach(client, keys)
     }
     if (keys.length === 1) return [await sendSet(client, keys[0]!, sets[0]!)]
     if (sets.every((set) => set.ttl === undefined)) {
@@ -244,49 +241,44 @@ export class TickBatch {
     // Script.run sends the source until the node has run it: in order with the calls after it.
     return (await SET_EACH.run(client, keys, args)) as Reply[]
   }
-}
 
-/**
- * The GETs of a step (see TickBatch), one MGET. A key MGET found nothing for is missing or holds
- * another type, which its own GET would fail with WRONGTYPE:
- *
- * - While steps find every key (a hot cache), the MGET goes alone, and a step that finds a key
- *   missing asks afterwards, with EXISTS, whether any of those keys exists.
- * - After a step that found a key missing, the next ones go as MULTI MGET EXISTS EXEC, whose
- *   count answers in the same round trip, so that reads of keys not there (a cold cache) wait for
- *   no second one. `missed` tells the batch which way the next step goes.
- *
- * When a key MGET found nothing for exists, its read is asked again as a GET (readAgain).
- */
-async function getEach(
-  client: Client,
-  keys: readonly string[],
-  counting: boolean,
-  missed: (missed: boolean) => void,
-): Promise<(Reply | Failed)[]> {
-  let values: Reply[]
-  let existing: number | undefined
-  if (counting) [values, existing] = await mgetCounting(client, keys)
-  else values = (await client.mget(...keys)) as Reply[]
-  const missing: string[] = []
-  for (let i = 0; i < keys.length; i++) if (values[i] === null) missing.push(keys[i]!)
-  missed(missing.length > 0)
-  if (missing.length === 0) return values
-  // How many of the keys MGET found nothing for exist: counted by the transaction, or asked after
-  // the MGET (then keys written since count too).
-  let there: number
-  try {
-    there =
-      existing === undefined
-        ? ((await client.call('EXISTS', ...missing)) as number)
-        : existing - (keys.length - missing.length)
-  } catch {
-    // The MGET found nothing there: its answer stands (a read failed now would be retried after
-    // the calls made after it, and could read what they wrote).
-    return values
+  /**
+   * The GETs of a step (see TickBatch), one MGET. A key MGET found nothing for is missing or holds
+   * another type, which its own GET would fail with WRONGTYPE:
+   *
+   * - While steps find every key (a hot cache), the MGET goes alone, and a step that finds a key
+   *   missing asks afterwards, with EXISTS, whether any of those keys exists.
+   * - After a step that found a key missing, the next ones go as MULTI MGET EXISTS EXEC, whose
+   *   count answers in the same round trip, so that reads of keys not there (a cold cache) wait for
+   *   no second one (`#missed`).
+   *
+   * When a key MGET found nothing for exists, its read is asked again as a GET (readAgain).
+   */
+  async #getEach(client: Client, keys: readonly string[]): Promise<(Reply | Failed)[]> {
+    let values: Reply[]
+    let existing: number | undefined
+    if (this.#missed) [values, existing] = await mgetCounting(client, keys)
+    else values = (await client.mget(...keys)) as Reply[]
+    const missing: string[] = []
+    for (let i = 0; i < keys.length; i++) if (values[i] === null) missing.push(keys[i]!)
+    this.#missed = missing.length > 0
+    if (missing.length === 0) return values
+    // How many of the keys MGET found nothing for exist: counted by the transaction, or asked after
+    // the MGET (then keys written since count too).
+    let there: number
+    try {
+      there =
+        existing === undefined
+          ? ((await client.call('EXISTS', ...missing)) as number)
+          : existing - (keys.length - missing.length)
+    } catch {
+      // The MGET found nothing there: its answer stands (a read failed now would be retried after
+      // the calls made after it, and could read what they wrote).
+      return values
+    }
+    if (there === 0) return values
+    return Promise.all(values.map((value, i) => (value !== null ? value : readAgain(client, keys[i]!))))
   }
-  if (there === 0) return values
-  return Promise.all(values.map((value, i) => (value !== null ? value : readAgain(client, keys[i]!))))
 }
 
 /** MGET and EXISTS of `keys` in one transaction: the values, and how many of the keys exist. */
@@ -302,7 +294,7 @@ async function mgetCounting(client: Client, keys: readonly string[]): Promise<[R
  * The read of a key its step's MGET found nothing for, asked again as GET once the step is
  * answered: the error of a key of another type (WRONGTYPE), else nil. A value it finds was
  * written after the step, so the read, which is ordered before that write, answers nil; so does
- * a GET that fails (a lost connection), for the same reason as in getEach. Asked after the step,
+ * a GET that fails (a lost connection), for the same reason as in #getEach. Asked after the step,
  * a key of another type that a later call of this process overwrote or deleted meanwhile reads
  * as nil, not WRONGTYPE (nothing tells it from a key that was missing).
  */
