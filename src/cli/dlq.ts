@@ -69,6 +69,9 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       // One more than shown: whether there are more is known, not guessed from a full page.
       const { letters: read, skipped } = await readDeadLetters(fleet, channel, { limit: shownLimit + 1 })
       const letters = read.slice(0, shownLimit)
+      const purgeable = isDeadLetterChannel(channel, read.length > 0)
+      const skippedText = skippedNote(skipped, purgeable)
+      const emptyText = read.length === 0 && skipped === 0 ? await elsewhereNote(fleet, channel) : ''
       if (flags.json) {
         // origin.channel is null when unknown (the main stream), never a field left out.
         const out = letters.map((l) => ({
@@ -76,16 +79,14 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
           origin: { channel: l.origin.channel ?? null, id: l.origin.id },
         }))
         console.log(jsonText(out, 2))
-        // The array stays the letters alone; that there are more is told beside it.
+        // The array stays the letters alone; what the text's first line adds is told beside it.
         if (read.length > shownLimit) moreOnStderr(channel, shownLimit)
+        for (const note of [skippedText, emptyText]) if (note !== '') noteOnStderr(channel, note)
         return
       }
       const more = read.length > shownLimit ? '+' : ''
-      const purgeable = isDeadLetterChannel(channel, read.length > 0)
-      const empty = read.length === 0 && skipped === 0 ? await elsewhereNote(fleet, channel) : ''
-      console.log(
-        `dead letters in '${shown(channel)}': ${letters.length}${more}${skippedNote(skipped, purgeable)}${empty}`,
-      )
+      const notes = [skippedText, emptyText].map((note) => (note === '' ? '' : ` (${note})`)).join('')
+      console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}${notes}`)
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
         const preview = payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload
@@ -136,21 +137,26 @@ async function elsewhereNote(fleet: Fleet, channel: string): Promise<string> {
     channels = await deadLetterChannels(fleet)
   } catch (error) {
     // A node that cannot be walked (down, frozen): the list stands, the hint says why it is missing.
-    return ` (could not look for dead letters in other channels: ${shown(messageOf(error))})`
+    return `could not look for dead letters in other channels: ${shown(messageOf(error))}`
   }
   const others = channels.filter((c) => c.length > 0 && c.channel !== channel)
   const namespace = `namespace '${shown(fleet.namespace)}'`
   if (others.length === 0)
-    return ` (no dead letters anywhere in ${namespace}: check --namespace if you expected some)`
+    return `no dead letters anywhere in ${namespace}: check --namespace if you expected some`
   // Their lengths count every entry, dead-letter record or not: said as entries.
   const named = others.slice(0, OTHERS_SHOWN).map((c) => `${shown(c.channel)} (${entries(c.length)})`)
   if (others.length > OTHERS_SHOWN) named.push(`${others.length - OTHERS_SHOWN} more`)
-  return ` (dead letters of ${namespace} are in: ${named.join(', ')})`
+  return `dead letters of ${namespace} are in: ${named.join(', ')}`
 }
 
 /** A `--json` list cut at `--limit`: said on stderr, so that stdout stays the letters' array. */
 function moreOnStderr(channel: string, limit: number): void {
   console.error(`redfleet: '${shown(channel)}' holds more than the ${limit} dead letters listed (--limit)`)
+}
+
+/** A note of the text's first line (entries skipped, where the letters are) for a `--json` list. */
+function noteOnStderr(channel: string, note: string): void {
+  console.error(`redfleet: '${shown(channel)}': ${note}`)
 }
 
 const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`
@@ -162,7 +168,7 @@ const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`
 function skippedNote(skipped: number, purgeable: boolean): string {
   if (skipped === 0) return ''
   const purge = purgeable ? 'dlq purge deletes them' : 'not a dead-letter channel: dlq purge keeps them'
-  return ` (${entries(skipped)} skipped: not dead-letter records; ${purge})`
+  return `${entries(skipped)} skipped: not dead-letter records; ${purge}`
 }
 
 /** What `dlq purge` did, the entries that are not dead-letter records included. */

@@ -44,11 +44,22 @@ describe('redfleet dlq with entries that are not dead-letter records', () => {
     const key = `${namespace}:streams:channel:billing:dead`
     assert.equal(await raw(url).xlen(key), 4)
 
-    const list = await cli(['dlq', 'list', 'billing:dead', ...flags])
+    const [list, json] = await Promise.all([
+      cli(['dlq', 'list', 'billing:dead', ...flags]),
+      cli(['dlq', 'list', 'billing:dead', '--json', ...flags]),
+    ])
     assert.equal(list.code, 0, list.stderr)
     assert.match(
       list.stdout,
       /^dead letters in 'billing:dead': 2 \(2 entries skipped: not dead-letter records/,
+    )
+    // With --json, the array holds the letters and the count skipped is said on stderr
+    // (helper-261: it was said nowhere).
+    assert.equal(json.code, 0, json.stderr)
+    assert.equal(JSON.parse(json.stdout).length, 2)
+    assert.equal(
+      json.stderr,
+      "redfleet: 'billing:dead': 2 entries skipped: not dead-letter records; dlq purge deletes them\n",
     )
 
     const purged = await cli(['dlq', 'purge', 'billing:dead', '--json', ...flags])

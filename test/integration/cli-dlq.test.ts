@@ -96,13 +96,20 @@ describe('redfleet dlq list and replay', () => {
     assert.deepEqual(JSON.parse(missing.stdout), replayedNone('billing:dead', 1, false))
     assert.deepEqual(JSON.parse(mistyped.stdout), replayedNone('biling:dead', 1, true))
     // An empty list names where the namespace's dead letters are, or that it holds none.
-    const [typo, elsewhere] = await Promise.all([
+    const [typo, elsewhere, typoJson] = await Promise.all([
       cli(['dlq', 'list', 'biling:dead', ...flags]),
       cli(['dlq', 'list', 'billing:dead', '--url', url, '--namespace', `${namespace}-typo`]),
+      cli(['dlq', 'list', 'biling:dead', '--json', ...flags]),
     ])
     assert.equal(
       typo.stdout,
       `dead letters in 'biling:dead': 0 (dead letters of namespace '${namespace}' are in: billing:dead (1 entry))\n`,
+    )
+    // With --json, said on stderr: stdout stays the letters' array (helper-261: it was said nowhere).
+    assert.deepEqual([typoJson.code, JSON.parse(typoJson.stdout)], [0, []])
+    assert.equal(
+      typoJson.stderr,
+      `redfleet: 'biling:dead': dead letters of namespace '${namespace}' are in: billing:dead (1 entry)\n`,
     )
     // A group's default channel is named even when an event written there by hand comes first.
     await fleet.streams().publishToChannel('refund:dead', { type: 'by hand' })
