@@ -34,13 +34,26 @@ export interface ConsumerSettings {
   minIdle: number
   maxDeliveries: number
   concurrency: number
-  /** Writes one dead-letter record; the entry is acked only after it resolves. */
-  deadLetter: (record: Envelope) => Promise<void>
+  /**
+   * Writes one dead-letter record, once per entry and group; the entry is acked only after it
+   * resolves. Its errors name the dead-letter channel.
+   */
+  deadLetter: (record: DeadLetterRecord) => Promise<void>
   /** Where failures go that no caller can receive (outages the loop rides out, once each). */
   onError: (error: unknown) => void
   /** What every handled delivery's trace on `redfleet:streams:consume` names (SPEC §11). */
   trace: { namespace: string; topology: string }
   signal: AbortSignal
+}
+
+/** What a dead-letter channel holds for an entry given up on (docs/streams.md). */
+export interface DeadLetterRecord extends Envelope {
+  id: string
+  group: string
+  error: string
+  deliveries: number
+  envelope: Envelope
+  deadAt: number
 }
 
 /**
@@ -78,6 +91,8 @@ export class ConsumerLoop {
   #batch: { entries: ClaimedEntry[]; next: number } | undefined
   /** close() stopped waiting for this loop (see cutOff): what it does later is never sent. */
   #cutOff = false
+  /** A dead letter's error that repeating cannot fix: the loop starts no handler and ends with it. */
+  #fatal: unknown
 
   constructor(settings: ConsumerSettings) {
     this.#s = settings
@@ -134,6 +149,7 @@ export class ConsumerLoop {
           await turn()
         }
         if (entries.length > 0) await this.#process(entries)
+        if (this.#fatal !== undefined) throw this.#fatal
       } catch (caught) {
         if (signal.aborted) break
         const error = translateError(caught, 'streams.consume', group)
@@ -237,7 +253,7 @@ export class ConsumerLoop {
     const batch = { entries, next: 0 }
     this.#batch = batch
     const worker = async () => {
-      while (batch.next < entries.length && !signal.aborted) {
+      while (batch.next < entries.length && !signal.aborted && this.#fatal === undefined) {
         // Synchronous handlers settle without a promise: no microtask per entry.
         const pending = this.#handleOne(entries[batch.next++]!)
         if (pending) await pending
@@ -350,8 +366,11 @@ export class ConsumerLoop {
       })
       this.#acks.push(entry.id)
     } catch (failure) {
-      // Left pending: the next reclaim sees it over the limit and tries the dead letter again.
-      this.#s.onError(translateError(failure, 'streams.consume deadLetter', this.#s.group))
+      // Left pending either way. An error that repeating cannot fix (the channel's key holds
+      // another type) ends the loop, as a command error of its reads does; otherwise the next
+      // reclaim sees the entry over the limit and tries the dead letter again.
+      if (isPassing(failure)) this.#s.onError(failure)
+      else this.#fatal ??= failure
     }
   }
 }

@@ -25,6 +25,15 @@ export function newPublishId(): string {
   return newToken()
 }
 
+/**
+ * The publish id of the dead letter of entry `id` of the main stream for `group`: the same for
+ * every consumer that writes it, so that one which died after writing it and before acking the
+ * entry leaves no second copy (the next consumer's write finds this one, add-each-once-1.lua).
+ */
+export function deadLetterId(group: string, id: string): string {
+  return `dead:${group}:${id}`
+}
+
 /** The fields of an entry that carries `publishId`: the envelope's, then the id's. */
 export function withPublishId(envelopeJson: string, publishId: string): string[] {
   return [ENVELOPE_FIELD, envelopeJson, PUBLISH_ID_FIELD, publishId]

@@ -7,7 +7,7 @@ import {
   traceScope,
 } from '../context.ts'
 import { assertWaitFor, durabilityOf, waitForOption } from '../durability.ts'
-import { ClosedError, type WaitFor } from '../errors.ts'
+import { ClosedError, translateError, type WaitFor } from '../errors.ts'
 import { closeGrace, DETACHED, settledWithin } from '../lifecycle.ts'
 import type { RetryOptions } from '../retry.ts'
 import { linkSignals } from '../signals.ts'
@@ -26,11 +26,11 @@ import {
 } from '../validate.ts'
 import { streamBackend } from './access.ts'
 import type { AppendDurability, StreamBackend, StreamWrite } from './backend.ts'
-import { ConsumerLoop } from './consumer.ts'
+import { ConsumerLoop, type DeadLetterRecord } from './consumer.ts'
 import { type Delivery, decodeEntry, type Envelope, encodeEnvelope } from './entry.ts'
 import { afterIdArg } from './ids.ts'
 import { STREAMS_OPTIONS } from './options.ts'
-import { newPublishId, withPublishId } from './publish-ids.ts'
+import { deadLetterId, newPublishId, withPublishId } from './publish-ids.ts'
 import { readEntries } from './reader.ts'
 
 /** Options of `fleet.streams()` (SPEC §5). */
@@ -402,12 +402,7 @@ class FleetStreams implements Streams {
           minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
           maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),
           concurrency: countArgument(o.concurrency, 'concurrency', op, 1),
-          deadLetter: async (record: Envelope) => {
-            const fields = encodeEnvelope(record, op, deadLetter)
-            await this.#backend.append([
-              { key: deadKey, fields, maxLen: this.#channelMaxLen, approximate: true },
-            ])
-          },
+          deadLetter: (record: DeadLetterRecord) => this.#deadLetter(deadKey, deadLetter, record),
           onError: (error: unknown) => this.#onError(error, op),
           trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
         }
@@ -418,6 +413,27 @@ class FleetStreams implements Streams {
         return { signal: o.signal, name: group, run }
       },
     )
+  }
+
+  /**
+   * Appends the dead letter of one entry to `channel`, unless a consumer of its group wrote it
+   * already (one that died before acking the entry): always as a resend, which looks for the
+   * record's publish id among the channel's latest entries first (publish-ids.ts). Dead letters
+   * are rare; the look costs a script per letter. A failure names the channel.
+   */
+  async #deadLetter(key: string, channel: string, record: DeadLetterRecord): Promise<void> {
+    const op = 'streams.consume'
+    const once = deadLetterId(record.group, record.id)
+    const fields = withPublishId(encodeEnvelope(record, op, channel)[1]!, once)
+    try {
+      await this.#backend.append(
+        [{ key, fields, maxLen: this.#channelMaxLen, approximate: true, once }],
+        undefined,
+        true,
+      )
+    } catch (error) {
+      throw translateError(error, `${op} deadLetter`, channel)
+    }
   }
 
   async #groupLag(group: string): Promise<number> {

@@ -696,6 +696,32 @@ forEachTopology('Streams contract', (env) => {
     }
   })
 
+  test('a dead-letter channel whose key holds a string ends consume with a CommandError naming the channel', async () => {
+    const streams = await streamsOf(env, 'wrongdead')
+    const rawAccess = await raw(env)
+    try {
+      await rawAccess.setString(`${env.namespace}:wrongdead:streams:channel:g:dead`)
+      await streams.ensureGroup('g')
+      await streams.publish({ n: 1 })
+      await streams.publish({ n: 2 })
+      const handled: unknown[] = []
+      const poison = ({ envelope }: Delivery) => {
+        handled.push(envelope.n)
+        throw new Error('poison')
+      }
+      const error = await streams.consume('g', 'c', poison, { maxDeliveries: 1 }).then(
+        () => assert.fail('consume resolved'),
+        (e: unknown) => e,
+      )
+      assert.ok(error instanceof CommandError, String(error))
+      assert.match(error.message, /^streams\.consume deadLetter 'g:dead' failed: WRONGTYPE/)
+      // No handler started after the failure: the second entry was handed back, never handled.
+      assert.deepEqual(handled, [1])
+    } finally {
+      await rawAccess.close()
+    }
+  })
+
   test('a tail of a channel whose key holds a string rejects with a CommandError naming the channel, not the Redis key', async () => {
     const streams = await streamsOf(env, 'wrongtail')
     const rawAccess = await raw(env)

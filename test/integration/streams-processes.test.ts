@@ -174,6 +174,54 @@ describe('streams across processes (standalone Redis)', () => {
     }
   })
 
+  test('a consumer killed after writing a dead letter and before acking its entry: the consumer that reclaims the entry writes no second dead letter', async () => {
+    const cleanup = setup()
+    const stop = new AbortController()
+    try {
+      const streams = fleet.streams()
+      await streams.ensureGroup('g')
+      const poisonId = await streams.publish({ n: 1, poison: true })
+      const killerId = await streams.publish({ n: 2 })
+      // One batch: entry 1's dead letter is written, its ack waits for the next read, and entry
+      // 2's handler kills the process first.
+      const crashed = worker('crashed', { maxDeliveries: 1, killOn: 2 })
+      assert.equal((await crashed.exited).signal, 'SIGKILL', crashed.stderr())
+      // Both entries are reclaimed over the limit: dead-lettered without a handler, in id order.
+      const consuming = streams.consume('g', 'rescuer', () => assert.fail('no handler runs'), {
+        signal: stop.signal,
+        minIdle: 100,
+        maxDeliveries: 1,
+      })
+      const letters: Delivery[] = []
+      await new Promise<void>((resolve, reject) => {
+        streams
+          .tail(
+            'g:dead',
+            '0',
+            (letter) => {
+              letters.push(letter)
+              if (letter.envelope.id === killerId) resolve()
+            },
+            { signal: stop.signal },
+          )
+          .catch(reject)
+      })
+      stop.abort()
+      await consuming
+      assert.deepEqual(
+        letters.map(({ envelope }) => [envelope.id, envelope.error]),
+        [
+          [poisonId, 'poison 1'],
+          [killerId, 'delivered 1 times without being acknowledged'],
+        ],
+      )
+      assert.equal(await streams.groupLag('g'), 0)
+    } finally {
+      stop.abort()
+      await cleanup()
+    }
+  })
+
   test('10,000 entries, 10% random failures, two consumers killed and restarted: none lost, poison dead-lettered after exactly maxDeliveries', async (t) => {
     const cleanup = setup()
     try {

@@ -2,7 +2,8 @@
 // `consumer` of `group` and records what its handler does in Redis (so the record survives a
 // SIGKILL of this process): successes in the set `doneKey`, attempts at poison entries in the
 // hash `attemptsKey`. Random failures at `failRate`; entries with `poison: true` always fail.
-// With `hold`, the handler never finishes (a consumer stuck holding its batch, to be killed).
+// With `hold`, the handler never finishes (a consumer stuck holding its batch, to be killed);
+// with `killOn`, the handler of that entry SIGKILLs this process (a crash mid-batch).
 // Prints `started` once consuming, `handled <n>` per success; SIGTERM stops it gracefully.
 import { Redis } from 'ioredis'
 import { createFleet, type FleetOptions } from '../../src/index.ts'
@@ -17,6 +18,7 @@ const args = JSON.parse(process.argv[2]!) as {
   maxDeliveries: number
   failRate: number
   hold?: boolean
+  killOn?: number
   doneKey: string
   attemptsKey: string
 }
@@ -34,6 +36,7 @@ await streams.consume(
   args.consumer,
   async ({ envelope }) => {
     const n = envelope.n as number
+    if (n === args.killOn) process.kill(process.pid, 'SIGKILL')
     if (args.hold) {
       process.stdout.write(`holding ${n}\n`)
       await new Promise(() => {})
