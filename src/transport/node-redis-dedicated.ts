@@ -55,6 +55,8 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   #attempts = 0
   #retry: NodeJS.Timeout | undefined
   #status = 'wait'
+  /** Per client, the last (un)subscribe of each channel until it is answered (see #inTurn). */
+  readonly #turns = new WeakMap<NodeRedisClient, Map<string, Promise<void>>>()
 
   constructor(template: NodeRedisClient) {
     super()
@@ -170,25 +172,58 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
   readonly #shardMessage = (message: Buffer, channel: Buffer) => this.emit('smessageBuffer', channel, message)
 
   subscribe(...channels: string[]): Promise<unknown> {
-    return this.#subscriber((client) => client.subscribe(channels, this.#message, true))
+    return this.#inTurn('plain', channels, (client) => client.subscribe(channels, this.#message, true))
   }
 
   unsubscribe(...channels: string[]): Promise<unknown> {
-    return this.#subscriber((client) => client.unsubscribe(channels, this.#message, true))
+    return this.#inTurn('plain', channels, (client) => client.unsubscribe(channels, this.#message, true))
   }
 
   ssubscribe(...channels: string[]): Promise<unknown> {
-    return this.#subscriber((client) => client.sSubscribe(channels, this.#shardMessage, true))
+    return this.#inTurn('sharded', channels, (client) =>
+      client.sSubscribe(channels, this.#shardMessage, true),
+    )
   }
 
   sunsubscribe(...channels: string[]): Promise<unknown> {
-    return this.#subscriber((client) => client.sUnsubscribe(channels, this.#shardMessage, true))
+    return this.#inTurn('sharded', channels, (client) =>
+      client.sUnsubscribe(channels, this.#shardMessage, true),
+    )
   }
 
-  #subscriber(send: (client: NodeRedisClient) => Promise<unknown>): Promise<unknown> {
+  /**
+   * Sends an (un)subscribe on the current client once the last one of the same channels on it
+   * has been answered. node-redis decides from its own listener sets whether to send a command
+   * at all, and updates them only when the command is answered: an UNSUBSCRIBE sent before its
+   * channel's SUBSCRIBE was answered left the channel subscribed to a listener set it later
+   * emptied, and a SUBSCRIBE behind an UNSUBSCRIBE of its channel was not sent (the set was
+   * still there), so the channel ended unsubscribed while redfleet held it confirmed
+   * (helper-259). One at a time per channel, node-redis reads its sets right.
+   */
+  #inTurn(
+    kind: 'plain' | 'sharded',
+    channels: readonly string[],
+    send: (client: NodeRedisClient) => Promise<unknown>,
+  ): Promise<unknown> {
     const client = this.#client
     if (!client) return Promise.reject(notConnected())
-    return send(client)
+    let turns = this.#turns.get(client)
+    if (!turns) {
+      turns = new Map()
+      this.#turns.set(client, turns)
+    }
+    const keys = channels.map((channel) => `${kind}:${channel}`)
+    const before = keys.flatMap((key) => turns.get(key) ?? [])
+    const sent = before.length === 0 ? send(client) : Promise.all(before).then(() => send(client))
+    const answered = sent.then(
+      () => undefined,
+      () => undefined,
+    )
+    for (const key of keys) turns.set(key, answered)
+    void answered.then(() => {
+      for (const key of keys) if (turns.get(key) === answered) turns.delete(key)
+    })
+    return sent
   }
 
   async quit(): Promise<unknown> {

@@ -124,6 +124,29 @@ forEachTopology('Presence contract', (env) => {
     assert.equal(never.items.length, 0)
   })
 
+  test('a subscription aborted before Redis confirmed it, then a new one of the room: the new one resolves once live', async () => {
+    // On node-redis the room ended unsubscribed in Redis while subscribe resolved (helper-259).
+    const [a, b] = await Promise.all([env.fleet(), env.fleet()])
+    const presence = a.presence()
+    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    const rooms = Array.from({ length: 40 }, (_, i) => `toggle-${i}`)
+    const received = inbox<Buffer>()
+    for (const [i, room] of rooms.entries()) {
+      const controller = new AbortController()
+      const first = presence.subscribe(room, () => {}, { signal: controller.signal })
+      await turn()
+      controller.abort()
+      await turn()
+      const again = new AbortController()
+      await presence.subscribe(room, received.push, { signal: again.signal })
+      await first
+      await b.presence().publish(room, room)
+      await received.until(i + 1)
+      again.abort()
+    }
+    assert.deepEqual(text(received.items), rooms)
+  })
+
   test('the last subscription of a room leaving and a new one joining works again', async () => {
     const a = await env.fleet()
     const presence = a.presence()
