@@ -1,5 +1,5 @@
 import { safely } from '../broker/listener.ts'
-import { messageOf, translateError } from '../errors.ts'
+import { CommandError, messageOf, translateError } from '../errors.ts'
 import { detach } from '../lifecycle.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
 import { isTraced, operationChannel } from '../telemetry.ts'
@@ -35,15 +35,21 @@ export interface ConsumerSettings {
   maxDeliveries: number
   concurrency: number
   /**
-   * Writes one dead-letter record, once per entry and group; the entry is acked only after it
-   * resolves. Its errors name the dead-letter channel.
+   * Writes one dead-letter record; the entry is acked only after it resolves. Its errors name
+   * the dead-letter channel. `reclaimed`: the entry came back over the limit, so a consumer that
+   * died before acking it may have written its record already, which is looked for first.
    */
-  deadLetter: (record: DeadLetterRecord) => Promise<void>
+  deadLetter: (record: DeadLetterRecord, reclaimed: boolean) => Promise<void>
   /** Where failures go that no caller can receive (outages the loop rides out, once each). */
   onError: (error: unknown) => void
   /** What every handled delivery's trace on `redfleet:streams:consume` names (SPEC §11). */
   trace: { namespace: string; topology: string }
   signal: AbortSignal
+}
+
+/** A key of another type where the command expected a stream: no later try can succeed. */
+function isWrongType(error: unknown): boolean {
+  return error instanceof CommandError && messageOf(error).includes('WRONGTYPE')
 }
 
 /** What a dead-letter channel holds for an entry given up on (docs/streams.md). */
@@ -291,7 +297,7 @@ export class ConsumerLoop {
     if (entry.deliveries > this.#s.maxDeliveries) {
       // Its earlier consumers died before acking or dead-lettering it: give up on it now.
       const lost = `delivered ${entry.deliveries - 1} times without being acknowledged`
-      return this.#deadLetter(entry, delivery, lost, entry.deliveries - 1)
+      return this.#deadLetter(entry, delivery, lost, entry.deliveries - 1, true)
     }
     // Told when the handler calls fleet.close(): then it is not waited for, and not acked.
     let detached = false
@@ -346,7 +352,8 @@ export class ConsumerLoop {
 
   #failed(entry: ClaimedEntry, delivery: Delivery, error: unknown): Promise<void> | undefined {
     if (entry.deliveries < this.#s.maxDeliveries) return undefined
-    return this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries)
+    // Its first time at the limit (a delivery count only grows): no record of it can exist yet.
+    return this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries, false)
   }
 
   async #deadLetter(
@@ -354,23 +361,19 @@ export class ConsumerLoop {
     delivery: Delivery,
     error: string,
     deliveries: number,
+    reclaimed: boolean,
   ): Promise<void> {
+    const { group } = this.#s
+    const record = { id: entry.id, group, error, deliveries, envelope: delivery.envelope, deadAt: Date.now() }
     try {
-      await this.#s.deadLetter({
-        id: entry.id,
-        group: this.#s.group,
-        error,
-        deliveries,
-        envelope: delivery.envelope,
-        deadAt: Date.now(),
-      })
+      await this.#s.deadLetter(record, reclaimed)
       this.#acks.push(entry.id)
     } catch (failure) {
-      // Left pending either way. An error that repeating cannot fix (the channel's key holds
-      // another type) ends the loop, as a command error of its reads does; otherwise the next
-      // reclaim sees the entry over the limit and tries the dead letter again.
-      if (isPassing(failure)) this.#s.onError(failure)
-      else this.#fatal ??= failure
+      // Left pending either way. A channel whose key holds another type can never take it: the
+      // loop ends, as on a command error of its reads. Anything else (a lost connection, OOM)
+      // may pass: the next reclaim sees the entry over the limit and tries again.
+      if (isWrongType(failure)) this.#fatal ??= failure
+      else this.#s.onError(failure)
     }
   }
 }

@@ -281,6 +281,61 @@ test('a failed dead letter is reported and the entry stays pending', async () =>
   assert.deepEqual(backend.acked, [])
 })
 
+test('a dead letter whose channel holds another type ends the loop with that error; the rest of the batch is handed back', async () => {
+  const backend = new ScriptedBackend()
+  backend.claims.push({ next: '0-0', entries: [entry('1-0', { n: 1 }, 4), entry('2-0', { n: 2 }, 4)] })
+  const wrongType = new CommandError(
+    "streams.consume deadLetter 'g:dead' failed: WRONGTYPE Operation against a key",
+  )
+  let tries = 0
+  const run = start(backend, {
+    deadLetter: async () => {
+      tries++
+      throw wrongType
+    },
+  })
+  await assert.rejects(run.done, (error) => error === wrongType)
+  assert.equal(tries, 1)
+  assert.deepEqual(backend.released, ['2-0'])
+  assert.deepEqual(backend.acked, [])
+})
+
+test('a dead letter refused for a while (OOM) is reported and the loop goes on with the next entry', async () => {
+  // helper-262: OOM passes once memory is freed; it must not end the loop for good.
+  const backend = new ScriptedBackend()
+  backend.claims.push({ next: '0-0', entries: [entry('1-0', { n: 1 }, 4), entry('2-0', { n: 2 }, 4)] })
+  const oom = new CommandError("streams.consume deadLetter 'g:dead' failed: OOM command not allowed")
+  const written: string[] = []
+  const run = start(backend, {
+    deadLetter: async (record) => {
+      if (record.id === '1-0') throw oom
+      written.push(record.id)
+    },
+  })
+  await stopWhen(run, () => written.length === 1)
+  assert.deepEqual(run.errors, [oom])
+  assert.deepEqual(backend.acked, ['2-0'], 'the refused one stays pending for the next reclaim')
+})
+
+test('a first dead letter is written as it is; one of an entry reclaimed over the limit is looked for first', async () => {
+  // A consumer that died between writing a dead letter and acking its entry leaves the entry
+  // over the limit: the next one's record may be there already (helper-258).
+  const backend = new ScriptedBackend()
+  backend.claims.push({ next: '0-0', entries: [entry('1-0', { n: 1 }, 3), entry('2-0', { n: 2 }, 4)] })
+  const written: [string, boolean][] = []
+  const run = start(backend, {
+    handle: () => {
+      throw new Error('poison')
+    },
+    deadLetter: async (record, reclaimed) => void written.push([record.id, reclaimed]),
+  })
+  await stopWhen(run, () => written.length === 2)
+  assert.deepEqual(written, [
+    ['1-0', false],
+    ['2-0', true],
+  ])
+})
+
 test('at most `concurrency` handlers run at once, started in id order', async () => {
   const backend = new ScriptedBackend()
   backend.reads.push(Array.from({ length: 6 }, (_, i) => entry(`${i + 1}-0`)))
