@@ -128,10 +128,9 @@ async function redisTopology(options: ResolvedOptions): Promise<RedisTopology> {
         ? new NodeRedisClusterTopology(options.client as NodeRedisCluster, options)
         : ShardedTopology.fromNodeRedis(options.client as NodeRedisClient, options)
     }
-    const since = performance.now()
     const nodeRedis = await loadNodeRedis()
     return cluster
-      ? NodeRedisClusterTopology.fromUrls(nodeRedis, options.servers, options, since)
+      ? NodeRedisClusterTopology.fromUrls(nodeRedis, options.servers, options)
       : ShardedTopology.fromNodeRedisUrls(nodeRedis, options.servers, options)
   }
   if (options.client !== undefined) {

@@ -114,7 +114,6 @@ export class NodeRedisClusterTopology implements RedisTopology {
     nodeRedis: NodeRedisModule,
     seeds: ServerAddress[],
     settings: ConnectionSettings,
-    since?: number,
   ): NodeRedisClusterTopology {
     // node-redis reads the slot map from a seed with a client of its own, closed only once the
     // seed answered: a seed that accepts and never answers (a frozen Redis) would keep its
@@ -126,21 +125,11 @@ export class NodeRedisClusterTopology implements RedisTopology {
       defaults: nodeRedisClusterDefaults(seeds[0]!.url, settings),
     })
     const owned = { seeds: seeds.map((seed) => seed.id).join(', ') }
-    return new NodeRedisClusterTopology(cluster, settings, owned, since)
+    return new NodeRedisClusterTopology(cluster, settings, owned)
   }
 
-  /**
-   * `owned`: the cluster is redfleet's, made from the urls of `seeds` (fromUrls). `since`: when
-   * the fleet began opening it (performance.now()), before node-redis was loaded: the first
-   * opening's deadline counts from there, so that the first call fails within connectTimeout +
-   * commandTimeout of its start (loading node-redis takes 0.2 s, more on a busy machine).
-   */
-  constructor(
-    cluster: NodeRedisCluster,
-    settings: ConnectionSettings,
-    owned?: { seeds: string },
-    since = performance.now(),
-  ) {
+  /** `owned`: the cluster is redfleet's, made from the urls of `seeds` (fromUrls). */
+  constructor(cluster: NodeRedisCluster, settings: ConnectionSettings, owned?: { seeds: string }) {
     this.#cluster = cluster
     this.#name = owned ? `the Redis Cluster at ${owned.seeds}` : 'the node-redis cluster given as client'
     this.#seeds = owned?.seeds ?? 'a seed of the node-redis cluster given as client'
@@ -155,14 +144,14 @@ export class NodeRedisClusterTopology implements RedisTopology {
     this.#layout = cluster.slots
     this.#wasOpen = cluster.isOpen && cluster.masters.length > 0
     // Opened now if it is not yet, as a standalone node-redis client is (see fleet.ts).
-    this.#open(since)?.catch(() => undefined)
+    this.#open()?.catch(() => undefined)
   }
 
   /**
    * Undefined when the slot map is known; else opens the cluster (or waits for the user's own
    * `connect()` to discover it). A cluster closed after it was open stays closed: it is the user's.
    */
-  #open(since = performance.now()): Promise<void> | undefined {
+  #open(): Promise<void> | undefined {
     const cluster = this.#cluster
     if (cluster.isOpen && cluster.masters.length > 0) return undefined
     if (!cluster.isOpen && this.#wasOpen) {
@@ -183,8 +172,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     const opening = cluster.isOpen
       ? new Promise<void>((resolve) => cluster.once('connect', resolve))
       : cluster.connect().then(() => undefined)
-    const limit = Math.max(0, this.#waitLimit() - (performance.now() - since))
-    this.#opening = withDeadline(opening, limit, () => unreachable(`${this.#name} did not open`))
+    this.#opening = withDeadline(opening, this.#waitLimit(), () => unreachable(`${this.#name} did not open`))
       .then(
         () => {
           this.#wasOpen = true
