@@ -318,6 +318,15 @@ function replyOf(error: unknown): string {
   return messageOf(error).replace(REDIRECTIONS_EXHAUSTED, '')
 }
 
+/**
+ * Redis answered WRONGTYPE (the key holds another type), however the error was wrapped: no
+ * later try of the command can pass. Read from Redis' own reply, not from a message that names
+ * a user's key or channel, which may contain the word.
+ */
+export function isWrongType(error: unknown): boolean {
+  return carriesReply(error, /^WRONGTYPE\b/)
+}
+
 /** Whether any error of the chain is (or ends a storm with) a reply `pattern` matches. */
 function carriesReply(error: unknown, pattern: RegExp): boolean {
   return errorChain(error).some((e) => pattern.test(replyOf(e)))

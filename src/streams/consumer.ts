@@ -1,5 +1,5 @@
 import { safely } from '../broker/listener.ts'
-import { CommandError, messageOf, translateError } from '../errors.ts'
+import { isWrongType, messageOf, translateError } from '../errors.ts'
 import { detach } from '../lifecycle.ts'
 import { isPassing, LoopBackoff } from '../loops.ts'
 import { isTraced, operationChannel } from '../telemetry.ts'
@@ -36,20 +36,16 @@ export interface ConsumerSettings {
   concurrency: number
   /**
    * Writes one dead-letter record; the entry is acked only after it resolves. Its errors name
-   * the dead-letter channel. `reclaimed`: the entry came back over the limit, so a consumer that
-   * died before acking it may have written its record already, which is looked for first.
+   * the dead-letter channel. `lookFirst`: another consumer may have written its record already
+   * (one that died before acking the entry, or that reclaimed it from a slow handler), which is
+   * looked for first.
    */
-  deadLetter: (record: DeadLetterRecord, reclaimed: boolean) => Promise<void>
+  deadLetter: (record: DeadLetterRecord, lookFirst: boolean) => Promise<void>
   /** Where failures go that no caller can receive (outages the loop rides out, once each). */
   onError: (error: unknown) => void
   /** What every handled delivery's trace on `redfleet:streams:consume` names (SPEC §11). */
   trace: { namespace: string; topology: string }
   signal: AbortSignal
-}
-
-/** A key of another type where the command expected a stream: no later try can succeed. */
-function isWrongType(error: unknown): boolean {
-  return error instanceof CommandError && messageOf(error).includes('WRONGTYPE')
 }
 
 /** What a dead-letter channel holds for an entry given up on (docs/streams.md). */
@@ -89,16 +85,16 @@ export class ConsumerLoop {
   /** Ids whose handler resolved (or that were skipped), not yet acked in Redis. */
   #acks: string[] = []
   readonly #reclaimEvery: number
-  /** The read ahead in flight (see #readAhead), taken by the next turn of the loop. */
-  #ahead: Promise<ClaimedEntry[]> | undefined
+  /** The read ahead in flight (see #readAhead) and when it was sent, taken by the next turn of the loop. */
+  #ahead: { entries: Promise<ClaimedEntry[]>; sentAt: number } | undefined
   /** A read ahead is never cut by the stop: its entries are handed back instead. */
   readonly #aheadSignal = new AbortController().signal
   /** The batch being handled: its entries, and the next one no handler has started yet. */
   #batch: { entries: ClaimedEntry[]; next: number } | undefined
   /** close() stopped waiting for this loop (see cutOff): what it does later is never sent. */
   #cutOff = false
-  /** A dead letter's error that repeating cannot fix: the loop starts no handler and ends with it. */
-  #fatal: unknown
+  /** A dead letter's error that no later try can pass: the loop starts no handler and ends with it. */
+  #deadLetterFatal: unknown
 
   constructor(settings: ConsumerSettings) {
     this.#s = settings
@@ -125,15 +121,20 @@ export class ConsumerLoop {
         }
         let entries: ClaimedEntry[]
         let read = true
+        // When the command that took `entries` was sent: their idle time in Redis counts from
+        // after it (see #failed).
+        let sentAt = performance.now()
         const ahead = this.#ahead
         if (ahead) {
           this.#ahead = undefined
-          entries = await ahead
+          entries = await ahead.entries
+          sentAt = ahead.sentAt
         } else if (Date.now() >= nextReclaim) {
           read = false
           // Acks first: an entry handled or dead-lettered but not yet acked in Redis is idle
           // and pending there, and the claim would take it again (a second dead letter).
           await this.#sendAcks()
+          sentAt = performance.now()
           const claimed = await backend.claim(key, group, consumer, this.#s.minIdle, cursor, batch)
           cursor = claimed.next
           // A full pass over the pending list ends the reclaim round; otherwise go on at once.
@@ -154,8 +155,8 @@ export class ConsumerLoop {
           // leaves (it takes a connection from the pool first): let it go out, then handle.
           await turn()
         }
-        if (entries.length > 0) await this.#process(entries)
-        if (this.#fatal !== undefined) throw this.#fatal
+        if (entries.length > 0) await this.#process(entries, sentAt)
+        if (this.#deadLetterFatal !== undefined) throw this.#deadLetterFatal
       } catch (caught) {
         if (signal.aborted) break
         const error = translateError(caught, 'streams.consume', group)
@@ -205,12 +206,13 @@ export class ConsumerLoop {
     const { backend, key, group, consumer, batch } = this.#s
     const acks = this.#acks
     this.#acks = []
+    const sentAt = performance.now()
     const reading = backend.readGroup(key, group, consumer, batch, AHEAD_BLOCK, acks, this.#aheadSignal)
     // The loop awaits `reading` (and meets its error) on its next turn, or #handBackAhead does.
     reading.catch(() => {
       this.#acks = acks.concat(this.#acks)
     })
-    this.#ahead = reading
+    this.#ahead = { entries: reading, sentAt }
   }
 
   /**
@@ -224,7 +226,7 @@ export class ConsumerLoop {
     this.#ahead = undefined
     let entries: ClaimedEntry[]
     try {
-      entries = await ahead
+      entries = await ahead.entries
     } catch {
       return
     }
@@ -254,14 +256,14 @@ export class ConsumerLoop {
   }
 
   /** Runs the handlers of one batch, at most `concurrency` at a time, starting them in id order. */
-  async #process(entries: ClaimedEntry[]): Promise<void> {
+  async #process(entries: ClaimedEntry[], sentAt: number): Promise<void> {
     const { signal } = this.#s
     const batch = { entries, next: 0 }
     this.#batch = batch
     const worker = async () => {
-      while (batch.next < entries.length && !signal.aborted && this.#fatal === undefined) {
+      while (batch.next < entries.length && !signal.aborted && this.#deadLetterFatal === undefined) {
         // Synchronous handlers settle without a promise: no microtask per entry.
-        const pending = this.#handleOne(entries[batch.next++]!)
+        const pending = this.#handleOne(entries[batch.next++]!, sentAt)
         if (pending) await pending
       }
     }
@@ -286,7 +288,7 @@ export class ConsumerLoop {
    * Handles one entry; never rejects (a failing handler leaves the entry pending). Returns a
    * promise only when there is something to wait for.
    */
-  #handleOne(entry: ClaimedEntry): Promise<void> | undefined {
+  #handleOne(entry: ClaimedEntry, sentAt: number): Promise<void> | undefined {
     const delivery = decodeEntry(entry, this.#s.group)
     if (!delivery) {
       // Not written by redfleet (e.g. a hand-made XADD), or a replay for another group: skip
@@ -310,7 +312,7 @@ export class ConsumerLoop {
         release?.()
       })
     } catch (error) {
-      return this.#failed(entry, delivery, error)
+      return this.#failed(entry, delivery, error, sentAt)
     }
     if (typeof (result as PromiseLike<void> | undefined)?.then !== 'function') {
       this.#acks.push(entry.id)
@@ -330,7 +332,7 @@ export class ConsumerLoop {
           resolve()
         },
         (error: unknown) => {
-          const failing = detached ? undefined : this.#failed(entry, delivery, error)
+          const failing = detached ? undefined : this.#failed(entry, delivery, error, sentAt)
           if (failing) void failing.then(resolve)
           else resolve()
         },
@@ -350,10 +352,21 @@ export class ConsumerLoop {
     })
   }
 
-  #failed(entry: ClaimedEntry, delivery: Delivery, error: unknown): Promise<void> | undefined {
+  /**
+   * A handler failed: at the entry's last delivery, it is dead-lettered. Its first time at the
+   * limit (a delivery count only grows), so no record of it exists, unless another consumer
+   * reclaimed it over the limit while the handler ran past minIdle (its idle time counts from
+   * the read, sent at `sentAt`): then that one's record is looked for first.
+   */
+  #failed(
+    entry: ClaimedEntry,
+    delivery: Delivery,
+    error: unknown,
+    sentAt: number,
+  ): Promise<void> | undefined {
     if (entry.deliveries < this.#s.maxDeliveries) return undefined
-    // Its first time at the limit (a delivery count only grows): no record of it can exist yet.
-    return this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries, false)
+    const reclaimable = performance.now() - sentAt >= this.#s.minIdle
+    return this.#deadLetter(entry, delivery, messageOf(error), entry.deliveries, reclaimable)
   }
 
   async #deadLetter(
@@ -361,18 +374,18 @@ export class ConsumerLoop {
     delivery: Delivery,
     error: string,
     deliveries: number,
-    reclaimed: boolean,
+    lookFirst: boolean,
   ): Promise<void> {
     const { group } = this.#s
     const record = { id: entry.id, group, error, deliveries, envelope: delivery.envelope, deadAt: Date.now() }
     try {
-      await this.#s.deadLetter(record, reclaimed)
+      await this.#s.deadLetter(record, lookFirst)
       this.#acks.push(entry.id)
     } catch (failure) {
       // Left pending either way. A channel whose key holds another type can never take it: the
       // loop ends, as on a command error of its reads. Anything else (a lost connection, OOM)
       // may pass: the next reclaim sees the entry over the limit and tries again.
-      if (isWrongType(failure)) this.#fatal ??= failure
+      if (isWrongType(failure)) this.#deadLetterFatal ??= failure
       else this.#s.onError(failure)
     }
   }

@@ -402,8 +402,8 @@ class FleetStreams implements Streams {
           minIdle: countArgument(o.minIdle, 'minIdle', op, 30_000),
           maxDeliveries: countArgument(o.maxDeliveries, 'maxDeliveries', op, 10),
           concurrency: countArgument(o.concurrency, 'concurrency', op, 1),
-          deadLetter: (record: DeadLetterRecord, reclaimed: boolean) =>
-            this.#deadLetter(deadKey, deadLetter, record, reclaimed),
+          deadLetter: (record: DeadLetterRecord, lookFirst: boolean) =>
+            this.#deadLetter(deadKey, deadLetter, record, lookFirst),
           onError: (error: unknown) => this.#onError(error, op),
           trace: { namespace: this.#ctx.keys.namespace, topology: this.#ctx.topology },
         }
@@ -418,23 +418,23 @@ class FleetStreams implements Streams {
 
   /**
    * Appends the dead letter of one entry to `channel`, carrying an id made of its group and entry
-   * id (publish-ids.ts). An entry `reclaimed` over the limit may have had its record written by
-   * a consumer that died before acking it: written as a resend then, which looks for that id
-   * among the channel's latest entries first (a script that reads up to RESEND_WINDOW of them,
-   * so only then); a first dead letter is a plain XADD. A failure names the channel.
+   * id (publish-ids.ts). When another consumer may have written it already (`lookFirst`: see
+   * ConsumerSettings.deadLetter), it is written as a resend, which looks for that id among the
+   * channel's latest entries first (a script that reads up to RESEND_WINDOW of them, so only
+   * then); otherwise it is a plain XADD. A failure names the channel.
    */
   async #deadLetter(
     key: string,
     channel: string,
     record: DeadLetterRecord,
-    reclaimed: boolean,
+    lookFirst: boolean,
   ): Promise<void> {
     const op = 'streams.consume'
     const once = deadLetterId(record.group, record.id)
     const fields = withPublishId(encodeEnvelope(record, op, channel)[1]!, once)
     const write = { key, fields, maxLen: this.#channelMaxLen, approximate: true, once }
     try {
-      await this.#backend.append([write], undefined, reclaimed)
+      await this.#backend.append([write], undefined, lookFirst)
     } catch (error) {
       throw translateError(error, `${op} deadLetter`, channel)
     }

@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { test } from 'node:test'
-import { CommandError, ConnectionError, TimeoutError } from '../../src/errors.ts'
+import {
+  CommandError,
+  ConnectionError,
+  replyError,
+  TimeoutError,
+  translateError,
+  WRONGTYPE,
+} from '../../src/errors.ts'
 import type { ClaimedEntry, ClaimResult, StreamBackend } from '../../src/streams/backend.ts'
 import { BLOCK_INTERVAL, ConsumerLoop, type ConsumerSettings } from '../../src/streams/consumer.ts'
 import type { Delivery, Envelope } from '../../src/streams/entry.ts'
@@ -284,9 +291,7 @@ test('a failed dead letter is reported and the entry stays pending', async () =>
 test('a dead letter whose channel holds another type ends the loop with that error; the rest of the batch is handed back', async () => {
   const backend = new ScriptedBackend()
   backend.claims.push({ next: '0-0', entries: [entry('1-0', { n: 1 }, 4), entry('2-0', { n: 2 }, 4)] })
-  const wrongType = new CommandError(
-    "streams.consume deadLetter 'g:dead' failed: WRONGTYPE Operation against a key",
-  )
+  const wrongType = translateError(replyError(WRONGTYPE), 'streams.consume deadLetter', 'g:dead')
   let tries = 0
   const run = start(backend, {
     deadLetter: async () => {
@@ -301,10 +306,15 @@ test('a dead letter whose channel holds another type ends the loop with that err
 })
 
 test('a dead letter refused for a while (OOM) is reported and the loop goes on with the next entry', async () => {
-  // helper-262: OOM passes once memory is freed; it must not end the loop for good.
+  // helper-262: OOM passes once memory is freed; it must not end the loop for good. The channel
+  // of a group named WRONGTYPE (helper-266: its name in the message ended the loop).
   const backend = new ScriptedBackend()
   backend.claims.push({ next: '0-0', entries: [entry('1-0', { n: 1 }, 4), entry('2-0', { n: 2 }, 4)] })
-  const oom = new CommandError("streams.consume deadLetter 'g:dead' failed: OOM command not allowed")
+  const oom = translateError(
+    replyError('OOM command not allowed when used memory > maxmemory'),
+    'streams.consume deadLetter',
+    'WRONGTYPE:dead',
+  )
   const written: string[] = []
   const run = start(backend, {
     deadLetter: async (record) => {
@@ -317,6 +327,22 @@ test('a dead letter refused for a while (OOM) is reported and the loop goes on w
   assert.deepEqual(backend.acked, ['2-0'], 'the refused one stays pending for the next reclaim')
 })
 
+test('a handler that failed past minIdle looks for an earlier dead letter: another consumer may have reclaimed its entry meanwhile', async () => {
+  // helper-266: the reclaimer saw it over the limit and wrote a dead letter, then this one did.
+  const backend = new ScriptedBackend()
+  backend.reads.push([entry('1-0', { n: 1 }, 3)])
+  const written: [string, boolean][] = []
+  const minIdle = 10
+  const run = start(backend, {
+    minIdle,
+    // The entry's idle time is what passes here: a wait is the thing under test.
+    handle: () => new Promise((_, reject) => setTimeout(() => reject(new Error('slow poison')), minIdle + 2)),
+    deadLetter: async (record, lookFirst) => void written.push([record.id, lookFirst]),
+  })
+  await stopWhen(run, () => written.length === 1)
+  assert.deepEqual(written, [['1-0', true]])
+})
+
 test('a first dead letter is written as it is; one of an entry reclaimed over the limit is looked for first', async () => {
   // A consumer that died between writing a dead letter and acking its entry leaves the entry
   // over the limit: the next one's record may be there already (helper-258).
@@ -327,7 +353,7 @@ test('a first dead letter is written as it is; one of an entry reclaimed over th
     handle: () => {
       throw new Error('poison')
     },
-    deadLetter: async (record, reclaimed) => void written.push([record.id, reclaimed]),
+    deadLetter: async (record, lookFirst) => void written.push([record.id, lookFirst]),
   })
   await stopWhen(run, () => written.length === 2)
   assert.deepEqual(written, [
