@@ -2,9 +2,16 @@
 // Kept in the published .d.ts, which use Node's types: TypeScript 7 loads no @types by itself.
 import { encodeJson } from '../codec.ts'
 import { SerializationError } from '../errors.ts'
-import type { Fleet } from '../fleet.ts'
+import { type Fleet, isFleet } from '../fleet.ts'
 import type { Store } from '../store/store.ts'
-import { checkOptions, numberOption, type OptionSchema, stringOption } from '../validate.ts'
+import {
+  checkOptions,
+  describeValue,
+  invalidArgument,
+  numberOption,
+  type OptionSchema,
+  stringOption,
+} from '../validate.ts'
 import { shareWarnings, warningsOf } from '../warnings.ts'
 import { changesSince, type Json, mergeNewest } from './merge.ts'
 
@@ -146,6 +153,12 @@ class FleetConvertDataStore implements ConvertDataStore {
 
 /** A Convert SDK DataStore backed by a fleet's Store (SPEC §2, `redfleet/convert`). */
 export function convertDataStore(fleet: Fleet, options: ConvertDataStoreOptions = {}): ConvertDataStore {
+  if (!isFleet(fleet)) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `convertDataStore: the first argument must be a fleet made by createFleet, got ${describeValue(fleet)}`,
+    )
+  }
   // Checked here, not at the first save: a bad ttl would fail every save, a misspelt prefix
   // would put the visitors somewhere else, and both only after the requests that lost them.
   checkOptions(options, CONVERT_OPTIONS, { what: 'convertDataStore options' })

@@ -9,10 +9,12 @@
  * serialised itself; the adapter stores them as cache entries under the cache's namespace.
  */
 import { EventEmitter } from 'node:events'
+import { FleetCache } from '../cache/cache.ts'
 import { absorbedFailures } from '../cache/failures.ts'
 import { escapeGlob } from '../cache/glob.ts'
 import { validateExpiry } from '../cache/options.ts'
 import type { Cache } from '../index.ts'
+import { describeValue, invalidArgument } from '../validate.ts'
 
 /** The shape of a Keyv storage adapter (KeyvStoreAdapter in keyv 5), without depending on keyv. */
 export interface KeyvStore extends EventEmitter {
@@ -49,6 +51,13 @@ export interface KeyvStoreOptions {
  * `throwOnErrors` sees it). The cache's `errorHandler` is called as for any cache call.
  */
 export function keyvStore(cache: Cache, options: KeyvStoreOptions = {}): KeyvStore {
+  // Checked here: anything else would fail only at Keyv's first call, with a bare TypeError.
+  if (!(cache instanceof FleetCache)) {
+    throw invalidArgument(
+      'ERR_INVALID_ARGUMENT',
+      `keyvStore: the first argument must be a cache made by fleet.cache(), got ${describeValue(cache)}`,
+    )
+  }
   return new RedfleetKeyvStore(cache, options)
 }
 
