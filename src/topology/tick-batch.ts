@@ -1,3 +1,4 @@
+import { isWrongType } from '../errors.ts'
 import { scriptFile } from './script.ts'
 import type { Client } from './types.ts'
 
@@ -301,8 +302,7 @@ async function mgetCounting(client: Client, keys: readonly string[]): Promise<[R
 function readAgain(client: Client, key: string): Promise<Reply | Failed> {
   return client.get(key).then(
     () => null,
-    (error: unknown) =>
-      String((error as Error)?.message).startsWith('WRONGTYPE') ? new Failed(error) : null,
+    (error: unknown) => (isWrongType(error) ? new Failed(error) : null),
   )
 }
 
