@@ -204,6 +204,24 @@ function isOptionsRecord(value: unknown): value is object {
 }
 
 /**
+ * The first enumerable property `options` inherits (`Object.create({ ttl: 50 })`), if any.
+ * Options are an object's own properties: an inherited one would be obeyed by the call that reads
+ * it and missed by the check of names, which reads own ones. Class methods are not enumerable.
+ */
+function inheritedOption(options: object): string | undefined {
+  if (Object.getPrototypeOf(options) === Object.prototype) return undefined
+  for (const name in options) if (!Object.hasOwn(options, name)) return name
+  return undefined
+}
+
+function inheritedProblem(options: object, what: string): string | undefined {
+  const name = inheritedOption(options)
+  return name === undefined
+    ? undefined
+    : `${what} must be an object's own properties, got an object that inherits "${name}"`
+}
+
+/**
  * A call's own options: undefined or an object, whose names are all `known` when given. A
  * mistyped name (`{ tll: 5 }`) would otherwise be ignored, and the call made without it.
  */
@@ -215,6 +233,8 @@ export function assertCallOptions(options: unknown, op: string, known?: readonly
       `${op}: options must be an object, got ${describeValue(options)}`,
     )
   }
+  const inherited = inheritedProblem(options, 'options')
+  if (inherited !== undefined) throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${inherited}`)
   if (known === undefined) return
   for (const name of Object.keys(options)) {
     if (!known.includes(name)) {
@@ -297,6 +317,8 @@ export function checkOptions(
   if (!isOptionsRecord(options)) {
     throw invalidOption(`${what} must be an object, got ${describeValue(options)}`)
   }
+  const inherited = inheritedProblem(options, where === '' ? what : where.slice(0, -1))
+  if (inherited !== undefined) throw invalidOption(inherited)
   for (const [name, value] of Object.entries(options)) {
     const check = Object.hasOwn(schema, name) ? schema[name] : undefined
     if (!check) throw unknownOption(name, Object.keys(schema), where, aliases)

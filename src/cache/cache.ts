@@ -185,9 +185,8 @@ export class FleetCache implements Cache {
     if (scope === undefined || this.#near === undefined || typeof key !== 'string' || key === '')
       return undefined
     let version: string | undefined
-    // Any other option (a mistyped one) is #read's to refuse.
-    if (o != null && !onlyVersion(o)) return undefined
-    // `o?.`: null is read as no options, as #read reads it.
+    // null and any other option (a mistyped one) are #read's to refuse.
+    if (o !== undefined && (o === null || !onlyVersion(o))) return undefined
     const asked = o?.version
     if (typeof asked === 'string') version = asked
     else if (typeof asked === 'number') version = String(asked)
@@ -217,7 +216,7 @@ export class FleetCache implements Cache {
   ): Promise<T | undefined> {
     const name = expandKey(key, method)
     note(trace, { key: name })
-    if (o != null) {
+    if (o !== undefined) {
       assertCallOptions(o, `cache.${method}`, READ_OPTIONS)
       // Read as stored whatever it says (an entry knows whether it is raw), but checked as write's is.
       assertBooleanOption(o.raw, 'raw', `cache.${method}`)
@@ -450,7 +449,7 @@ export class FleetCache implements Cache {
   ): Promise<boolean> {
     const name = expandKey(key, 'exist')
     note(trace, { key: name })
-    if (o != null) assertCallOptions(o, 'cache.exist', ['version'])
+    assertCallOptions(o, 'cache.exist', ['version'])
     const scope = this.#keys.of('exist')
     const full = this.#keys.full(scope, name)
     const version = requestedVersion(key, o?.version, 'exist')
@@ -609,6 +608,6 @@ const READ_OPTIONS = ['version', 'raw'] as const
 
 /** Read options that name at most a version: what the near cache answers by itself. */
 function onlyVersion(o: object): boolean {
-  for (const name in o) if (name !== 'version') return false
+  for (const name in o) if (name !== 'version' || !Object.hasOwn(o, name)) return false
   return true
 }

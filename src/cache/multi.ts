@@ -73,7 +73,7 @@ export class MultiKey {
     assertArray(keys, 'readMulti')
     const result = new Map<CacheKey, unknown>()
     if (keys.length === 0) return this.#nothingToDo('readMulti', result)
-    if (o != null) assertCallOptions(o, 'cache.readMulti', ['version'])
+    assertCallOptions(o, 'cache.readMulti', ['version'])
     const many = this.#many('readMulti', keys, o?.version)
     note(trace, { keys: many.names })
     // Which keys the near cache answered, only for a traced call (its `nearHits`).

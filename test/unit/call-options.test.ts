@@ -134,6 +134,55 @@ test('cache calls: unknown names and non-boolean yes/no options are refused; not
   await fleet.close()
 })
 
+test('options that inherit a name (Object.create({ ttl })) are refused, and nothing is written', async () => {
+  const fleet = createFleet({ memory: true })
+  const store = fleet.store()
+  const cache = fleet.cache({ near: { max: 10 } })
+  await store.set('kept', 1)
+  await cache.write('k', 'first', { version: 'v1' })
+  // Read by the call, the inherited ttl expired the key; the inherited typo passed the name check.
+  await assert.rejects(
+    store.set('kept', 2, Object.create({ ttl: 50 })),
+    refused(/store\.set: options must be an object's own properties, got an object that inherits "ttl"/),
+  )
+  await assert.rejects(store.set('kept', 2, Object.create({ tll: 5 })), refused(/inherits "tll"/))
+  await assert.rejects(
+    cache.write('k', 'second', Object.create({ unlessExist: true })),
+    refused(/cache\.write: options must be an object's own properties/),
+  )
+  // A read the near cache could answer by itself is refused as well.
+  assert.equal(await cache.read('k', { version: 'v1' }), 'first')
+  await assert.rejects(
+    cache.read('k', Object.create({ version: 'v1' })),
+    refused(/cache\.read: .* inherits "version"/),
+  )
+  await assert.rejects(cache.exist('k', Object.create({ version: 'v1' })), refused(/inherits "version"/))
+  await assert.rejects(
+    cache.readMulti(['k'], Object.create({ version: 'v1' })),
+    refused(/inherits "version"/),
+  )
+  assert.equal(await store.get('kept'), 1)
+  assert.equal(await cache.read('k', { version: 'v1' }), 'first')
+  await fleet.close()
+})
+
+test('null options are refused by cache reads as by every other call', async () => {
+  const fleet = createFleet({ memory: true })
+  const cache = fleet.cache({ near: { max: 10 } })
+  await cache.write('k', 'first')
+  assert.equal(await cache.read('k'), 'first')
+  for (const call of [
+    () => cache.read('k', null as never),
+    () => cache.exist('k', null as never),
+    () => cache.readMulti(['k'], null as never),
+    () => cache.write('k', 'second', null as never),
+  ]) {
+    await assert.rejects(call(), refused(/options must be an object, got null/))
+  }
+  assert.equal(await cache.read('k'), 'first')
+  await fleet.close()
+})
+
 test('streams, membership, presence and tracker calls refuse unknown option names', async () => {
   const fleet = createFleet({ memory: true })
   const streams = fleet.streams()

@@ -37,6 +37,33 @@ test('a misspelt option is refused by every factory, naming the nearest known on
   refused(() => fleet.presence(loose({ foo: 1 })), 'ERR_UNKNOWN_OPTION', /"foo" \(known: onError\)/)
 })
 
+test('options are own properties: an object that inherits one is refused, not obeyed in silence', () => {
+  // Object.create(defaults): the inherited url was used, and an inherited misspelt name passed.
+  refused(
+    () => createFleet(Object.create({ url: 'redis://127.0.0.1:1' })),
+    'ERR_INVALID_OPTION',
+    /createFleet options must be an object's own properties, got an object that inherits "url"/,
+  )
+  refused(
+    () => fleet.store(Object.create({ prefix: 'p' })),
+    'ERR_INVALID_OPTION',
+    /store options must be an object's own properties, got an object that inherits "prefix"/,
+  )
+  refused(
+    () => createFleet({ memory: true, retry: Object.create({ atempts: 1 }) }),
+    'ERR_INVALID_OPTION',
+    /retry must be an object's own properties, got an object that inherits "atempts"/,
+  )
+  // A class instance's methods and accessors are not enumerable: its fields are its options.
+  class Settings {
+    prefix = 'p'
+    describe(): string {
+      return this.prefix
+    }
+  }
+  fleet.store(new Settings() as never)
+})
+
 test('a value of the wrong type is refused, naming the option and what it got', () => {
   refused(
     () => fleet.cache(loose({ compress: 'yes' })),
