@@ -16,11 +16,12 @@ import { nearestName } from '../validate.ts'
 export const ACTION_HEADER = 'x-redfleet-action'
 
 /**
- * The Ajv options the dashboard's Fastify instance needs for these schemas. Fastify's default
- * (`removeAdditional: true`) strips a field `additionalProperties: false` should refuse: a
- * misspelt `idz` went, and the purge it was to narrow purged every dead letter.
+ * The Ajv options the dashboard's Fastify instance needs for these schemas. Fastify's defaults
+ * strip a field `additionalProperties: false` should refuse (`removeAdditional: true`: a
+ * misspelt `idz` went, and the purge it was to narrow purged every dead letter) and turn a value
+ * of another type into the one asked for (`coerceTypes`: `{ "channel": 5 }` purged channel '5').
  */
-export const ACTION_AJV = { customOptions: { removeAdditional: false } }
+export const ACTION_AJV = { customOptions: { removeAdditional: false, coerceTypes: false } }
 
 interface BodySchema {
   type: 'object'

@@ -69,6 +69,9 @@ export function tokenGuard(token: string) {
 /** Names a browser uses for this machine's loopback interface. */
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
 
+/** A Host header: a name (an IPv6 address in brackets) and an optional port, nothing else. */
+const LOOPBACK_HOST = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/
+
 /** Whether the dashboard listens on loopback only (the default `--host 127.0.0.1`). */
 export function isLoopback(host: string): boolean {
   return LOOPBACK_NAMES.has(host) || LOOPBACK_NAMES.has(`[${host}]`)
@@ -83,8 +86,9 @@ export function isLoopback(host: string): boolean {
 export function loopbackHostGuard() {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const host = request.headers.host ?? ''
-    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
-    if (LOOPBACK_NAMES.has(name.toLowerCase())) return
+    // The whole header: a loopback name and at most a port (`localhost:evil.com` is not one).
+    const name = LOOPBACK_HOST.exec(host)?.[1]
+    if (name !== undefined && LOOPBACK_NAMES.has(name.toLowerCase())) return
     await reply.code(403).send({
       error: {
         code: 'ERR_HOST_NOT_ALLOWED',

@@ -5,6 +5,14 @@ import { compareIds } from '../streams/ids.ts'
 import { memoryStream } from './counters.ts'
 import { fieldsOf, numberField, pipelineReplies } from './replies.ts'
 
+/**
+ * A pending entry's idle time from which it was handed back, not left: a stopping consumer gives
+ * back the entries it never started with IDLE 10^12 ms (src/streams/lua/release-unstarted-1.lua;
+ * the memory backend dates their delivery at 0), so that the next claim of any consumer takes
+ * them. No entry that was read has waited that long (31 years).
+ */
+export const HANDED_BACK_IDLE = 1_000_000_000_000
+
 /** Pending entries listed per page of a group's drill-down. */
 export const PENDING_PAGE = 100
 

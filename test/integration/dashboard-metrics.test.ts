@@ -205,7 +205,16 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
           .on('error', reject)
           .end()
       })
-    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+    for (const host of [
+      `evil.example:${port}`,
+      'evil.example',
+      `127.0.0.1.evil.example:${port}`,
+      // A loopback name followed by more than a port is not one (helper-270).
+      'localhost:evil.example',
+      `127.0.0.1:${port}@evil.example`,
+      '[::1]evil.example',
+      'localhost:80:evil',
+    ]) {
       for (const path of ['/status.json', '/', '/metrics']) {
         const refused = await get(host, path)
         assert.equal(refused.status, 403, `${host} ${path}`)
@@ -355,6 +364,28 @@ describe('dashboard token and actions', () => {
     }
     assert.equal((await fleet.streams().readRange('typo:dead', undefined, 10)).length, 3)
     assert.equal(logged.length, loggedBefore)
+  })
+
+  test('an action body field of another type is a 400, not turned into a string (helper-270)', async () => {
+    for (const n of [5, 6]) await fleet.streams().publishToChannel('5', deadLetter(n))
+    for (const [path, body] of [
+      ['dead-letters/purge', { channel: 5 }],
+      ['dead-letters/replay', { channel: 5 }],
+      ['orphans/release', { instanceId: 'gone-x', id: 'r-x', startedAt: '12' }],
+    ] as const) {
+      const response = await fetch(`${dashboard.url}actions/${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'x-redfleet-action': '1',
+        },
+        body: JSON.stringify(body),
+      })
+      assert.equal(response.status, 400, path)
+      assert.equal((await response.json()).error.code, 'ERR_INVALID_ARGUMENT', path)
+    }
+    assert.equal((await fleet.streams().readRange('5', undefined, 10)).length, 2)
   })
 
   test('an action given an id that is no stream entry id is a 400, as the command refuses it', async () => {

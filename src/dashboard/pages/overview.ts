@@ -19,7 +19,7 @@ function cards(s: Snapshot): Html {
   const dead = s.deadLetters.reduce((sum, d) => sum + d.length, 0)
   const lag = Math.max(0, ...s.streams.flatMap((st) => st.groups.map((g) => g.lag)))
   // Of the streams read: with some unread, a lower bound.
-  const some = someStreamsUnread(s) || isUnavailable(s, 'deadLetters')
+  const some = someDeadLettersUnread(s)
   const atLeast = (n: number) => `${count(n)}${some ? '+' : ''}`
   const hint = some ? 'of the streams read' : ''
   const { members, tracker } = s
@@ -88,14 +88,14 @@ ${
   )
   return html`<section><h2>Streams and consumer groups</h2><table class="grid" id="streams">
 <thead><tr><th>stream</th><th class="num">length</th><th>group</th><th class="num">consumers</th><th class="num">lag</th><th class="num">pending</th></tr></thead><tbody>
-${s.streams.length === 0 ? empty(6, 'no stream yet') : rows}
+${s.streams.length === 0 ? empty(6, someStreamsUnread(s) ? 'none among the streams read: see above' : 'no stream yet') : rows}
 </tbody></table></section>`
 }
 
 function deadLetters(s: Snapshot): Html {
   return html`<section><h2>Dead letters</h2><table class="grid" id="dead-letters">
 <thead><tr><th>channel</th><th class="num">entries</th></tr></thead><tbody>
-${s.deadLetters.length === 0 ? empty(2, 'no dead-letter channel') : ''}
+${s.deadLetters.length === 0 ? empty(2, someDeadLettersUnread(s) ? 'none among the streams read: see above' : 'no dead-letter channel') : ''}
 ${s.deadLetters.map(
   (d) =>
     html`<tr><td><a href="${href('dead-letters', { channel: d.channel })}"><code>${d.channel}</code></a></td><td class="num ${d.length > 0 ? 'bad' : ''}">${count(d.length)}</td></tr>`,
@@ -142,4 +142,9 @@ ${
     : ''
 }
 </section>`
+}
+
+/** Whether dead letters may be missing: a stream, or whether a channel holds them, went unread. */
+function someDeadLettersUnread(s: Snapshot): boolean {
+  return someStreamsUnread(s) || isUnavailable(s, 'deadLetters')
 }

@@ -1,8 +1,10 @@
 import type { StreamStatus } from '../../inspect.ts'
 import { count, duration, timestamp } from '../format.ts'
-import type { GroupDetail } from '../group.ts'
+import { type GroupDetail, HANDED_BACK_IDLE } from '../group.ts'
 import { type Html, href, html } from '../html.ts'
 import { emptyRow, nextPage, payload } from './parts.ts'
+
+const HANDED_BACK = html`<span class="muted" title="given back by a consumer that stopped before starting it: the next consumer to claim takes it">handed back</span>`
 
 /** A stream's drill-down: its groups. */
 export function streamContent(stream: StreamStatus | undefined, name: string): Html {
@@ -39,7 +41,7 @@ ${d.pending.map(
   (
     p,
   ) => html`<tr data-entry="${p.id}"><td><code title="${timestamp(Number(p.id.split('-')[0]))}">${p.id}</code></td><td>${p.consumer}</td>
-<td class="num">${duration(p.idle)}</td><td class="num">${count(p.deliveries)}</td>
+<td class="num">${p.idle >= HANDED_BACK_IDLE ? HANDED_BACK : duration(p.idle)}</td><td class="num">${count(p.deliveries)}</td>
 <td>${p.envelope === undefined ? html`<span class="muted">entry trimmed away or not written by redfleet</span>` : payload(p.envelope)}</td></tr>`,
 )}
 </tbody></table>${nextPage(next, 'Next pending entries')}</section>`
