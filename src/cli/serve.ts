@@ -1,4 +1,5 @@
 /** `redfleet dashboard`: serves the live dashboard of a fleet until Ctrl-C (SPEC §9). */
+import { isLoopback } from '../dashboard/auth.ts'
 import { startDashboard } from '../dashboard/server.ts'
 import { connected, operatorFleet, untilInterrupted } from './common.ts'
 import { type FleetFlags, fleetOptions, UsageError } from './flags.ts'
@@ -25,6 +26,14 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
       '$REDFLEET_DASHBOARD_TOKEN is empty: give the token, or unset it to serve without one',
     )
   }
+  // Off loopback with no token, anyone who can reach the port is the operator: reading may be
+  // meant (a trusted network), replaying and purging dead letters for anyone is not.
+  const open = token === undefined && !isLoopback(flags.host)
+  if (open && flags.allowActions) {
+    throw new UsageError(
+      `--allow-actions on --host ${flags.host} needs --token: anyone who can reach it could replay and purge dead letters`,
+    )
+  }
   const options = fleetOptions(flags)
   if (options.url === undefined) {
     throw new UsageError('dashboard needs --url (or $REDIS_URL): a memory fleet lives inside its own process')
@@ -42,11 +51,18 @@ export async function dashboard(flags: DashboardFlags): Promise<void> {
       // Every action is logged, with its time, where the operator sees it.
       log: (line) => console.log(`${new Date().toISOString()} ${line}`),
     })
+    // Ctrl-C is heard before the line saying so is out: whoever reads it may stop it at once.
+    const interrupted = untilInterrupted()
+    if (open) {
+      console.error(
+        `redfleet: the dashboard listens on ${flags.host} without --token: anyone who can reach it reads the fleet's status`,
+      )
+    }
     const mode = flags.allowActions ? 'actions allowed' : 'read-only'
     console.log(
       `redfleet dashboard on ${server.url} (${mode}${token ? ', token required' : ''}; Ctrl-C stops it)`,
     )
-    await untilInterrupted()
+    await interrupted
     await server.close()
   } finally {
     await fleet.close()

@@ -89,6 +89,21 @@ describe('redfleet status and dashboard', () => {
     for (const snapshot of snapshots) assert.deepEqual(snapshot.members, ['web-9'])
   })
 
+  test('dashboard off loopback without a token serves read-only and says on stderr that anyone can read it', async () => {
+    const { url, namespace } = await standaloneFleet()
+    const env = { ...process.env }
+    delete env.REDFLEET_DASHBOARD_TOKEN
+    const served = start(
+      ['dashboard', '--host', '0.0.0.0', '--port', '0', '--url', url, '--namespace', namespace],
+      env,
+    )
+    await printed(served.child, served.output, /redfleet dashboard on (http:\S+) \(read-only;/)
+    served.child.kill('SIGINT')
+    const run = await served.exited
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stderr, /listens on 0\.0\.0\.0 without --token: anyone who can reach it reads/)
+  })
+
   test('dashboard serves the fleet with the token from the environment until Ctrl-C, then exits 0', async () => {
     const { fleet, url, namespace } = await standaloneFleet()
     await fleet.membership({ ttl: LONG }).heartbeat('api-7')

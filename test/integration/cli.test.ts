@@ -62,6 +62,10 @@ describe('redfleet command: usage', () => {
       [['dashboard', '--port', 'http', '--url', 'redis://127.0.0.1:1'], /--port must be a port number/],
       [['dashboard'], /dashboard needs --url/],
       [['dashboard', '--token', '', '--url', 'redis://127.0.0.1:1'], /--token must not be empty/],
+      [
+        ['dashboard', '--host', '0.0.0.0', '--allow-actions', '--url', 'redis://127.0.0.1:1'],
+        /--allow-actions on --host 0\.0\.0\.0 needs --token/,
+      ],
       [['status', '--namespace', 'a b', '--url', 'redis://127.0.0.1:1'], /namespace/],
       // Taken and ignored, they would make one believe the bench measured that server.
       [['bench', '--url', 'redis://127.0.0.1:1', 'store'], /bench starts a redis-server of its own/],
