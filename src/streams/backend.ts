@@ -22,6 +22,13 @@ export interface StreamWrite {
    * commands in order, while two connections of a pool (`pool.size` > 1) are not ordered.
    */
   sentOn?: unknown
+  /**
+   * Set by the Redis backend when a write of several (a publish with channels) was acknowledged:
+   * its entry's id. A resend of the call sends only the writes without one: one acknowledged
+   * while another node timed out is not sent again, where its stream may have moved on past the
+   * resend's window (SPEC §8: a second copy).
+   */
+  written?: string
 }
 
 /** No trimming (a MAXLEN no stream reaches): left to the application's own publishes. */

@@ -89,6 +89,11 @@ function sentOn(write: StreamWrite, client: Client): void {
   if (write.once !== undefined && write.sentOn === undefined) write.sentOn = client
 }
 
+/** Notes the id of `write` once acknowledged (StreamWrite.written), and passes it on. */
+function written(write: StreamWrite): (id: string) => string {
+  return (id) => (write.written = id)
+}
+
 function one(id: string): string[] {
   return [id]
 }
@@ -151,7 +156,7 @@ export class RedisStreamBackend implements StreamBackend {
         // One refused while another node took its write is told as 'unknown' (everyPart, as
         // setMany's parts are): looked into only on a failure, since publish is a hot path.
         const parts = writes.map((w) =>
-          started(() => writeOne(clientFor(topology, w, w.key, resend), w, resend)),
+          started(() => writeOne(clientFor(topology, w, w.key, resend), w, resend).then(written(w))),
         )
         return Promise.all(parts).catch(() => everyPart(parts))
       } catch (error) {
@@ -208,7 +213,7 @@ export class RedisStreamBackend implements StreamBackend {
       [...byNode.values()].map(async ({ client, indexes }) => {
         const replies = await send(client, indexes)
         indexes.forEach((index, n) => {
-          ids[index] = idOf(replies[n])
+          ids[index] = writes[index]!.written = idOf(replies[n])
         })
       }),
     )

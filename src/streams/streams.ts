@@ -252,14 +252,25 @@ class FleetStreams implements Streams {
 
   /**
    * The attempts of one publish: the first is plain XADDs, every later one (redfleet's retry,
-   * after a failure that may have left the entries written) looks for them first.
+   * after a failure that may have left the entries written) looks for them first, and leaves out
+   * the writes an earlier attempt saw acknowledged (StreamWrite.written). Resolves with the
+   * first write's id: the main stream's, or the one channel's.
    */
   #appendOnce(writes: StreamWrite[], durable: AppendDurability | undefined): () => Promise<string> {
     let resend = false
     return () => {
-      const sending = this.#backend.append(writes, durable, resend)
-      resend = true
-      return sending.then(first)
+      if (!resend) {
+        resend = true
+        return this.#backend.append(writes, durable, false).then(first)
+      }
+      const left = writes.filter((write) => write.written === undefined)
+      const sending = left.length === 0 ? Promise.resolve([]) : this.#backend.append(left, durable, true)
+      return sending.then((ids) => {
+        left.forEach((write, i) => {
+          write.written = ids[i]
+        })
+        return writes[0]!.written!
+      })
     }
   }
 

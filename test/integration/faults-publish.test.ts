@@ -6,8 +6,13 @@
  * with the call's id, when the call resolved), and a call that gives up says 'unknown'.
  */
 import assert from 'node:assert/strict'
+import { tracingChannel } from 'node:diagnostics_channel'
 import { test } from 'node:test'
+import { Redis } from 'ioredis'
+import type { Streams } from '../../src/index.ts'
 import { pausableServer } from '../harness/pausable-server.ts'
+import { testServers } from '../harness/servers.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
 
 const server = pausableServer()
 
@@ -118,3 +123,73 @@ for (const size of [1, 3]) {
     assert.equal(new Set(read.map((d) => JSON.stringify(d.envelope))).size, read.length)
   })
 }
+
+// helper-273: on a ring, a publish whose main stream's node answered while its channel's node
+// timed out was re-sent whole; busy publishers had meanwhile pushed the first copy out of the
+// latest 1,000 entries a resend looks among, so each retry added another copy (3 of a call that
+// resolved). A resend now sends only the writes no attempt saw acknowledged.
+test('publish on a ring: the write a node acknowledged is not re-sent while another node timed out', async () => {
+  const { standalone } = await testServers()
+  const healthy = new Redis(standalone)
+  try {
+    // A namespace whose main stream is on the shared server, and a channel on the pausable one.
+    let streams: Streams | undefined
+    let namespace = ''
+    for (let n = 0; streams === undefined; n++) {
+      const fleet = server.fleet({
+        url: [standalone, server.url],
+        namespace: `${uniqueNamespace('ring')}-${n}`,
+        commandTimeout: 300,
+        // The resend comes well after the first send's timeout: time for the other publishers.
+        retry: { attempts: 3, base: 2000, max: 2000, jitter: 0 },
+      })
+      await fleet.streams().publish({ warm: true })
+      if ((await healthy.exists(`${fleet.namespace}:streams:events`)) === 1) {
+        streams = fleet.streams()
+        namespace = fleet.namespace
+      } else await fleet.close()
+    }
+    const main = `${namespace}:streams:events`
+    let channel = ''
+    for (let n = 0; channel === ''; n++) {
+      await streams.publishToChannel(`c${n}`, { warm: true })
+      if ((await server.admin.exists(`${namespace}:streams:channel:c${n}`)) === 1) channel = `c${n}`
+    }
+
+    // The first send's timeout: its main-stream write was answered by then (that node is idle).
+    const timedOut = new Promise<void>((resolve) => {
+      const commands = tracingChannel('redfleet:command')
+      const handlers = {
+        error(context: object) {
+          if ((context as { namespace?: string }).namespace !== namespace) return
+          commands.unsubscribe(handlers as never)
+          resolve()
+        },
+      }
+      commands.subscribe(handlers as never)
+    })
+    await server.pause(1500, 'WRITE')
+    const env = { kind: 'publish across nodes' }
+    const publishing = streams.publish(env, [channel])
+    await timedOut
+    // Other publishers move the main stream on by more than a resend looks among.
+    const pipeline = healthy.pipeline()
+    for (let n = 0; n < 1100; n++) pipeline.xadd(main, '*', 'other', String(n))
+    await pipeline.exec()
+    const id = await publishing
+
+    const text = JSON.stringify(env)
+    const copies = ((await healthy.xrange(main, '-', '+')) as [string, string[]][]).filter(
+      ([, fields]) => fields[1] === text,
+    )
+    assert.deepEqual(
+      copies.map(([entryId]) => entryId),
+      [id],
+      'one copy in the main stream, under the id the call returned',
+    )
+    const inChannel = await streams.readRange(channel)
+    assert.equal(inChannel.filter((d) => JSON.stringify(d.envelope) === text).length, 1)
+  } finally {
+    healthy.disconnect()
+  }
+})
