@@ -204,18 +204,24 @@ function isOptionsRecord(value: unknown): value is object {
 }
 
 /**
- * The first enumerable property `options` inherits (`Object.create({ ttl: 50 })`), if any.
- * Options are an object's own properties: an inherited one would be obeyed by the call that reads
- * it and missed by the check of names, which reads own ones. Class methods are not enumerable.
+ * The first property `options` inherits that a call would read as an option, if any: an
+ * enumerable one (`Object.create({ ttl: 50 })`), or a `known` name found on its prototype (a
+ * class's getter). Options are an object's own properties: an inherited one would be obeyed by
+ * the call that reads it and missed by the check of names, which reads own ones. A class's
+ * methods are neither.
  */
-function inheritedOption(options: object): string | undefined {
+function inheritedOption(options: object, known: readonly string[] | undefined): string | undefined {
   if (Object.getPrototypeOf(options) === Object.prototype) return undefined
   for (const name in options) if (!Object.hasOwn(options, name)) return name
-  return undefined
+  return known?.find((name) => name in options && !Object.hasOwn(options, name))
 }
 
-function inheritedProblem(options: object, what: string): string | undefined {
-  const name = inheritedOption(options)
+function inheritedProblem(
+  options: object,
+  what: string,
+  known: readonly string[] | undefined,
+): string | undefined {
+  const name = inheritedOption(options, known)
   return name === undefined
     ? undefined
     : `${what} must be an object's own properties, got an object that inherits "${name}"`
@@ -233,7 +239,7 @@ export function assertCallOptions(options: unknown, op: string, known?: readonly
       `${op}: options must be an object, got ${describeValue(options)}`,
     )
   }
-  const inherited = inheritedProblem(options, 'options')
+  const inherited = inheritedProblem(options, 'options', known)
   if (inherited !== undefined) throw invalidArgument('ERR_INVALID_ARGUMENT', `${op}: ${inherited}`)
   if (known === undefined) return
   for (const name of Object.keys(options)) {
@@ -317,7 +323,7 @@ export function checkOptions(
   if (!isOptionsRecord(options)) {
     throw invalidOption(`${what} must be an object, got ${describeValue(options)}`)
   }
-  const inherited = inheritedProblem(options, where === '' ? what : where.slice(0, -1))
+  const inherited = inheritedProblem(options, where === '' ? what : where.slice(0, -1), Object.keys(schema))
   if (inherited !== undefined) throw invalidOption(inherited)
   for (const [name, value] of Object.entries(options)) {
     const check = Object.hasOwn(schema, name) ? schema[name] : undefined

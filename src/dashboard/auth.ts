@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { isIPv4 } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { html } from './html.ts'
 import { NO_ICON } from './layout.ts'
@@ -67,14 +68,25 @@ export function tokenGuard(token: string) {
 }
 
 /** Names a browser uses for this machine's loopback interface. */
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]']
 
 /** A Host header: a name (an IPv6 address in brackets) and an optional port, nothing else. */
-const LOOPBACK_HOST = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/
+const HOST_HEADER = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/
 
-/** Whether the dashboard listens on loopback only (the default `--host 127.0.0.1`). */
+/** A `--host` as it is listened on: an IPv6 address without the brackets a url puts around it. */
+export function listenAddress(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+}
+
+/**
+ * Whether the dashboard listens on loopback only (the default `--host 127.0.0.1`): `localhost`,
+ * any 127.0.0.0/8 address (IPv4-mapped too) or `::1`, in any case, with or without brackets.
+ */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || LOOPBACK_NAMES.has(`[${host}]`)
+  const name = listenAddress(host).toLowerCase()
+  if (name === 'localhost' || name === '::1') return true
+  const v4 = name.startsWith('::ffff:') ? name.slice('::ffff:'.length) : name
+  return isIPv4(v4) && v4.startsWith('127.')
 }
 
 /**
@@ -83,12 +95,15 @@ export function isLoopback(host: string): boolean {
  * 127.0.0.1 (DNS rebinding) and read a dashboard without a token as if it were its own origin;
  * its requests still carry that name, and are refused (403).
  */
-export function loopbackHostGuard() {
+export function loopbackHostGuard(listening: string) {
+  // The loopback names, and the address it listens on as a url names it (`127.0.0.2`, `[::1]`).
+  const address = listenAddress(listening).toLowerCase()
+  const allowed = new Set([...LOOPBACK_NAMES, address.includes(':') ? `[${address}]` : address])
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const host = request.headers.host ?? ''
     // The whole header: a loopback name and at most a port (`localhost:evil.com` is not one).
-    const name = LOOPBACK_HOST.exec(host)?.[1]
-    if (name !== undefined && LOOPBACK_NAMES.has(name.toLowerCase())) return
+    const name = HOST_HEADER.exec(host)?.[1]
+    if (name !== undefined && allowed.has(name.toLowerCase())) return
     await reply.code(403).send({
       error: {
         code: 'ERR_HOST_NOT_ALLOWED',

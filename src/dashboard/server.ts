@@ -3,7 +3,7 @@ import { type Fleet, fleetContext } from '../fleet.ts'
 import { walkNamespace } from '../inspect.ts'
 import { ACTION_AJV, registerActions } from './actions.ts'
 import { registerAssets } from './assets.ts'
-import { isLoopback, loopbackHostGuard, tokenGuard } from './auth.ts'
+import { isLoopback, listenAddress, loopbackHostGuard, tokenGuard } from './auth.ts'
 import { readStreamCounters } from './counters.ts'
 import { partDeadline, readDeadline } from './deadline.ts'
 import { KEYSPACE_INTERVAL, KeyspaceWatch } from './keyspace.ts'
@@ -98,7 +98,7 @@ export async function startDashboard(
     reply.headers(SECURITY_HEADERS)
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
   })
-  if (isLoopback(o.host)) app.addHook('onRequest', loopbackHostGuard())
+  if (isLoopback(o.host)) app.addHook('onRequest', loopbackHostGuard(o.host))
   if (o.token !== undefined && o.token !== '') app.addHook('onRequest', tokenGuard(o.token))
   await registerAssets(app)
   const page = {
@@ -124,7 +124,7 @@ export async function startDashboard(
   // keyspace): then they show what they can and the rest once it ends.
   keyspace.start()
   await keyspace.first(deadline)
-  await app.listen({ host: o.host, port: o.port }).catch(async (error: unknown) => {
+  await app.listen({ host: listenAddress(o.host), port: o.port }).catch(async (error: unknown) => {
     await keyspace.stop()
     throw error
   })
@@ -132,7 +132,7 @@ export async function startDashboard(
   const port = typeof address === 'object' && address ? address.port : o.port
   sampler.start()
   return {
-    url: urlOf(o.host, port),
+    url: urlOf(listenAddress(o.host), port),
     async close() {
       await Promise.all([sampler.stop(), keyspace.stop()])
       await app.close()

@@ -193,18 +193,7 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
 
   test('on loopback it answers requests for localhost only (DNS rebinding), whatever the path', async () => {
     const port = new URL(dashboard.url).port
-    const get = (host: string, path = '/status.json') =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
-          let body = ''
-          response.on('data', (chunk: Buffer) => {
-            body += chunk
-          })
-          response.on('end', () => resolve({ status: response.statusCode!, body }))
-        })
-          .on('error', reject)
-          .end()
-      })
+    const get = (host: string, path = '/status.json') => getWithHost(dashboard, host, path)
     for (const host of [
       `evil.example:${port}`,
       'evil.example',
@@ -225,7 +214,41 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
       assert.equal((await get(host)).status, 200, host)
     }
   })
+
+  test('any loopback address is guarded so, and answers its own name too (helper-276)', async () => {
+    // 127.0.0.2 is loopback as 127.0.0.1 is: it skipped the Host check, and answered evil.example.
+    const other = await startDashboard(fleet, { host: '127.0.0.2', port: 0, allowActions: false })
+    try {
+      const port = new URL(other.url).port
+      assert.equal((await getWithHost(other, `evil.example:${port}`)).status, 403)
+      for (const host of [`127.0.0.2:${port}`, `localhost:${port}`]) {
+        assert.equal((await getWithHost(other, host)).status, 200, host)
+      }
+    } finally {
+      await other.close()
+    }
+  })
 })
+
+/** A GET of `path` from `dashboard`'s address, naming `host` in its Host header. */
+function getWithHost(
+  dashboard: Dashboard,
+  host: string,
+  path = '/status.json',
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(dashboard.url)
+  return new Promise((resolve, reject) => {
+    request({ host: hostname, port, path, headers: { host } }, (response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => {
+        body += chunk
+      })
+      response.on('end', () => resolve({ status: response.statusCode!, body }))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
 
 describe('dashboard token and actions', () => {
   const TOKEN = 'ops token-1' // a space in it: the header carries the rest of itself as it is

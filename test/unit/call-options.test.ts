@@ -146,6 +146,24 @@ test('options that inherit a name (Object.create({ ttl })) are refused, and noth
     refused(/store\.set: options must be an object's own properties, got an object that inherits "ttl"/),
   )
   await assert.rejects(store.set('kept', 2, Object.create({ tll: 5 })), refused(/inherits "tll"/))
+  // A class's getter, or a property defined on a prototype not enumerable, is read all the same.
+  class Expiring {
+    get ttl(): number {
+      return 50
+    }
+  }
+  await assert.rejects(store.set('kept', 2, new Expiring()), refused(/inherits "ttl"/))
+  const hidden = Object.create(Object.defineProperty({}, 'ttl', { value: 50, enumerable: false }))
+  await assert.rejects(store.set('kept', 2, hidden), refused(/inherits "ttl"/))
+  class KeepFirst {
+    get unlessExist(): boolean {
+      return true
+    }
+  }
+  await assert.rejects(
+    cache.write('k', 'second', new KeepFirst() as never),
+    refused(/inherits "unlessExist"/),
+  )
   await assert.rejects(
     cache.write('k', 'second', Object.create({ unlessExist: true })),
     refused(/cache\.write: options must be an object's own properties/),

@@ -54,7 +54,17 @@ test('options are own properties: an object that inherits one is refused, not ob
     'ERR_INVALID_OPTION',
     /retry must be an object's own properties, got an object that inherits "atempts"/,
   )
-  // A class instance's methods and accessors are not enumerable: its fields are its options.
+  class WithPrefix {
+    get prefix(): string {
+      return 'p'
+    }
+  }
+  refused(
+    () => fleet.store(new WithPrefix() as never),
+    'ERR_INVALID_OPTION',
+    /store options must be an object's own properties, got an object that inherits "prefix"/,
+  )
+  // A class instance's fields are its options; its methods are no option's name.
   class Settings {
     prefix = 'p'
     describe(): string {
