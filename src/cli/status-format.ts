@@ -3,18 +3,22 @@ import type { TrackedJob } from '../tracker/index.ts'
 
 const time = (ms: number) => new Date(ms).toISOString()
 
-/** C0 controls (newlines and tabs too), DEL and C1 controls: what a terminal may act on. */
+/**
+ * C0 controls (newlines and tabs too), DEL and C1 controls: what a terminal may act on; and the
+ * backslash, so that a name holding `\n` itself is not shown as one holding a newline.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+const TO_ESCAPE = /[\u0000-\u001f\u007f-\u009f\\]/g
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' }
 
 /**
  * Stored text (a handler's error, a job, member or group id, a payload) as one visible line: each
- * control character as `\n`, `\t`, `\r` or `\xHH`. Printed raw, an ESC sequence in a dead
- * letter's error would reach the operator's terminal and could clear it or rewrite what it shows.
+ * control character as `\n`, `\t`, `\r` or `\xHH`, and a backslash as `\\`. Printed raw, an ESC
+ * sequence in a dead letter's error would reach the operator's terminal and could clear it or
+ * rewrite what it shows.
  */
 export function shown(text: string): string {
-  return text.replace(CONTROL, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return text.replace(TO_ESCAPE, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
 /**

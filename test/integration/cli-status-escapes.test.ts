@@ -5,9 +5,12 @@ import { cli, standaloneFleets, stuckJob } from './cli-support.ts'
 
 /** Liveness that outlasts any test on a loaded machine: only what the test stops is gone. */
 const LONG = 600_000
-/** ESC sequences (clear screen, conceal), a newline, DEL, and CSI as a C1 control. */
-const EVIL = '\x1b[2J\x1b[8m\nx\x7f\x9b1m'
-const ESCAPED = '\\x1b[2J\\x1b[8m\\nx\\x7f\\x9b1m'
+/**
+ * ESC sequences (clear screen, conceal), a newline, DEL, CSI as a C1 control, and a backslash
+ * and n, which must not read as the newline's escape (helper-270).
+ */
+const EVIL = '\x1b[2J\x1b[8m\nx\x7f\x9b1m\\n'
+const ESCAPED = '\\x1b[2J\\x1b[8m\\nx\\x7f\\x9b1m\\\\n'
 /** What a terminal could act on: any control character but the newlines between lines. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
