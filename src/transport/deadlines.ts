@@ -156,7 +156,7 @@ export class CommandDeadlines {
     this.#timerAt = at
     // A deadline past what a Node timer holds (commandTimeout plus a long WAIT): fired early,
     // #expire finds nothing due and arms again. Node would fire it after 1 ms, with a warning.
-    this.#timer = setTimeout(this.#expire, Math.min(at - now, MAX_TIMER_DELAY)).unref()
+    this.#timer = setTimeout(this.#due, Math.min(at - now, MAX_TIMER_DELAY)).unref()
   }
 
   /** `sent`, failed with the timeout error if it has not settled within the timeout (see add). */
@@ -187,8 +187,24 @@ export class CommandDeadlines {
     if (at >= 0) this.#items[at] = HANDED_OVER
   }
 
-  readonly #expire = (): void => {
+  /**
+   * A timer runs in the event loop's timers phase, before the poll phase reads the sockets: after
+   * the process itself stalled past a deadline (a long GC pause, a starved CPU), the replies that
+   * arrived meanwhile wait unread, and failing their commands now would tell a timeout of what
+   * Redis answered (an increment applied once, told 'unknown'). The poll phase runs first:
+   * setImmediate's callbacks run after it.
+   */
+  readonly #due = (): void => {
     this.#timer = undefined
+    setImmediate(this.#expire)
+  }
+
+  readonly #expire = (): void => {
+    // A command added meanwhile may have armed a timer: this pass arms the one needed.
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
     const now = Date.now()
     let head = this.#head
     while (head < this.#items.length) {

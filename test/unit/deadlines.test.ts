@@ -15,13 +15,23 @@ function deferred<T>() {
   return { promise, resolve }
 }
 
-/** Whether `promise` has settled once pending reactions have run (fake timers: no real waiting). */
+/** A turn of the event loop (not faked): a due deadline fails its commands from a setImmediate. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
+ * Whether `promise` has settled once pending reactions have run (fake timers: no real waiting),
+ * and a turn of the event loop: a due deadline fails its commands from a setImmediate (not faked),
+ * after the sockets are read.
+ */
 async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
   let seen: 'pending' | 'resolved' | 'rejected' = 'pending'
   promise.then(
     () => (seen = 'resolved'),
     () => (seen = 'rejected'),
   )
+  await turn()
   for (let i = 0; i < 5; i++) await Promise.resolve()
   return seen
 }
@@ -67,6 +77,7 @@ test('CommandDeadlines: a command handed over to another connection (MOVED) is f
     first.handedOver(command)
     second.add(command)
     mock.timers.tick(100)
+    await turn()
     assert.deepEqual(errors, ['no reply from second'])
     assert.equal(first.holding, 0, 'the first connection answered it: it holds nothing')
   }))
@@ -235,8 +246,10 @@ test('CommandDeadlines.add: an ioredis command is failed at its deadline unless 
     deadlines.add(waiting)
     answered.isSettled = true
     mock.timers.tick(99)
+    await turn()
     assert.equal(waiting.rejected.length, 0)
     mock.timers.tick(1)
+    await turn()
     assert.deepEqual(
       waiting.rejected.map((e) => e.message),
       ['Command timed out'],
@@ -257,6 +270,7 @@ test('CommandDeadlines.add: settled commands are let go as more are sent, before
     const late = command()
     deadlines.add(late)
     mock.timers.tick(1000)
+    await turn()
     assert.equal(late.rejected.length, 1, 'and still fails the one that did not settle')
   }))
 
