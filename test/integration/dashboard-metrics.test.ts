@@ -255,6 +255,17 @@ describe('dashboard token and actions', () => {
   let fleet: Fleet
   let dashboard: Dashboard
   const logged: string[] = []
+  /** POSTs `body` to the action at `path` as the page does: the token, JSON, the action header. */
+  const act = (path: string, body: unknown) =>
+    fetch(`${dashboard.url}actions/${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'x-redfleet-action': '1',
+      },
+      body: JSON.stringify(body),
+    })
 
   before(async () => {
     fleet = createFleet({ ...(await topologyOptions('standalone')), namespace: uniqueNamespace('auth') })
@@ -335,15 +346,9 @@ describe('dashboard token and actions', () => {
     await fleet.streams().publishToChannel('stale:dead', deadLetter(7))
     const [letter] = await fleet.streams().readRange('stale:dead', undefined, 1)
     const replay = () =>
-      fetch(`${dashboard.url}actions/dead-letters/replay`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify({ channel: 'stale:dead', ids: [letter!.id, '1-0', letter!.id, '1'] }),
-      }).then((r) => r.json())
+      act('dead-letters/replay', { channel: 'stale:dead', ids: [letter!.id, '1-0', letter!.id, '1'] }).then(
+        (r) => r.json(),
+      )
     const first = await replay()
     assert.equal(first.count, 1)
     assert.match(
@@ -370,15 +375,7 @@ describe('dashboard token and actions', () => {
         /known: instanceId, id, startedAt/,
       ],
     ] as const) {
-      const response = await fetch(`${dashboard.url}actions/${path}`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify(body),
-      })
+      const response = await act(path, body)
       assert.equal(response.status, 400, path)
       const { error } = await response.json()
       assert.equal(error.code, 'ERR_INVALID_ARGUMENT', path)
@@ -396,15 +393,7 @@ describe('dashboard token and actions', () => {
       ['dead-letters/replay', { channel: 5 }],
       ['orphans/release', { instanceId: 'gone-x', id: 'r-x', startedAt: '12' }],
     ] as const) {
-      const response = await fetch(`${dashboard.url}actions/${path}`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify(body),
-      })
+      const response = await act(path, body)
       assert.equal(response.status, 400, path)
       assert.equal((await response.json()).error.code, 'ERR_INVALID_ARGUMENT', path)
     }
@@ -413,15 +402,7 @@ describe('dashboard token and actions', () => {
 
   test('an action given an id that is no stream entry id is a 400, as the command refuses it', async () => {
     for (const action of ['purge', 'replay']) {
-      const response = await fetch(`${dashboard.url}actions/dead-letters/${action}`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify({ channel: 'typo:dead', ids: ['foo'] }),
-      })
+      const response = await act(`dead-letters/${action}`, { channel: 'typo:dead', ids: ['foo'] })
       assert.equal(response.status, 400, action)
       const { error } = await response.json()
       assert.equal(error.code, 'ERR_INVALID_ARGUMENT', action)
@@ -448,14 +429,10 @@ describe('dashboard token and actions', () => {
       const twins = (await fleet.tracker().orphans()).filter((o) => o.instanceId === 'gone-3')
       assert.deepEqual(twins.map((o) => o.payload).sort(), [{ life: 0 }, { life: 1 }].sort())
       const [asked, other] = twins
-      const done = await fetch(`${dashboard.url}actions/orphans/release`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify({ instanceId: 'gone-3', id: 'r-2', startedAt: asked!.startedAt }),
+      const done = await act('orphans/release', {
+        instanceId: 'gone-3',
+        id: 'r-2',
+        startedAt: asked!.startedAt,
       })
       assert.equal(done.status, 200)
       assert.equal((await done.json()).count, 1)
@@ -487,16 +464,7 @@ describe('dashboard token and actions', () => {
     })
     await started.promise
     await gone.stop()
-    const release = () =>
-      fetch(`${dashboard.url}actions/orphans/release`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'x-redfleet-action': '1',
-        },
-        body: JSON.stringify({ instanceId: 'gone-2', id: 'r-1' }),
-      })
+    const release = () => act('orphans/release', { instanceId: 'gone-2', id: 'r-1' })
     try {
       const orphans = await fetch(`${dashboard.url}orphans.json`, {
         headers: { authorization: `Bearer ${TOKEN}` },
