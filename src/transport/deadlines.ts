@@ -192,14 +192,17 @@ export class CommandDeadlines {
    * the process itself stalled past a deadline (a long GC pause, a starved CPU), the replies that
    * arrived meanwhile wait unread, and failing their commands now would tell a timeout of what
    * Redis answered (an increment applied once, told 'unknown'). The poll phase runs first:
-   * setImmediate's callbacks run after it.
+   * setImmediate's callbacks run after it. Only commands due when the timer fired are failed
+   * then: one whose deadline passed while that poll's callbacks ran (a stall there) waits for the
+   * next timer, and the poll after it.
    */
   readonly #due = (): void => {
     this.#timer = undefined
-    setImmediate(this.#expire)
+    const firedAt = Date.now()
+    setImmediate(() => this.#expire(firedAt))
   }
 
-  readonly #expire = (): void => {
+  #expire(firedAt: number): void {
     // A command added meanwhile may have armed a timer: this pass arms the one needed.
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
@@ -213,7 +216,7 @@ export class CommandDeadlines {
         this.#stalled = false
         this.#answeredAt = now
       } else {
-        if (this.#dueAt(head) > now) break
+        if (this.#dueAt(head) > firedAt) break
         item.reject(this.#expired(item))
         this.#stalled = true
       }

@@ -46,6 +46,22 @@ async function withFakeTimers(work: () => Promise<void>): Promise<void> {
   }
 }
 
+test('CommandDeadlines: a deadline that passed after its timer fired waits for the next one, after the sockets are read again', () =>
+  withFakeTimers(async () => {
+    const deadlines = new CommandDeadlines(100)
+    const first = deadlines.track(deferred<string>().promise)
+    mock.timers.tick(50)
+    const reply = deferred<string>()
+    const second = deadlines.track(reply.promise)
+    // The first one's timer fires; its turn's callbacks stall until past the second's deadline.
+    mock.timers.tick(50)
+    mock.timers.setTime(Date.now() + 200)
+    await assert.rejects(first)
+    assert.equal(await state(second), 'pending', 'its reply may be waiting unread: the next poll reads it')
+    reply.resolve('OK')
+    assert.equal(await second, 'OK')
+  }))
+
 test('CommandDeadlines: one timer fails each command at its own deadline, in send order', () =>
   withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(100)
@@ -136,6 +152,8 @@ test('CommandDeadlines: under steady WAITs a deadline counts from now with the W
     // from the deadline ahead, each new deadline lay 100 ms further out than the last.
     for (let step = 0; step < 60; step++) {
       mock.timers.tick(300)
+      // A deadline due by now fails its command in this turn, before the reply below.
+      await turn()
       const oldest = pending.shift()!
       oldest.reply.resolve(0)
       assert.equal(await oldest.sent, 0, `step ${step}: answered in time`)
@@ -164,6 +182,7 @@ test('CommandDeadlines: with 64 WAITs always in flight and answered at once, a s
     for (let i = 0; i < 64; i++) send()
     for (let step = 0; step < 500; step++) {
       mock.timers.tick(1)
+      await turn()
       const oldest = inFlight.shift()!
       oldest.reply.resolve(1)
       assert.equal(await oldest.sent, 1, `step ${step}: answered in time`)
