@@ -66,6 +66,12 @@ const settled = (item: Timed): boolean => item.isSettled === true || item.isReso
 /** Stands in for a command its connection answered and handed over to another (handedOver). */
 const HANDED_OVER: Timed = { isSettled: true, reject: () => undefined }
 
+/**
+ * How long a tick may run, from a command's adding to its write at the tick's end, before the
+ * command's clock is restarted at the write (CommandDeadlines.#written): a stall, not a busy tick.
+ */
+const STALL = 20
+
 /** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
 const BACKLOG = 1024
 
@@ -101,6 +107,8 @@ export class CommandDeadlines {
    */
   #answeredAt = 0
   #head = 0
+  /** The first command added in this tick (see #written), -1 when none is. */
+  #writtenFrom = -1
   #timer: NodeJS.Timeout | undefined
   /** When the timer fires. */
   #timerAt = 0
@@ -142,6 +150,10 @@ export class CommandDeadlines {
     this.#own.push(own)
     this.#allowances.push(allowance)
     this.#allowanceAhead += allowance
+    if (this.#writtenFrom < 0) {
+      this.#writtenFrom = this.#items.length - 1
+      process.nextTick(this.#written, performance.now())
+    }
     // The timer is set for the oldest command's due (#expire fails them in order). Set for one
     // answered since (a WAIT's later deadline), it would fire past the next one's.
     const due = this.#dueAt(this.#head)
@@ -150,6 +162,24 @@ export class CommandDeadlines {
       this.#timer = undefined
     }
     if (this.#timer === undefined) this.#arm(now, due)
+  }
+
+  /**
+   * At the end of the tick the commands from `#writtenFrom` on were added in, when the client
+   * writes them: a stall of the process between a command's adding and that write (the rest of
+   * a reply handler, a long GC pause) ran its clock while Redis could not have it. Their clocks
+   * move on by the stall; without one (a tick takes under STALL ms) nothing moves. `addedAt`:
+   * when the first of them was added, on the monotonic clock (performance.now).
+   */
+  readonly #written = (addedAt: number): void => {
+    const from = Math.max(this.#writtenFrom, this.#head)
+    this.#writtenFrom = -1
+    const waited = performance.now() - addedAt
+    if (waited < STALL) return
+    for (let i = from; i < this.#items.length; i++) {
+      this.#own[i]! += waited
+      this.#deadlines[i]! += waited
+    }
   }
 
   #arm(now: number, at: number): void {
@@ -264,6 +294,7 @@ export class CommandDeadlines {
   #compact(): void {
     const head = this.#head
     if (head === this.#items.length) {
+      if (this.#writtenFrom >= 0) this.#writtenFrom = 0
       this.#items = []
       this.#deadlines = []
       this.#own = []
@@ -271,6 +302,7 @@ export class CommandDeadlines {
       this.#allowanceAhead = 0
       this.#head = 0
     } else if (head > BACKLOG && head * 2 > this.#items.length) {
+      if (this.#writtenFrom >= 0) this.#writtenFrom = Math.max(0, this.#writtenFrom - head)
       this.#items = this.#items.slice(head)
       this.#deadlines = this.#deadlines.slice(head)
       this.#own = this.#own.slice(head)

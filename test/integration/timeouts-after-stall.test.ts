@@ -45,3 +45,27 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a stall between a call and the write of its command does not count against the command`, async () => {
+    const { standalone } = await testServers()
+    const fleet = createFleet({
+      url: standalone,
+      namespace: uniqueNamespace('stall'),
+      transport,
+      commandTimeout: COMMAND_TIMEOUT,
+    })
+    fleets.push(fleet)
+    const store = fleet.store()
+    await store.set('warm', 1)
+    for (let n = 1; n <= 3; n++) {
+      const counting = store.increment('n')
+      // The client takes the command within these microtasks; it writes it at the end of the
+      // tick, which they hold off: the stall comes in between, as in a reply handler that runs
+      // long after other callers' commands were taken (helper-279).
+      for (let hop = 0; hop < 50; hop++) await null
+      stall(5 * COMMAND_TIMEOUT)
+      assert.equal(await counting, n)
+    }
+  })
+}
