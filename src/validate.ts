@@ -210,17 +210,18 @@ function isOptionsRecord(value: unknown): value is object {
  * the call that reads it and missed by the check of names, which reads own ones. A class's
  * methods are neither.
  */
-function inheritedOption(options: object, known: readonly string[] | undefined): string | undefined {
+function inheritedOption(options: object, known: KnownNames): string | undefined {
   if (Object.getPrototypeOf(options) === Object.prototype) return undefined
   for (const name in options) if (!Object.hasOwn(options, name)) return name
-  return known?.find((name) => name in options && !Object.hasOwn(options, name))
+  // A schema's names are listed only here, past the object literal's return above.
+  const names = known === undefined || Array.isArray(known) ? known : Object.keys(known)
+  return names?.find((name) => name in options && !Object.hasOwn(options, name))
 }
 
-function inheritedProblem(
-  options: object,
-  what: string,
-  known: readonly string[] | undefined,
-): string | undefined {
+/** The option names a check knows: a call's list, or a factory's schema. */
+type KnownNames = readonly string[] | OptionSchema | undefined
+
+function inheritedProblem(options: object, what: string, known: KnownNames): string | undefined {
   const name = inheritedOption(options, known)
   return name === undefined
     ? undefined
@@ -323,7 +324,7 @@ export function checkOptions(
   if (!isOptionsRecord(options)) {
     throw invalidOption(`${what} must be an object, got ${describeValue(options)}`)
   }
-  const inherited = inheritedProblem(options, where === '' ? what : where.slice(0, -1), Object.keys(schema))
+  const inherited = inheritedProblem(options, where === '' ? what : where.slice(0, -1), schema)
   if (inherited !== undefined) throw invalidOption(inherited)
   for (const [name, value] of Object.entries(options)) {
     const check = Object.hasOwn(schema, name) ? schema[name] : undefined

@@ -22,50 +22,42 @@ function stall(ms: number): void {
 
 const COMMAND_TIMEOUT = 200
 
-for (const transport of ['ioredis', 'node-redis'] as const) {
-  test(`${transport}: a reply that arrived while the process stalled past commandTimeout is taken, not timed out`, async () => {
-    const { standalone } = await testServers()
-    const fleet = createFleet({
-      url: standalone,
-      namespace: uniqueNamespace('stall'),
-      transport,
-      commandTimeout: COMMAND_TIMEOUT,
-    })
-    fleets.push(fleet)
-    const store = fleet.store()
-    await store.set('warm', 1)
-    for (let n = 1; n <= 3; n++) {
-      // Not retried after a timeout (SPEC §8): a false one shows as a rejection.
-      const counting = store.increment('n')
-      // Written by now (the client sends a tick's commands at its end), then answered by
-      // Redis, another process, while this one is stalled for five timeouts.
-      for (let turn = 0; turn < 3; turn++) await nextTurn()
-      stall(5 * COMMAND_TIMEOUT)
-      assert.equal(await counting, n)
-    }
+/**
+ * Three increments on a fleet of `transport` (not retried after a timeout, SPEC §8: a false one
+ * shows as a rejection), each sent and then, once `untilStall` resolves, the process stalled for
+ * five timeouts while Redis, another process, answers.
+ */
+async function countThroughStalls(transport: 'ioredis' | 'node-redis', untilStall: () => Promise<void>) {
+  const { standalone } = await testServers()
+  const fleet = createFleet({
+    url: standalone,
+    namespace: uniqueNamespace('stall'),
+    transport,
+    commandTimeout: COMMAND_TIMEOUT,
   })
+  fleets.push(fleet)
+  const store = fleet.store()
+  await store.set('warm', 1)
+  for (let n = 1; n <= 3; n++) {
+    const counting = store.increment('n')
+    await untilStall()
+    stall(5 * COMMAND_TIMEOUT)
+    assert.equal(await counting, n)
+  }
 }
 
 for (const transport of ['ioredis', 'node-redis'] as const) {
-  test(`${transport}: a stall between a call and the write of its command does not count against the command`, async () => {
-    const { standalone } = await testServers()
-    const fleet = createFleet({
-      url: standalone,
-      namespace: uniqueNamespace('stall'),
-      transport,
-      commandTimeout: COMMAND_TIMEOUT,
-    })
-    fleets.push(fleet)
-    const store = fleet.store()
-    await store.set('warm', 1)
-    for (let n = 1; n <= 3; n++) {
-      const counting = store.increment('n')
-      // The client takes the command within these microtasks; it writes it at the end of the
-      // tick, which they hold off: the stall comes in between, as in a reply handler that runs
-      // long after other callers' commands were taken (helper-279).
+  test(`${transport}: a reply that arrived while the process stalled past commandTimeout is taken, not timed out`, () =>
+    // Written by then (the client sends a tick's commands at its end), and answered during the stall.
+    countThroughStalls(transport, async () => {
+      for (let turn = 0; turn < 3; turn++) await nextTurn()
+    }))
+
+  test(`${transport}: a stall between a call and the write of its command does not count against the command`, () =>
+    // The client takes the command within these microtasks; it writes it at the end of the
+    // tick, which they hold off: the stall comes in between, as in a reply handler that runs
+    // long after other callers' commands were taken (helper-279).
+    countThroughStalls(transport, async () => {
       for (let hop = 0; hop < 50; hop++) await null
-      stall(5 * COMMAND_TIMEOUT)
-      assert.equal(await counting, n)
-    }
-  })
+    }))
 }
