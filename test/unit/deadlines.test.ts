@@ -289,10 +289,11 @@ test('CommandDeadlines.add: settled commands are let go as more are sent, before
     assert.equal(deadlines.holding, 1, 'only the last one, settled after it was added')
     const late = command()
     deadlines.add(late)
-    // This tick's commands are written at its end: a tick this long (a loaded machine) counts as
-    // a stall of the process, and moves their deadlines on by it (real time: not faked).
-    const tick = performance.now() - start
     await turn()
+    // This tick's commands are written at its end: a tick this long (a loaded machine) counts as
+    // a stall of the process, and moves their deadlines on by it (real time: not faked). Measured
+    // once that end has passed: a process preempted between the loop and the tick's end stalled too.
+    const tick = performance.now() - start
     mock.timers.tick(1000 + Math.ceil(tick) + 1)
     await turn()
     assert.equal(late.rejected.length, 1, 'and still fails the one that did not settle')
