@@ -187,26 +187,42 @@ export function requestedVersion(key: CacheKey, version: unknown, op: string): s
   return normalizeVersion(version, op) ?? expandVersion(key, op)
 }
 
-const HASH_SUFFIX_BYTES = ':hash:'.length + 32
+const HASH_MARK = ':hash:'
+const HASH_SUFFIX_BYTES = HASH_MARK.length + 32
+const HASH_DIGITS = /^[0-9a-f]{32}$/
 
 /**
- * Shortens a full Redis key of more than `max` UTF-8 bytes to `max` bytes: the prefix (the
+ * Whether `full` is kept as it is by truncateKey: it is short enough, and it does not end as a
+ * shortened key does (`:hash:` and 32 hex digits). Such a key is hashed like a long one, or it
+ * would be the very key a long one was shortened to and read or overwrite its entry (helper-281).
+ */
+export function keptWhole(full: string, max: number | false): boolean {
+  if (max === false) return true
+  // Cheap test first: a string of n UTF-16 units never has more than 3n UTF-8 bytes.
+  return (full.length * 3 <= max || Buffer.byteLength(full) <= max) && !endsAsShortened(full)
+}
+
+function endsAsShortened(full: string): boolean {
+  const at = full.length - HASH_SUFFIX_BYTES
+  return at >= 0 && full.startsWith(HASH_MARK, at) && HASH_DIGITS.test(full.slice(at + HASH_MARK.length))
+}
+
+/**
+ * Shortens a full Redis key of more than `max` UTF-8 bytes to at most `max` bytes: the prefix (the
  * namespace part, which must survive so that nothing lands outside it) is kept, the rest is cut
  * on a character boundary, and `:hash:` plus 32 hex digits of the SHA-256 of the whole key is
- * appended, so two long keys that differ anywhere never share an entry.
+ * appended, so two long keys that differ anywhere never share an entry. A key that ends as such a
+ * key does is hashed too (keptWhole): no key kept whole ends that way.
  */
 export function truncateKey(full: string, prefixLength: number, max: number | false): string {
-  if (max === false) return full
-  // Cheap test first: a string of n UTF-16 units never has more than 3n UTF-8 bytes.
-  if (full.length * 3 <= max) return full
+  if (max === false || keptWhole(full, max)) return full
   const bytes = Buffer.from(full)
-  if (bytes.length <= max) return full
   const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 32)
   const prefixBytes = Buffer.byteLength(full.slice(0, prefixLength))
-  let cut = Math.max(prefixBytes, max - HASH_SUFFIX_BYTES)
+  let cut = Math.max(prefixBytes, Math.min(bytes.length, max - HASH_SUFFIX_BYTES))
   // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
   while (cut > prefixBytes && (bytes[cut]! & 0xc0) === 0x80) cut--
-  return `${bytes.toString('utf8', 0, cut)}:hash:${digest}`
+  return `${bytes.toString('utf8', 0, cut)}${HASH_MARK}${digest}`
 }
 
 function describe(key: unknown): string {

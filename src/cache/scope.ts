@@ -1,6 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { describeValue, invalidArgument, isWellFormed, LONE_SURROGATE } from '../validate.ts'
-import { truncateKey } from './keys.ts'
+import { keptWhole, truncateKey } from './keys.ts'
 import type { NearScopes } from './near.ts'
 import type { CacheOptions } from './types.ts'
 
@@ -149,8 +149,8 @@ export class KeyScope {
     const prefix = this.#fixed?.entries
     if (prefix === undefined) return full
     const stored = storedName(name)
-    // Too short to have been truncated (truncateKey's own cheap test): the name, no comparing.
-    if (this.#maxKeySize === false || full.length * 3 <= this.#maxKeySize) return stored
+    // Not truncated (truncateKey's own test): the name, no comparing.
+    if (keptWhole(full, this.#maxKeySize)) return stored
     // A key truncated for length has a hashed tail instead of the name.
     return full === prefix + stored ? stored : full.slice(prefix.length)
   }

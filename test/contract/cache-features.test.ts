@@ -3,6 +3,7 @@
  * stampede protection inside a process and across fleets, instrumentation, stats, close.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -826,6 +827,47 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
       assert.ok(a.stats().nearHits > 0)
     })
   }
+  test('near cache: a short key spelled as the key a long one was shortened to is not a near hit of it', async () => {
+    const namespace = uniqueKey('ns')
+    const prefix = `${fleet.namespace}:cache:${namespace}:`
+    const max = Buffer.byteLength(prefix) + 100
+    const a = cacheOf({ namespace, near: { max: 100 }, maxKeySize: max })
+    const long = 'x'.repeat(200)
+    await a.write(long, 'long')
+    const deadline = Date.now() + INVALIDATION_BOUND
+    for (;;) {
+      const before = a.stats().nearHits
+      assert.equal(await a.read(long), 'long')
+      if (a.stats().nearHits > before) break
+      assert.ok(Date.now() < deadline, 'the near cache came online')
+      await sleep(5)
+    }
+    const full = prefix + long
+    const lookalike = `${long.slice(0, 100 - 38)}:hash:${createHash('sha256').update(full).digest('hex').slice(0, 32)}`
+    assert.equal(await a.read(lookalike), undefined)
+    await a.write(lookalike, 'short')
+    assert.equal(await a.read(long), 'long')
+  })
+  test("near cache: a short key that ends as a shortened key does is evicted by another fleet's write", async () => {
+    const namespace = uniqueKey('ns')
+    const a = cacheOf({ namespace, near: { max: 100 } })
+    const b = cacheOf({ namespace, near: { max: 100 } }, await env.fleet())
+    const key = `k:hash:${'0'.repeat(32)}`
+    await a.write(key, 1)
+    const deadline = Date.now() + INVALIDATION_BOUND
+    for (;;) {
+      const before = a.stats().nearHits
+      assert.equal(await a.read(key), 1)
+      if (a.stats().nearHits > before) break
+      assert.ok(Date.now() < deadline, 'the near cache came online')
+      await sleep(5)
+    }
+    await b.write(key, 2)
+    while ((await a.read(key)) !== 2) {
+      assert.ok(Date.now() < deadline + INVALIDATION_BOUND, "another fleet's write evicted it")
+      await sleep(1)
+    }
+  })
   test('near cache: an entry it holds that expired or is of another version is a miss, not a near hit', async () => {
     const namespace = uniqueKey('ns')
     const clock = testClock()

@@ -639,6 +639,21 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal((await raw.get(shortened)) !== undefined, true, 'stored under the shortened key')
   })
 
+  test('a short key spelled as the key a long one was shortened to has an entry of its own', async () => {
+    const { cache, ns } = setup({ maxKeySize: 96 })
+    const key = 'foobar'.repeat(20)
+    await cache.write(key, 'long')
+    const full = fullKey(ns, key)
+    const { createHash } = await import('node:crypto')
+    const shortened = `${full.slice(0, 96 - 38)}:hash:${createHash('sha256').update(full).digest('hex').slice(0, 32)}`
+    assert.equal(await raw.exists(shortened), true, 'the long key is stored there')
+    const lookalike = shortened.slice(fullKey(ns, '').length)
+    assert.equal(await cache.read(lookalike), undefined, "it does not read the long key's entry")
+    assert.equal(await cache.write(lookalike, 'short'), true)
+    assert.equal(await cache.read(key), 'long', 'nor overwrite it')
+    assert.equal(await cache.read(lookalike), 'short')
+  })
+
   test('test_max_key_size_disabled', async () => {
     const { cache, ns } = setup({ maxKeySize: false })
     const key = 'a'.repeat(2000)

@@ -136,6 +136,23 @@ test('truncateKey: multi-byte tails are cut on a character boundary, never above
   }
 })
 
+test('truncateKey: a short key spelled as a long key was shortened to is hashed too, and never lands on its entry', () => {
+  const max = 100
+  const long = PREFIX + 'x'.repeat(300)
+  const shortened = truncateKey(long, PREFIX.length, max)
+  assert.notEqual(truncateKey(shortened, PREFIX.length, max), shortened)
+  assert.match(truncateKey(shortened, PREFIX.length, max), /:hash:[0-9a-f]{32}$/)
+  assert.ok(Buffer.byteLength(truncateKey(shortened, PREFIX.length, max)) <= max)
+  // Only the exact shape: 32 lowercase hex digits after `:hash:` at the very end.
+  for (const kept of [
+    `${PREFIX}a:hash:${'A'.repeat(32)}`,
+    `${PREFIX}a:hash:${'0'.repeat(31)}`,
+    `${PREFIX}a:hash:`,
+  ]) {
+    assert.equal(truncateKey(kept, PREFIX.length, max), kept)
+  }
+})
+
 test('truncateKey: two different long keys never share a shortened key', () => {
   const max = 80
   fc.assert(
