@@ -32,7 +32,28 @@ async function loadScenarios(): Promise<Scenario[]> {
   const modules = await Promise.all(
     files.map((f) => import(join(dir, f)) as Promise<{ scenarios: Scenario[] }>),
   )
-  return modules.flatMap((m) => m.scenarios).filter((s) => s.name.includes(filter))
+  return modules.flatMap((m) => m.scenarios)
+}
+
+const USAGE = `Usage: npm run bench [-- filter]   (or: redfleet bench [filter], in a source checkout)
+
+Runs the scenarios whose name contains \`filter\` (all without one) against a redis-server of
+its own. BENCH_DURATION (ms per measurement, default 600) and BENCH_ROUNDS (default 5) tune it.`
+
+/** The scenarios to run; a request for help, or a filter that names none, ends the process first. */
+function chosen(all: Scenario[]): Scenario[] {
+  const names = all.map((s) => `  ${s.name}`).join('\n')
+  if (filter === '--help' || filter === '-h') {
+    console.log(`${USAGE}\n\nThe scenarios:\n${names}`)
+    process.exit(0)
+  }
+  const picked = all.filter((s) => s.name.includes(filter))
+  if (picked.length === 0) {
+    // An empty run would look like a bench that measured nothing worth printing.
+    console.error(`bench: no scenario's name contains "${filter}"; the scenarios:\n${names}`)
+    process.exit(2)
+  }
+  return picked
 }
 
 async function runThroughput(scenario: ThroughputScenario, ctx: BenchContext): Promise<void> {
@@ -41,9 +62,9 @@ async function runThroughput(scenario: ThroughputScenario, ctx: BenchContext): P
   await printPaired(scenario.name, ops, scenario.concurrency, CLIENT_NAMES)
 }
 
+const scenarios = chosen(await loadScenarios())
 assertRedisInstalled()
 const server = await startRedis()
-const scenarios = await loadScenarios()
 console.log(`redfleet bench: redis-server ${server.url}, ${duration} ms x ${rounds} rounds per cell`)
 console.log(
   'ops/s: median over rounds; ratio: median over rounds of (variant ops/s / ops/s of the same round of the ' +
