@@ -197,9 +197,10 @@ const HASH_DIGITS = /^[0-9a-f]{32}$/
  * would be the very key a long one was shortened to and read or overwrite its entry (helper-281).
  */
 export function keptWhole(full: string, max: number | false): boolean {
-  if (max === false) return true
-  // Cheap test first: a string of n UTF-16 units never has more than 3n UTF-8 bytes.
-  return (full.length * 3 <= max || Buffer.byteLength(full) <= max) && !endsAsShortened(full)
+  // Cheap test first: a string of n UTF-16 units never has more than 3n UTF-8 bytes. Without a
+  // limit too: a cache of the same namespace with one may have shortened a key to this one.
+  const short = max === false || full.length * 3 <= max || Buffer.byteLength(full) <= max
+  return short && !endsAsShortened(full)
 }
 
 function endsAsShortened(full: string): boolean {
@@ -215,11 +216,12 @@ function endsAsShortened(full: string): boolean {
  * key does is hashed too (keptWhole): no key kept whole ends that way.
  */
 export function truncateKey(full: string, prefixLength: number, max: number | false): string {
-  if (max === false || keptWhole(full, max)) return full
+  if (keptWhole(full, max)) return full
   const bytes = Buffer.from(full)
   const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 32)
   const prefixBytes = Buffer.byteLength(full.slice(0, prefixLength))
-  let cut = Math.max(prefixBytes, Math.min(bytes.length, max - HASH_SUFFIX_BYTES))
+  const room = max === false ? bytes.length : max - HASH_SUFFIX_BYTES
+  let cut = Math.max(prefixBytes, Math.min(bytes.length, room))
   // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
   while (cut > prefixBytes && (bytes[cut]! & 0xc0) === 0x80) cut--
   return `${bytes.toString('utf8', 0, cut)}${HASH_MARK}${digest}`

@@ -652,6 +652,15 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal(await cache.write(lookalike, 'short'), true)
     assert.equal(await cache.read(key), 'long', 'nor overwrite it')
     assert.equal(await cache.read(lookalike), 'short')
+    // Nor through a cache of the same namespace that shortens no key.
+    const unlimited = cacheWithClock(fleet, testClock(), {
+      namespace: ns,
+      errorHandler: raise,
+      maxKeySize: false,
+    })
+    assert.equal(await unlimited.read(lookalike), undefined)
+    assert.equal(await unlimited.write(lookalike, 'unlimited'), true)
+    assert.equal(await cache.read(key), 'long')
   })
 
   test('test_max_key_size_disabled', async () => {

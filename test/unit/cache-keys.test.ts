@@ -143,6 +143,11 @@ test('truncateKey: a short key spelled as a long key was shortened to is hashed 
   assert.notEqual(truncateKey(shortened, PREFIX.length, max), shortened)
   assert.match(truncateKey(shortened, PREFIX.length, max), /:hash:[0-9a-f]{32}$/)
   assert.ok(Buffer.byteLength(truncateKey(shortened, PREFIX.length, max)) <= max)
+  // Without a limit too: a cache of the same namespace with one may have made that key.
+  assert.match(
+    truncateKey(shortened, PREFIX.length, false),
+    /^rf:cache:x+:hash:[0-9a-f]{32}:hash:[0-9a-f]{32}$/,
+  )
   // Only the exact shape: 32 lowercase hex digits after `:hash:` at the very end.
   for (const kept of [
     `${PREFIX}a:hash:${'A'.repeat(32)}`,
