@@ -72,6 +72,13 @@ const HANDED_OVER: Timed = { isSettled: true, reject: () => undefined }
  */
 const STALL = 20
 
+/**
+ * The monotonic clock stalls of the process are measured on (performance.now), in a setting so
+ * that tests on faked timers can fake it too: a loaded machine's own stalls would move their
+ * deadlines on past what they tick.
+ */
+export const processClock = { now: (): number => performance.now() }
+
 /** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
 const BACKLOG = 1024
 
@@ -152,7 +159,7 @@ export class CommandDeadlines {
     this.#allowanceAhead += allowance
     if (this.#writtenFrom < 0) {
       this.#writtenFrom = this.#items.length - 1
-      process.nextTick(this.#written, performance.now())
+      process.nextTick(this.#written, processClock.now())
     }
     // The timer is set for the oldest command's due (#expire fails them in order). Set for one
     // answered since (a WAIT's later deadline), it would fire past the next one's.
@@ -169,12 +176,12 @@ export class CommandDeadlines {
    * writes them: a stall of the process between a command's adding and that write (the rest of
    * a reply handler, a long GC pause) ran its clock while Redis could not have it. Their clocks
    * move on by the stall; without one (a tick takes under STALL ms) nothing moves. `addedAt`:
-   * when the first of them was added, on the monotonic clock (performance.now).
+   * when the first of them was added, on the monotonic clock (processClock).
    */
   readonly #written = (addedAt: number): void => {
     const from = Math.max(this.#writtenFrom, this.#head)
     this.#writtenFrom = -1
-    const waited = performance.now() - addedAt
+    const waited = processClock.now() - addedAt
     if (waited < STALL) return
     for (let i = from; i < this.#items.length; i++) {
       this.#own[i]! += waited

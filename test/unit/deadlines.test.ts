@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { mock, test } from 'node:test'
 import { ConnectionError, TimeoutError, translateError } from '../../src/errors.ts'
-import { blocksFor, CommandDeadlines } from '../../src/transport/deadlines.ts'
+import { blocksFor, CommandDeadlines, processClock } from '../../src/transport/deadlines.ts'
 import { connectionDeadlines, timedSend } from '../../src/transport/node-redis.ts'
 import { QueuedCommands, withdrawable } from '../../src/transport/node-redis-offline.ts'
 import { countWarnings } from '../harness/warnings.ts'
@@ -36,12 +36,29 @@ async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' 
   return seen
 }
 
-/** Runs `work` with setTimeout and Date faked (mock.timers), and real ones again after it. */
+/** The faked clock stalls of the process are measured on: it moves only when a test stalls. */
+let processTime = 0
+
+/** The process stalls `ms` (a reply handler, a GC pause): no timer runs meanwhile. */
+function stall(ms: number): void {
+  processTime += ms
+  mock.timers.setTime(Date.now() + ms)
+}
+
+/**
+ * Runs `work` with setTimeout, Date and the clock stalls are measured on faked (mock.timers), and
+ * real ones again after it: a stall of the process is then one the test makes (stall), never the
+ * machine's own (on a loaded machine, a tick preempted for 20 ms moved deadlines on past what the
+ * test ticked).
+ */
 async function withFakeTimers(work: () => Promise<void>): Promise<void> {
   mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  const { now } = processClock
+  processClock.now = () => processTime
   try {
     await work()
   } finally {
+    processClock.now = now
     mock.timers.reset()
   }
 }
@@ -279,7 +296,6 @@ test('CommandDeadlines.add: an ioredis command is failed at its deadline unless 
 test('CommandDeadlines.add: settled commands are let go as more are sent, before any deadline', () =>
   withFakeTimers(async () => {
     const deadlines = new CommandDeadlines(1000)
-    const start = performance.now()
     for (let i = 0; i < 5000; i++) {
       const sent = command()
       deadlines.add(sent)
@@ -290,13 +306,28 @@ test('CommandDeadlines.add: settled commands are let go as more are sent, before
     const late = command()
     deadlines.add(late)
     await turn()
-    // This tick's commands are written at its end: a tick this long (a loaded machine) counts as
-    // a stall of the process, and moves their deadlines on by it (real time: not faked). Measured
-    // once that end has passed: a process preempted between the loop and the tick's end stalled too.
-    const tick = performance.now() - start
-    mock.timers.tick(1000 + Math.ceil(tick) + 1)
+    mock.timers.tick(1001)
     await turn()
     assert.equal(late.rejected.length, 1, 'and still fails the one that did not settle')
+  }))
+
+test('CommandDeadlines: commands taken in a tick that stalled reach their write that much later, and get that much longer', () =>
+  withFakeTimers(async () => {
+    const deadlines = new CommandDeadlines(100)
+    const stalled = deadlines.track(deferred<string>().promise)
+    // The rest of the tick (a reply handler, a GC pause) runs 50 ms before the client writes it.
+    stall(50)
+    await turn()
+    mock.timers.tick(99)
+    assert.equal(await state(stalled), 'pending', 'its 100 ms count from its write')
+    mock.timers.tick(1)
+    assert.equal(await state(stalled), 'rejected')
+    // A tick shorter than a stall (20 ms) moves nothing.
+    const busy = deadlines.track(deferred<string>().promise)
+    stall(19)
+    await turn()
+    mock.timers.tick(82)
+    assert.equal(await state(busy), 'rejected')
   }))
 
 /** node-redis' own error for an aborted command it had not written (matched by its name). */
