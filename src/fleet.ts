@@ -105,10 +105,11 @@ class FleetCore {
     const closing = this.lifecycle.close()
     this.#closing ??= (async () => {
       await closing
-      // After the primitives' cleanups (they may still unsubscribe), before the command connections.
-      await this.#subscriber?.close()
+      // After the primitives' cleanups (they may still unsubscribe or send), every connection at
+      // once: a frozen node's connections each wait out their QUIT limit, and one after another
+      // those added up (5-6 s on a ring with a near cache and a broker).
       const topology = await this.#topology?.catch(() => undefined)
-      await topology?.close()
+      await Promise.all([this.lifecycle.connectionsClosed(), this.#subscriber?.close(), topology?.close()])
     })()
     return this.#closing
   }

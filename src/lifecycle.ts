@@ -59,6 +59,8 @@ function withoutListenerLimit(controller: AbortController): AbortController {
 export class Lifecycle {
   readonly #controller = withoutListenerLimit(new AbortController())
   readonly #cleanups = new Set<() => Promise<void> | void>()
+  /** Closes of connections a cleanup began, waited for after every cleanup (see closesLast). */
+  readonly #closingLast: Promise<unknown>[] = []
   #closing: Promise<void> | undefined
   /** When close() began (performance.now()), for graceLeft. */
   #closedAt: number | undefined
@@ -102,6 +104,21 @@ export class Lifecycle {
   onClose(cleanup: () => Promise<void> | void): () => void {
     this.#cleanups.add(cleanup)
     return () => this.#cleanups.delete(cleanup)
+  }
+
+  /**
+   * For a cleanup that closes connections nothing after it needs (the near cache's tracking
+   * connections): the fleet waits for `closing` once every cleanup ran, beside its own
+   * connections (connectionsClosed), not before the next cleanup. A frozen node's connections
+   * each wait out their QUIT limit: one after another, those limits added up.
+   */
+  closesLast(closing: Promise<unknown>): void {
+    this.#closingLast.push(closing)
+  }
+
+  /** Resolves once what closesLast was handed settled. */
+  async connectionsClosed(): Promise<void> {
+    await Promise.allSettled(this.#closingLast)
   }
 
   /**

@@ -109,7 +109,8 @@ export class NearTracking {
     // that comes while the tracking is on its way (the same tick as the first read) must stop it,
     // and close the control connections it opens (SPEC §1). Registered later, it missed a close
     // already running, and its control connections outlived the fleet.
-    this.#unregister ??= this.#ctx.lifecycle.onClose(() => this.close())
+    const { lifecycle } = this.#ctx
+    this.#unregister ??= lifecycle.onClose(() => lifecycle.closesLast(this.close()))
     this.#starting = this.#start().catch((error: unknown) => {
       this.#report(error, 'start')
       // Try again on a later read.
