@@ -113,12 +113,14 @@ export class Lifecycle {
    * each wait out their QUIT limit: one after another, those limits added up.
    */
   closesLast(closing: Promise<unknown>): void {
-    this.#closingLast.push(closing)
+    // Handled now, not when waited for: it may settle while the other cleanups run. Closing is
+    // best effort (as for the cleanups): a close that failed is not close()'s failure.
+    this.#closingLast.push(closing.then(ignore, ignore))
   }
 
   /** Resolves once what closesLast was handed settled. */
   async connectionsClosed(): Promise<void> {
-    await Promise.allSettled(this.#closingLast)
+    await Promise.all(this.#closingLast)
   }
 
   /**
@@ -202,3 +204,6 @@ export function detach(code: PromiseLike<unknown>): typeof DETACHED {
   code.then(undefined, () => undefined)
   return DETACHED
 }
+
+/** What a closing connection ended with: nothing to do with it (see closesLast). */
+function ignore(): void {}
