@@ -107,7 +107,7 @@ class FleetCore {
       await closing
       // After the primitives' cleanups (they may still unsubscribe or send), every connection at
       // once: a frozen node's connections each wait out their QUIT limit, and one after another
-      // those added up (5-6 s on a ring with a near cache and a broker).
+      // those added up (6 s on a ring with every primitive).
       const topology = await this.#topology?.catch(() => undefined)
       await Promise.all([this.lifecycle.connectionsClosed(), this.#subscriber?.close(), topology?.close()])
     })()
