@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { createFleet } from '../../src/index.ts'
 import { QUIT_LIMIT } from '../../src/topology/connection.ts'
-import { command } from '../harness/faults.ts'
+import { info } from '../harness/faults.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 
 const servers: RedisServer[] = []
@@ -34,8 +34,7 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
       await cache.write(`c${i}`, i)
       await cache.read(`c${i}`)
     }
-    const info = String(await command(servers[0]!.port, 'INFO', 'server'))
-    frozen = Number(/process_id:(\d+)/.exec(info)![1])
+    frozen = Number((await info(servers[0]!.port, 'server')).get('process_id'))
     process.kill(frozen, 'SIGSTOP')
     try {
       const start = performance.now()
