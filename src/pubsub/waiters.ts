@@ -1,4 +1,5 @@
 import { ClosedError, ConnectionError } from '../errors.ts'
+import { linkSignals } from '../signals.ts'
 import { sleep } from '../sleep.ts'
 
 interface Waiter {
@@ -68,10 +69,14 @@ export class Waiters {
     return new Promise<T>((resolve, reject) => {
       // Aborted once the waiter settles: ends the wait for a step under way at the timeout.
       const stepping = new AbortController()
+      // The caller's signal may be shared by many waits at once (one shutdown signal for every
+      // subscription): linked, it carries one listener for all of them, not one each.
+      const aborted = signal === undefined ? undefined : linkSignals(signal)
       const settle = () => {
         stepping.abort()
         clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
+        aborted?.signal.removeEventListener('abort', onAbort)
+        aborted?.unlink()
         this.#waiting.delete(waiter)
       }
       const waiter: Waiter = {
@@ -102,7 +107,7 @@ export class Waiters {
           }
         })
       }, timeout)
-      signal?.addEventListener('abort', onAbort, { once: true })
+      aborted?.signal.addEventListener('abort', onAbort, { once: true })
       this.#waiting.add(waiter)
     })
   }

@@ -112,6 +112,30 @@ forEachTopology('Presence contract', (env) => {
     assert.equal(received.items.length, 0, 'aborting the signal ended them all')
   })
 
+  test('subscriptions made at once with one signal put one listener on it while Redis confirms them', async () => {
+    // Each wait for Redis' confirmation listened on the caller's signal itself: 11 subscribes at
+    // once made Node warn of a leak (helper-287).
+    const shutdown = new AbortController()
+    const presence = (await env.fleet()).presence()
+    let settled = false
+    const subscribing = Promise.all(
+      Array.from({ length: 16 }, (_, room) =>
+        presence.subscribe(`at-once-${room}`, () => {}, { signal: shutdown.signal }),
+      ),
+    ).finally(() => {
+      settled = true
+    })
+    let most = 0
+    while (!settled) {
+      most = Math.max(most, getEventListeners(shutdown.signal, 'abort').length)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await subscribing
+    assert.equal(most, 1, 'one listener on the signal at any time')
+    shutdown.abort()
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0)
+  })
+
   test('an already aborted signal resolves at once and subscribes nothing', async () => {
     const a = await env.fleet()
     const presence = a.presence()
