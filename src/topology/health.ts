@@ -10,6 +10,7 @@ import {
   RedfleetError,
   UNSENT,
 } from '../errors.ts'
+import { type ListenedTo, listenShared } from '../transport/shared-listeners.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
 
@@ -296,14 +297,11 @@ export function watchConnection(
   discarded: () => boolean = () => false,
   lossCounts = true,
 ): () => void {
-  // What it listens to, so that a user's client can be let go of (the returned function).
-  const listening: [
-    event: 'connect' | 'ready' | 'close' | 'error',
-    listener: (...args: unknown[]) => void,
-  ][] = []
-  const listen = (event: (typeof listening)[number][0], listener: (...args: unknown[]) => void) => {
-    ;(client as Redis).on(event, listener)
-    listening.push([event, listener])
+  // What it stops listening to, so that a user's client can be let go of (the returned function).
+  // Shared: a user's client may be given to many fleets.
+  const listening: (() => void)[] = []
+  const listen = (event: 'connect' | 'ready' | 'close' | 'error', listener: (...args: never[]) => void) => {
+    listening.push(listenShared(client as ListenedTo, event, listener))
   }
   // A close counts as a failure when the connection was up (it is lost) or an attempt erred;
   // not when a connection that never connected is dropped (a cluster discarding a node client).
@@ -373,7 +371,7 @@ export function watchConnection(
   })
   if (failFast) refuseWhileDown(client as Redis, health, (command) => failsUnsent(command, health))
   return () => {
-    for (const [event, listener] of listening) (client as Redis).off(event, listener)
+    for (const stop of listening) stop()
   }
 }
 

@@ -15,6 +15,7 @@ import type { NodeRedisCluster, NodeRedisClusterNode } from '../transport/node-r
 import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedicated.ts'
 import { type QueuedCommands, queueOf, withdrawable } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Resent, type Send } from '../transport/node-redis-pipeline.ts'
+import { listenShared } from '../transport/shared-listeners.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
@@ -87,6 +88,8 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** The slot-map re-read in flight: one at a time, and close waits for it. */
   #refreshing: Promise<void> | undefined
   #closed = false
+  /** Stops listening to the cluster's 'error' (shared: a user's cluster may be given to many fleets). */
+  readonly #stopListening: () => void
   /** What the errors call the cluster: the seeds of one redfleet made, else the user's client. */
   readonly #name: string
   /** The seeds, as errors name them. */
@@ -136,7 +139,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     this.#owned = owned !== undefined
     // Its errors are told by the clients of its nodes (NodeRedisWatch) and by the calls they fail.
     anchorListeners(cluster)
-    cluster.on('error', this.#onError)
+    this.#stopListening = listenShared(cluster, 'error', this.#onError)
     this.#settings = settings
     this.#health = new HealthRegistry(settings.onError)
     // The masters' clients are only listened to, as each is first used.
@@ -268,7 +271,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     // cluster, or they would connect after it and keep the process alive.
     await this.#refreshing
     if (!this.#owned) {
-      this.#cluster.off('error', this.#onError)
+      this.#stopListening()
       // The user's cluster stays open: what still waits in its clients for a connection is
       // withdrawn, never sent after close (node-redis drops an aborted command not written yet).
       const letGo = (name: string) =>

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { anchorListeners, type NodeRedisClient } from './node-redis-client.ts'
+import { listenShared } from './shared-listeners.ts'
 import type { ConnectionEvents } from './types.ts'
 
 /**
@@ -24,16 +25,20 @@ export class NodeRedisEvents extends EventEmitter implements ConnectionEvents {
   /** The current attempt (or ready connection) has not failed yet. */
   #attempting = true
   #lastError: unknown
+  readonly #stops: (() => void)[]
 
   constructor(client: NodeRedisClient) {
     super()
     this.#client = client
     // Before listening: stop() must be able to remove every listener (see anchorListeners).
     anchorListeners(client)
-    client.on('ready', this.#ready)
-    client.on('reconnecting', this.#reconnecting)
-    client.on('error', this.#error)
-    client.on('end', this.#end)
+    // Shared: a user's client may be given to many fleets.
+    this.#stops = [
+      listenShared(client, 'ready', this.#ready),
+      listenShared(client, 'reconnecting', this.#reconnecting),
+      listenShared(client, 'error', this.#error),
+      listenShared(client, 'end', this.#end),
+    ]
   }
 
   get status(): string {
@@ -42,10 +47,7 @@ export class NodeRedisEvents extends EventEmitter implements ConnectionEvents {
 
   /** Stops listening to the client (the fleet closes; the client stays the user's). */
   stop(): void {
-    this.#client.off('ready', this.#ready)
-    this.#client.off('reconnecting', this.#reconnecting)
-    this.#client.off('error', this.#error)
-    this.#client.off('end', this.#end)
+    for (const stop of this.#stops) stop()
   }
 
   readonly #ready = (): void => {
