@@ -328,8 +328,12 @@ export function watchConnection(
       health.noteFailure(noSuchDb(error))
       // ioredis carries on after a failed SELECT, and would run every command in db 0: this
       // attempt fails instead (each one does, so the node is down, with this reason, until the
-      // server has the db).
-      if ('disconnect' in client) client.disconnect(true)
+      // server has the db). Once for the attempt, however many fleets follow the client: each
+      // disconnect adds a listener to the socket.
+      if ('disconnect' in client && !disconnectedFor.has(error as object)) {
+        disconnectedFor.add(error as object)
+        client.disconnect(true)
+      }
       return
     }
     health.noteFailure(error)
@@ -388,6 +392,9 @@ export function watchDedicated(
 ): void {
   watchConnection(client, health, reconnectAttempts, false, undefined, false)
 }
+
+/** The refused SELECTs whose attempt watchConnection has ended (by one fleet for all of them). */
+const disconnectedFor = new WeakSet<object>()
 
 /** What watchConnection fails the commands sent on a connection that closed with (ioredis' words). */
 const closedUnderCommands = new WeakSet<Error>()

@@ -6,6 +6,7 @@
  * that are no leak. Closed, the fleets leave none behind.
  */
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
@@ -128,3 +129,36 @@ for (const [name, kind] of Object.entries(KINDS)) {
     })
   })
 }
+
+test('16 fleets on an ioredis client whose url names a db the server lacks: its reconnects warn of no leak', async () => {
+  // Each fleet ended a refused SELECT's attempt itself, and every disconnect of ioredis adds a
+  // 'close' listener to the socket: from the 10th fleet, Node warned once per attempt (helper-290).
+  const client = new Redis(`${(await testServers()).standalone}/99`)
+  client.on('error', () => undefined)
+  const leaks = countWarnings('MaxListenersExceededWarning')
+  const fleets = Array.from({ length: 16 }, () =>
+    createFleet({ client, namespace: uniqueNamespace('no-such-db'), onError() {} }),
+  )
+  try {
+    const refused = await Promise.all(
+      fleets.map((fleet) =>
+        fleet.ready().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    )
+    assert.ok(
+      refused.every((error) => error instanceof Error && /no such db/.test(error.message)),
+      `every ready() names the db: ${refused.map(String).join('; ')}`,
+    )
+    // The client's own reconnects: each attempt's socket would have carried a listener per fleet.
+    for (let attempt = 0; attempt < 3; attempt++) await once(client, 'error')
+    await turn()
+    assert.deepEqual(leaks.messages, [])
+  } finally {
+    leaks.stop()
+    await Promise.all(fleets.map((fleet) => fleet.close()))
+    client.disconnect()
+  }
+})
