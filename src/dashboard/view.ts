@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { withDeadline } from './deadline.ts'
+import { partDeadline, withDeadline } from './deadline.ts'
 import { type Html, html } from './html.ts'
 import { layout, type Shell } from './layout.ts'
 import type { NodeStatus } from './nodes.ts'
@@ -74,13 +74,21 @@ export function registerView<T>(app: FastifyInstance, page: PageContext, view: V
   }
   const load = async (request: FastifyRequest) => {
     const q = queryOf(request, view.required ?? [])
+    // Which node fails a read that outlasts its deadline (a frozen one of a ring is waited out,
+    // and the deadline names none) is asked early enough for the nodes' own read, bounded by a
+    // part deadline, to be done by then: the 503 comes at the deadline, not a node read later.
+    let naming: Promise<NodeStatus[]> | undefined
+    const asking = setTimeout(() => {
+      naming = page.nodes()
+    }, page.deadline - partDeadline(page.deadline))
     try {
       return { q, data: await withDeadline(view.load(q), page.deadline, `reading ${view.path}`) }
     } catch (error) {
       // A snapshot's failure carries the nodes read with it already.
       if (error instanceof BadQuery || error instanceof SnapshotError) throw error
-      // Which node failed it: a frozen one of a ring is waited out, and the deadline names none.
-      throw new SnapshotError(error, await page.nodes())
+      throw new SnapshotError(error, await (naming ?? page.nodes()))
+    } finally {
+      clearTimeout(asking)
     }
   }
   const fail = (reply: FastifyReply, error: unknown) =>

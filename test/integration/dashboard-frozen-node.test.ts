@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import { readDeadline } from '../../src/dashboard/deadline.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { fleetContext } from '../../src/fleet.ts'
 import { createFleet, type Fleet } from '../../src/index.ts'
@@ -149,16 +150,23 @@ test('a ring node frozen: the streams and the dead-letter channels on a node tha
   })
 })
 
-test('orphans and a tracker instance with a ring node frozen: the 503 names the node', async () => {
+test('orphans and a tracker instance with a ring node frozen: the 503 names the node, at the deadline', async () => {
   // Orphans need every node's index, liveness and jobs: the page fails whole, and says which
-  // node it waited for (helper-228: "Redis is unreachable", no node named).
-  const { servers, fleet } = await ring(2)
+  // node it waited for (helper-228: "Redis is unreachable", no node named). The nodes were
+  // asked once the deadline had passed, whose INFO to the frozen one then waited out its own
+  // commandTimeout: the 503 came a third after the deadline its message named (helper-292).
+  const commandTimeout = 1000
+  const { servers, fleet } = await ring(2, commandTimeout)
   const dashboard = await dashboardOf(fleet)
+  const deadline = readDeadline(300, commandTimeout)
   const [frozen, other] = servers as [RedisServer, RedisServer]
   await whileFrozen(frozen, async () => {
     for (const path of ['orphans.json', 'tracker.json?instance=i-1']) {
+      const asked = performance.now()
       const response = await fetch(`${dashboard.url}${path}`)
       const body = (await response.json()) as { error: { message: string; unreachable: boolean } }
+      const took = performance.now() - asked
+      assert.ok(took < deadline + commandTimeout / 2, `${path}: ${took} ms, the deadline is ${deadline} ms`)
       assert.equal(response.status, 503, path)
       assert.equal(body.error.unreachable, true)
       assert.match(body.error.message, new RegExp(`not answering: 127\\.0\\.0\\.1:${frozen.port}/0 `), path)
