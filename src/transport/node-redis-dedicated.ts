@@ -8,6 +8,7 @@ import {
   followAttempts,
   type NodeRedisClient,
 } from './node-redis-client.ts'
+import { holdWritesWhileLost } from './node-redis-lost-writes.ts'
 import { NodeRedisPipeline } from './node-redis-pipeline.ts'
 import type { CommandArg, DedicatedConnection } from './types.ts'
 
@@ -88,6 +89,7 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
     const client = this.#template.duplicate(overrides)
     this.#client = client
     followAttempts(client)
+    holdWritesWhileLost(client)
     this.watch(client)
     client.on('ready', () => {
       // Closed on purpose while connecting: it stays closed.

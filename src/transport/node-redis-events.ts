@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { anchorListeners, type NodeRedisClient } from './node-redis-client.ts'
+import { holdWritesWhileLost } from './node-redis-lost-writes.ts'
 import { listenShared } from './shared-listeners.ts'
 import type { ConnectionEvents } from './types.ts'
 
@@ -38,6 +39,7 @@ export class NodeRedisEvents extends EventEmitter implements ConnectionEvents {
       listenShared(client, 'reconnecting', this.#reconnecting),
       listenShared(client, 'error', this.#error),
       listenShared(client, 'end', this.#end),
+      holdWritesWhileLost(client),
     ]
   }
 
