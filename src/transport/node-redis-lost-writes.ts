@@ -42,9 +42,19 @@ export function holdWritesWhileLost(client: NodeRedisClient): () => void {
   const held = hold
   held.holders++
   let released = false
-  // An 'error' of a client that is still ready (a reply it could not parse) loses no connection.
+  // Only a connection that was ready can have a write scheduled (node-redis schedules none
+  // otherwise): an 'error' during a handshake (after 'connect', before 'ready': a legacy-mode
+  // client's refused command, a listener that threw) holds nothing, or what the handshake still
+  // had to write would wait until the next loss (helper-293). One of a client still ready (a
+  // reply it could not parse) loses no connection.
+  let up = client.isReady
+  const ready = () => {
+    up = true
+  }
   const lost = () => {
-    if (released || client.isReady || !client.isOpen || held.paused) return
+    if (released || !up || client.isReady || !client.isOpen) return
+    up = false
+    if (held.paused) return
     held.paused = true
     pause.call(pausable)
   }
@@ -59,6 +69,7 @@ export function holdWritesWhileLost(client: NodeRedisClient): () => void {
   const stops = [
     listenShared(client, 'error', lost),
     listenShared(client, 'connect', resume),
+    listenShared(client, 'ready', ready),
     listenShared(client, 'end', resume),
   ]
   const letGo = () => {

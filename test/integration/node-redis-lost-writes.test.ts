@@ -88,6 +88,30 @@ test('a fleet closed while its lost connection is held lets go: the client write
   }
 })
 
+test("an error while the next connection's handshake runs holds nothing: the client answers once ready", async () => {
+  // node-redis says 'error' there too (a legacy-mode client's refused command sent with the
+  // handshake, a listener of the user's that threw): held then, the client was ready with its
+  // writes held, and nothing it was sent was answered again until its next loss (helper-293).
+  const client = createClient5({ url: server.url })
+  client.on('error', () => undefined)
+  await client.connect()
+  const fleet = createFleet({ client, namespace: uniqueNamespace('lost-writes'), onError() {} })
+  try {
+    const store = fleet.store<string>()
+    await store.set('k', 'v')
+    client.once('connect', () => client.emit('error', new Error('an error of the handshake (test)')))
+    // Not events.once: it rejects at the first 'error'.
+    const back = new Promise((resolve) => client.once('ready', resolve))
+    theSocket().destroy(lost())
+    assert.notEqual(await settledWithin(back, 10_000), 'pending', 'ready again: its handshake was written')
+    assert.deepEqual(await settledWithin(client.sendCommand(['ECHO', 'mine']), 10_000), { value: 'mine' })
+    assert.equal(await store.get('k'), 'v')
+  } finally {
+    await fleet.close()
+    client.destroy()
+  }
+})
+
 test("transport: 'node-redis': a store call made in the turn its connection is lost is answered by its own reply", async () => {
   const fleet = createFleet({
     url: server.url,
