@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import { createClient as createClient5 } from 'node-redis5'
 import { createClient as createClient6 } from 'node-redis6'
-import { createFleet } from '../../src/index.ts'
+import { createFleet, type Fleet } from '../../src/index.ts'
 import type { NodeRedisClient } from '../../src/transport/node-redis-client.ts'
 import { NodeRedisDedicated } from '../../src/transport/node-redis-dedicated.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -42,6 +42,19 @@ interface Client {
   destroy(): void
 }
 
+/** Runs `work` with a fleet on `client`, connected first; closes the fleet, then the client. */
+async function withFleetOn(client: Client, work: (fleet: Fleet) => Promise<void>): Promise<void> {
+  client.on('error', () => undefined)
+  await client.connect()
+  const fleet = createFleet({ client, namespace: uniqueNamespace('lost-writes'), onError() {} })
+  try {
+    await work(fleet)
+  } finally {
+    await fleet.close()
+    client.destroy()
+  }
+}
+
 for (const [version, createClient] of [
   ['node-redis 5', createClient5],
   ['node-redis 6', createClient6],
@@ -49,10 +62,7 @@ for (const [version, createClient] of [
   describe(`a fleet on an injected ${version} client`, () => {
     test('a command made in the turn its connection is lost goes out on the next one, answered by its own reply', async () => {
       const client = createClient({ url: server.url })
-      client.on('error', () => undefined)
-      await client.connect()
-      const fleet = createFleet({ client, namespace: uniqueNamespace('lost-writes'), onError() {} })
-      try {
+      await withFleetOn(client, async (fleet) => {
         const store = fleet.store<string>()
         await store.set('k', 'v')
         const echo = client.sendCommand(['ECHO', 'mine'])
@@ -60,10 +70,7 @@ for (const [version, createClient] of [
         assert.equal(await echo, 'mine', "its own reply, not the next connection's handshake's")
         assert.equal(await store.get('k'), 'v')
         assert.equal(await client.sendCommand(['ECHO', 'after']), 'after')
-      } finally {
-        await fleet.close()
-        client.destroy()
-      }
+      })
     })
   })
 }
@@ -71,10 +78,7 @@ for (const [version, createClient] of [
 test('a fleet closed while its lost connection is held lets go: the client writes again once reconnected', async () => {
   const reconnectDelay = 200
   const client = createClient5({ url: server.url, socket: { reconnectStrategy: () => reconnectDelay } })
-  client.on('error', () => undefined)
-  await client.connect()
-  const fleet = createFleet({ client, namespace: uniqueNamespace('lost-writes'), onError() {} })
-  try {
+  await withFleetOn(client, async (fleet) => {
     await fleet.store().set('k', 1)
     const losing = once(client, 'error')
     theSocket().destroy(lost())
@@ -83,9 +87,7 @@ test('a fleet closed while its lost connection is held lets go: the client write
     // Made after the fleet let go while it held the client's writes: they resume with the next connection.
     const echo = client.sendCommand(['ECHO', 'mine'])
     assert.deepEqual(await settledWithin(echo, 20 * reconnectDelay), { value: 'mine' })
-  } finally {
-    client.destroy()
-  }
+  })
 })
 
 test("an error while the next connection's handshake runs holds nothing: the client answers once ready", async () => {
@@ -93,10 +95,7 @@ test("an error while the next connection's handshake runs holds nothing: the cli
   // handshake, a listener of the user's that threw): held then, the client was ready with its
   // writes held, and nothing it was sent was answered again until its next loss (helper-293).
   const client = createClient5({ url: server.url })
-  client.on('error', () => undefined)
-  await client.connect()
-  const fleet = createFleet({ client, namespace: uniqueNamespace('lost-writes'), onError() {} })
-  try {
+  await withFleetOn(client, async (fleet) => {
     const store = fleet.store<string>()
     await store.set('k', 'v')
     client.once('connect', () => client.emit('error', new Error('an error of the handshake (test)')))
@@ -106,10 +105,7 @@ test("an error while the next connection's handshake runs holds nothing: the cli
     assert.notEqual(await settledWithin(back, 10_000), 'pending', 'ready again: its handshake was written')
     assert.deepEqual(await settledWithin(client.sendCommand(['ECHO', 'mine']), 10_000), { value: 'mine' })
     assert.equal(await store.get('k'), 'v')
-  } finally {
-    await fleet.close()
-    client.destroy()
-  }
+  })
 })
 
 test("transport: 'node-redis': a store call made in the turn its connection is lost is answered by its own reply", async () => {
