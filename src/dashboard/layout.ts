@@ -7,6 +7,8 @@ export interface Shell {
   topology: string
   /** Page refresh interval, ms. */
   refresh: number
+  /** The page's own figures as JSON (its view's `.json` with the same query): the header's JSON link. */
+  json: string
   /** Which nav entry is current. */
   section: 'overview' | 'orphans' | 'drill-down'
   /** Breadcrumbs after "Overview": [label, href] pairs; the last one is the current page. */
@@ -44,7 +46,7 @@ ${charts ? html`<link rel="stylesheet" href="static/uPlot.min.css">` : ''}
     <a href="./" class="${s.section === 'overview' ? 'current' : ''}">Overview</a>
     <a href="orphans" class="${s.section === 'orphans' ? 'current' : ''}">Orphans</a>
     <a href="metrics">Metrics</a>
-    <a href="status.json">JSON</a>
+    <a href="${s.json}">JSON</a>
   </nav>
   <span id="status" class="pill ${s.failure ? 'down' : 'live'}">${s.failure ? 'unreachable' : 'live'}</span>
   <span id="updated" class="meta">updated <time>${new Date(s.at).toLocaleTimeString('en-GB')}</time></span>

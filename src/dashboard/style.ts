@@ -39,6 +39,7 @@ table.grid { width: 100%; border-collapse: collapse; background: var(--card); bo
 .error { color: var(--bad); max-width: 28rem; word-break: break-word; }
 .payload code { word-break: break-all; } details.payload summary { cursor: pointer; }
 details.payload pre { margin: .4rem 0 0; padding: .5rem; background: #f3f4f6; border-radius: 4px; max-height: 20rem; overflow: auto; }
+details.payload .cut, .error .cut { display: block; margin-top: .3rem; color: #4b5563; font-style: italic; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 1rem; }
 figure.chart { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .6rem .2rem; min-height: 230px; }
 figure.chart figcaption { font-weight: 600; font-size: 12.5px; color: #374151; margin-bottom: .2rem; }

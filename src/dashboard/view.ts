@@ -106,16 +106,17 @@ export function registerView<T>(app: FastifyInstance, page: PageContext, view: V
 
   app.get(view.path, async (request, reply) => {
     const fragment = (request.query as Query).fragment !== undefined
+    // The page's own query (a token is not part of what it shows).
+    const { token: _, fragment: __, ...shown } = request.query as Query
+    const query = new URLSearchParams(shown as Record<string, string>).toString()
     const shell = {
       namespace: page.namespace,
       topology: page.topology,
       refresh: page.refresh,
       section: view.section ?? 'drill-down',
       fixed: view.fixed,
+      json: `${view.json.slice(1)}${query ? `?${query}` : ''}`,
     }
-    // The page's own query (a token is not part of what it shows).
-    const { token: _, fragment: __, ...shown } = request.query as Query
-    const query = new URLSearchParams(shown as Record<string, string>).toString()
     try {
       const { q, data } = await load(request)
       const served = {

@@ -191,6 +191,15 @@ describe('dashboard /metrics and /status.json on a known fleet', () => {
     )
   })
 
+  test("a page's JSON link is its own figures: a drill-down's view with the same query", async () => {
+    const page = await (await fetch(`${dashboard.url}dead-letters?channel=billing:dead`)).text()
+    const link = /<a href="([^"]*)">JSON<\/a>/.exec(page)?.[1]
+    assert.equal(link, 'dead-letters.json?channel=billing%3Adead')
+    const letters = (await (await fetch(`${dashboard.url}${link}`)).json()) as { letters: unknown[] }
+    assert.equal(letters.letters.length, 2)
+    assert.match(await (await fetch(dashboard.url)).text(), /<a href="status.json">JSON<\/a>/)
+  })
+
   test('on loopback it answers requests for localhost only (DNS rebinding), whatever the path', async () => {
     const port = new URL(dashboard.url).port
     const get = (host: string, path = '/status.json') => getWithHost(dashboard, host, path)

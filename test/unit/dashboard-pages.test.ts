@@ -3,12 +3,18 @@
  * from a snapshot with parts that could not be read, where an empty table is "none among those
  * read", never "none at all" (an operator looking for dead letters while a ring node was down was
  * told there was no channel: helper-270); a group's pending entries handed back by a stopping
- * consumer, shown as such rather than idle for 11,574 days.
+ * consumer, shown as such rather than idle for 11,574 days; a dead-letter page of big letters
+ * shows the first part of each (100 letters of a megabyte made one page over 100 MB).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { DeadLetter } from '../../src/admin/dead-letters.ts'
+import { pretty } from '../../src/dashboard/format.ts'
 import { HANDED_BACK_IDLE } from '../../src/dashboard/group.ts'
+import { escapeHtml } from '../../src/dashboard/html.ts'
+import { deadLettersContent } from '../../src/dashboard/pages/dead-letters.ts'
 import { overviewContent } from '../../src/dashboard/pages/overview.ts'
+import { SHOWN_CHARACTERS } from '../../src/dashboard/pages/parts.ts'
 import { groupContent } from '../../src/dashboard/pages/streams.ts'
 import type { Snapshot } from '../../src/dashboard/snapshot.ts'
 
@@ -74,4 +80,48 @@ test('a pending entry handed back by a stopping consumer says so, not an idle ti
   assert.doesNotMatch(rows[0]!, /handed back/)
   assert.match(rows[1]!, /handed back/)
   assert.doesNotMatch(rows[1]!, /\d d</)
+})
+
+function letter(id: string, data: unknown, error: string): DeadLetter {
+  return {
+    id,
+    channel: 'billing:dead',
+    origin: { channel: 'billing', id: '1-0' },
+    group: 'billing',
+    error,
+    deliveries: 10,
+    deadAt: 1_000_000,
+    envelope: { data, at: 1_000_000 },
+  }
+}
+
+test("a dead-letter page shows each big letter's first part and says the page's JSON has the rest", () => {
+  const big = { rows: Array.from({ length: 20_000 }, (_, i) => ({ sku: `sku-${i}`, qty: i })) }
+  const error = `failed: ${'x'.repeat(100_000)}`
+  const letters = Array.from({ length: 20 }, (_, i) => letter(`${i + 1}-0`, big, error))
+  const page = { channel: 'billing:dead', length: 20, letters, skipped: 0, at: 1_000_000 }
+  const text = deadLettersContent(page, true, undefined).text
+  const whole = pretty(letters[0]!.envelope).length
+  assert.ok(whole > 50 * SHOWN_CHARACTERS, `a letter of ${whole} characters`)
+  // Each row: at most the shown part of its envelope and of its error (escaped: a `"` is six
+  // characters), plus its markup.
+  assert.ok(text.length < 20 * (6 * 2 * SHOWN_CHARACTERS + 4096), `a page of ${text.length} characters`)
+  const notes = text.match(/… [0-9,]+ more characters: the page's JSON has them all/g) ?? []
+  assert.equal(notes.length, 40, 'one note per envelope and per error')
+  const start = escapeHtml(pretty(letters[0]!.envelope).slice(0, 2000))
+  assert.ok(text.includes(start), 'the start of the envelope is shown')
+})
+
+test('a small dead letter is shown whole, without a note', () => {
+  const page = {
+    channel: 'billing:dead',
+    length: 1,
+    letters: [letter('1-0', { order: 42 }, 'no stock')],
+    skipped: 0,
+    at: 1,
+  }
+  const text = deadLettersContent(page, false, undefined).text
+  assert.doesNotMatch(text, /more characters/)
+  assert.match(text, /no stock/)
+  assert.ok(text.includes('&quot;order&quot;: 42'), text)
 })

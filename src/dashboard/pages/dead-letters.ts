@@ -1,7 +1,7 @@
 import type { DeadLetter } from '../../admin/dead-letters.ts'
 import { count, duration, timestamp } from '../format.ts'
 import { type Html, html } from '../html.ts'
-import { actionButton, emptyRow, nextPage, payload } from './parts.ts'
+import { actionButton, emptyRow, nextPage, payload, shown } from './parts.ts'
 
 export interface DeadLetterPage {
   channel: string
@@ -45,7 +45,7 @@ ${p.letters.map(
   ) => html`<tr data-entry="${l.id}">${allowActions ? html`<td><input type="checkbox" name="id" value="${l.id}" aria-label="select ${l.id}"></td>` : ''}
 <td><code>${l.id}</code></td><td title="${timestamp(l.deadAt)}">${duration(p.at - l.deadAt)} ago</td><td>${l.group}</td>
 <td><code>${l.origin.channel ?? 'events'}</code> <code>${l.origin.id}</code></td><td class="num">${count(l.deliveries)}</td>
-<td class="error">${l.error}</td><td>${payload(l.envelope)}</td></tr>`,
+<td class="error">${shown(l.error)}</td><td>${payload(l.envelope)}</td></tr>`,
 )}
 </tbody></table>${nextPage(next, 'Next dead letters')}`
 }

@@ -1,18 +1,34 @@
-import { pretty, preview } from '../format.ts'
+import { count, pretty, preview } from '../format.ts'
 import { type Html, html } from '../html.ts'
+
+/**
+ * The most of a value a page shows, in characters of its indented JSON. A page lists up to 100
+ * rows and is kept for when the fleet cannot be read: dead letters of a megabyte each made one
+ * page over 100 MB, and the dashboard kept up to 50 such pages per view.
+ */
+export const SHOWN_CHARACTERS = 8192
+
+/** `text`, cut after SHOWN_CHARACTERS with a note of how much more the page's JSON holds. */
+export function shown(text: string): Html | string {
+  if (text.length <= SHOWN_CHARACTERS) return text
+  // Not between the two halves of a surrogate pair.
+  const last = text.charCodeAt(SHOWN_CHARACTERS - 1)
+  const end = last >= 0xd800 && last <= 0xdbff ? SHOWN_CHARACTERS - 1 : SHOWN_CHARACTERS
+  return html`${text.slice(0, end)}<span class="cut">… ${count(text.length - end)} more characters: the page's JSON has them all</span>`
+}
 
 /** A table row saying there is nothing to list. */
 export function emptyRow(colspan: number, text: string): Html {
   return html`<tr><td colspan="${colspan}" class="empty">${text}</td></tr>`
 }
 
-/** A payload: a one-line preview that opens into the whole value. */
+/** A payload: a one-line preview that opens into the whole value (its first SHOWN_CHARACTERS). */
 export function payload(value: unknown): Html {
   const short = preview(value)
   const full = pretty(value)
   return full === short
     ? html`<code class="payload">${short}</code>`
-    : html`<details class="payload"><summary><code>${short}</code></summary><pre>${full}</pre></details>`
+    : html`<details class="payload"><summary><code>${short}</code></summary><pre>${shown(full)}</pre></details>`
 }
 
 /**
