@@ -61,8 +61,10 @@ export interface CacheBackend {
   deleteMany(keys: readonly string[], written?: () => void): Promise<number>
   /** INCRBY; `ttl` (ms) is set only when the key has no expiry (never extended). */
   increment(key: string, by: number, ttl: number | undefined): Promise<number>
-  /** INCR; for tag versions. */
+  /** A tag's new version (newTagVersion), set whatever it held: an invalidation. */
   bump(key: string): Promise<number>
+  /** Sets a tag's `version` unless it has one (SET NX); the tag's version either way. */
+  establish(key: string, version: number): Promise<number>
   /**
    * Deletes every key that starts with `prefix` and whose rest matches `glob` (Redis glob
    * rules), except those whose rest `others` says belongs to another scope: SCAN on every

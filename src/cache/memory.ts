@@ -4,6 +4,7 @@ import type { MemoryKeyspace } from '../topology/memory.ts'
 import type { CacheBackend, WriteItem } from './backend.ts'
 import { decodeEntry, isExpired } from './entry.ts'
 import { escapeGlob, globMatcher } from './glob.ts'
+import { newTagVersion } from './tag-versions.ts'
 
 type ChangeListener = (key: string) => void
 
@@ -128,7 +129,18 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   async bump(key: string): Promise<number> {
-    return this.increment(key, 1, undefined)
+    const version = newTagVersion()
+    this.memory.set(key, String(version), 'keep')
+    changed(key)
+    return version
+  }
+
+  async establish(key: string, version: number): Promise<number> {
+    const held = this.memory.string(key)
+    if (held !== undefined) return Number(held)
+    this.memory.set(key, String(version), 'keep')
+    changed(key)
+    return version
   }
 
   async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {

@@ -13,6 +13,7 @@ import {
 import type { NearCache } from './near.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import { type KeyScope, type Scope, tagKeys } from './scope.ts'
+import { tagVersion } from './tag-versions.ts'
 import type { CacheStats } from './types.ts'
 
 export interface ReaderParts {
@@ -282,7 +283,7 @@ export class EntryReader {
     )
   }
 
-  /** Current versions of tags (0 for a tag never invalidated), in one round trip. */
+  /** Current versions of tags (MISSING_VERSION for a tag without one), in one round trip. */
   async tagVersions(method: CacheMethod, scope: Scope, names: readonly string[]): Promise<number[]> {
     const keys = tagKeys(scope, names)
     const near = this.#o.near
@@ -335,11 +336,6 @@ export class EntryReader {
       if (entry?.tags?.some((tag) => current.get(tag.name) !== tag.version)) entries[i] = undefined
     })
   }
-}
-
-/** A tag's version as stored: 0 for a tag never invalidated. */
-function tagVersion(text: string | null): number {
-  return text === null ? 0 : Number(text)
 }
 
 /** When a read was sent: performance.now() for the near cache's deadlines, Date.now() for entries'. */

@@ -9,6 +9,7 @@ import type { MasterNode, RedisTopology } from '../topology/types.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { GET_IDENTIFIED, RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
+import { newTagVersion } from './tag-versions.ts'
 
 /** Keys per SCAN page and per UNLINK batch of deleteMatching. */
 const SCAN_COUNT = 1000
@@ -183,7 +184,21 @@ export class RedisCacheBackend implements CacheBackend {
   }
 
   async bump(key: string): Promise<number> {
-    return this.#topology.run(key, (client) => client.incr(key))
+    const version = newTagVersion()
+    // KEEPTTL: as INCR did, a TTL another client gave the key stays.
+    await this.#topology.run(key, (client) => client.call('SET', key, String(version), 'KEEPTTL'))
+    return version
+  }
+
+  async establish(key: string, version: number): Promise<number> {
+    // SET NX, then GET of what another process set first: SET NX GET would need Redis 7.0.
+    for (;;) {
+      if ((await this.#topology.run(key, (client) => client.set(key, String(version), 'NX'))) === 'OK') {
+        return version
+      }
+      const held = await this.#topology.run(key, (client) => client.get(key))
+      if (held !== null) return Number(held)
+    }
   }
 
   async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {

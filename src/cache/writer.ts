@@ -8,6 +8,7 @@ import { type CallOrder, NONE } from './order.ts'
 import type { EntryReader } from './reader.ts'
 import type { CacheMethod, RunCommand } from './run.ts'
 import { type Scope, tagKeys } from './scope.ts'
+import { MISSING_VERSION, newTagVersion } from './tag-versions.ts'
 import type { CacheStats } from './types.ts'
 
 export interface WriterParts {
@@ -55,7 +56,28 @@ export class EntryWriter {
     if (!names || !isStamped(settings)) return undefined
     return this.#o.reader
       .tagVersions(method, scope, names)
+      .then((versions) =>
+        versions.includes(MISSING_VERSION)
+          ? this.#establish(method, tagKeys(scope, names), versions)
+          : versions,
+      )
       .then((versions) => names.map((name, i) => ({ name, version: versions[i]! })))
+  }
+
+  /** `versions` with a version set for each tag without one (see tag-versions.ts). */
+  #establish(method: CacheMethod, keys: readonly string[], versions: readonly number[]): Promise<number[]> {
+    return Promise.all(
+      versions.map(async (version, i) => {
+        if (version !== MISSING_VERSION) return version
+        const key = keys[i]!
+        const set = await this.#o.run(method, undefined, () =>
+          this.#o.backend.establish(key, newTagVersion()),
+        )
+        // A near copy of the tag says it has no version: now it has one.
+        this.evictTag(key)
+        return set
+      }),
+    )
   }
 
   /**

@@ -444,6 +444,32 @@ forEachTopology('Cache contract (redfleet features)', (env) => {
     assert.equal(await a.read('p1'), 'one again')
   })
 
+  test("a tag's version lost with its node leaves no entry of the tag current, and the tag works on", async () => {
+    const namespace = uniqueKey('ns')
+    const cache = cacheOf({ namespace })
+    await cache.write('before', 'old', { tags: ['T'] })
+    await cache.invalidateTag('T')
+    await cache.write('after', 'new', { tags: ['T'] })
+    assert.equal(await cache.read('before'), undefined)
+    assert.equal(await cache.read('after'), 'new')
+    // All a node restarted empty (or a replica that had not copied it) holds of the tag: nothing.
+    // A version counted from 0 again made the entries invalidated before current again (helper-294).
+    await raw.delete(`${env.namespace}:cache~tag:${namespace}:T`)
+    assert.equal(await cache.read('before'), undefined, 'invalidated before the loss')
+    assert.equal(await cache.read('after'), undefined, 'written under the version lost')
+    assert.deepEqual(await cache.readMulti(['before', 'after']), new Map())
+    assert.equal(await cache.exist('before'), false)
+    // The next tagged write gives the tag a version of its own: live, and invalidated as any.
+    await cache.write('again', 'v', { tags: ['T'] })
+    assert.equal(await cache.read('again'), 'v')
+    assert.equal(await cache.fetch('fetched', { tags: ['T'] }, () => 'f'), 'f')
+    assert.equal(await cache.read('fetched'), 'f')
+    assert.equal(await cache.read('before'), undefined)
+    await cache.invalidateTag('T')
+    assert.equal(await cache.read('again'), undefined)
+    assert.equal(await cache.read('fetched'), undefined)
+  })
+
   test('raw: true with tags is refused, nothing written; a raw entry carries no version (as Rails)', async () => {
     const cache = cacheOf({ namespace: uniqueKey('ns') })
     await cache.write('kept', 'before', { raw: true })

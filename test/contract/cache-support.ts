@@ -46,6 +46,8 @@ export interface RawAccess {
   /** ms; -1 without expiry, -2 missing. */
   pttl(key: string): Promise<number>
   exists(key: string): Promise<boolean>
+  /** Deletes `key`, as a node restarted empty has lost it. */
+  delete(key: string): Promise<void>
   /** Makes `key` a stream of one entry: a key of another type where a string is read. */
   stream(key: string): Promise<void>
   isStream(key: string): Promise<boolean>
@@ -68,6 +70,9 @@ export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
       },
       async exists(key) {
         return processMemory.has(key)
+      },
+      async delete(key) {
+        processMemory.delete(key)
       },
       async stream(key) {
         const stream = new MemoryStream()
@@ -103,6 +108,9 @@ export async function rawAccess(topology: TopologyKind): Promise<RawAccess> {
     },
     pttl: (key) => clientOf(key).pttl(key),
     exists: async (key) => (await clientOf(key).exists(key)) > 0,
+    async delete(key) {
+      await clientOf(key).del(key)
+    },
     async stream(key) {
       await clientOf(key).xadd(key, '*', 'env', '{"n":1}')
     },
