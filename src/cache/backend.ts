@@ -68,9 +68,16 @@ export interface CacheBackend {
   /**
    * Deletes every key that starts with `prefix` and whose rest matches `glob` (Redis glob
    * rules), except those whose rest `others` says belongs to another scope: SCAN on every
-   * master, UNLINK in batches. Never KEYS, never FLUSHDB.
+   * master, UNLINK in batches. Never KEYS, never FLUSHDB. `removed` is told each batch's count
+   * as it is answered: a walk repeated after a transient failure finds gone what the first one
+   * removed, and its own count would leave those out.
    */
-  deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number>
+  deleteMatching(
+    prefix: string,
+    glob: string,
+    others: ((rest: string) => boolean) | undefined,
+    removed: (count: number) => void,
+  ): Promise<void>
   /** SET NX PX (take-fill-lock-1.lua): true if `token` now holds the lock, taken now or earlier. */
   lock(key: string, token: string, ttl: number): Promise<boolean>
   /** Deletes the lock only if `token` still holds it (an expired lock may be someone else's). */

@@ -540,8 +540,13 @@ export class FleetCache implements Cache {
     const count = await this.#failsafe.guard('deleteMatched', 0, () =>
       this.#order.changeAll(async () => {
         this.#nearAll?.clear()
-        const removed = await this.#run('deleteMatched', glob, () =>
-          this.#backend.deleteMatching(prefix, glob, this.#keys.othersInScope()),
+        // Counted over every walk: one repeated after a failover mid-walk (the runner's retry)
+        // finds gone what the first removed (helper-294: 496 of 1,500 told).
+        let removed = 0
+        await this.#run('deleteMatched', glob, () =>
+          this.#backend.deleteMatching(prefix, glob, this.#keys.othersInScope(), (count) => {
+            removed += count
+          }),
         )
         this.#nearAll?.clear()
         return removed
@@ -589,8 +594,10 @@ export class FleetCache implements Cache {
     await this.#failsafe.guard('clear', undefined, () =>
       this.#order.changeAll(async () => {
         this.#nearAll?.clear()
-        this.#stats.deletes += await this.#run('clear', undefined, () =>
-          this.#backend.deleteMatching(prefix, '*', this.#keys.othersUnderAllVersions()),
+        await this.#run('clear', undefined, () =>
+          this.#backend.deleteMatching(prefix, '*', this.#keys.othersUnderAllVersions(), (count) => {
+            this.#stats.deletes += count
+          }),
         )
         this.#nearAll?.clear()
       }),

@@ -143,7 +143,12 @@ export class MemoryCacheBackend implements CacheBackend {
     return version
   }
 
-  async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {
+  async deleteMatching(
+    prefix: string,
+    glob: string,
+    others: ((rest: string) => boolean) | undefined,
+    removed: (count: number) => void,
+  ): Promise<void> {
     // The pattern Redis gets (src/cache/redis.ts): the escaped prefix, then the user's glob.
     const matches = globMatcher(escapeGlob(prefix) + glob)
     let count = 0
@@ -151,7 +156,7 @@ export class MemoryCacheBackend implements CacheBackend {
       if (others?.(key.slice(prefix.length))) continue
       if (matches(key) && this.#delete(key)) count++
     }
-    return count
+    removed(count)
   }
 
   async lock(key: string, token: string, ttl: number): Promise<boolean> {

@@ -201,16 +201,20 @@ export class RedisCacheBackend implements CacheBackend {
     }
   }
 
-  async deleteMatching(prefix: string, glob: string, others?: (rest: string) => boolean): Promise<number> {
+  async deleteMatching(
+    prefix: string,
+    glob: string,
+    others: ((rest: string) => boolean) | undefined,
+    removed: (count: number) => void,
+  ): Promise<void> {
     const topology = await this.#topology.get()
     const pattern = escapeGlob(prefix) + glob
     const { masters, unconnected } = await mastersToScan(topology)
     // One part per master, and a failed one per master it cannot reach: a failure beside parts
     // that deleted keys is partly applied (outcome unknown), never "not applied".
-    const counts = await everyPart([
+    await everyPart([
       ...unconnected.map((down) => Promise.reject(down)),
       ...masters.map(async (master) => {
-        let removed = 0
         let cursor = '0'
         do {
           const [next, found] = await master.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
@@ -219,12 +223,10 @@ export class RedisCacheBackend implements CacheBackend {
           // that nothing outside the cache namespace is ever deleted.
           const keys = found.filter((key) => key.startsWith(prefix) && !others?.(key.slice(prefix.length)))
           if (keys.length === 0) continue
-          removed += await unlinkFound(topology, master, keys)
+          removed(await unlinkFound(topology, master, keys))
         } while (cursor !== '0')
-        return removed
       }),
     ])
-    return counts.reduce((a, b) => a + b, 0)
   }
 
   async lock(key: string, token: string, ttl: number): Promise<boolean> {

@@ -7,8 +7,11 @@ import net from 'node:net'
 
 export interface DroppingProxy {
   readonly url: string
-  /** Drops the next connection that sends `command` (upper case, as RESP names it), before it is sent on. */
-  dropAt(command: string): void
+  /**
+   * Drops the connection that sends `command` (named upper case), before it is sent
+   * on, once `passing` sends of it went through first (0: the next one).
+   */
+  dropAt(command: string, passing?: number): void
   /** How many connections it dropped. */
   readonly dropped: number
   close(): Promise<void>
@@ -16,6 +19,7 @@ export interface DroppingProxy {
 
 export async function droppingProxy(target: number): Promise<DroppingProxy> {
   let armed: string | undefined
+  let passing = 0
   let dropped = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
@@ -30,7 +34,7 @@ export async function droppingProxy(target: number): Promise<DroppingProxy> {
       })
     }
     client.on('data', (data) => {
-      if (armed !== undefined && data.includes(`\r\n${armed}\r\n`)) {
+      if (armed !== undefined && sends(data, armed) && passing-- === 0) {
         armed = undefined
         dropped++
         client.destroy()
@@ -44,8 +48,9 @@ export async function droppingProxy(target: number): Promise<DroppingProxy> {
   const { port } = server.address() as net.AddressInfo
   return {
     url: `redis://127.0.0.1:${port}`,
-    dropAt(command) {
+    dropAt(command, passes = 0) {
       armed = command
+      passing = passes
     },
     get dropped() {
       return dropped
@@ -55,4 +60,9 @@ export async function droppingProxy(target: number): Promise<DroppingProxy> {
       await new Promise((resolve) => server.close(resolve))
     },
   }
+}
+
+/** Whether `data` holds the command `name` (clients send it upper case or, as ioredis, lower case). */
+function sends(data: Buffer, name: string): boolean {
+  return data.includes(`\r\n${name}\r\n`) || data.includes(`\r\n${name.toLowerCase()}\r\n`)
 }
