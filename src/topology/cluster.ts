@@ -416,6 +416,8 @@ export class ClusterTopology implements RedisTopology {
       // The Cluster gives its node clients no retry strategy (it re-maps slots instead); a
       // dedicated connection has to reconnect by itself.
       retryStrategy: reconnectDelay,
+      // Its first command opens it and waits for it (see the standalone one in sharded.ts).
+      enableOfflineQueue: true,
     })
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)

@@ -218,7 +218,14 @@ export class ShardedTopology implements RedisTopology {
       if (down) withdraw(node.refusal('command'))
     })
     const dedicated = () =>
-      client.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null, lazyConnect: true })
+      client.duplicate({
+        commandTimeout: undefined,
+        maxRetriesPerRequest: null,
+        lazyConnect: true,
+        // Its first command opens it and waits for it: without the queue (a user's client made
+        // with `enableOfflineQueue: false`) it was refused, every time (helper-295).
+        enableOfflineQueue: true,
+      })
     const detach = () => {
       unwatch()
       unfollow()

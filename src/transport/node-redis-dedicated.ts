@@ -77,7 +77,12 @@ export class NodeRedisDedicated extends EventEmitter implements DedicatedConnect
 
   /** Makes the client of the next connection and connects it. */
   #open(): Promise<void> {
-    const overrides: Record<string, unknown> = this.options.protocol === 2 ? { ...RESP2 } : {}
+    const overrides: Record<string, unknown> = {
+      ...(this.options.protocol === 2 ? RESP2 : {}),
+      // The first command opens the connection and waits for it: a user's client made with
+      // `disableOfflineQueue` refused it at once, every time (helper-295: no loop read an entry).
+      disableOfflineQueue: false,
+    }
     if (this.#oneClientEach) {
       const socket = this.#template.options?.socket
       // Called where node-redis would reconnect: this client is done, the next one is ours.
