@@ -40,7 +40,16 @@ export function preview(value: unknown, max = 160): string {
   } catch {
     text = String(value)
   }
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+  return text.length > max ? `${cutAt(text, max - 1)}…` : text
+}
+
+/**
+ * The first `length` UTF-16 units of `text`, or one fewer where the last would be the first half
+ * of a surrogate pair: a half alone shows as U+FFFD (helper-297: an emoji cut in a preview).
+ */
+export function cutAt(text: string, length: number): string {
+  const last = text.charCodeAt(length - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length)
 }
 
 /** A value as indented JSON, for the expandable full view. */

@@ -17,6 +17,7 @@ import { overviewContent } from '../../src/dashboard/pages/overview.ts'
 import { SHOWN_CHARACTERS } from '../../src/dashboard/pages/parts.ts'
 import { groupContent } from '../../src/dashboard/pages/streams.ts'
 import type { Snapshot } from '../../src/dashboard/snapshot.ts'
+import { isWellFormed } from '../../src/validate.ts'
 
 function snapshot(unavailable: Snapshot['unavailable']): Snapshot {
   return {
@@ -124,4 +125,16 @@ test('a small dead letter is shown whole, without a note', () => {
   assert.doesNotMatch(text, /more characters/)
   assert.match(text, /no stock/)
   assert.ok(text.includes('&quot;order&quot;: 42'), text)
+})
+
+test('a cut value never ends in half of a surrogate pair, in its preview or its shown part', () => {
+  for (const data of ['😀'.repeat(6000), `x${'😀'.repeat(6000)}`]) {
+    const text = deadLettersContent(
+      { channel: 'c:dead', length: 1, letters: [letter('1-0', { s: data }, 'e')], skipped: 0, at: 1 },
+      false,
+      undefined,
+    ).text
+    assert.ok(isWellFormed(text), 'no lone surrogate')
+    assert.match(text, /… [0-9,]+ more characters/)
+  }
 })

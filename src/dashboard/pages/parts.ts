@@ -1,4 +1,4 @@
-import { count, pretty, preview } from '../format.ts'
+import { count, cutAt, pretty, preview } from '../format.ts'
 import { type Html, html } from '../html.ts'
 
 /**
@@ -11,10 +11,8 @@ export const SHOWN_CHARACTERS = 8192
 /** `text`, cut after SHOWN_CHARACTERS with a note of how much more the page's JSON holds. */
 export function shown(text: string): Html | string {
   if (text.length <= SHOWN_CHARACTERS) return text
-  // Not between the two halves of a surrogate pair.
-  const last = text.charCodeAt(SHOWN_CHARACTERS - 1)
-  const end = last >= 0xd800 && last <= 0xdbff ? SHOWN_CHARACTERS - 1 : SHOWN_CHARACTERS
-  return html`${text.slice(0, end)}<span class="cut">… ${count(text.length - end)} more characters: the page's JSON has them all</span>`
+  const cut = cutAt(text, SHOWN_CHARACTERS)
+  return html`${cut}<span class="cut">… ${count(text.length - cut.length)} more characters: the page's JSON has them all</span>`
 }
 
 /** A table row saying there is nothing to list. */
