@@ -472,10 +472,18 @@ const NOT_SENT = new RegExp(
 /**
  * What the clients say when a connection is lost or cannot be made: ioredis' words, then
  * node-redis' ("Socket closed unexpectedly", "Disconnects client", "All the root nodes are
- * unavailable", and the NOT_SENT ones).
+ * unavailable", and the NOT_SENT ones), then Node's own for a write after the server closed the
+ * connection (EPIPE), which node-redis 5 hands on as it is (helper-296).
  */
 const CONNECTION_FAILURE =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable/i
+  /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable|ended by the other party/i
+
+/** A socket's error code for a connection that could not be made or was lost. */
+const LOST_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE'])
+
+function isLostSocket(error: unknown): boolean {
+  return LOST_SOCKET.has(String((error as { code?: unknown } | undefined)?.code))
+}
 
 /** A reply that is not RESP (ioredis 6 and node-redis, ioredis 5's redis-parser): no Redis sent it. */
 const NOT_RESP = /Unknown RESP type|Protocol error, got/
@@ -503,8 +511,7 @@ export function isTransientFailure(error: unknown): boolean {
   if (isRedirectionStorm(error) && stormEndedByLostConnection(error)) return true
   if (isClientReply(error)) return isTransientReply(error)
   if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  if (error.name === 'TimeoutError' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return true
+  if (error.name === 'TimeoutError' || isLostSocket(error)) return true
   return CONNECTION_FAILURE.test(error.message) || CLIENT_TIMEOUT.test(error.message)
 }
 
@@ -595,7 +602,7 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   if (notRedis) return new ConnectionError(`${where} failed: ${notRedis}`, { cause: error })
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
-  if (CONNECTION_FAILURE.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {
+  if (CONNECTION_FAILURE.test(message) || isLostSocket(error)) {
     const outcome = NOT_SENT.test(message) ? 'not-applied' : 'unknown'
     const said = message.startsWith(UNSENT) ? message : `Redis is unreachable (${message})`
     return new ConnectionError(`${where} failed: ${said}`, {
