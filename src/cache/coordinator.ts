@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { ClosedError, ConnectionError, isTransient, TimeoutError } from '../errors.ts'
 import type { CacheBackend } from './backend.ts'
-import { type Entry, encodeEntry, entryValue } from './entry.ts'
+import { type Entry, encodeEntry, entryValue, type TagStamp } from './entry.ts'
 import { prepareValue } from './envelope.ts'
 import type { Failsafe } from './failsafe.ts'
 import { type FillWaker, type Found, fillWithLock, holdingLock, SingleFlight } from './fill.ts'
@@ -13,7 +13,7 @@ import type { RunCommand } from './run.ts'
 import { type KeyScope, type Scope, shortName } from './scope.ts'
 import type { CacheKey, CacheStats, WriteOptions } from './types.ts'
 import { copyValue } from './values.ts'
-import type { EntryWriter } from './writer.ts'
+import { type EntryWriter, UNSTAMPED } from './writer.ts'
 
 export type Compute<T> = (key: string, o: WriteOptions) => T | Promise<T>
 
@@ -184,14 +184,20 @@ export class FillCoordinator {
     const stampsBefore =
       tagsBefore === undefined
         ? undefined
-        : await failsafe.guard('fetch', undefined, () =>
-            writer.stampsInOrder(order, 'fetch', scope, settings),
+        : await failsafe.guard<TagStamp[] | undefined | typeof UNSTAMPED>(
+            'fetch',
+            UNSTAMPED,
+            () => writer.stampsInOrder(order, 'fetch', scope, settings),
+            undefined,
           )
     stats.fills++
     const value = await computing.run(computingToo(full), () => compute(name, settings))
     if (value === undefined || (value === null && settings.skipNil)) return value
     const prepared = prepareValue('fetch', name, value, settings)
     const version = requestedVersion(key, settings.version, 'fetch')
+    // Without the versions from before the compute, none read after it may stamp it: an
+    // invalidation made during the compute would not make it a miss (helper-297).
+    if (stampsBefore === UNSTAMPED) return value
     await failsafe.guard('fetch', false, async () => {
       // The compute may have changed the tags: then their versions are read now.
       const same = stampsBefore !== undefined && settings.tags?.join('\u0000') === tagsBefore

@@ -13,7 +13,7 @@ import type { EntryReader } from './reader.ts'
 import type { CacheMethod } from './run.ts'
 import { type KeyScope, type Scope, tagKeys } from './scope.ts'
 import type { CacheKey, CacheStats, FetchOptions, WriteOptions } from './types.ts'
-import { type EntryWriter, isStamped, type PendingWrite } from './writer.ts'
+import { type EntryWriter, isStamped, type PendingWrite, UNSTAMPED } from './writer.ts'
 
 /**
  * The versions a multi-key call asks for: one for every key (the `version` option), one per key
@@ -27,9 +27,6 @@ function versionAt(versions: Versions, i: number): string | undefined {
 
 /** What a multi-key read answers for a key it did not find (a cached value may be null, never this). */
 const MISS: unique symbol = Symbol('miss')
-
-/** A fill's tag versions could not be read (fillMisses): it stores nothing. */
-const UNSTAMPED: unique symbol = Symbol('unstamped')
 
 /** Names, full keys and requested versions of a multi-key call. */
 interface ManyKeys {

@@ -24,6 +24,9 @@ export interface WriterParts {
   stats: CacheStats
 }
 
+/** A fill's tag versions could not be read before its compute: it stores nothing. */
+export const UNSTAMPED: unique symbol = Symbol('unstamped')
+
 /** One entry of a multi-key write, its value prepared. */
 export interface PendingWrite {
   /** The key as the caller named it (expanded), for reports. */
