@@ -1,4 +1,4 @@
-import { RECORD_2 } from '../../src/tracker/scripts.ts'
+import { RECORD_3 } from '../../src/tracker/scripts.ts'
 import { type BenchContext, measureThroughput, median, type Op, type Scenario } from '../lib.ts'
 
 const duration = Number(process.env.BENCH_DURATION ?? 1000)
@@ -18,11 +18,16 @@ async function measure(ctx: BenchContext): Promise<Record<string, string | numbe
   await tracker.start()
   const rawKey = `${ctx.namespace}:tracker:{bench}:jobs`
   const rawIndex = `${ctx.namespace}:tracker:{bench}:sessions`
+  const rawAlive = `${ctx.namespace}:tracker:{bench}:alive`
   const text = JSON.stringify({ t: Date.now(), p: payload })
   const variants: Record<string, Op> = {
     untracked: () => noop(),
     'raw ioredis': async (i) => {
-      await RECORD_2.run(ctx.raw, [rawIndex, rawKey], ['session', 'bench', `job-${i}`, text])
+      await RECORD_3.run(
+        ctx.raw,
+        [rawIndex, rawKey, rawAlive],
+        ['session', 'bench', `job-${i}`, text, Date.now(), 45_000],
+      )
       await noop()
       await ctx.raw.hdel(rawKey, `job-${i}`)
     },

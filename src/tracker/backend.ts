@@ -1,5 +1,11 @@
 import type { SessionKeys } from './keys.ts'
 
+/** A session's liveness as a heartbeat sets it: lastSeen (ms, the instance's clock) for `ttl` ms. */
+export interface Liveness {
+  lastSeen: number
+  ttl: number
+}
+
 /** How completing a recovered orphan went (TrackerBackend.complete). */
 export type Completion = 'done' | 'taken' | 'gone'
 
@@ -23,8 +29,18 @@ export interface TrackerBackend {
     lastSeen: number,
     ttl: number,
   ): Promise<void>
-  /** Lists the session and records a job (membership and payload, one field). */
-  record(keys: SessionKeys, sessionId: string, instanceId: string, jobId: string, text: string): Promise<void>
+  /**
+   * Lists the session and records a job (membership and payload, one field); with `alive` (the
+   * session heartbeats), marks it live as a heartbeat would, unless it is live already.
+   */
+  record(
+    keys: SessionKeys,
+    sessionId: string,
+    instanceId: string,
+    jobId: string,
+    text: string,
+    alive: Liveness | undefined,
+  ): Promise<void>
   /** Forgets a job that settled. */
   remove(keys: SessionKeys, jobId: string): Promise<void>
   /** Ends liveness and forgets the given jobs; unlists the session when no record is left. */

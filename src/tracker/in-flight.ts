@@ -2,7 +2,7 @@ import { ClosedError, SerializationError } from '../errors.ts'
 import type { TrackerBackend } from './backend.ts'
 import { encodeRecord } from './record.ts'
 import { FINISHING, type TrackerRunner } from './runner.ts'
-import type { Session } from './session.ts'
+import { livenessOf, type Session } from './session.ts'
 
 /** One track() call, as close waits for it (InFlightJobs.settled). */
 interface TrackCall {
@@ -84,7 +84,7 @@ export class InFlightJobs {
       const text = encodeRecord(id, payload, Date.now())
       recorded = 'unsure'
       await this.#runner.run('track', id, () =>
-        this.#backend.record(session.keys, session.id, this.#instanceId, id, text),
+        this.#backend.record(session.keys, session.id, this.#instanceId, id, text, livenessOf(session)),
       )
       recorded = 'yes'
     } catch (error) {

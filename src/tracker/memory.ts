@@ -1,5 +1,5 @@
 import type { MemoryKeyspace } from '../topology/memory.ts'
-import type { Completion, TrackerBackend } from './backend.ts'
+import type { Completion, Liveness, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
 
 /**
@@ -51,10 +51,12 @@ export class MemoryTrackerBackend implements TrackerBackend {
     instanceId: string,
     jobId: string,
     text: string,
+    alive: Liveness | undefined,
   ): Promise<void> {
     const index = this.#hashFor(keys.index)
     if (!index.has(sessionId)) index.set(sessionId, instanceId)
     this.#hashFor(keys.jobs).set(jobId, text)
+    if (alive && !this.memory.has(keys.alive)) this.memory.set(keys.alive, String(alive.lastSeen), alive.ttl)
   }
 
   async remove(keys: SessionKeys, jobId: string): Promise<void> {

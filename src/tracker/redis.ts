@@ -1,8 +1,8 @@
 import type { TopologyHandle } from '../topology/handle.ts'
 import { getPerBatch } from '../topology/pipeline.ts'
-import type { Completion, TrackerBackend } from './backend.ts'
+import type { Completion, Liveness, TrackerBackend } from './backend.ts'
 import type { SessionKeys } from './keys.ts'
-import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_2, RELEASE_1, RETIRE_3 } from './scripts.ts'
+import { CLAIM_3, COMPLETE_2, HEARTBEAT_2, LEAVE_3, RECORD_3, RELEASE_1, RETIRE_3 } from './scripts.ts'
 
 /**
  * The tracker on Redis. Each per-session step is one script on the node of the session's index
@@ -38,9 +38,14 @@ export class RedisTrackerBackend implements TrackerBackend {
     instanceId: string,
     jobId: string,
     text: string,
+    alive: Liveness | undefined,
   ): Promise<void> {
     const client = await this.#client(keys.index)
-    await RECORD_2.run(client, [keys.index, keys.jobs], [sessionId, instanceId, jobId, text])
+    await RECORD_3.run(
+      client,
+      [keys.index, keys.jobs, keys.alive],
+      [sessionId, instanceId, jobId, text, alive?.lastSeen ?? '', alive?.ttl ?? ''],
+    )
   }
 
   async remove(keys: SessionKeys, jobId: string): Promise<void> {

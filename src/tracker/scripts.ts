@@ -7,7 +7,7 @@ import { scriptFile } from '../topology/script.ts'
  * on the ring. No script ever spans two sessions.
  */
 export const HEARTBEAT_2 = scriptFile(new URL('./lua/heartbeat-2.lua', import.meta.url))
-export const RECORD_2 = scriptFile(new URL('./lua/record-job-2.lua', import.meta.url))
+export const RECORD_3 = scriptFile(new URL('./lua/record-job-3.lua', import.meta.url))
 export const LEAVE_3 = scriptFile(new URL('./lua/leave-3.lua', import.meta.url))
 export const RETIRE_3 = scriptFile(new URL('./lua/retire-3.lua', import.meta.url))
 /** Recognises its own earlier claim (same token): a claim whose reply was lost can be re-sent. */

@@ -204,6 +204,7 @@ class FleetTracker implements Tracker {
     const session = this.#session
     await this.#runner.run('start', undefined, () => {
       this.#live = session
+      session.heartbeatTtl = this.#options.heartbeatTtl
       return this.#heartbeat(session)
     })
     // Closed while the first beat was out: no loop may outlive close, which removes the liveness.
@@ -248,6 +249,8 @@ class FleetTracker implements Tracker {
     await this.#halt()
     // The next start() gets a new session: what this one leaves behind is now an orphan.
     session.ended = true
+    // Before the liveness is removed: no record sent after that may make it live again.
+    session.heartbeatTtl = undefined
     this.#session = newSession(this.#keys)
     const running = releaseJobs ? [...settling, ...session.inFlight.keys()] : []
     const release = [...new Set([...running, ...completedLeftovers(session)])]
@@ -306,6 +309,7 @@ class FleetTracker implements Tracker {
     const live = this.#live
     this.#live = undefined
     if (!live) return
+    live.heartbeatTtl = undefined
     try {
       await this.#backend.leave(live.keys, live.id, completedLeftovers(live))
     } catch (error) {

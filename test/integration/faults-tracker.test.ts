@@ -106,7 +106,7 @@ for (const kind of ['memory', 'redis'] as const) {
       kind === 'memory' ? new MemoryTrackerBackend(ctx.memory) : new RedisTrackerBackend(ctx.redisHandle)
     const sessionId = '0123456789abcdef0123456789abcdef'
     const keys = new TrackerKeys(new Keyspace(namespace)).session(sessionId)
-    await backend.record(keys, sessionId, 'dead', 'j', 'record')
+    await backend.record(keys, sessionId, 'dead', 'j', 'record', undefined)
     assert.equal(await backend.claim(keys, 'j', 'mine', 60_000), 'record')
     assert.equal(await backend.claim(keys, 'j', 'mine', 60_000), 'record', 'the same claim, re-sent')
     assert.equal(await backend.claim(keys, 'j', 'theirs', 60_000), undefined, 'another claim')

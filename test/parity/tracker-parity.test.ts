@@ -21,7 +21,7 @@ const TTL = 600_000
 
 type Op =
   | { kind: 'heartbeat'; session: number; lastSeen: number }
-  | { kind: 'record'; session: number; job: string; text: string }
+  | { kind: 'record'; session: number; job: string; text: string; lastSeen: number | undefined }
   | { kind: 'remove'; session: number; job: string }
   | { kind: 'leave'; session: number; release: string[] }
   | { kind: 'retire'; session: number }
@@ -37,6 +37,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       session,
       job,
       text: fc.string({ maxLength: 4 }),
+      // A session that heartbeats restores its liveness with a record.
+      lastSeen: fc.option(fc.nat({ max: 1000 }), { nil: undefined }),
     }),
   },
   fc.record({ kind: fc.constant('remove' as const), session, job }),
@@ -60,7 +62,14 @@ async function apply(backend: TrackerBackend, keys: TrackerKeys, o: Op): Promise
     case 'heartbeat':
       return backend.heartbeat(of(o.session), SESSIONS[o.session]!, `i${o.session}`, o.lastSeen, TTL)
     case 'record':
-      return backend.record(of(o.session), SESSIONS[o.session]!, `i${o.session}`, o.job, o.text)
+      return backend.record(
+        of(o.session),
+        SESSIONS[o.session]!,
+        `i${o.session}`,
+        o.job,
+        o.text,
+        o.lastSeen === undefined ? undefined : { lastSeen: o.lastSeen, ttl: TTL },
+      )
     case 'remove':
       return backend.remove(of(o.session), o.job)
     case 'leave':

@@ -78,7 +78,14 @@ function fakeBackend(overrides: Partial<Record<keyof TrackerBackend, (...args: n
 }
 
 function session(): Session {
-  return { id: 's1', keys: {} as SessionKeys, inFlight: new Map(), leftover: new Set(), ended: false }
+  return {
+    id: 's1',
+    keys: {} as SessionKeys,
+    inFlight: new Map(),
+    leftover: new Set(),
+    ended: false,
+    heartbeatTtl: undefined,
+  }
 }
 
 test('track: records, runs, then removes the record through the runner; the result passes through', async () => {
