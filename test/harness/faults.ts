@@ -112,6 +112,17 @@ export async function waitUntil<T>(
   }
 }
 
+/** The names among `names` whose Redis key (`keyOf`) the server at `url` holds: where a ring put them. */
+export async function heldBy(url: string, names: readonly string[], keyOf: (name: string) => string) {
+  const raw = new Redis(url)
+  try {
+    const held = await Promise.all(names.map((name) => raw.exists(keyOf(name))))
+    return names.filter((_, i) => held[i] === 1)
+  } finally {
+    raw.disconnect()
+  }
+}
+
 /** Which of `ports` serves `key` (answers it, not MOVED), and what the others answer. */
 async function servingOf(key: string, ports: number[]): Promise<{ owner: number; answers: string[] }> {
   const answers = await Promise.all(

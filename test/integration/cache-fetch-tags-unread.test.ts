@@ -8,23 +8,11 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Redis } from 'ioredis'
 import { NodeDownError } from '../../src/errors.ts'
 import { createFleet } from '../../src/index.ts'
-import { waitUntil } from '../harness/faults.ts'
+import { heldBy, waitUntil } from '../harness/faults.ts'
 import { startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
-
-/** The names among `names` whose Redis key (`keyOf`) the server at `url` holds. */
-async function heldBy(url: string, names: readonly string[], keyOf: (name: string) => string) {
-  const raw = new Redis(url)
-  try {
-    const held = await Promise.all(names.map((name) => raw.exists(keyOf(name))))
-    return names.filter((_, i) => held[i] === 1)
-  } finally {
-    raw.disconnect()
-  }
-}
 
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a fetch whose tag versions could not be read before its compute stores nothing`, async () => {
