@@ -204,11 +204,13 @@ class FleetTracker implements Tracker {
     const session = this.#session
     await this.#runner.run('start', undefined, () => {
       this.#live = session
-      session.heartbeatTtl = this.#options.heartbeatTtl
       return this.#heartbeat(session)
     })
     // Closed while the first beat was out: no loop may outlive close, which removes the liveness.
     this.#runner.assertOpen('start')
+    // Only once started: a start whose first beat failed leaves the tracker stopped, and its
+    // jobs' records must not make it live (helper-299).
+    session.heartbeatTtl = this.#options.heartbeatTtl
     this.#running = true
     this.#heartbeats.start()
     this.#recoveries?.start(0)

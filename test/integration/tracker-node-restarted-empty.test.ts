@@ -4,7 +4,9 @@
  * again until its next heartbeat (up to `heartbeatInterval`, 15 s by default): meanwhile the
  * running job was an orphan, and another instance requeued it while it ran (helper-298: 6 of 6
  * runs on a ring and a cluster). Recording a job of a started tracker now restores its liveness
- * in the same step. A tracker that was never started is still not live ("Track while started").
+ * in the same step. A tracker that was never started is still not live ("Track while started"),
+ * nor one whose start() failed: its first heartbeat failing leaves it stopped (helper-299: its
+ * records made it live).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -59,3 +61,30 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   })
 }
+
+test('a tracker whose start() failed is not made live by the jobs it tracks', async () => {
+  const server = await startRedis()
+  const options = { url: server.url, namespace: uniqueNamespace('tracker-failed-start'), onError() {} }
+  const [worker, other] = [createFleet(options), createFleet(options)]
+  try {
+    const tracker = worker.tracker({ instanceId: 'worker', retry: { attempts: 1 } })
+    await server.kill()
+    await assert.rejects(tracker.start())
+    await server.restart()
+    const store = worker.store()
+    await waitUntil('the fleet reaches the restarted node', () => store.get('any').then(() => true))
+    const running = deferred()
+    const job = tracker.track('job-1', { n: 1 }, () => running.promise)
+    await waitUntil('the job is recorded', async () => (await other.tracker().orphans()).length > 0)
+    assert.deepEqual(await other.tracker().instances(), [], 'not live')
+    assert.deepEqual(
+      (await other.tracker().orphans()).map((orphan) => orphan.id),
+      ['job-1'],
+    )
+    running.resolve()
+    await job
+  } finally {
+    await Promise.all([worker.close(), other.close()])
+    await server.stop()
+  }
+})
