@@ -478,6 +478,23 @@ const NOT_SENT = new RegExp(
 const CONNECTION_FAILURE =
   /ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Connection is closed|Stream isn't writeable|Reached the max retries|max retries per request|Failed to refresh slots cache|None of startup nodes is available|enableOfflineQueue options is false|Command aborted due to connection close|The client is (closed|offline)|Socket closed unexpectedly|Disconnects client|root nodes are unavailable|ended by the other party/i
 
+/**
+ * Errors a user's own code threw inside an operation (`store.update`'s `fn`): theirs, as thrown.
+ * A `fn` whose own HTTP call hung up (ECONNRESET) or wrote to a closed socket (EPIPE) is no lost
+ * connection to Redis: it was told as one, retried and swallowed by `failsafe` (helper-299).
+ */
+const USER_CODE_ERRORS = new WeakSet<object>()
+
+/** Marks `error` as thrown by user code: translateError leaves it as it is, and it is never retried. */
+export function thrownByUserCode(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) USER_CODE_ERRORS.add(error)
+  return error
+}
+
+function isUserCodeError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && USER_CODE_ERRORS.has(error)
+}
+
 /** A socket's error code for a connection that could not be made or was lost. */
 const LOST_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE'])
 
@@ -507,6 +524,7 @@ const CLIENT_TIMEOUT = /^Command timed out|^Connection timeout|\bETIMEDOUT\b/
  * is the caller's: a message that merely mentions a timeout is not retried.
  */
 export function isTransientFailure(error: unknown): boolean {
+  if (isUserCodeError(error)) return false
   if (error instanceof RedfleetError) return isTransient(error)
   if (isRedirectionStorm(error) && stormEndedByLostConnection(error)) return true
   if (isClientReply(error)) return isTransientReply(error)
@@ -554,6 +572,7 @@ function stormEndedByLostConnection(error: Error): boolean {
  * original is kept as `cause`.
  */
 export function translateError(error: unknown, op: string, key?: string): unknown {
+  if (isUserCodeError(error)) return error
   const where = key === undefined ? op : `${op} '${key}'`
   const unnamed = unnamedFailure(error, where)
   // Made where the command was refused, which knows the node but not the operation.

@@ -1,6 +1,13 @@
 import type { TextCodec } from '../codec.ts'
 import type { Durability } from '../durability.ts'
-import { ConflictError, ConnectionError, isAmbiguous, TimeoutError, translateError } from '../errors.ts'
+import {
+  ConflictError,
+  ConnectionError,
+  isAmbiguous,
+  TimeoutError,
+  thrownByUserCode,
+  translateError,
+} from '../errors.ts'
 import type { StoreBackend } from './backend.ts'
 import { newToken } from './tokens.ts'
 
@@ -73,7 +80,13 @@ export function updateAttempts<V>(call: UpdateCall<V>): () => Promise<V | undefi
 async function compute<V>(call: UpdateCall<V>): Promise<PendingWrite<V> | undefined> {
   const before =
     (await call.backend.get(call.full).catch((raw: unknown) => readFailed(call, raw))) ?? undefined
-  const result = await call.fn(call.values.decode<V>(before, 'store.update', call.key))
+  const current = call.values.decode<V>(before, 'store.update', call.key)
+  let result: V | undefined
+  try {
+    result = await call.fn(current)
+  } catch (error) {
+    throw thrownByUserCode(error)
+  }
   // A closed Redis connection refuses the write by itself; the memory topology needs telling.
   call.assertOpen()
   if (result === undefined && before === undefined) return undefined

@@ -244,6 +244,32 @@ forEachTopology('Store contract', (env) => {
     assert.deepEqual(await store.get('async'), { n: 3 })
   })
 
+  test("update: fn's own error is rethrown as thrown, once, even one that looks like a lost connection", async () => {
+    const fleet = await env.fleet()
+    const store = fleet.store<number>()
+    const errors: unknown[] = []
+    const safe = failsafe(store, { onError: (error) => errors.push(error) })
+    await store.set('own-error', 1)
+    // What the fn's own HTTP call or socket write throws (helper-299: told as Redis unreachable,
+    // its fn run three times, and swallowed by failsafe).
+    for (const thrown of [
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' }),
+    ]) {
+      for (const target of [store, safe]) {
+        let runs = 0
+        const call = target.update('own-error', () => {
+          runs++
+          throw thrown
+        })
+        await assert.rejects(call, (error) => error === thrown)
+        assert.equal(runs, 1, thrown.message)
+      }
+    }
+    assert.deepEqual(errors, [], 'not an outage')
+    assert.equal(await store.get('own-error'), 1)
+  })
+
   test('calls on one key apply in call order, awaited or not, before and after connecting, with a pool', async () => {
     for (const [connected, size] of [
       [false, 1],
