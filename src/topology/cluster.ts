@@ -9,6 +9,7 @@ import {
   closeClient,
   clusterOptions,
   coalesceWrites,
+  DEDICATED_DUPLICATE,
   reconnectDelay,
   type ServerAddress,
   timeCommands,
@@ -409,15 +410,11 @@ export class ClusterTopology implements RedisTopology {
       .find((node) => nodeIdOf(node) === nodeId)
     if (!master) throw new ConnectionError(`no cluster master ${nodeId}`)
     const client = master.duplicate({
-      lazyConnect: true,
-      commandTimeout: undefined,
-      maxRetriesPerRequest: null,
+      ...DEDICATED_DUPLICATE,
       readOnly: false,
       // The Cluster gives its node clients no retry strategy (it re-maps slots instead); a
       // dedicated connection has to reconnect by itself.
       retryStrategy: reconnectDelay,
-      // Its first command opens it and waits for it (see the standalone one in sharded.ts).
-      enableOfflineQueue: true,
     })
     // Blocking reads and subscriptions wait for the node: they only tell its health what they see.
     watchDedicated(client, this.#health.of(nodeId), this.#settings.reconnectAttempts)

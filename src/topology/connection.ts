@@ -89,6 +89,19 @@ export function redisOptions(settings: ConnectionSettings, dedicated = false): R
 }
 
 /**
+ * What a dedicated connection (blocking reads, subscriptions) made with `duplicate()` of an
+ * ioredis client changes of it: opened on its first command, which waits for the connection
+ * (without the queue, a user's client made with `enableOfflineQueue: false` refused it every
+ * time: helper-295), and no command timeout (blocking reads wait as long as they asked to).
+ */
+export const DEDICATED_DUPLICATE = {
+  lazyConnect: true,
+  commandTimeout: undefined,
+  maxRetriesPerRequest: null,
+  enableOfflineQueue: true,
+} as const
+
+/**
  * How long ioredis waits, after ending a connection it drops, before destroying the socket. Its
  * timer is cleared when the socket closes, but a socket that had closed already (a server that
  * went down) never closes again: the timer then ran out its 2 s default and kept a process that

@@ -9,6 +9,7 @@ import {
   closeClient,
   coalesceWrites,
   connectAndPing,
+  DEDICATED_DUPLICATE,
   nodeRedisOptions,
   redisOptions,
   type ServerAddress,
@@ -217,15 +218,7 @@ export class ShardedTopology implements RedisTopology {
     const unfollow = node.onChange((down) => {
       if (down) withdraw(node.refusal('command'))
     })
-    const dedicated = () =>
-      client.duplicate({
-        commandTimeout: undefined,
-        maxRetriesPerRequest: null,
-        lazyConnect: true,
-        // Its first command opens it and waits for it: without the queue (a user's client made
-        // with `enableOfflineQueue: false`) it was refused, every time (helper-295).
-        enableOfflineQueue: true,
-      })
+    const dedicated = () => client.duplicate(DEDICATED_DUPLICATE)
     const detach = () => {
       unwatch()
       unfollow()
