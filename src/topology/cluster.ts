@@ -122,7 +122,8 @@ export class ClusterTopology implements RedisTopology {
   static fromClient(client: Cluster, settings: ConnectionSettings): ClusterTopology {
     const reach = new ClusterHealth('the given Cluster client', settings.onError)
     const view = clientView(client)
-    timeCommands(view, settings.commandTimeout)
+    // Sends its commands again (a pipeline's rounds after MOVED, ASK or TRYAGAIN): see handOver.
+    timeCommands(view, settings.commandTimeout, true)
     // Its own options otherwise, as the user set them: CLUSTERDOWN fails redfleet's command at
     // once, as on redfleet's own Cluster (clusterOptions).
     view.options = Object.create(client.options ?? null, { retryDelayOnClusterDown: { value: 0 } })

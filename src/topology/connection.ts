@@ -269,7 +269,8 @@ function uncork(socket: Redis['stream']): void {
  * connection must be made without): arming and clearing a timer per command costs more than a
  * command's share of the write. A command past its deadline fails as ioredis would fail it,
  * unless it still waits in the offline queue (no connection was ready meanwhile): then it is
- * taken out, never to be written on a later connection, and fails as not sent.
+ * taken out, never to be written on a later connection, and fails as not sent. `ofCluster`: the
+ * connection is a cluster's (a node's, or a user's Cluster), which sends a command again (handOver).
  */
 export function timeCommands(connection: Redis | Cluster, timeout: number, ofCluster = false): void {
   if (timeout <= 0) return
@@ -301,12 +302,14 @@ const SENT_UNDER = Symbol('redfleet.sentUnder')
  * A Cluster sends a command that met MOVED or ASK again, the same Command, on another node's
  * connection: the first node answered it, so its deadlines let it go. Kept there, it timed out
  * as that node's silence when the new node did not answer (helper-221's finding, on ioredis too).
+ * The same holds for a command sent again under the same deadlines (a cluster pipeline's next
+ * round after TRYAGAIN, through a user's Cluster's view): its first deadline failed it in the
+ * middle of a later round, and ioredis' pipeline, counting that reply twice, never settled.
  * Kept on the Command, not in a WeakMap: one property store per command on the hot path.
  */
 function handOver(command: Named, deadlines: CommandDeadlines): void {
   const marked = command as Named & { [SENT_UNDER]?: CommandDeadlines }
-  const before = marked[SENT_UNDER]
-  if (before !== undefined && before !== deadlines) before.handedOver(command)
+  marked[SENT_UNDER]?.handedOver(command)
   marked[SENT_UNDER] = deadlines
 }
 

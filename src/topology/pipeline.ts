@@ -1,6 +1,7 @@
 import { withDeadline } from '../deadline.ts'
 import { APPLIED_BESIDE, partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
+import { execFollowingAsks } from './cluster-asks.ts'
 import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
 
 /** Where a batch goes: its node and the lane of that node's connections. */
@@ -49,13 +50,14 @@ export async function pipelinePerNode(
   const out: unknown[][] = new Array(batches.length)
   await everyPart(
     [...byNode.values()].map(async (indexes) => {
-      const pipe = clientOf(batches[indexes[0]!]!).pipeline()
+      const client = clientOf(batches[indexes[0]!]!)
+      const pipe = client.pipeline()
       const bounds: number[] = []
       for (const i of indexes) {
         build(pipe, batches[i]!)
         bounds.push(pipe.length)
       }
-      const sent = pipe.exec()
+      const sent = execFollowingAsks(pipe, client)
       const replies =
         (await (guard && guard.within > 0
           ? withDeadline(sent, guard.within, () =>

@@ -1,3 +1,4 @@
+import { fewestAcknowledgements, WAIT_COMMANDS, WAIT_NOT_FOLLOWED } from '../acknowledgements.ts'
 import { commandArgs } from './node-redis-client.ts'
 import type { CommandArg, CommandPipeline, PipelineReplies } from './types.ts'
 
@@ -10,9 +11,6 @@ export type Send = (args: (string | Buffer)[], resent?: Resent) => Promise<unkno
 
 /** Told of a command run elsewhere or later than it was sent (see Send). */
 export type Resent = (ranOn: Send | undefined) => void
-
-/** The acknowledgements a durable write appends (src/durability.ts): they count their connection's writes. */
-const WAITS = new Set(['WAIT', 'WAITAOF'])
 
 /** A flat [field, value, ...] reply as ioredis shapes HGETALL: an object of the fields. */
 function fieldsObject(reply: unknown): Record<string, string> {
@@ -54,7 +52,7 @@ export class NodeRedisPipeline implements CommandPipeline {
   }
 
   call(command: string, ...args: CommandArg[]): this {
-    if (WAITS.has(command)) this.#waits.push(this.#commands.length)
+    if (WAIT_COMMANDS.has(command)) this.#waits.push(this.#commands.length)
     this.#commands.push([commandArgs(command, args), this.#send])
     return this
   }
@@ -138,7 +136,7 @@ export class NodeRedisPipeline implements CommandPipeline {
       this.#waits.map(async (i) => {
         const asked = await this.#askAgain(this.#commands[i]![0], sends)
         // The first answer counts only while some write stayed where the WAIT was sent.
-        replies[i] = fewest(ranOn.size < writes ? [replies[i]!, ...asked] : asked)
+        replies[i] = fewestAcknowledgements(ranOn.size < writes ? [replies[i]!, ...asked] : asked)
       }),
     )
     return replies
@@ -147,7 +145,7 @@ export class NodeRedisPipeline implements CommandPipeline {
   #askAgain(args: (string | Buffer)[], sends: (Send | undefined)[]): Promise<PipelineReplies> {
     return Promise.all(
       sends.map((send): Promise<[Error | null, unknown]> => {
-        if (!send) return Promise.resolve([new Error(NOT_FOLLOWED), undefined])
+        if (!send) return Promise.resolve([new Error(WAIT_NOT_FOLLOWED), undefined])
         return send(args).then(
           (reply): [null, unknown] => [null, reply],
           (error: Error): [Error, undefined] => [error, undefined],
@@ -155,21 +153,4 @@ export class NodeRedisPipeline implements CommandPipeline {
       }),
     )
   }
-}
-
-/** Why a WAIT could not be asked where its write ran. */
-const NOT_FOLLOWED =
-  'a write sent with it ran on a connection it could not be asked on (an ASK, or a retry after CLUSTERDOWN or TRYAGAIN)'
-
-/**
- * The least of a WAIT's (or WAITAOF's) answers: the first error, else the fewest acknowledgements
- * (WAIT: a count; WAITAOF: [local, replicas], each the least).
- */
-function fewest(answers: PipelineReplies): [Error | null, unknown] {
-  const failed = answers.find(([error]) => error)
-  if (failed) return failed
-  const values = answers.map(([, reply]) => reply)
-  if (!Array.isArray(values[0])) return [null, Math.min(...values.map(Number))]
-  const pairs = values as number[][]
-  return [null, pairs[0]!.map((_, at) => Math.min(...pairs.map((pair) => Number(pair[at]))))]
 }

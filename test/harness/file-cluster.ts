@@ -1,4 +1,6 @@
-import type { Fleet } from '../../src/index.ts'
+import { after } from 'node:test'
+import { Cluster } from 'ioredis'
+import { createFleet, type Fleet } from '../../src/index.ts'
 import { fileServers } from './file-servers.ts'
 import { type RedisServer, startCluster } from './redis-server.ts'
 
@@ -8,11 +10,20 @@ export interface FileCluster {
   readonly servers: RedisServer[]
 }
 
+/** How a fleet reaches the cluster: redfleet's own clients on a transport, or a user's ioredis Cluster. */
+export type ClusterFleetKind = 'ioredis' | 'node-redis' | 'injected ioredis'
+
 /**
  * A 3-master cluster of the test file's own (startCluster), started before its tests, and the
  * fleets its tests open: they are closed after the tests, then the cluster is stopped.
+ * `fleetOn` opens a fleet on it (kept in `fleets`), given as `client` an ioredis Cluster of the
+ * file's own for 'injected ioredis' (disconnected after the tests).
  */
-export function fileCluster(): { cluster: FileCluster; fleets: Fleet[] } {
+export function fileCluster(): {
+  cluster: FileCluster
+  fleets: Fleet[]
+  fleetOn(kind: ClusterFleetKind, namespace: string): Fleet
+} {
   const { servers: running, fleets } = fileServers('cluster', startCluster)
   const cluster: FileCluster = {
     get urls() {
@@ -22,5 +33,21 @@ export function fileCluster(): { cluster: FileCluster; fleets: Fleet[] } {
       return running().servers
     },
   }
-  return { cluster, fleets }
+  const clients: Cluster[] = []
+  after(() => {
+    for (const client of clients) client.disconnect()
+  })
+  const fleetOn = (kind: ClusterFleetKind, namespace: string) => {
+    let fleet: Fleet
+    if (kind === 'injected ioredis') {
+      const client = new Cluster(cluster.urls)
+      clients.push(client)
+      fleet = createFleet({ client, namespace })
+    } else {
+      fleet = createFleet({ url: cluster.urls, cluster: true, transport: kind, namespace })
+    }
+    fleets.push(fleet)
+    return fleet
+  }
+  return { cluster, fleets, fleetOn }
 }

@@ -7,34 +7,18 @@
  * transports: a multi-key write right after a move writes every key.
  */
 import assert from 'node:assert/strict'
-import { after, test } from 'node:test'
-import { Cluster } from 'ioredis'
+import { test } from 'node:test'
 import { createFleet, TimeoutError } from '../../src/index.ts'
 import { inEmptySlot, info, moveEmptySlotOf } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-const { cluster, fleets } = fileCluster()
-
-const clients: Cluster[] = []
-after(() => {
-  for (const client of clients) client.disconnect()
-})
-
-/** A fleet on the file's cluster: from its urls on `transport`, or on an ioredis Cluster given as `client`. */
-function fleetOn(transport: 'ioredis' | 'node-redis' | 'injected ioredis', namespace: string) {
-  if (transport !== 'injected ioredis')
-    return createFleet({ url: cluster.urls, cluster: true, transport, namespace })
-  const client = new Cluster(cluster.urls)
-  clients.push(client)
-  return createFleet({ client, namespace })
-}
+const { cluster, fleets, fleetOn } = fileCluster()
 
 for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
   test(`${transport}: setMany and writeMulti right after a slot moved write every key`, async () => {
     const namespace = uniqueNamespace()
     const fleet = fleetOn(transport, namespace)
-    fleets.push(fleet)
     const store = fleet.store<number>()
     const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
     const names = Array.from({ length: 40 }, (_, i) => `k${i}`)

@@ -1,0 +1,131 @@
+/**
+ * A slot in the middle of a migration (CLUSTER SETSLOT MIGRATING/IMPORTING, some of its keys
+ * MIGRATEd), as `redis-cli --cluster reshard` leaves it while it runs. The source master answers
+ * ASK for a key it no longer holds; ioredis follows the ASK of a single command, but a pipeline
+ * whose other commands were writes it hands back the ASK: writeMulti and setMany with a ttl
+ * failed with a CommandError, outcome unknown, for as long as the migration ran.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import calculateSlot from 'cluster-key-slot'
+import { CommandError } from '../../src/index.ts'
+import { command } from '../harness/faults.ts'
+import { fileCluster } from '../harness/file-cluster.ts'
+import { uniqueNamespace } from '../harness/topologies.ts'
+
+const { cluster, fleetOn } = fileCluster()
+
+/** The port of the master serving `slot`, and another master's. */
+async function mastersOf(slot: number): Promise<{ source: number; target: number }> {
+  const ports = cluster.servers.map((server) => server.port)
+  const ranges = (await command(ports[0]!, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][]
+  const [, , [, source]] = ranges.find(([from, to]) => from <= slot && slot <= to)!
+  return { source, target: ports.find((port) => port !== source)! }
+}
+
+/** `count` names whose keys (`full(name)`) share one slot with no other key of the cluster. */
+async function namesInOneSlot(full: (name: string) => string, count: number): Promise<string[]> {
+  const ports = cluster.servers.map((server) => server.port)
+  for (let i = 0; ; i++) {
+    const slot = calculateSlot(full(`m${i}`))
+    const counts = await Promise.all(ports.map((port) => command(port, 'CLUSTER', 'COUNTKEYSINSLOT', slot)))
+    if (counts.some((n) => Number(n) !== 0)) continue
+    const names = [`m${i}`]
+    for (let j = 0; names.length < count; j++) {
+      if (calculateSlot(full(`m${i}-${j}`)) === slot) names.push(`m${i}-${j}`)
+    }
+    return names
+  }
+}
+
+/**
+ * Starts moving the slot of `keys` from its master to another, and MIGRATEs `moved` there: the
+ * slot is MIGRATING on the source and IMPORTING on the target. `finish` ends the migration.
+ */
+async function migrateHalfway(keys: readonly string[], moved: readonly string[]) {
+  const slot = calculateSlot(keys[0]!)
+  const { source, target } = await mastersOf(slot)
+  const [sourceId, targetId] = (await Promise.all(
+    [source, target].map((port) => command(port, 'CLUSTER', 'MYID')),
+  )) as [string, string]
+  await command(target, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId)
+  await command(source, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId)
+  await command(source, 'MIGRATE', '127.0.0.1', target, '', 0, 5000, 'KEYS', ...moved)
+  return {
+    finish: async () => {
+      const rest = (await command(source, 'CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as [string, string]
+      if (rest.length > 0) await command(source, 'MIGRATE', '127.0.0.1', target, '', 0, 5000, 'KEYS', ...rest)
+      for (const port of [target, source, ...cluster.servers.map((s) => s.port)]) {
+        await command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
+      }
+    },
+  }
+}
+
+for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
+  test(`${transport}: writeMulti and setMany with a ttl write every key of a slot halfway through its migration`, async () => {
+    const namespace = uniqueNamespace()
+    const fleet = fleetOn(transport, namespace)
+    const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
+    const store = fleet.store<number>()
+    const cacheKey = (name: string) => `${namespace}:cache:${name}`
+    const storeKey = (name: string) => `${namespace}:store:${name}`
+    const names = await namesInOneSlot(cacheKey, 4)
+    const others = Array.from({ length: 20 }, (_, i) => `k${i}`)
+    const all = [...names, ...others]
+    assert.equal(await cache.writeMulti(Object.fromEntries(all.map((name) => [name, 1]))), true)
+    const storeNames = await namesInOneSlot(storeKey, 4)
+    await store.setMany(storeNames.map((name) => [name, 1]))
+
+    const cacheMove = await migrateHalfway(names.map(cacheKey), names.slice(0, 2).map(cacheKey))
+    const storeMove = await migrateHalfway(storeNames.map(storeKey), storeNames.slice(0, 2).map(storeKey))
+    try {
+      assert.equal(await cache.writeMulti(Object.fromEntries(all.map((name) => [name, 2]))), true)
+      await store.setMany(
+        storeNames.map((name) => [name, 2]),
+        { ttl: 60_000 },
+      )
+    } finally {
+      await cacheMove.finish()
+      await storeMove.finish()
+    }
+    assert.deepEqual(
+      [...(await cache.readMulti(all)).values()],
+      all.map(() => 2),
+    )
+    assert.deepEqual(
+      await store.getMany(storeNames),
+      storeNames.map(() => 2),
+    )
+  })
+}
+
+/**
+ * A command of several keys of which some moved is refused by Redis itself (TRYAGAIN) until the
+ * migration ends. On a user's ioredis Cluster, the store's first deadline failed the MSET in the
+ * middle of ioredis' later rounds, and the pipeline never settled: setMany hung for good.
+ */
+for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
+  test(`${transport}: setMany of keys of which some moved halfway through a migration settles with TRYAGAIN`, async () => {
+    const namespace = uniqueNamespace()
+    const fleet = fleetOn(transport, namespace)
+    const store = fleet.store<number>()
+    const storeKey = (name: string) => `${namespace}:store:${name}`
+    const names = await namesInOneSlot(storeKey, 3)
+    await store.setMany(names.map((name) => [name, 1]))
+    const move = await migrateHalfway(names.map(storeKey), names.slice(0, 1).map(storeKey))
+    try {
+      await assert.rejects(
+        store.setMany(names.map((name) => [name, 2])),
+        (error: unknown) => error instanceof CommandError && /TRYAGAIN/.test(error.message),
+      )
+    } finally {
+      await move.finish()
+    }
+    await store.setMany(names.map((name) => [name, 3]))
+    assert.deepEqual(
+      await store.getMany(names),
+      names.map(() => 3),
+    )
+  })
+}
