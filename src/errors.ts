@@ -349,6 +349,18 @@ export function isRedirection(error: unknown): boolean {
   return carriesReply(error, REDIRECTION_REPLY) || carriesReply(error, SLOT_MAP_MOVED)
 }
 
+/**
+ * Redis refusing writes for a state of the server that an operator or time ends: out of memory
+ * under `noeviction` (OOM), fewer replicas than `min-replicas-to-write` (NOREPLICAS), a failed
+ * background save with `stop-writes-on-bgsave-error` (MISCONF). A call fails at once with it (its
+ * caller decides); a background loop waits it out (src/loops.ts).
+ */
+export function isServerStateRefusal(error: unknown): boolean {
+  return carriesReply(error, SERVER_STATE_REFUSAL)
+}
+
+const SERVER_STATE_REFUSAL = /^(OOM|NOREPLICAS|MISCONF)\b/
+
 /** A reply worth repeating: Redis refused for now (loading, failing over) or the slot moved. */
 function isTransientReply(error: unknown): boolean {
   return carriesReply(error, TRANSIENT_REPLY) || isRedirection(error)

@@ -3,6 +3,7 @@ import {
   CommandError,
   ConnectionError,
   isRedirection,
+  isServerStateRefusal,
   isTransient,
   messageOf,
   TimeoutError,
@@ -17,7 +18,9 @@ import { sleep } from './sleep.ts'
  * configuration). Everything else (lost connections, timeouts, a node known to be down, a
  * failover, a demoted master answering UNBLOCKED or READONLY, MOVED/ASK after a resharding or
  * a master restart, even once the cluster client gave up following them (a redirection storm),
- * LOADING after a restart) passes: the loop reports it and tries again with backoff.
+ * LOADING after a restart, a server refusing writes for now: OOM, NOREPLICAS, MISCONF; a
+ * blocking XREADGROUP is a write to Redis) passes: the loop reports it and tries again with
+ * backoff.
  */
 
 /** A failure a later attempt may not meet: the loop waits it out instead of ending. */
@@ -27,7 +30,8 @@ export function isPassing(error: unknown): boolean {
     error instanceof ConnectionError ||
     error instanceof TimeoutError ||
     isTransient(error) ||
-    isRedirection(error)
+    isRedirection(error) ||
+    isServerStateRefusal(error)
   )
 }
 

@@ -21,6 +21,18 @@ describe('isPassing: what a background loop waits out', () => {
     assert.ok(isRedirection(new Error('ASK 7476 127.0.0.1:7001')))
   })
 
+  test('a server refusing writes for now passes: out of memory, too few replicas, a failed save', () => {
+    assert.ok(isPassing(reply("OOM command not allowed when used memory > 'maxmemory'.")))
+    assert.ok(isPassing(reply('NOREPLICAS Not enough good replicas to write.')))
+    assert.ok(
+      isPassing(
+        reply(
+          'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
+        ),
+      ),
+    )
+  })
+
   test('what repeating cannot fix, and a closed fleet, end the loop', () => {
     assert.equal(isPassing(reply('WRONGTYPE Operation against a key holding the wrong kind of value')), false)
     assert.equal(isPassing(new ClosedError('streams.consume: the fleet is closed')), false)
