@@ -261,7 +261,7 @@ export class FleetCache implements Cache {
     else this.#stats.misses++
   }
 
-  write(key: CacheKey, value: unknown, o?: WriteOptions): Promise<boolean> {
+  write(key: CacheKey, value: unknown, o?: FetchOptions): Promise<boolean> {
     return this.#instrument.call('write', (trace) => this.#write('write', trace, key, value, o))
   }
 
@@ -484,7 +484,7 @@ export class FleetCache implements Cache {
     return this.#instrument.call('readMulti', (trace) => this.#multi.readMulti(keys, o, trace))
   }
 
-  writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: WriteOptions): Promise<boolean> {
+  writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: FetchOptions): Promise<boolean> {
     return this.#instrument.call('writeMulti', (trace) => this.#multi.writeMulti(entries, o, trace))
   }
 

@@ -108,8 +108,11 @@ export interface CacheStats {
 export interface Cache {
   /** GET (one round trip; two for a tagged entry). A miss, an expired or mismatched entry: undefined. */
   read<T = unknown>(key: CacheKey, o?: ReadOptions): Promise<T | undefined>
-  /** SET with PX/NX. True, or false when `unlessExist` found a value (or Redis failed). */
-  write(key: CacheKey, value: unknown, o?: WriteOptions): Promise<boolean>
+  /**
+   * SET with PX/NX. True, or false when `unlessExist` found a value (or Redis failed). Takes
+   * fetch's options too, so that a compute's can be passed on; `force` and `skipNil` are ignored.
+   */
+  write(key: CacheKey, value: unknown, o?: FetchOptions): Promise<boolean>
   /** Read; on a miss compute once (per process and, with the fill lock, per fleet), store and return. */
   fetch<T>(key: CacheKey, compute: (key: string, o: WriteOptions) => T | Promise<T>): Promise<T>
   fetch<T>(
@@ -122,8 +125,8 @@ export interface Cache {
   delete(key: CacheKey): Promise<boolean>
   /** One MGET per node (ring) or per slot on each node (cluster), pipelined. Hits only. */
   readMulti(keys: CacheKey[], o?: { version?: string | number | undefined }): Promise<Map<CacheKey, unknown>>
-  /** One pipeline of SETs per node. */
-  writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: WriteOptions): Promise<boolean>
+  /** One pipeline of SETs per node. Takes fetch's options too, as `write`. */
+  writeMulti(entries: Map<CacheKey, unknown> | Record<string, unknown>, o?: FetchOptions): Promise<boolean>
   /** Every key in input order; misses computed in order and stored with one writeMulti. */
   fetchMulti<T>(
     keys: CacheKey[],

@@ -286,6 +286,17 @@ forEachTopology('Cache contract (Rails behaviour)', (env) => {
     assert.equal(await cache.read(`${k}2`), 2)
   })
 
+  // docs/cache.md: writes take fetch's option names, `force` and `skipNil` included, and ignore
+  // them, in their types too (an object literal with them did not compile).
+  test('write and writeMulti take force and skipNil, and ignore them', async () => {
+    const { cache } = setup()
+    const k = uniqueKey()
+    assert.equal(await cache.write(k, null, { force: true, skipNil: true }), true)
+    assert.equal(await cache.exist(k), true)
+    assert.equal(await cache.writeMulti({ [`${k}m`]: null }, { force: false, skipNil: true }), true)
+    assert.equal(await cache.exist(`${k}m`), true)
+  })
+
   test('test_write_multi_empty_hash', async () => {
     const { cache } = setup()
     assert.equal(await cache.writeMulti({}), true)
