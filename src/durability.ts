@@ -16,7 +16,7 @@ import {
   partlyApplied,
   type WaitFor,
 } from './errors.ts'
-import { execFollowingAsks } from './topology/cluster-asks.ts'
+import { execFollowingMigration } from './topology/migrating-pipeline.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
 import type { CommandPipeline } from './transport/types.ts'
@@ -152,7 +152,7 @@ export async function writeDurably(
   write(pipe, withSource)
   const count = pipe.length
   if (durability) appendWaits(pipe, durability)
-  const replies = ((await execFollowingAsks(pipe, client)) ?? []) as PipelineReply[]
+  const replies = ((await execFollowingMigration(pipe, client)) ?? []) as PipelineReply[]
   const failed = replies.slice(0, count).find(([error]) => error)
   if (failed) {
     if (!withSource && isNoScript(failed[0])) {

@@ -333,6 +333,25 @@ function carriesReply(error: unknown, pattern: RegExp): boolean {
 }
 
 /**
+ * TRYAGAIN: a command of several keys of one slot, some of them moved to another master and
+ * some not (the slot is halfway through a migration), as the client threw it or as the last
+ * reply of a storm. Nothing ran; Redis refuses it until the migration ends.
+ */
+export function isTryAgain(error: unknown): boolean {
+  return carriesReply(error, /^TRYAGAIN\b/)
+}
+
+/**
+ * A command of several keys refused for its slot's migration: TRYAGAIN, or a cluster client's
+ * storm of redirections, which such a refusal makes on ioredis (it sends a command refused with
+ * TRYAGAIN again to a random master, which redirects it with MOVED: its last reply may be MOVED
+ * or ASK as well as TRYAGAIN). Nothing ran.
+ */
+export function isRefusedMidMigration(error: unknown): boolean {
+  return isTryAgain(error) || errorChain(error).some(isRedirectionStorm)
+}
+
+/**
  * NOSCRIPT (the node does not know the script: restarted, or SCRIPT FLUSH), as the client threw
  * it or as the last reply of a storm: ioredis' Cluster re-sends a command refused while a
  * restarted master rejoins, and may give up with NOSCRIPT last. Nothing ran: send the source.

@@ -115,7 +115,7 @@ export class RedisCacheBackend implements CacheBackend {
     if (batches.length === 1) {
       // One node (one slot on a cluster): a plain MGET, without building a pipeline.
       const only = batches[0]!
-      return inCallerOrder(keys.length, batches, [await topology.batchClient(only).mget(...only.keys)])
+      return inCallerOrder(keys.length, batches, [await topology.getMany(only.keys)])
     }
     const replies = await topology.pipeline(batches, (pipe, batch) => pipe.mget(...batch.keys), 'read')
     return inCallerOrder(
@@ -151,7 +151,7 @@ export class RedisCacheBackend implements CacheBackend {
         else pipeScript(pipe, SET_UNLESS_LIVE, [key], unlessLiveArgs(value, ttl, unlessLiveAt), true)
       }
     })
-    written?.()
+    if (topology.inOrderOnceWritten) written?.()
     const replies = await writing
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {
@@ -170,7 +170,7 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = await this.#topology.get()
     const batches = await topology.batches([...new Set(keys)])
     const deleting = topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
-    written?.()
+    if (topology.inOrderOnceWritten) written?.()
     const replies = await deleting
     return replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
   }

@@ -82,7 +82,7 @@ export class RedisStoreBackend implements StoreBackend {
         for (const batch of node.batches) write(pipe, batch)
       }),
     )
-    written?.()
+    if (topology.inOrderOnceWritten) written?.()
     await everyPart(parts)
   }
 

@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError, ConnectionError, messageOf, TimeoutError } from '../errors.ts'
+import { mgetPerKeyIfRefused } from '../transport/split-keys.ts'
 import type { CommandPipeline } from '../transport/types.ts'
 import { clientView } from './client-view.ts'
 import { ClusterHealth, masterReady } from './cluster-health.ts'
@@ -11,6 +12,7 @@ import {
   coalesceWrites,
   DEDICATED_DUPLICATE,
   reconnectDelay,
+  refusalRetryDelay,
   type ServerAddress,
   timeCommands,
 } from './connection.ts'
@@ -32,6 +34,7 @@ import type { Access, Client, KeyBatch, MasterNode, RedisTopology } from './type
 export class ClusterTopology implements RedisTopology {
   readonly kind = 'cluster' as const
   readonly oneConnection = false
+  readonly inOrderOnceWritten = false
   readonly #clients: Cluster[]
   readonly #owned: boolean
   readonly #settings: ConnectionSettings
@@ -126,7 +129,13 @@ export class ClusterTopology implements RedisTopology {
     timeCommands(view, settings.commandTimeout, true)
     // Its own options otherwise, as the user set them: CLUSTERDOWN fails redfleet's command at
     // once, as on redfleet's own Cluster (clusterOptions).
-    view.options = Object.create(client.options ?? null, { retryDelayOnClusterDown: { value: 0 } })
+    // TRYAGAIN is sent again within commandTimeout, as on redfleet's own Cluster: with ioredis'
+    // default delay its retries outlasted the command's deadline, and a refusal that says the
+    // command ran nowhere was told as a timeout whose outcome is unknown.
+    view.options = Object.create(client.options ?? null, {
+      retryDelayOnClusterDown: { value: 0 },
+      retryDelayOnTryAgain: { value: refusalRetryDelay(settings.commandTimeout) },
+    })
     return new ClusterTopology([view], false, settings, new HealthRegistry(settings.onError), reach)
   }
 
@@ -212,7 +221,7 @@ export class ClusterTopology implements RedisTopology {
   }
 
   getMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.#clientOf(keys[0]!).mget(...keys)
+    return mgetPerKeyIfRefused(this.#clientOf(keys[0]!), keys)
   }
 
   async batches(keys: readonly string[]): Promise<KeyBatch[]> {

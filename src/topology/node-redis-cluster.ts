@@ -16,6 +16,7 @@ import { NodeRedisClusterDedicated } from '../transport/node-redis-cluster-dedic
 import { type QueuedCommands, queueOf, withdrawable } from '../transport/node-redis-offline.ts'
 import { NodeRedisPipeline, type Resent } from '../transport/node-redis-pipeline.ts'
 import { listenShared } from '../transport/shared-listeners.ts'
+import { mgetPerKeyIfRefused } from '../transport/split-keys.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
 import { masterReady, notAClusterError } from './cluster-health.ts'
 import {
@@ -55,6 +56,7 @@ const LAYOUT_PROBE_INTERVAL = 250
 export class NodeRedisClusterTopology implements RedisTopology {
   readonly kind = 'cluster' as const
   readonly oneConnection = false
+  readonly inOrderOnceWritten = false
   readonly #cluster: NodeRedisCluster
   readonly #settings: ConnectionSettings
   readonly #health: HealthRegistry
@@ -313,7 +315,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   }
 
   getMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.#route(keys[0]!).mget(...keys)
+    return mgetPerKeyIfRefused(this.#route(keys[0]!), keys)
   }
 
   /**

@@ -1,7 +1,7 @@
 import { withDeadline } from '../deadline.ts'
 import { APPLIED_BESIDE, partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
-import { execFollowingAsks } from './cluster-asks.ts'
+import { execFollowingMigration } from './migrating-pipeline.ts'
 import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
 
 /** Where a batch goes: its node and the lane of that node's connections. */
@@ -57,7 +57,7 @@ export async function pipelinePerNode(
         build(pipe, batches[i]!)
         bounds.push(pipe.length)
       }
-      const sent = execFollowingAsks(pipe, client)
+      const sent = execFollowingMigration(pipe, client)
       const replies =
         (await (guard && guard.within > 0
           ? withDeadline(sent, guard.within, () =>
@@ -152,7 +152,7 @@ export async function getPerBatch(
   if (topology.oneConnection) return getOnOneConnection(topology, keys)
   const batches = await topology.batches(keys)
   const replies = Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
-  written?.()
+  if (topology.inOrderOnceWritten) written?.()
   return inCallerOrder(keys.length, batches, await replies)
 }
 

@@ -159,6 +159,7 @@ function nodeRedisConnection(
 export class ShardedTopology implements RedisTopology {
   readonly kind: 'standalone' | 'sharded'
   readonly oneConnection: boolean
+  readonly inOrderOnceWritten = true
   readonly #servers: Map<string, ServerPool>
   readonly #ring: HashRing | undefined
   readonly #settings: ConnectionSettings

@@ -47,6 +47,14 @@ export interface RedisTopology {
    * command needs no split, its one reply is in the caller's order, and it leaves at once.
    */
   readonly oneConnection: boolean
+  /**
+   * Commands written on a connection are applied in the order written, so a multi-key call lets
+   * later calls on its keys go once its commands are written (KeyOrder). False on a cluster: a
+   * command refused for its slot's migration (ASK, TRYAGAIN) is sent again once its pipeline's
+   * replies are in, after a later call's command on the same key, which the cluster client
+   * followed at once (helper-302: the older value kept). There it holds them until it settles.
+   */
+  readonly inOrderOnceWritten: boolean
   /** Connects every node and PINGs it; rejects with ConnectionError naming the node. */
   ready(): Promise<void>
   /** Closes every connection this topology opened (never an injected client). */

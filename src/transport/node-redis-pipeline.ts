@@ -1,5 +1,6 @@
 import { fewestAcknowledgements, WAIT_COMMANDS, WAIT_NOT_FOLLOWED } from '../acknowledgements.ts'
 import { commandArgs } from './node-redis-client.ts'
+import { sentPerKey, splitsWrite } from './split-keys.ts'
 import type { CommandArg, CommandPipeline, PipelineReplies } from './types.ts'
 
 /**
@@ -110,7 +111,7 @@ export class NodeRedisPipeline implements CommandPipeline {
   #sendAll(resent?: (index: number, ranOn: Send | undefined) => void): Promise<PipelineReplies> {
     return Promise.all(
       this.#commands.map(([args, send], i) =>
-        send(args, resent && ((ranOn) => resent(i, ranOn))).then(
+        sendSplitting(args, send, resent && ((ranOn) => resent(i, ranOn))).then(
           (reply): [null, unknown] => [null, this.#shapes.get(i)?.(reply) ?? reply],
           (error: Error): [Error, undefined] => [error, undefined],
         ),
@@ -153,4 +154,21 @@ export class NodeRedisPipeline implements CommandPipeline {
       }),
     )
   }
+}
+
+/**
+ * `args` by `send`; a command of several keys refused with TRYAGAIN (a slot halfway through a
+ * migration) is sent again as one command per key (sentPerKey). Such a write's keys ran wherever
+ * each one was, after the pipeline's WAIT: `resent` is told it ran where no WAIT can be asked.
+ */
+function sendSplitting(args: (string | Buffer)[], send: Send, resent: Resent | undefined): Promise<unknown> {
+  return send(args, resent).catch((error: unknown) => {
+    const name = String(args[0])
+    const split = sentPerKey(error, name, args.slice(1), (command, keyArgs) =>
+      send(commandArgs(command, keyArgs), resent),
+    )
+    if (split === undefined) throw error
+    if (splitsWrite(name)) resent?.(undefined)
+    return split
+  })
 }

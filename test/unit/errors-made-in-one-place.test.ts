@@ -47,7 +47,7 @@ const PLAIN_ERRORS: Readonly<Record<string, string>> = {
     'a command past commandTimeout (timed out, or never sent for want of a connection), translated by translateError',
   'src/transport/node-redis-pipeline.ts':
     'a WAIT that could not be asked where its write ran: it stands in as that reply’s error in the DurabilityError',
-  'src/topology/cluster-asks.ts':
+  'src/topology/migrating-pipeline.ts':
     'a WAIT that could not be asked where its write ran: it stands in as that reply’s error in the DurabilityError',
   'src/dashboard/server.ts':
     'a failed dashboard sample: the sampler catches it and leaves a gap in the charts',

@@ -74,3 +74,38 @@ test('nothing run elsewhere: the WAIT is sent once, and a pipeline without one i
   await new NodeRedisPipeline(send).call('SET', 'k', 'v').exec()
   assert.equal(told.at(-1), undefined, 'a pipeline without WAIT does not follow its commands')
 })
+
+/** A TRYAGAIN reply, as node-redis rejects with it. */
+function tryAgain(): Error {
+  const error = new Error('TRYAGAIN Multiple keys request during rehashing of slot')
+  error.name = 'ErrorReply'
+  return error
+}
+
+test('an MSET refused with TRYAGAIN (a slot halfway through a migration): sent again key by key, and its WAIT fails', async () => {
+  const log: string[] = []
+  const node = connection(1, log, 'node')
+  const refusing: Send = (args, resent) =>
+    String(args[0]) === 'MSET' ? Promise.reject(tryAgain()) : node(args, resent)
+  const pipe = new NodeRedisPipeline(refusing).call('MSET', 'a', '1', 'b', '2').call('WAIT', 1, 100)
+  const [written, [error]] = (await pipe.exec()) as [[Error | null, unknown], [Error | null, unknown]]
+  assert.deepEqual(written, [null, 'OK'])
+  assert.deepEqual(
+    log.filter((line) => line.includes('SET')),
+    ['node SET', 'node SET'],
+  )
+  assert.match(String(error?.message), /could not be asked on/)
+})
+
+test('an MGET refused with TRYAGAIN: read key by key, in order', async () => {
+  const values: Record<string, string | null> = { a: '1', b: null, c: '3' }
+  const send: Send = async (args) => {
+    if (String(args[0]) === 'MGET') throw tryAgain()
+    return values[String(args[1])]
+  }
+  const [[error, reply]] = (await new NodeRedisPipeline(send).call('MGET', 'a', 'b', 'c').exec()) as [
+    [Error | null, unknown],
+  ]
+  assert.equal(error, null)
+  assert.deepEqual(reply, ['1', null, '3'])
+})

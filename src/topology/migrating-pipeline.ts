@@ -1,0 +1,113 @@
+import type { Cluster, Redis } from 'ioredis'
+import { fewestAcknowledgements, WAIT_COMMANDS, WAIT_NOT_FOLLOWED } from '../acknowledgements.ts'
+import { isRefusedMidMigration, messageOf } from '../errors.ts'
+import { sentPerKey, splitsWrite } from '../transport/split-keys.ts'
+import type { CommandArg, CommandPipeline, PipelineReplies } from '../transport/types.ts'
+import type { Client } from './types.ts'
+
+/** A command as an ioredis pipeline queues it (`_queue`, not in its typings). */
+interface QueuedCommand {
+  readonly name: string
+  readonly args: CommandArg[]
+}
+
+/** The parts of an ioredis Pipeline this module reads. */
+interface IoredisPipeline {
+  readonly isCluster?: boolean
+  readonly _queue?: readonly QueuedCommand[]
+}
+
+/** An ASK reply: the key is not on the master it was sent to, ask `node` (importing it). */
+const ASK = /^ASK \d+ (\S+)/
+
+type Reply = [Error | null, unknown]
+
+/**
+ * Sends `pipe` and returns its replies, those of a slot halfway through a migration followed on
+ * an ioredis Cluster (node-redis follows each command on its own: NodeRedisPipeline):
+ * - A command answered ASK is sent again on its own through `client`, which follows the ASK
+ *   (ASKING, then the command, on the importing master). ioredis sends a pipeline again where an
+ *   ASK points only when every failed command got that ASK and every other one was a read: a
+ *   pipeline of writes with keys still on the source (written) and keys already moved (ASK) got
+ *   the ASKs handed back, and a writeMulti failed for as long as the migration ran. An ASK means
+ *   the command ran nowhere, so sending it again applies it once.
+ * - A command of several keys refused with TRYAGAIN is sent again as one command per key
+ *   (sentPerKey).
+ * A WAIT of the pipeline counts its own connection's writes only: it is asked again where the
+ * asked writes ran, and fails (DurabilityError) when a write was split, whose keys ran wherever
+ * each one was.
+ */
+export async function execFollowingMigration(
+  pipe: CommandPipeline,
+  client: Client,
+): Promise<PipelineReplies | null> {
+  const queued = pipe as unknown as IoredisPipeline
+  // What was queued, as it was before exec (a retry of ioredis' own rebuilds the queue).
+  const commands = queued.isCluster === true && queued._queue ? [...queued._queue] : undefined
+  const replies = await pipe.exec()
+  if (
+    !commands ||
+    !replies?.some(([error]) => error && (ASK.test(error.message) || isRefusedMidMigration(error)))
+  ) {
+    return replies
+  }
+  return followMigration(client as unknown as Cluster, commands, replies)
+}
+
+async function followMigration(
+  cluster: Cluster,
+  commands: readonly QueuedCommand[],
+  replies: PipelineReplies,
+): Promise<PipelineReplies> {
+  const out = [...replies]
+  const waits: number[] = []
+  /** The masters the asked commands ran on. */
+  const ranOn = new Set<string>()
+  let followed = 0
+  let splitWrite = false
+  const send = (name: string, args: CommandArg[]) => cluster.call(name, ...args)
+  // Sent in order in one tick: the commands of one key reach the importing master in order.
+  const sending = commands.map(({ name, args }, i): Promise<void> | undefined => {
+    if (WAIT_COMMANDS.has(name.toUpperCase())) {
+      waits.push(i)
+      return undefined
+    }
+    const error = replies[i]?.[0]
+    const ask = ASK.exec(messageOf(error))
+    const again = ask ? send(name, args) : sentPerKey(error, name, args, send)
+    if (again === undefined) return undefined
+    followed++
+    if (ask) ranOn.add(ask[1]!)
+    else if (splitsWrite(name)) splitWrite = true
+    return settled(again).then((reply) => {
+      out[i] = reply
+    })
+  })
+  await Promise.all(sending)
+  const stayed = commands.length - waits.length > followed
+  await Promise.all(
+    waits.map(async (i) => {
+      const again = await Promise.all([...ranOn].map((node) => askOn(cluster, node, commands[i]!)))
+      const unknown: Reply[] = splitWrite ? [[new Error(WAIT_NOT_FOLLOWED), undefined]] : []
+      out[i] = fewestAcknowledgements([...(stayed ? [replies[i]!] : []), ...again, ...unknown])
+    }),
+  )
+  return out
+}
+
+/** A command's reply as a pipeline gives it: `[null, reply]` or `[error, undefined]`. */
+function settled(reply: Promise<unknown>): Promise<Reply> {
+  return reply.then(
+    (value): Reply => [null, value],
+    (error: Error): Reply => [error, undefined],
+  )
+}
+
+/** `command` on the Cluster client's own connection to `node` (where it followed the ASKs). */
+function askOn(cluster: Cluster, node: string, { name, args }: QueuedCommand): Promise<Reply> {
+  const connection = cluster
+    .nodes('master')
+    .find((n: Redis) => `${n.options.host}:${n.options.port}` === node)
+  if (!connection) return Promise.resolve([new Error(WAIT_NOT_FOLLOWED), undefined])
+  return settled(connection.call(name, ...args))
+}
