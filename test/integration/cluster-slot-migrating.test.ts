@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
 import { command } from '../harness/faults.ts'
-import { fileCluster } from '../harness/file-cluster.ts'
+import { type ClusterFleetKind, fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
 const { cluster, fleetOn } = fileCluster()
@@ -100,6 +100,31 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
 }
 
 /**
+ * A fleet on `transport` with four store keys and four cache entries of one slot each, written
+ * as `value`, then both slots halfway through a migration with their first `moved` keys moved.
+ * `finish` ends both migrations.
+ */
+async function keysMidMigration(transport: ClusterFleetKind, value: number, moved: number) {
+  const namespace = uniqueNamespace()
+  const fleet = fleetOn(transport, namespace)
+  const store = fleet.store<number>()
+  const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
+  const storeKey = (name: string) => `${namespace}:store:${name}`
+  const cacheKey = (name: string) => `${namespace}:cache:${name}`
+  const names = await namesInOneSlot(storeKey, 4)
+  const entries = await namesInOneSlot(cacheKey, 4)
+  await store.setMany(names.map((name) => [name, value]))
+  assert.equal(await cache.writeMulti(Object.fromEntries(entries.map((name) => [name, value]))), true)
+  const storeMove = await migrateHalfway(names.map(storeKey), names.slice(0, moved).map(storeKey))
+  const cacheMove = await migrateHalfway(entries.map(cacheKey), entries.slice(0, moved).map(cacheKey))
+  const finish = async () => {
+    await storeMove.finish()
+    await cacheMove.finish()
+  }
+  return { store, cache, names, entries, finish }
+}
+
+/**
  * A command of several keys of one slot, some moved and some not, is refused by Redis itself
  * (TRYAGAIN) until the migration ends: getMany, setMany, readMulti and deleteMulti failed for as
  * long as it ran, and on a user's ioredis Cluster setMany hung for good (the store's first
@@ -108,18 +133,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
  */
 for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
   test(`${transport}: multi-key reads, writes and deletes of a slot halfway through its migration`, async () => {
-    const namespace = uniqueNamespace()
-    const fleet = fleetOn(transport, namespace)
-    const store = fleet.store<number>()
-    const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
-    const storeKey = (name: string) => `${namespace}:store:${name}`
-    const cacheKey = (name: string) => `${namespace}:cache:${name}`
-    const names = await namesInOneSlot(storeKey, 4)
-    const entries = await namesInOneSlot(cacheKey, 4)
-    await store.setMany(names.map((name) => [name, 1]))
-    assert.equal(await cache.writeMulti(Object.fromEntries(entries.map((name) => [name, 1]))), true)
-    const storeMove = await migrateHalfway(names.map(storeKey), names.slice(0, 2).map(storeKey))
-    const cacheMove = await migrateHalfway(entries.map(cacheKey), entries.slice(0, 2).map(cacheKey))
+    const { store, cache, names, entries, finish } = await keysMidMigration(transport, 1, 2)
     try {
       assert.deepEqual(await store.getMany(names), [1, 1, 1, 1])
       await store.setMany(names.map((name, i) => [name, i]))
@@ -128,8 +142,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
       assert.equal(await cache.deleteMulti(entries), 4)
       assert.equal((await cache.readMulti(entries)).size, 0)
     } finally {
-      await storeMove.finish()
-      await cacheMove.finish()
+      await finish()
     }
     assert.deepEqual(await store.getMany(names), [0, 1, 2, 3])
   })
@@ -143,20 +156,9 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
  */
 for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
   test(`${transport}: a later call on a key of a multi-key write to a migrating slot is applied after it`, async () => {
-    const namespace = uniqueNamespace()
-    const fleet = fleetOn(transport, namespace)
-    const store = fleet.store<number>()
-    const cache = fleet.cache({ errorHandler: ({ exception }) => assert.fail(String(exception)) })
-    const storeKey = (name: string) => `${namespace}:store:${name}`
-    const cacheKey = (name: string) => `${namespace}:cache:${name}`
-    const names = await namesInOneSlot(storeKey, 4)
-    const entries = await namesInOneSlot(cacheKey, 4)
+    const { store, cache, names, entries, finish } = await keysMidMigration(transport, 0, 1)
     const [moved] = names as [string]
     const [movedEntry] = entries as [string]
-    await store.setMany(names.map((name) => [name, 0]))
-    await cache.writeMulti(Object.fromEntries(entries.map((name) => [name, 0])))
-    const storeMove = await migrateHalfway(names.map(storeKey), [storeKey(moved)])
-    const cacheMove = await migrateHalfway(entries.map(cacheKey), [cacheKey(movedEntry)])
     try {
       // With a ttl: a SET per key (ASK for the moved one); without: one MSET (TRYAGAIN).
       await Promise.all([
@@ -175,8 +177,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
       ])
       assert.equal(await cache.read(movedEntry), 2)
     } finally {
-      await storeMove.finish()
-      await cacheMove.finish()
+      await finish()
     }
   })
 }
