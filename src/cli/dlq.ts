@@ -13,6 +13,7 @@ import {
   unmatchedNote,
 } from '../admin/dead-letters.ts'
 import { listOrphans } from '../admin/orphans.ts'
+import { cutAt } from '../dashboard/format.ts'
 import { InvalidArgumentError, messageOf } from '../errors.ts'
 import type { Fleet } from '../index.ts'
 import { canonicalId } from '../streams/ids.ts'
@@ -89,7 +90,7 @@ export async function dlq(action: DlqAction, channel: string, flags: DlqFlags): 
       console.log(`dead letters in '${shown(channel)}': ${letters.length}${more}${notes}`)
       for (const letter of letters) {
         const payload = JSON.stringify(letter.envelope)
-        const preview = payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload
+        const preview = payload.length > PREVIEW ? `${cutAt(payload, PREVIEW)}…` : payload
         const from = letter.origin.channel === undefined ? 'the main stream' : shown(letter.origin.channel)
         lines(
           `${shown(letter.id)}  group ${shown(letter.group)}  from ${from} ${shown(letter.origin.id)}`,

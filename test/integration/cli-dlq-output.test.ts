@@ -23,6 +23,7 @@ async function writeDeadLetters(
   group: string,
   count: number,
   error = 'declined',
+  envelope = (n: number): unknown => ({ order: n, note: EVIL }),
 ): Promise<void> {
   await fleet.streams().ensureGroup(group)
   for (let n = 0; n < count; n++) {
@@ -31,7 +32,7 @@ async function writeDeadLetters(
       group,
       error,
       deliveries: 1,
-      envelope: { order: n, note: EVIL },
+      envelope: envelope(n),
       deadAt: Date.now(),
     })
   }
@@ -39,6 +40,20 @@ async function writeDeadLetters(
 
 describe('redfleet dlq list and orphans: what they print', () => {
   const standaloneFleet = standaloneFleets()
+
+  test('a preview cut where an emoji is shows no half of it', async () => {
+    const { fleet, url, namespace } = await standaloneFleet()
+    // An emoji at each of 30 offsets around where the one-line preview is cut.
+    await writeDeadLetters(fleet, 'emoji', 30, 'declined', (n) => ({ s: `${'x'.repeat(100 + n)}😀` }))
+    const list = await cli(['dlq', 'list', 'emoji:dead', '--url', url, '--namespace', namespace])
+    assert.equal(list.code, 0, list.stderr)
+    assert.match(list.stdout, /😀/)
+    assert.match(list.stdout, /…/)
+    assert.doesNotMatch(
+      list.stdout,
+      /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\uFFFD/,
+    )
+  })
 
   test('control characters of stored text are shown escaped, in text and in --json', async () => {
     const { fleet, url, namespace } = await standaloneFleet()
