@@ -11,3 +11,23 @@ export function writtenSignal(): { written: () => void; wrote: Promise<void> } {
   })
   return { written, wrote }
 }
+
+/**
+ * `sending` (the commands of one attempt of a multi-key call, all sent), telling `written` when
+ * later calls on its keys may go: at once where the topology applies commands in the order
+ * written, else (a cluster: a command refused for its slot's migration is sent again once its
+ * pipeline's replies are in) once this attempt has its replies. Not once the call settles: a
+ * later call would wait out every retry of one on a frozen master, each in turn.
+ */
+export function inOrderOf<T>(
+  topology: { readonly inOrderOnceWritten: boolean },
+  sending: Promise<T>,
+  written: (() => void) | undefined,
+): Promise<T> {
+  if (written === undefined) return sending
+  if (topology.inOrderOnceWritten) {
+    written()
+    return sending
+  }
+  return sending.finally(written)
+}

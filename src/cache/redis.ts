@@ -6,6 +6,7 @@ import { mastersToScan } from '../topology/masters.ts'
 import { everyPart, getOnOneConnection, inCallerOrder } from '../topology/pipeline.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { MasterNode, RedisTopology } from '../topology/types.ts'
+import { inOrderOf } from '../written.ts'
 import type { CacheBackend, SetReply, WriteItem } from './backend.ts'
 import { escapeGlob } from './glob.ts'
 import { GET_IDENTIFIED, RELEASE_FILL_LOCK, SET_UNLESS_LIVE, TAKE_FILL_LOCK, TTL_EACH } from './scripts.ts'
@@ -151,8 +152,7 @@ export class RedisCacheBackend implements CacheBackend {
         else pipeScript(pipe, SET_UNLESS_LIVE, [key], unlessLiveArgs(value, ttl, unlessLiveAt), true)
       }
     })
-    if (topology.inOrderOnceWritten) written?.()
-    const replies = await writing
+    const replies = await inOrderOf(topology, writing, written)
     batches.forEach((batch, i) => {
       batch.indexes.forEach((index, n) => {
         out[index] = replies[i]![n] === 'OK'
@@ -170,8 +170,7 @@ export class RedisCacheBackend implements CacheBackend {
     const topology = await this.#topology.get()
     const batches = await topology.batches([...new Set(keys)])
     const deleting = topology.pipeline(batches, (pipe, batch) => pipe.unlink(...batch.keys))
-    if (topology.inOrderOnceWritten) written?.()
-    const replies = await deleting
+    const replies = await inOrderOf(topology, deleting, written)
     return replies.reduce((sum, reply) => sum + Number(reply[0]), 0)
   }
 

@@ -5,6 +5,7 @@ import type { Script } from '../topology/script.ts'
 import { setArguments } from '../topology/tick-batch.ts'
 import type { Client } from '../topology/types.ts'
 import type { CommandPipeline } from '../transport/types.ts'
+import { inOrderOf } from '../written.ts'
 import type { StoreBackend, TokenWrite } from './backend.ts'
 import { CLAIM, COMPARE_AND_SET, INCREMENT_WITH_TTL } from './scripts.ts'
 
@@ -82,8 +83,7 @@ export class RedisStoreBackend implements StoreBackend {
         for (const batch of node.batches) write(pipe, batch)
       }),
     )
-    if (topology.inOrderOnceWritten) written?.()
-    await everyPart(parts)
+    await inOrderOf(topology, everyPart(parts), written)
   }
 
   async delete(key: string): Promise<boolean> {

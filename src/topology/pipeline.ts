@@ -1,6 +1,7 @@
 import { withDeadline } from '../deadline.ts'
 import { APPLIED_BESIDE, partlyApplied, sentNothing } from '../errors.ts'
 import type { CommandPipeline } from '../transport/types.ts'
+import { inOrderOf } from '../written.ts'
 import { execFollowingMigration } from './migrating-pipeline.ts'
 import type { Access, Client, KeyBatch, RedisTopology } from './types.ts'
 
@@ -152,8 +153,7 @@ export async function getPerBatch(
   if (topology.oneConnection) return getOnOneConnection(topology, keys)
   const batches = await topology.batches(keys)
   const replies = Promise.all(batches.map((batch) => topology.getMany(batch.keys)))
-  if (topology.inOrderOnceWritten) written?.()
-  return inCallerOrder(keys.length, batches, await replies)
+  return inCallerOrder(keys.length, batches, await inOrderOf(topology, replies, written))
 }
 
 /**

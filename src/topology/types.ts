@@ -52,7 +52,8 @@ export interface RedisTopology {
    * later calls on its keys go once its commands are written (KeyOrder). False on a cluster: a
    * command refused for its slot's migration (ASK, TRYAGAIN) is sent again once its pipeline's
    * replies are in, after a later call's command on the same key, which the cluster client
-   * followed at once (helper-302: the older value kept). There it holds them until it settles.
+   * followed at once (helper-302: the older value kept). There it holds them until the replies
+   * of its attempt are in (inOrderOf).
    */
   readonly inOrderOnceWritten: boolean
   /** Connects every node and PINGs it; rejects with ConnectionError naming the node. */

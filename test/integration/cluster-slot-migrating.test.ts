@@ -8,11 +8,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
-import { command } from '../harness/faults.ts'
+import { createFleet } from '../../src/index.ts'
+import { command, info } from '../harness/faults.ts'
 import { type ClusterFleetKind, fileCluster } from '../harness/file-cluster.ts'
+import type { RedisServer } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-const { cluster, fleetOn } = fileCluster()
+const { cluster, fleets, fleetOn } = fileCluster()
 
 /** The port of the master serving `slot`, and another master's. */
 async function mastersOf(slot: number): Promise<{ source: number; target: number }> {
@@ -178,6 +180,64 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
       assert.equal(await cache.read(movedEntry), 2)
     } finally {
       await finish()
+    }
+  })
+}
+
+/** A name whose key `full(name)` a master other than `port`'s serves, or `port`'s with `on`. */
+async function nameServed(full: (name: string) => string, port: number, on: boolean): Promise<string> {
+  for (let i = 0; ; i++) {
+    const { source } = await mastersOf(calculateSlot(full(`n${i}`)))
+    if ((source === port) === on) return `n${i}`
+  }
+}
+
+/**
+ * On a cluster a multi-key call holds its keys until the replies of its attempt are in (above),
+ * not until it settles: a later call on one of them would otherwise wait out every retry of one
+ * whose part a frozen master holds, and each such call in turn.
+ */
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a later call on a key of a multi-key write that a frozen master holds goes once the write's attempt is answered`, async () => {
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({
+      url: cluster.urls,
+      cluster: true,
+      transport,
+      namespace,
+      commandTimeout: 300,
+      retry: { attempts: 3 },
+      onError: () => {},
+    })
+    fleets.push(fleet)
+    const store = fleet.store<number>()
+    const storeKey = (name: string) => `${namespace}:store:${name}`
+    const [frozen] = cluster.servers as [RedisServer]
+    const held = await nameServed(storeKey, frozen.port, true)
+    const free = await nameServed(storeKey, frozen.port, false)
+    await store.setMany([
+      [held, 0],
+      [free, 0],
+    ])
+    const pid = Number((await info(frozen.port, 'server')).get('process_id'))
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const settled: string[] = []
+      const many = store.setMany([
+        [held, 1],
+        [free, 1],
+      ])
+      const single = store.set(free, 2)
+      await Promise.all([
+        many.then(
+          () => settled.push('setMany'),
+          () => settled.push('setMany failed'),
+        ),
+        single.then(() => settled.push('set')),
+      ])
+      assert.deepEqual(settled, ['set', 'setMany failed'])
+    } finally {
+      process.kill(pid, 'SIGCONT')
     }
   })
 }
