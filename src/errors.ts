@@ -650,12 +650,15 @@ export function translateError(error: unknown, op: string, key?: string): unknow
   const message = messageOf(error)
   const notRedis = notRedisReason(error)
   if (notRedis) return new ConnectionError(`${where} failed: ${notRedis}`, { cause: error })
+  // Before the timeout test: the reason it quotes may mention one ("within connectTimeout").
+  if (message.startsWith(UNSENT)) {
+    return new ConnectionError(`${where} failed: ${message}`, { cause: error, outcome: 'not-applied' })
+  }
   if (/timed? ?out/i.test(message))
     return new TimeoutError(`${where} timed out: ${message}`, { cause: error })
   if (CONNECTION_FAILURE.test(message) || isLostSocket(error)) {
     const outcome = NOT_SENT.test(message) ? 'not-applied' : 'unknown'
-    const said = message.startsWith(UNSENT) ? message : `Redis is unreachable (${message})`
-    return new ConnectionError(`${where} failed: ${said}`, {
+    return new ConnectionError(`${where} failed: Redis is unreachable (${message})`, {
       cause: error,
       outcome,
     })

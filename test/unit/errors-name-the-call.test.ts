@@ -55,6 +55,17 @@ test('a command never sent is not-applied and said once, not as "Redis is unreac
   assert.equal(error.message, `store.increment 'n' failed: ${raw.message}`)
 })
 
+test('a command never sent is not-applied when the reason it quotes mentions a timeout', () => {
+  // helper-304: a cluster master loading its data; "connectTimeout" made it a TimeoutError, 'unknown'.
+  const raw = new Error(
+    `${UNSENT} to Redis at 127.0.0.1:7004, which is unreachable (the handshake did not finish within connectTimeout (1000 ms): the server answered part of it (is it loading its data?))`,
+  )
+  const error = translateError(raw, 'membership.send', 'a')
+  assert.ok(error instanceof ConnectionError)
+  assert.equal(error.outcome, 'not-applied')
+  assert.equal(error.message, `membership.send 'a' failed: ${raw.message}`)
+})
+
 test('an error that names the call already, or has no outcome to keep, is left as it is', () => {
   const named = new ConnectionError("store.get 'k' failed: Redis is unreachable (ECONNRESET)")
   assert.equal(translateError(named, 'store.get', 'k'), named)
