@@ -179,8 +179,9 @@ export function runCommand<T>(
   op: string,
   key: string | undefined,
   fn: () => Promise<T>,
+  overtaken?: () => boolean,
 ): Promise<T> {
-  return command(ctx, policy, op, key, fn, isClosed)
+  return command(ctx, policy, op, key, fn, isClosed, overtaken)
 }
 
 /**
@@ -207,8 +208,9 @@ function command<T>(
   key: string | undefined,
   fn: () => Promise<T>,
   refused: Refused,
+  overtaken?: () => boolean,
 ): Promise<T> {
-  if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn, refused)
+  if (!isTraced(commands)) return attempt(ctx, policy, op, key, fn, refused, overtaken)
   // Each try is a command sent, and its own trace: a call retried twice reached Redis three
   // times. The retry loop is the untraced one, given a `fn` that traces each of its tries.
   const namespace = ctx.keys.namespace
@@ -221,6 +223,7 @@ function command<T>(
     key,
     () => commands.tracePromise(send, { op, key, namespace, topology }),
     refused,
+    overtaken,
   )
 }
 
@@ -256,6 +259,7 @@ function attempt<T>(
   key: string | undefined,
   fn: () => Promise<T>,
   refused: Refused,
+  overtaken?: () => boolean,
 ): Promise<T> {
   if (refused(ctx.lifecycle)) return toldFailure(closedError(op, key))
   return started(fn).then(undefined, (error: unknown) => {
@@ -271,7 +275,8 @@ function attempt<T>(
         else if (isRedirection(error)) error = movedMeaning(ctx, error, op, key) ?? error
         return refused(ctx.lifecycle) ? closedError(op, key, error) : error
       },
-      retryable: (e: unknown) => isTransient(e) && (repeatable || !isAmbiguous(e)),
+      // Not once a later call on its keys was made (KeyOrder): sent again, it would be applied after it.
+      retryable: (e: unknown) => isTransient(e) && (repeatable || !isAmbiguous(e)) && overtaken?.() !== true,
     }
     // A retry waits out its backoff only until the fleet refuses it, and is not sent then: a long
     // `retry.max` kept the caller, and the process, waiting past close (helper-218). A finishing

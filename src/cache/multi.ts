@@ -132,16 +132,22 @@ export class MultiKey {
     const tags = isStamped(settings) ? tagKeys(scope, settings.tags!) : []
     const before = order.before(tags, fulls)
     const { written, wrote } = writtenSignal()
+    // A later change of one of its keys goes once it is written: sent again after it, it would undo it.
+    const later = order.watch(fulls)
+    const overtaken = () => later.supersededAny()
     const writing = order.trackChange(
       fulls,
       failsafe.guard('writeMulti', false, async () => {
         if (before) await before
         const stamping = writer.stamps('writeMulti', scope, settings)
-        await writer.writeMany('writeMulti', items, settings, stamping && (await stamping), scope, written)
+        const stamps = stamping && (await stamping)
+        await writer.writeMany('writeMulti', items, settings, stamps, scope, written, overtaken)
         return true
       }),
       wrote,
     )
+    const forget = () => order.unwatch(fulls, later)
+    writing.then(forget, forget)
     const tracked = tags.length === 0 ? writing : order.trackRead(tags, writing)
     // It may write again after its replies, over entries their tags invalidated (Writer): an
     // invalidateTag made after it waits for it, as for a read.
@@ -269,15 +275,16 @@ export class MultiKey {
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.before(NONE, fulls)
     const { written, wrote } = writtenSignal()
-    const count = await order.trackChange(
+    const later = order.watch(fulls)
+    const count = order.trackChange(
       fulls,
       failsafe.guard('deleteMulti', 0, async () => {
         if (before) await before
-        return writer.removeMany('deleteMulti', fulls, written)
+        return writer.removeMany('deleteMulti', fulls, written, () => later.supersededAny())
       }),
       wrote,
     )
-    return count
+    return count.finally(() => order.unwatch(fulls, later))
   }
 
   /** What a call with nothing to send answers, unless the fleet is closed: every call refuses then. */

@@ -276,6 +276,11 @@ export class ChangeWatch {
   supersedeAll(): void {
     this.#changed = 'all'
   }
+
+  /** True if a change of any of its keys was made since the watch began. */
+  supersededAny(): boolean {
+    return this.#changed !== undefined
+  }
 }
 
 /** The reads of one key on their way, and what a change of the key waits for, made when asked. */

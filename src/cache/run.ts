@@ -15,12 +15,14 @@ export const CACHE_OPS = Object.fromEntries(
  * Runs one Redis command of a cache method; see `cacheRunner`. `claims`: the command is a write
  * with `unlessExist`, whose repetition changes its answer (a resend finds its own earlier write
  * and says false): never re-sent after an ambiguous failure, as an increment is not.
+ * `overtaken`: a later change of one of its keys was made (CallOrder.watch): never re-sent.
  */
 export type RunCommand = <T>(
   method: CacheMethod,
   name: string | undefined,
   fn: () => Promise<T>,
   claims?: boolean,
+  overtaken?: () => boolean,
 ) => Promise<T>
 
 /**
@@ -33,7 +35,7 @@ export type RunCommand = <T>(
  */
 export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunCommand {
   const policy: OperationPolicy = { retry: resolveRetry(ctx.retry, options.retry), onError: () => {} }
-  return (method, name, fn, claims) =>
+  return (method, name, fn, claims, overtaken) =>
     runCommand(
       ctx,
       policy,
@@ -41,5 +43,6 @@ export function cacheRunner(ctx: FleetContext, options: CacheOptions): RunComman
       claims ? `${CACHE_OPS[method]} (unlessExist)` : CACHE_OPS[method],
       name === undefined ? undefined : shortName(name),
       fn,
+      overtaken,
     )
 }

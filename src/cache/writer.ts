@@ -191,6 +191,7 @@ export class EntryWriter {
    * Writes prepared values sharing one set of write options: one pipeline of SETs per node.
    * `written`: called once they are on their connections (CallOrder.trackChange), unless
    * `unlessExist` may write again after the replies (an invalidated entry found in the way).
+   * `overtaken`: a later change of one of the keys was made; the write is not sent again.
    */
   async writeMany(
     method: CacheMethod,
@@ -199,6 +200,7 @@ export class EntryWriter {
     stamps: TagStamp[] | undefined,
     scope: Scope,
     written?: () => void,
+    overtaken?: () => boolean,
   ): Promise<void> {
     const now = this.#o.clock()
     const writes: WriteItem[] = []
@@ -221,6 +223,7 @@ export class EntryWriter {
       undefined,
       () => this.#o.backend.setMany(writes, settings.unlessExist ? undefined : written),
       settings.unlessExist,
+      overtaken,
     )
     // Keys whose value an unlessExist write found: each replaced if every read misses it.
     if (settings.unlessExist) {
@@ -251,10 +254,21 @@ export class EntryWriter {
     return existed
   }
 
-  /** UNLINK of many entries, pipelined per node; how many were there. `written`: see writeMany. */
-  async removeMany(method: CacheMethod, fulls: readonly string[], written?: () => void): Promise<number> {
+  /** UNLINK of many entries, pipelined per node; how many were there. `written`, `overtaken`: see writeMany. */
+  async removeMany(
+    method: CacheMethod,
+    fulls: readonly string[],
+    written?: () => void,
+    overtaken?: () => boolean,
+  ): Promise<number> {
     for (const full of fulls) this.evict(full)
-    const removed = await this.#o.run(method, undefined, () => this.#o.backend.deleteMany(fulls, written))
+    const removed = await this.#o.run(
+      method,
+      undefined,
+      () => this.#o.backend.deleteMany(fulls, written),
+      false,
+      overtaken,
+    )
     for (const full of fulls) this.evict(full)
     this.#o.stats.deletes += removed
     return removed

@@ -4,6 +4,16 @@ import { writtenSignal } from '../written.ts'
 /** What a call that writes its commands before it returns is given to tell it: nothing to do. */
 function nothing(): void {}
 
+/** What a call no later call can overtake is told when asked whether one did. */
+function never(): boolean {
+  return false
+}
+
+/** A call that let later calls on its keys go before it settled; `overtaken` once one was made. */
+interface Overtakable {
+  overtaken: boolean
+}
+
 /**
  * Per-key call order (SPEC §2): calls from one process on one key are applied in the order they
  * were made, awaited or not. Redis runs the commands of one connection in the order they were
@@ -25,6 +35,12 @@ export class KeyOrder {
   readonly #within = new AsyncLocalStorage<ReadonlySet<string>>()
   /** The calls waiting for an earlier one: each is let go at once when the fleet closes. */
   readonly #waiting = new Set<() => void>()
+  /**
+   * Per key, the calls that let later calls on it go before they settled (`hold`: once written).
+   * A call made later on one of their keys overtakes them: sent again after a failure, such a
+   * call would apply its older value after the later one's (SPEC §2), so it is not (overtaken).
+   */
+  readonly #unsettled = new Map<string, Set<Overtakable>>()
 
   /**
    * `closed` aborts when the fleet closes. A holder may be an update whose fn (the caller's code)
@@ -45,32 +61,40 @@ export class KeyOrder {
    * frozen node's multi-key calls would wait for each one's timeouts in turn. `runsCallerCode`:
    * `send` runs the caller's code (an update's fn), whose own calls on `keys` are part of this
    * call (see #within); its write depends on that code, so it holds until it settles.
+   * `send`'s `overtaken` says whether a call on one of `keys` was made after this one while it
+   * was unsettled: its retry policy then sends it no more.
    */
   run<T>(
     keys: string | readonly string[],
-    send: (written: () => void) => Promise<T>,
+    send: (written: () => void, overtaken: () => boolean) => Promise<T>,
     hold: boolean,
     runsCallerCode = false,
   ): Promise<T> {
-    if (this.#held.size === 0 && !hold) return send(nothing)
+    if (this.#held.size === 0 && this.#unsettled.size === 0 && !hold) return send(nothing, never)
     const within = this.#within.getStore()
     const list = typeof keys === 'string' ? [keys] : keys
     const own = within === undefined ? list : list.filter((key) => !within.has(key))
+    if (this.#unsettled.size > 0) this.#overtake(own)
     const before = this.#before(own)
-    if (before === undefined && !hold) return send(nothing)
+    if (before === undefined && !hold) return send(nothing, never)
+    // Overtaken by any call made from now on, including those waiting for it (let go once written).
+    const call = hold && !runsCallerCode ? this.#unsettledOn(own) : undefined
     let result!: Promise<T>
     // Later calls go as soon as this one has written its commands (see `hold`).
     const go = (): Promise<unknown> | undefined => {
       if (runsCallerCode) {
-        result = this.#within.run(new Set([...(within ?? []), ...list]), () => send(nothing))
+        result = this.#within.run(new Set([...(within ?? []), ...list]), () => send(nothing, never))
         return result
       }
       if (!hold) {
-        result = send(nothing)
+        result = send(nothing, never)
         return undefined
       }
       const { written, wrote } = writtenSignal()
-      result = send(written)
+      const unsettled = call!
+      result = send(written, () => unsettled.overtaken)
+      const forget = () => this.#settled(own, unsettled)
+      result.then(forget, forget)
       return Promise.race([result, wrote])
     }
     const gate = before === undefined ? Promise.resolve(go()) : this.#until(before).then(go)
@@ -87,6 +111,37 @@ export class KeyOrder {
           () => result,
           () => result,
         )
+  }
+
+  /** A new call on `keys` that may let later calls go before it settles: any made from now overtakes it. */
+  #unsettledOn(keys: readonly string[]): Overtakable {
+    const call: Overtakable = { overtaken: false }
+    for (const key of keys) {
+      let calls = this.#unsettled.get(key)
+      if (calls === undefined) {
+        calls = new Set()
+        this.#unsettled.set(key, calls)
+      }
+      calls.add(call)
+    }
+    return call
+  }
+
+  #settled(keys: readonly string[], call: Overtakable): void {
+    for (const key of keys) {
+      const calls = this.#unsettled.get(key)
+      if (calls?.delete(call) && calls.size === 0) this.#unsettled.delete(key)
+    }
+  }
+
+  /** A call on `keys` is made now: the unsettled calls on them are overtaken. */
+  #overtake(keys: readonly string[]): void {
+    for (const key of keys) {
+      const calls = this.#unsettled.get(key)
+      if (calls === undefined) continue
+      for (const call of calls) call.overtaken = true
+      this.#unsettled.delete(key)
+    }
   }
 
   /** Settles when `before` settles, or when the fleet closes if that comes first. */

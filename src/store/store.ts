@@ -153,7 +153,8 @@ class FleetStore<V> implements Store<V> {
   ) {
     return this.#order.run(
       full,
-      (written) => runCommand(this.#ctx, this.#policy, `store.${op}`, key, () => fn(written)),
+      (written, overtaken) =>
+        runCommand(this.#ctx, this.#policy, `store.${op}`, key, () => fn(written), overtaken),
       update || !this.#backend.sendsAtOnce(typeof full !== 'string'),
       update,
     )

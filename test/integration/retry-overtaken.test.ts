@@ -1,0 +1,65 @@
+/**
+ * SPEC §2 (the store) and §3 (the cache's single- and multi-key methods): calls from one process on one key are applied in the order they were made, awaited
+ * or not. A multi-key write lets later calls on its keys go once its commands are written (so
+ * that they do not wait out its timeouts); its retry after a failure then wrote its older
+ * values after theirs: a setMany whose part a paused node held timed out, a later `set` of one
+ * of its keys on the other node was applied, and the setMany's retry wrote that key back. Once
+ * a later call on one of its keys was made, a call is not sent again.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { pausableServer } from '../harness/pausable-server.ts'
+import { topologyOptions } from '../harness/topologies.ts'
+
+const server = pausableServer()
+
+test('a setMany that timed out is not sent again over a later set of one of its keys', async () => {
+  const { url: standalone } = await topologyOptions('standalone')
+  const fleet = server.fleet({
+    url: [server.url, standalone as string],
+    commandTimeout: 300,
+    retry: { attempts: 3 },
+    onError: () => {},
+  })
+  const store = fleet.store<number>()
+  // Keys on both servers: the setMany has a part for the paused one.
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  await store.setMany(keys.map((key) => [key, 0]))
+  await server.pause(3000)
+  const many = store.setMany(keys.map((key) => [key, 1]))
+  const later = keys.map((key) => store.set(key, 2))
+  const outcomes = await Promise.allSettled([many, ...later])
+  assert.equal(outcomes[0]!.status, 'rejected', 'the setMany timed out on the paused node')
+  await server.unpause()
+  // Every key holds the later value: on the paused node the held commands ran in order.
+  assert.deepEqual(
+    await store.getMany(keys),
+    keys.map(() => 2),
+  )
+})
+
+test('a cache writeMulti and deleteMulti that timed out are not sent again over a later write of one of their keys', async () => {
+  const { url: standalone } = await topologyOptions('standalone')
+  const fleet = server.fleet({
+    url: [server.url, standalone as string],
+    commandTimeout: 300,
+    retry: { attempts: 3 },
+    onError: () => {},
+  })
+  const cache = fleet.cache({ errorHandler: () => {} })
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  await cache.writeMulti(Object.fromEntries(keys.map((key) => [key, 0])))
+  await server.pause(3000)
+  const many = cache.writeMulti(Object.fromEntries(keys.map((key) => [key, 1])))
+  const later = keys.map((key) => cache.write(key, 2))
+  assert.equal(await many, false, 'the writeMulti timed out on the paused node')
+  await Promise.all(later)
+  const gone = cache.deleteMulti(keys)
+  const again = keys.map((key) => cache.write(key, 3))
+  await Promise.all([gone, ...again])
+  await server.unpause()
+  assert.deepEqual(
+    [...(await cache.readMulti(keys)).values()],
+    keys.map(() => 3),
+  )
+})
