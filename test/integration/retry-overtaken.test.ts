@@ -13,15 +13,19 @@ import { topologyOptions } from '../harness/topologies.ts'
 
 const server = pausableServer()
 
-test('a setMany that timed out is not sent again over a later set of one of its keys', async () => {
+/** A ring of the paused server and the run's standalone one; retried calls, short timeouts. */
+async function ringWithPausable() {
   const { url: standalone } = await topologyOptions('standalone')
-  const fleet = server.fleet({
+  return server.fleet({
     url: [server.url, standalone as string],
     commandTimeout: 300,
     retry: { attempts: 3 },
     onError: () => {},
   })
-  const store = fleet.store<number>()
+}
+
+test('a setMany that timed out is not sent again over a later set of one of its keys', async () => {
+  const store = (await ringWithPausable()).store<number>()
   // Keys on both servers: the setMany has a part for the paused one.
   const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
   await store.setMany(keys.map((key) => [key, 0]))
@@ -39,14 +43,7 @@ test('a setMany that timed out is not sent again over a later set of one of its 
 })
 
 test('a cache writeMulti and deleteMulti that timed out are not sent again over a later write of one of their keys', async () => {
-  const { url: standalone } = await topologyOptions('standalone')
-  const fleet = server.fleet({
-    url: [server.url, standalone as string],
-    commandTimeout: 300,
-    retry: { attempts: 3 },
-    onError: () => {},
-  })
-  const cache = fleet.cache({ errorHandler: () => {} })
+  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
   const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
   await cache.writeMulti(Object.fromEntries(keys.map((key) => [key, 0])))
   await server.pause(3000)
