@@ -17,20 +17,26 @@ interface IoredisPipeline {
   readonly _queue?: readonly QueuedCommand[]
 }
 
-/** An ASK reply: the key is not on the master it was sent to, ask `node` (importing it). */
-const ASK = /^ASK \d+ (\S+)/
+/**
+ * A redirection: ASK (the key is not on the master it was sent to, ask `node`, importing it) or
+ * MOVED (the slot is `node`'s now). The command ran nowhere.
+ */
+const REDIRECTED = /^(?:ASK|MOVED) \d+ (\S+)/
 
 type Reply = [Error | null, unknown]
 
 /**
  * Sends `pipe` and returns its replies, those of a slot halfway through a migration followed on
  * an ioredis Cluster (node-redis follows each command on its own: NodeRedisPipeline):
- * - A command answered ASK is sent again on its own through `client`, which follows the ASK
- *   (ASKING, then the command, on the importing master). ioredis sends a pipeline again where an
- *   ASK points only when every failed command got that ASK and every other one was a read: a
- *   pipeline of writes with keys still on the source (written) and keys already moved (ASK) got
- *   the ASKs handed back, and a writeMulti failed for as long as the migration ran. An ASK means
- *   the command ran nowhere, so sending it again applies it once.
+ * - A command answered ASK or MOVED is sent again on its own through `client`, which follows
+ *   it (ASK: ASKING, then the command, on the importing master; MOVED: on the slot's new master,
+ *   its slot map re-read). ioredis sends a pipeline again where a redirection points only when
+ *   every failed command got that same one and every other one was a read: a pipeline of writes
+ *   with keys still on the source (written) and keys already moved (ASK) got the ASKs handed
+ *   back, and a writeMulti failed for as long as the migration ran. A redirection means the
+ *   command ran nowhere, so sending it again applies it once; sent within this attempt, before
+ *   later calls on its keys go (inOrderOf), not by a retry after them, which a later read
+ *   followed to the new master first and read the value from before the write (helper-303).
  * - A command of several keys refused with TRYAGAIN is sent again as one command per key
  *   (sentPerKey).
  * A WAIT of the pipeline counts its own connection's writes only: it is asked again where the
@@ -47,7 +53,7 @@ export async function execFollowingMigration(
   const replies = await pipe.exec()
   if (
     !commands ||
-    !replies?.some(([error]) => error && (ASK.test(error.message) || isRefusedMidMigration(error)))
+    !replies?.some(([error]) => error && (REDIRECTED.test(error.message) || isRefusedMidMigration(error)))
   ) {
     return replies
   }
@@ -61,7 +67,7 @@ async function followMigration(
 ): Promise<PipelineReplies> {
   const out = [...replies]
   const waits: number[] = []
-  /** The masters the asked commands ran on. */
+  /** The masters the redirected commands ran on. */
   const ranOn = new Set<string>()
   let followed = 0
   let splitWrite = false
@@ -73,11 +79,11 @@ async function followMigration(
       return undefined
     }
     const error = replies[i]?.[0]
-    const ask = ASK.exec(messageOf(error))
-    const again = ask ? send(name, args) : sentPerKey(error, name, args, send)
+    const redirected = REDIRECTED.exec(messageOf(error))
+    const again = redirected ? send(name, args) : sentPerKey(error, name, args, send)
     if (again === undefined) return undefined
     followed++
-    if (ask) ranOn.add(ask[1]!)
+    if (redirected) ranOn.add(redirected[1]!)
     else if (splitsWrite(name)) splitWrite = true
     return settled(again).then((reply) => {
       out[i] = reply
@@ -103,7 +109,7 @@ function settled(reply: Promise<unknown>): Promise<Reply> {
   )
 }
 
-/** `command` on the Cluster client's own connection to `node` (where it followed the ASKs). */
+/** `command` on the Cluster client's own connection to `node` (where it followed the redirections). */
 function askOn(cluster: Cluster, node: string, { name, args }: QueuedCommand): Promise<Reply> {
   const connection = cluster
     .nodes('master')

@@ -48,6 +48,35 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
   })
 }
 
+/**
+ * SPEC §2: a `get` made right after a `setMany` (not awaited) reads what it wrote. ioredis hands
+ * back the MOVED a pipeline got for a slot that moved, and the setMany was sent again by a retry
+ * after the `get` had gone, which followed the MOVED at once and read the value from before
+ * (helper-303, during a live reshard). The MOVED part is now sent again within the attempt.
+ */
+for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
+  test(`${transport}: a get right after a setMany whose slot moved reads what the setMany wrote`, async () => {
+    const namespace = uniqueNamespace()
+    const fleet = fleetOn(transport, namespace)
+    const store = fleet.store<number>()
+    const names = Array.from({ length: 10 }, (_, i) => `k${i}`)
+    await store.setMany(names.map((name) => [name, 0]))
+    const storeKey = (name: string) => `${namespace}:store:${name}`
+    const moving = await inEmptySlot(cluster.urls, storeKey, names)
+    await moveEmptySlotOf(storeKey(moving), cluster.urls)
+    const all = [...names, moving]
+    const many = store.setMany(all.map((name) => [name, 1]))
+    const read = store.get(moving)
+    const readMany = store.getMany(all)
+    assert.equal(await read, 1)
+    assert.deepEqual(
+      await readMany,
+      all.map(() => 1),
+    )
+    await many
+  })
+}
+
 // The first master answered (MOVED): a timeout of the new one that stays silent is its own.
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a command redirected to a frozen master times out naming that master, not the one that redirected it`, async () => {
