@@ -61,20 +61,22 @@ export class KeyOrder {
    * frozen node's multi-key calls would wait for each one's timeouts in turn. `runsCallerCode`:
    * `send` runs the caller's code (an update's fn), whose own calls on `keys` are part of this
    * call (see #within); its write depends on that code, so it holds until it settles.
-   * `send`'s `overtaken` says whether a call on one of `keys` was made after this one while it
-   * was unsettled: its retry policy then sends it no more.
+   * `send`'s `overtaken` says whether a call on one of `keys` that writes (not `reads`) was made
+   * after this one while it was unsettled: its retry policy then sends it no more. A later read
+   * does not: sent again after one, a call changes no value that a later call wrote.
    */
   run<T>(
     keys: string | readonly string[],
     send: (written: () => void, overtaken: () => boolean) => Promise<T>,
     hold: boolean,
     runsCallerCode = false,
+    reads = false,
   ): Promise<T> {
     if (this.#held.size === 0 && this.#unsettled.size === 0 && !hold) return send(nothing, never)
     const within = this.#within.getStore()
     const list = typeof keys === 'string' ? [keys] : keys
     const own = within === undefined ? list : list.filter((key) => !within.has(key))
-    if (this.#unsettled.size > 0) this.#overtake(own)
+    if (!reads && this.#unsettled.size > 0) this.#overtake(own)
     const before = this.#before(own)
     if (before === undefined && !hold) return send(nothing, never)
     // Overtaken by any call made from now on, including those waiting for it (let go once written).

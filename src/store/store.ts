@@ -157,6 +157,7 @@ class FleetStore<V> implements Store<V> {
         runCommand(this.#ctx, this.#policy, `store.${op}`, key, () => fn(written), overtaken),
       update || !this.#backend.sendsAtOnce(typeof full !== 'string'),
       update,
+      READS.has(op),
     )
   }
 
@@ -379,6 +380,9 @@ function describeEntries(entries: unknown): string {
   const entry: unknown = entries[at]
   return `but entries[${at}] ${Array.isArray(entry) ? `has ${entry.length} elements` : `is ${describeValue(entry)}`}`
 }
+
+/** The store's calls that only read: a retry of an earlier write is not overtaken by them (KeyOrder). */
+const READS: ReadonlySet<string> = new Set(['get', 'getMany'])
 
 /** The options of a store write (SPEC §2, §10). */
 const WRITE_OPTIONS = ['ttl', 'waitFor'] as const
