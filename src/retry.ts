@@ -118,6 +118,8 @@ export async function retryAfter<T>(
   let doubt = isAmbiguous(error) ? error : undefined
   for (let attempt = 1; attempt < policy.attempts && judge.retryable(error); attempt++) {
     await clock.sleep(backoffDelay(attempt, policy, clock.random))
+    // Asked again after the backoff: what may have changed meanwhile (a later call overtook it).
+    if (!judge.retryable(error)) break
     try {
       return await fn()
     } catch (next) {

@@ -131,10 +131,10 @@ export class MultiKey {
     // A tagged write reads its tags' versions first: a later invalidateTag of one waits for it.
     const tags = isStamped(settings) ? tagKeys(scope, settings.tags!) : []
     const before = order.before(tags, fulls)
-    const { written, wrote } = writtenSignal()
+    const { written, wrote, hasWritten } = writtenSignal()
     // A later change of one of its keys goes once it is written: sent again after it, it would undo it.
     const later = order.watch(fulls)
-    const overtaken = () => later.supersededAny()
+    const overtaken = () => hasWritten() && later.supersededAny()
     const writing = order.trackChange(
       fulls,
       failsafe.guard('writeMulti', false, async () => {
@@ -274,13 +274,13 @@ export class MultiKey {
     note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.before(NONE, fulls)
-    const { written, wrote } = writtenSignal()
+    const { written, wrote, hasWritten } = writtenSignal()
     const later = order.watch(fulls)
     const count = order.trackChange(
       fulls,
       failsafe.guard('deleteMulti', 0, async () => {
         if (before) await before
-        return writer.removeMany('deleteMulti', fulls, written, () => later.supersededAny())
+        return writer.removeMany('deleteMulti', fulls, written, () => hasWritten() && later.supersededAny())
       }),
       wrote,
     )

@@ -80,7 +80,7 @@ export class KeyOrder {
     const before = this.#before(own)
     if (before === undefined && !hold) return send(nothing, never)
     // Overtaken by any call made from now on, including those waiting for it (let go once written).
-    const call = hold && !runsCallerCode ? this.#unsettledOn(own) : undefined
+    const call = hold && !runsCallerCode && !reads ? this.#unsettledOn(own) : undefined
     let result!: Promise<T>
     // Later calls go as soon as this one has written its commands (see `hold`).
     const go = (): Promise<unknown> | undefined => {
@@ -92,10 +92,14 @@ export class KeyOrder {
         result = send(nothing, never)
         return undefined
       }
-      const { written, wrote } = writtenSignal()
-      const unsettled = call!
-      result = send(written, () => unsettled.overtaken)
-      const forget = () => this.#settled(own, unsettled)
+      const { written, wrote, hasWritten } = writtenSignal()
+      if (call === undefined) {
+        result = send(written, never)
+        return Promise.race([result, wrote])
+      }
+      // Overtaken only once written: until then a later call waits for this one to settle.
+      result = send(written, () => hasWritten() && call.overtaken)
+      const forget = () => this.#settled(own, call)
       result.then(forget, forget)
       return Promise.race([result, wrote])
     }

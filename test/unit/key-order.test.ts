@@ -8,20 +8,27 @@ import { test } from 'node:test'
 import { KeyOrder } from '../../src/store/order.ts'
 import { deferred } from '../harness/deferred.ts'
 
-/** A held call on `keys` that writes at once and settles when told; what it was told of overtaking. */
-function heldCall(order: KeyOrder, keys: string[]) {
+/**
+ * A held call on `keys` (a read with `reads`) that writes at once (or when `write` is called,
+ * with `later`) and settles when told; what it was told of overtaking.
+ */
+function heldCall(order: KeyOrder, keys: string[], { reads = false, later = false } = {}) {
   const settle = deferred()
   let overtaken: () => boolean = () => false
+  let write = () => {}
   const call = order.run(
     keys,
     (written, isOvertaken) => {
       overtaken = isOvertaken
-      written()
+      write = written
+      if (!later) written()
       return settle.promise
     },
     true,
+    false,
+    reads,
   )
-  return { call, settle, overtaken: () => overtaken() }
+  return { call, settle, overtaken: () => overtaken(), write: () => write() }
 }
 
 test('a later write of one of its keys overtakes a held call; a later read, or another key, does not', async () => {
@@ -58,4 +65,25 @@ test('a later held call overtakes an earlier one on a shared key', async () => {
   first.settle.resolve()
   second.settle.resolve()
   await Promise.all([first.call, second.call])
+})
+
+test('a held read (getMany) is never overtaken: its retry changes nothing a later call wrote', async () => {
+  const order = new KeyOrder()
+  const read = heldCall(order, ['a'], { reads: true })
+  await order.run('a', async () => undefined, false)
+  assert.equal(read.overtaken(), false)
+  read.settle.resolve()
+  await read.call
+})
+
+test('a later write that waits for a call not yet written does not overtake it until it is', async () => {
+  const order = new KeyOrder()
+  const first = heldCall(order, ['a'], { later: true })
+  const second = order.run('a', async () => undefined, false)
+  assert.equal(first.overtaken(), false, 'the later write waits for it: a retry now keeps the order')
+  first.write()
+  assert.equal(first.overtaken(), true, 'written: the later write goes')
+  await second
+  first.settle.resolve()
+  await first.call
 })

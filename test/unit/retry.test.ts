@@ -214,3 +214,31 @@ test("a delay past a Node timer's longest (2^31 - 1 ms) is a ConfigError, for th
   const fleet = createFleet({ memory: true, retry: { base: 2 ** 31 - 1, max: 2 ** 31 - 1 } })
   await fleet.close()
 })
+
+test('whether to retry is asked again after the backoff: a failure no longer retryable then is not sent again', async () => {
+  const { retryAfter } = await import('../../src/retry.ts')
+  let stillWanted = true
+  let sent = 0
+  const clock: RetryClock = {
+    sleep: async () => {
+      // A later call overtook it while it waited (KeyOrder): its retry would undo that call.
+      stillWanted = false
+    },
+    random: () => 1,
+  }
+  const first = new Error('timed out')
+  await assert.rejects(
+    retryAfter(
+      first,
+      async () => {
+        sent++
+      },
+      { ...DEFAULT_RETRY, attempts: 3 },
+      undefined,
+      { translate: (e) => e, retryable: () => stillWanted },
+      clock,
+    ),
+    (error: unknown) => error === first,
+  )
+  assert.equal(sent, 0)
+})
