@@ -1,4 +1,4 @@
-import { isRefusedMidMigration } from '../errors.ts'
+import { APPLIED_BESIDE, isRefusedMidMigration, partlyApplied } from '../errors.ts'
 import type { CommandArg, CommandConnection } from './types.ts'
 
 /** A command of several keys as commands of one key each, and how their replies make its reply. */
@@ -47,7 +47,16 @@ export function sentPerKey(
   if (!isRefusedMidMigration(error)) return undefined
   const split = perKey(name, args)
   if (split === undefined) return undefined
-  return Promise.all(split.commands.map(([command, keyArgs]) => send(command, keyArgs))).then(split.merge)
+  return Promise.allSettled(split.commands.map(([command, keyArgs]) => send(command, keyArgs))).then(
+    (replies) => {
+      const failed = replies.find((reply) => reply.status === 'rejected')
+      if (failed === undefined)
+        return split.merge(replies.map((reply) => (reply as PromiseFulfilledResult<unknown>).value))
+      // A write some of whose keys were written: its outcome is not "nothing ran".
+      const written = splitsWrite(name) && replies.some((reply) => reply.status === 'fulfilled')
+      throw written ? partlyApplied(failed.reason, APPLIED_BESIDE) : failed.reason
+    },
+  )
 }
 
 /** Whether `name` is a command that sentPerKey splits and that writes. */

@@ -109,3 +109,21 @@ test('an MGET refused with TRYAGAIN: read key by key, in order', async () => {
   assert.equal(error, null)
   assert.deepEqual(reply, ['1', null, '3'])
 })
+
+test('an MSET sent key by key of which one key fails: not "nothing ran", since the others were written', async () => {
+  const send: Send = async (args) => {
+    if (String(args[0]) === 'MSET') throw tryAgain()
+    if (String(args[1]) === 'b') {
+      // A refusal that says this key's SET ran nowhere ('not-applied' on its own).
+      const error = new Error('LOADING Redis is loading the dataset in memory')
+      error.name = 'ErrorReply'
+      throw error
+    }
+    return 'OK'
+  }
+  const [[error]] = (await new NodeRedisPipeline(send).call('MSET', 'a', '1', 'b', '2').exec()) as [
+    [Error | null, unknown],
+  ]
+  assert.equal((error as { outcome?: string } | null)?.outcome, 'unknown')
+  assert.match(String(error?.message), /some keys may be written/)
+})
