@@ -131,12 +131,7 @@ export class MultiKey {
     // A tagged write reads its tags' versions first: a later invalidateTag of one waits for it.
     const tags = isStamped(settings) ? tagKeys(scope, settings.tags!) : []
     const before = order.before(tags, fulls)
-    const { written, wrote, hasWritten } = writtenSignal()
-    // A later change of one of its keys goes once it is written: sent again after it, it would undo it.
-    const later = order.watch(fulls)
-    const overtaken = () => hasWritten() && later.supersededAny()
-    const writing = order.trackChange(
-      fulls,
+    const writing = order.changeMany(fulls, (written, overtaken) =>
       failsafe.guard('writeMulti', false, async () => {
         if (before) await before
         const stamping = writer.stamps('writeMulti', scope, settings)
@@ -144,10 +139,7 @@ export class MultiKey {
         await writer.writeMany('writeMulti', items, settings, stamps, scope, written, overtaken)
         return true
       }),
-      wrote,
     )
-    const forget = () => order.unwatch(fulls, later)
-    writing.then(forget, forget)
     const tracked = tags.length === 0 ? writing : order.trackRead(tags, writing)
     // It may write again after its replies, over entries their tags invalidated (Writer): an
     // invalidateTag made after it waits for it, as for a read.
@@ -274,17 +266,12 @@ export class MultiKey {
     note(trace, { keys: names })
     const fulls = names.map((name) => this.#o.keys.full(scope, name))
     const before = order.before(NONE, fulls)
-    const { written, wrote, hasWritten } = writtenSignal()
-    const later = order.watch(fulls)
-    const count = order.trackChange(
-      fulls,
+    return order.changeMany(fulls, (written, overtaken) =>
       failsafe.guard('deleteMulti', 0, async () => {
         if (before) await before
-        return writer.removeMany('deleteMulti', fulls, written, () => hasWritten() && later.supersededAny())
+        return writer.removeMany('deleteMulti', fulls, written, overtaken)
       }),
-      wrote,
     )
-    return count.finally(() => order.unwatch(fulls, later))
   }
 
   /** What a call with nothing to send answers, unless the fleet is closed: every call refuses then. */

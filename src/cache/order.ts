@@ -1,3 +1,5 @@
+import { writtenSignal } from '../written.ts'
+
 /**
  * Per-key call order in one process (SPEC §2): a call on a key starts only after every earlier
  * call of this cache on that key that may still be on its way. Most calls send their command at
@@ -148,6 +150,28 @@ export class CallOrder {
     const settled = wrote === undefined ? settledOf(call) : Promise.race([settledOf(call), wrote])
     for (const key of keys) this.#changes.set(key, settled)
     void settled.then(() => forget(this.#changes, keys, settled))
+    return call
+  }
+
+  /**
+   * Runs `work`, a change of `keys` whose commands are not written at once (a multi-key call
+   * groups them per node first), tracked as trackChange says until it calls `written` or
+   * settles. `overtaken` says whether a later change of one of `keys` was made once it was
+   * written: sent again after that change, it would undo it, so its retries stop.
+   */
+  changeMany<T>(
+    keys: readonly string[],
+    work: (written: () => void, overtaken: () => boolean) => Promise<T>,
+  ): Promise<T> {
+    const { written, wrote, hasWritten } = writtenSignal()
+    const later = this.watch(keys)
+    const call = this.trackChange(
+      keys,
+      work(written, () => hasWritten() && later.supersededAny()),
+      wrote,
+    )
+    const forget = () => this.unwatch(keys, later)
+    call.then(forget, forget)
     return call
   }
 
