@@ -93,14 +93,12 @@ export class KeyOrder {
         return undefined
       }
       const { written, wrote, hasWritten } = writtenSignal()
-      if (call === undefined) {
-        result = send(written, never)
-        return Promise.race([result, wrote])
-      }
       // Overtaken only once written: until then a later call waits for this one to settle.
-      result = send(written, () => hasWritten() && call.overtaken)
-      const forget = () => this.#settled(own, call)
-      result.then(forget, forget)
+      result = send(written, call === undefined ? never : () => hasWritten() && call.overtaken)
+      if (call !== undefined) {
+        const forget = () => this.#settled(own, call)
+        result.then(forget, forget)
+      }
       return Promise.race([result, wrote])
     }
     const gate = before === undefined ? Promise.resolve(go()) : this.#until(before).then(go)
