@@ -3,9 +3,7 @@
  * more than one connection (a cluster's MOVED or ASK): each counts only its own connection's
  * writes, so they are asked again where the writes ran and the fewest count.
  */
-import type { PipelineReplies } from './transport/types.ts'
-
-type PipelineReply = PipelineReplies[number]
+import type { PipelineReply } from './transport/pipeline-reply.ts'
 
 /** The acknowledgements `appendWaits` adds: each counts the writes of its connection. */
 export const WAIT_COMMANDS: ReadonlySet<string> = new Set(['WAIT', 'WAITAOF'])

@@ -19,6 +19,7 @@ import {
 import { execFollowingMigration } from './topology/migrating-pipeline.ts'
 import type { Script } from './topology/script.ts'
 import type { Client } from './topology/types.ts'
+import type { PipelineReply } from './transport/pipeline-reply.ts'
 import type { CommandPipeline } from './transport/types.ts'
 import {
   booleanOption,
@@ -83,8 +84,6 @@ export function appendWaits(pipe: CommandPipeline, durability: Durability): void
 export function waitReplies(durability: Durability): number {
   return (durability.replicas > 0 ? 1 : 0) + (durability.aof ? 1 : 0)
 }
-
-type PipelineReply = [Error | null, unknown]
 
 /**
  * Judges the replies of `appendWaits` (as a pipeline returns them, `[error, reply]`): resolves

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { fewestAcknowledgements, WAIT_COMMANDS, WAIT_NOT_FOLLOWED } from '../acknowledgements.ts'
 import { isRefusedMidMigration, messageOf } from '../errors.ts'
+import { asPipelineReply, type PipelineReply } from '../transport/pipeline-reply.ts'
 import { sentPerKey, splitsWrite } from '../transport/split-keys.ts'
 import type { CommandArg, CommandPipeline, PipelineReplies } from '../transport/types.ts'
 import type { Client } from './types.ts'
@@ -22,8 +23,6 @@ interface IoredisPipeline {
  * MOVED (the slot is `node`'s now). The command ran nowhere.
  */
 const REDIRECTED = /^(?:ASK|MOVED) \d+ (\S+)/
-
-type Reply = [Error | null, unknown]
 
 /**
  * Sends `pipe` and returns its replies, those of a slot halfway through a migration followed on
@@ -85,7 +84,7 @@ async function followMigration(
     followed++
     if (redirected) ranOn.add(redirected[1]!)
     else if (splitsWrite(name)) splitWrite = true
-    return settled(again).then((reply) => {
+    return asPipelineReply(again).then((reply) => {
       out[i] = reply
     })
   })
@@ -94,26 +93,18 @@ async function followMigration(
   await Promise.all(
     waits.map(async (i) => {
       const again = await Promise.all([...ranOn].map((node) => askOn(cluster, node, commands[i]!)))
-      const unknown: Reply[] = splitWrite ? [[new Error(WAIT_NOT_FOLLOWED), undefined]] : []
+      const unknown: PipelineReply[] = splitWrite ? [[new Error(WAIT_NOT_FOLLOWED), undefined]] : []
       out[i] = fewestAcknowledgements([...(stayed ? [replies[i]!] : []), ...again, ...unknown])
     }),
   )
   return out
 }
 
-/** A command's reply as a pipeline gives it: `[null, reply]` or `[error, undefined]`. */
-function settled(reply: Promise<unknown>): Promise<Reply> {
-  return reply.then(
-    (value): Reply => [null, value],
-    (error: Error): Reply => [error, undefined],
-  )
-}
-
 /** `command` on the Cluster client's own connection to `node` (where it followed the redirections). */
-function askOn(cluster: Cluster, node: string, { name, args }: QueuedCommand): Promise<Reply> {
+function askOn(cluster: Cluster, node: string, { name, args }: QueuedCommand): Promise<PipelineReply> {
   const connection = cluster
     .nodes('master')
     .find((n: Redis) => `${n.options.host}:${n.options.port}` === node)
   if (!connection) return Promise.resolve([new Error(WAIT_NOT_FOLLOWED), undefined])
-  return settled(connection.call(name, ...args))
+  return asPipelineReply(connection.call(name, ...args))
 }

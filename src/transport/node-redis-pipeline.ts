@@ -1,5 +1,6 @@
 import { fewestAcknowledgements, WAIT_COMMANDS, WAIT_NOT_FOLLOWED } from '../acknowledgements.ts'
 import { commandArgs } from './node-redis-client.ts'
+import { asPipelineReply, type PipelineReply } from './pipeline-reply.ts'
 import { sentPerKey, splitsWrite } from './split-keys.ts'
 import type { CommandArg, CommandPipeline, PipelineReplies } from './types.ts'
 
@@ -145,12 +146,9 @@ export class NodeRedisPipeline implements CommandPipeline {
 
   #askAgain(args: (string | Buffer)[], sends: (Send | undefined)[]): Promise<PipelineReplies> {
     return Promise.all(
-      sends.map((send): Promise<[Error | null, unknown]> => {
+      sends.map((send): Promise<PipelineReply> => {
         if (!send) return Promise.resolve([new Error(WAIT_NOT_FOLLOWED), undefined])
-        return send(args).then(
-          (reply): [null, unknown] => [null, reply],
-          (error: Error): [Error, undefined] => [error, undefined],
-        )
+        return asPipelineReply(send(args))
       }),
     )
   }
