@@ -8,13 +8,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import calculateSlot from 'cluster-key-slot'
-import { createFleet } from '../../src/index.ts'
 import { command, info } from '../harness/faults.ts'
 import { type ClusterFleetKind, fileCluster } from '../harness/file-cluster.ts'
 import type { RedisServer } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-const { cluster, fleets, fleetOn } = fileCluster()
+const { cluster, fleetOn } = fileCluster()
 
 /** The port of the master serving `slot`, and another master's. */
 async function mastersOf(slot: number): Promise<{ source: number; target: number }> {
@@ -200,16 +199,11 @@ async function nameServed(full: (name: string) => string, port: number, on: bool
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a multi-key write that a frozen master holds is not sent again over a later call on one of its keys`, async () => {
     const namespace = uniqueNamespace()
-    const fleet = createFleet({
-      url: cluster.urls,
-      cluster: true,
-      transport,
-      namespace,
+    const fleet = fleetOn(transport, namespace, {
       commandTimeout: 300,
       retry: { attempts: 3 },
       onError: () => {},
     })
-    fleets.push(fleet)
     const store = fleet.store<number>()
     const storeKey = (name: string) => `${namespace}:store:${name}`
     const [frozen] = cluster.servers as [RedisServer]

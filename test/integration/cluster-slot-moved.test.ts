@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createFleet, TimeoutError } from '../../src/index.ts'
+import { TimeoutError } from '../../src/index.ts'
 import { inEmptySlot, info, moveEmptySlotOf } from '../harness/faults.ts'
 import { fileCluster } from '../harness/file-cluster.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
-const { cluster, fleets, fleetOn } = fileCluster()
+const { cluster, fleetOn } = fileCluster()
 
 for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) {
   test(`${transport}: setMany and writeMulti right after a slot moved write every key`, async () => {
@@ -81,15 +81,7 @@ for (const transport of ['ioredis', 'node-redis', 'injected ioredis'] as const) 
 for (const transport of ['ioredis', 'node-redis'] as const) {
   test(`${transport}: a command redirected to a frozen master times out naming that master, not the one that redirected it`, async () => {
     const namespace = uniqueNamespace()
-    const fleet = createFleet({
-      url: cluster.urls,
-      cluster: true,
-      transport,
-      namespace,
-      commandTimeout: 300,
-      retry: { attempts: 1 },
-    })
-    fleets.push(fleet)
+    const fleet = fleetOn(transport, namespace, { commandTimeout: 300, retry: { attempts: 1 } })
     const store = fleet.store<number>()
     const storeKey = (name: string) => `${namespace}:store:${name}`
     const moving = await inEmptySlot(cluster.urls, storeKey)
