@@ -1,6 +1,5 @@
 import type { OpenTrace } from '../telemetry.ts'
 import { assertCallOptions, describeValue, invalidArgument, isPlainObject } from '../validate.ts'
-import { writtenSignal } from '../written.ts'
 import type { Clock } from './clock.ts'
 import { type Entry, isExpired, isMismatched, type TagStamp } from './entry.ts'
 import { prepareValue } from './envelope.ts'
@@ -240,16 +239,12 @@ export class MultiKey {
     if (fresh.length > 0 && stamps !== UNSTAMPED) {
       const storing = fresh.map((miss) => miss.full)
       const before = order.beforeFill(storing)
-      // Not sent at once (grouped per node first): a later call on one of its keys waits for it.
-      const { written, wrote } = writtenSignal()
-      await order.trackChange(
-        storing,
+      await order.changeMany(storing, (written, overtaken) =>
         failsafe.guard('fetchMulti', false, async () => {
           if (before) await before
-          await writer.writeMany('fetchMulti', fresh, settings, stamps, scope, written)
+          await writer.writeMany('fetchMulti', fresh, settings, stamps, scope, written, overtaken)
           return true
         }),
-        wrote,
       )
     }
     note(trace, { hits, nearHits })

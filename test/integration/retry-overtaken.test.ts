@@ -60,3 +60,27 @@ test('a cache writeMulti and deleteMulti that timed out are not sent again over 
     keys.map(() => 3),
   )
 })
+
+test('a fetchMulti fill that timed out is not sent again over a later write of one of its keys', async () => {
+  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  // Connected to both servers first: a connection made during the pause would wait it out.
+  await cache.deleteMulti(keys)
+  await server.pause(3000)
+  let later: Promise<boolean>[] = []
+  const fetching = cache.fetchMulti(keys, { force: true }, (key) => {
+    // After the last compute the fill is sent at once: the later writes come after it.
+    if (key === keys.at(-1)) setImmediate(() => (later = keys.map((k) => cache.write(k, 2))))
+    return 1
+  })
+  assert.deepEqual(
+    [...(await fetching).values()],
+    keys.map(() => 1),
+  )
+  await Promise.all(later)
+  await server.unpause()
+  assert.deepEqual(
+    [...(await cache.readMulti(keys)).values()],
+    keys.map(() => 2),
+  )
+})
