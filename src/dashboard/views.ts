@@ -8,7 +8,13 @@ import { parseId } from '../streams/ids.ts'
 import { groupDetail, PENDING_PAGE } from './group.ts'
 import { href } from './html.ts'
 import { type DeadLetterPage, deadLettersContent } from './pages/dead-letters.ts'
-import { type InstanceDetail, instanceContent, orphansContent } from './pages/jobs.ts'
+import {
+  type InstanceDetail,
+  instanceContent,
+  type JobsShown,
+  jobsPage,
+  orphansContent,
+} from './pages/jobs.ts'
 import { charts, overviewContent } from './pages/overview.ts'
 import { groupContent, streamContent } from './pages/streams.ts'
 import type { SnapshotReader } from './snapshot.ts'
@@ -22,6 +28,17 @@ function afterId(q: Query): string | undefined {
   if (q.after === undefined) return undefined
   if (!parseId(q.after)) throw new BadQuery('query parameter after must be a stream id')
   return q.after
+}
+
+/** The row a page of jobs starts at (`from`, 0 first), and the link to the page after it. */
+function jobsShown(q: Query, jobs: readonly unknown[], path: string): JobsShown {
+  const from = q.from === undefined ? 0 : Number(q.from)
+  if (!Number.isSafeInteger(from) || from < 0 || q.from === '') {
+    throw new BadQuery('query parameter from must be a row number, 0 or more')
+  }
+  const { next } = jobsPage(jobs, from)
+  const { fragment: _, token: __, ...kept } = q
+  return { from, next: next === undefined ? undefined : href(path, { ...kept, from: String(next) }) }
 }
 
 export interface ViewSources {
@@ -57,7 +74,7 @@ export function registerViews(app: FastifyInstance, page: PageContext, s: ViewSo
     },
     title: (d) => `Tracker instance ${d.instance}`,
     trail: (q) => [[`instance ${q.instance}`, '']],
-    content: (d) => instanceContent(d),
+    content: (d, q) => instanceContent(d, jobsShown(q, d.jobs, 'tracker')),
   })
 
   add({
@@ -66,7 +83,7 @@ export function registerViews(app: FastifyInstance, page: PageContext, s: ViewSo
     section: 'orphans',
     load: () => listOrphans(s.fleet),
     title: () => 'Orphans',
-    content: (jobs) => orphansContent(jobs, Date.now(), s.allowActions),
+    content: (jobs, q) => orphansContent(jobs, Date.now(), s.allowActions, jobsShown(q, jobs, 'orphans')),
   })
 
   add({

@@ -493,6 +493,46 @@ describe('dashboard token and actions', () => {
       await job
     }
   })
+
+  test('the orphans and tracker pages show 100 jobs a page, oldest first, with a link to the next', async () => {
+    const gone = fleet.tracker({ instanceId: 'gone-many' })
+    await gone.start()
+    const finish = deferred()
+    const jobs = Array.from({ length: 150 }, (_, i) =>
+      gone.track(`m-${String(i).padStart(3, '0')}`, { n: i }, () => finish.promise),
+    )
+    await gone.stop()
+    const get = (path: string) =>
+      fetch(`${dashboard.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    const rows = (page: string) => [...page.matchAll(/<tr data-job="([^"]+)"/g)].map((m) => m[1])
+    try {
+      const expected = {
+        orphans: (await fleet.tracker().orphans()).map((j) => j.id),
+        'tracker?instance=gone-many': (await fleet.tracker().inFlight('gone-many')).map((j) => j.id),
+      }
+      for (const [path, all] of Object.entries(expected)) {
+        assert.ok(all.length >= 150, path)
+        const first = await (await get(path)).text()
+        assert.deepEqual(rows(first), all.slice(0, 100), path)
+        assert.match(first, new RegExp(`${all.length} (orphan|job)\\(s\\)`), path)
+        assert.match(first, /Rows 1–100 shown, oldest first/, path)
+        const next = first.match(/<p class="pager"><a href="([^"]+)">/)?.[1]?.replaceAll('&amp;', '&')
+        assert.ok(next?.includes('from=100'), `${path}: ${next}`)
+        const second = await (await get(next!)).text()
+        assert.deepEqual(rows(second), all.slice(100, 200), path)
+        assert.equal(second.includes('class="pager"'), all.length > 200, path)
+        assert.equal((await get(`${path}${path.includes('?') ? '&' : '?'}from=-1`)).status, 400, path)
+      }
+      // The JSON has every job.
+      assert.equal((await (await get('orphans.json')).json()).length, expected.orphans.length)
+      const detail = await (await get('tracker.json?instance=gone-many')).json()
+      assert.equal(detail.jobs.length, 150)
+    } finally {
+      finish.resolve()
+      await Promise.all(jobs)
+      await fleet.tracker().recoverOrphans(() => {})
+    }
+  })
 })
 
 describe('dashboard on every topology', () => {
