@@ -20,7 +20,7 @@ export class FleetWarnings {
    * Emits `text` as a RedfleetWarning for `error` of `op`, unless `error` was announced already
    * (its node known down) or the same kind of failure was warned of within REPEAT_WARNING_AFTER.
    */
-  warn(op: string, error: unknown, text: string, now = Date.now()): void {
+  warn(op: string, error: unknown, text: string, now = performance.now()): void {
     if (isAnnounced(error)) return // warned once when its node went down, not once per call
     const kind = kindOf(op, error)
     const last = this.#last.get(kind)
@@ -34,7 +34,7 @@ export class FleetWarnings {
    * is closed.`, a `Socket closed unexpectedly`) are that failure, not another (SPEC §1: one
    * warning per node per change of its state).
    */
-  announce(op: string, error: unknown, text: string, now = Date.now()): void {
+  announce(op: string, error: unknown, text: string, now = performance.now()): void {
     this.#emit(kindOf(op, error), text, now)
   }
 

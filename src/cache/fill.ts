@@ -103,7 +103,10 @@ export interface LockedFill<T> {
   closed: (reason: unknown) => unknown
   /** True for a failure that may pass by itself (a dropped connection, a failover). */
   transient: (error: unknown) => boolean
-  /** Milliseconds on a monotonic-enough clock, for the deadline; Date.now by default. */
+  /**
+   * Milliseconds on a monotonic clock, for the deadline; performance.now by default: on the wall
+   * clock, a step of it (NTP) ended a wait at once and computed while the holder still did.
+   */
   now?: () => number
 }
 
@@ -119,7 +122,7 @@ export interface LockedFill<T> {
  */
 export async function fillWithLock<T>(o: LockedFill<T>): Promise<T> {
   const token = randomBytes(12).toString('base64')
-  const now = o.now ?? Date.now
+  const now = o.now ?? (() => performance.now())
   const deadline = now() + o.timeout
   const watch = o.waker.watch(o.key)
   try {

@@ -10,6 +10,7 @@ import {
   RedfleetError,
   UNSENT,
 } from '../errors.ts'
+import { processClock } from '../transport/deadlines.ts'
 import { type ListenedTo, listenShared } from '../transport/shared-listeners.ts'
 import type { ConnectionEvents } from '../transport/types.ts'
 import { invalidOption } from '../validate.ts'
@@ -37,7 +38,7 @@ interface ReadyWaiter {
 }
 
 /** At most one probe of a down node per this many ms (the longest reconnect delay). */
-const PROBE_INTERVAL = 250
+export const PROBE_INTERVAL = 250
 
 /** Where a node's state changes are announced: once per change, never once per call. */
 export type HealthSink = (error: unknown, context: { op: string }) => void
@@ -61,7 +62,8 @@ export class NodeHealth {
   #failures = 0
   /** How many times a connection to it became ready: an attempt older than the last says nothing now. */
   #readies = 0
-  #lastProbe = 0
+  /** When the last probe went (processClock): a step of the wall clock back held probes off as long. */
+  #lastProbe = Number.NEGATIVE_INFINITY
   /** The topology is closing: its own disconnects are not failures. */
   #stopped = false
   readonly #listeners = new Set<(down: boolean) => void>()
@@ -100,7 +102,7 @@ export class NodeHealth {
   }
 
   /** True at most once per reconnect interval while down: a new connection may probe the node. */
-  probeDue(now = Date.now()): boolean {
+  probeDue(now = processClock.now()): boolean {
     if (now - this.#lastProbe < PROBE_INTERVAL) return false
     this.#lastProbe = now
     return true

@@ -73,9 +73,10 @@ const HANDED_OVER: Timed = { isSettled: true, reject: () => undefined }
 const STALL = 20
 
 /**
- * The monotonic clock stalls of the process are measured on (performance.now), in a setting so
- * that tests on faked timers can fake it too: a loaded machine's own stalls would move their
- * deadlines on past what they tick.
+ * The process's monotonic clock (performance.now), which a step of the wall clock does not move:
+ * stalls of the process are measured on it, and the probes of a down node spaced (health.ts). A
+ * setting so that tests on faked timers can fake it too: a loaded machine's own stalls would
+ * move their deadlines on past what they tick.
  */
 export const processClock = { now: (): number => performance.now() }
 

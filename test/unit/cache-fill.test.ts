@@ -3,7 +3,7 @@
  * taking it, waiting, riding out faults, giving up at the deadline, close).
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { mock, test } from 'node:test'
 import {
   type FillWaker,
   type Found,
@@ -239,6 +239,38 @@ test('fillWithLock: a waiter computes itself once the deadline has passed', asyn
   now = 100
   waker.wake()
   assert.equal(await waiting, 'mine')
+})
+
+test('fillWithLock: a step of the wall clock does not end a wait before its deadline (helper-306)', async () => {
+  const waker = manualWaker()
+  let stored: Found<string>
+  const computed: string[] = []
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  try {
+    const waiting = fillWithLock(
+      scenario<string>({
+        lock: async () => false,
+        waker,
+        timeout: 60_000,
+        recheck: async () => stored,
+        fill: async () => {
+          computed.push('mine')
+          return 'mine'
+        },
+      }),
+    )
+    await until(() => waker.waits === 1)
+    // NTP steps the clock 10 minutes forward while the holder computes, then its peer wakes us.
+    mock.timers.setTime(Date.now() + 600_000)
+    waker.wake()
+    await until(() => waker.waits === 2 || computed.length > 0)
+    assert.deepEqual(computed, [], 'the waiter went on waiting for the holder')
+    stored = { value: 'holder' }
+    waker.wake()
+    assert.equal(await waiting, 'holder')
+  } finally {
+    mock.timers.reset()
+  }
 })
 
 test('fillWithLock: when the first lock attempt fails, the failure is reported and the value computed', async () => {

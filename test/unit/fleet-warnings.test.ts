@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { mock, test } from 'node:test'
 import { CommandError, ConnectionError, NodeDownError, TimeoutError } from '../../src/errors.ts'
 import { failsafe } from '../../src/failsafe.ts'
 import { resolveOptions } from '../../src/options.ts'
@@ -124,4 +124,20 @@ test('failsafe over an object no fleet made warns of a timeout once, not once pe
     process.off('warning', listener)
   }
   assert.deepEqual(seen, ["RedfleetWarning: redfleet failsafe get: TimeoutError: get 'k' timed out"])
+})
+
+test('a step of the wall clock forward does not repeat a warning within its quiet time', () => {
+  const warnings = new FleetWarnings()
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  try {
+    const seen = emitted(() => {
+      warnings.warn('broker.publish', new TimeoutError('t1'), 'publish timed out')
+      // NTP steps the clock past the quiet time; the process' own clock moved microseconds.
+      mock.timers.setTime(Date.now() + REPEAT_WARNING_AFTER + 1000)
+      warnings.warn('broker.publish', new TimeoutError('t2'), 'publish timed out again')
+    })
+    assert.deepEqual(seen, ['publish timed out'])
+  } finally {
+    mock.timers.reset()
+  }
 })

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
-import { test } from 'node:test'
-import { NodeHealth, watchConnection, watchDedicated } from '../../src/topology/health.ts'
+import { mock, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { NodeHealth, PROBE_INTERVAL, watchConnection, watchDedicated } from '../../src/topology/health.ts'
 
 /** A connection as watchConnection sees one: events, a status, a retry strategy. */
 class FakeConnection extends EventEmitter {
@@ -73,4 +74,19 @@ test('attempts in flight through a restart do not take the node down again once 
   command.close(new Error('connect ECONNREFUSED'))
   assert.equal(health.down, true, 'failures after the node was back still count')
   assert.equal(announced.length, 2)
+})
+
+test('a step of the wall clock back does not hold off the probes of a down node', async () => {
+  const health = new NodeHealth('127.0.0.1:1', () => {})
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  try {
+    assert.equal(health.probeDue(), true)
+    assert.equal(health.probeDue(), false, 'one probe per interval')
+    // NTP steps the clock 10 minutes back; the reconnect interval passes on the process' clock.
+    mock.timers.setTime(Date.now() - 600_000)
+    await sleep(PROBE_INTERVAL + 10)
+    assert.equal(health.probeDue(), true)
+  } finally {
+    mock.timers.reset()
+  }
 })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { mock, test } from 'node:test'
 import { NodeRedisClusterTopology } from '../../src/topology/node-redis-cluster.ts'
+import { processClock } from '../../src/transport/deadlines.ts'
 
 /** Lets every pending reaction and I/O callback run. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -47,7 +48,13 @@ class FakeCluster extends EventEmitter {
 
 test('NodeRedisClusterTopology: a call refused at once while an opening holds others does not let a later call overtake them', async (t) => {
   mock.timers.enable({ apis: ['Date'] })
-  t.after(() => mock.timers.reset())
+  // The probe interval is on the process's clock: here the faked Date, which the test ticks.
+  const { now } = processClock
+  processClock.now = () => Date.now()
+  t.after(() => {
+    processClock.now = now
+    mock.timers.reset()
+  })
   const sent: string[] = []
   const cluster = new FakeCluster()
   const topology = new NodeRedisClusterTopology(
