@@ -1,9 +1,12 @@
-import { ConnectionError, isAnnounced } from '../errors.ts'
+import { ConnectionError, isAnnounced, messageOf } from '../errors.ts'
 import type { ChannelSubscription, NodeSubscriber, RawPayload } from '../pubsub/index.ts'
 import { closeClient } from '../topology/connection.ts'
 import { CommandDeadlines } from '../transport/deadlines.ts'
 import type { CommandArg, DedicatedConnection } from '../transport/types.ts'
 import type { Vouch } from './near.ts'
+
+/** Redis' answer to CLIENT TRACKING REDIRECT to a connection that no longer exists. */
+const REDIRECT_GONE = 'client ID you want redirect to does not exist'
 
 /** The channel Redis sends CLIENT TRACKING invalidations on to a RESP2 redirect client. */
 const INVALIDATE = '__redis__:invalidate'
@@ -42,6 +45,8 @@ export class TrackedNode implements Vouch {
   #generation = 0
   /** The subscriber id tracking currently redirects to, while `live`. */
   #redirect: number | undefined
+  /** The last subscriber id Redis said was gone when tracking was redirected to it. */
+  #goneRedirect: number | undefined
   /** Enablings and role checks run one after another on the control connection. */
   #queue: Promise<void> = Promise.resolve()
   /** Steps queued and not yet settled: the periodic retry adds none while one is waiting. */
@@ -147,8 +152,10 @@ export class TrackedNode implements Vouch {
   async #enableOnce(): Promise<void> {
     if (this.#closed || this.#subscriber.state !== 'up' || this.#control.status !== 'ready') return
     const generation = this.#generation
+    let redirect: number | undefined
     try {
       const id = await this.#subscriber.clientId()
+      redirect = id
       if (this.live && this.#redirect === id) return // already tracking to this connection
       // Only a master sees every write to its keys: a replica (a demoted master, a restarted
       // one rejoining as replica) must not vouch for anything.
@@ -168,7 +175,15 @@ export class TrackedNode implements Vouch {
       this.live = true
       this.#setFailing(false)
     } catch (error) {
-      if (generation === this.#generation && !this.#closed) this.#fail(error, 'CLIENT TRACKING')
+      if (generation !== this.#generation || this.#closed) return
+      // The subscriber connection died after it told its id (its close event is on its way):
+      // not a failure of the node, and its reconnect enables tracking again. The same id gone
+      // twice is one: the subscriber is on another server (a proxy in between).
+      if (messageOf(error).includes(REDIRECT_GONE) && this.#goneRedirect !== redirect) {
+        this.#goneRedirect = redirect
+        return
+      }
+      this.#fail(error, 'CLIENT TRACKING')
     }
   }
 

@@ -116,6 +116,37 @@ test('a CLIENT TRACKING that failed is tried again by the periodic check', async
   await node.close()
 })
 
+test('a redirect to a subscriber connection that died meanwhile is not reported: its reconnect enables tracking again (helper-307)', async () => {
+  let tracking = 0
+  const { node, seen } = await started((command, args) => {
+    if (command === 'ROLE') return ['master']
+    if (args[1] === 'on' && ++tracking === 1) {
+      throw Object.assign(new Error('ERR The client ID you want redirect to does not exist'), {
+        name: 'ReplyError',
+      })
+    }
+    return 'OK'
+  })
+  assert.equal(node.live, false, 'not vouching: nothing tracks for it')
+  assert.deepEqual(seen.reports, [], 'the subscriber killed after telling its id is no failure of the node')
+  await node.check()
+  assert.equal(node.live, true)
+  await node.close()
+})
+
+test('a redirect Redis says is gone twice for the same subscriber id is reported (a proxy between them)', async () => {
+  const { node, seen } = await started((command, args) => {
+    if (command === 'ROLE') return ['master']
+    if (args[1] === 'on') throw new Error('ERR The client ID you want redirect to does not exist')
+    return 'OK'
+  })
+  assert.deepEqual(seen.reports, [])
+  await node.check()
+  assert.deepEqual(seen.reports, ['CLIENT TRACKING'])
+  assert.equal(node.live, false)
+  await node.close()
+})
+
 test('a live node whose ROLE says replica stops vouching and asks for the topology again', async () => {
   let role = 'master'
   const { node, seen } = await started((command) => (command === 'ROLE' ? [role] : 'OK'))
