@@ -412,13 +412,23 @@ function isHangUp(error: unknown): boolean {
  * would puzzle ("EPIPE"); undefined to keep the attempt's own error.
  */
 function handshakeFailure(failed: boolean, error: unknown): Error | undefined {
-  if (!failed) return new Error('the server closed the connection before it was ready')
+  if (!failed) return new Error(`the server closed the connection before it was ready${WHY_HUNG_UP}`)
   if (isHangUp(error)) {
     const { code } = error as { code: string }
-    return new Error(`the server closed the connection before it was ready (${code})`, { cause: error })
+    return new Error(`the server closed the connection before it was ready (${code})${WHY_HUNG_UP}`, {
+      cause: error,
+    })
   }
   return undefined
 }
+
+/**
+ * Why Redis hangs up on a new connection: its reply saying so (`-ERR max number of clients
+ * reached`) is lost to the client's EPIPE, which alone sends an operator looking for a network
+ * fault (helper-307).
+ */
+const WHY_HUNG_UP =
+  ': Redis does so at once when it has maxclients connections, refuses the address (protected mode) or expects TLS; its log says which'
 
 function reconnectsByItself(client: Redis | ConnectionEvents): boolean {
   return typeof client.options.retryStrategy === 'function'
