@@ -80,6 +80,14 @@ const STALL = 20
  */
 export const processClock = { now: (): number => performance.now() }
 
+/**
+ * The clock command deadlines are on: monotonic (performance.now), so that a step of the wall
+ * clock back does not hold every deadline of a connection back by the step (a frozen node's
+ * commands waited 10 minutes after a 10-minute step), nor a step forward fail commands early.
+ * A setting so that tests on faked timers fake it with their Date.
+ */
+export const deadlineClock = { now: (): number => performance.now() }
+
 /** Let-go slots at the front of the arrays past which they are cut off (see #compact). */
 const BACKLOG = 1024
 
@@ -149,7 +157,7 @@ export class CommandDeadlines {
     // 300,000 commands a second would keep every one for the whole timeout, long enough for the
     // garbage collector to copy them all to its old generation. A connection answers in order,
     // so the settled ones are at the front.
-    const now = Date.now()
+    const now = deadlineClock.now()
     this.#dropSettled(now)
     const own = now + this.#timeout + allowance
     const deadline = this.#stalled ? own : own + this.#allowanceAhead
@@ -236,7 +244,7 @@ export class CommandDeadlines {
    */
   readonly #due = (): void => {
     this.#timer = undefined
-    const firedAt = Date.now()
+    const firedAt = deadlineClock.now()
     setImmediate(() => this.#expire(firedAt))
   }
 
@@ -246,7 +254,7 @@ export class CommandDeadlines {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    const now = Date.now()
+    const now = deadlineClock.now()
     let head = this.#head
     while (head < this.#items.length) {
       const item = this.#items[head]!

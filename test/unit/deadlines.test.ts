@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { mock, test } from 'node:test'
 import { ConnectionError, TimeoutError, translateError } from '../../src/errors.ts'
-import { blocksFor, CommandDeadlines, processClock } from '../../src/transport/deadlines.ts'
+import { blocksFor, CommandDeadlines, deadlineClock, processClock } from '../../src/transport/deadlines.ts'
 import { connectionDeadlines, timedSend } from '../../src/transport/node-redis.ts'
 import { QueuedCommands, withdrawable } from '../../src/transport/node-redis-offline.ts'
 import { countWarnings } from '../harness/warnings.ts'
@@ -54,14 +54,41 @@ function stall(ms: number): void {
 async function withFakeTimers(work: () => Promise<void>): Promise<void> {
   mock.timers.enable({ apis: ['setTimeout', 'Date'] })
   const { now } = processClock
+  const deadlinesNow = deadlineClock.now
   processClock.now = () => processTime
+  deadlineClock.now = () => Date.now()
   try {
     await work()
   } finally {
     processClock.now = now
+    deadlineClock.now = deadlinesNow
     mock.timers.reset()
   }
 }
+
+test('CommandDeadlines: a step of the wall clock back does not hold a deadline back by the step', async () => {
+  const timeout = 50
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  try {
+    const deadlines = new CommandDeadlines(timeout)
+    const sent = deadlines.track(deferred<string>().promise)
+    // NTP steps the clock 10 minutes back just after the command was sent to a frozen node.
+    mock.timers.setTime(Date.now() - 600_000)
+    const outcome = sent.then(
+      () => 'resolved',
+      () => 'rejected',
+    )
+    // Real timers: the bound is the timeout many times over, far from the 10 minutes of the step.
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeout * 40, 'still pending')
+    })
+    assert.equal(await Promise.race([outcome, bound]), 'rejected')
+    clearTimeout(timer)
+  } finally {
+    mock.timers.reset()
+  }
+})
 
 test('CommandDeadlines: a deadline that passed after its timer fired waits for the next one, after the sockets are read again', () =>
   withFakeTimers(async () => {
