@@ -1,6 +1,7 @@
 import { ClosedError, messageOf, translateError } from '../errors.ts'
 import { closeClient } from '../topology/connection.ts'
 import type { DedicatedConnection } from '../transport/types.ts'
+import { forEachListener } from './listeners.ts'
 import { type ErrorSink, report } from './report.ts'
 import type { NodeState, RawListener, RawPayload } from './types.ts'
 
@@ -301,13 +302,7 @@ export class NodeConnection {
   #dispatch(mode: Mode, channel: Buffer, message: RawPayload): void {
     const entry = this.#entries[mode].get(channel.toString())
     if (!entry) return
-    const { listeners } = entry
-    if (listeners.size === 1) {
-      for (const listener of listeners) this.#deliver(listener, message)
-      return
-    }
-    // A listener may unsubscribe another one: skip those removed during this delivery.
-    for (const listener of [...listeners]) if (listeners.has(listener)) this.#deliver(listener, message)
+    forEachListener(entry.listeners, (listener) => this.#deliver(listener, message))
   }
 
   #deliver(listener: RawListener, message: RawPayload): void {

@@ -1,5 +1,6 @@
 import { ClosedError, ConfigError, MissingClientError } from '../errors.ts'
 import type { RedisTopology } from '../topology/types.ts'
+import { forEachListener } from './listeners.ts'
 import { payloadBuffer } from './memory.ts'
 import { type Mode, NodeConnection, reconnectDelay } from './node-connection.ts'
 import { type ErrorSink, report } from './report.ts'
@@ -308,12 +309,11 @@ export class RedisSubscriber implements Subscriber {
 function fanOut(listeners: Set<PayloadListener>, payload: RawPayload, onError: ErrorSink): void {
   // PUBLISH payloads are always bulk strings; anything else is not a message of ours.
   if (!Buffer.isBuffer(payload)) return
-  for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
-    if (!listeners.has(listener)) continue
+  forEachListener(listeners, (listener) => {
     try {
       listener(payload)
     } catch (error) {
       report(onError, error, 'pubsub listener')
     }
-  }
+  })
 }

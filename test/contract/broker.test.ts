@@ -107,6 +107,32 @@ forEachTopology('Broker contract', (env) => {
     assert.deepEqual(second.items, ['both', 'second only'])
   })
 
+  test('a listener added during a delivery gets the next message, not that one (helper-309)', async () => {
+    const a = await env.fleet()
+    for (const others of [0, 2]) {
+      const broker = a.broker({ channel: `added-during-${others}` })
+      const seen = Array.from({ length: others }, () => inbox())
+      for (const other of seen) broker.subscribe(other.push)
+      const requests = inbox()
+      const later = inbox()
+      // A one-shot wait for the reply, started by the request (alone on its channel, or not).
+      broker.subscribe((message) => {
+        if (message !== 'request') return
+        broker.subscribe(later.push)
+        requests.push(message)
+      })
+      await broker.ready()
+      await broker.publish('request')
+      // Delivered, and the new listener's subscription is live (a ready() waits for it).
+      await requests.until(1)
+      await broker.ready()
+      await broker.publish('reply')
+      assert.deepEqual(await later.until(1), ['reply'], `${others} other listeners`)
+      for (const other of seen) assert.deepEqual(await other.until(2), ['request', 'reply'])
+      assert.deepEqual(requests.items, ['request'])
+    }
+  })
+
   test('a listener removed before its subscription was confirmed, then one added while the channel is being left: ready() resolves once the channel is live', async () => {
     // On node-redis the channel ended unsubscribed in Redis while ready() resolved, for about
     // 4 channels in 10 (helper-259): node-redis read its listener sets before they were answered.
