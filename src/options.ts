@@ -226,6 +226,13 @@ function topologyOf(options: FleetOptions, urls: string[], clientKind: Transport
     if (withDb !== undefined) {
       throw invalidOption('cluster: true, but a url names a db other than 0: Redis Cluster has db 0 only')
     }
+    // Every node is reached with the first seed's settings: TLS for one seed is TLS for all.
+    if (new Set(urls.map((url) => new URL(url).protocol)).size > 1) {
+      throw invalidOption(
+        "cluster: true, but the urls mix redis:// and rediss://: a cluster's nodes all speak TLS, or none does",
+        'ERR_CONFLICTING_OPTIONS',
+      )
+    }
     return 'cluster'
   }
   if (urls.length === 0) return 'memory'
@@ -243,14 +250,13 @@ function transportOf(options: FleetOptions, clientKind: Transport | undefined): 
   return clientKind ?? options.transport ?? 'ioredis'
 }
 
-/** parseServerUrl with the option's code, and without the password a url may carry. */
+/** parseServerUrl with the option's code (its message names the url without its password). */
 function serverOf(url: string): ServerAddress {
   try {
     return parseServerUrl(url)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    const redacted = url.replace(/^([^:/]*:\/\/[^:/@]*):[^/@]*@/, '$1:***@')
-    throw invalidOption(error.message.split(url).join(redacted))
+    throw invalidOption(error.message)
   }
 }
 

@@ -11,6 +11,7 @@ import {
   clusterOptions,
   coalesceWrites,
   DEDICATED_DUPLICATE,
+  ioredisTls,
   reconnectDelay,
   refusalRetryDelay,
   type ServerAddress,
@@ -95,7 +96,12 @@ export class ClusterTopology implements RedisTopology {
     const options = clusterOptions(settings)
     // Commands are timed by timeCommands on each node connection (below), as on one server: a
     // WAIT gets its own timeout on top, which ioredis' per-command timer would cut off.
-    options.redisOptions = { ...options.redisOptions, ...auth, commandTimeout: undefined }
+    options.redisOptions = {
+      ...options.redisOptions,
+      ...auth,
+      ...ioredisTls(seeds[0]!.url),
+      commandTimeout: undefined,
+    }
     const health = new HealthRegistry(settings.onError)
     const reach = new ClusterHealth(nodes.map((n) => `${n.host}:${n.port}`).join(', '), settings.onError)
     const clients = Array.from({ length: settings.poolSize }, () => {

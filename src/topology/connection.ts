@@ -31,13 +31,36 @@ export function parseServerUrl(url: string): ServerAddress {
   return { url, id: `${host}:${parsed.port || '6379'}/${db}` }
 }
 
+/**
+ * The ioredis options a server's url needs beyond what ioredis reads of it: TLS for a
+ * `rediss://` url in any case. ioredis turns TLS on only for a url that starts with a lower-case
+ * `rediss://`, and a Cluster never does from its seeds: a `rediss://` cluster connected in
+ * plain text, sending the url's password in the clear (helper-310).
+ */
+export function ioredisTls(url: string): Pick<RedisOptions, 'tls'> {
+  return new URL(url).protocol === 'rediss:' ? { tls: {} } : {}
+}
+
+/**
+ * `url` with what may be its password masked (`redis://alice:***@host`), however malformed the
+ * url is (no scheme, one slash, a `/` in the password): an error naming it ends up in logs.
+ */
+export function redactUrl(url: string): string {
+  const at = url.lastIndexOf('@')
+  if (at < 0) return url
+  const scheme = /^(?:[a-z][a-z\d+.-]*:\/\/|rediss?:?\/{0,2})/i.exec(url)?.[0].length ?? 0
+  const userinfo = url.slice(scheme, at)
+  const colon = userinfo.indexOf(':')
+  return `${url.slice(0, scheme)}${colon < 0 ? '' : userinfo.slice(0, colon + 1)}***${url.slice(at)}`
+}
+
 /** The db a server's url names (its path; 0 without one). */
 export function dbOfUrl(url: string): number {
   return readServerUrl(url).db
 }
 
 function readServerUrl(url: string): { parsed: URL; db: number } {
-  const bad = (what: string) => new ConfigError(`url ${JSON.stringify(url)} ${what}`)
+  const bad = (what: string) => new ConfigError(`url ${JSON.stringify(redactUrl(url))} ${what}`)
   if (url.trim() !== url) throw bad('has spaces around it')
   let parsed: URL
   try {
@@ -52,10 +75,23 @@ function readServerUrl(url: string): { parsed: URL; db: number } {
   if (parsed.port === '0') throw bad('has port 0')
   if (parsed.searchParams.has('db'))
     throw bad('gives the db as ?db=: give it as the path (redis://host:port/3)')
+  // Both clients decode them on connecting: a bad %-escape failed every call with a URIError.
+  if (!decodes(parsed.username) || !decodes(parsed.password)) {
+    throw bad('has a % in its username or password that is not a %-escape: write a % as %25')
+  }
   const path = parsed.pathname.slice(1)
   const db = /^\d+$/.test(path || '0') ? Number(path || '0') : Number.NaN
   if (!Number.isSafeInteger(db)) throw bad('has a bad db number')
   return { parsed, db }
+}
+
+function decodes(component: string): boolean {
+  try {
+    decodeURIComponent(component)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

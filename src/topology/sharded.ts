@@ -10,6 +10,7 @@ import {
   coalesceWrites,
   connectAndPing,
   DEDICATED_DUPLICATE,
+  ioredisTls,
   nodeRedisOptions,
   redisOptions,
   type ServerAddress,
@@ -186,6 +187,7 @@ export class ShardedTopology implements RedisTopology {
       const connections = Array.from({ length: settings.poolSize }, () => {
         const client = new ioredis.Redis(address.url, {
           ...redisOptions(settings),
+          ...ioredisTls(address.url),
           commandTimeout: undefined,
         })
         watchConnection(client, health.of(address.id), settings.reconnectAttempts)
@@ -193,7 +195,8 @@ export class ShardedTopology implements RedisTopology {
         timeCommands(client, settings.commandTimeout)
         return client
       })
-      const dedicated = () => new ioredis.Redis(address.url, redisOptions(settings, true))
+      const dedicated = () =>
+        new ioredis.Redis(address.url, { ...redisOptions(settings, true), ...ioredisTls(address.url) })
       return new ServerPool(address, connections, ioredisTransport(dedicated, true))
     })
     return new ShardedTopology(pools, settings, health)

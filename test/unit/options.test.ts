@@ -342,6 +342,29 @@ test('a malformed url is ERR_INVALID_OPTION and its message never shows the pass
   }
   const error = configError(() => createFleet({ url: 'http://user:s3cret@host:1' }), 'ERR_INVALID_OPTION')
   assert.match(error.message, /http:\/\/user:\*\*\*@host:1/)
+  // However malformed (helper-310): no scheme (a REDIS_URL without its redis://), one slash,
+  // no colon, no slashes, a password with a / in it (base64 access keys).
+  for (const [url, shown] of [
+    ['alice:s3cret@127.0.0.1:1', 'alice:***@127.0.0.1:1'],
+    [':s3cret@127.0.0.1', ':***@127.0.0.1'],
+    ['redis:/alice:s3cret@127.0.0.1:1', 'redis:/alice:***@127.0.0.1:1'],
+    ['redis//alice:s3cret@127.0.0.1:1', 'redis//alice:***@127.0.0.1:1'],
+    ['redis:alice:s3cret@127.0.0.1:1', 'redis:alice:***@127.0.0.1:1'],
+    ['redis://alice:s3c/ret@127.0.0.1:1/2', 'redis://alice:***@127.0.0.1:1/2'],
+  ] as const) {
+    const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
+    assert.doesNotMatch(error.message, /s3c/, url)
+    assert.ok(error.message.includes(shown), `${error.message}\n  should name ${shown}`)
+  }
+})
+
+test("a % in a url's username or password that is no %-escape is refused by createFleet", () => {
+  for (const url of ['redis://alice:50%off@127.0.0.1:1', 'redis://a%zz:pw@127.0.0.1:1']) {
+    const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
+    assert.match(error.message, /a % in its username or password that is not a %-escape: write a % as %25/)
+    assert.doesNotMatch(error.message, /50%off/)
+  }
+  assert.equal(createFleet({ url: 'redis://alice:50%25off@127.0.0.1:1' }).topology, 'standalone')
 })
 
 test('a url with no host is refused, not taken as localhost', () => {
