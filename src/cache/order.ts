@@ -34,6 +34,11 @@ export class CallOrder {
   /** Per tag version, the fetches whose fill (of every key) stamps it: an invalidation makes it stale. */
   readonly #tagWatches = new Map<string, Set<ChangeWatch>>()
   /**
+   * Per key, the multi-key changes (changeMany) not settled yet: any later write of the key, a
+   * fill's too, overtakes them, and sent again they would undo it.
+   */
+  readonly #overtakable = new Map<string, Set<ChangeWatch>>()
+  /**
    * The latest call every call made after it waits for: a change of every key (changeAll), or an
    * invalidation held back by earlier reads (invalidationAfter).
    */
@@ -113,6 +118,8 @@ export class CallOrder {
    * each other stale.
    */
   beforeFill(keys: readonly string[]): Promise<unknown> | undefined {
+    // A fill is a write all the same: a multi-key change made before it is not sent again.
+    if (this.#overtakable.size !== 0) for (const key of keys) supersedeIn(this.#overtakable, key)
     return this.#waits(NONE, keys)
   }
 
@@ -156,21 +163,24 @@ export class CallOrder {
   /**
    * Runs `work`, a change of `keys` whose commands are not written at once (a multi-key call
    * groups them per node first), tracked as trackChange says until it calls `written` or
-   * settles. `overtaken` says whether a later change of one of `keys` was made once it was
-   * written: sent again after that change, it would undo it, so its retries stop.
+   * settles. `overtaken` says whether a later change or fill of one of `keys` was made once it
+   * was written: sent again after it, it would undo it, so its retries stop.
    */
   changeMany<T>(
     keys: readonly string[],
     work: (written: () => void, overtaken: () => boolean) => Promise<T>,
   ): Promise<T> {
     const { written, wrote, hasWritten } = writtenSignal()
-    const later = this.watch(keys)
+    const later = new ChangeWatch()
+    for (const key of keys) addWatch(this.#overtakable, key, later)
     const call = this.trackChange(
       keys,
       work(written, () => hasWritten() && later.supersededAny()),
       wrote,
     )
-    const forget = () => this.unwatch(keys, later)
+    const forget = () => {
+      for (const key of keys) removeWatch(this.#overtakable, key, later)
+    }
     call.then(forget, forget)
     return call
   }
@@ -231,7 +241,7 @@ export class CallOrder {
   }
 
   #watching(): boolean {
-    return this.#watches.size !== 0 || this.#tagWatches.size !== 0
+    return this.#watches.size !== 0 || this.#tagWatches.size !== 0 || this.#overtakable.size !== 0
   }
 
   /**
@@ -241,7 +251,9 @@ export class CallOrder {
    * write stored). Every fill under way is stale.
    */
   changeAll<T>(work: () => Promise<T>): Promise<T> {
-    for (const watches of this.#watches.values()) for (const watch of watches) watch.supersedeAll()
+    for (const watches of [...this.#watches.values(), ...this.#overtakable.values()]) {
+      for (const watch of watches) watch.supersedeAll()
+    }
     const waits = new Set<Promise<unknown>>(this.#changes.values())
     for (const reads of this.#reads.values()) waits.add(reads.settled())
     this.#reads.clear()
@@ -275,8 +287,8 @@ export class CallOrder {
   }
 
   #supersede(key: string): void {
-    const watches = this.#watches.get(key)
-    if (watches !== undefined) for (const watch of watches) watch.supersede(key)
+    supersedeIn(this.#watches, key)
+    supersedeIn(this.#overtakable, key)
     const stamping = this.#tagWatches.get(key)
     if (stamping !== undefined) for (const watch of stamping) watch.supersedeAll()
   }
@@ -364,6 +376,12 @@ function addWatch(map: Map<string, Set<ChangeWatch>>, key: string, watch: Change
 function removeWatch(map: Map<string, Set<ChangeWatch>>, key: string, watch: ChangeWatch): void {
   const watches = map.get(key)
   if (watches?.delete(watch) && watches.size === 0) map.delete(key)
+}
+
+/** Tells the watches of `key` in `map` that a change of it was made. */
+function supersedeIn(map: Map<string, Set<ChangeWatch>>, key: string): void {
+  const watches = map.get(key)
+  if (watches !== undefined) for (const watch of watches) watch.supersede(key)
 }
 
 function addWait(waits: Promise<unknown>[], wait: Promise<unknown> | undefined): void {

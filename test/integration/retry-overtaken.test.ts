@@ -84,3 +84,31 @@ test('a fetchMulti fill that timed out is not sent again over a later write of o
     keys.map(() => 2),
   )
 })
+
+test("a writeMulti or a fetchMulti fill that timed out is not sent again over a later fetch's fill of one of its keys (helper-308)", async () => {
+  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  await cache.deleteMulti(keys)
+  await server.pause(3000)
+  // A writeMulti, then a forced fetch of each key: its fill is a write made after it.
+  const many = cache.writeMulti(Object.fromEntries(keys.map((key) => [key, 1])))
+  const fills = keys.map((key) => cache.fetch(key, { force: true }, () => 2))
+  assert.equal(await many, false, 'the writeMulti timed out on the paused node')
+  assert.deepEqual(
+    await Promise.all(fills),
+    keys.map(() => 2),
+  )
+  // A fetchMulti's fill, then another fetchMulti's fill made right after it was sent.
+  let later: Promise<unknown> | undefined
+  const first = cache.fetchMulti(keys, { force: true }, (key) => {
+    if (key === keys.at(-1)) setImmediate(() => (later = cache.fetchMulti(keys, { force: true }, () => 4)))
+    return 3
+  })
+  await first
+  await later
+  await server.unpause()
+  assert.deepEqual(
+    [...(await cache.readMulti(keys)).values()],
+    keys.map(() => 4),
+  )
+})
