@@ -103,6 +103,8 @@ export class ConsumerLoop {
 
   async run(): Promise<void> {
     const { backend, key, group, consumer, batch, signal } = this.#s
+    // When the next reclaim pass is due, on the monotonic clock: on the wall clock, a step of it
+    // back held redelivery off by the step (helper-308).
     let nextReclaim = 0
     let cursor = START_ID
     const backoff = new LoopBackoff(this.#s.onError, { quietOutages: true })
@@ -129,7 +131,7 @@ export class ConsumerLoop {
           this.#ahead = undefined
           entries = await ahead.entries
           sentAt = ahead.sentAt
-        } else if (Date.now() >= nextReclaim) {
+        } else if (performance.now() >= nextReclaim) {
           read = false
           // Acks first: an entry handled or dead-lettered but not yet acked in Redis is idle
           // and pending there, and the claim would take it again (a second dead letter).
@@ -138,10 +140,10 @@ export class ConsumerLoop {
           const claimed = await backend.claim(key, group, consumer, this.#s.minIdle, cursor, batch)
           cursor = claimed.next
           // A full pass over the pending list ends the reclaim round; otherwise go on at once.
-          if (cursor === START_ID) nextReclaim = Date.now() + this.#reclaimEvery
+          if (cursor === START_ID) nextReclaim = performance.now() + this.#reclaimEvery
           entries = claimed.entries
         } else {
-          const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - Date.now()))
+          const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - performance.now()))
           const acks = this.#acks
           entries = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
           this.#acked(acks.length)
@@ -149,7 +151,7 @@ export class ConsumerLoop {
         backoff.succeeded()
         // A full batch of new entries: more are likely waiting, so the next read leaves now and
         // Redis and the network work while the handlers do (not when a reclaim pass is due).
-        if (read && entries.length === batch && Date.now() < nextReclaim && !signal.aborted) {
+        if (read && entries.length === batch && performance.now() < nextReclaim && !signal.aborted) {
           this.#readAhead()
           // Handlers that return at once would otherwise run the whole batch before the read
           // leaves (it takes a connection from the pool first): let it go out, then handle.
