@@ -428,7 +428,7 @@ function handshakeFailure(failed: boolean, error: unknown): Error | undefined {
  * fault (helper-307).
  */
 const WHY_HUNG_UP =
-  ': Redis does so at once when it has maxclients connections, refuses the address (protected mode) or expects TLS; its log says which'
+  ': Redis does so at once when it has maxclients connections (its INFO stats counts rejected_connections), refuses the address (protected mode) or expects TLS'
 
 function reconnectsByItself(client: Redis | ConnectionEvents): boolean {
   return typeof client.options.retryStrategy === 'function'
