@@ -32,13 +32,18 @@ function afterId(q: Query): string | undefined {
 
 /** The row a page of jobs starts at (`from`, 0 first), and the link to the page after it. */
 function jobsShown(q: Query, jobs: readonly unknown[], path: string): JobsShown {
-  const from = q.from === undefined ? 0 : Number(q.from)
-  if (!Number.isSafeInteger(from) || from < 0 || q.from === '') {
+  // Digits only: Number() would take ' ', '0x10' and '1e2' too.
+  if (q.from !== undefined && !/^\d{1,15}$/.test(q.from)) {
     throw new BadQuery('query parameter from must be a row number, 0 or more')
   }
+  const from = Number(q.from ?? 0)
   const { next } = jobsPage(jobs, from)
-  const { fragment: _, token: __, ...kept } = q
-  return { from, next: next === undefined ? undefined : href(path, { ...kept, from: String(next) }) }
+  const { fragment: _, token: __, from: ___, ...kept } = q
+  return {
+    from,
+    next: next === undefined ? undefined : href(path, { ...kept, from: String(next) }),
+    first: from === 0 ? undefined : href(path, kept),
+  }
 }
 
 export interface ViewSources {

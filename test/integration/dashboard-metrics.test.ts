@@ -521,7 +521,24 @@ describe('dashboard token and actions', () => {
         const second = await (await get(next!)).text()
         assert.deepEqual(rows(second), all.slice(100, 200), path)
         assert.equal(second.includes('class="pager"'), all.length > 200, path)
-        assert.equal((await get(`${path}${path.includes('?') ? '&' : '?'}from=-1`)).status, 400, path)
+        const sep = path.includes('?') ? '&' : '?'
+        // Row numbers only (helper-308: Number() took ' ', '0x10' and '1e2').
+        for (const from of ['-1', '%20', '0x10', '1e2', '', 'abc']) {
+          assert.equal((await get(`${path}${sep}from=${from}`)).status, 400, `${path} from=${from}`)
+        }
+        // Past the end (the jobs recovered while a later page stays open): it says so, with the way back.
+        const past = await (await get(`${path}${sep}from=${all.length + 50}`)).text()
+        assert.deepEqual(rows(past), [], path)
+        const back = past.match(
+          new RegExp(`The list ends before row ${all.length + 51}\\. <a href="([^"]+)">First page</a>`),
+        )
+        assert.ok(back, path)
+        assert.doesNotMatch(past, /no orphan|no job in flight|Rows \d+–\d+ shown/, path)
+        assert.deepEqual(
+          rows(await (await get(back[1]!.replaceAll('&amp;', '&'))).text()),
+          all.slice(0, 100),
+          path,
+        )
       }
       // The JSON has every job.
       assert.equal((await (await get('orphans.json')).json()).length, expected.orphans.length)

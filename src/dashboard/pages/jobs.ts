@@ -9,10 +9,12 @@ import { actionButton, emptyRow, nextPage, payload } from './parts.ts'
  */
 export const JOBS_PAGE = 100
 
-/** Which rows of a list of jobs a page shows: from row `from` (0 first), and the next page's link. */
+/** Which rows of a list of jobs a page shows: from row `from` (0 first), and links to the others. */
 export interface JobsShown {
   from: number
   next: string | undefined
+  /** The first page's link, on any other page. */
+  first: string | undefined
 }
 
 /** Row `from` on, at most JOBS_PAGE, and the row the next page starts at, if there are more. */
@@ -24,9 +26,20 @@ export function jobsPage<T>(
   return { rows, next: from + rows.length < jobs.length ? from + rows.length : undefined }
 }
 
-/** What a page of part of a list says about the rows it shows. */
-function rowsShown(total: number, from: number, shown: number): string {
-  return shown === total ? '' : ` Rows ${from + 1}–${from + shown} shown, oldest first.`
+/**
+ * What a page of part of a list says about the rows it shows; past its end (a page left open as
+ * the jobs were recovered), that it has fewer.
+ */
+function rowsShown(total: number, shown: JobsShown, count: number): Html {
+  const back = shown.first === undefined ? '' : html` <a href="${shown.first}">First page</a>.`
+  if (count === 0 && shown.from > 0) return html` The list ends before row ${shown.from + 1}.${back}`
+  if (count === total) return html``
+  return html` Rows ${shown.from + 1}–${shown.from + count} shown, oldest first.${back}`
+}
+
+/** The empty table's row: nothing at all, or nothing from this page's first row on. */
+function noRows(total: number, columns: number, nothing: string): Html {
+  return emptyRow(columns, total === 0 ? nothing : 'none from this row on')
 }
 
 /** A tracker instance's drill-down: its in-flight jobs. */
@@ -44,9 +57,9 @@ export function instanceContent(d: InstanceDetail, shown: JobsShown): Html {
     d.lastSeen === null
       ? html`<span class="bad">Not live:</span> its jobs are <a href="orphans">orphans</a>.`
       : html`Live, last heartbeat <span title="${timestamp(d.lastSeen)}">${duration(d.at - d.lastSeen)} ago</span>.`
-  } ${d.jobs.length} job(s) in flight.${rowsShown(d.jobs.length, shown.from, rows.length)}</p>
+  } ${d.jobs.length} job(s) in flight.${rowsShown(d.jobs.length, shown, rows.length)}</p>
 <table class="grid" id="jobs"><thead><tr><th>job</th><th class="num">age</th><th>started</th><th>payload</th></tr></thead><tbody>
-${rows.length === 0 ? emptyRow(4, 'no job in flight') : ''}
+${rows.length === 0 ? noRows(d.jobs.length, 4, 'no job in flight') : ''}
 ${rows.map(
   (
     j,
@@ -64,9 +77,9 @@ export function orphansContent(
   shown: JobsShown,
 ): Html {
   const { rows } = jobsPage(jobs, shown.from)
-  return html`<p class="note">${jobs.length} orphan(s): jobs still tracked under tracker instances that stopped heartbeating. A tracker with <code>recoverEvery</code> requeues them; releasing one forgets it without requeueing.${rowsShown(jobs.length, shown.from, rows.length)}</p>
+  return html`<p class="note">${jobs.length} orphan(s): jobs still tracked under tracker instances that stopped heartbeating. A tracker with <code>recoverEvery</code> requeues them; releasing one forgets it without requeueing.${rowsShown(jobs.length, shown, rows.length)}</p>
 <table class="grid" id="orphans"><thead><tr><th>instance</th><th>job</th><th class="num">age</th><th>payload</th>${allowActions ? html`<th></th>` : ''}</tr></thead><tbody>
-${rows.length === 0 ? emptyRow(allowActions ? 5 : 4, 'no orphan') : ''}
+${rows.length === 0 ? noRows(jobs.length, allowActions ? 5 : 4, 'no orphan') : ''}
 ${rows.map(
   (j) => html`<tr data-job="${j.id}"><td><code>${j.instanceId}</code></td><td><code>${j.id}</code></td>
 <td class="num" title="${timestamp(j.startedAt)}">${duration(at - j.startedAt)}</td><td>${payload(j.payload)}</td>
