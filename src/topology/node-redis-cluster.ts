@@ -3,7 +3,7 @@ import { started, withDeadline } from '../deadline.ts'
 import { ConfigError, ConnectionError, messageOf, NodeDownError, notACluster } from '../errors.ts'
 import { isRedirection } from '../loops.ts'
 import { sleep } from '../sleep.ts'
-import type { CommandDeadlines } from '../transport/deadlines.ts'
+import { type CommandDeadlines, processClock } from '../transport/deadlines.ts'
 import {
   connectionDeadlines,
   NodeRedisCommands,
@@ -44,7 +44,7 @@ const ROOT_NODES_UNAVAILABLE = 'All the root nodes are unavailable'
  * At most one re-read of the slot map per this many ms while a master's client has no connection
  * (the longest reconnect delay: a failover is noticed as soon as a probe of the dead node would).
  */
-const LAYOUT_PROBE_INTERVAL = 250
+export const LAYOUT_PROBE_INTERVAL = 250
 
 /**
  * A user's node-redis cluster (`createCluster`), never closed by redfleet. A command goes straight
@@ -78,11 +78,12 @@ export class NodeRedisClusterTopology implements RedisTopology {
   /** Whether the cluster was ever seen open with a slot map: closed after that is the user's doing. */
   #wasOpen: boolean
   #opening: Promise<void> | undefined
-  #lastProbe = 0
+  /** When a lost master last had the slot map re-read (processClock: a step of the wall clock back held it off). */
+  #lastProbe = Number.NEGATIVE_INFINITY
   /** How many times checkLayout has looked: which master it asks next (inTurn). */
   #layoutChecks = 0
-  /** When the slot map was last re-read by refreshLayout. */
-  #lastLayoutRead = 0
+  /** When the slot map was last re-read by refreshLayout (processClock). */
+  #lastLayoutRead = Number.NEGATIVE_INFINITY
   /** Aborted as close begins: a refused command is not sent again (retryRefusals). */
   readonly #closing = unlimitedController()
   /** Why the last opening failed to reach any seed: what calls are told while that lasts. */
@@ -399,7 +400,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
   #sendOrRefuse(slot: number, key: string, args: (string | Buffer)[], resent?: Resent): Promise<unknown> {
     const refusal = this.#refusal(slot, args)
     if (!refusal) return this.#sendRetrying(slot, key, args, resent)
-    const fresh = Date.now() - this.#lastLayoutRead < LAYOUT_PROBE_INTERVAL
+    const fresh = processClock.now() - this.#lastLayoutRead < LAYOUT_PROBE_INTERVAL
     if (fresh || !this.#cluster.masters.some((node) => node.client?.isReady === true)) {
       return Promise.reject(refusal)
     }
@@ -714,7 +715,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
     if (cluster.isOpen && start && typeof cluster._slots?.rediscover === 'function') {
       await cluster._slots.rediscover(start).catch(() => undefined)
     }
-    this.#lastLayoutRead = Date.now()
+    this.#lastLayoutRead = processClock.now()
     this.#noteLayout()
   }
 
@@ -742,7 +743,7 @@ export class NodeRedisClusterTopology implements RedisTopology {
    * learns from a MOVED that a dead node never sends: the slot map is re-read (rate-limited).
    */
   #probeLayout(): void {
-    const now = Date.now()
+    const now = processClock.now()
     if (now - this.#lastProbe < LAYOUT_PROBE_INTERVAL) return
     this.#lastProbe = now
     void this.refreshLayout()
