@@ -368,7 +368,24 @@ class FleetMembership implements Membership {
       throw error
     }
     const key = this.#inboxKey(id)
-    return { [Symbol.asyncIterator]: () => this.#read(id, key, after, o?.signal) }
+    return {
+      [Symbol.asyncIterator]: () => {
+        // An async generator's return() waits for a next() under way, here a blocking read that
+        // may wait for ever (helper-309): the iterator's return() ends that read first.
+        const stop = new AbortController()
+        const messages = this.#read(id, key, after, o?.signal, stop.signal)
+        return {
+          next: () => messages.next(),
+          return: (value?: unknown) => {
+            stop.abort()
+            return messages.return(value)
+          },
+          [Symbol.asyncIterator]() {
+            return this
+          },
+        }
+      },
+    }
   }
 
   /**
@@ -380,10 +397,11 @@ class FleetMembership implements Membership {
     key: string,
     after: string,
     userSignal: AbortSignal | undefined,
+    returned: AbortSignal,
   ): AsyncGenerator<unknown> {
     const trace = openTrace('membership.inbox', this.#scope, () => ({ member: id }))
     try {
-      yield* this.#messages(id, key, after, userSignal)
+      yield* this.#messages(id, key, after, userSignal, returned)
     } catch (error) {
       trace?.fail(error)
       throw error
@@ -397,10 +415,11 @@ class FleetMembership implements Membership {
     key: string,
     after: string,
     userSignal: AbortSignal | undefined,
+    returned: AbortSignal,
   ): AsyncGenerator<unknown> {
     // Told as failures are (a loop reading again at once must let the event loop turn).
     if (this.#ctx.lifecycle.closed) await this.#ctx.lifecycle.refused('membership.inbox')
-    const linked = linkSignals(userSignal, this.#ctx.lifecycle.signal)
+    const linked = linkSignals(userSignal, returned, this.#ctx.lifecycle.signal)
     try {
       const entries = readEntries({
         backend: this.#streams,

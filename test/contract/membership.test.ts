@@ -209,6 +209,17 @@ forEachTopology('Membership contract', (env) => {
     assert.deepEqual(await take(members.inbox('alice', { from: '0' }), 0), [])
   })
 
+  test("an inbox iterator's return() ends a next() that waits for a message (helper-309)", async () => {
+    const members = (await env.fleet()).withNamespace('inbox-return').membership()
+    const iterator = members.inbox('dave')[Symbol.asyncIterator]()
+    const waiting = iterator.next()
+    // As RxJS' unsubscribe, or a read given up after a while, does: no message ever comes.
+    const returned = iterator.return!()
+    assert.deepEqual(await waiting, { value: undefined, done: true })
+    assert.deepEqual(await returned, { value: undefined, done: true })
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+  })
+
   test('an inbox from $ gets a message sent right after its iteration starts', async () => {
     const members = (await env.fleet()).withNamespace('inbox-start').membership()
     await members.send('carol', 'before')
