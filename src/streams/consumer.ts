@@ -143,7 +143,8 @@ export class ConsumerLoop {
           if (cursor === START_ID) nextReclaim = performance.now() + this.#reclaimEvery
           entries = claimed.entries
         } else {
-          const block = Math.max(1, Math.min(BLOCK_INTERVAL, nextReclaim - performance.now()))
+          // Whole milliseconds: Redis refuses a BLOCK with a fraction (helper-312).
+          const block = Math.max(1, Math.min(BLOCK_INTERVAL, Math.ceil(nextReclaim - performance.now())))
           const acks = this.#acks
           entries = await backend.readGroup(key, group, consumer, batch, block, acks, signal)
           this.#acked(acks.length)

@@ -51,3 +51,41 @@ test('a step of the wall clock back does not hold off the redelivery of a failed
     await fleet.close()
   }
 })
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: consume blocks for whole milliseconds, which Redis takes (helper-312)`, async () => {
+    // A short minIdle makes a reclaim pass due often: the read before it blocks until then.
+    const errors: unknown[] = []
+    const fleet = createFleet({
+      ...(await topologyOptions('standalone')),
+      namespace: uniqueNamespace('block'),
+      transport,
+      onError: (error) => errors.push(error),
+    })
+    const streams = fleet.streams()
+    const controller = new AbortController()
+    const seen: unknown[] = []
+    let all!: () => void
+    const done = new Promise<void>((resolve) => (all = resolve))
+    const consuming = streams.consume(
+      'g',
+      'c1',
+      ({ envelope }) => {
+        seen.push(envelope.n)
+        if (seen.length === 5) all()
+      },
+      { signal: controller.signal, minIdle: 1000 },
+    )
+    try {
+      // The loop's first reads block (nothing is there yet) until its reclaim pass is due.
+      for (let n = 0; n < 5; n++) await streams.publish({ n })
+      await done
+      assert.deepEqual(seen, [0, 1, 2, 3, 4])
+      assert.deepEqual(errors.map(String), [], 'no read refused by Redis')
+    } finally {
+      controller.abort()
+      await consuming
+      await fleet.close()
+    }
+  })
+}
