@@ -43,15 +43,28 @@ export function ioredisTls(url: string): Pick<RedisOptions, 'tls'> {
 
 /**
  * `url` with what may be its password masked (`redis://alice:***@host`), however malformed the
- * url is (no scheme, one slash, a `/` in the password): an error naming it ends up in logs.
+ * url is (no scheme, one slash, a `/` in the password): an error naming it ends up in logs. A url
+ * the URL parser reads with a host and no userinfo is shown as it is: its `@` (in the path or
+ * query) ends no password.
  */
 export function redactUrl(url: string): string {
   const at = url.lastIndexOf('@')
   if (at < 0) return url
-  const scheme = /^(?:[a-z][a-z\d+.-]*:\/\/|rediss?:?\/{0,2})/i.exec(url)?.[0].length ?? 0
-  const userinfo = url.slice(scheme, at)
+  const parsed = parsedOrUndefined(url)
+  if (parsed !== undefined && parsed.host !== '' && parsed.username === '' && parsed.password === '')
+    return url
+  const start = /^(?:[a-z][a-z\d+.-]*:\/\/|rediss?:?\/{0,2})/i.exec(url)?.[0].length ?? 0
+  const userinfo = url.slice(start, at)
   const colon = userinfo.indexOf(':')
-  return `${url.slice(0, scheme)}${colon < 0 ? '' : userinfo.slice(0, colon + 1)}***${url.slice(at)}`
+  return `${url.slice(0, start)}${colon < 0 ? '' : userinfo.slice(0, colon + 1)}***${url.slice(at)}`
+}
+
+function parsedOrUndefined(url: string): URL | undefined {
+  try {
+    return new URL(url)
+  } catch {
+    return undefined
+  }
 }
 
 /** The db a server's url names (its path; 0 without one). */
@@ -77,7 +90,7 @@ function readServerUrl(url: string): { parsed: URL; db: number } {
     throw bad('gives the db as ?db=: give it as the path (redis://host:port/3)')
   // Both clients decode them on connecting: a bad %-escape failed every call with a URIError.
   if (!decodes(parsed.username) || !decodes(parsed.password)) {
-    throw bad('has a % in its username or password that is not a %-escape: write a % as %25')
+    throw bad('has a % in its username or password that is not a %-escape of UTF-8 text: write a % as %25')
   }
   const path = parsed.pathname.slice(1)
   const db = /^\d+$/.test(path || '0') ? Number(path || '0') : Number.NaN

@@ -351,17 +351,26 @@ test('a malformed url is ERR_INVALID_OPTION and its message never shows the pass
     ['redis//alice:s3cret@127.0.0.1:1', 'redis//alice:***@127.0.0.1:1'],
     ['redis:alice:s3cret@127.0.0.1:1', 'redis:alice:***@127.0.0.1:1'],
     ['redis://alice:s3c/ret@127.0.0.1:1/2', 'redis://alice:***@127.0.0.1:1/2'],
+    ['redis://a:s3c@ret@127.0.0.1:1/x', 'redis://a:***@127.0.0.1:1/x'],
+    ['redis://s3cret@127.0.0.1:0', 'redis://***@127.0.0.1:0'],
+    ['redis://u%3As3cret@127.0.0.1:1/x', 'redis://***@127.0.0.1:1/x'],
+    ['redis:///u:s3cret@127.0.0.1:1', 'redis:///u:***@127.0.0.1:1'],
   ] as const) {
     const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
     assert.doesNotMatch(error.message, /s3c/, url)
     assert.ok(error.message.includes(shown), `${error.message}\n  should name ${shown}`)
+  }
+  // An @ in the path or query of a url without a password is no password's end (helper-311).
+  for (const url of ['redis://h:1/a@b', 'redis://[::1]:1/x@y', 'redis://127.0.0.1:1/0?x=y@z&db=1']) {
+    const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
+    assert.ok(error.message.includes(JSON.stringify(url)), `${error.message}\n  should name ${url}`)
   }
 })
 
 test("a % in a url's username or password that is no %-escape is refused by createFleet", () => {
   for (const url of ['redis://alice:50%off@127.0.0.1:1', 'redis://a%zz:pw@127.0.0.1:1']) {
     const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
-    assert.match(error.message, /a % in its username or password that is not a %-escape: write a % as %25/)
+    assert.match(error.message, /a % in its username or password that is not a %-escape of UTF-8 text: write a % as %25/)
     assert.doesNotMatch(error.message, /50%off/)
   }
   assert.equal(createFleet({ url: 'redis://alice:50%25off@127.0.0.1:1' }).topology, 'standalone')
