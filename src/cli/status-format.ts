@@ -1,3 +1,4 @@
+import { SCAN_LIMIT } from '../admin/keys.ts'
 import { type FleetStatus, isUnavailable, someStreamsUnread, type TrackerStatus } from '../inspect.ts'
 import type { TrackedJob } from '../tracker/index.ts'
 
@@ -46,6 +47,19 @@ export function formatJob(job: TrackedJob, now: number): string {
   return `${shown(job.id)}  instance ${shown(job.instanceId)}  started ${time(job.startedAt)} (${age} s ago)`
 }
 
+/**
+ * Most members, and jobs per instance and orphans, the text names (`--json` has them all): 2,000
+ * members and 50,000 jobs made 4.6 MB of text a snapshot, printed again every 2 s by `--watch`
+ * (helper-313). The counts are always whole.
+ */
+export const MEMBERS_SHOWN = 100
+export const JOBS_SHOWN = 20
+
+/** Up to `max` of `items`, then how many more there are. */
+function firstOf<T>(items: readonly T[], max: number, more: (n: number) => string): (T | string)[] {
+  return items.length <= max ? [...items] : [...items.slice(0, max), more(items.length - max)]
+}
+
 /** The human form of a status snapshot, as `redfleet status` prints it. */
 export function formatStatus(status: FleetStatus): string {
   const lines = [
@@ -57,7 +71,9 @@ export function formatStatus(status: FleetStatus): string {
   lines.push(
     members === null
       ? 'members: unavailable'
-      : `members (${members.length}): ${members.map(shown).join(', ') || '-'}`,
+      : `members (${members.length}): ${
+          firstOf(members.map(shown), MEMBERS_SHOWN, (n) => `… and ${n} more`).join(', ') || '-'
+        }`,
   )
   if (tracker === null) lines.push('tracker: unavailable')
   else trackerLines(tracker, Date.parse(status.at), lines)
@@ -83,7 +99,7 @@ export function formatStatus(status: FleetStatus): string {
   lines.push(
     partly && keys.length === 0
       ? 'keys: unavailable'
-      : `keys${status.truncated || partly ? ' (at least)' : ''}: ${counted}`,
+      : `keys${status.truncated ? ` (at least: counted up to ${SCAN_LIMIT.toLocaleString('en-US')} a node)` : partly ? ' (at least)' : ''}: ${counted}`,
   )
   return lines.join('\n')
 }
@@ -97,7 +113,12 @@ function trackerLines(tracker: TrackerStatus, now: number, lines: string[]): voi
     lines.push(
       `  instance ${shown(instance.id)}  last seen ${time(instance.lastSeen)} (${ago} s ago), ${instance.jobs.length} job(s)`,
     )
-    for (const job of instance.jobs) lines.push(`    job ${formatJob(job, now)}`)
+    for (const job of firstOf(instance.jobs, JOBS_SHOWN, (n) => `… and ${n} more (--json has them all)`)) {
+      lines.push(typeof job === 'string' ? `    ${job}` : `    job ${formatJob(job, now)}`)
+    }
   }
-  for (const job of tracker.orphanJobs) lines.push(`  orphan ${formatJob(job, now)}`)
+  const more = (n: number) => `… and ${n} more (redfleet orphans lists them all)`
+  for (const job of firstOf(tracker.orphanJobs, JOBS_SHOWN, more)) {
+    lines.push(typeof job === 'string' ? `  ${job}` : `  orphan ${formatJob(job, now)}`)
+  }
 }
