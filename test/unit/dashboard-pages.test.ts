@@ -13,7 +13,7 @@ import { pretty } from '../../src/dashboard/format.ts'
 import { HANDED_BACK_IDLE } from '../../src/dashboard/group.ts'
 import { escapeHtml } from '../../src/dashboard/html.ts'
 import { deadLettersContent } from '../../src/dashboard/pages/dead-letters.ts'
-import { overviewContent } from '../../src/dashboard/pages/overview.ts'
+import { MEMBERS_LISTED, overviewContent } from '../../src/dashboard/pages/overview.ts'
 import { SHOWN_CHARACTERS } from '../../src/dashboard/pages/parts.ts'
 import { groupContent } from '../../src/dashboard/pages/streams.ts'
 import type { Snapshot } from '../../src/dashboard/snapshot.ts'
@@ -137,4 +137,15 @@ test('a cut value never ends in half of a surrogate pair, in its preview or its 
     assert.ok(isWellFormed(text), 'no lone surrogate')
     assert.match(text, /… [0-9,]+ more characters/)
   }
+})
+
+test('the overview lists the first members of a big fleet and says how many more there are (helper-313)', () => {
+  const member = (i: number) => ({ id: `m${i}`, lastHeartbeat: 999_000, expiresIn: 5000 })
+  const many = { ...snapshot([]), members: Array.from({ length: 2000 }, (_, i) => member(i)) }
+  const page = overviewContent(many).text
+  assert.equal(table(page, 'members').split('<tr>').length - 2, MEMBERS_LISTED, 'rows besides the head')
+  assert.match(page, /Members <span class="count">2000<\/span>/)
+  assert.match(page, new RegExp(`… and ${(2000 - MEMBERS_LISTED).toLocaleString('en-US')} more`))
+  const few = overviewContent({ ...snapshot([]), members: [member(1)] }).text
+  assert.doesNotMatch(few, /more \(<a href="status.json">/)
 })
