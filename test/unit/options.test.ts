@@ -370,7 +370,10 @@ test('a malformed url is ERR_INVALID_OPTION and its message never shows the pass
 test("a % in a url's username or password that is no %-escape is refused by createFleet", () => {
   for (const url of ['redis://alice:50%off@127.0.0.1:1', 'redis://a%zz:pw@127.0.0.1:1']) {
     const error = configError(() => createFleet({ url }), 'ERR_INVALID_OPTION')
-    assert.match(error.message, /a % in its username or password that is not a %-escape of UTF-8 text: write a % as %25/)
+    assert.match(
+      error.message,
+      /a % in its username or password that is not a %-escape of UTF-8 text: write a % as %25/,
+    )
     assert.doesNotMatch(error.message, /50%off/)
   }
   assert.equal(createFleet({ url: 'redis://alice:50%25off@127.0.0.1:1' }).topology, 'standalone')
