@@ -152,10 +152,10 @@ export class TrackedNode implements Vouch {
   async #enableOnce(): Promise<void> {
     if (this.#closed || this.#subscriber.state !== 'up' || this.#control.status !== 'ready') return
     const generation = this.#generation
-    let redirect: number | undefined
+    // Outside the try: a failure names the subscriber id tracking was redirected to.
+    let id: number | undefined
     try {
-      const id = await this.#subscriber.clientId()
-      redirect = id
+      id = await this.#subscriber.clientId()
       if (this.live && this.#redirect === id) return // already tracking to this connection
       // Only a master sees every write to its keys: a replica (a demoted master, a restarted
       // one rejoining as replica) must not vouch for anything.
@@ -179,8 +179,8 @@ export class TrackedNode implements Vouch {
       // The subscriber connection died after it told its id (its close event is on its way):
       // not a failure of the node, and its reconnect enables tracking again. The same id gone
       // twice is one: the subscriber is on another server (a proxy in between).
-      if (messageOf(error).includes(REDIRECT_GONE) && this.#goneRedirect !== redirect) {
-        this.#goneRedirect = redirect
+      if (messageOf(error).includes(REDIRECT_GONE) && this.#goneRedirect !== id) {
+        this.#goneRedirect = id
         return
       }
       this.#fail(error, 'CLIENT TRACKING')
