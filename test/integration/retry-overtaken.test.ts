@@ -24,6 +24,16 @@ async function ringWithPausable() {
   })
 }
 
+/** A cache on the ring, 20 keys on both its servers, none of them set, and one server paused. */
+async function pausedCache() {
+  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  // Connected to both servers first: a connection made during the pause would wait it out.
+  await cache.deleteMulti(keys)
+  await server.pause(3000)
+  return { cache, keys }
+}
+
 test('a setMany that timed out is not sent again over a later set of one of its keys', async () => {
   const store = (await ringWithPausable()).store<number>()
   // Keys on both servers: the setMany has a part for the paused one.
@@ -62,11 +72,7 @@ test('a cache writeMulti and deleteMulti that timed out are not sent again over 
 })
 
 test('a fetchMulti fill that timed out is not sent again over a later write of one of its keys', async () => {
-  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
-  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
-  // Connected to both servers first: a connection made during the pause would wait it out.
-  await cache.deleteMulti(keys)
-  await server.pause(3000)
+  const { cache, keys } = await pausedCache()
   let later: Promise<boolean>[] = []
   const fetching = cache.fetchMulti(keys, { force: true }, (key) => {
     // After the last compute the fill is sent at once: the later writes come after it.
@@ -86,10 +92,7 @@ test('a fetchMulti fill that timed out is not sent again over a later write of o
 })
 
 test("a writeMulti that timed out is not sent again over a later fetch's fill of one of its keys (helper-308)", async () => {
-  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
-  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
-  await cache.deleteMulti(keys)
-  await server.pause(3000)
+  const { cache, keys } = await pausedCache()
   // A writeMulti, then a forced fetch of each key: its fill is a write made after it.
   const many = cache.writeMulti(Object.fromEntries(keys.map((key) => [key, 1])))
   const fills = keys.map((key) => cache.fetch(key, { force: true }, () => 2))
@@ -104,10 +107,7 @@ test("a writeMulti that timed out is not sent again over a later fetch's fill of
 })
 
 test("a fetchMulti fill that timed out is not sent again over a later fetchMulti's fill of one of its keys (helper-308)", async () => {
-  const cache = (await ringWithPausable()).cache({ errorHandler: () => {} })
-  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
-  await cache.deleteMulti(keys)
-  await server.pause(3000)
+  const { cache, keys } = await pausedCache()
   let later: Promise<unknown> | undefined
   const first = cache.fetchMulti(keys, { force: true }, (key) => {
     // The second fetchMulti comes right after the first one's fill was sent.
