@@ -131,6 +131,39 @@ describe('streams on a private Redis', () => {
     }
   })
 
+  test('groupLag after an XDEL counts on the server, from the shorter side of the group, exactly', async () => {
+    const namespace = uniqueNamespace()
+    const fleet = createFleet({ url: server.url, namespace })
+    try {
+      const key = `${namespace}:streams:events`
+      const streams = fleet.streams()
+      await streams.ensureGroup('g')
+      // 12,001 entries of ~100 bytes: 1.2 MB, were they sent to the process to be counted.
+      const pad = 'x'.repeat(90)
+      const pipeline = raw.pipeline()
+      for (let n = 1; n <= 12_001; n++) pipeline.xadd(key, `${n}-0`, 'pad', pad)
+      await pipeline.exec()
+      await raw.xdel(key, '12001-0')
+      const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await raw.info('stats'))![1])
+      // Near the start, past the middle (both sides take several calls), near the end.
+      for (const position of [3, 6_001, 11_990]) {
+        await raw.xgroup('SETID', key, 'g', `${position}-0`)
+        const [info] = (await raw.xinfo('GROUPS', key)) as unknown[][]
+        assert.equal(
+          info![info!.indexOf('lag') + 1],
+          null,
+          'Redis reports no lag after an XDEL past the group',
+        )
+        const before = await sent()
+        assert.equal(await streams.groupLag('g'), 12_000 - position, `group at ${position}`)
+        const bytes = (await sent()) - before
+        assert.ok(bytes < 10_000, `group at ${position}: the server sent ${bytes} bytes to count`)
+      }
+    } finally {
+      await fleet.close()
+    }
+  })
+
   test('consume and tail ride out a Redis restart (data lost) and go on without user action', async () => {
     const restartable = await startRedis()
     const errors: unknown[] = []
