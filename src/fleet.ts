@@ -12,6 +12,7 @@ import { NearCaches } from './cache/near-caches.ts'
 import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
 import { ClosedError } from './errors.ts'
+import { warnOfEviction } from './eviction-policy.ts'
 import { FailingNodes } from './failing-nodes.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -67,6 +68,8 @@ class FleetCore {
   #topology: Promise<RedisTopology> | undefined
   #closing: Promise<void> | undefined
   #subscriber: Subscriber | undefined
+  /** 'wanted': a primitive that keeps durable data was made; 'done': its nodes' policy was asked for. */
+  #evictionCheck: 'wanted' | 'done' | undefined
 
   constructor(readonly options: ResolvedOptions) {}
 
@@ -96,7 +99,25 @@ class FleetCore {
     this.#topology.catch(() => {
       this.#topology = undefined
     })
+    if (this.#evictionCheck === 'wanted') this.#checkEviction(this.#topology)
     return this.#topology
+  }
+
+  /**
+   * Notes that a primitive keeping durable data (streams, membership, tracker) was made: each
+   * node's eviction policy is asked for once the fleet first uses Redis, not here (making a
+   * primitive does no I/O). See eviction-policy.ts.
+   */
+  keepsDurableData(): void {
+    if (this.options.topology === 'memory' || this.#evictionCheck !== undefined) return
+    this.#evictionCheck = 'wanted'
+    if (this.#topology) this.#checkEviction(this.#topology)
+  }
+
+  #checkEviction(topology: Promise<RedisTopology>): void {
+    this.#evictionCheck = 'done'
+    const open = () => !this.lifecycle.closed
+    topology.then((t) => warnOfEviction(t, open)).catch(() => {})
   }
 
   close(): Promise<void> {
@@ -218,6 +239,13 @@ class FleetView implements Fleet {
     return shareWarnings(make(), this.#ctx.warnings)
   }
 
+  /** #open, for a primitive whose data Redis must not evict (FleetCore.keepsDurableData). */
+  #openDurable<T extends object>(what: string, make: () => T): T {
+    const made = this.#open(what, make)
+    this.#core.keepsDurableData()
+    return made
+  }
+
   store<V = unknown>(o?: StoreOptions): Store<V> {
     return this.#open('store', () => createStore<V>(this.#ctx, o))
   }
@@ -235,15 +263,15 @@ class FleetView implements Fleet {
   }
 
   streams(o?: StreamsOptions): Streams {
-    return this.#open('streams', () => createStreams(this.#ctx, o))
+    return this.#openDurable('streams', () => createStreams(this.#ctx, o))
   }
 
   membership(o?: MembershipOptions): Membership {
-    return this.#open('membership', () => createMembership(this.#ctx, o))
+    return this.#openDurable('membership', () => createMembership(this.#ctx, o))
   }
 
   tracker(o?: TrackerOptions): Tracker {
-    return this.#open('tracker', () => createTracker(this.#ctx, o))
+    return this.#openDurable('tracker', () => createTracker(this.#ctx, o))
   }
 }
 

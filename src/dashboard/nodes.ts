@@ -1,5 +1,6 @@
 import type { FleetContext } from '../context.ts'
 import { messageOf } from '../errors.ts'
+import { parseInfo } from '../topology/info.ts'
 import type { MasterNode, RedisTopology } from '../topology/types.ts'
 import { withDeadline } from './deadline.ts'
 
@@ -20,16 +21,6 @@ export interface NodeStatus {
 
 /** The node id of the memory topology: the process the dashboard runs in. */
 export const MEMORY_NODE = 'memory'
-
-/** `INFO` text → field map (`# Section` headers and blank lines skipped). */
-export function parseInfo(text: string): Map<string, string> {
-  const fields = new Map<string, string>()
-  for (const line of text.split('\r\n')) {
-    const colon = line.indexOf(':')
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1))
-  }
-  return fields
-}
 
 function numberOf(fields: Map<string, string>, name: string): number | null {
   const value = Number(fields.get(name))

@@ -1,0 +1,38 @@
+import { parseInfo } from './topology/info.ts'
+import type { RedisTopology } from './topology/types.ts'
+
+/**
+ * Streams, membership and the tracker keep in Redis what must not be evicted: a stream's entries
+ * and its groups' positions, the heartbeats that say a member or a worker is alive (one evicted
+ * is a live worker's jobs handed out as orphans), the in-flight jobs. A Redis whose
+ * `maxmemory-policy` evicts keys once it is full drops them without a word, so each node that
+ * would is warned of, once per process, when a fleet first uses one of those primitives (as
+ * BullMQ warns of a queue's Redis). Best effort: a node that does not answer, or an `INFO` the
+ * user may not run (ACL), is no warning.
+ */
+const warned = new Set<string>()
+
+export async function warnOfEviction(topology: RedisTopology, stillOpen: () => boolean): Promise<void> {
+  const masters = await topology.masters()
+  await Promise.all(
+    masters.map(async ({ id, client }) => {
+      const fields = parseInfo(await client.info('memory'))
+      const policy = fields.get('maxmemory_policy')
+      // Without maxmemory (0) Redis never evicts, whatever the policy says.
+      if (policy === undefined || policy === 'noeviction' || Number(fields.get('maxmemory') ?? 0) === 0)
+        return
+      if (warned.has(id) || !stillOpen()) return
+      warned.add(id)
+      process.emitWarning(evictionWarning(id, policy), 'RedfleetWarning')
+    }),
+  )
+}
+
+function evictionWarning(id: string, policy: string): string {
+  return (
+    `redfleet: the Redis at ${id} has maxmemory-policy ${policy}: once it is full it evicts keys, ` +
+    'and the streams, membership and tracker keep there what must not be lost (stream entries ' +
+    'and group positions, heartbeats: an evicted one hands the jobs of a live worker out as orphans). ' +
+    'Set maxmemory-policy noeviction on it, or keep those primitives on a Redis of their own.'
+  )
+}
