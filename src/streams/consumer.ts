@@ -19,6 +19,9 @@ const MAX_RECLAIM_EVERY = 2000
  */
 const AHEAD_BLOCK = 1
 
+/** Dead letters not written that a loop keeps for their next try (see #unwritten). */
+const UNWRITTEN_KEPT = 1000
+
 export interface ConsumerSettings {
   backend: StreamBackend
   key: string
@@ -95,6 +98,14 @@ export class ConsumerLoop {
   #cutOff = false
   /** A dead letter's error that no later try can pass: the loop starts no handler and ends with it. */
   #deadLetterFatal: unknown
+  /**
+   * The dead letters this loop could not write (a full Redis, a lost connection), by entry id,
+   * the oldest first. Back over the limit (a reclaim counts one more delivery each pass, the
+   * handler none), the entry's record is written as it was due: the handler's last error and its
+   * deliveries, not "delivered 9 times without being acknowledged" for 3 failures across an OOM
+   * (helper-314).
+   */
+  readonly #unwritten = new Map<string, { error: string; deliveries: number }>()
 
   constructor(settings: ConsumerSettings) {
     this.#s = settings
@@ -300,6 +311,8 @@ export class ConsumerLoop {
       return undefined
     }
     if (entry.deliveries > this.#s.maxDeliveries) {
+      const due = this.#unwritten.get(entry.id)
+      if (due) return this.#deadLetter(entry, delivery, due.error, due.deliveries, true)
       // Its earlier consumers died before acking or dead-lettering it: give up on it now.
       const lost = `delivered ${entry.deliveries - 1} times without being acknowledged`
       return this.#deadLetter(entry, delivery, lost, entry.deliveries - 1, true)
@@ -383,13 +396,24 @@ export class ConsumerLoop {
     const record = { id: entry.id, group, error, deliveries, envelope: delivery.envelope, deadAt: Date.now() }
     try {
       await this.#s.deadLetter(record, lookFirst)
+      this.#unwritten.delete(entry.id)
       this.#acks.push(entry.id)
     } catch (failure) {
       // Left pending either way. A channel whose key holds another type can never take it: the
       // loop ends, as on a command error of its reads. Anything else (a lost connection, OOM)
       // may pass: the next reclaim sees the entry over the limit and tries again.
       if (isWrongType(failure)) this.#deadLetterFatal ??= failure
-      else this.#s.onError(failure)
+      else {
+        this.#remember(entry.id, { error, deliveries })
+        this.#s.onError(failure)
+      }
     }
+  }
+
+  /** Keeps a dead letter not written, for its next try (#unwritten): at most UNWRITTEN_KEPT. */
+  #remember(id: string, due: { error: string; deliveries: number }): void {
+    this.#unwritten.delete(id)
+    if (this.#unwritten.size >= UNWRITTEN_KEPT) this.#unwritten.delete(this.#unwritten.keys().next().value!)
+    this.#unwritten.set(id, due)
   }
 }

@@ -86,3 +86,49 @@ for (const transport of ['ioredis', 'node-redis'] as const) {
     }
   }
 }
+
+for (const transport of ['ioredis', 'node-redis'] as const) {
+  test(`${transport}: a dead letter a full Redis (OOM) refused is written once it is not, with the handler's last error and deliveries`, async () => {
+    const refused = inbox<string>()
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace('refusals'),
+      transport,
+      onError: (error) => {
+        if (/OOM/.test(String(error))) refused.push(String(error))
+      },
+    })
+    const streams = fleet.streams()
+    const stop = new AbortController()
+    const dead = inbox<Record<string, unknown>>()
+    let runs = 0
+    let consuming: Promise<void> | undefined
+    let tailing: Promise<void> | undefined
+    try {
+      await streams.ensureGroup('g')
+      await streams.publish({ poison: true })
+      tailing = streams.tail('g:dead', '0', (d) => dead.push(d.envelope), { signal: stop.signal })
+      const handle = async () => {
+        // Full from the last failure on: its dead letter is refused.
+        if (++runs === 2) await command(server.port, 'CONFIG', 'SET', 'maxmemory', '1')
+        throw new Error(`failure #${runs}`)
+      }
+      consuming = streams.consume('g', 'c', handle, { signal: stop.signal, maxDeliveries: 2, minIdle: 200 })
+      try {
+        // Refused when due, and again after a reclaim counted one more delivery.
+        await refused.until(2, 30_000)
+      } finally {
+        await command(server.port, 'CONFIG', 'SET', 'maxmemory', '0')
+      }
+      const [record] = await dead.until(1, 30_000)
+      assert.equal(record!.error, 'failure #2', "the handler's last error")
+      assert.equal(record!.deliveries, 2, 'the deliveries the handler saw')
+      assert.equal(runs, 2)
+    } finally {
+      stop.abort()
+      await command(server.port, 'CONFIG', 'SET', 'maxmemory', '0')
+      await Promise.allSettled([consuming, tailing])
+      await fleet.close()
+    }
+  })
+}
