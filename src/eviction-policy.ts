@@ -12,6 +12,54 @@ import type { RedisTopology } from './topology/types.ts'
  */
 const warned = new Set<string>()
 
+/**
+ * How long after a check that failed (a node down at the fleet's first use) it is made again,
+ * while the fleet is open; a setting so that a test can shorten it.
+ */
+export const recheck = { after: 10_000 }
+
+/**
+ * One fleet's check of its nodes' eviction policy: wanted once the fleet keeps durable data,
+ * started on its first use of Redis then (making a primitive does no I/O), and made again every
+ * `recheck.after` ms until one goes through: a process started before its Redis is still warned.
+ */
+export class EvictionCheck {
+  #state: 'unwanted' | 'wanted' | 'started' = 'unwanted'
+  #timer: NodeJS.Timeout | undefined
+  /** The fleet's: aborts as it closes. */
+  readonly #closing: AbortSignal
+
+  constructor(closing: AbortSignal) {
+    this.#closing = closing
+    closing.addEventListener('abort', () => clearTimeout(this.#timer), { once: true })
+  }
+
+  /** Notes that the fleet keeps durable data. */
+  want(): void {
+    if (this.#state === 'unwanted') this.#state = 'wanted'
+  }
+
+  /** On a use of Redis: starts the check, once it is wanted and the first time only. */
+  onUse(topology: () => Promise<RedisTopology>): void {
+    if (this.#state !== 'wanted') return
+    this.#state = 'started'
+    this.#run(topology)
+  }
+
+  #run(topology: () => Promise<RedisTopology>): void {
+    const open = () => !this.#closing.aborted
+    if (!open()) return
+    topology()
+      .then((t) => warnOfEviction(t, open))
+      .catch(() => {
+        if (!open()) return
+        this.#timer = setTimeout(() => this.#run(topology), recheck.after)
+        // A library timer must never be what keeps a process alive.
+        this.#timer.unref()
+      })
+  }
+}
+
 export async function warnOfEviction(topology: RedisTopology, stillOpen: () => boolean): Promise<void> {
   const masters = await topology.masters()
   await Promise.all(

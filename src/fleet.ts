@@ -12,7 +12,7 @@ import { NearCaches } from './cache/near-caches.ts'
 import { CallOrder } from './cache/order.ts'
 import type { FleetContext } from './context.ts'
 import { ClosedError } from './errors.ts'
-import { warnOfEviction } from './eviction-policy.ts'
+import { EvictionCheck } from './eviction-policy.ts'
 import { FailingNodes } from './failing-nodes.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -68,8 +68,7 @@ class FleetCore {
   #topology: Promise<RedisTopology> | undefined
   #closing: Promise<void> | undefined
   #subscriber: Subscriber | undefined
-  /** 'wanted': a primitive that keeps durable data was made; 'done': its nodes' policy was asked for. */
-  #evictionCheck: 'wanted' | 'done' | undefined
+  readonly #evictionCheck = new EvictionCheck(this.lifecycle.signal)
 
   constructor(readonly options: ResolvedOptions) {}
 
@@ -99,25 +98,18 @@ class FleetCore {
     this.#topology.catch(() => {
       this.#topology = undefined
     })
-    if (this.#evictionCheck === 'wanted') this.#checkEviction(this.#topology)
+    this.#evictionCheck.onUse(() => this.redis())
     return this.#topology
   }
 
   /**
    * Notes that a primitive keeping durable data (streams, membership, tracker) was made: each
-   * node's eviction policy is asked for once the fleet first uses Redis, not here (making a
-   * primitive does no I/O). See eviction-policy.ts.
+   * node's eviction policy is asked for from the fleet's next use of Redis (EvictionCheck).
    */
   keepsDurableData(): void {
-    if (this.options.topology === 'memory' || this.#evictionCheck !== undefined) return
-    this.#evictionCheck = 'wanted'
-    if (this.#topology) this.#checkEviction(this.#topology)
-  }
-
-  #checkEviction(topology: Promise<RedisTopology>): void {
-    this.#evictionCheck = 'done'
-    const open = () => !this.lifecycle.closed
-    topology.then((t) => warnOfEviction(t, open)).catch(() => {})
+    if (this.options.topology === 'memory') return
+    this.#evictionCheck.want()
+    if (this.#topology) this.#evictionCheck.onUse(() => this.redis())
   }
 
   close(): Promise<void> {

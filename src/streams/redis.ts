@@ -18,11 +18,11 @@ import type { BlockingPool } from './blocking-pool.ts'
 import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { RESEND_WINDOW } from './publish-ids.ts'
-import { ADD_EACH_ONCE, CLAIM_PENDING, COUNT_RANGE, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
+import { ADD_EACH_ONCE, CLAIM_PENDING, COUNT_AFTER, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
 
-/** Entries one COUNT_RANGE call counts at most: a few ms of the server's time (~1–3 µs each). */
+/** Entries one COUNT_AFTER call counts at most: a few ms of the server's time (~1–3 µs each). */
 const COUNT_PER_CALL = 5000
-/** groupLag counts at most this many entries on each side of the group's position (see #undelivered). */
+/** groupLag counts at most this many entries after the group's position (see #undelivered). */
 const EXACT_UP_TO = 10_000
 
 /** ADD_EACH_ONCE's keys and arguments for `writes` to `key`, each carrying its publish id. */
@@ -358,11 +358,11 @@ export class RedisStreamBackend implements StreamBackend {
    * group's position as Redis counted it, which is exact only while nothing was ever removed from
    * the stream: after an XDEL it is unknown (-1), and Redis 7.0 keeps counting entries trimmed
    * before the group got to them (redis/redis#13957), even once the group has read everything.
-   * Otherwise the server counts from both sides of the group's position at once, the entries
-   * after it and those up to it (the length less these), and the side done first answers: a
-   * group far behind on a big stream costs what the shorter side does, not its whole backlog
-   * sent and decoded here (helper-313: 0.35–2.5 s for 50,000). Past EXACT_UP_TO on both sides,
-   * Redis' count (at most the stream's length) stands in when it has one.
+   * Otherwise the entries after the position are counted on the server (COUNT_AFTER), and on
+   * the first call those up to it too: when they are fewer, the length less them answers (a
+   * group far behind near the start of a big stream: one call, not its whole backlog sent and
+   * decoded here, 0.35–2.5 s for 50,000, helper-313). Past EXACT_UP_TO counted, Redis' count (at
+   * most the stream's length) stands in when it has one.
    */
   async #undelivered(key: string, at: GroupPosition): Promise<number> {
     const { lastDelivered, first, last, length, lag, added } = at
@@ -370,35 +370,19 @@ export class RedisStreamBackend implements StreamBackend {
     if (compareIds(lastDelivered, first) < 0) return length
     if (lag >= 0 && added === length) return Math.min(lag, length)
     const client = await this.#client(key)
-    const after = new RangeCount(lastDelivered, '+')
-    const upTo = new RangeCount(START_ID, lastDelivered)
+    let counted = 0
+    let after = lastDelivered
     for (;;) {
-      if (lag >= 0 && upTo.counted >= EXACT_UP_TO) return Math.min(lag, length)
-      await Promise.all([after.step(client, key), upTo.step(client, key)])
-      if (after.done) return after.counted
-      if (upTo.done) return Math.max(0, length - upTo.counted)
+      if (lag >= 0 && counted >= EXACT_UP_TO) return Math.min(lag, length)
+      // The first call also counts up to the position, and answers when that side is shorter.
+      const upTo = counted === 0 ? lastDelivered : ''
+      const reply = (await COUNT_AFTER.run(client, [key], [after, COUNT_PER_CALL, upTo])) as unknown[]
+      const [step, lastCounted, byLength] = [Number(reply[0]), String(reply[1]), Number(reply[2])]
+      if (byLength >= 0) return byLength
+      counted += step
+      if (step < COUNT_PER_CALL) return counted
+      after = lastCounted
     }
-  }
-}
-
-/** A count of a stream's entries after `from` up to `to`, made COUNT_PER_CALL at a time. */
-class RangeCount {
-  counted = 0
-  done = false
-  #from: string
-  readonly #to: string
-
-  constructor(from: string, to: string) {
-    this.#from = from
-    this.#to = to
-  }
-
-  async step(client: Client, key: string): Promise<void> {
-    const args = [this.#from, this.#to, COUNT_PER_CALL]
-    const [counted, lastCounted] = (await COUNT_RANGE.run(client, [key], args)) as [number, string]
-    this.counted += Number(counted)
-    this.#from = String(lastCounted)
-    this.done = Number(counted) < COUNT_PER_CALL
   }
 }
 

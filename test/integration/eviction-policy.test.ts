@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { warnOfEviction } from '../../src/eviction-policy.ts'
+import { recheck, warnOfEviction } from '../../src/eviction-policy.ts'
 import { fleetContext } from '../../src/fleet.ts'
 import { createFleet } from '../../src/index.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
@@ -33,6 +33,7 @@ describe('a Redis whose maxmemory-policy evicts keys is warned of when the fleet
       start('volatile', '--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru'),
       start('noeviction', '--maxmemory', '64mb', '--maxmemory-policy', 'noeviction'),
       start('unlimited', '--maxmemory', '0', '--maxmemory-policy', 'allkeys-lru'),
+      start('late', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lfu'),
     ])
   })
   after(async () => {
@@ -78,6 +79,29 @@ describe('a Redis whose maxmemory-policy evicts keys is warned of when the fleet
       assert.match(await warned, /maxmemory-policy volatile-lru/)
     } finally {
       warnings.stop()
+      await fleet.close()
+    }
+  })
+
+  test("a node down at the fleet's first use is checked again until it answers", async () => {
+    const server = servers.late!
+    await server.stop()
+    const fleet = createFleet({
+      url: server.url,
+      namespace: uniqueNamespace(),
+      reconnectAttempts: 0,
+      connectTimeout: 200,
+      onError: () => {},
+    })
+    const every = recheck.after
+    recheck.after = 50
+    try {
+      const warned = nextEvictionWarning()
+      await assert.rejects(fleet.streams().publish({ n: 1 }))
+      await server.restart()
+      assert.match(await warned, /maxmemory-policy allkeys-lfu/)
+    } finally {
+      recheck.after = every
       await fleet.close()
     }
   })

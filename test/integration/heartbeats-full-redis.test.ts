@@ -97,7 +97,7 @@ test('a full Redis does not let a live worker expire: its running job is no orph
   }
 })
 
-test('a full Redis does not let a joined member drop out of live()', async () => {
+test('a full Redis does not let a joined member drop out of live(), and refuses a new one', async () => {
   const namespace = uniqueNamespace()
   const fleet = createFleet({ url: server.url, namespace, onError: () => {} })
   const observer = createFleet({ url: server.url, namespace })
@@ -109,6 +109,9 @@ test('a full Redis does not let a joined member drop out of live()', async () =>
     assert.deepEqual(await watcher.live(), ['m1'])
     await fullForTwiceTheTtl(namespace)
     assert.deepEqual(await watcher.live(), ['m1'], 'the member is live')
+    // A new member would take memory a full Redis does not have: refused, as any write.
+    await assert.rejects(membership.heartbeat('m2'), /OOM/)
+    assert.deepEqual(await watcher.live(), ['m1'])
     await raw.config('SET', 'maxmemory', '0')
     await member.stop()
   } finally {

@@ -16,12 +16,15 @@ local expiry = seconds * 1000 + math.ceil(micros / 1000) + tonumber(ARGV[2])
 -- 100000000000000), which PEXPIRE refuses and which rounds a score.
 -- The key outlives its longest-lived member (its expiry is at most now + ttl + 1).
 local keep = expiry - now
--- Its expiry is written first, even when it needs no extending: a full Redis (maxmemory under
--- noeviction) refuses a script's first write that may use memory (the ZADD), not one after the
--- script has written (not to leave it half done), and PEXPIRE uses none. So a live member's beat
--- goes through there, and it does not drop out of live() while it runs (helper-314).
+-- For a member already in the set, its expiry is written first, even when it needs no
+-- extending: a full Redis (maxmemory under noeviction) refuses a script's first write that may
+-- use memory (the ZADD), not one after the script has written (not to leave it half done), and
+-- PEXPIRE uses none. So a live member's beat goes through there, moving its score in place, and
+-- it does not drop out of live() while it runs (helper-314); a new member is refused there.
 local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 then redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(pttl, keep))) end
+if pttl > 0 and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(pttl, keep)))
+end
 redis.call('ZADD', KEYS[1], string.format('%d', expiry), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 -- A key this ZADD made (or one without an expiry) lives as long as this member.
