@@ -380,6 +380,15 @@ export function isServerStateRefusal(error: unknown): boolean {
 
 const SERVER_STATE_REFUSAL = /^(OOM|NOREPLICAS|MISCONF)\b/
 
+/**
+ * Redis refused the command for good, however the error was wrapped: an error reply (NOPERM, an
+ * unknown command, a script's error) that is not one of the transient ones: a later try gets the
+ * same answer. A lost connection or a node known down is no refusal.
+ */
+export function isLastingRefusal(error: unknown): boolean {
+  return errorChain(error).some(isReplyError) && !isTransientReply(error)
+}
+
 /** A reply worth repeating: Redis refused for now (loading, failing over) or the slot moved. */
 function isTransientReply(error: unknown): boolean {
   return carriesReply(error, TRANSIENT_REPLY) || isRedirection(error)

@@ -1,3 +1,4 @@
+import { isLastingRefusal } from './errors.ts'
 import { parseInfo } from './topology/info.ts'
 import type { RedisTopology } from './topology/types.ts'
 
@@ -22,6 +23,7 @@ export const recheck = { after: 10_000 }
  * One fleet's check of its nodes' eviction policy: wanted once the fleet keeps durable data,
  * started on its first use of Redis then (making a primitive does no I/O), and made again every
  * `recheck.after` ms until one goes through: a process started before its Redis is still warned.
+ * A node that refuses INFO for good (an ACL) ends it.
  */
 export class EvictionCheck {
   #state: 'unwanted' | 'wanted' | 'started' = 'unwanted'
@@ -51,8 +53,9 @@ export class EvictionCheck {
     if (!open()) return
     topology()
       .then((t) => warnOfEviction(t, open))
-      .catch(() => {
-        if (!open()) return
+      .catch((error: unknown) => {
+        // Refused (an ACL without INFO): asking again every few seconds would only fill its log.
+        if (!open() || isLastingRefusal(error)) return
         this.#timer = setTimeout(() => this.#run(topology), recheck.after)
         // A library timer must never be what keeps a process alive.
         this.#timer.unref()

@@ -361,8 +361,8 @@ export class RedisStreamBackend implements StreamBackend {
    * Otherwise the entries after the position are counted on the server (COUNT_AFTER), and on
    * the first call those up to it too: when they are fewer, the length less them answers (a
    * group far behind near the start of a big stream: one call, not its whole backlog sent and
-   * decoded here, 0.35–2.5 s for 50,000, helper-313). Past EXACT_UP_TO counted, Redis' count (at
-   * most the stream's length) stands in when it has one.
+   * decoded here, 0.35–2.5 s for 50,000, helper-313). Once EXACT_UP_TO are counted with more to
+   * come, Redis' count (at most the stream's length) stands in when it has one.
    */
   async #undelivered(key: string, at: GroupPosition): Promise<number> {
     const { lastDelivered, first, last, length, lag, added } = at
