@@ -117,14 +117,18 @@ async function groupsOf(ctx: FleetContext, key: string): Promise<Omit<GroupStatu
 }
 
 async function describeStream(ctx: FleetContext, key: string): Promise<StreamStatus> {
-  const backend = streamBackend(ctx)
-  const [length, groups] = await Promise.all([streamLength(ctx, key), groupsOf(ctx, key)])
+  // groupLag's own computation, not XINFO's `lag` (null after XDEL, counts trimmed entries), for
+  // every group in one step: one call per group walked every group each time (helper-318).
+  const [length, groups, lags] = await Promise.all([
+    streamLength(ctx, key),
+    groupsOf(ctx, key),
+    streamBackend(ctx).lags(key),
+  ])
   return {
     key,
     name: key.slice(ctx.keys.prefix.length),
     length,
-    // groupLag's own computation, not XINFO's `lag` (null after XDEL, counts trimmed entries).
-    groups: await Promise.all(groups.map(async (g) => ({ ...g, lag: await backend.lag(key, g.name) }))),
+    groups: groups.map((g) => ({ ...g, lag: lags.get(g.name) ?? 0 })),
   }
 }
 

@@ -125,6 +125,8 @@ export interface StreamBackend {
   release(key: string, group: string, consumer: string, entries: readonly ClaimedEntry[]): Promise<void>
   /** Entries not yet acked by the group: never delivered + pending; 0 for a missing stream or group. */
   lag(key: string, group: string): Promise<number>
+  /** `lag` of every group of the stream, by name, in one step where it can (status, dashboard). */
+  lags(key: string): Promise<Map<string, number>>
   /** Whether the stream has the consumer group `group` (false when the stream does not exist). */
   hasGroup(key: string, group: string): Promise<boolean>
   /** XDEL: removes these entries (dead-letter purge and replay); returns how many existed. */

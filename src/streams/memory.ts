@@ -242,4 +242,10 @@ export class MemoryStreamBackend implements StreamBackend {
     if (!stream || !state) return 0
     return stream.countAfter(state.lastDelivered) + state.pending.size
   }
+
+  async lags(key: string): Promise<Map<string, number>> {
+    const lags = new Map<string, number>()
+    for (const group of this.#stream(key)?.groups.keys() ?? []) lags.set(group, await this.lag(key, group))
+    return lags
+  }
 }

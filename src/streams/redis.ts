@@ -18,7 +18,7 @@ import type { BlockingPool } from './blocking-pool.ts'
 import { PUBLISH_ID_FIELD, type RawEntry } from './entry.ts'
 import { compareIds, START_ID } from './ids.ts'
 import { RESEND_WINDOW } from './publish-ids.ts'
-import { ADD_EACH_ONCE, CLAIM_PENDING, COUNT_AFTER, GROUP_LAG, RELEASE_UNSTARTED } from './scripts.ts'
+import { ADD_EACH_ONCE, CLAIM_PENDING, COUNT_AFTER, GROUP_LAGS, RELEASE_UNSTARTED } from './scripts.ts'
 
 /** Entries one COUNT_AFTER call counts at most: a few ms of the server's time (~1–3 µs each). */
 const COUNT_PER_CALL = 5000
@@ -342,15 +342,47 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   async hasGroup(key: string, group: string): Promise<boolean> {
-    // group-lag answers {} exactly when the stream or the group does not exist.
-    return ((await GROUP_LAG.run(await this.#client(key), [key], [group])) as unknown[]).length > 0
+    return (await this.#groups(key, group)).length > 0
   }
 
   async lag(key: string, group: string): Promise<number> {
-    const client = await this.#client(key)
-    const info = (await GROUP_LAG.run(client, [key], [group])) as unknown[]
-    if (info.length === 0) return 0
-    return Number(info[0]) + (await this.#undelivered(key, groupPosition(info)))
+    const [found] = await this.#groups(key, group)
+    return found ? found.pending + (await this.#undelivered(key, found)) : 0
+  }
+
+  async lags(key: string): Promise<Map<string, number>> {
+    const lags = new Map<string, number>()
+    // One group after another: a group whose count Redis cannot give is counted on the server.
+    for (const group of await this.#groups(key, '')) {
+      lags.set(group.name, group.pending + (await this.#undelivered(key, group)))
+    }
+    return lags
+  }
+
+  /** Where `group` (or, for '', every group) stands in the stream; [] when there is none. */
+  async #groups(key: string, group: string): Promise<GroupPosition[]> {
+    const reply = (await GROUP_LAGS.run(await this.#client(key), [key], [group])) as unknown[]
+    const [first, last, length, added] = [
+      String(reply[0]),
+      String(reply[1]),
+      Number(reply[2]),
+      Number(reply[3]),
+    ]
+    const groups: GroupPosition[] = []
+    for (let i = 4; i + 3 < reply.length; i += 4) {
+      const [name, pending, lag, lastDelivered] = reply.slice(i, i + 4)
+      groups.push({
+        name: String(name),
+        pending: Number(pending),
+        lag: Number(lag),
+        lastDelivered: String(lastDelivered),
+        first,
+        last,
+        length,
+        added,
+      })
+    }
+    return groups
   }
 
   /**
@@ -386,8 +418,10 @@ export class RedisStreamBackend implements StreamBackend {
   }
 }
 
-/** Where a group stands in its stream (GROUP_LAG's reply, past the pending count). */
+/** Where a group stands in its stream (GROUP_LAGS' reply). */
 interface GroupPosition {
+  name: string
+  pending: number
   lastDelivered: string
   first: string
   last: string
@@ -396,15 +430,4 @@ interface GroupPosition {
   lag: number
   /** Entries ever added to the stream (-1 before Redis 7). */
   added: number
-}
-
-function groupPosition(info: unknown[]): GroupPosition {
-  return {
-    lag: Number(info[1]),
-    lastDelivered: String(info[2]),
-    first: String(info[3]),
-    last: String(info[4]),
-    length: Number(info[5]),
-    added: Number(info[6]),
-  }
 }
