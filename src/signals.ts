@@ -1,40 +1,44 @@
-/** The loops linked to one signal, and the one 'abort' listener that stops them all. */
+/** The listeners of one signal added through onAbort, and the one 'abort' listener that calls them. */
 interface Fanout {
-  readonly linked: Set<AbortController>
-  readonly onAbort: () => void
+  readonly listeners: Set<() => void>
+  readonly fire: () => void
 }
 
 /**
- * One 'abort' listener per source signal, however many loops are linked to it: an application
- * commonly hands one shutdown signal to every loop it starts, and every loop links the fleet's
- * own signal too. A listener per loop made Node warn of a leak from the 11th loop on (it cannot
- * tell loops from leaked listeners), and raising the caller's limit would silence their own
- * warnings. The entry and its listener go as soon as the last loop linked to it ends.
+ * One 'abort' listener per source signal, however many are added through onAbort: an application
+ * commonly hands one shutdown signal to every loop it starts, and every loop, wait and fill links
+ * the fleet's own signal too. A listener each made Node warn of a leak from the 11th on (it
+ * cannot tell them from leaked listeners), and Node's EventTarget walks its listeners on every
+ * add and remove: 20,000 fills at once on the fleet's signal spent seconds there (helper-319).
+ * The entry and its listener go as soon as the last listener is removed.
  */
 const fanouts = new WeakMap<AbortSignal, Fanout>()
 
-function attach(source: AbortSignal, controller: AbortController): void {
+/**
+ * Calls `listener` once when `source` aborts, and returns the function that removes it. Each
+ * call is one listener: pass a function of its own (the same function added twice is one).
+ */
+export function onAbort(source: AbortSignal, listener: () => void): () => void {
   let fanout = fanouts.get(source)
   if (fanout === undefined) {
-    const linked = new Set<AbortController>()
-    const onAbort = () => {
+    const listeners = new Set<() => void>()
+    const fire = () => {
       fanouts.delete(source)
-      // A copy: aborting a loop may end it, and its unlink deletes from the set.
-      for (const each of [...linked]) each.abort()
-      linked.clear()
+      // A copy: a listener may remove others (or itself) as it runs.
+      for (const each of [...listeners]) each()
+      listeners.clear()
     }
-    fanout = { linked, onAbort }
+    fanout = { listeners, fire }
     fanouts.set(source, fanout)
-    source.addEventListener('abort', onAbort, { once: true })
+    source.addEventListener('abort', fire, { once: true })
   }
-  fanout.linked.add(controller)
-}
-
-function detach(source: AbortSignal, controller: AbortController): void {
-  const fanout = fanouts.get(source)
-  if (fanout === undefined || !fanout.linked.delete(controller) || fanout.linked.size > 0) return
-  fanouts.delete(source)
-  source.removeEventListener('abort', fanout.onAbort)
+  fanout.listeners.add(listener)
+  return () => {
+    const current = fanouts.get(source)
+    if (current === undefined || !current.listeners.delete(listener) || current.listeners.size > 0) return
+    fanouts.delete(source)
+    source.removeEventListener('abort', current.fire)
+  }
 }
 
 /**
@@ -52,16 +56,17 @@ export function linkSignals(...signals: (AbortSignal | undefined)[]): {
     controller.abort()
     return { signal: controller.signal, unlink: () => {} }
   }
-  for (const source of sources) attach(source, controller)
+  const abort = () => controller.abort()
+  const removers = sources.map((source) => onAbort(source, abort))
   return {
     signal: controller.signal,
     unlink: () => {
-      for (const source of sources) detach(source, controller)
+      for (const remove of removers) remove()
     },
   }
 }
 
-/** How many loops are linked to `source` now (for tests: none once they have all ended). */
+/** How many listeners `source` has through onAbort now (for tests: none once they have all ended). */
 export function linkedTo(source: AbortSignal): number {
-  return fanouts.get(source)?.linked.size ?? 0
+  return fanouts.get(source)?.listeners.size ?? 0
 }

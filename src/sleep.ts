@@ -1,3 +1,5 @@
+import { onAbort } from './signals.ts'
+
 /**
  * Waits `ms`, or less when `signal` aborts: the one abortable sleep of the library. It never
  * rejects, so a loop that sleeps between attempts simply finds its signal aborted afterwards;
@@ -8,10 +10,11 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer)
-      signal.removeEventListener('abort', done)
+      stopListening()
       resolve()
     }
     const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
+    // One listener on a signal many sleeps share (signals.ts: onAbort).
+    const stopListening = onAbort(signal, done)
   })
 }

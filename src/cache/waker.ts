@@ -1,5 +1,6 @@
 import type { Lifecycle } from '../lifecycle.ts'
 import type { ChannelSubscription, Subscriber } from '../pubsub/index.ts'
+import { onAbort } from '../signals.ts'
 import { sleep } from '../sleep.ts'
 import type { FillWaker, FillWatch } from './fill.ts'
 
@@ -120,8 +121,7 @@ class Watch implements FillWatch {
       return
     }
     const controller = new AbortController()
-    const onAbort = () => controller.abort(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
+    const stopListening = onAbort(signal, () => controller.abort(signal.reason))
     this.#wakeUp = () => controller.abort('woken')
     try {
       // Ends early when woken (a notification) or aborted; only the caller's abort fails the wait.
@@ -130,7 +130,7 @@ class Watch implements FillWatch {
     } finally {
       this.#wakeUp = undefined
       this.#pending = false
-      signal.removeEventListener('abort', onAbort)
+      stopListening()
     }
   }
 
