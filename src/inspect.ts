@@ -7,18 +7,12 @@ import { ConnectionError, messageOf, TimeoutError, translateError } from './erro
 import { type Fleet, fleetContext } from './fleet.ts'
 import { primitiveOf } from './keyspace.ts'
 import { streamBackend } from './streams/access.ts'
-import { MemoryStream } from './streams/memory-stream.ts'
+import type { GroupLag } from './streams/backend.ts'
 import { untraced } from './telemetry.ts'
 import type { TrackedJob } from './tracker/index.ts'
 
-export interface GroupStatus {
-  name: string
-  /** Entries delivered to a consumer and not acked yet. */
-  pending: number
-  /** The group's `groupLag`: entries not yet acked, never delivered + pending (docs/streams.md). */
-  lag: number
-  consumers: number
-}
+/** A consumer group as the snapshot shows it: its pending count, consumers and `groupLag`. */
+export type GroupStatus = GroupLag
 
 export interface StreamStatus {
   /** The full Redis key. */
@@ -92,44 +86,11 @@ export function someStreamsUnread(snapshot: { unavailable: readonly UnavailableP
   return isUnavailable(snapshot, 'streams') || isUnavailable(snapshot, 'keys')
 }
 
-/** Name, pending count and consumer count of each group of a stream. */
-async function groupsOf(ctx: FleetContext, key: string): Promise<Omit<GroupStatus, 'lag'>[]> {
-  if (ctx.topology === 'memory') {
-    const stream = ctx.memory.get<unknown>(key)
-    if (!(stream instanceof MemoryStream)) return []
-    // The memory backend keeps no consumer list: count the consumers holding pending entries.
-    return [...stream.groups].map(([name, group]) => ({
-      name,
-      pending: group.pending.size,
-      consumers: new Set([...group.pending.values()].map((p) => p.consumer)).size,
-    }))
-  }
-  const groups = (await (await ctx.redis()).client(key).call('XINFO', 'GROUPS', key)) as unknown[][]
-  return groups.map((fields) => {
-    const info = new Map<string, unknown>()
-    for (let i = 0; i < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1])
-    return {
-      name: String(info.get('name')),
-      pending: Number(info.get('pending')),
-      consumers: Number(info.get('consumers')),
-    }
-  })
-}
-
 async function describeStream(ctx: FleetContext, key: string): Promise<StreamStatus> {
   // groupLag's own computation, not XINFO's `lag` (null after XDEL, counts trimmed entries), for
   // every group in one step: one call per group walked every group each time (helper-318).
-  const [length, groups, lags] = await Promise.all([
-    streamLength(ctx, key),
-    groupsOf(ctx, key),
-    streamBackend(ctx).lags(key),
-  ])
-  return {
-    key,
-    name: key.slice(ctx.keys.prefix.length),
-    length,
-    groups: groups.map((g) => ({ ...g, lag: lags.get(g.name) ?? 0 })),
-  }
+  const [length, groups] = await Promise.all([streamLength(ctx, key), streamBackend(ctx).groups(key)])
+  return { key, name: key.slice(ctx.keys.prefix.length), length, groups }
 }
 
 function countByPrimitive(keys: readonly string[], prefix: string): Record<string, number> {

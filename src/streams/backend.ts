@@ -64,6 +64,16 @@ export interface ClaimResult {
  * Keys are full keys (already namespaced). Blocking calls take a `signal` and return early
  * (with what they have, possibly nothing) when it aborts.
  */
+/** A consumer group as `redfleet status` and the dashboard show it (StreamBackend.groups). */
+export interface GroupLag {
+  name: string
+  /** Entries delivered to a consumer and not acked yet. */
+  pending: number
+  consumers: number
+  /** The group's `groupLag`: entries not yet acked, never delivered + pending (docs/streams.md). */
+  lag: number
+}
+
 export interface StreamBackend {
   /**
    * A loop's command (a read, an ack, a claim) failed with `error`, as translated. A loop sends
@@ -125,8 +135,8 @@ export interface StreamBackend {
   release(key: string, group: string, consumer: string, entries: readonly ClaimedEntry[]): Promise<void>
   /** Entries not yet acked by the group: never delivered + pending; 0 for a missing stream or group. */
   lag(key: string, group: string): Promise<number>
-  /** `lag` of every group of the stream, by name, in one step where it can (status, dashboard). */
-  lags(key: string): Promise<Map<string, number>>
+  /** Every group of the stream with its pending count, consumers and `lag`, in one step (status, dashboard). */
+  groups(key: string): Promise<GroupLag[]>
   /** Whether the stream has the consumer group `group` (false when the stream does not exist). */
   hasGroup(key: string, group: string): Promise<boolean>
   /** XDEL: removes these entries (dead-letter purge and replay); returns how many existed. */

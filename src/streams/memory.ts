@@ -3,6 +3,7 @@ import type { MemoryKeyspace } from '../topology/memory.ts'
 import {
   type ClaimedEntry,
   type ClaimResult,
+  type GroupLag,
   NO_CAP,
   type OnceWrite,
   type StreamBackend,
@@ -239,13 +240,24 @@ export class MemoryStreamBackend implements StreamBackend {
   async lag(key: string, group: string): Promise<number> {
     const stream = this.#stream(key)
     const state = stream?.groups.get(group)
-    if (!stream || !state) return 0
-    return stream.countAfter(state.lastDelivered) + state.pending.size
+    return stream && state ? lagOf(stream, state) : 0
   }
 
-  async lags(key: string): Promise<Map<string, number>> {
-    const lags = new Map<string, number>()
-    for (const group of this.#stream(key)?.groups.keys() ?? []) lags.set(group, await this.lag(key, group))
-    return lags
+  async groups(key: string): Promise<GroupLag[]> {
+    // A key holding something else has no groups to show (the operator's view never throws on it).
+    const stream = this.memory.get<unknown>(key)
+    if (!(stream instanceof MemoryStream)) return []
+    // The memory backend keeps no consumer list: count the consumers holding pending entries.
+    return [...stream.groups].map(([name, group]) => ({
+      name,
+      pending: group.pending.size,
+      consumers: new Set([...group.pending.values()].map((p) => p.consumer)).size,
+      lag: lagOf(stream, group),
+    }))
   }
+}
+
+/** groupLag: the entries never delivered to the group, and those pending. */
+function lagOf(stream: MemoryStream, group: MemoryGroup): number {
+  return stream.countAfter(group.lastDelivered) + group.pending.size
 }

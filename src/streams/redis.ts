@@ -9,6 +9,7 @@ import {
   type AppendDurability,
   type ClaimedEntry,
   type ClaimResult,
+  type GroupLag,
   NO_CAP,
   type OnceWrite,
   type StreamBackend,
@@ -342,25 +343,26 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   async hasGroup(key: string, group: string): Promise<boolean> {
-    return (await this.#groups(key, group)).length > 0
+    return (await this.#positions(key, group)).length > 0
   }
 
   async lag(key: string, group: string): Promise<number> {
-    const [found] = await this.#groups(key, group)
-    return found ? found.pending + (await this.#undelivered(key, found)) : 0
+    const [found] = await this.#positions(key, group)
+    return found ? this.#lagOf(key, found) : 0
   }
 
-  async lags(key: string): Promise<Map<string, number>> {
-    const lags = new Map<string, number>()
+  async groups(key: string): Promise<GroupLag[]> {
+    const groups: GroupLag[] = []
     // One group after another: a group whose count Redis cannot give is counted on the server.
-    for (const group of await this.#groups(key, '')) {
-      lags.set(group.name, group.pending + (await this.#undelivered(key, group)))
+    for (const position of await this.#positions(key, '')) {
+      const { name, pending, consumers } = position
+      groups.push({ name, pending, consumers, lag: await this.#lagOf(key, position) })
     }
-    return lags
+    return groups
   }
 
   /** Where `group` (or, for '', every group) stands in the stream; [] when there is none. */
-  async #groups(key: string, group: string): Promise<GroupPosition[]> {
+  async #positions(key: string, group: string): Promise<GroupPosition[]> {
     const reply = (await GROUP_LAGS.run(await this.#client(key), [key], [group])) as unknown[]
     const [first, last, length, added] = [
       String(reply[0]),
@@ -368,12 +370,13 @@ export class RedisStreamBackend implements StreamBackend {
       Number(reply[2]),
       Number(reply[3]),
     ]
-    const groups: GroupPosition[] = []
-    for (let i = 4; i + 3 < reply.length; i += 4) {
-      const [name, pending, lag, lastDelivered] = reply.slice(i, i + 4)
-      groups.push({
+    const positions: GroupPosition[] = []
+    for (let i = 4; i + 4 < reply.length; i += 5) {
+      const [name, pending, consumers, lag, lastDelivered] = reply.slice(i, i + 5)
+      positions.push({
         name: String(name),
         pending: Number(pending),
+        consumers: Number(consumers),
         lag: Number(lag),
         lastDelivered: String(lastDelivered),
         first,
@@ -382,7 +385,12 @@ export class RedisStreamBackend implements StreamBackend {
         added,
       })
     }
-    return groups
+    return positions
+  }
+
+  /** groupLag: the entries never delivered to the group, and those pending. */
+  async #lagOf(key: string, at: GroupPosition): Promise<number> {
+    return at.pending + (await this.#undelivered(key, at))
   }
 
   /**
@@ -422,6 +430,7 @@ export class RedisStreamBackend implements StreamBackend {
 interface GroupPosition {
   name: string
   pending: number
+  consumers: number
   lastDelivered: string
   first: string
   last: string

@@ -5,9 +5,9 @@
 -- ARGV[1]  the group; '' for every group
 -- returns  {} when the stream does not exist; else { the stream's first id and last id ('' when
 --          empty), its length, the entries ever added to it (-1 before Redis 7) }, followed for
---          each group asked for that exists by { name, pending count, Redis' lag (entries added
---          but not yet read by the group; -1 when Redis cannot tell, e.g. after XDEL, or before
---          Redis 7), last-delivered id }
+--          each group asked for that exists by { name, pending count, consumer count, Redis' lag
+--          (entries added but not yet read by the group; -1 when Redis cannot tell, e.g. after
+--          XDEL, or before Redis 7), last-delivered id }
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local stream = {}
 local reply = redis.call('XINFO', 'STREAM', KEYS[1])
@@ -22,6 +22,7 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if ARGV[1] == '' or info['name'] == ARGV[1] then
     result[#result + 1] = info['name']
     result[#result + 1] = info['pending']
+    result[#result + 1] = info['consumers']
     result[#result + 1] = info['lag'] or -1
     result[#result + 1] = info['last-delivered-id']
   end
