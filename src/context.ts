@@ -21,6 +21,7 @@ import type { FailingNodes } from './failing-nodes.ts'
 import { withoutRejections } from './hooks.ts'
 import type { Keyspace } from './keyspace.ts'
 import type { Lifecycle } from './lifecycle.ts'
+import type { LiveReads } from './membership/live-reads.ts'
 import { repeatsSafely } from './operations.ts'
 import { isDefaultOnError } from './options.ts'
 import type { Subscriber } from './pubsub/index.ts'
@@ -59,9 +60,10 @@ export interface FleetContext {
   /**
    * Per-key call order (SPEC §2) is kept per fleet, not per primitive object: every store and
    * every cache made from the fleet or its views share one, since "calls from one process on
-   * one key" may well go through two `fleet.store()` objects.
+   * one key" may well go through two `fleet.store()` objects. So do the memberships' shared
+   * reads of their live set, which a heartbeat of any of them must not be answered before.
    */
-  readonly order: { readonly store: KeyOrder; readonly cache: CallOrder }
+  readonly order: { readonly store: KeyOrder; readonly cache: CallOrder; readonly membership: LiveReads }
   /** The near caches of the fleet's caches on Redis (see NearCaches). */
   readonly nearCaches: NearCaches
   /** Nodes its background work sees failing, each reported once (see FailingNodes). */

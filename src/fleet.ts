@@ -17,6 +17,7 @@ import { FailingNodes } from './failing-nodes.ts'
 import { Keyspace } from './keyspace.ts'
 import { Lifecycle } from './lifecycle.ts'
 import { createMembership, type Membership, type MembershipOptions } from './membership/index.ts'
+import { LiveReads } from './membership/live-reads.ts'
 import { type FleetOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { createSubscriber, type Subscriber } from './pubsub/index.ts'
 import { resolveRetry } from './retry.ts'
@@ -59,8 +60,12 @@ export interface Fleet {
 /** The parts every view of one fleet shares: connections and lifecycle. */
 class FleetCore {
   readonly lifecycle = new Lifecycle()
-  /** Shared by every store and cache of the fleet and its views (FleetContext.order). */
-  readonly order = { store: new KeyOrder(this.lifecycle.signal), cache: new CallOrder() }
+  /** Shared by every store, cache and membership of the fleet and its views (FleetContext.order). */
+  readonly order = {
+    store: new KeyOrder(this.lifecycle.signal),
+    cache: new CallOrder(),
+    membership: new LiveReads(),
+  }
   readonly nearCaches = new NearCaches()
   readonly failingNodes = new FailingNodes()
   /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */

@@ -163,7 +163,8 @@ class FleetMembership implements Membership {
     return this.#tracer.run(
       'live',
       () => ({}),
-      () => this.#live(),
+      // Each caller's own array: the read is shared.
+      () => this.#live('live').then((ids) => [...ids]),
     )
   }
 
@@ -215,18 +216,30 @@ class FleetMembership implements Membership {
 
   async #heartbeat(id: string): Promise<void> {
     assertName(id, 'id', 'membership.heartbeat')
-    await this.#run('heartbeat', id, () => this.#backend.heartbeat(this.#key, id, this.#ttl))
+    await this.#run('heartbeat', id, () =>
+      this.#change(() => this.#backend.heartbeat(this.#key, id, this.#ttl)),
+    )
   }
 
   async #leave(id: string): Promise<void> {
     assertName(id, 'id', 'membership.leave')
-    await this.#run('leave', id, () => this.#backend.leave(this.#key, id))
+    await this.#run('leave', id, () => this.#change(() => this.#backend.leave(this.#key, id)))
   }
 
-  /** The live members' ids, sorted; `op` names the call in errors (live, or owner's read of them). */
-  async #live(op: 'live' | 'owner' = 'live'): Promise<string[]> {
-    const ids = await this.#run(op, undefined, () => this.#backend.live(this.#key))
-    return ids.sort()
+  /** Sends a change of the live set: a read made after it is sent after it (LiveReads). */
+  #change(send: () => Promise<void>): Promise<void> {
+    this.#ctx.order.membership.changed(this.#key)
+    return send()
+  }
+
+  /**
+   * The live members' ids, sorted, read once for the calls of one turn (LiveReads); `op` names
+   * the call in errors (live, or owner's read of them).
+   */
+  #live(op: 'live' | 'owner'): Promise<readonly string[]> {
+    return this.#run(op, undefined, () =>
+      this.#ctx.order.membership.read(this.#key, () => this.#backend.live(this.#key)),
+    )
   }
 
   #join(id: string, o: { interval?: number }, closed: (() => void) | undefined): MembershipHandle {
@@ -283,7 +296,7 @@ class FleetMembership implements Membership {
       // directly, once. A stop() begun before close has its own leave, awaited here (its
       // failure is its caller's). A failed leave is reported: the member stays live until ttl.
       const leave = () =>
-        this.#backend.leave(this.#key, id).catch((error: unknown) => {
+        this.#change(() => this.#backend.leave(this.#key, id)).catch((error: unknown) => {
           reportFailure(this.#policy, translateError(error, 'membership.leave', id), 'membership.leave')
         })
       await end(leave).catch(() => {})
@@ -305,7 +318,7 @@ class FleetMembership implements Membership {
       () => ({ member: id }),
       () =>
         runFinishing(this.#ctx, this.#policy, 'membership.leave', id, () =>
-          this.#backend.leave(this.#key, id),
+          this.#change(() => this.#backend.leave(this.#key, id)),
         ),
     )
   }

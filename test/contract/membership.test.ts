@@ -57,6 +57,32 @@ forEachTopology('Membership contract', (env) => {
     assert.deepEqual(await other.live(), ['node-a', 'node-c'], 'another process sees the same members')
   })
 
+  test('calls made at once: each sees the changes made before it, from any membership of the fleet, in an array of its own', async () => {
+    const fleet = (await env.fleet()).withNamespace('at-once')
+    const members = fleet.membership()
+    const other = fleet.membership()
+    for (const id of ['b', 'a']) await members.heartbeat(id)
+    // All in one turn: reads of the live set may share a command (live-reads.ts), never one
+    // sent before a change that was made before them.
+    const first = members.live()
+    const beat = other.heartbeat('c')
+    const second = members.live()
+    const owner = members.owner('job-1')
+    const left = other.leave('a')
+    const third = members.live()
+    const fourth = members.live()
+    await Promise.all([beat, left])
+    assert.deepEqual(await first, ['a', 'b'])
+    assert.deepEqual(await second, ['a', 'b', 'c'])
+    assert.equal(await owner, await members.owner('job-1', ['a', 'b', 'c']))
+    const [a, b] = [await third, await fourth]
+    assert.deepEqual(a, ['b', 'c'])
+    assert.notEqual(a, b, 'each caller gets its own array')
+    a.push('mine')
+    assert.deepEqual(b, ['b', 'c'])
+    assert.deepEqual(await members.live(), ['b', 'c'])
+  })
+
   test('a member that stops heartbeating disappears within ttl + 10%', async () => {
     // Everything slow (a second fleet, its connections) comes before the short heartbeat, and
     // ttl leaves a loaded machine time to read the members at once after it.
