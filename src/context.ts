@@ -51,6 +51,7 @@ export interface FleetContext {
   readonly retry: Required<RetryOptions>
   readonly onError: (error: unknown, context: { op: string }) => void
   readonly commandTimeout: number
+  readonly connectTimeout: number
   /**
    * The fleet's pub/sub hub (one per fleet, shared by every view): dedicated subscriber
    * connections per node, opened on first subscribe, closed by `fleet.close()` after the

@@ -195,6 +195,7 @@ class FleetView implements Fleet {
       onError: options.onError,
       warnings: options.warnings,
       commandTimeout: options.commandTimeout,
+      connectTimeout: options.connectTimeout,
       subscriber: () => core.subscriber(),
       order: core.order,
       nearCaches: core.nearCaches,

@@ -49,8 +49,11 @@ export class StallGuard {
 /**
  * The gap after which the near cache stops trusting itself: four check intervals, and at least
  * one second, so that a busy event loop (a long synchronous task, a loaded machine) does not
- * flush it at every turn. Below the invalidation bound (docs/cache.md), which it keeps.
+ * flush it at every turn; but never longer than the invalidation bound (docs/cache.md), which
+ * it keeps: a read made that long after a write was acknowledged follows a stall of that long
+ * at least, if the write's invalidation is still unread (helper-320: with `connectTimeout: 300,
+ * commandTimeout: 200` the bound is 700 ms, and a stall of 900 ms served the old value).
  */
-export function stallLimit(checkInterval: number): number {
-  return Math.max(1000, 4 * checkInterval)
+export function stallLimit(checkInterval: number, bound: number): number {
+  return Math.min(Math.max(1000, 4 * checkInterval), bound)
 }

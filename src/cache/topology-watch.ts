@@ -1,5 +1,5 @@
 import type { RedisTopology } from '../topology/types.ts'
-import { StallGuard, stallLimit } from './stall-guard.ts'
+import { StallGuard } from './stall-guard.ts'
 
 /** What one periodic look asks of a near cache's tracking (NearTracking). */
 export interface Watched {
@@ -27,11 +27,14 @@ export class TopologyWatch {
   /** `#owners` was read from the client in this run of code (see slotOwners). */
   #ownersRead = false
 
-  /** Looks at `topology` every `interval` ms for `watched`, until the returned function is called. */
-  add(topology: RedisTopology, interval: number, watched: Watched): () => void {
+  /**
+   * Looks at `topology` every `interval` ms for `watched`, until the returned function is called;
+   * a gap of more than `stallLimit` ms in its ticks restarts every tracking.
+   */
+  add(topology: RedisTopology, interval: number, stallLimit: number, watched: Watched): () => void {
     this.#watched.add(watched)
     if (this.#timer === undefined) {
-      this.guard.arm(stallLimit(interval), () => this.#restart())
+      this.guard.arm(stallLimit, () => this.#restart())
       this.#timer = setInterval(() => void this.#check(topology), interval)
       this.#timer.unref()
     }

@@ -3,6 +3,7 @@ import { isAnnounced, translateError } from '../errors.ts'
 import type { RawPayload } from '../pubsub/index.ts'
 import type { RedisTopology } from '../topology/types.ts'
 import type { NearCache, Vouch } from './near.ts'
+import { stallLimit } from './stall-guard.ts'
 import { TrackedNode } from './tracked-node.ts'
 
 /**
@@ -13,6 +14,15 @@ import { TrackedNode } from './tracked-node.ts'
  */
 export function topologyCheckInterval(commandTimeout: number): number {
   return Math.max(50, Math.min(commandTimeout || 1000, 1000) / 4)
+}
+
+/**
+ * The invalidation bound (docs/cache.md): a near-cache read that starts this long after a write
+ * was acknowledged never returns an older value. None without a commandTimeout (a check may
+ * then wait for ever).
+ */
+export function invalidationBound(connectTimeout: number, commandTimeout: number): number {
+  return commandTimeout === 0 ? Number.POSITIVE_INFINITY : connectTimeout + 2 * commandTimeout
 }
 
 /**
@@ -123,9 +133,12 @@ export class NearTracking {
     if (this.#stopped() || this.#topology) return
     this.#topology = topology
     this.#stopLayout = topology.onLayoutChange(() => this.#sync())
+    const { connectTimeout, commandTimeout } = this.#ctx
+    const interval = topologyCheckInterval(commandTimeout)
     this.#unwatch = this.#ctx.nearCaches.topologyWatch.add(
       topology,
-      topologyCheckInterval(this.#ctx.commandTimeout),
+      interval,
+      stallLimit(interval, invalidationBound(connectTimeout, commandTimeout)),
       {
         checkNodes: () => this.#checkNodes(),
         sync: () => this.#sync(),

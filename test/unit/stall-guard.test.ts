@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { StallGuard } from '../../src/cache/stall-guard.ts'
+import { StallGuard, stallLimit } from '../../src/cache/stall-guard.ts'
 
 test('StallGuard: awake while ticks come within the limit; after a longer gap, stalled once and not awake', () => {
   let now = 0
@@ -23,4 +23,11 @@ test('StallGuard: awake while ticks come within the limit; after a longer gap, s
   now = 60_000
   assert.equal(guard.awake(), true)
   assert.equal(stalls, 1)
+})
+
+test('stallLimit: four check intervals, at least 1 s, never past the invalidation bound', () => {
+  assert.equal(stallLimit(125, 6000), 1000)
+  assert.equal(stallLimit(1000, Number.POSITIVE_INFINITY), 4000)
+  // connectTimeout 300, commandTimeout 200: a bound of 700 ms (helper-320).
+  assert.equal(stallLimit(50, 700), 700)
 })
