@@ -61,11 +61,7 @@ export interface Fleet {
 class FleetCore {
   readonly lifecycle = new Lifecycle()
   /** Shared by every store, cache and membership of the fleet and its views (FleetContext.order). */
-  readonly order = {
-    store: new KeyOrder(this.lifecycle.signal),
-    cache: new CallOrder(),
-    membership: new LiveReads(),
-  }
+  readonly order: FleetContext['order']
   readonly nearCaches = new NearCaches()
   readonly failingNodes = new FailingNodes()
   /** Shared by every backend of the fleet and its views (FleetContext.redisHandle). */
@@ -75,7 +71,13 @@ class FleetCore {
   #subscriber: Subscriber | undefined
   readonly #evictionCheck = new EvictionCheck(this.lifecycle.signal)
 
-  constructor(readonly options: ResolvedOptions) {}
+  constructor(readonly options: ResolvedOptions) {
+    this.order = {
+      store: new KeyOrder(this.lifecycle.signal),
+      cache: new CallOrder(),
+      membership: LiveReads.of(options.topology === 'memory' ? processMemory : (options.client ?? this)),
+    }
+  }
 
   /** The pub/sub hub, made on first use (no I/O until something subscribes or publishes). */
   subscriber(): Subscriber {

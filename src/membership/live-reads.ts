@@ -2,7 +2,9 @@
  * The reads of one live set made within one turn of the event loop share one command, as the
  * store's reads of one tick share one MGET: 1,000 `owner()` calls at once read a set of 5,000
  * members once, not 1,000 times (helper-318: 995 of them timed out on an idle server). Shared by
- * every membership of the fleet and its views (FleetContext.order).
+ * every membership that reaches the same data over the same connections (see of): the fleet's
+ * and its views' (FleetContext.order), and other fleets' on the same injected client, or in the
+ * same process memory.
  *
  * A read joins only one made in the same turn, before any of its replies can have been read, so
  * it answers with the set as it was after the call was made; and not one made before a change
@@ -10,6 +12,22 @@
  * it, as one command per call would on its connection.
  */
 export class LiveReads {
+  static readonly #shared = new WeakMap<object, LiveReads>()
+
+  /**
+   * The one for `source`: what the fleet's calls reach the data through, when fleets may share
+   * it (the process memory, an injected client), else the fleet itself. Fleets with connections
+   * of their own keep no order between them, as two processes do not.
+   */
+  static of(source: object): LiveReads {
+    let reads = LiveReads.#shared.get(source)
+    if (reads === undefined) {
+      reads = new LiveReads()
+      LiveReads.#shared.set(source, reads)
+    }
+    return reads
+  }
+
   /** Per key, the read made in this turn since the last change of it. */
   readonly #reads = new Map<string, Promise<readonly string[]>>()
 

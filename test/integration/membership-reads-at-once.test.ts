@@ -45,3 +45,31 @@ test('1,000 owner() and live() calls made at once over 2,000 members read the li
     await fleet.close()
   }
 })
+
+test("two fleets on one injected client, or both in memory: one's change is seen by the other's later call of the turn", async () => {
+  const client = new Redis(server.url)
+  const namespace = uniqueNamespace()
+  const pairs = [
+    [createFleet({ client, namespace }), createFleet({ client, namespace })],
+    [createFleet({ namespace }), createFleet({ namespace })],
+  ]
+  try {
+    for (const [one, other] of pairs) {
+      const [a, b] = [one!.membership(), other!.membership()]
+      await a.heartbeat('a')
+      const first = a.live()
+      const beat = b.heartbeat('z')
+      const second = a.live()
+      const left = b.leave('a')
+      const third = a.live()
+      await Promise.all([beat, left])
+      assert.deepEqual(await first, ['a'])
+      assert.deepEqual(await second, ['a', 'z'], `${one!.topology}: the heartbeat made before`)
+      assert.deepEqual(await third, ['z'], `${one!.topology}: the leave made before`)
+      await b.leave('z')
+    }
+  } finally {
+    for (const fleet of pairs.flat()) await fleet.close()
+    client.disconnect()
+  }
+})
