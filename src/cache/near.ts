@@ -22,11 +22,15 @@ interface Ticket {
  * One node's promise that its invalidations reach us: `live` while tracking is enabled on it as
  * a master, and an `epoch` bumped whenever that promise was broken (the link dropped, the node
  * was demoted, a slot moved to or from it). An entry is served only while the epoch it was
- * filled in is current, so bumping it flushes every entry of the node at once, in O(1).
+ * filled in is current, so bumping it flushes every entry of the node at once, in O(1); and
+ * only before `trustedUntil` (performance.now()): until the invalidation bound has passed since
+ * the last moment every invalidation the node sent is known to have been read. Behind a backlog
+ * (slow broker listeners on the same connection) they arrive late, and its entries wait.
  */
 export interface Vouch {
   readonly live: boolean
   readonly epoch: number
+  readonly trustedUntil: number
 }
 
 /**
@@ -121,10 +125,17 @@ export class NearCache {
   }
 
   get(key: string): Entry | undefined {
-    if (this.#online)
-      return this.#guard === undefined || this.#guard.awake() ? current(this.#entries, key) : undefined
+    if (this.#online) {
+      const now = this.#now()
+      return now === undefined ? undefined : current(this.#entries, key, now)
+    }
     this.#activate?.()
     return undefined
+  }
+
+  /** The time (performance.now()), or undefined when the process just resumed from a stall. */
+  #now(): number | undefined {
+    return this.#guard === undefined ? performance.now() : this.#guard.awakeAt()
   }
 
   begin(key: string): Ticket | undefined {
@@ -149,9 +160,11 @@ export class NearCache {
   /** Known versions of these tag keys, or undefined if any is not known. */
   tagVersions(keys: readonly string[]): number[] | undefined {
     if (!this.#online) return undefined
+    const now = this.#now()
+    if (now === undefined) return undefined
     const out: number[] = []
     for (const key of keys) {
-      const version = current(this.#tags, key)
+      const version = current(this.#tags, key, now)
       if (version === undefined) return undefined
       out.push(version)
     }
@@ -251,19 +264,22 @@ function meet(a: string, b: string): boolean {
 }
 
 /**
- * The value of `key` if the node that vouched for it has not broken its promise since, and its
- * Redis TTL (if any) has not ended.
+ * The value of `key` at `now` if the node that vouched for it has not broken its promise since
+ * and is trusted now (else it waits: see Vouch), and its Redis TTL (if any) has not ended.
  */
-function current<T>(cache: LRUCache<string, Held<T>>, key: string): T | undefined {
+function current<T>(cache: LRUCache<string, Held<T>>, key: string, now: number): T | undefined {
   const held = cache.get(key)
   if (held === undefined) return undefined
+  const { vouch } = held
   if (
-    (held.vouch === undefined || held.vouch.epoch === held.epoch) &&
-    (held.until === undefined || performance.now() < held.until)
-  )
-    return held.value
-  cache.delete(key)
-  return undefined
+    (vouch !== undefined && vouch.epoch !== held.epoch) ||
+    (held.until !== undefined && now >= held.until)
+  ) {
+    cache.delete(key)
+    return undefined
+  }
+  // Kept while its node is not trusted: it is again once its invalidations are read up to date.
+  return vouch === undefined || now < vouch.trustedUntil ? held.value : undefined
 }
 
 function enter(inflight: Map<string, Ticket>, key: string, vouch: Vouch | undefined): Ticket {

@@ -36,13 +36,16 @@ export class StallGuard {
     this.#lastTick = this.#now()
   }
 
-  /** False (after `stalled` ran, once per gap) when no tick came for longer than the limit. */
-  awake(): boolean {
+  /**
+   * The time now, or undefined (after `stalled` ran, once per gap) when no tick came for longer
+   * than the limit. The near cache's reads use the time too (see Vouch): one clock read.
+   */
+  awakeAt(): number | undefined {
     const now = this.#now()
-    if (now - this.#lastTick <= this.#limit) return true
+    if (now - this.#lastTick <= this.#limit) return now
     this.#lastTick = now
     this.#stalled()
-    return false
+    return undefined
   }
 }
 

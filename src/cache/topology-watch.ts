@@ -70,7 +70,7 @@ export class TopologyWatch {
 
   async #check(topology: RedisTopology): Promise<void> {
     // A timer that had not run for long (the process stopped) finds it out here at the latest.
-    if (this.guard.awake()) this.guard.tick()
+    if (this.guard.awakeAt() !== undefined) this.guard.tick()
     const watched = [...this.#watched]
     // The roles alongside the slot map, not after it: node-redis reads the slot map from one
     // master, with no deadline, and a frozen one held back the ROLE check that stops it vouching.

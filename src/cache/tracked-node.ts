@@ -28,6 +28,12 @@ export interface NodeHooks {
  * both connections are up and the node answers ROLE with `master`; any break (a connection
  * dropped, a demotion, a failed role check) bumps its epoch, which flushes those entries, and
  * only a new enabling on a master vouches again.
+ *
+ * Its entries are served only within the invalidation bound of the last moment its
+ * invalidations were known to be read up to date (`trustedUntil`): each check probes the
+ * subscriber connection (a PING, answered after every message sent before it). Messages behind a
+ * backlog, slow broker listeners on the same connection, are read late: helper-321 had near
+ * hits 12 s old, past a bound of 7 s, and its entries now wait until the probe comes back.
  */
 export class TrackedNode implements Vouch {
   live = false
@@ -58,6 +64,10 @@ export class TrackedNode implements Vouch {
    */
   #failing = false
   #closed = false
+  /** When (performance.now()) tracking was last asked on: no invalidation before it matters. */
+  #liveSince = Number.NEGATIVE_INFINITY
+  /** The invalidation bound (docs/cache.md): how long after its last probe it is trusted. */
+  readonly #bound: number
 
   constructor(
     id: string,
@@ -66,7 +76,9 @@ export class TrackedNode implements Vouch {
     prefixes: readonly string[],
     hooks: NodeHooks,
     commandTimeout: number,
+    bound: number,
   ) {
+    this.#bound = bound
     this.id = id
     this.#subscriber = subscriber
     this.#control = control
@@ -104,6 +116,7 @@ export class TrackedNode implements Vouch {
    * with a connection) would otherwise wait for a connection event that may never come.
    */
   check(): Promise<void> {
+    if (this.live) this.#subscriber.probe()
     // One step at a time: a check while one waits (a slow server) adds nothing to the queue.
     if (this.#pending > 0) return this.#queue
     if (!this.live) return this.#enable()
@@ -126,6 +139,11 @@ export class TrackedNode implements Vouch {
    * Stops vouching now (its entries are flushed) and enables tracking again from scratch: after
    * a stall of the process, what the connections went through meanwhile is not known yet.
    */
+  /** See the class comment: until when its entries may be served. */
+  get trustedUntil(): number {
+    return Math.max(this.#subscriber.currentAsOf, this.#liveSince) + this.#bound
+  }
+
   restart(): void {
     this.#lost()
     void this.#enable()
@@ -167,11 +185,13 @@ export class TrackedNode implements Vouch {
       // OFF first: Redis refuses to add a PREFIX already tracked, and the redirect may be stale.
       await this.#ask('CLIENT', 'TRACKING', 'off')
       const prefixes = this.#prefixes.flatMap((prefix) => ['PREFIX', prefix])
+      const asked = performance.now()
       await this.#ask('CLIENT', 'TRACKING', 'on', 'REDIRECT', id, 'BCAST', ...prefixes)
       if (generation !== this.#generation || this.#closed || this.#subscriber.state !== 'up') return
       if ((await this.#subscriber.clientId()) !== id) return
       if (generation !== this.#generation) return
       this.#redirect = id
+      this.#liveSince = asked
       this.live = true
       this.#setFailing(false)
     } catch (error) {

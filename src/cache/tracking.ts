@@ -133,12 +133,11 @@ export class NearTracking {
     if (this.#stopped() || this.#topology) return
     this.#topology = topology
     this.#stopLayout = topology.onLayoutChange(() => this.#sync())
-    const { connectTimeout, commandTimeout } = this.#ctx
-    const interval = topologyCheckInterval(commandTimeout)
+    const interval = topologyCheckInterval(this.#ctx.commandTimeout)
     this.#unwatch = this.#ctx.nearCaches.topologyWatch.add(
       topology,
       interval,
-      stallLimit(interval, invalidationBound(connectTimeout, commandTimeout)),
+      stallLimit(interval, this.#bound()),
       {
         checkNodes: () => this.#checkNodes(),
         sync: () => this.#sync(),
@@ -158,6 +157,10 @@ export class NearTracking {
    */
   #stopped(): boolean {
     return this.#closed || this.#ctx.lifecycle.closed
+  }
+
+  #bound(): number {
+    return invalidationBound(this.#ctx.connectTimeout, this.#ctx.commandTimeout)
   }
 
   #vouchOf(full: string): Vouch | undefined {
@@ -231,6 +234,7 @@ export class NearTracking {
           worked: () => failing.worked(id, node),
         },
         this.#ctx.commandTimeout,
+        this.#bound(),
       )
       this.#nodes.set(id, node)
       node.start()

@@ -62,6 +62,10 @@ export class NodeConnection {
   #clientId: number | undefined
   /** Re-subscribe commands of the current connection not answered yet; 'up' when it reaches 0. */
   #resyncPending = 0
+  /** See currentAsOf. */
+  #currentAsOf = Number.NEGATIVE_INFINITY
+  /** A probe's PING is on its way on the current connection (see probe). */
+  #probing = false
   #state: NodeState = 'down'
   #closed = false
 
@@ -78,6 +82,39 @@ export class NodeConnection {
   /** The current connection's CLIENT ID, or undefined while it is not connected. */
   get clientId(): number | undefined {
     return this.#connected ? this.#clientId : undefined
+  }
+
+  /**
+   * When (performance.now()) the last answered probe was sent: every message Redis sent this
+   * connection before it ran that PING has been handed to its listeners, which take them in
+   * order. -Infinity before the first, and after a drop.
+   */
+  get currentAsOf(): number {
+    return this.#currentAsOf
+  }
+
+  /**
+   * Sends a PING on the connection, unless one is on its way: its reply comes after every
+   * message sent before it, so once it is read, currentAsOf is when it was sent. A connection
+   * whose messages wait behind a backlog (slow listeners) answers late, and currentAsOf tells.
+   */
+  probe(): void {
+    const client = this.#client
+    if (this.#probing || !client || !this.#canSend()) return
+    this.#probing = true
+    const generation = this.#generation
+    const sentAt = performance.now()
+    client.call('PING').then(
+      () => {
+        if (generation !== this.#generation) return
+        this.#probing = false
+        this.#currentAsOf = sentAt
+      },
+      () => {
+        // Refused or dropped: a drop resets the probe (#onClose); the next check sends another.
+        if (generation === this.#generation) this.#probing = false
+      },
+    )
   }
 
   isConfirmed(mode: Mode, channel: string): boolean {
@@ -263,6 +300,8 @@ export class NodeConnection {
     this.#generation++
     this.#connected = false
     this.#clientId = undefined
+    this.#probing = false
+    this.#currentAsOf = Number.NEGATIVE_INFINITY
     for (const map of Object.values(this.#entries)) for (const entry of map.values()) entry.confirmed = false
     this.#setState('down')
     this.#hooks.changed()

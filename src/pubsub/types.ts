@@ -67,6 +67,17 @@ export interface NodeSubscriber {
    * the node is confirmed again. Returns a function that removes the listener.
    */
   onState(listener: (state: NodeState) => void): () => void
+  /**
+   * Sends a PING on the connection unless one is on its way (one per connection, however many
+   * ask): see currentAsOf.
+   */
+  probe(): void
+  /**
+   * When (performance.now()) the last answered probe was sent: every message Redis sent the
+   * connection before that has been handed to its listeners. -Infinity before any, and after a
+   * drop. Behind a backlog of messages (slow listeners) it falls behind the clock.
+   */
+  readonly currentAsOf: number
 }
 
 /**

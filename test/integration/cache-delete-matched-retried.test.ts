@@ -8,17 +8,17 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createFleet } from '../../src/index.ts'
-import { type DroppingProxy, droppingProxy } from '../harness/dropping-proxy.ts'
+import { type RedisProxy, redisProxy } from '../harness/redis-proxy.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 
 /** Over two SCAN batches of the cache's walk (1,000 keys each). */
 const KEYS = 2500
 
 let server: RedisServer
-let proxy: DroppingProxy
+let proxy: RedisProxy
 before(async () => {
   server = await startRedis()
-  proxy = await droppingProxy(server.port)
+  proxy = await redisProxy(server.port)
 })
 after(async () => {
   await proxy.close()

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { CommandError, createFleet, type Fleet } from '../../src/index.ts'
-import { droppingProxy } from '../harness/dropping-proxy.ts'
 import { monitorServer } from '../harness/monitor.ts'
+import { redisProxy } from '../harness/redis-proxy.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -114,7 +114,7 @@ describe('reads and writes of one tick (standalone)', () => {
   })
 
   test('a read that found its key missing answers undefined though the connection drops before it is asked again; a later write is not read', async () => {
-    const proxy = await droppingProxy(server.port)
+    const proxy = await redisProxy(server.port)
     try {
       for (const kind of ['store', 'cache'] as const) {
         const fleet = createFleet({ url: proxy.url, namespace: uniqueNamespace(), onError: () => undefined })

@@ -33,9 +33,11 @@ function fill(near: NearCache, key: string, value: Entry | undefined): void {
   near.end(key, ticket, value)
 }
 
+type TestVouch = { live: boolean; epoch: number; trustedUntil: number }
+
 /** A node's vouch whose state the test changes. */
-function node(): { live: boolean; epoch: number } {
-  return { live: true, epoch: 1 }
+function node(): TestVouch {
+  return { live: true, epoch: 1, trustedUntil: Number.POSITIVE_INFINITY }
 }
 
 test('offline: nothing is read or kept, and a read starts the invalidation source', () => {
@@ -231,7 +233,7 @@ test('tag versions: all known or none; a read in flight is spoiled by an invalid
 
 test('without a live node to vouch for it, a key is read without a ticket', () => {
   const near = online()
-  const down = { live: false, epoch: 1 }
+  const down = { live: false, epoch: 1, trustedUntil: Number.POSITIVE_INFINITY }
   near.follow(() => down)
   assert.equal(near.begin('k'), undefined)
   near.follow(() => undefined)
@@ -241,7 +243,7 @@ test('without a live node to vouch for it, a key is read without a ticket', () =
 test('beginTags gives no tickets when one tag has no live node, and releases the others', () => {
   const near = online()
   const up = node()
-  const down = { live: false, epoch: 1 }
+  const down = { live: false, epoch: 1, trustedUntil: Number.POSITIVE_INFINITY }
   near.follow((full) => (full === 'b' ? down : up))
   assert.equal(near.beginTags(['a', 'b']), undefined)
   // Had `a` kept its ticket, this read would join it and its old epoch would spoil it.
@@ -268,8 +270,24 @@ test('an entry is served only while the epoch of its node is the one it was fill
   assert.equal(near.get('k')?.text, '2', 'filled again under the new epoch')
 })
 
+test('an entry waits while its node is not trusted (its invalidations read late), and is served again after', () => {
+  const near = online()
+  const vouch = node()
+  near.follow(() => vouch)
+  fill(near, 'k', entry('1'))
+  const tickets = near.beginTags(['t'])!
+  near.endTags(['t'], tickets, [1])
+  vouch.trustedUntil = performance.now()
+  assert.equal(near.get('k'), undefined)
+  assert.equal(near.tagVersions(['t']), undefined)
+  assert.equal(near.size, 1, 'kept: nothing broke, its invalidations are only late')
+  vouch.trustedUntil = performance.now() + 60_000
+  assert.equal(near.get('k')?.text, '1')
+  assert.deepEqual(near.tagVersions(['t']), [1])
+})
+
 test('a reply is not kept when its node broke its promise during the read', () => {
-  const cases: [string, (vouch: { live: boolean; epoch: number }) => void][] = [
+  const cases: [string, (vouch: TestVouch) => void][] = [
     ['the node went down', (vouch) => (vouch.live = false)],
     ['the node changed epoch', (vouch) => vouch.epoch++],
   ]

@@ -19,6 +19,8 @@ function subscriber(): NodeSubscriber {
     clientId: async () => 7,
     subscribe: () => ({ ready: async () => {}, unsubscribe: () => {} }),
     onState: () => () => {},
+    probe: () => {},
+    currentAsOf: Number.NEGATIVE_INFINITY,
   } as unknown as NodeSubscriber
 }
 
@@ -60,7 +62,7 @@ async function settle(): Promise<void> {
 
 test('enabling on a master: ROLE, then tracking off and on with the redirect and prefixes', async () => {
   const { connection, sent } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
-  const node = new TrackedNode('n1', subscriber(), connection, ['ns:cache:'], hooks().hooks, 1000)
+  const node = new TrackedNode('n1', subscriber(), connection, ['ns:cache:'], hooks().hooks, 1000, 7000)
   node.start()
   await settle()
   assert.equal(node.live, true)
@@ -77,7 +79,7 @@ test('enabling on a master: ROLE, then tracking off and on with the redirect and
 async function started(answer: Parameters<typeof control>[0]) {
   const { connection } = control(answer)
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 1000, 7000)
   node.start()
   await settle()
   return { node, seen }
@@ -165,7 +167,7 @@ test('a live node whose ROLE says replica stops vouching and asks for the topolo
 
 test('the control connection closing stops vouching; its ready enables again', async () => {
   const { connection } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000, 7000)
   node.start()
   await settle()
   const epoch = node.epoch
@@ -187,7 +189,7 @@ test('checks while an enabling is waiting queue no second one', async () => {
     if (roles === 1) await new Promise<void>((resolve) => (release = resolve))
     return ['master']
   })
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], hooks().hooks, 1000, 7000)
   node.start()
   await settle()
   const checks = [node.check(), node.check(), node.check()]
@@ -207,7 +209,7 @@ test('a ROLE lost with its connection holds nothing: the next ready enables trac
     return ++roles === 1 ? new Promise(() => {}) : ['master']
   })
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 0)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 0, Number.POSITIVE_INFINITY)
   node.start()
   await settle()
   assert.equal(node.live, false)
@@ -227,7 +229,7 @@ test('a ROLE the server never answers is given up after commandTimeout', async (
     return ++roles === 1 ? new Promise(() => {}) : ['master']
   })
   const { hooks: h, seen } = hooks()
-  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 5)
+  const node = new TrackedNode('n1', subscriber(), connection, ['p:'], h, 5, 15)
   // The deadline timer does not hold the process open (unref): this keeps it up meanwhile.
   const alive = setInterval(() => {}, 1000)
   node.start()
@@ -258,4 +260,32 @@ test('a live node whose ROLE goes unanswered stops vouching without a demotion, 
   await node.check()
   assert.equal(node.live, true)
   await node.close()
+})
+
+test('trusted for the bound from tracking on, then from each answered probe of the subscriber connection', async () => {
+  const sub = subscriber() as unknown as { probe(): void; currentAsOf: number }
+  let probes = 0
+  sub.probe = () => void probes++
+  const { connection } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
+  const before = performance.now()
+  const node = new TrackedNode(
+    'n1',
+    sub as unknown as NodeSubscriber,
+    connection,
+    ['p:'],
+    hooks().hooks,
+    1000,
+    700,
+  )
+  node.start()
+  await settle()
+  assert.equal(node.live, true)
+  assert.ok(node.trustedUntil >= before + 700 && node.trustedUntil <= performance.now() + 700)
+  await node.check()
+  assert.equal(probes, 1, 'a check of a live node probes its invalidations connection')
+  sub.currentAsOf = performance.now() + 5000
+  assert.equal(node.trustedUntil, sub.currentAsOf + 700)
+  await node.close()
+  await node.check()
+  assert.equal(probes, 1, 'not once it stopped vouching')
 })
