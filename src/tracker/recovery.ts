@@ -62,6 +62,11 @@ export class OrphanRecovery {
     this.#retryEvery = o.retryEvery
   }
 
+  /** No pass in progress and no requeued orphan left to untrack: nothing for close to wait for. */
+  get idle(): boolean {
+    return this.#active.size === 0 && this.#unfinished.size === 0
+  }
+
   /** One recovery pass; resolves with how many orphans it requeued. */
   pass(requeue: Requeue, op: string): Promise<number> {
     const running = this.#pass(requeue, op)

@@ -1,6 +1,7 @@
 import type { FleetContext } from '../context.ts'
 import { TimeoutError, translateError } from '../errors.ts'
 import { closeGrace, type Lifecycle, settledWithin } from '../lifecycle.ts'
+import { onAbort } from '../signals.ts'
 import type { Subject } from '../telemetry.ts'
 import { assertBooleanOption, assertCallOptions, assertFunction, assertName } from '../validate.ts'
 import type { TrackerBackend } from './backend.ts'
@@ -101,8 +102,8 @@ class FleetTracker implements Tracker {
   /** Set as close begins (#closeBegins). */
   #finishing: Finishing | undefined
   readonly #lifecycle: Lifecycle
-  /** Whether close knows of this tracker yet (#hookClose). */
-  #hooked = false
+  /** Takes this tracker out of what close does, while it knows of it (#hookClose). */
+  #unhook: (() => void) | undefined
 
   constructor(ctx: FleetContext, options: TrackerOptions) {
     this.#options = resolveTrackerOptions(options)
@@ -147,16 +148,32 @@ class FleetTracker implements Tracker {
   }
 
   /**
-   * Registers what close must do for this tracker, on its first call that close waits for
-   * (start, stop, track, recoverOrphans): a tracker made per request to read (`orphans()`) was
-   * kept, with two hooks, until the fleet closed (helper-218: 6 KB each).
+   * Registers what close must do for this tracker, on a call that close waits for (start, stop,
+   * track, recoverOrphans), until it has nothing left for close (#unhookIfIdle): a tracker made
+   * per request to read (`orphans()`) was kept, with two hooks, until the fleet closed
+   * (helper-218: 6 KB each), and so was one made per batch, started, stopped and dropped
+   * (helper-324: 7 KB each).
    */
   #hookClose(): void {
-    if (this.#hooked) return
-    this.#hooked = true
+    if (this.#unhook) return
     // As close begins, before any cleanup runs (see #closeBegins); then this tracker's cleanup.
-    this.#lifecycle.signal.addEventListener('abort', () => this.#closeBegins(), { once: true })
-    this.#lifecycle.onClose(() => this.#shutdown())
+    const unlisten = onAbort(this.#lifecycle.signal, () => this.#closeBegins())
+    const unregister = this.#lifecycle.onClose(() => this.#shutdown())
+    this.#unhook = () => {
+      unlisten()
+      unregister()
+    }
+  }
+
+  /**
+   * Lets close forget this tracker once nothing of it is left for close: stopped (its liveness
+   * removed), no start or stop queued, no job running, no recovery pass or requeued orphan in hand.
+   */
+  #unhookIfIdle(): void {
+    if (!this.#unhook || this.#lifecycle.closed) return
+    if (this.#running || this.#pending || this.#live || this.#jobs.running > 0 || !this.#recovery.idle) return
+    this.#unhook()
+    this.#unhook = undefined
   }
 
   // --- lifecycle ----------------------------------------------------------------------------
@@ -194,6 +211,7 @@ class FleetTracker implements Tracker {
     this.#pending = entry
     const settle = () => {
       if (this.#pending === entry) this.#pending = undefined
+      this.#unhookIfIdle()
     }
     done.then(settle, settle)
     return done
@@ -372,7 +390,10 @@ class FleetTracker implements Tracker {
       return Promise.reject(error)
     }
     this.#hookClose()
-    return this.#jobs.track(this.#session, id, payload, run)
+    const tracking = this.#jobs.track(this.#session, id, payload, run)
+    const settled = () => this.#unhookIfIdle()
+    tracking.then(settled, settled)
+    return tracking
   }
 
   inFlight(instanceId: string = this.instanceId): Promise<TrackedJob[]> {
@@ -415,7 +436,10 @@ class FleetTracker implements Tracker {
     assertFunction(requeue, 'requeue', 'tracker.recoverOrphans')
     this.#runner.assertOpen('recoverOrphans')
     this.#hookClose()
-    return this.#recovery.pass(requeue, 'recoverOrphans')
+    const passing = this.#recovery.pass(requeue, 'recoverOrphans')
+    const settled = () => this.#unhookIfIdle()
+    passing.then(settled, settled)
+    return passing
   }
 }
 

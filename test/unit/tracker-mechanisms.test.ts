@@ -5,11 +5,13 @@
  * a fleet that closes mid-pass.
  */
 import assert from 'node:assert/strict'
-import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { ClosedError, ConnectionError, RedfleetError, SerializationError } from '../../src/errors.ts'
 import { createFleet, fleetContext } from '../../src/fleet.ts'
 import type { Tracker } from '../../src/index.ts'
+import { linkedTo } from '../../src/signals.ts'
 import type { TrackerBackend } from '../../src/tracker/backend.ts'
 import { InFlightJobs } from '../../src/tracker/in-flight.ts'
 import type { SessionKeys } from '../../src/tracker/keys.ts'
@@ -20,6 +22,9 @@ import { OrphanRecovery } from '../../src/tracker/recovery.ts'
 import type { TrackerRunner } from '../../src/tracker/runner.ts'
 import type { Session } from '../../src/tracker/session.ts'
 import { deferred } from '../harness/deferred.ts'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 
 /** A runner that runs each step at once, recording its op, and collects reports. */
 function fakeRunner() {
@@ -432,11 +437,10 @@ test('recovery: a fleet closed mid-pass ends it with ClosedError', async () => {
   )
 })
 
-test('close hooks: a tracker made to read registers none; one that starts, stops, tracks or recovers registers once', async () => {
+test('close hooks: a tracker made to read registers none; one in use holds them until it has nothing left for close', async () => {
   const fleet = createFleet({ namespace: 'tracker-hooks' })
   const signal = fleetContext(fleet).lifecycle.signal
-  const listening = () => getEventListeners(signal, 'abort').length
-  const before = listening()
+  const before = linkedTo(signal)
   // Per request, in an admin endpoint: each one was kept until the fleet closed (helper-218).
   for (let i = 0; i < 100; i++) {
     const tracker = fleet.tracker()
@@ -444,18 +448,51 @@ test('close hooks: a tracker made to read registers none; one that starts, stops
     await tracker.instances()
     await tracker.inFlight()
   }
-  assert.equal(listening(), before)
-  for (const use of [
-    (t: Tracker) => t.start(),
-    (t: Tracker) => t.stop(),
-    (t: Tracker) => t.track('job', {}, async () => 1),
-    (t: Tracker) => t.recoverOrphans(() => {}),
-  ]) {
-    const tracker = fleet.tracker()
-    const count = listening()
-    await use(tracker)
-    await use(tracker)
-    assert.equal(listening(), count + 1, String(use))
-  }
+  assert.equal(linkedTo(signal), before)
+  // Per batch, started, stopped and dropped: each was kept until the fleet closed (helper-324).
+  const started = fleet.tracker()
+  await started.start()
+  await started.start()
+  assert.equal(linkedTo(signal), before + 1, 'started: close stops it')
+  await started.stop()
+  assert.equal(linkedTo(signal), before, 'stopped: nothing left for close')
+  const job = deferred<number>()
+  const tracking = started.track('job', {}, () => job.promise)
+  assert.equal(linkedTo(signal), before + 1, 'a job running: close waits for it')
+  job.resolve(1)
+  await tracking
+  assert.equal(linkedTo(signal), before)
+  const requeued = deferred<void>()
+  const orphan = fleet.tracker({ instanceId: 'gone' })
+  await orphan.start()
+  const running = deferred<number>()
+  void orphan.track('orphan', {}, () => running.promise)
+  await orphan.stop()
+  const recovering = started.recoverOrphans(() => requeued.promise)
+  assert.equal(linkedTo(signal), before + 2, 'a pass in progress, and the orphan job still running')
+  requeued.resolve()
+  assert.equal(await recovering, 1)
+  running.resolve(1)
+  await orphan.stop()
+  assert.equal(linkedTo(signal), before)
+  await fleet.close()
+})
+
+test('a tracker started, stopped and dropped is collected before the fleet closes (helper-324)', async () => {
+  const fleet = createFleet({ namespace: 'tracker-collected' })
+  const refs = await (async () => {
+    const made: WeakRef<Tracker>[] = []
+    for (let i = 0; i < 20; i++) {
+      const tracker = fleet.tracker()
+      await tracker.start()
+      await tracker.track(`job-${i}`, {}, async () => i)
+      await tracker.stop()
+      made.push(new WeakRef(tracker))
+    }
+    return made
+  })()
+  await new Promise((resolve) => setImmediate(resolve))
+  gc()
+  assert.equal(refs.filter((ref) => ref.deref() !== undefined).length, 0)
   await fleet.close()
 })
