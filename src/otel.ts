@@ -22,9 +22,10 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api'
-import { type Fleet, isFleet } from './fleet.ts'
+import { type Fleet, fleetContext, isFleet } from './fleet.ts'
 import { type FleetStatus, inspectFleet } from './inspect.ts'
 import { OPERATIONS } from './operations.ts'
+import { onAbort } from './signals.ts'
 import { type OperationContext, operationChannel } from './telemetry.ts'
 import {
   checkOptions,
@@ -220,8 +221,9 @@ const INSTRUMENT_OPTIONS: OptionSchema = {
 
 /**
  * Turns redfleet's operations into OpenTelemetry spans and metrics. With a fleet, only that
- * fleet's operations (its namespace and the views under it) and its gauges; without one, every
- * fleet's operations in this process. Returns a handle whose `disable()` undoes it.
+ * fleet's operations (its namespace and the views under it) and its gauges, until the fleet has
+ * closed; without one, every fleet's operations in this process. Returns a handle whose
+ * `disable()` undoes it.
  */
 export function instrument(fleet?: Fleet | null, o: InstrumentOptions = {}): Instrumentation {
   // Checked as a factory checks its options: a wrong one would trace nothing, without a word.
@@ -251,10 +253,17 @@ export function instrument(fleet?: Fleet | null, o: InstrumentOptions = {}): Ins
   const undo = Object.entries(OPERATIONS).flatMap(([primitive, methods]) =>
     Object.keys(methods).map((method) => traceOperation(primitive, method, tracer, instruments, mine)),
   )
-  if (fleet) undo.push(observeGauges(meter, fleet))
-  return {
-    disable() {
-      for (const stop of undo.splice(0)) stop()
-    },
+  const disable = () => {
+    for (const stop of undo.splice(0)) stop()
   }
+  if (fleet) {
+    undo.push(observeGauges(meter, fleet))
+    // Once its close has run every cleanup (their last operations traced): a fleet made per test
+    // or per reload, instrumented and closed, traced every later fleet of its namespace, and
+    // each of them held on to its subscriptions (helper-324: 101 spans per call after 100).
+    const { lifecycle } = fleetContext(fleet)
+    if (lifecycle.drainedSignal.aborted) disable()
+    else undo.push(onAbort(lifecycle.drainedSignal, disable))
+  }
+  return { disable }
 }
