@@ -34,10 +34,17 @@ export interface NodeHooks {
  * subscriber connection (a PING, answered after every message sent before it). Messages behind a
  * backlog, slow broker listeners on the same connection, are read late: helper-321 had near
  * hits 12 s old, past a bound of 7 s, and its entries now wait until the probe comes back.
+ * A PING refused (an ACL without it) leaves them unserved, and is reported once.
  */
 export class TrackedNode implements Vouch {
   live = false
   epoch = 0
+  /**
+   * Until when (performance.now()) its entries may be served: the bound after tracking was last
+   * asked on, or after the last probe answered, whichever came later. A field, not a getter: a
+   * near-cache hit reads it.
+   */
+  trustedUntil = Number.NEGATIVE_INFINITY
   readonly id: string
   readonly #subscriber: NodeSubscriber
   readonly #control: DedicatedConnection
@@ -64,10 +71,10 @@ export class TrackedNode implements Vouch {
    */
   #failing = false
   #closed = false
-  /** When (performance.now()) tracking was last asked on: no invalidation before it matters. */
-  #liveSince = Number.NEGATIVE_INFINITY
   /** The invalidation bound (docs/cache.md): how long after its last probe it is trusted. */
   readonly #bound: number
+  /** A refused probe was reported, and none has been answered since. */
+  #probeRefused = false
 
   constructor(
     id: string,
@@ -116,7 +123,7 @@ export class TrackedNode implements Vouch {
    * with a connection) would otherwise wait for a connection event that may never come.
    */
   check(): Promise<void> {
-    if (this.live) this.#subscriber.probe()
+    if (this.live) this.#probe()
     // One step at a time: a check while one waits (a slow server) adds nothing to the queue.
     if (this.#pending > 0) return this.#queue
     if (!this.live) return this.#enable()
@@ -136,14 +143,32 @@ export class TrackedNode implements Vouch {
   }
 
   /**
+   * Probes the subscriber connection (see the class comment). Every invalidation sent before an
+   * answered probe has been read: its entries may be served until the bound after it was sent.
+   */
+  #probe(): void {
+    this.#subscriber.probe().then(
+      (sentAt) => {
+        if (sentAt === undefined) return
+        this.#probeRefused = false
+        this.#trust(sentAt)
+      },
+      (error: unknown) => {
+        if (this.#probeRefused || this.#closed) return
+        this.#probeRefused = true
+        this.#hooks.report(error, 'PING (its entries are not served without it)')
+      },
+    )
+  }
+
+  #trust(from: number): void {
+    this.trustedUntil = Math.max(this.trustedUntil, from + this.#bound)
+  }
+
+  /**
    * Stops vouching now (its entries are flushed) and enables tracking again from scratch: after
    * a stall of the process, what the connections went through meanwhile is not known yet.
    */
-  /** See the class comment: until when its entries may be served. */
-  get trustedUntil(): number {
-    return Math.max(this.#subscriber.currentAsOf, this.#liveSince) + this.#bound
-  }
-
   restart(): void {
     this.#lost()
     void this.#enable()
@@ -191,7 +216,8 @@ export class TrackedNode implements Vouch {
       if ((await this.#subscriber.clientId()) !== id) return
       if (generation !== this.#generation) return
       this.#redirect = id
-      this.#liveSince = asked
+      // No invalidation sent before tracking was on matters: what it holds is filled after.
+      this.#trust(asked)
       this.live = true
       this.#setFailing(false)
     } catch (error) {

@@ -62,10 +62,8 @@ export class NodeConnection {
   #clientId: number | undefined
   /** Re-subscribe commands of the current connection not answered yet; 'up' when it reaches 0. */
   #resyncPending = 0
-  /** See currentAsOf. */
-  #currentAsOf = Number.NEGATIVE_INFINITY
-  /** A probe's PING is on its way on the current connection (see probe). */
-  #probing = false
+  /** The probe's PING on its way on the current connection, if one is (see probe). */
+  #probing: Promise<number | undefined> | undefined
   #state: NodeState = 'down'
   #closed = false
 
@@ -85,36 +83,32 @@ export class NodeConnection {
   }
 
   /**
-   * When (performance.now()) the last answered probe was sent: every message Redis sent this
-   * connection before it ran that PING has been handed to its listeners, which take them in
-   * order. -Infinity before the first, and after a drop.
+   * Sends a PING on the connection, unless one is on its way (its callers share it): its reply
+   * comes after every message Redis sent the connection before it ran it, and those have been
+   * handed to their listeners, in order, by then. Resolves with when (performance.now()) it was
+   * sent, once answered; with undefined when it could not be sent or the connection dropped
+   * first; rejects with Redis' refusal (an ACL without PING). A connection whose messages wait
+   * behind a backlog (slow listeners) answers late.
    */
-  get currentAsOf(): number {
-    return this.#currentAsOf
-  }
-
-  /**
-   * Sends a PING on the connection, unless one is on its way: its reply comes after every
-   * message sent before it, so once it is read, currentAsOf is when it was sent. A connection
-   * whose messages wait behind a backlog (slow listeners) answers late, and currentAsOf tells.
-   */
-  probe(): void {
+  probe(): Promise<number | undefined> {
     const client = this.#client
-    if (this.#probing || !client || !this.#canSend()) return
-    this.#probing = true
+    if (this.#probing) return this.#probing
+    if (!client || !this.#canSend()) return Promise.resolve(undefined)
     const generation = this.#generation
     const sentAt = performance.now()
-    client.call('PING').then(
-      () => {
-        if (generation !== this.#generation) return
-        this.#probing = false
-        this.#currentAsOf = sentAt
-      },
-      () => {
-        // Refused or dropped: a drop resets the probe (#onClose); the next check sends another.
-        if (generation === this.#generation) this.#probing = false
+    const probing = client.call('PING').then(
+      () => (generation === this.#generation ? sentAt : undefined),
+      (error: unknown) => {
+        if (generation !== this.#generation) return undefined
+        throw error
       },
     )
+    this.#probing = probing
+    const done = () => {
+      if (this.#probing === probing) this.#probing = undefined
+    }
+    probing.then(done, done)
+    return probing
   }
 
   isConfirmed(mode: Mode, channel: string): boolean {
@@ -300,8 +294,8 @@ export class NodeConnection {
     this.#generation++
     this.#connected = false
     this.#clientId = undefined
-    this.#probing = false
-    this.#currentAsOf = Number.NEGATIVE_INFINITY
+    // Its PING, if one is out, goes with the connection (it answers undefined): a new one may go.
+    this.#probing = undefined
     for (const map of Object.values(this.#entries)) for (const entry of map.values()) entry.confirmed = false
     this.#setState('down')
     this.#hooks.changed()

@@ -185,9 +185,6 @@ export class RedisSubscriber implements Subscriber {
       },
       onState: (listener) => connection.onState(listener),
       probe: () => connection.probe(),
-      get currentAsOf() {
-        return connection.currentAsOf
-      },
     }
   }
 

@@ -68,16 +68,13 @@ export interface NodeSubscriber {
    */
   onState(listener: (state: NodeState) => void): () => void
   /**
-   * Sends a PING on the connection unless one is on its way (one per connection, however many
-   * ask): see currentAsOf.
+   * Sends a PING on the connection unless one is on its way (callers share it); resolves with
+   * when (performance.now()) it was sent once it is answered, by which time every message Redis
+   * sent the connection before it has been handed to its listeners; undefined when it could not
+   * be sent or the connection dropped; rejects with Redis' refusal. Behind a backlog of messages
+   * (slow listeners) it is answered late.
    */
-  probe(): void
-  /**
-   * When (performance.now()) the last answered probe was sent: every message Redis sent the
-   * connection before that has been handed to its listeners. -Infinity before any, and after a
-   * drop. Behind a backlog of messages (slow listeners) it falls behind the clock.
-   */
-  readonly currentAsOf: number
+  probe(): Promise<number | undefined>
 }
 
 /**

@@ -19,8 +19,7 @@ function subscriber(): NodeSubscriber {
     clientId: async () => 7,
     subscribe: () => ({ ready: async () => {}, unsubscribe: () => {} }),
     onState: () => () => {},
-    probe: () => {},
-    currentAsOf: Number.NEGATIVE_INFINITY,
+    probe: async () => undefined,
   } as unknown as NodeSubscriber
 }
 
@@ -262,30 +261,41 @@ test('a live node whose ROLE goes unanswered stops vouching without a demotion, 
   await node.close()
 })
 
-test('trusted for the bound from tracking on, then from each answered probe of the subscriber connection', async () => {
-  const sub = subscriber() as unknown as { probe(): void; currentAsOf: number }
+test('trusted for the bound from tracking on, then from each answered probe; a refused probe is reported once', async () => {
+  const sub = subscriber() as unknown as { probe(): Promise<number | undefined> }
+  let answer: () => Promise<number | undefined> = async () => undefined
   let probes = 0
-  sub.probe = () => void probes++
+  sub.probe = () => {
+    probes++
+    return answer()
+  }
   const { connection } = control((command) => (command === 'ROLE' ? ['master'] : 'OK'))
+  const { hooks: h, seen } = hooks()
   const before = performance.now()
-  const node = new TrackedNode(
-    'n1',
-    sub as unknown as NodeSubscriber,
-    connection,
-    ['p:'],
-    hooks().hooks,
-    1000,
-    700,
-  )
+  const node = new TrackedNode('n1', sub as unknown as NodeSubscriber, connection, ['p:'], h, 1000, 700)
   node.start()
   await settle()
   assert.equal(node.live, true)
   assert.ok(node.trustedUntil >= before + 700 && node.trustedUntil <= performance.now() + 700)
+  const sentAt = performance.now() + 5000
+  answer = async () => sentAt
   await node.check()
+  await settle()
   assert.equal(probes, 1, 'a check of a live node probes its invalidations connection')
-  sub.currentAsOf = performance.now() + 5000
-  assert.equal(node.trustedUntil, sub.currentAsOf + 700)
+  assert.equal(node.trustedUntil, sentAt + 700)
+  answer = async () => {
+    throw new Error("NOPERM this user has no permissions to run the 'ping' command")
+  }
+  await node.check()
+  await node.check()
+  await settle()
+  assert.equal(node.trustedUntil, sentAt + 700, 'a refused probe trusts nothing more')
+  assert.deepEqual(
+    seen.reports.filter((what) => what.startsWith('PING')),
+    ['PING (its entries are not served without it)'],
+    'reported once',
+  )
   await node.close()
   await node.check()
-  assert.equal(probes, 1, 'not once it stopped vouching')
+  assert.equal(probes, 3, 'not once it stopped vouching')
 })
