@@ -10,6 +10,7 @@ import { tracingChannel } from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import type { Streams } from '../../src/index.ts'
+import { scriptsRun } from '../harness/command-stats.ts'
 import { pausableServer } from '../harness/pausable-server.ts'
 import { testServers } from '../harness/servers.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
@@ -31,14 +32,6 @@ function settle(promise: Promise<string | undefined>): Promise<Settled> {
     (id) => ({ id: id ?? '' }),
     (error) => ({ error }),
   )
-}
-
-/** How many times the server has run EVALSHA and EVAL: each resend of a publish is one. */
-async function scriptCalls(): Promise<number> {
-  const stats = await server.admin.info('commandstats')
-  let calls = 0
-  for (const [, count] of stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) calls += Number(count)
-  return calls
 }
 
 /** The envelopes of a stream (the JSON of its `env` fields), by entry id. */
@@ -81,7 +74,7 @@ for (const size of [1, 3]) {
     // Connected: the paused sends are applied later.
     await streams.publish({ warm: true }, ['a'])
     await membership.send('m', 'warm')
-    const sendsBefore = await scriptCalls()
+    const sendsBefore = await scriptsRun(server.admin)
 
     await server.pause(PAUSE)
     const published = [0, 1, 2].map((n) => {
@@ -115,7 +108,7 @@ for (const size of [1, 3]) {
     // Not because nothing was re-sent: a first send is a plain XADD, a resend (after the first
     // timed out) the script that looks for it first. 3 publishes of 3 writes, 3 publishToChannel
     // and 3 sends of 1 are 15 writes, each resent at least once.
-    const calls = (await scriptCalls()) - sendsBefore
+    const calls = (await scriptsRun(server.admin)) - sendsBefore
     assert.ok(calls >= 15, `redfleet re-sent the timed-out writes (${calls} script calls for 15 writes)`)
 
     // What the stream holds is also what readers see: no duplicate reaches a consumer.

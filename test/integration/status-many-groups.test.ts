@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createFleet } from '../../src/index.ts'
 import { inspectFleet } from '../../src/inspect.ts'
+import { scriptsRun } from '../harness/command-stats.ts'
 import { type RedisServer, startRedis } from '../harness/redis-server.ts'
 import { uniqueNamespace } from '../harness/topologies.ts'
 
@@ -16,14 +17,6 @@ after(async () => {
   raw.disconnect()
   await server.stop()
 })
-
-/** Scripts the server ran (EVAL and EVALSHA) since it started. */
-async function scriptsRun(): Promise<number> {
-  const stats = await raw.info('commandstats')
-  let calls = 0
-  for (const [, count] of stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) calls += Number(count)
-  return calls
-}
 
 test("a snapshot reads every group's lag of a stream in one step, exactly (300 groups)", async () => {
   const namespace = uniqueNamespace()
@@ -47,11 +40,11 @@ test("a snapshot reads every group's lag of a stream in one step, exactly (300 g
       assert.equal(main.groups.length, 300)
       for (const group of main.groups) assert.equal(group.lag, expected(group.name), group.name)
     }
-    const before = await scriptsRun()
+    const before = await scriptsRun(raw)
     await lags((group) => 10 - read(group))
     // One script for every group's lag (and a few for the snapshot's other parts): one per group
     // walked every group for each (helper-318: 1,000 groups timed `redfleet status` out).
-    const scripts = (await scriptsRun()) - before
+    const scripts = (await scriptsRun(raw)) - before
     assert.ok(scripts < 10, `${scripts} scripts for a snapshot of 300 groups`)
     // Redis has no lag for any group after an XDEL past it: each is counted, still exactly.
     await raw.xdel(key, ids[9]!)
